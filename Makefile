@@ -1,0 +1,23 @@
+# Loyalist task runner: one line per recipe. `make help` lists them.
+UV := python3 -m uv
+.DEFAULT_GOAL := help
+
+help: ## list the recipes
+	@grep -E '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: ## install uv and the locked environment into .venv (fresh machine: Python 3.11 + pip)
+	python3 -m pip install -q --disable-pip-version-check "uv==0.13.9" && $(UV) sync --frozen --python 3.11 -q
+
+demo: setup ## main job: generate a scenario, build the store, run every part -> out/
+	$(UV) run --frozen loyalist demo --out out
+
+test: setup ## the whole test suite (what CI runs)
+	$(UV) run --frozen pytest -n 2 --dist loadgroup
+
+bench: setup ## benchmarks -> benchmarks/results/*.json (numbers recorded in BENCHMARKS.md)
+	$(UV) run --frozen python benchmarks/bench_foundation.py
+
+lint: setup ## ruff
+	$(UV) run --frozen ruff check src tests benchmarks
+
+.PHONY: help setup demo test bench lint

@@ -1,0 +1,5 @@
+"""``python -m loyalist`` is the ``loyalist`` command."""
+
+from loyalist.cli.main import run
+
+run()

@@ -1,0 +1,220 @@
+"""The ``loyalist`` command. Each command parses options, calls :mod:`loyalist.pipeline`, and
+prints a short summary (or one JSON document with ``--json``). A :class:`LoyalistError` becomes
+one red line on stderr and exit code 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from loyalist import __version__, pipeline
+from loyalist.errors import LoyalistError
+from loyalist.store import DEFAULT_STORE
+
+app = typer.Typer(
+    name="loyalist", no_args_is_help=True, add_completion=False,
+    help="Loyalist: turn a retailer's transactions into customer and promotion decisions.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+out = Console()
+err = Console(stderr=True)
+
+StoreOpt = Annotated[Path, typer.Option(
+    "--store", envvar="LOYALIST_STORE", help="DuckDB store file (env LOYALIST_STORE).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+def _emit_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+
+
+def _progress(quiet: bool) -> pipeline.Progress:
+    def say(msg: str) -> None:
+        if not quiet:
+            err.print(f"[dim]… {msg}[/dim]")
+    return say
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"loyalist {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False,
+) -> None:
+    """Examples:
+
+      loyalist demo --out out                      # the whole pipeline on generated data
+
+      loyalist ingest sales.csv --store shop.duckdb
+
+      loyalist features --store shop.duckdb --as-of 2011-09-01 --out features.parquet
+    """
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="CSV, Parquet or Excel files.")],
+    store: StoreOpt = Path(DEFAULT_STORE),
+    fmt: Annotated[str, typer.Option("--format", help="auto|online-retail|cdnow|generic")] = "auto",
+    mapping: Annotated[list[str] | None, typer.Option(
+        "--map", help="canonical=source column, repeatable (e.g. --map unit_price=Preis).")] = None,
+    table: Annotated[str, typer.Option(
+        help="auto|transactions|products|customers|promotions")] = "auto",
+    as_json: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Load files into the store, quarantining bad rows with a reason; print a quality report.
+
+    Examples:
+
+      loyalist ingest online_retail.xlsx --store shop.duckdb
+
+      loyalist ingest sales.csv --map customer_id=Client --map amount=Total --json
+    """
+    reports = pipeline.ingest(store, files, fmt=fmt, mapping=mapping, table=table,
+                              progress=_progress(quiet or as_json))
+    if as_json:
+        _emit_json(reports[0] if len(reports) == 1 else reports)
+        return
+    for r in reports:
+        _print_report(r)
+    out.print(f"store: {store}")
+
+
+def _print_report(r: dict[str, Any]) -> None:
+    out.print(f"[bold]{r['file']}[/bold] -> {r['table']} "
+              f"({r.get('format', r['table'])}, load {r['load_id']}, {r['status']})")
+    if r.get("note"):
+        out.print(f"  {r['note']}")
+    t = Table(show_header=True, header_style="bold")
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    for k in ("rows_read", "rows_loaded", "rows_quarantined", "customers",
+              "customers_with_purchases", "orders", "products", "first_date", "last_date",
+              "revenue_read", "revenue_loaded"):
+        if k in r:
+            v = r[k]
+            t.add_row(k, f"{v:,}" if isinstance(v, int | float) else str(v))
+    out.print(t)
+    details = r.get("rule_details")
+    if details:
+        rt = Table(show_header=True, header_style="bold")
+        for c in ("rule", "action", "rows", "% rows", "% value", "reason"):
+            rt.add_column(c, justify="right" if c in ("rows", "% rows", "% value") else "left")
+        for name, d in details.items():
+            rt.add_row(name, d["action"], f"{d['rows']:,}", f"{100 * d.get('share_rows', 0):.2f}",
+                       f"{100 * d['share_revenue']:.2f}" if "share_revenue" in d else "",
+                       d["reason"])
+        out.print(rt)
+    elif r.get("rules"):
+        out.print("  rules: " + ", ".join(f"{k} {v:,}" for k, v in r["rules"].items()))
+
+
+@app.command()
+def features(
+    store: StoreOpt = Path(DEFAULT_STORE),
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Cutoff date (default: the day after the last transaction).")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write .parquet or .csv")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Point-in-time customer features (RFM, behaviour, BG/NBD summary) at --as-of.
+
+    Example:
+
+      loyalist features --store shop.duckdb --as-of 2011-09-01 --out features.parquet
+    """
+    ts, frame, path = pipeline.features(store, as_of=as_of, out=out_file)
+    if as_json:
+        _emit_json({"as_of": str(ts.date()), "customers": len(frame),
+                    "columns": list(frame.columns), "out": str(path) if path else None})
+        return
+    out.print(f"features at as_of {ts.date()}: {len(frame):,} customers x "
+              f"{frame.shape[1] - 1} columns" + (f" -> {path}" if path else ""))
+    out.print(frame.describe().T[["mean", "50%", "max"]].round(2).to_string())
+
+
+@app.command()
+def generate(
+    scenario: Annotated[str, typer.Option(help="fashion|coffee|electronics")] = "fashion",
+    customers: Annotated[int | None, typer.Option(help="Customers (default per scenario).")] = None,
+    months: Annotated[int, typer.Option(help="Months of history.")] = 18,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("scenario"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate a merchant scenario: customers, transactions, catalog, promotion history, truth.
+
+    Example:
+
+      loyalist generate --scenario coffee --customers 500 --months 12 --seed 1 --out coffee/
+    """
+    res = pipeline.generate(scenario, customers=customers, months=months, seed=seed, out=out_dir)
+    if as_json:
+        _emit_json(res)
+        return
+    out.print(f"{scenario}: {res['customers']:,} customers, {res['transactions']:,} "
+              f"transaction lines, {months} months -> {out_dir}")
+    for name, p in res["files"].items():
+        out.print(f"  {name}: {p}")
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),
+    scenario: Annotated[str, typer.Option(help="fashion|coffee|electronics")] = "fashion",
+    customers: Annotated[int | None, typer.Option(help="Customers (default per scenario).")] = None,
+    months: Annotated[int, typer.Option(help="Months of history.")] = 18,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    as_json: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """The main job: generate a scenario, load it into a fresh store, run every part, and say
+    where the results went.
+
+    Example:
+
+      loyalist demo --scenario coffee --out out/
+    """
+    res = pipeline.demo(out_dir, scenario=scenario, customers=customers, months=months,
+                        seed=seed, progress=_progress(quiet or as_json))
+    if as_json:
+        _emit_json(res)
+        return
+    out.print(f"[bold green]done[/bold green] in {res['seconds']} s: {scenario} scenario, "
+              f"as_of {res['as_of']}, {res['customers_with_features']:,} customers with features")
+    for load in res["loads"]:
+        out.print(f"  {load['table']}: {load['rows_read']:,} read, {load['rows_loaded']:,} "
+                  f"loaded, {load['rows_quarantined']:,} quarantined")
+    out.print(f"  store: {res['store']}")
+    for name, p in res["outputs"].items():
+        out.print(f"  {name}: {p}")
+
+
+def run() -> None:
+    """Entry point: one red line and exit 2 for a user error, a traceback for a bug."""
+    try:
+        app()
+    except LoyalistError as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

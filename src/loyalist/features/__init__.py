@@ -1,0 +1,58 @@
+"""Point-in-time customer features and future-window labels (see :mod:`loyalist.features.sql`).
+
+Both are pure functions of the store's transactions and an explicit ``as_of``: features read
+only ``ordered_at < as_of``, labels only ``[as_of, as_of + horizon)``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pandas as pd
+
+from loyalist import schema as s
+from loyalist.errors import DataError, ParameterError
+from loyalist.features.sql import FEATURES, features_sql, labels_sql
+from loyalist.store import Store
+
+__all__ = ["FEATURES", "customer_features", "features_sql", "labels", "labels_sql", "to_as_of"]
+
+
+def to_as_of(value: str | date | datetime | pd.Timestamp) -> pd.Timestamp:
+    """Parse an as-of date (``2011-09-01`` or a timestamp); a bad value is a ParameterError."""
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise ParameterError(
+            f"--as-of {value!r} is not a date; use YYYY-MM-DD, e.g. --as-of 2011-09-01"
+        ) from None
+    if ts is pd.NaT or pd.isna(ts):
+        raise ParameterError(f"--as-of {value!r} is not a date; use YYYY-MM-DD")
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert(None)
+    return ts
+
+
+def customer_features(store: Store, as_of: str | date | datetime | pd.Timestamp) -> pd.DataFrame:
+    """One row per customer with a purchase before ``as_of`` (see ``FEATURES``)."""
+    ts = to_as_of(as_of)
+    store.require(s.T_TRANSACTIONS)
+    out = store.query(features_sql(), {"as_of": ts.to_pydatetime()})  # type: ignore[arg-type]
+    if out.empty:
+        lo, hi = store.date_range()
+        raise DataError(
+            f"no customer has a purchase before as_of {ts.date()}; the store's transactions "
+            f"run from {lo.date()} to {hi.date()}: choose an as_of after {lo.date()}"
+        )
+    return out
+
+
+def labels(store: Store, as_of: str | date | datetime | pd.Timestamp, horizon_days: int = 90
+           ) -> pd.DataFrame:
+    """Future orders/spend per customer in ``[as_of, as_of + horizon_days)``."""
+    ts = to_as_of(as_of)
+    if not isinstance(horizon_days, int) or horizon_days < 1 or horizon_days > 3660:
+        raise ParameterError(f"horizon {horizon_days!r} days is impossible; use 1..3660 days")
+    store.require(s.T_TRANSACTIONS)
+    return store.query(labels_sql(), {"as_of": ts.to_pydatetime(),  # type: ignore[arg-type]
+                                      "horizon": horizon_days})

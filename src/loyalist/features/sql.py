@@ -1,0 +1,173 @@
+"""Point-in-time customer features as one DuckDB query over the ``transactions`` table.
+
+Leak-free by construction: the only transaction rows read are those with ``ordered_at < as_of``.
+Guest lines are excluded. A *purchase* is a line with positive quantity (any kind but a
+cancellation); an *order* is a distinct order id holding a purchase; an *order day* a distinct
+calendar day with a purchase. Amounts are gross purchase values unless named ``net``/``return``.
+
+BG/NBD summary (``bg_frequency``, ``bg_recency``, ``bg_T``, ``bg_monetary_value``) follows
+lifetimes' ``summary_data_from_transaction_data`` / PyMC-Marketing's ``rfm_summary`` with
+``freq='D'`` and ``observation_period_end = as_of - 1 day`` (the last whole day observed):
+frequency = order days - 1; recency = last order day - first order day; T = observation end -
+first order day; monetary_value = mean purchase value of the repeat order days (0 if none).
+Divide the three time columns by 7 for weeks.
+"""
+
+from __future__ import annotations
+
+from loyalist import schema as s
+
+# Feature columns in output order, with their meaning (used in docs and the model card).
+FEATURES: dict[str, str] = {
+    "recency_days": "days from the last purchase to as_of",
+    "tenure_days": "days from the first purchase to as_of",
+    "orders": "distinct orders with a purchase",
+    "order_days": "distinct calendar days with a purchase",
+    "monetary_total": "gross purchase value",
+    "net_spend": "purchase value minus returns and cancellations",
+    "aov_mean": "mean order value",
+    "aov_median": "median order value",
+    "aov_max": "largest order value",
+    "items_total": "units bought",
+    "ipi_mean_days": "mean days between consecutive order days",
+    "ipi_std_days": "std of days between consecutive order days",
+    "spend_last_90": "purchase value in the 90 days before as_of",
+    "spend_prev_90": "purchase value in the 90 days before those",
+    "orders_last_90": "orders in the 90 days before as_of",
+    "trend_90": "log1p(spend_last_90) - log1p(spend_prev_90)",
+    "distinct_products": "distinct products bought",
+    "distinct_categories": "distinct categories bought (0 when the data has none)",
+    "return_rate": "returned/cancelled value over gross purchase value",
+    "weekend_share": "share of orders placed on Saturday or Sunday",
+    "preferred_hour": "most frequent hour of day of orders (ties: earliest)",
+    "days_to_first_repeat": "days from the first to the second order day (null if none)",
+    "bg_frequency": "BG/NBD repeat order days",
+    "bg_recency": "BG/NBD recency in days (last - first order day)",
+    "bg_T": "BG/NBD age in days (observation end - first order day)",
+    "bg_monetary_value": "mean purchase value of repeat order days",
+}
+
+
+def features_sql(as_of_param: str = "$as_of") -> str:
+    """SQL returning one row per customer with a purchase before ``as_of`` (a TIMESTAMP param)."""
+    t = s.T_TRANSACTIONS
+    a = as_of_param
+    return f"""
+WITH lines AS (
+    SELECT {s.CUSTOMER_ID} AS cid, {s.ORDER_ID} AS oid, {s.ORDERED_AT} AS ts,
+           {s.PRODUCT_ID} AS pid, {s.CATEGORY} AS cat, {s.QUANTITY} AS qty, {s.AMOUNT} AS amt,
+           {s.LINE_KIND} AS kind
+    FROM {t}
+    WHERE {s.ORDERED_AT} < {a} AND NOT {s.IS_GUEST}
+),
+buys AS (SELECT * FROM lines WHERE qty > 0 AND kind <> 'cancellation'),
+orders AS (
+    SELECT cid, oid, min(ts) AS ts, sum(amt) AS value, sum(qty) AS units
+    FROM buys GROUP BY cid, oid
+),
+order_stats AS (
+    SELECT cid, count(*) AS orders, avg(value) AS aov_mean, median(value) AS aov_median,
+           max(value) AS aov_max,
+           count(*) FILTER (WHERE ts >= {a} - INTERVAL 90 DAY) AS orders_last_90,
+           avg(CASE WHEN dayofweek(ts) IN (0, 6) THEN 1.0 ELSE 0.0 END) AS weekend_share,
+           mode(hour(ts) ORDER BY hour(ts)) AS preferred_hour
+    FROM orders GROUP BY cid
+),
+days AS (
+    SELECT cid, CAST(ts AS DATE) AS d, sum(value) AS value,
+           row_number() OVER (PARTITION BY cid ORDER BY CAST(ts AS DATE)) AS n
+    FROM orders GROUP BY cid, CAST(ts AS DATE)
+),
+day_gaps AS (
+    SELECT cid, d, value, n,
+           date_diff('day', lag(d) OVER (PARTITION BY cid ORDER BY d), d) AS gap
+    FROM days
+),
+day_stats AS (
+    SELECT cid, count(*) AS order_days, min(d) AS first_day, max(d) AS last_day,
+           avg(gap) AS ipi_mean_days, stddev_samp(gap) AS ipi_std_days,
+           max(gap) FILTER (WHERE n = 2) AS days_to_first_repeat,
+           coalesce(avg(value) FILTER (WHERE n > 1), 0) AS bg_monetary_value
+    FROM day_gaps GROUP BY cid
+),
+line_stats AS (
+    SELECT cid, min(ts) FILTER (WHERE qty > 0 AND kind <> 'cancellation') AS first_ts,
+           max(ts) FILTER (WHERE qty > 0 AND kind <> 'cancellation') AS last_ts,
+           sum(amt) FILTER (WHERE qty > 0 AND kind <> 'cancellation') AS monetary_total,
+           sum(amt) AS net_spend,
+           -sum(amt) FILTER (WHERE qty < 0) AS returned_value,
+           sum(qty) FILTER (WHERE qty > 0 AND kind <> 'cancellation') AS items_total,
+           sum(amt) FILTER (WHERE qty > 0 AND kind <> 'cancellation'
+                            AND ts >= {a} - INTERVAL 90 DAY) AS spend_last_90,
+           sum(amt) FILTER (WHERE qty > 0 AND kind <> 'cancellation'
+                            AND ts >= {a} - INTERVAL 180 DAY
+                            AND ts < {a} - INTERVAL 90 DAY) AS spend_prev_90,
+           count(DISTINCT pid) FILTER (WHERE qty > 0 AND kind = 'sale') AS distinct_products,
+           count(DISTINCT cat) FILTER (WHERE qty > 0 AND kind = 'sale') AS distinct_categories
+    FROM lines GROUP BY cid
+)
+SELECT
+    l.cid AS {s.CUSTOMER_ID},
+    CAST({a} AS TIMESTAMP) AS as_of,
+    date_diff('second', l.last_ts, {a}) / 86400.0 AS recency_days,
+    date_diff('second', l.first_ts, {a}) / 86400.0 AS tenure_days,
+    o.orders, d.order_days,
+    l.monetary_total, l.net_spend,
+    o.aov_mean, o.aov_median, o.aov_max, l.items_total,
+    d.ipi_mean_days, d.ipi_std_days,
+    coalesce(l.spend_last_90, 0) AS spend_last_90,
+    coalesce(l.spend_prev_90, 0) AS spend_prev_90,
+    o.orders_last_90,
+    ln(1 + greatest(coalesce(l.spend_last_90, 0), 0))
+        - ln(1 + greatest(coalesce(l.spend_prev_90, 0), 0)) AS trend_90,
+    l.distinct_products, l.distinct_categories,
+    coalesce(l.returned_value, 0) / l.monetary_total AS return_rate,
+    o.weekend_share, o.preferred_hour,
+    d.days_to_first_repeat,
+    d.order_days - 1 AS bg_frequency,
+    date_diff('day', d.first_day, d.last_day) AS bg_recency,
+    date_diff('day', d.first_day, CAST({a} - INTERVAL 1 MICROSECOND AS DATE)) AS bg_T,
+    d.bg_monetary_value,
+    l.first_ts AS first_purchase_at, l.last_ts AS last_purchase_at
+FROM line_stats l
+JOIN order_stats o USING (cid)
+JOIN day_stats d USING (cid)
+ORDER BY l.cid
+"""
+
+
+def labels_sql(as_of_param: str = "$as_of", horizon_param: str = "$horizon") -> str:
+    """Future outcomes in ``[as_of, as_of + horizon days)`` for customers with a purchase before
+    ``as_of``: orders, order days, gross spend, net spend, and ``churned`` (no order)."""
+    t = s.T_TRANSACTIONS
+    a, h = as_of_param, horizon_param
+    return f"""
+WITH pop AS (
+    SELECT DISTINCT {s.CUSTOMER_ID} AS cid FROM {t}
+    WHERE {s.ORDERED_AT} < {a} AND NOT {s.IS_GUEST} AND {s.QUANTITY} > 0
+      AND {s.LINE_KIND} <> 'cancellation'
+),
+fut AS (
+    SELECT {s.CUSTOMER_ID} AS cid,
+           count(DISTINCT {s.ORDER_ID}) FILTER (WHERE {s.QUANTITY} > 0
+               AND {s.LINE_KIND} <> 'cancellation') AS future_orders,
+           count(DISTINCT CAST({s.ORDERED_AT} AS DATE)) FILTER (WHERE {s.QUANTITY} > 0
+               AND {s.LINE_KIND} <> 'cancellation') AS future_order_days,
+           sum({s.AMOUNT}) FILTER (WHERE {s.QUANTITY} > 0
+               AND {s.LINE_KIND} <> 'cancellation') AS future_spend,
+           sum({s.AMOUNT}) AS future_net_spend
+    FROM {t}
+    WHERE {s.ORDERED_AT} >= {a} AND {s.ORDERED_AT} < {a} + to_days(CAST({h} AS INTEGER))
+      AND NOT {s.IS_GUEST}
+    GROUP BY 1
+)
+SELECT pop.cid AS {s.CUSTOMER_ID}, CAST({a} AS TIMESTAMP) AS as_of,
+       CAST({h} AS INTEGER) AS horizon_days,
+       coalesce(future_orders, 0) AS future_orders,
+       coalesce(future_order_days, 0) AS future_order_days,
+       coalesce(future_spend, 0) AS future_spend,
+       coalesce(future_net_spend, 0) AS future_net_spend,
+       coalesce(future_orders, 0) = 0 AS churned
+FROM pop LEFT JOIN fut USING (cid)
+ORDER BY 1
+"""

@@ -1,0 +1,107 @@
+"""Typed parsing of source columns, with the format chosen per column from a sample of its values.
+
+Every parser is a SQL expression that yields NULL where a value cannot be parsed, so a bad value
+sends its row to quarantine (``unparseable_*``) instead of failing the load.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+#: date formats tried on text columns, in order of preference for ties
+DATE_FORMATS = (
+    "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d",
+    "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%m/%d/%y %H:%M", "%m/%d/%y",
+    "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y", "%d/%m/%y",
+    "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y",
+    "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d",
+    "%d-%m-%Y %H:%M", "%d-%m-%Y", "%Y%m%d", "%d-%b-%Y", "%d %b %Y", "%b %d, %Y",
+)
+
+_SAMPLE = 20_000
+
+
+def q(name: str) -> str:
+    """Quote an identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _is_text(dtype: str) -> bool:
+    return dtype.upper() in ("VARCHAR", "STRING", "TEXT") or dtype.upper().startswith("VARCHAR")
+
+
+def _is_numeric(dtype: str) -> bool:
+    d = dtype.upper()
+    return any(k in d for k in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "NUMERIC"))
+
+
+def _best(con: duckdb.DuckDBPyConnection, view: str, col: str, exprs: list[str]) -> str:
+    """The candidate expression that parses most of a sample of the column's non-empty values."""
+    sample = (f"(SELECT {q(col)} AS v FROM {view} WHERE nullif(trim(CAST({q(col)} AS VARCHAR)), '')"
+              f" IS NOT NULL LIMIT {_SAMPLE})")
+    counts = ", ".join("count(" + e.replace("{x}", "v") + ")" for e in exprs)
+    row = con.execute(f"SELECT {counts} FROM {sample}").fetchall()[0]
+    best = max(range(len(exprs)), key=lambda i: (row[i], -i))
+    return exprs[best]
+
+
+def text_expr(col: str, dtype: str) -> str:
+    """Identifier-like text: trimmed, empty -> NULL; a number stored as 17850.0 -> '17850'."""
+    x = q(col)
+    if _is_numeric(dtype):
+        return (f"CASE WHEN {x} = trunc({x}) THEN CAST(CAST({x} AS HUGEINT) AS VARCHAR) "
+                f"ELSE CAST({x} AS VARCHAR) END")
+    return (f"nullif(regexp_replace(trim(CAST({x} AS VARCHAR)), '^([0-9]+)\\.0+$', '\\1'), '')")
+
+
+def plain_text_expr(col: str) -> str:
+    return f"nullif(trim(CAST({q(col)} AS VARCHAR)), '')"
+
+
+def number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str) -> str:
+    x = q(col)
+    if _is_numeric(dtype):
+        return f"CAST({x} AS DOUBLE)"
+    if dtype.upper() == "BOOLEAN":
+        return f"CAST(CAST({x} AS INTEGER) AS DOUBLE)"
+    clean = "regexp_replace(trim(CAST({x} AS VARCHAR)), '[\\s£$€¥]', '', 'g')"
+    candidates = [
+        "TRY_CAST(trim(CAST({x} AS VARCHAR)) AS DOUBLE)",
+        # 1,234.50 / £3.50 (thousands commas, decimal point)
+        f"CASE WHEN regexp_full_match({clean}, '[-+]?[0-9]{{1,3}}(,[0-9]{{3}})+([.][0-9]*)?') "
+        f"THEN TRY_CAST(replace({clean}, ',', '') AS DOUBLE) ELSE TRY_CAST({clean} AS DOUBLE) END",
+        # 1.234,50 / 3,50 € (decimal comma)
+        f"CASE WHEN regexp_full_match({clean}, "
+        f"'[-+]?[0-9]{{1,3}}([.][0-9]{{3}})*(,[0-9]+)?|[-+]?[0-9]+(,[0-9]+)?') "
+        f"THEN TRY_CAST(replace(replace({clean}, '.', ''), ',', '.') AS DOUBLE) "
+        f"ELSE TRY_CAST({clean} AS DOUBLE) END",
+    ]
+    return _best(con, view, col, candidates).replace("{x}", x)
+
+
+def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str) -> str:
+    x = q(col)
+    d = dtype.upper()
+    if d.startswith("TIMESTAMP") or d == "DATE":
+        return f"CAST({x} AS TIMESTAMP)"
+    if _is_numeric(dtype):
+        # yyyymmdd integers, else epoch seconds / milliseconds
+        return (f"CASE WHEN {x} BETWEEN 19000101 AND 21001231 "
+                f"THEN try_strptime(CAST(CAST({x} AS BIGINT) AS VARCHAR), '%Y%m%d') "
+                f"WHEN {x} > 1e11 THEN to_timestamp({x} / 1000)::TIMESTAMP "
+                f"WHEN {x} > 1e8 THEN to_timestamp({x})::TIMESTAMP END")
+    t = "trim(CAST({x} AS VARCHAR))"
+    candidates = ["TRY_CAST(" + t + " AS TIMESTAMP)"] + [
+        f"try_strptime({t}, '{f}')" for f in DATE_FORMATS
+    ]
+    return _best(con, view, col, candidates).replace("{x}", x)
+
+
+def bool_expr(col: str, dtype: str) -> str:
+    x = q(col)
+    if dtype.upper() == "BOOLEAN":
+        return x
+    if _is_numeric(dtype):
+        return f"({x} <> 0)"
+    return (f"CASE WHEN lower(trim(CAST({x} AS VARCHAR))) IN ('1','true','t','yes','y') THEN TRUE "
+            f"WHEN lower(trim(CAST({x} AS VARCHAR))) IN ('0','false','f','no','n') THEN FALSE END")

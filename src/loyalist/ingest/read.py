@@ -1,0 +1,138 @@
+"""Open a source file (CSV in any delimiter/encoding DuckDB can sniff, Parquet, Excel) as a DuckDB view.
+
+The view has the file's columns as they are plus ``__row``, the 1-based data row number (header
+excluded), so every quarantined row can be traced back to its line in the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from loyalist.errors import DataError
+
+log = logging.getLogger(__name__)
+
+ROW = "__row"
+
+
+@dataclass(frozen=True)
+class Source:
+    path: Path
+    kind: str  # 'csv' | 'parquet' | 'excel'
+    view: str
+    headers: tuple[str, ...]
+    types: dict[str, str]
+    rows: int
+    sha256: str
+
+
+def file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sniff_kind(path: Path) -> str:
+    with path.open("rb") as f:
+        head = f.read(8)
+    if head[:4] == b"PAR1":
+        return "parquet"
+    if head[:2] == b"PK" or head[:8] == bytes.fromhex("D0CF11E0A1B11AE1"):
+        return "excel"
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return "parquet"  # wrong magic: reading will say it is corrupt
+    if suffix in (".xlsx", ".xls", ".xlsm"):
+        return "excel"
+    return "csv"
+
+
+def _sql_str(v: str) -> str:
+    return "'" + v.replace("'", "''") + "'"
+
+
+def open_source(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> Source:
+    """Register ``path`` as temp view ``view``; raise :class:`DataError` with a fix on bad input."""
+    if not path.exists():
+        raise DataError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory; pass the data file(s) inside it")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty (0 bytes); export it again from the source")
+    kind = sniff_kind(path)
+    p = _sql_str(str(path))
+    try:
+        if kind == "parquet":
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * EXCLUDE (file_row_number), "
+                f"file_row_number + 1 AS {ROW} FROM read_parquet({p}, file_row_number = true)"
+            )
+        elif kind == "excel":
+            _register_excel(con, path, view)
+        else:
+            _register_csv(con, path, view, p)
+        desc = con.execute(f"DESCRIBE {view}").fetchall()
+        rows = con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0]
+    except DataError:
+        raise
+    except (duckdb.Error, OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(
+            f"{path}: cannot be read as {kind} (corrupt or truncated?): {first[:200]}; "
+            "export the file again"
+        ) from None
+    headers = tuple(d[0] for d in desc if d[0] != ROW)
+    if rows == 0:
+        raise DataError(f"{path}: has a header ({', '.join(headers)}) but no data rows")
+    return Source(
+        path=path, kind=kind, view=view, headers=headers,
+        types={d[0]: d[1] for d in desc}, rows=int(rows), sha256=file_hash(path),
+    )
+
+
+def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str) -> None:
+    last: Exception | None = None
+    for enc in ("utf-8", "latin-1"):
+        src = (f"read_csv({p}, all_varchar = true, header = true, encoding = '{enc}', "
+               "sample_size = 20480, strict_mode = false, null_padding = true)")
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {view} AS "
+                f"SELECT *, row_number() OVER () AS {ROW} FROM {src}"
+            )
+            con.execute(f"SELECT count(*) FROM {view}").fetchall()
+            if enc != "utf-8":
+                log.info("%s: not UTF-8, read as %s", path, enc)
+            return
+        except duckdb.InvalidInputException as e:  # invalid unicode -> try the next encoding
+            last = e
+            if "unicode" not in str(e).lower() and "utf" not in str(e).lower():
+                raise
+    assert last is not None
+    raise last
+
+
+def _register_excel(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> None:
+    import polars as pl
+
+    try:
+        frame = pl.read_excel(path, engine="calamine", infer_schema_length=10_000)
+    except Exception as e:  # noqa: BLE001 - calamine raises its own types; all mean "unreadable"
+        raise DataError(
+            f"{path}: cannot be read as Excel (corrupt, encrypted or not a workbook): "
+            f"{str(e).splitlines()[0][:200]}; save it again as .xlsx or CSV"
+        ) from None
+    if frame.width == 0:
+        raise DataError(f"{path}: the first sheet is empty; put the data on the first sheet")
+    frame = frame.with_row_index(ROW, offset=1)
+    arrow = frame.to_arrow()
+    tmp = f"{view}__arrow"
+    con.register(tmp, arrow)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {tmp}")

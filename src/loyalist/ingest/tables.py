@@ -1,0 +1,169 @@
+"""Ingest of the optional tables: products (catalog), customers, promotions (exposure history).
+
+Columns are found by canonical name or a common synonym (or ``--map``). Rows without their key
+are quarantined (``missing_key``), exact repeats too (``exact_duplicate``). Products and customers
+are upserted by key (a later file updates a record); promotion exposures are appended once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from loyalist import schema as s
+from loyalist.errors import DataError
+from loyalist.ingest import parse, quarantine
+from loyalist.ingest.adapters import normalise
+from loyalist.ingest.read import ROW, Source
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    kinds: Mapping[str, str]  # canonical column -> id|text|number|timestamp|bool
+    required: tuple[str, ...]
+    key: tuple[str, ...]  # upsert key; empty = append-only, deduplicated on all columns
+    synonyms: Mapping[str, str]
+
+
+SPECS: dict[str, TableSpec] = {
+    s.T_PRODUCTS: TableSpec(
+        s.T_PRODUCTS,
+        {s.PRODUCT_ID: "id", s.CATEGORY: "text", s.DESCRIPTION: "text", s.PRICE: "number",
+         s.UNIT_COST: "number", s.MARGIN: "number", s.STOCK: "number"},
+        (s.PRODUCT_ID,), (s.PRODUCT_ID,),
+        {"sku": s.PRODUCT_ID, "stockcode": s.PRODUCT_ID, "itemid": s.PRODUCT_ID,
+         "productcode": s.PRODUCT_ID, "cost": s.UNIT_COST, "listprice": s.PRICE,
+         "unitprice": s.PRICE, "inventory": s.STOCK, "stocklevel": s.STOCK,
+         "name": s.DESCRIPTION, "productname": s.DESCRIPTION},
+    ),
+    s.T_CUSTOMERS: TableSpec(
+        s.T_CUSTOMERS,
+        {s.CUSTOMER_ID: "id", s.AGE: "number", s.GENDER: "text", s.REGION: "text",
+         s.SIGNUP_AT: "timestamp", s.MARKETING_CONSENT: "bool", s.EMAIL_OPT_OUT: "bool"},
+        (s.CUSTOMER_ID,), (s.CUSTOMER_ID,),
+        {"customer": s.CUSTOMER_ID, "clientid": s.CUSTOMER_ID, "memberid": s.CUSTOMER_ID,
+         "location": s.REGION, "city": s.REGION, "sex": s.GENDER, "signupdate": s.SIGNUP_AT,
+         "joinedat": s.SIGNUP_AT, "consent": s.MARKETING_CONSENT, "optin": s.MARKETING_CONSENT,
+         "optout": s.EMAIL_OPT_OUT},
+    ),
+    s.T_PROMOTIONS: TableSpec(
+        s.T_PROMOTIONS,
+        {s.CUSTOMER_ID: "id", s.SENT_AT: "timestamp", s.PROMOTION: "text", s.CHANNEL: "text",
+         s.COST: "number", s.REDEEMED: "bool"},
+        (s.CUSTOMER_ID, s.SENT_AT, s.PROMOTION), (),
+        {"customer": s.CUSTOMER_ID, "sentdate": s.SENT_AT, "date": s.SENT_AT,
+         "campaign": s.PROMOTION, "offer": s.PROMOTION, "treatment": s.PROMOTION,
+         "contactcost": s.COST},
+    ),
+}
+
+
+def detect_table(headers: Sequence[str]) -> str:
+    """Which canonical table a file holds, from its headers (``--table auto``)."""
+    norm = {normalise(h) for h in headers}
+    if {"sentat", "promotion"} <= norm or {"sentat", "campaign"} <= norm:
+        return s.T_PROMOTIONS
+    has_order = bool(norm & {"orderid", "invoice", "invoiceno", "receiptid", "transactionid"})
+    has_date = bool(norm & {"orderedat", "invoicedate", "date", "orderdate", "transactiondate"})
+    has_qty = bool(norm & {"quantity", "qty", "amount"})
+    if (has_order or has_date) and has_qty:
+        return s.T_TRANSACTIONS
+    if "productid" in norm and not ({"customerid"} & norm) and (
+            norm & {"price", "unitcost", "margin", "stock", "category"}):
+        return s.T_PRODUCTS
+    if "customerid" in norm and not (norm & {"productid", "orderid"}) and (
+            norm & {"age", "gender", "region", "signupat", "marketingconsent", "emailoptout"}):
+        return s.T_CUSTOMERS
+    return s.T_TRANSACTIONS
+
+
+def columns_for(spec: TableSpec, headers: Sequence[str], mapping: Mapping[str, str] | None
+                ) -> dict[str, str]:
+    cols: dict[str, str] = {}
+    for canon, source in (mapping or {}).items():
+        if canon not in spec.kinds:
+            raise DataError(f"--map {canon}={source}: {canon!r} is not a column of "
+                            f"{spec.name}; use one of: {', '.join(spec.kinds)}")
+        if source not in headers:
+            raise DataError(f"--map {canon}={source}: the file has no column {source!r}; "
+                            f"its columns are: {', '.join(headers)}")
+        cols[canon] = source
+    for h in headers:
+        canon = h if h in spec.kinds else spec.synonyms.get(normalise(h))
+        if canon is None and normalise(h) in {normalise(k) for k in spec.kinds}:
+            canon = next(k for k in spec.kinds if normalise(k) == normalise(h))
+        if canon and canon not in cols and h not in cols.values():
+            cols[canon] = h
+    return cols
+
+
+def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
+          mapping: Mapping[str, str] | None, *, table: str) -> dict[str, Any]:
+    cols = columns_for(spec, src.headers, mapping)
+    missing = [c for c in spec.required if c not in cols]
+    if missing:
+        raise DataError(
+            f"{src.path}: table {spec.name} needs column(s) {', '.join(missing)}; the file's "
+            f"columns are: {', '.join(src.headers)}. Name them with --map {missing[0]}=<column>"
+        )
+    exprs = {}
+    for canon, col in cols.items():
+        kind, dtype = spec.kinds[canon], src.types[col]
+        exprs[canon] = {
+            "id": lambda: parse.text_expr(col, dtype),
+            "text": lambda: parse.plain_text_expr(col),
+            "number": lambda: parse.number_expr(con, src.view, col, dtype),
+            "timestamp": lambda: parse.timestamp_expr(con, src.view, col, dtype),
+            "bool": lambda: parse.bool_expr(col, dtype),
+        }[kind]()
+    for canon in spec.kinds:
+        exprs.setdefault(canon, "NULL")
+    raw_cols = ", ".join(parse.q(h) for h in src.headers)
+    missing_key = " OR ".join(f"{c} IS NULL" for c in spec.required)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {table} AS
+        WITH r AS (SELECT {ROW}, row_number() OVER (PARTITION BY {raw_cols} ORDER BY {ROW}) AS __dup,
+                   {', '.join(f'{e} AS {c}' for c, e in exprs.items())} FROM {src.view})
+        SELECT *, CASE WHEN __dup > 1 THEN 'exact_duplicate'
+                       WHEN {missing_key} THEN 'missing_key' END AS __rule
+        FROM r
+    """)
+    rows, loaded = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE __rule IS NULL) FROM {table}").fetchall()[0]
+    rules = dict(con.execute(
+        f"SELECT __rule, count(*) FROM {table} WHERE __rule IS NOT NULL GROUP BY 1").fetchall())
+    assert rows == src.rows  # noqa: S101
+    return {"file": str(src.path), "sha256": src.sha256, "table": spec.name,
+            "columns": cols, "rows_read": int(rows), "rows_loaded": int(loaded),
+            "rows_quarantined": int(rows - loaded), "rules": {k: int(v) for k, v in rules.items()}}
+
+
+def write(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec, table: str,
+          load_id: int) -> None:
+    cols = ", ".join(spec.kinds)
+    if spec.key:
+        # the last row per key within the file wins, and replaces any stored record
+        key = ", ".join(spec.key)
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE {table}_last AS
+            SELECT {cols} FROM {table} WHERE __rule IS NULL
+            QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {ROW} DESC) = 1""")
+        con.execute(f"DELETE FROM {spec.name} WHERE ({key}) IN (SELECT ({key}) FROM {table}_last)"
+                    if len(spec.key) > 1 else
+                    f"DELETE FROM {spec.name} WHERE {key} IN (SELECT {key} FROM {table}_last)")
+        con.execute(f"INSERT INTO {spec.name} BY NAME SELECT *, {load_id} AS {s.LOAD_ID} "
+                    f"FROM {table}_last")
+    else:
+        con.execute(f"""
+            INSERT INTO {spec.name} BY NAME
+            SELECT {cols}, {load_id} AS {s.LOAD_ID} FROM {table} t WHERE __rule IS NULL
+            AND NOT EXISTS (SELECT 1 FROM {spec.name} p WHERE
+                {' AND '.join(f'p.{c} IS NOT DISTINCT FROM t.{c}' for c in spec.kinds)})""")
+    quarantine.insert(con, src, table, load_id, spec.name, quarantine.reason_case({
+        "exact_duplicate": "row repeats an earlier row of the same file",
+        "missing_key": f"a required column ({', '.join(spec.required)}) is empty or unparseable",
+    }))

@@ -1,0 +1,248 @@
+"""Stage a transaction file: parse, apply the cleaning rules, profile, then write atomically.
+
+Every row read ends in exactly one place: ``transactions`` (loaded, with its ``line_kind`` and
+``is_guest`` flag) or ``quarantine`` (with the first rule it broke, the reason and the raw row).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import duckdb
+
+from loyalist import schema as s
+from loyalist.errors import DataError
+from loyalist.ingest import parse, quarantine
+from loyalist.ingest.adapters import Adapter
+from loyalist.ingest.read import ROW, Source
+
+log = logging.getLogger(__name__)
+
+#: |quantity| above this is not a real order line (Online Retail's largest is 80,995)
+MAX_ABS_QUANTITY = 1_000_000
+#: above this share of unparseable non-empty values, a column is the wrong column: the load fails
+MAX_BAD_SHARE = 0.5
+
+_KIND_OF = {
+    s.CUSTOMER_ID: "id", s.ORDER_ID: "id", s.PRODUCT_ID: "id", s.STORE_ID: "id",
+    s.ORDERED_AT: "timestamp", s.QUANTITY: "number", s.UNIT_PRICE: "number", s.AMOUNT: "number",
+    s.CATEGORY: "text", s.DESCRIPTION: "text", s.CHANNEL: "text", s.COUNTRY: "text",
+}
+
+
+def _parsed_columns(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> dict[str, str]:
+    """canonical column -> SQL expression over the source view."""
+    out: dict[str, str] = {}
+    for canon, col in a.columns.items():
+        dtype = src.types[col]
+        kind = _KIND_OF[canon]
+        if kind == "id":
+            out[canon] = parse.text_expr(col, dtype)
+        elif kind == "text":
+            out[canon] = parse.plain_text_expr(col)
+        elif kind == "number":
+            out[canon] = parse.number_expr(con, src.view, col, dtype)
+        else:
+            out[canon] = parse.timestamp_expr(con, src.view, col, dtype)
+    return out
+
+
+def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str,
+          load_id: int, check_store: bool) -> dict[str, Any]:
+    """Create temp table ``table`` with parsed canonical columns and the quarantine rule per row;
+    return the data-quality report. Raises :class:`DataError` if a column is mostly unparseable."""
+    exprs = _parsed_columns(con, src, a)
+    raw_cols = [parse.q(h) for h in src.headers]
+    dedupe = "exact_duplicate" not in a.rules_off
+    dup = (f"row_number() OVER (PARTITION BY {', '.join(raw_cols)} ORDER BY {ROW})"
+           if dedupe else "1")
+    has = ", ".join(
+        f"(nullif(trim(CAST({parse.q(col)} AS VARCHAR)), '') IS NOT NULL) AS \"__has_{canon}\""
+        for canon, col in a.columns.items()
+    )
+    first = ", ".join(f"{e} AS {c}" for c, e in exprs.items())
+    # second pass: derived columns and the unit price from a line total
+    sel: dict[str, str] = {}
+    for c in s.TRANSACTION_COLUMNS:
+        if c in exprs and c != s.AMOUNT:
+            sel[c] = c
+        elif c in a.derived:
+            sel[c] = a.derived[c].format(customer_id=s.CUSTOMER_ID, source_row=ROW)
+        elif c not in (s.AMOUNT, s.UNIT_PRICE):
+            sel[c] = "CAST(NULL AS VARCHAR)"
+    if s.AMOUNT in exprs:
+        sel[s.AMOUNT] = s.AMOUNT
+    if a.amount_given:
+        sel[s.UNIT_PRICE] = (f"CASE WHEN {s.QUANTITY} = 0 OR {s.QUANTITY} IS NULL THEN {s.AMOUNT}"
+                             f" ELSE {s.AMOUNT} / {s.QUANTITY} END")
+    else:
+        sel[s.UNIT_PRICE] = s.UNIT_PRICE
+    second = ", ".join(f"{e} AS {c}" for c, e in sel.items())
+    cancel = (a.cancellation_sql or "FALSE").format(order_id=s.ORDER_ID)
+    nonprod = (a.non_product_sql or "FALSE").format(
+        product_id=s.PRODUCT_ID, description=s.DESCRIPTION)
+    keep_zero = "TRUE" if a.keep_zero_price else "FALSE"
+    exists = "FALSE"
+    if check_store:
+        t = s.T_TRANSACTIONS
+        exists = (f"EXISTS (SELECT 1 FROM {t} WHERE {t}.{s.ORDER_ID} = p.{s.ORDER_ID} "
+                  f"AND {t}.{s.PRODUCT_ID} = p.{s.PRODUCT_ID} "
+                  f"AND {t}.{s.ORDERED_AT} = p.{s.ORDERED_AT} "
+                  f"AND {t}.{s.QUANTITY} = p.{s.QUANTITY} "
+                  f"AND {t}.{s.UNIT_PRICE} = p.{s.UNIT_PRICE} "
+                  f"AND {t}.{s.CUSTOMER_ID} IS NOT DISTINCT FROM p.{s.CUSTOMER_ID})")
+    rule = f"""CASE
+        WHEN __dup > 1 THEN 'exact_duplicate'
+        WHEN {s.ORDER_ID} IS NULL THEN 'missing_order_id'
+        WHEN {s.PRODUCT_ID} IS NULL THEN 'missing_product_id'
+        WHEN {s.ORDERED_AT} IS NULL OR {s.ORDERED_AT} < TIMESTAMP '1900-01-01'
+             OR {s.ORDERED_AT} >= TIMESTAMP '2200-01-01' THEN 'unparseable_date'
+        WHEN {s.QUANTITY} IS NULL THEN 'unparseable_quantity'
+        WHEN {s.UNIT_PRICE} IS NULL OR NOT isfinite({s.UNIT_PRICE}) THEN 'unparseable_price'
+        WHEN {s.QUANTITY} = 0 THEN 'zero_quantity'
+        WHEN NOT isfinite({s.QUANTITY}) OR abs({s.QUANTITY}) > {MAX_ABS_QUANTITY}
+             THEN 'impossible_quantity'
+        WHEN {s.UNIT_PRICE} < 0 OR ({s.UNIT_PRICE} = 0 AND NOT {keep_zero})
+             THEN 'non_positive_price'
+        WHEN {exists} THEN 'already_loaded'
+    END"""
+    has_cols = ", ".join(f'"__has_{c}"' for c in a.columns)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {table} AS
+        WITH r AS (SELECT {ROW}, {dup} AS __dup, {first}, {has} FROM {src.view}),
+        p AS (SELECT {ROW}, __dup, {second}, {has_cols} FROM r)
+        SELECT p.*,
+            {rule} AS __rule,
+            coalesce({cancel}, FALSE) AS __cancel,
+            coalesce({nonprod}, FALSE) AS __nonprod
+        FROM p
+    """)
+    _check_types(con, src, a, table)
+    return _report(con, src, a, table)
+
+
+def _check_types(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str) -> None:
+    checks = [c for c in a.columns if _KIND_OF[c] in ("timestamp", "number")]
+    checks += [c for c in (s.ORDER_ID, s.PRODUCT_ID) if c in a.columns]
+    if not checks:
+        return
+    sel = ", ".join(
+        f'count(*) FILTER (WHERE "__has_{c}"), '
+        f'count(*) FILTER (WHERE "__has_{c}" AND {c} IS NULL)'
+        for c in checks
+    )
+    row = con.execute(f"SELECT {sel} FROM {table}").fetchall()[0]
+    for i, c in enumerate(checks):
+        nonempty, bad = row[2 * i], row[2 * i + 1]
+        col = a.columns[c]
+        if c in (s.ORDER_ID, s.PRODUCT_ID) and nonempty == 0:
+            raise DataError(
+                f"{src.path}: column {col!r} (-> {c}) is empty in all {src.rows:,} rows; "
+                f"map another column with --map {c}=<column>"
+            )
+        if nonempty and bad / nonempty > MAX_BAD_SHARE:
+            example = con.execute(
+                f'SELECT CAST(s.{parse.q(col)} AS VARCHAR) FROM {src.view} s JOIN {table} t '
+                f'USING ({ROW}) WHERE t."__has_{c}" AND t.{c} IS NULL LIMIT 1'
+            ).fetchall()
+            ex = example[0][0] if example else "?"
+            raise DataError(
+                f"{src.path}: column {col!r} (-> {c}): {bad:,} of {nonempty:,} values "
+                f"({bad / nonempty:.0%}) cannot be read as a {_KIND_OF[c]}, e.g. {ex!r}; "
+                f"fix the file or map the right column with --map {c}=<column>"
+            )
+
+
+def _report(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
+            ) -> dict[str, Any]:
+    amt = f"coalesce(CASE WHEN isfinite({s.QUANTITY} * {s.UNIT_PRICE}) " \
+          f"THEN {s.QUANTITY} * {s.UNIT_PRICE} END, 0)"
+    ok = "__rule IS NULL"
+    r = con.execute(f"""
+        SELECT count(*), count(*) FILTER (WHERE {ok}),
+            count(DISTINCT {s.CUSTOMER_ID}),
+            count(DISTINCT {s.CUSTOMER_ID}) FILTER (WHERE {s.QUANTITY} > 0 AND {s.UNIT_PRICE} > 0),
+            count(DISTINCT {s.CUSTOMER_ID}) FILTER (WHERE {ok} AND {s.QUANTITY} > 0),
+            count(*) FILTER (WHERE {s.CUSTOMER_ID} IS NULL),
+            count(*) FILTER (WHERE __cancel),
+            count(*) FILTER (WHERE __dup > 1),
+            count(*) FILTER (WHERE {s.QUANTITY} < 0),
+            count(*) FILTER (WHERE {s.UNIT_PRICE} = 0),
+            count(*) FILTER (WHERE __nonprod),
+            min({s.ORDERED_AT}) FILTER (WHERE __rule IS NULL OR __rule <> 'unparseable_date'),
+            max({s.ORDERED_AT}) FILTER (WHERE __rule IS NULL OR __rule <> 'unparseable_date'),
+            sum({amt}), sum(abs({amt})), sum({amt}) FILTER (WHERE {ok}),
+            count(DISTINCT {s.ORDER_ID}), count(DISTINCT {s.PRODUCT_ID}),
+            count(*) FILTER (WHERE {ok} AND __cancel),
+            count(*) FILTER (WHERE {ok} AND NOT __cancel AND __nonprod),
+            count(*) FILTER (WHERE {ok} AND NOT __cancel AND NOT __nonprod AND {s.QUANTITY} < 0),
+            count(*) FILTER (WHERE {ok} AND {s.CUSTOMER_ID} IS NULL)
+        FROM {table}
+    """).fetchall()[0]
+    (rows, loaded, customers, cust_purch, cust_loaded, no_cust, cancel, dups, neg, zero_price,
+     nonprod, first, last, revenue, abs_revenue, revenue_loaded, orders, products,
+     l_cancel, l_nonprod, l_return, l_guest) = r
+    per_rule = con.execute(f"""
+        SELECT __rule, count(*), sum({amt}), sum(abs({amt})) FROM {table}
+        WHERE __rule IS NOT NULL GROUP BY __rule
+    """).fetchall()
+    rules: dict[str, dict[str, Any]] = {}
+    for name, n, rev, absrev in sorted(per_rule, key=lambda x: s.QUARANTINE_RULES.index(x[0])):
+        rules[name] = _rule_entry(name, n, rows, rev, absrev, abs_revenue)
+    for name, n in (("cancellation", l_cancel), ("return", l_return),
+                    ("non_product", l_nonprod), ("guest", l_guest)):
+        rules[name] = _rule_entry(name, n, rows, None, None, abs_revenue)
+    for name, why in a.rules_off.items():
+        rules.setdefault(name, {"rows": 0, "action": "off", "reason": why})
+    if a.keep_zero_price and "non_positive_price" in rules:
+        rules["non_positive_price"]["note"] = f"zero prices kept: {a.keep_zero_price}"
+    quarantined = rows - loaded
+    assert loaded + quarantined == rows == src.rows, "ingest lost rows"  # noqa: S101
+    return {
+        "file": str(src.path), "sha256": src.sha256, "format": a.name,
+        "columns": dict(a.columns),
+        "rows_read": int(rows), "rows_loaded": int(loaded), "rows_quarantined": int(quarantined),
+        "rules": {k: v["rows"] for k, v in rules.items() if v.get("action") != "off"},
+        "rule_details": rules,
+        "customers": int(customers), "customers_with_purchases": int(cust_purch),
+        "customers_loaded_with_purchases": int(cust_loaded),
+        "orders": int(orders), "products": int(products),
+        "first_date": first.isoformat() if first is not None else None,
+        "last_date": last.isoformat() if last is not None else None,
+        "revenue_read": round(float(revenue or 0), 2),
+        "revenue_loaded": round(float(revenue_loaded or 0), 2),
+        "profile": {
+            "lines_without_customer": int(no_cust), "cancellation_lines": int(cancel),
+            "duplicate_rows": int(dups), "negative_quantity_lines": int(neg),
+            "zero_price_lines": int(zero_price), "non_product_lines": int(nonprod),
+        },
+    }
+
+
+def _rule_entry(name: str, n: int, rows: int, rev: float | None, absrev: float | None,
+                abs_total: float | None) -> dict[str, Any]:
+    rule = s.RULES_BY_NAME[name]
+    e: dict[str, Any] = {"rows": int(n), "share_rows": round(n / rows, 6) if rows else 0.0,
+                         "action": rule.action, "reason": rule.reason}
+    if rev is not None:
+        e["revenue"] = round(float(rev), 2)
+        e["share_revenue"] = round(float(absrev) / abs_total, 6) if abs_total else 0.0
+    return e
+
+
+def write(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str,
+          load_id: int) -> None:
+    """Insert the staged rows into transactions/quarantine (caller holds the transaction)."""
+    kind = (f"CASE WHEN __cancel THEN 'cancellation' WHEN __nonprod THEN 'non_product' "
+            f"WHEN {s.QUANTITY} < 0 THEN 'return' ELSE 'sale' END")
+    cols = [c for c in s.TRANSACTION_COLUMNS if c != s.AMOUNT]
+    con.execute(f"""
+        INSERT INTO {s.T_TRANSACTIONS} BY NAME
+        SELECT {', '.join(cols)}, {s.QUANTITY} * {s.UNIT_PRICE} AS {s.AMOUNT},
+            {kind} AS {s.LINE_KIND}, {s.CUSTOMER_ID} IS NULL AS {s.IS_GUEST},
+            {load_id} AS {s.LOAD_ID}, {ROW} AS {s.SOURCE_ROW}
+        FROM {table} WHERE __rule IS NULL ORDER BY {s.ORDERED_AT}
+    """)
+    quarantine.insert(con, src, table, load_id, s.T_TRANSACTIONS,
+                      quarantine.reason_case({r.name: r.reason for r in s.RULES}))

@@ -1,0 +1,159 @@
+"""The facade every door (CLI, API, dashboard) calls, so a result is the same whichever way it
+comes. Functions here take paths and plain values, open the store, call the library, and return
+plain data (dicts and frames) for the caller to show.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from loyalist import __version__
+from loyalist import schema as s
+from loyalist.errors import LoyalistError, ParameterError
+from loyalist.features import customer_features, to_as_of
+from loyalist.ingest import ingest_files
+from loyalist.store import Store
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@contextlib.contextmanager
+def _new_store_guard(path: Path) -> Iterator[None]:
+    """If ``path`` did not exist and the block fails, remove what opening it created, so a failed
+    first load leaves no half-made store behind."""
+    existed = path.exists()
+    try:
+        yield
+    except LoyalistError:
+        if not existed:
+            for p in (path, path.with_name(path.name + ".wal")):
+                p.unlink(missing_ok=True)
+        raise
+
+
+def ingest(store_path: Path, files: Sequence[str | Path], *, fmt: str = "auto",
+           mapping: Sequence[str] | None = None, table: str = "auto",
+           progress: Progress | None = None) -> list[dict[str, Any]]:
+    with _new_store_guard(store_path), Store(store_path) as st:
+        return ingest_files(st, files, fmt=fmt, mapping=mapping, table=table,
+                            loaded_at=datetime.now(), progress=progress)
+
+
+def resolve_as_of(st: Store, as_of: str | None) -> pd.Timestamp:
+    """An explicit as_of, or the day after the store's last transaction."""
+    return to_as_of(as_of) if as_of else st.default_as_of()
+
+
+def features(store_path: Path, *, as_of: str | None = None, out: Path | None = None,
+             save: bool = True) -> tuple[pd.Timestamp, pd.DataFrame, Path | None]:
+    """Compute features at ``as_of``; write them to ``out`` (.parquet or .csv) and the store."""
+    if out is not None and out.suffix.lower() not in (".parquet", ".csv"):
+        raise ParameterError(f"--out {out}: use a .parquet or .csv file name")
+    with Store(store_path, read_only=not save) as st:
+        ts = resolve_as_of(st, as_of)
+        frame = customer_features(st, ts)
+        if save:
+            st.write_frame(s.T_FEATURES, frame, replace_where="as_of = ?",
+                           params=[ts.to_pydatetime()])
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() == ".csv":
+            frame.to_csv(out, index=False)
+        else:
+            frame.to_parquet(out, index=False)
+    return ts, frame, out
+
+
+def generate(scenario: str, *, customers: int | None, months: int, seed: int, out: Path
+             ) -> dict[str, Any]:
+    from loyalist.generate import SCENARIOS, write_scenario
+    from loyalist.generate import generate as _generate
+
+    if scenario not in SCENARIOS:
+        raise ParameterError(
+            f"--scenario {scenario!r} is unknown; use one of: {', '.join(SCENARIOS)}")
+    n = customers if customers is not None else SCENARIOS[scenario].default_customers
+    sc = _generate(scenario, customers=n, months=months, seed=seed)
+    files = write_scenario(sc, out)
+    return {"scenario": scenario, "customers": n, "months": months, "seed": seed,
+            "out": str(out), "files": {k: str(v) for k, v in files.items()},
+            "transactions": int(len(sc.transactions))}
+
+
+#: generated files and the store table each one loads into
+SCENARIO_TABLES = {
+    "transactions": s.T_TRANSACTIONS, "products": s.T_PRODUCTS,
+    "customers": s.T_CUSTOMERS, "promotions": s.T_PROMOTIONS,
+}
+
+
+def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, months: int = 18,
+         seed: int = 7, progress: Progress | None = None) -> dict[str, Any]:
+    """The main job: generate a merchant scenario, load it into a fresh store, and run every
+    part that exists, writing everything under ``out``."""
+    say = progress or (lambda _m: None)
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    data_dir = out / "data"
+    store_path = out / "loyalist.duckdb"
+    for p in (store_path, store_path.with_name(store_path.name + ".wal")):
+        p.unlink(missing_ok=True)
+    say(f"generating the {scenario} scenario")
+    gen = generate(scenario, customers=customers, months=months, seed=seed, out=data_dir)
+    reports = []
+    for name, table in SCENARIO_TABLES.items():
+        say(f"loading {name}")
+        reports += ingest(store_path, [gen["files"][name]], table=table, progress=progress)
+    (out / "quality_report.json").write_text(json.dumps(reports, indent=2, default=str))
+    say("computing features")
+    as_of, feats, feat_path = features(store_path, out=out / "features.parquet")
+    feats.to_csv(out / "features.csv", index=False)
+    result = {
+        "out": str(out), "store": str(store_path), "scenario": gen, "as_of": str(as_of.date()),
+        "loads": [{k: r[k] for k in ("table", "file", "rows_read", "rows_loaded",
+                                     "rows_quarantined", "rules")} for r in reports],
+        "customers_with_features": int(len(feats)),
+        "outputs": {"quality_report": str(out / "quality_report.json"),
+                    "features": str(feat_path), "features_csv": str(out / "features.csv")},
+    }
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    write_run_json(out, command="demo", as_of=as_of, inputs=[Path(p) for p in
+                   gen["files"].values() if Path(p).is_file()], metrics={}, extra=result)
+    return result
+
+
+def write_run_json(out: Path, *, command: str, as_of: pd.Timestamp | None, inputs: list[Path],
+                   metrics: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
+    """``run.json``: versions, as_of, the inputs' hashes and the metrics of one run."""
+    import duckdb
+    import numpy
+    import sklearn
+
+    def sha(p: Path) -> str:
+        return hashlib.sha256(p.read_bytes()).hexdigest()
+
+    doc = {
+        "command": command, "loyalist": __version__, "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "versions": {"duckdb": duckdb.__version__, "pandas": pd.__version__,
+                     "numpy": numpy.__version__, "scikit-learn": sklearn.__version__},
+        "as_of": str(as_of) if as_of is not None else None,
+        "inputs": {str(p): sha(p) for p in inputs}, "metrics": metrics, **(extra or {}),
+    }
+    path = out / "run.json"
+    path.write_text(json.dumps(doc, indent=2, default=str))
+    return path

@@ -1,0 +1,119 @@
+"""Canonical table and column names: the contract between modules (see DESIGN.md).
+
+Source headers (``"Customer ID"``, ``"InvoiceDate"``) appear only in ``loyalist.ingest.adapters``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# --- transactions -------------------------------------------------------------------------
+CUSTOMER_ID = "customer_id"
+ORDER_ID = "order_id"
+ORDERED_AT = "ordered_at"
+PRODUCT_ID = "product_id"
+QUANTITY = "quantity"
+UNIT_PRICE = "unit_price"
+AMOUNT = "amount"
+CATEGORY = "category"
+DESCRIPTION = "description"
+STORE_ID = "store_id"
+CHANNEL = "channel"
+COUNTRY = "country"
+
+# Columns the ingest step adds to every loaded line.
+LINE_KIND = "line_kind"  # 'sale' | 'return' | 'cancellation' | 'non_product'
+IS_GUEST = "is_guest"  # no customer id: kept for revenue/products/forecasts, out of customer models
+LOAD_ID = "load_id"
+SOURCE_ROW = "source_row"  # 1-based row number in the source file (header excluded)
+
+LINE_KINDS = ("sale", "return", "cancellation", "non_product")
+
+TRANSACTION_REQUIRED = (CUSTOMER_ID, ORDER_ID, ORDERED_AT, PRODUCT_ID, QUANTITY, UNIT_PRICE)
+TRANSACTION_OPTIONAL = (CATEGORY, DESCRIPTION, STORE_ID, CHANNEL, COUNTRY)
+TRANSACTION_COLUMNS = TRANSACTION_REQUIRED + (AMOUNT,) + TRANSACTION_OPTIONAL
+# Anything a user may name in ``--map canonical=source``.
+MAPPABLE = TRANSACTION_REQUIRED + (AMOUNT,) + TRANSACTION_OPTIONAL
+
+# --- products ----------------------------------------------------------------------------
+PRICE = "price"
+UNIT_COST = "unit_cost"
+MARGIN = "margin"
+STOCK = "stock"
+PRODUCT_COLUMNS = (PRODUCT_ID, CATEGORY, PRICE, UNIT_COST, MARGIN, STOCK)
+
+# --- customers ---------------------------------------------------------------------------
+BIRTH_DATE = "birth_date"
+AGE = "age"
+GENDER = "gender"
+REGION = "region"
+SIGNUP_AT = "signup_at"
+MARKETING_CONSENT = "marketing_consent"
+EMAIL_OPT_OUT = "email_opt_out"
+CUSTOMER_COLUMNS = (
+    CUSTOMER_ID, AGE, GENDER, REGION, SIGNUP_AT, MARKETING_CONSENT, EMAIL_OPT_OUT,
+)
+
+# --- promotions (exposure history) -------------------------------------------------------
+SENT_AT = "sent_at"
+PROMOTION = "promotion"
+COST = "cost"
+REDEEMED = "redeemed"
+CONTROL = "control"  # the hold-out arm's promotion name
+PROMOTION_COLUMNS = (CUSTOMER_ID, SENT_AT, PROMOTION, CHANNEL, COST, REDEEMED)
+
+# --- promotion catalog -------------------------------------------------------------------
+PROMOTION_KINDS = (
+    "percent_discount", "fixed_voucher", "bogo", "free_shipping",
+    "points_multiplier", "bundle", "free_item",
+)
+CATALOG_COLUMNS = (
+    "name", "kind", "value", "contact_cost", "min_spend", "max_spend",
+    "eligible_segments", "category",
+)
+
+# --- store tables ------------------------------------------------------------------------
+T_TRANSACTIONS = "transactions"
+T_QUARANTINE = "quarantine"
+T_LOADS = "loads"
+T_PRODUCTS = "products"
+T_CUSTOMERS = "customers"
+T_PROMOTIONS = "promotions"
+T_FEATURES = "features"
+T_SCORES = "scores"
+T_PLANS = "plans"
+T_RUNS = "runs"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named cleaning rule: what it catches and what happens to the row."""
+
+    name: str
+    action: str  # 'quarantine' | 'flag' | 'classify'
+    reason: str
+
+
+# Every rule the ingest step applies, in the order it applies them. A row is quarantined by the
+# first quarantine rule it meets; flag/classify rules annotate loaded rows.
+RULES: tuple[Rule, ...] = (
+    Rule("exact_duplicate", "quarantine", "row repeats an earlier row of the same file exactly"),
+    Rule("missing_order_id", "quarantine", "order id is empty"),
+    Rule("missing_product_id", "quarantine", "product id is empty"),
+    Rule("unparseable_date", "quarantine", "order date is empty or cannot be parsed"),
+    Rule("unparseable_quantity", "quarantine", "quantity is empty or not a number"),
+    Rule("unparseable_price", "quarantine", "unit price / amount is empty or not a number"),
+    Rule("zero_quantity", "quarantine", "quantity is 0: the line moves nothing"),
+    Rule("impossible_quantity", "quarantine",
+         "quantity is not finite or its magnitude exceeds the plausibility limit"),
+    Rule("non_positive_price", "quarantine",
+         "unit price is <= 0 (free items, bad-debt adjustments): not a sale at a price"),
+    Rule("already_loaded", "quarantine", "the same line is already in the store from an earlier load"),
+    Rule("cancellation", "classify", "cancelled order line: kept as a negative line"),
+    Rule("return", "classify", "negative quantity on a normal order: kept as a return"),
+    Rule("non_product", "classify",
+         "postage, fees, manual lines, discounts, adjustments: kept, out of product models"),
+    Rule("guest", "flag", "no customer id: kept for revenue/products/forecasts, out of customer models"),
+)
+RULES_BY_NAME = {r.name: r for r in RULES}
+QUARANTINE_RULES = tuple(r.name for r in RULES if r.action == "quarantine")

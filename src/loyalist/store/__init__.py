@@ -1,0 +1,158 @@
+"""The workspace store: one DuckDB file holding inputs (transactions, products, customers,
+promotions), the ingest record (loads, quarantine) and results (features, scores, plans, runs).
+
+Only this package and the entry points open DuckDB connections.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from loyalist import schema as s
+from loyalist.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STORE = "loyalist.duckdb"
+
+DDL = {
+    s.T_LOADS: f"""
+        CREATE TABLE IF NOT EXISTS {s.T_LOADS} (
+            load_id INTEGER PRIMARY KEY, tbl VARCHAR, file VARCHAR, file_sha256 VARCHAR,
+            format VARCHAR, loaded_at TIMESTAMP, status VARCHAR, rows_read BIGINT,
+            rows_loaded BIGINT, rows_quarantined BIGINT, rules JSON, report JSON)""",
+    s.T_TRANSACTIONS: f"""
+        CREATE TABLE IF NOT EXISTS {s.T_TRANSACTIONS} (
+            {s.CUSTOMER_ID} VARCHAR, {s.ORDER_ID} VARCHAR NOT NULL,
+            {s.ORDERED_AT} TIMESTAMP NOT NULL, {s.PRODUCT_ID} VARCHAR NOT NULL,
+            {s.QUANTITY} DOUBLE NOT NULL, {s.UNIT_PRICE} DOUBLE NOT NULL, {s.AMOUNT} DOUBLE NOT NULL,
+            {s.CATEGORY} VARCHAR, {s.DESCRIPTION} VARCHAR, {s.STORE_ID} VARCHAR,
+            {s.CHANNEL} VARCHAR, {s.COUNTRY} VARCHAR,
+            {s.LINE_KIND} VARCHAR NOT NULL, {s.IS_GUEST} BOOLEAN NOT NULL,
+            {s.LOAD_ID} INTEGER NOT NULL, {s.SOURCE_ROW} BIGINT NOT NULL)""",
+    s.T_QUARANTINE: f"""
+        CREATE TABLE IF NOT EXISTS {s.T_QUARANTINE} (
+            {s.LOAD_ID} INTEGER NOT NULL, {s.SOURCE_ROW} BIGINT NOT NULL, tbl VARCHAR,
+            rule VARCHAR NOT NULL, reason VARCHAR NOT NULL, raw JSON)""",
+    s.T_PRODUCTS: f"""
+        CREATE TABLE IF NOT EXISTS {s.T_PRODUCTS} (
+            {s.PRODUCT_ID} VARCHAR PRIMARY KEY, {s.CATEGORY} VARCHAR, {s.DESCRIPTION} VARCHAR,
+            {s.PRICE} DOUBLE, {s.UNIT_COST} DOUBLE, {s.MARGIN} DOUBLE, {s.STOCK} DOUBLE,
+            {s.LOAD_ID} INTEGER)""",
+    s.T_CUSTOMERS: f"""
+        CREATE TABLE IF NOT EXISTS {s.T_CUSTOMERS} (
+            {s.CUSTOMER_ID} VARCHAR PRIMARY KEY, {s.AGE} DOUBLE, {s.GENDER} VARCHAR,
+            {s.REGION} VARCHAR, {s.SIGNUP_AT} TIMESTAMP, {s.MARKETING_CONSENT} BOOLEAN,
+            {s.EMAIL_OPT_OUT} BOOLEAN, {s.LOAD_ID} INTEGER)""",
+    s.T_PROMOTIONS: f"""
+        CREATE TABLE IF NOT EXISTS {s.T_PROMOTIONS} (
+            {s.CUSTOMER_ID} VARCHAR NOT NULL, {s.SENT_AT} TIMESTAMP NOT NULL,
+            {s.PROMOTION} VARCHAR NOT NULL, {s.CHANNEL} VARCHAR, {s.COST} DOUBLE,
+            {s.REDEEMED} BOOLEAN, {s.LOAD_ID} INTEGER)""",
+}
+
+
+def default_path() -> Path:
+    return Path(os.environ.get("LOYALIST_STORE", DEFAULT_STORE))
+
+
+class Store:
+    """A DuckDB file. Use as a context manager; ``read_only`` for serving and features."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False,
+                 memory_limit: str | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        self.read_only = read_only
+        if read_only and not self.path.exists():
+            raise StoreError(
+                f"{self.path}: no store here; create one with `loyalist ingest FILE --store "
+                f"{self.path}` (or `loyalist demo`)"
+            )
+        try:
+            config = {"memory_limit": memory_limit} if memory_limit else {}
+            self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
+        except duckdb.IOException as e:
+            raise StoreError(f"{self.path}: cannot open the store ({str(e).splitlines()[0]}); "
+                             "is another process writing to it?") from None
+        if not read_only:
+            for ddl in DDL.values():
+                self.con.execute(ddl)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All-or-nothing: on any exception the store is left exactly as it was."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    # --- reading --------------------------------------------------------------------------
+    def has_table(self, name: str) -> bool:
+        return bool(self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchall()[0][0])
+
+    def require(self, name: str) -> None:
+        if not self.has_table(name) or self.count(name) == 0:
+            raise StoreError(
+                f"{self.path}: table {name!r} is empty; load data first with "
+                f"`loyalist ingest FILE --store {self.path}`"
+            )
+
+    def count(self, name: str) -> int:
+        return int(self.con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
+
+    def query(self, sql: str, params: list[object] | dict[str, object] | None = None
+              ) -> pd.DataFrame:
+        return self.con.execute(sql, params or []).df()
+
+    def table(self, name: str) -> pd.DataFrame:
+        self.require(name)
+        return self.query(f"SELECT * FROM {name}")
+
+    def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """First and last order time in the store."""
+        self.require(s.T_TRANSACTIONS)
+        lo, hi = self.con.execute(
+            f"SELECT min({s.ORDERED_AT}), max({s.ORDERED_AT}) FROM {s.T_TRANSACTIONS}"
+        ).fetchall()[0]
+        return pd.Timestamp(lo), pd.Timestamp(hi)
+
+    def default_as_of(self) -> pd.Timestamp:
+        """The day after the last transaction (the CLI's default cutoff)."""
+        return self.date_range()[1].normalize() + pd.Timedelta(days=1)
+
+    # --- writing results ------------------------------------------------------------------
+    def write_frame(self, name: str, frame: pd.DataFrame, *, replace_where: str | None = None,
+                    params: list[object] | None = None) -> None:
+        """Append ``frame`` to table ``name`` (created from the frame on first use), first
+        deleting rows matching ``replace_where`` — all in one transaction."""
+        with self.transaction() as con:
+            con.register("__frame", frame)
+            try:
+                if not self.has_table(name):
+                    con.execute(f"CREATE TABLE {name} AS SELECT * FROM __frame LIMIT 0")
+                elif replace_where:
+                    con.execute(f"DELETE FROM {name} WHERE {replace_where}", params or [])
+                con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM __frame")
+            finally:
+                con.unregister("__frame")

@@ -1,0 +1,89 @@
+"""The real command, run as a subprocess: output, JSON, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import CDNOW_SAMPLE, line, need_shared, write_csv
+
+EXE = [sys.executable, "-m", "loyalist"]
+
+
+def run(*args: str | Path, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    p = subprocess.run([*EXE, *map(str, args)], capture_output=True, text=True, timeout=300)
+    if ok:
+        assert p.returncode == 0, p.stderr
+    return p
+
+
+def test_version_and_help_examples() -> None:
+    assert run("--version").stdout.startswith("loyalist ")
+    for cmd in ("ingest", "features", "generate", "demo"):
+        out = run(cmd, "--help").stdout
+        assert "Example" in out and f"loyalist {cmd}" in out, cmd
+
+
+def test_ingest_json_then_features(tmp_path: Path) -> None:
+    f = write_csv(tmp_path / "t.csv", [line(), line(order="2", price=0),
+                                       line(order="3", when="2024-01-05 10:00:00")])
+    store = tmp_path / "s.duckdb"
+    doc = json.loads(run("ingest", f, "--store", store, "--json").stdout)
+    for key in ("rows_read", "rows_loaded", "rows_quarantined", "rules", "customers",
+                "customers_with_purchases", "first_date", "last_date"):
+        assert key in doc
+    assert (doc["rows_read"], doc["rows_loaded"], doc["rules"]["non_positive_price"]) == (3, 2, 1)
+    human = run("ingest", f, "--store", store).stdout
+    assert "already_loaded" in human
+    out = tmp_path / "f.csv"
+    feat = json.loads(run("features", "--store", store, "--as-of", "2024-02-01", "--out", out,
+                          "--json").stdout)
+    assert feat["customers"] == 1 and out.exists()
+
+
+def _digest(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(("args", "match"), [
+    (["ingest", "{missing}"], "no such file"),
+    (["ingest", "{bad}"], "missing required column"),
+    (["ingest", "{good}", "--map", "nope=x"], "not a canonical column"),
+    (["ingest", "{good}", "--format", "sap"], "is unknown"),
+    (["features", "--as-of", "31/31/2020"], "is not a date"),
+    (["features", "--as-of", "1990-01-01"], "choose an as_of after"),
+    (["features", "--out", "{tmp}/f.xlsx"], "use a .parquet or .csv"),
+    (["generate", "--scenario", "bakery", "--out", "{tmp}/g"], "bakery"),
+])
+def test_bad_input_is_one_line_exit_2_store_untouched(tmp_path: Path, args: list[str],
+                                                      match: str) -> None:
+    store = tmp_path / "s.duckdb"
+    good = write_csv(tmp_path / "good.csv", [line()])
+    run("ingest", good, "--store", store)
+    before = _digest(store)
+    bad = write_csv(tmp_path / "bad.csv", [{"order_id": 1, "quantity": 1}])
+    subst = {"{missing}": str(tmp_path / "nope.csv"), "{bad}": str(bad), "{good}": str(good)}
+    argv = [subst.get(a, a).replace("{tmp}", str(tmp_path)) for a in args]
+    p = run(*argv, "--store", store, ok=False) if args[0] != "generate" else run(*argv, ok=False)
+    assert p.returncode == 2, p.stderr
+    assert "Traceback" not in p.stderr
+    lines = [x for x in p.stderr.strip().splitlines() if x.startswith("error")]
+    assert len(lines) == 1 and match in p.stderr.replace("\n", " ")
+    assert _digest(store) == before
+
+
+def test_failed_first_load_leaves_no_store(tmp_path: Path) -> None:
+    store = tmp_path / "new.duckdb"
+    p = run("ingest", tmp_path / "nope.csv", "--store", store, ok=False)
+    assert p.returncode == 2 and not store.exists()
+
+
+@need_shared(CDNOW_SAMPLE)
+def test_cdnow_autodetected(tmp_path: Path) -> None:
+    doc = json.loads(run("ingest", CDNOW_SAMPLE, "--store", tmp_path / "s.duckdb",
+                         "--json").stdout)
+    assert doc["format"] == "cdnow" and doc["rows_loaded"] == 6_919

@@ -1,0 +1,150 @@
+"""Customer features: hand-computed values, BG/NBD summary vs lifetimes, and leak-freedom."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import LOADED_AT, line, write_csv
+
+from loyalist.errors import DataError, ParameterError
+from loyalist.features import FEATURES, customer_features, labels
+from loyalist.ingest import ingest_files
+from loyalist.store import Store
+
+HAND = [
+    # c1: three order days, one return; c2: a single weekend order; guest line ignored
+    line(order="o1", product="A", qty=2, price=10, customer="c1", when="2024-01-01 09:00:00",
+         category="x"),
+    line(order="o1", product="B", qty=1, price=5, customer="c1", when="2024-01-01 09:00:00",
+         category="y"),
+    line(order="o2", product="A", qty=1, price=10, customer="c1", when="2024-01-11 15:00:00",
+         category="x"),
+    line(order="o3", product="A", qty=-1, price=10, customer="c1", when="2024-01-12 15:00:00",
+         category="x"),
+    line(order="o4", product="C", qty=3, price=20, customer="c1", when="2024-01-31 15:00:00",
+         category="z"),
+    line(order="o5", product="A", qty=1, price=10, customer="c2", when="2024-01-06 12:00:00",
+         category="x"),
+    line(order="o6", product="A", qty=1, price=99, customer="", when="2024-01-06 12:00:00",
+         category="x"),
+]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    st = Store(tmp_path / "s.duckdb")
+    ingest_files(st, [write_csv(tmp_path / "t.csv", HAND)], loaded_at=LOADED_AT)
+    return st
+
+
+def test_hand_computed(store: Store) -> None:
+    f = customer_features(store, "2024-02-10").set_index("customer_id")
+    assert list(f.index) == ["c1", "c2"]  # the guest is not a customer
+    c1 = f.loc["c1"]
+    assert c1.orders == 3 and c1.order_days == 3
+    assert c1.monetary_total == pytest.approx(25 + 10 + 60)
+    assert c1.net_spend == pytest.approx(95 - 10)
+    assert c1.aov_mean == pytest.approx(95 / 3)
+    assert c1.aov_median == pytest.approx(25)
+    assert c1.return_rate == pytest.approx(10 / 95)
+    assert c1.recency_days == pytest.approx(9 + 9 / 24)  # 2024-01-31 15:00 -> 2024-02-10
+    assert c1.tenure_days == pytest.approx(40 - 9 / 24)
+    assert c1.ipi_mean_days == pytest.approx(15) and c1.ipi_std_days == pytest.approx(
+        np.std([10, 20], ddof=1))
+    assert c1.days_to_first_repeat == 10
+    assert c1.distinct_products == 3 and c1.distinct_categories == 3
+    assert c1.preferred_hour == 15
+    assert c1.bg_frequency == 2 and c1.bg_recency == 30 and c1.bg_T == 39
+    assert c1.bg_monetary_value == pytest.approx((10 + 60) / 2)
+    assert f.loc["c2"].weekend_share == 1.0 and c1.weekend_share == 0.0
+    assert set(FEATURES) <= set(f.columns)
+
+
+def test_trend_windows(store: Store) -> None:
+    f = customer_features(store, "2024-04-05").set_index("customer_id")
+    # 90 days before 2024-04-05 (leap year) is 2024-01-06: o2 (10) and o4 (60) are inside,
+    # o1 (25) is in the 90 days before that
+    assert f.loc["c1"].spend_last_90 == pytest.approx(70)
+    assert f.loc["c1"].spend_prev_90 == pytest.approx(25)
+    assert f.loc["c1"].trend_90 == pytest.approx(np.log1p(70) - np.log1p(25))
+    assert f.loc["c1"].orders_last_90 == 2
+
+
+def test_as_of_before_data_is_a_clear_error(store: Store) -> None:
+    with pytest.raises(DataError, match="choose an as_of after 2024-01-01"):
+        customer_features(store, "2023-01-01")
+
+
+def test_labels(store: Store) -> None:
+    lab = labels(store, "2024-01-10", 7).set_index("customer_id")
+    assert lab.loc["c1"].future_orders == 1 and lab.loc["c1"].future_spend == pytest.approx(10)
+    assert lab.loc["c1"].future_net_spend == pytest.approx(0)
+    assert bool(lab.loc["c2"].churned)
+    with pytest.raises(ParameterError, match="impossible"):
+        labels(store, "2024-01-10", 0)
+
+
+def _random_log(rng: np.random.Generator, n_customers: int, n_lines: int) -> pd.DataFrame:
+    start = pd.Timestamp("2023-01-01")
+    cust = rng.integers(0, n_customers, n_lines)
+    days = rng.integers(0, 365, n_lines)
+    return pd.DataFrame({
+        "customer_id": [f"c{c}" for c in cust],
+        "order_id": [f"o{c}-{d}" for c, d in zip(cust, days, strict=True)],
+        "ordered_at": start + pd.to_timedelta(days, unit="D")
+        + pd.to_timedelta(rng.integers(8, 20, n_lines), unit="h"),
+        "product_id": rng.choice(["a", "b", "c", "d"], n_lines),
+        "quantity": rng.integers(1, 4, n_lines),
+        "unit_price": rng.gamma(2.0, 10.0, n_lines).round(2) + 0.01,
+    })
+
+
+def test_bg_nbd_summary_matches_lifetimes(tmp_path: Path) -> None:
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    log = _random_log(np.random.default_rng(3), 300, 3000)
+    log.to_parquet(tmp_path / "log.parquet")
+    st = Store(tmp_path / "s.duckdb")
+    ingest_files(st, [tmp_path / "log.parquet"], loaded_at=LOADED_AT)
+    as_of = pd.Timestamp("2023-10-01")
+    ours = customer_features(st, as_of).set_index("customer_id").sort_index()
+    past = log[log.ordered_at < as_of].assign(amount=lambda d: d.quantity * d.unit_price)
+    past = past.drop_duplicates()  # the store quarantines exact duplicate lines too
+    ref = summary_data_from_transaction_data(
+        past, "customer_id", "ordered_at", monetary_value_col="amount",
+        observation_period_end=as_of - pd.Timedelta(days=1), freq="D").sort_index()
+    assert list(ours.index) == list(ref.index)
+    np.testing.assert_allclose(ours.bg_frequency, ref.frequency)
+    np.testing.assert_allclose(ours.bg_recency, ref.recency)
+    np.testing.assert_allclose(ours.bg_T, ref["T"])
+    np.testing.assert_allclose(ours.bg_monetary_value, ref.monetary_value, rtol=1e-9)
+
+
+def test_future_poisoning_changes_no_feature(tmp_path: Path) -> None:
+    """Append absurd rows at and after as_of (new customers, huge spend, returns on old
+    customers, rows exactly at as_of): no feature of any customer may change."""
+    rng = np.random.default_rng(11)
+    log = _random_log(rng, 200, 2000)
+    log.to_parquet(tmp_path / "log.parquet")
+    st = Store(tmp_path / "s.duckdb")
+    ingest_files(st, [tmp_path / "log.parquet"], loaded_at=LOADED_AT)
+    as_of = pd.Timestamp("2023-07-01")
+    before = customer_features(st, as_of)
+    n = 500
+    poison = pd.DataFrame({
+        "customer_id": rng.choice([f"c{i}" for i in range(250)], n),
+        "order_id": [f"p{i}" for i in range(n)],
+        "ordered_at": as_of + pd.to_timedelta(rng.integers(0, 200 * 24, n), unit="h"),
+        "product_id": rng.choice(["a", "zz"], n),
+        "quantity": rng.choice([-50, 1, 999], n),
+        "unit_price": rng.choice([0.01, 1e5], n),
+    })
+    poison.loc[0, "ordered_at"] = as_of  # exactly at the cutoff is the future too
+    poison.to_parquet(tmp_path / "poison.parquet")
+    ingest_files(st, [tmp_path / "poison.parquet"], loaded_at=LOADED_AT)
+    after = customer_features(st, as_of)
+    pd.testing.assert_frame_equal(before, after)
+    assert customer_features(st, "2024-06-01").shape[0] > before.shape[0]  # poison did land

@@ -1,0 +1,232 @@
+"""One test per cleaning rule with hand-made rows, plus classification and bad-input handling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from conftest import LOADED_AT, line, write_csv
+
+from loyalist.errors import DataError
+from loyalist.ingest import ingest_files
+from loyalist.store import Store
+
+
+def load(tmp_path: Path, rows: list[dict[str, object]], name: str = "t.csv", **kw: object):
+    f = write_csv(tmp_path / name, rows)
+    st = Store(tmp_path / "s.duckdb")
+    rep = ingest_files(st, [f], loaded_at=LOADED_AT, **kw)[0]  # type: ignore[arg-type]
+    return st, rep
+
+
+def quarantined(st: Store) -> dict[int, str]:
+    return dict(st.con.execute("SELECT source_row, rule FROM quarantine").fetchall())
+
+
+@pytest.mark.parametrize(("bad", "rule"), [
+    (line(order=""), "missing_order_id"),
+    (line(product=""), "missing_product_id"),
+    (line(when="not a date"), "unparseable_date"),
+    (line(when="1066-10-14 09:00:00"), "unparseable_date"),
+    (line(qty="many"), "unparseable_quantity"),
+    (line(price="free"), "unparseable_price"),
+    (line(qty=0), "zero_quantity"),
+    (line(qty=5_000_000), "impossible_quantity"),
+    (line(price=0), "non_positive_price"),
+    (line(price=-11062.06), "non_positive_price"),
+])
+def test_each_quarantine_rule(tmp_path: Path, bad: dict[str, object], rule: str) -> None:
+    good = [line(order=str(1000 + i), product=f"P{i}") for i in range(4)]
+    st, rep = load(tmp_path, [*good, bad])
+    assert rep["rows_read"] == 5
+    assert rep["rows_loaded"] == 4
+    assert rep["rules"][rule] == 1
+    assert quarantined(st) == {5: rule}  # source row numbers are 1-based, header excluded
+    reason = st.con.execute("SELECT reason, raw FROM quarantine").fetchall()[0]
+    assert reason[0]
+    assert '"order_id"' in reason[1]
+
+
+def test_exact_duplicate_keeps_first(tmp_path: Path) -> None:
+    rows = [line(), line(product="B"), line(), line()]
+    st, rep = load(tmp_path, rows)
+    assert rep["rules"]["exact_duplicate"] == 2
+    assert rep["profile"]["duplicate_rows"] == 2
+    assert quarantined(st) == {3: "exact_duplicate", 4: "exact_duplicate"}
+
+
+def test_returns_and_guests_are_kept_and_flagged(tmp_path: Path) -> None:
+    rows = [line(), line(order="1002", qty=-1), line(order="1003", customer="")]
+    st, rep = load(tmp_path, rows)
+    assert rep["rows_loaded"] == 3
+    kinds = st.query("SELECT customer_id, line_kind, is_guest, amount FROM transactions "
+                     "ORDER BY source_row")
+    assert kinds.line_kind.tolist() == ["sale", "return", "sale"]
+    assert kinds.is_guest.tolist() == [False, False, True]
+    assert kinds.customer_id.tolist()[1] == "c1"  # a return stays linked to its customer
+    assert kinds.amount.tolist()[1] == pytest.approx(-2.5)
+    assert rep["rules"]["return"] == 1 and rep["rules"]["guest"] == 1
+
+
+def test_online_retail_cancellations_and_non_product_codes(tmp_path: Path) -> None:
+    base = {"Description": "X", "Country": "UK", "InvoiceDate": "2011-01-02 10:00:00"}
+    rows = [
+        {"Invoice": "536365", "StockCode": "85123A", "Quantity": 6, "Price": 2.55,
+         "Customer ID": "17850", **base},
+        {"Invoice": "C536379", "StockCode": "85123A", "Quantity": -6, "Price": 2.55,
+         "Customer ID": "17850", **base},
+        {"Invoice": "536366", "StockCode": "POST", "Quantity": 1, "Price": 18.0,
+         "Customer ID": "17850", **base},
+        {"Invoice": "536367", "StockCode": "gift_0001_20", "Quantity": 1, "Price": 20.0,
+         "Customer ID": "", **base},
+    ]
+    st, rep = load(tmp_path, rows)
+    assert rep["format"] == "online-retail"
+    got = st.query("SELECT line_kind, is_guest FROM transactions ORDER BY source_row")
+    assert got.line_kind.tolist() == ["sale", "cancellation", "non_product", "non_product"]
+    assert rep["profile"]["cancellation_lines"] == 1
+    assert rep["rules"]["cancellation"] == 1 and rep["rules"]["non_product"] == 2
+
+
+def test_customer_id_stored_as_float_is_normalised(tmp_path: Path) -> None:
+    st, _ = load(tmp_path, [line(customer=17850.0), line(order="2", customer="12346.0")])
+    assert st.query("SELECT customer_id FROM transactions ORDER BY 1").customer_id.tolist() == [
+        "12346", "17850"]
+
+
+def test_counts_add_up_and_quarantine_matches(tmp_path: Path) -> None:
+    rows = [line(), line(), line(qty=0), line(order="", product="Z"), line(order="9", qty=-2)]
+    st, rep = load(tmp_path, rows)
+    assert rep["rows_loaded"] + rep["rows_quarantined"] == rep["rows_read"] == 5
+    assert st.count("transactions") == rep["rows_loaded"]
+    assert st.count("quarantine") == rep["rows_quarantined"]
+    loads = st.query("SELECT rows_read, rows_loaded, rows_quarantined, status FROM loads")
+    assert loads.iloc[0].tolist() == [5, 2, 3, "loaded"]
+
+
+def test_same_file_twice_adds_nothing_and_new_file_appends(tmp_path: Path) -> None:
+    st, rep = load(tmp_path, [line(), line(order="2")])
+    again = ingest_files(st, [tmp_path / "t.csv"], loaded_at=LOADED_AT)[0]
+    assert again["status"] == "already_loaded" and again["rows_loaded"] == 0
+    # a different file repeating one stored line and adding one new line
+    f2 = write_csv(tmp_path / "t2.csv", [line(order="2"), line(order="3")])
+    third = ingest_files(st, [f2], loaded_at=LOADED_AT)[0]
+    assert third["rules"]["already_loaded"] == 1 and third["rows_loaded"] == 1
+    assert st.count("transactions") == 3
+    assert st.count("loads") == 3
+
+
+def test_generic_mapping_amount_and_semicolon_decimal_comma(tmp_path: Path) -> None:
+    f = tmp_path / "kasse.csv"
+    f.write_text(
+        "Beleg;Artikel;Menge;Summe;Kunde;Datum\n"
+        "A1;K-1;2;7,00;k9;02.01.2024 10:00\n"
+        "A2;K-2;1;3,50;k9;03.01.2024 11:30\n",
+        encoding="latin-1",
+    )
+    st = Store(tmp_path / "s.duckdb")
+    rep = ingest_files(st, [f], loaded_at=LOADED_AT, mapping=[
+        "order_id=Beleg", "product_id=Artikel", "quantity=Menge", "amount=Summe",
+        "customer_id=Kunde", "ordered_at=Datum"])[0]
+    assert rep["rows_loaded"] == 2
+    got = st.query("SELECT unit_price, amount, ordered_at FROM transactions ORDER BY ordered_at")
+    assert got.unit_price.tolist() == [3.5, 3.5]
+    assert got.ordered_at.iloc[0] == pd.Timestamp("2024-01-02 10:00")
+
+
+def test_generic_synonyms_without_map(tmp_path: Path) -> None:
+    rows = [{"Receipt": "r1", "SKU": "s1", "Qty": 1, "Price": 4.0, "Member ID": "m1",
+             "Date": "2024-02-01", "Store": "north"}]
+    st, rep = load(tmp_path, rows)
+    assert rep["format"] == "generic"
+    assert st.query("SELECT store_id FROM transactions").store_id.tolist() == ["north"]
+
+
+def test_excel_file(tmp_path: Path) -> None:
+    f = tmp_path / "sales.xlsx"
+    pd.DataFrame([line(), line(order="2", price=0)]).to_excel(f, index=False)
+    st = Store(tmp_path / "s.duckdb")
+    rep = ingest_files(st, [f], loaded_at=LOADED_AT)[0]
+    assert (rep["rows_loaded"], rep["rules"]["non_positive_price"]) == (1, 1)
+
+
+def _file(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _fingerprint(st: Store) -> list[object]:
+    return [st.count(t) for t in ("transactions", "quarantine", "loads")]
+
+
+@pytest.mark.parametrize(("make", "match"), [
+    (lambda p: p / "missing.csv", "no such file"),
+    (lambda p: _file(p / "empty.csv", b""), "is empty"),
+    (lambda p: _file(p / "head.csv", b"order_id,product_id\n"), "no data rows"),
+    (lambda p: _file(p / "bad.parquet", b"PAR1garbagegarbage"), "cannot be read as parquet"),
+    (lambda p: write_csv(p / "nocol.csv", [{"order_id": 1, "product_id": 2, "quantity": 1}]),
+     "missing required column"),
+    (lambda p: write_csv(p / "types.csv", [line(when=f"soon{i}") for i in range(10)]),
+     "cannot be read as a timestamp"),
+])
+def test_bad_input_fails_cleanly_and_store_is_untouched(tmp_path: Path, make, match: str) -> None:
+    good = write_csv(tmp_path / "good.csv", [line()])
+    st = Store(tmp_path / "s.duckdb")
+    ingest_files(st, [good], loaded_at=LOADED_AT)
+    before = _fingerprint(st)
+    with pytest.raises(DataError, match=match):
+        ingest_files(st, [make(tmp_path)], loaded_at=LOADED_AT)
+    assert _fingerprint(st) == before
+
+
+def test_truncated_parquet(tmp_path: Path) -> None:
+    full = tmp_path / "full.parquet"
+    pd.DataFrame([line(order=str(i)) for i in range(1000)]).to_parquet(full)
+    cut = tmp_path / "cut.parquet"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    with pytest.raises(DataError, match="corrupt or truncated"):
+        ingest_files(Store(tmp_path / "s.duckdb"), [cut], loaded_at=LOADED_AT)
+
+
+def test_failure_in_second_file_rolls_back_first(tmp_path: Path) -> None:
+    good = write_csv(tmp_path / "good.csv", [line()])
+    st = Store(tmp_path / "s.duckdb")
+    with pytest.raises(DataError, match="no such file"):
+        ingest_files(st, [good, tmp_path / "nope.csv"], loaded_at=LOADED_AT)
+    assert _fingerprint(st) == [0, 0, 0]
+
+
+@pytest.mark.parametrize(("pairs", "match"), [
+    (["price=Preis"], "not a canonical column"),
+    (["customer_id"], "expected canonical=source"),
+    (["customer_id=Nope"], "has no column 'Nope'"),
+])
+def test_bad_map(tmp_path: Path, pairs: list[str], match: str) -> None:
+    f = write_csv(tmp_path / "t.csv", [line()])
+    with pytest.raises(DataError, match=match):
+        ingest_files(Store(tmp_path / "s.duckdb"), [f], mapping=pairs, loaded_at=LOADED_AT)
+
+
+def test_row_numbers_follow_the_csv(tmp_path: Path) -> None:
+    rows = [line(order=str(i), price=(0 if i % 97 == 0 else 1.0)) for i in range(1, 5001)]
+    st, rep = load(tmp_path, rows)
+    got = st.con.execute("SELECT source_row FROM quarantine ORDER BY 1").fetchall()
+    assert [r[0] for r in got] == [i for i in range(1, 5001) if i % 97 == 0]
+    back = st.con.execute("SELECT count(*) FROM transactions WHERE CAST(order_id AS INT) "
+                          "<> source_row").fetchall()[0][0]
+    assert back == 0
+
+
+def test_aux_tables_upsert(tmp_path: Path) -> None:
+    st = Store(tmp_path / "s.duckdb")
+    c1 = write_csv(tmp_path / "c1.csv", [
+        {"customer_id": "a", "age": 30, "marketing_consent": "yes"},
+        {"customer_id": "", "age": 40, "marketing_consent": "no"}])
+    rep = ingest_files(st, [c1], loaded_at=LOADED_AT)[0]
+    assert (rep["table"], rep["rows_loaded"], rep["rules"]) == ("customers", 1, {"missing_key": 1})
+    c2 = write_csv(tmp_path / "c2.csv", [{"customer_id": "a", "age": 31, "marketing_consent": 0}])
+    ingest_files(st, [c2], loaded_at=LOADED_AT)
+    assert st.query("SELECT age, marketing_consent FROM customers").iloc[0].tolist() == [31, False]
+    assert isinstance(st.con, duckdb.DuckDBPyConnection)
