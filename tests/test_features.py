@@ -148,3 +148,20 @@ def test_future_poisoning_changes_no_feature(tmp_path: Path) -> None:
     after = customer_features(st, as_of)
     pd.testing.assert_frame_equal(before, after)
     assert customer_features(st, "2024-06-01").shape[0] > before.shape[0]  # poison did land
+
+
+def test_rfm_summary_equals_feature_columns(tmp_path: Path) -> None:
+    from loyalist.features import rfm_summary
+
+    _random_log(np.random.default_rng(5), 100, 800).to_parquet(tmp_path / "l.parquet")
+    st = Store(tmp_path / "s.duckdb")
+    ingest_files(st, [tmp_path / "l.parquet"], loaded_at=LOADED_AT)
+    f = customer_features(st, "2023-08-15")
+    w = rfm_summary(st, "2023-08-15", "W")
+    assert list(w.customer_id) == list(f.customer_id)
+    np.testing.assert_allclose(w.frequency, f.bg_frequency)
+    np.testing.assert_allclose(w.recency * 7, f.bg_recency)
+    np.testing.assert_allclose(w["T"] * 7, f.bg_T)
+    np.testing.assert_allclose(w.monetary_value, f.bg_monetary_value)
+    with pytest.raises(ParameterError, match="time unit 'Y'"):
+        rfm_summary(st, "2023-08-15", "Y")

@@ -12,10 +12,13 @@ import pandas as pd
 
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
-from loyalist.features.sql import FEATURES, features_sql, labels_sql
+from loyalist.features.sql import FEATURES, features_sql, labels_sql, summary_sql
 from loyalist.store import Store
 
-__all__ = ["FEATURES", "customer_features", "features_sql", "labels", "labels_sql", "to_as_of"]
+__all__ = ["FEATURES", "customer_features", "features_sql", "labels", "labels_sql", "rfm_summary",
+           "summary_sql", "to_as_of"]
+
+TIME_UNITS = {"D": 1, "W": 7, "M": 30.4375}
 
 
 def to_as_of(value: str | date | datetime | pd.Timestamp) -> pd.Timestamp:
@@ -56,3 +59,18 @@ def labels(store: Store, as_of: str | date | datetime | pd.Timestamp, horizon_da
     store.require(s.T_TRANSACTIONS)
     return store.query(labels_sql(), {"as_of": ts.to_pydatetime(),  # type: ignore[arg-type]
                                       "horizon": horizon_days})
+
+
+def rfm_summary(store: Store, as_of: str | date | datetime | pd.Timestamp, time_unit: str = "D"
+                ) -> pd.DataFrame:
+    """BG/NBD input per customer: frequency, recency, T (in ``time_unit``: D, W or M) and
+    monetary_value, as lifetimes' ``summary_data_from_transaction_data``."""
+    if time_unit not in TIME_UNITS:
+        raise ParameterError(f"time unit {time_unit!r} is unknown; use D, W or M")
+    ts = to_as_of(as_of)
+    store.require(s.T_TRANSACTIONS)
+    out = store.query(summary_sql(), {"as_of": ts.to_pydatetime(),  # type: ignore[arg-type]
+                                      "unit_days": TIME_UNITS[time_unit]})
+    if out.empty:
+        raise DataError(f"no customer has a purchase before as_of {ts.date()}")
+    return out

@@ -74,21 +74,28 @@ order_stats AS (
     FROM orders GROUP BY cid
 ),
 days AS (
-    SELECT cid, CAST(ts AS DATE) AS d, sum(value) AS value,
-           row_number() OVER (PARTITION BY cid ORDER BY CAST(ts AS DATE)) AS n
+    SELECT cid, CAST(ts AS DATE) AS d, sum(value) AS value
     FROM orders GROUP BY cid, CAST(ts AS DATE)
 ),
-day_gaps AS (
-    SELECT cid, d, value, n,
-           date_diff('day', lag(d) OVER (PARTITION BY cid ORDER BY d), d) AS gap
-    FROM days
+day_lists AS (
+    SELECT cid, count(*) AS order_days, min(d) AS first_day, max(d) AS last_day,
+           list(d ORDER BY d) AS ds, sum(value) AS value_total,
+           arg_min(value, d) AS first_value
+    FROM days GROUP BY cid
 ),
 day_stats AS (
-    SELECT cid, count(*) AS order_days, min(d) AS first_day, max(d) AS last_day,
-           avg(gap) AS ipi_mean_days, stddev_samp(gap) AS ipi_std_days,
-           max(gap) FILTER (WHERE n = 2) AS days_to_first_repeat,
-           coalesce(avg(value) FILTER (WHERE n > 1), 0) AS bg_monetary_value
-    FROM day_gaps GROUP BY cid
+    SELECT cid, order_days, first_day, last_day,
+           CASE WHEN order_days > 1
+                THEN date_diff('day', first_day, last_day) / (order_days - 1.0) END
+               AS ipi_mean_days,
+           CASE WHEN order_days > 2 THEN list_stddev_samp(list_transform(
+                    range(1, order_days), lambda i: date_diff('day', ds[i], ds[i + 1]))) END
+               AS ipi_std_days,
+           CASE WHEN order_days > 1 THEN date_diff('day', ds[1], ds[2]) END
+               AS days_to_first_repeat,
+           CASE WHEN order_days > 1 THEN (value_total - first_value) / (order_days - 1)
+                ELSE 0 END AS bg_monetary_value
+    FROM day_lists
 ),
 line_stats AS (
     SELECT cid, min(ts) FILTER (WHERE qty > 0 AND kind <> 'cancellation') AS first_ts,
@@ -102,9 +109,14 @@ line_stats AS (
            sum(amt) FILTER (WHERE qty > 0 AND kind <> 'cancellation'
                             AND ts >= {a} - INTERVAL 180 DAY
                             AND ts < {a} - INTERVAL 90 DAY) AS spend_prev_90,
-           count(DISTINCT pid) FILTER (WHERE qty > 0 AND kind = 'sale') AS distinct_products,
-           count(DISTINCT cat) FILTER (WHERE qty > 0 AND kind = 'sale') AS distinct_categories
     FROM lines GROUP BY cid
+),
+products AS (
+    -- one pass over (customer, product) pairs serves both distinct counts; a product's
+    -- category is its smallest category name if the data gives it several
+    SELECT cid, count(*) AS distinct_products, count(DISTINCT cat) AS distinct_categories
+    FROM (SELECT cid, pid, min(cat) AS cat FROM buys WHERE kind = 'sale' GROUP BY cid, pid)
+    GROUP BY cid
 )
 SELECT
     l.cid AS {s.CUSTOMER_ID},
@@ -120,7 +132,8 @@ SELECT
     o.orders_last_90,
     ln(1 + greatest(coalesce(l.spend_last_90, 0), 0))
         - ln(1 + greatest(coalesce(l.spend_prev_90, 0), 0)) AS trend_90,
-    l.distinct_products, l.distinct_categories,
+    coalesce(p.distinct_products, 0) AS distinct_products,
+    coalesce(p.distinct_categories, 0) AS distinct_categories,
     coalesce(l.returned_value, 0) / l.monetary_total AS return_rate,
     o.weekend_share, o.preferred_hour,
     d.days_to_first_repeat,
@@ -132,6 +145,7 @@ SELECT
 FROM line_stats l
 JOIN order_stats o USING (cid)
 JOIN day_stats d USING (cid)
+LEFT JOIN products p USING (cid)
 ORDER BY l.cid
 """
 
@@ -170,4 +184,31 @@ SELECT pop.cid AS {s.CUSTOMER_ID}, CAST({a} AS TIMESTAMP) AS as_of,
        coalesce(future_orders, 0) = 0 AS churned
 FROM pop LEFT JOIN fut USING (cid)
 ORDER BY 1
+"""
+
+
+def summary_sql(as_of_param: str = "$as_of", unit_days_param: str = "$unit_days") -> str:
+    """Just the BG/NBD / Gamma-Gamma summary (the CLV models' input), lighter than the full
+    feature set: ``customer_id, frequency, recency, T, monetary_value`` with time in units of
+    ``unit_days`` days (1 = days, 7 = weeks). Same definitions as ``bg_*`` in ``features_sql``."""
+    t = s.T_TRANSACTIONS
+    a, u = as_of_param, unit_days_param
+    return f"""
+WITH days AS (
+    SELECT {s.CUSTOMER_ID} AS cid, CAST({s.ORDERED_AT} AS DATE) AS d, sum({s.AMOUNT}) AS value
+    FROM {t}
+    WHERE {s.ORDERED_AT} < {a} AND NOT {s.IS_GUEST} AND {s.QUANTITY} > 0
+      AND {s.LINE_KIND} <> 'cancellation'
+    GROUP BY 1, 2
+),
+firsts AS (SELECT cid, min(d) AS first_day FROM days GROUP BY cid)
+SELECT cid AS {s.CUSTOMER_ID},
+       count(*) - 1 AS frequency,
+       date_diff('day', first_day, max(d)) / CAST({u} AS DOUBLE) AS recency,
+       date_diff('day', first_day, CAST({a} - INTERVAL 1 MICROSECOND AS DATE))
+           / CAST({u} AS DOUBLE) AS T,
+       coalesce(avg(value) FILTER (WHERE d > first_day), 0) AS monetary_value
+FROM days JOIN firsts USING (cid)
+GROUP BY cid, first_day
+ORDER BY cid
 """

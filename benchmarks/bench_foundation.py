@@ -1,0 +1,201 @@
+"""Foundation benchmark: ingest + features on real and generated data, against their floors.
+
+Each ingest+features trial runs in a fresh subprocess (so peak RSS is that trial's own) on a
+fresh store. Reported: medians over trials, rows/s, peak memory, and in the same run:
+- the floor: one DuckDB GROUP BY customer (count, sum, max date) over the same Parquet, and the
+  same GROUP BY over the store table, against our full feature query;
+- our BG/NBD summary against lifetimes' ``summary_data_from_transaction_data`` on the same
+  1M-line log.
+
+    python benchmarks/bench_foundation.py [--trials 3] [--lines 10000000] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "online_retail_2010_2011.parquet"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def trial(path: Path, as_of: str | None) -> dict[str, float]:
+    """One ingest + features run on a fresh store (called in a subprocess)."""
+    from loyalist.features import customer_features
+    from loyalist.ingest import ingest_files
+    from loyalist.store import Store
+
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        with Store(Path(d) / "s.duckdb") as st:
+            rep = ingest_files(st, [path], loaded_at=datetime(2026, 1, 1))[0]
+            t1 = time.perf_counter()
+            f = customer_features(st, as_of or st.default_as_of())
+            t2 = time.perf_counter()
+    return {"ingest_s": t1 - t0, "features_s": t2 - t1, "total_s": t2 - t0,
+            "rows": rep["rows_read"], "customers": len(f),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def run_trials(path: Path, n: int, as_of: str | None = None) -> list[dict[str, float]]:
+    out = []
+    for i in range(n):
+        p = subprocess.run([sys.executable, __file__, "--trial", str(path)]
+                           + (["--as-of", as_of] if as_of else []),
+                           capture_output=True, text=True, check=True)
+        out.append(json.loads(p.stdout.strip().splitlines()[-1]))
+        print(f"  trial {i + 1}: {out[-1]}", file=sys.stderr)
+    return out
+
+
+def floors(path: Path, n: int) -> dict[str, float]:
+    """Median seconds: GROUP BY over Parquet, GROUP BY over the store, our features on the store."""
+    import duckdb
+
+    from loyalist.features import customer_features
+    from loyalist.ingest import ingest_files
+    from loyalist.store import Store
+
+    with tempfile.TemporaryDirectory() as d:
+        st = Store(Path(d) / "s.duckdb")
+        ingest_files(st, [path], loaded_at=datetime(2026, 1, 1))
+        as_of = st.default_as_of()
+        cols = [r[0] for r in duckdb.sql(f"DESCRIBE SELECT * FROM '{path}'").fetchall()]
+        cust, amt, qty, price, when = _source_cols(cols)
+        raw = duckdb.connect()
+        q_parquet = (f"SELECT {cust}, count(*), sum({qty} * {price}), max({when}) "
+                     f"FROM read_parquet('{path}') GROUP BY 1")
+        q_store = ("SELECT customer_id, count(*), sum(amount), max(ordered_at) "
+                   "FROM transactions GROUP BY 1")
+        res: dict[str, list[float]] = {"floor_parquet_s": [], "floor_store_s": [],
+                                       "features_s": []}
+        for _ in range(n):
+            t = time.perf_counter()
+            raw.execute(q_parquet).fetchall()
+            res["floor_parquet_s"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            st.con.execute(q_store).fetchall()
+            res["floor_store_s"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            customer_features(st, as_of)
+            res["features_s"].append(time.perf_counter() - t)
+        st.close()
+    med = {k: statistics.median(v) for k, v in res.items()}
+    med["features_over_floor_parquet"] = med["features_s"] / med["floor_parquet_s"]
+    med["features_over_floor_store"] = med["features_s"] / med["floor_store_s"]
+    return med
+
+
+def _source_cols(cols: list[str]) -> tuple[str, str, str, str, str]:
+    if "Customer ID" in cols:
+        return '"Customer ID"', "", "Quantity", "Price", "InvoiceDate"
+    return "customer_id", "", "quantity", "unit_price", "ordered_at"
+
+
+def lifetimes_vs_ours(path: Path, n: int) -> dict[str, float]:
+    """BG/NBD summary on the same log: lifetimes (pandas) vs ours (DuckDB over the store)."""
+    import pandas as pd
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    from loyalist.features import rfm_summary
+    from loyalist.ingest import ingest_files
+    from loyalist.store import Store
+
+    log = pd.read_parquet(path, columns=["customer_id", "ordered_at", "quantity", "unit_price"])
+    log = log[log.customer_id.notna() & (log.quantity > 0)]
+    log["amount"] = log.quantity * log.unit_price
+    with tempfile.TemporaryDirectory() as d:
+        st = Store(Path(d) / "s.duckdb")
+        ingest_files(st, [path], loaded_at=datetime(2026, 1, 1))
+        as_of = st.default_as_of()
+        ours, theirs = [], []
+        for _ in range(n):
+            t = time.perf_counter()
+            a = rfm_summary(st, as_of, "D")
+            ours.append(time.perf_counter() - t)
+        for _ in range(max(1, n)):
+            t = time.perf_counter()
+            b = summary_data_from_transaction_data(
+                log, "customer_id", "ordered_at", monetary_value_col="amount",
+                observation_period_end=as_of - pd.Timedelta(days=1), freq="D")
+            theirs.append(time.perf_counter() - t)
+        st.close()
+    same = (len(a) == len(b)) and bool(
+        (a.set_index("customer_id").frequency.sort_index().values
+         == b.frequency.sort_index().values).all())
+    return {"lines": int(len(log)), "ours_s": statistics.median(ours),
+            "lifetimes_s": statistics.median(theirs),
+            "speedup": statistics.median(theirs) / statistics.median(ours),
+            "same_frequencies": same}
+
+
+def generated_log(lines: int, out: Path) -> Path:
+    """A generated transaction log of about ``lines`` lines (electronics-free, coffee-sized
+    baskets: the coffee scenario has the most lines per customer)."""
+    from loyalist.generate import generate
+
+    if out.exists():
+        return out
+    probe = generate("coffee", customers=2_000, months=12, seed=1)
+    per_customer = len(probe.transactions) / 2_000
+    n = max(1_000, int(lines / per_customer))
+    t = time.perf_counter()
+    sc = generate("coffee", customers=n, months=12, seed=1)
+    sc.transactions.to_parquet(out, index=False)
+    print(f"  generated {len(sc.transactions):,} lines for {n:,} customers in "
+          f"{time.perf_counter() - t:.1f} s", file=sys.stderr)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trial")
+    ap.add_argument("--as-of")
+    ap.add_argument("--trials", type=int, default=3)
+    ap.add_argument("--lines", type=int, default=10_000_000)
+    ap.add_argument("--quick", action="store_true", help="small generated log, 1 trial")
+    args = ap.parse_args()
+    if args.trial:
+        print(json.dumps(trial(Path(args.trial), args.as_of)))
+        return
+    if args.quick:
+        args.trials, args.lines = 1, 500_000
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    doc: dict[str, object] = {
+        "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                    "cpus": __import__("os").cpu_count()},
+        "trials": args.trials,
+    }
+    if SHARED.exists():
+        print("Online Retail: ingest + features", file=sys.stderr)
+        t = run_trials(SHARED, args.trials)
+        doc["online_retail"] = _summarise(t) | floors(SHARED, max(5, args.trials))
+    big = generated_log(args.lines, RESULTS / f"generated_{args.lines}.parquet")
+    print(f"generated log {big.name}: ingest + features", file=sys.stderr)
+    doc["generated"] = _summarise(run_trials(big, args.trials)) | floors(big, args.trials)
+    one_m = generated_log(1_000_000, RESULTS / "generated_1000000.parquet")
+    print("BG/NBD summary vs lifetimes on ~1M lines", file=sys.stderr)
+    doc["summary_vs_lifetimes"] = lifetimes_vs_ours(one_m, args.trials)
+    (RESULTS / "foundation.json").write_text(json.dumps(doc, indent=2))
+    print(json.dumps(doc, indent=2))
+
+
+def _summarise(trials: list[dict[str, float]]) -> dict[str, float]:
+    med = {k: statistics.median(t[k] for t in trials) for k in trials[0]}
+    med["rows_per_s"] = med["rows"] / med["total_s"]
+    med["peak_rss_mb_max"] = max(t["peak_rss_mb"] for t in trials)
+    return med
+
+
+if __name__ == "__main__":
+    main()
