@@ -15,7 +15,7 @@ test: setup ## the whole test suite (what CI runs)
 	$(UV) run --frozen pytest -n 2 --dist loadgroup
 
 bench: setup ## benchmarks -> benchmarks/results/*.json (numbers recorded in BENCHMARKS.md)
-	$(UV) run --frozen python benchmarks/bench_foundation.py
+	for b in benchmarks/bench_*.py; do $(UV) run --frozen python $$b || exit 1; done
 
 lint: setup ## ruff
 	$(UV) run --frozen ruff check src tests benchmarks

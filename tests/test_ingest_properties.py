@@ -6,10 +6,9 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+from conftest import LOADED_AT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import LOADED_AT
 
 from loyalist.errors import DataError
 from loyalist.ingest import ingest_files

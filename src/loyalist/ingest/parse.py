@@ -105,3 +105,19 @@ def bool_expr(col: str, dtype: str) -> str:
         return f"({x} <> 0)"
     return (f"CASE WHEN lower(trim(CAST({x} AS VARCHAR))) IN ('1','true','t','yes','y') THEN TRUE "
             f"WHEN lower(trim(CAST({x} AS VARCHAR))) IN ('0','false','f','no','n') THEN FALSE END")
+
+
+def column_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str, kind: str
+                ) -> str:
+    """The parser for one source column of a given kind (id, text, number, timestamp, bool)."""
+    if kind == "id":
+        return text_expr(col, dtype)
+    if kind == "text":
+        return plain_text_expr(col)
+    if kind == "number":
+        return number_expr(con, view, col, dtype)
+    if kind == "timestamp":
+        return timestamp_expr(con, view, col, dtype)
+    if kind == "bool":
+        return bool_expr(col, dtype)
+    raise ValueError(f"unknown column kind {kind!r}")

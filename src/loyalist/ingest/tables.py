@@ -110,16 +110,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
             f"{src.path}: table {spec.name} needs column(s) {', '.join(missing)}; the file's "
             f"columns are: {', '.join(src.headers)}. Name them with --map {missing[0]}=<column>"
         )
-    exprs = {}
-    for canon, col in cols.items():
-        kind, dtype = spec.kinds[canon], src.types[col]
-        exprs[canon] = {
-            "id": lambda: parse.text_expr(col, dtype),
-            "text": lambda: parse.plain_text_expr(col),
-            "number": lambda: parse.number_expr(con, src.view, col, dtype),
-            "timestamp": lambda: parse.timestamp_expr(con, src.view, col, dtype),
-            "bool": lambda: parse.bool_expr(col, dtype),
-        }[kind]()
+    exprs = {canon: parse.column_expr(con, src.view, col, src.types[col], spec.kinds[canon])
+             for canon, col in cols.items()}
     for canon in spec.kinds:
         exprs.setdefault(canon, "NULL")
     raw_cols = ", ".join(parse.q(h) for h in src.headers)

@@ -33,19 +33,8 @@ _KIND_OF = {
 
 def _parsed_columns(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> dict[str, str]:
     """canonical column -> SQL expression over the source view."""
-    out: dict[str, str] = {}
-    for canon, col in a.columns.items():
-        dtype = src.types[col]
-        kind = _KIND_OF[canon]
-        if kind == "id":
-            out[canon] = parse.text_expr(col, dtype)
-        elif kind == "text":
-            out[canon] = parse.plain_text_expr(col)
-        elif kind == "number":
-            out[canon] = parse.number_expr(con, src.view, col, dtype)
-        else:
-            out[canon] = parse.timestamp_expr(con, src.view, col, dtype)
-    return out
+    return {canon: parse.column_expr(con, src.view, col, src.types[col], _KIND_OF[canon])
+            for canon, col in a.columns.items()}
 
 
 def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str,

@@ -1,0 +1,240 @@
+"""Benchmark loyalist.clv against lifetimes 0.11.3, measured in the same run.
+
+1. BG/NBD fit on the CDNOW sample (2,357 customers), median of --runs runs each.
+2. Pareto/NBD fit on 100,000 customers simulated from the CDNOW Pareto/NBD estimates with
+   continuous times (no two rows alike: the worst case for our row compression). Ours: median
+   of --runs; lifetimes once (about a minute). Ours on the same customers recorded at day
+   resolution is reported as well.
+3. Scoring 1,000,000 customers: BG/NBD expected purchases (next 39 weeks) + P(alive) +
+   Gamma-Gamma expected spend + 12-month discounted CLV, on day-resolution data (realistic) and
+   on continuous times (worst case). Ours: median of --runs; lifetimes once.
+
+Prints a table and one JSON line (prefix ``BENCH_JSON``), also written to
+benchmarks/results/clv.json.
+
+    uv run python benchmarks/bench_clv.py [--runs 7] [--skip-slow] [--data PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import loyalist
+from loyalist.clv import BetaGeoModel, GammaGammaModel, ParetoNBDModel
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cdnow_sample.parquet"
+RESULTS = ROOT / "benchmarks" / "results"
+CAL_END = pd.Timestamp("1997-09-30")
+PNBD_CDNOW = {"r": 0.5533, "alpha": 10.58, "s": 0.6062, "beta": 11.67}
+BG_CDNOW = {"r": 0.2426, "alpha": 4.414, "a": 0.7929, "b": 2.426}
+GG_CDNOW = {"p": 6.249, "q": 3.745, "gamma": 15.45}
+
+
+def timed(fn: Callable[[], Any], runs: int) -> tuple[float, list[float], Any]:
+    """Median wall time of ``runs`` calls (and all times, and the last result)."""
+    times = []
+    out = None
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times, out
+
+
+def cdnow_summary(path: Path) -> pd.DataFrame:
+    """Day-level calibration summary in weeks (see tests/test_clv_probabilistic.py)."""
+    raw = pd.read_parquet(path)
+    raw["date"] = pd.to_datetime(raw["date"])
+    days = raw.groupby(["sample_id", "date"], as_index=False)["amount"].sum()
+    cal = days[days["date"] <= CAL_END]
+    g = cal.groupby("sample_id")["date"]
+    first, last = g.min(), g.max()
+    return pd.DataFrame({
+        "frequency": g.size() - 1,
+        "recency": (last - first).dt.days / 7.0,
+        "T": (CAL_END - first).dt.days / 7.0,
+    })
+
+
+def bench_bgnbd_cdnow(path: Path, runs: int) -> dict[str, Any] | None:
+    if not path.exists():
+        print(f"[skip] BG/NBD on CDNOW: {path} not found")
+        return None
+    import lifetimes
+
+    s = cdnow_summary(path)
+    f, r, T = s["frequency"], s["recency"], s["T"]
+    ours, ours_all, model = timed(lambda: BetaGeoModel().fit(f, r, T), runs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref, ref_all, ref_model = timed(lambda: lifetimes.BetaGeoFitter().fit(f, r, T), runs)
+    return {
+        "customers": len(s), "ours_s": ours, "lifetimes_s": ref, "speedup": ref / ours,
+        "ours_runs_s": ours_all, "lifetimes_runs_s": ref_all,
+        "ours_params": model.params_, "ours_log_likelihood": model.log_likelihood_,
+        "lifetimes_params": {k: float(v) for k, v in ref_model.params_.items()},
+    }
+
+
+def simulate_pareto(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    T = 39.0 - rng.uniform(0.0, 12.0, n)  # a 12-week acquisition cohort, 39-week calibration
+    x, tx = ParetoNBDModel.from_dict({"params": PNBD_CDNOW}).sample(T, random_state=rng)
+    return x, tx, T
+
+
+def bench_pareto_100k(runs: int, skip_slow: bool) -> dict[str, Any]:
+    x, tx, T = simulate_pareto(100_000, seed=20240601)
+    ours, ours_all, model = timed(lambda: ParetoNBDModel().fit(x, tx, T), runs)
+    xd, txd, Td = x, np.floor(tx * 7.0) / 7.0, np.floor(T * 7.0) / 7.0
+    day, day_all, day_model = timed(lambda: ParetoNBDModel().fit(xd, txd, Td), runs)
+    out: dict[str, Any] = {
+        "customers": len(x), "ours_s": ours, "ours_runs_s": ours_all,
+        "ours_params": model.params_, "ours_converged": model.converged_,
+        "ours_day_level_s": day, "ours_day_level_runs_s": day_all,
+        "ours_day_level_params": day_model.params_,
+        "ours_day_level_unique_rows": day_model.diagnostics_[0],
+    }
+    if not skip_slow:
+        import lifetimes
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t0 = time.perf_counter()
+            ref_model = lifetimes.ParetoNBDFitter().fit(x, tx, T)
+            ref = time.perf_counter() - t0
+        out.update({"lifetimes_s": ref, "speedup": ref / ours, "lifetimes_runs": 1,
+                    "lifetimes_params": {k: float(v) for k, v in ref_model.params_.items()}})
+    return out
+
+
+def simulate_scoring(n: int, seed: int, day_level: bool
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    if day_level:
+        T = rng.integers(1, 731, n) / 7.0  # first purchases over two years, in weeks
+    else:
+        T = rng.uniform(1.0 / 7.0, 730.0 / 7.0, n)
+    x, tx = BetaGeoModel.from_dict({"params": BG_CDNOW}).sample(T, random_state=rng)
+    if day_level:
+        tx = np.floor(tx * 7.0) / 7.0
+    money = GammaGammaModel.from_dict({"params": GG_CDNOW}).sample(x, random_state=rng)
+    money[x == 0] = 0.0
+    return x, tx, T, money
+
+
+def _score_ours(bg: BetaGeoModel, gg: GammaGammaModel, x: np.ndarray, tx: np.ndarray,
+                T: np.ndarray, money: np.ndarray) -> float:
+    e = bg.expected_purchases(39.0, x, tx, T)
+    alive = bg.probability_alive(x, tx, T)
+    spend = gg.expected_spend(x, money)
+    clv = gg.clv(bg, x, tx, T, money, horizon=12, time_unit_per_period=4.345,
+                 discount_rate=0.01)
+    return float(e.sum() + alive.sum() + spend.sum() + clv.sum())
+
+
+def _score_lifetimes(x: np.ndarray, tx: np.ndarray, T: np.ndarray, money: np.ndarray) -> float:
+    import lifetimes
+
+    lbg = lifetimes.BetaGeoFitter()
+    lbg.params_ = pd.Series(BG_CDNOW)
+    lbg.predict = lbg.conditional_expected_number_of_purchases_up_to_time
+    lgg = lifetimes.GammaGammaFitter()
+    lgg.params_ = pd.Series({"p": GG_CDNOW["p"], "q": GG_CDNOW["q"], "v": GG_CDNOW["gamma"]})
+    fs, rs, Ts, ms = (pd.Series(a) for a in (x, tx, T, money))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        e = lbg.conditional_expected_number_of_purchases_up_to_time(39.0, fs, rs, Ts)
+        alive = lbg.conditional_probability_alive(fs, rs, Ts)
+        spend = lgg.conditional_expected_average_profit(fs, ms)
+        clv = lgg.customer_lifetime_value(lbg, fs, rs, Ts, ms, time=12, discount_rate=0.01,
+                                          freq="W")
+    return float(e.sum() + alive.sum() + spend.sum() + clv.sum())
+
+
+def bench_scoring(runs: int, skip_slow: bool) -> dict[str, Any]:
+    bg = BetaGeoModel.from_dict({"params": BG_CDNOW})
+    gg = GammaGammaModel.from_dict({"params": GG_CDNOW})
+    out: dict[str, Any] = {"customers": 1_000_000}
+    for label, day_level in (("day_level", True), ("continuous", False)):
+        data = simulate_scoring(1_000_000, seed=7, day_level=day_level)
+        ours, ours_all, total = timed(lambda d=data: _score_ours(bg, gg, *d), runs)
+        out[f"ours_{label}_s"] = ours
+        out[f"ours_{label}_runs_s"] = ours_all
+        if not skip_slow and day_level:
+            ref, _, ref_total = timed(lambda d=data: _score_lifetimes(*d), 1)
+            out[f"lifetimes_{label}_s"] = ref
+            out[f"speedup_{label}"] = ref / ours
+            out[f"checksum_rel_diff_{label}"] = abs(total - ref_total) / abs(ref_total)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=7, help="timed runs per measurement (>= 5)")
+    ap.add_argument("--skip-slow", action="store_true",
+                    help="skip the lifetimes Pareto/NBD 100k fit and lifetimes scoring")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="cdnow_sample.parquet")
+    args = ap.parse_args(argv)
+    runs = max(args.runs, 5)
+    import lifetimes
+    import scipy
+
+    results: dict[str, Any] = {
+        "bench": "clv",
+        "runs": runs,
+        "versions": {"loyalist": loyalist.__version__, "lifetimes": lifetimes.__version__,
+                     "numpy": np.__version__, "scipy": scipy.__version__,
+                     "python": platform.python_version()},
+        "bgnbd_fit_cdnow": bench_bgnbd_cdnow(args.data, runs),
+        "paretonbd_fit_100k": bench_pareto_100k(runs, args.skip_slow),
+        "scoring_1m": bench_scoring(runs, args.skip_slow),
+    }
+
+    def fmt(v: Any) -> str:
+        return "-" if v is None else f"{v:.4f}"
+
+    def ratio(v: Any) -> str:
+        return "-" if v is None else f"{v:.1f}x"
+
+    bg = results["bgnbd_fit_cdnow"] or {}
+    pn = results["paretonbd_fit_100k"]
+    sc = results["scoring_1m"]
+    rows = [
+        ("BG/NBD fit, CDNOW sample (2,357)", bg.get("ours_s"), bg.get("lifetimes_s"),
+         bg.get("speedup"), "target >= 10x"),
+        ("Pareto/NBD fit, 100k simulated (continuous)", pn["ours_s"], pn.get("lifetimes_s"),
+         pn.get("speedup"), "target >= 10x; lifetimes 1 run"),
+        ("Pareto/NBD fit, 100k simulated (day level)", pn["ours_day_level_s"], None, None,
+         "same customers, times in whole days"),
+        ("Scoring 1M (E[Y], P(alive), GG, CLV) day level", sc["ours_day_level_s"],
+         sc.get("lifetimes_day_level_s"), sc.get("speedup_day_level"), "target < 2 s"),
+        ("Scoring 1M, continuous times (worst case)", sc["ours_continuous_s"], None, None,
+         "every (x, T) distinct"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"{'benchmark':<{width}}  {'ours (s)':>10}  {'lifetimes (s)':>13}  {'ratio':>7}  note")
+    for name, ours, ref, sp, note in rows:
+        print(f"{name:<{width}}  {fmt(ours):>10}  {fmt(ref):>13}  {ratio(sp):>7}  {note}")
+    line = json.dumps(results, default=float)
+    print("BENCH_JSON " + line)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "clv.json").write_text(line + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
