@@ -23,8 +23,8 @@ def run(*args: str | Path, ok: bool = True) -> subprocess.CompletedProcess[str]:
 
 def test_version_and_help_examples() -> None:
     assert run("--version").stdout.startswith("loyalist ")
-    for cmd in ("ingest", "features", "generate", "demo"):
-        out = run(cmd, "--help").stdout
+    for cmd in ("ingest", "features", "generate", "demo", "clv fit"):
+        out = run(*cmd.split(), "--help").stdout
         assert "Example" in out and f"loyalist {cmd}" in out, cmd
 
 
@@ -87,3 +87,21 @@ def test_cdnow_autodetected(tmp_path: Path) -> None:
     doc = json.loads(run("ingest", CDNOW_SAMPLE, "--store", tmp_path / "s.duckdb",
                          "--json").stdout)
     assert doc["format"] == "cdnow" and doc["rows_loaded"] == 6_919
+
+
+@need_shared(CDNOW_SAMPLE)
+@pytest.mark.parametrize(("model", "expected", "ll"), [
+    ("bgnbd", {"r": 0.2426, "alpha": 4.414, "a": 0.7929, "b": 2.426}, -9582.43),
+    ("pareto", {"r": 0.5533, "alpha": 10.58, "s": 0.6062, "beta": 11.67}, -9594.97),
+    ("gammagamma", {"p": 6.249, "q": 3.745, "gamma": 15.45}, -4055.92),
+])
+def test_clv_fit_cli_reproduces_cdnow_goldens(tmp_path: Path, model: str,
+                                              expected: dict[str, float], ll: float) -> None:
+    store = tmp_path / "s.duckdb"
+    run("ingest", CDNOW_SAMPLE, "--store", store)
+    doc = json.loads(run("clv", "fit", "--store", store, "--as-of", "1997-10-01",
+                         "--time-unit", "W", "--model", model, "--json").stdout)
+    assert doc["customers"] == 2_357 and doc["converged"] is True
+    for k, v in expected.items():
+        assert doc["params"][k] == pytest.approx(v, rel=2e-3), k
+    assert doc["log_likelihood"] == pytest.approx(ll, abs=0.01)

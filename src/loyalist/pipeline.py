@@ -157,3 +157,29 @@ def write_run_json(out: Path, *, command: str, as_of: pd.Timestamp | None, input
     path = out / "run.json"
     path.write_text(json.dumps(doc, indent=2, default=str))
     return path
+
+
+CLV_MODELS = ("bgnbd", "pareto", "gammagamma")
+
+
+def clv_fit(store_path: Path, *, as_of: str | None = None, time_unit: str = "W",
+            model: str = "bgnbd") -> dict[str, Any]:
+    """Fit one probabilistic model on the store's RFM summary at ``as_of``."""
+    from loyalist.clv import BetaGeoModel, GammaGammaModel, ParetoNBDModel
+    from loyalist.features import rfm_summary
+
+    if model not in CLV_MODELS:
+        raise ParameterError(f"--model {model!r} is unknown; use one of: {', '.join(CLV_MODELS)}")
+    with Store(store_path, read_only=True) as st:
+        ts = resolve_as_of(st, as_of)
+        rfm = rfm_summary(st, ts, time_unit)
+    if model == "gammagamma":
+        m: Any = GammaGammaModel().fit(rfm.frequency, rfm.monetary_value)
+    else:
+        cls = BetaGeoModel if model == "bgnbd" else ParetoNBDModel
+        m = cls().fit(rfm.frequency, rfm.recency, rfm["T"])
+    return {"model": model, "as_of": str(ts.date()), "time_unit": time_unit,
+            "params": {k: float(v) for k, v in m.params_.items()},
+            "log_likelihood": float(m.log_likelihood_), "customers": int(len(rfm)),
+            "customers_fitted": int(m.n_customers_), "converged": bool(m.converged_),
+            "diagnostics": list(m.diagnostics_)}

@@ -32,7 +32,7 @@ StoreOpt = Annotated[Path, typer.Option(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 
-def _emit_json(doc: Any) -> None:
+def emit_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
 
 
@@ -90,7 +90,7 @@ def ingest(
     reports = pipeline.ingest(store, files, fmt=fmt, mapping=mapping, table=table,
                               progress=_progress(quiet or as_json))
     if as_json:
-        _emit_json(reports[0] if len(reports) == 1 else reports)
+        emit_json(reports[0] if len(reports) == 1 else reports)
         return
     for r in reports:
         _print_report(r)
@@ -142,7 +142,7 @@ def features(
     """
     ts, frame, path = pipeline.features(store, as_of=as_of, out=out_file)
     if as_json:
-        _emit_json({"as_of": str(ts.date()), "customers": len(frame),
+        emit_json({"as_of": str(ts.date()), "customers": len(frame),
                     "columns": list(frame.columns), "out": str(path) if path else None})
         return
     out.print(f"features at as_of {ts.date()}: {len(frame):,} customers x "
@@ -167,7 +167,7 @@ def generate(
     """
     res = pipeline.generate(scenario, customers=customers, months=months, seed=seed, out=out_dir)
     if as_json:
-        _emit_json(res)
+        emit_json(res)
         return
     out.print(f"{scenario}: {res['customers']:,} customers, {res['transactions']:,} "
               f"transaction lines, {months} months -> {out_dir}")
@@ -195,7 +195,7 @@ def demo(
     res = pipeline.demo(out_dir, scenario=scenario, customers=customers, months=months,
                         seed=seed, progress=_progress(quiet or as_json))
     if as_json:
-        _emit_json(res)
+        emit_json(res)
         return
     out.print(f"[bold green]done[/bold green] in {res['seconds']} s: {scenario} scenario, "
               f"as_of {res['as_of']}, {res['customers_with_features']:,} customers with features")
@@ -205,6 +205,15 @@ def demo(
     out.print(f"  store: {res['store']}")
     for name, p in res["outputs"].items():
         out.print(f"  {name}: {p}")
+
+
+def _register() -> None:
+    from loyalist.cli import clv
+
+    app.add_typer(clv.app, name="clv")
+
+
+_register()
 
 
 def run() -> None:
