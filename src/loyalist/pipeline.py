@@ -122,17 +122,24 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
     say("computing features")
     as_of, feats, feat_path = features(store_path, out=out / "features.parquet")
     feats.to_csv(out / "features.csv", index=False)
+    say("training customer models (segments, churn, lifetime value)")
+    trained = train(store_path, as_of=str(as_of.date()), out=out / "customers", progress=progress)
     result = {
         "out": str(out), "store": str(store_path), "scenario": gen, "as_of": str(as_of.date()),
         "loads": [{k: r[k] for k in ("table", "file", "rows_read", "rows_loaded",
                                      "rows_quarantined", "rules")} for r in reports],
         "customers_with_features": int(len(feats)),
+        "customer_models": trained["summary"],
         "outputs": {"quality_report": str(out / "quality_report.json"),
-                    "features": str(feat_path), "features_csv": str(out / "features.csv")},
+                    "features": str(feat_path), "features_csv": str(out / "features.csv"),
+                    **{k: v for k, v in trained["paths"].items()
+                       if k in ("scores_csv", "card_html", "model") or k.startswith("plot_")}},
     }
     result["seconds"] = round(time.perf_counter() - started, 2)
     write_run_json(out, command="demo", as_of=as_of, inputs=[Path(p) for p in
-                   gen["files"].values() if Path(p).is_file()], metrics={}, extra=result)
+                   gen["files"].values() if Path(p).is_file()],
+                   metrics={"customer_models": trained["metrics"].get("evaluation", {})},
+                   extra=result)
     return result
 
 
@@ -183,3 +190,70 @@ def clv_fit(store_path: Path, *, as_of: str | None = None, time_unit: str = "W",
             "log_likelihood": float(m.log_likelihood_), "customers": int(len(rfm)),
             "customers_fitted": int(m.n_customers_), "converged": bool(m.converged_),
             "diagnostics": list(m.diagnostics_)}
+
+
+def _churn_summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The headline out-of-time numbers of a customer-model evaluation, for a short print."""
+    ev = metrics.get("evaluation", metrics)
+    if "skipped" in ev:
+        return {"skipped": ev["skipped"]}
+    return {"test_cutoff": ev.get("test_cutoff"),
+            "churn": ev.get("churn", {}).get("models", {}),
+            "clv": ev.get("clv", {}).get("models", {})}
+
+
+def train(store_path: Path, *, as_of: str | None = None, horizon: int = 90,
+          out: Path | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Fit segments, churn and CLV at ``as_of``, evaluate out of time at ``as_of - horizon``,
+    score every customer, and write scores to the store (table ``scores``) and ``out``."""
+    from loyalist.evaluation.run import train_and_score
+
+    with Store(store_path) as st:
+        ts = resolve_as_of(st, as_of)
+        res = train_and_score(st, ts, horizon, out, progress=progress)
+        st.write_frame(s.T_SCORES, res["scores"], replace_where="as_of = ?",
+                       params=[ts.to_pydatetime()])
+    return {"as_of": str(ts.date()), "horizon_days": horizon,
+            "customers": int(len(res["scores"])), "metrics": res["metrics"],
+            "summary": _churn_summary(res["metrics"]),
+            "paths": {k: str(v) for k, v in res["paths"].items()}}
+
+
+def score(store_path: Path, *, model_dir: Path, as_of: str | None = None,
+          out: Path | None = None) -> dict[str, Any]:
+    """Score customers at ``as_of`` with models saved by ``train`` (version-checked)."""
+    from loyalist.evaluation.persist import load
+    from loyalist.evaluation.run import score_customers
+
+    models = load(model_dir)
+    with Store(store_path) as st:
+        ts = resolve_as_of(st, as_of)
+        scores = score_customers(models, customer_features(st, ts))
+        st.write_frame(s.T_SCORES, scores, replace_where="as_of = ?",
+                       params=[ts.to_pydatetime()])
+    paths: dict[str, str] = {}
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        scores.to_csv(out / "scores.csv", index=False)
+        scores.to_parquet(out / "scores.parquet", index=False)
+        paths = {"scores_csv": str(out / "scores.csv"),
+                 "scores_parquet": str(out / "scores.parquet")}
+    return {"as_of": str(ts.date()), "customers": int(len(scores)),
+            "tiers": scores["churn_tier"].value_counts().to_dict(), "paths": paths,
+            "scores": scores}
+
+
+def evaluate_customers(store_path: Path, *, as_of: str, horizon: int = 90,
+                       out: Path | None = None) -> dict[str, Any]:
+    """Out-of-time evaluation of the customer models at ``as_of`` (test window after it)."""
+    from loyalist.evaluation.card import write_model_card
+    from loyalist.evaluation.run import evaluate
+
+    with Store(store_path, read_only=True) as st:
+        metrics, _pred = evaluate(st, to_as_of(as_of), horizon)
+    paths: dict[str, str] = {}
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {k: str(v) for k, v in write_model_card(metrics, out).items()}
+    return {"as_of": as_of, "horizon_days": horizon, "metrics": metrics, "paths": paths,
+            "summary": _churn_summary(metrics)}

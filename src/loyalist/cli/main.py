@@ -36,7 +36,7 @@ def emit_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
 
 
-def _progress(quiet: bool) -> pipeline.Progress:
+def progress(quiet: bool) -> pipeline.Progress:
     def say(msg: str) -> None:
         if not quiet:
             err.print(f"[dim]… {msg}[/dim]")
@@ -88,7 +88,7 @@ def ingest(
       loyalist ingest sales.csv --map customer_id=Client --map amount=Total --json
     """
     reports = pipeline.ingest(store, files, fmt=fmt, mapping=mapping, table=table,
-                              progress=_progress(quiet or as_json))
+                              progress=progress(quiet or as_json))
     if as_json:
         emit_json(reports[0] if len(reports) == 1 else reports)
         return
@@ -193,7 +193,7 @@ def demo(
       loyalist demo --scenario coffee --out out/
     """
     res = pipeline.demo(out_dir, scenario=scenario, customers=customers, months=months,
-                        seed=seed, progress=_progress(quiet or as_json))
+                        seed=seed, progress=progress(quiet or as_json))
     if as_json:
         emit_json(res)
         return
@@ -202,15 +202,21 @@ def demo(
     for load in res["loads"]:
         out.print(f"  {load['table']}: {load['rows_read']:,} read, {load['rows_loaded']:,} "
                   f"loaded, {load['rows_quarantined']:,} quarantined")
+    from loyalist.cli.customers import print_summary
+
+    print_summary(res["customer_models"])
     out.print(f"  store: {res['store']}")
     for name, p in res["outputs"].items():
         out.print(f"  {name}: {p}")
 
 
 def _register() -> None:
-    from loyalist.cli import clv
+    from loyalist.cli import clv, customers
 
     app.add_typer(clv.app, name="clv")
+    app.command()(customers.train)
+    app.command()(customers.score)
+    app.add_typer(customers.evaluate_app, name="evaluate")
 
 
 _register()

@@ -1,0 +1,219 @@
+"""Churn risk: a calibrated gradient-boosting probability of no purchase in the next horizon.
+
+Label: ``churned`` = no purchase in ``[as_of, as_of + horizon)`` (``loyalist.features.labels``).
+The model is fitted on a panel stacked over earlier cutoffs (see
+:mod:`loyalist.evaluation.splits`; every label window ends on or before the cutoff the model
+predicts at). The latest training cutoff is held out: the booster is early-stopped on it and the
+calibrator (Platt 1999 sigmoid on the log-odds, or isotonic regression, Zadrozny & Elkan 2002)
+is fitted on the held-out predictions; the booster is then refitted on every cutoff with the
+same number of rounds. Tiers cut the calibrated probability at configurable thresholds; reasons
+come from the booster's own contributions (:mod:`loyalist.churn.reasons`).
+"""
+
+from __future__ import annotations
+
+import os
+
+# LightGBM stalls (100 s instead of 4 s) after scikit-learn's OpenMP work unless OpenMP threads
+# wait passively; this must be set before lightgbm (and its OpenMP runtime) is first imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import logging  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.isotonic import IsotonicRegression  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+
+from loyalist import schema as s  # noqa: E402
+from loyalist.churn.reasons import explain  # noqa: E402
+from loyalist.errors import DataError, NotFittedError, ParameterError  # noqa: E402
+from loyalist.evaluation.boosting import fit_with_holdout  # noqa: E402
+from loyalist.evaluation.metrics import brier, roc_auc  # noqa: E402
+from loyalist.evaluation.splits import model_matrix, panel_horizon  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ChurnModel", "TIERS"]
+
+TIERS = ("low", "medium", "high")
+MIN_CUSTOMERS = 100  # per training cutoff, and at the cutoff scored
+MIN_PER_CLASS = 20  # churners and non-churners in the training panel and in the hold-out
+_EPS = 1e-6
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, _EPS, 1 - _EPS)
+    return np.log(q / (1 - q))
+
+
+class ChurnModel:
+    """Calibrated churn probability with tiers and per-customer reasons.
+
+    Parameters
+    ----------
+    thresholds:
+        ``(medium, high)``: a probability above ``high`` is tier "high", above ``medium`` is
+        "medium", otherwise "low" (default ``(0.4, 0.7)``).
+    calibration:
+        ``"sigmoid"`` (Platt scaling on the booster's log-odds: keeps the ranking, stable on a
+        few hundred customers) or ``"isotonic"`` (non-parametric, needs more data).
+    params:
+        LightGBM parameters overriding :data:`loyalist.evaluation.boosting.BOOSTER_DEFAULTS`.
+    refit:
+        Refit the booster on all cutoffs after early stopping (default) or keep the one fitted
+        without the held-out cutoff.
+    random_state, n_jobs:
+        Passed to LightGBM. One thread (the default) is as fast as several on a per-customer
+        table of this size and gives the same model on every machine.
+
+    Learned attributes: ``booster_``, ``calibrator_``, ``columns_``, ``n_rounds_``,
+    ``train_cutoffs_``, ``holdout_cutoff_``, ``n_train_``, ``base_rate_``, ``holdout_metrics_``,
+    ``typical_`` (medians at the latest training cutoff, for the wording of reasons).
+    """
+
+    def __init__(self, *, thresholds: tuple[float, float] = (0.4, 0.7),
+                 calibration: str = "sigmoid", params: dict[str, Any] | None = None,
+                 refit: bool = True, random_state: int = 0, n_jobs: int | None = 1) -> None:
+        self.thresholds = thresholds
+        self.calibration = calibration
+        self.params = params
+        self.refit = refit
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    # -- fit ----------------------------------------------------------------------------------
+    def _validate(self) -> tuple[float, float]:
+        lo, hi = (float(t) for t in self.thresholds)
+        if not 0 < lo < hi < 1:
+            raise ParameterError(f"churn thresholds {self.thresholds!r}: need 0 < medium < "
+                                 "high < 1, e.g. (0.4, 0.7)")
+        if self.calibration not in ("sigmoid", "isotonic"):
+            raise ParameterError(f"calibration {self.calibration!r}: use 'sigmoid' or "
+                                 "'isotonic'")
+        return lo, hi
+
+    def fit(self, panel: pd.DataFrame) -> ChurnModel:
+        """Fit on a panel with the feature columns, ``as_of`` (the cutoff) and ``churned``."""
+        self._validate()
+        for col in ("as_of", "churned"):
+            if col not in panel.columns:
+                raise DataError(f"training panel: column {col!r} is missing; build it with "
+                                "loyalist.evaluation.splits.build_panel")
+        _check_panel(panel, "churned")
+        horizon = panel_horizon(panel)
+        x = model_matrix(panel)
+        y = panel["churned"].to_numpy(dtype=int)
+        fit = fit_with_holdout(x, y, panel["as_of"], horizon_days=horizon, kind="classifier",
+                               params=self.params, random_state=self.random_state,
+                               n_jobs=self.n_jobs, refit=self.refit)
+        y_hold = y[fit.holdout_index]
+        self.calibrator_ = _fit_calibrator(self.calibration, fit.holdout_pred, y_hold)
+        self.booster_ = fit.model
+        self.columns_ = list(x.columns)
+        self.n_rounds_ = fit.best_iteration
+        cut = pd.to_datetime(panel["as_of"])
+        self.train_cutoffs_ = [str(c.date()) for c in sorted(cut.unique())]
+        self.holdout_cutoff_ = str(cut.max().date())
+        self.n_train_ = int(len(panel))
+        self.base_rate_ = float(y.mean())
+        latest = (cut == cut.max()).to_numpy()
+        self.typical_ = {c: float(np.nanmedian(x.loc[latest, c]))
+                         for c in ("monetary_total", "distinct_products")}
+        cal = self._calibrate(fit.holdout_pred)
+        self.holdout_metrics_ = {"roc_auc": roc_auc(y_hold, fit.holdout_pred),
+                                 "brier_raw": brier(y_hold, fit.holdout_pred),
+                                 "brier_calibrated": brier(y_hold, cal),
+                                 "n": int(y_hold.size)}
+        log.info("churn: %d rows over %d cutoffs, %d rounds, hold-out %s AUC %.3f",
+                 self.n_train_, len(self.train_cutoffs_), self.n_rounds_, self.holdout_cutoff_,
+                 self.holdout_metrics_["roc_auc"])
+        return self
+
+    # -- predictions ----------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "booster_"):
+            raise NotFittedError("this ChurnModel is not fitted yet; call fit(panel) first")
+
+    def _calibrate(self, raw: np.ndarray) -> np.ndarray:
+        cal = self.calibrator_
+        if isinstance(cal, IsotonicRegression):
+            out = cal.predict(raw)
+        else:
+            out = cal.predict_proba(_logit(raw).reshape(-1, 1))[:, 1]
+        return np.clip(np.asarray(out, dtype=float), 0.0, 1.0)
+
+    def predict_raw(self, features: pd.DataFrame) -> np.ndarray:
+        """The booster's uncalibrated churn probability."""
+        self._check_fitted()
+        return self.booster_.predict_proba(model_matrix(features)[self.columns_])[:, 1]
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability of no purchase in the horizon, one per row of ``features``."""
+        return self._calibrate(self.predict_raw(features))
+
+    def calibrate(self, raw: Any) -> np.ndarray:
+        """Apply the fitted calibrator to raw booster probabilities (monotone non-decreasing)."""
+        self._check_fitted()
+        return self._calibrate(np.asarray(raw, dtype=float).ravel())
+
+    def tier(self, probability: Any) -> np.ndarray:
+        """"high" above the high threshold, "medium" above the medium one, else "low"."""
+        lo, hi = self._validate()
+        p = np.asarray(probability, dtype=float)
+        return np.where(p > hi, "high", np.where(p > lo, "medium", "low"))
+
+    def reasons(self, features: pd.DataFrame, top: int = 3) -> list[list[str]]:
+        """Up to ``top`` readable reasons per customer from the booster's contributions."""
+        self._check_fitted()
+        x = model_matrix(features)[self.columns_]
+        contrib = self.booster_.predict(x, pred_contrib=True)
+        return explain(np.asarray(contrib), self.columns_, x, top=top,
+                       typical=getattr(self, "typical_", None))
+
+    def score(self, features: pd.DataFrame) -> pd.DataFrame:
+        """``customer_id, churn_probability, churn_tier, reasons`` ("; "-joined)."""
+        self._check_fitted()
+        if len(features) == 0:
+            raise DataError("churn scoring: the feature frame has no customers")
+        p = self.predict_proba(features)
+        return pd.DataFrame({
+            s.CUSTOMER_ID: features[s.CUSTOMER_ID].to_numpy(),
+            "churn_probability": p,
+            "churn_tier": self.tier(p),
+            "reasons": ["; ".join(r) for r in self.reasons(features)],
+        })
+
+
+def _fit_calibrator(kind: str, raw: np.ndarray, y: np.ndarray) -> Any:
+    if kind == "isotonic":
+        return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, y)
+    # Platt scaling: a 1-D logistic regression on the log-odds, effectively unpenalised
+    return LogisticRegression(C=1e6, max_iter=1000).fit(_logit(raw).reshape(-1, 1), y)
+
+
+def _check_panel(panel: pd.DataFrame, label: str) -> None:
+    """Minimum data: enough customers per cutoff, and both outcomes in the panel and hold-out."""
+    cut = pd.to_datetime(panel["as_of"])
+    sizes = panel.groupby(cut).size()
+    small = sizes[sizes < MIN_CUSTOMERS]
+    if len(small):
+        c, n = small.index[0], int(small.iloc[0])
+        raise DataError(
+            f"too few customers: the training cutoff {c.date()} has {n} customers with a "
+            f"purchase before it; churn and CLV models need at least {MIN_CUSTOMERS} per "
+            "cutoff. Load more customers or use a later as_of"
+        )
+    y = panel[label].astype(bool)
+    hold = cut == cut.max()
+    for name, mask in (("training panel", np.ones(len(panel), dtype=bool)),
+                       (f"hold-out cutoff {cut.max().date()}", hold.to_numpy())):
+        n_churn = int(y[mask].sum())
+        n_stay = int((~y[mask]).sum())
+        if min(n_churn, n_stay) < MIN_PER_CLASS:
+            raise DataError(
+                f"{name}: {n_churn} churners and {n_stay} customers who bought again; the "
+                f"churn model needs at least {MIN_PER_CLASS} of each. Use a longer history or "
+                "a different horizon"
+            )

@@ -1,0 +1,261 @@
+"""The model card: the metrics dict of :func:`loyalist.evaluation.run.evaluate` rendered as
+markdown and as one self-contained HTML file (plots embedded as base64 PNG, no external
+resource), plus the PNG files themselves.
+
+Plots: churn calibration (mean predicted vs observed churn per decile), churn cumulative gains
+(model vs baselines), CLV decile calibration (model vs BG/NBD + Gamma-Gamma) and CLV gains.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from loyalist import __version__
+from loyalist.errors import DataError
+
+__all__ = ["write_model_card"]
+
+CHURN_COLS = [("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"), ("brier", "Brier"),
+              ("lift_top_decile", "lift top 10%")]
+CLV_COLS = [("mae", "MAE"), ("rmse", "RMSE"), ("spearman", "Spearman"),
+            ("gini_normalized", "norm. Gini"), ("lift_top_decile", "lift top 10%"),
+            ("total_error", "error of total")]
+LABELS = {
+    "model": "LightGBM (this model)",
+    "model_p50": "LightGBM median (p50)",
+    "recency_only": "recency only",
+    "bgnbd_1_minus_p_alive": "BG/NBD 1 - P(alive)",
+    "bgnbd_expected_orders": "BG/NBD expected orders (negated)",
+    "bgnbd_gg": "BG/NBD + Gamma-Gamma",
+    "last_period": "same as last period",
+}
+
+
+def _fmt(v: Any, key: str = "") -> str:
+    if v is None:
+        return "n/a"
+    if key == "total_error":
+        return f"{v:+.1%}"
+    if isinstance(v, float):
+        if abs(v) >= 100:
+            return f"{v:,.0f}"
+        return f"{v:.3f}"
+    return str(v)
+
+
+def _table(rows: dict[str, dict[str, Any]], cols: list[tuple[str, str]]
+           ) -> tuple[list[str], list[list[str]]]:
+    head = ["model", *[c[1] for c in cols]]
+    body = [[LABELS.get(k, k), *[_fmt(r.get(c[0]), c[0]) for c in cols]]
+            for k, r in rows.items()]
+    return head, body
+
+
+def _md_table(head: list[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in body]
+    return "\n".join(lines)
+
+
+def _html_table(head: list[str], body: list[list[str]]) -> str:
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+                  for r in body)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+
+def _figure() -> tuple[Any, Any]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # plotting only: import late
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.5, 4.2))
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots()
+
+
+def _calibration_plot(bins: list[dict[str, float]], title: str, xlabel: str, ylabel: str,
+                      others: dict[str, list[dict[str, float]]] | None = None,
+                      log: bool = False) -> bytes:
+    fig, ax = _figure()
+    series = {"model": bins, **(others or {})}
+    hi = 0.0
+    for name, b in series.items():
+        x = [r["mean_predicted"] for r in b]
+        y = [r["mean_observed"] for r in b]
+        hi = max(hi, *x, *y)
+        ax.plot(x, y, marker="o", label=LABELS.get(name, name))
+    values = [v for b in series.values() for r in b
+              for v in (r["mean_predicted"], r["mean_observed"])]
+    lo = min(values)
+    if log:
+        positive = [v for v in values if v > 0]
+        lo = min(positive) if positive else 1.0
+        ax.set_xscale("symlog", linthresh=lo)
+        ax.set_yscale("symlog", linthresh=lo)
+    ax.plot([lo, hi], [lo, hi], ls="--", color="grey", label="perfect")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _gains_plot(gains: dict[str, list[dict[str, float]]], title: str, ylabel: str) -> bytes:
+    fig, ax = _figure()
+    for name, pts in gains.items():
+        ax.plot([p["fraction"] * 100 for p in pts], [p["captured"] * 100 for p in pts],
+                label=LABELS.get(name, name))
+    ax.plot([0, 100], [0, 100], ls="--", color="grey", label="random")
+    ax.set_xlabel("customers targeted, % (highest score first)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _sections(metrics: dict[str, Any]) -> tuple[list[tuple[str, Any]], dict[str, bytes]]:
+    """Card content as (kind, payload) blocks, and the plots by file name."""
+    ev = metrics.get("evaluation") or {}
+    blocks: list[tuple[str, Any]] = []
+    plots: dict[str, bytes] = {}
+    h = metrics.get("horizon_days")
+    blocks.append(("h1", "Loyalist customer models: model card"))
+    blocks.append(("p", f"loyalist {metrics.get('loyalist_version', '?')}; scoring as_of "
+                        f"{metrics.get('as_of', '?')}; horizon {h} days."))
+    blocks.append(("h2", "What the models do"))
+    blocks.append(("ul", [
+        f"Churn: probability of no purchase in the {h} days after the cutoff (LightGBM on the "
+        "customer features, calibrated on the latest training cutoff), tiers and reasons.",
+        f"CLV: gross spend in the {h} days after the cutoff (LightGBM Poisson point model and "
+        "10/50/90% quantile models).",
+        "Baselines on the same customers: recency only, BG/NBD 1 - P(alive) and BG/NBD expected "
+        "orders for churn; BG/NBD + Gamma-Gamma and 'same as last period' for spend.",
+    ]))
+    if not ev or ev.get("skipped"):
+        blocks.append(("h2", "Out-of-time evaluation"))
+        blocks.append(("p", "Not run: " + str(ev.get("skipped", "no evaluation in the metrics"))))
+        return blocks, plots
+    blocks.append(("h2", "Out-of-time evaluation"))
+    blocks.append(("p", (
+        f"Test cutoff {ev['test_cutoff']}: the models were trained on cutoffs "
+        f"{', '.join(ev['train_cutoffs'])} (latest held out for early stopping and "
+        f"calibration), whose label windows all end by {ev['test_cutoff']}; they were scored "
+        f"on the {ev['n_customers']:,} customers with a purchase before the test cutoff and "
+        f"compared with what those customers did in [{ev['label_window'][0]}, "
+        f"{ev['label_window'][1]}). Nothing on or after the test cutoff was used to fit.")))
+    ch = ev["churn"]
+    blocks.append(("h3", f"Churn (observed churn rate {ch['churn_rate']:.1%})"))
+    blocks.append(("table", _table(ch["models"], CHURN_COLS)))
+    if ch.get("tiers"):
+        tier_rows = [[t, f"{v['customers']:,}", f"{v['churn_rate']:.1%}"
+                      if v["churn_rate"] is not None else "n/a"]
+                     for t, v in ch["tiers"].items()]
+        blocks.append(("table", (["tier", "customers", "observed churn"], tier_rows)))
+    plots["churn_calibration.png"] = _calibration_plot(
+        ch["calibration"], "Churn calibration (deciles)", "mean predicted probability",
+        "observed churn rate")
+    plots["churn_gains.png"] = _gains_plot(ch["gains"], "Churn: cumulative gains",
+                                           "churners captured, %")
+    blocks.append(("img", "churn_calibration.png"))
+    blocks.append(("img", "churn_gains.png"))
+    cl = ev["clv"]
+    blocks.append(("h3", f"Spend in the next {h} days"))
+    blocks.append(("table", _table(cl["models"], CLV_COLS)))
+    iv = cl.get("interval")
+    if iv:
+        blocks.append(("p", (f"10-90% interval: {iv['coverage']:.1%} of customers inside "
+                             f"(nominal 80%), {iv['below']:.1%} below p10, {iv['above']:.1%} "
+                             "above p90.")))
+    plots["clv_calibration.png"] = _calibration_plot(
+        cl["calibration"]["model"], "Spend: decile calibration", "mean predicted spend",
+        "mean observed spend", {k: v for k, v in cl["calibration"].items() if k != "model"},
+        log=True)
+    plots["clv_gains.png"] = _gains_plot(cl["gains"], "Spend: cumulative gains",
+                                         "spend captured, %")
+    blocks.append(("img", "clv_calibration.png"))
+    blocks.append(("img", "clv_gains.png"))
+    notes = ev.get("notes") or []
+    if notes:
+        blocks.append(("h2", "Notes"))
+        blocks.append(("ul", notes))
+    return blocks, plots
+
+
+def _horizon(ev: dict[str, Any]) -> int | None:
+    try:
+        a, b = (pd.Timestamp(x) for x in ev["label_window"])
+    except (KeyError, ValueError, TypeError):
+        return None
+    return int((b - a).days)
+
+
+CSS = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}"
+       "table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;"
+       "padding:.3rem .6rem;text-align:right}td:first-child,th:first-child{text-align:left}"
+       "img{max-width:48%;margin:.5rem 1%}")
+
+
+def write_model_card(metrics: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
+    """Write ``model_card.md``, ``model_card.html``, ``metrics.json`` and the plot PNGs into
+    ``out_dir``; return their paths by kind (``markdown``, ``html``, ``metrics`` and one per
+    plot).
+
+    ``metrics`` is ``train_and_score(...)["metrics"]``, or the dict returned by
+    ``evaluate(...)[0]`` alone."""
+    if not isinstance(metrics, dict):
+        raise DataError("model card: metrics must be the dict returned by train_and_score() "
+                        "or evaluate()")
+    if "churn" in metrics and "evaluation" not in metrics:  # evaluate()'s dict alone
+        metrics = {"loyalist_version": __version__, "as_of": metrics.get("test_cutoff"),
+                   "horizon_days": _horizon(metrics), "evaluation": metrics}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    blocks, plots = _sections(metrics)
+    paths: dict[str, Path] = {}
+    for name, data in plots.items():
+        (out / name).write_bytes(data)
+        paths[name.removesuffix(".png")] = out / name
+    md: list[str] = []
+    hb: list[str] = []
+    for kind, payload in blocks:
+        if kind in ("h1", "h2", "h3"):
+            level = int(kind[1])
+            md.append("#" * level + " " + payload)
+            hb.append(f"<{kind}>{html.escape(payload)}</{kind}>")
+        elif kind == "p":
+            md.append(payload)
+            hb.append(f"<p>{html.escape(payload)}</p>")
+        elif kind == "ul":
+            md.append("\n".join(f"- {x}" for x in payload))
+            hb.append("<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in payload) + "</ul>")
+        elif kind == "table":
+            md.append(_md_table(*payload))
+            hb.append(_html_table(*payload))
+        elif kind == "img":
+            md.append(f"![{payload}]({payload})")
+            b64 = base64.b64encode(plots[payload]).decode()
+            hb.append(f'<img alt="{html.escape(payload)}" src="data:image/png;base64,{b64}">')
+    paths["markdown"] = out / "model_card.md"
+    paths["markdown"].write_text("\n\n".join(md) + "\n")
+    paths["html"] = out / "model_card.html"
+    paths["html"].write_text(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Loyalist model "
+        f"card</title><style>{CSS}</style></head><body>" + "\n".join(hb) + "</body></html>\n")
+    paths["metrics"] = out / "metrics.json"
+    paths["metrics"].write_text(json.dumps(metrics, indent=2, default=str))
+    return paths

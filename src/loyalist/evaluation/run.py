@@ -1,0 +1,429 @@
+"""Fit, score and evaluate every customer model: the facade behind ``loyalist train``,
+``loyalist score`` and ``loyalist evaluate``.
+
+Time, explicitly (see :mod:`loyalist.evaluation.splits`):
+
+- **Scoring** happens at ``as_of`` (by default the day after the last transaction). Nothing after
+  ``as_of`` exists, so there is no label there: the supervised models (churn, ML CLV) are
+  trained on earlier cutoffs whose label windows ``[c, c + horizon)`` end by ``as_of``; the
+  unsupervised ones (RFM, clusters) and BG/NBD + Gamma-Gamma are fitted on the customers at
+  ``as_of`` from their history alone.
+- **Evaluation** happens at ``as_of - horizon``: the last cutoff whose future is observed. The
+  whole recipe is refitted as if ``as_of - horizon`` were today (training cutoffs' windows end by
+  it, BG/NBD fitted on the history before it), and its predictions are compared with what the
+  customers did in ``[as_of - horizon, as_of)``, next to the baselines. The production models
+  are never evaluated on data they were trained on.
+
+Only :func:`loyalist.features.customer_features` and :func:`loyalist.features.labels` read the
+store; everything else works on frames.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from loyalist import __version__
+from loyalist import schema as s
+from loyalist.churn.model import MIN_CUSTOMERS, ChurnModel
+from loyalist.clv.ml import BoostedCLVModel
+from loyalist.errors import DataError, LoyalistError, ParameterError
+from loyalist.evaluation import metrics as M
+from loyalist.evaluation.splits import (
+    CutoffPlan,
+    build_panel,
+    check_observed,
+    fingerprint,
+    last_period_spend,
+    model_matrix,
+    plan_cutoffs,
+)
+from loyalist.features import customer_features, labels, to_as_of
+from loyalist.segment import CustomerClusters, RFMScorer, plot_segments, segment_profile
+from loyalist.store import Store
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SCORE_COLUMNS", "CustomerModels", "ModelSettings", "evaluate",
+           "fit_customer_models", "score_customers", "train_and_score"]
+
+#: the scores frame's columns, in order (then ``clv_expected``, ``outlier``, ``as_of``)
+SCORE_COLUMNS = (
+    s.CUSTOMER_ID, "r_score", "f_score", "m_score", "rfm_segment", "cluster", "cluster_name",
+    "churn_probability", "churn_tier", "reasons", "p_alive", "expected_orders", "clv_p10",
+    "clv_p50", "clv_p90", "clv_bgnbd",
+)
+
+
+@dataclass
+class CustomerModels:
+    """Every fitted customer model for one ``as_of`` and horizon (saved and loaded as one)."""
+
+    as_of: pd.Timestamp
+    horizon_days: int
+    plan: CutoffPlan
+    churn: ChurnModel
+    clv: BoostedCLVModel
+    bgnbd: Any | None = None  # loyalist.clv.BetaGeoModel
+    gammagamma: Any | None = None  # loyalist.clv.GammaGammaModel
+    rfm: RFMScorer | None = None
+    clusters: CustomerClusters | None = None
+    notes: list[str] = field(default_factory=list)
+    data_fingerprint_: str = ""
+    metrics_: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def as_of_(self) -> str:
+        return str(self.as_of)
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Knobs of a run (each model validates its own in ``fit``)."""
+
+    thresholds: tuple[float, float] = (0.4, 0.7)
+    calibration: str = "sigmoid"
+    scheme: str = "named11"
+    k_range: tuple[int, int] = (2, 8)
+    max_cutoffs: int = 12
+    step_days: int | None = None
+    min_history_days: int = 60
+    random_state: int = 0
+    n_jobs: int | None = 1
+
+
+def _fit_bgnbd(feats: pd.DataFrame, notes: list[str]) -> tuple[Any | None, Any | None]:
+    """BG/NBD (days) and Gamma-Gamma on the customers' history; None with a note if either
+    cannot be fitted."""
+    try:
+        from loyalist.clv import BetaGeoModel, GammaGammaModel
+    except ImportError as e:  # the probabilistic models are built in parallel
+        notes.append(f"BG/NBD baseline unavailable: {e}")
+        return None, None
+    bg = gg = None
+    try:
+        bg = BetaGeoModel().fit(feats["bg_frequency"], feats["bg_recency"], feats["bg_T"])
+        for d in getattr(bg, "diagnostics_", []) or []:
+            if "flat" in d or "not identified" in d or "limit" in d:
+                notes.append(f"BG/NBD: {d}")
+        a = bg.params_.get("a", 1.0)
+        if a < 1e-3:
+            notes.append(f"BG/NBD dropout parameter a = {a:.2g}: the fit finds (almost) no "
+                         "dropout, so P(alive) is close to 1 for everyone and 1 - P(alive) "
+                         "carries little churn information")
+    except LoyalistError as e:
+        notes.append(f"BG/NBD could not be fitted: {e}")
+    try:
+        gg = GammaGammaModel().fit(feats["bg_frequency"], feats["bg_monetary_value"])
+    except LoyalistError as e:
+        notes.append(f"Gamma-Gamma could not be fitted: {e}")
+    return bg, gg
+
+
+def _bgnbd_scores(models: CustomerModels, feats: pd.DataFrame) -> pd.DataFrame:
+    n = len(feats)
+    out = pd.DataFrame({"p_alive": np.full(n, np.nan), "expected_orders": np.full(n, np.nan),
+                        "clv_bgnbd": np.full(n, np.nan)})
+    bg, gg = models.bgnbd, models.gammagamma
+    if bg is None:
+        return out
+    x, tx, t = (feats[c].to_numpy(dtype=float) for c in ("bg_frequency", "bg_recency", "bg_T"))
+    out["p_alive"] = np.asarray(bg.probability_alive(x, tx, t), dtype=float)
+    out["expected_orders"] = np.asarray(
+        bg.expected_purchases(models.horizon_days, x, tx, t), dtype=float)
+    if gg is not None:
+        spend = np.asarray(gg.expected_spend(x, feats["bg_monetary_value"].to_numpy(float)),
+                           dtype=float)
+        out["clv_bgnbd"] = out["expected_orders"].to_numpy() * spend
+    return out
+
+
+def fit_customer_models(store: Store, as_of: Any, horizon: int = 90, *, segments: bool = True,
+                        settings: ModelSettings | None = None
+                        ) -> tuple[CustomerModels, pd.DataFrame, pd.DataFrame]:
+    """Fit every model for scoring at ``as_of``; return (models, features at as_of, panel)."""
+    cfg = settings or ModelSettings()
+    ts = to_as_of(as_of)
+    feats = customer_features(store, ts)
+    if len(feats) < MIN_CUSTOMERS:
+        raise DataError(
+            f"too few customers: {len(feats)} have a purchase before {ts.date()}; the churn "
+            f"and CLV models need at least {MIN_CUSTOMERS}. Load more transactions or use a "
+            "later as_of"
+        )
+    check_observed(feats, ts)
+    plan = plan_cutoffs(feats["first_purchase_at"].min(), ts, horizon,
+                        step_days=cfg.step_days, max_cutoffs=cfg.max_cutoffs,
+                        min_history_days=cfg.min_history_days)
+    panel = build_panel(store, plan.cutoffs, horizon)
+    notes: list[str] = []
+    sizes = panel.groupby("as_of").size()
+    small = sizes[sizes < MIN_CUSTOMERS]
+    if len(small) and len(small) < len(sizes):  # early cutoffs of a small shop: drop them
+        panel = panel[~panel["as_of"].isin(small.index)].reset_index(drop=True)
+        plan = dataclasses.replace(plan, cutoffs=tuple(
+            c for c in plan.cutoffs if c not in set(small.index)))
+        notes.append(f"training cutoffs {', '.join(str(c.date()) for c in small.index)} have "
+                     f"fewer than {MIN_CUSTOMERS} customers and were left out")
+    churn = ChurnModel(thresholds=cfg.thresholds, calibration=cfg.calibration,
+                       random_state=cfg.random_state, n_jobs=cfg.n_jobs).fit(panel)
+    clv = BoostedCLVModel(random_state=cfg.random_state, n_jobs=cfg.n_jobs).fit(panel)
+    bg, gg = _fit_bgnbd(feats, notes)
+    models = CustomerModels(ts, horizon, plan, churn, clv, bg, gg, notes=notes)
+    if segments:
+        models.rfm = RFMScorer(scheme=cfg.scheme).fit(feats)
+        models.clusters = CustomerClusters(k_range=cfg.k_range,
+                                           random_state=cfg.random_state).fit(feats)
+    keys = [s.CUSTOMER_ID, "as_of"]
+    models.data_fingerprint_ = fingerprint(
+        panel[[*keys, "churned"]], panel[["future_spend"]].round(6), model_matrix(panel),
+        feats[keys], model_matrix(feats))
+    return models, feats, panel
+
+
+def score_customers(models: CustomerModels, features: pd.DataFrame) -> pd.DataFrame:
+    """The scores frame (``SCORE_COLUMNS`` + ``clv_expected``, ``outlier``, ``as_of``)."""
+    if len(features) == 0:
+        raise DataError("scoring: the feature frame has no customers")
+    feats = features.reset_index(drop=True)
+    parts = [feats[[s.CUSTOMER_ID]]]
+    if models.rfm is not None:
+        parts.append(models.rfm.transform(feats).drop(columns=s.CUSTOMER_ID))
+    if models.clusters is not None:
+        parts.append(models.clusters.transform(feats).drop(columns=s.CUSTOMER_ID))
+    parts.append(models.churn.score(feats).drop(columns=s.CUSTOMER_ID))
+    parts.append(_bgnbd_scores(models, feats))
+    parts.append(models.clv.score(feats).drop(columns=s.CUSTOMER_ID))
+    out = pd.concat(parts, axis=1)
+    out["as_of"] = models.as_of
+    first = [c for c in SCORE_COLUMNS if c in out.columns]
+    return out[first + [c for c in out.columns if c not in first]]
+
+
+def _tiers(y: np.ndarray, tier: np.ndarray) -> dict[str, dict[str, Any]]:
+    out = {}
+    for t in ("high", "medium", "low"):
+        mask = tier == t
+        out[t] = {"customers": int(mask.sum()),
+                  "churn_rate": float(y[mask].mean()) if mask.any() else None}
+    return out
+
+
+def evaluate(store: Store, test_as_of: Any, horizon: int = 90, *,
+             settings: ModelSettings | None = None) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Out-of-time evaluation at ``test_as_of``: fit as if it were today, compare with what
+    happened in ``[test_as_of, test_as_of + horizon)``. Returns (metrics, predictions)."""
+    ts = to_as_of(test_as_of)
+    models, feats, panel = fit_customer_models(store, ts, horizon, segments=False,
+                                               settings=settings)
+    lab = labels(store, ts, horizon).set_index(s.CUSTOMER_ID)
+    pred = score_customers(models, feats)
+    y = lab.loc[feats[s.CUSTOMER_ID], "churned"].to_numpy(dtype=int)
+    spend = lab.loc[feats[s.CUSTOMER_ID], "future_spend"].to_numpy(dtype=float)
+    if min(y.sum(), (1 - y).sum()) == 0:
+        raise DataError(f"evaluation at {ts.date()}: every customer "
+                        f"{'churned' if y.all() else 'bought again'} in the {horizon}-day "
+                        "window, so churn cannot be evaluated; choose another cutoff")
+    pred["churned"] = y.astype(bool)
+    pred["future_spend"] = spend
+    last = last_period_spend(store, feats, ts, horizon)
+    pred["last_period_spend"] = last
+    p = pred["churn_probability"].to_numpy()
+    churn_models: dict[str, Any] = {"model": M.churn_metrics(y, p)}
+    churn_models["recency_only"] = M.churn_metrics(y, feats["recency_days"], probability=False)
+    gains = {"model": M.cumulative_gains(y, p),
+             "recency_only": M.cumulative_gains(y, feats["recency_days"])}
+    if pred["p_alive"].notna().all():
+        dead = 1.0 - pred["p_alive"].to_numpy()
+        churn_models["bgnbd_1_minus_p_alive"] = M.churn_metrics(y, dead)
+        churn_models["bgnbd_expected_orders"] = M.churn_metrics(
+            y, -pred["expected_orders"].to_numpy(), probability=False)
+        gains["bgnbd_1_minus_p_alive"] = M.cumulative_gains(y, dead)
+    clv_models: dict[str, Any] = {
+        "model": M.clv_metrics(spend, pred["clv_expected"]),
+        "model_p50": M.clv_metrics(spend, pred["clv_p50"]),
+    }
+    cal = {"model": M.decile_calibration(spend, pred["clv_expected"])}
+    clv_gains = {"model": M.cumulative_gains(spend, pred["clv_expected"])}
+    if pred["clv_bgnbd"].notna().all():
+        clv_models["bgnbd_gg"] = M.clv_metrics(spend, pred["clv_bgnbd"])
+        cal["bgnbd_gg"] = M.decile_calibration(spend, pred["clv_bgnbd"])
+        clv_gains["bgnbd_gg"] = M.cumulative_gains(spend, pred["clv_bgnbd"])
+    clv_models["last_period"] = M.clv_metrics(spend, last)
+    clv_gains["last_period"] = M.cumulative_gains(spend, last)
+    below = spend < pred["clv_p10"].to_numpy()
+    above = spend > pred["clv_p90"].to_numpy()
+    notes = list(models.notes)
+    train_rate = float(panel["churned"].mean())
+    if abs(train_rate - y.mean()) > 0.05:
+        notes.append(f"the churn rate in the test window ({y.mean():.1%}) differs from the "
+                     f"training panel's ({train_rate:.1%}): probabilities calibrated on earlier "
+                     "windows are off by about that much (seasonality or a trend)")
+    ratio = clv_models["model"]["total_error"]
+    if ratio is not None and abs(ratio) > 0.15:
+        notes.append(f"predicted total spend is {ratio:+.0%} off the observed total: the test "
+                     "window's spend level differs from the training windows' (seasonality "
+                     "the history is too short to learn, or a trend)")
+    metrics = {
+        "test_cutoff": str(ts.date()),
+        "label_window": [str(ts.date()), str((ts + pd.Timedelta(days=horizon)).date())],
+        "train_cutoffs": [str(c.date()) for c in models.plan.cutoffs],
+        "holdout_cutoff": str(models.plan.holdout.date()),
+        "n_train_rows": int(len(panel)),
+        "n_customers": int(len(feats)),
+        "churn": {
+            "churn_rate": float(y.mean()),
+            "train_churn_rate": train_rate,
+            "models": churn_models,
+            "holdout": models.churn.holdout_metrics_,
+            "tiers": _tiers(y, pred["churn_tier"].to_numpy()),
+            "calibration": M.decile_calibration(y, p),
+            "gains": gains,
+        },
+        "clv": {
+            "models": clv_models,
+            "interval": {"coverage": float(1 - below.mean() - above.mean()),
+                         "below": float(below.mean()), "above": float(above.mean())},
+            "calibration": cal,
+            "gains": clv_gains,
+        },
+        "rounds": {"churn": models.churn.n_rounds_, **models.clv.n_rounds_},
+        "notes": notes,
+    }
+    return metrics, pred
+
+
+def _write_outputs(out: Path, scores: pd.DataFrame, profiles: dict[str, pd.DataFrame],
+                   selection: pd.DataFrame | None) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"scores_csv": out / "scores.csv", "scores_parquet": out / "scores.parquet"}
+    scores.to_csv(paths["scores_csv"], index=False)
+    scores.to_parquet(paths["scores_parquet"], index=False)
+    for name, prof in profiles.items():
+        paths[f"profile_{name}"] = out / f"segments_{name}.csv"
+        prof.to_csv(paths[f"profile_{name}"], index=False)
+        paths[f"plot_{name}"] = plot_segments(
+            prof, out / f"segments_{name}.png",
+            title="RFM segments" if name == "rfm" else "Behavioural clusters")
+    if selection is not None:
+        paths["cluster_selection"] = out / "cluster_selection.csv"
+        selection.to_csv(paths["cluster_selection"], index=False)
+    return paths
+
+
+def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
+                    out_dir: str | Path | None = None, *, with_evaluation: bool = True,
+                    thresholds: tuple[float, float] = (0.4, 0.7), calibration: str = "sigmoid",
+                    scheme: str = "named11", k_range: tuple[int, int] = (2, 8),
+                    random_state: int = 0, n_jobs: int | None = 1,
+                    progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Fit every customer model at ``as_of``, score the customers, and evaluate the recipe out
+    of time at ``as_of - horizon``.
+
+    ``as_of`` defaults to the day after the last transaction in the store. Returns
+    ``{"as_of", "horizon_days", "evaluation_cutoff", "scores", "features", "metrics",
+    "profiles", "cluster_selection", "models", "model_card", "paths", "timings"}``:
+    ``metrics`` is JSON-able; ``features`` are the customer features at ``as_of`` that were
+    scored. With ``out_dir``: scores (CSV, Parquet), segment profiles and pictures, the model
+    card (markdown, HTML, metrics.json) and the saved models (``model/``) are written there.
+
+    When the history is too short to evaluate at ``as_of - horizon`` (but long enough to
+    train at ``as_of``), ``metrics["evaluation"]`` says why instead, and scoring goes on.
+    """
+    say = progress or (lambda _m: None)
+    if not isinstance(horizon, int) or horizon < 1:
+        raise ParameterError(f"horizon {horizon!r} days is impossible; use 1 or more days")
+    cfg = ModelSettings(thresholds=(float(thresholds[0]), float(thresholds[1])),
+                        calibration=calibration, scheme=scheme,
+                        k_range=(int(k_range[0]), int(k_range[1])),
+                        random_state=random_state, n_jobs=n_jobs)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    ts = to_as_of(as_of) if as_of is not None else store.default_as_of()
+    test_cut = ts - pd.Timedelta(days=horizon)
+    evaluation: dict[str, Any]
+    if with_evaluation:
+        say(f"evaluating out of time at {test_cut.date()} (training cutoffs end by then)")
+        try:
+            evaluation, _ = evaluate(store, test_cut, horizon, settings=cfg)
+        except DataError as e:
+            log.warning("evaluation skipped: %s", e)
+            evaluation = {"skipped": str(e), "test_cutoff": str(test_cut.date())}
+    else:
+        evaluation = {"skipped": "not requested", "test_cutoff": str(test_cut.date())}
+    timings["evaluate_s"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    say(f"fitting the models for scoring at {ts.date()}")
+    models, feats, panel = fit_customer_models(store, ts, horizon, settings=cfg)
+    timings["fit_s"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    say("scoring customers")
+    scores = score_customers(models, feats)
+    joined = feats.merge(scores.drop(columns="as_of"), on=s.CUSTOMER_ID)
+    assert models.rfm is not None and models.clusters is not None
+    profiles = {
+        "rfm": segment_profile(joined, "rfm_segment",
+                               order=[r.name for r in models.rfm.rules]),
+        "clusters": segment_profile(joined, "cluster_name"),
+    }
+    timings["score_s"] = time.perf_counter() - t2
+    metrics: dict[str, Any] = {
+        "loyalist_version": __version__,
+        "as_of": str(ts),
+        "horizon_days": horizon,
+        "evaluation": evaluation,
+        "training": {**models.plan.to_dict(), "n_rows": int(len(panel)),
+                     "churn_rounds": models.churn.n_rounds_,
+                     "clv_rounds": models.clv.n_rounds_,
+                     "churn_holdout": models.churn.holdout_metrics_,
+                     "data_fingerprint": models.data_fingerprint_},
+        "scoring": {"customers": int(len(scores)),
+                    "tiers": scores["churn_tier"].value_counts().to_dict(),
+                    "expected_spend_total": float(scores["clv_expected"].sum())},
+        "segments": {
+            "rfm_scheme": cfg.scheme,
+            "rfm_counts": scores["rfm_segment"].value_counts().to_dict(),
+            "clusters_k": models.clusters.k_,
+            "cluster_selection": models.clusters.selection_.to_dict("records"),
+            "cluster_names": {str(k): v for k, v in models.clusters.names_.items()},
+            "outliers": int(scores["outlier"].sum()),
+        },
+        "notes": models.notes,
+    }
+    models.metrics_ = metrics
+    paths: dict[str, Path] = {}
+    card: dict[str, Path] | None = None
+    if out_dir is not None:
+        t3 = time.perf_counter()
+        say(f"writing results to {out_dir}")
+        from loyalist.evaluation.card import write_model_card
+        from loyalist.evaluation.persist import save
+
+        out = Path(out_dir)
+        paths = _write_outputs(out, scores, profiles, models.clusters.selection_)
+        timings["write_s"] = time.perf_counter() - t3
+        metrics["timings"] = {k: round(v, 3) for k, v in timings.items()}
+        card = write_model_card(metrics, out)
+        paths.update({f"card_{k}": v for k, v in card.items()})
+        paths["model"] = save(models, out / "model", as_of=ts,
+                              data_fingerprint=models.data_fingerprint_,
+                              metrics=metrics, extra={"horizon_days": horizon})
+    timings["total_s"] = time.perf_counter() - t0
+    metrics["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    if card is not None:  # rewrite metrics.json with the final timings
+        card["metrics"].write_text(json.dumps(metrics, indent=2, default=str))
+    return {
+        "as_of": ts, "horizon_days": horizon, "evaluation_cutoff": test_cut,
+        "scores": scores, "features": feats, "metrics": metrics, "profiles": profiles,
+        "cluster_selection": models.clusters.selection_, "models": models,
+        "model_card": card, "paths": paths, "timings": timings,
+    }

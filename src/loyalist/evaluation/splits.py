@@ -1,0 +1,224 @@
+"""Time splits: training cutoffs before a target cutoff, stacked feature/label panels, and the
+model matrix the supervised models read.
+
+The rule that keeps everything leak-free: a model that predicts at ``as_of`` is trained only on
+cutoffs ``c`` whose label window ``[c, c + horizon)`` ends on or before ``as_of``, so no
+transaction on or after ``as_of`` is read, neither as a feature nor as a label. The latest
+such cutoff is ``as_of - horizon``; earlier ones step back by calendar months (or
+``step_days``) while at least ``min_history_days`` of history precede them.
+
+Three cutoffs matter in a run (see :func:`loyalist.evaluation.run.train_and_score`):
+
+- **scoring** at ``as_of`` (usually the day after the last transaction): no label exists yet;
+  models are trained on cutoffs whose windows end by ``as_of``;
+- **evaluation** at ``as_of - horizon``: the last cutoff whose future is fully observed; the
+  evaluation models are trained on cutoffs whose windows end by ``as_of - horizon``;
+- inside every training set, the **latest training cutoff is held out** for early stopping and
+  probability calibration. The same rule applies to it: the first-stage model is fitted only on
+  the *inner* cutoffs, whose label windows end by the hold-out cutoff (a cutoff one month
+  earlier would see, as its label, purchases inside the hold-out's label window by the same
+  customers, and reward overfitting). The boosters are then refitted on all training cutoffs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from loyalist import schema as s
+from loyalist.errors import DataError, ParameterError
+from loyalist.features import FEATURES, customer_features, labels
+from loyalist.store import Store
+
+__all__ = ["CutoffPlan", "build_panel", "check_observed", "fingerprint", "last_period_spend",
+           "model_matrix", "panel_horizon", "plan_cutoffs"]
+
+#: how many days after the last purchase in the store an ``as_of`` may lie before the label
+#: windows of the latest training cutoffs count as "not observed yet"
+MAX_GAP_DAYS = 30
+
+
+@dataclass(frozen=True)
+class CutoffPlan:
+    """Training cutoffs (oldest first) for a model that predicts at ``as_of``."""
+
+    as_of: pd.Timestamp
+    horizon_days: int
+    cutoffs: tuple[pd.Timestamp, ...]
+    first_purchase: pd.Timestamp
+    min_history_days: int
+
+    @property
+    def holdout(self) -> pd.Timestamp:
+        """The latest training cutoff: held out for early stopping and calibration."""
+        return self.cutoffs[-1]
+
+    @property
+    def inner(self) -> tuple[pd.Timestamp, ...]:
+        """The cutoffs the first-stage model is fitted on: label windows end by the hold-out."""
+        return tuple(c for c in self.cutoffs if self.window_end(c) <= self.holdout)
+
+    def window_end(self, cutoff: pd.Timestamp) -> pd.Timestamp:
+        return cutoff + pd.Timedelta(days=self.horizon_days)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"as_of": str(self.as_of), "horizon_days": self.horizon_days,
+                "cutoffs": [str(c.date()) for c in self.cutoffs],
+                "holdout_cutoff": str(self.holdout.date()),
+                "inner_cutoffs": [str(c.date()) for c in self.inner],
+                "label_windows_end_by": str(max(self.window_end(c) for c in self.cutoffs)),
+                "min_history_days": self.min_history_days}
+
+
+def plan_cutoffs(first_purchase: pd.Timestamp, as_of: pd.Timestamp, horizon_days: int, *,
+                 step_days: int | None = None, max_cutoffs: int = 12,
+                 min_history_days: int = 60, min_cutoffs: int = 2,
+                 purpose: str = "training") -> CutoffPlan:
+    """Cutoffs ``as_of - horizon``, then one calendar month (or ``step_days``) earlier each,
+    while ``min_history_days`` of data precede them, at most ``max_cutoffs``.
+
+    Raises :class:`DataError` naming the dates needed when fewer than ``min_cutoffs`` fit (one
+    to train on and one held out, at least).
+    """
+    if not isinstance(horizon_days, int) or horizon_days < 1:
+        raise ParameterError(f"horizon {horizon_days!r} days is impossible; use 1 or more days")
+    if step_days is not None and step_days < 1:
+        raise ParameterError(f"step_days {step_days!r} must be >= 1 (or None for months)")
+    if max_cutoffs < min_cutoffs or min_cutoffs < 1:
+        raise ParameterError(f"max_cutoffs {max_cutoffs} must be >= min_cutoffs {min_cutoffs} "
+                             ">= 1")
+    first = pd.Timestamp(first_purchase).normalize()
+    latest = pd.Timestamp(as_of) - pd.Timedelta(days=horizon_days)
+    horizon = pd.Timedelta(days=horizon_days)
+
+    def grid(k: int) -> pd.Timestamp:
+        return pd.Timestamp(latest - pd.DateOffset(months=k) if step_days is None
+                            else latest - pd.Timedelta(days=k * step_days))
+
+    cuts: list[pd.Timestamp] = []
+    k = 0
+    while len(cuts) < max_cutoffs and (grid(k) - first).days >= min_history_days:
+        cuts.append(grid(k))
+        k += 1
+    inner = [c for c in cuts if c + horizon <= latest]
+    if len(cuts) < min_cutoffs or len(inner) < min_cutoffs - 1:
+        # the oldest cutoff needed: the (min_cutoffs - 1)-th grid cutoff whose label window
+        # ends by the hold-out cutoff ``latest``
+        k, found = 0, 0
+        while True:
+            k += 1
+            if grid(k) + horizon <= latest:
+                found += 1
+                if found >= min_cutoffs - 1:
+                    break
+        need_from = grid(k) - pd.Timedelta(days=min_history_days)
+        raise DataError(
+            f"too short a history for {purpose} at {pd.Timestamp(as_of).date()} with a "
+            f"{horizon_days}-day horizon: training cutoffs need {horizon_days}-day label "
+            f"windows ending by {pd.Timestamp(as_of).date()} (the latest cutoff is "
+            f"{latest.date()}, held out for early stopping and calibration) and at least "
+            f"{min_cutoffs - 1} earlier cutoff(s) whose windows end by that hold-out (the "
+            f"oldest needed is {grid(k).date()}), each with {min_history_days} days of "
+            f"purchases before it: that needs purchases from {need_from.date()} or earlier, "
+            f"i.e. {(pd.Timestamp(as_of) - need_from).days} days of history before as_of; the "
+            f"first purchase is on {first.date()}. Use a later as_of, a shorter horizon, or "
+            "load more history"
+        )
+    plan = CutoffPlan(pd.Timestamp(as_of), horizon_days, tuple(sorted(cuts)), first,
+                      min_history_days)
+    for c in plan.cutoffs:  # the invariant every test relies on
+        assert plan.window_end(c) <= plan.as_of, (c, plan.as_of)
+    return plan
+
+
+def check_observed(features: pd.DataFrame, as_of: pd.Timestamp) -> None:
+    """``as_of`` must not lie far beyond the data: label windows ending by it must be observed."""
+    last = pd.Timestamp(features["last_purchase_at"].max())
+    gap = (pd.Timestamp(as_of) - last).days
+    latest_ok = (last.normalize() + pd.Timedelta(days=1)).date()
+    if gap > MAX_GAP_DAYS:
+        raise DataError(
+            f"as_of {pd.Timestamp(as_of).date()} is {gap} days after the last purchase in the "
+            f"store ({last.date()}): the label windows of the latest training cutoffs would "
+            f"cover days with no data. Use an as_of up to {latest_ok} "
+            "(the default is the day after the last transaction)"
+        )
+
+
+def build_panel(store: Store, cutoffs: tuple[pd.Timestamp, ...] | list[pd.Timestamp],
+                horizon_days: int) -> pd.DataFrame:
+    """Features at each cutoff joined with that cutoff's labels, stacked (column ``as_of``)."""
+    frames = []
+    for c in cutoffs:
+        f = customer_features(store, c)
+        lab = labels(store, c, horizon_days)[[s.CUSTOMER_ID, "horizon_days", "churned",
+                                               "future_spend", "future_orders"]]
+        frames.append(f.merge(lab, on=s.CUSTOMER_ID, how="left", validate="one_to_one"))
+    panel = pd.concat(frames, ignore_index=True)
+    if panel["churned"].isna().any():  # labels' population equals features' by construction
+        raise DataError("labels are missing for some customers of the training panel; the "
+                        "features and labels queries disagree on who is a customer")
+    panel["churned"] = panel["churned"].astype(bool)
+    return panel
+
+
+def panel_horizon(panel: pd.DataFrame) -> int:
+    """The one label horizon of a training panel (column ``horizon_days``)."""
+    if "horizon_days" not in panel.columns:
+        raise DataError("training panel: column 'horizon_days' is missing; build it with "
+                        "loyalist.evaluation.splits.build_panel")
+    values = pd.unique(panel["horizon_days"])
+    if len(values) != 1:
+        raise DataError(f"training panel: mixes label horizons {sorted(values)}; use one")
+    return int(values[0])
+
+
+def last_period_spend(store: Store, features: pd.DataFrame, as_of: pd.Timestamp,
+                      horizon_days: int) -> np.ndarray:
+    """Gross spend in ``[as_of - horizon, as_of)`` per row of ``features`` (the "same as last
+    period" baseline): from the labels at ``as_of - horizon``, and the whole history for
+    customers whose first purchase is inside that window."""
+    start = pd.Timestamp(as_of) - pd.Timedelta(days=horizon_days)
+    prev = labels(store, start, horizon_days).set_index(s.CUSTOMER_ID)["future_spend"]
+    out = features[s.CUSTOMER_ID].map(prev)
+    new = features["first_purchase_at"] >= start
+    out = out.where(~new, features["monetary_total"])
+    return out.fillna(0.0).to_numpy(dtype=float)
+
+
+#: derived columns the boosters read besides ``FEATURES``
+DERIVED: dict[str, str] = {
+    "recency_over_ipi": "days since the last purchase over the mean gap between purchase days",
+    "orders_per_month": "orders per 30.44 days of tenure (tenure at least 30 days)",
+    "spend_per_month": "gross spend per 30.44 days of tenure (tenure at least 30 days)",
+}
+
+
+def model_matrix(frame: pd.DataFrame) -> pd.DataFrame:
+    """The boosters' input: every feature of ``FEATURES`` plus ``DERIVED``, as floats rounded
+    to 1e-6 (DuckDB's parallel float sums can differ in the last bit between two stores holding
+    the same rows; rounding keeps such noise from moving a split, so the same data gives the
+    same model)."""
+    missing = [c for c in FEATURES if c not in frame.columns]
+    if missing:
+        raise DataError(f"features: columns {missing} are missing; compute the frame with "
+                        "loyalist.features.customer_features")
+    x = frame[list(FEATURES)].astype(float).copy()
+    ipi = x["ipi_mean_days"].where(x["ipi_mean_days"] > 0)
+    x["recency_over_ipi"] = x["recency_days"] / ipi
+    months = np.maximum(x["tenure_days"], 30.0) / 30.44
+    x["orders_per_month"] = x["orders"] / months
+    x["spend_per_month"] = x["monetary_total"] / months
+    return x.round(6).reset_index(drop=True)
+
+
+def fingerprint(*frames: pd.DataFrame) -> str:
+    """A sha256 over the values of the frames (row order and column names included)."""
+    h = hashlib.sha256()
+    for f in frames:
+        h.update(",".join(map(str, f.columns)).encode())
+        h.update(pd.util.hash_pandas_object(f, index=False).to_numpy().tobytes())
+    return h.hexdigest()

@@ -1,0 +1,156 @@
+"""ML lifetime value: quantiles ordered, fit on a synthetic panel, errors, CLV metrics by hand,
+the "same as last period" baseline, and the out-of-time targets on Online Retail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ONLINE_RETAIL, need_shared
+from scipy.stats import spearmanr
+from test_churn import AS_OF, H, make_store, or_evaluation, or_store, synthetic_lines  # noqa: F401
+
+from loyalist.clv.ml import BoostedCLVModel
+from loyalist.errors import DataError, NotFittedError, ParameterError
+from loyalist.evaluation import metrics as M
+from loyalist.evaluation.splits import build_panel, last_period_spend, plan_cutoffs
+from loyalist.features import FEATURES, customer_features
+from loyalist.store import Store
+
+
+@pytest.fixture(scope="module")
+def syn(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, pd.DataFrame, pd.DataFrame]:
+    st = make_store(tmp_path_factory.mktemp("clv") / "s.duckdb", synthetic_lines())
+    feats = customer_features(st, AS_OF)
+    plan = plan_cutoffs(feats["first_purchase_at"].min(), AS_OF, H)
+    return st, feats, build_panel(st, plan.cutoffs, H)
+
+
+@pytest.fixture(scope="module")
+def fitted(syn: tuple[Store, pd.DataFrame, pd.DataFrame]) -> BoostedCLVModel:
+    return BoostedCLVModel().fit(syn[2])
+
+
+def test_quantiles_are_ordered_and_non_negative(syn, fitted: BoostedCLVModel) -> None:  # noqa: ANN001
+    _, feats, _ = syn
+    out = fitted.score(feats)
+    assert list(out.columns) == ["customer_id", "clv_expected", "clv_p10", "clv_p50", "clv_p90"]
+    q = out[["clv_p10", "clv_p50", "clv_p90"]].to_numpy()
+    assert (q >= 0).all() and (np.diff(q, axis=1) >= 0).all()
+    assert (out["clv_expected"] >= 0).all()
+    assert set(fitted.n_rounds_) == {"point", "p10", "p50", "p90"}
+
+
+def test_point_model_ranks_future_spend(syn, fitted: BoostedCLVModel) -> None:  # noqa: ANN001
+    st, feats, _ = syn
+    test = build_panel(st, [AS_OF], H)
+    pred = fitted.predict(test)
+    rho = spearmanr(pred, test["future_spend"]).statistic
+    assert rho > 0.4
+    m = M.clv_metrics(test["future_spend"], pred)
+    assert m["lift_top_decile"] > 2
+
+
+def test_quantile_sorting_repairs_crossing() -> None:
+    class Fixed:
+        def __init__(self, v: float) -> None:
+            self.v = v
+
+        def predict(self, x: pd.DataFrame) -> np.ndarray:
+            return np.full(len(x), self.v)
+
+    m = BoostedCLVModel()
+    m.point_ = Fixed(5.0)
+    m.quantile_models_ = {0.1: Fixed(9.0), 0.5: Fixed(-3.0), 0.9: Fixed(4.0)}  # crossed
+    m.columns_ = []
+    feats = pd.DataFrame({c: [1.0] for c in FEATURES})
+    q = m.predict_quantiles(feats)
+    assert q.iloc[0].tolist() == [0.0, 4.0, 9.0]
+
+
+def test_clv_errors(syn) -> None:  # noqa: ANN001
+    _, feats, panel = syn
+    with pytest.raises(ParameterError, match="quantiles .* strictly increasing"):
+        BoostedCLVModel(quantiles=(0.5, 0.1)).fit(panel)
+    with pytest.raises(ParameterError, match="objective 'mae'"):
+        BoostedCLVModel(objective="mae").fit(panel)
+    with pytest.raises(DataError, match="column 'future_spend' is missing"):
+        BoostedCLVModel().fit(panel.drop(columns="future_spend"))
+    with pytest.raises(DataError, match="0 of [0-9,]+ customer-cutoffs spent anything"):
+        BoostedCLVModel().fit(panel.assign(future_spend=0.0))
+    with pytest.raises(NotFittedError, match="not fitted"):
+        BoostedCLVModel().predict(feats)
+
+
+def test_clv_metrics_by_hand() -> None:
+    actual = [0.0, 0.0, 1.0, 3.0]
+    assert M.normalized_gini(actual, actual) == pytest.approx(1.0)
+    assert M.normalized_gini(actual, [3, 2, 1, 0]) == pytest.approx(-1.0)
+    # order by prediction: a = [0, 1, 0, 3]; G = (0 + .25 + .25 + 1) / 4 - 5/8 = -0.25;
+    # perfect G = (.75 + 1 + 1 + 1) / 4 - 5/8 = 0.3125
+    assert M.normalized_gini(actual, [1, 3, 2, 0]) == pytest.approx(-0.25 / 0.3125)
+    m = M.clv_metrics(actual, [1.0, 0.0, 1.0, 1.0])
+    assert m["mae"] == pytest.approx((1 + 0 + 0 + 2) / 4)
+    assert m["rmse"] == pytest.approx(np.sqrt((1 + 0 + 0 + 4) / 4))
+    assert m["total_error"] == pytest.approx((3 - 4) / 4)
+    assert m["total_actual"] == 4 and m["total_predicted"] == 3
+    # top 10% of 4 rows = 1 row (the first 1.0 by row order: actual 0) -> lift 0
+    assert m["lift_top_decile"] == 0.0
+    assert M.lift_at([0, 0, 0, 10], [1, 2, 3, 4], 0.25) == pytest.approx(4.0)
+    assert M.clv_metrics([1.0, 2.0, 3.0], [3.0, 2.0, 1.0])["spearman"] == pytest.approx(-1.0)
+    assert M.clv_metrics([1.0, 2.0], [5.0, 5.0])["spearman"] is None  # constant prediction
+    with pytest.raises(DataError, match="1 of 2 predictions are NaN"):
+        M.clv_metrics([1.0, 2.0], [np.nan, 1.0])
+
+
+def test_last_period_spend_by_hand(tmp_path: Path) -> None:
+    lines = pd.DataFrame([
+        # a: bought on day 0 and day 50; b: first bought on day 50; c: only on day 0
+        {"order_id": "1", "product_id": "p", "quantity": 1, "unit_price": 10.0,
+         "customer_id": "a", "ordered_at": "2024-01-01 10:00:00"},
+        {"order_id": "2", "product_id": "p", "quantity": 2, "unit_price": 10.0,
+         "customer_id": "a", "ordered_at": "2024-02-20 10:00:00"},
+        {"order_id": "3", "product_id": "p", "quantity": 1, "unit_price": 7.0,
+         "customer_id": "b", "ordered_at": "2024-02-20 11:00:00"},
+        {"order_id": "4", "product_id": "p", "quantity": 1, "unit_price": 5.0,
+         "customer_id": "c", "ordered_at": "2024-01-01 12:00:00"},
+    ])
+    st = make_store(tmp_path / "lp.duckdb", lines)
+    as_of = pd.Timestamp("2024-03-01")
+    feats = customer_features(st, as_of)
+    spend = dict(zip(feats["customer_id"], last_period_spend(st, feats, as_of, 30),
+                     strict=True))
+    assert spend == {"a": 20.0, "b": 7.0, "c": 0.0}
+
+
+# --------------------------------------------------------------------------------------------
+# Online Retail: out-of-time targets (test cutoff 2011-09-01, 90 days)
+# --------------------------------------------------------------------------------------------
+@need_shared(ONLINE_RETAIL)
+@pytest.mark.shared
+@pytest.mark.slow
+@pytest.mark.xdist_group("online_retail")
+def test_online_retail_clv_beats_bgnbd(or_evaluation: dict) -> None:  # noqa: F811
+    cl = or_evaluation["clv"]["models"]
+    model, bg, last = cl["model"], cl["bgnbd_gg"], cl["last_period"]
+    assert model["rmse"] <= 0.9 * bg["rmse"]  # target: at least 10% below BG/NBD + GG
+    assert model["mae"] < bg["mae"] and model["mae"] < last["mae"]
+    assert model["spearman"] > last["spearman"]
+    assert model["spearman"] >= 0.5  # measured 0.529 (regression guard)
+    assert abs(model["total_error"]) < abs(bg["total_error"])
+    iv = or_evaluation["clv"]["interval"]
+    assert 0.6 < iv["coverage"] < 0.95
+
+
+@need_shared(ONLINE_RETAIL)
+@pytest.mark.shared
+@pytest.mark.slow
+@pytest.mark.xdist_group("online_retail")
+@pytest.mark.xfail(strict=True, reason="targets Spearman >= 0.60 and top-decile lift >= 6 not "
+                   "met: measured 0.528 and 5.57 (BG/NBD + GG: 0.513 and 5.57); 5-fold in-time "
+                   "cross-validation on the test cutoff itself reaches only 0.515 / 5.49")
+def test_online_retail_clv_rank_targets(or_evaluation: dict) -> None:  # noqa: F811
+    model = or_evaluation["clv"]["models"]["model"]
+    assert model["spearman"] >= 0.60 and model["lift_top_decile"] >= 6
