@@ -17,11 +17,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from loyalist import __version__
 from loyalist import schema as s
-from loyalist.errors import LoyalistError, ParameterError
+from loyalist.errors import DataError, LoyalistError, ParameterError
 from loyalist.features import customer_features, to_as_of
 from loyalist.ingest import ingest_files
 from loyalist.store import Store
@@ -124,21 +125,37 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
     feats.to_csv(out / "features.csv", index=False)
     say("training customer models (segments, churn, lifetime value)")
     trained = train(store_path, as_of=str(as_of.date()), out=out / "customers", progress=progress)
+    say("recommending products (hybrid of popularity, item-item, ALS, content)")
+    recs = recommend(store_path, as_of, out_dir=out / "recommendations")
+    rec_eval = evaluate_recommend(store_path, None, 30, out_dir=out / "recommendations")
+    say("forecasting daily revenue, total and per category")
+    fc = forecast(store_path, 30, out / "forecast", by="category", as_of=as_of)
     result = {
         "out": str(out), "store": str(store_path), "scenario": gen, "as_of": str(as_of.date()),
         "loads": [{k: r[k] for k in ("table", "file", "rows_read", "rows_loaded",
                                      "rows_quarantined", "rules")} for r in reports],
         "customers_with_features": int(len(feats)),
         "customer_models": trained["summary"],
+        "recommendations": {"customers": recs["customers"], "method": recs["method"],
+                            "evaluation": rec_eval["summary"]},
+        "forecast": {"series": len(fc["series"]), "total": {
+            k: fc["series"]["total"][k] for k in ("model", "mase_vs_seasonal_naive")
+            if k in fc["series"]["total"]}},
         "outputs": {"quality_report": str(out / "quality_report.json"),
                     "features": str(feat_path), "features_csv": str(out / "features.csv"),
                     **{k: v for k, v in trained["paths"].items()
-                       if k in ("scores_csv", "card_html", "model") or k.startswith("plot_")}},
+                       if k in ("scores_csv", "card_html", "model") or k.startswith("plot_")},
+                    "recommendations": recs["csv"],
+                    "recommendation_metrics": rec_eval["outputs"][0],
+                    **{f"forecast_{k}": v for k, v in fc["files"].items()}},
     }
     result["seconds"] = round(time.perf_counter() - started, 2)
     write_run_json(out, command="demo", as_of=as_of, inputs=[Path(p) for p in
                    gen["files"].values() if Path(p).is_file()],
-                   metrics={"customer_models": trained["metrics"].get("evaluation", {})},
+                   metrics={"customer_models": trained["metrics"].get("evaluation", {}),
+                            "recommendations": rec_eval["summary"],
+                            "forecast": {n: r.get("backtest", {}).get(r.get("model"), {})
+                                         for n, r in fc["series"].items()}},
                    extra=result)
     return result
 
@@ -257,3 +274,199 @@ def evaluate_customers(store_path: Path, *, as_of: str, horizon: int = 90,
         paths = {k: str(v) for k, v in write_model_card(metrics, out).items()}
     return {"as_of": as_of, "horizon_days": horizon, "metrics": metrics, "paths": paths,
             "summary": _churn_summary(metrics)}
+
+
+# --- demand models: recommendations and forecasts ----------------------------------------
+#: The store table the recommendations are written to (keyed by as_of, method, customer).
+RECOMMENDATIONS_TABLE = "recommendations"
+RECOMMENDATIONS_CSV = "recommendations.csv"
+RECOMMENDATION_COLUMNS = (s.CUSTOMER_ID, "rank", s.PRODUCT_ID, "score", "method")
+
+FORECAST_BY = ("category", "store_id", "country")
+
+
+def _rec_as_of(st: Store, as_of: str | pd.Timestamp | None) -> pd.Timestamp:
+    return to_as_of(as_of) if as_of is not None else st.default_as_of()
+
+
+def _customers(customer: str | Sequence[str] | None) -> list[str] | None:
+    if customer is None:
+        return None
+    ids = [customer] if isinstance(customer, str) else [str(c) for c in customer]
+    ids = [c.strip() for c in ids if c and c.strip()]
+    if not ids:
+        raise ParameterError("--customer is empty; pass a customer id, e.g. --customer 12347")
+    return ids
+
+
+def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
+                  customer: str | Sequence[str] | None = None, out_dir: Path | str = "out",
+                  n: int = 10, method: str = "hybrid", *, new_only: bool = False,
+                  random_state: int | None = 0, save: bool = True) -> dict[str, Any]:
+    """Fit ``method`` on purchases before ``as_of`` and recommend ``n`` products to
+    ``customer`` (one id or several; default: every customer with a purchase before
+    ``as_of``). ``new_only`` leaves out products the customer already bought.
+
+    Writes ``out_dir/recommendations.csv`` (customer_id, rank, product_id, score, method) and,
+    with ``save``, the store table ``recommendations`` (plus as_of and new_only), replacing the
+    rows of the same as_of, method and customers. Returns a summary dict."""
+    from loyalist.recommend import interactions as inter_mod
+    from loyalist.recommend.hybrid import HybridRecommender
+    from loyalist.recommend.interactions import Interactions
+    from loyalist.recommend.registry import METHODS, make_model
+
+    if method not in METHODS:
+        raise ParameterError(f"--method {method!r} is unknown; use one of {', '.join(METHODS)}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
+        raise ParameterError(f"-n {n!r} is impossible; use an integer 1..1000")
+    ids = _customers(customer)
+    t0 = time.perf_counter()
+    with Store(store_path, read_only=True) as st:
+        ts = _rec_as_of(st, as_of)
+        lines, catalog = inter_mod.load(st, ts)
+    if lines.empty:
+        raise DataError(f"{store_path}: no customer purchase before as_of {ts.date()}; choose "
+                        "a later --as-of")
+    data = Interactions.from_lines(lines, as_of=ts, catalog=catalog)
+    model = make_model(method, random_state=random_state).fit(data)
+    fit_s = time.perf_counter() - t0
+    targets = np.asarray(ids if ids is not None else data.customers, dtype=object)
+    items, scores = model.recommend(targets, n, exclude_purchased=new_only)
+    frame = _frame(targets, items, scores, method)
+    out_path = Path(out_dir)
+    out_path.mkdir(parents=True, exist_ok=True)
+    csv = out_path / RECOMMENDATIONS_CSV
+    frame.to_csv(csv, index=False)
+    if save:
+        stored = frame.assign(as_of=ts, new_only=bool(new_only))
+        where, params = "as_of = ? AND method = ?", [ts.to_pydatetime(), method]
+        if ids is not None:
+            where += f" AND {s.CUSTOMER_ID} IN ({', '.join('?' * len(ids))})"
+            params += list(ids)
+        with Store(store_path) as st:
+            st.write_frame(RECOMMENDATIONS_TABLE, stored, replace_where=where, params=params)
+    cold = int((data.customer_rows(targets) < 0).sum())
+    result: dict[str, Any] = {
+        "as_of": str(ts.date()), "method": method, "n": n, "new_only": bool(new_only),
+        "customers": len(targets), "cold_start_customers": cold, "rows": len(frame),
+        "catalogue_items": data.n_items, "training_purchases": len(data.events),
+        "seconds": round(time.perf_counter() - t0, 2), "fit_seconds": round(fit_s, 2),
+        "csv": str(csv), "table": RECOMMENDATIONS_TABLE if save else None,
+    }
+    if isinstance(model, HybridRecommender):
+        result["weights"] = model.weights_
+    if ids is not None and len(ids) <= 5:
+        result["recommendations"] = frame.to_dict(orient="records")
+    return result
+
+
+def _frame(customers: np.ndarray, items: np.ndarray, scores: np.ndarray, method: str
+           ) -> pd.DataFrame:
+    n = items.shape[1]
+    frame = pd.DataFrame({
+        s.CUSTOMER_ID: np.repeat(customers.astype(str), n),
+        "rank": np.tile(np.arange(1, n + 1), len(customers)),
+        s.PRODUCT_ID: items.ravel(), "score": np.round(scores.ravel(), 6), "method": method})
+    return frame[frame[s.PRODUCT_ID].notna()].reset_index(drop=True)
+
+
+def evaluate_recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
+                 test_days: int = 30, *, methods: Sequence[str] | None = None,
+                 tune: bool = False, validation_days: int | None = None, k: int = 10,
+                 out_dir: Path | str | None = None, random_state: int | None = 0
+                 ) -> dict[str, Any]:
+    """Temporal evaluation: fit on purchases before ``as_of``, test on the next ``test_days``;
+    every method next to recent popularity, on both tasks (see
+    :mod:`loyalist.recommend.evaluate`). ``tune`` chooses hyper-parameters on the
+    ``validation_days`` before ``as_of`` first. Default ``as_of``: ``test_days`` before the
+    day after the last transaction. With ``out_dir``, writes ``recommend_metrics.csv`` and
+    ``recommend_evaluation.json``."""
+    if isinstance(test_days, bool) or not isinstance(test_days, int) or test_days < 1:
+        raise ParameterError(f"--test-days {test_days!r} is impossible; use an integer >= 1")
+    from loyalist.recommend import interactions as inter_mod
+    from loyalist.recommend.tuning import compare
+
+    t0 = time.perf_counter()
+    with Store(store_path, read_only=True) as st:
+        ts = to_as_of(as_of) if as_of is not None \
+            else st.default_as_of() - pd.Timedelta(days=test_days)
+        lines, catalog = inter_mod.load(st, ts, horizon_days=test_days)
+    report = compare(lines, catalog, ts, test_days=test_days, methods=methods,
+                     tune_params=tune, validation_days=validation_days, k=k,
+                     random_state=random_state)
+    report["seconds"] = round(time.perf_counter() - t0, 2)
+    if out_dir is not None:
+        path = Path(out_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(report["metrics"]).to_csv(path / "recommend_metrics.csv", index=False)
+        (path / "recommend_evaluation.json").write_text(
+            json.dumps(report, indent=2, default=json_default))
+        report["outputs"] = [str(path / "recommend_metrics.csv"),
+                             str(path / "recommend_evaluation.json")]
+    return report
+
+
+def json_default(x: object) -> object:
+    if isinstance(x, np.integer | np.floating):
+        return x.item()
+    return str(x)
+
+
+def forecast(store_path: str | Path, horizon: int = 30, out_dir: str | Path = "out",
+                 by: str | None = None, country: str | None = None,
+                 as_of: str | pd.Timestamp | None = None,
+                 models: str | list[str] | tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Forecast daily net revenue ``horizon`` days from ``as_of`` (default: the day after the
+    last transaction) for the total and, with ``by``, each category / store / country.
+
+    Writes into ``out_dir``: ``forecast.csv`` (series, date, model, mean, lo80, hi80, lo95,
+    hi95; the chosen model per series), ``backtest.csv`` (series, model, origin, days, mape,
+    smape, mase, coverage80, coverage95; every model and the honest ``auto`` selection) and
+    ``forecast.png``. Returns a JSON-ready dict: as_of, horizon, holidays, origins, per series
+    the chosen model, its backtest metrics and the seasonal naive's, skipped series, files.
+    ``models`` (names or a comma list) overrides the candidates (default
+    :data:`loyalist.forecast.DEFAULT_MODELS`; the seasonal naive is always run).
+    """
+    from loyalist.forecast import check_horizon, forecast_daily_revenue, read_daily_revenue
+    from loyalist.forecast.plot import plot_forecast
+    from loyalist.forecast.public_holidays import resolve_country
+
+    t0 = time.perf_counter()
+    horizon = check_horizon(horizon)
+    if by is not None and by not in FORECAST_BY:
+        raise ParameterError(f"--by {by!r} is not supported; use one of: {', '.join(FORECAST_BY)}")
+    if country:
+        resolve_country(country)  # fail on a bad --country before reading anything
+    params: dict[str, Any] = {}
+    if models:
+        params["models"] = tuple(m.strip() for m in (models.split(",") if isinstance(models, str)
+                                                     else models) if m.strip())
+    with Store(store_path, read_only=True) as st:
+        ts = to_as_of(as_of) if as_of is not None else st.default_as_of()
+        daily, by_country = read_daily_revenue(st, as_of=ts, by=by)
+    fc = forecast_daily_revenue(daily, by_country, as_of=ts, horizon=horizon, by=by,
+                                country=country, **params)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"forecast": out / "forecast.csv", "backtest": out / "backtest.csv",
+             "plot": out / "forecast.png"}
+    fcst = fc.predict()
+    fcst.assign(date=fcst["date"].dt.date).to_csv(files["forecast"], index=False)
+    bt = fc.backtest_.assign(origin=fc.backtest_["origin"].dt.date)
+    bt.to_csv(files["backtest"], index=False)
+    plot_forecast(fc.series_, fcst, files["plot"], chosen=fc.chosen_)
+    business = fc.countries_.get("total")
+    return {
+        "as_of": str(ts.date()),
+        "horizon": horizon,
+        "by": by,
+        "models": fc.models_,
+        "holidays": fc.calendars_["total"].country.label
+        if fc.calendars_["total"].country else None,
+        "holidays_source": business.source if business else None,
+        "origins": [str(o.date()) for o in fc.origins_],
+        "series": fc.report(),
+        "skipped": fc.skipped_,
+        "files": {k: str(v) for k, v in files.items()},
+        "seconds": round(time.perf_counter() - t0, 2),
+    }

@@ -205,18 +205,30 @@ def demo(
     from loyalist.cli.customers import print_summary
 
     print_summary(res["customer_models"])
+    for task, summ in res["recommendations"]["evaluation"].items():
+        out.print(f"recommendations ({task}): best {summ['best_model']}, HR@10 "
+                  f"{summ['best_hr_lift']:+.1%} and NDCG@10 {summ['best_ndcg_lift']:+.1%} "
+                  "vs recent popularity")
+    total = res["forecast"]["total"]
+    if "mase_vs_seasonal_naive" in total:
+        out.print(f"forecast: {res['forecast']['series']} series; total revenue by "
+                  f"{total['model']}, backtest MASE {total['mase_vs_seasonal_naive'] - 1:+.1%} "
+                  "vs seasonal naive")
     out.print(f"  store: {res['store']}")
     for name, p in res["outputs"].items():
         out.print(f"  {name}: {p}")
 
 
 def _register() -> None:
-    from loyalist.cli import clv, customers
+    from loyalist.cli import clv, customers, forecast, recommend
 
     app.add_typer(clv.app, name="clv")
     app.command()(customers.train)
     app.command()(customers.score)
+    customers.evaluate_app.command("recommend")(recommend.evaluate)
     app.add_typer(customers.evaluate_app, name="evaluate")
+    app.command("recommend")(recommend.recommend)
+    app.command("forecast")(forecast.forecast_command)
 
 
 _register()

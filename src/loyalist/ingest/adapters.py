@@ -41,7 +41,8 @@ _OR_NON_PRODUCT_CODES = (
 )
 _OR_NON_PRODUCT = (
     "({product_id} IN (" + ", ".join(f"'{c}'" for c in _OR_NON_PRODUCT_CODES) + ")"
-    " OR starts_with(lower({product_id}), 'gift_0001_') OR starts_with(upper({product_id}), 'DCGS'))"
+    " OR starts_with(lower({product_id}), 'gift_0001_')"
+    " OR starts_with(upper({product_id}), 'DCGS'))"
 )
 
 

@@ -1,4 +1,5 @@
-"""Writing quarantined rows: load, source row number, table, rule, reason and the raw row as JSON."""
+"""Writing quarantined rows: load, source row number, table, rule, reason and the raw row
+as JSON."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Open a source file (CSV in any delimiter/encoding DuckDB can sniff, Parquet, Excel) as a DuckDB view.
+"""Open a source file (CSV in any delimiter/encoding DuckDB can sniff, Parquet, Excel) as a
+DuckDB view.
 
 The view has the file's columns as they are plus ``__row``, the 1-based data row number (header
 excluded), so every quarantined row can be traced back to its line in the file.

@@ -118,7 +118,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
     missing_key = " OR ".join(f"{c} IS NULL" for c in spec.required)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {table} AS
-        WITH r AS (SELECT {ROW}, row_number() OVER (PARTITION BY {raw_cols} ORDER BY {ROW}) AS __dup,
+        WITH r AS (SELECT {ROW},
+                          row_number() OVER (PARTITION BY {raw_cols} ORDER BY {ROW}) AS __dup,
                    {', '.join(f'{e} AS {c}' for c, e in exprs.items())} FROM {src.view})
         SELECT *, CASE WHEN __dup > 1 THEN 'exact_duplicate'
                        WHEN {missing_key} THEN 'missing_key' END AS __rule

@@ -108,12 +108,14 @@ RULES: tuple[Rule, ...] = (
          "quantity is not finite or its magnitude exceeds the plausibility limit"),
     Rule("non_positive_price", "quarantine",
          "unit price is <= 0 (free items, bad-debt adjustments): not a sale at a price"),
-    Rule("already_loaded", "quarantine", "the same line is already in the store from an earlier load"),
+    Rule("already_loaded", "quarantine",
+         "the same line is already in the store from an earlier load"),
     Rule("cancellation", "classify", "cancelled order line: kept as a negative line"),
     Rule("return", "classify", "negative quantity on a normal order: kept as a return"),
     Rule("non_product", "classify",
          "postage, fees, manual lines, discounts, adjustments: kept, out of product models"),
-    Rule("guest", "flag", "no customer id: kept for revenue/products/forecasts, out of customer models"),
+    Rule("guest", "flag",
+         "no customer id: kept for revenue/products/forecasts, out of customer models"),
 )
 RULES_BY_NAME = {r.name: r for r in RULES}
 QUARANTINE_RULES = tuple(r.name for r in RULES if r.action == "quarantine")

@@ -1,0 +1,133 @@
+"""``loyalist recommend`` and ``loyalist evaluate recommend``.
+
+:func:`loyalist.pipeline.recommend` and :func:`loyalist.pipeline.evaluate_recommend` do the
+work (every door calls them); the typer commands below only parse options and print.
+A :class:`~loyalist.errors.LoyalistError` propagates to the entry point (one line, exit 2).
+
+Registering in the main CLI::
+
+    from loyalist.cli import recommend as rec
+    app.command("recommend")(rec.recommend)
+    evaluate_app.command("recommend")(rec.evaluate)
+
+``rec.app`` holds both commands (``recommend``, ``evaluate``) for standalone use.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from loyalist import pipeline
+from loyalist import schema as s
+from loyalist.recommend.registry import METHODS
+from loyalist.store import DEFAULT_STORE
+
+__all__ = ["app", "evaluate", "recommend", "run_evaluate", "run_recommend"]
+
+run_recommend = pipeline.recommend
+run_evaluate = pipeline.evaluate_recommend
+
+app = typer.Typer(name="recommend", no_args_is_help=True, add_completion=False,
+                  help="Product recommendations per customer, and their evaluation.")
+out = Console()
+
+
+# --- commands ----------------------------------------------------------------------------
+StoreOpt = Annotated[Path, typer.Option(
+    "--store", envvar="LOYALIST_STORE", help="DuckDB store file (env LOYALIST_STORE).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+AsOfOpt = Annotated[str | None, typer.Option(
+    "--as-of", help="Cutoff date: train on purchases before it.")]
+
+
+def _emit_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, default=pipeline.json_default) + "\n")
+
+
+@app.command("recommend")
+def recommend(
+    store: StoreOpt = Path(DEFAULT_STORE),
+    as_of: AsOfOpt = None,
+    customer: Annotated[list[str] | None, typer.Option(
+        "--customer", help="Customer id (repeatable; default: every customer).")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),
+    n: Annotated[int, typer.Option("-n", "--n", help="Products per customer.")] = 10,
+    method: Annotated[str, typer.Option(help="|".join(METHODS))] = "hybrid",
+    new_only: Annotated[bool, typer.Option(
+        "--new-only", help="Only products the customer has not bought yet.")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same result).")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recommend products to customers; writes OUT/recommendations.csv and the store table
+    `recommendations`.
+
+    Examples:
+
+      loyalist recommend --store shop.duckdb --out out/
+
+      loyalist recommend --customer 12347 --new-only -n 5 --json
+    """
+    res = pipeline.recommend(store, as_of, customer, out_dir, n, method, new_only=new_only,
+                        random_state=seed)
+    if as_json:
+        _emit_json(res)
+        return
+    out.print(f"{res['method']}: {res['n']} products for {res['customers']:,} customers "
+              f"(as_of {res['as_of']}, {res['cold_start_customers']:,} cold start) in "
+              f"{res['seconds']} s -> {res['csv']}" + (f", table {res['table']}"
+                                                       if res["table"] else ""))
+    for r in res.get("recommendations", [])[:20]:
+        out.print(f"  {r[s.CUSTOMER_ID]} #{r['rank']}: {r[s.PRODUCT_ID]} ({r['score']:.4g})")
+
+
+@app.command("evaluate")
+def evaluate(
+    store: StoreOpt = Path(DEFAULT_STORE),
+    as_of: AsOfOpt = None,
+    test_days: Annotated[int, typer.Option("--test-days", help="Test window length.")] = 30,
+    methods: Annotated[str | None, typer.Option(
+        help="Comma-separated methods (default: all).")] = None,
+    tune: Annotated[bool, typer.Option(
+        "--tune", help="Choose hyper-parameters on the window before --as-of first.")] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Write metrics here.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate recommenders on a temporal split: HR, NDCG, MRR, precision, recall @10,
+    coverage and novelty, for "anything next" and "new to the customer", against recent
+    popularity.
+
+    Example:
+
+      loyalist evaluate recommend --store shop.duckdb --as-of 2011-11-09 --test-days 30
+    """
+    chosen = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
+    rep = pipeline.evaluate_recommend(store, as_of, test_days, methods=chosen, tune=tune,
+                                      out_dir=out_dir, random_state=seed)
+    if as_json:
+        _emit_json(rep)
+        return
+    out.print(f"as_of {rep['as_of']}, test {rep['test_days']} days; baseline: {rep['baseline']}")
+    metrics = pd.DataFrame(rep["metrics"])
+    for task, grp in metrics.groupby("task", sort=False):
+        t = Table(title=f"task {task}: {rep['tasks'][task]}", show_header=True,
+                  header_style="bold")
+        cols = ["model", "hr", "ndcg", "mrr", "precision", "recall", "coverage", "novelty",
+                "hr_lift", "ndcg_lift", "customers"]
+        for c in cols:
+            t.add_column(c, justify="left" if c == "model" else "right")
+        for _, r in grp.iterrows():
+            t.add_row(*[str(r[c]) if c in ("model", "customers") else f"{r[c]:.4f}"
+                        for c in cols])
+        out.print(t)
+    for task, summ in rep["summary"].items():
+        out.print(f"{task}: best {summ['best_model']} (HR {summ['best_hr_lift']:+.1%}, NDCG "
+                  f"{summ['best_ndcg_lift']:+.1%} vs baseline)")

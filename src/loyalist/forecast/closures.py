@@ -1,0 +1,224 @@
+"""When is the business open? Closed days detected from the sales history.
+
+A missing day is a zero only if the business was plausibly open. Three kinds of closure are
+read from a daily net-revenue series (calendar-complete, zeros where nothing sold):
+
+1. **Closed weekdays**: a weekday that, over the last 26 weeks, sold on fewer than 10% as
+   many of its days as the busiest weekday (Online Retail: no Saturdays). These days leave the
+   modelling series entirely, so a seasonal period is the number of open weekdays.
+2. **Holiday closures**: if at least half of the public holidays that fell on open weekdays
+   had no sales (and there were at least 2), the business closes on holidays: future holidays
+   are forecast as 0. With a country but no subdivision, the subdivision whose holidays best
+   match the zero days is chosen (:func:`.public_holidays.choose_subdivision`).
+3. **Gaps**: a run of ``k`` consecutive open-weekday days without sales is a closure when it
+   is improbable for a business that sells on a share ``p`` of its open days:
+   ``(1 - p) ** k < 0.01`` (``p`` estimated outside runs of 3+ days). A run of 3+ days spanning
+   at most 6 weeks with at least 3 days that are not holidays (a Christmas break, not an
+   Easter weekend) is expected to recur on the same dates every year, unless another year of
+   the history sold on those dates.
+
+Closed days are excluded from fitting (imputed from the same weekday nearby) and from error
+metrics, and forecast as exactly 0 with a zero-width interval.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from loyalist.forecast.public_holidays import Country, choose_subdivision, holiday_dates
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BusinessCalendar", "detect_closures", "impute_closed"]
+
+WEEKDAY_SHARE = 0.10   # a weekday selling on < 10% as many days as the busiest one is closed
+RUN_ALPHA = 0.01       # a zero run with probability below 1% under the sell rate is a closure
+LONG_RUN = 3           # open days: a run this long is a break (robust sell rate, annual check)
+ANNUAL_MAX_DAYS = 42   # longest break projected to recur every year
+HOLIDAY_CLOSED_SHARE = 0.5
+MIN_WEEKDAY_OBS = 4
+RECENT_WEEKS = 26      # weekday shares are judged on the last half year
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True)
+class BusinessCalendar:
+    """Open/closed days learned from history up to ``last`` (inclusive)."""
+
+    first: pd.Timestamp
+    last: pd.Timestamp
+    closed_weekdays: tuple[int, ...] = ()
+    country: Country | None = None
+    closes_on_holidays: bool = False
+    holidays: np.ndarray = field(default_factory=lambda: np.array([], dtype="datetime64[D]"))
+    history_closed: np.ndarray = field(default_factory=lambda: np.array([], "datetime64[D]"))
+    breaks: tuple[tuple[pd.Timestamp, pd.Timestamp], ...] = ()  # recurring yearly
+    sell_rate: float = 1.0
+
+    @property
+    def open_weekdays(self) -> tuple[int, ...]:
+        return tuple(w for w in range(7) if w not in self.closed_weekdays)
+
+    @property
+    def season_length(self) -> int:
+        """Open days per week: the weekly period of the open-day series."""
+        return max(1, len(self.open_weekdays))
+
+    def closed(self, dates: pd.DatetimeIndex | np.ndarray) -> np.ndarray:
+        """True where the business is (expected to be) closed: closed weekdays, closures seen
+        in history, and after ``last`` holidays (if it closes on them) and recurring breaks."""
+        d = np.asarray(dates).astype("datetime64[D]")
+        n = d.astype(np.int64)
+        out = np.isin((n + 3) % 7, self.closed_weekdays)  # weekday, Monday = 0
+        if self.history_closed.size:
+            out |= np.isin(d, self.history_closed)
+        future = d > np.datetime64(self.last.date(), "D")
+        if future.any() and (self.closes_on_holidays or self.breaks):
+            fut = np.zeros(d.size, dtype=bool)
+            if self.closes_on_holidays and self.holidays.size:
+                fut |= np.isin(d, self.holidays)
+            top_year = int(d[future].max().astype("datetime64[Y]").astype(int)) + 1970
+            for start, end in self.breaks:
+                for k in range(1, top_year - start.year + 1):
+                    s = np.datetime64((start + pd.DateOffset(years=k)).date(), "D")
+                    e = np.datetime64((end + pd.DateOffset(years=k)).date(), "D")
+                    fut |= (d >= s) & (d <= e)
+            out |= fut & future
+        return out
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "closed_weekdays": [WEEKDAYS[w] for w in self.closed_weekdays],
+            "holidays": self.country.label if self.country else None,
+            "closes_on_holidays": self.closes_on_holidays,
+            "closed_days_in_history": int(self.history_closed.size),
+            "yearly_breaks": [f"{s.date()}..{e.date()}" for s, e in self.breaks],
+            "sell_rate": round(self.sell_rate, 3),
+        }
+
+
+def _zero_runs(zero: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) index pairs of maximal runs of True."""
+    if not zero.any():
+        return []
+    z = np.r_[False, zero, False].astype(np.int8)
+    edges = np.flatnonzero(np.diff(z))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def detect_closures(y: pd.Series, country: Country | None = None) -> BusinessCalendar:
+    """Learn a :class:`BusinessCalendar` from a calendar-complete daily series ``y`` (zeros on
+    days without sales). Uses only the days in ``y``; the caller passes history before the
+    cutoff, so the calendar never sees the future."""
+    if y.empty:
+        raise ValueError("detect_closures needs at least one day")
+    dates = pd.DatetimeIndex(y.index)
+    first, last = dates[0], dates[-1]
+    sells = y.to_numpy() != 0
+    dow = dates.dayofweek.to_numpy()
+
+    # Weekday shares over the last RECENT_WEEKS weeks (opening days change), or the whole
+    # history when it is shorter than 2 * MIN_WEEKDAY_OBS weeks.
+    recent = dates >= last - pd.Timedelta(weeks=RECENT_WEEKS)
+    if recent.sum() < 7 * 2 * MIN_WEEKDAY_OBS:
+        recent[:] = True
+    counts = np.bincount(dow[recent], minlength=7)
+    share = np.bincount(dow[recent], weights=sells[recent], minlength=7) / np.maximum(counts, 1)
+    top = share.max()
+    closed_wd = tuple(int(w) for w in range(7)
+                      if counts[w] >= MIN_WEEKDAY_OBS and share[w] < WEEKDAY_SHARE * top)
+    if len(closed_wd) == 7:  # never sold: nothing is learnable; keep every day open
+        closed_wd = ()
+    open_mask = ~np.isin(dow, closed_wd)
+    od = dates[open_mask].values.astype("datetime64[D]")
+    osell = sells[open_mask]
+
+    # Holidays: choose the subdivision on zero-sale open days, then decide holiday closure.
+    hol = np.array([], dtype="datetime64[D]")
+    closes_h = False
+    if country is not None:
+        horizon_end = last + pd.Timedelta(days=400)
+        national = holiday_dates(country, first, horizon_end)
+        zero_days = od[~osell]
+        cand = choose_subdivision(country, zero_days, od, first, last)
+        if cand is not country and _holiday_score(cand, zero_days, od, first, last) <= 0:
+            cand = country
+        country = cand
+        hol = holiday_dates(country, first, horizon_end) if cand.subdiv else national
+        on_open = np.isin(od, hol)
+        if on_open.sum() >= 2:
+            closes_h = float(np.mean(~osell[on_open])) >= HOLIDAY_CLOSED_SHARE
+
+    # Gaps: zero runs on open days; sell rate estimated outside long runs and holiday closures.
+    zero = ~osell
+    runs = _zero_runs(zero)
+    in_long = np.zeros(zero.size, dtype=bool)
+    for a, b in runs:
+        if b - a >= LONG_RUN:
+            in_long[a:b] = True
+    hol_zero = np.isin(od, hol) & zero if closes_h else np.zeros(zero.size, dtype=bool)
+    base = ~in_long & ~hol_zero
+    p = float(osell[base].mean()) if base.any() else 1.0
+    closed = hol_zero.copy()
+    breaks: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    for a, b in runs:
+        k = b - a
+        if p >= 1.0 or (1.0 - p) ** k < RUN_ALPHA:
+            closed[a:b] = True
+            s, e = pd.Timestamp(od[a]), pd.Timestamp(od[b - 1])
+            # A yearly break needs LONG_RUN closed days that holidays do not explain (Easter
+            # moves every year; its closure is a holiday closure, not a break).
+            unexplained = int((~np.isin(od[a:b], hol)).sum())
+            if unexplained >= LONG_RUN and (e - s).days <= ANNUAL_MAX_DAYS \
+                    and _recurs(s, e, y):
+                breaks.append((s, e))
+    cal = BusinessCalendar(
+        first=first, last=last, closed_weekdays=closed_wd, country=country,
+        closes_on_holidays=closes_h, holidays=hol, history_closed=od[closed],
+        breaks=tuple(breaks), sell_rate=p)
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("business calendar: %s", cal.describe())
+    return cal
+
+
+def _holiday_score(c: Country, zero_days: np.ndarray, open_days: np.ndarray,
+                   first: pd.Timestamp, last: pd.Timestamp) -> int:
+    d = holiday_dates(c, first, last)
+    d = d[np.isin(d, open_days)]
+    z = np.isin(d, zero_days)
+    return int(z.sum() - (~z).sum())
+
+
+def _recurs(start: pd.Timestamp, end: pd.Timestamp, y: pd.Series) -> bool:
+    """A break recurs unless the same dates in another year of ``y`` mostly sold."""
+    first, last = y.index[0], y.index[-1]
+    span = range(first.year - end.year - 1, last.year - start.year + 2)
+    for k in span:
+        if k == 0:
+            continue
+        s, e = start + pd.DateOffset(years=k), end + pd.DateOffset(years=k)
+        window = y[(y.index >= s) & (y.index <= e)]
+        if len(window) >= max(2, ((e - s).days + 1) // 2) and (window != 0).mean() > 0.5:
+            return False
+    return True
+
+
+def impute_closed(values: np.ndarray, dates: pd.DatetimeIndex, closed: np.ndarray,
+                  *, weeks: int = 5) -> np.ndarray:
+    """Replace closed days by the median of the same weekday within ``weeks`` weeks that was
+    open; failing that, the median of all open days (0 if none). Used only for fitting."""
+    out = np.asarray(values, dtype=float).copy()
+    if not closed.any():
+        return out
+    ok = ~closed
+    fallback = float(np.median(out[ok])) if ok.any() else 0.0
+    d = dates.values.astype("datetime64[D]").astype(np.int64)
+    dow = dates.dayofweek.to_numpy()
+    for i in np.flatnonzero(closed):
+        near = ok & (dow == dow[i]) & (np.abs(d - d[i]) <= 7 * weeks)
+        out[i] = float(np.median(out[near])) if near.any() else fallback
+    return out

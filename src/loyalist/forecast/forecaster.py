@@ -1,0 +1,319 @@
+"""The automatic revenue forecaster: backtest every candidate model, keep the best per series,
+forecast with calibrated 80/95% intervals.
+
+Per series the chosen model is the one with the lowest mean MASE over the scored backtest
+origins (ties: the earlier model in ``models``, i.e. the simpler). Because that choice is made
+on the very origins it is scored on, the backtest also reports an ``auto`` row: at each
+scored origin, the model that was best on the windows completed *before* it (warm-up windows
+included), scored at that origin -- the honest accuracy of the selection procedure.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+
+from loyalist.errors import DataError, NotFittedError, ParameterError
+from loyalist.forecast import metrics as mt
+from loyalist.forecast.backtest import (
+    MIN_TRAIN_DAYS,
+    Round,
+    default_step,
+    min_history_days,
+    rolling_origins,
+    run_round,
+    score_rounds,
+)
+from loyalist.forecast.intervals import interval_bounds
+from loyalist.forecast.models import MODELS
+from loyalist.forecast.public_holidays import Country
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BASELINE", "DEFAULT_MODELS", "FAST_MODELS", "LEVELS", "MAX_HORIZON",
+           "RevenueForecaster",
+           "check_horizon", "forecast_daily_revenue"]
+
+DEFAULT_MODELS = ("seasonal_naive", "ets", "harmonic", "lightgbm", "ensemble")
+# Without the per-series statsforecast fits (~40 ms each, 7 per series with the backtest).
+FAST_MODELS = ("seasonal_naive", "harmonic", "lightgbm", "ensemble")
+MANY_SERIES = 200  # models=None: DEFAULT_MODELS up to this many series, FAST_MODELS beyond
+BASELINE = "seasonal_naive"
+AUTO = "auto"
+LEVELS = (80, 95)
+MAX_HORIZON = 365
+MIN_SALES_DAYS = 28  # a series with fewer days with sales is skipped (the total: an error)
+FORECAST_COLUMNS = ["series", "date", "model", "mean", "lo80", "hi80", "lo95", "hi95"]
+BACKTEST_COLUMNS = ["series", "model", "origin", "days", "mape", "smape", "mase",
+                    "coverage80", "coverage95"]
+
+
+def check_horizon(horizon: object) -> int:
+    """A horizon in days, 1 to :data:`MAX_HORIZON`; anything else is a ParameterError."""
+    if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer):
+        raise ParameterError(f"--horizon {horizon!r} must be a whole number of days (1 to "
+                             f"{MAX_HORIZON}), e.g. --horizon 30")
+    if not 1 <= int(horizon) <= MAX_HORIZON:
+        raise ParameterError(f"--horizon {horizon} is impossible: it must be between 1 and "
+                             f"{MAX_HORIZON} days, e.g. --horizon 30")
+    return int(horizon)
+
+
+class RevenueForecaster:
+    """Backtest, select and forecast daily revenue series.
+
+    ``fit(series, as_of=...)`` takes calendar-complete daily series (see
+    :func:`.series.complete_days`) and sets ``origins_``, ``rounds_``, ``backtest_``
+    (metrics per series, model, scored origin; plus ``auto`` rows), ``summary_`` (mean over
+    origins), ``chosen_`` ({series: model}), ``calendars_`` and ``forecast_``.
+    """
+
+    def __init__(self, *, horizon: int = 30, models: Sequence[str] | None = None,
+                 n_origins: int = 4, step: int | None = None, n_warmup: int = 2,
+                 n_cal: int = 4, min_train_days: int = MIN_TRAIN_DAYS,
+                 model_params: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self.horizon = horizon
+        self.models = models
+        self.n_origins = n_origins
+        self.step = step
+        self.n_warmup = n_warmup
+        self.n_cal = n_cal
+        self.min_train_days = min_train_days
+        self.model_params = model_params
+
+    # --- fitting ------------------------------------------------------------------------
+    def _validate(self, n_series: int) -> list[str]:
+        check_horizon(self.horizon)
+        if self.models is None:
+            chosen = DEFAULT_MODELS if n_series <= MANY_SERIES else FAST_MODELS
+            if n_series > MANY_SERIES:
+                log.info("%d series (> %d): candidates %s (no per-series ETS)", n_series,
+                         MANY_SERIES, ", ".join(FAST_MODELS))
+        else:
+            chosen = tuple(self.models)
+        unknown = [m for m in chosen if m not in MODELS]
+        if unknown:
+            raise ParameterError(f"unknown model(s) {', '.join(map(repr, unknown))}; choose "
+                                 f"from: {', '.join(MODELS)}")
+        if self.n_origins < 1 or self.n_warmup < 1 or self.n_cal < 1:
+            raise ParameterError("n_origins, n_warmup and n_cal must each be at least 1")
+        return list(dict.fromkeys([BASELINE, *chosen]))
+
+    def min_history(self) -> int:
+        """Days of history needed before ``as_of`` (see :func:`.backtest.min_history_days`)."""
+        return min_history_days(check_horizon(self.horizon), n_origins=self.n_origins,
+                                step=self.step, n_warmup=self.n_warmup,
+                                min_train_days=self.min_train_days)
+
+    def fit(self, series: Mapping[str, pd.Series], *, as_of: pd.Timestamp,
+            calendar_of: Mapping[str, str] | None = None,
+            countries: Mapping[str, Country | None] | None = None) -> Self:
+        """``series``: name -> daily net revenue (DatetimeIndex, zeros filled) before
+        ``as_of``. The first series is the primary one (the total): if it is too short for the
+        backtest this is a DataError; other short series are skipped (``skipped_``).
+        ``calendar_of[name]`` names the series whose open days ``name`` shares (default: its
+        own); ``countries[name]`` its holiday country. With ``models=None`` the candidates are
+        :data:`DEFAULT_MODELS`, or :data:`FAST_MODELS` beyond :data:`MANY_SERIES` series."""
+        models = self._validate(len(series))
+        if not series:
+            raise DataError("no revenue series to forecast: the store has no transactions "
+                            "before as_of")
+        as_of = pd.Timestamp(as_of).normalize()
+        h = self.horizon
+        need = self.min_history()
+        step = self.step or default_step(h)
+        first_name = next(iter(series))
+        self.skipped_: dict[str, str] = {}
+        keep: dict[str, pd.Series] = {}
+        for name, y in series.items():
+            have = (as_of - y.index[0]).days
+            if have < need:
+                why = (f"{have} days of history before as_of {as_of.date()} (from "
+                       f"{y.index[0].date()}); a {h}-day forecast with a {self.n_origins}-origin "
+                       f"backtest needs at least {need} days ({self.min_train_days} days of "
+                       f"training, {self.n_warmup} calibration and {self.n_origins} test "
+                       f"windows of {h} days, {step} days apart)")
+                if name == first_name:
+                    raise DataError(f"{name}: {why}; load more history or shorten --horizon")
+                self.skipped_[name] = why
+            elif int((y != 0).sum()) < MIN_SALES_DAYS:
+                why = f"only {int((y != 0).sum())} days with sales (< {MIN_SALES_DAYS})"
+                if name == first_name:
+                    raise DataError(f"{name}: {why}; there is too little to forecast")
+                self.skipped_[name] = why
+            else:
+                keep[name] = y[y.index < as_of].asfreq("D", fill_value=0.0).astype(float)
+        warm, scored = rolling_origins(as_of, h, n_origins=self.n_origins, step=self.step,
+                                       n_warmup=self.n_warmup)
+        calendar_of = dict(calendar_of or {})
+        countries = dict(countries or {})
+        t0 = time.perf_counter()
+        rounds: list[Round] = []
+        for origin in [*warm, *scored, as_of]:
+            rounds.append(run_round(keep, origin, h, models, calendar_of=calendar_of,
+                                    countries=countries, min_train_days=self.min_train_days,
+                                    model_params=self.model_params))
+            log.info("origin %s done (%.1f s)", origin.date(), time.perf_counter() - t0)
+        self.series_ = keep
+        self.countries_ = countries
+        self.origins_ = scored
+        self.warmup_origins_ = warm
+        self.rounds_ = rounds
+        self.models_ = models
+        self.calendars_ = rounds[-1].calendars
+        self.seconds_ = {m: float(sum(r.seconds.get(m, 0.0) for r in rounds)) for m in models}
+        self._score(rounds, scored)
+        self._forecast(rounds)
+        return self
+
+    def _score(self, rounds: list[Round], scored: list[pd.Timestamp]) -> None:
+        backtest = rounds[:-1]
+        evaluation = rounds[-1].calendars
+        point = score_rounds(backtest, evaluation)
+        cov = []
+        for i, rnd in enumerate(backtest):
+            if rnd.origin not in scored:
+                continue
+            bounds = interval_bounds(rounds[:i], rnd, LEVELS, self.n_cal)
+            for model, per in bounds.items():
+                for name, b in per.items():
+                    y = rnd.actual[name]
+                    keep = np.isfinite(y) & ~rnd.closed_by(evaluation[name])
+                    a = y[keep]
+                    cov.append((name, model, rnd.origin,
+                                *[mt.coverage(a, b[lv][0][keep], b[lv][1][keep])
+                                  for lv in LEVELS]))
+        cov_df = pd.DataFrame(cov, columns=["series", "model", "origin",
+                                            *[f"coverage{lv}" for lv in LEVELS]])
+        allm = point.merge(cov_df, on=["series", "model", "origin"], how="left")
+        table = allm[allm["origin"].isin(scored)]
+        # mase[(series, model), origin], models in preference order (ties -> simpler model).
+        mase = allm.pivot_table(index=["series", "model"], columns="origin", values="mase",
+                                aggfunc="first", dropna=False)
+        order = list(self.models_)
+
+        def best(cols: list[pd.Timestamp], *, require_all: bool) -> pd.Series:
+            sub = mase[cols]
+            mean = sub.mean(axis=1, skipna=True)
+            if require_all:
+                mean[sub.isna().any(axis=1)] = np.nan
+            wide = mean.unstack("model").reindex(columns=order)
+            ok = wide.notna().any(axis=1)
+            out = pd.Series(BASELINE, index=wide.index, dtype=object)
+            out[ok] = wide[ok].idxmin(axis=1)  # first minimum: the earlier (simpler) model
+            return out
+
+        # Selection on the scored origins (what the user's forecast uses).
+        self.chosen_: dict[str, str] = best(list(scored), require_all=True).to_dict()
+        # Honest selection: at each scored origin, the best model on windows ended before it.
+        keyed = allm.set_index(["series", "model", "origin"])
+        auto_parts = []
+        for origin in scored:
+            past = [o for o in mase.columns if o + pd.Timedelta(days=self.horizon) <= origin]
+            if not past:
+                continue
+            pick = best(past, require_all=False)
+            idx = pd.MultiIndex.from_arrays([pick.index, pick.to_numpy(),
+                                             [origin] * len(pick)],
+                                            names=["series", "model", "origin"])
+            rows = keyed.reindex(idx).reset_index()
+            rows["selected"] = rows["model"]
+            rows["model"] = AUTO
+            auto_parts.append(rows)
+        auto = pd.concat(auto_parts, ignore_index=True) if auto_parts else pd.DataFrame(
+            columns=[*allm.columns, "selected"])
+        self.auto_choices_ = auto[["series", "origin", "selected"]].reset_index(drop=True)
+        self.backtest_ = pd.concat([table, auto.drop(columns="selected")],
+                                   ignore_index=True)[BACKTEST_COLUMNS]
+        self.summary_ = (self.backtest_.groupby(["series", "model"], sort=False)[
+            ["mape", "smape", "mase", "coverage80", "coverage95"]].mean().reset_index())
+
+    def _forecast(self, rounds: list[Round]) -> None:
+        final = rounds[-1]
+        bounds = interval_bounds(rounds[:-1], final, LEVELS, self.n_cal)
+        frames = []
+        for name, model in self.chosen_.items():
+            f = final.forecasts[model][name]
+            b = bounds[model][name]
+            frames.append(pd.DataFrame({
+                "series": name, "date": final.dates, "model": model, "mean": f,
+                "lo80": b[80][0], "hi80": b[80][1], "lo95": b[95][0], "hi95": b[95][1]}))
+        self.forecast_ = (pd.concat(frames, ignore_index=True) if frames
+                          else pd.DataFrame(columns=FORECAST_COLUMNS))[FORECAST_COLUMNS]
+
+    # --- results -------------------------------------------------------------------------
+    def _check(self) -> None:
+        if not hasattr(self, "forecast_"):
+            raise NotFittedError("RevenueForecaster: call fit(series, as_of=...) first")
+
+    def predict(self) -> pd.DataFrame:
+        """The forecast of each series by its chosen model: ``series, date, model, mean,
+        lo80, hi80, lo95, hi95`` (0 with a zero-width interval on closed days)."""
+        self._check()
+        return self.forecast_.copy()
+
+    def report(self) -> dict[str, Any]:
+        """Plain-data summary: chosen model, backtest means per model and against the
+        seasonal naive, and the learned calendar, per series."""
+        self._check()
+        out: dict[str, Any] = {}
+        for name, model in self.chosen_.items():
+            s = self.summary_[self.summary_["series"] == name].drop(columns="series") \
+                .set_index("model")
+            metrics = {m: {k: _num(v) for k, v in row.items()} for m, row in s.iterrows()}
+            base = s["mase"].get(BASELINE, np.nan)
+            out[name] = {
+                "model": model,
+                "mase_vs_seasonal_naive": _num(s["mase"].get(model, np.nan) / base)
+                if base and np.isfinite(base) else None,
+                "backtest": metrics,
+                "calendar": self.calendars_[name].describe(),
+            }
+        return out
+
+
+def _num(v: object) -> float | None:
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return round(f, 4) if np.isfinite(f) else None
+
+
+def forecast_daily_revenue(daily: pd.DataFrame, country_revenue: pd.Series, *,
+                           as_of: pd.Timestamp, horizon: int = 30, by: str | None = None,
+                           country: str | None = None, **params: Any) -> RevenueForecaster:
+    """Fit a :class:`RevenueForecaster` on the output of :func:`.series.read_daily_revenue`.
+
+    Holidays: ``country`` (code, ``code-subdivision`` or name) or else the data's dominant
+    country. The total (and each store, with ``by="store_id"``) learns its own open days;
+    category and country series share the total's, so a quiet day in one category is a zero,
+    not a closure. Country series use their own country's holidays when it is known.
+    """
+    from loyalist.forecast.public_holidays import dominant_country, resolve_country
+    from loyalist.forecast.series import TOTAL, complete_days
+
+    check_horizon(horizon)
+    business = resolve_country(country) if country else dominant_country(country_revenue)
+    series = complete_days(daily, end=as_of)
+    if TOTAL not in series:
+        raise DataError(f"net revenue is zero on every day before {pd.Timestamp(as_of).date()}")
+    series = {TOTAL: series.pop(TOTAL), **series}
+    calendar_of: dict[str, str] = {}
+    countries: dict[str, Country | None] = {TOTAL: business}
+    for name in series:
+        if name == TOTAL:
+            continue
+        if by == "store_id":
+            countries[name] = business
+            continue
+        calendar_of[name] = TOTAL
+        if by == "country":
+            countries[name] = resolve_country(name.split("=", 1)[1], strict=False)
+    fc = RevenueForecaster(horizon=horizon, **params)
+    return fc.fit(series, as_of=as_of, calendar_of=calendar_of, countries=countries)

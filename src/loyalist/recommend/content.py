@@ -1,0 +1,142 @@
+"""Content-based recommender: items are alike when their descriptions, categories and prices
+are alike; a customer is scored on items like the ones they bought.
+
+Item vectors concatenate three blocks, each L2-normalised and weighted: the description's
+TF-IDF (word unigrams and bigrams, sublinear tf; Salton & Buckley 1988), the category one-hot
+(when the data has categories), and a price band (quantiles of log price, smoothed to the
+neighbouring bands so nearby prices stay similar). Similarity is the cosine of item vectors,
+pruned to ``k`` neighbours per item; scoring is as in the item-kNN model. Products without a
+purchase (cold items from the products table) get vectors too, so they can be recommended.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+from loyalist import schema as s
+from loyalist.errors import ParameterError
+from loyalist.recommend.interactions import Interactions
+from loyalist.recommend.itemknn import neighbours_from_block_fn
+from loyalist.recommend.popularity import check_half_life
+from loyalist.recommend.ranking import Recommender
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ContentRecommender", "item_features"]
+
+
+def _price_bands(price: pd.Series, n_bands: int) -> sp.csr_matrix:
+    """One-hot price band per item (quantiles of log price), 0.5 on the neighbouring bands."""
+    p = pd.to_numeric(price, errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(p) & (p > 0)
+    n = len(p)
+    if ok.sum() < 2 or n_bands < 2:
+        return sp.csr_matrix((n, 0), dtype=np.float32)
+    logp = np.log(p[ok])
+    edges = np.unique(np.quantile(logp, np.linspace(0, 1, n_bands + 1)[1:-1]))
+    band = np.searchsorted(edges, logp, side="right")
+    n_b = len(edges) + 1
+    rows = np.flatnonzero(ok)
+    r, c, v = [rows], [band], [np.ones(len(rows))]
+    for d in (-1, 1):
+        nb = band + d
+        inside = (nb >= 0) & (nb < n_b)
+        r.append(rows[inside])
+        c.append(nb[inside])
+        v.append(np.full(inside.sum(), 0.5))
+    return sp.csr_matrix((np.concatenate(v), (np.concatenate(r), np.concatenate(c))),
+                         shape=(n, n_b), dtype=np.float32)
+
+
+def item_features(catalog: pd.DataFrame, *, description_weight: float = 1.0,
+                  category_weight: float = 1.0, price_weight: float = 0.5,
+                  n_price_bands: int = 5, min_df: int = 2) -> sp.csr_matrix:
+    """Items x features matrix (rows L2-normalised) from ``catalog`` columns ``description``,
+    ``category`` and ``price``; a block whose column is empty everywhere is left out."""
+    blocks = []
+    desc = catalog[s.DESCRIPTION].fillna("").astype(str) if s.DESCRIPTION in catalog else None
+    if description_weight > 0 and desc is not None and (desc.str.len() > 0).any():
+        vec = TfidfVectorizer(lowercase=True, ngram_range=(1, 2), sublinear_tf=True,
+                              min_df=min(min_df, max(1, int((desc.str.len() > 0).sum()) // 2)),
+                              token_pattern=r"(?u)\b[^\W\d_]{2,}\b", dtype=np.float32)
+        try:
+            tfidf = vec.fit_transform(desc.to_numpy())
+        except ValueError:  # no token survives (e.g. descriptions are only codes)
+            tfidf = None
+        if tfidf is not None:
+            blocks.append(normalize(tfidf) * np.sqrt(description_weight))
+    cat = catalog[s.CATEGORY] if s.CATEGORY in catalog else None
+    if category_weight > 0 and cat is not None and cat.notna().any():
+        codes, _ = pd.factorize(cat.astype("string"))
+        ok = codes >= 0
+        onehot = sp.csr_matrix((np.ones(ok.sum(), dtype=np.float32),
+                                (np.flatnonzero(ok), codes[ok])),
+                               shape=(len(cat), int(codes.max()) + 1))
+        blocks.append(onehot * np.sqrt(category_weight))
+    if price_weight > 0 and s.PRICE in catalog:
+        bands = _price_bands(catalog[s.PRICE], n_price_bands)
+        if bands.shape[1]:
+            blocks.append(normalize(bands) * np.sqrt(price_weight))
+    if not blocks:
+        return sp.csr_matrix((len(catalog), 0), dtype=np.float32)
+    return normalize(sp.hstack(blocks, format="csr").astype(np.float32))
+
+
+class ContentRecommender(Recommender):
+    """Content-based: cosine similarity of item descriptions, categories and price bands.
+
+    Parameters: ``k`` neighbours per item; the three block weights; ``n_price_bands``;
+    ``half_life_days`` decays the customer's purchases; ``include_self`` keeps an item as its
+    own neighbour. Learned: ``features_`` (items x features), ``similarity_``, ``profile_``.
+    Without any description, category or price the model ranks by popularity (and says so in
+    the log).
+    """
+
+    def __init__(self, *, k: int = 100, description_weight: float = 1.0,
+                 category_weight: float = 1.0, price_weight: float = 0.5,
+                 n_price_bands: int = 5, half_life_days: float | None = 90.0,
+                 include_self: bool = True) -> None:
+        self.k = k
+        self.description_weight = description_weight
+        self.category_weight = category_weight
+        self.price_weight = price_weight
+        self.n_price_bands = n_price_bands
+        self.half_life_days = half_life_days
+        self.include_self = include_self
+
+    def _validate_params(self) -> None:
+        if isinstance(self.k, bool) or not isinstance(self.k, int | np.integer) or self.k < 1:
+            raise ParameterError(f"k = {self.k!r} neighbours is impossible; use an integer >= 1")
+        for name in ("description_weight", "category_weight", "price_weight"):
+            if not float(getattr(self, name)) >= 0:
+                raise ParameterError(f"{name} = {getattr(self, name)!r} is impossible; use >= 0")
+        if not isinstance(self.n_price_bands, int) or self.n_price_bands < 1:
+            raise ParameterError(f"n_price_bands = {self.n_price_bands!r} is impossible; "
+                                 "use an integer >= 1")
+        check_half_life("half_life_days", self.half_life_days)
+
+    def _fit(self, interactions: Interactions) -> None:
+        f = item_features(interactions.catalog, description_weight=self.description_weight,
+                          category_weight=self.category_weight,
+                          price_weight=self.price_weight, n_price_bands=self.n_price_bands)
+        if f.shape[1] == 0:
+            log.warning("content: no description, category or price for any product; the "
+                        "content model falls back to popularity")
+        ft = f.T.tocsc()
+
+        def block(start: int, stop: int) -> np.ndarray:
+            return (f[start:stop] @ ft).toarray().astype(np.float32)
+
+        self.features_ = f
+        self.similarity_ = neighbours_from_block_fn(block, f.shape[0], int(self.k),
+                                                    bool(self.include_self))
+        self.profile_ = interactions.matrix(half_life_days=self.half_life_days)
+
+    def _score(self, rows: np.ndarray) -> np.ndarray:
+        return (self.profile_[rows] @ self.similarity_).toarray()

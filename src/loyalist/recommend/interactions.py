@@ -1,0 +1,247 @@
+"""Purchase interactions for the recommenders: the one place that reads the store, and the
+indexed, time-aware :class:`Interactions` every recommender fits on.
+
+An interaction is a distinct (customer, order, product) purchase: quantities are ignored on
+purpose, so a wholesaler's 480 units and a household's 2 count as one purchase each (quantity
+scales differ by orders of magnitude between customers and would let a few accounts dominate
+every co-occurrence). Repeated purchases of a product in different orders count again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from loyalist import schema as s
+from loyalist.errors import DataError, ParameterError
+from loyalist.store import Store
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Interactions", "decay_weights", "load"]
+
+LINE_COLUMNS = (s.CUSTOMER_ID, s.ORDER_ID, s.ORDERED_AT, s.PRODUCT_ID)
+CATALOG_COLUMNS = (s.CATEGORY, s.DESCRIPTION, s.PRICE)
+
+
+def load(store: Store, as_of: pd.Timestamp | datetime | date | str, *, horizon_days: int = 0
+         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read what the recommenders need from ``store``.
+
+    Returns ``(lines, catalog)``:
+
+    - ``lines``: one row per distinct (customer, order, product) purchase with
+      ``ordered_at < as_of + horizon_days`` (``horizon_days=0``: training data only; the
+      evaluation asks for the test window too and splits it off itself). Only customer lines
+      (``NOT is_guest``) of kind ``sale`` with a positive quantity: cancellations, returns,
+      postage and fees are out.
+    - ``catalog``: one row per product known before ``as_of`` (indexed by ``product_id``):
+      ``category`` (most frequent), ``description`` (the latest), ``price`` (median unit price)
+      from sale lines before ``as_of`` (guest lines included: they describe the product), then
+      overridden by the optional ``products`` table, whose products without any sale are added
+      (cold items: only the content-based model can rank them).
+    """
+    ts = pd.Timestamp(as_of)
+    if not isinstance(horizon_days, int) or horizon_days < 0:
+        raise ParameterError(f"horizon_days {horizon_days!r} is impossible; use an integer >= 0")
+    store.require(s.T_TRANSACTIONS)
+    end = ts + pd.Timedelta(days=horizon_days)
+    lines = store.query(
+        f"""SELECT {s.CUSTOMER_ID}, {s.ORDER_ID}, min({s.ORDERED_AT}) AS {s.ORDERED_AT},
+                   {s.PRODUCT_ID}
+            FROM {s.T_TRANSACTIONS}
+            WHERE NOT {s.IS_GUEST} AND {s.LINE_KIND} = 'sale' AND {s.QUANTITY} > 0
+              AND {s.ORDERED_AT} < ?
+            GROUP BY {s.CUSTOMER_ID}, {s.ORDER_ID}, {s.PRODUCT_ID}""",
+        [end.to_pydatetime()])
+    catalog = store.query(
+        f"""SELECT {s.PRODUCT_ID}, mode({s.CATEGORY}) AS {s.CATEGORY},
+                   arg_max({s.DESCRIPTION}, {s.ORDERED_AT})
+                       FILTER (WHERE {s.DESCRIPTION} IS NOT NULL) AS {s.DESCRIPTION},
+                   median({s.UNIT_PRICE}) AS {s.PRICE}
+            FROM {s.T_TRANSACTIONS}
+            WHERE {s.LINE_KIND} = 'sale' AND {s.QUANTITY} > 0 AND {s.ORDERED_AT} < ?
+            GROUP BY {s.PRODUCT_ID}""",
+        [ts.to_pydatetime()]).set_index(s.PRODUCT_ID)
+    if store.has_table(s.T_PRODUCTS) and store.count(s.T_PRODUCTS) > 0:
+        products = store.query(
+            f"SELECT {s.PRODUCT_ID}, {s.CATEGORY}, {s.DESCRIPTION}, {s.PRICE} "
+            f"FROM {s.T_PRODUCTS}").set_index(s.PRODUCT_ID)
+        catalog = catalog.reindex(catalog.index.union(products.index))
+        for col in CATALOG_COLUMNS:
+            known = products[col].dropna()
+            catalog.loc[known.index, col] = known
+    lines[s.ORDERED_AT] = pd.to_datetime(lines[s.ORDERED_AT])
+    log.info("loaded %d purchases of %d customers, %d catalogue products before %s",
+             len(lines), lines[s.CUSTOMER_ID].nunique(), len(catalog), end)
+    return lines, catalog
+
+
+def decay_weights(age_days: np.ndarray, half_life_days: float | None) -> np.ndarray:
+    """``0.5 ** (age / half_life)``; all ones when ``half_life_days`` is None (no decay)."""
+    if half_life_days is None:
+        return np.ones(len(age_days), dtype=np.float64)
+    return np.exp2(-np.asarray(age_days, dtype=np.float64) / float(half_life_days))
+
+
+@dataclass(frozen=True, eq=False)
+class Interactions:
+    """Purchases indexed for matrix work, with the cutoff they were observed at.
+
+    ``events`` has one row per distinct (customer, order, product) purchase with integer codes
+    ``user`` (into ``customers``), ``item`` (into ``items``), ``order`` and ``age_days``
+    (``as_of - ordered_at`` in days, > 0). ``items`` is every product with a purchase plus any
+    catalogue product without one (cold items, at the end); ``catalog`` is aligned to ``items``.
+    """
+
+    events: pd.DataFrame
+    customers: pd.Index
+    items: pd.Index
+    catalog: pd.DataFrame
+    as_of: pd.Timestamp
+    n_warm_items: int
+
+    @classmethod
+    def from_lines(cls, lines: pd.DataFrame, *, as_of: pd.Timestamp | datetime | str | None = None,
+                   catalog: pd.DataFrame | None = None) -> Interactions:
+        """Index purchase ``lines`` (``customer_id, order_id, ordered_at, product_id``).
+
+        ``as_of`` is the reference time for ages and decay (default: the day after the last
+        line; lines at or after ``as_of`` are an error, not silently dropped)."""
+        missing = [c for c in LINE_COLUMNS if c not in lines.columns]
+        if missing:
+            raise DataError(f"interactions: columns {missing} are missing; expected "
+                            f"{list(LINE_COLUMNS)}")
+        if lines.empty:
+            raise DataError("interactions: no purchase lines to fit on; choose a later as_of "
+                            "or load transactions first")
+        frame = lines.loc[:, list(LINE_COLUMNS)].dropna(
+            subset=[s.CUSTOMER_ID, s.PRODUCT_ID, s.ORDERED_AT])
+        if len(frame) < len(lines):
+            log.info("interactions: dropped %d of %d lines without customer, product or date",
+                     len(lines) - len(frame), len(lines))
+        when = pd.to_datetime(frame[s.ORDERED_AT])
+        ts = (when.max().normalize() + pd.Timedelta(days=1)) if as_of is None \
+            else pd.Timestamp(as_of)
+        late = when >= ts
+        if late.any():
+            ex = frame.loc[late, s.ORDER_ID].iloc[0]
+            raise DataError(f"interactions: {int(late.sum())} of {len(frame)} lines are at or "
+                            f"after as_of {ts}, e.g. order_id {ex}; split by time first")
+        cust_codes, customers = pd.factorize(frame[s.CUSTOMER_ID].astype(str), sort=True)
+        item_codes, items = pd.factorize(frame[s.PRODUCT_ID].astype(str), sort=True)
+        order_codes, _ = pd.factorize(frame[s.ORDER_ID].astype(str))
+        events = pd.DataFrame({
+            "user": cust_codes.astype(np.int32), "item": item_codes.astype(np.int32),
+            "order": order_codes.astype(np.int64),
+            "age_days": ((ts - when).dt.total_seconds().to_numpy() / 86400.0),
+        }).drop_duplicates(["user", "order", "item"], ignore_index=True)
+        n_warm = len(items)
+        items = pd.Index(items, name=s.PRODUCT_ID)
+        if catalog is not None and len(catalog):
+            cat = catalog.copy()
+            cat.index = cat.index.astype(str)
+            cold = cat.index.difference(items).sort_values()
+            items = items.append(pd.Index(cold, name=s.PRODUCT_ID))
+            cat = cat.reindex(items)
+        else:
+            cat = pd.DataFrame(index=items)
+        for col in CATALOG_COLUMNS:
+            if col not in cat.columns:
+                cat[col] = np.nan if col == s.PRICE else None
+        return cls(events=events, customers=pd.Index(customers, name=s.CUSTOMER_ID),
+                   items=items, catalog=cat.loc[:, list(CATALOG_COLUMNS)], as_of=ts,
+                   n_warm_items=n_warm)
+
+    # --- shape ---------------------------------------------------------------------------
+    @property
+    def n_customers(self) -> int:
+        return len(self.customers)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    def __repr__(self) -> str:
+        return (f"Interactions({len(self.events):,} purchases, {self.n_customers:,} customers, "
+                f"{self.n_items:,} items ({self.n_items - self.n_warm_items} cold), "
+                f"as_of={self.as_of})")
+
+    # --- matrices ------------------------------------------------------------------------
+    def matrix(self, *, half_life_days: float | None = None, binary: bool = False
+               ) -> sp.csr_matrix:
+        """Customers x items: the number of orders containing the item, each weighted by
+        ``0.5 ** (age / half_life_days)`` (no decay when None); 1/0 when ``binary``."""
+        ev = self.events
+        if binary:
+            data = np.ones(len(ev), dtype=np.float32)
+        else:
+            data = decay_weights(ev["age_days"].to_numpy(), half_life_days).astype(np.float32)
+        m = sp.csr_matrix((data, (ev["user"].to_numpy(), ev["item"].to_numpy())),
+                          shape=(self.n_customers, self.n_items), dtype=np.float32)
+        m.sum_duplicates()
+        if binary:
+            m.data[:] = 1.0
+        return m
+
+    def last_purchase_age(self, *, first: bool = False) -> sp.csr_matrix:
+        """Customers x items: days since the customer last (``first``: first) bought the item
+        (stored entries only where they did; ages are > 0 as lines are before ``as_of``)."""
+        grouped = self.events.groupby(["user", "item"], sort=False)["age_days"]
+        ev = grouped.max() if first else grouped.min()
+        u = ev.index.get_level_values(0).to_numpy()
+        i = ev.index.get_level_values(1).to_numpy()
+        return sp.csr_matrix((np.maximum(ev.to_numpy(), 1e-6), (u, i)),
+                             shape=(self.n_customers, self.n_items))
+
+    def customer_rows(self, customer_ids: object) -> np.ndarray:
+        """Row code per id; -1 for a customer without a purchase here (cold start)."""
+        ids = pd.Index(np.asarray(customer_ids, dtype=object).astype(str).ravel())
+        return self.customers.get_indexer(ids)
+
+    def item_columns(self, product_ids: object) -> np.ndarray:
+        """Column code per product id; -1 for a product not in ``items``."""
+        ids = pd.Index(np.asarray(product_ids, dtype=object).astype(str).ravel())
+        return self.items.get_indexer(ids)
+
+    # --- time ----------------------------------------------------------------------------
+    def before(self, cutoff: pd.Timestamp | datetime | str) -> Interactions:
+        """The purchases strictly before ``cutoff``, re-indexed with ``as_of = cutoff`` (for
+        validation windows inside the training period). The catalogue keeps the products
+        bought before ``cutoff`` and products never bought at all."""
+        cut = pd.Timestamp(cutoff)
+        if cut > self.as_of:
+            raise ParameterError(f"cutoff {cut} is after as_of {self.as_of}")
+        shift = (self.as_of - cut).total_seconds() / 86400.0
+        ev = self.events[self.events["age_days"] > shift]
+        if ev.empty:
+            raise DataError(f"interactions: no purchase before {cut.date()}; the validation "
+                            "window is longer than the history, shorten it")
+        return self._subset(ev, age_shift=shift, as_of=cut)
+
+    def _subset(self, ev: pd.DataFrame, *, age_shift: float, as_of: pd.Timestamp
+                ) -> Interactions:
+        u_codes, u_uniq = pd.factorize(ev["user"].to_numpy(), sort=True)
+        i_codes, i_uniq = pd.factorize(ev["item"].to_numpy(), sort=True)
+        never = np.setdiff1d(np.arange(self.n_warm_items, self.n_items), i_uniq)
+        keep_items = np.concatenate([i_uniq, never])
+        events = pd.DataFrame({
+            "user": u_codes.astype(np.int32), "item": i_codes.astype(np.int32),
+            "order": ev["order"].to_numpy(), "age_days": ev["age_days"].to_numpy() - age_shift})
+        items = self.items[keep_items]
+        return Interactions(events=events, customers=self.customers[u_uniq], items=items,
+                            catalog=self.catalog.iloc[keep_items], as_of=as_of,
+                            n_warm_items=len(i_uniq))
+
+    def window(self, start: pd.Timestamp | datetime | str) -> pd.DataFrame:
+        """Purchases in ``[start, as_of)`` as (customer_id, product_id) pairs (validation
+        ground truth)."""
+        shift = (self.as_of - pd.Timestamp(start)).total_seconds() / 86400.0
+        ev = self.events[self.events["age_days"] <= shift]
+        return pd.DataFrame({s.CUSTOMER_ID: self.customers[ev["user"].to_numpy()],
+                             s.PRODUCT_ID: self.items[ev["item"].to_numpy()]})

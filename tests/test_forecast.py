@@ -1,0 +1,324 @@
+"""Revenue forecasting: hand-computed metrics and baseline, closed-day detection, leak-free
+backtest, interval ordering, the Online Retail target, the files run_forecast writes, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import LOADED_AT, ONLINE_RETAIL, need_shared, write_csv
+from typer.testing import CliRunner
+
+from loyalist.cli.forecast import app, run_forecast
+from loyalist.errors import DataError, ParameterError
+from loyalist.forecast import (
+    Country,
+    RevenueForecaster,
+    check_horizon,
+    coverage,
+    detect_closures,
+    mape,
+    mase,
+    read_daily_revenue,
+    smape,
+)
+from loyalist.forecast import backtest as bt
+from loyalist.forecast import models as fm
+from loyalist.forecast.closures import impute_closed
+from loyalist.forecast.intervals import conformal_quantile
+from loyalist.forecast.metrics import mase_scale
+from loyalist.forecast.models import SeriesData, seasonal_naive
+from loyalist.forecast.synthetic import synthetic_daily
+from loyalist.ingest import ingest_files
+from loyalist.store import Store
+
+FAST = ("seasonal_naive", "ets", "harmonic", "lightgbm")
+
+
+def _series(days: int = 400, closed: tuple[int, ...] = (), seed: int = 0,
+            start: str = "2023-01-02", country: str | None = "GB") -> pd.Series:
+    f = synthetic_daily(1, start=start, days=days, closed_weekdays=closed, random_state=seed,
+                        country=country)
+    return f.set_index("date")["y"].asfreq("D").rename("total")
+
+
+# --- metrics and the baseline, by hand ----------------------------------------------------
+def test_metrics_by_hand() -> None:
+    y = np.array([100.0, 200.0, 0.0, 50.0])
+    f = np.array([110.0, 180.0, 10.0, 50.0])
+    assert mape(y, f) == pytest.approx((0.1 + 0.1 + 0.0) / 3)  # the zero actual is skipped
+    assert smape(y, f) == pytest.approx((20 / 210 + 40 / 380 + 2.0 + 0.0) / 4)
+    train = np.array([1.0, 2, 3, 4, 5, 6])  # |y_t - y_{t-2}| = 2 everywhere
+    assert mase_scale(train, 2) == pytest.approx(2.0)
+    assert mase(y, f, train, 2) == pytest.approx(10.0 / 2.0)  # mean abs error 10
+    assert coverage(y, [90, 190, 0, 60], [120, 210, 5, 70]) == pytest.approx(0.75)
+    assert np.isnan(mape([0.0, 0.0], [1.0, 2.0]))
+    assert smape([0.0], [0.0]) == 0.0
+    assert np.isnan(mase(y, f, [3.0, 3.0, 3.0], 1))  # a flat history has no scale
+    with pytest.raises(ValueError, match="differ in shape"):
+        mape([1.0, 2.0], [1.0])
+
+
+def test_conformal_quantile_by_hand() -> None:
+    z = np.arange(1.0, 20.0)  # 19 scores: ceil(20 * 0.9) = 18th smallest = 18
+    assert conformal_quantile(z, 0.9) == 18.0
+    assert conformal_quantile(z, 0.99) == 19.0  # beyond n: the largest
+    assert np.isnan(conformal_quantile(np.array([]), 0.9))
+
+
+def test_seasonal_naive_by_hand() -> None:
+    assert seasonal_naive(np.array([1.0, 2, 3, 10, 20, 30]), 3, 5).tolist() == [10, 20, 30, 10,
+                                                                                20]
+    with pytest.raises(ValueError, match="at least m=7"):
+        seasonal_naive(np.arange(3.0), 7, 2)
+
+
+def test_seasonal_naive_in_a_round_skips_the_closed_weekday() -> None:
+    y = _series(120, closed=(6,), country=None)
+    origin = y.index[-1] + pd.Timedelta(days=1)
+    rnd = bt.run_round({"total": y}, origin, 14, ["seasonal_naive"], calendar_of={},
+                       countries={})
+    f = rnd.forecasts["seasonal_naive"]["total"]
+    last_week = y.iloc[-7:]
+    for d, v in zip(rnd.dates, f, strict=True):
+        expect = 0.0 if d.dayofweek == 6 else last_week[last_week.index.dayofweek
+                                                         == d.dayofweek].iloc[0]
+        assert v == pytest.approx(expect)
+
+
+# --- closed days ---------------------------------------------------------------------------
+def test_closed_weekday_and_yearly_break_detected() -> None:
+    y = _series(400, closed=(6,), seed=1, country=None)  # 2023-01-02 .. 2024-02-05
+    y[(y.index >= "2023-12-23") & (y.index <= "2024-01-02")] = 0.0  # Christmas break
+    cal = detect_closures(y)
+    assert cal.closed_weekdays == (6,)
+    assert cal.season_length == 6
+    assert [(s.date().isoformat(), e.date().isoformat()) for s, e in cal.breaks] == [
+        ("2023-12-23", "2024-01-02")]
+    future = pd.date_range("2024-12-20", "2025-01-05")
+    closed = pd.Series(cal.closed(future), index=future)
+    assert closed["2024-12-23":"2025-01-02"].all()  # the break recurs a year later
+    assert not closed["2024-12-20"] and closed["2024-12-22"]  # Friday open; Sunday closed
+    assert not closed["2025-01-03"]
+
+
+def test_isolated_quiet_day_is_not_a_closure_for_a_sparse_series() -> None:
+    rng = np.random.default_rng(0)
+    idx = pd.date_range("2023-01-02", periods=200)
+    y = pd.Series(np.where(rng.random(200) < 0.6, 100.0, 0.0), index=idx)  # sells 60% of days
+    cal = detect_closures(y)
+    assert cal.closed_weekdays == ()
+    # Runs of zeros with probability >= 1% at a 60% sell rate (k <= 5) are ordinary zeros.
+    assert cal.history_closed.size < (y == 0).sum() / 4
+
+
+def test_holiday_closure_and_subdivision() -> None:
+    y = _series(400, seed=2, country=None)  # no holiday effect in the data itself
+    import holidays as hol
+
+    eng = pd.DatetimeIndex(list(hol.country_holidays("GB", subdiv="ENG", years=[2023, 2024])))
+    y[y.index.isin(eng)] = 0.0
+    cal = detect_closures(y, Country("GB"))
+    assert cal.closes_on_holidays
+    assert cal.country is not None and cal.country.label == "GB-ENG"  # Easter Monday etc.
+    assert cal.closed(pd.DatetimeIndex(["2024-05-27"]))[0]  # Spring bank holiday: closed
+    assert not cal.breaks  # an Easter weekend is explained by holidays: not a yearly break
+
+
+def test_impute_closed_uses_same_weekday_nearby() -> None:
+    idx = pd.date_range("2024-01-01", periods=21)  # three Mondays: 1st, 8th, 15th
+    v = np.where(idx.dayofweek == 0, 10.0, 1.0)
+    closed = np.zeros(21, dtype=bool)
+    closed[7] = True
+    v[7] = 0.0
+    assert impute_closed(v, idx, closed)[7] == 10.0
+
+
+# --- backtest: origins, leak-freedom ---------------------------------------------------------
+def test_origins_and_minimum_history() -> None:
+    warm, scored = bt.rolling_origins(pd.Timestamp("2024-12-31"), 30)
+    # The last scored window ends at as_of; each ends where the next begins.
+    assert [d.date().isoformat() for d in scored] == [
+        "2024-09-02", "2024-10-02", "2024-11-01", "2024-12-01"]
+    assert [d.date().isoformat() for d in warm] == ["2024-07-04", "2024-08-03"]
+    assert bt.min_history_days(30) == 56 + 180
+
+
+class _Spy(fm._Model):
+    name = "spy"
+    seen: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+
+    def _one(self, d: SeriesData) -> np.ndarray:
+        type(self).seen.append((d.dates.max(), d.future.min()))
+        return np.full(d.h, float(d.y[-1]))
+
+
+def test_backtest_fits_only_on_data_before_each_origin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(fm.MODELS, "spy", _Spy)
+    calendars_seen: list[pd.Timestamp] = []
+    real = bt.detect_closures
+
+    def spy_detect(y: pd.Series, country: Country | None = None):  # type: ignore[no-untyped-def]
+        calendars_seen.append(y.index.max())
+        return real(y, country)
+
+    monkeypatch.setattr(bt, "detect_closures", spy_detect)
+    _Spy.seen = []
+    y = _series(300, closed=(6,), country=None)
+    as_of = y.index[-1] + pd.Timedelta(days=1)
+    fc = RevenueForecaster(horizon=14, models=("spy",)).fit({"total": y}, as_of=as_of)
+    origins = [r.origin for r in fc.rounds_]
+    assert len(origins) == 2 + 4 + 1 and origins[-1] == as_of
+    assert len(_Spy.seen) == len(origins)
+    for (last_fit, first_future), origin in zip(_Spy.seen, origins, strict=True):
+        assert last_fit < origin <= first_future
+    assert all(c < o for c, o in zip(calendars_seen, origins, strict=True))
+
+
+def test_future_poisoning_does_not_change_a_backtest_forecast() -> None:
+    y = _series(300, seed=3)
+    origin = y.index[-60]
+    poisoned = y.copy()
+    poisoned[poisoned.index >= origin] = 1e9  # absurd values at and after the origin
+    kw = dict(calendar_of={}, countries={"total": Country("GB")})
+    a = bt.run_round({"total": y}, origin, 30, list(FAST), **kw)
+    b = bt.run_round({"total": poisoned}, origin, 30, list(FAST), **kw)
+    for model in FAST:
+        np.testing.assert_allclose(a.forecasts[model]["total"], b.forecasts[model]["total"],
+                                   rtol=1e-9, err_msg=model)
+
+
+# --- the automatic forecaster -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def fitted() -> RevenueForecaster:
+    f = synthetic_daily(3, start="2023-01-02", days=420, random_state=4)
+    series = {n: g.set_index("date")["y"].asfreq("D") for n, g in f.groupby("series")}
+    as_of = f["date"].max() + pd.Timedelta(days=1)
+    return RevenueForecaster(horizon=30, models=FAST).fit(
+        series, as_of=as_of, countries={n: Country("GB") for n in series})
+
+
+def test_intervals_are_ordered(fitted: RevenueForecaster) -> None:
+    f = fitted.predict()
+    assert len(f) == 3 * 30 and f.notna().all().all()
+    assert (f["lo95"] <= f["lo80"]).all() and (f["lo80"] <= f["mean"]).all()
+    assert (f["mean"] <= f["hi80"]).all() and (f["hi80"] <= f["hi95"]).all()
+    assert (f["hi95"] > f["lo95"]).any()
+
+
+def test_selection_and_backtest_table(fitted: RevenueForecaster) -> None:
+    b = fitted.backtest_
+    assert set(b["model"]) == {*FAST, "auto"}
+    assert b.groupby(["series", "model"]).size().eq(4).all()  # four scored origins each
+    for name, model in fitted.chosen_.items():
+        s = fitted.summary_[(fitted.summary_["series"] == name)
+                            & (fitted.summary_["model"] != "auto")].set_index("model")
+        assert s["mase"].idxmin() == model
+    # On weekly + yearly + holiday structure the best model beats the seasonal naive.
+    s = fitted.summary_.groupby("model")["mape"].mean()
+    assert s[[m for m in FAST if m != "seasonal_naive"]].min() < 0.85 * s["seasonal_naive"]
+
+
+def test_horizon_and_history_errors() -> None:
+    for bad in (0, -3, 366):
+        with pytest.raises(ParameterError, match="between 1 and 365"):
+            check_horizon(bad)
+    with pytest.raises(ParameterError, match="whole number"):
+        check_horizon(2.5)
+    y = _series(200)
+    with pytest.raises(DataError, match=r"200 days of history .* needs at least 236 days"):
+        RevenueForecaster(horizon=30).fit({"total": y}, as_of=y.index[-1] + pd.Timedelta(days=1))
+    with pytest.raises(ParameterError, match="unknown model"):
+        RevenueForecaster(models=("prophet",)).fit({"total": y}, as_of=y.index[-1])
+
+
+# --- the store-level entry point ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("fc")
+    f = synthetic_daily(2, start="2024-01-01", days=200, closed_weekdays=(6,), random_state=5)
+    rows = []
+    for (name, date), v in f.set_index(["series", "date"])["y"].items():
+        if v > 0:
+            rows.append({"order_id": f"{name}-{date:%Y%m%d}", "product_id": "p",
+                         "quantity": 1, "unit_price": round(v, 2), "customer_id": "",
+                         "ordered_at": f"{date:%Y-%m-%d} 12:00:00",
+                         "category": {"s0000": "books", "s0001": "toys"}[name],
+                         "country": "United Kingdom"})
+    path = d / "s.duckdb"
+    with Store(path) as st:
+        ingest_files(st, [write_csv(d / "t.csv", rows)], loaded_at=LOADED_AT)
+    return path
+
+
+def test_read_daily_revenue_counts_guests_and_groups(small_store: Path) -> None:
+    with Store(small_store, read_only=True) as st:
+        daily, countries = read_daily_revenue(st, as_of=pd.Timestamp("2024-03-01"),
+                                              by="category")
+    assert set(daily["series"]) == {"total", "category=books", "category=toys"}
+    tot = daily[daily["series"] == "total"].set_index("date")["y"]
+    parts = daily[daily["series"] != "total"].groupby("date")["y"].sum()
+    pd.testing.assert_series_equal(tot, parts.reindex(tot.index), check_names=False)
+    assert daily["date"].max() < pd.Timestamp("2024-03-01")
+    assert countries.index.tolist() == ["United Kingdom"]
+
+
+def test_run_forecast_writes_files(small_store: Path, tmp_path: Path) -> None:
+    res = run_forecast(small_store, 7, tmp_path / "out", by="category")
+    files = {k: Path(v) for k, v in res["files"].items()}
+    assert all(p.exists() and p.stat().st_size > 0 for p in files.values())
+    f = pd.read_csv(files["forecast"])
+    assert list(f.columns) == ["series", "date", "model", "mean", "lo80", "hi80", "lo95", "hi95"]
+    assert set(f["series"]) == {"total", "category=books", "category=toys"}
+    assert (pd.to_datetime(f["date"]).dt.dayofweek.eq(6) == f["mean"].eq(0)).all()
+    b = pd.read_csv(files["backtest"])
+    assert {"series", "model", "origin", "mape", "smape", "mase", "coverage80",
+            "coverage95"} <= set(b.columns)
+    assert b["origin"].nunique() == 4
+    assert res["holidays"].startswith("GB") and res["series"]["total"]["model"] in f["model"].values
+    json.dumps(res)  # JSON-ready
+
+
+def test_cli_json_and_errors(small_store: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    r = runner.invoke(app, ["--store", str(small_store), "--horizon", "7", "--out",
+                            str(tmp_path), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["horizon"] == 7
+    r = runner.invoke(app, ["--store", str(small_store), "--horizon", "0"])
+    assert isinstance(r.exception, ParameterError)
+    with pytest.raises(ParameterError, match="--by 'brand' is not supported"):
+        run_forecast(small_store, 7, tmp_path, by="brand")
+    with pytest.raises(ParameterError, match="not a country the holidays package knows"):
+        run_forecast(small_store, 7, tmp_path, country="Atlantis")
+    with pytest.raises(DataError, match="needs at least 236 days"):
+        run_forecast(small_store, 30, tmp_path)
+
+
+# --- Online Retail target ----------------------------------------------------------------
+@pytest.fixture(scope="session")
+def online_retail_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("or") / "s.duckdb"
+    with Store(path) as st:
+        ingest_files(st, [ONLINE_RETAIL], loaded_at=LOADED_AT)
+    return path
+
+
+@need_shared(ONLINE_RETAIL)
+@pytest.mark.shared
+def test_online_retail_target(online_retail_store: Path, tmp_path: Path) -> None:
+    res = run_forecast(online_retail_store, 30, tmp_path)
+    total = res["series"]["total"]
+    chosen = total["backtest"][total["model"]]
+    naive = total["backtest"]["seasonal_naive"]
+    assert res["origins"] == ["2011-08-12", "2011-09-11", "2011-10-11", "2011-11-10"]
+    assert chosen["mase"] <= 0.9 * naive["mase"]
+    assert 0.85 <= chosen["coverage95"] <= 0.99
+    cal = total["calendar"]
+    assert cal["closed_weekdays"] == ["Sat"] and cal["closes_on_holidays"]
+    f = pd.read_csv(res["files"]["forecast"], parse_dates=["date"]).set_index("date")
+    assert (f.loc["2011-12-24":"2012-01-03", "mean"] == 0).all()  # the Christmas break recurs
+    assert (f.loc["2011-12-12":"2011-12-16", "mean"] > 0).all()

@@ -1,0 +1,413 @@
+"""Recommendations: hand-computed micro cases per recommender and metric, the batch API
+contract, cold start, determinism, the evaluation targets on Online Retail, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import LOADED_AT, ONLINE_RETAIL, line, need_shared, write_csv
+from typer.testing import CliRunner
+
+from loyalist.cli import recommend as rec_cli
+from loyalist.errors import DataError, LoyalistError, NotFittedError, ParameterError
+from loyalist.ingest import ingest_files
+from loyalist.recommend import (
+    ALSRecommender,
+    ContentRecommender,
+    FrequentlyBoughtTogether,
+    HybridRecommender,
+    Interactions,
+    ItemKNNRecommender,
+    PopularityRecommender,
+    PurchaseHistoryRecommender,
+    coverage,
+    evaluate,
+    evaluate_models,
+    hit_rate,
+    load,
+    make_model,
+    mrr,
+    ndcg,
+    novelty,
+    precision,
+    recall,
+    simulate_purchases,
+    temporal_split,
+)
+from loyalist.recommend.evaluate import ground_truth
+from loyalist.recommend.ranking import top_n
+from loyalist.store import Store
+
+AS_OF = pd.Timestamp("2024-02-01")
+
+
+def lines_of(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["customer_id", "order_id", "ordered_at", "product_id"]
+                        ).assign(ordered_at=lambda d: pd.to_datetime(d["ordered_at"]))
+
+
+# c1: A B (31 days before as_of), A (11 days); c2: A C (21 days); c3: B C D (6 days); c4: A (3)
+MICRO = lines_of([
+    ("c1", "o1", "2024-01-01", "A"), ("c1", "o1", "2024-01-01", "B"),
+    ("c1", "o2", "2024-01-21", "A"),
+    ("c2", "o3", "2024-01-11", "A"), ("c2", "o3", "2024-01-11", "C"),
+    ("c3", "o4", "2024-01-26", "B"), ("c3", "o4", "2024-01-26", "C"),
+    ("c3", "o4", "2024-01-26", "D"),
+    ("c4", "o5", "2024-01-29", "A"),
+])
+CATALOG = pd.DataFrame({
+    "category": ["mugs", "mugs", "lamps", "lamps", "mugs"],
+    "description": ["RED HEART MUG", "RED HEART CUP", "BLUE STAR LAMP", "BLUE STAR LIGHT",
+                    "RED HEART BEAKER"],
+    "price": [2.0, 2.5, 20.0, 25.0, 2.2],
+}, index=pd.Index(["A", "B", "C", "D", "E"], name="product_id"))
+
+
+@pytest.fixture(scope="module")
+def micro() -> Interactions:
+    return Interactions.from_lines(MICRO, as_of=AS_OF, catalog=CATALOG)
+
+
+@pytest.fixture(scope="module")
+def sim() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return simulate_purchases(n_customers=2000, n_items=300, n_interactions=40_000,
+                              n_clusters=8, days=200, start="2024-01-01", seed=5)
+
+
+# --- interactions ------------------------------------------------------------------------
+def test_interactions_index_and_matrix(micro: Interactions) -> None:
+    assert list(micro.customers) == ["c1", "c2", "c3", "c4"]
+    assert list(micro.items) == ["A", "B", "C", "D", "E"]  # E: catalogue only (cold item)
+    assert micro.n_warm_items == 4
+    counts = micro.matrix().toarray()
+    assert counts[0].tolist() == [2, 1, 0, 0, 0]  # c1 bought A in two orders
+    decayed = micro.matrix(half_life_days=10).toarray()
+    assert decayed[0, 0] == pytest.approx(2 ** -3.1 + 2 ** -1.1, rel=1e-6)
+    assert micro.matrix(binary=True).toarray()[0].tolist() == [1, 1, 0, 0, 0]
+
+
+def test_interactions_time_contract(micro: Interactions) -> None:
+    with pytest.raises(DataError, match="at or after as_of"):
+        Interactions.from_lines(MICRO, as_of="2024-01-20")
+    early = micro.before("2024-01-22")
+    assert list(early.customers) == ["c1", "c2"] and early.as_of == pd.Timestamp("2024-01-22")
+    assert early.matrix().toarray()[0].tolist()[:2] == [2, 1]
+    assert set(micro.window("2024-01-22")["customer_id"]) == {"c3", "c4"}
+    assert Interactions.from_lines(MICRO).as_of == pd.Timestamp("2024-01-30")
+
+
+# --- recommenders, hand-computed ---------------------------------------------------------
+def test_popularity_global_recent_and_adoption(micro: Interactions) -> None:
+    pop = PopularityRecommender().fit(micro)
+    items, scores = pop.recommend(["c1", "zz"], n=3)
+    assert items.tolist() == [["A", "B", "C"]] * 2 and scores[0] == pytest.approx([3, 2, 2])
+    decayed = PopularityRecommender(half_life_days=10).fit(micro)
+    expected = {"A": 2 ** -1.1 + 2 ** -2.1 + 2 ** -0.3, "B": 2 ** -3.1 + 2 ** -0.6,
+                "C": 2 ** -2.1 + 2 ** -0.6, "D": 2 ** -0.6}
+    got = dict(zip(micro.items, decayed.scores_, strict=False))
+    for k, v in expected.items():
+        assert got[k] == pytest.approx(v, rel=1e-5)
+    recent = PopularityRecommender(window_days=10).fit(micro)
+    assert recent.scores_.tolist() == [1, 1, 1, 1, 0]
+    adoption = PopularityRecommender(window_days=25, first_purchases=True).fit(micro)
+    assert adoption.scores_.tolist() == [2, 1, 2, 1, 0]
+
+
+def test_history_and_exclude_purchased(micro: Interactions) -> None:
+    hist = PurchaseHistoryRecommender(half_life_days=None).fit(micro)
+    items, scores = hist.recommend(["c1"], n=2)
+    assert items.tolist() == [["A", "B"]] and scores[0] == pytest.approx([2.0, 1.0])
+    items, scores = hist.recommend(["c1"], n=3, exclude_purchased=True)
+    # nothing else in c1's history: the rest follows popularity (C: 2 customers, D: 1)
+    assert items.tolist() == [["C", "D", "E"]]
+    assert scores[0] == pytest.approx([0, 0, 0], abs=1e-9)
+
+
+def test_itemknn_cosine_hand_computed(micro: Interactions) -> None:
+    knn = ItemKNNRecommender(half_life_days=None).fit(micro)
+    s6, s2 = 1 / math.sqrt(6), 1 / math.sqrt(2)
+    expected = np.array([[1, s6, s6, 0], [s6, 1, .5, s2], [s6, .5, 1, s2], [0, s2, s2, 1]])
+    np.testing.assert_allclose(knn.similarity_.toarray()[:4, :4], expected, rtol=1e-6)
+    items, scores = knn.recommend(["c1"], n=2, exclude_purchased=True)
+    assert items.tolist() == [["C", "D"]]
+    np.testing.assert_allclose(scores[0], [2 * s6 + .5, s2], rtol=1e-5)
+    sim_items, sim_scores = knn.similar_items(["D"], n=2)
+    assert set(sim_items[0]) == {"B", "C"} and sim_scores[0] == pytest.approx([s2, s2])
+
+
+def test_content_uses_description_category_price_and_cold_items(micro: Interactions) -> None:
+    content = ContentRecommender(half_life_days=None).fit(micro)
+    items, _ = content.recommend(["c4"], n=2, exclude_purchased=True)
+    # c4 bought the red heart mug: the red heart cup and the never-sold red heart beaker
+    # (a cold item only content can reach) come first, the blue lamps last
+    assert set(items[0]) == {"B", "E"}
+    assert content.score_items(["c4"], ["E"])[0, 0] > content.score_items(["c4"], ["C"])[0, 0]
+
+
+def test_als_determinism_and_no_blas_warning(sim: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    data = Interactions.from_lines(sim[0])
+    a = ALSRecommender(factors=16, iterations=5, random_state=3).fit(data)
+    b = ALSRecommender(factors=16, iterations=5, random_state=3).fit(data)
+    c = ALSRecommender(factors=16, iterations=5, random_state=4).fit(data)
+    np.testing.assert_array_equal(a.item_factors_, b.item_factors_)
+    assert not np.allclose(a.item_factors_, c.item_factors_)
+    ids = list(data.customers[:50])
+    assert (a.recommend(ids)[0] == b.recommend(ids)[0]).all()
+    # the analytic z-scores the hybrid blends equal the generic ones
+    z, off = a._standardised(np.arange(5))
+    block = a._scores_block(np.arange(5))
+    np.testing.assert_allclose(z - off[:, None], (block - block.mean(1, keepdims=True))
+                               / block.std(1, keepdims=True), rtol=1e-3, atol=1e-3)
+
+
+def test_frequently_bought_together_hand_computed() -> None:
+    orders = lines_of([("u1", "o1", "2024-01-01", "A"), ("u1", "o1", "2024-01-01", "B"),
+                       ("u2", "o2", "2024-01-02", "A"), ("u2", "o2", "2024-01-02", "B"),
+                       ("u2", "o2", "2024-01-02", "C"), ("u3", "o3", "2024-01-03", "A"),
+                       ("u3", "o3", "2024-01-03", "C"), ("u4", "o4", "2024-01-04", "B"),
+                       ("u5", "o5", "2024-01-05", "D")])
+    fbt = FrequentlyBoughtTogether(min_count=1).fit(Interactions.from_lines(orders))
+    t = fbt.together(["A", "C", "zz"], n=5)
+    a = t[t.product_id == "A"].set_index("consequent")
+    assert list(a.index) == ["C", "B"]  # equal confidence 2/3: higher lift first
+    assert a.loc["B", "support"] == pytest.approx(0.4)
+    assert a.loc["B", "confidence"] == pytest.approx(2 / 3)
+    assert a.loc["B", "lift"] == pytest.approx(10 / 9)
+    assert a.loc["C", "lift"] == pytest.approx(5 / 3)
+    c = t[t.product_id == "C"]
+    assert c.consequent.tolist() == ["A"]  # C -> B has lift 5/6 < 1: dropped
+    assert c.confidence.iloc[0] == pytest.approx(1.0)
+    items, scores = fbt.recommend(["A", "D"], n=2, by="lift")
+    assert items.tolist() == [["C", "B"], [None, None]]
+    assert FrequentlyBoughtTogether(min_count=2).fit(
+        Interactions.from_lines(orders)).rules().shape[0] == 4  # A<->B, A<->C
+    with pytest.raises(ParameterError, match="by 'votes' is unknown"):
+        fbt.together(["A"], by="votes")
+
+
+# --- the batch API contract --------------------------------------------------------------
+ALL_MODELS = [PopularityRecommender, PurchaseHistoryRecommender, ItemKNNRecommender,
+              ALSRecommender, ContentRecommender, HybridRecommender]
+
+
+@pytest.mark.parametrize("cls", ALL_MODELS + [FrequentlyBoughtTogether])
+def test_not_fitted(cls: type) -> None:
+    model = cls()
+    method = model.together if cls is FrequentlyBoughtTogether else model.recommend
+    with pytest.raises(NotFittedError, match="is not fitted; call .fit"):
+        method(["c1"])
+
+
+def test_recommend_contract(micro: Interactions) -> None:
+    model = PurchaseHistoryRecommender().fit(micro)
+    items, scores = model.recommend(["c3"], n=6, exclude_purchased=True)
+    assert items.shape == scores.shape == (1, 6)
+    assert items[0].tolist()[:2] == ["A", "E"] and items[0, 2:].tolist() == [None] * 4
+    assert np.isneginf(scores[0, 2:]).all()
+    items, _ = model.recommend(["c1", "c2"], n=2, candidates=["C", "D", "nope"])
+    assert set(items.ravel()) <= {"C", "D"}
+    with pytest.raises(ParameterError, match="none of the 1 candidate products"):
+        model.recommend(["c1"], candidates=["nope"])
+    with pytest.raises(ParameterError, match="1-d list of ids"):
+        model.recommend("c1")
+    with pytest.raises(ParameterError, match="items is impossible"):
+        model.recommend(["c1"], n=0)
+    with pytest.raises(ParameterError, match="expects loyalist.recommend.Interactions"):
+        PopularityRecommender().fit(MICRO)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="half_life_days = -3 is impossible"):
+        PopularityRecommender(half_life_days=-3).fit(micro)
+    with pytest.raises(ParameterError, match="has no parameter 'kk'"):
+        ItemKNNRecommender().set_params(kk=3)
+
+
+@pytest.mark.parametrize("cls", ALL_MODELS)
+def test_every_model_cold_start_and_shapes(cls: type, sim: tuple[pd.DataFrame, pd.DataFrame]
+                                           ) -> None:
+    data = Interactions.from_lines(sim[0], catalog=sim[1])
+    kw = {"factors": 8, "iterations": 3} if cls is ALSRecommender else {}
+    model = cls(**kw).fit(data)
+    assert model.get_params() == cls(**kw).get_params()  # __init__ only stores
+    ids = [data.customers[0], "never-seen"]
+    items, scores = model.recommend(ids, n=5, exclude_purchased=True)
+    assert items.shape == (2, 5) and np.isfinite(scores).all()
+    bought = set(data.items[data.matrix(binary=True)[0].indices])
+    assert not bought & set(items[0])
+    # a customer without a training purchase gets popularity (the hybrid: its popularity
+    # component, recent popularity by default)
+    fallback = PopularityRecommender(window_days=30 if cls is HybridRecommender else None)
+    assert items[1].tolist() == fallback.fit(data).recommend(["x"], n=5)[0][0].tolist()
+
+
+def test_top_n_ties_and_padding() -> None:
+    x = np.array([[1.0, 3.0, 3.0, -np.inf], [0.0, 0.0, 0.0, 0.0]], dtype=np.float32)
+    idx, vals = top_n(x, 5)
+    assert idx.tolist() == [[1, 2, 0, -1, -1], [0, 1, 2, 3, -1]]
+    assert vals[0, :3].tolist() == [3, 3, 1]
+
+
+# --- hybrid ------------------------------------------------------------------------------
+def test_hybrid_fixed_weights_and_cold_start(micro: Interactions) -> None:
+    comps = {"popularity": PopularityRecommender(), "history": PurchaseHistoryRecommender()}
+    alone = PurchaseHistoryRecommender().fit(micro).recommend(["c1", "c3"], n=4)[0]
+    hybrid = HybridRecommender(components=comps, weights={"history": 1.0}).fit(micro)
+    assert (hybrid.recommend(["c1", "c3"], n=4)[0] == alone).all()
+    cold, _ = hybrid.recommend(["stranger"], n=3)
+    assert cold.tolist() == [["A", "B", "C"]]  # the popularity component's ranking
+    with pytest.raises(ParameterError, match="weights name unknown components"):
+        HybridRecommender(components=comps, weights={"als": 1.0}).fit(micro)
+
+
+def test_hybrid_weights_chosen_before_as_of_and_recovery(
+        sim: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    """On clustered simulated data: the blend chosen on the validation window is at least as
+    good there as its best part, and beats popularity clearly on the test window."""
+    lines, catalog = sim
+    train, test = temporal_split(lines, "2024-06-20", 30, catalog=catalog)
+    models = {"popularity": PopularityRecommender(window_days=30),
+              "hybrid": make_model("hybrid", random_state=0,
+                                   params={"als": {"factors": 16, "iterations": 5}})}
+    table = evaluate_models(models, train, test, baseline="popularity").set_index(
+        ["task", "model"])
+    hybrid = models["hybrid"]
+    assert isinstance(hybrid, HybridRecommender)
+    for mode in ("all", "new"):
+        v = hybrid.validation_[mode]
+        assert v["ndcg_blend"] >= max(v["ndcg_single"].values()) - 1e-9
+        assert table.loc[(mode, "hybrid"), "ndcg_lift"] > 0.3
+    again = make_model("hybrid", random_state=0,
+                       params={"als": {"factors": 16, "iterations": 5}}).fit(train)
+    assert again.weights_ == hybrid.weights_  # same seed, same choice
+
+
+# --- metrics -----------------------------------------------------------------------------
+REC = [["A", "B", "C"], ["D", "E", "F"], ["G", "A", "H"]]
+REL = [{"B"}, {"X"}, {"G", "H", "Z"}]
+
+
+def test_metrics_hand_computed() -> None:
+    assert hit_rate(REC, REL, k=3) == pytest.approx(2 / 3)
+    assert hit_rate(REC, REL, k=1) == pytest.approx(1 / 3)
+    ndcg1 = 1 / math.log2(3)
+    ndcg3 = (1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3) + 1 / math.log2(4))
+    assert ndcg(REC, REL, k=3) == pytest.approx((ndcg1 + 0 + ndcg3) / 3)
+    assert ndcg(REC, REL, k=1) == pytest.approx(1 / 3)
+    assert mrr(REC, REL) == pytest.approx((1 / 2 + 0 + 1) / 3)
+    assert precision(REC, REL, k=3) == pytest.approx((1 / 3 + 0 + 2 / 3) / 3)
+    assert recall(REC, REL, k=3) == pytest.approx((1 + 0 + 2 / 3) / 3)
+    assert coverage(REC, n_catalog=10, k=3) == pytest.approx(0.8)
+    assert novelty([["A", "B"]], {"A": 0.5, "B": 0.25}, k=2) == pytest.approx(1.5)
+    with pytest.raises(ParameterError, match="have no relevant item"):
+        hit_rate(REC, [{"B"}, set(), {"G"}])
+    with pytest.raises(ParameterError, match="k = 0 is impossible"):
+        ndcg(REC, REL, k=0)
+
+
+def test_harness_tasks_and_ground_truth(micro: Interactions) -> None:
+    lines = pd.concat([MICRO, lines_of([("c1", "o9", "2024-02-03", "A"),   # repeat
+                                        ("c1", "o9", "2024-02-03", "C"),   # new to c1
+                                        ("c9", "o8", "2024-02-04", "A"),   # not in training
+                                        ("c2", "o7", "2024-02-05", "Q")])])  # unknown item
+    train, test = temporal_split(lines, AS_OF, 30, catalog=CATALOG)
+    rows, truth = ground_truth(train, test, "all")
+    assert train.customers[rows].tolist() == ["c1"] and truth.toarray()[0, :3].tolist() == [
+        1, 0, 1]
+    rows, truth = ground_truth(train, test, "new")
+    assert truth.toarray()[0, :3].tolist() == [0, 0, 1]
+    hist = PurchaseHistoryRecommender(half_life_days=None).fit(train)
+    m_all = evaluate(hist, train, test, task="all", k=1)
+    assert m_all["hr"] == 1.0 and m_all["customers"] == 1  # A is c1's top item
+    m_new = evaluate(hist, train, test, task="new", k=1)
+    assert m_new["hr"] == 1.0 and m_new["mrr"] == 1.0  # C: most popular item c1 lacks
+    with pytest.raises(DataError, match="no purchase in the 30 test days"):
+        temporal_split(lines, "2024-03-15", 30)
+    with pytest.raises(ParameterError, match="not fitted on these training interactions"):
+        evaluate(PurchaseHistoryRecommender().fit(micro.before("2024-01-22")), train, test)
+
+
+# --- store, Online Retail targets, CLI -----------------------------------------------------
+def _store_lines(tmp: Path) -> Path:
+    lines, catalog = simulate_purchases(n_customers=300, n_items=40, n_interactions=3000,
+                                        days=60, start="2024-01-01", seed=2)
+    rows = [line(order=r.order_id, product=r.product_id, qty=1,
+                 price=float(catalog.loc[r.product_id, "price"]), customer=r.customer_id,
+                 when=str(r.ordered_at), description=catalog.loc[r.product_id, "description"])
+            for r in lines.itertuples()]
+    rows += [line(order="g1", product="p1", customer="", when="2024-02-01 10:00:00"),
+             line(order="r1", product="p2", qty=-1, customer="c1", when="2024-02-01 10:00:00"),
+             line(order="s1", product="POST", customer="c1", when="2024-02-01 10:00:00")]
+    path = tmp / "s.duckdb"
+    with Store(path) as st:
+        ingest_files(st, [write_csv(tmp / "t.csv", rows)], loaded_at=LOADED_AT)
+    return path
+
+
+def test_load_keeps_customer_sales_before_as_of(tmp_path: Path) -> None:
+    path = _store_lines(tmp_path)
+    with Store(path, read_only=True) as st:
+        lines, catalog = load(st, "2024-02-15")
+        later, _ = load(st, "2024-02-01", horizon_days=14)
+    assert set(lines.columns) == {"customer_id", "order_id", "ordered_at", "product_id"}
+    assert not {"g1", "r1", "s1"} & set(lines.order_id)  # guest, return, postage
+    assert lines.ordered_at.max() < pd.Timestamp("2024-02-15") and len(later) == len(lines)
+    assert catalog.loc["p1", "description"].startswith("w")
+
+
+def test_cli_functions_write_csv_and_table(tmp_path: Path) -> None:
+    path = _store_lines(tmp_path)
+    out = tmp_path / "out"
+    res = rec_cli.run_recommend(path, "2024-02-15", None, out, 5, "hybrid")
+    frame = pd.read_csv(out / "recommendations.csv", dtype={"customer_id": str})
+    assert list(frame.columns) == ["customer_id", "rank", "product_id", "score", "method"]
+    assert len(frame) == res["rows"] == 5 * res["customers"] and (frame.method == "hybrid").all()
+    one = rec_cli.run_recommend(path, "2024-02-15", "c7", out, 3, "popularity", new_only=True)
+    assert one["customers"] == 1 and len(one["recommendations"]) == 3
+    rec_cli.run_recommend(path, "2024-02-15", "c7", out, 3, "popularity", new_only=True)
+    with Store(path, read_only=True) as st:
+        counts = st.query("SELECT method, count(*) n FROM recommendations GROUP BY 1"
+                          ).set_index("method")["n"]
+    assert counts["popularity"] == 3 and counts["hybrid"] == 5 * res["customers"]  # replaced
+    with pytest.raises(ParameterError, match="--method 'magic' is unknown"):
+        rec_cli.run_recommend(path, "2024-02-15", None, out, 5, "magic")
+    result = CliRunner().invoke(rec_cli.app, ["recommend", "--store", str(path), "--as-of",
+                                              "2024-02-15", "--out", str(out), "--customer",
+                                              "c3", "-n", "2", "--method", "itemknn",
+                                              "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rows"] == 2
+    ev = rec_cli.run_evaluate(path, "2024-02-10", 14, methods=["popularity", "itemknn"],
+                              out_dir=out)
+    assert {r["model"] for r in ev["metrics"]} == {"baseline", "popularity", "itemknn"}
+    assert (out / "recommend_metrics.csv").exists()
+    err = CliRunner().invoke(rec_cli.app, ["evaluate", "--store", str(tmp_path / "none")])
+    assert isinstance(err.exception, LoyalistError)  # the main entry point prints it, exit 2
+
+
+@pytest.fixture(scope="session")
+def or_store_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("rec_or") / "s.duckdb"
+    with Store(path) as st:
+        ingest_files(st, [ONLINE_RETAIL], loaded_at=datetime(2026, 1, 1))
+    return path
+
+
+@need_shared(ONLINE_RETAIL)
+@pytest.mark.shared
+@pytest.mark.slow
+def test_online_retail_targets(or_store_rec: Path) -> None:
+    """as_of 2011-11-09, test the next 30 days, default parameters (chosen on validation
+    windows before that date): the best model beats recent popularity by >= 30% on HR@10 and
+    NDCG@10 on both tasks, and the hybrid is within 2% of its best part."""
+    rep = rec_cli.run_evaluate(or_store_rec, "2011-11-09", 30)
+    metrics = pd.DataFrame(rep["metrics"]).set_index(["task", "model"])
+    assert metrics.loc[("all", "baseline"), "customers"] > 1300
+    for task in ("all", "new"):
+        summ = rep["summary"][task]
+        assert summ["best_hr_lift"] >= 0.30 and summ["best_ndcg_lift"] >= 0.30, summ
+        assert summ["hybrid_vs_best_part_hr"] >= -0.02, summ
+        assert summ["hybrid_vs_best_part_ndcg"] >= -0.02, summ
