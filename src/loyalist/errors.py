@@ -33,3 +33,7 @@ class StoreError(LoyalistError):
 
 class ModelVersionError(LoyalistError):
     """A saved model was written by an incompatible version."""
+
+
+class InfeasibleError(LoyalistError):
+    """The constraints of an optimisation admit no solution; the message names which and why."""

@@ -98,7 +98,8 @@ def generate(scenario: str, *, customers: int | None, months: int, seed: int, ou
 #: generated files and the store table each one loads into
 SCENARIO_TABLES = {
     "transactions": s.T_TRANSACTIONS, "products": s.T_PRODUCTS,
-    "customers": s.T_CUSTOMERS, "promotions": s.T_PROMOTIONS,
+    "customers": s.T_CUSTOMERS, "promotions": s.T_PROMOTIONS, "catalog": s.T_CATALOG,
+    "competitor_calendar": s.T_COMPETITORS, "inventory": s.T_INVENTORY,
 }
 
 
@@ -130,6 +131,13 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
     rec_eval = evaluate_recommend(store_path, None, 30, out_dir=out / "recommendations")
     say("forecasting daily revenue, total and per category")
     fc = forecast(store_path, 30, out / "forecast", by="category", as_of=as_of)
+    meta = json.loads(Path(gen["files"]["scenario"]).read_text())
+    goal = meta["goal"]
+    say(f"planning promotions: budget {meta['monthly_budget']:,.0f}, goal {goal}")
+    planned = plan(store_path, budget=float(meta["monthly_budget"]), goal=goal,
+                   period=int(meta["planning_period_days"]), as_of=str(as_of.date()),
+                   out=out / "plan")
+    plan_eval = _plan_against_truth(Path(gen["files"]["truth_response"]), planned)
     result = {
         "out": str(out), "store": str(store_path), "scenario": gen, "as_of": str(as_of.date()),
         "loads": [{k: r[k] for k in ("table", "file", "rows_read", "rows_loaded",
@@ -138,6 +146,9 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
         "customer_models": trained["summary"],
         "recommendations": {"customers": recs["customers"], "method": recs["method"],
                             "evaluation": rec_eval["summary"]},
+        "plan": {k: planned["summary"][k] for k in (
+            "plan_id", "budget", "goal", "spend", "customers_targeted", "incremental_revenue",
+            "net_profit", "roi", "confidence")} | {"against_truth": plan_eval},
         "forecast": {"series": len(fc["series"]), "total": {
             k: fc["series"]["total"][k] for k in ("model", "mase_vs_seasonal_naive")
             if k in fc["series"]["total"]}},
@@ -147,7 +158,8 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
                        if k in ("scores_csv", "card_html", "model") or k.startswith("plot_")},
                     "recommendations": recs["csv"],
                     "recommendation_metrics": rec_eval["outputs"][0],
-                    **{f"forecast_{k}": v for k, v in fc["files"].items()}},
+                    **{f"forecast_{k}": v for k, v in fc["files"].items()},
+                    **{f"plan_{k}": v for k, v in planned["summary"]["files"].items()}},
     }
     result["seconds"] = round(time.perf_counter() - started, 2)
     write_run_json(out, command="demo", as_of=as_of, inputs=[Path(p) for p in
@@ -158,6 +170,22 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
                                          for n, r in fc["series"].items()}},
                    extra=result)
     return result
+
+
+def _plan_against_truth(truth_file: Path, planned: dict[str, Any]) -> dict[str, Any]:
+    """A generated scenario knows the truth: the plan's true value as a share of the oracle's,
+    next to random targeting, cheapest-for-everyone and highest-churn-first."""
+    from loyalist.promote.catalog import PlanParams
+    from loyalist.promote.evaluate import evaluate_against_truth
+
+    summ = planned["summary"]
+    res = evaluate_against_truth(planned["predictions"], pd.read_parquet(truth_file),
+                                 planned["context"],
+                                 PlanParams(budget=summ["budget"], goal=summ["goal"],
+                                            period_days=summ["period_days"]),
+                                 planned["constraints"])
+    return {k: v["share_of_oracle"] for k, v in res.items()
+            if k in ("model", "random", "cheapest_for_everyone", "highest_churn_first")}
 
 
 def write_run_json(out: Path, *, command: str, as_of: pd.Timestamp | None, inputs: list[Path],
@@ -470,3 +498,133 @@ def forecast(store_path: str | Path, horizon: int = 30, out_dir: str | Path = "o
         "files": {k: str(v) for k, v in files.items()},
         "seconds": round(time.perf_counter() - t0, 2),
     }
+
+
+# --- promotion plan ---------------------------------------------------------------------
+PLAN_FILES = ("plan.csv", "promotions.csv", "allocation.csv", "segments.csv",
+              "sensitivity.csv", "plan.json", "plan.png")
+
+
+def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
+                window_days: int | None = None) -> dict[str, Any]:
+    """Everything a plan reads from the store at ``ts``: catalog (file > store > generic),
+    merchant context, customer scores and features, and the fitted response model with its
+    predictions for every customer known at ``ts``."""
+    from loyalist.promote.catalog import GENERIC_CATALOG, load_catalog, normalise_catalog
+    from loyalist.response import ResponseModel, build_training_set, response_features
+    from loyalist.response.data import offer_item_prices
+
+    assumptions: list[str] = []
+    if catalog is not None:
+        cat = load_catalog(catalog)
+    elif st.has_table(s.T_CATALOG) and st.count(s.T_CATALOG) > 0:
+        cat = normalise_catalog(st.table(s.T_CATALOG).drop(columns=[s.LOAD_ID]),
+                                source=f"store table {s.T_CATALOG}")
+    else:
+        cat = GENERIC_CATALOG.copy()
+        cat = normalise_catalog(cat, source="generic catalog")
+        assumptions.append("no promotion catalog given or loaded: a generic one is used ("
+                           + ", ".join(cat["name"]) + "); pass --catalog FILE")
+    competitors = st.table(s.T_COMPETITORS) if st.has_table(s.T_COMPETITORS) else None
+    inventory = st.table(s.T_INVENTORY) if st.has_table(s.T_INVENTORY) else None
+    if not st.has_table(s.T_SCORES) or st.query(
+            f"SELECT count(*) AS n FROM {s.T_SCORES} WHERE as_of = ?",
+            [ts.to_pydatetime()])["n"].iloc[0] == 0:
+        raise DataError(f"{st.path}: no customer scores at as_of {ts.date()}; run `loyalist "
+                        f"train --store {st.path} --as-of {ts.date()}` first")
+    scores = st.query(f"SELECT * FROM {s.T_SCORES} WHERE as_of = ?", [ts.to_pydatetime()])
+    training = build_training_set(st, cutoff=ts, window_days=window_days)
+    prices = offer_item_prices(st, cat)
+    model = ResponseModel().fit(training, cat, item_prices=prices)
+    feats = response_features(st, ts, window_days=model.window_days_)
+    pred = model.predict(feats)
+    cust = feats.set_index(s.CUSTOMER_ID)
+    sc = scores.set_index(s.CUSTOMER_ID)
+    cust = cust.join(sc[[c for c in ("rfm_segment", "churn_probability", "churn_tier", "reasons",
+                                     "clv_expected", "p_alive") if c in sc]], how="left")
+    cust["segment"] = cust["rfm_segment"].fillna("New (no purchase yet)") \
+        if "rfm_segment" in cust else "all"
+    if st.has_table(s.T_CUSTOMERS) and st.count(s.T_CUSTOMERS) > 0:
+        extra = st.query(f"SELECT {s.CUSTOMER_ID}, {s.MARKETING_CONSENT}, {s.EMAIL_OPT_OUT} "
+                         f"FROM {s.T_CUSTOMERS}").set_index(s.CUSTOMER_ID)
+        cust = cust.join(extra, how="left")
+    if st.has_table(s.T_PROMOTIONS) and st.count(s.T_PROMOTIONS) > 0:
+        last = st.query(f"""SELECT {s.CUSTOMER_ID}, max({s.SENT_AT}) AS last_contact_at
+                            FROM {s.T_PROMOTIONS} WHERE {s.SENT_AT} < ?
+                              AND {s.PROMOTION} <> '{s.CONTROL}' GROUP BY 1""",
+                        [ts.to_pydatetime()]).set_index(s.CUSTOMER_ID)
+        cust = cust.join(last, how="left")
+    return {"catalog": cat, "competitors": competitors, "inventory": inventory,
+            "customers": cust, "predictions": pred, "model": model,
+            "assumptions": assumptions}
+
+
+def plan(store_path: Path, *, budget: float, goal: str = "retention", period: int = 30,
+         segments: Sequence[str] | None = None, catalog: Path | None = None,
+         constraints: Path | None = None, clear: Sequence[str] | None = None,
+         max_segment_share: float | None = None, cooldown_days: int | None = None,
+         as_of: str | None = None, out: Path | None = None, save: bool = True,
+         progress: Progress | None = None) -> dict[str, Any]:
+    """A budget-optimal promotion plan for ``goal`` over the next ``period`` days, written to
+    ``out`` (see :data:`PLAN_FILES`) and to the store tables ``plans`` / ``plan_customers``."""
+    from loyalist.promote.catalog import PlanParams, load_constraints
+    from loyalist.promote.plan import PlanContext, make_plan
+
+    say = progress or (lambda _m: None)
+    params = PlanParams(budget=budget, goal=goal, period_days=period,
+                        segments=list(segments or []), clear_categories=list(clear or [])).check()
+    cons = load_constraints(constraints, max_segment_share=max_segment_share,
+                            cooldown_days=cooldown_days)
+    t0 = time.perf_counter()
+    with Store(store_path, read_only=True) as st:
+        ts = resolve_as_of(st, as_of)
+        say("fitting the promotion response model")
+        inp = plan_inputs(st, ts, catalog=catalog)
+    known = set(inp["customers"]["segment"].astype(str))
+    unknown = [g for g in params.segments if g not in known]
+    if unknown:
+        raise ParameterError(f"--segments {unknown[0]!r} is not a segment at as_of {ts.date()}; "
+                             f"segments: {', '.join(sorted(known))}")
+    ctx = PlanContext(customers=inp["customers"], catalog=inp["catalog"], as_of=ts,
+                      inventory=inp["inventory"], competitors=inp["competitors"],
+                      assumptions=inp["assumptions"])
+    say("optimising the plan")
+    res = make_plan(inp["predictions"], ctx, params, cons)
+    summ = res["summary"]
+    summ["constraints"] = cons.as_dict()
+    summ["response_model"] = inp["model"].summary()
+    key = json.dumps({"as_of": str(ts), "params": params.__dict__, "constraints": cons.as_dict(),
+                      "catalog": inp["catalog"].to_dict(orient="records")}, sort_keys=True,
+                     default=str)
+    summ["plan_id"] = hashlib.sha256(key.encode()).hexdigest()[:12]
+    summ["seconds"] = round(time.perf_counter() - t0, 2)
+    if out is not None:
+        summ["files"] = write_plan(res, out)
+    if save:
+        with Store(store_path) as st:
+            st.write_frame(s.T_PLANS, pd.DataFrame({
+                "plan_id": [summ["plan_id"]], "as_of": [ts], "goal": [goal],
+                "budget": [float(budget)],
+                "summary": [json.dumps(summ, default=json_default)]}),
+                replace_where="plan_id = ?", params=[summ["plan_id"]])
+            st.write_frame("plan_customers", res["customers"].assign(plan_id=summ["plan_id"]),
+                           replace_where="plan_id = ?", params=[summ["plan_id"]])
+    return {**res, "summary": summ, "context": ctx, "constraints": cons,
+            "predictions": inp["predictions"]}
+
+
+def write_plan(res: dict[str, Any], out: Path) -> dict[str, str]:
+    """The plan's tables (CSV), its JSON and a picture of allocation and sensitivity."""
+    from loyalist.promote.report import plot_plan
+
+    out.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for name in ("customers", "promotions", "allocation", "segments", "sensitivity"):
+        fname = "plan.csv" if name == "customers" else f"{name}.csv"
+        res[name].to_csv(out / fname, index=False)
+        files[name] = str(out / fname)
+    (out / "plan.json").write_text(json.dumps(res["summary"], indent=2, default=json_default))
+    files["json"] = str(out / "plan.json")
+    plot_plan(res, out / "plan.png")
+    files["plot"] = str(out / "plan.png")
+    return files

@@ -209,6 +209,16 @@ def demo(
         out.print(f"recommendations ({task}): best {summ['best_model']}, HR@10 "
                   f"{summ['best_hr_lift']:+.1%} and NDCG@10 {summ['best_ndcg_lift']:+.1%} "
                   "vs recent popularity")
+    pl = res["plan"]
+    out.print(f"plan ({pl['goal']}, budget {pl['budget']:,.0f}): {pl['customers_targeted']:,} "
+              f"customers, spend {pl['spend']:,.0f}, incremental revenue "
+              f"{pl['incremental_revenue']:,.0f}, confidence {pl['confidence']}")
+    tr = pl["against_truth"]
+    if tr.get("model") is not None:
+        out.print(f"  against the scenario's truth: {tr['model']:.0%} of the oracle plan's value"
+                  f" (random {tr['random']:.0%}, cheapest for everyone "
+                  f"{tr['cheapest_for_everyone']:.0%}, highest churn first "
+                  f"{tr.get('highest_churn_first') or 0:.0%})")
     total = res["forecast"]["total"]
     if "mase_vs_seasonal_naive" in total:
         out.print(f"forecast: {res['forecast']['series']} series; total revenue by "
@@ -220,7 +230,7 @@ def demo(
 
 
 def _register() -> None:
-    from loyalist.cli import clv, customers, forecast, recommend
+    from loyalist.cli import clv, customers, forecast, plan, recommend
 
     app.add_typer(clv.app, name="clv")
     app.command()(customers.train)
@@ -229,6 +239,7 @@ def _register() -> None:
     app.add_typer(customers.evaluate_app, name="evaluate")
     app.command("recommend")(recommend.recommend)
     app.command("forecast")(forecast.forecast_command)
+    app.command("plan")(plan.plan)
 
 
 _register()

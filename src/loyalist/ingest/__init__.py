@@ -23,7 +23,8 @@ from loyalist.store import Store
 log = logging.getLogger(__name__)
 
 FORMATS = ("auto", "online-retail", "cdnow", "generic")
-TABLES = ("auto", s.T_TRANSACTIONS, s.T_PRODUCTS, s.T_CUSTOMERS, s.T_PROMOTIONS)
+TABLES = ("auto", s.T_TRANSACTIONS, s.T_PRODUCTS, s.T_CUSTOMERS, s.T_PROMOTIONS, s.T_CATALOG,
+          s.T_COMPETITORS, s.T_INVENTORY)
 
 __all__ = ["FORMATS", "TABLES", "ingest_files"]
 

@@ -1,4 +1,5 @@
-"""Ingest of the optional tables: products (catalog), customers, promotions (exposure history).
+"""Ingest of the optional tables: products, customers, promotions (exposure history), and the
+merchant context: promotion catalog, competitor calendar, inventory.
 
 Columns are found by canonical name or a common synonym (or ``--map``). Rows without their key
 are quarantined (``missing_key``), exact repeats too (``exact_duplicate``). Products and customers
@@ -59,12 +60,45 @@ SPECS: dict[str, TableSpec] = {
          "campaign": s.PROMOTION, "offer": s.PROMOTION, "treatment": s.PROMOTION,
          "contactcost": s.COST},
     ),
+    s.T_CATALOG: TableSpec(
+        s.T_CATALOG,
+        {s.NAME: "id", s.KIND: "text", s.VALUE: "number", s.CONTACT_COST: "number",
+         s.MIN_SPEND: "number", s.MAX_SPEND: "number", s.ELIGIBLE_SEGMENTS: "text",
+         s.CATEGORY: "text"},
+        (s.NAME, s.KIND), (s.NAME,),
+        {"promotion": s.NAME, "offer": s.NAME, "type": s.KIND, "promotionkind": s.KIND,
+         "amount": s.VALUE, "discount": s.VALUE, "contactcost": s.CONTACT_COST,
+         "costpercontact": s.CONTACT_COST, "segments": s.ELIGIBLE_SEGMENTS,
+         "categories": s.CATEGORY},
+    ),
+    s.T_COMPETITORS: TableSpec(
+        s.T_COMPETITORS,
+        {s.COMPETITOR: "text", s.STARTS_AT: "timestamp", s.ENDS_AT: "timestamp",
+         s.KIND: "text", s.VALUE: "number"},
+        (s.COMPETITOR, s.STARTS_AT, s.ENDS_AT), (),
+        {"start": s.STARTS_AT, "end": s.ENDS_AT, "startdate": s.STARTS_AT, "startsat": s.STARTS_AT, "from": s.STARTS_AT,
+         "enddate": s.ENDS_AT, "endsat": s.ENDS_AT, "to": s.ENDS_AT, "percentoff": s.VALUE},
+    ),
+    s.T_INVENTORY: TableSpec(
+        s.T_INVENTORY,
+        {s.CATEGORY: "id", s.STOCK_UNITS: "number", s.WEEKLY_SALES_UNITS: "number",
+         s.WEEKS_OF_COVER: "number", s.OVERSTOCKED: "bool"},
+        (s.CATEGORY,), (s.CATEGORY,),
+        {"stock": s.STOCK_UNITS, "units": s.STOCK_UNITS, "onhand": s.STOCK_UNITS,
+         "weeklysales": s.WEEKLY_SALES_UNITS, "cover": s.WEEKS_OF_COVER},
+    ),
 }
 
 
 def detect_table(headers: Sequence[str]) -> str:
     """Which canonical table a file holds, from its headers (``--table auto``)."""
     norm = {normalise(h) for h in headers}
+    if {"name", "kind", "value"} <= norm:
+        return s.T_CATALOG
+    if "competitor" in norm and norm & {"start", "startdate", "startsat"}:
+        return s.T_COMPETITORS
+    if "category" in norm and norm & {"stockunits", "weeksofcover"} and "productid" not in norm:
+        return s.T_INVENTORY
     if {"sentat", "promotion"} <= norm or {"sentat", "campaign"} <= norm:
         return s.T_PROMOTIONS
     has_order = bool(norm & {"orderid", "invoice", "invoiceno", "receiptid", "transactionid"})

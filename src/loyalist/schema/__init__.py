@@ -72,6 +72,22 @@ CATALOG_COLUMNS = (
     "eligible_segments", "category",
 )
 
+# --- merchant context: promotion catalog, competitor calendar, inventory ------------------
+NAME = "name"
+KIND = "kind"
+VALUE = "value"
+CONTACT_COST = "contact_cost"
+MIN_SPEND = "min_spend"
+MAX_SPEND = "max_spend"
+ELIGIBLE_SEGMENTS = "eligible_segments"
+COMPETITOR = "competitor"
+STARTS_AT = "starts_at"
+ENDS_AT = "ends_at"
+STOCK_UNITS = "stock_units"
+WEEKLY_SALES_UNITS = "weekly_sales_units"
+WEEKS_OF_COVER = "weeks_of_cover"
+OVERSTOCKED = "overstocked"
+
 # --- store tables ------------------------------------------------------------------------
 T_TRANSACTIONS = "transactions"
 T_QUARANTINE = "quarantine"
@@ -81,6 +97,9 @@ T_CUSTOMERS = "customers"
 T_PROMOTIONS = "promotions"
 T_FEATURES = "features"
 T_SCORES = "scores"
+T_CATALOG = "promotion_catalog"
+T_COMPETITORS = "competitor_events"
+T_INVENTORY = "inventory"
 T_PLANS = "plans"
 T_RUNS = "runs"
 

@@ -1,0 +1,86 @@
+"""``loyalist plan``: a budget-optimal promotion plan for the merchant's goal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from loyalist import pipeline
+from loyalist.promote.catalog import GOALS
+from loyalist.store import DEFAULT_STORE
+
+
+def plan(
+    store: Annotated[Path, typer.Option("--store", envvar="LOYALIST_STORE",
+                                        help="DuckDB store file.")] = Path(DEFAULT_STORE),
+    budget: Annotated[float, typer.Option(help="Total budget for the period.")] = 5000.0,
+    goal: Annotated[str, typer.Option(help="|".join(GOALS))] = "retention",
+    period: Annotated[int, typer.Option(help="Planning period in days.")] = 30,
+    segments: Annotated[list[str] | None, typer.Option(
+        "--segments", help="Target only these segments (repeatable).")] = None,
+    catalog: Annotated[Path | None, typer.Option(
+        help="Promotion catalog (TOML/YAML/CSV); default: the store's, else a generic one.")
+    ] = None,
+    constraints: Annotated[Path | None, typer.Option(
+        help="Constraints file (TOML/YAML/JSON): min/max spend, segment caps, cool-down, "
+             "minimum age, inventory caps.")] = None,
+    clear: Annotated[list[str] | None, typer.Option(
+        "--clear", help="Category to clear (goal clear_inventory; repeatable; default: the "
+                        "inventory's overstocked ones).")] = None,
+    max_segment_share: Annotated[float | None, typer.Option(
+        help="Most of the budget any one segment may get (0-1).")] = None,
+    cooldown: Annotated[int | None, typer.Option(
+        "--cooldown", help="Skip customers contacted in the last N days.")] = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Plan from this date (default: the day after the last sale).")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/plan"),
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
+    = False,
+) -> None:
+    """Choose which promotion to send to whom under the budget, for the goal, with expected
+    outcomes, ROI, confidence and a proven optimality gap.
+
+    Examples:
+
+      loyalist plan --store shop.duckdb --budget 5000 --goal retention --period 30 --out plan/
+
+      loyalist plan --budget 2000 --goal revenue --segments "At Risk" --segments Champions
+
+      loyalist plan --goal clear_inventory --clear outerwear --constraints limits.toml --json
+    """
+    from loyalist.cli.main import emit_json, out, progress
+
+    res = pipeline.plan(store, budget=budget, goal=goal, period=period, segments=segments,
+                        catalog=catalog, constraints=constraints, clear=clear,
+                        max_segment_share=max_segment_share, cooldown_days=cooldown,
+                        as_of=as_of, out=out_dir, progress=None if as_json else progress)
+    summ = res["summary"]
+    if as_json:
+        emit_json(summ)
+        return
+    roi = "n/a" if summ["roi"] is None else f"{summ['roi']:.2f}"
+    opt = summ["optimizer"]
+    out.print(f"plan {summ['plan_id']} ({summ['goal']}, {summ['period_days']} days from "
+              f"{summ['as_of']}): spend {summ['spend']:,.0f} of {summ['budget']:,.0f} on "
+              f"{summ['customers_targeted']:,} customers; incremental revenue "
+              f"{summ['incremental_revenue']:,.0f} (80%: {summ['incremental_revenue_lo80']:,.0f}"
+              f" to {summ['incremental_revenue_hi80']:,.0f}); net profit "
+              f"{summ['net_profit']:,.0f}, ROI {roi}; confidence {summ['confidence']}; "
+              f"optimality gap {opt['gap']:.3%} ({opt['method']})")
+    t = Table(header_style="bold", title="ranked promotions")
+    for c in ("#", "promotion", "segment", "customers", "particip.", "revenue", "cost", "ROI"):
+        t.add_column(c, justify="left" if c in ("promotion", "segment") else "right")
+    for r in summ["promotions"][:15]:
+        t.add_row(str(r["rank"]), r["promotion"], r["target_segment"], f"{r['customers']:,}",
+                  f"{r['participation']:.0%}", f"{r['incremental_revenue']:,.0f}",
+                  f"{r['cost']:,.0f}", "" if r["roi"] is None else f"{r['roi']:.2f}")
+    out.print(t)
+    for r in summ["promotions"][:3]:
+        out.print(f"  {r['rationale']}")
+    for a in summ["assumptions"][:6]:
+        out.print(f"  assumption: {a}")
+    for k, p in summ.get("files", {}).items():
+        out.print(f"  {k}: {p}")

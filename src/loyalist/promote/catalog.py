@@ -1,0 +1,257 @@
+"""The merchant's inputs to a plan: the promotion catalog, the planning parameters and the
+constraints, read from TOML / YAML / JSON / CSV and checked with messages that name the file,
+the field and the fix.
+
+Catalog (DESIGN.md): ``name``, ``kind`` (one of :data:`loyalist.schema.PROMOTION_KINDS`),
+``value``, ``contact_cost``, optional ``min_spend`` / ``max_spend`` (the offer's order
+thresholds, e.g. "20 off orders over 100"), ``eligible_segments`` and ``category``
+all). TOML and YAML hold a list under ``promotion`` / ``promotions``; CSV one row each.
+
+Constraints file (TOML / YAML / JSON), every key optional::
+
+    max_segment_share = 0.4          # no segment gets more than 40% of the budget
+    cooldown_days = 14               # nobody contacted in the last 14 days
+    require_consent = true           # marketing_consent must be true, email_opt_out false
+    [min_spend]                      # per promotion: spend at least ...
+    winter_clearance_30 = 500
+    [max_spend]                      # per promotion: spend at most ...
+    double_points = 800
+    [min_age]                        # age-restricted categories: younger or unknown age
+    tobacco = 18                     #   customers never get a promotion on them
+    [inventory_caps]                 # per category: at most this many redemptions
+    outerwear = 300
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from loyalist import schema as s
+from loyalist.errors import DataError, ParameterError
+
+__all__ = ["GENERIC_CATALOG", "GOALS", "Constraints", "PlanParams", "load_catalog",
+           "load_constraints", "normalise_catalog", "split_list"]
+
+#: goals a plan can pursue (``--goal``)
+GOALS = ("retention", "revenue", "profit", "visit_frequency", "aov", "clear_inventory",
+         "reactivation")
+
+#: used when neither ``--catalog`` nor the store holds a catalog (marked as an assumption)
+GENERIC_CATALOG = pd.DataFrame([
+    {"name": "pct10_off", "kind": "percent_discount", "value": 10.0, "contact_cost": 0.05},
+    {"name": "voucher_5", "kind": "fixed_voucher", "value": 5.0, "contact_cost": 0.05},
+    {"name": "free_shipping", "kind": "free_shipping", "value": 5.0, "contact_cost": 0.05},
+    {"name": "double_points", "kind": "points_multiplier", "value": 2.0, "contact_cost": 0.05},
+])
+
+
+def split_list(cell: object) -> list[str]:
+    """A ``;``- or ``,``-separated cell (or a list) as a clean list; empty/None -> []."""
+    if cell is None or (isinstance(cell, float) and math.isnan(cell)):
+        return []
+    if isinstance(cell, list | tuple):
+        return [str(c).strip() for c in cell if str(c).strip()]
+    return [c.strip() for c in str(cell).replace(",", ";").split(";") if c.strip()]
+
+
+def _read_mapping(path: Path) -> Any:
+    if not path.is_file():
+        raise DataError(f"{path}: no such file; pass an existing TOML, YAML or JSON file")
+    text = path.read_text(encoding="utf-8")
+    if not text.strip():
+        raise DataError(f"{path}: the file is empty")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            return tomllib.loads(text)
+        if suffix in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(text)
+        if suffix == ".json":
+            return json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, ValueError) as e:
+        raise DataError(f"{path}: cannot parse it as {suffix[1:].upper()}: {e}") from None
+    except Exception as e:  # yaml.YAMLError without importing yaml at module level
+        raise DataError(f"{path}: cannot parse it as YAML: {e}") from None
+    raise DataError(f"{path}: unknown format {suffix!r}; use .toml, .yaml, .json (or .csv for "
+                    "a catalog)")
+
+
+def load_catalog(path: str | Path) -> pd.DataFrame:
+    """Read and check a promotion catalog file (see the module docstring)."""
+    p = Path(path)
+    if p.suffix.lower() == ".csv":
+        if not p.is_file():
+            raise DataError(f"{p}: no such file; pass an existing catalog file")
+        try:
+            frame = pd.read_csv(p)
+        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
+            raise DataError(f"{p}: cannot read the catalog as CSV: {e}") from None
+    else:
+        doc = _read_mapping(p)
+        rows = doc
+        if isinstance(doc, Mapping):
+            rows = doc.get("promotion", doc.get("promotions"))
+        if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
+            raise DataError(f"{p}: a catalog holds a list of promotions under 'promotion' "
+                            "(TOML: [[promotion]] tables) or 'promotions' (YAML/JSON)")
+        frame = pd.DataFrame(rows)
+    return normalise_catalog(frame, source=str(p))
+
+
+def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.DataFrame:
+    """Canonical catalog frame: required columns present, kinds known, values positive,
+    names unique; list columns as ``;``-joined strings."""
+    if frame.empty:
+        raise DataError(f"{source}: the catalog has no promotions; add at least one")
+    frame = frame.rename(columns={c: str(c).strip().lower() for c in frame.columns})
+    missing = [c for c in ("name", "kind", "value") if c not in frame.columns]
+    if missing:
+        raise DataError(f"{source}: the catalog needs column(s) {', '.join(missing)}; it has "
+                        f"{', '.join(map(str, frame.columns))}")
+    out = pd.DataFrame({"name": frame["name"].astype(str).str.strip(),
+                        "kind": frame["kind"].astype(str).str.strip().str.lower()})
+    for col, default in (("value", math.nan), ("contact_cost", 0.0), ("min_spend", math.nan),
+                         ("max_spend", math.nan)):
+        raw = frame[col] if col in frame.columns else pd.Series(default, index=frame.index)
+        num = pd.to_numeric(raw, errors="coerce")
+        bad = num.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+        if bad.any():
+            i = int(bad.to_numpy().nonzero()[0][0])
+            raise DataError(f"{source}: promotion {out['name'].iloc[i]!r} has {col} "
+                            f"{raw.iloc[i]!r}, not a number")
+        out[col] = num.fillna(default) if col == "contact_cost" else num
+    for col in ("eligible_segments", "category"):
+        raw = frame[col] if col in frame.columns else pd.Series(None, index=frame.index)
+        out[col] = [";".join(split_list(v)) for v in raw]
+    checks = [
+        (~out["kind"].isin(s.PROMOTION_KINDS), "kind",
+         f"use one of {', '.join(s.PROMOTION_KINDS)}"),
+        (~(out["value"] > 0), "value", "give a positive number (percent, amount or multiplier)"),
+        (out["contact_cost"] < 0, "contact_cost", "give 0 or more per contact"),
+        (out["min_spend"] < 0, "min_spend", "give 0 or more"),
+        ((out["max_spend"] <= 0) | (out["max_spend"] < out["min_spend"]), "max_spend",
+         "give a positive number at least min_spend"),
+        ((out["kind"] == "points_multiplier") & (out["value"] <= 1), "value",
+         "a points multiplier must be above 1, e.g. 2 for double points"),
+    ]
+    for mask, col, fix in checks:
+        if mask.any():
+            i = int(mask.to_numpy().nonzero()[0][0])
+            shown = frame[col].iloc[i] if col in frame else out[col].iloc[i]
+            shown = shown.item() if hasattr(shown, "item") else shown
+            raise DataError(f"{source}: promotion {out['name'].iloc[i]!r} has {col} "
+                            f"{shown!r}; {fix}")
+    dup = out["name"].duplicated()
+    if dup.any():
+        raise DataError(f"{source}: promotion name {out['name'][dup].iloc[0]!r} appears twice; "
+                        "names must be unique")
+    return out.reset_index(drop=True)
+
+
+@dataclass
+class Constraints:
+    """Plan constraints beyond the budget (module docstring)."""
+
+    min_spend: dict[str, float] = field(default_factory=dict)
+    max_spend: dict[str, float] = field(default_factory=dict)
+    max_segment_share: float | None = None
+    cooldown_days: int = 0
+    require_consent: bool = True
+    min_age: dict[str, float] = field(default_factory=dict)
+    inventory_caps: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"min_spend": self.min_spend, "max_spend": self.max_spend,
+                "max_segment_share": self.max_segment_share, "cooldown_days": self.cooldown_days,
+                "require_consent": self.require_consent, "min_age": self.min_age,
+                "inventory_caps": self.inventory_caps}
+
+
+def _num_map(doc: Mapping[str, Any], key: str, source: str, *, lo: float = 0.0
+             ) -> dict[str, float]:
+    raw = doc.get(key, {}) or {}
+    if not isinstance(raw, Mapping):
+        raise DataError(f"{source}: {key} must be a table of name = number")
+    out = {}
+    for k, v in raw.items():
+        if isinstance(v, bool) or not isinstance(v, int | float) or not v >= lo:
+            raise DataError(f"{source}: {key}.{k} = {v!r}; give a number >= {lo:g}")
+        out[str(k)] = float(v)
+    return out
+
+
+def load_constraints(path: str | Path | None = None, **overrides: Any) -> Constraints:
+    """Read a constraints file (or none) and apply keyword overrides (CLI options)."""
+    source = str(path) if path is not None else "constraints"
+    doc: Mapping[str, Any] = {}
+    if path is not None:
+        raw = _read_mapping(Path(path))
+        if not isinstance(raw, Mapping):
+            raise DataError(f"{source}: constraints must be a table of keys (see "
+                            "`loyalist plan --help`)")
+        doc = raw
+    known = {"min_spend", "max_spend", "max_segment_share", "cooldown_days",
+             "require_consent", "min_age", "inventory_caps"}
+    unknown = sorted(set(doc) - known)
+    if unknown:
+        raise DataError(f"{source}: unknown key {unknown[0]!r}; known keys: "
+                        f"{', '.join(sorted(known))}")
+    c = Constraints(min_spend=_num_map(doc, "min_spend", source),
+                    max_spend=_num_map(doc, "max_spend", source),
+                    min_age=_num_map(doc, "min_age", source),
+                    inventory_caps=_num_map(doc, "inventory_caps", source))
+    share = doc.get("max_segment_share")
+    cool = doc.get("cooldown_days", 0)
+    consent = doc.get("require_consent", True)
+    for k, v in overrides.items():
+        if v is not None:
+            share, cool, consent = ((v if k == "max_segment_share" else share),
+                                    (v if k == "cooldown_days" else cool),
+                                    (v if k == "require_consent" else consent))
+    if share is not None and (isinstance(share, bool) or not isinstance(share, int | float)
+                              or not 0 < share <= 1):
+        raise ParameterError(f"{source}: max_segment_share = {share!r} is impossible; give a "
+                             "share in (0, 1], e.g. 0.4")
+    if isinstance(cool, bool) or not isinstance(cool, int) or cool < 0:
+        raise ParameterError(f"{source}: cooldown_days = {cool!r}; give whole days >= 0")
+    if not isinstance(consent, bool):
+        raise ParameterError(f"{source}: require_consent = {consent!r}; give true or false")
+    c.max_segment_share = None if share is None else float(share)
+    c.cooldown_days = int(cool)
+    c.require_consent = consent
+    return c
+
+
+@dataclass
+class PlanParams:
+    """What the merchant asks for: budget, goal, period and target segments."""
+
+    budget: float
+    goal: str = "retention"
+    period_days: int = 30
+    segments: list[str] = field(default_factory=list)
+    clear_categories: list[str] = field(default_factory=list)
+
+    def check(self) -> PlanParams:
+        if isinstance(self.budget, bool) or not isinstance(self.budget, int | float) \
+                or not math.isfinite(self.budget) or self.budget < 0:
+            raise ParameterError(f"--budget {self.budget!r} is impossible; give an amount >= 0, "
+                                 "e.g. --budget 5000")
+        if self.goal not in GOALS:
+            raise ParameterError(f"--goal {self.goal!r} is unknown; use one of "
+                                 f"{', '.join(GOALS)}")
+        if isinstance(self.period_days, bool) or not isinstance(self.period_days, int) \
+                or not 1 <= self.period_days <= 365:
+            raise ParameterError(f"--period {self.period_days!r} is impossible; give 1 to 365 "
+                                 "days, e.g. --period 30")
+        return self

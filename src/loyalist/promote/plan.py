@@ -1,0 +1,509 @@
+"""From response predictions to a promotion plan: merchant context, goal values, eligibility,
+the optimizer, and the tables a merchant reads.
+
+Every number in a plan comes from the response model (learned uplift or a named prior), the
+catalog's cost model, or one of the named assumptions below; ``assumptions`` in the result
+lists the ones that were used.
+
+**Goal -> value of giving promotion j to customer i** (``v_ij``; the cost ``c_ij`` is always
+the expected spend: discount cost of the expected redemptions plus the contact cost):
+
+================  ================================================================
+retention         incremental probability of buying in the window (customers kept)
+reactivation      the same, for lapsed customers only (no purchase for
+                  ``LAPSED_FACTOR`` x their usual gap and at least ``LAPSED_MIN_DAYS``)
+revenue           incremental revenue
+profit            incremental margin after the discount, less the contact cost
+visit_frequency   incremental orders
+aov               incremental revenue beyond the customer's usual basket per extra order
+clear_inventory   incremental revenue landing in the categories to clear (named, or the
+                  inventory's overstocked ones), x (1 + ``OVERSTOCK_BONUS``)
+================  ================================================================
+
+**Merchant context.** A competitor promotion overlapping the planning period cuts the
+response to our promotions: incremental effects are multiplied by
+``max(0.15, 1 - COMPETITOR_ELASTICITY[kind] x pressure)``, ``pressure`` = the competitor's
+percent off x the share of the period it covers (an assumption: price offers compete head-on,
+points and free shipping less). Overstocked categories make revenue there worth
+``OVERSTOCK_BONUS`` more under the profit goal too (avoided markdowns and holding cost).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from loyalist import schema as s
+from loyalist.errors import DataError
+from loyalist.promote.catalog import Constraints, PlanParams, split_list
+from loyalist.promote.optimize import Problem, Solution, greedy_baseline, sensitivity, solve
+
+log = logging.getLogger(__name__)
+
+__all__ = ["COMPETITOR_ELASTICITY", "OVERSTOCK_BONUS", "PlanContext", "competitor_pressure",
+           "eligibility", "goal_values", "make_plan"]
+
+#: how strongly a competitor's percent-off cuts our response, per kind (assumption)
+COMPETITOR_ELASTICITY = {"percent_discount": 1.6, "fixed_voucher": 1.4, "bogo": 1.3,
+                         "bundle": 1.2, "free_item": 1.1, "free_shipping": 0.8,
+                         "points_multiplier": 0.6}
+MIN_COMPETITOR_FACTOR = 0.15
+#: extra value of a unit of revenue in an overstocked category (assumption)
+OVERSTOCK_BONUS = 0.25
+LAPSED_FACTOR = 2.0
+LAPSED_MIN_DAYS = 60.0
+EFFECT_COLUMNS = ("incremental_prob", "incremental_orders", "incremental_revenue",
+                  "incremental_revenue_p10", "incremental_revenue_p90")
+Z80 = 1.2816  # the 10%/90% quantiles of a normal are mean -/+ Z80 sd
+SENSITIVITY_POINTS = 12
+
+
+@dataclass
+class PlanContext:
+    """What surrounds the decision: the customers (one row each, with segment, churn, CLV,
+    recency, consent, age, last contact, category shares), the catalog, the merchant context
+    (inventory, competitor calendar) and the as_of."""
+
+    customers: pd.DataFrame
+    catalog: pd.DataFrame
+    as_of: pd.Timestamp
+    inventory: pd.DataFrame | None = None
+    competitors: pd.DataFrame | None = None
+    assumptions: list[str] = field(default_factory=list)
+
+
+def competitor_pressure(competitors: pd.DataFrame | None, start: pd.Timestamp, days: int
+                        ) -> tuple[float, list[str]]:
+    """Competitor percent-off x share of ``[start, start + days)`` it covers, summed over the
+    events (capped at 1), and a line per event for the rationale."""
+    if competitors is None or competitors.empty:
+        return 0.0, []
+    end = start + pd.Timedelta(days=days)
+    total, notes = 0.0, []
+    for _, ev in competitors.iterrows():
+        a = max(pd.Timestamp(ev[s.STARTS_AT]), start)
+        b = min(pd.Timestamp(ev[s.ENDS_AT]) + pd.Timedelta(days=1), end)
+        overlap = (b - a).total_seconds() / 86400.0
+        if overlap <= 0:
+            continue
+        kind = str(ev.get(s.KIND) or "percent_discount")
+        off = float(ev.get(s.VALUE) or 0.0) / 100.0 if kind == "percent_discount" else 0.1
+        share = overlap / days
+        total += off * share
+        notes.append(f"{ev[s.COMPETITOR]} runs {off:.0%} off over {share:.0%} of the period")
+    return min(total, 1.0), notes
+
+
+def _target_categories(ctx: PlanContext, params: PlanParams) -> list[str]:
+    if params.clear_categories:
+        return list(params.clear_categories)
+    inv = ctx.inventory
+    if inv is not None and not inv.empty and s.OVERSTOCKED in inv:
+        return inv.loc[inv[s.OVERSTOCKED].fillna(False).astype(bool), s.CATEGORY].astype(
+            str).tolist()
+    return []
+
+
+def _share(customers: pd.DataFrame, ids: np.ndarray, cats: list[str]) -> np.ndarray:
+    cols = [f"share__{c}" for c in cats if f"share__{c}" in customers]
+    if not cols:
+        return np.zeros(len(ids))
+    return np.nan_to_num(customers[cols].sum(axis=1).reindex(ids).to_numpy(dtype=float))
+
+
+def target_share(pred: pd.DataFrame, ctx: PlanContext, cats: list[str]) -> np.ndarray:
+    """Share of each (customer, promotion)'s incremental revenue that lands in ``cats``:
+    1 for a promotion on those categories only, its overlap for one on some of them, the
+    customer's past share of ``cats`` for a promotion on the whole assortment."""
+    out = np.zeros(len(pred))
+    if not cats:
+        return out
+    ids = pred[s.CUSTOMER_ID].to_numpy()
+    own = _share(ctx.customers, ids, cats)
+    promo_cats = ctx.catalog.set_index("name")["category"].map(split_list)
+    target = set(cats)
+    for promo, idx in pred.groupby("promotion", sort=False).indices.items():
+        pc = promo_cats.get(promo, [])
+        if pc:
+            out[idx] = len(target & set(pc)) / len(pc)
+        else:
+            out[idx] = own[idx]
+    return out
+
+
+def goal_values(goal: str, pred: pd.DataFrame, ctx: PlanContext, params: PlanParams
+                ) -> tuple[np.ndarray, list[str]]:
+    """The value ``v_ij`` of each row of ``pred`` for ``goal`` (module docstring) and the
+    assumptions it used."""
+    notes: list[str] = []
+    cats = _target_categories(ctx, params)
+    overstock = target_share(pred, ctx, cats)
+    rev = pred["incremental_revenue"].to_numpy(dtype=float)
+    if goal == "retention":
+        v = pred["incremental_prob"].to_numpy(dtype=float)
+    elif goal == "reactivation":
+        c = ctx.customers
+        gap = c["ipi_mean_days"] if "ipi_mean_days" in c else pd.Series(np.nan, index=c.index)
+        limit = np.maximum(LAPSED_FACTOR * gap.fillna(LAPSED_MIN_DAYS), LAPSED_MIN_DAYS)
+        lapsed = (c["recency_days"] >= limit) if "recency_days" in c else \
+            pd.Series(False, index=c.index)
+        is_lapsed = lapsed.reindex(pred[s.CUSTOMER_ID].to_numpy()).fillna(False).to_numpy(bool)
+        v = np.where(is_lapsed, pred["incremental_prob"].to_numpy(dtype=float), 0.0)
+        notes.append(f"lapsed = no purchase for {LAPSED_FACTOR:g}x the customer's usual gap "
+                     f"and at least {LAPSED_MIN_DAYS:g} days")
+    elif goal == "revenue":
+        v = rev
+    elif goal == "profit":
+        v = pred["incremental_margin"].to_numpy(dtype=float) - pred["contact_cost"].to_numpy(
+            dtype=float)
+        if cats:
+            v = v + OVERSTOCK_BONUS * rev * overstock
+            notes.append(f"revenue in overstocked categories ({', '.join(cats)}) is worth "
+                         f"{OVERSTOCK_BONUS:.0%} more (avoided markdowns and holding cost)")
+    elif goal == "visit_frequency":
+        v = pred["incremental_orders"].to_numpy(dtype=float)
+    elif goal == "aov":
+        basket = ctx.customers["aov_mean"] if "aov_mean" in ctx.customers else \
+            pd.Series(np.nan, index=ctx.customers.index)
+        b = basket.reindex(pred[s.CUSTOMER_ID].to_numpy()).to_numpy(dtype=float)
+        b = np.where(np.isfinite(b), b, np.nanmedian(basket) if basket.notna().any() else 0.0)
+        v = rev - pred["incremental_orders"].to_numpy(dtype=float) * b
+    elif goal == "clear_inventory":
+        if not cats:
+            raise DataError("goal clear_inventory needs categories to clear: name them with "
+                            "--clear CATEGORY or load an inventory file with an 'overstocked' "
+                            "column")
+        v = rev * overstock * (1.0 + OVERSTOCK_BONUS)
+        notes.append(f"categories to clear: {', '.join(cats)}; their revenue counts "
+                     f"{1 + OVERSTOCK_BONUS:g}x")
+    else:  # PlanParams.check() guards this
+        raise DataError(f"unknown goal {goal!r}")
+    return np.nan_to_num(v), notes
+
+
+def apply_competitors(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams
+                      ) -> tuple[pd.DataFrame, list[str]]:
+    """Scale incremental effects down for a competitor promotion in the planning period."""
+    pressure, events = competitor_pressure(ctx.competitors, ctx.as_of, params.period_days)
+    if pressure <= 0:
+        return pred, []
+    pred = pred.copy()
+    kinds = pred["kind"].map(COMPETITOR_ELASTICITY).fillna(1.0).to_numpy(dtype=float)
+    factor = np.maximum(MIN_COMPETITOR_FACTOR, 1.0 - kinds * pressure)
+    for col in (*EFFECT_COLUMNS, "incremental_margin", "incremental_margin_p10",
+                "incremental_margin_p90"):
+        if col in pred:
+            pred[col] = pred[col].to_numpy(dtype=float) * factor
+    if "net_value" in pred:
+        pred["net_value"] = pred["incremental_margin"] - pred["contact_cost"]
+    note = (f"competitor pressure {pressure:.2f} ({'; '.join(events)}): incremental effects "
+            f"scaled by 1 - elasticity x pressure (elasticity {min(COMPETITOR_ELASTICITY.values())}"
+            f"-{max(COMPETITOR_ELASTICITY.values())} by kind)")
+    return pred, [note]
+
+
+def eligibility(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
+                constraints: Constraints) -> tuple[np.ndarray, dict[str, int]]:
+    """Which (customer, promotion) rows may be chosen, and how many customers each rule
+    excluded. Rules: consent/opt-out, cool-down since the last contact, target segments, the
+    promotion's eligible segments, minimum age for age-restricted categories."""
+    c = ctx.customers
+    ids = pred[s.CUSTOMER_ID].to_numpy()
+    ok = np.ones(len(pred), dtype=bool)
+    excluded: dict[str, int] = {}
+
+    def per_customer(mask: pd.Series, rule: str) -> None:
+        nonlocal ok
+        keep = mask.reindex(ids).fillna(False).to_numpy(dtype=bool)
+        excluded[rule] = int((~mask).sum())
+        ok &= keep
+
+    if constraints.require_consent:
+        consent = c[s.MARKETING_CONSENT].fillna(False).astype(bool) \
+            if s.MARKETING_CONSENT in c else pd.Series(True, index=c.index)
+        opt_out = c[s.EMAIL_OPT_OUT].fillna(False).astype(bool) \
+            if s.EMAIL_OPT_OUT in c else pd.Series(False, index=c.index)
+        per_customer(consent & ~opt_out, "no_consent_or_opted_out")
+    if constraints.cooldown_days > 0 and "last_contact_at" in c:
+        since = (ctx.as_of - pd.to_datetime(c["last_contact_at"])).dt.total_seconds() / 86400
+        per_customer(~(since < constraints.cooldown_days), "contacted_within_cooldown")
+    seg = c["segment"].astype(str) if "segment" in c else pd.Series("", index=c.index)
+    if params.segments:
+        per_customer(seg.isin(params.segments), "outside_target_segments")
+    cat = ctx.catalog.set_index("name")
+    seg_row = seg.reindex(ids).to_numpy()
+    age = c[s.AGE].reindex(ids).to_numpy(dtype=float) if s.AGE in c else np.full(len(ids),
+                                                                                   np.nan)
+    for promo, idx in pred.groupby("promotion", sort=False).indices.items():
+        allowed = split_list(cat.loc[promo, "eligible_segments"]) if promo in cat.index else []
+        if allowed:
+            bad = ~np.isin(seg_row[idx], allowed)
+            ok[idx[bad]] = False
+        pcats = split_list(cat.loc[promo, "category"]) if promo in cat.index else []
+        limits = [constraints.min_age[k] for k in constraints.min_age
+                  if not pcats or k in pcats]
+        if limits:
+            under = ~(age[idx] >= max(limits))  # unknown age counts as under age
+            ok[idx[under]] = False
+            excluded[f"under_age_{promo}"] = int(under.sum())
+    return ok, excluded
+
+
+def _matrix(pred: pd.DataFrame, col: str | np.ndarray, rows: np.ndarray, cols: np.ndarray,
+            shape: tuple[int, int], fill: float) -> np.ndarray:
+    out = np.full(shape, fill, dtype=float)
+    out[rows, cols] = pred[col].to_numpy(dtype=float) if isinstance(col, str) else col
+    return out
+
+
+@dataclass
+class PlanInstance:
+    """The optimizer's problem and the index maps back to customers and promotions."""
+
+    problem: Problem
+    customers: np.ndarray
+    promotions: list[str]
+    segments: list[str]
+    pred: pd.DataFrame
+    rows: np.ndarray
+    cols: np.ndarray
+    excluded: dict[str, int]
+    notes: list[str]
+
+
+def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
+                   constraints: Constraints, *, context_effects: bool = True) -> PlanInstance:
+    """Value and cost matrices, eligibility and side constraints for the optimizer.
+    ``context_effects=False`` skips the competitor adjustment (for effects that already
+    include it, such as a generated scenario's truth)."""
+    params.check()
+    if pred.empty:
+        raise DataError("no (customer, promotion) predictions to plan with: the store holds no "
+                        "customers known at as_of")
+    notes: list[str] = []
+    if context_effects:
+        pred, notes = apply_competitors(pred, ctx, params)
+    value, goal_notes = goal_values(params.goal, pred, ctx, params)
+    notes += goal_notes
+    ok, excluded = eligibility(pred, ctx, params, constraints)
+    customers = pd.Index(pd.unique(pred[s.CUSTOMER_ID]))
+    promotions = list(ctx.catalog["name"])
+    unknown = sorted(set(constraints.min_spend) | set(constraints.max_spend))
+    unknown = [p for p in unknown if p not in promotions]
+    if unknown:
+        raise DataError(f"constraints name promotion {unknown[0]!r}, which is not in the "
+                        f"catalog ({', '.join(promotions)})")
+    keep = pred["promotion"].isin(promotions).to_numpy()
+    pred, value, ok = pred[keep].reset_index(drop=True), value[keep], ok[keep]
+    rows = customers.get_indexer(pred[s.CUSTOMER_ID])
+    cols = pd.Index(promotions).get_indexer(pred["promotion"])
+    shape = (len(customers), len(promotions))
+    v = _matrix(pred, value, rows, cols, shape, 0.0)
+    c = _matrix(pred, "expected_cost", rows, cols, shape, 0.0)
+    elig = np.zeros(shape, dtype=bool)
+    elig[rows, cols] = ok
+    if not elig.any():
+        worst = max(excluded, key=excluded.get) if excluded else "none"
+        raise DataError(f"no eligible customers: every customer is excluded (largest rule: "
+                        f"{worst}, {excluded.get(worst, 0):,} customers); relax the "
+                        "constraints or target other segments")
+    cat = ctx.catalog.set_index("name").reindex(promotions)
+    # the catalog's min_spend / max_spend are the offer's order thresholds (e.g. "20 off over
+    # 100"); the plan's spend bounds per promotion come from the constraints
+    lo = np.array([constraints.min_spend.get(p, np.nan) for p in promotions], dtype=float)
+    hi = np.array([constraints.max_spend.get(p, np.nan) for p in promotions], dtype=float)
+    count = np.full(len(promotions), np.nan)
+    for category, cap in constraints.inventory_caps.items():
+        for j, p in enumerate(promotions):
+            if category in split_list(cat.loc[p, "category"]):
+                red = pred.loc[cols == j, "expected_redemptions"].to_numpy(dtype=float)
+                per = float(np.nanmean(red)) if len(red) else 1.0
+                k = cap / max(per, 1e-6)  # customers whose expected redemptions fit the stock
+                count[j] = k if math.isnan(count[j]) else min(count[j], k)
+                notes.append(f"inventory cap {category}: {cap:g} redemptions -> at most "
+                             f"{int(k):,} customers for {p}")
+    seg = ctx.customers["segment"].astype(str) if "segment" in ctx.customers else \
+        pd.Series("all", index=ctx.customers.index)
+    seg_of = seg.reindex(customers).fillna("unknown").to_numpy()
+    segments = sorted(set(seg_of))
+    group = pd.Index(segments).get_indexer(seg_of)
+    share = None
+    if constraints.max_segment_share is not None:
+        share = np.full(len(segments), constraints.max_segment_share)
+    problem = Problem(v, c, float(params.budget), eligible=elig, group=group,
+                      promo_min_spend=lo, promo_max_spend=hi,
+                      promo_max_count=None if np.isnan(count).all() else np.floor(count),
+                      group_max_share=share)
+    return PlanInstance(problem, customers.to_numpy(), promotions, segments, pred, rows, cols,
+                        excluded, notes)
+
+
+def _confidence(pred: pd.DataFrame) -> str:
+    if pred.empty:
+        return "n/a"
+    prior = pred["assumption"].astype(bool).mean()
+    if prior > 0.5:
+        return "low (mostly assumed response: no comparable promotion history)"
+    width = (pred["incremental_revenue_p90"] - pred["incremental_revenue_p10"]).sum()
+    mean = abs(pred["incremental_revenue"].sum())
+    rel = width / mean if mean > 0 else math.inf
+    return "high" if rel < 1.0 and prior == 0 else "medium"
+
+
+def _interval(mean: float, p10: np.ndarray, p90: np.ndarray) -> tuple[float, float]:
+    """80% interval of a sum of independent per-customer outcomes from their 10/90% points
+    (normal approximation of the sum)."""
+    sd = (np.asarray(p90, float) - np.asarray(p10, float)) / (2 * Z80)
+    half = Z80 * float(np.sqrt(np.sum(sd ** 2)))
+    return mean - half, mean + half
+
+
+def _rationale(promo: str, kind: str, seg: str, g: pd.DataFrame, goal: str, ctx: PlanContext
+               ) -> str:
+    c = ctx.customers.reindex(g[s.CUSTOMER_ID])
+    who = f"{len(g):,} {seg} customers"
+    bits = []
+    if "churn_probability" in c and c["churn_probability"].notna().any():
+        bits.append(f"mean churn risk {c['churn_probability'].mean():.0%}")
+    if "recency_days" in c and c["recency_days"].notna().any():
+        bits.append(f"last bought {c['recency_days'].median():.0f} days ago (median)")
+    why = ", ".join(bits)
+    effect = (f"expected to lift buying by {g['incremental_prob'].mean():+.1%} points and add "
+              f"{g['incremental_revenue'].sum():,.0f} in revenue")
+    return f"Send {promo} ({kind.replace('_', ' ')}) to {who}" + (f" ({why})" if why else "") \
+        + f": {effect} for {g['expected_cost'].sum():,.0f} of spend ({goal})."
+
+
+def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
+              constraints: Constraints, *, method: str = "auto", time_limit: float = 60.0,
+              with_baseline: bool = True) -> dict[str, Any]:
+    """Solve the plan and build what the merchant reads: ``customers`` (the execution plan),
+    ``promotions`` (promotion x segment, ranked), ``allocation``, ``segments``, ``sensitivity``
+    and a JSON-ready ``summary``."""
+    inst = build_instance(pred, ctx, params, constraints)
+    sol = solve(inst.problem, method=method, time_limit=time_limit)
+    chosen = sol.choice >= 0
+    idx = np.flatnonzero(chosen)
+    cell = pd.Series(np.arange(len(inst.pred)),
+                     index=pd.MultiIndex.from_arrays([inst.rows, inst.cols]))
+    take = cell.reindex(pd.MultiIndex.from_arrays([idx, sol.choice[idx]])).to_numpy()
+    picked = inst.pred.iloc[take].reset_index(drop=True)
+    v = inst.problem.value if isinstance(inst.problem.value, np.ndarray) else np.asarray(
+        inst.problem.value)
+    picked["expected_incremental_value"] = v[idx, sol.choice[idx]]
+    seg = ctx.customers["segment"].astype(str) if "segment" in ctx.customers else \
+        pd.Series("all", index=ctx.customers.index)
+    picked["target_segment"] = seg.reindex(picked[s.CUSTOMER_ID]).fillna("unknown").to_numpy()
+    eff = picked["expected_incremental_value"] / picked["expected_cost"].replace(0, np.nan)
+    picked["priority"] = eff.rank(ascending=False, method="first").fillna(
+        len(picked)).astype(int)
+    reasons = ctx.customers["reasons"] if "reasons" in ctx.customers else None
+    picked["reasons"] = [
+        "; ".join(x for x in (
+            f"segment {sg}", f"p(respond) {p:.0%}", f"+{ip:.1%} chance to buy",
+            (str(reasons.get(cid)) if reasons is not None and pd.notna(reasons.get(cid))
+             else ""), (str(a) if a else "")) if x)
+        for cid, sg, p, ip, a in zip(picked[s.CUSTOMER_ID], picked["target_segment"],
+                                     picked["p_response"], picked["incremental_prob"],
+                                     picked["assumption_text"], strict=True)]
+    plan_csv = picked.rename(columns={"p_response": "probability"})[
+        [s.CUSTOMER_ID, "promotion", "target_segment", "expected_incremental_value",
+         "expected_cost", "probability", "incremental_prob", "incremental_revenue",
+         "incremental_margin", "priority", "reasons"]].sort_values("priority")
+
+    net = picked["incremental_margin"] - picked["contact_cost"]
+    picked["net_profit"] = net
+    rows = []
+    for (promo, sg), g in picked.groupby(["promotion", "target_segment"], sort=False):
+        rev_lo, rev_hi = _interval(g["incremental_revenue"].sum(),
+                                   g["incremental_revenue_p10"], g["incremental_revenue_p90"])
+        spend = g["expected_cost"].sum()
+        rows.append({
+            "promotion": promo, "kind": g["kind"].iloc[0], "target_segment": sg,
+            "customers": len(g), "participation": float(g["p_response"].mean()),
+            "incremental_buyers": float(g["incremental_prob"].sum()),
+            "incremental_revenue": float(g["incremental_revenue"].sum()),
+            "incremental_revenue_lo80": rev_lo, "incremental_revenue_hi80": rev_hi,
+            "incremental_margin": float(g["incremental_margin"].sum()),
+            "cost": float(spend), "net_profit": float(g["net_profit"].sum()),
+            "roi": float(g["net_profit"].sum() / spend) if spend > 0 else None,
+            "goal_value": float(g["expected_incremental_value"].sum()),
+            "confidence": _confidence(g),
+            "rationale": _rationale(promo, g["kind"].iloc[0], sg, g, params.goal, ctx),
+        })
+    promos = pd.DataFrame(rows)
+    if not promos.empty:
+        promos = promos.sort_values("goal_value", ascending=False).reset_index(drop=True)
+        promos.insert(0, "rank", np.arange(1, len(promos) + 1))
+    allocation = (picked.groupby("promotion")
+                  .agg(customers=(s.CUSTOMER_ID, "size"), spend=("expected_cost", "sum"),
+                       goal_value=("expected_incremental_value", "sum"))
+                  .reindex(inst.promotions).fillna(0.0).reset_index())
+    allocation["share_of_budget"] = allocation["spend"] / params.budget if params.budget else 0.0
+    segs = _segment_table(ctx, picked)
+    budgets = np.linspace(0.0, 2.0 * params.budget, SENSITIVITY_POINTS) if params.budget > 0 \
+        else np.array([0.0])
+    sens = sensitivity(inst.problem, budgets, time_limit=time_limit)
+    base = greedy_baseline(inst.problem) if with_baseline else None
+    spend = float(picked["expected_cost"].sum())
+    net_total = float(net.sum())
+    rev_lo, rev_hi = _interval(float(picked["incremental_revenue"].sum()),
+                               picked["incremental_revenue_p10"],
+                               picked["incremental_revenue_p90"])
+    assumptions = list(dict.fromkeys(
+        ctx.assumptions + inst.notes
+        + sorted({t for t in picked["assumption_text"].astype(str) if t})))
+    summary = {
+        "budget": float(params.budget), "goal": params.goal, "period_days": params.period_days,
+        "as_of": str(ctx.as_of.date()), "segments": params.segments or None,
+        "spend": spend, "expected_value": float(sol.value), "goal_value": float(sol.value),
+        "incremental_revenue": float(picked["incremental_revenue"].sum()),
+        "incremental_revenue_lo80": rev_lo, "incremental_revenue_hi80": rev_hi,
+        "incremental_margin": float(picked["incremental_margin"].sum()),
+        "net_profit": net_total, "roi": net_total / spend if spend > 0 else None,
+        "customers_targeted": int(chosen.sum()), "customers_considered": len(inst.customers),
+        "eligible_customers": int(inst.problem.eligible.any(axis=1).sum()),  # type: ignore[union-attr]
+        "excluded": inst.excluded, "confidence": _confidence(picked),
+        "optimizer": {"method": sol.method, "bound": sol.bound, "gap": sol.gap,
+                      "seconds": sol.seconds, "status": sol.status,
+                      "greedy_value": None if base is None else base.value,
+                      "greedy_gap_vs_plan": None if base is None or sol.value == 0 else
+                      (sol.value - base.value) / abs(sol.value)},
+        "promotions": promos.to_dict(orient="records"),
+        "sensitivity": sens.to_dict(orient="records"),
+        "assumptions": assumptions,
+    }
+    return {"summary": summary, "customers": plan_csv, "promotions": promos,
+            "allocation": allocation, "segments": segs, "sensitivity": sens,
+            "solution": sol, "instance": inst}
+
+
+def _segment_table(ctx: PlanContext, picked: pd.DataFrame) -> pd.DataFrame:
+    c = ctx.customers
+    seg = c["segment"].astype(str) if "segment" in c else pd.Series("all", index=c.index)
+    agg: dict[str, Any] = {"customers": (s.CUSTOMER_ID, "size")}
+    frame = c.assign(segment=seg.to_numpy(), customer_id=c.index)
+    for col, name in (("churn_probability", "mean_churn_risk"), ("clv_expected", "mean_clv"),
+                      ("monetary_total", "mean_spend")):
+        if col in frame:
+            agg[name] = (col, "mean")
+    table = frame.groupby("segment").agg(**agg)
+    got = picked.groupby("target_segment").agg(
+        targeted=(s.CUSTOMER_ID, "size"), spend=("expected_cost", "sum"),
+        incremental_revenue=("incremental_revenue", "sum"),
+        goal_value=("expected_incremental_value", "sum"))
+    table = table.join(got, how="left").fillna({"targeted": 0, "spend": 0.0,
+                                                 "incremental_revenue": 0.0, "goal_value": 0.0})
+    table["targeted_share"] = table["targeted"] / table["customers"]
+    return table.reset_index().sort_values("spend", ascending=False)
+
+
+def summary_frame(sol: Solution) -> dict[str, Any]:
+    """The optimizer's numbers as plain data."""
+    return {"value": sol.value, "spend": sol.spend, "bound": sol.bound, "gap": sol.gap,
+            "method": sol.method, "seconds": sol.seconds}

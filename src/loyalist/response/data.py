@@ -1,0 +1,388 @@
+"""Response training sets: one row per exposure, features at send time, outcomes in the window.
+
+An *exposure* is one row of the ``promotions`` table (a customer sent a promotion, or held out
+in the ``control`` arm) at ``sent_at``. Its **features** are the customer's state at the start of
+the send day (:func:`response_features`, built on :func:`loyalist.features.customer_features`,
+so they read only ``ordered_at < as_of``); its **outcomes** are read from ``transactions`` in the
+response window ``[sent_at, sent_at + W)``: ``y_purchased`` (any purchase), ``y_orders``
+(distinct orders with a purchase) and ``y_spend`` (gross purchase value, net of in-price
+discounts since ``unit_price`` carries them; as ``loyalist.features.labels``).
+
+Leak-free: an exposure is used only if its window ends by the ``cutoff``
+(``sent_at + W <= cutoff``) and no transaction at or after the cutoff is read. Features are
+computed once per distinct send day (campaigns go out on a few days, so that is a handful of
+feature queries).
+
+The window ``W`` defaults (:func:`default_window_days`) to 30 days, or 14 days when campaigns
+are less than 30 days apart (so one customer's windows do not overlap); pass the scenario's
+``response_window_days`` when it is known.
+
+These functions are the package's only store readers: thin loaders taking a
+:class:`~loyalist.store.Store` and returning frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from loyalist import schema as s
+from loyalist.errors import DataError, ParameterError
+from loyalist.features import FEATURES, customer_features, to_as_of
+from loyalist.store import Store
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CONTROL", "DEFAULT_MARGIN_RATE", "OUTCOMES", "TrainingSet", "build_exposures",
+           "build_training_set", "campaign_dates", "catalog_categories", "default_window_days",
+           "feature_columns", "offer_item_prices", "response_features", "share_column"]
+
+CONTROL = s.CONTROL
+#: outcome columns of a training set: purchase (0/1), orders and spend in the window
+OUTCOMES = ("y_purchased", "y_orders", "y_spend")
+#: margin rate used when products carry neither ``unit_cost`` nor ``margin`` (an assumption)
+DEFAULT_MARGIN_RATE = 0.4
+DEFAULT_WINDOW_DAYS = 30
+SHORT_WINDOW_DAYS = 14
+#: mantissa bits dropped from float features (53 - 20 = 33 kept: about 10 significant digits)
+DROP_BITS = 20
+#: columns of the feature frame that are not model inputs
+ID_COLUMNS = ("customer_id", "as_of", "first_purchase_at", "last_purchase_at")
+#: columns of the feature frame used to price an offer, not to learn the response
+CONTEXT_COLUMNS = ("margin_rate", "basket")
+_BUY = f"{s.QUANTITY} > 0 AND {s.LINE_KIND} <> 'cancellation' AND NOT {s.IS_GUEST}"
+
+
+@dataclass
+class TrainingSet:
+    """Exposures with their features and outcomes, and how they were selected."""
+
+    frame: pd.DataFrame  # one row per exposure: ids, features, outcomes
+    features: list[str]  # model input columns of ``frame``
+    window_days: int
+    cutoff: pd.Timestamp  # windows end by here; nothing at or after it was read
+    sent_from: pd.Timestamp | None = None
+    excluded_open_windows: int = 0  # exposures left out because their window ends after cutoff
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def promotions(self) -> list[str]:
+        """Promotion names with at least one exposure (``control`` excluded)."""
+        names = self.frame[s.PROMOTION].unique().tolist() if len(self.frame) else []
+        return sorted(n for n in names if n != CONTROL)
+
+    def summary(self) -> dict[str, Any]:
+        f = self.frame
+        return {"exposures": int(len(f)), "control": int((f[s.PROMOTION] == CONTROL).sum())
+                if len(f) else 0, "promotions": self.promotions,
+                "campaigns": int(f["campaign"].nunique()) if len(f) else 0,
+                "window_days": self.window_days, "cutoff": str(self.cutoff),
+                "excluded_open_windows": self.excluded_open_windows, "notes": list(self.notes)}
+
+
+def _check_window(window_days: object) -> int:
+    if isinstance(window_days, bool) or not isinstance(window_days, int | np.integer) \
+            or not 1 <= int(window_days) <= 366:
+        raise ParameterError(f"window_days={window_days!r} is impossible; use 1..366 days "
+                             "(the response window after each send)")
+    return int(window_days)
+
+
+def default_window_days(sent_dates: pd.Series | list[Any]) -> int:
+    """30 days, or 14 when consecutive campaign days are less than 30 days apart (median gap):
+    a customer contacted in every campaign then has non-overlapping windows."""
+    days = pd.Series(pd.to_datetime(pd.Series(sent_dates)).dt.normalize().unique()).sort_values()
+    if len(days) < 2:
+        return DEFAULT_WINDOW_DAYS
+    gap = float(days.diff().dt.days.dropna().median())
+    return DEFAULT_WINDOW_DAYS if gap >= DEFAULT_WINDOW_DAYS else SHORT_WINDOW_DAYS
+
+
+def campaign_dates(store: Store) -> pd.Series:
+    """Distinct send days in the ``promotions`` table (empty if it is empty or absent)."""
+    if not store.has_table(s.T_PROMOTIONS):
+        return pd.Series([], dtype="datetime64[ns]")
+    out = store.query(f"SELECT DISTINCT CAST({s.SENT_AT} AS DATE) AS d FROM {s.T_PROMOTIONS} "
+                      "ORDER BY 1")
+    return pd.to_datetime(out["d"])
+
+
+def _round_bits(a: np.ndarray, drop: int = DROP_BITS) -> np.ndarray:
+    """Round floats to ``53 - drop`` mantissa bits (to nearest). Unlike rounding to decimals,
+    values that are short binary fractions (sums of cents divided by small counts) sit on the
+    grid, not on a rounding boundary, so last-bit noise always rounds the same way."""
+    bits = np.ascontiguousarray(a, dtype=np.float64).view(np.int64)
+    mask = np.int64(~((1 << drop) - 1))
+    out = ((bits + np.int64(1 << (drop - 1))) & mask).view(np.float64)
+    return np.where(np.isfinite(a), out, a)
+
+
+def _slug(name: object) -> str:
+    return re.sub(r"[^0-9a-zA-Z]+", "_", str(name)).strip("_").lower() or "none"
+
+
+def share_column(category: object) -> str:
+    """The feature column holding a customer's share of purchase value in ``category``."""
+    return f"share__{_slug(category)}"
+
+
+def _margins(store: Store, ts: pd.Timestamp) -> tuple[pd.DataFrame, float, str]:
+    """Per-customer margin rate from their purchase mix at product costs, shrunk towards the
+    store-wide rate by one average order; the store-wide rate; and where it came from."""
+    has = store.has_table(s.T_PRODUCTS) and store.count(s.T_PRODUCTS) > 0
+    if has:
+        q = store.query(f"""
+            SELECT t.{s.CUSTOMER_ID} AS customer_id, sum(t.{s.AMOUNT}) AS rev,
+                   sum(t.{s.AMOUNT} - coalesce(t.{s.QUANTITY} * p.{s.UNIT_COST},
+                                               t.{s.AMOUNT} * (1 - p.{s.MARGIN}))) AS profit,
+                   count(DISTINCT t.{s.ORDER_ID}) AS orders
+            FROM {s.T_TRANSACTIONS} t JOIN {s.T_PRODUCTS} p USING ({s.PRODUCT_ID})
+            WHERE t.{s.ORDERED_AT} < $as_of AND t.{s.QUANTITY} > 0
+              AND t.{s.LINE_KIND} = 'sale' AND NOT t.{s.IS_GUEST}
+              AND (p.{s.UNIT_COST} IS NOT NULL OR p.{s.MARGIN} IS NOT NULL)
+            GROUP BY 1""", {"as_of": ts.to_pydatetime()})
+        q = q[q["rev"] > 0]
+        if len(q) and q["rev"].sum() > 0:
+            glob = float(q["profit"].sum() / q["rev"].sum())
+            k = float(q["rev"].sum() / max(q["orders"].sum(), 1))  # one average order
+            rate = (q["profit"] + k * glob) / (q["rev"] + k)
+            return (pd.DataFrame({"customer_id": q["customer_id"], "margin_rate": rate}),
+                    glob, "products")
+    return (pd.DataFrame({"customer_id": pd.Series([], dtype=object),
+                          "margin_rate": pd.Series([], dtype=float)}),
+            DEFAULT_MARGIN_RATE, "assumption")
+
+
+def response_features(store: Store, as_of: Any, *, window_days: int = DEFAULT_WINDOW_DAYS
+                      ) -> pd.DataFrame:
+    """One row per customer known at ``as_of``: :func:`customer_features` (customers with a
+    purchase before ``as_of``) plus customers of the ``customers`` table signed up before it
+    (no purchase yet: ``has_history = 0``), with
+
+    - ``share__<category>``: share of the customer's purchase value in each category;
+    - ``age``, ``signup_days`` (days since sign-up), when the customers table has them;
+    - ``past_offers``, ``past_redemptions``, ``past_redeem_rate``: promotions received (not
+      control) whose response window of ``window_days`` closed before ``as_of``, and how many
+      were redeemed;
+    - context (not model inputs): ``margin_rate`` (the customer's purchase mix at product costs;
+      ``attrs['margin_source']`` says ``products`` or ``assumption``) and ``basket`` (mean order
+      value, the population median when unknown).
+
+    Reads only ``ordered_at < as_of`` and exposures whose windows closed by ``as_of``.
+    """
+    ts = to_as_of(as_of)
+    w = _check_window(window_days)
+    p = {"as_of": ts.to_pydatetime()}
+    feats = customer_features(store, ts)
+    feats["has_history"] = 1.0
+    if store.has_table(s.T_CUSTOMERS) and store.count(s.T_CUSTOMERS) > 0:
+        cust = store.query(f"""
+            SELECT {s.CUSTOMER_ID} AS customer_id, {s.AGE} AS age,
+                   date_diff('second', {s.SIGNUP_AT}, $as_of) / 86400.0 AS signup_days
+            FROM {s.T_CUSTOMERS}
+            WHERE {s.SIGNUP_AT} IS NULL OR {s.SIGNUP_AT} < $as_of""", p)
+        feats = feats.merge(cust, on="customer_id", how="outer")
+        feats["has_history"] = feats["has_history"].fillna(0.0)
+        feats["as_of"] = ts
+    cats = store.query(f"""
+        SELECT {s.CUSTOMER_ID} AS customer_id, {s.CATEGORY} AS category,
+               sum({s.AMOUNT}) AS spend
+        FROM {s.T_TRANSACTIONS}
+        WHERE {s.ORDERED_AT} < $as_of AND {_BUY} AND {s.CATEGORY} IS NOT NULL
+        GROUP BY 1, 2""", p)
+    if len(cats):
+        wide = cats.pivot_table(index="customer_id", columns="category", values="spend",
+                                aggfunc="sum", fill_value=0.0)
+        wide = wide.clip(lower=0.0)
+        tot = wide.sum(axis=1).replace(0.0, np.nan)
+        wide = wide.div(tot, axis=0)
+        wide.columns = [share_column(c) for c in wide.columns]
+        if wide.columns.duplicated().any():  # names equal once slugged: add their shares
+            wide = wide.T.groupby(level=0).sum().T
+        feats = feats.merge(wide.reset_index(), on="customer_id", how="left")
+    if store.has_table(s.T_PROMOTIONS) and store.count(s.T_PROMOTIONS) > 0:
+        past = store.query(f"""
+            SELECT {s.CUSTOMER_ID} AS customer_id,
+                   count(*) FILTER (WHERE {s.PROMOTION} <> '{CONTROL}') AS past_offers,
+                   count(*) FILTER (WHERE {s.PROMOTION} <> '{CONTROL}'
+                                    AND coalesce({s.REDEEMED}, false)) AS past_redemptions
+            FROM {s.T_PROMOTIONS}
+            WHERE {s.SENT_AT} + to_days(CAST($w AS INTEGER)) <= $as_of
+            GROUP BY 1""", {**p, "w": w})
+        feats = feats.merge(past, on="customer_id", how="left")
+        feats[["past_offers", "past_redemptions"]] = (
+            feats[["past_offers", "past_redemptions"]].fillna(0.0).astype(float))
+        feats["past_redeem_rate"] = (feats["past_redemptions"]
+                                     / feats["past_offers"].where(feats["past_offers"] > 0))
+    for col in ("orders", "order_days", "monetary_total", "net_spend", "items_total",
+                "spend_last_90", "spend_prev_90", "orders_last_90", "distinct_products",
+                "distinct_categories"):
+        if col in feats:
+            feats[col] = feats[col].astype(float).fillna(0.0)
+    share_cols = [c for c in feats.columns if c.startswith("share__")]
+    feats[share_cols] = feats[share_cols].fillna(0.0)
+    margins, glob, source = _margins(store, ts)
+    feats = feats.merge(margins, on="customer_id", how="left")
+    feats["margin_rate"] = feats["margin_rate"].fillna(glob)
+    aov = feats["aov_mean"].astype(float)
+    feats["basket"] = aov.fillna(float(aov.median()) if aov.notna().any() else 0.0)
+    # DuckDB's parallel aggregates sum in a varying order, so the last bits of a float feature
+    # can differ between runs; a tree split falling between them would change a model.
+    for c in feats.columns:
+        if pd.api.types.is_float_dtype(feats[c]):
+            feats[c] = _round_bits(feats[c].to_numpy(dtype=float))
+    feats = feats.sort_values("customer_id", ignore_index=True)
+    feats.attrs.update({"margin_source": source, "margin_rate_global": glob,
+                        "as_of": ts, "window_days": w})
+    return feats
+
+
+def catalog_categories(catalog: pd.DataFrame) -> dict[str, list[str]]:
+    """Promotion name -> its categories (the catalog's ``;``-separated ``category``; empty =
+    the whole assortment)."""
+    out: dict[str, list[str]] = {}
+    for row in catalog.itertuples(index=False):
+        raw = getattr(row, "category", None)
+        cats = [] if raw is None or (isinstance(raw, float) and np.isnan(raw)) else [
+            c.strip() for c in str(raw).split(";") if c.strip()]
+        out[str(row.name)] = cats
+    return out
+
+
+def offer_item_prices(store: Store, catalog: pd.DataFrame) -> dict[str, float]:
+    """Price of the item an offer adds or discounts, per promotion: the catalog value for
+    ``free_item``; else the median product price in the promotion's categories (``products``
+    table), or over all products when it names none. Promotions without products are left
+    out."""
+    out: dict[str, float] = {}
+    has = store.has_table(s.T_PRODUCTS) and store.count(s.T_PRODUCTS) > 0
+    prices = store.query(f"SELECT {s.CATEGORY} AS category, {s.PRICE} AS price "
+                         f"FROM {s.T_PRODUCTS} WHERE {s.PRICE} > 0") if has else None
+    cats = catalog_categories(catalog)
+    for row in catalog.itertuples(index=False):
+        name = str(row.name)
+        if str(row.kind) == "free_item" and pd.notna(row.value):
+            out[name] = float(row.value)
+        elif prices is not None and len(prices):
+            sel = prices[prices["category"].isin(cats[name])] if cats[name] else prices
+            if len(sel):
+                out[name] = float(sel["price"].median())
+    return out
+
+
+def feature_columns(frame: pd.DataFrame) -> list[str]:
+    """The model input columns of a :func:`response_features` frame: numeric, not ids or
+    context."""
+    skip = set(ID_COLUMNS) | set(CONTEXT_COLUMNS)
+    return [c for c in frame.columns if c not in skip
+            and (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))]
+
+
+def _outcomes(store: Store, w: int, cutoff: pd.Timestamp, sent_from: pd.Timestamp | None
+              ) -> pd.DataFrame:
+    """Exposures with complete windows by ``cutoff`` and their window outcomes (one query)."""
+    lo = "" if sent_from is None else f"AND {s.SENT_AT} >= $sent_from"
+    params: dict[str, object] = {"cutoff": cutoff.to_pydatetime(), "w": w}
+    if sent_from is not None:
+        params["sent_from"] = sent_from.to_pydatetime()
+    return store.query(f"""
+        WITH e AS (
+            SELECT {s.CUSTOMER_ID} AS customer_id, {s.SENT_AT} AS sent_at,
+                   {s.PROMOTION} AS promotion, bool_or(coalesce({s.REDEEMED}, false)) AS redeemed,
+                   bool_or({s.REDEEMED} IS NOT NULL) AS redeemed_known,
+                   max({s.COST}) AS cost
+            FROM {s.T_PROMOTIONS}
+            WHERE {s.SENT_AT} + to_days(CAST($w AS INTEGER)) <= $cutoff {lo}
+            GROUP BY 1, 2, 3
+        )
+        SELECT e.customer_id, e.sent_at, e.promotion, e.redeemed, e.redeemed_known, e.cost,
+               count(DISTINCT t.{s.ORDER_ID}) AS y_orders,
+               coalesce(sum(t.{s.AMOUNT}), 0) AS y_spend
+        FROM e LEFT JOIN {s.T_TRANSACTIONS} t
+          ON t.{s.CUSTOMER_ID} = e.customer_id AND t.{s.ORDERED_AT} >= e.sent_at
+         AND t.{s.ORDERED_AT} < e.sent_at + to_days(CAST($w AS INTEGER))
+         AND t.{s.ORDERED_AT} < $cutoff
+         AND t.{s.QUANTITY} > 0 AND t.{s.LINE_KIND} <> 'cancellation' AND NOT t.{s.IS_GUEST}
+        GROUP BY ALL
+        ORDER BY e.sent_at, e.customer_id, e.promotion""", params)
+
+
+def build_exposures(store: Store, *, cutoff: Any, window_days: int | None = None,
+                    sent_from: Any = None) -> TrainingSet:
+    """Exposures sent at or after ``sent_from`` (if given) whose window ends by ``cutoff``, with
+    features at the start of their send day and outcomes in ``[sent_at, sent_at + W)``.
+
+    An empty ``promotions`` table gives an empty set (models decide whether that is an error).
+    """
+    ts = to_as_of(cutoff)
+    lo = to_as_of(sent_from) if sent_from is not None else None
+    store.require(s.T_TRANSACTIONS)
+    dates = campaign_dates(store)
+    w = _check_window(window_days) if window_days is not None else default_window_days(dates)
+    notes: list[str] = []
+    if window_days is None:
+        notes.append(f"response window {w} days (default rule: 30, or 14 when campaigns are "
+                     "less than 30 days apart); pass window_days to change it")
+    empty = TrainingSet(frame=pd.DataFrame(columns=["customer_id", "sent_at", "promotion",
+                                                    "campaign", *OUTCOMES]),
+                        features=[], window_days=w, cutoff=ts, sent_from=lo, notes=notes)
+    if len(dates) == 0:
+        empty.notes.append("promotions: the table is empty")
+        return empty
+    ex = _outcomes(store, w, ts, lo)
+    total = int(store.query(
+        f"SELECT count(*) AS n FROM {s.T_PROMOTIONS}"
+        + (" WHERE sent_at >= $lo" if lo is not None else ""),
+        {"lo": lo.to_pydatetime()} if lo is not None else None)["n"].iloc[0])
+    empty.excluded_open_windows = max(total - len(ex), 0)
+    if ex.empty:
+        empty.notes.append(f"promotions: none of {total:,} exposures has a complete {w}-day "
+                           f"window before {ts.date()}")
+        return empty
+    ex["campaign"] = pd.to_datetime(ex["sent_at"]).dt.normalize()
+    ex["y_purchased"] = (ex["y_orders"] > 0).astype(np.int8)
+    ex["y_orders"] = ex["y_orders"].astype(float)
+    ex["y_spend"] = ex["y_spend"].astype(float)
+    ex["treated"] = (ex["promotion"] != CONTROL).astype(np.int8)
+    parts = []
+    for day, grp in ex.groupby("campaign", sort=True):
+        try:
+            f = response_features(store, day, window_days=w)
+        except DataError:  # no purchase at all before this day: history-free features only
+            f = pd.DataFrame({"customer_id": grp["customer_id"].unique(), "has_history": 0.0})
+        f = f.drop(columns=["as_of"], errors="ignore")
+        parts.append(grp.merge(f, on="customer_id", how="left"))
+        log.debug("features at %s: %d customers", day.date(), len(f))
+    frame = pd.concat(parts, ignore_index=True)
+    frame["has_history"] = frame["has_history"].fillna(0.0)
+    share_cols = [c for c in frame.columns if c.startswith("share__")]
+    frame[share_cols] = frame[share_cols].fillna(0.0)
+    skip = {"sent_at", "promotion", "campaign", "redeemed", "redeemed_known", "cost",
+            "treated", *OUTCOMES}
+    feats = [c for c in feature_columns(frame) if c not in skip]
+    return TrainingSet(frame=frame, features=feats, window_days=w, cutoff=ts, sent_from=lo,
+                       excluded_open_windows=empty.excluded_open_windows, notes=notes)
+
+
+def build_training_set(store: Store, *, cutoff: Any, window_days: int | None = None
+                       ) -> TrainingSet:
+    """Every exposure whose response window ends by ``cutoff`` (the model's training as_of)."""
+    return build_exposures(store, cutoff=cutoff, window_days=window_days)
+
+
+#: feature names documented for the model card (the customer features plus ours)
+RESPONSE_FEATURES: dict[str, str] = {
+    **{k: v for k, v in FEATURES.items()},
+    "has_history": "1 if the customer has a purchase before as_of",
+    "share__<category>": "share of the customer's purchase value in the category",
+    "age": "age (customers table)",
+    "signup_days": "days since sign-up (customers table)",
+    "past_offers": "promotions received whose window closed before as_of",
+    "past_redemptions": "of those, redeemed",
+    "past_redeem_rate": "past_redemptions / past_offers",
+}

@@ -1,0 +1,327 @@
+"""The response model the rest of the engine uses: per (customer, promotion) probability,
+incremental revenue and margin, with intervals, from an uplift learner where the history has a
+control group and documented priors where it does not; every assumption is marked.
+
+Value columns (see :mod:`loyalist.response.value`): ``expected_redemptions`` (single-use
+offers: ``p_redeem``; multi-use: ``p_redeem`` times the treated orders per buyer),
+``discount_cost`` (redemptions x cost of one), ``contact_cost`` (catalog), ``expected_cost``
+(their sum, :func:`~loyalist.response.value.expected_cost`), ``incremental_margin`` (net
+incremental revenue at the customer's margin rate less the rest of the discount, before
+contact cost; with p10/p90 from the revenue interval) and ``net_value`` = margin - contact cost.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from loyalist import schema as s
+from loyalist.errors import DataError, NotFittedError, ParameterError
+from loyalist.response.data import (
+    CONTROL,
+    DEFAULT_MARGIN_RATE,
+    TrainingSet,
+    build_training_set,
+    catalog_categories,
+    offer_item_prices,
+    response_features,
+    share_column,
+)
+from loyalist.response.priors import PRIOR_TABLE, PriorResponse, lifecycle_segment
+from loyalist.response.uplift import LEARNERS, PREDICTION_COLUMNS
+from loyalist.response.value import (
+    MULTI_USE,
+    POINTS_RATE,
+    expected_cost,
+    incremental_margin,
+    redemption_discount,
+)
+from loyalist.store import Store
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RESPONSE_COLUMNS", "ResponseModel", "fit_response"]
+
+#: columns of :meth:`ResponseModel.predict`, one row per (customer, promotion)
+RESPONSE_COLUMNS = (
+    "customer_id", "promotion", "kind", "method", "segment",
+    *PREDICTION_COLUMNS[3:],
+    "expected_redemptions", "discount_cost", "contact_cost", "expected_cost", "margin_rate",
+    "incremental_margin", "incremental_margin_p10", "incremental_margin_p90", "net_value",
+    "assumption", "assumption_text",
+)
+
+
+def _catalog_from_history(training: TrainingSet) -> pd.DataFrame:
+    f = training.frame
+    names = training.promotions
+    cost = (f[f[s.PROMOTION] != CONTROL].groupby(s.PROMOTION)["cost"].mean()
+            if "cost" in f and len(f) else pd.Series(dtype=float))
+    return pd.DataFrame({"name": names, "kind": "unknown", "value": 0.0,
+                         "contact_cost": [float(cost.get(n, 0.0)) if pd.notna(cost.get(n))
+                                          else 0.0 for n in names], "category": ""})
+
+
+class ResponseModel:
+    """Per (customer, promotion) response and value (module docstring).
+
+    Parameters
+    ----------
+    learner:
+        ``"relative_lift"`` (default: the baseline times a learned lift, the least noisy),
+        ``"t"`` or ``"x"`` (:mod:`loyalist.response.uplift`).
+    priors:
+        Use :class:`~loyalist.response.priors.PriorResponse` for promotions without enough
+        exposures or without a control group (rows marked ``assumption``). With ``False`` such
+        promotions are left out, and no measurable promotion at all is a ``DataError``.
+    prior_table:
+        Priors replacing :data:`~loyalist.response.priors.PRIOR_TABLE`.
+    margin_rate:
+        A margin rate for every customer (else each customer's from the products' unit costs;
+        without costs ``DEFAULT_MARGIN_RATE``, marked as an assumption).
+    points_rate:
+        Value of the base loyalty points as a share of spend (points multiplier cost).
+    learner_params:
+        Passed to the learner (``n_bags``, ``n_estimators``, ``min_arm``, ``num_threads``, ...).
+    random_state:
+        Seed of the learner's bootstrap and boosters.
+    """
+
+    def __init__(self, *, learner: str = "relative_lift", priors: bool = True,
+                 prior_table: pd.DataFrame | None = None, margin_rate: float | None = None,
+                 points_rate: float = POINTS_RATE, learner_params: dict[str, Any] | None = None,
+                 random_state: int = 0) -> None:
+        self.learner = learner
+        self.priors = priors
+        self.prior_table = prior_table
+        self.margin_rate = margin_rate
+        self.points_rate = points_rate
+        self.learner_params = learner_params
+        self.random_state = random_state
+
+    def _validate(self) -> None:
+        if self.learner not in LEARNERS:
+            raise ParameterError(f"learner={self.learner!r} is unknown; use one of: "
+                                 f"{', '.join(LEARNERS)}")
+        if self.margin_rate is not None and not 0 <= self.margin_rate < 1:
+            raise ParameterError(f"margin_rate={self.margin_rate!r}; use a share in [0, 1)")
+        if not 0 <= self.points_rate < 1:
+            raise ParameterError(f"points_rate={self.points_rate!r}; use a share in [0, 1)")
+
+    def fit(self, training: TrainingSet, catalog: pd.DataFrame | None = None, *,
+            item_prices: dict[str, float] | None = None) -> ResponseModel:
+        """Learn each catalog promotion's uplift from ``training`` where it can, priors
+        elsewhere. ``catalog``: name, kind, value, contact_cost, optional category (DESIGN.md);
+        without one, the promotions of the history are used with unknown kinds (no discount
+        cost; marked as an assumption). ``item_prices``: promotion -> price of the item the
+        offer adds or discounts (:func:`~loyalist.response.data.offer_item_prices`)."""
+        self._validate()
+        notes: list[str] = []
+        if catalog is None:
+            catalog = _catalog_from_history(training)
+            notes.append("no promotion catalog: kinds unknown, discount cost not subtracted")
+        for c in ("name", "kind", "value"):
+            if c not in catalog.columns:
+                raise DataError(f"promotion catalog lacks column {c!r}; it needs name, kind, "
+                                "value, contact_cost (see DESIGN.md, promotion catalog)")
+        catalog = catalog.reset_index(drop=True).copy()
+        if "contact_cost" not in catalog:
+            catalog["contact_cost"] = 0.0
+            notes.append("catalog has no contact_cost: taken as 0")
+        catalog["contact_cost"] = pd.to_numeric(catalog["contact_cost"]).fillna(0.0)
+        names = catalog["name"].astype(str).tolist()
+        f = training.frame
+        n, n_ctrl = len(f), int((f[s.PROMOTION] == CONTROL).sum()) if len(f) else 0
+        reasons: dict[str, str] = {}
+        self.learner_ = None
+        if n == 0:
+            why = "; ".join(training.notes) or "no exposures"
+            msg = (f"promotions: no exposure with a complete {training.window_days}-day response "
+                   f"window before {training.cutoff.date()} ({why})")
+            if not self.priors:
+                raise DataError(f"{msg}; the uplift learners need a promotion history with a "
+                                f"'{CONTROL}' hold-out arm. Load one (`loyalist ingest "
+                                "promotions.csv --table promotions`) or allow the documented "
+                                "priors (priors=True)")
+            reasons = dict.fromkeys(names, "no promotion history")
+        elif n_ctrl == 0:
+            if not self.priors:
+                raise DataError(f"promotions: 0 of {n:,} exposures are in the '{CONTROL}' "
+                                "hold-out arm, so uplift cannot be measured; hold out a random "
+                                "share of each campaign, or allow the documented priors "
+                                "(priors=True)")
+            reasons = dict.fromkeys(names, "no control group in the history")
+        else:
+            seen = set(training.promotions)
+            learnable = [p for p in names if p in seen]
+            reasons = {p: "never sent in the history" for p in names if p not in seen}
+            params = {"random_state": self.random_state, **(self.learner_params or {})}
+            if learnable:
+                try:
+                    self.learner_ = LEARNERS[self.learner](**params).fit(
+                        training, promotions=learnable)
+                except DataError as e:
+                    if not self.priors:
+                        raise
+                    reasons.update(dict.fromkeys(learnable, f"too few exposures ({e})"))
+                else:
+                    reasons.update({p: f"too few exposures: {r}"
+                                    for p, r in self.learner_.skipped_.items()})
+                    notes += self.learner_.notes_
+        if reasons and not self.priors:
+            notes.append("left out (no measured response, priors disabled): "
+                         + "; ".join(f"{k}: {v}" for k, v in reasons.items()))
+            if self.learner_ is None:
+                raise DataError("no catalog promotion has a measurable response and priors are "
+                                "disabled: " + "; ".join(f"{k}: {v}" for k, v in reasons.items()))
+        self.prior_model_ = None
+        if reasons and self.priors:
+            self.prior_model_ = PriorResponse(priors=self.prior_table,
+                                              window_days=training.window_days).fit(
+                catalog[catalog["name"].isin(list(reasons))], reasons=reasons,
+                item_prices=item_prices)
+        self.catalog_ = catalog
+        self.item_prices_ = dict(item_prices or {})
+        self.window_days_ = training.window_days
+        self.cutoff_ = training.cutoff
+        self.sources_ = {p: (self.learner_.method if self.learner_ is not None
+                             and p in self.learner_.promotions_ else
+                             ("prior" if self.priors else "left out")) for p in names}
+        self.reasons_ = reasons
+        self.notes_ = notes
+        return self
+
+    # --- prediction -----------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "sources_"):
+            raise NotFittedError("this ResponseModel is not fitted; call fit() first")
+
+    def predict(self, features: pd.DataFrame) -> pd.DataFrame:
+        """One row per (customer of ``features``, promotion) with :data:`RESPONSE_COLUMNS`.
+        ``features``: :func:`~loyalist.response.data.response_features` at the as_of to score,
+        with the model's ``window_days_``."""
+        self._check_fitted()
+        if "customer_id" not in features.columns:
+            raise DataError("features frame lacks column 'customer_id'; build it with "
+                            "loyalist.response.response_features")
+        parts = []
+        if self.learner_ is not None:
+            pred = self.learner_.predict(features)
+            pred["assumption"] = False
+            pred["assumption_text"] = ""
+            parts.append(pred)
+        if self.prior_model_ is not None:
+            parts.append(self.prior_model_.predict(features).drop(columns=["segment"]))
+        if not parts:
+            return pd.DataFrame(columns=list(RESPONSE_COLUMNS))
+        out = pd.concat(parts, ignore_index=True)
+        return self._value(out, features)
+
+    def _value(self, pred: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+        """Add kind, segment, redemptions, costs and margins (module docstring)."""
+        feats = features.set_index("customer_id")
+        seg = pd.Series(lifecycle_segment(features, self.window_days_),
+                        index=features["customer_id"].to_numpy())
+        if self.margin_rate is not None:
+            mr_all = pd.Series(float(self.margin_rate), index=feats.index)
+            margin_note = ""
+        else:
+            source = features.attrs.get("margin_source", "assumption")
+            default = float(features.attrs.get("margin_rate_global", DEFAULT_MARGIN_RATE))
+            mr_all = (pd.to_numeric(feats["margin_rate"], errors="coerce").fillna(default)
+                      if "margin_rate" in feats else pd.Series(default, index=feats.index))
+            margin_note = ("" if source == "products" and "margin_rate" in feats else
+                           f"margin rate {default:.0%} assumed (products carry no unit_cost "
+                           "or margin)")
+        if "basket" in feats:
+            basket_all = pd.to_numeric(feats["basket"], errors="coerce")
+        else:
+            aov = pd.to_numeric(feats.get("aov_mean", pd.Series(np.nan, index=feats.index)),
+                                errors="coerce")
+            basket_all = aov.fillna(aov.median())
+        basket_all = basket_all.fillna(0.0)
+        cats = catalog_categories(self.catalog_)
+        cat = self.catalog_.set_index("name")
+        use_rate = PRIOR_TABLE.groupby("kind")["use_rate"].first()
+        frames = []
+        for promo, g in pred.groupby("promotion", sort=False):
+            g = g.copy()
+            ids = g["customer_id"].to_numpy()
+            kind = str(cat.loc[promo, "kind"])
+            value = float(cat.loc[promo, "value"])
+            contact = float(cat.loc[promo, "contact_cost"])
+            item = self.item_prices_.get(promo)
+            basket = basket_all.reindex(ids).to_numpy(dtype=float)
+            if kind == "percent_discount" and cats.get(promo):
+                cols = [share_column(c) for c in cats[promo] if share_column(c) in feats]
+                if cols:
+                    share = feats[cols].sum(axis=1).reindex(ids).to_numpy(dtype=float)
+                    basket = np.maximum(basket * np.nan_to_num(share),
+                                        item if item is not None else 0.0)
+            notes = g["assumption_text"].astype(str).to_numpy()
+            extra = []
+            p_redeem = g["p_redeem"].to_numpy(dtype=float)
+            if np.isnan(p_redeem).any():
+                rate = float(use_rate.get(kind, use_rate["default"]))
+                p_redeem = np.where(np.isnan(p_redeem), g["p_response"].to_numpy() * rate,
+                                    p_redeem)
+                extra.append(f"redemptions not recorded: {rate:.0%} of buyers assumed to "
+                             "use the offer")
+                g["p_redeem"] = p_redeem
+            if kind in MULTI_USE:
+                per_buyer = g["treated_orders"].to_numpy() / np.maximum(
+                    g["p_response"].to_numpy(), 1e-9)
+                red = p_redeem * np.maximum(per_buyer, 1.0)
+            else:
+                red = p_redeem
+            if kind not in s.PROMOTION_KINDS:
+                extra.append(f"kind {kind!r} unknown: discount cost taken as 0")
+            in_price, outside = redemption_discount(kind, value, basket, item_price=item,
+                                                    points_rate=self.points_rate)
+            mr = mr_all.reindex(ids).to_numpy(dtype=float)
+            if margin_note:
+                extra.append(margin_note)
+            g["kind"] = kind
+            g["segment"] = seg.reindex(ids).to_numpy()
+            g["expected_redemptions"] = red
+            g["discount_cost"] = red * (in_price + outside)
+            g["contact_cost"] = contact
+            g["expected_cost"] = expected_cost(kind, value, basket, red, contact,
+                                               item_price=item, points_rate=self.points_rate)
+            g["margin_rate"] = mr
+            for sfx in ("", "_p10", "_p90"):
+                g[f"incremental_margin{sfx}"] = incremental_margin(
+                    g[f"incremental_revenue{sfx}"].to_numpy(), mr, red, in_price, outside)
+            g["net_value"] = g["incremental_margin"] - contact
+            if extra:
+                add = "; ".join(extra)
+                notes = np.array([f"{t}; {add}" if t else add for t in notes], dtype=object)
+                g["assumption"] = True
+            g["assumption_text"] = notes
+            frames.append(g)
+        out = pd.concat(frames, ignore_index=True)
+        out["assumption"] = out["assumption"].astype(bool)
+        return out[list(RESPONSE_COLUMNS)]
+
+    def summary(self) -> dict[str, Any]:
+        """How each promotion's response is obtained, and the notes."""
+        self._check_fitted()
+        arms = self.learner_.arm_sizes_ if self.learner_ is not None else {}
+        return {"window_days": self.window_days_, "cutoff": str(self.cutoff_),
+                "learner": self.learner, "sources": dict(self.sources_),
+                "reasons": dict(self.reasons_), "arm_sizes": arms, "notes": list(self.notes_)}
+
+
+def fit_response(store: Store, *, as_of: Any, catalog: pd.DataFrame | None = None,
+                 window_days: int | None = None, **params: Any
+                 ) -> tuple[ResponseModel, pd.DataFrame]:
+    """Fit a :class:`ResponseModel` on every exposure whose window closed by ``as_of`` and
+    score every customer known at ``as_of``: ``(model, predictions)``."""
+    training = build_training_set(store, cutoff=as_of, window_days=window_days)
+    prices = offer_item_prices(store, catalog) if catalog is not None else None
+    model = ResponseModel(**params).fit(training, catalog, item_prices=prices)
+    feats = response_features(store, as_of, window_days=model.window_days_)
+    return model, model.predict(feats)

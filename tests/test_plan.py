@@ -1,0 +1,233 @@
+"""The promotion plan end to end on a generated scenario: outputs and their contract, quality
+against the generator's truth, eligibility, merchant context moving the plan the right way,
+infeasible and bad inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from loyalist import pipeline
+from loyalist import schema as s
+from loyalist.cli.main import app
+from loyalist.errors import DataError, LoyalistError, ParameterError
+from loyalist.promote.catalog import (
+    Constraints,
+    PlanParams,
+    load_catalog,
+    load_constraints,
+)
+from loyalist.promote.evaluate import evaluate_against_truth
+from loyalist.promote.plan import PlanContext, build_instance, make_plan
+from loyalist.store import Store
+
+pytestmark = pytest.mark.xdist_group("plan")
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A fashion merchant (3,000 customers, 18 months) with customer models trained, and the
+    plan inputs read once."""
+    root = tmp_path_factory.mktemp("plan")
+    gen = pipeline.generate("fashion", customers=3000, months=18, seed=11, out=root / "data")
+    store = root / "s.duckdb"
+    for name, table in pipeline.SCENARIO_TABLES.items():
+        pipeline.ingest(store, [gen["files"][name]], table=table)
+    pipeline.train(store)
+    with Store(store, read_only=True) as st:
+        ts = st.default_as_of()
+        inp = pipeline.plan_inputs(st, ts)
+    truth = pd.read_parquet(gen["files"]["truth_response"])
+    return {"root": root, "store": store, "as_of": ts, "inp": inp, "truth": truth}
+
+
+def _ctx(sc: dict, **over: object) -> PlanContext:
+    inp = sc["inp"]
+    kw = {"customers": inp["customers"], "catalog": inp["catalog"], "as_of": sc["as_of"],
+          "inventory": inp["inventory"], "competitors": inp["competitors"]}
+    kw.update(over)
+    return PlanContext(**kw)  # type: ignore[arg-type]
+
+
+def test_plan_cli_json_and_files(scenario: dict, tmp_path: Path) -> None:
+    r = CliRunner().invoke(app, ["plan", "--store", str(scenario["store"]), "--budget", "3000",
+                                 "--goal", "retention", "--period", "30", "--out",
+                                 str(tmp_path), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    for key in ("budget", "goal", "spend", "expected_value", "roi", "promotions",
+                "customers_targeted", "sensitivity", "assumptions"):
+        assert key in doc, key
+    assert doc["budget"] == 3000 and doc["goal"] == "retention"
+    assert 0 < doc["spend"] <= 3000 + 1e-6
+    assert doc["optimizer"]["gap"] < 1e-3
+    assert len(doc["sensitivity"]) == 12
+    values = [p["value"] for p in doc["sensitivity"]]
+    assert values == sorted(values)  # more budget never hurts
+    plan = pd.read_csv(tmp_path / "plan.csv")
+    assert list(plan.columns[:7]) == [s.CUSTOMER_ID, "promotion", "target_segment",
+                                      "expected_incremental_value", "expected_cost",
+                                      "probability", "incremental_prob"]
+    assert plan[s.CUSTOMER_ID].is_unique and len(plan) == doc["customers_targeted"]
+    assert abs(plan["expected_cost"].sum() - doc["spend"]) < 1e-6
+    assert {"priority", "reasons"} <= set(plan.columns)
+    first = doc["promotions"][0]
+    assert first["rank"] == 1 and first["rationale"].startswith("Send ")
+    assert (tmp_path / "plan.png").stat().st_size > 10_000
+    with Store(scenario["store"], read_only=True) as st:
+        stored = st.query("SELECT * FROM plans WHERE plan_id = ?", [doc["plan_id"]])
+    assert len(stored) == 1 and json.loads(stored["summary"].iloc[0])["spend"] == doc["spend"]
+
+
+@pytest.mark.parametrize("goal", ["revenue", "profit", "retention"])
+def test_plan_beats_baselines_against_truth(scenario: dict, goal: str) -> None:
+    """The plan's true value, from the generator's truth, beats random targeting, the
+    cheapest promotion for everyone and highest churn first. (The issue's 85%-of-oracle
+    target is measured in benchmarks/bench_plan.py and reported in BENCHMARKS.md.)"""
+    r = evaluate_against_truth(scenario["inp"]["predictions"], scenario["truth"],
+                               _ctx(scenario), PlanParams(budget=6000, goal=goal),
+                               Constraints())
+    share = r["model"]["share_of_oracle"]
+    margin = 0.05 if goal == "retention" else 0.1
+    assert share >= r["random"]["share_of_oracle"] + margin, r
+    assert share >= r["cheapest_for_everyone"]["share_of_oracle"] + margin, r
+    assert share > r["highest_churn_first"]["share_of_oracle"], r
+    assert r["oracle_gap"] < 1e-3
+
+
+def test_ineligible_customers_are_never_chosen(scenario: dict) -> None:
+    ctx = _ctx(scenario)
+    cust = ctx.customers
+    no_consent = set(cust.index[~cust[s.MARKETING_CONSENT].fillna(False).astype(bool)])
+    assert no_consent
+    res = make_plan(scenario["inp"]["predictions"], ctx, PlanParams(budget=50_000,
+                                                                    goal="revenue"),
+                    Constraints(min_age={"accessories": 30}), with_baseline=False)
+    chosen = res["customers"]
+    assert not set(chosen[s.CUSTOMER_ID]) & no_consent
+    young = set(cust.index[~(cust[s.AGE] >= 30)])
+    scarf = chosen[chosen["promotion"] == "free_scarf"]
+    assert not set(scarf[s.CUSTOMER_ID]) & young
+    recent = set(cust.index[(scenario["as_of"] - pd.to_datetime(cust["last_contact_at"]))
+                            < pd.Timedelta(days=60)])
+    res = make_plan(scenario["inp"]["predictions"], ctx, PlanParams(budget=50_000,
+                                                                    goal="revenue"),
+                    Constraints(cooldown_days=60), with_baseline=False)
+    assert recent and not set(res["customers"][s.CUSTOMER_ID]) & recent
+    assert res["summary"]["excluded"]["contacted_within_cooldown"] >= len(recent)
+
+
+def _price_share(res: dict) -> float:
+    picked = res["instance"].pred
+    alloc = res["allocation"].set_index("promotion")["spend"]
+    kinds = picked.drop_duplicates("promotion").set_index("promotion")["kind"]
+    price = kinds[kinds.isin(["percent_discount", "bogo", "fixed_voucher"])].index
+    return float(alloc.reindex(price).fillna(0).sum() / max(alloc.sum(), 1e-9))
+
+
+def test_competitor_promotion_lowers_expected_response(scenario: dict) -> None:
+    pred = scenario["inp"]["predictions"]
+    params = PlanParams(budget=3000, goal="revenue")
+    calm = make_plan(pred, _ctx(scenario, competitors=None), params, Constraints(),
+                     with_baseline=False)
+    ev = pd.DataFrame({s.COMPETITOR: ["Rival"], s.STARTS_AT: [scenario["as_of"]],
+                       s.ENDS_AT: [scenario["as_of"] + pd.Timedelta(days=40)],
+                       s.KIND: ["percent_discount"], s.VALUE: [25.0]})
+    hot = make_plan(pred, _ctx(scenario, competitors=ev), params, Constraints(),
+                    with_baseline=False)
+    assert hot["summary"]["expected_value"] < 0.8 * calm["summary"]["expected_value"]
+    assert _price_share(hot) <= _price_share(calm)
+    assert any("Rival" in a for a in hot["summary"]["assumptions"])
+
+
+def test_overstock_moves_budget_to_clearance(scenario: dict) -> None:
+    pred = scenario["inp"]["predictions"]
+    params = PlanParams(budget=2000, goal="profit")
+    inv = scenario["inp"]["inventory"].copy()
+
+    def clearance_spend(overstocked: bool) -> float:
+        inv[s.OVERSTOCKED] = overstocked & inv[s.CATEGORY].isin(["outerwear", "knitwear"])
+        res = make_plan(pred, _ctx(scenario, inventory=inv), params, Constraints(),
+                        with_baseline=False)
+        a = res["allocation"].set_index("promotion")["spend"]
+        return float(a[["winter_clearance_30", "knitwear_bogo_50"]].sum())
+
+    assert clearance_spend(True) > clearance_spend(False)
+
+
+def test_more_budget_targets_more_and_segment_filter(scenario: dict) -> None:
+    pred = scenario["inp"]["predictions"]
+    small = make_plan(pred, _ctx(scenario), PlanParams(budget=500, goal="revenue"),
+                      Constraints(), with_baseline=False)
+    big = make_plan(pred, _ctx(scenario), PlanParams(budget=2000, goal="revenue"),
+                    Constraints(), with_baseline=False)
+    assert big["summary"]["customers_targeted"] > small["summary"]["customers_targeted"]
+    assert small["summary"]["spend"] <= 500 + 1e-6
+    seg = small["customers"]["target_segment"].value_counts().index[0]
+    only = make_plan(pred, _ctx(scenario), PlanParams(budget=500, goal="revenue",
+                                                      segments=[seg]),
+                     Constraints(), with_baseline=False)
+    assert set(only["customers"]["target_segment"]) == {seg}
+    capped = make_plan(pred, _ctx(scenario), PlanParams(budget=2000, goal="revenue"),
+                       Constraints(max_segment_share=0.2), with_baseline=False)
+    per_seg = capped["customers"].groupby("target_segment")["expected_cost"].sum()
+    assert (per_seg <= 0.2 * 2000 + 1e-6).all()
+
+
+def test_infeasible_and_bad_inputs(scenario: dict, tmp_path: Path) -> None:
+    pred = scenario["inp"]["predictions"]
+    with pytest.raises(LoyalistError, match="min"):
+        build_and_solve = make_plan(pred, _ctx(scenario), PlanParams(budget=100,
+                                                                      goal="revenue"),
+                                    Constraints(min_spend={"free_shipping": 80,
+                                                           "double_points": 80}))
+        assert build_and_solve is None
+    with pytest.raises(ParameterError, match="--goal 'fame' is unknown"):
+        PlanParams(budget=100, goal="fame").check()
+    with pytest.raises(ParameterError, match="--budget -5 is impossible"):
+        PlanParams(budget=-5).check()
+    with pytest.raises(ParameterError, match="--segments 'VIPs' is not a segment"):
+        pipeline.plan(scenario["store"], budget=100, segments=["VIPs"], save=False)
+    nobody = scenario["inp"]["customers"].assign(marketing_consent=False)
+    with pytest.raises(DataError, match="no eligible customers"):
+        build_instance(pred, _ctx(scenario, customers=nobody), PlanParams(budget=100),
+                       Constraints())
+    bad = tmp_path / "c.toml"
+    bad.write_text("max_segment_share = 3\n")
+    with pytest.raises(ParameterError, match="max_segment_share = 3 is impossible"):
+        load_constraints(bad)
+    bad.write_text("budget_per_day = 3\n")
+    with pytest.raises(DataError, match="unknown key 'budget_per_day'"):
+        load_constraints(bad)
+    r = CliRunner().invoke(app, ["plan", "--store", str(scenario["store"]), "--goal", "fame"])
+    assert r.exit_code != 0 and isinstance(r.exception, ParameterError)
+
+
+def test_catalog_formats_agree(tmp_path: Path) -> None:
+    (tmp_path / "c.toml").write_text(
+        '[[promotion]]\nname = "ten_off"\nkind = "percent_discount"\nvalue = 10\n'
+        'contact_cost = 0.05\ncategory = ["coffee", "tea"]\n'
+        '[[promotion]]\nname = "pts"\nkind = "points_multiplier"\nvalue = 2\n')
+    (tmp_path / "c.yaml").write_text(
+        "promotions:\n  - {name: ten_off, kind: percent_discount, value: 10, "
+        "contact_cost: 0.05, category: [coffee, tea]}\n"
+        "  - {name: pts, kind: points_multiplier, value: 2}\n")
+    (tmp_path / "c.csv").write_text(
+        "name,kind,value,contact_cost,category\nten_off,percent_discount,10,0.05,coffee;tea\n"
+        "pts,points_multiplier,2,,\n")
+    frames = [load_catalog(tmp_path / f"c.{x}") for x in ("toml", "yaml", "csv")]
+    for f in frames[1:]:
+        pd.testing.assert_frame_equal(frames[0], f)
+    assert frames[0]["category"].tolist() == ["coffee;tea", ""]
+    (tmp_path / "bad.csv").write_text("name,kind,value\nx,teleport,10\n")
+    with pytest.raises(DataError, match="promotion 'x' has kind 'teleport'; use one of"):
+        load_catalog(tmp_path / "bad.csv")
+    (tmp_path / "neg.csv").write_text("name,kind,value\nx,fixed_voucher,-1\n")
+    with pytest.raises(DataError, match="has value -1"):
+        load_catalog(tmp_path / "neg.csv")
+    assert np.isnan(frames[0]["min_spend"]).all()

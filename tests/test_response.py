@@ -1,0 +1,413 @@
+"""Promotion response: Qini/AUUC micro cases, uplift recovery on simulated data, leakage,
+priors, errors, and out-of-time evaluation on a generated scenario."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from loyalist import pipeline
+from loyalist.errors import DataError, NotFittedError, ParameterError
+from loyalist.response import (
+    PRIOR_TABLE,
+    RESPONSE_COLUMNS,
+    PriorResponse,
+    RelativeLiftLearner,
+    ResponseModel,
+    TLearner,
+    XLearner,
+    auuc,
+    build_training_set,
+    compare_with_truth,
+    default_window_days,
+    evaluate_out_of_time,
+    expected_cost,
+    incremental_margin,
+    qini_coefficient,
+    qini_curve,
+    redemption_discount,
+    response_features,
+    uplift_at_k,
+)
+from loyalist.response.data import campaign_dates
+from loyalist.store import Store
+
+W = 14  # the coffee scenario's response window
+FAST = {"n_bags": 2, "n_estimators": 60}
+
+
+# --- fixtures -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A small coffee scenario (3,000 customers, 12 months) in a store, and one without any
+    promotion history."""
+    root = tmp_path_factory.mktemp("response")
+    gen = pipeline.generate("coffee", customers=3000, months=12, seed=3, out=root / "data")
+    store = root / "store.duckdb"
+    bare = root / "bare.duckdb"
+    for name, table in pipeline.SCENARIO_TABLES.items():
+        pipeline.ingest(store, [gen["files"][name]], table=table)
+        if name != "promotions":
+            pipeline.ingest(bare, [gen["files"][name]], table=table)
+    return {"store": store, "bare": bare, "catalog": Path(gen["files"]["catalog"]),
+            "truth": Path(gen["files"]["truth_response"])}
+
+
+@pytest.fixture(scope="module")
+def catalog(scenario: dict[str, Path]) -> pd.DataFrame:
+    return pd.read_csv(scenario["catalog"])
+
+
+@pytest.fixture(scope="module")
+def end(scenario: dict[str, Path]) -> pd.Timestamp:
+    with Store(scenario["store"], read_only=True) as st:
+        return st.default_as_of()
+
+
+@pytest.fixture(scope="module")
+def fitted(scenario: dict[str, Path], catalog: pd.DataFrame, end: pd.Timestamp
+           ) -> tuple[ResponseModel, pd.DataFrame, pd.DataFrame]:
+    with Store(scenario["store"], read_only=True) as st:
+        training = build_training_set(st, cutoff=end, window_days=W)
+        feats = response_features(st, end, window_days=W)
+    model = ResponseModel(learner_params=FAST).fit(training, catalog)
+    return model, feats, model.predict(feats)
+
+
+# --- metrics: hand-computed micro cases ---------------------------------------------------
+
+Y = [1, 0, 1, 0, 1, 0]
+T = [1, 1, 0, 1, 0, 0]
+S = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
+
+
+def test_qini_and_uplift_curves_by_hand() -> None:
+    # k: N_T N_C Y_T Y_C | Q = Y_T - Y_C N_T/N_C (0 control term while N_C = 0) | U
+    # 1:  1   0   1   0  | 1                                     | (1 - 0) * 1 = 1
+    # 2:  2   0   1   0  | 1                                     | (1/2 - 0) * 2 = 1
+    # 3:  2   1   1   1  | 1 - 1 * 2 = -1                        | (1/2 - 1) * 3 = -3/2
+    # 4:  3   1   1   1  | 1 - 3 = -2                            | (1/3 - 1) * 4 = -8/3
+    # 5:  3   2   1   2  | 1 - 2 * 3/2 = -2                      | (1/3 - 1) * 5 = -10/3
+    # 6:  3   3   1   2  | 1 - 2 = -1                            | (1/3 - 2/3) * 6 = -2
+    c = qini_curve(Y, T, S)
+    np.testing.assert_allclose(c["qini"], [0, 1, 1, -1, -2, -2, -1])
+    np.testing.assert_allclose(c["uplift"], [0, 1, 1, -1.5, -8 / 3, -10 / 3, -2])
+    np.testing.assert_allclose(c["fraction"], np.arange(7) / 6)
+    # trapezoids of Q/6 over steps of 1/6: (0.5 + 1 + 0 - 1.5 - 2 - 1.5) / 36 = -3.5/36;
+    # the random diagonal ends at Q(6)/6 = -1/6: area -1/12 = -3/36
+    assert qini_coefficient(Y, T, S) == pytest.approx(-3.5 / 36 + 3 / 36)
+    # (0.5 + 1 - 0.25 - 25/12 - 3 - 8/3) / 36 = -6.5/36
+    assert auuc(Y, T, S) == pytest.approx(-6.5 / 36)
+
+
+def test_uplift_at_k_and_ties() -> None:
+    # top 3: y = 1, 0 (treated), 1 (control): 1/2 - 1
+    assert uplift_at_k(Y, T, S, 0.5) == pytest.approx(-0.5)
+    assert np.isnan(uplift_at_k(Y, T, S, 1 / 6))  # top row is treated only
+    # one tie group: the curve goes straight to its end, exactly the random diagonal
+    assert qini_coefficient(Y, T, np.ones(6)) == pytest.approx(0.0)
+    assert len(qini_curve(Y, T, np.ones(6))) == 2
+    # a perfect ordering beats random
+    perfect = np.where(np.asarray(T) == 1, np.asarray(Y), 1 - np.asarray(Y))
+    assert qini_coefficient(Y, T, perfect) > 0
+
+
+def test_metric_input_errors() -> None:
+    with pytest.raises(ParameterError, match="fraction of rows targeted"):
+        uplift_at_k(Y, T, S, 0.0)
+    with pytest.raises(DataError, match="differ in length"):
+        qini_curve(Y, T, S[:3])
+    with pytest.raises(DataError, match="treated must be 0/1"):
+        qini_curve(Y, [2] * 6, S)
+    with pytest.raises(DataError, match="finite"):
+        qini_curve(Y, T, [np.nan] * 6)
+
+
+# --- learners recover a known uplift ------------------------------------------------------
+
+def _simulated(n: int, seed: int) -> tuple[pd.DataFrame, list[str], np.ndarray, np.ndarray]:
+    """Randomised exposures with a known heterogeneous effect: purchase probability
+    ``sigmoid(-1 + x0)`` plus ``0.3 * x1`` when treated; spend 20 per purchase."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 1, size=(n, 4))
+    t = rng.random(n) < 0.5
+    p0 = 1 / (1 + np.exp(1 - x[:, 0]))
+    tau = 0.3 * x[:, 1]
+    y = rng.random(n) < p0 + t * tau
+    feats = [f"x{i}" for i in range(4)]
+    frame = pd.DataFrame(x, columns=feats)
+    frame["customer_id"] = [f"c{i}" for i in range(n)]
+    frame["promotion"] = np.where(t, "offer", "control")
+    frame["campaign"] = pd.Timestamp("2025-01-01")
+    frame["y_purchased"] = y.astype(int)
+    frame["y_orders"] = y.astype(float)
+    frame["y_spend"] = 20.0 * y
+    frame["redeemed"] = t & y & (rng.random(n) < 0.5)
+    frame["redeemed_known"] = True
+    return frame, feats, tau, p0
+
+
+@pytest.mark.parametrize("cls", [TLearner, XLearner, RelativeLiftLearner])
+def test_learners_recover_synthetic_uplift(cls: type) -> None:
+    frame, feats, _, _ = _simulated(8000, seed=1)
+    grid, _, tau, p0 = _simulated(2000, seed=2)
+    model = cls(n_bags=2, n_estimators=80).fit(frame, features=feats)
+    pred = model.predict(grid)
+    assert list(pred.columns)[:3] == ["customer_id", "promotion", "method"]
+    assert np.corrcoef(pred["incremental_prob"], tau)[0, 1] > 0.5
+    assert np.corrcoef(pred["incremental_revenue"], 20 * tau)[0, 1] > 0.5
+    assert pred["incremental_prob"].mean() == pytest.approx(tau.mean(), abs=0.05)
+    assert np.corrcoef(pred["p_control"], p0)[0, 1] > 0.5
+    assert (pred["incremental_revenue_p10"] <= pred["incremental_revenue_p90"]).all()
+    assert pred["p_redeem"].between(0, 1).all()
+
+
+def test_learner_contract_and_errors() -> None:
+    frame, feats, _, _ = _simulated(600, seed=3)
+    with pytest.raises(TypeError, match="positional"):
+        TLearner(3)  # type: ignore[misc]
+    with pytest.raises(NotFittedError, match="not fitted"):
+        TLearner().predict(frame)
+    with pytest.raises(ParameterError, match="n_bags=0 is impossible"):
+        TLearner(n_bags=0).fit(frame, features=feats)
+    with pytest.raises(DataError, match="0 of 600 exposures are 'control'"):
+        TLearner().fit(frame.assign(promotion="offer"), features=feats)
+    rare = frame.copy()
+    rare.loc[rare.index[rare["promotion"] == "offer"][:20], "promotion"] = "rare"
+    m = TLearner(n_bags=1, n_estimators=20, min_arm=100).fit(rare, features=feats)
+    assert m.promotions_ == ["offer"]
+    assert m.skipped_ == {"rare": "20 treated exposures (< min_arm 100)"}
+    with pytest.raises(DataError, match="no promotion has enough exposures"):
+        TLearner(min_arm=1000).fit(frame, features=feats)
+    with pytest.raises(ParameterError, match="were not learned"):
+        TLearner(n_bags=1, n_estimators=20).fit(frame, features=feats).predict(
+            frame, promotions=["nope"])
+
+
+# --- value of a redemption ----------------------------------------------------------------
+
+def test_expected_cost_by_kind() -> None:
+    # 20% off a 50 basket, redeemed with probability 0.5, contact 0.1: 0.5 * 10 + 0.1
+    assert expected_cost("percent_discount", 20, 50.0, 0.5, 0.1) == pytest.approx(5.1)
+    assert expected_cost("fixed_voucher", 20, 15.0, 1.0, 0.0) == pytest.approx(15.0)  # capped
+    assert expected_cost("bogo", 50, 80.0, 1.0, 0.0, item_price=30.0) == pytest.approx(15.0)
+    assert expected_cost("free_shipping", 8, 100.0, 0.25, 0.05) == pytest.approx(2.05)
+    # triple points at 3% base points: (3 - 1) * 0.03 * 100
+    assert expected_cost("points_multiplier", 3, 100.0, 1.0, 0.0) == pytest.approx(6.0)
+    in_price, outside = redemption_discount("free_shipping", 8, [10.0, 20.0])
+    np.testing.assert_allclose(in_price, 0.0)
+    np.testing.assert_allclose(outside, 8.0)
+    with pytest.raises(ParameterError, match="percent above 100"):
+        redemption_discount("bundle", 150, 10.0)
+
+
+def test_incremental_margin_of_a_free_item_is_its_unit_cost() -> None:
+    # a free item worth 25 adds 25 of revenue and takes 25 off: net revenue 0; margin rate 0.6
+    # -> the merchant loses the item's cost 25 * 0.4 = 10 per redemption
+    in_price, outside = redemption_discount("free_item", 25, 60.0)
+    assert incremental_margin(0.0, 0.6, 1.0, in_price, outside) == pytest.approx(-10.0)
+    # 100 of incremental revenue at 60% margin and no redemption: 60
+    assert incremental_margin(100.0, 0.6, 0.0, in_price, outside) == pytest.approx(60.0)
+
+
+# --- training set and leakage -------------------------------------------------------------
+
+def test_default_window_days() -> None:
+    every = pd.Series(pd.date_range("2025-01-01", periods=6, freq="28D"))
+    assert default_window_days(every) == 14
+    assert default_window_days(pd.Series(pd.date_range("2025-01-01", periods=6,
+                                                       freq="45D"))) == 30
+    assert default_window_days(pd.Series([], dtype="datetime64[ns]")) == 30
+
+
+def test_training_set_outcomes_and_open_windows(scenario: dict[str, Path]) -> None:
+    with Store(scenario["store"], read_only=True) as st:
+        dates = campaign_dates(st)
+        cutoff = dates.iloc[-3] + pd.Timedelta(days=7)  # that campaign's window is still open
+        ts = build_training_set(st, cutoff=cutoff, window_days=W)
+        f = ts.frame
+        assert (f["sent_at"] + pd.Timedelta(days=W) <= cutoff).all()
+        assert ts.excluded_open_windows > 0
+        assert set(f["campaign"].unique()) == set(dates.iloc[:-3])
+        # one exposure's outcomes by hand
+        row = f[f["y_orders"] > 0].iloc[0]
+        hand = st.query(
+            "SELECT count(DISTINCT order_id) AS o, sum(amount) AS s FROM transactions "
+            "WHERE customer_id = ? AND ordered_at >= ? AND ordered_at < ? AND quantity > 0",
+            [row["customer_id"], row["sent_at"].to_pydatetime(),
+             (row["sent_at"] + pd.Timedelta(days=W)).to_pydatetime()])
+    assert row["y_orders"] == hand["o"].iloc[0]
+    assert row["y_spend"] == pytest.approx(hand["s"].iloc[0])
+    assert row["y_purchased"] == 1
+    assert "past_redeem_rate" in ts.features and "share__coffee" in ts.features
+    assert not {"y_spend", "y_orders", "redeemed", "treated"} & set(ts.features)
+    with pytest.raises(ParameterError, match="window_days=0 is impossible"):
+        with Store(scenario["store"], read_only=True) as st:
+            build_training_set(st, cutoff=cutoff, window_days=0)
+
+
+def _poison(store: Path, cutoff: pd.Timestamp, customers: list[str]) -> None:
+    """Absurd purchases from the cutoff on, and exposures whose windows are still open."""
+    n = len(customers)
+    when = [cutoff + pd.Timedelta(hours=i % 300) for i in range(n)]
+    tx = pd.DataFrame({
+        "customer_id": customers, "order_id": [f"POISON{i}" for i in range(n)],
+        "ordered_at": when, "product_id": "P1001", "quantity": 50.0, "unit_price": 999.0,
+        "amount": 49_950.0, "category": "coffee", "description": "poison", "store_id": "S01",
+        "channel": "store", "country": "US", "line_kind": "sale", "is_guest": False,
+        "load_id": 999, "source_row": np.arange(n)})
+    promos = pd.DataFrame({
+        "customer_id": customers, "sent_at": cutoff - pd.Timedelta(days=3),
+        "promotion": np.where(np.arange(n) % 2 == 0, "control", "free_latte"),
+        "channel": "app", "cost": 0.01, "redeemed": True, "load_id": 999})
+    with Store(store) as st:
+        st.write_frame("transactions", tx)
+        st.write_frame("promotions", promos)
+
+
+def test_future_poisoning_leaves_training_and_fit_unchanged(
+        scenario: dict[str, Path], tmp_path: Path) -> None:
+    with Store(scenario["store"], read_only=True) as st:
+        cutoff = campaign_dates(st).iloc[-2]
+        clean = build_training_set(st, cutoff=cutoff, window_days=W)
+        feats = response_features(st, cutoff, window_days=W)
+    poisoned = tmp_path / "poisoned.duckdb"
+    shutil.copy(scenario["store"], poisoned)
+    _poison(poisoned, cutoff, clean.frame["customer_id"].unique().tolist())
+    with Store(poisoned, read_only=True) as st:
+        assert st.query("SELECT count(*) AS n FROM transactions WHERE order_id LIKE 'POISON%'"
+                        )["n"].iloc[0] > 0
+        dirty = build_training_set(st, cutoff=cutoff, window_days=W)
+        feats_dirty = response_features(st, cutoff, window_days=W)
+    pd.testing.assert_frame_equal(clean.frame, dirty.frame, check_exact=True)
+    pd.testing.assert_frame_equal(feats, feats_dirty, check_exact=True)
+    assert dirty.excluded_open_windows > clean.excluded_open_windows
+    a = TLearner(n_bags=1, n_estimators=30).fit(clean).predict(feats)
+    b = TLearner(n_bags=1, n_estimators=30).fit(dirty).predict(feats)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+# --- the response model, priors, errors ---------------------------------------------------
+
+def test_response_model_predictions(fitted: tuple[ResponseModel, pd.DataFrame, pd.DataFrame],
+                                    catalog: pd.DataFrame) -> None:
+    model, feats, pred = fitted
+    assert tuple(pred.columns) == RESPONSE_COLUMNS
+    assert len(pred) == len(feats) * len(catalog)
+    assert set(pred["method"]) == {"relative_lift"}
+    assert not pred["assumption"].any()  # products carry unit costs; history has a control
+    assert pred["p_response"].between(0, 1).all() and pred["p_control"].between(0, 1).all()
+    assert (pred["incremental_revenue_p10"] <= pred["incremental_revenue_p90"] + 1e-9).all()
+    np.testing.assert_allclose(pred["net_value"],
+                               pred["incremental_margin"] - pred["contact_cost"])
+    np.testing.assert_allclose(pred["expected_cost"],
+                               pred["discount_cost"] + pred["contact_cost"])
+    assert set(pred["segment"]) <= {"new", "active", "lapsing", "lost"}
+    assert pred.groupby("promotion")["incremental_revenue"].mean().gt(0).all()
+    assert model.summary()["sources"] == dict.fromkeys(catalog["name"], "relative_lift")
+
+
+def test_prediction_tracks_the_true_response(
+        fitted: tuple[ResponseModel, pd.DataFrame, pd.DataFrame],
+        scenario: dict[str, Path]) -> None:
+    truth = pd.read_parquet(scenario["truth"])  # evaluation only: no model reads it
+    res = compare_with_truth(fitted[2], truth)
+    assert res["all"]["pairs"] > 10_000
+    assert res["all"]["spearman_revenue"] > 0.5
+    assert 0.3 < res["all"]["ratio_revenue"] < 4
+
+
+def test_priors_flagged_when_there_is_no_history(scenario: dict[str, Path],
+                                                 catalog: pd.DataFrame) -> None:
+    with Store(scenario["bare"], read_only=True) as st:
+        end = st.default_as_of()
+        training = build_training_set(st, cutoff=end, window_days=W)
+        feats = response_features(st, end, window_days=W)
+    assert len(training.frame) == 0
+    model = ResponseModel().fit(training, catalog)
+    pred = model.predict(feats)
+    assert set(pred["method"]) == {"prior"}
+    assert pred["assumption"].all()
+    assert pred["assumption_text"].str.contains("prior for").all()
+    assert pred["assumption_text"].str.contains("no promotion history").all()
+    assert pred["incremental_prob"].between(0, 0.05).all()
+    # lapsing customers get the win-back boost for vouchers, lost ones a quarter
+    voucher = PRIOR_TABLE.set_index(["kind", "segment"]).loc["fixed_voucher", "incremental_prob"]
+    assert voucher["lapsing"] > voucher["active"] > voucher["lost"]
+
+
+def test_empty_promotions_without_priors_is_a_clear_error(scenario: dict[str, Path],
+                                                          catalog: pd.DataFrame) -> None:
+    with Store(scenario["bare"], read_only=True) as st:
+        training = build_training_set(st, cutoff=st.default_as_of(), window_days=W)
+    with pytest.raises(DataError, match=r"promotions: no exposure .* 'control' hold-out arm.*"
+                                        r"priors=True"):
+        ResponseModel(priors=False).fit(training, catalog)
+
+
+def test_unsent_promotion_falls_back_to_priors(
+        fitted: tuple[ResponseModel, pd.DataFrame, pd.DataFrame], scenario: dict[str, Path],
+        catalog: pd.DataFrame, end: pd.Timestamp) -> None:
+    _, feats, _ = fitted
+    new = pd.DataFrame([{"name": "welcome_voucher", "kind": "fixed_voucher", "value": 3.0,
+                         "contact_cost": 0.01, "category": ""}])
+    cat = pd.concat([catalog, new], ignore_index=True)
+    with Store(scenario["store"], read_only=True) as st:
+        training = build_training_set(st, cutoff=end, window_days=W)
+    model = ResponseModel(learner="t", learner_params={"n_bags": 1, "n_estimators": 30})
+    pred = model.fit(training, cat).predict(feats.head(200))
+    by = pred.groupby("promotion")
+    assert by["method"].first()["welcome_voucher"] == "prior"
+    assert by["assumption"].all()["welcome_voucher"]
+    assert not by["assumption"].any().drop("welcome_voucher").any()
+    assert model.reasons_ == {"welcome_voucher": "never sent in the history"}
+    strict = ResponseModel(priors=False, learner="t",
+                           learner_params={"n_bags": 1, "n_estimators": 30}).fit(training, cat)
+    assert "welcome_voucher" not in set(strict.predict(feats.head(50))["promotion"])
+    assert strict.sources_["welcome_voucher"] == "left out"
+
+
+def test_no_catalog_marks_unknown_kinds(fitted: tuple[ResponseModel, pd.DataFrame,
+                                                      pd.DataFrame],
+                                        scenario: dict[str, Path], end: pd.Timestamp) -> None:
+    with Store(scenario["store"], read_only=True) as st:
+        training = build_training_set(st, cutoff=end, window_days=W)
+    model = ResponseModel(learner_params={"n_bags": 1, "n_estimators": 30}).fit(training)
+    pred = model.predict(fitted[1].head(50))
+    assert pred["assumption"].all()
+    assert pred["assumption_text"].str.contains("kind 'unknown'").all()
+    assert (pred["discount_cost"] == 0).all()
+
+
+def test_model_parameter_errors(catalog: pd.DataFrame) -> None:
+    with pytest.raises(NotFittedError, match="not fitted"):
+        ResponseModel().predict(pd.DataFrame({"customer_id": ["a"]}))
+    with pytest.raises(ParameterError, match="learner='s' is unknown"):
+        ResponseModel(learner="s").fit(None, catalog)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="priors lack columns"):
+        PriorResponse(priors=pd.DataFrame({"kind": ["bogo"]})).fit(catalog)
+    with pytest.raises(DataError, match="catalog lacks column 'kind'"):
+        PriorResponse().fit(catalog.drop(columns=["kind"]))
+
+
+# --- out-of-time evaluation ---------------------------------------------------------------
+
+def test_out_of_time_qini_beats_random(scenario: dict[str, Path]) -> None:
+    with Store(scenario["store"], read_only=True) as st:
+        res = evaluate_out_of_time(st, window_days=W, learner_params=FAST)
+    assert pd.Timestamp(res["train"]["cutoff"]) <= pd.Timestamp(res["cutoff"])
+    assert res["test"]["exposures"] > 1000 and res["train"]["exposures"] > 5000
+    spend = res["pooled"]["spend"]
+    assert spend["model"]["qini"] > spend["random_qini_p90"]
+    assert spend["model"]["qini"] > spend["churn_heuristic"]["qini"]
+    assert spend["model"]["uplift_at_10"] > spend["random"]["uplift_at_10"]
+    assert res["pooled"]["purchase"]["model"]["qini"] > res["pooled"]["purchase"][
+        "random_qini_p90"]
+    for promo, r in res["promotions"].items():
+        assert r["spend"]["n_treated"] > 0, promo
+        assert set(r["spend"]) >= {"model", "churn_heuristic", "random", "random_qini_p90"}
