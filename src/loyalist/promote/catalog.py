@@ -41,8 +41,12 @@ __all__ = ["GENERIC_CATALOG", "GOALS", "Constraints", "PlanParams", "load_catalo
            "load_constraints", "normalise_catalog", "split_list"]
 
 #: goals a plan can pursue (``--goal``)
-GOALS = ("retention", "revenue", "profit", "visit_frequency", "aov", "clear_inventory",
-         "reactivation")
+GOALS = ("retention", "revenue", "profit", "visit_frequency", "average_order_value",
+         "clear_inventory", "reactivation")
+#: other spellings accepted for ``--goal``
+GOAL_ALIASES = {"aov": "average_order_value", "frequency": "visit_frequency",
+                "visits": "visit_frequency", "clearance": "clear_inventory",
+                "winback": "reactivation", "win_back": "reactivation", "churn": "retention"}
 
 #: used when neither ``--catalog`` nor the store holds a catalog (marked as an assumption)
 GENERIC_CATALOG = pd.DataFrame([
@@ -247,6 +251,9 @@ class PlanParams:
                 or not math.isfinite(self.budget) or self.budget < 0:
             raise ParameterError(f"--budget {self.budget!r} is impossible; give an amount >= 0, "
                                  "e.g. --budget 5000")
+        if isinstance(self.goal, str):
+            g = self.goal.strip().lower().replace("-", "_").replace(" ", "_")
+            self.goal = GOAL_ALIASES.get(g, g)
         if self.goal not in GOALS:
             raise ParameterError(f"--goal {self.goal!r} is unknown; use one of "
                                  f"{', '.join(GOALS)}")

@@ -15,7 +15,8 @@ reactivation      the same, for lapsed customers only (no purchase for
 revenue           incremental revenue
 profit            incremental margin after the discount, less the contact cost
 visit_frequency   incremental orders
-aov               incremental revenue beyond the customer's usual basket per extra order
+average_order_value
+                  incremental revenue beyond the customer's usual basket per extra order
 clear_inventory   incremental revenue landing in the categories to clear (named, or the
                   inventory's overstocked ones), x (1 + ``OVERSTOCK_BONUS``)
 ================  ================================================================
@@ -167,7 +168,7 @@ def goal_values(goal: str, pred: pd.DataFrame, ctx: PlanContext, params: PlanPar
                          f"{OVERSTOCK_BONUS:.0%} more (avoided markdowns and holding cost)")
     elif goal == "visit_frequency":
         v = pred["incremental_orders"].to_numpy(dtype=float)
-    elif goal == "aov":
+    elif goal == "average_order_value":
         basket = ctx.customers["aov_mean"] if "aov_mean" in ctx.customers else \
             pd.Series(np.nan, index=ctx.customers.index)
         b = basket.reindex(pred[s.CUSTOMER_ID].to_numpy()).to_numpy(dtype=float)

@@ -157,6 +157,10 @@ class ResponseModel:
         else:
             seen = set(training.promotions)
             learnable = [p for p in names if p in seen]
+            gone = sorted(seen - set(names))
+            if gone:
+                notes.append(f"promotions in the history but not in the catalog are not "
+                             f"scored: {', '.join(gone)}")
             reasons = {p: "never sent in the history" for p in names if p not in seen}
             params = {"random_state": self.random_state, **(self.learner_params or {})}
             if learnable:

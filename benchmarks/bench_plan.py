@@ -1,0 +1,118 @@
+"""Promotion plan quality against the generator's truth, and plan speed.
+
+For each scenario (fashion, coffee, electronics) a merchant is generated, loaded and its
+customer models trained; then for each goal the plan (the response model's predictions through
+the optimizer) is scored with the *true* incremental effects and compared with the oracle plan
+(same budget, constraints and eligibility, true effects known) and with random targeting,
+"everyone gets the cheapest promotion" and "highest churn risk first". Also timed: the
+response-model fit + predictions, and the plan solve.
+
+    python benchmarks/bench_plan.py [--customers 5000] [--months 18] [--seed 11] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+GOALS = {"fashion": ["revenue", "profit", "retention", "clear_inventory"],
+         "coffee": ["revenue", "profit", "retention", "visit_frequency"],
+         "electronics": ["revenue", "profit", "retention", "average_order_value",
+                         "reactivation"]}
+
+
+def run(scenario: str, customers: int, months: int, seed: int, budget_scale: float,
+        work: Path) -> dict:
+    from loyalist import pipeline
+    from loyalist.generate import SCENARIOS
+    from loyalist.promote.catalog import Constraints, PlanParams
+    from loyalist.promote.evaluate import evaluate_against_truth
+    from loyalist.promote.plan import PlanContext, make_plan
+    from loyalist.response import compare_with_truth
+    from loyalist.store import Store
+
+    root = work / scenario
+    gen = pipeline.generate(scenario, customers=customers, months=months, seed=seed,
+                            out=root / "data")
+    store = root / "s.duckdb"
+    for name, table in pipeline.SCENARIO_TABLES.items():
+        pipeline.ingest(store, [gen["files"][name]], table=table)
+    pipeline.train(store)
+    t0 = time.perf_counter()
+    with Store(store, read_only=True) as st:
+        ts = st.default_as_of()
+        inp = pipeline.plan_inputs(st, ts)
+    response_s = time.perf_counter() - t0
+    truth = pd.read_parquet(gen["files"]["truth_response"])
+    ctx = PlanContext(inp["customers"], inp["catalog"], ts, inp["inventory"],
+                      inp["competitors"])
+    m = SCENARIOS[scenario]
+    # the monthly budget is for the default customer count; scale it with the customers
+    budget = m.monthly_budget * customers / m.default_customers * budget_scale
+    out = {"customers": customers, "budget": budget, "response_fit_predict_s": response_s,
+           "prediction_vs_truth": compare_with_truth(inp["predictions"], truth)["all"],
+           "goals": {}}
+    for goal in GOALS[scenario]:
+        params = PlanParams(budget=budget, goal=goal)
+        t1 = time.perf_counter()
+        res = make_plan(inp["predictions"], ctx, params, Constraints(), with_baseline=False)
+        plan_s = time.perf_counter() - t1
+        ev = evaluate_against_truth(inp["predictions"], truth, ctx, params, Constraints())
+        row = {k: v["share_of_oracle"] for k, v in ev.items()
+               if isinstance(v, dict) and "share_of_oracle" in v}
+        row.update(plan_s=plan_s, gap=res["summary"]["optimizer"]["gap"],
+                   method=res["summary"]["optimizer"]["method"],
+                   targeted=res["summary"]["customers_targeted"])
+        out["goals"][goal] = row
+        print(f"  {scenario:12s} {goal:16s} model {row['model']:.1%}  random "
+              f"{row['random']:.1%}  cheapest {row['cheapest_for_everyone']:.1%}  churn-first "
+              f"{row.get('highest_churn_first', float('nan')):.1%}  plan {plan_s:.2f} s",
+              flush=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--customers", type=int, default=5000)
+    ap.add_argument("--months", type=int, default=18)
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--budget-scale", type=float, default=1.0,
+                    help="multiple of the scenario's monthly budget (scaled to customers)")
+    ap.add_argument("--quick", action="store_true", help="1,500 customers")
+    args = ap.parse_args()
+    n = 1500 if args.quick else args.customers
+    started = time.perf_counter()
+    load0 = os.getloadavg()
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for scenario in GOALS:
+            print(f"{scenario}: {n:,} customers x {args.months} months", flush=True)
+            results[scenario] = run(scenario, n, args.months, args.seed, args.budget_scale,
+                                    Path(tmp))
+    shares = [g["model"] for r in results.values() for g in r["goals"].values()]
+    doc = {"machine": {"platform": platform.platform(), "python": sys.version.split()[0],
+                       "cpus": os.cpu_count(), "load_avg_at_start": load0,
+                       "load_avg_at_end": os.getloadavg()},
+           "args": vars(args), "results": results,
+           "median_share_of_oracle": statistics.median(shares),
+           "seconds": time.perf_counter() - started}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / "plan.json"
+    path.write_text(json.dumps(doc, indent=2, default=str))
+    print(f"median share of the oracle's true value: {doc['median_share_of_oracle']:.1%} "
+          f"(target >= 85%) -> {path}")
+
+
+if __name__ == "__main__":
+    main()
