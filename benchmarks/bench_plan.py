@@ -56,11 +56,13 @@ def run(scenario: str, customers: int, months: int, seed: int, budget_scale: flo
     response_s = time.perf_counter() - t0
     truth = pd.read_parquet(gen["files"]["truth_response"])
     ctx = PlanContext(inp["customers"], inp["catalog"], ts, inp["inventory"],
-                      inp["competitors"])
+                      inp["competitors"], season_factor=inp["season_factor"],
+                      season_note=inp["season_note"])
     m = SCENARIOS[scenario]
     # the monthly budget is for the default customer count; scale it with the customers
     budget = m.monthly_budget * customers / m.default_customers * budget_scale
     out = {"customers": customers, "budget": budget, "response_fit_predict_s": response_s,
+           "season_factor": inp["season_factor"],
            "prediction_vs_truth": compare_with_truth(inp["predictions"], truth)["all"],
            "goals": {}}
     for goal in GOALS[scenario]:
@@ -69,15 +71,17 @@ def run(scenario: str, customers: int, months: int, seed: int, budget_scale: flo
         res = make_plan(inp["predictions"], ctx, params, Constraints(), with_baseline=False)
         plan_s = time.perf_counter() - t1
         ev = evaluate_against_truth(inp["predictions"], truth, ctx, params, Constraints())
-        row = {k: v["share_of_oracle"] for k, v in ev.items()
+        row: dict = {k: v["share_of_oracle"] for k, v in ev.items()
                if isinstance(v, dict) and "share_of_oracle" in v}
-        row.update(plan_s=plan_s, gap=res["summary"]["optimizer"]["gap"],
+        row.update(plan_s=plan_s, predicted_value=res["summary"]["expected_value"],
+                   true_value=ev["model"]["true_value"], gap=res["summary"]["optimizer"]["gap"],
                    method=res["summary"]["optimizer"]["method"],
                    targeted=res["summary"]["customers_targeted"])
         out["goals"][goal] = row
         print(f"  {scenario:12s} {goal:16s} model {row['model']:.1%}  random "
               f"{row['random']:.1%}  cheapest {row['cheapest_for_everyone']:.1%}  churn-first "
-              f"{row.get('highest_churn_first', float('nan')):.1%}  plan {plan_s:.2f} s",
+              f"{row.get('highest_churn_first', float('nan')):.1%}  predicted/true value "
+              f"{row['predicted_value'] / max(row['true_value'], 1e-9):.2f}  plan {plan_s:.2f} s",
               flush=True)
     return out
 

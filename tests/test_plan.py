@@ -231,3 +231,23 @@ def test_catalog_formats_agree(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="has value -1"):
         load_catalog(tmp_path / "neg.csv")
     assert np.isnan(frames[0]["min_spend"]).all()
+
+
+def test_seasonal_factor_hand_computed() -> None:
+    """Two years of 10 orders a day, except every December at 30: a plan for December,
+    learned from campaigns in flat months, expects three times the effect; learned from a
+    December campaign, the same."""
+    from loyalist.promote.plan import seasonal_factor
+
+    days = pd.date_range("2023-01-01", "2024-11-30")
+    daily = pd.Series(np.where(days.month == 12, 30.0, 10.0), index=days)
+    as_of = pd.Timestamp("2024-12-01")
+    flat = [pd.Timestamp("2024-05-01"), pd.Timestamp("2024-06-01")]
+    f, note = seasonal_factor(daily, as_of, 30, flat, 14)
+    base = (31 * 30 + 334 * 10) / 365  # the year around (and ending before) the windows
+    assert f == pytest.approx((30 / base) / (10 / base), rel=0.02)
+    assert "seasonality" in note
+    f2, _ = seasonal_factor(daily, as_of, 30, [pd.Timestamp("2023-12-05")], 14)
+    assert f2 == pytest.approx(1.0, rel=0.05)
+    short = daily["2024-06-01":]
+    assert seasonal_factor(short, as_of, 30, flat, 14) == (1.0, "")

@@ -506,7 +506,7 @@ PLAN_FILES = ("plan.csv", "promotions.csv", "allocation.csv", "segments.csv",
 
 
 def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
-                window_days: int | None = None) -> dict[str, Any]:
+                window_days: int | None = None, period_days: int = 30) -> dict[str, Any]:
     """Everything a plan reads from the store at ``ts``: catalog (file > store > generic),
     merchant context, customer scores and features, and the fitted response model with its
     predictions for every customer known at ``ts``."""
@@ -554,9 +554,25 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
                               AND {s.PROMOTION} <> '{s.CONTROL}' GROUP BY 1""",
                         [ts.to_pydatetime()]).set_index(s.CUSTOMER_ID)
         cust = cust.join(last, how="left")
+    from loyalist.promote.plan import seasonal_factor
+
+    daily = st.query(f"""SELECT CAST({s.ORDERED_AT} AS DATE) AS day,
+                                count(DISTINCT {s.ORDER_ID}) AS orders
+                         FROM {s.T_TRANSACTIONS}
+                         WHERE {s.ORDERED_AT} < ? AND {s.LINE_KIND} = 'sale' GROUP BY 1""",
+                     [ts.to_pydatetime()])
+    daily = pd.Series(daily["orders"].to_numpy(dtype=float),
+                      index=pd.to_datetime(daily["day"])).sort_index()
+    if len(daily):
+        daily = daily.reindex(pd.date_range(daily.index.min(), ts - pd.Timedelta(days=1)),
+                              fill_value=0.0)
+    starts = sorted(pd.to_datetime(training.frame["sent_at"]).dt.normalize().unique()) \
+        if "sent_at" in training.frame else []
+    season, season_note = seasonal_factor(daily, ts, period_days, list(starts),
+                                          model.window_days_)
     return {"catalog": cat, "competitors": competitors, "inventory": inventory,
             "customers": cust, "predictions": pred, "model": model,
-            "assumptions": assumptions}
+            "assumptions": assumptions, "season_factor": season, "season_note": season_note}
 
 
 def plan(store_path: Path, *, budget: float, goal: str = "retention", period: int = 30,
@@ -579,7 +595,7 @@ def plan(store_path: Path, *, budget: float, goal: str = "retention", period: in
     with Store(store_path, read_only=True) as st:
         ts = resolve_as_of(st, as_of)
         say("fitting the promotion response model")
-        inp = plan_inputs(st, ts, catalog=catalog)
+        inp = plan_inputs(st, ts, catalog=catalog, period_days=period)
     known = set(inp["customers"]["segment"].astype(str))
     unknown = [g for g in params.segments if g not in known]
     if unknown:
@@ -587,7 +603,8 @@ def plan(store_path: Path, *, budget: float, goal: str = "retention", period: in
                              f"segments: {', '.join(sorted(known))}")
     ctx = PlanContext(customers=inp["customers"], catalog=inp["catalog"], as_of=ts,
                       inventory=inp["inventory"], competitors=inp["competitors"],
-                      assumptions=inp["assumptions"])
+                      assumptions=inp["assumptions"], season_factor=inp["season_factor"],
+                      season_note=inp["season_note"])
     say("optimising the plan")
     res = make_plan(inp["predictions"], ctx, params, cons)
     summ = res["summary"]

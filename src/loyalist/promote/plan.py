@@ -47,7 +47,7 @@ from loyalist.promote.optimize import Problem, Solution, greedy_baseline, sensit
 log = logging.getLogger(__name__)
 
 __all__ = ["COMPETITOR_ELASTICITY", "OVERSTOCK_BONUS", "PlanContext", "competitor_pressure",
-           "eligibility", "goal_values", "make_plan"]
+           "eligibility", "goal_values", "make_plan", "seasonal_factor"]
 
 #: how strongly a competitor's percent-off cuts our response, per kind (assumption)
 COMPETITOR_ELASTICITY = {"percent_discount": 1.6, "fixed_voucher": 1.4, "bogo": 1.3,
@@ -76,6 +76,55 @@ class PlanContext:
     inventory: pd.DataFrame | None = None
     competitors: pd.DataFrame | None = None
     assumptions: list[str] = field(default_factory=list)
+    #: expected activity in the planning window relative to the campaigns the response model
+    #: learned from (:func:`seasonal_factor`); multiplies every incremental effect
+    season_factor: float = 1.0
+    season_note: str = ""
+
+
+def _rate(daily: pd.Series, start: pd.Timestamp, days: int) -> float:
+    """Mean orders per day over ``[start, start + days)``; NaN where the history does not
+    cover the whole window."""
+    end = start + pd.Timedelta(days=days)
+    if start < daily.index.min() or end > daily.index.max() + pd.Timedelta(days=1):
+        return math.nan
+    return float(daily[(daily.index >= start) & (daily.index < end)].sum() / days)
+
+
+def seasonal_factor(daily: pd.Series, as_of: pd.Timestamp, period_days: int,
+                    campaign_starts: list[pd.Timestamp], window_days: int
+                    ) -> tuple[float, str]:
+    """How busy the planning window will be relative to the campaigns the response model
+    learned from, from the merchant's own order counts (``daily``: orders per calendar day).
+
+    A window's seasonal index is its orders per day over the orders per day of the surrounding
+    year (the 365 days centred on it, or ending at ``as_of`` when the centre is too recent);
+    the planning window's index is read off the same calendar window one year earlier. The
+    factor is the planning index over the mean index of the campaign windows (1 when the
+    history is shorter than a year plus the period). Promotion effects scale with a
+    customer's baseline purchase rate, so incremental effects are multiplied by it."""
+    if daily.empty or not campaign_starts:
+        return 1.0, ""
+    daily = daily.sort_index()
+    year = pd.Timedelta(days=365)
+
+    def index(start: pd.Timestamp, days: int) -> float:
+        ref = start + pd.Timedelta(days=days / 2) - pd.Timedelta(days=182)
+        if ref + year > as_of:
+            ref = as_of - year
+        base = _rate(daily, ref, 365)
+        return _rate(daily, start, days) / base if base and base > 0 else math.nan
+
+    plan_ix = index(as_of - year, period_days)
+    camp = [index(pd.Timestamp(c), window_days) for c in campaign_starts]
+    camp = [c for c in camp if math.isfinite(c)]
+    if not math.isfinite(plan_ix) or not camp:
+        return 1.0, ""
+    factor = float(np.clip(plan_ix / float(np.mean(camp)), 0.25, 4.0))
+    note = (f"seasonality: the planning window was {plan_ix:.2f}x an average day last year, "
+            f"the campaigns the response model learned from {float(np.mean(camp)):.2f}x; "
+            f"incremental effects scaled by {factor:.2f}")
+    return factor, note
 
 
 def competitor_pressure(competitors: pd.DataFrame | None, start: pd.Timestamp, days: int
@@ -189,23 +238,27 @@ def goal_values(goal: str, pred: pd.DataFrame, ctx: PlanContext, params: PlanPar
 
 def apply_competitors(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams
                       ) -> tuple[pd.DataFrame, list[str]]:
-    """Scale incremental effects down for a competitor promotion in the planning period."""
+    """Scale incremental effects for the planning window: seasonality (``ctx.season_factor``)
+    and a competitor promotion in the period."""
     pressure, events = competitor_pressure(ctx.competitors, ctx.as_of, params.period_days)
-    if pressure <= 0:
+    if pressure <= 0 and ctx.season_factor == 1.0:
         return pred, []
     pred = pred.copy()
     kinds = pred["kind"].map(COMPETITOR_ELASTICITY).fillna(1.0).to_numpy(dtype=float)
-    factor = np.maximum(MIN_COMPETITOR_FACTOR, 1.0 - kinds * pressure)
+    factor = np.maximum(MIN_COMPETITOR_FACTOR, 1.0 - kinds * pressure) * ctx.season_factor
     for col in (*EFFECT_COLUMNS, "incremental_margin", "incremental_margin_p10",
                 "incremental_margin_p90"):
         if col in pred:
             pred[col] = pred[col].to_numpy(dtype=float) * factor
     if "net_value" in pred:
         pred["net_value"] = pred["incremental_margin"] - pred["contact_cost"]
-    note = (f"competitor pressure {pressure:.2f} ({'; '.join(events)}): incremental effects "
-            f"scaled by 1 - elasticity x pressure (elasticity {min(COMPETITOR_ELASTICITY.values())}"
-            f"-{max(COMPETITOR_ELASTICITY.values())} by kind)")
-    return pred, [note]
+    notes = [ctx.season_note] if ctx.season_note else []
+    if pressure > 0:
+        notes.append(f"competitor pressure {pressure:.2f} ({'; '.join(events)}): incremental "
+                     f"effects scaled by 1 - elasticity x pressure (elasticity "
+                     f"{min(COMPETITOR_ELASTICITY.values())}-{max(COMPETITOR_ELASTICITY.values())}"
+                     " by kind)")
+    return pred, notes
 
 
 def eligibility(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
