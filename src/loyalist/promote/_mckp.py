@@ -1,0 +1,888 @@
+"""Multiple-choice knapsack machinery behind :mod:`loyalist.promote.optimize`.
+
+The internal model (:class:`Model`), the budget-only convex hull (:class:`Hull`), the
+Lagrangian dual (:class:`Dual`, :func:`dual_value`), plans with their resource usage and the
+repair / fill moves (:class:`Plan`), HiGHS on all or part of the problem, and the three methods
+(:func:`lagrangian`, :func:`exact`, :func:`greedy`). See the optimize module for the problem,
+the algorithm and the references.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp, minimize
+from threadpoolctl import ThreadpoolController
+
+from loyalist.errors import ConvergenceError, InfeasibleError
+
+logger = logging.getLogger(__name__)
+
+EPS = 1e-12
+_NEAR = 2000  # customers first considered by the repair (at least)
+_SAMPLE = 20_000  # customers in the systematic sample that prices the dual first
+_COARSE_TAUS = (0.1, 0.03, 0.01, 0.003, 0.001)  # smoothing temperatures (mean |value| = 1)
+_FINE_TAUS = (0.001, 0.0003)
+_WARM_TAUS = (0.003,)  # from the multipliers at a nearby budget (sensitivity sweeps)
+_WARM_FINE = (0.0003,)
+_SCREEN = 0.05  # customers whose best two reduced values differ by more are held fixed
+_FALLBACK_MILP_CELLS = 100_000  # a failed repair falls back to the exact MILP up to this size
+
+
+@dataclass
+class Model:
+    """Validated instance on the customers with at least one usable option.
+
+    Arrays have ``m + 1`` columns, the last one being "none" (value 0, cost 0). ``v`` is -inf
+    where an option is not usable (ineligible, or value <= 0 on a promotion without minimum
+    spend: the "none" option dominates it).
+    """
+
+    v: np.ndarray
+    c: np.ndarray
+    ok: np.ndarray
+    g: np.ndarray
+    G: int
+    rows: np.ndarray
+    n_all: int
+    budget: float
+    share: np.ndarray  # (G,) nan = none
+    pmin: np.ndarray  # (m+1,) 0 = none
+    pmax: np.ndarray  # (m+1,) inf = none
+    pcnt: np.ndarray  # (m+1,) inf = none
+    gcap: np.ndarray  # (G,) inf = none
+    col_cost: np.ndarray  # (m,) spend if every usable cell of the column were chosen
+    col_count: np.ndarray  # (m,)
+    group_reach: np.ndarray  # (G,) most spend a segment can take
+    tol: float  # feasibility tolerance on spend
+    vtol: float  # smallest value gain worth a move
+    sv: float  # mean |value| of usable options
+    sc: float  # mean positive cost of usable options
+    lower: float  # smallest value any plan can have
+
+    @property
+    def n(self) -> int:
+        return self.v.shape[0]
+
+    @property
+    def m(self) -> int:
+        return self.v.shape[1] - 1
+
+    @property
+    def side(self) -> bool:
+        return bool(np.isfinite(self.gcap).any() or np.isfinite(self.pmax).any()
+                    or np.isfinite(self.pcnt).any() or (self.pmin > 0).any())
+
+
+# --------------------------------------------------------------------------- hull greedy
+
+
+class Hull:
+    """Upper concave hull of each customer's (cost, value) options including none at (0, 0).
+
+    Built by vectorised gift wrapping; the hull segments sorted by incremental efficiency once
+    give the budget-only LP optimum at every budget as a prefix (Sinha & Zoltners 1979).
+    """
+
+    def __init__(self, c: np.ndarray, r: np.ndarray, ok: np.ndarray):
+        n, m = c.shape
+        cT = np.ascontiguousarray(c.T)  # column loops over (m, n) copies: no (n, m) temporaries
+        rT = np.where(ok, r, -np.inf).T.copy()
+        verts = np.full((n, m + 1), m, dtype=np.intp)
+        cust, dcs, drs = [], [], []
+        cur_c = np.zeros(n)
+        cur_r = np.zeros(n)
+        nv = np.zeros(n, dtype=np.intp)
+        bz = np.zeros(n)  # free options first: infinite efficiency
+        jz = np.full(n, -1)
+        for j in range(m):
+            better = (cT[j] <= 0) & (rT[j] > bz)
+            bz[better], jz[better] = rT[j][better], j
+        hit = np.flatnonzero(jz >= 0)
+        if len(hit):
+            verts[hit, 1] = jz[hit]
+            nv[hit] = 1
+            cur_r[hit] = bz[hit]
+            cust.append(hit)
+            dcs.append(np.zeros(len(hit)))
+            drs.append(bz[hit])
+        active = np.arange(n)
+        for _ in range(m):
+            full = len(active) == n
+            ac, ar = cur_c[active], cur_r[active]
+            best = np.full(len(active), -np.inf)
+            arg = np.zeros(len(active), dtype=np.intp)
+            slope = np.empty(len(active))
+            for j in range(m):
+                dc = (cT[j] if full else cT[j, active]) - ac
+                dr = (rT[j] if full else rT[j, active]) - ar
+                slope.fill(-np.inf)
+                np.divide(dr, dc, out=slope, where=(dc > 0) & (dr > 0))
+                better = slope > best
+                best[better], arg[better] = slope[better], j
+            keep = best > -np.inf
+            active, j = active[keep], arg[keep]
+            if not len(active):
+                break
+            nv[active] += 1
+            verts[active, nv[active]] = j
+            cust.append(active)
+            dcs.append(cT[j, active] - cur_c[active])
+            drs.append(rT[j, active] - cur_r[active])
+            cur_c[active] = cT[j, active]
+            cur_r[active] = rT[j, active]
+        self.verts = verts
+        self.n = n
+        if cust:
+            cu, dc_all, dr_all = np.concatenate(cust), np.concatenate(dcs), np.concatenate(drs)
+        else:
+            cu, dc_all, dr_all = np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0)
+        eff = np.full(len(dc_all), np.inf)
+        np.divide(dr_all, dc_all, out=eff, where=dc_all > 0)
+        order = np.argsort(-eff, kind="stable")  # segments come in step order
+        self.cust = cu[order]
+        self.dc = dc_all[order]
+        self.dr = dr_all[order]
+        self.eff = eff[order]
+        self.cum_c = np.cumsum(self.dc)
+        self.cum_r = np.cumsum(self.dr)
+
+    def taken(self, budget: float) -> int:
+        """Number of sorted segments that fit in ``budget``."""
+        return int(np.searchsorted(self.cum_c, budget * (1 + 1e-15), side="right"))
+
+    def choice(self, budget: float) -> np.ndarray:
+        """Integer plan: every whole segment in the budget prefix (column ``m`` = none)."""
+        k = self.taken(budget)
+        counts = np.bincount(self.cust[:k], minlength=self.n)
+        return self.verts[np.arange(self.n), counts]
+
+    def lp_value(self, budget: float) -> float:
+        """Optimal value of the budget-only LP relaxation (prefix plus a fractional segment)."""
+        k = self.taken(budget)
+        val = float(self.cum_r[k - 1]) if k else 0.0
+        if k < len(self.dc):
+            used = float(self.cum_c[k - 1]) if k else 0.0
+            val += float(self.dr[k]) * (budget - used) / float(self.dc[k])
+        return val
+
+    def price(self, budget: float) -> float:
+        """Budget multiplier: efficiency of the first segment left out (0 if none is)."""
+        k = self.taken(budget)
+        return float(self.eff[k]) if k < len(self.eff) else 0.0
+
+
+# --------------------------------------------------------------------------- Lagrangian dual
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """One controller per process: L-BFGS-B makes hundreds of tiny BLAS calls, and a threaded
+    OpenBLAS waking its workers for each costs ~4 ms per call on a busy machine (measured)."""
+    return ThreadpoolController()
+
+
+class _Dual:
+    """Lagrangian dual over y = (budget, segment caps, promo max, promo min, promo count).
+
+    ``L(y) = sum_i max(0, max_j r_ij) + theta B + sum rho_g s_g B + sum lam_j U_j + sum kap_j K_j
+    - sum mu_j L_j`` with ``r_ij = v_ij - c_ij (theta + rho_g(i) + lam_j - mu_j) - kap_j``. The
+    search runs on (m, k) copies of ``rows`` with values and costs rescaled to mean 1 (so
+    smoothing temperatures are unit-free): either a systematic sample (the right-hand sides
+    scaled by ``k / n``), or the customers near a tie with everyone else held at ``fixed``
+    (their usage moved to the right-hand sides). Proven bounds come from :func:`_dual_value`.
+    """
+
+    def __init__(self, M: Model, rows: np.ndarray | None = None,
+                 fixed: np.ndarray | None = None):
+        m = M.m
+        self.M = M
+        self.sv, self.sc = M.sv, M.sc
+        sub = slice(None) if rows is None else rows
+        self.v = (M.v[sub, :m] / self.sv).T.copy()  # (m, k): reductions over promotions
+        self.c = (M.c[sub, :m] / self.sc).T.copy()  # are elementwise over rows, fast
+        self.g = M.g[sub]
+        self.iS = np.flatnonzero(np.isfinite(M.gcap))
+        self.iU = np.flatnonzero(np.isfinite(M.pmax[:m]))
+        self.iL = np.flatnonzero(M.pmin[:m] > 0)
+        self.iK = np.flatnonzero(np.isfinite(M.pcnt[:m]))
+        self.sizes = [1, len(self.iS), len(self.iU), len(self.iL), len(self.iK)]
+        self.dim = sum(self.sizes)
+        self.const = 0.0
+        B, S = M.budget, M.gcap[self.iS]
+        U, Lm, K = M.pmax[self.iU], M.pmin[self.iL], M.pcnt[self.iK]
+        if fixed is not None:
+            rest = Plan(M, fixed)
+            rest.choice[rows] = m
+            rest.recount()
+            self.const = rest.value() / self.sv
+            B, S = B - rest.total, S - rest.gspend[self.iS]
+            U, Lm = U - rest.pspend[self.iU], Lm - rest.pspend[self.iL]
+            K = K - rest.pcount[self.iK]
+        frac = 1.0 if rows is None or fixed is not None else len(rows) / max(M.n, 1)
+        self.rhs = frac * np.concatenate([[B], S, U, -Lm, K]) / np.concatenate(
+            [np.full(sum(self.sizes[:4]), self.sc), np.ones(self.sizes[4])])
+        self.buf = np.empty_like(self.v)
+        self.evals = 0
+
+    def split(self, y: np.ndarray) -> list[np.ndarray]:
+        return np.split(y, np.cumsum(self.sizes)[:-1])
+
+    def from_full(self, full: dict[str, np.ndarray]) -> np.ndarray:
+        """Normalised y from multipliers in original units (see :meth:`to_full`)."""
+        r = self.sc / self.sv
+        return np.concatenate([[full["budget"] * r], full["group_max_share"][self.iS] * r,
+                               full["promo_max_spend"][self.iU] * r,
+                               full["promo_min_spend"][self.iL] * r,
+                               full["promo_max_count"][self.iK] / self.sv])
+
+    def to_full(self, y: np.ndarray) -> dict[str, Any]:
+        th, rho, lam, mu, kap = self.split(y)
+        r = self.sv / self.sc
+        M = self.M
+        out: dict[str, Any] = {"budget": float(th[0]) * r}
+        for key, size, idx, val, scale in (("group_max_share", M.G, self.iS, rho, r),
+                                           ("promo_max_spend", M.m, self.iU, lam, r),
+                                           ("promo_min_spend", M.m, self.iL, mu, r),
+                                           ("promo_max_count", M.m, self.iK, kap, self.sv)):
+            a = np.zeros(size)
+            a[idx] = val * scale
+            out[key] = a
+        return out
+
+    def smoothed(self, y: np.ndarray, tau: float) -> tuple[float, np.ndarray]:
+        """Entropy-smoothed dual ``sum_i tau log(1 + sum_j exp(r_ij / tau)) + y . rhs`` and its
+        gradient (Nesterov 2005), normalised units."""
+        self.evals += 1
+        th, rho, lam, mu, kap = self.split(y)
+        pg = np.full(self.M.G, th[0])
+        pg[self.iS] += rho
+        pj = np.zeros(self.M.m)
+        pj[self.iU] += lam
+        pj[self.iL] -= mu
+        r = self.buf
+        np.add.outer(pj, pg[self.g], out=r)
+        r *= self.c
+        np.subtract(self.v, r, out=r)
+        if len(self.iK):
+            kj = np.zeros(self.M.m)
+            kj[self.iK] = kap
+            r -= kj[:, None]
+        mx = np.maximum(r.max(axis=0), 0.0)
+        r -= mx
+        r *= 1.0 / tau
+        np.exp(r, out=r)
+        z = r.sum(axis=0) + np.exp(-mx / tau)
+        val = float(mx.sum() + tau * np.log(z).sum() + y @ self.rhs) + self.const
+        r /= z
+        wc = r * self.c
+        spend_j = wc.sum(axis=1)
+        spend_g = np.bincount(self.g, weights=wc.sum(axis=0), minlength=self.M.G)
+        use = np.concatenate([[spend_j.sum()], spend_g[self.iS], spend_j[self.iU],
+                              -spend_j[self.iL], r.sum(axis=1)[self.iK]])
+        return val, self.rhs - use
+
+    def solve(self, y: np.ndarray, taus: tuple[float, ...], deadline: float) -> np.ndarray:
+        """Minimise the smoothed dual at each temperature in turn (L-BFGS-B, ``y >= 0``)."""
+        k = max(self.v.shape[1], 1)
+        y = np.maximum(y, 0.0)
+        for tau in taus:
+            def fun(x: np.ndarray, tau: float = tau) -> tuple[float, np.ndarray]:
+                val, grad = self.smoothed(x, tau)
+                return val / k, grad / k
+
+            with _blas().limit(limits=1, user_api="blas"):
+                y = minimize(fun, y, jac=True, method="L-BFGS-B",
+                             bounds=[(0.0, None)] * self.dim,
+                             options={"maxiter": 60, "ftol": 1e-13, "gtol": 1e-12}).x
+            if time.perf_counter() > deadline:
+                break
+        return y
+
+
+def _margin(r: np.ndarray) -> np.ndarray:
+    """Gap between each customer's best and second-best reduced value."""
+    top = np.partition(r, -2, axis=1)[:, -2:]
+    return top[:, 1] - top[:, 0]
+
+
+def _dual_value(M: Model, prices: dict[str, Any]) -> tuple[float, np.ndarray]:
+    """The Lagrangian dual at ``prices`` (original units): a proven upper bound on the optimum.
+
+    Returns the bound and the reduced values ``v - price`` (n, m + 1) it maximised.
+    """
+    m = M.m
+    r = M.v - _option_prices(M, prices)
+    iS = np.isfinite(M.gcap)
+    iU = np.isfinite(M.pmax[:m])
+    iK = np.isfinite(M.pcnt[:m])
+    lin = (prices["budget"] * M.budget + prices["group_max_share"][iS] @ M.gcap[iS]
+           + prices["promo_max_spend"][iU] @ M.pmax[:m][iU]
+           + prices["promo_max_count"][iK] @ M.pcnt[:m][iK]
+           - prices["promo_min_spend"] @ M.pmin[:m])
+    return float(r.max(axis=1).sum()) + float(lin), r
+
+
+# --------------------------------------------------------------------------- plan, repair, fill
+
+
+class Plan:
+    """A plan (column ``m`` = none) with its resource usage, and feasible moves."""
+
+    def __init__(self, M: Model, choice: np.ndarray):
+        self.M = M
+        self.choice = np.asarray(choice, dtype=np.intp).copy()
+        self.recount()
+
+    def recount(self) -> None:
+        M, m = self.M, self.M.m
+        cc = M.c[np.arange(M.n), self.choice]
+        self.pspend = np.bincount(self.choice, weights=cc, minlength=m + 1)
+        self.pcount = np.bincount(self.choice, minlength=m + 1).astype(float)
+        self.gspend = np.bincount(M.g, weights=cc, minlength=M.G)
+        self.total = float(cc.sum())
+
+    def value(self) -> float:
+        return float(self.M.v[np.arange(self.M.n), self.choice].sum())
+
+    def move(self, i: int, o: int) -> None:
+        M = self.M
+        cur = self.choice[i]
+        c_old, c_new = M.c[i, cur], M.c[i, o]
+        self.pspend[cur] -= c_old
+        self.pspend[o] += c_new
+        self.pcount[cur] -= 1
+        self.pcount[o] += 1
+        self.gspend[M.g[i]] += c_new - c_old
+        self.total += c_new - c_old
+        self.choice[i] = o
+
+    def fits(self, i: int, o: int, relax: bool = False) -> bool:
+        """Whether moving customer ``i`` to option ``o`` keeps (or does not worsen) every row.
+
+        With ``relax`` the budget and segment rows are ignored (they are repaired afterwards).
+        """
+        M = self.M
+        cur = self.choice[i]
+        if o == cur or not M.ok[i, o]:
+            return False
+        c_old, c_new = M.c[i, cur], M.c[i, o]
+        dc = c_new - c_old
+        tol = M.tol
+        if dc > 0 and not relax:
+            if self.total + dc > M.budget + tol:
+                return False
+            g = M.g[i]
+            if self.gspend[g] + dc > M.gcap[g] + tol:
+                return False
+        if o < M.m:
+            if self.pspend[o] + c_new > M.pmax[o] + tol or self.pcount[o] + 1 > M.pcnt[o] + 1e-9:
+                return False
+        if cur < M.m and M.pmin[cur] > 0 and self.pspend[cur] - c_old < M.pmin[cur] - tol:
+            return False
+        return True
+
+    def moves(self, idx: np.ndarray) -> np.ndarray:
+        """Vectorised :meth:`fits` for customers ``idx`` and every option: bool (k, m + 1)."""
+        M = self.M
+        tol = M.tol
+        cur = self.choice[idx]
+        ci = M.c[idx]
+        c_old = ci[np.arange(len(idx)), cur]
+        dc = ci - c_old[:, None]
+        gi = M.g[idx]
+        room = np.minimum(M.budget - self.total, M.gcap[gi] - self.gspend[gi])
+        ok = M.ok[idx] & ((dc <= 0) | (dc <= room[:, None] + tol))
+        ok &= ci <= (M.pmax - self.pspend)[None, :] + tol
+        ok &= (M.pcnt - self.pcount >= 1 - 1e-9)[None, :]
+        keep_min = self.pspend[cur] - c_old >= M.pmin[cur] - tol
+        ok &= ((cur == M.m) | (M.pmin[cur] <= 0) | keep_min)[:, None]
+        ok[np.arange(len(idx)), cur] = False
+        return ok
+
+    def excess(self, kind: str, k: int) -> float:
+        """How far row ``(kind, k)`` is violated (<= 0: satisfied within tolerance)."""
+        M = self.M
+        if kind == "budget":
+            return self.total - M.budget - M.tol
+        if kind == "segment":
+            return self.gspend[k] - M.gcap[k] - M.tol
+        if kind == "promo_max_spend":
+            return self.pspend[k] - M.pmax[k] - M.tol
+        if kind == "promo_max_count":
+            return self.pcount[k] - M.pcnt[k] - 1e-9
+        return M.pmin[k] - M.tol - self.pspend[k]
+
+    def violation(self) -> tuple[str, int, float] | None:
+        """The worst violated row (kind, index, excess), relative to its size, or None."""
+        M, m = self.M, self.M.m
+        tol = M.tol
+        rows = [("budget", 0, self.total - M.budget, max(M.budget, tol))]
+        for kind, use, cap in (("segment", self.gspend, M.gcap),
+                               ("promo_max_spend", self.pspend[:m], M.pmax[:m]),
+                               ("promo_max_count", self.pcount[:m], M.pcnt[:m])):
+            for k in np.flatnonzero(use > cap + (1e-9 if kind == "promo_max_count" else tol)):
+                rows.append((kind, int(k), float(use[k] - cap[k]), max(float(cap[k]), tol)))
+        for k in np.flatnonzero(self.pspend[:m] < M.pmin[:m] - tol):
+            rows.append(("promo_min_spend", int(k), float(M.pmin[k] - self.pspend[k]),
+                         float(M.pmin[k])))
+        rows = [r for r in rows if r[2] > (1e-9 if r[0] == "promo_max_count" else tol)]
+        if not rows:
+            return None
+        kind, k, excess, size = max(rows, key=lambda r: r[2] / r[3])
+        return kind, k, excess
+
+
+def _option_prices(M: Model, prices: dict[str, Any]) -> np.ndarray:
+    """Lagrangian price of every option (value units), none = 0: (n, m + 1)."""
+    unit = prices["budget"] + prices["group_max_share"][M.g]
+    per_j = np.append(prices["promo_max_spend"] - prices["promo_min_spend"], 0.0)
+    kap = np.append(prices["promo_max_count"], 0.0)
+    return M.c * (unit[:, None] + per_j[None, :]) + kap[None, :]
+
+
+def _apply(plan: Plan, idx: np.ndarray, opt: np.ndarray, order: np.ndarray,
+           done: Any = None, relax: bool = False, patience: int = 2000) -> int:
+    """Apply moves in ``order`` while they fit (until ``done()``); returns how many applied."""
+    applied = misses = 0
+    for t in order:
+        i, o = int(idx[t]), int(opt[t])
+        if plan.fits(i, o, relax=relax):
+            plan.move(i, o)
+            applied += 1
+            misses = 0
+            if done is not None and done():
+                break
+        else:
+            misses += 1
+            if misses > patience:
+                break
+    return applied
+
+
+def _fix_row(plan: Plan, kind: str, k: int, pool: np.ndarray | None) -> None:
+    """Lower a violated ``<=`` row by downgrades or drops of least value lost per unit freed.
+
+    Only customers in ``pool`` (a mask) are moved, if given; else anyone, dropping to none as a
+    last resort even where that breaks a minimum spend (repaired next).
+    """
+    M, m = plan.M, plan.M.m
+    ch = plan.choice
+    if kind == "budget":
+        on = ch < m
+    elif kind == "segment":
+        on = (ch < m) & (M.g == k)
+    else:
+        on = ch == k
+    idx = np.flatnonzero(on if pool is None else on & pool)
+    if not len(idx):
+        return
+    cur = ch[idx]
+    ar = np.arange(len(idx))
+    ci = M.c[idx]
+    c_old = ci[ar, cur]
+    if kind in ("budget", "segment"):
+        freed = c_old[:, None] - ci
+    elif kind == "promo_max_spend":
+        freed = np.repeat(c_old[:, None], m + 1, axis=1)
+    else:
+        freed = np.ones_like(ci)
+    ok = plan.moves(idx) & (freed > 0)
+    loss = M.v[idx, cur][:, None] - M.v[idx]
+    key = np.full(ok.shape, np.inf)
+    np.divide(loss, freed, out=key, where=ok)
+    opt = np.argmin(key, axis=1)
+    best = key[ar, opt]
+    order = np.argsort(best, kind="stable")
+    order = order[np.isfinite(best[order])]
+
+    def done() -> bool:
+        return plan.excess(kind, k) <= 0
+
+    _apply(plan, idx, opt, order, done, patience=len(order))
+    if pool is None and not done():  # last resort: drop to none even if it breaks a minimum spend
+        order = np.argsort(M.v[idx, cur] / np.maximum(freed[:, m], EPS), kind="stable")
+        for t in order:
+            if freed[t, m] > 0:
+                plan.move(int(idx[t]), m)
+                if done():
+                    break
+
+
+def _fix_min(plan: Plan, j: int, pool: np.ndarray | None) -> None:
+    """Raise promotion ``j`` to its minimum spend by moving customers onto it, cheapest first
+    (only customers in ``pool`` if given); budget and segment rows may overflow on the second
+    pass and are repaired next."""
+    M = plan.M
+    on = M.ok[:, j] & (plan.choice != j) & (M.c[:, j] > 0)
+    idx = np.flatnonzero(on if pool is None else on & pool)
+    if not len(idx):
+        return
+    cur = plan.choice[idx]
+    key = (M.v[idx, cur] - M.v[idx, j]) / M.c[idx, j]
+    order = np.argsort(key, kind="stable")
+    opt = np.full(len(idx), j)
+
+    def done() -> bool:
+        return plan.pspend[j] >= M.pmin[j] - M.tol
+
+    for relax in (False, True):
+        _apply(plan, idx, opt, order, done, relax=relax)
+        if done():
+            return
+    # count cap reached: swap the cheapest customers on j for the costliest candidates
+    out = np.flatnonzero(plan.choice == j)
+    out = out[np.argsort(M.c[out, j], kind="stable")]
+    cand = idx[np.argsort(-M.c[idx, j], kind="stable")]
+    cand = cand[plan.choice[cand] != j]
+    for i_out, i_in in zip(out, cand, strict=False):
+        if M.c[i_in, j] <= M.c[i_out, j]:
+            break
+        plan.move(int(i_out), M.m)
+        if plan.fits(int(i_in), j, relax=True):
+            plan.move(int(i_in), j)
+        else:
+            plan.move(int(i_out), j)
+        if done():
+            return
+
+
+def repair(plan: Plan, near: np.ndarray | None = None) -> None:
+    """Make a plan feasible: fix the worst violated row until none is, moving customers in
+    ``near`` (a mask: those closest to a tie) first and anyone if that does not suffice."""
+    for _ in range(20 + 4 * (plan.M.m + plan.M.G)):
+        v = plan.violation()
+        if v is None:
+            return
+        kind, k, _ = v
+        for pool in (near, None) if near is not None else (None,):
+            if kind == "promo_min_spend":
+                _fix_min(plan, k, pool)
+            else:
+                _fix_row(plan, kind, k, pool)
+            plan.recount()
+            if plan.excess(kind, k) <= 0:
+                break
+    v = plan.violation()
+    if v is not None:
+        kind, k, excess = v
+        raise InfeasibleError(f"no plan found that meets {kind}[{k}] (still off by {excess:,.2f}) "
+                              f"together with the other constraints; they may be infeasible "
+                              f"together: relax the minimum spends or the caps, or raise the "
+                              f"budget.")
+
+
+def _fill(plan: Plan, P: np.ndarray, by_value: bool, rounds: int = 8) -> None:
+    """Greedily add feasible improvements, by value per Lagrangian price (or by value).
+
+    Later rounds look only at customers that had a feasible improvement in the round before.
+    """
+    M = plan.M
+    idx = np.arange(M.n)
+    for r in range(rounds):
+        cur = plan.choice[idx]
+        vv, cc = (M.v, M.c) if r == 0 else (M.v[idx], M.c[idx])
+        a = np.arange(len(idx))
+        gain = vv - vv[a, cur][:, None]
+        dc = cc - cc[a, cur][:, None]
+        ok = (gain > M.vtol) & ((dc <= 0) | (dc <= M.budget - plan.total + M.tol))
+        sel = np.flatnonzero(ok.any(axis=1))
+        idx, cur, ok, gain = idx[sel], cur[sel], ok[sel], gain[sel]
+        ok &= plan.moves(idx)
+        sel = np.flatnonzero(ok.any(axis=1))
+        if not len(sel):
+            return
+        idx, cur, ok, gain = idx[sel], cur[sel], ok[sel], gain[sel]
+        if by_value:
+            key = np.where(ok, gain, -np.inf)
+        else:
+            dp = P[idx] - P[idx, cur][:, None]
+            key = np.full(ok.shape, np.inf)
+            np.divide(gain, dp, out=key, where=ok & (dp > EPS))
+            key[~ok] = -np.inf
+        opt = np.argmax(key, axis=1)
+        a = np.arange(len(idx))
+        order = np.lexsort((-gain[a, opt], -key[a, opt]))
+        if not _apply(plan, idx, opt, order):
+            return
+
+
+def _improve(plan: Plan, prices: dict[str, Any]) -> Plan:
+    """Fill by Lagrangian efficiency and by plain value from the same start; keep the better."""
+    P = _option_prices(plan.M, prices)
+    other = Plan(plan.M, plan.choice)
+    _fill(plan, P, by_value=False)
+    _fill(other, P, by_value=True)
+    return plan if plan.value() >= other.value() else other
+
+
+# --------------------------------------------------------------------------- MILP
+
+
+def _milp(M: Model, idx: np.ndarray, base: Plan | None, time_limit: float, rel_gap: float
+          ) -> tuple[np.ndarray | None, float, Any]:
+    """Exact plan for customers ``idx`` with every other customer fixed as in ``base``.
+
+    Returns (choice for idx or None, HiGHS dual bound on their value, raw result).
+    """
+    m = M.m
+    ok = M.ok[idx, :m]
+    ii, jj = np.nonzero(ok)
+    nv = len(ii)
+    k = len(idx)
+    if nv == 0:
+        return np.full(k, m), 0.0, None
+    cc = M.c[idx[ii], jj]
+    spend_j = np.zeros(m + 1)
+    count_j = np.zeros(m + 1)
+    spend_g = np.zeros(M.G)
+    total = 0.0
+    if base is not None:  # usage of the customers outside idx
+        sub = Plan(M, base.choice)
+        sub.choice[idx] = m
+        sub.recount()
+        spend_j, count_j, spend_g, total = sub.pspend, sub.pcount, sub.gspend, sub.total
+    r_i, r_j, r_x, lb, ub = [ii], [np.arange(nv)], [np.ones(nv)], [np.full(k, -np.inf)], [
+        np.ones(k)]
+    row = k
+
+    def add(mask: np.ndarray, coef: np.ndarray, lo: float, hi: float) -> None:
+        nonlocal row
+        sel = np.flatnonzero(mask)
+        r_i.append(np.full(len(sel), row))
+        r_j.append(sel)
+        r_x.append(coef[sel])
+        lb.append(np.array([lo]))
+        ub.append(np.array([hi]))
+        row += 1
+
+    add(np.ones(nv, dtype=bool), cc, -np.inf, M.budget - total)
+    gi = M.g[idx[ii]]
+    for g in np.flatnonzero(np.isfinite(M.gcap)):
+        add(gi == g, cc, -np.inf, M.gcap[g] - spend_g[g])
+    for j in range(m):
+        if np.isfinite(M.pmax[j]) or M.pmin[j] > 0:
+            lo = M.pmin[j] - spend_j[j] if M.pmin[j] > 0 else -np.inf
+            add(jj == j, cc, lo, M.pmax[j] - spend_j[j])
+        if np.isfinite(M.pcnt[j]):
+            add(jj == j, np.ones(nv), -np.inf, M.pcnt[j] - count_j[j])
+    A = sparse.csr_array((np.concatenate(r_x), (np.concatenate(r_i), np.concatenate(r_j))),
+                         shape=(row, nv))
+    res = milp(-M.v[idx[ii], jj], integrality=np.ones(nv), bounds=Bounds(0, 1),
+               constraints=LinearConstraint(A, np.concatenate(lb), np.concatenate(ub)),
+               options={"time_limit": max(time_limit, 0.01), "mip_rel_gap": rel_gap})
+    bound = -res.mip_dual_bound if res.mip_dual_bound is not None else np.inf
+    if res.x is None:
+        return None, bound, res
+    choice = np.full(k, m)
+    on = res.x > 0.5
+    choice[ii[on]] = jj[on]
+    return choice, bound, res
+
+
+def exact(M: Model, time_limit: float, rel_gap: float, out: list[Any] | None = None
+          ) -> np.ndarray:
+    """The whole problem by HiGHS: the plan (``out`` receives bound and raw result)."""
+    choice, bound, res = _milp(M, np.arange(M.n), None, time_limit, rel_gap)
+    if out is not None:
+        out.extend([bound, res])
+    if res is not None and res.status == 2:
+        raise InfeasibleError(
+            f"HiGHS proved the constraints infeasible: the minimum spends "
+            f"{_listing(M.pmin[:M.m])} cannot be met within the budget {M.budget:,.2f}, the "
+            f"promotion caps and the segment caps; relax them.")
+    if choice is None:
+        raise ConvergenceError(f"HiGHS found no feasible plan within {time_limit:g} s (status: "
+                               f"{res.message}); raise time_limit or use method='lagrangian'.")
+    return choice
+
+
+def _polish(plan: Plan, prices: dict[str, Any], core_size: int, time_limit: float,
+            abs_gap: float) -> Plan:
+    """Re-solve exactly the ``core_size`` customers closest to a tie, the rest fixed.
+
+    HiGHS may stop once within ``abs_gap`` (value units) of the core's optimum.
+    """
+    M = plan.M
+    k = min(core_size, M.n)
+    if k <= 0 or time_limit <= 0.05:
+        return plan
+    if k < M.n:
+        r = M.v - _option_prices(M, prices)
+        margin = _margin(r)
+        margin[plan.choice != np.argmax(r, axis=1)] = -np.inf
+        core = np.sort(np.argpartition(margin, k - 1)[:k])
+    else:
+        core = np.arange(M.n)
+    core_value = float(np.abs(M.v[core, plan.choice[core]]).sum())
+    rel_gap = float(np.clip(abs_gap / max(core_value, EPS), 1e-6, 0.5))
+    sub, _, res = _milp(M, core, plan, time_limit, rel_gap)
+    if sub is None:
+        return plan
+    new = Plan(M, plan.choice)
+    new.choice[core] = sub
+    new.recount()
+    if new.violation() is None and new.value() > plan.value():
+        logger.debug("core polish on %d customers: %.9g -> %.9g", k, plan.value(), new.value())
+        return new
+    return plan
+
+
+# --------------------------------------------------------------------------- methods
+
+
+def zero_prices(M: Model) -> dict[str, Any]:
+    return {"budget": 0.0, "group_max_share": np.zeros(M.G), "promo_max_spend": np.zeros(M.m),
+            "promo_min_spend": np.zeros(M.m), "promo_max_count": np.zeros(M.m)}
+
+
+def lagrangian(M: Model, *, deadline: float, core_size: int, tol: float,
+               hull: Hull | None = None, warm: dict[str, Any] | None = None
+               ) -> tuple[Plan, float, int, dict[str, Any]]:
+    """Lagrangian bound, recovered plan, and multipliers (original units).
+
+    Budget only: the hull prefix (exact LP bound) plus a greedy fill. With side constraints the
+    dual is priced on a systematic 1-in-k sample of about ``_SAMPLE`` customers (everyone if
+    fewer than four times that), then refined on a working set, the customers within
+    ``_SCREEN`` (x mean |value|) of a tie, everyone else held at their best option; held
+    customers that come near a tie join and the set is re-solved until it is stable. Every
+    candidate is scored by :func:`dual_value` (a proven bound) and the best is kept. The plan
+    is the argmax at the best multipliers, repaired (moving the ``max(_NEAR, n / 20)``
+    customers nearest a tie first), filled, and polished by a core MILP while its gap exceeds
+    ``tol / 10``. ``hull`` is the budget-only hull of ``M`` if already built; ``warm`` are
+    multipliers to start from (e.g. the solution at a nearby budget).
+    """
+    m = M.m
+    if hull is None:
+        hull = Hull(M.c[:, :m], M.v[:, :m], M.ok[:, :m])
+    bound = hull.lp_value(M.budget)
+    prices = dict(zero_prices(M), budget=hull.price(M.budget))
+    evals = 0
+    if not M.side:
+        plan = Plan(M, hull.choice(M.budget))
+        if bound - plan.value() > 0.01 * tol * max(abs(bound), EPS):
+            plan = _improve(plan, prices)
+    else:
+        step = M.n // _SAMPLE
+        coarse = _Dual(M, rows=np.arange(0, M.n, step) if step >= 4 else None)
+        y = coarse.from_full(warm if warm is not None else prices)
+        y = coarse.solve(y, _WARM_TAUS if warm is not None else _COARSE_TAUS, deadline)
+        prices = coarse.to_full(y)
+        bound_y, r = _dual_value(M, prices)
+        evals = coarse.evals + 1
+        _check_bound(M, bound_y)
+        margin = _margin(r)
+        near = margin < _SCREEN * coarse.sv
+        fixed = np.argmax(r, axis=1)
+        taus = _WARM_FINE if warm is not None else _FINE_TAUS
+        for _ in range(4):  # working set: add held customers that come near a tie, re-solve
+            if not near.any() or time.perf_counter() > deadline:
+                break
+            fine = _Dual(M, rows=np.flatnonzero(near), fixed=fixed)
+            y = fine.solve(y, taus, deadline)
+            fine_prices = fine.to_full(y)
+            fine_bound, fine_r = _dual_value(M, fine_prices)
+            evals += fine.evals + 1
+            fine_margin = _margin(fine_r)
+            if fine_bound < bound_y:
+                prices, bound_y, r, margin = fine_prices, fine_bound, fine_r, fine_margin
+            new = ~near & ((fine_margin < _SCREEN * coarse.sv)
+                           | (np.argmax(fine_r, axis=1) != fixed))
+            logger.debug("working set %d, bound %.9g, %d to add", near.sum(), fine_bound,
+                         new.sum())
+            if new.sum() <= 1e-3 * M.n:
+                break
+            near |= new
+            fixed = np.argmax(fine_r, axis=1)
+        logger.debug("dual: %d evaluations (%d coarse), bound %.9g", evals, coarse.evals,
+                     bound_y)
+        bound = min(bound, bound_y)
+        _check_bound(M, bound)
+        plan = Plan(M, np.argmax(r, axis=1))
+        k = min(M.n, max(_NEAR, M.n // 20))
+        pool = np.zeros(M.n, dtype=bool)
+        pool[np.argpartition(margin, k - 1)[:k] if k < M.n else slice(None)] = True
+        try:
+            repair(plan, pool)
+        except InfeasibleError:
+            if M.n * m > _FALLBACK_MILP_CELLS:
+                raise
+            logger.info("repair failed (%d customers): falling back to the exact MILP", M.n)
+            plan = Plan(M, exact(M, deadline - time.perf_counter(), 1e-4))
+        if bound - plan.value() > 0.01 * tol * max(abs(bound), EPS):
+            plan = _improve(plan, prices)
+    slack = tol * max(abs(bound), EPS)
+    if core_size > 0 and bound - plan.value() > 0.1 * slack:
+        plan = _polish(plan, prices, core_size, deadline - time.perf_counter(), 0.25 * slack)
+    return plan, bound, evals, prices
+
+
+def _check_bound(M: Model, bound: float) -> None:
+    """Raise if a Lagrangian bound is below the lowest value any plan can have: a certificate
+    that no plan, not even a fractional one, meets the constraints (weak duality)."""
+    if bound < M.lower - 1e-6 * max(abs(M.lower), M.sv):
+        raise InfeasibleError(
+            f"the constraints admit no plan, not even a fractional one: the Lagrangian bound "
+            f"{bound:,.2f} is below the lowest value any plan can have ({M.lower:,.2f}); the "
+            f"minimum spends {_listing(M.pmin[:M.m])} cannot be met together with the budget "
+            f"{M.budget:,.2f} and the caps; relax them.")
+
+
+def _listing(a: np.ndarray) -> str:
+    on = np.flatnonzero(a > 0)
+    return "(" + ", ".join(f"{j}: {a[j]:,.2f}" for j in on) + ")" if len(on) else "(none)"
+
+
+def greedy(M: Model) -> Plan:
+    """Naive baseline: best value/cost first, minimum spends served first from the same list."""
+    m = M.m
+    plan = Plan(M, np.full(M.n, m))
+    ii, jj = np.nonzero(M.ok[:, :m] & (M.v[:, :m] > 0))
+    ratio = np.full(len(ii), np.inf)
+    cc = M.c[ii, jj]
+    np.divide(M.v[ii, jj], cc, out=ratio, where=cc > 0)
+    order = np.argsort(-ratio, kind="stable")
+    ii, jj = ii[order], jj[order]
+    for j in np.flatnonzero(M.pmin[:m] > 0):
+        ij = np.flatnonzero(M.ok[:, j])
+        key = np.where(M.c[ij, j] > 0, M.v[ij, j] / np.maximum(M.c[ij, j], EPS), -np.inf)
+        sel = ij[np.argsort(-key, kind="stable")]
+        _apply(plan, sel, np.full(len(sel), j), np.arange(len(sel)),
+               lambda j=j: plan.pspend[j] >= M.pmin[j] - M.tol, patience=len(sel))
+    rounds = 0
+    while len(ii):
+        rounds += 1
+        cc = M.c[ii, jj]
+        gi = M.g[ii]
+        ok = ((plan.choice[ii] == m) & (cc <= M.budget - plan.total + M.tol)
+              & (cc <= M.gcap[gi] - plan.gspend[gi] + M.tol)
+              & (cc <= M.pmax[jj] - plan.pspend[jj] + M.tol)
+              & (plan.pcount[jj] + 1 <= M.pcnt[jj] + 1e-9))
+        ii, jj = ii[ok], jj[ok]
+        if not len(ii):
+            break
+        first = np.zeros(len(ii), dtype=bool)
+        first[np.unique(ii, return_index=True)[1]] = True
+        cc = np.where(first, M.c[ii, jj], 0.0)
+        fits = np.cumsum(cc) <= M.budget - plan.total + M.tol
+        for g in np.flatnonzero(np.isfinite(M.gcap)):
+            fits &= np.cumsum(cc * (M.g[ii] == g)) <= M.gcap[g] - plan.gspend[g] + M.tol
+        for j in range(m):
+            on = jj == j
+            if np.isfinite(M.pmax[j]):
+                fits &= np.cumsum(cc * on) <= M.pmax[j] - plan.pspend[j] + M.tol
+            if np.isfinite(M.pcnt[j]):
+                fits &= np.cumsum(first & on) <= M.pcnt[j] - plan.pcount[j] + 1e-9
+        stop = int(np.argmin(fits)) if not fits.all() else len(ii)
+        take = np.flatnonzero(first[:stop])
+        plan.choice[ii[take]] = jj[take]
+        plan.recount()
+        ii, jj = ii[stop + 1:], jj[stop + 1:]  # the entry at `stop` no longer fits: skipped
+    logger.debug("greedy: %d rounds", rounds)
+    return plan
