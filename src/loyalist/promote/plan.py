@@ -60,6 +60,12 @@ LAPSED_FACTOR = 2.0
 LAPSED_MIN_DAYS = 60.0
 EFFECT_COLUMNS = ("incremental_prob", "incremental_orders", "incremental_revenue",
                   "incremental_revenue_p10", "incremental_revenue_p90")
+#: weight kept on each (customer, promotion) estimate; the rest goes to its rank-1 structure
+#: (see :func:`shrink_effects`). Chosen on generated scenarios (benchmarks/bench_plan.py).
+SHRINKAGE_KEEP = 0.1
+SHRUNK_COLUMNS = ("incremental_prob", "incremental_orders", "incremental_revenue",
+                  "incremental_revenue_p10", "incremental_revenue_p90", "incremental_margin",
+                  "incremental_margin_p10", "incremental_margin_p90")
 Z80 = 1.2816  # the 10%/90% quantiles of a normal are mean -/+ Z80 sd
 SENSITIVITY_POINTS = 12
 
@@ -236,6 +242,41 @@ def goal_values(goal: str, pred: pd.DataFrame, ctx: PlanContext, params: PlanPar
     return np.nan_to_num(v), notes
 
 
+def shrink_effects(pred: pd.DataFrame, keep: float = SHRINKAGE_KEEP) -> pd.DataFrame:
+    """Shrink each customer's per-promotion effects towards a rank-1 structure
+    ``a_i * b_j`` (how responsive the customer is, times how strong the promotion is).
+
+    Per-promotion uplift models are each fitted on one promotion's treated and control arms,
+    so the differences *between* promotions for one customer are the noisiest part of the
+    estimates, and choosing each customer's best promotion by them picks noise (the winner's
+    curse). The rank-1 part pools all promotions: ``a_i`` is the customer's mean effect over
+    promotions and ``b_j`` the promotion's mean effect over customers, relative to the mean
+    (Efron & Morris 1975 in spirit; the weight is chosen on generated scenarios, where it
+    raised the plan's share of the oracle's true value from 58% to 88% on electronics revenue
+    and from 91% to 97% on coffee revenue)."""
+    if keep >= 1.0 or pred.empty:
+        return pred
+    pred = pred.copy()
+    rows = pd.Index(pd.unique(pred[s.CUSTOMER_ID]))
+    cols = pd.Index(pd.unique(pred["promotion"]))
+    r = rows.get_indexer(pred[s.CUSTOMER_ID])
+    c = cols.get_indexer(pred["promotion"])
+    for col in SHRUNK_COLUMNS:
+        if col not in pred:
+            continue
+        w = np.full((len(rows), len(cols)), np.nan)
+        w[r, c] = pred[col].to_numpy(dtype=float)
+        a = np.nanmean(w, axis=1)
+        b = np.nanmean(w, axis=0)
+        scale = float(np.nanmean(b))
+        rel = b / scale if abs(scale) > 1e-12 else np.ones_like(b)
+        rank1 = np.outer(np.nan_to_num(a), np.nan_to_num(rel, nan=1.0))
+        pred[col] = keep * w[r, c] + (1.0 - keep) * rank1[r, c]
+    if "net_value" in pred:
+        pred["net_value"] = pred["incremental_margin"] - pred["contact_cost"]
+    return pred
+
+
 def apply_competitors(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams
                       ) -> tuple[pd.DataFrame, list[str]]:
     """Scale incremental effects for the planning window: seasonality (``ctx.season_factor``)
@@ -331,16 +372,18 @@ class PlanInstance:
 
 
 def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
-                   constraints: Constraints, *, context_effects: bool = True) -> PlanInstance:
+                   constraints: Constraints, *, context_effects: bool = True,
+                   shrinkage_keep: float = SHRINKAGE_KEEP) -> PlanInstance:
     """Value and cost matrices, eligibility and side constraints for the optimizer.
-    ``context_effects=False`` skips the competitor adjustment (for effects that already
-    include it, such as a generated scenario's truth)."""
+    ``context_effects=False`` skips the shrinkage and the seasonal and competitor adjustments
+    (for effects that are already exact, such as a generated scenario's truth)."""
     params.check()
     if pred.empty:
         raise DataError("no (customer, promotion) predictions to plan with: the store holds no "
                         "customers known at as_of")
     notes: list[str] = []
     if context_effects:
+        pred = shrink_effects(pred, shrinkage_keep)
         pred, notes = apply_competitors(pred, ctx, params)
     value, goal_notes = goal_values(params.goal, pred, ctx, params)
     notes += goal_notes
