@@ -230,7 +230,7 @@ def demo(
 
 
 def _register() -> None:
-    from loyalist.cli import clv, customers, forecast, plan, recommend
+    from loyalist.cli import clv, customers, forecast, plan, recommend, serve
 
     app.add_typer(clv.app, name="clv")
     app.command()(customers.train)
@@ -240,6 +240,7 @@ def _register() -> None:
     app.command("recommend")(recommend.recommend)
     app.command("forecast")(forecast.forecast_command)
     app.command("plan")(plan.plan)
+    app.command("serve")(serve.serve)
 
 
 _register()

@@ -33,6 +33,9 @@ def to_as_of(value: str | date | datetime | pd.Timestamp) -> pd.Timestamp:
         raise ParameterError(f"--as-of {value!r} is not a date; use YYYY-MM-DD")
     if ts.tzinfo is not None:
         ts = ts.tz_convert(None)
+    if not 1900 <= ts.year <= 2199:
+        raise ParameterError(f"--as-of {value!r} is outside 1900-2199; give a date near the "
+                             "data, e.g. --as-of 2011-09-01")
     return ts
 
 

@@ -248,9 +248,9 @@ class PlanParams:
 
     def check(self) -> PlanParams:
         if isinstance(self.budget, bool) or not isinstance(self.budget, int | float) \
-                or not math.isfinite(self.budget) or self.budget < 0:
-            raise ParameterError(f"--budget {self.budget!r} is impossible; give an amount >= 0, "
-                                 "e.g. --budget 5000")
+                or not math.isfinite(self.budget) or not 0 <= self.budget <= 1e12:
+            raise ParameterError(f"--budget {self.budget!r} is impossible; give an amount from 0 "
+                                 "to 1e12, e.g. --budget 5000")
         if isinstance(self.goal, str):
             g = self.goal.strip().lower().replace("-", "_").replace(" ", "_")
             self.goal = GOAL_ALIASES.get(g, g)

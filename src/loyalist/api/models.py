@@ -1,0 +1,193 @@
+"""Request and response bodies (``XxxRequest`` / ``XxxResponse``): the API's contract, and
+what ``/openapi.json`` and ``/docs`` describe."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from loyalist.promote.catalog import GOAL_ALIASES, GOALS
+
+#: churn tiers as stored in ``scores.churn_tier`` (mirrors :data:`loyalist.churn.TIERS`,
+#: not imported to keep the server's start-up free of the model libraries; a test checks it)
+Tier = Literal["low", "medium", "high"]
+Goal = Literal[GOALS]  # type: ignore[valid-type]
+#: money and counts beyond this are typing errors (and overflow the plan's arithmetic)
+MAX_AMOUNT = 1e12
+Amounts = dict[str, Annotated[float, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]]
+
+
+class _Open(BaseModel):
+    """A body whose listed fields are guaranteed; further fields may follow."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorResponse(BaseModel):
+    message: str = Field(description="One line: what went wrong and what to do.")
+    error: str = Field(description="Error class, e.g. NotFound, ParameterError, Unauthorized.")
+    detail: Any = Field(None, description="Validation errors (field locations) for 422s.")
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "unavailable"]
+    version: str
+    store_reachable: bool
+    scores_as_of: datetime | None = None
+    customers_scored: int = 0
+    recommendations_as_of: datetime | None = None
+    latest_plan_id: str | None = None
+    tables: dict[str, bool] = Field(default_factory=dict,
+                                    description="Which result tables the store holds.")
+
+
+class OfferResponse(_Open):
+    plan_id: str
+    plan_as_of: datetime
+    goal: str
+    promotion: str | None = None
+    target_segment: str | None = None
+    expected_incremental_value: float | None = None
+    expected_cost: float | None = None
+    probability: float | None = None
+
+
+class ProductResponse(_Open):
+    rank: int
+    product_id: str
+    score: float | None = None
+    category: str | None = None
+    description: str | None = None
+
+
+class CustomerResponse(BaseModel):
+    customer_id: str
+    as_of: datetime = Field(description="The scores' cutoff date.")
+    segment: str | None = Field(None, description="RFM segment.")
+    r_score: int | None = None
+    f_score: int | None = None
+    m_score: int | None = None
+    cluster_name: str | None = None
+    churn_probability: float | None = None
+    churn_tier: str | None = None
+    reasons: list[str] = Field(default_factory=list, description="Churn reasons, strongest first.")
+    p_alive: float | None = None
+    expected_orders: float | None = None
+    clv_p10: float | None = None
+    clv_p50: float | None = None
+    clv_p90: float | None = None
+    clv_bgnbd: float | None = None
+    clv_expected: float | None = None
+    plan: OfferResponse | None = Field(None, description="The customer's offer in the latest plan.")
+    products: list[ProductResponse] = Field(default_factory=list,
+                                            description="Top recommended products.")
+
+
+class CustomerSummaryResponse(_Open):
+    customer_id: str
+    segment: str | None = None
+    churn_probability: float | None = None
+    churn_tier: str | None = None
+
+
+class CustomerPageResponse(BaseModel):
+    as_of: datetime
+    total: int
+    limit: int
+    offset: int
+    items: list[CustomerSummaryResponse]
+
+
+class SegmentProfileResponse(_Open):
+    segment: str
+    customers: int
+    share: float
+
+
+class SegmentsResponse(BaseModel):
+    as_of: datetime
+    customers: int
+    segments: list[SegmentProfileResponse]
+
+
+class PlanRequest(BaseModel):
+    """The merchant's parameters (as ``loyalist plan``), constraints inline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    budget: float = Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False,
+                          description="Total budget for the period.")
+    goal: Goal = Field("retention", description="What the plan maximises.")  # type: ignore[assignment]
+    period: int = Field(30, ge=1, le=365, description="Planning period in days.")
+    segments: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=50, description="Target only these RFM segments.")
+    as_of: date | None = Field(None, ge=date(1900, 1, 1), le=date(2199, 12, 31),
+                               description="Plan from this date (default: the day after the "
+                                           "last sale).")
+    max_segment_share: float | None = Field(None, gt=0, le=1, allow_inf_nan=False,
+                                            description="Most of the budget one segment gets.")
+    cooldown_days: int | None = Field(None, ge=0, le=3650,
+                                      description="Skip customers contacted in the last N days.")
+    min_spend: Amounts = Field(default_factory=dict, description="Per promotion: spend at least.")
+    max_spend: Amounts = Field(default_factory=dict, description="Per promotion: spend at most.")
+    min_age: Amounts = Field(default_factory=dict,
+                             description="Per category: customers younger (or of unknown age) "
+                                         "never get a promotion on it.")
+    inventory_caps: Amounts = Field(default_factory=dict,
+                                    description="Per category: at most this many redemptions.")
+
+    @field_validator("goal", mode="before")
+    @classmethod
+    def _alias(cls, v: object) -> object:
+        if isinstance(v, str):
+            g = v.strip().lower().replace("-", "_").replace(" ", "_")
+            return GOAL_ALIASES.get(g, g)
+        return v
+
+    def constraints(self) -> dict[str, dict[str, float]]:
+        """The per-name constraint tables that were given (for a constraints file)."""
+        return {k: v for k, v in (("min_spend", self.min_spend), ("max_spend", self.max_spend),
+                                  ("min_age", self.min_age),
+                                  ("inventory_caps", self.inventory_caps)) if v}
+
+
+class PlanResponse(_Open):
+    """The plan summary, as ``loyalist plan --json`` prints it."""
+
+    plan_id: str
+    as_of: str
+    goal: str
+    budget: float
+    spend: float | None = None
+    customers_targeted: int | None = None
+    promotions: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class PlanListItemResponse(BaseModel):
+    plan_id: str
+    as_of: datetime
+    goal: str | None = None
+    budget: float | None = None
+
+
+class PlansResponse(BaseModel):
+    plans: list[PlanListItemResponse]
+
+
+class RecommendationsResponse(BaseModel):
+    customer_id: str
+    as_of: datetime
+    method: str
+    items: list[ProductResponse]
+
+
+class ForecastResponse(BaseModel):
+    as_of: datetime | None = None
+    rows: list[dict[str, Any]]
+
+
+class IngestResponse(BaseModel):
+    reports: list[dict[str, Any]] = Field(description="One data-quality report per file, as "
+                                                      "`loyalist ingest --json` prints it.")

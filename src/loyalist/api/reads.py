@@ -1,0 +1,316 @@
+"""What the API serves, read from the store's result tables (``scores``, ``plans``,
+``plan_customers``, ``recommendations``, ``forecast``) as plain dicts.
+
+Each function takes a :class:`~loyalist.api.storegate.Reader` and raises :class:`NotFound` (404)
+or :class:`~loyalist.errors.ParameterError` (422) with a message that says what to run. "Latest"
+means the greatest ``as_of``; for plans, the greatest ``as_of`` and then the one written last.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from typing import Any
+
+from loyalist import schema as s
+from loyalist.api.cache import CustomerCache, Sorted
+from loyalist.api.storegate import Reader
+from loyalist.errors import LoyalistError, ParameterError
+
+#: result tables /health reports on
+RESULT_TABLES = (s.T_FEATURES, s.T_SCORES, s.T_PLANS, "plan_customers", "recommendations",
+                 "forecast")
+#: what a customer lookup returns from ``scores`` (when the column exists)
+SCORE_FIELDS = ("r_score", "f_score", "m_score", "cluster_name", "churn_probability",
+                "churn_tier", "p_alive", "expected_orders", "clv_p10", "clv_p50", "clv_p90",
+                "clv_bgnbd", "clv_expected")
+#: what a customer's row of the latest plan returns (when the column exists)
+PLAN_FIELDS = ("promotion", "target_segment", "expected_incremental_value", "expected_cost",
+               "probability", "incremental_prob", "reasons")
+NO_SEGMENT = "(none)"
+
+
+class NotFound(LoyalistError):
+    """The thing asked for is not in the store (HTTP 404)."""
+
+
+def clean(x: Any) -> Any:
+    """JSON-safe: NaN and infinities become None, recursively."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: clean(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [clean(v) for v in x]
+    return x
+
+
+def tables(r: Reader) -> frozenset[str]:
+    return r.memo("tables", lambda: frozenset(
+        t for (t,) in r.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()))
+
+
+def columns(r: Reader, table: str) -> tuple[str, ...]:
+    return r.memo(f"columns:{table}", lambda: tuple(
+        c for (c,) in r.con.execute("SELECT column_name FROM duckdb_columns() "
+                                    "WHERE table_name = ? ORDER BY column_index",
+                                    [table]).fetchall()))
+
+
+def _latest(r: Reader, table: str) -> datetime | None:
+    if table not in tables(r):
+        return None
+    return r.memo(f"as_of:{table}", lambda: r.con.execute(
+        f"SELECT max(as_of) FROM {table}").fetchall()[0][0])
+
+
+def scores_as_of(r: Reader) -> datetime:
+    ts = _latest(r, s.T_SCORES)
+    if ts is None:
+        raise NotFound(f"{r.path}: no customer scores in the store; run `loyalist train "
+                       f"--store {r.path}` first")
+    return ts
+
+
+def health(r: Reader) -> dict[str, Any]:
+    return r.memo("health", lambda: _health(r))
+
+
+def _health(r: Reader) -> dict[str, Any]:
+    have = tables(r)
+    ts = _latest(r, s.T_SCORES)
+    n = r.con.execute(f"SELECT count(*) FROM {s.T_SCORES} WHERE as_of = ?",
+                      [ts]).fetchall()[0][0] if ts is not None else 0
+    return {"scores_as_of": ts, "customers_scored": int(n),
+            "recommendations_as_of": _latest(r, "recommendations"),
+            "latest_plan_id": (latest_plan(r) or {}).get("plan_id"),
+            "tables": {t: t in have for t in RESULT_TABLES}}
+
+
+def customer(r: Reader, customer_id: str, *, products: int = 10) -> dict[str, Any]:
+    """Scores at the latest as_of, the customer's offer in the latest plan, top products."""
+    ts = scores_as_of(r)
+    cache = customer_cache(r)
+    if cache is not None:
+        row = cache.score_row(customer_id)
+        offer = cache.offer(customer_id) if row else None
+        top = cache.top_products(customer_id, products) if row else []
+    else:
+        rows = r.rows(f"SELECT * FROM {s.T_SCORES} WHERE as_of = ? AND {s.CUSTOMER_ID} = ?",
+                      [ts, customer_id])
+        row = rows[0] if rows else None
+        offer = customer_offer(r, customer_id) if row else None
+        top = _products(r, customer_id, None, products)[2] if row else []
+    if row is None:
+        raise NotFound(f"customer {customer_id!r} is not in the scores at as_of {ts.date()} "
+                       "(unknown id, or a customer first seen after that date)")
+    reasons = row.get("reasons")
+    out = {"customer_id": customer_id, "as_of": ts, "segment": row.get("rfm_segment"),
+           **{k: row.get(k) for k in SCORE_FIELDS},
+           "reasons": [x for x in reasons.split("; ") if x] if reasons else [],
+           "plan": offer, "products": top}
+    return clean(out)  # type: ignore[no-any-return]
+
+
+def customer_cache(r: Reader) -> CustomerCache | None:
+    """The in-memory read model (:mod:`loyalist.api.cache`), or None above the size limit."""
+    return r.memo("customer_cache", lambda: _build_cache(r))
+
+
+def _build_cache(r: Reader) -> CustomerCache | None:
+    ts = scores_as_of(r)
+    n = r.con.execute(f"SELECT count(*) FROM {s.T_SCORES} WHERE as_of = ?", [ts]).fetchall()
+    if n[0][0] > r.cache_max_customers:
+        return None
+
+    def arrow(sql: str, params: list[object]) -> Sorted:
+        return Sorted.of(r.con.sql(sql, params=params).to_arrow_table())
+
+    scores = arrow(f"SELECT * FROM {s.T_SCORES} WHERE as_of = ? AND {s.CUSTOMER_ID} IS NOT NULL "
+                   f"ORDER BY {s.CUSTOMER_ID}", [ts])
+    plan, offers = latest_plan(r), None
+    if plan is not None and "plan_customers" in tables(r):
+        want = [c for c in PLAN_FIELDS if c in columns(r, "plan_customers")]
+        offers = arrow(f"SELECT {', '.join([s.CUSTOMER_ID, *want])} FROM plan_customers "
+                       f"WHERE plan_id = ? ORDER BY {s.CUSTOMER_ID}", [plan["plan_id"]])
+    rec_ts, methods = _rec_methods(r)
+    method = ("hybrid" if "hybrid" in methods else methods[0]) if methods else None
+    products = None
+    if method is not None:
+        pick, join = _product_columns(r)
+        products = arrow(f"SELECT rec.{s.CUSTOMER_ID}, {pick} FROM recommendations rec {join} "
+                         "WHERE rec.as_of = ? AND rec.method = ? "
+                         f"ORDER BY rec.{s.CUSTOMER_ID}, rec.rank", [rec_ts, method])
+    return CustomerCache(scores=scores, offers=offers, plan=plan, products=products,
+                         rec_method=method, rec_as_of=rec_ts)
+
+
+def warm(r: Reader) -> None:
+    """Build what the hot endpoints memoise (at start-up, so no request pays for it)."""
+    if s.T_SCORES in tables(r):
+        customer_cache(r)
+        health(r)
+
+
+def latest_plan(r: Reader) -> dict[str, Any] | None:
+    if s.T_PLANS not in tables(r):
+        return None
+    return r.memo("latest_plan", lambda: next(iter(r.rows(
+        f"SELECT plan_id, as_of, goal, budget FROM {s.T_PLANS} "
+        "ORDER BY as_of DESC, rowid DESC LIMIT 1")), None))
+
+
+def customer_offer(r: Reader, customer_id: str) -> dict[str, Any] | None:
+    plan = latest_plan(r)
+    if plan is None or "plan_customers" not in tables(r):
+        return None
+    want = [c for c in PLAN_FIELDS if c in columns(r, "plan_customers")] or [s.CUSTOMER_ID]
+    rows = r.rows(f"SELECT {', '.join(want)} FROM plan_customers "
+                  f"WHERE plan_id = ? AND {s.CUSTOMER_ID} = ? LIMIT 1",
+                  [plan["plan_id"], customer_id])
+    if not rows:
+        return None
+    return {"plan_id": plan["plan_id"], "plan_as_of": plan["as_of"], "goal": plan["goal"],
+            **rows[0]}
+
+
+def _rec_methods(r: Reader) -> tuple[datetime | None, tuple[str, ...]]:
+    ts = _latest(r, "recommendations")
+    if ts is None:
+        return None, ()
+    return ts, r.memo("rec_methods", lambda: tuple(m for (m,) in r.con.execute(
+        "SELECT DISTINCT method FROM recommendations WHERE as_of = ? ORDER BY 1",
+        [ts]).fetchall()))
+
+
+def _products(r: Reader, customer_id: str, method: str | None, n: int
+              ) -> tuple[datetime | None, str | None, list[dict[str, Any]]]:
+    ts, methods = _rec_methods(r)
+    if ts is None or not methods:
+        return ts, None, []
+    if method is None:
+        method = "hybrid" if "hybrid" in methods else methods[0]
+    elif method not in methods:
+        raise ParameterError(f"method {method!r} has no stored recommendations at as_of "
+                             f"{ts.date()}; stored: {', '.join(methods)}")
+    cache = customer_cache(r)
+    if cache is not None and method == cache.rec_method and ts == cache.rec_as_of:
+        return ts, method, cache.top_products(customer_id, n)
+    pick, join = _product_columns(r)
+    rows = r.rows(f"SELECT {pick} FROM recommendations rec {join} WHERE rec.as_of = ? "
+                  f"AND rec.method = ? AND rec.{s.CUSTOMER_ID} = ? ORDER BY rec.rank LIMIT ?",
+                  [ts, method, customer_id, n])
+    return ts, method, rows
+
+
+def _product_columns(r: Reader) -> tuple[str, str]:
+    """What a recommended product shows, and the join to ``products`` that gives it."""
+    pick = "rec.rank, rec.product_id, rec.score"
+    if s.T_PRODUCTS not in tables(r):
+        return pick, ""
+    return (f"{pick}, p.{s.CATEGORY}, p.{s.DESCRIPTION}",
+            f"LEFT JOIN {s.T_PRODUCTS} p ON p.{s.PRODUCT_ID} = rec.{s.PRODUCT_ID}")
+
+
+def recommendations(r: Reader, customer_id: str, *, method: str | None, n: int
+                    ) -> dict[str, Any]:
+    ts, chosen, items = _products(r, customer_id, method, n)
+    if ts is None:
+        raise NotFound(f"{r.path}: no stored recommendations; run `loyalist recommend "
+                       f"--store {r.path}` first")
+    if not items:
+        raise NotFound(f"no recommendations for customer {customer_id!r} at as_of {ts.date()} "
+                       f"(method {chosen}); run `loyalist recommend --customer {customer_id}`")
+    return clean({"customer_id": customer_id, "as_of": ts, "method": chosen, "items": items})
+
+
+def segments(r: Reader) -> dict[str, Any]:
+    """One profile per RFM segment at the latest as_of."""
+    ts = scores_as_of(r)
+    have = set(columns(r, s.T_SCORES))
+    aggs = [f"avg({c}) AS mean_{c}" for c in (
+        "churn_probability", "p_alive", "expected_orders", "clv_p50", "clv_expected",
+        "r_score", "f_score", "m_score") if c in have]
+    aggs += [f"sum({c}) AS total_{c}" for c in ("clv_p50", "clv_expected") if c in have]
+    if "churn_tier" in have:
+        aggs.append("count(*) FILTER (WHERE churn_tier = 'high') AS high_churn_customers")
+    rows = r.rows(f"""
+        SELECT coalesce(rfm_segment, '{NO_SEGMENT}') AS segment, count(*) AS customers,
+               count(*) / sum(count(*)) OVER () AS share{''.join(', ' + a for a in aggs)}
+        FROM {s.T_SCORES} WHERE as_of = ? GROUP BY 1 ORDER BY customers DESC, segment""", [ts])
+    return clean({"as_of": ts, "customers": sum(x["customers"] for x in rows),
+                  "segments": rows})
+
+
+def customers_page(r: Reader, *, segment: str | None, tier: str | None, limit: int,
+                   offset: int) -> dict[str, Any]:
+    ts = scores_as_of(r)
+    where, params = ["as_of = ?"], [ts]
+    if segment is not None:
+        known = r.memo("segments", lambda: tuple(x for (x,) in r.con.execute(
+            f"SELECT DISTINCT rfm_segment FROM {s.T_SCORES} WHERE as_of = ? ORDER BY 1",
+            [ts]).fetchall() if x is not None))
+        if segment not in known:
+            raise ParameterError(f"segment {segment!r} is not a segment at as_of {ts.date()}; "
+                                 f"segments: {', '.join(known)}")
+        where.append("rfm_segment = ?")
+        params.append(segment)
+    if tier is not None:
+        where.append("churn_tier = ?")
+        params.append(tier)
+    cond = " AND ".join(where)
+    total = r.con.execute(f"SELECT count(*) FROM {s.T_SCORES} WHERE {cond}",
+                          params).fetchall()[0][0]
+    pick = [c for c in ("churn_probability", "churn_tier", "p_alive", "clv_p50",
+                        "clv_expected") if c in columns(r, s.T_SCORES)]
+    items = r.rows(f"SELECT {s.CUSTOMER_ID}, rfm_segment AS segment, {', '.join(pick)} "
+                   f"FROM {s.T_SCORES} WHERE {cond} ORDER BY {s.CUSTOMER_ID} "
+                   "LIMIT ? OFFSET ?", [*params, limit, offset])
+    return clean({"as_of": ts, "total": int(total), "limit": limit, "offset": offset,
+                  "items": items})
+
+
+def _plans_table(r: Reader) -> None:
+    if s.T_PLANS not in tables(r):
+        raise NotFound(f"{r.path}: no plans in the store; make one with POST /plans or "
+                       f"`loyalist plan --store {r.path}`")
+
+
+def plans(r: Reader) -> list[dict[str, Any]]:
+    _plans_table(r)
+    rows = r.rows(f"SELECT plan_id, as_of, goal, budget FROM {s.T_PLANS} "
+                  "ORDER BY as_of DESC, rowid DESC")
+    return [clean(x) for x in rows]
+
+
+def plan_summary(r: Reader, plan_id: str) -> dict[str, Any]:
+    _plans_table(r)
+    rows = r.con.execute(f"SELECT summary FROM {s.T_PLANS} WHERE plan_id = ?",
+                         [plan_id]).fetchall()
+    if not rows:
+        raise NotFound(f"plan {plan_id!r} is not in the store; GET /plans lists the plans")
+    return clean(json.loads(rows[0][0]))  # type: ignore[no-any-return]
+
+
+def plan_customers_csv(r: Reader, plan_id: str) -> str:
+    plan_summary(r, plan_id)  # 404 for an unknown plan
+    if "plan_customers" not in tables(r):
+        return ""
+    order = "priority, " if "priority" in columns(r, "plan_customers") else ""
+    frame = r.con.execute(f"SELECT * EXCLUDE (plan_id) FROM plan_customers WHERE plan_id = ? "
+                          f"ORDER BY {order}{s.CUSTOMER_ID}", [plan_id]).df()
+    return str(frame.to_csv(index=False))
+
+
+def forecast(r: Reader, *, limit: int = 10_000) -> dict[str, Any]:
+    """The stored forecast (table ``forecast``, latest as_of if it has one). Forecasting on
+    request is too slow for an API call, so without the table this is a 404."""
+    if "forecast" not in tables(r):
+        raise NotFound("no stored forecast: the store has no 'forecast' table and computing one "
+                       "per request is too slow; run `loyalist forecast --store "
+                       f"{r.path} --out DIR` and read DIR/forecast.csv")
+    ts = _latest(r, "forecast") if "as_of" in columns(r, "forecast") else None
+    where, params = ("WHERE as_of = ?", [ts]) if ts is not None else ("", [])
+    rows = r.rows(f"SELECT * FROM forecast {where} LIMIT ?", [*params, limit])
+    return clean({"as_of": ts, "rows": rows})

@@ -1,0 +1,151 @@
+"""The endpoints. Each reads through :mod:`loyalist.api.reads` or writes through
+:mod:`loyalist.api.writes` (one :mod:`loyalist.pipeline` call); errors become JSON bodies in
+:mod:`loyalist.api.app`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Form, Path, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+
+from loyalist import __version__
+from loyalist.api import reads, writes
+from loyalist.api.models import (
+    CustomerPageResponse,
+    CustomerResponse,
+    ErrorResponse,
+    ForecastResponse,
+    HealthResponse,
+    IngestResponse,
+    PlanRequest,
+    PlanResponse,
+    PlansResponse,
+    RecommendationsResponse,
+    SegmentsResponse,
+    Tier,
+)
+from loyalist.api.security import read_scope, write_scope
+from loyalist.api.storegate import StoreGate, StoreUnavailable
+from loyalist.ingest import FORMATS, TABLES
+
+
+def _gate(request: Request) -> StoreGate:
+    return request.app.state.gate  # type: ignore[no-any-return]
+
+
+Gate = Annotated[StoreGate, Depends(_gate)]
+CustomerId = Annotated[str, Path(min_length=1, max_length=200)]
+PlanId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {c: {"model": ErrorResponse} for c in (401, 503, *codes)}
+
+
+public = APIRouter()
+reader = APIRouter(dependencies=[Depends(read_scope)])
+writer = APIRouter(dependencies=[Depends(write_scope)])
+
+
+@public.get("/health", response_model=HealthResponse, tags=["service"],
+            responses={503: {"model": HealthResponse}})
+def health(gate: Gate) -> Any:
+    """Store reachable, version, latest scores as_of, which result tables exist. No key."""
+    try:
+        with gate.read() as r:
+            return {"status": "ok", "version": __version__, "store_reachable": True,
+                    **reads.health(r)}
+    except StoreUnavailable:
+        return JSONResponse({"status": "unavailable", "version": __version__,
+                             "store_reachable": False}, status_code=503)
+
+
+@reader.get("/customers/{customer_id}", response_model=CustomerResponse, tags=["customers"],
+            responses=_errors(404))
+def customer(customer_id: CustomerId, gate: Gate) -> Any:
+    """A customer's segment, RFM, churn, CLV with interval, offer in the latest plan and top
+    products (from the latest scores, plan and recommendations)."""
+    with gate.read() as r:
+        return reads.customer(r, customer_id)
+
+
+@reader.get("/customers", response_model=CustomerPageResponse, tags=["customers"],
+            responses=_errors(404, 422))
+def customers(gate: Gate, segment: Annotated[str | None, Query(max_length=100)] = None,
+              tier: Tier | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+              offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0) -> Any:
+    """Customers at the latest scores, ordered by id, filtered by RFM segment and churn tier."""
+    with gate.read() as r:
+        return reads.customers_page(r, segment=segment, tier=tier, limit=limit, offset=offset)
+
+
+@reader.get("/segments", response_model=SegmentsResponse, tags=["customers"],
+            responses=_errors(404))
+def segments(gate: Gate) -> Any:
+    """A profile per RFM segment: customers, share, mean churn, p_alive, CLV, RFM scores."""
+    with gate.read() as r:
+        return reads.segments(r)
+
+
+@reader.get("/recommendations/{customer_id}", response_model=RecommendationsResponse,
+            tags=["customers"], responses=_errors(404, 422))
+def recommendations(customer_id: CustomerId, gate: Gate,
+                    method: Annotated[str | None, Query(max_length=40)] = None,
+                    n: Annotated[int, Query(ge=1, le=100)] = 10) -> Any:
+    """Stored product recommendations (latest as_of; method hybrid if stored)."""
+    with gate.read() as r:
+        return reads.recommendations(r, customer_id, method=method, n=n)
+
+
+@reader.get("/forecast", response_model=ForecastResponse, tags=["forecast"],
+            responses=_errors(404))
+def forecast(gate: Gate) -> Any:
+    """The stored forecast (table ``forecast``); 404 when none is stored."""
+    with gate.read() as r:
+        return reads.forecast(r)
+
+
+@reader.get("/plans", response_model=PlansResponse, tags=["plans"], responses=_errors(404))
+def plans(gate: Gate) -> Any:
+    """Stored plans, newest first."""
+    with gate.read() as r:
+        return {"plans": reads.plans(r)}
+
+
+@reader.get("/plans/{plan_id}", response_model=PlanResponse, tags=["plans"],
+            responses=_errors(404))
+def plan(plan_id: PlanId, gate: Gate) -> Any:
+    """A stored plan's summary."""
+    with gate.read() as r:
+        return reads.plan_summary(r, plan_id)
+
+
+@reader.get("/plans/{plan_id}/customers.csv", tags=["plans"], response_class=Response,
+            responses={200: {"content": {"text/csv": {}}}, **_errors(404)})
+def plan_customers(plan_id: PlanId, gate: Gate) -> Response:
+    """The plan's execution list: one row per targeted customer."""
+    with gate.read() as r:
+        text = reads.plan_customers_csv(r, plan_id)
+    return Response(text, media_type="text/csv", headers={
+        "content-disposition": f'attachment; filename="plan_{plan_id}_customers.csv"'})
+
+
+@writer.post("/plans", response_model=PlanResponse, tags=["plans"],
+             responses=_errors(400, 403, 409, 422))
+def make_plan(body: PlanRequest, gate: Gate) -> Any:
+    """Make a budget-optimal promotion plan, save it, return its summary (write key)."""
+    return writes.plan(gate, body)
+
+
+@writer.post("/ingest", response_model=IngestResponse, tags=["data"],
+             responses=_errors(400, 403, 413, 422))
+def ingest(file: UploadFile, gate: Gate,
+           table: Annotated[Literal[TABLES], Form()] = "auto",  # type: ignore[valid-type]
+           format: Annotated[Literal[FORMATS], Form()] = "auto",  # type: ignore[valid-type]
+           map: Annotated[list[str] | None, Form(description="canonical=source column")] = None
+           ) -> Any:
+    """Load an uploaded CSV/Parquet/Excel file with the CLI's validation and quarantine; the
+    quality report (write key). A file that cannot be loaded leaves the store unchanged."""
+    return {"reports": writes.ingest(gate, file.file, file.filename, table=table, fmt=format,
+                                     mapping=map)}

@@ -1,0 +1,45 @@
+"""``loyalist serve``: the REST API over a store, in one uvicorn process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from loyalist.errors import ParameterError
+from loyalist.store import DEFAULT_STORE
+
+
+def serve(
+    store: Annotated[Path, typer.Option("--store", envvar="LOYALIST_STORE",
+                                        help="DuckDB store file.")] = Path(DEFAULT_STORE),
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    log_level: Annotated[str, typer.Option(help="debug|info|warning|error")] = "info",
+) -> None:
+    """Serve the REST API (OpenAPI docs at /docs) from the store's precomputed results,
+    computing plans on request. Keys come from LOYALIST_API_KEYS (comma-separated; a key
+    suffixed ':write' may POST /plans and /ingest); other settings are LOYALIST_* variables
+    (see loyalist.api.settings). Logs are JSON lines on stderr, one per request.
+
+    Example:
+
+      LOYALIST_API_KEYS="reader-key,writer-key:write" loyalist serve --store shop.duckdb
+    """
+    try:
+        import uvicorn
+
+        from loyalist.api import Settings, create_app
+        from loyalist.api.middleware import configure_logging
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise ParameterError(f"the API needs the 'api' extra ({e.name} is missing); "
+                             "install it with `pip install 'loyalist[api]'`") from None
+    settings = Settings(store=store)
+    if not settings.api_keys:
+        raise ParameterError("no API keys: set LOYALIST_API_KEYS, e.g. "
+                             "LOYALIST_API_KEYS='reader-key,writer-key:write' (every endpoint "
+                             "but /health needs one)")
+    configure_logging(log_level)
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None,
+                access_log=False, server_header=False, workers=1)
