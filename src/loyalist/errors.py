@@ -1,7 +1,8 @@
 """One exception hierarchy for the whole package.
 
 Messages name the table/file, column, rule, count, an example and the fix. Entry points turn a
-:class:`LoyalistError` into one line and exit code 2; anything else is a bug and keeps its traceback.
+:class:`LoyalistError` into one line and exit code 2; anything else is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations

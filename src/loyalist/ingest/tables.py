@@ -76,7 +76,8 @@ SPECS: dict[str, TableSpec] = {
         {s.COMPETITOR: "text", s.STARTS_AT: "timestamp", s.ENDS_AT: "timestamp",
          s.KIND: "text", s.VALUE: "number"},
         (s.COMPETITOR, s.STARTS_AT, s.ENDS_AT), (),
-        {"start": s.STARTS_AT, "end": s.ENDS_AT, "startdate": s.STARTS_AT, "startsat": s.STARTS_AT, "from": s.STARTS_AT,
+        {"start": s.STARTS_AT, "end": s.ENDS_AT, "startdate": s.STARTS_AT,
+         "startsat": s.STARTS_AT, "from": s.STARTS_AT,
          "enddate": s.ENDS_AT, "endsat": s.ENDS_AT, "to": s.ENDS_AT, "percentoff": s.VALUE},
     ),
     s.T_INVENTORY: TableSpec(
