@@ -411,3 +411,23 @@ def test_online_retail_targets(or_store_rec: Path) -> None:
         assert summ["best_hr_lift"] >= 0.30 and summ["best_ndcg_lift"] >= 0.30, summ
         assert summ["hybrid_vs_best_part_hr"] >= -0.02, summ
         assert summ["hybrid_vs_best_part_ndcg"] >= -0.02, summ
+
+
+def test_together_command(tmp_path: Path) -> None:
+    from loyalist import pipeline
+    from loyalist.cli.main import app as main_app
+
+    path = _store_lines(tmp_path)
+    res = pipeline.bought_together(path, ["p1"], as_of="2024-02-15", n=3, min_count=1)
+    assert res["rules"] and all(r["product_id"] == "p1" for r in res["rules"])
+    assert [r["rank"] for r in res["rules"]] == list(range(1, len(res["rules"]) + 1))
+    assert all(0 < r["confidence"] <= 1 for r in res["rules"])
+    r = CliRunner().invoke(main_app, ["together", "--store", str(path), "--product", "p1",
+                                      "--as-of", "2024-02-15", "--min-count", "1", "-n", "3",
+                                      "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["rules"] == json.loads(json.dumps(res["rules"], default=str))
+    with pytest.raises(DataError, match="product 'nope' has no purchase"):
+        pipeline.bought_together(path, ["nope"], as_of="2024-02-15")
+    with pytest.raises(ParameterError, match="--product is empty"):
+        pipeline.bought_together(path, [" "], as_of="2024-02-15")

@@ -645,3 +645,36 @@ def write_plan(res: dict[str, Any], out: Path) -> dict[str, str]:
     plot_plan(res, out / "plan.png")
     files["plot"] = str(out / "plan.png")
     return files
+
+
+def bought_together(store_path: Path | str, product: Sequence[str], *,
+                    as_of: str | pd.Timestamp | None = None, n: int = 10,
+                    by: str = "confidence", min_count: int = 5) -> dict[str, Any]:
+    """Frequently bought together: for each product, its ``n`` best companions by association
+    rules over the orders before ``as_of`` (support, confidence, lift)."""
+    from loyalist.recommend import interactions as inter_mod
+    from loyalist.recommend.basket import FrequentlyBoughtTogether
+    from loyalist.recommend.interactions import Interactions
+
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
+        raise ParameterError(f"-n {n!r} is impossible; use an integer 1..1000")
+    ids = [p.strip() for p in product if p and p.strip()]
+    if not ids:
+        raise ParameterError("--product is empty; pass a product id, e.g. --product 85123A")
+    with Store(store_path, read_only=True) as st:
+        ts = _rec_as_of(st, as_of)
+        lines, catalog = inter_mod.load(st, ts)
+    if lines.empty:
+        raise DataError(f"{store_path}: no purchase before as_of {ts.date()}; choose a later "
+                        "--as-of")
+    data = Interactions.from_lines(lines, as_of=ts, catalog=catalog)
+    model = FrequentlyBoughtTogether(min_count=min_count).fit(data)
+    known = set(map(str, data.items))
+    unknown = [p for p in ids if p not in known]
+    if len(unknown) == len(ids):
+        raise DataError(f"product {unknown[0]!r} has no purchase before {ts.date()}; pass a "
+                        f"product id from the transactions, e.g. {next(iter(sorted(known)))}")
+    table = model.together(ids, n, by=by)
+    return {"as_of": str(ts.date()), "by": by, "orders": int(model.n_orders_),
+            "unknown_products": unknown,
+            "rules": table.to_dict(orient="records")}

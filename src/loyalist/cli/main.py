@@ -238,6 +238,7 @@ def _register() -> None:
     customers.evaluate_app.command("recommend")(recommend.evaluate)
     app.add_typer(customers.evaluate_app, name="evaluate")
     app.command("recommend")(recommend.recommend)
+    app.command("together")(recommend.together)
     app.command("forecast")(forecast.forecast_command)
     app.command("plan")(plan.plan)
     app.command("serve")(serve.serve)

@@ -131,3 +131,36 @@ def evaluate(
     for task, summ in rep["summary"].items():
         out.print(f"{task}: best {summ['best_model']} (HR {summ['best_hr_lift']:+.1%}, NDCG "
                   f"{summ['best_ndcg_lift']:+.1%} vs baseline)")
+
+
+def together(
+    product: Annotated[list[str], typer.Option("--product", help="Product id (repeatable).")],
+    store: StoreOpt = Path(DEFAULT_STORE),
+    as_of: AsOfOpt = None,
+    n: Annotated[int, typer.Option("-n", "--n", help="Companions per product.")] = 10,
+    by: Annotated[str, typer.Option(help="confidence|lift|support")] = "confidence",
+    min_count: Annotated[int, typer.Option(help="Fewest shared orders for a rule.")] = 5,
+    as_json: JsonOpt = False,
+) -> None:
+    """Frequently bought together: each product's best companions by association rules over
+    the orders before --as-of (support, confidence, lift).
+
+    Example:
+
+      loyalist together --store shop.duckdb --product 85123A -n 5
+    """
+    res = pipeline.bought_together(store, product, as_of=as_of, n=n, by=by,
+                                   min_count=min_count)
+    if as_json:
+        _emit_json(res)
+        return
+    out.print(f"{res['orders']:,} orders before {res['as_of']}, ranked by {res['by']}")
+    t = Table(show_header=True, header_style="bold")
+    for c in ("product", "rank", "with", "orders", "confidence", "lift"):
+        t.add_column(c, justify="left" if c in ("product", "with") else "right")
+    for r in res["rules"]:
+        t.add_row(str(r[s.PRODUCT_ID]), str(r["rank"]), str(r["consequent"]), str(r["count"]),
+                  f"{r['confidence']:.1%}", f"{r['lift']:.1f}")
+    out.print(t)
+    if res["unknown_products"]:
+        out.print(f"no purchases of: {', '.join(res['unknown_products'])}")
