@@ -138,6 +138,8 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
                    period=int(meta["planning_period_days"]), as_of=str(as_of.date()),
                    out=out / "plan")
     plan_eval = _plan_against_truth(Path(gen["files"]["truth_response"]), planned)
+    say("writing the HTML report and exports")
+    rep = report(store_path, out / "report", train_dir=out / "customers")
     result = {
         "out": str(out), "store": str(store_path), "scenario": gen, "as_of": str(as_of.date()),
         "loads": [{k: r[k] for k in ("table", "file", "rows_read", "rows_loaded",
@@ -159,7 +161,8 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
                     "recommendations": recs["csv"],
                     "recommendation_metrics": rec_eval["outputs"][0],
                     **{f"forecast_{k}": v for k, v in fc["files"].items()},
-                    **{f"plan_{k}": v for k, v in planned["summary"]["files"].items()}},
+                    **{f"plan_{k}": v for k, v in planned["summary"]["files"].items()},
+                    "report": rep["files"].get("html", str(out / "report"))},
     }
     result["seconds"] = round(time.perf_counter() - started, 2)
     write_run_json(out, command="demo", as_of=as_of, inputs=[Path(p) for p in
@@ -311,10 +314,28 @@ RECOMMENDATIONS_CSV = "recommendations.csv"
 RECOMMENDATION_COLUMNS = (s.CUSTOMER_ID, "rank", s.PRODUCT_ID, "score", "method")
 
 FORECAST_BY = ("category", "store_id", "country")
+#: The store tables the forecast and its backtest are written to (keyed by as_of).
+FORECAST_TABLE = "forecast"
+FORECAST_BACKTEST_TABLE = "forecast_backtest"
 
 
 def _rec_as_of(st: Store, as_of: str | pd.Timestamp | None) -> pd.Timestamp:
     return to_as_of(as_of) if as_of is not None else st.default_as_of()
+
+
+def _interactions(store_path: Path | str, as_of: str | pd.Timestamp | None
+                  ) -> tuple[Any, pd.Timestamp]:
+    """Customer purchases before ``as_of`` as :class:`~loyalist.recommend.Interactions`."""
+    from loyalist.recommend import interactions as inter_mod
+    from loyalist.recommend.interactions import Interactions
+
+    with Store(store_path, read_only=True) as st:
+        ts = _rec_as_of(st, as_of)
+        lines, catalog = inter_mod.load(st, ts)
+    if lines.empty:
+        raise DataError(f"{store_path}: no customer purchase before as_of {ts.date()}; choose "
+                        "a later --as-of")
+    return Interactions.from_lines(lines, as_of=ts, catalog=catalog), ts
 
 
 def _customers(customer: str | Sequence[str] | None) -> list[str] | None:
@@ -338,9 +359,7 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
     Writes ``out_dir/recommendations.csv`` (customer_id, rank, product_id, score, method) and,
     with ``save``, the store table ``recommendations`` (plus as_of and new_only), replacing the
     rows of the same as_of, method and customers. Returns a summary dict."""
-    from loyalist.recommend import interactions as inter_mod
     from loyalist.recommend.hybrid import HybridRecommender
-    from loyalist.recommend.interactions import Interactions
     from loyalist.recommend.registry import METHODS, make_model
 
     if method not in METHODS:
@@ -349,13 +368,7 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
         raise ParameterError(f"-n {n!r} is impossible; use an integer 1..1000")
     ids = _customers(customer)
     t0 = time.perf_counter()
-    with Store(store_path, read_only=True) as st:
-        ts = _rec_as_of(st, as_of)
-        lines, catalog = inter_mod.load(st, ts)
-    if lines.empty:
-        raise DataError(f"{store_path}: no customer purchase before as_of {ts.date()}; choose "
-                        "a later --as-of")
-    data = Interactions.from_lines(lines, as_of=ts, catalog=catalog)
+    data, ts = _interactions(store_path, as_of)
     model = make_model(method, random_state=random_state).fit(data)
     fit_s = time.perf_counter() - t0
     targets = np.asarray(ids if ids is not None else data.customers, dtype=object)
@@ -443,14 +456,17 @@ def json_default(x: object) -> object:
 def forecast(store_path: str | Path, horizon: int = 30, out_dir: str | Path = "out",
                  by: str | None = None, country: str | None = None,
                  as_of: str | pd.Timestamp | None = None,
-                 models: str | list[str] | tuple[str, ...] | None = None) -> dict[str, Any]:
+                 models: str | list[str] | tuple[str, ...] | None = None, *,
+                 save: bool = True) -> dict[str, Any]:
     """Forecast daily net revenue ``horizon`` days from ``as_of`` (default: the day after the
     last transaction) for the total and, with ``by``, each category / store / country.
 
     Writes into ``out_dir``: ``forecast.csv`` (series, date, model, mean, lo80, hi80, lo95,
     hi95; the chosen model per series), ``backtest.csv`` (series, model, origin, days, mape,
     smape, mase, coverage80, coverage95; every model and the honest ``auto`` selection) and
-    ``forecast.png``. Returns a JSON-ready dict: as_of, horizon, holidays, origins, per series
+    ``forecast.png``; with ``save``, the same two tables to the store (``forecast`` and
+    ``forecast_backtest``, plus ``as_of``), replacing the rows of the same as_of. Returns a
+    JSON-ready dict: as_of, horizon, holidays, origins, per series
     the chosen model, its backtest metrics and the seasonal naive's, skipped series, files.
     ``models`` (names or a comma list) overrides the candidates (default
     :data:`loyalist.forecast.DEFAULT_MODELS`; the seasonal naive is always run).
@@ -483,6 +499,12 @@ def forecast(store_path: str | Path, horizon: int = 30, out_dir: str | Path = "o
     bt = fc.backtest_.assign(origin=fc.backtest_["origin"].dt.date)
     bt.to_csv(files["backtest"], index=False)
     plot_forecast(fc.series_, fcst, files["plot"], chosen=fc.chosen_)
+    if save:
+        where, at = "as_of = ?", [ts.to_pydatetime()]
+        with Store(store_path) as st:
+            st.write_frame(FORECAST_TABLE, fcst.assign(as_of=ts), replace_where=where, params=at)
+            st.write_frame(FORECAST_BACKTEST_TABLE, fc.backtest_.assign(as_of=ts),
+                           replace_where=where, params=at)
     business = fc.countries_.get("total")
     return {
         "as_of": str(ts.date()),
@@ -652,22 +674,14 @@ def bought_together(store_path: Path | str, product: Sequence[str], *,
                     by: str = "confidence", min_count: int = 5) -> dict[str, Any]:
     """Frequently bought together: for each product, its ``n`` best companions by association
     rules over the orders before ``as_of`` (support, confidence, lift)."""
-    from loyalist.recommend import interactions as inter_mod
     from loyalist.recommend.basket import FrequentlyBoughtTogether
-    from loyalist.recommend.interactions import Interactions
 
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
         raise ParameterError(f"-n {n!r} is impossible; use an integer 1..1000")
     ids = [p.strip() for p in product if p and p.strip()]
     if not ids:
         raise ParameterError("--product is empty; pass a product id, e.g. --product 85123A")
-    with Store(store_path, read_only=True) as st:
-        ts = _rec_as_of(st, as_of)
-        lines, catalog = inter_mod.load(st, ts)
-    if lines.empty:
-        raise DataError(f"{store_path}: no purchase before as_of {ts.date()}; choose a later "
-                        "--as-of")
-    data = Interactions.from_lines(lines, as_of=ts, catalog=catalog)
+    data, ts = _interactions(store_path, as_of)
     model = FrequentlyBoughtTogether(min_count=min_count).fit(data)
     known = set(map(str, data.items))
     unknown = [p for p in ids if p not in known]
@@ -678,3 +692,34 @@ def bought_together(store_path: Path | str, product: Sequence[str], *,
     return {"as_of": str(ts.date()), "by": by, "orders": int(model.n_orders_),
             "unknown_products": unknown,
             "rules": table.to_dict(orient="records")}
+
+
+# --- report -----------------------------------------------------------------------------
+def report(store_path: Path, out: Path, *, as_of: str | None = None,
+           train_dir: Path | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """A self-contained HTML report of every result the store holds, with BI exports (CSV
+    and Parquet) of scores, segments, plan, forecast and recommendations, and ``run.json``.
+    ``as_of`` picks the results of that cutoff (default: the latest of each kind);
+    ``train_dir`` (the ``--out`` of ``train``) adds the model card's out-of-time metrics."""
+    from loyalist.report import collect, draw_all, read_train_metrics, render_html, write_report
+
+    say = progress or (lambda _m: None)
+    t0 = time.perf_counter()
+    metrics = read_train_metrics(train_dir) if train_dir is not None else None
+    say("reading the store")
+    with Store(store_path, read_only=True) as st:
+        rep = collect(st, as_of=to_as_of(as_of) if as_of else None, train_metrics=metrics)
+    say("drawing the pictures")
+    images = draw_all(rep.sections)
+    page = render_html(rep, images, exports=rep.exports, generated_at=datetime.now())
+    say(f"writing the report and {len(rep.exports)} exports")
+    out = Path(out)
+    files = write_report(out, page, images, rep.exports)
+    result = {"store": str(store_path), "as_of": str(rep.as_of.date()) if rep.as_of else None,
+              "sections": list(rep.sections), "absent": rep.absent,
+              "exports": {k: len(v) for k, v in rep.exports.items()}, "files": files,
+              "summary": rep.summary(), "seconds": round(time.perf_counter() - t0, 2)}
+    files["run"] = str(write_run_json(
+        out, command="report", as_of=rep.as_of, inputs=[Path(store_path)],
+        metrics=result["summary"], extra={k: v for k, v in result.items() if k != "summary"}))
+    return result

@@ -230,7 +230,7 @@ def demo(
 
 
 def _register() -> None:
-    from loyalist.cli import clv, customers, forecast, plan, recommend, serve
+    from loyalist.cli import clv, customers, forecast, plan, recommend, report, serve
 
     app.add_typer(clv.app, name="clv")
     app.command()(customers.train)
@@ -242,6 +242,7 @@ def _register() -> None:
     app.command("forecast")(forecast.forecast_command)
     app.command("plan")(plan.plan)
     app.command("serve")(serve.serve)
+    app.command("report")(report.report)
 
 
 _register()

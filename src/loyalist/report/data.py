@@ -1,0 +1,409 @@
+"""What the report shows, read from the store: one plain dict (numbers and frames) per section,
+or the reason a section is absent. Nothing here draws or writes; see :mod:`.plots`,
+:mod:`.html` and :mod:`.files`.
+
+Each result section reads the rows of one ``as_of``: the one asked for, else the latest in its
+table. Data quality covers the whole store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from loyalist import schema as s
+from loyalist.store import Store
+
+log = logging.getLogger(__name__)
+
+__all__ = ["EXPORT_NAMES", "SECTIONS", "Report", "collect"]
+
+#: section key -> heading, in report order
+SECTIONS = {
+    "quality": "Data quality",
+    "segments": "Segments",
+    "churn": "Churn risk",
+    "clv": "Customer lifetime value",
+    "plan": "Promotion plan",
+    "forecast": "Revenue forecast",
+    "recommendations": "Recommendations",
+}
+#: result tables written by :mod:`loyalist.pipeline` (forecast, plan, recommend)
+T_FORECAST = "forecast"
+T_BACKTEST = "forecast_backtest"
+T_PLAN_CUSTOMERS = "plan_customers"
+T_RECOMMENDATIONS = "recommendations"
+BASELINE = "seasonal_naive"
+#: every export a report can write (the writer removes stale ones left by an earlier report)
+EXPORT_NAMES = ("scores", "segments", "clusters", "plan_customers", "plan_promotions",
+                "forecast", "forecast_backtest", "recommendations")
+TIER_ORDER = ("high", "medium", "low")
+
+
+@dataclass
+class Report:
+    """The report's content: ``sections`` (key -> data) for what the store holds, ``absent``
+    (key -> reason and fix) for what it does not, and ``exports`` (name -> frame)."""
+
+    store: str
+    as_of: pd.Timestamp | None
+    tables: dict[str, int]
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    absent: dict[str, str] = field(default_factory=dict)
+    exports: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """The headline numbers of each present section, JSON-ready."""
+        return {k: v.get("headline", {}) for k, v in self.sections.items()}
+
+
+def collect(st: Store, *, as_of: pd.Timestamp | None = None,
+            train_metrics: dict[str, Any] | None = None) -> Report:
+    """Read every section the store can fill. Raises :class:`~loyalist.errors.StoreError`
+    when the store holds no transactions. ``train_metrics`` is the ``metrics.json`` of
+    ``loyalist train`` (its out-of-time evaluation goes into the churn and CLV sections)."""
+    st.require(s.T_TRANSACTIONS)
+    tables = {t: st.count(t) for t in st.query(
+        "SELECT table_name FROM information_schema.tables ORDER BY 1")["table_name"]}
+    rep = Report(store=str(st.path), as_of=as_of, tables=tables)
+    rep.sections["quality"] = quality(st)
+    fix = f"--store {st.path}"
+    scores_at, why = _pick_as_of(st, s.T_SCORES, as_of, f"run `loyalist train {fix}`")
+    if scores_at is None:
+        for key in ("segments", "churn", "clv"):
+            rep.absent[key] = why or ""
+    else:
+        scores = st.query(f"SELECT * FROM {s.T_SCORES} WHERE as_of = ? ORDER BY {s.CUSTOMER_ID}",
+                          [scores_at.to_pydatetime()])
+        rep.exports["scores"] = scores
+        _customer_sections(st, rep, scores, scores_at, train_metrics)
+    for key, fn, cmd in (
+            ("plan", plan, f"run `loyalist plan {fix} --budget 5000`"),
+            ("forecast", forecast, f"run `loyalist forecast {fix}`"),
+            ("recommendations", recommendations, f"run `loyalist recommend {fix}`")):
+        got, why = fn(st, as_of, cmd)
+        if got is None:
+            rep.absent[key] = why or ""
+        else:
+            rep.exports.update(got.pop("exports", {}))
+            rep.sections[key] = got
+    rep.sections = {k: rep.sections[k] for k in SECTIONS if k in rep.sections}
+    return rep
+
+
+def _pick_as_of(st: Store, table: str, as_of: pd.Timestamp | None, fix: str
+                ) -> tuple[pd.Timestamp | None, str | None]:
+    """The as_of whose rows a section reads, or why there is none."""
+    if not st.has_table(table) or st.count(table) == 0:
+        return None, f"the store has no `{table}` table; {fix}"
+    if as_of is None:
+        return pd.Timestamp(st.query(f"SELECT max(as_of) AS a FROM {table}")["a"].iloc[0]), None
+    n = st.query(f"SELECT count(*) AS n FROM {table} WHERE as_of = ?", [as_of.to_pydatetime()])
+    if int(n["n"].iloc[0]) == 0:
+        have = st.query(f"SELECT DISTINCT as_of FROM {table} ORDER BY 1 DESC LIMIT 3")["as_of"]
+        dates = ", ".join(str(pd.Timestamp(d).date()) for d in have)
+        return None, (f"`{table}` has no rows at as_of {as_of.date()} (latest: {dates}); "
+                      f"{fix} --as-of {as_of.date()}")
+    return as_of, None
+
+
+# --- data quality -------------------------------------------------------------------------
+def quality(st: Store) -> dict[str, Any]:
+    """Loads, rule counts and shares, and what the transactions table holds."""
+    t = s.T_TRANSACTIONS
+    tx = st.query(f"""
+        SELECT count(*) AS lines, count(DISTINCT {s.ORDER_ID}) AS orders,
+               count(DISTINCT {s.CUSTOMER_ID}) AS customers,
+               count(DISTINCT {s.PRODUCT_ID}) AS products,
+               count(*) FILTER (WHERE {s.IS_GUEST}) AS guest_lines,
+               min({s.ORDERED_AT}) AS first_date, max({s.ORDERED_AT}) AS last_date,
+               coalesce(sum({s.AMOUNT}), 0) AS net_revenue,
+               coalesce(sum({s.AMOUNT}) FILTER (WHERE {s.AMOUNT} > 0), 0) AS gross_revenue
+        FROM {t}""").iloc[0].to_dict()
+    headline = {k: (int(v) if k in ("lines", "orders", "customers", "products", "guest_lines")
+                    else float(v) if "revenue" in k else str(pd.Timestamp(v)))
+                for k, v in tx.items()}
+    kinds = st.query(f"""SELECT {s.LINE_KIND} AS line_kind, count(*) AS lines,
+                                sum({s.AMOUNT}) AS revenue
+                         FROM {t} GROUP BY 1 ORDER BY 2 DESC""")
+    monthly = st.query(f"""SELECT date_trunc('month', {s.ORDERED_AT}) AS month,
+                                  sum({s.AMOUNT}) AS revenue,
+                                  count(DISTINCT {s.ORDER_ID}) AS orders,
+                                  count(DISTINCT {s.CUSTOMER_ID}) AS customers
+                           FROM {t} GROUP BY 1 ORDER BY 1""")
+    loads = pd.DataFrame()
+    rules = pd.DataFrame(columns=["table", "rule", "action", "rows", "share_rows", "reason"])
+    if st.has_table(s.T_LOADS) and st.count(s.T_LOADS) > 0:
+        loads = st.query(f"""SELECT load_id, tbl AS "table", file, format, loaded_at, status,
+                                    rows_read, rows_loaded, rows_quarantined, rules
+                             FROM {s.T_LOADS} ORDER BY load_id""")
+        rules = _rules(st, loads)
+        loads = loads.drop(columns="rules")
+        headline |= {k: int(loads[k].sum())
+                     for k in ("rows_read", "rows_loaded", "rows_quarantined")}
+        headline["loads"] = len(loads)
+    return {"headline": headline, "loads": loads, "rules": rules, "line_kinds": kinds,
+            "monthly": monthly}
+
+
+def _rules(st: Store, loads: pd.DataFrame) -> pd.DataFrame:
+    """Rows per (table, rule): quarantined rows from the ``quarantine`` table, classified and
+    flagged rows from each load's rule counts; share = rows / rows read into that table."""
+    read = loads.groupby("table")["rows_read"].sum()
+    rows: list[dict[str, Any]] = []
+    if st.has_table(s.T_QUARANTINE) and st.count(s.T_QUARANTINE) > 0:
+        q = st.query(f"""SELECT tbl AS "table", rule, count(*) AS rows, any_value(reason) AS reason
+                         FROM {s.T_QUARANTINE} GROUP BY 1, 2""")
+        rows += q.assign(action="quarantine").to_dict(orient="records")
+    counts: dict[tuple[str, str], int] = {}
+    for tbl, raw in zip(loads["table"], loads["rules"], strict=True):
+        for name, n in (json.loads(raw) if isinstance(raw, str) else raw or {}).items():
+            rule = s.RULES_BY_NAME.get(name)
+            if rule is not None and rule.action != "quarantine" and n:
+                counts[(tbl, name)] = counts.get((tbl, name), 0) + int(n)
+    for (tbl, name), n in counts.items():
+        r = s.RULES_BY_NAME[name]
+        rows.append({"table": tbl, "rule": name, "rows": n, "reason": r.reason,
+                     "action": r.action})
+    out = pd.DataFrame(rows, columns=["table", "rule", "action", "rows", "reason"])
+    denom = out["table"].map(read).astype(float)
+    out.insert(4, "share_rows", out["rows"] / denom.where(denom > 0))
+    return out.sort_values(["table", "rows"], ascending=[True, False], ignore_index=True)
+
+
+# --- customers: segments, churn, CLV ------------------------------------------------------
+def _customer_sections(st: Store, rep: Report, scores: pd.DataFrame, ts: pd.Timestamp,
+                       metrics: dict[str, Any] | None) -> None:
+    from loyalist.features import customer_features
+    from loyalist.segment.profile import segment_profile
+
+    ev = (metrics or {}).get("evaluation") or {}
+    metrics_as_of = (metrics or {}).get("as_of")
+    if ev and metrics_as_of and pd.Timestamp(metrics_as_of) != ts:
+        ev = dict(ev, note=f"the model metrics are for as_of {pd.Timestamp(metrics_as_of).date()}"
+                           f", the scores for {ts.date()}")
+    if "rfm_segment" in scores:
+        feats = customer_features(st, ts)
+        joined = scores.merge(feats, on=s.CUSTOMER_ID, how="left", suffixes=("", "_f"))
+        prof = segment_profile(joined, by="rfm_segment")
+        rep.exports["segments"] = prof
+        seg: dict[str, Any] = {"as_of": ts, "profile": prof, "headline": {
+            "as_of": str(ts.date()), "customers": len(scores), "segments": len(prof)}}
+        if "cluster_name" in scores and scores["cluster_name"].notna().any():
+            clusters = segment_profile(joined.assign(
+                cluster_name=joined["cluster_name"].fillna("(none)")), by="cluster_name")
+            rep.exports["clusters"] = clusters
+            seg["clusters"] = clusters
+            seg["headline"]["clusters"] = len(clusters)
+        rep.sections["segments"] = seg
+    else:
+        rep.absent["segments"] = "the scores have no `rfm_segment` column"
+    if "churn_probability" in scores:
+        rep.sections["churn"] = churn(scores, ts, ev.get("churn"), ev.get("note"))
+    else:
+        rep.absent["churn"] = "the scores have no `churn_probability` column"
+    if "clv_expected" in scores:
+        rep.sections["clv"] = clv(scores, ts, ev.get("clv"), ev.get("note"))
+    else:
+        rep.absent["clv"] = "the scores have no `clv_expected` column"
+
+
+def churn(scores: pd.DataFrame, ts: pd.Timestamp, evaluation: dict[str, Any] | None = None,
+          note: str | None = None) -> dict[str, Any]:
+    """Tier counts and probability ranges, the commonest reasons among high-risk customers
+    (numbers masked so that like reasons count together) and, with the model metrics, the
+    out-of-time evaluation."""
+    p = scores["churn_probability"]
+    g = scores.groupby("churn_tier")["churn_probability"]
+    tiers = pd.DataFrame({"customers": g.size(), "mean_probability": g.mean(),
+                          "min_probability": g.min(), "max_probability": g.max()})
+    tiers = tiers.reindex([t for t in TIER_ORDER if t in tiers.index]
+                          + [t for t in tiers.index if t not in TIER_ORDER])
+    tiers.insert(1, "share", tiers["customers"] / len(scores))
+    tiers = tiers.rename_axis("tier").reset_index()
+    high = scores.loc[scores["churn_tier"] == "high", "reasons"] if "reasons" in scores \
+        else pd.Series(dtype=object)
+    kinds = (high.dropna().str.split("; ").explode().dropna()
+             .map(lambda r: re.sub(r"\d[\d,.]*", "N", r)))
+    reasons = kinds.value_counts().head(8).rename_axis("reason").reset_index(name="customers")
+    out: dict[str, Any] = {
+        "as_of": ts, "tiers": tiers, "reasons": reasons,
+        "probability": p.to_numpy(dtype=float), "tier": scores["churn_tier"].to_numpy(),
+        "headline": {"as_of": str(ts.date()), "customers": len(scores),
+                     "mean_probability": float(p.mean()),
+                     **{f"tier_{t}": int(n) for t, n in zip(tiers["tier"], tiers["customers"],
+                                                             strict=True)}}}
+    if evaluation:
+        out["evaluation"] = evaluation
+        out["evaluation_note"] = note
+        m = evaluation.get("models", {}).get("model", {})
+        out["headline"] |= {f"oot_{k}": m[k] for k in ("roc_auc", "brier") if m.get(k) is not None}
+    return out
+
+
+def clv(scores: pd.DataFrame, ts: pd.Timestamp, evaluation: dict[str, Any] | None = None,
+        note: str | None = None) -> dict[str, Any]:
+    """Expected value over the horizon: totals, the p10/p50/p90 interval, and deciles (highest
+    first) with their share of the total."""
+    v = scores["clv_expected"].astype(float)
+    order = np.argsort(-v.to_numpy(), kind="stable")
+    decile = np.empty(len(v), dtype=int)
+    decile[order] = np.arange(len(v)) * 10 // max(len(v), 1) + 1
+    cols = {c: "mean" for c in ("clv_expected", "clv_p10", "clv_p50", "clv_p90", "clv_bgnbd",
+                                "churn_probability") if c in scores}
+    g = scores.assign(decile=decile).groupby("decile")
+    dec = g.agg(cols).add_suffix("_mean")
+    dec.insert(0, "customers", g.size())
+    total = float(v.sum())
+    dec.insert(1, "share_of_total", g["clv_expected"].sum() / total if total else np.nan)
+    dec = dec.reset_index()
+    head = {"as_of": str(ts.date()), "customers": len(scores), "total": total,
+            "mean": float(v.mean()), "median": float(v.median()),
+            "top_decile_share": float(dec["share_of_total"].iloc[0]) if len(dec) else None}
+    for q in ("clv_p10", "clv_p50", "clv_p90"):
+        if q in scores:
+            head[f"sum_{q[4:]}"] = float(scores[q].sum())
+    if {"clv_p10", "clv_p90"} <= set(scores):
+        head["median_interval_width"] = float((scores["clv_p90"] - scores["clv_p10"]).median())
+    out: dict[str, Any] = {"as_of": ts, "deciles": dec, "values": v.to_numpy(), "headline": head}
+    if evaluation:
+        out["evaluation"] = evaluation
+        out["evaluation_note"] = note
+    return out
+
+
+# --- results: plan, forecast, recommendations ---------------------------------------------
+def plan(st: Store, as_of: pd.Timestamp | None, fix: str
+         ) -> tuple[dict[str, Any] | None, str | None]:
+    """The latest plan (of ``as_of`` when given): its summary, ranked promotions, allocation
+    over promotions and the budget-sensitivity curve."""
+    ts, why = _pick_as_of(st, s.T_PLANS, as_of, fix)
+    if ts is None:
+        return None, why
+    plans = st.query(f"""SELECT plan_id, as_of, goal, budget, summary FROM {s.T_PLANS}
+                         WHERE as_of = ? ORDER BY rowid DESC""", [ts.to_pydatetime()])
+    row = plans.iloc[0]
+    summ = json.loads(row["summary"])
+    promos = _flat(pd.DataFrame(summ.get("promotions") or []))
+    cust = pd.DataFrame()
+    if st.has_table(T_PLAN_CUSTOMERS):
+        cust = st.query(f"SELECT * FROM {T_PLAN_CUSTOMERS} WHERE plan_id = ? "
+                        "ORDER BY priority, customer_id", [row["plan_id"]])
+    alloc = pd.DataFrame()
+    if len(cust):
+        g = cust.groupby(s.PROMOTION)
+        alloc = pd.DataFrame({"customers": g.size(), "cost": g["expected_cost"].sum(),
+                              "incremental_value": g["expected_incremental_value"].sum()})
+        alloc = alloc.sort_values("cost", ascending=False).rename_axis("promotion").reset_index()
+    head = {k: summ.get(k) for k in (
+        "plan_id", "as_of", "goal", "budget", "period_days", "spend", "customers_targeted",
+        "customers_considered", "incremental_revenue", "incremental_revenue_lo80",
+        "incremental_revenue_hi80", "net_profit", "roi", "confidence")}
+    head["plan_id"] = str(row["plan_id"])
+    head["plan_customers"] = len(cust)
+    return {"as_of": ts, "summary": summ, "promotions": promos, "allocation": alloc,
+            "sensitivity": pd.DataFrame(summ.get("sensitivity") or []),
+            "plans_at_as_of": len(plans), "headline": head,
+            "exports": {"plan_customers": cust, "plan_promotions": promos}}, None
+
+
+def _flat(frame: pd.DataFrame) -> pd.DataFrame:
+    """Nested cells (lists, dicts) as JSON text, so the frame exports to CSV and Parquet."""
+    for c in frame.columns:
+        if frame[c].map(lambda x: isinstance(x, list | dict)).any():
+            frame[c] = frame[c].map(lambda x: json.dumps(x) if isinstance(x, list | dict) else x)
+    return frame
+
+
+def forecast(st: Store, as_of: pd.Timestamp | None, fix: str
+             ) -> tuple[dict[str, Any] | None, str | None]:
+    """The forecast of ``as_of`` (default latest), recent history of the total, and per series
+    the chosen model's backtest next to the seasonal naive's."""
+    from loyalist.forecast.series import TOTAL, read_daily_revenue
+
+    ts, why = _pick_as_of(st, T_FORECAST, as_of, fix)
+    if ts is None:
+        return None, why
+    at = [ts.to_pydatetime()]
+    fc = st.query(f"SELECT * FROM {T_FORECAST} WHERE as_of = ? ORDER BY series, date", at)
+    bt = st.query(f"SELECT * FROM {T_BACKTEST} WHERE as_of = ? ORDER BY series, model, origin",
+                  at) if st.has_table(T_BACKTEST) else pd.DataFrame()
+    daily, _ = read_daily_revenue(st, as_of=ts)
+    history = daily[daily["series"] == TOTAL].set_index("date")["y"]
+    chosen = fc.groupby("series", sort=False)["model"].first()
+    rows = []
+    means = (bt.groupby(["series", "model"])[["mase", "mape", "coverage80", "coverage95"]]
+             .mean() if len(bt) else pd.DataFrame())
+    for name, model in chosen.items():
+        f = fc[fc["series"] == name]
+        r: dict[str, Any] = {"series": name, "model": model, "days": len(f),
+                             "forecast_total": float(f["mean"].sum())}
+        m = means.loc[(name, model)] if (name, model) in means.index else None
+        b = means.loc[(name, BASELINE)] if (name, BASELINE) in means.index else None
+        if m is not None:
+            r |= {"mase": m["mase"], "mape": m["mape"], "coverage80": m["coverage80"],
+                  "coverage95": m["coverage95"]}
+        if b is not None:
+            r["naive_mase"] = b["mase"]
+            if m is not None and b["mase"] and np.isfinite(b["mase"]):
+                r["mase_vs_naive"] = m["mase"] / b["mase"]
+        rows.append(r)
+    table = pd.DataFrame(rows)
+    total = table[table["series"] == TOTAL]
+    head: dict[str, Any] = {"as_of": str(ts.date()), "series": len(table),
+                            "horizon_days": int(fc.groupby("series").size().max())}
+    if len(total):
+        t = total.iloc[0]
+        head |= {"model": t["model"], "forecast_total": float(t["forecast_total"])}
+        if "mase_vs_naive" in t and pd.notna(t["mase_vs_naive"]):
+            head["mase_vs_seasonal_naive"] = float(t["mase_vs_naive"])
+    return {"as_of": ts, "forecast": fc, "history": history, "series": table,
+            "origins": sorted({str(pd.Timestamp(o).date()) for o in bt.get("origin", [])}),
+            "headline": head, "exports": {"forecast": fc, "forecast_backtest": bt}}, None
+
+
+def recommendations(st: Store, as_of: pd.Timestamp | None, fix: str
+                    ) -> tuple[dict[str, Any] | None, str | None]:
+    """Coverage of customers and catalogue, and the most recommended products, for one method
+    (hybrid when present) at ``as_of`` (default latest)."""
+    ts, why = _pick_as_of(st, T_RECOMMENDATIONS, as_of, fix)
+    if ts is None:
+        return None, why
+    at = [ts.to_pydatetime()]
+    methods = st.query(f"""SELECT method, count(*) AS n FROM {T_RECOMMENDATIONS}
+                           WHERE as_of = ? GROUP BY 1 ORDER BY 2 DESC, 1""", at)
+    method = "hybrid" if "hybrid" in set(methods["method"]) else str(methods["method"].iloc[0])
+    recs = st.query(f"""SELECT * FROM {T_RECOMMENDATIONS} WHERE as_of = ? AND method = ?
+                        ORDER BY {s.CUSTOMER_ID}, rank""", [*at, method])
+    base = st.query(f"""SELECT count(DISTINCT {s.CUSTOMER_ID}) FILTER (WHERE NOT {s.IS_GUEST})
+                               AS customers, count(DISTINCT {s.PRODUCT_ID}) AS products
+                        FROM {s.T_TRANSACTIONS}
+                        WHERE {s.ORDERED_AT} < ? AND {s.LINE_KIND} = 'sale'""", at).iloc[0]
+    customers = recs[s.CUSTOMER_ID].nunique()
+    products = recs[s.PRODUCT_ID].nunique()
+    g = recs.groupby(s.PRODUCT_ID)
+    top = pd.DataFrame({"customers": g[s.CUSTOMER_ID].nunique(), "mean_rank": g["rank"].mean()})
+    top = top.sort_values(["customers", "mean_rank"], ascending=[False, True]).head(10)
+    top = top.reset_index()
+    if st.has_table(s.T_PRODUCTS) and st.count(s.T_PRODUCTS) > 0 and len(top):
+        ids = list(top[s.PRODUCT_ID])
+        info = st.query(f"""SELECT {s.PRODUCT_ID}, {s.CATEGORY}, {s.DESCRIPTION}
+                            FROM {s.T_PRODUCTS} WHERE {s.PRODUCT_ID} IN
+                            ({', '.join('?' * len(ids))})""", ids)
+        top = top.merge(info, on=s.PRODUCT_ID, how="left")
+    head = {"as_of": str(ts.date()), "method": method, "customers": int(customers),
+            "rows": len(recs),
+            "per_customer": float(len(recs) / customers) if customers else 0.0,
+            "customer_coverage": float(customers / base["customers"]) if base["customers"]
+            else None,
+            "products_recommended": int(products),
+            "catalogue_coverage": float(products / base["products"]) if base["products"]
+            else None}
+    return {"as_of": ts, "methods": methods, "top": top, "headline": head,
+            "exports": {"recommendations": recs}}, None

@@ -1,0 +1,357 @@
+"""The report as one self-contained HTML page: inline CSS, pictures as base64 PNG data URIs,
+no script and no external resource, so it works opened from disk with no network."""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from loyalist import __version__
+from loyalist.report.data import SECTIONS, Report
+
+__all__ = ["render_html"]
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
+ margin:0 auto;max-width:1100px;padding:1.5rem;color:#1a202c;line-height:1.45}
+h1{margin-bottom:.2rem}h2{border-bottom:2px solid #2b6cb0;padding-bottom:.2rem;margin-top:2.4rem}
+h3{margin-top:1.4rem}.meta{color:#4a5568;font-size:.9rem}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.85rem}
+th,td{border:1px solid #e2e8f0;padding:.25rem .5rem;text-align:right;vertical-align:top}
+th{background:#edf2f7}td.t,th.t{text-align:left}
+dl.facts{display:flex;flex-wrap:wrap;gap:.6rem;margin:.6rem 0}
+dl.facts div{background:#f7fafc;border:1px solid #e2e8f0;border-radius:6px;padding:.4rem .7rem}
+dl.facts dt{font-size:.75rem;color:#4a5568}dl.facts dd{margin:0;font-weight:600}
+img{max-width:100%;height:auto;display:block;margin:.6rem 0}
+.note{color:#744210;background:#fefcbf;padding:.4rem .7rem;border-radius:4px}
+nav a{margin-right:.8rem}
+"""
+
+Fmt = Callable[[Any], str]
+
+
+def _na(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
+
+
+def money(v: Any) -> str:
+    return "n/a" if _na(v) else f"{float(v):,.0f}"
+
+
+def count(v: Any) -> str:
+    return "n/a" if _na(v) else f"{int(v):,}"
+
+
+def pct(v: Any) -> str:
+    return "n/a" if _na(v) else f"{100 * float(v):.1f}%"
+
+
+def num(v: Any) -> str:
+    if _na(v):
+        return "n/a"
+    if isinstance(v, bool | str):
+        return str(v)
+    f = float(v)
+    return f"{f:,.0f}" if abs(f) >= 1000 else f"{f:.3f}" if abs(f) < 10 else f"{f:,.1f}"
+
+
+def day(v: Any) -> str:
+    return "n/a" if _na(v) else str(pd.Timestamp(v).date())
+
+
+def when(v: Any) -> str:
+    return "n/a" if _na(v) else f"{pd.Timestamp(v):%Y-%m-%d %H:%M}"
+
+
+def text(v: Any) -> str:
+    return "" if _na(v) else str(v)
+
+
+def _e(v: Any) -> str:
+    return html.escape(str(v))
+
+
+def table(frame: pd.DataFrame, cols: Iterable[tuple[str, str, Fmt]], *, limit: int = 60) -> str:
+    """``cols``: (column, heading, formatter); missing columns are left out."""
+    cols = [c for c in cols if c[0] in frame.columns]
+    left = {text, day, when}
+    th = "".join(f'<th class="{"t" if f in left else ""}">{_e(h)}</th>' for _, h, f in cols)
+    rows = []
+    for _, r in frame.head(limit).iterrows():
+        rows.append("<tr>" + "".join(
+            f'<td class="{"t" if f in left else ""}">{_e(f(r[c]))}</td>' for c, _, f in cols)
+            + "</tr>")
+    more = (f'<p class="meta">first {limit} of {len(frame):,} rows; all of them are in the '
+            "exports</p>") if len(frame) > limit else ""
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
+
+
+def facts(items: Iterable[tuple[str, str]]) -> str:
+    return '<dl class="facts">' + "".join(
+        f"<div><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>" for k, v in items) + "</dl>"
+
+
+def img(images: dict[str, bytes], name: str, alt: str) -> str:
+    if name not in images:
+        return ""
+    data = base64.b64encode(images[name]).decode("ascii")
+    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+
+
+def note(msg: str | None) -> str:
+    return f'<p class="note">{_e(msg)}</p>' if msg else ""
+
+
+# --- sections -----------------------------------------------------------------------------
+def _quality(d: dict[str, Any], images: dict[str, bytes]) -> str:
+    h = d["headline"]
+    out = [facts([
+        ("transaction lines", count(h["lines"])), ("orders", count(h["orders"])),
+        ("customers", count(h["customers"])), ("products", count(h["products"])),
+        ("guest lines", count(h["guest_lines"])),
+        ("date range", f"{day(h['first_date'])} to {day(h['last_date'])}"),
+        ("net revenue", money(h["net_revenue"])), ("gross revenue", money(h["gross_revenue"])),
+        *[(k.replace("_", " "), count(h[k])) for k in
+          ("loads", "rows_read", "rows_loaded", "rows_quarantined") if k in h]])]
+    out.append(img(images, "monthly", "net revenue and customers per month"))
+    if len(d["loads"]):
+        loads = d["loads"].assign(file=d["loads"]["file"].map(lambda f: Path(str(f)).name))
+        out += ["<h3>Loads</h3>", table(loads, [
+            ("load_id", "load", count), ("table", "table", text), ("file", "file", text),
+            ("format", "format", text), ("loaded_at", "loaded", when),
+            ("status", "status", text), ("rows_read", "rows read", count),
+            ("rows_loaded", "loaded", count), ("rows_quarantined", "quarantined", count)])]
+    out.append("<h3>Rules</h3>")
+    if len(d["rules"]):
+        out.append(table(d["rules"], [
+            ("table", "table", text), ("rule", "rule", text), ("action", "action", text),
+            ("rows", "rows", count), ("share_rows", "% of rows read", pct),
+            ("reason", "reason", text)]))
+    else:
+        out.append("<p>No row was quarantined, classified or flagged.</p>")
+    out += ["<h3>Transaction lines by kind</h3>", table(d["line_kinds"], [
+        ("line_kind", "kind", text), ("lines", "lines", count), ("revenue", "revenue", money)])]
+    return "".join(out)
+
+
+PROFILE_COLS: list[tuple[str, str, Fmt]] = [
+    ("customers", "customers", count), ("customer_share", "% customers", pct),
+    ("revenue", "revenue", money), ("revenue_share", "% revenue", pct),
+    ("mean_order_value", "mean order", money),
+    ("recency_days_median", "median recency (days)", num), ("orders_mean", "mean orders", num),
+    ("churn_probability_mean", "mean churn", pct), ("clv_expected_mean", "mean CLV", money),
+    ("p_alive_mean", "mean P(alive)", pct)]
+
+
+def profile_cols(first: str) -> list[tuple[str, str, Fmt]]:
+    return [("segment", first, text), *PROFILE_COLS]
+
+
+def _segments(d: dict[str, Any], images: dict[str, bytes]) -> str:
+    out = [f"<p>RFM segments of {d['headline']['customers']:,} customers at as_of "
+           f"{day(d['as_of'])}.</p>", table(d["profile"], profile_cols("segment")),
+           img(images, "segments", "share of customers and revenue per RFM segment")]
+    if "clusters" in d:
+        out += ["<h3>Clusters</h3>", "<p>k-means clusters on scaled log features, named from "
+                "their profiles.</p>", table(d["clusters"], profile_cols("cluster")),
+                img(images, "clusters", "share of customers and revenue per cluster")]
+    return "".join(out)
+
+
+CHURN_EVAL: list[tuple[str, str, Fmt]] = [
+    ("model", "model", text), ("roc_auc", "ROC-AUC", num), ("pr_auc", "PR-AUC", num),
+    ("brier", "Brier", num), ("lift_top_decile", "lift top 10%", num), ("n", "customers", count)]
+CLV_EVAL: list[tuple[str, str, Fmt]] = [
+    ("model", "model", text), ("mae", "MAE", num), ("rmse", "RMSE", num),
+    ("spearman", "Spearman", num), ("gini_normalized", "norm. Gini", num),
+    ("lift_top_decile", "lift top 10%", num), ("total_error", "error of total", pct)]
+
+
+def _models(ev: dict[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame([{"model": k, **v} for k, v in (ev.get("models") or {}).items()])
+
+
+def _churn(d: dict[str, Any], images: dict[str, bytes]) -> str:
+    h = d["headline"]
+    out = [facts([("as_of", h["as_of"]), ("customers", count(h["customers"])),
+                  ("mean churn probability", pct(h["mean_probability"]))]
+                 + [(f"tier {t}", count(h[f"tier_{t}"])) for t in ("high", "medium", "low")
+                    if f"tier_{t}" in h]),
+           table(d["tiers"], [("tier", "tier", text), ("customers", "customers", count),
+                              ("share", "share", pct), ("mean_probability", "mean", pct),
+                              ("min_probability", "min", pct),
+                              ("max_probability", "max", pct)]),
+           img(images, "churn", "churn probability histogram by tier")]
+    if len(d["reasons"]):
+        out += ["<h3>Commonest reasons among high-risk customers</h3>",
+                table(d["reasons"], [("reason", "reason (N = a number)", text),
+                                     ("customers", "customers", count)])]
+    ev = d.get("evaluation")
+    if ev:
+        out += ["<h3>Out-of-time evaluation (model card)</h3>", note(d.get("evaluation_note")),
+                table(_models(ev), CHURN_EVAL)]
+        if ev.get("tiers"):
+            tiers = pd.DataFrame([{"tier": k, **v} for k, v in ev["tiers"].items()])
+            out.append(table(tiers, [("tier", "tier", text), ("customers", "customers", count),
+                                     ("churn_rate", "observed churn", pct)]))
+        out.append(img(images, "churn_calibration", "churn calibration plot"))
+    else:
+        out.append('<p class="meta">No model metrics given: pass <code>--train-dir</code> (the '
+                   "output folder of <code>loyalist train</code>) for the out-of-time "
+                   "evaluation and calibration.</p>")
+    return "".join(out)
+
+
+def _clv(d: dict[str, Any], images: dict[str, bytes]) -> str:
+    h = d["headline"]
+    out = [facts([("as_of", h["as_of"]), ("customers", count(h["customers"])),
+                  ("total expected CLV", money(h["total"])), ("mean", money(h["mean"])),
+                  ("median", money(h["median"])),
+                  ("top decile share", pct(h["top_decile_share"]))]
+                 + [(f"sum of {q}", money(h[f"sum_{q}"])) for q in ("p10", "p50", "p90")
+                    if f"sum_{q}" in h]),
+           img(images, "clv", "CLV distribution and deciles"),
+           table(d["deciles"], [
+               ("decile", "decile", count), ("customers", "customers", count),
+               ("share_of_total", "share of total", pct),
+               ("clv_expected_mean", "mean expected", money), ("clv_p10_mean", "mean p10", money),
+               ("clv_p50_mean", "mean p50", money), ("clv_p90_mean", "mean p90", money),
+               ("clv_bgnbd_mean", "mean BG/NBD+GG", money),
+               ("churn_probability_mean", "mean churn", pct)])]
+    ev = d.get("evaluation")
+    if ev:
+        out += ["<h3>Out-of-time evaluation</h3>", note(d.get("evaluation_note")),
+                table(_models(ev), CLV_EVAL)]
+        iv = ev.get("interval") or {}
+        if "coverage" in iv:
+            out.append(f"<p>p10-p90 interval coverage out of time: {pct(iv['coverage'])}.</p>")
+        out.append(img(images, "clv_calibration", "CLV calibration plot"))
+    return "".join(out)
+
+
+def _plan(d: dict[str, Any], images: dict[str, bytes]) -> str:
+    s, h = d["summary"], d["headline"]
+    opt = s.get("optimizer") or {}
+    out = [facts([
+        ("plan", h["plan_id"]), ("as_of", text(h["as_of"])), ("goal", text(h["goal"])),
+        ("period", f"{h['period_days']} days"), ("budget", money(h["budget"])),
+        ("spend", money(h["spend"])),
+        ("customers targeted", f"{count(h['customers_targeted'])} of "
+                               f"{count(h['customers_considered'])}"),
+        ("incremental revenue", money(h["incremental_revenue"])),
+        ("80% interval", f"{money(h['incremental_revenue_lo80'])} to "
+                         f"{money(h['incremental_revenue_hi80'])}"),
+        ("net profit", money(h["net_profit"])), ("ROI", num(h["roi"])),
+        ("confidence", text(h["confidence"])),
+        ("optimality gap", f"{pct(opt.get('gap'))} ({text(opt.get('method'))})")])]
+    if d["plans_at_as_of"] > 1:
+        out.append(f'<p class="meta">{d["plans_at_as_of"]} plans at this as_of; the latest '
+                   "is shown.</p>")
+    out += ["<h3>Ranked promotions</h3>", table(d["promotions"], [
+        ("rank", "#", count), ("promotion", "promotion", text), ("kind", "kind", text),
+        ("target_segment", "segment", text), ("customers", "customers", count),
+        ("participation", "participation", pct),
+        ("incremental_revenue", "incr. revenue", money),
+        ("incremental_revenue_lo80", "80% low", money),
+        ("incremental_revenue_hi80", "80% high", money), ("cost", "cost", money),
+        ("roi", "ROI", num), ("confidence", "confidence", text)])]
+    if "rationale" in d["promotions"]:
+        out.append("<ol>" + "".join(f"<li>{_e(r)}</li>" for r in
+                                    d["promotions"]["rationale"].head(10)) + "</ol>")
+    out += ["<h3>Allocation and budget sensitivity</h3>",
+            img(images, "plan", "budget allocation and sensitivity curve"),
+            table(d["allocation"], [("promotion", "promotion", text),
+                                    ("customers", "customers", count), ("cost", "cost", money),
+                                    ("incremental_value", "incremental value", money)]),
+            table(d["sensitivity"], [("budget", "budget", money), ("spend", "spend", money),
+                                     ("value", "goal value", money), ("roi", "ROI", num),
+                                     ("gap", "gap", pct)])]
+    excluded = s.get("excluded") or {}
+    if excluded:
+        out.append("<p>Excluded: " + _e(", ".join(f"{k.replace('_', ' ')} {v:,}"
+                                                   for k, v in excluded.items())) + ".</p>")
+    if s.get("assumptions"):
+        out += ["<h3>Assumptions</h3>",
+                "<ul>" + "".join(f"<li>{_e(a)}</li>" for a in s["assumptions"]) + "</ul>"]
+    out.append(f'<p class="meta">{h["plan_customers"]:,} customers in the execution plan '
+               "(exports/plan_customers).</p>")
+    return "".join(out)
+
+
+def _forecast(d: dict[str, Any], images: dict[str, bytes]) -> str:
+    h = d["headline"]
+    items = [("as_of", h["as_of"]), ("horizon", f"{h['horizon_days']} days"),
+             ("series", count(h["series"]))]
+    if "model" in h:
+        items += [("model (total)", h["model"]),
+                  ("forecast revenue (sum of daily means)", money(h["forecast_total"]))]
+    if "mase_vs_seasonal_naive" in h:
+        items.append(("MASE vs seasonal naive", f"{100 * (h['mase_vs_seasonal_naive'] - 1):+.1f}%"))
+    out = [facts(items), img(images, "forecast", "revenue history and forecast with intervals"),
+           "<h3>Backtest (means over rolling origins)</h3>", table(d["series"], [
+               ("series", "series", text), ("model", "model", text), ("days", "days", count),
+               ("forecast_total", "forecast total", money), ("mase", "MASE", num),
+               ("naive_mase", "naive MASE", num), ("mase_vs_naive", "MASE / naive", num),
+               ("mape", "MAPE", pct), ("coverage80", "80% coverage", pct),
+               ("coverage95", "95% coverage", pct)])]
+    if d["origins"]:
+        out.append(f'<p class="meta">backtest origins: {_e(", ".join(d["origins"]))}</p>')
+    return "".join(out)
+
+
+def _recommendations(d: dict[str, Any], images: dict[str, bytes]) -> str:
+    h = d["headline"]
+    out = [facts([("as_of", h["as_of"]), ("method", h["method"]),
+                  ("customers", count(h["customers"])),
+                  ("per customer", f"{h['per_customer']:.1f}"),
+                  ("customer coverage", pct(h["customer_coverage"])),
+                  ("products recommended", count(h["products_recommended"])),
+                  ("catalogue coverage", pct(h["catalogue_coverage"]))]),
+           table(d["methods"], [("method", "method", text), ("n", "rows", count)]),
+           "<h3>Most recommended products</h3>",
+           table(d["top"], [("product_id", "product", text), ("description", "description", text),
+                            ("category", "category", text), ("customers", "customers", count),
+                            ("mean_rank", "mean rank", num)]),
+           img(images, "recommendations", "most recommended products")]
+    return "".join(out)
+
+
+RENDER = {"quality": _quality, "segments": _segments, "churn": _churn, "clv": _clv,
+          "plan": _plan, "forecast": _forecast, "recommendations": _recommendations}
+
+
+def render_html(rep: Report, images: dict[str, bytes], *, exports: Iterable[str] = (),
+                generated_at: datetime | None = None) -> str:
+    """The whole page. ``exports``: the names written to ``exports/`` (listed at the end)."""
+    nav = "".join(f'<a href="#{k}">{_e(SECTIONS[k])}</a>' for k in rep.sections)
+    head = (f"store {Path(rep.store).name}"
+            + (f" · as_of {rep.as_of.date()}" if rep.as_of is not None else
+               " · latest results of each kind")
+            + (f" · generated {generated_at:%Y-%m-%d %H:%M}" if generated_at else "")
+            + f" · loyalist {__version__}")
+    body = [f"<h1>Loyalist report</h1><p class='meta'>{_e(head)}</p><nav>{nav}</nav>"]
+    if rep.absent:
+        body += ["<h3>Not in this report</h3><ul>"
+                 + "".join(f"<li><b>{_e(SECTIONS[k])}</b>: {_e(v)}</li>"
+                           for k, v in rep.absent.items()) + "</ul>"]
+    for key, data in rep.sections.items():
+        body.append(f'<section id="{key}"><h2>{_e(SECTIONS[key])}</h2>'
+                    f"{RENDER[key](data, images)}</section>")
+    names = list(exports)
+    if names:
+        body.append('<section id="exports"><h2>Exports</h2><p>BI-ready tables in '
+                    "<code>exports/</code>, each as CSV and Parquet: "
+                    + _e(", ".join(names)) + ".</p></section>")
+    store_tables = ", ".join(f"{k} {v:,}" for k, v in rep.tables.items())
+    body.append(f'<p class="meta">store tables (rows): {_e(store_tables)}</p>')
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>Loyalist report</title><style>{CSS}</style></head><body>"
+            + "\n".join(body) + "</body></html>\n")

@@ -1,0 +1,311 @@
+"""``loyalist report``: a self-contained HTML page whose numbers match the store, BI exports in
+CSV and Parquet, the forecast tables in the store, partial stores, and one-line errors."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pytest
+from conftest import line, write_csv
+
+from loyalist import pipeline
+from loyalist.errors import DataError, StoreError
+from loyalist.report import SECTIONS
+
+HEADINGS = list(SECTIONS.values())
+EXPORTS = ("scores", "segments", "clusters", "plan_customers", "plan_promotions", "forecast",
+           "forecast_backtest", "recommendations")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A generated merchant with every result: scores, a plan, recommendations, a forecast."""
+    root = tmp_path_factory.mktemp("report_store")
+    gen = pipeline.generate("fashion", customers=600, months=12, seed=3, out=root / "data")
+    store = root / "shop.duckdb"
+    for name, table in pipeline.SCENARIO_TABLES.items():
+        pipeline.ingest(store, [gen["files"][name]], table=table)
+    trained = pipeline.train(store, out=root / "train")
+    planned = pipeline.plan(store, budget=1000, goal="revenue", save=True)
+    recs = pipeline.recommend(store, out_dir=root / "recs")
+    fc = pipeline.forecast(store, 14, root / "forecast")
+    return {"root": root, "store": store, "train": trained, "plan": planned["summary"],
+            "recs": recs, "forecast": fc}
+
+
+@pytest.fixture(scope="module")
+def full(built: dict[str, Any]) -> dict[str, Any]:
+    store = built["store"]
+    before = hashlib.sha256(store.read_bytes()).hexdigest()
+    out = built["root"] / "report"
+    res = pipeline.report(store, out, train_dir=built["root"] / "train")
+    assert hashlib.sha256(store.read_bytes()).hexdigest() == before  # read-only
+    return {"res": res, "out": out, "html": (out / "report.html").read_text(encoding="utf-8")}
+
+
+def q(store: Path, sql: str, params: list[object] | None = None) -> pd.DataFrame:
+    with duckdb.connect(str(store), read_only=True) as con:
+        return con.execute(sql, params or []).df()
+
+
+class StrictParser(HTMLParser):
+    """Collects tags, attributes and nesting errors (every non-void tag closed in order)."""
+
+    VOID = {"meta", "img", "br", "hr", "link", "input", "source", "col", "wbr"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.h2: list[str] = []
+        self._in_h2 = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag not in self.VOID:
+            self.stack.append(tag)
+        if tag == "h2":
+            self._in_h2 = True
+            self.h2.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1:] or 'nothing'}")
+            return
+        self.stack.pop()
+        if tag == "h2":
+            self._in_h2 = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_h2:
+            self.h2[-1] += data
+
+
+def parse(page: str) -> StrictParser:
+    p = StrictParser()
+    p.feed(page)
+    p.close()
+    return p
+
+
+def test_every_section_with_numbers_from_the_store(built: dict[str, Any],
+                                                   full: dict[str, Any]) -> None:
+    page, res, store = full["html"], full["res"], built["store"]
+    assert res["sections"] == list(SECTIONS) and res["absent"] == {}
+    assert parse(page).h2 == [*HEADINGS, "Exports"]
+    summ = json.loads(q(store, "SELECT summary FROM plans")["summary"].iloc[0])
+    assert summ["plan_id"] == built["plan"]["plan_id"]
+    n_plan = int(q(store, "SELECT count(*) AS n FROM plan_customers")["n"].iloc[0])
+    assert n_plan == summ["customers_targeted"] > 0
+    assert f"{summ['spend']:,.0f}" in page and f"{summ['budget']:,.0f}" in page
+    assert f"{summ['customers_targeted']:,} of {summ['customers_considered']:,}" in page
+    assert f"{summ['incremental_revenue']:,.0f}" in page
+    assert summ["promotions"][0]["rationale"] in page
+    loads = q(store, "SELECT sum(rows_read) AS r, count(*) AS n FROM loads").iloc[0]
+    assert f"{int(loads['r']):,}" in page
+    tx = q(store, "SELECT count(*) AS n, count(DISTINCT order_id) AS o, sum(amount) AS rev, "
+                  "min(ordered_at) AS lo, max(ordered_at) AS hi FROM transactions").iloc[0]
+    for v in (f"{int(tx['n']):,}", f"{int(tx['o']):,}", f"{tx['rev']:,.0f}",
+              f"{tx['lo'].date()} to {tx['hi'].date()}"):
+        assert v in page, v
+    scores = q(store, "SELECT * FROM scores")
+    tiers = scores["churn_tier"].value_counts()
+    assert res["summary"]["churn"]["tier_high"] == tiers["high"]
+    assert res["summary"]["clv"]["total"] == pytest.approx(scores["clv_expected"].sum())
+    assert f"{scores['clv_expected'].sum():,.0f}" in page
+    champions = (scores["rfm_segment"] == "Champions").sum()
+    assert re.search(rf"<td class=\"t\">Champions</td><td class=\"\">{champions:,}</td>", page)
+    # the model card's out-of-time numbers, from --train-dir
+    auc = built["train"]["metrics"]["evaluation"]["churn"]["models"]["model"]["roc_auc"]
+    assert f"{auc:.3f}" in page and "alt=\"churn calibration plot\"" in page
+    fc = res["summary"]["forecast"]
+    assert fc["model"] == built["forecast"]["series"]["total"]["model"]
+    assert fc["mase_vs_seasonal_naive"] == pytest.approx(
+        built["forecast"]["series"]["total"]["mase_vs_seasonal_naive"], abs=1e-3)
+    rc = res["summary"]["recommendations"]
+    assert rc["customers"] == built["recs"]["customers"] and rc["method"] == "hybrid"
+    run = json.loads((full["out"] / "run.json").read_text())
+    assert run["command"] == "report" and str(store) in run["inputs"]
+    assert run["metrics"]["plan"]["spend"] == pytest.approx(summ["spend"])
+
+
+def test_self_contained_offline(full: dict[str, Any]) -> None:
+    page = full["html"]
+    p = parse(page)
+    assert not any(t in ("script", "link", "iframe", "object") for t, _ in p.tags)
+    refs = [(t, k, v) for t, a in p.tags for k, v in a.items() if k in ("src", "href")]
+    assert refs
+    for tag, key, value in refs:
+        assert value and not re.match(r"(?i)\s*(https?:)?//", value), (tag, key, value)
+        assert value.startswith("data:") if key == "src" else value.startswith("#")
+    assert not re.search(r"(?i)(src|href)\s*=\s*[\"']?\s*https?://", page)
+    assert "url(" not in page and "@import" not in page
+    imgs = [a for t, a in p.tags if t == "img"]
+    assert len(imgs) >= 10
+    for a in imgs:
+        src = a["src"] or ""
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1]).startswith(b"\x89PNG\r\n\x1a\n")
+        assert a.get("alt")
+
+
+def test_html_parses_without_errors(full: dict[str, Any]) -> None:
+    p = parse(full["html"])
+    assert p.errors == [] and p.stack == []
+    assert [t for t, _ in p.tags].count("h1") == 1
+    assert full["html"].startswith("<!DOCTYPE html>")
+
+
+def test_exports_both_formats_with_store_row_counts(built: dict[str, Any],
+                                                    full: dict[str, Any]) -> None:
+    store, exp = built["store"], full["out"] / "exports"
+    summ = json.loads(q(store, "SELECT summary FROM plans")["summary"].iloc[0])
+    expected = {
+        "scores": q(store, "SELECT count(*) AS n FROM scores")["n"].iloc[0],
+        "segments": q(store, "SELECT count(DISTINCT rfm_segment) AS n FROM scores")["n"].iloc[0],
+        "clusters": q(store, "SELECT count(DISTINCT cluster_name) AS n FROM scores")["n"].iloc[0],
+        "plan_customers": summ["customers_targeted"],
+        "plan_promotions": len(summ["promotions"]),
+        "forecast": q(store, "SELECT count(*) AS n FROM forecast")["n"].iloc[0],
+        "forecast_backtest": q(store, "SELECT count(*) AS n FROM forecast_backtest")["n"].iloc[0],
+        "recommendations": q(store, "SELECT count(*) AS n FROM recommendations")["n"].iloc[0],
+    }
+    assert set(full["res"]["exports"]) == set(EXPORTS)
+    for name, n in expected.items():
+        csv, parquet = pd.read_csv(exp / f"{name}.csv"), pd.read_parquet(exp / f"{name}.parquet")
+        assert len(csv) == len(parquet) == n > 0, name
+        assert list(csv.columns) == list(parquet.columns), name
+    seg = pd.read_parquet(exp / "segments.parquet")
+    assert seg["customers"].sum() == expected["scores"]
+    assert seg["customer_share"].sum() == pytest.approx(1.0)
+    pc = pd.read_parquet(exp / "plan_customers.parquet")
+    assert pc["expected_cost"].sum() == pytest.approx(summ["spend"], rel=1e-6)
+    assert sorted(pd.read_csv(exp / "plan_promotions.csv")["rank"]) == list(
+        range(1, len(summ["promotions"]) + 1))
+
+
+def test_forecast_writes_its_tables_replacing_the_same_as_of(built: dict[str, Any]) -> None:
+    store, fc = built["store"], built["forecast"]
+    rows = q(store, "SELECT * FROM forecast ORDER BY series, date")
+    assert len(rows) == 14 and set(rows["series"]) == {"total"}
+    assert {"series", "date", "model", "mean", "lo80", "hi80", "lo95", "hi95", "as_of"} <= set(
+        rows.columns)
+    assert (rows["as_of"].dt.date.astype(str) == fc["as_of"]).all()
+    assert rows["model"].iloc[0] == fc["series"]["total"]["model"]
+    assert (rows["lo95"] <= rows["lo80"]).all() and (rows["hi80"] <= rows["hi95"]).all()
+    csv = pd.read_csv(built["root"] / "forecast" / "forecast.csv")
+    assert rows["mean"].to_numpy() == pytest.approx(csv["mean"].to_numpy())
+    bt = q(store, "SELECT * FROM forecast_backtest")
+    assert len(bt) == len(pd.read_csv(built["root"] / "forecast" / "backtest.csv")) > 0
+    assert {"seasonal_naive", "auto"} <= set(bt["model"])
+    # the same as_of again replaces; another as_of adds (on a copy: others read the original)
+    copy = built["root"] / "copy.duckdb"
+    shutil.copy(store, copy)
+    again = pipeline.forecast(copy, 7, built["root"] / "fc2", models="seasonal_naive")
+    assert again["as_of"] == fc["as_of"]
+    assert len(q(copy, "SELECT * FROM forecast")) == 7
+    pipeline.forecast(copy, 7, built["root"] / "fc3", models="seasonal_naive",
+                      as_of="2025-12-01")
+    n = q(copy, "SELECT as_of, count(*) AS n FROM forecast GROUP BY 1 ORDER BY 1")
+    assert list(n["n"]) == [7, 7]
+    bt_at = q(copy, "SELECT DISTINCT as_of FROM forecast_backtest")
+    assert len(bt_at) == 2
+    pipeline.forecast(copy, 7, built["root"] / "fc4", models="seasonal_naive",
+                      as_of="2025-11-01", save=False)
+    assert len(q(copy, "SELECT * FROM forecast")) == 14
+
+
+def test_as_of_picks_results_and_notes_what_is_missing(built: dict[str, Any],
+                                                       tmp_path: Path) -> None:
+    res = pipeline.report(built["store"], tmp_path, as_of=built["plan"]["as_of"])
+    assert res["sections"] == list(SECTIONS) and set(res["exports"]) == set(EXPORTS)
+    # the same folder again, for a cutoff with no results: nothing stale is left behind
+    res = pipeline.report(built["store"], tmp_path, as_of="2025-06-01")
+    assert res["sections"] == ["quality"] and res["as_of"] == "2025-06-01"
+    assert set(res["absent"]) == set(SECTIONS) - {"quality"}
+    assert "no rows at as_of 2025-06-01" in res["absent"]["churn"]
+    page = (tmp_path / "report.html").read_text()
+    assert "Not in this report" in page and "--as-of 2025-06-01" in page
+    assert res["exports"] == {} and list((tmp_path / "exports").iterdir()) == []
+    assert [p.name for p in (tmp_path / "plots").iterdir()] == ["monthly.png"]
+
+
+def test_store_with_only_transactions(tmp_path: Path) -> None:
+    rows = [line(order=str(i), customer=f"c{i % 4}", when=f"2024-0{1 + i % 6}-0{1 + i % 9} 10:00",
+                 price=2.5 + i) for i in range(30)]
+    rows += [line(order="bad", price=0), line(order="bad2", qty="x"), line(order="g", customer="")]
+    store = tmp_path / "tx.duckdb"
+    pipeline.ingest(store, [write_csv(tmp_path / "t.csv", rows)])
+    res = pipeline.report(store, tmp_path / "out")
+    assert res["sections"] == ["quality"] and res["exports"] == {}
+    assert set(res["absent"]) == set(SECTIONS) - {"quality"}
+    assert "loyalist train" in res["absent"]["segments"]
+    assert "loyalist plan" in res["absent"]["plan"]
+    page = (tmp_path / "out" / "report.html").read_text()
+    p = parse(page)
+    assert p.errors == [] and p.h2 == ["Data quality"]
+    assert "Not in this report" in page
+    for heading in HEADINGS[1:]:
+        assert f"<b>{heading}</b>" in page
+    h = res["summary"]["quality"]
+    assert (h["rows_read"], h["rows_loaded"], h["rows_quarantined"]) == (33, 31, 2)
+    assert h["guest_lines"] == 1
+    for rule in ("non_positive_price", "unparseable_quantity", "guest"):
+        assert f">{rule}<" in page
+    assert "3.0%" in page  # 1 of 33 rows read
+    assert (tmp_path / "out" / "run.json").is_file()
+    assert list((tmp_path / "out" / "exports").iterdir()) == []
+
+
+def test_missing_or_empty_store_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"no store here; create one with `loyalist ingest"):
+        pipeline.report(tmp_path / "nope.duckdb", tmp_path / "out")
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+    with pytest.raises(StoreError, match=r"table 'transactions' is empty; load data first"):
+        pipeline.report(empty, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_dir_without_metrics(built: dict[str, Any], tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"no metrics.json there"):
+        pipeline.report(built["store"], tmp_path / "out", train_dir=tmp_path)
+
+
+def test_cli_report(built: dict[str, Any], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from loyalist.cli.main import app
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["report", "--store", str(built["store"]), "--out",
+                            str(tmp_path / "r"), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["sections"] == list(SECTIONS) and Path(doc["files"]["html"]).is_file()
+    r = runner.invoke(app, ["report", "--store", str(built["store"]), "--out",
+                            str(tmp_path / "r"), "--quiet"])
+    said = " ".join(r.stdout.split())  # rich wraps at the terminal width
+    assert r.exit_code == 0 and "(7 sections: Data quality, Segments" in said
+    assert f"plan_customers {built['plan']['customers_targeted']:,} rows" in said
+    assert "loyalist report --store" in runner.invoke(app, ["report", "--help"]).stdout
+    # the real entry point: one red line and exit code 2, no traceback
+    p = subprocess.run([sys.executable, "-m", "loyalist", "report", "--store",
+                        str(tmp_path / "none.duckdb"), "--out", str(tmp_path / "r2")],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "no store here" in p.stderr and len(p.stderr.strip().splitlines()) <= 2
