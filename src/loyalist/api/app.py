@@ -16,7 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
-from loyalist import __version__
+from loyalist import __version__, dashboard
 from loyalist.api import docs, reads, routes
 from loyalist.api.middleware import Guard
 from loyalist.api.reads import NotFound
@@ -109,5 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
     app.add_middleware(Guard, max_body=settings.max_body_bytes,
-                       max_upload=settings.max_upload_bytes)
+                       max_upload=settings.max_upload_bytes,
+                       upload_paths=("/ingest", dashboard.UPLOAD_PATH))
+    dashboard.mount(app)  # the web dashboard under /app (after Guard: see mount)
     return app

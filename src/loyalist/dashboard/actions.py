@@ -1,0 +1,151 @@
+"""What the dashboard's buttons do, each a :class:`~loyalist.dashboard.jobs.Job`'s work: a plan
+and an upload go through :mod:`loyalist.api.writes` (exactly ``POST /plans`` and
+``POST /ingest``); training and the sample scenarios call :mod:`loyalist.pipeline` as
+``loyalist train`` and ``loyalist demo`` do.
+
+**Loading a sample scenario.** A store is one DuckDB file and a scenario is a whole merchant,
+so it is never mixed into other data. The scenario is generated, ingested (same quality
+report as ``loyalist ingest``) and its customer models trained into a new file built next to
+the served store, without blocking the server. Then, with the store to itself:
+
+- if the served store is empty (no file, or no table with a row), the new file replaces it
+  (an atomic rename), so the scenario is served from the path ``loyalist serve`` was given;
+- otherwise nothing is overwritten: the new file stays beside it as
+  ``<store>-<scenario>.duckdb`` (``-2``, ``-3``... if taken) and the server switches to it
+  for the API and the dashboard until it restarts (``/health`` and the page header show the
+  path served). Restart with ``--store`` that file to keep serving it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from loyalist import pipeline
+from loyalist.api import writes
+from loyalist.api.models import PlanRequest
+from loyalist.api.storegate import StoreGate
+from loyalist.dashboard.jobs import Job, Work
+from loyalist.store import Store
+
+#: what the dashboard remembers of a loaded scenario (plan defaults, page header)
+SCENARIO_FIELDS = ("scenario", "name", "business", "currency", "monthly_budget", "goal",
+                   "goal_text", "planning_period_days", "customers", "months", "seed")
+
+
+def make_plan(app: FastAPI, req: PlanRequest) -> Work:
+    def work(job: Job) -> dict[str, Any]:
+        job.say(f"fitting the response model and optimising the plan (goal {req.goal}, "
+                f"budget {req.budget:,.0f}, {req.period} days)")
+        summary = writes.plan(app.state.gate, req)
+        return {"plan_id": summary["plan_id"], "customers_targeted":
+                summary.get("customers_targeted"), "spend": summary.get("spend")}
+    return work
+
+
+def train(app: FastAPI) -> Work:
+    def work(job: Job) -> dict[str, Any]:
+        job.say("waiting for the store")
+        with app.state.gate.write() as store:
+            res = pipeline.train(store, progress=job.say)
+        return {"as_of": res["as_of"], "customers": res["customers"]}
+    return work
+
+
+def upload(app: FastAPI, path: Path, filename: str, *, table: str, fmt: str) -> Work:
+    """Load an uploaded file (already copied to ``path``; its folder is removed after)."""
+    def work(job: Job) -> dict[str, Any]:
+        try:
+            job.say(f"loading {filename}")
+            with path.open("rb") as f:
+                reports = writes.ingest(app.state.gate, f, filename, table=table, fmt=fmt,
+                                        mapping=None)
+        finally:
+            shutil.rmtree(path.parent, ignore_errors=True)
+        return {"reports": reports}
+    return work
+
+
+def load_scenario(app: FastAPI, scenario: str, *, customers: int | None, months: int,
+                  seed: int) -> Work:
+    """Generate, ingest and train a sample merchant, then serve it (module docstring)."""
+    def work(job: Job) -> dict[str, Any]:
+        served = Path(app.state.gate.path)
+        served.parent.mkdir(parents=True, exist_ok=True)
+        build = served.with_name(f".{served.stem}-{scenario}-{job.id}.building.duckdb")
+        try:
+            with tempfile.TemporaryDirectory(prefix="loyalist-scenario-") as tmp:
+                job.say(f"generating the {scenario} scenario")
+                gen = pipeline.generate(scenario, customers=customers, months=months,
+                                        seed=seed, out=Path(tmp))
+                reports: list[dict[str, Any]] = []
+                for name, table in pipeline.SCENARIO_TABLES.items():
+                    job.say(f"loading {name} into a new store")
+                    reports += pipeline.ingest(build, [gen["files"][name]], table=table)
+                meta = json.loads(Path(gen["files"]["scenario"]).read_text())
+                reports = writes.json_safe(reports, replace=(tmp + os.sep, ""))
+            job.say("training customer models (segments, churn, lifetime value)")
+            trained = pipeline.train(build, progress=job.say)
+            job.say("switching the served store")
+            target, replaced = install(app, build, scenario)
+        finally:
+            for p in (build, _wal(build)):
+                p.unlink(missing_ok=True)
+        info = {k: meta.get(k) for k in SCENARIO_FIELDS}
+        app.state.dashboard.scenarios[str(target)] = info
+        return {"scenario": info, "store": str(target), "replaced_empty_store": replaced,
+                "transactions": gen["transactions"], "as_of": trained["as_of"],
+                "customers_scored": trained["customers"], "reports": reports}
+    return work
+
+
+def _wal(path: Path) -> Path:
+    return path.with_name(path.name + ".wal")
+
+
+def is_empty(path: Path) -> bool:
+    """No store file, or one in which no table has a row."""
+    if not path.exists():
+        return True
+    with Store(path, read_only=True) as st:
+        names = [t for (t,) in st.con.execute("SELECT table_name FROM duckdb_tables()"
+                                              ).fetchall()]
+        return all(st.count(f'"{t}"') == 0 for t in names)
+
+
+def free_name(served: Path, scenario: str) -> Path:
+    """``<store>-<scenario>.duckdb`` beside the store, numbered when taken."""
+    suffix = served.suffix or ".duckdb"
+    for i in itertools.count(1):
+        p = served.with_name(f"{served.stem}-{scenario}{'' if i == 1 else f'-{i}'}{suffix}")
+        if not p.exists() and not _wal(p).exists():
+            return p
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def install(app: FastAPI, build: Path, scenario: str) -> tuple[Path, bool]:
+    """Serve the finished store ``build``: in place of an empty served store, else beside it
+    (the app's store gate and settings then point at the new file). (path, replaced)."""
+    gate: StoreGate = app.state.gate
+    with gate.write() as served:
+        target = served if is_empty(served) else free_name(served, scenario)
+        _wal(target).unlink(missing_ok=True)
+        os.replace(build, target)
+        if _wal(build).exists():
+            os.replace(_wal(build), _wal(target))
+        if target != served:
+            app.state.gate = StoreGate(target, idle_seconds=gate.idle_seconds,
+                                       cache_max_customers=gate.cache_max_customers)
+            app.state.settings = app.state.settings.model_copy(update={"store": target})
+    if target != served:
+        with gate.write():  # readers still on the old file finish first
+            pass
+        gate.close()
+    return target, target == served

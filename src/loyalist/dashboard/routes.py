@@ -1,0 +1,394 @@
+"""The dashboard's pages under ``/app``: a login page, one main page (store state, data loading,
+the plan form, results, segments, customer lookup), the POST targets of its forms (each starts
+a background job and redirects to the page that follows it), a job-status endpoint for the
+page's polling, the plan's CSV and the static files. Hidden from the OpenAPI schema."""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import jinja2
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from loyalist import __version__
+from loyalist.api.models import PlanRequest
+from loyalist.api.settings import ApiKey
+from loyalist.api.storegate import StoreUnavailable
+from loyalist.api.writes import safe_name
+from loyalist.dashboard import actions, assets, charts, views
+from loyalist.dashboard.auth import (
+    check_key,
+    current_key,
+    safe_next,
+    same_origin,
+    sign_in,
+    sign_out,
+)
+from loyalist.dashboard.jobs import Busy, Job, JobRunner, Work, one_line, validation_message
+from loyalist.errors import LoyalistError
+from loyalist.ingest import FORMATS, TABLES
+from loyalist.promote.catalog import GOALS
+
+PREFIX = "/app"
+UPLOAD_PATH = f"{PREFIX}/upload"
+SCENARIOS = ("fashion", "coffee", "electronics")
+PERIODS = (7, 14, 30, 60, 90)
+ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+#: scenario size limits accepted from the form (the generator's own defaults when blank)
+MAX_CUSTOMERS, MAX_MONTHS = 20_000, 36
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+class Dashboard:
+    """Per-app state: the job runner and what is known of the scenarios loaded."""
+
+    def __init__(self) -> None:
+        self.jobs = JobRunner()
+        self.scenarios: dict[str, dict[str, Any]] = {}
+
+
+def _dash(request: Request) -> Dashboard:
+    return request.app.state.dashboard  # type: ignore[no-any-return]
+
+
+# --- rendering ----------------------------------------------------------------------------
+def _num(x: Any, digits: int = 0) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    return f"{x:,.{digits}f}"
+
+
+def _pct(x: Any, digits: int = 1) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    return f"{100 * x:,.{digits}f}%"
+
+
+def _plain(x: Any) -> str:
+    """A number for an input's value: no exponent, no trailing zeros."""
+    return f"{float(x):.2f}".rstrip("0").rstrip(".")
+
+
+def _day(x: Any) -> str:
+    return str(x)[:10] if x is not None else "–"
+
+
+def _label(x: Any) -> str:
+    text = str(x).replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+@functools.cache
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("loyalist.dashboard", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(num=_num, pct=_pct, label=_label, day=_day, plain=_plain)
+    return env
+
+
+def render(request: Request, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+    key: ApiKey | None = ctx.pop("key", None)
+    html = _env().get_template(template).render(
+        prefix=PREFIX, version=__version__, key=key, can_write=key is not None
+        and key.scope == "write", css=assets.url("dashboard.css"),
+        js=assets.url("dashboard.js"), plotly=assets.url("plotly"), **ctx)
+    return HTMLResponse(html, status_code=status, headers={
+        "Content-Security-Policy": CSP, "X-Frame-Options": "DENY"})
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    target = here if request.method == "GET" else PREFIX
+    return RedirectResponse(f"{PREFIX}/login?next={_quote(target)}", status_code=303)
+
+
+def _quote(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text, safe="/")
+
+
+# --- sign-in ------------------------------------------------------------------------------
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = None) -> HTMLResponse:
+    return render(request, "login.html", next=safe_next(next, PREFIX), error=None)
+
+
+async def _fields(request: Request) -> dict[str, list[str]]:
+    """A submitted form's text fields (each a list of values); uploads are closed unread."""
+    async with request.form() as form:
+        out: dict[str, list[str]] = {}
+        for name, value in form.multi_items():
+            if isinstance(value, str):
+                out.setdefault(name, []).append(value)
+        return out
+
+
+def _one(fields: dict[str, list[str]], name: str) -> str:
+    return (fields.get(name) or [""])[0].strip()
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    fields = await _fields(request)
+    target = safe_next(_one(fields, "next"), PREFIX)
+    if not same_origin(request):
+        return render(request, "login.html", 403, next=target,
+                      error="sign-in refused: the form came from another site")
+    secret = _one(fields, "key")
+    key, error = check_key(request, secret)
+    if key is None:
+        return render(request, "login.html", 401, next=target, error=error)
+    response = RedirectResponse(target, status_code=303)
+    sign_in(response, request, secret, PREFIX)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    response = RedirectResponse(f"{PREFIX}/login", status_code=303)
+    sign_out(response, PREFIX)
+    return response
+
+
+# --- the main page ------------------------------------------------------------------------
+@router.get("", response_class=HTMLResponse)
+def index(request: Request, plan: str | None = None, customer: str | None = None,
+          job: str | None = None) -> Response:
+    key = current_key(request)
+    if key is None:
+        return _to_login(request)
+    finished = _dash(request).jobs.get(job) if job else None
+    if finished is not None and finished.status == "done" and finished.next:
+        return RedirectResponse(finished.next, status_code=303)
+    return _index(request, key, plan_id=plan, customer_id=customer, job_id=job)
+
+
+def _index(request: Request, key: ApiKey, *, plan_id: str | None = None,
+           customer_id: str | None = None, job_id: str | None = None,
+           error: str | None = None, status: int = 200) -> HTMLResponse:
+    dash = _dash(request)
+    gate = request.app.state.gate
+    running = dash.jobs.running()
+    shown = dash.jobs.get(job_id) if job_id else None
+    if job_id and shown is None and error is None:
+        error = f"job {job_id[:20]!r} is unknown (the server keeps the last jobs in memory only)"
+    if plan_id is not None and not ID.match(plan_id):
+        error, plan_id = error or f"plan id {plan_id[:70]!r} is not a plan id", None
+    customer_id = (customer_id or "").strip()[:200] or None
+    ctx: dict[str, Any] = {"key": key, "running": running, "job": shown, "error": error,
+                           "store": str(gate.path), "view": None, "customer_id": customer_id,
+                           "scenario": dash.scenarios.get(str(gate.path)),
+                           "scenarios": SCENARIOS, "tables": TABLES, "formats": FORMATS,
+                           "goals": GOALS, "charts": {}}
+    if running is None:
+        view = views.page(gate, plan_id=plan_id, customer_id=customer_id)
+        ctx["view"] = view
+        ctx["form"] = _plan_form(view, ctx["scenario"])
+        if view["plan"] is not None:
+            ctx["charts"]["allocation"] = charts.allocation(view["plan"])
+            ctx["charts"]["sensitivity"] = charts.sensitivity(view["plan"])
+        if view["segments"] is not None:
+            ctx["charts"]["segments"] = charts.segments(view["segments"], view["plan"])
+    return render(request, "index.html", status, **ctx)
+
+
+def _nice_max(budget: float) -> tuple[float, float]:
+    """Slider maximum (about 4x the budget, a round number) and step."""
+    top = max(1000.0, 4 * budget)
+    unit = 10 ** math.floor(math.log10(top))
+    top = math.ceil(top / unit) * unit
+    return top, max(top / 200, 1.0)
+
+
+def _plan_form(view: dict[str, Any], scenario: dict[str, Any] | None) -> dict[str, Any]:
+    """The plan form's values: those of the plan on show, else the scenario's, else defaults."""
+    plan, sc = view["plan"] or {}, scenario or {}
+    budget = float(plan.get("budget") or sc.get("monthly_budget") or 1000.0)
+    period = int(plan.get("period_days") or sc.get("planning_period_days") or 30)
+    top, step = _nice_max(budget)
+    names = [x["segment"] for x in (view["segments"] or {}).get("segments", [])]
+    return {"budget": budget, "budget_max": top, "budget_step": step,
+            "goal": plan.get("goal") or sc.get("goal") or "retention", "period": period,
+            "periods": sorted({*PERIODS, period}), "segment_names": names,
+            "segments": list(plan.get("segments") or [])}
+
+
+# --- actions (write key) ------------------------------------------------------------------
+def _writer(request: Request) -> ApiKey | Response:
+    key = current_key(request)
+    if key is None:
+        return _to_login(request)
+    if not same_origin(request):
+        return _index(request, key, error="refused: the form came from another site",
+                      status=403)
+    if key.scope != "write":
+        return _index(request, key, status=403, error=(
+            "this key may only read; loading data and making plans needs a key listed with "
+            "':write' in LOYALIST_API_KEYS"))
+    return key
+
+
+def _start(request: Request, key: ApiKey, kind: str, label: str, work: Work,
+           next_url: Callable[[Job], str] | None = None,
+           refused: Callable[[], None] | None = None) -> Response:
+    """Start a job and show its page; a one-line 409 while another job runs."""
+    try:
+        job = _dash(request).jobs.start(kind, label, work, next_url=next_url)
+    except Busy as e:
+        if refused is not None:
+            refused()
+        return _index(request, key, error=one_line(e), status=409)
+    return RedirectResponse(f"{PREFIX}?job={job.id}", status_code=303)
+
+
+def _int(fields: dict[str, list[str]], name: str, default: int | None, lo: int, hi: int
+         ) -> int | None:
+    raw = _one(fields, name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise LoyalistError(f"{name}: {raw[:30]!r} is not a whole number") from None
+    if not lo <= value <= hi:
+        raise LoyalistError(f"{name}: {value:,} is out of range; use {lo:,} to {hi:,}")
+    return value
+
+
+async def _off_loop(fn: Callable[..., Response], *args: Any, **kwargs: Any) -> Response:
+    """Run page work that may wait for the store in a worker thread, not the event loop."""
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+
+@router.post("/scenario")
+async def load_scenario(request: Request) -> Response:
+    return await _off_loop(_load_scenario, request, await _fields(request))
+
+
+def _load_scenario(request: Request, fields: dict[str, list[str]]) -> Response:
+    key = _writer(request)
+    if not isinstance(key, ApiKey):
+        return key
+    scenario = _one(fields, "scenario")
+    try:
+        if scenario not in SCENARIOS:
+            raise LoyalistError(f"scenario {scenario[:40]!r} is unknown; use one of: "
+                                f"{', '.join(SCENARIOS)}")
+        customers = _int(fields, "customers", None, 50, MAX_CUSTOMERS)
+        months = _int(fields, "months", 18, 6, MAX_MONTHS)
+        seed = _int(fields, "seed", 7, 0, 2**31 - 1)
+    except LoyalistError as e:
+        return _index(request, key, error=one_line(e), status=422)
+    assert months is not None and seed is not None
+    work = actions.load_scenario(request.app, scenario, customers=customers, months=months,
+                                 seed=seed)
+    return _start(request, key, "scenario", f"loading the {scenario} sample scenario", work)
+
+
+@router.post("/train")
+def train(request: Request) -> Response:
+    key = _writer(request)
+    if not isinstance(key, ApiKey):
+        return key
+    return _start(request, key, "train", "training the customer models",
+                  actions.train(request.app))
+
+
+@router.post("/plans")
+async def make_plan(request: Request) -> Response:
+    return await _off_loop(_make_plan, request, await _fields(request))
+
+
+def _make_plan(request: Request, fields: dict[str, list[str]]) -> Response:
+    key = _writer(request)
+    if not isinstance(key, ApiKey):
+        return key
+    try:
+        req = PlanRequest(budget=_one(fields, "budget") or None,
+                          goal=_one(fields, "goal") or "retention",
+                          period=_one(fields, "period") or 30,
+                          segments=[x for x in fields.get("segments", []) if x])
+    except ValidationError as e:
+        return _index(request, key, error=f"invalid plan: {validation_message(e)}", status=422)
+    label = f"making a {req.goal.replace('_', ' ')} plan with budget {req.budget:,.0f}"
+    return _start(request, key, "plan", label, actions.make_plan(request.app, req),
+                  next_url=lambda job: f"{PREFIX}?plan={job.result['plan_id']}")
+
+
+@router.post("/upload")
+async def upload(request: Request) -> Response:
+    key = await anyio.to_thread.run_sync(_writer, request)
+    if not isinstance(key, ApiKey):
+        return key
+    async with request.form() as form:
+        file, table, fmt = form.get("file"), str(form.get("table") or "auto"), \
+            str(form.get("format") or "auto")
+        if not isinstance(file, UploadFile) or not file.filename:
+            return await _off_loop(_index, request, key, error="choose a file to upload",
+                                   status=422)
+        if table not in TABLES or fmt not in FORMATS:
+            return await _off_loop(_index, request, key, status=422, error=(
+                f"table must be one of {', '.join(TABLES)} and format one of "
+                f"{', '.join(FORMATS)}"))
+        name, original = safe_name(file.filename), file.filename
+        folder = Path(tempfile.mkdtemp(prefix="loyalist-dashboard-upload-"))
+        path = folder / name
+
+        def copy() -> None:
+            with path.open("wb") as f:
+                shutil.copyfileobj(file.file, f, 1024 * 1024)
+
+        await anyio.to_thread.run_sync(copy)
+    work = actions.upload(request.app, path, original, table=table, fmt=fmt)
+    return await _off_loop(_start, request, key, "upload", f"loading {name}", work,
+                           refused=lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
+# --- small endpoints ----------------------------------------------------------------------
+@router.get("/jobs/{job_id}")
+def job_status(request: Request, job_id: str) -> Response:
+    if current_key(request) is None:
+        return JSONResponse({"message": "sign in first", "error": "Unauthorized"}, 401)
+    job: Job | None = _dash(request).jobs.get(job_id)
+    if job is None:
+        return JSONResponse({"message": f"job {job_id[:20]!r} is unknown",
+                             "error": "NotFound"}, 404)
+    return JSONResponse(job.public())
+
+
+@router.get("/plans/{plan_id}/customers.csv")
+def plan_csv(request: Request, plan_id: str) -> Response:
+    if current_key(request) is None:
+        return _to_login(request)
+    if not ID.match(plan_id):
+        return Response("not a plan id\n", 404, media_type="text/plain")
+    try:
+        text = views.plan_csv(request.app.state.gate, plan_id)
+    except StoreUnavailable as e:
+        return Response(one_line(e) + "\n", 503, media_type="text/plain")
+    except LoyalistError as e:
+        return Response(one_line(e) + "\n", 404, media_type="text/plain")
+    return Response(text, media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="plan_{plan_id}_customers.csv"'})
+
+
+@router.get("/static/{name}")
+def static(request: Request, name: str) -> Response:
+    return assets.respond(request, name)

@@ -1,0 +1,416 @@
+"""The web dashboard (``/app``): a merchant's whole journey in a real headless Chromium
+(Playwright, Debian's ``/usr/bin/chromium``) against a real ``loyalist serve`` on an empty store,
+checked against the REST API; plus the auth, upload, error and caching rules through FastAPI's
+test client. Screenshots go to ``test-artifacts/dashboard/``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from loyalist.api import Settings, create_app
+from loyalist.dashboard import assets
+from loyalist.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+KEYS = "dash-reader,dash-writer:write"
+READ, WRITE = "dash-reader", "dash-writer"
+LINES = ("customer_id,order_id,ordered_at,product_id,quantity,unit_price\n"
+         "C1,O-1,2025-12-01 10:00:00,P1,1,20.0\n"
+         "C1,O-1,2025-12-01 10:00:00,P2,2,5.5\n"
+         "C2,O-2,2025-12-02 11:00:00,P1,1,0\n"
+         "C2,O-3,2025-12-03 11:00:00,P1,1,20.0\n")
+
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (install Debian's chromium; .ci/run "
+                                  "does); Playwright never downloads a browser here")
+#: the browser tests share one server and one browser: keep them on one xdist worker
+browser_group = pytest.mark.xdist_group("dashboard_browser")
+
+
+# --- a real server and a real browser -----------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """``loyalist serve`` as a subprocess on 127.0.0.1 over a store that does not exist yet."""
+    tmp = tmp_path_factory.mktemp("dashboard_server")
+    store = tmp / "shop.duckdb"
+    port = free_port()
+    log_path = tmp / "server.log"
+    env = os.environ | {"LOYALIST_API_KEYS": KEYS}
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "loyalist", "serve", "--store", str(store),
+                                 "--port", str(port)], env=env, stderr=log,
+                                stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code in (200, 503):
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        yield {"base": base, "store": store, "log": log_path}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def watch_console(page: Any) -> list[str]:
+    """Browser-side errors (script exceptions, console errors such as CSP violations)."""
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error"
+            else None)
+    return errors
+
+
+def sign_in(page: Any, base: str, key: str) -> None:
+    page.goto(f"{base}/app")
+    assert page.url.startswith(f"{base}/app/login")
+    page.fill("#key", key)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(f"{base}/app")
+
+
+@needs_chromium
+@browser_group
+def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> None:
+    base = server["base"]
+    api = httpx.Client(base_url=base, timeout=60,
+                       headers={"Authorization": f"Bearer {READ}"})
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1360, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors = watch_console(page)
+
+    # sign in: a wrong key is one line, the write key gets in
+    page.goto(f"{base}/app")
+    page.fill("#key", "not-a-key")
+    page.click("#login-form button[type=submit]")
+    assert page.locator("#error").inner_text() == "invalid API key"
+    shot(page, "01-login-error")
+    errors.clear()  # the browser logs that 401 page as a failed load
+    sign_in(page, base, WRITE)
+    cookie = next(c for c in context.cookies() if c["name"] == "loyalist_key")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/app"
+    assert page.locator("#empty-state").is_visible()
+    assert page.locator("#results").count() == 0
+    shot(page, "02-empty-store")
+
+    # load the coffee scenario (small), watching the running state
+    page.select_option("#scenario", "coffee")
+    page.click("details.size summary")
+    page.fill("#scenario-customers", "300")
+    page.fill("#scenario-months", "12")
+    page.click("#load-scenario")
+    page.wait_for_selector("#job[data-status=running]")
+    assert "Loading the coffee sample scenario" in page.locator("#job").inner_text()
+    shot(page, "03-loading-scenario")
+    page.wait_for_selector("#job[data-status=done]", timeout=120_000)
+    assert "Loaded the coffee sample scenario" in page.locator("#job").inner_text()
+    assert page.locator("#quality-report details").count() == 7  # one per scenario file
+    assert page.locator("#store-path").inner_text() == str(server["store"])  # was empty
+    assert page.locator("#no-plan").is_visible()
+    shot(page, "04-scenario-loaded")
+
+    # move the budget (the slider drives the number), pick goal and period, generate
+    assert float(page.input_value("#budget")) == 2000  # the coffee merchant's monthly budget
+    page.focus("#budget-slider")
+    for _ in range(10):
+        page.keyboard.press("ArrowLeft")
+    budget = float(page.input_value("#budget"))
+    assert budget == float(page.input_value("#budget-slider")) == 1600
+    page.select_option("#goal", "retention")
+    page.select_option("#period", "30")
+    # the button turns into a running state the moment the form is submitted (checked with
+    # the navigation held back; the real click follows)
+    label = page.evaluate("""() => {
+        const form = document.getElementById("plan-form");
+        form.addEventListener("submit", (e) => e.preventDefault(), { once: true });
+        form.requestSubmit();
+        const b = document.getElementById("generate");
+        const out = [b.textContent, b.disabled];
+        b.textContent = b.dataset.label; b.disabled = false;
+        return out;
+    }""")
+    assert label == ["Generating recommendations…", True]
+    page.click("#generate")
+    page.wait_for_selector("#job[data-status=running], #results")
+    if page.locator("#job[data-status=running]").count():  # unless the plan was that quick
+        assert "Making a retention plan with budget 1,600" in page.locator("#job").inner_text()
+        shot(page, "05-generating")
+    page.wait_for_selector("#results", timeout=120_000)
+    for chart in ("allocation", "sensitivity", "segments"):
+        page.wait_for_selector(f"#chart-{chart}[data-drawn=true] .main-svg")
+    shot(page, "06-plan")
+
+    # the numbers on the page are the API's plan
+    plan_id = page.locator("#plan-id").inner_text()
+    assert page.url == f"{base}/app?plan={plan_id}"
+    r = api.get(f"/plans/{plan_id}")
+    assert r.status_code == 200, r.text
+    plan = r.json()
+    assert plan["budget"] == budget and plan["goal"] == "retention" and plan["period_days"] == 30
+    assert api.get("/health").json()["latest_plan_id"] == plan_id
+    rows = page.locator("#ranked tbody tr")
+    assert rows.count() == len(plan["promotions"]) > 0
+    for i, want in enumerate(plan["promotions"]):
+        row = rows.nth(i)
+
+        def cell(col: str, row: Any = row) -> Any:
+            return row.locator(f"td[data-col={col}]")
+
+        assert int(cell("rank").get_attribute("data-value")) == want["rank"] == i + 1
+        assert cell("promotion").get_attribute("data-value") == want["promotion"]
+        assert cell("target_segment").inner_text() == want["target_segment"]
+        assert int(cell("customers").get_attribute("data-value")) == want["customers"]
+        for col in ("participation", "incremental_revenue", "cost", "roi"):
+            assert float(cell(col).get_attribute("data-value")) == pytest.approx(want[col],
+                                                                                 rel=1e-12)
+        assert cell("participation").inner_text() == f"{100 * want['participation']:,.1f}%"
+        assert cell("cost").inner_text() == f"{want['cost']:,.0f}"
+        assert cell("roi").inner_text() == f"{100 * want['roi']:,.0f}%"
+        assert cell("incremental_revenue").inner_text().startswith(
+            f"{want['incremental_revenue']:,.0f}")
+    for key in ("budget", "spend", "customers_targeted", "incremental_revenue", "roi"):
+        kpi = page.locator(f".kpi[data-key={key}]")
+        assert float(kpi.get_attribute("data-value")) == pytest.approx(plan[key], rel=1e-12)
+    assert page.locator(".kpi[data-key=customers_targeted] b").inner_text() == \
+        f"{plan['customers_targeted']:,}"
+
+    # the execution plan downloads as the API serves it
+    with page.expect_download() as info:
+        page.click("#download-plan")
+    download = info.value
+    assert download.suggested_filename == f"plan_{plan_id}_customers.csv"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    download.save_as(ARTIFACTS / download.suggested_filename)
+    text = (ARTIFACTS / download.suggested_filename).read_text()
+    assert text == api.get(f"/plans/{plan_id}/customers.csv").text
+    targeted = list(csv.DictReader(io.StringIO(text)))
+    assert len(targeted) == plan["customers_targeted"]
+
+    # customer lookup: segment, churn and CLV as GET /customers/{id}, and the plan row
+    scored = {x["customer_id"] for x in api.get("/customers?limit=1000").json()["items"]}
+    who = next(x for x in targeted if x["customer_id"] in scored)
+    page.fill("#customer", who["customer_id"])
+    page.click("#lookup-button")
+    page.wait_for_selector("#customer-card")
+    doc = api.get(f"/customers/{who['customer_id']}").json()
+    assert page.locator("#c-segment").inner_text().startswith(doc["segment"])
+    assert float(page.locator("#c-churn").get_attribute("data-value")) == pytest.approx(
+        doc["churn_probability"], rel=1e-12)
+    assert page.locator("#c-promotion").inner_text() == who["promotion"]
+    shot(page, "07-customer")
+    page.fill("#customer", "NO-SUCH-CUSTOMER")
+    page.click("#lookup-button")
+    assert "is not in the scores" in page.locator("#customer-error").inner_text()
+
+    assert errors == [], errors
+    context.close()
+    api.close()
+
+
+@needs_chromium
+@browser_group
+def test_read_key_views_but_cannot_change(server: dict[str, Any], browser: Any) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    errors = watch_console(page)
+    sign_in(page, server["base"], READ)
+    assert page.locator("text=read-only key").count() == 1
+    for button in ("#load-scenario", "#upload"):
+        assert page.locator(button).is_disabled()
+    shot(page, "08-read-only")
+    page.click("header form button")  # sign out
+    page.wait_for_url(f"{server['base']}/app/login")
+    page.goto(f"{server['base']}/app")
+    assert page.url.startswith(f"{server['base']}/app/login")
+    assert errors == [], errors
+    context.close()
+
+
+# --- the test client: auth, uploads, errors, caching --------------------------------------
+@pytest.fixture()
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    app = create_app(Settings(store=tmp_path / "shop.duckdb", api_keys=KEYS))  # type: ignore[arg-type]
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c
+
+
+def login(c: TestClient, key: str) -> None:
+    r = c.post("/app/login", data={"key": key, "next": "/app"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/app", r.text
+    assert "httponly" in r.headers["set-cookie"].lower()
+    assert "samesite=strict" in r.headers["set-cookie"].lower()
+
+
+def follow(c: TestClient, response: Any, timeout: float = 120) -> Any:
+    """Wait for the job a form started; the page it ends on."""
+    assert response.status_code == 303, response.text
+    job = response.headers["location"].split("job=")[1]
+    deadline = time.monotonic() + timeout
+    while c.get(f"/app/jobs/{job}").json()["status"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    return c.get(response.headers["location"])
+
+
+def message(html: str, element: str = "error") -> str:
+    found = re.search(rf'id="{element}"[^>]*>([^<]*)', html)
+    assert found, html[:2000]
+    return " ".join(found.group(1).split()).replace("&#39;", "'")
+
+
+def test_pages_need_a_signed_in_key(client: TestClient) -> None:
+    r = client.get("/app?plan=x", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/app/login?next=/app%3Fplan%3Dx"
+    assert client.get("/app/jobs/abc").status_code == 401
+    assert client.get("/app/plans/abc/customers.csv", follow_redirects=False).status_code == 303
+    assert client.post("/app/plans", data={"budget": "5"}, follow_redirects=False
+                       ).status_code == 303
+    r = client.post("/app/login", data={"key": "wrong"})
+    assert r.status_code == 401 and message(r.text) == "invalid API key"
+    login(client, READ)
+    r = client.get("/app")
+    assert r.status_code == 200 and "empty-state" in r.text
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    r = client.post("/app/plans", data={"budget": "5"})
+    assert r.status_code == 403 and "may only read" in message(r.text)
+    client.post("/app/logout")
+    assert client.get("/app", follow_redirects=False).status_code == 303
+
+
+def test_login_redirects_only_inside_the_dashboard(client: TestClient) -> None:
+    r = client.post("/app/login", data={"key": WRITE, "next": "//evil.example/x"},
+                    follow_redirects=False)
+    assert r.headers["location"] == "/app"
+    r = client.post("/app/login", data={"key": WRITE, "next": "/app?plan=p1"},
+                    follow_redirects=False)
+    assert r.headers["location"] == "/app?plan=p1"
+
+
+def test_cross_site_forms_are_refused(client: TestClient) -> None:
+    login(client, WRITE)
+    r = client.post("/app/plans", data={"budget": "5"},
+                    headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403 and "another site" in message(r.text)
+
+
+def test_plan_form_errors_are_one_line(client: TestClient) -> None:
+    login(client, WRITE)
+    r = client.post("/app/plans", data={"budget": "-5", "goal": "retention", "period": "30"})
+    assert r.status_code == 422
+    assert message(r.text) == ("invalid plan: budget: Input should be greater than or equal "
+                               "to 0")
+    r = client.post("/app/scenario", data={"scenario": "bakery"})
+    assert r.status_code == 422 and "scenario 'bakery' is unknown" in message(r.text)
+    r = client.post("/app/scenario", data={"scenario": "coffee", "months": "99"})
+    assert r.status_code == 422 and message(r.text) == "months: 99 is out of range; use 6 to 36"
+    # on an empty store a plan runs and fails with the library's one-line message
+    page = follow(client, client.post("/app/plans", data={"budget": "100"},
+                                      follow_redirects=False))
+    assert "failed:" in message(page.text, "job") and "no store here" in message(page.text, "job")
+
+
+def test_upload_shows_the_quality_report_then_a_scenario_goes_beside_it(
+        client: TestClient, tmp_path: Path) -> None:
+    login(client, WRITE)
+    page = follow(client, client.post(
+        "/app/upload", files={"file": ("till export.csv", LINES.encode())},
+        data={"table": "auto", "format": "auto"}, follow_redirects=False))
+    assert page.status_code == 200
+    report = re.search(r'id="quality-report".*?</div>', page.text, re.S)
+    assert report and "till_export.csv" in report.group(0)
+    assert 'data-key="rows_read">4<' in report.group(0)
+    assert 'data-key="rows_loaded">3<' in report.group(0)
+    assert "non_positive_price" in report.group(0)
+    assert "no customer scores yet" in message(page.text, "no-scores-state")
+    bad = follow(client, client.post("/app/upload", files={"file": ("bad.csv", b"a,b\n1,2\n")},
+                                     follow_redirects=False))
+    assert "bad.csv" in message(bad.text, "job") and "failed:" in message(bad.text, "job")
+
+    served = tmp_path / "shop.duckdb"
+    page = follow(client, client.post("/app/scenario", data={
+        "scenario": "coffee", "customers": "200", "months": "12"}, follow_redirects=False))
+    beside = tmp_path / "shop-coffee.duckdb"
+    assert f"Serving <code>{beside}</code>" in page.text and "untouched" in page.text
+    assert client.get("/health").json()["customers_scored"] > 50
+    with Store(served, read_only=True) as st:
+        assert st.count("transactions") == 3  # the uploaded data, untouched
+    assert 'id="no-plan"' in page.text and 'id="plan-form"' in page.text
+    assert not list(tmp_path.glob(".*building*"))
+
+
+def test_one_job_at_a_time(client: TestClient) -> None:
+    login(client, WRITE)
+    started = client.post("/app/scenario", data={"scenario": "coffee", "customers": "100",
+                                                 "months": "6"}, follow_redirects=False)
+    again = client.post("/app/train")
+    assert again.status_code == 409 and message(again.text).startswith(
+        "busy: loading the coffee sample scenario is running")
+    follow(client, started)
+
+
+def test_plotly_is_served_locally_with_caching_headers(client: TestClient) -> None:
+    login(client, READ)
+    html = client.get("/app").text
+    srcs = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert not [s for s in srcs if re.match(r"(https?:)?//", s)], srcs  # no CDN
+    name = assets.plotly_name()
+    assert f'src="/app/static/{name}"' in html
+    r = client.get(f"/app/static/{name}", headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and r.headers["content-encoding"] == "gzip"
+    assert r.headers.get_list("cache-control") == ["public, max-age=31536000, immutable"]
+    assert r.content.startswith(b"/**") and b"plotly.js" in r.content[:500]
+    etag = r.headers["etag"]
+    again = client.get(f"/app/static/{name}", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    js = re.search(r'src="(/app/static/dashboard\.js\?v=[0-9a-f]+)"', html)
+    assert js and client.get(js.group(1)).headers["cache-control"].endswith("immutable")
+    assert client.get("/app/static/nope.js").status_code == 404
+    assert client.get("/app").headers["cache-control"] == "no-store"  # pages are never cached
+    assert "/app" not in str(client.get("/openapi.json").json()["paths"])
