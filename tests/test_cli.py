@@ -105,3 +105,21 @@ def test_clv_fit_cli_reproduces_cdnow_goldens(tmp_path: Path, model: str,
     for k, v in expected.items():
         assert doc["params"][k] == pytest.approx(v, rel=2e-3), k
     assert doc["log_likelihood"] == pytest.approx(ll, abs=0.01)
+
+
+def test_root_quiet_and_verbose(tmp_path: Path) -> None:
+    f = write_csv(tmp_path / "t.csv", [line(), line(order="2", when="2024-01-05 10:00:00")])
+    store = tmp_path / "s.duckdb"
+    loud = run("ingest", f, "--store", store)
+    assert "… " in loud.stderr and "INFO" not in loud.stderr  # progress lines, no log records
+    verbose = run("-v", "ingest", f, "--store", tmp_path / "v.duckdb")
+    assert "… " in verbose.stderr and "INFO loyalist.ingest" in verbose.stderr
+    quiet = run("-q", "ingest", f, "--store", tmp_path / "q.duckdb")
+    assert quiet.stderr == "" and "rows_loaded" in quiet.stdout
+    assert "… computing customer features" in run("features", "--store", store).stderr
+    feat = run("--quiet", "features", "--store", store)
+    assert feat.stderr == "" and feat.stdout.startswith("features at as_of 2024-01-06")
+    root_help = run("-h").stdout
+    assert "--quiet" in root_help and "--verbose" in root_help
+    both = run("-q", "-v", "features", "--store", store, ok=False)
+    assert both.returncode == 2 and "--quiet and --verbose contradict" in both.stderr

@@ -6,6 +6,7 @@ test client. Screenshots go to ``test-artifacts/dashboard/``."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import re
@@ -18,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from loyalist import pipeline
 from loyalist.api import Settings, create_app
 from loyalist.dashboard import assets
 from loyalist.store import Store
@@ -264,6 +267,8 @@ def test_read_key_views_but_cannot_change(server: dict[str, Any], browser: Any) 
     assert page.locator("text=read-only key").count() == 1
     for button in ("#load-scenario", "#upload"):
         assert page.locator(button).is_disabled()
+    served = page.locator("#store-list tr[data-served=true]")
+    assert served.get_attribute("data-name") == server["store"].name
     shot(page, "08-read-only")
     page.click("header form button")  # sign out
     page.wait_for_url(f"{server['base']}/app/login")
@@ -383,6 +388,84 @@ def test_upload_shows_the_quality_report_then_a_scenario_goes_beside_it(
         assert st.count("transactions") == 3  # the uploaded data, untouched
     assert 'id="no-plan"' in page.text and 'id="plan-form"' in page.text
     assert not list(tmp_path.glob(".*building*"))
+    # both stores are listed; pick the uploaded one again
+    assert [x[:2] for x in store_rows(page.text)] == [("shop-coffee.duckdb", "ready"),
+                                                      ("shop.duckdb", "no_scores")]
+    page = follow(client, client.post("/app/store", data={"store": "shop.duckdb"},
+                                      follow_redirects=False))
+    assert message(page.text, "switched-store") == str(served)
+    assert message(page.text, "store-path") == str(served)
+    assert "no customer scores yet" in message(page.text, "no-scores-state")
+
+
+def store_rows(html: str) -> list[tuple[str, str, str]]:
+    """(name, state, served) of each row of the store list."""
+    return re.findall(r'<tr data-name="([^"]+)" data-state="([^"]+)" data-served="(\w+)"',
+                      html)
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()
+            if p.is_file()}
+
+
+def test_pick_a_store_from_the_listing_only(tmp_path: Path) -> None:
+    here = tmp_path / "shop"
+    here.mkdir()
+    (tmp_path / "lines.csv").write_text(LINES)
+    for name in ("shop", "other", "scored"):
+        pipeline.ingest(here / f"{name}.duckdb", [tmp_path / "lines.csv"])
+    with Store(here / "scored.duckdb") as st:
+        st.write_frame("scores", pd.DataFrame({"customer_id": ["C1", "C2"],
+                                               "as_of": pd.Timestamp("2025-12-04")}))
+    (here / "broken.duckdb").write_text("not a database")
+    (here / "notes.txt").write_text("x")
+    for copy in (here / ".hidden.duckdb", here / "sub" / "deep.duckdb",
+                 tmp_path / "outside.duckdb"):
+        copy.parent.mkdir(exist_ok=True)
+        copy.write_bytes((here / "other.duckdb").read_bytes())
+    (here / "link.duckdb").symlink_to(tmp_path / "outside.duckdb")
+    before = digests(here)
+    app = create_app(Settings(store=here / "shop.duckdb", api_keys=KEYS))  # type: ignore[arg-type]
+    with TestClient(app, base_url="http://testserver") as c:
+        login(c, READ)
+        page = c.get("/app").text
+        assert store_rows(page) == [("broken.duckdb", "unreadable", "false"),
+                                    ("other.duckdb", "no_scores", "false"),
+                                    ("scored.duckdb", "ready", "false"),
+                                    ("shop.duckdb", "no_scores", "true")]
+        assert f"Store files in <code>{here}</code>" in page
+        assert 'data-col="transactions" data-value="3"' in page
+        assert 'data-col="scores" data-value="2025-12-04"' in page
+        assert "not a valid DuckDB database file" in page
+        assert 'data-store="other.duckdb" disabled' in page  # a read key only views
+        r = c.post("/app/store", data={"store": "other.duckdb"})
+        assert r.status_code == 403 and "may only read" in message(r.text)
+
+        login(c, WRITE)
+        for name in ("../outside.duckdb", str(tmp_path / "outside.duckdb"), "sub/deep.duckdb",
+                     ".hidden.duckdb", "link.duckdb", "notes.txt", "other.duckdb/../shop.duckdb",
+                     "./other.duckdb", "OTHER.duckdb", ""):
+            r = c.post("/app/store", data={"store": name})
+            assert r.status_code == 422, name
+            assert "is not one of the store files listed in" in message(r.text), name
+        r = c.post("/app/store", data={"store": "shop.duckdb"})
+        assert r.status_code == 422 and "being served already" in message(r.text)
+        assert c.app.state.gate.path == here / "shop.duckdb"  # type: ignore[attr-defined]
+
+        page = follow(c, c.post("/app/store", data={"store": "other.duckdb"},
+                                follow_redirects=False))
+        assert message(page.text, "switched-store") == str(here / "other.duckdb")
+        assert message(page.text, "store-path") == str(here / "other.duckdb")
+        assert ("other.duckdb", "no_scores", "true") in store_rows(page.text)
+        assert c.app.state.settings.store == here / "other.duckdb"  # type: ignore[attr-defined]
+
+        page = follow(c, c.post("/app/store", data={"store": "broken.duckdb"},
+                                follow_redirects=False))
+        assert "failed:" in message(page.text, "job")
+        assert "cannot" in message(page.text, "job")
+        assert message(page.text, "store-path") == str(here / "other.duckdb")
+    assert digests(here) == before  # listing and switching change no file
 
 
 def test_one_job_at_a_time(client: TestClient) -> None:

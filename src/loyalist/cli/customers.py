@@ -83,8 +83,9 @@ def score(store: StoreOpt = Path(DEFAULT_STORE), as_of: AsOfOpt = None,
 
       loyalist score --store shop.duckdb --model out/model --out scores/ --json
     """
-    from loyalist.cli.main import emit_json, out
+    from loyalist.cli.main import emit_json, out, progress
 
+    progress(as_json)(f"scoring customers with the models in {model_dir}")
     res = pipeline.score(store, model_dir=model_dir, as_of=as_of, out=out_dir)
     if as_json:
         emit_json({k: v for k, v in res.items() if k != "scores"})
@@ -111,12 +112,14 @@ def evaluate(ctx: typer.Context, store: StoreOpt = Path(DEFAULT_STORE),
     """
     if ctx.invoked_subcommand is not None:
         return
-    from loyalist.cli.main import emit_json, out
+    from loyalist.cli.main import emit_json, out, progress
     from loyalist.errors import ParameterError
 
     if as_of is None:
         raise ParameterError("loyalist evaluate needs --as-of, the test cutoff (e.g. "
                              "--as-of 2011-09-01); the test window follows it")
+    progress(as_json)(f"training before {as_of} and testing churn and CLV on the {horizon} "
+                      "days after it")
     res = pipeline.evaluate_customers(store, as_of=as_of, horizon=horizon, out=out_dir)
     if as_json:
         emit_json(res)

@@ -55,8 +55,12 @@ def forecast_command(
 
       loyalist forecast --store shop.duckdb --by category --country GB --json
     """
+    from loyalist.cli.main import progress
+
+    progress(as_json)(f"backtesting the candidate models and forecasting {horizon} days"
+                      + (f" (total and per {by})" if by else ""))
     res = pipeline.forecast(store, horizon, out_dir, by=by, country=country, as_of=as_of,
-                       models=models)
+                            models=models)
     if as_json:
         sys.stdout.write(json.dumps(res, indent=2, default=str) + "\n")
         return

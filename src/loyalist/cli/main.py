@@ -1,6 +1,10 @@
 """The ``loyalist`` command. Each command parses options, calls :mod:`loyalist.pipeline`, and
 prints a short summary (or one JSON document with ``--json``). A :class:`LoyalistError` becomes
 one red line on stderr and exit code 2; anything else is a bug and keeps its traceback.
+
+Output: the result goes to stdout; progress lines (``… step``) and log records go to stderr.
+``loyalist -q CMD`` (or a command's own ``--quiet``, or ``--json``) drops the progress lines and
+keeps log records of warnings and above only; ``loyalist -v CMD`` adds the INFO log records.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from loyalist import __version__, pipeline
-from loyalist.errors import LoyalistError
+from loyalist.errors import LoyalistError, ParameterError
 from loyalist.store import DEFAULT_STORE
 
 app = typer.Typer(
@@ -36,10 +40,18 @@ def emit_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
 
 
-def progress(quiet: bool) -> pipeline.Progress:
+#: this invocation's root options, set by :func:`main` before any command runs
+ROOT: dict[str, bool] = {"quiet": False, "verbose": False}
+
+
+def progress(quiet: bool = False) -> pipeline.Progress:
+    """A progress callback printing ``… step`` on stderr; silent with ``quiet`` (the command's
+    ``--quiet`` or ``--json``) or the root ``--quiet``."""
+    silent = quiet or ROOT["quiet"]
+
     def say(msg: str) -> None:
-        if not quiet:
-            err.print(f"[dim]… {msg}[/dim]")
+        if not silent:
+            err.print(f"[dim]… {msg}[/dim]", highlight=False)
     return say
 
 
@@ -53,7 +65,10 @@ def _version(value: bool) -> None:
 def main(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Show the version and exit.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Also show INFO log records on stderr.")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress lines; only warnings and errors on stderr.")] = False,
 ) -> None:
     """Examples:
 
@@ -62,7 +77,12 @@ def main(
       loyalist ingest sales.csv --store shop.duckdb
 
       loyalist features --store shop.duckdb --as-of 2011-09-01 --out features.parquet
+
+      loyalist -q train --store shop.duckdb        # only the result (-v: with log records)
     """
+    if quiet and verbose:
+        raise ParameterError("--quiet and --verbose contradict each other; give one of them")
+    ROOT.update(quiet=quiet, verbose=verbose)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
@@ -140,6 +160,7 @@ def features(
 
       loyalist features --store shop.duckdb --as-of 2011-09-01 --out features.parquet
     """
+    progress(as_json)("computing customer features")
     ts, frame, path = pipeline.features(store, as_of=as_of, out=out_file)
     if as_json:
         emit_json({"as_of": str(ts.date()), "customers": len(frame),

@@ -56,7 +56,7 @@ def plan(
     res = pipeline.plan(store, budget=budget, goal=goal, period=period, segments=segments,
                         catalog=catalog, constraints=constraints, clear=clear,
                         max_segment_share=max_segment_share, cooldown_days=cooldown,
-                        as_of=as_of, out=out_dir, progress=None if as_json else progress)
+                        as_of=as_of, out=out_dir, progress=progress(as_json))
     summ = res["summary"]
     if as_json:
         emit_json(summ)

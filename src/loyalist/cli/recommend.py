@@ -75,8 +75,11 @@ def recommend(
 
       loyalist recommend --customer 12347 --new-only -n 5 --json
     """
+    from loyalist.cli.main import progress
+
+    progress(as_json)(f"fitting the {method} recommender and ranking {n} products per customer")
     res = pipeline.recommend(store, as_of, customer, out_dir, n, method, new_only=new_only,
-                        random_state=seed)
+                             random_state=seed)
     if as_json:
         _emit_json(res)
         return
@@ -109,7 +112,11 @@ def evaluate(
 
       loyalist evaluate recommend --store shop.duckdb --as-of 2011-11-09 --test-days 30
     """
+    from loyalist.cli.main import progress
+
     chosen = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
+    progress(as_json)(f"evaluating {', '.join(chosen) if chosen else 'every'} recommender "
+                      f"on the {test_days} days after as_of" + (" (tuning first)" if tune else ""))
     rep = pipeline.evaluate_recommend(store, as_of, test_days, methods=chosen, tune=tune,
                                       out_dir=out_dir, random_state=seed)
     if as_json:

@@ -14,6 +14,10 @@ the served store, without blocking the server. Then, with the store to itself:
   ``<store>-<scenario>.duckdb`` (``-2``, ``-3``... if taken) and the server switches to it
   for the API and the dashboard until it restarts (``/health`` and the page header show the
   path served). Restart with ``--store`` that file to keep serving it.
+
+**Picking a store.** Any store file listed beside the served one (:mod:`.storefiles`) can be
+served instead in the same way (:func:`switch_store`): nothing is copied or changed, and the
+server serves it until it restarts.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from loyalist import pipeline
 from loyalist.api import writes
 from loyalist.api.models import PlanRequest
 from loyalist.api.storegate import StoreGate
+from loyalist.dashboard import storefiles
 from loyalist.dashboard.jobs import Job, Work
 from loyalist.store import Store
 
@@ -141,11 +146,39 @@ def install(app: FastAPI, build: Path, scenario: str) -> tuple[Path, bool]:
         if _wal(build).exists():
             os.replace(_wal(build), _wal(target))
         if target != served:
-            app.state.gate = StoreGate(target, idle_seconds=gate.idle_seconds,
-                                       cache_max_customers=gate.cache_max_customers)
-            app.state.settings = app.state.settings.model_copy(update={"store": target})
+            _point_at(app, gate, target)
     if target != served:
-        with gate.write():  # readers still on the old file finish first
-            pass
-        gate.close()
+        _retire(gate)
     return target, target == served
+
+
+def switch_store(app: FastAPI, target: Path) -> Work:
+    """Serve the existing store file ``target`` (picked from
+    :meth:`~loyalist.dashboard.storefiles.StoreFiles.find`'s listing) instead of the served
+    one, until the server restarts; neither file is changed."""
+    def work(job: Job) -> dict[str, Any]:
+        job.say(f"reading {target.name}")
+        info = storefiles.read_summary(target)
+        job.say(f"waiting for the requests on {Path(app.state.gate.path).name} to finish")
+        gate: StoreGate = app.state.gate
+        with gate.write() as served:
+            if target != served:
+                _point_at(app, gate, target)
+        if target != served:
+            _retire(gate)
+        return {"store": str(target), "previous": str(served), "summary": info}
+    return work
+
+
+def _point_at(app: FastAPI, gate: StoreGate, target: Path) -> None:
+    """Point the app (API and dashboard) at ``target``: a new store gate, and settings whose
+    ``store`` is ``target``. Called with ``gate``, the current one, held for writing."""
+    app.state.gate = StoreGate(target, idle_seconds=gate.idle_seconds,
+                               cache_max_customers=gate.cache_max_customers)
+    app.state.settings = app.state.settings.model_copy(update={"store": target})
+
+
+def _retire(gate: StoreGate) -> None:
+    with gate.write():  # readers still on the old file finish first
+        pass
+    gate.close()

@@ -1,5 +1,6 @@
-"""The dashboard's pages under ``/app``: a login page, one main page (store state, data loading,
-the plan form, results, segments, customer lookup), the POST targets of its forms (each starts
+"""The dashboard's pages under ``/app``: a login page, one main page (store state, data loading
+and the store files to pick from, the plan form, results, segments, customer lookup), the POST
+targets of its forms (each starts
 a background job and redirects to the page that follows it), a job-status endpoint for the
 page's polling, the plan's CSV and the static files. Hidden from the OpenAPI schema."""
 
@@ -36,6 +37,7 @@ from loyalist.dashboard.auth import (
     sign_out,
 )
 from loyalist.dashboard.jobs import Busy, Job, JobRunner, Work, one_line, validation_message
+from loyalist.dashboard.storefiles import StoreFiles
 from loyalist.errors import LoyalistError
 from loyalist.ingest import FORMATS, TABLES
 from loyalist.promote.catalog import GOALS
@@ -55,11 +57,13 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 
 class Dashboard:
-    """Per-app state: the job runner and what is known of the scenarios loaded."""
+    """Per-app state: the job runner, what is known of the scenarios loaded, and the listing
+    of the store files beside the served one."""
 
     def __init__(self) -> None:
         self.jobs = JobRunner()
         self.scenarios: dict[str, dict[str, Any]] = {}
+        self.store_files = StoreFiles()
 
 
 def _dash(request: Request) -> Dashboard:
@@ -196,10 +200,11 @@ def _index(request: Request, key: ApiKey, *, plan_id: str | None = None,
                            "store": str(gate.path), "view": None, "customer_id": customer_id,
                            "scenario": dash.scenarios.get(str(gate.path)),
                            "scenarios": SCENARIOS, "tables": TABLES, "formats": FORMATS,
-                           "goals": GOALS, "charts": {}}
+                           "goals": GOALS, "charts": {}, "stores": None}
     if running is None:
         view = views.page(gate, plan_id=plan_id, customer_id=customer_id)
         ctx["view"] = view
+        ctx["stores"] = dash.store_files.listing(gate)
         ctx["form"] = _plan_form(view, ctx["scenario"])
         if view["plan"] is not None:
             ctx["charts"]["allocation"] = charts.allocation(view["plan"])
@@ -300,6 +305,24 @@ def _load_scenario(request: Request, fields: dict[str, list[str]]) -> Response:
     work = actions.load_scenario(request.app, scenario, customers=customers, months=months,
                                  seed=seed)
     return _start(request, key, "scenario", f"loading the {scenario} sample scenario", work)
+
+
+@router.post("/store")
+async def pick_store(request: Request) -> Response:
+    return await _off_loop(_pick_store, request, await _fields(request))
+
+
+def _pick_store(request: Request, fields: dict[str, list[str]]) -> Response:
+    """Serve another store file of the listing; only a listed name is accepted."""
+    key = _writer(request)
+    if not isinstance(key, ApiKey):
+        return key
+    try:
+        target = StoreFiles.find(request.app.state.gate, _one(fields, "store"))
+    except LoyalistError as e:
+        return _index(request, key, error=one_line(e), status=422)
+    return _start(request, key, "switch", f"switching to the store {target.name}",
+                  actions.switch_store(request.app, target))
 
 
 @router.post("/train")
