@@ -7,13 +7,22 @@ fresh store. Reported: medians over trials, rows/s, peak memory, and in the same
 - our BG/NBD summary against lifetimes' ``summary_data_from_transaction_data`` on the same
   1M-line log.
 
+``--features-only --store PATH`` skips ingest: it times ``customer_features`` on an existing
+store against the bare GROUP BY customer floor, interleaved in one process (so both see the same
+machine load), optionally with a baseline ``features_sql`` from another file, and records the
+medians under ``features_only`` in ``results/foundation.json``:
+
     python benchmarks/bench_foundation.py [--trials 3] [--lines 10000000] [--quick]
+    loyalist ingest benchmarks/results/generated_10000000.parquet --store /tmp/feat10m.duckdb
+    python benchmarks/bench_foundation.py --features-only --store /tmp/feat10m.duckdb \
+        [--trials 5] [--baseline-sql old_sql.py]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -27,6 +36,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "online_retail_2010_2011.parquet"
 RESULTS = ROOT / "benchmarks" / "results"
+# the floor: one bare GROUP BY customer of simple aggregates over the store's table
+FLOOR_STORE_SQL = ("SELECT customer_id, count(*), sum(amount), min(ordered_at), max(ordered_at) "
+                   "FROM transactions GROUP BY 1")
 
 
 def trial(path: Path, as_of: str | None) -> dict[str, float]:
@@ -75,8 +87,7 @@ def floors(path: Path, n: int) -> dict[str, float]:
         raw = duckdb.connect()
         q_parquet = (f"SELECT {cust}, count(*), sum({qty} * {price}), max({when}) "
                      f"FROM read_parquet('{path}') GROUP BY 1")
-        q_store = ("SELECT customer_id, count(*), sum(amount), max(ordered_at) "
-                   "FROM transactions GROUP BY 1")
+        q_store = FLOOR_STORE_SQL
         res: dict[str, list[float]] = {"floor_parquet_s": [], "floor_store_s": [],
                                        "features_s": []}
         for _ in range(n):
@@ -94,6 +105,58 @@ def floors(path: Path, n: int) -> dict[str, float]:
     med["features_over_floor_parquet"] = med["features_s"] / med["floor_parquet_s"]
     med["features_over_floor_store"] = med["features_s"] / med["floor_store_s"]
     return med
+
+
+def features_only(store_path: Path, n: int, baseline: Path | None = None) -> dict[str, object]:
+    """Median seconds of ``customer_features`` on an existing store against the floor, the runs
+    interleaved (floor, features[, baseline]) so each trial sees the same machine load. Both
+    return a DataFrame, as ``customer_features`` does."""
+    from loyalist.features import customer_features
+    from loyalist.store import Store
+
+    with Store(store_path, read_only=True) as st:
+        as_of = st.default_as_of()
+        params = {"as_of": as_of.to_pydatetime()}
+        runs = {"floor_s": lambda: st.con.execute(FLOOR_STORE_SQL).df(),
+                "features_s": lambda: customer_features(st, as_of)}
+        if baseline is not None:
+            base_sql = _features_sql_from(baseline)
+            runs["baseline_s"] = lambda: st.query(base_sql, params)  # type: ignore[arg-type]
+        customers = len(runs["features_s"]())  # warm-up: loads the columns into the buffer pool
+        runs["floor_s"]()
+        times: dict[str, list[float]] = {k: [] for k in runs}
+        for i in range(n):
+            for k, run in runs.items():
+                t = time.perf_counter()
+                run()
+                times[k].append(time.perf_counter() - t)
+            print(f"  trial {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in times.items()),
+                  file=sys.stderr)
+        lines = st.count("transactions")
+        threads = st.con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+    med = {k: statistics.median(v) for k, v in times.items()}
+    out: dict[str, object] = {
+        "store": str(store_path), "lines": lines, "customers": customers, "as_of": str(as_of),
+        "duckdb_threads": threads, "trials": n, "floor_sql": FLOOR_STORE_SQL, **med,
+        "features_over_floor": med["features_s"] / med["floor_s"]}
+    if baseline is not None:
+        out["baseline_sql"] = str(baseline)
+        out["baseline_over_floor"] = med["baseline_s"] / med["floor_s"]
+        out["speedup_vs_baseline"] = med["baseline_s"] / med["features_s"]
+    out["runs"] = times
+    return out
+
+
+def _features_sql_from(path: Path) -> str:
+    """``features_sql()`` of a Python file, e.g. an earlier version of ``features/sql.py``."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("baseline_features_sql", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"{path}: not a Python file")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return str(mod.features_sql())
 
 
 def _source_cols(cols: list[str]) -> tuple[str, str, str, str, str]:
@@ -164,18 +227,34 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=3)
     ap.add_argument("--lines", type=int, default=10_000_000)
     ap.add_argument("--quick", action="store_true", help="small generated log, 1 trial")
+    ap.add_argument("--features-only", action="store_true",
+                    help="time features vs the floor on an existing --store (no ingest)")
+    ap.add_argument("--store", type=Path, help="existing store for --features-only")
+    ap.add_argument("--baseline-sql", type=Path,
+                    help="with --features-only: also time features_sql() from this file")
     args = ap.parse_args()
     if args.trial:
         print(json.dumps(trial(Path(args.trial), args.as_of)))
         return
+    if args.features_only:
+        if args.store is None or not args.store.exists():
+            ap.error("--features-only needs --store PATH of an existing store")
+        res = features_only(args.store, args.trials, args.baseline_sql)
+        print(f"features {res['features_s']:.2f} s vs floor {res['floor_s']:.2f} s: "
+              f"{res['features_over_floor']:.1f}x (median of {args.trials})"
+              + (f"; baseline {res['baseline_s']:.2f} s, {res['speedup_vs_baseline']:.2f}x "
+                 "slower than features" if args.baseline_sql else ""), file=sys.stderr)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path = RESULTS / "foundation.json"
+        doc = json.loads(path.read_text()) if path.exists() else {}
+        doc["features_only"] = {"machine": _machine()} | res
+        path.write_text(json.dumps(doc, indent=2))
+        print(json.dumps(doc["features_only"], indent=2))
+        return
     if args.quick:
         args.trials, args.lines = 1, 500_000
     RESULTS.mkdir(parents=True, exist_ok=True)
-    doc: dict[str, object] = {
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpus": __import__("os").cpu_count()},
-        "trials": args.trials,
-    }
+    doc: dict[str, object] = {"machine": _machine(), "trials": args.trials}
     if SHARED.exists():
         print("Online Retail: ingest + features", file=sys.stderr)
         t = run_trials(SHARED, args.trials)
@@ -188,6 +267,11 @@ def main() -> None:
     doc["summary_vs_lifetimes"] = lifetimes_vs_ours(one_m, args.trials)
     (RESULTS / "foundation.json").write_text(json.dumps(doc, indent=2))
     print(json.dumps(doc, indent=2))
+
+
+def _machine() -> dict[str, object]:
+    return {"platform": platform.platform(), "python": platform.python_version(),
+            "cpus": os.cpu_count()}
 
 
 def _summarise(trials: list[dict[str, float]]) -> dict[str, float]:
