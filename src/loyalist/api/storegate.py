@@ -135,14 +135,7 @@ class StoreGate:
 
     # --- under self._cond ---------------------------------------------------------------------
     def _version(self) -> tuple[object, ...]:
-        out: list[object] = []
-        for p in (self.path, self.path.with_name(self.path.name + ".wal")):
-            try:
-                st = p.stat()
-                out.append((st.st_ino, st.st_size, st.st_mtime_ns))
-            except OSError:
-                out.append(None)
-        return tuple(out)
+        return file_version(self.path)
 
     def _open(self) -> None:
         try:
@@ -177,3 +170,16 @@ class StoreGate:
                 return
         with self._cond:
             self._reaper = None
+
+
+def file_version(path: Path) -> tuple[object, ...]:
+    """What changes whenever a DuckDB store file (or its WAL) is written: inode, size and
+    modification time of each (None where absent)."""
+    out: list[object] = []
+    for p in (path, path.with_name(path.name + ".wal")):
+        try:
+            st = p.stat()
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+        except OSError:
+            out.append(None)
+    return tuple(out)

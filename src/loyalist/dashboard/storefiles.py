@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 
 from loyalist import schema as s
-from loyalist.api.storegate import StoreGate, StoreUnavailable
+from loyalist.api.storegate import StoreGate, StoreUnavailable, file_version
 from loyalist.dashboard.jobs import one_line
 from loyalist.errors import LoyalistError, StoreError
 from loyalist.store import Store
@@ -50,14 +50,7 @@ def store_names(where: Path) -> list[str]:
 
 
 def version(path: Path) -> Version:
-    out: list[object] = []
-    for p in (path, path.with_name(path.name + ".wal")):
-        try:
-            st = p.stat()
-            out.append((st.st_ino, st.st_size, st.st_mtime_ns))
-        except OSError:
-            out.append(None)
-    return tuple(out)
+    return file_version(path)
 
 
 def summarize(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
