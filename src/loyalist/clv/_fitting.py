@@ -468,6 +468,18 @@ class ProbabilisticModel:
             raise NotFittedError(f"{name} is not fitted yet: call fit(...) first, or load saved "
                                  f"parameters with {name}.from_dict(...)")
 
+    def _p(self) -> np.ndarray:
+        """The fitted parameters as an array, in the papers' order (``_param_names``)."""
+        self._check_fitted()
+        return np.array([self.params_[k] for k in self._param_names])
+
+    @staticmethod
+    def _rfm(frequency: Any, recency: Any, T: Any
+             ) -> tuple[Columns, np.ndarray, np.ndarray, np.ndarray]:
+        """Validated (frequency, recency, T) columns and their arrays."""
+        cols = validate_rfm(frequency, recency, T)
+        return cols, cols.values["frequency"], cols.values["recency"], cols.values["T"]
+
     def _store_fit(self, params: dict[str, float], ll: float, n: int, result: OptimResult,
                    notes: list[str]) -> None:
         self.params_ = {k: float(v) for k, v in params.items()}

@@ -17,7 +17,6 @@ import numpy as np
 from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1
 
 from loyalist.clv._fitting import (
-    Columns,
     ProbabilisticModel,
     as_times,
     blas_single_thread,
@@ -343,14 +342,7 @@ class BetaGeoModel(ProbabilisticModel):
         return self
 
     # -- helpers ------------------------------------------------------------------------------
-    def _p(self) -> np.ndarray:
-        self._check_fitted()
-        return np.array([self.params_[k] for k in PARAMS])
 
-    def _rfm(self, frequency: Any, recency: Any, T: Any
-             ) -> tuple[Columns, np.ndarray, np.ndarray, np.ndarray]:
-        cols = validate_rfm(frequency, recency, T)
-        return cols, cols.values["frequency"], cols.values["recency"], cols.values["T"]
 
     # -- public predictions ---------------------------------------------------------------------
     def log_likelihood_per_customer(self, frequency: Any, recency: Any, T: Any

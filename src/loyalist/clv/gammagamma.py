@@ -184,9 +184,6 @@ class GammaGammaModel(ProbabilisticModel):
                         notes)
         return self
 
-    def _p(self) -> np.ndarray:
-        self._check_fitted()
-        return np.array([self.params_[k] for k in PARAMS])
 
     def _spend_params(self) -> np.ndarray:
         p = self._p()

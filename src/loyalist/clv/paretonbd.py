@@ -41,7 +41,6 @@ from scipy.integrate import quad
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
 from loyalist.clv._fitting import (
-    Columns,
     ProbabilisticModel,
     as_times,
     blas_single_thread,
@@ -496,14 +495,7 @@ class ParetoNBDModel(ProbabilisticModel):
             f"warm start: fitted 1 in {k} of the unique rows ({len(xs):,}) in {sub.n_iter} "
             "iterations before the full-data fit"]
 
-    def _p(self) -> np.ndarray:
-        self._check_fitted()
-        return np.array([self.params_[k] for k in PARAMS])
 
-    def _rfm(self, frequency: Any, recency: Any, T: Any
-             ) -> tuple[Columns, np.ndarray, np.ndarray, np.ndarray]:
-        cols = validate_rfm(frequency, recency, T)
-        return cols, cols.values["frequency"], cols.values["recency"], cols.values["T"]
 
     def log_likelihood_per_customer(self, frequency: Any, recency: Any, T: Any
                                     ) -> np.ndarray | Any:
