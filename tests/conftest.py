@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -32,3 +38,41 @@ def line(order: str = "1001", product: str = "A", qty: object = 1, price: object
          ) -> dict[str, object]:
     return {"order_id": order, "product_id": product, "quantity": qty, "unit_price": price,
             "customer_id": customer, "ordered_at": when, **extra}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve_subprocess(store: Path, tmp: Path, env: dict[str, str],
+                     ready: tuple[int, ...] = (200,)) -> Iterator[dict[str, object]]:
+    """``loyalist serve --store STORE`` as a subprocess on a free port of 127.0.0.1, waited
+    for until ``/health`` answers with a status in ``ready`` (90 s at most; the server's log
+    is the assertion message), terminated on exit."""
+    import httpx2 as httpx
+
+    port = free_port()
+    log_path = tmp / "server.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "loyalist", "serve", "--store", str(store),
+                                 "--port", str(port)], env=os.environ | env, stderr=log,
+                                stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code in ready:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        yield {"base": base, "log": log_path, "store": store, "proc": proc}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

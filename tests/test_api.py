@@ -8,11 +8,7 @@ import csv
 import io
 import json
 import logging
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 import typing
 from collections.abc import Iterator
@@ -23,6 +19,7 @@ import duckdb
 import httpx2 as httpx
 import pytest
 import schemathesis
+from conftest import serve_subprocess
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -510,40 +507,14 @@ def test_serve_refuses_to_start_without_keys(monkeypatch: pytest.MonkeyPatch) ->
 
 
 # --- a real server ------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """``loyalist serve`` as a subprocess on 127.0.0.1 (its own copy of the store)."""
     tmp = tmp_path_factory.mktemp("server")
     path = copy_store(built, tmp, "server.duckdb")
-    port = free_port()
-    log_path = tmp / "server.log"
-    env = os.environ | {"LOYALIST_API_KEYS": KEYS, "LOYALIST_MAX_UPLOAD_BYTES": "100000"}
-    with log_path.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "loyalist", "serve", "--store", str(path),
-                                 "--port", str(port)], env=env, stderr=log,
-                                stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.2)
-        yield {"base": base, "log": log_path, "store": path, "proc": proc}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with serve_subprocess(path, tmp, {"LOYALIST_API_KEYS": KEYS,
+                                      "LOYALIST_MAX_UPLOAD_BYTES": "100000"}) as srv:
+        yield srv
 
 
 def test_real_server(server: dict[str, Any]) -> None:

@@ -8,11 +8,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +17,7 @@ from typing import Any
 import httpx2 as httpx
 import pandas as pd
 import pytest
+from conftest import serve_subprocess
 from fastapi.testclient import TestClient
 
 from loyalist import pipeline
@@ -49,40 +46,13 @@ browser_group = pytest.mark.xdist_group("dashboard_browser")
 
 
 # --- a real server and a real browser -----------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """``loyalist serve`` as a subprocess on 127.0.0.1 over a store that does not exist yet."""
     tmp = tmp_path_factory.mktemp("dashboard_server")
-    store = tmp / "shop.duckdb"
-    port = free_port()
-    log_path = tmp / "server.log"
-    env = os.environ | {"LOYALIST_API_KEYS": KEYS}
-    with log_path.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "loyalist", "serve", "--store", str(store),
-                                 "--port", str(port)], env=env, stderr=log,
-                                stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code in (200, 503):
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.2)
-        yield {"base": base, "store": store, "log": log_path}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with serve_subprocess(tmp / "shop.duckdb", tmp, {"LOYALIST_API_KEYS": KEYS},
+                          ready=(200, 503)) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
