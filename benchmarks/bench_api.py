@@ -57,8 +57,7 @@ def build_store(work: Path, customers: int, months: int, rebuild: bool) -> tuple
     t0 = time.perf_counter()
     gen = pipeline.generate("coffee", customers=customers, months=months, seed=11,
                             out=work / "data")
-    for name, table in pipeline.SCENARIO_TABLES.items():
-        pipeline.ingest(store, [gen["files"][name]], table=table)
+    pipeline.load_scenario(store, gen["files"])
     pipeline.train(store)
     pipeline.plan(store, budget=5000, goal="retention", save=True)
     pipeline.recommend(store, out_dir=work / "recs")

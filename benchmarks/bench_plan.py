@@ -46,8 +46,7 @@ def run(scenario: str, customers: int, months: int, seed: int, budget_scale: flo
     gen = pipeline.generate(scenario, customers=customers, months=months, seed=seed,
                             out=root / "data")
     store = root / "s.duckdb"
-    for name, table in pipeline.SCENARIO_TABLES.items():
-        pipeline.ingest(store, [gen["files"][name]], table=table)
+    pipeline.load_scenario(store, gen["files"])
     pipeline.train(store)
     t0 = time.perf_counter()
     with Store(store, read_only=True) as st:

@@ -64,8 +64,7 @@ def build_store(scenario: str, customers: int, months: int, seed: int, out: Path
     gen = pipeline.generate(scenario, customers=customers, months=months, seed=seed,
                             out=out / "data")
     store = out / "store.duckdb"
-    for name, table in pipeline.SCENARIO_TABLES.items():
-        pipeline.ingest(store, [gen["files"][name]], table=table)
+    pipeline.load_scenario(store, gen["files"])
     return {"store": store, "files": gen["files"], "transactions": gen["transactions"],
             "seconds": time.perf_counter() - t0}
 

@@ -52,8 +52,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("api_store")
     gen = pipeline.generate("fashion", customers=600, months=12, seed=3, out=out / "data")
     store = out / "built.duckdb"
-    for name, table in pipeline.SCENARIO_TABLES.items():
-        pipeline.ingest(store, [gen["files"][name]], table=table)
+    pipeline.load_scenario(store, gen["files"])
     pipeline.train(store)
     pipeline.plan(store, budget=1000, goal="revenue", save=True)
     pipeline.recommend(store, out_dir=out / "recs")

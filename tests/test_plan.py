@@ -36,8 +36,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("plan")
     gen = pipeline.generate("fashion", customers=3000, months=18, seed=11, out=root / "data")
     store = root / "s.duckdb"
-    for name, table in pipeline.SCENARIO_TABLES.items():
-        pipeline.ingest(store, [gen["files"][name]], table=table)
+    pipeline.load_scenario(store, gen["files"])
     pipeline.train(store)
     with Store(store, read_only=True) as st:
         ts = st.default_as_of()

@@ -34,8 +34,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("report_store")
     gen = pipeline.generate("fashion", customers=600, months=12, seed=3, out=root / "data")
     store = root / "shop.duckdb"
-    for name, table in pipeline.SCENARIO_TABLES.items():
-        pipeline.ingest(store, [gen["files"][name]], table=table)
+    pipeline.load_scenario(store, gen["files"])
     trained = pipeline.train(store, out=root / "train")
     planned = pipeline.plan(store, budget=1000, goal="revenue", save=True)
     recs = pipeline.recommend(store, out_dir=root / "recs")

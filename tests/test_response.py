@@ -50,10 +50,8 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     gen = pipeline.generate("coffee", customers=3000, months=12, seed=3, out=root / "data")
     store = root / "store.duckdb"
     bare = root / "bare.duckdb"
-    for name, table in pipeline.SCENARIO_TABLES.items():
-        pipeline.ingest(store, [gen["files"][name]], table=table)
-        if name != "promotions":
-            pipeline.ingest(bare, [gen["files"][name]], table=table)
+    pipeline.load_scenario(store, gen["files"])
+    pipeline.load_scenario(bare, gen["files"], skip=["promotions"])
     return {"store": store, "bare": bare, "catalog": Path(gen["files"]["catalog"]),
             "truth": Path(gen["files"]["truth_response"])}
 

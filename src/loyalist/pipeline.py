@@ -103,6 +103,20 @@ SCENARIO_TABLES = {
 }
 
 
+def load_scenario(store_path: Path, files: dict[str, str], *, progress: Progress | None = None,
+                  skip: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Load every file of a generated scenario (``generate(...)["files"]``) into its store
+    table (:data:`SCENARIO_TABLES`), except the names in ``skip``; the quality reports."""
+    say = progress or (lambda _m: None)
+    reports: list[dict[str, Any]] = []
+    for name, table in SCENARIO_TABLES.items():
+        if name in skip:
+            continue
+        say(f"loading {name}")
+        reports += ingest(store_path, [files[name]], table=table, progress=progress)
+    return reports
+
+
 def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, months: int = 18,
          seed: int = 7, progress: Progress | None = None) -> dict[str, Any]:
     """The main job: generate a merchant scenario, load it into a fresh store, and run every
@@ -116,10 +130,7 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
         p.unlink(missing_ok=True)
     say(f"generating the {scenario} scenario")
     gen = generate(scenario, customers=customers, months=months, seed=seed, out=data_dir)
-    reports = []
-    for name, table in SCENARIO_TABLES.items():
-        say(f"loading {name}")
-        reports += ingest(store_path, [gen["files"][name]], table=table, progress=progress)
+    reports = load_scenario(store_path, gen["files"], progress=progress)
     (out / "quality_report.json").write_text(json.dumps(reports, indent=2, default=str))
     say("computing features")
     as_of, feats, feat_path = features(store_path, out=out / "features.parquet")

@@ -90,10 +90,8 @@ def load_scenario(app: FastAPI, scenario: str, *, customers: int | None, months:
                 job.say(f"generating the {scenario} scenario")
                 gen = pipeline.generate(scenario, customers=customers, months=months,
                                         seed=seed, out=Path(tmp))
-                reports: list[dict[str, Any]] = []
-                for name, table in pipeline.SCENARIO_TABLES.items():
-                    job.say(f"loading {name} into a new store")
-                    reports += pipeline.ingest(build, [gen["files"][name]], table=table)
+                reports = pipeline.load_scenario(
+                    build, gen["files"], progress=lambda m: job.say(f"{m} into a new store"))
                 meta = json.loads(Path(gen["files"]["scenario"]).read_text())
                 reports = writes.json_safe(reports, replace=(tmp + os.sep, ""))
             job.say("training customer models (segments, churn, lifetime value)")
