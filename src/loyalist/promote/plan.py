@@ -42,7 +42,7 @@ import pandas as pd
 from loyalist import schema as s
 from loyalist.errors import DataError
 from loyalist.promote.catalog import Constraints, PlanParams, split_list
-from loyalist.promote.optimize import Problem, Solution, greedy_baseline, sensitivity, solve
+from loyalist.promote.optimize import Problem, greedy_baseline, sensitivity, solve
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,11 @@ MIN_COMPETITOR_FACTOR = 0.15
 OVERSTOCK_BONUS = 0.25
 LAPSED_FACTOR = 2.0
 LAPSED_MIN_DAYS = 60.0
-EFFECT_COLUMNS = ("incremental_prob", "incremental_orders", "incremental_revenue",
-                  "incremental_revenue_p10", "incremental_revenue_p90")
 #: weight kept on each (customer, promotion) estimate; the rest goes to its rank-1 structure
 #: (see :func:`shrink_effects`). Chosen on generated scenarios (benchmarks/bench_plan.py).
 SHRINKAGE_KEEP = 0.1
-SHRUNK_COLUMNS = ("incremental_prob", "incremental_orders", "incremental_revenue",
+#: the incremental effects of a prediction: shrunk, and scaled by season and competitors
+EFFECT_COLUMNS = ("incremental_prob", "incremental_orders", "incremental_revenue",
                   "incremental_revenue_p10", "incremental_revenue_p90", "incremental_margin",
                   "incremental_margin_p10", "incremental_margin_p90")
 Z80 = 1.2816  # the 10%/90% quantiles of a normal are mean -/+ Z80 sd
@@ -261,7 +260,7 @@ def shrink_effects(pred: pd.DataFrame, keep: float = SHRINKAGE_KEEP) -> pd.DataF
     cols = pd.Index(pd.unique(pred["promotion"]))
     r = rows.get_indexer(pred[s.CUSTOMER_ID])
     c = cols.get_indexer(pred["promotion"])
-    for col in SHRUNK_COLUMNS:
+    for col in EFFECT_COLUMNS:
         if col not in pred:
             continue
         w = np.full((len(rows), len(cols)), np.nan)
@@ -287,8 +286,7 @@ def apply_competitors(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams
     pred = pred.copy()
     kinds = pred["kind"].map(COMPETITOR_ELASTICITY).fillna(1.0).to_numpy(dtype=float)
     factor = np.maximum(MIN_COMPETITOR_FACTOR, 1.0 - kinds * pressure) * ctx.season_factor
-    for col in (*EFFECT_COLUMNS, "incremental_margin", "incremental_margin_p10",
-                "incremental_margin_p90"):
+    for col in EFFECT_COLUMNS:
         if col in pred:
             pred[col] = pred[col].to_numpy(dtype=float) * factor
     if "net_value" in pred:
@@ -490,8 +488,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                      index=pd.MultiIndex.from_arrays([inst.rows, inst.cols]))
     take = cell.reindex(pd.MultiIndex.from_arrays([idx, sol.choice[idx]])).to_numpy()
     picked = inst.pred.iloc[take].reset_index(drop=True)
-    v = inst.problem.value if isinstance(inst.problem.value, np.ndarray) else np.asarray(
-        inst.problem.value)
+    v = np.asarray(inst.problem.value)
     picked["expected_incremental_value"] = v[idx, sol.choice[idx]]
     seg = ctx.customers["segment"].astype(str) if "segment" in ctx.customers else \
         pd.Series("all", index=ctx.customers.index)
@@ -598,9 +595,3 @@ def _segment_table(ctx: PlanContext, picked: pd.DataFrame) -> pd.DataFrame:
                                                  "incremental_revenue": 0.0, "goal_value": 0.0})
     table["targeted_share"] = table["targeted"] / table["customers"]
     return table.reset_index().sort_values("spend", ascending=False)
-
-
-def summary_frame(sol: Solution) -> dict[str, Any]:
-    """The optimizer's numbers as plain data."""
-    return {"value": sol.value, "spend": sol.spend, "bound": sol.bound, "gap": sol.gap,
-            "method": sol.method, "seconds": sol.seconds}
