@@ -165,3 +165,81 @@ def test_rfm_summary_equals_feature_columns(tmp_path: Path) -> None:
     np.testing.assert_allclose(w.monetary_value, f.bg_monetary_value)
     with pytest.raises(ParameterError, match="time unit 'Y'"):
         rfm_summary(st, "2023-08-15", "Y")
+
+
+def _rich_log(rng: np.random.Generator, n_customers: int, n_lines: int, start: str,
+              prefix: str) -> pd.DataFrame:
+    """Lines with returns, guests, missing categories and orders spread over several
+    timestamps (each line of an order gets its own hour), so every branch of the per-order
+    table is exercised."""
+    cust = rng.integers(0, n_customers, n_lines)
+    days = rng.integers(0, 300, n_lines)
+    customer = np.array([f"c{c}" for c in cust], dtype=object)
+    customer[rng.random(n_lines) < 0.05] = ""
+    return pd.DataFrame({
+        "customer_id": customer,
+        "order_id": [f"{prefix}{c}-{d // 2}" for c, d in zip(cust, days, strict=True)],
+        "ordered_at": pd.Timestamp(start) + pd.to_timedelta(days, unit="D")
+        + pd.to_timedelta(rng.integers(0, 24 * 60, n_lines), unit="min"),
+        "product_id": rng.choice(list("abcdefgh"), n_lines),
+        "category": rng.choice(["x", "y", "z", None], n_lines),
+        "quantity": rng.choice([-2, 1, 1, 2, 3], n_lines),
+        "unit_price": rng.gamma(2.0, 10.0, n_lines).round(2) + 0.01,
+    })
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_per_order_table_gives_the_reference_features(tmp_path: Path, seed: int,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """The fast path (``customer_orders``, built at ingest, refreshed per load for the touched
+    customers) returns exactly the reference query over the lines, at midnight and mid-day
+    cutoffs, including cutoffs that split an order's lines."""
+    from loyalist.features import orders
+    from loyalist.features.sql import features_sql
+
+    rng = np.random.default_rng(seed)
+    first = _rich_log(rng, 120, 1500, "2023-01-01", "a")
+    later = _rich_log(rng, 160, 700, "2022-09-01", "b")  # earlier dates, same customers too
+    first.to_parquet(tmp_path / "first.parquet")
+    later.to_parquet(tmp_path / "later.parquet")
+    st = Store(tmp_path / "s.duckdb")
+    ingest_files(st, [tmp_path / "first.parquet"], loaded_at=LOADED_AT)
+    assert orders.is_fresh(st.con)
+    with st.transaction() as con:  # a second load refreshes only the customers it touches
+        assert orders.refresh(con) == "fresh"
+    with caplog.at_level("INFO", logger="loyalist.features.orders"):
+        ingest_files(st, [tmp_path / "later.parquet"], loaded_at=LOADED_AT)
+    assert "incremental rebuild" in caplog.text
+    assert orders.is_fresh(st.con)
+    both = Store(tmp_path / "both.duckdb")
+    ingest_files(both, [tmp_path / "later.parquet", tmp_path / "first.parquet"],
+                 loaded_at=LOADED_AT)
+    multi = st.query(f"SELECT count(*) AS n FROM {orders.ORDERS} WHERE multi").n[0]
+    assert multi > 30  # the test data does split orders over timestamps
+    for as_of in ["2023-03-01", "2023-03-01 13:37", "2023-06-15 06:00", "2023-11-01",
+                  "2022-10-01"]:
+        params = {"as_of": pd.Timestamp(as_of).to_pydatetime()}
+        ref = st.query(features_sql(), params)
+        fast = st.query(orders.features_from_orders_sql(), params)
+        pd.testing.assert_frame_equal(fast, ref, check_dtype=False, rtol=1e-9)
+        pd.testing.assert_frame_equal(customer_features(both, as_of), ref, check_dtype=False,
+                                      rtol=1e-9)
+
+
+def test_stale_per_order_table_is_not_used(tmp_path: Path) -> None:
+    """Rows written behind ingest's back make the derived table stale: features then come from
+    the lines, and the next load rebuilds it in full."""
+    from loyalist.features import orders
+
+    log = _random_log(np.random.default_rng(4), 50, 400)
+    log.to_parquet(tmp_path / "l.parquet")
+    st = Store(tmp_path / "s.duckdb")
+    ingest_files(st, [tmp_path / "l.parquet"], loaded_at=LOADED_AT)
+    st.con.execute("INSERT INTO transactions SELECT * REPLACE (order_id || 'x' AS order_id, "
+                   "amount * 100 AS amount) FROM transactions LIMIT 50")
+    assert not orders.is_fresh(st.con)
+    f = customer_features(st, "2023-12-31")
+    assert f.monetary_total.sum() > log.quantity.mul(log.unit_price).sum() * 1.5
+    with st.transaction() as con:
+        assert orders.refresh(con, [99]) == "full"
+    pd.testing.assert_frame_equal(customer_features(st, "2023-12-31"), f)

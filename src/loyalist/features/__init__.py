@@ -12,6 +12,7 @@ import pandas as pd
 
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
+from loyalist.features import orders
 from loyalist.features.sql import FEATURES, features_sql, labels_sql, summary_sql
 from loyalist.store import Store
 
@@ -40,10 +41,14 @@ def to_as_of(value: str | date | datetime | pd.Timestamp) -> pd.Timestamp:
 
 
 def customer_features(store: Store, as_of: str | date | datetime | pd.Timestamp) -> pd.DataFrame:
-    """One row per customer with a purchase before ``as_of`` (see ``FEATURES``)."""
+    """One row per customer with a purchase before ``as_of`` (see ``FEATURES``).
+
+    Read from the per-order table built at ingest when it is up to date with the store
+    (:mod:`loyalist.features.orders`), else from the lines; both give the same frame."""
     ts = to_as_of(as_of)
     store.require(s.T_TRANSACTIONS)
-    out = store.query(features_sql(), {"as_of": ts.to_pydatetime()})  # type: ignore[arg-type]
+    sql = orders.features_from_orders_sql() if orders.is_fresh(store.con) else features_sql()
+    out = store.query(sql, {"as_of": ts.to_pydatetime()})  # type: ignore[arg-type]
     if out.empty:
         lo, hi = store.date_range()
         raise DataError(

@@ -36,7 +36,7 @@ FEATURES: dict[str, str] = {
     "orders_last_90": "orders in the 90 days before as_of",
     "trend_90": "log1p(spend_last_90) - log1p(spend_prev_90)",
     "distinct_products": "distinct products bought",
-    "distinct_categories": "distinct categories bought (0 when the data has none)",
+    "distinct_categories": "distinct categories on the lines bought (0 when the data has none)",
     "return_rate": "returned/cancelled value over gross purchase value",
     "weekend_share": "share of orders placed on Saturday or Sunday",
     "preferred_hour": "most frequent hour of day of orders (ties: earliest)",
@@ -113,14 +113,9 @@ hours AS (
     GROUP BY cid
 ),
 products AS (
-    -- one pass over (customer, product) pairs serves both distinct counts; a product's
-    -- category is its smallest category name if the data gives it several
-    SELECT cid, CAST(sum(n) AS BIGINT) AS distinct_products, count(cat) AS distinct_categories
-    FROM (SELECT cid, cat, count(*) AS n
-          FROM (SELECT cid, pid, min(cat) AS cat FROM lines WHERE qty > 0 AND kind = 'sale'
-                GROUP BY cid, pid)
-          GROUP BY cid, cat)
-    GROUP BY cid
+    SELECT cid, count(DISTINCT pid) AS distinct_products,
+           count(DISTINCT cat) AS distinct_categories
+    FROM lines WHERE qty > 0 AND kind = 'sale' GROUP BY cid
 )
 SELECT
     l.cid AS {s.CUSTOMER_ID},

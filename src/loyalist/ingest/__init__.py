@@ -16,6 +16,7 @@ from typing import Any
 
 from loyalist import schema as s
 from loyalist.errors import DataError
+from loyalist.features import orders
 from loyalist.ingest import adapters, tables, transactions
 from loyalist.ingest.read import open_source
 from loyalist.store import Store
@@ -97,6 +98,12 @@ def ingest_files(
             log.info("%s: %s rows read, %s loaded, %s quarantined", path, report["rows_read"],
                      report["rows_loaded"], report["rows_quarantined"])
             reports.append(report)
+        new = [r["load_id"] for r in reports
+               if r["table"] == s.T_TRANSACTIONS and r["status"] == "loaded"]
+        if new or not orders.is_fresh(con):
+            if progress:
+                progress("grouping orders for point-in-time features")
+            orders.refresh(con, new)
     return reports
 
 

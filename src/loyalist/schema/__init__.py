@@ -102,6 +102,10 @@ T_COMPETITORS = "competitor_events"
 T_INVENTORY = "inventory"
 T_PLANS = "plans"
 T_RUNS = "runs"
+# derived at ingest from transactions (see features.orders); rebuilt, never edited by hand
+T_CUSTOMER_ORDERS = "customer_orders"
+T_CUSTOMER_ORDER_PARTS = "customer_order_parts"
+T_DERIVED_STATE = "derived_state"
 
 
 @dataclass(frozen=True)
