@@ -230,3 +230,25 @@ def test_aux_tables_upsert(tmp_path: Path) -> None:
     ingest_files(st, [c2], loaded_at=LOADED_AT)
     assert st.query("SELECT age, marketing_consent FROM customers").iloc[0].tolist() == [31, False]
     assert isinstance(st.con, duckdb.DuckDBPyConnection)
+
+
+def test_store_memory_limit_default_env_and_bad_value(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from loyalist.errors import StoreError
+    from loyalist.store import default_memory_limit
+
+    def limit(st: Store) -> float:
+        return st.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+    monkeypatch.delenv("LOYALIST_MEMORY_LIMIT", raising=False)
+    gb = int(default_memory_limit().removesuffix("GB"))
+    assert 1 <= gb
+    with Store(tmp_path / "a.duckdb") as st:  # DuckDB shows GiB, rounded, of the GB asked for
+        shown = limit(st)
+        assert shown.endswith("GiB") and abs(float(shown.split()[0]) - gb / 1.073741824) < 0.1
+    monkeypatch.setenv("LOYALIST_MEMORY_LIMIT", "700MB")
+    with Store(tmp_path / "b.duckdb") as st:
+        assert limit(st).startswith("667")  # 700 MB = 667.5 MiB
+    monkeypatch.setenv("LOYALIST_MEMORY_LIMIT", "lots")
+    with pytest.raises(StoreError, match=r"memory limit 'lots' \(LOYALIST_MEMORY_LIMIT\)"):
+        Store(tmp_path / "c.duckdb")

@@ -98,14 +98,17 @@ SELECT o.cid, o.oid, o.ts, o.multi, o.first_buy_ts, o.d, o.buy_amt, o.buy_qty, o
        o.d - lag(o.d) OVER w AS gap,
        CASE WHEN o.d IS NOT NULL THEN o.d = first_value(o.d) OVER w END AS on_day1,
        CASE WHEN o.d IS NOT NULL THEN
-           row_number() OVER (PARTITION BY o.cid, o.d IS NULL, hour(o.first_buy_ts)
-                              ORDER BY o.first_buy_ts, o.oid) * 24
-           + (23 - hour(o.first_buy_ts)) END AS hour_key,
+           (row_number() OVER wh - rank() OVER h + 1) * 24 + (23 - hour(o.first_buy_ts))
+       END AS hour_key,
        dayofweek(o.first_buy_ts) IN (0, 6) AS weekend,
        coalesce(fb.np, 0), coalesce(fb.nc, 0)
 FROM o LEFT JOIN fb USING (cid, oid)
-WINDOW w AS (PARTITION BY o.cid, o.d IS NULL ORDER BY o.first_buy_ts, o.oid)
-ORDER BY o.cid, o.ts""")
+-- every window is partitioned by customer alone (purchase orders first), so the rows come
+-- out grouped by customer, which the feature query's GROUP BY cid is several times faster on
+WINDOW w AS (PARTITION BY o.cid ORDER BY o.d IS NULL, o.first_buy_ts, o.oid),
+       h AS (PARTITION BY o.cid ORDER BY o.d IS NULL, hour(o.first_buy_ts)),
+       wh AS (PARTITION BY o.cid ORDER BY o.d IS NULL, hour(o.first_buy_ts), o.first_buy_ts,
+              o.oid)""")
     con.execute(f"""
 INSERT INTO {PARTS}
 WITH l AS ({lines}),

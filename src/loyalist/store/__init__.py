@@ -79,6 +79,26 @@ def default_path() -> Path:
     return Path(os.environ.get("LOYALIST_STORE", DEFAULT_STORE))
 
 
+def default_memory_limit() -> str:
+    """DuckDB's memory limit for a store connection: ``LOYALIST_MEMORY_LIMIT`` if set (any
+    DuckDB size, e.g. '6GB'), else 1 GB per core with at least 2 GB, never above DuckDB's own
+    default of 80% of RAM. DuckDB spills sorts, joins and aggregates to disk beyond it.
+
+    Why not DuckDB's default: it lets the buffer pool keep up to 80% of RAM, and an ingest of
+    10M lines then peaked at 4.1 GB of resident memory here; with 2 GB it peaked at 2.2 GB and
+    finished sooner (BENCHMARKS.md, foundation)."""
+    env = os.environ.get("LOYALIST_MEMORY_LIMIT", "").strip()
+    if env:
+        return env
+    gb = max(2, os.cpu_count() or 1)
+    try:
+        ram_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        gb = min(gb, max(1, int(0.8 * ram_gb)))
+    except (ValueError, OSError, AttributeError):  # no sysconf (Windows): keep the rule
+        pass
+    return f"{gb}GB"
+
+
 class Store:
     """A DuckDB file. Use as a context manager; ``read_only`` for serving and features."""
 
@@ -92,8 +112,11 @@ class Store:
                 f"{self.path}` (or `loyalist demo`)"
             )
         try:
-            config = {"memory_limit": memory_limit} if memory_limit else {}
+            config = {"memory_limit": memory_limit or default_memory_limit()}
             self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
+        except duckdb.ParserException as e:
+            raise StoreError(f"memory limit {config['memory_limit']!r} (LOYALIST_MEMORY_LIMIT): "
+                             f"{str(e).splitlines()[0]}; use a size such as '4GB'") from None
         except duckdb.IOException as e:
             raise StoreError(f"{self.path}: cannot open the store ({str(e).splitlines()[0]}); "
                              "is another process writing to it?") from None
