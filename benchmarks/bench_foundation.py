@@ -67,7 +67,9 @@ def trial(path: Path, as_of: str | None) -> dict[str, float]:
     return {"ingest_s": t1 - t0, "of_which_order_table_s": t1 - marks.get("orders", t1),
             "features_s": t2 - t1, "total_s": t2 - t0,
             "rows": rep["rows_read"], "customers": len(f),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            # CPU seconds of every thread: less sensitive than wall time to a shared machine
+            "cpu_s": sum(resource.getrusage(resource.RUSAGE_SELF)[:2])}
 
 
 def run_trials(path: Path, n: int, as_of: str | None = None) -> list[dict[str, float]]:
@@ -293,7 +295,7 @@ def main() -> None:
 
 def _machine() -> dict[str, object]:
     return {"platform": platform.platform(), "python": platform.python_version(),
-            "cpus": os.cpu_count()}
+            "cpus": os.cpu_count(), "load_average": os.getloadavg()}
 
 
 def _summarise(trials: list[dict[str, float]]) -> dict[str, float]:
