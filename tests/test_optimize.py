@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 from loyalist.errors import DataError, InfeasibleError, ParameterError
-from loyalist.promote import Problem, greedy_baseline, sensitivity, solve, synthetic_problem
+from loyalist.promote import Problem, _mckp, greedy_baseline, sensitivity, solve, synthetic_problem
 from loyalist.promote._mckp import Hull, Plan, repair
 from loyalist.promote.optimize import _prepare
 
@@ -329,6 +331,70 @@ def test_sensitivity_with_constraints_flags_infeasible_budgets() -> None:
     assert df.loc[~df["feasible"], "value"].isna().all()
     s = solve(p, method="lagrangian")
     assert ok["value"].iloc[0] == pytest.approx(s.value, rel=1e-3)
+
+
+@pytest.fixture
+def small_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Price the dual on a 1-in-10 sample from 20,000 customers, as from 200,000 by default,
+    so that the sweeps below carry the sample's multipliers and error from budget to budget."""
+    monkeypatch.setattr(_mckp, "_SAMPLE", 2000)
+
+
+def test_sensitivity_points_carry_their_own_proven_bound(small_sample: None) -> None:
+    p = synthetic_problem(20_000, random_state=21)
+    budgets = np.linspace(0.0, 2.0 * p.budget, 12)
+    df = sensitivity(p, budgets)
+    ok = df[df["feasible"]]
+    assert len(ok) >= 8 and not df.loc[df["feasible"], ["value", "bound"]].isna().any().any()
+    assert (ok["bound"] >= ok["value"]).all() and (ok["gap"] < 1e-3).all()
+    assert (ok["spend"] <= ok["budget"] * (1 + RTOL)).all()
+    # each point against its own independent solve (with polish): both values are feasible
+    # plans and both bounds proven, so each bound covers the other's value
+    for B in ok["budget"].to_numpy()[[0, len(ok) // 2, -1]]:
+        q = dataclasses.replace(p, budget=B)
+        s = solve(q, method="lagrangian")
+        assert_feasible(q, s)
+        row = ok[ok["budget"] == B].iloc[0]
+        scale = 1e-9 * abs(s.value)
+        assert row["bound"] >= s.value - scale and s.bound >= row["value"] - scale
+        assert row["value"] == pytest.approx(s.value, rel=1e-3)
+
+
+def test_sensitivity_bounds_cover_the_exact_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_mckp, "_SAMPLE", 40)  # a 1-in-10 sample here too
+    p = synthetic_problem(400, random_state=22)
+    budgets = np.array([0.6, 1.0, 1.6]) * p.budget
+    df = sensitivity(p, budgets)
+    assert df["feasible"].all()
+    for B, row in zip(budgets, df.itertuples(), strict=True):
+        exact = solve(dataclasses.replace(p, budget=B), method="milp", tol=1e-3)
+        scale = 1e-7 * max(1.0, abs(exact.value))
+        assert row.bound >= exact.value - scale  # a proven upper bound on the optimum
+        assert row.value <= exact.bound + scale  # and the value of a feasible plan
+
+
+def test_sensitivity_falls_back_to_a_cold_search(small_sample: None,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    # a warm search stuck at the previous budget's multipliers leaves each next budget far
+    # from its bound; the cold search from there brings every budget within tolerance
+    search = _mckp._dual_rounds
+
+    def stuck(M: _mckp.Model, start: dict, warm: _mckp.Warm | None,
+              deadline: float) -> Iterator[_mckp._Priced]:
+        if warm is None:
+            yield from search(M, start, warm, deadline)
+            return
+        bound, choice, margin = _mckp._scan(M, warm.prices)
+        yield _mckp._Priced(warm.prices, bound, choice, margin, 1, warm)
+
+    monkeypatch.setattr(_mckp, "_dual_rounds", stuck)
+    caplog.set_level(logging.DEBUG, logger=_mckp.__name__)
+    p = synthetic_problem(20_000, random_state=21)
+    df = sensitivity(p, np.linspace(0.5, 2.0, 6) * p.budget)
+    assert sum("cold search" in r.getMessage() for r in caplog.records) >= 3
+    assert df["feasible"].all()
+    assert (df["bound"] >= df["value"]).all() and (df["gap"] < 1e-3).all()
 
 
 def test_sensitivity_rejects_bad_budgets() -> None:

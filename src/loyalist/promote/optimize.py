@@ -19,15 +19,17 @@ This is a multiple-choice knapsack with side constraints. Methods:
     It is minimised with entropy smoothing (Nesterov 2005) and L-BFGS-B under ``y >= 0`` (Byrd,
     Lu, Nocedal & Zhu 1995), lowering the temperature in stages, first on a systematic sample
     of customers, then on a working set of the customers near a tie with the others held at
-    their choice. Any multipliers give a proven upper bound (weak duality), evaluated exactly;
+    their choice (a set the held customers leave infeasible shows as a smoothed dual below any
+    plan's value: that round stops, the set grows and the next round starts from the best
+    multipliers). Any multipliers give a proven upper bound (weak duality), evaluated exactly;
     its minimum equals the LP-relaxation value. A plan is recovered as each customer's best
     option at the best multipliers, repaired (downgrade or drop the choices losing least value
     per unit of a violated resource, move or swap customers onto promotions short of their
-    minimum), filled greedily with feasible improvements (by value per Lagrangian price, and
-    by value; the better is kept), and, while its gap exceeds ``tol / 10``, polished by an
-    exact MILP over the ``core_size`` customers closest to a tie, the rest fixed (the core
-    idea of Balas & Zemel 1980 and Pisinger 1995). Should the repair fail on a small instance,
-    the exact MILP takes over.
+    minimum), filled greedily with feasible improvements (with side constraints, moves of the
+    customers nearest a tie; by value per Lagrangian price, and by value; the better is kept),
+    and, while its gap exceeds ``tol / 10``, polished by an exact MILP over the ``core_size``
+    customers closest to a tie, the rest fixed (the core idea of Balas & Zemel 1980 and
+    Pisinger 1995). Should the repair fail on a small instance, the exact MILP takes over.
 ``"milp"`` (exact, small instances)
     ``scipy.optimize.milp`` (HiGHS; Huangfu & Hall 2018) on the full model.
 ``"greedy"``
@@ -69,10 +71,12 @@ from loyalist.promote._mckp import (
     Hull,
     Model,
     Plan,
+    Warm,
     exact,
     greedy,
     lagrangian,
     repair,
+    sample_start,
     zero_prices,
 )
 
@@ -80,6 +84,7 @@ logger = logging.getLogger(__name__)
 
 METHODS = ("auto", "lagrangian", "milp", "greedy")
 AUTO_MILP_MAX_CELLS = 20_000
+_SWEEP_ENOUGH = 0.1  # a sweep's budget is done once its gap is within this share of tol
 
 
 @dataclass
@@ -285,16 +290,22 @@ def _base(p: Problem) -> Model:
     mean_v = float(np.abs(v_ok).mean()) if len(v_ok) else 1.0
     pos = c_ok[c_ok > 0]
     vmin = np.where(okx, v, np.inf).min(axis=1) if len(rows) else np.zeros(0)
+    col_top = np.full(m, np.inf)  # what _reach needs at every budget, once
+    for j in np.flatnonzero(has_min & (np.nan_to_num(pcnt, nan=np.inf) < n)):
+        col_top[j] = float(np.sort(c[ok[:, j], j])[::-1][:int(pcnt[j])].sum())
+    col_group = np.array([np.bincount(g, weights=c[:, j], minlength=G) for j in range(m)])
     return Model(
         v=v, c=c, ok=okx, g=g, G=G, rows=rows, n_all=n, budget=0.0, share=share,
         pmin=np.append(np.nan_to_num(pmin), 0.0),
         pmax=np.append(np.nan_to_num(pmax, nan=np.inf), np.inf),
         pcnt=np.append(np.nan_to_num(pcnt, nan=np.inf), np.inf), gcap=np.full(G, np.inf),
-        col_cost=col_cost, col_count=ok.sum(axis=0).astype(float),
+        col_cost=col_cost, col_count=ok.sum(axis=0).astype(float), col_top=col_top,
+        col_group=col_group.reshape(m, G),
         group_reach=np.bincount(g, weights=c.max(axis=1), minlength=G),
         tol=1e-9 * max(mean_c, EPS), vtol=1e-12 * max(mean_v, EPS), sv=mean_v or 1.0,
         sc=float(pos.mean()) if len(pos) else 1.0,
         lower=float(np.minimum(vmin, 0.0).sum()),
+        vT=np.ascontiguousarray(v.T), cT=np.ascontiguousarray(c.T),
     )
 
 
@@ -348,17 +359,13 @@ def _at_budget(model: Model, budget: float) -> Model:
 
 def _reach(M: Model, j: int) -> tuple[float, str]:
     """Most spend promotion ``j`` can take on its own, and the binding reason."""
-    ok = M.ok[:, j]
-    cj = M.c[ok, j]
-    limits = {f"{int(ok.sum()):,} eligible customers with total expected cost": float(cj.sum()),
-              "budget": M.budget, "promo_max_spend": float(M.pmax[j])}
+    limits = {f"{int(M.col_count[j]):,} eligible customers with total expected cost":
+              float(M.col_cost[j]), "budget": M.budget, "promo_max_spend": float(M.pmax[j])}
     if np.isfinite(M.pcnt[j]):
-        k = int(M.pcnt[j])
-        limits[f"promo_max_count {k:,} of the costliest customers"] = float(
-            np.sort(cj)[::-1][:k].sum())
+        limits[f"promo_max_count {int(M.pcnt[j]):,} of the costliest customers"] = float(
+            M.col_top[j])
     if np.isfinite(M.gcap).any():
-        per_g = np.bincount(M.g[ok], weights=cj, minlength=M.G)
-        limits["segment caps"] = float(np.minimum(per_g, M.gcap).sum())
+        limits["segment caps"] = float(np.minimum(M.col_group[j], M.gcap).sum())
     why = min(limits, key=limits.__getitem__)
     return limits[why], why
 
@@ -442,7 +449,8 @@ def solve(problem: Problem, *, method: str = "auto", tol: float = 1e-3, time_lim
                                   f"{excess:,.2f}); use method='lagrangian' or 'milp'.")
         hull = Hull(M.c[:, :M.m], M.v[:, :M.m], M.ok[:, :M.m])
         return _report(M, plan, hull.lp_value(M.budget), "greedy", 0, t0, {}, "feasible")
-    plan, bound, evals, prices = lagrangian(M, deadline=deadline, core_size=core_size, tol=tol)
+    plan, bound, evals, prices, _ = lagrangian(M, deadline=deadline, core_size=core_size,
+                                               tol=tol)
     return _report(M, plan, bound, "lagrangian", evals, t0, prices, "feasible")
 
 
@@ -453,13 +461,19 @@ def greedy_baseline(problem: Problem) -> Solution:
 
 def sensitivity(problem: Problem, budgets: ArrayLike, *, tol: float = 1e-3,
                 time_limit: float = 60.0) -> pd.DataFrame:
-    """Plan value, spend and ROI at each budget, from one hull (warm-started multipliers).
+    """Plan value, spend and ROI at each budget, each with its own proven bound.
 
     Without side constraints every budget is a prefix of the same sorted hull segments (its
     value read off the cumulative sums; a greedy fill only where that prefix is more than
-    ``tol / 10`` from the LP bound); with them the Lagrangian method runs at each budget in
-    increasing order, its dual starting from the previous budget's multipliers, without the
-    core polish. Segment caps scale with the budget; promotion limits do not.
+    ``tol / 10`` from the LP bound). With them the Lagrangian method runs at each budget in
+    increasing order, without the core polish: the first from the budget price of a sample's
+    hull, each next one warm from the previous budget (see ``_mckp.Warm``: a short search on
+    the sample, the previous sample error added back, then working-set rounds of a few
+    iterations, the plan recovered after each round), stopping once the plan is within
+    ``tol / 10`` of the bound; a budget still more than ``tol`` from it gets a cold search as
+    well. Every bound is the Lagrangian dual evaluated exactly at that budget's own
+    multipliers, so no budget's gap is interpolated or borrowed. Segment caps scale with the
+    budget; promotion limits do not.
 
     Parameters
     ----------
@@ -468,7 +482,7 @@ def sensitivity(problem: Problem, budgets: ArrayLike, *, tol: float = 1e-3,
     budgets : array (k,)
         Budgets to evaluate, in any order (rows come back in this order).
     tol : float
-        Relative gap below which a budget's plan is not improved further.
+        Relative gap each budget's plan should be within (it stops improving at ``tol / 10``).
     time_limit : float
         Seconds for the whole sweep.
 
@@ -484,26 +498,29 @@ def sensitivity(problem: Problem, budgets: ArrayLike, *, tol: float = 1e-3,
         raise ParameterError("budgets must be a non-empty 1-D array of finite numbers.")
     M0 = _base(problem)
     m = M0.m
-    hull = Hull(M0.c[:, :m], M0.v[:, :m], M0.ok[:, :m])
+    hull: Hull | None = None  # built at the first budget that has no side constraints
     rows: dict[float, tuple[float, float, float, bool]] = {}
-    warm = None
+    warm: Warm | None = None
     for B in np.unique(b):
         try:
             M = _at_budget(M0, B)
-            k = hull.taken(B)
             if not M.side:  # the prefix of the sorted hull segments, unless a fill is worth it
+                if hull is None:
+                    hull = Hull(M0.c[:, :m], M0.v[:, :m], M0.ok[:, :m])
+                k = hull.taken(B)
                 value, spend = (hull.cum_r[k - 1], hull.cum_c[k - 1]) if k else (0.0, 0.0)
                 bound = hull.lp_value(B)
                 if bound - value <= 0.1 * tol * max(abs(bound), EPS):
                     rows[B] = (float(value), float(spend), bound, True)
                     continue
-            plan, bound, _, prices = lagrangian(
-                M, deadline=t0 + time_limit, core_size=0, tol=tol, hull=hull, warm=warm)
+            cold = sample_start(M) if M.side and warm is None else None
+            plan, bound, _, _, carry = lagrangian(
+                M, deadline=t0 + time_limit, core_size=0, tol=tol, hull=hull, start=cold,
+                warm=warm, enough=_SWEEP_ENOUGH)
         except InfeasibleError:
             rows[B] = (np.nan, np.nan, np.nan, False)
             continue
-        if M.side:
-            warm = prices
+        warm = carry or warm
         rows[B] = (plan.value(), plan.total, max(bound, plan.value()), True)
     out = pd.DataFrame([(B, *rows[B]) for B in b],
                        columns=["budget", "value", "spend", "bound", "feasible"])
