@@ -18,7 +18,14 @@ import numpy as np
 import pytest
 
 from loyalist.errors import DataError, InfeasibleError, ParameterError
-from loyalist.promote import Problem, _mckp, greedy_baseline, sensitivity, solve, synthetic_problem
+from loyalist.promote import (
+    Problem,
+    _lagrange,
+    greedy_baseline,
+    sensitivity,
+    solve,
+    synthetic_problem,
+)
 from loyalist.promote._mckp import Hull, Plan, repair
 from loyalist.promote.optimize import _prepare
 
@@ -337,7 +344,7 @@ def test_sensitivity_with_constraints_flags_infeasible_budgets() -> None:
 def small_sample(monkeypatch: pytest.MonkeyPatch) -> None:
     """Price the dual on a 1-in-10 sample from 20,000 customers, as from 200,000 by default,
     so that the sweeps below carry the sample's multipliers and error from budget to budget."""
-    monkeypatch.setattr(_mckp, "_SAMPLE", 2000)
+    monkeypatch.setattr(_lagrange, "_SAMPLE", 2000)
 
 
 def test_sensitivity_points_carry_their_own_proven_bound(small_sample: None) -> None:
@@ -361,7 +368,7 @@ def test_sensitivity_points_carry_their_own_proven_bound(small_sample: None) -> 
 
 
 def test_sensitivity_bounds_cover_the_exact_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_mckp, "_SAMPLE", 40)  # a 1-in-10 sample here too
+    monkeypatch.setattr(_lagrange, "_SAMPLE", 40)  # a 1-in-10 sample here too
     p = synthetic_problem(400, random_state=22)
     budgets = np.array([0.6, 1.0, 1.6]) * p.budget
     df = sensitivity(p, budgets)
@@ -378,18 +385,18 @@ def test_sensitivity_falls_back_to_a_cold_search(small_sample: None,
                                                  caplog: pytest.LogCaptureFixture) -> None:
     # a warm search stuck at the previous budget's multipliers leaves each next budget far
     # from its bound; the cold search from there brings every budget within tolerance
-    search = _mckp._dual_rounds
+    search = _lagrange._dual_rounds
 
-    def stuck(M: _mckp.Model, start: dict, warm: _mckp.Warm | None,
-              deadline: float) -> Iterator[_mckp._Priced]:
+    def stuck(M: _lagrange.Model, start: dict, warm: _lagrange.Warm | None,
+              deadline: float) -> Iterator[_lagrange._Priced]:
         if warm is None:
             yield from search(M, start, warm, deadline)
             return
-        bound, choice, margin = _mckp._scan(M, warm.prices)
-        yield _mckp._Priced(warm.prices, bound, choice, margin, 1, warm)
+        bound, choice, margin = _lagrange._scan(M, warm.prices)
+        yield _lagrange._Priced(warm.prices, bound, choice, margin, 1, warm)
 
-    monkeypatch.setattr(_mckp, "_dual_rounds", stuck)
-    caplog.set_level(logging.DEBUG, logger=_mckp.__name__)
+    monkeypatch.setattr(_lagrange, "_dual_rounds", stuck)
+    caplog.set_level(logging.DEBUG, logger=_lagrange.__name__)
     p = synthetic_problem(20_000, random_state=21)
     df = sensitivity(p, np.linspace(0.5, 2.0, 6) * p.budget)
     assert sum("cold search" in r.getMessage() for r in caplog.records) >= 3

@@ -66,19 +66,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from loyalist.errors import DataError, InfeasibleError, ParameterError
-from loyalist.promote._mckp import (
-    EPS,
-    Hull,
-    Model,
-    Plan,
-    Warm,
-    exact,
-    greedy,
-    lagrangian,
-    repair,
-    sample_start,
-    zero_prices,
-)
+from loyalist.promote._lagrange import Warm, lagrangian, sample_start, zero_prices
+from loyalist.promote._mckp import EPS, Hull, Model, Plan, exact, greedy, repair
 
 logger = logging.getLogger(__name__)
 
@@ -467,7 +456,7 @@ def sensitivity(problem: Problem, budgets: ArrayLike, *, tol: float = 1e-3,
     value read off the cumulative sums; a greedy fill only where that prefix is more than
     ``tol / 10`` from the LP bound). With them the Lagrangian method runs at each budget in
     increasing order, without the core polish: the first from the budget price of a sample's
-    hull, each next one warm from the previous budget (see ``_mckp.Warm``: a short search on
+    hull, each next one warm from the previous budget (see ``_lagrange.Warm``: a short search on
     the sample, the previous sample error added back, then working-set rounds of a few
     iterations, the plan recovered after each round), stopping once the plan is within
     ``tol / 10`` of the bound; a budget still more than ``tol`` from it gets a cold search as
