@@ -4,8 +4,9 @@ Per scenario (``--customers`` customers, ``--months`` months, seed ``--seed``, i
 window), generated and loaded into a temporary store:
 
 1. Speed: build the training set (every exposure whose window closed by the end of the
-   history), fit the default ``ResponseModel`` (relative-lift learner, 5 bootstrap bags) and
-   score every customer x catalog promotion: median of ``--trials`` runs, and each step.
+   history), fit the default ``ResponseModel`` (relative-lift learner: a fit on every row and
+   5 bootstrap bags) and score every customer x catalog promotion: median of ``--trials``
+   runs, and each step.
 2. Out of time: each learner (relative_lift, t, x) trained on campaigns before the cutoff (the
    3rd-last campaign with a complete window) and evaluated on the later ones: pooled Qini
    coefficient and uplift@10%/30% on the window's purchase and spend, against random targeting
@@ -13,7 +14,8 @@ window), generated and loaded into a temporary store:
    per-promotion spend Qini.
 3. Truth: each learner fitted on the whole history and scored at its end, against the
    generator's ``truth_response`` (read here, for evaluation only): Spearman correlation and
-   ratio of totals of incremental revenue and purchase probability per (customer, promotion).
+   ratio of totals of incremental revenue, purchase probability and margin per (customer,
+   promotion), and of the directly learned spend uplift against the true revenue.
 
 Prints tables and one JSON line (prefix ``BENCH_JSON``), also written to
 benchmarks/results/response.json.
@@ -154,13 +156,16 @@ def report(results: dict[str, Any]) -> None:
                       f"{_f(p['model']['uplift_at_30'], nd):>8}")
     print()
     print(f"{'scenario':<12} {'learner':<14} {'rho rev':>8} {'ratio rev':>9} {'rho prob':>8} "
-          f"{'ratio prob':>10}")
+          f"{'ratio prob':>10} {'rho margin':>10} {'ratio margin':>12} {'rho spend':>9} "
+          f"{'ratio spend':>11}")
     for name, r in results["scenarios"].items():
         for learner, t in r["truth"].items():
             a = t["all"]
             print(f"{name:<12} {learner:<14} {_f(a['spearman_revenue']):>8} "
                   f"{_f(a['ratio_revenue'], 2):>9} {_f(a['spearman_prob']):>8} "
-                  f"{_f(a['ratio_prob'], 2):>10}")
+                  f"{_f(a['ratio_prob'], 2):>10} {_f(a.get('spearman_margin')):>10} "
+                  f"{_f(a.get('ratio_margin'), 2):>12} {_f(a.get('spearman_spend')):>9} "
+                  f"{_f(a.get('ratio_spend'), 2):>11}")
 
 
 def main(argv: list[str] | None = None) -> int:

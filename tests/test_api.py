@@ -83,11 +83,14 @@ def counts(path: Path) -> dict[str, int]:
 
 
 def planned_customer(c: TestClient | httpx.Client) -> tuple[str, str]:
-    """(plan_id, first customer) of the latest plan."""
+    """(plan_id, first customer with scores) of the latest plan. Plans may also target
+    registered customers with no purchase yet (welcome offers); those have no scores."""
     plan_id = c.get("/health").json()["latest_plan_id"]
     rows = list(csv.DictReader(io.StringIO(
         c.get(f"/plans/{plan_id}/customers.csv", headers=R).text)))
-    return plan_id, rows[0]["customer_id"]
+    scored = [row["customer_id"] for row in rows if "no purchase yet" not in row["reasons"]]
+    assert scored, "the plan targets no customer with a purchase"
+    return plan_id, scored[0]
 
 
 # --- health, auth, errors -----------------------------------------------------------------

@@ -140,7 +140,13 @@ def test_competitor_promotion_lowers_expected_response(scenario: dict) -> None:
                        s.KIND: ["percent_discount"], s.VALUE: [25.0]})
     hot = make_plan(pred, _ctx(scenario, competitors=ev), params, Constraints(),
                     with_baseline=False)
-    assert hot["summary"]["expected_value"] < 0.8 * calm["summary"]["expected_value"]
+    # 25% off over the whole period cuts the incremental effects by 15-40% by kind; the
+    # revenue of redemptions by customers who buy anyway (the offer's added items less its
+    # discount) stays, so the plan's value falls by less
+    assert hot["summary"]["expected_value"] < 0.85 * calm["summary"]["expected_value"]
+    buyers = [sum(p["incremental_buyers"] for p in r["summary"]["promotions"])
+              for r in (hot, calm)]
+    assert buyers[0] < 0.8 * buyers[1]
     assert _price_share(hot) <= _price_share(calm)
     assert any("Rival" in a for a in hot["summary"]["assumptions"])
 
@@ -251,3 +257,128 @@ def test_seasonal_factor_hand_computed() -> None:
     assert f2 == pytest.approx(1.0, rel=0.05)
     short = daily["2024-06-01":]
     assert seasonal_factor(short, as_of, 30, flat, 14) == (1.0, "")
+
+
+def _mechanics_frame() -> pd.DataFrame:
+    """Two customers (baskets 200 and 800) x a voucher (50 off over 500) and triple points, in
+    the shape of ResponseModel.predict: volume effects and each offer's mechanics."""
+    from loyalist.response.value import offer_mechanics
+
+    basket = np.array([200.0, 800.0])
+    rows = []
+    for promo, kind, value, dp, do, red in (
+            ("voucher", "fixed_voucher", 50.0, [0.02, 0.04], [0.02, 0.04], [0.10, 0.12]),
+            ("points", "points_multiplier", 3.0, [0.01, 0.02], [0.03, 0.05], [0.30, 0.40])):
+        m = offer_mechanics(kind, value, basket, min_spend=500.0, margin_rate=0.2)
+        rows.append(pd.DataFrame({
+            s.CUSTOMER_ID: ["a", "b"], "promotion": promo, "kind": kind,
+            "incremental_prob": dp, "incremental_orders": do,
+            "incremental_orders_p10": np.array(do) / 2, "incremental_orders_p90": np.array(do) * 2,
+            "expected_redemptions": red, "basket": basket, "margin_rate": 0.2,
+            "redemption_added": m.added, "redemption_added_margin": m.added_margin,
+            "redemption_in_price": m.in_price, "redemption_outside": m.outside,
+            "contact_cost": 0.05}))
+    from loyalist.promote.plan import revalue
+
+    out = pd.concat(rows, ignore_index=True)
+    for c in ("incremental_revenue", "incremental_margin", "net_value", "discount_cost",
+              "expected_cost"):
+        out[c] = np.nan
+    for sfx in ("_p10", "_p90"):
+        out[f"incremental_revenue{sfx}"] = out[f"incremental_margin{sfx}"] = np.nan
+    return revalue(out)
+
+
+def test_season_scales_the_subsidy_and_the_competitor_only_what_we_win() -> None:
+    """The planning window's redemptions, and so its cost, follow its season: a busier window
+    has more orders that use the offer, including those that would have happened anyway (the
+    bug: cost stayed at the campaigns' level while effects were scaled). A competitor's sale
+    takes away only the customers we would win."""
+    from loyalist.promote.plan import apply_competitors
+
+    pred = _mechanics_frame()
+    catalog = pd.DataFrame({"name": ["voucher", "points"], "kind": ["fixed_voucher",
+                                                                    "points_multiplier"],
+                            "value": [50.0, 3.0], "contact_cost": [0.05, 0.05], "category": ""})
+    as_of = pd.Timestamp("2025-08-01")
+    busy = PlanContext(pd.DataFrame(index=["a", "b"]), catalog, as_of, season_factor=1.5)
+    out, _ = apply_competitors(pred, busy, PlanParams(budget=100.0, goal="profit"))
+    np.testing.assert_allclose(out["expected_redemptions"], 1.5 * pred["expected_redemptions"])
+    np.testing.assert_allclose(out["discount_cost"], 1.5 * pred["discount_cost"])
+    np.testing.assert_allclose(out["expected_cost"], 1.5 * pred["discount_cost"] + 0.05)
+    np.testing.assert_allclose(out["incremental_orders"], 1.5 * pred["incremental_orders"])
+    rival = pd.DataFrame({s.COMPETITOR: ["Rival"], s.STARTS_AT: [as_of],
+                          s.ENDS_AT: [as_of + pd.Timedelta(days=40)],
+                          s.KIND: ["percent_discount"], s.VALUE: [20.0]})
+    calm_season = PlanContext(pd.DataFrame(index=["a", "b"]), catalog, as_of, competitors=rival)
+    out, _ = apply_competitors(pred, calm_season, PlanParams(budget=100.0, goal="profit"))
+    cut = 1 - np.array([1.4, 1.4, 0.6, 0.6]) * 0.2  # elasticity x pressure, by kind
+    won = np.where(pred["kind"] == "fixed_voucher", pred["incremental_prob"],
+                   pred["incremental_orders"])
+    np.testing.assert_allclose(out["incremental_orders"], cut * pred["incremental_orders"])
+    np.testing.assert_allclose(out["expected_redemptions"],
+                               won * cut + (pred["expected_redemptions"] - won))
+    # revenue and margin follow the new volumes: orders x basket + redemptions x mechanics
+    red = out["expected_redemptions"]
+    np.testing.assert_allclose(out["incremental_margin"],
+                               out["incremental_orders"] * out["basket"] * 0.2
+                               + red * (out["redemption_added_margin"]
+                                        - out["redemption_in_price"]
+                                        - out["redemption_outside"]))
+
+
+def test_shrinkage_pools_volumes_not_the_offer_economics() -> None:
+    """Shrinking towards rank 1 applies to buying, orders and redemptions; what an offer adds
+    and costs per redemption stays the customer's own (a voucher tops up the small basket
+    only), so the small basket's voucher keeps its top-up value."""
+    from loyalist.promote.plan import shrink_effects
+
+    pred = _mechanics_frame()
+    out = shrink_effects(pred, keep=0.0)
+    w = pred.pivot(index=s.CUSTOMER_ID, columns="promotion", values="incremental_orders")
+    rank1 = np.outer(w.mean(axis=1), w.mean(axis=0) / w.mean(axis=0).mean())
+    got = out.pivot(index=s.CUSTOMER_ID, columns="promotion", values="incremental_orders")
+    np.testing.assert_allclose(got.to_numpy(), rank1)
+    for c in ("redemption_added", "redemption_in_price", "basket"):
+        np.testing.assert_array_equal(out[c], pred[c])
+    v = out.set_index([s.CUSTOMER_ID, "promotion"])
+    assert v.loc[("a", "voucher"), "redemption_added"] == pytest.approx(300.0)
+    assert v.loc[("a", "voucher"), "incremental_revenue"] == pytest.approx(
+        v.loc[("a", "voucher"), "incremental_orders"] * 200
+        + v.loc[("a", "voucher"), "expected_redemptions"] * (300 - 50))
+    np.testing.assert_allclose(out["net_value"], out["incremental_margin"] - 0.05)
+
+
+@pytest.fixture(scope="module")
+def electronics(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """An electronics merchant (3,000 customers, 18 months): expensive baskets, thin
+    margins, few orders per customer, the case where discounts mostly subsidise purchases that
+    would have happened anyway."""
+    root = tmp_path_factory.mktemp("plan_electronics")
+    gen = pipeline.generate("electronics", customers=3000, months=18, seed=5, out=root / "data")
+    store = root / "s.duckdb"
+    pipeline.load_scenario(store, gen["files"])
+    pipeline.train(store)
+    with Store(store, read_only=True) as st:
+        ts = st.default_as_of()
+        inp = pipeline.plan_inputs(st, ts)
+    return {"as_of": ts, "inp": inp, "truth": pd.read_parquet(gen["files"]["truth_response"])}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("goal", ["profit", "average_order_value"])
+def test_electronics_profit_is_not_a_subsidy(electronics: dict, goal: str) -> None:
+    """On this scenario the plan's predicted profit was 8x its true value and its true profit
+    16% of the oracle's, below random targeting (24%): the margin came from a noisy spend
+    uplift, every promotion's lift was inflated by the baselines' out-of-sample shortfall, and
+    the discount on purchases that would have happened anyway was not paid in full. (Measured
+    before the fix: profit 16%, predicted/true 8.3; average order value 38%.)"""
+    inp = electronics["inp"]
+    ctx = PlanContext(inp["customers"], inp["catalog"], electronics["as_of"],
+                      inp["inventory"], inp["competitors"], season_factor=inp["season_factor"])
+    r = evaluate_against_truth(inp["predictions"], electronics["truth"], ctx,
+                               PlanParams(budget=15_000, goal=goal), Constraints())
+    share = r["model"]["share_of_oracle"]
+    assert share >= 0.65, r
+    assert share >= r["random"]["share_of_oracle"] + 0.3, r
+    assert r["model"]["predicted_value"] <= 2.0 * r["model"]["true_value"], r

@@ -6,7 +6,11 @@ catalog's cost model, or one of the named assumptions below; ``assumptions`` in 
 lists the ones that were used.
 
 **Goal -> value of giving promotion j to customer i** (``v_ij``; the cost ``c_ij`` is always
-the expected spend: discount cost of the expected redemptions plus the contact cost):
+the expected spend: discount cost of the expected redemptions, baseline orders that use the
+offer included, plus the contact cost). Revenue and margin are structural
+(:func:`loyalist.response.value.structural_value`): incremental orders x the customer's basket
+plus, per redemption, what the offer adds less its discount (and, for margin, less its cost
+outside the price); so the average-order-value goal is what redemptions add to their orders:
 
 ================  ================================================================
 retention         incremental probability of buying in the window (customers kept)
@@ -17,16 +21,25 @@ profit            incremental margin after the discount, less the contact cost
 visit_frequency   incremental orders
 average_order_value
                   incremental revenue beyond the customer's usual basket per extra order
+                  (with the structural revenue: redemptions x (added - discount))
 clear_inventory   incremental revenue landing in the categories to clear (named, or the
                   inventory's overstocked ones), x (1 + ``OVERSTOCK_BONUS``)
 ================  ================================================================
 
-**Merchant context.** A competitor promotion overlapping the planning period cuts the
-response to our promotions: incremental effects are multiplied by
-``max(0.15, 1 - COMPETITOR_ELASTICITY[kind] x pressure)``, ``pressure`` = the competitor's
-percent off x the share of the period it covers (an assumption: price offers compete head-on,
-points and free shipping less). Overstocked categories make revenue there worth
-``OVERSTOCK_BONUS`` more under the profit goal too (avoided markdowns and holding cost).
+**Before valuing**, each customer's effects are shrunk towards a rank-1 structure across
+promotions (:func:`shrink_effects`: buying, orders and redemptions; the offer's economics per
+redemption stay the customer's own) and scaled to the planning window
+(:func:`apply_competitors`).
+
+**Merchant context.** The planning window's season (``PlanContext.season_factor``) scales the
+incremental effects and every redemption (a busier month has more orders that use the offer,
+the subsidised ones too). A competitor promotion overlapping the planning period cuts the
+response to our promotions: incremental effects, and the redemptions of the customers they win,
+are multiplied by ``max(0.15, 1 - COMPETITOR_ELASTICITY[kind] x pressure)``, ``pressure`` = the
+competitor's percent off x the share of the period it covers (an assumption: price offers
+compete head-on, points and free shipping less); customers who buy anyway still redeem.
+Overstocked categories make revenue there worth ``OVERSTOCK_BONUS`` more under the profit goal
+too (avoided markdowns and holding cost).
 """
 
 from __future__ import annotations
@@ -43,6 +56,7 @@ from loyalist import schema as s
 from loyalist.errors import DataError
 from loyalist.promote.catalog import Constraints, PlanParams, split_list
 from loyalist.promote.optimize import Problem, greedy_baseline, sensitivity, solve
+from loyalist.response.value import MULTI_USE, OfferMechanics, structural_value
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +75,18 @@ LAPSED_MIN_DAYS = 60.0
 #: weight kept on each (customer, promotion) estimate; the rest goes to its rank-1 structure
 #: (see :func:`shrink_effects`). Chosen on generated scenarios (benchmarks/bench_plan.py).
 SHRINKAGE_KEEP = 0.1
-#: the incremental effects of a prediction: shrunk, and scaled by season and competitors
+#: the incremental effects of a prediction without the offer's mechanics (a frame not made by
+#: ResponseModel): shrunk, and scaled by season and competitors, as they are
 EFFECT_COLUMNS = ("incremental_prob", "incremental_orders", "incremental_revenue",
                   "incremental_revenue_p10", "incremental_revenue_p90", "incremental_margin",
                   "incremental_margin_p10", "incremental_margin_p90")
+#: the volume effects of a ResponseModel prediction: shrunk and scaled; revenue, margin and cost
+#: are then recomputed from them and the offer's mechanics (:func:`revalue`)
+VOLUME_COLUMNS = ("incremental_prob", "incremental_orders", "incremental_orders_p10",
+                  "incremental_orders_p90", "expected_redemptions")
+#: per-redemption mechanics of a ResponseModel prediction (loyalist.response.value)
+MECHANICS_COLUMNS = ("basket", "margin_rate", "redemption_added", "redemption_added_margin",
+                     "redemption_in_price", "redemption_outside")
 Z80 = 1.2816  # the 10%/90% quantiles of a normal are mean -/+ Z80 sd
 SENSITIVITY_POINTS = 12
 
@@ -241,6 +263,12 @@ def goal_values(goal: str, pred: pd.DataFrame, ctx: PlanContext, params: PlanPar
     return np.nan_to_num(v), notes
 
 
+def has_mechanics(pred: pd.DataFrame) -> bool:
+    """Whether ``pred`` carries the offer's mechanics (:data:`MECHANICS_COLUMNS`), so its
+    revenue, margin and cost can be recomputed from its volume effects."""
+    return all(c in pred for c in (*MECHANICS_COLUMNS, *VOLUME_COLUMNS))
+
+
 def shrink_effects(pred: pd.DataFrame, keep: float = SHRINKAGE_KEEP) -> pd.DataFrame:
     """Shrink each customer's per-promotion effects towards a rank-1 structure
     ``a_i * b_j`` (how responsive the customer is, times how strong the promotion is).
@@ -252,7 +280,15 @@ def shrink_effects(pred: pd.DataFrame, keep: float = SHRINKAGE_KEEP) -> pd.DataF
     promotions and ``b_j`` the promotion's mean effect over customers, relative to the mean
     (Efron & Morris 1975 in spirit; the weight is chosen on generated scenarios, where it
     raised the plan's share of the oracle's true value from 58% to 88% on electronics revenue
-    and from 91% to 97% on coffee revenue)."""
+    and from 91% to 97% on coffee revenue).
+
+    With the offer's mechanics (:func:`has_mechanics`) only the volume effects are shrunk
+    (:data:`VOLUME_COLUMNS`: buying, orders, redemptions); revenue and margin follow from them
+    (:func:`revalue`). They are *not* rank-1 across promotions: what an offer adds and costs
+    per redemption depends on the customer's basket (a 50-off voucher over 500 tops up a small
+    basket, a 15%-off bundle discounts a large one), and shrinking them towards a rank-1
+    structure cost even the true effects 10-20% of the oracle's profit and average order
+    value on the electronics scenario."""
     if keep >= 1.0 or pred.empty:
         return pred
     pred = pred.copy()
@@ -260,7 +296,7 @@ def shrink_effects(pred: pd.DataFrame, keep: float = SHRINKAGE_KEEP) -> pd.DataF
     cols = pd.Index(pd.unique(pred["promotion"]))
     r = rows.get_indexer(pred[s.CUSTOMER_ID])
     c = cols.get_indexer(pred["promotion"])
-    for col in EFFECT_COLUMNS:
+    for col in VOLUME_COLUMNS if has_mechanics(pred) else EFFECT_COLUMNS:
         if col not in pred:
             continue
         w = np.full((len(rows), len(cols)), np.nan)
@@ -271,6 +307,28 @@ def shrink_effects(pred: pd.DataFrame, keep: float = SHRINKAGE_KEEP) -> pd.DataF
         rel = b / scale if abs(scale) > 1e-12 else np.ones_like(b)
         rank1 = np.outer(np.nan_to_num(a), np.nan_to_num(rel, nan=1.0))
         pred[col] = keep * w[r, c] + (1.0 - keep) * rank1[r, c]
+    return revalue(pred)
+
+
+def revalue(pred: pd.DataFrame) -> pd.DataFrame:
+    """Revenue, margin (with p10/p90), discount and expected cost, and net value recomputed from
+    the volume effects and the offer's mechanics
+    (:func:`loyalist.response.value.structural_value`); only ``net_value`` for a frame
+    without mechanics."""
+    if has_mechanics(pred):
+        mech = OfferMechanics(*(pred[c].to_numpy(dtype=float) for c in (
+            "redemption_added", "redemption_added_margin", "redemption_in_price",
+            "redemption_outside")))
+        red = pred["expected_redemptions"].to_numpy(dtype=float)
+        basket = pred["basket"].to_numpy(dtype=float)
+        mr = pred["margin_rate"].to_numpy(dtype=float)
+        for sfx in ("", "_p10", "_p90"):
+            rev, margin = structural_value(pred[f"incremental_orders{sfx}"].to_numpy(dtype=float),
+                                           basket, mr, red, mech)
+            pred[f"incremental_revenue{sfx}"] = rev
+            pred[f"incremental_margin{sfx}"] = margin
+        pred["discount_cost"] = red * (mech.in_price + mech.outside)
+        pred["expected_cost"] = pred["discount_cost"] + pred["contact_cost"]
     if "net_value" in pred:
         pred["net_value"] = pred["incremental_margin"] - pred["contact_cost"]
     return pred
@@ -279,18 +337,35 @@ def shrink_effects(pred: pd.DataFrame, keep: float = SHRINKAGE_KEEP) -> pd.DataF
 def apply_competitors(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams
                       ) -> tuple[pd.DataFrame, list[str]]:
     """Scale incremental effects for the planning window: seasonality (``ctx.season_factor``)
-    and a competitor promotion in the period."""
+    and a competitor promotion in the period.
+
+    With the offer's mechanics the redemptions are split: those of incremental buyers (one per
+    incremental buyer for a single-use offer, one per incremental order for a multi-use one, at
+    most all of them) move with the incremental effects, season x competitor; the rest are
+    baseline orders that use the offer, whose number follows the season only (a competitor's
+    sale takes away the customers we would *win*, not the ones who buy anyway). Revenue, margin
+    and cost are then recomputed (:func:`revalue`), so the cost of the planning window's
+    redemptions, subsidised ones included, is what the budget pays."""
     pressure, events = competitor_pressure(ctx.competitors, ctx.as_of, params.period_days)
     if pressure <= 0 and ctx.season_factor == 1.0:
         return pred, []
     pred = pred.copy()
     kinds = pred["kind"].map(COMPETITOR_ELASTICITY).fillna(1.0).to_numpy(dtype=float)
     factor = np.maximum(MIN_COMPETITOR_FACTOR, 1.0 - kinds * pressure) * ctx.season_factor
-    for col in EFFECT_COLUMNS:
+    if has_mechanics(pred):
+        red = pred["expected_redemptions"].to_numpy(dtype=float)
+        multi = pred["kind"].isin(MULTI_USE).to_numpy()
+        won = np.where(multi, pred["incremental_orders"].to_numpy(dtype=float),
+                       pred["incremental_prob"].to_numpy(dtype=float))
+        won = np.clip(won, 0.0, np.maximum(red, 0.0))
+        pred["expected_redemptions"] = won * factor + (red - won) * ctx.season_factor
+        cols: tuple[str, ...] = tuple(c for c in VOLUME_COLUMNS if c != "expected_redemptions")
+    else:
+        cols = EFFECT_COLUMNS
+    for col in cols:
         if col in pred:
             pred[col] = pred[col].to_numpy(dtype=float) * factor
-    if "net_value" in pred:
-        pred["net_value"] = pred["incremental_margin"] - pred["contact_cost"]
+    pred = revalue(pred)
     notes = [ctx.season_note] if ctx.season_note else []
     if pressure > 0:
         notes.append(f"competitor pressure {pressure:.2f} ({'; '.join(events)}): incremental "

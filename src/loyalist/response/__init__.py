@@ -5,9 +5,10 @@ Pieces, in pipeline order: :mod:`.data` (exposures with features at send time an
 the response window, leak-free), :mod:`.uplift` (T-, X- and relative-lift learners on
 LightGBM, one model set per promotion against the same campaigns' control group),
 :mod:`.priors` (documented priors where there is no history or no control group, always marked
-as assumptions), :mod:`.value` (cost of a redemption, margin), :mod:`.model` (the
-:class:`ResponseModel` combining them), :mod:`.metrics` (Qini, AUUC, uplift@k) and
-:mod:`.evaluate` (out-of-time evaluation, comparison with a generated scenario's truth).
+as assumptions), :mod:`.value` (what a redemption adds and costs; structural revenue and
+margin), :mod:`.model` (the :class:`ResponseModel` combining them), :mod:`.metrics` (Qini, AUUC,
+uplift@k) and :mod:`.evaluate` (out-of-time evaluation, comparison with a generated scenario's
+truth).
 """
 
 from loyalist.response.data import (
@@ -35,14 +36,21 @@ from loyalist.response.uplift import (
     TLearner,
     XLearner,
 )
-from loyalist.response.value import expected_cost, incremental_margin, redemption_discount
+from loyalist.response.value import (
+    OfferMechanics,
+    expected_cost,
+    incremental_margin,
+    offer_mechanics,
+    redemption_discount,
+    structural_value,
+)
 
 __all__ = [
     "LEARNERS", "OUTCOMES", "PREDICTION_COLUMNS", "PRIOR_TABLE", "RESPONSE_COLUMNS",
-    "PriorResponse", "RelativeLiftLearner", "ResponseModel", "TLearner", "TrainingSet",
-    "XLearner", "auuc", "build_exposures", "build_training_set", "churn_heuristic",
+    "OfferMechanics", "PriorResponse", "RelativeLiftLearner", "ResponseModel", "TLearner",
+    "TrainingSet", "XLearner", "auuc", "build_exposures", "build_training_set", "churn_heuristic",
     "compare_with_truth", "default_cutoff", "default_window_days", "evaluate_out_of_time",
     "expected_cost", "fit_response", "incremental_margin", "lifecycle_segment",
-    "offer_item_prices", "qini_coefficient", "qini_curve", "redemption_discount",
-    "response_features", "uplift_at_k",
+    "offer_item_prices", "offer_mechanics", "qini_coefficient", "qini_curve",
+    "redemption_discount", "response_features", "structural_value", "uplift_at_k",
 ]

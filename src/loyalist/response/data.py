@@ -39,7 +39,8 @@ from loyalist.store import Store
 log = logging.getLogger(__name__)
 
 __all__ = ["CONTROL", "DEFAULT_MARGIN_RATE", "OUTCOMES", "TrainingSet", "build_exposures",
-           "build_training_set", "campaign_dates", "catalog_categories", "default_window_days",
+           "build_training_set", "campaign_dates", "catalog_categories", "category_margins",
+           "default_window_days",
            "feature_columns", "offer_item_prices", "response_features", "share_column"]
 
 CONTROL = s.CONTROL
@@ -131,6 +132,25 @@ def share_column(category: object) -> str:
     return f"share__{_slug(category)}"
 
 
+def category_margins(store: Store, ts: pd.Timestamp) -> dict[str, float]:
+    """Margin rate of what sold in each category before ``ts`` (sales at product costs), for
+    the items an offer adds; empty without product costs."""
+    if not (store.has_table(s.T_PRODUCTS) and store.count(s.T_PRODUCTS) > 0):
+        return {}
+    q = store.query(f"""
+        SELECT t.{s.CATEGORY} AS category, sum(t.{s.AMOUNT}) AS rev,
+               sum(t.{s.AMOUNT} - coalesce(t.{s.QUANTITY} * p.{s.UNIT_COST},
+                                           t.{s.AMOUNT} * (1 - p.{s.MARGIN}))) AS profit
+        FROM {s.T_TRANSACTIONS} t JOIN {s.T_PRODUCTS} p USING ({s.PRODUCT_ID})
+        WHERE t.{s.ORDERED_AT} < $as_of AND t.{s.QUANTITY} > 0 AND t.{s.LINE_KIND} = 'sale'
+          AND t.{s.CATEGORY} IS NOT NULL
+          AND (p.{s.UNIT_COST} IS NOT NULL OR p.{s.MARGIN} IS NOT NULL)
+        GROUP BY 1""", {"as_of": ts.to_pydatetime()})
+    q = q[q["rev"] > 0]
+    return {str(c): float(_round_bits(np.array([pr / rv]))[0])
+            for c, rv, pr in zip(q["category"], q["rev"], q["profit"], strict=True)}
+
+
 def _margins(store: Store, ts: pd.Timestamp) -> tuple[pd.DataFrame, float, str]:
     """Per-customer margin rate from their purchase mix at product costs, shrunk towards the
     store-wide rate by one average order; the store-wide rate; and where it came from."""
@@ -170,8 +190,9 @@ def response_features(store: Store, as_of: Any, *, window_days: int = DEFAULT_WI
       control) whose response window of ``window_days`` closed before ``as_of``, and how many
       were redeemed;
     - context (not model inputs): ``margin_rate`` (the customer's purchase mix at product costs;
-      ``attrs['margin_source']`` says ``products`` or ``assumption``) and ``basket`` (mean order
-      value, the population median when unknown).
+      ``attrs['margin_source']`` says ``products`` or ``assumption``; ``attrs['category_margin']``
+      the margin rate of each category's sales, for the items offers add) and ``basket`` (mean
+      order value, the population median when unknown).
 
     Reads only ``ordered_at < as_of`` and exposures whose windows closed by ``as_of``.
     """
@@ -238,6 +259,7 @@ def response_features(store: Store, as_of: Any, *, window_days: int = DEFAULT_WI
             feats[c] = _round_bits(feats[c].to_numpy(dtype=float))
     feats = feats.sort_values("customer_id", ignore_index=True)
     feats.attrs.update({"margin_source": source, "margin_rate_global": glob,
+                        "category_margin": category_margins(store, ts),
                         "as_of": ts, "window_days": w})
     return feats
 

@@ -149,23 +149,36 @@ def evaluate_out_of_time(store: Store, *, cutoff: Any = None, learner: str = "re
 def compare_with_truth(pred: pd.DataFrame, truth: pd.DataFrame) -> dict[str, Any]:
     """Predicted vs true incremental revenue and purchase probability per (customer,
     promotion): Spearman correlation and ratio of totals (predicted / true), per promotion and
-    over all pairs. ``truth``: the generator's ``truth_response`` (evaluation only)."""
+    over all pairs; the same for incremental margin and discount cost when both sides have
+    them, and for the directly learned spend uplift (``incremental_spend``) against the true
+    incremental revenue. ``truth``: the generator's ``truth_response`` (evaluation only)."""
     need = {"customer_id", "promotion", "incremental_revenue", "incremental_purchase_prob"}
     if not need <= set(truth.columns):
         raise DataError(f"truth_response lacks columns {sorted(need - set(truth.columns))}")
-    j = pred.merge(truth[list(need)], on=["customer_id", "promotion"],
+    extra = [c for c in ("incremental_margin", "discount_cost")
+             if c in truth.columns and c in pred.columns]
+    j = pred.merge(truth[[*need, *extra]], on=["customer_id", "promotion"],
                    suffixes=("", "_true"), how="inner")
     if j.empty:
         raise DataError("no (customer, promotion) pair of the predictions is in truth_response")
 
+    def pair(a: pd.Series, b: pd.Series) -> tuple[float | None, float | None]:
+        tot = float(b.sum())
+        return spearman(a, b), (float(a.sum() / tot) if tot else None)
+
     def stats(g: pd.DataFrame) -> dict[str, Any]:
-        tr, tp = g["incremental_revenue_true"].sum(), g["incremental_purchase_prob"].sum()
-        return {"pairs": int(len(g)),
-                "spearman_revenue": spearman(g["incremental_revenue"],
-                                             g["incremental_revenue_true"]),
-                "ratio_revenue": float(g["incremental_revenue"].sum() / tr) if tr else None,
-                "spearman_prob": spearman(g["incremental_prob"], g["incremental_purchase_prob"]),
-                "ratio_prob": float(g["incremental_prob"].sum() / tp) if tp else None}
+        out: dict[str, Any] = {"pairs": int(len(g))}
+        out["spearman_revenue"], out["ratio_revenue"] = pair(g["incremental_revenue"],
+                                                             g["incremental_revenue_true"])
+        out["spearman_prob"], out["ratio_prob"] = pair(g["incremental_prob"],
+                                                       g["incremental_purchase_prob"])
+        for c in extra:
+            name = c.split("_", 1)[1] if c.startswith("incremental_") else c
+            out[f"spearman_{name}"], out[f"ratio_{name}"] = pair(g[c], g[f"{c}_true"])
+        if "incremental_spend" in g:
+            out["spearman_spend"], out["ratio_spend"] = pair(g["incremental_spend"],
+                                                             g["incremental_revenue_true"])
+        return out
 
     return {"all": stats(j),
             "promotions": {p: stats(g) for p, g in j.groupby("promotion", sort=True)}}

@@ -1,13 +1,19 @@
 """The response model the rest of the engine uses: per (customer, promotion) probability,
-incremental revenue and margin, with intervals, from an uplift learner where the history has a
-control group and documented priors where it does not; every assumption is marked.
+incremental orders, revenue and margin, with intervals, from an uplift learner where the history
+has a control group and documented priors where it does not; every assumption is marked.
 
 Value columns (see :mod:`loyalist.response.value`): ``expected_redemptions`` (single-use
-offers: ``p_redeem``; multi-use: ``p_redeem`` times the treated orders per buyer),
-``discount_cost`` (redemptions x cost of one), ``contact_cost`` (catalog), ``expected_cost``
-(their sum, :func:`~loyalist.response.value.expected_cost`), ``incremental_margin`` (net
-incremental revenue at the customer's margin rate less the rest of the discount, before
-contact cost; with p10/p90 from the revenue interval) and ``net_value`` = margin - contact cost.
+offers: ``p_redeem``; multi-use: ``p_redeem`` times the treated orders per buyer; baseline
+orders that use the offer included), the offer's mechanics per redemption
+(``redemption_added`` / ``redemption_added_margin``: items it adds and their margin,
+``redemption_in_price``: the discount, ``redemption_outside``: shipping or points),
+``discount_cost`` (redemptions x (in_price + outside)), ``contact_cost`` (catalog),
+``expected_cost`` (their sum), ``incremental_revenue`` = incremental orders x ``basket`` +
+redemptions x (added - in_price) and ``incremental_margin`` (the same at margins, less the whole
+discount and outside cost, before contact cost), their p10/p90 from the incremental orders'
+interval, and ``net_value`` = margin - contact cost. ``incremental_spend`` is the spend uplift
+the learner measured directly (noisier; kept as a check, see
+:func:`~loyalist.response.value.structural_value`).
 """
 
 from __future__ import annotations
@@ -35,9 +41,8 @@ from loyalist.response.uplift import LEARNERS, PREDICTION_COLUMNS
 from loyalist.response.value import (
     MULTI_USE,
     POINTS_RATE,
-    expected_cost,
-    incremental_margin,
-    redemption_discount,
+    offer_mechanics,
+    structural_value,
 )
 from loyalist.store import Store
 
@@ -51,7 +56,8 @@ RESPONSE_COLUMNS = (
     *PREDICTION_COLUMNS[3:],
     "expected_redemptions", "discount_cost", "contact_cost", "expected_cost", "margin_rate",
     "incremental_margin", "incremental_margin_p10", "incremental_margin_p90", "net_value",
-    "assumption", "assumption_text",
+    "incremental_spend", "basket", "redemption_added", "redemption_added_margin",
+    "redemption_in_price", "redemption_outside", "assumption", "assumption_text",
 )
 
 
@@ -189,6 +195,9 @@ class ResponseModel:
                 item_prices=item_prices)
         self.catalog_ = catalog
         self.item_prices_ = dict(item_prices or {})
+        # the most orders anyone placed in one response window: a bound on orders per buyer
+        self.max_window_orders_ = (float(max(f["y_orders"].max(), 1.0))
+                                   if n and "y_orders" in f else float("inf"))
         self.window_days_ = training.window_days
         self.cutoff_ = training.cutoff
         self.sources_ = {p: (self.learner_.method if self.learner_ is not None
@@ -225,13 +234,15 @@ class ResponseModel:
         return self._value(out, features)
 
     def _value(self, pred: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
-        """Add kind, segment, redemptions, costs and margins (module docstring)."""
+        """Add kind, segment, redemptions, the offer's mechanics, costs, and the structural
+        revenue and margin (module docstring)."""
         feats = features.set_index("customer_id")
         seg = pd.Series(lifecycle_segment(features, self.window_days_),
                         index=features["customer_id"].to_numpy())
         if self.margin_rate is not None:
             mr_all = pd.Series(float(self.margin_rate), index=feats.index)
             margin_note = ""
+            cat_margin: dict[str, float] = {}
         else:
             source = features.attrs.get("margin_source", "assumption")
             default = float(features.attrs.get("margin_rate_global", DEFAULT_MARGIN_RATE))
@@ -240,6 +251,7 @@ class ResponseModel:
             margin_note = ("" if source == "products" and "margin_rate" in feats else
                            f"margin rate {default:.0%} assumed (products carry no unit_cost "
                            "or margin)")
+            cat_margin = dict(features.attrs.get("category_margin") or {})
         if "basket" in feats:
             basket_all = pd.to_numeric(feats["basket"], errors="coerce")
         else:
@@ -247,6 +259,7 @@ class ResponseModel:
                                 errors="coerce")
             basket_all = aov.fillna(aov.median())
         basket_all = basket_all.fillna(0.0)
+        has_shares = any(str(c).startswith("share__") for c in feats.columns)
         cats = catalog_categories(self.catalog_)
         cat = self.catalog_.set_index("name")
         use_rate = PRIOR_TABLE.groupby("kind")["use_rate"].first()
@@ -257,14 +270,17 @@ class ResponseModel:
             kind = str(cat.loc[promo, "kind"])
             value = float(cat.loc[promo, "value"])
             contact = float(cat.loc[promo, "contact_cost"])
+            min_spend = pd.to_numeric(cat.loc[promo, "min_spend"], errors="coerce") \
+                if "min_spend" in cat else np.nan
             item = self.item_prices_.get(promo)
             basket = basket_all.reindex(ids).to_numpy(dtype=float)
-            if kind == "percent_discount" and cats.get(promo):
+            share = None
+            if cats.get(promo) and has_shares:
                 cols = [share_column(c) for c in cats[promo] if share_column(c) in feats]
-                if cols:
-                    share = feats[cols].sum(axis=1).reindex(ids).to_numpy(dtype=float)
-                    basket = np.maximum(basket * np.nan_to_num(share),
-                                        item if item is not None else 0.0)
+                share = (feats[cols].sum(axis=1).reindex(ids).to_numpy(dtype=float) if cols
+                         else np.zeros(len(ids)))
+            known = [cat_margin[c] for c in cats.get(promo, []) if c in cat_margin]
+            item_margin = float(np.mean(known)) if known else None
             notes = g["assumption_text"].astype(str).to_numpy()
             extra = []
             p_redeem = g["p_redeem"].to_numpy(dtype=float)
@@ -276,29 +292,41 @@ class ResponseModel:
                              "use the offer")
                 g["p_redeem"] = p_redeem
             if kind in MULTI_USE:
+                # orders per buyer; a learner whose purchase and order models disagree (an
+                # X-learner's purchase probability clipped at 0 with orders left) must not
+                # make it explode: at most the most orders anyone placed in one window
                 per_buyer = g["treated_orders"].to_numpy() / np.maximum(
                     g["p_response"].to_numpy(), 1e-9)
-                red = p_redeem * np.maximum(per_buyer, 1.0)
+                red = p_redeem * np.clip(per_buyer, 1.0, self.max_window_orders_)
             else:
                 red = p_redeem
             if kind not in s.PROMOTION_KINDS:
                 extra.append(f"kind {kind!r} unknown: discount cost taken as 0")
-            in_price, outside = redemption_discount(kind, value, basket, item_price=item,
-                                                    points_rate=self.points_rate)
             mr = mr_all.reindex(ids).to_numpy(dtype=float)
             if margin_note:
                 extra.append(margin_note)
+            mech = offer_mechanics(kind, value, basket, item_price=item,
+                                   item_margin_rate=item_margin, category_share=share,
+                                   min_spend=None if pd.isna(min_spend) else float(min_spend),
+                                   margin_rate=mr, points_rate=self.points_rate)
             g["kind"] = kind
             g["segment"] = seg.reindex(ids).to_numpy()
+            g["incremental_spend"] = g["incremental_revenue"].to_numpy(dtype=float)
             g["expected_redemptions"] = red
-            g["discount_cost"] = red * (in_price + outside)
+            g["discount_cost"] = red * (mech.in_price + mech.outside)
             g["contact_cost"] = contact
-            g["expected_cost"] = expected_cost(kind, value, basket, red, contact,
-                                               item_price=item, points_rate=self.points_rate)
+            g["expected_cost"] = g["discount_cost"] + contact
             g["margin_rate"] = mr
+            g["basket"] = basket
+            g["redemption_added"] = mech.added
+            g["redemption_added_margin"] = mech.added_margin
+            g["redemption_in_price"] = mech.in_price
+            g["redemption_outside"] = mech.outside
             for sfx in ("", "_p10", "_p90"):
-                g[f"incremental_margin{sfx}"] = incremental_margin(
-                    g[f"incremental_revenue{sfx}"].to_numpy(), mr, red, in_price, outside)
+                rev, margin = structural_value(g[f"incremental_orders{sfx}"].to_numpy(), basket,
+                                               mr, red, mech)
+                g[f"incremental_revenue{sfx}"] = rev
+                g[f"incremental_margin{sfx}"] = margin
             g["net_value"] = g["incremental_margin"] - contact
             if extra:
                 add = "; ".join(extra)

@@ -1,7 +1,48 @@
-"""What a redemption costs, and incremental margin from incremental revenue.
+"""What a redemption costs and adds, and incremental revenue and margin from the volume
+effects.
 
-Revenue in the response models is learned from ``transactions``, whose ``unit_price`` already
-carries in-price discounts: incremental revenue is *net* of them. So incremental margin is::
+**Structural value** (:func:`structural_value`; what :class:`~loyalist.response.ResponseModel`
+reports and the plan uses). A promotion moves a customer in two ways: it brings *incremental
+orders* (learned from order counts, valued at the customer's usual basket), and every order that
+*redeems* it, incremental or one the customer would have placed anyway, carries the offer's
+mechanics: items it adds, a discount in the price, a cost outside the price::
+
+    incremental_revenue = incremental_orders x basket + redemptions x (added - in_price)
+    incremental_margin  = incremental_orders x basket x margin_rate
+                          + redemptions x (added_margin - in_price - outside)
+
+Redemptions count the baseline orders that use the offer too: the discount on purchases that
+would have happened anyway (the subsidy) is subtracted in full. Why not the spend uplift learned
+directly from the window's spend? It is the noisiest outcome there is: on the generated
+electronics scenario (orders of 30-3,000, 2,000 treated customers per promotion) its standard
+error was as large as the effects, and its errors, multiplied by a 10-20% margin rate, became
+2-10x overstated margins. Order counts, redemptions and the catalog's mechanics are measured far
+more precisely. The learned spend uplift is kept as ``incremental_spend`` (a check).
+
+Per redemption, by catalog kind (:func:`offer_mechanics`; ``basket`` the customer's usual order
+value, ``item`` the promoted item's price, ``share`` the customer's share of spend in the
+promotion's categories, 1 for an offer on the whole assortment):
+
+=================  ==========================  ================================  =============
+kind               added                       in-price discount                 outside
+=================  ==========================  ================================  =============
+percent_discount   item (category offer)       value% x (added + share x basket)  0
+bundle             item (when known)           value% x (basket + added)          0
+bogo               2 x item                    value% x item (second unit)        0
+free_item          value (the free item)       value                              0
+fixed_voucher      max(min_spend - basket, 0)  min(value, basket + added)         0
+free_shipping      0                           0                                  value
+points_multiplier  0                           0                                  (value-1) x
+                                                                                  points_rate x
+                                                                                  basket
+=================  ==========================  ================================  =============
+
+These are assumptions about how such offers work (an offer on a category is used on an item of
+it, on top of the usual basket; a voucher with a threshold tops the order up to it); the added
+items earn the margin rate of the promotion's categories (the customer's own for a top-up).
+
+**Margin from a net revenue** (:func:`incremental_margin`, for a revenue learned from
+``transactions``, whose ``unit_price`` already carries in-price discounts)::
 
     incremental_margin = incremental_revenue * margin_rate
                          - redemptions * (in_price * (1 - margin_rate) + outside_price)
@@ -13,8 +54,8 @@ subtracted here. (With ``in_price`` the discount per redemption: a free item wor
 Contact cost is per message, not per redemption, and is kept apart (``net_value`` =
 ``incremental_margin - contact_cost``).
 
-Per redemption, by catalog kind (``value`` as in the catalog; ``basket`` the discountable
-amount of the order, ``item_price`` the promoted item's price where the offer adds one):
+:func:`redemption_discount` is the older per-redemption cost with ``basket`` the discountable
+amount (used by the priors):
 
 =================  =======================================  ====================
 kind               in-price discount                        outside the price
@@ -35,6 +76,7 @@ redemption (callers flag that as an assumption).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -42,8 +84,8 @@ import numpy as np
 from loyalist import schema as s
 from loyalist.errors import ParameterError
 
-__all__ = ["MULTI_USE", "POINTS_RATE", "SINGLE_USE", "expected_cost", "incremental_margin",
-           "redemption_discount"]
+__all__ = ["MULTI_USE", "POINTS_RATE", "SINGLE_USE", "OfferMechanics", "expected_cost",
+           "incremental_margin", "offer_mechanics", "redemption_discount", "structural_value"]
 
 #: value of base loyalty points as a share of spend (an assumption; set the programme's)
 POINTS_RATE = 0.03
@@ -101,3 +143,75 @@ def incremental_margin(incremental_revenue: Any, margin_rate: Any, redemptions: 
     mr = _arr(margin_rate)
     return (_arr(incremental_revenue) * mr
             - _arr(redemptions) * (_arr(in_price) * (1.0 - mr) + _arr(outside)))
+
+
+@dataclass
+class OfferMechanics:
+    """Per redemption: list-price value of the items the offer adds to the order, their
+    margin, the discount taken off the price and the cost paid outside it (module table)."""
+
+    added: np.ndarray
+    added_margin: np.ndarray
+    in_price: np.ndarray
+    outside: np.ndarray
+
+
+def offer_mechanics(kind: str, value: float, basket: Any, *, item_price: float | None = None,
+                    item_margin_rate: float | None = None, category_share: Any = None,
+                    min_spend: float | None = None, margin_rate: Any = 0.0,
+                    points_rate: float = POINTS_RATE) -> OfferMechanics:
+    """What one redemption adds and costs, per row of ``basket`` (module table).
+    ``category_share``: the customer's share of spend in the promotion's categories (None: an
+    offer on the whole assortment); ``margin_rate``: the customer's (for a voucher top-up, and
+    for added items when ``item_margin_rate`` is unknown)."""
+    b = np.maximum(np.nan_to_num(_arr(basket)), 0.0)
+    zero = np.zeros_like(b)
+    v = float(value)
+    if not np.isfinite(v) or v < 0:
+        raise ParameterError(f"promotion value {value!r} is impossible; use a number >= 0")
+    if kind in ("percent_discount", "bundle", "bogo") and v > 100:
+        raise ParameterError(f"{kind} value {v:g} is a percent above 100; use 0..100")
+    mr = np.broadcast_to(np.nan_to_num(_arr(margin_rate)), b.shape)
+    item = None if item_price is None or not np.isfinite(item_price) else float(item_price)
+    imr = mr if item_margin_rate is None or not np.isfinite(item_margin_rate) else \
+        np.full(b.shape, float(item_margin_rate))
+    added, added_mr, in_price, outside = zero, imr, zero, zero
+    if kind == "percent_discount":
+        if category_share is None:
+            in_price = v / 100.0 * b
+        else:
+            share = np.clip(np.nan_to_num(np.broadcast_to(_arr(category_share), b.shape)), 0, 1)
+            added = zero + (item or 0.0)
+            in_price = v / 100.0 * (added + share * b)
+    elif kind == "bundle":
+        added = zero + (item or 0.0)
+        in_price = v / 100.0 * (b + added)
+    elif kind == "bogo":
+        unit = b if item is None else zero + item
+        added = 2.0 * unit
+        in_price = v / 100.0 * unit
+    elif kind == "free_item":
+        added = zero + v
+        in_price = zero + v
+    elif kind == "fixed_voucher":
+        added = np.maximum(float(min_spend or 0.0) - b, 0.0)
+        added_mr = mr
+        in_price = np.minimum(v, b + added)
+    elif kind == "free_shipping":
+        outside = zero + v
+    elif kind == "points_multiplier":
+        outside = max(v - 1.0, 0.0) * points_rate * b
+    elif kind in s.PROMOTION_KINDS:  # pragma: no cover - every catalog kind is handled above
+        raise AssertionError(kind)
+    return OfferMechanics(added=added, added_margin=added * added_mr, in_price=in_price,
+                          outside=outside)
+
+
+def structural_value(incremental_orders: Any, basket: Any, margin_rate: Any, redemptions: Any,
+                     mech: OfferMechanics) -> tuple[np.ndarray, np.ndarray]:
+    """``(incremental_revenue, incremental_margin)`` from the volume effects and the offer's
+    mechanics (module docstring), before contact cost."""
+    o, b, mr, r = _arr(incremental_orders), _arr(basket), _arr(margin_rate), _arr(redemptions)
+    revenue = o * b + r * (mech.added - mech.in_price)
+    margin = o * b * mr + r * (mech.added_margin - mech.in_price - mech.outside)
+    return revenue, margin
