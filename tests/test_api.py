@@ -180,6 +180,21 @@ def test_missing_store_is_503(tmp_path: Path) -> None:
 
 
 # --- customers, segments, recommendations, forecast ---------------------------------------
+def test_planned_customer_without_purchases_gets_the_offer(client: TestClient) -> None:
+    # plans may target registered customers who have not bought yet (welcome offers): they
+    # have no scores, but their offer is served rather than a 404
+    plan_id = client.get("/health").json()["latest_plan_id"]
+    rows = list(csv.DictReader(io.StringIO(
+        client.get(f"/plans/{plan_id}/customers.csv", headers=R).text)))
+    new = [row["customer_id"] for row in rows if "no purchase yet" in row["reasons"]]
+    if not new:
+        pytest.skip("this plan targets no customer without purchases")
+    doc = client.get(f"/customers/{new[0]}", headers=R).json()
+    assert doc["plan"]["plan_id"] == plan_id and doc["plan"]["promotion"]
+    assert doc["churn_probability"] is None and doc["clv_p50"] is None and doc["segment"]
+    assert client.get("/customers/NOBODY", headers=R).status_code == 404
+
+
 def test_customer_has_scores_offer_and_products(client: TestClient) -> None:
     plan_id, cid = planned_customer(client)
     r = client.get(f"/customers/{cid}", headers=R)

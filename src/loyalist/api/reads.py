@@ -94,17 +94,19 @@ def customer(r: Reader, customer_id: str, *, products: int = 10) -> dict[str, An
     cache = customer_cache(r)
     if cache is not None:
         row = cache.score_row(customer_id)
-        offer = cache.offer(customer_id) if row else None
+        offer = cache.offer(customer_id)
         top = cache.top_products(customer_id, products) if row else []
     else:
         rows = r.rows(f"SELECT * FROM {s.T_SCORES} WHERE as_of = ? AND {s.CUSTOMER_ID} = ?",
                       [ts, customer_id])
         row = rows[0] if rows else None
-        offer = customer_offer(r, customer_id) if row else None
+        offer = customer_offer(r, customer_id)
         top = _products(r, customer_id, None, products)[2] if row else []
-    if row is None:
+    if row is None and offer is None:
         raise NotFound(f"customer {customer_id!r} is not in the scores at as_of {ts.date()} "
                        "(unknown id, or a customer first seen after that date)")
+    if row is None:  # a registered customer with no purchase yet, targeted by the plan
+        row = {"rfm_segment": offer.get("target_segment")}
     reasons = row.get("reasons")
     out = {"customer_id": customer_id, "as_of": ts, "segment": row.get("rfm_segment"),
            **{k: row.get(k) for k in SCORE_FIELDS},
