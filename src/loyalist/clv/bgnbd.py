@@ -11,6 +11,7 @@ purchase they drop out with probability ``p ~ Beta(a, b)``. Input per customer: 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -258,44 +259,46 @@ def _horner(coef: list[float], v: np.ndarray, out: np.ndarray) -> None:
         out += c
 
 
+def _one_minus_chunked(v: np.ndarray, am1: float,
+                       logs: Callable[[np.ndarray, np.ndarray, np.ndarray], None]) -> np.ndarray:
+    """``1 - exp(log h + (a-1) log w)`` over ``v`` in cache-sized chunks: ``logs(chunk, o, u)``
+    writes log h into ``o`` and log w into ``u``."""
+    out = np.empty_like(v)
+    tmp = np.empty(min(_CHUNK, len(v)))
+    for s in range(0, len(v), _CHUNK):
+        vv, o = v[s:s + _CHUNK], out[s:s + _CHUNK]
+        u = tmp[:len(vv)]
+        logs(vv, o, u)
+        u *= am1
+        o += u
+        np.expm1(o, out=o)
+        np.negative(o, out=o)
+    return out
+
+
 def _om_series(coef: list[float], am1: float, z: np.ndarray) -> np.ndarray:
     """1 - (1-z)^(a-1) (1 + z sum_k coef[k] z^k) (``coef`` = Gauss coefficients from k = 1)."""
-    out = np.empty_like(z)
-    tmp = np.empty(min(_CHUNK, len(z)))
-    for s in range(0, len(z), _CHUNK):
-        zz, o = z[s:s + _CHUNK], out[s:s + _CHUNK]
-        u = tmp[:len(zz)]
+    def logs(zz: np.ndarray, o: np.ndarray, u: np.ndarray) -> None:
         _horner(coef, zz, o)
         o *= zz  # h - 1, kept apart from the 1 so that small t loses nothing
         np.log1p(o, out=o)
         np.negative(zz, out=u)
         np.log1p(u, out=u)
-        u *= am1
-        o += u
-        np.expm1(o, out=o)
-        np.negative(o, out=o)
-    return out
+    return _one_minus_chunked(z, am1, logs)
 
 
 def _om_taylor(coef: list[float], w0: float, half: float, am1: float, w: np.ndarray
                ) -> np.ndarray:
     """1 - w^(a-1) sum_k coef[k] ((w - w0)/half)^k."""
-    out = np.empty_like(w)
-    tmp = np.empty(min(_CHUNK, len(w)))
     scale = 1.0 / half
-    for s in range(0, len(w), _CHUNK):
-        ww, o = w[s:s + _CHUNK], out[s:s + _CHUNK]
-        u = tmp[:len(ww)]
+
+    def logs(ww: np.ndarray, o: np.ndarray, u: np.ndarray) -> None:
         np.subtract(ww, w0, out=u)
         u *= scale
         _horner(coef, u, o)
         np.log(o, out=o)
         np.log(ww, out=u)
-        u *= am1
-        o += u
-        np.expm1(o, out=o)
-        np.negative(o, out=o)
-    return out
+    return _one_minus_chunked(w, am1, logs)
 
 
 def _series_reach(coef: np.ndarray) -> tuple[int, int]:
