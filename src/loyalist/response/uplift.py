@@ -149,16 +149,6 @@ def _intercept(kind: str, offset: np.ndarray, y: np.ndarray) -> float:
     return float(np.clip(c, -20, 20))
 
 
-class _Shifted:
-    """``inv_link(link(model(x)) + shift)``: a model recalibrated on the link scale."""
-
-    def __init__(self, kind: str, model: Any, shift: float) -> None:
-        self.kind, self.model, self.shift = kind, model, shift
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return _inv_link(self.kind, _link(self.kind, self.model(x)) + self.shift)
-
-
 #: folds of the cross-fit that measures a model's out-of-sample bias when a bag has no
 #: out-of-bag rows (``n_bags=1``)
 CALIBRATION_FOLDS = 3
@@ -220,7 +210,7 @@ def _calibrated_booster(kind: str, x: np.ndarray, y: np.ndarray, idx: np.ndarray
     if held is None:
         return model
     shift = held[2] * _intercept(kind, held[1], np.full(len(held[0]), float(np.mean(yb))))
-    return _Shifted(kind, model, shift)
+    return _Offset(kind, model, shift, None)  # the model shifted on its link scale
 
 
 def _fit_lift(kind: str, x: np.ndarray, y: np.ndarray, init: np.ndarray, rows: np.ndarray,

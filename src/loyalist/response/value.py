@@ -98,18 +98,24 @@ def _arr(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=float)
 
 
+def _checked_value(kind: str, value: float) -> float:
+    """The catalog ``value`` as a float; ParameterError when impossible for its kind."""
+    v = float(value)
+    if not np.isfinite(v) or v < 0:
+        raise ParameterError(f"promotion value {value!r} is impossible; use a number >= 0")
+    if kind in ("percent_discount", "bundle", "bogo") and v > 100:
+        raise ParameterError(f"{kind} value {v:g} is a percent above 100; use 0..100")
+    return v
+
+
 def redemption_discount(kind: str, value: float, basket: Any, *, item_price: Any = None,
                         points_rate: float = POINTS_RATE) -> tuple[np.ndarray, np.ndarray]:
     """Cost of one redemption: ``(in_price, outside_price)`` per row of ``basket`` (module
     table)."""
     b = np.maximum(_arr(basket), 0.0)
     zero = np.zeros_like(b)
-    v = float(value)
-    if not np.isfinite(v) or v < 0:
-        raise ParameterError(f"promotion value {value!r} is impossible; use a number >= 0")
+    v = _checked_value(kind, value)
     item = b if item_price is None else np.broadcast_to(_arr(item_price), b.shape)
-    if kind in ("percent_discount", "bundle", "bogo") and v > 100:
-        raise ParameterError(f"{kind} value {v:g} is a percent above 100; use 0..100")
     if kind in ("percent_discount", "bundle"):
         return v / 100.0 * b, zero
     if kind == "bogo":
@@ -166,11 +172,7 @@ def offer_mechanics(kind: str, value: float, basket: Any, *, item_price: float |
     for added items when ``item_margin_rate`` is unknown)."""
     b = np.maximum(np.nan_to_num(_arr(basket)), 0.0)
     zero = np.zeros_like(b)
-    v = float(value)
-    if not np.isfinite(v) or v < 0:
-        raise ParameterError(f"promotion value {value!r} is impossible; use a number >= 0")
-    if kind in ("percent_discount", "bundle", "bogo") and v > 100:
-        raise ParameterError(f"{kind} value {v:g} is a percent above 100; use 0..100")
+    v = _checked_value(kind, value)
     mr = np.broadcast_to(np.nan_to_num(_arr(margin_rate)), b.shape)
     item = None if item_price is None or not np.isfinite(item_price) else float(item_price)
     imr = mr if item_margin_rate is None or not np.isfinite(item_margin_rate) else \
