@@ -9,16 +9,17 @@ It returns the same frame as the reference (tested to 1e-9 on real and random lo
 Why this stays leak-free: everything stored on an order row is a fact of the order's *first*
 purchase line or of earlier orders, and an order is used only when that first line is before
 ``as_of`` — then its first time, day, hour, the gap to the customer's previous order day
-(``gap``), the customer's first order day (``day1``) and the order's rank among the
-customer's orders in the same hour of day (``hour_n``) are what they would be if the future
+(``gap``), whether it is on the customer's first order day (``on_day1``) and its rank ``n``
+among the customer's orders in the same hour of day are what they would be if the future
 were cut off. Sums are the only thing a cutoff can split: an order whose lines carry several
 timestamps (``multi``; 31 of 22,186 orders in Online Retail) is summed at query time from
-``customer_order_parts``, one row per (customer, order, timestamp). The preferred hour is
-``arg_max(hour, hour_n * 24 + 23 - hour)`` over the orders before ``as_of``: the largest
-``hour_n`` per hour is that hour's count, so this is the most frequent hour, ties to the
-earliest. Distinct products/categories are counts of first purchases: ``new_products`` is how
-many (customer, product) pairs were bought for the first time in that order (at that
-timestamp), so summing it over the orders before ``as_of`` counts the distinct products.
+``customer_order_parts``, one row per (customer, order, timestamp). The preferred hour
+comes from ``max(hour_key)``, ``hour_key = n * 24 + 23 - hour``, over the orders before
+``as_of``: the largest ``n`` per hour is that hour's count, so this is the most frequent hour,
+ties to the earliest. Distinct products/categories are counts of first purchases:
+``new_products`` is how many (customer, product) pairs were bought for the first time in that
+order (at that timestamp), so summing it over the orders before ``as_of`` counts the distinct
+products.
 
 ``derived_state`` records the transaction row count and last load the tables were built from;
 they are used only when that matches the store, otherwise features fall back to the reference.
@@ -28,6 +29,7 @@ A load refreshes only the customers it touched (all of them on the first load).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import duckdb
 
@@ -145,10 +147,12 @@ def is_fresh(con: duckdb.DuckDBPyConnection) -> bool:
     return state is not None and state == _source_state(con)
 
 
-def refresh(con: duckdb.DuckDBPyConnection, new_load_ids: list[int] | None = None) -> str:
+def refresh(con: duckdb.DuckDBPyConnection, new_load_ids: list[int] | None = None,
+            progress: Callable[[str], None] | None = None) -> str:
     """Bring the derived tables up to date inside the caller's transaction; returns 'full',
     'incremental' or 'fresh'. With ``new_load_ids`` (the loads just written) and tables that
-    were fresh before them, only the customers those loads touched are rebuilt."""
+    were fresh before them, only the customers those loads touched are rebuilt; ``progress``
+    hears of a rebuild before it starts."""
     for ddl in DDL:
         con.execute(ddl)
     rows, last = _source_state(con)
@@ -162,6 +166,8 @@ def refresh(con: duckdb.DuckDBPyConnection, new_load_ids: list[int] | None = Non
                             f"({ids})").fetchall()[0][0]
         if state[0] + added == rows and state[1] < min(new_load_ids):
             mode = "incremental"
+    if progress:
+        progress("grouping orders for point-in-time features")
     if mode == "full":
         con.execute(f"DELETE FROM {ORDERS}")
         con.execute(f"DELETE FROM {PARTS}")

@@ -100,10 +100,7 @@ def ingest_files(
             reports.append(report)
         new = [r["load_id"] for r in reports
                if r["table"] == s.T_TRANSACTIONS and r["status"] == "loaded"]
-        if new or not orders.is_fresh(con):
-            if progress:
-                progress("grouping orders for point-in-time features")
-            orders.refresh(con, new)
+        orders.refresh(con, new, progress)
     return reports
 
 
