@@ -29,12 +29,10 @@ from loyalist.store import Store
 pytestmark = pytest.mark.xdist_group("plan")
 
 
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A fashion merchant (3,000 customers, 18 months) with customer models trained, and the
-    plan inputs read once."""
-    root = tmp_path_factory.mktemp("plan")
-    gen = pipeline.generate("fashion", customers=3000, months=18, seed=11, out=root / "data")
+def _merchant(root: Path, scenario: str, *, seed: int) -> dict:
+    """A generated merchant (3,000 customers, 18 months) loaded, customer models trained, the
+    plan inputs read once, and the scenario's true responses."""
+    gen = pipeline.generate(scenario, customers=3000, months=18, seed=seed, out=root / "data")
     store = root / "s.duckdb"
     pipeline.load_scenario(store, gen["files"])
     pipeline.train(store)
@@ -43,6 +41,13 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict:
         inp = pipeline.plan_inputs(st, ts)
     truth = pd.read_parquet(gen["files"]["truth_response"])
     return {"root": root, "store": store, "as_of": ts, "inp": inp, "truth": truth}
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A fashion merchant (3,000 customers, 18 months) with customer models trained, and the
+    plan inputs read once."""
+    return _merchant(tmp_path_factory.mktemp("plan"), "fashion", seed=11)
 
 
 def _ctx(sc: dict, **over: object) -> PlanContext:
@@ -354,15 +359,7 @@ def electronics(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """An electronics merchant (3,000 customers, 18 months): expensive baskets, thin
     margins, few orders per customer, the case where discounts mostly subsidise purchases that
     would have happened anyway."""
-    root = tmp_path_factory.mktemp("plan_electronics")
-    gen = pipeline.generate("electronics", customers=3000, months=18, seed=5, out=root / "data")
-    store = root / "s.duckdb"
-    pipeline.load_scenario(store, gen["files"])
-    pipeline.train(store)
-    with Store(store, read_only=True) as st:
-        ts = st.default_as_of()
-        inp = pipeline.plan_inputs(st, ts)
-    return {"as_of": ts, "inp": inp, "truth": pd.read_parquet(gen["files"]["truth_response"])}
+    return _merchant(tmp_path_factory.mktemp("plan_electronics"), "electronics", seed=5)
 
 
 @pytest.mark.slow
