@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 __all__ = ["BoostedCLVModel"]
 
 MIN_BUYERS = 20  # customers with future spend > 0 in the training panel
+TARGETS = ("future_spend", "future_orders", "future_order_days")
 
 
 class BoostedCLVModel:
@@ -54,6 +55,9 @@ class BoostedCLVModel:
         Point-model objective: ``"poisson"`` (default), ``"tweedie"`` or ``"regression"`` (L2).
     params:
         LightGBM parameters overriding :data:`loyalist.evaluation.boosting.BOOSTER_DEFAULTS`.
+    target:
+        The label predicted: ``"future_spend"`` (default, gross spend), ``"future_orders"`` or
+        ``"future_order_days"`` (distinct purchase days, the BG/NBD "transaction").
     random_state, n_jobs:
         Passed to LightGBM (one thread by default: fast enough here, same model everywhere).
 
@@ -64,9 +68,11 @@ class BoostedCLVModel:
 
     def __init__(self, *, quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
                  objective: str = "poisson", params: dict[str, Any] | None = None,
-                 random_state: int = 0, n_jobs: int | None = 1) -> None:
+                 target: str = "future_spend", random_state: int = 0,
+                 n_jobs: int | None = 1) -> None:
         self.quantiles = quantiles
         self.objective = objective
+        self.target = target
         self.params = params
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -79,22 +85,24 @@ class BoostedCLVModel:
         if self.objective not in ("tweedie", "poisson", "regression"):
             raise ParameterError(f"objective {self.objective!r}: use 'tweedie', 'poisson' or "
                                  "'regression'")
+        if self.target not in TARGETS:
+            raise ParameterError(f"target {self.target!r}: use one of {', '.join(TARGETS)}")
         return q
 
     def fit(self, panel: pd.DataFrame) -> BoostedCLVModel:
-        """Fit on a panel with the feature columns, ``as_of`` and ``future_spend``."""
+        """Fit on a panel with the feature columns, ``as_of`` and the target column."""
         levels = self._validate()
-        for col in ("as_of", "future_spend"):
+        for col in ("as_of", self.target):
             if col not in panel.columns:
                 raise DataError(f"training panel: column {col!r} is missing; build it with "
                                 "loyalist.evaluation.splits.build_panel")
-        y = panel["future_spend"].to_numpy(dtype=float)
+        y = panel[self.target].to_numpy(dtype=float)
         if not np.isfinite(y).all():
-            raise DataError("training panel: future_spend has NaN or infinite values")
+            raise DataError(f"training panel: {self.target} has NaN or infinite values")
         buyers = int((y > 0).sum())
         if buyers < MIN_BUYERS:
-            raise DataError(f"training panel: {buyers} of {y.size:,} customer-cutoffs spent "
-                            f"anything in the label window; the CLV model needs at least "
+            raise DataError(f"training panel: {buyers} of {y.size:,} customer-cutoffs bought "
+                            f"anything in the label window; the model needs at least "
                             f"{MIN_BUYERS}. Use a longer history or horizon")
         y = np.maximum(y, 0.0)  # gross purchase value; never negative, but be safe
         horizon = panel_horizon(panel)

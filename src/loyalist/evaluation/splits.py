@@ -155,7 +155,8 @@ def build_panel(store: Store, cutoffs: tuple[pd.Timestamp, ...] | list[pd.Timest
     for c in cutoffs:
         f = customer_features(store, c)
         lab = labels(store, c, horizon_days)[[s.CUSTOMER_ID, "horizon_days", "churned",
-                                               "future_spend", "future_orders"]]
+                                               "future_spend", "future_orders",
+                                               "future_order_days"]]
         frames.append(f.merge(lab, on=s.CUSTOMER_ID, how="left", validate="one_to_one"))
     panel = pd.concat(frames, ignore_index=True)
     if panel["churned"].isna().any():  # labels' population equals features' by construction
