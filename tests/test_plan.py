@@ -379,3 +379,25 @@ def test_electronics_profit_is_not_a_subsidy(electronics: dict, goal: str) -> No
     assert share >= 0.65, r
     assert share >= r["random"]["share_of_oracle"] + 0.3, r
     assert r["model"]["predicted_value"] <= 2.0 * r["model"]["true_value"], r
+
+
+def test_plan_on_a_transactions_only_store(tmp_path: Path) -> None:
+    """A merchant with nothing but a transaction log (no catalog, promotion history, competitor
+    calendar or inventory: those tables exist empty) gets a plan from the generic catalog and
+    the priors, with each prior stated once per kind and segment."""
+    from test_churn import make_store, synthetic_lines
+
+    store = tmp_path / "t.duckdb"
+    make_store(store, synthetic_lines(n_customers=400)).close()
+    pipeline.train(store)
+    r = CliRunner().invoke(app, ["plan", "--store", str(store), "--budget", "500", "--goal",
+                                 "retention", "--period", "30", "--out", str(tmp_path / "p"),
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["customers_targeted"] > 0 and 0 < doc["spend"] <= 500 + 1e-6
+    notes = doc["assumptions"]
+    assert any(a.startswith("no promotion catalog given or loaded") for a in notes)
+    priors = [a for a in notes if a.startswith("prior for ")]
+    heads = [a.split(":")[0] for a in priors]
+    assert priors and len(heads) == len(set(heads))  # one statement per (kind, segment)

@@ -550,7 +550,7 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     assumptions: list[str] = []
     if catalog is not None:
         cat = load_catalog(catalog)
-    elif st.has_table(s.T_CATALOG) and st.count(s.T_CATALOG) > 0:
+    elif st.has_rows(s.T_CATALOG):
         cat = normalise_catalog(st.table(s.T_CATALOG).drop(columns=[s.LOAD_ID]),
                                 source=f"store table {s.T_CATALOG}")
     else:
@@ -558,8 +558,8 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
         cat = normalise_catalog(cat, source="generic catalog")
         assumptions.append("no promotion catalog given or loaded: a generic one is used ("
                            + ", ".join(cat["name"]) + "); pass --catalog FILE")
-    competitors = st.table(s.T_COMPETITORS) if st.has_table(s.T_COMPETITORS) else None
-    inventory = st.table(s.T_INVENTORY) if st.has_table(s.T_INVENTORY) else None
+    competitors = st.table(s.T_COMPETITORS) if st.has_rows(s.T_COMPETITORS) else None
+    inventory = st.table(s.T_INVENTORY) if st.has_rows(s.T_INVENTORY) else None
     if not st.has_table(s.T_SCORES) or st.query(
             f"SELECT count(*) AS n FROM {s.T_SCORES} WHERE as_of = ?",
             [ts.to_pydatetime()])["n"].iloc[0] == 0:
@@ -577,11 +577,11 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
                                      "clv_expected", "p_alive") if c in sc]], how="left")
     cust["segment"] = cust["rfm_segment"].fillna("New (no purchase yet)") \
         if "rfm_segment" in cust else "all"
-    if st.has_table(s.T_CUSTOMERS) and st.count(s.T_CUSTOMERS) > 0:
+    if st.has_rows(s.T_CUSTOMERS):
         extra = st.query(f"SELECT {s.CUSTOMER_ID}, {s.MARKETING_CONSENT}, {s.EMAIL_OPT_OUT} "
                          f"FROM {s.T_CUSTOMERS}").set_index(s.CUSTOMER_ID)
         cust = cust.join(extra, how="left")
-    if st.has_table(s.T_PROMOTIONS) and st.count(s.T_PROMOTIONS) > 0:
+    if st.has_rows(s.T_PROMOTIONS):
         last = st.query(f"""SELECT {s.CUSTOMER_ID}, max({s.SENT_AT}) AS last_contact_at
                             FROM {s.T_PROMOTIONS} WHERE {s.SENT_AT} < ?
                               AND {s.PROMOTION} <> '{s.CONTROL}' GROUP BY 1""",

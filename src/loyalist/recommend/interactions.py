@@ -68,7 +68,7 @@ def load(store: Store, as_of: pd.Timestamp | datetime | date | str, *, horizon_d
             WHERE {s.LINE_KIND} = 'sale' AND {s.QUANTITY} > 0 AND {s.ORDERED_AT} < ?
             GROUP BY {s.PRODUCT_ID}""",
         [ts.to_pydatetime()]).set_index(s.PRODUCT_ID)
-    if store.has_table(s.T_PRODUCTS) and store.count(s.T_PRODUCTS) > 0:
+    if store.has_rows(s.T_PRODUCTS):
         products = store.query(
             f"SELECT {s.PRODUCT_ID}, {s.CATEGORY}, {s.DESCRIPTION}, {s.PRICE} "
             f"FROM {s.T_PRODUCTS}").set_index(s.PRODUCT_ID)

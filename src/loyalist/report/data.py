@@ -139,7 +139,7 @@ def quality(st: Store) -> dict[str, Any]:
                            FROM {t} GROUP BY 1 ORDER BY 1""")
     loads = pd.DataFrame()
     rules = pd.DataFrame(columns=["table", "rule", "action", "rows", "share_rows", "reason"])
-    if st.has_table(s.T_LOADS) and st.count(s.T_LOADS) > 0:
+    if st.has_rows(s.T_LOADS):
         loads = st.query(f"""SELECT load_id, tbl AS "table", file, format, loaded_at, status,
                                     rows_read, rows_loaded, rows_quarantined, rules
                              FROM {s.T_LOADS} ORDER BY load_id""")
@@ -157,7 +157,7 @@ def _rules(st: Store, loads: pd.DataFrame) -> pd.DataFrame:
     flagged rows from each load's rule counts; share = rows / rows read into that table."""
     read = loads.groupby("table")["rows_read"].sum()
     rows: list[dict[str, Any]] = []
-    if st.has_table(s.T_QUARANTINE) and st.count(s.T_QUARANTINE) > 0:
+    if st.has_rows(s.T_QUARANTINE):
         q = st.query(f"""SELECT tbl AS "table", rule, count(*) AS rows, any_value(reason) AS reason
                          FROM {s.T_QUARANTINE} GROUP BY 1, 2""")
         rows += q.assign(action="quarantine").to_dict(orient="records")
@@ -391,7 +391,7 @@ def recommendations(st: Store, as_of: pd.Timestamp | None, fix: str
     top = pd.DataFrame({"customers": g[s.CUSTOMER_ID].nunique(), "mean_rank": g["rank"].mean()})
     top = top.sort_values(["customers", "mean_rank"], ascending=[False, True]).head(10)
     top = top.reset_index()
-    if st.has_table(s.T_PRODUCTS) and st.count(s.T_PRODUCTS) > 0 and len(top):
+    if st.has_rows(s.T_PRODUCTS) and len(top):
         ids = list(top[s.PRODUCT_ID])
         info = st.query(f"""SELECT {s.PRODUCT_ID}, {s.CATEGORY}, {s.DESCRIPTION}
                             FROM {s.T_PRODUCTS} WHERE {s.PRODUCT_ID} IN

@@ -135,7 +135,7 @@ def share_column(category: object) -> str:
 def category_margins(store: Store, ts: pd.Timestamp) -> dict[str, float]:
     """Margin rate of what sold in each category before ``ts`` (sales at product costs), for
     the items an offer adds; empty without product costs."""
-    if not (store.has_table(s.T_PRODUCTS) and store.count(s.T_PRODUCTS) > 0):
+    if not (store.has_rows(s.T_PRODUCTS)):
         return {}
     q = store.query(f"""
         SELECT t.{s.CATEGORY} AS category, sum(t.{s.AMOUNT}) AS rev,
@@ -154,7 +154,7 @@ def category_margins(store: Store, ts: pd.Timestamp) -> dict[str, float]:
 def _margins(store: Store, ts: pd.Timestamp) -> tuple[pd.DataFrame, float, str]:
     """Per-customer margin rate from their purchase mix at product costs, shrunk towards the
     store-wide rate by one average order; the store-wide rate; and where it came from."""
-    has = store.has_table(s.T_PRODUCTS) and store.count(s.T_PRODUCTS) > 0
+    has = store.has_rows(s.T_PRODUCTS)
     if has:
         q = store.query(f"""
             SELECT t.{s.CUSTOMER_ID} AS customer_id, sum(t.{s.AMOUNT}) AS rev,
@@ -201,7 +201,7 @@ def response_features(store: Store, as_of: Any, *, window_days: int = DEFAULT_WI
     p = {"as_of": ts.to_pydatetime()}
     feats = customer_features(store, ts)
     feats["has_history"] = 1.0
-    if store.has_table(s.T_CUSTOMERS) and store.count(s.T_CUSTOMERS) > 0:
+    if store.has_rows(s.T_CUSTOMERS):
         cust = store.query(f"""
             SELECT {s.CUSTOMER_ID} AS customer_id, {s.AGE} AS age,
                    date_diff('second', {s.SIGNUP_AT}, $as_of) / 86400.0 AS signup_days
@@ -226,7 +226,7 @@ def response_features(store: Store, as_of: Any, *, window_days: int = DEFAULT_WI
         if wide.columns.duplicated().any():  # names equal once slugged: add their shares
             wide = wide.T.groupby(level=0).sum().T
         feats = feats.merge(wide.reset_index(), on="customer_id", how="left")
-    if store.has_table(s.T_PROMOTIONS) and store.count(s.T_PROMOTIONS) > 0:
+    if store.has_rows(s.T_PROMOTIONS):
         past = store.query(f"""
             SELECT {s.CUSTOMER_ID} AS customer_id,
                    count(*) FILTER (WHERE {s.PROMOTION} <> '{CONTROL}') AS past_offers,
@@ -282,7 +282,7 @@ def offer_item_prices(store: Store, catalog: pd.DataFrame) -> dict[str, float]:
     table), or over all products when it names none. Promotions without products are left
     out."""
     out: dict[str, float] = {}
-    has = store.has_table(s.T_PRODUCTS) and store.count(s.T_PRODUCTS) > 0
+    has = store.has_rows(s.T_PRODUCTS)
     prices = store.query(f"SELECT {s.CATEGORY} AS category, {s.PRICE} AS price "
                          f"FROM {s.T_PRODUCTS} WHERE {s.PRICE} > 0") if has else None
     cats = catalog_categories(catalog)

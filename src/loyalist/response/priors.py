@@ -171,8 +171,8 @@ class PriorResponse:
             if name not in cat.index:
                 raise ParameterError(f"promotion {name!r} is not in the catalog given to fit")
             kind, value = str(cat.loc[name, "kind"]), float(cat.loc[name, "value"])
-            inc, use, used_kind = self._lookup(kind, seg)
-            inc = np.minimum(inc, 1.0 - p0)
+            prior, use, used_kind = self._lookup(kind, seg)
+            inc = np.minimum(prior, 1.0 - p0)  # nobody buys with probability above 1
             p1 = p0 + inc
             p_redeem = p1 * use
             in_price, _ = redemption_discount(kind, value, basket,
@@ -182,10 +182,12 @@ class PriorResponse:
             lo = inc * RANGE[0] * basket - red * in_price
             hi = inc * RANGE[1] * basket - red * in_price
             why = self.reasons_.get(name, "no measured response")
-            texts = [f"prior for {used_kind} x {g}: +{i:.1%} purchase probability in {w} days, "
-                     f"{u:.0%} of buyers use the offer ({why}); replace with measured uplift "
-                     "once a campaign with a control group has run"
-                     for g, i, u in zip(seg, inc, use, strict=True)]
+            # one text per (kind, segment): the table's prior, not each customer's capped lift
+            texts = [f"prior for {used_kind} x {g}: +{i:.1%} purchase probability in {w} days "
+                     f"(at most 1 - the customer's baseline), {u:.0%} of buyers use the offer "
+                     f"({why}); replace with measured uplift once a campaign with a control "
+                     "group has run"
+                     for g, i, u in zip(seg, prior, use, strict=True)]
             frames.append(pd.DataFrame({
                 "customer_id": features["customer_id"].to_numpy(), "promotion": name,
                 "method": self.method, "p_control": p0, "p_response": p1,

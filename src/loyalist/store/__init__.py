@@ -150,6 +150,11 @@ class Store:
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
         ).fetchall()[0][0])
 
+    def has_rows(self, name: str) -> bool:
+        """Whether table ``name`` exists and holds at least one row (optional inputs such as
+        the catalog or the competitor calendar exist empty in every store)."""
+        return self.has_table(name) and self.count(name) > 0
+
     def require(self, name: str) -> None:
         if not self.has_table(name) or self.count(name) == 0:
             raise StoreError(
