@@ -69,7 +69,7 @@ def test_plan_cli_json_and_files(scenario: dict, tmp_path: Path) -> None:
         assert key in doc, key
     assert doc["budget"] == 3000 and doc["goal"] == "retention"
     assert 0 < doc["spend"] <= 3000 + 1e-6
-    assert doc["optimizer"]["gap"] < 1e-3
+    assert doc["optimizer"]["gap"] < 1e-3 and doc["warnings"] == []
     assert len(doc["sensitivity"]) == 12
     values = [p["value"] for p in doc["sensitivity"]]
     assert values == sorted(values)  # more budget never hurts
@@ -401,3 +401,13 @@ def test_plan_on_a_transactions_only_store(tmp_path: Path) -> None:
     priors = [a for a in notes if a.startswith("prior for ")]
     heads = [a.split(":")[0] for a in priors]
     assert priors and len(heads) == len(set(heads))  # one statement per (kind, segment)
+    # under the priors no offer makes a basket larger: an empty plan that says why
+    r = CliRunner().invoke(app, ["plan", "--store", str(store), "--budget", "500", "--goal",
+                                 "aov", "--period", "30", "--out", str(tmp_path / "a"),
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["customers_targeted"] == 0 and doc["spend"] == 0
+    assert len(doc["warnings"]) == 1
+    assert doc["warnings"][0].startswith("no promotion is expected to raise average order value")
+    assert "minimum-spend voucher with a control group" in doc["warnings"][0]

@@ -78,6 +78,8 @@ def plan(
                   f"{r['participation']:.0%}", f"{r['incremental_revenue']:,.0f}",
                   f"{r['cost']:,.0f}", "" if r["roi"] is None else f"{r['roi']:.2f}")
     out.print(t)
+    for w in summ.get("warnings", []):
+        out.print(f"[yellow]nothing to send: {w}[/yellow]")
     for r in summ["promotions"][:3]:
         out.print(f"  {r['rationale']}")
     for a in summ["assumptions"][:6]:

@@ -549,6 +549,32 @@ def _rationale(promo: str, kind: str, seg: str, g: pd.DataFrame, goal: str, ctx:
         + f": {effect} for {g['expected_cost'].sum():,.0f} of spend ({goal})."
 
 
+def why_empty(inst: PlanInstance, goal: str) -> str | None:
+    """Why a plan chose nobody (None when it chose someone or nobody is eligible): the best
+    expected value any eligible (customer, promotion) pair has, and for the average-order-value
+    goal under assumed response, what would change it."""
+    v = np.asarray(inst.problem.value, dtype=float)
+    ok = np.asarray(inst.problem.eligible, dtype=bool)
+    if not ok.any():
+        return None
+    best = np.where(ok, v, -np.inf)
+    i, j = np.unravel_index(int(np.argmax(best)), best.shape)
+    if best[i, j] > 0:
+        return None  # something had value: the budget or a constraint left it out
+    what = goal.replace("_", " ")
+    text = (f"no promotion is expected to raise {what} for any of the "
+            f"{int(ok.any(axis=1).sum()):,} eligible customers: the best expected value is "
+            f"{best[i, j]:.3g} ({inst.promotions[j]}), so sending anything would add nothing "
+            "or lose value")
+    assumed = "assumption" in inst.pred and bool(inst.pred["assumption"].astype(bool).all())
+    if goal == "average_order_value" and assumed:
+        text += ("; the response is assumed (no promotion history), and under the priors an "
+                 "offer brings extra buyers at their usual basket and a discount, never a "
+                 "larger basket: run a bundle, bogo or minimum-spend voucher with a control "
+                 "group and load its history to measure what it adds")
+    return text
+
+
 def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
               constraints: Constraints, *, method: str = "auto", time_limit: float = 60.0,
               with_baseline: bool = True) -> dict[str, Any]:
@@ -646,6 +672,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         "promotions": promos.to_dict(orient="records"),
         "sensitivity": sens.to_dict(orient="records"),
         "assumptions": assumptions,
+        "warnings": [] if chosen.any() else [w for w in (why_empty(inst, params.goal),) if w],
     }
     return {"summary": summary, "customers": plan_csv, "promotions": promos,
             "allocation": allocation, "segments": segs, "sensitivity": sens,

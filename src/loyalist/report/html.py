@@ -277,6 +277,8 @@ def _plan(d: dict[str, Any], images: dict[str, bytes]) -> str:
     if excluded:
         out.append("<p>Excluded: " + _e(", ".join(f"{k.replace('_', ' ')} {v:,}"
                                                    for k, v in excluded.items())) + ".</p>")
+    for w in s.get("warnings") or []:
+        out.append(f"<p><strong>Nothing to send:</strong> {_e(w)}.</p>")
     if s.get("assumptions"):
         out += ["<h3>Assumptions</h3>",
                 "<ul>" + "".join(f"<li>{_e(a)}</li>" for a in s["assumptions"]) + "</ul>"]
