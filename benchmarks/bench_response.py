@@ -6,7 +6,8 @@ window), generated and loaded into a temporary store:
 1. Speed: build the training set (every exposure whose window closed by the end of the
    history), fit the default ``ResponseModel`` (relative-lift learner: a fit on every row and
    5 bootstrap bags) and score every customer x catalog promotion: median of ``--trials``
-   runs, and each step.
+   runs, and each step; each trial also runs with ``n_jobs=1`` (one promotion at a time, as
+   before promotions were fitted in parallel threads) for the speed-up in the same run.
 2. Out of time: each learner (relative_lift, t, x) trained on campaigns before the cutoff (the
    3rd-last campaign with a complete window) and evaluated on the later ones: pooled Qini
    coefficient and uplift@10%/30% on the window's purchase and spend, against random targeting
@@ -71,7 +72,8 @@ def build_store(scenario: str, customers: int, months: int, seed: int, out: Path
             "seconds": time.perf_counter() - t0}
 
 
-def fit_and_score(store: Path, catalog: pd.DataFrame, window: int, learner: str
+def fit_and_score(store: Path, catalog: pd.DataFrame, window: int, learner: str,
+                  n_jobs: int | None = None
                   ) -> tuple[dict[str, float], pd.DataFrame, ResponseModel]:
     """One end-to-end run, timed by step."""
     with Store(store, read_only=True) as st:
@@ -80,7 +82,8 @@ def fit_and_score(store: Path, catalog: pd.DataFrame, window: int, learner: str
         training = build_training_set(st, cutoff=end, window_days=window)
         prices = offer_item_prices(st, catalog)
         t1 = time.perf_counter()
-        model = ResponseModel(learner=learner).fit(training, catalog, item_prices=prices)
+        model = ResponseModel(learner=learner, learner_params={"n_jobs": n_jobs}).fit(
+            training, catalog, item_prices=prices)
         t2 = time.perf_counter()
         feats = response_features(st, end, window_days=window)
         pred = model.predict(feats)
@@ -99,13 +102,16 @@ def bench_scenario(name: str, args: argparse.Namespace, tmp: Path) -> dict[str, 
     out: dict[str, Any] = {"customers": args.customers, "months": args.months,
                            "window_days": window, "transactions": built["transactions"],
                            "generate_and_load_s": built["seconds"]}
-    runs = []
+    runs, serial = [], []
     pred = None
     for _ in range(args.trials):
+        serial.append(fit_and_score(built["store"], catalog, window, "relative_lift", 1)[0])
         times, pred, model = fit_and_score(built["store"], catalog, window, "relative_lift")
         runs.append(times)
     out["speed"] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     out["speed"]["total_runs_s"] = [r["total_s"] for r in runs]
+    out["speed"]["n_jobs_1"] = {k: statistics.median(r[k] for r in serial) for k in serial[0]}
+    out["speed"]["cpus"] = os.cpu_count()
     out["sources"] = model.summary()["sources"]
     out["truth"] = {"relative_lift": compare_with_truth(pred, truth)}
     out["out_of_time"] = {}
@@ -134,12 +140,13 @@ def _f(v: Any, nd: int = 3) -> str:
 
 def report(results: dict[str, Any]) -> None:
     print(f"{'scenario':<12} {'exposures':>9} {'train set s':>11} {'fit s':>7} {'score s':>8} "
-          f"{'total s':>8} {'rows':>7}")
+          f"{'total s':>8} {'rows':>7}  {'1 job: fit s':>12} {'score s':>8} {'speed-up':>8}")
     for name, r in results["scenarios"].items():
-        sp = r["speed"]
+        sp, one = r["speed"], r["speed"]["n_jobs_1"]
         print(f"{name:<12} {int(sp['exposures']):>9} {sp['training_set_s']:>11.2f} "
               f"{sp['fit_s']:>7.2f} {sp['score_s']:>8.2f} {sp['total_s']:>8.2f} "
-              f"{int(sp['rows_scored']):>7}")
+              f"{int(sp['rows_scored']):>7}  {one['fit_s']:>12.2f} {one['score_s']:>8.2f} "
+              f"{(one['fit_s'] + one['score_s']) / (sp['fit_s'] + sp['score_s']):>7.2f}x")
     print()
     print(f"{'scenario':<12} {'learner':<14} {'outcome':<9} {'qini':>8} {'churn':>8} "
           f"{'random':>8} {'rnd p90':>8} {'u@10':>8} {'u@10 rnd':>8} {'u@30':>8}")

@@ -192,6 +192,20 @@ def test_learner_contract_and_errors() -> None:
             frame, promotions=["nope"])
 
 
+def test_promotions_fitted_in_parallel_give_the_same_model() -> None:
+    """Promotions are fitted and scored ``n_jobs`` at a time in threads; each one's models are
+    seeded by its name, so the predictions do not depend on ``n_jobs``."""
+    frame, feats, _, _ = _simulated(3000, seed=4)
+    offers = np.array(["a", "b", "c"])[np.random.default_rng(5).integers(0, 3, len(frame))]
+    frame["promotion"] = np.where(frame["promotion"] == "offer", offers, "control")
+    preds = [RelativeLiftLearner(n_bags=2, n_estimators=30, n_jobs=n).fit(
+        frame, features=feats).predict(frame) for n in (1, 3)]
+    assert set(preds[0]["promotion"]) == {"a", "b", "c"}
+    pd.testing.assert_frame_equal(preds[0], preds[1], check_exact=True)
+    with pytest.raises(ParameterError, match="n_jobs=0 is impossible"):
+        TLearner(n_jobs=0).fit(frame, features=feats)
+
+
 # --- value of a redemption ----------------------------------------------------------------
 
 def test_expected_cost_by_kind() -> None:

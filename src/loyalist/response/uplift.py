@@ -53,6 +53,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import logging  # noqa: E402
 import zlib  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -277,7 +278,7 @@ class _UpliftLearner:
     def __init__(self, *, n_bags: int = 5, n_estimators: int = 120, learning_rate: float = 0.05,
                  num_leaves: int = 7, min_child_samples: int = 50,
                  spend_cap_quantile: float = 0.995, min_arm: int = 100, num_threads: int = 1,
-                 random_state: int = 0) -> None:
+                 n_jobs: int | None = None, random_state: int = 0) -> None:
         self.n_bags = n_bags
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -286,6 +287,7 @@ class _UpliftLearner:
         self.spend_cap_quantile = spend_cap_quantile
         self.min_arm = min_arm
         self.num_threads = num_threads
+        self.n_jobs = n_jobs
         self.random_state = random_state
 
     # --- fitting ----------------------------------------------------------------------------
@@ -295,11 +297,25 @@ class _UpliftLearner:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
                 raise ParameterError(f"{name}={v!r} is impossible; use an integer >= {lo}")
+        if self.n_jobs is not None and (isinstance(self.n_jobs, bool) or not isinstance(
+                self.n_jobs, int | np.integer) or self.n_jobs < 1):
+            raise ParameterError(f"n_jobs={self.n_jobs!r} is impossible; use an integer >= 1 "
+                                 "or None (one per CPU)")
         if not 0 < self.learning_rate <= 1:
             raise ParameterError(f"learning_rate={self.learning_rate!r}; use 0 < rate <= 1")
         if not 0.5 < self.spend_cap_quantile <= 1:
             raise ParameterError(f"spend_cap_quantile={self.spend_cap_quantile!r}; use a "
                                  "quantile in (0.5, 1] (1 = no cap)")
+
+    def _map(self, fn: Any, items: list[Any]) -> list[Any]:
+        """``[fn(i) for i in items]``, ``n_jobs`` at a time in threads (LightGBM and numpy
+        release the GIL). Each promotion's models are independent and seeded by its name, with
+        one LightGBM thread each, so the result is the same for any ``n_jobs``."""
+        workers = min(self.n_jobs or os.cpu_count() or 1, len(items))
+        if workers <= 1:
+            return [fn(i) for i in items]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(fn, items))
 
     def _params(self) -> dict[str, Any]:
         return {**BOOSTER_DEFAULTS, "n_estimators": self.n_estimators,
@@ -307,7 +323,7 @@ class _UpliftLearner:
                 "min_child_samples": self.min_child_samples, "n_jobs": self.num_threads,
                 "verbose": -1, "deterministic": True, "force_row_wise": True}
 
-    def _promo_data(self, frame: pd.DataFrame, promo: str) -> _PromoData | str:
+    def _promo_data(self, frame: pd.DataFrame, promo: str, x: np.ndarray) -> _PromoData | str:
         """The promotion's treated rows and its campaigns' controls, or why it cannot be
         learned."""
         treated = frame[s.PROMOTION] == promo
@@ -328,8 +344,6 @@ class _UpliftLearner:
                         "uplift needs a hold-out group")
         if n1 < self.min_arm:
             return f"{n1} treated exposures (< min_arm {self.min_arm})"
-        feats = self.features_
-        x = frame[feats].to_numpy(dtype=np.float64, na_value=np.nan)
         both = treated | same
         spend = frame["y_spend"].to_numpy(dtype=float)
         cap = float(np.quantile(spend[both.to_numpy()], self.spend_cap_quantile))
@@ -377,34 +391,48 @@ class _UpliftLearner:
         self.skipped_: dict[str, str] = {}
         self.notes_: list[str] = []
         params = self._params()
-        for promo in names:
-            j = _promo_key(promo)  # seeds follow the name, not the catalog's row order
-            d = self._promo_data(frame, promo)
+        x = frame[feats].to_numpy(dtype=np.float64, na_value=np.nan)
+
+        def one(promo: str) -> str | tuple[str | None, int, int, float, list[dict[str, Any]]]:
+            """A promotion's fitted bags and what to record of its data (not its rows), or
+            why it cannot be learned."""
+            d = self._promo_data(frame, promo, x)
             if isinstance(d, str):
-                self.skipped_[promo] = d
+                return d
+            return d.note, len(d.x0), len(d.x1), d.spend_cap, self._fit_promo(promo, d, params)
+
+        for promo, res in zip(names, self._map(one, list(names)), strict=True):
+            if isinstance(res, str):
+                self.skipped_[promo] = res
                 continue
-            if d.note:
-                self.notes_.append(d.note)
-            n0, n1 = len(d.x0), len(d.x1)
+            note, n0, n1, cap, bags = res
+            if note:
+                self.notes_.append(note)
             self.arm_sizes_[promo] = {"treated": n1, "control": n0}
             self.propensity_[promo] = n1 / (n0 + n1)
-            self.spend_cap_[promo] = d.spend_cap
-            # first the point estimate, on every row; then the bootstrap bags for intervals
-            rng = np.random.default_rng([self.random_state, j, 0])
-            seed = int(rng.integers(0, 2**31 - 1))
-            bags = [self._fit_bag(d, np.arange(n0), np.arange(n1), params, seed,
-                                  self.propensity_[promo])]
-            for b in range(self.n_bags if self.n_bags > 1 else 0):
-                rng = np.random.default_rng([self.random_state, j, b + 1])
-                i0, i1 = rng.integers(0, n0, n0), rng.integers(0, n1, n1)
-                seed = int(rng.integers(0, 2**31 - 1))
-                bags.append(self._fit_bag(d, i0, i1, params, seed, self.propensity_[promo]))
+            self.spend_cap_[promo] = cap
             self.models_[promo] = bags
         if not self.models_:
             detail = "; ".join(f"{k}: {v}" for k, v in self.skipped_.items())
             raise DataError(f"no promotion has enough exposures to learn its uplift ({detail})")
         self.promotions_ = list(self.models_)
         return self
+
+    def _fit_promo(self, promo: str, d: _PromoData, params: dict[str, Any]
+                   ) -> list[dict[str, Any]]:
+        """The point fit on every row, then ``n_bags`` bootstrap bags (for the intervals)."""
+        j = _promo_key(promo)  # seeds follow the name, not the catalog's row order
+        n0, n1 = len(d.x0), len(d.x1)
+        g = n1 / (n0 + n1)
+        rng = np.random.default_rng([self.random_state, j, 0])
+        seed = int(rng.integers(0, 2**31 - 1))
+        bags = [self._fit_bag(d, np.arange(n0), np.arange(n1), params, seed, g)]
+        for b in range(self.n_bags if self.n_bags > 1 else 0):
+            rng = np.random.default_rng([self.random_state, j, b + 1])
+            i0, i1 = rng.integers(0, n0, n0), rng.integers(0, n1, n1)
+            seed = int(rng.integers(0, 2**31 - 1))
+            bags.append(self._fit_bag(d, i0, i1, params, seed, g))
+        return bags
 
     def _fit_bag(self, d: _PromoData, i0: np.ndarray, i1: np.ndarray, params: dict[str, Any],
                  seed: int, g: float) -> dict[str, Any]:
@@ -458,7 +486,7 @@ class _UpliftLearner:
                                  f"{self.promotions_} (skipped: {self.skipped_})")
         x = self._matrix(features)
         ids = features["customer_id"].to_numpy()
-        frames = [self._predict_one(p, x, ids) for p in names]
+        frames = self._map(lambda p: self._predict_one(p, x, ids), names)
         if not frames:
             return pd.DataFrame(columns=list(PREDICTION_COLUMNS))
         return pd.concat(frames, ignore_index=True)
@@ -523,8 +551,9 @@ class TLearner(_UpliftLearner):
     Parameters: ``n_bags`` bootstrap bags (intervals; 1 = no bootstrap), LightGBM
     ``n_estimators``/``learning_rate``/``num_leaves``/``min_child_samples`` (other booster
     settings: :data:`loyalist.evaluation.boosting.BOOSTER_DEFAULTS`), ``spend_cap_quantile``,
-    ``min_arm`` (fewest treated and control exposures to learn a promotion), ``num_threads``,
-    ``random_state``.
+    ``min_arm`` (fewest treated and control exposures to learn a promotion), ``num_threads``
+    (LightGBM threads per model), ``n_jobs`` (promotions fitted and scored at once, in threads;
+    None = one per CPU; the result does not depend on it), ``random_state``.
     """
 
     method = "t_learner"
@@ -581,11 +610,11 @@ class RelativeLiftLearner(_UpliftLearner):
                  num_leaves: int = 7, min_child_samples: int = 50,
                  lift_n_estimators: int = 0, lift_min_child_samples: int = 200,
                  spend_cap_quantile: float = 0.995, min_arm: int = 100, num_threads: int = 1,
-                 random_state: int = 0) -> None:
+                 n_jobs: int | None = None, random_state: int = 0) -> None:
         super().__init__(n_bags=n_bags, n_estimators=n_estimators, learning_rate=learning_rate,
                          num_leaves=num_leaves, min_child_samples=min_child_samples,
                          spend_cap_quantile=spend_cap_quantile, min_arm=min_arm,
-                         num_threads=num_threads, random_state=random_state)
+                         num_threads=num_threads, n_jobs=n_jobs, random_state=random_state)
         self.lift_n_estimators = lift_n_estimators
         self.lift_min_child_samples = lift_min_child_samples
 
