@@ -23,7 +23,7 @@ def run(*args: str | Path, ok: bool = True) -> subprocess.CompletedProcess[str]:
 
 def test_version_and_help_examples() -> None:
     assert run("--version").stdout.startswith("loyalist ")
-    for cmd in ("ingest", "features", "generate", "demo", "clv fit"):
+    for cmd in ("ingest", "features", "generate", "demo", "clv fit", "evaluate purchases"):
         out = run(*cmd.split(), "--help").stdout
         assert "Example" in out and f"loyalist {cmd}" in out, cmd
 
@@ -105,6 +105,20 @@ def test_clv_fit_cli_reproduces_cdnow_goldens(tmp_path: Path, model: str,
     for k, v in expected.items():
         assert doc["params"][k] == pytest.approx(v, rel=2e-3), k
     assert doc["log_likelihood"] == pytest.approx(ll, abs=0.01)
+
+
+@need_shared(CDNOW_SAMPLE)
+def test_evaluate_purchases_cli(tmp_path: Path) -> None:
+    store = tmp_path / "s.duckdb"
+    run("ingest", CDNOW_SAMPLE, "--store", store)
+    doc = json.loads(run("evaluate", "purchases", "--store", store, "--as-of", "1997-10-01",
+                         "--horizon", "91", "--json").stdout)
+    assert doc["actual_total"] == 726 and doc["customers"] == 2_357
+    assert set(doc["models"]) == {"bgnbd", "boosted", "last_period"}
+    assert doc["models"]["bgnbd"]["total_predicted"] == pytest.approx(628, abs=1)
+    bad = run("evaluate", "purchases", "--store", store, "--as-of", "1998-06-01", ok=False)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "ends on 1998-08-30, after the last purchase in the store (1998-06-30)" in bad.stderr
 
 
 def test_root_quiet_and_verbose(tmp_path: Path) -> None:

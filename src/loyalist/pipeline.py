@@ -318,6 +318,16 @@ def evaluate_customers(store_path: Path, *, as_of: str, horizon: int = 90,
             "summary": _churn_summary(metrics)}
 
 
+def evaluate_purchases(store_path: Path, *, as_of: str, horizon: int = 90) -> dict[str, Any]:
+    """Purchase days per customer in ``[as_of, as_of + horizon)`` forecast by BG/NBD, the
+    boosted count model and "same as last period", scored on what happened
+    (:func:`loyalist.evaluation.purchases.compare_purchase_forecasts`)."""
+    from loyalist.evaluation.purchases import compare_purchase_forecasts
+
+    with Store(store_path, read_only=True) as st:
+        return compare_purchase_forecasts(st, to_as_of(as_of), horizon)
+
+
 # --- demand models: recommendations and forecasts ----------------------------------------
 #: The store table the recommendations are written to (keyed by as_of, method, customer).
 RECOMMENDATIONS_TABLE = "recommendations"

@@ -20,7 +20,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdo
 
 evaluate_app = typer.Typer(
     invoke_without_command=True, no_args_is_help=False,
-    help="Out-of-time evaluation: customer models (default) or `evaluate recommend`.")
+    help="Out-of-time evaluation: customer models (default), `evaluate purchases` or "
+         "`evaluate recommend`.")
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -127,3 +128,50 @@ def evaluate(ctx: typer.Context, store: StoreOpt = Path(DEFAULT_STORE),
     print_summary(res["summary"])
     for k, p in res["paths"].items():
         out.print(f"  {k}: {p}")
+
+
+@evaluate_app.command("purchases")
+def evaluate_purchases(
+        store: StoreOpt = Path(DEFAULT_STORE),
+        as_of: Annotated[str, typer.Option(
+            "--as-of", help="Forecast origin: models see only purchases before it.")] = "",
+        horizon: Annotated[int, typer.Option(help="Window to forecast, in days.")] = 90,
+        as_json: JsonOpt = False) -> None:
+    """Forecast each customer's purchase days after --as-of with BG/NBD, the boosted count
+    model and "same as last period", and score them on what happened.
+
+    The window must be observed in the store. The boosted model needs earlier windows of the
+    same length that end by --as-of; when the history is too short it says why.
+
+    Example (CDNOW, end of the 39-week calibration):
+
+      loyalist evaluate purchases --store cdnow.duckdb --as-of 1997-10-01 --horizon 91
+    """
+    from loyalist.cli.main import emit_json, out, progress
+    from loyalist.errors import ParameterError
+
+    if not as_of:
+        raise ParameterError("loyalist evaluate purchases needs --as-of, the forecast origin "
+                             "(e.g. --as-of 1997-10-01); the window follows it")
+    progress(as_json)(f"forecasting purchase days in the {horizon} days after {as_of}")
+    res = pipeline.evaluate_purchases(store, as_of=as_of, horizon=horizon)
+    if as_json:
+        emit_json(res)
+        return
+    t = Table(title=f"purchase days, {res['as_of']} + {horizon} days: {res['customers']:,} "
+                    f"customers, {res['actual_total']:,.0f} actual", header_style="bold")
+    for c in ("model", "predicted", "total error", "MAE", "RMSE", "Spearman"):
+        t.add_column(c, justify="left" if c == "model" else "right")
+    notes = []
+    for name, m in res["models"].items():
+        if "unavailable" in m:
+            t.add_row(name, "-", "-", "-", "-", "-")
+            notes.append(f"{name}: {m['unavailable']}")
+            continue
+        err = "" if m["total_error"] is None else f"{m['total_error']:+.1%}"
+        rho = "" if m["spearman"] is None else f"{m['spearman']:.3f}"
+        t.add_row(name, f"{m['total_predicted']:,.0f}", err, f"{m['mae']:.3f}",
+                  f"{m['rmse']:.3f}", rho)
+    out.print(t)
+    for n in notes:
+        out.print(f"  {n}")
