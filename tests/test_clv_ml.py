@@ -55,6 +55,15 @@ def test_point_model_ranks_future_spend(syn, fitted: BoostedCLVModel) -> None:  
     assert m["lift_top_decile"] > 2
 
 
+def test_boosters_fitted_in_parallel_give_the_same_model(syn, fitted: BoostedCLVModel  # noqa: ANN001
+                                                          ) -> None:
+    _, feats, panel = syn
+    serial = BoostedCLVModel(workers=1).fit(panel)
+    assert fitted.workers is None  # the fixture's model: one booster per CPU at once
+    pd.testing.assert_frame_equal(serial.score(feats), fitted.score(feats), check_exact=True)
+    assert serial.n_rounds_ == fitted.n_rounds_
+
+
 def test_quantile_sorting_repairs_crossing() -> None:
     class Fixed:
         def __init__(self, v: float) -> None:

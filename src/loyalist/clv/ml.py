@@ -33,7 +33,7 @@ import pandas as pd  # noqa: E402
 
 from loyalist import schema as s  # noqa: E402
 from loyalist.errors import DataError, NotFittedError, ParameterError  # noqa: E402
-from loyalist.evaluation.boosting import fit_with_holdout  # noqa: E402
+from loyalist.evaluation.boosting import fit_with_holdout, parallel_map  # noqa: E402
 from loyalist.evaluation.splits import model_matrix, panel_horizon  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,9 @@ class BoostedCLVModel:
         ``"future_order_days"`` (distinct purchase days, the BG/NBD "transaction").
     random_state, n_jobs:
         Passed to LightGBM (one thread by default: fast enough here, same model everywhere).
+    workers:
+        Boosters (the point model and each quantile) fitted at once, in threads; None = one
+        per CPU. Each is seeded alike whatever the order, so the model does not depend on it.
 
     Learned attributes: ``point_``, ``quantile_models_`` ({level: booster}), ``columns_``,
     ``n_rounds_`` ({"point": n, level: n}), ``train_cutoffs_``, ``holdout_cutoff_``,
@@ -69,10 +72,11 @@ class BoostedCLVModel:
     def __init__(self, *, quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
                  objective: str = "poisson", params: dict[str, Any] | None = None,
                  target: str = "future_spend", random_state: int = 0,
-                 n_jobs: int | None = 1) -> None:
+                 n_jobs: int | None = 1, workers: int | None = None) -> None:
         self.quantiles = quantiles
         self.objective = objective
         self.target = target
+        self.workers = workers
         self.params = params
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -108,16 +112,17 @@ class BoostedCLVModel:
         horizon = panel_horizon(panel)
         x = model_matrix(panel)
         extra = dict(self.params or {})
-        point = fit_with_holdout(x, y, panel["as_of"], horizon_days=horizon, kind="regressor",
-                                 params={**extra, "objective": self.objective},
-                                 random_state=self.random_state, n_jobs=self.n_jobs)
-        self.point_ = point.model
-        self.n_rounds_: dict[str, int] = {"point": point.best_iteration}
+        specs: list[dict[str, Any]] = [{**extra, "objective": self.objective}] + [
+            {**extra, "objective": "quantile", "alpha": q} for q in levels]
+        fits = parallel_map(
+            lambda params: fit_with_holdout(x, y, panel["as_of"], horizon_days=horizon,
+                                            kind="regressor", params=params,
+                                            random_state=self.random_state, n_jobs=self.n_jobs),
+            specs, self.workers)
+        self.point_ = fits[0].model
+        self.n_rounds_: dict[str, int] = {"point": fits[0].best_iteration}
         self.quantile_models_: dict[float, Any] = {}
-        for q in levels:
-            fit = fit_with_holdout(x, y, panel["as_of"], horizon_days=horizon, kind="regressor",
-                                   params={**extra, "objective": "quantile", "alpha": q},
-                                   random_state=self.random_state, n_jobs=self.n_jobs)
+        for q, fit in zip(levels, fits[1:], strict=True):
             self.quantile_models_[q] = fit.model
             self.n_rounds_[f"p{round(q * 100)}"] = fit.best_iteration
         self.columns_ = list(x.columns)

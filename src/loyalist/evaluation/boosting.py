@@ -22,6 +22,8 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import inspect  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -31,7 +33,8 @@ import pandas as pd  # noqa: E402
 
 from loyalist.errors import DataError, ParameterError  # noqa: E402
 
-__all__ = ["BOOSTER_DEFAULTS", "HoldoutFit", "fit_with_holdout", "split_holdout"]
+__all__ = ["BOOSTER_DEFAULTS", "HoldoutFit", "fit_with_holdout", "parallel_map",
+           "split_holdout"]
 
 BOOSTER_DEFAULTS: dict[str, Any] = {
     "learning_rate": 0.05,
@@ -44,6 +47,20 @@ BOOSTER_DEFAULTS: dict[str, Any] = {
 }
 MAX_ROUNDS = 1000
 PATIENCE = 50
+
+
+def parallel_map(fn: Callable[[Any], Any], items: list[Any], workers: int | None = None
+                 ) -> list[Any]:
+    """``[fn(i) for i in items]``, ``workers`` at a time in threads (None: one per CPU).
+
+    For independent boosters: LightGBM and numpy release the GIL, so threads run them side by
+    side. Each booster keeps its own seed and thread count, so the results do not depend on
+    ``workers``."""
+    n = min(workers or os.cpu_count() or 1, len(items))
+    if n <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(fn, items))
 
 
 @dataclass

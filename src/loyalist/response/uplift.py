@@ -53,7 +53,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import logging  # noqa: E402
 import zlib  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -63,7 +62,7 @@ import pandas as pd  # noqa: E402
 
 from loyalist import schema as s  # noqa: E402
 from loyalist.errors import DataError, NotFittedError, ParameterError  # noqa: E402
-from loyalist.evaluation.boosting import BOOSTER_DEFAULTS  # noqa: E402
+from loyalist.evaluation.boosting import BOOSTER_DEFAULTS, parallel_map  # noqa: E402
 from loyalist.response.data import CONTROL, TrainingSet  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -308,14 +307,10 @@ class _UpliftLearner:
                                  "quantile in (0.5, 1] (1 = no cap)")
 
     def _map(self, fn: Any, items: list[Any]) -> list[Any]:
-        """``[fn(i) for i in items]``, ``n_jobs`` at a time in threads (LightGBM and numpy
-        release the GIL). Each promotion's models are independent and seeded by its name, with
-        one LightGBM thread each, so the result is the same for any ``n_jobs``."""
-        workers = min(self.n_jobs or os.cpu_count() or 1, len(items))
-        if workers <= 1:
-            return [fn(i) for i in items]
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(fn, items))
+        """``[fn(i) for i in items]``, ``n_jobs`` at a time in threads. Each promotion's models
+        are independent and seeded by its name, with one LightGBM thread each, so the result is
+        the same for any ``n_jobs``."""
+        return parallel_map(fn, items, self.n_jobs)
 
     def _params(self) -> dict[str, Any]:
         return {**BOOSTER_DEFAULTS, "n_estimators": self.n_estimators,
