@@ -64,6 +64,26 @@ def test_boosters_fitted_in_parallel_give_the_same_model(syn, fitted: BoostedCLV
     assert serial.n_rounds_ == fitted.n_rounds_
 
 
+def test_training_panel_sample_keeps_whole_customers(syn) -> None:  # noqa: ANN001
+    from loyalist.evaluation.run import sample_customers
+
+    panel = syn[2]
+    same, share = sample_customers(panel, None)
+    assert same is panel and share == 1.0
+    assert sample_customers(panel, len(panel))[1] == 1.0
+    half, share = sample_customers(panel, len(panel) // 2)
+    assert share == pytest.approx(0.5, abs=0.01)
+    assert 0.4 < len(half) / len(panel) < 0.6
+    kept = set(half["customer_id"])
+    # a customer is in or out at every cutoff, and the draw does not depend on row order
+    assert set(panel.loc[panel["customer_id"].isin(kept), "customer_id"]) == kept
+    assert len(half) == int(panel["customer_id"].isin(kept).sum())
+    again, _ = sample_customers(panel.sample(frac=1.0, random_state=1), len(panel) // 2)
+    assert set(again["customer_id"]) == kept
+    with pytest.raises(ParameterError, match="max_train_rows=0"):
+        sample_customers(panel, 0)
+
+
 def test_quantile_sorting_repairs_crossing() -> None:
     class Fixed:
         def __init__(self, v: float) -> None:
