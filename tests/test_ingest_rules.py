@@ -144,6 +144,30 @@ def test_generic_synonyms_without_map(tmp_path: Path) -> None:
     assert st.query("SELECT store_id FROM transactions").store_id.tolist() == ["north"]
 
 
+def test_line_totals_without_quantity(tmp_path: Path) -> None:
+    """A receipt-style export (line totals, no units): one unit per line at its total, a
+    negative total is one unit returned, and the report states the assumption."""
+    rows = [{"receipt": "R1", "client": "a", "date": "2024-01-02", "sku": "X", "total": 12.5},
+            {"receipt": "R1", "client": "a", "date": "2024-01-02", "sku": "Y", "total": 3.0},
+            {"receipt": "R2", "client": "b", "date": "2024-01-03", "sku": "X", "total": -12.5}]
+    st, rep = load(tmp_path, rows)
+    assert rep["rows_loaded"] == 3 and rep["rows_quarantined"] == 0
+    assert rep["columns"]["amount"] == "total" and "quantity" not in rep["columns"]
+    assert len(rep["assumptions"]) == 1 and rep["assumptions"][0].startswith(
+        "no quantity column: every line counts as one unit")
+    got = st.query("SELECT quantity, unit_price, amount, line_kind FROM transactions "
+                   "ORDER BY source_row")
+    assert got.quantity.tolist() == [1.0, 1.0, -1.0]
+    assert got.unit_price.tolist() == [12.5, 3.0, 12.5]
+    assert got.amount.tolist() == [12.5, 3.0, -12.5]
+    assert got.line_kind.tolist() == ["sale", "sale", "return"]
+    assert rep["revenue_loaded"] == pytest.approx(3.0)
+    # with a quantity column nothing is assumed
+    (tmp_path / "q").mkdir()
+    _, rep2 = load(tmp_path / "q", [dict(r, qty=2) for r in rows[:2]])
+    assert rep2["assumptions"] == []
+
+
 def test_excel_file(tmp_path: Path) -> None:
     f = tmp_path / "sales.xlsx"
     pd.DataFrame([line(), line(order="2", price=0)]).to_excel(f, index=False)

@@ -122,6 +122,8 @@ def _print_report(r: dict[str, Any]) -> None:
               f"({r.get('format', r['table'])}, load {r['load_id']}, {r['status']})")
     if r.get("note"):
         out.print(f"  {r['note']}")
+    for a in r.get("assumptions") or []:
+        out.print(f"  [yellow]assumption:[/yellow] {a}")
     t = Table(show_header=True, header_style="bold")
     t.add_column("measure")
     t.add_column("value", justify="right")

@@ -32,6 +32,8 @@ class Adapter:
     amount_given: bool = False
     #: why a zero price is a real purchase in this format (empty: zero prices are quarantined)
     keep_zero_price: str = ""
+    #: what was assumed about this file, stated in the quality report
+    assumptions: tuple[str, ...] = ()
 
 
 # --- UCI Online Retail (2010-2011) and Online Retail II: both column spellings ----------------
@@ -177,6 +179,14 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
     if s.UNIT_PRICE in cols and s.AMOUNT in cols:
         # both present: the unit price is the truth, a line total column is carried as is
         cols.pop(s.AMOUNT)
+    derived: dict[str, str] = {}
+    assumptions: tuple[str, ...] = ()
+    if amount_given and s.QUANTITY not in cols:
+        # a receipt-style export: one line total per product line and no units
+        derived[s.QUANTITY] = f"CASE WHEN {s.AMOUNT} < 0 THEN -1.0 ELSE 1.0 END"
+        assumptions = (f"no quantity column: every line counts as one unit priced at its line "
+                       f"total ({cols[s.AMOUNT]!r}), and a negative total as one unit returned; "
+                       "map one with --map quantity=<column> if the file has it",)
     return Adapter(
         name="generic",
         columns=cols,
@@ -186,6 +196,8 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
             if s.DESCRIPTION in cols else _GENERIC_NON_PRODUCT_CODES
         ),
         amount_given=amount_given,
+        derived=derived,
+        assumptions=assumptions,
     )
 
 

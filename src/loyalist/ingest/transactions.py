@@ -70,7 +70,9 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
             sel[c] = "CAST(NULL AS VARCHAR)"
     if s.AMOUNT in exprs:
         sel[s.AMOUNT] = s.AMOUNT
-    if a.amount_given:
+    if a.amount_given and s.QUANTITY not in exprs:  # one unit per line: the price is the total
+        sel[s.UNIT_PRICE] = f"abs({s.AMOUNT})"
+    elif a.amount_given:
         sel[s.UNIT_PRICE] = (f"CASE WHEN {s.QUANTITY} = 0 OR {s.QUANTITY} IS NULL THEN {s.AMOUNT}"
                              f" ELSE {s.AMOUNT} / {s.QUANTITY} END")
     else:
@@ -198,7 +200,7 @@ def _report(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
     assert loaded + quarantined == rows == src.rows, "ingest lost rows"  # noqa: S101
     return {
         "file": str(src.path), "sha256": src.sha256, "format": a.name,
-        "columns": dict(a.columns),
+        "columns": dict(a.columns), "assumptions": list(a.assumptions),
         "rows_read": int(rows), "rows_loaded": int(loaded), "rows_quarantined": int(quarantined),
         "rules": {k: v["rows"] for k, v in rules.items() if v.get("action") != "off"},
         "rule_details": rules,
