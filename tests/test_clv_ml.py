@@ -15,7 +15,7 @@ from test_churn import AS_OF, H, make_store, or_evaluation, or_store, synthetic_
 from loyalist.clv.ml import BoostedCLVModel
 from loyalist.errors import DataError, NotFittedError, ParameterError
 from loyalist.evaluation import metrics as M
-from loyalist.evaluation.purchases import _last_period, compare_purchase_forecasts
+from loyalist.evaluation.purchases import compare_purchase_forecasts, last_period_days
 from loyalist.evaluation.splits import build_panel, last_period_spend, plan_cutoffs
 from loyalist.features import FEATURES, customer_features, labels
 from loyalist.ingest import ingest_files
@@ -197,7 +197,7 @@ def test_last_period_purchase_days_by_hand(tmp_path: Path) -> None:
     st = make_store(tmp_path / "lp.duckdb", lines)
     as_of = pd.Timestamp("2024-03-01")
     feats = customer_features(st, as_of)
-    days = dict(zip(feats["customer_id"], _last_period(st, feats, as_of, 30), strict=True))
+    days = dict(zip(feats["customer_id"], last_period_days(st, feats, as_of, 30), strict=True))
     assert days == {"a": 1.0, "b": 1.0, "c": 0.0}
 
 

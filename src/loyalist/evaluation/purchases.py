@@ -25,7 +25,7 @@ import pandas as pd
 from loyalist import schema as s
 from loyalist.errors import DataError, LoyalistError
 from loyalist.evaluation.metrics import clv_metrics
-from loyalist.evaluation.splits import build_panel, plan_cutoffs
+from loyalist.evaluation.splits import build_panel, last_period, plan_cutoffs
 from loyalist.features import customer_features, labels, to_as_of
 from loyalist.store import Store
 
@@ -34,17 +34,12 @@ __all__ = ["compare_purchase_forecasts"]
 TARGET = "future_order_days"
 
 
-def _last_period(store: Store, feats: pd.DataFrame, as_of: pd.Timestamp,
-                 horizon_days: int) -> np.ndarray:
-    start = as_of - pd.Timedelta(days=horizon_days)
-    if start <= pd.Timestamp(feats["first_purchase_at"].min()):
-        prev = pd.Series(dtype=float)  # nobody bought before the window: all history is in it
-    else:
-        prev = labels(store, start, horizon_days).set_index(s.CUSTOMER_ID)[TARGET]
-    out = feats[s.CUSTOMER_ID].map(prev)
-    new = feats["first_purchase_at"] >= start  # every purchase day so far is in the window
-    out = out.where(~new, feats["bg_frequency"] + 1)
-    return out.fillna(0.0).to_numpy(dtype=float)
+def last_period_days(store: Store, feats: pd.DataFrame, as_of: pd.Timestamp,
+                     horizon_days: int) -> np.ndarray:
+    """Purchase days in ``[as_of - horizon, as_of)`` per customer
+    (:func:`loyalist.evaluation.splits.last_period`; a new customer's are all their purchase
+    days, ``bg_frequency + 1``)."""
+    return last_period(store, feats, as_of, horizon_days, TARGET, feats["bg_frequency"] + 1)
 
 
 def compare_purchase_forecasts(store: Store, as_of: Any, horizon_days: int, *,
@@ -93,6 +88,6 @@ def compare_purchase_forecasts(store: Store, as_of: Any, horizon_days: int, *,
     except LoyalistError as e:
         models["boosted"] = {"unavailable": str(e)}
 
-    models["last_period"] = clv_metrics(actual, _last_period(store, feats, ts, horizon_days))
+    models["last_period"] = clv_metrics(actual, last_period_days(store, feats, ts, horizon_days))
     return {"as_of": str(ts.date()), "horizon_days": horizon_days, "customers": len(feats),
             "actual_total": float(actual.sum()), "models": models, "training": training}

@@ -33,7 +33,8 @@ from loyalist.errors import DataError, ParameterError
 from loyalist.features import FEATURES, customer_features, labels
 from loyalist.store import Store
 
-__all__ = ["CutoffPlan", "build_panel", "check_observed", "fingerprint", "last_period_spend",
+__all__ = ["CutoffPlan", "build_panel", "check_observed", "fingerprint", "last_period",
+           "last_period_spend",
            "model_matrix", "panel_horizon", "plan_cutoffs"]
 
 #: how many days after the last purchase in the store an ``as_of`` may lie before the label
@@ -177,17 +178,26 @@ def panel_horizon(panel: pd.DataFrame) -> int:
     return int(values[0])
 
 
-def last_period_spend(store: Store, features: pd.DataFrame, as_of: pd.Timestamp,
-                      horizon_days: int) -> np.ndarray:
-    """Gross spend in ``[as_of - horizon, as_of)`` per row of ``features`` (the "same as last
-    period" baseline): from the labels at ``as_of - horizon``, and the whole history for
-    customers whose first purchase is inside that window."""
+def last_period(store: Store, features: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int,
+                label: str, so_far: pd.Series) -> np.ndarray:
+    """Label ``label`` (e.g. ``future_spend``) over ``[as_of - horizon, as_of)`` per row of
+    ``features`` (the "same as last period" baseline): from the labels at ``as_of - horizon``,
+    and ``so_far`` (the whole history, aligned with ``features``) for customers whose first
+    purchase is inside that window."""
     start = pd.Timestamp(as_of) - pd.Timedelta(days=horizon_days)
-    prev = labels(store, start, horizon_days).set_index(s.CUSTOMER_ID)["future_spend"]
+    prev = labels(store, start, horizon_days).set_index(s.CUSTOMER_ID)[label]
     out = features[s.CUSTOMER_ID].map(prev)
     new = features["first_purchase_at"] >= start
-    out = out.where(~new, features["monetary_total"])
+    out = out.where(~new, so_far)
     return out.fillna(0.0).to_numpy(dtype=float)
+
+
+def last_period_spend(store: Store, features: pd.DataFrame, as_of: pd.Timestamp,
+                      horizon_days: int) -> np.ndarray:
+    """Gross spend in ``[as_of - horizon, as_of)`` per row of ``features``
+    (:func:`last_period`)."""
+    return last_period(store, features, as_of, horizon_days, "future_spend",
+                       features["monetary_total"])
 
 
 #: derived columns the boosters read besides ``FEATURES``

@@ -156,7 +156,7 @@ class Store:
         return self.has_table(name) and self.count(name) > 0
 
     def require(self, name: str) -> None:
-        if not self.has_table(name) or self.count(name) == 0:
+        if not self.has_rows(name):
             raise StoreError(
                 f"{self.path}: table {name!r} is empty; load data first with "
                 f"`loyalist ingest FILE --store {self.path}`"
