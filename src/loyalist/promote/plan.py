@@ -650,6 +650,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     rev_lo, rev_hi = _interval(float(picked["incremental_revenue"].sum()),
                                picked["incremental_revenue_p10"],
                                picked["incremental_revenue_p90"])
+    empty = None if chosen.any() else why_empty(inst, params.goal)
     assumptions = list(dict.fromkeys(
         ctx.assumptions + inst.notes
         + sorted({t for t in picked["assumption_text"].astype(str) if t})))
@@ -672,7 +673,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         "promotions": promos.to_dict(orient="records"),
         "sensitivity": sens.to_dict(orient="records"),
         "assumptions": assumptions,
-        "warnings": [] if chosen.any() else [w for w in (why_empty(inst, params.goal),) if w],
+        "warnings": [empty] if empty else [],
     }
     return {"summary": summary, "customers": plan_csv, "promotions": promos,
             "allocation": allocation, "segments": segs, "sensitivity": sens,

@@ -182,12 +182,15 @@ class PriorResponse:
             lo = inc * RANGE[0] * basket - red * in_price
             hi = inc * RANGE[1] * basket - red * in_price
             why = self.reasons_.get(name, "no measured response")
-            # one text per (kind, segment): the table's prior, not each customer's capped lift
-            texts = [f"prior for {used_kind} x {g}: +{i:.1%} purchase probability in {w} days "
-                     f"(at most 1 - the customer's baseline), {u:.0%} of buyers use the offer "
-                     f"({why}); replace with measured uplift once a campaign with a control "
-                     "group has run"
-                     for g, i, u in zip(seg, prior, use, strict=True)]
+            # one text per (kind, segment), written once: the table's prior, not each
+            # customer's capped lift
+            first = dict(zip(*np.unique(seg, return_index=True), strict=True))
+            text = {g: f"prior for {used_kind} x {g}: +{prior[k]:.1%} purchase probability in "
+                       f"{w} days (at most 1 - the customer's baseline), {use[k]:.0%} of buyers "
+                       f"use the offer ({why}); replace with measured uplift once a campaign "
+                       "with a control group has run"
+                    for g, k in first.items()}
+            texts = [text[g] for g in seg]
             frames.append(pd.DataFrame({
                 "customer_id": features["customer_id"].to_numpy(), "promotion": name,
                 "method": self.method, "p_control": p0, "p_response": p1,

@@ -306,12 +306,6 @@ class _UpliftLearner:
             raise ParameterError(f"spend_cap_quantile={self.spend_cap_quantile!r}; use a "
                                  "quantile in (0.5, 1] (1 = no cap)")
 
-    def _map(self, fn: Any, items: list[Any]) -> list[Any]:
-        """``[fn(i) for i in items]``, ``n_jobs`` at a time in threads. Each promotion's models
-        are independent and seeded by its name, with one LightGBM thread each, so the result is
-        the same for any ``n_jobs``."""
-        return parallel_map(fn, items, self.n_jobs)
-
     def _params(self) -> dict[str, Any]:
         return {**BOOSTER_DEFAULTS, "n_estimators": self.n_estimators,
                 "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
@@ -396,7 +390,9 @@ class _UpliftLearner:
                 return d
             return d.note, len(d.x0), len(d.x1), d.spend_cap, self._fit_promo(promo, d, params)
 
-        for promo, res in zip(names, self._map(one, list(names)), strict=True):
+        # promotions are independent and seeded by name (one LightGBM thread each), so the
+        # result is the same for any n_jobs
+        for promo, res in zip(names, parallel_map(one, list(names), self.n_jobs), strict=True):
             if isinstance(res, str):
                 self.skipped_[promo] = res
                 continue
@@ -481,7 +477,7 @@ class _UpliftLearner:
                                  f"{self.promotions_} (skipped: {self.skipped_})")
         x = self._matrix(features)
         ids = features["customer_id"].to_numpy()
-        frames = self._map(lambda p: self._predict_one(p, x, ids), names)
+        frames = parallel_map(lambda p: self._predict_one(p, x, ids), names, self.n_jobs)
         if not frames:
             return pd.DataFrame(columns=list(PREDICTION_COLUMNS))
         return pd.concat(frames, ignore_index=True)
