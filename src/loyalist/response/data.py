@@ -132,21 +132,28 @@ def share_column(category: object) -> str:
     return f"share__{_slug(category)}"
 
 
+def _costed_sales(store: Store, ts: pd.Timestamp, key: str, *, where: str = "",
+                  extra: str = "") -> pd.DataFrame:
+    """Sales before ``ts`` of products with a unit cost or margin, per ``key`` (a column of
+    the transactions ``t``): revenue ``rev`` and ``profit`` at product costs (plus ``extra``
+    aggregates), groups with positive revenue only."""
+    q = store.query(f"""
+        SELECT t.{key} AS {key}, sum(t.{s.AMOUNT}) AS rev,
+               sum(t.{s.AMOUNT} - coalesce(t.{s.QUANTITY} * p.{s.UNIT_COST},
+                                           t.{s.AMOUNT} * (1 - p.{s.MARGIN}))) AS profit{extra}
+        FROM {s.T_TRANSACTIONS} t JOIN {s.T_PRODUCTS} p USING ({s.PRODUCT_ID})
+        WHERE t.{s.ORDERED_AT} < $as_of AND t.{s.QUANTITY} > 0 AND t.{s.LINE_KIND} = 'sale'
+          AND (p.{s.UNIT_COST} IS NOT NULL OR p.{s.MARGIN} IS NOT NULL) {where}
+        GROUP BY 1""", {"as_of": ts.to_pydatetime()})
+    return q[q["rev"] > 0]
+
+
 def category_margins(store: Store, ts: pd.Timestamp) -> dict[str, float]:
     """Margin rate of what sold in each category before ``ts`` (sales at product costs), for
     the items an offer adds; empty without product costs."""
     if not (store.has_rows(s.T_PRODUCTS)):
         return {}
-    q = store.query(f"""
-        SELECT t.{s.CATEGORY} AS category, sum(t.{s.AMOUNT}) AS rev,
-               sum(t.{s.AMOUNT} - coalesce(t.{s.QUANTITY} * p.{s.UNIT_COST},
-                                           t.{s.AMOUNT} * (1 - p.{s.MARGIN}))) AS profit
-        FROM {s.T_TRANSACTIONS} t JOIN {s.T_PRODUCTS} p USING ({s.PRODUCT_ID})
-        WHERE t.{s.ORDERED_AT} < $as_of AND t.{s.QUANTITY} > 0 AND t.{s.LINE_KIND} = 'sale'
-          AND t.{s.CATEGORY} IS NOT NULL
-          AND (p.{s.UNIT_COST} IS NOT NULL OR p.{s.MARGIN} IS NOT NULL)
-        GROUP BY 1""", {"as_of": ts.to_pydatetime()})
-    q = q[q["rev"] > 0]
+    q = _costed_sales(store, ts, s.CATEGORY, where=f"AND t.{s.CATEGORY} IS NOT NULL")
     return {str(c): float(_round_bits(np.array([pr / rv]))[0])
             for c, rv, pr in zip(q["category"], q["rev"], q["profit"], strict=True)}
 
@@ -156,17 +163,8 @@ def _margins(store: Store, ts: pd.Timestamp) -> tuple[pd.DataFrame, float, str]:
     store-wide rate by one average order; the store-wide rate; and where it came from."""
     has = store.has_rows(s.T_PRODUCTS)
     if has:
-        q = store.query(f"""
-            SELECT t.{s.CUSTOMER_ID} AS customer_id, sum(t.{s.AMOUNT}) AS rev,
-                   sum(t.{s.AMOUNT} - coalesce(t.{s.QUANTITY} * p.{s.UNIT_COST},
-                                               t.{s.AMOUNT} * (1 - p.{s.MARGIN}))) AS profit,
-                   count(DISTINCT t.{s.ORDER_ID}) AS orders
-            FROM {s.T_TRANSACTIONS} t JOIN {s.T_PRODUCTS} p USING ({s.PRODUCT_ID})
-            WHERE t.{s.ORDERED_AT} < $as_of AND t.{s.QUANTITY} > 0
-              AND t.{s.LINE_KIND} = 'sale' AND NOT t.{s.IS_GUEST}
-              AND (p.{s.UNIT_COST} IS NOT NULL OR p.{s.MARGIN} IS NOT NULL)
-            GROUP BY 1""", {"as_of": ts.to_pydatetime()})
-        q = q[q["rev"] > 0]
+        q = _costed_sales(store, ts, s.CUSTOMER_ID, where=f"AND NOT t.{s.IS_GUEST}",
+                          extra=f", count(DISTINCT t.{s.ORDER_ID}) AS orders")
         if len(q) and q["rev"].sum() > 0:
             glob = float(q["profit"].sum() / q["rev"].sum())
             k = float(q["rev"].sum() / max(q["orders"].sum(), 1))  # one average order
