@@ -454,6 +454,25 @@ def test_no_heterogeneity(model_cls) -> None:
     assert np.isfinite(m.expected_purchases(10.0, 2, 10.0, 30.0))
 
 
+def test_bgnbd_no_heterogeneity_corner_predicts_the_common_rate() -> None:
+    """A store whose customers all buy steadily (800 customers, ~16 repeat purchases in
+    ~380 days each, nobody lapsing) fitted to r = 1.9e7, alpha = 4.6e8, a = 4e-7: one Poisson
+    rate r/alpha = 0.041 a day, no dropout. scipy's hyp2f1 returns NaN there, which made every
+    prediction NaN. They must be finite and equal the common rate times the horizon."""
+    p = {"r": 18796456.46070251, "alpha": 458308027.2939954, "a": 4.1225229167799455e-07,
+         "b": 1320.0430118931151}
+    m = BetaGeoModel.from_dict({"params": p})
+    rng = np.random.default_rng(0)
+    n = 5000  # above the fast path's threshold as well as below it
+    for size in (3, n):
+        T = rng.uniform(300, 400, size)
+        x = rng.integers(5, 30, size).astype(float)
+        tx = T * rng.uniform(0.5, 1.0, size)
+        e = m.expected_purchases(90.0, x, tx, T)
+        assert np.isfinite(e).all()
+        np.testing.assert_allclose(e, 90.0 * p["r"] / p["alpha"], rtol=1e-5)
+
+
 @pytest.mark.parametrize("model_cls", [BetaGeoModel, ParetoNBDModel])
 def test_all_T_zero(model_cls) -> None:
     m = model_cls().fit(np.zeros(50), np.zeros(50), np.zeros(50))

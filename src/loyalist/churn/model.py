@@ -212,8 +212,11 @@ def _check_panel(panel: pd.DataFrame, label: str) -> None:
         n_churn = int(y[mask].sum())
         n_stay = int((~y[mask]).sum())
         if min(n_churn, n_stay) < MIN_PER_CLASS:
+            # churn = no purchase within the horizon: a shorter one makes more churners
+            fix = ("a shorter --horizon (almost everyone buys again within this one)"
+                   if n_churn < MIN_PER_CLASS else
+                   "a longer --horizon or a longer history (almost nobody buys again)")
             raise DataError(
                 f"{name}: {n_churn} churners and {n_stay} customers who bought again; the "
-                f"churn model needs at least {MIN_PER_CLASS} of each. Use a longer history or "
-                "a different horizon"
+                f"churn model needs at least {MIN_PER_CLASS} of each. Use {fix}"
             )

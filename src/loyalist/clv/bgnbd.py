@@ -197,9 +197,36 @@ def _log_g_beta(params: np.ndarray, x: np.ndarray, beta: np.ndarray, t: np.ndarr
     """
     r, _, a, b = params
     z = t / (beta + t)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = hyp2f1(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z)
+    A, B, C = a + b - 1.0 - r, a - 1.0, a + b + x - 1.0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        h = hyp2f1(A, B, C, z)
+        bad = ~np.isfinite(h)
+        if bad.any():  # e.g. r, alpha ~ 1e7 (no rate heterogeneity): scipy gives NaN
+            h = np.array(h, dtype=float)
+            h[bad] = _gauss_series(A, B, np.broadcast_to(C, h.shape)[bad],
+                                   np.broadcast_to(z, h.shape)[bad])
         return (a - 1.0) * np.log1p(-z) + np.log(h)
+
+
+def _gauss_series(A: float, B: float, C: np.ndarray, z: np.ndarray, *, terms: int = 2000
+                  ) -> np.ndarray:
+    """2F1(A, B; C; z) summed term by term (DLMF 15.2.1), NaN where it does not converge in
+    ``terms`` terms or cancels (largest term above 1e8 x the sum): the fallback for scipy's
+    ``hyp2f1``, which returns NaN for |A| in the millions even where the series is tame
+    (C > 0 large and |A z| moderate: the terms shrink from the first)."""
+    total = np.ones(len(z))
+    term = np.ones(len(z))
+    biggest = np.ones(len(z))
+    done = np.zeros(len(z), dtype=bool)
+    for k in range(terms):
+        term = term * ((A + k) * (B + k) / ((C + k) * (k + 1.0)) * z)
+        total += np.where(done, 0.0, term)
+        biggest = np.maximum(biggest, np.abs(term))
+        done |= np.abs(term) <= 1e-17 * np.abs(total)
+        if done.all():
+            break
+    ok = done & np.isfinite(total) & (biggest <= 1e8 * np.abs(total))
+    return np.where(ok, total, np.nan)
 
 
 # --------------------------------------------------------------------------------------------
