@@ -188,11 +188,14 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
         assert cell("roi").inner_text() == f"{100 * want['roi']:,.0f}%"
         assert cell("incremental_revenue").inner_text().startswith(
             f"{want['incremental_revenue']:,.0f}")
-    for key in ("budget", "spend", "customers_targeted", "incremental_revenue", "roi"):
+    for key in ("budget", "spend", "customers_targeted", "incremental_revenue", "roi",
+                "goal_value"):
         kpi = page.locator(f".kpi[data-key={key}]")
         assert float(kpi.get_attribute("data-value")) == pytest.approx(plan[key], rel=1e-12)
     assert page.locator(".kpi[data-key=customers_targeted] b").inner_text() == \
         f"{plan['customers_targeted']:,}"
+    assert plan["goal_unit"] in page.locator(".kpi[data-key=goal_value] small").inner_text()
+    assert page.locator(".plan-warning").count() == len(plan["warnings"])
 
     # the execution plan downloads as the API serves it
     with page.expect_download() as info:

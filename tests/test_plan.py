@@ -23,7 +23,7 @@ from loyalist.promote.catalog import (
     load_constraints,
 )
 from loyalist.promote.evaluate import evaluate_against_truth
-from loyalist.promote.plan import PlanContext, build_instance, make_plan
+from loyalist.promote.plan import PlanContext, build_instance, losing_money, make_plan
 from loyalist.store import Store
 
 pytestmark = pytest.mark.xdist_group("plan")
@@ -396,6 +396,11 @@ def test_plan_on_a_transactions_only_store(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["customers_targeted"] > 0 and 0 < doc["spend"] <= 500 + 1e-6
+    # the goal's value in its own unit, with what each unit costs
+    assert doc["goal_unit"] == "customers kept" and doc["goal_value"] > 0
+    assert doc["cost_per_goal_unit"] == pytest.approx(doc["spend"] / doc["goal_value"])
+    losing = [w for w in doc["warnings"] if w.startswith("this plan costs more than it earns")]
+    assert len(losing) == (1 if doc["net_profit"] < 0 else 0)
     notes = doc["assumptions"]
     assert any(a.startswith("no promotion catalog given or loaded") for a in notes)
     priors = [a for a in notes if a.startswith("prior for ")]
@@ -408,6 +413,19 @@ def test_plan_on_a_transactions_only_store(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["customers_targeted"] == 0 and doc["spend"] == 0
+    assert doc["goal_unit"] == "of revenue above the usual baskets"
+    assert doc["cost_per_goal_unit"] is None
     assert len(doc["warnings"]) == 1
     assert doc["warnings"][0].startswith("no promotion is expected to raise average order value")
     assert "minimum-spend voucher with a control group" in doc["warnings"][0]
+
+
+def test_losing_money_warning_names_the_price_of_the_goal() -> None:
+    w = losing_money("retention", -776.0, 16.66, 51.54)
+    assert w is not None and "net profit -776 for 16.7 customers kept" in w
+    assert "51.54 of spend for each" in w
+    assert losing_money("retention", 10.0, 16.66, 51.54) is None  # pays for itself
+    assert losing_money("profit", -5.0, -5.0, None) is None  # the profit goal is the loss
+    w = losing_money("revenue", -20.0, 300.0, None)
+    assert w is not None and "300 of incremental revenue" in w and "each" not in w
+

@@ -232,6 +232,11 @@ def test_as_of_picks_results_and_notes_what_is_missing(built: dict[str, Any],
                                                        tmp_path: Path) -> None:
     res = pipeline.report(built["store"], tmp_path, as_of=built["plan"]["as_of"])
     assert res["sections"] == list(SECTIONS) and set(res["exports"]) == set(EXPORTS)
+    page = (tmp_path / "report.html").read_text()
+    value = f"{built['plan']['goal_value']:,.0f}" if abs(built["plan"]["goal_value"]) >= 1000 \
+        else f"{built['plan']['goal_value']:,.1f}"
+    # the plan's value in the goal's own unit
+    assert f"<dt>expected value</dt><dd>{value} of incremental revenue</dd>" in page
     # the same folder again, for a cutoff with no results: nothing stale is left behind
     res = pipeline.report(built["store"], tmp_path, as_of="2025-06-01")
     assert res["sections"] == ["quality"] and res["as_of"] == "2025-06-01"

@@ -65,7 +65,8 @@ def plan(
     opt = summ["optimizer"]
     out.print(f"plan {summ['plan_id']} ({summ['goal']}, {summ['period_days']} days from "
               f"{summ['as_of']}): spend {summ['spend']:,.0f} of {summ['budget']:,.0f} on "
-              f"{summ['customers_targeted']:,} customers; incremental revenue "
+              f"{summ['customers_targeted']:,} customers; expected {_goal_value(summ)}; "
+              f"incremental revenue "
               f"{summ['incremental_revenue']:,.0f} (80%: {summ['incremental_revenue_lo80']:,.0f}"
               f" to {summ['incremental_revenue_hi80']:,.0f}); net profit "
               f"{summ['net_profit']:,.0f}, ROI {roi}; confidence {summ['confidence']}; "
@@ -79,10 +80,17 @@ def plan(
                   f"{r['cost']:,.0f}", "" if r["roi"] is None else f"{r['roi']:.2f}")
     out.print(t)
     for w in summ.get("warnings", []):
-        out.print(f"[yellow]nothing to send: {w}[/yellow]")
+        out.print(f"[yellow]warning: {w}[/yellow]")
     for r in summ["promotions"][:3]:
         out.print(f"  {r['rationale']}")
     for a in summ["assumptions"][:6]:
         out.print(f"  assumption: {a}")
     for k, p in summ.get("files", {}).items():
         out.print(f"  {k}: {p}")
+
+
+def _goal_value(summ: dict) -> str:
+    """'16.7 customers kept (51.54 of spend each)' / '1,234 of incremental revenue'."""
+    v, unit, each = summ["goal_value"], summ["goal_unit"], summ.get("cost_per_goal_unit")
+    text = f"{v:,.1f} {unit}" if each is not None or abs(v) < 100 else f"{v:,.0f} {unit}"
+    return text + (f" ({each:,.2f} of spend each)" if each is not None else "")

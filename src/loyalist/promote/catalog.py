@@ -37,12 +37,20 @@ import pandas as pd
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 
-__all__ = ["GENERIC_CATALOG", "GOALS", "Constraints", "PlanParams", "load_catalog",
+__all__ = ["COUNT_GOALS", "GENERIC_CATALOG", "GOALS", "GOAL_UNITS", "Constraints", "PlanParams", "load_catalog",
            "load_constraints", "normalise_catalog", "split_list"]
 
 #: goals a plan can pursue (``--goal``)
 GOALS = ("retention", "revenue", "profit", "visit_frequency", "average_order_value",
          "clear_inventory", "reactivation")
+#: what one unit of each goal's value is, as shown next to the plan's expected value
+GOAL_UNITS = {"retention": "customers kept", "revenue": "of incremental revenue",
+              "profit": "of incremental profit", "visit_frequency": "extra orders",
+              "average_order_value": "of revenue above the usual baskets",
+              "clear_inventory": "of revenue in the categories to clear (weighted)",
+              "reactivation": "lapsed customers won back"}
+#: goals counted in customers or orders (a cost per unit is meaningful for these)
+COUNT_GOALS = ("retention", "visit_frequency", "reactivation")
 #: other spellings accepted for ``--goal``
 GOAL_ALIASES = {"aov": "average_order_value", "frequency": "visit_frequency",
                 "visits": "visit_frequency", "clearance": "clear_inventory",

@@ -54,14 +54,14 @@ import pandas as pd
 
 from loyalist import schema as s
 from loyalist.errors import DataError
-from loyalist.promote.catalog import Constraints, PlanParams, split_list
+from loyalist.promote.catalog import COUNT_GOALS, GOAL_UNITS, Constraints, PlanParams, split_list
 from loyalist.promote.optimize import Problem, greedy_baseline, sensitivity, solve
 from loyalist.response.value import MULTI_USE, OfferMechanics, structural_value
 
 log = logging.getLogger(__name__)
 
 __all__ = ["COMPETITOR_ELASTICITY", "OVERSTOCK_BONUS", "PlanContext", "competitor_pressure",
-           "eligibility", "goal_values", "make_plan", "seasonal_factor"]
+           "eligibility", "goal_values", "losing_money", "make_plan", "seasonal_factor"]
 
 #: how strongly a competitor's percent-off cuts our response, per kind (assumption)
 COMPETITOR_ELASTICITY = {"percent_discount": 1.6, "fixed_voucher": 1.4, "bogo": 1.3,
@@ -543,10 +543,25 @@ def _rationale(promo: str, kind: str, seg: str, g: pd.DataFrame, goal: str, ctx:
     if "recency_days" in c and c["recency_days"].notna().any():
         bits.append(f"last bought {c['recency_days'].median():.0f} days ago (median)")
     why = ", ".join(bits)
-    effect = (f"expected to lift buying by {g['incremental_prob'].mean():+.1%} points and add "
-              f"{g['incremental_revenue'].sum():,.0f} in revenue")
+    rev = float(g["incremental_revenue"].sum())
+    effect = (f"expected to lift buying by {g['incremental_prob'].mean():+.1%} points and "
+              + (f"add {rev:,.0f} in revenue" if rev >= 0 else
+                 f"lower revenue by {-rev:,.0f} (discounts on orders that would come anyway)"))
     return f"Send {promo} ({kind.replace('_', ' ')}) to {who}" + (f" ({why})" if why else "") \
         + f": {effect} for {g['expected_cost'].sum():,.0f} of spend ({goal})."
+
+
+def losing_money(goal: str, net_profit: float, value: float, per_unit: float | None
+                 ) -> str | None:
+    """A warning when a plan for another goal than profit costs more than it earns: the
+    merchant buys the goal (customers kept, orders, ...) at a loss and should know its price."""
+    if goal == "profit" or net_profit >= 0:
+        return None
+    unit = GOAL_UNITS[goal]
+    got = f"{value:,.1f} {unit}" if goal in COUNT_GOALS else f"{value:,.0f} {unit}"
+    each = f" ({per_unit:,.2f} of spend for each)" if per_unit is not None else ""
+    return (f"this plan costs more than it earns: net profit {net_profit:,.0f} for {got}"
+            f"{each}; the profit goal picks only offers that pay for themselves")
 
 
 def why_empty(inst: PlanInstance, goal: str) -> str | None:
@@ -651,13 +666,17 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                                picked["incremental_revenue_p10"],
                                picked["incremental_revenue_p90"])
     empty = None if chosen.any() else why_empty(inst, params.goal)
+    value = float(sol.value)
+    per_unit = spend / value if params.goal in COUNT_GOALS and value > 0 else None
+    losing = losing_money(params.goal, net_total, value, per_unit) if chosen.any() else None
     assumptions = list(dict.fromkeys(
         ctx.assumptions + inst.notes
         + sorted({t for t in picked["assumption_text"].astype(str) if t})))
     summary = {
         "budget": float(params.budget), "goal": params.goal, "period_days": params.period_days,
         "as_of": str(ctx.as_of.date()), "segments": params.segments or None,
-        "spend": spend, "expected_value": float(sol.value), "goal_value": float(sol.value),
+        "spend": spend, "expected_value": value, "goal_value": value,
+        "goal_unit": GOAL_UNITS[params.goal], "cost_per_goal_unit": per_unit,
         "incremental_revenue": float(picked["incremental_revenue"].sum()),
         "incremental_revenue_lo80": rev_lo, "incremental_revenue_hi80": rev_hi,
         "incremental_margin": float(picked["incremental_margin"].sum()),
@@ -673,7 +692,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         "promotions": promos.to_dict(orient="records"),
         "sensitivity": sens.to_dict(orient="records"),
         "assumptions": assumptions,
-        "warnings": [empty] if empty else [],
+        "warnings": [w for w in (empty, losing) if w],
     }
     return {"summary": summary, "customers": plan_csv, "promotions": promos,
             "allocation": allocation, "segments": segs, "sensitivity": sens,

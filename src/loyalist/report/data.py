@@ -304,7 +304,8 @@ def plan(st: Store, as_of: pd.Timestamp | None, fix: str
     head = {k: summ.get(k) for k in (
         "plan_id", "as_of", "goal", "budget", "period_days", "spend", "customers_targeted",
         "customers_considered", "incremental_revenue", "incremental_revenue_lo80",
-        "incremental_revenue_hi80", "net_profit", "roi", "confidence")}
+        "incremental_revenue_hi80", "net_profit", "roi", "confidence", "goal_value",
+        "goal_unit", "cost_per_goal_unit")}
     head["plan_id"] = str(row["plan_id"])
     head["plan_customers"] = len(cust)
     return {"as_of": ts, "summary": summ, "promotions": promos, "allocation": alloc,

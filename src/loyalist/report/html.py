@@ -245,6 +245,10 @@ def _plan(d: dict[str, Any], images: dict[str, bytes]) -> str:
         ("spend", money(h["spend"])),
         ("customers targeted", f"{count(h['customers_targeted'])} of "
                                f"{count(h['customers_considered'])}"),
+        *([("expected value", f"{num(h['goal_value'])} {text(h['goal_unit'])}"
+            + (f" ({money(h['cost_per_goal_unit'])} of spend each)"
+               if h.get("cost_per_goal_unit") is not None else ""))]
+          if h.get("goal_unit") else []),
         ("incremental revenue", money(h["incremental_revenue"])),
         ("80% interval", f"{money(h['incremental_revenue_lo80'])} to "
                          f"{money(h['incremental_revenue_hi80'])}"),
@@ -278,7 +282,7 @@ def _plan(d: dict[str, Any], images: dict[str, bytes]) -> str:
         out.append("<p>Excluded: " + _e(", ".join(f"{k.replace('_', ' ')} {v:,}"
                                                    for k, v in excluded.items())) + ".</p>")
     for w in s.get("warnings") or []:
-        out.append(f"<p><strong>Nothing to send:</strong> {_e(w)}.</p>")
+        out.append(f"<p><strong>Warning:</strong> {_e(w)}.</p>")
     if s.get("assumptions"):
         out += ["<h3>Assumptions</h3>",
                 "<ul>" + "".join(f"<li>{_e(a)}</li>" for a in s["assumptions"]) + "</ul>"]
