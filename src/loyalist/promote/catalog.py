@@ -37,8 +37,8 @@ import pandas as pd
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 
-__all__ = ["COUNT_GOALS", "GENERIC_CATALOG", "GOALS", "GOAL_UNITS", "Constraints", "PlanParams", "load_catalog",
-           "load_constraints", "normalise_catalog", "split_list"]
+__all__ = ["COUNT_GOALS", "GENERIC_CATALOG", "GOALS", "GOAL_UNITS", "Constraints", "PlanParams",
+           "load_catalog", "load_constraints", "normalise_catalog", "split_list"]
 
 #: goals a plan can pursue (``--goal``)
 GOALS = ("retention", "revenue", "profit", "visit_frequency", "average_order_value",
