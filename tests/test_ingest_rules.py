@@ -168,6 +168,83 @@ def test_line_totals_without_quantity(tmp_path: Path) -> None:
     assert rep2["assumptions"] == []
 
 
+def test_separate_time_column_is_folded_into_the_timestamp(tmp_path: Path) -> None:
+    """A till export with the date and the time of day in two columns: the time is kept (it
+    used to be dropped, every order at midnight); '6:05 PM' and '1840' read too; an empty time
+    is midnight, an unreadable one quarantines the row as an unparseable date."""
+    rows = [{"Receipt": "r1", "SKU": "s1", "Qty": 1, "Price": 4.0, "Member": "m1",
+             "Time": "18:40", "Date": "02.01.2024"},
+            {"Receipt": "r2", "SKU": "s1", "Qty": 1, "Price": 4.0, "Member": "m1",
+             "Time": "6:05 PM", "Date": "03.01.2024"},
+            {"Receipt": "r3", "SKU": "s1", "Qty": 1, "Price": 4.0, "Member": "m2",
+             "Time": "", "Date": "04.01.2024"},
+            {"Receipt": "r4", "SKU": "s1", "Qty": 1, "Price": 4.0, "Member": "m2",
+             "Time": "25:99", "Date": "05.01.2024"}]
+    st, rep = load(tmp_path, rows)
+    assert rep["columns"]["ordered_at"] == "Date" and rep["columns"]["ordered_time"] == "Time"
+    assert rep["rows_loaded"] == 3 and rep["rules"]["unparseable_date"] == 1
+    got = st.query("SELECT ordered_at FROM transactions ORDER BY source_row").ordered_at
+    assert got.tolist() == [pd.Timestamp("2024-01-02 18:40"), pd.Timestamp("2024-01-03 18:05"),
+                            pd.Timestamp("2024-01-04")]
+    # a lone "Time" column holding whole timestamps is the date
+    (tmp_path / "lone").mkdir()
+    _, rep = load(tmp_path / "lone", [{"Receipt": "r1", "SKU": "s1", "Qty": 1, "Price": 4.0,
+                                       "Member": "m1", "Time": "2024-01-02 09:15"}])
+    assert rep["columns"]["ordered_at"] == "Time" and rep["rows_loaded"] == 1
+    # a mapped time column with mostly unreadable values fails the load, naming it
+    f = write_csv(tmp_path / "bad.csv", [dict(line(order=str(i)), hhmm="soon") for i in range(3)])
+    with pytest.raises(DataError, match=r"column 'hhmm' .*cannot be read as a time of day"):
+        ingest_files(Store(tmp_path / "bad.duckdb"), [f], loaded_at=LOADED_AT,
+                     mapping=["ordered_time=hhmm"])
+
+
+def test_file_without_order_ids_groups_lines_by_customer_and_moment(tmp_path: Path) -> None:
+    rows = [{"customer": "a", "date": "2024-01-02 10:00", "sku": "X", "qty": 1, "price": 2.0},
+            {"customer": "a", "date": "2024-01-02 10:00", "sku": "Y", "qty": 2, "price": 1.0},
+            {"customer": "a", "date": "2024-01-05 09:00", "sku": "X", "qty": 1, "price": 2.0},
+            {"customer": "", "date": "2024-01-05 09:00", "sku": "X", "qty": 1, "price": 2.0},
+            {"customer": "", "date": "2024-01-05 09:00", "sku": "Y", "qty": 1, "price": 1.0}]
+    st, rep = load(tmp_path, rows)
+    assert rep["rows_loaded"] == 5 and rep["orders"] == 4  # a's two visits + two guest lines
+    assert any(a.startswith("no order id column") for a in rep["assumptions"])
+    got = st.query("SELECT order_id FROM transactions ORDER BY source_row").order_id.tolist()
+    assert got[0] == got[1] == "a@2024-01-02T10:00:00" and got[2] != got[0]
+    assert got[3] != got[4]
+    # the same file again adds nothing: the derived ids are stable
+    rep2 = ingest_files(st, [tmp_path / "t.csv"], loaded_at=LOADED_AT)[0]
+    assert rep2["rows_loaded"] == 0
+
+
+def test_order_level_export_without_products(tmp_path: Path) -> None:
+    """One row per order (Shopify-style: order number, e-mail, created at, total): loads with
+    a placeholder product and says so; product models refuse it with one clear line."""
+    from loyalist import pipeline
+    from loyalist.ingest.adapters import NO_PRODUCT
+
+    rows = [{"Name": f"#{1000 + i}", "Email": f"c{i % 7}@shop.example",
+             "Created at": f"2024-{1 + i % 12:02d}-{1 + i % 27:02d} 10:00:00 +0100",
+             "Total": 20.0 + i} for i in range(60)]
+    st, rep = load(tmp_path, rows, mapping=["order_id=Name"])
+    assert rep["rows_loaded"] == 60 and rep["customers"] == 7 and rep["orders"] == 60
+    assert rep["columns"]["customer_id"] == "Email"
+    assert [a.split(":")[0] for a in rep["assumptions"]] == ["no quantity column",
+                                                              "no product column"]
+    got = st.query("SELECT DISTINCT product_id, ordered_at FROM transactions "
+                   "WHERE order_id = '#1000'")
+    assert got.product_id.tolist() == [NO_PRODUCT]
+    assert got.ordered_at.tolist() == [pd.Timestamp("2024-01-01 10:00")]  # local time kept
+    st.close()
+    with pytest.raises(DataError, match="hold one product .* nothing to recommend"):
+        pipeline.recommend(tmp_path / "s.duckdb", out_dir=tmp_path / "rec")
+
+
+def test_customer_id_synonyms_prefer_an_id_over_an_email(tmp_path: Path) -> None:
+    rows = [{"Email": "x@y.z", "Customer ID": "42", "Receipt": "r1", "SKU": "s", "Qty": 1,
+             "Price": 1.0, "Date": "2024-01-01"}]
+    _, rep = load(tmp_path, rows)
+    assert rep["columns"]["customer_id"] == "Customer ID"
+
+
 def test_excel_file(tmp_path: Path) -> None:
     f = tmp_path / "sales.xlsx"
     pd.DataFrame([line(), line(order="2", price=0)]).to_excel(f, index=False)

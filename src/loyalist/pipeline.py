@@ -356,7 +356,20 @@ def _interactions(store_path: Path | str, as_of: str | pd.Timestamp | None
     if lines.empty:
         raise DataError(f"{store_path}: no customer purchase before as_of {ts.date()}; choose "
                         "a later --as-of")
+    _require_products(store_path, lines, ts)
     return Interactions.from_lines(lines, as_of=ts, catalog=catalog), ts
+
+
+def _require_products(store_path: Path | str, lines: pd.DataFrame, ts: pd.Timestamp) -> None:
+    """Product models need two products at least (an order-level file has one placeholder)."""
+    products = lines.loc[lines[s.ORDERED_AT] < ts, s.PRODUCT_ID].unique() \
+        if s.ORDERED_AT in lines else lines[s.PRODUCT_ID].unique()
+    if len(products) == 1:
+        raise DataError(
+            f"{store_path}: the purchases before as_of {ts.date()} hold one product "
+            f"({products[0]!r}), so there is nothing to recommend or pair; product models need "
+            "order lines with product ids (load a line-level export, or name the product column "
+            "with --map product_id=<column>)")
 
 
 def _customers(customer: str | Sequence[str] | None) -> list[str] | None:
@@ -453,6 +466,7 @@ def evaluate_recommend(store_path: Path | str, as_of: str | pd.Timestamp | None 
         ts = to_as_of(as_of) if as_of is not None \
             else st.default_as_of() - pd.Timedelta(days=test_days)
         lines, catalog = inter_mod.load(st, ts, horizon_days=test_days)
+    _require_products(store_path, lines, ts)
     report = compare(lines, catalog, ts, test_days=test_days, methods=methods,
                      tune_params=tune, validation_days=validation_days, k=k,
                      random_state=random_state)

@@ -93,16 +93,22 @@ CDNOW = Adapter(
 )
 
 # --- generic: canonical names or common synonyms, overridable with --map ----------------------
+#: the product id of every line of a file without product lines (an order-level export)
+NO_PRODUCT = "(no product detail)"
 #: lower-cased, non-alphanumerics removed -> canonical column
 SYNONYMS: dict[str, str] = {}
 for _canon, _names in {
     s.CUSTOMER_ID: ("customerid", "customer", "clientid", "client", "memberid", "member",
-                    "userid", "loyaltyid", "cardid", "customerno", "customernumber"),
+                    "userid", "loyaltyid", "cardid", "customerno", "customernumber",
+                    "customeremail", "email", "emailaddress"),
     s.ORDER_ID: ("orderid", "order", "invoice", "invoiceno", "invoiceid", "receipt",
                  "receiptid", "receiptno", "transactionid", "ticketid", "basketid", "orderno",
                  "ordernumber", "billno"),
     s.ORDERED_AT: ("orderedat", "orderdate", "date", "datetime", "timestamp", "invoicedate",
-                   "transactiondate", "purchasedate", "time", "saledate", "createdat"),
+                   "transactiondate", "purchasedate", "saledate", "createdat"),
+    # a separate time of day; a file whose only date column is called "time" uses it as the date
+    s.ORDERED_TIME: ("orderedtime", "time", "ordertime", "transactiontime", "purchasetime",
+                     "saletime", "invoicetime", "timeofday"),
     s.PRODUCT_ID: ("productid", "product", "sku", "stockcode", "itemid", "item", "article",
                    "articleid", "productcode", "itemcode", "ean", "upc", "barcode"),
     s.QUANTITY: ("quantity", "qty", "units", "count", "pieces", "amountunits"),
@@ -170,23 +176,46 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
         if h in s.MAPPABLE and h not in cols and h not in used:
             cols[h] = h
             used.add(h)
-    for norm, h in by_norm.items():
-        canon = SYNONYMS.get(norm)
-        if canon and canon not in cols and h not in used:
-            cols[canon] = h
-            used.add(h)
+    for canon in dict.fromkeys(SYNONYMS.values()):  # per column, its synonyms in their order
+        for norm in (n for n, c in SYNONYMS.items() if c == canon):
+            h = by_norm.get(norm)
+            if h is not None and canon not in cols and h not in used:
+                cols[canon] = h
+                used.add(h)
+    if s.ORDERED_TIME in cols and s.ORDERED_AT not in cols and s.ORDERED_TIME not in mapping:
+        cols[s.ORDERED_AT] = cols.pop(s.ORDERED_TIME)  # "Time" holding whole timestamps
     amount_given = s.UNIT_PRICE not in cols and s.AMOUNT in cols
     if s.UNIT_PRICE in cols and s.AMOUNT in cols:
         # both present: the unit price is the truth, a line total column is carried as is
         cols.pop(s.AMOUNT)
     derived: dict[str, str] = {}
-    assumptions: tuple[str, ...] = ()
+    assumptions: list[str] = []
     if amount_given and s.QUANTITY not in cols:
         # a receipt-style export: one line total per product line and no units
         derived[s.QUANTITY] = f"CASE WHEN {s.AMOUNT} < 0 THEN -1.0 ELSE 1.0 END"
-        assumptions = (f"no quantity column: every line counts as one unit priced at its line "
-                       f"total ({cols[s.AMOUNT]!r}), and a negative total as one unit returned; "
-                       "map one with --map quantity=<column> if the file has it",)
+        assumptions.append(f"no quantity column: every line counts as one unit priced at its "
+                           f"line total ({cols[s.AMOUNT]!r}), and a negative total as one unit "
+                           "returned; map one with --map quantity=<column> if the file has it")
+    if s.ORDER_ID not in cols and s.CUSTOMER_ID in cols and s.ORDERED_AT in cols:
+        # lines of one customer at one moment are one order (a guest line is its own order)
+        derived[s.ORDER_ID] = ("coalesce({customer_id} || '@' || "
+                               "strftime({ordered_at}, '%Y-%m-%dT%H:%M:%S'), "
+                               "'row-' || CAST({source_row} AS VARCHAR))")
+        when = repr(cols[s.ORDERED_AT]) + (f" + {cols[s.ORDERED_TIME]!r}"
+                                           if s.ORDERED_TIME in cols else "")
+        assumptions.append("no order id column: the lines of one customer with the same "
+                           f"timestamp ({when}) form one order, and a line "
+                           "without a customer is an order of its own; map one with "
+                           "--map order_id=<column> if the file has it")
+    if s.PRODUCT_ID not in cols and s.CUSTOMER_ID in cols and s.ORDERED_AT in cols \
+            and (s.UNIT_PRICE in cols or s.AMOUNT in cols):
+        # an order-level export (one row per order, no product lines)
+        derived[s.PRODUCT_ID] = f"'{NO_PRODUCT}'"
+        assumptions.append(f"no product column: every line is recorded as the product "
+                           f"{NO_PRODUCT!r}, so customer models, plans and revenue forecasts "
+                           "work, but recommendations and bought-together rules have no products "
+                           "to learn from; map one with --map product_id=<column> if the file "
+                           "has it")
     return Adapter(
         name="generic",
         columns=cols,
@@ -197,7 +226,7 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
         ),
         amount_given=amount_given,
         derived=derived,
-        assumptions=assumptions,
+        assumptions=tuple(assumptions),
     )
 
 

@@ -97,6 +97,28 @@ def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: s
     return _best(con, view, col, candidates).replace("{x}", x)
 
 
+def time_expr(col: str, dtype: str) -> str:
+    """A time of day (TIME): ``18:40``, ``18:40:05``, ``6:40 PM``, ``1840``/``184005``, or the
+    time part of a timestamp (spreadsheets store times as datetimes on 1899-12-30)."""
+    x = q(col)
+    d = dtype.upper()
+    if d == "TIME":
+        return x
+    if d.startswith("TIMESTAMP"):
+        return f"CAST({x} AS TIME)"
+    t = "trim(CAST({x} AS VARCHAR))"
+    if _is_numeric(dtype):  # 1840 / 184005
+        t = ("lpad(CAST(CAST({x} AS BIGINT) AS VARCHAR), "
+             "CASE WHEN {x} > 9999 THEN 6 ELSE 4 END, '0')")
+    # unlike dates (is 03/04 March or April?), time formats cannot be mistaken for each other,
+    # so every value takes the first that reads it
+    candidates = ["TRY_CAST(" + t + " AS TIME)"] + [
+        f"CAST(try_strptime({t}, '{f}') AS TIME)"
+        for f in ("%I:%M %p", "%I:%M:%S %p", "%H%M", "%H%M%S", "%H.%M", "%H.%M.%S")
+    ]
+    return ("coalesce(" + ", ".join(candidates) + ")").replace("{x}", x)
+
+
 def bool_expr(col: str, dtype: str) -> str:
     x = q(col)
     if dtype.upper() == "BOOLEAN":
@@ -109,7 +131,8 @@ def bool_expr(col: str, dtype: str) -> str:
 
 def column_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str, kind: str
                 ) -> str:
-    """The parser for one source column of a given kind (id, text, number, timestamp, bool)."""
+    """The parser for one source column of a given kind (id, text, number, timestamp, time,
+    bool)."""
     if kind == "id":
         return text_expr(col, dtype)
     if kind == "text":
@@ -118,6 +141,8 @@ def column_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str,
         return number_expr(con, view, col, dtype)
     if kind == "timestamp":
         return timestamp_expr(con, view, col, dtype)
+    if kind == "time":
+        return time_expr(col, dtype)
     if kind == "bool":
         return bool_expr(col, dtype)
     raise ValueError(f"unknown column kind {kind!r}")

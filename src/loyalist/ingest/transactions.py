@@ -28,13 +28,25 @@ _KIND_OF = {
     s.CUSTOMER_ID: "id", s.ORDER_ID: "id", s.PRODUCT_ID: "id", s.STORE_ID: "id",
     s.ORDERED_AT: "timestamp", s.QUANTITY: "number", s.UNIT_PRICE: "number", s.AMOUNT: "number",
     s.CATEGORY: "text", s.DESCRIPTION: "text", s.CHANNEL: "text", s.COUNTRY: "text",
+    s.ORDERED_TIME: "time",
 }
 
 
 def _parsed_columns(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> dict[str, str]:
-    """canonical column -> SQL expression over the source view."""
-    return {canon: parse.column_expr(con, src.view, col, src.types[col], _KIND_OF[canon])
-            for canon, col in a.columns.items()}
+    """canonical column -> SQL expression over the source view.
+
+    A separate time-of-day column is folded into ``ordered_at`` (the date's day + the time; an
+    empty time is midnight, an unparseable one makes the timestamp unparseable, so the row is
+    quarantined as ``unparseable_date`` rather than loaded at a wrong hour)."""
+    exprs = {canon: parse.column_expr(con, src.view, col, src.types[col], _KIND_OF[canon])
+             for canon, col in a.columns.items()}
+    tm = exprs.pop(s.ORDERED_TIME, None)
+    if tm is not None and s.ORDERED_AT in exprs:
+        raw = parse.plain_text_expr(a.columns[s.ORDERED_TIME])
+        exprs[s.ORDERED_AT] = (
+            f"CASE WHEN {raw} IS NULL THEN date_trunc('day', {exprs[s.ORDERED_AT]}) "
+            f"ELSE CAST({exprs[s.ORDERED_AT]} AS DATE) + {tm} END")
+    return exprs
 
 
 def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str,
@@ -65,7 +77,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
         if c in exprs and c != s.AMOUNT:
             sel[c] = c
         elif c in a.derived:
-            sel[c] = a.derived[c].format(customer_id=s.CUSTOMER_ID, source_row=ROW)
+            sel[c] = a.derived[c].format(customer_id=s.CUSTOMER_ID, source_row=ROW,
+                                         ordered_at=s.ORDERED_AT)
         elif c not in (s.AMOUNT, s.UNIT_PRICE):
             sel[c] = "CAST(NULL AS VARCHAR)"
     if s.AMOUNT in exprs:
@@ -124,6 +137,19 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
 def _check_types(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str) -> None:
     checks = [c for c in a.columns if _KIND_OF[c] in ("timestamp", "number")]
     checks += [c for c in (s.ORDER_ID, s.PRODUCT_ID) if c in a.columns]
+    if s.ORDERED_TIME in a.columns:  # folded into ordered_at: checked on the source itself
+        col = a.columns[s.ORDERED_TIME]
+        tm = parse.column_expr(con, src.view, col, src.types[col], "time")
+        raw = parse.plain_text_expr(col)
+        nonempty, bad, ex = con.execute(
+            f"SELECT count({raw}), count({raw}) FILTER (WHERE {tm} IS NULL), "
+            f"any_value({raw}) FILTER (WHERE {tm} IS NULL) FROM {src.view}").fetchall()[0]
+        if nonempty and bad / nonempty > MAX_BAD_SHARE:
+            raise DataError(
+                f"{src.path}: column {col!r} (-> time of {s.ORDERED_AT}): {bad:,} of "
+                f"{nonempty:,} values ({bad / nonempty:.0%}) cannot be read as a time of day, "
+                f"e.g. {ex!r}; fix the file or map the right column with "
+                f"--map {s.ORDERED_TIME}=<column>")
     if not checks:
         return
     sel = ", ".join(

@@ -32,8 +32,10 @@ LINE_KINDS = ("sale", "return", "cancellation", "non_product")
 TRANSACTION_REQUIRED = (CUSTOMER_ID, ORDER_ID, ORDERED_AT, PRODUCT_ID, QUANTITY, UNIT_PRICE)
 TRANSACTION_OPTIONAL = (CATEGORY, DESCRIPTION, STORE_ID, CHANNEL, COUNTRY)
 TRANSACTION_COLUMNS = TRANSACTION_REQUIRED + (AMOUNT,) + TRANSACTION_OPTIONAL
+# A separate time-of-day column, folded into ``ordered_at`` at ingest (never stored).
+ORDERED_TIME = "ordered_time"
 # Anything a user may name in ``--map canonical=source``.
-MAPPABLE = TRANSACTION_REQUIRED + (AMOUNT,) + TRANSACTION_OPTIONAL
+MAPPABLE = TRANSACTION_REQUIRED + (AMOUNT,) + TRANSACTION_OPTIONAL + (ORDERED_TIME,)
 
 # --- products ----------------------------------------------------------------------------
 PRICE = "price"
