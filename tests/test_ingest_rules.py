@@ -353,3 +353,40 @@ def test_store_memory_limit_default_env_and_bad_value(tmp_path: Path,
     monkeypatch.setenv("LOYALIST_MEMORY_LIMIT", "lots")
     with pytest.raises(StoreError, match=r"memory limit 'lots' \(LOYALIST_MEMORY_LIMIT\)"):
         Store(tmp_path / "c.duckdb")
+
+
+def test_write_frame_takes_any_timestamp_resolution(tmp_path: Path) -> None:
+    """`train --as-of 2011-09-01` wrote scores with as_of in seconds (pandas parses a date at
+    that resolution), creating a TIMESTAMP_S column; a later `train` at the default as_of (in
+    nanoseconds) then failed with a DuckDB conversion traceback."""
+    from loyalist.features import to_as_of
+
+    st = Store(tmp_path / "s.duckdb")
+    sec = pd.DataFrame({"k": [1], "as_of": pd.Series([pd.Timestamp("2011-09-01")],
+                                                      dtype="datetime64[s]")})
+    st.write_frame("scores_t", sec)
+    ns = pd.DataFrame({"k": [2], "as_of": pd.to_datetime(["2011-12-10 00:00:00.5"])})
+    st.write_frame("scores_t", ns, replace_where="as_of = ?",
+                   params=[pd.Timestamp("2011-12-10").to_pydatetime()])
+    got = st.query("SELECT as_of FROM scores_t ORDER BY k").as_of.tolist()
+    assert got == [pd.Timestamp("2011-09-01"), pd.Timestamp("2011-12-10 00:00:00.5")]
+    assert to_as_of("2011-09-01").unit == "ns"
+
+
+def test_us_order_export_with_12_hour_clock_and_order_total(tmp_path: Path) -> None:
+    rows = [{"Order Number": "1001", "Customer Email": "a@x.example",
+             "Order Date": "12/01/2010 08:26 PM", "Order Total": "$1,139.12"},
+            {"Order Number": "1002", "Customer Email": "b@x.example",
+             "Order Date": "12/02/2010 12:05 AM", "Order Total": "$22.20"}]
+    st, rep = load(tmp_path, rows)
+    assert rep["rows_loaded"] == 2 and rep["columns"]["amount"] == "Order Total"
+    got = st.query("SELECT ordered_at, amount FROM transactions ORDER BY source_row")
+    assert got.ordered_at.tolist() == [pd.Timestamp("2010-12-01 20:26"),
+                                       pd.Timestamp("2010-12-02 00:05")]
+    assert got.amount.tolist() == [1139.12, 22.2]
+    # without any price or total, the one missing piece is named (not product or quantity)
+    f = write_csv(tmp_path / "no_money.csv", [{k: v for k, v in r.items() if k != "Order Total"}
+                                              for r in rows])
+    with pytest.raises(DataError, match=r"missing required column\(s\) unit_price \(or amount, "
+                                        r"the line total\) \(format generic\)"):
+        ingest_files(Store(tmp_path / "n.duckdb"), [f], loaded_at=LOADED_AT)

@@ -37,7 +37,7 @@ def to_as_of(value: str | date | datetime | pd.Timestamp) -> pd.Timestamp:
     if not 1900 <= ts.year <= 2199:
         raise ParameterError(f"--as-of {value!r} is outside 1900-2199; give a date near the "
                              "data, e.g. --as-of 2011-09-01")
-    return ts
+    return ts.as_unit("ns")  # a parsed date is in seconds; one resolution everywhere
 
 
 def customer_features(store: Store, as_of: str | date | datetime | pd.Timestamp) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from loyalist import schema as s
@@ -189,7 +190,12 @@ class Store:
     def write_frame(self, name: str, frame: pd.DataFrame, *, replace_where: str | None = None,
                     params: list[object] | None = None) -> None:
         """Append ``frame`` to table ``name`` (created from the frame on first use), first
-        deleting rows matching ``replace_where`` — all in one transaction."""
+        deleting rows matching ``replace_where`` — all in one transaction.
+
+        Timestamps are written in microseconds (DuckDB's TIMESTAMP) whatever their pandas
+        resolution: ``pd.Timestamp("2011-09-01")`` is in seconds, and a table created from it
+        (TIMESTAMP_S) could not take nanosecond rows later."""
+        frame = _microsecond_timestamps(frame)
         with self.transaction() as con:
             con.register("__frame", frame)
             try:
@@ -200,3 +206,12 @@ class Store:
                 con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM __frame")
             finally:
                 con.unregister("__frame")
+
+
+def _microsecond_timestamps(frame: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c, t in frame.dtypes.items()
+            if isinstance(t, np.dtype) and t.kind == "M" and np.datetime_data(t)[0] != "us"]
+    if not cols:
+        return frame
+    return frame.assign(**{str(c): frame[c].astype("datetime64[us]") for c in cols})
+
