@@ -114,7 +114,9 @@ for _canon, _names in {
     s.QUANTITY: ("quantity", "qty", "units", "count", "pieces", "amountunits"),
     s.UNIT_PRICE: ("unitprice", "price", "priceeach", "itemprice", "sellingprice", "unitcost"),
     s.AMOUNT: ("amount", "total", "linetotal", "sales", "revenue", "value", "netamount",
-               "totalamount", "lineamount", "turnover"),
+               "totalamount", "lineamount", "turnover", "ordertotal", "ordervalue",
+               "ordertotalamount", "totalprice", "grandtotal", "salesamount", "netsales",
+               "grosssales", "totalsales"),
     s.CATEGORY: ("category", "productcategory", "department", "family", "group", "segment"),
     s.DESCRIPTION: ("description", "productname", "itemname", "name", "title"),
     s.STORE_ID: ("storeid", "store", "shop", "shopid", "branch", "pos", "posid", "outlet"),
@@ -207,8 +209,7 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
                            f"timestamp ({when}) form one order, and a line "
                            "without a customer is an order of its own; map one with "
                            "--map order_id=<column> if the file has it")
-    if s.PRODUCT_ID not in cols and s.CUSTOMER_ID in cols and s.ORDERED_AT in cols \
-            and (s.UNIT_PRICE in cols or s.AMOUNT in cols):
+    if s.PRODUCT_ID not in cols and s.CUSTOMER_ID in cols and s.ORDERED_AT in cols:
         # an order-level export (one row per order, no product lines)
         derived[s.PRODUCT_ID] = f"'{NO_PRODUCT}'"
         assumptions.append(f"no product column: every line is recorded as the product "
@@ -273,9 +274,13 @@ def check_required(adapter: Adapter, headers: Sequence[str], file: str) -> None:
     missing = [c for c in s.TRANSACTION_REQUIRED if c not in have]
     if s.UNIT_PRICE in missing and adapter.amount_given:
         missing.remove(s.UNIT_PRICE)
+    if s.UNIT_PRICE in missing and s.QUANTITY in missing:
+        missing.remove(s.QUANTITY)  # a line total alone would do: one unit per line
     if missing:
+        names = [c if c != s.UNIT_PRICE else f"{c} (or {s.AMOUNT}, the line total)"
+                 for c in missing]
         raise DataError(
-            f"{file}: missing required column(s) {', '.join(missing)} "
+            f"{file}: missing required column(s) {', '.join(names)} "
             f"(format {adapter.name}); the file's columns are: {', '.join(headers)}. "
             f"Name them with --map, e.g. --map {missing[0]}=<your column>"
         )
