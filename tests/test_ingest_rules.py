@@ -390,3 +390,18 @@ def test_us_order_export_with_12_hour_clock_and_order_total(tmp_path: Path) -> N
     with pytest.raises(DataError, match=r"missing required column\(s\) unit_price \(or amount, "
                                         r"the line total\) \(format generic\)"):
         ingest_files(Store(tmp_path / "n.duckdb"), [f], loaded_at=LOADED_AT)
+
+
+def test_time_zone_aware_parquet_keeps_local_wall_time(tmp_path: Path) -> None:
+    """pandas writes tz-aware timestamps as UTC instants plus the zone name in the Arrow
+    schema; DuckDB saw TIMESTAMPTZ_NS and the load died in a cast. The shop's local time is
+    what day and hour mean, so it is kept: midnight in Berlin stays midnight, not 23:00 UTC."""
+    f = tmp_path / "tz.parquet"
+    pd.DataFrame([line(order="1", when=None), line(order="2", when=None)]).assign(
+        ordered_at=pd.to_datetime(["2024-01-04 00:00", "2024-07-01 18:30"]).tz_localize(
+            "Europe/Berlin")).to_parquet(f)
+    st = Store(tmp_path / "s.duckdb")
+    rep = ingest_files(st, [f], loaded_at=LOADED_AT)[0]
+    assert rep["rows_loaded"] == 2
+    got = st.query("SELECT ordered_at FROM transactions ORDER BY source_row").ordered_at
+    assert got.tolist() == [pd.Timestamp("2024-01-04 00:00"), pd.Timestamp("2024-07-01 18:30")]

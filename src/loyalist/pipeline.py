@@ -22,7 +22,7 @@ import pandas as pd
 
 from loyalist import __version__
 from loyalist import schema as s
-from loyalist.errors import DataError, LoyalistError, ParameterError
+from loyalist.errors import DataError, ParameterError
 from loyalist.features import customer_features, to_as_of
 from loyalist.ingest import ingest_files
 from loyalist.store import Store
@@ -39,7 +39,7 @@ def _new_store_guard(path: Path) -> Iterator[None]:
     existed = path.exists()
     try:
         yield
-    except LoyalistError:
+    except Exception:  # a bug too: never leave a half-made store behind
         if not existed:
             for p in (path, path.with_name(path.name + ".wal")):
                 p.unlink(missing_ok=True)

@@ -85,6 +85,8 @@ def number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str)
 def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str) -> str:
     x = q(col)
     d = dtype.upper()
+    if "TIME ZONE" in d or d.startswith("TIMESTAMPTZ"):  # zone unknown here: UTC wall time
+        return f"timezone('UTC', {x})"
     if d.startswith("TIMESTAMP") or d == "DATE":
         return f"CAST({x} AS TIMESTAMP)"
     if _is_numeric(dtype):

@@ -72,8 +72,9 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> Source
     try:
         if kind == "parquet":
             con.execute(
-                f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * EXCLUDE (file_row_number), "
-                f"file_row_number + 1 AS {ROW} FROM read_parquet({p}, file_row_number = true)"
+                f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * EXCLUDE (file_row_number)"
+                f"{_local_times(path)}, file_row_number + 1 AS {ROW} "
+                f"FROM read_parquet({p}, file_row_number = true)"
             )
         elif kind == "excel":
             _register_excel(con, path, view)
@@ -96,6 +97,26 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> Source
         path=path, kind=kind, view=view, headers=headers,
         types={d[0]: d[1] for d in desc}, rows=int(rows), sha256=file_hash(path),
     )
+
+
+def _local_times(path: Path) -> str:
+    """`` REPLACE (...)`` turning time-zone-aware Parquet timestamps into the wall-clock time
+    of their own zone (a shop's opening hours and days are local; DuckDB would otherwise see
+    UTC instants). The zone name lives in the Arrow schema, which DuckDB does not read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError):
+        return ""  # DuckDB's own read reports a broken file
+    parts = [f"timezone({_sql_str(str(f.type.tz))}, {_q(f.name)}) AS {_q(f.name)}"
+             for f in schema if pa.types.is_timestamp(f.type) and f.type.tz]
+    return f" REPLACE ({', '.join(parts)})" if parts else ""
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str) -> None:
