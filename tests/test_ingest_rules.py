@@ -405,3 +405,24 @@ def test_time_zone_aware_parquet_keeps_local_wall_time(tmp_path: Path) -> None:
     assert rep["rows_loaded"] == 2
     got = st.query("SELECT ordered_at FROM transactions ORDER BY source_row").ordered_at
     assert got.tolist() == [pd.Timestamp("2024-01-04 00:00"), pd.Timestamp("2024-07-01 18:30")]
+
+
+def test_spreadsheet_serial_dates_and_epoch_seconds(tmp_path: Path) -> None:
+    """A date column that lost its format in Excel exports as serial day numbers (45293 is
+    2024-01-02; .75 is 18:00), as numbers or as text; epoch seconds are UTC on any machine."""
+    f = tmp_path / "serial.xlsx"
+    pd.DataFrame([line(order="1", when=45293), line(order="2", when=45294.75)]).to_excel(
+        f, index=False)
+    st = Store(tmp_path / "s.duckdb")
+    assert ingest_files(st, [f], loaded_at=LOADED_AT)[0]["rows_loaded"] == 2
+    assert st.query("SELECT ordered_at FROM transactions ORDER BY source_row").ordered_at \
+        .tolist() == [pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-03 18:00")]
+    (tmp_path / "csv").mkdir()
+    st2, rep = load(tmp_path / "csv", [line(order="1", when="45293.5"),
+                                       line(order="2", when="45300")])
+    assert rep["rows_loaded"] == 2 and rep["first_date"] == "2024-01-02T12:00:00"
+    (tmp_path / "epoch").mkdir()
+    f = tmp_path / "epoch" / "e.parquet"
+    pd.DataFrame([line(order="1", when=None)]).assign(ordered_at=1704196800).to_parquet(f)
+    st3 = Store(tmp_path / "epoch" / "s.duckdb")
+    assert ingest_files(st3, [f], loaded_at=LOADED_AT)[0]["first_date"] == "2024-01-02T12:00:00"

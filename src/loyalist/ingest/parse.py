@@ -82,6 +82,16 @@ def number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str)
     return _best(con, view, col, candidates).replace("{x}", x)
 
 
+#: spreadsheet serial day numbers taken as dates (1927-05-18 .. 2173-10-14); a date column that
+#: lost its format in Excel exports as 45293 for 2024-01-02 (days since 1899-12-30)
+_SERIAL_MIN, _SERIAL_MAX = 10_000, 100_000
+
+
+def _serial(v: str) -> str:
+    return (f"(TIMESTAMP '1899-12-30' + "
+            f"to_microseconds(CAST(round({v} * 86400000000) AS BIGINT)))")
+
+
 def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str) -> str:
     x = q(col)
     d = dtype.upper()
@@ -90,15 +100,17 @@ def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: s
     if d.startswith("TIMESTAMP") or d == "DATE":
         return f"CAST({x} AS TIMESTAMP)"
     if _is_numeric(dtype):
-        # yyyymmdd integers, else epoch seconds / milliseconds
+        # yyyymmdd integers, epoch seconds / milliseconds (UTC), spreadsheet serial days
         return (f"CASE WHEN {x} BETWEEN 19000101 AND 21001231 "
                 f"THEN try_strptime(CAST(CAST({x} AS BIGINT) AS VARCHAR), '%Y%m%d') "
-                f"WHEN {x} > 1e11 THEN to_timestamp({x} / 1000)::TIMESTAMP "
-                f"WHEN {x} > 1e8 THEN to_timestamp({x})::TIMESTAMP END")
+                f"WHEN {x} > 1e11 THEN timezone('UTC', to_timestamp({x} / 1000)) "
+                f"WHEN {x} > 1e8 THEN timezone('UTC', to_timestamp({x})) "
+                f"WHEN {x} BETWEEN {_SERIAL_MIN} AND {_SERIAL_MAX} THEN {_serial(x)} END")
     t = "trim(CAST({x} AS VARCHAR))"
+    num = "TRY_CAST(" + t + " AS DOUBLE)"
     candidates = ["TRY_CAST(" + t + " AS TIMESTAMP)"] + [
         f"try_strptime({t}, '{f}')" for f in DATE_FORMATS
-    ]
+    ] + [f"CASE WHEN {num} BETWEEN {_SERIAL_MIN} AND {_SERIAL_MAX} THEN {_serial(num)} END"]
     return _best(con, view, col, candidates).replace("{x}", x)
 
 
