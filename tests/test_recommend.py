@@ -374,6 +374,9 @@ def test_cli_functions_write_csv_and_table(tmp_path: Path) -> None:
     assert counts["popularity"] == 3 and counts["hybrid"] == 5 * res["customers"]  # replaced
     with pytest.raises(ParameterError, match="--method 'magic' is unknown"):
         rec_cli.run_recommend(path, "2024-02-15", None, out, 5, "magic")
+    # a mistyped id is an error, not a cold-start customer
+    with pytest.raises(DataError, match=r"customer 'c7x' .*is not in the store"):
+        rec_cli.run_recommend(path, "2024-02-15", ["c7", "c7x"], out, 3, "popularity")
     result = CliRunner().invoke(rec_cli.app, ["recommend", "--store", str(path), "--as-of",
                                               "2024-02-15", "--out", str(out), "--customer",
                                               "c3", "-n", "2", "--method", "itemknn",

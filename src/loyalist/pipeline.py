@@ -360,6 +360,30 @@ def _interactions(store_path: Path | str, as_of: str | pd.Timestamp | None
     return Interactions.from_lines(lines, as_of=ts, catalog=catalog), ts
 
 
+def _require_known_customers(store_path: Path | str, ids: Sequence[str]) -> None:
+    """A customer id must be in the store (transactions or the customers table): a typo would
+    otherwise get cold-start recommendations as if it were a new customer."""
+    with Store(store_path, read_only=True) as st:
+        st.require(s.T_TRANSACTIONS)
+        frame = pd.DataFrame({s.CUSTOMER_ID: list(dict.fromkeys(ids))})
+        st.con.register("__asked", frame)
+        try:
+            cid = s.CUSTOMER_ID
+            where = f"SELECT 1 FROM {s.T_TRANSACTIONS} t WHERE t.{cid} = a.{cid}"
+            if st.has_rows(s.T_CUSTOMERS):
+                where += f" UNION ALL SELECT 1 FROM {s.T_CUSTOMERS} c WHERE c.{cid} = a.{cid}"
+            unknown = [r[0] for r in st.con.execute(
+                f"SELECT {cid} FROM __asked a WHERE NOT EXISTS ({where})").fetchall()]
+        finally:
+            st.con.unregister("__asked")
+    if unknown:
+        more = f" (and {len(unknown) - 1:,} more)" if len(unknown) > 1 else ""
+        raise DataError(
+            f"{store_path}: customer {unknown[0]!r}{more} is not in the store (no transaction, "
+            "not in the customers table); check the id, or load the customer first "
+            "(loyalist ingest customers.csv) to get recommendations for a new customer")
+
+
 def _require_products(store_path: Path | str, lines: pd.DataFrame, ts: pd.Timestamp) -> None:
     """Product models need two products at least (an order-level file has one placeholder)."""
     products = lines.loc[lines[s.ORDERED_AT] < ts, s.PRODUCT_ID].unique() \
@@ -401,6 +425,8 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
         raise ParameterError(f"-n {n!r} is impossible; use an integer 1..1000")
     ids = _customers(customer)
+    if ids is not None:
+        _require_known_customers(store_path, ids)
     t0 = time.perf_counter()
     data, ts = _interactions(store_path, as_of)
     model = make_model(method, random_state=random_state).fit(data)
