@@ -23,7 +23,7 @@ def run(*args: str | Path, ok: bool = True) -> subprocess.CompletedProcess[str]:
 
 def test_version_and_help_examples() -> None:
     assert run("--version").stdout.startswith("loyalist ")
-    for cmd in ("ingest", "features", "generate", "demo", "clv fit", "evaluate purchases"):
+    for cmd in ("ingest", "features", "generate", "demo", "run", "clv fit", "evaluate purchases"):
         out = run(*cmd.split(), "--help").stdout
         assert "Example" in out and f"loyalist {cmd}" in out, cmd
 
@@ -137,3 +137,40 @@ def test_root_quiet_and_verbose(tmp_path: Path) -> None:
     assert "--quiet" in root_help and "--verbose" in root_help
     both = run("-q", "-v", "features", "--store", store, ok=False)
     assert both.returncode == 2 and "--quiet and --verbose contradict" in both.stderr
+
+
+def test_run_on_own_data_every_step_or_a_reason(tmp_path: Path) -> None:
+    """`loyalist run FILE --budget B`: the main job on a merchant's own file. Line-level data
+    runs every step; an order-level export (no products) skips recommendations with the
+    reason and still plans; a bad parameter stops before anything is loaded."""
+    from test_churn import synthetic_lines
+
+    lines = synthetic_lines(n_customers=400)
+    lines.to_csv(tmp_path / "lines.csv", index=False)
+    p = run("run", tmp_path / "lines.csv", "--store", tmp_path / "a.duckdb", "--out",
+            tmp_path / "a", "--budget", "500", "--goal", "retention", "--json")
+    doc = json.loads(p.stdout)
+    status = {s["step"]: s["status"] for s in doc["steps"]}
+    assert status == {k: "done" for k in ("features", "customer_models", "recommendations",
+                                          "forecast", "plan", "report")}, doc["steps"]
+    assert doc["loads"][0]["rows_loaded"] == len(lines)
+    for step in doc["steps"]:
+        for path in step["outputs"].values():
+            assert Path(path).exists(), path
+    assert (tmp_path / "a" / "run.json").exists()
+
+    orders = (lines.assign(total=lines.quantity * lines.unit_price)
+              .groupby(["order_id", "customer_id", "ordered_at"], as_index=False)["total"].sum())
+    orders.to_csv(tmp_path / "orders.csv", index=False)
+    p = run("-q", "run", tmp_path / "orders.csv", "--store", tmp_path / "b.duckdb", "--out",
+            tmp_path / "b", "--budget", "500", "--goal", "revenue")
+    assert "skipped" in p.stdout and "nothing to recommend" in p.stdout
+    doc = json.loads((tmp_path / "b" / "run.json").read_text())
+    status = {s["step"]: s["status"] for s in doc["steps"]}
+    assert status["recommendations"] == "skipped" and status["plan"] == "done"
+    assert status["customer_models"] == "done" and status["report"] == "done"
+
+    p = run("run", tmp_path / "lines.csv", "--store", tmp_path / "c.duckdb", "--budget", "5",
+            "--goal", "happiness", ok=False)
+    assert p.returncode == 2 and "--goal 'happiness' is unknown" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "c.duckdb").exists()

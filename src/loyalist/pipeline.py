@@ -186,6 +186,118 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
     return result
 
 
+def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
+            fmt: str = "auto", mapping: Sequence[str] | None = None, as_of: str | None = None,
+            horizon: int = 90, budget: float | None = None, goal: str = "retention",
+            period: int = 30, catalog: Path | None = None, constraints: Path | None = None,
+            progress: Progress | None = None) -> dict[str, Any]:
+    """The main job on the merchant's own data: load ``files`` (if any) into ``store_path``,
+    then features, customer models, recommendations, the revenue forecast, a promotion plan
+    (with ``budget``) and the report, all under ``out``.
+
+    Parameters are checked before anything runs (a ParameterError stops it). A step the data
+    cannot support (too few customers, one product, no categories...) is skipped with its
+    reason and the rest go on; ``steps`` lists each step's status, detail and outputs."""
+    from loyalist.promote.catalog import PlanParams
+
+    say = progress or (lambda _m: None)
+    started = time.perf_counter()
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+        raise ParameterError(f"--horizon {horizon!r} days is impossible; use 1 or more days")
+    if budget is not None:
+        goal = PlanParams(budget=budget, goal=goal, period_days=period).check().goal
+    for label, path in (("--catalog", catalog), ("--constraints", constraints)):
+        if path is not None and not Path(path).is_file():
+            raise ParameterError(f"{label} {path}: no such file; check the path")
+    out.mkdir(parents=True, exist_ok=True)
+    loads: list[dict[str, Any]] = []
+    if files:
+        say(f"loading {len(files)} file(s) into {store_path}")
+        loads = ingest(store_path, files, fmt=fmt, mapping=mapping, progress=progress)
+        (out / "quality_report.json").write_text(json.dumps(loads, indent=2, default=str))
+    elif not Path(store_path).exists():
+        raise DataError(f"{store_path}: no such store; pass the data file(s) to load, e.g. "
+                        f"loyalist run sales.csv --store {store_path}")
+    with Store(store_path, read_only=True) as st:
+        st.require(s.T_TRANSACTIONS)
+        ts = resolve_as_of(st, as_of)
+        has_category = bool(st.con.execute(
+            f"SELECT count({s.CATEGORY}) > 0 FROM {s.T_TRANSACTIONS}").fetchall()[0][0])
+    day = str(ts.date())
+    steps: list[dict[str, Any]] = []
+
+    def step(name: str, what: str, fn: Callable[[], tuple[str, dict[str, str]]]) -> None:
+        say(what)
+        t0 = time.perf_counter()
+        try:
+            detail, outputs = fn()
+            steps.append({"step": name, "status": "done", "detail": detail,
+                          "outputs": outputs, "seconds": round(time.perf_counter() - t0, 2)})
+        except DataError as e:  # the data cannot support this step: say why, go on
+            log.info("%s skipped: %s", name, e)
+            steps.append({"step": name, "status": "skipped", "detail": str(e), "outputs": {},
+                          "seconds": round(time.perf_counter() - t0, 2)})
+
+    def do_features() -> tuple[str, dict[str, str]]:
+        _, feats, path = features(store_path, as_of=day, out=out / "features.parquet")
+        return f"{len(feats):,} customers", {"features": str(path)}
+
+    def do_train() -> tuple[str, dict[str, str]]:
+        res = train(store_path, as_of=day, horizon=horizon, out=out / "customers",
+                    progress=progress)
+        ev = res["metrics"].get("evaluation", {})
+        auc = (ev.get("churn", {}).get("models", {}).get("model", {}).get("roc_auc")
+               if "skipped" not in ev else None)
+        detail = f"{res['customers']:,} customers scored" + (
+            f"; out-of-time churn ROC-AUC {auc:.3f}" if auc is not None else
+            f"; no out-of-time evaluation ({ev.get('skipped', 'not run')})")
+        return detail, {k: str(v) for k, v in res["paths"].items()
+                        if k in ("scores_csv", "card_html", "model")}
+
+    def do_recommend() -> tuple[str, dict[str, str]]:
+        res = recommend(store_path, day, out_dir=out / "recommendations")
+        return (f"{res['customers']:,} customers x {res['n']} products ({res['method']})",
+                {"recommendations": res["csv"]})
+
+    def do_forecast() -> tuple[str, dict[str, str]]:
+        res = forecast(store_path, 30, out / "forecast", by="category" if has_category else None,
+                       as_of=ts)
+        tot = res["series"]["total"]
+        return (f"{len(res['series'])} series; total: {tot.get('model')}",
+                {f"forecast_{k}": str(v) for k, v in res["files"].items()})
+
+    def do_plan() -> tuple[str, dict[str, str]]:
+        if budget is None:
+            raise DataError("no --budget given: pass --budget (and --goal, --period) for a "
+                            "promotion plan")
+        res = plan(store_path, budget=float(budget), goal=goal, period=period, catalog=catalog,
+                   constraints=constraints, as_of=day, out=out / "plan", progress=progress)
+        sm = res["summary"]
+        return (f"{sm['goal']}: {sm['customers_targeted']:,} customers, spend "
+                f"{sm['spend']:,.0f} of {sm['budget']:,.0f}, expected {sm['goal_value']:,.1f} "
+                f"{sm['goal_unit']}", {f"plan_{k}": str(v) for k, v in sm["files"].items()})
+
+    def do_report() -> tuple[str, dict[str, str]]:
+        res = report(store_path, out / "report", as_of=day, train_dir=out / "customers")
+        return (f"sections: {', '.join(res['sections'])}",
+                {"report": str(res["files"].get("html", out / "report"))})
+
+    step("features", "computing features", do_features)
+    step("customer_models", "training customer models (segments, churn, lifetime value)",
+         do_train)
+    step("recommendations", "recommending products", do_recommend)
+    step("forecast", "forecasting daily revenue", do_forecast)
+    step("plan", "planning promotions", do_plan)
+    step("report", "writing the HTML report and exports", do_report)
+    result = {"out": str(out), "store": str(store_path), "as_of": day,
+              "loads": [{k: r[k] for k in ("table", "file", "rows_read", "rows_loaded",
+                                           "rows_quarantined")} for r in loads],
+              "steps": steps, "seconds": round(time.perf_counter() - started, 2)}
+    write_run_json(out, command="run", as_of=ts, inputs=[Path(f) for f in files],
+                   metrics={}, extra=result)
+    return result
+
+
 def _plan_against_truth(truth_file: Path, planned: dict[str, Any]) -> dict[str, Any]:
     """A generated scenario knows the truth: the plan's true value as a share of the oracle's,
     next to random targeting, cheapest-for-everyone and highest-churn-first."""

@@ -198,6 +198,62 @@ def generate(
         out.print(f"  {name}: {p}")
 
 
+@app.command("run")
+def run_all(
+    files: Annotated[list[Path] | None, typer.Argument(
+        help="CSV, Parquet or Excel files to load first (none: use what the store holds).")
+    ] = None,
+    store: StoreOpt = Path(DEFAULT_STORE),
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),
+    fmt: Annotated[str, typer.Option("--format", help="auto|online-retail|cdnow|generic")] = "auto",
+    mapping: Annotated[list[str] | None, typer.Option(
+        "--map", help="canonical=source column, repeatable (e.g. --map unit_price=Preis).")] = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Cutoff (default: the day after the last transaction).")] = None,
+    horizon: Annotated[int, typer.Option(help="Churn / CLV horizon in days.")] = 90,
+    budget: Annotated[float | None, typer.Option(
+        help="Promotion budget; without it no plan is made.")] = None,
+    goal: Annotated[str, typer.Option(help="Plan goal (see `loyalist plan --help`).")
+                    ] = "retention",
+    period: Annotated[int, typer.Option(help="Plan period in days.")] = 30,
+    catalog: Annotated[Path | None, typer.Option(help="Promotion catalog file.")] = None,
+    constraints: Annotated[Path | None, typer.Option(help="Plan constraints file.")] = None,
+    as_json: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """The main job on your own data: load the files, then features, customer models,
+    recommendations, the revenue forecast, a promotion plan (with --budget) and the report.
+    A step the data cannot support is skipped with its reason; the others still run.
+
+    Examples:
+
+      loyalist run sales.csv --store shop.duckdb --out results/ --budget 5000 --goal retention
+
+      loyalist run orders.csv --map order_id="Order No" --budget 2000 --goal reactivation
+    """
+    res = pipeline.run_all(store, out_dir, files=files or (), fmt=fmt, mapping=mapping,
+                           as_of=as_of, horizon=horizon, budget=budget, goal=goal,
+                           period=period, catalog=catalog, constraints=constraints,
+                           progress=progress(quiet or as_json))
+    if as_json:
+        emit_json(res)
+        return
+    for load in res["loads"]:
+        out.print(f"{load['file']} -> {load['table']}: {load['rows_read']:,} read, "
+                  f"{load['rows_loaded']:,} loaded, {load['rows_quarantined']:,} quarantined")
+    t = Table(show_header=True, header_style="bold",
+              title=f"as_of {res['as_of']}, {res['seconds']} s")
+    for c in ("step", "status", "detail"):
+        t.add_column(c)
+    for st in res["steps"]:
+        colour = "green" if st["status"] == "done" else "yellow"
+        t.add_row(st["step"], f"[{colour}]{st['status']}[/{colour}]", st["detail"])
+    out.print(t)
+    for st in res["steps"]:
+        for name, path in st["outputs"].items():
+            out.print(f"  {name}: {path}")
+
+
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),
