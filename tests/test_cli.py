@@ -170,6 +170,17 @@ def test_run_on_own_data_every_step_or_a_reason(tmp_path: Path) -> None:
     assert status["recommendations"] == "skipped" and status["plan"] == "done"
     assert status["customer_models"] == "done" and status["report"] == "done"
 
+    # too few customers for the models: the plan says why it did not run, the report still does
+    small = lines[lines.customer_id < "C0040"]
+    small.to_csv(tmp_path / "small.csv", index=False)
+    doc = json.loads(run("run", tmp_path / "small.csv", "--store", tmp_path / "d.duckdb",
+                         "--out", tmp_path / "d", "--budget", "500", "--json").stdout)
+    steps = {s["step"]: s for s in doc["steps"]}
+    assert steps["customer_models"]["status"] == "skipped"
+    assert steps["customer_models"]["detail"].startswith("too few customers")
+    assert steps["plan"]["detail"].startswith("a plan needs the customer models")
+    assert steps["report"]["status"] == "done" and steps["forecast"]["status"] == "done"
+
     p = run("run", tmp_path / "lines.csv", "--store", tmp_path / "c.duckdb", "--budget", "5",
             "--goal", "happiness", ok=False)
     assert p.returncode == 2 and "--goal 'happiness' is unknown" in p.stderr

@@ -266,10 +266,16 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         return (f"{len(res['series'])} series; total: {tot.get('model')}",
                 {f"forecast_{k}": str(v) for k, v in res["files"].items()})
 
+    def trained() -> bool:
+        return any(st["step"] == "customer_models" and st["status"] == "done" for st in steps)
+
     def do_plan() -> tuple[str, dict[str, str]]:
         if budget is None:
             raise DataError("no --budget given: pass --budget (and --goal, --period) for a "
                             "promotion plan")
+        if not trained():
+            raise DataError("a plan needs the customer models (churn risk, value), which were "
+                            "skipped above")
         res = plan(store_path, budget=float(budget), goal=goal, period=period, catalog=catalog,
                    constraints=constraints, as_of=day, out=out / "plan", progress=progress)
         sm = res["summary"]
@@ -278,7 +284,8 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
                 f"{sm['goal_unit']}", {f"plan_{k}": str(v) for k, v in sm["files"].items()})
 
     def do_report() -> tuple[str, dict[str, str]]:
-        res = report(store_path, out / "report", as_of=day, train_dir=out / "customers")
+        res = report(store_path, out / "report", as_of=day,
+                     train_dir=out / "customers" if trained() else None)
         return (f"sections: {', '.join(res['sections'])}",
                 {"report": str(res["files"].get("html", out / "report"))})
 
