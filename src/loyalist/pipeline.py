@@ -297,8 +297,9 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     step("plan", "planning promotions", do_plan)
     step("report", "writing the HTML report and exports", do_report)
     result = {"out": str(out), "store": str(store_path), "as_of": day,
-              "loads": [{k: r[k] for k in ("table", "file", "rows_read", "rows_loaded",
-                                           "rows_quarantined")} for r in loads],
+              "loads": [{k: r.get(k) for k in ("table", "file", "rows_read", "rows_loaded",
+                                               "rows_quarantined", "status", "note")}
+                        for r in loads],
               "steps": steps, "seconds": round(time.perf_counter() - started, 2)}
     write_run_json(out, command="run", as_of=ts, inputs=[Path(f) for f in files],
                    metrics={}, extra=result)

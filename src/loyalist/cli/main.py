@@ -239,8 +239,9 @@ def run_all(
         emit_json(res)
         return
     for load in res["loads"]:
-        out.print(f"{load['file']} -> {load['table']}: {load['rows_read']:,} read, "
-                  f"{load['rows_loaded']:,} loaded, {load['rows_quarantined']:,} quarantined")
+        out.print(f"{load['file']} -> {load['table']}: " + (load["note"] if load.get("note") else
+                  f"{load['rows_read']:,} read, {load['rows_loaded']:,} loaded, "
+                  f"{load['rows_quarantined']:,} quarantined"))
     t = Table(show_header=True, header_style="bold",
               title=f"as_of {res['as_of']}, {res['seconds']} s")
     for c in ("step", "status", "detail"):

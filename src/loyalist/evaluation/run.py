@@ -20,11 +20,12 @@ store; everything else works on frames.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,38 @@ def sample_customers(panel: pd.DataFrame, max_rows: int | None) -> tuple[pd.Data
     return panel[keep].reset_index(drop=True), share
 
 
+class _DemoteToInfo(logging.Filter):
+    """Turn the probabilistic fits' 'estimates are unreliable' warnings into INFO records:
+    inside training they are baselines and features, and their diagnostics go to the model
+    card's notes instead of a wall of warnings at every cutoff."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING:
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            return logging.getLogger(record.name).isEnabledFor(logging.INFO)
+        return True
+
+
+@contextlib.contextmanager
+def _fit_warnings_as_notes() -> Iterator[None]:
+    fit_log = logging.getLogger("loyalist.clv._fitting")
+    demote = _DemoteToInfo()
+    fit_log.addFilter(demote)
+    try:
+        yield
+    finally:
+        fit_log.removeFilter(demote)
+
+
+def _note_diagnostics(name: str, model: Any, notes: list[str]) -> None:
+    diags = list(getattr(model, "diagnostics_", []) or [])
+    for d in diags:
+        if "flat" in d or "not identified" in d or "limit" in d:
+            notes.append(f"{name}: {d}")
+    if not getattr(model, "converged_", True) and not any(n.startswith(name) for n in notes):
+        notes.append(f"{name}: estimates are unreliable: {'; '.join(diags[1:]) or 'no detail'}")
+
+
 def _fit_bgnbd(feats: pd.DataFrame, notes: list[str]) -> tuple[Any | None, Any | None]:
     """BG/NBD (days) and Gamma-Gamma on the customers' history; None with a note if either
     cannot be fitted."""
@@ -134,10 +167,9 @@ def _fit_bgnbd(feats: pd.DataFrame, notes: list[str]) -> tuple[Any | None, Any |
         return None, None
     bg = gg = None
     try:
-        bg = BetaGeoModel().fit(feats["bg_frequency"], feats["bg_recency"], feats["bg_T"])
-        for d in getattr(bg, "diagnostics_", []) or []:
-            if "flat" in d or "not identified" in d or "limit" in d:
-                notes.append(f"BG/NBD: {d}")
+        with _fit_warnings_as_notes():
+            bg = BetaGeoModel().fit(feats["bg_frequency"], feats["bg_recency"], feats["bg_T"])
+        _note_diagnostics("BG/NBD", bg, notes)
         a = bg.params_.get("a", 1.0)
         if a < 1e-3:
             notes.append(f"BG/NBD dropout parameter a = {a:.2g}: the fit finds (almost) no "
@@ -146,7 +178,9 @@ def _fit_bgnbd(feats: pd.DataFrame, notes: list[str]) -> tuple[Any | None, Any |
     except LoyalistError as e:
         notes.append(f"BG/NBD could not be fitted: {e}")
     try:
-        gg = GammaGammaModel().fit(feats["bg_frequency"], feats["bg_monetary_value"])
+        with _fit_warnings_as_notes():
+            gg = GammaGammaModel().fit(feats["bg_frequency"], feats["bg_monetary_value"])
+        _note_diagnostics("Gamma-Gamma", gg, notes)
     except LoyalistError as e:
         notes.append(f"Gamma-Gamma could not be fitted: {e}")
     return bg, gg
