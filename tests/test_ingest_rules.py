@@ -426,3 +426,26 @@ def test_spreadsheet_serial_dates_and_epoch_seconds(tmp_path: Path) -> None:
     pd.DataFrame([line(order="1", when=None)]).assign(ordered_at=1704196800).to_parquet(f)
     st3 = Store(tmp_path / "epoch" / "s.duckdb")
     assert ingest_files(st3, [f], loaded_at=LOADED_AT)[0]["first_date"] == "2024-01-02T12:00:00"
+
+
+def test_workbook_sheets_with_the_same_columns_are_all_loaded(tmp_path: Path) -> None:
+    """Online Retail II ships one year per sheet: reading only the first sheet silently lost
+    half the data. Sheets with the first sheet's columns are loaded one after the other (ids
+    that are numbers on one sheet and text on another still match); others are left out, and
+    the report says both."""
+    f = tmp_path / "two_years.xlsx"
+    with pd.ExcelWriter(f) as w:
+        pd.DataFrame([line(order="1", customer=13085.0)]).to_excel(w, sheet_name="Y1",
+                                                                   index=False)
+        pd.DataFrame([line(order="2", customer="17850"), line(order="3", customer="17850")]
+                     ).to_excel(w, sheet_name="Y2", index=False)
+        pd.DataFrame({"note": ["exported by the till"]}).to_excel(w, sheet_name="About",
+                                                                  index=False)
+    st = Store(tmp_path / "s.duckdb")
+    rep = ingest_files(st, [f], loaded_at=LOADED_AT)[0]
+    assert (rep["rows_read"], rep["rows_loaded"]) == (3, 3)
+    got = st.query("SELECT customer_id, source_row FROM transactions ORDER BY source_row")
+    assert got.customer_id.tolist() == ["13085", "17850", "17850"]
+    assert got.source_row.tolist() == [1, 2, 3]
+    assert rep["assumptions"][0].startswith("workbook sheets 'Y1', 'Y2' have the same columns")
+    assert rep["assumptions"][1].startswith("workbook sheet(s) 'About' left out")

@@ -30,6 +30,8 @@ class Source:
     types: dict[str, str]
     rows: int
     sha256: str
+    #: what was assumed while reading (e.g. which workbook sheets were combined), for the report
+    notes: tuple[str, ...] = ()
 
 
 def file_hash(path: Path) -> str:
@@ -69,6 +71,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> Source
         raise DataError(f"{path}: the file is empty (0 bytes); export it again from the source")
     kind = sniff_kind(path)
     p = _sql_str(str(path))
+    notes: tuple[str, ...] = ()
     try:
         if kind == "parquet":
             con.execute(
@@ -77,7 +80,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> Source
                 f"FROM read_parquet({p}, file_row_number = true)"
             )
         elif kind == "excel":
-            _register_excel(con, path, view)
+            notes = _register_excel(con, path, view)
         else:
             _register_csv(con, path, view, p)
         desc = con.execute(f"DESCRIBE {view}").fetchall()
@@ -95,7 +98,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> Source
         raise DataError(f"{path}: has a header ({', '.join(headers)}) but no data rows")
     return Source(
         path=path, kind=kind, view=view, headers=headers,
-        types={d[0]: d[1] for d in desc}, rows=int(rows), sha256=file_hash(path),
+        types={d[0]: d[1] for d in desc}, rows=int(rows), sha256=file_hash(path), notes=notes,
     )
 
 
@@ -141,20 +144,43 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str)
     raise last
 
 
-def _register_excel(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> None:
+def _register_excel(con: duckdb.DuckDBPyConnection, path: Path, view: str
+                    ) -> tuple[str, ...]:
+    """Register a workbook's data as ``view``: the first non-empty sheet, followed by every
+    later sheet with the same columns (Online Retail II ships one year per sheet); a sheet
+    with other columns is left out, and the returned notes say what was combined or skipped."""
     import polars as pl
 
     try:
-        frame = pl.read_excel(path, engine="calamine", infer_schema_length=10_000)
+        sheets = pl.read_excel(path, engine="calamine", sheet_id=0, infer_schema_length=10_000)
     except Exception as e:  # noqa: BLE001 - calamine raises its own types; all mean "unreadable"
         raise DataError(
             f"{path}: cannot be read as Excel (corrupt, encrypted or not a workbook): "
             f"{str(e).splitlines()[0][:200]}; save it again as .xlsx or CSV"
         ) from None
-    if frame.width == 0:
-        raise DataError(f"{path}: the first sheet is empty; put the data on the first sheet")
+    filled = {name: f for name, f in sheets.items() if f.width and f.height}
+    if not filled:
+        raise DataError(f"{path}: every sheet is empty; put the data on the first sheet")
+    first_name, first = next(iter(filled.items()))
+    same = [n for n, f in filled.items() if f.columns == first.columns]
+    other = [n for n in filled if n not in same]
+    parts = [filled[n] for n in same]
+    try:
+        frame = pl.concat(parts, how="vertical_relaxed")
+    except Exception:  # noqa: BLE001 - e.g. ids read as numbers on one sheet, text on another
+        frame = pl.concat([f.select(pl.all().cast(pl.Utf8)) for f in parts])
+    notes: list[str] = []
+    if len(same) > 1:
+        notes.append(f"workbook sheets {', '.join(repr(n) for n in same)} have the same columns"
+                     " and were loaded one after the other (row numbers run on across them)")
+    if other:
+        notes.append(f"workbook sheet(s) {', '.join(repr(n) for n in other)} left out: their "
+                     f"columns differ from those of {first_name!r}; save them as separate "
+                     "files to load them")
     frame = frame.with_row_index(ROW, offset=1)
     arrow = frame.to_arrow()
     tmp = f"{view}__arrow"
     con.register(tmp, arrow)
     con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {tmp}")
+    return tuple(notes)
+

@@ -167,7 +167,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
     assert rows == src.rows  # noqa: S101
     return {"file": str(src.path), "sha256": src.sha256, "table": spec.name,
             "columns": cols, "rows_read": int(rows), "rows_loaded": int(loaded),
-            "rows_quarantined": int(rows - loaded), "rules": {k: int(v) for k, v in rules.items()}}
+            "rows_quarantined": int(rows - loaded), "rules": {k: int(v) for k, v in rules.items()},
+            "assumptions": list(src.notes)}
 
 
 def write(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec, table: str,

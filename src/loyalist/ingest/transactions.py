@@ -226,7 +226,7 @@ def _report(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
     assert loaded + quarantined == rows == src.rows, "ingest lost rows"  # noqa: S101
     return {
         "file": str(src.path), "sha256": src.sha256, "format": a.name,
-        "columns": dict(a.columns), "assumptions": list(a.assumptions),
+        "columns": dict(a.columns), "assumptions": [*src.notes, *a.assumptions],
         "rows_read": int(rows), "rows_loaded": int(loaded), "rows_quarantined": int(quarantined),
         "rules": {k: v["rows"] for k, v in rules.items() if v.get("action") != "off"},
         "rule_details": rules,
