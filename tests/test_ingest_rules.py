@@ -449,3 +449,32 @@ def test_workbook_sheets_with_the_same_columns_are_all_loaded(tmp_path: Path) ->
     assert got.source_row.tolist() == [1, 2, 3]
     assert rep["assumptions"][0].startswith("workbook sheets 'Y1', 'Y2' have the same columns")
     assert rep["assumptions"][1].startswith("workbook sheet(s) 'About' left out")
+
+
+@pytest.mark.parametrize("name", ["tx.json", "tx.jsonl", "tx.csv.gz"])
+def test_json_records_and_gzipped_csv(tmp_path: Path, name: str) -> None:
+    import gzip
+    import json
+
+    recs = [line(order="1", customer=17850, qty=2), line(order="2", customer=17851, price=3.5)]
+    f = tmp_path / name
+    if name.endswith(".json"):
+        f.write_text(json.dumps(recs))
+    elif name.endswith(".jsonl"):
+        f.write_text("\n".join(json.dumps(r) for r in recs))
+    else:
+        with gzip.open(f, "wt") as g:
+            pd.DataFrame(recs).to_csv(g, index=False)
+    st = Store(tmp_path / "s.duckdb")
+    rep = ingest_files(st, [f], loaded_at=LOADED_AT)[0]
+    assert (rep["rows_read"], rep["rows_loaded"]) == (2, 2)
+    assert rep["revenue_loaded"] == pytest.approx(2 * 2.5 + 3.5)
+    got = st.query("SELECT customer_id FROM transactions ORDER BY source_row").customer_id
+    assert got.tolist() == ["17850", "17851"]
+
+
+def test_truncated_json_is_one_clear_error(tmp_path: Path) -> None:
+    f = tmp_path / "bad.json"
+    f.write_text('[{"order_id": "1", "customer_id": ')
+    with pytest.raises(DataError, match=r"bad.json: cannot be read as json .*export the file"):
+        ingest_files(Store(tmp_path / "s.duckdb"), [f], loaded_at=LOADED_AT)

@@ -24,7 +24,7 @@ ROW = "__row"
 @dataclass(frozen=True)
 class Source:
     path: Path
-    kind: str  # 'csv' | 'parquet' | 'excel'
+    kind: str  # 'csv' | 'parquet' | 'excel' | 'json'
     view: str
     headers: tuple[str, ...]
     types: dict[str, str]
@@ -54,6 +54,8 @@ def sniff_kind(path: Path) -> str:
         return "parquet"  # wrong magic: reading will say it is corrupt
     if suffix in (".xlsx", ".xls", ".xlsm"):
         return "excel"
+    if suffix in (".json", ".jsonl", ".ndjson") or head.lstrip()[:1] in (b"[", b"{"):
+        return "json"
     return "csv"
 
 
@@ -81,6 +83,9 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> Source
             )
         elif kind == "excel":
             notes = _register_excel(con, path, view)
+        elif kind == "json":  # an array of flat records, or one record per line
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT *, row_number() OVER () "
+                        f"AS {ROW} FROM read_json_auto({p}, sample_size = 20480)")
         else:
             _register_csv(con, path, view, p)
         desc = con.execute(f"DESCRIBE {view}").fetchall()
