@@ -478,3 +478,28 @@ def test_truncated_json_is_one_clear_error(tmp_path: Path) -> None:
     f.write_text('[{"order_id": "1", "customer_id": ')
     with pytest.raises(DataError, match=r"bad.json: cannot be read as json .*export the file"):
         ingest_files(Store(tmp_path / "s.duckdb"), [f], loaded_at=LOADED_AT)
+
+
+def test_promotion_history_with_a_control_group_column(tmp_path: Path) -> None:
+    """Campaign exports mark the hold-out in a column of its own (group = test/control, or a
+    treated flag), not as a promotion named 'control'; such rows are stored as 'control', so
+    the response model sees the control group, and the report says how many."""
+    st = Store(tmp_path / "s.duckdb")
+    ingest_files(st, [write_csv(tmp_path / "t.csv", [line()])], loaded_at=LOADED_AT)
+    f = write_csv(tmp_path / "campaign.csv", [
+        {"customer": "1", "sent_at": "2024-01-05", "offer": "voucher_5", "group": "test"},
+        {"customer": "2", "sent_at": "2024-01-05", "offer": "voucher_5", "group": "Control"},
+        {"customer": "3", "sent_at": "2024-01-05", "offer": "voucher_5", "group": "hold-out"},
+        {"customer": "4", "sent_at": "2024-01-05", "offer": "voucher_5", "group": "VIP"}])
+    rep = ingest_files(st, [f], table="promotions", loaded_at=LOADED_AT)[0]
+    assert rep["rows_loaded"] == 4
+    assert rep["assumptions"] == ["control group read from column 'group': 2 rows stored as "
+                                  "promotion 'control'; 1 values were neither control nor "
+                                  "treated and count as treated"]
+    f2 = write_csv(tmp_path / "c2.csv", [
+        {"customer_id": "5", "sent_at": "2024-02-01", "promotion": "pct10_off", "treated": 1},
+        {"customer_id": "6", "sent_at": "2024-02-01", "promotion": "pct10_off", "treated": 0}])
+    ingest_files(st, [f2], table="promotions", loaded_at=LOADED_AT)
+    got = st.query("SELECT customer_id, promotion FROM promotions ORDER BY customer_id")
+    assert got.promotion.tolist() == ["voucher_5", "control", "control", "voucher_5",
+                                      "pct10_off", "control"]

@@ -116,10 +116,55 @@ def detect_table(headers: Sequence[str]) -> str:
     return s.T_TRANSACTIONS
 
 
+#: a promotion history's hold-out flag: a column saying which rows are the control group
+#: (TRUE / 'control' / 'holdout' -> the row is stored as promotion 'control'), or, inverted,
+#: which rows were treated. ``--map control=<column>`` names one explicitly.
+CONTROL = "control"
+_CONTROL_NAMES = ("control", "iscontrol", "controlgroup", "incontrol", "holdout", "isholdout",
+                  "holdoutgroup", "group", "testgroup", "abgroup", "arm", "variant", "cell")
+_TREATED_NAMES = ("treated", "istreated", "intreatment", "treatmentgroup")
+_CONTROL_VALUES = ("control", "controlgroup", "holdout", "holdoutgroup", "ctrl", "c", "true",
+                   "yes", "y", "1", "hold")
+_TREATED_VALUES = ("test", "testgroup", "treatment", "treated", "target", "t", "false", "no",
+                   "n", "0", "exposed", "mailed", "sent")
+
+
+def _control_column(headers: Sequence[str], mapping: Mapping[str, str] | None
+                    ) -> tuple[str, bool] | None:
+    """(source column, True if it flags the control rows / False if it flags treated rows)."""
+    if mapping and CONTROL in mapping:
+        return mapping[CONTROL], True
+    by_norm = {normalise(h): h for h in headers}
+    for names, flags_control in ((_CONTROL_NAMES, True), (_TREATED_NAMES, False)):
+        for n in names:
+            if n in by_norm:
+                return by_norm[n], flags_control
+    return None
+
+
+def _control_expr(con: duckdb.DuckDBPyConnection, src: Source, col: str, flags_control: bool
+                  ) -> str:
+    """SQL: TRUE on control rows, FALSE on treated rows, NULL when the value is neither."""
+    dtype = src.types[col]
+    if dtype.upper() == "BOOLEAN" or parse._is_numeric(dtype):
+        flag = parse.bool_expr(col, dtype)
+    else:
+        v = f"regexp_replace(lower(trim(CAST({parse.q(col)} AS VARCHAR))), '[^0-9a-z]', '', 'g')"
+        yes = ", ".join(f"'{x}'" for x in _CONTROL_VALUES)
+        no = ", ".join(f"'{x}'" for x in _TREATED_VALUES)
+        flag = f"(CASE WHEN {v} IN ({yes}) THEN TRUE WHEN {v} IN ({no}) THEN FALSE END)"
+    return flag if flags_control else f"(NOT {flag})"
+
+
 def columns_for(spec: TableSpec, headers: Sequence[str], mapping: Mapping[str, str] | None
                 ) -> dict[str, str]:
     cols: dict[str, str] = {}
     for canon, source in (mapping or {}).items():
+        if canon == CONTROL and spec.name == s.T_PROMOTIONS:
+            if source not in headers:
+                raise DataError(f"--map {canon}={source}: the file has no column {source!r}; "
+                                f"its columns are: {', '.join(headers)}")
+            continue
         if canon not in spec.kinds:
             raise DataError(f"--map {canon}={source}: {canon!r} is not a column of "
                             f"{spec.name}; use one of: {', '.join(spec.kinds)}")
@@ -147,6 +192,21 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
         )
     exprs = {canon: parse.column_expr(con, src.view, col, src.types[col], spec.kinds[canon])
              for canon, col in cols.items()}
+    notes = list(src.notes)
+    ctl = _control_column(src.headers, mapping) if spec.name == s.T_PROMOTIONS else None
+    if ctl is not None and ctl[0] not in cols.values() and s.PROMOTION in exprs:
+        col, flags_control = ctl
+        flag = _control_expr(con, src, col, flags_control)
+        exprs[s.PROMOTION] = (f"CASE WHEN {flag} THEN '{CONTROL}' "
+                              f"ELSE {exprs[s.PROMOTION]} END")
+        n_ctl, n_bad = con.execute(
+            f"SELECT count(*) FILTER (WHERE {flag}), count(*) FILTER (WHERE {flag} IS NULL AND "
+            f"nullif(trim(CAST({parse.q(col)} AS VARCHAR)), '') IS NOT NULL) FROM {src.view}"
+        ).fetchall()[0]
+        notes.append(
+            f"control group read from column {col!r}: {n_ctl:,} rows stored as promotion "
+            f"'{CONTROL}'" + (f"; {n_bad:,} values were neither control nor treated and count "
+                             "as treated" if n_bad else ""))
     for canon in spec.kinds:
         exprs.setdefault(canon, "NULL")
     raw_cols = ", ".join(parse.q(h) for h in src.headers)
@@ -168,7 +228,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
     return {"file": str(src.path), "sha256": src.sha256, "table": spec.name,
             "columns": cols, "rows_read": int(rows), "rows_loaded": int(loaded),
             "rows_quarantined": int(rows - loaded), "rules": {k: int(v) for k, v in rules.items()},
-            "assumptions": list(src.notes)}
+            "assumptions": notes}
 
 
 def write(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec, table: str,
