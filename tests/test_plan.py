@@ -40,7 +40,8 @@ def _merchant(root: Path, scenario: str, *, seed: int) -> dict:
         ts = st.default_as_of()
         inp = pipeline.plan_inputs(st, ts)
     truth = pd.read_parquet(gen["files"]["truth_response"])
-    return {"root": root, "store": store, "as_of": ts, "inp": inp, "truth": truth}
+    return {"root": root, "store": store, "as_of": ts, "inp": inp, "truth": truth,
+            "files": gen["files"]}
 
 
 @pytest.fixture(scope="module")
@@ -428,4 +429,35 @@ def test_losing_money_warning_names_the_price_of_the_goal() -> None:
     assert losing_money("profit", -5.0, -5.0, None) is None  # the profit goal is the loss
     w = losing_money("revenue", -20.0, 300.0, None)
     assert w is not None and "300 of incremental revenue" in w and "each" not in w
+
+
+def test_campaign_export_with_a_group_column_gives_the_same_experiment(scenario: dict,
+                                                                        tmp_path: Path) -> None:
+    """The same promotion history written the way campaign tools export it (the offer in one
+    column, test/control in another, control rows carrying the campaign's offer name) yields
+    the same experiment as the canonical 'control' rows: same arms, same outcomes."""
+    from loyalist.response import build_training_set
+
+    promos = pd.read_parquet(scenario["files"]["promotions"])
+    is_ctl = promos["promotion"] == "control"
+    campaign_offer = (promos[~is_ctl].groupby("sent_at")["promotion"].first()
+                      .reindex(promos["sent_at"]).to_numpy())
+    export = pd.DataFrame({
+        "Customer": promos["customer_id"], "Sent At": promos["sent_at"].astype(str),
+        "Offer": np.where(is_ctl, campaign_offer, promos["promotion"]),
+        "Group": np.where(is_ctl, "Control", "Test"), "Redeemed": promos["redeemed"]})
+    export.to_csv(tmp_path / "campaigns.csv", index=False)
+    store = tmp_path / "s.duckdb"
+    pipeline.load_scenario(store, scenario["files"], skip=("promotions",))
+    rep = pipeline.ingest(store, [tmp_path / "campaigns.csv"], table="promotions")[0]
+    assert rep["rows_loaded"] == len(promos)
+    assert rep["assumptions"][0].startswith(
+        f"control group read from column 'Group': {int(is_ctl.sum()):,} rows")
+    frames = []
+    for path in (scenario["store"], store):
+        with Store(path, read_only=True) as st:
+            f = build_training_set(st, cutoff=scenario["as_of"]).frame
+        frames.append(f.groupby(["promotion", "treated"])
+                      .agg(n=("y_purchased", "size"), bought=("y_purchased", "sum")))
+    pd.testing.assert_frame_equal(frames[0], frames[1])
 
