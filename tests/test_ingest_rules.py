@@ -503,3 +503,20 @@ def test_promotion_history_with_a_control_group_column(tmp_path: Path) -> None:
     got = st.query("SELECT customer_id, promotion FROM promotions ORDER BY customer_id")
     assert got.promotion.tolist() == ["voucher_5", "control", "control", "voucher_5",
                                       "pct10_off", "control"]
+
+
+@pytest.mark.parametrize(("values", "want"), [
+    # Excel's default CSV export: two-digit years, which %Y also "reads" as the year 10
+    (["12/31/10 14:00", "1/2/11 9:05"], ["2010-12-31 14:00", "2011-01-02 09:05"]),
+    (["1/2/24 10:00 AM", "12/31/10 2:05 PM"], ["2024-01-02 10:00", "2010-12-31 14:05"]),
+    (["02-Jan-2024 10:00", "15-Mar-2024 18:30"], ["2024-01-02 10:00", "2024-03-15 18:30"]),
+    (["Jan 2, 2024 10:00 AM", "Mar 15, 2024 6:30 PM"], ["2024-01-02 10:00", "2024-03-15 18:30"]),
+    (["2 January 2024", "15 March 2024"], ["2024-01-02", "2024-03-15"]),
+    (["Tue, 02 Jan 2024 10:00:00 GMT", "Fri, 15 Mar 2024 18:30:00 GMT"],
+     ["2024-01-02 10:00", "2024-03-15 18:30"]),
+])
+def test_more_date_spellings(tmp_path: Path, values: list[str], want: list[str]) -> None:
+    st, rep = load(tmp_path, [line(order=str(i), when=v) for i, v in enumerate(values)])
+    assert rep["rows_loaded"] == len(values), rep["rules"]
+    got = st.query("SELECT ordered_at FROM transactions ORDER BY source_row").ordered_at
+    assert got.tolist() == [pd.Timestamp(w) for w in want]

@@ -19,6 +19,12 @@ DATE_FORMATS = (
     # 12-hour clocks (US exports): 12/01/2010 08:26 AM
     "%m/%d/%Y %I:%M %p", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%y %I:%M %p", "%d/%m/%Y %I:%M %p",
     "%d/%m/%Y %I:%M:%S %p", "%Y-%m-%d %I:%M %p", "%Y-%m-%d %I:%M:%S %p",
+    # two-digit years with times (Excel's default CSV export: 12/31/10 14:00), month names,
+    # e-mail/HTTP style (Tue, 02 Jan 2024 10:00:00 GMT)
+    "%m/%d/%y %H:%M:%S", "%d/%m/%y %H:%M", "%d.%m.%y %H:%M", "%d.%m.%y",
+    "%d-%b-%Y %H:%M", "%d-%b-%Y %H:%M:%S", "%d-%b-%y", "%b %d, %Y %I:%M %p", "%b %d, %Y %H:%M",
+    "%d %B %Y", "%B %d, %Y", "%d %B %Y %H:%M", "%a, %d %b %Y %H:%M:%S GMT",
+    "%a, %d %b %Y %H:%M:%S UTC",
 )
 
 _SAMPLE = 20_000
@@ -38,11 +44,14 @@ def _is_numeric(dtype: str) -> bool:
     return any(k in d for k in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "NUMERIC"))
 
 
-def _best(con: duckdb.DuckDBPyConnection, view: str, col: str, exprs: list[str]) -> str:
-    """The candidate expression that parses most of a sample of the column's non-empty values."""
+def _best(con: duckdb.DuckDBPyConnection, view: str, col: str, exprs: list[str],
+          plausible: str = "{e} IS NOT NULL") -> str:
+    """The candidate expression that parses most of a sample of the column's non-empty values
+    into ``plausible`` ones (a SQL predicate over ``{e}``, the parsed value)."""
     sample = (f"(SELECT {q(col)} AS v FROM {view} WHERE nullif(trim(CAST({q(col)} AS VARCHAR)), '')"
               f" IS NOT NULL LIMIT {_SAMPLE})")
-    counts = ", ".join("count(" + e.replace("{x}", "v") + ")" for e in exprs)
+    counts = ", ".join("count(CASE WHEN " + plausible.replace("{e}", e.replace("{x}", "v"))
+                       + " THEN 1 END)" for e in exprs)
     row = con.execute(f"SELECT {counts} FROM {sample}").fetchall()[0]
     best = max(range(len(exprs)), key=lambda i: (row[i], -i))
     return exprs[best]
@@ -111,7 +120,10 @@ def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: s
     candidates = ["TRY_CAST(" + t + " AS TIMESTAMP)"] + [
         f"try_strptime({t}, '{f}')" for f in DATE_FORMATS
     ] + [f"CASE WHEN {num} BETWEEN {_SERIAL_MIN} AND {_SERIAL_MAX} THEN {_serial(num)} END"]
-    return _best(con, view, col, candidates).replace("{x}", x)
+    # '12/31/10 14:00' reads as the year 10 under %Y and as 2010 under %y: only dates in
+    # 1900-2199 count, so the format that gives real dates wins
+    plausible = "{e} BETWEEN TIMESTAMP '1900-01-01' AND TIMESTAMP '2199-12-31 23:59:59'"
+    return _best(con, view, col, candidates, plausible).replace("{x}", x)
 
 
 def time_expr(col: str, dtype: str) -> str:
