@@ -520,3 +520,19 @@ def test_more_date_spellings(tmp_path: Path, values: list[str], want: list[str])
     assert rep["rows_loaded"] == len(values), rep["rules"]
     got = st.query("SELECT ordered_at FROM transactions ORDER BY source_row").ordered_at
     assert got.tolist() == [pd.Timestamp(w) for w in want]
+
+
+@pytest.mark.parametrize(("prices", "want"), [
+    (["(12.50)", "4.00"], [-12.5, 4.0]),  # accounting negative
+    (["12.50-", "3.00"], [-12.5, 3.0]),  # trailing minus (SAP exports)
+    (["1'234.50", "3.00"], [1234.5, 3.0]),  # Swiss thousands
+    (["EUR 12.50", "1,000.00 usd"], [12.5, 1000.0]),  # currency codes
+    (["1 234,50 €", "3,50 €"], [1234.5, 3.5]),
+])
+def test_more_number_spellings(tmp_path: Path, prices: list[str], want: list[float]) -> None:
+    rows = [{"receipt": f"r{i}", "client": "a", "date": "2024-01-02", "sku": "X", "total": p}
+            for i, p in enumerate(prices)]
+    st, rep = load(tmp_path, rows)
+    assert rep["rows_read"] == len(prices) and rep["rules"].get("unparseable_price", 0) == 0
+    got = st.query("SELECT amount FROM transactions ORDER BY source_row").amount
+    assert got.tolist() == want

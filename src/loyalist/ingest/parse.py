@@ -70,13 +70,22 @@ def plain_text_expr(col: str) -> str:
     return f"nullif(trim(CAST({q(col)} AS VARCHAR)), '')"
 
 
+_CURRENCY_CODES = ("(EUR|USD|GBP|CHF|JPY|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|RON|BGN|INR|CNY"
+                   "|BRL|MXN|ZAR|TRY|SGD|HKD)")
+
+
 def number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str) -> str:
     x = q(col)
     if _is_numeric(dtype):
         return f"CAST({x} AS DOUBLE)"
     if dtype.upper() == "BOOLEAN":
         return f"CAST(CAST({x} AS INTEGER) AS DOUBLE)"
-    clean = "regexp_replace(trim(CAST({x} AS VARCHAR)), '[\\s£$€¥]', '', 'g')"
+    # currency signs and codes, spaces and apostrophes (1'234.50) out; accounting negatives
+    # (12.50) and trailing minus signs (12.50-, SAP exports) become a leading minus
+    bare = ("regexp_replace(upper(trim(CAST({x} AS VARCHAR))), "
+            f"'[\\s£$€¥''’]|{_CURRENCY_CODES}', '', 'g')")
+    clean = (f"regexp_replace(regexp_replace({bare}, '^\\((.*)\\)$', '-\\1'), "
+             "'^([^-].*)-$', '-\\1')")
     candidates = [
         "TRY_CAST(trim(CAST({x} AS VARCHAR)) AS DOUBLE)",
         # 1,234.50 / £3.50 (thousands commas, decimal point)
