@@ -449,7 +449,8 @@ def test_campaign_export_with_a_group_column_gives_the_same_experiment(scenario:
     export.to_csv(tmp_path / "campaigns.csv", index=False)
     store = tmp_path / "s.duckdb"
     pipeline.load_scenario(store, scenario["files"], skip=("promotions",))
-    rep = pipeline.ingest(store, [tmp_path / "campaigns.csv"], table="promotions")[0]
+    rep = pipeline.ingest(store, [tmp_path / "campaigns.csv"])[0]  # table found from headers
+    assert rep["table"] == "promotions"
     assert rep["rows_loaded"] == len(promos)
     assert rep["assumptions"][0].startswith(
         f"control group read from column 'Group': {int(is_ctl.sum()):,} rows")

@@ -100,7 +100,7 @@ def detect_table(headers: Sequence[str]) -> str:
         return s.T_COMPETITORS
     if "category" in norm and norm & {"stockunits", "weeksofcover"} and "productid" not in norm:
         return s.T_INVENTORY
-    if {"sentat", "promotion"} <= norm or {"sentat", "campaign"} <= norm:
+    if "sentat" in norm and norm & {"promotion", "campaign", "offer", "treatment"}:
         return s.T_PROMOTIONS
     has_order = bool(norm & {"orderid", "invoice", "invoiceno", "receiptid", "transactionid"})
     has_date = bool(norm & {"orderedat", "invoicedate", "date", "orderdate", "transactiondate"})
