@@ -279,8 +279,10 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         res = plan(store_path, budget=float(budget), goal=goal, period=period, catalog=catalog,
                    constraints=constraints, as_of=day, out=out / "plan", progress=progress)
         sm = res["summary"]
+        value = (f"{sm['goal_value']:,.1f}" if sm["cost_per_goal_unit"] is not None
+                 else f"{sm['goal_value']:,.0f}")
         return (f"{sm['goal']}: {sm['customers_targeted']:,} customers, spend "
-                f"{sm['spend']:,.0f} of {sm['budget']:,.0f}, expected {sm['goal_value']:,.1f} "
+                f"{sm['spend']:,.0f} of {sm['budget']:,.0f}, expected {value} "
                 f"{sm['goal_unit']}", {f"plan_{k}": str(v) for k, v in sm["files"].items()})
 
     def do_report() -> tuple[str, dict[str, str]]:
