@@ -536,3 +536,34 @@ def test_more_number_spellings(tmp_path: Path, prices: list[str], want: list[flo
     assert rep["rows_read"] == len(prices) and rep["rules"].get("unparseable_price", 0) == 0
     got = st.query("SELECT amount FROM transactions ORDER BY source_row").amount
     assert got.tolist() == want
+
+
+def test_birth_dates_give_the_age_at_the_plans_as_of(tmp_path: Path) -> None:
+    """A tobacco or alcohol merchant's CRM keeps dates of birth, not ages (which go stale):
+    the age the minimum-age rule reads is the age at the plan's as_of."""
+    from loyalist.response import response_features
+
+    st = Store(tmp_path / "s.duckdb")
+    ingest_files(st, [write_csv(tmp_path / "t.csv", [line(customer="a"), line(customer="b"),
+                                                     line(customer="c")])],
+                 loaded_at=LOADED_AT)
+    f = write_csv(tmp_path / "crm.csv", [
+        {"Customer ID": "a", "Date of Birth": "2006-03-01", "Marketing Consent": "yes"},
+        {"Customer ID": "b", "Date of Birth": "2006-02-28", "Marketing Consent": "yes"},
+        {"Customer ID": "c", "Date of Birth": "", "Marketing Consent": "yes"}])
+    rep = ingest_files(st, [f], table="customers", loaded_at=LOADED_AT)[0]
+    assert rep["columns"]["birth_date"] == "Date of Birth" and rep["rows_loaded"] == 3
+    feats = response_features(st, pd.Timestamp("2024-02-29"), window_days=30)
+    age = feats.set_index("customer_id")["age"]
+    assert age["a"] == 17 and age["b"] == 18 and pd.isna(age["c"])
+
+
+def test_an_older_store_gains_the_birth_date_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE customers (customer_id VARCHAR PRIMARY KEY, age DOUBLE, "
+                "gender VARCHAR, region VARCHAR, signup_at TIMESTAMP, marketing_consent "
+                "BOOLEAN, email_opt_out BOOLEAN, load_id INTEGER)")
+    con.close()
+    with Store(path) as st:
+        assert st.has_column("customers", "birth_date")

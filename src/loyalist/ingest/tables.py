@@ -44,12 +44,14 @@ SPECS: dict[str, TableSpec] = {
     s.T_CUSTOMERS: TableSpec(
         s.T_CUSTOMERS,
         {s.CUSTOMER_ID: "id", s.AGE: "number", s.GENDER: "text", s.REGION: "text",
-         s.SIGNUP_AT: "timestamp", s.MARKETING_CONSENT: "bool", s.EMAIL_OPT_OUT: "bool"},
+         s.SIGNUP_AT: "timestamp", s.MARKETING_CONSENT: "bool", s.EMAIL_OPT_OUT: "bool",
+         s.BIRTH_DATE: "timestamp"},
         (s.CUSTOMER_ID,), (s.CUSTOMER_ID,),
         {"customer": s.CUSTOMER_ID, "clientid": s.CUSTOMER_ID, "memberid": s.CUSTOMER_ID,
          "location": s.REGION, "city": s.REGION, "sex": s.GENDER, "signupdate": s.SIGNUP_AT,
          "joinedat": s.SIGNUP_AT, "consent": s.MARKETING_CONSENT, "optin": s.MARKETING_CONSENT,
-         "optout": s.EMAIL_OPT_OUT},
+         "optout": s.EMAIL_OPT_OUT, "birthdate": s.BIRTH_DATE, "dateofbirth": s.BIRTH_DATE,
+         "dob": s.BIRTH_DATE, "birthday": s.BIRTH_DATE},
     ),
     s.T_PROMOTIONS: TableSpec(
         s.T_PROMOTIONS,

@@ -200,8 +200,11 @@ def response_features(store: Store, as_of: Any, *, window_days: int = DEFAULT_WI
     feats = customer_features(store, ts)
     feats["has_history"] = 1.0
     if store.has_rows(s.T_CUSTOMERS):
+        # age at as_of from the birth date when there is one (a stored age goes stale)
+        age = (f"coalesce(date_sub('year', {s.BIRTH_DATE}, $as_of), {s.AGE})"
+               if store.has_column(s.T_CUSTOMERS, s.BIRTH_DATE) else s.AGE)
         cust = store.query(f"""
-            SELECT {s.CUSTOMER_ID} AS customer_id, {s.AGE} AS age,
+            SELECT {s.CUSTOMER_ID} AS customer_id, {age} AS age,
                    date_diff('second', {s.SIGNUP_AT}, $as_of) / 86400.0 AS signup_days
             FROM {s.T_CUSTOMERS}
             WHERE {s.SIGNUP_AT} IS NULL OR {s.SIGNUP_AT} < $as_of""", p)

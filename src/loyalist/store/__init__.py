@@ -52,7 +52,7 @@ DDL = {
         CREATE TABLE IF NOT EXISTS {s.T_CUSTOMERS} (
             {s.CUSTOMER_ID} VARCHAR PRIMARY KEY, {s.AGE} DOUBLE, {s.GENDER} VARCHAR,
             {s.REGION} VARCHAR, {s.SIGNUP_AT} TIMESTAMP, {s.MARKETING_CONSENT} BOOLEAN,
-            {s.EMAIL_OPT_OUT} BOOLEAN, {s.LOAD_ID} INTEGER)""",
+            {s.EMAIL_OPT_OUT} BOOLEAN, {s.LOAD_ID} INTEGER, {s.BIRTH_DATE} TIMESTAMP)""",
     s.T_PROMOTIONS: f"""
         CREATE TABLE IF NOT EXISTS {s.T_PROMOTIONS} (
             {s.CUSTOMER_ID} VARCHAR NOT NULL, {s.SENT_AT} TIMESTAMP NOT NULL,
@@ -74,6 +74,12 @@ DDL = {
             {s.WEEKLY_SALES_UNITS} DOUBLE, {s.WEEKS_OF_COVER} DOUBLE, {s.OVERSTOCKED} BOOLEAN,
             {s.LOAD_ID} INTEGER)""",
 }
+
+
+#: columns added to existing tables since a store may have been created (idempotent)
+MIGRATIONS = (
+    f"ALTER TABLE {s.T_CUSTOMERS} ADD COLUMN IF NOT EXISTS {s.BIRTH_DATE} TIMESTAMP",
+)
 
 
 def default_path() -> Path:
@@ -124,6 +130,8 @@ class Store:
         if not read_only:
             for ddl in DDL.values():
                 self.con.execute(ddl)
+            for ddl in MIGRATIONS:  # columns added after a store may have been created
+                self.con.execute(ddl)
 
     def __enter__(self) -> Store:
         return self
@@ -150,6 +158,11 @@ class Store:
         return bool(self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
         ).fetchall()[0][0])
+
+    def has_column(self, table: str, column: str) -> bool:
+        return bool(self.con.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = ? "
+            "AND column_name = ?", [table, column]).fetchall()[0][0])
 
     def has_rows(self, name: str) -> bool:
         """Whether table ``name`` exists and holds at least one row (optional inputs such as
