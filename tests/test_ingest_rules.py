@@ -567,3 +567,19 @@ def test_an_older_store_gains_the_birth_date_column(tmp_path: Path) -> None:
     con.close()
     with Store(path) as st:
         assert st.has_column("customers", "birth_date")
+
+
+def test_report_title_above_the_header_is_skipped(tmp_path: Path) -> None:
+    """Till and ERP exports often start with a title line (and a blank line) above the column
+    names; the header row is found, and the report says which line it was."""
+    f = tmp_path / "titled.csv"
+    f.write_text("Sales by line; period 2024-01\n\n"
+                 "order_id;product_id;quantity;unit_price;customer_id;ordered_at\n"
+                 "1;A;1;2,50;c1;02.01.2024\n2;B;2;3,50;c2;03.01.2024\nTotal;;;;;\n")
+    st = Store(tmp_path / "s.duckdb")
+    rep = ingest_files(st, [f], loaded_at=LOADED_AT)[0]
+    assert (rep["rows_read"], rep["rows_loaded"]) == (3, 2)
+    assert rep["rules"]["missing_product_id"] == 1  # the totals line
+    assert rep["assumptions"] == ["the column names are on line 3: the 2 line(s) above them "
+                                  "(a report title) were skipped"]
+    assert st.query("SELECT sum(amount) AS v FROM transactions").v.iloc[0] == pytest.approx(9.5)

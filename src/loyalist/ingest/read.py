@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from loyalist import schema as s
 from loyalist.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> Source
             con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT *, row_number() OVER () "
                         f"AS {ROW} FROM read_json_auto({p}, sample_size = 20480)")
         else:
-            _register_csv(con, path, view, p)
+            notes = _register_csv(con, path, view, p)
         desc = con.execute(f"DESCRIBE {view}").fetchall()
         rows = con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0]
     except DataError:
@@ -127,11 +128,55 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str) -> None:
+#: lines searched for the header row below a report title
+_HEADER_SEARCH_LINES = 30
+
+
+def _known_column_names() -> set[str]:
+    """Every column name (normalised) any table's reader recognises."""
+    from loyalist.ingest.adapters import SYNONYMS, normalise
+    from loyalist.ingest.tables import SPECS
+
+    names = set(SYNONYMS) | {normalise(c) for c in s.MAPPABLE}
+    for spec in SPECS.values():
+        names |= set(spec.synonyms) | {normalise(c) for c in spec.kinds}
+    return names
+
+
+def header_line(path: Path) -> int:
+    """The line holding the column names: 0, unless the first line names fewer than two known
+    columns and a later one (within the first lines) names two or more, as in an export that
+    starts with a report title ('Sales by line, period 2024-01') and maybe a blank line."""
+    import gzip
+    import re
+
+    from loyalist.ingest.adapters import normalise
+
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            lines = [f.readline() for _ in range(_HEADER_SEARCH_LINES)]
+    except OSError:
+        return 0
+    known = _known_column_names()
+
+    def hits(raw: bytes) -> int:
+        cells = re.split(r"[,;\t|]", raw.decode("utf-8", errors="replace"))
+        return len({n for c in cells if (n := normalise(c.strip().strip('"'))) in known})
+
+    counts = [hits(raw) for raw in lines if raw]
+    if not counts or counts[0] >= 2:
+        return 0
+    return next((i for i, n in enumerate(counts) if n >= 2), 0)
+
+
+def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str
+                  ) -> tuple[str, ...]:
     last: Exception | None = None
+    skip = header_line(path)
     for enc in ("utf-8", "latin-1"):
         src = (f"read_csv({p}, all_varchar = true, header = true, encoding = '{enc}', "
-               "sample_size = 20480, strict_mode = false, null_padding = true)")
+               f"sample_size = 20480, strict_mode = false, null_padding = true, skip = {skip})")
         try:
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {view} AS "
@@ -140,7 +185,8 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str)
             con.execute(f"SELECT count(*) FROM {view}").fetchall()
             if enc != "utf-8":
                 log.info("%s: not UTF-8, read as %s", path, enc)
-            return
+            return (f"the column names are on line {skip + 1}: the {skip} line(s) above them "
+                    "(a report title) were skipped",) if skip else ()
         except duckdb.InvalidInputException as e:  # invalid unicode -> try the next encoding
             last = e
             if "unicode" not in str(e).lower() and "utf" not in str(e).lower():
