@@ -236,6 +236,11 @@ def test_catalog_formats_agree(tmp_path: Path) -> None:
     for f in frames[1:]:
         pd.testing.assert_frame_equal(frames[0], f)
     assert frames[0]["category"].tolist() == ["coffee;tea", ""]
+    # kinds as merchants' tools spell them
+    (tmp_path / "spelled.csv").write_text(
+        "name,kind,value,contact_cost,category\nten_off,Percentage,10,0.05,coffee;tea\n"
+        "pts,Double Points,2,,\n")
+    pd.testing.assert_frame_equal(frames[0], load_catalog(tmp_path / "spelled.csv"))
     (tmp_path / "bad.csv").write_text("name,kind,value\nx,teleport,10\n")
     with pytest.raises(DataError, match="promotion 'x' has kind 'teleport'; use one of"):
         load_catalog(tmp_path / "bad.csv")

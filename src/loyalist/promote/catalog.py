@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -120,6 +121,33 @@ def load_catalog(path: str | Path) -> pd.DataFrame:
     return normalise_catalog(frame, source=str(p))
 
 
+#: other names for the promotion kinds, as merchants' tools spell them
+KIND_ALIASES = {
+    **dict.fromkeys(("percent", "percentage", "pct", "percent_off", "pct_off", "discount",
+                     "percentage_discount", "percent_discount", "%_off", "%"),
+                    "percent_discount"),
+    **dict.fromkeys(("voucher", "coupon", "fixed", "amount_off", "fixed_amount",
+                     "fixed_discount", "cash_voucher", "money_off", "fixed_voucher"),
+                    "fixed_voucher"),
+    **dict.fromkeys(("bogo", "buy_one_get_one", "buy_1_get_1", "b1g1", "bxgy", "2_for_1",
+                     "two_for_one", "buy_one_get_one_free"), "bogo"),
+    **dict.fromkeys(("free_shipping", "free_delivery", "free_postage", "shipping"),
+                    "free_shipping"),
+    **dict.fromkeys(("points_multiplier", "points", "loyalty_points", "bonus_points",
+                     "points_boost", "multiplier", "double_points", "triple_points",
+                     "points_x"), "points_multiplier"),
+    **dict.fromkeys(("bundle", "bundle_discount", "combo", "bundle_offer"), "bundle"),
+    **dict.fromkeys(("free_item", "gift", "free_gift", "freebie", "gift_with_purchase", "gwp",
+                     "sample"), "free_item"),
+}
+
+
+def canonical_kind(kind: object) -> str:
+    """'Percentage', 'BOGO', 'free delivery', '2 for 1' -> the catalog's kind names."""
+    k = re.sub(r"[^a-z0-9%]+", "_", str(kind).strip().lower()).strip("_")
+    return KIND_ALIASES.get(k, k)
+
+
 def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.DataFrame:
     """Canonical catalog frame: required columns present, kinds known, values positive,
     names unique; list columns as ``;``-joined strings."""
@@ -131,7 +159,7 @@ def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.Dat
         raise DataError(f"{source}: the catalog needs column(s) {', '.join(missing)}; it has "
                         f"{', '.join(map(str, frame.columns))}")
     out = pd.DataFrame({"name": frame["name"].astype(str).str.strip(),
-                        "kind": frame["kind"].astype(str).str.strip().str.lower()})
+                        "kind": [canonical_kind(k) for k in frame["kind"]]})
     for col, default in (("value", math.nan), ("contact_cost", 0.0), ("min_spend", math.nan),
                          ("max_spend", math.nan)):
         raw = frame[col] if col in frame.columns else pd.Series(default, index=frame.index)
