@@ -583,3 +583,20 @@ def test_report_title_above_the_header_is_skipped(tmp_path: Path) -> None:
     assert rep["assumptions"] == ["the column names are on line 3: the 2 line(s) above them "
                                   "(a report title) were skipped"]
     assert st.query("SELECT sum(amount) AS v FROM transactions").v.iloc[0] == pytest.approx(9.5)
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "utf-16"])
+def test_latin1_and_utf16_exports(tmp_path: Path, encoding: str) -> None:
+    """A Windows-era European till writes Latin-1 ('Käse' in one byte) and Excel's 'Unicode
+    text' is UTF-16 with tabs. The Latin-1 fallback used to run inside the load's transaction,
+    which the failed UTF-8 attempt had already aborted: every such file was refused."""
+    f = tmp_path / "kasse.txt"
+    pd.DataFrame([line(order="1", description="Käse"), line(order="2", description="Brötchen")]
+                 ).to_csv(f, index=False, sep=";" if encoding == "latin-1" else "\t",
+                          encoding=encoding)
+    st = Store(tmp_path / "s.duckdb")
+    rep = ingest_files(st, [f], loaded_at=LOADED_AT)[0]
+    assert rep["rows_loaded"] == 2
+    assert rep["assumptions"] == [f"the file is not UTF-8: read as {encoding}"]
+    got = st.query("SELECT description FROM transactions ORDER BY source_row").description
+    assert got.tolist() == ["Käse", "Brötchen"]

@@ -11,6 +11,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 
@@ -143,28 +144,59 @@ def _known_column_names() -> set[str]:
     return names
 
 
-def header_line(path: Path) -> int:
+def _open_binary(path: Path) -> BinaryIO:
+    import gzip
+
+    if path.suffix.lower() == ".gz":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")
+
+
+def text_encoding(path: Path) -> str:
+    """'utf-16' (byte-order mark: Excel's 'Unicode text'), else 'utf-8' if the whole file
+    decodes as UTF-8, else 'latin-1' (Windows-era European exports: 'Käse' as one byte).
+
+    Decided before DuckDB reads the file: a failed read inside the load's transaction aborts
+    the transaction, so trying UTF-8 first and falling back could never work."""
+    import codecs
+
+    with _open_binary(path) as f:
+        head = f.read(4)
+        if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            return "utf-16"
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            decoder.decode(head)
+            for block in iter(lambda: f.read(1 << 22), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "latin-1"
+    return "utf-8"
+
+
+def header_line(path: Path, encoding: str = "utf-8") -> int:
     """The line holding the column names: 0, unless the first line names fewer than two known
     columns and a later one (within the first lines) names two or more, as in an export that
     starts with a report title ('Sales by line, period 2024-01') and maybe a blank line."""
-    import gzip
+    import io
     import re
 
     from loyalist.ingest.adapters import normalise
 
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
     try:
-        with opener(path, "rb") as f:
+        with _open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding,
+                                                         errors="replace") as f:
             lines = [f.readline() for _ in range(_HEADER_SEARCH_LINES)]
-    except OSError:
+    except (OSError, UnicodeError):
         return 0
     known = _known_column_names()
 
-    def hits(raw: bytes) -> int:
-        cells = re.split(r"[,;\t|]", raw.decode("utf-8", errors="replace"))
-        return len({n for c in cells if (n := normalise(c.strip().strip('"'))) in known})
+    def hits(line: str) -> int:
+        cells = re.split(r"[,;\t|]", line)
+        return len({n for c in cells if (n := normalise(c.strip().strip('"\ufeff'))) in known})
 
-    counts = [hits(raw) for raw in lines if raw]
+    counts = [hits(line) for line in lines if line]
     if not counts or counts[0] >= 2:
         return 0
     return next((i for i, n in enumerate(counts) if n >= 2), 0)
@@ -172,27 +204,19 @@ def header_line(path: Path) -> int:
 
 def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str
                   ) -> tuple[str, ...]:
-    last: Exception | None = None
-    skip = header_line(path)
-    for enc in ("utf-8", "latin-1"):
-        src = (f"read_csv({p}, all_varchar = true, header = true, encoding = '{enc}', "
-               f"sample_size = 20480, strict_mode = false, null_padding = true, skip = {skip})")
-        try:
-            con.execute(
-                f"CREATE OR REPLACE TEMP VIEW {view} AS "
-                f"SELECT *, row_number() OVER () AS {ROW} FROM {src}"
-            )
-            con.execute(f"SELECT count(*) FROM {view}").fetchall()
-            if enc != "utf-8":
-                log.info("%s: not UTF-8, read as %s", path, enc)
-            return (f"the column names are on line {skip + 1}: the {skip} line(s) above them "
-                    "(a report title) were skipped",) if skip else ()
-        except duckdb.InvalidInputException as e:  # invalid unicode -> try the next encoding
-            last = e
-            if "unicode" not in str(e).lower() and "utf" not in str(e).lower():
-                raise
-    assert last is not None
-    raise last
+    enc = text_encoding(path)
+    skip = header_line(path, enc)
+    src = (f"read_csv({p}, all_varchar = true, header = true, encoding = '{enc}', "
+           f"sample_size = 20480, strict_mode = false, null_padding = true, skip = {skip})")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS "
+                f"SELECT *, row_number() OVER () AS {ROW} FROM {src}")
+    notes = []
+    if enc != "utf-8":
+        notes.append(f"the file is not UTF-8: read as {enc}")
+    if skip:
+        notes.append(f"the column names are on line {skip + 1}: the {skip} line(s) above them "
+                     "(a report title) were skipped")
+    return tuple(notes)
 
 
 def _register_excel(con: duckdb.DuckDBPyConnection, path: Path, view: str
