@@ -600,3 +600,16 @@ def test_latin1_and_utf16_exports(tmp_path: Path, encoding: str) -> None:
     assert rep["assumptions"] == [f"the file is not UTF-8: read as {encoding}"]
     got = st.query("SELECT description FROM transactions ORDER BY source_row").description
     assert got.tolist() == ["Käse", "Brötchen"]
+
+
+def test_fixed_offset_time_zone_in_parquet(tmp_path: Path) -> None:
+    """Arrow writes a fixed-offset zone as '+05:30', a name DuckDB does not know; it is read
+    as that offset, minutes included, so 00:10 local stays 00:10 (the day does not move)."""
+    import datetime as dt
+
+    f = tmp_path / "tz.parquet"
+    pd.DataFrame([line(order="1", when=None)]).assign(
+        ordered_at=pd.to_datetime(["2024-01-04 00:10"]).tz_localize(
+            dt.timezone(dt.timedelta(hours=5, minutes=30)))).to_parquet(f)
+    st = Store(tmp_path / "s.duckdb")
+    assert ingest_files(st, [f], loaded_at=LOADED_AT)[0]["first_date"] == "2024-01-04T00:10:00"

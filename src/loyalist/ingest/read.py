@@ -120,9 +120,26 @@ def _local_times(path: Path) -> str:
         schema = pq.read_schema(path)
     except (pa.ArrowException, OSError):
         return ""  # DuckDB's own read reports a broken file
-    parts = [f"timezone({_sql_str(str(f.type.tz))}, {_q(f.name)}) AS {_q(f.name)}"
+    parts = [f"timezone({_sql_str(_zone(str(f.type.tz)))}, {_q(f.name)}) AS {_q(f.name)}"
              for f in schema if pa.types.is_timestamp(f.type) and f.type.tz]
     return f" REPLACE ({', '.join(parts)})" if parts else ""
+
+
+def _zone(tz: str) -> str:
+    """An Arrow time zone as DuckDB (ICU) names it: 'Europe/Berlin' as is, a fixed offset
+    '+05:30' as 'GMT+05:30' (ICU's custom id; its 'UTC+05:30' drops the minutes); a zone
+    neither knows is read as UTC."""
+    import re
+    import zoneinfo
+
+    if re.fullmatch(r"[+-]\d{2}:?\d{2}", tz):
+        return f"GMT{tz[:3]}:{tz[-2:]}"
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown time zone %r in the file: its times are read as UTC", tz)
+        return "UTC"
+    return tz
 
 
 def _q(name: str) -> str:
