@@ -17,6 +17,7 @@ import duckdb
 
 from loyalist import schema as s
 from loyalist.errors import DataError
+from loyalist.ingest.parse import q
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def _local_times(path: Path) -> str:
         schema = pq.read_schema(path)
     except (pa.ArrowException, OSError):
         return ""  # DuckDB's own read reports a broken file
-    parts = [f"timezone({_sql_str(_zone(str(f.type.tz)))}, {_q(f.name)}) AS {_q(f.name)}"
+    parts = [f"timezone({_sql_str(_zone(str(f.type.tz)))}, {q(f.name)}) AS {q(f.name)}"
              for f in schema if pa.types.is_timestamp(f.type) and f.type.tz]
     return f" REPLACE ({', '.join(parts)})" if parts else ""
 
@@ -140,10 +141,6 @@ def _zone(tz: str) -> str:
         log.warning("unknown time zone %r in the file: its times are read as UTC", tz)
         return "UTC"
     return tz
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 #: lines searched for the header row below a report title

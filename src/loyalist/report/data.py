@@ -100,7 +100,7 @@ def collect(st: Store, *, as_of: pd.Timestamp | None = None,
 def _pick_as_of(st: Store, table: str, as_of: pd.Timestamp | None, fix: str
                 ) -> tuple[pd.Timestamp | None, str | None]:
     """The as_of whose rows a section reads, or why there is none."""
-    if not st.has_table(table) or st.count(table) == 0:
+    if not st.has_rows(table):
         return None, f"the store has no `{table}` table; {fix}"
     if as_of is None:
         return pd.Timestamp(st.query(f"SELECT max(as_of) AS a FROM {table}")["a"].iloc[0]), None

@@ -151,7 +151,7 @@ def _costed_sales(store: Store, ts: pd.Timestamp, key: str, *, where: str = "",
 def category_margins(store: Store, ts: pd.Timestamp) -> dict[str, float]:
     """Margin rate of what sold in each category before ``ts`` (sales at product costs), for
     the items an offer adds; empty without product costs."""
-    if not (store.has_rows(s.T_PRODUCTS)):
+    if not store.has_rows(s.T_PRODUCTS):
         return {}
     q = _costed_sales(store, ts, s.CATEGORY, where=f"AND t.{s.CATEGORY} IS NOT NULL")
     return {str(c): float(_round_bits(np.array([pr / rv]))[0])
