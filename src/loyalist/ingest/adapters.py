@@ -95,9 +95,9 @@ CDNOW = Adapter(
 # --- generic: canonical names or common synonyms, overridable with --map ----------------------
 #: the product id of every line of a file without product lines (an order-level export)
 NO_PRODUCT = "(no product detail)"
-#: lower-cased, non-alphanumerics removed -> canonical column
-SYNONYMS: dict[str, str] = {}
-for _canon, _names in {
+#: canonical column -> the names it is found under (lower-cased, non-alphanumerics removed),
+#: tried in this order
+SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
     s.CUSTOMER_ID: ("customerid", "customer", "clientid", "client", "memberid", "member",
                     "userid", "loyaltyid", "cardid", "customerno", "customernumber",
                     "customeremail", "email", "emailaddress"),
@@ -122,9 +122,9 @@ for _canon, _names in {
     s.STORE_ID: ("storeid", "store", "shop", "shopid", "branch", "pos", "posid", "outlet"),
     s.CHANNEL: ("channel", "saleschannel"),
     s.COUNTRY: ("country", "countrycode"),
-}.items():
-    for _n in _names:
-        SYNONYMS.setdefault(_n, _canon)
+}
+#: lower-cased, non-alphanumerics removed -> canonical column
+SYNONYMS: dict[str, str] = {n: c for c, names in SYNONYMS_BY_COLUMN.items() for n in names}
 
 _GENERIC_NON_PRODUCT_CODES = (
     "upper({product_id}) IN ('POST', 'POSTAGE', 'SHIPPING', 'DELIVERY', 'FEE', 'DISCOUNT')"
@@ -178,8 +178,8 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
         if h in s.MAPPABLE and h not in cols and h not in used:
             cols[h] = h
             used.add(h)
-    for canon in dict.fromkeys(SYNONYMS.values()):  # per column, its synonyms in their order
-        for norm in (n for n, c in SYNONYMS.items() if c == canon):
+    for canon, names in SYNONYMS_BY_COLUMN.items():  # per column, its synonyms in their order
+        for norm in names:
             h = by_norm.get(norm)
             if h is not None and canon not in cols and h not in used:
                 cols[canon] = h
