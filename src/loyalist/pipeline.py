@@ -199,6 +199,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     cannot support (too few customers, one product, no categories...) is skipped with its
     reason and the rest go on; ``steps`` lists each step's status, detail and outputs."""
     from loyalist.promote.catalog import PlanParams
+    from loyalist.promote.plan import goal_value_text
 
     say = progress or (lambda _m: None)
     started = time.perf_counter()
@@ -279,11 +280,10 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         res = plan(store_path, budget=float(budget), goal=goal, period=period, catalog=catalog,
                    constraints=constraints, as_of=day, out=out / "plan", progress=progress)
         sm = res["summary"]
-        value = (f"{sm['goal_value']:,.1f}" if sm["cost_per_goal_unit"] is not None
-                 else f"{sm['goal_value']:,.0f}")
         return (f"{sm['goal']}: {sm['customers_targeted']:,} customers, spend "
-                f"{sm['spend']:,.0f} of {sm['budget']:,.0f}, expected {value} "
-                f"{sm['goal_unit']}", {f"plan_{k}": str(v) for k, v in sm["files"].items()})
+                f"{sm['spend']:,.0f} of {sm['budget']:,.0f}, expected "
+                f"{goal_value_text(sm['goal'], sm['goal_value'])}",
+                {f"plan_{k}": str(v) for k, v in sm["files"].items()})
 
     def do_report() -> tuple[str, dict[str, str]]:
         res = report(store_path, out / "report", as_of=day,

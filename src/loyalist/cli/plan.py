@@ -91,6 +91,8 @@ def plan(
 
 def _goal_value(summ: dict) -> str:
     """'16.7 customers kept (51.54 of spend each)' / '1,234 of incremental revenue'."""
-    v, unit, each = summ["goal_value"], summ["goal_unit"], summ.get("cost_per_goal_unit")
-    text = f"{v:,.1f} {unit}" if each is not None or abs(v) < 100 else f"{v:,.0f} {unit}"
-    return text + (f" ({each:,.2f} of spend each)" if each is not None else "")
+    from loyalist.promote.plan import goal_value_text
+
+    each = summ.get("cost_per_goal_unit")
+    return goal_value_text(summ["goal"], summ["goal_value"]) + (
+        f" ({each:,.2f} of spend each)" if each is not None else "")

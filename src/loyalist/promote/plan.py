@@ -61,7 +61,8 @@ from loyalist.response.value import MULTI_USE, OfferMechanics, structural_value
 log = logging.getLogger(__name__)
 
 __all__ = ["COMPETITOR_ELASTICITY", "OVERSTOCK_BONUS", "PlanContext", "competitor_pressure",
-           "eligibility", "goal_values", "losing_money", "make_plan", "seasonal_factor"]
+           "eligibility", "goal_value_text", "goal_values", "losing_money", "make_plan",
+           "seasonal_factor"]
 
 #: how strongly a competitor's percent-off cuts our response, per kind (assumption)
 COMPETITOR_ELASTICITY = {"percent_discount": 1.6, "fixed_voucher": 1.4, "bogo": 1.3,
@@ -551,14 +552,20 @@ def _rationale(promo: str, kind: str, seg: str, g: pd.DataFrame, goal: str, ctx:
         + f": {effect} for {g['expected_cost'].sum():,.0f} of spend ({goal})."
 
 
+def goal_value_text(goal: str, value: float) -> str:
+    """'16.7 customers kept' / '1,234 of incremental revenue': a plan's value in its goal's
+    unit (counts and small amounts with one decimal)."""
+    digits = 1 if goal in COUNT_GOALS or abs(value) < 100 else 0
+    return f"{value:,.{digits}f} {GOAL_UNITS[goal]}"
+
+
 def losing_money(goal: str, net_profit: float, value: float, per_unit: float | None
                  ) -> str | None:
     """A warning when a plan for another goal than profit costs more than it earns: the
     merchant buys the goal (customers kept, orders, ...) at a loss and should know its price."""
     if goal == "profit" or net_profit >= 0:
         return None
-    unit = GOAL_UNITS[goal]
-    got = f"{value:,.1f} {unit}" if goal in COUNT_GOALS else f"{value:,.0f} {unit}"
+    got = goal_value_text(goal, value)
     each = f" ({per_unit:,.2f} of spend for each)" if per_unit is not None else ""
     return (f"this plan costs more than it earns: net profit {net_profit:,.0f} for {got}"
             f"{each}; the profit goal picks only offers that pay for themselves")
