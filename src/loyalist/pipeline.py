@@ -508,8 +508,7 @@ def _require_known_customers(store_path: Path | str, ids: Sequence[str]) -> None
 
 def _require_products(store_path: Path | str, lines: pd.DataFrame, ts: pd.Timestamp) -> None:
     """Product models need two products at least (an order-level file has one placeholder)."""
-    products = lines.loc[lines[s.ORDERED_AT] < ts, s.PRODUCT_ID].unique() \
-        if s.ORDERED_AT in lines else lines[s.PRODUCT_ID].unique()
+    products = lines.loc[lines[s.ORDERED_AT] < ts, s.PRODUCT_ID].unique()
     if len(products) == 1:
         raise DataError(
             f"{store_path}: the purchases before as_of {ts.date()} hold one product "

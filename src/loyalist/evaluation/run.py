@@ -149,11 +149,12 @@ def _fit_warnings_as_notes() -> Iterator[None]:
 
 
 def _note_diagnostics(name: str, model: Any, notes: list[str]) -> None:
+    """The fit's identification problems, or if it did not converge for another reason, that
+    its estimates are unreliable, as model-card notes."""
     diags = list(getattr(model, "diagnostics_", []) or [])
-    for d in diags:
-        if "flat" in d or "not identified" in d or "limit" in d:
-            notes.append(f"{name}: {d}")
-    if not getattr(model, "converged_", True) and not any(n.startswith(name) for n in notes):
+    found = [d for d in diags if "flat" in d or "not identified" in d or "limit" in d]
+    notes += [f"{name}: {d}" for d in found]
+    if not found and not getattr(model, "converged_", True):
         notes.append(f"{name}: estimates are unreliable: {'; '.join(diags[1:]) or 'no detail'}")
 
 
