@@ -467,3 +467,28 @@ def test_campaign_export_with_a_group_column_gives_the_same_experiment(scenario:
                       .agg(n=("y_purchased", "size"), bought=("y_purchased", "sum")))
     pd.testing.assert_frame_equal(frames[0], frames[1])
 
+
+
+@pytest.mark.parametrize(("median", "voucher", "fee", "contact"), [
+    (None, 5.0, 5.0, 0.05),  # order values unknown: the catalog as written
+    (40.0, 6.0, 5.0, 0.05),  # inside the range: only the voucher follows the order value
+    (4.2, 0.63, 2.1, 0.021),  # a coffee bar: everything smaller
+    (169.0, 25.0, 8.4, 0.085),  # large orders (or a currency with small units)
+    (0.2, 0.03, 0.1, 0.001),  # prices recorded in thousands
+])
+def test_generic_catalog_fits_the_stores_order_value(median: float | None, voucher: float,
+                                                     fee: float, contact: float) -> None:
+    """Without a catalog, fixed money amounts written for orders of 10-100 would be a 100%
+    voucher in a coffee bar and a 0.05 contact cost would outweigh every order of a store that
+    records prices in thousands: they follow the store's median order value, and say so."""
+    from loyalist.promote.catalog import generic_catalog
+
+    cat, what = generic_catalog(median)
+    v = cat.set_index("kind")
+    assert v.loc["fixed_voucher", "value"] == pytest.approx(voucher)
+    assert v.loc["free_shipping", "value"] == pytest.approx(fee)
+    assert cat["contact_cost"].tolist() == pytest.approx([contact] * len(cat))
+    assert v.loc["percent_discount", "value"] == 10.0 and v.loc["points_multiplier", "value"] == 2
+    assert f"voucher_{voucher:g}" in what and what.endswith("pass --catalog FILE")
+    assert ("median order value" in what) == (median is not None)
+    assert ("scaled to it" in what) == (median is not None and not 10 <= median <= 100)

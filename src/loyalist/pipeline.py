@@ -299,8 +299,9 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     step("plan", "planning promotions", do_plan)
     step("report", "writing the HTML report and exports", do_report)
     result = {"out": str(out), "store": str(store_path), "as_of": day,
-              "loads": [{k: r.get(k) for k in ("table", "file", "rows_read", "rows_loaded",
-                                               "rows_quarantined", "status", "note")}
+              "loads": [{k: r.get(k) for k in ("table", "format", "file", "rows_read",
+                                               "rows_loaded", "rows_quarantined", "status",
+                                               "note")}
                         for r in loads],
               "steps": steps, "seconds": round(time.perf_counter() - started, 2)}
     write_run_json(out, command="run", as_of=ts, inputs=[Path(f) for f in files],
@@ -714,7 +715,7 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     """Everything a plan reads from the store at ``ts``: catalog (file > store > generic),
     merchant context, customer scores and features, and the fitted response model with its
     predictions for every customer known at ``ts``."""
-    from loyalist.promote.catalog import GENERIC_CATALOG, load_catalog, normalise_catalog
+    from loyalist.promote.catalog import generic_catalog, load_catalog, normalise_catalog
     from loyalist.response import ResponseModel, build_training_set, response_features
     from loyalist.response.data import offer_item_prices
 
@@ -725,10 +726,11 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
         cat = normalise_catalog(st.table(s.T_CATALOG).drop(columns=[s.LOAD_ID]),
                                 source=f"store table {s.T_CATALOG}")
     else:
-        cat = GENERIC_CATALOG.copy()
+        median = st.query(f"SELECT median(buy_amt) AS m FROM {s.T_CUSTOMER_ORDERS} "
+                          "WHERE ts < ? AND buy_amt > 0", [ts.to_pydatetime()])["m"].iloc[0]
+        cat, what = generic_catalog(None if pd.isna(median) else float(median))
         cat = normalise_catalog(cat, source="generic catalog")
-        assumptions.append("no promotion catalog given or loaded: a generic one is used ("
-                           + ", ".join(cat["name"]) + "); pass --catalog FILE")
+        assumptions.append(what)
     competitors = st.table(s.T_COMPETITORS) if st.has_rows(s.T_COMPETITORS) else None
     inventory = st.table(s.T_INVENTORY) if st.has_rows(s.T_INVENTORY) else None
     if not st.has_table(s.T_SCORES) or st.query(

@@ -38,8 +38,9 @@ import pandas as pd
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 
-__all__ = ["COUNT_GOALS", "GENERIC_CATALOG", "GOALS", "GOAL_UNITS", "Constraints", "PlanParams",
-           "load_catalog", "load_constraints", "normalise_catalog", "split_list"]
+__all__ = ["COUNT_GOALS", "GENERIC_CATALOG", "GENERIC_ORDER_RANGE", "GOALS", "GOAL_UNITS",
+           "Constraints", "PlanParams", "generic_catalog", "load_catalog", "load_constraints",
+           "normalise_catalog", "split_list"]
 
 #: goals a plan can pursue (``--goal``)
 GOALS = ("retention", "revenue", "profit", "visit_frequency", "average_order_value",
@@ -64,6 +65,51 @@ GENERIC_CATALOG = pd.DataFrame([
     {"name": "free_shipping", "kind": "free_shipping", "value": 5.0, "contact_cost": 0.05},
     {"name": "double_points", "kind": "points_multiplier", "value": 2.0, "contact_cost": 0.05},
 ])
+
+
+#: median order values for which the generic catalog's fixed money amounts (shipping fee,
+#: contact cost) were chosen; a store whose typical order is outside this range (a coffee bar,
+#: a wholesaler, another currency) gets them scaled to the nearer end
+GENERIC_ORDER_RANGE = (10.0, 100.0)
+#: the generic voucher is worth this share of the store's median order value
+GENERIC_VOUCHER_SHARE = 0.15
+
+
+def _nice(x: float) -> float:
+    """Two significant digits: 0.0432 -> 0.043, 16.7 -> 17, 1234 -> 1200."""
+    if x <= 0 or not math.isfinite(x):
+        return x
+    return round(x, 1 - math.floor(math.log10(x)))
+
+
+def generic_catalog(median_order: float | None) -> tuple[pd.DataFrame, str]:
+    """The generic catalog fitted to the store's median order value (when known): a voucher
+    worth :data:`GENERIC_VOUCHER_SHARE` of it, and the shipping fee and contact cost scaled when
+    it is outside :data:`GENERIC_ORDER_RANGE`; and a sentence saying what was used."""
+    lo, hi = GENERIC_ORDER_RANGE
+    cat = GENERIC_CATALOG.copy()
+    known = bool(median_order) and math.isfinite(median_order) and median_order > 0  # type: ignore[arg-type]
+    if known:
+        m = float(median_order)  # type: ignore[arg-type]
+        factor = m / lo if m < lo else (m / hi if m > hi else 1.0)
+        voucher = cat["kind"] == "fixed_voucher"
+        cat.loc[voucher, "value"] = _nice(GENERIC_VOUCHER_SHARE * m)
+        cat.loc[voucher, "name"] = f"voucher_{_nice(GENERIC_VOUCHER_SHARE * m):g}"
+        ship = cat["kind"] == "free_shipping"
+        cat.loc[ship, "value"] = [_nice(v * factor) for v in cat.loc[ship, "value"]]
+        cat["contact_cost"] = [_nice(v * factor) for v in cat["contact_cost"]]
+    v = cat.set_index("kind")
+    what = ("no promotion catalog given or loaded: a generic one is used ("
+            + ", ".join(cat["name"]) + f"; voucher {v.loc['fixed_voucher', 'value']:g}, "
+            f"shipping fee {v.loc['free_shipping', 'value']:g}, contact cost "
+            f"{v.loc['fixed_voucher', 'contact_cost']:g} per customer")
+    if known:
+        what += (f"; the voucher is {GENERIC_VOUCHER_SHARE:.0%} of this store's median order "
+                 f"value {median_order:,.4g}")
+        if not lo <= float(median_order) <= hi:  # type: ignore[arg-type]
+            what += (f", and the fee and contact cost are scaled to it from amounts meant for "
+                     f"orders of {lo:g}-{hi:g}")
+    return cat, what + "); pass --catalog FILE"
 
 
 def split_list(cell: object) -> list[str]:
