@@ -239,7 +239,9 @@ def run_all(
         emit_json(res)
         return
     for load in res["loads"]:
-        out.print(f"{load['file']} -> {load['table']}: " + (load["note"] if load.get("note") else
+        joined = " (order headers)" if load.get("format") == "order headers" else ""
+        out.print(f"{load['file']} -> {load['table']}{joined}: " + (
+                  load["note"] if load.get("note") else
                   f"{load['rows_read']:,} read, {load['rows_loaded']:,} loaded, "
                   f"{load['rows_quarantined']:,} quarantined"))
     t = Table(show_header=True, header_style="bold",

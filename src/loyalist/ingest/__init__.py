@@ -17,8 +17,8 @@ from typing import Any
 from loyalist import schema as s
 from loyalist.errors import DataError
 from loyalist.features import orders
-from loyalist.ingest import adapters, tables, transactions
-from loyalist.ingest.read import open_source
+from loyalist.ingest import adapters, join, tables, transactions
+from loyalist.ingest.read import Source, open_source
 from loyalist.store import Store
 
 log = logging.getLogger(__name__)
@@ -55,34 +55,29 @@ def ingest_files(
     with store.transaction():
         next_id = int(con.execute(
             f"SELECT coalesce(max(load_id), 0) + 1 FROM {s.T_LOADS}").fetchall()[0][0])
+        sources = []
         for i, f in enumerate(files):
-            path = Path(f)
             if progress:
-                progress(f"reading {path.name}")
-            src = open_source(con, path, f"__src{i}")
-            tbl = table if table != "auto" else tables.detect_table(src.headers)
+                progress(f"reading {Path(f).name}")
+            sources.append(open_source(con, Path(f), f"__src{i}"))
+        pairs = (join.find_pairs(sources, mapping)
+                 if fmt in ("auto", "generic") and table == "auto" else [])
+        lines_of = {p.lines: p for p in pairs}
+        for i, src in enumerate(sources):
+            path = src.path
             load_id = next_id + i
-            dup = con.execute(
-                f"SELECT load_id FROM {s.T_LOADS} WHERE file_sha256 = ? AND tbl = ? "
-                "AND status = 'loaded' LIMIT 1", [src.sha256, tbl]).fetchall()
-            if dup:
-                report = _already_loaded(src.rows, int(dup[0][0]), path, src.sha256, tbl)
-            elif tbl == s.T_TRANSACTIONS:
-                adapter = adapters.by_name(fmt, src.headers, mapping)
-                adapters.check_required(adapter, src.headers, str(path))
-                staged = f"__staged{i}"
-                if progress:
-                    progress(f"cleaning {src.rows:,} rows ({adapter.name})")
-                report = transactions.stage(con, src, adapter, table=staged, load_id=load_id,
-                                            check_store=store.count(s.T_TRANSACTIONS) > 0)
-                transactions.write(con, src, adapter, staged, load_id)
-                con.execute(f"DROP TABLE {staged}")
+            if pairs and i == pairs[0].headers:
+                report = join.headers_report(
+                    con, src, [sources[p.lines] for p in pairs], pairs, load_id)
+                tbl = s.T_TRANSACTIONS
             else:
-                spec = tables.SPECS[tbl]
-                staged = f"__staged{i}"
-                report = tables.stage(con, src, spec, mapping, table=staged)
-                tables.write(con, src, spec, staged, load_id)
-                con.execute(f"DROP TABLE {staged}")
+                if i in lines_of:
+                    src = join.joined_source(con, src, sources[lines_of[i].headers],
+                                             lines_of[i], f"__joined{i}")
+                    tbl = s.T_TRANSACTIONS
+                else:
+                    tbl = table if table != "auto" else tables.detect_table(src.headers)
+                report = _load(con, store, src, tbl, fmt, mapping, load_id, i, progress)
             report.update(load_id=load_id, table=tbl)
             report.setdefault("status", "loaded")
             q = con.execute(f"SELECT count(*) FROM {s.T_QUARANTINE} WHERE load_id = ?",
@@ -102,6 +97,31 @@ def ingest_files(
                if r["table"] == s.T_TRANSACTIONS and r["status"] == "loaded"]
         orders.refresh(con, new, progress)
     return reports
+
+
+def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapping[str, str],
+          load_id: int, i: int, progress: Callable[[str], None] | None) -> dict[str, Any]:
+    """Stage and write one source into ``tbl``; return its data-quality report."""
+    dup = con.execute(
+        f"SELECT load_id FROM {s.T_LOADS} WHERE file_sha256 = ? AND tbl = ? "
+        "AND status = 'loaded' LIMIT 1", [src.sha256, tbl]).fetchall()
+    if dup:
+        return _already_loaded(src.rows, int(dup[0][0]), src.path, src.sha256, tbl)
+    staged = f"__staged{i}"
+    if tbl == s.T_TRANSACTIONS:
+        adapter = adapters.by_name(fmt, src.headers, mapping)
+        adapters.check_required(adapter, src.headers, str(src.path))
+        if progress:
+            progress(f"cleaning {src.rows:,} rows ({adapter.name})")
+        report = transactions.stage(con, src, adapter, table=staged, load_id=load_id,
+                                    check_store=store.count(s.T_TRANSACTIONS) > 0)
+        transactions.write(con, src, adapter, staged, load_id)
+    else:
+        spec = tables.SPECS[tbl]
+        report = tables.stage(con, src, spec, mapping, table=staged)
+        tables.write(con, src, spec, staged, load_id)
+    con.execute(f"DROP TABLE {staged}")
+    return report
 
 
 def _already_loaded(rows: int, earlier: int, path: Path, sha: str, tbl: str) -> dict[str, Any]:

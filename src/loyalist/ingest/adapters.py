@@ -34,6 +34,8 @@ class Adapter:
     keep_zero_price: str = ""
     #: what was assumed about this file, stated in the quality report
     assumptions: tuple[str, ...] = ()
+    #: an order status column: rows whose status says cancelled/voided/failed are not sales
+    status_column: str | None = None
 
 
 # --- UCI Online Retail (2010-2011) and Online Retail II: both column spellings ----------------
@@ -123,6 +125,9 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
     s.CHANNEL: ("channel", "saleschannel"),
     s.COUNTRY: ("country", "countrycode"),
 }
+#: an order's status (normalised names, in order of preference)
+_STATUS_NAMES = ("orderstatus", "status", "financialstatus", "paymentstatus", "transactionstatus",
+                 "salestatus", "invoicestatus")
 #: lower-cased, non-alphanumerics removed -> canonical column
 SYNONYMS: dict[str, str] = {n: c for c, names in SYNONYMS_BY_COLUMN.items() for n in names}
 
@@ -133,6 +138,71 @@ _GENERIC_NON_PRODUCT_TEXT = (
     "regexp_matches(lower(coalesce({description}, '')), "
     "'^(postage|shipping|delivery|carriage|bank charges?|manual|discount|adjust)')"
 )
+
+
+def words(name: str) -> list[str]:
+    """A column name's words, lower-cased: 'order_purchase_timestamp' and 'OrderPurchaseTimestamp'
+    -> ['order', 'purchase', 'timestamp']."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name)
+    return [w for w in re.split(r"[^0-9a-z]+", spaced.lower()) if w]
+
+
+@dataclass(frozen=True)
+class _Words:
+    """Finds a column by the words of its name when no synonym matched: a candidate has one of
+    ``any_of`` and none of ``none_of`` (word prefixes); among several, those with a ``prefer``
+    word win, and a tie is not guessed."""
+    any_of: frozenset[str]
+    none_of: tuple[str, ...]
+    prefer: frozenset[str] = frozenset()
+    last_word: frozenset[str] = frozenset()  # also a candidate when its last word is one of these
+
+    def pick(self, headers: Sequence[str]) -> str | None:
+        found = []
+        for h in headers:
+            w = words(h)
+            if not w or any(x.startswith(self.none_of) for x in w):
+                continue
+            if set(w) & self.any_of or w[-1] in self.last_word:
+                found.append((h, w))
+        if len(found) > 1:
+            found = [(h, w) for h, w in found if set(w) & self.prefer] or found
+        return found[0][0] if len(found) == 1 else None
+
+
+#: canonical column -> how to find it by words when no synonym matched (tried in this order)
+_BY_WORDS: dict[str, _Words] = {
+    s.CUSTOMER_ID: _Words(
+        frozenset({"customer", "client", "member", "household", "user", "shopper", "buyer",
+                   "account", "patron", "loyalty", "cust", "consumer", "card"}),
+        ("name", "type", "segment", "group", "since", "city", "state", "zip", "postcode", "age",
+         "gender", "sex", "country", "region", "phone", "address", "first", "last", "count",
+         "status", "note", "tier", "birth", "created", "signup", "is", "has", "flag"),
+        prefer=frozenset({"id", "key", "no", "number", "code", "unique", "nr", "num"})),
+    s.ORDERED_AT: _Words(
+        frozenset({"date", "datetime", "timestamp", "dt", "dat", "ts"}),
+        ("deliver", "ship", "approv", "updat", "modif", "return", "cancel", "due", "estimat",
+         "limit", "birth", "dob", "signup", "regist", "expir", "refund", "clos", "end", "valid",
+         "dispatch", "pay", "paid", "load", "import", "export", "print", "zone", "tz"),
+        prefer=frozenset({"order", "purchase", "transaction", "trans", "txn", "sale", "sales",
+                          "invoice", "created", "placed", "receipt", "bought", "booking",
+                          "visit", "checkout"}),
+        last_word=frozenset({"at", "on"})),
+    s.ORDER_ID: _Words(
+        frozenset({"order", "invoice", "receipt", "basket", "transaction", "trans", "txn",
+                   "ticket", "bill", "cart", "sale", "checkout", "purchase"}),
+        ("date", "time", "dt", "status", "type", "total", "amount", "value", "line", "item",
+         "qty", "quantity", "count", "price", "note", "channel", "source", "currency", "tax"),
+        prefer=frozenset({"id", "no", "number", "key", "code", "nr", "num", "ref", "reference"})),
+    s.AMOUNT: _Words(
+        frozenset({"sales", "sale", "value", "amount", "total", "revenue", "spend", "spent",
+                   "paid", "turnover"}),
+        ("disc", "tax", "vat", "cost", "ship", "freight", "fee", "tip", "refund", "coupon",
+         "count", "qty", "quantity", "unit", "price", "point", "date", "time", "id", "no",
+         "number", "weight", "margin", "profit", "budget", "target", "avg", "average", "mean",
+         "deposit", "balance"),
+        prefer=frozenset({"net", "line", "total"})),
+}
 
 
 def normalise(name: str) -> str:
@@ -186,12 +256,27 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
                 used.add(h)
     if s.ORDERED_TIME in cols and s.ORDERED_AT not in cols and s.ORDERED_TIME not in mapping:
         cols[s.ORDERED_AT] = cols.pop(s.ORDERED_TIME)  # "Time" holding whole timestamps
+    assumptions: list[str] = []
+    for canon, rule in _BY_WORDS.items():  # columns no synonym named, found by their words
+        if canon in cols or (canon == s.AMOUNT and s.UNIT_PRICE in cols):
+            continue
+        h = rule.pick([h for h in headers if h not in used])
+        if h is not None:
+            cols[canon] = h
+            used.add(h)
+            assumptions.append(f"{canon} read from column {h!r} (found by its name); map "
+                               f"another with --map {canon}=<column> if that is wrong")
     amount_given = s.UNIT_PRICE not in cols and s.AMOUNT in cols
     if s.UNIT_PRICE in cols and s.AMOUNT in cols:
         # both present: the unit price is the truth, a line total column is carried as is
         cols.pop(s.AMOUNT)
     derived: dict[str, str] = {}
-    assumptions: list[str] = []
+    if s.UNIT_PRICE in cols and s.QUANTITY not in cols:
+        # one row per item sold (fashion and grocery item logs): each row is one unit
+        derived[s.QUANTITY] = "1.0"
+        assumptions.append(f"no quantity column: every row counts as one unit at its price "
+                           f"({cols[s.UNIT_PRICE]!r}); map one with --map quantity=<column> if "
+                           "the file has it")
     if amount_given and s.QUANTITY not in cols:
         # a receipt-style export: one line total per product line and no units
         derived[s.QUANTITY] = f"CASE WHEN {s.AMOUNT} < 0 THEN -1.0 ELSE 1.0 END"
@@ -217,9 +302,22 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
                            "work, but recommendations and bought-together rules have no products "
                            "to learn from; map one with --map product_id=<column> if the file "
                            "has it")
+    status = next((by_norm[n] for n in _STATUS_NAMES
+                   if n in by_norm and by_norm[n] not in used), None)
+    if status is not None:
+        assumptions.append(f"rows whose {status!r} says cancelled, voided, failed, declined or "
+                           "rejected are not sales and are quarantined as cancelled_order")
+    rules_off: dict[str, str] = {}
+    if s.QUANTITY in derived:
+        # a row is one unit: two identical rows are two units of one item, not a repeated row
+        rules_off["exact_duplicate"] = (
+            "the file has no quantity column, so each row is one unit: identical rows are "
+            "several units of the same item")
     return Adapter(
         name="generic",
         columns=cols,
+        rules_off=rules_off,
+        status_column=status,
         cancellation_sql=None,
         non_product_sql=(
             f"({_GENERIC_NON_PRODUCT_CODES} OR {_GENERIC_NON_PRODUCT_TEXT})"
@@ -279,8 +377,20 @@ def check_required(adapter: Adapter, headers: Sequence[str], file: str) -> None:
     if missing:
         names = [c if c != s.UNIT_PRICE else f"{c} (or {s.AMOUNT}, the line total)"
                  for c in missing]
+        hint = ""
+        if s.ORDER_ID in adapter.columns and s.PRODUCT_ID in adapter.columns and (
+                s.CUSTOMER_ID in missing or s.ORDERED_AT in missing):
+            hint = (" It looks like order lines without their orders: give the orders file "
+                    "(order id, customer, date) in the same command and the two are joined "
+                    "on the order id.")
+        elif s.ORDER_ID in adapter.columns and s.UNIT_PRICE in missing and not (
+                {s.CUSTOMER_ID, s.ORDERED_AT} & set(missing)):
+            hint = (" It looks like order headers without lines or totals: give the "
+                    "order-lines file (order id, product, price) in the same command and the "
+                    "two are joined on the order id, or map the order total with "
+                    "--map amount=<column>.")
         raise DataError(
             f"{file}: missing required column(s) {', '.join(names)} "
             f"(format {adapter.name}); the file's columns are: {', '.join(headers)}. "
-            f"Name them with --map, e.g. --map {missing[0]}=<your column>"
+            f"Name them with --map, e.g. --map {missing[0]}=<your column>.{hint}"
         )

@@ -102,7 +102,7 @@ def number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str)
 
 #: spreadsheet serial day numbers taken as dates (1927-05-18 .. 2173-10-14); a date column that
 #: lost its format in Excel exports as 45293 for 2024-01-02 (days since 1899-12-30)
-_SERIAL_MIN, _SERIAL_MAX = 10_000, 100_000
+SERIAL_MIN, _SERIAL_MAX = 10_000, 100_000
 
 
 def _serial(v: str) -> str:
@@ -123,12 +123,12 @@ def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: s
                 f"THEN try_strptime(CAST(CAST({x} AS BIGINT) AS VARCHAR), '%Y%m%d') "
                 f"WHEN {x} > 1e11 THEN timezone('UTC', to_timestamp({x} / 1000)) "
                 f"WHEN {x} > 1e8 THEN timezone('UTC', to_timestamp({x})) "
-                f"WHEN {x} BETWEEN {_SERIAL_MIN} AND {_SERIAL_MAX} THEN {_serial(x)} END")
+                f"WHEN {x} BETWEEN {SERIAL_MIN} AND {_SERIAL_MAX} THEN {_serial(x)} END")
     t = "trim(CAST({x} AS VARCHAR))"
     num = "TRY_CAST(" + t + " AS DOUBLE)"
     candidates = ["TRY_CAST(" + t + " AS TIMESTAMP)"] + [
         f"try_strptime({t}, '{f}')" for f in DATE_FORMATS
-    ] + [f"CASE WHEN {num} BETWEEN {_SERIAL_MIN} AND {_SERIAL_MAX} THEN {_serial(num)} END"]
+    ] + [f"CASE WHEN {num} BETWEEN {SERIAL_MIN} AND {_SERIAL_MAX} THEN {_serial(num)} END"]
     # '12/31/10 14:00' reads as the year 10 under %Y and as 2010 under %y: only dates in
     # 1900-2199 count, so the format that gives real dates wins
     plausible = "{e} BETWEEN TIMESTAMP '1900-01-01' AND TIMESTAMP '2199-12-31 23:59:59'"

@@ -35,6 +35,8 @@ class Source:
     sha256: str
     #: what was assumed while reading (e.g. which workbook sheets were combined), for the report
     notes: tuple[str, ...] = ()
+    #: order lines joined with an order headers file: the view has ``__order_found``
+    joined: bool = False
 
 
 def file_hash(path: Path) -> str:

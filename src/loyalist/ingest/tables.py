@@ -17,7 +17,7 @@ import duckdb
 from loyalist import schema as s
 from loyalist.errors import DataError
 from loyalist.ingest import parse, quarantine
-from loyalist.ingest.adapters import normalise
+from loyalist.ingest.adapters import SYNONYMS_BY_COLUMN, normalise
 from loyalist.ingest.read import ROW, Source
 
 
@@ -109,6 +109,8 @@ def detect_table(headers: Sequence[str]) -> str:
     has_qty = bool(norm & {"quantity", "qty", "amount"})
     if (has_order or has_date) and has_qty:
         return s.T_TRANSACTIONS
+    if has_order and norm & (set(SYNONYMS_BY_COLUMN[s.PRODUCT_ID]) | {"productid"}):
+        return s.T_TRANSACTIONS  # order lines (maybe without their orders: ingest says so)
     if "productid" in norm and not ({"customerid"} & norm) and (
             norm & {"price", "unitcost", "margin", "stock", "category"}):
         return s.T_PRODUCTS

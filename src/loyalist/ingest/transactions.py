@@ -15,12 +15,15 @@ from loyalist import schema as s
 from loyalist.errors import DataError
 from loyalist.ingest import parse, quarantine
 from loyalist.ingest.adapters import Adapter
+from loyalist.ingest.join import FOUND
 from loyalist.ingest.read import ROW, Source
 
 log = logging.getLogger(__name__)
 
 #: |quantity| above this is not a real order line (Online Retail's largest is 80,995)
 MAX_ABS_QUANTITY = 1_000_000
+#: an order status meaning the sale did not happen (cancelled, voided, failed, declined...)
+CANCELLED_STATUS = r"^\s*(cancel|void|fail|declin|abandon|reject|unavailable)"
 #: above this share of unparseable non-empty values, a column is the wrong column: the load fails
 MAX_BAD_SHARE = 0.5
 
@@ -106,6 +109,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
                   f"AND {t}.{s.CUSTOMER_ID} IS NOT DISTINCT FROM p.{s.CUSTOMER_ID})")
     rule = f"""CASE
         WHEN __dup > 1 THEN 'exact_duplicate'
+        WHEN NOT __found THEN 'order_not_found'
+        WHEN __status_cancelled THEN 'cancelled_order'
         WHEN {s.ORDER_ID} IS NULL THEN 'missing_order_id'
         WHEN {s.PRODUCT_ID} IS NULL THEN 'missing_product_id'
         WHEN {s.ORDERED_AT} IS NULL OR {s.ORDERED_AT} < TIMESTAMP '1900-01-01'
@@ -120,10 +125,15 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
         WHEN {exists} THEN 'already_loaded'
     END"""
     has_cols = ", ".join(f'"__has_{c}"' for c in a.columns)
+    found = FOUND if src.joined else "TRUE"
+    status = (f"regexp_matches(lower({parse.plain_text_expr(a.status_column)}), "
+              f"'{CANCELLED_STATUS}')" if a.status_column else "FALSE")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {table} AS
-        WITH r AS (SELECT {ROW}, {dup} AS __dup, {first}, {has} FROM {src.view}),
-        p AS (SELECT {ROW}, __dup, {second}, {has_cols} FROM r)
+        WITH r AS (SELECT {ROW}, {dup} AS __dup, {found} AS __found,
+                          coalesce({status}, FALSE) AS __status_cancelled, {first}, {has}
+                   FROM {src.view}),
+        p AS (SELECT {ROW}, __dup, __found, __status_cancelled, {second}, {has_cols} FROM r)
         SELECT p.*,
             {rule} AS __rule,
             coalesce({cancel}, FALSE) AS __cancel,
@@ -172,6 +182,17 @@ def _check_types(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table:
                 f'USING ({ROW}) WHERE t."__has_{c}" AND t.{c} IS NULL LIMIT 1'
             ).fetchall()
             ex = example[0][0] if example else "?"
+            if c == s.ORDERED_AT:
+                lo, hi, n_num = con.execute(
+                    f"SELECT min(v), max(v), count(v) FROM (SELECT TRY_CAST(trim(CAST("
+                    f"{parse.q(col)} AS VARCHAR)) AS DOUBLE) AS v FROM {src.view})"
+                ).fetchall()[0]
+                if n_num == nonempty and hi is not None and hi < parse.SERIAL_MIN:
+                    raise DataError(
+                        f"{src.path}: column {col!r} (-> {c}) holds numbers from {lo:g} to "
+                        f"{hi:g}, which look like day or week numbers, not dates; convert "
+                        f"them to dates before loading (e.g. day 1 = the first day of the "
+                        f"data), or map the date column with --map {c}=<column>")
             raise DataError(
                 f"{src.path}: column {col!r} (-> {c}): {bad:,} of {nonempty:,} values "
                 f"({bad / nonempty:.0%}) cannot be read as a {_KIND_OF[c]}, e.g. {ex!r}; "

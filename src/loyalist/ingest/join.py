@@ -1,0 +1,124 @@
+"""Order headers + order lines in two files (ERP and web-shop exports, e.g. ``orders.csv`` with
+order id, customer and date, and ``order_items.csv`` with order id, product and price): joined
+on the order id into one transaction source before the usual cleaning.
+
+Nothing is lost on either side. A line whose order is not in the headers file is quarantined
+(``order_not_found``); a header row is loaded when its order has lines, and otherwise
+quarantined in its own load (a repeated order id: ``duplicate_order``; no lines:
+``order_without_lines``), so both files' counts add up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import duckdb
+
+from loyalist import schema as s
+from loyalist.ingest import adapters, parse, quarantine
+from loyalist.ingest.read import ROW, Source
+
+#: a column of the joined view: TRUE where the line's order is in the headers file
+FOUND = "__order_found"
+
+_HEADER_RULES = {
+    "duplicate_order": "the order id repeats an earlier row of the orders file: the first is "
+                       "used for the order's customer and date",
+    "order_without_lines": "no line of the order-lines file has this order id",
+}
+
+
+@dataclass(frozen=True)
+class Pair:
+    lines: int  # index of the lines file among the sources
+    headers: int  # index of the order headers file
+    lines_order: str  # order id column in the lines file
+    headers_order: str  # order id column in the headers file
+
+
+def _columns(src: Source, mapping: Mapping[str, str]) -> Mapping[str, str]:
+    own = {k: v for k, v in mapping.items() if v in src.headers}
+    return adapters.generic(src.headers, own).columns
+
+
+def find_pairs(sources: Sequence[Source], mapping: Mapping[str, str]) -> list[Pair]:
+    """Pair each file of order lines (order id + product, but no customer or no date) with one
+    file of order headers (order id + customer + date, no product)."""
+    cols = [_columns(src, mapping) for src in sources]
+    lines = [i for i, c in enumerate(cols)
+             if {s.ORDER_ID, s.PRODUCT_ID} <= set(c)
+             and (s.UNIT_PRICE in c or s.AMOUNT in c)
+             and not {s.CUSTOMER_ID, s.ORDERED_AT} <= set(c)]
+    heads = [i for i, c in enumerate(cols)
+             if {s.ORDER_ID, s.CUSTOMER_ID, s.ORDERED_AT} <= set(c) and s.PRODUCT_ID not in c]
+    if not lines or len(heads) != 1:
+        return []
+    h = heads[0]
+    return [Pair(i, h, cols[i][s.ORDER_ID], cols[h][s.ORDER_ID]) for i in lines]
+
+
+def joined_source(con: duckdb.DuckDBPyConnection, lines: Source, heads: Source, pair: Pair,
+                  view: str) -> Source:
+    """The lines with the header columns they lack (first header row per order id)."""
+    add = [h for h in heads.headers if h not in lines.headers and h != pair.headers_order]
+    lkey = parse.text_expr(pair.lines_order, lines.types[pair.lines_order])
+    hkey = parse.text_expr(pair.headers_order, heads.types[pair.headers_order])
+    picked = "".join(f"o.{parse.q(h)}, " for h in add)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP VIEW {view} AS
+        WITH o AS (
+            SELECT * FROM (SELECT *, {hkey} AS __okey FROM {heads.view})
+            WHERE __okey IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY __okey ORDER BY {ROW}) = 1)
+        SELECT l.* EXCLUDE ({ROW}), {picked}(o.__okey IS NOT NULL) AS {FOUND}, l.{ROW}
+        FROM (SELECT *, {lkey} AS __lkey FROM {lines.view}) l
+        LEFT JOIN o ON l.__lkey = o.__okey""")
+    types = {**lines.types, **{h: heads.types[h] for h in add}}
+    matched = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {FOUND}), "
+        f"count(DISTINCT __lkey) FILTER (WHERE {FOUND}) FROM {view}").fetchall()[0]
+    note = (f"order lines joined with the orders of {heads.path.name!r} on the order id "
+            f"({pair.lines_order!r} = {pair.headers_order!r}): {matched[1]:,} of {matched[0]:,} "
+            f"lines found their order ({matched[2]:,} orders); the columns "
+            f"{', '.join(repr(h) for h in add)} come from the orders file")
+    return replace(lines, view=view, headers=(*lines.headers, *add), types=types,
+                   notes=(*lines.notes, note), joined=True)
+
+
+def headers_report(con: duckdb.DuckDBPyConnection, heads: Source, lines: Sequence[Source],
+                   pairs: Sequence[Pair], load_id: int) -> dict[str, Any]:
+    """Account for every row of the headers file: loaded (its order has lines) or quarantined,
+    with the quarantined rows written under ``load_id``."""
+    hkey = parse.text_expr(pairs[0].headers_order, heads.types[pairs[0].headers_order])
+    keys = " UNION ALL ".join(
+        f"SELECT {parse.text_expr(p.lines_order, src.types[p.lines_order])} AS k FROM {src.view}"
+        for p, src in zip(pairs, lines, strict=True))
+    staged = "__headers_staged"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {staged} AS
+        SELECT {ROW}, CASE
+            WHEN __okey IS NULL OR __okey NOT IN (SELECT k FROM ({keys}) WHERE k IS NOT NULL)
+                THEN 'order_without_lines'
+            WHEN row_number() OVER (PARTITION BY __okey ORDER BY {ROW}) > 1
+                THEN 'duplicate_order' END AS __rule
+        FROM (SELECT {ROW}, {hkey} AS __okey FROM {heads.view})""")
+    rules = dict(con.execute(
+        f"SELECT __rule, count(*) FROM {staged} WHERE __rule IS NOT NULL GROUP BY 1").fetchall())
+    quarantine.insert(con, heads, staged, load_id, s.T_TRANSACTIONS,
+                      quarantine.reason_case(_HEADER_RULES))
+    con.execute(f"DROP TABLE {staged}")
+    bad = int(sum(rules.values()))
+    return {
+        "file": str(heads.path), "sha256": heads.sha256, "format": "order headers",
+        "columns": {s.ORDER_ID: pairs[0].headers_order},
+        "rows_read": heads.rows, "rows_loaded": heads.rows - bad, "rows_quarantined": bad,
+        "rules": {k: int(v) for k, v in rules.items()},
+        "rule_details": {k: {"rows": int(n), "share_rows": round(n / heads.rows, 6),
+                             "action": "quarantine", "reason": _HEADER_RULES[k]}
+                         for k, n in rules.items()},
+        "assumptions": [*heads.notes,
+                        "order headers: each order's customer, date and other columns were "
+                        "joined to its lines from " + ", ".join(repr(x.path.name) for x in lines)],
+    }

@@ -1,0 +1,156 @@
+"""Transaction files in the shapes other tools and public data sets export them: orders and
+order lines in two files, item logs without quantities, columns named in ways no synonym
+covers, order status columns, day numbers instead of dates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import LOADED_AT, write_csv
+
+from loyalist.errors import DataError
+from loyalist.ingest import ingest_files
+from loyalist.store import Store
+
+
+def _ingest(tmp_path: Path, files: list[Path], **kw: object) -> tuple[Store, list[dict]]:
+    st = Store(tmp_path / "s.duckdb")
+    return st, ingest_files(st, files, loaded_at=LOADED_AT, **kw)  # type: ignore[arg-type]
+
+
+def _orders_and_items(tmp_path: Path) -> tuple[Path, Path]:
+    """An e-shop export in two files (the Olist layout): orders with customer, status and
+    several dates; items with order id, product, price and freight."""
+    orders = [
+        {"order_id": "o1", "customer_id": "c1", "order_status": "delivered",
+         "order_purchase_timestamp": "2024-01-02 10:00:00",
+         "order_approved_at": "2024-01-02 11:00:00",
+         "order_delivered_customer_date": "2024-01-05 16:00:00"},
+        {"order_id": "o2", "customer_id": "c2", "order_status": "canceled",
+         "order_purchase_timestamp": "2024-01-03 09:00:00",
+         "order_approved_at": "", "order_delivered_customer_date": ""},
+        {"order_id": "o3", "customer_id": "c1", "order_status": "delivered",
+         "order_purchase_timestamp": "2024-02-01 12:30:00",
+         "order_approved_at": "2024-02-01 12:40:00",
+         "order_delivered_customer_date": "2024-02-04 10:00:00"},
+        # the same order id again (a re-export): the first row is used
+        {"order_id": "o3", "customer_id": "c9", "order_status": "delivered",
+         "order_purchase_timestamp": "2024-03-01 12:30:00",
+         "order_approved_at": "", "order_delivered_customer_date": ""},
+        # an order with no lines
+        {"order_id": "o4", "customer_id": "c3", "order_status": "delivered",
+         "order_purchase_timestamp": "2024-02-10 08:00:00",
+         "order_approved_at": "", "order_delivered_customer_date": ""},
+    ]
+    items = [
+        {"order_id": "o1", "order_item_id": 1, "product_id": "p1",
+         "shipping_limit_date": "2024-01-04 00:00:00", "price": 10.0, "freight_value": 2.0},
+        {"order_id": "o1", "order_item_id": 2, "product_id": "p1",
+         "shipping_limit_date": "2024-01-04 00:00:00", "price": 10.0, "freight_value": 2.0},
+        {"order_id": "o2", "order_item_id": 1, "product_id": "p2",
+         "shipping_limit_date": "2024-01-05 00:00:00", "price": 30.0, "freight_value": 4.0},
+        {"order_id": "o3", "order_item_id": 1, "product_id": "p2",
+         "shipping_limit_date": "2024-02-03 00:00:00", "price": 30.0, "freight_value": 4.0},
+        {"order_id": "o9", "order_item_id": 1, "product_id": "p3",  # its order is missing
+         "shipping_limit_date": "2024-02-03 00:00:00", "price": 5.0, "freight_value": 1.0},
+    ]
+    return (write_csv(tmp_path / "order_items.csv", items),
+            write_csv(tmp_path / "orders.csv", orders))
+
+
+def test_orders_and_order_lines_in_two_files_are_joined(tmp_path: Path) -> None:
+    items, orders = _orders_and_items(tmp_path)
+    st, (rl, rh) = _ingest(tmp_path, [items, orders])
+    # the lines: customer and purchase date from the orders file (not the delivery dates)
+    assert rl["columns"]["customer_id"] == "customer_id"
+    assert rl["columns"]["ordered_at"] == "order_purchase_timestamp"
+    assert rl["rows_read"] == 5 and rl["rows_loaded"] == 3
+    assert rl["rules"]["order_not_found"] == 1 and rl["rules"]["cancelled_order"] == 1
+    assert any("joined with the orders of 'orders.csv'" in a for a in rl["assumptions"])
+    got = st.query("SELECT order_id, customer_id, ordered_at, quantity, unit_price "
+                   "FROM transactions ORDER BY source_row")
+    assert got.order_id.tolist() == ["o1", "o1", "o3"]
+    assert got.customer_id.tolist() == ["c1", "c1", "c1"]  # o3's first header row
+    assert got.ordered_at.tolist() == [pd.Timestamp("2024-01-02 10:00"),
+                                       pd.Timestamp("2024-01-02 10:00"),
+                                       pd.Timestamp("2024-02-01 12:30")]
+    # no quantity column: each item row is one unit, and identical rows are two units
+    assert got.quantity.tolist() == [1.0, 1.0, 1.0]
+    assert st.query("SELECT sum(amount) AS s FROM transactions").s[0] == 50.0
+    # the orders file: every row loaded or quarantined, with its reason
+    assert rh["format"] == "order headers"
+    assert (rh["rows_read"], rh["rows_loaded"], rh["rows_quarantined"]) == (5, 3, 2)
+    assert rh["rules"] == {"duplicate_order": 1, "order_without_lines": 1}
+    q = st.query("SELECT load_id, source_row, rule FROM quarantine ORDER BY load_id, source_row")
+    assert list(q.itertuples(index=False, name=None)) == [
+        (rl["load_id"], 3, "cancelled_order"), (rl["load_id"], 5, "order_not_found"),
+        (rh["load_id"], 4, "duplicate_order"), (rh["load_id"], 5, "order_without_lines")]
+    # given in the other order, the same result
+    (tmp_path / "b").mkdir()
+    st2, reps = _ingest(tmp_path / "b", [orders, items])
+    assert [r["rows_loaded"] for r in reps] == [3, 3]
+    assert st2.query("SELECT count(*) AS n FROM transactions").n[0] == 3
+
+
+def test_one_half_of_an_order_export_says_what_is_missing(tmp_path: Path) -> None:
+    items, orders = _orders_and_items(tmp_path)
+    with pytest.raises(DataError, match="order lines without their orders: give the orders"):
+        _ingest(tmp_path, [items])
+    with pytest.raises(DataError, match="order headers without lines or totals"):
+        _ingest(tmp_path, [orders])
+    assert not (tmp_path / "s.duckdb").exists() or Store(tmp_path / "s.duckdb").count(
+        "transactions") == 0
+
+
+def test_item_log_without_quantity_or_order_id(tmp_path: Path) -> None:
+    """One row per item sold (the H&M layout: t_dat, customer_id, article_id, price): the
+    date is found by its name, each row is one unit, and identical rows are not duplicates."""
+    rows = [{"t_dat": "2020-09-01", "customer_id": "a", "article_id": "x", "price": 0.05,
+             "sales_channel_id": 2}] * 3 + [
+            {"t_dat": "2020-09-02", "customer_id": "b", "article_id": "y", "price": 0.02,
+             "sales_channel_id": 1}]
+    st, (rep,) = _ingest(tmp_path, [write_csv(tmp_path / "t.csv", rows)])
+    assert rep["columns"]["ordered_at"] == "t_dat"
+    assert rep["rows_loaded"] == 4 and "exact_duplicate" not in rep["rules"]
+    assert rep["orders"] == 2
+    assert st.query("SELECT sum(quantity) AS q FROM transactions").q[0] == 4
+    assert any(a.startswith("ordered_at read from column 't_dat' (found by its name)")
+               for a in rep["assumptions"])
+
+
+def test_columns_found_by_the_words_of_their_names(tmp_path: Path) -> None:
+    """A household panel (household_key, BASKET_ID, SALES_VALUE) and a grocery log
+    (TRANSACTION_DT): no synonym names them, their words do."""
+    rows = [{"household_key": 7, "BASKET_ID": 100, "PURCHASE_DT": "2021-03-04",
+             "PRODUCT_ID": 55, "QUANTITY": 2, "SALES_VALUE": 3.98, "RETAIL_DISC": -0.5}]
+    _, (rep,) = _ingest(tmp_path, [write_csv(tmp_path / "t.csv", rows)])
+    assert rep["columns"] == {"customer_id": "household_key", "order_id": "BASKET_ID",
+                              "ordered_at": "PURCHASE_DT", "product_id": "PRODUCT_ID",
+                              "quantity": "QUANTITY", "amount": "SALES_VALUE"}
+    assert rep["rows_loaded"] == 1
+
+
+def test_two_date_columns_of_equal_standing_are_not_guessed(tmp_path: Path) -> None:
+    rows = [{"customer": "a", "sku": "x", "qty": 1, "price": 2.0, "first_dt": "2024-01-01",
+             "second_dt": "2024-01-02"}]
+    with pytest.raises(DataError, match="missing required column.*ordered_at"):
+        _ingest(tmp_path, [write_csv(tmp_path / "t.csv", rows)])
+
+
+def test_order_status_cancelled_rows_are_quarantined(tmp_path: Path) -> None:
+    rows = [{"Order": f"o{i}", "Customer": "c", "Date": "2024-01-02", "SKU": "x", "Qty": 1,
+             "Price": 5.0, "Financial Status": st}
+            for i, st in enumerate(["paid", "voided", "Cancelled", "refunded", "pending"])]
+    st, (rep,) = _ingest(tmp_path, [write_csv(tmp_path / "t.csv", rows)])
+    assert rep["rules"]["cancelled_order"] == 2 and rep["rows_loaded"] == 3
+    assert any("'Financial Status' says cancelled" in a for a in rep["assumptions"])
+
+
+def test_day_numbers_instead_of_dates_are_one_clear_error(tmp_path: Path) -> None:
+    rows = [{"household_key": 1, "BASKET_ID": i, "DAY": 1 + i, "PRODUCT_ID": 3,
+             "QUANTITY": 1, "SALES_VALUE": 2.0} for i in range(5)]
+    f = write_csv(tmp_path / "t.csv", rows)
+    with pytest.raises(DataError, match=r"'DAY' .*numbers from 1 to 5, which look like day"):
+        _ingest(tmp_path, [f], mapping=["ordered_at=DAY"])
