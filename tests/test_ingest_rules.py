@@ -331,6 +331,13 @@ def test_aux_tables_upsert(tmp_path: Path) -> None:
     ingest_files(st, [c2], loaded_at=LOADED_AT)
     assert st.query("SELECT age, marketing_consent FROM customers").iloc[0].tolist() == [31, False]
     assert isinstance(st.con, duckdb.DuckDBPyConnection)
+    # a file repeating a key: the last row wins, and the report says how many were replaced
+    c3 = write_csv(tmp_path / "c3.csv", [{"customer_id": "b", "age": a} for a in (20, 21, 22)])
+    rep = ingest_files(st, [c3], loaded_at=LOADED_AT)[0]
+    assert rep["rows_loaded"] == 3
+    assert rep["assumptions"] == ["2 rows repeat the customer_id of a later row of this file: "
+                                  "the last row of each is kept, 1 distinct record(s) in all"]
+    assert st.query("SELECT age FROM customers WHERE customer_id = 'b'").age.tolist() == [22]
 
 
 def test_store_memory_limit_default_env_and_bad_value(tmp_path: Path,

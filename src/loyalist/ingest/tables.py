@@ -229,6 +229,15 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
     rules = dict(con.execute(
         f"SELECT __rule, count(*) FROM {table} WHERE __rule IS NOT NULL GROUP BY 1").fetchall())
     assert rows == src.rows  # noqa: S101
+    if spec.key:
+        key = ", ".join(spec.key)
+        superseded = con.execute(
+            f"SELECT count(*) - count(DISTINCT ({key})) FROM {table} WHERE __rule IS NULL"
+        ).fetchall()[0][0]
+        if superseded:
+            notes.append(f"{superseded:,} rows repeat the {' + '.join(spec.key)} of a later row "
+                         f"of this file: the last row of each is kept, "
+                         f"{loaded - superseded:,} distinct record(s) in all")
     return {"file": str(src.path), "sha256": src.sha256, "table": spec.name,
             "columns": cols, "rows_read": int(rows), "rows_loaded": int(loaded),
             "rows_quarantined": int(rows - loaded), "rules": {k: int(v) for k, v in rules.items()},
