@@ -154,3 +154,36 @@ def test_day_numbers_instead_of_dates_are_one_clear_error(tmp_path: Path) -> Non
     f = write_csv(tmp_path / "t.csv", rows)
     with pytest.raises(DataError, match=r"'DAY' .*numbers from 1 to 5, which look like day"):
         _ingest(tmp_path, [f], mapping=["ordered_at=DAY"])
+
+
+def test_web_shop_export_with_order_details_on_the_first_line_only(tmp_path: Path) -> None:
+    """A web-shop order export: line item columns named 'Lineitem sku/quantity/price', and the
+    customer and date written on an order's first line only; the other lines take them from
+    it. A line whose order has no customer anywhere stays a guest line."""
+    head = {"Order No": "#1001", "Email": "a@x.io", "Financial Status": "paid",
+            "Created at": "2024-03-01 10:00:00", "Lineitem name": "Mug", "Lineitem sku": "M1",
+            "Lineitem quantity": 2, "Lineitem price": 8.0, "Lineitem compare at price": 10.0,
+            "Total": 21.0}
+    rows = [head,
+            {"Order No": "#1001", "Lineitem name": "Tea", "Lineitem sku": "T1",
+             "Lineitem quantity": 1, "Lineitem price": 5.0},
+            {"Order No": "#1002", "Email": "b@x.io", "Financial Status": "voided",
+             "Created at": "2024-03-02 11:00:00", "Lineitem name": "Mug", "Lineitem sku": "M1",
+             "Lineitem quantity": 1, "Lineitem price": 8.0, "Total": 8.0},
+            {"Order No": "#1003", "Created at": "2024-03-03 12:00:00", "Lineitem name": "Tea",
+             "Lineitem sku": "T1", "Lineitem quantity": 1, "Lineitem price": 5.0, "Total": 5.0}]
+    st, (rep,) = _ingest(tmp_path, [write_csv(tmp_path / "orders_export.csv", rows)])
+    assert {k: rep["columns"][k] for k in ("order_id", "customer_id", "ordered_at", "product_id",
+                                           "quantity", "unit_price", "description")} == {
+        "order_id": "Order No", "customer_id": "Email", "ordered_at": "Created at",
+        "product_id": "Lineitem sku", "quantity": "Lineitem quantity",
+        "unit_price": "Lineitem price", "description": "Lineitem name"}
+    assert rep["rows_loaded"] == 3 and rep["rules"]["cancelled_order"] == 1
+    got = st.query("SELECT order_id, customer_id, ordered_at, is_guest FROM transactions "
+                   "ORDER BY source_row")
+    assert got.customer_id.tolist()[:2] == ["a@x.io", "a@x.io"]
+    assert got.ordered_at.tolist()[1] == pd.Timestamp("2024-03-01 10:00")
+    assert got.is_guest.tolist() == [False, False, True]
+    assert any(a.startswith("1 line(s) with an empty customer_id ('Email') took it from another")
+               for a in rep["assumptions"])
+    assert any(a.startswith("1 line(s) with an empty ordered_at") for a in rep["assumptions"])

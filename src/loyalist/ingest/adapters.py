@@ -120,7 +120,8 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
                "ordertotalamount", "totalprice", "grandtotal", "salesamount", "netsales",
                "grosssales", "totalsales"),
     s.CATEGORY: ("category", "productcategory", "department", "family", "group", "segment"),
-    s.DESCRIPTION: ("description", "productname", "itemname", "name", "title"),
+    s.DESCRIPTION: ("description", "productname", "itemname", "lineitemname", "articlename",
+                    "productdescription", "itemdescription", "name", "title"),
     s.STORE_ID: ("storeid", "store", "shop", "shopid", "branch", "pos", "posid", "outlet"),
     s.CHANNEL: ("channel", "saleschannel"),
     s.COUNTRY: ("country", "countrycode"),
@@ -194,6 +195,25 @@ _BY_WORDS: dict[str, _Words] = {
         ("date", "time", "dt", "status", "type", "total", "amount", "value", "line", "item",
          "qty", "quantity", "count", "price", "note", "channel", "source", "currency", "tax"),
         prefer=frozenset({"id", "no", "number", "key", "code", "nr", "num", "ref", "reference"})),
+    s.PRODUCT_ID: _Words(
+        frozenset({"sku", "product", "item", "article", "stockcode", "ean", "upc", "barcode",
+                   "gtin", "lineitem", "plu", "material"}),
+        ("name", "desc", "title", "price", "qty", "quantity", "count", "categ", "type", "vendor",
+         "brand", "status", "fulfil", "discount", "tax", "propert", "require", "weight",
+         "total", "amount", "value", "cost", "compare", "date", "time", "image", "url", "group",
+         "family", "class", "size", "colou", "color"),
+        prefer=frozenset({"id", "sku", "code", "no", "number", "ean", "upc", "barcode", "nr"})),
+    s.QUANTITY: _Words(
+        frozenset({"quantity", "qty", "units", "pieces", "pcs", "quantities"}),
+        ("price", "amount", "total", "value", "cost", "refund", "return", "cancel", "avail",
+         "stock", "min", "max", "pack", "fulfil", "ship", "deliver", "onhand")),
+    s.UNIT_PRICE: _Words(
+        frozenset({"price"}),
+        ("compare", "list", "cost", "total", "sum", "discount", "tax", "vat", "ship", "freight",
+         "orig", "regular", "msrp", "rrp", "min", "max", "avg", "average", "currency", "level",
+         "point", "tier", "type", "code", "change", "date"),
+        prefer=frozenset({"unit", "item", "lineitem", "each", "sale", "sales", "sold", "net",
+                          "paid", "actual", "selling"})),
     s.AMOUNT: _Words(
         frozenset({"sales", "sale", "value", "amount", "total", "revenue", "spend", "spent",
                    "paid", "turnover"}),
@@ -267,16 +287,19 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
             assumptions.append(f"{canon} read from column {h!r} (found by its name); map "
                                f"another with --map {canon}=<column> if that is wrong")
     amount_given = s.UNIT_PRICE not in cols and s.AMOUNT in cols
+    unused_total = None
     if s.UNIT_PRICE in cols and s.AMOUNT in cols:
         # both present: the unit price is the truth, a line total column is carried as is
-        cols.pop(s.AMOUNT)
+        unused_total = cols.pop(s.AMOUNT)
     derived: dict[str, str] = {}
     if s.UNIT_PRICE in cols and s.QUANTITY not in cols:
         # one row per item sold (fashion and grocery item logs): each row is one unit
         derived[s.QUANTITY] = "1.0"
-        assumptions.append(f"no quantity column: every row counts as one unit at its price "
-                           f"({cols[s.UNIT_PRICE]!r}); map one with --map quantity=<column> if "
-                           "the file has it")
+        assumptions.append(
+            f"no quantity column: every row counts as one unit at its price "
+            f"({cols[s.UNIT_PRICE]!r})" + (f", and the column {unused_total!r} is not used"
+                                           if unused_total else "")
+            + "; map one with --map quantity=<column> if the file has it")
     if amount_given and s.QUANTITY not in cols:
         # a receipt-style export: one line total per product line and no units
         derived[s.QUANTITY] = f"CASE WHEN {s.AMOUNT} < 0 THEN -1.0 ELSE 1.0 END"

@@ -140,8 +140,38 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
             coalesce({nonprod}, FALSE) AS __nonprod
         FROM p
     """)
+    filled = _fill_from_order(con, a, table, rule) if s.ORDER_ID in a.columns else []
     _check_types(con, src, a, table)
-    return _report(con, src, a, table)
+    report = _report(con, src, a, table)
+    report["assumptions"] += filled
+    return report
+
+
+def _fill_from_order(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, rule: str
+                     ) -> list[str]:
+    """Exports that write an order's customer and date on its first line only (web-shop order
+    exports, spreadsheets with merged cells): a line without them takes them from another line
+    of the same order; a value that is there but unreadable is not replaced. Returns the
+    report's sentences (none when nothing was filled)."""
+    notes = []
+    for c in (s.CUSTOMER_ID, s.ORDERED_AT):
+        if c not in a.columns or not con.execute(
+                f'SELECT count(*) FROM {table} WHERE NOT "__has_{c}"').fetchall()[0][0]:
+            continue  # (a cheap scan first: most files have no empty cells there)
+        n = con.execute(f"""
+            UPDATE {table} SET {c} = f.v FROM (
+                SELECT {s.ORDER_ID} AS o, any_value({c}) AS v FROM {table}
+                WHERE {c} IS NOT NULL AND {s.ORDER_ID} IS NOT NULL GROUP BY 1) f
+            WHERE {table}.{c} IS NULL AND NOT {table}."__has_{c}"
+              AND {table}.{s.ORDER_ID} = f.o""").fetchall()[0][0]
+        if n:
+            notes.append(f"{n:,} line(s) with an empty {c} ({a.columns[c]!r}) took it from "
+                         "another line of the same order (order details on the first line "
+                         "only)")
+    if notes:  # the rules see the filled values
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
+                    f"SELECT * REPLACE ({rule} AS __rule) FROM {table} p")
+    return notes
 
 
 def _check_types(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str) -> None:
