@@ -152,7 +152,8 @@ def test_run_on_own_data_every_step_or_a_reason(tmp_path: Path) -> None:
     doc = json.loads(p.stdout)
     status = {s["step"]: s["status"] for s in doc["steps"]}
     assert status == {k: "done" for k in ("features", "customer_models", "recommendations",
-                                          "forecast", "plan", "report")}, doc["steps"]
+                                          "bought_together", "forecast", "plan", "report")
+                      }, doc["steps"]
     assert doc["loads"][0]["rows_loaded"] == len(lines)
     for step in doc["steps"]:
         for path in step["outputs"].values():
@@ -168,6 +169,7 @@ def test_run_on_own_data_every_step_or_a_reason(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "b" / "run.json").read_text())
     status = {s["step"]: s["status"] for s in doc["steps"]}
     assert status["recommendations"] == "skipped" and status["plan"] == "done"
+    assert status["bought_together"] == "skipped"
     assert status["customer_models"] == "done" and status["report"] == "done"
 
     # too few customers for the models: the plan says why it did not run, the report still does

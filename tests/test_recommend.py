@@ -434,3 +434,49 @@ def test_together_command(tmp_path: Path) -> None:
         pipeline.bought_together(path, ["nope"], as_of="2024-02-15")
     with pytest.raises(ParameterError, match="--product is empty"):
         pipeline.bought_together(path, [" "], as_of="2024-02-15")
+
+
+def test_basket_rules_count_guest_orders_and_name_the_products(tmp_path: Path) -> None:
+    """The merchant's table of what sells with what: guest orders count (a till without
+    loyalty cards is mostly guests), each product's companions ranked as `together` ranks
+    them, with product names; a store of guest lines only still gets it, and the customer
+    steps say why they cannot run."""
+    from loyalist import pipeline
+    from loyalist.features import customer_features
+
+    rows = []
+    for i in range(30):  # 30 guest orders of tea + cake, 10 member orders of tea + mug
+        rows += [line(order=f"g{i}", product="tea", customer="", description="Green tea"),
+                 line(order=f"g{i}", product="cake", customer="", description="Lemon cake")]
+    for i in range(10):
+        rows += [line(order=f"m{i}", product="tea", customer=f"c{i}", description="Green tea"),
+                 line(order=f"m{i}", product="mug", customer=f"c{i}", description="Mug")]
+    f = write_csv(tmp_path / "t.csv", rows)
+    path = tmp_path / "s.duckdb"
+    with Store(path) as st:
+        ingest_files(st, [f], loaded_at=datetime(2026, 1, 1))
+    res = pipeline.basket_rules(path, tmp_path / "out", n=2)
+    assert res["orders"] == 40
+    got = pd.read_csv(res["csv"])
+    assert got.columns.tolist() == ["product_id", "description", "product_orders", "rank",
+                                    "consequent", "consequent_description", "count", "support",
+                                    "confidence", "lift"]
+    tea = got[got["product_id"] == "tea"]
+    assert tea["consequent"].tolist() == ["cake", "mug"]  # the guests' pairing first
+    assert tea["count"].tolist() == [30, 10] and tea["product_orders"].tolist() == [40, 40]
+    assert tea["consequent_description"].tolist() == ["Lemon cake", "Mug"]
+    assert got["product_id"].iloc[0] == "tea"  # the most-bought product first
+    # the same ranking as `together`
+    again = pipeline.bought_together(path, ["tea"], n=2)
+    assert [r["consequent"] for r in again["rules"]] == ["cake", "mug"]
+    # guest lines only
+    g = write_csv(tmp_path / "g.csv", rows[:60])
+    gpath = tmp_path / "g.duckdb"
+    with Store(gpath) as st:
+        ingest_files(st, [g], loaded_at=datetime(2026, 1, 1))
+    assert pipeline.basket_rules(gpath, tmp_path / "gout")["rules"] == 2
+    with Store(gpath) as st, pytest.raises(DataError, match="every line in the store is a "
+                                                            "guest line"):
+        customer_features(st, "2024-02-01")
+    with pytest.raises(DataError, match="every line in the store is a guest line"):
+        pipeline.recommend(gpath, out_dir=tmp_path / "rec")

@@ -260,6 +260,11 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         return (f"{res['customers']:,} customers x {res['n']} products ({res['method']})",
                 {"recommendations": res["csv"]})
 
+    def do_together() -> tuple[str, dict[str, str]]:
+        res = basket_rules(store_path, out / "together", as_of=day)
+        return (f"{res['rules']:,} rules for {res['products']:,} products over "
+                f"{res['orders']:,} orders", {"together": res["csv"]})
+
     def do_forecast() -> tuple[str, dict[str, str]]:
         res = forecast(store_path, 30, out / "forecast", by="category" if has_category else None,
                        as_of=ts)
@@ -295,6 +300,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     step("customer_models", "training customer models (segments, churn, lifetime value)",
          do_train)
     step("recommendations", "recommending products", do_recommend)
+    step("bought_together", "finding products bought together", do_together)
     step("forecast", "forecasting daily revenue", do_forecast)
     step("plan", "planning promotions", do_plan)
     step("report", "writing the HTML report and exports", do_report)
@@ -467,18 +473,22 @@ def _rec_as_of(st: Store, as_of: str | pd.Timestamp | None) -> pd.Timestamp:
     return to_as_of(as_of) if as_of is not None else st.default_as_of()
 
 
-def _interactions(store_path: Path | str, as_of: str | pd.Timestamp | None
-                  ) -> tuple[Any, pd.Timestamp]:
-    """Customer purchases before ``as_of`` as :class:`~loyalist.recommend.Interactions`."""
+def _interactions(store_path: Path | str, as_of: str | pd.Timestamp | None, *,
+                  guests: bool = False) -> tuple[Any, pd.Timestamp]:
+    """Customer purchases before ``as_of`` as :class:`~loyalist.recommend.Interactions`
+    (``guests``: guest orders too, for baskets)."""
+    from loyalist.features import no_purchase_error
     from loyalist.recommend import interactions as inter_mod
     from loyalist.recommend.interactions import Interactions
 
     with Store(store_path, read_only=True) as st:
         ts = _rec_as_of(st, as_of)
-        lines, catalog = inter_mod.load(st, ts)
-    if lines.empty:
-        raise DataError(f"{store_path}: no customer purchase before as_of {ts.date()}; choose "
-                        "a later --as-of")
+        lines, catalog = inter_mod.load(st, ts, guests=guests)
+        if lines.empty and guests:
+            raise DataError(f"{store_path}: no sale before as_of {ts.date()}; choose a later "
+                            "--as-of")
+        if lines.empty:
+            raise DataError(f"{store_path}: {no_purchase_error(st, ts)}")
     _require_products(store_path, lines, ts)
     return Interactions.from_lines(lines, as_of=ts, catalog=catalog), ts
 
@@ -865,7 +875,7 @@ def bought_together(store_path: Path | str, product: Sequence[str], *,
     ids = [p.strip() for p in product if p and p.strip()]
     if not ids:
         raise ParameterError("--product is empty; pass a product id, e.g. --product 85123A")
-    data, ts = _interactions(store_path, as_of)
+    data, ts = _interactions(store_path, as_of, guests=True)
     model = FrequentlyBoughtTogether(min_count=min_count).fit(data)
     known = set(map(str, data.items))
     unknown = [p for p in ids if p not in known]
@@ -876,6 +886,37 @@ def bought_together(store_path: Path | str, product: Sequence[str], *,
     return {"as_of": str(ts.date()), "by": by, "orders": int(model.n_orders_),
             "unknown_products": unknown,
             "rules": table.to_dict(orient="records")}
+
+
+def basket_rules(store_path: Path | str, out_dir: Path, *,
+                 as_of: str | pd.Timestamp | None = None, n: int = 5, min_count: int = 5
+                 ) -> dict[str, Any]:
+    """Every product's ``n`` best companions (association rules over all orders before
+    ``as_of``, guest orders included), most-bought products first, written to
+    ``out_dir/together.csv``: what to place, bundle or suggest next to what."""
+    from loyalist.recommend.basket import FrequentlyBoughtTogether
+
+    data, ts = _interactions(store_path, as_of, guests=True)
+    model = FrequentlyBoughtTogether(min_count=min_count).fit(data)
+    by_orders = np.argsort(-model.item_orders_, kind="stable")
+    table = model.together(np.asarray(model.items_, dtype=object)[by_orders], n)
+    if table.empty:
+        raise DataError(f"{store_path}: no two products were bought together in {min_count} or "
+                        f"more of the {model.n_orders_:,} orders before {ts.date()}; there are "
+                        "no basket rules to report")
+    table.insert(1, "product_orders", model.item_orders_[
+        model.items_.get_indexer(table[s.PRODUCT_ID].astype(str))].astype(np.int64))
+    if s.DESCRIPTION in data.catalog and data.catalog[s.DESCRIPTION].notna().any():
+        names = data.catalog[s.DESCRIPTION].set_axis(data.items.astype(str))
+        table.insert(1, s.DESCRIPTION, table[s.PRODUCT_ID].astype(str).map(names))
+        table.insert(table.columns.get_loc("consequent") + 1, "consequent_description",
+                     table["consequent"].astype(str).map(names))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "together.csv"
+    table.to_csv(path, index=False)
+    return {"as_of": str(ts.date()), "orders": int(model.n_orders_),
+            "products": int(table[s.PRODUCT_ID].nunique()), "rules": len(table),
+            "csv": str(path)}
 
 
 # --- report -----------------------------------------------------------------------------

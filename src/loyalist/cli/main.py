@@ -222,7 +222,8 @@ def run_all(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
 ) -> None:
     """The main job on your own data: load the files, then features, customer models,
-    recommendations, the revenue forecast, a promotion plan (with --budget) and the report.
+    recommendations, products bought together, the revenue forecast, a promotion plan (with
+    --budget) and the report.
     A step the data cannot support is skipped with its reason; the others still run.
 
     Examples:
@@ -230,6 +231,8 @@ def run_all(
       loyalist run sales.csv --store shop.duckdb --out results/ --budget 5000 --goal retention
 
       loyalist run orders.csv --map order_id="Order No" --budget 2000 --goal reactivation
+
+      loyalist run order_items.csv orders.csv --store shop.duckdb  (lines + orders, joined)
     """
     res = pipeline.run_all(store, out_dir, files=files or (), fmt=fmt, mapping=mapping,
                            as_of=as_of, horizon=horizon, budget=budget, goal=goal,

@@ -50,12 +50,25 @@ def customer_features(store: Store, as_of: str | date | datetime | pd.Timestamp)
     sql = orders.features_from_orders_sql() if orders.is_fresh(store.con) else features_sql()
     out = store.query(sql, {"as_of": ts.to_pydatetime()})  # type: ignore[arg-type]
     if out.empty:
-        lo, hi = store.date_range()
-        raise DataError(
-            f"no customer has a purchase before as_of {ts.date()}; the store's transactions "
-            f"run from {lo.date()} to {hi.date()}: choose an as_of after {lo.date()}"
-        )
+        raise no_purchase_error(store, ts)
     return out
+
+
+def no_purchase_error(store: Store, ts: pd.Timestamp) -> DataError:
+    """Why no customer has a purchase before ``ts``: every line is a guest line (the files
+    had no customer ids), or ``ts`` is before the data."""
+    known = store.con.execute(
+        f"SELECT count(*) FROM {s.T_TRANSACTIONS} WHERE NOT {s.IS_GUEST}").fetchall()[0][0]
+    if not known:
+        return DataError(
+            "every line in the store is a guest line (no customer id), so there are no "
+            "customers to describe, score, recommend to or plan for; load the transactions with "
+            "their customer column (--map customer_id=<column>). Revenue forecasts and "
+            "bought-together rules work without it")
+    lo, hi = store.date_range()
+    return DataError(
+        f"no customer has a purchase before as_of {ts.date()}; the store's transactions "
+        f"run from {lo.date()} to {hi.date()}: choose an as_of after {lo.date()}")
 
 
 def labels(store: Store, as_of: str | date | datetime | pd.Timestamp, horizon_days: int = 90
@@ -80,5 +93,5 @@ def rfm_summary(store: Store, as_of: str | date | datetime | pd.Timestamp, time_
     out = store.query(summary_sql(), {"as_of": ts.to_pydatetime(),  # type: ignore[arg-type]
                                       "unit_days": TIME_UNITS[time_unit]})
     if out.empty:
-        raise DataError(f"no customer has a purchase before as_of {ts.date()}")
+        raise no_purchase_error(store, ts)
     return out

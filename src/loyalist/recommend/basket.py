@@ -135,12 +135,30 @@ class FrequentlyBoughtTogether:
         ids = np.asarray(product_ids, dtype=object).astype(str).ravel()
         cols = self.items_.get_indexer(ids)
         known = np.unique(cols[cols >= 0])
-        frame = self._rules_from(known)
-        tie = "confidence" if by != "confidence" else "lift"
-        frame = frame.sort_values(["_a", by, tie, "consequent"],
-                                  ascending=[True, False, False, True])
-        frame["rank"] = frame.groupby("_a").cumcount() + 1
-        frame = frame[frame["rank"] <= n]
+        # rank on arrays (a frame of every pair first took seconds on 3M pairs), then build
+        # the frame of the kept rows only
+        sub = self.counts_[known]
+        ante = np.repeat(known, np.diff(sub.indptr))
+        cons = sub.indices
+        n_ab = sub.data.astype(np.float64)
+        conf = n_ab / self.item_orders_[ante]
+        lift = conf / (self.item_orders_[cons] / self.n_orders_)
+        keep = np.flatnonzero((conf >= self.min_confidence) & (lift >= self.min_lift))
+        value = {"confidence": conf, "lift": lift, "support": n_ab}[by][keep]
+        tie = (lift if by == "confidence" else conf)[keep]
+        name_rank = np.argsort(np.argsort(np.asarray(self.items_, dtype=str), kind="stable"),
+                               kind="stable")
+        order = keep[np.lexsort((name_rank[cons[keep]], -tie, -value, ante[keep]))]
+        a_sorted = ante[order]
+        starts = np.r_[0, np.flatnonzero(np.diff(a_sorted)) + 1]
+        rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+        top = order[rank < n] if len(order) else order
+        frame = pd.DataFrame({
+            "antecedent": np.asarray(self.items_, dtype=object)[ante[top]],
+            "consequent": np.asarray(self.items_, dtype=object)[cons[top]],
+            "count": n_ab[top].astype(np.int64), "support": n_ab[top] / self.n_orders_,
+            "confidence": conf[top], "lift": lift[top], "_a": ante[top],
+            "rank": (rank[rank < n] + 1) if len(order) else np.zeros(0, dtype=np.int64)})
         order = pd.DataFrame({"_a": cols, "_pos": np.arange(len(cols))})
         out = order[order["_a"] >= 0].merge(frame, on="_a").sort_values(["_pos", "rank"])
         out = out.rename(columns={"antecedent": s.PRODUCT_ID})
