@@ -102,6 +102,9 @@ def test_one_half_of_an_order_export_says_what_is_missing(tmp_path: Path) -> Non
         _ingest(tmp_path, [orders])
     assert not (tmp_path / "s.duckdb").exists() or Store(tmp_path / "s.duckdb").count(
         "transactions") == 0
+    other = write_csv(tmp_path / "orders_2025.csv", pd.read_csv(orders).to_dict("records"))
+    with pytest.raises(DataError, match=r"several orders files \(orders.csv, orders_2025.csv\)"):
+        _ingest(tmp_path, [items, orders, other])
 
 
 def test_item_log_without_quantity_or_order_id(tmp_path: Path) -> None:
@@ -187,3 +190,18 @@ def test_web_shop_export_with_order_details_on_the_first_line_only(tmp_path: Pat
     assert any(a.startswith("1 line(s) with an empty customer_id ('Email') took it from another")
                for a in rep["assumptions"])
     assert any(a.startswith("1 line(s) with an empty ordered_at") for a in rep["assumptions"])
+
+
+def test_several_currencies_are_stated(tmp_path: Path) -> None:
+    rows = [{"Order": f"o{i}", "Customer": "c", "Date": "2024-01-02", "SKU": "x", "Qty": 1,
+             "Price": 5.0, "Currency": cur} for i, cur in enumerate(["EUR", "eur", "USD", ""])]
+    _, (rep,) = _ingest(tmp_path, [write_csv(tmp_path / "t.csv", rows)])
+    assert rep["rows_loaded"] == 4
+    assert [a for a in rep["assumptions"] if "currencies" in a] == [
+        "the column 'Currency' holds 2 currencies (EUR, USD): amounts are added up as they "
+        "are, without exchange rates; convert them to one currency before loading for revenue, "
+        "value and plans in one currency"]
+    (tmp_path / "one").mkdir()
+    _, (rep,) = _ingest(tmp_path / "one", [write_csv(tmp_path / "one" / "t.csv",
+                                                     [dict(r, Currency="EUR") for r in rows])])
+    assert not any("currencies" in a for a in rep["assumptions"])

@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from loyalist import schema as s
+from loyalist.errors import DataError
 from loyalist.ingest import adapters, parse, quarantine
 from loyalist.ingest.read import ROW, Source
 
@@ -53,8 +54,14 @@ def find_pairs(sources: Sequence[Source], mapping: Mapping[str, str]) -> list[Pa
              and not {s.CUSTOMER_ID, s.ORDERED_AT} <= set(c)]
     heads = [i for i, c in enumerate(cols)
              if {s.ORDER_ID, s.CUSTOMER_ID, s.ORDERED_AT} <= set(c) and s.PRODUCT_ID not in c]
-    if not lines or len(heads) != 1:
+    if not lines or not heads:
         return []
+    if len(heads) > 1:
+        names = ", ".join(sources[i].path.name for i in heads)
+        raise DataError(f"several orders files ({names}) for the order lines of "
+                        f"{', '.join(sources[i].path.name for i in lines)}: put the orders in "
+                        "one file, or load each orders file with its own lines in a separate "
+                        "command")
     h = heads[0]
     return [Pair(i, h, cols[i][s.ORDER_ID], cols[h][s.ORDER_ID]) for i in lines]
 

@@ -14,7 +14,7 @@ import duckdb
 from loyalist import schema as s
 from loyalist.errors import DataError
 from loyalist.ingest import parse, quarantine
-from loyalist.ingest.adapters import Adapter
+from loyalist.ingest.adapters import Adapter, normalise
 from loyalist.ingest.join import FOUND
 from loyalist.ingest.read import ROW, Source
 
@@ -143,8 +143,27 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     filled = _fill_from_order(con, a, table, rule) if s.ORDER_ID in a.columns else []
     _check_types(con, src, a, table)
     report = _report(con, src, a, table)
-    report["assumptions"] += filled
+    report["assumptions"] += filled + _currencies(con, src)
     return report
+
+
+def _currencies(con: duckdb.DuckDBPyConnection, src: Source) -> list[str]:
+    """A currency column with several currencies: amounts are added up as they are (no
+    exchange rates here), which the report must say."""
+    col = next((h for h in src.headers if normalise(h) in ("currency", "currencycode",
+                                                           "ordercurrency")), None)
+    if col is None:
+        return []
+    found = [r[0] for r in con.execute(
+        f"SELECT DISTINCT upper(trim(CAST({parse.q(col)} AS VARCHAR))) AS c FROM {src.view} "
+        f"WHERE nullif(trim(CAST({parse.q(col)} AS VARCHAR)), '') IS NOT NULL "
+        "ORDER BY c LIMIT 11").fetchall()]
+    if len(found) < 2:
+        return []
+    return [f"the column {col!r} holds {len(found) if len(found) <= 10 else 'over 10'} "
+            f"currencies ({', '.join(found[:10])}): amounts are added up as they are, without "
+            "exchange rates; convert them to one currency before loading for revenue, value "
+            "and plans in one currency"]
 
 
 def _fill_from_order(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, rule: str
