@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from conftest import LOADED_AT, write_csv
 
-from loyalist.errors import DataError
+from loyalist.errors import DataError, ParameterError
 from loyalist.ingest import ingest_files
 from loyalist.store import Store
 
@@ -155,7 +155,8 @@ def test_day_numbers_instead_of_dates_are_one_clear_error(tmp_path: Path) -> Non
     rows = [{"household_key": 1, "BASKET_ID": i, "DAY": 1 + i, "PRODUCT_ID": 3,
              "QUANTITY": 1, "SALES_VALUE": 2.0} for i in range(5)]
     f = write_csv(tmp_path / "t.csv", rows)
-    with pytest.raises(DataError, match=r"'DAY' .*numbers from 1 to 5, which look like day"):
+    with pytest.raises(DataError, match=r"'DAY' .*numbers from 1 to 5, which look like day.*"
+                                        r"--day-one YYYY-MM-DD"):
         _ingest(tmp_path, [f], mapping=["ordered_at=DAY"])
 
 
@@ -205,3 +206,30 @@ def test_several_currencies_are_stated(tmp_path: Path) -> None:
     _, (rep,) = _ingest(tmp_path / "one", [write_csv(tmp_path / "one" / "t.csv",
                                                      [dict(r, Currency="EUR") for r in rows])])
     assert not any("currencies" in a for a in rep["assumptions"])
+
+
+def test_day_numbers_with_the_date_of_day_one(tmp_path: Path) -> None:
+    """A household panel that numbers its days (DAY = 1, 2, ...) and writes the time as a
+    number (TRANS_TIME = 826 for 8:26): with --day-one the days become dates, DAY is found
+    without --map, and the time is kept."""
+    rows = [{"household_key": 1, "BASKET_ID": 10, "DAY": 1, "PRODUCT_ID": 3, "QUANTITY": 2,
+             "SALES_VALUE": 4.0, "TRANS_TIME": 826},
+            {"household_key": 1, "BASKET_ID": 11, "DAY": 32, "PRODUCT_ID": 3, "QUANTITY": 1,
+             "SALES_VALUE": 2.0, "TRANS_TIME": 1631},
+            {"household_key": 2, "BASKET_ID": 12, "DAY": 2.5, "PRODUCT_ID": 3, "QUANTITY": 1,
+             "SALES_VALUE": 2.0, "TRANS_TIME": 1200}]
+    f = write_csv(tmp_path / "transaction_data.csv", rows)
+    st, (rep,) = _ingest(tmp_path, [f], day_one="2019-01-01")
+    assert rep["columns"]["ordered_at"] == "DAY" and rep["columns"]["ordered_time"] == "TRANS_TIME"
+    assert rep["rows_loaded"] == 2 and rep["rules"]["unparseable_date"] == 1  # day 2.5
+    assert any("day 1 is 2019-01-01 (--day-one)" in a for a in rep["assumptions"])
+    got = st.query("SELECT ordered_at FROM transactions ORDER BY source_row").ordered_at
+    assert got.tolist() == [pd.Timestamp("2019-01-01 08:26"), pd.Timestamp("2019-02-01 16:31")]
+    st.close()
+    (tmp_path / "x").mkdir()
+    with pytest.raises(ParameterError, match="--day-one 'soon' is not a date"):
+        _ingest(tmp_path / "x", [f], day_one="soon")
+    (tmp_path / "d").mkdir()
+    dated = write_csv(tmp_path / "d" / "t.csv", [{**rows[0], "DAY": "2019-01-01"}] * 3)
+    with pytest.raises(DataError, match="are not day numbers .*drop --day-one"):
+        _ingest(tmp_path / "d", [dated], day_one="2019-01-01")

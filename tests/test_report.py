@@ -25,7 +25,7 @@ from loyalist.report import SECTIONS
 
 HEADINGS = list(SECTIONS.values())
 EXPORTS = ("scores", "segments", "clusters", "plan_customers", "plan_promotions", "forecast",
-           "forecast_backtest", "recommendations")
+           "forecast_backtest", "recommendations", "together")
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +39,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     planned = pipeline.plan(store, budget=1000, goal="revenue", save=True)
     recs = pipeline.recommend(store, out_dir=root / "recs")
     fc = pipeline.forecast(store, 14, root / "forecast")
+    together = pipeline.basket_rules(store, root / "together")
     return {"root": root, "store": store, "train": trained, "plan": planned["summary"],
-            "recs": recs, "forecast": fc}
+            "recs": recs, "forecast": fc, "together": together}
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +138,19 @@ def test_every_section_with_numbers_from_the_store(built: dict[str, Any],
         built["forecast"]["series"]["total"]["mase_vs_seasonal_naive"], abs=1e-3)
     rc = res["summary"]["recommendations"]
     assert rc["customers"] == built["recs"]["customers"] and rc["method"] == "hybrid"
+    # bought together: the most frequent pair, counted in the store's own orders
+    tg = res["summary"]["together"]
+    assert (tg["orders"], tg["rules"]) == (built["together"]["orders"],
+                                           built["together"]["rules"])
+    best = q(store, "SELECT * FROM basket_rules ORDER BY count DESC, confidence DESC, "
+                    "product_id LIMIT 1").iloc[0]
+    both = q(store, """SELECT count(*) AS n FROM (
+        SELECT order_id FROM transactions WHERE line_kind = 'sale' AND quantity > 0
+        GROUP BY order_id HAVING bool_or(product_id = ?) AND bool_or(product_id = ?))""",
+             [best["product_id"], best["consequent"]])["n"].iloc[0]
+    assert tg["top_pair_orders"] == best["count"] == both
+    assert re.search(rf"<td class=\"t\">{re.escape(str(best['consequent']))}</td>"
+                     rf"(<td class=\"t\">[^<]*</td>)?<td class=\"\">{both:,}</td>", page)
     run = json.loads((full["out"] / "run.json").read_text())
     assert run["command"] == "report" and str(store) in run["inputs"]
     assert run["metrics"]["plan"]["spend"] == pytest.approx(summ["spend"])
@@ -304,7 +318,7 @@ def test_cli_report(built: dict[str, Any], tmp_path: Path) -> None:
     r = runner.invoke(app, ["report", "--store", str(built["store"]), "--out",
                             str(tmp_path / "r"), "--quiet"])
     said = " ".join(r.stdout.split())  # rich wraps at the terminal width
-    assert r.exit_code == 0 and "(7 sections: Data quality, Segments" in said
+    assert r.exit_code == 0 and "(8 sections: Data quality, Segments" in said
     assert f"plan_customers {built['plan']['customers_targeted']:,} rows" in said
     assert "loyalist report --store" in runner.invoke(app, ["report", "--help"]).stdout
     # the real entry point: one red line and exit code 2, no traceback

@@ -48,10 +48,11 @@ def _new_store_guard(path: Path) -> Iterator[None]:
 
 def ingest(store_path: Path, files: Sequence[str | Path], *, fmt: str = "auto",
            mapping: Sequence[str] | None = None, table: str = "auto",
-           progress: Progress | None = None) -> list[dict[str, Any]]:
+           day_one: str | None = None, progress: Progress | None = None
+           ) -> list[dict[str, Any]]:
     with _new_store_guard(store_path), Store(store_path) as st:
         return ingest_files(st, files, fmt=fmt, mapping=mapping, table=table,
-                            loaded_at=datetime.now(), progress=progress)
+                            day_one=day_one, loaded_at=datetime.now(), progress=progress)
 
 
 def resolve_as_of(st: Store, as_of: str | None) -> pd.Timestamp:
@@ -140,6 +141,8 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
     say("recommending products (hybrid of popularity, item-item, ALS, content)")
     recs = recommend(store_path, as_of, out_dir=out / "recommendations")
     rec_eval = evaluate_recommend(store_path, None, 30, out_dir=out / "recommendations")
+    say("finding products bought together")
+    together = basket_rules(store_path, out / "together", as_of=as_of)
     say("forecasting daily revenue, total and per category")
     fc = forecast(store_path, 30, out / "forecast", by="category", as_of=as_of)
     meta = json.loads(Path(gen["files"]["scenario"]).read_text())
@@ -159,6 +162,7 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
         "customer_models": trained["summary"],
         "recommendations": {"customers": recs["customers"], "method": recs["method"],
                             "evaluation": rec_eval["summary"]},
+        "bought_together": {k: together[k] for k in ("orders", "products", "rules")},
         "plan": {k: planned["summary"][k] for k in (
             "plan_id", "budget", "goal", "spend", "customers_targeted", "incremental_revenue",
             "net_profit", "roi", "confidence")} | {"against_truth": plan_eval},
@@ -171,6 +175,7 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
                        if k in ("scores_csv", "card_html", "model") or k.startswith("plot_")},
                     "recommendations": recs["csv"],
                     "recommendation_metrics": rec_eval["outputs"][0],
+                    "together": together["csv"],
                     **{f"forecast_{k}": v for k, v in fc["files"].items()},
                     **{f"plan_{k}": v for k, v in planned["summary"]["files"].items()},
                     "report": rep["files"].get("html", str(out / "report"))},
@@ -187,7 +192,8 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
 
 
 def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
-            fmt: str = "auto", mapping: Sequence[str] | None = None, as_of: str | None = None,
+            fmt: str = "auto", mapping: Sequence[str] | None = None,
+            day_one: str | None = None, as_of: str | None = None,
             horizon: int = 90, budget: float | None = None, goal: str = "retention",
             period: int = 30, catalog: Path | None = None, constraints: Path | None = None,
             progress: Progress | None = None) -> dict[str, Any]:
@@ -214,7 +220,8 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     loads: list[dict[str, Any]] = []
     if files:
         say(f"loading {len(files)} file(s) into {store_path}")
-        loads = ingest(store_path, files, fmt=fmt, mapping=mapping, progress=progress)
+        loads = ingest(store_path, files, fmt=fmt, mapping=mapping, day_one=day_one,
+                       progress=progress)
         (out / "quality_report.json").write_text(json.dumps(loads, indent=2, default=str))
     elif not Path(store_path).exists():
         raise DataError(f"{store_path}: no such store; pass the data file(s) to load, e.g. "
@@ -466,6 +473,8 @@ RECOMMENDATION_COLUMNS = (s.CUSTOMER_ID, "rank", s.PRODUCT_ID, "score", "method"
 FORECAST_BY = ("category", "store_id", "country")
 #: The store tables the forecast and its backtest are written to (keyed by as_of).
 FORECAST_TABLE = "forecast"
+#: every product's best companions (``basket_rules``), one set per as_of
+BASKET_RULES_TABLE = "basket_rules"
 FORECAST_BACKTEST_TABLE = "forecast_backtest"
 
 
@@ -889,11 +898,12 @@ def bought_together(store_path: Path | str, product: Sequence[str], *,
 
 
 def basket_rules(store_path: Path | str, out_dir: Path, *,
-                 as_of: str | pd.Timestamp | None = None, n: int = 5, min_count: int = 5
-                 ) -> dict[str, Any]:
+                 as_of: str | pd.Timestamp | None = None, n: int = 5, min_count: int = 5,
+                 save: bool = True) -> dict[str, Any]:
     """Every product's ``n`` best companions (association rules over all orders before
     ``as_of``, guest orders included), most-bought products first, written to
-    ``out_dir/together.csv``: what to place, bundle or suggest next to what."""
+    ``out_dir/together.csv`` and (``save``) the store table ``basket_rules``: what to place,
+    bundle or suggest next to what."""
     from loyalist.recommend.basket import FrequentlyBoughtTogether
 
     data, ts = _interactions(store_path, as_of, guests=True)
@@ -914,6 +924,11 @@ def basket_rules(store_path: Path | str, out_dir: Path, *,
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "together.csv"
     table.to_csv(path, index=False)
+    if save:
+        with Store(store_path) as st:
+            st.write_frame(BASKET_RULES_TABLE,
+                           table.assign(orders=int(model.n_orders_), as_of=ts),
+                           replace_where="as_of = ?", params=[ts.to_pydatetime()])
     return {"as_of": str(ts.date()), "orders": int(model.n_orders_),
             "products": int(table[s.PRODUCT_ID].nunique()), "rules": len(table),
             "csv": str(path)}

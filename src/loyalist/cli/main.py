@@ -94,6 +94,9 @@ def ingest(
     fmt: Annotated[str, typer.Option("--format", help="auto|online-retail|cdnow|generic")] = "auto",
     mapping: Annotated[list[str] | None, typer.Option(
         "--map", help="canonical=source column, repeatable (e.g. --map unit_price=Preis).")] = None,
+    day_one: Annotated[str | None, typer.Option(
+        "--day-one", help="The date of day 1 when the date column holds day numbers "
+        "(1, 2, ...) instead of dates, e.g. --map ordered_at=DAY --day-one 2019-01-01.")] = None,
     table: Annotated[str, typer.Option(
         help="auto|transactions|products|customers|promotions")] = "auto",
     as_json: JsonOpt = False,
@@ -108,7 +111,7 @@ def ingest(
       loyalist ingest sales.csv --map customer_id=Client --map amount=Total --json
     """
     reports = pipeline.ingest(store, files, fmt=fmt, mapping=mapping, table=table,
-                              progress=progress(quiet or as_json))
+                              day_one=day_one, progress=progress(quiet or as_json))
     if as_json:
         emit_json(reports[0] if len(reports) == 1 else reports)
         return
@@ -208,6 +211,9 @@ def run_all(
     fmt: Annotated[str, typer.Option("--format", help="auto|online-retail|cdnow|generic")] = "auto",
     mapping: Annotated[list[str] | None, typer.Option(
         "--map", help="canonical=source column, repeatable (e.g. --map unit_price=Preis).")] = None,
+    day_one: Annotated[str | None, typer.Option(
+        "--day-one", help="The date of day 1 when the date column holds day numbers "
+        "(1, 2, ...) instead of dates, e.g. --map ordered_at=DAY --day-one 2019-01-01.")] = None,
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="Cutoff (default: the day after the last transaction).")] = None,
     horizon: Annotated[int, typer.Option(help="Churn / CLV horizon in days.")] = 90,
@@ -235,7 +241,7 @@ def run_all(
       loyalist run order_items.csv orders.csv --store shop.duckdb  (lines + orders, joined)
     """
     res = pipeline.run_all(store, out_dir, files=files or (), fmt=fmt, mapping=mapping,
-                           as_of=as_of, horizon=horizon, budget=budget, goal=goal,
+                           day_one=day_one, as_of=as_of, horizon=horizon, budget=budget, goal=goal,
                            period=period, catalog=catalog, constraints=constraints,
                            progress=progress(quiet or as_json))
     if as_json:

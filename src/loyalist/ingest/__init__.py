@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from loyalist import schema as s
-from loyalist.errors import DataError
+from loyalist.errors import DataError, ParameterError
 from loyalist.features import orders
 from loyalist.ingest import adapters, join, tables, transactions
 from loyalist.ingest.read import Source, open_source
@@ -37,10 +38,12 @@ def ingest_files(
     fmt: str = "auto",
     mapping: Mapping[str, str] | Sequence[str] | None = None,
     table: str = "auto",
+    day_one: str | date | None = None,
     loaded_at: datetime,
     progress: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Load ``files``; return one data-quality report per file (see README for its keys)."""
+    """Load ``files``; return one data-quality report per file (see README for its keys).
+    ``day_one``: the date of day 1 when the transactions' date column holds day numbers."""
     if fmt not in FORMATS:
         raise DataError(f"--format {fmt!r} is unknown; use one of: {', '.join(FORMATS)}")
     if table not in TABLES:
@@ -50,6 +53,7 @@ def ingest_files(
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = adapters.parse_map(list(mapping))
     mapping = dict(mapping or {})
+    first_day = _day_one(day_one)
     reports: list[dict[str, Any]] = []
     con = store.con
     with store.transaction():
@@ -77,7 +81,8 @@ def ingest_files(
                     tbl = s.T_TRANSACTIONS
                 else:
                     tbl = table if table != "auto" else tables.detect_table(src.headers)
-                report = _load(con, store, src, tbl, fmt, mapping, load_id, i, progress)
+                report = _load(con, store, src, tbl, fmt, mapping, load_id, i, progress,
+                               first_day)
             report.update(load_id=load_id, table=tbl)
             report.setdefault("status", "loaded")
             q = con.execute(f"SELECT count(*) FROM {s.T_QUARANTINE} WHERE load_id = ?",
@@ -100,7 +105,8 @@ def ingest_files(
 
 
 def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapping[str, str],
-          load_id: int, i: int, progress: Callable[[str], None] | None) -> dict[str, Any]:
+          load_id: int, i: int, progress: Callable[[str], None] | None,
+          day_one: date | None = None) -> dict[str, Any]:
     """Stage and write one source into ``tbl``; return its data-quality report."""
     dup = con.execute(
         f"SELECT load_id FROM {s.T_LOADS} WHERE file_sha256 = ? AND tbl = ? "
@@ -109,8 +115,19 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
         return _already_loaded(src.rows, int(dup[0][0]), src.path, src.sha256, tbl)
     staged = f"__staged{i}"
     if tbl == s.T_TRANSACTIONS:
+        if day_one is not None and s.ORDERED_AT not in mapping:
+            # with --day-one, a column called DAY (day number, ...) is the date
+            day = next((h for h in src.headers
+                        if adapters.normalise(h) in ("day", "dayno", "daynumber", "dayindex",
+                                                     "daynum", "dayid")), None)
+            if day is not None:
+                mapping = {**mapping, s.ORDERED_AT: day}
         adapter = adapters.by_name(fmt, src.headers, mapping)
         adapters.check_required(adapter, src.headers, str(src.path))
+        if day_one is not None:
+            adapter = replace(adapter, day_one=day_one, assumptions=(
+                *adapter.assumptions, f"{s.ORDERED_AT} ({adapter.columns[s.ORDERED_AT]!r}) holds "
+                f"day numbers: day 1 is {day_one.isoformat()} (--day-one)"))
         if progress:
             progress(f"cleaning {src.rows:,} rows ({adapter.name})")
         report = transactions.stage(con, src, adapter, table=staged, load_id=load_id,
@@ -122,6 +139,16 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
         tables.write(con, src, spec, staged, load_id)
     con.execute(f"DROP TABLE {staged}")
     return report
+
+
+def _day_one(value: str | date | None) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ParameterError(f"--day-one {value!r} is not a date; use YYYY-MM-DD, e.g. "
+                             "--day-one 2019-01-01") from None
 
 
 def _already_loaded(rows: int, earlier: int, path: Path, sha: str, tbl: str) -> dict[str, Any]:

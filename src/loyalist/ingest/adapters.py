@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from loyalist import schema as s
 from loyalist.errors import DataError
@@ -36,6 +37,8 @@ class Adapter:
     assumptions: tuple[str, ...] = ()
     #: an order status column: rows whose status says cancelled/voided/failed are not sales
     status_column: str | None = None
+    #: the date of day 1 when the date column holds day numbers (``--day-one``)
+    day_one: date | None = None
 
 
 # --- UCI Online Retail (2010-2011) and Online Retail II: both column spellings ----------------
@@ -110,7 +113,7 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
                    "transactiondate", "purchasedate", "saledate", "createdat"),
     # a separate time of day; a file whose only date column is called "time" uses it as the date
     s.ORDERED_TIME: ("orderedtime", "time", "ordertime", "transactiontime", "purchasetime",
-                     "saletime", "invoicetime", "timeofday"),
+                     "saletime", "invoicetime", "timeofday", "transtime", "txntime"),
     s.PRODUCT_ID: ("productid", "product", "sku", "stockcode", "itemid", "item", "article",
                    "articleid", "productcode", "itemcode", "ean", "upc", "barcode"),
     s.QUANTITY: ("quantity", "qty", "units", "count", "pieces", "amountunits"),

@@ -6,6 +6,8 @@ sends its row to quarantine (``unparseable_*``) instead of failing the load.
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 
 #: date formats tried on text columns, in order of preference for ties
@@ -135,6 +137,14 @@ def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: s
     return _best(con, view, col, candidates, plausible).replace("{x}", x)
 
 
+def day_number_expr(col: str, day_one: date) -> str:
+    """Day numbers (1 = ``day_one``, 2 = the next day...) as timestamps; anything that is not a
+    whole number from 0 up to :data:`SERIAL_MIN` is NULL (its row is quarantined)."""
+    num = f"TRY_CAST(trim(CAST({q(col)} AS VARCHAR)) AS DOUBLE)"
+    return (f"CASE WHEN {num} = trunc({num}) AND {num} BETWEEN 0 AND {SERIAL_MIN} "
+            f"THEN TIMESTAMP '{day_one.isoformat()}' + to_days(CAST({num} - 1 AS INTEGER)) END")
+
+
 def time_expr(col: str, dtype: str) -> str:
     """A time of day (TIME): ``18:40``, ``18:40:05``, ``6:40 PM``, ``1840``/``184005``, or the
     time part of a timestamp (spreadsheets store times as datetimes on 1899-12-30)."""
@@ -148,6 +158,9 @@ def time_expr(col: str, dtype: str) -> str:
     if _is_numeric(dtype):  # 1840 / 184005
         t = ("lpad(CAST(CAST({x} AS BIGINT) AS VARCHAR), "
              "CASE WHEN {x} > 9999 THEN 6 ELSE 4 END, '0')")
+    else:  # 826 (8:26, a clock time stored as a number in a text file)
+        t = (f"CASE WHEN regexp_full_match({t}, '[0-9]{{3}}') THEN lpad({t}, 4, '0') "
+             f"ELSE {t} END")
     # unlike dates (is 03/04 March or April?), time formats cannot be mistaken for each other,
     # so every value takes the first that reads it
     candidates = ["TRY_CAST(" + t + " AS TIME)"] + [

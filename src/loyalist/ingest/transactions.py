@@ -43,6 +43,8 @@ def _parsed_columns(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> 
     quarantined as ``unparseable_date`` rather than loaded at a wrong hour)."""
     exprs = {canon: parse.column_expr(con, src.view, col, src.types[col], _KIND_OF[canon])
              for canon, col in a.columns.items()}
+    if a.day_one is not None and s.ORDERED_AT in a.columns:
+        exprs[s.ORDERED_AT] = parse.day_number_expr(a.columns[s.ORDERED_AT], a.day_one)
     tm = exprs.pop(s.ORDERED_TIME, None)
     if tm is not None and s.ORDERED_AT in exprs:
         raw = parse.plain_text_expr(a.columns[s.ORDERED_TIME])
@@ -231,6 +233,11 @@ def _check_types(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table:
                 f'USING ({ROW}) WHERE t."__has_{c}" AND t.{c} IS NULL LIMIT 1'
             ).fetchall()
             ex = example[0][0] if example else "?"
+            if c == s.ORDERED_AT and a.day_one is not None:
+                raise DataError(
+                    f"{src.path}: column {col!r} (-> {c}): {bad:,} of {nonempty:,} values "
+                    f"({bad / nonempty:.0%}) are not day numbers (whole numbers from 1), e.g. "
+                    f"{ex!r}; drop --day-one if the column holds dates")
             if c == s.ORDERED_AT:
                 lo, hi, n_num = con.execute(
                     f"SELECT min(v), max(v), count(v) FROM (SELECT TRY_CAST(trim(CAST("
@@ -239,9 +246,9 @@ def _check_types(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table:
                 if n_num == nonempty and hi is not None and hi < parse.SERIAL_MIN:
                     raise DataError(
                         f"{src.path}: column {col!r} (-> {c}) holds numbers from {lo:g} to "
-                        f"{hi:g}, which look like day or week numbers, not dates; convert "
-                        f"them to dates before loading (e.g. day 1 = the first day of the "
-                        f"data), or map the date column with --map {c}=<column>")
+                        f"{hi:g}, which look like day or week numbers, not dates; if they are "
+                        f"day numbers, give the date of day 1 with --day-one YYYY-MM-DD, else "
+                        f"map the date column with --map {c}=<column>")
             raise DataError(
                 f"{src.path}: column {col!r} (-> {c}): {bad:,} of {nonempty:,} values "
                 f"({bad / nonempty:.0%}) cannot be read as a {_KIND_OF[c]}, e.g. {ex!r}; "

@@ -33,16 +33,18 @@ SECTIONS = {
     "plan": "Promotion plan",
     "forecast": "Revenue forecast",
     "recommendations": "Recommendations",
+    "together": "Bought together",
 }
 #: result tables written by :mod:`loyalist.pipeline` (forecast, plan, recommend)
 T_FORECAST = "forecast"
 T_BACKTEST = "forecast_backtest"
 T_PLAN_CUSTOMERS = "plan_customers"
 T_RECOMMENDATIONS = "recommendations"
+T_BASKET_RULES = "basket_rules"
 BASELINE = "seasonal_naive"
 #: every export a report can write (the writer removes stale ones left by an earlier report)
 EXPORT_NAMES = ("scores", "segments", "clusters", "plan_customers", "plan_promotions",
-                "forecast", "forecast_backtest", "recommendations")
+                "forecast", "forecast_backtest", "recommendations", "together")
 TIER_ORDER = ("high", "medium", "low")
 
 
@@ -86,7 +88,8 @@ def collect(st: Store, *, as_of: pd.Timestamp | None = None,
     for key, fn, cmd in (
             ("plan", plan, f"run `loyalist plan {fix} --budget 5000`"),
             ("forecast", forecast, f"run `loyalist forecast {fix}`"),
-            ("recommendations", recommendations, f"run `loyalist recommend {fix}`")):
+            ("recommendations", recommendations, f"run `loyalist recommend {fix}`"),
+            ("together", together, f"run `loyalist run {fix}`")):
         got, why = fn(st, as_of, cmd)
         if got is None:
             rep.absent[key] = why or ""
@@ -408,3 +411,28 @@ def recommendations(st: Store, as_of: pd.Timestamp | None, fix: str
             else None}
     return {"as_of": ts, "methods": methods, "top": top, "headline": head,
             "exports": {"recommendations": recs}}, None
+
+
+#: pairs shown in the report's "bought together" table
+TOGETHER_ROWS = 15
+
+
+def together(st: Store, as_of: pd.Timestamp | None, fix: str
+             ) -> tuple[dict[str, Any] | None, str | None]:
+    """The pairs bought together most often (each product's best companion, one row per
+    pair, the direction with the higher confidence), from ``basket_rules`` at ``as_of``."""
+    ts, why = _pick_as_of(st, T_BASKET_RULES, as_of, fix)
+    if ts is None:
+        return None, why
+    rules = st.query(f"SELECT * FROM {T_BASKET_RULES} WHERE as_of = ? "
+                     f"ORDER BY product_orders DESC, {s.PRODUCT_ID}, rank", [ts.to_pydatetime()])
+    pair = rules.apply(lambda r: tuple(sorted((str(r[s.PRODUCT_ID]), str(r["consequent"])))),
+                       axis=1)
+    top = (rules.assign(_pair=pair)
+           .sort_values(["count", "confidence", s.PRODUCT_ID], ascending=[False, False, True])
+           .drop_duplicates("_pair").head(TOGETHER_ROWS).drop(columns=["_pair", "as_of"]))
+    head = {"as_of": str(ts.date()), "orders": int(rules["orders"].iloc[0]),
+            "products": int(rules[s.PRODUCT_ID].nunique()), "rules": len(rules),
+            "top_pair_orders": int(top["count"].iloc[0]) if len(top) else 0}
+    return {"as_of": ts, "top": top, "headline": head,
+            "exports": {"together": rules.drop(columns=["as_of"])}}, None

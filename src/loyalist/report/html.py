@@ -329,8 +329,29 @@ def _recommendations(d: dict[str, Any], images: dict[str, bytes]) -> str:
     return "".join(out)
 
 
+def _together(d: dict[str, Any], images: dict[str, bytes]) -> str:
+    h = d["headline"]
+    named = "description" in d["top"] and d["top"]["description"].notna().any()
+    cols = [("product_id", "product", text)]
+    cols += [("description", "description", text)] if named else []
+    cols += [("consequent", "bought with", text)]
+    cols += [("consequent_description", "its description", text)] if named else []
+    cols += [("count", "orders with both", count), ("confidence", "confidence", pct),
+             ("lift", "lift", num)]
+    return "".join([
+        facts([("as_of", h["as_of"]), ("orders", count(h["orders"])),
+               ("products with a companion", count(h["products"])),
+               ("rules", count(h["rules"]))]),
+        "<h3>Pairs bought together most often</h3>",
+        '<p class="meta">confidence: share of the orders with the first product that also '
+        'hold the second; lift: how much more often than if they were bought independently. '
+        'Guest orders count. Every rule is in the export together.csv.</p>',
+        table(d["top"], cols)])
+
+
 RENDER = {"quality": _quality, "segments": _segments, "churn": _churn, "clv": _clv,
-          "plan": _plan, "forecast": _forecast, "recommendations": _recommendations}
+          "plan": _plan, "forecast": _forecast, "recommendations": _recommendations,
+          "together": _together}
 
 
 def render_html(rep: Report, images: dict[str, bytes], *, exports: Iterable[str] = (),
