@@ -233,3 +233,19 @@ def test_day_numbers_with_the_date_of_day_one(tmp_path: Path) -> None:
     dated = write_csv(tmp_path / "d" / "t.csv", [{**rows[0], "DAY": "2019-01-01"}] * 3)
     with pytest.raises(DataError, match="are not day numbers .*drop --day-one"):
         _ingest(tmp_path / "d", [dated], day_one="2019-01-01")
+
+
+def test_customer_and_product_files_with_prefixed_column_names(tmp_path: Path) -> None:
+    """Data sets prefix every column with the entity (customer_city, product_category_name):
+    the files are recognised as customers and products, and the prefixed names read."""
+    cust = write_csv(tmp_path / "customers.csv", [
+        {"customer_id": "c1", "customer_unique_id": "u1", "customer_zip_code_prefix": "01000",
+         "customer_city": "sao paulo", "customer_state": "SP"}])
+    prod = write_csv(tmp_path / "products.csv", [
+        {"product_id": "p1", "product_category_name": "perfumaria", "product_weight_g": 300}])
+    st, (rc, rp) = _ingest(tmp_path, [cust, prod])
+    assert (rc["table"], rp["table"]) == ("customers", "products")
+    assert rc["columns"] == {"customer_id": "customer_id", "region": "customer_city"}
+    assert rp["columns"] == {"product_id": "product_id", "category": "product_category_name"}
+    assert st.query("SELECT region FROM customers").region.tolist() == ["sao paulo"]
+    assert st.query("SELECT category FROM products").category.tolist() == ["perfumaria"]

@@ -39,7 +39,8 @@ SPECS: dict[str, TableSpec] = {
         {"sku": s.PRODUCT_ID, "stockcode": s.PRODUCT_ID, "itemid": s.PRODUCT_ID,
          "productcode": s.PRODUCT_ID, "cost": s.UNIT_COST, "listprice": s.PRICE,
          "unitprice": s.PRICE, "inventory": s.STOCK, "stocklevel": s.STOCK,
-         "name": s.DESCRIPTION, "productname": s.DESCRIPTION},
+         "name": s.DESCRIPTION, "productname": s.DESCRIPTION, "categoryname": s.CATEGORY,
+         "department": s.CATEGORY, "productcategory": s.CATEGORY},
     ),
     s.T_CUSTOMERS: TableSpec(
         s.T_CUSTOMERS,
@@ -48,7 +49,8 @@ SPECS: dict[str, TableSpec] = {
          s.BIRTH_DATE: "timestamp"},
         (s.CUSTOMER_ID,), (s.CUSTOMER_ID,),
         {"customer": s.CUSTOMER_ID, "clientid": s.CUSTOMER_ID, "memberid": s.CUSTOMER_ID,
-         "location": s.REGION, "city": s.REGION, "sex": s.GENDER, "signupdate": s.SIGNUP_AT,
+         "location": s.REGION, "city": s.REGION, "state": s.REGION, "province": s.REGION,
+         "sex": s.GENDER, "signupdate": s.SIGNUP_AT,
          "joinedat": s.SIGNUP_AT, "consent": s.MARKETING_CONSENT, "optin": s.MARKETING_CONSENT,
          "optout": s.EMAIL_OPT_OUT, "birthdate": s.BIRTH_DATE, "dateofbirth": s.BIRTH_DATE,
          "dob": s.BIRTH_DATE, "birthday": s.BIRTH_DATE},
@@ -93,9 +95,23 @@ SPECS: dict[str, TableSpec] = {
 }
 
 
+#: the entity a table describes, as column names prefix it ('customer_city', 'product_name')
+_PREFIXES = {s.T_CUSTOMERS: ("customer", "client", "member", "cust"),
+             s.T_PRODUCTS: ("product", "item", "article")}
+
+
+def _unprefixed(norm: str, table: str) -> str:
+    """'customercity' -> 'city' for customers; names without the prefix as they are."""
+    for p in _PREFIXES.get(table, ()):
+        if norm.startswith(p) and len(norm) > len(p) and norm[len(p):] != "id":
+            return norm[len(p):]
+    return norm
+
+
 def detect_table(headers: Sequence[str]) -> str:
     """Which canonical table a file holds, from its headers (``--table auto``)."""
     norm = {normalise(h) for h in headers}
+    plain = norm | {_unprefixed(n, t) for n in norm for t in _PREFIXES}
     if {"name", "kind", "value"} <= norm:
         return s.T_CATALOG
     if "competitor" in norm and norm & {"start", "startdate", "startsat"}:
@@ -112,10 +128,12 @@ def detect_table(headers: Sequence[str]) -> str:
     if has_order and norm & (set(SYNONYMS_BY_COLUMN[s.PRODUCT_ID]) | {"productid"}):
         return s.T_TRANSACTIONS  # order lines (maybe without their orders: ingest says so)
     if "productid" in norm and not ({"customerid"} & norm) and (
-            norm & {"price", "unitcost", "margin", "stock", "category"}):
+            plain & {"price", "unitcost", "margin", "stock", "category", "categoryname"}):
         return s.T_PRODUCTS
     if "customerid" in norm and not (norm & {"productid", "orderid"}) and (
-            norm & {"age", "gender", "region", "signupat", "marketingconsent", "emailoptout"}):
+            plain & {"age", "gender", "region", "signupat", "marketingconsent", "emailoptout",
+                     "city", "state", "zip", "zipcode", "postcode", "country", "birthdate",
+                     "dateofbirth", "dob", "sex", "consent", "optin", "optout"}):
         return s.T_CUSTOMERS
     return s.T_TRANSACTIONS
 
@@ -177,7 +195,8 @@ def columns_for(spec: TableSpec, headers: Sequence[str], mapping: Mapping[str, s
                             f"its columns are: {', '.join(headers)}")
         cols[canon] = source
     for h in headers:
-        canon = h if h in spec.kinds else spec.synonyms.get(normalise(h))
+        canon = h if h in spec.kinds else spec.synonyms.get(
+            normalise(h), spec.synonyms.get(_unprefixed(normalise(h), spec.name)))
         if canon is None and normalise(h) in {normalise(k) for k in spec.kinds}:
             canon = next(k for k in spec.kinds if normalise(k) == normalise(h))
         if canon and canon not in cols and h not in cols.values():
