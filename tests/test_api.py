@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 import httpx2 as httpx
+import pandas as pd
 import pytest
 import schemathesis
 from conftest import serve_subprocess
@@ -291,6 +292,40 @@ def test_recommendations(client: TestClient) -> None:
     bad = client.get("/recommendations/C000008?method=als", headers=R)
     assert bad.status_code == 422 and "stored: hybrid" in bad.json()["message"]
     assert client.get("/recommendations/C000008?n=0", headers=R).status_code == 422
+
+
+def test_products_bought_together(built: Path, tmp_path: Path) -> None:
+    """404 until basket rules are stored (`loyalist together --out`), then each product's
+    companions as the store holds them, ranked, with names."""
+    from typer.testing import CliRunner
+
+    from loyalist.cli.main import app as cli_app
+
+    path = copy_store(built, tmp_path, "bt.duckdb")
+    app = create_app(Settings(store=path, api_keys=KEYS,  # type: ignore[arg-type]
+                              store_idle_seconds=0))
+    with TestClient(app) as c:
+        r = c.get("/products/P1020/together", headers=R)
+        assert r.status_code == 404 and "loyalist together" in r.json()["message"]
+        res = CliRunner().invoke(cli_app, ["together", "--store", str(path), "--out",
+                                           str(tmp_path / "t"), "--json"])
+        assert res.exit_code == 0, res.output
+        stored = json.loads(res.stdout)
+        assert Path(stored["csv"]).is_file()
+        rules = pd.read_csv(stored["csv"], dtype={"product_id": str, "consequent": str})
+        top = str(rules["product_id"].iloc[0])
+        r = c.get(f"/products/{top}/together?n=3", headers=R)
+        assert r.status_code == 200, r.text
+        doc = r.json()
+        want = rules[rules["product_id"] == top].head(3)
+        assert [x["product_id"] for x in doc["items"]] == want["consequent"].tolist()
+        assert [x["orders_with_both"] for x in doc["items"]] == want["count"].tolist()
+        assert [x["rank"] for x in doc["items"]] == list(range(1, len(want) + 1))
+        assert doc["orders"] == stored["orders"]
+        assert doc["description"] == want["description"].iloc[0]
+        assert c.get("/products/NOPE/together", headers=R).status_code == 404
+        assert c.get(f"/products/{top}/together?n=0", headers=R).status_code == 422
+        assert c.get(f"/products/{top}/together").status_code == 401
 
 
 def test_forecast_is_404_until_one_is_stored(client: TestClient) -> None:
@@ -599,4 +634,4 @@ def test_schema_fuzz_finds_no_server_error(built: Path, tmp_path: Path,
         except Unsatisfiable:  # nothing to get wrong in GET /health
             assert mode is GenerationMode.NEGATIVE and not op.path_parameters
     ops = {op for op, _ in seen}
-    assert len(ops) == (11 if mode is GenerationMode.POSITIVE else 10), ops  # all (but /health)
+    assert len(ops) == (12 if mode is GenerationMode.POSITIVE else 11), ops  # all (but /health)

@@ -906,6 +906,8 @@ def basket_rules(store_path: Path | str, out_dir: Path, *,
     bundle or suggest next to what."""
     from loyalist.recommend.basket import FrequentlyBoughtTogether
 
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
+        raise ParameterError(f"-n {n!r} is impossible; use an integer 1..1000")
     data, ts = _interactions(store_path, as_of, guests=True)
     model = FrequentlyBoughtTogether(min_count=min_count).fit(data)
     by_orders = np.argsort(-model.item_orders_, kind="stable")

@@ -183,6 +183,26 @@ class RecommendationsResponse(BaseModel):
     items: list[ProductResponse]
 
 
+class CompanionResponse(_Open):
+    rank: int
+    product_id: str = Field(description="The product bought with the asked one.")
+    description: str | None = None
+    orders_with_both: int
+    confidence: float = Field(description="Share of the asked product's orders that also "
+                                          "hold this one.")
+    lift: float = Field(description="How many times more often than if bought independently.")
+    support: float = Field(description="Share of all orders that hold both.")
+
+
+class TogetherResponse(BaseModel):
+    product_id: str
+    as_of: datetime
+    description: str | None = None
+    product_orders: int = Field(description="Orders holding the asked product.")
+    orders: int = Field(description="All orders the rules were counted over (guests' too).")
+    items: list[CompanionResponse]
+
+
 class ForecastResponse(BaseModel):
     as_of: datetime | None = None
     rows: list[dict[str, Any]]

@@ -227,6 +227,32 @@ def recommendations(r: Reader, customer_id: str, *, method: str | None, n: int
     return clean({"customer_id": customer_id, "as_of": ts, "method": chosen, "items": items})
 
 
+def together(r: Reader, product_id: str, *, n: int) -> dict[str, Any]:
+    """A product's companions from the stored basket rules (latest as_of)."""
+    ts = _latest(r, "basket_rules")
+    if ts is None:
+        raise NotFound(f"{r.path}: no stored basket rules; run `loyalist together --store "
+                       f"{r.path} --out DIR` (or `loyalist run`) first")
+    have = set(columns(r, "basket_rules"))
+    desc = ", description, consequent_description" if "description" in have else ""
+    rows = r.rows(f"""SELECT rank, consequent, count, confidence, lift, support, product_orders,
+                             orders{desc}
+                      FROM basket_rules WHERE as_of = ? AND {s.PRODUCT_ID} = ?
+                      ORDER BY rank LIMIT ?""", [ts, product_id, n])
+    if not rows:
+        raise NotFound(f"product {product_id!r} has no companion in the basket rules at as_of "
+                       f"{ts.date()} (bought together with nothing in 5 or more orders, or "
+                       "unknown)")
+    items = [{"rank": x["rank"], "product_id": x["consequent"],
+              "description": x.get("consequent_description"), "orders_with_both": x["count"],
+              "confidence": x["confidence"], "lift": x["lift"], "support": x["support"]}
+             for x in rows]
+    return clean({"product_id": product_id, "as_of": ts,
+                  "description": rows[0].get("description"),
+                  "product_orders": rows[0]["product_orders"], "orders": rows[0]["orders"],
+                  "items": items})
+
+
 def segments(r: Reader) -> dict[str, Any]:
     """One profile per RFM segment at the latest as_of."""
     ts = scores_as_of(r)

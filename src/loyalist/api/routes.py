@@ -24,6 +24,7 @@ from loyalist.api.models import (
     RecommendationsResponse,
     SegmentsResponse,
     Tier,
+    TogetherResponse,
 )
 from loyalist.api.security import read_scope, write_scope
 from loyalist.api.storegate import StoreGate, StoreUnavailable
@@ -36,6 +37,7 @@ def _gate(request: Request) -> StoreGate:
 
 Gate = Annotated[StoreGate, Depends(_gate)]
 CustomerId = Annotated[str, Path(min_length=1, max_length=200)]
+ProductId = Annotated[str, Path(min_length=1, max_length=200)]
 PlanId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
@@ -96,6 +98,16 @@ def recommendations(customer_id: CustomerId, gate: Gate,
     """Stored product recommendations (latest as_of; method hybrid if stored)."""
     with gate.read() as r:
         return reads.recommendations(r, customer_id, method=method, n=n)
+
+
+@reader.get("/products/{product_id}/together", response_model=TogetherResponse,
+            tags=["products"], responses=_errors(404, 422))
+def together(product_id: ProductId, gate: Gate,
+             n: Annotated[int, Query(ge=1, le=100)] = 10) -> Any:
+    """Products bought together with this one (stored basket rules, latest as_of), for a
+    "bought together" shelf or widget: orders with both, confidence, lift."""
+    with gate.read() as r:
+        return reads.together(r, product_id, n=n)
 
 
 @reader.get("/forecast", response_model=ForecastResponse, tags=["forecast"],

@@ -27,6 +27,7 @@ from rich.table import Table
 
 from loyalist import pipeline
 from loyalist import schema as s
+from loyalist.errors import ParameterError
 from loyalist.recommend.registry import METHODS
 from loyalist.store import DEFAULT_STORE
 
@@ -141,21 +142,39 @@ def evaluate(
 
 
 def together(
-    product: Annotated[list[str], typer.Option("--product", help="Product id (repeatable).")],
+    product: Annotated[list[str] | None, typer.Option(
+        "--product", help="Product id (repeatable); without it, every product's companions "
+        "are written to --out and stored for the API.")] = None,
     store: StoreOpt = Path(DEFAULT_STORE),
     as_of: AsOfOpt = None,
     n: Annotated[int, typer.Option("-n", "--n", help="Companions per product.")] = 10,
     by: Annotated[str, typer.Option(help="confidence|lift|support")] = "confidence",
     min_count: Annotated[int, typer.Option(help="Fewest shared orders for a rule.")] = 5,
+    out_dir: Annotated[Path, typer.Option(
+        "--out", help="Folder for together.csv (without --product).")] = Path("out/together"),
     as_json: JsonOpt = False,
 ) -> None:
     """Frequently bought together: each product's best companions by association rules over
-    the orders before --as-of (support, confidence, lift).
+    the orders before --as-of (support, confidence, lift), guest orders included.
 
-    Example:
+    Examples:
 
       loyalist together --store shop.duckdb --product 85123A -n 5
+
+      loyalist together --store shop.duckdb --out results/together  (every product, stored)
     """
+    if not product:
+        if by != "confidence":
+            raise ParameterError("--by applies to --product; the table of every product ranks "
+                                 "companions by confidence")
+        allres = pipeline.basket_rules(store, out_dir, as_of=as_of, n=n, min_count=min_count)
+        if as_json:
+            _emit_json(allres)
+            return
+        out.print(f"{allres['rules']:,} rules for {allres['products']:,} products over "
+                  f"{allres['orders']:,} orders before {allres['as_of']} -> {allres['csv']}, "
+                  "table basket_rules")
+        return
     res = pipeline.bought_together(store, product, as_of=as_of, n=n, by=by,
                                    min_count=min_count)
     if as_json:
