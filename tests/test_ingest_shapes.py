@@ -249,3 +249,28 @@ def test_customer_and_product_files_with_prefixed_column_names(tmp_path: Path) -
     assert rp["columns"] == {"product_id": "product_id", "category": "product_category_name"}
     assert st.query("SELECT region FROM customers").region.tolist() == ["sao paulo"]
     assert st.query("SELECT category FROM products").category.tolist() == ["perfumaria"]
+
+
+def test_a_csv_whose_columns_cannot_be_told_apart(tmp_path: Path) -> None:
+    f = tmp_path / "t.csv"
+    lines = ["order_id,customer_id,ordered_at,product_id,quantity,unit_price"]
+    lines += [f"o{i},c{i},2024-01-0{1 + i % 9} 10:00,p,1,2.0" for i in range(10)]
+    lines += ["o99,c99,Jan 2, 2024 10:00,p,1,2.0"]  # an unquoted comma
+    f.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="the columns could not be told apart .*unquoted comma"):
+        _ingest(tmp_path, [f])
+
+
+def test_a_column_mixing_date_formats_reads_each_value(tmp_path: Path) -> None:
+    """Two systems' exports appended: most rows ISO, some US 12-hour, compact ISO or month
+    names; each value is read by the first format, in order of how many values it reads, that
+    reads it."""
+    vals = ["2024-01-02 10:00:00"] * 6 + ["2024-01-02T10:00:00Z", "1/2/2024 10:00:00 AM",
+                                          "20240102T100000", "Jan 2, 2024 10:00:00 AM",
+                                          "02-Jan-2024 10:00", "2024.01.02 10:00"]
+    rows = [{"order_id": f"o{i}", "customer_id": "c", "ordered_at": v, "product_id": "p",
+             "quantity": 1, "unit_price": 2.0} for i, v in enumerate(vals)]
+    st, (rep,) = _ingest(tmp_path, [write_csv(tmp_path / "t.csv", rows)])
+    assert rep["rows_loaded"] == len(vals)
+    got = st.query("SELECT DISTINCT ordered_at FROM transactions").ordered_at.tolist()
+    assert got == [pd.Timestamp("2024-01-02 10:00")]

@@ -26,7 +26,9 @@ DATE_FORMATS = (
     "%m/%d/%y %H:%M:%S", "%d/%m/%y %H:%M", "%d.%m.%y %H:%M", "%d.%m.%y",
     "%d-%b-%Y %H:%M", "%d-%b-%Y %H:%M:%S", "%d-%b-%y", "%b %d, %Y %I:%M %p", "%b %d, %Y %H:%M",
     "%d %B %Y", "%B %d, %Y", "%d %B %Y %H:%M", "%a, %d %b %Y %H:%M:%S GMT",
-    "%a, %d %b %Y %H:%M:%S UTC",
+    "%a, %d %b %Y %H:%M:%S UTC", "%b %d, %Y %I:%M:%S %p",
+    # compact ISO (20240102T100000), dotted year-first (2024.01.02 10:00)
+    "%Y%m%dT%H%M%S", "%Y%m%d %H%M%S", "%Y.%m.%d %H:%M:%S", "%Y.%m.%d %H:%M", "%Y.%m.%d",
 )
 
 _SAMPLE = 20_000
@@ -46,17 +48,24 @@ def _is_numeric(dtype: str) -> bool:
     return any(k in d for k in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "NUMERIC"))
 
 
-def _best(con: duckdb.DuckDBPyConnection, view: str, col: str, exprs: list[str],
-          plausible: str = "{e} IS NOT NULL") -> str:
-    """The candidate expression that parses most of a sample of the column's non-empty values
-    into ``plausible`` ones (a SQL predicate over ``{e}``, the parsed value)."""
+def _ranked(con: duckdb.DuckDBPyConnection, view: str, col: str, exprs: list[str],
+            plausible: str = "{e} IS NOT NULL") -> list[tuple[str, int]]:
+    """The candidate expressions with how many of a sample of the column's non-empty values
+    each parses into ``plausible`` ones (a SQL predicate over ``{e}``, the parsed value), most
+    first (ties: the earlier candidate)."""
     sample = (f"(SELECT {q(col)} AS v FROM {view} WHERE nullif(trim(CAST({q(col)} AS VARCHAR)), '')"
               f" IS NOT NULL LIMIT {_SAMPLE})")
     counts = ", ".join("count(CASE WHEN " + plausible.replace("{e}", e.replace("{x}", "v"))
                        + " THEN 1 END)" for e in exprs)
     row = con.execute(f"SELECT {counts} FROM {sample}").fetchall()[0]
-    best = max(range(len(exprs)), key=lambda i: (row[i], -i))
-    return exprs[best]
+    order = sorted(range(len(exprs)), key=lambda i: (-row[i], i))
+    return [(exprs[i], int(row[i])) for i in order]
+
+
+def _best(con: duckdb.DuckDBPyConnection, view: str, col: str, exprs: list[str],
+          plausible: str = "{e} IS NOT NULL") -> str:
+    """The candidate that parses most of a sample of the column (:func:`_ranked`)."""
+    return _ranked(con, view, col, exprs, plausible)[0][0]
 
 
 def text_expr(col: str, dtype: str) -> str:
@@ -134,7 +143,14 @@ def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: s
     # '12/31/10 14:00' reads as the year 10 under %Y and as 2010 under %y: only dates in
     # 1900-2199 count, so the format that gives real dates wins
     plausible = "{e} BETWEEN TIMESTAMP '1900-01-01' AND TIMESTAMP '2199-12-31 23:59:59'"
-    return _best(con, view, col, candidates, plausible).replace("{x}", x)
+    ranked = [(e, n) for e, n in _ranked(con, view, col, candidates, plausible) if n]
+    if len(ranked) <= 1:
+        return (ranked[0][0] if ranked else candidates[0]).replace("{x}", x)
+    # a file that mixes formats (two systems' exports appended): the format that reads most
+    # values decides, and a value it cannot read takes the next format that reads it
+    # plausibly (so '01/13/2024' in a d/m/Y file is the 13th of January, not lost)
+    parts = [f"CASE WHEN {plausible.replace('{e}', e)} THEN {e} END" for e, _ in ranked]
+    return ("coalesce(" + ", ".join(parts) + ")").replace("{x}", x)
 
 
 def day_number_expr(col: str, day_one: date) -> str:

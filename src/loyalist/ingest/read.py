@@ -106,6 +106,12 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> Source
     headers = tuple(d[0] for d in desc if d[0] != ROW)
     if rows == 0:
         raise DataError(f"{path}: has a header ({', '.join(headers)}) but no data rows")
+    if kind == "csv" and len(headers) == 1 and any(c in headers[0] for c in ",;\t|"):
+        raise DataError(
+            f"{path}: the columns could not be told apart (the header reads as one column "
+            f"{headers[0][:120]!r}): some rows have a different number of fields than the "
+            "header, e.g. a value with an unquoted comma or semicolon; quote such values "
+            "(\"Jan 2, 2024\") or export the file again")
     return Source(
         path=path, kind=kind, view=view, headers=headers,
         types={d[0]: d[1] for d in desc}, rows=int(rows), sha256=file_hash(path), notes=notes,
