@@ -274,3 +274,47 @@ def test_a_column_mixing_date_formats_reads_each_value(tmp_path: Path) -> None:
     assert rep["rows_loaded"] == len(vals)
     got = st.query("SELECT DISTINCT ordered_at FROM transactions").ordered_at.tolist()
     assert got == [pd.Timestamp("2024-01-02 10:00")]
+
+
+def test_a_workbook_with_orders_lines_and_customers_on_separate_sheets(tmp_path: Path) -> None:
+    """An accounting export as one workbook: 'Orders', 'Order lines', 'Customers' and a notes
+    sheet. Each table sheet loads as a table of its own (the orders and their lines joined);
+    the notes sheet is left out, and the report says both."""
+    items, orders = _orders_and_items(tmp_path)
+    f = tmp_path / "export.xlsx"
+    with pd.ExcelWriter(f) as w:
+        pd.read_csv(items).to_excel(w, sheet_name="Order lines", index=False)
+        pd.read_csv(orders).to_excel(w, sheet_name="Orders", index=False)
+        pd.DataFrame({"customer_id": ["c1", "c2"], "customer_city": ["Lyon", "Nice"]}
+                     ).to_excel(w, sheet_name="Customers", index=False)
+        pd.DataFrame({"note": ["exported 2024-03-01"]}).to_excel(w, sheet_name="About",
+                                                                 index=False)
+    st, reps = _ingest(tmp_path, [f])
+    assert [(r["file"], r["table"], r["rows_loaded"]) for r in reps] == [
+        (str(f), "transactions", 3), (f"{f} [Orders]", "transactions", 3),
+        (f"{f} [Customers]", "customers", 2)]
+    assert reps[1]["format"] == "order headers"
+    notes = reps[0]["assumptions"]
+    assert any(n.startswith("workbook sheet(s) 'About' left out") for n in notes)
+    assert any(n.startswith("workbook sheet(s) 'Orders' hold other columns") for n in notes)
+    assert st.query("SELECT region FROM customers ORDER BY 1").region.tolist() == ["Lyon",
+                                                                                     "Nice"]
+    # the same workbook again adds nothing, sheet by sheet
+    again = ingest_files(st, [f], loaded_at=LOADED_AT)
+    assert [r["status"] for r in again] == ["already_loaded"] * 3
+    assert st.count("transactions") == 3
+
+
+def test_a_folder_is_its_data_files(tmp_path: Path) -> None:
+    """`loyalist run exports/`: the folder's data files are loaded (here an orders file and
+    its lines, joined); other files are ignored; an empty folder is one clear error."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    items, orders = _orders_and_items(folder)
+    (folder / "README.md").write_text("exported from the shop")
+    st, reps = _ingest(tmp_path, [folder])
+    assert sorted(Path(r["file"]).name for r in reps) == ["order_items.csv", "orders.csv"]
+    assert st.count("transactions") == 3
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="the folder holds no data file"):
+        _ingest(tmp_path / "empty", [tmp_path / "empty"])

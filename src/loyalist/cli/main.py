@@ -89,7 +89,8 @@ def main(
 
 @app.command()
 def ingest(
-    files: Annotated[list[Path], typer.Argument(help="CSV, Parquet or Excel files.")],
+    files: Annotated[list[Path], typer.Argument(
+        help="CSV, Parquet, Excel or JSON files, or folders of them.")],
     store: StoreOpt = Path(DEFAULT_STORE),
     fmt: Annotated[str, typer.Option("--format", help="auto|online-retail|cdnow|generic")] = "auto",
     mapping: Annotated[list[str] | None, typer.Option(
@@ -204,7 +205,8 @@ def generate(
 @app.command("run")
 def run_all(
     files: Annotated[list[Path] | None, typer.Argument(
-        help="CSV, Parquet or Excel files to load first (none: use what the store holds).")
+        help="CSV, Parquet, Excel or JSON files, or folders of them, to load first (none: use "
+        "what the store holds).")
     ] = None,
     store: StoreOpt = Path(DEFAULT_STORE),
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),

@@ -19,7 +19,7 @@ from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 from loyalist.features import orders
 from loyalist.ingest import adapters, join, tables, transactions
-from loyalist.ingest.read import Source, open_source
+from loyalist.ingest.read import Source, open_sources
 from loyalist.store import Store
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ def ingest_files(
         raise DataError(f"--format {fmt!r} is unknown; use one of: {', '.join(FORMATS)}")
     if table not in TABLES:
         raise DataError(f"--table {table!r} is unknown; use one of: {', '.join(TABLES)}")
+    files = _expand(files)
     if not files:
         raise DataError("no input file given; pass one or more CSV, Parquet or Excel files")
     if mapping is not None and not isinstance(mapping, Mapping):
@@ -59,11 +60,11 @@ def ingest_files(
     with store.transaction():
         next_id = int(con.execute(
             f"SELECT coalesce(max(load_id), 0) + 1 FROM {s.T_LOADS}").fetchall()[0][0])
-        sources = []
+        sources: list[Source] = []
         for i, f in enumerate(files):
             if progress:
                 progress(f"reading {Path(f).name}")
-            sources.append(open_source(con, Path(f), f"__src{i}"))
+            sources += _usable(open_sources(con, Path(f), f"__src{i}"), mapping)
         pairs = (join.find_pairs(sources, mapping)
                  if fmt in ("auto", "generic") and table == "auto" else [])
         lines_of = {p.lines: p for p in pairs}
@@ -71,9 +72,9 @@ def ingest_files(
             path = src.path
             load_id = next_id + i
             if pairs and i == pairs[0].headers:
-                report = join.headers_report(
-                    con, src, [sources[p.lines] for p in pairs], pairs, load_id)
                 tbl = s.T_TRANSACTIONS
+                report = _earlier_load(con, src, tbl) or join.headers_report(
+                    con, src, [sources[p.lines] for p in pairs], pairs, load_id)
             else:
                 if i in lines_of:
                     src = join.joined_source(con, src, sources[lines_of[i].headers],
@@ -108,11 +109,9 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
           load_id: int, i: int, progress: Callable[[str], None] | None,
           day_one: date | None = None) -> dict[str, Any]:
     """Stage and write one source into ``tbl``; return its data-quality report."""
-    dup = con.execute(
-        f"SELECT load_id FROM {s.T_LOADS} WHERE file_sha256 = ? AND tbl = ? "
-        "AND status = 'loaded' LIMIT 1", [src.sha256, tbl]).fetchall()
-    if dup:
-        return _already_loaded(src.rows, int(dup[0][0]), src.path, src.sha256, tbl)
+    earlier = _earlier_load(con, src, tbl)
+    if earlier is not None:
+        return earlier
     staged = f"__staged{i}"
     if tbl == s.T_TRANSACTIONS:
         if day_one is not None and s.ORDERED_AT not in mapping:
@@ -141,6 +140,59 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
     return report
 
 
+#: file name endings read when a folder is given
+DATA_SUFFIXES = (".csv", ".txt", ".tsv", ".csv.gz", ".parquet", ".pq", ".xlsx", ".xls",
+                 ".xlsm", ".json", ".jsonl", ".ndjson")
+
+
+def _expand(files: Sequence[str | Path]) -> list[Path]:
+    """Files as given, and a folder as the data files directly inside it (by name); a folder
+    without any is an error naming it."""
+    out: list[Path] = []
+    for f in files:
+        p = Path(f)
+        if not p.is_dir():
+            out.append(p)
+            continue
+        inside = sorted(x for x in p.iterdir() if x.is_file() and not x.name.startswith(".")
+                        and x.name.lower().endswith(DATA_SUFFIXES))
+        if not inside:
+            raise DataError(f"{p}: the folder holds no data file ({', '.join(DATA_SUFFIXES)}); "
+                            "pass the files themselves")
+        out += inside
+    return out
+
+
+def _usable(found: list[Source], mapping: Mapping[str, str]) -> list[Source]:
+    """The first source of a file, and the workbook's other sheets that hold a table Loyalist
+    reads (an optional table by its columns, or transactions with three of their key columns,
+    e.g. order headers or order lines); sheets that do not (notes, pivots) are left out, and
+    the first source's notes say so."""
+    keep, left = [found[0]], []
+    for src in found[1:]:
+        if tables.detect_table(src.headers) != s.T_TRANSACTIONS:
+            keep.append(src)
+            continue
+        own = {k: v for k, v in mapping.items() if v in src.headers}
+        cols = set(adapters.generic(src.headers, own).columns)
+        key = {s.ORDER_ID, s.CUSTOMER_ID, s.ORDERED_AT, s.PRODUCT_ID, s.UNIT_PRICE, s.AMOUNT,
+               s.QUANTITY}
+        (keep if len(cols & key) >= 3 else left).append(src)
+    if left:
+        names = ", ".join(repr(n) for src in left for n in src.sheets)
+        found[0] = replace(found[0], notes=(
+            *found[0].notes, f"workbook sheet(s) {names} left out: their columns differ from "
+            "the first sheet's and hold no table Loyalist reads; save them as separate files "
+            "to load them"))
+        keep[0] = found[0]
+    for src in keep[1:]:
+        found[0] = replace(found[0], notes=(
+            *found[0].notes, f"workbook sheet(s) {', '.join(map(repr, src.sheets))} hold other "
+            "columns and were loaded as a table of their own (listed separately)"))
+        keep[0] = found[0]
+    return keep
+
+
 def _day_one(value: str | date | None) -> date | None:
     if value is None or isinstance(value, date):
         return value
@@ -151,9 +203,19 @@ def _day_one(value: str | date | None) -> date | None:
                              "--day-one 2019-01-01") from None
 
 
-def _already_loaded(rows: int, earlier: int, path: Path, sha: str, tbl: str) -> dict[str, Any]:
+def _earlier_load(con: Any, src: Source, tbl: str) -> dict[str, Any] | None:
+    """The report of a source whose exact content was loaded into ``tbl`` before, else None."""
+    dup = con.execute(
+        f"SELECT load_id FROM {s.T_LOADS} WHERE file_sha256 = ? AND tbl = ? "
+        "AND status = 'loaded' LIMIT 1", [src.sha256, tbl]).fetchall()
+    if not dup:
+        return None
+    return _already_loaded(src.rows, int(dup[0][0]), src.label, src.sha256, tbl)
+
+
+def _already_loaded(rows: int, earlier: int, file: str, sha: str, tbl: str) -> dict[str, Any]:
     return {
-        "file": str(path), "sha256": sha, "status": "already_loaded", "table": tbl,
+        "file": file, "sha256": sha, "status": "already_loaded", "table": tbl,
         "rows_read": rows, "rows_loaded": 0, "rows_quarantined": rows,
         "rules": {"already_loaded": rows},
         "note": f"this exact file was loaded before (load {earlier}); nothing was added",

@@ -57,9 +57,9 @@ def find_pairs(sources: Sequence[Source], mapping: Mapping[str, str]) -> list[Pa
     if not lines or not heads:
         return []
     if len(heads) > 1:
-        names = ", ".join(sources[i].path.name for i in heads)
+        names = ", ".join(sources[i].name for i in heads)
         raise DataError(f"several orders files ({names}) for the order lines of "
-                        f"{', '.join(sources[i].path.name for i in lines)}: put the orders in "
+                        f"{', '.join(sources[i].name for i in lines)}: put the orders in "
                         "one file, or load each orders file with its own lines in a separate "
                         "command")
     h = heads[0]
@@ -86,7 +86,7 @@ def joined_source(con: duckdb.DuckDBPyConnection, lines: Source, heads: Source, 
     matched = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE {FOUND}), "
         f"count(DISTINCT __lkey) FILTER (WHERE {FOUND}) FROM {view}").fetchall()[0]
-    note = (f"order lines joined with the orders of {heads.path.name!r} on the order id "
+    note = (f"order lines joined with the orders of {heads.name!r} on the order id "
             f"({pair.lines_order!r} = {pair.headers_order!r}): {matched[1]:,} of {matched[0]:,} "
             f"lines found their order ({matched[2]:,} orders); the columns "
             f"{', '.join(repr(h) for h in add)} come from the orders file")
@@ -118,7 +118,7 @@ def headers_report(con: duckdb.DuckDBPyConnection, heads: Source, lines: Sequenc
     con.execute(f"DROP TABLE {staged}")
     bad = int(sum(rules.values()))
     return {
-        "file": str(heads.path), "sha256": heads.sha256, "format": "order headers",
+        "file": heads.label, "sha256": heads.sha256, "format": "order headers",
         "columns": {s.ORDER_ID: pairs[0].headers_order},
         "rows_read": heads.rows, "rows_loaded": heads.rows - bad, "rows_quarantined": bad,
         "rules": {k: int(v) for k, v in rules.items()},
@@ -127,5 +127,5 @@ def headers_report(con: duckdb.DuckDBPyConnection, heads: Source, lines: Sequenc
                          for k, n in rules.items()},
         "assumptions": [*heads.notes,
                         "order headers: each order's customer, date and other columns were "
-                        "joined to its lines from " + ", ".join(repr(x.path.name) for x in lines)],
+                        "joined to its lines from " + ", ".join(repr(x.name) for x in lines)],
     }

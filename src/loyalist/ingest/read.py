@@ -11,7 +11,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import duckdb
 
@@ -37,6 +37,19 @@ class Source:
     notes: tuple[str, ...] = ()
     #: order lines joined with an order headers file: the view has ``__order_found``
     joined: bool = False
+    #: the workbook sheets this source holds (empty: the whole file)
+    sheets: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The file's name as reports show it, with the sheets when a workbook was split."""
+        return f"{self.path} [{', '.join(self.sheets)}]" if self.sheets else str(self.path)
+
+    @property
+    def name(self) -> str:
+        """The file's base name (with its sheets), for messages."""
+        return (f"{self.path.name} [{', '.join(self.sheets)}]" if self.sheets
+                else self.path.name)
 
 
 def file_hash(path: Path) -> str:
@@ -66,6 +79,26 @@ def sniff_kind(path: Path) -> str:
 
 def _sql_str(v: str) -> str:
     return "'" + v.replace("'", "''") + "'"
+
+
+def open_sources(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> list[Source]:
+    """:func:`open_source`, and for a workbook whose sheets hold different tables (an ERP's
+    'Orders' and 'Order lines', a 'Customers' sheet beside 'Sales') one more source per group
+    of sheets with the same columns, after the first (views ``{view}_s1``, ...). The caller
+    decides which of those extra sheets it can use."""
+    first = open_source(con, path, view)
+    if first.kind != "excel":
+        return [first]
+    out = [first]
+    for k, (names, frame) in enumerate(_excel_groups(path)[1:], start=1):
+        name = f"{view}_s{k}"
+        _register_frame(con, frame, name)
+        desc = con.execute(f"DESCRIBE {name}").fetchall()
+        out.append(Source(
+            path=path, kind="excel", view=name, headers=tuple(d[0] for d in desc if d[0] != ROW),
+            types={d[0]: d[1] for d in desc}, rows=frame.height,
+            sha256=first.sha256 + ":" + names[0], sheets=tuple(names)))
+    return out
 
 
 def open_source(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> Source:
@@ -241,11 +274,9 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str
     return tuple(notes)
 
 
-def _register_excel(con: duckdb.DuckDBPyConnection, path: Path, view: str
-                    ) -> tuple[str, ...]:
-    """Register a workbook's data as ``view``: the first non-empty sheet, followed by every
-    later sheet with the same columns (Online Retail II ships one year per sheet); a sheet
-    with other columns is left out, and the returned notes say what was combined or skipped."""
+def _excel_groups(path: Path) -> list[tuple[list[str], Any]]:
+    """A workbook's non-empty sheets grouped by their columns, in order of first appearance:
+    (sheet names, their rows one after the other as one polars frame)."""
     import polars as pl
 
     try:
@@ -258,26 +289,39 @@ def _register_excel(con: duckdb.DuckDBPyConnection, path: Path, view: str
     filled = {name: f for name, f in sheets.items() if f.width and f.height}
     if not filled:
         raise DataError(f"{path}: every sheet is empty; put the data on the first sheet")
-    first_name, first = next(iter(filled.items()))
-    same = [n for n, f in filled.items() if f.columns == first.columns]
-    other = [n for n in filled if n not in same]
-    parts = [filled[n] for n in same]
-    try:
-        frame = pl.concat(parts, how="vertical_relaxed")
-    except Exception:  # noqa: BLE001 - e.g. ids read as numbers on one sheet, text on another
-        frame = pl.concat([f.select(pl.all().cast(pl.Utf8)) for f in parts])
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for name, f in filled.items():
+        groups.setdefault(tuple(f.columns), []).append(name)
+    out = []
+    for names in groups.values():
+        parts = [filled[n] for n in names]
+        try:
+            frame = pl.concat(parts, how="vertical_relaxed")
+        except Exception:  # noqa: BLE001 - e.g. ids read as numbers on one sheet, text on another
+            frame = pl.concat([f.select(pl.all().cast(pl.Utf8)) for f in parts])
+        out.append((names, frame))
+    return out
+
+
+def _register_frame(con: duckdb.DuckDBPyConnection, frame: Any, view: str) -> None:
+    arrow = frame.with_row_index(ROW, offset=1).to_arrow()
+    tmp = f"{view}__arrow"
+    con.register(tmp, arrow)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {tmp}")
+
+
+def _register_excel(con: duckdb.DuckDBPyConnection, path: Path, view: str
+                    ) -> tuple[str, ...]:
+    """Register a workbook's data as ``view``: the first non-empty sheet, followed by every
+    later sheet with the same columns (Online Retail II ships one year per sheet); sheets with
+    other columns are left to :func:`open_sources`, and the returned notes say what was
+    combined."""
+    groups = _excel_groups(path)
+    same, frame = groups[0]
+    _register_frame(con, frame, view)
     notes: list[str] = []
     if len(same) > 1:
         notes.append(f"workbook sheets {', '.join(repr(n) for n in same)} have the same columns"
                      " and were loaded one after the other (row numbers run on across them)")
-    if other:
-        notes.append(f"workbook sheet(s) {', '.join(repr(n) for n in other)} left out: their "
-                     f"columns differ from those of {first_name!r}; save them as separate "
-                     "files to load them")
-    frame = frame.with_row_index(ROW, offset=1)
-    arrow = frame.to_arrow()
-    tmp = f"{view}__arrow"
-    con.register(tmp, arrow)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {tmp}")
     return tuple(notes)
 

@@ -257,7 +257,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
             notes.append(f"{superseded:,} rows repeat the {' + '.join(spec.key)} of a later row "
                          f"of this file: the last row of each is kept, "
                          f"{loaded - superseded:,} distinct record(s) in all")
-    return {"file": str(src.path), "sha256": src.sha256, "table": spec.name,
+    return {"file": src.label, "sha256": src.sha256, "table": spec.name,
             "columns": cols, "rows_read": int(rows), "rows_loaded": int(loaded),
             "rows_quarantined": int(rows - loaded), "rules": {k: int(v) for k, v in rules.items()},
             "assumptions": notes}

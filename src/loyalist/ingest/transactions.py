@@ -302,7 +302,7 @@ def _report(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
     quarantined = rows - loaded
     assert loaded + quarantined == rows == src.rows, "ingest lost rows"  # noqa: S101
     return {
-        "file": str(src.path), "sha256": src.sha256, "format": a.name,
+        "file": src.label, "sha256": src.sha256, "format": a.name,
         "columns": dict(a.columns), "assumptions": [*src.notes, *a.assumptions],
         "rows_read": int(rows), "rows_loaded": int(loaded), "rows_quarantined": int(quarantined),
         "rules": {k: v["rows"] for k, v in rules.items() if v.get("action") != "off"},
