@@ -318,3 +318,43 @@ def test_a_folder_is_its_data_files(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="the folder holds no data file"):
         _ingest(tmp_path / "empty", [tmp_path / "empty"])
+
+
+@pytest.mark.parametrize("name", ["orders.json", "orders.jsonl"])
+def test_nested_json_orders_with_line_items(tmp_path: Path, name: str) -> None:
+    """A web shop's API dump: one record per order with a customer object and a list of line
+    items. One row per line item, object fields as parent_field columns, local times kept; a
+    voided order and an order without lines are quarantined, so every order is accounted
+    for."""
+    import json as js
+
+    def order(n: int, status: str, items: list[dict[str, object]]) -> dict[str, object]:
+        return {"id": 5000 + n, "order_number": 1000 + n, "financial_status": status,
+                "created_at": f"2024-03-0{n}T10:00:00+01:00", "total_price": "21.00",
+                "customer": {"id": 70 + n % 2, "email": f"c{n % 2}@x.io"},
+                "line_items": items, "discount_codes": [{"code": "X", "amount": "1.00"}]}
+
+    orders = [order(1, "paid", [{"id": 1, "sku": "M1", "title": "Mug", "quantity": 2,
+                                 "price": "8.00"},
+                                {"id": 2, "sku": "T1", "title": "Tea", "quantity": 1,
+                                 "price": "5.00"}]),
+              order(2, "voided", [{"id": 3, "sku": "M1", "title": "Mug", "quantity": 1,
+                                   "price": "8.00"}]),
+              order(3, "paid", [])]
+    f = tmp_path / name
+    f.write_text(js.dumps(orders) if name.endswith(".json")
+                 else "\n".join(js.dumps(o) for o in orders) + "\n")
+    st, (rep,) = _ingest(tmp_path, [f])
+    assert {k: rep["columns"][k] for k in ("order_id", "customer_id", "ordered_at",
+                                           "product_id", "quantity", "unit_price")} == {
+        "order_id": "order_number", "customer_id": "customer_id", "ordered_at": "created_at",
+        "product_id": "line_items_sku", "quantity": "line_items_quantity",
+        "unit_price": "line_items_price"}
+    assert (rep["rows_read"], rep["rows_loaded"]) == (4, 2)
+    assert rep["rules"]["cancelled_order"] == 1 and rep["rules"]["missing_product_id"] == 1
+    assert any("left out" in a and "discount_codes" in a for a in rep["assumptions"])
+    got = st.query("SELECT order_id, customer_id, ordered_at, product_id, quantity FROM "
+                   "transactions ORDER BY source_row")
+    assert got.product_id.tolist() == ["M1", "T1"] and got.quantity.tolist() == [2.0, 1.0]
+    assert got.customer_id.tolist() == ["71", "71"] and got.order_id.tolist() == ["1001"] * 2
+    assert got.ordered_at.tolist() == [pd.Timestamp("2024-03-01 10:00")] * 2

@@ -121,9 +121,8 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> Source
             )
         elif kind == "excel":
             notes = _register_excel(con, path, view)
-        elif kind == "json":  # an array of flat records, or one record per line
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT *, row_number() OVER () "
-                        f"AS {ROW} FROM read_json_auto({p}, sample_size = 20480)")
+        elif kind == "json":  # an array of records, or one record per line
+            notes = _register_json(con, view, p)
         else:
             notes = _register_csv(con, path, view, p)
         desc = con.execute(f"DESCRIBE {view}").fetchall()
@@ -272,6 +271,74 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str
         notes.append(f"the column names are on line {skip + 1}: the {skip} line(s) above them "
                      "(a report title) were skipped")
     return tuple(notes)
+
+
+#: words naming an order's list of lines in a nested JSON export (Shopify's line_items, ...)
+_LINE_LIST_WORDS = ("line", "lines", "items", "item", "products", "entries", "details",
+                    "positions", "articles", "order_lines", "orderlines", "lineitems")
+
+
+def _register_json(con: duckdb.DuckDBPyConnection, view: str, p: str) -> tuple[str, ...]:
+    """Register a JSON file as ``view``, flattened: an object field becomes columns named
+    ``parent_field`` (``customer.id`` -> ``customer_id``), and the order's list of lines
+    (``line_items``: a list of objects; the one list, or the one named like lines) becomes one
+    row per line, its fields ``list_field`` (an order without lines keeps one row, whose
+    empty product quarantines it). Other lists are left out, and the notes say so."""
+    raw = f"{view}__raw"
+    # dates stay text, read by the ingest's own parsers like a CSV's: DuckDB would turn
+    # '10:00+01:00' into a UTC instant, and a shop's hours are local
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {raw} AS SELECT *, row_number() OVER () AS "
+                f"__rr FROM read_json_auto({p}, sample_size = 20480, timestampformat = 'none', "
+                "dateformat = 'none')")
+    desc = [(d[0], d[1]) for d in con.execute(f"DESCRIBE {raw}").fetchall() if d[0] != "__rr"]
+
+    def fields(sql: str) -> list[tuple[str, str]]:
+        return [(d[0], d[1]) for d in con.execute(f"DESCRIBE {sql}").fetchall()]
+
+    lists = [c for c, t in desc if t.startswith("STRUCT(") and t.endswith("[]")]
+    named = [c for c in lists if any(w in _LINE_LIST_WORDS for w in _words(c))]
+    lines = lists[0] if len(lists) == 1 else (named[0] if len(named) == 1 else None)
+    cols: list[str] = []
+    dropped: list[str] = []
+    for c, t in desc:
+        if c == lines:
+            continue
+        if t.endswith("[]") or t.endswith("]") and "[" in t:
+            dropped.append(c)
+        elif t.startswith("STRUCT("):
+            cols += [f"r.{q(c)}.{q(f)} AS {q(c + '_' + f)}"
+                     for f, ft in fields(f"SELECT {q(c)}.* FROM {raw}")
+                     if not ft.startswith("STRUCT(") and not ft.endswith("]")]
+        else:
+            cols.append(f"r.{q(c)}")
+    notes = []
+    if lines is None:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {', '.join(cols)}, "
+                    f"row_number() OVER (ORDER BY r.__rr) AS {ROW} FROM {raw} r")
+    else:
+        sub = fields(f"SELECT li.* FROM (SELECT unnest({q(lines)}) AS li FROM {raw})")
+        cols += [f"u.li.{q(f)} AS {q(lines + '_' + f)}" for f, ft in sub
+                 if not ft.startswith("STRUCT(") and not ft.endswith("]")]
+        con.execute(f"""
+            CREATE OR REPLACE TEMP VIEW {view} AS
+            SELECT {', '.join(cols)}, row_number() OVER (ORDER BY r.__rr, u.pos) AS {ROW}
+            FROM {raw} r LEFT JOIN LATERAL (
+                SELECT unnest(r.{q(lines)}) AS li,
+                       unnest(range(1, len(r.{q(lines)}) + 1)) AS pos) u ON TRUE""")
+        notes.append(f"nested records: one row per element of {lines!r} (the order's lines), "
+                     "with the order's fields repeated; object fields read as parent_field "
+                     "columns")
+    if dropped:
+        notes.append(f"list field(s) {', '.join(map(repr, dropped))} left out (one row per "
+                     "order line is read from one list only)")
+    return tuple(notes)
+
+
+def _words(name: str) -> list[str]:
+    import re
+
+    return [w for w in re.split(r"[^0-9a-z]+", name.lower()) if w] + [
+        re.sub(r"[^0-9a-z]", "", name.lower())]
 
 
 def _excel_groups(path: Path) -> list[tuple[list[str], Any]]:
