@@ -482,20 +482,16 @@ def _rec_as_of(st: Store, as_of: str | pd.Timestamp | None) -> pd.Timestamp:
     return to_as_of(as_of) if as_of is not None else st.default_as_of()
 
 
-def _interactions(store_path: Path | str, as_of: str | pd.Timestamp | None, *,
-                  guests: bool = False) -> tuple[Any, pd.Timestamp]:
-    """Customer purchases before ``as_of`` as :class:`~loyalist.recommend.Interactions`
-    (``guests``: guest orders too, for baskets)."""
+def _interactions(store_path: Path | str, as_of: str | pd.Timestamp | None
+                  ) -> tuple[Any, pd.Timestamp]:
+    """Customer purchases before ``as_of`` as :class:`~loyalist.recommend.Interactions`."""
     from loyalist.features import no_purchase_error
     from loyalist.recommend import interactions as inter_mod
     from loyalist.recommend.interactions import Interactions
 
     with Store(store_path, read_only=True) as st:
         ts = _rec_as_of(st, as_of)
-        lines, catalog = inter_mod.load(st, ts, guests=guests)
-        if lines.empty and guests:
-            raise DataError(f"{store_path}: no sale before as_of {ts.date()}; choose a later "
-                            "--as-of")
+        lines, catalog = inter_mod.load(st, ts)
         if lines.empty:
             raise DataError(f"{store_path}: {no_purchase_error(st, ts)}")
     _require_products(store_path, lines, ts)
@@ -528,7 +524,11 @@ def _require_known_customers(store_path: Path | str, ids: Sequence[str]) -> None
 
 def _require_products(store_path: Path | str, lines: pd.DataFrame, ts: pd.Timestamp) -> None:
     """Product models need two products at least (an order-level file has one placeholder)."""
-    products = lines.loc[lines[s.ORDERED_AT] < ts, s.PRODUCT_ID].unique()
+    _require_two_products(store_path, lines.loc[lines[s.ORDERED_AT] < ts, s.PRODUCT_ID].unique(),
+                          ts)
+
+
+def _require_two_products(store_path: Path | str, products: Any, ts: pd.Timestamp) -> None:
     if len(products) == 1:
         raise DataError(
             f"{store_path}: the purchases before as_of {ts.date()} hold one product "
@@ -872,21 +872,53 @@ def write_plan(res: dict[str, Any], out: Path) -> dict[str, str]:
     return files
 
 
+def _baskets(store_path: Path | str, as_of: str | pd.Timestamp | None, min_count: int
+             ) -> tuple[Any, pd.Series, pd.Timestamp]:
+    """Basket rules over every order before ``as_of``, guest orders included (baskets need
+    orders, not customers): the fitted :class:`FrequentlyBoughtTogether`, each product's
+    latest description (empty when the data has none) and the as_of. The (order, product)
+    codes come straight from DuckDB: 10M lines in a few seconds, where building the
+    customer-level interaction structures took 29 s and 3.9 GB."""
+    from loyalist.recommend.basket import FrequentlyBoughtTogether
+
+    model = FrequentlyBoughtTogether(min_count=min_count)
+    model._validate_params()
+    sale = (f"{s.LINE_KIND} = 'sale' AND {s.QUANTITY} > 0 AND {s.ORDERED_AT} < ? "
+            f"AND {s.PRODUCT_ID} IS NOT NULL")
+    with Store(store_path, read_only=True) as st:
+        ts = _rec_as_of(st, as_of)
+        at = [ts.to_pydatetime()]
+        items = st.query(f"""SELECT {s.PRODUCT_ID}, arg_max({s.DESCRIPTION}, {s.ORDERED_AT})
+                                 FILTER (WHERE {s.DESCRIPTION} IS NOT NULL) AS {s.DESCRIPTION}
+                             FROM {s.T_TRANSACTIONS} WHERE {sale}
+                             GROUP BY 1 ORDER BY 1""", at)
+        if items.empty:
+            raise DataError(f"{store_path}: no sale before as_of {ts.date()}; choose a later "
+                            "--as-of")
+        _require_two_products(store_path, items[s.PRODUCT_ID].unique(), ts)
+        codes = st.con.execute(f"""
+            WITH p AS (SELECT DISTINCT {s.ORDER_ID}, {s.PRODUCT_ID}
+                       FROM {s.T_TRANSACTIONS} WHERE {sale})
+            SELECT dense_rank() OVER (ORDER BY {s.ORDER_ID}) - 1 AS o,
+                   dense_rank() OVER (ORDER BY {s.PRODUCT_ID}) - 1 AS i FROM p""",
+                               at).fetchnumpy()
+    ids = pd.Index(items[s.PRODUCT_ID].astype(str))
+    model.fit_baskets(codes["o"].astype(np.int64), codes["i"].astype(np.int64), ids)
+    return model, items[s.DESCRIPTION].set_axis(ids), ts
+
+
 def bought_together(store_path: Path | str, product: Sequence[str], *,
                     as_of: str | pd.Timestamp | None = None, n: int = 10,
                     by: str = "confidence", min_count: int = 5) -> dict[str, Any]:
     """Frequently bought together: for each product, its ``n`` best companions by association
     rules over the orders before ``as_of`` (support, confidence, lift)."""
-    from loyalist.recommend.basket import FrequentlyBoughtTogether
-
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
         raise ParameterError(f"-n {n!r} is impossible; use an integer 1..1000")
     ids = [p.strip() for p in product if p and p.strip()]
     if not ids:
         raise ParameterError("--product is empty; pass a product id, e.g. --product 85123A")
-    data, ts = _interactions(store_path, as_of, guests=True)
-    model = FrequentlyBoughtTogether(min_count=min_count).fit(data)
-    known = set(map(str, data.items))
+    model, _, ts = _baskets(store_path, as_of, min_count)
+    known = set(map(str, model.items_))
     unknown = [p for p in ids if p not in known]
     if len(unknown) == len(ids):
         raise DataError(f"product {unknown[0]!r} has no purchase before {ts.date()}; pass a "
@@ -904,12 +936,9 @@ def basket_rules(store_path: Path | str, out_dir: Path, *,
     ``as_of``, guest orders included), most-bought products first, written to
     ``out_dir/together.csv`` and (``save``) the store table ``basket_rules``: what to place,
     bundle or suggest next to what."""
-    from loyalist.recommend.basket import FrequentlyBoughtTogether
-
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
         raise ParameterError(f"-n {n!r} is impossible; use an integer 1..1000")
-    data, ts = _interactions(store_path, as_of, guests=True)
-    model = FrequentlyBoughtTogether(min_count=min_count).fit(data)
+    model, names, ts = _baskets(store_path, as_of, min_count)
     by_orders = np.argsort(-model.item_orders_, kind="stable")
     table = model.together(np.asarray(model.items_, dtype=object)[by_orders], n)
     if table.empty:
@@ -918,8 +947,7 @@ def basket_rules(store_path: Path | str, out_dir: Path, *,
                         "no basket rules to report")
     table.insert(1, "product_orders", model.item_orders_[
         model.items_.get_indexer(table[s.PRODUCT_ID].astype(str))].astype(np.int64))
-    if s.DESCRIPTION in data.catalog and data.catalog[s.DESCRIPTION].notna().any():
-        names = data.catalog[s.DESCRIPTION].set_axis(data.items.astype(str))
+    if names.notna().any():
         table.insert(1, s.DESCRIPTION, table[s.PRODUCT_ID].astype(str).map(names))
         table.insert(table.columns.get_loc("consequent") + 1, "consequent_description",
                      table["consequent"].astype(str).map(names))

@@ -68,13 +68,21 @@ class FrequentlyBoughtTogether:
         if not isinstance(interactions, Interactions):
             raise ParameterError("fit expects loyalist.recommend.Interactions, got "
                                  f"{type(interactions).__name__}")
-        self._validate_params()
         ev = interactions.events
         order_codes, _ = pd.factorize(ev["order"].to_numpy())
+        return self.fit_baskets(order_codes, ev["item"].to_numpy(), interactions.items)
+
+    def fit_baskets(self, order_codes: np.ndarray, item_codes: np.ndarray, items: pd.Index
+                    ) -> Self:
+        """Count co-purchases from (order, item) code pairs: orders coded 0..n-1, items as
+        positions in ``items`` (what :meth:`fit` does with an :class:`Interactions`; a store's
+        baskets can come straight from SQL, without the customer-level structures)."""
+        self._validate_params()
+        order_codes = np.asarray(order_codes)
         n_orders = int(order_codes.max()) + 1 if len(order_codes) else 0
-        basket = sp.csr_matrix((np.ones(len(ev), dtype=np.float32),
-                                (order_codes, ev["item"].to_numpy())),
-                               shape=(n_orders, interactions.n_items))
+        basket = sp.csr_matrix((np.ones(len(order_codes), dtype=np.float32),
+                                (order_codes, np.asarray(item_codes))),
+                               shape=(n_orders, len(items)))
         basket.sum_duplicates()
         basket.data[:] = 1.0
         self.item_orders_ = np.asarray(basket.sum(axis=0)).ravel()
@@ -86,7 +94,7 @@ class FrequentlyBoughtTogether:
         counts.sort_indices()
         self.counts_ = counts
         self.n_orders_ = n_orders
-        self.items_ = interactions.items
+        self.items_ = items
         log.info("basket rules: %d orders, %d product pairs with >= %g co-purchases", n_orders,
                  counts.nnz // 2, floor)
         return self

@@ -29,8 +29,8 @@ LINE_COLUMNS = (s.CUSTOMER_ID, s.ORDER_ID, s.ORDERED_AT, s.PRODUCT_ID)
 CATALOG_COLUMNS = (s.CATEGORY, s.DESCRIPTION, s.PRICE)
 
 
-def load(store: Store, as_of: pd.Timestamp | datetime | date | str, *, horizon_days: int = 0,
-         guests: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load(store: Store, as_of: pd.Timestamp | datetime | date | str, *, horizon_days: int = 0
+         ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read what the recommenders need from ``store``.
 
     Returns ``(lines, catalog)``:
@@ -39,8 +39,7 @@ def load(store: Store, as_of: pd.Timestamp | datetime | date | str, *, horizon_d
       ``ordered_at < as_of + horizon_days`` (``horizon_days=0``: training data only; the
       evaluation asks for the test window too and splits it off itself). Only customer lines
       (``NOT is_guest``) of kind ``sale`` with a positive quantity: cancellations, returns,
-      postage and fees are out. ``guests=True`` (baskets, which need orders, not customers)
-      keeps guest orders too, each under a customer id of its own (``guest:<order id>``).
+      postage and fees are out.
     - ``catalog``: one row per product known before ``as_of`` (indexed by ``product_id``):
       ``category`` (most frequent), ``description`` (the latest), ``price`` (median unit price)
       from sale lines before ``as_of`` (guest lines included: they describe the product), then
@@ -52,15 +51,13 @@ def load(store: Store, as_of: pd.Timestamp | datetime | date | str, *, horizon_d
         raise ParameterError(f"horizon_days {horizon_days!r} is impossible; use an integer >= 0")
     store.require(s.T_TRANSACTIONS)
     end = ts + pd.Timedelta(days=horizon_days)
-    who = (f"coalesce({s.CUSTOMER_ID}, 'guest:' || {s.ORDER_ID})" if guests
-           else s.CUSTOMER_ID)
     lines = store.query(
-        f"""SELECT {who} AS {s.CUSTOMER_ID}, {s.ORDER_ID},
-                   min({s.ORDERED_AT}) AS {s.ORDERED_AT}, {s.PRODUCT_ID}
+        f"""SELECT {s.CUSTOMER_ID}, {s.ORDER_ID}, min({s.ORDERED_AT}) AS {s.ORDERED_AT},
+                   {s.PRODUCT_ID}
             FROM {s.T_TRANSACTIONS}
-            WHERE {'TRUE' if guests else f'NOT {s.IS_GUEST}'} AND {s.LINE_KIND} = 'sale'
-              AND {s.QUANTITY} > 0 AND {s.ORDERED_AT} < ?
-            GROUP BY 1, {s.ORDER_ID}, {s.PRODUCT_ID}""",
+            WHERE NOT {s.IS_GUEST} AND {s.LINE_KIND} = 'sale' AND {s.QUANTITY} > 0
+              AND {s.ORDERED_AT} < ?
+            GROUP BY {s.CUSTOMER_ID}, {s.ORDER_ID}, {s.PRODUCT_ID}""",
         [end.to_pydatetime()])
     catalog = store.query(
         f"""SELECT {s.PRODUCT_ID}, mode({s.CATEGORY}) AS {s.CATEGORY},

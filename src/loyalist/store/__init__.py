@@ -127,6 +127,8 @@ class Store:
         except duckdb.IOException as e:
             raise StoreError(f"{self.path}: cannot open the store ({str(e).splitlines()[0]}); "
                              "is another process writing to it?") from None
+        # DuckDB's own progress bar (long queries) would draw over the commands' progress lines
+        self.con.execute("SET enable_progress_bar = false")
         if not read_only:
             for ddl in DDL.values():
                 self.con.execute(ddl)
