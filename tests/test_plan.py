@@ -492,3 +492,21 @@ def test_generic_catalog_fits_the_stores_order_value(median: float | None, vouch
     assert f"voucher_{voucher:g}" in what and what.endswith("pass --catalog FILE")
     assert ("median order value" in what) == (median is not None)
     assert ("scaled to it" in what) == (median is not None and not 10 <= median <= 100)
+
+
+def test_median_order_value_with_and_without_the_per_order_table(tmp_path: Path) -> None:
+    """The generic catalog's scale: the per-order table when it is up to date, else the lines
+    (a store from before that table: the 10M-line benchmark store crashed the plan with
+    'customer_orders does not exist'); both give the same median."""
+    from test_churn import make_store, synthetic_lines
+
+    from loyalist.store import Store
+
+    path = tmp_path / "t.duckdb"
+    make_store(path, synthetic_lines(n_customers=200)).close()
+    with Store(path) as st:
+        ts = st.default_as_of()
+        fresh = pipeline._median_order_value(st, ts)
+        st.con.execute("DROP TABLE customer_orders")
+        assert pipeline._median_order_value(st, ts) == pytest.approx(fresh)
+        assert fresh > 0

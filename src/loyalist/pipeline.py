@@ -729,6 +729,23 @@ PLAN_FILES = ("plan.csv", "promotions.csv", "allocation.csv", "segments.csv",
               "sensitivity.csv", "plan.json", "plan.png")
 
 
+def _median_order_value(st: Store, ts: pd.Timestamp) -> float:
+    """The median value of the customers' orders before ``ts`` (a plan's offers go to
+    customers), from the per-order table when it is up to date, else from the lines (a store
+    from an older version)."""
+    from loyalist.features import orders
+
+    if st.has_table(s.T_CUSTOMER_ORDERS) and orders.is_fresh(st.con):
+        sql = (f"SELECT median(buy_amt) AS m FROM {s.T_CUSTOMER_ORDERS} "
+               "WHERE ts < ? AND buy_amt > 0")
+    else:
+        sql = (f"SELECT median(v) AS m FROM (SELECT sum({s.AMOUNT}) AS v FROM "
+               f"{s.T_TRANSACTIONS} WHERE {s.LINE_KIND} = 'sale' AND {s.QUANTITY} > 0 AND "
+               f"NOT {s.IS_GUEST} AND "
+               f"{s.ORDERED_AT} < ? GROUP BY {s.ORDER_ID}) WHERE v > 0")
+    return st.query(sql, [ts.to_pydatetime()])["m"].iloc[0]
+
+
 def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
                 window_days: int | None = None, period_days: int = 30) -> dict[str, Any]:
     """Everything a plan reads from the store at ``ts``: catalog (file > store > generic),
@@ -745,8 +762,7 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
         cat = normalise_catalog(st.table(s.T_CATALOG).drop(columns=[s.LOAD_ID]),
                                 source=f"store table {s.T_CATALOG}")
     else:
-        median = st.query(f"SELECT median(buy_amt) AS m FROM {s.T_CUSTOMER_ORDERS} "
-                          "WHERE ts < ? AND buy_amt > 0", [ts.to_pydatetime()])["m"].iloc[0]
+        median = _median_order_value(st, ts)
         cat, what = generic_catalog(None if pd.isna(median) else float(median))
         cat = normalise_catalog(cat, source="generic catalog")
         assumptions.append(what)
