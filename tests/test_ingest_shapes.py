@@ -102,6 +102,12 @@ def test_one_half_of_an_order_export_says_what_is_missing(tmp_path: Path) -> Non
         _ingest(tmp_path, [orders])
     assert not (tmp_path / "s.duckdb").exists() or Store(tmp_path / "s.duckdb").count(
         "transactions") == 0
+    # an orders file without dates (order numbers and weekdays instead): says what it lacks
+    undated = write_csv(tmp_path / "orders_undated.csv", [
+        {"order_id": "o1", "user_id": 1, "order_number": 1, "order_dow": 2}])
+    with pytest.raises(DataError, match=r"orders_undated.csv has order ids but no ordered_at "
+                                        r"column, so the order lines of order_items.csv"):
+        _ingest(tmp_path, [items, undated])
     other = write_csv(tmp_path / "orders_2025.csv", pd.read_csv(orders).to_dict("records"))
     with pytest.raises(DataError, match=r"several orders files \(orders.csv, orders_2025.csv\)"):
         _ingest(tmp_path, [items, orders, other])

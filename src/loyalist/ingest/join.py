@@ -50,10 +50,23 @@ def find_pairs(sources: Sequence[Source], mapping: Mapping[str, str]) -> list[Pa
     cols = [_columns(src, mapping) for src in sources]
     lines = [i for i, c in enumerate(cols)
              if {s.ORDER_ID, s.PRODUCT_ID} <= set(c)
-             and (s.UNIT_PRICE in c or s.AMOUNT in c)
              and not {s.CUSTOMER_ID, s.ORDERED_AT} <= set(c)]
     heads = [i for i, c in enumerate(cols)
              if {s.ORDER_ID, s.CUSTOMER_ID, s.ORDERED_AT} <= set(c) and s.PRODUCT_ID not in c]
+    near = [i for i, c in enumerate(cols)
+            if s.ORDER_ID in c and s.PRODUCT_ID not in c and i not in heads]
+    if lines and not heads and near:
+        # an orders file is there but lacks what the lines need from it: say what
+        i = near[0]
+        missing = [c for c in (s.CUSTOMER_ID, s.ORDERED_AT) if c not in cols[i]]
+        what = " and ".join(missing)
+        raise DataError(
+            f"{sources[i].name} has order ids but no {what} column, so the order lines of "
+            f"{sources[lines[0]].name} cannot take their {what} from it (its columns: "
+            f"{', '.join(sources[i].headers)}); name them with --map, e.g. "
+            f"--map {missing[0]}=<column>. Order numbers, weekdays or days between orders "
+            "are not dates")
+    lines = [i for i in lines if s.UNIT_PRICE in cols[i] or s.AMOUNT in cols[i]]
     if not lines or not heads:
         return []
     if len(heads) > 1:
