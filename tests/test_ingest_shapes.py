@@ -364,3 +364,30 @@ def test_nested_json_orders_with_line_items(tmp_path: Path, name: str) -> None:
     assert got.product_id.tolist() == ["M1", "T1"] and got.quantity.tolist() == [2.0, 1.0]
     assert got.customer_id.tolist() == ["71", "71"] and got.order_id.tolist() == ["1001"] * 2
     assert got.ordered_at.tolist() == [pd.Timestamp("2024-03-01 10:00")] * 2
+
+
+def test_profit_or_cost_on_the_lines_gives_product_margins(tmp_path: Path) -> None:
+    """Sales exports that carry each line's profit (the Superstore layout) or cost: the
+    products get a margin rate (profit over sales, per product), which plans use instead of
+    an assumed rate; a products file's own cost is never overwritten, and a rate outside
+    -100%..100% (a profit column in another unit) is not a margin."""
+    from loyalist.response.data import category_margins
+
+    rows = [{"Order ID": f"o{i}", "Order Date": "1/5/2024", "Customer ID": f"c{i % 3}",
+             "Product ID": p, "Category": "Tables", "Sales": sales, "Quantity": 2,
+             "Profit": profit}
+            for i, (p, sales, profit) in enumerate([("A", 100.0, 20.0), ("A", 300.0, 40.0),
+                                                    ("B", 50.0, -5.0), ("C", 10.0, 400.0),
+                                                    ("K", 80.0, 8.0)])]
+    prods = write_csv(tmp_path / "products.csv", [{"product_id": "K", "unit_cost": 30.0}])
+    st, (rp, rep) = _ingest(tmp_path, [prods, write_csv(tmp_path / "t.csv", rows)])
+    assert rep["products_with_derived_margin"] == 3  # A, B and K (C's rate is impossible)
+    got = st.query("SELECT product_id, unit_cost, margin FROM products ORDER BY 1")
+    assert got.product_id.tolist() == ["A", "B", "K"]
+    assert got.margin.tolist()[:2] == pytest.approx([60 / 400, -0.1])
+    assert got.unit_cost.tolist()[2] == 30.0 and pd.isna(got.margin.tolist()[2])
+    assert any("product margins derived from the column 'Profit'" in a
+               for a in rep["assumptions"])
+    # what the plans read: the category's margin at product costs
+    rate = category_margins(st, pd.Timestamp("2024-02-01"))["Tables"]
+    assert rate == pytest.approx((20 + 40 - 5 + (80 - 2 * 30)) / (100 + 300 + 50 + 80))

@@ -132,6 +132,9 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
         report = transactions.stage(con, src, adapter, table=staged, load_id=load_id,
                                     check_store=store.count(s.T_TRANSACTIONS) > 0)
         transactions.write(con, src, adapter, staged, load_id)
+        if adapter.cost_columns:
+            report["products_with_derived_margin"] = transactions.derive_product_margins(
+                con, adapter, staged, load_id)
     else:
         spec = tables.SPECS[tbl]
         report = tables.stage(con, src, spec, mapping, table=staged)

@@ -39,6 +39,9 @@ class Adapter:
     status_column: str | None = None
     #: the date of day 1 when the date column holds day numbers (``--day-one``)
     day_one: date | None = None
+    #: line-level cost information, not stored on the lines but turned into product margins:
+    #: ``line_profit`` (profit of the line), ``line_cost`` (cost of the line), ``unit_cost``
+    cost_columns: Mapping[str, str] = field(default_factory=dict)
 
 
 # --- UCI Online Retail (2010-2011) and Online Retail II: both column spellings ----------------
@@ -117,7 +120,7 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
     s.PRODUCT_ID: ("productid", "product", "sku", "stockcode", "itemid", "item", "article",
                    "articleid", "productcode", "itemcode", "ean", "upc", "barcode"),
     s.QUANTITY: ("quantity", "qty", "units", "count", "pieces", "amountunits"),
-    s.UNIT_PRICE: ("unitprice", "price", "priceeach", "itemprice", "sellingprice", "unitcost"),
+    s.UNIT_PRICE: ("unitprice", "price", "priceeach", "itemprice", "sellingprice"),
     s.AMOUNT: ("amount", "total", "linetotal", "sales", "revenue", "value", "netamount",
                "totalamount", "lineamount", "turnover", "ordertotal", "ordervalue",
                "ordertotalamount", "totalprice", "grandtotal", "salesamount", "netsales",
@@ -129,6 +132,15 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
     s.STORE_ID: ("storeid", "store", "shop", "shopid", "branch", "pos", "posid", "outlet"),
     s.CHANNEL: ("channel", "saleschannel"),
     s.COUNTRY: ("country", "countrycode"),
+}
+#: line-level cost columns (normalised names), in order of preference
+_COST_NAMES = {
+    "line_profit": ("profit", "grossprofit", "lineprofit", "margin", "grossmargin",
+                    "marginamount", "profitamount"),
+    "line_cost": ("cogs", "costofgoods", "costofgoodssold", "linecost", "totalcost",
+                  "costamount", "cost"),
+    "unit_cost": ("unitcost", "costprice", "purchaseprice", "costperitem", "costperunit",
+                  "itemcost", "buyprice"),
 }
 #: an order's status (normalised names, in order of preference)
 _STATUS_NAMES = ("orderstatus", "status", "financialstatus", "paymentstatus", "transactionstatus",
@@ -329,6 +341,18 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
                            "work, but recommendations and bought-together rules have no products "
                            "to learn from; map one with --map product_id=<column> if the file "
                            "has it")
+    costs = {kind: by_norm[n] for kind, names in _COST_NAMES.items() for n in names
+             if n in by_norm and by_norm[n] not in used}
+    costs = dict(list(costs.items())[:1])  # one source of truth: profit, else cost
+    if costs:
+        kind, col = next(iter(costs.items()))
+        assumptions.append(
+            f"product margins derived from the column {col!r} ("
+            + {"line_profit": "profit of the line over its value",
+               "line_cost": "1 - cost of the line over its value",
+               "unit_cost": "1 - unit cost x quantity over the line's value"}[kind]
+            + ", per product over its sales in this file) for products without a cost in the "
+            "products table; plans use them instead of an assumed margin rate")
     status = next((by_norm[n] for n in _STATUS_NAMES
                    if n in by_norm and by_norm[n] not in used), None)
     if status is not None:
@@ -345,6 +369,7 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
         columns=cols,
         rules_off=rules_off,
         status_column=status,
+        cost_columns=costs,
         cancellation_sql=None,
         non_product_sql=(
             f"({_GENERIC_NON_PRODUCT_CODES} OR {_GENERIC_NON_PRODUCT_TEXT})"

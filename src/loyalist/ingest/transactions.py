@@ -127,6 +127,9 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
         WHEN {exists} THEN 'already_loaded'
     END"""
     has_cols = ", ".join(f'"__has_{c}"' for c in a.columns)
+    costs = "".join(f", {parse.number_expr(con, src.view, col, src.types[col])} AS __{kind}"
+                    for kind, col in a.cost_columns.items())
+    cost_cols = "".join(f", __{kind}" for kind in a.cost_columns)
     found = FOUND if src.joined else "TRUE"
     status = (f"regexp_matches(lower({parse.plain_text_expr(a.status_column)}), "
               f"'{CANCELLED_STATUS}')" if a.status_column else "FALSE")
@@ -134,8 +137,10 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
         CREATE OR REPLACE TEMP TABLE {table} AS
         WITH r AS (SELECT {ROW}, {dup} AS __dup, {found} AS __found,
                           coalesce({status}, FALSE) AS __status_cancelled, {first}, {has}
+                          {costs}
                    FROM {src.view}),
-        p AS (SELECT {ROW}, __dup, __found, __status_cancelled, {second}, {has_cols} FROM r)
+        p AS (SELECT {ROW}, __dup, __found, __status_cancelled, {second}, {has_cols}
+                     {cost_cols} FROM r)
         SELECT p.*,
             {rule} AS __rule,
             coalesce({cancel}, FALSE) AS __cancel,
@@ -348,3 +353,48 @@ def write(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str,
     """)
     quarantine.insert(con, src, table, load_id, s.T_TRANSACTIONS,
                       quarantine.reason_case({r.name: r.reason for r in s.RULES}))
+
+
+#: margin rates outside this range are data errors (a profit column in another currency...),
+#: not margins: those products keep no derived margin
+_MARGIN_RANGE = (-1.0, 1.0)
+
+
+def derive_product_margins(con: duckdb.DuckDBPyConnection, a: Adapter, table: str,
+                           load_id: int) -> int:
+    """Product margin rates from the file's line-level profit or cost (``a.cost_columns``),
+    over its loaded sale lines, written to ``products`` for products that have no unit cost
+    or margin there (a products file stays the truth). Returns how many products got one."""
+    if not a.cost_columns:
+        return 0
+    kind = next(iter(a.cost_columns))
+    profit = {"line_profit": "__line_profit",
+              "line_cost": f"{s.AMOUNT} - __line_cost",
+              "unit_cost": f"{s.AMOUNT} - __unit_cost * {s.QUANTITY}"}[kind]
+    amount = f"({s.QUANTITY} * {s.UNIT_PRICE})"
+    lo, hi = _MARGIN_RANGE
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE __margins AS
+        SELECT {s.PRODUCT_ID}, sum(p) / sum(v) AS m, mode({s.CATEGORY}) AS c,
+               arg_max({s.DESCRIPTION}, {ROW}) AS d, median({s.UNIT_PRICE}) AS pr
+        FROM (SELECT {s.PRODUCT_ID}, {s.CATEGORY}, {s.DESCRIPTION}, {s.UNIT_PRICE}, {ROW},
+                     {amount} AS v, {profit.replace(s.AMOUNT, amount)} AS p
+              FROM {table}
+              WHERE __rule IS NULL AND NOT __cancel AND NOT __nonprod AND {s.QUANTITY} > 0)
+        WHERE p IS NOT NULL AND isfinite(p)
+        GROUP BY 1 HAVING sum(v) > 0 AND sum(p) / sum(v) BETWEEN {lo} AND {hi}""")
+    t = s.T_PRODUCTS
+    # known products without a cost get the margin; unknown ones are added with what the
+    # lines say about them
+    con.execute(f"""
+        UPDATE {t} SET {s.MARGIN} = m.m FROM __margins m
+        WHERE {t}.{s.PRODUCT_ID} = m.{s.PRODUCT_ID}
+          AND {t}.{s.UNIT_COST} IS NULL AND {t}.{s.MARGIN} IS NULL""")
+    con.execute(f"""
+        INSERT INTO {t} ({s.PRODUCT_ID}, {s.CATEGORY}, {s.DESCRIPTION}, {s.PRICE}, {s.MARGIN},
+                         {s.LOAD_ID})
+        SELECT {s.PRODUCT_ID}, c, d, pr, m, {load_id} FROM __margins
+        WHERE {s.PRODUCT_ID} NOT IN (SELECT {s.PRODUCT_ID} FROM {t})""")
+    n = con.execute("SELECT count(*) FROM __margins").fetchall()[0][0]
+    con.execute("DROP TABLE __margins")
+    return int(n)
