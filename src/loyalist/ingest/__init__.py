@@ -171,29 +171,22 @@ def _usable(found: list[Source], mapping: Mapping[str, str]) -> list[Source]:
     reads (an optional table by its columns, or transactions with three of their key columns,
     e.g. order headers or order lines); sheets that do not (notes, pivots) are left out, and
     the first source's notes say so."""
-    keep, left = [found[0]], []
+    key = {s.ORDER_ID, s.CUSTOMER_ID, s.ORDERED_AT, s.PRODUCT_ID, s.UNIT_PRICE, s.AMOUNT,
+           s.QUANTITY}
+    keep, left = [], []
     for src in found[1:]:
-        if tables.detect_table(src.headers) != s.T_TRANSACTIONS:
-            keep.append(src)
-            continue
-        own = {k: v for k, v in mapping.items() if v in src.headers}
-        cols = set(adapters.generic(src.headers, own).columns)
-        key = {s.ORDER_ID, s.CUSTOMER_ID, s.ORDERED_AT, s.PRODUCT_ID, s.UNIT_PRICE, s.AMOUNT,
-               s.QUANTITY}
-        (keep if len(cols & key) >= 3 else left).append(src)
+        usable = (tables.detect_table(src.headers) != s.T_TRANSACTIONS
+                  or len(set(adapters.found_columns(src.headers, mapping)) & key) >= 3)
+        (keep if usable else left).append(src)
+    notes = []
     if left:
         names = ", ".join(repr(n) for src in left for n in src.sheets)
-        found[0] = replace(found[0], notes=(
-            *found[0].notes, f"workbook sheet(s) {names} left out: their columns differ from "
-            "the first sheet's and hold no table Loyalist reads; save them as separate files "
-            "to load them"))
-        keep[0] = found[0]
-    for src in keep[1:]:
-        found[0] = replace(found[0], notes=(
-            *found[0].notes, f"workbook sheet(s) {', '.join(map(repr, src.sheets))} hold other "
-            "columns and were loaded as a table of their own (listed separately)"))
-        keep[0] = found[0]
-    return keep
+        notes.append(f"workbook sheet(s) {names} left out: their columns differ from the first "
+                     "sheet's and hold no table Loyalist reads; save them as separate files to "
+                     "load them")
+    notes += [f"workbook sheet(s) {', '.join(map(repr, src.sheets))} hold other columns and "
+              "were loaded as a table of their own (listed separately)" for src in keep]
+    return [replace(found[0], notes=(*found[0].notes, *notes)), *keep]
 
 
 def _day_one(value: str | date | None) -> date | None:

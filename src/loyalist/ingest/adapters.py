@@ -381,6 +381,13 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
     )
 
 
+def found_columns(headers: Sequence[str], mapping: Mapping[str, str]) -> Mapping[str, str]:
+    """The canonical columns the generic reader finds in one file among several given
+    together: ``--map`` entries naming one of its columns, then names and synonyms."""
+    own = {k: v for k, v in mapping.items() if v in headers}
+    return generic(headers, own).columns
+
+
 def detect(headers: Sequence[str]) -> Adapter:
     """Pick an adapter from the file's headers (``--format auto``)."""
     h = set(headers)

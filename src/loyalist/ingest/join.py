@@ -39,15 +39,10 @@ class Pair:
     headers_order: str  # order id column in the headers file
 
 
-def _columns(src: Source, mapping: Mapping[str, str]) -> Mapping[str, str]:
-    own = {k: v for k, v in mapping.items() if v in src.headers}
-    return adapters.generic(src.headers, own).columns
-
-
 def find_pairs(sources: Sequence[Source], mapping: Mapping[str, str]) -> list[Pair]:
     """Pair each file of order lines (order id + product, but no customer or no date) with one
     file of order headers (order id + customer + date, no product)."""
-    cols = [_columns(src, mapping) for src in sources]
+    cols = [adapters.found_columns(src.headers, mapping) for src in sources]
     lines = [i for i, c in enumerate(cols)
              if {s.ORDER_ID, s.PRODUCT_ID} <= set(c)
              and not {s.CUSTOMER_ID, s.ORDERED_AT} <= set(c)]

@@ -82,27 +82,27 @@ def _sql_str(v: str) -> str:
 
 
 def open_sources(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> list[Source]:
-    """:func:`open_source`, and for a workbook whose sheets hold different tables (an ERP's
-    'Orders' and 'Order lines', a 'Customers' sheet beside 'Sales') one more source per group
-    of sheets with the same columns, after the first (views ``{view}_s1``, ...). The caller
-    decides which of those extra sheets it can use."""
-    first = open_source(con, path, view)
-    if first.kind != "excel":
-        return [first]
+    """The file as a source (:func:`_open`), and for a workbook whose sheets hold different
+    tables (an ERP's 'Orders' and 'Order lines', a 'Customers' sheet beside 'Sales') one more
+    source per group of sheets with the same columns, after the first (views ``{view}_s1``,
+    ...). The caller decides which of those extra sheets it can use. The workbook is read
+    once."""
+    first, sheets = _open(con, path, view)
     out = [first]
-    for k, (names, frame) in enumerate(_excel_groups(path)[1:], start=1):
-        name = f"{view}_s{k}"
-        _register_frame(con, frame, name)
+    for name, names, rows in sheets:
         desc = con.execute(f"DESCRIBE {name}").fetchall()
         out.append(Source(
             path=path, kind="excel", view=name, headers=tuple(d[0] for d in desc if d[0] != ROW),
-            types={d[0]: d[1] for d in desc}, rows=frame.height,
+            types={d[0]: d[1] for d in desc}, rows=rows,
             sha256=first.sha256 + ":" + names[0], sheets=tuple(names)))
     return out
 
 
-def open_source(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> Source:
-    """Register ``path`` as temp view ``view``; raise :class:`DataError` with a fix on bad input."""
+def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str
+          ) -> tuple[Source, list[tuple[str, list[str], int]]]:
+    """Register ``path`` as temp view ``view``; raise :class:`DataError` with a fix on bad input.
+    Also returns a workbook's other sheet groups, registered as views of their own
+    (:func:`_register_excel`)."""
     if not path.exists():
         raise DataError(f"{path}: no such file; check the path")
     if path.is_dir():
@@ -112,6 +112,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> Source
     kind = sniff_kind(path)
     p = _sql_str(str(path))
     notes: tuple[str, ...] = ()
+    sheets: list[tuple[str, list[str], int]] = []
     try:
         if kind == "parquet":
             con.execute(
@@ -120,7 +121,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> Source
                 f"FROM read_parquet({p}, file_row_number = true)"
             )
         elif kind == "excel":
-            notes = _register_excel(con, path, view)
+            notes, sheets = _register_excel(con, path, view)
         elif kind == "json":  # an array of records, or one record per line
             notes = _register_json(con, view, p)
         else:
@@ -147,7 +148,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> Source
     return Source(
         path=path, kind=kind, view=view, headers=headers,
         types={d[0]: d[1] for d in desc}, rows=int(rows), sha256=file_hash(path), notes=notes,
-    )
+    ), sheets
 
 
 def _local_times(path: Path) -> str:
@@ -275,7 +276,7 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str
 
 #: words naming an order's list of lines in a nested JSON export (Shopify's line_items, ...)
 _LINE_LIST_WORDS = ("line", "lines", "items", "item", "products", "entries", "details",
-                    "positions", "articles", "order_lines", "orderlines", "lineitems")
+                    "positions", "articles", "orderlines", "lineitems")
 
 
 def _register_json(con: duckdb.DuckDBPyConnection, view: str, p: str) -> tuple[str, ...]:
@@ -295,8 +296,10 @@ def _register_json(con: duckdb.DuckDBPyConnection, view: str, p: str) -> tuple[s
     def fields(sql: str) -> list[tuple[str, str]]:
         return [(d[0], d[1]) for d in con.execute(f"DESCRIBE {sql}").fetchall()]
 
+    from loyalist.ingest.adapters import normalise, words
+
     lists = [c for c, t in desc if t.startswith("STRUCT(") and t.endswith("[]")]
-    named = [c for c in lists if any(w in _LINE_LIST_WORDS for w in _words(c))]
+    named = [c for c in lists if {*words(c), normalise(c)} & set(_LINE_LIST_WORDS)]
     lines = lists[0] if len(lists) == 1 else (named[0] if len(named) == 1 else None)
     cols: list[str] = []
     dropped: list[str] = []
@@ -332,13 +335,6 @@ def _register_json(con: duckdb.DuckDBPyConnection, view: str, p: str) -> tuple[s
         notes.append(f"list field(s) {', '.join(map(repr, dropped))} left out (one row per "
                      "order line is read from one list only)")
     return tuple(notes)
-
-
-def _words(name: str) -> list[str]:
-    import re
-
-    return [w for w in re.split(r"[^0-9a-z]+", name.lower()) if w] + [
-        re.sub(r"[^0-9a-z]", "", name.lower())]
 
 
 def _excel_groups(path: Path) -> list[tuple[list[str], Any]]:
@@ -378,17 +374,20 @@ def _register_frame(con: duckdb.DuckDBPyConnection, frame: Any, view: str) -> No
 
 
 def _register_excel(con: duckdb.DuckDBPyConnection, path: Path, view: str
-                    ) -> tuple[str, ...]:
+                    ) -> tuple[tuple[str, ...], list[tuple[str, list[str], int]]]:
     """Register a workbook's data as ``view``: the first non-empty sheet, followed by every
-    later sheet with the same columns (Online Retail II ships one year per sheet); sheets with
-    other columns are left to :func:`open_sources`, and the returned notes say what was
-    combined."""
-    groups = _excel_groups(path)
-    same, frame = groups[0]
+    later sheet with the same columns (Online Retail II ships one year per sheet). Sheets with
+    other columns are registered as ``{view}_s1``, ... for :func:`open_sources`, returned as
+    (view, sheet names, rows); the returned notes say what was combined."""
+    (same, frame), *others = _excel_groups(path)
     _register_frame(con, frame, view)
+    sheets = []
+    for k, (names, other) in enumerate(others, start=1):
+        _register_frame(con, other, f"{view}_s{k}")
+        sheets.append((f"{view}_s{k}", names, other.height))
     notes: list[str] = []
     if len(same) > 1:
         notes.append(f"workbook sheets {', '.join(repr(n) for n in same)} have the same columns"
                      " and were loaded one after the other (row numbers run on across them)")
-    return tuple(notes)
+    return tuple(notes), sheets
 
