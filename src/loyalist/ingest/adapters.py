@@ -341,9 +341,9 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
                            "work, but recommendations and bought-together rules have no products "
                            "to learn from; map one with --map product_id=<column> if the file "
                            "has it")
-    costs = {kind: by_norm[n] for kind, names in _COST_NAMES.items() for n in names
-             if n in by_norm and by_norm[n] not in used}
-    costs = dict(list(costs.items())[:1])  # one source of truth: profit, else cost
+    # one source of truth for margins: a profit column, else a cost column
+    costs = next(({kind: by_norm[n]} for kind, names in _COST_NAMES.items() for n in names
+                  if n in by_norm and by_norm[n] not in used), {})
     if costs:
         kind, col = next(iter(costs.items()))
         assumptions.append(

@@ -41,10 +41,10 @@ def _parsed_columns(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> 
     A separate time-of-day column is folded into ``ordered_at`` (the date's day + the time; an
     empty time is midnight, an unparseable one makes the timestamp unparseable, so the row is
     quarantined as ``unparseable_date`` rather than loaded at a wrong hour)."""
-    exprs = {canon: parse.column_expr(con, src.view, col, src.types[col], _KIND_OF[canon])
+    exprs = {canon: (parse.day_number_expr(col, a.day_one)
+                     if canon == s.ORDERED_AT and a.day_one is not None else
+                     parse.column_expr(con, src.view, col, src.types[col], _KIND_OF[canon]))
              for canon, col in a.columns.items()}
-    if a.day_one is not None and s.ORDERED_AT in a.columns:
-        exprs[s.ORDERED_AT] = parse.day_number_expr(a.columns[s.ORDERED_AT], a.day_one)
     tm = exprs.pop(s.ORDERED_TIME, None)
     if tm is not None and s.ORDERED_AT in exprs:
         raw = parse.plain_text_expr(a.columns[s.ORDERED_TIME])
@@ -365,20 +365,17 @@ def derive_product_margins(con: duckdb.DuckDBPyConnection, a: Adapter, table: st
     """Product margin rates from the file's line-level profit or cost (``a.cost_columns``),
     over its loaded sale lines, written to ``products`` for products that have no unit cost
     or margin there (a products file stays the truth). Returns how many products got one."""
-    if not a.cost_columns:
-        return 0
-    kind = next(iter(a.cost_columns))
-    profit = {"line_profit": "__line_profit",
-              "line_cost": f"{s.AMOUNT} - __line_cost",
-              "unit_cost": f"{s.AMOUNT} - __unit_cost * {s.QUANTITY}"}[kind]
     amount = f"({s.QUANTITY} * {s.UNIT_PRICE})"
+    profit = {"line_profit": "__line_profit",
+              "line_cost": f"{amount} - __line_cost",
+              "unit_cost": f"{amount} - __unit_cost * {s.QUANTITY}"}[next(iter(a.cost_columns))]
     lo, hi = _MARGIN_RANGE
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE __margins AS
         SELECT {s.PRODUCT_ID}, sum(p) / sum(v) AS m, mode({s.CATEGORY}) AS c,
                arg_max({s.DESCRIPTION}, {ROW}) AS d, median({s.UNIT_PRICE}) AS pr
         FROM (SELECT {s.PRODUCT_ID}, {s.CATEGORY}, {s.DESCRIPTION}, {s.UNIT_PRICE}, {ROW},
-                     {amount} AS v, {profit.replace(s.AMOUNT, amount)} AS p
+                     {amount} AS v, {profit} AS p
               FROM {table}
               WHERE __rule IS NULL AND NOT __cancel AND NOT __nonprod AND {s.QUANTITY} > 0)
         WHERE p IS NOT NULL AND isfinite(p)
