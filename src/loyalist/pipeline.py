@@ -473,9 +473,13 @@ RECOMMENDATION_COLUMNS = (s.CUSTOMER_ID, "rank", s.PRODUCT_ID, "score", "method"
 FORECAST_BY = ("category", "store_id", "country")
 #: The store tables the forecast and its backtest are written to (keyed by as_of).
 FORECAST_TABLE = "forecast"
-#: every product's best companions (``basket_rules``), one set per as_of
-BASKET_RULES_TABLE = "basket_rules"
 FORECAST_BACKTEST_TABLE = "forecast_backtest"
+
+
+def _check_n(n: object) -> None:
+    """``-n`` (products per customer, companions per product): an integer 1..1000."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
+        raise ParameterError(f"-n {n!r} is impossible; use an integer 1..1000")
 
 
 def _rec_as_of(st: Store, as_of: str | pd.Timestamp | None) -> pd.Timestamp:
@@ -563,8 +567,7 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
 
     if method not in METHODS:
         raise ParameterError(f"--method {method!r} is unknown; use one of {', '.join(METHODS)}")
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
-        raise ParameterError(f"-n {n!r} is impossible; use an integer 1..1000")
+    _check_n(n)
     ids = _customers(customer)
     if ids is not None:
         _require_known_customers(store_path, ids)
@@ -928,8 +931,7 @@ def bought_together(store_path: Path | str, product: Sequence[str], *,
                     by: str = "confidence", min_count: int = 5) -> dict[str, Any]:
     """Frequently bought together: for each product, its ``n`` best companions by association
     rules over the orders before ``as_of`` (support, confidence, lift)."""
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
-        raise ParameterError(f"-n {n!r} is impossible; use an integer 1..1000")
+    _check_n(n)
     ids = [p.strip() for p in product if p and p.strip()]
     if not ids:
         raise ParameterError("--product is empty; pass a product id, e.g. --product 85123A")
@@ -952,8 +954,7 @@ def basket_rules(store_path: Path | str, out_dir: Path, *,
     ``as_of``, guest orders included), most-bought products first, written to
     ``out_dir/together.csv`` and (``save``) the store table ``basket_rules``: what to place,
     bundle or suggest next to what."""
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
-        raise ParameterError(f"-n {n!r} is impossible; use an integer 1..1000")
+    _check_n(n)
     model, names, ts = _baskets(store_path, as_of, min_count)
     by_orders = np.argsort(-model.item_orders_, kind="stable")
     table = model.together(np.asarray(model.items_, dtype=object)[by_orders], n)
@@ -972,7 +973,7 @@ def basket_rules(store_path: Path | str, out_dir: Path, *,
     table.to_csv(path, index=False)
     if save:
         with Store(store_path) as st:
-            st.write_frame(BASKET_RULES_TABLE,
+            st.write_frame(s.T_BASKET_RULES,
                            table.assign(orders=int(model.n_orders_), as_of=ts),
                            replace_where="as_of = ?", params=[ts.to_pydatetime()])
     return {"as_of": str(ts.date()), "orders": int(model.n_orders_),

@@ -229,15 +229,15 @@ def recommendations(r: Reader, customer_id: str, *, method: str | None, n: int
 
 def together(r: Reader, product_id: str, *, n: int) -> dict[str, Any]:
     """A product's companions from the stored basket rules (latest as_of)."""
-    ts = _latest(r, "basket_rules")
+    ts = _latest(r, s.T_BASKET_RULES)
     if ts is None:
         raise NotFound(f"{r.path}: no stored basket rules; run `loyalist together --store "
                        f"{r.path} --out DIR` (or `loyalist run`) first")
-    have = set(columns(r, "basket_rules"))
+    have = set(columns(r, s.T_BASKET_RULES))
     desc = ", description, consequent_description" if "description" in have else ""
     rows = r.rows(f"""SELECT rank, consequent, count, confidence, lift, support, product_orders,
                              orders{desc}
-                      FROM basket_rules WHERE as_of = ? AND {s.PRODUCT_ID} = ?
+                      FROM {s.T_BASKET_RULES} WHERE as_of = ? AND {s.PRODUCT_ID} = ?
                       ORDER BY rank LIMIT ?""", [ts, product_id, n])
     if not rows:
         raise NotFound(f"product {product_id!r} has no companion in the basket rules at as_of "

@@ -104,28 +104,31 @@ class FrequentlyBoughtTogether:
             raise NotFittedError("FrequentlyBoughtTogether is not fitted; call "
                                  ".fit(interactions) first")
 
-    def _rules_from(self, rows: np.ndarray) -> pd.DataFrame:
+    def _pairs(self, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The rules from the products at positions ``rows`` above the thresholds, as arrays:
+        antecedent and consequent positions, orders with both, confidence, lift."""
         sub = self.counts_[rows]
         ante = np.repeat(rows, np.diff(sub.indptr))
         cons = sub.indices
         n_ab = sub.data.astype(np.float64)
-        n_a = self.item_orders_[ante]
-        n_b = self.item_orders_[cons]
-        conf = n_ab / n_a
-        lift = conf / (n_b / self.n_orders_)
-        frame = pd.DataFrame({
-            "antecedent": np.asarray(self.items_, dtype=object)[ante],
-            "consequent": np.asarray(self.items_, dtype=object)[cons],
+        conf = n_ab / self.item_orders_[ante]
+        lift = conf / (self.item_orders_[cons] / self.n_orders_)
+        keep = (conf >= self.min_confidence) & (lift >= self.min_lift)
+        return ante[keep], cons[keep], n_ab[keep], conf[keep], lift[keep]
+
+    def _frame(self, ante: np.ndarray, cons: np.ndarray, n_ab: np.ndarray, conf: np.ndarray,
+               lift: np.ndarray) -> pd.DataFrame:
+        items = np.asarray(self.items_, dtype=object)
+        return pd.DataFrame({
+            "antecedent": items[ante], "consequent": items[cons],
             "count": n_ab.astype(np.int64), "support": n_ab / self.n_orders_,
             "confidence": conf, "lift": lift, "_a": ante})
-        keep = (frame["confidence"] >= self.min_confidence) & (frame["lift"] >= self.min_lift)
-        return frame[keep]
 
     def rules(self) -> pd.DataFrame:
         """Every rule A -> B above the thresholds (both directions of each pair), strongest
         confidence first."""
         self._check_fitted()
-        out = self._rules_from(np.arange(len(self.items_)))
+        out = self._frame(*self._pairs(np.arange(len(self.items_))))
         return out.drop(columns="_a").sort_values(
             ["confidence", "lift", "antecedent", "consequent"],
             ascending=[False, False, True, True], ignore_index=True)
@@ -145,28 +148,17 @@ class FrequentlyBoughtTogether:
         known = np.unique(cols[cols >= 0])
         # rank on arrays (a frame of every pair first took seconds on 3M pairs), then build
         # the frame of the kept rows only
-        sub = self.counts_[known]
-        ante = np.repeat(known, np.diff(sub.indptr))
-        cons = sub.indices
-        n_ab = sub.data.astype(np.float64)
-        conf = n_ab / self.item_orders_[ante]
-        lift = conf / (self.item_orders_[cons] / self.n_orders_)
-        keep = np.flatnonzero((conf >= self.min_confidence) & (lift >= self.min_lift))
-        value = {"confidence": conf, "lift": lift, "support": n_ab}[by][keep]
-        tie = (lift if by == "confidence" else conf)[keep]
+        ante, cons, n_ab, conf, lift = self._pairs(known)
+        value = {"confidence": conf, "lift": lift, "support": n_ab}[by]
+        tie = lift if by == "confidence" else conf
         name_rank = np.argsort(np.argsort(np.asarray(self.items_, dtype=str), kind="stable"),
                                kind="stable")
-        order = keep[np.lexsort((name_rank[cons[keep]], -tie, -value, ante[keep]))]
-        a_sorted = ante[order]
-        starts = np.r_[0, np.flatnonzero(np.diff(a_sorted)) + 1]
+        order = np.lexsort((name_rank[cons], -tie, -value, ante))
+        starts = np.r_[0, np.flatnonzero(np.diff(ante[order])) + 1]
         rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-        top = order[rank < n] if len(order) else order
-        frame = pd.DataFrame({
-            "antecedent": np.asarray(self.items_, dtype=object)[ante[top]],
-            "consequent": np.asarray(self.items_, dtype=object)[cons[top]],
-            "count": n_ab[top].astype(np.int64), "support": n_ab[top] / self.n_orders_,
-            "confidence": conf[top], "lift": lift[top], "_a": ante[top],
-            "rank": (rank[rank < n] + 1) if len(order) else np.zeros(0, dtype=np.int64)})
+        top = order[rank < n]
+        frame = self._frame(ante[top], cons[top], n_ab[top], conf[top], lift[top]).assign(
+            rank=rank[rank < n] + 1)
         order = pd.DataFrame({"_a": cols, "_pos": np.arange(len(cols))})
         out = order[order["_a"] >= 0].merge(frame, on="_a").sort_values(["_pos", "rank"])
         out = out.rename(columns={"antecedent": s.PRODUCT_ID})

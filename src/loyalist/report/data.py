@@ -40,7 +40,6 @@ T_FORECAST = "forecast"
 T_BACKTEST = "forecast_backtest"
 T_PLAN_CUSTOMERS = "plan_customers"
 T_RECOMMENDATIONS = "recommendations"
-T_BASKET_RULES = "basket_rules"
 BASELINE = "seasonal_naive"
 #: every export a report can write (the writer removes stale ones left by an earlier report)
 EXPORT_NAMES = ("scores", "segments", "clusters", "plan_customers", "plan_promotions",
@@ -421,16 +420,16 @@ def together(st: Store, as_of: pd.Timestamp | None, fix: str
              ) -> tuple[dict[str, Any] | None, str | None]:
     """The pairs bought together most often (each product's best companion, one row per
     pair, the direction with the higher confidence), from ``basket_rules`` at ``as_of``."""
-    ts, why = _pick_as_of(st, T_BASKET_RULES, as_of, fix)
+    ts, why = _pick_as_of(st, s.T_BASKET_RULES, as_of, fix)
     if ts is None:
         return None, why
-    rules = st.query(f"SELECT * FROM {T_BASKET_RULES} WHERE as_of = ? "
+    rules = st.query(f"SELECT * FROM {s.T_BASKET_RULES} WHERE as_of = ? "
                      f"ORDER BY product_orders DESC, {s.PRODUCT_ID}, rank", [ts.to_pydatetime()])
-    pair = rules.apply(lambda r: tuple(sorted((str(r[s.PRODUCT_ID]), str(r["consequent"])))),
-                       axis=1)
-    top = (rules.assign(_pair=pair)
+    a, b = rules[s.PRODUCT_ID].astype(str), rules["consequent"].astype(str)
+    top = (rules.assign(_lo=a.where(a <= b, b), _hi=b.where(a <= b, a))  # the unordered pair
            .sort_values(["count", "confidence", s.PRODUCT_ID], ascending=[False, False, True])
-           .drop_duplicates("_pair").head(TOGETHER_ROWS).drop(columns=["_pair", "as_of"]))
+           .drop_duplicates(["_lo", "_hi"]).head(TOGETHER_ROWS)
+           .drop(columns=["_lo", "_hi", "as_of"]))
     head = {"as_of": str(ts.date()), "orders": int(rules["orders"].iloc[0]),
             "products": int(rules[s.PRODUCT_ID].nunique()), "rules": len(rules),
             "top_pair_orders": int(top["count"].iloc[0]) if len(top) else 0}

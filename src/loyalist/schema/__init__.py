@@ -106,6 +106,9 @@ T_PLANS = "plans"
 T_RUNS = "runs"
 # derived at ingest from transactions (see features.orders); rebuilt, never edited by hand
 T_CUSTOMER_ORDERS = "customer_orders"
+# every product's best companions per as_of (written by `together`/`run`, read by the report
+# and the API)
+T_BASKET_RULES = "basket_rules"
 T_CUSTOMER_ORDER_PARTS = "customer_order_parts"
 T_DERIVED_STATE = "derived_state"
 
