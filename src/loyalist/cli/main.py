@@ -34,6 +34,13 @@ err = Console(stderr=True)
 StoreOpt = Annotated[Path, typer.Option(
     "--store", envvar="LOYALIST_STORE", help="DuckDB store file (env LOYALIST_STORE).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+# how files are read, shared by `ingest` and `run`
+FormatOpt = Annotated[str, typer.Option("--format", help="auto|online-retail|cdnow|generic")]
+MapOpt = Annotated[list[str] | None, typer.Option(
+    "--map", help="canonical=source column, repeatable (e.g. --map unit_price=Preis).")]
+DayOneOpt = Annotated[str | None, typer.Option(
+    "--day-one", help="The date of day 1 when the date column holds day numbers (1, 2, ...) "
+    "instead of dates, e.g. --map ordered_at=DAY --day-one 2019-01-01.")]
 
 
 def emit_json(doc: Any) -> None:
@@ -92,12 +99,9 @@ def ingest(
     files: Annotated[list[Path], typer.Argument(
         help="CSV, Parquet, Excel or JSON files, or folders of them.")],
     store: StoreOpt = Path(DEFAULT_STORE),
-    fmt: Annotated[str, typer.Option("--format", help="auto|online-retail|cdnow|generic")] = "auto",
-    mapping: Annotated[list[str] | None, typer.Option(
-        "--map", help="canonical=source column, repeatable (e.g. --map unit_price=Preis).")] = None,
-    day_one: Annotated[str | None, typer.Option(
-        "--day-one", help="The date of day 1 when the date column holds day numbers "
-        "(1, 2, ...) instead of dates, e.g. --map ordered_at=DAY --day-one 2019-01-01.")] = None,
+    fmt: FormatOpt = "auto",
+    mapping: MapOpt = None,
+    day_one: DayOneOpt = None,
     table: Annotated[str, typer.Option(
         help="auto|transactions|products|customers|promotions")] = "auto",
     as_json: JsonOpt = False,
@@ -210,12 +214,9 @@ def run_all(
     ] = None,
     store: StoreOpt = Path(DEFAULT_STORE),
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),
-    fmt: Annotated[str, typer.Option("--format", help="auto|online-retail|cdnow|generic")] = "auto",
-    mapping: Annotated[list[str] | None, typer.Option(
-        "--map", help="canonical=source column, repeatable (e.g. --map unit_price=Preis).")] = None,
-    day_one: Annotated[str | None, typer.Option(
-        "--day-one", help="The date of day 1 when the date column holds day numbers "
-        "(1, 2, ...) instead of dates, e.g. --map ordered_at=DAY --day-one 2019-01-01.")] = None,
+    fmt: FormatOpt = "auto",
+    mapping: MapOpt = None,
+    day_one: DayOneOpt = None,
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="Cutoff (default: the day after the last transaction).")] = None,
     horizon: Annotated[int, typer.Option(help="Churn / CLV horizon in days.")] = 90,
