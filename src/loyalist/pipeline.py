@@ -466,14 +466,11 @@ def evaluate_purchases(store_path: Path, *, as_of: str, horizon: int = 90) -> di
 
 # --- demand models: recommendations and forecasts ----------------------------------------
 #: The store table the recommendations are written to (keyed by as_of, method, customer).
-RECOMMENDATIONS_TABLE = "recommendations"
 RECOMMENDATIONS_CSV = "recommendations.csv"
 RECOMMENDATION_COLUMNS = (s.CUSTOMER_ID, "rank", s.PRODUCT_ID, "score", "method")
 
 FORECAST_BY = ("category", "store_id", "country")
 #: The store tables the forecast and its backtest are written to (keyed by as_of).
-FORECAST_TABLE = "forecast"
-FORECAST_BACKTEST_TABLE = "forecast_backtest"
 
 
 def _check_n(n: object) -> None:
@@ -589,14 +586,14 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
             where += f" AND {s.CUSTOMER_ID} IN ({', '.join('?' * len(ids))})"
             params += list(ids)
         with Store(store_path) as st:
-            st.write_frame(RECOMMENDATIONS_TABLE, stored, replace_where=where, params=params)
+            st.write_frame(s.T_RECOMMENDATIONS, stored, replace_where=where, params=params)
     cold = int((data.customer_rows(targets) < 0).sum())
     result: dict[str, Any] = {
         "as_of": str(ts.date()), "method": method, "n": n, "new_only": bool(new_only),
         "customers": len(targets), "cold_start_customers": cold, "rows": len(frame),
         "catalogue_items": data.n_items, "training_purchases": len(data.events),
         "seconds": round(time.perf_counter() - t0, 2), "fit_seconds": round(fit_s, 2),
-        "csv": str(csv), "table": RECOMMENDATIONS_TABLE if save else None,
+        "csv": str(csv), "table": s.T_RECOMMENDATIONS if save else None,
     }
     if isinstance(model, HybridRecommender):
         result["weights"] = model.weights_
@@ -707,8 +704,8 @@ def forecast(store_path: str | Path, horizon: int = 30, out_dir: str | Path = "o
     if save:
         where, at = "as_of = ?", [ts.to_pydatetime()]
         with Store(store_path) as st:
-            st.write_frame(FORECAST_TABLE, fcst.assign(as_of=ts), replace_where=where, params=at)
-            st.write_frame(FORECAST_BACKTEST_TABLE, fc.backtest_.assign(as_of=ts),
+            st.write_frame(s.T_FORECAST, fcst.assign(as_of=ts), replace_where=where, params=at)
+            st.write_frame(s.T_FORECAST_BACKTEST, fc.backtest_.assign(as_of=ts),
                            replace_where=where, params=at)
     business = fc.countries_.get("total")
     return {
@@ -868,7 +865,7 @@ def plan(store_path: Path, *, budget: float, goal: str = "retention", period: in
                 "budget": [float(budget)],
                 "summary": [json.dumps(summ, default=json_default)]}),
                 replace_where="plan_id = ?", params=[summ["plan_id"]])
-            st.write_frame("plan_customers", res["customers"].assign(plan_id=summ["plan_id"]),
+            st.write_frame(s.T_PLAN_CUSTOMERS, res["customers"].assign(plan_id=summ["plan_id"]),
                            replace_where="plan_id = ?", params=[summ["plan_id"]])
     return {**res, "summary": summ, "context": ctx, "constraints": cons,
             "predictions": inp["predictions"]}

@@ -19,8 +19,8 @@ from loyalist.api.storegate import Reader
 from loyalist.errors import LoyalistError, ParameterError
 
 #: result tables /health reports on
-RESULT_TABLES = (s.T_FEATURES, s.T_SCORES, s.T_PLANS, "plan_customers", "recommendations",
-                 "forecast")
+RESULT_TABLES = (s.T_FEATURES, s.T_SCORES, s.T_PLANS, s.T_PLAN_CUSTOMERS, s.T_RECOMMENDATIONS,
+                 s.T_FORECAST)
 #: what a customer lookup returns from ``scores`` (when the column exists)
 SCORE_FIELDS = ("r_score", "f_score", "m_score", "cluster_name", "churn_probability",
                 "churn_tier", "p_alive", "expected_orders", "clv_p10", "clv_p50", "clv_p90",

@@ -35,11 +35,6 @@ SECTIONS = {
     "recommendations": "Recommendations",
     "together": "Bought together",
 }
-#: result tables written by :mod:`loyalist.pipeline` (forecast, plan, recommend)
-T_FORECAST = "forecast"
-T_BACKTEST = "forecast_backtest"
-T_PLAN_CUSTOMERS = "plan_customers"
-T_RECOMMENDATIONS = "recommendations"
 BASELINE = "seasonal_naive"
 #: every export a report can write (the writer removes stale ones left by an earlier report)
 EXPORT_NAMES = ("scores", "segments", "clusters", "plan_customers", "plan_promotions",
@@ -294,8 +289,8 @@ def plan(st: Store, as_of: pd.Timestamp | None, fix: str
     summ = json.loads(row["summary"])
     promos = _flat(pd.DataFrame(summ.get("promotions") or []))
     cust = pd.DataFrame()
-    if st.has_table(T_PLAN_CUSTOMERS):
-        cust = st.query(f"SELECT * FROM {T_PLAN_CUSTOMERS} WHERE plan_id = ? "
+    if st.has_table(s.T_PLAN_CUSTOMERS):
+        cust = st.query(f"SELECT * FROM {s.T_PLAN_CUSTOMERS} WHERE plan_id = ? "
                         "ORDER BY priority, customer_id", [row["plan_id"]])
     alloc = pd.DataFrame()
     if len(cust):
@@ -330,13 +325,14 @@ def forecast(st: Store, as_of: pd.Timestamp | None, fix: str
     the chosen model's backtest next to the seasonal naive's."""
     from loyalist.forecast.series import TOTAL, read_daily_revenue
 
-    ts, why = _pick_as_of(st, T_FORECAST, as_of, fix)
+    ts, why = _pick_as_of(st, s.T_FORECAST, as_of, fix)
     if ts is None:
         return None, why
     at = [ts.to_pydatetime()]
-    fc = st.query(f"SELECT * FROM {T_FORECAST} WHERE as_of = ? ORDER BY series, date", at)
-    bt = st.query(f"SELECT * FROM {T_BACKTEST} WHERE as_of = ? ORDER BY series, model, origin",
-                  at) if st.has_table(T_BACKTEST) else pd.DataFrame()
+    fc = st.query(f"SELECT * FROM {s.T_FORECAST} WHERE as_of = ? ORDER BY series, date", at)
+    bt = st.query(f"SELECT * FROM {s.T_FORECAST_BACKTEST} WHERE as_of = ? "
+                  "ORDER BY series, model, origin",
+                  at) if st.has_table(s.T_FORECAST_BACKTEST) else pd.DataFrame()
     daily, _ = read_daily_revenue(st, as_of=ts)
     history = daily[daily["series"] == TOTAL].set_index("date")["y"]
     chosen = fc.groupby("series", sort=False)["model"].first()
@@ -375,14 +371,14 @@ def recommendations(st: Store, as_of: pd.Timestamp | None, fix: str
                     ) -> tuple[dict[str, Any] | None, str | None]:
     """Coverage of customers and catalogue, and the most recommended products, for one method
     (hybrid when present) at ``as_of`` (default latest)."""
-    ts, why = _pick_as_of(st, T_RECOMMENDATIONS, as_of, fix)
+    ts, why = _pick_as_of(st, s.T_RECOMMENDATIONS, as_of, fix)
     if ts is None:
         return None, why
     at = [ts.to_pydatetime()]
-    methods = st.query(f"""SELECT method, count(*) AS n FROM {T_RECOMMENDATIONS}
+    methods = st.query(f"""SELECT method, count(*) AS n FROM {s.T_RECOMMENDATIONS}
                            WHERE as_of = ? GROUP BY 1 ORDER BY 2 DESC, 1""", at)
     method = "hybrid" if "hybrid" in set(methods["method"]) else str(methods["method"].iloc[0])
-    recs = st.query(f"""SELECT * FROM {T_RECOMMENDATIONS} WHERE as_of = ? AND method = ?
+    recs = st.query(f"""SELECT * FROM {s.T_RECOMMENDATIONS} WHERE as_of = ? AND method = ?
                         ORDER BY {s.CUSTOMER_ID}, rank""", [*at, method])
     base = st.query(f"""SELECT count(DISTINCT {s.CUSTOMER_ID}) FILTER (WHERE NOT {s.IS_GUEST})
                                AS customers, count(DISTINCT {s.PRODUCT_ID}) AS products

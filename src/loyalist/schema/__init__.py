@@ -106,6 +106,11 @@ T_PLANS = "plans"
 T_RUNS = "runs"
 # derived at ingest from transactions (see features.orders); rebuilt, never edited by hand
 T_CUSTOMER_ORDERS = "customer_orders"
+# results the pipeline writes and the report, API and dashboard read
+T_RECOMMENDATIONS = "recommendations"
+T_FORECAST = "forecast"
+T_FORECAST_BACKTEST = "forecast_backtest"
+T_PLAN_CUSTOMERS = "plan_customers"
 # every product's best companions per as_of (written by `together`/`run`, read by the report
 # and the API)
 T_BASKET_RULES = "basket_rules"
