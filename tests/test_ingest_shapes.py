@@ -4,6 +4,7 @@ covers, order status columns, day numbers instead of dates."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -391,3 +392,76 @@ def test_profit_or_cost_on_the_lines_gives_product_margins(tmp_path: Path) -> No
     # what the plans read: the category's margin at product costs
     rate = category_margins(st, pd.Timestamp("2024-02-01"))["Tables"]
     assert rate == pytest.approx((20 + 40 - 5 + (80 - 2 * 30)) / (100 + 300 + 50 + 80))
+
+
+def test_a_zip_archive_is_its_data_files(tmp_path: Path) -> None:
+    """A downloaded export (`shop-export.zip`: orders and their lines in a folder, a README,
+    macOS resource forks) loads as the data files inside it; the loads table and the reports
+    name each file as `archive.zip/member`; the unpacked copies are removed afterwards."""
+    import zipfile
+
+    src = tmp_path / "src"
+    src.mkdir()
+    items, orders = _orders_and_items(src)
+    archive = tmp_path / "shop-export.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(items, "export/order_items.csv")
+        z.write(orders, "export/orders.csv")
+        z.writestr("export/README.txt.md", "exported from the shop")
+        z.writestr("__MACOSX/export/._orders.csv", b"\x00\x05\x16\x07junk")
+    before = set(Path(tempfile.gettempdir()).glob("loyalist-*"))
+    st, reps = _ingest(tmp_path, [archive])
+    assert sorted(r["file"] for r in reps) == [str(archive.resolve() / "order_items.csv"),
+                                               str(archive.resolve() / "orders.csv")]
+    assert st.count("transactions") == 3
+    loads = st.query("SELECT file FROM loads ORDER BY load_id").file.tolist()
+    assert sorted(loads) == sorted(r["file"] for r in reps)
+    assert set(Path(tempfile.gettempdir()).glob("loyalist-*")) == before
+    # the same archive again: both members are recognised as already loaded
+    reps2 = ingest_files(st, [archive], loaded_at=LOADED_AT)
+    assert [r["status"] for r in reps2] == ["already_loaded", "already_loaded"]
+    st.close()
+
+
+def test_bad_zip_archives_are_one_clear_error(tmp_path: Path) -> None:
+    import zipfile
+
+    empty = tmp_path / "notes.zip"
+    with zipfile.ZipFile(empty, "w") as z:
+        z.writestr("notes.md", "nothing here")
+    with pytest.raises(DataError, match=r"notes.zip: the archive holds no data file \(notes.md\)"):
+        _ingest(tmp_path, [empty])
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    with pytest.raises(DataError, match="broken.zip: is not a readable zip archive"):
+        _ingest(tmp_path, [broken])
+    assert not (tmp_path / "s.duckdb").exists() or Store(tmp_path / "s.duckdb").count(
+        "transactions") == 0
+
+
+def test_a_feather_file_with_zoned_times(tmp_path: Path) -> None:
+    """Feather / Arrow IPC (pandas `to_feather`, R's arrow): read as a table, with row numbers
+    for the quarantine and zoned times as their local wall-clock time."""
+    frame = pd.DataFrame({
+        "order_id": ["A1", "A1", "A2", "A3"],
+        "customer_id": ["c1", "c1", "c2", None],
+        "ordered_at": pd.to_datetime(["2024-03-01 09:15", "2024-03-01 09:15",
+                                      "2024-03-02 18:40", "2024-03-03 12:00"]
+                                     ).tz_localize("Europe/Berlin"),
+        "product_id": ["p1", "p2", "p1", "p3"],
+        "quantity": [1, 2, -5, 1],
+        "unit_price": [3.5, 2.0, 3.5, 9.0],
+    })
+    path = tmp_path / "sales.feather"
+    frame.to_feather(path)
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert rep["rows_read"] == 4 and rep["rows_loaded"] + rep["rows_quarantined"] == 4
+    got = st.query("SELECT source_row, ordered_at FROM transactions ORDER BY source_row")
+    assert got.ordered_at[0] == pd.Timestamp("2024-03-01 09:15")
+    quarantined = st.query("SELECT source_row FROM quarantine").source_row.tolist()
+    assert sorted([*got.source_row, *quarantined]) == [1, 2, 3, 4]
+    bad = tmp_path / "bad" / "bad.feather"
+    bad.parent.mkdir()
+    bad.write_bytes(b"ARROW1\x00\x00garbage")
+    with pytest.raises(DataError, match="bad.feather: cannot be read as a Feather/Arrow file"):
+        _ingest(bad.parent, [bad])

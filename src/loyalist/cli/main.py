@@ -97,7 +97,7 @@ def main(
 @app.command()
 def ingest(
     files: Annotated[list[Path], typer.Argument(
-        help="CSV, Parquet, Excel or JSON files, or folders of them.")],
+        help="CSV, Parquet, Excel, JSON or Feather files, zip archives or folders of them.")],
     store: StoreOpt = Path(DEFAULT_STORE),
     fmt: FormatOpt = "auto",
     mapping: MapOpt = None,
@@ -209,8 +209,8 @@ def generate(
 @app.command("run")
 def run_all(
     files: Annotated[list[Path] | None, typer.Argument(
-        help="CSV, Parquet, Excel or JSON files, or folders of them, to load first (none: use "
-        "what the store holds).")
+        help="CSV, Parquet, Excel, JSON or Feather files, zip archives or folders of them, to "
+        "load first (none: use what the store holds).")
     ] = None,
     store: StoreOpt = Path(DEFAULT_STORE),
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),

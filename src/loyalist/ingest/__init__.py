@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 from loyalist.features import orders
-from loyalist.ingest import adapters, join, tables, transactions
+from loyalist.ingest import adapters, join, read, tables, transactions
 from loyalist.ingest.read import Source, open_sources
 from loyalist.store import Store
 
@@ -48,9 +50,24 @@ def ingest_files(
         raise DataError(f"--format {fmt!r} is unknown; use one of: {', '.join(FORMATS)}")
     if table not in TABLES:
         raise DataError(f"--table {table!r} is unknown; use one of: {', '.join(TABLES)}")
-    files = _expand(files)
+    with ExitStack() as stack:
+        def unpack() -> Path:
+            return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loyalist-")))
+
+        shown = _expand(files, unpack)
+        return _ingest(store, shown, fmt=fmt, mapping=mapping, table=table, day_one=day_one,
+                       loaded_at=loaded_at, progress=progress)
+
+
+def _ingest(store: Store, given: list[tuple[Path, str]], *, fmt: str,
+            mapping: Mapping[str, str] | Sequence[str] | None, table: str,
+            day_one: str | date | None, loaded_at: datetime,
+            progress: Callable[[str], None] | None) -> list[dict[str, Any]]:
+    files = [f for f, _ in given]
+    shown = dict(given)
     if not files:
-        raise DataError("no input file given; pass one or more CSV, Parquet or Excel files")
+        raise DataError("no input file given; pass one or more CSV, Parquet, Excel, JSON or "
+                        "Feather files")
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = adapters.parse_map(list(mapping))
     mapping = dict(mapping or {})
@@ -85,6 +102,8 @@ def ingest_files(
                 report = _load(con, store, src, tbl, fmt, mapping, load_id, i, progress,
                                first_day)
             report.update(load_id=load_id, table=tbl)
+            if shown.get(path, str(path)) != str(path.resolve()):  # a member of an archive
+                report["file"] = str(report.get("file", path)).replace(str(path), shown[path])
             report.setdefault("status", "loaded")
             q = con.execute(f"SELECT count(*) FROM {s.T_QUARANTINE} WHERE load_id = ?",
                             [load_id]).fetchall()[0][0]
@@ -93,9 +112,10 @@ def ingest_files(
                                      f"expected {report['rows_quarantined']}")
             con.execute(
                 f"INSERT INTO {s.T_LOADS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [load_id, tbl, str(path.resolve()), src.sha256, report.get("format", tbl),
-                 loaded_at, report["status"], report["rows_read"], report["rows_loaded"],
-                 report["rows_quarantined"], json.dumps(report["rules"]), json.dumps(report)])
+                [load_id, tbl, shown.get(path, str(path.resolve())), src.sha256,
+                 report.get("format", tbl), loaded_at, report["status"], report["rows_read"],
+                 report["rows_loaded"], report["rows_quarantined"], json.dumps(report["rules"]),
+                 json.dumps(report)])
             log.info("%s: %s rows read, %s loaded, %s quarantined", path, report["rows_read"],
                      report["rows_loaded"], report["rows_quarantined"])
             reports.append(report)
@@ -143,26 +163,30 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
     return report
 
 
-#: file name endings read when a folder is given
-DATA_SUFFIXES = (".csv", ".txt", ".tsv", ".csv.gz", ".parquet", ".pq", ".xlsx", ".xls",
-                 ".xlsm", ".json", ".jsonl", ".ndjson")
-
-
-def _expand(files: Sequence[str | Path]) -> list[Path]:
-    """Files as given, and a folder as the data files directly inside it (by name); a folder
-    without any is an error naming it."""
-    out: list[Path] = []
+def _expand(files: Sequence[str | Path], unpack: Callable[[], Path]
+            ) -> list[tuple[Path, str]]:
+    """Each file to read, with the name the loads table records for it: files as given, a
+    folder as the data files directly inside it (by name, :data:`read.DATA_SUFFIXES`), a zip
+    archive as its data files (extracted into ``unpack()``, recorded as
+    ``archive.zip/member.csv``). A folder or archive without any is an error naming it."""
+    out: list[tuple[Path, str]] = []
     for f in files:
         p = Path(f)
-        if not p.is_dir():
-            out.append(p)
-            continue
-        inside = sorted(x for x in p.iterdir() if x.is_file() and not x.name.startswith(".")
-                        and x.name.lower().endswith(DATA_SUFFIXES))
-        if not inside:
-            raise DataError(f"{p}: the folder holds no data file ({', '.join(DATA_SUFFIXES)}); "
-                            "pass the files themselves")
-        out += inside
+        if p.is_dir():
+            inside = sorted(x for x in p.iterdir() if x.is_file() and not x.name.startswith(".")
+                            and (x.name.lower().endswith(read.DATA_SUFFIXES)
+                                 or read.is_archive(x)))
+            if not inside:
+                raise DataError(f"{p}: the folder holds no data file "
+                                f"({', '.join(read.DATA_SUFFIXES)}, or a .zip of them); pass "
+                                "the files themselves")
+            out += _expand(inside, unpack)
+        elif read.is_archive(p):
+            into = unpack()
+            out += [(x, str(p.resolve() / x.relative_to(into / p.name)))
+                    for x in read.extract_archive(p, into)]
+        else:
+            out.append((p, str(p.resolve())))
     return out
 
 

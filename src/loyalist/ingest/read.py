@@ -27,7 +27,7 @@ ROW = "__row"
 @dataclass(frozen=True)
 class Source:
     path: Path
-    kind: str  # 'csv' | 'parquet' | 'excel' | 'json'
+    kind: str  # 'csv' | 'parquet' | 'excel' | 'json' | 'arrow'
     view: str
     headers: tuple[str, ...]
     types: dict[str, str]
@@ -60,16 +60,95 @@ def file_hash(path: Path) -> str:
     return h.hexdigest()
 
 
+#: file name endings of data files (a folder or an archive is read for these)
+DATA_SUFFIXES = (".csv", ".txt", ".tsv", ".csv.gz", ".tsv.gz", ".txt.gz", ".parquet", ".pq",
+                 ".xlsx", ".xls", ".xlsm", ".json", ".jsonl", ".ndjson", ".feather",
+                 ".arrow", ".ipc")
+_ARROW_SUFFIXES = (".feather", ".arrow", ".ipc")
+
+
+def is_archive(path: Path) -> bool:
+    """A zip file that is not itself a spreadsheet (an .xlsx or .ods is a zip holding
+    ``[Content_Types].xml`` or ``mimetype``): a download or export of several files."""
+    import zipfile
+
+    if path.is_dir() or not path.exists() or path.suffix.lower() in (".xlsx", ".xlsm", ".ods"):
+        return False
+    with path.open("rb") as f:
+        if f.read(2) != b"PK":
+            return False
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+    except zipfile.BadZipFile:
+        return path.suffix.lower() == ".zip"  # extracting says it is corrupt
+    return not ({"[Content_Types].xml", "mimetype"} & names)
+
+
+def extract_archive(path: Path, into: Path) -> list[Path]:
+    """The data files of zip archive ``path`` (by name ending, :data:`DATA_SUFFIXES`; in any
+    folder of it, macOS resource forks and hidden files left out), extracted under ``into`` in
+    a folder named after the archive, so messages read ``.../sales.zip/orders.csv``. Two
+    members with the same name in different folders keep their folder. A corrupt or encrypted
+    archive, or one without a data file, is a :class:`DataError` naming it."""
+    import shutil
+    import zipfile
+
+    try:
+        z = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise DataError(f"{path}: is not a readable zip archive (corrupt or truncated?); "
+                        "download or export it again") from None
+    with z:
+        members = [m for m in z.infolist() if not m.is_dir()
+                   and not any(part.startswith((".", "__MACOSX")) for part in
+                               Path(m.filename).parts)
+                   and m.filename.lower().endswith(DATA_SUFFIXES)]
+        if not members:
+            inside = ", ".join(m.filename for m in z.infolist()[:8]) or "nothing"
+            raise DataError(f"{path}: the archive holds no data file ({inside}); data files "
+                            f"end in {', '.join(DATA_SUFFIXES)}")
+        if any(m.flag_bits & 0x1 for m in members):
+            raise DataError(f"{path}: the archive is password-protected; extract it and pass "
+                            "the files inside")
+        need = sum(m.file_size for m in members)
+        free = shutil.disk_usage(into).free
+        if need > free:
+            raise DataError(f"{path}: its data files need {need / 1e9:.1f} GB unpacked and "
+                            f"{into} has {free / 1e9:.1f} GB free; extract it elsewhere and "
+                            "pass the files")
+        base = into / path.name
+        names = [Path(m.filename).name for m in members]
+        out = []
+        for m, name in zip(members, names, strict=True):
+            rel = (Path(*[p for p in Path(m.filename).parts if p not in ("..", "/", "")])
+                   if names.count(name) > 1 else Path(name))
+            dest = base / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with z.open(m) as src, dest.open("wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+            except (zipfile.BadZipFile, OSError, RuntimeError) as e:
+                raise DataError(f"{path}: {m.filename} cannot be extracted ({e}); download "
+                                "or export the archive again") from None
+            out.append(dest)
+    return sorted(out)
+
+
 def sniff_kind(path: Path) -> str:
     with path.open("rb") as f:
         head = f.read(8)
     if head[:4] == b"PAR1":
         return "parquet"
+    if head[:6] == b"ARROW1" or head[:4] == b"FEA1":
+        return "arrow"
     if head[:2] == b"PK" or head[:8] == bytes.fromhex("D0CF11E0A1B11AE1"):
         return "excel"
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
         return "parquet"  # wrong magic: reading will say it is corrupt
+    if suffix in _ARROW_SUFFIXES:
+        return "arrow"
     if suffix in (".xlsx", ".xls", ".xlsm"):
         return "excel"
     if suffix in (".json", ".jsonl", ".ndjson") or head.lstrip()[:1] in (b"[", b"{"):
@@ -120,6 +199,8 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str
                 f"{_local_times(path)}, file_row_number + 1 AS {ROW} "
                 f"FROM read_parquet({p}, file_row_number = true)"
             )
+        elif kind == "arrow":  # Feather / Arrow IPC file (pandas' to_feather, R's arrow)
+            _register_arrow(con, path, view)
         elif kind == "excel":
             notes, sheets = _register_excel(con, path, view)
         elif kind == "json":  # an array of records, or one record per line
@@ -364,6 +445,29 @@ def _excel_groups(path: Path) -> list[tuple[list[str], Any]]:
             frame = pl.concat([f.select(pl.all().cast(pl.Utf8)) for f in parts])
         out.append((names, frame))
     return out
+
+
+def _register_arrow(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> None:
+    """A Feather (v1 or v2) / Arrow IPC file as ``view``, with row numbers; memory-mapped, so
+    an uncompressed file is not read into memory. Zoned timestamps become their wall-clock
+    time (as for Parquet)."""
+    import pyarrow as pa
+    import pyarrow.feather as feather
+
+    try:
+        table = feather.read_table(str(path), memory_map=True)
+    except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as e:
+        raise DataError(f"{path}: cannot be read as a Feather/Arrow file (corrupt or "
+                        f"truncated?): {str(e).splitlines()[0][:200]}; export it again") from None
+    import pyarrow.compute as pc
+
+    cols = [pc.local_timestamp(c) if pa.types.is_timestamp(c.type) and c.type.tz else c
+            for c in table.columns]
+    cols.append(pa.array(range(1, table.num_rows + 1), type=pa.int64()))
+    table = pa.table(cols, names=[*table.column_names, ROW])
+    tmp = f"{view}__arrow"
+    con.register(tmp, table)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {tmp}")
 
 
 def _register_frame(con: duckdb.DuckDBPyConnection, frame: Any, view: str) -> None:
