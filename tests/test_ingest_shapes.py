@@ -465,3 +465,37 @@ def test_a_feather_file_with_zoned_times(tmp_path: Path) -> None:
     bad.write_bytes(b"ARROW1\x00\x00garbage")
     with pytest.raises(DataError, match="bad.feather: cannot be read as a Feather/Arrow file"):
         _ingest(bad.parent, [bad])
+
+
+@pytest.mark.parametrize("kind", ["seconds", "milliseconds", "serial"])
+def test_dates_as_unix_times_or_spreadsheet_serials(tmp_path: Path, kind: str) -> None:
+    """App databases and payment exports give Unix times (read as UTC, and said so); a date
+    column that lost its format in a spreadsheet gives serial days, read to the second."""
+    when = pd.to_datetime(["2024-03-01 08:26:00", "2024-03-02 18:40:00", "2024-03-05 12:00:00"])
+    if kind == "serial":
+        values = [f"{v:.10f}" for v in (when - pd.Timestamp("1899-12-30")) / pd.Timedelta(days=1)]
+    else:
+        unit = pd.Timedelta(seconds=1 if kind == "seconds" else 0.001)
+        values = [str(v) for v in (when - pd.Timestamp("1970-01-01")) // unit]
+    rows = [{"order_id": f"A{i}", "customer_id": "c1", "ordered_at": v, "product_id": "p1",
+             "quantity": 1, "unit_price": 2.5} for i, v in enumerate(values)]
+    st, (rep,) = _ingest(tmp_path, [write_csv(tmp_path / "t.csv", rows)])
+    got = st.query("SELECT ordered_at FROM transactions ORDER BY source_row").ordered_at
+    assert got.tolist() == when.tolist()
+    unix = [a for a in rep["assumptions"] if "Unix times" in a]
+    assert bool(unix) == (kind != "serial")
+
+
+def test_a_workbook_with_a_report_title_above_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "report.xlsx"
+    data = pd.DataFrame({"Invoice": ["A1", "A2"], "Customer ID": ["c1", "c2"],
+                         "InvoiceDate": pd.to_datetime(["2024-03-01 09:00", "2024-03-02 10:00"]),
+                         "StockCode": ["p1", "p2"], "Quantity": [2, 1], "Price": [3.0, 4.5]})
+    with pd.ExcelWriter(path) as xw:
+        pd.DataFrame([["Sales by line, March 2024"], ["exported by the till"]]).to_excel(
+            xw, sheet_name="Sales", index=False, header=False)
+        data.to_excel(xw, sheet_name="Sales", index=False, startrow=3)
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert (rep["rows_read"], rep["rows_loaded"]) == (2, 2)
+    assert any("column names are on row 4" in a for a in rep["assumptions"])
+    assert st.query("SELECT sum(amount) AS s FROM transactions").s[0] == 10.5

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from loyalist import schema as s
@@ -391,10 +391,11 @@ def found_columns(headers: Sequence[str], mapping: Mapping[str, str]) -> Mapping
 def detect(headers: Sequence[str]) -> Adapter:
     """Pick an adapter from the file's headers (``--format auto``)."""
     h = set(headers)
-    if {"Invoice", "StockCode", "InvoiceDate", "Price", "Customer ID"} <= h:
-        return ONLINE_RETAIL_II
-    if {"InvoiceNo", "StockCode", "InvoiceDate", "UnitPrice", "CustomerID"} <= h:
-        return ONLINE_RETAIL
+    for a in (ONLINE_RETAIL_II, ONLINE_RETAIL):
+        core = {a.columns[c] for c in (s.ORDER_ID, s.PRODUCT_ID, s.ORDERED_AT, s.UNIT_PRICE,
+                                       s.CUSTOMER_ID)}
+        if core <= h:  # Description and Country are optional (a trimmed export)
+            return replace(a, columns={k: v for k, v in a.columns.items() if v in h})
     if {"customer_id", "date", "quantity", "amount"} <= h and s.ORDER_ID not in h \
             and s.PRODUCT_ID not in h:
         return CDNOW

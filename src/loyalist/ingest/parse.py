@@ -117,8 +117,10 @@ SERIAL_MIN, _SERIAL_MAX = 10_000, 100_000
 
 
 def _serial(v: str) -> str:
+    """Serial days as a timestamp, to the nearest second (a spreadsheet writes 08:26 as
+    40513.3513888889, which is 08:25:59.99999 to the microsecond)."""
     return (f"(TIMESTAMP '1899-12-30' + "
-            f"to_microseconds(CAST(round({v} * 86400000000) AS BIGINT)))")
+            f"to_microseconds(CAST(round({v} * 86400) AS BIGINT) * 1000000))")
 
 
 def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str) -> str:
@@ -139,7 +141,12 @@ def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: s
     num = "TRY_CAST(" + t + " AS DOUBLE)"
     candidates = ["TRY_CAST(" + t + " AS TIMESTAMP)"] + [
         f"try_strptime({t}, '{f}')" for f in DATE_FORMATS
-    ] + [f"CASE WHEN {num} BETWEEN {SERIAL_MIN} AND {_SERIAL_MAX} THEN {_serial(num)} END"]
+    ] + [f"CASE WHEN {num} BETWEEN {SERIAL_MIN} AND {_SERIAL_MAX} THEN {_serial(num)} END",
+         # Unix time in seconds or milliseconds (app databases, payment exports), as UTC
+         f"CASE WHEN regexp_full_match({t}, '[0-9]{{9,10}}([.][0-9]+)?') "
+         f"THEN timezone('UTC', to_timestamp({num})) END",
+         f"CASE WHEN regexp_full_match({t}, '[0-9]{{12,13}}') "
+         f"THEN timezone('UTC', to_timestamp({num} / 1000)) END"]
     # '12/31/10 14:00' reads as the year 10 under %Y and as 2010 under %y: only dates in
     # 1900-2199 count, so the format that gives real dates wins
     plausible = "{e} BETWEEN TIMESTAMP '1900-01-01' AND TIMESTAMP '2199-12-31 23:59:59'"

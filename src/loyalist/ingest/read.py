@@ -7,8 +7,10 @@ excluded), so every quarantined row can be traced back to its line in the file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -269,7 +271,8 @@ def _zone(tz: str) -> str:
 _HEADER_SEARCH_LINES = 30
 
 
-def _known_column_names() -> set[str]:
+@functools.cache
+def _known_column_names() -> frozenset[str]:
     """Every column name (normalised) any table's reader recognises."""
     from loyalist.ingest.adapters import SYNONYMS, normalise
     from loyalist.ingest.tables import SPECS
@@ -277,7 +280,7 @@ def _known_column_names() -> set[str]:
     names = set(SYNONYMS) | {normalise(c) for c in s.MAPPABLE}
     for spec in SPECS.values():
         names |= set(spec.synonyms) | {normalise(c) for c in spec.kinds}
-    return names
+    return frozenset(names)
 
 
 def _open_binary(path: Path) -> BinaryIO:
@@ -318,7 +321,6 @@ def header_line(path: Path, encoding: str = "utf-8") -> int:
     import io
     import re
 
-    from loyalist.ingest.adapters import normalise
 
     try:
         with _open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding,
@@ -326,13 +328,22 @@ def header_line(path: Path, encoding: str = "utf-8") -> int:
             lines = [f.readline() for _ in range(_HEADER_SEARCH_LINES)]
     except (OSError, UnicodeError):
         return 0
+    return header_row([re.split(r"[,;\t|]", line) for line in lines if line])
+
+
+def _known_hits(cells: Sequence[Any]) -> int:
+    """How many distinct known column names the cells hold."""
+    from loyalist.ingest.adapters import normalise
+
     known = _known_column_names()
+    return len({n for c in cells if c is not None
+                and (n := normalise(str(c).strip().strip('"\ufeff'))) in known})
 
-    def hits(line: str) -> int:
-        cells = re.split(r"[,;\t|]", line)
-        return len({n for c in cells if (n := normalise(c.strip().strip('"\ufeff'))) in known})
 
-    counts = [hits(line) for line in lines if line]
+def header_row(rows: Sequence[Sequence[Any]]) -> int:
+    """The index of the row of ``rows`` (cells) holding the column names: 0, unless the first
+    names fewer than two known columns and a later one names two or more."""
+    counts = [_known_hits(r) for r in rows]
     if not counts or counts[0] >= 2:
         return 0
     return next((i for i, n in enumerate(counts) if n >= 2), 0)
@@ -418,9 +429,11 @@ def _register_json(con: duckdb.DuckDBPyConnection, view: str, p: str) -> tuple[s
     return tuple(notes)
 
 
-def _excel_groups(path: Path) -> list[tuple[list[str], Any]]:
+def _excel_groups(path: Path) -> tuple[list[tuple[list[str], Any]], list[str]]:
     """A workbook's non-empty sheets grouped by their columns, in order of first appearance:
-    (sheet names, their rows one after the other as one polars frame)."""
+    (sheet names, their rows one after the other as one polars frame); and notes. A sheet whose
+    first row names fewer than two known columns is searched for its header row below a
+    report title (as :func:`header_line` for CSV)."""
     import polars as pl
 
     try:
@@ -433,6 +446,21 @@ def _excel_groups(path: Path) -> list[tuple[list[str], Any]]:
     filled = {name: f for name, f in sheets.items() if f.width and f.height}
     if not filled:
         raise DataError(f"{path}: every sheet is empty; put the data on the first sheet")
+    notes = []
+    for name, f in list(filled.items()):
+        if _known_hits(f.columns) >= 2:
+            continue
+        # a report title (and maybe a blank line) above the column names
+        top = pl.read_excel(path, engine="calamine", sheet_name=name, has_header=False,
+                            drop_empty_rows=False,
+                            read_options={"n_rows": _HEADER_SEARCH_LINES})
+        k = header_row(top.rows())
+        if k > 0:
+            filled[name] = pl.read_excel(path, engine="calamine", sheet_name=name,
+                                         infer_schema_length=10_000,
+                                         read_options={"header_row": k})
+            notes.append(f"sheet {name!r}: the column names are on row {k + 1}; the "
+                         f"{k} row(s) above them were skipped (a report title)")
     groups: dict[tuple[str, ...], list[str]] = {}
     for name, f in filled.items():
         groups.setdefault(tuple(f.columns), []).append(name)
@@ -444,7 +472,7 @@ def _excel_groups(path: Path) -> list[tuple[list[str], Any]]:
         except Exception:  # noqa: BLE001 - e.g. ids read as numbers on one sheet, text on another
             frame = pl.concat([f.select(pl.all().cast(pl.Utf8)) for f in parts])
         out.append((names, frame))
-    return out
+    return out, notes
 
 
 def _register_arrow(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> None:
@@ -483,13 +511,13 @@ def _register_excel(con: duckdb.DuckDBPyConnection, path: Path, view: str
     later sheet with the same columns (Online Retail II ships one year per sheet). Sheets with
     other columns are registered as ``{view}_s1``, ... for :func:`open_sources`, returned as
     (view, sheet names, rows); the returned notes say what was combined."""
-    (same, frame), *others = _excel_groups(path)
+    groups, notes = _excel_groups(path)
+    (same, frame), *others = groups
     _register_frame(con, frame, view)
     sheets = []
     for k, (names, other) in enumerate(others, start=1):
         _register_frame(con, other, f"{view}_s{k}")
         sheets.append((f"{view}_s{k}", names, other.height))
-    notes: list[str] = []
     if len(same) > 1:
         notes.append(f"workbook sheets {', '.join(repr(n) for n in same)} have the same columns"
                      " and were loaded one after the other (row numbers run on across them)")

@@ -150,8 +150,24 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     filled = _fill_from_order(con, a, table, rule) if s.ORDER_ID in a.columns else []
     _check_types(con, src, a, table)
     report = _report(con, src, a, table)
-    report["assumptions"] += filled + _currencies(con, src)
+    report["assumptions"] += filled + _currencies(con, src) + _unix_times(con, src, a)
     return report
+
+
+def _unix_times(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> list[str]:
+    """Dates given as Unix time carry no time zone: they are read as UTC, which the report
+    must say (a shop's hours and days are local)."""
+    col = a.columns.get(s.ORDERED_AT)
+    if col is None or a.day_one is not None:
+        return []
+    x = f"trim(CAST({parse.q(col)} AS VARCHAR))"
+    n = con.execute(f"""SELECT count(*) FROM (SELECT {x} AS v FROM {src.view} LIMIT 1000)
+                        WHERE regexp_full_match(v, '[0-9]{{9,10}}([.][0-9]+)?|[0-9]{{12,13}}')
+                     """).fetchall()[0][0]
+    if not n:
+        return []
+    return [f"{s.ORDERED_AT} ({col!r}) holds Unix times: read as UTC (the file gives no time "
+            "zone), so hours and days may be shifted from the shop's local time"]
 
 
 def _currencies(con: duckdb.DuckDBPyConnection, src: Source) -> list[str]:
