@@ -152,9 +152,12 @@ def test_two_date_columns_of_equal_standing_are_not_guessed(tmp_path: Path) -> N
 def test_order_status_cancelled_rows_are_quarantined(tmp_path: Path) -> None:
     rows = [{"Order": f"o{i}", "Customer": "c", "Date": "2024-01-02", "SKU": "x", "Qty": 1,
              "Price": 5.0, "Financial Status": st}
-            for i, st in enumerate(["paid", "voided", "Cancelled", "refunded", "pending"])]
+            for i, st in enumerate(["paid", "voided", "Cancelled", "refunded", "pending",
+                                    "partially_refunded", "Returned", "chargeback"])]
     st, (rep,) = _ingest(tmp_path, [write_csv(tmp_path / "t.csv", rows)])
-    assert rep["rules"]["cancelled_order"] == 2 and rep["rows_loaded"] == 3
+    # a wholly refunded, returned or charged-back order is no sale; a partial refund is
+    assert rep["rules"]["cancelled_order"] == 5 and rep["rows_loaded"] == 3
+    assert sorted(st.query("SELECT order_id FROM transactions").order_id) == ["o0", "o4", "o5"]
     assert any("'Financial Status' says cancelled" in a for a in rep["assumptions"])
 
 
@@ -499,3 +502,30 @@ def test_a_workbook_with_a_report_title_above_the_header(tmp_path: Path) -> None
     assert (rep["rows_read"], rep["rows_loaded"]) == (2, 2)
     assert any("column names are on row 4" in a for a in rep["assumptions"])
     assert st.query("SELECT sum(amount) AS s FROM transactions").s[0] == 10.5
+
+
+def test_a_shopify_order_export(tmp_path: Path) -> None:
+    """Shopify's orders export: the order is 'Name' (#1001), line items are 'Lineitem ...'
+    columns, and order-level fields (status, totals) are on an order's first line only. A
+    refunded order is no sale on all its lines; a partially refunded one is a sale."""
+    def line(name: str, sku: str, qty: int, price: float, **order: str) -> dict[str, object]:
+        return {"Name": name, "Email": order.get("email", "a@x.com"),
+                "Financial Status": order.get("status", ""), "Total": order.get("total", ""),
+                "Created at": "2024-01-02 10:00:00 -0500", "Lineitem quantity": qty,
+                "Lineitem name": sku.title(), "Lineitem price": price, "Lineitem sku": sku,
+                "Billing Name": order.get("billing", ""), "Id": order.get("id", "")}
+    rows = [line("#1001", "MUG", 2, 12.5, status="paid", total="30", billing="A B", id="11"),
+            line("#1001", "TEA", 1, 5.0),
+            line("#1002", "MUG", 1, 12.5, email="b@x.com", status="refunded", total="17.5",
+                 id="12"),
+            line("#1002", "TEA", 1, 5.0, email="b@x.com"),
+            line("#1003", "POT", 1, 30.0, status="partially_refunded", total="30", id="13")]
+    st, (rep,) = _ingest(tmp_path, [write_csv(tmp_path / "orders_export_1.csv", rows)])
+    assert rep["columns"]["order_id"] == "Name"
+    assert rep["columns"]["description"] == "Lineitem name"
+    assert (rep["rows_loaded"], rep["rules"]["cancelled_order"]) == (3, 2)
+    assert any("took it from another line of the same order, which says the order is no sale"
+               in a for a in rep["assumptions"])
+    got = st.query("SELECT order_id, ordered_at FROM transactions ORDER BY source_row")
+    assert got.order_id.tolist() == ["#1001", "#1001", "#1003"]
+    assert got.ordered_at[0] == pd.Timestamp("2024-01-02 10:00")  # the shop's wall-clock time

@@ -23,7 +23,11 @@ log = logging.getLogger(__name__)
 #: |quantity| above this is not a real order line (Online Retail's largest is 80,995)
 MAX_ABS_QUANTITY = 1_000_000
 #: an order status meaning the sale did not happen (cancelled, voided, failed, declined...)
-CANCELLED_STATUS = r"^\s*(cancel|void|fail|declin|abandon|reject|unavailable)"
+#: an order status saying the order is not (or no longer) a sale: cancelled, voided, failed,
+#: declined, abandoned, rejected, unavailable, wholly refunded or returned, charged back
+#: ("partially refunded" is a sale)
+CANCELLED_STATUS = (r"^\s*(cancel|void|fail|declin|abandon|reject|unavailable|refund|return"
+                    r"|charge[ _-]?back)")
 #: above this share of unparseable non-empty values, a column is the wrong column: the load fails
 MAX_BAD_SHARE = 0.5
 
@@ -133,13 +137,17 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     found = FOUND if src.joined else "TRUE"
     status = (f"regexp_matches(lower({parse.plain_text_expr(a.status_column)}), "
               f"'{CANCELLED_STATUS}')" if a.status_column else "FALSE")
+    no_status = (f"{parse.plain_text_expr(a.status_column)} IS NULL" if a.status_column
+                 else "FALSE")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {table} AS
         WITH r AS (SELECT {ROW}, {dup} AS __dup, {found} AS __found,
-                          coalesce({status}, FALSE) AS __status_cancelled, {first}, {has}
+                          coalesce({status}, FALSE) AS __status_cancelled,
+                          {no_status} AS __no_status, {first}, {has}
                           {costs}
                    FROM {src.view}),
-        p AS (SELECT {ROW}, __dup, __found, __status_cancelled, {second}, {has_cols}
+        p AS (SELECT {ROW}, __dup, __found, __status_cancelled, __no_status, {second},
+                     {has_cols}
                      {cost_cols} FROM r)
         SELECT p.*,
             {rule} AS __rule,
@@ -210,6 +218,16 @@ def _fill_from_order(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, rul
             notes.append(f"{n:,} line(s) with an empty {c} ({a.columns[c]!r}) took it from "
                          "another line of the same order (order details on the first line "
                          "only)")
+    if a.status_column:  # an order's status on its first line only: the order's other lines
+        n = con.execute(f"""
+            UPDATE {table} SET __status_cancelled = TRUE
+            WHERE __no_status AND NOT __status_cancelled AND {s.ORDER_ID} IN (
+                SELECT {s.ORDER_ID} FROM {table} WHERE __status_cancelled
+                  AND {s.ORDER_ID} IS NOT NULL)""").fetchall()[0][0]
+        if n:
+            notes.append(f"{n:,} line(s) with an empty status ({a.status_column!r}) took it "
+                         "from another line of the same order, which says the order is no "
+                         "sale")
     if notes:  # the rules see the filled values
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
                     f"SELECT * REPLACE ({rule} AS __rule) FROM {table} p")

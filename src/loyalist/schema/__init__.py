@@ -134,7 +134,8 @@ RULES: tuple[Rule, ...] = (
     Rule("order_not_found", "quarantine",
          "the line's order id is not in the orders file given with it (no customer or date)"),
     Rule("cancelled_order", "quarantine",
-         "the order's status says it was cancelled, voided or failed: not a sale"),
+         "the order's status says it was cancelled, voided, failed, refunded or returned: not "
+         "a sale"),
     Rule("missing_order_id", "quarantine", "order id is empty"),
     Rule("missing_product_id", "quarantine", "product id is empty"),
     Rule("unparseable_date", "quarantine", "order date is empty or cannot be parsed"),
