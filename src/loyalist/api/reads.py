@@ -83,7 +83,7 @@ def _health(r: Reader) -> dict[str, Any]:
     n = r.con.execute(f"SELECT count(*) FROM {s.T_SCORES} WHERE as_of = ?",
                       [ts]).fetchall()[0][0] if ts is not None else 0
     return {"scores_as_of": ts, "customers_scored": int(n),
-            "recommendations_as_of": _latest(r, "recommendations"),
+            "recommendations_as_of": _latest(r, s.T_RECOMMENDATIONS),
             "latest_plan_id": (latest_plan(r) or {}).get("plan_id"),
             "tables": {t: t in have for t in RESULT_TABLES}}
 
@@ -132,16 +132,17 @@ def _build_cache(r: Reader) -> CustomerCache | None:
     scores = arrow(f"SELECT * FROM {s.T_SCORES} WHERE as_of = ? AND {s.CUSTOMER_ID} IS NOT NULL "
                    f"ORDER BY {s.CUSTOMER_ID}", [ts])
     plan, offers = latest_plan(r), None
-    if plan is not None and "plan_customers" in tables(r):
-        want = [c for c in PLAN_FIELDS if c in columns(r, "plan_customers")]
-        offers = arrow(f"SELECT {', '.join([s.CUSTOMER_ID, *want])} FROM plan_customers "
+    if plan is not None and s.T_PLAN_CUSTOMERS in tables(r):
+        want = [c for c in PLAN_FIELDS if c in columns(r, s.T_PLAN_CUSTOMERS)]
+        offers = arrow(f"SELECT {', '.join([s.CUSTOMER_ID, *want])} FROM {s.T_PLAN_CUSTOMERS} "
                        f"WHERE plan_id = ? ORDER BY {s.CUSTOMER_ID}", [plan["plan_id"]])
     rec_ts, methods = _rec_methods(r)
     method = ("hybrid" if "hybrid" in methods else methods[0]) if methods else None
     products = None
     if method is not None:
         pick, join = _product_columns(r)
-        products = arrow(f"SELECT rec.{s.CUSTOMER_ID}, {pick} FROM recommendations rec {join} "
+        products = arrow(f"SELECT rec.{s.CUSTOMER_ID}, {pick} "
+                         f"FROM {s.T_RECOMMENDATIONS} rec {join} "
                          "WHERE rec.as_of = ? AND rec.method = ? "
                          f"ORDER BY rec.{s.CUSTOMER_ID}, rec.rank", [rec_ts, method])
     return CustomerCache(scores=scores, offers=offers, plan=plan, products=products,
@@ -165,10 +166,10 @@ def latest_plan(r: Reader) -> dict[str, Any] | None:
 
 def customer_offer(r: Reader, customer_id: str) -> dict[str, Any] | None:
     plan = latest_plan(r)
-    if plan is None or "plan_customers" not in tables(r):
+    if plan is None or s.T_PLAN_CUSTOMERS not in tables(r):
         return None
-    want = [c for c in PLAN_FIELDS if c in columns(r, "plan_customers")] or [s.CUSTOMER_ID]
-    rows = r.rows(f"SELECT {', '.join(want)} FROM plan_customers "
+    want = [c for c in PLAN_FIELDS if c in columns(r, s.T_PLAN_CUSTOMERS)] or [s.CUSTOMER_ID]
+    rows = r.rows(f"SELECT {', '.join(want)} FROM {s.T_PLAN_CUSTOMERS} "
                   f"WHERE plan_id = ? AND {s.CUSTOMER_ID} = ? LIMIT 1",
                   [plan["plan_id"], customer_id])
     if not rows:
@@ -178,11 +179,11 @@ def customer_offer(r: Reader, customer_id: str) -> dict[str, Any] | None:
 
 
 def _rec_methods(r: Reader) -> tuple[datetime | None, tuple[str, ...]]:
-    ts = _latest(r, "recommendations")
+    ts = _latest(r, s.T_RECOMMENDATIONS)
     if ts is None:
         return None, ()
     return ts, r.memo("rec_methods", lambda: tuple(m for (m,) in r.con.execute(
-        "SELECT DISTINCT method FROM recommendations WHERE as_of = ? ORDER BY 1",
+        f"SELECT DISTINCT method FROM {s.T_RECOMMENDATIONS} WHERE as_of = ? ORDER BY 1",
         [ts]).fetchall()))
 
 
@@ -200,7 +201,7 @@ def _products(r: Reader, customer_id: str, method: str | None, n: int
     if cache is not None and method == cache.rec_method and ts == cache.rec_as_of:
         return ts, method, cache.top_products(customer_id, n)
     pick, join = _product_columns(r)
-    rows = r.rows(f"SELECT {pick} FROM recommendations rec {join} WHERE rec.as_of = ? "
+    rows = r.rows(f"SELECT {pick} FROM {s.T_RECOMMENDATIONS} rec {join} WHERE rec.as_of = ? "
                   f"AND rec.method = ? AND rec.{s.CUSTOMER_ID} = ? ORDER BY rec.rank LIMIT ?",
                   [ts, method, customer_id, n])
     return ts, method, rows
@@ -323,10 +324,10 @@ def plan_summary(r: Reader, plan_id: str) -> dict[str, Any]:
 
 def plan_customers_csv(r: Reader, plan_id: str) -> str:
     plan_summary(r, plan_id)  # 404 for an unknown plan
-    if "plan_customers" not in tables(r):
+    if s.T_PLAN_CUSTOMERS not in tables(r):
         return ""
-    order = "priority, " if "priority" in columns(r, "plan_customers") else ""
-    frame = r.con.execute(f"SELECT * EXCLUDE (plan_id) FROM plan_customers WHERE plan_id = ? "
+    order = "priority, " if "priority" in columns(r, s.T_PLAN_CUSTOMERS) else ""
+    frame = r.con.execute(f"SELECT * EXCLUDE (plan_id) FROM {s.T_PLAN_CUSTOMERS} WHERE plan_id = ? "
                           f"ORDER BY {order}{s.CUSTOMER_ID}", [plan_id]).df()
     return str(frame.to_csv(index=False))
 
@@ -334,11 +335,11 @@ def plan_customers_csv(r: Reader, plan_id: str) -> str:
 def forecast(r: Reader, *, limit: int = 10_000) -> dict[str, Any]:
     """The stored forecast (table ``forecast``, latest as_of if it has one). Forecasting on
     request is too slow for an API call, so without the table this is a 404."""
-    if "forecast" not in tables(r):
+    if s.T_FORECAST not in tables(r):
         raise NotFound("no stored forecast: the store has no 'forecast' table and computing one "
                        "per request is too slow; run `loyalist forecast --store "
                        f"{r.path} --out DIR` and read DIR/forecast.csv")
-    ts = _latest(r, "forecast") if "as_of" in columns(r, "forecast") else None
+    ts = _latest(r, s.T_FORECAST) if "as_of" in columns(r, s.T_FORECAST) else None
     where, params = ("WHERE as_of = ?", [ts]) if ts is not None else ("", [])
-    rows = r.rows(f"SELECT * FROM forecast {where} LIMIT ?", [*params, limit])
+    rows = r.rows(f"SELECT * FROM {s.T_FORECAST} {where} LIMIT ?", [*params, limit])
     return clean({"as_of": ts, "rows": rows})

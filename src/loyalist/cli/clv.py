@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from loyalist import pipeline
+from loyalist.cli.options import JsonOpt, StoreOpt
 from loyalist.store import DEFAULT_STORE
 
 app = typer.Typer(no_args_is_help=True, help="Probabilistic CLV models (BG/NBD, Pareto/NBD, "
@@ -16,12 +17,12 @@ app = typer.Typer(no_args_is_help=True, help="Probabilistic CLV models (BG/NBD, 
 
 @app.command("fit")
 def fit(
-    store: Annotated[Path, typer.Option("--store", envvar="LOYALIST_STORE")] = Path(DEFAULT_STORE),
+    store: StoreOpt = Path(DEFAULT_STORE),
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="Calibration end (exclusive).")] = None,
     time_unit: Annotated[str, typer.Option("--time-unit", help="D, W or M.")] = "W",
     model: Annotated[str, typer.Option(help="bgnbd | pareto | gammagamma")] = "bgnbd",
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Fit a model by maximum likelihood on the RFM summary before --as-of.
 

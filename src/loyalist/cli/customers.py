@@ -9,14 +9,12 @@ import typer
 from rich.table import Table
 
 from loyalist import pipeline
+from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt
 from loyalist.store import DEFAULT_STORE
 
-StoreOpt = Annotated[Path, typer.Option("--store", envvar="LOYALIST_STORE",
-                                        help="DuckDB store file.")]
 AsOfOpt = Annotated[str | None, typer.Option(
     "--as-of", help="Cutoff (default: the day after the last transaction).")]
 HorizonOpt = Annotated[int, typer.Option(help="Churn / CLV horizon in days.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
 
 evaluate_app = typer.Typer(
     invoke_without_command=True, no_args_is_help=False,
@@ -49,7 +47,7 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 def train(store: StoreOpt = Path(DEFAULT_STORE), as_of: AsOfOpt = None,
           horizon: HorizonOpt = 90,
-          out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),
+          out_dir: OutOpt = Path("out"),
           as_json: JsonOpt = False,
           quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False) -> None:
     """Fit segments, churn risk and lifetime value; evaluate out of time; score everyone.

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from loyalist import pipeline
+from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt
 from loyalist.store import DEFAULT_STORE
 
 __all__ = ["app", "forecast_command", "run_forecast"]
@@ -24,14 +25,12 @@ __all__ = ["app", "forecast_command", "run_forecast"]
 run_forecast = pipeline.forecast
 
 
-StoreOpt = Annotated[Path, typer.Option(
-    "--store", envvar="LOYALIST_STORE", help="DuckDB store file (env LOYALIST_STORE).")]
 
 
 def forecast_command(
     store: StoreOpt = Path(DEFAULT_STORE),
     horizon: Annotated[int, typer.Option(help="Days to forecast (1-365).")] = 30,
-    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),
+    out_dir: OutOpt = Path("out"),
     by: Annotated[str | None, typer.Option(
         help="Also forecast per category|store_id|country.")] = None,
     country: Annotated[str | None, typer.Option(
@@ -44,7 +43,7 @@ def forecast_command(
         help="Candidate models, comma-separated (default: seasonal_naive,ets,harmonic,"
              "lightgbm,ensemble; without ets beyond 200 series; also mstl, theta, arima).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Forecast daily net revenue with 80/95% intervals; each series gets the model that won
     a rolling-origin backtest against the seasonal naive.

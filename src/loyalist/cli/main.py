@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from loyalist import __version__, pipeline
+from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt
 from loyalist.errors import LoyalistError, ParameterError
 from loyalist.store import DEFAULT_STORE
 
@@ -31,9 +32,6 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
-StoreOpt = Annotated[Path, typer.Option(
-    "--store", envvar="LOYALIST_STORE", help="DuckDB store file (env LOYALIST_STORE).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 # how files are read, shared by `ingest` and `run`
 FormatOpt = Annotated[str, typer.Option("--format", help="auto|online-retail|cdnow|generic")]
 MapOpt = Annotated[list[str] | None, typer.Option(
@@ -187,7 +185,7 @@ def generate(
     customers: Annotated[int | None, typer.Option(help="Customers (default per scenario).")] = None,
     months: Annotated[int, typer.Option(help="Months of history.")] = 18,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
-    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("scenario"),
+    out_dir: OutOpt = Path("scenario"),
     as_json: JsonOpt = False,
 ) -> None:
     """Generate a merchant scenario: customers, transactions, catalog, promotion history, truth.
@@ -213,7 +211,7 @@ def run_all(
         "load first (none: use what the store holds).")
     ] = None,
     store: StoreOpt = Path(DEFAULT_STORE),
-    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),
+    out_dir: OutOpt = Path("out"),
     fmt: FormatOpt = "auto",
     mapping: MapOpt = None,
     day_one: DayOneOpt = None,
@@ -271,7 +269,7 @@ def run_all(
 
 @app.command()
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),
+    out_dir: OutOpt = Path("out"),
     scenario: Annotated[str, typer.Option(help="fashion|coffee|electronics")] = "fashion",
     customers: Annotated[int | None, typer.Option(help="Customers (default per scenario).")] = None,
     months: Annotated[int, typer.Option(help="Months of history.")] = 18,

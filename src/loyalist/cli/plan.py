@@ -9,13 +9,13 @@ import typer
 from rich.table import Table
 
 from loyalist import pipeline
+from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt
 from loyalist.promote.catalog import GOALS
 from loyalist.store import DEFAULT_STORE
 
 
 def plan(
-    store: Annotated[Path, typer.Option("--store", envvar="LOYALIST_STORE",
-                                        help="DuckDB store file.")] = Path(DEFAULT_STORE),
+    store: StoreOpt = Path(DEFAULT_STORE),
     budget: Annotated[float, typer.Option(help="Total budget for the period.")] = 5000.0,
     goal: Annotated[str, typer.Option(help="|".join(GOALS))] = "retention",
     period: Annotated[int, typer.Option(help="Planning period in days.")] = 30,
@@ -36,9 +36,8 @@ def plan(
         "--cooldown", help="Skip customers contacted in the last N days.")] = None,
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="Plan from this date (default: the day after the last sale).")] = None,
-    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/plan"),
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
-    = False,
+    out_dir: OutOpt = Path("out/plan"),
+    as_json: JsonOpt = False,
 ) -> None:
     """Choose which promotion to send to whom under the budget, for the goal, with expected
     outcomes, ROI, confidence and a proven optimality gap.

@@ -27,6 +27,7 @@ from rich.table import Table
 
 from loyalist import pipeline
 from loyalist import schema as s
+from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt
 from loyalist.errors import ParameterError
 from loyalist.recommend.registry import METHODS
 from loyalist.store import DEFAULT_STORE
@@ -42,9 +43,6 @@ out = Console()
 
 
 # --- commands ----------------------------------------------------------------------------
-StoreOpt = Annotated[Path, typer.Option(
-    "--store", envvar="LOYALIST_STORE", help="DuckDB store file (env LOYALIST_STORE).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 AsOfOpt = Annotated[str | None, typer.Option(
     "--as-of", help="Cutoff date: train on purchases before it.")]
 
@@ -59,7 +57,7 @@ def recommend(
     as_of: AsOfOpt = None,
     customer: Annotated[list[str] | None, typer.Option(
         "--customer", help="Customer id (repeatable; default: every customer).")] = None,
-    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),
+    out_dir: OutOpt = Path("out"),
     n: Annotated[int, typer.Option("-n", "--n", help="Products per customer.")] = 10,
     method: Annotated[str, typer.Option(help="|".join(METHODS))] = "hybrid",
     new_only: Annotated[bool, typer.Option(

@@ -8,22 +8,21 @@ from typing import Annotated
 import typer
 
 from loyalist import pipeline
+from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt
 from loyalist.report import SECTIONS
 from loyalist.store import DEFAULT_STORE
 
 
 def report(
-    store: Annotated[Path, typer.Option("--store", envvar="LOYALIST_STORE",
-                                        help="DuckDB store file.")] = Path(DEFAULT_STORE),
-    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/report"),
+    store: StoreOpt = Path(DEFAULT_STORE),
+    out_dir: OutOpt = Path("out/report"),
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="Report the results of this cutoff (default: the latest of each).")
     ] = None,
     train_dir: Annotated[Path | None, typer.Option(
         "--train-dir", help="The --out folder of `loyalist train`: adds the model card's "
                             "out-of-time evaluation and calibration.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
-    = False,
+    as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
 ) -> None:
     """Write a self-contained HTML report (opens offline from disk) of data quality, segments,

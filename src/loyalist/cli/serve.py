@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
+from loyalist.cli.options import StoreOpt
 from loyalist.errors import ParameterError
 from loyalist.store import DEFAULT_STORE
 
 
 def serve(
-    store: Annotated[Path, typer.Option("--store", envvar="LOYALIST_STORE",
-                                        help="DuckDB store file.")] = Path(DEFAULT_STORE),
+    store: StoreOpt = Path(DEFAULT_STORE),
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     log_level: Annotated[str, typer.Option(help="debug|info|warning|error")] = "info",

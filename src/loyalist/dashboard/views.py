@@ -74,8 +74,8 @@ def customer(r: Reader, customer_id: str, plan: dict[str, Any] | None) -> dict[s
     gives the row of the latest plan). A customer the plan targets without scores (signed up,
     no purchase before as_of) still shows the plan row."""
     row = None
-    if plan is not None and "plan_customers" in reads.tables(r):
-        rows = r.rows("SELECT * EXCLUDE (plan_id) FROM plan_customers "
+    if plan is not None and s.T_PLAN_CUSTOMERS in reads.tables(r):
+        rows = r.rows(f"SELECT * EXCLUDE (plan_id) FROM {s.T_PLAN_CUSTOMERS} "
                       f"WHERE plan_id = ? AND {s.CUSTOMER_ID} = ? LIMIT 1",
                       [plan["plan_id"], customer_id])
         row = reads.clean(rows[0]) if rows else None
