@@ -434,8 +434,29 @@ def test_ingest_upload_loads_with_a_quality_report(client: TestClient, store: Pa
     assert q["reports"][0]["rows_quarantined"] == 2  # same rules as the CLI
 
 
+def test_ingest_upload_of_a_zip_archive(client: TestClient, store: Path) -> None:
+    """A downloaded export uploaded as it came (a .zip): its data file loads, and the report
+    names it inside the archive, never the server's scratch folder."""
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("export/lines.csv", NEW_LINES.replace("API-", "APZ-"))
+        z.writestr("export/README.md", "from the shop")
+    before = counts(store)
+    r = client.post("/ingest", files={"file": ("shop export.zip", buf.getvalue())},
+                    data={"table": "transactions"}, headers=W)
+    assert r.status_code == 200, r.text
+    (rep,) = r.json()["reports"]
+    assert rep["file"] == "shop_export.zip/lines.csv"
+    assert (rep["rows_read"], rep["rows_loaded"]) == (3, 3)
+    assert "loyalist-upload-" not in r.text and "loyalist-" not in rep["file"]
+    assert counts(store)["transactions"] == before["transactions"] + 3
+
+
 @pytest.mark.parametrize(("name", "data"), [
     ("broken.parquet", b"PAR1 this is not parquet at all"),
+    ("broken.zip", b"PK\x03\x04 not a zip archive"),
     ("columns.csv", b"a,b,c\n1,2,3\n"),
     ("empty.csv", b""),
     ("notes.docx", b"hello"),
