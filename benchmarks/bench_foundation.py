@@ -242,6 +242,35 @@ def generated_log(lines: int, out: Path) -> Path:
     return out
 
 
+def file_formats(n: int) -> dict[str, dict[str, float]]:
+    """Online Retail ingest + features from the same lines in each file format a merchant
+    may hand over: Parquet (the shared file), CSV, gzipped CSV, a zip archive holding the CSV
+    (a downloaded export), Feather. Medians of ``n`` fresh-process trials each, interleaved
+    (trial 1 of every format, then trial 2, ...) so that machine load hits them alike."""
+    import zipfile
+
+    import pandas as pd
+
+    frame = pd.read_parquet(SHARED)
+    out: dict[str, list[dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory() as d:
+        files = {"parquet": SHARED, "csv": Path(d) / "online_retail.csv",
+                 "csv.gz": Path(d) / "online_retail.csv.gz",
+                 "zip": Path(d) / "online_retail_export.zip",
+                 "feather": Path(d) / "online_retail.feather"}
+        frame.to_csv(files["csv"], index=False)
+        frame.to_csv(files["csv.gz"], index=False, compression="gzip")
+        with zipfile.ZipFile(files["zip"], "w", zipfile.ZIP_DEFLATED) as z:
+            z.write(files["csv"], "export/online_retail.csv")
+        frame.to_feather(files["feather"])
+        for i in range(n):
+            for name, path in files.items():
+                out.setdefault(name, []).extend(run_trials(path, 1))
+                print(f"  {name} trial {i + 1}", file=sys.stderr)
+        sizes = {name: path.stat().st_size / 1e6 for name, path in files.items()}
+    return {name: _summarise(t) | {"file_mb": sizes[name]} for name, t in out.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trial")
@@ -252,6 +281,8 @@ def main() -> None:
     ap.add_argument("--features-only", action="store_true",
                     help="time features vs the floor on an existing --store (no ingest)")
     ap.add_argument("--store", type=Path, help="existing store for --features-only")
+    ap.add_argument("--formats", action="store_true",
+                    help="Online Retail as Parquet, CSV, csv.gz, zip and Feather only")
     ap.add_argument("--baseline-sql", type=Path,
                     help="with --features-only: also time features_sql() from this file")
     args = ap.parse_args()
@@ -274,6 +305,19 @@ def main() -> None:
         doc["features_only"] = {"machine": _machine()} | res
         path.write_text(json.dumps(doc, indent=2))
         print(json.dumps(doc["features_only"], indent=2))
+        return
+    if args.formats:
+        if not SHARED.exists():
+            ap.error(f"--formats needs {SHARED}")
+        res = file_formats(args.trials)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path = RESULTS / "foundation.json"
+        doc = json.loads(path.read_text()) if path.exists() else {}
+        doc["file_formats"] = {"machine": _machine()} | res
+        path.write_text(json.dumps(doc, indent=2))
+        for name, r in res.items():
+            print(f"{name:8s} {r['file_mb']:7.1f} MB  ingest {r['ingest_s']:.2f} s  total "
+                  f"{r['total_s']:.2f} s  cpu {r['cpu_s']:.1f} s  rss {r['peak_rss_mb']:.0f} MB")
         return
     if args.quick:
         args.trials, args.lines = 1, 500_000

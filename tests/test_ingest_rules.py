@@ -478,6 +478,21 @@ def test_json_records_and_gzipped_csv(tmp_path: Path, name: str) -> None:
     assert rep["revenue_loaded"] == pytest.approx(2 * 2.5 + 3.5)
     got = st.query("SELECT customer_id FROM transactions ORDER BY source_row").customer_id
     assert got.tolist() == ["17850", "17851"]
+    # a gzipped file is read from a decompressed copy, but named as given
+    assert rep["file"] == str(f.resolve())
+    assert st.query("SELECT file FROM loads").file.tolist() == [str(f.resolve())]
+
+
+def test_truncated_gzip_is_one_clear_error(tmp_path: Path) -> None:
+    import gzip
+
+    whole = gzip.compress(b"order_id,customer_id,ordered_at,product_id,quantity,unit_price\n"
+                          + b"1,c1,2024-01-02,p1,1,2.5\n" * 5000)
+    f = tmp_path / "cut.csv.gz"
+    f.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DataError, match=r"cut.csv.gz: cannot be decompressed \(corrupt or "
+                                        r"truncated gzip file\?\)"):
+        ingest_files(Store(tmp_path / "s.duckdb"), [f], loaded_at=LOADED_AT)
 
 
 def test_truncated_json_is_one_clear_error(tmp_path: Path) -> None:

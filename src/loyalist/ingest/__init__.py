@@ -168,7 +168,8 @@ def _expand(files: Sequence[str | Path], unpack: Callable[[], Path]
     """Each file to read, with the name the loads table records for it: files as given, a
     folder as the data files directly inside it (by name, :data:`read.DATA_SUFFIXES`), a zip
     archive as its data files (extracted into ``unpack()``, recorded as
-    ``archive.zip/member.csv``). A folder or archive without any is an error naming it."""
+    ``archive.zip/member.csv``), a gzipped file as its decompressed copy (recorded under its own
+    name). A folder or archive without any is an error naming it."""
     out: list[tuple[Path, str]] = []
     for f in files:
         p = Path(f)
@@ -185,6 +186,8 @@ def _expand(files: Sequence[str | Path], unpack: Callable[[], Path]
             into = unpack()
             out += [(x, str(p.resolve() / x.relative_to(into / p.name)))
                     for x in read.extract_archive(p, into)]
+        elif read.is_gzip(p):
+            out.append((read.gunzip(p, unpack()), str(p.resolve())))
         else:
             out.append((p, str(p.resolve())))
     return out
