@@ -490,8 +490,8 @@ def test_truncated_gzip_is_one_clear_error(tmp_path: Path) -> None:
                           + b"1,c1,2024-01-02,p1,1,2.5\n" * 5000)
     f = tmp_path / "cut.csv.gz"
     f.write_bytes(whole[: len(whole) // 2])
-    with pytest.raises(DataError, match=r"cut.csv.gz: cannot be decompressed \(corrupt or "
-                                        r"truncated gzip file\?\)"):
+    with pytest.raises(DataError, match=r"cut.csv.gz: cannot be decompressed as gzip \(corrupt "
+                                        r"or truncated\?\)"):
         ingest_files(Store(tmp_path / "s.duckdb"), [f], loaded_at=LOADED_AT)
 
 
