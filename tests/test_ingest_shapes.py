@@ -529,3 +529,35 @@ def test_a_shopify_order_export(tmp_path: Path) -> None:
     got = st.query("SELECT order_id, ordered_at FROM transactions ORDER BY source_row")
     assert got.order_id.tolist() == ["#1001", "#1001", "#1003"]
     assert got.ordered_at[0] == pd.Timestamp("2024-01-02 10:00")  # the shop's wall-clock time
+
+
+@pytest.mark.parametrize(("name", "header", "line", "encoding"), [
+    ("kasse.csv", "Bon;Kunde;Datum;Uhrzeit;Artikel;Bezeichnung;Menge;Einzelpreis;Filiale",
+     "B1;K-7;02.01.2024;10:15;4711;Käse;2;€ 3,50;Köln", "cp1252"),
+    ("ventes.csv", "N° Facture;Code Client;Date;Heure;Produit;Libellé;Quantité;Prix Unitaire;"
+     "Magasin", "F1;C-7;02/01/2024;10:15;4711;Crème;2;3,50 €;Lyon", "utf-8"),
+    ("ventas.csv", "Número Pedido,Cliente,Fecha,Hora,Código Producto,Descripción,Cantidad,"
+     "Precio Unitario,Tienda", "P1,C-7,02/01/2024,10:15,4711,Café,2,3.50,Madrid", "utf-8"),
+])
+def test_till_and_shop_exports_in_european_languages(tmp_path: Path, name: str, header: str,
+                                                     line: str, encoding: str) -> None:
+    """Column names in German, French or Spanish (accents and all) are found without --map; a
+    Windows-1252 file (the euro sign is byte 0x80, which DuckDB's Latin-1 reader refuses) is
+    read through a UTF-8 copy, and the report says so."""
+    sep = ";" if ";" in header else ","
+    second = line.replace("1" + sep, "2" + sep, 1).replace("02/01", "03/01").replace(
+        "02.01", "03.01")
+    path = tmp_path / name
+    path.write_bytes(f"{header}\n{line}\n{second}\n".encode(encoding))
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert set(rep["columns"]) >= {"order_id", "customer_id", "ordered_at", "product_id",
+                                   "quantity", "unit_price", "description", "store_id"}
+    assert (rep["rows_read"], rep["rows_loaded"]) == (2, 2)
+    got = st.query("SELECT customer_id, ordered_at, description, unit_price, store_id "
+                   "FROM transactions ORDER BY source_row")
+    assert got.customer_id.tolist() == ["K-7" if name == "kasse.csv" else "C-7"] * 2
+    assert got.ordered_at[0] == pd.Timestamp("2024-01-02 10:15")
+    assert got.unit_price.tolist() == [3.5, 3.5]
+    assert got.description[0] == line.split(sep)[5]
+    assert any(a.startswith("the file is not UTF-8: read as Windows-1252")
+               for a in rep["assumptions"]) == (encoding == "cp1252")

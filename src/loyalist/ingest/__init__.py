@@ -55,11 +55,11 @@ def ingest_files(
             return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loyalist-")))
 
         shown = _expand(files, unpack)
-        return _ingest(store, shown, fmt=fmt, mapping=mapping, table=table, day_one=day_one,
-                       loaded_at=loaded_at, progress=progress)
+        return _ingest(store, shown, unpack(), fmt=fmt, mapping=mapping, table=table,
+                       day_one=day_one, loaded_at=loaded_at, progress=progress)
 
 
-def _ingest(store: Store, given: list[tuple[Path, str]], *, fmt: str,
+def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: str,
             mapping: Mapping[str, str] | Sequence[str] | None, table: str,
             day_one: str | date | None, loaded_at: datetime,
             progress: Callable[[str], None] | None) -> list[dict[str, Any]]:
@@ -81,7 +81,7 @@ def _ingest(store: Store, given: list[tuple[Path, str]], *, fmt: str,
         for i, f in enumerate(files):
             if progress:
                 progress(f"reading {Path(f).name}")
-            sources += _usable(open_sources(con, Path(f), f"__src{i}"), mapping)
+            sources += _usable(open_sources(con, Path(f), f"__src{i}", scratch), mapping)
         pairs = (join.find_pairs(sources, mapping)
                  if fmt in ("auto", "generic") and table == "auto" else [])
         lines_of = {p.lines: p for p in pairs}

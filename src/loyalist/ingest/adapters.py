@@ -8,6 +8,7 @@ non-product lines, and which cleaning rules are switched off for that format, wi
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -42,6 +43,9 @@ class Adapter:
     #: line-level cost information, not stored on the lines but turned into product margins:
     #: ``line_profit`` (profit of the line), ``line_cost`` (cost of the line), ``unit_cost``
     cost_columns: Mapping[str, str] = field(default_factory=dict)
+    #: a date that reads both ways (02/01/2024) is day first (column names in a language whose
+    #: countries write dates day first)
+    day_first: bool = False
 
 
 # --- UCI Online Retail (2010-2011) and Online Retail II: both column spellings ----------------
@@ -103,35 +107,93 @@ CDNOW = Adapter(
 # --- generic: canonical names or common synonyms, overridable with --map ----------------------
 #: the product id of every line of a file without product lines (an order-level export)
 NO_PRODUCT = "(no product detail)"
+# The same columns as German, French, Spanish, Italian, Dutch, Portuguese and Polish tills and
+# shops name them (normalised: accents dropped), after the English names. Left out on purpose:
+# words that mean something else in an English file ('reference', 'code', 'nota') or a
+# person's name ('nombre', 'nom').
+_EU_CUSTOMER = ("kunde", "kundennummer", "kundennr", "kundenid", "kundenkarte", "numeroclient",
+                "idclient", "codeclient", "cliente", "idcliente", "numerocliente",
+                "codicecliente", "klant", "klantnummer", "klantid", "klient", "idklienta",
+                "nclient", "numerodeclient", "ncliente", "numerodecliente")
+_EU_ORDER = ("bestellung", "bestellnummer", "bestellnr", "auftrag", "auftragsnummer",
+             "rechnung", "rechnungsnummer", "rechnungsnr", "beleg", "belegnummer", "belegnr",
+             "bon", "bonnummer", "bonnr", "kassenbon", "commande", "numerocommande",
+             "facture", "numerofacture", "ticket", "numeroticket", "pedido", "numeropedido",
+             "factura", "numerofactura", "boleta", "ordine", "numeroordine", "fattura",
+             "numerofattura", "scontrino", "bestelnummer", "factuur", "factuurnummer",
+             "zamowienie", "numerzamowienia", "faktura", "paragon",
+             # 'N° facture', 'Numéro de commande', 'Nº pedido', 'N. ordine'
+             "nfacture", "numerodefacture", "ncommande", "numerodecommande", "nticket",
+             "npedido", "numerodepedido", "nfactura", "numerodefactura", "nordine",
+             "nfattura", "numerodiordine")
+_EU_DATE = ("datum", "belegdatum", "rechnungsdatum", "bestelldatum", "verkaufsdatum",
+            "datecommande", "datefacture", "datevente", "fecha", "fechapedido", "fechaventa",
+            "fechafactura", "dataordine", "datavendita", "besteldatum", "factuurdatum",
+            "datapedido", "datavenda", "datazamowienia", "datasprzedazy", "data")
+_EU_TIME = ("uhrzeit", "zeit", "heure", "hora", "ora", "orario", "tijd", "tijdstip", "godzina")
+_EU_PRODUCT = ("artikel", "artikelnummer", "artikelnr", "artikelid", "produkt", "produktid",
+               "produktnummer", "codeproduit", "idproduit", "produit", "codearticle",
+               "producto", "idproducto", "codigoproducto", "articulo", "prodotto",
+               "codicearticolo", "codiceprodotto", "articolo", "artikelcode", "produto",
+               "codigoproduto", "towar", "indeks")
+_EU_QUANTITY = ("menge", "anzahl", "stuck", "stueck", "quantite", "qte", "cantidad",
+                "unidades", "quantita", "qta", "aantal", "hoeveelheid", "quantidade", "qtd",
+                "ilosc")
+_EU_PRICE = ("preis", "einzelpreis", "stuckpreis", "stueckpreis", "verkaufspreis", "vkpreis",
+             "prix", "prixunitaire", "pu", "precio", "preciounitario", "prezzo",
+             "prezzounitario", "prijs", "stuksprijs", "eenheidsprijs", "preco",
+             "precounitario", "cena", "cenajednostkowa")
+_EU_AMOUNT = ("betrag", "umsatz", "gesamtpreis", "gesamtbetrag", "summe", "bruttobetrag",
+              "nettobetrag", "montant", "montantttc", "montantht", "chiffredaffaires",
+              "importe", "monto", "ventas", "importo", "totale", "bedrag", "totaal", "omzet",
+              "valor", "valortotal", "wartosc", "kwota")
+_EU_CATEGORY = ("kategorie", "warengruppe", "produktgruppe", "categorie", "famille", "rayon",
+                "categoria", "familia", "productgroep", "kategoria")
+_EU_DESCRIPTION = ("bezeichnung", "artikelbezeichnung", "artikelname", "produktname",
+                   "libelle", "designation", "nomproduit", "descripcion", "nombreproducto",
+                   "descrizione", "nomeprodotto", "omschrijving", "productnaam", "descricao",
+                   "nomeproduto", "opis", "nazwa", "nazwatowaru")
+_EU_STORE = ("filiale", "geschaft", "markt", "magasin", "boutique", "tienda", "sucursal",
+             "negozio", "puntovendita", "winkel", "filiaal", "loja", "sklep")
+
+#: names that say the file is not English (so its dates are day first): the lists above but
+#: the words English files use too
+_EU_NAMES = frozenset((*_EU_CUSTOMER, *_EU_ORDER, *_EU_DATE, *_EU_TIME, *_EU_PRODUCT,
+                       *_EU_QUANTITY, *_EU_PRICE, *_EU_AMOUNT, *_EU_CATEGORY, *_EU_DESCRIPTION,
+                       *_EU_STORE)) - {"ticket", "boutique", "data"}
+
 #: canonical column -> the names it is found under (lower-cased, non-alphanumerics removed),
 #: tried in this order
 SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
     s.CUSTOMER_ID: ("customerid", "customer", "clientid", "client", "memberid", "member",
                     "userid", "loyaltyid", "cardid", "customerno", "customernumber",
-                    "customeremail", "email", "emailaddress"),
+                    "customeremail", "email", "emailaddress", *_EU_CUSTOMER),
     s.ORDER_ID: ("orderid", "order", "invoice", "invoiceno", "invoiceid", "receipt",
                  "receiptid", "receiptno", "transactionid", "ticketid", "basketid", "orderno",
-                 "ordernumber", "billno"),
+                 "ordernumber", "billno", *_EU_ORDER),
     s.ORDERED_AT: ("orderedat", "orderdate", "date", "datetime", "timestamp", "invoicedate",
-                   "transactiondate", "purchasedate", "saledate", "createdat"),
+                   "transactiondate", "purchasedate", "saledate", "createdat", *_EU_DATE),
     # a separate time of day; a file whose only date column is called "time" uses it as the date
     s.ORDERED_TIME: ("orderedtime", "time", "ordertime", "transactiontime", "purchasetime",
-                     "saletime", "invoicetime", "timeofday", "transtime", "txntime"),
+                     "saletime", "invoicetime", "timeofday", "transtime", "txntime", *_EU_TIME),
     s.PRODUCT_ID: ("productid", "product", "sku", "stockcode", "itemid", "item", "article",
-                   "articleid", "productcode", "itemcode", "ean", "upc", "barcode"),
-    s.QUANTITY: ("quantity", "qty", "units", "count", "pieces", "amountunits"),
-    s.UNIT_PRICE: ("unitprice", "price", "priceeach", "itemprice", "sellingprice"),
+                   "articleid", "productcode", "itemcode", "ean", "upc", "barcode",
+                   *_EU_PRODUCT),
+    s.QUANTITY: ("quantity", "qty", "units", "count", "pieces", "amountunits", *_EU_QUANTITY),
+    s.UNIT_PRICE: ("unitprice", "price", "priceeach", "itemprice", "sellingprice", *_EU_PRICE),
     s.AMOUNT: ("amount", "total", "linetotal", "sales", "revenue", "value", "netamount",
                "totalamount", "lineamount", "turnover", "ordertotal", "ordervalue",
                "ordertotalamount", "totalprice", "grandtotal", "salesamount", "netsales",
-               "grosssales", "totalsales"),
-    s.CATEGORY: ("category", "productcategory", "department", "family", "group", "segment"),
+               "grosssales", "totalsales", *_EU_AMOUNT),
+    s.CATEGORY: ("category", "productcategory", "department", "family", "group", "segment",
+                 *_EU_CATEGORY),
     s.DESCRIPTION: ("description", "productname", "itemname", "lineitemname", "articlename",
                     "productdescription", "itemdescription", "name", "title", "item",
-                    "product", "article"),
-    s.STORE_ID: ("storeid", "store", "shop", "shopid", "branch", "pos", "posid", "outlet"),
-    s.CHANNEL: ("channel", "saleschannel"),
-    s.COUNTRY: ("country", "countrycode"),
+                    "product", "article", *_EU_DESCRIPTION),
+    s.STORE_ID: ("storeid", "store", "shop", "shopid", "branch", "pos", "posid", "outlet",
+                 *_EU_STORE),
+    s.CHANNEL: ("channel", "saleschannel", "kanal", "canal", "canale"),
+    s.COUNTRY: ("country", "countrycode", "land", "pays", "pais", "paese", "nazione", "kraj"),
 }
 #: line-level cost columns (normalised names), in order of preference
 _COST_NAMES = {
@@ -242,7 +304,11 @@ _BY_WORDS: dict[str, _Words] = {
 
 
 def normalise(name: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", name.lower())
+    """Lower case, accents and everything but letters and digits dropped: 'Quantité' ->
+    'quantite', 'Stückpreis' -> 'stuckpreis', 'Straße' -> 'strasse', 'Unit Price' ->
+    'unitprice'."""
+    plain = unicodedata.normalize("NFKD", name.replace("ß", "ss").replace("ẞ", "SS"))
+    return re.sub(r"[^0-9a-z]", "", plain.encode("ascii", "ignore").decode().lower())
 
 
 def parse_map(pairs: Sequence[str]) -> dict[str, str]:
@@ -377,6 +443,10 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
         rules_off["exact_duplicate"] = (
             "the file has no quantity column, so each row is one unit: identical rows are "
             "several units of the same item")
+    day_first = any(normalise(h) in _EU_NAMES for h in cols.values())
+    if day_first:
+        assumptions.append("the column names are in a language whose countries write the day "
+                           "first: a date that reads both ways (02/01/2024) is 2 January")
     return Adapter(
         name="generic",
         columns=cols,
@@ -391,6 +461,7 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
         amount_given=amount_given,
         derived=derived,
         assumptions=tuple(assumptions),
+        day_first=day_first,
     )
 
 

@@ -123,7 +123,18 @@ def _serial(v: str) -> str:
             f"to_microseconds(CAST(round({v} * 86400) AS BIGINT) * 1000000))")
 
 
-def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str) -> str:
+def _day_first(formats: tuple[str, ...]) -> tuple[str, ...]:
+    """The formats with every day-first one ahead of the month-first ones (ties go to the
+    earlier candidate)."""
+    return (tuple(f for f in formats if not f.startswith("%m"))
+            + tuple(f for f in formats if f.startswith("%m")))
+
+
+def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str, *,
+                   day_first: bool = False) -> str:
+    """The parser of a date column. Text is tried in every :data:`DATE_FORMATS` format on a
+    sample and the format reading most values wins; where a day-first and a month-first format
+    read the same values (02/01/2024), the month-first one wins unless ``day_first``."""
     x = q(col)
     d = dtype.upper()
     if "TIME ZONE" in d or d.startswith("TIMESTAMPTZ"):  # zone unknown here: UTC wall time
@@ -140,7 +151,8 @@ def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: s
     t = "trim(CAST({x} AS VARCHAR))"
     num = "TRY_CAST(" + t + " AS DOUBLE)"
     candidates = ["TRY_CAST(" + t + " AS TIMESTAMP)"] + [
-        f"try_strptime({t}, '{f}')" for f in DATE_FORMATS
+        f"try_strptime({t}, '{f}')"
+        for f in (_day_first(DATE_FORMATS) if day_first else DATE_FORMATS)
     ] + [f"CASE WHEN {num} BETWEEN {SERIAL_MIN} AND {_SERIAL_MAX} THEN {_serial(num)} END",
          # Unix time in seconds or milliseconds (app databases, payment exports), as UTC
          f"CASE WHEN regexp_full_match({t}, '[0-9]{{9,10}}([.][0-9]+)?') "

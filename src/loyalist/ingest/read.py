@@ -199,13 +199,14 @@ def _sql_str(v: str) -> str:
     return "'" + v.replace("'", "''") + "'"
 
 
-def open_sources(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> list[Source]:
+def open_sources(con: duckdb.DuckDBPyConnection, path: Path, view: str,
+                 scratch: Path | None = None) -> list[Source]:
     """The file as a source (:func:`_open`), and for a workbook whose sheets hold different
     tables (an ERP's 'Orders' and 'Order lines', a 'Customers' sheet beside 'Sales') one more
     source per group of sheets with the same columns, after the first (views ``{view}_s1``,
     ...). The caller decides which of those extra sheets it can use. The workbook is read
     once."""
-    first, sheets = _open(con, path, view)
+    first, sheets = _open(con, path, view, scratch)
     out = [first]
     for name, names, rows in sheets:
         desc = con.execute(f"DESCRIBE {name}").fetchall()
@@ -216,7 +217,7 @@ def open_sources(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> list[
     return out
 
 
-def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str
+def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path | None = None
           ) -> tuple[Source, list[tuple[str, list[str], int]]]:
     """Register ``path`` as temp view ``view``; raise :class:`DataError` with a fix on bad input.
     Also returns a workbook's other sheet groups, registered as views of their own
@@ -245,7 +246,7 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str
         elif kind == "json":  # an array of records, or one record per line
             notes = _register_json(con, view, p)
         else:
-            notes = _register_csv(con, path, view, p)
+            notes = _register_csv(con, path, view, p, scratch)
         desc = con.execute(f"DESCRIBE {view}").fetchall()
         rows = con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0]
     except DataError:
@@ -351,6 +352,15 @@ def text_encoding(path: Path) -> str:
     return "utf-8"
 
 
+def _to_utf8(path: Path, dest: Path) -> Path:
+    """A UTF-8 copy of a Windows-1252 text file (bytes it leaves undefined become U+FFFD)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with _open_binary(path) as src, dest.open("w", encoding="utf-8", newline="") as dst:
+        for block in iter(lambda: src.read(1 << 22), b""):
+            dst.write(block.decode("cp1252", errors="replace"))
+    return dest
+
+
 def header_line(path: Path, encoding: str = "utf-8") -> int:
     """The line holding the column names: 0, unless the first line names fewer than two known
     columns and a later one (within the first lines) names two or more, as in an export that
@@ -386,17 +396,26 @@ def header_row(rows: Sequence[Sequence[Any]]) -> int:
     return next((i for i, n in enumerate(counts) if n >= 2), 0)
 
 
-def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str
-                  ) -> tuple[str, ...]:
+def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
+                  scratch: Path | None = None) -> tuple[str, ...]:
+    """A CSV (any delimiter DuckDB sniffs) as ``view``, every column text. A file that is not
+    UTF-8 is read as Windows-1252 through a UTF-8 copy in ``scratch`` when given (DuckDB reads
+    Latin-1 but refuses its bytes 0x80-0x9F, where Windows puts the euro sign and typographic
+    quotes: 'EUR 3,50' in a German till export), else as Latin-1."""
     enc = text_encoding(path)
     skip = header_line(path, enc)
+    shown_enc = enc
+    if enc == "latin-1" and scratch is not None:
+        path = _to_utf8(path, scratch / view / path.name)
+        p = _sql_str(str(path))
+        enc, shown_enc = "utf-8", "Windows-1252 (Latin-1 with the euro sign)"
     src = (f"read_csv({p}, all_varchar = true, header = true, encoding = '{enc}', "
            f"sample_size = 20480, strict_mode = false, null_padding = true, skip = {skip})")
     con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS "
                 f"SELECT *, row_number() OVER () AS {ROW} FROM {src}")
     notes = []
-    if enc != "utf-8":
-        notes.append(f"the file is not UTF-8: read as {enc}")
+    if shown_enc != "utf-8":
+        notes.append(f"the file is not UTF-8: read as {shown_enc}")
     if skip:
         notes.append(f"the column names are on line {skip + 1}: the {skip} line(s) above them "
                      "(a report title) were skipped")
