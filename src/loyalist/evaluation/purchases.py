@@ -9,6 +9,9 @@ forecasts, each made only from purchases before ``as_of``, are scored on the obs
   trained on earlier cutoffs whose label windows end by ``as_of`` (the leak-free rule of
   :mod:`loyalist.evaluation.splits`); when the history before ``as_of`` holds no such cutoffs
   for the horizon, it reports why instead of a number;
+- **boosted, extrapolated**, only when the boosted model cannot be trained for the horizon:
+  trained on the longest window that fits, stretched by BG/NBD's time profile
+  (:func:`_extrapolated`);
 - **same as last period**: each customer's purchase days in ``[as_of - horizon, as_of)``.
 
 A "purchase day" is a distinct day with a purchase, the BG/NBD transaction (the CDNOW
@@ -40,6 +43,44 @@ def last_period_days(store: Store, feats: pd.DataFrame, as_of: pd.Timestamp,
     (:func:`loyalist.evaluation.splits.last_period`; a new customer's are all their purchase
     days, ``bg_frequency + 1``)."""
     return last_period(store, feats, as_of, horizon_days, TARGET, feats["bg_frequency"] + 1)
+
+
+#: the shortest label window the extrapolated boosted model is trained on (days)
+MIN_TRAIN_WINDOW_DAYS = 28
+
+
+def _extrapolated(store: Store, feats: pd.DataFrame, ts: pd.Timestamp, horizon_days: int,
+                  bg: Any, bg_pred: np.ndarray, random_state: int, min_history_days: int
+                  ) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """For a horizon longer than any label window the history can train (a young cohort: every
+    window ending by ``as_of`` would start before the first purchase): the boosted count model
+    trained on the longest window ``w`` that fits (weekly steps down to
+    :data:`MIN_TRAIN_WINDOW_DAYS`), its forecast for ``w`` stretched to the horizon by each
+    customer's BG/NBD ratio ``E[X(horizon)] / E[X(w)]``. The level is learned, the shape over
+    time is BG/NBD's. None when no window fits."""
+    from loyalist.clv.ml import BoostedCLVModel
+
+    first = pd.Timestamp(feats["first_purchase_at"].min())
+    w = horizon_days - 7
+    while w >= MIN_TRAIN_WINDOW_DAYS:
+        try:
+            plan = plan_cutoffs(first, ts, w, min_history_days=min_history_days,
+                                purpose="the boosted count model")
+            break
+        except LoyalistError:
+            w -= 7
+    else:
+        return None
+    panel = build_panel(store, plan.cutoffs, w)
+    ml = BoostedCLVModel(target=TARGET, quantiles=(0.5,), random_state=random_state).fit(panel)
+    x, tx, big_t = (feats[c].to_numpy(dtype=float) for c in ("bg_frequency", "bg_recency", "bg_T"))
+    bg_w = np.asarray(bg.expected_purchases(float(w), x, tx, big_t), dtype=float)
+    ratio = np.where(bg_w > 0, bg_pred / np.maximum(bg_w, 1e-12), horizon_days / w)
+    return np.asarray(ml.predict(feats), dtype=float) * ratio, {
+        "trained_window_days": w, "rounds": ml.n_rounds_["point"],
+        "training_rows": ml.n_train_, "training": plan.to_dict(),
+        "method": f"boosted forecast for {w} days x each customer's BG/NBD ratio "
+                  f"E[X({horizon_days})] / E[X({w})]"}
 
 
 def compare_purchase_forecasts(store: Store, as_of: Any, horizon_days: int, *,
@@ -87,6 +128,11 @@ def compare_purchase_forecasts(store: Store, as_of: Any, horizon_days: int, *,
         training = plan.to_dict()
     except LoyalistError as e:
         models["boosted"] = {"unavailable": str(e)}
+        longer = _extrapolated(store, feats, ts, horizon_days, bg, bg_pred, random_state,
+                               min_history_days)
+        if longer is not None:
+            pred, info = longer
+            models["boosted_extrapolated"] = {**clv_metrics(actual, pred), **info}
 
     models["last_period"] = clv_metrics(actual, last_period_days(store, feats, ts, horizon_days))
     return {"as_of": str(ts.date()), "horizon_days": horizon_days, "customers": len(feats),
