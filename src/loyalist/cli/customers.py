@@ -139,7 +139,9 @@ def evaluate_purchases(
     model and "same as last period", and score them on what happened.
 
     The window must be observed in the store. The boosted model needs earlier windows of the
-    same length that end by --as-of; when the history is too short it says why.
+    same length that end by --as-of; when the history is too short it says why, and
+    "boosted_extrapolated" is the boosted model trained on the longest window that fits,
+    stretched to the horizon by each customer's BG/NBD time profile.
 
     Example (CDNOW, end of the 39-week calibration):
 
@@ -170,6 +172,8 @@ def evaluate_purchases(
         rho = "" if m["spearman"] is None else f"{m['spearman']:.3f}"
         t.add_row(name, f"{m['total_predicted']:,.0f}", err, f"{m['mae']:.3f}",
                   f"{m['rmse']:.3f}", rho)
+        if "method" in m:
+            notes.append(f"{name}: {m['method']}")
     out.print(t)
     for n in notes:
         out.print(f"  {n}")
