@@ -561,3 +561,40 @@ def test_till_and_shop_exports_in_european_languages(tmp_path: Path, name: str, 
     assert got.description[0] == line.split(sep)[5]
     assert any(a.startswith("the file is not UTF-8: read as Windows-1252")
                for a in rep["assumptions"]) == (encoding == "cp1252")
+
+
+def test_customer_and_product_files_in_european_languages(tmp_path: Path) -> None:
+    """A German customer list and a French product list load without --map: consent as
+    ja/nein, birth and sign-up dates day first, cost and price with decimal commas."""
+    kunden = tmp_path / "kunden.csv"
+    kunden.write_text("Kundennummer;Geburtsdatum;Kunde seit;Newsletter;Geschlecht;Stadt\n"
+                      "K-1;01.02.1980;03.04.2022;ja;w;Köln\n"
+                      "K-2;05.06.1990;07.08.2023;nein;m;Bonn\n", encoding="utf-8")
+    produits = tmp_path / "produits.csv"
+    produits.write_text("Code article;Désignation;Catégorie;Prix d'achat;Prix de vente;"
+                        "Stock\n4711;Crème;Soins;2,10;3,50;12\n", encoding="utf-8")
+    st, (rk, rp) = _ingest(tmp_path, [kunden, produits])
+    assert (rk["table"], rk["rows_loaded"]) == ("customers", 2)
+    assert (rp["table"], rp["rows_loaded"]) == ("products", 1)
+    c = st.query("SELECT customer_id, birth_date, signup_at, marketing_consent, gender, region "
+                 "FROM customers ORDER BY customer_id")
+    assert c.customer_id.tolist() == ["K-1", "K-2"]
+    assert c.birth_date[0] == pd.Timestamp("1980-02-01")
+    assert c.signup_at[1] == pd.Timestamp("2023-08-07")
+    assert c.marketing_consent.tolist() == [True, False]
+    assert c.region.tolist() == ["Köln", "Bonn"]
+    p = st.query("SELECT product_id, description, category, price, unit_cost, stock "
+                 "FROM products")
+    assert p.iloc[0].tolist() == ["4711", "Crème", "Soins", 3.5, 2.1, 12.0]
+
+
+def test_a_till_log_in_german_is_read_as_sales_lines(tmp_path: Path) -> None:
+    """Receipt, date, article, quantity and price: sales lines, not a product list (which
+    article + price alone would suggest). Without a customer column it is the transactions'
+    own error, naming the missing column."""
+    path = tmp_path / "kasse.csv"
+    path.write_text("Bon;Datum;Artikel;Menge;Preis\nB1;02.01.2024 10:15;4711;2;3,50\n",
+                    encoding="utf-8")
+    with pytest.raises(DataError, match=r"kasse.csv: missing required column\(s\) customer_id "
+                                        r"\(format generic\)"):
+        _ingest(tmp_path, [path])

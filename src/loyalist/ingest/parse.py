@@ -211,8 +211,14 @@ def bool_expr(col: str, dtype: str) -> str:
         return x
     if _is_numeric(dtype):
         return f"({x} <> 0)"
-    return (f"CASE WHEN lower(trim(CAST({x} AS VARCHAR))) IN ('1','true','t','yes','y') THEN TRUE "
-            f"WHEN lower(trim(CAST({x} AS VARCHAR))) IN ('0','false','f','no','n') THEN FALSE END")
+    v = f"lower(strip_accents(trim(CAST({x} AS VARCHAR))))"
+    return (f"CASE WHEN {v} IN {_TRUE} THEN TRUE WHEN {v} IN {_FALSE} THEN FALSE END")
+
+
+#: yes / no as English and European tills and shops write them (accents stripped)
+_TRUE = ("('1','true','t','yes','y','x','ja','j','wahr','oui','vrai','si','sim','vero',"
+         "'verdadero','tak')")
+_FALSE = ("('0','false','f','no','n','nein','falsch','non','faux','nao','falso','nee','nie')")
 
 
 def column_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str, kind: str

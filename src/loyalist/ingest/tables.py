@@ -17,7 +17,14 @@ import duckdb
 from loyalist import schema as s
 from loyalist.errors import DataError
 from loyalist.ingest import parse, quarantine
-from loyalist.ingest.adapters import SYNONYMS_BY_COLUMN, normalise
+from loyalist.ingest.adapters import (
+    _EU_CATEGORY,
+    _EU_CUSTOMER,
+    _EU_DESCRIPTION,
+    _EU_PRODUCT,
+    SYNONYMS_BY_COLUMN,
+    normalise,
+)
 from loyalist.ingest.read import ROW, Source
 
 
@@ -30,6 +37,11 @@ class TableSpec:
     synonyms: Mapping[str, str]
 
 
+def _names(canon: str, names: Sequence[str]) -> dict[str, str]:
+    """Synonym entries: each (normalised) name -> ``canon``."""
+    return dict.fromkeys(names, canon)
+
+
 SPECS: dict[str, TableSpec] = {
     s.T_PRODUCTS: TableSpec(
         s.T_PRODUCTS,
@@ -40,7 +52,18 @@ SPECS: dict[str, TableSpec] = {
          "productcode": s.PRODUCT_ID, "cost": s.UNIT_COST, "listprice": s.PRICE,
          "unitprice": s.PRICE, "inventory": s.STOCK, "stocklevel": s.STOCK,
          "name": s.DESCRIPTION, "productname": s.DESCRIPTION, "categoryname": s.CATEGORY,
-         "department": s.CATEGORY, "productcategory": s.CATEGORY},
+         "department": s.CATEGORY, "productcategory": s.CATEGORY,
+         **_names(s.PRODUCT_ID, _EU_PRODUCT), **_names(s.DESCRIPTION, _EU_DESCRIPTION),
+         **_names(s.CATEGORY, _EU_CATEGORY),
+         **_names(s.UNIT_COST, ("costprice", "purchaseprice", "einkaufspreis", "ekpreis",
+                                "prixdachat", "prixachat", "preciodecoste", "preciocoste",
+                                "costo", "prezzodiacquisto", "prezzoacquisto", "inkoopprijs",
+                                "precodecusto", "custo", "cenazakupu")),
+         **_names(s.PRICE, ("preis", "verkaufspreis", "vkpreis", "prix", "prixdevente",
+                            "precio", "preciodeventa", "prezzo", "prezzodivendita", "prijs",
+                            "verkoopprijs", "preco", "cena")),
+         **_names(s.STOCK, ("bestand", "lagerbestand", "existencias", "giacenza",
+                            "voorraad", "estoque", "zapas"))},
     ),
     s.T_CUSTOMERS: TableSpec(
         s.T_CUSTOMERS,
@@ -53,7 +76,32 @@ SPECS: dict[str, TableSpec] = {
          "sex": s.GENDER, "signupdate": s.SIGNUP_AT,
          "joinedat": s.SIGNUP_AT, "consent": s.MARKETING_CONSENT, "optin": s.MARKETING_CONSENT,
          "optout": s.EMAIL_OPT_OUT, "birthdate": s.BIRTH_DATE, "dateofbirth": s.BIRTH_DATE,
-         "dob": s.BIRTH_DATE, "birthday": s.BIRTH_DATE},
+         "dob": s.BIRTH_DATE, "birthday": s.BIRTH_DATE,
+         **_names(s.CUSTOMER_ID, ("customerno", "customernumber", "loyaltyid", "cardid",
+                                  "userid", "client", "member", *_EU_CUSTOMER)),
+         **_names(s.SIGNUP_AT, ("createdat", "registeredat", "registrationdate", "membersince",
+                                "customersince", "anmeldedatum", "registrierungsdatum",
+                                "kundeseit", "dateinscription", "datedinscription",
+                                "fechaalta", "fechadealta", "fecharegistro",
+                                "dataiscrizione", "inschrijfdatum", "klantsinds",
+                                "datacadastro", "dataregistracji")),
+         **_names(s.MARKETING_CONSENT, ("acceptsmarketing", "acceptsemailmarketing",
+                                        "newsletter", "emailconsent", "marketingoptin",
+                                        "subscribed", "emailsubscribed", "einwilligung",
+                                        "werbeeinwilligung", "consentement", "optinnewsletter",
+                                        "consentimiento", "consenso", "toestemming",
+                                        "consentimento", "zgodamarketingowa")),
+         **_names(s.EMAIL_OPT_OUT, ("unsubscribed", "emailoptout", "donotcontact",
+                                    "donotemail", "abgemeldet", "desabonne", "desinscrit",
+                                    "baja", "afgemeld")),
+         **_names(s.BIRTH_DATE, ("geburtsdatum", "geburtstag", "datedenaissance",
+                                 "fechadenacimiento", "fechanacimiento", "datadinascita",
+                                 "geboortedatum", "datadenascimento", "dataurodzenia")),
+         **_names(s.GENDER, ("geschlecht", "sexe", "genero", "sexo", "sesso", "geslacht",
+                             "plec")),
+         **_names(s.REGION, ("stadt", "ort", "bundesland", "ville", "ciudad", "provincia",
+                             "citta", "stad", "cidade", "miasto", "wojewodztwo")),
+         **_names(s.AGE, ("alter", "edad", "eta", "leeftijd", "idade", "wiek"))},
     ),
     s.T_PROMOTIONS: TableSpec(
         s.T_PROMOTIONS,
@@ -120,20 +168,26 @@ def detect_table(headers: Sequence[str]) -> str:
         return s.T_INVENTORY
     if "sentat" in norm and norm & {"promotion", "campaign", "offer", "treatment"}:
         return s.T_PROMOTIONS
-    has_order = bool(norm & {"orderid", "invoice", "invoiceno", "receiptid", "transactionid"})
-    has_date = bool(norm & {"orderedat", "invoicedate", "date", "orderdate", "transactiondate"})
-    has_qty = bool(norm & {"quantity", "qty", "amount"})
+    has_order = bool(norm & {"orderid", *SYNONYMS_BY_COLUMN[s.ORDER_ID]})
+    has_date = bool(norm & {"orderedat", *SYNONYMS_BY_COLUMN[s.ORDERED_AT]} - {"createdat"})
+    has_qty = bool(norm & {"amount", *SYNONYMS_BY_COLUMN[s.QUANTITY]})
     if (has_order or has_date) and has_qty:
         return s.T_TRANSACTIONS
     if has_order and norm & (set(SYNONYMS_BY_COLUMN[s.PRODUCT_ID]) | {"productid"}):
         return s.T_TRANSACTIONS  # order lines (maybe without their orders: ingest says so)
-    if "productid" in norm and not ({"customerid"} & norm) and (
-            plain & {"price", "unitcost", "margin", "stock", "category", "categoryname"}):
+    customer_named = bool(norm & {"customerid", *SYNONYMS_BY_COLUMN[s.CUSTOMER_ID]})
+    prod = columns_for(SPECS[s.T_PRODUCTS], headers, None)
+    if (("productid" in norm or s.PRODUCT_ID in prod) and not customer_named and (
+            plain & {"price", "unitcost", "margin", "stock", "category", "categoryname"}
+            or set(prod) & {s.PRICE, s.UNIT_COST, s.MARGIN, s.STOCK, s.CATEGORY})):
         return s.T_PRODUCTS
-    if "customerid" in norm and not (norm & {"productid", "orderid"}) and (
+    cust = columns_for(SPECS[s.T_CUSTOMERS], headers, None)
+    if (("customerid" in norm or s.CUSTOMER_ID in cust) and not has_order
+            and not (norm & {"productid", "orderid"}) and s.PRODUCT_ID not in prod and (
             plain & {"age", "gender", "region", "signupat", "marketingconsent", "emailoptout",
                      "city", "state", "zip", "zipcode", "postcode", "country", "birthdate",
-                     "dateofbirth", "dob", "sex", "consent", "optin", "optout"}):
+                     "dateofbirth", "dob", "sex", "consent", "optin", "optout"}
+            or set(cust) - {s.CUSTOMER_ID})):
         return s.T_CUSTOMERS
     return s.T_TRANSACTIONS
 
