@@ -565,11 +565,12 @@ def test_till_and_shop_exports_in_european_languages(tmp_path: Path, name: str, 
 
 def test_customer_and_product_files_in_european_languages(tmp_path: Path) -> None:
     """A German customer list and a French product list load without --map: consent as
-    ja/nein, birth and sign-up dates day first, cost and price with decimal commas."""
+    ja/nein, birth and sign-up dates day first (01/02/1980 is 1 February: the names are
+    German), cost and price with decimal commas."""
     kunden = tmp_path / "kunden.csv"
     kunden.write_text("Kundennummer;Geburtsdatum;Kunde seit;Newsletter;Geschlecht;Stadt\n"
-                      "K-1;01.02.1980;03.04.2022;ja;w;Köln\n"
-                      "K-2;05.06.1990;07.08.2023;nein;m;Bonn\n", encoding="utf-8")
+                      "K-1;01/02/1980;03/04/2022;ja;w;Köln\n"
+                      "K-2;05/06/1990;07/08/2023;nein;m;Bonn\n", encoding="utf-8")
     produits = tmp_path / "produits.csv"
     produits.write_text("Code article;Désignation;Catégorie;Prix d'achat;Prix de vente;"
                         "Stock\n4711;Crème;Soins;2,10;3,50;12\n", encoding="utf-8")
@@ -582,6 +583,7 @@ def test_customer_and_product_files_in_european_languages(tmp_path: Path) -> Non
     assert c.birth_date[0] == pd.Timestamp("1980-02-01")
     assert c.signup_at[1] == pd.Timestamp("2023-08-07")
     assert c.marketing_consent.tolist() == [True, False]
+    assert any("write the day first" in a for a in rk["assumptions"])
     assert c.region.tolist() == ["Köln", "Bonn"]
     p = st.query("SELECT product_id, description, category, price, unit_cost, stock "
                  "FROM products")

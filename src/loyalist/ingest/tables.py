@@ -21,6 +21,7 @@ from loyalist.ingest.adapters import (
     _EU_CATEGORY,
     _EU_CUSTOMER,
     _EU_DESCRIPTION,
+    _EU_NAMES,
     _EU_PRODUCT,
     SYNONYMS_BY_COLUMN,
     normalise,
@@ -37,9 +38,15 @@ class TableSpec:
     synonyms: Mapping[str, str]
 
 
-def _names(canon: str, names: Sequence[str]) -> dict[str, str]:
-    """Synonym entries: each (normalised) name -> ``canon``."""
-    return dict.fromkeys(names, canon)
+#: the names below that are not English (dates in such files are day first)
+_EU_TABLE_NAMES: set[str] = set(_EU_NAMES)
+
+
+def _names(canon: str, names: Sequence[str], english: Sequence[str] = ()) -> dict[str, str]:
+    """Synonym entries: each (normalised) name -> ``canon``; ``names`` are European-language
+    names (they switch the file's ambiguous dates to day first), ``english`` English ones."""
+    _EU_TABLE_NAMES.update(names)
+    return dict.fromkeys((*english, *names), canon)
 
 
 SPECS: dict[str, TableSpec] = {
@@ -55,10 +62,11 @@ SPECS: dict[str, TableSpec] = {
          "department": s.CATEGORY, "productcategory": s.CATEGORY,
          **_names(s.PRODUCT_ID, _EU_PRODUCT), **_names(s.DESCRIPTION, _EU_DESCRIPTION),
          **_names(s.CATEGORY, _EU_CATEGORY),
-         **_names(s.UNIT_COST, ("costprice", "purchaseprice", "einkaufspreis", "ekpreis",
+         **_names(s.UNIT_COST, ("einkaufspreis", "ekpreis",
                                 "prixdachat", "prixachat", "preciodecoste", "preciocoste",
                                 "costo", "prezzodiacquisto", "prezzoacquisto", "inkoopprijs",
-                                "precodecusto", "custo", "cenazakupu")),
+                                "precodecusto", "custo", "cenazakupu"),
+                  english=("costprice", "purchaseprice")),
          **_names(s.PRICE, ("preis", "verkaufspreis", "vkpreis", "prix", "prixdevente",
                             "precio", "preciodeventa", "prezzo", "prezzodivendita", "prijs",
                             "verkoopprijs", "preco", "cena")),
@@ -77,23 +85,25 @@ SPECS: dict[str, TableSpec] = {
          "joinedat": s.SIGNUP_AT, "consent": s.MARKETING_CONSENT, "optin": s.MARKETING_CONSENT,
          "optout": s.EMAIL_OPT_OUT, "birthdate": s.BIRTH_DATE, "dateofbirth": s.BIRTH_DATE,
          "dob": s.BIRTH_DATE, "birthday": s.BIRTH_DATE,
-         **_names(s.CUSTOMER_ID, ("customerno", "customernumber", "loyaltyid", "cardid",
-                                  "userid", "client", "member", *_EU_CUSTOMER)),
-         **_names(s.SIGNUP_AT, ("createdat", "registeredat", "registrationdate", "membersince",
-                                "customersince", "anmeldedatum", "registrierungsdatum",
+         **_names(s.CUSTOMER_ID, _EU_CUSTOMER,
+                  english=("customerno", "customernumber", "loyaltyid", "cardid", "userid",
+                           "client", "member")),
+         **_names(s.SIGNUP_AT, ("anmeldedatum", "registrierungsdatum",
                                 "kundeseit", "dateinscription", "datedinscription",
                                 "fechaalta", "fechadealta", "fecharegistro",
                                 "dataiscrizione", "inschrijfdatum", "klantsinds",
-                                "datacadastro", "dataregistracji")),
-         **_names(s.MARKETING_CONSENT, ("acceptsmarketing", "acceptsemailmarketing",
-                                        "newsletter", "emailconsent", "marketingoptin",
-                                        "subscribed", "emailsubscribed", "einwilligung",
+                                "datacadastro", "dataregistracji"),
+                  english=("createdat", "registeredat", "registrationdate", "membersince",
+                           "customersince")),
+         **_names(s.MARKETING_CONSENT, ("einwilligung",
                                         "werbeeinwilligung", "consentement", "optinnewsletter",
                                         "consentimiento", "consenso", "toestemming",
-                                        "consentimento", "zgodamarketingowa")),
-         **_names(s.EMAIL_OPT_OUT, ("unsubscribed", "emailoptout", "donotcontact",
-                                    "donotemail", "abgemeldet", "desabonne", "desinscrit",
-                                    "baja", "afgemeld")),
+                                        "consentimento", "zgodamarketingowa"),
+                  english=("acceptsmarketing", "acceptsemailmarketing", "newsletter",
+                           "emailconsent", "marketingoptin", "subscribed", "emailsubscribed")),
+         **_names(s.EMAIL_OPT_OUT, ("abgemeldet", "desabonne", "desinscrit", "baja",
+                                    "afgemeld"),
+                  english=("unsubscribed", "emailoptout", "donotcontact", "donotemail")),
          **_names(s.BIRTH_DATE, ("geburtsdatum", "geburtstag", "datedenaissance",
                                  "fechadenacimiento", "fechanacimiento", "datadinascita",
                                  "geboortedatum", "datadenascimento", "dataurodzenia")),
@@ -267,9 +277,16 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
             f"{src.path}: table {spec.name} needs column(s) {', '.join(missing)}; the file's "
             f"columns are: {', '.join(src.headers)}. Name them with --map {missing[0]}=<column>"
         )
-    exprs = {canon: parse.column_expr(con, src.view, col, src.types[col], spec.kinds[canon])
+    day_first = any(normalise(col) in _EU_TABLE_NAMES for col in cols.values())
+    exprs = {canon: (parse.timestamp_expr(con, src.view, col, src.types[col],
+                                          day_first=day_first)
+                     if spec.kinds[canon] == "timestamp" else
+                     parse.column_expr(con, src.view, col, src.types[col], spec.kinds[canon]))
              for canon, col in cols.items()}
     notes = list(src.notes)
+    if day_first and any(spec.kinds[c] == "timestamp" for c in cols):
+        notes.append("the column names are in a language whose countries write the day first: "
+                     "a date that reads both ways (02/01/2024) is 2 January")
     ctl = _control_column(src.headers, mapping) if spec.name == s.T_PROMOTIONS else None
     if ctl is not None and ctl[0] not in cols.values() and s.PROMOTION in exprs:
         col, flags_control = ctl

@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 
 #: |quantity| above this is not a real order line (Online Retail's largest is 80,995)
 MAX_ABS_QUANTITY = 1_000_000
-#: an order status meaning the sale did not happen (cancelled, voided, failed, declined...)
 #: an order status saying the order is not (or no longer) a sale: cancelled, voided, failed,
 #: declined, abandoned, rejected, unavailable, wholly refunded or returned, charged back
 #: ("partially refunded" is a sale)
