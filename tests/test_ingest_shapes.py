@@ -397,7 +397,8 @@ def test_profit_or_cost_on_the_lines_gives_product_margins(tmp_path: Path) -> No
     assert rate == pytest.approx((20 + 40 - 5 + (80 - 2 * 30)) / (100 + 300 + 50 + 80))
 
 
-def test_a_zip_archive_is_its_data_files(tmp_path: Path) -> None:
+def test_a_zip_archive_is_its_data_files(tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """A downloaded export (`shop-export.zip`: orders and their lines in a folder, a README,
     macOS resource forks) loads as the data files inside it; the loads table and the reports
     name each file as `archive.zip/member`; the unpacked copies are removed afterwards."""
@@ -412,14 +413,16 @@ def test_a_zip_archive_is_its_data_files(tmp_path: Path) -> None:
         z.write(orders, "export/orders.csv")
         z.writestr("export/README.txt.md", "exported from the shop")
         z.writestr("__MACOSX/export/._orders.csv", b"\x00\x05\x16\x07junk")
-    before = set(Path(tempfile.gettempdir()).glob("loyalist-*"))
+    scratch = tmp_path / "tmp"  # this test's own temporary folder (others run in parallel)
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     st, reps = _ingest(tmp_path, [archive])
     assert sorted(r["file"] for r in reps) == [str(archive.resolve() / "order_items.csv"),
                                                str(archive.resolve() / "orders.csv")]
     assert st.count("transactions") == 3
     loads = st.query("SELECT file FROM loads ORDER BY load_id").file.tolist()
     assert sorted(loads) == sorted(r["file"] for r in reps)
-    assert set(Path(tempfile.gettempdir()).glob("loyalist-*")) == before
+    assert list(scratch.iterdir()) == []  # the unpacked copies are gone
     # the same archive again: both members are recognised as already loaded
     reps2 = ingest_files(st, [archive], loaded_at=LOADED_AT)
     assert [r["status"] for r in reps2] == ["already_loaded", "already_loaded"]
