@@ -603,3 +603,32 @@ def test_a_till_log_in_german_is_read_as_sales_lines(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"kasse.csv: missing required column\(s\) customer_id "
                                         r"\(format generic\)"):
         _ingest(tmp_path, [path])
+
+
+def test_a_shopify_customer_export_is_keyed_like_its_orders(tmp_path: Path) -> None:
+    """Shopify's customers export has its own 'Customer ID' and the e-mail; its orders export
+    names customers by e-mail only. Given together (customers first, as a folder lists them),
+    the customer list is keyed by e-mail, so consent reaches the customers who bought; the
+    reports keep the order the files were given in."""
+    customers = write_csv(tmp_path / "customers_export.csv", [
+        {"Customer ID": "7001", "First Name": "A", "Last Name": "B", "Email": "a@x.com",
+         "Accepts Email Marketing": "yes", "Total Spent": "30.00", "Total Orders": 1},
+        {"Customer ID": "7002", "First Name": "C", "Last Name": "D", "Email": "c@x.com",
+         "Accepts Email Marketing": "no", "Total Spent": "0.00", "Total Orders": 0}])
+    orders = write_csv(tmp_path / "orders_export_1.csv", [
+        {"Name": "#1001", "Email": "a@x.com", "Created at": "2024-01-02 10:00:00 -0500",
+         "Lineitem quantity": 2, "Lineitem name": "Mug", "Lineitem price": 12.5,
+         "Lineitem sku": "MUG"}])
+    st, (rc, ro) = _ingest(tmp_path, [customers, orders])
+    assert (rc["table"], ro["table"]) == ("customers", "transactions")
+    assert any("customer_id read from column 'Email': it holds 1 of the 1 customers of the "
+               "sales lines ('Customer ID' holds 0)" in a for a in rc["assumptions"])
+    got = st.query("SELECT customer_id, marketing_consent FROM customers ORDER BY 1")
+    assert got.customer_id.tolist() == ["a@x.com", "c@x.com"]
+    assert got.marketing_consent.tolist() == [True, False]
+    # a customer list whose ids match the sales keeps them
+    (tmp_path / "b").mkdir()
+    st2, _ = _ingest(tmp_path / "b", [orders])
+    ingest_files(st2, [write_csv(tmp_path / "b" / "c.csv", [
+        {"customer_id": "a@x.com", "email": "other@x.com", "age": 40}])], loaded_at=LOADED_AT)
+    assert st2.query("SELECT customer_id FROM customers").customer_id.tolist() == ["a@x.com"]

@@ -72,7 +72,6 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
         mapping = adapters.parse_map(list(mapping))
     mapping = dict(mapping or {})
     first_day = _day_one(day_one)
-    reports: list[dict[str, Any]] = []
     con = store.con
     with store.transaction():
         next_id = int(con.execute(
@@ -85,7 +84,14 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
         pairs = (join.find_pairs(sources, mapping)
                  if fmt in ("auto", "generic") and table == "auto" else [])
         lines_of = {p.lines: p for p in pairs}
-        for i, src in enumerate(sources):
+        # customer lists after the sales, so they can be keyed the way the sales are
+        # (tables.customer_key); reports stay in the order the files were given
+        later = {i for i, src in enumerate(sources) if table == "auto" and i not in lines_of
+                 and not (pairs and i == pairs[0].headers)
+                 and tables.detect_table(src.headers) == s.T_CUSTOMERS}
+        done: dict[int, dict[str, Any]] = {}
+        for i in sorted(range(len(sources)), key=lambda k: (k in later, k)):
+            src = sources[i]
             path = src.path
             load_id = next_id + i
             if pairs and i == pairs[0].headers:
@@ -118,7 +124,8 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
                  json.dumps(report)])
             log.info("%s: %s rows read, %s loaded, %s quarantined", path, report["rows_read"],
                      report["rows_loaded"], report["rows_quarantined"])
-            reports.append(report)
+            done[i] = report
+        reports: list[dict[str, Any]] = [done[i] for i in sorted(done)]
         new = [r["load_id"] for r in reports
                if r["table"] == s.T_TRANSACTIONS and r["status"] == "loaded"]
         orders.refresh(con, new, progress)

@@ -268,9 +268,47 @@ def columns_for(spec: TableSpec, headers: Sequence[str], mapping: Mapping[str, s
     return cols
 
 
+#: column names of a customer's e-mail address (normalised)
+_EMAIL_NAMES = ("email", "emailaddress", "mail", "customeremail", "emailadresse", "courriel",
+                "correo", "correoelectronico")
+
+
+def customer_key(con: duckdb.DuckDBPyConnection, src: Source, cols: dict[str, str]
+                 ) -> tuple[dict[str, str], str | None]:
+    """The customer list's key column, keyed the way the store's sales are: a shop's customer
+    export carries its own 'Customer ID' and the e-mail, while its order export names the
+    customer by e-mail only. Among the found id column and any e-mail column, the one holding
+    the most of the sales lines' customers already in the store is the key, when it holds at
+    least half of them and more than the found one does; a note says so."""
+    found = cols.get(s.CUSTOMER_ID)
+    emails = [h for h in src.headers if normalise(h) in _EMAIL_NAMES and h != found]
+    buyers = con.execute(f"SELECT count(DISTINCT {s.CUSTOMER_ID}) FROM {s.T_TRANSACTIONS} "
+                         f"WHERE NOT {s.IS_GUEST}").fetchall()[0][0] if emails else 0
+    if not buyers:
+        return cols, None
+
+    def matched(h: str) -> int:
+        v = parse.text_expr(h, src.types[h])
+        return int(con.execute(
+            f"SELECT count(DISTINCT k) FROM (SELECT {v} AS k FROM {src.view}) WHERE k IN "
+            f"(SELECT {s.CUSTOMER_ID} FROM {s.T_TRANSACTIONS})").fetchall()[0][0])
+
+    base = matched(found) if found else 0
+    hits, best = max((matched(h), h) for h in emails)
+    if hits < 0.5 * buyers or hits <= base:
+        return cols, None
+    return {**cols, s.CUSTOMER_ID: best}, (
+        f"{s.CUSTOMER_ID} read from column {best!r}: it holds {hits:,} of the {buyers:,} "
+        "customers of the sales lines" + (f" ({found!r} holds {base:,})" if found else "")
+        + f"; map another with --map {s.CUSTOMER_ID}=<column> if that is wrong")
+
+
 def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
           mapping: Mapping[str, str] | None, *, table: str) -> dict[str, Any]:
     cols = columns_for(spec, src.headers, mapping)
+    key_note = None
+    if spec.name == s.T_CUSTOMERS and s.CUSTOMER_ID not in (mapping or {}):
+        cols, key_note = customer_key(con, src, cols)
     missing = [c for c in spec.required if c not in cols]
     if missing:
         raise DataError(
@@ -283,7 +321,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
                      if spec.kinds[canon] == "timestamp" else
                      parse.column_expr(con, src.view, col, src.types[col], spec.kinds[canon]))
              for canon, col in cols.items()}
-    notes = list(src.notes)
+    notes = list(src.notes) + ([key_note] if key_note else [])
     if day_first and any(spec.kinds[c] == "timestamp" for c in cols):
         notes.append("the column names are in a language whose countries write the day first: "
                      "a date that reads both ways (02/01/2024) is 2 January")
