@@ -87,20 +87,22 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
         # customer lists after the sales, so they can be keyed the way the sales are
         # (tables.customer_key); reports stay in the order the files were given
         later = {i for i, src in enumerate(sources) if table == "auto" and i not in lines_of
-                 and not (pairs and i == pairs[0].headers)
+                 and not (pairs and i in pairs[0].headers)
                  and tables.detect_table(src.headers) == s.T_CUSTOMERS}
         done: dict[int, dict[str, Any]] = {}
         for i in sorted(range(len(sources)), key=lambda k: (k in later, k)):
             src = sources[i]
             path = src.path
             load_id = next_id + i
-            if pairs and i == pairs[0].headers:
+            if pairs and i in pairs[0].headers:
                 tbl = s.T_TRANSACTIONS
                 report = _earlier_load(con, src, tbl) or join.headers_report(
-                    con, src, [sources[p.lines] for p in pairs], pairs, load_id)
+                    con, [sources[h] for h in pairs[0].headers], pairs[0].headers.index(i),
+                    [sources[p.lines] for p in pairs], pairs, load_id)
             else:
                 if i in lines_of:
-                    src = join.joined_source(con, src, sources[lines_of[i].headers],
+                    src = join.joined_source(con, src,
+                                             [sources[h] for h in lines_of[i].headers],
                                              lines_of[i], f"__joined{i}")
                     tbl = s.T_TRANSACTIONS
                 else:

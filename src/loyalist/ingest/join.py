@@ -34,14 +34,15 @@ _HEADER_RULES = {
 @dataclass(frozen=True)
 class Pair:
     lines: int  # index of the lines file among the sources
-    headers: int  # index of the order headers file
+    headers: tuple[int, ...]  # indexes of the order headers files (monthly exports: several)
     lines_order: str  # order id column in the lines file
-    headers_order: str  # order id column in the headers file
+    headers_order: tuple[str, ...]  # order id column in each headers file
 
 
 def find_pairs(sources: Sequence[Source], mapping: Mapping[str, str]) -> list[Pair]:
-    """Pair each file of order lines (order id + product, but no customer or no date) with one
-    file of order headers (order id + customer + date, no product)."""
+    """Pair each file of order lines (order id + product, but no customer or no date) with the
+    files of order headers (order id + customer + date, no product): several headers files
+    (one per month, say) are read as one, and an order is looked up in all of them."""
     cols = [adapters.found_columns(src.headers, mapping) for src in sources]
     lines = [i for i, c in enumerate(cols)
              if {s.ORDER_ID, s.PRODUCT_ID} <= set(c)
@@ -64,76 +65,87 @@ def find_pairs(sources: Sequence[Source], mapping: Mapping[str, str]) -> list[Pa
     lines = [i for i in lines if s.UNIT_PRICE in cols[i] or s.AMOUNT in cols[i]]
     if not lines or not heads:
         return []
-    if len(heads) > 1:
-        names = ", ".join(sources[i].name for i in heads)
-        raise DataError(f"several orders files ({names}) for the order lines of "
-                        f"{', '.join(sources[i].name for i in lines)}: put the orders in "
-                        "one file, or load each orders file with its own lines in a separate "
-                        "command")
-    h = heads[0]
-    return [Pair(i, h, cols[i][s.ORDER_ID], cols[h][s.ORDER_ID]) for i in lines]
+    return [Pair(i, tuple(heads), cols[i][s.ORDER_ID],
+                 tuple(cols[h][s.ORDER_ID] for h in heads)) for i in lines]
 
 
-def joined_source(con: duckdb.DuckDBPyConnection, lines: Source, heads: Source, pair: Pair,
-                  view: str) -> Source:
-    """The lines with the header columns they lack (first header row per order id)."""
-    add = [h for h in heads.headers if h not in lines.headers and h != pair.headers_order]
+def _orders(heads: Sequence[Source], pair: Pair) -> str:
+    """SQL of every headers row of ``heads`` with its order key ``__okey``, file number
+    ``__hfile`` and row ``{ROW}`` (columns aligned by name across files)."""
+    return " UNION ALL BY NAME ".join(
+        f"SELECT *, {parse.text_expr(col, src.types[col])} AS __okey, {k} AS __hfile "
+        f"FROM {src.view}"
+        for k, (src, col) in enumerate(zip(heads, pair.headers_order, strict=True)))
+
+
+def joined_source(con: duckdb.DuckDBPyConnection, lines: Source, heads: Sequence[Source],
+                  pair: Pair, view: str) -> Source:
+    """The lines with the header columns they lack (the first header row per order id, in the
+    order the headers files were given)."""
+    add = list(dict.fromkeys(h for src, col in zip(heads, pair.headers_order, strict=True)
+                             for h in src.headers if h not in lines.headers and h != col))
     lkey = parse.text_expr(pair.lines_order, lines.types[pair.lines_order])
-    hkey = parse.text_expr(pair.headers_order, heads.types[pair.headers_order])
     picked = "".join(f"o.{parse.q(h)}, " for h in add)
     con.execute(f"""
         CREATE OR REPLACE TEMP VIEW {view} AS
         WITH o AS (
-            SELECT * FROM (SELECT *, {hkey} AS __okey FROM {heads.view})
+            SELECT * FROM ({_orders(heads, pair)})
             WHERE __okey IS NOT NULL
-            QUALIFY row_number() OVER (PARTITION BY __okey ORDER BY {ROW}) = 1)
+            QUALIFY row_number() OVER (PARTITION BY __okey ORDER BY __hfile, {ROW}) = 1)
         SELECT l.* EXCLUDE ({ROW}), {picked}(o.__okey IS NOT NULL) AS {FOUND}, l.{ROW}
         FROM (SELECT *, {lkey} AS __lkey FROM {lines.view}) l
         LEFT JOIN o ON l.__lkey = o.__okey""")
-    types = {**lines.types, **{h: heads.types[h] for h in add}}
+    types = {**lines.types, **{h: src.types[h] for src in reversed(heads) for h in add
+                               if h in src.types}}
     matched = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE {FOUND}), "
         f"count(DISTINCT __lkey) FILTER (WHERE {FOUND}) FROM {view}").fetchall()[0]
-    note = (f"order lines joined with the orders of {heads.name!r} on the order id "
-            f"({pair.lines_order!r} = {pair.headers_order!r}): {matched[1]:,} of {matched[0]:,} "
+    names = ", ".join(repr(src.name) for src in heads)
+    note = (f"order lines joined with the orders of {names} on the order id "
+            f"({pair.lines_order!r} = {pair.headers_order[0]!r}): {matched[1]:,} of "
+            f"{matched[0]:,} "
             f"lines found their order ({matched[2]:,} orders); the columns "
             f"{', '.join(repr(h) for h in add)} come from the orders file")
     return replace(lines, view=view, headers=(*lines.headers, *add), types=types,
                    notes=(*lines.notes, note), joined=True)
 
 
-def headers_report(con: duckdb.DuckDBPyConnection, heads: Source, lines: Sequence[Source],
-                   pairs: Sequence[Pair], load_id: int) -> dict[str, Any]:
-    """Account for every row of the headers file: loaded (its order has lines) or quarantined,
-    with the quarantined rows written under ``load_id``."""
-    hkey = parse.text_expr(pairs[0].headers_order, heads.types[pairs[0].headers_order])
+def headers_report(con: duckdb.DuckDBPyConnection, heads: Sequence[Source], which: int,
+                   lines: Sequence[Source], pairs: Sequence[Pair], load_id: int
+                   ) -> dict[str, Any]:
+    """Account for every row of headers file ``heads[which]``: loaded (its order has lines) or
+    quarantined, with the quarantined rows written under ``load_id``. A repeated order id is
+    one repeated in this file or in an earlier headers file."""
+    head = heads[which]
     keys = " UNION ALL ".join(
         f"SELECT {parse.text_expr(p.lines_order, src.types[p.lines_order])} AS k FROM {src.view}"
         for p, src in zip(pairs, lines, strict=True))
     staged = "__headers_staged"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {staged} AS
-        SELECT {ROW}, CASE
-            WHEN __okey IS NULL OR __okey NOT IN (SELECT k FROM ({keys}) WHERE k IS NOT NULL)
-                THEN 'order_without_lines'
-            WHEN row_number() OVER (PARTITION BY __okey ORDER BY {ROW}) > 1
-                THEN 'duplicate_order' END AS __rule
-        FROM (SELECT {ROW}, {hkey} AS __okey FROM {heads.view})""")
+        SELECT {ROW}, __rule FROM (
+            SELECT {ROW}, __hfile, CASE
+                WHEN __okey IS NULL OR __okey NOT IN (SELECT k FROM ({keys}) WHERE k IS NOT NULL)
+                    THEN 'order_without_lines'
+                WHEN row_number() OVER (PARTITION BY __okey ORDER BY __hfile, {ROW}) > 1
+                    THEN 'duplicate_order' END AS __rule
+            FROM ({_orders(heads, pairs[0])}))
+        WHERE __hfile = {which}""")
     rules = dict(con.execute(
         f"SELECT __rule, count(*) FROM {staged} WHERE __rule IS NOT NULL GROUP BY 1").fetchall())
-    quarantine.insert(con, heads, staged, load_id, s.T_TRANSACTIONS,
+    quarantine.insert(con, head, staged, load_id, s.T_TRANSACTIONS,
                       quarantine.reason_case(_HEADER_RULES))
     con.execute(f"DROP TABLE {staged}")
     bad = int(sum(rules.values()))
     return {
-        "file": heads.label, "sha256": heads.sha256, "format": "order headers",
-        "columns": {s.ORDER_ID: pairs[0].headers_order},
-        "rows_read": heads.rows, "rows_loaded": heads.rows - bad, "rows_quarantined": bad,
+        "file": head.label, "sha256": head.sha256, "format": "order headers",
+        "columns": {s.ORDER_ID: pairs[0].headers_order[which]},
+        "rows_read": head.rows, "rows_loaded": head.rows - bad, "rows_quarantined": bad,
         "rules": {k: int(v) for k, v in rules.items()},
-        "rule_details": {k: {"rows": int(n), "share_rows": round(n / heads.rows, 6),
+        "rule_details": {k: {"rows": int(n), "share_rows": round(n / head.rows, 6),
                              "action": "quarantine", "reason": _HEADER_RULES[k]}
                          for k, n in rules.items()},
-        "assumptions": [*heads.notes,
+        "assumptions": [*head.notes,
                         "order headers: each order's customer, date and other columns were "
                         "joined to its lines from " + ", ".join(repr(x.name) for x in lines)],
     }
