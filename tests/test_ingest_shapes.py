@@ -665,3 +665,25 @@ def test_monthly_exports_of_orders_and_their_lines(tmp_path: Path) -> None:
         ("o1", "c1"), ("o2", "c2"), ("o3", "c1"), ("o4", "c3")]
     assert any("'orders_jan.csv', 'orders_feb.csv'" in a
                for a in by["items_jan.csv"]["assumptions"])
+
+
+def test_a_woocommerce_order_export(tmp_path: Path) -> None:
+    """WooCommerce: statuses 'wc-refunded' / 'wc-cancelled', the item's price in 'Item Cost'
+    next to an order total repeated on every line, and guest checkouts as user 0."""
+    path = tmp_path / "orders-2024.csv"
+    path.write_text(
+        "Order Number,Order Status,Order Date,Customer User ID,Item Name,SKU,Quantity,"
+        "Item Cost,Order Total Amount\n"
+        "1001,wc-completed,2024-01-02 10:00:00,11,Mug,MUG-1,2,12.50,30.00\n"
+        "1001,wc-completed,2024-01-02 10:00:00,11,Tea,TEA-1,1,5.00,30.00\n"
+        "1002,wc-refunded,2024-01-03 11:00:00,12,Mug,MUG-1,1,12.50,12.50\n"
+        "1003,wc-cancelled,2024-01-04 12:00:00,0,Tea,TEA-1,1,5.00,5.00\n"
+        "1004,wc-processing,2024-01-05 12:00:00,0,Tea,TEA-1,3,5.00,15.00\n", encoding="utf-8")
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert rep["columns"]["unit_price"] == "Item Cost" and "amount" not in rep["columns"]
+    assert (rep["rows_loaded"], rep["rules"]["cancelled_order"]) == (3, 2)
+    assert rep["revenue_loaded"] == 45.0  # not 30 + 30 + 15 from the repeated order total
+    got = st.query("SELECT order_id, customer_id, is_guest FROM transactions ORDER BY 1, 2")
+    assert got.customer_id.tolist() == ["11", "11", None]
+    assert got.is_guest.tolist() == [False, False, True]
+    assert any("name their customer '0' in 'Customer User ID'" in a for a in rep["assumptions"])

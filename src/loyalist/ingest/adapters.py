@@ -195,6 +195,10 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
     s.CHANNEL: ("channel", "saleschannel", "kanal", "canal", "canale"),
     s.COUNTRY: ("country", "countrycode", "land", "pays", "pais", "paese", "nazione", "kraj"),
 }
+#: names of an order's total (normalised): on a line of a multi-line order it repeats the
+#: order's total, so it is no line total
+ORDER_TOTAL_NAMES = frozenset(("ordertotal", "ordervalue", "ordertotalamount", "grandtotal",
+                               "ordertotalprice", "ordersubtotal", "orderamount"))
 #: line-level cost columns (normalised names), in order of preference
 _COST_NAMES = {
     "line_profit": ("profit", "grossprofit", "lineprofit", "margin", "grossmargin",
@@ -380,6 +384,17 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
             used.add(h)
             assumptions.append(f"{canon} read from column {h!r} (found by its name); map "
                                f"another with --map {canon}=<column> if that is wrong")
+    # an order export whose only money column per item is 'Item Cost' (WooCommerce): with no
+    # price per item and at most the order's total, it is what the item sold for
+    item_cost = by_norm.get("itemcost")
+    if (s.UNIT_PRICE not in cols and item_cost is not None and item_cost not in used
+            and (s.AMOUNT not in cols or normalise(cols[s.AMOUNT]) in ORDER_TOTAL_NAMES)):
+        cols[s.UNIT_PRICE] = item_cost
+        used.add(item_cost)
+        assumptions.append(f"{s.UNIT_PRICE} read from column {item_cost!r}: the file has no "
+                           "other price per item (an order export's item cost is what the "
+                           "customer paid); map another with --map unit_price=<column> if "
+                           "that is wrong")
     amount_given = s.UNIT_PRICE not in cols and s.AMOUNT in cols
     unused_total = None
     if s.UNIT_PRICE in cols and s.AMOUNT in cols:

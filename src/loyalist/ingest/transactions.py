@@ -25,8 +25,10 @@ MAX_ABS_QUANTITY = 1_000_000
 #: an order status saying the order is not (or no longer) a sale: cancelled, voided, failed,
 #: declined, abandoned, rejected, unavailable, wholly refunded or returned, charged back
 #: ("partially refunded" is a sale)
-CANCELLED_STATUS = (r"^\s*(cancel|void|fail|declin|abandon|reject|unavailable|refund|return"
-                    r"|charge[ _-]?back)")
+CANCELLED_STATUS = (r"^\s*(wc-)?(cancel|void|fail|declin|abandon|reject|unavailable|refund"
+                    r"|return|charge[ _-]?back)")
+#: customer ids that mean "no customer" (a web shop's guest checkout is user 0)
+GUEST_IDS = "('0', '-1', 'guest', 'n/a', 'na', 'none', 'null', 'unknown', 'anonymous', '-')"
 #: above this share of unparseable non-empty values, a column is the wrong column: the load fails
 MAX_BAD_SHARE = 0.5
 
@@ -51,6 +53,9 @@ def _parsed_columns(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> 
                      if _KIND_OF[canon] == "timestamp" else
                      parse.column_expr(con, src.view, col, src.types[col], _KIND_OF[canon]))
              for canon, col in a.columns.items()}
+    if s.CUSTOMER_ID in exprs:  # a placeholder id stands for "no customer"
+        e = exprs[s.CUSTOMER_ID]
+        exprs[s.CUSTOMER_ID] = f"CASE WHEN lower({e}) IN {GUEST_IDS} THEN NULL ELSE {e} END"
     tm = exprs.pop(s.ORDERED_TIME, None)
     if tm is not None and s.ORDERED_AT in exprs:
         raw = parse.plain_text_expr(a.columns[s.ORDERED_TIME])
@@ -160,8 +165,28 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     filled = _fill_from_order(con, a, table, rule) if s.ORDER_ID in a.columns else []
     _check_types(con, src, a, table)
     report = _report(con, src, a, table)
-    report["assumptions"] += filled + _currencies(con, src) + _unix_times(con, src, a)
+    report["assumptions"] += (filled + _currencies(con, src) + _unix_times(con, src, a)
+                              + _placeholder_customers(con, src, a))
     return report
+
+
+def _placeholder_customers(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter
+                           ) -> list[str]:
+    """How many lines name their customer by a placeholder (:data:`GUEST_IDS`), which makes
+    them guest lines: one customer '0' buying for every guest would be the best customer."""
+    col = a.columns.get(s.CUSTOMER_ID)
+    if col is None:
+        return []
+    e = parse.column_expr(con, src.view, col, src.types[col], "id")
+    rows = con.execute(f"SELECT lower({e}) AS v, count(*) FROM {src.view} "
+                       f"WHERE lower({e}) IN {GUEST_IDS} GROUP BY 1 ORDER BY 2 DESC"
+                       ).fetchall()
+    if not rows:
+        return []
+    n = sum(r[1] for r in rows)
+    vals = ", ".join(repr(r[0]) for r in rows)
+    return [f"{n:,} line(s) name their customer {vals} in {col!r}: a placeholder for no "
+            "customer (a guest checkout), so they are guest lines"]
 
 
 def _unix_times(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> list[str]:
