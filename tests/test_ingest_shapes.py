@@ -687,3 +687,24 @@ def test_a_woocommerce_order_export(tmp_path: Path) -> None:
     assert got.customer_id.tolist() == ["11", "11", None]
     assert got.is_guest.tolist() == [False, False, True]
     assert any("name their customer '0' in 'Customer User ID'" in a for a in rep["assumptions"])
+
+
+def test_an_order_total_repeated_on_every_line_is_refused(tmp_path: Path) -> None:
+    """Lines with products but only the order's total (repeated on each line) as money: summing
+    it would count each order once per line, so the load stops and says what to map; the
+    store is untouched. A one-price shop's equal line totals, named as line totals, load."""
+    rows = [{"order_id": o, "customer_id": "c1", "date": "2024-01-02", "sku": p, "qty": 1,
+             "Order Total": tot}
+            for o, tot in (("o1", 30.0), ("o2", 12.0), ("o3", 9.0), ("o4", 20.0))
+            for p in ("A", "B")]
+    path = write_csv(tmp_path / "lines.csv", rows)
+    with pytest.raises(DataError, match=r"lines.csv: column 'Order Total' \(-> amount\) holds "
+                                        r"the same value on every line of 4 of the 4 orders"):
+        _ingest(tmp_path, [path])
+    assert Store(tmp_path / "s.duckdb").count("transactions") == 0
+    (tmp_path / "b").mkdir()
+    flat = write_csv(tmp_path / "b" / "till.csv",
+                     [{k: v for k, v in r.items() if k != "Order Total"} | {"Line Total": 1.0}
+                      for r in rows])
+    st, (rep,) = _ingest(tmp_path / "b", [flat])
+    assert rep["rows_loaded"] == 8 and rep["revenue_loaded"] == 8.0

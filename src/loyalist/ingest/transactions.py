@@ -14,7 +14,7 @@ import duckdb
 from loyalist import schema as s
 from loyalist.errors import DataError
 from loyalist.ingest import parse, quarantine
-from loyalist.ingest.adapters import Adapter, normalise
+from loyalist.ingest.adapters import ORDER_TOTAL_NAMES, Adapter, normalise
 from loyalist.ingest.join import FOUND
 from loyalist.ingest.read import ROW, Source
 
@@ -27,6 +27,10 @@ MAX_ABS_QUANTITY = 1_000_000
 #: ("partially refunded" is a sale)
 CANCELLED_STATUS = (r"^\s*(wc-)?(cancel|void|fail|declin|abandon|reject|unavailable|refund"
                     r"|return|charge[ _-]?back)")
+#: a line total equal on every line of at least this share of the orders with several
+#: products (and at least this many such orders) is an order total repeated per line
+REPEATED_TOTAL_SHARE = 0.8
+MIN_ORDERS_FOR_TOTALS_CHECK = 3
 #: customer ids that mean "no customer" (a web shop's guest checkout is user 0)
 GUEST_IDS = "('0', '-1', 'guest', 'n/a', 'na', 'none', 'null', 'unknown', 'anonymous', '-')"
 #: above this share of unparseable non-empty values, a column is the wrong column: the load fails
@@ -164,6 +168,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     """)
     filled = _fill_from_order(con, a, table, rule) if s.ORDER_ID in a.columns else []
     _check_types(con, src, a, table)
+    _check_line_totals(con, src, a, table)
     report = _report(con, src, a, table)
     report["assumptions"] += (filled + _currencies(con, src) + _unix_times(con, src, a)
                               + _placeholder_customers(con, src, a))
@@ -187,6 +192,32 @@ def _placeholder_customers(con: duckdb.DuckDBPyConnection, src: Source, a: Adapt
     vals = ", ".join(repr(r[0]) for r in rows)
     return [f"{n:,} line(s) name their customer {vals} in {col!r}: a placeholder for no "
             "customer (a guest checkout), so they are guest lines"]
+
+
+def _check_line_totals(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
+                       ) -> None:
+    """A line total (``amount``) named like an order's total and the same on every line of
+    most orders with several products is the order's total repeated on each line (web-shop
+    exports): summing it would count an order's revenue once per line. That is one clear
+    error, not a silent overcount."""
+    if (not a.amount_given or s.ORDER_ID not in a.columns
+            or normalise(a.columns[s.AMOUNT]) not in {*ORDER_TOTAL_NAMES, "total"}):
+        return  # a column named as a line total is one (a one-price shop's lines are equal)
+    multi, same = con.execute(f"""
+        SELECT count(*), count(*) FILTER (WHERE lo = hi AND lines > 1 AND kinds > 1)
+        FROM (SELECT {s.ORDER_ID}, count(*) AS lines, min({s.AMOUNT}) AS lo,
+                     max({s.AMOUNT}) AS hi, count(DISTINCT {s.PRODUCT_ID}) AS kinds
+              FROM {table} WHERE __rule IS NULL AND {s.ORDER_ID} IS NOT NULL
+              GROUP BY 1 HAVING count(*) > 1 AND count(DISTINCT {s.PRODUCT_ID}) > 1)
+        """).fetchall()[0]
+    if multi >= MIN_ORDERS_FOR_TOTALS_CHECK and same >= REPEATED_TOTAL_SHARE * multi:
+        col = a.columns[s.AMOUNT]
+        raise DataError(
+            f"{src.path}: column {col!r} (-> {s.AMOUNT}) holds the same value on every line of "
+            f"{same:,} of the {multi:,} orders with several products: it is the order's total "
+            "repeated on each line, not the line's total, and summing it would count each "
+            "order once per line. Map the price per item with --map unit_price=<column> (or "
+            "the line total with --map amount=<column>)")
 
 
 def _unix_times(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> list[str]:
