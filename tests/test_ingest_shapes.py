@@ -702,6 +702,10 @@ def test_an_order_total_repeated_on_every_line_is_refused(tmp_path: Path) -> Non
                                         r"the same value on every line of 4 of the 4 orders"):
         _ingest(tmp_path, [path])
     assert Store(tmp_path / "s.duckdb").count("transactions") == 0
+    # named explicitly with --map, the column is taken as the line total it is said to be
+    (tmp_path / "m").mkdir()
+    _, (mapped,) = _ingest(tmp_path / "m", [path], mapping=["amount=Order Total"])
+    assert mapped["rows_loaded"] == 8
     (tmp_path / "b").mkdir()
     flat = write_csv(tmp_path / "b" / "till.csv",
                      [{k: v for k, v in r.items() if k != "Order Total"} | {"Line Total": 1.0}

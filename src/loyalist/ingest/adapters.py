@@ -46,6 +46,8 @@ class Adapter:
     #: a date that reads both ways (02/01/2024) is day first (column names in a language whose
     #: countries write dates day first)
     day_first: bool = False
+    #: canonical columns the user named with --map (taken as meant, not second-guessed)
+    mapped: frozenset[str] = frozenset()
 
 
 # --- UCI Online Retail (2010-2011) and Online Retail II: both column spellings ----------------
@@ -477,6 +479,7 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
         derived=derived,
         assumptions=tuple(assumptions),
         day_first=day_first,
+        mapped=frozenset(mapping),
     )
 
 

@@ -200,7 +200,7 @@ def _check_line_totals(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, 
     most orders with several products is the order's total repeated on each line (web-shop
     exports): summing it would count an order's revenue once per line. That is one clear
     error, not a silent overcount."""
-    if (not a.amount_given or s.ORDER_ID not in a.columns
+    if (not a.amount_given or s.ORDER_ID not in a.columns or s.AMOUNT in a.mapped
             or normalise(a.columns[s.AMOUNT]) not in {*ORDER_TOTAL_NAMES, "total"}):
         return  # a column named as a line total is one (a one-price shop's lines are equal)
     multi, same = con.execute(f"""
