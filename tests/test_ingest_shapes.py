@@ -712,3 +712,22 @@ def test_an_order_total_repeated_on_every_line_is_refused(tmp_path: Path) -> Non
                       for r in rows])
     st, (rep,) = _ingest(tmp_path / "b", [flat])
     assert rep["rows_loaded"] == 8 and rep["revenue_loaded"] == 8.0
+
+
+def test_a_pos_export_with_product_name_and_sku(tmp_path: Path) -> None:
+    """A POS sales export (Vend/Lightspeed style): 'Product' is the name and 'SKU' the id;
+    a voided sale is no sale, a negative line is a return."""
+    path = tmp_path / "sales.csv"
+    path.write_text(
+        "Sale Date,Receipt Number,Customer Code,Product,SKU,Quantity,Subtotal,Total,Status\n"
+        "2024-01-02 10:00:00,1001,C-1,Mug,MUG-1,2,25.00,27.50,CLOSED\n"
+        "2024-01-02 10:00:00,1001,C-1,Tea,TEA-1,1,5.00,5.50,CLOSED\n"
+        "2024-01-04 12:00:00,1003,C-2,Mug,MUG-1,1,12.50,13.75,VOIDED\n"
+        "2024-01-05 12:00:00,1004,C-2,Mug,MUG-1,-1,-12.50,-13.75,CLOSED\n", encoding="utf-8")
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert (rep["columns"]["product_id"], rep["columns"]["description"]) == ("SKU", "Product")
+    assert rep["columns"]["order_id"] == "Receipt Number"
+    assert (rep["rows_loaded"], rep["rules"]["cancelled_order"], rep["rules"]["return"]) == (
+        3, 1, 1)
+    got = st.query("SELECT product_id, description FROM transactions ORDER BY source_row")
+    assert got.product_id.tolist() == ["MUG-1", "TEA-1", "MUG-1"]

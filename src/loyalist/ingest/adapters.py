@@ -178,7 +178,8 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
     # a separate time of day; a file whose only date column is called "time" uses it as the date
     s.ORDERED_TIME: ("orderedtime", "time", "ordertime", "transactiontime", "purchasetime",
                      "saletime", "invoicetime", "timeofday", "transtime", "txntime", *_EU_TIME),
-    s.PRODUCT_ID: ("productid", "product", "sku", "stockcode", "itemid", "item", "article",
+    # a SKU or stock code is the id even beside a column called 'Product' (often its name)
+    s.PRODUCT_ID: ("productid", "sku", "stockcode", "product", "itemid", "item", "article",
                    "articleid", "productcode", "itemcode", "ean", "upc", "barcode",
                    *_EU_PRODUCT),
     s.QUANTITY: ("quantity", "qty", "units", "count", "pieces", "amountunits", *_EU_QUANTITY),
