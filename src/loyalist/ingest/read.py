@@ -199,13 +199,14 @@ def _sql_str(v: str) -> str:
     return "'" + v.replace("'", "''") + "'"
 
 
-def open_sources(con: duckdb.DuckDBPyConnection, path: Path, view: str,
-                 scratch: Path | None = None) -> list[Source]:
+def open_sources(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
+                 ) -> list[Source]:
     """The file as a source (:func:`_open`), and for a workbook whose sheets hold different
     tables (an ERP's 'Orders' and 'Order lines', a 'Customers' sheet beside 'Sales') one more
     source per group of sheets with the same columns, after the first (views ``{view}_s1``,
     ...). The caller decides which of those extra sheets it can use. The workbook is read
-    once."""
+    once. ``scratch``: a folder for converted copies, kept until the views are no longer
+    read."""
     first, sheets = _open(con, path, view, scratch)
     out = [first]
     for name, names, rows in sheets:
@@ -217,7 +218,7 @@ def open_sources(con: duckdb.DuckDBPyConnection, path: Path, view: str,
     return out
 
 
-def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path | None = None
+def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
           ) -> tuple[Source, list[tuple[str, list[str], int]]]:
     """Register ``path`` as temp view ``view``; raise :class:`DataError` with a fix on bad input.
     Also returns a workbook's other sheet groups, registered as views of their own
@@ -368,7 +369,6 @@ def header_line(path: Path, encoding: str = "utf-8") -> int:
     import io
     import re
 
-
     try:
         with _open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding,
                                                          errors="replace") as f:
@@ -397,15 +397,15 @@ def header_row(rows: Sequence[Sequence[Any]]) -> int:
 
 
 def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
-                  scratch: Path | None = None) -> tuple[str, ...]:
+                  scratch: Path) -> tuple[str, ...]:
     """A CSV (any delimiter DuckDB sniffs) as ``view``, every column text. A file that is not
-    UTF-8 is read as Windows-1252 through a UTF-8 copy in ``scratch`` when given (DuckDB reads
+    UTF-8 or UTF-16 is read as Windows-1252 through a UTF-8 copy in ``scratch`` (DuckDB reads
     Latin-1 but refuses its bytes 0x80-0x9F, where Windows puts the euro sign and typographic
-    quotes: 'EUR 3,50' in a German till export), else as Latin-1."""
+    quotes: 'EUR 3,50' in a German till export)."""
     enc = text_encoding(path)
     skip = header_line(path, enc)
     shown_enc = enc
-    if enc == "latin-1" and scratch is not None:
+    if enc == "latin-1":
         path = _to_utf8(path, scratch / view / path.name)
         p = _sql_str(str(path))
         enc, shown_enc = "utf-8", "Windows-1252 (Latin-1 with the euro sign)"
