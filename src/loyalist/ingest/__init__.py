@@ -84,33 +84,29 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
         pairs = (join.find_pairs(sources, mapping)
                  if fmt in ("auto", "generic") and table == "auto" else [])
         lines_of = {p.lines: p for p in pairs}
+        heads = pairs[0].headers if pairs else ()
+        tbls = [s.T_TRANSACTIONS if i in lines_of or i in heads
+                else table if table != "auto" else tables.detect_table(src.headers)
+                for i, src in enumerate(sources)]
+        done: dict[int, dict[str, Any]] = {}
         # customer lists after the sales, so they can be keyed the way the sales are
         # (tables.customer_key); reports stay in the order the files were given
-        later = {i for i, src in enumerate(sources) if table == "auto" and i not in lines_of
-                 and not (pairs and i in pairs[0].headers)
-                 and tables.detect_table(src.headers) == s.T_CUSTOMERS}
-        done: dict[int, dict[str, Any]] = {}
-        for i in sorted(range(len(sources)), key=lambda k: (k in later, k)):
-            src = sources[i]
+        for i in sorted(range(len(sources)), key=lambda k: (tbls[k] == s.T_CUSTOMERS, k)):
+            src, tbl = sources[i], tbls[i]
             path = src.path
             load_id = next_id + i
-            if pairs and i in pairs[0].headers:
-                tbl = s.T_TRANSACTIONS
+            if i in heads:
                 report = _earlier_load(con, src, tbl) or join.headers_report(
-                    con, [sources[h] for h in pairs[0].headers], pairs[0].headers.index(i),
+                    con, [sources[h] for h in heads], heads.index(i),
                     [sources[p.lines] for p in pairs], pairs, load_id)
             else:
                 if i in lines_of:
-                    src = join.joined_source(con, src,
-                                             [sources[h] for h in lines_of[i].headers],
+                    src = join.joined_source(con, src, [sources[h] for h in heads],
                                              lines_of[i], f"__joined{i}")
-                    tbl = s.T_TRANSACTIONS
-                else:
-                    tbl = table if table != "auto" else tables.detect_table(src.headers)
                 report = _load(con, store, src, tbl, fmt, mapping, load_id, i, progress,
                                first_day)
             report.update(load_id=load_id, table=tbl)
-            if shown.get(path, str(path)) != str(path.resolve()):  # a member of an archive
+            if shown[path] != str(path.resolve()):  # a member of an archive, or a .gz's copy
                 report["file"] = str(report.get("file", path)).replace(str(path), shown[path])
             report.setdefault("status", "loaded")
             q = con.execute(f"SELECT count(*) FROM {s.T_QUARANTINE} WHERE load_id = ?",
@@ -120,7 +116,7 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
                                      f"expected {report['rows_quarantined']}")
             con.execute(
                 f"INSERT INTO {s.T_LOADS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [load_id, tbl, shown.get(path, str(path.resolve())), src.sha256,
+                [load_id, tbl, shown[path], src.sha256,
                  report.get("format", tbl), loaded_at, report["status"], report["rows_read"],
                  report["rows_loaded"], report["rows_quarantined"], json.dumps(report["rules"]),
                  json.dumps(report)])
