@@ -171,25 +171,27 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     _check_line_totals(con, src, a, table)
     report = _report(con, src, a, table)
     report["assumptions"] += (filled + _currencies(con, src) + _unix_times(con, src, a)
-                              + _placeholder_customers(con, src, a))
+                              + _placeholder_customers(con, src, a, table))
     return report
 
 
-def _placeholder_customers(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter
-                           ) -> list[str]:
+def _placeholder_customers(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
+                           table: str) -> list[str]:
     """How many lines name their customer by a placeholder (:data:`GUEST_IDS`), which makes
-    them guest lines: one customer '0' buying for every guest would be the best customer."""
+    them guest lines: one customer '0' buying for every guest would be the best customer.
+    Counted on the staged table (a non-empty customer cell parsed to no customer is a
+    placeholder); the source is read again for the values only when there are any."""
     col = a.columns.get(s.CUSTOMER_ID)
     if col is None:
         return []
-    e = parse.column_expr(con, src.view, col, src.types[col], "id")
-    rows = con.execute(f"SELECT lower({e}) AS v, count(*) FROM {src.view} "
-                       f"WHERE lower({e}) IN {GUEST_IDS} GROUP BY 1 ORDER BY 2 DESC"
-                       ).fetchall()
-    if not rows:
+    n = con.execute(f'SELECT count(*) FROM {table} WHERE {s.CUSTOMER_ID} IS NULL '
+                    f'AND "__has_{s.CUSTOMER_ID}"').fetchall()[0][0]
+    if not n:
         return []
-    n = sum(r[1] for r in rows)
-    vals = ", ".join(repr(r[0]) for r in rows)
+    e = parse.column_expr(con, src.view, col, src.types[col], "id")
+    vals = ", ".join(repr(v) for (v,) in con.execute(
+        f"SELECT lower({e}) AS v FROM {src.view} WHERE lower({e}) IN {GUEST_IDS} "
+        "GROUP BY 1 ORDER BY count(*) DESC").fetchall())
     return [f"{n:,} line(s) name their customer {vals} in {col!r}: a placeholder for no "
             "customer (a guest checkout), so they are guest lines"]
 
