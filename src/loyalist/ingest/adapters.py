@@ -198,6 +198,9 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
     s.CHANNEL: ("channel", "saleschannel", "kanal", "canal", "canale"),
     s.COUNTRY: ("country", "countrycode", "land", "pays", "pais", "paese", "nazione", "kraj"),
 }
+#: what the report says when a file's European column names make its dates day first
+DAY_FIRST_NOTE = ("the column names are in a language whose countries write the day first: a "
+                  "date that reads both ways (02/01/2024) is 2 January")
 #: names of an order's total (normalised): on a line of a multi-line order it repeats the
 #: order's total, so it is no line total
 ORDER_TOTAL_NAMES = frozenset(("ordertotal", "ordervalue", "ordertotalamount", "grandtotal",
@@ -463,8 +466,7 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
             "several units of the same item")
     day_first = any(normalise(h) in _EU_NAMES for h in cols.values())
     if day_first:
-        assumptions.append("the column names are in a language whose countries write the day "
-                           "first: a date that reads both ways (02/01/2024) is 2 January")
+        assumptions.append(DAY_FIRST_NOTE)
     return Adapter(
         name="generic",
         columns=cols,

@@ -116,6 +116,11 @@ def number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str)
 SERIAL_MIN, _SERIAL_MAX = 10_000, 100_000
 
 
+#: Unix times as text: seconds (1973-2286, maybe with a fraction) and milliseconds
+UNIX_SECONDS = "[0-9]{9,10}([.][0-9]+)?"
+UNIX_MILLISECONDS = "[0-9]{12,13}"
+
+
 def _serial(v: str) -> str:
     """Serial days as a timestamp, to the nearest second (a spreadsheet writes 08:26 as
     40513.3513888889, which is 08:25:59.99999 to the microsecond)."""
@@ -155,9 +160,9 @@ def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: s
         for f in (_day_first(DATE_FORMATS) if day_first else DATE_FORMATS)
     ] + [f"CASE WHEN {num} BETWEEN {SERIAL_MIN} AND {_SERIAL_MAX} THEN {_serial(num)} END",
          # Unix time in seconds or milliseconds (app databases, payment exports), as UTC
-         f"CASE WHEN regexp_full_match({t}, '[0-9]{{9,10}}([.][0-9]+)?') "
+         f"CASE WHEN regexp_full_match({t}, '{UNIX_SECONDS}') "
          f"THEN timezone('UTC', to_timestamp({num})) END",
-         f"CASE WHEN regexp_full_match({t}, '[0-9]{{12,13}}') "
+         f"CASE WHEN regexp_full_match({t}, '{UNIX_MILLISECONDS}') "
          f"THEN timezone('UTC', to_timestamp({num} / 1000)) END"]
     # '12/31/10 14:00' reads as the year 10 under %Y and as 2010 under %y: only dates in
     # 1900-2199 count, so the format that gives real dates wins

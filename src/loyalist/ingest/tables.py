@@ -23,6 +23,7 @@ from loyalist.ingest.adapters import (
     _EU_DESCRIPTION,
     _EU_NAMES,
     _EU_PRODUCT,
+    DAY_FIRST_NOTE,
     SYNONYMS_BY_COLUMN,
     normalise,
 )
@@ -323,8 +324,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
              for canon, col in cols.items()}
     notes = list(src.notes) + ([key_note] if key_note else [])
     if day_first and any(spec.kinds[c] == "timestamp" for c in cols):
-        notes.append("the column names are in a language whose countries write the day first: "
-                     "a date that reads both ways (02/01/2024) is 2 January")
+        notes.append(DAY_FIRST_NOTE)
     ctl = _control_column(src.headers, mapping) if spec.name == s.T_PROMOTIONS else None
     if ctl is not None and ctl[0] not in cols.values() and s.PROMOTION in exprs:
         col, flags_control = ctl

@@ -230,7 +230,8 @@ def _unix_times(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> list
         return []
     x = f"trim(CAST({parse.q(col)} AS VARCHAR))"
     n = con.execute(f"""SELECT count(*) FROM (SELECT {x} AS v FROM {src.view} LIMIT 1000)
-                        WHERE regexp_full_match(v, '[0-9]{{9,10}}([.][0-9]+)?|[0-9]{{12,13}}')
+                        WHERE regexp_full_match(v, '{parse.UNIX_SECONDS}')
+                           OR regexp_full_match(v, '{parse.UNIX_MILLISECONDS}')
                      """).fetchall()[0][0]
     if not n:
         return []
