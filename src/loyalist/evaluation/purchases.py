@@ -20,6 +20,7 @@ literature counts repeat transactions at the day level).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -49,17 +50,25 @@ def last_period_days(store: Store, feats: pd.DataFrame, as_of: pd.Timestamp,
 MIN_TRAIN_WINDOW_DAYS = 28
 
 
+def _boosted(store: Store, plan: Any, window_days: int, random_state: int) -> Any:
+    """The boosted purchase-day model trained on ``plan``'s cutoffs for ``window_days``."""
+    from loyalist.clv.ml import BoostedCLVModel
+
+    return BoostedCLVModel(target=TARGET, quantiles=(0.5,), random_state=random_state).fit(
+        build_panel(store, plan.cutoffs, window_days))
+
+
 def _extrapolated(store: Store, feats: pd.DataFrame, ts: pd.Timestamp, horizon_days: int,
-                  bg: Any, bg_pred: np.ndarray, random_state: int, min_history_days: int
+                  bg_expected: Callable[[int], np.ndarray], bg_pred: np.ndarray,
+                  random_state: int, min_history_days: int
                   ) -> tuple[np.ndarray, dict[str, Any]] | None:
     """For a horizon longer than any label window the history can train (a young cohort: every
     window ending by ``as_of`` would start before the first purchase): the boosted count model
     trained on the longest window ``w`` that fits (weekly steps down to
     :data:`MIN_TRAIN_WINDOW_DAYS`), its forecast for ``w`` stretched to the horizon by each
     customer's BG/NBD ratio ``E[X(horizon)] / E[X(w)]``. The level is learned, the shape over
-    time is BG/NBD's. None when no window fits."""
-    from loyalist.clv.ml import BoostedCLVModel
-
+    time is BG/NBD's (``bg_expected(days)``: each customer's E[X(days)]; ``bg_pred`` its value
+    for the horizon). None when no window fits."""
     first = pd.Timestamp(feats["first_purchase_at"].min())
     w = horizon_days - 7
     while w >= MIN_TRAIN_WINDOW_DAYS:
@@ -71,10 +80,8 @@ def _extrapolated(store: Store, feats: pd.DataFrame, ts: pd.Timestamp, horizon_d
             w -= 7
     else:
         return None
-    panel = build_panel(store, plan.cutoffs, w)
-    ml = BoostedCLVModel(target=TARGET, quantiles=(0.5,), random_state=random_state).fit(panel)
-    x, tx, big_t = (feats[c].to_numpy(dtype=float) for c in ("bg_frequency", "bg_recency", "bg_T"))
-    bg_w = np.asarray(bg.expected_purchases(float(w), x, tx, big_t), dtype=float)
+    ml = _boosted(store, plan, w, random_state)
+    bg_w = bg_expected(w)
     ratio = np.where(bg_w > 0, bg_pred / np.maximum(bg_w, 1e-12), horizon_days / w)
     return np.asarray(ml.predict(feats), dtype=float) * ratio, {
         "trained_window_days": w, "rounds": ml.n_rounds_["point"],
@@ -95,7 +102,6 @@ def compare_purchase_forecasts(store: Store, as_of: Any, horizon_days: int, *,
     Raises :class:`DataError` when the window is not fully observed in the store.
     """
     from loyalist.clv import BetaGeoModel
-    from loyalist.clv.ml import BoostedCLVModel
 
     ts = to_as_of(as_of)
     last = store.date_range()[1]
@@ -112,7 +118,11 @@ def compare_purchase_forecasts(store: Store, as_of: Any, horizon_days: int, *,
 
     x, tx, big_t = (feats[c].to_numpy(dtype=float) for c in ("bg_frequency", "bg_recency", "bg_T"))
     bg = BetaGeoModel().fit(x, tx, big_t)
-    bg_pred = np.asarray(bg.expected_purchases(float(horizon_days), x, tx, big_t), dtype=float)
+
+    def bg_expected(days: int) -> np.ndarray:
+        return np.asarray(bg.expected_purchases(float(days), x, tx, big_t), dtype=float)
+
+    bg_pred = bg_expected(horizon_days)
     models["bgnbd"] = {**clv_metrics(actual, bg_pred),
                        "params": {k: float(v) for k, v in bg.params_.items()}}
 
@@ -120,16 +130,14 @@ def compare_purchase_forecasts(store: Store, as_of: Any, horizon_days: int, *,
     try:
         plan = plan_cutoffs(pd.Timestamp(feats["first_purchase_at"].min()), ts, horizon_days,
                             min_history_days=min_history_days, purpose="the boosted count model")
-        panel = build_panel(store, plan.cutoffs, horizon_days)
-        ml = BoostedCLVModel(target=TARGET, quantiles=(0.5,),
-                             random_state=random_state).fit(panel)
+        ml = _boosted(store, plan, horizon_days, random_state)
         models["boosted"] = {**clv_metrics(actual, ml.predict(feats)),
                              "rounds": ml.n_rounds_["point"], "training_rows": ml.n_train_}
         training = plan.to_dict()
     except LoyalistError as e:
         models["boosted"] = {"unavailable": str(e)}
-        longer = _extrapolated(store, feats, ts, horizon_days, bg, bg_pred, random_state,
-                               min_history_days)
+        longer = _extrapolated(store, feats, ts, horizon_days, bg_expected, bg_pred,
+                               random_state, min_history_days)
         if longer is not None:
             pred, info = longer
             models["boosted_extrapolated"] = {**clv_metrics(actual, pred), **info}
