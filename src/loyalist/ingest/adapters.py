@@ -366,6 +366,7 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
             if h is not None and canon not in cols and h not in used:
                 cols[canon] = h
                 used.add(h)
+    assumptions: list[str] = []
     shop_name = by_norm.get("name")
     if (s.ORDER_ID not in cols and shop_name is not None and shop_name not in used
             and any(normalise(h).startswith("lineitem") for h in headers)):
@@ -373,14 +374,12 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
         # the order's name (#1001)
         cols[s.ORDER_ID] = shop_name
         used.add(shop_name)
-        order_note = (f"{s.ORDER_ID} read from column {shop_name!r}: in an order export whose "
-                      "line items are 'Lineitem ...' columns it is the order's name (#1001); "
-                      f"map another with --map {s.ORDER_ID}=<column> if that is wrong")
-    else:
-        order_note = ""
+        assumptions.append(f"{s.ORDER_ID} read from column {shop_name!r}: in an order export "
+                           "whose line items are 'Lineitem ...' columns it is the order's name "
+                           f"(#1001); map another with --map {s.ORDER_ID}=<column> if that is "
+                           "wrong")
     if s.ORDERED_TIME in cols and s.ORDERED_AT not in cols and s.ORDERED_TIME not in mapping:
         cols[s.ORDERED_AT] = cols.pop(s.ORDERED_TIME)  # "Time" holding whole timestamps
-    assumptions: list[str] = [order_note] if order_note else []
     for canon, rule in _BY_WORDS.items():  # columns no synonym named, found by their words
         if canon in cols or (canon == s.AMOUNT and s.UNIT_PRICE in cols):
             continue
