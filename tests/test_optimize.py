@@ -501,3 +501,21 @@ def test_malformed_input_is_rejected_with_the_reason() -> None:
         solve(dataclasses.replace(p, promo_max_count=[-1.0] + [np.nan] * 5))
     with pytest.raises(ParameterError, match="budget must be finite"):
         solve(dataclasses.replace(p, budget=np.inf))
+
+
+def test_native_stdout_during_milp_goes_to_stderr() -> None:
+    """HiGHS can print a stray line to file descriptor 1 even when silenced, which would
+    corrupt ``loyalist plan --json``; while it runs, fd 1 is pointed at stderr and restored
+    afterwards (checked in a real subprocess, at the file-descriptor level)."""
+    import subprocess
+    import sys
+
+    code = ("import os\n"
+            "from loyalist.promote._mckp import stdout_to_stderr\n"
+            "with stdout_to_stderr():\n"
+            "    os.write(1, b'native noise\\n')\n"
+            "print('{\"ok\": 1}')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=60, check=True)
+    assert r.stdout == '{"ok": 1}\n'
+    assert "native noise" in r.stderr

@@ -10,7 +10,12 @@ algorithm and the references.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -536,6 +541,31 @@ def _improve(plan: Plan, prices: dict[str, Any], pool: np.ndarray | None = None)
 
 # --------------------------------------------------------------------------- MILP
 
+_FD_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send what native code writes to file descriptor 1 to file descriptor 2 meanwhile.
+
+    HiGHS prints ``HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();``
+    to stdout even when silenced (ERGO-Code/HiGHS#2783; seen here on a 3,000-customer
+    instance), which would corrupt ``loyalist plan --json``. Calls are serialised, so
+    threads (the API's) never interleave their swaps."""
+    with _FD_LOCK:
+        try:
+            sys.stdout.flush()
+            saved = os.dup(1)
+        except (OSError, ValueError, AttributeError):  # no usable fd 1: nothing to protect
+            yield
+            return
+        try:
+            os.dup2(2, 1)
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+
 
 def _milp(M: Model, idx: np.ndarray, base: Plan | None, time_limit: float, rel_gap: float
           ) -> tuple[np.ndarray | None, float, Any]:
@@ -586,9 +616,10 @@ def _milp(M: Model, idx: np.ndarray, base: Plan | None, time_limit: float, rel_g
             add(jj == j, np.ones(nv), -np.inf, M.pcnt[j] - count_j[j])
     A = sparse.csr_array((np.concatenate(r_x), (np.concatenate(r_i), np.concatenate(r_j))),
                          shape=(row, nv))
-    res = milp(-M.v[idx[ii], jj], integrality=np.ones(nv), bounds=Bounds(0, 1),
-               constraints=LinearConstraint(A, np.concatenate(lb), np.concatenate(ub)),
-               options={"time_limit": max(time_limit, 0.01), "mip_rel_gap": rel_gap})
+    with stdout_to_stderr():
+        res = milp(-M.v[idx[ii], jj], integrality=np.ones(nv), bounds=Bounds(0, 1),
+                   constraints=LinearConstraint(A, np.concatenate(lb), np.concatenate(ub)),
+                   options={"time_limit": max(time_limit, 0.01), "mip_rel_gap": rel_gap})
     bound = -res.mip_dual_bound if res.mip_dual_bound is not None else np.inf
     if res.x is None:
         return None, bound, res
