@@ -26,10 +26,11 @@ clear_inventory   incremental revenue landing in the categories to clear (named,
                   inventory's overstocked ones), x (1 + ``OVERSTOCK_BONUS``)
 ================  ================================================================
 
-**Before valuing**, each customer's effects are shrunk towards a rank-1 structure across
-promotions (:func:`shrink_effects`: buying, orders and redemptions; the offer's economics per
-redemption stay the customer's own) and scaled to the planning window
-(:func:`apply_competitors`).
+**Before valuing**, each customer's effects are shrunk towards a structure across promotions
+(:func:`shrink_effects`: buying, orders and redemptions; the offer's economics per redemption
+stay the customer's own): how responsive the customer is, times how strong the promotion is,
+times how well the offer fits the customer (:func:`offer_fit`, an assumption); then scaled to
+the planning window (:func:`apply_competitors`).
 
 **Merchant context.** The planning window's season (``PlanContext.season_factor``) scales the
 incremental effects and every redemption (a busier month has more orders that use the offer,
@@ -60,7 +61,8 @@ from loyalist.response.value import MULTI_USE, OfferMechanics, structural_value
 
 log = logging.getLogger(__name__)
 
-__all__ = ["COMPETITOR_ELASTICITY", "OVERSTOCK_BONUS", "PlanContext", "competitor_pressure",
+__all__ = ["BASKET_ELASTICITY", "COMPETITOR_ELASTICITY", "FIT_CAP", "FIT_FLOOR",
+           "FIT_PRIOR_ITEMS", "OVERSTOCK_BONUS", "PlanContext", "competitor_pressure",
            "eligibility", "goal_value_text", "goal_values", "losing_money", "make_plan",
            "seasonal_factor"]
 
@@ -76,6 +78,16 @@ LAPSED_MIN_DAYS = 60.0
 #: weight kept on each (customer, promotion) estimate; the rest goes to its rank-1 structure
 #: (see :func:`shrink_effects`). Chosen on generated scenarios (benchmarks/bench_plan.py).
 SHRINKAGE_KEEP = 0.1
+#: offer fit (:func:`offer_fit`; assumptions): the share of a category offer's lift that does
+#: not depend on the customer buying its categories, the cap on the fit, the pseudo-count of
+#: items at the customer base's category mix that a customer's own shares are shrunk with, and
+#: the elasticity of a money offer's lift to its value relative to the customer's basket
+FIT_FLOOR = 0.3
+FIT_CAP = 3.0
+FIT_PRIOR_ITEMS = 10.0
+BASKET_ELASTICITY = 0.5
+#: offers worth a fixed amount of money (their depth is the amount over the basket)
+MONEY_KINDS = frozenset({"fixed_voucher", "free_item", "free_shipping"})
 #: the incremental effects of a prediction without the offer's mechanics (a frame not made by
 #: ResponseModel): shrunk, and scaled by season and competitors, as they are
 EFFECT_COLUMNS = ("incremental_prob", "incremental_orders", "incremental_revenue",
@@ -270,9 +282,86 @@ def has_mechanics(pred: pd.DataFrame) -> bool:
     return all(c in pred for c in (*MECHANICS_COLUMNS, *VOLUME_COLUMNS))
 
 
-def shrink_effects(pred: pd.DataFrame, keep: float = SHRINKAGE_KEEP) -> pd.DataFrame:
+def offer_fit(pred: pd.DataFrame, ctx: PlanContext) -> tuple[np.ndarray, str | None]:
+    """How well each row's offer fits its customer, as a multiple of the promotion's average
+    over the customers in ``pred`` (so each promotion's values average 1), and the assumption
+    this states (None when the fit is the same for every customer of every promotion).
+
+    Two assumptions about who responds to what, both standard in promotion planning:
+
+    - an offer on some categories lifts a customer in proportion to
+      ``FIT_FLOOR + (1 - FIT_FLOOR) x share / average share`` (capped at ``FIT_CAP``), with
+      ``share`` the customer's past share of spend in those categories: a 30%-off knitwear
+      offer matters more to a customer who buys knitwear, and ``FIT_FLOOR`` of its lift (the
+      contact, the visit it prompts) reaches everyone. Shares from a handful of items are
+      mostly noise, so each customer's shares are shrunk towards the customer base's mix
+      with ``FIT_PRIOR_ITEMS`` pseudo-items (empirical Bayes, Dirichlet-multinomial);
+    - an offer worth a fixed amount (a voucher, a free item, free shipping) lifts in
+      proportion to ``(amount / basket) ** BASKET_ELASTICITY``: 25 off means more on a 40
+      basket than on a 400 one (perceived discount depth; for a voucher with a minimum
+      spend the basket counts as at least that minimum).
+
+    Per-promotion uplift models cannot learn this from a few thousand exposures (an offer's
+    average effect has a standard error near its size on the generated electronics scenario),
+    and a promotion's average effect is what they do measure, so the fit only redistributes
+    it between customers (:func:`shrink_effects`)."""
+    n = len(pred)
+    fit = np.ones(n)
+    if n == 0:
+        return fit, None
+    cat = ctx.catalog.drop_duplicates("name").set_index("name")
+    cust = ctx.customers
+    ids = pred[s.CUSTOMER_ID].to_numpy()
+    basket = (pred["basket"].to_numpy(dtype=float) if "basket" in pred
+              else np.full(n, np.nan))
+    evidence = None
+    for col in ("items_total", "orders"):
+        if col in cust:
+            evidence = np.nan_to_num(pd.to_numeric(cust[col], errors="coerce").reindex(ids)
+                                     .to_numpy(dtype=float)).clip(0)
+            break
+    used: set[str] = set()
+    for promo, idx in pred.groupby("promotion", sort=False).indices.items():
+        if promo not in cat.index:
+            continue
+        m = np.ones(len(idx))
+        cats = split_list(cat.at[promo, "category"]) if "category" in cat else []
+        if cats and evidence is not None and any(f"share__{c}" in cust for c in cats):
+            own = _share(cust, ids[idx], cats)
+            n_i = evidence[idx]
+            mix = float(np.average(own, weights=n_i)) if n_i.sum() > 0 else float(own.mean())
+            shrunk = (n_i * own + FIT_PRIOR_ITEMS * mix) / (n_i + FIT_PRIOR_ITEMS)
+            if shrunk.mean() > 0:
+                m *= np.minimum(FIT_FLOOR + (1 - FIT_FLOOR) * shrunk / shrunk.mean(), FIT_CAP)
+                used.add("category")
+        if cat.at[promo, "kind"] in MONEY_KINDS and np.isfinite(basket[idx]).any():
+            b = basket[idx]
+            b = np.where(np.isfinite(b) & (b > 0), b, np.nanmedian(b[b > 0]) if (b > 0).any()
+                         else 1.0)
+            floor = cat.at[promo, "min_spend"] if "min_spend" in cat else np.nan
+            b = np.maximum(b, float(floor) if pd.notna(floor) else 0.0)
+            m *= b ** -BASKET_ELASTICITY
+            used.add("money")
+        fit[idx] = m / m.mean()
+    if not used:
+        return fit, None
+    parts = []
+    if "category" in used:
+        parts.append(f"a category offer lifts a customer by {FIT_FLOOR:g} + {1 - FIT_FLOOR:g} x "
+                     "their share of spend in its categories over the average share (shares "
+                     f"shrunk towards the customer base's mix with {FIT_PRIOR_ITEMS:g} items)")
+    if "money" in used:
+        parts.append("a voucher, free item or free shipping lifts in proportion to (its value "
+                     f"/ the customer's basket)^{BASKET_ELASTICITY:g}")
+    return fit, ("offer fit (assumption): " + "; ".join(parts) + "; each promotion's average "
+                 "effect is kept as measured")
+
+
+def shrink_effects(pred: pd.DataFrame, keep: float = SHRINKAGE_KEEP,
+                   fit: np.ndarray | None = None) -> pd.DataFrame:
     """Shrink each customer's per-promotion effects towards a rank-1 structure
-    ``a_i * b_j`` (how responsive the customer is, times how strong the promotion is).
+    ``a_i * b_j`` (how responsive the customer is, times how strong the promotion is), times
+    the offer's fit ``fit`` (one value per row of ``pred``, :func:`offer_fit`; None = 1).
 
     Per-promotion uplift models are each fitted on one promotion's treated and control arms,
     so the differences *between* promotions for one customer are the noisiest part of the
@@ -289,7 +378,13 @@ def shrink_effects(pred: pd.DataFrame, keep: float = SHRINKAGE_KEEP) -> pd.DataF
     per redemption depends on the customer's basket (a 50-off voucher over 500 tops up a small
     basket, a 15%-off bundle discounts a large one), and shrinking them towards a rank-1
     structure cost even the true effects 10-20% of the oracle's profit and average order
-    value on the electronics scenario."""
+    value on the electronics scenario.
+
+    The fit redistributes each promotion's rank-1 effect between customers and is rescaled so
+    that the promotion's total (``sum_i a_i b_j``) is unchanged. Without it, one relative lift
+    per promotion ranks the promotions the same way for every customer: the fashion retention
+    plan gave all 3,947 eligible customers the same offer, where the oracle splits them by
+    category fit and basket (benchmarks/bench_plan.py)."""
     if keep >= 1.0 or pred.empty:
         return pred
     pred = pred.copy()
@@ -307,6 +402,14 @@ def shrink_effects(pred: pd.DataFrame, keep: float = SHRINKAGE_KEEP) -> pd.DataF
         scale = float(np.nanmean(b))
         rel = b / scale if abs(scale) > 1e-12 else np.ones_like(b)
         rank1 = np.outer(np.nan_to_num(a), np.nan_to_num(rel, nan=1.0))
+        if fit is not None:
+            f = np.ones_like(w)
+            f[r, c] = fit
+            # keep each promotion's total: sum_i a_i b_j f_ij = sum_i a_i b_j
+            wa = np.clip(np.nan_to_num(a), 0, None)[:, None] * ~np.isnan(w)
+            norm = (wa * f).sum(axis=0) / np.maximum(wa.sum(axis=0), 1e-300)
+            f = f / np.where(norm > 0, norm, 1.0)
+            rank1 = rank1 * f
         pred[col] = keep * w[r, c] + (1.0 - keep) * rank1[r, c]
     return revalue(pred)
 
@@ -447,18 +550,23 @@ class PlanInstance:
 
 def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                    constraints: Constraints, *, context_effects: bool = True,
-                   shrinkage_keep: float = SHRINKAGE_KEEP) -> PlanInstance:
+                   shrinkage_keep: float = SHRINKAGE_KEEP,
+                   use_offer_fit: bool = True) -> PlanInstance:
     """Value and cost matrices, eligibility and side constraints for the optimizer.
-    ``context_effects=False`` skips the shrinkage and the seasonal and competitor adjustments
-    (for effects that are already exact, such as a generated scenario's truth)."""
+    ``context_effects=False`` skips the shrinkage, the offer fit and the seasonal and
+    competitor adjustments (for effects that are already exact, such as a generated
+    scenario's truth); ``use_offer_fit=False`` skips the offer fit only."""
     params.check()
     if pred.empty:
         raise DataError("no (customer, promotion) predictions to plan with: the store holds no "
                         "customers known at as_of")
     notes: list[str] = []
     if context_effects:
-        pred = shrink_effects(pred, shrinkage_keep)
+        fit, fit_note = offer_fit(pred, ctx) if use_offer_fit else (None, None)
+        pred = shrink_effects(pred, shrinkage_keep, fit)
         pred, notes = apply_competitors(pred, ctx, params)
+        if fit_note and shrinkage_keep < 1.0:
+            notes.insert(0, fit_note)
     value, goal_notes = goal_values(params.goal, pred, ctx, params)
     notes += goal_notes
     ok, excluded = eligibility(pred, ctx, params, constraints)
