@@ -404,6 +404,27 @@ def test_offer_fit_follows_category_shares_and_basket_depth() -> None:
     assert offer_fit(nothing, ctx) == (pytest.approx(np.ones(len(nothing))), None)
 
 
+
+def test_offer_fit_is_capped_and_probabilities_stay_below_one() -> None:
+    """A basket of 1 among baskets of 300 would make free shipping 3.4x as attractive as the
+    average; the fit stops at FIT_CAP. And however effects are redistributed, a customer's
+    incremental buying probability never exceeds 1 - their baseline."""
+    from loyalist.promote.plan import FIT_CAP, offer_fit, shrink_effects
+
+    cust = pd.DataFrame({s.CUSTOMER_ID: list("abcd")}).set_index(s.CUSTOMER_ID)
+    catalog = pd.DataFrame({"name": ["ship"], "kind": ["free_shipping"], "value": [5.0],
+                            "contact_cost": 0.1})
+    pred = pd.DataFrame({s.CUSTOMER_ID: list("abcd"), "promotion": "ship",
+                         "basket": [1.0, 300.0, 300.0, 300.0]})
+    fit, _ = offer_fit(pred, PlanContext(cust, catalog, pd.Timestamp("2025-01-01")))
+    assert fit[0] == pytest.approx(FIT_CAP) and fit.max() <= FIT_CAP
+    eff = pd.DataFrame({s.CUSTOMER_ID: list("ab") * 2, "promotion": ["x", "x", "y", "y"],
+                        "incremental_prob": [0.30, 0.01, 0.30, 0.01],
+                        "p_control": [0.90, 0.10, 0.90, 0.10]})
+    out = shrink_effects(eff, keep=0.0, fit=np.array([3.0, 0.2, 1.0, 1.0]))
+    assert (out["incremental_prob"] <= 1 - out["p_control"] + 1e-12).all()
+    assert out["incremental_prob"].iloc[0] == pytest.approx(0.10)
+
 def test_offer_fit_redistributes_but_keeps_each_promotion_total() -> None:
     """With the fit, shrinkage still keeps each promotion's total effect over customers (what
     its experiment measured) and moves it towards the customers it fits."""

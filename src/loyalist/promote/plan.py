@@ -290,7 +290,7 @@ def offer_fit(pred: pd.DataFrame, ctx: PlanContext) -> tuple[np.ndarray, str | N
     Two assumptions about who responds to what, both standard in promotion planning:
 
     - an offer on some categories lifts a customer in proportion to
-      ``FIT_FLOOR + (1 - FIT_FLOOR) x share / average share`` (capped at ``FIT_CAP``), with
+      ``FIT_FLOOR + (1 - FIT_FLOOR) x share / average share``, with
       ``share`` the customer's past share of spend in those categories: a 30%-off knitwear
       offer matters more to a customer who buys knitwear, and ``FIT_FLOOR`` of its lift (the
       contact, the visit it prompts) reaches everyone. Shares from a handful of items are
@@ -300,6 +300,8 @@ def offer_fit(pred: pd.DataFrame, ctx: PlanContext) -> tuple[np.ndarray, str | N
       proportion to ``(amount / basket) ** BASKET_ELASTICITY``: 25 off means more on a 40
       basket than on a 400 one (perceived discount depth; for a voucher with a minimum
       spend the basket counts as at least that minimum).
+
+    Either way, and both together, no customer's fit exceeds ``FIT_CAP`` times the average.
 
     Per-promotion uplift models cannot learn this from a few thousand exposures (an offer's
     average effect has a standard error near its size on the generated electronics scenario),
@@ -342,7 +344,7 @@ def offer_fit(pred: pd.DataFrame, ctx: PlanContext) -> tuple[np.ndarray, str | N
             b = np.maximum(b, float(floor) if pd.notna(floor) else 0.0)
             m *= b ** -BASKET_ELASTICITY
             used.add("money")
-        fit[idx] = m / m.mean()
+        fit[idx] = np.minimum(m / m.mean(), FIT_CAP)
     if not used:
         return fit, None
     parts = []
@@ -411,6 +413,10 @@ def shrink_effects(pred: pd.DataFrame, keep: float = SHRINKAGE_KEEP,
             f = f / np.where(norm > 0, norm, 1.0)
             rank1 = rank1 * f
         pred[col] = keep * w[r, c] + (1.0 - keep) * rank1[r, c]
+    if "incremental_prob" in pred and "p_control" in pred:  # nobody buys with probability > 1
+        room = 1.0 - pred["p_control"].to_numpy(dtype=float)
+        pred["incremental_prob"] = np.minimum(pred["incremental_prob"].to_numpy(dtype=float),
+                                              np.where(np.isnan(room), np.inf, room))
     return revalue(pred)
 
 
