@@ -89,6 +89,21 @@ def test_plan_cli_json_and_files(scenario: dict, tmp_path: Path) -> None:
     assert len(stored) == 1 and json.loads(stored["summary"].iloc[0])["spend"] == doc["spend"]
 
 
+
+def test_plan_cli_can_drop_the_offer_fit_assumption(scenario: dict, tmp_path: Path) -> None:
+    """The offer fit is an assumption: the plan lists it, and --no-offer-fit drops it."""
+    docs = {}
+    for flag in ("--offer-fit", "--no-offer-fit"):
+        r = CliRunner().invoke(app, ["plan", "--store", str(scenario["store"]), "--budget",
+                                     "3000", "--goal", "retention", flag, "--out",
+                                     str(tmp_path / flag), "--json"])
+        assert r.exit_code == 0, r.output
+        docs[flag] = json.loads(r.stdout)
+    fit = [a for a in docs["--offer-fit"]["assumptions"] if a.startswith("offer fit")]
+    assert len(fit) == 1 and "share of spend" in fit[0]
+    assert not any(a.startswith("offer fit") for a in docs["--no-offer-fit"]["assumptions"])
+    assert docs["--offer-fit"]["expected_value"] != docs["--no-offer-fit"]["expected_value"]
+
 @pytest.mark.parametrize("goal", ["revenue", "profit", "retention"])
 def test_plan_beats_baselines_against_truth(scenario: dict, goal: str) -> None:
     """The plan's true value, from the generator's truth, beats random targeting, the

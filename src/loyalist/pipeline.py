@@ -821,15 +821,17 @@ def plan(store_path: Path, *, budget: float, goal: str = "retention", period: in
          constraints: Path | None = None, clear: Sequence[str] | None = None,
          max_segment_share: float | None = None, cooldown_days: int | None = None,
          as_of: str | None = None, out: Path | None = None, save: bool = True,
-         progress: Progress | None = None) -> dict[str, Any]:
+         offer_fit: bool = True, progress: Progress | None = None) -> dict[str, Any]:
     """A budget-optimal promotion plan for ``goal`` over the next ``period`` days, written to
-    ``out`` (see :data:`PLAN_FILES`) and to the store tables ``plans`` / ``plan_customers``."""
+    ``out`` (see :data:`PLAN_FILES`) and to the store tables ``plans`` / ``plan_customers``.
+    ``offer_fit=False`` drops the offer-fit assumption (:func:`loyalist.promote.plan.offer_fit`)."""
     from loyalist.promote.catalog import PlanParams, load_constraints
     from loyalist.promote.plan import PlanContext, make_plan
 
     say = progress or (lambda _m: None)
     params = PlanParams(budget=budget, goal=goal, period_days=period,
-                        segments=list(segments or []), clear_categories=list(clear or [])).check()
+                        segments=list(segments or []), clear_categories=list(clear or []),
+                        offer_fit=offer_fit).check()
     cons = load_constraints(constraints, max_segment_share=max_segment_share,
                             cooldown_days=cooldown_days)
     t0 = time.perf_counter()

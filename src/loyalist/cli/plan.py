@@ -36,6 +36,10 @@ def plan(
         "--cooldown", help="Skip customers contacted in the last N days.")] = None,
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="Plan from this date (default: the day after the last sale).")] = None,
+    offer_fit: Annotated[bool, typer.Option(
+        "--offer-fit/--no-offer-fit",
+        help="Assume a promotion works better on customers it fits (its categories, its value "
+             "against their basket); listed in the plan's assumptions.")] = True,
     out_dir: OutOpt = Path("out/plan"),
     as_json: JsonOpt = False,
 ) -> None:
@@ -55,7 +59,8 @@ def plan(
     res = pipeline.plan(store, budget=budget, goal=goal, period=period, segments=segments,
                         catalog=catalog, constraints=constraints, clear=clear,
                         max_segment_share=max_segment_share, cooldown_days=cooldown,
-                        as_of=as_of, out=out_dir, progress=progress(as_json))
+                        as_of=as_of, out=out_dir, offer_fit=offer_fit,
+                        progress=progress(as_json))
     summ = res["summary"]
     if as_json:
         emit_json(summ)

@@ -327,6 +327,9 @@ class PlanParams:
     period_days: int = 30
     segments: list[str] = field(default_factory=list)
     clear_categories: list[str] = field(default_factory=list)
+    #: redistribute each promotion's effect by the offer's fit to the customer (an assumption;
+    #: loyalist.promote.plan.offer_fit)
+    offer_fit: bool = True
 
     def check(self) -> PlanParams:
         if isinstance(self.budget, bool) or not isinstance(self.budget, int | float) \

@@ -561,14 +561,16 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     """Value and cost matrices, eligibility and side constraints for the optimizer.
     ``context_effects=False`` skips the shrinkage, the offer fit and the seasonal and
     competitor adjustments (for effects that are already exact, such as a generated
-    scenario's truth); ``use_offer_fit=False`` skips the offer fit only."""
+    scenario's truth); ``use_offer_fit=False`` (or ``params.offer_fit=False``) skips the offer
+    fit only."""
     params.check()
     if pred.empty:
         raise DataError("no (customer, promotion) predictions to plan with: the store holds no "
                         "customers known at as_of")
     notes: list[str] = []
     if context_effects:
-        fit, fit_note = offer_fit(pred, ctx) if use_offer_fit else (None, None)
+        fit, fit_note = (offer_fit(pred, ctx) if use_offer_fit and params.offer_fit
+                         else (None, None))
         pred = shrink_effects(pred, shrinkage_keep, fit)
         pred, notes = apply_competitors(pred, ctx, params)
         if fit_note and shrinkage_keep < 1.0:
