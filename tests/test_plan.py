@@ -467,7 +467,8 @@ def test_offer_fit_splits_the_retention_plan(scenario: dict) -> None:
     pred = scenario["inp"]["predictions"]
     params = PlanParams(budget=6000, goal="retention")
     fitted = build_instance(pred, ctx, params, Constraints())
-    plain = build_instance(pred, ctx, params, Constraints(), use_offer_fit=False)
+    plain = build_instance(pred, ctx, PlanParams(budget=6000, goal="retention",
+                                                 offer_fit=False), Constraints())
 
     def best(inst: object) -> np.ndarray:
         v = np.where(inst.problem.eligible, inst.problem.value, -np.inf)

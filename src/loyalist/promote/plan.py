@@ -338,8 +338,8 @@ def offer_fit(pred: pd.DataFrame, ctx: PlanContext) -> tuple[np.ndarray, str | N
                 used.add("category")
         if cat.at[promo, "kind"] in MONEY_KINDS and np.isfinite(basket[idx]).any():
             b = basket[idx]
-            b = np.where(np.isfinite(b) & (b > 0), b, np.nanmedian(b[b > 0]) if (b > 0).any()
-                         else 1.0)
+            known = np.isfinite(b) & (b > 0)
+            b = np.where(known, b, np.median(b[known]) if known.any() else 1.0)
             floor = cat.at[promo, "min_spend"] if "min_spend" in cat else np.nan
             b = np.maximum(b, float(floor) if pd.notna(floor) else 0.0)
             m *= b ** -BASKET_ELASTICITY
@@ -556,24 +556,23 @@ class PlanInstance:
 
 def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                    constraints: Constraints, *, context_effects: bool = True,
-                   shrinkage_keep: float = SHRINKAGE_KEEP,
-                   use_offer_fit: bool = True) -> PlanInstance:
+                   shrinkage_keep: float = SHRINKAGE_KEEP) -> PlanInstance:
     """Value and cost matrices, eligibility and side constraints for the optimizer.
     ``context_effects=False`` skips the shrinkage, the offer fit and the seasonal and
     competitor adjustments (for effects that are already exact, such as a generated
-    scenario's truth); ``use_offer_fit=False`` (or ``params.offer_fit=False``) skips the offer
-    fit only."""
+    scenario's truth); ``params.offer_fit=False`` skips the offer fit only."""
     params.check()
     if pred.empty:
         raise DataError("no (customer, promotion) predictions to plan with: the store holds no "
                         "customers known at as_of")
     notes: list[str] = []
     if context_effects:
-        fit, fit_note = (offer_fit(pred, ctx) if use_offer_fit and params.offer_fit
+        # the fit shapes the shrinkage's structure: without shrinkage it has nothing to shape
+        fit, fit_note = (offer_fit(pred, ctx) if params.offer_fit and shrinkage_keep < 1.0
                          else (None, None))
         pred = shrink_effects(pred, shrinkage_keep, fit)
         pred, notes = apply_competitors(pred, ctx, params)
-        if fit_note and shrinkage_keep < 1.0:
+        if fit_note:
             notes.insert(0, fit_note)
     value, goal_notes = goal_values(params.goal, pred, ctx, params)
     notes += goal_notes
