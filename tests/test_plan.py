@@ -440,6 +440,26 @@ def test_offer_fit_is_capped_and_probabilities_stay_below_one() -> None:
     assert (out["incremental_prob"] <= 1 - out["p_control"] + 1e-12).all()
     assert out["incremental_prob"].iloc[0] == pytest.approx(0.10)
 
+
+def test_a_busier_window_keeps_buying_probabilities_below_one() -> None:
+    """The seasonal scaling comes after the shrinkage's cap, so it must cap again: in a window
+    1.5x as busy, a customer who buys with probability 0.9 anyway has 0.1 ** 1.5 of room left
+    (the bug: 0.09 x 1.5 = 0.135, a buying probability of 1.035)."""
+    from loyalist.promote.plan import apply_competitors
+
+    catalog = pd.DataFrame({"name": ["x"], "kind": ["percent_discount"], "value": [10.0],
+                            "contact_cost": 0.1, "category": ""})
+    eff = pd.DataFrame({s.CUSTOMER_ID: ["a", "b"], "promotion": "x",
+                        "kind": "percent_discount", "incremental_prob": [0.09, 0.05],
+                        "p_control": [0.90, 0.10], "incremental_orders": [0.1, 0.05],
+                        "incremental_revenue": [5.0, 2.0], "incremental_margin": [1.0, 0.4]})
+    busy = PlanContext(pd.DataFrame(index=["a", "b"]), catalog, pd.Timestamp("2025-08-01"),
+                       season_factor=1.5)
+    out, _ = apply_competitors(eff, busy, PlanParams(budget=100.0, goal="retention"))
+    assert out["incremental_prob"].iloc[0] == pytest.approx(0.1 ** 1.5)
+    assert out["incremental_prob"].iloc[1] == pytest.approx(0.075)  # room enough: scaled
+    assert out["incremental_orders"].iloc[0] == pytest.approx(0.15)
+
 def test_offer_fit_redistributes_but_keeps_each_promotion_total() -> None:
     """With the fit, shrinkage still keeps each promotion's total effect over customers (what
     its experiment measured) and moves it towards the customers it fits."""

@@ -413,11 +413,20 @@ def shrink_effects(pred: pd.DataFrame, keep: float = SHRINKAGE_KEEP,
             f = f / np.where(norm > 0, norm, 1.0)
             rank1 = rank1 * f
         pred[col] = keep * w[r, c] + (1.0 - keep) * rank1[r, c]
-    if "incremental_prob" in pred and "p_control" in pred:  # nobody buys with probability > 1
-        room = 1.0 - pred["p_control"].to_numpy(dtype=float)
+    return revalue(cap_buying(pred))
+
+
+def cap_buying(pred: pd.DataFrame, season: float = 1.0) -> pd.DataFrame:
+    """Keep each customer's buying probability with the offer at most 1: the incremental
+    probability is capped at ``1 - p_control``, the baseline taken in a window ``season`` times
+    as busy (a rate ``season`` times as high: ``1 - (1 - p_control) ** season``). In place;
+    returns ``pred``."""
+    if "incremental_prob" in pred and "p_control" in pred:
+        base = np.clip(pred["p_control"].to_numpy(dtype=float), 0.0, 1.0)
+        room = (1.0 - base) ** max(float(season), 0.0)
         pred["incremental_prob"] = np.minimum(pred["incremental_prob"].to_numpy(dtype=float),
                                               np.where(np.isnan(room), np.inf, room))
-    return revalue(pred)
+    return pred
 
 
 def revalue(pred: pd.DataFrame) -> pd.DataFrame:
@@ -475,7 +484,7 @@ def apply_competitors(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams
     for col in cols:
         if col in pred:
             pred[col] = pred[col].to_numpy(dtype=float) * factor
-    pred = revalue(pred)
+    pred = revalue(cap_buying(pred, ctx.season_factor))
     notes = [ctx.season_note] if ctx.season_note else []
     if pressure > 0:
         notes.append(f"competitor pressure {pressure:.2f} ({'; '.join(events)}): incremental "
@@ -797,6 +806,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     summary = {
         "budget": float(params.budget), "goal": params.goal, "period_days": params.period_days,
         "as_of": str(ctx.as_of.date()), "segments": params.segments or None,
+        "offer_fit": bool(params.offer_fit),
         "spend": spend, "expected_value": value, "goal_value": value,
         "goal_unit": GOAL_UNITS[params.goal], "cost_per_goal_unit": per_unit,
         "incremental_revenue": float(picked["incremental_revenue"].sum()),
