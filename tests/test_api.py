@@ -411,6 +411,19 @@ def test_plan_errors_from_the_library_are_one_line(client: TestClient) -> None:
     assert "Traceback" not in cons.text
 
 
+def test_the_offer_fit_assumption_can_be_dropped(client: TestClient) -> None:
+    """As ``loyalist plan --no-offer-fit``: the plan records the choice, and only a plan that
+    makes the assumption lists it."""
+    on = client.post("/plans", json={"budget": 300, "goal": "revenue"}, headers=W).json()
+    off = client.post("/plans", json={"budget": 300, "goal": "revenue", "offer_fit": False},
+                      headers=W).json()
+    assert on["offer_fit"] is True and off["offer_fit"] is False
+    assert any(a.startswith("offer fit (assumption)") for a in on["assumptions"])
+    assert not any(a.startswith("offer fit") for a in off["assumptions"])
+    bad = client.post("/plans", json={"budget": 300, "offer_fit": "perhaps"}, headers=W)
+    assert bad.status_code == 422 and "body.offer_fit" in bad.json()["message"]
+
+
 def test_goal_aliases_are_accepted(client: TestClient) -> None:
     r = client.post("/plans", json={"budget": 200, "goal": "AOV"}, headers=W)
     assert r.status_code == 200 and r.json()["goal"] == "average_order_value"

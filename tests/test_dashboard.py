@@ -138,6 +138,8 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
     assert budget == float(page.input_value("#budget-slider")) == 1600
     page.select_option("#goal", "retention")
     page.select_option("#period", "30")
+    assert page.is_checked("#offer-fit")  # the offer-fit assumption is on by default
+    page.uncheck("#offer-fit")  # and the merchant may drop it
     # the button turns into a running state the moment the form is submitted (checked with
     # the navigation held back; the real click follows)
     label = page.evaluate("""() => {
@@ -167,6 +169,9 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
     assert r.status_code == 200, r.text
     plan = r.json()
     assert plan["budget"] == budget and plan["goal"] == "retention" and plan["period_days"] == 30
+    assert plan["offer_fit"] is False
+    assert not any(a.startswith("offer fit") for a in plan["assumptions"])
+    assert not page.is_checked("#offer-fit")  # the form shows the plan's own settings
     assert api.get("/health").json()["latest_plan_id"] == plan_id
     rows = page.locator("#ranked tbody tr")
     assert rows.count() == len(plan["promotions"]) > 0

@@ -137,6 +137,10 @@ class PlanRequest(BaseModel):
                                          "never get a promotion on it.")
     inventory_caps: Amounts = Field(default_factory=dict,
                                     description="Per category: at most this many redemptions.")
+    offer_fit: bool = Field(True, description="Assume an offer works best on the customers it "
+                                              "fits (category offers on their categories, fixed "
+                                              "amounts on smaller baskets); false drops this "
+                                              "assumption (as `loyalist plan --no-offer-fit`).")
 
     @field_validator("goal", mode="before")
     @classmethod

@@ -55,7 +55,7 @@ def plan(gate: StoreGate, req: PlanRequest) -> dict[str, Any]:
                                 max_segment_share=req.max_segment_share,
                                 cooldown_days=req.cooldown_days,
                                 as_of=str(req.as_of) if req.as_of else None, out=None,
-                                save=True)
+                                offer_fit=req.offer_fit, save=True)
     return json_safe(res["summary"])  # type: ignore[no-any-return]
 
 

@@ -232,7 +232,8 @@ def _plan_form(view: dict[str, Any], scenario: dict[str, Any] | None) -> dict[st
     return {"budget": budget, "budget_max": top, "budget_step": step,
             "goal": plan.get("goal") or sc.get("goal") or "retention", "period": period,
             "periods": sorted({*PERIODS, period}), "segment_names": names,
-            "segments": list(plan.get("segments") or [])}
+            "segments": list(plan.get("segments") or []),
+            "offer_fit": plan.get("offer_fit", True) is not False}
 
 
 # --- actions (write key) ------------------------------------------------------------------
@@ -347,7 +348,9 @@ def _make_plan(request: Request, fields: dict[str, list[str]]) -> Response:
         req = PlanRequest(budget=_one(fields, "budget") or None,
                           goal=_one(fields, "goal") or "retention",
                           period=_one(fields, "period") or 30,
-                          segments=[x for x in fields.get("segments", []) if x])
+                          segments=[x for x in fields.get("segments", []) if x],
+                          # a hidden "0" precedes the checkbox: the last value wins
+                          offer_fit=(fields.get("offer_fit") or ["1"])[-1])
     except ValidationError as e:
         return _index(request, key, error=f"invalid plan: {validation_message(e)}", status=422)
     label = f"making a {req.goal.replace('_', ' ')} plan with budget {req.budget:,.0f}"
