@@ -731,3 +731,26 @@ def test_a_pos_export_with_product_name_and_sku(tmp_path: Path) -> None:
         3, 1, 1)
     got = st.query("SELECT product_id, description FROM transactions ORDER BY source_row")
     assert got.product_id.tolist() == ["MUG-1", "TEA-1", "MUG-1"]
+
+
+def test_order_export_reads_the_subtotal_not_the_total_with_tax(tmp_path: Path) -> None:
+    """One row per order with 'Subtotal', 'Shipping', 'Taxes' and 'Total': the shop's sales are
+    the subtotal (the total adds tax and shipping, 20% and 4.90 here), and the report says so;
+    --map amount=Total keeps the total."""
+    rows = [{"Name": f"#{1000 + i}", "Email": f"c{i % 3}@x.io", "Created at":
+             f"2024-03-{i + 1:02d} 10:00:00", "Subtotal": 50.0 + i, "Shipping": 4.9,
+             "Taxes": round(0.2 * (50.0 + i), 2), "Total": round(1.2 * (50.0 + i) + 4.9, 2)}
+            for i in range(6)]
+    f = write_csv(tmp_path / "orders.csv", rows)
+    st, (rep,) = _ingest(tmp_path, [f])
+    assert rep["columns"]["amount"] == "Subtotal"
+    assert st.query("SELECT sum(amount) AS v FROM transactions")["v"][0] == pytest.approx(
+        sum(50.0 + i for i in range(6)))
+    assert any(a.startswith("amount read from column 'Subtotal', not 'Total'")
+               for a in rep["assumptions"])
+    st.close()
+    (tmp_path / "mapped").mkdir()
+    st, (rep,) = _ingest(tmp_path / "mapped", [f], mapping=["amount=Total"])
+    assert rep["columns"]["amount"] == "Total"
+    assert not any("Subtotal" in a for a in rep["assumptions"])
+    st.close()

@@ -205,6 +205,11 @@ DAY_FIRST_NOTE = ("the column names are in a language whose countries write the 
 #: order's total, so it is no line total
 ORDER_TOTAL_NAMES = frozenset(("ordertotal", "ordervalue", "ordertotalamount", "grandtotal",
                                "ordertotalprice", "ordersubtotal", "orderamount"))
+#: names of a total that includes tax and shipping (normalised): an order export with a subtotal
+#: beside it is read from the subtotal
+_GROSS_TOTAL_NAMES = frozenset(("total", "ordertotal", "grandtotal", "totalamount",
+                                "ordertotalamount", "totalprice", "ordertotalprice",
+                                "totalpaid", "amountpaid", "totalcollected"))
 #: line-level cost columns (normalised names), in order of preference
 _COST_NAMES = {
     "line_profit": ("profit", "grossprofit", "lineprofit", "margin", "grossmargin",
@@ -401,6 +406,17 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
                            "customer paid); map another with --map unit_price=<column> if "
                            "that is wrong")
     amount_given = s.UNIT_PRICE not in cols and s.AMOUNT in cols
+    subtotal = next((h for h in headers if "subtotal" in normalise(h) and h not in used
+                     and not any(w in normalise(h) for w in ("tax", "ship", "disc", "refund"))),
+                    None)
+    if (amount_given and s.AMOUNT not in mapping and subtotal is not None
+            and normalise(cols[s.AMOUNT]) in _GROSS_TOTAL_NAMES):
+        # an order export with both: the total adds tax and shipping, which are not sales
+        assumptions.append(f"{s.AMOUNT} read from column {subtotal!r}, not {cols[s.AMOUNT]!r}: "
+                           "an order's total adds tax and shipping, which are not the shop's "
+                           f"sales; map --map {s.AMOUNT}={cols[s.AMOUNT]!r} to use the total")
+        cols[s.AMOUNT] = subtotal
+        used.add(subtotal)
     unused_total = None
     if s.UNIT_PRICE in cols and s.AMOUNT in cols:
         # both present: the unit price is the truth, a line total column is carried as is

@@ -203,7 +203,7 @@ def _check_line_totals(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, 
     exports): summing it would count an order's revenue once per line. That is one clear
     error, not a silent overcount."""
     if (not a.amount_given or s.ORDER_ID not in a.columns or s.AMOUNT in a.mapped
-            or normalise(a.columns[s.AMOUNT]) not in {*ORDER_TOTAL_NAMES, "total"}):
+            or normalise(a.columns[s.AMOUNT]) not in {*ORDER_TOTAL_NAMES, "total", "subtotal"}):
         return  # a column named as a line total is one (a one-price shop's lines are equal)
     multi, same = con.execute(f"""
         SELECT count(*), count(*) FILTER (WHERE lo = hi AND lines > 1 AND kinds > 1)
