@@ -263,6 +263,47 @@ def test_offer_mechanics_by_kind() -> None:
         offer_mechanics("bundle", 150, b)
 
 
+def test_voucher_top_up_counts_the_orders_below_the_threshold() -> None:
+    """Single orders vary around the customer's mean: with a gamma spread, the top-up of a
+    '50 off over 500' voucher is E[(500 - X)+], checked by simulation. A customer averaging
+    600 still tops up the orders below 500 (the deterministic rule said 0), and as the spread
+    vanishes it becomes max(500 - basket, 0)."""
+    from loyalist.response.value import offer_mechanics
+
+    b = np.array([300.0, 600.0, 0.0])
+    shape = 2.0
+    m = offer_mechanics("fixed_voucher", 50, b, min_spend=500.0, margin_rate=0.2,
+                        basket_shape=shape)
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        x = rng.gamma(shape, b[i] / shape, size=400_000)
+        assert m.added[i] == pytest.approx(np.maximum(500 - x, 0).mean(), rel=0.01)
+    assert m.added[1] > 40  # no longer 0
+    assert m.added[2] == pytest.approx(500.0)  # no purchase history: the whole threshold
+    np.testing.assert_allclose(m.added_margin, 0.2 * m.added)
+    tight = offer_mechanics("fixed_voucher", 50, b[:2], min_spend=500.0, basket_shape=1e6)
+    np.testing.assert_allclose(tight.added, [200.0, 0.0], atol=0.5)
+
+
+def test_order_value_spread_recovers_the_gamma_shape() -> None:
+    """Orders simulated from the Gamma-Gamma model (shape p = 3 per order): the fitted shape is
+    close to 3; with too few customers there is no estimate and the note says why."""
+    from loyalist.response.value import MIN_BASKET_CUSTOMERS, order_value_spread
+
+    rng = np.random.default_rng(0)
+    n = 20_000
+    orders = rng.integers(1, 8, size=n)
+    nu = rng.gamma(4.0, 1 / 200.0, size=n)  # q 4, gamma 200: mean spend 3 x 200 / 3 = 200
+    means = rng.gamma(3.0 * orders, 1 / (nu * orders))  # the mean of k Gamma(3, nu) orders
+    spread = order_value_spread(orders, means)
+    assert spread.shape == pytest.approx(3.0, rel=0.1)
+    assert "coefficient of variation" in spread.note
+    few = order_value_spread(orders[:MIN_BASKET_CUSTOMERS - 1], means[:MIN_BASKET_CUSTOMERS - 1])
+    assert few.shape is None and "fewer than" in few.note
+    nothing = order_value_spread([1, 2], [np.nan, -5.0])
+    assert nothing.shape is None
+
+
 def test_structural_value_pays_the_subsidy_in_full() -> None:
     """An offer that wins no order but is used by customers who buy anyway costs its whole
     discount: margin = -redemptions x discount (the bug: a discount only counted through a

@@ -308,7 +308,8 @@ class ResponseModel:
             mech = offer_mechanics(kind, value, basket, item_price=item,
                                    item_margin_rate=item_margin, category_share=share,
                                    min_spend=None if pd.isna(min_spend) else float(min_spend),
-                                   margin_rate=mr, points_rate=self.points_rate)
+                                   margin_rate=mr, points_rate=self.points_rate,
+                                   basket_shape=features.attrs.get("basket_shape"))
             g["kind"] = kind
             g["segment"] = seg.reindex(ids).to_numpy()
             g["incremental_spend"] = g["incremental_revenue"].to_numpy(dtype=float)

@@ -30,12 +30,15 @@ percent_discount   item (category offer)       value% x (added + share x basket)
 bundle             item (when known)           value% x (basket + added)          0
 bogo               2 x item                    value% x item (second unit)        0
 free_item          value (the free item)       value                              0
-fixed_voucher      max(min_spend - basket, 0)  min(value, basket + added)         0
+fixed_voucher      E[(min_spend - X)+] (*)     min(value, basket + added)         0
 free_shipping      0                           0                                  value
 points_multiplier  0                           0                                  (value-1) x
                                                                                   points_rate x
                                                                                   basket
 =================  ==========================  ================================  =============
+
+(*) ``X`` one order's value, gamma-distributed around the basket with the shape of
+:func:`order_value_spread`; ``max(min_spend - basket, 0)`` when that shape is unknown.
 
 These are assumptions about how such offers work (an offer on a category is used on an item of
 it, on top of the usual basket; a voucher with a threshold tops the order up to it); the added
@@ -80,12 +83,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.special import gammainc
 
 from loyalist import schema as s
 from loyalist.errors import ParameterError
 
-__all__ = ["MULTI_USE", "POINTS_RATE", "SINGLE_USE", "OfferMechanics", "expected_cost",
-           "incremental_margin", "offer_mechanics", "redemption_discount", "structural_value"]
+__all__ = ["MIN_BASKET_CUSTOMERS", "MULTI_USE", "POINTS_RATE", "SINGLE_USE", "OfferMechanics",
+           "OrderValueSpread", "expected_cost", "incremental_margin", "offer_mechanics",
+           "order_value_spread", "redemption_discount", "structural_value"]
 
 #: value of base loyalty points as a share of spend (an assumption; set the programme's)
 POINTS_RATE = 0.03
@@ -94,8 +99,56 @@ SINGLE_USE = frozenset({"percent_discount", "fixed_voucher", "bogo", "bundle", "
 MULTI_USE = frozenset({"free_shipping", "points_multiplier"})
 
 
+#: fewest customers with a positive mean order value to fit the order-value model on
+MIN_BASKET_CUSTOMERS = 30
+
+
 def _arr(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=float)
+
+
+@dataclass(frozen=True)
+class OrderValueSpread:
+    """How much one order's value varies around the customer's usual basket
+    (:func:`order_value_spread`)."""
+
+    #: gamma shape ``p`` of one order's value around the customer's mean (coefficient of
+    #: variation ``1 / sqrt(p)``); None when it could not be estimated
+    shape: float | None
+    #: how it was obtained, for the outputs' assumptions
+    note: str
+
+
+def order_value_spread(orders: Any, aov_mean: Any) -> OrderValueSpread:
+    """The spread of single orders around each customer's mean order value: the shape ``p`` of
+    the Gamma-Gamma model (Fader, Hardie & Lee 2005), fitted by maximum likelihood on the
+    customers' order counts and mean order values. A voucher's threshold is met or missed by
+    single orders, not by the average one (:func:`offer_mechanics`).
+
+    None (with a note) when fewer than :data:`MIN_BASKET_CUSTOMERS` customers have a positive
+    mean, or the model does not fit.
+    """
+    from loyalist.clv.gammagamma import GammaGammaModel
+    from loyalist.errors import LoyalistError
+
+    n = np.nan_to_num(_arr(orders), nan=0.0)
+    m = _arr(aov_mean)
+    ok = np.isfinite(m) & (m > 0) & (n >= 1)
+    if ok.sum() < MIN_BASKET_CUSTOMERS:
+        return OrderValueSpread(None, f"order values taken as their mean (fewer than "
+                                      f"{MIN_BASKET_CUSTOMERS} customers with orders)")
+    try:
+        gg = GammaGammaModel().fit(np.floor(n[ok]).astype(np.int64), m[ok])
+    except (LoyalistError, FloatingPointError, ValueError) as e:
+        return OrderValueSpread(None, f"order values taken as their mean (the Gamma-Gamma "
+                                      f"model did not fit: {e})")
+    p = float(gg.params_["p"])
+    if not gg.converged_ or not np.isfinite(p) or p <= 0:
+        return OrderValueSpread(None, "order values taken as their mean (the Gamma-Gamma fit "
+                                      "did not converge)")
+    return OrderValueSpread(p, f"one order's value varies around the customer's mean with a "
+                               f"coefficient of variation of {1 / np.sqrt(p):.2f} (Gamma-Gamma "
+                               f"shape p {p:.2f}, fitted on {int(ok.sum()):,} customers)")
 
 
 def _checked_value(kind: str, value: float) -> float:
@@ -165,11 +218,16 @@ class OfferMechanics:
 def offer_mechanics(kind: str, value: float, basket: Any, *, item_price: float | None = None,
                     item_margin_rate: float | None = None, category_share: Any = None,
                     min_spend: float | None = None, margin_rate: Any = 0.0,
-                    points_rate: float = POINTS_RATE) -> OfferMechanics:
+                    points_rate: float = POINTS_RATE,
+                    basket_shape: float | None = None) -> OfferMechanics:
     """What one redemption adds and costs, per row of ``basket`` (module table).
     ``category_share``: the customer's share of spend in the promotion's categories (None: an
     offer on the whole assortment); ``margin_rate``: the customer's (for a voucher top-up, and
-    for added items when ``item_margin_rate`` is unknown)."""
+    for added items when ``item_margin_rate`` is unknown); ``basket_shape``: the gamma shape of
+    one order's value around ``basket`` (:func:`order_value_spread`). With it, a voucher's top-up
+    is the expected shortfall of an order below the threshold, ``E[(min_spend - X)+]``, not
+    the shortfall of the average order: a customer whose orders average 600 still tops up the
+    ones below 500."""
     b = np.maximum(np.nan_to_num(_arr(basket)), 0.0)
     zero = np.zeros_like(b)
     v = _checked_value(kind, value)
@@ -196,7 +254,15 @@ def offer_mechanics(kind: str, value: float, basket: Any, *, item_price: float |
         added = zero + v
         in_price = zero + v
     elif kind == "fixed_voucher":
-        added = np.maximum(float(min_spend or 0.0) - b, 0.0)
+        ms = float(min_spend or 0.0)
+        if basket_shape is not None and np.isfinite(basket_shape) and basket_shape > 0 and ms > 0:
+            k = float(basket_shape)
+            rate = k / np.maximum(b, 1e-12)  # X ~ Gamma(k, rate), mean b
+            added = np.where(b > 0, ms * gammainc(k, rate * ms)
+                             - b * gammainc(k + 1.0, rate * ms), ms)
+            added = np.maximum(added, 0.0)
+        else:
+            added = np.maximum(ms - b, 0.0)
         added_mr = mr
         in_price = np.minimum(v, b + added)
     elif kind == "free_shipping":
