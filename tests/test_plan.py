@@ -70,6 +70,9 @@ def test_plan_cli_json_and_files(scenario: dict, tmp_path: Path) -> None:
         assert key in doc, key
     assert doc["budget"] == 3000 and doc["goal"] == "retention"
     assert 0 < doc["spend"] <= 3000 + 1e-6
+    # the catalog's voucher has a threshold: how single orders spread around it is stated
+    assert any("one order's value varies around the customer's mean" in a
+               for a in doc["assumptions"])
     assert doc["optimizer"]["gap"] < 1e-3 and doc["warnings"] == []
     assert len(doc["sensitivity"]) == 12
     values = [p["value"] for p in doc["sensitivity"]]

@@ -779,10 +779,8 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     model = ResponseModel().fit(training, cat, item_prices=prices)
     feats = response_features(st, ts, window_days=model.window_days_)
     pred = model.predict(feats)
-    thresholds = pd.to_numeric(cat.loc[cat["kind"] == "fixed_voucher", "min_spend"],
-                               errors="coerce") if "min_spend" in cat else pd.Series(dtype=float)
-    if feats.attrs.get("basket_note") and (thresholds > 0).any():  # what vouchers' top-ups read
-        assumptions.append(feats.attrs["basket_note"])
+    if pred.attrs.get("order_value_note"):  # how vouchers' top-ups were valued
+        assumptions.append(pred.attrs["order_value_note"])
     cust = feats.set_index(s.CUSTOMER_ID)
     sc = scores.set_index(s.CUSTOMER_ID)
     cust = cust.join(sc[[c for c in ("rfm_segment", "churn_probability", "churn_tier", "reasons",

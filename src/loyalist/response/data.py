@@ -34,7 +34,6 @@ import pandas as pd
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 from loyalist.features import FEATURES, customer_features, to_as_of
-from loyalist.response.value import order_value_spread
 from loyalist.store import Store
 
 log = logging.getLogger(__name__)
@@ -191,9 +190,7 @@ def response_features(store: Store, as_of: Any, *, window_days: int = DEFAULT_WI
     - context (not model inputs): ``margin_rate`` (the customer's purchase mix at product costs;
       ``attrs['margin_source']`` says ``products`` or ``assumption``; ``attrs['category_margin']``
       the margin rate of each category's sales, for the items offers add) and ``basket`` (mean
-      order value, the population median when unknown; ``attrs['basket_shape']`` how single
-      orders vary around it, :func:`loyalist.response.value.order_value_spread`, and
-      ``attrs['basket_note']`` how that was obtained).
+      order value, the population median when unknown).
 
     Reads only ``ordered_at < as_of`` and exposures whose windows closed by ``as_of``.
     """
@@ -256,7 +253,6 @@ def response_features(store: Store, as_of: Any, *, window_days: int = DEFAULT_WI
     feats["margin_rate"] = feats["margin_rate"].fillna(glob)
     aov = feats["aov_mean"].astype(float)
     feats["basket"] = aov.fillna(float(aov.median()) if aov.notna().any() else 0.0)
-    spread = order_value_spread(feats["orders"], aov)
     # DuckDB's parallel aggregates sum in a varying order, so the last bits of a float feature
     # can differ between runs; a tree split falling between them would change a model.
     for c in feats.columns:
@@ -265,7 +261,6 @@ def response_features(store: Store, as_of: Any, *, window_days: int = DEFAULT_WI
     feats = feats.sort_values("customer_id", ignore_index=True)
     feats.attrs.update({"margin_source": source, "margin_rate_global": glob,
                         "category_margin": category_margins(store, ts),
-                        "basket_shape": spread.shape, "basket_note": spread.note,
                         "as_of": ts, "window_days": w})
     return feats
 

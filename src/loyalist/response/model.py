@@ -42,6 +42,7 @@ from loyalist.response.value import (
     MULTI_USE,
     POINTS_RATE,
     offer_mechanics,
+    order_value_spread,
     structural_value,
 )
 from loyalist.store import Store
@@ -262,6 +263,12 @@ class ResponseModel:
         has_shares = any(str(c).startswith("share__") for c in feats.columns)
         cats = catalog_categories(self.catalog_)
         cat = self.catalog_.set_index("name")
+        # a voucher with a threshold is met or missed by single orders: how they spread
+        spread = None
+        if "min_spend" in cat and "orders" in feats and "aov_mean" in feats and (
+                pd.to_numeric(cat.loc[cat["kind"] == "fixed_voucher", "min_spend"],
+                              errors="coerce") > 0).any():
+            spread = order_value_spread(feats["orders"], feats["aov_mean"])
         use_rate = PRIOR_TABLE.groupby("kind")["use_rate"].first()
         frames = []
         for promo, g in pred.groupby("promotion", sort=False):
@@ -309,7 +316,7 @@ class ResponseModel:
                                    item_margin_rate=item_margin, category_share=share,
                                    min_spend=None if pd.isna(min_spend) else float(min_spend),
                                    margin_rate=mr, points_rate=self.points_rate,
-                                   basket_shape=features.attrs.get("basket_shape"))
+                                   basket_shape=spread.shape if spread else None)
             g["kind"] = kind
             g["segment"] = seg.reindex(ids).to_numpy()
             g["incremental_spend"] = g["incremental_revenue"].to_numpy(dtype=float)
@@ -337,7 +344,10 @@ class ResponseModel:
             frames.append(g)
         out = pd.concat(frames, ignore_index=True)
         out["assumption"] = out["assumption"].astype(bool)
-        return out[list(RESPONSE_COLUMNS)]
+        out = out[list(RESPONSE_COLUMNS)]
+        if spread is not None:  # how vouchers' top-ups were valued, for the plan's assumptions
+            out.attrs["order_value_note"] = spread.note
+        return out
 
     def summary(self) -> dict[str, Any]:
         """How each promotion's response is obtained, and the notes."""
