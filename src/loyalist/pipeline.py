@@ -465,12 +465,12 @@ def evaluate_purchases(store_path: Path, *, as_of: str, horizon: int = 90) -> di
 
 
 # --- demand models: recommendations and forecasts ----------------------------------------
-#: The store table the recommendations are written to (keyed by as_of, method, customer).
+#: the file the recommendations are written to (and the store table s.T_RECOMMENDATIONS,
+#: keyed by as_of, method, customer)
 RECOMMENDATIONS_CSV = "recommendations.csv"
 RECOMMENDATION_COLUMNS = (s.CUSTOMER_ID, "rank", s.PRODUCT_ID, "score", "method")
 
 FORECAST_BY = ("category", "store_id", "country")
-#: The store tables the forecast and its backtest are written to (keyed by as_of).
 
 
 def _check_n(n: object) -> None:

@@ -25,8 +25,6 @@ __all__ = ["app", "forecast_command", "run_forecast"]
 run_forecast = pipeline.forecast
 
 
-
-
 def forecast_command(
     store: StoreOpt = Path(DEFAULT_STORE),
     horizon: Annotated[int, typer.Option(help="Days to forecast (1-365).")] = 30,

@@ -226,10 +226,10 @@ _TRUE = ("('1','true','t','yes','y','x','ja','j','wahr','oui','vrai','si','sim',
 _FALSE = ("('0','false','f','no','n','nein','falsch','non','faux','nao','falso','nee','nie')")
 
 
-def column_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str, kind: str
-                ) -> str:
+def column_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str, kind: str,
+                *, day_first: bool = False) -> str:
     """The parser for one source column of a given kind (id, text, number, timestamp, time,
-    bool)."""
+    bool); ``day_first`` as :func:`timestamp_expr`."""
     if kind == "id":
         return text_expr(col, dtype)
     if kind == "text":
@@ -237,7 +237,7 @@ def column_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str,
     if kind == "number":
         return number_expr(con, view, col, dtype)
     if kind == "timestamp":
-        return timestamp_expr(con, view, col, dtype)
+        return timestamp_expr(con, view, col, dtype, day_first=day_first)
     if kind == "time":
         return time_expr(col, dtype)
     if kind == "bool":

@@ -317,10 +317,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
             f"columns are: {', '.join(src.headers)}. Name them with --map {missing[0]}=<column>"
         )
     day_first = any(normalise(col) in _EU_TABLE_NAMES for col in cols.values())
-    exprs = {canon: (parse.timestamp_expr(con, src.view, col, src.types[col],
-                                          day_first=day_first)
-                     if spec.kinds[canon] == "timestamp" else
-                     parse.column_expr(con, src.view, col, src.types[col], spec.kinds[canon]))
+    exprs = {canon: parse.column_expr(con, src.view, col, src.types[col], spec.kinds[canon],
+                                      day_first=day_first)
              for canon, col in cols.items()}
     notes = list(src.notes) + ([key_note] if key_note else [])
     if day_first and any(spec.kinds[c] == "timestamp" for c in cols):

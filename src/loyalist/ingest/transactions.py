@@ -52,10 +52,8 @@ def _parsed_columns(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> 
     quarantined as ``unparseable_date`` rather than loaded at a wrong hour)."""
     exprs = {canon: (parse.day_number_expr(col, a.day_one)
                      if canon == s.ORDERED_AT and a.day_one is not None else
-                     parse.timestamp_expr(con, src.view, col, src.types[col],
-                                          day_first=a.day_first)
-                     if _KIND_OF[canon] == "timestamp" else
-                     parse.column_expr(con, src.view, col, src.types[col], _KIND_OF[canon]))
+                     parse.column_expr(con, src.view, col, src.types[col], _KIND_OF[canon],
+                                       day_first=a.day_first))
              for canon, col in a.columns.items()}
     if s.CUSTOMER_ID in exprs:  # a placeholder id stands for "no customer"
         e = exprs[s.CUSTOMER_ID]
