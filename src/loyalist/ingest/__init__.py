@@ -85,6 +85,9 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
                  if fmt in ("auto", "generic") and table == "auto" else [])
         lines_of = {p.lines: p for p in pairs}
         heads = pairs[0].headers if pairs else ()
+        if pairs:  # the headers files are read once for every join and report below
+            join.stage_orders(con, [sources[h] for h in heads],
+                              [sources[p.lines] for p in pairs], pairs)
         tbls = [s.T_TRANSACTIONS if i in lines_of or i in heads
                 else table if table != "auto" else tables.detect_table(src.headers)
                 for i, src in enumerate(sources)]
@@ -123,6 +126,7 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
             log.info("%s: %s rows read, %s loaded, %s quarantined", path, report["rows_read"],
                      report["rows_loaded"], report["rows_quarantined"])
             done[i] = report
+        join.drop_orders(con)
         reports: list[dict[str, Any]] = [done[i] for i in sorted(done)]
         new = [r["load_id"] for r in reports
                if r["table"] == s.T_TRANSACTIONS and r["status"] == "loaded"]

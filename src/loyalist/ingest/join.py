@@ -69,29 +69,51 @@ def find_pairs(sources: Sequence[Source], mapping: Mapping[str, str]) -> list[Pa
                  tuple(cols[h][s.ORDER_ID] for h in heads)) for i in lines]
 
 
-def _orders(heads: Sequence[Source], pair: Pair) -> str:
-    """SQL of every headers row of ``heads`` with its order key ``__okey``, file number
-    ``__hfile`` and row ``{ROW}`` (columns aligned by name across files)."""
-    return " UNION ALL BY NAME ".join(
+#: temp table of every headers row of one ingest (:func:`stage_orders`)
+ORDERS = "__orders_staged"
+
+
+def stage_orders(con: duckdb.DuckDBPyConnection, heads: Sequence[Source],
+                 lines: Sequence[Source], pairs: Sequence[Pair]) -> None:
+    """Read the headers files once for every join and report of one ingest (monthly exports:
+    each lines file is joined with, and each headers file checked against, all of them).
+    Table :data:`ORDERS` holds every headers row (columns aligned by name across files) with
+    its order key ``__okey``, file number ``__hfile``, its rank among its order's rows
+    (``__rank``: first file, then first row, first) and its rule (``__rule``: no line has the
+    order id, or the id repeats an earlier row). Drop it with :func:`drop_orders`."""
+    rows = " UNION ALL BY NAME ".join(
         f"SELECT *, {parse.text_expr(col, src.types[col])} AS __okey, {k} AS __hfile "
         f"FROM {src.view}"
-        for k, (src, col) in enumerate(zip(heads, pair.headers_order, strict=True)))
+        for k, (src, col) in enumerate(zip(heads, pairs[0].headers_order, strict=True)))
+    keys = " UNION ALL ".join(
+        f"SELECT {parse.text_expr(p.lines_order, src.types[p.lines_order])} AS k FROM {src.view}"
+        for p, src in zip(pairs, lines, strict=True))
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {ORDERS} AS
+        SELECT *, CASE
+            WHEN __okey IS NULL OR __okey NOT IN (SELECT k FROM ({keys}) WHERE k IS NOT NULL)
+                THEN 'order_without_lines'
+            WHEN __rank > 1 THEN 'duplicate_order' END AS __rule
+        FROM (SELECT *, row_number() OVER (PARTITION BY __okey ORDER BY __hfile, {ROW})
+                        AS __rank
+              FROM ({rows}))""")
+
+
+def drop_orders(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"DROP TABLE IF EXISTS {ORDERS}")
 
 
 def joined_source(con: duckdb.DuckDBPyConnection, lines: Source, heads: Sequence[Source],
                   pair: Pair, view: str) -> Source:
     """The lines with the header columns they lack (the first header row per order id, in the
-    order the headers files were given)."""
+    order the headers files were given; from :func:`stage_orders`)."""
     add = list(dict.fromkeys(h for src, col in zip(heads, pair.headers_order, strict=True)
                              for h in src.headers if h not in lines.headers and h != col))
     lkey = parse.text_expr(pair.lines_order, lines.types[pair.lines_order])
     picked = "".join(f"o.{parse.q(h)}, " for h in add)
     con.execute(f"""
         CREATE OR REPLACE TEMP VIEW {view} AS
-        WITH o AS (
-            SELECT * FROM ({_orders(heads, pair)})
-            WHERE __okey IS NOT NULL
-            QUALIFY row_number() OVER (PARTITION BY __okey ORDER BY __hfile, {ROW}) = 1)
+        WITH o AS (SELECT * FROM {ORDERS} WHERE __okey IS NOT NULL AND __rank = 1)
         SELECT l.* EXCLUDE ({ROW}), {picked}(o.__okey IS NOT NULL) AS {FOUND}, l.{ROW}
         FROM (SELECT *, {lkey} AS __lkey FROM {lines.view}) l
         LEFT JOIN o ON l.__lkey = o.__okey""")
@@ -115,22 +137,12 @@ def headers_report(con: duckdb.DuckDBPyConnection, heads: Sequence[Source], whic
                    ) -> dict[str, Any]:
     """Account for every row of headers file ``heads[which]``: loaded (its order has lines) or
     quarantined, with the quarantined rows written under ``load_id``. A repeated order id is
-    one repeated in this file or in an earlier headers file."""
+    one repeated in this file or in an earlier headers file (rules from
+    :func:`stage_orders`)."""
     head = heads[which]
-    keys = " UNION ALL ".join(
-        f"SELECT {parse.text_expr(p.lines_order, src.types[p.lines_order])} AS k FROM {src.view}"
-        for p, src in zip(pairs, lines, strict=True))
     staged = "__headers_staged"
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {staged} AS
-        SELECT {ROW}, __rule FROM (
-            SELECT {ROW}, __hfile, CASE
-                WHEN __okey IS NULL OR __okey NOT IN (SELECT k FROM ({keys}) WHERE k IS NOT NULL)
-                    THEN 'order_without_lines'
-                WHEN row_number() OVER (PARTITION BY __okey ORDER BY __hfile, {ROW}) > 1
-                    THEN 'duplicate_order' END AS __rule
-            FROM ({_orders(heads, pairs[0])}))
-        WHERE __hfile = {which}""")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS "
+                f"SELECT {ROW}, __rule FROM {ORDERS} WHERE __hfile = {which}")
     rules = dict(con.execute(
         f"SELECT __rule, count(*) FROM {staged} WHERE __rule IS NOT NULL GROUP BY 1").fetchall())
     quarantine.insert(con, head, staged, load_id, s.T_TRANSACTIONS,
