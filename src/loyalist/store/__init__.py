@@ -205,7 +205,9 @@ class Store:
     def write_frame(self, name: str, frame: pd.DataFrame, *, replace_where: str | None = None,
                     params: list[object] | None = None) -> None:
         """Append ``frame`` to table ``name`` (created from the frame on first use), first
-        deleting rows matching ``replace_where`` — all in one transaction.
+        deleting rows matching ``replace_where`` — all in one transaction. Columns the frame
+        has and the table lacks (a store written by an earlier version) are added first;
+        the table's older rows get NULL in them.
 
         Timestamps are written in microseconds (DuckDB's TIMESTAMP) whatever their pandas
         resolution: ``pd.Timestamp("2011-09-01")`` is in seconds, and a table created from it
@@ -216,8 +218,13 @@ class Store:
             try:
                 if not self.has_table(name):
                     con.execute(f"CREATE TABLE {name} AS SELECT * FROM __frame LIMIT 0")
-                elif replace_where:
-                    con.execute(f"DELETE FROM {name} WHERE {replace_where}", params or [])
+                else:
+                    have = {r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()}
+                    for col, typ, *_ in con.execute("DESCRIBE SELECT * FROM __frame").fetchall():
+                        if col not in have:
+                            con.execute(f'ALTER TABLE {name} ADD COLUMN "{col}" {typ}')
+                    if replace_where:
+                        con.execute(f"DELETE FROM {name} WHERE {replace_where}", params or [])
                 con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM __frame")
             finally:
                 con.unregister("__frame")
