@@ -164,8 +164,11 @@ def test_run_on_own_data_every_step_or_a_reason(tmp_path: Path) -> None:
               .groupby(["order_id", "customer_id", "ordered_at"], as_index=False)["total"].sum())
     orders.to_csv(tmp_path / "orders.csv", index=False)
     p = run("-q", "run", tmp_path / "orders.csv", "--store", tmp_path / "b.duckdb", "--out",
-            tmp_path / "b", "--budget", "500", "--goal", "revenue")
+            tmp_path / "b", "--budget-per-month", "250", "--period", "60", "--goal", "revenue")
     assert "skipped" in p.stdout and "nothing to recommend" in p.stdout
+    planned = json.loads((tmp_path / "b" / "plan" / "plan.json").read_text())
+    assert planned["budget"] == 500 and planned["budget_per_month"] == 250
+    assert [m["budget"] for m in planned["months"]] == [250, 250]
     doc = json.loads((tmp_path / "b" / "run.json").read_text())
     status = {s["step"]: s["status"] for s in doc["steps"]}
     assert status["recommendations"] == "skipped" and status["plan"] == "done"
@@ -186,4 +189,8 @@ def test_run_on_own_data_every_step_or_a_reason(tmp_path: Path) -> None:
     p = run("run", tmp_path / "lines.csv", "--store", tmp_path / "c.duckdb", "--budget", "5",
             "--goal", "happiness", ok=False)
     assert p.returncode == 2 and "--goal 'happiness' is unknown" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "c.duckdb").exists()
+    p = run("run", tmp_path / "lines.csv", "--store", tmp_path / "c.duckdb", "--budget", "5",
+            "--budget-per-month", "5", ok=False)
+    assert p.returncode == 2 and "--budget and --budget-per-month both given" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "c.duckdb").exists()

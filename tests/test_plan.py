@@ -23,7 +23,13 @@ from loyalist.promote.catalog import (
     load_constraints,
 )
 from loyalist.promote.evaluate import evaluate_against_truth
-from loyalist.promote.plan import PlanContext, build_instance, losing_money, make_plan
+from loyalist.promote.plan import (
+    PlanContext,
+    build_instance,
+    losing_money,
+    make_plan,
+    schedule,
+)
 from loyalist.store import Store
 
 pytestmark = pytest.mark.xdist_group("plan")
@@ -106,6 +112,99 @@ def test_plan_cli_can_drop_the_offer_fit_assumption(scenario: dict, tmp_path: Pa
     assert len(fit) == 1 and "share of spend" in fit[0]
     assert not any(a.startswith("offer fit") for a in docs["--no-offer-fit"]["assumptions"])
     assert docs["--offer-fit"]["expected_value"] != docs["--no-offer-fit"]["expected_value"]
+
+def test_schedule_fills_each_month_first_fit_in_priority_order() -> None:
+    # priority order; months of 10 and 10 (and a part-month of 5)
+    cost = np.array([6.0, 3.0, 4.0, 2.0, 9.0, 1.0, 7.0])
+    month = schedule(cost, [10.0, 10.0, 5.0])
+    # 6 + 3 fill month 1 to 9; of the rest only the 1 fits (10); month 2 opens with 4 + 2,
+    # then 9 and 7 fit neither month 2's 4 left nor the part-month's 5
+    assert month.tolist() == [0, 0, 1, 1, -1, 0, -1]
+    spent = [cost[month == k].sum() for k in range(3)]
+    assert all(sp <= b + 1e-9 for sp, b in zip(spent, [10, 10, 5], strict=True))
+    assert (schedule(np.array([1.0, 1.0]), [5.0, 5.0]) == 0).all()  # all fit in the first
+    assert schedule(np.array([]), [5.0]).tolist() == []
+    assert PlanParams(budget=0, budget_per_month=300, period_days=75).check().months() == [
+        (0, 30, 300.0), (30, 30, 300.0), (60, 15, 150.0)]
+    assert PlanParams(budget=0, budget_per_month=300, period_days=75).check().budget == 750
+    assert PlanParams(budget=900, period_days=90).check().months() == [(0, 90, 900.0)]
+
+
+def test_a_budget_per_month_spreads_the_sends_over_the_months(scenario: dict) -> None:
+    """2,000 a month for three months: the plan spends at most 2,000 in each, the months add
+    up to the plan, the best value per spend goes first, and the pooled 6,000 plan's value
+    is met up to the few sends that fit no month (the solver's bound still holds)."""
+    pred = scenario["inp"]["predictions"]
+    ctx = _ctx(scenario)
+    monthly = make_plan(pred, ctx, PlanParams(budget=0, budget_per_month=1000, goal="revenue",
+                                              period_days=90), Constraints(),
+                        with_baseline=False)
+    pooled = make_plan(pred, ctx, PlanParams(budget=3000, goal="revenue", period_days=90),
+                       Constraints(), with_baseline=False)
+    summ, plan = monthly["summary"], monthly["customers"]
+    assert summ["budget"] == 3000 and summ["budget_per_month"] == 1000
+    months = summ["months"]
+    assert [m["month"] for m in months] == [1, 2, 3] and all(m["days"] == 30 for m in months)
+    assert [m["from"] for m in months] == [str((scenario["as_of"] + pd.Timedelta(days=d))
+                                               .date()) for d in (0, 30, 60)]
+    assert all(0 < m["spend"] <= 1000 + 1e-6 for m in months)
+    assert sum(m["customers"] for m in months) == summ["customers_targeted"] == len(plan)
+    assert sum(m["spend"] for m in months) == pytest.approx(summ["spend"], rel=1e-12)
+    assert plan.groupby("send_month")["expected_cost"].sum().le(1000 + 1e-6).all()
+    assert (plan["priority"].diff().dropna() > 0).all()
+    assert plan.groupby("send_month")["priority"].min().is_monotonic_increasing
+    per = [m["goal_value"] / m["spend"] for m in months]
+    assert per[0] > per[-1]  # the best value per spend is sent first
+    left_out = summ["optimizer"]["left_out_by_months"]
+    assert summ["expected_value"] >= pooled["summary"]["expected_value"] * 0.995
+    assert summ["optimizer"]["gap"] >= pooled["summary"]["optimizer"]["gap"] - 1e-12
+    assert any(a.startswith("budget per month: 1,000.00 over 3 months")
+               for a in summ["assumptions"])
+    assert left_out == 0 or any("fit no month" in a for a in summ["assumptions"])
+    # a total budget keeps everything in the first month, from the plan date
+    assert pooled["summary"]["months"] == [{
+        "month": 1, "from": str(scenario["as_of"].date()), "days": 90, "budget": 3000.0,
+        "customers": pooled["summary"]["customers_targeted"],
+        "spend": pytest.approx(pooled["summary"]["spend"]),
+        "goal_value": pytest.approx(pooled["summary"]["expected_value"])}]
+    assert set(pooled["customers"]["send_month"]) == {1}
+
+
+def test_plan_cli_budget_per_month(scenario: dict, tmp_path: Path) -> None:
+    r = CliRunner().invoke(app, ["plan", "--store", str(scenario["store"]),
+                                 "--budget-per-month", "1000", "--months", "2", "--goal",
+                                 "revenue", "--out", str(tmp_path), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["budget"] == 2000 and doc["budget_per_month"] == 1000
+    assert doc["period_days"] == 60 and len(doc["months"]) == 2
+    plan = pd.read_csv(tmp_path / "plan.csv")
+    assert set(plan["send_month"]) == {1, 2}
+    assert plan.groupby("send_month")["expected_cost"].sum().le(1000 + 1e-6).all()
+    for args, words in ((["--budget", "100", "--budget-per-month", "100"],
+                         "--budget and --budget-per-month both given"),
+                        (["--budget-per-month", "100", "--months", "2", "--period", "30"],
+                         "--period 30 and --months 2 disagree"),
+                        (["--budget-per-month", "100", "--months", "13"],
+                         "--months 13 is impossible"),
+                        (["--budget-per-month", "-1"], "--budget-per-month -1.0 is impossible")):
+        bad = CliRunner().invoke(app, ["plan", "--store", str(scenario["store"]), *args])
+        assert bad.exit_code != 0 and isinstance(bad.exception, ParameterError), bad.output
+        assert words in str(bad.exception)
+
+
+def test_result_tables_of_an_older_store_take_new_columns(tmp_path: Path) -> None:
+    """A store written before a result table grew a column (plan_customers' send_month) takes
+    the new rows; its older rows read NULL there."""
+    with Store(tmp_path / "s.duckdb") as st:
+        st.write_frame("plan_customers", pd.DataFrame({"plan_id": ["a"], "priority": [1]}))
+        st.write_frame("plan_customers", pd.DataFrame({"plan_id": ["b"], "priority": [1],
+                                                       "send_month": [2]}),
+                       replace_where="plan_id = ?", params=["b"])
+        got = st.query("SELECT * FROM plan_customers ORDER BY plan_id")
+    assert got["plan_id"].tolist() == ["a", "b"]
+    assert pd.isna(got["send_month"].iloc[0]) and got["send_month"].iloc[1] == 2
+
 
 @pytest.mark.parametrize("goal", ["revenue", "profit", "retention"])
 def test_plan_beats_baselines_against_truth(scenario: dict, goal: str) -> None:

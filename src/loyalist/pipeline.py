@@ -147,8 +147,8 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
     fc = forecast(store_path, 30, out / "forecast", by="category", as_of=as_of)
     meta = json.loads(Path(gen["files"]["scenario"]).read_text())
     goal = meta["goal"]
-    say(f"planning promotions: budget {meta['monthly_budget']:,.0f}, goal {goal}")
-    planned = plan(store_path, budget=float(meta["monthly_budget"]), goal=goal,
+    say(f"planning promotions: budget {meta['monthly_budget']:,.0f} a month, goal {goal}")
+    planned = plan(store_path, budget_per_month=float(meta["monthly_budget"]), goal=goal,
                    period=int(meta["planning_period_days"]), as_of=str(as_of.date()),
                    out=out / "plan")
     plan_eval = _plan_against_truth(Path(gen["files"]["truth_response"]), planned)
@@ -196,7 +196,8 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
             day_one: str | None = None, as_of: str | None = None,
             horizon: int = 90, budget: float | None = None, goal: str = "retention",
             period: int = 30, catalog: Path | None = None, constraints: Path | None = None,
-            progress: Progress | None = None) -> dict[str, Any]:
+            budget_per_month: float | None = None, progress: Progress | None = None
+            ) -> dict[str, Any]:
     """The main job on the merchant's own data: load ``files`` (if any) into ``store_path``,
     then features, customer models, recommendations, the revenue forecast, a promotion plan
     (with ``budget``) and the report, all under ``out``.
@@ -204,15 +205,14 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     Parameters are checked before anything runs (a ParameterError stops it). A step the data
     cannot support (too few customers, one product, no categories...) is skipped with its
     reason and the rest go on; ``steps`` lists each step's status, detail and outputs."""
-    from loyalist.promote.catalog import PlanParams
     from loyalist.promote.plan import goal_value_text
 
     say = progress or (lambda _m: None)
     started = time.perf_counter()
     if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
         raise ParameterError(f"--horizon {horizon!r} days is impossible; use 1 or more days")
-    if budget is not None:
-        goal = PlanParams(budget=budget, goal=goal, period_days=period).check().goal
+    if budget is not None or budget_per_month is not None:
+        goal = plan_params(budget, goal, period, budget_per_month=budget_per_month).goal
     for label, path in (("--catalog", catalog), ("--constraints", constraints)):
         if path is not None and not Path(path).is_file():
             raise ParameterError(f"{label} {path}: no such file; check the path")
@@ -283,14 +283,15 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         return any(st["step"] == "customer_models" and st["status"] == "done" for st in steps)
 
     def do_plan() -> tuple[str, dict[str, str]]:
-        if budget is None:
-            raise DataError("no --budget given: pass --budget (and --goal, --period) for a "
-                            "promotion plan")
+        if budget is None and budget_per_month is None:
+            raise DataError("no --budget given: pass --budget or --budget-per-month (and "
+                            "--goal, --period) for a promotion plan")
         if not trained():
             raise DataError("a plan needs the customer models (churn risk, value), which were "
                             "skipped above")
-        res = plan(store_path, budget=float(budget), goal=goal, period=period, catalog=catalog,
-                   constraints=constraints, as_of=day, out=out / "plan", progress=progress)
+        res = plan(store_path, budget=budget, budget_per_month=budget_per_month, goal=goal,
+                   period=period, catalog=catalog, constraints=constraints, as_of=day,
+                   out=out / "plan", progress=progress)
         sm = res["summary"]
         return (f"{sm['goal']}: {sm['customers_targeted']:,} customers, spend "
                 f"{sm['spend']:,.0f} of {sm['budget']:,.0f}, expected "
@@ -818,22 +819,41 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
             "assumptions": assumptions, "season_factor": season, "season_note": season_note}
 
 
-def plan(store_path: Path, *, budget: float, goal: str = "retention", period: int = 30,
-         segments: Sequence[str] | None = None, catalog: Path | None = None,
+def plan_params(budget: float | None, goal: str, period: int, *,
+                budget_per_month: float | None = None, **kw: Any) -> Any:
+    """Checked :class:`~loyalist.promote.catalog.PlanParams` from the CLI / API options:
+    exactly one of ``budget`` (the period's total) and ``budget_per_month``."""
+    from loyalist.promote.catalog import PlanParams
+
+    if budget is not None and budget_per_month is not None:
+        raise ParameterError("--budget and --budget-per-month both given; give the period's "
+                             "total with --budget or a monthly amount with --budget-per-month")
+    if budget is None and budget_per_month is None:
+        raise ParameterError("no budget given: pass --budget (the period's total) or "
+                             "--budget-per-month")
+    return PlanParams(budget=0.0 if budget is None else budget, goal=goal, period_days=period,
+                      budget_per_month=budget_per_month, **kw).check()
+
+
+def plan(store_path: Path, *, budget: float | None = None, goal: str = "retention",
+         period: int = 30, segments: Sequence[str] | None = None, catalog: Path | None = None,
          constraints: Path | None = None, clear: Sequence[str] | None = None,
          max_segment_share: float | None = None, cooldown_days: int | None = None,
          as_of: str | None = None, out: Path | None = None, save: bool = True,
-         offer_fit: bool = True, progress: Progress | None = None) -> dict[str, Any]:
+         offer_fit: bool = True, budget_per_month: float | None = None,
+         progress: Progress | None = None) -> dict[str, Any]:
     """A budget-optimal promotion plan for ``goal`` over the next ``period`` days, written to
     ``out`` (see :data:`PLAN_FILES`) and to the store tables ``plans`` / ``plan_customers``.
+    The budget is the period's total (``budget``) or an amount per 30-day month
+    (``budget_per_month``: sends are scheduled so that no month spends more).
     ``offer_fit=False`` drops the offer-fit assumption (:func:`loyalist.promote.plan.offer_fit`)."""
-    from loyalist.promote.catalog import PlanParams, load_constraints
+    from loyalist.promote.catalog import load_constraints
     from loyalist.promote.plan import PlanContext, make_plan
 
     say = progress or (lambda _m: None)
-    params = PlanParams(budget=budget, goal=goal, period_days=period,
-                        segments=list(segments or []), clear_categories=list(clear or []),
-                        offer_fit=offer_fit).check()
+    params = plan_params(budget, goal, period, budget_per_month=budget_per_month,
+                         segments=list(segments or []), clear_categories=list(clear or []),
+                         offer_fit=offer_fit)
     cons = load_constraints(constraints, max_segment_share=max_segment_share,
                             cooldown_days=cooldown_days)
     t0 = time.perf_counter()
@@ -865,8 +885,8 @@ def plan(store_path: Path, *, budget: float, goal: str = "retention", period: in
     if save:
         with Store(store_path) as st:
             st.write_frame(s.T_PLANS, pd.DataFrame({
-                "plan_id": [summ["plan_id"]], "as_of": [ts], "goal": [goal],
-                "budget": [float(budget)],
+                "plan_id": [summ["plan_id"]], "as_of": [ts], "goal": [params.goal],
+                "budget": [float(params.budget)],
                 "summary": [json.dumps(summ, default=json_default)]}),
                 replace_where="plan_id = ?", params=[summ["plan_id"]])
             st.write_frame(s.T_PLAN_CUSTOMERS, res["customers"].assign(plan_id=summ["plan_id"]),

@@ -219,7 +219,11 @@ def run_all(
         "--as-of", help="Cutoff (default: the day after the last transaction).")] = None,
     horizon: Annotated[int, typer.Option(help="Churn / CLV horizon in days.")] = 90,
     budget: Annotated[float | None, typer.Option(
-        help="Promotion budget; without it no plan is made.")] = None,
+        help="Promotion budget for the plan period; without it (or --budget-per-month) no "
+             "plan is made.")] = None,
+    budget_per_month: Annotated[float | None, typer.Option(
+        "--budget-per-month", help="Promotion budget per 30-day month instead of --budget; "
+        "no month of the plan spends more.")] = None,
     goal: Annotated[str, typer.Option(help="Plan goal (see `loyalist plan --help`).")
                     ] = "retention",
     period: Annotated[int, typer.Option(help="Plan period in days.")] = 30,
@@ -244,6 +248,7 @@ def run_all(
     res = pipeline.run_all(store, out_dir, files=files or (), fmt=fmt, mapping=mapping,
                            day_one=day_one, as_of=as_of, horizon=horizon, budget=budget, goal=goal,
                            period=period, catalog=catalog, constraints=constraints,
+                           budget_per_month=budget_per_month,
                            progress=progress(quiet or as_json))
     if as_json:
         emit_json(res)

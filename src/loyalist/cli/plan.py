@@ -16,9 +16,17 @@ from loyalist.store import DEFAULT_STORE
 
 def plan(
     store: StoreOpt = Path(DEFAULT_STORE),
-    budget: Annotated[float, typer.Option(help="Total budget for the period.")] = 5000.0,
+    budget: Annotated[float | None, typer.Option(
+        help="Total budget for the period (default 5000 unless --budget-per-month).")] = None,
+    budget_per_month: Annotated[float | None, typer.Option(
+        "--budget-per-month", help="Budget per 30-day month instead of a total: the period's "
+        "budget is this x its months, and sends are scheduled so that no month spends more.")
+    ] = None,
     goal: Annotated[str, typer.Option(help="|".join(GOALS))] = "retention",
-    period: Annotated[int, typer.Option(help="Planning period in days.")] = 30,
+    period: Annotated[int | None, typer.Option(
+        help="Planning period in days (default 30, or --months x 30).")] = None,
+    months: Annotated[int | None, typer.Option(
+        "--months", help="Planning period in 30-day months (instead of --period).")] = None,
     segments: Annotated[list[str] | None, typer.Option(
         "--segments", help="Target only these segments (repeatable).")] = None,
     catalog: Annotated[Path | None, typer.Option(
@@ -52,11 +60,17 @@ def plan(
 
       loyalist plan --budget 2000 --goal revenue --segments "At Risk" --segments Champions
 
+      loyalist plan --budget-per-month 2000 --months 3 --goal profit
+
       loyalist plan --goal clear_inventory --clear outerwear --constraints limits.toml --json
     """
     from loyalist.cli.main import emit_json, out, progress
 
-    res = pipeline.plan(store, budget=budget, goal=goal, period=period, segments=segments,
+    period = _period(period, months)
+    if budget is None and budget_per_month is None:
+        budget = 5000.0
+    res = pipeline.plan(store, budget=budget, budget_per_month=budget_per_month, goal=goal,
+                        period=period, segments=segments,
                         catalog=catalog, constraints=constraints, clear=clear,
                         max_segment_share=max_segment_share, cooldown_days=cooldown,
                         as_of=as_of, out=out_dir, offer_fit=offer_fit,
@@ -85,6 +99,10 @@ def plan(
     out.print(t)
     for w in summ.get("warnings", []):
         out.print(f"[yellow]warning: {w}[/yellow]")
+    if len(summ.get("months", [])) > 1:
+        out.print("  by month: " + "; ".join(
+            f"{m['from']}: {m['customers']:,} customers, {m['spend']:,.0f} of "
+            f"{m['budget']:,.0f}" for m in summ["months"]))
     for r in summ["promotions"][:3]:
         out.print(f"  {r['rationale']}")
     for a in summ["assumptions"][:6]:
@@ -100,3 +118,18 @@ def _goal_value(summ: dict) -> str:
     each = summ.get("cost_per_goal_unit")
     return goal_value_text(summ["goal"], summ["goal_value"]) + (
         f" ({each:,.2f} of spend each)" if each is not None else "")
+
+
+def _period(period: int | None, months: int | None) -> int:
+    """The planning period in days from ``--period`` or ``--months`` (30-day months)."""
+    from loyalist.errors import ParameterError
+    from loyalist.promote.catalog import MONTH_DAYS
+
+    if months is None:
+        return 30 if period is None else period
+    if not 1 <= months <= 12:
+        raise ParameterError(f"--months {months} is impossible; give 1 to 12 months")
+    if period is not None and period != months * MONTH_DAYS:
+        raise ParameterError(f"--period {period} and --months {months} disagree; give one of "
+                             f"them (--months {months} is {months * MONTH_DAYS} days)")
+    return months * MONTH_DAYS

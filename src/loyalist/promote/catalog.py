@@ -39,8 +39,8 @@ from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 
 __all__ = ["COUNT_GOALS", "GENERIC_CATALOG", "GENERIC_ORDER_RANGE", "GOALS", "GOAL_UNITS",
-           "Constraints", "PlanParams", "generic_catalog", "load_catalog", "load_constraints",
-           "normalise_catalog", "split_list"]
+           "MONTH_DAYS", "Constraints", "PlanParams", "generic_catalog", "load_catalog",
+           "load_constraints", "normalise_catalog", "split_list"]
 
 #: goals a plan can pursue (``--goal``)
 GOALS = ("retention", "revenue", "profit", "visit_frequency", "average_order_value",
@@ -318,9 +318,19 @@ def load_constraints(path: str | Path | None = None, **overrides: Any) -> Constr
     return c
 
 
+#: days in a budget month (``--budget-per-month``)
+MONTH_DAYS = 30
+
+
 @dataclass
 class PlanParams:
-    """What the merchant asks for: budget, goal, period and target segments."""
+    """What the merchant asks for: budget, goal, period and target segments.
+
+    The budget is either a total for the period (``budget``) or an amount per month
+    (``budget_per_month``, months of :data:`MONTH_DAYS` days): then :meth:`check` sets
+    ``budget`` to the period's total (``budget_per_month x period / 30``; a last part-month
+    gets its share) and no month of the plan may spend more than its own budget
+    (:meth:`months`)."""
 
     budget: float
     goal: str = "retention"
@@ -330,8 +340,21 @@ class PlanParams:
     #: redistribute each promotion's effect by the offer's fit to the customer (an assumption;
     #: loyalist.promote.plan.offer_fit)
     offer_fit: bool = True
+    #: budget per month of MONTH_DAYS days; when given, ``budget`` is derived from it
+    budget_per_month: float | None = None
 
     def check(self) -> PlanParams:
+        if isinstance(self.period_days, bool) or not isinstance(self.period_days, int) \
+                or not 1 <= self.period_days <= 365:
+            raise ParameterError(f"--period {self.period_days!r} is impossible; give 1 to 365 "
+                                 "days, e.g. --period 30")
+        if self.budget_per_month is not None:
+            b = self.budget_per_month
+            if isinstance(b, bool) or not isinstance(b, int | float) or not math.isfinite(b) \
+                    or not 0 <= b <= 1e12:
+                raise ParameterError(f"--budget-per-month {b!r} is impossible; give an amount "
+                                     "from 0 to 1e12, e.g. --budget-per-month 2000")
+            self.budget = float(b) * self.period_days / MONTH_DAYS
         if isinstance(self.budget, bool) or not isinstance(self.budget, int | float) \
                 or not math.isfinite(self.budget) or not 0 <= self.budget <= 1e12:
             raise ParameterError(f"--budget {self.budget!r} is impossible; give an amount from 0 "
@@ -342,8 +365,16 @@ class PlanParams:
         if self.goal not in GOALS:
             raise ParameterError(f"--goal {self.goal!r} is unknown; use one of "
                                  f"{', '.join(GOALS)}")
-        if isinstance(self.period_days, bool) or not isinstance(self.period_days, int) \
-                or not 1 <= self.period_days <= 365:
-            raise ParameterError(f"--period {self.period_days!r} is impossible; give 1 to 365 "
-                                 "days, e.g. --period 30")
         return self
+
+    def months(self) -> list[tuple[int, int, float]]:
+        """The budget months of the period: ``(first day, days, budget)`` each, the first
+        day counted from the plan date. One month with the whole budget unless the budget
+        was given per month."""
+        if self.budget_per_month is None:
+            return [(0, self.period_days, float(self.budget))]
+        out = []
+        for start in range(0, self.period_days, MONTH_DAYS):
+            days = min(MONTH_DAYS, self.period_days - start)
+            out.append((start, days, float(self.budget_per_month) * days / MONTH_DAYS))
+        return out

@@ -55,7 +55,14 @@ import pandas as pd
 
 from loyalist import schema as s
 from loyalist.errors import DataError
-from loyalist.promote.catalog import COUNT_GOALS, GOAL_UNITS, Constraints, PlanParams, split_list
+from loyalist.promote.catalog import (
+    COUNT_GOALS,
+    GOAL_UNITS,
+    MONTH_DAYS,
+    Constraints,
+    PlanParams,
+    split_list,
+)
 from loyalist.promote.optimize import Problem, greedy_baseline, sensitivity, solve
 from loyalist.response.value import MULTI_USE, OfferMechanics, structural_value
 
@@ -721,28 +728,79 @@ def why_empty(inst: PlanInstance, goal: str) -> str | None:
     return text
 
 
+def schedule(cost: np.ndarray, budgets: list[float]) -> np.ndarray:
+    """Send month of each chosen send, given in priority order (``cost[k]`` the k-th
+    send's expected spend): first fit, so each send goes to the earliest month whose
+    budget still has room for it, and no month spends more than its budget. A send that
+    fits no month gets -1 (it is dropped from the plan). Month budgets that add up to the
+    plan's total leave at most one send's cost unused in each month."""
+    left = np.asarray(budgets, dtype=float).copy()
+    cost = np.asarray(cost, dtype=float)
+    month = np.full(len(cost), -1)
+    tol = 1e-9 * max(1.0, float(left.sum()))
+    start = 0
+    for k in range(len(left)):
+        if start >= len(cost):
+            break
+        # the longest run of the remaining sends, in priority order, that fits month k
+        rest = np.flatnonzero(month[start:] < 0) + start
+        fits = np.cumsum(cost[rest]) <= left[k] + tol
+        run = rest[fits] if fits.all() else rest[:int(np.argmin(fits))]
+        month[run] = k
+        left[k] -= cost[run].sum()
+        # then any later send small enough for what is left, in priority order
+        later = rest[len(run):]
+        for i in later[cost[later] <= left[k] + tol]:
+            if left[k] < tol:
+                break
+            if cost[i] <= left[k] + tol:
+                month[i] = k
+                left[k] -= cost[i]
+        unplaced = np.flatnonzero(month < 0)
+        start = int(unplaced[0]) if len(unplaced) else len(cost)
+    return month
+
+
 def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
               constraints: Constraints, *, method: str = "auto", time_limit: float = 60.0,
               with_baseline: bool = True) -> dict[str, Any]:
     """Solve the plan and build what the merchant reads: ``customers`` (the execution plan),
     ``promotions`` (promotion x segment, ranked), ``allocation``, ``segments``, ``sensitivity``
-    and a JSON-ready ``summary``."""
+    and a JSON-ready ``summary``. With a budget per month (:meth:`PlanParams.months`) the
+    plan is solved on the pooled budget and its sends scheduled into the months
+    (:func:`schedule`); ``solution`` is then the pooled solve, before sends that fit no month
+    were left out."""
     inst = build_instance(pred, ctx, params, constraints)
     sol = solve(inst.problem, method=method, time_limit=time_limit)
-    chosen = sol.choice >= 0
-    idx = np.flatnonzero(chosen)
+    v = np.asarray(inst.problem.value)
+    cost = np.asarray(inst.problem.cost)
+    choice = sol.choice.copy()
+    months = params.months()
+    idx = np.flatnonzero(choice >= 0)
+    # priority: goal value per unit of spend, best first (ties: customer order)
+    ratio = v[idx, choice[idx]] / np.where(cost[idx, choice[idx]] > 0, cost[idx, choice[idx]],
+                                           np.nan)
+    idx = idx[np.argsort(-np.nan_to_num(ratio, nan=-np.inf), kind="stable")]
+    month = np.zeros(len(idx), dtype=int)
+    dropped = 0
+    if len(months) > 1:
+        month = schedule(cost[idx, choice[idx]], [b for _, _, b in months])
+        dropped = int((month < 0).sum())
+        choice[idx[month < 0]] = -1
+        idx, month = idx[month >= 0], month[month >= 0]
+    chosen = choice >= 0
     cell = pd.Series(np.arange(len(inst.pred)),
                      index=pd.MultiIndex.from_arrays([inst.rows, inst.cols]))
-    take = cell.reindex(pd.MultiIndex.from_arrays([idx, sol.choice[idx]])).to_numpy()
+    take = cell.reindex(pd.MultiIndex.from_arrays([idx, choice[idx]])).to_numpy()
     picked = inst.pred.iloc[take].reset_index(drop=True)
-    v = np.asarray(inst.problem.value)
-    picked["expected_incremental_value"] = v[idx, sol.choice[idx]]
+    picked["expected_incremental_value"] = v[idx, choice[idx]]
+    picked["send_month"] = month + 1
+    picked["send_from"] = [str((ctx.as_of + pd.Timedelta(days=months[k][0])).date())
+                           for k in month]
     seg = ctx.customers["segment"].astype(str) if "segment" in ctx.customers else \
         pd.Series("all", index=ctx.customers.index)
     picked["target_segment"] = seg.reindex(picked[s.CUSTOMER_ID]).fillna("unknown").to_numpy()
-    eff = picked["expected_incremental_value"] / picked["expected_cost"].replace(0, np.nan)
-    picked["priority"] = eff.rank(ascending=False, method="first").fillna(
-        len(picked)).astype(int)
+    picked["priority"] = np.arange(1, len(picked) + 1)
     reasons = ctx.customers["reasons"] if "reasons" in ctx.customers else None
     picked["reasons"] = [
         "; ".join(x for x in (
@@ -755,7 +813,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     plan_csv = picked.rename(columns={"p_response": "probability"})[
         [s.CUSTOMER_ID, "promotion", "target_segment", "expected_incremental_value",
          "expected_cost", "probability", "incremental_prob", "incremental_revenue",
-         "incremental_margin", "priority", "reasons"]].sort_values("priority")
+         "incremental_margin", "priority", "send_month", "send_from", "reasons"]]
 
     net = picked["incremental_margin"] - picked["contact_cost"]
     picked["net_profit"] = net
@@ -797,14 +855,36 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                                picked["incremental_revenue_p10"],
                                picked["incremental_revenue_p90"])
     empty = None if chosen.any() else why_empty(inst, params.goal)
-    value = float(sol.value)
+    value = float(sol.value) if not dropped else float(
+        picked["expected_incremental_value"].sum())
+    # the solver's bound holds for one pooled budget, a relaxation of the monthly ones
+    gap = sol.gap if not dropped else (sol.bound - value) / max(abs(sol.bound), 1e-12)
     per_unit = spend / value if params.goal in COUNT_GOALS and value > 0 else None
     losing = losing_money(params.goal, net_total, value, per_unit) if chosen.any() else None
+    month_notes = []
+    if len(months) > 1:
+        month_notes.append(
+            f"budget per month: {params.budget_per_month:,.2f} over {len(months)} months of "
+            f"{MONTH_DAYS} days; each send goes to the earliest month with budget left, the "
+            "highest value per spend first, and its effect is estimated as of the plan date")
+    if dropped:
+        month_notes.append(f"{dropped:,} chosen send(s) fit no month's remaining budget and "
+                           "were left out")
+    by_month = (picked.groupby("send_month")
+                .agg(customers=(s.CUSTOMER_ID, "size"), spend=("expected_cost", "sum"),
+                     goal_value=("expected_incremental_value", "sum"))
+                .reindex(range(1, len(months) + 1)).fillna(0.0))
+    month_rows = [{"month": k + 1, "from": str((ctx.as_of + pd.Timedelta(days=a)).date()),
+                   "days": d, "budget": b, "customers": int(by_month.at[k + 1, "customers"]),
+                   "spend": float(by_month.at[k + 1, "spend"]),
+                   "goal_value": float(by_month.at[k + 1, "goal_value"])}
+                  for k, (a, d, b) in enumerate(months)]
     assumptions = list(dict.fromkeys(
-        ctx.assumptions + inst.notes
+        ctx.assumptions + inst.notes + month_notes
         + sorted({t for t in picked["assumption_text"].astype(str) if t})))
     summary = {
-        "budget": float(params.budget), "goal": params.goal, "period_days": params.period_days,
+        "budget": float(params.budget), "budget_per_month": params.budget_per_month,
+        "months": month_rows, "goal": params.goal, "period_days": params.period_days,
         "as_of": str(ctx.as_of.date()), "segments": params.segments or None,
         "offer_fit": bool(params.offer_fit),
         "spend": spend, "expected_value": value, "goal_value": value,
@@ -816,11 +896,12 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         "customers_targeted": int(chosen.sum()), "customers_considered": len(inst.customers),
         "eligible_customers": int(inst.problem.eligible.any(axis=1).sum()),  # type: ignore[union-attr]
         "excluded": inst.excluded, "confidence": _confidence(picked),
-        "optimizer": {"method": sol.method, "bound": sol.bound, "gap": sol.gap,
+        "optimizer": {"method": sol.method, "bound": sol.bound, "gap": gap,
                       "seconds": sol.seconds, "status": sol.status,
                       "greedy_value": None if base is None else base.value,
-                      "greedy_gap_vs_plan": None if base is None or sol.value == 0 else
-                      (sol.value - base.value) / abs(sol.value)},
+                      "greedy_gap_vs_plan": None if base is None or value == 0 else
+                      (value - base.value) / abs(value),
+                      "left_out_by_months": dropped},
         "promotions": promos.to_dict(orient="records"),
         "sensitivity": sens.to_dict(orient="records"),
         "assumptions": assumptions,
