@@ -389,7 +389,7 @@ def test_post_plan_then_get_it_and_its_customers(client: TestClient) -> None:
     ({"budget": 100, "max_segment_share": 1.5}, "max_segment_share"),
     ({"budget": 100, "min_spend": {"double_points": -1}}, "min_spend"),
     ({"budget": 100, "bogus": 1}, "bogus"),
-    ({}, "budget"),
+    ({"budget_per_month": -1}, "budget_per_month"),
 ])
 def test_bad_plan_parameters_are_422_naming_the_field(client: TestClient, body: dict[str, Any],
                                                       field: str) -> None:
@@ -397,6 +397,25 @@ def test_bad_plan_parameters_are_422_naming_the_field(client: TestClient, body: 
     assert r.status_code == 422
     assert any(field in e["loc"] for e in r.json()["detail"]), r.json()
     assert f"body.{field}" in r.json()["message"]
+
+
+def test_a_plan_takes_one_budget_total_or_per_month(client: TestClient) -> None:
+    for body in ({}, {"budget": 100, "budget_per_month": 100}, {"goal": "revenue"}):
+        r = client.post("/plans", json=body, headers=W)
+        assert r.status_code == 422, r.text
+        assert "give exactly one of budget (the period's total) and budget_per_month" in \
+            r.json()["message"]
+    r = client.post("/plans", json={"budget_per_month": 200, "period": 60, "goal": "revenue"},
+                    headers=W)
+    assert r.status_code == 200, r.text
+    summ = r.json()
+    assert summ["budget"] == 400 and summ["budget_per_month"] == 200
+    assert [m["budget"] for m in summ["months"]] == [200, 200]
+    assert all(m["spend"] <= 200 + 1e-6 for m in summ["months"])
+    rows = list(csv.DictReader(io.StringIO(client.get(
+        f"/plans/{summ['plan_id']}/customers.csv", headers=R).text)))
+    assert {r["send_month"] for r in rows} <= {"1", "2"} and len(rows) == \
+        summ["customers_targeted"]
 
 
 def test_plan_errors_from_the_library_are_one_line(client: TestClient) -> None:

@@ -137,7 +137,9 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
     budget = float(page.input_value("#budget"))
     assert budget == float(page.input_value("#budget-slider")) == 1600
     page.select_option("#goal", "retention")
-    page.select_option("#period", "30")
+    page.select_option("#period", "60")
+    assert page.input_value("#budget-basis") == "total"
+    page.select_option("#budget-basis", "month")  # 1,600 in each of the two months
     assert page.is_checked("#offer-fit")  # the offer-fit assumption is on by default
     page.uncheck("#offer-fit")  # and the merchant may drop it
     # the button turns into a running state the moment the form is submitted (checked with
@@ -155,7 +157,8 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
     page.click("#generate")
     page.wait_for_selector("#job[data-status=running], #results")
     if page.locator("#job[data-status=running]").count():  # unless the plan was that quick
-        assert "Making a retention plan with budget 1,600" in page.locator("#job").inner_text()
+        assert "Making a retention plan with budget 1,600 a month" in \
+            page.locator("#job").inner_text()
         shot(page, "05-generating")
     page.wait_for_selector("#results", timeout=120_000)
     for chart in ("allocation", "sensitivity", "segments"):
@@ -168,8 +171,18 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
     r = api.get(f"/plans/{plan_id}")
     assert r.status_code == 200, r.text
     plan = r.json()
-    assert plan["budget"] == budget and plan["goal"] == "retention" and plan["period_days"] == 30
+    assert plan["budget_per_month"] == budget and plan["budget"] == 2 * budget
+    assert plan["goal"] == "retention" and plan["period_days"] == 60
     assert plan["offer_fit"] is False
+    months = page.locator("#by-month tbody tr")
+    assert months.count() == len(plan["months"]) == 2
+    for i, want in enumerate(plan["months"]):
+        spend = float(months.nth(i).locator("td[data-col=spend]").get_attribute("data-value"))
+        assert spend == pytest.approx(want["spend"], rel=1e-12) and spend <= budget + 1e-6
+    assert "1,600 a month" in page.locator(".kpi[data-key=budget] small").inner_text()
+    # the form shows the plan's own settings
+    assert page.input_value("#budget-basis") == "month"
+    assert float(page.input_value("#budget")) == budget
     assert not any(a.startswith("offer fit") for a in plan["assumptions"])
     assert not page.is_checked("#offer-fit")  # the form shows the plan's own settings
     assert api.get("/health").json()["latest_plan_id"] == plan_id

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from loyalist.promote.catalog import GOAL_ALIASES, GOALS
 
@@ -117,8 +117,13 @@ class PlanRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    budget: float = Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False,
-                          description="Total budget for the period.")
+    budget: float | None = Field(None, ge=0, le=MAX_AMOUNT, allow_inf_nan=False,
+                                 description="Total budget for the period (or give "
+                                             "budget_per_month).")
+    budget_per_month: float | None = Field(
+        None, ge=0, le=MAX_AMOUNT, allow_inf_nan=False,
+        description="Budget per 30-day month instead of a total: the period's budget is this x "
+                    "its months, and no month of the plan spends more.")
     goal: Goal = Field("retention", description="What the plan maximises.")  # type: ignore[assignment]
     period: int = Field(30, ge=1, le=365, description="Planning period in days.")
     segments: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
@@ -149,6 +154,19 @@ class PlanRequest(BaseModel):
             g = v.strip().lower().replace("-", "_").replace(" ", "_")
             return GOAL_ALIASES.get(g, g)
         return v
+
+    @model_validator(mode="after")
+    def _one_budget(self) -> PlanRequest:
+        if (self.budget is None) == (self.budget_per_month is None):
+            raise ValueError("give exactly one of budget (the period's total) and "
+                             "budget_per_month")
+        return self
+
+    def budget_text(self) -> str:
+        """'budget 5,000' or 'budget 2,000 a month' (for progress lines)."""
+        if self.budget_per_month is not None:
+            return f"budget {self.budget_per_month:,.0f} a month"
+        return f"budget {self.budget or 0:,.0f}"
 
     def constraints(self) -> dict[str, dict[str, float]]:
         """The per-name constraint tables that were given (for a constraints file)."""

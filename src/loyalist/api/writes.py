@@ -50,7 +50,8 @@ def plan(gate: StoreGate, req: PlanRequest) -> dict[str, Any]:
             cons = tmp / "constraints.json"
             cons.write_text(json.dumps(req.constraints()))
         with gate.write() as store:
-            res = pipeline.plan(store, budget=req.budget, goal=req.goal, period=req.period,
+            res = pipeline.plan(store, budget=req.budget, budget_per_month=req.budget_per_month,
+                                goal=req.goal, period=req.period,
                                 segments=req.segments or None, constraints=cons,
                                 max_segment_share=req.max_segment_share,
                                 cooldown_days=req.cooldown_days,

@@ -48,7 +48,7 @@ SCENARIO_FIELDS = ("scenario", "name", "business", "currency", "monthly_budget",
 def make_plan(app: FastAPI, req: PlanRequest) -> Work:
     def work(job: Job) -> dict[str, Any]:
         job.say(f"fitting the response model and optimising the plan (goal {req.goal}, "
-                f"budget {req.budget:,.0f}, {req.period} days)")
+                f"{req.budget_text()}, {req.period} days)")
         summary = writes.plan(app.state.gate, req)
         return {"plan_id": summary["plan_id"], "customers_targeted":
                 summary.get("customers_targeted"), "spend": summary.get("spend")}

@@ -225,11 +225,14 @@ def _nice_max(budget: float) -> tuple[float, float]:
 def _plan_form(view: dict[str, Any], scenario: dict[str, Any] | None) -> dict[str, Any]:
     """The plan form's values: those of the plan on show, else the scenario's, else defaults."""
     plan, sc = view["plan"] or {}, scenario or {}
-    budget = float(plan.get("budget") or sc.get("monthly_budget") or 1000.0)
+    monthly = plan.get("budget_per_month") is not None
+    budget = float((plan.get("budget_per_month") if monthly else plan.get("budget"))
+                   or sc.get("monthly_budget") or 1000.0)
     period = int(plan.get("period_days") or sc.get("planning_period_days") or 30)
     top, step = _nice_max(budget)
     names = [x["segment"] for x in (view["segments"] or {}).get("segments", [])]
     return {"budget": budget, "budget_max": top, "budget_step": step,
+            "budget_basis": "month" if monthly else "total",
             "goal": plan.get("goal") or sc.get("goal") or "retention", "period": period,
             "periods": sorted({*PERIODS, period}), "segment_names": names,
             "segments": list(plan.get("segments") or []),
@@ -345,7 +348,10 @@ def _make_plan(request: Request, fields: dict[str, list[str]]) -> Response:
     if not isinstance(key, ApiKey):
         return key
     try:
-        req = PlanRequest(budget=_one(fields, "budget") or None,
+        amount = _one(fields, "budget") or None
+        monthly = _one(fields, "budget_basis") == "month"
+        req = PlanRequest(budget=None if monthly else amount,
+                          budget_per_month=amount if monthly else None,
                           goal=_one(fields, "goal") or "retention",
                           period=_one(fields, "period") or 30,
                           segments=[x for x in fields.get("segments", []) if x],
@@ -353,7 +359,7 @@ def _make_plan(request: Request, fields: dict[str, list[str]]) -> Response:
                           offer_fit=(fields.get("offer_fit") or ["1"])[-1])
     except ValidationError as e:
         return _index(request, key, error=f"invalid plan: {validation_message(e)}", status=422)
-    label = f"making a {req.goal.replace('_', ' ')} plan with budget {req.budget:,.0f}"
+    label = f"making a {req.goal.replace('_', ' ')} plan with {req.budget_text()}"
     return _start(request, key, "plan", label, actions.make_plan(request.app, req),
                   next_url=lambda job: f"{PREFIX}?plan={job.result['plan_id']}")
 
