@@ -754,3 +754,60 @@ def test_order_export_reads_the_subtotal_not_the_total_with_tax(tmp_path: Path) 
     assert rep["columns"]["amount"] == "Total"
     assert not any("Subtotal" in a for a in rep["assumptions"])
     st.close()
+
+
+CDNOW_RAW = """\
+     1 19970101  1   11.77
+     2 19970112  1   12.00
+     2 19970112  5   77.00
+     3 19970102  2   20.76
+     3 19970330  2   20.76
+     4 19970101  2   29.33
+"""
+
+
+def test_a_space_aligned_file_without_a_header_row(tmp_path: Path) -> None:
+    """CDNOW as distributed (CDNOW_master.txt): columns aligned with spaces and no header
+    row. Without --map it is one clear error showing each positional column's first value,
+    and nothing is stored; mapped by position it loads every line."""
+    f = tmp_path / "CDNOW_master.txt"
+    f.write_text(CDNOW_RAW)
+    with pytest.raises(DataError) as e:
+        _ingest(tmp_path, [f])
+    msg = str(e.value)
+    assert "the file's columns are: column_1, column_2, column_3, column_4" in msg
+    assert ("no header row, so its columns are named by position (first line: "
+            "column_1 = '1', column_2 = '19970101', column_3 = '1', column_4 = '11.77')") in msg
+    assert "\n" not in msg
+    st, (rep,) = _ingest(tmp_path, [f], mapping=[
+        "customer_id=column_1", "ordered_at=column_2", "quantity=column_3", "amount=column_4"])
+    assert rep["rows_read"] == rep["rows_loaded"] == 6 and rep["rows_quarantined"] == 0
+    assert any("aligned with spaces" in n for n in rep["assumptions"])
+    assert any("no header row" in n for n in rep["assumptions"])
+    got = st.query("SELECT customer_id, CAST(ordered_at AS DATE) AS d, quantity, amount "
+                   "FROM transactions ORDER BY customer_id, ordered_at, amount")
+    assert got["customer_id"].tolist() == ["1", "2", "2", "3", "3", "4"]
+    assert str(got["d"].iloc[4])[:10] == "1997-03-30" and got["amount"].sum() == pytest.approx(
+        171.62)
+    assert got["quantity"].tolist() == [1, 1, 5, 2, 2, 2]
+    # two lines of customer 2 at the same time are one order
+    assert st.query("SELECT count(DISTINCT order_id) AS n FROM transactions")["n"][0] == 5
+
+
+def test_headerless_csv_and_space_aligned_with_a_header(tmp_path: Path) -> None:
+    """The same layout rules whatever the delimiter: a comma file whose first line is data
+    gets positional names; a space-aligned file with a header row keeps its names."""
+    comma = tmp_path / "plain.csv"
+    comma.write_text("".join(",".join(line.split()) + "\n"
+                             for line in CDNOW_RAW.splitlines()))
+    st, (rep,) = _ingest(tmp_path, [comma], mapping=[
+        "customer_id=column_1", "ordered_at=column_2", "quantity=column_3", "amount=column_4"])
+    assert rep["rows_loaded"] == 6 and not any("aligned with spaces" in n
+                                               for n in rep["assumptions"])
+    named = tmp_path / "named.txt"
+    named.write_text("customer_id  date  quantity  amount\n" + CDNOW_RAW)
+    st2 = Store(tmp_path / "t.duckdb")
+    (rep2,) = ingest_files(st2, [named], loaded_at=LOADED_AT)
+    assert rep2["rows_loaded"] == 6
+    assert any("aligned with spaces" in n for n in rep2["assumptions"])
+    assert not any("no header row" in n for n in rep2["assumptions"])

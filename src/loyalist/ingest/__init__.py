@@ -151,7 +151,10 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
             if day is not None:
                 mapping = {**mapping, s.ORDERED_AT: day}
         adapter = adapters.by_name(fmt, src.headers, mapping)
-        adapters.check_required(adapter, src.headers, str(src.path))
+        first = None
+        if src.headers and src.headers[0] == "column_1":  # no header row: show the values
+            first = con.execute(f"SELECT * FROM {src.view} LIMIT 1").fetchone()
+        adapters.check_required(adapter, src.headers, str(src.path), first)
         if day_one is not None:
             adapter = replace(adapter, day_one=day_one, assumptions=(
                 *adapter.assumptions, f"{s.ORDERED_AT} ({adapter.columns[s.ORDERED_AT]!r}) holds "

@@ -546,8 +546,11 @@ def by_name(fmt: str, headers: Sequence[str], mapping: Mapping[str, str] | None)
     return a
 
 
-def check_required(adapter: Adapter, headers: Sequence[str], file: str) -> None:
-    """Every required canonical column must come from a source column or be derived."""
+def check_required(adapter: Adapter, headers: Sequence[str], file: str,
+                   first_row: Sequence[object] | None = None) -> None:
+    """Every required canonical column must come from a source column or be derived.
+    ``first_row``: the file's first values, shown when its columns are named by position (a
+    file without a header row) so the message says which is which."""
     have = set(adapter.columns) | set(adapter.derived)
     missing = [c for c in s.TRANSACTION_REQUIRED if c not in have]
     if s.UNIT_PRICE in missing and adapter.amount_given:
@@ -569,6 +572,12 @@ def check_required(adapter: Adapter, headers: Sequence[str], file: str) -> None:
                     "order-lines file (order id, product, price) in the same command and the "
                     "two are joined on the order id, or map the order total with "
                     "--map amount=<column>.")
+        if headers and all(h == f"column_{i + 1}" for i, h in enumerate(headers)):
+            shown = [f"{h} = {str(v)[:20]!r}" for h, v in zip(headers, first_row or (),
+                                                              strict=False)]
+            hint = (" The file has no header row, so its columns are named by position"
+                    + (f" (first line: {', '.join(shown)})" if shown else "")
+                    + f"; map each one, e.g. --map {missing[0]}={headers[0]}.")
         raise DataError(
             f"{file}: missing required column(s) {', '.join(names)} "
             f"(format {adapter.name}); the file's columns are: {', '.join(headers)}. "

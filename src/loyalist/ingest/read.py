@@ -396,6 +396,65 @@ def header_row(rows: Sequence[Sequence[Any]]) -> int:
     return next((i for i, n in enumerate(counts) if n >= 2), 0)
 
 
+#: a cell that is a value, not a column name: a number, an amount, a date or a time
+_VALUE_CELL = r"^[+-]?[$€£]?\d[\d.,:/ T+-]*$"
+#: delimiters DuckDB's sniffer finds; a file with none of them may be aligned with spaces
+_DELIMITERS = ",;\t|"
+
+
+@dataclass(frozen=True)
+class TextLayout:
+    """How a text file's rows are laid out: columns aligned with runs of spaces (CDNOW's
+    ``   1 19970101  1   11.77``) and whether its first row is data rather than names."""
+
+    spaces: bool
+    headerless: bool
+    columns: int
+
+
+def text_layout(path: Path, encoding: str = "utf-8", skip: int = 0) -> TextLayout:
+    """Read the first lines of a text file (after ``skip`` title lines) for its layout.
+
+    Space-aligned: no line holds a delimiter and every line splits on whitespace into the
+    same number (>= 2) of cells. Headerless: the first row names no known column and every
+    cell of it is a value (number, amount, date; :data:`_VALUE_CELL`)."""
+    import io
+    import re
+
+    try:
+        with _open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding,
+                                                         errors="replace") as f:
+            lines = [f.readline() for _ in range(skip + _HEADER_SEARCH_LINES)][skip:]
+    except (OSError, UnicodeError):
+        return TextLayout(False, False, 0)
+    rows = [ln.strip("\r\n\ufeff") for ln in lines if ln.strip()]
+    if not rows:
+        return TextLayout(False, False, 0)
+    counts = {len(r.split()) for r in rows}
+    spaces = (not any(d in r for r in rows for d in _DELIMITERS) and len(counts) == 1
+              and counts.pop() >= 2)
+    first = rows[0].split() if spaces else re.split(r"[,;\t|]", rows[0])
+    cells = [c.strip().strip('"').strip() for c in first]
+    headerless = (any(cells) and _known_hits(cells) == 0
+                  and all(re.match(_VALUE_CELL, c) for c in cells if c))
+    return TextLayout(spaces, bool(headerless), len(cells))
+
+
+def _spaces_to_tabs(path: Path, dest: Path, encoding: str) -> Path:
+    """A tab-separated UTF-8 copy of a space-aligned text file (blank lines dropped)."""
+    import io
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with _open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding,
+                                                     errors="replace") as src, \
+            dest.open("w", encoding="utf-8", newline="\n") as dst:
+        for line in src:
+            cells = line.split()
+            if cells:
+                dst.write("\t".join(cells) + "\n")
+    return dest
+
+
 def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
                   scratch: Path) -> tuple[str, ...]:
     """A CSV (any delimiter DuckDB sniffs) as ``view``, every column text. A file that is not
@@ -409,11 +468,27 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
         path = _to_utf8(path, scratch / view / path.name)
         p = _sql_str(str(path))
         enc, shown_enc = "utf-8", "Windows-1252 (Latin-1 with the euro sign)"
-    src = (f"read_csv({p}, all_varchar = true, header = true, encoding = '{enc}', "
-           f"sample_size = 20480, strict_mode = false, null_padding = true, skip = {skip})")
+    layout = text_layout(path, enc, skip)
+    extra = ""
+    notes = []
+    if layout.spaces:
+        path = _spaces_to_tabs(path, scratch / view / (path.name + ".tsv"), enc)
+        p, enc = _sql_str(str(path)), "utf-8"
+        extra += ", delim = '\t'"
+        notes.append("no delimiter: the columns are aligned with spaces, and were split on them")
+    if layout.headerless:
+        names = [f"column_{i + 1}" for i in range(layout.columns)]
+        extra += ", header = false, names = [" + ", ".join(_sql_str(n) for n in names) + "]"
+        notes.append(f"the file has no header row (its first line is data): its columns are "
+                     f"named {names[0]} .. {names[-1]} in file order; name them with --map, "
+                     f"e.g. --map customer_id={names[0]}")
+    else:
+        extra += ", header = true"
+    src = (f"read_csv({p}, all_varchar = true, encoding = '{enc}', "
+           f"sample_size = 20480, strict_mode = false, null_padding = true, skip = {skip}"
+           f"{extra})")
     con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS "
                 f"SELECT *, row_number() OVER () AS {ROW} FROM {src}")
-    notes = []
     if shown_enc != "utf-8":
         notes.append(f"the file is not UTF-8: read as {shown_enc}")
     if skip:
