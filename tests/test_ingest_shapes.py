@@ -811,3 +811,21 @@ def test_headerless_csv_and_space_aligned_with_a_header(tmp_path: Path) -> None:
     assert rep2["rows_loaded"] == 6
     assert any("aligned with spaces" in n for n in rep2["assumptions"])
     assert not any("no header row" in n for n in rep2["assumptions"])
+
+
+def test_cdnow_format_reads_the_distributed_text_layout(tmp_path: Path) -> None:
+    """`--format cdnow` on the header-less text file maps its documented columns (id,
+    yyyymmdd, CDs, dollars), keeps identical rows (separate purchases in CDNOW) and gives each
+    row its own order, as for the named-column file."""
+    f = tmp_path / "CDNOW_master.txt"
+    f.write_text(CDNOW_RAW + CDNOW_RAW.splitlines()[1] + "\n")  # a repeated purchase
+    st, (rep,) = _ingest(tmp_path, [f], fmt="cdnow")
+    assert rep["format"] == "cdnow" and rep["rows_read"] == rep["rows_loaded"] == 7
+    got = st.query("SELECT count(DISTINCT order_id) AS n, sum(amount) AS a FROM transactions")
+    assert got["n"][0] == 7 and got["a"][0] == pytest.approx(171.62 + 12.0)
+    other = tmp_path / "other"
+    other.mkdir()
+    g = other / "three.txt"
+    g.write_text("1 19970101 11.77\n2 19970112 12.00\n")
+    with pytest.raises(DataError, match="lacks column"):  # three columns are not CDNOW's
+        _ingest(other, [g], fmt="cdnow")

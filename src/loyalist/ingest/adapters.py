@@ -106,6 +106,14 @@ CDNOW = Adapter(
     "(the BG/NBD literature counts it)",
 )
 
+#: canonical columns of CDNOW's text files, which have no header row, by column count:
+#: CDNOW_master.txt (id, yyyymmdd, CDs, dollars) and CDNOW_sample.txt (master id, sample id,
+#: ...); the sample id is not loaded
+CDNOW_TEXT_LAYOUTS = {
+    4: (s.CUSTOMER_ID, s.ORDERED_AT, s.QUANTITY, s.AMOUNT),
+    5: (s.CUSTOMER_ID, "sample_id", s.ORDERED_AT, s.QUANTITY, s.AMOUNT),
+}
+
 # --- generic: canonical names or common synonyms, overridable with --map ----------------------
 #: the product id of every line of a file without product lines (an order-level export)
 NO_PRODUCT = "(no product detail)"
@@ -533,6 +541,11 @@ def by_name(fmt: str, headers: Sequence[str], mapping: Mapping[str, str] | None)
         a = ONLINE_RETAIL_II if "Invoice" in headers else ONLINE_RETAIL
     elif fmt == "cdnow":
         a = CDNOW
+        positional = [f"column_{i + 1}" for i in range(len(headers))]
+        if list(headers) == positional and len(headers) in CDNOW_TEXT_LAYOUTS:
+            # the text files as distributed have no header row: their documented layout
+            a = replace(CDNOW, columns={c: h for c, h in zip(
+                CDNOW_TEXT_LAYOUTS[len(headers)], positional, strict=True) if c != "sample_id"})
     elif fmt == "generic":
         a = generic(headers)
     else:
