@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,9 @@ from loyalist.errors import DataError, ParameterError
 from loyalist.features import customer_features, to_as_of
 from loyalist.ingest import ingest_files
 from loyalist.store import Store
+
+if TYPE_CHECKING:  # the promotion engine loads only when a plan is made
+    from loyalist.promote.catalog import PlanParams
 
 log = logging.getLogger(__name__)
 
@@ -820,7 +823,7 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
 
 
 def plan_params(budget: float | None, goal: str, period: int, *,
-                budget_per_month: float | None = None, **kw: Any) -> Any:
+                budget_per_month: float | None = None, **kw: Any) -> PlanParams:
     """Checked :class:`~loyalist.promote.catalog.PlanParams` from the CLI / API options:
     exactly one of ``budget`` (the period's total) and ``budget_per_month``."""
     from loyalist.promote.catalog import PlanParams
