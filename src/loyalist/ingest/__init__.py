@@ -152,7 +152,7 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
                 mapping = {**mapping, s.ORDERED_AT: day}
         adapter = adapters.by_name(fmt, src.headers, mapping)
         first = None
-        if src.headers and src.headers[0] == "column_1":  # no header row: show the values
+        if adapters.is_positional(src.headers):  # no header row: show the values
             first = con.execute(f"SELECT * FROM {src.view} LIMIT 1").fetchone()
         adapters.check_required(adapter, src.headers, str(src.path), first)
         if day_one is not None:

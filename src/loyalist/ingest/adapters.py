@@ -106,6 +106,16 @@ CDNOW = Adapter(
     "(the BG/NBD literature counts it)",
 )
 
+def positional_names(n: int) -> list[str]:
+    """The names given to the ``n`` columns of a file without a header row."""
+    return [f"column_{i + 1}" for i in range(n)]
+
+
+def is_positional(headers: Sequence[str]) -> bool:
+    """Whether ``headers`` are :func:`positional_names` (the file had no header row)."""
+    return bool(headers) and list(headers) == positional_names(len(headers))
+
+
 #: canonical columns of CDNOW's text files, which have no header row, by column count:
 #: CDNOW_master.txt (id, yyyymmdd, CDs, dollars) and CDNOW_sample.txt (master id, sample id,
 #: ...); the sample id is not loaded
@@ -541,11 +551,10 @@ def by_name(fmt: str, headers: Sequence[str], mapping: Mapping[str, str] | None)
         a = ONLINE_RETAIL_II if "Invoice" in headers else ONLINE_RETAIL
     elif fmt == "cdnow":
         a = CDNOW
-        positional = [f"column_{i + 1}" for i in range(len(headers))]
-        if list(headers) == positional and len(headers) in CDNOW_TEXT_LAYOUTS:
+        if is_positional(headers) and len(headers) in CDNOW_TEXT_LAYOUTS:
             # the text files as distributed have no header row: their documented layout
             a = replace(CDNOW, columns={c: h for c, h in zip(
-                CDNOW_TEXT_LAYOUTS[len(headers)], positional, strict=True) if c != "sample_id"})
+                CDNOW_TEXT_LAYOUTS[len(headers)], headers, strict=True) if c != "sample_id"})
     elif fmt == "generic":
         a = generic(headers)
     else:
@@ -585,7 +594,7 @@ def check_required(adapter: Adapter, headers: Sequence[str], file: str,
                     "order-lines file (order id, product, price) in the same command and the "
                     "two are joined on the order id, or map the order total with "
                     "--map amount=<column>.")
-        if headers and all(h == f"column_{i + 1}" for i, h in enumerate(headers)):
+        if is_positional(headers):
             shown = [f"{h} = {str(v)[:20]!r}" for h, v in zip(headers, first_row or (),
                                                               strict=False)]
             hint = (" The file has no header row, so its columns are named by position"

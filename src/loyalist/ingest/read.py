@@ -308,6 +308,9 @@ def _zone(tz: str) -> str:
 
 #: lines searched for the header row below a report title
 _HEADER_SEARCH_LINES = 30
+#: delimiters DuckDB's sniffer finds (a file with none of them may be aligned with spaces);
+#: a line is split on them (as a character class) to look at its cells
+_DELIMITERS = ",;\t|"
 
 
 @functools.cache
@@ -375,7 +378,7 @@ def header_line(path: Path, encoding: str = "utf-8") -> int:
             lines = [f.readline() for _ in range(_HEADER_SEARCH_LINES)]
     except (OSError, UnicodeError):
         return 0
-    return header_row([re.split(r"[,;\t|]", line) for line in lines if line])
+    return header_row([re.split(f"[{_DELIMITERS}]", line) for line in lines if line])
 
 
 def _known_hits(cells: Sequence[Any]) -> int:
@@ -398,8 +401,6 @@ def header_row(rows: Sequence[Sequence[Any]]) -> int:
 
 #: a cell that is a value, not a column name: a number, an amount, a date or a time
 _VALUE_CELL = r"^[+-]?[$€£]?\d[\d.,:/ T+-]*$"
-#: delimiters DuckDB's sniffer finds; a file with none of them may be aligned with spaces
-_DELIMITERS = ",;\t|"
 
 
 @dataclass(frozen=True)
@@ -433,7 +434,7 @@ def text_layout(path: Path, encoding: str = "utf-8", skip: int = 0) -> TextLayou
     counts = {len(r.split()) for r in rows}
     spaces = (not any(d in r for r in rows for d in _DELIMITERS) and len(counts) == 1
               and counts.pop() >= 2)
-    first = rows[0].split() if spaces else re.split(r"[,;\t|]", rows[0])
+    first = rows[0].split() if spaces else re.split(f"[{_DELIMITERS}]", rows[0])
     cells = [c.strip().strip('"').strip() for c in first]
     headerless = (any(cells) and _known_hits(cells) == 0
                   and all(re.match(_VALUE_CELL, c) for c in cells if c))
@@ -477,7 +478,9 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
         extra += ", delim = '\t'"
         notes.append("no delimiter: the columns are aligned with spaces, and were split on them")
     if layout.headerless:
-        names = [f"column_{i + 1}" for i in range(layout.columns)]
+        from loyalist.ingest.adapters import positional_names
+
+        names = positional_names(layout.columns)
         extra += ", header = false, names = [" + ", ".join(_sql_str(n) for n in names) + "]"
         notes.append(f"the file has no header row (its first line is data): its columns are "
                      f"named {names[0]} .. {names[-1]} in file order; name them with --map, "
