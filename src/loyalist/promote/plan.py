@@ -794,9 +794,9 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     take = cell.reindex(pd.MultiIndex.from_arrays([idx, choice[idx]])).to_numpy()
     picked = inst.pred.iloc[take].reset_index(drop=True)
     picked["expected_incremental_value"] = v[idx, choice[idx]]
+    starts = np.array([str((ctx.as_of + pd.Timedelta(days=a)).date()) for a, _, _ in months])
     picked["send_month"] = month + 1
-    picked["send_from"] = [str((ctx.as_of + pd.Timedelta(days=months[k][0])).date())
-                           for k in month]
+    picked["send_from"] = starts[month]
     seg = ctx.customers["segment"].astype(str) if "segment" in ctx.customers else \
         pd.Series("all", index=ctx.customers.index)
     picked["target_segment"] = seg.reindex(picked[s.CUSTOMER_ID]).fillna("unknown").to_numpy()
@@ -874,11 +874,11 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                 .agg(customers=(s.CUSTOMER_ID, "size"), spend=("expected_cost", "sum"),
                      goal_value=("expected_incremental_value", "sum"))
                 .reindex(range(1, len(months) + 1)).fillna(0.0))
-    month_rows = [{"month": k + 1, "from": str((ctx.as_of + pd.Timedelta(days=a)).date()),
+    month_rows = [{"month": k + 1, "from": str(starts[k]),
                    "days": d, "budget": b, "customers": int(by_month.at[k + 1, "customers"]),
                    "spend": float(by_month.at[k + 1, "spend"]),
                    "goal_value": float(by_month.at[k + 1, "goal_value"])}
-                  for k, (a, d, b) in enumerate(months)]
+                  for k, (_, d, b) in enumerate(months)]
     assumptions = list(dict.fromkeys(
         ctx.assumptions + inst.notes + month_notes
         + sorted({t for t in picked["assumption_text"].astype(str) if t})))
