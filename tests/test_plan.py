@@ -26,6 +26,7 @@ from loyalist.promote.evaluate import evaluate_against_truth
 from loyalist.promote.plan import (
     PlanContext,
     build_instance,
+    floor_sends,
     losing_money,
     make_plan,
     schedule,
@@ -168,6 +169,32 @@ def test_a_budget_per_month_spreads_the_sends_over_the_months(scenario: dict) ->
         "spend": pytest.approx(pooled["summary"]["spend"]),
         "goal_value": pytest.approx(pooled["summary"]["expected_value"])}]
     assert set(pooled["customers"]["send_month"]) == {1}
+
+
+def test_floor_sends_marks_the_best_sends_a_minimum_spend_rests_on() -> None:
+    promo = np.array([0, 1, 0, 1, 0, 2])
+    cost = np.array([4.0, 1.0, 4.0, 1.0, 4.0, 9.0])
+    # promotion 0 needs 6: its first two sends (4, then 8 >= 6); promotion 1 none; 2 needs 9
+    need = floor_sends(promo, cost, np.array([6.0, np.nan, 9.0]))
+    assert need.tolist() == [True, False, True, False, False, True]
+    assert not floor_sends(promo, cost, np.array([0.0, np.nan, np.nan])).any()
+
+
+@pytest.mark.parametrize("promo,floor", [("free_shipping", 120.0), ("free_scarf", 150.0),
+                                         ("knitwear_bogo_50", 600.0)])
+def test_a_budget_per_month_keeps_minimum_spends(scenario: dict, promo: str,
+                                                 floor: float) -> None:
+    """Sends that fit no month are left out; a promotion's minimum spend is still met (before
+    the sends it rests on were placed first, each of these fell 1-5 below its minimum)."""
+    plan = make_plan(scenario["inp"]["predictions"], _ctx(scenario),
+                     PlanParams(budget=0, budget_per_month=250, goal="revenue",
+                                period_days=180), Constraints(min_spend={promo: floor}),
+                     with_baseline=False)
+    summ, chosen = plan["summary"], plan["customers"]
+    assert summ["optimizer"]["left_out_by_months"] >= 1
+    assert chosen.loc[chosen["promotion"] == promo, "expected_cost"].sum() >= floor
+    assert chosen.groupby("send_month")["expected_cost"].sum().le(250 + 1e-6).all()
+    assert summ["warnings"] == []
 
 
 def test_plan_cli_budget_per_month(scenario: dict, tmp_path: Path) -> None:

@@ -761,6 +761,19 @@ def schedule(cost: np.ndarray, budgets: list[float]) -> np.ndarray:
     return month
 
 
+def floor_sends(promo: np.ndarray, cost: np.ndarray, floors: np.ndarray) -> np.ndarray:
+    """Which sends, given in priority order (``promo[k]`` the k-th send's promotion column,
+    ``cost[k]`` its spend), a promotion needs to reach its minimum spend ``floors[j]`` (NaN:
+    none): its best sends until their spend reaches the floor. Scheduling them first keeps
+    the sends that fit no month away from the floors."""
+    need = np.zeros(len(cost), dtype=bool)
+    for j in np.flatnonzero(np.nan_to_num(floors, nan=0.0) > 0):
+        mine = np.flatnonzero(promo == j)
+        before = np.cumsum(cost[mine]) - cost[mine]  # spend of its better sends
+        need[mine[before < floors[j]]] = True
+    return need
+
+
 def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
               constraints: Constraints, *, method: str = "auto", time_limit: float = 60.0,
               with_baseline: bool = True) -> dict[str, Any]:
@@ -783,8 +796,16 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     idx = idx[np.argsort(-np.nan_to_num(ratio, nan=-np.inf), kind="stable")]
     month = np.zeros(len(idx), dtype=int)
     dropped = 0
+    floors = np.asarray(inst.problem.promo_min_spend, dtype=float) \
+        if inst.problem.promo_min_spend is not None else np.full(len(inst.promotions), np.nan)
     if len(months) > 1:
-        month = schedule(cost[idx, choice[idx]], [b for _, _, b in months])
+        # the sends that minimum spends rest on are placed first, then the rest; both in
+        # priority order
+        order = np.argsort(~floor_sends(choice[idx], cost[idx, choice[idx]], floors),
+                           kind="stable")
+        month = np.empty(len(idx), dtype=int)
+        month[order] = schedule(cost[idx[order], choice[idx[order]]],
+                                [b for _, _, b in months])
         dropped = int((month < 0).sum())
         choice[idx[month < 0]] = -1
         idx, month = idx[month >= 0], month[month >= 0]
@@ -861,6 +882,14 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     gap = sol.gap if not dropped else (sol.bound - value) / max(abs(sol.bound), 1e-12)
     per_unit = spend / value if params.goal in COUNT_GOALS and value > 0 else None
     losing = losing_money(params.goal, net_total, value, per_unit) if chosen.any() else None
+    short = []
+    if dropped:  # a floor can still fail if its own sends fit no month
+        got = picked.groupby("promotion")["expected_cost"].sum()
+        short = [f"{p} spends {got.get(p, 0.0):,.2f}, below its minimum of {lo:,.2f}: sends "
+                 "that fit no month's budget were left out; raise the budget per month or "
+                 "lower the minimum"
+                 for p, lo in zip(inst.promotions, floors, strict=True)
+                 if lo > 0 and got.get(p, 0.0) < lo * (1 - 1e-9)]
     month_notes = []
     if len(months) > 1:
         month_notes.append(
@@ -905,7 +934,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         "promotions": promos.to_dict(orient="records"),
         "sensitivity": sens.to_dict(orient="records"),
         "assumptions": assumptions,
-        "warnings": [w for w in (empty, losing) if w],
+        "warnings": [w for w in (empty, losing, *short) if w],
     }
     return {"summary": summary, "customers": plan_csv, "promotions": promos,
             "allocation": allocation, "segments": segs, "sensitivity": sens,
