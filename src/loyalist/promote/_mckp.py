@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -546,12 +547,13 @@ _FD_LOCK = threading.Lock()
 
 @contextlib.contextmanager
 def stdout_to_stderr() -> Iterator[None]:
-    """Send what native code writes to file descriptor 1 to file descriptor 2 meanwhile.
+    """Hold what native code writes to file descriptor 1 meanwhile, and pass it on to
+    stderr without HiGHS's stray debug line.
 
     HiGHS prints ``HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();``
     to stdout even when silenced (ERGO-Code/HiGHS#2783; seen here on a 3,000-customer
-    instance), which would corrupt ``loyalist plan --json``. Calls are serialised, so
-    threads (the API's) never interleave their swaps."""
+    instance), which would corrupt ``loyalist plan --json`` and means nothing to a merchant.
+    Calls are serialised, so threads (the API's) never interleave their swaps."""
     with _FD_LOCK:
         try:
             sys.stdout.flush()
@@ -559,12 +561,22 @@ def stdout_to_stderr() -> Iterator[None]:
         except (OSError, ValueError, AttributeError):  # no usable fd 1: nothing to protect
             yield
             return
-        try:
-            os.dup2(2, 1)
-            yield
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
+        with tempfile.TemporaryFile() as held:
+            try:
+                os.dup2(held.fileno(), 1)
+                yield
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+                held.seek(0)
+                rest = [line for line in held.read().decode(errors="replace").splitlines()
+                        if line.strip() and _HIGHS_NOISE not in line]
+                if rest:
+                    print("\n".join(rest), file=sys.stderr)
+
+
+#: the debug line HiGHS writes to stdout regardless of its output settings
+_HIGHS_NOISE = "transformNewIntegerFeasibleSolution"
 
 
 def _milp(M: Model, idx: np.ndarray, base: Plan | None, time_limit: float, rel_gap: float
