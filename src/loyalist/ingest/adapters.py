@@ -579,6 +579,9 @@ def check_required(adapter: Adapter, headers: Sequence[str], file: str,
         missing.remove(s.UNIT_PRICE)
     if s.UNIT_PRICE in missing and s.QUANTITY in missing:
         missing.remove(s.QUANTITY)  # a line total alone would do: one unit per line
+    if s.CUSTOMER_ID in missing or s.ORDERED_AT in missing:
+        # an order id and a product are derived once the customer and the date are mapped
+        missing = [c for c in missing if c not in (s.ORDER_ID, s.PRODUCT_ID)]
     if missing:
         names = [c if c != s.UNIT_PRICE else f"{c} (or {s.AMOUNT}, the line total)"
                  for c in missing]
