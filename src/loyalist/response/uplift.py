@@ -9,7 +9,12 @@ campaigns do not offer every promotion: seasonal baselines differ between campai
 promotion is compared with the **control exposures of the campaigns (send days) that offered
 it**: inside one campaign the assignment is random, so the comparison is unbiased whatever the
 season. (If those campaigns hold fewer than ``min_arm`` controls, all controls are used and a
-note says so.)
+note says so.) A baseline model fitted on those controls does not know the campaign, so when
+a promotion's treated and the controls are spread differently over quiet and busy campaigns
+it would compare the treated with the wrong season; the relative-lift learner therefore sets
+each promotion's average lift from the **campaign-matched difference** (each campaign's
+treated mean less its own controls' mean, weighted by its treated; :func:`_matched_difference`)
+and keeps the models only for who responds more (``match_campaigns``).
 
 **T-learner** (Kuenzel, Sekhon, Bickel & Yu 2019, "Metalearners for estimating heterogeneous
 treatment effects", PNAS 116(10), sec. "T-learner"): ``mu0`` on control exposures, ``mu1`` on
@@ -149,6 +154,27 @@ def _intercept(kind: str, offset: np.ndarray, y: np.ndarray) -> float:
     return float(np.clip(c, -20, 20))
 
 
+#: fewest control rows a campaign needs for its treated to be compared with them
+MIN_CAMPAIGN_CONTROLS = 2
+
+
+def _matched_difference(y1: np.ndarray, camp1: np.ndarray, y0: np.ndarray,
+                        camp0: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """The experiment's own estimate of the effect on the treated: in each campaign, the
+    treated's mean outcome less its controls' mean, averaged with the treated's weights, and
+    which treated rows it covers (campaigns with at least :data:`MIN_CAMPAIGN_CONTROLS`
+    controls). None when no campaign has both arms."""
+    if len(y1) == 0 or len(y0) == 0:
+        return None
+    k = int(max(camp1.max(), camp0.max())) + 1
+    n0 = np.bincount(camp0, minlength=k)
+    m0 = np.bincount(camp0, weights=y0, minlength=k) / np.maximum(n0, 1)
+    ok = n0[camp1] >= MIN_CAMPAIGN_CONTROLS
+    if not ok.any():
+        return None
+    return float(np.mean(y1[ok] - m0[camp1[ok]])), ok
+
+
 #: folds of the cross-fit that measures a model's out-of-sample bias when a bag has no
 #: out-of-bag rows (``n_bags=1``)
 CALIBRATION_FOLDS = 3
@@ -261,6 +287,8 @@ class _PromoData:
     redeemed: np.ndarray | None  # treated rows' redemption, None when unknown
     spend_cap: float
     note: str | None
+    camp0: np.ndarray | None = None  # each control row's campaign (send day)
+    camp1: np.ndarray | None = None  # each treated row's campaign
 
 
 def _promo_key(name: str) -> int:
@@ -342,9 +370,10 @@ class _UpliftLearner:
         red = None
         if "redeemed_known" in frame and bool(frame.loc[treated, "redeemed_known"].all()):
             red = frame.loc[treated, "redeemed"].to_numpy(dtype=float)
+        camp = pd.factorize(frame["campaign"])[0]
         return _PromoData(x0=x[c], x1=x[t], y0={k: v[c] for k, v in ys.items()},
                           y1={k: v[t] for k, v in ys.items()}, redeemed=red, spend_cap=cap,
-                          note=note)
+                          note=note, camp0=camp[c], camp1=camp[t])
 
     def fit(self, training: TrainingSet | pd.DataFrame, *, features: list[str] | None = None,
             promotions: list[str] | None = None) -> _UpliftLearner:
@@ -585,6 +614,14 @@ class RelativeLiftLearner(_UpliftLearner):
     the small treated-vs-control contrast, which is far less noisy than the difference of two
     free models. Other parameters as :class:`TLearner`.
 
+    ``match_campaigns`` (default): ``c`` is instead the lift at which the mean effect on the
+    treated equals the campaign-matched difference (module docstring), so the promotion's
+    level is the experiment's own comparison. On the generated scenarios (5,000 customers,
+    four electronics seeds, two fashion and coffee seeds) the pooled baseline had put triple
+    points' buying uplift at 0.037 where the matched difference is 0.030 (truth 0.022) and
+    ranked it first for retention; matching moved that plan from 70% to 79% of the oracle's
+    true value, and the other plans by -0.9 to +2 points (BENCHMARKS.md).
+
     The correction is off by default (``lift_n_estimators=0``: one relative lift per
     promotion). Learned from a few hundred treated buyers it did not transfer to the customers
     a plan scores: on the generated electronics scenario its mean over the experiment's own
@@ -600,6 +637,7 @@ class RelativeLiftLearner(_UpliftLearner):
     def __init__(self, *, n_bags: int = 5, n_estimators: int = 120, learning_rate: float = 0.05,
                  num_leaves: int = 7, min_child_samples: int = 50,
                  lift_n_estimators: int = 0, lift_min_child_samples: int = 200,
+                 match_campaigns: bool = True,
                  spend_cap_quantile: float = 0.995, min_arm: int = 100, num_threads: int = 1,
                  n_jobs: int | None = None, random_state: int = 0) -> None:
         super().__init__(n_bags=n_bags, n_estimators=n_estimators, learning_rate=learning_rate,
@@ -608,6 +646,7 @@ class RelativeLiftLearner(_UpliftLearner):
                          num_threads=num_threads, n_jobs=n_jobs, random_state=random_state)
         self.lift_n_estimators = lift_n_estimators
         self.lift_min_child_samples = lift_min_child_samples
+        self.match_campaigns = match_campaigns
 
     def _validate(self) -> None:
         super()._validate()
@@ -640,11 +679,31 @@ class RelativeLiftLearner(_UpliftLearner):
                     c_out = _intercept(kind, held[1] + c, np.full(len(held[0]),
                                                                   float(np.mean(y1_all[i1]))))
                     c = c + held[2] * c_out
+            elif self.match_campaigns and d.camp0 is not None and d.camp1 is not None:
+                c = self._matched_lift(kind, offset_all[i1], y1_all[i1], d.camp1[i1],
+                                       np.maximum(d.y0[k][i0], 0.0), d.camp0[i0], c)
             out[f"{k}0"] = base
             out[f"{k}1"] = _Offset(kind, base, c, lift)
         if d.redeemed is not None:
             out["r"] = _calibrated_booster("binary", d.x1, d.redeemed, i1, params, seed + 2)
         return out
+
+    @staticmethod
+    def _matched_lift(kind: str, offset: np.ndarray, y1: np.ndarray, camp1: np.ndarray,
+                      y0: np.ndarray, camp0: np.ndarray, c: float) -> float:
+        """The average lift ``c`` that makes the mean effect on the treated of matched
+        campaigns equal to the campaign-matched difference (:func:`_matched_difference`);
+        ``c`` unchanged when no campaign has both arms."""
+        got = _matched_difference(y1, camp1, y0, camp0)
+        if got is None:
+            return c
+        att, ok = got
+        base = _inv_link(kind, offset[ok])
+        target = float(base.mean()) + att
+        target = float(np.clip(target, _EPS, 1 - _EPS)) if kind == "binary" else max(target,
+                                                                                      _EPS)
+        return float(np.clip(_intercept(kind, offset[ok], np.full(int(ok.sum()), target)),
+                             -20, 20))
 
 
 #: learner classes by name (``ResponseModel(learner=...)``)
