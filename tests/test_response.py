@@ -221,6 +221,8 @@ def test_learner_contract_and_errors() -> None:
         TLearner().predict(frame)
     with pytest.raises(ParameterError, match="n_bags=0 is impossible"):
         TLearner(n_bags=0).fit(frame, features=feats)
+    with pytest.raises(ParameterError, match="match_campaigns='yes'; use True or False"):
+        RelativeLiftLearner(match_campaigns="yes").fit(frame, features=feats)  # type: ignore[arg-type]
     with pytest.raises(DataError, match="0 of 600 exposures are 'control'"):
         TLearner().fit(frame.assign(promotion="offer"), features=feats)
     rare = frame.copy()

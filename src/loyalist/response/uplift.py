@@ -370,10 +370,13 @@ class _UpliftLearner:
         red = None
         if "redeemed_known" in frame and bool(frame.loc[treated, "redeemed_known"].all()):
             red = frame.loc[treated, "redeemed"].to_numpy(dtype=float)
-        camp = pd.factorize(frame["campaign"])[0]
+        # campaign labels for the matched comparison; none when the campaigns' own controls
+        # were too few and all controls stand in (the note says so)
+        camp = pd.factorize(frame["campaign"])[0] if note is None else None
         return _PromoData(x0=x[c], x1=x[t], y0={k: v[c] for k, v in ys.items()},
                           y1={k: v[t] for k, v in ys.items()}, redeemed=red, spend_cap=cap,
-                          note=note, camp0=camp[c], camp1=camp[t])
+                          note=note, camp0=None if camp is None else camp[c],
+                          camp1=None if camp is None else camp[t])
 
     def fit(self, training: TrainingSet | pd.DataFrame, *, features: list[str] | None = None,
             promotions: list[str] | None = None) -> _UpliftLearner:
@@ -651,6 +654,8 @@ class RelativeLiftLearner(_UpliftLearner):
 
     def _validate(self) -> None:
         super()._validate()
+        if not isinstance(self.match_campaigns, bool | np.bool_):
+            raise ParameterError(f"match_campaigns={self.match_campaigns!r}; use True or False")
         for name in ("lift_n_estimators", "lift_min_child_samples"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
