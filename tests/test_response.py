@@ -211,6 +211,11 @@ def test_relative_lift_compares_each_campaign_with_its_own_controls() -> None:
     att2, covered2 = _matched_difference(y[t], camp[t], y[~t], alone)
     assert covered2.sum() == 900 and att2 == pytest.approx(
         y[t & (camp == 0)].mean() - y[~t & (camp == 0)].mean(), rel=1e-12)
+    # too few rows in the campaigns with both arms: no matched difference (the learner keeps
+    # its pooled lift)
+    assert _matched_difference(y[t], camp[t], y[~t], camp[~t], min_rows=1001) is None
+    assert _matched_difference(y[t], camp[t], y[~t], alone, min_rows=100) is not None
+    assert _matched_difference(y[t], camp[t], y[~t], alone, min_rows=101) is None  # 100 controls
 
 
 def test_learner_contract_and_errors() -> None:

@@ -159,18 +159,21 @@ MIN_CAMPAIGN_CONTROLS = 2
 
 
 def _matched_difference(y1: np.ndarray, camp1: np.ndarray, y0: np.ndarray,
-                        camp0: np.ndarray) -> tuple[float, np.ndarray] | None:
+                        camp0: np.ndarray, min_rows: int = 1) -> tuple[float, np.ndarray] | None:
     """The experiment's own estimate of the effect on the treated: in each campaign, the
     treated's mean outcome less its controls' mean, averaged with the treated's weights, and
     which treated rows it covers (campaigns with at least :data:`MIN_CAMPAIGN_CONTROLS`
-    controls). None when no campaign has both arms."""
+    controls). None when the campaigns with both arms hold fewer than ``min_rows`` treated
+    or controls (e.g. a tool that sends the hold-out on other days than the offers)."""
     if len(y1) == 0 or len(y0) == 0:
         return None
     k = int(max(camp1.max(), camp0.max())) + 1
     n0 = np.bincount(camp0, minlength=k)
     m0 = np.bincount(camp0, weights=y0, minlength=k) / np.maximum(n0, 1)
     ok = n0[camp1] >= MIN_CAMPAIGN_CONTROLS
-    if not ok.any():
+    matched = np.zeros(k, dtype=bool)
+    matched[camp1[ok]] = True
+    if not ok.any() or ok.sum() < min_rows or n0[matched].sum() < min_rows:
         return None
     return float(np.mean(y1[ok] - m0[camp1[ok]])), ok
 
@@ -687,7 +690,8 @@ class RelativeLiftLearner(_UpliftLearner):
                     c = c + held[2] * c_out
             elif self.match_campaigns and d.camp0 is not None and d.camp1 is not None:
                 c = self._matched_lift(kind, offset_all[i1], y1_all[i1], d.camp1[i1],
-                                       np.maximum(d.y0[k][i0], 0.0), d.camp0[i0], c)
+                                       np.maximum(d.y0[k][i0], 0.0), d.camp0[i0], c,
+                                       self.min_arm)
             out[f"{k}0"] = base
             out[f"{k}1"] = _Offset(kind, base, c, lift)
         if d.redeemed is not None:
@@ -696,11 +700,12 @@ class RelativeLiftLearner(_UpliftLearner):
 
     @staticmethod
     def _matched_lift(kind: str, offset: np.ndarray, y1: np.ndarray, camp1: np.ndarray,
-                      y0: np.ndarray, camp0: np.ndarray, c: float) -> float:
+                      y0: np.ndarray, camp0: np.ndarray, c: float, min_rows: int) -> float:
         """The average lift ``c`` that makes the mean effect on the treated of matched
         campaigns equal to the campaign-matched difference (:func:`_matched_difference`);
-        ``c`` unchanged when no campaign has both arms."""
-        got = _matched_difference(y1, camp1, y0, camp0)
+        ``c`` unchanged when campaigns with both arms hold fewer than ``min_rows`` of
+        either."""
+        got = _matched_difference(y1, camp1, y0, camp0, min_rows)
         if got is None:
             return c
         att, ok = got
