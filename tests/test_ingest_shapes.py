@@ -327,19 +327,22 @@ def test_a_folder_is_its_data_files(tmp_path: Path) -> None:
         _ingest(tmp_path / "empty", [tmp_path / "empty"])
 
 
-@pytest.mark.parametrize("name", ["orders.json", "orders.jsonl"])
+@pytest.mark.parametrize("name", ["orders.json", "orders.jsonl", "api.json"])
 def test_nested_json_orders_with_line_items(tmp_path: Path, name: str) -> None:
-    """A web shop's API dump: one record per order with a customer object and a list of line
-    items. One row per line item, object fields as parent_field columns, local times kept; a
-    voided order and an order without lines are quarantined, so every order is accounted
-    for."""
+    """A web shop's API dump: one record per order with a customer object, a list of line
+    items and a list of shipping lines; as an array, one record per line, or an API response
+    (``{"orders": [...], "count": 3, ...}``). One row per line item (the list whose fields
+    name products, quantities and prices), object fields as parent_field columns, local times
+    kept; a voided order and an order without lines are quarantined, so every order is
+    accounted for."""
     import json as js
 
     def order(n: int, status: str, items: list[dict[str, object]]) -> dict[str, object]:
         return {"id": 5000 + n, "order_number": 1000 + n, "financial_status": status,
                 "created_at": f"2024-03-0{n}T10:00:00+01:00", "total_price": "21.00",
                 "customer": {"id": 70 + n % 2, "email": f"c{n % 2}@x.io"},
-                "line_items": items, "discount_codes": [{"code": "X", "amount": "1.00"}]}
+                "line_items": items, "discount_codes": [{"code": "X", "amount": "1.00"}],
+                "shipping_lines": [{"title": "Standard", "price": "4.90"}]}
 
     orders = [order(1, "paid", [{"id": 1, "sku": "M1", "title": "Mug", "quantity": 2,
                                  "price": "8.00"},
@@ -349,9 +352,14 @@ def test_nested_json_orders_with_line_items(tmp_path: Path, name: str) -> None:
                                    "price": "8.00"}]),
               order(3, "paid", [])]
     f = tmp_path / name
-    f.write_text(js.dumps(orders) if name.endswith(".json")
-                 else "\n".join(js.dumps(o) for o in orders) + "\n")
+    if name == "api.json":
+        f.write_text(js.dumps({"orders": orders, "count": 3, "next_page": None}))
+    else:
+        f.write_text(js.dumps(orders) if name.endswith(".json")
+                     else "\n".join(js.dumps(o) for o in orders) + "\n")
     st, (rep,) = _ingest(tmp_path, [f])
+    assert any("holding the records in 'orders'" in a
+               for a in rep["assumptions"]) == (name == "api.json")
     assert {k: rep["columns"][k] for k in ("order_id", "customer_id", "ordered_at",
                                            "product_id", "quantity", "unit_price")} == {
         "order_id": "order_number", "customer_id": "customer_id", "ordered_at": "created_at",
@@ -359,12 +367,55 @@ def test_nested_json_orders_with_line_items(tmp_path: Path, name: str) -> None:
         "unit_price": "line_items_price"}
     assert (rep["rows_read"], rep["rows_loaded"]) == (4, 2)
     assert rep["rules"]["cancelled_order"] == 1 and rep["rules"]["missing_product_id"] == 1
-    assert any("left out" in a and "discount_codes" in a for a in rep["assumptions"])
+    assert any("left out" in a and "discount_codes" in a and "shipping_lines" in a
+               for a in rep["assumptions"])
     got = st.query("SELECT order_id, customer_id, ordered_at, product_id, quantity FROM "
                    "transactions ORDER BY source_row")
     assert got.product_id.tolist() == ["M1", "T1"] and got.quantity.tolist() == [2.0, 1.0]
     assert got.customer_id.tolist() == ["71", "71"] and got.order_id.tolist() == ["1001"] * 2
     assert got.ordered_at.tolist() == [pd.Timestamp("2024-03-01 10:00")] * 2
+
+
+def test_a_shopify_api_orders_response_loads_its_line_items(tmp_path: Path) -> None:
+    """Shopify's REST answer as saved from the API: ``{"orders": [...]}``, each order with
+    its ``name`` (#1001), ``email``, ``line_items`` (sku, title, quantity, price),
+    ``shipping_lines`` and ``refunds``. The lines load with the order's name as order id and
+    the line's title as description; the refunded order is quarantined. A single order
+    object (not a wrapper: it names its customer and date) stays one order."""
+    import json as js
+
+    def order(n: int, email: str, status: str, lines: list[tuple[str, str, int, str]]
+              ) -> dict[str, object]:
+        return {"id": 450789469 + n, "name": f"#100{n}", "email": email,
+                "created_at": f"2024-01-0{n}T10:00:00+01:00", "financial_status": status,
+                "total_price": "30.00",
+                "line_items": [{"id": 10 * n + i, "sku": sku, "title": title,
+                                "quantity": qty, "price": price}
+                               for i, (sku, title, qty, price) in enumerate(lines)],
+                "shipping_lines": [{"title": "Standard", "price": "4.90"}],
+                "refunds": [{"id": 1, "note": "damaged"}] if status == "refunded" else []}
+
+    orders = [order(1, "a@x.com", "paid", [("A1", "Mug", 2, "10.00"), ("B2", "Tea", 1, "10.00")]),
+              order(2, "b@x.com", "refunded", [("C3", "Pot", 1, "15.00")]),
+              order(3, "a@x.com", "paid", [("B2", "Tea", 1, "12.00")])]
+    f = tmp_path / "orders.json"
+    f.write_text(js.dumps({"orders": orders}))
+    st, (rep,) = _ingest(tmp_path, [f])
+    assert (rep["rows_read"], rep["rows_loaded"], rep["rules"]["cancelled_order"]) == (4, 3, 1)
+    got = st.query("SELECT order_id, customer_id, product_id, description, quantity, "
+                   "unit_price FROM transactions ORDER BY source_row")
+    assert got.order_id.tolist() == ["#1001", "#1001", "#1003"]
+    assert got.customer_id.tolist() == ["a@x.com"] * 3
+    assert got.description.tolist() == ["Mug", "Tea", "Tea"]
+    assert got.quantity.tolist() == [2.0, 1.0, 1.0] and got.unit_price.sum() == 32.0
+    one = tmp_path / "one" / "order.json"
+    one.parent.mkdir()
+    one.write_text(js.dumps(orders[0]))
+    st2, (rep2,) = _ingest(tmp_path / "one", [one])
+    assert not any("holding the records" in a for a in rep2["assumptions"])
+    assert rep2["rows_loaded"] == 2 and st2.query(
+        "SELECT DISTINCT order_id, customer_id FROM transactions").values.tolist() == [
+        ["#1001", "a@x.com"]]
 
 
 def test_profit_or_cost_on_the_lines_gives_product_margins(tmp_path: Path) -> None:

@@ -208,7 +208,9 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
                "grosssales", "totalsales", *_EU_AMOUNT),
     s.CATEGORY: ("category", "productcategory", "department", "family", "group", "segment",
                  *_EU_CATEGORY),
-    s.DESCRIPTION: ("description", "productname", "itemname", "lineitemname", "articlename",
+    s.DESCRIPTION: ("description", "productname", "itemname", "lineitemname",
+                    # a web shop's JSON order, its lines flattened as line_items_<field>
+                    "lineitemsname", "lineitemstitle", "lineitemtitle", "articlename",
                     "productdescription", "itemdescription", "name", "title", "item",
                     "product", "article", *_EU_DESCRIPTION),
     s.STORE_ID: ("storeid", "store", "shop", "shopid", "branch", "pos", "posid", "outlet",

@@ -505,6 +505,20 @@ _LINE_LIST_WORDS = ("line", "lines", "items", "item", "products", "entries", "de
                     "positions", "articles", "orderlines", "lineitems")
 
 
+def _json_wrapper(con: duckdb.DuckDBPyConnection, raw: str, desc: list[tuple[str, str]]
+                  ) -> str | None:
+    """The field of a one-object JSON file that holds its records, as web shops' and
+    payment tools' APIs answer (``{"orders": [...]}``, ``{"data": [...], "meta": {...}}``):
+    the object's only list of objects, when its own plain fields name fewer than two known
+    columns (a single order with its ``line_items`` names its customer, date or total, and
+    stays an order). None otherwise."""
+    lists = [c for c, t in desc if t.startswith("STRUCT(") and t.endswith("[]")]
+    if len(lists) != 1 or con.execute(f"SELECT count(*) FROM {raw}").fetchall()[0][0] != 1:
+        return None
+    plain = [c for c, t in desc if not t.startswith("STRUCT(") and not t.endswith("]")]
+    return lists[0] if _known_hits(plain) < 2 else None
+
+
 def _register_json(con: duckdb.DuckDBPyConnection, view: str, p: str) -> tuple[str, ...]:
     """Register a JSON file as ``view``, flattened: an object field becomes columns named
     ``parent_field`` (``customer.id`` -> ``customer_id``), and the order's list of lines
@@ -524,9 +538,31 @@ def _register_json(con: duckdb.DuckDBPyConnection, view: str, p: str) -> tuple[s
 
     from loyalist.ingest.adapters import normalise, words
 
+    notes = []
+    wrapper = _json_wrapper(con, raw, desc)
+    if wrapper is not None:
+        # an API response: the records are the one list in one object ({"orders": [...]})
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {raw}__records AS SELECT unnest(rec), "
+                    f"row_number() OVER () AS __rr FROM (SELECT unnest({q(wrapper)}) AS rec "
+                    f"FROM {raw})")
+        raw = f"{raw}__records"
+        desc = [(d[0], d[1]) for d in con.execute(f"DESCRIBE {raw}").fetchall()
+                if d[0] != "__rr"]
+        notes.append(f"the file is one object holding the records in {wrapper!r} (an API "
+                     "response); its other fields are left out")
+
     lists = [c for c, t in desc if t.startswith("STRUCT(") and t.endswith("[]")]
     named = [c for c in lists if {*words(c), normalise(c)} & set(_LINE_LIST_WORDS)]
     lines = lists[0] if len(lists) == 1 else (named[0] if len(named) == 1 else None)
+    if len(lists) > 1:
+        # several lists (line_items, shipping_lines, refunds): the one whose elements name
+        # the most known columns (sku, quantity, price) holds the order's lines
+        hits = {c: _known_hits([f for f, _ in fields(
+            f"SELECT li.* FROM (SELECT unnest({q(c)}) AS li FROM {raw})")]) for c in lists}
+        best = max(hits.values())
+        top = [c for c in lists if hits[c] == best]
+        if best >= 2 and len(top) == 1:
+            lines = top[0]
     cols: list[str] = []
     dropped: list[str] = []
     for c, t in desc:
@@ -540,7 +576,6 @@ def _register_json(con: duckdb.DuckDBPyConnection, view: str, p: str) -> tuple[s
                      if not ft.startswith("STRUCT(") and not ft.endswith("]")]
         else:
             cols.append(f"r.{q(c)}")
-    notes = []
     if lines is None:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {', '.join(cols)}, "
                     f"row_number() OVER (ORDER BY r.__rr) AS {ROW} FROM {raw} r")
