@@ -418,6 +418,47 @@ def test_a_shopify_api_orders_response_loads_its_line_items(tmp_path: Path) -> N
         ["#1001", "a@x.com"]]
 
 
+def test_a_woocommerce_api_orders_dump_loads_with_products_and_order_ids(
+        tmp_path: Path) -> None:
+    """WooCommerce's REST orders: ``date_created`` (local) beside ``date_created_gmt``, the
+    order's ``id``, ``customer_id`` 0 for guests, and lines with both ``product_id`` and
+    ``sku`` (often empty), next to tax, shipping, fee and coupon lists. The lines load with
+    the product id, the order's id as order id and the local time; a refunded order is
+    quarantined; guests stay guests."""
+    import json as js
+
+    def order(n: int, customer: int, status: str) -> dict[str, object]:
+        return {"id": 700 + n, "number": str(700 + n), "status": status,
+                "date_created": f"2024-05-0{n}T14:00:00",
+                "date_created_gmt": f"2024-05-0{n}T12:00:00", "total": "29.90",
+                "customer_id": customer, "billing": {"email": f"c{customer}@x.de"},
+                "line_items": [{"id": 1, "name": "Kaffee 1kg", "product_id": 93,
+                                "variation_id": 0, "quantity": 2, "total": "25.00",
+                                "sku": "KAF-1", "price": 12.5},
+                               {"id": 2, "name": "Filter", "product_id": 94,
+                                "variation_id": 0, "quantity": 1, "total": "4.90",
+                                "sku": "", "price": 4.9}],
+                "tax_lines": [{"id": 3, "rate_code": "DE-MWST", "tax_total": "4.77"}],
+                "shipping_lines": [{"id": 4, "method_title": "Flat rate", "total": "4.90"}],
+                "fee_lines": [], "coupon_lines": [], "refunds": []}
+
+    f = tmp_path / "orders.json"
+    f.write_text(js.dumps([order(1, 12, "completed"), order(2, 0, "completed"),
+                           order(3, 12, "refunded"), order(4, 15, "processing")]))
+    st, (rep,) = _ingest(tmp_path, [f])
+    assert {k: rep["columns"][k] for k in ("order_id", "ordered_at", "product_id")} == {
+        "order_id": "order_id", "ordered_at": "date_created",
+        "product_id": "line_items_product_id"}
+    assert (rep["rows_read"], rep["rows_loaded"], rep["rules"]["cancelled_order"]) == (8, 6, 2)
+    got = st.query("SELECT order_id, customer_id, ordered_at, product_id, description FROM "
+                   "transactions ORDER BY source_row")
+    assert got.order_id.tolist() == ["701", "701", "702", "702", "704", "704"]
+    assert got.product_id.tolist() == ["93", "94"] * 3
+    assert got.customer_id.isna().tolist() == [False, False, True, True, False, False]
+    assert got.ordered_at.iloc[0] == pd.Timestamp("2024-05-01 14:00")
+    assert got.description.iloc[0] == "Kaffee 1kg"
+
+
 def test_profit_or_cost_on_the_lines_gives_product_margins(tmp_path: Path) -> None:
     """Sales exports that carry each line's profit (the Superstore layout) or cost: the
     products get a margin rate (profit over sales, per product), which plans use instead of

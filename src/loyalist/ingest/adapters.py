@@ -192,7 +192,8 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
                  "receiptid", "receiptno", "transactionid", "ticketid", "basketid", "orderno",
                  "ordernumber", "billno", *_EU_ORDER),
     s.ORDERED_AT: ("orderedat", "orderdate", "date", "datetime", "timestamp", "invoicedate",
-                   "transactiondate", "purchasedate", "saledate", "createdat", *_EU_DATE),
+                   "transactiondate", "purchasedate", "saledate", "createdat",
+                   "datecreated", "createddate", "dateordered", *_EU_DATE),
     # a separate time of day; a file whose only date column is called "time" uses it as the date
     s.ORDERED_TIME: ("orderedtime", "time", "ordertime", "transactiontime", "purchasetime",
                      "saletime", "invoicetime", "timeofday", "transtime", "txntime", *_EU_TIME),
@@ -271,7 +272,10 @@ class _Words:
     prefer: frozenset[str] = frozenset()
     last_word: frozenset[str] = frozenset()  # also a candidate when its last word is one of these
 
-    def pick(self, headers: Sequence[str]) -> str | None:
+    def pick(self, headers: Sequence[str], synonyms: Sequence[str] = ()) -> str | None:
+        """The one candidate column, or None. Several with a ``prefer`` word are told apart
+        by the column's own synonyms as the end of their names (``line_items_product_id``
+        before ``line_items_sku``, as ``product_id`` comes before ``sku``)."""
         found = []
         for h in headers:
             w = words(h)
@@ -281,6 +285,13 @@ class _Words:
                 found.append((h, w))
         if len(found) > 1:
             found = [(h, w) for h, w in found if set(w) & self.prefer] or found
+        if len(found) > 1 and synonyms:
+            rank = {h: min((i for i, syn in enumerate(synonyms)
+                            if len(syn) >= 3 and normalise(h).endswith(syn)), default=None)
+                    for h, _ in found}
+            best = min((r for r in rank.values() if r is not None), default=None)
+            if best is not None:
+                found = [(h, w) for h, w in found if rank[h] == best]
         return found[0][0] if len(found) == 1 else None
 
 
@@ -408,7 +419,7 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
     for canon, rule in _BY_WORDS.items():  # columns no synonym named, found by their words
         if canon in cols or (canon == s.AMOUNT and s.UNIT_PRICE in cols):
             continue
-        h = rule.pick([h for h in headers if h not in used])
+        h = rule.pick([h for h in headers if h not in used], SYNONYMS_BY_COLUMN.get(canon, ()))
         if h is not None:
             cols[canon] = h
             used.add(h)

@@ -565,6 +565,14 @@ def _register_json(con: duckdb.DuckDBPyConnection, view: str, p: str) -> tuple[s
             lines = top[0]
     cols: list[str] = []
     dropped: list[str] = []
+    from loyalist.ingest.adapters import SYNONYMS_BY_COLUMN
+
+    plain = {normalise(c): c for c, t in desc
+             if not t.startswith("STRUCT(") and not t.endswith("]")}
+    # the lines' parent record is the order: its own "id" is the order id, unless it names
+    # one otherwise (order_number; a Shopify order's name, #1001)
+    order_key = plain.get("id") if lines is not None and not (
+        set(plain) & {*SYNONYMS_BY_COLUMN[s.ORDER_ID], "name"}) else None
     for c, t in desc:
         if c == lines:
             continue
@@ -574,6 +582,10 @@ def _register_json(con: duckdb.DuckDBPyConnection, view: str, p: str) -> tuple[s
             cols += [f"r.{q(c)}.{q(f)} AS {q(c + '_' + f)}"
                      for f, ft in fields(f"SELECT {q(c)}.* FROM {raw}")
                      if not ft.startswith("STRUCT(") and not ft.endswith("]")]
+        elif c == order_key:
+            cols.append(f"r.{q(c)} AS {q(s.ORDER_ID)}")
+            notes.append(f"the order records' {c!r} is their order id (each holds its lines in "
+                         f"{lines!r})")
         else:
             cols.append(f"r.{q(c)}")
     if lines is None:
