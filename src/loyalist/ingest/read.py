@@ -505,6 +505,16 @@ _LINE_LIST_WORDS = ("line", "lines", "items", "item", "products", "entries", "de
                     "positions", "articles", "orderlines", "lineitems")
 
 
+def _is_record_list(sql_type: str) -> bool:
+    """A JSON field holding a list of objects (DuckDB type ``STRUCT(...)[]``)."""
+    return sql_type.startswith("STRUCT(") and sql_type.endswith("[]")
+
+
+def _is_plain(sql_type: str) -> bool:
+    """A JSON field holding one value: not an object, not a list."""
+    return not sql_type.startswith("STRUCT(") and not sql_type.endswith("]")
+
+
 def _json_wrapper(con: duckdb.DuckDBPyConnection, raw: str, desc: list[tuple[str, str]]
                   ) -> str | None:
     """The field of a one-object JSON file that holds its records, as web shops' and
@@ -512,19 +522,21 @@ def _json_wrapper(con: duckdb.DuckDBPyConnection, raw: str, desc: list[tuple[str
     the object's only list of objects, when its own plain fields name fewer than two known
     columns (a single order with its ``line_items`` names its customer, date or total, and
     stays an order). None otherwise."""
-    lists = [c for c, t in desc if t.startswith("STRUCT(") and t.endswith("[]")]
+    lists = [c for c, t in desc if _is_record_list(t)]
     if len(lists) != 1 or con.execute(f"SELECT count(*) FROM {raw}").fetchall()[0][0] != 1:
         return None
-    plain = [c for c, t in desc if not t.startswith("STRUCT(") and not t.endswith("]")]
-    return lists[0] if _known_hits(plain) < 2 else None
+    return lists[0] if _known_hits([c for c, t in desc if _is_plain(t)]) < 2 else None
 
 
 def _register_json(con: duckdb.DuckDBPyConnection, view: str, p: str) -> tuple[str, ...]:
     """Register a JSON file as ``view``, flattened: an object field becomes columns named
     ``parent_field`` (``customer.id`` -> ``customer_id``), and the order's list of lines
-    (``line_items``: a list of objects; the one list, or the one named like lines) becomes one
-    row per line, its fields ``list_field`` (an order without lines keeps one row, whose
-    empty product quarantines it). Other lists are left out, and the notes say so."""
+    (``line_items``: a list of objects; the one list, else the one whose fields name the most
+    known columns, else the one named like lines) becomes one row per line, its fields
+    ``list_field`` (an order without lines keeps one row, whose empty product quarantines
+    it), and the order's own ``id`` its order id when it names none otherwise. Other lists
+    are left out, and the notes say so. A file that is one object wrapping the records (an
+    API response, :func:`_json_wrapper`) is unwrapped first."""
     raw = f"{view}__raw"
     # dates stay text, read by the ingest's own parsers like a CSV's: DuckDB would turn
     # '10:00+01:00' into a UTC instant, and a shop's hours are local
@@ -536,7 +548,7 @@ def _register_json(con: duckdb.DuckDBPyConnection, view: str, p: str) -> tuple[s
     def fields(sql: str) -> list[tuple[str, str]]:
         return [(d[0], d[1]) for d in con.execute(f"DESCRIBE {sql}").fetchall()]
 
-    from loyalist.ingest.adapters import normalise, words
+    from loyalist.ingest.adapters import SYNONYMS_BY_COLUMN, normalise, words
 
     notes = []
     wrapper = _json_wrapper(con, raw, desc)
@@ -551,7 +563,7 @@ def _register_json(con: duckdb.DuckDBPyConnection, view: str, p: str) -> tuple[s
         notes.append(f"the file is one object holding the records in {wrapper!r} (an API "
                      "response); its other fields are left out")
 
-    lists = [c for c, t in desc if t.startswith("STRUCT(") and t.endswith("[]")]
+    lists = [c for c, t in desc if _is_record_list(t)]
     named = [c for c in lists if {*words(c), normalise(c)} & set(_LINE_LIST_WORDS)]
     lines = lists[0] if len(lists) == 1 else (named[0] if len(named) == 1 else None)
     if len(lists) > 1:
@@ -565,10 +577,7 @@ def _register_json(con: duckdb.DuckDBPyConnection, view: str, p: str) -> tuple[s
             lines = top[0]
     cols: list[str] = []
     dropped: list[str] = []
-    from loyalist.ingest.adapters import SYNONYMS_BY_COLUMN
-
-    plain = {normalise(c): c for c, t in desc
-             if not t.startswith("STRUCT(") and not t.endswith("]")}
+    plain = {normalise(c): c for c, t in desc if _is_plain(t)}
     # the lines' parent record is the order: its own "id" is the order id, unless it names
     # one otherwise (order_number; a Shopify order's name, #1001)
     order_key = plain.get("id") if lines is not None and not (
@@ -581,7 +590,7 @@ def _register_json(con: duckdb.DuckDBPyConnection, view: str, p: str) -> tuple[s
         elif t.startswith("STRUCT("):
             cols += [f"r.{q(c)}.{q(f)} AS {q(c + '_' + f)}"
                      for f, ft in fields(f"SELECT {q(c)}.* FROM {raw}")
-                     if not ft.startswith("STRUCT(") and not ft.endswith("]")]
+                     if _is_plain(ft)]
         elif c == order_key:
             cols.append(f"r.{q(c)} AS {q(s.ORDER_ID)}")
             notes.append(f"the order records' {c!r} is their order id (each holds its lines in "
@@ -594,7 +603,7 @@ def _register_json(con: duckdb.DuckDBPyConnection, view: str, p: str) -> tuple[s
     else:
         sub = fields(f"SELECT li.* FROM (SELECT unnest({q(lines)}) AS li FROM {raw})")
         cols += [f"u.li.{q(f)} AS {q(lines + '_' + f)}" for f, ft in sub
-                 if not ft.startswith("STRUCT(") and not ft.endswith("]")]
+                 if _is_plain(ft)]
         con.execute(f"""
             CREATE OR REPLACE TEMP VIEW {view} AS
             SELECT {', '.join(cols)}, row_number() OVER (ORDER BY r.__rr, u.pos) AS {ROW}
