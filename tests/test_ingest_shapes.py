@@ -459,6 +459,42 @@ def test_a_woocommerce_api_orders_dump_loads_with_products_and_order_ids(
     assert got.description.iloc[0] == "Kaffee 1kg"
 
 
+def test_a_magento_api_orders_search_result_loads_as_sales(tmp_path: Path) -> None:
+    """Magento 2's REST search result: ``{"items": [orders], "search_criteria": {...},
+    "total_count": 3}``, each order with ``increment_id``, ``created_at``, ``customer_id``
+    (null for a guest), ``customer_email`` and its own ``items`` (sku, name, qty_ordered,
+    price). It names customers and e-mails but no 'order' or 'quantity' column, and was
+    stored as a customer list; it is sales: the lines load with the order number as order id
+    and a cancelled order is quarantined."""
+    import json as js
+
+    def order(n: int, customer: int | None, status: str) -> dict[str, object]:
+        return {"entity_id": 100 + n, "increment_id": f"00000010{n}", "status": status,
+                "created_at": f"2024-06-0{n} 09:15:00", "customer_id": customer,
+                "customer_email": f"c{customer}@x.de", "customer_is_guest": int(not customer),
+                "grand_total": 54.0,
+                "billing_address": {"city": "Berlin", "country_id": "DE"},
+                "items": [{"item_id": 10 * n, "sku": "TSHIRT-M", "name": "T-Shirt",
+                           "qty_ordered": 2, "price": 20.0, "row_total": 40.0},
+                          {"item_id": 10 * n + 1, "sku": "MUG-1", "name": "Mug",
+                           "qty_ordered": 1, "price": 14.0, "row_total": 14.0}],
+                "status_histories": []}
+
+    f = tmp_path / "orders.json"
+    f.write_text(js.dumps({"items": [order(1, 5, "complete"), order(2, None, "complete"),
+                                     order(3, 5, "canceled")],
+                           "search_criteria": {"page_size": 100}, "total_count": 3}))
+    st, (rep,) = _ingest(tmp_path, [f])
+    assert rep["table"] == "transactions"
+    assert (rep["rows_read"], rep["rows_loaded"], rep["rules"]["cancelled_order"]) == (6, 4, 2)
+    got = st.query("SELECT order_id, customer_id, product_id, description, quantity FROM "
+                   "transactions ORDER BY source_row")
+    assert got.order_id.tolist() == ["000000101"] * 2 + ["000000102"] * 2
+    assert got.customer_id.tolist()[:2] == ["5", "5"] and got.customer_id.iloc[2:].isna().all()
+    assert got.product_id.tolist() == ["TSHIRT-M", "MUG-1"] * 2
+    assert got.description.tolist() == ["T-Shirt", "Mug"] * 2
+
+
 def test_profit_or_cost_on_the_lines_gives_product_margins(tmp_path: Path) -> None:
     """Sales exports that carry each line's profit (the Superstore layout) or cost: the
     products get a margin rate (profit over sales, per product), which plans use instead of

@@ -190,7 +190,9 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
                     "customeremail", "email", "emailaddress", *_EU_CUSTOMER),
     s.ORDER_ID: ("orderid", "order", "invoice", "invoiceno", "invoiceid", "receipt",
                  "receiptid", "receiptno", "transactionid", "ticketid", "basketid", "orderno",
-                 "ordernumber", "billno", *_EU_ORDER),
+                 "ordernumber", "billno",
+                 "incrementid",  # Magento's order number (#000000101)
+                 *_EU_ORDER),
     s.ORDERED_AT: ("orderedat", "orderdate", "date", "datetime", "timestamp", "invoicedate",
                    "transactiondate", "purchasedate", "saledate", "createdat",
                    "datecreated", "createddate", "dateordered", *_EU_DATE),
@@ -211,7 +213,8 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
                  *_EU_CATEGORY),
     s.DESCRIPTION: ("description", "productname", "itemname", "lineitemname",
                     # a web shop's JSON order, its lines flattened as line_items_<field>
-                    "lineitemsname", "lineitemstitle", "lineitemtitle", "articlename",
+                    "lineitemsname", "lineitemstitle", "lineitemtitle", "itemsname",
+                    "itemstitle", "articlename",
                     "productdescription", "itemdescription", "name", "title", "item",
                     "product", "article", *_EU_DESCRIPTION),
     s.STORE_ID: ("storeid", "store", "shop", "shopid", "branch", "pos", "posid", "outlet",

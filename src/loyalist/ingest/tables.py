@@ -25,6 +25,7 @@ from loyalist.ingest.adapters import (
     _EU_PRODUCT,
     DAY_FIRST_NOTE,
     SYNONYMS_BY_COLUMN,
+    generic,
     normalise,
 )
 from loyalist.ingest.read import ROW, Source
@@ -167,6 +168,15 @@ def _unprefixed(norm: str, table: str) -> str:
     return norm
 
 
+def _sells(headers: Sequence[str]) -> bool:
+    """Whether the transactions adapter finds sales lines in ``headers``: a date, a price
+    (or line total), and a quantity or a product. A customer list has a date (signed up)
+    and maybe a total spent, but no quantity or product."""
+    cols = generic(headers).columns
+    return (s.ORDERED_AT in cols and (s.UNIT_PRICE in cols or s.AMOUNT in cols)
+            and (s.QUANTITY in cols or s.PRODUCT_ID in cols))
+
+
 def detect_table(headers: Sequence[str]) -> str:
     """Which canonical table a file holds, from its headers (``--table auto``)."""
     norm = {normalise(h) for h in headers}
@@ -192,6 +202,8 @@ def detect_table(headers: Sequence[str]) -> str:
             plain & {"price", "unitcost", "margin", "stock", "category", "categoryname"}
             or set(prod) & {s.PRICE, s.UNIT_COST, s.MARGIN, s.STOCK, s.CATEGORY})):
         return s.T_PRODUCTS
+    if _sells(headers):
+        return s.T_TRANSACTIONS  # lines found by their words (Magento's items_qty_ordered)
     cust = columns_for(SPECS[s.T_CUSTOMERS], headers, None)
     if (("customerid" in norm or s.CUSTOMER_ID in cust) and not has_order
             and not (norm & {"productid", "orderid"}) and s.PRODUCT_ID not in prod and (
