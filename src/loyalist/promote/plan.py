@@ -790,10 +790,11 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     choice = sol.choice.copy()
     months = params.months()
     idx = np.flatnonzero(choice >= 0)
+    spent = cost[idx, choice[idx]]
     # priority: goal value per unit of spend, best first (ties: customer order)
-    ratio = v[idx, choice[idx]] / np.where(cost[idx, choice[idx]] > 0, cost[idx, choice[idx]],
-                                           np.nan)
-    idx = idx[np.argsort(-np.nan_to_num(ratio, nan=-np.inf), kind="stable")]
+    ratio = v[idx, choice[idx]] / np.where(spent > 0, spent, np.nan)
+    by_priority = np.argsort(-np.nan_to_num(ratio, nan=-np.inf), kind="stable")
+    idx, spent = idx[by_priority], spent[by_priority]
     month = np.zeros(len(idx), dtype=int)
     dropped = 0
     floors = np.asarray(inst.problem.promo_min_spend, dtype=float) \
@@ -801,11 +802,9 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     if len(months) > 1:
         # the sends that minimum spends rest on are placed first, then the rest; both in
         # priority order
-        order = np.argsort(~floor_sends(choice[idx], cost[idx, choice[idx]], floors),
-                           kind="stable")
+        order = np.argsort(~floor_sends(choice[idx], spent, floors), kind="stable")
         month = np.empty(len(idx), dtype=int)
-        month[order] = schedule(cost[idx[order], choice[idx[order]]],
-                                [b for _, _, b in months])
+        month[order] = schedule(spent[order], [b for _, _, b in months])
         dropped = int((month < 0).sum())
         choice[idx[month < 0]] = -1
         idx, month = idx[month >= 0], month[month >= 0]
