@@ -289,8 +289,9 @@ class _Words:
         if len(found) > 1:
             found = [(h, w) for h, w in found if set(w) & self.prefer] or found
         if len(found) > 1 and synonyms:
+            norm = {h: normalise(h) for h, _ in found}
             rank = {h: min((i for i, syn in enumerate(synonyms)
-                            if len(syn) >= 3 and normalise(h).endswith(syn)), default=None)
+                            if len(syn) >= 3 and norm[h].endswith(syn)), default=None)
                     for h, _ in found}
             best = min((r for r in rank.values() if r is not None), default=None)
             if best is not None:
