@@ -343,9 +343,10 @@ class _UpliftLearner:
                 "min_child_samples": self.min_child_samples, "n_jobs": self.num_threads,
                 "verbose": -1, "deterministic": True, "force_row_wise": True}
 
-    def _promo_data(self, frame: pd.DataFrame, promo: str, x: np.ndarray) -> _PromoData | str:
+    def _promo_data(self, frame: pd.DataFrame, promo: str, x: np.ndarray,
+                    camp: np.ndarray) -> _PromoData | str:
         """The promotion's treated rows and its campaigns' controls, or why it cannot be
-        learned."""
+        learned. ``camp``: each row's campaign as a code (``pd.factorize``)."""
         treated = frame[s.PROMOTION] == promo
         control = frame[s.PROMOTION] == CONTROL
         n1 = int(treated.sum())
@@ -375,11 +376,11 @@ class _UpliftLearner:
             red = frame.loc[treated, "redeemed"].to_numpy(dtype=float)
         # campaign labels for the matched comparison; none when the campaigns' own controls
         # were too few and all controls stand in (the note says so)
-        camp = pd.factorize(frame["campaign"])[0] if note is None else None
+        matched = note is None
         return _PromoData(x0=x[c], x1=x[t], y0={k: v[c] for k, v in ys.items()},
                           y1={k: v[t] for k, v in ys.items()}, redeemed=red, spend_cap=cap,
-                          note=note, camp0=None if camp is None else camp[c],
-                          camp1=None if camp is None else camp[t])
+                          note=note, camp0=camp[c] if matched else None,
+                          camp1=camp[t] if matched else None)
 
     def fit(self, training: TrainingSet | pd.DataFrame, *, features: list[str] | None = None,
             promotions: list[str] | None = None) -> _UpliftLearner:
@@ -416,11 +417,12 @@ class _UpliftLearner:
         self.notes_: list[str] = []
         params = self._params()
         x = frame[feats].to_numpy(dtype=np.float64, na_value=np.nan)
+        camp = pd.factorize(frame["campaign"])[0]  # for each promotion's matched comparison
 
         def one(promo: str) -> str | tuple[str | None, int, int, float, list[dict[str, Any]]]:
             """A promotion's fitted bags and what to record of its data (not its rows), or
             why it cannot be learned."""
-            d = self._promo_data(frame, promo, x)
+            d = self._promo_data(frame, promo, x, camp)
             if isinstance(d, str):
                 return d
             return d.note, len(d.x0), len(d.x1), d.spend_cap, self._fit_promo(promo, d, params)
