@@ -478,6 +478,12 @@ def test_season_scales_the_subsidy_and_the_competitor_only_what_we_win() -> None
     np.testing.assert_allclose(out["incremental_orders"], cut * pred["incremental_orders"])
     np.testing.assert_allclose(out["expected_redemptions"],
                                won * cut + (pred["expected_redemptions"] - won))
+    # the elasticity is an assumption: the 10% / 90% points take 1.5x and 0.5x of it
+    e = np.array([1.4, 1.4, 0.6, 0.6])
+    np.testing.assert_allclose(out["incremental_orders_p10"],
+                               (1 - 1.5 * e * 0.2) * pred["incremental_orders_p10"])
+    np.testing.assert_allclose(out["incremental_orders_p90"],
+                               (1 - 0.5 * e * 0.2) * pred["incremental_orders_p90"])
     # revenue and margin follow the new volumes: orders x basket + redemptions x mechanics
     red = out["expected_redemptions"]
     np.testing.assert_allclose(out["incremental_margin"],
@@ -780,3 +786,20 @@ def test_median_order_value_with_and_without_the_per_order_table(tmp_path: Path)
         st.con.execute("DROP TABLE customer_orders")
         assert pipeline._median_order_value(st, ts) == pytest.approx(fresh)
         assert fresh > 0
+
+
+def test_plan_interval_adds_one_promotions_errors_up() -> None:
+    """A promotion's customers share its fitted model (a bootstrap bag refits it for all of
+    them), so their sampling errors add up; promotions are bootstrapped apart, so theirs add
+    in quadrature. The old rule treated every customer as independent: 100 customers of one
+    promotion, each +-1 around 1, gave +-10 around 100 where the model's error is +-100."""
+    from loyalist.promote.plan import _interval
+
+    one = pd.DataFrame({"promotion": "a", "incremental_revenue": np.ones(100),
+                        "incremental_revenue_p10": np.zeros(100),
+                        "incremental_revenue_p90": np.full(100, 2.0)})
+    assert _interval(one) == pytest.approx((0.0, 200.0))
+    two = pd.concat([one, one.assign(promotion="b", incremental_revenue_p10=0.5)])
+    lo, hi = _interval(two)
+    assert lo == pytest.approx(200 - np.hypot(100, 50)) and hi == pytest.approx(200 + np.hypot(
+        100, 100))
