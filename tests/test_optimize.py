@@ -245,7 +245,7 @@ def test_report_fields_add_up() -> None:
     assert s.promo_spend.sum() == pytest.approx(s.spend)
     assert s.group_spend.sum() == pytest.approx(s.spend)
     assert s.promo_count.sum() == (s.choice >= 0).sum()
-    assert s.roi == pytest.approx(s.value / s.spend)
+    assert s.value_per_spend == pytest.approx(s.value / s.spend)
     assert set(s.multipliers) == {"budget", "group_max_share", "promo_max_spend",
                                   "promo_min_spend", "promo_max_count"}
     assert s.multipliers["budget"] > 0
@@ -312,15 +312,16 @@ def test_sensitivity_budget_only_is_monotone_and_matches_solve() -> None:
     p = synthetic_problem(5000, random_state=16, constraints=False)
     budgets = np.linspace(0.0, 2.0 * p.budget, 12)
     df = sensitivity(p, budgets)
-    assert list(df.columns) == ["budget", "value", "spend", "roi", "bound", "gap", "feasible"]
+    assert list(df.columns) == ["budget", "value", "spend", "value_per_spend", "bound", "gap",
+                                "feasible"]
     np.testing.assert_allclose(df["budget"], budgets)
     assert df["feasible"].all()
     assert (np.diff(df["value"]) > 0).all()
     assert (df["spend"] <= df["budget"] * (1 + RTOL) + RTOL).all()
     assert (df["bound"] >= df["value"]).all() and (df["gap"] < 1e-3).all()
-    assert df["value"].iloc[0] == 0.0 and np.isnan(df["roi"].iloc[0])
-    roi = df["roi"].to_numpy()[1:]
-    assert (np.diff(roi) < 0).all()  # diminishing returns
+    assert df["value"].iloc[0] == 0.0 and np.isnan(df["value_per_spend"].iloc[0])
+    per_spend = df["value_per_spend"].to_numpy()[1:]
+    assert (np.diff(per_spend) < 0).all()  # diminishing returns
     s = solve(p, method="lagrangian", core_size=0)
     at = sensitivity(p, [p.budget])
     assert at["value"].iloc[0] == pytest.approx(s.value, rel=1e-9)

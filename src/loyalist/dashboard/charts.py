@@ -53,7 +53,7 @@ def sensitivity(plan: dict[str, Any]) -> str | None:
     fig = go.Figure()
     fig.add_scatter(x=[p["budget"] for p in pts], y=[p["value"] for p in pts],
                     mode="lines+markers", name="plan value",
-                    customdata=[[p.get("spend") or 0.0, p.get("roi")] for p in pts],
+                    customdata=[[p.get("spend") or 0.0] for p in pts],
                     hovertemplate="budget %{x:,.0f}: value %{y:,.2f}, spend "
                                   "%{customdata[0]:,.0f}<extra></extra>")
     if any(p.get("bound") is not None for p in pts):

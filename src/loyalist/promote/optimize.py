@@ -158,8 +158,9 @@ class Solution:
     status: str = "feasible"
 
     @property
-    def roi(self) -> float:
-        """Value per unit of spend (NaN for an empty plan)."""
+    def value_per_spend(self) -> float:
+        """Goal value per unit of spend (NaN for an empty plan). Not the plan's ROI (net profit
+        per spend) unless the goal is profit."""
         return self.value / self.spend if self.spend > 0 else float("nan")
 
 
@@ -478,7 +479,9 @@ def sensitivity(problem: Problem, budgets: ArrayLike, *, tol: float = 1e-3,
     Returns
     -------
     DataFrame
-        Columns ``budget, value, spend, roi, bound, gap, feasible``; a budget at which the
+        Columns ``budget, value, spend, value_per_spend, bound, gap, feasible``
+        (``value_per_spend``: goal value per unit of spend; the plan's ROI is net profit per
+        spend, the same only for the profit goal); a budget at which the
         constraints are infeasible gets NaN and ``feasible=False``.
     """
     t0 = time.perf_counter()
@@ -513,9 +516,9 @@ def sensitivity(problem: Problem, budgets: ArrayLike, *, tol: float = 1e-3,
         rows[B] = (plan.value(), plan.total, max(bound, plan.value()), True)
     out = pd.DataFrame([(B, *rows[B]) for B in b],
                        columns=["budget", "value", "spend", "bound", "feasible"])
-    out["roi"] = out["value"] / out["spend"].where(out["spend"] > 0)
+    out["value_per_spend"] = out["value"] / out["spend"].where(out["spend"] > 0)
     out["gap"] = (out["bound"] - out["value"]) / out["bound"].abs().clip(lower=EPS)
-    return out[["budget", "value", "spend", "roi", "bound", "gap", "feasible"]]
+    return out[["budget", "value", "spend", "value_per_spend", "bound", "gap", "feasible"]]
 
 
 def synthetic_problem(n: int, m: int = 6, *, n_groups: int = 5, budget_share: float = 0.25,

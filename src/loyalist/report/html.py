@@ -275,7 +275,8 @@ def _plan(d: dict[str, Any], images: dict[str, bytes]) -> str:
                                     ("customers", "customers", count), ("cost", "cost", money),
                                     ("incremental_value", "incremental value", money)]),
             table(d["sensitivity"], [("budget", "budget", money), ("spend", "spend", money),
-                                     ("value", "goal value", money), ("roi", "ROI", num),
+                                     ("value", "goal value", money),
+                                     ("value_per_spend", "value per spend", num),
                                      ("gap", "gap", pct)])]
     excluded = s.get("excluded") or {}
     if excluded:
