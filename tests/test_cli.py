@@ -55,9 +55,22 @@ def _digest(p: Path) -> str:
     (["ingest", "{good}", "--map", "nope=x"], "not a canonical column"),
     (["ingest", "{good}", "--format", "sap"], "is unknown"),
     (["features", "--as-of", "31/31/2020"], "is not a date"),
+    # day and month first differ between countries; words would read the clock
+    (["features", "--as-of", "01/02/2024"], "use YYYY-MM-DD"),
+    (["features", "--as-of", "today"], "use YYYY-MM-DD"),
     (["features", "--as-of", "1990-01-01"], "choose an as_of after"),
     (["features", "--out", "{tmp}/f.xlsx"], "use a .parquet or .csv"),
     (["generate", "--scenario", "bakery", "--out", "{tmp}/g"], "bakery"),
+    # the main job checks its parameters and files before it loads anything
+    (["run", "{good}", "--out", "{tmp}/o", "--as-of", "2020-02-30"], "is not a date"),
+    (["run", "{good}", "--out", "{tmp}/o", "--budget", "100", "--constraints", "{badtoml}"],
+     "cannot parse it as TOML"),
+    (["run", "{good}", "--out", "{tmp}/o", "--budget", "100", "--catalog", "{badcatalog}"],
+     "catalog"),
+    # an as_of far beyond the data, refused before anything is evaluated or planned
+    (["train", "--as-of", "2030-01-01", "--out", "{tmp}/t"], "days after the last purchase"),
+    (["plan", "--budget", "100", "--as-of", "2030-01-01", "--out", "{tmp}/p"],
+     "days after the last purchase"),
 ])
 def test_bad_input_is_one_line_exit_2_store_untouched(tmp_path: Path, args: list[str],
                                                       match: str) -> None:
@@ -66,13 +79,18 @@ def test_bad_input_is_one_line_exit_2_store_untouched(tmp_path: Path, args: list
     run("ingest", good, "--store", store)
     before = _digest(store)
     bad = write_csv(tmp_path / "bad.csv", [{"order_id": 1, "quantity": 1}])
-    subst = {"{missing}": str(tmp_path / "nope.csv"), "{bad}": str(bad), "{good}": str(good)}
+    (tmp_path / "bad.toml").write_text("x\n")
+    (tmp_path / "catalog.csv").write_text("name,kind,value\nten_off,percent_discount,ten\n")
+    subst = {"{missing}": str(tmp_path / "nope.csv"), "{bad}": str(bad), "{good}": str(good),
+             "{badtoml}": str(tmp_path / "bad.toml"),
+             "{badcatalog}": str(tmp_path / "catalog.csv")}
     argv = [subst.get(a, a).replace("{tmp}", str(tmp_path)) for a in args]
     p = run(*argv, "--store", store, ok=False) if args[0] != "generate" else run(*argv, ok=False)
     assert p.returncode == 2, p.stderr
     assert "Traceback" not in p.stderr
     lines = [x for x in p.stderr.strip().splitlines() if x.startswith("error")]
     assert len(lines) == 1 and match in p.stderr.replace("\n", " ")
+    assert "WARNING" not in p.stderr
     assert _digest(store) == before
 
 
@@ -80,6 +98,14 @@ def test_failed_first_load_leaves_no_store(tmp_path: Path) -> None:
     store = tmp_path / "new.duckdb"
     p = run("ingest", tmp_path / "nope.csv", "--store", store, ok=False)
     assert p.returncode == 2 and not store.exists()
+
+
+@pytest.mark.parametrize("args", [["features"], ["train", "--out", "{tmp}/t"]])
+def test_a_command_on_a_missing_store_leaves_no_file(tmp_path: Path, args: list[str]) -> None:
+    store = tmp_path / "missing.duckdb"
+    p = run(*[a.replace("{tmp}", str(tmp_path)) for a in args], "--store", store, ok=False)
+    assert p.returncode == 2 and "no store here" in p.stderr, p.stderr
+    assert not store.exists()
 
 
 @need_shared(CDNOW_SAMPLE)

@@ -68,7 +68,7 @@ def features(store_path: Path, *, as_of: str | None = None, out: Path | None = N
     """Compute features at ``as_of``; write them to ``out`` (.parquet or .csv) and the store."""
     if out is not None and out.suffix.lower() not in (".parquet", ".csv"):
         raise ParameterError(f"--out {out}: use a .parquet or .csv file name")
-    with Store(store_path, read_only=not save) as st:
+    with Store(store_path, read_only=not save, create=False) as st:
         ts = resolve_as_of(st, as_of)
         frame = customer_features(st, ts)
         if save:
@@ -219,6 +219,15 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     for label, path in (("--catalog", catalog), ("--constraints", constraints)):
         if path is not None and not Path(path).is_file():
             raise ParameterError(f"{label} {path}: no such file; check the path")
+    if as_of is not None:
+        to_as_of(as_of)
+    # read now, so that a file the plan step would refuse stops the job before the load
+    from loyalist.promote.catalog import load_catalog, load_constraints
+
+    if catalog is not None:
+        load_catalog(catalog)
+    if constraints is not None:
+        load_constraints(constraints)
     out.mkdir(parents=True, exist_ok=True)
     loads: list[dict[str, Any]] = []
     if files:
@@ -407,7 +416,7 @@ def train(store_path: Path, *, as_of: str | None = None, horizon: int = 90,
     score every customer, and write scores to the store (table ``scores``) and ``out``."""
     from loyalist.evaluation.run import train_and_score
 
-    with Store(store_path) as st:
+    with Store(store_path, create=False) as st:
         ts = resolve_as_of(st, as_of)
         res = train_and_score(st, ts, horizon, out, progress=progress)
         st.write_frame(s.T_SCORES, res["scores"], replace_where="as_of = ?",
@@ -425,7 +434,7 @@ def score(store_path: Path, *, model_dir: Path, as_of: str | None = None,
     from loyalist.evaluation.run import score_customers
 
     models = load(model_dir)
-    with Store(store_path) as st:
+    with Store(store_path, create=False) as st:
         ts = resolve_as_of(st, as_of)
         scores = score_customers(models, customer_features(st, ts))
         st.write_frame(s.T_SCORES, scores, replace_where="as_of = ?",
@@ -772,6 +781,9 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
         assumptions.append(what)
     competitors = st.table(s.T_COMPETITORS) if st.has_rows(s.T_COMPETITORS) else None
     inventory = st.table(s.T_INVENTORY) if st.has_rows(s.T_INVENTORY) else None
+    from loyalist.evaluation.splits import check_observed
+
+    check_observed(st.date_range()[1], ts)  # beyond the data, `train` would refuse it too
     if not st.has_table(s.T_SCORES) or st.query(
             f"SELECT count(*) AS n FROM {s.T_SCORES} WHERE as_of = ?",
             [ts.to_pydatetime()])["n"].iloc[0] == 0:

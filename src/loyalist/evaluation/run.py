@@ -218,7 +218,7 @@ def fit_customer_models(store: Store, as_of: Any, horizon: int = 90, *, segments
             f"and CLV models need at least {MIN_CUSTOMERS}. Load more transactions or use a "
             "later as_of"
         )
-    check_observed(feats, ts)
+    check_observed(feats["last_purchase_at"].max(), ts)
     plan = plan_cutoffs(feats["first_purchase_at"].min(), ts, horizon,
                         step_days=cfg.step_days, max_cutoffs=cfg.max_cutoffs,
                         min_history_days=cfg.min_history_days)
@@ -417,6 +417,8 @@ def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
     t0 = time.perf_counter()
     ts = to_as_of(as_of) if as_of is not None else store.default_as_of()
     test_cut = ts - pd.Timedelta(days=horizon)
+    # an as_of beyond the data is a mistake to report before evaluating at as_of - horizon
+    check_observed(store.date_range()[1], ts)
     evaluation: dict[str, Any]
     if with_evaluation:
         say(f"evaluating out of time at {test_cut.date()} (training cutoffs end by then)")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -135,9 +136,10 @@ def plan_cutoffs(first_purchase: pd.Timestamp, as_of: pd.Timestamp, horizon_days
     return plan
 
 
-def check_observed(features: pd.DataFrame, as_of: pd.Timestamp) -> None:
-    """``as_of`` must not lie far beyond the data: label windows ending by it must be observed."""
-    last = pd.Timestamp(features["last_purchase_at"].max())
+def check_observed(last_purchase: Any, as_of: pd.Timestamp) -> None:
+    """``as_of`` must not lie far beyond the data (the last purchase before it): label windows
+    ending by it must be observed."""
+    last = pd.Timestamp(last_purchase)
     gap = (pd.Timestamp(as_of) - last).days
     latest_ok = (last.normalize() + pd.Timedelta(days=1)).date()
     if gap > MAX_GAP_DAYS:

@@ -6,6 +6,7 @@ only ``ordered_at < as_of``, labels only ``[as_of, as_of + horizon)``.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 import pandas as pd
@@ -22,10 +23,20 @@ __all__ = ["FEATURES", "customer_features", "features_sql", "labels", "labels_sq
 TIME_UNITS = {"D": 1, "W": 7, "M": 30.4375}
 
 
+#: an ISO date, optionally with a time and a UTC offset
+_ISO_DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?"
+                       r"(Z|[+-]\d{2}:?\d{2})?)?$")
+
+
 def to_as_of(value: str | date | datetime | pd.Timestamp) -> pd.Timestamp:
-    """Parse an as-of date (``2011-09-01`` or a timestamp); a bad value is a ParameterError."""
+    """Parse an as-of date (``2011-09-01``, an ISO date and time, or a timestamp); a bad value
+    is a ParameterError. Text must be ISO (year first): ``01/02/2011`` is 1 February in one
+    country and 2 January in another, and words such as 'today' would read the clock."""
+    if isinstance(value, str) and not _ISO_DATE.match(value.strip()):
+        raise ParameterError(
+            f"--as-of {value!r} is not a date; use YYYY-MM-DD, e.g. --as-of 2011-09-01")
     try:
-        ts = pd.Timestamp(value)
+        ts = pd.Timestamp(value.strip() if isinstance(value, str) else value)
     except (ValueError, TypeError):
         raise ParameterError(
             f"--as-of {value!r} is not a date; use YYYY-MM-DD, e.g. --as-of 2011-09-01"
@@ -65,6 +76,14 @@ def no_purchase_error(store: Store, ts: pd.Timestamp) -> DataError:
             "customers to describe, score, recommend to or plan for; load the transactions with "
             "their customer column (--map customer_id=<column>). Revenue forecasts and "
             "bought-together rules work without it")
+    sales = store.con.execute(
+        f"SELECT count(*) FROM {s.T_TRANSACTIONS} WHERE NOT {s.IS_GUEST} AND {s.QUANTITY} > 0 "
+        f"AND {s.LINE_KIND} <> 'cancellation'").fetchall()[0][0]
+    if not sales:
+        return DataError(
+            "the store holds no sale by a known customer, only returns or cancelled orders, so "
+            "there are no customers to describe, score, recommend to or plan for; load the "
+            "sales as well")
     lo, hi = store.date_range()
     return DataError(
         f"no customer has a purchase before as_of {ts.date()}; the store's transactions "

@@ -133,13 +133,15 @@ class RevenueForecaster:
         for name, y in series.items():
             have = (as_of - y.index[0]).days
             if have < need:
-                why = (f"{have} days of history before as_of {as_of.date()} (from "
+                why = (f"{have} day{'' if have == 1 else 's'} of history before as_of "
+                       f"{as_of.date()} (from "
                        f"{y.index[0].date()}); a {h}-day forecast with a {self.n_origins}-origin "
                        f"backtest needs at least {need} days ({self.min_train_days} days of "
                        f"training, {self.n_warmup} calibration and {self.n_origins} test "
                        f"windows of {h} days, {step} days apart)")
                 if name == first_name:
-                    raise DataError(f"{name}: {why}; load more history or shorten --horizon")
+                    raise DataError(f"{name}: {why}; load more history or forecast fewer days "
+                                    "ahead")
                 self.skipped_[name] = why
             elif int((y != 0).sum()) < MIN_SALES_DAYS:
                 why = f"only {int((y != 0).sum())} days with sales (< {MIN_SALES_DAYS})"

@@ -107,13 +107,15 @@ def default_memory_limit() -> str:
 
 
 class Store:
-    """A DuckDB file. Use as a context manager; ``read_only`` for serving and features."""
+    """A DuckDB file. Use as a context manager; ``read_only`` for serving and features;
+    ``create=False`` to write only into a store that exists (a command that reads the data
+    first must not leave an empty store behind)."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False,
-                 memory_limit: str | None = None) -> None:
+                 memory_limit: str | None = None, create: bool = True) -> None:
         self.path = Path(path) if path is not None else default_path()
         self.read_only = read_only
-        if read_only and not self.path.exists():
+        if (read_only or not create) and not self.path.exists():
             raise StoreError(
                 f"{self.path}: no store here; create one with `loyalist ingest FILE --store "
                 f"{self.path}` (or `loyalist demo`)"
