@@ -636,3 +636,119 @@ def test_fixed_offset_time_zone_in_parquet(tmp_path: Path) -> None:
             dt.timezone(dt.timedelta(hours=5, minutes=30)))).to_parquet(f)
     st = Store(tmp_path / "s.duckdb")
     assert ingest_files(st, [f], loaded_at=LOADED_AT)[0]["first_date"] == "2024-01-04T00:10:00"
+
+
+def test_email_customer_ids_ignore_letter_case_everywhere(tmp_path: Path) -> None:
+    """A shop that keys customers by e-mail writes the same mailbox as 'user@example.com' and
+    '  User@Example.COM ': one customer, stored lower-cased, said once in the report; the
+    customer list and the promotion history, written in yet another case, still join."""
+    rows = [line(order=str(i), customer=c, email=c)
+            for i, c in enumerate(["user1@example.com", "  User1@Example.COM ",
+                                   "USER1@EXAMPLE.COM", "Bob@Shop.co.uk", "ABC-1"])]
+    rows = [{k: v for k, v in r.items() if k != "customer_id"} for r in rows]
+    st, rep = load(tmp_path, rows)
+    assert rep["customers"] == 3
+    got = st.query("SELECT DISTINCT customer_id FROM transactions ORDER BY 1").customer_id
+    assert got.tolist() == ["ABC-1", "bob@shop.co.uk", "user1@example.com"]  # ids stay as is
+    notes = [a for a in rep["assumptions"] if "without letter case" in a]
+    assert len(notes) == 1 and notes[0].startswith("3 customer id(s) in 'email'")
+    crm = write_csv(tmp_path / "crm.csv", [
+        {"Email": "User1@example.com", "Gender": "f"}, {"Email": "bob@shop.CO.UK", "Gender": "m"}])
+    crep = ingest_files(st, [crm], table="customers", loaded_at=LOADED_AT)[0]
+    assert any("without letter case" in a for a in crep["assumptions"])
+    promo = write_csv(tmp_path / "promo.csv", [
+        {"customer_id": "USER1@EXAMPLE.COM", "sent_at": "2024-01-01", "promotion": "p10"}])
+    ingest_files(st, [promo], table="promotions", loaded_at=LOADED_AT)
+    joined = st.query("""SELECT count(DISTINCT t.customer_id) AS n FROM transactions t
+                         JOIN customers c USING (customer_id)""").n[0]
+    assert joined == 2
+    assert st.query("SELECT count(*) AS n FROM promotions p JOIN transactions t "
+                    "USING (customer_id)").n[0] == 3
+
+
+@pytest.mark.parametrize("placeholder", ["walk-in", "Walk In Customer", "Walk-in customer",
+                                         "CASH", "Cash Customer", "Cash Sale", "Guest", "0",
+                                         "N/A", "-", "unknown"])
+def test_walk_in_and_cash_placeholders_are_guests(tmp_path: Path, placeholder: str) -> None:
+    """Tills write a sale without a customer as 'Walk-in customer' or 'Cash Sale' as well as
+    'Guest' or 0: a guest line, not one customer buying for every walk-in; the report says so.
+    A real customer whose name contains such a word stays a customer."""
+    rows = [line(order="1", customer=placeholder), line(order="2", customer="Johnny Cash"),
+            line(order="3", customer="c1")]
+    st, rep = load(tmp_path, rows)
+    got = st.query("SELECT customer_id, is_guest FROM transactions ORDER BY source_row")
+    assert got.is_guest.tolist() == [True, False, False]
+    assert rep["customers"] == 2 and rep["rules"]["guest"] == 1
+    assert any(f"name their customer {placeholder.lower()!r}" in a for a in rep["assumptions"])
+
+
+def test_a_repeated_column_name_is_said_with_the_one_used(tmp_path: Path) -> None:
+    """A header naming 'price' twice (net and gross, say): the first is the unit price, and
+    the report says the name repeats and which copy was read; a real column called 'price_1'
+    beside 'price' is no repeat."""
+    f = tmp_path / "dup.csv"
+    f.write_text("order_id,date,customer_id,product_id,quantity,price,price\n"
+                 "1,2024-01-02 10:00,c1,A,1,2.55,3.06\n2,2024-01-02 11:00,c2,B,2,1.25,1.50\n")
+    st = Store(tmp_path / "s.duckdb")
+    rep = ingest_files(st, [f], loaded_at=LOADED_AT)[0]
+    assert rep["columns"]["unit_price"] == "price" and rep["revenue_loaded"] == 5.05
+    assert ("the file has 2 columns named 'price' (read as 'price', 'price_1'): unit_price is "
+            "read from the first, the other(s) unused; --map unit_price=price_1 reads the "
+            "second instead") in rep["assumptions"]
+    g = tmp_path / "g" / "real.csv"
+    g.parent.mkdir()
+    g.write_text("order_id,date,customer_id,product_id,quantity,price,price_1\n"
+                 "1,2024-01-02 10:00,c1,A,1,2.55,3.06\n")
+    rep = ingest_files(Store(g.parent / "s.duckdb"), [g], loaded_at=LOADED_AT)[0]
+    assert not any("columns named" in a for a in rep["assumptions"])
+
+
+def test_times_with_different_utc_offsets_are_said(tmp_path: Path) -> None:
+    """ISO times with offsets (Z, +02:00, -05:00) keep the clock time they show, as Shopify's
+    '-0500' and zoned Parquet times do; when the offsets differ between rows the times are not
+    in one zone, and the report says they were not converted. One offset throughout: no note."""
+    rows = [line(order=str(i), product=f"P{i}", when=f"2010-12-01T11:21:00{z}")
+            for i, z in enumerate(["Z", "+02:00", "-05:00", "Z"])]
+    f = write_csv(tmp_path / "tz.tsv", rows, sep="\t")
+    st = Store(tmp_path / "s.duckdb")
+    rep = ingest_files(st, [f], loaded_at=LOADED_AT)[0]
+    assert st.query("SELECT DISTINCT ordered_at FROM transactions").ordered_at.tolist() == [
+        pd.Timestamp("2010-12-01 11:21")]
+    notes = [a for a in rep["assumptions"] if "UTC offsets" in a]
+    assert notes == ["ordered_at ('ordered_at') gives times with 3 different UTC offsets "
+                     "(+00:00 (2 rows), +02:00 (1 rows), -05:00 (1 rows)): each time is read "
+                     "as the clock time it shows, its offset dropped, not converted to one "
+                     "time zone; convert them to the shop's local time before loading if they "
+                     "come from different zones"]
+    same = [line(order=str(i), when=f"2024-01-0{i + 1} 10:00:00 -0500") for i in range(3)]
+    (tmp_path / "g").mkdir()
+    g = write_csv(tmp_path / "g" / "same.csv", same)
+    rep = ingest_files(Store(tmp_path / "g" / "s.duckdb"), [g], loaded_at=LOADED_AT)[0]
+    assert rep["rows_loaded"] == 3 and not any("UTC" in a for a in rep["assumptions"])
+
+
+def test_reused_receipt_numbers_are_split_by_customer_and_day(tmp_path: Path) -> None:
+    """A till's receipt counter restarts: receipt 5 is alice's on 1 January and again on
+    1 February, and bob's in March. Those are three orders, not one; lines of one receipt a
+    few minutes apart on one day stay one order. Loading the same lines again from another
+    file finds them already loaded."""
+    f = tmp_path / "receipts.csv"
+    text = ("Receipt,Date,Customer,SKU,Qty,Price\n"
+            "5,2023-01-01 10:00,alice,A,1,10\n5,2023-01-01 10:03,alice,B,1,5\n"
+            "5,2023-02-01 11:00,alice,A,1,10\n7,2023-03-01 12:00,alice,C,2,4\n"
+            "5,2023-03-05 09:00,bob,A,1,10\n7,2023-03-01 12:05,alice,C,-1,4\n")
+    f.write_text(text)
+    st = Store(tmp_path / "s.duckdb")
+    rep = ingest_files(st, [f], loaded_at=LOADED_AT)[0]
+    assert (rep["rows_loaded"], rep["orders"]) == (6, 4)
+    got = st.query("SELECT order_id FROM transactions ORDER BY source_row").order_id.tolist()
+    assert got == ["5", "5", "5#2023-02-01", "7", "5#2023-03-05", "7"]
+    assert any(a.startswith("1 order id(s) are reused by different customers or on different "
+                            "days") and "split into 3 orders" in a for a in rep["assumptions"])
+    orders = st.query("SELECT cid, oid FROM customer_orders ORDER BY cid, oid")
+    assert list(zip(orders.cid, orders.oid, strict=True)) == [
+        ("alice", "5"), ("alice", "5#2023-02-01"), ("alice", "7"), ("bob", "5#2023-03-05")]
+    g = tmp_path / "again.csv"
+    g.write_text(text + "9,2023-04-01 10:00,bob,A,1,10\n")
+    rep2 = ingest_files(st, [g], loaded_at=LOADED_AT)[0]
+    assert (rep2["rows_loaded"], rep2["rules"]["already_loaded"]) == (1, 6)

@@ -4,6 +4,7 @@ covers, order status columns, day numbers instead of dates."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -554,6 +555,59 @@ def test_a_zip_archive_is_its_data_files(tmp_path: Path,
     st.close()
 
 
+def test_documents_in_a_zip_or_folder_are_left_out_and_said(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An export's README.txt or notes.txt is prose, not a table: it is left out and the
+    report says so, while a .txt that is a table (aligned with spaces, or tab-separated)
+    loads. An error about a member names it as `archive.zip/member`, not its unpacked copy."""
+    import zipfile
+
+    sales = write_csv(tmp_path / "sales.csv", [
+        {"order_id": "1", "customer_id": "c1", "ordered_at": "2024-01-02 10:00",
+         "product_id": "A", "quantity": 1, "unit_price": 2.5}])
+    prose = "This is an export\nof the shop's sales, made on Monday by the till.\n"
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(sales, "sales.csv")
+        z.writestr("README.txt", "This is an export\n")
+        z.writestr("about the data.txt", prose)
+        z.writestr("till.txt", "customer_id  date  quantity  amount\n" + CDNOW_RAW)
+        z.writestr("__MACOSX/._sales.csv", b"\x00\x05\x16\x07junk")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    (tmp_path / "a").mkdir()
+    st, reps = _ingest(tmp_path / "a", [archive])
+    assert sorted(r["file"].rsplit("/", 1)[1] for r in reps) == ["sales.csv", "till.txt"]
+    assert st.count("transactions") == 7
+    notes = [a for r in reps for a in r["assumptions"] if "was not read" in a]
+    assert sorted(notes) == [
+        "export.zip/README.txt was not read: a README or notes file",
+        "export.zip/about the data.txt was not read: text whose lines do not split into "
+        "columns (prose, not a table)"]
+    stored = [a for r in st.query("SELECT report FROM loads").report
+              for a in json.loads(r)["assumptions"] if "was not read" in a]
+    assert sorted(stored) == sorted(notes)  # in the loads table's reports too
+    st.close()
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "sales.csv").write_bytes(sales.read_bytes())
+    (folder / "notes.txt").write_text(prose)
+    (tmp_path / "b").mkdir()
+    st, (rep,) = _ingest(tmp_path / "b", [folder])
+    assert rep["rows_loaded"] == 1
+    assert rep["assumptions"][-1] == "folder/notes.txt was not read: a README or notes file"
+    st.close()
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as z:
+        z.write(sales, "sales.csv")
+        z.writestr("empty.csv", "order_id,customer_id,ordered_at\n")
+    (tmp_path / "c").mkdir()
+    with pytest.raises(DataError, match=r"^[^ ]*/bad\.zip/empty\.csv: has a header") as e:
+        _ingest(tmp_path / "c", [bad])
+    assert "loyalist-" not in str(e.value) and str(scratch) not in str(e.value)
+
+
 def test_bad_zip_archives_are_one_clear_error(tmp_path: Path) -> None:
     import zipfile
 
@@ -884,6 +938,20 @@ def test_order_export_reads_the_subtotal_not_the_total_with_tax(tmp_path: Path) 
     st.close()
 
 
+def test_a_lone_subtotal_is_the_line_total(tmp_path: Path) -> None:
+    """A till export whose only money column is 'Subtotal' (the line before tax) loads it as
+    the line total; beside a 'Total' the subtotal is still the one read (test above)."""
+    path = tmp_path / "sales.csv"
+    path.write_text("Sale ID,Date,Customer,Item,Qty,Subtotal\n"
+                    "1001,12/5/2023 3:45 pm,alice,Coffee Mug,1,12.00\n"
+                    "1001,12/5/2023 3:45 pm,alice,Tea,2,8.00\n"
+                    "1002,12/6/2023 10:02 am,bob,Latte,1,4.50\n", encoding="utf-8")
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert rep["columns"]["amount"] == "Subtotal" and rep["rows_loaded"] == 3
+    got = st.query("SELECT unit_price FROM transactions ORDER BY source_row").unit_price
+    assert got.tolist() == [12.0, 4.0, 4.5]
+
+
 CDNOW_RAW = """\
      1 19970101  1   11.77
      2 19970112  1   12.00
@@ -960,3 +1028,48 @@ def test_cdnow_format_reads_the_distributed_text_layout(tmp_path: Path) -> None:
     g.write_text("1 19970101 11.77\n2 19970112 12.00\n")
     with pytest.raises(DataError, match="lacks column"):  # three columns are not CDNOW's
         _ingest(other, [g], fmt="cdnow")
+
+
+@pytest.mark.parametrize("created", ["Created (UTC)", "Created", "created_utc"])
+def test_a_stripe_payments_export_finds_its_created_date(tmp_path: Path, created: str) -> None:
+    """Stripe's payments export dates a payment in 'Created (UTC)' (or 'Created'): that is
+    the date, found without --map; 'Created By' is no date. A failed payment is no sale."""
+    rows = [{"id": f"ch_{i}", "Description": f"Payment for invoice {i}", created:
+             f"2024-01-{i + 1:02d} 10:00:00", "Amount": f"{10 + i:,.2f}", "Currency": "gbp",
+             "Status": "Failed" if i == 3 else "Paid", "Customer ID": f"cus_{i % 2}",
+             "Created By": "api"} for i in range(4)]
+    st, (rep,) = _ingest(tmp_path, [write_csv(tmp_path / "unified_payments.csv", rows)])
+    assert rep["columns"]["ordered_at"] == created
+    assert (rep["rows_loaded"], rep["rules"]["cancelled_order"]) == (3, 1)
+    assert st.query("SELECT max(ordered_at) AS m FROM transactions").m[0] == pd.Timestamp(
+        "2024-01-03 10:00")
+
+
+def test_a_created_column_that_holds_no_dates_is_refused(tmp_path: Path) -> None:
+    """A bare 'Created' is taken as the date only if it holds dates: otherwise the load stops
+    and names the column."""
+    rows = [{"Customer ID": "c1", "Created": "yes", "Amount": 10.0},
+            {"Customer ID": "c2", "Created": "no", "Amount": 12.0}]
+    with pytest.raises(DataError, match=r"column 'Created' \(-> ordered_at\).*cannot be read "
+                                        r"as a timestamp"):
+        _ingest(tmp_path, [write_csv(tmp_path / "p.csv", rows)])
+
+
+def test_a_prestashop_payment_error_is_no_sale(tmp_path: Path) -> None:
+    """PrestaShop's orders list: 'Payment error' (the payment failed) is no sale, like
+    'Canceled' and 'Refunded'; 'Payment accepted' and 'Awaiting bank wire payment' are."""
+    path = tmp_path / "order.csv"
+    path.write_text(
+        "ID;Reference;New client;Delivery;Customer;Total;Payment;Status;Date\n"
+        "1;QCIHSKAIR;Yes;France;G. MARTIN;€240.32;PayPal;Refunded;2023-11-16 09:13:00\n"
+        "2;WFBOEZXZC;Yes;France;G. DOE;€149.91;Bank wire;Payment accepted;2023-06-01 08:26:00\n"
+        "3;YZBMPXMSQ;No;France;H. BERNARD;€139.50;Bank wire;Payment error;2023-04-17 16:24:00\n"
+        "4;QOHRTQGFB;Yes;France;D. SMITH;€29.97;Check;Canceled;2023-03-24 14:37:00\n"
+        "5;QOHRTQGFC;No;France;D. SMITH;€19.97;Card;payment_failed;2023-03-25 14:37:00\n"
+        "6;QOHRTQGFD;No;France;G. DOE;€9.99;Bank wire;Awaiting bank wire payment;"
+        "2023-03-26 14:37:00\n", encoding="utf-8")
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert (rep["rows_loaded"], rep["rules"]["cancelled_order"]) == (2, 4)
+    assert any("the payment failed" in a for a in rep["assumptions"])
+    reasons = st.query("SELECT DISTINCT reason FROM quarantine").reason.tolist()
+    assert len(reasons) == 1 and "failed" in reasons[0]

@@ -54,15 +54,29 @@ def ingest_files(
         def unpack() -> Path:
             return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loyalist-")))
 
-        shown = _expand(files, unpack)
-        return _ingest(store, shown, unpack(), fmt=fmt, mapping=mapping, table=table,
-                       day_one=day_one, loaded_at=loaded_at, progress=progress)
+        skipped: dict[str, list[str]] = {}
+        shown = _expand(files, unpack, skipped)
+        try:
+            return _ingest(store, shown, unpack(), fmt=fmt, mapping=mapping, table=table,
+                           day_one=day_one, loaded_at=loaded_at, progress=progress,
+                           skipped=skipped)
+        except DataError as e:  # a member of an archive by its name, not its unpacked copy
+            msg = str(e)
+            for real, name in sorted(shown, key=lambda x: -len(str(x[0]))):
+                msg = msg.replace(str(real), name)
+            if msg == str(e):
+                raise
+            raise type(e)(msg) from None
 
 
 def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: str,
             mapping: Mapping[str, str] | Sequence[str] | None, table: str,
             day_one: str | date | None, loaded_at: datetime,
-            progress: Callable[[str], None] | None) -> list[dict[str, Any]]:
+            progress: Callable[[str], None] | None,
+            skipped: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+    """``skipped``: folder or archive (as shown) -> sentences on the files in it that were
+    not read (documents), added to the report of its first file."""
+    skipped = skipped or {}
     files = [f for f, _ in given]
     shown = dict(given)
     if not files:
@@ -94,7 +108,12 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
         done: dict[int, dict[str, Any]] = {}
         # customer lists after the sales, so they can be keyed the way the sales are
         # (tables.customer_key); reports stay in the order the files were given
-        for i in sorted(range(len(sources)), key=lambda k: (tbls[k] == s.T_CUSTOMERS, k)):
+        order = sorted(range(len(sources)), key=lambda k: (tbls[k] == s.T_CUSTOMERS, k))
+        # the documents left out of a folder or archive are said in the report of its first
+        # file read (of the first file read, if none of its files is recognised as its)
+        notes_on = {w: next((k for k in order if shown[sources[k].path].startswith(w + "/")),
+                            order[0]) for w in skipped}
+        for i in order:
             src, tbl = sources[i], tbls[i]
             path = src.path
             load_id = next_id + i
@@ -112,6 +131,8 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
             if shown[path] != str(path.resolve()):  # a member of an archive, or a .gz's copy
                 report["file"] = str(report.get("file", path)).replace(str(path), shown[path])
             report.setdefault("status", "loaded")
+            for where in [w for w, first in notes_on.items() if first == i]:
+                report.setdefault("assumptions", []).extend(skipped[where])
             q = con.execute(f"SELECT count(*) FROM {s.T_QUARANTINE} WHERE load_id = ?",
                             [load_id]).fetchall()[0][0]
             if report["status"] == "loaded" and q != report["rows_quarantined"]:
@@ -175,13 +196,16 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
     return report
 
 
-def _expand(files: Sequence[str | Path], unpack: Callable[[], Path]
-            ) -> list[tuple[Path, str]]:
+def _expand(files: Sequence[str | Path], unpack: Callable[[], Path],
+            skipped: dict[str, list[str]] | None = None) -> list[tuple[Path, str]]:
     """Each file to read, with the name the loads table records for it: files as given, a
     folder as the data files directly inside it (by name, :data:`read.DATA_SUFFIXES`), a zip
     archive as its data files (extracted into ``unpack()``, recorded as
     ``archive.zip/member.csv``), a gzipped file as its decompressed copy (recorded under its own
-    name). A folder or archive without any is an error naming it."""
+    name). A folder or archive without any is an error naming it. In a folder or an archive, a
+    text file that is a document rather than a table (README.txt, notes: :func:`read.not_a_table`)
+    is left out, and ``skipped`` (folder or archive as shown -> sentences) says so."""
+    skipped = {} if skipped is None else skipped
     out: list[tuple[Path, str]] = []
     for f in files:
         p = Path(f)
@@ -189,20 +213,43 @@ def _expand(files: Sequence[str | Path], unpack: Callable[[], Path]
             inside = sorted(x for x in p.iterdir() if x.is_file() and not x.name.startswith(".")
                             and (x.name.lower().endswith(read.DATA_SUFFIXES)
                                  or read.is_archive(x)))
+            inside = _documents_left_out([(x, x.name) for x in inside], str(p.resolve()),
+                                         skipped)
             if not inside:
                 raise DataError(f"{p}: the folder holds no data file "
                                 f"({', '.join(read.DATA_SUFFIXES)}, or a .zip of them); pass "
                                 "the files themselves")
-            out += _expand(inside, unpack)
+            out += _expand([x for x, _ in inside], unpack, skipped)
         elif read.is_archive(p):
             into = unpack()
-            out += [(x, str(p.resolve() / x.relative_to(into / p.name)))
-                    for x in read.extract_archive(p, into)]
+            members = _documents_left_out(
+                [(x, str(x.relative_to(into / p.name))) for x in read.extract_archive(p, into)],
+                str(p.resolve()), skipped)
+            if not members:
+                raise DataError(f"{p}: the archive holds no data file, only documents "
+                                f"({'; '.join(skipped.get(str(p.resolve()), []))})")
+            out += [(x, str(p.resolve() / member)) for x, member in members]
         elif read.is_gzip(p):
             out.append((read.gunzip(p, unpack()), str(p.resolve())))
         else:
             out.append((p, str(p.resolve())))
     return out
+
+
+def _documents_left_out(found: list[tuple[Path, str]], where: str,
+                        skipped: dict[str, list[str]]) -> list[tuple[Path, str]]:
+    """``found`` (file, its name inside folder or archive ``where``) without the documents
+    among them (:func:`read.not_a_table`), each of which adds a sentence to
+    ``skipped[where]``."""
+    keep = []
+    for x, name in found:
+        why = read.not_a_table(x)
+        if why is None:
+            keep.append((x, name))
+        else:
+            skipped.setdefault(where, []).append(
+                f"{Path(where).name}/{name} was not read: {why}")
+    return keep
 
 
 def _usable(found: list[Source], mapping: Mapping[str, str]) -> list[Source]:

@@ -208,7 +208,10 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
     s.AMOUNT: ("amount", "total", "linetotal", "sales", "revenue", "value", "netamount",
                "totalamount", "lineamount", "turnover", "ordertotal", "ordervalue",
                "ordertotalamount", "totalprice", "grandtotal", "salesamount", "netsales",
-               "grosssales", "totalsales", *_EU_AMOUNT),
+               "grosssales", "totalsales",
+               # a lone subtotal (a till's line before tax); beside a gross 'Total' the
+               # subtotal is taken too (see generic), the total adding tax and shipping
+               "subtotal", "linesubtotal", *_EU_AMOUNT),
     s.CATEGORY: ("category", "productcategory", "department", "family", "group", "segment",
                  *_EU_CATEGORY),
     s.DESCRIPTION: ("description", "productname", "itemname", "lineitemname",
@@ -274,6 +277,8 @@ class _Words:
     none_of: tuple[str, ...]
     prefer: frozenset[str] = frozenset()
     last_word: frozenset[str] = frozenset()  # also a candidate when its last word is one of these
+    #: words a name may end with after its ``last_word`` ('Created (UTC)')
+    trailing: frozenset[str] = frozenset()
 
     def pick(self, headers: Sequence[str], synonyms: Sequence[str] = ()) -> str | None:
         """The one candidate column, or None. Several with a ``prefer`` word are told apart
@@ -284,7 +289,10 @@ class _Words:
             w = words(h)
             if not w or any(x.startswith(self.none_of) for x in w):
                 continue
-            if set(w) & self.any_of or w[-1] in self.last_word:
+            core = w
+            while len(core) > 1 and core[-1] in self.trailing:
+                core = core[:-1]
+            if set(w) & self.any_of or core[-1] in self.last_word:
                 found.append((h, w))
         if len(found) > 1:
             found = [(h, w) for h, w in found if set(w) & self.prefer] or found
@@ -316,7 +324,11 @@ _BY_WORDS: dict[str, _Words] = {
         prefer=frozenset({"order", "purchase", "transaction", "trans", "txn", "sale", "sales",
                           "invoice", "created", "placed", "receipt", "bought", "booking",
                           "visit", "checkout"}),
-        last_word=frozenset({"at", "on"})),
+        # 'Created at', 'Placed on'; a bare 'Created' (Stripe's 'Created (UTC)'), the record's
+        # creation time, is the date of a payment or an order: its values are checked as
+        # dates like any date column's (mostly unreadable: the load stops and says so)
+        last_word=frozenset({"at", "on", "created"}),
+        trailing=frozenset({"utc", "gmt", "local", "z"})),
     s.ORDER_ID: _Words(
         frozenset({"order", "invoice", "receipt", "basket", "transaction", "trans", "txn",
                    "ticket", "bill", "cart", "sale", "checkout", "purchase"}),
@@ -506,7 +518,8 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
                    if n in by_norm and by_norm[n] not in used), None)
     if status is not None:
         assumptions.append(f"rows whose {status!r} says cancelled, voided, failed, declined, "
-                           "rejected, refunded, returned or charged back are not sales and are "
+                           "rejected, refunded, returned or charged back, or that the payment "
+                           "failed (payment error, card declined), are not sales and are "
                            "quarantined as cancelled_order")
     rules_off: dict[str, str] = {}
     if s.QUANTITY in derived:

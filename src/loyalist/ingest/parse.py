@@ -77,6 +77,35 @@ def text_expr(col: str, dtype: str) -> str:
     return (f"nullif(regexp_replace(trim(CAST({x} AS VARCHAR)), '^([0-9]+)\\.0+$', '\\1'), '')")
 
 
+#: an e-mail address (name@domain.tld): compared without letter case
+EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s.]+"
+
+
+def customer_id_expr(col: str, dtype: str) -> str:
+    """A customer id (:func:`text_expr`), an e-mail address lower-cased: 'User@Example.COM'
+    and 'user@example.com' reach one mailbox, so they are one customer wherever ids are
+    matched (sales, customer lists, promotion histories)."""
+    e = text_expr(col, dtype)
+    return f"CASE WHEN regexp_full_match({e}, '{EMAIL}') THEN lower({e}) ELSE {e} END"
+
+
+def email_case_note(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str
+                    ) -> list[str]:
+    """The report's sentence (once per file) when customer ids in ``col`` are e-mail addresses
+    written with capital letters, which :func:`customer_id_expr` lower-cases; else none."""
+    if _is_numeric(dtype):
+        return []
+    e = text_expr(col, dtype)
+    n, ex = con.execute(
+        f"SELECT count(*), any_value({e}) FROM {view} WHERE regexp_full_match({e}, '{EMAIL}') "
+        f"AND {e} <> lower({e})").fetchall()[0]
+    if not n:
+        return []
+    return [f"{n:,} customer id(s) in {col!r} are e-mail addresses with capital letters "
+            f"(e.g. {ex!r}): e-mail addresses are compared without letter case and stored "
+            "lower-cased, so one mailbox is one customer"]
+
+
 def plain_text_expr(col: str) -> str:
     return f"nullif(trim(CAST({q(col)} AS VARCHAR)), '')"
 
@@ -228,10 +257,13 @@ _FALSE = ("('0','false','f','no','n','nein','falsch','non','faux','nao','falso',
 
 def column_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str, kind: str,
                 *, day_first: bool = False) -> str:
-    """The parser for one source column of a given kind (id, text, number, timestamp, time,
-    bool); ``day_first`` as :func:`timestamp_expr`."""
+    """The parser for one source column of a given kind (id, customer (an id, e-mail addresses
+    lower-cased), text, number, timestamp, time, bool); ``day_first`` as
+    :func:`timestamp_expr`."""
     if kind == "id":
         return text_expr(col, dtype)
+    if kind == "customer":
+        return customer_id_expr(col, dtype)
     if kind == "text":
         return plain_text_expr(col)
     if kind == "number":

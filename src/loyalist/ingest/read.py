@@ -41,6 +41,9 @@ class Source:
     joined: bool = False
     #: the workbook sheets this source holds (empty: the whole file)
     sheets: tuple[str, ...] = ()
+    #: column names the file repeats: (name, the names its later copies were read under),
+    #: e.g. ('price', ('price_1',)) (:func:`duplicate_note` says which one was used)
+    duplicates: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def label(self) -> str:
@@ -67,6 +70,49 @@ DATA_SUFFIXES = (".csv", ".txt", ".tsv", ".csv.gz", ".tsv.gz", ".txt.gz", ".parq
                  ".xlsx", ".xls", ".xlsm", ".json", ".jsonl", ".ndjson", ".feather",
                  ".arrow", ".ipc")
 _ARROW_SUFFIXES = (".feather", ".arrow", ".ipc")
+
+
+#: base names of the documents an export ships beside its data (README.txt, notes.txt)
+_DOC_NAMES = ("readme", "read_me", "read-me", "notes", "note", "license", "licence",
+              "changelog", "changes", "instructions")
+#: endings of text files that may be documents rather than tables
+_DOC_SUFFIXES = (".txt", ".md", ".txt.gz")
+
+
+def not_a_table(path: Path) -> str | None:
+    """Why a text file found in a folder or an archive is a document rather than a table
+    (None when it may be a table): a README or notes name, or prose, whose first lines do
+    not split into the same number (>= 2) of cells on one delimiter (``,;\t|``) or on runs
+    of spaces (CDNOW's aligned .txt is a table). Other kinds of file are never skipped."""
+    import io
+    import re
+
+    name = path.name.lower()
+    if not name.endswith(_DOC_SUFFIXES):
+        return None
+    stem = name.split(".", 1)[0]
+    if stem in _DOC_NAMES or re.match(r"(readme|read_me|notes?)[ _.-]", stem):
+        return "a README or notes file"
+    try:
+        with _open_binary(path) as raw:
+            head = raw.read(2)
+            raw.seek(0)
+            enc = "utf-16" if head in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
+            with io.TextIOWrapper(raw, encoding=enc, errors="replace") as f:
+                lines = [ln.strip("\r\n\ufeff") for ln in
+                         (f.readline() for _ in range(_HEADER_SEARCH_LINES)) if ln.strip()]
+    except (OSError, UnicodeError, EOFError):
+        return None  # reading it says what is wrong
+    if len(lines) < 2:
+        return "text of fewer than two lines, no table"
+    for d in _DELIMITERS:
+        counts = [ln.count(d) for ln in lines]
+        if counts[0] and sum(c == counts[0] for c in counts) >= 0.8 * len(counts):
+            return None
+    cells = [len(ln.split()) for ln in lines]
+    if cells[0] >= 2 and sum(c == cells[0] for c in cells) >= 0.8 * len(cells):
+        return None
+    return "text whose lines do not split into columns (prose, not a table)"
 
 
 def is_archive(path: Path) -> bool:
@@ -231,6 +277,7 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
         raise DataError(f"{path}: the file is empty (0 bytes); export it again from the source")
     kind = sniff_kind(path)
     p = _sql_str(str(path))
+    raw_names: list[str] | None = None
     notes: tuple[str, ...] = ()
     sheets: list[tuple[str, list[str], int]] = []
     try:
@@ -247,7 +294,7 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
         elif kind == "json":  # an array of records, or one record per line
             notes = _register_json(con, view, p)
         else:
-            notes = _register_csv(con, path, view, p, scratch)
+            notes, raw_names = _register_csv(con, path, view, p, scratch)
         desc = con.execute(f"DESCRIBE {view}").fetchall()
         rows = con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0]
     except DataError:
@@ -270,6 +317,7 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
     return Source(
         path=path, kind=kind, view=view, headers=headers,
         types={d[0]: d[1] for d in desc}, rows=int(rows), sha256=file_hash(path), notes=notes,
+        duplicates=_duplicates(headers, raw_names),
     ), sheets
 
 
@@ -456,9 +504,72 @@ def _spaces_to_tabs(path: Path, dest: Path, encoding: str) -> Path:
     return dest
 
 
+def _duplicates(headers: Sequence[str], raw_names: Sequence[str] | None
+                ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The names the file repeats, with the names their copies were given: DuckDB reads a
+    CSV's second 'price' as 'price_1' (checked against ``raw_names``, the header line as
+    written, so a real 'price_1' is no copy), polars an Excel sheet's as
+    'price_duplicated_0'."""
+    import re
+
+    have = set(headers)
+    out: dict[str, list[str]] = {}
+    for h in headers:
+        m = re.fullmatch(r"(.+?)(?:_duplicated_\d+|_(\d+))", h)
+        if m is None or m.group(1) not in have:
+            continue
+        base = m.group(1)
+        if m.group(2) is not None and (raw_names is None or h in raw_names
+                                       or raw_names.count(base) < 2):
+            continue
+        out.setdefault(base, []).append(h)
+    return tuple((b, tuple(c)) for b, c in out.items())
+
+
+def duplicate_note(src: Source, used: dict[str, str]) -> list[str]:
+    """The report's sentences on the column names ``src`` repeats: which of the copies
+    ``used`` (canonical column -> source column) reads, and that the others are not read."""
+    notes = []
+    for base, copies in src.duplicates:
+        names = (base, *copies)
+        took = [(c, names.index(col)) for c, col in used.items() if col in names]
+        what = ("; ".join(f"{c} is read from the {_ORDINAL[i]}" for c, i in took)
+                if took else "none of them is read")
+        other = next((n for n in names if n not in {names[i] for _, i in took}), None)
+        fix = (f"; --map {took[0][0]}={other} reads the {_ORDINAL[names.index(other)]} instead"
+               if took and took[0][0] in s.MAPPABLE and other else "")
+        notes.append(f"the file has {len(names)} columns named {base!r} (read as "
+                     f"{', '.join(map(repr, names))}): {what}"
+                     + (f", the other(s) unused{fix}" if other else ""))
+    return notes
+
+
+_ORDINAL = ("first", "second", "third", "fourth", "fifth", *(f"{n}th" for n in range(6, 1000)))
+
+
+def _header_cells(path: Path, encoding: str, skip: int, spaces: bool) -> list[str]:
+    """The cells of the header line as written (line ``skip``; split as the file is)."""
+    import csv
+    import io
+
+    try:
+        with _open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding,
+                                                         errors="replace") as f:
+            for _ in range(skip):
+                f.readline()
+            line = f.readline().strip("\r\n\ufeff")
+    except (OSError, UnicodeError):
+        return []
+    if spaces:
+        return line.split()
+    delim = max(_DELIMITERS, key=line.count)
+    return [c.strip() for c in next(csv.reader([line], delimiter=delim), [])]
+
+
 def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
-                  scratch: Path) -> tuple[str, ...]:
-    """A CSV (any delimiter DuckDB sniffs) as ``view``, every column text. A file that is not
+                  scratch: Path) -> tuple[tuple[str, ...], list[str]]:
+    """A CSV (any delimiter DuckDB sniffs) as ``view``, every column text, and the names of
+    its header line as written (for :func:`_duplicates`). A file that is not
     UTF-8 or UTF-16 is read as Windows-1252 through a UTF-8 copy in ``scratch`` (DuckDB reads
     Latin-1 but refuses its bytes 0x80-0x9F, where Windows puts the euro sign and typographic
     quotes: 'EUR 3,50' in a German till export)."""
@@ -497,7 +608,8 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
     if skip:
         notes.append(f"the column names are on line {skip + 1}: the {skip} line(s) above them "
                      "(a report title) were skipped")
-    return tuple(notes)
+    raw_names = [] if layout.headerless else _header_cells(path, enc, skip, layout.spaces)
+    return tuple(notes), raw_names
 
 
 #: words naming an order's list of lines in a nested JSON export (Shopify's line_items, ...)

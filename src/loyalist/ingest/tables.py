@@ -28,13 +28,13 @@ from loyalist.ingest.adapters import (
     generic,
     normalise,
 )
-from loyalist.ingest.read import ROW, Source
+from loyalist.ingest.read import ROW, Source, duplicate_note
 
 
 @dataclass(frozen=True)
 class TableSpec:
     name: str
-    kinds: Mapping[str, str]  # canonical column -> id|text|number|timestamp|bool
+    kinds: Mapping[str, str]  # canonical column -> id|customer|text|number|timestamp|bool
     required: tuple[str, ...]
     key: tuple[str, ...]  # upsert key; empty = append-only, deduplicated on all columns
     synonyms: Mapping[str, str]
@@ -77,7 +77,7 @@ SPECS: dict[str, TableSpec] = {
     ),
     s.T_CUSTOMERS: TableSpec(
         s.T_CUSTOMERS,
-        {s.CUSTOMER_ID: "id", s.AGE: "number", s.GENDER: "text", s.REGION: "text",
+        {s.CUSTOMER_ID: "customer", s.AGE: "number", s.GENDER: "text", s.REGION: "text",
          s.SIGNUP_AT: "timestamp", s.MARKETING_CONSENT: "bool", s.EMAIL_OPT_OUT: "bool",
          s.BIRTH_DATE: "timestamp"},
         (s.CUSTOMER_ID,), (s.CUSTOMER_ID,),
@@ -117,7 +117,7 @@ SPECS: dict[str, TableSpec] = {
     ),
     s.T_PROMOTIONS: TableSpec(
         s.T_PROMOTIONS,
-        {s.CUSTOMER_ID: "id", s.SENT_AT: "timestamp", s.PROMOTION: "text", s.CHANNEL: "text",
+        {s.CUSTOMER_ID: "customer", s.SENT_AT: "timestamp", s.PROMOTION: "text", s.CHANNEL: "text",
          s.COST: "number", s.REDEEMED: "bool"},
         (s.CUSTOMER_ID, s.SENT_AT, s.PROMOTION), (),
         {"customer": s.CUSTOMER_ID, "sentdate": s.SENT_AT, "date": s.SENT_AT,
@@ -301,7 +301,7 @@ def customer_key(con: duckdb.DuckDBPyConnection, src: Source, cols: dict[str, st
         return cols, None
 
     def matched(h: str) -> int:
-        v = parse.text_expr(h, src.types[h])
+        v = parse.customer_id_expr(h, src.types[h])
         return int(con.execute(
             f"SELECT count(DISTINCT k) FROM (SELECT {v} AS k FROM {src.view}) WHERE k IN "
             f"(SELECT {s.CUSTOMER_ID} FROM {s.T_TRANSACTIONS})").fetchall()[0][0])
@@ -332,7 +332,10 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
     exprs = {canon: parse.column_expr(con, src.view, col, src.types[col], spec.kinds[canon],
                                       day_first=day_first)
              for canon, col in cols.items()}
-    notes = list(src.notes) + ([key_note] if key_note else [])
+    notes = list(src.notes) + ([key_note] if key_note else []) + duplicate_note(src, cols)
+    if spec.kinds.get(s.CUSTOMER_ID) == "customer" and s.CUSTOMER_ID in cols:
+        col = cols[s.CUSTOMER_ID]
+        notes += parse.email_case_note(con, src.view, col, src.types[col])
     if day_first and any(spec.kinds[c] == "timestamp" for c in cols):
         notes.append(DAY_FIRST_NOTE)
     ctl = _control_column(src.headers, mapping) if spec.name == s.T_PROMOTIONS else None

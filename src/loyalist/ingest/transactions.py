@@ -14,34 +14,51 @@ import duckdb
 from loyalist import schema as s
 from loyalist.errors import DataError
 from loyalist.ingest import parse, quarantine
-from loyalist.ingest.adapters import ORDER_TOTAL_NAMES, Adapter, normalise
+from loyalist.ingest.adapters import ORDER_TOTAL_NAMES, Adapter, normalise, words
 from loyalist.ingest.join import FOUND
-from loyalist.ingest.read import ROW, Source
+from loyalist.ingest.read import ROW, Source, duplicate_note
 
 log = logging.getLogger(__name__)
 
 #: |quantity| above this is not a real order line (Online Retail's largest is 80,995)
 MAX_ABS_QUANTITY = 1_000_000
 #: an order status saying the order is not (or no longer) a sale: cancelled, voided, failed,
-#: declined, abandoned, rejected, unavailable, wholly refunded or returned, charged back
-#: ("partially refunded" is a sale)
+#: declined, abandoned, rejected, unavailable, wholly refunded or returned, charged back, or a
+#: payment that failed ('Payment error' (PrestaShop), 'payment failed', 'card declined',
+#: 'error', 'refused', 'denied') ("partially refunded" and "payment accepted" are sales)
 CANCELLED_STATUS = (r"^\s*(wc-)?(cancel|void|fail|declin|abandon|reject|unavailable|refund"
-                    r"|return|charge[ _-]?back)")
+                    r"|return|charge[ _-]?back|error|refus|denied"
+                    r"|(payment|card|transaction)[ _-]*(error|fail|declin|reject|refus|denied))")
 #: a line total equal on every line of at least this share of the orders with several
 #: products (and at least this many such orders) is an order total repeated per line
 REPEATED_TOTAL_SHARE = 0.8
 MIN_ORDERS_FOR_TOTALS_CHECK = 3
 #: customer ids that mean "no customer" (a web shop's guest checkout is user 0)
 GUEST_IDS = "('0', '-1', 'guest', 'n/a', 'na', 'none', 'null', 'unknown', 'anonymous', '-')"
+#: ... and the words tills write for no customer, compared on their letters and digits only
+#: ('Walk-in customer', 'Walk In Customer' -> 'walkincustomer'; 'CASH', 'Cash Sale')
+GUEST_WORDS = ("guest", "guestcustomer", "guestcheckout", "guestuser", "walkin",
+               "walkincustomer", "walkinclient", "walkinguest", "walkinsale", "cash",
+               "cashcustomer", "cashclient", "cashsale", "cashsales", "cashaccount",
+               "anonymouscustomer", "unknowncustomer", "nocustomer", "noname")
+
 #: above this share of unparseable non-empty values, a column is the wrong column: the load fails
 MAX_BAD_SHARE = 0.5
 
 _KIND_OF = {
-    s.CUSTOMER_ID: "id", s.ORDER_ID: "id", s.PRODUCT_ID: "id", s.STORE_ID: "id",
+    s.CUSTOMER_ID: "customer", s.ORDER_ID: "id", s.PRODUCT_ID: "id", s.STORE_ID: "id",
     s.ORDERED_AT: "timestamp", s.QUANTITY: "number", s.UNIT_PRICE: "number", s.AMOUNT: "number",
     s.CATEGORY: "text", s.DESCRIPTION: "text", s.CHANNEL: "text", s.COUNTRY: "text",
     s.ORDERED_TIME: "time",
 }
+
+
+def is_placeholder(e: str) -> str:
+    """SQL: TRUE when the customer id ``e`` is a placeholder for no customer
+    (:data:`GUEST_IDS`, :data:`GUEST_WORDS`)."""
+    names = "(" + ", ".join(f"'{w}'" for w in GUEST_WORDS) + ")"
+    return (f"(lower({e}) IN {GUEST_IDS} "
+            f"OR regexp_replace(lower({e}), '[^a-z0-9]', '', 'g') IN {names})")
 
 
 def _parsed_columns(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> dict[str, str]:
@@ -57,7 +74,7 @@ def _parsed_columns(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> 
              for canon, col in a.columns.items()}
     if s.CUSTOMER_ID in exprs:  # a placeholder id stands for "no customer"
         e = exprs[s.CUSTOMER_ID]
-        exprs[s.CUSTOMER_ID] = f"CASE WHEN lower({e}) IN {GUEST_IDS} THEN NULL ELSE {e} END"
+        exprs[s.CUSTOMER_ID] = f"CASE WHEN {is_placeholder(e)} THEN NULL ELSE {e} END"
     tm = exprs.pop(s.ORDERED_TIME, None)
     if tm is not None and s.ORDERED_AT in exprs:
         raw = parse.plain_text_expr(a.columns[s.ORDERED_TIME])
@@ -165,17 +182,25 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
         FROM p
     """)
     filled = _fill_from_order(con, a, table, rule) if s.ORDER_ID in a.columns else []
+    if s.ORDER_ID in a.columns:
+        filled += _split_reused_orders(con, table, rule)
     _check_types(con, src, a, table)
     _check_line_totals(con, src, a, table)
     report = _report(con, src, a, table)
-    report["assumptions"] += (filled + _currencies(con, src) + _unix_times(con, src, a)
-                              + _placeholder_customers(con, src, a, table))
+    cust = a.columns.get(s.CUSTOMER_ID)
+    used = {**a.columns, **a.cost_columns,
+            **({"the order status": a.status_column} if a.status_column else {})}
+    report["assumptions"] += (duplicate_note(src, used) + filled + _currencies(con, src)
+                              + _unix_times(con, src, a) + _utc_offsets(con, src, a)
+                              + _placeholder_customers(con, src, a, table)
+                              + (parse.email_case_note(con, src.view, cust, src.types[cust])
+                                 if cust else []))
     return report
 
 
 def _placeholder_customers(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
                            table: str) -> list[str]:
-    """How many lines name their customer by a placeholder (:data:`GUEST_IDS`), which makes
+    """How many lines name their customer by a placeholder (:func:`is_placeholder`), which makes
     them guest lines: one customer '0' buying for every guest would be the best customer.
     Counted on the staged table (a non-empty customer cell parsed to no customer is a
     placeholder); the source is read again for the values only when there are any."""
@@ -188,8 +213,8 @@ def _placeholder_customers(con: duckdb.DuckDBPyConnection, src: Source, a: Adapt
         return []
     e = parse.column_expr(con, src.view, col, src.types[col], "id")
     vals = ", ".join(repr(v) for (v,) in con.execute(
-        f"SELECT lower({e}) AS v FROM {src.view} WHERE lower({e}) IN {GUEST_IDS} "
-        "GROUP BY 1 ORDER BY count(*) DESC").fetchall())
+        f"SELECT lower({e}) AS v FROM {src.view} WHERE {is_placeholder(e)} "
+        "GROUP BY 1 ORDER BY count(*) DESC LIMIT 12").fetchall())
     return [f"{n:,} line(s) name their customer {vals} in {col!r}: a placeholder for no "
             "customer (a guest checkout), so they are guest lines"]
 
@@ -235,6 +260,43 @@ def _unix_times(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> list
         return []
     return [f"{s.ORDERED_AT} ({col!r}) holds Unix times: read as UTC (the file gives no time "
             "zone), so hours and days may be shifted from the shop's local time"]
+
+
+#: a time of day followed by its UTC offset: 'T11:21:00Z', '10:00:00 -0500', '11:21+02:00'
+_UTC_OFFSET = r"[0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+
+
+def _utc_offsets(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> list[str]:
+    """Times written with their UTC offset are read as the clock time they show, offset
+    dropped (a shop's hours and days are local; Shopify's '10:00:00 -0500' is 10:00, as a
+    zoned Parquet time is its zone's wall-clock time). That is one shop's local time only
+    when the offsets agree: when rows give different offsets (several time zones, or
+    daylight saving), the report says their times were not converted to one zone. A column
+    named as UTC ('Created (UTC)') is said too: its hours are UTC, not the shop's."""
+    col = a.columns.get(s.ORDERED_AT)
+    if col is None or a.day_one is not None:
+        return []
+    notes = []
+    if {"utc", "gmt"} & set(words(col)):
+        notes.append(f"{s.ORDERED_AT} ({col!r}) is named as UTC: its times are read as given, "
+                     "so hours and days may be shifted from the shop's local time")
+    if not parse._is_text(src.types[col]):
+        return notes
+    x = f"trim(CAST({parse.q(col)} AS VARCHAR))"
+    off = (f"replace(replace(regexp_extract({x}, '{_UTC_OFFSET}', 3), ':', ''), 'Z', "
+           "'+0000')")
+    found = con.execute(f"""
+        SELECT o, count(*) AS n FROM (SELECT CASE WHEN length({off}) = 3 THEN {off} || '00'
+                                             ELSE {off} END AS o FROM {src.view})
+        WHERE o <> '' GROUP BY o ORDER BY n DESC, o""").fetchall()
+    if len(found) > 1:
+        shown = ", ".join(f"{o[:3]}:{o[3:]} ({n:,} rows)" for o, n in found[:5])
+        notes.append(
+            f"{s.ORDERED_AT} ({col!r}) gives times with {len(found)} different UTC offsets "
+            f"({shown}{', ...' if len(found) > 5 else ''}): each time is read as the clock "
+            "time it shows, its offset dropped, not converted to one time zone; convert them "
+            "to the shop's local time before loading if they come from different zones")
+    return notes
 
 
 def _currencies(con: duckdb.DuckDBPyConnection, src: Source) -> list[str]:
@@ -291,6 +353,52 @@ def _fill_from_order(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, rul
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
                     f"SELECT * REPLACE ({rule} AS __rule) FROM {table} p")
     return notes
+
+
+def _split_reused_orders(con: duckdb.DuckDBPyConnection, table: str, rule: str) -> list[str]:
+    """An order id whose purchase lines belong to different customers or different days is
+    several orders: a till's receipt counter that restarts (each day, or after a reset)
+    reuses its numbers. Lines are grouped by (order id, customer, day); the earliest group
+    keeps the id, the others become ``<id>#<yyyy-mm-dd>`` (``#<customer>`` added when two
+    groups share the day), so orders stay apart in the store and in ``customer_orders``. The
+    lines of one order a few minutes apart (Online Retail's invoices) stay one order, and so do
+    returns dated after an order that is not reused. Returns the report's sentence."""
+    ok = "(__rule IS NULL OR __rule = 'already_loaded')"
+    day = f"CAST({s.ORDERED_AT} AS DATE)"
+    n_ids, n_orders = con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {table}_reused AS
+        WITH g AS (SELECT {s.ORDER_ID} AS o, {s.CUSTOMER_ID} AS c, {day} AS d,
+                          min({ROW}) AS r, bool_or({s.QUANTITY} > 0) AS buys
+                   FROM {table}
+                   WHERE {ok} AND {s.ORDER_ID} IS NOT NULL AND {s.ORDERED_AT} IS NOT NULL
+                   GROUP BY ALL),
+        k AS (SELECT *, row_number() OVER (PARTITION BY o ORDER BY d, r) AS k,
+                     count(*) FILTER (WHERE buys) OVER (PARTITION BY o) AS buying_groups,
+                     count(*) OVER (PARTITION BY o, d) AS same_day
+              FROM g)
+        SELECT o, c, d, CASE WHEN k = 1 THEN o
+                             WHEN same_day = 1 THEN o || '#' || strftime(d, '%Y-%m-%d')
+                             ELSE o || '#' || strftime(d, '%Y-%m-%d') || '#'
+                                  || coalesce(c, 'guest') END AS new_o
+        FROM k WHERE buying_groups > 1;
+        SELECT count(DISTINCT o), count(*) FROM {table}_reused""").fetchall()[0]
+    if not n_ids:
+        con.execute(f"DROP TABLE {table}_reused")
+        return []
+    con.execute(f"""
+        UPDATE {table} SET {s.ORDER_ID} = r.new_o FROM {table}_reused r
+        WHERE {table}.{s.ORDER_ID} = r.o AND r.new_o <> r.o AND {table}.{s.ORDERED_AT} IS NOT NULL
+          AND CAST({table}.{s.ORDERED_AT} AS DATE) = r.d
+          AND {table}.{s.CUSTOMER_ID} IS NOT DISTINCT FROM r.c""")
+    ex = con.execute(f"SELECT new_o FROM {table}_reused WHERE new_o <> o ORDER BY d, o "
+                     "LIMIT 1").fetchall()[0][0]
+    con.execute(f"DROP TABLE {table}_reused")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "  # the rules see the new ids
+                f"SELECT * REPLACE ({rule} AS __rule) FROM {table} p")
+    return [f"{n_ids:,} order id(s) are reused by different customers or on different days "
+            f"(a receipt counter that restarts): their lines were split into {n_orders:,} "
+            "orders by customer and day, the earliest keeping its id and the others stored "
+            f"as '<id>#<day>' (e.g. {ex!r})"]
 
 
 def _check_types(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str) -> None:
