@@ -78,6 +78,15 @@ def test_as_of_before_data_is_a_clear_error(store: Store) -> None:
         customer_features(store, "2023-01-01")
 
 
+def test_a_store_of_returns_only_says_so(tmp_path: Path) -> None:
+    """No as_of can help a store without a sale: the error says what is missing."""
+    f = write_csv(tmp_path / "r.csv", [line(qty=-1), line(order="1002", qty=-2)])
+    with Store(tmp_path / "s.duckdb") as st:
+        ingest_files(st, [f], loaded_at=LOADED_AT)
+        with pytest.raises(DataError, match="no sale by a known customer, only returns"):
+            customer_features(st, "2024-06-01")
+
+
 def test_labels(store: Store) -> None:
     lab = labels(store, "2024-01-10", 7).set_index("customer_id")
     assert lab.loc["c1"].future_orders == 1 and lab.loc["c1"].future_spend == pytest.approx(10)

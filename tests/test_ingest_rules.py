@@ -30,6 +30,9 @@ def quarantined(st: Store) -> dict[int, str]:
     (line(product=""), "missing_product_id"),
     (line(when="not a date"), "unparseable_date"),
     (line(when="1066-10-14 09:00:00"), "unparseable_date"),
+    # after the load (LOADED_AT 2026-01-01) plus a day: a typo would become the store's last day
+    (line(when="2099-12-01 10:00:00"), "future_date"),
+    (line(when="2026-01-03 10:00:00"), "future_date"),
     (line(qty="many"), "unparseable_quantity"),
     (line(price="free"), "unparseable_price"),
     (line(qty=0), "zero_quantity"),
@@ -752,3 +755,14 @@ def test_reused_receipt_numbers_are_split_by_customer_and_day(tmp_path: Path) ->
     g.write_text(text + "9,2023-04-01 10:00,bob,A,1,10\n")
     rep2 = ingest_files(st, [g], loaded_at=LOADED_AT)[0]
     assert (rep2["rows_loaded"], rep2["rules"]["already_loaded"]) == (1, 6)
+
+
+def test_a_line_dated_within_a_day_of_the_load_is_a_sale(tmp_path: Path) -> None:
+    """The future-date rule leaves a day for time zones: a sale stamped the evening after the
+    load (an export from a shop a few hours ahead) is loaded, and the report's last date is
+    the last loaded line, not a quarantined 2099."""
+    rows = [line(), line(order="1002", when="2026-01-01 20:00:00"),
+            line(order="1003", when="2099-01-01 10:00:00")]
+    _, rep = load(tmp_path, rows)
+    assert rep["rows_loaded"] == 2 and rep["rules"]["future_date"] == 1
+    assert str(rep["last_date"]).startswith("2026-01-01")

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +126,7 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
                     src = join.joined_source(con, src, [sources[h] for h in heads],
                                              lines_of[i], f"__joined{i}")
                 report = _load(con, store, src, tbl, fmt, mapping, load_id, i, progress,
-                               first_day)
+                               first_day, loaded_at)
             report.update(load_id=load_id, table=tbl)
             if shown[path] != str(path.resolve()):  # a member of an archive, or a .gz's copy
                 report["file"] = str(report.get("file", path)).replace(str(path), shown[path])
@@ -157,7 +157,7 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
 
 def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapping[str, str],
           load_id: int, i: int, progress: Callable[[str], None] | None,
-          day_one: date | None = None) -> dict[str, Any]:
+          day_one: date | None = None, loaded_at: datetime | None = None) -> dict[str, Any]:
     """Stage and write one source into ``tbl``; return its data-quality report."""
     earlier = _earlier_load(con, src, tbl)
     if earlier is not None:
@@ -183,7 +183,9 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
         if progress:
             progress(f"cleaning {src.rows:,} rows ({adapter.name})")
         report = transactions.stage(con, src, adapter, table=staged, load_id=load_id,
-                                    check_store=store.count(s.T_TRANSACTIONS) > 0)
+                                    check_store=store.count(s.T_TRANSACTIONS) > 0,
+                                    latest=None if loaded_at is None
+                                    else loaded_at + timedelta(days=1))
         transactions.write(con, src, adapter, staged, load_id)
         if adapter.cost_columns:
             report["products_with_derived_margin"] = transactions.derive_product_margins(

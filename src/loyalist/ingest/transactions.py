@@ -7,6 +7,7 @@ Every row read ends in exactly one place: ``transactions`` (loaded, with its ``l
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -85,9 +86,12 @@ def _parsed_columns(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> 
 
 
 def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str,
-          load_id: int, check_store: bool) -> dict[str, Any]:
+          load_id: int, check_store: bool, latest: datetime | None = None) -> dict[str, Any]:
     """Create temp table ``table`` with parsed canonical columns and the quarantine rule per row;
-    return the data-quality report. Raises :class:`DataError` if a column is mostly unparseable."""
+    return the data-quality report. Raises :class:`DataError` if a column is mostly unparseable.
+    ``latest``: lines dated after it are ``future_date`` (the load time plus a day: a sale
+    cannot be dated after its export; one mistyped 2099 would otherwise become the store's
+    last day, the default as_of of every model)."""
     exprs = _parsed_columns(con, src, a)
     raw_cols = [parse.q(h) for h in src.headers]
     dedupe = "exact_duplicate" not in a.rules_off
@@ -130,6 +134,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     nonprod = (a.non_product_sql or "FALSE").format(
         product_id=s.PRODUCT_ID, description=s.DESCRIPTION)
     keep_zero = "TRUE" if a.keep_zero_price else "FALSE"
+    future = (f"{s.ORDERED_AT} > TIMESTAMP '{latest:%Y-%m-%d %H:%M:%S}'" if latest is not None
+              else "FALSE")
     exists = "FALSE"
     if check_store:
         t = s.T_TRANSACTIONS
@@ -147,6 +153,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
         WHEN {s.PRODUCT_ID} IS NULL THEN 'missing_product_id'
         WHEN {s.ORDERED_AT} IS NULL OR {s.ORDERED_AT} < TIMESTAMP '1900-01-01'
              OR {s.ORDERED_AT} >= TIMESTAMP '2200-01-01' THEN 'unparseable_date'
+        WHEN {future} THEN 'future_date'
         WHEN {s.QUANTITY} IS NULL THEN 'unparseable_quantity'
         WHEN {s.UNIT_PRICE} IS NULL OR NOT isfinite({s.UNIT_PRICE}) THEN 'unparseable_price'
         WHEN {s.QUANTITY} = 0 THEN 'zero_quantity'
@@ -467,6 +474,7 @@ def _report(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
     amt = f"coalesce(CASE WHEN isfinite({s.QUANTITY} * {s.UNIT_PRICE}) " \
           f"THEN {s.QUANTITY} * {s.UNIT_PRICE} END, 0)"
     ok = "__rule IS NULL"
+    dated = "__rule IS NULL OR __rule NOT IN ('unparseable_date', 'future_date')"
     r = con.execute(f"""
         SELECT count(*), count(*) FILTER (WHERE {ok}),
             count(DISTINCT {s.CUSTOMER_ID}),
@@ -478,8 +486,8 @@ def _report(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
             count(*) FILTER (WHERE {s.QUANTITY} < 0),
             count(*) FILTER (WHERE {s.UNIT_PRICE} = 0),
             count(*) FILTER (WHERE __nonprod),
-            min({s.ORDERED_AT}) FILTER (WHERE __rule IS NULL OR __rule <> 'unparseable_date'),
-            max({s.ORDERED_AT}) FILTER (WHERE __rule IS NULL OR __rule <> 'unparseable_date'),
+            min({s.ORDERED_AT}) FILTER (WHERE {dated}),
+            max({s.ORDERED_AT}) FILTER (WHERE {dated}),
             sum({amt}), sum(abs({amt})), sum({amt}) FILTER (WHERE {ok}),
             count(DISTINCT {s.ORDER_ID}), count(DISTINCT {s.PRODUCT_ID}),
             count(*) FILTER (WHERE {ok} AND __cancel),

@@ -139,6 +139,9 @@ RULES: tuple[Rule, ...] = (
     Rule("missing_order_id", "quarantine", "order id is empty"),
     Rule("missing_product_id", "quarantine", "product id is empty"),
     Rule("unparseable_date", "quarantine", "order date is empty or cannot be parsed"),
+    Rule("future_date", "quarantine",
+         "dated more than a day after the file was loaded: a typo in the year, or a date read "
+         "in the wrong format"),
     Rule("unparseable_quantity", "quarantine", "quantity is empty or not a number"),
     Rule("unparseable_price", "quarantine", "unit price / amount is empty or not a number"),
     Rule("zero_quantity", "quarantine", "quantity is 0: the line moves nothing"),
