@@ -667,6 +667,14 @@ def test_email_customer_ids_ignore_letter_case_everywhere(tmp_path: Path) -> Non
     assert joined == 2
     assert st.query("SELECT count(*) AS n FROM promotions p JOIN transactions t "
                     "USING (customer_id)").n[0] == 3
+    # an id typed at the CLI, the API or the dashboard finds the stored one
+    from loyalist.ingest.parse import customer_key
+    from loyalist.pipeline import _customers
+
+    assert customer_key(" User1@Example.COM ") == "user1@example.com"
+    assert customer_key("ABC-1") == "ABC-1"
+    assert _customers(["USER1@example.com", " Bob@Shop.co.uk"]) == ["user1@example.com",
+                                                                     "bob@shop.co.uk"]
 
 
 @pytest.mark.parametrize("placeholder", ["walk-in", "Walk In Customer", "Walk-in customer",

@@ -25,6 +25,7 @@ from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 from loyalist.features import customer_features, to_as_of
 from loyalist.ingest import ingest_files
+from loyalist.ingest.parse import customer_key
 from loyalist.store import Store
 
 if TYPE_CHECKING:  # the promotion engine loads only when a plan is made
@@ -555,7 +556,7 @@ def _customers(customer: str | Sequence[str] | None) -> list[str] | None:
     if customer is None:
         return None
     ids = [customer] if isinstance(customer, str) else [str(c) for c in customer]
-    ids = [c.strip() for c in ids if c and c.strip()]
+    ids = [customer_key(c) for c in ids if c and c.strip()]
     if not ids:
         raise ParameterError("--customer is empty; pass a customer id, e.g. --customer 12347")
     return ids

@@ -17,6 +17,7 @@ from loyalist import schema as s
 from loyalist.api.cache import CustomerCache, Sorted
 from loyalist.api.storegate import Reader
 from loyalist.errors import LoyalistError, ParameterError
+from loyalist.ingest.parse import customer_key
 
 #: result tables /health reports on
 RESULT_TABLES = (s.T_FEATURES, s.T_SCORES, s.T_PLANS, s.T_PLAN_CUSTOMERS, s.T_RECOMMENDATIONS,
@@ -90,6 +91,7 @@ def _health(r: Reader) -> dict[str, Any]:
 
 def customer(r: Reader, customer_id: str, *, products: int = 10) -> dict[str, Any]:
     """Scores at the latest as_of, the customer's offer in the latest plan, top products."""
+    customer_id = customer_key(customer_id)
     ts = scores_as_of(r)
     cache = customer_cache(r)
     if cache is not None:
@@ -218,6 +220,7 @@ def _product_columns(r: Reader) -> tuple[str, str]:
 
 def recommendations(r: Reader, customer_id: str, *, method: str | None, n: int
                     ) -> dict[str, Any]:
+    customer_id = customer_key(customer_id)
     ts, chosen, items = _products(r, customer_id, method, n)
     if ts is None:
         raise NotFound(f"{r.path}: no stored recommendations; run `loyalist recommend "

@@ -6,6 +6,7 @@ sends its row to quarantine (``unparseable_*``) instead of failing the load.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import duckdb
@@ -79,6 +80,13 @@ def text_expr(col: str, dtype: str) -> str:
 
 #: an e-mail address (name@domain.tld): compared without letter case
 EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s.]+"
+
+
+def customer_key(value: str) -> str:
+    """A customer id as a user types it (CLI, API, dashboard) in the form the store holds it:
+    trimmed, an e-mail address lower-cased (:func:`customer_id_expr`)."""
+    v = value.strip()
+    return v.lower() if re.fullmatch(EMAIL, v) else v
 
 
 def customer_id_expr(col: str, dtype: str) -> str:
