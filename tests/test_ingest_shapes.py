@@ -168,6 +168,17 @@ def test_day_numbers_instead_of_dates_are_one_clear_error(tmp_path: Path) -> Non
         _ingest(tmp_path, [f], mapping=["ordered_at=DAY"])
 
 
+def test_a_panel_without_day_one_is_pointed_at_its_day_column(tmp_path: Path) -> None:
+    """A household panel's clock time (TRANS_TIME 0803) is taken for the date without
+    --day-one; the error names the day-number column the user must date, not only the time."""
+    rows = [{"household_key": 1, "BASKET_ID": i, "DAY": 1 + i, "PRODUCT_ID": 3,
+             "QUANTITY": 1, "SALES_VALUE": 2.0, "TRANS_TIME": f"{800 + 100 * i:04d}"}
+            for i in range(5)]
+    f = write_csv(tmp_path / "t.csv", rows)
+    with pytest.raises(DataError, match=r"'TRANS_TIME'.*day-number column 'DAY'.*--day-one"):
+        _ingest(tmp_path, [f])
+
+
 def test_web_shop_export_with_order_details_on_the_first_line_only(tmp_path: Path) -> None:
     """A web-shop order export: line item columns named 'Lineitem sku/quantity/price', and the
     customer and date written on an order's first line only; the other lines take them from

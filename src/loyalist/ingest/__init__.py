@@ -166,9 +166,7 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
     if tbl == s.T_TRANSACTIONS:
         if day_one is not None and s.ORDERED_AT not in mapping:
             # with --day-one, a column called DAY (day number, ...) is the date
-            day = next((h for h in src.headers
-                        if adapters.normalise(h) in ("day", "dayno", "daynumber", "dayindex",
-                                                     "daynum", "dayid")), None)
+            day = adapters.day_number_column(src.headers)
             if day is not None:
                 mapping = {**mapping, s.ORDERED_AT: day}
         adapter = adapters.by_name(fmt, src.headers, mapping)

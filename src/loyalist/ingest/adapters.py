@@ -373,6 +373,15 @@ def normalise(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", plain.encode("ascii", "ignore").decode().lower())
 
 
+#: names of a day-number column (a household panel's DAY = 1..711), the date with --day-one
+DAY_NUMBER_NAMES = ("day", "dayno", "daynumber", "dayindex", "daynum", "dayid")
+
+
+def day_number_column(headers: Sequence[str]) -> str | None:
+    """The column whose name says it holds day numbers (:data:`DAY_NUMBER_NAMES`), or None."""
+    return next((h for h in headers if normalise(h) in DAY_NUMBER_NAMES), None)
+
+
 def parse_map(pairs: Sequence[str]) -> dict[str, str]:
     """``["unit_price=Preis", ...]`` -> ``{"unit_price": "Preis"}``, validating canonical names."""
     out: dict[str, str] = {}

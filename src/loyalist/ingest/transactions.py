@@ -15,7 +15,13 @@ import duckdb
 from loyalist import schema as s
 from loyalist.errors import DataError
 from loyalist.ingest import parse, quarantine
-from loyalist.ingest.adapters import ORDER_TOTAL_NAMES, Adapter, normalise, words
+from loyalist.ingest.adapters import (
+    ORDER_TOTAL_NAMES,
+    Adapter,
+    day_number_column,
+    normalise,
+    words,
+)
 from loyalist.ingest.join import FOUND
 from loyalist.ingest.read import ROW, Source, duplicate_note
 
@@ -483,6 +489,13 @@ def _check_types(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table:
                     f"SELECT min(v), max(v), count(v) FROM (SELECT TRY_CAST(trim(CAST("
                     f"{parse.q(col)} AS VARCHAR)) AS DOUBLE) AS v FROM {src.view})"
                 ).fetchall()[0]
+                day = day_number_column(src.headers)
+                if day is not None and day != col:  # a panel: DAY is the date, col its time
+                    raise DataError(
+                        f"{src.path}: column {col!r} (-> {c}) holds numbers from {lo:g} to "
+                        f"{hi:g}, not dates, and the file has a day-number column {day!r}: "
+                        f"give the date of its day 1 with --day-one YYYY-MM-DD (then {day!r} "
+                        f"is the date), or map the date column with --map {c}=<column>")
                 if n_num == nonempty and hi is not None and hi < parse.SERIAL_MIN:
                     raise DataError(
                         f"{src.path}: column {col!r} (-> {c}) holds numbers from {lo:g} to "
