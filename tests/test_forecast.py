@@ -233,6 +233,13 @@ def test_horizon_and_history_errors() -> None:
         RevenueForecaster(horizon=30).fit({"total": y}, as_of=y.index[-1] + pd.Timedelta(days=1))
     with pytest.raises(ParameterError, match="unknown model"):
         RevenueForecaster(models=("prophet",)).fit({"total": y}, as_of=y.index[-1])
+    # a shop closed (or a mistyped as_of) long before as_of: no test window holds a sale
+    y = _series(400)
+    gone = y.reindex(pd.date_range(y.index[0], periods=700, freq="D"), fill_value=0.0)
+    as_of = gone.index[-1] + pd.Timedelta(days=1)
+    with pytest.raises(DataError, match=r"last sale is 301 days before as_of .*as_of up to "
+                                        + str((y.index[-1] + pd.Timedelta(days=1)).date())):
+        RevenueForecaster(horizon=30).fit({"total": gone}, as_of=as_of)
 
 
 # --- the store-level entry point ----------------------------------------------------------

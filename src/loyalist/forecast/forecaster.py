@@ -148,6 +148,15 @@ class RevenueForecaster:
                 if name == first_name:
                     raise DataError(f"{name}: {why}; there is too little to forecast")
                 self.skipped_[name] = why
+            elif (as_of - (last := y.index[y != 0].max())).days > h * self.n_origins:
+                # the backtest's test windows would hold no sale: nothing to choose a model by
+                why = (f"the last sale is {(as_of - last).days} days before as_of "
+                       f"{as_of.date()} (on {last.date()}): the {self.n_origins} test windows "
+                       f"of {h} days would hold none")
+                if name == first_name:
+                    raise DataError(f"{name}: {why}; forecast from an as_of up to "
+                                    f"{(last + pd.Timedelta(days=1)).date()}")
+                self.skipped_[name] = why
             else:
                 keep[name] = y[y.index < as_of].asfreq("D", fill_value=0.0).astype(float)
         warm, scored = rolling_origins(as_of, h, n_origins=self.n_origins, step=self.step,
