@@ -100,6 +100,18 @@ def test_failed_first_load_leaves_no_store(tmp_path: Path) -> None:
     assert p.returncode == 2 and not store.exists()
 
 
+def test_features_far_beyond_the_data_warn(tmp_path: Path) -> None:
+    """Features at any as_of are right for that day, but an as_of years after the last sale
+    is most likely a typo: the command says so on stderr and still answers."""
+    store = tmp_path / "s.duckdb"
+    run("ingest", write_csv(tmp_path / "t.csv", [line()]), "--store", store)
+    p = run("-q", "features", "--store", store, "--as-of", "2030-01-01")
+    assert "as_of 2030-01-01 is 2,190 days after the last transaction" in p.stderr
+    assert "the default as_of is 2024-01-03" in p.stderr
+    p = run("-q", "features", "--store", store, "--as-of", "2024-01-20")
+    assert "WARNING" not in p.stderr
+
+
 @pytest.mark.parametrize("args", [["features"], ["train", "--out", "{tmp}/t"]])
 def test_a_command_on_a_missing_store_leaves_no_file(tmp_path: Path, args: list[str]) -> None:
     store = tmp_path / "missing.duckdb"

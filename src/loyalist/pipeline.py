@@ -64,6 +64,20 @@ def resolve_as_of(st: Store, as_of: str | None) -> pd.Timestamp:
     return to_as_of(as_of) if as_of else st.default_as_of()
 
 
+def _warn_beyond_data(st: Store, ts: pd.Timestamp) -> None:
+    """A warning when ``ts`` lies far beyond the store's last transaction (a mistyped year):
+    the features are still right for that day, as if no one had bought since."""
+    from loyalist.evaluation.splits import MAX_GAP_DAYS
+
+    last = st.date_range()[1]
+    gap = (ts - last).days
+    if gap > MAX_GAP_DAYS:
+        log.warning("as_of %s is %s days after the last transaction in the store (%s): the "
+                    "features describe every customer as if no one had bought since; the "
+                    "default as_of is %s", ts.date(), f"{gap:,}", last.date(),
+                    (last.normalize() + pd.Timedelta(days=1)).date())
+
+
 def features(store_path: Path, *, as_of: str | None = None, out: Path | None = None,
              save: bool = True) -> tuple[pd.Timestamp, pd.DataFrame, Path | None]:
     """Compute features at ``as_of``; write them to ``out`` (.parquet or .csv) and the store."""
@@ -72,6 +86,7 @@ def features(store_path: Path, *, as_of: str | None = None, out: Path | None = N
     with Store(store_path, read_only=not save, create=False) as st:
         ts = resolve_as_of(st, as_of)
         frame = customer_features(st, ts)
+        _warn_beyond_data(st, ts)
         if save:
             st.write_frame(s.T_FEATURES, frame, replace_where="as_of = ?",
                            params=[ts.to_pydatetime()])
