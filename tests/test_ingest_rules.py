@@ -714,6 +714,37 @@ def test_a_repeated_column_name_is_said_with_the_one_used(tmp_path: Path) -> Non
     assert not any("columns named" in a for a in rep["assumptions"])
 
 
+def test_a_repeated_column_name_in_a_workbook_is_said(tmp_path: Path) -> None:
+    """The same for Excel, where the reader renames the copy itself: a repeated 'price' below a
+    report title is said (the header is read as written, from its own row), a real 'price_1'
+    column is not."""
+    import openpyxl
+
+    def book(path: Path, header: list[str], title: bool) -> Path:
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        if title:
+            ws.append(["Sales report, January 2024"])
+            ws.append([])
+        ws.append(header)
+        ws.append(["1", "2024-01-02 10:00", "c1", "A", 1, 2.55, 3.06])
+        ws.append(["2", "2024-01-02 11:00", "c2", "B", 2, 1.25, 1.50])
+        wb.save(path)
+        return path
+
+    head = ["order_id", "date", "customer_id", "product_id", "quantity", "price"]
+    for title in (False, True):
+        f = book(tmp_path / f"dup{title}.xlsx", [*head, "price"], title)
+        rep = ingest_files(Store(tmp_path / f"s{title}.duckdb"), [f], loaded_at=LOADED_AT)[0]
+        assert rep["columns"]["unit_price"] == "price" and rep["revenue_loaded"] == 5.05
+        assert ("the file has 2 columns named 'price' (read as 'price', 'price_1'): unit_price "
+                "is read from the first, the other(s) unused; --map unit_price=price_1 reads "
+                "the second instead") in rep["assumptions"]
+    f = book(tmp_path / "real.xlsx", [*head, "price_1"], False)
+    rep = ingest_files(Store(tmp_path / "r.duckdb"), [f], loaded_at=LOADED_AT)[0]
+    assert not any("columns named" in a for a in rep["assumptions"])
+
+
 def test_times_with_different_utc_offsets_are_said(tmp_path: Path) -> None:
     """ISO times with offsets (Z, +02:00, -05:00) keep the clock time they show, as Shopify's
     '-0500' and zoned Parquet times do; when the offsets differ between rows the times are not

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 ROW = "__row"
 
+#: a workbook's other sheet group: (view, sheet names, rows, header as written or None)
+Sheets = tuple[str, list[str], int, "list[str] | None"]
+
 
 @dataclass(frozen=True)
 class Source:
@@ -255,17 +258,19 @@ def open_sources(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch:
     read."""
     first, sheets = _open(con, path, view, scratch)
     out = [first]
-    for name, names, rows in sheets:
+    for name, names, rows, raw in sheets:
         desc = con.execute(f"DESCRIBE {name}").fetchall()
+        headers = tuple(d[0] for d in desc if d[0] != ROW)
         out.append(Source(
-            path=path, kind="excel", view=name, headers=tuple(d[0] for d in desc if d[0] != ROW),
+            path=path, kind="excel", view=name, headers=headers,
             types={d[0]: d[1] for d in desc}, rows=rows,
-            sha256=first.sha256 + ":" + names[0], sheets=tuple(names)))
+            sha256=first.sha256 + ":" + names[0], sheets=tuple(names),
+            duplicates=_duplicates(headers, raw)))
     return out
 
 
 def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
-          ) -> tuple[Source, list[tuple[str, list[str], int]]]:
+          ) -> tuple[Source, list[Sheets]]:
     """Register ``path`` as temp view ``view``; raise :class:`DataError` with a fix on bad input.
     Also returns a workbook's other sheet groups, registered as views of their own
     (:func:`_register_excel`)."""
@@ -279,7 +284,7 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
     p = _sql_str(str(path))
     raw_names: list[str] | None = None
     notes: tuple[str, ...] = ()
-    sheets: list[tuple[str, list[str], int]] = []
+    sheets: list[Sheets] = []
     try:
         if kind == "parquet":
             con.execute(
@@ -290,7 +295,7 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
         elif kind == "arrow":  # Feather / Arrow IPC file (pandas' to_feather, R's arrow)
             _register_arrow(con, path, view)
         elif kind == "excel":
-            notes, sheets = _register_excel(con, path, view)
+            notes, sheets, raw_names = _register_excel(con, path, view)
         elif kind == "json":  # an array of records, or one record per line
             notes = _register_json(con, view, p)
         else:
@@ -749,6 +754,7 @@ def _excel_groups(path: Path) -> tuple[list[tuple[list[str], Any]], list[str]]:
     if not filled:
         raise DataError(f"{path}: every sheet is empty; put the data on the first sheet")
     notes = []
+    header_rows: dict[str, int] = {}
     for name, f in list(filled.items()):
         if _known_hits(f.columns) >= 2:
             continue
@@ -761,6 +767,7 @@ def _excel_groups(path: Path) -> tuple[list[tuple[list[str], Any]], list[str]]:
             filled[name] = pl.read_excel(path, engine="calamine", sheet_name=name,
                                          infer_schema_length=10_000,
                                          read_options={"header_row": k})
+            header_rows[name] = k
             notes.append(f"sheet {name!r}: the column names are on row {k + 1}; the "
                          f"{k} row(s) above them were skipped (a report title)")
     groups: dict[tuple[str, ...], list[str]] = {}
@@ -773,8 +780,26 @@ def _excel_groups(path: Path) -> tuple[list[tuple[list[str], Any]], list[str]]:
             frame = pl.concat(parts, how="vertical_relaxed")
         except Exception:  # noqa: BLE001 - e.g. ids read as numbers on one sheet, text on another
             frame = pl.concat([f.select(pl.all().cast(pl.Utf8)) for f in parts])
-        out.append((names, frame))
+        out.append((names, frame, _excel_header(path, names[0], frame.columns, header_rows)))
     return out, notes
+
+
+def _excel_header(path: Path, sheet: str, columns: Sequence[str], header_rows: dict[str, int]
+                  ) -> list[str] | None:
+    """The sheet's column names as written, when polars may have renamed a repeated one
+    ('price', 'price' -> 'price', 'price_1'; for :func:`_duplicates`); None when no column
+    looks like such a copy (the sheet is not read again)."""
+    import re
+
+    import polars as pl
+
+    have = set(columns)
+    if not any((m := re.fullmatch(r"(.+?)_\d+", c)) and m.group(1) in have for c in columns):
+        return None
+    k = header_rows.get(sheet, 0)
+    top = pl.read_excel(path, engine="calamine", sheet_name=sheet, has_header=False,
+                        drop_empty_rows=False, read_options={"n_rows": k + 1})
+    return [str(v) for v in top.row(k) if v is not None] if top.height > k else None
 
 
 def _register_arrow(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> None:
@@ -808,20 +833,21 @@ def _register_frame(con: duckdb.DuckDBPyConnection, frame: Any, view: str) -> No
 
 
 def _register_excel(con: duckdb.DuckDBPyConnection, path: Path, view: str
-                    ) -> tuple[tuple[str, ...], list[tuple[str, list[str], int]]]:
+                    ) -> tuple[tuple[str, ...], list[Sheets], list[str] | None]:
     """Register a workbook's data as ``view``: the first non-empty sheet, followed by every
     later sheet with the same columns (Online Retail II ships one year per sheet). Sheets with
     other columns are registered as ``{view}_s1``, ... for :func:`open_sources`, returned as
-    (view, sheet names, rows); the returned notes say what was combined."""
+    (view, sheet names, rows, header as written); the returned notes say what was combined.
+    Also returns the first group's header as written (None: no column looks repeated)."""
     groups, notes = _excel_groups(path)
-    (same, frame), *others = groups
+    (same, frame, raw), *others = groups
     _register_frame(con, frame, view)
     sheets = []
-    for k, (names, other) in enumerate(others, start=1):
+    for k, (names, other, other_raw) in enumerate(others, start=1):
         _register_frame(con, other, f"{view}_s{k}")
-        sheets.append((f"{view}_s{k}", names, other.height))
+        sheets.append((f"{view}_s{k}", names, other.height, other_raw))
     if len(same) > 1:
         notes.append(f"workbook sheets {', '.join(repr(n) for n in same)} have the same columns"
                      " and were loaded one after the other (row numbers run on across them)")
-    return tuple(notes), sheets
+    return tuple(notes), sheets, raw
 
