@@ -794,6 +794,24 @@ def test_reused_receipt_numbers_are_split_by_customer_and_day(tmp_path: Path) ->
     g.write_text(text + "9,2023-04-01 10:00,bob,A,1,10\n")
     rep2 = ingest_files(st, [g], loaded_at=LOADED_AT)[0]
     assert (rep2["rows_loaded"], rep2["rules"]["already_loaded"]) == (1, 6)
+    # the counter goes on reusing numbers in the next export: receipt 7 is alice's again in
+    # June (a purchase, and a return two days later), receipt 9 carol's where it was bob's;
+    # the orders of earlier loads keep their ids
+    h = tmp_path / "june.csv"
+    h.write_text("Receipt,Date,Customer,SKU,Qty,Price\n7,2023-06-01 10:00,alice,A,1,10\n"
+                 "9,2023-06-02 10:00,carol,B,1,5\n7,2023-06-03 10:00,alice,C,-1,4\n")
+    rep3 = ingest_files(st, [h], loaded_at=LOADED_AT)[0]
+    assert rep3["rows_loaded"] == 3
+    got = st.query("SELECT order_id, customer_id FROM transactions WHERE load_id = 3 "
+                   "ORDER BY source_row")
+    assert got.order_id.tolist() == ["7#2023-06-01", "9#2023-06-02", "7#2023-06-03"]
+    assert any("split into 3 orders" in a and "2 of them name orders of earlier loads" in a
+               for a in rep3["assumptions"]), rep3["assumptions"]
+    orders = st.query("SELECT cid, oid FROM customer_orders WHERE cid IN ('alice', 'carol') "
+                      "ORDER BY cid, oid")
+    assert list(zip(orders.cid, orders.oid, strict=True)) == [
+        ("alice", "5"), ("alice", "5#2023-02-01"), ("alice", "7"), ("alice", "7#2023-06-01"),
+        ("alice", "7#2023-06-03"), ("carol", "9#2023-06-02")]
 
 
 def test_a_line_dated_within_a_day_of_the_load_is_a_sale(tmp_path: Path) -> None:

@@ -398,30 +398,43 @@ def _fill_from_order(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, rul
 def _split_reused_orders(con: duckdb.DuckDBPyConnection, table: str, rule: str) -> list[str]:
     """An order id whose purchase lines belong to different customers or different days is
     several orders: a till's receipt counter that restarts (each day, or after a reset)
-    reuses its numbers. Lines are grouped by (order id, customer, day); the earliest group
-    keeps the id, the others become ``<id>#<yyyy-mm-dd>`` (``#<customer>`` added when two
-    groups share the day), so orders stay apart in the store and in ``customer_orders``. The
-    lines of one order a few minutes apart (Online Retail's invoices) stay one order, and so do
-    returns dated after an order that is not reused. Returns the report's sentence."""
+    reuses its numbers, within a file or from one load to the next. Lines are grouped by
+    (order id, customer, day); the groups already in the store keep their ids, and so does the
+    earliest group of an id the store does not hold; the others become ``<id>#<yyyy-mm-dd>``
+    (``#<customer>`` added when two groups share the day), so orders stay apart in the store
+    and in ``customer_orders``. The lines of one order a few minutes apart (Online Retail's
+    invoices) stay one order, and so do returns dated after an order that is not reused, and
+    lines loaded again (they find their group in the store). Returns the report's sentence."""
     ok = "(__rule IS NULL OR __rule = 'already_loaded')"
     day = f"CAST({s.ORDERED_AT} AS DATE)"
-    n_ids, n_orders = con.execute(f"""
+    n_ids, n_orders, n_stored = con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {table}_reused AS
-        WITH g AS (SELECT {s.ORDER_ID} AS o, {s.CUSTOMER_ID} AS c, {day} AS d,
-                          min({ROW}) AS r, bool_or({s.QUANTITY} > 0) AS buys
-                   FROM {table}
-                   WHERE {ok} AND {s.ORDER_ID} IS NOT NULL AND {s.ORDERED_AT} IS NOT NULL
-                   GROUP BY ALL),
+        WITH g0 AS (SELECT {s.ORDER_ID} AS o, {s.CUSTOMER_ID} AS c, {day} AS d,
+                           min({ROW}) AS r, bool_or({s.QUANTITY} > 0) AS buys, TRUE AS mine
+                    FROM {table}
+                    WHERE {ok} AND {s.ORDER_ID} IS NOT NULL AND {s.ORDERED_AT} IS NOT NULL
+                    GROUP BY ALL),
+        st AS (SELECT {s.ORDER_ID} AS o, {s.CUSTOMER_ID} AS c, {day} AS d, -1 AS r,
+                      bool_or({s.QUANTITY} > 0 AND {s.LINE_KIND} <> 'cancellation') AS buys,
+                      FALSE AS mine
+               FROM {s.T_TRANSACTIONS}
+               WHERE {s.ORDER_ID} IN (SELECT o FROM g0) GROUP BY ALL),
+        g AS (SELECT o, c, d, min(r) AS r, bool_or(buys) AS buys, bool_or(mine) AS mine,
+                     bool_or(NOT mine) AS stored
+              FROM (SELECT * FROM g0 UNION ALL SELECT * FROM st) GROUP BY o, c, d),
         k AS (SELECT *, row_number() OVER (PARTITION BY o ORDER BY d, r) AS k,
+                     bool_or(stored) OVER (PARTITION BY o) AS held,
                      count(*) FILTER (WHERE buys) OVER (PARTITION BY o) AS buying_groups,
                      count(*) OVER (PARTITION BY o, d) AS same_day
               FROM g)
-        SELECT o, c, d, CASE WHEN k = 1 THEN o
-                             WHEN same_day = 1 THEN o || '#' || strftime(d, '%Y-%m-%d')
-                             ELSE o || '#' || strftime(d, '%Y-%m-%d') || '#'
-                                  || coalesce(c, 'guest') END AS new_o
-        FROM k WHERE buying_groups > 1;
-        SELECT count(DISTINCT o), count(*) FROM {table}_reused""").fetchall()[0]
+        SELECT o, c, d, held,
+               CASE WHEN stored OR (k = 1 AND NOT held) THEN o
+                    WHEN same_day = 1 THEN o || '#' || strftime(d, '%Y-%m-%d')
+                    ELSE o || '#' || strftime(d, '%Y-%m-%d') || '#'
+                         || coalesce(c, 'guest') END AS new_o
+        FROM k WHERE buying_groups > 1 AND mine;
+        SELECT count(DISTINCT o), count(*), count(DISTINCT o) FILTER (WHERE held)
+        FROM {table}_reused""").fetchall()[0]
     if not n_ids:
         con.execute(f"DROP TABLE {table}_reused")
         return []
@@ -430,15 +443,19 @@ def _split_reused_orders(con: duckdb.DuckDBPyConnection, table: str, rule: str) 
         WHERE {table}.{s.ORDER_ID} = r.o AND r.new_o <> r.o AND {table}.{s.ORDERED_AT} IS NOT NULL
           AND CAST({table}.{s.ORDERED_AT} AS DATE) = r.d
           AND {table}.{s.CUSTOMER_ID} IS NOT DISTINCT FROM r.c""")
-    ex = con.execute(f"SELECT new_o FROM {table}_reused WHERE new_o <> o ORDER BY d, o "
-                     "LIMIT 1").fetchall()[0][0]
+    renamed = con.execute(f"SELECT new_o FROM {table}_reused WHERE new_o <> o ORDER BY d, o "
+                          "LIMIT 1").fetchall()
     con.execute(f"DROP TABLE {table}_reused")
+    if not renamed:  # every group is one the store holds (lines loaded again)
+        return []
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "  # the rules see the new ids
                 f"SELECT * REPLACE ({rule} AS __rule) FROM {table} p")
+    held = (f"; {n_stored:,} of them name orders of earlier loads, which keep their ids"
+            if n_stored else "")
     return [f"{n_ids:,} order id(s) are reused by different customers or on different days "
-            f"(a receipt counter that restarts): their lines were split into {n_orders:,} "
+            f"(a receipt counter that restarts): their lines here were split into {n_orders:,} "
             "orders by customer and day, the earliest keeping its id and the others stored "
-            f"as '<id>#<day>' (e.g. {ex!r})"]
+            f"as '<id>#<day>' (e.g. {renamed[0][0]!r}){held}"]
 
 
 def _check_types(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str) -> None:
