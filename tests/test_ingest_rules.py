@@ -677,6 +677,50 @@ def test_email_customer_ids_ignore_letter_case_everywhere(tmp_path: Path) -> Non
                                                                      "bob@shop.co.uk"]
 
 
+def test_a_store_with_e_mail_ids_in_their_written_case_is_migrated_once(tmp_path: Path
+                                                                        ) -> None:
+    """A store loaded before e-mail ids were lower-cased holds them as the file wrote them.
+    The next writable open lower-cases them in the lines, the customer list (one row per
+    mailbox, the latest load's), the results and the per-order table, once; the same file
+    loaded again then finds every line already loaded, and a read-only open changes nothing."""
+    rows = [line(order=str(i), customer=c, product=f"P{i}")
+            for i, c in enumerate(["ann@shop.com", "ann@shop.com", "bob@shop.com", "ABC-1"])]
+    f = write_csv(tmp_path / "sales.csv", rows)
+    db = tmp_path / "s.duckdb"
+    with Store(db) as st:
+        ingest_files(st, [f], loaded_at=LOADED_AT)
+        crm = write_csv(tmp_path / "crm.csv", [{"customer_id": "ann@shop.com", "gender": "f"}])
+        ingest_files(st, [crm], table="customers", loaded_at=LOADED_AT)
+        st.write_frame("scores", pd.DataFrame({"customer_id": ["ann@shop.com", "ABC-1"],
+                                               "churn_probability": [0.2, 0.5]}))
+        # what an earlier version left: the file's own case, and an older customer row
+        for tbl, col in (("transactions", "customer_id"), ("customer_orders", "cid"),
+                         ("scores", "customer_id")):
+            st.con.execute(f"UPDATE {tbl} SET {col} = replace({col}, 'ann@', 'Ann@')")
+        st.con.execute("INSERT INTO customers (customer_id, gender, load_id) "
+                       "VALUES ('ANN@SHOP.COM', 'x', 0)")
+        st.con.execute("DROP TABLE store_meta")
+    with Store(db, read_only=True) as st:
+        ids = st.query("SELECT DISTINCT customer_id FROM transactions").customer_id
+        assert "Ann@shop.com" in ids.tolist()
+    with Store(db) as st:
+        ids = st.query("SELECT DISTINCT customer_id FROM transactions ORDER BY 1").customer_id
+        assert ids.tolist() == ["ABC-1", "ann@shop.com", "bob@shop.com"]
+        assert st.query("SELECT customer_id, gender FROM customers").values.tolist() == [
+            ["ann@shop.com", "f"]]
+        assert sorted(st.query("SELECT customer_id FROM scores").customer_id) == [
+            "ABC-1", "ann@shop.com"]
+        assert sorted(set(st.query("SELECT cid FROM customer_orders").cid)) == [
+            "ABC-1", "ann@shop.com", "bob@shop.com"]
+        from loyalist.features import orders
+
+        assert orders.is_fresh(st.con)
+        rep = ingest_files(st, [write_csv(tmp_path / "again.csv", rows)],
+                           loaded_at=LOADED_AT)[0]
+        assert (rep["rows_loaded"], rep["rules"]["already_loaded"]) == (0, 4)
+        assert st.query("SELECT value FROM store_meta").value.tolist() == ["2"]  # two spellings
+
+
 @pytest.mark.parametrize("placeholder", ["walk-in", "Walk In Customer", "Walk-in customer",
                                          "CASH", "Cash Customer", "Cash Sale", "Guest", "0",
                                          "N/A", "-", "unknown"])

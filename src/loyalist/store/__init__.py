@@ -136,6 +136,26 @@ class Store:
                 self.con.execute(ddl)
             for ddl in MIGRATIONS:  # columns added after a store may have been created
                 self.con.execute(ddl)
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring data written by an earlier version to today's form, once per store (marked in
+        ``store_meta``). E-mail customer ids are stored lower-cased since commit 1bcd06e
+        (:func:`loyalist.ingest.parse.customer_id_expr`); a store loaded before holds them as
+        the files wrote them, so a reload would add the same lines again and 'User@X.com' would
+        stay apart from 'user@x.com'."""
+        con = self.con
+        con.execute(f"CREATE TABLE IF NOT EXISTS {META} (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        if con.execute(f"SELECT count(*) FROM {META} WHERE key = ?",
+                       [EMAIL_CASE_KEY]).fetchall()[0][0]:
+            return
+        with self.transaction():
+            changed = _lower_email_ids(con)
+            con.execute(f"INSERT INTO {META} VALUES (?, ?)", [EMAIL_CASE_KEY, str(changed)])
+        if changed:
+            log.warning("%s: %d customer id(s) written as e-mail addresses with capital letters "
+                        "by an earlier version are now lower-cased (one mailbox, one customer)",
+                        self.path, changed)
 
     def __enter__(self) -> Store:
         return self
@@ -230,6 +250,50 @@ class Store:
                 con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM __frame")
             finally:
                 con.unregister("__frame")
+
+
+#: the store's own record of the migrations done (``key``, ``value``)
+META = "store_meta"
+EMAIL_CASE_KEY = "email_ids_lowercased"
+
+
+def _lower_email_ids(con: duckdb.DuckDBPyConnection) -> int:
+    """Lower-case the e-mail customer ids of every table holding customer ids (inputs and
+    results); customer rows that then share an id keep the latest load's. The per-order table
+    is rebuilt from the transactions. Returns how many distinct ids changed."""
+    from loyalist.ingest.parse import EMAIL  # the ingest's own test of an address
+
+    wrong = (f"contains({s.CUSTOMER_ID}, '@') AND {s.CUSTOMER_ID} <> lower({s.CUSTOMER_ID}) "
+             f"AND regexp_full_match({s.CUSTOMER_ID}, '{EMAIL}')")
+    tables = [r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.columns WHERE column_name = ? "
+        "AND data_type = 'VARCHAR' AND table_name <> ? ORDER BY table_name",
+        [s.CUSTOMER_ID, s.T_QUARANTINE]).fetchall()]
+    ids: set[str] = set()
+    for tbl in tables:
+        ids.update(r[0] for r in con.execute(
+            f"SELECT DISTINCT {s.CUSTOMER_ID} FROM {tbl} WHERE {wrong}").fetchall())
+    if not ids:
+        return 0
+    if s.T_CUSTOMERS in tables:  # a primary key: one row per mailbox, the latest load's
+        con.execute(f"""
+            DELETE FROM {s.T_CUSTOMERS} WHERE rowid IN (
+                SELECT rowid FROM (
+                    SELECT rowid, row_number() OVER (PARTITION BY lower({s.CUSTOMER_ID})
+                        ORDER BY {s.LOAD_ID} DESC NULLS LAST, {s.CUSTOMER_ID} = lower(
+                        {s.CUSTOMER_ID}) DESC) AS k
+                    FROM {s.T_CUSTOMERS}
+                    WHERE contains({s.CUSTOMER_ID}, '@')
+                      AND regexp_full_match({s.CUSTOMER_ID}, '{EMAIL}'))
+                WHERE k > 1)""")
+    for tbl in tables:
+        con.execute(f"UPDATE {tbl} SET {s.CUSTOMER_ID} = lower({s.CUSTOMER_ID}) WHERE {wrong}")
+    if s.T_TRANSACTIONS in tables:
+        from loyalist.features import orders  # the per-order table follows the lines
+
+        con.execute(f"DROP TABLE IF EXISTS {s.T_DERIVED_STATE}")  # a full rebuild
+        orders.refresh(con)
+    return len(ids)
 
 
 def _microsecond_timestamps(frame: pd.DataFrame) -> pd.DataFrame:
