@@ -803,3 +803,177 @@ def test_plan_interval_adds_one_promotions_errors_up() -> None:
     lo, hi = _interval(two)
     assert lo == pytest.approx(200 - np.hypot(100, 50)) and hi == pytest.approx(200 + np.hypot(
         100, 100))
+
+
+def _wholesaler(pred: pd.DataFrame, factor: float = 1e6) -> tuple[pd.DataFrame, str]:
+    """``pred`` with its most responsive customer turned into a wholesaler: every offer's
+    discount per redemption ``factor`` x as large, the same chance to buy."""
+    from loyalist.promote.plan import revalue
+
+    pred = pred.copy()
+    who = str(pred.groupby(s.CUSTOMER_ID)["incremental_prob"].mean().idxmax())
+    mine = pred[s.CUSTOMER_ID] == who
+    for col in ("redemption_in_price", "redemption_outside"):
+        pred.loc[mine, col] = pred.loc[mine, col] * factor + 1.0
+    return revalue(pred), who
+
+
+def test_a_send_must_be_worth_its_cost(scenario: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a budget that does not bind, a send worth ~1e-9 customers kept per unit of spend
+    is no longer bought (it was: 71% of a plan's spend for 0.06% of its value), the plan's
+    value is unchanged within a tiny tolerance, and the rule is stated."""
+    import loyalist.promote.plan as plan_mod
+
+    pred, who = _wholesaler(scenario["inp"]["predictions"])
+    params = PlanParams(budget=1e7, goal="retention")
+    new = make_plan(pred, _ctx(scenario), params, Constraints(), with_baseline=False)
+    monkeypatch.setattr(plan_mod, "MIN_VALUE_PER_SPEND_SHARE", 0.0, raising=False)
+    old = make_plan(pred, _ctx(scenario), params, Constraints(), with_baseline=False)
+    assert who in set(old["customers"][s.CUSTOMER_ID])  # the waste the rule removes
+    assert who not in set(new["customers"][s.CUSTOMER_ID])
+    v_new, v_old = new["summary"]["expected_value"], old["summary"]["expected_value"]
+    assert v_new == pytest.approx(v_old, rel=1e-3)
+    assert new["summary"]["spend"] < old["summary"]["spend"] - 1e3
+    assert any("a send must be worth its cost" in a for a in new["summary"]["assumptions"])
+
+
+def test_drop_wasteful_keeps_the_pairs_a_minimum_spend_needs() -> None:
+    from loyalist.promote.plan import drop_wasteful
+
+    value = np.array([[1.0, 1e-9], [2.0, 1e-9], [1.0, 3.0]])
+    cost = np.ones((3, 2))
+    ok = np.ones((3, 2), dtype=bool)
+    v, note = drop_wasteful(value, cost, ok, "retention", Constraints(), ["a", "b"])
+    assert (v[:, 1][:2] == 0).all() and v[2, 1] == 3.0 and note and "2 (customer" in note
+    v, note = drop_wasteful(value, cost, ok, "retention", Constraints(min_spend={"b": 1.0}),
+                            ["a", "b"])
+    assert (v == value).all() and note is None
+
+
+def test_no_send_of_negative_value_and_signed_chance_to_buy(scenario: dict) -> None:
+    """A send that lowers the chance to buy can still raise revenue (a voucher with a minimum
+    spend); its reason says so with a sign ('-0.5%', never '+-0.5%'), and no chosen send has
+    a goal value <= 0."""
+    pred = scenario["inp"]["predictions"].copy()
+    who = pred[s.CUSTOMER_ID].iloc[0]
+    mine = pred[s.CUSTOMER_ID] == who
+    pred.loc[mine, "incremental_prob"] = -0.02
+    res = make_plan(pred, _ctx(scenario), PlanParams(budget=1e6, goal="revenue"),
+                    Constraints(), with_baseline=False)
+    plan = res["customers"]
+    assert (plan["expected_incremental_value"] > 0).all()
+    assert (plan["incremental_prob"] < 0).any()
+    assert not plan["reasons"].str.contains(r"\+-", regex=True).any()
+    for ip, why in zip(plan["incremental_prob"], plan["reasons"], strict=True):
+        assert f"{ip:+.1%} chance to buy" in why
+
+
+def test_retention_calls_first_purchases_activations(scenario: dict) -> None:
+    from loyalist.promote.plan import NEW_SEGMENT
+
+    res = make_plan(scenario["inp"]["predictions"], _ctx(scenario),
+                    PlanParams(budget=6000, goal="retention"), Constraints(),
+                    with_baseline=False)
+    assert (res["customers"]["target_segment"] == NEW_SEGMENT).any()
+    assert any("customers activated, not kept" in a for a in res["summary"]["assumptions"])
+    new = res["promotions"][res["promotions"]["target_segment"] == NEW_SEGMENT]
+    assert new["rationale"].str.contains("customers activated").all()
+
+
+def test_catalog_refuses_unknown_keys_and_impossible_percents(tmp_path: Path) -> None:
+    """A misspelt catalog key was ignored (a category offer went store-wide, a contact cost
+    fell back to its default): refused like the constraints file's, naming file, promotion,
+    the likely key and the known keys."""
+    files = {
+        "a.toml": '[[promotion]]\nname = "knit20"\nkind = "percent_discount"\nvalue = 20\n'
+                  'categroy = "knitwear"\n',
+        "b.yaml": "promotions:\n  - {name: knit20, kind: percent_discount, value: 20, "
+                  "min_spnd: 100}\n",
+        "c.csv": "name,kind,value,contactcost\nknit20,percent_discount,20,0.1\n",
+    }
+    for (f, text), (key, near) in zip(files.items(), [("categroy", "category"),
+                                                      ("min_spnd", "min_spend"),
+                                                      ("contactcost", "contact_cost")],
+                                      strict=True):
+        (tmp_path / f).write_text(text)
+        with pytest.raises(DataError, match=rf"{f}: unknown key '{key}' \(promotion 'knit20'\); "
+                                            rf"did you mean '{near}'\? known keys: name, kind"):
+            load_catalog(tmp_path / f)
+    (tmp_path / "p.csv").write_text("name,kind,value\nfree_money,percent_discount,150\n")
+    with pytest.raises(DataError, match=r"p.csv: promotion 'free_money' has value 150; .*0..100"):
+        load_catalog(tmp_path / "p.csv")
+
+
+def test_catalog_segments_and_categories_are_checked(scenario: dict) -> None:
+    """An eligible segment that does not exist is refused with the store's segments (it was
+    later blamed on consent); a category the store never sold is warned about."""
+    pred = scenario["inp"]["predictions"]
+    cat = scenario["inp"]["catalog"].copy()
+    cat.attrs["source"] = "cat.csv"
+    typo = cat.assign(eligible_segments=["Champoins"] + [""] * (len(cat) - 1))
+    typo.attrs["source"] = "cat.csv"
+    with pytest.raises(DataError, match=r"cat.csv: promotion '.*' has eligible_segments "
+                                        r"'Champoins', which is not a segment; this store's "
+                                        r"segments: .*Champions"):
+        build_instance(pred, _ctx(scenario, catalog=typo), PlanParams(budget=100),
+                       Constraints())
+    wine = cat.assign(category=["wine"] + list(cat["category"].iloc[1:]))
+    wine.attrs["source"] = "cat.csv"
+    inst = build_instance(pred, _ctx(scenario, catalog=wine), PlanParams(budget=100),
+                          Constraints())
+    assert any("is on 'wine', which this store has never sold" in w for w in inst.warnings)
+    assert any("never sold" in n for n in inst.notes)
+    clean = build_instance(pred, _ctx(scenario), PlanParams(budget=100), Constraints())
+    assert not clean.warnings
+
+
+def test_spend_limits_name_the_promotion_and_the_file(scenario: dict, tmp_path: Path) -> None:
+    """Infeasible minimum spends say the promotion's name and the file's key, not 'promotion
+    4' and 'promo_min_spend'."""
+    pred = scenario["inp"]["predictions"]
+    c = tmp_path / "c.toml"
+    c.write_text("[min_spend]\nfree_shipping = 500\n")
+    with pytest.raises(LoyalistError, match=r"c.toml: min_spend for free_shipping \(500.00\) "
+                                            r"is more than the budget 100.00"):
+        make_plan(pred, _ctx(scenario), PlanParams(budget=100), load_constraints(c))
+    with pytest.raises(LoyalistError, match=r"min_spend adds up to 160.00 \(free_shipping "
+                                            r"80.00, double_points 80.00\), more than"):
+        make_plan(pred, _ctx(scenario), PlanParams(budget=100),
+                  Constraints(min_spend={"free_shipping": 80, "double_points": 80}))
+    c.write_text("[min_spend]\nfree_shipping = 40\n[max_spend]\nfree_shipping = 10\n")
+    with pytest.raises(LoyalistError, match=r"c.toml: min_spend for free_shipping \(40.00\) is "
+                                            r"more than its max_spend \(10.00\)"):
+        load_constraints(c)
+    from loyalist.promote.plan import _named
+
+    assert _named("promotion 1: promo_min_spend 5.00 cannot be reached", ["a", "b"],
+                  "c.toml") == "c.toml: b: min_spend 5.00 cannot be reached"
+
+
+def test_run_and_plan_check_spend_limits_before_loading(tmp_path: Path) -> None:
+    """`run` refused minimums above the budget only after loading and training everything."""
+    c = tmp_path / "c.toml"
+    c.write_text("[min_spend]\nfree_shipping = 500\n")
+    sales = tmp_path / "sales.csv"
+    sales.write_text("customer_id,order_id,ordered_at,product_id,quantity,unit_price\n"
+                     "C1,O1,2025-01-01,P1,1,10\n")
+    store = tmp_path / "s.duckdb"
+    for args in (["run", str(sales), "--store", str(store), "--out", str(tmp_path / "o"),
+                  "--budget", "100", "--constraints", str(c)],
+                 ["plan", "--store", str(store), "--budget", "100", "--constraints", str(c)]):
+        r = CliRunner().invoke(app, args)
+        assert isinstance(r.exception, LoyalistError), r.output  # one line, exit code 2
+        assert "c.toml: min_spend for free_shipping (500.00) is more than the budget 100.00" \
+            in str(r.exception)
+        assert not store.exists()
+
+
+def test_an_age_limit_without_ages_says_so(scenario: dict) -> None:
+    pred = scenario["inp"]["predictions"]
+    cust = scenario["inp"]["customers"].drop(columns=[s.AGE])
+    cats = {k for v in scenario["inp"]["catalog"]["category"] for k in v.split(";") if k}
+    limits = dict.fromkeys([*cats, "coffee"], 18.0)
+    with pytest.raises(DataError, match=r"largest rule: under_age_.*: no customer has a known "
+                                        r"age .* load a customers file with a birth date"):
+        build_instance(pred, _ctx(scenario, customers=cust), PlanParams(budget=100),
+                       Constraints(min_age=limits))

@@ -245,6 +245,9 @@ def run_all(
 
       loyalist run order_items.csv orders.csv --store shop.duckdb  (lines + orders, joined)
     """
+    from loyalist.cli.plan import check_spend_limits
+
+    check_spend_limits(constraints, budget, budget_per_month, period, goal)
     res = pipeline.run_all(store, out_dir, files=files or (), fmt=fmt, mapping=mapping,
                            day_one=day_one, as_of=as_of, horizon=horizon, budget=budget, goal=goal,
                            period=period, catalog=catalog, constraints=constraints,

@@ -69,6 +69,7 @@ def plan(
     period = _period(period, months)
     if budget is None and budget_per_month is None:
         budget = 5000.0
+    check_spend_limits(constraints, budget, budget_per_month, period, goal)
     res = pipeline.plan(store, budget=budget, budget_per_month=budget_per_month, goal=goal,
                         period=period, segments=segments,
                         catalog=catalog, constraints=constraints, clear=clear,
@@ -109,6 +110,27 @@ def plan(
         out.print(f"  assumption: {a}")
     for k, p in summ.get("files", {}).items():
         out.print(f"  {k}: {p}")
+
+
+def check_spend_limits(constraints: Path | None, budget: float | None,
+                       budget_per_month: float | None, period: int, goal: str) -> None:
+    """Refuse, before anything is loaded, a constraints file whose minimum spends no plan can
+    meet: a min_spend above its max_spend, or min_spends adding up to more than the budget
+    (``loyalist plan`` and ``loyalist run --budget``). Other problems with the options are
+    left to the pipeline, which says them in the same words."""
+    from loyalist.errors import LoyalistError
+    from loyalist.promote.catalog import load_constraints
+
+    if constraints is None or not Path(constraints).is_file():
+        return
+    cons = load_constraints(constraints)
+    if budget is None and budget_per_month is None:
+        return
+    try:
+        params = pipeline.plan_params(budget, goal, period, budget_per_month=budget_per_month)
+    except LoyalistError:
+        return
+    cons.check_spend(params.budget)
 
 
 def _goal_value(summ: dict) -> str:

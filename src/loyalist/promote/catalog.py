@@ -36,7 +36,7 @@ from typing import Any
 import pandas as pd
 
 from loyalist import schema as s
-from loyalist.errors import DataError, ParameterError
+from loyalist.errors import DataError, InfeasibleError, ParameterError
 
 __all__ = ["COUNT_GOALS", "GENERIC_CATALOG", "GENERIC_ORDER_RANGE", "GOALS", "GOAL_UNITS",
            "MONTH_DAYS", "Constraints", "PlanParams", "generic_catalog", "load_catalog",
@@ -194,6 +194,31 @@ def canonical_kind(kind: object) -> str:
     return KIND_ALIASES.get(k, k)
 
 
+#: the keys (CSV columns) a catalog's promotion may have
+CATALOG_KEYS = ("name", "kind", "value", "contact_cost", "min_spend", "max_spend",
+                "eligible_segments", "category")
+#: kinds whose value is a percent (at most 100)
+PERCENT_KINDS = ("percent_discount", "bundle", "bogo")
+
+
+def _unknown_key(frame: pd.DataFrame, key: str, source: str) -> str:
+    """The message for a catalog key that is not in :data:`CATALOG_KEYS` (a misspelt key would
+    otherwise be ignored silently: a category offer would go store-wide, a contact cost fall
+    back to its default), naming the first promotion that sets it."""
+    import difflib
+
+    col = frame[key]
+    given = col.notna() & (col.astype(str).str.strip() != "")
+    i = int(given.to_numpy().nonzero()[0][0]) if given.any() else 0
+    who = f" (promotion {str(frame['name'].iloc[i]).strip()!r})" if "name" in frame else ""
+    plain = {k.replace("_", ""): k for k in CATALOG_KEYS}
+    near = ([plain[key.replace("_", "").replace(" ", "")]]
+            if key.replace("_", "").replace(" ", "") in plain
+            else difflib.get_close_matches(key, CATALOG_KEYS, n=1, cutoff=0.6))
+    hint = f"; did you mean {near[0]!r}?" if near else ";"
+    return f"{source}: unknown key {key!r}{who}{hint} known keys: {', '.join(CATALOG_KEYS)}"
+
+
 def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.DataFrame:
     """Canonical catalog frame: required columns present, kinds known, values positive,
     names unique; list columns as ``;``-joined strings."""
@@ -204,6 +229,9 @@ def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.Dat
     if missing:
         raise DataError(f"{source}: the catalog needs column(s) {', '.join(missing)}; it has "
                         f"{', '.join(map(str, frame.columns))}")
+    unknown = [c for c in frame.columns if c not in CATALOG_KEYS]
+    if unknown:
+        raise DataError(_unknown_key(frame, unknown[0], source))
     out = pd.DataFrame({"name": frame["name"].astype(str).str.strip(),
                         "kind": [canonical_kind(k) for k in frame["kind"]]})
     for col, default in (("value", math.nan), ("contact_cost", 0.0), ("min_spend", math.nan),
@@ -229,6 +257,8 @@ def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.Dat
          "give a positive number at least min_spend"),
         ((out["kind"] == "points_multiplier") & (out["value"] <= 1), "value",
          "a points multiplier must be above 1, e.g. 2 for double points"),
+        (out["kind"].isin(PERCENT_KINDS) & (out["value"] > 100), "value",
+         "a percent_discount, bogo or bundle value is a percent: use 0..100"),
     ]
     for mask, col, fix in checks:
         if mask.any():
@@ -241,7 +271,9 @@ def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.Dat
     if dup.any():
         raise DataError(f"{source}: promotion name {out['name'][dup].iloc[0]!r} appears twice; "
                         "names must be unique")
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    out.attrs["source"] = source  # named in the plan's messages about the catalog
+    return out
 
 
 @dataclass
@@ -255,6 +287,31 @@ class Constraints:
     require_consent: bool = True
     min_age: dict[str, float] = field(default_factory=dict)
     inventory_caps: dict[str, float] = field(default_factory=dict)
+    #: the file they were read from (named in messages about them); None: not from a file
+    source: str | None = None
+
+    def check_spend(self, budget: float | None = None) -> Constraints:
+        """Refuse (InfeasibleError) per-promotion spend bounds no plan can meet: a
+        ``min_spend`` above its ``max_spend``, or ``min_spend`` adding up to more than
+        ``budget`` (when given). Needs no data, so it runs before anything is loaded."""
+        where = f"{self.source}: " if self.source else ""
+        for p, lo in self.min_spend.items():
+            hi = self.max_spend.get(p)
+            if hi is not None and lo > hi:
+                raise InfeasibleError(f"{where}min_spend for {p} ({lo:,.2f}) is more than its "
+                                      f"max_spend ({hi:,.2f}); lower the minimum or raise the "
+                                      "maximum")
+        total = sum(self.min_spend.values())
+        if budget is not None and total > float(budget) * (1 + 1e-12) + 1e-9:
+            each = ", ".join(f"{p} {v:,.2f}" for p, v in self.min_spend.items() if v > 0)
+            one = len([v for v in self.min_spend.values() if v > 0]) == 1
+            p, v = next((p, v) for p, v in self.min_spend.items() if v > 0)
+            raise InfeasibleError(
+                f"{where}" + (f"min_spend for {p} ({v:,.2f}) is" if one else
+                              f"min_spend adds up to {total:,.2f} ({each}),")
+                + f" more than the budget {float(budget):,.2f}; lower the "
+                + ("minimum" if one else "minimums") + " or raise the budget")
+        return self
 
     def as_dict(self) -> dict[str, Any]:
         return {"min_spend": self.min_spend, "max_spend": self.max_spend,
@@ -315,7 +372,8 @@ def load_constraints(path: str | Path | None = None, **overrides: Any) -> Constr
     c.max_segment_share = None if share is None else float(share)
     c.cooldown_days = int(cool)
     c.require_consent = consent
-    return c
+    c.source = str(path) if path is not None else None
+    return c.check_spend()
 
 
 #: days in a budget month (``--budget-per-month``)

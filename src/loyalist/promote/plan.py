@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from loyalist import schema as s
-from loyalist.errors import DataError
+from loyalist.errors import DataError, InfeasibleError
 from loyalist.promote.catalog import (
     COUNT_GOALS,
     GOAL_UNITS,
@@ -113,6 +114,13 @@ VOLUME_COLUMNS = ("incremental_prob", "incremental_orders", "incremental_orders_
 MECHANICS_COLUMNS = ("basket", "margin_rate", "redemption_added", "redemption_added_margin",
                      "redemption_in_price", "redemption_outside")
 SENSITIVITY_POINTS = 12
+#: a send must be worth its cost: a (customer, promotion) pair whose goal value per unit of
+#: expected spend is below this share of the median over all candidate pairs (eligible, value
+#: and spend above 0) is not bought (:func:`drop_wasteful`)
+MIN_VALUE_PER_SPEND_SHARE = 0.01
+#: the segment of registered customers who have not bought yet (their first purchase is an
+#: activation, not a customer kept)
+NEW_SEGMENT = "New (no purchase yet)"
 
 
 @dataclass
@@ -568,6 +576,132 @@ def eligibility(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     return ok, excluded
 
 
+def drop_wasteful(value: np.ndarray, cost: np.ndarray, eligible: np.ndarray, goal: str,
+                  constraints: Constraints, promotions: list[str]
+                  ) -> tuple[np.ndarray, str | None]:
+    """``value`` with the pairs not worth their cost set to 0 (the optimizer never buys a
+    send worth 0), and the assumption this states (None when no pair was dropped).
+
+    The optimizer buys any send with a positive value while the budget lasts, so with a budget
+    that does not bind it bought, e.g., 10% off for a wholesaler at an expected cost of 189 for
+    2e-7 customers kept. A pair is dropped when its value per unit of expected spend is below
+    :data:`MIN_VALUE_PER_SPEND_SHARE` of the median value per spend over the candidate pairs
+    (eligible, value and spend above 0). For the money goals the value and the spend are in the
+    same money, and the floor is the same share of what a typical send returns per unit spent
+    (for profit the value is already net of the spend). A promotion with a minimum spend keeps
+    all its pairs (its floor may need them). A dropped pair adds at most that share of a typical
+    send's value per unit spent, so a plan loses at most about 1% of the value of the spend it
+    saves."""
+    cand = eligible & (value > 0) & (cost > 0)
+    if not cand.any():
+        return value, None
+    ratio = np.where(cand, value / np.where(cost > 0, cost, 1.0), np.nan)
+    ref = float(np.nanmedian(ratio[cand]))
+    waste = cand & (ratio < MIN_VALUE_PER_SPEND_SHARE * ref)
+    floors = [j for j, p in enumerate(promotions) if constraints.min_spend.get(p, 0.0) > 0]
+    waste[:, floors] = False
+    if not waste.any():
+        return value, None
+    at_most = float(np.where(waste, value, 0.0).max(axis=1).sum())
+    out = np.where(waste, 0.0, value)
+    unit = GOAL_UNITS.get(goal, "value")
+    note = (f"a send must be worth its cost: {int(waste.sum()):,} (customer, promotion) "
+            f"pair(s) of {int(waste.any(axis=1).sum()):,} customer(s) whose expected value is "
+            f"below {MIN_VALUE_PER_SPEND_SHARE:.0%} of the median value per unit of spend "
+            f"({MIN_VALUE_PER_SPEND_SHARE * ref:.3g} {unit} per unit, the median "
+            f"{ref:.3g}) are never bought (together worth at most {at_most:.3g} {unit})")
+    if goal == "profit":
+        note += "; the profit goal's value is already net of the spend"
+    return out, note
+
+
+def _segment_names() -> set[str]:
+    """Every segment name a store's segmentation can give (all RFM schemes) and
+    :data:`NEW_SEGMENT`."""
+    from loyalist.segment.rfm import SCHEMES
+
+    return {r.name for rules in SCHEMES.values() for r in rules} | {NEW_SEGMENT}
+
+
+def check_segments(ctx: PlanContext) -> None:
+    """Refuse a catalog ``eligible_segments`` entry that is no segment (a typo would make its
+    promotion reach nobody, or every customer look excluded), naming this store's segments."""
+    cat = ctx.catalog
+    if "eligible_segments" not in cat:
+        return
+    present = set(ctx.customers["segment"].astype(str)) if "segment" in ctx.customers \
+        else set()
+    known = present | _segment_names()
+    source = cat.attrs.get("source", "catalog")
+    for name, cell in zip(cat["name"], cat["eligible_segments"], strict=True):
+        for sg in split_list(cell):
+            if sg in known:
+                continue
+            near = [k for k in sorted(known) if k.lower() == sg.lower()]
+            hint = f"; did you mean {near[0]!r}?" if near else ";"
+            raise DataError(f"{source}: promotion {name!r} has eligible_segments {sg!r}, which "
+                            f"is not a segment{hint} this store's segments: "
+                            f"{', '.join(sorted(present or known))}")
+
+
+def unsold_categories(ctx: PlanContext) -> list[str]:
+    """A warning per catalog promotion on a category the store has never sold (a typo, or a
+    new category): its effect cannot have been measured on that category. Empty when the store
+    has no categories at all (nothing to check against)."""
+    from loyalist.response.data import share_column
+
+    c = ctx.customers
+    shares = [col for col in c.columns if str(col).startswith("share__")]
+    if not shares or "category" not in ctx.catalog:
+        return []
+    sold = {col for col in shares if (pd.to_numeric(c[col], errors="coerce") > 0).any()}
+    names = sorted(col.removeprefix("share__") for col in sold)
+    source = ctx.catalog.attrs.get("source", "catalog")
+    out = []
+    for name, cell in zip(ctx.catalog["name"], ctx.catalog["category"], strict=True):
+        missing = [k for k in split_list(cell) if share_column(k) not in sold]
+        if missing:
+            out.append(f"{source}: promotion {name!r} is on {', '.join(map(repr, missing))}, "
+                       "which this store has never sold (it sells "
+                       f"{', '.join(names[:12])}{', ...' if len(names) > 12 else ''}): its "
+                       "expected effect is the promotion's average, not measured on that "
+                       "category; check the spelling before sending it")
+    return out
+
+
+def _known_age(ctx: PlanContext) -> np.ndarray:
+    c = ctx.customers
+    return c[s.AGE].notna().to_numpy() if s.AGE in c else np.zeros(len(c), dtype=bool)
+
+
+def no_age_text(ctx: PlanContext, constraints: Constraints, promo: str | None) -> str | None:
+    """Why an age limit excludes everyone when no customer has a known age (None when some
+    have one): an unknown age counts as under age."""
+    if _known_age(ctx).any() or not constraints.min_age:
+        return None
+    rules = ", ".join(f"{k} {v:g}" for k, v in constraints.min_age.items())
+    where = f" in {constraints.source}" if constraints.source else ""
+    text = (f"no customer has a known age (the customers loaded have no birth date or age), "
+            f"and an unknown age counts as under age for min_age ({rules}){where}")
+    cat = ctx.catalog.set_index("name")
+    if promo is not None and promo in cat.index and "category" in cat \
+            and not split_list(cat.at[promo, "category"]):
+        text += f"; {promo} is on every category, so every age limit applies to it"
+    return text + ("; load a customers file with a birth date (birth_date, Date of Birth, dob) "
+                   "or an age column, or remove min_age")
+
+
+def _named(message: str, promotions: list[str], source: str | None) -> str:
+    """An optimizer message in the merchant's words: promotion names for the optimizer's
+    column numbers, the constraints file's keys for its row names, and the file."""
+    text = re.sub(r"\bpromotion (\d+)\b",
+                  lambda m: promotions[int(m[1])] if int(m[1]) < len(promotions) else m[0],
+                  message)
+    text = text.replace("promo_min_spend", "min_spend").replace("promo_max_spend", "max_spend")
+    text = text.replace("promo_max_count", "inventory cap")
+    return f"{source}: {text}" if source and "_spend" in text else text
+
+
 def _matrix(pred: pd.DataFrame, col: str | np.ndarray, rows: np.ndarray, cols: np.ndarray,
             shape: tuple[int, int], fill: float) -> np.ndarray:
     out = np.full(shape, fill, dtype=float)
@@ -588,6 +722,8 @@ class PlanInstance:
     cols: np.ndarray
     excluded: dict[str, int]
     notes: list[str]
+    #: what the merchant should check before sending (catalog categories never sold, ...)
+    warnings: list[str] = field(default_factory=list)
 
 
 def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
@@ -598,10 +734,13 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     competitor adjustments (for effects that are already exact, such as a generated
     scenario's truth); ``params.offer_fit=False`` skips the offer fit only."""
     params.check()
+    constraints.check_spend(params.budget)
     if pred.empty:
         raise DataError("no (customer, promotion) predictions to plan with: the store holds no "
                         "customers known at as_of")
+    check_segments(ctx)
     notes: list[str] = []
+    warnings = unsold_categories(ctx)
     if context_effects:
         # the fit shapes the shrinkage's structure: without shrinkage it has nothing to shape
         fit, fit_note = (offer_fit(pred, ctx) if params.offer_fit and shrinkage_keep < 1.0
@@ -611,7 +750,7 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         if fit_note:
             notes.insert(0, fit_note)
     value, goal_notes = goal_values(params.goal, pred, ctx, params)
-    notes += goal_notes
+    notes += goal_notes + warnings
     ok, excluded = eligibility(pred, ctx, params, constraints)
     customers = pd.Index(pd.unique(pred[s.CUSTOMER_ID]))
     promotions = list(ctx.catalog["name"])
@@ -631,9 +770,17 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     elig[rows, cols] = ok
     if not elig.any():
         worst = max(excluded, key=excluded.get) if excluded else "none"
+        why = (no_age_text(ctx, constraints, worst.removeprefix("under_age_"))
+               if worst.startswith("under_age_") else None)
         raise DataError(f"no eligible customers: every customer is excluded (largest rule: "
-                        f"{worst}, {excluded.get(worst, 0):,} customers); relax the "
-                        "constraints or target other segments")
+                        f"{worst}, {excluded.get(worst, 0):,} customers)"
+                        + (f": {why}" if why else "; relax the constraints or target other "
+                           "segments"))
+    if constraints.min_age and not _known_age(ctx).any():
+        notes.append(no_age_text(ctx, constraints, None) or "")
+    v, waste_note = drop_wasteful(v, c, elig, params.goal, constraints, promotions)
+    if waste_note:
+        notes.append(waste_note)
     cat = ctx.catalog.set_index("name").reindex(promotions)
     # the catalog's min_spend / max_spend are the offer's order thresholds (e.g. "20 off over
     # 100"); the plan's spend bounds per promotion come from the constraints
@@ -662,7 +809,7 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                       promo_max_count=None if np.isnan(count).all() else np.floor(count),
                       group_max_share=share)
     return PlanInstance(problem, customers.to_numpy(), promotions, segments, pred, rows, cols,
-                        excluded, notes)
+                        excluded, [n for n in notes if n], warnings)
 
 
 def _confidence(pred: pd.DataFrame, lo: float, hi: float) -> str:
@@ -714,6 +861,8 @@ def _rationale(promo: str, kind: str, seg: str, g: pd.DataFrame, goal: str, ctx:
                f"expected to lower buying by {-lift:.1%} points and ")
               + (f"add {rev:,.0f} in revenue" if rev >= 0 else
                  f"lower revenue by {-rev:,.0f} (discounts on orders that would come anyway)"))
+    if goal == "retention" and seg == NEW_SEGMENT:
+        goal = "retention: customers activated, their first purchase, not customers kept"
     return f"Send {promo} ({kind.replace('_', ' ')}) to {who}" + (f" ({why})" if why else "") \
         + f": {effect} for {g['expected_cost'].sum():,.0f} of spend ({goal})."
 
@@ -819,7 +968,10 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     (:func:`schedule`); ``solution`` is then the pooled solve, before sends that fit no month
     were left out."""
     inst = build_instance(pred, ctx, params, constraints)
-    sol = solve(inst.problem, method=method, time_limit=time_limit)
+    try:
+        sol = solve(inst.problem, method=method, time_limit=time_limit)
+    except InfeasibleError as e:
+        raise InfeasibleError(_named(str(e), inst.promotions, constraints.source)) from None
     v = np.asarray(inst.problem.value)
     cost = np.asarray(inst.problem.cost)
     choice = sol.choice.copy()
@@ -859,7 +1011,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     reasons = ctx.customers["reasons"] if "reasons" in ctx.customers else None
     picked["reasons"] = [
         "; ".join(x for x in (
-            f"segment {sg}", f"p(respond) {p:.0%}", f"+{ip:.1%} chance to buy",
+            f"segment {sg}", f"p(respond) {p:.0%}", f"{ip:+.1%} chance to buy",
             (str(reasons.get(cid)) if reasons is not None and pd.notna(reasons.get(cid))
              else ""), (str(a) if a else "")) if x)
         for cid, sg, p, ip, a in zip(picked[s.CUSTOMER_ID], picked["target_segment"],
@@ -939,6 +1091,12 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                    "spend": float(by_month.at[k + 1, "spend"]),
                    "goal_value": float(by_month.at[k + 1, "goal_value"])}
                   for k, (_, d, b) in enumerate(months)]
+    new = picked["target_segment"] == NEW_SEGMENT
+    if params.goal in ("retention", "reactivation") and new.any():
+        month_notes.append(
+            f"{picked.loc[new, 'expected_incremental_value'].sum():,.1f} of the "
+            f"{goal_value_text(params.goal, value)} are first purchases by registered customers "
+            f"who have not bought yet ({NEW_SEGMENT}): customers activated, not kept")
     assumptions = list(dict.fromkeys(
         ctx.assumptions + inst.notes + month_notes
         + sorted({t for t in picked["assumption_text"].astype(str) if t})))
@@ -965,7 +1123,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         "promotions": promos.to_dict(orient="records"),
         "sensitivity": sens.to_dict(orient="records"),
         "assumptions": assumptions,
-        "warnings": [w for w in (empty, losing, *short) if w],
+        "warnings": [w for w in (empty, losing, *short, *inst.warnings) if w],
     }
     return {"summary": summary, "customers": plan_csv, "promotions": promos,
             "allocation": allocation, "segments": segs, "sensitivity": sens,
