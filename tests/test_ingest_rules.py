@@ -553,6 +553,11 @@ def test_more_date_spellings(tmp_path: Path, values: list[str], want: list[str])
     (["1'234.50", "3.00"], [1234.5, 3.0]),  # Swiss thousands
     (["EUR 12.50", "1,000.00 usd"], [12.5, 1000.0]),  # currency codes
     (["1 234,50 €", "3,50 €"], [1234.5, 3.5]),
+    # no-break (Excel, French locales), narrow no-break (CLDR) and thin spaces: one sale with
+    # such a thousands separator among plain ones was quarantined, a column of them refused
+    (["1\u00a0234,50", "3,50"], [1234.5, 3.5]),
+    (["1\u202f234,50\u00a0€", "12,50\u00a0€"], [1234.5, 12.5]),
+    (["1\u2009234.50", "3.00"], [1234.5, 3.0]),
 ])
 def test_more_number_spellings(tmp_path: Path, prices: list[str], want: list[float]) -> None:
     rows = [{"receipt": f"r{i}", "client": "a", "date": "2024-01-02", "sku": "X", "total": p}
@@ -604,7 +609,7 @@ def test_report_title_above_the_header_is_skipped(tmp_path: Path) -> None:
     st = Store(tmp_path / "s.duckdb")
     rep = ingest_files(st, [f], loaded_at=LOADED_AT)[0]
     assert (rep["rows_read"], rep["rows_loaded"]) == (3, 2)
-    assert rep["rules"]["missing_product_id"] == 1  # the totals line
+    assert rep["rules"]["totals_row"] == 1  # the totals line
     assert rep["assumptions"] == ["the column names are on line 3: the 2 line(s) above them "
                                   "(a report title) were skipped"]
     assert st.query("SELECT sum(amount) AS v FROM transactions").v.iloc[0] == pytest.approx(9.5)
@@ -867,3 +872,64 @@ def test_a_line_dated_within_a_day_of_the_load_is_a_sale(tmp_path: Path) -> None
     _, rep = load(tmp_path, rows)
     assert rep["rows_loaded"] == 2 and rep["rules"]["future_date"] == 1
     assert str(rep["last_date"]).startswith("2026-01-01")
+
+
+def test_an_unreadable_price_is_said_to_carry_no_known_value(tmp_path: Path) -> None:
+    rows = [line(order="1", price=10), line(order="2", price="ten")]
+    _, rep = load(tmp_path, rows)
+    assert rep["rules"]["unparseable_price"] == 1
+    # its value is unknown: no share of value (not 0%), and a sentence saying why
+    assert "share_revenue" not in rep["rule_details"]["unparseable_price"]
+    assert any("unparseable_price: 'unit_price' is empty or not a number (e.g. 'ten')" in a
+               and "not in revenue_read" in a for a in rep["assumptions"])
+
+
+@pytest.mark.parametrize("total", [
+    {"customer_id": "Total", "order_id": "", "product_id": "", "ordered_at": ""},
+    {"customer_id": "", "order_id": "TOTAL:", "product_id": "", "ordered_at": ""},
+    {"customer_id": "Grand total", "order_id": "", "product_id": "", "ordered_at": ""},
+    {"customer_id": "", "order_id": "Summe", "product_id": "", "ordered_at": ""},
+])
+def test_a_spreadsheet_totals_row_is_no_sale(tmp_path: Path, total: dict[str, str]) -> None:
+    sales = [line(order=str(i), product=f"P{i}", customer=f"c{i % 3}", qty=2, price=10)
+             for i in range(10)]
+    # a customer called 'Total' on a real order line is a sale (the rule needs a missing id)
+    sales.append(line(order="99", product="P99", customer="Total", qty=1, price=5))
+    _, rep = load(tmp_path, [*sales, {**total, "quantity": 21, "unit_price": 205}])
+    assert rep["rules"] == {**rep["rules"], "totals_row": 1}
+    assert rep["rows_loaded"] == 11
+    assert rep["revenue_read"] == rep["revenue_loaded"] == 205.0
+    assert "share_revenue" not in rep["rule_details"]["totals_row"]
+    assert (rep["customers"], rep["orders"], rep["products"]) == (4, 11, 11)
+
+
+def test_a_catalog_row_the_plan_would_refuse_is_quarantined(tmp_path: Path) -> None:
+    from loyalist.promote.catalog import normalise_catalog
+
+    st = Store(tmp_path / "s.duckdb")
+    f = write_csv(tmp_path / "cat.csv", [
+        {"name": "pct10", "kind": "percent", "value": 10, "contact_cost": 0.1},
+        {"name": "weird", "kind": "mystery_offer", "value": 10, "contact_cost": 0.1},
+        {"name": "neg", "kind": "fixed_voucher", "value": -5, "contact_cost": 0.1},
+        {"name": "typo", "kind": "fixed_voucher", "value": "ten", "contact_cost": 0.1}])
+    rep = ingest_files(st, [f], table="promotion_catalog", loaded_at=LOADED_AT)[0]
+    assert (rep["rows_loaded"], rep["rules"]) == (1, {"invalid_promotion": 3})
+    assert quarantined(st) == {2: "invalid_promotion", 3: "invalid_promotion",
+                               4: "invalid_promotion"}
+    said = " | ".join(rep["assumptions"])
+    assert "cat.csv: promotion 'weird' has kind 'mystery_offer'; use one of" in said
+    assert "promotion 'typo' has value 'ten', not a number" in said
+    # the store keeps a catalog the plan accepts
+    stored = st.table("promotion_catalog").drop(columns=["load_id"])
+    assert normalise_catalog(stored, source="store")["name"].tolist() == ["pct10"]
+
+
+def test_a_catalog_percent_above_100_is_quarantined(tmp_path: Path) -> None:
+    # the plan's check (promote.catalog.normalise_catalog: percent kinds at most 100)
+    st = Store(tmp_path / "s.duckdb")
+    f = write_csv(tmp_path / "pct150.csv", [
+        {"name": "free_money", "kind": "percent_discount", "value": 150, "contact_cost": 0.1}])
+    rep = ingest_files(st, [f], table="promotion_catalog", loaded_at=LOADED_AT)[0]
+    assert rep["rules"] == {"invalid_promotion": 1}
+    assert "promotion 'free_money' has value 150" in rep["assumptions"][0]
+    assert st.count("promotion_catalog") == 0

@@ -1084,3 +1084,33 @@ def test_a_prestashop_payment_error_is_no_sale(tmp_path: Path) -> None:
     assert any("the payment failed" in a for a in rep["assumptions"])
     reasons = st.query("SELECT DISTINCT reason FROM quarantine").reason.tolist()
     assert len(reasons) == 1 and "failed" in reasons[0]
+
+
+@pytest.mark.parametrize(("nul", "why"), [
+    (True, "it holds binary data"),  # random bytes hold NUL bytes, which text never does
+    (False, "no columns and rows could be found"),  # DuckDB's CSV sniffer gives up
+])
+def test_random_bytes_named_csv_are_one_line_naming_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nul: bool, why: str) -> None:
+    import random
+
+    data = random.Random(0).randbytes(4000)
+    monkeypatch.chdir(tmp_path)  # a relative path, as typed
+    Path("garbage.csv").write_bytes(data[:3000] if nul else data.replace(b"\0", b"")[:3000])
+    with pytest.raises(DataError, match=f"garbage.csv: is not a readable table: {why}") as e:
+        _ingest(tmp_path, [Path("garbage.csv")])
+    # the user's file, never the converted copy in the scratch folder, nor DuckDB's internals
+    assert str(e.value).startswith(str(tmp_path / "garbage.csv") + ":")
+    assert "__src" not in str(e.value) and "loyalist-" not in str(e.value)
+    assert "sniffing" not in str(e.value)
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("catalog.toml", '[[promotion]]\nname = "pct10"\nkind = "percent_discount"\nvalue = 10\n'),
+    ("catalog.yaml", "promotions:\n  - name: pct10\n    kind: percent_discount\n    value: 10\n"),
+])
+def test_a_toml_or_yaml_catalog_is_pointed_to_plan(tmp_path: Path, name: str, text: str) -> None:
+    (tmp_path / name).write_text(text)
+    with pytest.raises(DataError, match=rf"{name}: ingest reads tables .* is read by "
+                                        rf"`loyalist plan --catalog "):
+        _ingest(tmp_path, [tmp_path / name], table="promotion_catalog")

@@ -123,6 +123,11 @@ def plain_text_expr(col: str) -> str:
     return f"nullif(trim(CAST({q(col)} AS VARCHAR)), '')"
 
 
+#: spaces written inside numbers besides the ordinary one: no-break (U+00A0, Excel and
+#: French locales: '1 234,50', '12,50 €'), narrow no-break (U+202F, CLDR and newer Excel)
+#: and thin (U+2009) spaces; SQL's trim and RE2's \s know none of them
+NUMBER_SPACES = "\u00a0\u202f\u2009"
+
 _CURRENCY_CODES = ("(EUR|USD|GBP|CHF|JPY|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|RON|BGN|INR|CNY"
                    "|BRL|MXN|ZAR|TRY|SGD|HKD)")
 
@@ -133,10 +138,11 @@ def number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str)
         return f"CAST({x} AS DOUBLE)"
     if dtype.upper() == "BOOLEAN":
         return f"CAST(CAST({x} AS INTEGER) AS DOUBLE)"
-    # currency signs and codes, spaces and apostrophes (1'234.50) out; accounting negatives
-    # (12.50) and trailing minus signs (12.50-, SAP exports) become a leading minus
+    # currency signs and codes, spaces (:data:`NUMBER_SPACES` too) and apostrophes
+    # (1'234.50) out; accounting negatives (12.50) and trailing minus signs (12.50-, SAP
+    # exports) become a leading minus
     bare = ("regexp_replace(upper(trim(CAST({x} AS VARCHAR))), "
-            f"'[\\s£$€¥''’]|{_CURRENCY_CODES}', '', 'g')")
+            f"'[\\s{NUMBER_SPACES}£$€¥''’]|{_CURRENCY_CODES}', '', 'g')")
     clean = (f"regexp_replace(regexp_replace({bare}, '^\\((.*)\\)$', '-\\1'), "
              "'^([^-].*)-$', '-\\1')")
     candidates = [

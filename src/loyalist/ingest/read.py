@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -280,7 +281,16 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
         raise DataError(f"{path}: is a directory; pass the data file(s) inside it")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty (0 bytes); export it again from the source")
+    if path.suffix.lower() in _SETTINGS_SUFFIXES:
+        raise DataError(
+            f"{path}: ingest reads tables (CSV, Excel, Parquet, JSON, Feather), not "
+            f"{path.suffix[1:].upper()} files; a promotion catalog or constraints in TOML or "
+            f"YAML is read by `loyalist plan --catalog {path}` (or --constraints), or save the "
+            "catalog as CSV (name, kind, value, contact_cost) to load it with --table "
+            f"{s.T_CATALOG}")
     kind = sniff_kind(path)
+    if kind == "csv" and _is_binary(path):
+        raise DataError(_NOT_A_TABLE.format(path=path, why="it holds binary data, not text"))
     p = _sql_str(str(path))
     raw_names: list[str] | None = None
     notes: tuple[str, ...] = ()
@@ -305,11 +315,7 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
     except DataError:
         raise
     except (duckdb.Error, OSError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DataError(
-            f"{path}: cannot be read as {kind} (corrupt or truncated?): {first[:200]}; "
-            "export the file again"
-        ) from None
+        raise DataError(_unreadable(path, kind, e, scratch)) from None
     headers = tuple(d[0] for d in desc if d[0] != ROW)
     if rows == 0:
         raise DataError(f"{path}: has a header ({', '.join(headers)}) but no data rows")
@@ -324,6 +330,33 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
         types={d[0]: d[1] for d in desc}, rows=int(rows), sha256=file_hash(path), notes=notes,
         duplicates=_duplicates(headers, raw_names),
     ), sheets
+
+
+#: settings files (a plan's catalog or constraints), never a table to ingest
+_SETTINGS_SUFFIXES = (".toml", ".yaml", ".yml")
+#: the one line for a file that holds no table at all
+_NOT_A_TABLE = ("{path}: is not a readable table: {why} (a corrupt file, or a binary file or "
+                "document saved as CSV?); export the data again as CSV, Excel or Parquet")
+
+
+def _is_binary(path: Path) -> bool:
+    """Whether a file taken for text holds a NUL byte in its first 8,000 bytes (git's test
+    for binary files): text tables never do, except UTF-16, which starts with its BOM."""
+    with _open_binary(path) as f:
+        head = f.read(8000)
+    return b"\0" in head and head[:2] not in (b"\xff\xfe", b"\xfe\xff")
+
+
+def _unreadable(path: Path, kind: str, e: Exception, scratch: Path) -> str:
+    """The one line for a file its reader refuses, naming the user's file (never a converted
+    copy in ``scratch``). A text file in which DuckDB's CSV sniffer finds no table (random
+    bytes, a binary or a document saved as .csv) gets a sentence instead of its internals."""
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    if kind == "csv" and "sniffing file" in first:
+        return _NOT_A_TABLE.format(path=path, why="no columns and rows could be found in it")
+    first = re.sub(re.escape(str(scratch)) + r"[^\"'\s]*", str(path), first)
+    return (f"{path}: cannot be read as {kind} (corrupt or truncated?): {first[:200]}; "
+            "export the file again")
 
 
 def _local_times(path: Path) -> str:

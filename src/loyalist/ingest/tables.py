@@ -2,8 +2,9 @@
 merchant context: promotion catalog, competitor calendar, inventory.
 
 Columns are found by canonical name or a common synonym (or ``--map``). Rows without their key
-are quarantined (``missing_key``), exact repeats too (``exact_duplicate``). Products and customers
-are upserted by key (a later file updates a record); promotion exposures are appended once.
+are quarantined (``missing_key``), exact repeats too (``exact_duplicate``), and promotions the
+plan's catalog checks refuse (``invalid_promotion``). Products and customers are upserted by key
+(a later file updates a record); promotion exposures are appended once.
 """
 
 from __future__ import annotations
@@ -365,6 +366,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
                        WHEN {missing_key} THEN 'missing_key' END AS __rule
         FROM r
     """)
+    if spec.name == s.T_CATALOG:
+        notes += _invalid_promotions(con, src, cols, table)
     rows, loaded = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE __rule IS NULL) FROM {table}").fetchall()[0]
     rules = dict(con.execute(
@@ -383,6 +386,45 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
             "columns": cols, "rows_read": int(rows), "rows_loaded": int(loaded),
             "rows_quarantined": int(rows - loaded), "rules": {k: int(v) for k, v in rules.items()},
             "assumptions": notes}
+
+
+def _invalid_promotions(con: duckdb.DuckDBPyConnection, src: Source, cols: Mapping[str, str],
+                        table: str) -> list[str]:
+    """Quarantine (``invalid_promotion``) the staged catalog rows that the plan's catalog
+    checks (:func:`loyalist.promote.catalog.normalise_catalog`) refuse: stored, one of them
+    would make every later plan on the store fail. Returns the report's sentence per row, the
+    plan's own line (file, promotion, fix). A value that cannot be read as a number is
+    checked as written, so the line shows it."""
+    from loyalist.promote.catalog import normalise_catalog
+
+    kinds = SPECS[s.T_CATALOG].kinds
+    raw = "".join(
+        f", CASE WHEN t.{c} IS NULL THEN nullif(trim(CAST(v.{parse.q(col)} AS VARCHAR)), '') "
+        f'END AS "__raw_{c}"' for c, col in cols.items() if kinds[c] == "number")
+    frame = con.execute(
+        f"SELECT t.{ROW}, {', '.join(f't.{c}' for c in kinds)}{raw} FROM {table} t "
+        f"JOIN {src.view} v USING ({ROW}) WHERE t.__rule IS NULL ORDER BY t.{ROW}").df()
+    for c in kinds:
+        if f"__raw_{c}" in frame:
+            frame[c] = frame[c].astype(object).where(frame[c].notna(), frame[f"__raw_{c}"])
+    frame = frame[[ROW, *kinds]]
+    try:  # a valid catalog in one call; row by row only to find the refused ones
+        normalise_catalog(frame.drop(columns=[ROW]).drop_duplicates(s.NAME, keep="last"),
+                          source=str(src.path))
+        return []
+    except DataError:
+        pass
+    refused: dict[int, str] = {}
+    for i in range(len(frame)):
+        try:
+            normalise_catalog(frame.iloc[[i]].drop(columns=[ROW]), source=str(src.path))
+        except DataError as e:
+            refused[int(frame[ROW].iloc[i])] = str(e)
+    if refused:
+        con.execute(f"UPDATE {table} SET __rule = 'invalid_promotion' WHERE {ROW} IN "
+                    f"({', '.join(map(str, refused))})")
+    return [f"{why} (row quarantined, rule invalid_promotion: the plan would refuse the "
+            "catalog with it)" for why in refused.values()]
 
 
 def write(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec, table: str,
@@ -409,4 +451,7 @@ def write(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec, table: s
     quarantine.insert(con, src, table, load_id, spec.name, quarantine.reason_case({
         "exact_duplicate": "row repeats an earlier row of the same file",
         "missing_key": f"a required column ({', '.join(spec.required)}) is empty or unparseable",
+        "invalid_promotion": "the plan's catalog checks refuse the promotion (an unknown kind, "
+                             "an impossible value, cost or spend threshold); the load's report "
+                             "says which and why",
     }))

@@ -49,6 +49,15 @@ GUEST_WORDS = ("guest", "guestcustomer", "guestcheckout", "guestuser", "walkin",
                "cashcustomer", "cashclient", "cashsale", "cashsales", "cashaccount",
                "anonymouscustomer", "unknowncustomer", "nocustomer", "noname")
 
+#: labels of a spreadsheet's totals or summary row, written where an id belongs; compared on
+#: their letters only ('Total:', 'GRAND TOTAL', 'Gesamtsumme')
+TOTAL_LABELS = ("total", "totals", "grandtotal", "subtotal", "sum", "summe", "gesamt",
+                "gesamtsumme", "totaal", "totale", "totalgeneral", "somme", "suma")
+#: quarantine rules whose lines have no value to count: the line's quantity or price cannot
+#: be read (its value is unknown), or it is a totals row (its value is the file's, not a
+#: sale's); they are out of revenue_read and get no share of value in the report
+NO_VALUE_RULES = ("totals_row", "unparseable_quantity", "unparseable_price")
+
 #: above this share of unparseable non-empty values, a column is the wrong column: the load fails
 MAX_BAD_SHARE = 0.5
 
@@ -70,6 +79,17 @@ def is_placeholder(e: str) -> str:
     return (f"(lower({e}) IN {GUEST_IDS} OR CASE WHEN lower(left(ltrim({e}), 1)) IN {first} "
             f"THEN regexp_replace(lower({e}), '[^a-z0-9]', '', 'g') IN {names} ELSE FALSE "
             "END)")
+
+
+def is_totals_row() -> str:
+    """SQL over the parsed columns: TRUE on a spreadsheet's totals row, a
+    :data:`TOTAL_LABELS` label in an id column of a row without an order id, product id or
+    date (a sale has all three, so a customer or product really called 'Total' is kept)."""
+    labels = "(" + ", ".join(f"'{w}'" for w in TOTAL_LABELS) + ")"
+    label = " OR ".join(f"regexp_replace(lower({c}), '[^a-z]', '', 'g') IN {labels}"
+                        for c in (s.CUSTOMER_ID, s.ORDER_ID, s.PRODUCT_ID))
+    return (f"(({s.ORDER_ID} IS NULL OR {s.PRODUCT_ID} IS NULL OR {s.ORDERED_AT} IS NULL) "
+            f"AND coalesce({label}, FALSE))")
 
 
 #: the customer id as parsed once per row, before placeholders and e-mail case are applied
@@ -164,6 +184,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
                   f"AND {t}.{s.CUSTOMER_ID} IS NOT DISTINCT FROM p.{s.CUSTOMER_ID})")
     rule = f"""CASE
         WHEN __dup > 1 THEN 'exact_duplicate'
+        WHEN {is_totals_row()} THEN 'totals_row'
         WHEN NOT __found THEN 'order_not_found'
         WHEN __status_cancelled THEN 'cancelled_order'
         WHEN {s.ORDER_ID} IS NULL THEN 'missing_order_id'
@@ -217,6 +238,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     report["assumptions"] += (duplicate_note(src, used) + filled + _currencies(con, src)
                               + _unix_times(con, src, a) + _utc_offsets(con, src, a)
                               + _placeholder_customers(con, src, a, table)
+                              + _unknown_values(con, src, a, table)
                               + (parse.email_case_note(con, src.view, cust, src.types[cust])
                                  if cust else []))
     return report
@@ -250,6 +272,30 @@ def _placeholder_customers(con: duckdb.DuckDBPyConnection, src: Source, a: Adapt
         "GROUP BY 1 ORDER BY count(*) DESC LIMIT 12").fetchall())
     return [f"{n:,} line(s) name their customer {vals} in {col!r}: a placeholder for no "
             "customer (a guest checkout), so they are guest lines"]
+
+
+def _unknown_values(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
+                    ) -> list[str]:
+    """The report's sentence per rule quarantining lines whose quantity or price cannot be
+    read: their value is unknown, so revenue_read and the share of value leave them out
+    (:data:`NO_VALUE_RULES`), which a merchant must be told; none when there are none."""
+    notes = []
+    for rule, canon in (("unparseable_quantity", s.QUANTITY),
+                        ("unparseable_price", s.AMOUNT if a.amount_given else s.UNIT_PRICE)):
+        col = a.columns.get(canon)
+        if col is None:
+            continue
+        value = f"nullif(trim(CAST(v.{parse.q(col)} AS VARCHAR)), '')"
+        n, ex = con.execute(
+            f"SELECT count(*), any_value({value}) FROM {table} t "
+            f"JOIN {src.view} v USING ({ROW}) WHERE t.__rule = '{rule}'").fetchall()[0]
+        if n:
+            notes.append(
+                f"{n:,} line(s) were quarantined as {rule}: {col!r} is empty or not a number"
+                + (f" (e.g. {ex!r})" if ex else "") + ", so their value is unknown and is not "
+                "in revenue_read or the share of value; fix those values and load the file "
+                "again")
+    return notes
 
 
 def _check_line_totals(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
@@ -531,11 +577,13 @@ def _report(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
     amt = f"coalesce(CASE WHEN isfinite({s.QUANTITY} * {s.UNIT_PRICE}) " \
           f"THEN {s.QUANTITY} * {s.UNIT_PRICE} END, 0)"
     ok = "__rule IS NULL"
-    dated = "__rule IS NULL OR __rule NOT IN ('unparseable_date', 'future_date')"
+    sale = "__rule IS DISTINCT FROM 'totals_row'"  # a totals row is no customer, order or value
+    dated = f"({sale}) AND (__rule IS NULL OR __rule NOT IN ('unparseable_date', 'future_date'))"
     r = con.execute(f"""
         SELECT count(*), count(*) FILTER (WHERE {ok}),
-            count(DISTINCT {s.CUSTOMER_ID}),
-            count(DISTINCT {s.CUSTOMER_ID}) FILTER (WHERE {s.QUANTITY} > 0 AND {s.UNIT_PRICE} > 0),
+            count(DISTINCT {s.CUSTOMER_ID}) FILTER (WHERE {sale}),
+            count(DISTINCT {s.CUSTOMER_ID}) FILTER (WHERE {sale} AND {s.QUANTITY} > 0
+                                                    AND {s.UNIT_PRICE} > 0),
             count(DISTINCT {s.CUSTOMER_ID}) FILTER (WHERE {ok} AND {s.QUANTITY} > 0),
             count(*) FILTER (WHERE {s.CUSTOMER_ID} IS NULL),
             count(*) FILTER (WHERE __cancel),
@@ -545,8 +593,10 @@ def _report(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
             count(*) FILTER (WHERE __nonprod),
             min({s.ORDERED_AT}) FILTER (WHERE {dated}),
             max({s.ORDERED_AT}) FILTER (WHERE {dated}),
-            sum({amt}), sum(abs({amt})), sum({amt}) FILTER (WHERE {ok}),
-            count(DISTINCT {s.ORDER_ID}), count(DISTINCT {s.PRODUCT_ID}),
+            sum({amt}) FILTER (WHERE {sale}), sum(abs({amt})) FILTER (WHERE {sale}),
+            sum({amt}) FILTER (WHERE {ok}),
+            count(DISTINCT {s.ORDER_ID}) FILTER (WHERE {sale}),
+            count(DISTINCT {s.PRODUCT_ID}) FILTER (WHERE {sale}),
             count(*) FILTER (WHERE {ok} AND __cancel),
             count(*) FILTER (WHERE {ok} AND NOT __cancel AND __nonprod),
             count(*) FILTER (WHERE {ok} AND NOT __cancel AND NOT __nonprod AND {s.QUANTITY} < 0),
@@ -562,6 +612,8 @@ def _report(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
     """).fetchall()
     rules: dict[str, dict[str, Any]] = {}
     for name, n, rev, absrev in sorted(per_rule, key=lambda x: s.QUARANTINE_RULES.index(x[0])):
+        if name in NO_VALUE_RULES:  # no share of value rather than a misleading 0%
+            rev = absrev = None
         rules[name] = _rule_entry(name, n, rows, rev, absrev, abs_revenue)
     for name, n in (("cancellation", l_cancel), ("return", l_return),
                     ("non_product", l_nonprod), ("guest", l_guest)):

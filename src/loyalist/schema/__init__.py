@@ -131,6 +131,9 @@ class Rule:
 # first quarantine rule it meets; flag/classify rules annotate loaded rows.
 RULES: tuple[Rule, ...] = (
     Rule("exact_duplicate", "quarantine", "row repeats an earlier row of the same file exactly"),
+    Rule("totals_row", "quarantine",
+         "a totals or summary row of the export ('Total', 'Summe', ... where an id belongs, "
+         "and no order id, product id or date): not a sale, its value is left out"),
     Rule("order_not_found", "quarantine",
          "the line's order id is not in the orders file given with it (no customer or date)"),
     Rule("cancelled_order", "quarantine",
