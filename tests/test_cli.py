@@ -59,6 +59,8 @@ def _digest(p: Path) -> str:
     (["features", "--as-of", "01/02/2024"], "use YYYY-MM-DD"),
     (["features", "--as-of", "today"], "use YYYY-MM-DD"),
     (["features", "--as-of", "1990-01-01"], "choose an as_of after"),
+    # no example date from another data set
+    (["features", "--as-of", "1800-01-01"], "outside 1900-2199; give a date within the data"),
     (["features", "--out", "{tmp}/f.xlsx"], "use a .parquet or .csv"),
     (["generate", "--scenario", "bakery", "--out", "{tmp}/g"], "bakery"),
     # the main job checks its parameters and files before it loads anything
@@ -71,6 +73,22 @@ def _digest(p: Path) -> str:
     (["train", "--as-of", "2030-01-01", "--out", "{tmp}/t"], "days after the last purchase"),
     (["plan", "--budget", "100", "--as-of", "2030-01-01", "--out", "{tmp}/p"],
      "days after the last purchase"),
+    # a window of days is checked before a date is computed from it (100,000 days overflow)
+    (["train", "--horizon", "50000", "--out", "{tmp}/t"],
+     "--horizon 50000 is impossible: it must be between 1 and 1,095 days"),
+    (["evaluate", "--as-of", "2023-12-01", "--horizon", "100000"],
+     "--horizon 100000 is impossible: it must be between 1 and 1,095 days"),
+    (["evaluate", "purchases", "--as-of", "2023-12-01", "--horizon", "100000"],
+     "--horizon 100000 is impossible"),
+    (["evaluate", "recommend", "--as-of", "2023-12-01", "--test-days", "100000"],
+     "--test-days 100000 is impossible: it must be between 1 and 365 days"),
+    # a test window must lie in the data; the example as_of comes from the store's dates
+    (["evaluate", "recommend", "--as-of", "2023-12-01", "--test-days", "300"],
+     "ends on 2024-09-26, after the last purchase in the store (2024-01-02)"),
+    (["evaluate", "--as-of", "2023-12-01"], "ends on 2024-02-29, after the last purchase"),
+    (["evaluate"], "needs --as-of, the test cutoff; the 90-day window after it must lie in the "
+                   "data (2024-01-02 to 2024-01-02), e.g. --as-of 2024-01-02"),
+    (["evaluate", "purchases", "--horizon", "7"], "e.g. --as-of 2024-01-02"),
 ])
 def test_bad_input_is_one_line_exit_2_store_untouched(tmp_path: Path, args: list[str],
                                                       match: str) -> None:

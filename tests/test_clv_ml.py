@@ -261,3 +261,32 @@ def test_online_retail_clv_beats_bgnbd(or_evaluation: dict) -> None:  # noqa: F8
 def test_online_retail_clv_rank_targets(or_evaluation: dict) -> None:  # noqa: F811
     model = or_evaluation["clv"]["models"]["model"]
     assert model["spearman"] >= 0.60 and model["lift_top_decile"] >= 6
+
+
+def test_one_huge_customer_does_not_set_the_others_p90(syn, tmp_path: Path) -> None:  # noqa: ANN001
+    """A wholesaler making 90% of the revenue: the quantile models learn his spend capped
+    (winsorised), so every other customer's p90 stays near what it is without him (it rose
+    ~4x on the median, up to 100x, when his leaves set the p90)."""
+    _, feats, panel = syn
+    lines = synthetic_lines().copy()
+    rev = lines["quantity"] * lines["unit_price"]
+    big = lines.groupby("customer_id").size().idxmax()  # the customer with the most lines
+    mine = lines["customer_id"] == big
+    lines.loc[mine, "quantity"] *= int(round(9 * rev[~mine].sum() / rev[mine].sum()))
+    st = make_store(tmp_path / "w.duckdb", lines)
+    wpanel = build_panel(st, sorted(panel["as_of"].unique()), H)
+    wfeats = customer_features(st, AS_OF)
+    base = BoostedCLVModel().fit(panel)
+    with_him = BoostedCLVModel().fit(wpanel)
+    others = feats["customer_id"] != big
+    p90 = base.score(feats)["clv_p90"][others].to_numpy()
+    wp90 = with_him.score(wfeats.set_index("customer_id").loc[feats["customer_id"]]
+                          .reset_index())["clv_p90"][others].to_numpy()
+    ratio = (wp90 + 1) / (p90 + 1)
+    assert 0.8 < np.median(ratio) < 1.25
+    assert wp90.mean() < 1.5 * p90.mean()
+    assert np.quantile(ratio, 0.9) < 2.5
+    assert next(iter(with_him.capped_customers_)) == big  # named, largest first
+    from loyalist.clv.ml import quantile_cap
+
+    assert base.quantile_cap_ == quantile_cap(panel["future_spend"], panel["customer_id"])

@@ -242,6 +242,19 @@ def test_horizon_and_history_errors() -> None:
         RevenueForecaster(horizon=30).fit({"total": gone}, as_of=as_of)
 
 
+def test_returns_only_are_not_forecast() -> None:
+    """A store (or a category) holding only returns has nothing to forecast: the total is
+    refused, another series skipped, each with the reason (it was forecast at -21 a day)."""
+    y = _series(400)
+    returns = -y.abs().where(y != 0, 1.0)
+    as_of = y.index[-1] + pd.Timedelta(days=1)
+    with pytest.raises(DataError, match="total: no sales, only returns"):
+        RevenueForecaster(horizon=30, models=FAST).fit({"total": returns}, as_of=as_of)
+    fc = RevenueForecaster(horizon=30, models=("seasonal_naive",)).fit(
+        {"total": y, "category=refunds": returns.rename("category=refunds")}, as_of=as_of)
+    assert fc.skipped_["category=refunds"].startswith("no sales, only returns")
+
+
 # --- the store-level entry point ----------------------------------------------------------
 @pytest.fixture(scope="module")
 def small_store(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -391,6 +391,31 @@ def test_cli_functions_write_csv_and_table(tmp_path: Path) -> None:
     assert isinstance(err.exception, LoyalistError)  # the main entry point prints it, exit 2
 
 
+def test_one_off_items_are_not_recommended_again(tmp_path: Path) -> None:
+    """A catalogue of one-off items (each SKU sold once): nobody buys a product twice, so a
+    product the customer already bought is never recommended (every recommendation was one
+    when the hybrid's history component ruled), and the result says why."""
+    rng = np.random.default_rng(0)
+    rows = [line(order=f"o{i}", product=f"sku{i:04d}", customer=f"c{i % 60:02d}",
+                 when=str(pd.Timestamp("2024-01-01") + pd.Timedelta(hours=int(h))),
+                 category=f"cat{i % 5}")
+            for i, h in enumerate(rng.integers(0, 24 * 120, 900))]
+    path = tmp_path / "s.duckdb"
+    with Store(path) as st:
+        ingest_files(st, [write_csv(tmp_path / "t.csv", rows)], loaded_at=LOADED_AT)
+    res = rec_cli.run_recommend(path, None, None, tmp_path / "out", 5, "hybrid")
+    assert res["repeat_share"] == 0 and res["new_only"] is True
+    assert "left out, as with --new-only" in res["notes"][0]
+    recs = pd.read_csv(tmp_path / "out" / "recommendations.csv")
+    bought = pd.DataFrame([(r["customer_id"], r["product_id"]) for r in rows],
+                          columns=["customer_id", "product_id"])
+    assert len(recs) == 5 * 60 and recs.merge(bought).empty
+    (tmp_path / "repeat").mkdir()
+    res = rec_cli.run_recommend(_store_lines(tmp_path / "repeat"), "2024-02-15", None,
+                                tmp_path / "out2", 5, "popularity")
+    assert res["repeat_share"] > 0.01 and res["notes"] == [] and res["new_only"] is False
+
+
 @pytest.fixture(scope="session")
 def or_store_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("rec_or") / "s.duckdb"

@@ -64,6 +64,34 @@ def resolve_as_of(st: Store, as_of: str | None) -> pd.Timestamp:
     return to_as_of(as_of) if as_of else st.default_as_of()
 
 
+#: the longest churn / CLV horizon and recommendation test window, in days
+MAX_HORIZON_DAYS = 1095
+MAX_TEST_DAYS = 365
+
+
+def check_days(value: object, option: str, *, max_days: int, example: int) -> int:
+    """A number of days given as ``option`` (``--horizon``, ``--test-days``...): a whole number
+    from 1 to ``max_days``; anything else is a ParameterError naming the option and its range
+    (before a date is computed from it: 100,000 days overflow a timestamp)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ParameterError(f"{option} {value!r} must be a whole number of days (1 to "
+                             f"{max_days:,}), e.g. {option} {example}")
+    if not 1 <= int(value) <= max_days:
+        raise ParameterError(f"{option} {value} is impossible: it must be between 1 and "
+                             f"{max_days:,} days, e.g. {option} {example}")
+    return int(value)
+
+
+def _need_as_of(st: Store, command: str, what: str, days: int) -> ParameterError:
+    """The error for a missing ``--as-of``, with an example from the store's own dates: the
+    latest as_of whose ``days``-day window is observed."""
+    first, last = st.date_range()
+    latest = st.default_as_of() - pd.Timedelta(days=days)
+    return ParameterError(f"loyalist {command} needs --as-of, {what}; the {days}-day window "
+                          f"after it must lie in the data ({first.date()} to {last.date()}), "
+                          f"e.g. --as-of {max(latest, first.normalize()).date()}")
+
+
 def _warn_beyond_data(st: Store, ts: pd.Timestamp) -> None:
     """A warning when ``ts`` lies far beyond the store's last transaction (a mistyped year):
     the features are still right for that day, as if no one had bought since."""
@@ -228,8 +256,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
 
     say = progress or (lambda _m: None)
     started = time.perf_counter()
-    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
-        raise ParameterError(f"--horizon {horizon!r} days is impossible; use 1 or more days")
+    check_days(horizon, "--horizon", max_days=MAX_HORIZON_DAYS, example=90)
     if budget is not None or budget_per_month is not None:
         goal = plan_params(budget, goal, period, budget_per_month=budget_per_month).goal
     for label, path in (("--catalog", catalog), ("--constraints", constraints)):
@@ -292,8 +319,9 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
 
     def do_recommend() -> tuple[str, dict[str, str]]:
         res = recommend(store_path, day, out_dir=out / "recommendations")
-        return (f"{res['customers']:,} customers x {res['n']} products ({res['method']})",
-                {"recommendations": res["csv"]})
+        return (f"{res['customers']:,} customers x {res['n']} products ({res['method']})"
+                + ("; only products not bought yet: nobody buys a product twice"
+                   if res["notes"] else ""), {"recommendations": res["csv"]})
 
     def do_together() -> tuple[str, dict[str, str]]:
         res = basket_rules(store_path, out / "together", as_of=day)
@@ -432,6 +460,7 @@ def train(store_path: Path, *, as_of: str | None = None, horizon: int = 90,
     score every customer, and write scores to the store (table ``scores``) and ``out``."""
     from loyalist.evaluation.run import train_and_score
 
+    horizon = check_days(horizon, "--horizon", max_days=MAX_HORIZON_DAYS, example=90)
     with Store(store_path, create=False) as st:
         ts = resolve_as_of(st, as_of)
         res = train_and_score(st, ts, horizon, out, progress=progress)
@@ -467,14 +496,20 @@ def score(store_path: Path, *, model_dir: Path, as_of: str | None = None,
             "scores": scores}
 
 
-def evaluate_customers(store_path: Path, *, as_of: str, horizon: int = 90,
+def evaluate_customers(store_path: Path, *, as_of: str | None, horizon: int = 90,
                        out: Path | None = None) -> dict[str, Any]:
     """Out-of-time evaluation of the customer models at ``as_of`` (test window after it)."""
     from loyalist.evaluation.card import write_model_card
     from loyalist.evaluation.run import evaluate
+    from loyalist.evaluation.splits import check_test_window
 
+    horizon = check_days(horizon, "--horizon", max_days=MAX_HORIZON_DAYS, example=90)
     with Store(store_path, read_only=True) as st:
-        metrics, _pred = evaluate(st, to_as_of(as_of), horizon)
+        if not as_of:
+            raise _need_as_of(st, "evaluate", "the test cutoff", horizon)
+        ts = to_as_of(as_of)
+        check_test_window(st.date_range()[1], ts, horizon)
+        metrics, _pred = evaluate(st, ts, horizon)
     paths: dict[str, str] = {}
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -483,13 +518,17 @@ def evaluate_customers(store_path: Path, *, as_of: str, horizon: int = 90,
             "summary": _churn_summary(metrics)}
 
 
-def evaluate_purchases(store_path: Path, *, as_of: str, horizon: int = 90) -> dict[str, Any]:
+def evaluate_purchases(store_path: Path, *, as_of: str | None, horizon: int = 90
+                       ) -> dict[str, Any]:
     """Purchase days per customer in ``[as_of, as_of + horizon)`` forecast by BG/NBD, the
     boosted count model and "same as last period", scored on what happened
     (:func:`loyalist.evaluation.purchases.compare_purchase_forecasts`)."""
     from loyalist.evaluation.purchases import compare_purchase_forecasts
 
+    horizon = check_days(horizon, "--horizon", max_days=MAX_HORIZON_DAYS, example=90)
     with Store(store_path, read_only=True) as st:
+        if not as_of:
+            raise _need_as_of(st, "evaluate purchases", "the forecast origin", horizon)
         return compare_purchase_forecasts(st, to_as_of(as_of), horizon)
 
 
@@ -500,6 +539,9 @@ RECOMMENDATIONS_CSV = "recommendations.csv"
 RECOMMENDATION_COLUMNS = (s.CUSTOMER_ID, "rank", s.PRODUCT_ID, "score", "method")
 
 FORECAST_BY = ("category", "store_id", "country")
+#: below this share of (customer, product) pairs bought again, a product already bought is
+#: not recommended (a store of one-off items: nobody buys the same item twice)
+MIN_REPEAT_SHARE = 0.01
 
 
 def _check_n(n: object) -> None:
@@ -602,6 +644,13 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
     model = make_model(method, random_state=random_state).fit(data)
     fit_s = time.perf_counter() - t0
     targets = np.asarray(ids if ids is not None else data.customers, dtype=object)
+    notes: list[str] = []
+    repeat = data.repeat_share()
+    if not new_only and repeat < MIN_REPEAT_SHARE:
+        new_only = True
+        notes.append(f"{repeat:.1%} of the products customers bought were bought again in "
+                     f"another order (< {MIN_REPEAT_SHARE:.0%}): products a customer already "
+                     "bought are left out, as with --new-only")
     items, scores = model.recommend(targets, n, exclude_purchased=new_only)
     frame = _frame(targets, items, scores, method)
     out_path = Path(out_dir)
@@ -623,6 +672,7 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
         "catalogue_items": data.n_items, "training_purchases": len(data.events),
         "seconds": round(time.perf_counter() - t0, 2), "fit_seconds": round(fit_s, 2),
         "csv": str(csv), "table": s.T_RECOMMENDATIONS if save else None,
+        "repeat_share": round(repeat, 4), "notes": notes,
     }
     if isinstance(model, HybridRecommender):
         result["weights"] = model.weights_
@@ -652,15 +702,19 @@ def evaluate_recommend(store_path: Path | str, as_of: str | pd.Timestamp | None 
     ``validation_days`` before ``as_of`` first. Default ``as_of``: ``test_days`` before the
     day after the last transaction. With ``out_dir``, writes ``recommend_metrics.csv`` and
     ``recommend_evaluation.json``."""
-    if isinstance(test_days, bool) or not isinstance(test_days, int) or test_days < 1:
-        raise ParameterError(f"--test-days {test_days!r} is impossible; use an integer >= 1")
+    from loyalist.evaluation.splits import check_test_window
     from loyalist.recommend import interactions as inter_mod
     from loyalist.recommend.tuning import compare
 
+    test_days = check_days(test_days, "--test-days", max_days=MAX_TEST_DAYS, example=30)
+    if validation_days is not None:
+        validation_days = check_days(validation_days, "validation_days",
+                                     max_days=MAX_TEST_DAYS, example=30)
     t0 = time.perf_counter()
     with Store(store_path, read_only=True) as st:
         ts = to_as_of(as_of) if as_of is not None \
             else st.default_as_of() - pd.Timedelta(days=test_days)
+        check_test_window(st.date_range()[1], ts, test_days, option="--test-days")
         lines, catalog = inter_mod.load(st, ts, horizon_days=test_days)
     _require_products(store_path, lines, ts)
     report = compare(lines, catalog, ts, test_days=test_days, methods=methods,

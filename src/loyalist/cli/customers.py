@@ -112,13 +112,10 @@ def evaluate(ctx: typer.Context, store: StoreOpt = Path(DEFAULT_STORE),
     if ctx.invoked_subcommand is not None:
         return
     from loyalist.cli.main import emit_json, out, progress
-    from loyalist.errors import ParameterError
 
-    if as_of is None:
-        raise ParameterError("loyalist evaluate needs --as-of, the test cutoff (e.g. "
-                             "--as-of 2011-09-01); the test window follows it")
-    progress(as_json)(f"training before {as_of} and testing churn and CLV on the {horizon} "
-                      "days after it")
+    if as_of:
+        progress(as_json)(f"training before {as_of} and testing churn and CLV on the {horizon} "
+                          "days after it")
     res = pipeline.evaluate_customers(store, as_of=as_of, horizon=horizon, out=out_dir)
     if as_json:
         emit_json(res)
@@ -148,13 +145,10 @@ def evaluate_purchases(
       loyalist evaluate purchases --store cdnow.duckdb --as-of 1997-10-01 --horizon 91
     """
     from loyalist.cli.main import emit_json, out, progress
-    from loyalist.errors import ParameterError
 
-    if not as_of:
-        raise ParameterError("loyalist evaluate purchases needs --as-of, the forecast origin "
-                             "(e.g. --as-of 1997-10-01); the window follows it")
-    progress(as_json)(f"forecasting purchase days in the {horizon} days after {as_of}")
-    res = pipeline.evaluate_purchases(store, as_of=as_of, horizon=horizon)
+    if as_of:
+        progress(as_json)(f"forecasting purchase days in the {horizon} days after {as_of}")
+    res = pipeline.evaluate_purchases(store, as_of=as_of or None, horizon=horizon)
     if as_json:
         emit_json(res)
         return

@@ -86,6 +86,8 @@ def recommend(
               f"(as_of {res['as_of']}, {res['cold_start_customers']:,} cold start) in "
               f"{res['seconds']} s -> {res['csv']}" + (f", table {res['table']}"
                                                        if res["table"] else ""))
+    for note in res.get("notes", []):
+        out.print(f"  note: {note}")
     for r in res.get("recommendations", [])[:20]:
         out.print(f"  {r[s.CUSTOMER_ID]} #{r['rank']}: {r[s.PRODUCT_ID]} ({r['score']:.4g})")
 

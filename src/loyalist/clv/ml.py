@@ -12,6 +12,15 @@ the next horizon (``future_spend`` of :func:`loyalist.features.labels`), with qu
   per customer the three predictions are sorted, so ``p10 <= p50 <= p90`` always holds
   (Chernozhukov, Fernandez-Val & Galichon 2010: sorting never worsens the estimates), and
   negatives are clipped to 0.
+- The quantile models learn from targets winsorised (Dixon 1960) at :func:`quantile_cap`: the
+  highest value that at least :data:`CAP_CUSTOMERS` distinct customers reach at some cutoff.
+  A quantile leaf takes the alpha-quantile of its rows' residuals (LightGBM's quantile
+  leaf renewal), so one customer whose rows are a tenth of a leaf sets that leaf's p90; a
+  wholesaler with 90% of the revenue then raised every other customer's p90 about 4x (up to
+  100x). Capping bounds what any one customer (or fewer than ``CAP_CUSTOMERS``) can lend to
+  others; p10/p50 are untouched below the cap. The point model keeps the raw targets, so its
+  total stays unbiased, and ``capped_customers_`` names the customers above the cap (their
+  p90 is a floor, not a quantile).
 
 Training follows :mod:`loyalist.evaluation.boosting`: a panel stacked over earlier cutoffs, the
 latest held out for early stopping, then a refit on all cutoffs.
@@ -41,7 +50,27 @@ log = logging.getLogger(__name__)
 __all__ = ["BoostedCLVModel"]
 
 MIN_BUYERS = 20  # customers with future spend > 0 in the training panel
+#: the quantile models' targets are capped at CAP_FACTOR times the highest value at least
+#: CAP_CUSTOMERS distinct customers reach (see :func:`quantile_cap`)
+CAP_CUSTOMERS = 3
+CAP_FACTOR = 2.0
 TARGETS = ("future_spend", "future_orders", "future_order_days")
+
+
+def quantile_cap(y: np.ndarray, customers: pd.Series | np.ndarray,
+                 min_customers: int = CAP_CUSTOMERS, factor: float = CAP_FACTOR) -> float:
+    """The level the quantile models' targets are capped at: ``factor`` times the
+    ``min_customers``-th largest of the customers' highest targets (over the panel's cutoffs),
+    i.e. twice a level that at least three distinct customers reach. A smooth tail of big
+    customers is left alone (on Online Retail and the generated stores no target is capped);
+    only a customer far above every other is. ``inf`` (no cap) when fewer customers have a
+    positive target."""
+    per_customer = pd.Series(np.asarray(y, dtype=float)).groupby(
+        np.asarray(customers), sort=False).max()
+    per_customer = per_customer[per_customer > 0]
+    if len(per_customer) < min_customers:
+        return float("inf")
+    return factor * float(per_customer.nlargest(min_customers).iloc[-1])
 
 
 class BoostedCLVModel:
@@ -66,7 +95,8 @@ class BoostedCLVModel:
 
     Learned attributes: ``point_``, ``quantile_models_`` ({level: booster}), ``columns_``,
     ``n_rounds_`` ({"point": n, level: n}), ``train_cutoffs_``, ``holdout_cutoff_``,
-    ``n_train_``.
+    ``n_train_``, ``quantile_cap_`` (the cap on the quantile models' targets, see
+    :func:`quantile_cap`) and ``capped_customers_`` ({customer: highest target} above it).
     """
 
     def __init__(self, *, quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
@@ -96,7 +126,7 @@ class BoostedCLVModel:
     def fit(self, panel: pd.DataFrame) -> BoostedCLVModel:
         """Fit on a panel with the feature columns, ``as_of`` and the target column."""
         levels = self._validate()
-        for col in ("as_of", self.target):
+        for col in ("as_of", s.CUSTOMER_ID, self.target):
             if col not in panel.columns:
                 raise DataError(f"training panel: column {col!r} is missing; build it with "
                                 "loyalist.evaluation.splits.build_panel")
@@ -112,12 +142,19 @@ class BoostedCLVModel:
         horizon = panel_horizon(panel)
         x = model_matrix(panel)
         extra = dict(self.params or {})
-        specs: list[dict[str, Any]] = [{**extra, "objective": self.objective}] + [
-            {**extra, "objective": "quantile", "alpha": q} for q in levels]
+        cap = quantile_cap(y, panel[s.CUSTOMER_ID])
+        above = pd.Series(y).groupby(panel[s.CUSTOMER_ID].to_numpy(), sort=False).max()
+        self.quantile_cap_ = cap
+        self.capped_customers_ = {str(k): float(v) for k, v in
+                                  above[above > cap].sort_values(ascending=False).items()}
+        y_capped = np.minimum(y, cap)
+        specs: list[tuple[dict[str, Any], np.ndarray]] = [
+            ({**extra, "objective": self.objective}, y)] + [
+            ({**extra, "objective": "quantile", "alpha": q}, y_capped) for q in levels]
         fits = parallel_map(
-            lambda params: fit_with_holdout(x, y, panel["as_of"], horizon_days=horizon,
-                                            kind="regressor", params=params,
-                                            random_state=self.random_state, n_jobs=self.n_jobs),
+            lambda spec: fit_with_holdout(x, spec[1], panel["as_of"], horizon_days=horizon,
+                                          kind="regressor", params=spec[0],
+                                          random_state=self.random_state, n_jobs=self.n_jobs),
             specs, self.workers)
         self.point_ = fits[0].model
         self.n_rounds_: dict[str, int] = {"point": fits[0].best_iteration}

@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from loyalist import schema as s
-from loyalist.errors import DataError, LoyalistError
+from loyalist.errors import LoyalistError
 from loyalist.evaluation.metrics import clv_metrics
-from loyalist.evaluation.splits import build_panel, last_period, plan_cutoffs
+from loyalist.evaluation.splits import build_panel, check_test_window, last_period, plan_cutoffs
 from loyalist.features import customer_features, labels, to_as_of
 from loyalist.store import Store
 
@@ -104,12 +104,7 @@ def compare_purchase_forecasts(store: Store, as_of: Any, horizon_days: int, *,
     from loyalist.clv import BetaGeoModel
 
     ts = to_as_of(as_of)
-    last = store.date_range()[1]
-    end = ts + pd.Timedelta(days=horizon_days)
-    if end > last.normalize() + pd.Timedelta(days=1):
-        raise DataError(f"the window {ts.date()} + {horizon_days} days ends on {end.date()}, "
-                        f"after the last purchase in the store ({last.date()}): nothing to "
-                        "compare against. Use an earlier as_of or a shorter horizon")
+    check_test_window(store.date_range()[1], ts, horizon_days)
     feats = customer_features(store, ts)
     truth = feats[[s.CUSTOMER_ID]].merge(labels(store, ts, horizon_days), on=s.CUSTOMER_ID,
                                          how="left", validate="one_to_one")

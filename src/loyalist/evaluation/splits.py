@@ -34,7 +34,8 @@ from loyalist.errors import DataError, ParameterError
 from loyalist.features import FEATURES, customer_features, labels
 from loyalist.store import Store
 
-__all__ = ["CutoffPlan", "build_panel", "check_observed", "fingerprint", "last_period",
+__all__ = ["CutoffPlan", "build_panel", "check_observed", "check_test_window", "fingerprint",
+           "last_period",
            "last_period_spend",
            "model_matrix", "panel_horizon", "plan_cutoffs"]
 
@@ -149,6 +150,22 @@ def check_observed(last_purchase: Any, as_of: pd.Timestamp) -> None:
             f"cover days with no data. Use an as_of up to {latest_ok} "
             "(the default is the day after the last transaction)"
         )
+
+
+def check_test_window(last_purchase: Any, as_of: pd.Timestamp, days: int, *,
+                      option: str = "--horizon") -> None:
+    """A test window ``[as_of, as_of + days)`` must end by the day after the last purchase in
+    the store: what is scored must have been observed. ``option`` names the window's length
+    in the message (``--horizon``, ``--test-days``)."""
+    last = pd.Timestamp(last_purchase)
+    data_end = last.normalize() + pd.Timedelta(days=1)
+    end = pd.Timestamp(as_of) + pd.Timedelta(days=days)
+    if end > data_end:
+        latest = data_end - pd.Timedelta(days=days)
+        raise DataError(
+            f"the window {pd.Timestamp(as_of).date()} + {days} days ends on {end.date()}, "
+            f"after the last purchase in the store ({last.date()}): nothing to compare "
+            f"against. Use an as_of up to {latest.date()} or a shorter {option}")
 
 
 def build_panel(store: Store, cutoffs: tuple[pd.Timestamp, ...] | list[pd.Timestamp],

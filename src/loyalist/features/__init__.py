@@ -46,8 +46,9 @@ def to_as_of(value: str | date | datetime | pd.Timestamp) -> pd.Timestamp:
     if ts.tzinfo is not None:
         ts = ts.tz_convert(None)
     if not 1900 <= ts.year <= 2199:
-        raise ParameterError(f"--as-of {value!r} is outside 1900-2199; give a date near the "
-                             "data, e.g. --as-of 2011-09-01")
+        raise ParameterError(f"--as-of {str(value)!r} is outside 1900-2199; give a date "
+                             "within the data's dates (the store's report shows its first and "
+                             "last day)")
     return ts.as_unit("ns")  # a parsed date is in seconds; one resolution everywhere
 
 

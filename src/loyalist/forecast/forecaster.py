@@ -132,7 +132,13 @@ class RevenueForecaster:
         keep: dict[str, pd.Series] = {}
         for name, y in series.items():
             have = (as_of - y.index[0]).days
-            if have < need:
+            if not (y > 0).any():
+                why = ("no sales, only returns (no day's net revenue is above zero): nothing "
+                       "to forecast")
+                if name == first_name:
+                    raise DataError(f"{name}: {why}; load the sales, not only the returns")
+                self.skipped_[name] = why
+            elif have < need:
                 why = (f"{have} day{'' if have == 1 else 's'} of history before as_of "
                        f"{as_of.date()} (from "
                        f"{y.index[0].date()}); a {h}-day forecast with a {self.n_origins}-origin "

@@ -172,6 +172,14 @@ class Interactions:
                 f"{self.n_items:,} items ({self.n_items - self.n_warm_items} cold), "
                 f"as_of={self.as_of})")
 
+    def repeat_share(self) -> float:
+        """Share of the (customer, product) pairs bought in more than one order: how often a
+        customer buys a product again (0 when no one ever does, e.g. one-off items)."""
+        if self.events.empty:
+            return 0.0
+        sizes = self.events.groupby(["user", "item"], sort=False).size()
+        return float((sizes > 1).mean())
+
     # --- matrices ------------------------------------------------------------------------
     def matrix(self, *, half_life_days: float | None = None, binary: bool = False
                ) -> sp.csr_matrix:
