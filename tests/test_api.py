@@ -8,7 +8,12 @@ import csv
 import io
 import json
 import logging
+import random
+import re
 import shutil
+import subprocess
+import sys
+import tempfile
 import time
 import typing
 from collections.abc import Iterator
@@ -34,12 +39,13 @@ from loyalist.api.models import Tier
 from loyalist.api.settings import parse_keys
 from loyalist.api.storegate import StoreGate
 from loyalist.api.writes import safe_name
-from loyalist.errors import ParameterError
+from loyalist.errors import ParameterError, StoreError
 from loyalist.store import Store
 
 KEYS = "reader-key,writer-key:write"
 R = {"Authorization": "Bearer reader-key"}
 W = {"Authorization": "Bearer writer-key"}
+NEW_SEGMENT = "New (no purchase yet)"  # plans' segment of registered customers without purchases
 NEW_LINES = ("customer_id,order_id,ordered_at,product_id,quantity,unit_price\n"
              "C000008,API-1,2025-12-30 10:00:00,P1100,1,20.0\n"
              "C000008,API-1,2025-12-30 10:00:00,P1229,2,35.5\n"
@@ -76,6 +82,16 @@ def client(store: Path) -> Iterator[TestClient]:
     app = create_app(Settings(store=store, api_keys=KEYS))  # type: ignore[arg-type]
     with TestClient(app) as c:
         yield c
+
+
+def load_record(path: Path, load_id: int) -> tuple[str, str]:
+    """(file, the report's file) the ``loads`` table holds for ``load_id``; neither may name a
+    temporary folder anywhere in the report."""
+    with Store(path, read_only=True) as st:
+        file, report = st.con.execute("SELECT file, report FROM loads WHERE load_id = ?",
+                                      [load_id]).fetchall()[0]
+    assert "loyalist-" not in report and "__src" not in report
+    return file, json.loads(report)["file"]
 
 
 def counts(path: Path) -> dict[str, int]:
@@ -273,6 +289,23 @@ def test_unknown_segment_is_422_listing_segments(client: TestClient) -> None:
     assert "Champions" in r.json()["message"]
 
 
+def test_plan_segments_the_customer_list_lacks_are_explained(client: TestClient) -> None:
+    """A plan may target registered customers with no purchase yet (NEW_SEGMENT); they have no
+    scores, so ``/customers`` cannot list them: both errors say so, and in the API's words."""
+    r = client.post("/plans", json={"budget": 100, "segments": ["Nope"]}, headers=W)
+    msg = r.json()["message"]
+    assert r.status_code == 422 and msg.startswith("segments 'Nope' is not a segment")
+    assert "--" not in msg and NEW_SEGMENT in msg and "GET /customers" in msg
+    page = client.get("/customers", params={"segment": NEW_SEGMENT}, headers=R)
+    assert page.status_code == 422
+    assert "no purchase yet; they have no scores" in page.json()["message"]
+    assert "Champions" in page.json()["message"]
+    from loyalist.api.writes import plan_message
+
+    run = "s.duckdb: no scores; run `loyalist train --as-of 2025-01-01` first, or --as-of"
+    assert plan_message(run) == run.removesuffix("--as-of") + "as_of"  # commands stay the CLI's
+
+
 def test_segments_profile_everyone(client: TestClient) -> None:
     doc = client.get("/segments", headers=R).json()
     segs = doc["segments"]
@@ -461,6 +494,7 @@ def test_ingest_upload_loads_with_a_quality_report(client: TestClient, store: Pa
     after = counts(store)
     assert after["transactions"] == before["transactions"] + 3
     assert after["loads"] == before["loads"] + 1
+    assert load_record(store, rep["load_id"]) == ("sales_new.csv", "sales_new.csv")
     bad_rows = NEW_LINES.replace("API-", "APQ-").replace(",20.0\n", ",-4\n")
     q = client.post("/ingest", files={"file": ("q.csv", bad_rows.encode())}, headers=W).json()
     assert q["reports"][0]["rows_quarantined"] == 2  # same rules as the CLI
@@ -484,6 +518,7 @@ def test_ingest_upload_of_a_zip_archive(client: TestClient, store: Path) -> None
     assert (rep["rows_read"], rep["rows_loaded"]) == (3, 3)
     assert "loyalist-upload-" not in r.text and "loyalist-" not in rep["file"]
     assert counts(store)["transactions"] == before["transactions"] + 3
+    assert load_record(store, rep["load_id"]) == (rep["file"], rep["file"])
 
 
 @pytest.mark.parametrize(("name", "data"), [
@@ -492,6 +527,7 @@ def test_ingest_upload_of_a_zip_archive(client: TestClient, store: Path) -> None
     ("columns.csv", b"a,b,c\n1,2,3\n"),
     ("empty.csv", b""),
     ("notes.docx", b"hello"),
+    ("garbage.csv", random.Random(0).randbytes(3000)),
 ])
 def test_corrupt_upload_is_400_and_leaves_the_store(client: TestClient, store: Path,
                                                    name: str, data: bytes) -> None:
@@ -499,7 +535,8 @@ def test_corrupt_upload_is_400_and_leaves_the_store(client: TestClient, store: P
     r = client.post("/ingest", files={"file": (name, data)}, headers=W)
     assert r.status_code == 400, r.text
     msg = r.json()["message"]
-    assert name in msg and "\n" not in msg and "loyalist-upload-" not in msg
+    assert name in msg and "\n" not in msg and "loyalist-" not in msg
+    assert "__src" not in msg and f'"{tempfile.gettempdir()}/' not in msg
     assert "Traceback" not in r.text
     assert counts(store) == before
 
@@ -561,6 +598,33 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path
         get_settings.cache_clear()
     with pytest.raises(ValueError, match="empty before its"):
         parse_keys(":write")
+
+
+@pytest.mark.parametrize(("keys", "error"), [
+    ("r1,k1:admin", "entry 2 has an unknown scope 'admin' after its last ':'"),
+    ("k1:Write", "entry 1 has an unknown scope 'Write' .* 'read' and 'write' \\(lower case\\)"),
+    ("k1, ,k1:write", "entries 1 and 2 are the same key with different scopes"),
+    ("pass:word", "entry 1 has an unknown scope 'word'.*needs ':read' or ':write' at its end"),
+])
+def test_api_key_typos_stop_the_server(monkeypatch: pytest.MonkeyPatch, keys: str,
+                                       error: str) -> None:
+    """A scope typo used to be read as part of the secret (so 'Bearer k1' got 401), and a key
+    listed twice took its first scope; now the server refuses to start, in one line that names
+    the entry without its secret."""
+    from loyalist.cli.serve import serve
+
+    with pytest.raises(ValueError, match=error):
+        parse_keys(keys)
+    monkeypatch.setenv("LOYALIST_API_KEYS", keys)
+    with pytest.raises(ParameterError, match=f"^LOYALIST_API_KEYS: {error}") as e:
+        serve(store=Path("x.duckdb"), host="127.0.0.1", port=8000, log_level="info")
+    assert "\n" not in str(e.value) and "k1" not in str(e.value) and "pass" not in str(e.value)
+
+
+def test_api_keys_may_contain_a_colon_with_their_scope() -> None:
+    keys = parse_keys("a:b:read,c:d:write,e:f:write,e:f:write")
+    assert [(k.secret, k.scope) for k in keys] == [("a:b", "read"), ("c:d", "write"),
+                                                   ("e:f", "write")]
 
 
 def test_tiers_mirror_the_churn_model() -> None:
@@ -656,6 +720,28 @@ def test_real_server(server: dict[str, Any]) -> None:
     hit = next(x for x in reqs if x["path"] == "/customers/NOPE")
     assert hit["method"] == "GET" and hit["status"] == 404 and hit["ms"] >= 0
     assert {x["status"] for x in reqs} >= {200, 401, 403, 404, 413, 422}
+
+
+def test_a_store_the_server_holds_is_named_busy_with_its_pid(
+        built: Path, tmp_path: Path) -> None:
+    """While ``loyalist serve`` keeps its read handle open, writing the store from another
+    process fails with one line naming the server's PID and what to do (was DuckDB's three
+    sentences ending "is another process writing to it?")."""
+    path = copy_store(built, tmp_path, "held.duckdb")
+    with serve_subprocess(path, tmp_path, {"LOYALIST_API_KEYS": KEYS,
+                                           "LOYALIST_STORE_IDLE_SECONDS": "600"}) as srv:
+        pid = srv["proc"].pid  # type: ignore[attr-defined]
+        assert httpx.get(f"{srv['base']}/segments", headers=R, timeout=30).status_code == 200
+        expect = (rf"^{re.escape(str(path))}: the store is in use by another process "
+                  rf"\(PID {pid}\); if that is `loyalist serve`, try again once it has had "
+                  r"no request for LOYALIST_STORE_IDLE_SECONDS .*or stop it$")
+        with pytest.raises(StoreError, match=expect):
+            Store(path)
+        cli = subprocess.run([sys.executable, "-m", "loyalist", "features", "--store",
+                              str(path)], capture_output=True, text=True, timeout=120)
+        err = " ".join(cli.stderr.split())
+        assert cli.returncode == 2 and f"(PID {pid})" in err, cli.stderr
+        assert "LOYALIST_STORE_IDLE_SECONDS" in err and "another process writing" not in err
 
 
 # --- schemathesis: no 5xx anywhere in the schema ------------------------------------------

@@ -6,7 +6,10 @@ behind the cached getter :func:`get_settings`.
 ``LOYALIST_API_KEYS``              comma-separated keys; suffix a key with ``:write`` to let it
                                    call ``POST /plans`` and ``POST /ingest`` (e.g.
                                    ``LOYALIST_API_KEYS="r3ad-k3y,wr1te-k3y:write"``); a key
-                                   without a suffix (or with ``:read``) only reads
+                                   without a suffix (or with ``:read``) only reads. The text
+                                   after the last ``:`` is the scope: a key containing ``:``
+                                   needs one (``a:b:read``); any other scope, or one key
+                                   listed with two scopes, stops the server at start-up
 ``LOYALIST_CORS_ORIGINS``          comma-separated browser origins allowed cross-origin
                                    (default empty: CORS closed)
 ``LOYALIST_MAX_UPLOAD_BYTES``      largest ``POST /ingest`` request body (default 200 MiB)
@@ -46,24 +49,45 @@ class ApiKey:
         return f"ApiKey(scope={self.scope!r}, secret=***)"
 
 
+SCOPES: tuple[Scope, ...] = ("read", "write")
+
+
 def parse_keys(raw: str | list[str] | tuple[object, ...]) -> tuple[ApiKey, ...]:
-    """``"k1,k2:write"`` -> keys with scopes; blank items are ignored."""
+    """``"k1,k2:write"`` -> keys with scopes; blank items are ignored.
+
+    The text after an entry's last ``:`` is its scope, ``read`` or ``write``; an entry without
+    ``:`` reads. So a key that contains ``:`` itself needs its scope written out
+    (``a:b:read``). An unknown scope (``k1:admin``, ``k1:Write``) and one key listed with two
+    scopes are refused rather than read as some other key; the messages name the entry by its
+    position and scope, never by its secret."""
     items = raw.split(",") if isinstance(raw, str) else list(raw)
-    keys = []
-    for item in items:
+    keys: list[ApiKey] = []
+    where: dict[str, tuple[int, Scope]] = {}  # secret -> (entry number, scope) first listed
+    entries = [x if isinstance(x, ApiKey) else str(x).strip() for x in items]
+    for n, item in enumerate([x for x in entries if x], start=1):
         if isinstance(item, ApiKey):
-            keys.append(item)
-            continue
-        text = str(item).strip()
-        if not text:
-            continue
-        secret, scope = text, "read"
-        for suffix in (":write", ":read"):
-            if text.endswith(suffix):
-                secret, scope = text[: -len(suffix)], suffix[1:]
-        if not secret:
-            raise ValueError("an API key is empty before its ':write'/':read' suffix")
-        keys.append(ApiKey(secret, scope))  # type: ignore[arg-type]
+            key = item
+        else:
+            text = item
+            secret, colon, scope = text.rpartition(":")
+            if not colon:
+                secret, scope = text, "read"
+            if scope not in SCOPES:
+                shown = repr(scope) if len(scope) <= 12 else f"of {len(scope)} characters"
+                raise ValueError(
+                    f"entry {n} has an unknown scope {shown} after its last ':': the scopes are "
+                    "'read' and 'write' (lower case), e.g. 'KEY:write'; a key that contains "
+                    "':' itself needs ':read' or ':write' at its end")
+            if not secret:
+                raise ValueError(f"entry {n}: an API key is empty before its ':{scope}' suffix")
+            key = ApiKey(secret, scope)  # type: ignore[arg-type]
+        first = where.setdefault(key.secret, (n, key.scope))
+        if first[1] != key.scope:
+            raise ValueError(f"entries {first[0]} and {n} are the same key with different "
+                             f"scopes ({first[1]!r} and {key.scope!r}); list each key once, "
+                             "with ':write' if it may write")
+        if first[0] == n:
+            keys.append(key)
     return tuple(keys)
 
 

@@ -1,23 +1,27 @@
 """The two write endpoints' work: a plan (``POST /plans``) and a file load (``POST /ingest``),
 each one call of :mod:`loyalist.pipeline` with the store to itself. Temporary files (inline
 constraints, the upload) never leak into what the client sees: their paths are replaced in
-results and messages."""
+results, messages and the ``loads`` table, and messages name request fields, not CLI options."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from loyalist import pipeline
+from loyalist import schema as s
 from loyalist.api.models import PlanRequest
+from loyalist.api.reads import NEW_SEGMENT
 from loyalist.api.storegate import StoreGate
 from loyalist.errors import LoyalistError
+from loyalist.store import Store
 
 
 def json_safe(x: Any, replace: tuple[str, str] | None = None) -> Any:
@@ -42,8 +46,41 @@ def _scratch(prefix: str, shown_as: str) -> Iterator[Path]:
             raise type(e)(re.sub(re.escape(tmp) + r"/[^\s:]*", shown_as, msg)) from None
 
 
+#: the ``loyalist plan`` options that :func:`loyalist.pipeline.plan`'s messages name, as the
+#: fields of :class:`~loyalist.api.models.PlanRequest`
+PLAN_OPTIONS = {"--budget": "budget", "--budget-per-month": "budget_per_month", "--goal": "goal",
+                "--period": "period", "--segments": "segments", "--as-of": "as_of",
+                "--max-segment-share": "max_segment_share", "--cooldown": "cooldown_days",
+                "--offer-fit": "offer_fit", "--no-offer-fit": "offer_fit"}
+
+
+def plan_message(msg: str) -> str:
+    """A :func:`loyalist.pipeline.plan` message as the API's: request fields for the CLI's
+    options (outside the `commands` it suggests), and why its segment of customers with no
+    purchase has no customer list."""
+    parts = msg.split("`")
+    parts[::2] = [re.sub(r"(?<![\w-])--[a-z][a-z-]*",
+                         lambda m: PLAN_OPTIONS.get(m.group(), m.group()), x) for x in parts[::2]]
+    msg = "`".join(parts)
+    if msg.startswith("segments ") and NEW_SEGMENT in msg:
+        msg += (f" ({NEW_SEGMENT!r}: registered customers with no purchase yet; they have no "
+                "scores, so GET /customers and GET /segments do not list them)")
+    return msg
+
+
 def plan(gate: StoreGate, req: PlanRequest) -> dict[str, Any]:
-    """Make and save a plan; its summary (``loyalist plan --json``)."""
+    """Make and save a plan; its summary (``loyalist plan --json``). Errors name the request's
+    fields (:func:`plan_message`)."""
+    try:
+        return _plan(gate, req)
+    except LoyalistError as e:
+        msg = plan_message(str(e))
+        if msg == str(e):
+            raise
+        raise type(e)(msg) from None
+
+
+def _plan(gate: StoreGate, req: PlanRequest) -> dict[str, Any]:
     with _scratch("loyalist-plan-", "the request's constraints") as tmp:
         cons = None
         if req.constraints():
@@ -69,13 +106,69 @@ def safe_name(filename: str | None) -> str:
 
 def ingest(gate: StoreGate, upload: BinaryIO, filename: str | None, *, table: str, fmt: str,
            mapping: list[str] | None) -> list[dict[str, Any]]:
-    """Load one uploaded file with the CLI's validation and quarantine; its quality report."""
+    """Load one uploaded file with the CLI's validation and quarantine; its quality report.
+    The report, the ``loads`` table and error messages name the file as the client did
+    (:func:`safe_name`), never by the server's temporary copy."""
     name = safe_name(filename)
-    with _scratch("loyalist-upload-", name) as tmp:
-        path = tmp / name
+    with tempfile.TemporaryDirectory(prefix="loyalist-upload-") as tmp:
+        show = client_names(Path(tmp), name)
+        path = Path(tmp) / name
         with path.open("wb") as f:
             shutil.copyfileobj(upload, f, 1024 * 1024)
-        with gate.write() as store:
-            reports = pipeline.ingest(store, [path], fmt=fmt, mapping=mapping or None,
-                                      table=table)
-    return json_safe(reports, replace=(str(path), name))  # type: ignore[no-any-return]
+        try:
+            with gate.write() as store:
+                reports = pipeline.ingest(store, [path], fmt=fmt, mapping=mapping or None,
+                                          table=table)
+                _rename_loads(store, [int(r["load_id"]) for r in reports], show)
+        except LoyalistError as e:
+            msg = show(str(e))
+            if msg == str(e):
+                raise
+            raise type(e)(msg) from None
+    return map_strings(json_safe(reports), show)  # type: ignore[no-any-return]
+
+
+def client_names(tmp: Path, name: str) -> Callable[[str], str]:
+    """``text`` -> ``text`` with the server's paths of the upload ``name`` saved in ``tmp``
+    shown as the client named it: the upload itself and members of an uploaded archive
+    (``shop.zip/lines.csv``), and the copies :mod:`loyalist.ingest` makes in temporary folders
+    of its own (``/tmp/loyalist-XXXX/__src0/lines.csv``)."""
+    folders = sorted({str(tmp), str(tmp.resolve())}, key=len, reverse=True)
+    temp = Path(tempfile.gettempdir())
+    roots = "|".join(re.escape(str(r)) for r in sorted({temp, temp.resolve()},
+                                                       key=lambda r: -len(str(r))))
+    scratch = re.compile(rf"(?:{roots})[/\\]loyalist-[\w-]+[/\\][^\s\"'`]*[^\s\"'`.,;:)]")
+    archive = name.lower().endswith(".zip")
+
+    def shown(m: re.Match[str]) -> str:
+        base = re.split(r"[/\\]", m.group())[-1]
+        return f"{name}/{base}" if archive and base != name else name
+
+    def show(text: str) -> str:
+        for folder in folders:
+            text = text.replace(folder + os.sep, "").replace(folder + "/", "")
+        return scratch.sub(shown, text)
+
+    return show
+
+
+def map_strings(x: Any, f: Callable[[str], str]) -> Any:
+    """``x`` (plain JSON) with ``f`` applied to every string in it."""
+    if isinstance(x, str):
+        return f(x)
+    if isinstance(x, list):
+        return [map_strings(v, f) for v in x]
+    if isinstance(x, dict):
+        return {k: map_strings(v, f) for k, v in x.items()}
+    return x
+
+
+def _rename_loads(store: Path, load_ids: list[int], show: Callable[[str], str]) -> None:
+    """The ``loads`` rows of an upload: file and report by the client's names."""
+    with Store(store) as st, st.transaction() as con:
+        rows = con.execute(f"SELECT load_id, file, report FROM {s.T_LOADS} "
+                           f"WHERE list_contains(?, load_id)", [load_ids]).fetchall()
+        for load_id, file, report in rows:
+            new = json.dumps(map_strings(json.loads(report), show)) if report else report
+            con.execute(f"UPDATE {s.T_LOADS} SET file = ?, report = ? WHERE load_id = ?",
+                        [show(file) if file else file, new, load_id])

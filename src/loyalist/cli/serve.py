@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from loyalist.cli.options import StoreOpt
 from loyalist.errors import ParameterError
 from loyalist.store import DEFAULT_STORE
+
+if TYPE_CHECKING:
+    from loyalist.api import Settings
 
 
 def serve(
@@ -35,7 +38,7 @@ def serve(
     except ImportError as e:  # pragma: no cover - depends on the install
         raise ParameterError(f"the API needs the 'api' extra ({e.name} is missing); "
                              "install it with `pip install 'loyalist[api]'`") from None
-    settings = Settings(store=store)
+    settings = _settings(Settings, store)
     if not settings.api_keys:
         raise ParameterError("no API keys: set LOYALIST_API_KEYS, e.g. "
                              "LOYALIST_API_KEYS='reader-key,writer-key:write' (every endpoint "
@@ -43,3 +46,19 @@ def serve(
     configure_logging(log_level)
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None,
                 access_log=False, server_header=False, workers=1)
+
+
+def _settings(cls: type[Settings], store: Path) -> Settings:
+    """The server's settings; a bad ``LOYALIST_*`` value is one line naming the variable (the
+    keys' value is never shown: it holds secrets)."""
+    from pydantic import ValidationError
+
+    try:
+        return cls(store=store)
+    except ValidationError as e:
+        err = e.errors()[0]
+        var = "LOYALIST_" + "_".join(str(p) for p in err["loc"]).upper()
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["loc"][:1] != ("api_keys",):
+            msg += f" (got {err.get('input')!r})"
+        raise ParameterError(f"{var}: {msg}") from None

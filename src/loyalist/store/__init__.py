@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,6 +107,23 @@ def default_memory_limit() -> str:
     return f"{gb}GB"
 
 
+def _in_use(path: Path, duckdb_message: str, *, read_only: bool) -> str | None:
+    """One line for DuckDB's "Could not set lock on file ... (PID n)" (None for other I/O
+    errors): which process holds the store, and what to do. A server holds it while it reads
+    (``loyalist serve`` closes it after LOYALIST_STORE_IDLE_SECONDS without a request)."""
+    text = duckdb_message.lower()
+    if "lock" not in text and "used by another process" not in text:
+        return None
+    pid = re.search(r"\(PID (\d+)\)", duckdb_message)
+    who = f"another process (PID {pid.group(1)})" if pid else "another process"
+    if read_only:
+        return (f"{path}: the store is open for writing in {who}; try again when it has "
+                "finished")
+    return (f"{path}: the store is in use by {who}; if that is `loyalist serve`, try again once "
+            "it has had no request for LOYALIST_STORE_IDLE_SECONDS (default 2 s: it then closes "
+            "the store), or stop it")
+
+
 class Store:
     """A DuckDB file. Use as a context manager; ``read_only`` for serving and features;
     ``create=False`` to write only into a store that exists (a command that reads the data
@@ -127,7 +145,8 @@ class Store:
             raise StoreError(f"memory limit {config['memory_limit']!r} (LOYALIST_MEMORY_LIMIT): "
                              f"{str(e).splitlines()[0]}; use a size such as '4GB'") from None
         except duckdb.IOException as e:
-            raise StoreError(f"{self.path}: cannot open the store ({str(e).splitlines()[0]}); "
+            raise StoreError(_in_use(self.path, str(e), read_only=read_only) or
+                             f"{self.path}: cannot open the store ({str(e).splitlines()[0]}); "
                              "is another process writing to it?") from None
         # DuckDB's own progress bar (long queries) would draw over the commands' progress lines
         self.con.execute("SET enable_progress_bar = false")
