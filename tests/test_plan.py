@@ -889,16 +889,24 @@ def test_catalog_refuses_unknown_keys_and_impossible_percents(tmp_path: Path) ->
                   'categroy = "knitwear"\n',
         "b.yaml": "promotions:\n  - {name: knit20, kind: percent_discount, value: 20, "
                   "min_spnd: 100}\n",
-        "c.csv": "name,kind,value,contactcost\nknit20,percent_discount,20,0.1\n",
+        "c.csv": "name,kind,value,contact_cots\nknit20,percent_discount,20,0.1\n",
     }
     for (f, text), (key, near) in zip(files.items(), [("categroy", "category"),
                                                       ("min_spnd", "min_spend"),
-                                                      ("contactcost", "contact_cost")],
+                                                      ("contact_cots", "contact_cost")],
                                       strict=True):
         (tmp_path / f).write_text(text)
         with pytest.raises(DataError, match=rf"{f}: unknown key '{key}' \(promotion 'knit20'\); "
                                             rf"did you mean '{near}'\? known keys: name, kind"):
             load_catalog(tmp_path / f)
+    # the other names `ingest --table promotion_catalog` reads are read here too, also when
+    # one promotion spells a key one way and the next another
+    (tmp_path / "d.yaml").write_text(
+        "promotions:\n  - {name: p10, kind: percent_discount, value: 10, contactcost: 0.1}\n"
+        "  - {name: v5, Type: fixed_voucher, value: 5, Contact Cost: 0.2}\n")
+    got = load_catalog(tmp_path / "d.yaml")
+    assert got[["kind", "contact_cost"]].values.tolist() == [["percent_discount", 0.1],
+                                                             ["fixed_voucher", 0.2]]
     (tmp_path / "p.csv").write_text("name,kind,value\nfree_money,percent_discount,150\n")
     with pytest.raises(DataError, match=r"p.csv: promotion 'free_money' has value 150; .*0..100"):
         load_catalog(tmp_path / "p.csv")
@@ -977,3 +985,17 @@ def test_an_age_limit_without_ages_says_so(scenario: dict) -> None:
                                         r"age .* load a customers file with a birth date"):
         build_instance(pred, _ctx(scenario, customers=cust), PlanParams(budget=100),
                        Constraints(min_age=limits))
+
+
+def test_an_age_limit_on_a_category_never_sold_is_warned_about(scenario: dict) -> None:
+    """`[min_age] wine = 18` on a store that sells no wine kept customers of unknown age out of
+    every store-wide promotion without a word; the plan now warns, naming the file."""
+    pred = scenario["inp"]["predictions"]
+    cons = Constraints(min_age={"wine": 18.0}, source="c.toml")
+    inst = build_instance(pred, _ctx(scenario), PlanParams(budget=100), cons)
+    assert any(w.startswith("c.toml: min_age 18 for 'wine', a category this store has never "
+                            "sold") for w in inst.warnings), inst.warnings
+    sold = next(k for v in scenario["inp"]["catalog"]["category"] for k in v.split(";") if k)
+    inst = build_instance(pred, _ctx(scenario), PlanParams(budget=100),
+                          Constraints(min_age={sold: 18.0}))
+    assert not any("min_age" in w for w in inst.warnings)

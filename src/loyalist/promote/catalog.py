@@ -219,6 +219,26 @@ def _unknown_key(frame: pd.DataFrame, key: str, source: str) -> str:
     return f"{source}: unknown key {key!r}{who}{hint} known keys: {', '.join(CATALOG_KEYS)}"
 
 
+def _catalog_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its keys named as :data:`CATALOG_KEYS`: the spellings and other names
+    that ``loyalist ingest --table promotion_catalog`` accepts ('Contact Cost', 'contactcost',
+    'type', 'segments') are accepted here too, so a catalog file means the same whichever way
+    it is loaded; anything else stays as written (and is refused as unknown)."""
+    from loyalist.ingest.adapters import normalise
+    from loyalist.ingest.tables import SPECS
+
+    names = {normalise(k): k for k in CATALOG_KEYS} | dict(SPECS[s.T_CATALOG].synonyms)
+    out = frame
+    for c in frame.columns:
+        key = names.get(normalise(str(c)))
+        if c in CATALOG_KEYS or key is None:
+            continue
+        # one promotion may spell a key one way and the next another (YAML, TOML)
+        merged = out[c] if key not in out else out[key].combine_first(out[c])
+        out = out.drop(columns=[c]).assign(**{key: merged})
+    return out
+
+
 def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.DataFrame:
     """Canonical catalog frame: required columns present, kinds known, values positive,
     names unique; list columns as ``;``-joined strings."""
@@ -229,6 +249,7 @@ def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.Dat
     if missing:
         raise DataError(f"{source}: the catalog needs column(s) {', '.join(missing)}; it has "
                         f"{', '.join(map(str, frame.columns))}")
+    frame = _catalog_keys(frame)
     unknown = [c for c in frame.columns if c not in CATALOG_KEYS]
     if unknown:
         raise DataError(_unknown_key(frame, unknown[0], source))

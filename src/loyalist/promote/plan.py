@@ -644,6 +644,24 @@ def check_segments(ctx: PlanContext) -> None:
                             f"{', '.join(sorted(present or known))}")
 
 
+def unsold_age_limits(ctx: PlanContext, constraints: Constraints) -> list[str]:
+    """A warning per ``min_age`` category the store has never sold: the limit still keeps
+    under-age customers (and those of unknown age) out of every store-wide promotion, which is
+    right only if the store sells it. Empty when the store has no categories."""
+    from loyalist.response.data import share_column
+
+    c = ctx.customers
+    shares = [col for col in c.columns if str(col).startswith("share__")]
+    if not shares or not constraints.min_age:
+        return []
+    sold = {col for col in shares if (pd.to_numeric(c[col], errors="coerce") > 0).any()}
+    where = f"{constraints.source}: " if constraints.source else ""
+    return [f"{where}min_age {v:g} for {k!r}, a category this store has never sold: it still "
+            "keeps customers under that age, or of unknown age, out of every store-wide "
+            "promotion; remove it if the store does not sell "
+            f"{k!r}" for k, v in constraints.min_age.items() if share_column(k) not in sold]
+
+
 def unsold_categories(ctx: PlanContext) -> list[str]:
     """A warning per catalog promotion on a category the store has never sold (a typo, or a
     new category): its effect cannot have been measured on that category. Empty when the store
@@ -740,7 +758,7 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                         "customers known at as_of")
     check_segments(ctx)
     notes: list[str] = []
-    warnings = unsold_categories(ctx)
+    warnings = unsold_categories(ctx) + unsold_age_limits(ctx, constraints)
     if context_effects:
         # the fit shapes the shrinkage's structure: without shrinkage it has nothing to shape
         fit, fit_note = (offer_fit(pred, ctx) if params.offer_fit and shrinkage_keep < 1.0
