@@ -644,17 +644,25 @@ def check_segments(ctx: PlanContext) -> None:
                             f"{', '.join(sorted(present or known))}")
 
 
+def _sold_share_columns(ctx: PlanContext) -> set[str] | None:
+    """The customers' category share columns (``share__<category>``) of the categories the
+    store has sold; None when the store has no categories (nothing to check against)."""
+    c = ctx.customers
+    shares = [col for col in c.columns if str(col).startswith("share__")]
+    if not shares:
+        return None
+    return {col for col in shares if (pd.to_numeric(c[col], errors="coerce") > 0).any()}
+
+
 def unsold_age_limits(ctx: PlanContext, constraints: Constraints) -> list[str]:
     """A warning per ``min_age`` category the store has never sold: the limit still keeps
     under-age customers (and those of unknown age) out of every store-wide promotion, which is
     right only if the store sells it. Empty when the store has no categories."""
     from loyalist.response.data import share_column
 
-    c = ctx.customers
-    shares = [col for col in c.columns if str(col).startswith("share__")]
-    if not shares or not constraints.min_age:
+    sold = _sold_share_columns(ctx)
+    if sold is None or not constraints.min_age:
         return []
-    sold = {col for col in shares if (pd.to_numeric(c[col], errors="coerce") > 0).any()}
     where = f"{constraints.source}: " if constraints.source else ""
     return [f"{where}min_age {v:g} for {k!r}, a category this store has never sold: it still "
             "keeps customers under that age, or of unknown age, out of every store-wide "
@@ -668,11 +676,9 @@ def unsold_categories(ctx: PlanContext) -> list[str]:
     has no categories at all (nothing to check against)."""
     from loyalist.response.data import share_column
 
-    c = ctx.customers
-    shares = [col for col in c.columns if str(col).startswith("share__")]
-    if not shares or "category" not in ctx.catalog:
+    sold = _sold_share_columns(ctx)
+    if sold is None or "category" not in ctx.catalog:
         return []
-    sold = {col for col in shares if (pd.to_numeric(c[col], errors="coerce") > 0).any()}
     names = sorted(col.removeprefix("share__") for col in sold)
     source = ctx.catalog.attrs.get("source", "catalog")
     out = []
