@@ -1,4 +1,5 @@
-"""One exception hierarchy for the whole package.
+"""One exception hierarchy for the whole package, and the one check of a number of days that
+every command's ``--horizon`` / ``--test-days`` shares (:func:`check_days`).
 
 Messages name the table/file, column, rule, count, an example and the fix. Entry points turn a
 :class:`LoyalistError` into one line and exit code 2; anything else is a bug and keeps its
@@ -38,3 +39,18 @@ class ModelVersionError(LoyalistError):
 
 class InfeasibleError(LoyalistError):
     """The constraints of an optimisation admit no solution; the message names which and why."""
+
+
+def check_days(value: object, option: str, *, max_days: int, example: int) -> int:
+    """A number of days given as ``option`` (``--horizon``, ``--test-days``...): a whole number
+    from 1 to ``max_days``; anything else is a ParameterError naming the option and its range
+    (before a date is computed from it: 100,000 days overflow a timestamp)."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ParameterError(f"{option} {value!r} must be a whole number of days (1 to "
+                             f"{max_days:,}), e.g. {option} {example}")
+    if not 1 <= int(value) <= max_days:
+        raise ParameterError(f"{option} {value} is impossible: it must be between 1 and "
+                             f"{max_days:,} days, e.g. {option} {example}")
+    return int(value)

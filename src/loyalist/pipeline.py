@@ -22,7 +22,7 @@ import pandas as pd
 
 from loyalist import __version__
 from loyalist import schema as s
-from loyalist.errors import DataError, ParameterError
+from loyalist.errors import DataError, ParameterError, check_days
 from loyalist.features import customer_features, to_as_of
 from loyalist.ingest import ingest_files
 from loyalist.ingest.parse import customer_key
@@ -67,19 +67,6 @@ def resolve_as_of(st: Store, as_of: str | None) -> pd.Timestamp:
 #: the longest churn / CLV horizon and recommendation test window, in days
 MAX_HORIZON_DAYS = 1095
 MAX_TEST_DAYS = 365
-
-
-def check_days(value: object, option: str, *, max_days: int, example: int) -> int:
-    """A number of days given as ``option`` (``--horizon``, ``--test-days``...): a whole number
-    from 1 to ``max_days``; anything else is a ParameterError naming the option and its range
-    (before a date is computed from it: 100,000 days overflow a timestamp)."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ParameterError(f"{option} {value!r} must be a whole number of days (1 to "
-                             f"{max_days:,}), e.g. {option} {example}")
-    if not 1 <= int(value) <= max_days:
-        raise ParameterError(f"{option} {value} is impossible: it must be between 1 and "
-                             f"{max_days:,} days, e.g. {option} {example}")
-    return int(value)
 
 
 def _need_as_of(st: Store, command: str, what: str, days: int) -> ParameterError:

@@ -18,7 +18,7 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
-from loyalist.errors import DataError, NotFittedError, ParameterError
+from loyalist.errors import DataError, NotFittedError, ParameterError, check_days
 from loyalist.forecast import metrics as mt
 from loyalist.forecast.backtest import (
     MIN_TRAIN_DAYS,
@@ -55,13 +55,7 @@ BACKTEST_COLUMNS = ["series", "model", "origin", "days", "mape", "smape", "mase"
 
 def check_horizon(horizon: object) -> int:
     """A horizon in days, 1 to :data:`MAX_HORIZON`; anything else is a ParameterError."""
-    if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer):
-        raise ParameterError(f"--horizon {horizon!r} must be a whole number of days (1 to "
-                             f"{MAX_HORIZON}), e.g. --horizon 30")
-    if not 1 <= int(horizon) <= MAX_HORIZON:
-        raise ParameterError(f"--horizon {horizon} is impossible: it must be between 1 and "
-                             f"{MAX_HORIZON} days, e.g. --horizon 30")
-    return int(horizon)
+    return check_days(horizon, "--horizon", max_days=MAX_HORIZON, example=30)
 
 
 class RevenueForecaster:
