@@ -858,7 +858,7 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     sc = scores.set_index(s.CUSTOMER_ID)
     cust = cust.join(sc[[c for c in ("rfm_segment", "churn_probability", "churn_tier", "reasons",
                                      "clv_expected", "p_alive") if c in sc]], how="left")
-    cust["segment"] = cust["rfm_segment"].fillna("New (no purchase yet)") \
+    cust["segment"] = cust["rfm_segment"].fillna(s.NEW_SEGMENT) \
         if "rfm_segment" in cust else "all"
     if st.has_rows(s.T_CUSTOMERS):
         extra = st.query(f"SELECT {s.CUSTOMER_ID}, {s.MARKETING_CONSENT}, {s.EMAIL_OPT_OUT} "

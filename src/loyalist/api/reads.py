@@ -31,8 +31,8 @@ PLAN_FIELDS = ("promotion", "target_segment", "expected_incremental_value", "exp
                "probability", "incremental_prob", "reasons")
 NO_SEGMENT = "(none)"
 #: the plan's segment of registered customers with no purchase yet (no scores, so not in
-#: ``/customers`` or ``/segments``), as :func:`loyalist.pipeline.plan_inputs` names it
-NEW_SEGMENT = "New (no purchase yet)"
+#: ``/customers`` or ``/segments``)
+NEW_SEGMENT = s.NEW_SEGMENT
 
 
 class NotFound(LoyalistError):

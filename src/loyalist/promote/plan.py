@@ -118,9 +118,7 @@ SENSITIVITY_POINTS = 12
 #: expected spend is below this share of the median over all candidate pairs (eligible, value
 #: and spend above 0) is not bought (:func:`drop_wasteful`)
 MIN_VALUE_PER_SPEND_SHARE = 0.01
-#: the segment of registered customers who have not bought yet (their first purchase is an
-#: activation, not a customer kept)
-NEW_SEGMENT = "New (no purchase yet)"
+NEW_SEGMENT = s.NEW_SEGMENT
 
 
 @dataclass

@@ -82,6 +82,9 @@ CONTACT_COST = "contact_cost"
 MIN_SPEND = "min_spend"
 MAX_SPEND = "max_spend"
 ELIGIBLE_SEGMENTS = "eligible_segments"
+#: the plan's segment of registered customers with no purchase yet (no scores, so no RFM
+#: segment; a retention plan's first purchase of theirs is an activation)
+NEW_SEGMENT = "New (no purchase yet)"
 COMPETITOR = "competitor"
 STARTS_AT = "starts_at"
 ENDS_AT = "ends_at"
