@@ -521,6 +521,21 @@ def test_ingest_upload_of_a_zip_archive(client: TestClient, store: Path) -> None
     assert load_record(store, rep["load_id"]) == (rep["file"], rep["file"])
 
 
+def test_a_load_records_the_shown_name_in_its_own_transaction(tmp_path: Path) -> None:
+    """The upload's name is written with the load itself (``display``), so no moment exists
+    where the ``loads`` table names the server's temporary copy."""
+    from loyalist import pipeline
+
+    up = tmp_path / "loyalist-upload-x"
+    up.mkdir()
+    (up / "lines.csv").write_text(NEW_LINES)
+    store = tmp_path / "s.duckdb"
+    (rep,) = pipeline.ingest(store, [up / "lines.csv"], table="transactions",
+                             display=lambda t: t.replace(str(up.resolve()) + "/", ""))
+    assert rep["file"] == "lines.csv"
+    assert load_record(store, rep["load_id"]) == ("lines.csv", "lines.csv")
+
+
 @pytest.mark.parametrize(("name", "data"), [
     ("broken.parquet", b"PAR1 this is not parquet at all"),
     ("broken.zip", b"PK\x03\x04 not a zip archive"),

@@ -52,11 +52,14 @@ def _new_store_guard(path: Path) -> Iterator[None]:
 
 def ingest(store_path: Path, files: Sequence[str | Path], *, fmt: str = "auto",
            mapping: Sequence[str] | None = None, table: str = "auto",
-           day_one: str | None = None, progress: Progress | None = None
-           ) -> list[dict[str, Any]]:
+           day_one: str | None = None, progress: Progress | None = None,
+           display: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
+    """Load ``files`` into the store (created if new); ``display``: see
+    :func:`loyalist.ingest.ingest_files`."""
     with _new_store_guard(store_path), Store(store_path) as st:
         return ingest_files(st, files, fmt=fmt, mapping=mapping, table=table,
-                            day_one=day_one, loaded_at=datetime.now(), progress=progress)
+                            day_one=day_one, loaded_at=datetime.now(), progress=progress,
+                            display=display)
 
 
 def resolve_as_of(st: Store, as_of: str | None) -> pd.Timestamp:

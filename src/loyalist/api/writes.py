@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from loyalist import pipeline
-from loyalist import schema as s
 from loyalist.api.models import PlanRequest
 from loyalist.api.reads import NEW_SEGMENT
 from loyalist.api.storegate import StoreGate
 from loyalist.errors import LoyalistError
-from loyalist.store import Store
+from loyalist.ingest import map_strings
 
 
 def json_safe(x: Any, replace: tuple[str, str] | None = None) -> Any:
@@ -118,8 +117,7 @@ def ingest(gate: StoreGate, upload: BinaryIO, filename: str | None, *, table: st
         try:
             with gate.write() as store:
                 reports = pipeline.ingest(store, [path], fmt=fmt, mapping=mapping or None,
-                                          table=table)
-                _rename_loads(store, [int(r["load_id"]) for r in reports], show)
+                                          table=table, display=show)
         except LoyalistError as e:
             msg = show(str(e))
             if msg == str(e):
@@ -151,24 +149,3 @@ def client_names(tmp: Path, name: str) -> Callable[[str], str]:
 
     return show
 
-
-def map_strings(x: Any, f: Callable[[str], str]) -> Any:
-    """``x`` (plain JSON) with ``f`` applied to every string in it."""
-    if isinstance(x, str):
-        return f(x)
-    if isinstance(x, list):
-        return [map_strings(v, f) for v in x]
-    if isinstance(x, dict):
-        return {k: map_strings(v, f) for k, v in x.items()}
-    return x
-
-
-def _rename_loads(store: Path, load_ids: list[int], show: Callable[[str], str]) -> None:
-    """The ``loads`` rows of an upload: file and report by the client's names."""
-    with Store(store) as st, st.transaction() as con:
-        rows = con.execute(f"SELECT load_id, file, report FROM {s.T_LOADS} "
-                           f"WHERE list_contains(?, load_id)", [load_ids]).fetchall()
-        for load_id, file, report in rows:
-            new = json.dumps(map_strings(json.loads(report), show)) if report else report
-            con.execute(f"UPDATE {s.T_LOADS} SET file = ?, report = ? WHERE load_id = ?",
-                        [show(file) if file else file, new, load_id])

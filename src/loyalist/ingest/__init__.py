@@ -30,7 +30,18 @@ FORMATS = ("auto", "online-retail", "cdnow", "generic")
 TABLES = ("auto", s.T_TRANSACTIONS, s.T_PRODUCTS, s.T_CUSTOMERS, s.T_PROMOTIONS, s.T_CATALOG,
           s.T_COMPETITORS, s.T_INVENTORY)
 
-__all__ = ["FORMATS", "TABLES", "ingest_files"]
+__all__ = ["FORMATS", "TABLES", "ingest_files", "map_strings"]
+
+
+def map_strings(x: Any, f: Callable[[str], str]) -> Any:
+    """``x`` (plain JSON) with ``f`` applied to every string in it."""
+    if isinstance(x, str):
+        return f(x)
+    if isinstance(x, list):
+        return [map_strings(v, f) for v in x]
+    if isinstance(x, dict):
+        return {k: map_strings(v, f) for k, v in x.items()}
+    return x
 
 
 def ingest_files(
@@ -43,9 +54,13 @@ def ingest_files(
     day_one: str | date | None = None,
     loaded_at: datetime,
     progress: Callable[[str], None] | None = None,
+    display: Callable[[str], str] | None = None,
 ) -> list[dict[str, Any]]:
     """Load ``files``; return one data-quality report per file (see README for its keys).
-    ``day_one``: the date of day 1 when the transactions' date column holds day numbers."""
+    ``day_one``: the date of day 1 when the transactions' date column holds day numbers.
+    ``display``: text -> text as the user should see it, applied to every string of each report
+    and to the file name before the ``loads`` row is written (an upload's temporary path shown
+    as the client named the file), in the same transaction as the load."""
     if fmt not in FORMATS:
         raise DataError(f"--format {fmt!r} is unknown; use one of: {', '.join(FORMATS)}")
     if table not in TABLES:
@@ -59,7 +74,7 @@ def ingest_files(
         try:
             return _ingest(store, shown, unpack(), fmt=fmt, mapping=mapping, table=table,
                            day_one=day_one, loaded_at=loaded_at, progress=progress,
-                           skipped=skipped)
+                           skipped=skipped, display=display)
         except DataError as e:  # a member of an archive by its name, not its unpacked copy
             msg = str(e)
             for real, name in sorted(shown, key=lambda x: -len(str(x[0]))):
@@ -73,7 +88,8 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
             mapping: Mapping[str, str] | Sequence[str] | None, table: str,
             day_one: str | date | None, loaded_at: datetime,
             progress: Callable[[str], None] | None,
-            skipped: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+            skipped: dict[str, list[str]] | None = None,
+            display: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
     """``skipped``: folder or archive (as shown) -> sentences on the files in it that were
     not read (documents), added to the report of its first file."""
     skipped = skipped or {}
@@ -138,9 +154,12 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
             if report["status"] == "loaded" and q != report["rows_quarantined"]:
                 raise AssertionError(f"quarantine holds {q} rows for load {load_id}, "
                                      f"expected {report['rows_quarantined']}")
+            name = shown[path]
+            if display is not None:
+                report, name = map_strings(report, display), display(name)
             con.execute(
                 f"INSERT INTO {s.T_LOADS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [load_id, tbl, shown[path], src.sha256,
+                [load_id, tbl, name, src.sha256,
                  report.get("format", tbl), loaded_at, report["status"], report["rows_read"],
                  report["rows_loaded"], report["rows_quarantined"], json.dumps(report["rules"]),
                  json.dumps(report)])
