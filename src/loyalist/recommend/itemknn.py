@@ -3,24 +3,33 @@
 Sarwar et al. 2001, "Item-based collaborative filtering recommendation algorithms"; the
 asymmetric cosine ``c_ij / (n_i^alpha n_j^(1-alpha))`` is Aiolli 2013 ("Efficient top-n
 recommendation for very large scale binary rated datasets"), ``alpha = 0.5`` being the cosine.
-Similarities are computed with scipy.sparse in blocks of items and pruned to the ``k`` nearest
-neighbours of each item; a customer's score for item i is ``sum_j r_uj * sim(j, i)`` over the
-items j they bought, with ``r_uj`` their time-decayed purchase count.
+Similarities are the sparse product of the item x customer matrix with itself, keeping only
+the ``k`` nearest neighbours of each item as it is computed (:func:`top_k_product`, on
+``sparse_dot_topn``: the items x items product is never held whole, and a co-purchase matrix
+that is mostly empty costs only its non-zeros); a customer's score for item i is
+``sum_j r_uj * sim(j, i)`` over the items j they bought, with ``r_uj`` their time-decayed
+purchase count.
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
+from sparse_dot_topn import sp_matmul_topn
 
 from loyalist.errors import ParameterError
 from loyalist.recommend.interactions import Interactions
 from loyalist.recommend.popularity import check_half_life
 from loyalist.recommend.ranking import Recommender
 
-__all__ = ["ItemKNNRecommender", "prune_top_k"]
+__all__ = ["ItemKNNRecommender", "item_popularity", "prune_top_k", "top_k_product"]
 
 SIMILARITIES = ("cosine", "cooccurrence")
+#: relative nudge that orders tied similarities by preference (:func:`top_k_product`)
+TIE_NUDGE = 1e-7
 # Items per similarity block: bounds the dense block at ITEM_BLOCK x n_items float32.
 ITEM_BLOCK = 1024
 
@@ -41,6 +50,62 @@ def prune_top_k(dense: np.ndarray, k: int, offset: int, include_self: bool
     keep = vals > 0
     rows = np.broadcast_to(np.arange(n_rows)[:, None] + offset, idx.shape)
     return rows[keep], idx[keep], vals[keep]
+
+
+def item_popularity(interactions: Interactions) -> np.ndarray:
+    """Purchases of each item (order lines), the tie-break of :func:`top_k_product`."""
+    return np.bincount(interactions.events["item"].to_numpy(), minlength=interactions.n_items)
+
+
+def top_k_rows(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """``m`` with only the ``k`` largest entries of each row (ties: the lower column first)."""
+    m = m.tocsr()
+    counts = np.diff(m.indptr)
+    if not len(counts) or counts.max() <= k:
+        return m
+    row = np.repeat(np.arange(m.shape[0]), counts)
+    order = np.lexsort((m.indices, -m.data, row))
+    rank = np.arange(len(order)) - np.repeat(m.indptr[:-1], counts)
+    keep = order[rank < k]
+    return sp.csr_matrix((m.data[keep], (row[keep], m.indices[keep])), shape=m.shape)
+
+
+def top_k_product(a: sp.spmatrix, b: sp.spmatrix, k: int, include_self: bool, *,
+                  prefer: np.ndarray | None = None, n_threads: int | None = None
+                  ) -> sp.csr_matrix:
+    """The ``k`` largest positive entries of each row of ``a @ b`` (items x items, float32),
+    computed without holding the whole product (``sparse_dot_topn``); ``include_self=False``
+    leaves out the diagonal (an item is not its own neighbour).
+
+    ``prefer`` (one number per column, e.g. how often the item was bought) breaks ties: of
+    columns with the same value, the more preferred are kept. Ties are common (a content
+    row often has dozens of items of the same category and price band at exactly the
+    k-th value) and which of them are kept decides what is recommended."""
+    n = a.shape[0]
+    if n == 0 or b.shape[1] == 0 or a.nnz == 0 or b.nnz == 0:
+        return sp.csr_matrix((n, b.shape[1]), dtype=np.float32)
+    a = sp.csr_matrix(a, dtype=np.float64)
+    b = sp.csr_matrix(b, dtype=np.float64)
+    scale = None
+    if prefer is not None:
+        # a relative nudge far below float32's resolution of the values kept, far above
+        # float64's rounding: it only orders exact ties, and is divided out afterwards
+        rank = pd.Series(np.asarray(prefer, dtype=float)).rank(method="first").to_numpy()
+        scale = 1.0 + TIE_NUDGE * rank / len(rank)
+        b = b @ sp.diags(scale)
+    c = sp_matmul_topn(a, b, top_n=min(k + (0 if include_self else 1), b.shape[1]),
+                       threshold=0.0, n_threads=n_threads or min(os.cpu_count() or 1, 8))
+    if not include_self:
+        c = c.tocoo()
+        off = c.row != c.col
+        c = sp.csr_matrix((c.data[off], (c.row[off], c.col[off])), shape=c.shape)
+        c = top_k_rows(c, k)
+    if scale is not None:
+        c = c @ sp.diags(1.0 / scale)
+    c = sp.csr_matrix(c, dtype=np.float32)
+    c.eliminate_zeros()
+    c.sort_indices()
+    return c
 
 
 def neighbours_from_block_fn(block_fn: object, n_items: int, k: int, include_self: bool
@@ -108,16 +173,24 @@ class ItemKNNRecommender(Recommender):
             age = interactions.last_purchase_age()
             w = sp.csr_matrix((np.exp2(-age.data / self.similarity_half_life_days)
                                .astype(np.float32), age.indices, age.indptr), shape=age.shape)
-        self.similarity_ = self._neighbours(w)
+        self.similarity_ = self._neighbours(w, item_popularity(interactions))
         self.profile_ = interactions.matrix(half_life_days=self.half_life_days)
 
-    def _neighbours(self, w: sp.csr_matrix) -> sp.csr_matrix:
+    def _neighbours(self, w: sp.csr_matrix, popularity: np.ndarray) -> sp.csr_matrix:
         wt = w.T.tocsr()  # items x customers
         counts = np.asarray(w.multiply(w).sum(axis=0)).ravel()  # sum of squared weights
         a = float(self.alpha)
         cosine = self.similarity == "cosine"
         left = np.power(np.maximum(counts, 1e-12), a)
         right = np.power(np.maximum(counts, 1e-12), 1.0 - a)
+        k, include_self = int(self.k), bool(self.include_self)
+        if not cosine or float(self.shrink) == 0.0:
+            # c_ij / (left_i right_j) = (row i / left_i) . (column j / right_j): one product
+            if cosine:
+                return top_k_product(sp.diags(1.0 / left) @ wt, w @ sp.diags(1.0 / right),
+                                     k, include_self, prefer=popularity)
+            return top_k_product(wt, w, k, include_self, prefer=popularity)
+        # with a shrink term the denominator does not factor: dense blocks of items
 
         def block(start: int, stop: int) -> np.ndarray:
             c = (wt[start:stop] @ w).toarray().astype(np.float32)
@@ -125,7 +198,7 @@ class ItemKNNRecommender(Recommender):
                 c /= (left[start:stop, None] * right[None, :] + self.shrink).astype(np.float32)
             return c
 
-        return neighbours_from_block_fn(block, w.shape[1], int(self.k), bool(self.include_self))
+        return neighbours_from_block_fn(block, w.shape[1], k, include_self)
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
         return (self.profile_[rows] @ self.similarity_).toarray()
