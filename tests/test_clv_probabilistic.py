@@ -473,6 +473,28 @@ def test_bgnbd_no_heterogeneity_corner_predicts_the_common_rate() -> None:
         np.testing.assert_allclose(e, 90.0 * p["r"] / p["alpha"], rtol=1e-5)
 
 
+@pytest.mark.parametrize(("a", "b", "want"), [
+    (2e4, 4e5, [0.08594471, 0.27088591, 0.0923243]),
+    (2.3e5, 4e6, [0.08589533, 0.26852427, 0.09022951]),
+])
+def test_bgnbd_nearly_common_dropout_gives_finite_predictions(a: float, b: float,
+                                                              want: list[float]) -> None:
+    """a, b in the tens of thousands (dropout nearly the same for every customer: a generated
+    fashion store fitted a = 2.3e5, b = 4.0e6) made every expected purchase and CLV NaN, so
+    ``train`` wrote NaN expected_orders and clv_bgnbd and skipped its evaluation. Reference
+    values from lifetimes 0.11.3 (scipy's hyp2f1 on the paper's form) at the same parameters."""
+    m = BetaGeoModel.from_dict({"params": {"r": 1.02, "alpha": 68.2, "a": a, "b": b}})
+    x, tx, T = np.array([0.0, 1.0, 3.0]), np.array([0.0, 1.0, 200.0]), np.array([50.0, 2.0, 300.0])
+    np.testing.assert_allclose(m.expected_purchases(10.0, x, tx, T), want, rtol=1e-6)
+    rng = np.random.default_rng(1)  # the fast path (thousands of customers) as well
+    n = 5000
+    xs = rng.integers(0, 20, n).astype(float)
+    Ts = rng.uniform(10, 300, n)
+    e = m.expected_purchases(90.0, xs, np.where(xs > 0, Ts * rng.uniform(0, 1, n), 0.0), Ts)
+    assert np.isfinite(e).all() and (e > 0).all()
+    assert np.isfinite(m.expected_purchases_new(90.0))
+
+
 @pytest.mark.parametrize("model_cls", [BetaGeoModel, ParetoNBDModel])
 def test_all_T_zero(model_cls) -> None:
     m = model_cls().fit(np.zeros(50), np.zeros(50), np.zeros(50))

@@ -200,12 +200,23 @@ def _log_g_beta(params: np.ndarray, x: np.ndarray, beta: np.ndarray, t: np.ndarr
     A, B, C = a + b - 1.0 - r, a - 1.0, a + b + x - 1.0
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         h = hyp2f1(A, B, C, z)
-        bad = ~np.isfinite(h)
+        out = np.asarray((a - 1.0) * np.log1p(-z) + np.log(h), dtype=float)
+        bad = ~np.isfinite(out)
+        if bad.any():
+            # a, b in the tens of thousands (dropout nearly the same for everyone): Euler's h
+            # is ~(1-z)^-(a-1), beyond floating point, while the paper's own form
+            # 2F1(r+x, b+x; a+b+x-1; z) stays O(1) there (its first parameter is small)
+            out = np.array(np.broadcast_to(out, np.broadcast(out, x, z).shape), dtype=float)
+            bad = ~np.isfinite(out)
+            xb, zb = np.broadcast_to(x, out.shape)[bad], np.broadcast_to(z, out.shape)[bad]
+            out[bad] = (r + xb) * np.log1p(-zb) + np.log(hyp2f1(r + xb, b + xb,
+                                                                 a + b + xb - 1.0, zb))
+            bad = ~np.isfinite(out)
         if bad.any():  # e.g. r, alpha ~ 1e7 (no rate heterogeneity): scipy gives NaN
-            h = np.array(h, dtype=float)
-            h[bad] = _gauss_series(A, B, np.broadcast_to(C, h.shape)[bad],
-                                   np.broadcast_to(z, h.shape)[bad])
-        return (a - 1.0) * np.log1p(-z) + np.log(h)
+            out[bad] = (a - 1.0) * np.log1p(-np.broadcast_to(z, out.shape)[bad]) + np.log(
+                _gauss_series(A, B, np.broadcast_to(C, out.shape)[bad],
+                              np.broadcast_to(z, out.shape)[bad]))
+        return out
 
 
 def _gauss_series(A: float, B: float, C: np.ndarray, z: np.ndarray, *, terms: int = 2000
