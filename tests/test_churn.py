@@ -184,6 +184,23 @@ def test_reasons_present_readable_and_distinct(syn_fit) -> None:  # noqa: ANN001
                for f in firsts) >= 10
 
 
+def test_scoring_customers_with_missing_features_words_their_reasons(syn_fit) -> None:  # noqa: ANN001
+    """Features joined onto a customer list carry NaN rows: LightGBM scores them, and the
+    reasons must too (``int(nan)`` crashed ``score``) without quoting a 'nan'."""
+    models, feats, _ = syn_fit
+    f = feats.copy()
+    f.loc[f.index[:5], "recency_days"] = np.nan
+    f.loc[f.index[5:10], "orders"] = np.nan
+    scores = models.churn.score(f)
+    assert len(scores) == len(f) and scores["churn_probability"].notna().all()
+    for r in scores["reasons"].head(10):
+        assert "nan" not in str(r).lower()
+    assert phrase("recency", {"recency_days": float("nan")}) == (
+        "time since the last purchase (not known for this customer)")
+    assert phrase("frequency", {"orders": None, "tenure_days": 30.0}) == (
+        "how often they order (not known for this customer)")
+
+
 def test_phrases_by_hand() -> None:
     row = {"recency_days": 120.4, "ipi_mean_days": 30.0, "spend_last_90": 40.0,
            "spend_prev_90": 100.0, "orders_last_90": 0, "orders": 1, "tenure_days": 45.0}

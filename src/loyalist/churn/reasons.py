@@ -132,8 +132,34 @@ PHRASES: dict[str, Callable[[Row], str]] = {
 }
 
 
+#: the values each phrase quotes, and what the reason is about when one of them is missing
+PHRASE_VALUES: dict[str, tuple[tuple[str, ...], str]] = {
+    "recency": (("recency_days",), "time since the last purchase"),
+    "recent_activity": (("orders_last_90", "spend_last_90"), "orders in the last 90 days"),
+    "trend": (("spend_last_90", "spend_prev_90"), "spend in the last 180 days"),
+    "frequency": (("orders", "tenure_days"), "how often they order"),
+    "tenure": (("tenure_days",), "how long they have been a customer"),
+    "value": (("monetary_total", "aov_mean"), "how much they spend"),
+    "breadth": (("distinct_products",), "how many products they buy"),
+    "returns": (("return_rate",), "returns"),
+    "habits": (("preferred_hour", "weekend_share"), "when they shop"),
+}
+
+
+def _missing(v: object) -> bool:
+    try:
+        return v is None or not np.isfinite(float(v))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return True
+
+
 def phrase(group: str, row: Row) -> str:
-    """The readable reason of ``group`` for one customer's feature values."""
+    """The readable reason of ``group`` for one customer's feature values; a value the
+    reason would quote that is missing (NaN, e.g. features joined onto a customer list) makes
+    it say what the reason is about without a number."""
+    cols, about = PHRASE_VALUES[group]
+    if any(_missing(row.get(c)) for c in cols):
+        return f"{about} (not known for this customer)"
     return PHRASES[group](row)
 
 
