@@ -274,7 +274,39 @@ def test_ineligible_customers_are_never_chosen(scenario: dict) -> None:
                                                                     goal="revenue"),
                     Constraints(cooldown_days=60), with_baseline=False)
     assert recent and not set(res["customers"][s.CUSTOMER_ID]) & recent
-    assert res["summary"]["excluded"]["contacted_within_cooldown"] >= len(recent)
+    # counted once, under the first rule that excludes them (consent comes first)
+    considered = set(scenario["inp"]["predictions"][s.CUSTOMER_ID])
+    opted_out = set(cust.index[cust[s.EMAIL_OPT_OUT].fillna(False).astype(bool)])
+    assert res["summary"]["excluded"]["contacted_within_cooldown"] == len(
+        (recent & considered) - no_consent - opted_out)
+
+
+def test_age_limits_match_categories_without_letter_case_and_counts_do_not_overlap(
+        scenario: dict) -> None:
+    """`[min_age] Accessories = 30` applied to nothing when the catalog says 'accessories'
+    (under-age customers got the age-restricted offer, with no warning), and the exclusion
+    counts overlapped (consent 397 + segments 1,416 + eligible 467 > 2,000 considered)."""
+    ctx = _ctx(scenario)
+    pred = scenario["inp"]["predictions"]
+    plans = [make_plan(pred, ctx, PlanParams(budget=50_000, goal="revenue"),
+                       Constraints(min_age={key: 30}), with_baseline=False)
+             for key in ("accessories", "Accessories", "ACCESSORIES")]
+    young = set(ctx.customers.index[~(ctx.customers[s.AGE] >= 30)])
+    for res in plans:
+        inst = res["instance"]
+        may = np.asarray(inst.problem.eligible)[:, inst.promotions.index("free_scarf")]
+        assert may.any() and not set(inst.customers[may]) & young
+        assert res["summary"]["excluded"] == plans[0]["summary"]["excluded"]
+        assert "under_age_free_scarf" in res["summary"]["excluded"]
+    params = PlanParams(budget=50_000, goal="revenue",
+                        segments=sorted(ctx.customers["segment"].astype(str).unique())[:3])
+    summ = make_plan(pred, ctx, params, Constraints(min_age={"Accessories": 30}),
+                     with_baseline=False)["summary"]
+    customer_rules = ("no_consent_or_opted_out", "contacted_within_cooldown",
+                      "outside_target_segments")
+    dropped = sum(summ["excluded"].get(r, 0) for r in customer_rules)
+    assert summ["excluded"]["outside_target_segments"] > 0
+    assert dropped + summ["eligible_customers"] <= summ["customers_considered"]
 
 
 def _price_share(res: dict) -> float:

@@ -530,18 +530,26 @@ def apply_competitors(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams
 def eligibility(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                 constraints: Constraints) -> tuple[np.ndarray, dict[str, int]]:
     """Which (customer, promotion) rows may be chosen, and how many customers each rule
-    excluded. Rules: consent/opt-out, cool-down since the last contact, target segments, the
-    promotion's eligible segments, minimum age for age-restricted categories."""
+    excluded. Rules, in this order: consent/opt-out, cool-down since the last contact, target
+    segments, then per promotion its eligible segments and the minimum age of age-restricted
+    categories (matched to the promotion's categories without letter case).
+
+    The counts do not overlap: a customer is counted under the first customer rule that
+    excludes them, and ``under_age_<promotion>`` counts the customers the age limit alone
+    keeps from that promotion."""
     c = ctx.customers
     ids = pred[s.CUSTOMER_ID].to_numpy()
     ok = np.ones(len(pred), dtype=bool)
     excluded: dict[str, int] = {}
+    # the customers considered, not yet excluded by an earlier customer rule
+    still = pd.Series(True, index=pd.Index(pd.unique(ids)))
 
     def per_customer(mask: pd.Series, rule: str) -> None:
-        nonlocal ok
-        keep = mask.reindex(ids).fillna(False).to_numpy(dtype=bool)
-        excluded[rule] = int((~mask).sum())
-        ok &= keep
+        nonlocal ok, still
+        m = mask.reindex(still.index).fillna(False).astype(bool)
+        excluded[rule] = int((still & ~m).sum())
+        still &= m
+        ok &= mask.reindex(ids).fillna(False).to_numpy(dtype=bool)
 
     if constraints.require_consent:
         consent = c[s.MARKETING_CONSENT].fillna(False).astype(bool) \
@@ -564,13 +572,13 @@ def eligibility(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         if allowed:
             bad = ~np.isin(seg_row[idx], allowed)
             ok[idx[bad]] = False
-        pcats = split_list(cat.loc[promo, "category"]) if promo in cat.index else []
-        limits = [constraints.min_age[k] for k in constraints.min_age
-                  if not pcats or k in pcats]
+        pcats = {p.casefold() for p in split_list(cat.loc[promo, "category"])} \
+            if promo in cat.index else set()
+        limits = [v for k, v in constraints.min_age.items() if not pcats or k.casefold() in pcats]
         if limits:
             under = ~(age[idx] >= max(limits))  # unknown age counts as under age
+            excluded[f"under_age_{promo}"] = int((under & ok[idx]).sum())
             ok[idx[under]] = False
-            excluded[f"under_age_{promo}"] = int(under.sum())
     return ok, excluded
 
 
