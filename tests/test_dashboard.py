@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -22,7 +23,9 @@ from fastapi.testclient import TestClient
 
 from loyalist import pipeline
 from loyalist.api import Settings, create_app
-from loyalist.dashboard import assets
+from loyalist.dashboard import assets, charts
+from loyalist.dashboard.routes import MIN_MONTHS
+from loyalist.schema import NEW_SEGMENT
 from loyalist.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,6 +119,7 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
     # load the coffee scenario (small), watching the running state
     page.select_option("#scenario", "coffee")
     page.click("details.size summary")
+    assert page.get_attribute("#scenario-months", "min") == str(MIN_MONTHS)
     page.fill("#scenario-customers", "300")
     page.fill("#scenario-months", "12")
     page.click("#load-scenario")
@@ -164,6 +168,10 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
     for chart in ("allocation", "sensitivity", "segments"):
         page.wait_for_selector(f"#chart-{chart}[data-drawn=true] .main-svg")
     shot(page, "06-plan")
+    # the churn-risk axis has round ticks, 0% to 100%
+    ticks = page.eval_on_selector_all("#chart-segments .y2tick text",
+                                      "e => e.map(x => x.textContent)")
+    assert ticks == ["0%", "20%", "40%", "60%", "80%", "100%"], ticks
 
     # the numbers on the page are the API's plan
     plan_id = page.locator("#plan-id").inner_text()
@@ -185,6 +193,13 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
     assert float(page.input_value("#budget")) == budget
     assert not any(a.startswith("offer fit") for a in plan["assumptions"])
     assert not page.is_checked("#offer-fit")  # the form shows the plan's own settings
+    # registered customers with no purchase yet are a segment the form offers, and the
+    # chart's "targeted" bars count them: the bars add up to the customers targeted
+    options = page.eval_on_selector_all("#segments option", "e => e.map(x => x.textContent)")
+    assert NEW_SEGMENT in options
+    figure = json.loads(page.get_attribute("#chart-segments", "data-figure"))
+    bars = next(x for x in figure["data"] if x["name"] == "targeted by the plan")
+    assert sum(bars["y"]) == plan["customers_targeted"]
     assert api.get("/health").json()["latest_plan_id"] == plan_id
     rows = page.locator("#ranked tbody tr")
     assert rows.count() == len(plan["promotions"]) > 0
@@ -237,11 +252,23 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
     assert page.locator("#c-segment").inner_text().startswith(doc["segment"])
     assert float(page.locator("#c-churn").get_attribute("data-value")) == pytest.approx(
         doc["churn_probability"], rel=1e-12)
+    # the BG/NBD + Gamma-Gamma value under its own name (not the boosted model's)
+    assert page.locator("#c-clv-bgnbd").inner_text() == f"BG/NBD+GG {doc['clv_bgnbd']:,.0f}"
+    assert float(page.locator("#c-clv-bgnbd").get_attribute("data-value")) == pytest.approx(
+        doc["clv_bgnbd"], rel=1e-12)
     assert page.locator("#c-promotion").inner_text() == who["promotion"]
     shot(page, "07-customer")
     page.fill("#customer", "NO-SUCH-CUSTOMER")
     page.click("#lookup-button")
     assert "is not in the scores" in page.locator("#customer-error").inner_text()
+
+    # a stale plan link: a dashboard message (not the API's hint), and the latest plan
+    response = page.goto(f"{base}/app?plan=zzzzzz")
+    assert response is not None and response.status == 404
+    assert page.locator("#plan-error").inner_text() == (
+        f"plan 'zzzzzz' is not in this store; showing the latest plan, {plan_id}")
+    assert page.locator("#plan-id").inner_text() == plan_id
+    errors.clear()  # the browser logs the 404 page as a failed load
 
     assert errors == [], errors
     context.close()
@@ -345,7 +372,14 @@ def test_plan_form_errors_are_one_line(client: TestClient) -> None:
     r = client.post("/app/scenario", data={"scenario": "bakery"})
     assert r.status_code == 422 and "scenario 'bakery' is unknown" in message(r.text)
     r = client.post("/app/scenario", data={"scenario": "coffee", "months": "99"})
-    assert r.status_code == 422 and message(r.text) == "months: 99 is out of range; use 6 to 36"
+    assert r.status_code == 422 and message(r.text) == "months: 99 is out of range; use 10 to 36"
+    # fewer months than training needs is refused up front, as the form's minimum says
+    r = client.post("/app/scenario", data={"scenario": "coffee", "months": str(MIN_MONTHS - 1)})
+    assert r.status_code == 422 and message(r.text) == (
+        f"months: {MIN_MONTHS - 1} is too short a history to train the customer models (a "
+        f"90-day horizon and earlier training windows need at least {MIN_MONTHS} months); "
+        f"use {MIN_MONTHS} to 36")
+    assert f'id="scenario-months" min="{MIN_MONTHS}" max="36"' in r.text
     # on an empty store a plan runs and fails with the library's one-line message
     page = follow(client, client.post("/app/plans", data={"budget": "100"},
                                       follow_redirects=False))
@@ -359,8 +393,14 @@ def test_upload_shows_the_quality_report_then_a_scenario_goes_beside_it(
         "/app/upload", files={"file": ("till export.csv", LINES.encode())},
         data={"table": "auto", "format": "auto"}, follow_redirects=False))
     assert page.status_code == 200
+    # the job line keeps the file's name as stored (underscores and all)
+    assert "<strong>Loading till_export.csv: done</strong>" in page.text
     report = re.search(r'id="quality-report".*?</div>', page.text, re.S)
     assert report and "till_export.csv" in report.group(0)
+    # counts of the rows read (the HTML report counts what the store keeps)
+    for label, key in (("Orders read", "orders"), ("Customers read", "customers"),
+                       ("Products read", "products")):
+        assert f'<th>{label}</th><td class="n" data-key="{key}">' in report.group(0)
     assert 'data-key="rows_read">4<' in report.group(0)
     assert 'data-key="rows_loaded">3<' in report.group(0)
     assert "non_positive_price" in report.group(0)
@@ -426,6 +466,9 @@ def test_pick_a_store_from_the_listing_only(tmp_path: Path) -> None:
                                     ("scored.duckdb", "ready", "false"),
                                     ("shop.duckdb", "no_scores", "true")]
         assert f"Store files in <code>{here}</code>" in page
+        heads = re.search(r'<table id="store-list">\s*<thead>(.*?)</thead>', page, re.S)
+        assert heads and re.findall(r"<th[^>]*>([^<]*)</th>", heads.group(1)) == [
+            "File", "Lines", "Dates", "Scores", ""]  # the dates column says so
         assert 'data-col="transactions" data-value="3"' in page
         assert 'data-col="scores" data-value="2025-12-04"' in page
         assert "not a valid DuckDB database file" in page
@@ -462,7 +505,8 @@ def test_pick_a_store_from_the_listing_only(tmp_path: Path) -> None:
 def test_one_job_at_a_time(client: TestClient) -> None:
     login(client, WRITE)
     started = client.post("/app/scenario", data={"scenario": "coffee", "customers": "100",
-                                                 "months": "6"}, follow_redirects=False)
+                                                 "months": str(MIN_MONTHS)},
+                          follow_redirects=False)
     again = client.post("/app/train")
     assert again.status_code == 409 and message(again.text).startswith(
         "busy: loading the coffee sample scenario is running")
@@ -488,3 +532,43 @@ def test_plotly_is_served_locally_with_caching_headers(client: TestClient) -> No
     assert client.get("/app/static/nope.js").status_code == 404
     assert client.get("/app").headers["cache-control"] == "no-store"  # pages are never cached
     assert "/app" not in str(client.get("/openapi.json").json()["paths"])
+
+
+def test_guest_only_store_says_so_instead_of_train(client: TestClient) -> None:
+    login(client, WRITE)
+    head, *rows = LINES.splitlines()
+    guests = "\n".join([head, *("," + x.split(",", 1)[1] for x in rows)])  # no customer id
+    page = follow(client, client.post("/app/upload", files={"file": ("guests.csv",
+                                                                     guests.encode())},
+                                      follow_redirects=False))
+    text = message(page.text, "guest-only-state")
+    assert text.startswith("3 transaction lines loaded, all of them guest lines")
+    assert "nothing to train" in text
+    assert 'id="no-scores-state"' not in page.text and 'id="train"' not in page.text
+
+
+def test_allocation_colours_tell_fifteen_segments_apart() -> None:
+    names = [f"segment {i:02d}" for i in range(3)] + list(charts.KNOWN_SEGMENTS[:12])
+    plan = {"promotions": [{"promotion": f"p{i % 4}", "target_segment": n, "cost": 10.0 + i,
+                            "customers": 5} for i, n in enumerate(names)]}
+    traces = json.loads(charts.allocation(plan) or "")["data"]
+    colours = {x["name"]: x["marker"]["color"] for x in traces}
+    assert len(colours) == 15 and len(set(colours.values())) == 15
+    # a segment keeps its colour from plan to plan
+    again = json.loads(charts.allocation({"promotions": plan["promotions"][5:9]}) or "")
+    assert {x["name"]: x["marker"]["color"] for x in again["data"]} == {
+        n: colours[n] for n in names[5:9]}
+
+
+def test_segments_chart_counts_new_customers_and_has_round_ticks() -> None:
+    profile = {"segments": [{"segment": "Champions", "customers": 40,
+                             "mean_churn_probability": 0.2},
+                            {"segment": "Lost", "customers": 60, "mean_churn_probability": 0.7}]}
+    plan = {"promotions": [{"target_segment": "Lost", "customers": 30},
+                           {"target_segment": NEW_SEGMENT, "customers": 12}]}
+    fig = json.loads(charts.segments(profile, plan, new_customers=25) or "")
+    bars = {x["name"]: dict(zip(x["x"], x["y"], strict=True)) for x in fig["data"]
+            if x["type"] == "bar"}
+    assert bars["customers"] == {"Champions": 40, "Lost": 60, NEW_SEGMENT: 25}
+    assert bars["targeted by the plan"] == {"Champions": 0, "Lost": 30, NEW_SEGMENT: 12}
+    assert fig["layout"]["yaxis2"]["tickvals"] == [0, 0.2, 0.4, 0.6, 0.8, 1]

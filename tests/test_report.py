@@ -20,8 +20,10 @@ import pytest
 from conftest import line, write_csv
 
 from loyalist import pipeline
+from loyalist import schema as s
 from loyalist.errors import DataError, StoreError
 from loyalist.report import SECTIONS
+from loyalist.report.data import mase_vs_naive
 
 HEADINGS = list(SECTIONS.values())
 EXPORTS = ("scores", "segments", "clusters", "plan_customers", "plan_promotions", "forecast",
@@ -209,6 +211,9 @@ def test_exports_both_formats_with_store_row_counts(built: dict[str, Any],
     assert pc["expected_cost"].sum() == pytest.approx(summ["spend"], rel=1e-6)
     assert sorted(pd.read_csv(exp / "plan_promotions.csv")["rank"]) == list(
         range(1, len(summ["promotions"]) + 1))
+    # the header an empty plan writes is the one a plan with promotions has
+    assert list(pd.read_parquet(exp / "plan_promotions.parquet").columns) == list(
+        s.PLAN_PROMOTION_COLUMNS)
 
 
 def test_forecast_writes_its_tables_replacing_the_same_as_of(built: dict[str, Any]) -> None:
@@ -247,9 +252,8 @@ def test_as_of_picks_results_and_notes_what_is_missing(built: dict[str, Any],
     res = pipeline.report(built["store"], tmp_path, as_of=built["plan"]["as_of"])
     assert res["sections"] == list(SECTIONS) and set(res["exports"]) == set(EXPORTS)
     page = (tmp_path / "report.html").read_text()
-    value = f"{built['plan']['goal_value']:,.0f}" if abs(built["plan"]["goal_value"]) >= 1000 \
-        else f"{built['plan']['goal_value']:,.1f}"
-    # the plan's value in the goal's own unit
+    value = f"{built['plan']['goal_value']:,.0f}"
+    # the plan's value in the goal's own unit, as the dashboard shows it (money: no decimals)
     assert f"<dt>expected value</dt><dd>{value} of incremental revenue</dd>" in page
     # the same folder again, for a cutoff with no results: nothing stale is left behind
     res = pipeline.report(built["store"], tmp_path, as_of="2025-06-01")
@@ -273,6 +277,7 @@ def test_store_with_only_transactions(tmp_path: Path) -> None:
     assert set(res["absent"]) == set(SECTIONS) - {"quality"}
     assert "loyalist train" in res["absent"]["segments"]
     assert "loyalist plan" in res["absent"]["plan"]
+    assert f"run `loyalist together --store {store}`" in res["absent"]["together"]
     page = (tmp_path / "out" / "report.html").read_text()
     p = parse(page)
     assert p.errors == [] and p.h2 == ["Data quality"]
@@ -284,6 +289,12 @@ def test_store_with_only_transactions(tmp_path: Path) -> None:
     assert h["guest_lines"] == 1
     for rule in ("non_positive_price", "unparseable_quantity", "guest"):
         assert f">{rule}<" in page
+    # the store's counts say so (the ingest quality report counts the rows read)
+    facts = dict(re.findall(r"<dt>([^<]*)</dt><dd>([^<]*)</dd>", page))
+    assert (facts["transaction lines stored"], facts["rows read"]) == ("31", "33")
+    assert facts["orders stored"] == str(q(store, "SELECT count(DISTINCT order_id) AS n "
+                                                  "FROM transactions")["n"].iloc[0])
+    assert {"customers stored", "products stored"} <= set(facts) and "orders" not in facts
     assert "3.0%" in page  # 1 of 33 rows read
     assert (tmp_path / "out" / "run.json").is_file()
     assert list((tmp_path / "out" / "exports").iterdir()) == []
@@ -327,3 +338,99 @@ def test_cli_report(built: dict[str, Any], tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert "no store here" in p.stderr and len(p.stderr.strip().splitlines()) <= 2
+
+
+def number_columns(page: str) -> dict[tuple[int, str], list[str]]:
+    """(table number, heading) -> the numbers of that column, as printed."""
+    out: dict[tuple[int, str], list[str]] = {}
+    for i, tab in enumerate(re.findall(r"<table>(.*?)</table>", page, re.S)):
+        heads = re.findall(r"<th[^>]*>([^<]*)</th>", tab)
+        for row in re.findall(r"<tr>(.*?)</tr>", tab.split("</thead>")[-1], re.S):
+            for head, cell in zip(heads, re.findall(r"<td[^>]*>([^<]*)</td>", row),
+                                  strict=True):
+                if re.fullmatch(r"-?[\d,]+(\.\d+)?", cell):
+                    out.setdefault((i, head), []).append(cell)
+    return out
+
+
+def test_one_format_per_column_and_roi_as_percent(built: dict[str, Any],
+                                                  full: dict[str, Any]) -> None:
+    page = full["html"]
+    columns = number_columns(page)
+    assert ("recency" in " ".join(h for _, h in columns))
+    for key, cells in columns.items():
+        places = {len(c.split(".")[1]) if "." in c else 0 for c in cells}
+        assert len(places) == 1, (key, cells)  # one number of decimals per column
+    assert not re.search(r">0\.000<", page)
+    # ROI as a whole percent, as the dashboard shows it
+    summ = built["plan"]
+    assert f"<dt>ROI</dt><dd>{100 * summ['roi']:,.0f}%</dd>" in page
+    for promo in summ["promotions"]:
+        if promo["roi"] is not None:
+            assert f">{100 * promo['roi']:,.0f}%<" in page
+
+
+def test_forecast_vs_naive_is_one_rounding_of_one_ratio(monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
+    """Mean MASE 0.74146 against 1.0: -25.854%, "-25.9%" in the report and the CLI (the CLI
+    printed "-25.8%" from the ratio rounded to 0.7415 first)."""
+    from typer.testing import CliRunner
+
+    from loyalist.cli.main import app
+    from loyalist.report.html import vs_baseline
+
+    bt = pd.DataFrame({"series": "total", "model": ["ets", "ets", "seasonal_naive",
+                                                    "seasonal_naive"],
+                       "origin": ["2025-11-01", "2025-12-01"] * 2,
+                       "mase": [0.64146, 0.84146, 1.1, 0.9]})
+    bt.to_csv(tmp_path / "backtest.csv", index=False)
+    ratio = mase_vs_naive(bt, "total", "ets")
+    assert ratio == pytest.approx(0.74146, abs=1e-12) and vs_baseline(ratio) == "-25.9%"
+    assert mase_vs_naive(bt.iloc[::-1], "total", "ets") == ratio  # row order does not matter
+    assert mase_vs_naive(bt, "total", "theta") is None
+    metrics = {"mase": 0.7415, "mape": 0.1, "coverage80": 0.8, "coverage95": 0.95}
+    res = {"as_of": "2026-01-01", "horizon": 14, "holidays": None, "origins": ["2025-11-01"],
+           "skipped": {}, "files": {"backtest": str(tmp_path / "backtest.csv")},
+           "series": {"total": {"model": "ets", "mase_vs_seasonal_naive": 0.7415,
+                                "backtest": {"ets": metrics,
+                                             "seasonal_naive": {"mase": 1.0}}}}}
+    monkeypatch.setattr(pipeline, "forecast", lambda *a, **k: res)
+    r = CliRunner().invoke(app, ["forecast", "--store", str(tmp_path / "x.duckdb"), "--out",
+                                 str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert "-25.9%" in r.stdout and "-25.8%" not in r.stdout
+
+
+def test_plan_with_no_promotion(built: dict[str, Any], tmp_path: Path) -> None:
+    """A plan that targets nobody: promotions.csv and the exports keep their header, and the
+    report says why under "Ranked promotions", as the dashboard does."""
+    store = tmp_path / "copy.duckdb"
+    shutil.copy(built["store"], store)
+    planned = pipeline.plan(store, budget=300, goal="reactivation", segments=[s.NEW_SEGMENT],
+                            out=tmp_path / "plan")
+    assert planned["summary"]["customers_targeted"] == 0
+    csv = pd.read_csv(tmp_path / "plan" / "promotions.csv")
+    assert list(csv.columns) == list(s.PLAN_PROMOTION_COLUMNS) and len(csv) == 0
+    res = pipeline.report(store, tmp_path / "report")
+    exp = tmp_path / "report" / "exports"
+    for frame in (pd.read_csv(exp / "plan_promotions.csv"),
+                  pd.read_parquet(exp / "plan_promotions.parquet")):
+        assert list(frame.columns) == list(s.PLAN_PROMOTION_COLUMNS) and len(frame) == 0
+    assert res["summary"]["plan"]["plan_id"] == planned["summary"]["plan_id"]
+    page = (tmp_path / "report" / "report.html").read_text()
+    after = re.sub(r"<[^>]+>", " ", page.split("<h3>Ranked promotions</h3>")[1])
+    assert after.split()[:4] == ["The", "plan", "targets", "nobody:"]
+    assert "<dt>expected value</dt><dd>0 lapsed customers won back</dd>" in page
+    assert "0.000" not in page
+
+
+def test_guest_only_store_says_so_instead_of_train(tmp_path: Path) -> None:
+    rows = [line(order=str(i), customer="", when=f"2024-0{1 + i % 6}-0{1 + i % 9} 10:00")
+            for i in range(20)]
+    store = tmp_path / "guests.duckdb"
+    pipeline.ingest(store, [write_csv(tmp_path / "g.csv", rows)])
+    res = pipeline.report(store, tmp_path / "out")
+    for key in ("segments", "churn", "clv", "plan", "recommendations"):
+        assert "every line in the store is a guest line" in res["absent"][key], key
+        assert "loyalist train" not in res["absent"][key]
+    assert "loyalist forecast" in res["absent"]["forecast"]

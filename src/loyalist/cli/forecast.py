@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -61,6 +62,11 @@ def forecast_command(
     if as_json:
         sys.stdout.write(json.dumps(res, indent=2, default=str) + "\n")
         return
+    from loyalist.report.data import mase_vs_naive
+    from loyalist.report.html import vs_baseline
+
+    # the backtest unrounded (``res`` rounds its means), as the report reads it from the store
+    backtest = pd.read_csv(res["files"]["backtest"], dtype={"series": str, "model": str})
     con = Console()
     con.print(f"forecast from {res['as_of']}, {res['horizon']} days, holidays "
               f"{res['holidays'] or 'none'}; backtest origins {', '.join(res['origins'])}")
@@ -70,8 +76,9 @@ def forecast_command(
     for name, r in res["series"].items():
         m = r["backtest"].get(r["model"], {})
         n = r["backtest"].get("seasonal_naive", {})
+        ratio = mase_vs_naive(backtest, name, r["model"])
         t.add_row(name, r["model"], _f(m.get("mase")), _f(n.get("mase")),
-                  _pct(r["mase_vs_seasonal_naive"], minus_one=True), _pct(m.get("mape")),
+                  "" if ratio is None else vs_baseline(ratio), _pct(m.get("mape")),
                   _pct(m.get("coverage80")), _pct(m.get("coverage95")))
     con.print(t)
     if res["skipped"]:
@@ -85,10 +92,8 @@ def _f(v: float | None) -> str:
     return "" if v is None else f"{v:.3f}"
 
 
-def _pct(v: float | None, *, minus_one: bool = False) -> str:
-    if v is None:
-        return ""
-    return f"{100 * (v - 1):+.1f}%" if minus_one else f"{100 * v:.1f}%"
+def _pct(v: float | None) -> str:
+    return "" if v is None else f"{100 * v:.1f}%"
 
 
 app = typer.Typer(add_completion=False, no_args_is_help=False)

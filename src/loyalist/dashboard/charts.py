@@ -7,11 +7,35 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from loyalist.schema import NEW_SEGMENT
+from loyalist.segment.rfm import SCHEMES
+
 LAYOUT: dict[str, Any] = {
     "template": "plotly_white", "height": 340, "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
     "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
     "legend": {"orientation": "h", "y": -0.2}, "hovermode": "closest",
 }
+
+
+#: 16 colours a reader can tell apart (Plotly's ten, then six darker ones), enough for every
+#: segment a plan can target
+PALETTE = ("#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#FF6692",
+           "#B6E880", "#FF97FF", "#FECB52", "#1F3A93", "#8C564B", "#5F6B73", "#0B6E4F",
+           "#808000", "#800000")
+#: every segment name a plan can target, in a fixed order: each keeps its colour in every plan
+KNOWN_SEGMENTS = tuple(dict.fromkeys(
+    [rule.name for rules in SCHEMES.values() for rule in rules] + [NEW_SEGMENT, "all"]))
+
+
+def segment_colours(names: list[str]) -> dict[str, str]:
+    """A colour per segment: a known segment's own colour (the same in every chart), others
+    the colours left over in name order (cycling only past :data:`PALETTE`'s 16)."""
+    out = {n: PALETTE[KNOWN_SEGMENTS.index(n) % len(PALETTE)] for n in names
+           if n in KNOWN_SEGMENTS}
+    free = [c for c in PALETTE if c not in out.values()] or list(PALETTE)
+    for i, n in enumerate(sorted(n for n in set(names) if n not in out)):
+        out[n] = free[i % len(free)]
+    return out
 
 
 def _json(fig: go.Figure) -> str:
@@ -31,11 +55,12 @@ def allocation(plan: dict[str, Any]) -> str | None:
         spend[x["promotion"]] = spend.get(x["promotion"], 0.0) + float(x["cost"] or 0.0)
     promos = sorted(spend, key=spend.__getitem__)
     segments = list(dict.fromkeys(x["target_segment"] for x in rows))
+    colours = segment_colours(segments)
     fig = go.Figure()
     for seg in segments:
         mine = {x["promotion"]: x for x in rows if x["target_segment"] == seg}
         fig.add_bar(
-            name=seg, orientation="h", y=promos,
+            name=seg, orientation="h", y=promos, marker_color=colours[seg],
             x=[float(mine[p]["cost"] or 0) if p in mine else 0.0 for p in promos],
             customdata=[[mine[p]["customers"] if p in mine else 0] for p in promos],
             hovertemplate=f"{seg}<br>%{{y}}: %{{x:,.0f}} for %{{customdata[0]}} customers"
@@ -68,19 +93,25 @@ def sensitivity(plan: dict[str, Any]) -> str | None:
     return _json(fig)
 
 
-def segments(profile: dict[str, Any], plan: dict[str, Any] | None) -> str | None:
-    """Customers per RFM segment, their mean churn risk, and how many the plan targets."""
-    rows = profile.get("segments") or []
+def segments(profile: dict[str, Any], plan: dict[str, Any] | None, *,
+             new_customers: int = 0) -> str | None:
+    """Customers per RFM segment, their mean churn risk, and how many the plan targets; with
+    ``new_customers`` (registered, no purchase yet: no scores) or a plan that targets them,
+    their segment :data:`~loyalist.schema.NEW_SEGMENT` too."""
+    rows = list(profile.get("segments") or [])
     if not rows:
         return None
+    targeted: dict[str, int] = {}
+    for x in (plan or {}).get("promotions") or []:
+        targeted[x["target_segment"]] = targeted.get(x["target_segment"], 0) + x["customers"]
+    known = {x["segment"] for x in rows}
+    if NEW_SEGMENT not in known and (new_customers or targeted.get(NEW_SEGMENT)):
+        rows.append({"segment": NEW_SEGMENT, "customers": new_customers})
     names = [x["segment"] for x in rows]
     fig = go.Figure()
     fig.add_bar(x=names, y=[x["customers"] for x in rows], name="customers",
                 hovertemplate="%{x}: %{y:,} customers<extra></extra>")
-    if plan and plan.get("promotions"):
-        targeted: dict[str, int] = {}
-        for x in plan["promotions"]:
-            targeted[x["target_segment"]] = targeted.get(x["target_segment"], 0) + x["customers"]
+    if targeted:
         fig.add_bar(x=names, y=[targeted.get(n, 0) for n in names], name="targeted by the plan",
                     hovertemplate="%{x}: %{y:,} targeted<extra></extra>")
     if any(x.get("mean_churn_probability") is not None for x in rows):
@@ -88,7 +119,8 @@ def segments(profile: dict[str, Any], plan: dict[str, Any] | None) -> str | None
                         yaxis="y2", mode="lines+markers", name="mean churn risk",
                         hovertemplate="%{x}: churn risk %{y:.0%}<extra></extra>")
         fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%",
-                                  "range": [0, 1], "showgrid": False,
-                                  "title": "mean churn risk"})
+                                  "range": [0, 1], "tickmode": "array",
+                                  "tickvals": [0, 0.2, 0.4, 0.6, 0.8, 1],
+                                  "showgrid": False, "title": "mean churn risk"})
     fig.update_layout(barmode="group", yaxis_title="customers")
     return _json(fig)

@@ -41,6 +41,7 @@ from loyalist.dashboard.storefiles import StoreFiles
 from loyalist.errors import LoyalistError
 from loyalist.ingest import FORMATS, TABLES
 from loyalist.promote.catalog import GOALS
+from loyalist.schema import NEW_SEGMENT
 
 PREFIX = "/app"
 UPLOAD_PATH = f"{PREFIX}/upload"
@@ -49,6 +50,17 @@ PERIODS = (7, 14, 30, 60, 90)
 ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 #: scenario size limits accepted from the form (the generator's own defaults when blank)
 MAX_CUSTOMERS, MAX_MONTHS = 20_000, 36
+#: the fewest months a scenario can be trained on: the churn and CLV models hold out the
+#: last 90-day label window and need earlier cutoffs whose 90-day windows end by it, each with
+#: 60 days of purchases before it (:func:`loyalist.evaluation.splits.plan_cutoffs`). For the
+#: electronics merchant (as_of 1 August) that is purchases from 4 November: 8 months always
+#: fail, 9 leave 3 days that a small shop's late first purchase takes, 10 leave a month
+MIN_MONTHS = 10
+#: the quality report's counts are of the rows read from the file (quarantined rows
+#: included), not of what the store keeps (the HTML report counts those): say so
+QUALITY_LABELS = {"customers": "Customers read", "orders": "Orders read",
+                  "products": "Products read",
+                  "customers_with_purchases": "Customers with purchases read"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
        "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
@@ -93,7 +105,12 @@ def _day(x: Any) -> str:
 
 
 def _label(x: Any) -> str:
-    text = str(x).replace("_", " ")
+    return _sentence(str(x).replace("_", " "))
+
+
+def _sentence(x: Any) -> str:
+    """Text with a capital first letter, otherwise as given (a job's label names files)."""
+    text = str(x)
     return text[:1].upper() + text[1:]
 
 
@@ -102,7 +119,8 @@ def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("loyalist.dashboard", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(num=_num, pct=_pct, label=_label, day=_day, plain=_plain)
+    env.filters.update(num=_num, pct=_pct, label=_label, sentence=_sentence, day=_day,
+                       plain=_plain)
     return env
 
 
@@ -200,7 +218,9 @@ def _index(request: Request, key: ApiKey, *, plan_id: str | None = None,
                            "store": str(gate.path), "view": None, "customer_id": customer_id,
                            "scenario": dash.scenarios.get(str(gate.path)),
                            "scenarios": SCENARIOS, "tables": TABLES, "formats": FORMATS,
-                           "goals": GOALS, "charts": {}, "stores": None}
+                           "goals": GOALS, "charts": {}, "stores": None,
+                           "min_months": MIN_MONTHS, "max_months": MAX_MONTHS,
+                           "quality_labels": QUALITY_LABELS}
     if running is None:
         view = views.page(gate, plan_id=plan_id, customer_id=customer_id)
         ctx["view"] = view
@@ -210,7 +230,10 @@ def _index(request: Request, key: ApiKey, *, plan_id: str | None = None,
             ctx["charts"]["allocation"] = charts.allocation(view["plan"])
             ctx["charts"]["sensitivity"] = charts.sensitivity(view["plan"])
         if view["segments"] is not None:
-            ctx["charts"]["segments"] = charts.segments(view["segments"], view["plan"])
+            ctx["charts"]["segments"] = charts.segments(view["segments"], view["plan"],
+                                                        new_customers=view["new_customers"])
+        if view["plan_missing"] and status == 200:
+            status = 404
     return render(request, "index.html", status, **ctx)
 
 
@@ -231,6 +254,8 @@ def _plan_form(view: dict[str, Any], scenario: dict[str, Any] | None) -> dict[st
     period = int(plan.get("period_days") or sc.get("planning_period_days") or 30)
     top, step = _nice_max(budget)
     names = [x["segment"] for x in (view["segments"] or {}).get("segments", [])]
+    if view["new_customers"] and NEW_SEGMENT not in names:  # plans target them too
+        names.append(NEW_SEGMENT)
     return {"budget": budget, "budget_max": top, "budget_step": step,
             "budget_basis": "month" if monthly else "total",
             "goal": plan.get("goal") or sc.get("goal") or "retention", "period": period,
@@ -281,6 +306,17 @@ def _int(fields: dict[str, list[str]], name: str, default: int | None, lo: int, 
     return value
 
 
+def _months(fields: dict[str, list[str]]) -> int | None:
+    """The scenario's months: :data:`MIN_MONTHS` to :data:`MAX_MONTHS` (18 when blank)."""
+    raw = _one(fields, "months")
+    if raw.isdigit() and int(raw) < MIN_MONTHS:
+        raise LoyalistError(
+            f"months: {int(raw):,} is too short a history to train the customer models (a "
+            f"90-day horizon and earlier training windows need at least {MIN_MONTHS} months); "
+            f"use {MIN_MONTHS} to {MAX_MONTHS}")
+    return _int(fields, "months", 18, MIN_MONTHS, MAX_MONTHS)
+
+
 async def _off_loop(fn: Callable[..., Response], *args: Any, **kwargs: Any) -> Response:
     """Run page work that may wait for the store in a worker thread, not the event loop."""
     return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
@@ -301,7 +337,7 @@ def _load_scenario(request: Request, fields: dict[str, list[str]]) -> Response:
             raise LoyalistError(f"scenario {scenario[:40]!r} is unknown; use one of: "
                                 f"{', '.join(SCENARIOS)}")
         customers = _int(fields, "customers", None, 50, MAX_CUSTOMERS)
-        months = _int(fields, "months", 18, 6, MAX_MONTHS)
+        months = _months(fields)
         seed = _int(fields, "seed", 7, 0, 2**31 - 1)
     except LoyalistError as e:
         return _index(request, key, error=one_line(e), status=422)

@@ -14,18 +14,22 @@ from loyalist.api.storegate import Reader, StoreGate, StoreUnavailable
 from loyalist.dashboard.jobs import one_line
 from loyalist.errors import LoyalistError
 
-#: store states, in the order a merchant meets them
-EMPTY, NO_SCORES, READY, UNAVAILABLE = "empty", "no_scores", "ready", "unavailable"
+#: store states, in the order a merchant meets them (``guest_only``: lines but no customer
+#: id in any of them, so there is nothing to train)
+EMPTY, NO_SCORES, GUEST_ONLY, READY, UNAVAILABLE = (
+    "empty", "no_scores", "guest_only", "ready", "unavailable")
 
 
 def page(gate: StoreGate, *, plan_id: str | None = None, customer_id: str | None = None
          ) -> dict[str, Any]:
     """Everything the main page shows: store state and counts, stored plans, the plan to show
-    (``plan_id`` or the latest), segment profiles, and a customer lookup."""
+    (``plan_id`` or the latest), segment profiles, and a customer lookup. ``new_customers``:
+    registered customers with no purchase before the scores' as_of (the plans'
+    :data:`~loyalist.schema.NEW_SEGMENT`); ``plan_missing``: ``plan_id`` is not in the store."""
     out: dict[str, Any] = {"store": str(gate.path), "state": EMPTY, "error": None,
                            "transactions": 0, "plans": [], "plan": None, "plan_error": None,
-                           "segments": None, "customer": None, "customer_error": None,
-                           "health": None}
+                           "plan_missing": False, "segments": None, "new_customers": 0,
+                           "customer": None, "customer_error": None, "health": None}
     if not Path(gate.path).exists():
         return out
     try:
@@ -49,17 +53,27 @@ def _fill(r: Reader, out: dict[str, Any], plan_id: str | None, customer_id: str 
     if out["transactions"] == 0:
         return
     if _count(r, s.T_SCORES) == 0:
-        out["state"] = NO_SCORES
+        out["state"] = GUEST_ONLY if _guest_only(r) else NO_SCORES
         return
     out["state"] = READY
     out["health"] = reads.health(r)
     out["segments"] = reads.segments(r)
+    out["new_customers"] = _new_customers(r)
     if s.T_PLANS in reads.tables(r):
         out["plans"] = reads.plans(r)
     shown = plan_id or (out["plans"][0]["plan_id"] if out["plans"] else None)
     if shown is not None:
         try:
             out["plan"] = reads.plan_summary(r, shown)
+        except reads.NotFound:  # a stale or mistyped link: say so, show the latest plan
+            out["plan_missing"] = True
+            latest = out["plans"][0]["plan_id"] if out["plans"] else None
+            out["plan_error"] = f"plan {shown[:70]!r} is not in this store; " + (
+                "make one with “Generate recommendations”" if latest is None else
+                f"showing the latest plan, {latest}"
+                + ("; pick another from “Stored plans”" if len(out["plans"]) > 1 else ""))
+            if latest is not None:
+                out["plan"] = reads.plan_summary(r, latest)
         except LoyalistError as e:
             out["plan_error"] = one_line(e)
     if customer_id:
@@ -67,6 +81,30 @@ def _fill(r: Reader, out: dict[str, Any], plan_id: str | None, customer_id: str 
             out["customer"] = customer(r, customer_id, out["plan"])
         except LoyalistError as e:
             out["customer_error"] = one_line(e)
+
+
+def _guest_only(r: Reader) -> bool:
+    """Every transaction line is a guest line (no customer id): no customer to train on."""
+    return bool(r.memo("dashboard:guest_only", lambda: r.con.execute(
+        f"SELECT count(*) FILTER (WHERE NOT {s.IS_GUEST}) = 0 FROM {s.T_TRANSACTIONS}"
+    ).fetchall()[0][0]))
+
+
+def _new_customers(r: Reader) -> int:
+    """Registered customers (signed up before the scores' as_of, or with no sign-up date)
+    without scores at that as_of: the plans' :data:`~loyalist.schema.NEW_SEGMENT`."""
+    if s.T_CUSTOMERS not in reads.tables(r):
+        return 0
+    signed = (f"AND ({s.SIGNUP_AT} IS NULL OR {s.SIGNUP_AT} < a.as_of)"
+              if s.SIGNUP_AT in reads.columns(r, s.T_CUSTOMERS) else "")
+    sql = f"""
+        WITH a AS (SELECT max(as_of) AS as_of FROM {s.T_SCORES})
+        SELECT count(DISTINCT c.{s.CUSTOMER_ID}) FROM {s.T_CUSTOMERS} c, a
+        WHERE c.{s.CUSTOMER_ID} IS NOT NULL {signed} AND NOT EXISTS (
+            SELECT 1 FROM {s.T_SCORES} x
+            WHERE x.{s.CUSTOMER_ID} = c.{s.CUSTOMER_ID} AND x.as_of = a.as_of)"""
+    return r.memo("dashboard:new_customers",
+                  lambda: int(r.con.execute(sql).fetchall()[0][0]))
 
 
 def customer(r: Reader, customer_id: str, plan: dict[str, Any] | None) -> dict[str, Any]:

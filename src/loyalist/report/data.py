@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,9 +72,10 @@ def collect(st: Store, *, as_of: pd.Timestamp | None = None,
     rep.sections["quality"] = quality(st)
     fix = f"--store {st.path}"
     scores_at, why = _pick_as_of(st, s.T_SCORES, as_of, f"run `loyalist train {fix}`")
+    guests = _guest_only(st, rep.sections["quality"]["headline"])
     if scores_at is None:
         for key in ("segments", "churn", "clv"):
-            rep.absent[key] = why or ""
+            rep.absent[key] = guests or why or ""
     else:
         scores = st.query(f"SELECT * FROM {s.T_SCORES} WHERE as_of = ? ORDER BY {s.CUSTOMER_ID}",
                           [scores_at.to_pydatetime()])
@@ -83,15 +85,26 @@ def collect(st: Store, *, as_of: pd.Timestamp | None = None,
             ("plan", plan, f"run `loyalist plan {fix} --budget 5000`"),
             ("forecast", forecast, f"run `loyalist forecast {fix}`"),
             ("recommendations", recommendations, f"run `loyalist recommend {fix}`"),
-            ("together", together, f"run `loyalist run {fix}`")):
+            ("together", together, f"run `loyalist together {fix}`")):
         got, why = fn(st, as_of, cmd)
         if got is None:
-            rep.absent[key] = why or ""
+            rep.absent[key] = (guests if key in ("plan", "recommendations") else None) \
+                or why or ""
         else:
             rep.exports.update(got.pop("exports", {}))
             rep.sections[key] = got
     rep.sections = {k: rep.sections[k] for k in SECTIONS if k in rep.sections}
     return rep
+
+
+def _guest_only(st: Store, quality: dict[str, Any]) -> str | None:
+    """Why nothing per customer can be made when every transaction line is a guest line (no
+    customer id): training, plans and recommendations would refuse the store."""
+    if not quality["lines"] or quality["guest_lines"] < quality["lines"]:
+        return None
+    from loyalist.features import no_purchase_error
+
+    return str(no_purchase_error(st, st.default_as_of()))
 
 
 def _pick_as_of(st: Store, table: str, as_of: pd.Timestamp | None, fix: str
@@ -287,7 +300,8 @@ def plan(st: Store, as_of: pd.Timestamp | None, fix: str
                          WHERE as_of = ? ORDER BY rowid DESC""", [ts.to_pydatetime()])
     row = plans.iloc[0]
     summ = json.loads(row["summary"])
-    promos = _flat(pd.DataFrame(summ.get("promotions") or []))
+    promos = _flat(pd.DataFrame(summ.get("promotions") or [])) if summ.get("promotions") \
+        else empty_promotions()
     cust = pd.DataFrame()
     if st.has_table(s.T_PLAN_CUSTOMERS):
         cust = st.query(f"SELECT * FROM {s.T_PLAN_CUSTOMERS} WHERE plan_id = ? "
@@ -309,6 +323,15 @@ def plan(st: Store, as_of: pd.Timestamp | None, fix: str
             "sensitivity": pd.DataFrame(summ.get("sensitivity") or []),
             "plans_at_as_of": len(plans), "headline": head,
             "exports": {"plan_customers": cust, "plan_promotions": promos}}, None
+
+
+def empty_promotions() -> pd.DataFrame:
+    """The ranked promotions of a plan with none: no row, the columns and their types (a BI
+    tool reading the export sees the same header as for any other plan)."""
+    text = ("promotion", "kind", "target_segment", "confidence", "rationale")
+    return pd.DataFrame({c: pd.Series(dtype="string" if c in text else "int64"
+                                      if c in ("rank", "customers") else "float64")
+                         for c in s.PLAN_PROMOTION_COLUMNS})
 
 
 def _flat(frame: pd.DataFrame) -> pd.DataFrame:
@@ -350,8 +373,9 @@ def forecast(st: Store, as_of: pd.Timestamp | None, fix: str
                   "coverage95": m["coverage95"]}
         if b is not None:
             r["naive_mase"] = b["mase"]
-            if m is not None and b["mase"] and np.isfinite(b["mase"]):
-                r["mase_vs_naive"] = m["mase"] / b["mase"]
+        ratio = mase_vs_naive(bt, name, model) if len(bt) else None
+        if ratio is not None:
+            r["mase_vs_naive"] = ratio
         rows.append(r)
     table = pd.DataFrame(rows)
     total = table[table["series"] == TOTAL]
@@ -365,6 +389,21 @@ def forecast(st: Store, as_of: pd.Timestamp | None, fix: str
     return {"as_of": ts, "forecast": fc, "history": history, "series": table,
             "origins": sorted({str(pd.Timestamp(o).date()) for o in bt.get("origin", [])}),
             "headline": head, "exports": {"forecast": fc, "forecast_backtest": bt}}, None
+
+
+def mase_vs_naive(backtest: pd.DataFrame, series: str, model: str) -> float | None:
+    """``model``'s mean backtest MASE over the seasonal naive's for ``series``, unrounded (the
+    means are exact sums, so row order does not matter); None without a usable baseline.
+    The report and ``loyalist forecast`` both show this ratio."""
+    def mean(name: str) -> float | None:
+        x = backtest.loc[(backtest["series"] == series) & (backtest["model"] == name), "mase"]
+        x = x.dropna().astype(float)
+        return math.fsum(x) / len(x) if len(x) else None
+
+    m, b = mean(model), mean(BASELINE)
+    if m is None or not b or not math.isfinite(b):
+        return None
+    return m / b
 
 
 def recommendations(st: Store, as_of: pd.Timestamp | None, fix: str

@@ -4,6 +4,7 @@ no script and no external resource, so it works opened from disk with no network
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import math
 from collections.abc import Callable, Iterable
@@ -53,13 +54,36 @@ def pct(v: Any) -> str:
     return "n/a" if _na(v) else f"{100 * float(v):.1f}%"
 
 
-def num(v: Any) -> str:
+def ratio_pct(v: Any) -> str:
+    """A ratio such as ROI as a whole percent, as the dashboard shows it."""
+    return "n/a" if _na(v) else f"{100 * float(v):,.0f}%"
+
+
+def vs_baseline(ratio: float) -> str:
+    """``ratio`` (a model's error over the baseline's) as the change in error: 0.74 is
+    "-26.0%". ``loyalist forecast`` prints the same text from the same unrounded ratio."""
+    return f"{100 * (ratio - 1):+.1f}%"
+
+
+def digits(values: Iterable[Any]) -> int:
+    """Decimals for a set of numbers shown together (a table column): 0 from 1,000 up, 1 from
+    10, else 3; 0 when every value is a whole number (or there is none)."""
+    xs = [abs(float(v)) for v in values
+          if not _na(v) and not isinstance(v, bool | str) and math.isfinite(float(v))]
+    if not xs or all(x == int(x) for x in xs):
+        return 0
+    top = max(xs)
+    return 0 if top >= 1000 else 1 if top >= 10 else 3
+
+
+def num(v: Any, places: int | None = None) -> str:
+    """A number with ``places`` decimals (default: :func:`digits` of the number alone)."""
     if _na(v):
         return "n/a"
     if isinstance(v, bool | str):
         return str(v)
     f = float(v)
-    return f"{f:,.0f}" if abs(f) >= 1000 else f"{f:.3f}" if abs(f) < 10 else f"{f:,.1f}"
+    return f"{f:,.{digits([f]) if places is None else places}f}"
 
 
 def day(v: Any) -> str:
@@ -79,12 +103,16 @@ def _e(v: Any) -> str:
 
 
 def table(frame: pd.DataFrame, cols: Iterable[tuple[str, str, Fmt]], *, limit: int = 60) -> str:
-    """``cols``: (column, heading, formatter); missing columns are left out."""
+    """``cols``: (column, heading, formatter); missing columns are left out. A :func:`num`
+    column shows every row with the same decimals (:func:`digits` of the rows shown)."""
     cols = [c for c in cols if c[0] in frame.columns]
+    shown = frame.head(limit)
+    cols = [(c, h, functools.partial(num, places=digits(shown[c])) if f is num else f)
+            for c, h, f in cols]
     left = {text, day, when}
     th = "".join(f'<th class="{"t" if f in left else ""}">{_e(h)}</th>' for _, h, f in cols)
     rows = []
-    for _, r in frame.head(limit).iterrows():
+    for _, r in shown.iterrows():
         rows.append("<tr>" + "".join(
             f'<td class="{"t" if f in left else ""}">{_e(f(r[c]))}</td>' for c, _, f in cols)
             + "</tr>")
@@ -112,10 +140,11 @@ def note(msg: str | None) -> str:
 # --- sections -----------------------------------------------------------------------------
 def _quality(d: dict[str, Any], images: dict[str, bytes]) -> str:
     h = d["headline"]
-    out = [facts([
-        ("transaction lines", count(h["lines"])), ("orders", count(h["orders"])),
-        ("customers", count(h["customers"])), ("products", count(h["products"])),
-        ("guest lines", count(h["guest_lines"])),
+    out = [facts([  # what the store keeps; rows read are counted by the loads below
+        ("transaction lines stored", count(h["lines"])),
+        ("orders stored", count(h["orders"])), ("customers stored", count(h["customers"])),
+        ("products stored", count(h["products"])),
+        ("guest lines stored", count(h["guest_lines"])),
         ("date range", f"{day(h['first_date'])} to {day(h['last_date'])}"),
         ("net revenue", money(h["net_revenue"])), ("gross revenue", money(h["gross_revenue"])),
         *[(k.replace("_", " "), count(h[k])) for k in
@@ -245,28 +274,34 @@ def _plan(d: dict[str, Any], images: dict[str, bytes]) -> str:
         ("spend", money(h["spend"])),
         ("customers targeted", f"{count(h['customers_targeted'])} of "
                                f"{count(h['customers_considered'])}"),
-        *([("expected value", f"{num(h['goal_value'])} {text(h['goal_unit'])}"
+        *([("expected value", f"{_goal_value(h)} {text(h['goal_unit'])}"
             + (f" ({money(h['cost_per_goal_unit'])} of spend each)"
                if h.get("cost_per_goal_unit") is not None else ""))]
           if h.get("goal_unit") else []),
         ("incremental revenue", money(h["incremental_revenue"])),
         ("80% interval", f"{money(h['incremental_revenue_lo80'])} to "
                          f"{money(h['incremental_revenue_hi80'])}"),
-        ("net profit", money(h["net_profit"])), ("ROI", num(h["roi"])),
+        ("net profit", money(h["net_profit"])), ("ROI", ratio_pct(h["roi"])),
         ("confidence", text(h["confidence"])),
         ("optimality gap", f"{pct(opt.get('gap'))} ({text(opt.get('method'))})")])]
     if d["plans_at_as_of"] > 1:
         out.append(f'<p class="meta">{d["plans_at_as_of"]} plans at this as_of; the latest '
                    "is shown.</p>")
-    out += ["<h3>Ranked promotions</h3>", table(d["promotions"], [
-        ("rank", "#", count), ("promotion", "promotion", text), ("kind", "kind", text),
-        ("target_segment", "segment", text), ("customers", "customers", count),
-        ("participation", "participation", pct),
-        ("incremental_revenue", "incr. revenue", money),
-        ("incremental_revenue_lo80", "80% low", money),
-        ("incremental_revenue_hi80", "80% high", money), ("cost", "cost", money),
-        ("roi", "ROI", num), ("confidence", "confidence", text)])]
-    if "rationale" in d["promotions"]:
+    out.append("<h3>Ranked promotions</h3>")
+    if not len(d["promotions"]):  # as the dashboard says it
+        out.append("<p>The plan targets nobody: " + _e(
+            "; ".join(s.get("warnings") or []) or "no promotion pays off for this goal and "
+            "budget") + ".</p>")
+    else:
+        out.append(table(d["promotions"], [
+            ("rank", "#", count), ("promotion", "promotion", text), ("kind", "kind", text),
+            ("target_segment", "segment", text), ("customers", "customers", count),
+            ("participation", "participation", pct),
+            ("incremental_revenue", "incr. revenue", money),
+            ("incremental_revenue_lo80", "80% low", money),
+            ("incremental_revenue_hi80", "80% high", money), ("cost", "cost", money),
+            ("roi", "ROI", ratio_pct), ("confidence", "confidence", text)]))
+    if len(d["promotions"]) and "rationale" in d["promotions"]:
         out.append("<ol>" + "".join(f"<li>{_e(r)}</li>" for r in
                                     d["promotions"]["rationale"].head(10)) + "</ol>")
     out += ["<h3>Allocation and budget sensitivity</h3>",
@@ -282,7 +317,7 @@ def _plan(d: dict[str, Any], images: dict[str, bytes]) -> str:
     if excluded:
         out.append("<p>Excluded: " + _e(", ".join(f"{k.replace('_', ' ')} {v:,}"
                                                    for k, v in excluded.items())) + ".</p>")
-    for w in s.get("warnings") or []:
+    for w in (s.get("warnings") or []) if len(d["promotions"]) else []:  # else said above
         out.append(f"<p><strong>Warning:</strong> {_e(w)}.</p>")
     if s.get("assumptions"):
         out += ["<h3>Assumptions</h3>",
@@ -290,6 +325,14 @@ def _plan(d: dict[str, Any], images: dict[str, bytes]) -> str:
     out.append(f'<p class="meta">{h["plan_customers"]:,} customers in the execution plan '
                "(exports/plan_customers).</p>")
     return "".join(out)
+
+
+def _goal_value(h: dict[str, Any]) -> str:
+    """The plan's goal value as the dashboard shows it: one decimal for a count of customers
+    (when the plan has a cost per unit), else a whole number."""
+    if h.get("cost_per_goal_unit") is not None:
+        return num(h["goal_value"], 1)
+    return money(h["goal_value"])
 
 
 def _forecast(d: dict[str, Any], images: dict[str, bytes]) -> str:
@@ -300,7 +343,7 @@ def _forecast(d: dict[str, Any], images: dict[str, bytes]) -> str:
         items += [("model (total)", h["model"]),
                   ("forecast revenue (sum of daily means)", money(h["forecast_total"]))]
     if "mase_vs_seasonal_naive" in h:
-        items.append(("MASE vs seasonal naive", f"{100 * (h['mase_vs_seasonal_naive'] - 1):+.1f}%"))
+        items.append(("MASE vs seasonal naive", vs_baseline(h["mase_vs_seasonal_naive"])))
     out = [facts(items), img(images, "forecast", "revenue history and forecast with intervals"),
            "<h3>Backtest (means over rolling origins)</h3>", table(d["series"], [
                ("series", "series", text), ("model", "model", text), ("days", "days", count),

@@ -85,6 +85,14 @@ ELIGIBLE_SEGMENTS = "eligible_segments"
 #: the plan's segment of registered customers with no purchase yet (no scores, so no RFM
 #: segment; a retention plan's first purchase of theirs is an activation)
 NEW_SEGMENT = "New (no purchase yet)"
+#: a plan's ranked promotions (``promotions.csv``, the report's ``plan_promotions``), in order:
+#: a plan with no promotion still writes them as the header
+PLAN_PROMOTION_COLUMNS = (
+    "rank", "promotion", "kind", "target_segment", "customers", "participation",
+    "incremental_buyers", "incremental_revenue", "incremental_revenue_lo80",
+    "incremental_revenue_hi80", "incremental_margin", "cost", "net_profit", "roi", "goal_value",
+    "confidence", "rationale",
+)
 COMPETITOR = "competitor"
 STARTS_AT = "starts_at"
 ENDS_AT = "ends_at"
