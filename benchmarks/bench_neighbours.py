@@ -5,6 +5,10 @@ dense and cut with ``argpartition``; still used for a cosine with a shrink term)
 run on the same matrices. Both give the same values per row (checked here); they may keep
 different members of a group tied at the k-th value.
 
+Also the content model's path for catalogues with few distinct item vectors (categories and
+price bands, no descriptions: :func:`loyalist.recommend.content.content_neighbours`) against
+the top-k product on the same matrix.
+
 Cases: a catalogue of one-off items (every product bought once, as in a marketplace or a
 second-hand shop: the co-purchase matrix is almost empty) and the 1M-interaction simulated log
 of ``bench_recommend.py`` (50k customers x 5k items).
@@ -30,10 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def one_off_catalogue(n_items: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """(customers x items purchases, items x features) for ``n_items`` products bought once
-    each, two per order, by ``n_items / 2.5`` customers; twelve categories, prices, short
-    descriptions."""
+def one_off_catalogue(n_items: int) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]:
+    """(customers x items purchases, items x features, the same features without the
+    descriptions) for ``n_items`` products bought once each, two per order, by
+    ``n_items / 2.5`` customers; twelve categories, prices, short descriptions."""
     from loyalist.recommend.content import item_features
     from loyalist.recommend.interactions import Interactions
 
@@ -52,7 +56,8 @@ def one_off_catalogue(n_items: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
                              strict=True)]},
         index=[f"P{i}" for i in range(n_items)])
     it = Interactions.from_lines(lines, catalog=catalog)
-    return it.matrix(binary=True).tocsr(), item_features(it.catalog).tocsr()
+    return (it.matrix(binary=True).tocsr(), item_features(it.catalog).tocsr(),
+            item_features(it.catalog.assign(description=None)).tocsr())
 
 
 def simulated_log() -> sp.csr_matrix:
@@ -98,7 +103,9 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=3)
     ap.add_argument("--k", type=int, default=100)
     args = ap.parse_args()
-    w, f = one_off_catalogue(args.items)
+    from loyalist.recommend.content import content_neighbours
+
+    w, f, plain = one_off_catalogue(args.items)
     cases = {f"item-kNN, {args.items:,} one-off items": cosine_factors(w),
              f"content, {args.items:,} one-off items": (f, f.T.tocsr())}
     sim = simulated_log()
@@ -123,6 +130,23 @@ def main() -> None:
         print(f"{name:40s} top-k product {row['top_k_product_s']:7.2f} s   dense blocks "
               f"{row['dense_blocks_s']:7.2f} s   {row['speedup']:7.1f}x   same values per row: "
               f"{row['same_values']}", flush=True)
+    # content without descriptions: once per distinct vector, against the top-k product
+    t_new, t_old = [], []
+    for _ in range(args.trials):
+        t = time.perf_counter()
+        new = content_neighbours(plain, args.k, True, np.zeros(plain.shape[0]))
+        t_new.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        old = top_k_product(plain, plain.T, args.k, True, prefer=np.zeros(plain.shape[0]))
+        t_old.append(time.perf_counter() - t)
+    row = {"case": f"content, {args.items:,} items, category and price only",
+           "per_distinct_vector_s": statistics.median(t_new),
+           "top_k_product_s": statistics.median(t_old), "same": bool((new != old).nnz == 0)}
+    row["speedup"] = row["top_k_product_s"] / max(row["per_distinct_vector_s"], 1e-9)
+    rows.append(row)
+    print(f"{row['case']:40s} per distinct vector {row['per_distinct_vector_s']:6.2f} s   "
+          f"top-k product {row['top_k_product_s']:7.2f} s   {row['speedup']:7.1f}x   same "
+          f"neighbours: {row['same']}", flush=True)
     out = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                        "load_1min": os.getloadavg()[0]},
            "trials": args.trials, "k": args.k, "results": rows}
