@@ -39,27 +39,55 @@ def customers(recency: list[float], orders: list[float], monetary: list[float],
 # RFM scores
 # --------------------------------------------------------------------------------------------
 def test_quintiles_of_ten_distinct_values() -> None:
-    assert rank_scores(np.arange(10.0), np.array([f"c{i}" for i in range(10)])).tolist() == [
-        1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert rank_scores(np.arange(10.0)).tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
 
 
-def test_quintile_sizes_differ_by_at_most_one() -> None:
+def test_quintile_sizes_of_distinct_values_differ_by_at_most_one() -> None:
     for n in (1, 3, 7, 11, 23):
-        sc = rank_scores(np.zeros(n), np.array([f"c{i:02d}" for i in range(n)]))
+        sc = rank_scores(np.arange(float(n)))
         counts = np.bincount(sc, minlength=6)[1:]
         present = counts[counts > 0]
         assert present.max() - present.min() <= 1 and sc.min() == 1
 
 
-def test_ties_are_broken_by_customer_id() -> None:
-    # ten customers with the same order count: the score follows the id, whatever row order
+def test_tied_keys_share_the_score_of_their_first_member() -> None:
+    # Ties used to be split by customer id to keep the quintiles equal-sized, so identical
+    # customers got different scores (and segments) from their id alone (exploratory report
+    # 3b, B4). Now a tied group gets the quintile of its minimum rank: keys 1 2 2 2 2 2 3 4 5 6
+    # have 0 1 1 1 1 1 6 7 8 9 keys below them.
+    assert rank_scores(np.array([1, 2, 2, 2, 2, 2, 3, 4, 5, 6.0])).tolist() == [
+        1, 1, 1, 1, 1, 1, 4, 4, 5, 5]
+    for n in (1, 3, 7, 11, 23):  # all tied: everybody scores 1, nobody outside 1..5
+        assert rank_scores(np.zeros(n)).tolist() == [1] * n
+
+
+def test_identical_customers_get_the_same_scores_and_segment_whatever_their_id() -> None:
+    # integer ids 1, 2, 9, 10, 11 used to be ordered as text (10 < 2) and then split 1..5
+    frame = customers([5.0] * 5, [2.0] * 5, [50.0] * 5, [1, 2, 9, 10, 11])  # type: ignore[list-item]
+    out = RFMScorer().fit_transform(frame)
+    assert out[["r_score", "f_score", "m_score"]].nunique().tolist() == [1, 1, 1]
+    assert out["rfm_segment"].nunique() == 1
+
+
+def test_ties_do_not_depend_on_id_or_row_order() -> None:
+    # ten customers with the same order count; the three most recent and the richest differ
     ids = [f"c{i}" for i in range(10)]
-    frame = customers([5.0] * 10, [1.0] * 10, [10.0] * 10, ids)
+    frame = customers([5.0] * 7 + [1.0] * 3, [1.0] * 10, [10.0] * 9 + [99.0], ids)
     a = RFMScorer().fit_transform(frame).set_index("customer_id")
     shuffled = frame.sample(frac=1.0, random_state=3)
     b = RFMScorer().fit_transform(shuffled).set_index("customer_id")
-    assert a["f_score"].to_dict() == b["f_score"].to_dict()
-    assert a.loc[ids, "f_score"].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert a.equals(b.loc[a.index])
+    assert a.loc[ids, "f_score"].tolist() == [1] * 10
+    assert a.loc[ids, "r_score"].tolist() == [1] * 7 + [4] * 3
+    assert a.loc[ids, "m_score"].tolist() == [1] * 9 + [5]
+
+
+def test_one_order_customers_are_all_f1() -> None:
+    # "New" (R 5, F 1) and "Promising" (R 4, F 1) mean one order: a tied block of one-order
+    # buyers larger than a quintile must not spill into F 2 by id
+    frame = customers(list(range(10)), [1.0] * 4 + [2.0] * 3 + [5.0] * 3, [1.0] * 10)
+    out = RFMScorer().fit_transform(frame)
+    assert out["f_score"].tolist() == [1] * 4 + [3] * 3 + [4] * 3
 
 
 def test_recency_is_reversed_and_monetary_ranked() -> None:
@@ -79,6 +107,20 @@ def test_transform_scores_new_customers_against_the_fitted_bounds() -> None:
     assert out["r_score"].tolist() == [5, 1]
     assert out["f_score"].tolist() == [5, 1]
     assert out["m_score"].tolist() == [5, 1]
+
+
+def test_a_scorer_saved_with_id_tie_breaks_still_scores() -> None:
+    # bounds_ used to hold (key, customer_id) pairs; a model saved then must still transform
+    frame = customers(list(range(10)), [1.0] * 4 + [2.0] * 3 + [5.0] * 3, [1.0] * 10)
+    sc = RFMScorer().fit(frame)
+    # what the old fit stored: the sorted customers at positions ceil(q n / 5) = 2, 4, 6, 8
+    sc.bounds_ = {"r": [(-7.0, "c007"), (-5.0, "c005"), (-3.0, "c003"), (-1.0, "c001")],
+                  "f": [(1.0, "c002"), (2.0, "c004"), (2.0, "c006"), (5.0, "c008")],
+                  "m": [(1.0, "c002"), (1.0, "c004"), (1.0, "c006"), (1.0, "c008")]}
+    out = sc.transform(frame)
+    assert out["r_score"].tolist() == RFMScorer().fit_transform(frame)["r_score"].tolist()
+    assert out["f_score"].tolist() == [2] * 4 + [4] * 3 + [5] * 3  # ties share a score
+    assert out["m_score"].tolist() == [5] * 10
 
 
 def test_rfm_errors() -> None:
@@ -235,6 +277,25 @@ def test_clusters_errors() -> None:
         CustomerClusters(k_range=(1, 4)).fit(cluster_frame())
     with pytest.raises(DataError, match="too few for 2 clusters"):
         CustomerClusters().fit(cluster_frame().head(3))
+
+
+def test_clusters_refuse_missing_or_text_features_like_rfm() -> None:
+    # exploratory report 3b, B6: NaN reached scikit-learn ("Input X contains NaN")
+    frame = cluster_frame()
+    frame.loc[frame.index[:3], "monetary_total"] = np.nan
+    with pytest.raises(DataError, match=r"clusters: 3 of [0-9,]+ customers have no "
+                                        r"monetary_total value \(NaN\), e\.g\. customer_id"):
+        CustomerClusters().fit(frame)
+    fitted = CustomerClusters().fit(cluster_frame())
+    with pytest.raises(DataError, match="have no monetary_total value"):
+        fitted.predict(frame)
+    text = cluster_frame().astype({"orders": object})
+    text.loc[text.index[0], "orders"] = "many"
+    with pytest.raises(DataError, match=r"column orders \(dtype object\): 1 of [0-9,]+ "
+                                        r"values are not numbers, e\.g\. 'many'"):
+        CustomerClusters().fit(text)
+    # numpy integers are integers (B7)
+    assert CustomerClusters(k_range=(np.int64(2), np.int64(3))).fit(cluster_frame()).k_ in (2, 3)
 
 
 # --------------------------------------------------------------------------------------------

@@ -37,7 +37,12 @@ from sklearn.cluster import KMeans  # noqa: E402
 from sklearn.metrics import davies_bouldin_score, silhouette_score  # noqa: E402
 
 from loyalist import schema as s  # noqa: E402
-from loyalist.errors import DataError, NotFittedError, ParameterError  # noqa: E402
+from loyalist.errors import (  # noqa: E402
+    DataError,
+    NotFittedError,
+    ParameterError,
+    is_whole_number,
+)
 
 __all__ = ["CustomerClusters", "OUTLIER_NAME", "robust_z"]
 
@@ -96,7 +101,25 @@ class CustomerClusters:
         if missing:
             raise DataError(f"clusters: columns {missing} are missing from the customer frame;"
                             " compute it with loyalist.features.customer_features")
-        return frame[need].reset_index(drop=True)
+        raw = frame[need].reset_index(drop=True)
+        for col in need[1:]:
+            values = pd.to_numeric(raw[col], errors="coerce")
+            bad = values.isna() & raw[col].notna()
+            if bad.any():
+                raise DataError(
+                    f"clusters: column {col} (dtype {raw[col].dtype}): {int(bad.sum()):,} of "
+                    f"{len(raw):,} values are not numbers, e.g. {raw.loc[bad, col].iloc[0]!r} for "
+                    f"{s.CUSTOMER_ID} {raw.loc[bad, s.CUSTOMER_ID].iloc[0]}; pass numbers, as "
+                    "loyalist.features.customer_features computes them")
+            missing_value = values.isna()
+            if missing_value.any():
+                raise DataError(
+                    f"clusters: {int(missing_value.sum()):,} of {len(raw):,} customers have no "
+                    f"{col} value (NaN), e.g. {s.CUSTOMER_ID} "
+                    f"{raw.loc[missing_value, s.CUSTOMER_ID].iloc[0]}; drop or fill those rows "
+                    "first")
+            raw[col] = values.astype(float)
+        return raw
 
     @staticmethod
     def _logs(raw: pd.DataFrame) -> np.ndarray:
@@ -122,7 +145,7 @@ class CustomerClusters:
     def fit(self, frame: pd.DataFrame) -> CustomerClusters:
         """Flag outliers, choose k by silhouette, fit k-means, order and name the clusters."""
         lo, hi = self.k_range
-        if not (isinstance(lo, int) and isinstance(hi, int) and 2 <= lo <= hi):
+        if not (is_whole_number(lo) and is_whole_number(hi) and 2 <= lo <= hi):
             raise ParameterError(f"k_range {self.k_range!r}: use two integers 2 <= lo <= hi")
         if not 0 <= self.max_outlier_share < 0.5:
             raise ParameterError(f"max_outlier_share {self.max_outlier_share!r}: use a share "

@@ -1,12 +1,17 @@
 """RFM scores (1-5 quintiles) and two named segment schemes.
 
-**Scores.** Customers are ranked by a key, ties broken by ``customer_id`` (ascending), and the
-customer at 0-based position ``i`` of ``n`` gets ``1 + floor(5 i / n)``: five groups whose sizes
-differ by at most one, and two runs on the same data always agree. The keys are
-``-recency_days`` (the most recent buyer scores 5), ``orders`` and ``monetary_total``, all
-configurable. :class:`RFMScorer` remembers the quintile boundaries of the frame it was fitted
-on, so later frames are scored against the same population (``fit_transform`` on one frame gives
-exactly the rank-based scores).
+**Scores.** Each key is scored by its rank among the customers, with ties sharing a score:
+a customer whose key has ``c`` customers strictly below it (its *minimum* rank, 0-based; the
+"competition" rank of a tied group) out of ``n`` gets ``1 + floor(5 c / n)``. Customers with
+the same value therefore always get the same score, whatever their ``customer_id`` or row
+order, so identical customers land in the same segment, and two runs on the same data always
+agree. The lowest value always scores 1 and every score is in 1..5. With distinct values the
+five groups differ in size by at most one; a large tied group stays whole in the quintile of
+its first member (e.g. every one-order customer has F 1, so "New" means R 5 and one order),
+and a higher score may then be empty. The keys are ``-recency_days`` (the most recent buyer
+scores 5), ``orders`` and ``monetary_total``, all configurable. :class:`RFMScorer` remembers
+the quintile boundaries of the frame it was fitted on, so later frames are scored against the
+same population (``fit_transform`` on one frame gives exactly the rank-based scores).
 
 **Named segments.** Each scheme is an ordered list of rules; a customer gets the first rule
 that matches, and every scheme ends in rules that together cover every score combination, so
@@ -164,21 +169,34 @@ def assign_segments(r: object, f: object, m: object, scheme: str = "named11") ->
     return np.array([rules[i].name for i in range(len(rules))], dtype=object)[idx]
 
 
-def rank_scores(key: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """1-5 quintile scores by (key, id) ascending: position ``i`` of ``n`` -> ``1 + 5i // n``."""
-    n = key.size
-    order = np.lexsort((ids, key))  # last key is primary
-    out = np.empty(n, dtype=int)
-    out[order] = 1 + (5 * np.arange(n)) // max(n, 1)
-    return out
+def rank_scores(key: np.ndarray) -> np.ndarray:
+    """1-5 quintile scores with ties shared: ``1 + 5c // n``, ``c`` = keys strictly below."""
+    key = np.asarray(key, dtype=float)
+    below = np.searchsorted(np.sort(key), key, side="left")
+    return 1 + (5 * below) // max(key.size, 1)
 
 
-def _score_against(key: np.ndarray, ids: np.ndarray, bounds: list[tuple[float, str]]
+def _bounds(key: np.ndarray) -> list[float]:
+    """The key of the customer at 0-based sorted position ``ceil(q n / 5) - 1``, q = 1..4.
+
+    A value scores above quintile ``q`` exactly when at least ``ceil(q n / 5)`` keys are
+    strictly below it, i.e. when it is greater than that customer's key.
+    """
+    srt = np.sort(key)
+    n = srt.size
+    return [float(srt[-(-q * n // 5) - 1]) for q in range(1, 5)]
+
+
+def _score_against(key: np.ndarray, bounds: list[float] | list[tuple[float, str]]
                    ) -> np.ndarray:
-    """Score = 1 + number of boundaries (key, id) at or below the customer's (key, id)."""
+    """Score = 1 + number of boundaries strictly below the customer's key.
+
+    A scorer saved before ties shared a score holds ``(key, customer_id)`` pairs, the first
+    customer of quintiles 2-5; it is read as "at or above that key", so ties share a score
+    there too."""
     score = np.ones(key.size, dtype=int)
-    for bk, bid in bounds:
-        score += (key > bk) | ((key == bk) & (ids >= bid))
+    for b in bounds:
+        score += (key >= b[0]) if isinstance(b, tuple) else (key > b)
     return score
 
 
@@ -192,8 +210,9 @@ class RFMScorer:
     recency, frequency, monetary:
         Feature columns for R (lower is better), F and M (higher is better).
 
-    Learned attributes: ``bounds_`` ({"r"|"f"|"m": [(key, customer_id)] x 4}), the first
-    customer of quintiles 2-5 in the fitted frame; ``n_customers_``.
+    Learned attributes: ``bounds_`` ({"r"|"f"|"m": [key] x 4}): a customer scores above
+    quintile ``q`` when its key is greater than ``bounds_[...][q - 1]`` (see the module
+    docstring: ties share a score); ``n_customers_``.
     """
 
     def __init__(self, *, scheme: str = "named11", recency: str = "recency_days",
@@ -203,7 +222,7 @@ class RFMScorer:
         self.frequency = frequency
         self.monetary = monetary
 
-    def _keys(self, frame: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def _keys(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         cols = [s.CUSTOMER_ID, self.recency, self.frequency, self.monetary]
         missing = [c for c in cols if c not in frame.columns]
         if missing:
@@ -216,7 +235,7 @@ class RFMScorer:
             if np.isnan(v).any():
                 raise DataError(f"RFM: {int(np.isnan(v).sum())} customers have no "
                                 f"{name.upper()} value")
-        return keys, frame[s.CUSTOMER_ID].astype(str).to_numpy()
+        return keys
 
     def fit(self, frame: pd.DataFrame) -> RFMScorer:
         """Learn the quintile boundaries of ``frame`` (one row per customer)."""
@@ -225,23 +244,17 @@ class RFMScorer:
                                  f"{', '.join(SCHEMES)}")
         if len(frame) == 0:
             raise DataError("RFM: the customer frame is empty")
-        keys, ids = self._keys(frame)
-        n = ids.size
-        self.bounds_: dict[str, list[tuple[float, str]]] = {}
-        for name, key in keys.items():
-            order = np.lexsort((ids, key))
-            firsts = [int(np.ceil(q * n / 5)) for q in range(1, 5)]
-            self.bounds_[name] = [(float(key[order[i]]), str(ids[order[i]]))
-                                  for i in firsts if i < n]
-        self.n_customers_ = n
+        keys = self._keys(frame)
+        self.bounds_: dict[str, list[float]] = {name: _bounds(key) for name, key in keys.items()}
+        self.n_customers_ = len(frame)
         return self
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``customer_id, r_score, f_score, m_score, rfm_segment`` against the fitted bounds."""
         if not hasattr(self, "bounds_"):
             raise NotFittedError("this RFMScorer is not fitted yet; call fit(frame) first")
-        keys, ids = self._keys(frame)
-        sc = {k: _score_against(v, ids, self.bounds_[k]) for k, v in keys.items()}
+        keys = self._keys(frame)
+        sc = {k: _score_against(v, self.bounds_[k]) for k, v in keys.items()}
         return pd.DataFrame({
             s.CUSTOMER_ID: frame[s.CUSTOMER_ID].to_numpy(),
             "r_score": sc["r"], "f_score": sc["f"], "m_score": sc["m"],
