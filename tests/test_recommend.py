@@ -41,7 +41,7 @@ from loyalist.recommend import (
     temporal_split,
 )
 from loyalist.recommend.evaluate import ground_truth
-from loyalist.recommend.ranking import top_n
+from loyalist.recommend.ranking import Recommender, top_n
 from loyalist.store import Store
 
 AS_OF = pd.Timestamp("2024-02-01")
@@ -102,11 +102,28 @@ def test_interactions_time_contract(micro: Interactions) -> None:
     assert Interactions.from_lines(MICRO).as_of == pd.Timestamp("2024-01-30")
 
 
+def test_time_zone_aware_lines_keep_their_wall_clock_time(micro: Interactions) -> None:
+    # exploratory report 3b, B6: tz-aware ordered_at was a raw TypeError (invalid comparison);
+    # the store keeps local clock times, and so does from_lines
+    aware = MICRO.assign(ordered_at=pd.to_datetime(MICRO["ordered_at"]).dt.tz_localize(
+        "Europe/Berlin"))
+    data = Interactions.from_lines(aware, as_of=AS_OF, catalog=CATALOG)
+    assert data.as_of == micro.as_of
+    pd.testing.assert_frame_equal(data.events, micro.events)
+    zoned_as_of = pd.Timestamp(AS_OF).tz_localize("America/New_York")
+    assert Interactions.from_lines(MICRO, as_of=zoned_as_of).as_of == pd.Timestamp(AS_OF)
+    with pytest.raises(DataError, match="at or after as_of"):
+        Interactions.from_lines(aware, as_of=pd.Timestamp("2024-01-20", tz="UTC"))
+
+
 # --- recommenders, hand-computed ---------------------------------------------------------
 def test_popularity_global_recent_and_adoption(micro: Interactions) -> None:
     pop = PopularityRecommender().fit(micro)
     items, scores = pop.recommend(["c1", "zz"], n=3)
-    assert items.tolist() == [["A", "B", "C"]] * 2 and scores[0] == pytest.approx([3, 2, 2])
+    # the written scores include the popularity tie-break they were ranked by (1e-6 of the
+    # row's largest score; see test_written_scores_are_the_ranking_scores)
+    assert items.tolist() == [["A", "B", "C"]] * 2
+    assert scores[0] == pytest.approx([3, 2, 2], rel=2e-6)
     decayed = PopularityRecommender(half_life_days=10).fit(micro)
     expected = {"A": 2 ** -1.1 + 2 ** -2.1 + 2 ** -0.3, "B": 2 ** -3.1 + 2 ** -0.6,
                 "C": 2 ** -2.1 + 2 ** -0.6, "D": 2 ** -0.6}
@@ -122,11 +139,48 @@ def test_popularity_global_recent_and_adoption(micro: Interactions) -> None:
 def test_history_and_exclude_purchased(micro: Interactions) -> None:
     hist = PurchaseHistoryRecommender(half_life_days=None).fit(micro)
     items, scores = hist.recommend(["c1"], n=2)
-    assert items.tolist() == [["A", "B"]] and scores[0] == pytest.approx([2.0, 1.0])
+    assert items.tolist() == [["A", "B"]] and scores[0] == pytest.approx([2.0, 1.0], rel=2e-6)
     items, scores = hist.recommend(["c1"], n=3, exclude_purchased=True)
-    # nothing else in c1's history: the rest follows popularity (C: 2 customers, D: 1)
+    # nothing else in c1's history: the rest follows popularity (C: 2 customers, D: 1). The
+    # scores used to be written without that tie-break (all 0); they now carry it (at most
+    # 1e-6 of the row's largest score, A's 2), so they fall with the rank as the order does
     assert items.tolist() == [["C", "D", "E"]]
-    assert scores[0] == pytest.approx([0, 0, 0], abs=1e-9)
+    assert scores[0] == pytest.approx([0, 0, 0], abs=2e-6)
+    assert scores[0, 0] > scores[0, 1] > scores[0, 2]
+
+
+class _FixedScores(Recommender):
+    """Every customer gets the same scores: A 1.0 and B 1.0000002, a near-tie within the
+    popularity tie-break (A: 3 customers, B: 2)."""
+
+    def _fit(self, interactions: Interactions) -> None:
+        pass
+
+    def _score(self, rows: np.ndarray) -> np.ndarray:
+        base = np.array([1.0, 1.0 + 2e-7, 0.5, 0.0, 0.0], dtype=np.float32)
+        return np.tile(base, (len(rows), 1))
+
+
+def test_written_scores_are_the_ranking_scores(micro: Interactions) -> None:
+    # A wins the near-tie on popularity; the score used to be written without the tie-break,
+    # so rank 1 (A, 1.0) showed a lower score than rank 2 (B, 1.0000002) (exploratory report
+    # 3b, B9). The written score is now the one ranked by: non-increasing with the rank.
+    model = _FixedScores().fit(micro)
+    items, scores = model.recommend(["c1", "zz"], n=5)
+    assert items[0, :2].tolist() == ["A", "B"]
+    assert (np.diff(scores, axis=1) <= 0).all()
+    assert scores[0, :3] == pytest.approx([1.0, 1.0, 0.5], rel=2e-6)
+    assert model.score_items(["c1"], ["A"])[0, 0] == pytest.approx(1.0, abs=1e-9)  # no tie
+
+
+def test_hybrid_written_scores_never_increase_with_rank(
+        sim: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    data = Interactions.from_lines(sim[0], catalog=sim[1])
+    model = HybridRecommender(random_state=0).fit(data)
+    for exclude in (False, True):
+        _, scores = model.recommend(list(data.customers[:200]), n=20,
+                                    exclude_purchased=exclude)
+        assert (np.diff(scores, axis=1) <= 0).all()
 
 
 def test_itemknn_cosine_hand_computed(micro: Interactions) -> None:
@@ -313,7 +367,9 @@ def test_harness_tasks_and_ground_truth(micro: Interactions) -> None:
                                         ("c1", "o9", "2024-02-03", "C"),   # new to c1
                                         ("c9", "o8", "2024-02-04", "A"),   # not in training
                                         ("c2", "o7", "2024-02-05", "Q")])])  # unknown item
-    train, test = temporal_split(lines, AS_OF, 30, catalog=CATALOG)
+    train, test = temporal_split(lines, AS_OF, np.int64(30), catalog=CATALOG)  # any integer
+    with pytest.raises(ParameterError, match="test_days = True is impossible"):
+        temporal_split(lines, AS_OF, True, catalog=CATALOG)  # type: ignore[arg-type]
     rows, truth = ground_truth(train, test, "all")
     assert train.customers[rows].tolist() == ["c1"] and truth.toarray()[0, :3].tolist() == [
         1, 0, 1]
@@ -532,3 +588,26 @@ def test_top_k_product_keeps_the_k_largest_of_each_row_with_ties_by_preference(
         assert set(np.flatnonzero(got[i])) == set(want), i
         np.testing.assert_allclose(got[i, want], dense[i, want], rtol=1e-6)
 
+
+
+@pytest.mark.parametrize("include_self", [True, False])
+def test_content_neighbours_per_distinct_vector_equal_the_top_k_product(
+        include_self: bool) -> None:
+    """A catalogue of categories and price bands only has few distinct item vectors; choosing
+    neighbours once per vector gives what the all-items product gives, ties included."""
+    import scipy.sparse as sp
+
+    from loyalist.recommend.content import content_neighbours
+    from loyalist.recommend.itemknn import top_k_product
+
+    rng = np.random.default_rng(5)
+    n = 600
+    cat = rng.integers(0, 4, n)
+    band = rng.integers(0, 3, n)
+    f = sp.hstack([sp.csr_matrix((np.ones(n), (np.arange(n), cat)), shape=(n, 4)),
+                   sp.csr_matrix((np.full(n, 0.5), (np.arange(n), band)), shape=(n, 3))]).tocsr()
+    prefer = rng.permutation(n).astype(float)
+    for k in (5, 60, 700):
+        got = content_neighbours(f, k, include_self, prefer)
+        want = top_k_product(f, f.T, k, include_self, prefer=prefer)
+        assert (got != want).nnz == 0, k

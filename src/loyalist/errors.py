@@ -1,5 +1,6 @@
 """One exception hierarchy for the whole package, and the one check of a number of days that
-every command's ``--horizon`` / ``--test-days`` shares (:func:`check_days`).
+every command's ``--horizon`` / ``--test-days`` and the library's ``horizon`` parameters share
+(:func:`check_days`, :func:`is_whole_number`).
 
 Messages name the table/file, column, rule, count, an example and the fix. Entry points turn a
 :class:`LoyalistError` into one line and exit code 2; anything else is a bug and keeps its
@@ -41,16 +42,29 @@ class InfeasibleError(LoyalistError):
     """The constraints of an optimisation admit no solution; the message names which and why."""
 
 
-def check_days(value: object, option: str, *, max_days: int, example: int) -> int:
-    """A number of days given as ``option`` (``--horizon``, ``--test-days``...): a whole number
-    from 1 to ``max_days``; anything else is a ParameterError naming the option and its range
-    (before a date is computed from it: 100,000 days overflow a timestamp)."""
+def is_whole_number(value: object) -> bool:
+    """True for an integer of any kind (``int``, ``numpy.int64``, ... any
+    :class:`numbers.Integral`) except a bool: ``True`` is not a number of days."""
     import numbers
 
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_days(value: object, option: str, *, max_days: int, example: int) -> int:
+    """A number of days given as ``option``: a whole number (any :class:`numbers.Integral`
+    but bool, see :func:`is_whole_number`) from 1 to ``max_days``; anything else is a
+    ParameterError naming the option and its range (before a date is computed from it: 100,000
+    days overflow a timestamp).
+
+    ``option`` is the name the caller knows: a command-line option (``--horizon``,
+    ``--test-days``), whose example then reads ``e.g. --horizon 30``, or a library parameter
+    (``horizon``), whose example is the bare number, so the line reads right from Python."""
+    example_text = f"{option} {example}" if option.startswith("-") else f"{example}"
+    if not is_whole_number(value):
         raise ParameterError(f"{option} {value!r} must be a whole number of days (1 to "
-                             f"{max_days:,}), e.g. {option} {example}")
-    if not 1 <= int(value) <= max_days:
-        raise ParameterError(f"{option} {value} is impossible: it must be between 1 and "
-                             f"{max_days:,} days, e.g. {option} {example}")
-    return int(value)
+                             f"{max_days:,}), e.g. {example_text}")
+    days = int(value)  # type: ignore[call-overload]
+    if not 1 <= days <= max_days:
+        raise ParameterError(f"{option} {days} is impossible: it must be between 1 and "
+                             f"{max_days:,} days, e.g. {example_text}")
+    return days

@@ -37,7 +37,7 @@ from loyalist import __version__
 from loyalist import schema as s
 from loyalist.churn.model import MIN_CUSTOMERS, ChurnModel
 from loyalist.clv.ml import BoostedCLVModel
-from loyalist.errors import DataError, LoyalistError, ParameterError
+from loyalist.errors import DataError, LoyalistError, ParameterError, is_whole_number
 from loyalist.evaluation import metrics as M
 from loyalist.evaluation.splits import (
     CutoffPlan,
@@ -413,8 +413,9 @@ def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
     train at ``as_of``), ``metrics["evaluation"]`` says why instead, and scoring goes on.
     """
     say = progress or (lambda _m: None)
-    if not isinstance(horizon, int) or horizon < 1:
+    if not is_whole_number(horizon) or horizon < 1:  # type: ignore[operator]
         raise ParameterError(f"horizon {horizon!r} days is impossible; use 1 or more days")
+    horizon = int(horizon)  # type: ignore[call-overload]
     cfg = ModelSettings(thresholds=(float(thresholds[0]), float(thresholds[1])),
                         calibration=calibration, scheme=scheme,
                         k_range=(int(k_range[0]), int(k_range[1])),

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from loyalist import schema as s
-from loyalist.errors import DataError, ParameterError
+from loyalist.errors import DataError, ParameterError, is_whole_number
 from loyalist.features import FEATURES, customer_features, labels
 from loyalist.store import Store
 
@@ -86,8 +86,9 @@ def plan_cutoffs(first_purchase: pd.Timestamp, as_of: pd.Timestamp, horizon_days
     Raises :class:`DataError` naming the dates needed when fewer than ``min_cutoffs`` fit (one
     to train on and one held out, at least).
     """
-    if not isinstance(horizon_days, int) or horizon_days < 1:
+    if not is_whole_number(horizon_days) or horizon_days < 1:
         raise ParameterError(f"horizon {horizon_days!r} days is impossible; use 1 or more days")
+    horizon_days = int(horizon_days)
     if step_days is not None and step_days < 1:
         raise ParameterError(f"step_days {step_days!r} must be >= 1 (or None for months)")
     if max_cutoffs < min_cutoffs or min_cutoffs < 1:
@@ -153,10 +154,10 @@ def check_observed(last_purchase: Any, as_of: pd.Timestamp) -> None:
 
 
 def check_test_window(last_purchase: Any, as_of: pd.Timestamp, days: int, *,
-                      option: str = "--horizon") -> None:
+                      option: str = "horizon") -> None:
     """A test window ``[as_of, as_of + days)`` must end by the day after the last purchase in
     the store: what is scored must have been observed. ``option`` names the window's length
-    in the message (``--horizon``, ``--test-days``)."""
+    in the message (``horizon``, ``--test-days``)."""
     last = pd.Timestamp(last_purchase)
     data_end = last.normalize() + pd.Timedelta(days=1)
     end = pd.Timestamp(as_of) + pd.Timedelta(days=days)
@@ -236,7 +237,18 @@ def model_matrix(frame: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise DataError(f"features: columns {missing} are missing; compute the frame with "
                         "loyalist.features.customer_features")
-    x = frame[list(FEATURES)].astype(float).copy()
+    try:
+        x = frame[list(FEATURES)].astype(float).copy()
+    except (TypeError, ValueError):
+        for col in FEATURES:
+            wrong = pd.to_numeric(frame[col], errors="coerce").isna() & frame[col].notna()
+            if wrong.any():
+                raise DataError(
+                    f"features: column {col} (dtype {frame[col].dtype}): "
+                    f"{int(wrong.sum()):,} of {len(frame):,} values are not numbers, e.g. "
+                    f"{frame.loc[wrong, col].iloc[0]!r}; compute the frame with "
+                    "loyalist.features.customer_features") from None
+        raise
     ipi = x["ipi_mean_days"].where(x["ipi_mean_days"] > 0)
     x["recency_over_ipi"] = x["recency_days"] / ipi
     months = np.maximum(x["tenure_days"], 30.0) / 30.44

@@ -30,7 +30,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from loyalist import schema as s
-from loyalist.errors import DataError, ParameterError
+from loyalist.errors import DataError, ParameterError, is_whole_number
 from loyalist.recommend.interactions import Interactions
 from loyalist.recommend.ranking import Recommender
 
@@ -199,7 +199,7 @@ def temporal_split(lines: pd.DataFrame, as_of: pd.Timestamp | str, test_days: in
                    catalog: pd.DataFrame | None = None) -> tuple[Interactions, pd.DataFrame]:
     """Train interactions (``ordered_at < as_of``) and test pairs (customer_id, product_id) in
     ``[as_of, as_of + test_days)``."""
-    if isinstance(test_days, bool) or not isinstance(test_days, int) or test_days < 1:
+    if not is_whole_number(test_days) or test_days < 1:
         raise ParameterError(f"test_days = {test_days!r} is impossible; use an integer >= 1")
     ts = pd.Timestamp(as_of)
     when = pd.to_datetime(lines[s.ORDERED_AT])

@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from loyalist import schema as s
-from loyalist.errors import DataError, ParameterError
+from loyalist.errors import DataError, ParameterError, is_whole_number
 from loyalist.store import Store
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def load(store: Store, as_of: pd.Timestamp | datetime | date | str, *, horizon_d
       (cold items: only the content-based model can rank them).
     """
     ts = pd.Timestamp(as_of)
-    if not isinstance(horizon_days, int) or horizon_days < 0:
+    if not is_whole_number(horizon_days) or horizon_days < 0:
         raise ParameterError(f"horizon_days {horizon_days!r} is impossible; use an integer >= 0")
     store.require(s.T_TRANSACTIONS)
     end = ts + pd.Timedelta(days=horizon_days)
@@ -112,7 +112,9 @@ class Interactions:
         """Index purchase ``lines`` (``customer_id, order_id, ordered_at, product_id``).
 
         ``as_of`` is the reference time for ages and decay (default: the day after the last
-        line; lines at or after ``as_of`` are an error, not silently dropped)."""
+        line; lines at or after ``as_of`` are an error, not silently dropped). Time-zone-aware
+        ``ordered_at`` values and ``as_of`` keep their wall-clock time and lose the zone, as the
+        store keeps local clock times (``2025-03-01 10:00+01:00`` is ``2025-03-01 10:00``)."""
         missing = [c for c in LINE_COLUMNS if c not in lines.columns]
         if missing:
             raise DataError(f"interactions: columns {missing} are missing; expected "
@@ -126,8 +128,12 @@ class Interactions:
             log.info("interactions: dropped %d of %d lines without customer, product or date",
                      len(lines) - len(frame), len(lines))
         when = pd.to_datetime(frame[s.ORDERED_AT])
+        if when.dt.tz is not None:  # local clock times, as the store keeps them (see README)
+            when = when.dt.tz_localize(None)
         ts = (when.max().normalize() + pd.Timedelta(days=1)) if as_of is None \
             else pd.Timestamp(as_of)
+        if ts.tzinfo is not None:
+            ts = ts.tz_localize(None)
         late = when >= ts
         if late.any():
             ex = frame.loc[late, s.ORDER_ID].iloc[0]

@@ -160,7 +160,9 @@ class Recommender:
         """Top-``n`` products for each customer, best first.
 
         Returns ``(items, scores)``, both of shape ``(len(customer_ids), n)``: product ids
-        (object array) and float scores. Customers without a training purchase get the
+        (object array) and float scores, non-increasing along each row: the scores the items
+        were ranked by, including the popularity tie-break of models whose scores can tie (a
+        relative 1e-6, see :meth:`_ranking_scores`). Customers without a training purchase get the
         model's cold-start ranking (popularity). ``exclude_purchased`` drops items the customer
         bought before ``as_of``; ``candidates`` (product ids) restricts the ranking to those
         products. When fewer than ``n`` products are left, the row is padded with ``None`` and
@@ -290,19 +292,22 @@ class Recommender:
 
     def _ranked_blocks(self, rows: np.ndarray, n: int, exclude_purchased: bool,
                        mask: np.ndarray | None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        """Per block of customers: (first position, top-n item codes, their scores)."""
-        tie = self._tie_break()
+        """Per block of customers: (first position, top-n item codes, their scores).
+
+        The score returned is the ranking key less the row's offset: the score the items were
+        actually ranked by, popularity tie-break included, so it never increases with the
+        rank. (Taking the tie-break back out would make an item ranked first on a near-tie by
+        its popularity show a lower score than the next one.) The tie-break is at most
+        ``TIE`` x the row's largest |score| (the hybrid: ``Z_TIE`` standard deviations per
+        unit of weight); :meth:`score_items` gives the scores without it."""
         for start in range(0, len(rows), BATCH):
-            key, offset, tie_scale = self._ranking_scores(rows[start:start + BATCH],
-                                                          exclude_purchased)
+            key, offset, _ = self._ranking_scores(rows[start:start + BATCH], exclude_purchased)
             if mask is not None:
                 key[:, ~mask] = -np.inf
             idx, vals = top_n(key, n)
             vals = vals.astype(np.float64)
-            if offset is not None:
+            if offset is not None:  # one constant per row: keeps the order (rounding is monotone)
                 vals -= offset[:, None]
-            if tie_scale is not None:
-                vals -= tie_scale[:, None].astype(np.float64) * tie[np.maximum(idx, 0)]
             yield start, idx, vals
 
 

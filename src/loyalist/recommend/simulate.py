@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from loyalist import schema as s
-from loyalist.errors import ParameterError
+from loyalist.errors import ParameterError, is_whole_number
 
 __all__ = ["simulate_purchases"]
 
@@ -29,7 +29,7 @@ def simulate_purchases(*, n_customers: int = 50_000, n_items: int = 5_000,
     for name, v in (("n_customers", n_customers), ("n_items", n_items),
                     ("n_interactions", n_interactions), ("n_clusters", n_clusters),
                     ("days", days)):
-        if not isinstance(v, int) or v < 1:
+        if not is_whole_number(v) or v < 1:
             raise ParameterError(f"{name} = {v!r} is impossible; use an integer >= 1")
     rng = np.random.default_rng(seed)
     # items: Zipf popularity over a random permutation, taste clusters
