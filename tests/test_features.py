@@ -94,6 +94,13 @@ def test_labels(store: Store) -> None:
     assert bool(lab.loc["c2"].churned)
     with pytest.raises(ParameterError, match="impossible"):
         labels(store, "2024-01-10", 0)
+    # exploratory report 3b, B7: a numpy integer (e.g. read from a frame) is a number of days;
+    # True is not (it ran as one day) and neither is 7.0
+    assert labels(store, "2024-01-10", np.int64(7)).equals(labels(store, "2024-01-10", 7))
+    for bad in (True, 7.0):
+        with pytest.raises(ParameterError, match=f"horizon {bad!r} days is impossible; use "
+                                                 "1..3660 days"):
+            labels(store, "2024-01-10", bad)  # type: ignore[arg-type]
 
 
 def _random_log(rng: np.random.Generator, n_customers: int, n_lines: int) -> pd.DataFrame:

@@ -383,6 +383,18 @@ def test_write_frame_takes_any_timestamp_resolution(tmp_path: Path) -> None:
     assert to_as_of("2011-09-01").unit == "ns"
 
 
+@pytest.mark.parametrize("value", [pd.Timestamp("2025-12-28", tz="Europe/Berlin"),
+                                   pd.Timestamp("2025-12-28", tz="America/New_York"),
+                                   "2025-12-28T00:00:00+02:00", "2025-12-28 00:00Z"])
+def test_a_zoned_as_of_keeps_its_clock_time(value: object) -> None:
+    """The store holds local clock times (a zoned file keeps its zone's local time), so a
+    zoned as_of must too: converting it to UTC moved midnight in Berlin to 23:00 the day
+    before (a customer's 22:30 order then fell after the cutoff) and New York's to 05:00."""
+    from loyalist.features import to_as_of
+
+    assert to_as_of(value) == pd.Timestamp("2025-12-28")  # type: ignore[arg-type]
+
+
 def test_us_order_export_with_12_hour_clock_and_order_total(tmp_path: Path) -> None:
     rows = [{"Order Number": "1001", "Customer Email": "a@x.example",
              "Order Date": "12/01/2010 08:26 PM", "Order Total": "$1,139.12"},

@@ -12,7 +12,7 @@ from datetime import date, datetime
 import pandas as pd
 
 from loyalist import schema as s
-from loyalist.errors import DataError, ParameterError
+from loyalist.errors import DataError, ParameterError, is_whole_number
 from loyalist.features import orders
 from loyalist.features.sql import FEATURES, features_sql, labels_sql, summary_sql
 from loyalist.store import Store
@@ -31,22 +31,25 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?
 def to_as_of(value: str | date | datetime | pd.Timestamp) -> pd.Timestamp:
     """Parse an as-of date (``2011-09-01``, an ISO date and time, or a timestamp); a bad value
     is a ParameterError. Text must be ISO (year first): ``01/02/2011`` is 1 February in one
-    country and 2 January in another, and words such as 'today' would read the clock."""
+    country and 2 January in another, and words such as 'today' would read the clock.
+
+    A time zone (``2025-12-28T00:00+02:00``, a tz-aware Timestamp) is dropped keeping the
+    clock time: the store holds local clock times (a zoned file keeps the local time of its
+    zone), so midnight in Berlin is the store's midnight, not 23:00 the day before."""
     if isinstance(value, str) and not _ISO_DATE.match(value.strip()):
         raise ParameterError(
-            f"--as-of {value!r} is not a date; use YYYY-MM-DD, e.g. --as-of 2011-09-01")
+            f"as_of {value!r} is not a date; use YYYY-MM-DD, e.g. 2011-09-01")
     try:
         ts = pd.Timestamp(value.strip() if isinstance(value, str) else value)
     except (ValueError, TypeError):
         raise ParameterError(
-            f"--as-of {value!r} is not a date; use YYYY-MM-DD, e.g. --as-of 2011-09-01"
-        ) from None
+            f"as_of {value!r} is not a date; use YYYY-MM-DD, e.g. 2011-09-01") from None
     if ts is pd.NaT or pd.isna(ts):
-        raise ParameterError(f"--as-of {value!r} is not a date; use YYYY-MM-DD")
+        raise ParameterError(f"as_of {value!r} is not a date; use YYYY-MM-DD")
     if ts.tzinfo is not None:
-        ts = ts.tz_convert(None)
+        ts = ts.tz_localize(None)
     if not 1900 <= ts.year <= 2199:
-        raise ParameterError(f"--as-of {str(value)!r} is outside 1900-2199; give a date "
+        raise ParameterError(f"as_of {str(value)!r} is outside 1900-2199; give a date "
                              "within the data's dates (the store's report shows its first and "
                              "last day)")
     return ts.as_unit("ns")  # a parsed date is in seconds; one resolution everywhere
@@ -95,8 +98,9 @@ def labels(store: Store, as_of: str | date | datetime | pd.Timestamp, horizon_da
            ) -> pd.DataFrame:
     """Future orders/spend per customer in ``[as_of, as_of + horizon_days)``."""
     ts = to_as_of(as_of)
-    if not isinstance(horizon_days, int) or horizon_days < 1 or horizon_days > 3660:
+    if not is_whole_number(horizon_days) or not 1 <= horizon_days <= 3660:
         raise ParameterError(f"horizon {horizon_days!r} days is impossible; use 1..3660 days")
+    horizon_days = int(horizon_days)  # numpy ints (e.g. from a frame) bind as plain integers
     store.require(s.T_TRANSACTIONS)
     return store.query(labels_sql(), {"as_of": ts.to_pydatetime(),  # type: ignore[arg-type]
                                       "horizon": horizon_days})
