@@ -91,6 +91,16 @@ def test_cutoffs_end_by_as_of_and_inner_cutoffs_end_by_the_holdout() -> None:
     assert len(plan.cutoffs) <= 12
 
 
+def test_horizon_may_be_any_integer_but_not_a_bool() -> None:
+    # exploratory report 3b, B7: np.int64(90) (e.g. from a frame) was "impossible", True ran
+    assert plan_cutoffs(pd.Timestamp("2023-01-01"), AS_OF, np.int64(H)) \
+        == plan_cutoffs(pd.Timestamp("2023-01-01"), AS_OF, H)
+    for bad in (True, 60.0, 0):
+        with pytest.raises(ParameterError, match=f"horizon {bad!r} days is impossible; use 1 "
+                                                 "or more days"):
+            plan_cutoffs(pd.Timestamp("2023-01-01"), AS_OF, bad)  # type: ignore[arg-type]
+
+
 def test_too_short_a_history_says_what_is_needed() -> None:
     with pytest.raises(DataError, match=r"too short a history .* oldest needed is 2023-11-01\), "
                                         r"each with 60 days .* purchases from 2023-09-02 or "
@@ -259,10 +269,38 @@ def test_panel_needs_both_outcomes(syn_fit) -> None:  # noqa: ANN001
         ChurnModel().fit(panel.assign(churned=True))
     with pytest.raises(DataError, match="column 'churned' is missing"):
         ChurnModel().fit(panel.drop(columns="churned"))
+    # a fix that reads right from Python and the command line (B10)
+    with pytest.raises(DataError, match="Use a longer horizon or a longer history"):
+        ChurnModel().fit(panel.assign(churned=True))
     with pytest.raises(ParameterError, match="calibration 'platt'"):
         ChurnModel(calibration="platt").fit(panel)
     with pytest.raises(NotFittedError, match="not fitted"):
         ChurnModel().predict_proba(panel)
+
+
+def test_mistyped_or_empty_panel_says_so(syn_fit) -> None:  # noqa: ANN001
+    # exploratory report 3b, B8: '0'/'1' text made everyone a churner ("use a longer
+    # --horizon"), and an empty panel asked for a shorter horizon
+    _, _, panel = syn_fit
+    text = panel.assign(churned=panel["churned"].astype(int).astype(str))
+    with pytest.raises(DataError, match=r"column 'churned' has dtype object \(e\.g\. '[01]'\);"
+                                        r" it must be boolean or 0/1 numbers"):
+        ChurnModel().fit(text)
+    with pytest.raises(DataError, match=r"column 'churned' \(dtype float64\) holds 1 of "
+                                        r"[0-9,]+ values that are not 0 or 1, e\.g\. 2\.0"):
+        ChurnModel().fit(panel.assign(churned=panel["churned"].astype(float)).assign(
+            churned=lambda p: p["churned"].where(p.index != p.index[0], 2.0)))
+    with pytest.raises(DataError, match="training panel: the panel is empty"):
+        ChurnModel().fit(panel.iloc[:0])
+
+
+def test_model_matrix_names_a_text_feature(syn_fit) -> None:  # noqa: ANN001
+    _, _, panel = syn_fit
+    bad = panel.astype({"orders": object})
+    bad.loc[bad.index[3], "orders"] = "many"
+    with pytest.raises(DataError, match=r"features: column orders \(dtype object\): 1 of "
+                                        r"[0-9,]+ values are not numbers, e\.g\. 'many'"):
+        ChurnModel().fit(bad)
 
 
 # --------------------------------------------------------------------------------------------

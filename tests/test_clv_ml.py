@@ -115,6 +115,14 @@ def test_clv_errors(syn) -> None:  # noqa: ANN001
         BoostedCLVModel().predict(feats)
 
 
+def test_scoring_no_customers_is_a_data_error(fitted: BoostedCLVModel, syn) -> None:  # noqa: ANN001
+    # exploratory report 3b, B6: LightGBM's "Input data must be 2 dimensional and non empty"
+    with pytest.raises(DataError, match="CLV scoring: the feature frame has no customers"):
+        fitted.score(syn[1].iloc[:0])
+    with pytest.raises(NotFittedError, match="not fitted"):
+        BoostedCLVModel().score(syn[1].iloc[:0])
+
+
 def test_clv_metrics_by_hand() -> None:
     actual = [0.0, 0.0, 1.0, 3.0]
     assert M.normalized_gini(actual, actual) == pytest.approx(1.0)

@@ -619,6 +619,22 @@ def test_gammagamma_invalid_input() -> None:
         gg.clv(bg, [1], [1.0], [2.0], [10.0], horizon=0, time_unit_per_period=4.345)
     with pytest.raises(ParameterError, match="time_unit_per_period: must be > 0"):
         gg.clv(bg, [1], [1.0], [2.0], [10.0], horizon=3, time_unit_per_period=0.0)
+    # exploratory report 3b, B6: text and None reached np.isfinite (a raw TypeError)
+    with pytest.raises(ParameterError, match=r"time_unit_per_period: must be > 0 \(a number.*"
+                                             r"got '30'"):
+        gg.clv(bg, [1], [1.0], [2.0], [10.0], horizon=3, time_unit_per_period="30")
+    with pytest.raises(ParameterError, match=r"discount_rate: must be > -1 \(a number per "
+                                             r"period.*got None"):
+        gg.clv(bg, [1], [1.0], [2.0], [10.0], horizon=3, time_unit_per_period=4.345,
+               discount_rate=None)
+    for bad in ("x", True, float("inf")):  # not a number of periods (True used to be 1)
+        with pytest.raises(ParameterError, match="horizon: number of periods"):
+            gg.clv(bg, [1], [1.0], [2.0], [10.0], horizon=bad, time_unit_per_period=4.345)
+    # numpy numbers are numbers
+    a = gg.clv(bg, [1], [1.0], [2.0], [10.0], horizon=np.int64(3),
+               time_unit_per_period=np.float64(4.345), discount_rate=np.float32(0.01))
+    b = gg.clv(bg, [1], [1.0], [2.0], [10.0], horizon=3, time_unit_per_period=4.345)
+    assert a == pytest.approx(b, rel=1e-6)
     with pytest.raises(DataError, match="monetary_value has 2 values but frequency has 1"):
         gg.clv(bg, [1], [1.0], [2.0], [10.0, 3.0], horizon=3, time_unit_per_period=4.345)
 

@@ -101,10 +101,14 @@ class ChurnModel:
             if col not in panel.columns:
                 raise DataError(f"training panel: column {col!r} is missing; build it with "
                                 "loyalist.evaluation.splits.build_panel")
-        _check_panel(panel, "churned")
+        if len(panel) == 0:
+            raise DataError("training panel: the panel is empty (no rows); build it with "
+                            "loyalist.evaluation.splits.build_panel over cutoffs that have "
+                            "customers")
+        y = _churn_label(panel["churned"])
+        _check_panel(panel, y.astype(bool))
         horizon = panel_horizon(panel)
         x = model_matrix(panel)
-        y = panel["churned"].to_numpy(dtype=int)
         fit = fit_with_holdout(x, y, panel["as_of"], horizon_days=horizon, kind="classifier",
                                params=self.params, random_state=self.random_state,
                                n_jobs=self.n_jobs, refit=self.refit)
@@ -193,7 +197,35 @@ def _fit_calibrator(kind: str, raw: np.ndarray, y: np.ndarray) -> Any:
     return LogisticRegression(C=1e6, max_iter=1000).fit(_logit(raw).reshape(-1, 1), y)
 
 
-def _check_panel(panel: pd.DataFrame, label: str) -> None:
+def _churn_label(column: pd.Series) -> np.ndarray:
+    """The ``churned`` column as 0/1 integers: booleans, or numbers that are all 0 or 1.
+
+    Anything else (text such as ``'0'``/``'1'``, whose ``astype(bool)`` is True for both, other
+    numbers, missing values) is a DataError naming the column and its dtype."""
+    dtype = column.dtype
+    if column.isna().any():
+        raise DataError(f"training panel: column 'churned' (dtype {dtype}) has "
+                        f"{int(column.isna().sum()):,} of {len(column):,} missing values; "
+                        "every row needs its label (True = no purchase in the horizon)")
+    if pd.api.types.is_bool_dtype(dtype):
+        return column.to_numpy(dtype=int)
+    if pd.api.types.is_numeric_dtype(dtype):
+        values = column.to_numpy(dtype=float)
+        if np.isin(values, (0.0, 1.0)).all():
+            return values.astype(int)
+        bad = column[~np.isin(values, (0.0, 1.0))]
+        raise DataError(f"training panel: column 'churned' (dtype {dtype}) holds "
+                        f"{len(bad):,} of {len(column):,} values that are not 0 or 1, e.g. "
+                        f"{bad.tolist()[0]!r}; it must be True/False (1 = no purchase in the "
+                        "horizon), as build_panel writes it")
+    raise DataError(f"training panel: column 'churned' has dtype {dtype} (e.g. "
+                    f"{column.iloc[0]!r}); "
+                    "it must be boolean or 0/1 numbers (1 = no purchase in the horizon), as "
+                    "build_panel writes it. Convert text with panel['churned'].astype(int) "
+                    "before fit")
+
+
+def _check_panel(panel: pd.DataFrame, y: np.ndarray) -> None:
     """Minimum data: enough customers per cutoff, and both outcomes in the panel and hold-out."""
     cut = pd.to_datetime(panel["as_of"])
     sizes = panel.groupby(cut).size()
@@ -205,7 +237,6 @@ def _check_panel(panel: pd.DataFrame, label: str) -> None:
             f"purchase before it; churn and CLV models need at least {MIN_CUSTOMERS} per "
             "cutoff. Load more customers or use a later as_of"
         )
-    y = panel[label].astype(bool)
     hold = cut == cut.max()
     for name, mask in (("training panel", np.ones(len(panel), dtype=bool)),
                        (f"hold-out cutoff {cut.max().date()}", hold.to_numpy())):
@@ -213,9 +244,9 @@ def _check_panel(panel: pd.DataFrame, label: str) -> None:
         n_stay = int((~y[mask]).sum())
         if min(n_churn, n_stay) < MIN_PER_CLASS:
             # churn = no purchase within the horizon: a shorter one makes more churners
-            fix = ("a shorter --horizon (almost everyone buys again within this one)"
+            fix = ("a shorter horizon (almost everyone buys again within this one)"
                    if n_churn < MIN_PER_CLASS else
-                   "a longer --horizon or a longer history (almost nobody buys again)")
+                   "a longer horizon or a longer history (almost nobody buys again)")
             raise DataError(
                 f"{name}: {n_churn} churners and {n_stay} customers who bought again; the "
                 f"churn model needs at least {MIN_PER_CLASS} of each. Use {fix}"

@@ -13,6 +13,7 @@ the model is fitted on each repeat customer's average repeat-transaction value `
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -239,16 +240,18 @@ class GammaGammaModel(ProbabilisticModel):
         object with ``expected_purchases(t, frequency, recency, T)``).
         """
         p = self._spend_params()
-        if int(horizon) != horizon or horizon < 1:
+        if (not _is_real(horizon) or not np.isfinite(horizon) or int(horizon) != horizon
+                or horizon < 1):
             raise ParameterError(f"horizon: number of periods must be a positive integer, got "
                                  f"{horizon!r}")
-        if not (np.isfinite(time_unit_per_period) and time_unit_per_period > 0):
-            raise ParameterError("time_unit_per_period: must be > 0 (model time units per "
-                                 f"period, e.g. 4.345 weeks per month), got "
+        if not (_is_real(time_unit_per_period) and np.isfinite(time_unit_per_period)
+                and time_unit_per_period > 0):
+            raise ParameterError("time_unit_per_period: must be > 0 (a number of model time "
+                                 f"units per period, e.g. 4.345 weeks per month), got "
                                  f"{time_unit_per_period!r}")
-        if not (np.isfinite(discount_rate) and discount_rate > -1):
-            raise ParameterError(f"discount_rate: must be > -1 (per period), got "
-                                 f"{discount_rate!r}")
+        if not (_is_real(discount_rate) and np.isfinite(discount_rate) and discount_rate > -1):
+            raise ParameterError(f"discount_rate: must be > -1 (a number per period, e.g. 0.01; "
+                                 f"0 for no discounting), got {discount_rate!r}")
         check = getattr(bg_model, "_check_fitted", None)
         if check is not None:
             check()
@@ -272,3 +275,8 @@ class GammaGammaModel(ProbabilisticModel):
                 prev = cur
         out = _expected_spend(p, x, money) * purchases
         return wrap(out, rfm, "clv")
+
+
+def _is_real(value: object) -> bool:
+    """A real number (int, float, numpy number), not a bool and not text such as ``'30'``."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)

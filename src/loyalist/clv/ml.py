@@ -192,6 +192,9 @@ class BoostedCLVModel:
 
     def score(self, features: pd.DataFrame) -> pd.DataFrame:
         """``customer_id, clv_expected, clv_p10, clv_p50, clv_p90``."""
+        self._check_fitted()
+        if len(features) == 0:
+            raise DataError("CLV scoring: the feature frame has no customers")
         out = self.predict_quantiles(features)
         out.insert(0, "clv_expected", self.predict(features))
         out.insert(0, s.CUSTOMER_ID, features[s.CUSTOMER_ID].to_numpy())
