@@ -13,7 +13,7 @@ from conftest import LOADED_AT, ONLINE_RETAIL, need_shared, write_csv
 from typer.testing import CliRunner
 
 from loyalist.cli.forecast import app, run_forecast
-from loyalist.errors import DataError, ParameterError
+from loyalist.errors import DataError, ParameterError, check_days
 from loyalist.forecast import (
     Country,
     RevenueForecaster,
@@ -240,6 +240,46 @@ def test_horizon_and_history_errors() -> None:
     with pytest.raises(DataError, match=r"last sale is 301 days before as_of .*as_of up to "
                                         + str((y.index[-1] + pd.Timedelta(days=1)).date())):
         RevenueForecaster(horizon=30).fit({"total": gone}, as_of=as_of)
+
+
+def test_library_messages_name_the_parameter_not_the_cli_option() -> None:
+    # exploratory report 3b, B10: "--horizon -5 ... e.g. --horizon 30" from a Python call
+    with pytest.raises(ParameterError, match=r"^horizon -5 is impossible: it must be between 1 "
+                                             r"and 365 days, e\.g\. 30$"):
+        RevenueForecaster(horizon=-5).min_history()
+    with pytest.raises(DataError, match=r"^no revenue series to forecast: `series` is empty"):
+        RevenueForecaster(horizon=7, models=FAST).fit({}, as_of=pd.Timestamp("2025-07-01"))
+    # numpy integers are whole numbers of days (B7); True is not
+    assert check_horizon(np.int64(14)) == 14
+    with pytest.raises(ParameterError, match="horizon True must be a whole number of days"):
+        check_horizon(True)
+    # the command line keeps its option in the example
+    with pytest.raises(ParameterError, match=r"^--horizon 0 is impossible: .* e\.g\. --horizon "
+                                             r"90$"):
+        check_days(0, "--horizon", max_days=1095, example=90)
+
+
+def test_fit_refuses_malformed_series_clearly() -> None:
+    # exploratory report 3b, B6: these raised IndexError / TypeError from deep inside fit
+    y = _series(400)
+    as_of = y.index[-1] + pd.Timedelta(days=1)
+    fc = RevenueForecaster(horizon=7, models=("seasonal_naive",))
+    for empty in (y.iloc[:0], pd.Series(dtype=float)):
+        with pytest.raises(DataError, match="total: an empty series: no day of revenue"):
+            fc.fit({"total": empty}, as_of=as_of)
+    text_dates = y.set_axis(y.index.strftime("%Y-%m-%d"))
+    with pytest.raises(DataError, match=r"series 'total': the index must be dates .*"
+                                        r"pd\.to_datetime"):
+        fc.fit({"total": text_dates}, as_of=as_of)
+    with pytest.raises(DataError, match=r"series 'total': the dates carry a time zone "
+                                        r"\(Europe/Berlin\).*tz_localize\(None\)"):
+        fc.fit({"total": y.tz_localize("Europe/Berlin")}, as_of=as_of)
+    with pytest.raises(DataError, match=r"series 'total': the values must be numbers .*"
+                                        r"astype\(float\)"):
+        fc.fit({"total": y.astype(str)}, as_of=as_of)
+    # another series that is empty is skipped with its reason, as short ones are
+    fc.fit({"total": y, "category=x": y.iloc[:0]}, as_of=as_of)
+    assert fc.skipped_ == {"category=x": "an empty series: no day of revenue"}
 
 
 def test_returns_only_are_not_forecast() -> None:

@@ -55,7 +55,7 @@ BACKTEST_COLUMNS = ["series", "model", "origin", "days", "mape", "smape", "mase"
 
 def check_horizon(horizon: object) -> int:
     """A horizon in days, 1 to :data:`MAX_HORIZON`; anything else is a ParameterError."""
-    return check_days(horizon, "--horizon", max_days=MAX_HORIZON, example=30)
+    return check_days(horizon, "horizon", max_days=MAX_HORIZON, example=30)
 
 
 class RevenueForecaster:
@@ -115,8 +115,9 @@ class RevenueForecaster:
         :data:`DEFAULT_MODELS`, or :data:`FAST_MODELS` beyond :data:`MANY_SERIES` series."""
         models = self._validate(len(series))
         if not series:
-            raise DataError("no revenue series to forecast: the store has no transactions "
-                            "before as_of")
+            raise DataError("no revenue series to forecast: `series` is empty; pass at least "
+                            "one name -> daily revenue Series (the first is the total)")
+        series = {name: _check_series(name, y) for name, y in series.items()}
         as_of = pd.Timestamp(as_of).normalize()
         h = self.horizon
         need = self.min_history()
@@ -125,6 +126,12 @@ class RevenueForecaster:
         self.skipped_: dict[str, str] = {}
         keep: dict[str, pd.Series] = {}
         for name, y in series.items():
+            if y.empty:
+                why = "an empty series: no day of revenue"
+                if name == first_name:
+                    raise DataError(f"{name}: {why}; pass the daily revenue before as_of")
+                self.skipped_[name] = why
+                continue
             have = (as_of - y.index[0]).days
             if not (y > 0).any():
                 why = ("no sales, only returns (no day's net revenue is above zero): nothing "
@@ -286,6 +293,29 @@ class RevenueForecaster:
                 "calendar": self.calendars_[name].describe(),
             }
         return out
+
+
+def _check_series(name: str, y: object) -> pd.Series:
+    """A daily revenue series as :meth:`RevenueForecaster.fit` needs it (sorted by date), or a
+    DataError naming the series, what is wrong and the fix."""
+    if not isinstance(y, pd.Series):
+        raise DataError(f"series {name!r}: a {type(y).__name__} is not a pandas Series; pass "
+                        "name -> Series of daily revenue indexed by date")
+    if y.empty:  # refused (the total) or skipped (another series) by fit, with that reason
+        return y
+    if not isinstance(y.index, pd.DatetimeIndex):
+        raise DataError(f"series {name!r}: the index must be dates (a DatetimeIndex), not "
+                        f"{y.index.dtype} values such as {y.index[:1].tolist()[0]!r}; convert "
+                        "it with series.index = pd.to_datetime(series.index)")
+    if y.index.tz is not None:
+        raise DataError(f"series {name!r}: the dates carry a time zone ({y.index.tz}); as_of "
+                        "and the store's times are local clock times, so drop it with "
+                        "series.tz_localize(None)")
+    if not (pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype)):
+        raise DataError(f"series {name!r}: the values must be numbers (revenue per day), not "
+                        f"{y.dtype} values such as {y.iloc[:1].tolist()[0]!r}; convert them "
+                        "with series.astype(float)")
+    return y if y.index.is_monotonic_increasing else y.sort_index()
 
 
 def _num(v: object) -> float | None:

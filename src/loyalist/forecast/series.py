@@ -52,7 +52,7 @@ def read_daily_revenue(store: Store, *, as_of: pd.Timestamp, by: str | None = No
     if daily.empty:
         raise DataError(
             f"{s.T_TRANSACTIONS}: no line has {s.ORDERED_AT} before as_of {as_of.date()}; "
-            "choose a later --as-of or load older data")
+            "choose a later as_of or load older data")
     daily["date"] = pd.to_datetime(daily["date"])
     total = daily[daily["is_total"] == 1]
     frames = [pd.DataFrame({"series": TOTAL, "date": total["date"], "y": total["y"]})]
