@@ -220,6 +220,13 @@ def test_selection_and_backtest_table(fitted: RevenueForecaster) -> None:
     # On weekly + yearly + holiday structure the best model beats the seasonal naive.
     s = fitted.summary_.groupby("model")["mape"].mean()
     assert s[[m for m in FAST if m != "seasonal_naive"]].min() < 0.85 * s["seasonal_naive"]
+    # the ratio to the seasonal naive is the report's, unrounded (rounded to 4 places first,
+    # `loyalist run` printed -25.8% where the report and `loyalist forecast` said -25.9%)
+    from loyalist.report.data import mase_vs_naive
+
+    for name, r in fitted.report().items():
+        want = mase_vs_naive(fitted.backtest_, name, r["model"])
+        assert r["mase_vs_seasonal_naive"] == pytest.approx(want, rel=1e-12)
 
 
 def test_horizon_and_history_errors() -> None:

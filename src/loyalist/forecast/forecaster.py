@@ -287,8 +287,9 @@ class RevenueForecaster:
             base = s["mase"].get(BASELINE, np.nan)
             out[name] = {
                 "model": model,
-                "mase_vs_seasonal_naive": _num(s["mase"].get(model, np.nan) / base)
-                if base and np.isfinite(base) else None,
+                # unrounded: the report and `loyalist run` show it as a percentage, and a
+                # ratio rounded to 4 places first can land 0.1 point off theirs
+                "mase_vs_seasonal_naive": _ratio(s["mase"].get(model, np.nan), base),
                 "backtest": metrics,
                 "calendar": self.calendars_[name].describe(),
             }
@@ -316,6 +317,15 @@ def _check_series(name: str, y: object) -> pd.Series:
                         f"{y.dtype} values such as {y.iloc[:1].tolist()[0]!r}; convert them "
                         "with series.astype(float)")
     return y if y.index.is_monotonic_increasing else y.sort_index()
+
+
+def _ratio(a: object, b: object) -> float | None:
+    """``a / b`` as a float, None when either is missing or ``b`` is 0."""
+    try:
+        x, y = float(a), float(b)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return x / y if y and np.isfinite(x) and np.isfinite(y) else None
 
 
 def _num(v: object) -> float | None:
