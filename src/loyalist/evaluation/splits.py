@@ -32,7 +32,7 @@ import pandas as pd
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError, is_whole_number
 from loyalist.features import FEATURES, customer_features, labels
-from loyalist.store import Store
+from loyalist.store import Store, day_after
 
 __all__ = ["CutoffPlan", "build_panel", "check_observed", "check_test_window", "fingerprint",
            "last_period",
@@ -143,7 +143,7 @@ def check_observed(last_purchase: Any, as_of: pd.Timestamp) -> None:
     ending by it must be observed."""
     last = pd.Timestamp(last_purchase)
     gap = (pd.Timestamp(as_of) - last).days
-    latest_ok = (last.normalize() + pd.Timedelta(days=1)).date()
+    latest_ok = day_after(last).date()
     if gap > MAX_GAP_DAYS:
         raise DataError(
             f"as_of {pd.Timestamp(as_of).date()} is {gap} days after the last purchase in the "
@@ -159,7 +159,7 @@ def check_test_window(last_purchase: Any, as_of: pd.Timestamp, days: int, *,
     the store: what is scored must have been observed. ``option`` names the window's length
     in the message (``horizon``, ``--test-days``)."""
     last = pd.Timestamp(last_purchase)
-    data_end = last.normalize() + pd.Timedelta(days=1)
+    data_end = day_after(last)
     end = pd.Timestamp(as_of) + pd.Timedelta(days=days)
     if end > data_end:
         latest = data_end - pd.Timedelta(days=days)

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError, is_whole_number
-from loyalist.store import Store
+from loyalist.store import Store, day_after
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class Interactions:
         when = pd.to_datetime(frame[s.ORDERED_AT])
         if when.dt.tz is not None:  # local clock times, as the store keeps them (see README)
             when = when.dt.tz_localize(None)
-        ts = (when.max().normalize() + pd.Timedelta(days=1)) if as_of is None \
+        ts = day_after(when.max()) if as_of is None \
             else pd.Timestamp(as_of)
         if ts.tzinfo is not None:
             ts = ts.tz_localize(None)

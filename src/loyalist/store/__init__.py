@@ -124,6 +124,13 @@ def _in_use(path: Path, duckdb_message: str, *, read_only: bool) -> str | None:
             "the store), or stop it")
 
 
+def day_after(last: object) -> pd.Timestamp:
+    """Midnight after the day of ``last`` (a purchase time): the first as_of that sees every
+    purchase of that day, and the default as_of after the last one (one definition for the
+    store, the splits' checks and the recommenders)."""
+    return pd.Timestamp(last).normalize() + pd.Timedelta(days=1)  # type: ignore[arg-type]
+
+
 class Store:
     """A DuckDB file. Use as a context manager; ``read_only`` for serving and features;
     ``create=False`` to write only into a store that exists (a command that reads the data
@@ -240,7 +247,7 @@ class Store:
 
     def default_as_of(self) -> pd.Timestamp:
         """The day after the last transaction (the CLI's default cutoff)."""
-        return self.date_range()[1].normalize() + pd.Timedelta(days=1)
+        return day_after(self.date_range()[1])
 
     # --- writing results ------------------------------------------------------------------
     def write_frame(self, name: str, frame: pd.DataFrame, *, replace_where: str | None = None,
