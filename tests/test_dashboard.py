@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from loyalist import pipeline
 from loyalist.api import Settings, create_app
 from loyalist.dashboard import assets, charts
-from loyalist.dashboard.routes import MIN_MONTHS
+from loyalist.dashboard.routes import MIN_CUSTOMERS, MIN_MONTHS
 from loyalist.schema import NEW_SEGMENT
 from loyalist.store import Store
 
@@ -120,8 +120,9 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
     page.select_option("#scenario", "coffee")
     page.click("details.size summary")
     assert page.get_attribute("#scenario-months", "min") == str(MIN_MONTHS)
-    page.fill("#scenario-customers", "300")
-    page.fill("#scenario-months", "12")
+    assert page.get_attribute("#scenario-customers", "min") == str(MIN_CUSTOMERS)
+    page.fill("#scenario-customers", str(MIN_CUSTOMERS))
+    page.fill("#scenario-months", str(MIN_MONTHS))
     page.click("#load-scenario")
     page.wait_for_selector("#job[data-status=running]")
     assert "Loading the coffee sample scenario" in page.locator("#job").inner_text()
@@ -372,7 +373,8 @@ def test_plan_form_errors_are_one_line(client: TestClient) -> None:
     r = client.post("/app/scenario", data={"scenario": "bakery"})
     assert r.status_code == 422 and "scenario 'bakery' is unknown" in message(r.text)
     r = client.post("/app/scenario", data={"scenario": "coffee", "months": "99"})
-    assert r.status_code == 422 and message(r.text) == "months: 99 is out of range; use 10 to 36"
+    assert r.status_code == 422 and message(r.text) == (
+        f"months: 99 is out of range; use {MIN_MONTHS} to 36")
     # fewer months than training needs is refused up front, as the form's minimum says
     r = client.post("/app/scenario", data={"scenario": "coffee", "months": str(MIN_MONTHS - 1)})
     assert r.status_code == 422 and message(r.text) == (
@@ -380,6 +382,13 @@ def test_plan_form_errors_are_one_line(client: TestClient) -> None:
         f"90-day horizon and earlier training windows need at least {MIN_MONTHS} months); "
         f"use {MIN_MONTHS} to 36")
     assert f'id="scenario-months" min="{MIN_MONTHS}" max="36"' in r.text
+    # so are fewer customers than every training window needs (150 never trained)
+    r = client.post("/app/scenario", data={"scenario": "coffee", "customers": "150"})
+    assert r.status_code == 422 and message(r.text) == (
+        f"customers: 150 are too few to train the customer models (every training window "
+        f"needs 100 customers who bought before it; at least {MIN_CUSTOMERS}); use "
+        f"{MIN_CUSTOMERS} to 20,000")
+    assert f'id="scenario-customers" min="{MIN_CUSTOMERS}" max="20000"' in r.text
     # on an empty store a plan runs and fails with the library's one-line message
     page = follow(client, client.post("/app/plans", data={"budget": "100"},
                                       follow_redirects=False))
@@ -411,7 +420,8 @@ def test_upload_shows_the_quality_report_then_a_scenario_goes_beside_it(
 
     served = tmp_path / "shop.duckdb"
     page = follow(client, client.post("/app/scenario", data={
-        "scenario": "coffee", "customers": "200", "months": "12"}, follow_redirects=False))
+        "scenario": "coffee", "customers": str(MIN_CUSTOMERS), "months": str(MIN_MONTHS)},
+        follow_redirects=False))
     beside = tmp_path / "shop-coffee.duckdb"
     assert f"Serving <code>{beside}</code>" in page.text and "untouched" in page.text
     assert client.get("/health").json()["customers_scored"] > 50
@@ -504,7 +514,8 @@ def test_pick_a_store_from_the_listing_only(tmp_path: Path) -> None:
 
 def test_one_job_at_a_time(client: TestClient) -> None:
     login(client, WRITE)
-    started = client.post("/app/scenario", data={"scenario": "coffee", "customers": "100",
+    started = client.post("/app/scenario", data={"scenario": "coffee",
+                                                 "customers": str(MIN_CUSTOMERS),
                                                  "months": str(MIN_MONTHS)},
                           follow_redirects=False)
     again = client.post("/app/train")
