@@ -295,8 +295,10 @@ def _start(request: Request, key: ApiKey, kind: str, label: str, work: Work,
     return RedirectResponse(f"{PREFIX}?job={job.id}", status_code=303)
 
 
-def _int(fields: dict[str, list[str]], name: str, default: int | None, lo: int, hi: int
-         ) -> int | None:
+def _int(fields: dict[str, list[str]], name: str, default: int | None, lo: int, hi: int,
+         *, too_small: str | None = None) -> int | None:
+    """The form field ``name`` as a whole number from ``lo`` to ``hi`` (``default`` when
+    blank); ``too_small`` says why a number below ``lo`` cannot work ("are too few to ...")."""
     raw = _one(fields, name)
     if not raw:
         return default
@@ -304,6 +306,8 @@ def _int(fields: dict[str, list[str]], name: str, default: int | None, lo: int, 
         value = int(raw)
     except ValueError:
         raise LoyalistError(f"{name}: {raw[:30]!r} is not a whole number") from None
+    if too_small is not None and raw.isdigit() and value < lo:
+        raise LoyalistError(f"{name}: {value:,} {too_small}; use {lo:,} to {hi:,}")
     if not lo <= value <= hi:
         raise LoyalistError(f"{name}: {value:,} is out of range; use {lo:,} to {hi:,}")
     return value
@@ -312,24 +316,16 @@ def _int(fields: dict[str, list[str]], name: str, default: int | None, lo: int, 
 def _customers(fields: dict[str, list[str]]) -> int | None:
     """The scenario's customers: :data:`MIN_CUSTOMERS` to :data:`MAX_CUSTOMERS` (the
     scenario's default when blank)."""
-    raw = _one(fields, "customers")
-    if raw.isdigit() and int(raw) < MIN_CUSTOMERS:
-        raise LoyalistError(
-            f"customers: {int(raw):,} are too few to train the customer models (every training "
-            f"window needs 100 customers who bought before it; at least {MIN_CUSTOMERS:,}); "
-            f"use {MIN_CUSTOMERS:,} to {MAX_CUSTOMERS:,}")
-    return _int(fields, "customers", None, MIN_CUSTOMERS, MAX_CUSTOMERS)
+    return _int(fields, "customers", None, MIN_CUSTOMERS, MAX_CUSTOMERS, too_small=(
+        "are too few to train the customer models (every training window needs 100 customers "
+        f"who bought before it; at least {MIN_CUSTOMERS:,})"))
 
 
 def _months(fields: dict[str, list[str]]) -> int | None:
     """The scenario's months: :data:`MIN_MONTHS` to :data:`MAX_MONTHS` (18 when blank)."""
-    raw = _one(fields, "months")
-    if raw.isdigit() and int(raw) < MIN_MONTHS:
-        raise LoyalistError(
-            f"months: {int(raw):,} is too short a history to train the customer models (a "
-            f"90-day horizon and earlier training windows need at least {MIN_MONTHS} months); "
-            f"use {MIN_MONTHS} to {MAX_MONTHS}")
-    return _int(fields, "months", 18, MIN_MONTHS, MAX_MONTHS)
+    return _int(fields, "months", 18, MIN_MONTHS, MAX_MONTHS, too_small=(
+        "is too short a history to train the customer models (a 90-day horizon and earlier "
+        f"training windows need at least {MIN_MONTHS} months)"))
 
 
 async def _off_loop(fn: Callable[..., Response], *args: Any, **kwargs: Any) -> Response:
