@@ -30,9 +30,6 @@ SCORE_FIELDS = ("r_score", "f_score", "m_score", "cluster_name", "churn_probabil
 PLAN_FIELDS = ("promotion", "target_segment", "expected_incremental_value", "expected_cost",
                "probability", "incremental_prob", "reasons")
 NO_SEGMENT = "(none)"
-#: the plan's segment of registered customers with no purchase yet (no scores, so not in
-#: ``/customers`` or ``/segments``)
-NEW_SEGMENT = s.NEW_SEGMENT
 
 
 class NotFound(LoyalistError):
@@ -286,7 +283,7 @@ def customers_page(r: Reader, *, segment: str | None, tier: str | None, limit: i
         known = r.memo("segments", lambda: tuple(x for (x,) in r.con.execute(
             f"SELECT DISTINCT rfm_segment FROM {s.T_SCORES} WHERE as_of = ? ORDER BY 1",
             [ts]).fetchall() if x is not None))
-        if segment == NEW_SEGMENT and segment not in known:
+        if segment == s.NEW_SEGMENT and segment not in known:
             raise ParameterError(
                 f"segment {segment!r} is the plans' segment of registered customers with no "
                 "purchase yet; they have no scores, so /customers (scored customers) does not "

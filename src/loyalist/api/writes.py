@@ -17,10 +17,9 @@ from typing import Any, BinaryIO
 
 from loyalist import pipeline
 from loyalist.api.models import PlanRequest
-from loyalist.api.reads import NEW_SEGMENT
 from loyalist.api.storegate import StoreGate
 from loyalist.errors import LoyalistError
-from loyalist.ingest import map_strings
+from loyalist.schema import NEW_SEGMENT
 
 
 def json_safe(x: Any, replace: tuple[str, str] | None = None) -> Any:
@@ -33,16 +32,24 @@ def json_safe(x: Any, replace: tuple[str, str] | None = None) -> Any:
 
 
 @contextlib.contextmanager
+def _reworded(reword: Callable[[str], str]) -> Iterator[None]:
+    """Re-raise a LoyalistError with its message passed through ``reword`` (as it was when
+    ``reword`` changes nothing)."""
+    try:
+        yield
+    except LoyalistError as e:
+        msg = reword(str(e))
+        if msg == str(e):
+            raise
+        raise type(e)(msg) from None
+
+
+@contextlib.contextmanager
 def _scratch(prefix: str, shown_as: str) -> Iterator[Path]:
     """A temporary folder; a LoyalistError that names it is re-raised naming ``shown_as``."""
-    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
-        try:
-            yield Path(tmp)
-        except LoyalistError as e:
-            msg = str(e)
-            if tmp not in msg:
-                raise
-            raise type(e)(re.sub(re.escape(tmp) + r"/[^\s:]*", shown_as, msg)) from None
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, \
+            _reworded(lambda m: re.sub(re.escape(tmp) + r"/[^\s:]*", shown_as, m)):
+        yield Path(tmp)
 
 
 #: the ``loyalist plan`` options that :func:`loyalist.pipeline.plan`'s messages name, as the
@@ -70,17 +77,7 @@ def plan_message(msg: str) -> str:
 def plan(gate: StoreGate, req: PlanRequest) -> dict[str, Any]:
     """Make and save a plan; its summary (``loyalist plan --json``). Errors name the request's
     fields (:func:`plan_message`)."""
-    try:
-        return _plan(gate, req)
-    except LoyalistError as e:
-        msg = plan_message(str(e))
-        if msg == str(e):
-            raise
-        raise type(e)(msg) from None
-
-
-def _plan(gate: StoreGate, req: PlanRequest) -> dict[str, Any]:
-    with _scratch("loyalist-plan-", "the request's constraints") as tmp:
+    with _reworded(plan_message), _scratch("loyalist-plan-", "the request's constraints") as tmp:
         cons = None
         if req.constraints():
             cons = tmp / "constraints.json"
@@ -114,16 +111,10 @@ def ingest(gate: StoreGate, upload: BinaryIO, filename: str | None, *, table: st
         path = Path(tmp) / name
         with path.open("wb") as f:
             shutil.copyfileobj(upload, f, 1024 * 1024)
-        try:
-            with gate.write() as store:
-                reports = pipeline.ingest(store, [path], fmt=fmt, mapping=mapping or None,
-                                          table=table, display=show)
-        except LoyalistError as e:
-            msg = show(str(e))
-            if msg == str(e):
-                raise
-            raise type(e)(msg) from None
-    return map_strings(json_safe(reports), show)  # type: ignore[no-any-return]
+        with _reworded(show), gate.write() as store:
+            reports = pipeline.ingest(store, [path], fmt=fmt, mapping=mapping or None,
+                                      table=table, display=show)  # reports already shown
+    return json_safe(reports)  # type: ignore[no-any-return]
 
 
 def client_names(tmp: Path, name: str) -> Callable[[str], str]:

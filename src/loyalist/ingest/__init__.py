@@ -30,7 +30,7 @@ FORMATS = ("auto", "online-retail", "cdnow", "generic")
 TABLES = ("auto", s.T_TRANSACTIONS, s.T_PRODUCTS, s.T_CUSTOMERS, s.T_PROMOTIONS, s.T_CATALOG,
           s.T_COMPETITORS, s.T_INVENTORY)
 
-__all__ = ["FORMATS", "TABLES", "ingest_files", "map_strings"]
+__all__ = ["FORMATS", "TABLES", "ingest_files"]
 
 
 def map_strings(x: Any, f: Callable[[str], str]) -> Any:
