@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -62,11 +61,8 @@ def forecast_command(
     if as_json:
         sys.stdout.write(json.dumps(res, indent=2, default=str) + "\n")
         return
-    from loyalist.report.data import mase_vs_naive
     from loyalist.report.html import vs_baseline
 
-    # the backtest unrounded (``res`` rounds its means), as the report reads it from the store
-    backtest = pd.read_csv(res["files"]["backtest"], dtype={"series": str, "model": str})
     con = Console()
     con.print(f"forecast from {res['as_of']}, {res['horizon']} days, holidays "
               f"{res['holidays'] or 'none'}; backtest origins {', '.join(res['origins'])}")
@@ -76,7 +72,7 @@ def forecast_command(
     for name, r in res["series"].items():
         m = r["backtest"].get(r["model"], {})
         n = r["backtest"].get("seasonal_naive", {})
-        ratio = mase_vs_naive(backtest, name, r["model"])
+        ratio = r["mase_vs_seasonal_naive"]  # unrounded, as the report shows it
         t.add_row(name, r["model"], _f(m.get("mase")), _f(n.get("mase")),
                   "" if ratio is None else vs_baseline(ratio), _pct(m.get("mape")),
                   _pct(m.get("coverage80")), _pct(m.get("coverage95")))
