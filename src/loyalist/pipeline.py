@@ -978,10 +978,7 @@ def write_plan(res: dict[str, Any], out: Path) -> dict[str, str]:
     files = {}
     for name in ("customers", "promotions", "allocation", "segments", "sensitivity"):
         fname = "plan.csv" if name == "customers" else f"{name}.csv"
-        frame = res[name]
-        if name == "promotions" and frame.columns.empty:  # no promotion: the header still
-            frame = pd.DataFrame(columns=list(s.PLAN_PROMOTION_COLUMNS))
-        frame.to_csv(out / fname, index=False)
+        res[name].to_csv(out / fname, index=False)
         files[name] = str(out / fname)
     (out / "plan.json").write_text(json.dumps(res["summary"], indent=2, default=json_default))
     files["json"] = str(out / "plan.json")

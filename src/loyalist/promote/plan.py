@@ -842,6 +842,16 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                         excluded, [n for n in notes if n], warnings)
 
 
+def empty_promotions() -> pd.DataFrame:
+    """The ranked promotions of a plan with none: no row, the columns
+    (:data:`~loyalist.schema.PLAN_PROMOTION_COLUMNS`) and their types, so a BI tool reading
+    ``promotions.csv`` or the report's export sees the same header as for any other plan."""
+    text = ("promotion", "kind", "target_segment", "confidence", "rationale")
+    return pd.DataFrame({c: pd.Series(dtype="string" if c in text else "int64"
+                                      if c in ("rank", "customers") else "float64")
+                         for c in s.PLAN_PROMOTION_COLUMNS})
+
+
 def _confidence(pred: pd.DataFrame, lo: float, hi: float) -> str:
     """'high' when ``lo``..``hi``, the 80% interval of the rows' incremental revenue
     (:func:`_interval`), excludes zero and is narrower than the revenue itself, 'low' when it
@@ -1071,10 +1081,12 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
             "confidence": _confidence(g, rev_lo, rev_hi),
             "rationale": _rationale(promo, g["kind"].iloc[0], sg, g, params.goal, ctx),
         })
-    promos = pd.DataFrame(rows)
-    if not promos.empty:
-        promos = promos.sort_values("goal_value", ascending=False).reset_index(drop=True)
+    if rows:
+        promos = pd.DataFrame(rows).sort_values("goal_value", ascending=False) \
+            .reset_index(drop=True)
         promos.insert(0, "rank", np.arange(1, len(promos) + 1))
+    else:  # the columns still, for the CSV and Parquet readers of an empty plan
+        promos = empty_promotions()
     allocation = (picked.groupby("promotion")
                   .agg(customers=(s.CUSTOMER_ID, "size"), spend=("expected_cost", "sum"),
                        goal_value=("expected_incremental_value", "sum"))

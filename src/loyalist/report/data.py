@@ -293,6 +293,8 @@ def plan(st: Store, as_of: pd.Timestamp | None, fix: str
          ) -> tuple[dict[str, Any] | None, str | None]:
     """The latest plan (of ``as_of`` when given): its summary, ranked promotions, allocation
     over promotions and the budget-sensitivity curve."""
+    from loyalist.promote.plan import empty_promotions
+
     ts, why = _pick_as_of(st, s.T_PLANS, as_of, fix)
     if ts is None:
         return None, why
@@ -301,7 +303,7 @@ def plan(st: Store, as_of: pd.Timestamp | None, fix: str
     row = plans.iloc[0]
     summ = json.loads(row["summary"])
     promos = _flat(pd.DataFrame(summ.get("promotions") or [])) if summ.get("promotions") \
-        else empty_promotions()
+        else empty_promotions()  # the summary's JSON list has no header of its own
     cust = pd.DataFrame()
     if st.has_table(s.T_PLAN_CUSTOMERS):
         cust = st.query(f"SELECT * FROM {s.T_PLAN_CUSTOMERS} WHERE plan_id = ? "
@@ -323,15 +325,6 @@ def plan(st: Store, as_of: pd.Timestamp | None, fix: str
             "sensitivity": pd.DataFrame(summ.get("sensitivity") or []),
             "plans_at_as_of": len(plans), "headline": head,
             "exports": {"plan_customers": cust, "plan_promotions": promos}}, None
-
-
-def empty_promotions() -> pd.DataFrame:
-    """The ranked promotions of a plan with none: no row, the columns and their types (a BI
-    tool reading the export sees the same header as for any other plan)."""
-    text = ("promotion", "kind", "target_segment", "confidence", "rationale")
-    return pd.DataFrame({c: pd.Series(dtype="string" if c in text else "int64"
-                                      if c in ("rank", "customers") else "float64")
-                         for c in s.PLAN_PROMOTION_COLUMNS})
 
 
 def _flat(frame: pd.DataFrame) -> pd.DataFrame:
