@@ -8,7 +8,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from loyalist.schema import NEW_SEGMENT
-from loyalist.segment.rfm import SCHEMES
+from loyalist.segment.rfm import SEGMENT_NAMES
 
 LAYOUT: dict[str, Any] = {
     "template": "plotly_white", "height": 340, "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
@@ -23,8 +23,7 @@ PALETTE = ("#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#F
            "#B6E880", "#FF97FF", "#FECB52", "#1F3A93", "#8C564B", "#5F6B73", "#0B6E4F",
            "#808000", "#800000")
 #: every segment name a plan can target, in a fixed order: each keeps its colour in every plan
-KNOWN_SEGMENTS = tuple(dict.fromkeys(
-    [rule.name for rules in SCHEMES.values() for rule in rules] + [NEW_SEGMENT, "all"]))
+KNOWN_SEGMENTS = (*SEGMENT_NAMES, NEW_SEGMENT, "all")
 
 
 def segment_colours(names: list[str]) -> dict[str, str]:

@@ -621,23 +621,17 @@ def drop_wasteful(value: np.ndarray, cost: np.ndarray, eligible: np.ndarray, goa
     return out, note
 
 
-def _segment_names() -> set[str]:
-    """Every segment name a store's segmentation can give (all RFM schemes) and
-    :data:`NEW_SEGMENT`."""
-    from loyalist.segment.rfm import SCHEMES
-
-    return {r.name for rules in SCHEMES.values() for r in rules} | {NEW_SEGMENT}
-
-
 def check_segments(ctx: PlanContext) -> None:
     """Refuse a catalog ``eligible_segments`` entry that is no segment (a typo would make its
     promotion reach nobody, or every customer look excluded), naming this store's segments."""
+    from loyalist.segment.rfm import SEGMENT_NAMES
+
     cat = ctx.catalog
     if "eligible_segments" not in cat:
         return
     present = set(ctx.customers["segment"].astype(str)) if "segment" in ctx.customers \
         else set()
-    known = present | _segment_names()
+    known = present | set(SEGMENT_NAMES) | {NEW_SEGMENT}
     source = cat.attrs.get("source", "catalog")
     for name, cell in zip(cat["name"], cat["eligible_segments"], strict=True):
         for sg in split_list(cell):

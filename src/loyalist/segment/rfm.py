@@ -62,8 +62,8 @@ import pandas as pd
 from loyalist import schema as s
 from loyalist.errors import DataError, NotFittedError, ParameterError
 
-__all__ = ["GRID10", "NAMED11", "SCHEMES", "RFMScorer", "SegmentRule", "assign_segments",
-           "rank_scores"]
+__all__ = ["GRID10", "NAMED11", "SCHEMES", "SEGMENT_NAMES", "RFMScorer", "SegmentRule",
+           "assign_segments", "rank_scores"]
 
 Cond = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
@@ -140,6 +140,9 @@ GRID10: tuple[SegmentRule, ...] = (
 )
 
 SCHEMES: dict[str, tuple[SegmentRule, ...]] = {"named11": NAMED11, "grid10": GRID10}
+#: every segment name a scheme can give, each once, in the schemes' order
+SEGMENT_NAMES: tuple[str, ...] = tuple(dict.fromkeys(
+    rule.name for rules in SCHEMES.values() for rule in rules))
 
 
 def _lookup(rules: tuple[SegmentRule, ...]) -> np.ndarray:
