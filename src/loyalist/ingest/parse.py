@@ -54,7 +54,7 @@ def _ranked(con: duckdb.DuckDBPyConnection, view: str, col: str, exprs: list[str
     """The candidate expressions with how many of a sample of the column's non-empty values
     each parses into ``plausible`` ones (a SQL predicate over ``{e}``, the parsed value), most
     first (ties: the earlier candidate)."""
-    sample = (f"(SELECT {q(col)} AS v FROM {view} WHERE nullif(trim(CAST({q(col)} AS VARCHAR)), '')"
+    sample = (f"(SELECT {q(col)} AS v FROM {view} WHERE {plain_text_expr(col)}"
               f" IS NOT NULL LIMIT {_SAMPLE})")
     counts = ", ".join("count(CASE WHEN " + plausible.replace("{e}", e.replace("{x}", "v"))
                        + " THEN 1 END)" for e in exprs)
@@ -119,8 +119,10 @@ def email_case_note(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: 
             "lower-cased, so one mailbox is one customer"]
 
 
-def plain_text_expr(col: str) -> str:
-    return f"nullif(trim(CAST({q(col)} AS VARCHAR)), '')"
+def plain_text_expr(col: str, table: str | None = None) -> str:
+    """SQL: the column as trimmed text, NULL when empty (``table``: its alias in a join)."""
+    ref = f"{table}.{q(col)}" if table else q(col)
+    return f"nullif(trim(CAST({ref} AS VARCHAR)), '')"
 
 
 #: spaces written inside numbers besides the ordinary one: no-break (U+00A0, Excel and

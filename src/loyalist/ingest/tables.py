@@ -347,7 +347,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
                               f"ELSE {exprs[s.PROMOTION]} END")
         n_ctl, n_bad = con.execute(
             f"SELECT count(*) FILTER (WHERE {flag}), count(*) FILTER (WHERE {flag} IS NULL AND "
-            f"nullif(trim(CAST({parse.q(col)} AS VARCHAR)), '') IS NOT NULL) FROM {src.view}"
+            f"{parse.plain_text_expr(col)} IS NOT NULL) FROM {src.view}"
         ).fetchall()[0]
         notes.append(
             f"control group read from column {col!r}: {n_ctl:,} rows stored as promotion "
@@ -399,7 +399,7 @@ def _invalid_promotions(con: duckdb.DuckDBPyConnection, src: Source, cols: Mappi
 
     kinds = SPECS[s.T_CATALOG].kinds
     raw = "".join(
-        f", CASE WHEN t.{c} IS NULL THEN nullif(trim(CAST(v.{parse.q(col)} AS VARCHAR)), '') "
+        f", CASE WHEN t.{c} IS NULL THEN {parse.plain_text_expr(col, 'v')} "
         f'END AS "__raw_{c}"' for c, col in cols.items() if kinds[c] == "number")
     frame = con.execute(
         f"SELECT t.{ROW}, {', '.join(f't.{c}' for c in kinds)}{raw} FROM {table} t "

@@ -143,7 +143,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     else:
         dup = "1"
     has = ", ".join(
-        f"(nullif(trim(CAST({parse.q(col)} AS VARCHAR)), '') IS NOT NULL) AS \"__has_{canon}\""
+        f"({parse.plain_text_expr(col)} IS NOT NULL) AS \"__has_{canon}\""
         for canon, col in a.columns.items()
     )
     first = ", ".join(f"{e} AS {c}" for c, e in exprs.items())
@@ -285,7 +285,7 @@ def _unknown_values(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, tab
         col = a.columns.get(canon)
         if col is None:
             continue
-        value = f"nullif(trim(CAST(v.{parse.q(col)} AS VARCHAR)), '')"
+        value = parse.plain_text_expr(col, "v")
         n, ex = con.execute(
             f"SELECT count(*), any_value({value}) FROM {table} t "
             f"JOIN {src.view} v USING ({ROW}) WHERE t.__rule = '{rule}'").fetchall()[0]
@@ -394,7 +394,7 @@ def _currencies(con: duckdb.DuckDBPyConnection, src: Source) -> list[str]:
         return []
     found = [r[0] for r in con.execute(
         f"SELECT DISTINCT upper(trim(CAST({parse.q(col)} AS VARCHAR))) AS c FROM {src.view} "
-        f"WHERE nullif(trim(CAST({parse.q(col)} AS VARCHAR)), '') IS NOT NULL "
+        f"WHERE {parse.plain_text_expr(col)} IS NOT NULL "
         "ORDER BY c LIMIT 11").fetchall()]
     if len(found) < 2:
         return []
