@@ -22,7 +22,7 @@ from sklearn.preprocessing import normalize
 from loyalist import schema as s
 from loyalist.errors import ParameterError
 from loyalist.recommend.interactions import Interactions
-from loyalist.recommend.itemknn import item_popularity, top_k_product
+from loyalist.recommend.itemknn import item_popularity, preference_rank, top_k_product
 from loyalist.recommend.popularity import check_half_life
 from loyalist.recommend.ranking import Recommender
 
@@ -170,7 +170,7 @@ def content_neighbours(f: sp.csr_matrix, k: int, include_self: bool, prefer: np.
     reps = np.asarray(pd.Series(np.arange(n)).groupby(group).first().sort_index())
     u = f[reps]
     sim_u = (u @ u.T).toarray()  # distinct vectors x distinct vectors
-    rank = pd.Series(np.asarray(prefer, dtype=float)).rank(method="first").to_numpy()
+    rank = preference_rank(prefer)
     take = min(k + (0 if include_self else 1), n)
     rows, cols, vals = [], [], []
     members = pd.Series(np.arange(n)).groupby(group).indices

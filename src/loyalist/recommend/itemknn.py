@@ -57,6 +57,12 @@ def item_popularity(interactions: Interactions) -> np.ndarray:
     return np.bincount(interactions.events["item"].to_numpy(), minlength=interactions.n_items)
 
 
+def preference_rank(prefer: np.ndarray) -> np.ndarray:
+    """1..n by ``prefer`` ascending, ties by position: the higher, the more preferred among
+    columns tied in value (:func:`top_k_product`)."""
+    return pd.Series(np.asarray(prefer, dtype=float)).rank(method="first").to_numpy()
+
+
 def top_k_rows(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
     """``m`` with only the ``k`` largest entries of each row (ties: the lower column first)."""
     m = m.tocsr()
@@ -90,7 +96,7 @@ def top_k_product(a: sp.spmatrix, b: sp.spmatrix, k: int, include_self: bool, *,
     if prefer is not None:
         # a relative nudge far below float32's resolution of the values kept, far above
         # float64's rounding: it only orders exact ties, and is divided out afterwards
-        rank = pd.Series(np.asarray(prefer, dtype=float)).rank(method="first").to_numpy()
+        rank = preference_rank(prefer)
         scale = 1.0 + TIE_NUDGE * rank / len(rank)
         b = b @ sp.diags(scale)
     c = sp_matmul_topn(a, b, top_n=min(k + (0 if include_self else 1), b.shape[1]),
