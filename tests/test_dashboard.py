@@ -257,6 +257,9 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
     assert page.locator("#c-clv-bgnbd").inner_text() == f"BG/NBD+GG {doc['clv_bgnbd']:,.0f}"
     assert float(page.locator("#c-clv-bgnbd").get_attribute("data-value")) == pytest.approx(
         doc["clv_bgnbd"], rel=1e-12)
+    # P(alive) says why a one-time buyer shows ~100% next to a churn risk
+    assert page.locator("#c-p-alive").inner_text().startswith(f"{doc['p_alive']:.0%}")
+    assert "single purchase counts as alive" in page.locator("#c-p-alive").inner_text()
     assert page.locator("#c-promotion").inner_text() == who["promotion"]
     shot(page, "07-customer")
     page.fill("#customer", "NO-SUCH-CUSTOMER")
