@@ -152,6 +152,50 @@ def test_calibration_is_monotone(syn_store: Store, syn_fit, calibration: str) ->
     assert model.holdout_metrics_["brier_calibrated"] <= model.holdout_metrics_["brier_raw"] + slack
 
 
+def _level(p: np.ndarray, rate: float) -> float:
+    """The log-odds shift that brings the mean of ``p`` to ``rate``, by plain bisection."""
+    z = np.log(np.clip(p, 1e-6, 1 - 1e-6) / (1 - np.clip(p, 1e-6, 1 - 1e-6)))
+    lo, hi = -30.0, 30.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if np.mean(1 / (1 + np.exp(-(z + mid)))) < rate else (lo, mid)
+    return (lo + hi) / 2
+
+
+def test_season_shift_follows_the_same_season_a_year_earlier(syn_store: Store) -> None:
+    _, feats, panel = fit_customer_models(syn_store, "2024-04-01", H, segments=False)
+    base = ChurnModel().fit(panel)
+    # scored at 2024-04-01 (the latest cutoff 2024-02-01 + 60 days): a year earlier is 2023-04-02
+    assert base.season_cutoff_ == "2023-04-01"
+    cut = pd.to_datetime(panel["as_of"]).to_numpy()
+    y = panel["churned"].to_numpy(dtype=float)
+    gaps = []
+    for day in (base.season_cutoff_, base.holdout_cutoff_):
+        rows = cut == pd.Timestamp(day)
+        gaps.append(_level(base.calibrate(base.predict_raw(panel[rows])), y[rows].mean()))
+    assert base.season_shift_ == pytest.approx(gaps[0] - gaps[1], abs=1e-6)
+    # every probability is moved by that shift on the log-odds scale (ranking kept)
+    p = base.predict_proba(feats)
+    plain = np.clip(base.calibrate(base.predict_raw(feats)), 1e-6, 1 - 1e-6)
+    moved = np.log(p / (1 - p)) - np.log(plain / (1 - plain))
+    assert np.allclose(moved, base.season_shift_, atol=1e-6)
+
+    # that season churned much more a year ago than the model says: the probabilities rise
+    season = cut == pd.Timestamp(base.season_cutoff_)
+    more = panel.copy()
+    stayed = np.flatnonzero(season & (y == 0))
+    more.loc[more.index[stayed[: len(stayed) // 2]], "churned"] = True
+    up = ChurnModel().fit(more)
+    assert up.season_shift_ > base.season_shift_ + 0.3
+    assert up.predict_proba(feats).mean() > base.predict_proba(feats).mean() + 0.03
+
+    # no cutoff a year before the scored window (history too short): no shift at all
+    short = ChurnModel().fit(panel[~season])
+    assert short.season_cutoff_ is None and short.season_shift_ == 0.0
+    assert np.array_equal(short.predict_proba(feats),
+                          short.calibrate(short.predict_raw(feats)))
+
+
 def test_tiers_by_threshold(syn_fit) -> None:  # noqa: ANN001
     models, _, _ = syn_fit
     p = [0.0, 0.39, 0.4, 0.41, 0.7, 0.71, 1.0]

@@ -6,8 +6,10 @@ The model is fitted on a panel stacked over earlier cutoffs (see
 predicts at). The latest training cutoff is held out: the booster is early-stopped on it and the
 calibrator (Platt 1999 sigmoid on the log-odds, or isotonic regression, Zadrozny & Elkan 2002)
 is fitted on the held-out predictions; the booster is then refitted on every cutoff with the
-same number of rounds. Tiers cut the calibrated probability at configurable thresholds; reasons
-come from the booster's own contributions (:mod:`loyalist.churn.reasons`).
+same number of rounds. When the panel reaches a year before the window the model predicts,
+the calibrated probabilities are moved by that season's difference from the latest window
+(:func:`_season_shift`). Tiers cut the calibrated probability at configurable thresholds;
+reasons come from the booster's own contributions (:mod:`loyalist.churn.reasons`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from scipy.optimize import brentq  # noqa: E402
 from sklearn.isotonic import IsotonicRegression  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
@@ -40,6 +43,8 @@ __all__ = ["ChurnModel", "TIERS"]
 TIERS = ("low", "medium", "high")
 MIN_CUSTOMERS = 100  # per training cutoff, and at the cutoff scored
 MIN_PER_CLASS = 20  # churners and non-churners in the training panel and in the hold-out
+#: how far from "a year before the predicted window" a training cutoff may lie to stand for it
+SEASON_TOLERANCE_DAYS = 20
 _EPS = 1e-6
 
 
@@ -70,7 +75,9 @@ class ChurnModel:
 
     Learned attributes: ``booster_``, ``calibrator_``, ``columns_``, ``n_rounds_``,
     ``train_cutoffs_``, ``holdout_cutoff_``, ``n_train_``, ``base_rate_``, ``holdout_metrics_``,
-    ``typical_`` (medians at the latest training cutoff, for the wording of reasons).
+    ``typical_`` (medians at the latest training cutoff, for the wording of reasons),
+    ``season_shift_`` and ``season_cutoff_`` (the seasonal log-odds shift and the cutoff a year
+    before the predicted window it came from; 0.0 and None without one).
     """
 
     def __init__(self, *, thresholds: tuple[float, float] = (0.4, 0.7),
@@ -125,7 +132,9 @@ class ChurnModel:
         latest = (cut == cut.max()).to_numpy()
         self.typical_ = {c: float(np.nanmedian(x.loc[latest, c]))
                          for c in ("monetary_total", "distinct_products")}
+        self.season_shift_, self.season_cutoff_ = 0.0, None
         cal = self._calibrate(fit.holdout_pred)
+        self.season_shift_, self.season_cutoff_ = _season_shift(self, x, y, cut, horizon)
         self.holdout_metrics_ = {"roc_auc": roc_auc(y_hold, fit.holdout_pred),
                                  "brier_raw": brier(y_hold, fit.holdout_pred),
                                  "brier_calibrated": brier(y_hold, cal),
@@ -154,8 +163,10 @@ class ChurnModel:
         return self.booster_.predict_proba(model_matrix(features)[self.columns_])[:, 1]
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
-        """Calibrated probability of no purchase in the horizon, one per row of ``features``."""
-        return self._calibrate(self.predict_raw(features))
+        """Calibrated probability of no purchase in the horizon, one per row of ``features``,
+        with the seasonal shift (``season_shift_``) for the window after the latest cutoff."""
+        return _shift(self._calibrate(self.predict_raw(features)),
+                      getattr(self, "season_shift_", 0.0))
 
     def calibrate(self, raw: Any) -> np.ndarray:
         """Apply the fitted calibrator to raw booster probabilities (monotone non-decreasing)."""
@@ -188,6 +199,53 @@ class ChurnModel:
             "churn_tier": self.tier(p),
             "reasons": ["; ".join(r) for r in self.reasons(features)],
         })
+
+
+def _shift(p: np.ndarray, delta: float) -> np.ndarray:
+    """Move probabilities by ``delta`` on the log-odds scale (0 leaves them exactly)."""
+    if delta == 0.0:
+        return p
+    return np.asarray(1.0 / (1.0 + np.exp(-(_logit(p) + delta))), dtype=float)
+
+
+def _level_shift(p: np.ndarray, rate: float) -> float:
+    """The log-odds shift that makes the mean of ``p`` equal ``rate`` (0 < rate < 1)."""
+    z = _logit(p)
+    return float(brentq(lambda d: float(np.mean(1.0 / (1.0 + np.exp(-(z + d))))) - rate,
+                        -30.0, 30.0))
+
+
+def _season_shift(model: ChurnModel, x: pd.DataFrame, y: np.ndarray, cut: pd.Series,
+                  horizon: int) -> tuple[float, str | None]:
+    """Seasonality for the window the model predicts: the one after the latest cutoff
+    ``h + horizon``. The calibrator is fitted on the latest window ``[h, h + horizon)``, whose
+    churn rate is that season's (Oct-Dec, when lapsed customers come back, is not Jan-Mar).
+    When the panel holds the cutoff a year before the predicted one (within
+    :data:`SEASON_TOLERANCE_DAYS`), the calibrated probabilities are moved on the log-odds
+    scale by how much more (or less) churn that same season a year earlier saw than the
+    model's level there, less the same gap at ``h``: a year's seasonal difference, with the
+    recent level kept (a trend stays). Both gaps are measured on the final booster's own
+    predictions, so its in-sample fit cancels out. Returns ``(shift, that cutoff)``, or
+    ``(0.0, None)`` when the history is too short or the cutoff holds too few of each
+    outcome. Measured out of time on generated stores (``benchmarks/bench_churn_season.py``:
+    fashion, coffee, electronics, 18 and 30 months, 48 windows with such a cutoff): the error
+    of the mean probability 0.045 -> 0.026, Brier better in 34 windows and worse in 14
+    (electronics 0.150 -> 0.144, fashion 0.175 -> 0.173, coffee 0.0556 -> 0.0555)."""
+    latest = cut.max()
+    target = latest + pd.Timedelta(days=horizon) - pd.Timedelta(days=365)
+    cutoffs = pd.DatetimeIndex(cut.unique())
+    near = cutoffs[np.abs((cutoffs - target).days).argmin()]
+    if abs((near - target).days) > SEASON_TOLERANCE_DAYS or near >= latest:
+        return 0.0, None
+    gaps = []
+    for day in (near, latest):
+        rows = (cut == day).to_numpy()
+        churned = int(y[rows].sum())
+        if min(churned, int(rows.sum()) - churned) < MIN_PER_CLASS:
+            return 0.0, None
+        p = model._calibrate(model.booster_.predict_proba(x.loc[rows])[:, 1])
+        gaps.append(_level_shift(p, churned / int(rows.sum())))
+    return gaps[0] - gaps[1], str(near.date())
 
 
 def _fit_calibrator(kind: str, raw: np.ndarray, y: np.ndarray) -> Any:

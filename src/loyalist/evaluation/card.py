@@ -138,9 +138,18 @@ def _sections(metrics: dict[str, Any]) -> tuple[list[tuple[str, Any]], dict[str,
     blocks.append(("p", f"loyalist {metrics.get('loyalist_version', '?')}; scoring as_of "
                         f"{metrics.get('as_of', '?')}; horizon {h} days."))
     blocks.append(("h2", "What the models do"))
+    season = (metrics.get("training") or {}).get("churn_season") or {}
+    if season.get("cutoff"):
+        moved = (f", then moved by {season['log_odds_shift']:+.2f} on the log-odds scale: how "
+                 f"the same season a year earlier (cutoff {season['cutoff']}) differed from "
+                 "the latest window")
+    else:
+        moved = ("; no training cutoff a year before the scored window, so no seasonal "
+                 "correction (it needs about 14 months of history)")
     blocks.append(("ul", [
         f"Churn: probability of no purchase in the {h} days after the cutoff (LightGBM on the "
-        "customer features, calibrated on the latest training cutoff), tiers and reasons.",
+        f"customer features, calibrated on the latest training cutoff{moved}), tiers and "
+        "reasons.",
         f"CLV: gross spend in the {h} days after the cutoff (LightGBM Poisson point model and "
         "10/50/90% quantile models).",
         "Baselines on the same customers: recency only, BG/NBD 1 - P(alive) and BG/NBD expected "

@@ -281,6 +281,11 @@ def score_customers(models: CustomerModels, features: pd.DataFrame) -> pd.DataFr
     return out[first + [c for c in out.columns if c not in first]]
 
 
+def _season(churn: ChurnModel) -> dict[str, Any]:
+    """The churn model's seasonal shift (``season_shift_``) and the cutoff it came from."""
+    return {"cutoff": churn.season_cutoff_, "log_odds_shift": round(churn.season_shift_, 4)}
+
+
 def _tiers(y: np.ndarray, tier: np.ndarray) -> dict[str, dict[str, Any]]:
     out = {}
     for t in ("high", "medium", "low"):
@@ -357,6 +362,7 @@ def evaluate(store: Store, test_as_of: Any, horizon: int = 90, *,
             "train_churn_rate": train_rate,
             "models": churn_models,
             "holdout": models.churn.holdout_metrics_,
+            "season": _season(models.churn),
             "tiers": _tiers(y, pred["churn_tier"].to_numpy()),
             "calibration": M.decile_calibration(y, p),
             "gains": gains,
@@ -462,6 +468,7 @@ def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
                      "churn_rounds": models.churn.n_rounds_,
                      "clv_rounds": models.clv.n_rounds_,
                      "churn_holdout": models.churn.holdout_metrics_,
+                     "churn_season": _season(models.churn),
                      "data_fingerprint": models.data_fingerprint_},
         "scoring": {"customers": int(len(scores)),
                     "tiers": scores["churn_tier"].value_counts().to_dict(),
