@@ -19,7 +19,7 @@ from loyalist.churn.reasons import explain, phrase
 from loyalist.errors import DataError, ModelVersionError, NotFittedError, ParameterError
 from loyalist.evaluation import metrics as M
 from loyalist.evaluation.persist import compatible, load, read_metadata, save
-from loyalist.evaluation.run import evaluate, fit_customer_models
+from loyalist.evaluation.run import evaluate, fit_customer_models, train_and_score
 from loyalist.evaluation.splits import plan_cutoffs
 from loyalist.ingest import ingest_files
 from loyalist.store import Store
@@ -95,10 +95,19 @@ def test_horizon_may_be_any_integer_but_not_a_bool() -> None:
     # exploratory report 3b, B7: np.int64(90) (e.g. from a frame) was "impossible", True ran
     assert plan_cutoffs(pd.Timestamp("2023-01-01"), AS_OF, np.int64(H)) \
         == plan_cutoffs(pd.Timestamp("2023-01-01"), AS_OF, H)
-    for bad in (True, 60.0, 0):
-        with pytest.raises(ParameterError, match=f"horizon {bad!r} days is impossible; use 1 "
-                                                 "or more days"):
+    for bad in (True, 60.0):
+        with pytest.raises(ParameterError, match=re.escape(
+                f"horizon {bad!r} must be a whole number of days (1 to 1,095), e.g. 90")):
             plan_cutoffs(pd.Timestamp("2023-01-01"), AS_OF, bad)  # type: ignore[arg-type]
+    # one check for every horizon: out of range says the range (10**7 days used to overflow a
+    # timestamp in plan_cutoffs, which had no upper bound)
+    for bad in (0, 10**7):
+        for call in (lambda h: plan_cutoffs(pd.Timestamp("2023-01-01"), AS_OF, h),
+                     lambda h: train_and_score(Store(None), AS_OF, h)):
+            with pytest.raises(ParameterError, match=re.escape(
+                    f"horizon {bad} is impossible: it must be between 1 and 1,095 days, "
+                    "e.g. 90")):
+                call(bad)
 
 
 def test_too_short_a_history_says_what_is_needed() -> None:

@@ -23,7 +23,7 @@ import pandas as pd
 from loyalist import __version__
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError, check_days
-from loyalist.features import customer_features, to_as_of
+from loyalist.features import MAX_HORIZON_DAYS, customer_features, to_as_of
 from loyalist.ingest import ingest_files
 from loyalist.ingest.parse import customer_key
 from loyalist.store import Store
@@ -67,8 +67,8 @@ def resolve_as_of(st: Store, as_of: str | None) -> pd.Timestamp:
     return to_as_of(as_of) if as_of else st.default_as_of()
 
 
-#: the longest churn / CLV horizon and recommendation test window, in days
-MAX_HORIZON_DAYS = 1095
+#: the longest recommendation test window, in days (the longest horizon is
+#: :data:`loyalist.features.MAX_HORIZON_DAYS`)
 MAX_TEST_DAYS = 365
 
 

@@ -37,7 +37,7 @@ from loyalist import __version__
 from loyalist import schema as s
 from loyalist.churn.model import MIN_CUSTOMERS, ChurnModel
 from loyalist.clv.ml import BoostedCLVModel
-from loyalist.errors import DataError, LoyalistError, ParameterError, is_whole_number
+from loyalist.errors import DataError, LoyalistError, ParameterError, check_days
 from loyalist.evaluation import metrics as M
 from loyalist.evaluation.splits import (
     CutoffPlan,
@@ -48,7 +48,7 @@ from loyalist.evaluation.splits import (
     model_matrix,
     plan_cutoffs,
 )
-from loyalist.features import customer_features, labels, to_as_of
+from loyalist.features import MAX_HORIZON_DAYS, customer_features, labels, to_as_of
 from loyalist.segment import CustomerClusters, RFMScorer, plot_segments, segment_profile
 from loyalist.store import Store
 
@@ -419,9 +419,7 @@ def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
     train at ``as_of``), ``metrics["evaluation"]`` says why instead, and scoring goes on.
     """
     say = progress or (lambda _m: None)
-    if not is_whole_number(horizon) or horizon < 1:  # type: ignore[operator]
-        raise ParameterError(f"horizon {horizon!r} days is impossible; use 1 or more days")
-    horizon = int(horizon)  # type: ignore[call-overload]
+    horizon = check_days(horizon, "horizon", max_days=MAX_HORIZON_DAYS, example=90)
     cfg = ModelSettings(thresholds=(float(thresholds[0]), float(thresholds[1])),
                         calibration=calibration, scheme=scheme,
                         k_range=(int(k_range[0]), int(k_range[1])),

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from loyalist import schema as s
-from loyalist.errors import DataError, ParameterError, is_whole_number
-from loyalist.features import FEATURES, customer_features, labels
+from loyalist.errors import DataError, ParameterError, check_days
+from loyalist.features import FEATURES, MAX_HORIZON_DAYS, customer_features, labels
 from loyalist.store import Store, day_after
 
 __all__ = ["CutoffPlan", "build_panel", "check_observed", "check_test_window", "fingerprint",
@@ -86,9 +86,7 @@ def plan_cutoffs(first_purchase: pd.Timestamp, as_of: pd.Timestamp, horizon_days
     Raises :class:`DataError` naming the dates needed when fewer than ``min_cutoffs`` fit (one
     to train on and one held out, at least).
     """
-    if not is_whole_number(horizon_days) or horizon_days < 1:
-        raise ParameterError(f"horizon {horizon_days!r} days is impossible; use 1 or more days")
-    horizon_days = int(horizon_days)
+    horizon_days = check_days(horizon_days, "horizon", max_days=MAX_HORIZON_DAYS, example=90)
     if step_days is not None and step_days < 1:
         raise ParameterError(f"step_days {step_days!r} must be >= 1 (or None for months)")
     if max_cutoffs < min_cutoffs or min_cutoffs < 1:

@@ -12,15 +12,18 @@ from datetime import date, datetime
 import pandas as pd
 
 from loyalist import schema as s
-from loyalist.errors import DataError, ParameterError, is_whole_number
+from loyalist.errors import DataError, ParameterError, check_days
 from loyalist.features import orders
 from loyalist.features.sql import FEATURES, features_sql, labels_sql, summary_sql
 from loyalist.store import Store
 
-__all__ = ["FEATURES", "customer_features", "features_sql", "labels", "labels_sql", "rfm_summary",
-           "summary_sql", "to_as_of"]
+__all__ = ["FEATURES", "MAX_HORIZON_DAYS", "customer_features", "features_sql", "labels",
+           "labels_sql", "rfm_summary", "summary_sql", "to_as_of"]
 
 TIME_UNITS = {"D": 1, "W": 7, "M": 30.4375}
+
+#: the longest churn / CLV label horizon, in days (three years)
+MAX_HORIZON_DAYS = 1095
 
 
 #: an ISO date, optionally with a time and a UTC offset
@@ -98,9 +101,8 @@ def labels(store: Store, as_of: str | date | datetime | pd.Timestamp, horizon_da
            ) -> pd.DataFrame:
     """Future orders/spend per customer in ``[as_of, as_of + horizon_days)``."""
     ts = to_as_of(as_of)
-    if not is_whole_number(horizon_days) or not 1 <= horizon_days <= 3660:
-        raise ParameterError(f"horizon {horizon_days!r} days is impossible; use 1..3660 days")
-    horizon_days = int(horizon_days)  # numpy ints (e.g. from a frame) bind as plain integers
+    # numpy ints (e.g. from a frame) bind as plain integers
+    horizon_days = check_days(horizon_days, "horizon", max_days=MAX_HORIZON_DAYS, example=90)
     store.require(s.T_TRANSACTIONS)
     return store.query(labels_sql(), {"as_of": ts.to_pydatetime(),  # type: ignore[arg-type]
                                       "horizon": horizon_days})
