@@ -4,6 +4,7 @@ infeasible and bad inputs."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 from loyalist import pipeline
 from loyalist import schema as s
 from loyalist.cli.main import app
-from loyalist.errors import DataError, LoyalistError, ParameterError
+from loyalist.errors import DataError, InfeasibleError, LoyalistError, ParameterError
 from loyalist.promote.catalog import (
     Constraints,
     PlanParams,
@@ -23,6 +24,7 @@ from loyalist.promote.catalog import (
     load_constraints,
 )
 from loyalist.promote.evaluate import evaluate_against_truth
+from loyalist.promote.optimize import solve
 from loyalist.promote.plan import (
     PlanContext,
     build_instance,
@@ -279,6 +281,70 @@ def test_ineligible_customers_are_never_chosen(scenario: dict) -> None:
     opted_out = set(cust.index[cust[s.EMAIL_OPT_OUT].fillna(False).astype(bool)])
     assert res["summary"]["excluded"]["contacted_within_cooldown"] == len(
         (recent & considered) - no_consent - opted_out)
+
+
+def _redemptions(res: dict, promotions: list[str]) -> float:
+    """The plan's expected redemptions of ``promotions``, from its rows and the predictions."""
+    keys = [s.CUSTOMER_ID, "promotion"]
+    rows = res["customers"][keys].merge(res["instance"].pred[[*keys, "expected_redemptions"]],
+                                        on=keys, how="left", validate="one_to_one")
+    assert rows["expected_redemptions"].notna().all()
+    return float(rows.loc[rows["promotion"].isin(promotions), "expected_redemptions"].sum())
+
+
+def test_an_inventory_cap_holds_the_plans_expected_redemptions(scenario: dict) -> None:
+    """Exploratory report 4a, C1: ``[inventory_caps] knitwear = 30`` became a customer count
+    per promotion from the mean redemptions of all candidates, and each promotion on knitwear
+    got the whole cap: the plan expected 86-118 knitwear redemptions."""
+    ctx = _ctx(scenario)
+    pred = scenario["inp"]["predictions"]
+    knit = ["winter_clearance_30", "knitwear_bogo_50"]  # both on knitwear
+    params = PlanParams(budget=5_000, goal="revenue")
+    free = make_plan(pred, ctx, params, Constraints(), with_baseline=False)
+    assert _redemptions(free, knit) > 40  # the cap below binds
+    res = make_plan(pred, ctx, params, Constraints(inventory_caps={"knitwear": 30}))
+    assert _redemptions(res, knit) <= 30 * (1 + 1e-9)
+    summ = res["summary"]
+    assert summ["expected_value"] <= free["summary"]["expected_value"]
+    assert 0 <= summ["optimizer"]["gap"] < 0.05  # proven against the cap, not a count
+    assert summ["optimizer"]["bound"] >= summ["expected_value"]
+    assert any(a.startswith("inventory cap knitwear: at most 30 expected redemptions over "
+                            "winter_clearance_30, knitwear_bogo_50; the plan expects ")
+               for a in summ["assumptions"])
+    # pricing the redemptions beats a plain count per promotion, which keeps the customers
+    # most likely to redeem: cap each knitwear promotion's customers to fit on its own
+    inst = res["instance"]
+    count = np.full(len(inst.promotions), np.nan)
+    for p, share in zip(knit, (0.5, 0.5), strict=True):
+        j = inst.promotions.index(p)
+        red = np.sort(inst.redemptions[np.asarray(inst.problem.eligible)[:, j], j])[::-1]
+        count[j] = np.searchsorted(np.cumsum(red), 30 * share, side="right")
+    naive = solve(dataclasses.replace(inst.problem, promo_max_count=count))
+    assert summ["expected_value"] > naive.value
+
+
+def test_a_baseline_that_misses_a_minimum_does_not_withhold_the_plan(scenario: dict) -> None:
+    """Exploratory report 4a, C4: a min_spend with an inventory cap aborted `plan` because
+    the greedy comparison baseline could not meet the minimum; and a minimum the cap cannot
+    allow is one clear line naming both."""
+    ctx = _ctx(scenario)
+    pred = scenario["inp"]["predictions"]
+    params = PlanParams(budget=5_000, goal="retention")
+    res = make_plan(pred, ctx, params, Constraints(inventory_caps={"knitwear": 30},
+                                                   min_spend={"winter_clearance_30": 600}))
+    summ = res["summary"]
+    spent = res["customers"].groupby("promotion")["expected_cost"].sum()
+    assert spent["winter_clearance_30"] >= 600 - 1e-6
+    assert _redemptions(res, ["winter_clearance_30", "knitwear_bogo_50"]) <= 30 * (1 + 1e-9)
+    assert summ["optimizer"]["greedy_value"] is None
+    assert any(a.startswith("no greedy baseline to compare with") and
+               "min_spend of winter_clearance_30" in a for a in summ["assumptions"])
+    with pytest.raises(InfeasibleError, match=r"inventory cap knitwear \(2 expected "
+                       r"redemptions\) and min_spend winter_clearance_30 600.00 cannot both "
+                       r"hold: .*raise the cap or lower the minimum"):
+        make_plan(pred, ctx, params, Constraints(inventory_caps={"knitwear": 2},
+                                                 min_spend={"winter_clearance_30": 600}),
+                  with_baseline=False)
 
 
 def test_age_limits_match_categories_without_letter_case_and_counts_do_not_overlap(

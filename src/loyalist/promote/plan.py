@@ -46,9 +46,11 @@ too (avoided markdowns and holding cost).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,7 +67,7 @@ from loyalist.promote.catalog import (
     PlanParams,
     split_list,
 )
-from loyalist.promote.optimize import Problem, greedy_baseline, sensitivity, solve
+from loyalist.promote.optimize import Problem, Solution, greedy_baseline, sensitivity, solve
 from loyalist.response.priors import RANGE as PRIOR_RANGE
 from loyalist.response.value import MULTI_USE, OfferMechanics, structural_value
 
@@ -114,6 +116,8 @@ VOLUME_COLUMNS = ("incremental_prob", "incremental_orders", "incremental_orders_
 MECHANICS_COLUMNS = ("basket", "margin_rate", "redemption_added", "redemption_added_margin",
                      "redemption_in_price", "redemption_outside")
 SENSITIVITY_POINTS = 12
+#: most solves :func:`meet_inventory_caps` makes to fit the customers per promotion to the caps
+CAP_ROUNDS = 12
 #: a send must be worth its cost: a (customer, promotion) pair whose goal value per unit of
 #: expected spend is below this share of the median over all candidate pairs (eligible, value
 #: and spend above 0) is not bought (:func:`drop_wasteful`)
@@ -733,6 +737,16 @@ def _matrix(pred: pd.DataFrame, col: str | np.ndarray, rows: np.ndarray, cols: n
     return out
 
 
+@dataclass(frozen=True)
+class InventoryCap:
+    """One ``[inventory_caps]`` entry: the most expected redemptions of ``category`` over
+    the promotions on it (column numbers)."""
+
+    category: str
+    cap: float
+    promotions: list[int]
+
+
 @dataclass
 class PlanInstance:
     """The optimizer's problem and the index maps back to customers and promotions."""
@@ -748,6 +762,10 @@ class PlanInstance:
     notes: list[str]
     #: what the merchant should check before sending (catalog categories never sold, ...)
     warnings: list[str] = field(default_factory=list)
+    #: the inventory caps (met by :func:`meet_inventory_caps`) and the expected redemptions
+    #: of every (customer, promotion), when there are caps
+    caps: list[InventoryCap] = field(default_factory=list)
+    redemptions: np.ndarray | None = None
 
 
 def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
@@ -810,16 +828,15 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     # 100"); the plan's spend bounds per promotion come from the constraints
     lo = np.array([constraints.min_spend.get(p, np.nan) for p in promotions], dtype=float)
     hi = np.array([constraints.max_spend.get(p, np.nan) for p in promotions], dtype=float)
-    count = np.full(len(promotions), np.nan)
+    caps: list[InventoryCap] = []
+    redemptions = _matrix(pred, "expected_redemptions", rows, cols, shape, 0.0) \
+        if constraints.inventory_caps else None
     for category, cap in constraints.inventory_caps.items():
-        for j, p in enumerate(promotions):
-            if category in split_list(cat.loc[p, "category"]):
-                red = pred.loc[cols == j, "expected_redemptions"].to_numpy(dtype=float)
-                per = float(np.nanmean(red)) if len(red) else 1.0
-                k = cap / max(per, 1e-6)  # customers whose expected redemptions fit the stock
-                count[j] = k if math.isnan(count[j]) else min(count[j], k)
-                notes.append(f"inventory cap {category}: {cap:g} redemptions -> at most "
-                             f"{int(k):,} customers for {p}")
+        on = [j for j, p in enumerate(promotions)
+              if category in split_list(cat.loc[p, "category"])]
+        if not on:
+            continue
+        caps.append(InventoryCap(category, float(cap), on))
     seg = ctx.customers["segment"].astype(str) if "segment" in ctx.customers else \
         pd.Series("all", index=ctx.customers.index)
     seg_of = seg.reindex(customers).fillna("unknown").to_numpy()
@@ -830,10 +847,136 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         share = np.full(len(segments), constraints.max_segment_share)
     problem = Problem(v, c, float(params.budget), eligible=elig, group=group,
                       promo_min_spend=lo, promo_max_spend=hi,
-                      promo_max_count=None if np.isnan(count).all() else np.floor(count),
                       group_max_share=share)
     return PlanInstance(problem, customers.to_numpy(), promotions, segments, pred, rows, cols,
-                        excluded, [n for n in notes if n], warnings)
+                        excluded, [n for n in notes if n], warnings, caps, redemptions)
+
+
+def _used(choice: np.ndarray, redemptions: np.ndarray, cap: InventoryCap) -> float:
+    """Expected redemptions of ``cap``'s promotions in a plan (``choice``: -1 for none)."""
+    idx = np.flatnonzero(np.isin(choice, cap.promotions))
+    return float(redemptions[idx, choice[idx]].sum())
+
+
+def meet_inventory_caps(inst: PlanInstance, sol: Solution, solver: Any
+                        ) -> tuple[Solution, list[str]]:
+    """Hold each ``[inventory_caps]`` category to its cap on *expected redemptions*, summed
+    over every promotion on it (a promotion on several categories counts toward each).
+
+    The cap is priced (Lagrangian relaxation, Fisher 1981): each expected redemption of a
+    capped category costs ``price`` of goal value, so the optimizer prefers customers with
+    more value per redemption; the price is bisected (:data:`CAP_ROUNDS` solves per cap,
+    caps in turn) to the lowest at which the plan fits, and the best plan within every cap
+    (valued at the true, unpriced values) is kept. Any price gives a proven bound, the priced
+    problem's bound plus ``price x cap``; the lowest found is the plan's bound, so the gap is
+    against the caps themselves. Should no priced plan fit, the last plan's sends with the
+    least value per redemption are dropped until each cap holds."""
+    if not inst.caps or inst.redemptions is None:
+        return sol, []
+    t0 = time.perf_counter() - sol.seconds
+    red = inst.redemptions
+    base = np.asarray(inst.problem.value, dtype=float)
+    prices = np.zeros(len(inst.caps))
+
+    def fits(s: Solution) -> bool:
+        return all(_used(s.choice, red, c) <= c.cap * (1 + 1e-9) for c in inst.caps)
+
+    def true_value(s: Solution) -> float:
+        idx = np.flatnonzero(s.choice >= 0)
+        return float(base[idx, s.choice[idx]].sum())
+
+    def priced(p: np.ndarray) -> tuple[Solution, float]:
+        v = base.copy()
+        for price, c in zip(p, inst.caps, strict=True):
+            v[:, c.promotions] -= price * red[:, c.promotions]
+        s = solver(dataclasses.replace(inst.problem, value=v))
+        bound = s.bound + float(sum(price * c.cap for price, c in zip(p, inst.caps,
+                                                                       strict=True)))
+        return dataclasses.replace(s, value=true_value(s)), bound
+
+    best = sol if fits(sol) else None
+    bound = sol.bound  # at price 0: the problem without caps, a relaxation
+    last = sol
+    for _ in range(2 if len(inst.caps) > 1 else 1):
+        for k, c in enumerate(inst.caps):
+            if _used(last.choice, red, c) <= c.cap * (1 + 1e-9) and prices[k] == 0:
+                continue
+            elig = np.asarray(inst.problem.eligible, dtype=bool)[:, c.promotions]
+            r = red[:, c.promotions]
+            top = base[:, c.promotions][elig & (r > 0)] / r[elig & (r > 0)]
+            lo, hi = 0.0, max(float(top.max()) if top.size else 0.0, 0.0) * 1.01 + 1e-9
+            for _ in range(CAP_ROUNDS):
+                prices[k] = (lo + hi) / 2
+                s, b = priced(prices)
+                bound, last = min(bound, b), s
+                if _used(s.choice, red, c) <= c.cap * (1 + 1e-9):
+                    hi = prices[k]
+                    if fits(s) and (best is None or s.value > best.value):
+                        best = s
+                else:
+                    lo = prices[k]
+            prices[k] = hi
+    notes = []
+    if best is None:  # drop the sends with the least value per redemption until each cap holds
+        choice = last.choice.copy()
+        used = {c.category: _used(choice, red, c) for c in inst.caps}
+        for c in inst.caps:
+            idx = np.flatnonzero(np.isin(choice, c.promotions))
+            r = red[idx, choice[idx]]
+            order = np.argsort(base[idx, choice[idx]] / np.maximum(r, 1e-12), kind="stable")
+            over = float(r.sum()) - c.cap
+            k = int(np.searchsorted(np.cumsum(r[order]), over * (1 + 1e-12))) + 1 \
+                if over > 0 else 0
+            choice[idx[order[:k]]] = -1
+        best = _resolution(inst.problem, last, choice)
+        floors = np.nan_to_num(np.asarray(
+            inst.problem.promo_min_spend if inst.problem.promo_min_spend is not None
+            else np.zeros(len(inst.promotions)), dtype=float))
+        short = np.flatnonzero(best.promo_spend < floors * (1 - 1e-9))
+        if len(short):
+            j = int(short[0])
+            c = next(c for c in inst.caps if j in c.promotions)
+            raise InfeasibleError(
+                f"inventory cap {c.category} ({c.cap:g} expected redemptions) and min_spend "
+                f"{inst.promotions[j]} {floors[j]:,.2f} cannot both hold: the plans that spend "
+                f"the minimum expect {used[c.category]:,.1f} redemptions of {c.category}, and "
+                f"within the cap {inst.promotions[j]} spends {best.promo_spend[j]:,.2f}; raise "
+                "the cap or lower the minimum")
+        notes.append("inventory caps: no priced plan fitted every cap; the sends with the "
+                     "least value per expected redemption were left out until each held")
+    bound = max(bound, best.value)
+    best = dataclasses.replace(best, bound=bound, seconds=time.perf_counter() - t0,
+                               gap=(bound - best.value) / max(abs(bound), 1e-12))
+    # the baseline and the budget curve keep the capped promotions to the plan's customers
+    capped = sorted({j for c in inst.caps for j in c.promotions})
+    count = np.full(len(inst.promotions), np.nan)
+    count[capped] = np.bincount(best.choice[best.choice >= 0],
+                                minlength=len(inst.promotions))[capped]
+    inst.problem = dataclasses.replace(inst.problem, promo_max_count=count)
+    for price, c in zip(prices, inst.caps, strict=True):
+        names = ", ".join(inst.promotions[j] for j in c.promotions)
+        notes.append(f"inventory cap {c.category}: at most {c.cap:g} expected redemptions over "
+                     f"{names}; the plan expects {_used(best.choice, red, c):,.1f}"
+                     + (f" (each redemption priced at {price:,.2f} of goal value to fit)"
+                        if price > 0 else ""))
+    return best, notes
+
+
+def _resolution(problem: Problem, sol: Solution, choice: np.ndarray) -> Solution:
+    """``sol`` with another ``choice``: its value, spend and per-promotion/segment totals."""
+    v = np.asarray(problem.value, dtype=float)
+    c = np.asarray(problem.cost, dtype=float)
+    idx = np.flatnonzero(choice >= 0)
+    m = v.shape[1]
+    spend = c[idx, choice[idx]]
+    group = np.asarray(problem.group, dtype=np.intp) if problem.group is not None else \
+        np.zeros(len(choice), dtype=np.intp)
+    return dataclasses.replace(
+        sol, choice=choice, value=float(v[idx, choice[idx]].sum()), spend=float(spend.sum()),
+        promo_spend=np.bincount(choice[idx], weights=spend, minlength=m),
+        promo_count=np.bincount(choice[idx], minlength=m).astype(np.int64),
+        group_spend=np.bincount(group[idx], weights=spend,
+                                minlength=len(sol.group_spend)))
 
 
 def empty_promotions() -> pd.DataFrame:
@@ -1003,9 +1146,13 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     were left out."""
     inst = build_instance(pred, ctx, params, constraints)
     try:
-        sol = solve(inst.problem, method=method, time_limit=time_limit)
+        def solver(problem: Problem) -> Solution:
+            return solve(problem, method=method, time_limit=time_limit)
+
+        sol, cap_notes = meet_inventory_caps(inst, solver(inst.problem), solver)
     except InfeasibleError as e:
         raise InfeasibleError(_named(str(e), inst.promotions, constraints.source)) from None
+    inst.notes.extend(cap_notes)
     v = np.asarray(inst.problem.value)
     cost = np.asarray(inst.problem.cost)
     choice = sol.choice.copy()
@@ -1090,7 +1237,16 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     budgets = np.linspace(0.0, 2.0 * params.budget, SENSITIVITY_POINTS) if params.budget > 0 \
         else np.array([0.0])
     sens = sensitivity(inst.problem, budgets, time_limit=time_limit)
-    base = greedy_baseline(inst.problem) if with_baseline else None
+    base, base_note = None, None
+    if with_baseline:  # a comparison only: a baseline that cannot meet a limit is no reason
+        try:           # to withhold the plan
+            base = greedy_baseline(inst.problem)
+        except InfeasibleError as e:
+            why = re.sub(r"\b(min_spend|max_spend|inventory cap)\[(\d+)\]",
+                         lambda m: f"{m[1]} of {inst.promotions[int(m[2])]}",
+                         _named(str(e), inst.promotions, None).split(";")[0])
+            base_note = ("no greedy baseline to compare with: taking the best value per spend "
+                         f"first could not meet the constraints ({why.removeprefix('the ')})")
     spend = float(picked["expected_cost"].sum())
     net_total = float(net.sum())
     rev_lo, rev_hi = _interval(picked)
@@ -1134,7 +1290,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
             f"{goal_value_text(params.goal, value)} are first purchases by registered customers "
             f"who have not bought yet ({NEW_SEGMENT}): customers activated, not kept")
     assumptions = list(dict.fromkeys(
-        ctx.assumptions + inst.notes + month_notes
+        ctx.assumptions + inst.notes + month_notes + ([base_note] if base_note else [])
         + sorted({t for t in picked["assumption_text"].astype(str) if t})))
     summary = {
         "budget": float(params.budget), "budget_per_month": params.budget_per_month,
