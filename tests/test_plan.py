@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -345,6 +346,64 @@ def test_a_baseline_that_misses_a_minimum_does_not_withhold_the_plan(scenario: d
         make_plan(pred, ctx, params, Constraints(inventory_caps={"knitwear": 2},
                                                  min_spend={"winter_clearance_30": 600}),
                   with_baseline=False)
+
+
+def test_plans_say_what_their_numbers_rest_on(scenario: dict, tmp_path: Path) -> None:
+    """Exploratory report 4a: consent taken as given with no consent data and no word of it
+    (C2), profit with a 25% overstock credit headed "of incremental profit" (C5), a clearance
+    goal on categories no promotion is on (C9), an unspent budget unexplained (C10), and one
+    plan id for two stores' different plans (C12)."""
+    pred = scenario["inp"]["predictions"]
+    ctx = _ctx(scenario)
+    consent = "no marketing consent or opt-out is known for any customer"
+    summ = make_plan(pred, ctx, PlanParams(budget=5_000, goal="retention"), Constraints(),
+                     with_baseline=False)["summary"]
+    assert not any(w.startswith(consent) for w in summ["warnings"])
+    bare = _ctx(scenario, customers=ctx.customers.drop(
+        columns=[s.MARKETING_CONSENT, s.EMAIL_OPT_OUT]))
+    summ = make_plan(pred, bare, PlanParams(budget=5_000, goal="retention"), Constraints(),
+                     with_baseline=False)["summary"]
+    assert any(w.startswith(consent) for w in summ["warnings"])
+    assert summ["excluded"]["no_consent_or_opted_out"] == 0
+
+    # outerwear and knitwear are overstocked in this scenario's inventory
+    summ = make_plan(pred, ctx, PlanParams(budget=5_000, goal="profit"), Constraints(),
+                     with_baseline=False)["summary"]
+    assert summ["goal_unit"] == ("of goal value (incremental profit plus a 25% credit on "
+                                 "revenue in overstocked categories)")
+    assert summ["goal_value"] > summ["net_profit"]
+    no_stock = _ctx(scenario, inventory=ctx.inventory.iloc[0:0])
+    summ = make_plan(pred, no_stock, PlanParams(budget=5_000, goal="profit"), Constraints(),
+                     with_baseline=False)["summary"]
+    assert summ["goal_unit"] == "of incremental profit"
+
+    clear = PlanParams(budget=5_000, goal="clear_inventory", clear_categories=["dresses"])
+    summ = make_plan(pred, ctx, clear, Constraints(), with_baseline=False)["summary"]
+    assert any(w.startswith("no promotion in the catalog is on the categories to clear "
+                            "(dresses)") for w in summ["warnings"])
+    knit = dataclasses.replace(clear, clear_categories=["Knitwear"])
+    summ = make_plan(pred, ctx, knit, Constraints(), with_baseline=False)["summary"]
+    assert not any(w.startswith("no promotion in the catalog") for w in summ["warnings"])
+
+    summ = make_plan(pred, ctx, PlanParams(budget=500_000, goal="revenue"), Constraints(),
+                     with_baseline=False)["summary"]
+    left = [a for a in summ["assumptions"] if "budget is left unspent" in a]
+    assert summ["spend"] < 0.95 * 500_000 and len(left) == 1
+    assert f"all {summ['customers_targeted']:,} eligible customers" in left[0]
+    summ = make_plan(pred, ctx, PlanParams(budget=5_000, goal="revenue"), Constraints(),
+                     with_baseline=False)["summary"]
+    assert not any("left unspent" in a for a in summ["assumptions"])
+
+    # the same parameters on another store's data: another plan, another id
+    other = tmp_path / "other.duckdb"
+    shutil.copy(scenario["store"], other)
+    with Store(other) as st:
+        st.con.execute(f"UPDATE customers SET {s.MARKETING_CONSENT} = false "
+                       f"WHERE {s.CUSTOMER_ID} IN (SELECT {s.CUSTOMER_ID} FROM customers "
+                       f"ORDER BY {s.CUSTOMER_ID} LIMIT 500)")
+    ids = [pipeline.plan(path, budget=3_000, goal="revenue", save=False)["summary"]["plan_id"]
+           for path in (scenario["store"], scenario["store"], other)]
+    assert ids[0] == ids[1] != ids[2]
 
 
 def test_age_limits_match_categories_without_letter_case_and_counts_do_not_overlap(

@@ -341,7 +341,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         sm = res["summary"]
         return (f"{sm['goal']}: {sm['customers_targeted']:,} customers, spend "
                 f"{sm['spend']:,.0f} of {sm['budget']:,.0f}, expected "
-                f"{goal_value_text(sm['goal'], sm['goal_value'])}",
+                f"{goal_value_text(sm['goal'], sm['goal_value'], sm.get('goal_unit'))}",
                 {f"plan_{k}": str(v) for k, v in sm["files"].items()})
 
     def do_report() -> tuple[str, dict[str, str]]:
@@ -950,9 +950,15 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     summ = res["summary"]
     summ["constraints"] = cons.as_dict()
     summ["response_model"] = inp["model"].summary()
+    # the parameters and what they chose: the same plan re-made on the same data keeps its id
+    # (and replaces its rows); another store's plan with the same parameters gets its own
+    chose = res["customers"][[s.CUSTOMER_ID, "promotion"]]
     key = json.dumps({"as_of": str(ts), "params": params.__dict__, "constraints": cons.as_dict(),
-                      "catalog": inp["catalog"].to_dict(orient="records")}, sort_keys=True,
-                     default=str)
+                      "catalog": inp["catalog"].to_dict(orient="records"),
+                      "customers": len(inp["customers"]),
+                      "chosen": hashlib.sha256(pd.util.hash_pandas_object(
+                          chose, index=False).to_numpy().tobytes()).hexdigest()},
+                     sort_keys=True, default=str)
     summ["plan_id"] = hashlib.sha256(key.encode()).hexdigest()[:12]
     summ["seconds"] = round(time.perf_counter() - t0, 2)
     if out is not None:

@@ -138,7 +138,7 @@ def _goal_value(summ: dict) -> str:
     from loyalist.promote.plan import goal_value_text
 
     each = summ.get("cost_per_goal_unit")
-    return goal_value_text(summ["goal"], summ["goal_value"]) + (
+    return goal_value_text(summ["goal"], summ["goal_value"], summ.get("goal_unit")) + (
         f" ({each:,.2f} of spend each)" if each is not None else "")
 
 

@@ -49,7 +49,7 @@ GOALS = ("retention", "revenue", "profit", "visit_frequency", "average_order_val
 GOAL_UNITS = {"retention": "customers kept", "revenue": "of incremental revenue",
               "profit": "of incremental profit", "visit_frequency": "extra orders",
               "average_order_value": "of revenue above the usual baskets",
-              "clear_inventory": "of revenue in the categories to clear (weighted)",
+              "clear_inventory": "of revenue in the categories to clear, counted 1.25x",
               "reactivation": "lapsed customers won back"}
 #: goals counted in customers or orders (a cost per unit is meaningful for these)
 COUNT_GOALS = ("retention", "visit_frequency", "reactivation")

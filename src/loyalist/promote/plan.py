@@ -116,6 +116,8 @@ VOLUME_COLUMNS = ("incremental_prob", "incremental_orders", "incremental_orders_
 MECHANICS_COLUMNS = ("basket", "margin_rate", "redemption_added", "redemption_added_margin",
                      "redemption_in_price", "redemption_outside")
 SENSITIVITY_POINTS = 12
+#: a plan leaving more than this share of its budget unspent says why (:func:`unspent_text`)
+UNSPENT_SHARE = 0.05
 #: most solves :func:`meet_inventory_caps` makes to fit the customers per promotion to the caps
 CAP_ROUNDS = 12
 #: a send must be worth its cost: a (customer, promotion) pair whose goal value per unit of
@@ -674,6 +676,38 @@ def unsold_age_limits(ctx: PlanContext, constraints: Constraints) -> list[str]:
             f"{k!r}" for k, v in constraints.min_age.items() if share_column(k) not in sold]
 
 
+def no_consent_data(ctx: PlanContext, constraints: Constraints) -> list[str]:
+    """A warning when consent is required but no customer has a consent or opt-out record
+    (no customers file, or one without those columns): every customer is then taken as
+    consented, unlike an unknown age, so that a store without a CRM export can still plan."""
+    c = ctx.customers
+    known = [col for col in (s.MARKETING_CONSENT, s.EMAIL_OPT_OUT)
+             if col in c and c[col].notna().any()]
+    if not constraints.require_consent or known:
+        return []
+    return ["no marketing consent or opt-out is known for any customer (no customers file was "
+            "loaded, or it has no consent or opt-out column), so every customer was taken as "
+            "consented: check consent in your e-mail or SMS tool before sending, or load a "
+            "customers file with a consent column (marketing_consent, Newsletter, accepts "
+            "marketing) and an opt-out column"]
+
+
+def no_offer_on_targets(ctx: PlanContext, params: PlanParams) -> list[str]:
+    """A warning when the goal is to clear categories that no catalog promotion is on: only
+    store-wide offers reach them, through each customer's usual share of spend there."""
+    cats = _target_categories(ctx, params)
+    if params.goal != "clear_inventory" or not cats or "category" not in ctx.catalog:
+        return []
+    wanted = {c.casefold() for c in cats}
+    on = {c.casefold() for cell in ctx.catalog["category"] for c in split_list(cell)}
+    if wanted & on:
+        return []
+    return [f"no promotion in the catalog is on the categories to clear ({', '.join(cats)}): "
+            "only store-wide offers reach them, through the share of each customer's spend "
+            "that goes there, so little stock will move; add a promotion on those categories "
+            "to the catalog"]
+
+
 def unsold_categories(ctx: PlanContext) -> list[str]:
     """A warning per catalog promotion on a category the store has never sold (a typo, or a
     new category): its effect cannot have been measured on that category. Empty when the store
@@ -782,7 +816,8 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                         "customers known at as_of")
     check_segments(ctx)
     notes: list[str] = []
-    warnings = unsold_categories(ctx) + unsold_age_limits(ctx, constraints)
+    warnings = (unsold_categories(ctx) + unsold_age_limits(ctx, constraints)
+                + no_consent_data(ctx, constraints) + no_offer_on_targets(ctx, params))
     if context_effects:
         # the fit shapes the shrinkage's structure: without shrinkage it has nothing to shape
         fit, fit_note = (offer_fit(pred, ctx) if params.offer_fit and shrinkage_keep < 1.0
@@ -1044,11 +1079,37 @@ def _rationale(promo: str, kind: str, seg: str, g: pd.DataFrame, goal: str, ctx:
         + f": {effect} for {g['expected_cost'].sum():,.0f} of spend ({goal})."
 
 
-def goal_value_text(goal: str, value: float) -> str:
+def goal_value_text(goal: str, value: float, unit: str | None = None) -> str:
     """'16.7 customers kept' / '1,234 of incremental revenue': a plan's value in its goal's
-    unit (counts and small amounts with one decimal)."""
+    unit, or ``unit`` (a plan's ``goal_unit``; counts and small amounts with one decimal)."""
     digits = 1 if goal in COUNT_GOALS or abs(value) < 100 else 0
-    return f"{value:,.{digits}f} {GOAL_UNITS[goal]}"
+    return f"{value:,.{digits}f} {unit or GOAL_UNITS[goal]}"
+
+
+def unspent_text(inst: PlanInstance, params: PlanParams, spend: float, targeted: int
+                 ) -> str | None:
+    """Why a plan leaves more than :data:`UNSPENT_SHARE` of its budget unspent (None when it
+    does not, or targets nobody: :func:`why_empty` says that)."""
+    if params.budget <= 0 or targeted == 0 or spend >= (1 - UNSPENT_SHARE) * params.budget:
+        return None
+    v = np.asarray(inst.problem.value, dtype=float)
+    worth = int((np.asarray(inst.problem.eligible, dtype=bool) & (v > 0)).any(axis=1).sum())
+    left = f"{params.budget - spend:,.0f} of the {params.budget:,.0f} budget is left unspent: "
+    if targeted >= worth:
+        return left + (f"all {worth:,} eligible customers with an offer worth its cost are "
+                       "targeted, one offer each, so a larger budget would buy nothing more")
+    return left + ("the limits bind before the budget (a promotion's maximum spend, the "
+                   "segment share, inventory caps or the budget per month)")
+
+
+def goal_unit(params: PlanParams, ctx: PlanContext) -> str:
+    """What a plan's goal value counts. Profit with overstocked categories is not profit
+    alone: their revenue is credited :data:`OVERSTOCK_BONUS` on top (avoided markdowns), so
+    the unit says so and the net profit stays the plan's profit."""
+    if params.goal == "profit" and _target_categories(ctx, params):
+        return (f"of goal value (incremental profit plus a {OVERSTOCK_BONUS:.0%} credit on "
+                "revenue in overstocked categories)")
+    return GOAL_UNITS[params.goal]
 
 
 def losing_money(goal: str, net_profit: float, value: float, per_unit: float | None
@@ -1289,8 +1350,10 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
             f"{picked.loc[new, 'expected_incremental_value'].sum():,.1f} of the "
             f"{goal_value_text(params.goal, value)} are first purchases by registered customers "
             f"who have not bought yet ({NEW_SEGMENT}): customers activated, not kept")
+    left = unspent_text(inst, params, spend, int(chosen.sum()))
     assumptions = list(dict.fromkeys(
         ctx.assumptions + inst.notes + month_notes + ([base_note] if base_note else [])
+        + ([left] if left else [])
         + sorted({t for t in picked["assumption_text"].astype(str) if t})))
     summary = {
         "budget": float(params.budget), "budget_per_month": params.budget_per_month,
@@ -1298,7 +1361,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         "as_of": str(ctx.as_of.date()), "segments": params.segments or None,
         "offer_fit": bool(params.offer_fit),
         "spend": spend, "expected_value": value, "goal_value": value,
-        "goal_unit": GOAL_UNITS[params.goal], "cost_per_goal_unit": per_unit,
+        "goal_unit": goal_unit(params, ctx), "cost_per_goal_unit": per_unit,
         "incremental_revenue": float(picked["incremental_revenue"].sum()),
         "incremental_revenue_lo80": rev_lo, "incremental_revenue_hi80": rev_hi,
         "incremental_margin": float(picked["incremental_margin"].sum()),
