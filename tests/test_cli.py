@@ -250,3 +250,43 @@ def test_run_on_own_data_every_step_or_a_reason(tmp_path: Path) -> None:
             "--budget-per-month", "5", ok=False)
     assert p.returncode == 2 and "--budget and --budget-per-month both given" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "c.duckdb").exists()
+
+
+def test_a_file_that_is_not_a_store_is_named_and_left_untouched(tmp_path: Path) -> None:
+    """Exploratory report 4b, D2 and D7: a command on another application's DuckDB file added
+    Loyalist's tables to it (even when it then failed) or showed a traceback; an empty DuckDB
+    file took the tables too; and every open error ended in "is another process writing to
+    it?" (a text file, a missing folder)."""
+    import duckdb
+
+    crm = tmp_path / "crm.duckdb"
+    con = duckdb.connect(str(crm))
+    con.execute("CREATE TABLE transactions (a INTEGER, b VARCHAR)")
+    con.execute("INSERT INTO transactions VALUES (1, 'x')")
+    con.close()
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+    before = {p: _digest(p) for p in (crm, empty)}
+    good = write_csv(tmp_path / "t.csv", [line()])
+    for args in (["train", "--store", crm], ["report", "--store", crm, "--out", tmp_path / "r"],
+                 ["ingest", good, "--store", crm], ["features", "--store", crm]):
+        p = run(*args, ok=False)
+        assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+        assert "a DuckDB database but not a Loyalist store (it holds transactions); nothing " \
+               "was changed" in " ".join(p.stderr.split()), p.stderr
+    p = run("train", "--store", empty, ok=False)
+    assert p.returncode == 2 and "an empty DuckDB database, not a store yet" in " ".join(
+        p.stderr.split()), p.stderr
+    assert {p: _digest(p) for p in (crm, empty)} == before
+    with duckdb.connect(str(crm), read_only=True) as con:
+        assert [r[0] for r in con.execute("SHOW TABLES").fetchall()] == ["transactions"]
+
+    text = tmp_path / "notes.duckdb"
+    text.write_text("not a database\n" * 100)
+    cases = [(text, "not a Loyalist store (the file is not a DuckDB database)"),
+             (tmp_path / "no" / "such" / "s.duckdb", "does not exist; create it or give "
+                                                      "another --store path")]
+    for store, want in cases:
+        p = run("ingest", good, "--store", store, ok=False)
+        err = " ".join(p.stderr.split())
+        assert p.returncode == 2 and want in err and "another process" not in err, p.stderr

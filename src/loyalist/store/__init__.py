@@ -121,7 +121,45 @@ def _in_use(path: Path, duckdb_message: str, *, read_only: bool) -> str | None:
                 "finished")
     return (f"{path}: the store is in use by {who}; if that is `loyalist serve`, try again once "
             "it has had no request for LOYALIST_STORE_IDLE_SECONDS (default 2 s: it then closes "
-            "the store), or stop it")
+            "the store), or stop it; a server started with LOYALIST_STORE_IDLE_SECONDS=0 opens "
+            "the store per request and never blocks writes for long")
+
+
+def _cannot_open(path: Path, duckdb_message: str, *, read_only: bool) -> str:
+    """One line for an I/O error opening the store that is not a lock: what is wrong with
+    the path, and what to do."""
+    text = duckdb_message.lower()
+    first = duckdb_message.splitlines()[0]
+    if "not a valid duckdb database" in text:
+        return (f"{path}: not a Loyalist store (the file is not a DuckDB database); give the "
+                "path of a store made by `loyalist ingest`, or a new file name")
+    if "no such file or directory" in text:
+        return (f"{path}: the folder {path.parent} does not exist; create it or give another "
+                "--store path")
+    if any(w in text for w in ("permission denied", "operation not permitted",
+                               "read-only file system")):
+        return (f"{path}: no permission to {'read' if read_only else 'write'} the store "
+                f"({first}); check the file's and its folder's permissions")
+    return f"{path}: cannot open the store ({first})"
+
+
+def _check_ours(con: duckdb.DuckDBPyConnection, path: Path, *, create: bool) -> None:
+    """Refuse a DuckDB file that is not a Loyalist store before anything is written to it:
+    one holding other tables (another application's database), or, for a command that needs
+    an existing store (``create=False``), one holding no table at all."""
+    names = {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+    ).fetchall()}
+    if META in names or s.T_LOADS in names:  # a store has its load log (META since 2026-11)
+        return
+    if names:
+        listed = ", ".join(sorted(names)[:5]) + (", ..." if len(names) > 5 else "")
+        raise StoreError(f"{path}: a DuckDB database but not a Loyalist store (it holds "
+                         f"{listed}); nothing was changed. Give the path of a store made by "
+                         "`loyalist ingest`, or a new file name")
+    if not create:
+        raise StoreError(f"{path}: an empty DuckDB database, not a store yet; create one with "
+                         f"`loyalist ingest FILE --store {path}`")
 
 
 def day_after(last: object) -> pd.Timestamp:
@@ -153,10 +191,14 @@ class Store:
                              f"{str(e).splitlines()[0]}; use a size such as '4GB'") from None
         except duckdb.IOException as e:
             raise StoreError(_in_use(self.path, str(e), read_only=read_only) or
-                             f"{self.path}: cannot open the store ({str(e).splitlines()[0]}); "
-                             "is another process writing to it?") from None
+                             _cannot_open(self.path, str(e), read_only=read_only)) from None
         # DuckDB's own progress bar (long queries) would draw over the commands' progress lines
         self.con.execute("SET enable_progress_bar = false")
+        try:
+            _check_ours(self.con, self.path, create=create and not read_only)
+        except StoreError:
+            self.con.close()
+            raise
         if not read_only:
             for ddl in DDL.values():
                 self.con.execute(ddl)
