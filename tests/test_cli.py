@@ -290,3 +290,24 @@ def test_a_file_that_is_not_a_store_is_named_and_left_untouched(tmp_path: Path) 
         p = run("ingest", good, "--store", store, ok=False)
         err = " ".join(p.stderr.split())
         assert p.returncode == 2 and want in err and "another process" not in err, p.stderr
+
+
+def test_an_out_folder_that_cannot_be_written_is_refused_before_the_work(
+        tmp_path: Path) -> None:
+    """Exploratory report 4b, D3: `train --out` on a file, or `report --out` under one, ran
+    the whole job (minutes on a large store) and then showed a traceback with exit code 1."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    store = tmp_path / "none.duckdb"  # no store either: the --out check comes first
+    for args, want in (
+            (["train", "--store", store, "--out", afile], "a file, not a folder"),
+            (["report", "--store", store, "--out", afile / "rep"],
+             f"{afile} is a file, so no folder can be made under it"),
+            (["forecast", "--store", store, "--out", afile / "a" / "b"], "is a file"),
+            (["generate", "--scenario", "coffee", "--out", afile], "a file, not a folder"),
+            (["evaluate", "--store", store, "--out", afile], "a file, not a folder")):
+        p = run(*args, ok=False)
+        err = " ".join(p.stderr.split())
+        assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+        assert err.startswith("error: --out ") and want in err, p.stderr
+    assert not store.exists() and afile.read_text() == "x"

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from loyalist import pipeline
-from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt
+from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt, writable_folder
 from loyalist.store import DEFAULT_STORE
 
 AsOfOpt = Annotated[str | None, typer.Option(
@@ -74,7 +74,8 @@ def train(store: StoreOpt = Path(DEFAULT_STORE), as_of: AsOfOpt = None,
 def score(store: StoreOpt = Path(DEFAULT_STORE), as_of: AsOfOpt = None,
           model_dir: Annotated[Path, typer.Option("--model", help="Saved models (train --out "
                                                   "DIR writes DIR/model).")] = Path("out/model"),
-          out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder.")] = None,
+          out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder.",
+                                                        callback=writable_folder)] = None,
           as_json: JsonOpt = False) -> None:
     """Score customers with saved models: segment, churn probability/tier/reasons, CLV.
 
@@ -100,8 +101,8 @@ def evaluate(ctx: typer.Context, store: StoreOpt = Path(DEFAULT_STORE),
                  "--as-of", help="Test cutoff: the models train before it and are judged on "
                  "[as_of, as_of + horizon).")] = None,
              horizon: HorizonOpt = 90,
-             out_dir: Annotated[Path | None, typer.Option("--out", help="Model card folder.")]
-             = None,
+             out_dir: Annotated[Path | None, typer.Option(
+                 "--out", help="Model card folder.", callback=writable_folder)] = None,
              as_json: JsonOpt = False) -> None:
     """Evaluate churn and CLV out of time against baselines; write a model card.
 

@@ -27,7 +27,7 @@ from rich.table import Table
 
 from loyalist import pipeline
 from loyalist import schema as s
-from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt
+from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt, writable_folder
 from loyalist.errors import ParameterError
 from loyalist.recommend.registry import METHODS
 from loyalist.store import DEFAULT_STORE
@@ -101,7 +101,8 @@ def evaluate(
         help="Comma-separated methods (default: all).")] = None,
     tune: Annotated[bool, typer.Option(
         "--tune", help="Choose hyper-parameters on the window before --as-of first.")] = False,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Write metrics here.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Write metrics here.",
+                                                 callback=writable_folder)] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
@@ -151,7 +152,8 @@ def together(
     by: Annotated[str, typer.Option(help="confidence|lift|support")] = "confidence",
     min_count: Annotated[int, typer.Option(help="Fewest shared orders for a rule.")] = 5,
     out_dir: Annotated[Path, typer.Option(
-        "--out", help="Folder for together.csv (without --product).")] = Path("out/together"),
+        "--out", help="Folder for together.csv (without --product).",
+        callback=writable_folder)] = Path("out/together"),
     as_json: JsonOpt = False,
 ) -> None:
     """Frequently bought together: each product's best companions by association rules over
