@@ -945,3 +945,29 @@ def test_a_catalog_percent_above_100_is_quarantined(tmp_path: Path) -> None:
     assert rep["rules"] == {"invalid_promotion": 1}
     assert "promotion 'free_money' has value 150" in rep["assumptions"][0]
     assert st.count("promotion_catalog") == 0
+
+
+def test_a_corrected_re_export_is_said_to_add_beside_the_stored_lines(tmp_path: Path) -> None:
+    """Exploratory report 4b, D1: a re-export correcting a quantity loaded the corrected line
+    beside the stored one (store revenue 36 where the export totals 29) with no word; the
+    store keeps every load, so the report now says how many lines that concerns."""
+    st, first = load(tmp_path, [line("A1", "P1", 1, 5), line("A1", "P2", 2, 3),
+                                line("A2", "P1", 1, 5, "c2")], name="jan.csv")
+    assert not [a for a in first["assumptions"] if "re-export" in a]
+    again = write_csv(tmp_path / "again.csv", [line("A1", "P1", 1, 5), line("A1", "P2", 2, 3),
+                                               line("B1", "P1", 1, 5, when="2024-02-01")])
+    rep = ingest_files(st, [again], loaded_at=LOADED_AT)[0]
+    assert rep["rules"]["already_loaded"] == 2
+    assert not [a for a in rep["assumptions"] if "re-export" in a or "stay in the store" in a]
+    fixed = write_csv(tmp_path / "fixed.csv", [line("A1", "P1", 2, 5), line("A2", "P1", 1, 5,
+                                                                            "c2")])
+    rep = ingest_files(st, [fixed], loaded_at=LOADED_AT)[0]
+    assert rep["rows_loaded"] == 1 and rep["rules"]["already_loaded"] == 1
+    said = " | ".join(rep["assumptions"])
+    assert ("1 line(s) repeat an order and product already in the store with another "
+            "quantity, price, date or customer (a corrected re-export?)") in said
+    assert ("1 stored line(s) of orders this file repeats have a product the file does not "
+            "list for that order") in said  # A1's P2
+    assert "build a new store from the corrected files" in said
+    assert st.con.execute("SELECT sum(quantity) FROM transactions WHERE order_id = 'A1' AND "
+                          "product_id = 'P1'").fetchone()[0] == 3  # both lines, as said

@@ -238,10 +238,40 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     report["assumptions"] += (duplicate_note(src, used) + filled + _currencies(con, src)
                               + _unix_times(con, src, a) + _utc_offsets(con, src, a)
                               + _placeholder_customers(con, src, a, table)
+                              + (_corrections(con, table) if check_store else [])
                               + _unknown_values(con, src, a, table)
                               + (parse.email_case_note(con, src.view, cust, src.types[cust])
                                  if cust else []))
     return report
+
+
+def _corrections(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """A re-export that corrects earlier lines (another quantity, price, date or customer for
+    an order and product already stored) loads the corrected line beside the stored one, and
+    a line it leaves out (a voided sale) stays: say how many, since the store keeps every load."""
+    t = s.T_TRANSACTIONS
+    same = (f"t.{s.ORDER_ID} = p.{s.ORDER_ID} AND t.{s.PRODUCT_ID} = p.{s.PRODUCT_ID}")
+    changed, missing = con.execute(f"""
+        SELECT
+          (SELECT count(*) FROM {table} p WHERE p.__rule IS NULL
+             AND EXISTS (SELECT 1 FROM {t} t WHERE {same})),
+          (SELECT count(*) FROM {t} t
+             WHERE t.{s.ORDER_ID} IN (SELECT {s.ORDER_ID} FROM {table})
+               AND NOT EXISTS (SELECT 1 FROM {table} p WHERE {same}))
+    """).fetchone()
+    out = []
+    if changed:
+        out.append(f"{changed:,} line(s) repeat an order and product already in the store with "
+                   "another quantity, price, date or customer (a corrected re-export?): they were "
+                   "loaded beside the stored lines, which stay, so both count")
+    if missing:
+        out.append(f"{missing:,} stored line(s) of orders this file repeats have a product "
+                   "the file does not list for that order (removed from the order since?): "
+                   "they stay in the store")
+    if out:
+        out.append("the store keeps every load: to replace data with a corrected export, "
+                   "build a new store from the corrected files")
+    return out
 
 
 def _with_customer_raw(src: Source, a: Adapter) -> str:
