@@ -508,3 +508,20 @@ def test_online_retail_churn_beats_both_baselines(or_evaluation: dict) -> None:
                    "ceiling for these features) reaches only 0.738")
 def test_online_retail_churn_auc_target(or_evaluation: dict) -> None:
     assert or_evaluation["churn"]["models"]["model"]["roc_auc"] >= 0.83
+
+
+def test_training_says_each_step_as_it_goes(syn_store: Store) -> None:
+    """Exploratory report 4b, D4: `train` on 2.1M lines printed nothing for 197 s and then
+    156 s (one line per phase); every cutoff of the training panel and every model is now a
+    progress line."""
+    heard: list[str] = []
+    train_and_score(syn_store, AS_OF, H, progress=heard.append)
+    assert heard[0].startswith("evaluating out of time at ")
+    fit = next(i for i, m in enumerate(heard) if m.startswith("fitting the models for scoring"))
+    for part in (heard[:fit], heard[fit:]):
+        cuts = [m for m in part if m.startswith("  training panel: cutoff ")]
+        assert cuts and cuts[-1].startswith(f"  training panel: cutoff {len(cuts)}/{len(cuts)} ")
+        assert any(m.startswith("  churn model: ") and m.endswith("customer-cutoff rows")
+                   for m in part)
+        assert "  lifetime value models (point, p10, p50, p90)" in part
+    assert "  segments and clusters" in heard[fit:]

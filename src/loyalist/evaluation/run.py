@@ -206,9 +206,12 @@ def _bgnbd_scores(models: CustomerModels, feats: pd.DataFrame) -> pd.DataFrame:
 
 
 def fit_customer_models(store: Store, as_of: Any, horizon: int = 90, *, segments: bool = True,
-                        settings: ModelSettings | None = None
+                        settings: ModelSettings | None = None,
+                        progress: Callable[[str], None] | None = None
                         ) -> tuple[CustomerModels, pd.DataFrame, pd.DataFrame]:
-    """Fit every model for scoring at ``as_of``; return (models, features at as_of, panel)."""
+    """Fit every model for scoring at ``as_of``; return (models, features at as_of, panel).
+    ``progress`` hears of each step (a large store takes minutes)."""
+    say = progress or (lambda _m: None)
     cfg = settings or ModelSettings()
     ts = to_as_of(as_of)
     feats = customer_features(store, ts)
@@ -222,7 +225,7 @@ def fit_customer_models(store: Store, as_of: Any, horizon: int = 90, *, segments
     plan = plan_cutoffs(feats["first_purchase_at"].min(), ts, horizon,
                         step_days=cfg.step_days, max_cutoffs=cfg.max_cutoffs,
                         min_history_days=cfg.min_history_days)
-    panel = build_panel(store, plan.cutoffs, horizon)
+    panel = build_panel(store, plan.cutoffs, horizon, progress=progress)
     notes: list[str] = []
     sizes = panel.groupby("as_of").size()
     small = sizes[sizes < MIN_CUSTOMERS]
@@ -239,8 +242,10 @@ def fit_customer_models(store: Store, as_of: Any, horizon: int = 90, *, segments
                      f"rows; the boosters were trained on the {len(panel):,} rows of a fixed "
                      f"{share:.0%} of the customers (max_train_rows {cfg.max_train_rows:,}); "
                      "every customer is scored")
+    say(f"  churn model: {len(panel):,} customer-cutoff rows")
     churn = ChurnModel(thresholds=cfg.thresholds, calibration=cfg.calibration,
                        random_state=cfg.random_state, n_jobs=cfg.n_jobs).fit(panel)
+    say("  lifetime value models (point, p10, p50, p90)")
     clv = BoostedCLVModel(random_state=cfg.random_state, n_jobs=cfg.n_jobs).fit(panel)
     if clv.capped_customers_:
         top = ", ".join(f"{c} ({v:,.0f})" for c, v in list(clv.capped_customers_.items())[:3])
@@ -249,9 +254,11 @@ def fit_customer_models(store: Store, as_of: Any, horizon: int = 90, *, segments
                      f"models learned from their spend capped at {clv.quantile_cap_:,.0f} so "
                      "that they do not set other customers' intervals, and their own p90 is a "
                      "floor (their clv_expected is not capped)")
+    say("  BG/NBD and Gamma-Gamma")
     bg, gg = _fit_bgnbd(feats, notes)
     models = CustomerModels(ts, horizon, plan, churn, clv, bg, gg, notes=notes)
     if segments:
+        say("  segments and clusters")
         models.rfm = RFMScorer(scheme=cfg.scheme).fit(feats)
         models.clusters = CustomerClusters(k_range=cfg.k_range,
                                            random_state=cfg.random_state).fit(feats)
@@ -296,12 +303,14 @@ def _tiers(y: np.ndarray, tier: np.ndarray) -> dict[str, dict[str, Any]]:
 
 
 def evaluate(store: Store, test_as_of: Any, horizon: int = 90, *,
-             settings: ModelSettings | None = None) -> tuple[dict[str, Any], pd.DataFrame]:
+             settings: ModelSettings | None = None,
+             progress: Callable[[str], None] | None = None
+             ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Out-of-time evaluation at ``test_as_of``: fit as if it were today, compare with what
     happened in ``[test_as_of, test_as_of + horizon)``. Returns (metrics, predictions)."""
     ts = to_as_of(test_as_of)
     models, feats, panel = fit_customer_models(store, ts, horizon, segments=False,
-                                               settings=settings)
+                                               settings=settings, progress=progress)
     lab = labels(store, ts, horizon).set_index(s.CUSTOMER_ID)
     pred = score_customers(models, feats)
     y = lab.loc[feats[s.CUSTOMER_ID], "churned"].to_numpy(dtype=int)
@@ -435,16 +444,18 @@ def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
     if with_evaluation:
         say(f"evaluating out of time at {test_cut.date()} (training cutoffs end by then)")
         try:
-            evaluation, _ = evaluate(store, test_cut, horizon, settings=cfg)
+            evaluation, _ = evaluate(store, test_cut, horizon, settings=cfg, progress=progress)
         except DataError as e:
-            log.warning("evaluation skipped: %s", e)
+            log.warning("the out-of-time evaluation at %s (as_of %s - %d days) is skipped: %s",
+                        test_cut.date(), ts.date(), horizon, e)
             evaluation = {"skipped": str(e), "test_cutoff": str(test_cut.date())}
     else:
         evaluation = {"skipped": "not requested", "test_cutoff": str(test_cut.date())}
     timings["evaluate_s"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     say(f"fitting the models for scoring at {ts.date()}")
-    models, feats, panel = fit_customer_models(store, ts, horizon, settings=cfg)
+    models, feats, panel = fit_customer_models(store, ts, horizon, settings=cfg,
+                                               progress=progress)
     timings["fit_s"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     say("scoring customers")

@@ -23,6 +23,7 @@ Three cutoffs matter in a run (see :func:`loyalist.evaluation.run.train_and_scor
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,10 +169,14 @@ def check_test_window(last_purchase: Any, as_of: pd.Timestamp, days: int, *,
 
 
 def build_panel(store: Store, cutoffs: tuple[pd.Timestamp, ...] | list[pd.Timestamp],
-                horizon_days: int) -> pd.DataFrame:
-    """Features at each cutoff joined with that cutoff's labels, stacked (column ``as_of``)."""
+                horizon_days: int, *, progress: Callable[[str], None] | None = None
+                ) -> pd.DataFrame:
+    """Features at each cutoff joined with that cutoff's labels, stacked (column ``as_of``);
+    ``progress`` hears of each cutoff."""
     frames = []
-    for c in cutoffs:
+    for i, c in enumerate(cutoffs, 1):
+        if progress is not None:
+            progress(f"  training panel: cutoff {i}/{len(cutoffs)} ({c.date()})")
         f = customer_features(store, c)
         lab = labels(store, c, horizon_days)[[s.CUSTOMER_ID, "horizon_days", "churned",
                                                "future_spend", "future_orders",
