@@ -435,3 +435,20 @@ def test_guest_only_store_says_so_instead_of_train(tmp_path: Path) -> None:
         assert "every line in the store is a guest line" in res["absent"][key], key
         assert "loyalist train" not in res["absent"][key]
     assert "loyalist forecast" in res["absent"]["forecast"]
+
+
+def test_a_missing_as_of_hint_keeps_the_option_inside_the_command(tmp_path: Path) -> None:
+    """Exploratory report 4b, D8: the hint read "run `loyalist train --store S` --as-of D",
+    the option outside the command's backticks."""
+    from loyalist import schema as s
+    from loyalist.report.data import _pick_as_of
+    from loyalist.store import Store
+
+    with Store(tmp_path / "s.duckdb") as st:
+        st.write_frame(s.T_SCORES, pd.DataFrame({s.CUSTOMER_ID: ["c1"],
+                                                 "as_of": [pd.Timestamp("2025-01-01")]}))
+        ts, why = _pick_as_of(st, s.T_SCORES, pd.Timestamp("2024-06-01"),
+                              f"run `loyalist train --store {st.path}`")
+    assert ts is None and why == (
+        "`scores` has no rows at as_of 2024-06-01 (latest: 2025-01-01); run `loyalist train "
+        f"--store {tmp_path / 's.duckdb'} --as-of 2024-06-01`")

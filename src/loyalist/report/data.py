@@ -118,8 +118,10 @@ def _pick_as_of(st: Store, table: str, as_of: pd.Timestamp | None, fix: str
     if int(n["n"].iloc[0]) == 0:
         have = st.query(f"SELECT DISTINCT as_of FROM {table} ORDER BY 1 DESC LIMIT 3")["as_of"]
         dates = ", ".join(str(pd.Timestamp(d).date()) for d in have)
-        return None, (f"`{table}` has no rows at as_of {as_of.date()} (latest: {dates}); "
-                      f"{fix} --as-of {as_of.date()}")
+        # the option goes inside the command's backticks: "run `loyalist train ... --as-of D`"
+        at = (fix[:-1] + f" --as-of {as_of.date()}`" if fix.endswith("`")
+              else f"{fix} --as-of {as_of.date()}")
+        return None, f"`{table}` has no rows at as_of {as_of.date()} (latest: {dates}); {at}"
     return as_of, None
 
 
