@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 
-from loyalist import pipeline
+from loyalist.cli.lazy import lazy
 from loyalist.cli.options import JsonOpt, StoreOpt
-from loyalist.store import DEFAULT_STORE
+from loyalist.names import DEFAULT_STORE
+
+pipeline = lazy("loyalist.pipeline")
 
 app = typer.Typer(no_args_is_help=True, help="Probabilistic CLV models (BG/NBD, Pareto/NBD, "
                   "Gamma-Gamma).")

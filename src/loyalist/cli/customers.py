@@ -8,9 +8,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from loyalist import pipeline
+from loyalist.cli.lazy import lazy
 from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt, writable_folder
-from loyalist.store import DEFAULT_STORE
+from loyalist.names import DEFAULT_STORE
+
+pipeline = lazy("loyalist.pipeline")
 
 AsOfOpt = Annotated[str | None, typer.Option(
     "--as-of", help="Cutoff (default: the day after the last transaction).")]

@@ -10,19 +10,25 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from loyalist import pipeline
+from loyalist.cli.lazy import lazy
 from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt
-from loyalist.store import DEFAULT_STORE
+from loyalist.names import DEFAULT_STORE
+
+pipeline = lazy("loyalist.pipeline")
 
 __all__ = ["app", "forecast_command", "run_forecast"]
 
-run_forecast = pipeline.forecast
+
+
+def run_forecast(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """:func:`loyalist.pipeline.forecast` (imported on first use)."""
+    return pipeline.forecast(*args, **kwargs)  # type: ignore[no-any-return]
 
 
 def forecast_command(

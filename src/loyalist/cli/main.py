@@ -19,10 +19,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from loyalist import __version__, pipeline
+from loyalist import __version__
+from loyalist.cli.lazy import lazy
 from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt
 from loyalist.errors import LoyalistError, ParameterError
-from loyalist.store import DEFAULT_STORE
+from loyalist.names import DEFAULT_STORE
+
+pipeline = lazy("loyalist.pipeline")
 
 app = typer.Typer(
     name="loyalist", no_args_is_help=True, add_completion=False,

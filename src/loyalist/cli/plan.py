@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from loyalist import pipeline
+from loyalist.cli.lazy import lazy
 from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt
-from loyalist.promote.catalog import GOALS
-from loyalist.store import DEFAULT_STORE
+from loyalist.names import DEFAULT_STORE, GOALS
+
+pipeline = lazy("loyalist.pipeline")
 
 
 def plan(

@@ -20,22 +20,31 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from loyalist import pipeline
 from loyalist import schema as s
+from loyalist.cli.lazy import lazy
 from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt, writable_folder
 from loyalist.errors import ParameterError
-from loyalist.recommend.registry import METHODS
-from loyalist.store import DEFAULT_STORE
+from loyalist.names import DEFAULT_STORE
+from loyalist.names import RECOMMEND_METHODS as METHODS
+
+pipeline = lazy("loyalist.pipeline")
 
 __all__ = ["app", "evaluate", "recommend", "run_evaluate", "run_recommend"]
 
-run_recommend = pipeline.recommend
-run_evaluate = pipeline.evaluate_recommend
+
+
+def run_recommend(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """:func:`loyalist.pipeline.recommend` (imported on first use)."""
+    return pipeline.recommend(*args, **kwargs)  # type: ignore[no-any-return]
+
+
+def run_evaluate(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """:func:`loyalist.pipeline.evaluate_recommend` (imported on first use)."""
+    return pipeline.evaluate_recommend(*args, **kwargs)  # type: ignore[no-any-return]
 
 app = typer.Typer(name="recommend", no_args_is_help=True, add_completion=False,
                   help="Product recommendations per customer, and their evaluation.")
@@ -125,6 +134,8 @@ def evaluate(
         _emit_json(rep)
         return
     out.print(f"as_of {rep['as_of']}, test {rep['test_days']} days; baseline: {rep['baseline']}")
+    import pandas as pd
+
     metrics = pd.DataFrame(rep["metrics"])
     for task, grp in metrics.groupby("task", sort=False):
         t = Table(title=f"task {task}: {rep['tasks'][task]}", show_header=True,

@@ -7,10 +7,12 @@ from typing import Annotated
 
 import typer
 
-from loyalist import pipeline
+from loyalist.cli.lazy import lazy
 from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt
-from loyalist.report import SECTIONS
-from loyalist.store import DEFAULT_STORE
+from loyalist.names import DEFAULT_STORE
+from loyalist.names import REPORT_SECTIONS as SECTIONS
+
+pipeline = lazy("loyalist.pipeline")
 
 
 def report(

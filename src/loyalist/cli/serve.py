@@ -9,7 +9,7 @@ import typer
 
 from loyalist.cli.options import StoreOpt
 from loyalist.errors import ParameterError
-from loyalist.store import DEFAULT_STORE
+from loyalist.names import DEFAULT_STORE
 
 if TYPE_CHECKING:
     from loyalist.api import Settings

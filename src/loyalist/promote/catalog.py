@@ -37,14 +37,14 @@ import pandas as pd
 
 from loyalist import schema as s
 from loyalist.errors import DataError, InfeasibleError, ParameterError
+from loyalist.names import GOALS as NAMED_GOALS
 
 __all__ = ["COUNT_GOALS", "GENERIC_CATALOG", "GENERIC_ORDER_RANGE", "GOALS", "GOAL_UNITS",
            "MONTH_DAYS", "Constraints", "PlanParams", "generic_catalog", "load_catalog",
            "load_constraints", "normalise_catalog", "split_list"]
 
-#: goals a plan can pursue (``--goal``)
-GOALS = ("retention", "revenue", "profit", "visit_frequency", "average_order_value",
-         "clear_inventory", "reactivation")
+#: goals a plan can pursue (``--goal``; spelled in :mod:`loyalist.names`)
+GOALS = NAMED_GOALS
 #: what one unit of each goal's value is, as shown next to the plan's expected value
 GOAL_UNITS = {"retention": "customers kept", "revenue": "of incremental revenue",
               "profit": "of incremental profit", "visit_frequency": "extra orders",

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from loyalist import schema as s
+from loyalist.names import REPORT_SECTIONS
 from loyalist.store import Store
 
 log = logging.getLogger(__name__)
@@ -26,16 +27,7 @@ log = logging.getLogger(__name__)
 __all__ = ["EXPORT_NAMES", "SECTIONS", "Report", "collect"]
 
 #: section key -> heading, in report order
-SECTIONS = {
-    "quality": "Data quality",
-    "segments": "Segments",
-    "churn": "Churn risk",
-    "clv": "Customer lifetime value",
-    "plan": "Promotion plan",
-    "forecast": "Revenue forecast",
-    "recommendations": "Recommendations",
-    "together": "Bought together",
-}
+SECTIONS = REPORT_SECTIONS
 BASELINE = "seasonal_naive"
 #: every export a report can write (the writer removes stale ones left by an earlier report)
 EXPORT_NAMES = ("scores", "segments", "clusters", "plan_customers", "plan_promotions",

@@ -19,10 +19,11 @@ import pandas as pd
 
 from loyalist import schema as s
 from loyalist.errors import StoreError
+from loyalist.names import DEFAULT_STORE as NAMED_STORE
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STORE = "loyalist.duckdb"
+DEFAULT_STORE = NAMED_STORE  # loyalist.names: the CLI reads it without importing the store
 
 DDL = {
     s.T_LOADS: f"""
