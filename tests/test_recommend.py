@@ -430,6 +430,16 @@ def test_cli_functions_write_csv_and_table(tmp_path: Path) -> None:
     assert counts["popularity"] == 3 and counts["hybrid"] == 5 * res["customers"]  # replaced
     with pytest.raises(ParameterError, match="--method 'magic' is unknown"):
         rec_cli.run_recommend(path, "2024-02-15", None, out, 5, "magic")
+    # exploratory report 4b, D8: an as_of far after the data (recommend accepted 2027 and
+    # replaced the store's recommendations under it) is refused as train and forecast do
+    with Store(path, read_only=True) as st:
+        last = st.date_range()[1]
+    late = (last + pd.Timedelta(days=40)).date()
+    with pytest.raises(DataError, match=rf"as_of {late} is \d+ days after the last purchase "
+                                        rf"in the store \({last.date()}\)"):
+        rec_cli.run_recommend(path, str(late), None, out, 5, "popularity")
+    ok = (last + pd.Timedelta(days=20)).date()
+    assert rec_cli.run_recommend(path, str(ok), None, out, 5, "popularity")["customers"] > 0
     # a mistyped id is an error, not a cold-start customer
     with pytest.raises(DataError, match=r"customer 'c7x' .*is not in the store"):
         rec_cli.run_recommend(path, "2024-02-15", ["c7", "c7x"], out, 3, "popularity")
