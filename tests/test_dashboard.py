@@ -484,7 +484,7 @@ def test_pick_a_store_from_the_listing_only(tmp_path: Path) -> None:
             "File", "Lines", "Dates", "Scores", ""]  # the dates column says so
         assert 'data-col="transactions" data-value="3"' in page
         assert 'data-col="scores" data-value="2025-12-04"' in page
-        assert "not a valid DuckDB database file" in page
+        assert "not a Loyalist store (the file is not a DuckDB database)" in page
         assert 'data-store="other.duckdb" disabled' in page  # a read key only views
         r = c.post("/app/store", data={"store": "other.duckdb"})
         assert r.status_code == 403 and "may only read" in message(r.text)
@@ -510,7 +510,7 @@ def test_pick_a_store_from_the_listing_only(tmp_path: Path) -> None:
         page = follow(c, c.post("/app/store", data={"store": "broken.duckdb"},
                                 follow_redirects=False))
         assert "failed:" in message(page.text, "job")
-        assert "cannot" in message(page.text, "job")
+        assert "the file is not a DuckDB database" in message(page.text, "job")
         assert message(page.text, "store-path") == str(here / "other.duckdb")
     assert digests(here) == before  # listing and switching change no file
 

@@ -854,9 +854,12 @@ def test_plan_on_a_transactions_only_store(tmp_path: Path) -> None:
     assert doc["customers_targeted"] == 0 and doc["spend"] == 0
     assert doc["goal_unit"] == "of revenue above the usual baskets"
     assert doc["cost_per_goal_unit"] is None
-    assert len(doc["warnings"]) == 1
+    # a transactions-only store knows no consent: every customer is taken as consented, said
+    assert len(doc["warnings"]) == 2
     assert doc["warnings"][0].startswith("no promotion is expected to raise average order value")
     assert "minimum-spend voucher with a control group" in doc["warnings"][0]
+    assert doc["warnings"][1].startswith("no marketing consent or opt-out is known for any "
+                                         "customer")
 
 
 def test_losing_money_warning_names_the_price_of_the_goal() -> None:

@@ -24,6 +24,7 @@ from loyalist import schema as s
 from loyalist.errors import DataError, StoreError
 from loyalist.report import SECTIONS
 from loyalist.report.data import mase_vs_naive
+from loyalist.store import Store
 
 HEADINGS = list(SECTIONS.values())
 EXPORTS = ("scores", "segments", "clusters", "plan_customers", "plan_promotions", "forecast",
@@ -305,8 +306,13 @@ def test_missing_or_empty_store_is_one_clear_error(tmp_path: Path) -> None:
         pipeline.report(tmp_path / "nope.duckdb", tmp_path / "out")
     empty = tmp_path / "empty.duckdb"
     duckdb.connect(str(empty)).close()
-    with pytest.raises(StoreError, match=r"table 'transactions' is empty; load data first"):
+    with pytest.raises(StoreError, match=r"an empty DuckDB database, not a store yet; create "
+                                         r"one with `loyalist ingest"):
         pipeline.report(empty, tmp_path / "out")
+    with Store(tmp_path / "new.duckdb"):  # a store with its tables and no data yet
+        pass
+    with pytest.raises(StoreError, match=r"table 'transactions' is empty; load data first"):
+        pipeline.report(tmp_path / "new.duckdb", tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -440,9 +446,7 @@ def test_guest_only_store_says_so_instead_of_train(tmp_path: Path) -> None:
 def test_a_missing_as_of_hint_keeps_the_option_inside_the_command(tmp_path: Path) -> None:
     """Exploratory report 4b, D8: the hint read "run `loyalist train --store S` --as-of D",
     the option outside the command's backticks."""
-    from loyalist import schema as s
     from loyalist.report.data import _pick_as_of
-    from loyalist.store import Store
 
     with Store(tmp_path / "s.duckdb") as st:
         st.write_frame(s.T_SCORES, pd.DataFrame({s.CUSTOMER_ID: ["c1"],

@@ -7,6 +7,7 @@ Only this package and the entry points open DuckDB connections.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -144,15 +145,35 @@ def _cannot_open(path: Path, duckdb_message: str, *, read_only: bool) -> str:
     return f"{path}: cannot open the store ({first})"
 
 
+@functools.cache
+def _ddl_columns() -> dict[str, set[str]]:
+    """Every column of every table :data:`DDL` and :data:`MIGRATIONS` create, by table."""
+    con = duckdb.connect()
+    try:
+        for ddl in (*DDL.values(), *MIGRATIONS):
+            con.execute(ddl)
+        out: dict[str, set[str]] = {}
+        for table, col in con.execute("SELECT table_name, column_name FROM "
+                                      "information_schema.columns").fetchall():
+            out.setdefault(table, set()).add(col)
+        return out
+    finally:
+        con.close()
+
+
 def _check_ours(con: duckdb.DuckDBPyConnection, path: Path, *, create: bool) -> None:
     """Refuse a DuckDB file that is not a Loyalist store before anything is written to it:
     one holding other tables (another application's database), or, for a command that needs
     an existing store (``create=False``), one holding no table at all."""
-    names = {r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
-    ).fetchall()}
+    cols: dict[str, set[str]] = {}
+    for table, col in con.execute("SELECT table_name, column_name FROM information_schema.columns "
+                                  "WHERE table_schema = 'main'").fetchall():
+        cols.setdefault(table, set()).add(col)
+    names = set(cols)
     if META in names or s.T_LOADS in names:  # a store has its load log (META since 2026-11)
         return
+    if names and all(cols[t] <= _ddl_columns().get(t, set()) for t in names):
+        return  # an early store: only Loyalist's tables, with columns of today's or fewer
     if names:
         listed = ", ".join(sorted(names)[:5]) + (", ..." if len(names) > 5 else "")
         raise StoreError(f"{path}: a DuckDB database but not a Loyalist store (it holds "
