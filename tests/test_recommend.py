@@ -40,7 +40,7 @@ from loyalist.recommend import (
     simulate_purchases,
     temporal_split,
 )
-from loyalist.recommend.evaluate import ground_truth
+from loyalist.recommend.evaluate import ground_truth, rank_codes
 from loyalist.recommend.ranking import Recommender, top_n
 from loyalist.store import Store
 
@@ -621,3 +621,41 @@ def test_content_neighbours_per_distinct_vector_equal_the_top_k_product(
         got = content_neighbours(f, k, include_self, prefer)
         want = top_k_product(f, f.T, k, include_self, prefer=prefer)
         assert (got != want).nnz == 0, k
+
+
+def test_products_no_one_bought_lately_are_not_recommended(tmp_path: Path) -> None:
+    """Exploratory report 4a, C11: recommendations named products last sold months earlier
+    (a past season's, or out of the range): 240 on Online Retail, 30 on a fashion store.
+    Served and evaluated lists now hold only products bought in the 60 days before as_of."""
+    lines, catalog = simulate_purchases(n_customers=200, n_items=30, n_interactions=2000,
+                                        days=50, start="2024-03-01", seed=4)
+    old = [line(order=f"o{i}", product="OLD", qty=1, price=5.0, customer=f"c{i % 40}",
+                when=f"2023-11-{1 + i % 28:02d} 10:00:00") for i in range(400)]
+    rows = old + [line(order=r.order_id, product=r.product_id, qty=1,
+                       price=float(catalog.loc[r.product_id, "price"]), customer=r.customer_id,
+                       when=str(r.ordered_at)) for r in lines.itertuples()]
+    path = tmp_path / "s.duckdb"
+    with Store(path) as st:
+        ingest_files(st, [write_csv(tmp_path / "t.csv", rows)], loaded_at=LOADED_AT)
+    data = Interactions.from_lines(pd.DataFrame([{k: r[k] for k in (
+        "customer_id", "order_id", "ordered_at", "product_id")} for r in rows]).assign(
+        ordered_at=lambda f: pd.to_datetime(f["ordered_at"])), as_of="2024-04-20")
+    sale = data.on_sale()
+    assert not sale[data.items.get_loc("OLD")] and sale.sum() == data.n_warm_items - 1
+    # OLD was the best seller of its time: popularity over all history ranks it first
+    res = rec_cli.run_recommend(path, "2024-04-20", None, tmp_path / "out", 5, "popularity")
+    frame = pd.read_csv(tmp_path / "out" / "recommendations.csv")
+    assert "OLD" not in set(frame["product_id"]) and len(frame) == 5 * res["customers"]
+    assert any(n.startswith("1 products nobody bought in the 60 days before as_of")
+               for n in res["notes"])
+    # and the evaluation ranks the same products as are served
+    train, test = temporal_split(pd.DataFrame(rows).assign(
+        ordered_at=lambda f: pd.to_datetime(f["ordered_at"])), "2024-04-10", 10)
+    model = PopularityRecommender().fit(train)
+    rows_, _ = ground_truth(train, test, "all")
+    served = rank_codes(model, rows_, 5, exclude_purchased=False,
+                        n_warm_items=train.n_warm_items, on_sale=train.on_sale())
+    every = rank_codes(model, rows_, 5, exclude_purchased=False,
+                       n_warm_items=train.n_warm_items)
+    old_code = train.items.get_loc("OLD")
+    assert (every == old_code).any() and not (served == old_code).any()

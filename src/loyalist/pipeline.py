@@ -638,6 +638,7 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
     with ``save``, the store table ``recommendations`` (plus as_of and new_only), replacing the
     rows of the same as_of, method and customers. Returns a summary dict."""
     from loyalist.recommend.hybrid import HybridRecommender
+    from loyalist.recommend.interactions import ON_SALE_DAYS
     from loyalist.recommend.registry import METHODS, make_model
 
     if method not in METHODS:
@@ -658,7 +659,15 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
         notes.append(f"{repeat:.1%} of the products customers bought were bought again in "
                      f"another order (< {MIN_REPEAT_SHARE:.0%}): products a customer already "
                      "bought are left out, as with --new-only")
-    items, scores = model.recommend(targets, n, exclude_purchased=new_only)
+    on_sale = data.on_sale()
+    candidates = None
+    if n <= on_sale.sum() < data.n_warm_items:
+        candidates = data.items[on_sale]
+        notes.append(f"{data.n_warm_items - int(on_sale.sum()):,} products nobody bought in the "
+                     f"{ON_SALE_DAYS} days before as_of (a past season's, or out of the range) "
+                     "are not recommended")
+    items, scores = model.recommend(targets, n, exclude_purchased=new_only,
+                                    candidates=candidates)
     frame = _frame(targets, items, scores, method)
     out_path = Path(out_dir)
     out_path.mkdir(parents=True, exist_ok=True)

@@ -236,11 +236,14 @@ def ground_truth(train: Interactions, test: pd.DataFrame, task: str
 
 
 def rank_codes(model: Recommender, rows: np.ndarray, depth: int, *, exclude_purchased: bool,
-               n_warm_items: int) -> np.ndarray:
+               n_warm_items: int, on_sale: np.ndarray | None = None) -> np.ndarray:
     """Item codes of each customer's top ``depth`` among the warm items (catalogue order of
-    the training interactions the model was fitted on)."""
+    the training interactions the model was fitted on), and only those ``on_sale`` (a mask
+    over the items) when given."""
     mask = np.zeros(len(model.items_), dtype=bool)
     mask[:n_warm_items] = True
+    if on_sale is not None:
+        mask &= on_sale
     out = np.empty((len(rows), depth), dtype=np.int64)
     for start, idx, _ in model._ranked_blocks(rows, depth, exclude_purchased, mask):
         out[start:start + len(idx)] = idx
@@ -248,9 +251,12 @@ def rank_codes(model: Recommender, rows: np.ndarray, depth: int, *, exclude_purc
 
 
 def evaluate(model: Recommender, train: Interactions, test: pd.DataFrame, *, task: str = "all",
-             k: int = 10, full_mrr: bool = True) -> dict[str, Any]:
+             k: int = 10, full_mrr: bool = True, on_sale_days: int | None = None
+             ) -> dict[str, Any]:
     """Metrics of a model fitted on ``train`` for ``task``; MRR over the full ranking unless
-    ``full_mrr=False`` (then MRR@k)."""
+    ``full_mrr=False`` (then MRR@k). With ``on_sale_days`` the ranking holds only products
+    bought in that many days before the cutoff (:meth:`Interactions.on_sale`), as
+    ``loyalist recommend`` serves them."""
     k = _check_k(k)
     model._check_fitted()
     if not (model.items_.equals(train.items) and model.customers_.equals(train.customers)):
@@ -261,8 +267,9 @@ def evaluate(model: Recommender, train: Interactions, test: pd.DataFrame, *, tas
         raise DataError(f"task {task!r}: no customer has both a training purchase and a "
                         "relevant test purchase; widen the test window")
     depth = max(k, train.n_warm_items) if full_mrr else k
+    on_sale = train.on_sale(on_sale_days) if on_sale_days is not None else None
     idx = rank_codes(model, rows, min(depth, train.n_warm_items), n_warm_items=train.n_warm_items,
-                     exclude_purchased=task == "new")
+                     exclude_purchased=task == "new", on_sale=on_sale)
     if idx.shape[1] < k:
         idx = np.pad(idx, ((0, 0), (0, k - idx.shape[1])), constant_values=-1)
     share = model.item_popularity_ / max(train.n_customers, 1)
@@ -273,7 +280,8 @@ def evaluate(model: Recommender, train: Interactions, test: pd.DataFrame, *, tas
 
 def evaluate_models(models: Mapping[str, Recommender], train: Interactions, test: pd.DataFrame,
                     *, tasks: Sequence[str] = ("all", "new"), k: int = 10,
-                    baseline: str | None = None, full_mrr: bool = True) -> pd.DataFrame:
+                    baseline: str | None = None, full_mrr: bool = True,
+                    on_sale_days: int | None = None) -> pd.DataFrame:
     """Fit each model on ``train`` and evaluate it on every task: one row per (task, model)
     with the metrics, ``fit_s`` and, when ``baseline`` names one of the models, the relative
     lift of HR and NDCG over it (``hr_lift`` = hr / baseline hr - 1)."""
@@ -284,7 +292,8 @@ def evaluate_models(models: Mapping[str, Recommender], train: Interactions, test
         fit_s = time.perf_counter() - t0
         for task in tasks:
             t1 = time.perf_counter()
-            m = evaluate(model, train, test, task=task, k=k, full_mrr=full_mrr)
+            m = evaluate(model, train, test, task=task, k=k, full_mrr=full_mrr,
+                         on_sale_days=on_sale_days)
             rows.append({"task": task, "model": name, **m, "fit_s": fit_s,
                          "eval_s": time.perf_counter() - t1})
             log.info("%s %s: %s", task, name, m)

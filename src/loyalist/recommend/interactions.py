@@ -29,6 +29,11 @@ LINE_COLUMNS = (s.CUSTOMER_ID, s.ORDER_ID, s.ORDERED_AT, s.PRODUCT_ID)
 CATALOG_COLUMNS = (s.CATEGORY, s.DESCRIPTION, s.PRICE)
 
 
+#: a product nobody bought in this many days before as_of is not recommended
+#: (:meth:`Interactions.on_sale`)
+ON_SALE_DAYS = 60
+
+
 def load(store: Store, as_of: pd.Timestamp | datetime | date | str, *, horizon_days: int = 0
          ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read what the recommenders need from ``store``.
@@ -177,6 +182,16 @@ class Interactions:
         return (f"Interactions({len(self.events):,} purchases, {self.n_customers:,} customers, "
                 f"{self.n_items:,} items ({self.n_items - self.n_warm_items} cold), "
                 f"as_of={self.as_of})")
+
+    def on_sale(self, days: int = ON_SALE_DAYS) -> np.ndarray:
+        """Which ``items`` someone bought in the ``days`` before ``as_of``: the products the
+        store still sells. A product last sold months ago (a past season's, or one taken out
+        of the range) is no recommendation: on Online Retail at 2011-11-09 the 758 of 3,618
+        products not sold in the 60 days before made 0.43% of the next 30 days' purchases."""
+        mask = np.zeros(len(self.items), dtype=bool)
+        recent = self.events.loc[self.events["age_days"] <= days, "item"].to_numpy()
+        mask[np.unique(recent)] = True
+        return mask
 
     def repeat_share(self) -> float:
         """Share of the (customer, product) pairs bought in more than one order: how often a

@@ -21,7 +21,7 @@ import pandas as pd
 from loyalist.errors import ParameterError
 from loyalist.recommend.evaluate import TASKS, evaluate, evaluate_models, temporal_split
 from loyalist.recommend.hybrid import HybridRecommender, default_components
-from loyalist.recommend.interactions import Interactions
+from loyalist.recommend.interactions import ON_SALE_DAYS, Interactions
 from loyalist.recommend.popularity import PopularityRecommender
 from loyalist.recommend.ranking import Recommender
 from loyalist.recommend.registry import COMPONENTS, METHODS, make_model
@@ -102,9 +102,12 @@ def tune(train: Interactions, *, methods: Sequence[str] = COMPONENTS, validation
 def compare(lines: pd.DataFrame, catalog: pd.DataFrame | None, as_of: pd.Timestamp | str, *,
             test_days: int = 30, methods: Sequence[str] | None = None, tune_params: bool = False,
             validation_days: int | None = None, k: int = 10, random_state: int | None = 0,
-            params: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+            params: Mapping[str, Mapping[str, Any]] | None = None,
+            on_sale_days: int | None = ON_SALE_DAYS) -> dict[str, Any]:
     """Temporal evaluation of ``methods`` (default: all) next to the recent-popularity baseline
-    on both tasks. ``lines`` must reach ``as_of + test_days``. With ``tune_params`` each
+    on both tasks, ranking only products on sale (bought in the ``on_sale_days`` before
+    ``as_of``; None: every product), as ``loyalist recommend`` serves them. ``lines`` must
+    reach ``as_of + test_days``. With ``tune_params`` each
     method's parameters are chosen on the ``validation_days`` (default ``test_days``) before
     ``as_of`` first; explicit ``params`` override them."""
     methods = list(methods) if methods is not None else list(METHODS)
@@ -128,13 +131,15 @@ def compare(lines: pd.DataFrame, catalog: pd.DataFrame | None, as_of: pd.Timesta
         models[m] = make_model(m, random_state=random_state, params=chosen)
     if "hybrid" in models and validation_days:
         models["hybrid"].set_params(validation_days=int(validation_days))
-    table = evaluate_models(models, train, test, k=k, baseline="baseline")
+    table = evaluate_models(models, train, test, k=k, baseline="baseline",
+                            on_sale_days=on_sale_days)
     report: dict[str, Any] = {
         "as_of": str(pd.Timestamp(as_of).date()), "test_days": test_days, "k": k,
         "train": {"purchases": len(train.events), "customers": train.n_customers,
                   "items": train.n_warm_items},
         "baseline": f"recent popularity (distinct customers over the last {test_days} days)",
         "tasks": TASKS, "params": chosen, "metrics": table.to_dict(orient="records"),
+        "on_sale_days": on_sale_days,
         "summary": _summary(table, models),
     }
     if tuning is not None:
