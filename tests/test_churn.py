@@ -91,7 +91,7 @@ def test_cutoffs_end_by_as_of_and_inner_cutoffs_end_by_the_holdout() -> None:
     assert len(plan.cutoffs) <= 12
 
 
-def test_horizon_may_be_any_integer_but_not_a_bool() -> None:
+def test_horizon_may_be_any_integer_but_not_a_bool(tmp_path: Path) -> None:
     # exploratory report 3b, B7: np.int64(90) (e.g. from a frame) was "impossible", True ran
     assert plan_cutoffs(pd.Timestamp("2023-01-01"), AS_OF, np.int64(H)) \
         == plan_cutoffs(pd.Timestamp("2023-01-01"), AS_OF, H)
@@ -103,7 +103,7 @@ def test_horizon_may_be_any_integer_but_not_a_bool() -> None:
     # timestamp in plan_cutoffs, which had no upper bound)
     for bad in (0, 10**7):
         for call in (lambda h: plan_cutoffs(pd.Timestamp("2023-01-01"), AS_OF, h),
-                     lambda h: train_and_score(Store(None), AS_OF, h)):
+                     lambda h: train_and_score(Store(tmp_path / "s.duckdb"), AS_OF, h)):
             with pytest.raises(ParameterError, match=re.escape(
                     f"horizon {bad} is impossible: it must be between 1 and 1,095 days, "
                     "e.g. 90")):
