@@ -545,19 +545,13 @@ def _rec_as_of(st: Store, as_of: str | pd.Timestamp | None) -> pd.Timestamp:
     :data:`~loyalist.evaluation.splits.MAX_GAP_DAYS` after the last purchase (as `train`
     and `forecast` allow): a later one would rank products on a past that stopped long
     before, and replace the store's recommendations under a date with no data."""
-    from loyalist.evaluation.splits import MAX_GAP_DAYS
-    from loyalist.store import day_after
+    from loyalist.evaluation.splits import check_observed
 
     if as_of is None:
         return st.default_as_of()
     ts = to_as_of(as_of)
-    last = st.date_range()[1] if st.has_rows(s.T_TRANSACTIONS) else None
-    if last is not None and (ts - pd.Timestamp(last)).days > MAX_GAP_DAYS:
-        raise DataError(f"as_of {ts.date()} is {(ts - pd.Timestamp(last)).days} days after the "
-                        f"last purchase in the store ({pd.Timestamp(last).date()}): nothing is "
-                        f"known of what sells then. Use an as_of up to "
-                        f"{(day_after(last) + pd.Timedelta(days=MAX_GAP_DAYS)).date()} (the "
-                        "default is the day after the last transaction)")
+    if st.has_rows(s.T_TRANSACTIONS):
+        check_observed(st.date_range()[1], ts, why="nothing is known of what sells then")
     return ts
 
 

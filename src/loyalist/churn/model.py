@@ -26,6 +26,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.optimize import brentq  # noqa: E402
+from scipy.special import expit  # noqa: E402
 from sklearn.isotonic import IsotonicRegression  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
@@ -132,7 +133,6 @@ class ChurnModel:
         latest = (cut == cut.max()).to_numpy()
         self.typical_ = {c: float(np.nanmedian(x.loc[latest, c]))
                          for c in ("monetary_total", "distinct_products")}
-        self.season_shift_, self.season_cutoff_ = 0.0, None
         cal = self._calibrate(fit.holdout_pred)
         self.season_shift_, self.season_cutoff_ = _season_shift(self, x, y, cut, horizon)
         self.holdout_metrics_ = {"roc_auc": roc_auc(y_hold, fit.holdout_pred),
@@ -205,14 +205,13 @@ def _shift(p: np.ndarray, delta: float) -> np.ndarray:
     """Move probabilities by ``delta`` on the log-odds scale (0 leaves them exactly)."""
     if delta == 0.0:
         return p
-    return np.asarray(1.0 / (1.0 + np.exp(-(_logit(p) + delta))), dtype=float)
+    return np.asarray(expit(_logit(p) + delta), dtype=float)
 
 
 def _level_shift(p: np.ndarray, rate: float) -> float:
     """The log-odds shift that makes the mean of ``p`` equal ``rate`` (0 < rate < 1)."""
     z = _logit(p)
-    return float(brentq(lambda d: float(np.mean(1.0 / (1.0 + np.exp(-(z + d))))) - rate,
-                        -30.0, 30.0))
+    return float(brentq(lambda d: float(np.mean(expit(z + d))) - rate, -30.0, 30.0))
 
 
 def _season_shift(model: ChurnModel, x: pd.DataFrame, y: np.ndarray, cut: pd.Series,

@@ -25,7 +25,6 @@ pipeline = lazy("loyalist.pipeline")
 __all__ = ["app", "forecast_command", "run_forecast"]
 
 
-
 def run_forecast(*args: Any, **kwargs: Any) -> dict[str, Any]:
     """:func:`loyalist.pipeline.forecast` (imported on first use)."""
     return pipeline.forecast(*args, **kwargs)  # type: ignore[no-any-return]

@@ -322,7 +322,9 @@ def demo(
                   f" (random {tr['random']:.0%}, cheapest for everyone "
                   f"{tr['cheapest_for_everyone']:.0%}, highest churn first "
                   f"{tr.get('highest_churn_first') or 0:.0%})")
-        if pl["spend"] < 0.95 * pl["budget"]:
+        from loyalist.promote.plan import UNSPENT_SHARE
+
+        if pl["spend"] < (1 - UNSPENT_SHARE) * pl["budget"]:
             out.print(f"  the budget does not bind ({pl['spend']:,.0f} of {pl['budget']:,.0f} "
                       "spent): every offer worth its cost is sent, so these shares say little "
                       "about the order of targeting")

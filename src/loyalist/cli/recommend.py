@@ -36,7 +36,6 @@ pipeline = lazy("loyalist.pipeline")
 __all__ = ["app", "evaluate", "recommend", "run_evaluate", "run_recommend"]
 
 
-
 def run_recommend(*args: Any, **kwargs: Any) -> dict[str, Any]:
     """:func:`loyalist.pipeline.recommend` (imported on first use)."""
     return pipeline.recommend(*args, **kwargs)  # type: ignore[no-any-return]

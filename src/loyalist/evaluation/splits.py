@@ -137,17 +137,19 @@ def plan_cutoffs(first_purchase: pd.Timestamp, as_of: pd.Timestamp, horizon_days
     return plan
 
 
-def check_observed(last_purchase: Any, as_of: pd.Timestamp) -> None:
-    """``as_of`` must not lie far beyond the data (the last purchase before it): label windows
-    ending by it must be observed."""
+def check_observed(last_purchase: Any, as_of: pd.Timestamp, *,
+                   why: str = "the label windows of the latest training cutoffs would cover "
+                              "days with no data") -> None:
+    """``as_of`` must not lie more than :data:`MAX_GAP_DAYS` beyond the data (the last
+    purchase before it): label windows ending by it must be observed. ``why`` says what a
+    later one would do, in the caller's terms."""
     last = pd.Timestamp(last_purchase)
     gap = (pd.Timestamp(as_of) - last).days
     latest_ok = day_after(last).date()
     if gap > MAX_GAP_DAYS:
         raise DataError(
             f"as_of {pd.Timestamp(as_of).date()} is {gap} days after the last purchase in the "
-            f"store ({last.date()}): the label windows of the latest training cutoffs would "
-            f"cover days with no data. Use an as_of up to {latest_ok} "
+            f"store ({last.date()}): {why}. Use an as_of up to {latest_ok} "
             "(the default is the day after the last transaction)"
         )
 

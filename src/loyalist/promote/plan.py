@@ -916,10 +916,6 @@ def meet_inventory_caps(inst: PlanInstance, sol: Solution, solver: Any
     def fits(s: Solution) -> bool:
         return all(_used(s.choice, red, c) <= c.cap * (1 + 1e-9) for c in inst.caps)
 
-    def true_value(s: Solution) -> float:
-        idx = np.flatnonzero(s.choice >= 0)
-        return float(base[idx, s.choice[idx]].sum())
-
     def priced(p: np.ndarray) -> tuple[Solution, float]:
         v = base.copy()
         for price, c in zip(p, inst.caps, strict=True):
@@ -927,7 +923,7 @@ def meet_inventory_caps(inst: PlanInstance, sol: Solution, solver: Any
         s = solver(dataclasses.replace(inst.problem, value=v))
         bound = s.bound + float(sum(price * c.cap for price, c in zip(p, inst.caps,
                                                                        strict=True)))
-        return dataclasses.replace(s, value=true_value(s)), bound
+        return _resolution(inst.problem, s, s.choice), bound  # valued unpriced
 
     best = sol if fits(sol) else None
     bound = sol.bound  # at price 0: the problem without caps, a relaxation
