@@ -968,6 +968,8 @@ def test_a_corrected_re_export_is_said_to_add_beside_the_stored_lines(tmp_path: 
             "quantity, price, date or customer (a corrected re-export?)") in said
     assert ("1 stored line(s) of orders this file repeats have a product the file does not "
             "list for that order") in said  # A1's P2
-    assert "build a new store from the corrected files" in said
+    assert ("to replace the earlier export (load(s) 1) with this corrected one, run "
+            "`loyalist unload 3 2 1`, then load this file again, and the files of load(s) 2"
+            ) in said
     assert st.con.execute("SELECT sum(quantity) FROM transactions WHERE order_id = 'A1' AND "
                           "product_id = 'P1'").fetchone()[0] == 3  # both lines, as said

@@ -62,6 +62,22 @@ def ingest(store_path: Path, files: Sequence[str | Path], *, fmt: str = "auto",
                             display=display)
 
 
+def loads(store_path: Path) -> list[dict[str, Any]]:
+    """Every load in the store, oldest first (:func:`loyalist.ingest.unload.list_loads`)."""
+    from loyalist.ingest.unload import list_loads
+
+    with Store(store_path, read_only=True) as st:
+        return list_loads(st)
+
+
+def unload(store_path: Path, load_ids: Sequence[int | str]) -> dict[str, Any]:
+    """Remove loads and every row they wrote (:func:`loyalist.ingest.unload.unload`)."""
+    from loyalist.ingest.unload import unload as remove
+
+    with Store(store_path, create=False) as st:
+        return remove(st, load_ids)
+
+
 def resolve_as_of(st: Store, as_of: str | None) -> pd.Timestamp:
     """An explicit as_of, or the day after the store's last transaction."""
     return to_as_of(as_of) if as_of else st.default_as_of()

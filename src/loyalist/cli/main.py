@@ -126,6 +126,64 @@ def ingest(
     out.print(f"store: {store}")
 
 
+@app.command("loads")
+def loads_command(store: StoreOpt = Path(DEFAULT_STORE), as_json: JsonOpt = False) -> None:
+    """List the store's loads: id, table, file, when, status and row counts.
+
+    Example:
+
+      loyalist loads --store shop.duckdb
+    """
+    rows = pipeline.loads(store)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        out.print(f"{store}: no loads yet")
+        return
+    line = "{:>5}  {:<18} {:<14} {:>11} {:>11} {:>11}  {:<16}  {}"
+    out.print(line.format("id", "table", "status", "read", "loaded", "quarantined", "loaded at",
+                          "file"), style="bold", highlight=False, soft_wrap=True)
+    for r in rows:
+        counts = (f"{int(r[k] or 0):,}" for k in ("rows_read", "rows_loaded", "rows_quarantined"))
+        out.print(line.format(r["load_id"], r["table"], r["status"], *counts,
+                              str(r["loaded_at"])[:16], Path(str(r["file"])).name),
+                  highlight=False, soft_wrap=True)
+
+
+@app.command("unload")
+def unload_command(
+    load_ids: Annotated[list[str], typer.Argument(
+        help="Ids of the loads to remove (`loyalist loads` lists them).")],
+    store: StoreOpt = Path(DEFAULT_STORE),
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove loads and every row they wrote (lines, quarantined lines, customers, ...), e.g.
+    a wrong file, or an export that a corrected one replaces; the file can then be loaded
+    again. Later loads of the same table must go first (or in the same command).
+
+    Examples:
+
+      loyalist unload 3 --store shop.duckdb
+
+      loyalist unload 5 4 --store shop.duckdb && loyalist ingest corrected.csv --store shop.duckdb
+    """
+    res = pipeline.unload(store, load_ids)
+    if as_json:
+        emit_json(res)
+        return
+    for x in res["unloaded"]:
+        out.print(f"removed load {x['load_id']}: {Path(str(x['file'])).name} -> {x['table']}")
+    if res["rows_removed"]:
+        out.print("  rows removed: " + ", ".join(f"{t} {n:,}"
+                                                 for t, n in res["rows_removed"].items()))
+    else:
+        out.print("  no rows to remove (the load added none)")
+    for n in res["notes"]:
+        out.print(f"  [yellow]note:[/yellow] {n}")
+    out.print(f"store: {store}")
+
+
 def _print_report(r: dict[str, Any]) -> None:
     out.print(f"[bold]{r['file']}[/bold] -> {r['table']} "
               f"({r.get('format', r['table'])}, load {r['load_id']}, {r['status']})")

@@ -238,27 +238,34 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     report["assumptions"] += (duplicate_note(src, used) + filled + _currencies(con, src)
                               + _unix_times(con, src, a) + _utc_offsets(con, src, a)
                               + _placeholder_customers(con, src, a, table)
-                              + (_corrections(con, table) if check_store else [])
+                              + (_corrections(con, table, load_id) if check_store else [])
                               + _unknown_values(con, src, a, table)
                               + (parse.email_case_note(con, src.view, cust, src.types[cust])
                                  if cust else []))
     return report
 
 
-def _corrections(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+def _corrections(con: duckdb.DuckDBPyConnection, table: str, load_id: int) -> list[str]:
     """A re-export that corrects earlier lines (another quantity, price, date or customer for
     an order and product already stored) loads the corrected line beside the stored one, and
-    a line it leaves out (a voided sale) stays: say how many, since the store keeps every load."""
+    a line it leaves out (a voided sale) stays: say how many, and how to replace the earlier
+    load(s) with this file (:mod:`loyalist.ingest.unload`)."""
     t = s.T_TRANSACTIONS
     same = (f"t.{s.ORDER_ID} = p.{s.ORDER_ID} AND t.{s.PRODUCT_ID} = p.{s.PRODUCT_ID}")
-    changed, missing = con.execute(f"""
-        SELECT
-          (SELECT count(*) FROM {table} p WHERE p.__rule IS NULL
-             AND EXISTS (SELECT 1 FROM {t} t WHERE {same})),
-          (SELECT count(*) FROM {t} t
-             WHERE t.{s.ORDER_ID} IN (SELECT {s.ORDER_ID} FROM {table})
-               AND NOT EXISTS (SELECT 1 FROM {table} p WHERE {same}))
-    """).fetchone()
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE __corrected AS
+        SELECT 'changed' AS what, p.{ROW} AS k, min(t.{s.LOAD_ID}) AS load_id
+        FROM {table} p JOIN {t} t ON {same} WHERE p.__rule IS NULL GROUP BY p.{ROW}
+        UNION ALL
+        SELECT 'missing', t.rowid, t.{s.LOAD_ID} FROM {t} t
+        WHERE t.{s.ORDER_ID} IN (SELECT {s.ORDER_ID} FROM {table})
+          AND NOT EXISTS (SELECT 1 FROM {table} p WHERE {same})""")
+    changed, missing = (int(x) for x in con.execute(
+        "SELECT count(*) FILTER (WHERE what = 'changed'), count(*) FILTER (WHERE what = "
+        "'missing') FROM __corrected").fetchone())
+    earlier = [int(r[0]) for r in con.execute(
+        "SELECT DISTINCT load_id FROM __corrected ORDER BY 1 DESC").fetchall()]
+    con.execute("DROP TABLE __corrected")
     out = []
     if changed:
         out.append(f"{changed:,} line(s) repeat an order and product already in the store with "
@@ -269,8 +276,17 @@ def _corrections(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
                    "the file does not list for that order (removed from the order since?): "
                    "they stay in the store")
     if out:
-        out.append("the store keeps every load: to replace data with a corrected export, "
-                   "build a new store from the corrected files")
+        # a load goes only with the later loads of its table (unload's rule)
+        since = [int(r[0]) for r in con.execute(
+            f"SELECT load_id FROM {s.T_LOADS} WHERE tbl = ? AND status = 'loaded' "
+            "AND load_id >= ? ORDER BY 1 DESC", [t, min(earlier)]).fetchall()]
+        others = sorted(set(since) - set(earlier))
+        also = (f", then load this file again, and the files of load(s) "
+                f"{', '.join(map(str, others))}" if others else ", then load this file again")
+        out.append(f"the store keeps every load: to replace the earlier export (load(s) "
+                   f"{', '.join(map(str, sorted(earlier)))}) with this corrected one, run "
+                   f"`loyalist unload {' '.join(map(str, [load_id, *since]))}`{also} "
+                   "(`loyalist loads` lists them)")
     return out
 
 
