@@ -790,4 +790,30 @@ def test_schema_fuzz_finds_no_server_error(built: Path, tmp_path: Path,
         except Unsatisfiable:  # nothing to get wrong in GET /health
             assert mode is GenerationMode.NEGATIVE and not op.path_parameters
     ops = {op for op, _ in seen}
-    assert len(ops) == (12 if mode is GenerationMode.POSITIVE else 11), ops  # all (but /health)
+    assert len(ops) == (14 if mode is GenerationMode.POSITIVE else 13), ops  # all (but /health)
+
+
+# --- loads ----------------------------------------------------------------------------------
+def test_loads_are_listed_and_a_wrong_upload_is_removed(built: Path, tmp_path: Path) -> None:
+    store = copy_store(built, tmp_path, "loads.duckdb")
+    before = counts(store)
+    app = create_app(Settings(store=store, api_keys=KEYS))  # type: ignore[arg-type]
+    with TestClient(app) as c:
+        up = c.post("/ingest", files={"file": ("wrong.csv", NEW_LINES.encode())},
+                    data={"table": "transactions"}, headers=W).json()["reports"][0]
+        listed = c.get("/loads", headers=R).json()["loads"]
+        assert listed[-1]["file"] == "wrong.csv" and listed[-1]["status"] == "loaded"
+        assert c.delete(f"/loads/{up['load_id']}", headers=R).status_code == 403
+        first = listed[0]["load_id"]
+        r = c.delete(f"/loads/{first}", headers=W)  # a later load was checked against it
+        assert r.status_code == 422 and "`DELETE /loads/" in r.json()["message"]
+        assert "loyalist unload" not in r.json()["message"]
+        assert c.delete("/loads/1;drop", headers=W).status_code == 422
+        r = c.delete(f"/loads/{up['load_id']}", headers=W)
+        assert r.status_code == 200, r.text
+        assert r.json()["rows_removed"] == {"transactions": 3}
+        assert "scores" in r.json()["stale_results"]
+        assert "--store" not in " ".join(r.json()["notes"])  # no server path
+        assert c.get("/loads", headers=R).json()["loads"][-1]["status"] == "unloaded"
+    assert {k: v for k, v in counts(store).items() if k != "loads"} == {
+        k: v for k, v in before.items() if k != "loads"}

@@ -52,7 +52,7 @@ def test_removing_the_latest_load_leaves_the_store_as_before_it(tmp_path: Path) 
         assert _counts(st) == before
         assert orders.is_fresh(st.con)  # the per-order table follows, and matches the lines
         pd.testing.assert_frame_equal(customer_features(st, AS_OF), feats)
-        assert [x["status"] for x in list_loads(st)] == ["loaded", "unloaded"]
+        assert [x["status"] for x in list_loads(st.con)] == ["loaded", "unloaded"]
         # the same file can be loaded again, and gives what it gave the first time
         again = _ingest(st, feb)
         assert (again["status"], again["rows_loaded"], again["rules"]) == (

@@ -67,7 +67,7 @@ def loads(store_path: Path) -> list[dict[str, Any]]:
     from loyalist.ingest.unload import list_loads
 
     with Store(store_path, read_only=True) as st:
-        return list_loads(st)
+        return list_loads(st.con)
 
 
 def unload(store_path: Path, load_ids: Sequence[int | str]) -> dict[str, Any]:

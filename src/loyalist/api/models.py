@@ -233,3 +233,27 @@ class ForecastResponse(BaseModel):
 class IngestResponse(BaseModel):
     reports: list[dict[str, Any]] = Field(description="One data-quality report per file, as "
                                                       "`loyalist ingest --json` prints it.")
+
+
+class LoadRecord(BaseModel):
+    load_id: int
+    table: str
+    file: str
+    loaded_at: str
+    status: str = Field(description="loaded, already_loaded (the same file before; nothing "
+                                    "added) or unloaded (removed by DELETE /loads).")
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+
+
+class LoadsResponse(BaseModel):
+    loads: list[LoadRecord] = Field(description="Every load, oldest first (`loyalist loads`).")
+
+
+class UnloadResponse(BaseModel):
+    unloaded: list[dict[str, Any]] = Field(description="The loads removed.")
+    rows_removed: dict[str, int] = Field(description="Rows removed per table.")
+    stale_results: list[str] = Field(description="Result tables made before the removal that "
+                                                 "still count its rows until made again.")
+    notes: list[str]

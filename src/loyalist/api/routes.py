@@ -18,6 +18,7 @@ from loyalist.api.models import (
     ForecastResponse,
     HealthResponse,
     IngestResponse,
+    LoadsResponse,
     PlanRequest,
     PlanResponse,
     PlansResponse,
@@ -25,6 +26,7 @@ from loyalist.api.models import (
     SegmentsResponse,
     Tier,
     TogetherResponse,
+    UnloadResponse,
 )
 from loyalist.api.security import read_scope, write_scope
 from loyalist.api.storegate import StoreGate, StoreUnavailable
@@ -161,3 +163,24 @@ def ingest(file: UploadFile, gate: Gate,
     quality report (write key). A file that cannot be loaded leaves the store unchanged."""
     return {"reports": writes.ingest(gate, file.file, file.filename, table=table, fmt=format,
                                      mapping=map)}
+
+
+LoadIds = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[0-9]+(,[0-9]+)*$",
+                              description="One load id, or several separated by commas.")]
+
+
+@reader.get("/loads", response_model=LoadsResponse, tags=["data"])
+def loads(gate: Gate) -> Any:
+    """Every load of the store: id, table, file, time, status, row counts."""
+    from loyalist.ingest.unload import list_loads
+
+    with gate.read() as r:
+        return {"loads": list_loads(r.con)}
+
+
+@writer.delete("/loads/{load_ids}", response_model=UnloadResponse, tags=["data"],
+               responses=_errors(403, 422))
+def unload(load_ids: LoadIds, gate: Gate) -> Any:
+    """Remove loads and every row they wrote (`loyalist unload`), e.g. a wrong upload; later
+    loads of the same table must go first or in the same request (write key)."""
+    return writes.unload(gate, load_ids.split(","))

@@ -140,3 +140,20 @@ def client_names(tmp: Path, name: str) -> Callable[[str], str]:
 
     return show
 
+
+
+def unload_message(msg: str) -> str:
+    """An unload message as the API's: the requests for the commands it suggests."""
+    msg = re.sub(r"`loyalist unload ([0-9 ]+)`",
+                 lambda m: f"`DELETE /loads/{','.join(m.group(1).split())}`", msg)
+    msg = msg.replace("`loyalist loads`", "`GET /loads`")
+    return re.sub(r"`loyalist run --store [^`]*` \(or train, recommend, forecast, plan\)",
+                  "`loyalist run` on the server (POST /plans for a plan)", msg)
+
+
+def unload(gate: StoreGate, ids: list[str]) -> dict[str, Any]:
+    """Remove loads and every row they wrote (``loyalist unload --json``)."""
+    with _reworded(unload_message), gate.write() as store:
+        res = pipeline.unload(store, ids)
+    res["notes"] = [unload_message(n) for n in res["notes"]]
+    return json_safe(res)  # type: ignore[no-any-return]

@@ -23,8 +23,9 @@ def serve(
 ) -> None:
     """Serve the REST API (OpenAPI docs at /docs) from the store's precomputed results,
     computing plans on request. Keys come from LOYALIST_API_KEYS (comma-separated; a key
-    suffixed ':write' may POST /plans and /ingest); other settings are LOYALIST_* variables
-    (see loyalist.api.settings). Logs are JSON lines on stderr, one per request.
+    suffixed ':write' may POST /plans and /ingest and DELETE /loads); other settings are
+    LOYALIST_* variables (see loyalist.api.settings). Logs are JSON lines on stderr, one per
+    request.
 
     Example:
 

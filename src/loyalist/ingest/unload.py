@@ -46,15 +46,18 @@ RESULTS = {s.T_SCORES: "customer scores", s.T_PLANS: "promotion plans",
 UNLOADED = "unloaded"
 
 
-def list_loads(st: Store) -> list[dict[str, Any]]:
-    """Every load, oldest first: id, table, file, when, status and its row counts."""
-    if not st.has_table(s.T_LOADS):
+def list_loads(con: Any) -> list[dict[str, Any]]:
+    """Every load, oldest first: id, table, file, when, status and its row counts
+    (``con``: a DuckDB connection or cursor on the store)."""
+    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                       [s.T_LOADS]).fetchall()[0][0]:
         return []
-    rows = st.query(f"""SELECT load_id, tbl AS "table", file, loaded_at, status, rows_read,
-                               rows_loaded, rows_quarantined
-                        FROM {s.T_LOADS} ORDER BY load_id""")
-    return [{k: (v.isoformat(sep=" ") if hasattr(v, "isoformat") else v)
-             for k, v in r.items()} for r in rows.to_dict("records")]
+    cols = ("load_id", "table", "file", "loaded_at", "status", "rows_read", "rows_loaded",
+            "rows_quarantined")
+    rows = con.execute(f"""SELECT load_id, tbl, file, strftime(loaded_at, '%Y-%m-%d %H:%M:%S'),
+                                  status, rows_read, rows_loaded, rows_quarantined
+                           FROM {s.T_LOADS} ORDER BY load_id""").fetchall()
+    return [dict(zip(cols, r, strict=True)) for r in rows]
 
 
 def _ids(given: Sequence[int | str]) -> list[int]:
