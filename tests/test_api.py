@@ -321,6 +321,7 @@ def test_recommendations(client: TestClient) -> None:
     assert r.status_code == 200
     doc = r.json()
     assert doc["method"] == "hybrid" and [x["rank"] for x in doc["items"]] == [1, 2, 3]
+    assert all(x["reason"] for x in doc["items"])  # why each is on the list
     assert client.get("/recommendations/NOPE", headers=R).status_code == 404
     bad = client.get("/recommendations/C000008?method=als", headers=R)
     assert bad.status_code == 422 and "stored: hybrid" in bad.json()["message"]

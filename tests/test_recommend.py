@@ -195,6 +195,41 @@ def test_itemknn_cosine_hand_computed(micro: Interactions) -> None:
     assert set(sim_items[0]) == {"B", "C"} and sim_scores[0] == pytest.approx([s2, s2])
 
 
+def test_reasons_name_the_part_and_the_purchase_behind_each_item(micro: Interactions) -> None:
+    """Exploratory report 4a, C11: the lists did not say which items were the best-seller
+    block. c1 bought A twice and B: C's item-kNN score 2/sqrt(6) (from A) + 0.5 (from B) is
+    mostly A's, D's (0 + 1/sqrt(2)) is B's; a stranger gets popularity."""
+    from loyalist.recommend.hybrid import _standardised
+    from loyalist.recommend.registry import REASONS, reasons
+
+    knn = ItemKNNRecommender(half_life_days=None).fit(micro)
+    items, _ = knn.recommend(["c1", "stranger"], n=2, exclude_purchased=True)
+    why, because = reasons(knn, "itemknn", ["c1", "stranger"], items, exclude_purchased=True)
+    assert items[0].tolist() == ["C", "D"] and because[0].tolist() == ["A", "B"]
+    assert why[0].tolist() == [REASONS["itemknn"]] * 2
+    assert why[1].tolist() == [REASONS["popularity"]] * 2 and because[1].tolist() == [None] * 2
+    # a product that is its own best neighbour is a repeat purchase
+    again, _ = knn.recommend(["c4"], n=1)
+    why, because = reasons(knn, "itemknn", ["c4"], again)
+    assert again.tolist() == [["A"]] and why.tolist() == [[REASONS["history"]]]
+    # the hybrid: the part with the largest weighted z-score, padding left empty
+    comps = {"popularity": PopularityRecommender(), "itemknn": ItemKNNRecommender()}
+    hybrid = HybridRecommender(components=comps, weights={"popularity": 1.0, "itemknn": 1.0}
+                               ).fit(micro)
+    items, _ = hybrid.recommend(["c1", "c3"], n=3, exclude_purchased=True)
+    src = hybrid.sources(["c1", "c3"], items, exclude_purchased=True)
+    for r, cust in enumerate(["c1", "c3"]):
+        for k, item in enumerate(items[r]):
+            if item is None:
+                assert src[r, k] is None
+                continue
+            parts = {}
+            for n, m in hybrid.components_.items():  # as the blend standardises them
+                z, off, _ = _standardised(m, m._rows([cust]), True)
+                parts[n] = float(z[0, m.items_.get_loc(item)] - off[0])
+            assert src[r, k] == max(parts, key=parts.get), (cust, item, parts)
+
+
 def test_content_uses_description_category_price_and_cold_items(micro: Interactions) -> None:
     content = ContentRecommender(half_life_days=None).fit(micro)
     items, _ = content.recommend(["c4"], n=2, exclude_purchased=True)
@@ -419,7 +454,9 @@ def test_cli_functions_write_csv_and_table(tmp_path: Path) -> None:
     out = tmp_path / "out"
     res = rec_cli.run_recommend(path, "2024-02-15", None, out, 5, "hybrid")
     frame = pd.read_csv(out / "recommendations.csv", dtype={"customer_id": str})
-    assert list(frame.columns) == ["customer_id", "rank", "product_id", "score", "method"]
+    assert list(frame.columns) == ["customer_id", "rank", "product_id", "score", "method",
+                                   "reason", "because_of"]
+    assert abs(sum(res["reasons"].values()) - 1) < 1e-3 and frame["reason"].notna().all()
     assert len(frame) == res["rows"] == 5 * res["customers"] and (frame.method == "hybrid").all()
     one = rec_cli.run_recommend(path, "2024-02-15", "c7", out, 3, "popularity", new_only=True)
     assert one["customers"] == 1 and len(one["recommendations"]) == 3

@@ -141,6 +141,10 @@ def test_every_section_with_numbers_from_the_store(built: dict[str, Any],
         built["forecast"]["series"]["total"]["mase_vs_seasonal_naive"], abs=1e-3)
     rc = res["summary"]["recommendations"]
     assert rc["customers"] == built["recs"]["customers"] and rc["method"] == "hybrid"
+    assert "Why products are on the lists" in page  # the reasons' shares, as recommend said
+    for why, share in built["recs"]["reasons"].items():
+        assert re.search(rf"<td class=\"t\">{re.escape(why)}</td>.*?{100 * share:.1f}%",
+                         page), why
     # bought together: the most frequent pair, counted in the store's own orders
     tg = res["summary"]["together"]
     assert (tg["orders"], tg["rules"]) == (built["together"]["orders"],

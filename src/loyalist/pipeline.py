@@ -644,12 +644,13 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
     ``customer`` (one id or several; default: every customer with a purchase before
     ``as_of``). ``new_only`` leaves out products the customer already bought.
 
-    Writes ``out_dir/recommendations.csv`` (customer_id, rank, product_id, score, method) and,
+    Writes ``out_dir/recommendations.csv`` (customer_id, rank, product_id, score, method,
+    reason, because_of: :func:`loyalist.recommend.registry.reasons`) and,
     with ``save``, the store table ``recommendations`` (plus as_of and new_only), replacing the
     rows of the same as_of, method and customers. Returns a summary dict."""
     from loyalist.recommend.hybrid import HybridRecommender
     from loyalist.recommend.interactions import ON_SALE_DAYS
-    from loyalist.recommend.registry import METHODS, make_model
+    from loyalist.recommend.registry import METHODS, make_model, reasons
 
     if method not in METHODS:
         raise ParameterError(f"--method {method!r} is unknown; use one of {', '.join(METHODS)}")
@@ -678,7 +679,8 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
                      "are not recommended")
     items, scores = model.recommend(targets, n, exclude_purchased=new_only,
                                     candidates=candidates)
-    frame = _frame(targets, items, scores, method)
+    why, because = reasons(model, method, targets, items, exclude_purchased=new_only)
+    frame = _frame(targets, items, scores, method, why, because)
     out_path = Path(out_dir)
     out_path.mkdir(parents=True, exist_ok=True)
     csv = out_path / RECOMMENDATIONS_CSV
@@ -699,6 +701,8 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
         "seconds": round(time.perf_counter() - t0, 2), "fit_seconds": round(fit_s, 2),
         "csv": str(csv), "table": s.T_RECOMMENDATIONS if save else None,
         "repeat_share": round(repeat, 4), "notes": notes,
+        "reasons": {str(k): round(float(v), 4) for k, v in
+                    frame["reason"].value_counts(normalize=True).items()},
     }
     if isinstance(model, HybridRecommender):
         result["weights"] = model.weights_
@@ -707,13 +711,14 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
     return result
 
 
-def _frame(customers: np.ndarray, items: np.ndarray, scores: np.ndarray, method: str
-           ) -> pd.DataFrame:
+def _frame(customers: np.ndarray, items: np.ndarray, scores: np.ndarray, method: str,
+           why: np.ndarray, because: np.ndarray) -> pd.DataFrame:
     n = items.shape[1]
     frame = pd.DataFrame({
         s.CUSTOMER_ID: np.repeat(customers.astype(str), n),
         "rank": np.tile(np.arange(1, n + 1), len(customers)),
-        s.PRODUCT_ID: items.ravel(), "score": np.round(scores.ravel(), 6), "method": method})
+        s.PRODUCT_ID: items.ravel(), "score": np.round(scores.ravel(), 6), "method": method,
+        "reason": why.ravel(), "because_of": because.ravel()})
     return frame[frame[s.PRODUCT_ID].notna()].reset_index(drop=True)
 
 

@@ -60,6 +60,11 @@ class ProductResponse(_Open):
     score: float | None = None
     category: str | None = None
     description: str | None = None
+    reason: str | None = Field(None, description="Why it is on the list: selling well now, "
+                                                 "bought by customers who bought what they "
+                                                 "bought, like products they bought, ...")
+    because_of: str | None = Field(None, description="The product the customer bought that "
+                                                     "the reason refers to, if any.")
 
 
 class CustomerResponse(BaseModel):

@@ -212,6 +212,8 @@ def _products(r: Reader, customer_id: str, method: str | None, n: int
 def _product_columns(r: Reader) -> tuple[str, str]:
     """What a recommended product shows, and the join to ``products`` that gives it."""
     pick = "rec.rank, rec.product_id, rec.score"
+    have = columns(r, s.T_RECOMMENDATIONS)  # reason: stored since 2026-11
+    pick += "".join(f", rec.{c}" for c in ("reason", "because_of") if c in have)
     if s.T_PRODUCTS not in tables(r):
         return pick, ""
     return (f"{pick}, p.{s.CATEGORY}, p.{s.DESCRIPTION}",

@@ -96,8 +96,13 @@ def recommend(
                                                        if res["table"] else ""))
     for note in res.get("notes", []):
         out.print(f"  note: {note}")
+    if res.get("reasons"):
+        out.print("  why: " + ", ".join(f"{share:.0%} {why}"
+                                        for why, share in res["reasons"].items()))
     for r in res.get("recommendations", [])[:20]:
-        out.print(f"  {r[s.CUSTOMER_ID]} #{r['rank']}: {r[s.PRODUCT_ID]} ({r['score']:.4g})")
+        why = r["reason"] + (f": {r['because_of']}" if r.get("because_of") else "")
+        out.print(f"  {r[s.CUSTOMER_ID]} #{r['rank']}: {r[s.PRODUCT_ID]} ({r['score']:.4g}; "
+                  f"{why})")
 
 
 @app.command("evaluate")

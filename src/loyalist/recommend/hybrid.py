@@ -57,6 +57,8 @@ MODES = {False: "all", True: "new"}
 Z_TIE = 1e-3
 # Relative validation-NDCG gain a weight change must bring to be kept.
 MIN_GAIN = 0.001
+# The source of a cold-start customer's list (:meth:`HybridRecommender.sources`).
+FALLBACK = "popularity"
 
 
 def default_components(random_state: int | None = 0) -> dict[str, Recommender]:
@@ -357,6 +359,41 @@ class HybridRecommender(Recommender):
         else:
             total += shared[None, :]
         return total, offset, np.full(len(rows), tie_size, dtype=np.float32)
+
+    def sources(self, customer_ids: object, items: np.ndarray, *,
+                exclude_purchased: bool = False) -> np.ndarray:
+        """Which component put each recommended item where it is: for each customer (row) and
+        item of ``items`` (product ids as :meth:`recommend` returns them, ``None`` padding), the
+        name of the component with the largest weighted z-score for it in the blend, the
+        reason the list shows. A cold-start customer's items come from the fallback
+        (``"popularity"``); padding gets ``None``."""
+        self._check_fitted()
+        rows = self._rows(customer_ids)
+        items = np.asarray(items, dtype=object)
+        out = np.full(items.shape, None, dtype=object)
+        pad = np.array([x is None for x in items.ravel()], dtype=bool).reshape(items.shape)
+        codes = np.asarray(self.items_.get_indexer(
+            np.where(pad, "", items).astype(str).ravel())).reshape(items.shape)
+        w = self.weights_[MODES[bool(exclude_purchased)]]
+        names = [n for n, m in self.components_.items() if float(w.get(n, 0.0)) > 0]
+        cold = rows < 0
+        out[cold[:, None] & ~pad] = FALLBACK
+        known = np.flatnonzero(~cold)
+        for start in range(0, len(known), BATCH):
+            r = known[start:start + BATCH]
+            c = np.maximum(codes[r], 0)
+            best = np.full(c.shape, -np.inf)
+            which = np.zeros(c.shape, dtype=np.int64)
+            for j, name in enumerate(names):
+                z, off, _ = _standardised(self.components_[name], rows[r], exclude_purchased,
+                                          float(w[name]))
+                got = np.take_along_axis(np.asarray(z), c, axis=1) - off[:, None]
+                better = got > best
+                best[better], which[better] = got[better], j
+            label = np.asarray(names, dtype=object)[which]
+            label[pad[r] | (codes[r] < 0)] = None
+            out[r] = label
+        return out
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
         key, offset, tie_scale = self._blend(rows, exclude=False)

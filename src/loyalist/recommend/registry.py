@@ -9,7 +9,7 @@ from loyalist.errors import ParameterError
 from loyalist.recommend.hybrid import HybridRecommender, default_components
 from loyalist.recommend.ranking import Recommender
 
-__all__ = ["BASELINE", "COMPONENTS", "METHODS", "make_model"]
+__all__ = ["BASELINE", "COMPONENTS", "METHODS", "REASONS", "make_model", "reasons"]
 
 #: name -> factory(random_state) of an unfitted model with default parameters.
 METHODS: dict[str, Callable[[int | None], Recommender]] = {
@@ -21,6 +21,92 @@ METHODS: dict[str, Callable[[int | None], Recommender]] = {
 COMPONENTS = tuple(default_components(None))
 #: The baseline every model is compared with: recent popularity (the last 30 days).
 BASELINE = "popularity"
+#: Why a product is on a customer's list, by the model (or the hybrid's component) that put it
+#: there: the ``reason`` column of the recommendations.
+REASONS = {
+    "popularity": "selling well now",
+    "adoption": "new buyers are taking it up now",
+    "history": "they bought it before",
+    "itemknn": "bought by customers who bought what they bought",
+    "als": "bought by customers who shop like them",
+    "content": "like products they bought",
+}
+
+
+def reasons(model: Recommender, method: str, customer_ids: object, items: Any, *,
+            exclude_purchased: bool = False) -> Any:
+    """``(reason, because_of)`` for each recommended item: the reason (:data:`REASONS`; None
+    for padding) is, for the hybrid, the component with the largest share of its blended
+    score, for a single model the model itself, and for a customer without a purchase (ranked
+    by popularity) "selling well now"; ``because_of`` is, for an item-neighbour reason, the
+    product the customer bought that adds most to the item's score (:func:`anchors`)."""
+    import numpy as np
+
+    items = np.asarray(items, dtype=object)
+    if isinstance(model, HybridRecommender):
+        src = model.sources(customer_ids, items, exclude_purchased=exclude_purchased)
+    else:
+        cold = model._rows(customer_ids) < 0
+        src = np.full(items.shape, method, dtype=object)
+        src[cold] = BASELINE
+    out = np.full(items.shape, None, dtype=object)
+    for name, text in REASONS.items():
+        out[src == name] = text
+    out[np.equal(items, None)] = None
+    anchor = np.full(items.shape, None, dtype=object)
+    parts = model.components_ if isinstance(model, HybridRecommender) else {method: model}
+    for name in ANCHORED:
+        if name in parts:
+            anchor = np.where(src == name, anchors(parts[name], customer_ids, items), anchor)
+    again = np.equal(anchor, items) & ~np.equal(items, None)  # its own neighbour: a repeat
+    out[again], anchor[again] = REASONS["history"], None
+    return out, anchor
+
+
+#: the models whose score sums a customer's purchases' similarity to the item
+#: (``profile_ @ similarity_``): the purchase that adds most is the reason's product
+ANCHORED = ("itemknn", "content")
+
+
+def anchors(model: Recommender, customer_ids: object, items: Any) -> Any:
+    """For each customer and recommended item, the product the customer bought that adds most
+    to the item's score (its largest ``profile x similarity`` term), None where nothing
+    does: the "because they bought X" of an item-neighbour recommendation."""
+    import numpy as np
+
+    from loyalist.recommend.ranking import BATCH
+
+    items = np.asarray(items, dtype=object)
+    out = np.full(items.shape, None, dtype=object)
+    rows = model._rows(customer_ids)
+    codes = np.asarray(model.items_.get_indexer(
+        np.where(np.equal(items, None), "", items).astype(str).ravel())).reshape(items.shape)
+    names = np.asarray(model.items_, dtype=object)
+    profile, sim = model.profile_.tocsr(), model.similarity_.tocsc()
+    for start in range(0, len(rows), BATCH):
+        r = np.arange(start, min(start + BATCH, len(rows)))
+        need = np.unique(codes[r][codes[r] >= 0])
+        if not len(need):
+            continue
+        local = np.full(len(model.items_), -1)
+        local[need] = np.arange(len(need))
+        block = sim[:, need].toarray().astype(np.float32)  # items x needed items
+        for k in r:
+            u = rows[k]
+            if u < 0:
+                continue
+            lo, hi = profile.indptr[u], profile.indptr[u + 1]
+            bought, weight = profile.indices[lo:hi], profile.data[lo:hi]
+            ok = codes[k] >= 0
+            if not len(bought) or not ok.any():
+                continue
+            terms = weight[:, None] * block[bought][:, local[codes[k][ok]]]
+            best = terms.argmax(axis=0)
+            found = terms[best, np.arange(terms.shape[1])] > 0
+            picked = np.full(ok.sum(), None, dtype=object)
+            picked[found] = names[bought[best[found]]]
+            out[k, np.flatnonzero(ok)] = picked
+    return out
 
 
 def make_model(method: str, *, random_state: int | None = 0,

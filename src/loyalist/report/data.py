@@ -430,7 +430,12 @@ def recommendations(st: Store, as_of: pd.Timestamp | None, fix: str
             "products_recommended": int(products),
             "catalogue_coverage": float(products / base["products"]) if base["products"]
             else None}
-    return {"as_of": ts, "methods": methods, "top": top, "headline": head,
+    reasons = pd.DataFrame(columns=["reason", "rows", "share"])
+    if "reason" in recs and recs["reason"].notna().any():  # stored since 2026-11
+        counts = recs["reason"].value_counts()
+        reasons = pd.DataFrame({"reason": counts.index, "rows": counts.to_numpy(),
+                                "share": counts.to_numpy() / counts.sum()})
+    return {"as_of": ts, "methods": methods, "top": top, "headline": head, "reasons": reasons,
             "exports": {"recommendations": recs}}, None
 
 

@@ -364,12 +364,18 @@ def _recommendations(d: dict[str, Any], images: dict[str, bytes]) -> str:
                   ("customer coverage", pct(h["customer_coverage"])),
                   ("products recommended", count(h["products_recommended"])),
                   ("catalogue coverage", pct(h["catalogue_coverage"]))]),
-           table(d["methods"], [("method", "method", text), ("n", "rows", count)]),
-           "<h3>Most recommended products</h3>",
-           table(d["top"], [("product_id", "product", text), ("description", "description", text),
-                            ("category", "category", text), ("customers", "customers", count),
-                            ("mean_rank", "mean rank", num)]),
-           img(images, "recommendations", "most recommended products")]
+           table(d["methods"], [("method", "method", text), ("n", "rows", count)])]
+    if len(d.get("reasons", ())):
+        out += ["<h3>Why products are on the lists</h3>",
+                table(d["reasons"], [("reason", "reason", text), ("rows", "recommendations",
+                                                                  count),
+                                     ("share", "share", pct)])]
+    out += ["<h3>Most recommended products</h3>",
+            table(d["top"], [("product_id", "product", text),
+                             ("description", "description", text),
+                             ("category", "category", text), ("customers", "customers", count),
+                             ("mean_rank", "mean rank", num)]),
+            img(images, "recommendations", "most recommended products")]
     return "".join(out)
 
 
