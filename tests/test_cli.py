@@ -331,3 +331,20 @@ def test_the_command_line_starts_without_the_heavy_libraries() -> None:
     from loyalist.store import DEFAULT_STORE
     assert tuple(METHODS) == names.RECOMMEND_METHODS and GOALS == names.GOALS
     assert SECTIONS == names.REPORT_SECTIONS and DEFAULT_STORE == names.DEFAULT_STORE
+
+
+def test_run_json_hashes_the_files_of_a_folder_given(tmp_path: Path) -> None:
+    """Exploratory report 5a, E4: `loyalist run FOLDER` did all the work, then crashed with
+    IsADirectoryError writing run.json (exit 1, no summary): a folder's files are hashed."""
+    from loyalist.pipeline import write_run_json
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "jan.csv").write_text("a\n1\n")
+    (folder / "feb.csv").write_text("a\n2\n")
+    one = write_csv(tmp_path / "one.csv", [line()])
+    path = write_run_json(tmp_path, command="run", as_of=None, inputs=[folder, one], metrics={})
+    got = json.loads(path.read_text())["inputs"]
+    assert got[str(folder)] == {"feb.csv": _digest(folder / "feb.csv"),
+                                "jan.csv": _digest(folder / "jan.csv")}
+    assert got[str(one)] == _digest(one)

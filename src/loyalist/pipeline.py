@@ -408,8 +408,16 @@ def write_run_json(out: Path, *, command: str, as_of: pd.Timestamp | None, input
     import numpy
     import sklearn
 
-    def sha(p: Path) -> str:
-        return hashlib.sha256(p.read_bytes()).hexdigest()
+    def sha(p: Path) -> str | dict[str, str]:
+        """A file's hash; a folder's (``run FOLDER``), each data file's in it by name."""
+        if p.is_dir():
+            return {x.name: str(sha(x)) for x in sorted(p.iterdir())
+                    if x.is_file() and not x.name.startswith(".")}
+        h = hashlib.sha256()
+        with p.open("rb") as f:  # in blocks: an export may be larger than memory
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
 
     doc = {
         "command": command, "loyalist": __version__, "python": sys.version.split()[0],
