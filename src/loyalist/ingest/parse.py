@@ -149,8 +149,10 @@ def number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str)
              "'^([^-].*)-$', '-\\1')")
     candidates = [
         "TRY_CAST(trim(CAST({x} AS VARCHAR)) AS DOUBLE)",
-        # 1,234.50 / £3.50 (thousands commas, decimal point)
-        f"CASE WHEN regexp_full_match({clean}, '[-+]?[0-9]{{1,3}}(,[0-9]{{3}})+([.][0-9]*)?') "
+        # 1,234.50 / £3.50 (thousands commas, decimal point; a group never follows a lone 0:
+        # 0,350 is a decimal comma)
+        f"CASE WHEN regexp_full_match({clean}, "
+        f"'[-+]?[1-9][0-9]{{0,2}}(,[0-9]{{3}})+([.][0-9]*)?') "
         f"THEN TRY_CAST(replace({clean}, ',', '') AS DOUBLE) ELSE TRY_CAST({clean} AS DOUBLE) END",
         # 1.234,50 / 3,50 € (decimal comma)
         f"CASE WHEN regexp_full_match({clean}, "
@@ -158,7 +160,36 @@ def number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str)
         f"THEN TRY_CAST(replace(replace({clean}, '.', ''), ',', '.') AS DOUBLE) "
         f"ELSE TRY_CAST({clean} AS DOUBLE) END",
     ]
-    return _best(con, view, col, candidates).replace("{x}", x)
+    ranked = _ranked(con, view, col, candidates)
+    best = ranked[0][0]
+    counts = dict(ranked)
+    if (best == candidates[1] and counts[candidates[2]] == counts[candidates[1]]
+            and counts[candidates[1]] > counts[candidates[0]]
+            and decimal_comma_file(con, view)):
+        # 1,000 / 2,500 alone read either way (a quantity of 1 kg with three decimals, or a
+        # thousand): the file's other numbers decide (2,80 beside them is a decimal comma)
+        best = candidates[2]
+    return best.replace("{x}", x)
+
+
+def decimal_comma_file(con: duckdb.DuckDBPyConnection, view: str) -> bool:
+    """Whether the file writes decimals with a comma: more of a sample of its text values
+    are numbers with a comma followed by 1, 2 or 4+ digits (3,50; 0,3333) or a dot group
+    before a comma (1.234,50) than are numbers with a comma group before a dot (1,234.50)
+    or a decimal point (3.50)."""
+    cols = [c for c, typ in con.execute(f"SELECT column_name, column_type FROM "
+                                        f"(DESCRIBE {view})").fetchall() if _is_text(str(typ))]
+    if not cols:
+        return False
+    comma = ("'[-+]?[0-9]+,([0-9]{1,2}|[0-9]{4,})|[-+]?[0-9]{1,3}([.][0-9]{3})+,[0-9]+'")
+    point = "'[-+]?[0-9]{1,3}(,[0-9]{3})+[.][0-9]+|[-+]?[0-9]+[.][0-9]{1,2}'"
+    parts = " + ".join(
+        f"count(*) FILTER (WHERE regexp_full_match(trim({q(c)}), {{p}}))" for c in cols)
+    sample = f"(SELECT * FROM {view} LIMIT {_SAMPLE})"
+    n_comma, n_point = con.execute(
+        f"SELECT {parts.replace('{p}', comma)}, {parts.replace('{p}', point)} FROM {sample}"
+    ).fetchall()[0]
+    return int(n_comma or 0) > int(n_point or 0)
 
 
 #: spreadsheet serial day numbers taken as dates (1927-05-18 .. 2173-10-14); a date column that
