@@ -1020,3 +1020,34 @@ def test_a_receipt_number_of_another_store_or_day_gives_no_customer(tmp_path: Pa
     assert rep["orders"] == 4  # North 1 on two days, South 1, South 2
     assert got.order_id.nunique() == 4
     assert any("1 line(s) with an empty customer_id" in a for a in rep["assumptions"])
+
+
+def test_dates_that_read_both_ways_follow_the_shops_other_files(tmp_path: Path) -> None:
+    """Exploratory report 5a, E3: a UK shop's end-of-day files of 1-12 March read month first
+    (02/03/2024 as 3 February) while the 13th's read day first, in one load, with no word. The
+    files of one load, and after them the store, decide; a file alone says how it was read."""
+    folder = tmp_path / "eod"
+    folder.mkdir()
+    for day in (2, 12, 13):
+        (folder / f"eod_202403{day:02d}.csv").write_text(
+            "Date,Receipt No,Customer,Item,Qty,Unit Price\n"
+            f"{day:02d}/03/2024,1,c{day},Tea,1,2.50\n")
+    st = Store(tmp_path / "s.duckdb")
+    reps = ingest_files(st, [folder], loaded_at=LOADED_AT)
+    got = st.query("SELECT CAST(ordered_at AS DATE) AS d FROM transactions ORDER BY d").d
+    assert [str(d)[:10] for d in got] == ["2024-03-02", "2024-03-12", "2024-03-13"]
+    said = [a for r in reps for a in r["assumptions"] if "reads both ways" in a]
+    assert len(said) == 2 and "read day first, as the other files of this load show" in said[0]
+    # a later file of the first days of April: the store's earlier loads decide
+    april = tmp_path / "eod_20240405.csv"
+    april.write_text("Date,Receipt No,Customer,Item,Qty,Unit Price\n05/04/2024,1,c1,Tea,1,2.5\n")
+    rep = ingest_files(st, [april], loaded_at=LOADED_AT)[0]
+    assert str(st.query("SELECT max(ordered_at) AS m FROM transactions").m[0].date()) == \
+        "2024-04-05"
+    assert any("as the store's earlier loads show" in a for a in rep["assumptions"])
+    # alone, in a new store: month first, and said so
+    st2 = Store(tmp_path / "t.duckdb")
+    rep = ingest_files(st2, [april], loaded_at=LOADED_AT)[0]
+    assert str(st2.query("SELECT max(ordered_at) AS m FROM transactions").m[0].date()) == \
+        "2024-05-04"
+    assert any("read month first (US)" in a for a in rep["assumptions"])

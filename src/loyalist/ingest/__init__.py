@@ -20,9 +20,9 @@ from typing import Any
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 from loyalist.features import orders
-from loyalist.ingest import adapters, join, read, tables, transactions
+from loyalist.ingest import adapters, join, parse, read, tables, transactions
 from loyalist.ingest.read import Source, open_sources
-from loyalist.store import Store
+from loyalist.store import META, Store
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,7 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
         tbls = [s.T_TRANSACTIONS if i in lines_of or i in heads
                 else table if table != "auto" else tables.detect_table(src.headers)
                 for i, src in enumerate(sources)]
+        order_of_dates, evidence = _date_order(con, sources, tbls, mapping, day_one)
         done: dict[int, dict[str, Any]] = {}
         # customer lists after the sales, so they can be keyed the way the sales are
         # (tables.customer_key); reports stay in the order the files were given
@@ -142,7 +143,8 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
                     src = join.joined_source(con, src, [sources[h] for h in heads],
                                              lines_of[i], f"__joined{i}")
                 report = _load(con, store, src, tbl, fmt, mapping, load_id, i, progress,
-                               first_day, loaded_at)
+                               first_day, loaded_at,
+                               dates=_dates_note(order_of_dates, evidence.get(i)))
             report.update(load_id=load_id, table=tbl)
             if shown[path] != str(path.resolve()):  # a member of an archive, or a .gz's copy
                 report["file"] = str(report.get("file", path)).replace(str(path), shown[path])
@@ -167,6 +169,9 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
                      report["rows_loaded"], report["rows_quarantined"])
             done[i] = report
         join.drop_orders(con)
+        if order_of_dates[1] == "this load":  # later loads of the same shop read alike
+            con.execute(f"INSERT OR REPLACE INTO {META} VALUES (?, ?)",
+                        [DATE_ORDER_KEY, order_of_dates[0]])
         reports: list[dict[str, Any]] = [done[i] for i in sorted(done)]
         new = [r["load_id"] for r in reports
                if r["table"] == s.T_TRANSACTIONS and r["status"] == "loaded"]
@@ -174,10 +179,59 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
     return reports
 
 
+#: ``store_meta`` key: the order of day and month the store's dates proved ("day"/"month")
+DATE_ORDER_KEY = "date_order"
+
+
+def _date_order(con: Any, sources: list[Source], tbls: list[str],
+                mapping: Mapping[str, str], day_one: date | None
+                ) -> tuple[tuple[str | None, str | None], dict[int, tuple[int, int, int]]]:
+    """``((order, proven by), evidence)``: whether this load's sales files write the day or
+    the month first ("day", "month" or None), proven by "this load" (a value such as
+    13/03/2024 in any file, none the other way) or by "earlier loads" (the store's record),
+    and per source index its :func:`parse.date_order_evidence`. A file of the first twelve
+    days of a month reads both ways on its own; the shop's other files decide it."""
+    evidence: dict[int, tuple[int, int, int]] = {}
+    if day_one is None:
+        for i, (src, tbl) in enumerate(zip(sources, tbls, strict=True)):
+            col = adapters.found_columns(src.headers, mapping).get(s.ORDERED_AT)
+            if tbl == s.T_TRANSACTIONS and col in src.types and parse.is_text(src.types[col]):
+                evidence[i] = parse.date_order_evidence(con, src.view, col)
+    day = sum(e[0] for e in evidence.values())
+    month = sum(e[1] for e in evidence.values())
+    if day and not month:
+        return ("day", "this load"), evidence
+    if month and not day:
+        return ("month", "this load"), evidence
+    if day or month:
+        return (None, None), evidence
+    got = con.execute(f"SELECT value FROM {META} WHERE key = ?", [DATE_ORDER_KEY]).fetchall()
+    return ((got[0][0], "earlier loads") if got else (None, None)), evidence
+
+
+def _dates_note(order: tuple[str | None, str | None], ev: tuple[int, int, int] | None
+                ) -> tuple[bool, str | None]:
+    """``(day first, note)`` for one file: day first where the shop's dates prove it; the note
+    for a file whose own dates all read both ways (no number above 12)."""
+    first, proof = order
+    if ev is None or ev[0] or ev[1] or not ev[2]:
+        return first == "day", None
+    if first is None:
+        return False, ("every date reads both ways (no day above 12, e.g. 02/03/2024): read "
+                       "month first (US), as 3 February; if the shop writes the day first, "
+                       "load this file together with one that has a day above 12")
+    where = "the other files of this load" if proof == "this load" else "the store's earlier loads"
+    return first == "day", (f"every date reads both ways (no day above 12): read "
+                            f"{'day' if first == 'day' else 'month'} first, as {where} show")
+
+
 def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapping[str, str],
           load_id: int, i: int, progress: Callable[[str], None] | None,
-          day_one: date | None = None, loaded_at: datetime | None = None) -> dict[str, Any]:
-    """Stage and write one source into ``tbl``; return its data-quality report."""
+          day_one: date | None = None, loaded_at: datetime | None = None,
+          dates: tuple[bool, str | None] = (False, None)) -> dict[str, Any]:
+    """Stage and write one source into ``tbl``; return its data-quality report. ``dates``:
+    (read ambiguous dates day first, the note saying how they were read) from
+    :func:`_dates_note`."""
     earlier = _earlier_load(con, src, tbl)
     if earlier is not None:
         return earlier
@@ -193,6 +247,13 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
         if adapters.is_positional(src.headers):  # no header row: show the values
             first = con.execute(f"SELECT * FROM {src.view} LIMIT 1").fetchone()
         adapters.check_required(adapter, src.headers, str(src.path), first)
+        day_first, note = dates
+        if day_first and not adapter.day_first:
+            adapter = replace(adapter, day_first=True)
+        if note:
+            adapter = replace(adapter, assumptions=(
+                *adapter.assumptions,
+                f"{s.ORDERED_AT} ({adapter.columns.get(s.ORDERED_AT)!r}): {note}"))
         if day_one is not None:
             adapter = replace(adapter, day_one=day_one, assumptions=(
                 *adapter.assumptions, f"{s.ORDERED_AT} ({adapter.columns[s.ORDERED_AT]!r}) holds "

@@ -40,8 +40,9 @@ def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _is_text(dtype: str) -> bool:
+def is_text(dtype: str) -> bool:
     return dtype.upper() in ("VARCHAR", "STRING", "TEXT") or dtype.upper().startswith("VARCHAR")
+
 
 
 def _is_numeric(dtype: str) -> bool:
@@ -178,7 +179,7 @@ def decimal_comma_file(con: duckdb.DuckDBPyConnection, view: str) -> bool:
     before a comma (1.234,50) than are numbers with a comma group before a dot (1,234.50)
     or a decimal point (3.50)."""
     cols = [c for c, typ in con.execute(f"SELECT column_name, column_type FROM "
-                                        f"(DESCRIBE {view})").fetchall() if _is_text(str(typ))]
+                                        f"(DESCRIBE {view})").fetchall() if is_text(str(typ))]
     if not cols:
         return False
     comma = ("'[-+]?[0-9]+,([0-9]{1,2}|[0-9]{4,})|[-+]?[0-9]{1,3}([.][0-9]{3})+,[0-9]+'")
@@ -256,6 +257,27 @@ def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: s
     # plausibly (so '01/13/2024' in a d/m/Y file is the 13th of January, not lost)
     parts = [f"CASE WHEN {plausible.replace('{e}', e)} THEN {e} END" for e, _ in ranked]
     return ("coalesce(" + ", ".join(parts) + ")").replace("{x}", x)
+
+
+#: a date written with two numbers before the year and slashes (02/01/2024): the only form
+#: :data:`DATE_FORMATS` reads both ways (02.01.2024 and 02-01-2024 are day first)
+_TWO_NUMBERS = r"^\s*([0-9]{1,2})/([0-9]{1,2})/[0-9]{2,4}([^0-9].*)?$"
+
+
+def date_order_evidence(con: duckdb.DuckDBPyConnection, view: str, col: str
+                        ) -> tuple[int, int, int]:
+    """How many values of a sample of a text date column only read day first (13/02/2024),
+    how many only month first (02/13/2024), and how many are written with two numbers before
+    the year at all: a file of one day's or the first twelve days' sales reads both ways, and
+    another file of the same shop can tell which."""
+    v = f"CAST({q(col)} AS VARCHAR)"
+    day, month = (f"TRY_CAST(regexp_extract({v}, '{_TWO_NUMBERS}', {g}) AS INTEGER)"
+                  for g in (1, 2))
+    got = con.execute(f"""SELECT count(*) FILTER (WHERE {day} > 12 AND {month} <= 12),
+                                 count(*) FILTER (WHERE {month} > 12 AND {day} <= 12),
+                                 count(*) FILTER (WHERE {day} >= 1)
+                          FROM (SELECT {q(col)} FROM {view} LIMIT {_SAMPLE})""").fetchall()[0]
+    return int(got[0] or 0), int(got[1] or 0), int(got[2] or 0)
 
 
 def day_number_expr(col: str, day_one: date) -> str:

@@ -407,7 +407,7 @@ def _utc_offsets(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> lis
     if {"utc", "gmt"} & set(words(col)):
         notes.append(f"{s.ORDERED_AT} ({col!r}) is named as UTC: its times are read as given, "
                      "so hours and days may be shifted from the shop's local time")
-    if not parse._is_text(src.types[col]):
+    if not parse.is_text(src.types[col]):
         return notes
     x = f"trim(CAST({parse.q(col)} AS VARCHAR))"
     # an export writes offsets on every row or on none: the first rows tell, and the whole
