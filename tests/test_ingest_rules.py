@@ -1051,3 +1051,33 @@ def test_dates_that_read_both_ways_follow_the_shops_other_files(tmp_path: Path) 
     assert str(st2.query("SELECT max(ordered_at) AS m FROM transactions").m[0].date()) == \
         "2024-05-04"
     assert any("read month first (US)" in a for a in rep["assumptions"])
+
+
+def test_web_shop_lines_that_are_not_products_or_not_sales(tmp_path: Path) -> None:
+    """Exploratory report 5a, E5-E7, E12: a Square line with no SKU ("Custom Amount") was
+    quarantined with a quarter of the revenue; a "Discount code" line at a negative price was
+    quarantined, so revenue loaded exceeded the file's own total; tips and gift card sales
+    loaded as products; an unpaid ("Pending payment") order counted as a sale."""
+    f = write_csv(tmp_path / "shop.csv", [
+        line("1", "TEA", 1, 4.0, description="Green tea", status="Completed"),
+        line("1", None, 1, 7.5, description="Custom Amount", status="Completed"),
+        line("1", "DISC", 1, -1.15, description="Discount code SUMMER10", status="Completed"),
+        line("2", "TIP", 1, 2.0, description="Tip", status="Processing"),
+        line("2", "GC-50", 1, 50.0, description="Gift Card 50", status="Processing"),
+        line("2", "TEA", 2, 4.0, description="Green tea", status="Processing"),
+        line("3", "TEA", 1, 4.0, description="Green tea", status="Pending payment"),
+        line("4", "TEA", 1, 4.0, description="Green tea", status="wc-pending"),
+        line("5", "TEA", 1, 4.0, description="Green tea", status="authorized"),
+        line("6", "ADJ", 1, -30.0, description="Adjust bad debt", status="Completed")])
+    st = Store(tmp_path / "s.duckdb")
+    rep = ingest_files(st, [f], loaded_at=LOADED_AT)[0]
+    assert rep["rules"]["cancelled_order"] == 2 and rep["rules"]["non_positive_price"] == 1
+    got = st.query("SELECT order_id, product_id, line_kind, amount FROM transactions "
+                   "ORDER BY source_row")
+    assert got.product_id.tolist() == ["TEA", "Custom Amount", "DISC", "TIP", "GC-50", "TEA",
+                                       "TEA"]
+    assert got.line_kind.tolist() == ["sale", "sale", "non_product", "non_product",
+                                      "non_product", "sale", "sale"]
+    assert got.amount.sum() == pytest.approx(4 + 7.5 - 1.15 + 2 + 50 + 8 + 4)
+    assert any("1 line(s) with an empty product id ('product_id') are the product their "
+               "description ('description') names" in a for a in rep["assumptions"])

@@ -253,11 +253,21 @@ _STATUS_NAMES = ("orderstatus", "status", "financialstatus", "paymentstatus", "t
 SYNONYMS: dict[str, str] = {n: c for c, names in SYNONYMS_BY_COLUMN.items() for n in names}
 
 _GENERIC_NON_PRODUCT_CODES = (
-    "upper({product_id}) IN ('POST', 'POSTAGE', 'SHIPPING', 'DELIVERY', 'FEE', 'DISCOUNT')"
+    "upper({product_id}) IN ('POST', 'POSTAGE', 'SHIPPING', 'SHIP', 'DELIVERY', 'FEE', "
+    "'DISCOUNT', 'DISC', 'COUPON', 'TIP', 'TIPS', 'GRATUITY')"
 )
 _GENERIC_NON_PRODUCT_TEXT = (
     "regexp_matches(lower(coalesce({description}, '')), "
-    "'^(postage|shipping|delivery|carriage|bank charges?|manual|discount|adjust)')"
+    "'^(postage|shipping|delivery|carriage|bank charges?|manual|discount|adjust|coupon|"
+    "promo(tion)? code|rebate|tips?$|gratuity|service charge|gift ?card)')"
+)
+#: a discount written as a line of its own at a negative price (a web shop's "Discount code
+#: SUMMER10" line): kept as a non-product line that lowers the order's revenue, where any
+#: other negative price (a bad-debt adjustment, a gift card paid with) is quarantined
+DISCOUNT_LINE_SQL = (
+    "(upper(coalesce({product_id}, '')) IN ('DISCOUNT', 'DISC', 'COUPON') OR "
+    "regexp_matches(lower(coalesce({description}, '')), "
+    "'^(discount|coupon|promo(tion)? code|rebate)'))"
 )
 
 
@@ -527,9 +537,10 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
                    if n in by_norm and by_norm[n] not in used), None)
     if status is not None:
         assumptions.append(f"rows whose {status!r} says cancelled, voided, failed, declined, "
-                           "rejected, refunded, returned or charged back, or that the payment "
-                           "failed (payment error, card declined), are not sales and are "
-                           "quarantined as cancelled_order")
+                           "rejected, refunded, returned or charged back, that the payment "
+                           "failed (payment error, card declined) or never came (pending "
+                           "payment, unpaid), are not sales and are quarantined as "
+                           "cancelled_order")
     rules_off: dict[str, str] = {}
     if s.QUANTITY in derived:
         # a row is one unit: two identical rows are two units of one item, not a repeated row

@@ -16,6 +16,7 @@ from loyalist import schema as s
 from loyalist.errors import DataError
 from loyalist.ingest import parse, quarantine
 from loyalist.ingest.adapters import (
+    DISCOUNT_LINE_SQL,
     ORDER_TOTAL_NAMES,
     Adapter,
     day_number_column,
@@ -32,10 +33,13 @@ MAX_ABS_QUANTITY = 1_000_000
 #: an order status saying the order is not (or no longer) a sale: cancelled, voided, failed,
 #: declined, abandoned, rejected, unavailable, wholly refunded or returned, charged back, or a
 #: payment that failed ('Payment error' (PrestaShop), 'payment failed', 'card declined',
-#: 'error', 'refused', 'denied') ("partially refunded" and "payment accepted" are sales)
-CANCELLED_STATUS = (r"^\s*(wc-)?(cancel|void|fail|declin|abandon|reject|unavailable|refund"
-                    r"|return|charge[ _-]?back|error|refus|denied"
-                    r"|(payment|card|transaction)[ _-]*(error|fail|declin|reject|refus|denied))")
+#: 'error', 'refused', 'denied'), or never paid (WooCommerce's 'Pending payment', slug
+#: 'wc-pending': a checkout left unpaid; 'unpaid', 'awaiting payment') ("partially refunded",
+#: "payment accepted", and a card payment "authorized" or "pending" capture are sales)
+CANCELLED_STATUS = (r"^\s*(wc-pending\s*$|(wc-)?(cancel|void|fail|declin|abandon|reject"
+                    r"|unavailable|refund|return|charge[ _-]?back|error|refus|denied|unpaid"
+                    r"|pending[ _-]*payment|awaiting[ _-]*payment"
+                    r"|(payment|card|transaction)[ _-]*(error|fail|declin|reject|refus|denied)))")
 #: a line total equal on every line of at least this share of the orders with several
 #: products (and at least this many such orders) is an order total repeated per line
 REPEATED_TOTAL_SHARE = 0.8
@@ -168,8 +172,9 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
         sel[s.UNIT_PRICE] = s.UNIT_PRICE
     second = ", ".join(f"{e} AS {c}" for c, e in sel.items())
     cancel = (a.cancellation_sql or "FALSE").format(order_id=s.ORDER_ID)
-    nonprod = (a.non_product_sql or "FALSE").format(
-        product_id=s.PRODUCT_ID, description=s.DESCRIPTION)
+    discount = DISCOUNT_LINE_SQL.format(product_id=s.PRODUCT_ID, description=s.DESCRIPTION)
+    nonprod = "(" + (a.non_product_sql or "FALSE").format(
+        product_id=s.PRODUCT_ID, description=s.DESCRIPTION) + f" OR {discount})"
     keep_zero = "TRUE" if a.keep_zero_price else "FALSE"
     future = (f"{s.ORDERED_AT} > TIMESTAMP '{latest:%Y-%m-%d %H:%M:%S}'" if latest is not None
               else "FALSE")
@@ -197,8 +202,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
         WHEN {s.QUANTITY} = 0 THEN 'zero_quantity'
         WHEN NOT isfinite({s.QUANTITY}) OR abs({s.QUANTITY}) > {MAX_ABS_QUANTITY}
              THEN 'impossible_quantity'
-        WHEN {s.UNIT_PRICE} < 0 OR ({s.UNIT_PRICE} = 0 AND NOT {keep_zero})
-             THEN 'non_positive_price'
+        WHEN ({s.UNIT_PRICE} < 0 AND NOT coalesce({discount}, FALSE))
+             OR ({s.UNIT_PRICE} = 0 AND NOT {keep_zero}) THEN 'non_positive_price'
         WHEN {exists} THEN 'already_loaded'
     END"""
     has_cols = ", ".join(f'"__has_{c}"' for c in a.columns)
@@ -227,6 +232,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
         FROM p
     """)
     filled = _fill_from_order(con, a, table, rule) if s.ORDER_ID in a.columns else []
+    filled += _product_from_description(con, a, table, rule)
     if s.ORDER_ID in a.columns:
         filled += _split_reused_orders(con, table, rule)
     _check_types(con, src, a, table)
@@ -507,6 +513,25 @@ def _fill_from_order(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, rul
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
                     f"SELECT * REPLACE ({rule} AS __rule) FROM {table} p")
     return notes
+
+
+def _product_from_description(con: duckdb.DuckDBPyConnection, a: Adapter, table: str,
+                              rule: str) -> list[str]:
+    """A line with an empty product code and a product name (a till's open-price "Custom
+    Amount" line, items a small shop never gave a SKU) is that product, named by its
+    description, rather than quarantined with its revenue; returns the report's sentence."""
+    if s.PRODUCT_ID not in a.columns or s.DESCRIPTION not in a.columns:
+        return []
+    n = con.execute(f"""
+        UPDATE {table} SET {s.PRODUCT_ID} = {s.DESCRIPTION}
+        WHERE {s.PRODUCT_ID} IS NULL AND NOT "__has_{s.PRODUCT_ID}"
+          AND {s.DESCRIPTION} IS NOT NULL""").fetchall()[0][0]
+    if not n:
+        return []
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "  # the rules see the products
+                f"SELECT * REPLACE ({rule} AS __rule) FROM {table} p")
+    return [f"{n:,} line(s) with an empty product id ({a.columns[s.PRODUCT_ID]!r}) are the "
+            f"product their description ({a.columns[s.DESCRIPTION]!r}) names"]
 
 
 def _split_reused_orders(con: duckdb.DuckDBPyConnection, table: str, rule: str) -> list[str]:

@@ -148,8 +148,8 @@ RULES: tuple[Rule, ...] = (
     Rule("order_not_found", "quarantine",
          "the line's order id is not in the orders file given with it (no customer or date)"),
     Rule("cancelled_order", "quarantine",
-         "the order's status says it was cancelled, voided, failed, refunded or returned: not "
-         "a sale"),
+         "the order's status says it was cancelled, voided, failed, refunded or returned, or "
+         "never paid: not a sale"),
     Rule("missing_order_id", "quarantine", "order id is empty"),
     Rule("missing_product_id", "quarantine", "product id is empty"),
     Rule("unparseable_date", "quarantine", "order date is empty or cannot be parsed"),
@@ -162,13 +162,15 @@ RULES: tuple[Rule, ...] = (
     Rule("impossible_quantity", "quarantine",
          "quantity is not finite or its magnitude exceeds the plausibility limit"),
     Rule("non_positive_price", "quarantine",
-         "unit price is <= 0 (free items, bad-debt adjustments): not a sale at a price"),
+         "unit price is <= 0 (free items, bad-debt adjustments, gift cards paid with): not a "
+         "sale at a price"),
     Rule("already_loaded", "quarantine",
          "the same line is already in the store from an earlier load"),
     Rule("cancellation", "classify", "cancelled order line: kept as a negative line"),
     Rule("return", "classify", "negative quantity on a normal order: kept as a return"),
     Rule("non_product", "classify",
-         "postage, fees, manual lines, discounts, adjustments: kept, out of product models"),
+         "postage, fees, tips, gift card sales, manual lines, discounts (a discount line at a "
+         "negative price too), adjustments: kept, out of product models"),
     Rule("guest", "flag",
          "no customer id: kept for revenue/products/forecasts, out of customer models"),
 )
