@@ -610,6 +610,24 @@ def test_basket_rules_count_guest_orders_and_name_the_products(tmp_path: Path) -
         pipeline.recommend(gpath, out_dir=tmp_path / "rec")
 
 
+def test_together_says_when_pairs_are_no_more_than_chance(tmp_path: Path) -> None:
+    """Exploratory report 5a, E10: "no two products were bought together in 5 or more
+    orders" where every pair was in 200+ orders, none more often than chance."""
+    from loyalist import pipeline
+
+    rows = []
+    for k, pair in enumerate((("tea", "mug"), ("tea", "cake"), ("mug", "cake"))):
+        rows += [line(order=f"o{k}-{i}", product=p, customer=f"c{i}")
+                 for i in range(20) for p in pair]
+    path = tmp_path / "s.duckdb"
+    with Store(path) as st:
+        ingest_files(st, [write_csv(tmp_path / "t.csv", rows)], loaded_at=datetime(2026, 1, 1))
+    with pytest.raises(DataError, match=r"3 pair\(s\) of products were bought together in 5 "
+                                        r"or more of the 60 orders .* but none more often than "
+                                        r"chance \(lift above 1\)"):
+        pipeline.basket_rules(path, tmp_path / "out")
+
+
 @pytest.mark.parametrize("include_self", [True, False])
 def test_top_k_product_keeps_the_k_largest_of_each_row_with_ties_by_preference(
         include_self: bool) -> None:

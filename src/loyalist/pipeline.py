@@ -1110,6 +1110,14 @@ def basket_rules(store_path: Path | str, out_dir: Path, *,
     by_orders = np.argsort(-model.item_orders_, kind="stable")
     table = model.together(np.asarray(model.items_, dtype=object)[by_orders], n)
     if table.empty:
+        pairs = int(model.counts_.nnz // 2)
+        if pairs:  # bought together often enough, but no more often than by chance
+            raise DataError(
+                f"{store_path}: {pairs:,} pair(s) of products were bought together in "
+                f"{min_count} or more of the {model.n_orders_:,} orders before {ts.date()}, "
+                f"but none more often than chance (lift above {model.min_lift:g}): the "
+                "products sell independently of each other, so there are no basket rules to "
+                "report")
         raise DataError(f"{store_path}: no two products were bought together in {min_count} or "
                         f"more of the {model.n_orders_:,} orders before {ts.date()}; there are "
                         "no basket rules to report")
