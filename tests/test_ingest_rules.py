@@ -1081,3 +1081,42 @@ def test_web_shop_lines_that_are_not_products_or_not_sales(tmp_path: Path) -> No
     assert got.amount.sum() == pytest.approx(4 + 7.5 - 1.15 + 2 + 50 + 8 + 4)
     assert any("1 line(s) with an empty product id ('product_id') are the product their "
                "description ('description') names" in a for a in rep["assumptions"])
+
+
+def test_prices_named_with_or_without_tax_are_found(tmp_path: Path) -> None:
+    """Exploratory report 5a, E9: 'Einzelpreis brutto' (a German till's price with VAT) was
+    not recognised, and the error guessed the file was order headers."""
+    f = tmp_path / "kasse.csv"
+    f.write_text("Bon-Nr;Datum;Kundenkarte;Artikelnr;Menge;Einzelpreis netto;Einzelpreis brutto\n"
+                 "1;01.03.2024;0004711;A1;2;2,35;2,80\n", encoding="utf-8")
+    st = Store(tmp_path / "s.duckdb")
+    rep = ingest_files(st, [f], loaded_at=LOADED_AT)[0]
+    assert st.query("SELECT amount FROM transactions").amount.tolist() == [5.6]
+    assert any("unit_price read from column 'Einzelpreis brutto'" in a
+               for a in rep["assumptions"])
+    g = tmp_path / "ventes.csv"
+    g.write_text("commande;date;client;article;quantite;prix HT\n7;2024-03-01;c1;B2;1;9,90\n",
+                 encoding="utf-8")
+    rep = ingest_files(st, [g], loaded_at=LOADED_AT)[0]
+    assert rep["rows_loaded"] == 1
+
+
+def test_a_web_page_or_an_empty_sheet_is_named_as_such(tmp_path: Path) -> None:
+    """Exploratory report 5a, E11: a login page saved as export.csv was reported as a header of
+    HTML fragments with no data rows, and an empty workbook as corrupt."""
+    import openpyxl
+
+    page = tmp_path / "export.csv"
+    page.write_text("<!DOCTYPE html>\n<html><head><title>Login - MyShop Admin</title></head>\n"
+                    "<body><form>user, password</form></body></html>\n")
+    book = tmp_path / "empty.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "Sales"
+    wb.save(book)
+    st = Store(tmp_path / "s.duckdb")
+    with pytest.raises(DataError, match=r"export.csv: is a web page \(HTML\), not a data "
+                                        r"export: .* export the file again"):
+        ingest_files(st, [page], loaded_at=LOADED_AT)
+    with pytest.raises(DataError, match=r"empty.xlsx: every sheet is empty"):
+        ingest_files(st, [book], loaded_at=LOADED_AT)
+    assert st.count("loads") == 0

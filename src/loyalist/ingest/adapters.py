@@ -412,6 +412,13 @@ def parse_map(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
+#: normalised column-name endings that say a price or total is with tax (gross) or without
+_GROSS_SUFFIXES = ("brutto", "inklmwst", "inclmwst", "inklust", "inclvat", "incvat",
+                   "incltax", "inctax", "ttc", "ivaincluido", "coniva")
+_NET_SUFFIXES = ("netto", "exklmwst", "exclmwst", "exclvat", "exvat", "excltax", "extax",
+                 "ht", "siniva")
+
+
 def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) -> Adapter:
     """Canonical columns found by exact name, then by synonym; ``mapping`` overrides both."""
     mapping = dict(mapping or {})
@@ -438,6 +445,26 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
                 cols[canon] = h
                 used.add(h)
     assumptions: list[str] = []
+    # a till's 'Einzelpreis brutto' / 'Prix TTC': a synonym with a tax suffix, the price with
+    # tax (what the customer paid) before the one without
+    by_stem: dict[str, str] = {}
+    for gross in (True, False):
+        for h in headers:
+            for suffix in (_GROSS_SUFFIXES if gross else _NET_SUFFIXES):
+                n = normalise(h)
+                if n.endswith(suffix) and len(n) > len(suffix):
+                    by_stem.setdefault(n[:-len(suffix)], h)
+    for canon, names in SYNONYMS_BY_COLUMN.items():
+        if canon == s.AMOUNT and s.UNIT_PRICE in cols:  # as found by words below
+            continue
+        for norm in names:
+            h = by_stem.get(norm)
+            if h is not None and canon not in cols and h not in used:
+                cols[canon] = h
+                used.add(h)
+                assumptions.append(f"{canon} read from column {h!r} (a {norm!r} with or without "
+                                   "tax: the one with tax where both are given); map another "
+                                   f"with --map {canon}=<column> if that is wrong")
     shop_name = by_norm.get("name")
     if (s.ORDER_ID not in cols and shop_name is not None and shop_name not in used
             and any(normalise(h).startswith("lineitem") for h in headers)):

@@ -83,6 +83,13 @@ _DOC_NAMES = ("readme", "read_me", "read-me", "notes", "note", "license", "licen
 _DOC_SUFFIXES = (".txt", ".md", ".txt.gz")
 
 
+def _is_web_page(path: Path) -> bool:
+    """Whether a text file starts as an HTML page does (``<!DOCTYPE html``, ``<html``)."""
+    with _open_binary(path) as raw:
+        head = raw.read(512).lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<!doctype html", b"<html"))
+
+
 def not_a_table(path: Path) -> str | None:
     """Why a text file found in a folder or an archive is a document rather than a table
     (None when it may be a table): a README or notes name, or prose, whose first lines do
@@ -291,6 +298,10 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
     kind = sniff_kind(path)
     if kind == "csv" and _is_binary(path):
         raise DataError(_NOT_A_TABLE.format(path=path, why="it holds binary data, not text"))
+    if kind == "csv" and _is_web_page(path):
+        raise DataError(f"{path}: is a web page (HTML), not a data export: often a login or "
+                        "error page saved in place of the download; sign in to the shop "
+                        "system and export the file again (as CSV or Excel)")
     p = _sql_str(str(path))
     raw_names: list[str] | None = None
     notes: tuple[str, ...] = ()
@@ -779,6 +790,9 @@ def _excel_groups(path: Path) -> tuple[list[tuple[list[str], Any]], list[str]]:
     try:
         sheets = pl.read_excel(path, engine="calamine", sheet_id=0, infer_schema_length=10_000)
     except Exception as e:  # noqa: BLE001 - calamine raises its own types; all mean "unreadable"
+        if "empty excel sheet" in str(e).lower():
+            raise DataError(f"{path}: every sheet is empty; put the data on the first "
+                            "sheet") from None
         raise DataError(
             f"{path}: cannot be read as Excel (corrupt, encrypted or not a workbook): "
             f"{str(e).splitlines()[0][:200]}; save it again as .xlsx or CSV"
