@@ -1120,3 +1120,40 @@ def test_a_web_page_or_an_empty_sheet_is_named_as_such(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"empty.xlsx: every sheet is empty"):
         ingest_files(st, [book], loaded_at=LOADED_AT)
     assert st.count("loads") == 0
+
+
+def test_utc_times_and_spreadsheet_serial_days_are_said(tmp_path: Path) -> None:
+    """Exploratory report 5a, E12: times ending in Z (UTC) put late orders of a Berlin shop on
+    the previous day with no word, and serial day numbers loaded with none either."""
+    z = write_csv(tmp_path / "z.csv", [line("1", when="2024-03-31T22:15:00Z"),
+                                       line("2", when="2024-04-01T08:00:00Z")])
+    serial = write_csv(tmp_path / "serial.csv", [line("3", when=45382.5),
+                                                 line("4", when=45383.25)])
+    st = Store(tmp_path / "s.duckdb")
+    rz, rs = ingest_files(st, [z, serial], loaded_at=LOADED_AT)
+    assert any("gives its times in UTC" in a for a in rz["assumptions"])
+    assert any("holds spreadsheet serial day numbers" in a for a in rs["assumptions"])
+    got = st.query("SELECT order_id, ordered_at FROM transactions ORDER BY order_id")
+    assert [str(x) for x in got.ordered_at] == ["2024-03-31 22:15:00", "2024-04-01 08:00:00",
+                                                "2024-03-31 12:00:00", "2024-04-01 06:00:00"]
+
+
+def test_order_level_discounts_and_refunds_are_said_with_their_amount(tmp_path: Path) -> None:
+    """Exploratory report 5a, E7: a Shopify export's 'Discount Amount' and 'Refunded Amount'
+    (on an order's first line) were ignored without a word, so revenue was 2.4% above the
+    shop's net; a wholly refunded order's lines are quarantined and do not count."""
+    f = write_csv(tmp_path / "orders_export.csv", [
+        line("#1", "A", 1, 20.0, **{"Discount Amount": 2.0, "Refunded Amount": 0.0,
+                                    "Financial Status": "paid"}),
+        line("#1", "B", 1, 10.0, **{"Discount Amount": None, "Refunded Amount": None,
+                                    "Financial Status": None}),
+        line("#2", "A", 1, 20.0, **{"Discount Amount": 0.0, "Refunded Amount": 5.0,
+                                    "Financial Status": "partially_refunded"}),
+        line("#3", "A", 1, 20.0, **{"Discount Amount": 1.0, "Refunded Amount": 20.0,
+                                    "Financial Status": "refunded"})])
+    st = Store(tmp_path / "s.duckdb")
+    rep = ingest_files(st, [f], loaded_at=LOADED_AT)[0]
+    said = " | ".join(rep["assumptions"])
+    assert "'Discount Amount' holds order-level discounts (2.00 in all)" in said
+    assert "'Refunded Amount' holds order-level refunds (5.00 in all)" in said
+    assert rep["rows_loaded"] == 3

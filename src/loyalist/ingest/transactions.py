@@ -244,6 +244,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     report["assumptions"] += (duplicate_note(src, used) + filled + _currencies(con, src)
                               + _unix_times(con, src, a) + _utc_offsets(con, src, a)
                               + _placeholder_customers(con, src, a, table)
+                              + _order_adjustments(con, src, a, table)
                               + (_corrections(con, table, load_id) if check_store else [])
                               + _unknown_values(con, src, a, table)
                               + (parse.email_case_note(con, src.view, cust, src.types[cust])
@@ -387,10 +388,18 @@ def _unix_times(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> list
                         WHERE regexp_full_match(v, '{parse.UNIX_SECONDS}')
                            OR regexp_full_match(v, '{parse.UNIX_MILLISECONDS}')
                      """).fetchall()[0][0]
-    if not n:
-        return []
-    return [f"{s.ORDERED_AT} ({col!r}) holds Unix times: read as UTC (the file gives no time "
-            "zone), so hours and days may be shifted from the shop's local time"]
+    notes = []
+    if n:
+        notes.append(f"{s.ORDERED_AT} ({col!r}) holds Unix times: read as UTC (the file gives "
+                     "no time zone), so hours and days may be shifted from the shop's local time")
+    serial = con.execute(f"""SELECT count(*) FROM (SELECT TRY_CAST({x} AS DOUBLE) AS v
+                                                  FROM {src.view} LIMIT 1000)
+                             WHERE v BETWEEN {parse.SERIAL_MIN} AND 99999""").fetchall()[0][0]
+    if serial:
+        notes.append(f"{s.ORDERED_AT} ({col!r}) holds spreadsheet serial day numbers (45382.5 "
+                     "is 2024-03-31 12:00, days since 1899-12-30): read as the dates and times "
+                     "they stand for")
+    return notes
 
 
 #: a time of day followed by its UTC offset: 'T11:21:00Z', '10:00:00 -0500', '11:21+02:00'
@@ -434,6 +443,44 @@ def _utc_offsets(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> lis
             f"({shown}{', ...' if len(found) > 5 else ''}): each time is read as the clock "
             "time it shows, its offset dropped, not converted to one time zone; convert them "
             "to the shop's local time before loading if they come from different zones")
+    elif found and found[0][0] in ("+0000", "-0000"):
+        notes.append(
+            f"{s.ORDERED_AT} ({col!r}) gives its times in UTC ('Z' or +00:00, as payment and "
+            "API exports do): read as UTC clock time, so for a shop in another time zone the "
+            "hours, and the day of orders near midnight, are UTC's; convert them to the shop's "
+            "local time before loading to have its own")
+    return notes
+
+
+#: order-level columns of money taken off an order after its lines (normalised names)
+ORDER_ADJUSTMENTS = {
+    "discountamount": "discounts", "totaldiscount": "discounts", "totaldiscounts": "discounts",
+    "orderdiscount": "discounts", "discounttotal": "discounts", "cartdiscount": "discounts",
+    "refundedamount": "refunds", "amountrefunded": "refunds", "totalrefunded": "refunds",
+    "refundamount": "refunds", "refundtotal": "refunds",
+}
+
+
+def _order_adjustments(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
+                       ) -> list[str]:
+    """A web shop's order export gives an order's discount and partial refunds in columns of
+    their own ('Discount Amount', 'Refunded Amount' on its first line), not as lines: the
+    lines' revenue is before them, which the report must say, with how much they hold on the
+    lines loaded (a wholly refunded order's lines are quarantined)."""
+    used = set(a.columns.values()) | set(a.cost_columns.values())
+    notes = []
+    for h in src.headers:
+        what = ORDER_ADJUSTMENTS.get(normalise(h))
+        if what is None or h in used:
+            continue
+        value = parse.number_expr(con, src.view, h, src.types[h]).replace(
+            parse.q(h), f"v.{parse.q(h)}")
+        total = con.execute(f"SELECT sum(abs({value})) FROM {src.view} v JOIN {table} p "
+                            f"USING ({ROW}) WHERE p.__rule IS NULL").fetchall()[0][0]
+        if total:
+            notes.append(f"{h!r} holds order-level {what} ({total:,.2f} in all) that are not "
+                         "taken off the lines: revenue and each customer's spend are before "
+                         f"them (lines that are {what} themselves are)")
     return notes
 
 
