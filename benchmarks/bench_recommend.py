@@ -42,17 +42,22 @@ def run_trial(data: Any, models: list[str]) -> dict[str, dict[str, float]]:
     from implicit.nearest_neighbours import CosineRecommender
 
     from loyalist.recommend import ALSRecommender, make_model
+    from loyalist.recommend.registry import reasons
 
     out: dict[str, dict[str, float]] = {}
     customers = data.customers
     for name in models:
         model = make_model(name, random_state=0)
         _, fw, fc = timed(lambda model=model: model.fit(data))
-        _, rw, rc = timed(lambda model=model: model.recommend(customers, 10))
+        (items, _), rw, rc = timed(lambda model=model: model.recommend(customers, 10))
+        # why each item is on the list (the recommend command's reason and because_of)
+        _, yw, yc = timed(lambda model=model, name=name, items=items: reasons(
+            model, name, customers, items))
         out[name] = {"fit_s": fw, "fit_cpu_s": fc, "recommend_s": rw, "recommend_cpu_s": rc,
+                     "reasons_s": yw, "reasons_cpu_s": yc,
                      "total_s": fw + rw, "total_cpu_s": fc + rc}
-        print(f"  {name:<11} fit {fw:6.2f} s  recommend {rw:6.2f} s  (cpu {fc + rc:6.2f} s)",
-              file=sys.stderr)
+        print(f"  {name:<11} fit {fw:6.2f} s  recommend {rw:6.2f} s  (cpu {fc + rc:6.2f} s)"
+              f"  reasons {yw:6.2f} s", file=sys.stderr)
     # implicit's own classes on the same input our models build
     ours = ALSRecommender(random_state=0)
     r = data.matrix(half_life_days=ours.half_life_days)
@@ -107,11 +112,13 @@ def main() -> None:
         runs.append(run_trial(data, models))
     names = list(runs[0])
     med = {n: {k: statistics.median(r[n][k] for r in runs) for k in runs[0][n]} for n in names}
-    print(f"\n{'model':<16}{'fit s':>9}{'recommend s':>13}{'total s':>9}{'total cpu s':>13}")
+    print(f"\n{'model':<16}{'fit s':>9}{'recommend s':>13}{'total s':>9}{'total cpu s':>13}"
+          f"{'reasons s':>11}")
     for n in names:
         m = med[n]
+        why = f"{m['reasons_s']:11.2f}" if "reasons_s" in m else f"{'':>11}"
         print(f"{n:<16}{m['fit_s']:9.2f}{m['recommend_s']:13.2f}{m['total_s']:9.2f}"
-              f"{m['total_cpu_s']:13.2f}")
+              f"{m['total_cpu_s']:13.2f}{why}")
     hyb = med["hybrid"]["total_s"]
     print(f"\nhybrid fit + recommend for {data.n_customers:,} customers: {hyb:.1f} s "
           f"(target < {TARGET_S:.0f} s: {'met' if hyb < TARGET_S else 'NOT met'}); "

@@ -82,30 +82,26 @@ def anchors(model: Recommender, customer_ids: object, items: Any) -> Any:
     codes = np.asarray(model.items_.get_indexer(
         np.where(np.equal(items, None), "", items).astype(str).ravel())).reshape(items.shape)
     names = np.asarray(model.items_, dtype=object)
-    profile, sim = model.profile_.tocsr(), model.similarity_.tocsc()
+    profile = model.profile_.tocsr()
+    by_item = model.similarity_.T.tocsr()  # row c: every product's similarity to product c
+    k = items.shape[1] if items.ndim == 2 else 0
     for start in range(0, len(rows), BATCH):
         r = np.arange(start, min(start + BATCH, len(rows)))
-        need = np.unique(codes[r][codes[r] >= 0])
-        if not len(need):
+        ok = (codes[r] >= 0) & (rows[r] >= 0)[:, None]
+        if not ok.any():
             continue
-        local = np.full(len(model.items_), -1)
-        local[need] = np.arange(len(need))
-        block = sim[:, need].toarray().astype(np.float32)  # items x needed items
-        for k in r:
-            u = rows[k]
-            if u < 0:
-                continue
-            lo, hi = profile.indptr[u], profile.indptr[u + 1]
-            bought, weight = profile.indices[lo:hi], profile.data[lo:hi]
-            ok = codes[k] >= 0
-            if not len(bought) or not ok.any():
-                continue
-            terms = weight[:, None] * block[bought][:, local[codes[k][ok]]]
-            best = terms.argmax(axis=0)
-            found = terms[best, np.arange(terms.shape[1])] > 0
-            picked = np.full(ok.sum(), None, dtype=object)
-            picked[found] = names[bought[best[found]]]
-            out[k, np.flatnonzero(ok)] = picked
+        # one row per (customer, item): the customer's purchases times each one's similarity
+        # to the item, whose largest term names the purchase
+        terms = profile[np.repeat(rows[r], k)[ok.ravel()]].multiply(
+            by_item[codes[r].ravel()[ok.ravel()]]).tocsr()
+        terms.eliminate_zeros()
+        found = np.diff(terms.indptr) > 0
+        best = np.asarray(terms.argmax(axis=1)).ravel()
+        picked = np.full(len(best), None, dtype=object)
+        picked[found] = names[best[found]]
+        block = out[r]
+        block[ok] = picked
+        out[r] = block
     return out
 
 
