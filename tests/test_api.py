@@ -818,3 +818,39 @@ def test_loads_are_listed_and_a_wrong_upload_is_removed(built: Path, tmp_path: P
         assert c.get("/loads", headers=R).json()["loads"][-1]["status"] == "unloaded"
     assert {k: v for k, v in counts(store).items() if k != "loads"} == {
         k: v for k, v in before.items() if k != "loads"}
+
+
+def test_reads_are_answered_while_a_plan_is_made(built: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exploratory report 5b, F1: POST /plans held the store to itself while it fitted the
+    response model (20 minutes on a 10M-line store), so /health and every lookup timed out.
+    The plan is now made as a reader; only its saving takes the store. Here the plan is held
+    at its start until a lookup and /health have been answered."""
+    import threading
+
+    store = copy_store(built, tmp_path, "busy.duckdb")
+    app = create_app(Settings(store=store, api_keys=KEYS))  # type: ignore[arg-type]
+    started, release = threading.Event(), threading.Event()
+    real = pipeline.plan_inputs
+
+    def held(*args: Any, **kw: Any) -> Any:
+        started.set()
+        assert release.wait(60), "the reads were not answered while the plan was held"
+        return real(*args, **kw)
+
+    monkeypatch.setattr(pipeline, "plan_inputs", held)
+    with TestClient(app) as c:
+        out: dict[str, Any] = {}
+        t = threading.Thread(target=lambda: out.update(
+            r=c.post("/plans", json={"budget": 300, "goal": "revenue"}, headers=W)))
+        t.start()
+        assert started.wait(60)
+        try:
+            assert c.get("/health").status_code == 200
+            assert c.get("/customers/C000008", headers=R).status_code == 200
+        finally:
+            release.set()
+        t.join(120)
+        assert out["r"].status_code == 200, out["r"].text
+        plan_id = out["r"].json()["plan_id"]
+        assert c.get(f"/plans/{plan_id}", headers=R).status_code == 200  # saved

@@ -1012,17 +1012,27 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     summ["seconds"] = round(time.perf_counter() - t0, 2)
     if out is not None:
         summ["files"] = write_plan(res, out)
+    done = {**res, "summary": summ, "context": ctx, "constraints": cons,
+            "predictions": inp["predictions"], "as_of": ts}
     if save:
-        with Store(store_path) as st:
-            st.write_frame(s.T_PLANS, pd.DataFrame({
-                "plan_id": [summ["plan_id"]], "as_of": [ts], "goal": [params.goal],
-                "budget": [float(params.budget)],
-                "summary": [json.dumps(summ, default=json_default)]}),
-                replace_where="plan_id = ?", params=[summ["plan_id"]])
-            st.write_frame(s.T_PLAN_CUSTOMERS, res["customers"].assign(plan_id=summ["plan_id"]),
-                           replace_where="plan_id = ?", params=[summ["plan_id"]])
-    return {**res, "summary": summ, "context": ctx, "constraints": cons,
-            "predictions": inp["predictions"]}
+        save_plan(store_path, done)
+    return done
+
+
+def save_plan(store_path: Path, planned: dict[str, Any]) -> None:
+    """Write a plan made by :func:`plan` (``save=False``) to the store tables ``plans`` and
+    ``plan_customers``, replacing a plan of the same id: a server makes the plan while it
+    still answers reads, and takes the store to itself only for this."""
+    summ = planned["summary"]
+    with Store(store_path) as st:
+        st.write_frame(s.T_PLANS, pd.DataFrame({
+            "plan_id": [summ["plan_id"]], "as_of": [planned["as_of"]],
+            "goal": [summ["goal"]], "budget": [float(summ["budget"])],
+            "summary": [json.dumps(summ, default=json_default)]}),
+            replace_where="plan_id = ?", params=[summ["plan_id"]])
+        st.write_frame(s.T_PLAN_CUSTOMERS,
+                       planned["customers"].assign(plan_id=summ["plan_id"]),
+                       replace_where="plan_id = ?", params=[summ["plan_id"]])
 
 
 def write_plan(res: dict[str, Any], out: Path) -> dict[str, str]:

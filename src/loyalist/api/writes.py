@@ -82,14 +82,18 @@ def plan(gate: StoreGate, req: PlanRequest) -> dict[str, Any]:
         if req.constraints():
             cons = tmp / "constraints.json"
             cons.write_text(json.dumps(req.constraints()))
-        with gate.write() as store:
-            res = pipeline.plan(store, budget=req.budget, budget_per_month=req.budget_per_month,
-                                goal=req.goal, period=req.period,
-                                segments=req.segments or None, constraints=cons,
-                                max_segment_share=req.max_segment_share,
+        # made as a reader (minutes on a large store: reads go on meanwhile), saved as the
+        # store's one writer
+        with gate.read():
+            res = pipeline.plan(gate.path, budget=req.budget,
+                                budget_per_month=req.budget_per_month, goal=req.goal,
+                                period=req.period, segments=req.segments or None,
+                                constraints=cons, max_segment_share=req.max_segment_share,
                                 cooldown_days=req.cooldown_days,
                                 as_of=str(req.as_of) if req.as_of else None, out=None,
-                                offer_fit=req.offer_fit, save=True)
+                                offer_fit=req.offer_fit, save=False)
+        with gate.write() as store:
+            pipeline.save_plan(store, res)
     return json_safe(res["summary"])  # type: ignore[no-any-return]
 
 
