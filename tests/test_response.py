@@ -637,3 +637,28 @@ def test_out_of_time_qini_beats_random(scenario: dict[str, Path]) -> None:
     for promo, r in res["promotions"].items():
         assert r["spend"]["n_treated"] > 0, promo
         assert set(r["spend"]) >= {"model", "churn_heuristic", "random", "random_qini_p90"}
+
+
+def test_a_large_history_is_fitted_on_whole_customers_up_to_a_cap() -> None:
+    """Exploratory report 5b, F2: 1.56M exposures took 15 CPU-minutes of a 20-minute plan with
+    no word; beyond MAX_EXPOSURES the learners see every exposure of a seeded random share of
+    the customers, and the plan says so."""
+    from loyalist.response.data import TrainingSet, cap_exposures
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"customer_id": [f"c{i % 500}" for i in range(5000)],
+                          "promotion": rng.choice(["control", "a", "b"], 5000),
+                          "x": rng.random(5000)})
+    ts = TrainingSet(frame=frame, features=["x"], window_days=14,
+                     cutoff=pd.Timestamp("2025-01-01"))
+    assert cap_exposures(ts, max_rows=5000) is ts
+    got = cap_exposures(ts, max_rows=1000)
+    kept = got.frame
+    assert 700 <= len(kept) <= 1300 and len(kept) % 10 == 0  # whole customers (10 rows each)
+    per = frame.groupby("customer_id").size()
+    got_per = kept.groupby("customer_id").size()
+    assert (got_per == per.loc[got_per.index]).all()
+    assert got.notes[-1].startswith("the response model was fitted on the exposures of a "
+                                    "random 20% of the customers")
+    again = cap_exposures(ts, max_rows=1000)
+    pd.testing.assert_frame_equal(again.frame, kept)  # the same store, the same sample

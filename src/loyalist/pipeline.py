@@ -875,7 +875,7 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     predictions for every customer known at ``ts``."""
     from loyalist.promote.catalog import generic_catalog, load_catalog, normalise_catalog
     from loyalist.response import ResponseModel, build_training_set, response_features
-    from loyalist.response.data import offer_item_prices
+    from loyalist.response.data import cap_exposures, offer_item_prices
 
     assumptions: list[str] = []
     if catalog is not None:
@@ -899,7 +899,10 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
         raise DataError(f"{st.path}: no customer scores at as_of {ts.date()}; run `loyalist "
                         f"train --store {st.path} --as-of {ts.date()}` first")
     scores = st.query(f"SELECT * FROM {s.T_SCORES} WHERE as_of = ?", [ts.to_pydatetime()])
-    training = build_training_set(st, cutoff=ts, window_days=window_days)
+    full = build_training_set(st, cutoff=ts, window_days=window_days)
+    training = cap_exposures(full)
+    if training is not full:
+        assumptions.append(training.notes[-1])
     prices = offer_item_prices(st, cat)
     model = ResponseModel().fit(training, cat, item_prices=prices)
     feats = response_features(st, ts, window_days=model.window_days_)
