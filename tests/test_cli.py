@@ -348,3 +348,22 @@ def test_run_json_hashes_the_files_of_a_folder_given(tmp_path: Path) -> None:
     assert got[str(folder)] == {"feb.csv": _digest(folder / "feb.csv"),
                                 "jan.csv": _digest(folder / "jan.csv")}
     assert got[str(one)] == _digest(one)
+
+
+def test_running_out_of_memory_is_one_line(tmp_path: Path) -> None:
+    """Exploratory report 5b, F4: under a 4 GB limit `recommend` on a 10M-line store ended in
+    a 60-line traceback (MemoryError). Here the command's work is an allocation larger than
+    the process's address-space limit: a real MemoryError, through the real entry point."""
+    import resource
+
+    def limit() -> None:  # enough to start Python and import, not to fill a large array
+        resource.setrlimit(resource.RLIMIT_AS, (1_500_000_000, 1_500_000_000))
+
+    code = ("import numpy, sys; sys.argv = ['loyalist', 'recommend']; "
+            "from loyalist.cli import main; "
+            "main.app = lambda: numpy.ones(10 ** 10); main.run()")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=300, preexec_fn=limit)
+    assert p.returncode == 2, p.stderr
+    assert "out of memory in `loyalist recommend`" in p.stderr
+    assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) <= 3

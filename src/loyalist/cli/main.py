@@ -422,6 +422,15 @@ def run() -> None:
     except LoyalistError as e:
         err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
         sys.exit(2)
+    except MemoryError:
+        # the machine, not the data: one line with what to do, no traceback
+        cmd = next((a for a in sys.argv[1:] if not a.startswith("-")), "the command")
+        err.print(f"[red]error:[/red] out of memory in `loyalist {cmd}`: the process could not "
+                  "get the memory this store needs; free memory or raise the process's limit "
+                  "(ulimit -v, a container's memory), or work on fewer customers (e.g. "
+                  "--customer for recommend); LOYALIST_MEMORY_LIMIT bounds only the store's "
+                  "own queries", highlight=False, soft_wrap=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":  # pragma: no cover
