@@ -426,6 +426,21 @@ def test_save_load_round_trip_and_version_refusal(syn_fit, tmp_path: Path) -> No
         load(tmp_path)
 
 
+def test_score_says_what_it_does(syn_fit, syn_store: Store, tmp_path: Path) -> None:  # noqa: ANN001
+    """Exploratory report 5b, F6: `loyalist score` was silent for its 95 s on 206k customers."""
+    from loyalist import pipeline
+
+    models, feats, _ = syn_fit
+    path = save(models, tmp_path / "m", metrics={})
+    said: list[str] = []
+    res = pipeline.score(syn_store.path, model_dir=path, as_of=str(AS_OF.date()),
+                         progress=said.append)
+    assert res["customers"] == len(feats)
+    assert said == [f"features at {AS_OF.date()}",
+                    f"scoring {len(feats):,} customers (segments, churn with its reasons, "
+                    "lifetime value)", "writing the scores"]
+
+
 def test_version_compatibility_rule() -> None:
     assert compatible("0.1.0", "0.1.7") and compatible("0.1.9", "0.1.0")
     assert not compatible("0.2.0", "0.1.0") and not compatible("1.0.0", "0.1.0")

@@ -487,15 +487,21 @@ def train(store_path: Path, *, as_of: str | None = None, horizon: int = 90,
 
 
 def score(store_path: Path, *, model_dir: Path, as_of: str | None = None,
-          out: Path | None = None) -> dict[str, Any]:
+          out: Path | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """Score customers at ``as_of`` with models saved by ``train`` (version-checked)."""
     from loyalist.evaluation.persist import load
     from loyalist.evaluation.run import score_customers
 
+    say = progress or (lambda _m: None)
     models = load(model_dir)
     with Store(store_path, create=False) as st:
         ts = resolve_as_of(st, as_of)
-        scores = score_customers(models, customer_features(st, ts))
+        say(f"features at {ts.date()}")
+        feats = customer_features(st, ts)
+        say(f"scoring {len(feats):,} customers (segments, churn with its reasons, lifetime "
+            "value)")
+        scores = score_customers(models, feats)
+        say("writing the scores")
         st.write_frame(s.T_SCORES, scores, replace_where="as_of = ?",
                        params=[ts.to_pydatetime()])
     paths: dict[str, str] = {}

@@ -87,8 +87,9 @@ def score(store: StoreOpt = Path(DEFAULT_STORE), as_of: AsOfOpt = None,
     """
     from loyalist.cli.main import emit_json, out, progress
 
-    progress(as_json)(f"scoring customers with the models in {model_dir}")
-    res = pipeline.score(store, model_dir=model_dir, as_of=as_of, out=out_dir)
+    say = progress(as_json)
+    say(f"scoring customers with the models in {model_dir}")
+    res = pipeline.score(store, model_dir=model_dir, as_of=as_of, out=out_dir, progress=say)
     if as_json:
         emit_json({k: v for k, v in res.items() if k != "scores"})
         return

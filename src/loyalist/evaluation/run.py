@@ -311,6 +311,8 @@ def evaluate(store: Store, test_as_of: Any, horizon: int = 90, *,
     ts = to_as_of(test_as_of)
     models, feats, panel = fit_customer_models(store, ts, horizon, segments=False,
                                                settings=settings, progress=progress)
+    say = progress or (lambda _m: None)
+    say(f"  what happened in the test window, and the scores of {len(feats):,} customers")
     lab = labels(store, ts, horizon).set_index(s.CUSTOMER_ID)
     pred = score_customers(models, feats)
     y = lab.loc[feats[s.CUSTOMER_ID], "churned"].to_numpy(dtype=int)
