@@ -30,6 +30,7 @@ GRID = {
     "a_near_1": (0.3, 3.0, 1.0 + 1e-5, 2.0),  # 1 - g = O(a-1)
     "large_a_b": (0.3, 3.0, 50.0, 100.0),
     "a_plus_b_below_1": (0.3, 3.0, 0.05, 0.2),  # C <= 0 for x = 0: scipy route
+    "a_plus_b_well_below_1": (0.672, 46.95, 0.00587, 0.488),  # and g < 0 for most z
     "small_b": (5.0, 2.0, 3.0, 0.5),
     "r_equals_a": (0.7, 4.4, 0.7, 1.5),  # C - A - B whole: the logarithmic case at z = 1
 }
@@ -48,16 +49,17 @@ def _params(values: tuple[float, ...]) -> np.ndarray:
 
 
 def _reference(p: np.ndarray, x: np.ndarray, beta: np.ndarray, times, weights) -> np.ndarray:
-    """Row by row with scipy (the implementation before the fast path)."""
+    """Row by row with scipy (the implementation before the fast path); g = (1-z)^(a-1) h is
+    negative where h is (possible for x = 0 when a + b < 1)."""
     r, _, a, b = p
     out = np.zeros(len(x))
     for t, c in zip(times, weights, strict=True):
         if t > 0:
             z = t / (beta + t)
+            h = hyp2f1(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z)
             with np.errstate(divide="ignore", invalid="ignore"):
-                log_g = (a - 1.0) * np.log1p(-z) + np.log(hyp2f1(a + b - 1.0 - r, a - 1.0,
-                                                                 a + b + x - 1.0, z))
-            out -= c * np.expm1(log_g)
+                log_g = (a - 1.0) * np.log1p(-z) + np.log(np.abs(h))
+            out += c * np.where(h < 0, 1.0 + np.exp(log_g), -np.expm1(log_g))
     return out
 
 

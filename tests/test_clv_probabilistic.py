@@ -7,6 +7,7 @@ differences, parameter recovery on data simulated from each model, degenerate da
 
 from __future__ import annotations
 
+import itertools
 import json
 import warnings
 from pathlib import Path
@@ -16,7 +17,7 @@ import pandas as pd
 import pytest
 from conftest import CDNOW_SAMPLE
 from scipy.integrate import quad
-from scipy.special import hyp2f1
+from scipy.special import betaln, hyp2f1
 
 from loyalist.clv import BetaGeoModel, GammaGammaModel, ParetoNBDModel, bgnbd, gammagamma, paretonbd
 from loyalist.clv._fitting import _information, compress
@@ -493,6 +494,138 @@ def test_bgnbd_nearly_common_dropout_gives_finite_predictions(a: float, b: float
     e = m.expected_purchases(90.0, xs, np.where(xs > 0, Ts * rng.uniform(0, 1, n), 0.0), Ts)
     assert np.isfinite(e).all() and (e > 0).all()
     assert np.isfinite(m.expected_purchases_new(90.0))
+
+
+# a + b < 1 (an exploratory tester's small webshop store, times in days): C = a+b-1 < 0 for
+# one-order customers, where 2F1(r, b; C; z) of eqs. 9-10 turns negative
+E8 = {"r": 0.672, "alpha": 46.95, "a": 0.00587, "b": 0.488}
+
+
+def _bg_expected_by_quadrature(p: dict[str, float], t: float, x: float, tx: float, T: float
+                               ) -> float:
+    """E[Y(t) | x, t_x, T] from the model's definition, with no hypergeometric function.
+
+    Given alive at T the purchase rate is Gamma(r+x, alpha+T) and the dropout probability
+    Beta(a, b+x), independently, and an active customer's expected purchases in t are
+    ``(1 - exp(-lambda p t)) / p`` (FHL 2005, the expectation behind eq. 9); mixing over lambda
+    leaves ``int_0^1 (1 - (1 + p t/(alpha+T))^-(r+x)) / p Beta(p; a, b+x) dp`` times P(alive)
+    (eq. 11). QUADPACK's algebraic weight p^(a-1) (1-p)^(b+x-1) takes both singular ends.
+    """
+    r, alpha, a, b = (p[k] for k in bgnbd.PARAMS)
+    n, u = r + x, t / (alpha + T)
+
+    def f(q: float) -> float:
+        return n * u if q == 0.0 else float(-np.expm1(-n * np.log1p(q * u)) / q)
+
+    integral, _ = quad(f, 0.0, 1.0, weight="alg", wvar=(a - 1.0, b + x - 1.0), epsabs=0.0,
+                       epsrel=1e-13, limit=200)
+    alive = 1.0 if x == 0 else 1.0 / (1.0 + a / (b + x - 1.0)
+                                      * ((alpha + T) / (alpha + tx)) ** (r + x))
+    return alive * integral / np.exp(betaln(a, b + x))
+
+
+def _rfm_days(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """n customers in days, half of them one-order customers (x = 0), ages 0-730."""
+    rng = np.random.default_rng(seed)
+    x = np.where(rng.random(n) < 0.5, 0, rng.integers(1, 40, n)).astype(float)
+    T = rng.integers(0, 731, n).astype(float)
+    T[: n // 4] = rng.uniform(0.0, 730.0, n // 4)  # continuous times as well
+    tx = np.where(x > 0, np.floor(T * rng.uniform(0.0, 1.0, n)), 0.0)
+    return x, tx, T
+
+
+def test_bgnbd_a_plus_b_below_1_gives_finite_expected_purchases() -> None:
+    """With a + b < 1 the third parameter of 2F1(r+x, b+x; a+b+x-1; z) is negative for
+    one-order customers (x = 0) and 2F1 turns negative as z = t/(alpha+T+t) grows: -1.79 at
+    T = 13 days, t = 90. Its log was NaN, so expected_orders and clv_bgnbd were NaN for those
+    customers and ``train`` dropped its evaluation. The expectation itself is positive:
+    1 - g > 1 and (a+b-1)/(a-1) > 0 as a < 1."""
+    mpmath = pytest.importorskip("mpmath")
+    m = _bg(**E8)
+    T = np.array([13.0, 30.0, 70.0])
+    zero = np.zeros(3)
+    e = m.expected_purchases(90.0, zero, zero, T)
+    assert np.isfinite(e).all() and (e > 0).all()
+    want = [_bg_expected_by_quadrature(E8, 90.0, 0.0, 0.0, v) for v in T]
+    np.testing.assert_allclose(e, want, rtol=1e-9)
+    with mpmath.workdps(40):  # eq. 10 as printed, at 40 digits
+        r, alpha, a, b = (mpmath.mpf(E8[k]) for k in bgnbd.PARAMS)
+        exact = [(a + b - 1) / (a - 1) * (1 - ((alpha + v) / (alpha + v + 90)) ** r
+                                          * mpmath.hyp2f1(r, b, a + b - 1, 90 / (alpha + v + 90)))
+                 for v in T]
+    np.testing.assert_allclose(e, [float(v) for v in exact], rtol=1e-12)
+    # a new customer (eq. 9): the same 2F1 with T = 0
+    horizons = np.array([30.0, 90.0, 365.0])
+    new = m.expected_purchases_new(horizons)
+    np.testing.assert_allclose(new, [_bg_expected_by_quadrature(E8, h, 0.0, 0.0, 0.0)
+                                     for h in horizons], rtol=1e-9)
+    # the scores' route: thousands of customers (sorted fast path), a per-customer horizon,
+    # and the discounted 12-month CLV
+    x, tx, age = _rfm_days(6000, 21)
+    e = m.expected_purchases(90.0, x, tx, age)
+    assert np.isfinite(e).all() and (e > 0).all()
+    some = np.flatnonzero(x == 0)[:3].tolist() + np.flatnonzero(x > 0)[:3].tolist()
+    np.testing.assert_allclose(e[some], [_bg_expected_by_quadrature(E8, 90.0, x[i], tx[i], age[i])
+                                         for i in some], rtol=1e-9)
+    t = np.random.default_rng(22).choice([0.0, 30.0, 90.0], len(x))
+    e_t = m.expected_purchases(t, x, tx, age)
+    assert np.isfinite(e_t).all() and np.all(e_t[t > 0] > 0) and np.all(e_t[t == 0] == 0)
+    money = np.where(x > 0, 20.0 + x, 0.0)
+    clv = _gg(p=6.25, q=3.74, gamma=15.4).clv(m, x, tx, age, money, horizon=12,
+                                               time_unit_per_period=30.4)
+    assert np.isfinite(clv).all() and (clv > 0).all()
+
+
+@pytest.mark.parametrize("values", [E8, {"r": 0.3, "alpha": 3.0, "a": 0.05, "b": 0.2},
+                                    {"r": 0.3, "alpha": 3.0, "a": 0.3, "b": 0.7}, BG_PAPER],
+                         ids=["a_plus_b_0.49", "a_plus_b_0.25", "a_plus_b_1", "paper"])
+def test_bgnbd_expected_purchases_grow_with_horizon(values: dict[str, float]) -> None:
+    m = _bg(**values)
+    horizons = np.array([1.0, 7.0, 13.0, 30.0, 90.0, 365.0, 3650.0])
+    new = m.expected_purchases_new(horizons)
+    assert np.all(np.isfinite(new)) and new[0] > 0 and np.all(np.diff(new) > 0)
+    for x, tx in ((0.0, 0.0), (1.0, 5.0), (5.0, 40.0)):
+        for T in (0.0, 13.0, 70.0, 400.0):
+            if tx > T:
+                continue
+            n = len(horizons)
+            e = m.expected_purchases(horizons, np.full(n, x), np.full(n, tx), np.full(n, T))
+            assert np.all(np.isfinite(e)) and e[0] > 0 and np.all(np.diff(e) > 0), (x, T, e)
+
+
+@pytest.mark.parametrize("a", [0.00587, 0.3, 0.999, 3.0])
+def test_bgnbd_predictions_are_finite_over_a_parameter_grid(a: float,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """Every prediction finite and in range over r, alpha, b, with a < 1 ((a-1) < 0), a + b < 1
+    (C < 0 for x = 0) and a + b = 1 (C = 0, a removable 0 * inf), on both evaluation routes
+    (scipy row by row, and the sorted fast path forced for every frequency); a few rows
+    against the quadrature of the model's definition."""
+    x, tx, T = _rfm_days(800, 23)
+    gg = _gg(p=6.25, q=3.74, gamma=15.4)
+    money = np.where(x > 0, 20.0 + x, 0.0)
+    check = np.concatenate([np.flatnonzero(x == 0)[:3], np.flatnonzero(x > 0)[:3]])
+    for r, alpha, b in itertools.product((0.05, 0.672, 5.0), (0.5, 46.95, 2000.0),
+                                         (0.01, 0.488, 1.0 - a if a < 1 else 0.7, 3.0)):
+        p = {"r": r, "alpha": alpha, "a": a, "b": b}
+        m = _bg(**p)
+        e = m.expected_purchases(90.0, x, tx, T)
+        with monkeypatch.context() as patch:
+            patch.setattr(bgnbd, "_MIN_ELEMENTS", 1)
+            e_fast = m.expected_purchases(90.0, x, tx, T)
+        clv = gg.clv(m, x, tx, T, money, horizon=12, time_unit_per_period=30.4)
+        new = m.expected_purchases_new(np.array([0.0, 1.0, 90.0, 3650.0]))
+        alive = m.probability_alive(x, tx, T)
+        probs = m.probability_of_n_purchases(np.arange(6), 90.0)
+        for name, v in (("expected", e), ("fast", e_fast), ("clv", clv), ("new", new),
+                        ("alive", alive), ("P(n)", probs)):
+            assert np.all(np.isfinite(v)) and np.all(v >= 0), (p, name)
+        assert np.all(alive <= 1.0) and probs.sum() <= 1.0 + 1e-12, p
+        # a near 1: 1 - g = O(a-1) cancels, scipy's route loses ~1e-13/|a-1| relative
+        np.testing.assert_allclose(e_fast, e, rtol=1e-10 if abs(a - 1.0) > 0.01 else 1e-9,
+                                   err_msg=str(p))
+        want = [_bg_expected_by_quadrature(p, 90.0, x[i], tx[i], T[i]) for i in check]
+        np.testing.assert_allclose(e[check], want, rtol=1e-8, err_msg=str(p))
 
 
 @pytest.mark.parametrize("model_cls", [BetaGeoModel, ParetoNBDModel])

@@ -186,37 +186,72 @@ def _safe_a(a: float) -> float:
     return a if abs(a - 1.0) > 1e-7 else (1.0 + 1e-7 if a >= 1.0 else 1.0 - 1e-7)
 
 
+def _safe_ab(a: float, b: float) -> tuple[float, float]:
+    """(a, b) for the predictions: a off 1 (:func:`_safe_a`), and a + b - 1 at least 1e-12 away
+    from 0. For x = 0 that is the third parameter C of 2F1, undefined at C = 0 (where eqs. 9-10
+    are a removable 0 * inf) and beyond scipy's hyp2f1 for |C| below ~1e-13. b moves by 1e-12;
+    the results, analytic in C there, move by ~1e-12/b relative (1e-9 for b = 0.001)."""
+    a = _safe_a(a)
+    c = a + b - 1.0
+    if abs(c) >= 1e-12:
+        return a, b
+    return a, 1.0 - a + (1e-12 if c >= 0.0 else -1e-12)
+
+
 def _log_g_beta(params: np.ndarray, x: np.ndarray, beta: np.ndarray, t: np.ndarray
-                ) -> np.ndarray:
-    """log of ``(beta/(beta+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; t/(beta+t))``, beta = alpha + T.
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """log |g| and where g < 0, for ``g = (beta/(beta+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)``,
+    z = t/(beta+t), beta = alpha + T.
 
     Evaluated through Euler's transformation as
     ``(1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)``: the big (r+x) exponent cancels analytically,
     so the hypergeometric factor stays O(1) and nothing overflows for large x. Row by row with
     scipy's ``hyp2f1``: the reference for (and fallback of) :func:`_one_minus_g_sum`.
+
+    g < 0 is legitimate when C = a+b+x-1 < 0, i.e. x = 0 and a + b < 1: every term of the
+    paper's series after the first is then negative ((C)_k < 0 for k >= 1), and 2F1 falls
+    through zero to -inf as z -> 1 (DLMF 15.4.23: Gamma(C) < 0). E[Y(t)] stays positive
+    (1 - g > 0 and, as a < 1, (a+b+x-1)/(a-1) > 0), so the sign is kept apart from the log.
+    Where C > 0 every series term is positive and a g <= 0 from scipy is a failure: the next
+    evaluation is tried, as for NaN.
     """
     r, _, a, b = params
+    x, beta, t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, beta, t)))
     z = t / (beta + t)
     A, B, C = a + b - 1.0 - r, a - 1.0, a + b + x - 1.0
+    signed = C < 0  # where g may be negative
+
+    def log_abs(v: np.ndarray, rows: Any) -> np.ndarray:
+        return np.log(np.where(signed[rows], np.abs(v), v))
+
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        h = hyp2f1(A, B, C, z)
-        out = np.asarray((a - 1.0) * np.log1p(-z) + np.log(h), dtype=float)
+        log_w = np.log1p(-z)
+        h = np.asarray(hyp2f1(A, B, C, z), dtype=float)
+        out = np.asarray((a - 1.0) * log_w + log_abs(h, ...), dtype=float)
+        negative = np.array(h < 0)
         bad = ~np.isfinite(out)
         if bad.any():
             # a, b in the tens of thousands (dropout nearly the same for everyone): Euler's h
             # is ~(1-z)^-(a-1), beyond floating point, while the paper's own form
             # 2F1(r+x, b+x; a+b+x-1; z) stays O(1) there (its first parameter is small)
-            out = np.array(np.broadcast_to(out, np.broadcast(out, x, z).shape), dtype=float)
-            bad = ~np.isfinite(out)
-            xb, zb = np.broadcast_to(x, out.shape)[bad], np.broadcast_to(z, out.shape)[bad]
-            out[bad] = (r + xb) * np.log1p(-zb) + np.log(hyp2f1(r + xb, b + xb,
-                                                                 a + b + xb - 1.0, zb))
+            xb = x[bad]
+            hb = hyp2f1(r + xb, b + xb, C[bad], z[bad])
+            out[bad] = (r + xb) * log_w[bad] + log_abs(hb, bad)
+            negative[bad] = hb < 0
             bad = ~np.isfinite(out)
         if bad.any():  # e.g. r, alpha ~ 1e7 (no rate heterogeneity): scipy gives NaN
-            out[bad] = (a - 1.0) * np.log1p(-np.broadcast_to(z, out.shape)[bad]) + np.log(
-                _gauss_series(A, B, np.broadcast_to(C, out.shape)[bad],
-                              np.broadcast_to(z, out.shape)[bad]))
-        return out
+            hb = _gauss_series(A, B, C[bad], z[bad])
+            out[bad] = (a - 1.0) * log_w[bad] + log_abs(hb, bad)
+            negative[bad] = hb < 0
+        return out, negative
+
+
+def _one_minus_g_rows(params: np.ndarray, x: np.ndarray, beta: np.ndarray, t: np.ndarray
+                      ) -> np.ndarray:
+    """1 - g row by row (scipy, :func:`_log_g_beta`), without cancellation where g < 0."""
+    log_g, negative = _log_g_beta(params, x, beta, t)
+    with np.errstate(over="ignore"):
+        return np.where(negative, 1.0 + np.exp(log_g), -np.expm1(log_g))
 
 
 def _gauss_series(A: float, B: float, C: np.ndarray, z: np.ndarray, *, terms: int = 2000
@@ -260,7 +295,8 @@ def _gauss_series(A: float, B: float, C: np.ndarray, z: np.ndarray, *, terms: in
 # Each run is compared with scipy at both ends of its pieces (where truncation and rounding
 # errors peak) and recomputed with scipy if they differ by more than 1e-11 relative to 1 - g or
 # 1e-13 relative to g (scipy's own error in log h). Frequencies with few customers, z within
-# 1e-12 of 1 and C <= 0 go to scipy directly.
+# 1e-12 of 1 and C <= 0 go to scipy directly (C < 0: x = 0 with a + b < 1, where h and g can
+# be negative, which the polynomial paths, working with log h, do not handle; see _log_g_beta).
 _SERIES_TERMS = 64  # Gauss-series coefficients computed per frequency
 _SERIES_CAP = 32  # the Gauss series covers the band edges it reaches in this many terms
 _TAYLOR_TERMS = 48  # Taylor coefficients computed per band
@@ -433,7 +469,7 @@ def _one_minus_g_sum(params: np.ndarray, x: np.ndarray, beta: np.ndarray, times:
     if n * len(steps) < _MIN_ELEMENTS:
         out = np.zeros(n)
         for t, c in steps:
-            out -= c * np.expm1(_log_g_beta(params, x, beta, np.full(n, t)))
+            out += c * _one_minus_g_rows(params, x, beta, np.full(n, t))
         return out
     order = _sort_rows(x, beta)
     xs, bs = x[order], beta[order]
@@ -467,8 +503,8 @@ def _one_minus_g_sum(params: np.ndarray, x: np.ndarray, beta: np.ndarray, times:
     if slow:
         idx = np.concatenate([np.arange(p0, p1) for p0, p1, _, _ in slow])
         lengths = [p1 - p0 for p0, p1, _, _ in slow]
-        om = -np.expm1(_log_g_beta(params, xs[idx], bs[idx],
-                                   np.repeat([s[2] for s in slow], lengths)))
+        om = _one_minus_g_rows(params, xs[idx], bs[idx],
+                               np.repeat([s[2] for s in slow], lengths))
         om *= np.repeat([s[3] for s in slow], lengths)
         total += np.bincount(idx, weights=om, minlength=n_u)
     if inverse is not None:
@@ -564,14 +600,14 @@ def _check_run(params: np.ndarray, x: float, bg: np.ndarray, om: np.ndarray,
     probe = np.concatenate([ends - lengths, ends - 1])
     rows = np.array([p[2] for p in pieces] + [p[3] - 1 for p in pieces])
     ts = np.array([p[0] for p in pieces] * 2)
-    ref = -np.expm1(_log_g_beta(params, np.full(len(rows), x), bg[rows], ts))
+    ref = _one_minus_g_rows(params, np.full(len(rows), x), bg[rows], ts)
     with np.errstate(invalid="ignore"):
         good = (np.abs(om[probe] - ref)
                 <= _CHECK_RTOL * np.abs(ref) + _CHECK_GTOL * np.abs(1.0 - ref))
     if not good.all():
         all_rows = np.concatenate([np.arange(p0, p1) for _, _, p0, p1 in pieces])
-        om[:] = -np.expm1(_log_g_beta(params, np.full(len(om), x), bg[all_rows],
-                                      np.repeat([p[0] for p in pieces], lengths)))
+        om[:] = _one_minus_g_rows(params, np.full(len(om), x), bg[all_rows],
+                                  np.repeat([p[0] for p in pieces], lengths))
 
 
 def _one_minus_g(params: np.ndarray, x: np.ndarray, beta: np.ndarray, t: np.ndarray
@@ -590,7 +626,7 @@ def _expected_purchases(params: np.ndarray, t: np.ndarray, x: np.ndarray, tx: np
                         T: np.ndarray) -> np.ndarray:
     """E[Y(t) | x, t_x, T] (eq. 10): expected repeat purchases in (T, T+t]."""
     r, alpha, a, b = params
-    a = _safe_a(a)
+    a, b = _safe_ab(a, b)
     p = np.array([r, alpha, a, b])
     one_minus_g = _one_minus_g(p, x, alpha + T, t)
     return (a + b + x - 1.0) / (a - 1.0) * one_minus_g * _probability_alive(p, x, tx, T)
@@ -604,7 +640,7 @@ def _discounted_purchases(params: np.ndarray, times: np.ndarray, discounts: np.n
     horizon is one pass of :func:`_one_minus_g_sum` over the customers.
     """
     r, alpha, a, b = params
-    a = _safe_a(a)
+    a, b = _safe_ab(a, b)
     p = np.array([r, alpha, a, b])
     d = np.asarray(discounts, dtype=float)
     weights = d - np.append(d[1:], 0.0)
@@ -615,7 +651,7 @@ def _discounted_purchases(params: np.ndarray, times: np.ndarray, discounts: np.n
 def _expected_purchases_new(params: np.ndarray, t: np.ndarray) -> np.ndarray:
     """E[X(t)] for a randomly chosen new customer (eq. 9)."""
     r, alpha, a, b = params
-    a = _safe_a(a)
+    a, b = _safe_ab(a, b)
     tt = np.atleast_1d(t).astype(float).ravel()
     zero = np.zeros(len(tt))
     om = _one_minus_g(np.array([r, alpha, a, b]), zero, np.full(len(tt), alpha), tt)
