@@ -458,8 +458,12 @@ def test_cli_functions_write_csv_and_table(tmp_path: Path) -> None:
                                    "reason", "because_of"]
     assert abs(sum(res["reasons"].values()) - 1) < 1e-3 and frame["reason"].notna().all()
     assert len(frame) == res["rows"] == 5 * res["customers"] and (frame.method == "hybrid").all()
-    one = rec_cli.run_recommend(path, "2024-02-15", "c7", out, 3, "popularity", new_only=True)
+    said: list[str] = []  # exploratory report 5b, F7: 83 s without a word at 206k customers
+    one = rec_cli.run_recommend(path, "2024-02-15", "c7", out, 3, "popularity", new_only=True,
+                                progress=said.append)
     assert one["customers"] == 1 and len(one["recommendations"]) == 3
+    assert said[0] == "reading the purchases" and said[2] == "ranking 3 products for 1 customers"
+    assert said[1].startswith("fitting the popularity recommender on ")
     rec_cli.run_recommend(path, "2024-02-15", "c7", out, 3, "popularity", new_only=True)
     with Store(path, read_only=True) as st:
         counts = st.query("SELECT method, count(*) n FROM recommendations GROUP BY 1"

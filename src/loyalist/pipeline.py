@@ -653,7 +653,8 @@ def _customers(customer: str | Sequence[str] | None) -> list[str] | None:
 def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
                   customer: str | Sequence[str] | None = None, out_dir: Path | str = "out",
                   n: int = 10, method: str = "hybrid", *, new_only: bool = False,
-                  random_state: int | None = 0, save: bool = True) -> dict[str, Any]:
+                  random_state: int | None = 0, save: bool = True,
+                  progress: Progress | None = None) -> dict[str, Any]:
     """Fit ``method`` on purchases before ``as_of`` and recommend ``n`` products to
     ``customer`` (one id or several; default: every customer with a purchase before
     ``as_of``). ``new_only`` leaves out products the customer already bought.
@@ -672,8 +673,12 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
     ids = _customers(customer)
     if ids is not None:
         _require_known_customers(store_path, ids)
+    say = progress or (lambda _m: None)
     t0 = time.perf_counter()
+    say("reading the purchases")
     data, ts = _interactions(store_path, as_of)
+    say(f"fitting the {method} recommender on {len(data.events):,} purchases of "
+        f"{data.n_customers:,} customers and {data.n_items:,} products")
     model = make_model(method, random_state=random_state).fit(data)
     fit_s = time.perf_counter() - t0
     targets = np.asarray(ids if ids is not None else data.customers, dtype=object)
@@ -691,10 +696,13 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
         notes.append(f"{data.n_warm_items - int(on_sale.sum()):,} products nobody bought in the "
                      f"{ON_SALE_DAYS} days before as_of (a past season's, or out of the range) "
                      "are not recommended")
+    say(f"ranking {n} products for {len(targets):,} customers")
     items, scores = model.recommend(targets, n, exclude_purchased=new_only,
                                     candidates=candidates)
+    say("why each product is on its list")
     why, because = reasons(model, method, targets, items, exclude_purchased=new_only)
     frame = _frame(targets, items, scores, method, why, because)
+    say("writing the recommendations")
     out_path = Path(out_dir)
     out_path.mkdir(parents=True, exist_ok=True)
     csv = out_path / RECOMMENDATIONS_CSV

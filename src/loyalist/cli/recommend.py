@@ -84,9 +84,8 @@ def recommend(
     """
     from loyalist.cli.main import progress
 
-    progress(as_json)(f"fitting the {method} recommender and ranking {n} products per customer")
     res = pipeline.recommend(store, as_of, customer, out_dir, n, method, new_only=new_only,
-                             random_state=seed)
+                             random_state=seed, progress=progress(as_json))
     if as_json:
         _emit_json(res)
         return
