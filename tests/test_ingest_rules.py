@@ -1157,3 +1157,16 @@ def test_order_level_discounts_and_refunds_are_said_with_their_amount(tmp_path: 
     assert "'Discount Amount' holds order-level discounts (2.00 in all)" in said
     assert "'Refunded Amount' holds order-level refunds (5.00 in all)" in said
     assert rep["rows_loaded"] == 3
+
+
+def test_column_names_decide_slash_dates_the_data_leaves_open(tmp_path: Path) -> None:
+    """A German file whose dates all read both ways is read day first (its column names), and
+    not said to be read month first."""
+    f = tmp_path / "umsatz.csv"
+    f.write_text("Bon;Datum;Kunde;Artikel;Menge;Einzelpreis\n1;02/03/2024;k1;A;1;2,50\n",
+                 encoding="utf-8")
+    st = Store(tmp_path / "s.duckdb")
+    rep = ingest_files(st, [f], loaded_at=LOADED_AT)[0]
+    assert str(st.query("SELECT ordered_at FROM transactions").ordered_at[0].date()) == \
+        "2024-03-02"
+    assert not any("read month first" in a for a in rep["assumptions"])

@@ -210,28 +210,30 @@ def _date_order(con: Any, sources: list[Source], tbls: list[str],
 
 
 def _dates_note(order: tuple[str | None, str | None], ev: tuple[int, int, int] | None
-                ) -> tuple[bool, str | None]:
-    """``(day first, note)`` for one file: day first where the shop's dates prove it; the note
-    for a file whose own dates all read both ways (no number above 12)."""
+                ) -> tuple[str | None, str | None]:
+    """``(day or month first, note)`` for one file: what the shop's dates prove (None: they
+    prove nothing); the note for a file whose own dates all read both ways (no number above
+    12), or None."""
     first, proof = order
     if ev is None or ev[0] or ev[1] or not ev[2]:
-        return first == "day", None
+        return first, None
     if first is None:
-        return False, ("every date reads both ways (no day above 12, e.g. 02/03/2024): read "
-                       "month first (US), as 3 February; if the shop writes the day first, "
-                       "load this file together with one that has a day above 12")
+        return None, ("every date reads both ways (no day above 12, e.g. 02/03/2024): read "
+                      "month first (US), as 3 February; if the shop writes the day first, "
+                      "load this file together with one that has a day above 12")
     where = "the other files of this load" if proof == "this load" else "the store's earlier loads"
-    return first == "day", (f"every date reads both ways (no day above 12): read "
-                            f"{'day' if first == 'day' else 'month'} first, as {where} show")
+    return first, (f"every date reads both ways (no day above 12): read "
+                   f"{'day' if first == 'day' else 'month'} first, as {where} show")
 
 
 def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapping[str, str],
           load_id: int, i: int, progress: Callable[[str], None] | None,
           day_one: date | None = None, loaded_at: datetime | None = None,
-          dates: tuple[bool, str | None] = (False, None)) -> dict[str, Any]:
+          dates: tuple[str | None, str | None] = (None, None)) -> dict[str, Any]:
     """Stage and write one source into ``tbl``; return its data-quality report. ``dates``:
-    (read ambiguous dates day first, the note saying how they were read) from
-    :func:`_dates_note`."""
+    ("day" or "month": which comes first in dates that read both ways, as the shop's dates
+    proved; None: as the column names' language says), and the note saying how they were
+    read (:func:`_dates_note`)."""
     earlier = _earlier_load(con, src, tbl)
     if earlier is not None:
         return earlier
@@ -247,9 +249,11 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
         if adapters.is_positional(src.headers):  # no header row: show the values
             first = con.execute(f"SELECT * FROM {src.view} LIMIT 1").fetchone()
         adapters.check_required(adapter, src.headers, str(src.path), first)
-        day_first, note = dates
-        if day_first and not adapter.day_first:
-            adapter = replace(adapter, day_first=True)
+        first, note = dates
+        if first is not None and adapter.day_first != (first == "day"):
+            adapter = replace(adapter, day_first=first == "day")  # the data over the names
+        elif first is None and adapter.day_first:
+            note = None  # read day first by the column names' language, which is said
         if note:
             adapter = replace(adapter, assumptions=(
                 *adapter.assumptions,
