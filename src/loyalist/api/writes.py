@@ -145,7 +145,6 @@ def client_names(tmp: Path, name: str) -> Callable[[str], str]:
     return show
 
 
-
 def unload_message(msg: str) -> str:
     """An unload message as the API's: the requests for the commands it suggests."""
     msg = re.sub(r"`loyalist unload ([0-9 ]+)`",

@@ -44,7 +44,6 @@ def is_text(dtype: str) -> bool:
     return dtype.upper() in ("VARCHAR", "STRING", "TEXT") or dtype.upper().startswith("VARCHAR")
 
 
-
 def _is_numeric(dtype: str) -> bool:
     d = dtype.upper()
     return any(k in d for k in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "NUMERIC"))

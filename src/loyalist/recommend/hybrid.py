@@ -369,15 +369,12 @@ class HybridRecommender(Recommender):
         (``"popularity"``); padding gets ``None``."""
         self._check_fitted()
         rows = self._rows(customer_ids)
-        items = np.asarray(items, dtype=object)
-        out = np.full(items.shape, None, dtype=object)
-        pad = np.array([x is None for x in items.ravel()], dtype=bool).reshape(items.shape)
-        codes = np.asarray(self.items_.get_indexer(
-            np.where(pad, "", items).astype(str).ravel())).reshape(items.shape)
+        codes = self._item_codes(items)
+        out = np.full(codes.shape, None, dtype=object)
         w = self.weights_[MODES[bool(exclude_purchased)]]
         names = [n for n, m in self.components_.items() if float(w.get(n, 0.0)) > 0]
         cold = rows < 0
-        out[cold[:, None] & ~pad] = FALLBACK
+        out[cold[:, None] & (codes >= 0)] = FALLBACK
         known = np.flatnonzero(~cold)
         for start in range(0, len(known), BATCH):
             r = known[start:start + BATCH]
@@ -391,7 +388,7 @@ class HybridRecommender(Recommender):
                 better = got > best
                 best[better], which[better] = got[better], j
             label = np.asarray(names, dtype=object)[which]
-            label[pad[r] | (codes[r] < 0)] = None
+            label[codes[r] < 0] = None
             out[r] = label
         return out
 

@@ -197,6 +197,16 @@ class Recommender:
         return out
 
     # --- machinery -----------------------------------------------------------------------
+    def _item_codes(self, items: object) -> np.ndarray:
+        """Positions in ``items_`` of product ids shaped as :meth:`recommend` returns them
+        (any shape); -1 for ``None`` padding and for products the model does not know."""
+        ids = np.asarray(items, dtype=object)
+        pad = np.equal(ids, None)
+        codes = np.asarray(self.items_.get_indexer(np.where(pad, "", ids).astype(str).ravel()))
+        codes = codes.reshape(ids.shape)
+        codes[pad] = -1
+        return codes
+
     def _rows(self, customer_ids: object) -> np.ndarray:
         if isinstance(customer_ids, str | bytes) or np.ndim(customer_ids) != 1:
             raise ParameterError("customer_ids must be a 1-d list of ids (batch-first API); "

@@ -76,15 +76,13 @@ def anchors(model: Recommender, customer_ids: object, items: Any) -> Any:
 
     from loyalist.recommend.ranking import BATCH
 
-    items = np.asarray(items, dtype=object)
-    out = np.full(items.shape, None, dtype=object)
+    codes = model._item_codes(items)
+    out = np.full(codes.shape, None, dtype=object)
     rows = model._rows(customer_ids)
-    codes = np.asarray(model.items_.get_indexer(
-        np.where(np.equal(items, None), "", items).astype(str).ravel())).reshape(items.shape)
     names = np.asarray(model.items_, dtype=object)
     profile = model.profile_.tocsr()
     by_item = model.similarity_.T.tocsr()  # row c: every product's similarity to product c
-    k = items.shape[1] if items.ndim == 2 else 0
+    k = codes.shape[1] if codes.ndim == 2 else 0
     for start in range(0, len(rows), BATCH):
         r = np.arange(start, min(start + BATCH, len(rows)))
         ok = (codes[r] >= 0) & (rows[r] >= 0)[:, None]
