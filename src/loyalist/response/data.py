@@ -399,8 +399,9 @@ def build_training_set(store: Store, *, cutoff: Any, window_days: int | None = N
 
 
 #: the most exposures the response learners are fitted on: beyond it, a random set of whole
-#: customers (measured: 1.56M exposures took 15 CPU-minutes; the plan's quality stops
-#: improving from about 20-40k customers' histories, 110-230k exposures, BENCHMARKS.md)
+#: customers (measured on a 10M-line store, BENCHMARKS.md: all 1.56M exposures took 884
+#: CPU-s where 250k took 331, for 1.2% more true value; the quality benchmark's 20-40k
+#: customer histories, 110-230k exposures, are under it)
 MAX_EXPOSURES = 250_000
 
 
@@ -419,7 +420,7 @@ def cap_exposures(training: TrainingSet, max_rows: int = MAX_EXPOSURES, seed: in
     kept = f[keep].reset_index(drop=True)
     note = (f"the response model was fitted on the exposures of a random {share:.0%} of the "
             f"customers ({len(kept):,} of {len(f):,} exposures, at most about "
-            f"{max_rows:,}: more add time, not accuracy)")
+            f"{max_rows:,}: more take several times as long for little gain)")
     return replace(training, frame=kept, notes=[*training.notes, note])
 
 
