@@ -589,16 +589,15 @@ def _interactions(store_path: Path | str, as_of: str | pd.Timestamp | None
                   ) -> tuple[Any, pd.Timestamp]:
     """Customer purchases before ``as_of`` as :class:`~loyalist.recommend.Interactions`."""
     from loyalist.features import no_purchase_error
-    from loyalist.recommend import interactions as inter_mod
     from loyalist.recommend.interactions import Interactions
 
     with Store(store_path, read_only=True) as st:
         ts = _rec_as_of(st, as_of)
-        lines, catalog = inter_mod.load(st, ts)
-        if lines.empty:
+        data = Interactions.from_store(st, ts)
+        if data.events.empty:
             raise DataError(f"{store_path}: {no_purchase_error(st, ts)}")
-    _require_products(store_path, lines, ts)
-    return Interactions.from_lines(lines, as_of=ts, catalog=catalog), ts
+    _require_two_products(store_path, data.items[:data.n_warm_items], ts)
+    return data, ts
 
 
 def _require_known_customers(store_path: Path | str, ids: Sequence[str]) -> None:

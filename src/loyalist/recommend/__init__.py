@@ -3,8 +3,10 @@ cold-start fallback, frequently-bought-together rules, and a temporal evaluation
 
 Every recommender has the same batch-first API::
 
-    lines, catalog = interactions.load(store, as_of)          # the one read from the store
-    data = Interactions.from_lines(lines, as_of=as_of, catalog=catalog)
+    data = Interactions.from_store(store, as_of)  # the read from the store, coded in DuckDB
+    # the same from a frame of lines (customer_id, order_id, ordered_at, product_id):
+    #   lines, catalog = interactions.load(store, as_of)
+    #   data = Interactions.from_lines(lines, as_of=as_of, catalog=catalog)
     model = HybridRecommender(random_state=0).fit(data)
     items, scores = model.recommend(customer_ids, n=10, exclude_purchased=True)
 """

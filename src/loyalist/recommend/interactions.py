@@ -64,6 +64,15 @@ def load(store: Store, as_of: pd.Timestamp | datetime | date | str, *, horizon_d
               AND {s.ORDERED_AT} < ?
             GROUP BY {s.CUSTOMER_ID}, {s.ORDER_ID}, {s.PRODUCT_ID}""",
         [end.to_pydatetime()])
+    catalog = _catalog(store, ts)
+    lines[s.ORDERED_AT] = pd.to_datetime(lines[s.ORDERED_AT])
+    log.info("loaded %d purchases of %d customers, %d catalogue products before %s",
+             len(lines), lines[s.CUSTOMER_ID].nunique(), len(catalog), end)
+    return lines, catalog
+
+
+def _catalog(store: Store, ts: pd.Timestamp) -> pd.DataFrame:
+    """The catalogue :func:`load` describes, indexed by ``product_id``."""
     catalog = store.query(
         f"""SELECT {s.PRODUCT_ID}, mode({s.CATEGORY}) AS {s.CATEGORY},
                    arg_max({s.DESCRIPTION}, {s.ORDERED_AT})
@@ -81,10 +90,7 @@ def load(store: Store, as_of: pd.Timestamp | datetime | date | str, *, horizon_d
         for col in CATALOG_COLUMNS:
             known = products[col].dropna()
             catalog.loc[known.index, col] = known
-    lines[s.ORDERED_AT] = pd.to_datetime(lines[s.ORDERED_AT])
-    log.info("loaded %d purchases of %d customers, %d catalogue products before %s",
-             len(lines), lines[s.CUSTOMER_ID].nunique(), len(catalog), end)
-    return lines, catalog
+    return catalog
 
 
 def decay_weights(age_days: np.ndarray, half_life_days: float | None) -> np.ndarray:
@@ -152,8 +158,70 @@ class Interactions:
             "order": order_codes.astype(np.int64),
             "age_days": ((ts - when).dt.total_seconds().to_numpy() / 86400.0),
         }).drop_duplicates(["user", "order", "item"], ignore_index=True)
-        n_warm = len(items)
+        return cls._indexed(events, customers, items, catalog, ts)
+
+    @classmethod
+    def from_store(cls, store: Store, as_of: pd.Timestamp | datetime | date | str
+                   ) -> Interactions:
+        """The purchases :func:`load` reads before ``as_of``, coded in DuckDB: what
+        ``from_lines(*load(store, as_of))`` gives (same codes, ages and catalogue), without
+        pulling every line's customer, order and product ids into Python strings. On a
+        9.6M-purchase store that read peaked at 3.8 GB; here only four numeric columns and the
+        distinct ids cross over."""
+        ts = pd.Timestamp(as_of)
+        if ts.tzinfo is not None:
+            ts = ts.tz_localize(None)
+        store.require(s.T_TRANSACTIONS)
+        con = store.con
+        cid, oid, pid, at = s.CUSTOMER_ID, s.ORDER_ID, s.PRODUCT_ID, s.ORDERED_AT
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE __rec_lines AS
+                SELECT {cid}, {oid}, {pid}, min({at}) AS {at}
+                FROM {s.T_TRANSACTIONS}
+                WHERE NOT {s.IS_GUEST} AND {s.LINE_KIND} = 'sale' AND {s.QUANTITY} > 0
+                  AND {at} < ? AND {cid} IS NOT NULL AND {pid} IS NOT NULL
+                  AND {at} IS NOT NULL
+                GROUP BY {cid}, {oid}, {pid}""", [ts.to_pydatetime()])
+        try:
+            for key, col in (("user", cid), ("item", pid)):
+                con.execute(
+                    f"""CREATE OR REPLACE TEMP TABLE __rec_{key} AS
+                        SELECT {col}, (row_number() OVER (ORDER BY {col}) - 1)::INTEGER AS code
+                        FROM (SELECT DISTINCT {col} FROM __rec_lines)""")
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE __rec_order AS
+                    SELECT {oid}, (row_number() OVER (ORDER BY {oid}) - 1)::BIGINT AS code
+                    FROM (SELECT DISTINCT {oid} FROM __rec_lines)""")
+            customers = con.sql(f"SELECT {cid} FROM __rec_user ORDER BY code"
+                                ).fetchnumpy()[cid]
+            items = con.sql(f"SELECT {pid} FROM __rec_item ORDER BY code").fetchnumpy()[pid]
+            cols = con.sql(
+                f"""SELECT u.code AS user, i.code AS item, o.code AS "order",
+                           date_diff('microsecond', l.{at}, ?::TIMESTAMP) / 86400e6 AS age_days
+                    FROM __rec_lines l JOIN __rec_user u USING ({cid})
+                    JOIN __rec_item i USING ({pid}) JOIN __rec_order o USING ({oid})
+                    ORDER BY user, item, "order" """,
+                params=[ts.to_pydatetime()]).fetchnumpy()
+        finally:
+            for name in ("lines", "user", "item", "order"):
+                con.execute(f"DROP TABLE IF EXISTS __rec_{name}")
+        events = pd.DataFrame({
+            "user": np.asarray(cols["user"], dtype=np.int32),
+            "item": np.asarray(cols["item"], dtype=np.int32),
+            "order": np.asarray(cols["order"], dtype=np.int64),
+            "age_days": np.asarray(cols["age_days"], dtype=np.float64)})
+        catalog = _catalog(store, ts)
+        log.info("coded %d purchases of %d customers, %d catalogue products before %s",
+                 len(events), len(customers), len(catalog), ts)
+        return cls._indexed(events, np.asarray(customers, dtype=object),
+                            np.asarray(items, dtype=object), catalog, ts)
+
+    @classmethod
+    def _indexed(cls, events: pd.DataFrame, customers: object, items: object,
+                 catalog: pd.DataFrame | None, ts: pd.Timestamp) -> Interactions:
+        """Attach the id indexes and the catalogue (cold items after the bought ones)."""
         items = pd.Index(items, name=s.PRODUCT_ID)
+        n_warm = len(items)
         if catalog is not None and len(catalog):
             cat = catalog.copy()
             cat.index = cat.index.astype(str)
