@@ -237,13 +237,19 @@ def test_day_numbers_with_the_date_of_day_one(tmp_path: Path) -> None:
              "SALES_VALUE": 2.0, "TRANS_TIME": 1631},
             {"household_key": 2, "BASKET_ID": 12, "DAY": 2.5, "PRODUCT_ID": 3, "QUANTITY": 1,
              "SALES_VALUE": 2.0, "TRANS_TIME": 1200}]
+    # exploratory report 6b, H2: 00:21 written as 21 (and 00:00 as 0) was quarantined as an
+    # unparseable date, 3% of a household panel's lines
+    rows += [{"household_key": 3, "BASKET_ID": 13 + i, "DAY": 3, "PRODUCT_ID": 3,
+              "QUANTITY": 1, "SALES_VALUE": 2.0, "TRANS_TIME": tm}
+             for i, tm in enumerate((21, 0, 5))]
     f = write_csv(tmp_path / "transaction_data.csv", rows)
     st, (rep,) = _ingest(tmp_path, [f], day_one="2019-01-01")
     assert rep["columns"]["ordered_at"] == "DAY" and rep["columns"]["ordered_time"] == "TRANS_TIME"
-    assert rep["rows_loaded"] == 2 and rep["rules"]["unparseable_date"] == 1  # day 2.5
+    assert rep["rows_loaded"] == 5 and rep["rules"]["unparseable_date"] == 1  # day 2.5
     assert any("day 1 is 2019-01-01 (--day-one)" in a for a in rep["assumptions"])
     got = st.query("SELECT ordered_at FROM transactions ORDER BY source_row").ordered_at
-    assert got.tolist() == [pd.Timestamp("2019-01-01 08:26"), pd.Timestamp("2019-02-01 16:31")]
+    assert got.tolist() == [pd.Timestamp("2019-01-01 08:26"), pd.Timestamp("2019-02-01 16:31")
+                            ] + [pd.Timestamp("2019-01-03 00:" + m) for m in ("21", "00", "05")]
     st.close()
     (tmp_path / "x").mkdir()
     with pytest.raises(ParameterError, match="--day-one 'soon' is not a date"):

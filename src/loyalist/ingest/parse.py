@@ -300,8 +300,10 @@ def time_expr(col: str, dtype: str) -> str:
     if _is_numeric(dtype):  # 1840 / 184005
         t = ("lpad(CAST(CAST({x} AS BIGINT) AS VARCHAR), "
              "CASE WHEN {x} > 9999 THEN 6 ELSE 4 END, '0')")
-    else:  # 826 (8:26, a clock time stored as a number in a text file)
-        t = (f"CASE WHEN regexp_full_match({t}, '[0-9]{{3}}') THEN lpad({t}, 4, '0') "
+    else:  # 826 (8:26) or 21 (0:21): a clock time stored as a number in a text file, read
+        # as the numeric branch reads it (dunnhumby's TRANS_TIME writes 00:21 as 21)
+        t = (f"CASE WHEN regexp_full_match({t}, '[0-9]{{1,4}}') THEN lpad({t}, 4, '0') "
+             f"WHEN regexp_full_match({t}, '[0-9]{{5}}') THEN lpad({t}, 6, '0') "
              f"ELSE {t} END")
     # unlike dates (is 03/04 March or April?), time formats cannot be mistaken for each other,
     # so every value takes the first that reads it
