@@ -1120,3 +1120,41 @@ def test_a_toml_or_yaml_catalog_is_pointed_to_plan(tmp_path: Path, name: str, te
     with pytest.raises(DataError, match=rf"{name}: ingest reads tables .* is read by "
                                         rf"`loyalist plan --catalog "):
         _ingest(tmp_path, [tmp_path / name], table="promotion_catalog")
+
+
+def test_product_list_keyed_by_the_code_the_sales_use(tmp_path: Path) -> None:
+    """Exploratory report 6b, H3: H&M's articles.csv has ``article_id`` (what the sales name)
+    and ``product_code`` (the family of colour variants); the family code was taken as the
+    key, variants were merged and 0 of the products matched a sale, without a word. The key
+    is now the id column holding the sold products; a key matching none of them is said."""
+    sales = write_csv(tmp_path / "transactions_train.csv", [
+        {"t_dat": "2020-09-0" + str(d), "customer_id": "h" * 63 + str(d % 2),
+         "article_id": art, "price": 0.0339, "sales_channel_id": 2}
+        for d, art in enumerate(["0108775015", "0108775044", "0110065001"], start=1)])
+    articles = write_csv(tmp_path / "articles.csv", [
+        {"article_id": art, "product_code": art[:7], "prod_name": name,
+         "product_type_name": kind, "perceived_colour_value_name": "Dark"}
+        for art, name, kind in [("0108775015", "Strap top", "Vest top"),
+                                ("0108775044", "Strap top", "Vest top"),
+                                ("0110065001", "OP T-shirt", "Bra")]])
+    st, reps = _ingest(tmp_path, [sales])
+    (rep,) = ingest_files(st, [articles], loaded_at=LOADED_AT, table="products")
+    assert rep["columns"]["product_id"] == "article_id" and rep["rows_loaded"] == 3
+    assert rep["columns"]["description"] == "prod_name"
+    assert rep["columns"]["category"] == "product_type_name"
+    got = st.query("SELECT product_id, category FROM products ORDER BY 1")
+    assert got.product_id.tolist() == ["0108775015", "0108775044", "0110065001"]
+    # a master with an internal sku first and the EAN the till scans second
+    (tmp_path / "d").mkdir()
+    ean = write_csv(tmp_path / "d" / "master.csv",
+                    [{"sku": f"S{i}", "ean": art, "category": "tops", "price": 9.99}
+                     for i, art in enumerate(["0108775015", "0108775044", "0110065001"])])
+    (rep,) = ingest_files(st, [ean], loaded_at=LOADED_AT, table="products")
+    assert rep["columns"]["product_id"] == "ean"
+    assert any("read from column 'ean': it holds 3 of the 3 products" in a
+               for a in rep["assumptions"])
+    other = write_csv(tmp_path / "d" / "other.csv", [{"sku": "X1", "category": "toys"}])
+    (rep,) = ingest_files(st, [other], loaded_at=LOADED_AT, table="products")
+    assert any("none of the ids in column 'sku' is among the 3 products" in a
+               for a in rep["assumptions"])
+    st.close()

@@ -61,8 +61,14 @@ SPECS: dict[str, TableSpec] = {
         {"sku": s.PRODUCT_ID, "stockcode": s.PRODUCT_ID, "itemid": s.PRODUCT_ID,
          "productcode": s.PRODUCT_ID, "cost": s.UNIT_COST, "listprice": s.PRICE,
          "unitprice": s.PRICE, "inventory": s.STOCK, "stocklevel": s.STOCK,
-         "name": s.DESCRIPTION, "productname": s.DESCRIPTION, "categoryname": s.CATEGORY,
+         "articleid": s.PRODUCT_ID, "article": s.PRODUCT_ID, "articleno": s.PRODUCT_ID,
+         "articlenumber": s.PRODUCT_ID,
+         "name": s.DESCRIPTION, "productname": s.DESCRIPTION, "prodname": s.DESCRIPTION,
+         "articlename": s.DESCRIPTION, "categoryname": s.CATEGORY,
          "department": s.CATEGORY, "productcategory": s.CATEGORY,
+         "producttype": s.CATEGORY, "producttypename": s.CATEGORY,
+         "productgroup": s.CATEGORY, "productgroupname": s.CATEGORY,
+         "departmentname": s.CATEGORY,
          **_names(s.PRODUCT_ID, _EU_PRODUCT), **_names(s.DESCRIPTION, _EU_DESCRIPTION),
          **_names(s.CATEGORY, _EU_CATEGORY),
          **_names(s.UNIT_COST, ("einkaufspreis", "ekpreis",
@@ -317,12 +323,58 @@ def customer_key(con: duckdb.DuckDBPyConnection, src: Source, cols: dict[str, st
         + f"; map another with --map {s.CUSTOMER_ID}=<column> if that is wrong")
 
 
+def product_key(con: duckdb.DuckDBPyConnection, src: Source, cols: dict[str, str],
+                mapped: bool) -> tuple[dict[str, str], str | None]:
+    """The product list's key column, keyed the way the store's sales are. A product master
+    often holds several codes (H&M's ``article_id`` per colour and ``product_code`` per
+    family; an ``ean`` beside a ``sku``): among the columns named like a product id, the one
+    holding the most of the products already sold in the store is the key, when it holds more
+    than the found one; a note says so. A key that matches none of the sold products (while
+    the sales name products) gets a note too: its categories and prices would describe
+    nothing that was sold."""
+    found = cols.get(s.PRODUCT_ID)
+    sold = int(con.execute(
+        f"SELECT count(DISTINCT {s.PRODUCT_ID}) FROM {s.T_TRANSACTIONS}").fetchall()[0][0])
+    if not sold or found is None:
+        return cols, None
+    names = set(SPECS[s.T_PRODUCTS].synonyms) | set(SYNONYMS_BY_COLUMN[s.PRODUCT_ID])
+    candidates = [found] if mapped else list(dict.fromkeys(
+        [found] + [h for h in src.headers
+                   if h not in cols.values()
+                   and (normalise(h) in names or _unprefixed(normalise(h), s.T_PRODUCTS)
+                        in names)
+                   and SPECS[s.T_PRODUCTS].synonyms.get(normalise(h), s.PRODUCT_ID)
+                   == s.PRODUCT_ID]))
+
+    def matched(h: str) -> int:
+        v = parse.column_expr(con, src.view, h, src.types[h], "id")
+        return int(con.execute(
+            f"SELECT count(DISTINCT k) FROM (SELECT {v} AS k FROM {src.view}) WHERE k IN "
+            f"(SELECT {s.PRODUCT_ID} FROM {s.T_TRANSACTIONS})").fetchall()[0][0])
+
+    hits = {h: matched(h) for h in candidates}
+    best = max(candidates, key=lambda h: (hits[h], h == found))
+    if hits[best] == 0:
+        return cols, (
+            f"none of the ids in column {found!r} is among the {sold:,} products of the sales "
+            "already in the store, so these rows describe nothing that was sold; name the "
+            f"column holding the sales' product ids with --map {s.PRODUCT_ID}=<column>")
+    if best == found:
+        return cols, None
+    return {**cols, s.PRODUCT_ID: best}, (
+        f"{s.PRODUCT_ID} read from column {best!r}: it holds {hits[best]:,} of the {sold:,} "
+        f"products of the sales lines ({found!r} holds {hits[found]:,}); map another with "
+        f"--map {s.PRODUCT_ID}=<column> if that is wrong")
+
+
 def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
           mapping: Mapping[str, str] | None, *, table: str) -> dict[str, Any]:
     cols = columns_for(spec, src.headers, mapping)
     key_note = None
     if spec.name == s.T_CUSTOMERS and s.CUSTOMER_ID not in (mapping or {}):
         cols, key_note = customer_key(con, src, cols)
+    if spec.name == s.T_PRODUCTS:
+        cols, key_note = product_key(con, src, cols, s.PRODUCT_ID in (mapping or {}))
     missing = [c for c in spec.required if c not in cols]
     if missing:
         raise DataError(
