@@ -383,6 +383,32 @@ def test_write_frame_takes_any_timestamp_resolution(tmp_path: Path) -> None:
     assert to_as_of("2011-09-01").unit == "ns"
 
 
+def test_write_frame_after_an_empty_first_frame(tmp_path: Path) -> None:
+    """Exploratory report 6a, G1: an empty first plan (a budget below one send) created
+    plan_customers from an empty frame, with text columns of type "NULL" and a text column
+    as DOUBLE, and every later plan failed with a DuckDB conversion traceback. Empty text
+    columns are now created as text, and a column that never held a value takes the type of
+    the first values written to it (which also mends stores written by the old code)."""
+    st = Store(tmp_path / "s.duckdb")
+    empty = pd.DataFrame({"customer_id": pd.Series([], dtype=object),
+                          "reasons": pd.Series([], dtype=float),
+                          "value": pd.Series([], dtype=float)})
+    st.write_frame("plan_t", empty)
+    types = dict(r[:2] for r in st.con.execute("DESCRIBE plan_t").fetchall())
+    assert types == {"customer_id": "VARCHAR", "reasons": "DOUBLE", "value": "DOUBLE"}
+    st.con.execute('CREATE TABLE old_t (customer_id "NULL", reasons DOUBLE)')  # as 6a found it
+    full = pd.DataFrame({"customer_id": ["C1", "C2"], "reasons": ["lapsing", "loyal"],
+                         "value": [1.5, 2.0]})
+    for table in ("plan_t", "old_t"):
+        st.write_frame(table, full)
+        got = st.query(f"SELECT * FROM {table} ORDER BY customer_id")
+        assert got.customer_id.tolist() == ["C1", "C2"]
+        assert got.reasons.tolist() == ["lapsing", "loyal"]
+    with pytest.raises(Exception, match="Conversion"):  # a column with values keeps its type
+        st.write_frame("plan_t", full.assign(value=["x", "y"]))
+    st.close()
+
+
 @pytest.mark.parametrize("value", [pd.Timestamp("2025-12-28", tz="Europe/Berlin"),
                                    pd.Timestamp("2025-12-28", tz="America/New_York"),
                                    "2025-12-28T00:00:00+02:00", "2025-12-28 00:00Z"])

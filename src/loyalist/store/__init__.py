@@ -325,21 +325,35 @@ class Store:
         resolution: ``pd.Timestamp("2011-09-01")`` is in seconds, and a table created from it
         (TIMESTAMP_S) could not take nanosecond rows later."""
         frame = _microsecond_timestamps(frame)
-        with self.transaction() as con:
-            con.register("__frame", frame)
-            try:
+        # registered outside the transaction: unregistering inside an aborted one raised
+        # "transaction is aborted" and hid the error that aborted it
+        self.con.register("__frame", frame)
+        try:
+            with self.transaction() as con:
+                # an empty frame's text columns have no type yet ("NULL"): they are text
+                types = [(col, "VARCHAR" if typ.strip('"') == "NULL" else typ)
+                         for col, typ, *_ in
+                         con.execute("DESCRIBE SELECT * FROM __frame").fetchall()]
                 if not self.has_table(name):
-                    con.execute(f"CREATE TABLE {name} AS SELECT * FROM __frame LIMIT 0")
+                    con.execute(f"CREATE TABLE {name} ("
+                                + ", ".join(f'"{c}" {typ}' for c, typ in types) + ")")
                 else:
-                    have = {r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()}
-                    for col, typ, *_ in con.execute("DESCRIBE SELECT * FROM __frame").fetchall():
+                    have = dict(r[:2] for r in con.execute(f"DESCRIBE {name}").fetchall())
+                    for col, typ in types:
                         if col not in have:
                             con.execute(f'ALTER TABLE {name} ADD COLUMN "{col}" {typ}')
+                        elif have[col] != typ and not frame[col].isna().all() and not (
+                                con.execute(f'SELECT count("{col}") FROM {name}'
+                                            ).fetchall()[0][0]):
+                            # a column that never held a value (a table created by an
+                            # earlier version from an empty frame: type "NULL", or a number
+                            # for text) takes the type of the first values it gets
+                            con.execute(f'ALTER TABLE {name} ALTER COLUMN "{col}" TYPE {typ}')
                     if replace_where:
                         con.execute(f"DELETE FROM {name} WHERE {replace_where}", params or [])
                 con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM __frame")
-            finally:
-                con.unregister("__frame")
+        finally:
+            self.con.unregister("__frame")
 
 
 #: the store's own record of the migrations done (``key``, ``value``)
