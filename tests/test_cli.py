@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import CDNOW_SAMPLE, line, need_shared, write_csv
 
@@ -250,6 +251,49 @@ def test_run_on_own_data_every_step_or_a_reason(tmp_path: Path) -> None:
             "--budget-per-month", "5", ok=False)
     assert p.returncode == 2 and "--budget and --budget-per-month both given" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "c.duckdb").exists()
+
+
+def test_an_empty_plan_then_a_real_one_and_a_failing_step(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """Exploratory report 6a, G1: a first plan with nobody in it (a budget below one send)
+    created plan_customers with untyped columns, and every later plan on the store crashed
+    (`run` exited 1 without its report, the API answered 500). And a step's internal error
+    now fails that step only: the others run and the exit code is 1."""
+    from test_churn import synthetic_lines
+
+    from loyalist import pipeline
+
+    synthetic_lines(n_customers=300).to_csv(tmp_path / "lines.csv", index=False)
+    store = tmp_path / "s.duckdb"
+    doc = json.loads(run("run", tmp_path / "lines.csv", "--store", store, "--out",
+                         tmp_path / "a", "--budget", "0.04", "--json").stdout)
+    plan_step = next(s for s in doc["steps"] if s["step"] == "plan")
+    assert plan_step["status"] == "done" and " 0 customers" in plan_step["detail"], plan_step
+    p = run("-q", "plan", "--store", store, "--budget", "500", "--goal", "retention",
+            "--period", "30", "--out", tmp_path / "p", "--json")
+    planned = json.loads(p.stdout)
+    assert planned["customers_targeted"] > 0
+    # 6a, G7: data that ended long ago are said to be stale, in the run and in the plan
+    assert any(w.startswith("the data end on 20") for w in doc["warnings"]), doc["warnings"]
+    assert any("send dates are in the past" in w for w in planned["warnings"])
+    assert pipeline.stale_data_warning(pd.Timestamp("2023-06-30 18:00"),
+                                       today=pd.Timestamp("2026-11-24")).startswith(
+        "the data end on 2023-06-30, 3.4 years before today (2026-11-24)")
+    assert "200 days before" in pipeline.stale_data_warning(
+        pd.Timestamp("2026-05-08"), today=pd.Timestamp("2026-11-24"))
+    assert pipeline.stale_data_warning(pd.Timestamp("2026-09-01"),
+                                       today=pd.Timestamp("2026-11-24")) is None
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise RuntimeError("forecast exploded\nsecond line")
+
+    monkeypatch.setattr(pipeline, "forecast", broken)
+    res = pipeline.run_all(store, tmp_path / "b", as_of=None)
+    steps = {s["step"]: s for s in res["steps"]}
+    assert steps["forecast"]["status"] == "failed"
+    assert steps["forecast"]["detail"].startswith("RuntimeError: forecast exploded (an internal")
+    assert steps["report"]["status"] == "done" and steps["features"]["status"] == "done"
 
 
 def test_a_file_that_is_not_a_store_is_named_and_left_untouched(tmp_path: Path) -> None:

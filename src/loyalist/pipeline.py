@@ -112,6 +112,25 @@ def _warn_beyond_data(st: Store, ts: pd.Timestamp) -> None:
                     (last.normalize() + pd.Timedelta(days=1)).date())
 
 
+#: data ending longer ago than this before today is said to be stale (run, plan)
+STALE_DAYS = 90
+
+
+def stale_data_warning(last: pd.Timestamp, today: pd.Timestamp | None = None) -> str | None:
+    """A sentence when the store's last sale is more than :data:`STALE_DAYS` before today
+    (exploratory report 6a, G7: a history that ended 3.4 years ago was planned as if current,
+    with sends dated then and "last bought 19 days ago")."""
+    today = (today or pd.Timestamp.now()).normalize()
+    age = (today - pd.Timestamp(last).normalize()).days
+    if age <= STALE_DAYS:
+        return None
+    ago = f"{age:,} days" if age < 730 else f"{age / 365.25:.1f} years"
+    return (f"the data end on {pd.Timestamp(last).date()}, {ago} before today "
+            f"({today.date()}): segments, churn risk, recommendations and plans describe "
+            "the customers as they were then, and a plan's send dates are in the past; load "
+            "recent sales for today's picture")
+
+
 def features(store_path: Path, *, as_of: str | None = None, out: Path | None = None,
              save: bool = True) -> tuple[pd.Timestamp, pd.DataFrame, Path | None]:
     """Compute features at ``as_of``; write them to ``out`` (.parquet or .csv) and the store."""
@@ -202,6 +221,7 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
     goal = meta["goal"]
     say(f"planning promotions: budget {meta['monthly_budget']:,.0f} a month, goal {goal}")
     planned = plan(store_path, budget_per_month=float(meta["monthly_budget"]), goal=goal,
+                   stale_check=False,
                    period=int(meta["planning_period_days"]), as_of=str(as_of.date()),
                    out=out / "plan")
     plan_eval = _plan_against_truth(Path(gen["files"]["truth_response"]), planned)
@@ -292,6 +312,10 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         ts = resolve_as_of(st, as_of)
         has_category = bool(st.con.execute(
             f"SELECT count({s.CATEGORY}) > 0 FROM {s.T_TRANSACTIONS}").fetchall()[0][0])
+        last = st.date_range()[1]
+    warnings = [w for w in [stale_data_warning(last) if ts > last else None] if w]
+    for w in warnings:
+        log.warning("%s", w)
     day = str(ts.date())
     steps: list[dict[str, Any]] = []
 
@@ -306,6 +330,15 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
             log.info("%s skipped: %s", name, e)
             steps.append({"step": name, "status": "skipped", "detail": str(e), "outputs": {},
                           "seconds": round(time.perf_counter() - t0, 2)})
+        except Exception as e:  # noqa: BLE001 - a fault in one step must not cost the others
+            # (exploratory report 6a, G1: a plan step's crash left the run without a report)
+            log.debug("%s failed", name, exc_info=True)
+            first = (str(e).strip().splitlines() or [""])[0][:300]
+            steps.append({"step": name, "status": "failed",
+                          "detail": f"{type(e).__name__}: {first} (an internal error; the "
+                                    "other steps ran; `loyalist -v run ...` shows where, "
+                                    "please report it)",
+                          "outputs": {}, "seconds": round(time.perf_counter() - t0, 2)})
 
     def do_features() -> tuple[str, dict[str, str]]:
         _, feats, path = features(store_path, as_of=day, out=out / "features.parquet")
@@ -326,8 +359,8 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     def do_recommend() -> tuple[str, dict[str, str]]:
         res = recommend(store_path, day, out_dir=out / "recommendations")
         return (f"{res['customers']:,} customers x {res['n']} products ({res['method']})"
-                + ("; only products not bought yet: nobody buys a product twice"
-                   if res["notes"] else ""), {"recommendations": res["csv"]})
+                + ("; only products not bought yet: few customers buy a product twice"
+                   if res["new_only"] else ""), {"recommendations": res["csv"]})
 
     def do_together() -> tuple[str, dict[str, str]]:
         res = basket_rules(store_path, out / "together", as_of=day)
@@ -379,7 +412,8 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
                                                "rows_loaded", "rows_quarantined", "status",
                                                "note")}
                         for r in loads],
-              "steps": steps, "seconds": round(time.perf_counter() - started, 2)}
+              "steps": steps, "warnings": warnings,
+              "seconds": round(time.perf_counter() - started, 2)}
     write_run_json(out, command="run", as_of=ts, inputs=[Path(f) for f in files],
                    metrics={}, extra=result)
     return result
@@ -981,12 +1015,14 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
          max_segment_share: float | None = None, cooldown_days: int | None = None,
          as_of: str | None = None, out: Path | None = None, save: bool = True,
          offer_fit: bool = True, budget_per_month: float | None = None,
-         progress: Progress | None = None) -> dict[str, Any]:
+         progress: Progress | None = None, stale_check: bool = True) -> dict[str, Any]:
     """A budget-optimal promotion plan for ``goal`` over the next ``period`` days, written to
     ``out`` (see :data:`PLAN_FILES`) and to the store tables ``plans`` / ``plan_customers``.
     The budget is the period's total (``budget``) or an amount per 30-day month
     (``budget_per_month``: sends are scheduled so that no month spends more).
-    ``offer_fit=False`` drops the offer-fit assumption (:func:`loyalist.promote.plan.offer_fit`)."""
+    ``offer_fit=False`` drops the offer-fit assumption (:func:`loyalist.promote.plan.offer_fit`).
+    ``stale_check`` warns when the data end long before today (off for a generated scenario,
+    whose end is its simulated present)."""
     from loyalist.promote.catalog import load_constraints
     from loyalist.promote.plan import PlanContext, make_plan
 
@@ -999,6 +1035,8 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     t0 = time.perf_counter()
     with Store(store_path, read_only=True) as st:
         ts = resolve_as_of(st, as_of)
+        last = st.date_range()[1]
+        stale = stale_data_warning(last) if stale_check and ts > last else None
         say("fitting the promotion response model")
         inp = plan_inputs(st, ts, catalog=catalog, period_days=period)
     known = set(inp["customers"]["segment"].astype(str))
@@ -1013,6 +1051,8 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     say("optimising the plan")
     res = make_plan(inp["predictions"], ctx, params, cons)
     summ = res["summary"]
+    if stale:
+        summ["warnings"] = [*summ.get("warnings", []), stale]
     summ["constraints"] = cons.as_dict()
     summ["response_model"] = inp["model"].summary()
     # the parameters and what they chose: the same plan re-made on the same data keeps its id

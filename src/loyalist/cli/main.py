@@ -314,8 +314,11 @@ def run_all(
                            period=period, catalog=catalog, constraints=constraints,
                            budget_per_month=budget_per_month,
                            progress=progress(quiet or as_json))
+    failed = [st["step"] for st in res["steps"] if st["status"] == "failed"]
     if as_json:
         emit_json(res)
+        if failed:
+            raise typer.Exit(1)
         return
     for load in res["loads"]:
         joined = " (order headers)" if load.get("format") == "order headers" else ""
@@ -328,12 +331,14 @@ def run_all(
     for c in ("step", "status", "detail"):
         t.add_column(c)
     for st in res["steps"]:
-        colour = "green" if st["status"] == "done" else "yellow"
+        colour = {"done": "green", "failed": "red"}.get(st["status"], "yellow")
         t.add_row(st["step"], f"[{colour}]{st['status']}[/{colour}]", st["detail"])
     out.print(t)
     for st in res["steps"]:
         for name, path in st["outputs"].items():
             out.print(f"  {name}: {path}")
+    if failed:  # the results above are written; the exit code says not everything ran
+        raise typer.Exit(1)
 
 
 @app.command()
