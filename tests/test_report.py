@@ -292,6 +292,9 @@ def test_store_with_only_transactions(tmp_path: Path) -> None:
     h = res["summary"]["quality"]
     assert (h["rows_read"], h["rows_loaded"], h["rows_quarantined"]) == (33, 31, 2)
     assert h["guest_lines"] == 1
+    # exploratory report 6a, G10: a month the data end in drew as a collapse, unmarked
+    assert "Part of a month only (hatched bars): June 2024 holds 1-9 Jun;" in page
+    assert "January 2024 holds" not in page
     for rule in ("non_positive_price", "unparseable_quantity", "guest"):
         assert f">{rule}<" in page
     # the store's counts say so (the ingest quality report counts the rows read)

@@ -141,6 +141,8 @@ def quality(st: Store) -> dict[str, Any]:
                                   count(DISTINCT {s.ORDER_ID}) AS orders,
                                   count(DISTINCT {s.CUSTOMER_ID}) AS customers
                            FROM {t} GROUP BY 1 ORDER BY 1""")
+    monthly["covers"] = _covers(monthly["month"], headline["first_date"],
+                                headline["last_date"])
     loads = pd.DataFrame()
     rules = pd.DataFrame(columns=["table", "rule", "action", "rows", "share_rows", "reason"])
     if st.has_rows(s.T_LOADS):
@@ -154,6 +156,20 @@ def quality(st: Store) -> dict[str, Any]:
         headline["loads"] = len(loads)
     return {"headline": headline, "loads": loads, "rules": rules, "line_kinds": kinds,
             "monthly": monthly}
+
+
+def _covers(months: pd.Series, first: str, last: str) -> pd.Series:
+    """Per month: None when the data cover it whole, else the days they cover (``1-9 Dec``):
+    the first month of the data (when they start after its 1st) and the last (an export made
+    mid-month; exploratory report 6a, G10: a 9-day December drew as a collapse)."""
+    first_day, last_day = pd.Timestamp(first).normalize(), pd.Timestamp(last).normalize()
+    out = []
+    for m in pd.to_datetime(months):
+        end = m + pd.offsets.MonthEnd(0)
+        lo, hi = max(m, first_day), min(end, last_day)
+        out.append(None if (lo, hi) == (m, end) else
+                   f"{lo.day}-{hi.day} {hi:%b}" if lo != hi else f"{hi.day} {hi:%b}")
+    return pd.Series(out, index=months.index, dtype=object)
 
 
 def _rules(st: Store, loads: pd.DataFrame) -> pd.DataFrame:

@@ -150,6 +150,12 @@ def _quality(d: dict[str, Any], images: dict[str, bytes]) -> str:
         *[(k.replace("_", " "), count(h[k])) for k in
           ("loads", "rows_read", "rows_loaded", "rows_quarantined") if k in h]])]
     out.append(img(images, "monthly", "net revenue and customers per month"))
+    part = d["monthly"].dropna(subset=["covers"]) if "covers" in d["monthly"] else []
+    if len(part):
+        out.append(note("Part of a month only (hatched bars): " + ", ".join(
+            f"{pd.Timestamp(m):%B %Y} holds {c}" for m, c in
+            zip(part["month"], part["covers"], strict=True))
+            + "; compare these bars with whole months with care."))
     if len(d["loads"]):
         loads = d["loads"].assign(file=d["loads"]["file"].map(lambda f: Path(str(f)).name))
         out += ["<h3>Loads</h3>", table(loads, [

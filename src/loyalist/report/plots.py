@@ -44,15 +44,30 @@ def _dates(ax: Any) -> None:
 
 
 def monthly(frame: pd.DataFrame) -> bytes:
-    """Net revenue (bars) and active customers (line) per month."""
+    """Net revenue (bars) and active customers (line) per month; a month the data cover only
+    in part (column ``covers``, e.g. ``1-9 Dec``) is hatched and labelled with its days."""
     fig, (ax,) = _figure(h=3.2)
     x = pd.to_datetime(frame["month"])
-    ax.bar(x, frame["revenue"], width=20, color=BLUE, label="net revenue")
+    covers = frame["covers"] if "covers" in frame else pd.Series([None] * len(frame))
+    part = covers.notna().to_numpy()
+    ax.bar(x[~part], frame["revenue"][~part], width=20, color=BLUE, label="net revenue")
+    if part.any():
+        ax.bar(x[part], frame["revenue"][part], width=20, color="white", edgecolor=BLUE,
+               hatch="//", label="part of a month")
+        for when, rev, days in zip(x[part], frame["revenue"][part], covers[part], strict=True):
+            ax.annotate(str(days), (when, rev), textcoords="offset points", xytext=(0, 3),
+                        ha="center", fontsize=7)
     ax.set_ylabel("net revenue")
     ax2 = ax.twinx()
-    ax2.plot(x, frame["customers"], color=ORANGE, marker="o", ms=3, label="customers")
+    ax2.plot(x[~part], frame["customers"][~part], color=ORANGE, marker="o", ms=3,
+             label="customers")
+    if part.any():
+        ax2.plot(x[part], frame["customers"][part], color=ORANGE, marker="o", ms=4,
+                 linestyle="none", markerfacecolor="white")
     ax2.set_ylabel("customers")
     _dates(ax)
+    if part.any():
+        ax.legend(loc="upper left", fontsize=7)
     ax.set_title("Revenue and customers per month")
     return _png(fig)
 
