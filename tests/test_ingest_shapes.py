@@ -1158,3 +1158,26 @@ def test_product_list_keyed_by_the_code_the_sales_use(tmp_path: Path) -> None:
     assert any("none of the ids in column 'sku' is among the 3 products" in a
                for a in rep["assumptions"])
     st.close()
+
+
+def test_lines_repeated_by_a_join_with_payments_are_quarantined(tmp_path: Path) -> None:
+    """A merged file where an order paid in two payments repeats its item rows: the same
+    order id and line number with the same item fields is one line (rule repeated_line, with
+    its revenue in the report); two lines of the same product under two numbers stay two."""
+    base = {"order_id": "o1", "customer_id": "c1", "order_purchase_timestamp":
+            "2024-01-02 10:00:00", "product_id": "p1", "price": 10.0}
+    rows = [{**base, "order_item_id": i, "payment_sequential": pay, "payment_value": v}
+            for pay, v in ((1, 15.0), (2, 5.0)) for i in (1, 2)]
+    rows.append({**base, "order_id": "o2", "order_item_id": 1, "payment_sequential": 1,
+                 "payment_value": 10.0})
+    st, (rep,) = _ingest(tmp_path, [write_csv(tmp_path / "merged.csv", rows)])
+    assert (rep["rows_read"], rep["rows_loaded"], rep["rows_quarantined"]) == (5, 3, 2)
+    assert rep["rules"]["repeated_line"] == 2
+    assert rep["revenue_loaded"] == 30.0
+    assert rep["rule_details"]["repeated_line"]["revenue"] == 20.0
+    assert any(a.startswith("2 rows repeat an earlier row's order and line number ('order_id', "
+                            "'order_item_id')") and "20.00 of revenue" in a
+               for a in rep["assumptions"])
+    q = st.query("SELECT source_row, rule FROM quarantine ORDER BY source_row")
+    assert list(q.itertuples(index=False, name=None)) == [(3, "repeated_line"),
+                                                         (4, "repeated_line")]

@@ -48,6 +48,9 @@ class Adapter:
     day_first: bool = False
     #: canonical columns the user named with --map (taken as meant, not second-guessed)
     mapped: frozenset[str] = frozenset()
+    #: the line's number within its order (:data:`LINE_NUMBER_NAMES`): an order's line
+    #: repeated with the same number is quarantined as ``repeated_line``
+    line_column: str | None = None
 
 
 # --- UCI Online Retail (2010-2011) and Online Retail II: both column spellings ----------------
@@ -375,6 +378,15 @@ _BY_WORDS: dict[str, _Words] = {
 }
 
 
+#: names (normalised) of a line's number within its order ('order_item_id' in Olist,
+#: 'line_no'): the same number twice in one order is the same line
+LINE_NUMBER_NAMES = ("orderitemid", "orderitemno", "orderitemnumber", "orderlineid",
+                     "orderline", "orderlineno", "orderlinenumber", "lineno", "linenumber",
+                     "linenum", "lineid", "linenr", "lineitemnumber", "lineitemno",
+                     "itemseq", "lineseq", "lineitemseq", "itemsequence", "linesequence",
+                     "itemlineno", "itemlinenumber", "position", "posnr", "positionsnummer")
+
+
 def normalise(name: str) -> str:
     """Lower case, accents and everything but letters and digits dropped: 'Quantité' ->
     'quantite', 'Stückpreis' -> 'stuckpreis', 'Straße' -> 'strasse', 'Unit Price' ->
@@ -574,6 +586,8 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
         rules_off["exact_duplicate"] = (
             "the file has no quantity column, so each row is one unit: identical rows are "
             "several units of the same item")
+    line = next((by_norm[n] for n in LINE_NUMBER_NAMES
+                 if n in by_norm and by_norm[n] not in used), None)
     day_first = any(normalise(h) in _EU_NAMES for h in cols.values())
     if day_first:
         assumptions.append(DAY_FIRST_NOTE)
@@ -593,6 +607,7 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
         assumptions=tuple(assumptions),
         day_first=day_first,
         mapped=frozenset(mapping),
+        line_column=line if s.ORDER_ID in cols else None,
     )
 
 

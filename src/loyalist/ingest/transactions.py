@@ -146,6 +146,20 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
         dup = (f"CASE WHEN {ROW} IN (SELECT {ROW} FROM {table}_dups) THEN 2 ELSE 1 END")
     else:
         dup = "1"
+    if a.line_column is not None:
+        # an order's line repeated under its own line number with the same item fields: a
+        # join with a table of several rows per order (payments) repeated it (__dup = 3)
+        same = [parse.q(h) for h in dict.fromkeys(
+            (*a.columns.values(), *a.cost_columns.values(), a.line_column))]
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE {table}_lines AS
+            SELECT unnest(list_sort(list({ROW}))[2:]) AS {ROW}
+            FROM {src.view}
+            WHERE {parse.plain_text_expr(a.line_column)} IS NOT NULL
+              AND {parse.plain_text_expr(a.columns[s.ORDER_ID])} IS NOT NULL
+            GROUP BY {', '.join(same)} HAVING count(*) > 1""")
+        dup = (f"CASE WHEN {dup} = 2 THEN 2 WHEN {ROW} IN (SELECT {ROW} FROM {table}_lines) "
+               "THEN 3 ELSE 1 END")
     has = ", ".join(
         f"({parse.plain_text_expr(col)} IS NOT NULL) AS \"__has_{canon}\""
         for canon, col in a.columns.items()
@@ -188,7 +202,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
                   f"AND {t}.{s.UNIT_PRICE} = p.{s.UNIT_PRICE} "
                   f"AND {t}.{s.CUSTOMER_ID} IS NOT DISTINCT FROM p.{s.CUSTOMER_ID})")
     rule = f"""CASE
-        WHEN __dup > 1 THEN 'exact_duplicate'
+        WHEN __dup = 2 THEN 'exact_duplicate'
+        WHEN __dup = 3 THEN 'repeated_line'
         WHEN {is_totals_row()} THEN 'totals_row'
         WHEN NOT __found THEN 'order_not_found'
         WHEN __status_cancelled THEN 'cancelled_order'
@@ -238,6 +253,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     _check_types(con, src, a, table)
     _check_line_totals(con, src, a, table)
     report = _report(con, src, a, table)
+    if "repeated_line" in report["rules"]:
+        report["assumptions"].append(_repeated_lines_note(a, report))
     cust = a.columns.get(s.CUSTOMER_ID)
     used = {**a.columns, **a.cost_columns,
             **({"the order status": a.status_column} if a.status_column else {})}
@@ -250,6 +267,16 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
                               + (parse.email_case_note(con, src.view, cust, src.types[cust])
                                  if cust else []))
     return report
+
+
+def _repeated_lines_note(a: Adapter, report: dict[str, Any]) -> str:
+    """The report's sentence on the lines quarantined as ``repeated_line``."""
+    d = report["rule_details"]["repeated_line"]
+    return (f"{d['rows']:,} rows repeat an earlier row's order and line number "
+            f"({a.columns[s.ORDER_ID]!r}, {a.line_column!r}) with the same product, price, "
+            "customer and date: the file repeats its lines, as a join with a table of several "
+            "rows per order (payments, shipments) does; they were quarantined as "
+            f"repeated_line, {d.get('revenue', 0):,.2f} of revenue not counted twice")
 
 
 def _corrections(con: duckdb.DuckDBPyConnection, table: str, load_id: int) -> list[str]:
@@ -736,7 +763,7 @@ def _report(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
             count(DISTINCT {s.CUSTOMER_ID}) FILTER (WHERE {ok} AND {s.QUANTITY} > 0),
             count(*) FILTER (WHERE {s.CUSTOMER_ID} IS NULL),
             count(*) FILTER (WHERE __cancel),
-            count(*) FILTER (WHERE __dup > 1),
+            count(*) FILTER (WHERE __dup = 2),
             count(*) FILTER (WHERE {s.QUANTITY} < 0),
             count(*) FILTER (WHERE {s.UNIT_PRICE} = 0),
             count(*) FILTER (WHERE __nonprod),

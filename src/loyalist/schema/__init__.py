@@ -142,6 +142,10 @@ class Rule:
 # first quarantine rule it meets; flag/classify rules annotate loaded rows.
 RULES: tuple[Rule, ...] = (
     Rule("exact_duplicate", "quarantine", "row repeats an earlier row of the same file exactly"),
+    Rule("repeated_line", "quarantine",
+         "the order's line number repeats an earlier row's with the same product, price, "
+         "customer and date: the line repeated by a join with several rows per order "
+         "(payments, shipments), not a second sale"),
     Rule("totals_row", "quarantine",
          "a totals or summary row of the export ('Total', 'Summe', ... where an id belongs, "
          "and no order id, product id or date): not a sale, its value is left out"),
