@@ -1160,6 +1160,97 @@ def test_product_list_keyed_by_the_code_the_sales_use(tmp_path: Path) -> None:
     st.close()
 
 
+def _olist_like(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """The Olist layout in small: every order has a customer id of its own ('k1'...'k5');
+    the person is 'customer_unique_id' in the customers file (u1 ordered three times, u2
+    twice). Order k4's customer 'k4' also has a newer row (the person moved)."""
+    orders = [{"order_id": f"o{n}", "customer_id": f"k{n}", "order_status": "delivered",
+               "order_purchase_timestamp": f"2024-0{n}-02 10:00:00"} for n in range(1, 6)]
+    items = [{"order_id": f"o{n}", "order_item_id": 1, "product_id": f"p{n % 2}",
+              "price": 10.0 * n} for n in range(1, 6)]
+    customers = [{"customer_id": f"k{n}", "customer_unique_id": u, "customer_city": city}
+                 for n, u, city in ((1, "u1", "recife"), (2, "u2", "natal"), (3, "u1", "recife"),
+                                    (4, "u2", "salvador"), (5, "u1", "olinda"))]
+    return (write_csv(tmp_path / "orders.csv", orders),
+            write_csv(tmp_path / "order_items.csv", items),
+            write_csv(tmp_path / "customers.csv", customers))
+
+
+def test_a_customers_file_naming_the_person_rekeys_per_order_customer_ids(
+        tmp_path: Path) -> None:
+    """Sales keyed by a per-order customer id, and a customers file mapping it onto the
+    person (customer_unique_id): the sales' customers are the persons, said in the report,
+    and the customers table has one row per person."""
+    orders, items, customers = _olist_like(tmp_path)
+    st, (ro, ri, rc) = _ingest(tmp_path, [orders, items, customers])
+    got = st.query("SELECT order_id, customer_id FROM transactions ORDER BY order_id")
+    assert got.customer_id.tolist() == ["u1", "u2", "u1", "u2", "u1"]
+    assert ri["columns"]["customer_id"] == "customer_unique_id"
+    assert ri["customers_loaded_with_purchases"] == 2 and ri["orders"] == 5
+    assert any(a.startswith("customer ids re-keyed through customers.csv: its "
+                            "'customer_unique_id' names the person behind each 'customer_id', "
+                            "so the sales' 5 customer ids ('customer_id') are 2 persons")
+               for a in ri["assumptions"])
+    # every row accounted for, in each file
+    for r in (ro, ri, rc):
+        assert r["rows_loaded"] + r["rows_quarantined"] == r["rows_read"] == 5
+    assert rc["columns"]["customer_id"] == "customer_unique_id"
+    cust = st.query("SELECT customer_id, region FROM customers ORDER BY customer_id")
+    assert list(cust.itertuples(index=False, name=None)) == [("u1", "olinda"),
+                                                             ("u2", "salvador")]
+    # the same by --map, which names a column of the customers file, not of the sales
+    (tmp_path / "b").mkdir()
+    st2, (_, ri2, _) = _ingest(tmp_path / "b", [orders, items, customers],
+                               mapping={"customer_id": "customer_unique_id"})
+    assert st2.query("SELECT count(DISTINCT customer_id) AS n FROM transactions").n[0] == 2
+    assert ri2["columns"]["customer_id"] == "customer_unique_id"
+    assert st2.query("SELECT count(*) AS n FROM customers").n[0] == 2
+
+
+def test_a_person_map_that_cannot_link_the_sales_says_which_file_has_it(
+        tmp_path: Path) -> None:
+    orders, items, _ = _olist_like(tmp_path)
+    other = write_csv(tmp_path / "people.csv", [
+        {"customer_id": f"x{n}", "customer_unique_id": "u1", "customer_city": "natal"}
+        for n in range(3)])
+    with pytest.raises(DataError, match=r"--map customer_id=customer_unique_id: "
+                                        r"order_items.csv has no column 'customer_unique_id', "
+                                        r"and the customers file that has it cannot link .*"
+                                        r"people.csv's 'customer_id' holds 0 of the sales' 5"):
+        _ingest(tmp_path, [orders, items, other], mapping={"customer_id": "customer_unique_id"})
+    # without the map, such a file keys nothing: the sales keep their own ids
+    st, (_, ri, _) = _ingest(tmp_path, [orders, items, other])
+    assert ri["columns"]["customer_id"] == "customer_id"
+    assert st.query("SELECT count(DISTINCT customer_id) AS n FROM transactions").n[0] == 5
+
+
+def test_one_file_with_a_per_order_customer_id_and_the_person_beside_it(
+        tmp_path: Path) -> None:
+    """Orders, items and customers merged into one file: 'customer_id' is new for every order,
+    'customer_unique_id' repeats across orders, so the person is the customer."""
+    rows = [{"order_id": f"o{n}", "customer_id": f"k{n}", "customer_unique_id": f"u{n % 2}",
+             "order_purchase_timestamp": f"2024-0{n}-02 10:00:00", "order_item_id": 1,
+             "product_id": "p1", "price": 10.0} for n in range(1, 7)]
+    f = write_csv(tmp_path / "merged.csv", rows)
+    st, (rep,) = _ingest(tmp_path, [f])
+    assert rep["columns"]["customer_id"] == "customer_unique_id"
+    assert st.query("SELECT count(DISTINCT customer_id) AS n FROM transactions").n[0] == 2
+    assert ("customer_id read from column 'customer_unique_id', not 'customer_id': "
+            "'customer_id' is a new id for (nearly) every order (6 ids, 6 orders), "
+            "'customer_unique_id' names the person across orders (2 persons)") in " ".join(
+                rep["assumptions"])
+    # a map is taken as meant
+    (tmp_path / "b").mkdir()
+    st2, (rep2,) = _ingest(tmp_path / "b", [f], mapping={"customer_id": "customer_id"})
+    assert st2.query("SELECT count(DISTINCT customer_id) AS n FROM transactions").n[0] == 6
+    # customer ids that repeat across orders are persons already: kept
+    for r in rows:
+        r["customer_id"] = "c" + str(r["customer_unique_id"])
+    (tmp_path / "c").mkdir()
+    _, (rep3,) = _ingest(tmp_path / "c", [write_csv(tmp_path / "c" / "m.csv", rows)])
+    assert rep3["columns"]["customer_id"] == "customer_id"
+
+
 def test_lines_repeated_by_a_join_with_payments_are_quarantined(tmp_path: Path) -> None:
     """A merged file where an order paid in two payments repeats its item rows: the same
     order id and line number with the same item fields is one line (rule repeated_line, with

@@ -20,7 +20,7 @@ from typing import Any
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 from loyalist.features import orders
-from loyalist.ingest import adapters, join, parse, read, tables, transactions
+from loyalist.ingest import adapters, join, parse, persons, read, tables, transactions
 from loyalist.ingest.read import Source, open_sources
 from loyalist.store import META, Store
 
@@ -142,7 +142,14 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
                 if i in lines_of:
                     src = join.joined_source(con, src, [sources[h] for h in heads],
                                              lines_of[i], f"__joined{i}")
-                report = _load(con, store, src, tbl, fmt, mapping, load_id, i, progress,
+                own = _own_mapping(mapping, src, sources)
+                if tbl == s.T_TRANSACTIONS and fmt in ("auto", "generic"):
+                    # sales keyed by a per-order id, a customers file naming the person
+                    m = persons.person_map(con, src, [sources[k] for k in order
+                                                      if tbls[k] == s.T_CUSTOMERS], mapping)
+                    if m is not None:
+                        src, own = persons.rekeyed(con, src, m, f"__persons{i}", own)
+                report = _load(con, store, src, tbl, fmt, own, load_id, i, progress,
                                first_day, loaded_at,
                                dates=_dates_note(order_of_dates, evidence.get(i)))
             report.update(load_id=load_id, table=tbl)
@@ -181,6 +188,15 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
 
 #: ``store_meta`` key: the order of day and month the store's dates proved ("day"/"month")
 DATE_ORDER_KEY = "date_order"
+
+
+def _own_mapping(mapping: Mapping[str, str], src: Source, sources: Sequence[Source]
+                 ) -> dict[str, str]:
+    """The ``--map`` entries for one file of several given together: those naming a column
+    another file has and this one lacks are that file's (``--map category=...`` naming the
+    products file's column)."""
+    return {k: v for k, v in mapping.items()
+            if v in src.headers or not any(v in o.headers for o in sources)}
 
 
 def _date_order(con: Any, sources: list[Source], tbls: list[str],
@@ -249,6 +265,7 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
         if adapters.is_positional(src.headers):  # no header row: show the values
             first = con.execute(f"SELECT * FROM {src.view} LIMIT 1").fetchone()
         adapters.check_required(adapter, src.headers, str(src.path), first)
+        adapter = persons.person_in_file(con, src, adapter)
         first, note = dates
         if first is not None and adapter.day_first != (first == "day"):
             adapter = replace(adapter, day_first=first == "day")  # the data over the names

@@ -378,6 +378,24 @@ _BY_WORDS: dict[str, _Words] = {
 }
 
 
+#: words that name the person behind a customer id ('customer_unique_id', 'person_id'): an
+#: export whose customer id is new for every order names the person so
+_PERSON_ENTITY = frozenset({"person", "persons", "people", "individual", "individuals"})
+_PERSON_QUALIFIER = frozenset({"unique", "persistent", "master", "global", "canonical",
+                               "golden"})
+
+
+def names_a_person(name: str) -> bool:
+    """Whether a column's name says it holds the person behind customer ids:
+    ``customer_unique_id``, ``unique_customer_id``, ``master_client_id``, ``person_id``
+    (and no word a customer id never has, such as name or city)."""
+    w = set(words(name))
+    rule = _BY_WORDS[s.CUSTOMER_ID]
+    if not w or any(x.startswith(rule.none_of) for x in w):
+        return False
+    return bool(w & _PERSON_ENTITY or (w & _PERSON_QUALIFIER and w & rule.any_of))
+
+
 #: names (normalised) of a line's number within its order ('order_item_id' in Olist,
 #: 'line_no'): the same number twice in one order is the same line
 LINE_NUMBER_NAMES = ("orderitemid", "orderitemno", "orderitemnumber", "orderlineid",

@@ -27,6 +27,7 @@ from loyalist.ingest.adapters import (
     DAY_FIRST_NOTE,
     SYNONYMS_BY_COLUMN,
     generic,
+    names_a_person,
     normalise,
 )
 from loyalist.ingest.read import ROW, Source, duplicate_note
@@ -297,11 +298,16 @@ def customer_key(con: duckdb.DuckDBPyConnection, src: Source, cols: dict[str, st
                  ) -> tuple[dict[str, str], str | None]:
     """The customer list's key column, keyed the way the store's sales are: a shop's customer
     export carries its own 'Customer ID' and the e-mail, while its order export names the
-    customer by e-mail only. Among the found id column and any e-mail column, the one holding
+    customer by e-mail only; an export whose customer id is new for every order names the
+    person in a column of its own. Among the found id column and any e-mail or person column
+    (:func:`~loyalist.ingest.adapters.names_a_person`), the one holding
     the most of the sales lines' customers already in the store is the key, when it holds at
     least half of them and more than the found one does; a note says so."""
     found = cols.get(s.CUSTOMER_ID)
     emails = [h for h in src.headers if normalise(h) in _EMAIL_NAMES and h != found]
+    # a person id beside a per-order customer id (Olist's customer_unique_id), which the
+    # sales were keyed by (:mod:`loyalist.ingest.persons`)
+    emails += [h for h in src.headers if names_a_person(h) and h != found and h not in emails]
     buyers = con.execute(f"SELECT count(DISTINCT {s.CUSTOMER_ID}) FROM {s.T_TRANSACTIONS} "
                          f"WHERE NOT {s.IS_GUEST}").fetchall()[0][0] if emails else 0
     if not buyers:
