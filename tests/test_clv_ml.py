@@ -12,7 +12,7 @@ from conftest import CDNOW_SAMPLE, LOADED_AT, ONLINE_RETAIL, need_shared
 from scipy.stats import spearmanr
 from test_churn import AS_OF, H, make_store, or_evaluation, or_store, synthetic_lines  # noqa: F401
 
-from loyalist.clv.ml import BoostedCLVModel
+from loyalist.clv.ml import BoostedCLVModel, history_scale, quantile_cap
 from loyalist.errors import DataError, NotFittedError, ParameterError
 from loyalist.evaluation import metrics as M
 from loyalist.evaluation.purchases import compare_purchase_forecasts, last_period_days
@@ -271,16 +271,29 @@ def test_online_retail_clv_rank_targets(or_evaluation: dict) -> None:  # noqa: F
     assert model["spearman"] >= 0.60 and model["lift_top_decile"] >= 6
 
 
-def test_one_huge_customer_does_not_set_the_others_p90(syn, tmp_path: Path) -> None:  # noqa: ANN001
-    """A wholesaler making 90% of the revenue: the quantile models learn his spend capped
-    (winsorised), so every other customer's p90 stays near what it is without him (it rose
-    ~4x on the median, up to 100x, when his leaves set the p90)."""
-    _, feats, panel = syn
-    lines = synthetic_lines().copy()
+def _with_big_accounts(lines: pd.DataFrame, k: int, share: float = 0.95) -> tuple[pd.DataFrame,
+                                                                                 list[str]]:
+    """``lines`` with the ``k`` customers with the most lines made wholesalers: their quantities
+    multiplied so that together they make ``share`` of the revenue."""
+    lines = lines.copy()
     rev = lines["quantity"] * lines["unit_price"]
-    big = lines.groupby("customer_id").size().idxmax()  # the customer with the most lines
-    mine = lines["customer_id"] == big
-    lines.loc[mine, "quantity"] *= int(round(9 * rev[~mine].sum() / rev[mine].sum()))
+    big = lines.groupby("customer_id").size().nlargest(k).index.tolist()
+    mine = lines["customer_id"].isin(big)
+    factor = share / (1 - share) * rev[~mine].sum() / rev[mine].sum()
+    lines.loc[mine, "quantity"] *= int(round(factor))
+    return lines, big
+
+
+def _scores(model: BoostedCLVModel, feats: pd.DataFrame, order: pd.Series) -> pd.DataFrame:
+    return model.score(feats.set_index("customer_id").loc[order].reset_index())
+
+
+def test_one_huge_customer_does_not_set_the_others_p90(syn, tmp_path: Path) -> None:  # noqa: ANN001
+    """A wholesaler making 90% of the revenue: every other customer's p90 stays near what it
+    is without him (it rose ~4x on the median, up to 100x, when his leaves set the p90), and
+    his own p50 is in line with his own history."""
+    _, feats, panel = syn
+    lines, (big,) = _with_big_accounts(synthetic_lines(), 1, share=0.9)
     st = make_store(tmp_path / "w.duckdb", lines)
     wpanel = build_panel(st, sorted(panel["as_of"].unique()), H)
     wfeats = customer_features(st, AS_OF)
@@ -288,13 +301,80 @@ def test_one_huge_customer_does_not_set_the_others_p90(syn, tmp_path: Path) -> N
     with_him = BoostedCLVModel().fit(wpanel)
     others = feats["customer_id"] != big
     p90 = base.score(feats)["clv_p90"][others].to_numpy()
-    wp90 = with_him.score(wfeats.set_index("customer_id").loc[feats["customer_id"]]
-                          .reset_index())["clv_p90"][others].to_numpy()
+    wp90 = _scores(with_him, wfeats, feats["customer_id"])["clv_p90"][others].to_numpy()
     ratio = (wp90 + 1) / (p90 + 1)
     assert 0.8 < np.median(ratio) < 1.25
     assert wp90.mean() < 1.5 * p90.mean()
     assert np.quantile(ratio, 0.9) < 2.5
-    assert next(iter(with_him.capped_customers_)) == big  # named, largest first
-    from loyalist.clv.ml import quantile_cap
+    him = wfeats[wfeats["customer_id"] == big]
+    usual = float(history_scale(him, H)[0])  # his spend per 60 days so far
+    mine = with_him.score(him).iloc[0]
+    assert 0.2 * usual < mine["clv_p50"] < 5 * usual
+    assert big not in with_him.capped_customers_  # a steady wholesaler is not an outlier
 
-    assert base.quantile_cap_ == quantile_cap(panel["future_spend"], panel["customer_id"])
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_several_big_accounts_do_not_set_the_others_quantiles(syn, tmp_path: Path,  # noqa: ANN001
+                                                              k: int) -> None:
+    """Found on a wholesale shop (3 accounts, 96% of revenue): a cap at twice the third-largest
+    customer did nothing, and ordinary customers got p90 80x and p50 18x their two years'
+    spend. Each customer's quantiles must stay in line with his own history, whatever the
+    number of big accounts."""
+    _, feats, panel = syn
+    lines, big = _with_big_accounts(synthetic_lines(), k)
+    st = make_store(tmp_path / "w.duckdb", lines)
+    wpanel = build_panel(st, sorted(panel["as_of"].unique()), H)
+    wfeats = customer_features(st, AS_OF)
+    model = BoostedCLVModel().fit(wpanel)
+    out = _scores(model, wfeats, feats["customer_id"])
+    f = wfeats.set_index("customer_id").loc[feats["customer_id"]].reset_index()
+    others = ~f["customer_id"].isin(big).to_numpy()
+    p90 = BoostedCLVModel().fit(panel).score(feats)["clv_p90"].to_numpy()[others]
+    wp90 = out["clv_p90"].to_numpy()[others]
+    assert np.quantile((wp90 + 1) / (p90 + 1), 0.9) < 2.5
+    spent = f["monetary_total"].to_numpy()[others]
+    old = f["tenure_days"].to_numpy()[others] >= 180  # not new: two orders' worth of history
+    assert (out["clv_p50"].to_numpy()[others][old] <= 3 * spent[old]).all()
+    assert (wp90[old] <= 10 * spent[old]).mean() > 0.99
+    q = out[["clv_p10", "clv_p50", "clv_p90"]].to_numpy()
+    assert (np.diff(q, axis=1) >= 0).all()
+    scale = history_scale(f[~others], H)
+    assert (out["clv_p50"].to_numpy()[~others] > 0.2 * scale).all()
+
+
+def test_quantile_cap_is_a_far_out_fence_on_log_ratios() -> None:
+    """Tukey's far-out fence exp(Q3 + 3 IQR) of the log ratios, by hand; a handful of extreme
+    customers does not move it (the old rule, twice the third-largest customer, followed
+    them)."""
+    ratios = np.exp(np.linspace(-2.0, 2.0, 401))  # log quartiles -1 and 1
+    assert quantile_cap(ratios) == pytest.approx(np.exp(1 + 3 * 2))
+    assert quantile_cap(np.r_[ratios, np.full(5, 1e6)]) == pytest.approx(np.exp(7), rel=0.15)
+    assert quantile_cap(np.r_[ratios, np.zeros(50)]) == pytest.approx(np.exp(7))  # buyers only
+    assert quantile_cap(ratios[:10]) == float("inf")  # too few buyers to tell
+
+
+def test_history_scale_by_hand() -> None:
+    f = pd.DataFrame({"monetary_total": [730.0, 50.0, 0.0, 90.0],
+                      "orders": [10, 1, 1, 3], "order_days": [8, 1, 1, 3],
+                      "tenure_days": [730, 10, 400, 90]})
+    assert history_scale(f, 90).tolist() == pytest.approx([90.0, 50.0, 90.0, 90.0])  # median
+    assert history_scale(f, 90, "future_orders")[:2].tolist() == pytest.approx([10 * 90 / 730,
+                                                                                1.0])
+
+
+def test_a_sudden_jump_above_own_history_is_capped_and_named(syn, tmp_path: Path  # noqa: ANN001
+                                                             ) -> None:
+    """A customer with one small order who then buys 10,000 times as much: his windows are
+    winsorised for the quantile models and he is named (his p90 is a floor)."""
+    _, _, panel = syn
+    lines = synthetic_lines().copy()
+    counts = lines.groupby("customer_id")["order_id"].nunique()
+    jumper = counts[counts >= 6].index[0]
+    orders = sorted(lines.loc[lines["customer_id"] == jumper, "order_id"].unique())
+    later = (lines["customer_id"] == jumper) & lines["order_id"].isin(orders[1:])
+    lines.loc[later, "quantity"] *= 10_000
+    st = make_store(tmp_path / "j.duckdb", lines)
+    model = BoostedCLVModel().fit(build_panel(st, sorted(panel["as_of"].unique()), H))
+    assert np.isfinite(model.quantile_cap_)
+    assert jumper in model.capped_customers_
+    assert model.capped_customers_[jumper] > model.quantile_cap_

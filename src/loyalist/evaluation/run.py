@@ -248,12 +248,13 @@ def fit_customer_models(store: Store, as_of: Any, horizon: int = 90, *, segments
     say("  lifetime value models (point, p10, p50, p90)")
     clv = BoostedCLVModel(random_state=cfg.random_state, n_jobs=cfg.n_jobs).fit(panel)
     if clv.capped_customers_:
-        top = ", ".join(f"{c} ({v:,.0f})" for c, v in list(clv.capped_customers_.items())[:3])
+        top = ", ".join(f"{c} ({v:,.0f}x)" for c, v in list(clv.capped_customers_.items())[:3])
         notes.append(f"CLV quantiles: {len(clv.capped_customers_)} customer(s) spent far more "
-                     f"in a {horizon}-day window than any other, e.g. {top}; the p10/p50/p90 "
-                     f"models learned from their spend capped at {clv.quantile_cap_:,.0f} so "
-                     "that they do not set other customers' intervals, and their own p90 is a "
-                     "floor (their clv_expected is not capped)")
+                     f"in a {horizon}-day window than their own history rate, e.g. {top}; the "
+                     f"p10/p50/p90 models learned from that ratio capped at "
+                     f"{clv.quantile_cap_:,.0f}x so that they do not set other customers' "
+                     "intervals, and their own p90 is a floor (their clv_expected is not "
+                     "capped)")
     say("  BG/NBD and Gamma-Gamma")
     bg, gg = _fit_bgnbd(feats, notes)
     models = CustomerModels(ts, horizon, plan, churn, clv, bg, gg, notes=notes)
