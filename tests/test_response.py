@@ -662,3 +662,23 @@ def test_a_large_history_is_fitted_on_whole_customers_up_to_a_cap() -> None:
                                     "random 20% of the customers")
     again = cap_exposures(ts, max_rows=1000)
     pd.testing.assert_frame_equal(again.frame, kept)  # the same store, the same sample
+
+
+def test_the_cap_samples_customers_before_their_features_are_built(
+        scenario: dict[str, Path], end: pd.Timestamp) -> None:
+    """Exploratory report 5b, F3: on a 10M-line store the plan built features for all 1.56M
+    exposures (285 s, 3 GB) and then kept 250k. ``max_rows`` keeps the same customers'
+    exposures, sampled before the features are built: the same rows, features and note."""
+    from loyalist.response.data import cap_exposures
+
+    with Store(scenario["store"], read_only=True) as st:
+        full = build_training_set(st, cutoff=end, window_days=W)
+        n = len(full.frame) // 3
+        after = cap_exposures(full, max_rows=n)
+        before = build_training_set(st, cutoff=end, window_days=W, max_rows=n)
+    assert len(before.frame) < len(full.frame) and before.notes[-1] == after.notes[-1]
+    key = ["customer_id", "sent_at", "promotion"]
+    a = after.frame.sort_values(key, ignore_index=True)
+    b = before.frame.sort_values(key, ignore_index=True)[a.columns]
+    pd.testing.assert_frame_equal(a, b)
+    assert before.features == after.features

@@ -336,9 +336,11 @@ def _outcomes(store: Store, w: int, cutoff: pd.Timestamp, sent_from: pd.Timestam
 
 
 def build_exposures(store: Store, *, cutoff: Any, window_days: int | None = None,
-                    sent_from: Any = None) -> TrainingSet:
+                    sent_from: Any = None, max_rows: int | None = None) -> TrainingSet:
     """Exposures sent at or after ``sent_from`` (if given) whose window ends by ``cutoff``, with
     features at the start of their send day and outcomes in ``[sent_at, sent_at + W)``.
+    With ``max_rows``, only the exposures :func:`cap_exposures` would keep get features (the
+    same customers, sampled before the features are built, not after).
 
     An empty ``promotions`` table gives an empty set (models decide whether that is an error).
     """
@@ -367,6 +369,9 @@ def build_exposures(store: Store, *, cutoff: Any, window_days: int | None = None
         empty.notes.append(f"promotions: none of {total:,} exposures has a complete {w}-day "
                            f"window before {ts.date()}")
         return empty
+    if max_rows is not None:
+        ex, note = _sample_customers(ex, max_rows)
+        notes += [note] if note else []
     ex["campaign"] = pd.to_datetime(ex["sent_at"]).dt.normalize()
     ex["y_purchased"] = (ex["y_orders"] > 0).astype(np.int8)
     ex["y_orders"] = ex["y_orders"].astype(float)
@@ -392,10 +397,11 @@ def build_exposures(store: Store, *, cutoff: Any, window_days: int | None = None
                        excluded_open_windows=empty.excluded_open_windows, notes=notes)
 
 
-def build_training_set(store: Store, *, cutoff: Any, window_days: int | None = None
-                       ) -> TrainingSet:
-    """Every exposure whose response window ends by ``cutoff`` (the model's training as_of)."""
-    return build_exposures(store, cutoff=cutoff, window_days=window_days)
+def build_training_set(store: Store, *, cutoff: Any, window_days: int | None = None,
+                       max_rows: int | None = None) -> TrainingSet:
+    """Every exposure whose response window ends by ``cutoff`` (the model's training as_of);
+    with ``max_rows``, those of the customers :func:`cap_exposures` keeps."""
+    return build_exposures(store, cutoff=cutoff, window_days=window_days, max_rows=max_rows)
 
 
 #: the most exposures the response learners are fitted on: beyond it, a random set of whole
@@ -410,18 +416,26 @@ def cap_exposures(training: TrainingSet, max_rows: int = MAX_EXPOSURES, seed: in
     """``training`` with at most about ``max_rows`` exposures: every exposure of a random
     share of the customers (by a seeded hash of the id, so the same store gives the same
     sample), control arm and campaigns in their proportions; said in its notes."""
-    f = training.frame
-    if len(f) <= max_rows:
+    kept, note = _sample_customers(training.frame, max_rows, seed)
+    if note is None:
         return training
+    return replace(training, frame=kept, notes=[*training.notes, note])
+
+
+def _sample_customers(f: pd.DataFrame, max_rows: int, seed: int = 0
+                      ) -> tuple[pd.DataFrame, str | None]:
+    """:func:`cap_exposures` on a frame of exposures: the rows kept and the note (None, and
+    the frame itself, when there are at most ``max_rows``)."""
+    if len(f) <= max_rows:
+        return f, None
     share = max_rows / len(f)
     ids = f[s.CUSTOMER_ID].astype(str)
     u = pd.util.hash_pandas_object(ids, index=False, hash_key=f"{seed:016d}").to_numpy()
     keep = (u % np.uint64(1_000_000)) < np.uint64(int(share * 1_000_000))
     kept = f[keep].reset_index(drop=True)
-    note = (f"the response model was fitted on the exposures of a random {share:.0%} of the "
-            f"customers ({len(kept):,} of {len(f):,} exposures, at most about "
-            f"{max_rows:,}: more take several times as long for little gain)")
-    return replace(training, frame=kept, notes=[*training.notes, note])
+    return kept, (f"the response model was fitted on the exposures of a random {share:.0%} "
+                  f"of the customers ({len(kept):,} of {len(f):,} exposures, at most about "
+                  f"{max_rows:,}: more take several times as long for little gain)")
 
 
 #: feature names documented for the model card (the customer features plus ours)
