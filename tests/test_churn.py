@@ -3,6 +3,7 @@ hand, model persistence, and the out-of-time targets on Online Retail."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from functools import lru_cache
@@ -19,7 +20,7 @@ from loyalist.churn.reasons import explain, phrase
 from loyalist.errors import DataError, ModelVersionError, NotFittedError, ParameterError
 from loyalist.evaluation import metrics as M
 from loyalist.evaluation.persist import compatible, load, read_metadata, save
-from loyalist.evaluation.run import evaluate, fit_customer_models, train_and_score
+from loyalist.evaluation.run import churn_warning, evaluate, fit_customer_models, train_and_score
 from loyalist.evaluation.splits import plan_cutoffs
 from loyalist.ingest import ingest_files
 from loyalist.store import Store
@@ -466,6 +467,33 @@ def test_evaluate_on_synthetic(syn_store: Store, tmp_path: Path) -> None:
     assert set(metrics["churn"]["tiers"]) == {"high", "medium", "low"}
     assert len(pred) == metrics["n_customers"]
     assert pd.to_datetime(metrics["train_cutoffs"]).max() + pd.Timedelta(days=H) <= AS_OF
+    assert metrics["churn"]["warning"] is None  # a useful model is not flagged
+    assert "WARNING" not in card["markdown"].read_text()
+    # a model that loses to its baseline is said so on the card, above its table
+    bad = copy.deepcopy(metrics)
+    bad["churn"]["models"]["model"]["roc_auc"] = 0.448
+    bad["churn"]["warning"] = churn_warning(bad["churn"]["models"])
+    md = write_model_card(bad, tmp_path / "bad")["markdown"].read_text()
+    assert md.index("WARNING: the churn model's out-of-time ROC-AUC 0.448") < md.index("| model")
+
+
+def test_churn_warning_by_hand() -> None:
+    """Found on a wholesale shop: out-of-time AUC 0.448 against recency only 0.537 and
+    1 - P(alive) 0.573, used for tiers and the plan without a word."""
+    def models(auc: float, **base: float) -> dict[str, dict[str, float]]:
+        return {"model": {"roc_auc": auc}, **{k: {"roc_auc": v} for k, v in base.items()}}
+
+    w = churn_warning(models(0.448, recency_only=0.537, bgnbd_1_minus_p_alive=0.573))
+    assert w is not None and "0.448" in w and "no better than chance" in w
+    assert "below its best baseline, BG/NBD 1 - P(alive) (0.573)" in w
+    w = churn_warning(models(0.70, recency_only=0.72, bgnbd_expected_orders=0.60))
+    assert w is not None and "chance" not in w and "recency only (0.720)" in w
+    assert "with caution" in w
+    assert churn_warning(models(0.874, bgnbd_expected_orders=0.8745)) is None  # a tie
+    assert "no better than chance (<= 0.55)" in churn_warning(models(0.54, recency_only=0.5))
+    assert churn_warning(models(0.745, recency_only=0.684, bgnbd_1_minus_p_alive=0.354)) is None
+    assert churn_warning(models(0.6)) is None  # no baseline to lose to, above chance
+    assert churn_warning({"model": {"roc_auc": None}}) is None
 
 
 # --------------------------------------------------------------------------------------------

@@ -463,3 +463,21 @@ def test_a_missing_as_of_hint_keeps_the_option_inside_the_command(tmp_path: Path
     assert ts is None and why == (
         "`scores` has no rows at as_of 2024-06-01 (latest: 2025-01-01); run `loyalist train "
         f"--store {tmp_path / 's.duckdb'} --as-of 2024-06-01`")
+
+
+def test_churn_section_warns_when_the_model_loses_to_its_baseline() -> None:
+    """The report's churn section repeats the evaluation's warning above its table."""
+    from loyalist.report.html import RENDER
+
+    tiers = pd.DataFrame({"tier": ["medium", "low"], "customers": [200, 200],
+                          "share": [0.5, 0.5], "mean_probability": [0.5, 0.38],
+                          "min_probability": [0.4, 0.37], "max_probability": [0.68, 0.4]})
+    d = {"headline": {"as_of": "2025-01-01", "customers": 400, "mean_probability": 0.45},
+         "tiers": tiers, "reasons": pd.DataFrame(columns=["reason", "customers"]),
+         "evaluation": {"models": {"model": {"roc_auc": 0.448}}, "warning": "the churn "
+                        "model's out-of-time ROC-AUC 0.448 is no better than chance"}}
+    page = RENDER["churn"](d, {})
+    assert "<strong>Warning:</strong> the churn model&#x27;s out-of-time ROC-AUC 0.448" in page
+    assert page.index("Warning:") < page.index("<table", page.index("Out-of-time"))
+    del d["evaluation"]["warning"]
+    assert "Warning:" not in RENDER["churn"](d, {})

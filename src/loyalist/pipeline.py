@@ -353,6 +353,8 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         detail = f"{res['customers']:,} customers scored" + (
             f"; out-of-time churn ROC-AUC {auc:.3f}" if auc is not None else
             f"; no out-of-time evaluation ({ev.get('skipped', 'not run')})")
+        if auc is not None and ev.get("churn", {}).get("warning"):
+            detail += f"; WARNING: {ev['churn']['warning']}"
         return detail, {k: str(v) for k, v in res["paths"].items()
                         if k in ("scores_csv", "card_html", "model")}
 

@@ -169,6 +169,8 @@ def _sections(metrics: dict[str, Any]) -> tuple[list[tuple[str, Any]], dict[str,
         f"{ev['label_window'][1]}). Nothing on or after the test cutoff was used to fit.")))
     ch = ev["churn"]
     blocks.append(("h3", f"Churn (observed churn rate {ch['churn_rate']:.1%})"))
+    if ch.get("warning"):
+        blocks.append(("p", f"WARNING: {ch['warning']}."))
     blocks.append(("table", _table(ch["models"], CHURN_COLS)))
     if ch.get("tiers"):
         tier_rows = [[t, f"{v['customers']:,}", f"{v['churn_rate']:.1%}"

@@ -54,7 +54,7 @@ from loyalist.store import Store
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SCORE_COLUMNS", "CustomerModels", "ModelSettings", "evaluate",
+__all__ = ["SCORE_COLUMNS", "CustomerModels", "ModelSettings", "churn_warning", "evaluate",
            "fit_customer_models", "score_customers", "train_and_score"]
 
 #: the scores frame's columns, in order (then ``clv_expected``, ``outlier``, ``as_of``)
@@ -303,6 +303,46 @@ def _tiers(y: np.ndarray, tier: np.ndarray) -> dict[str, dict[str, Any]]:
     return out
 
 
+#: at or below this out-of-time ROC-AUC a churn ranking is treated as no better than chance
+#: (the standard error of an AUC on a few hundred customers is about 0.03)
+CHURN_AUC_FLOOR = 0.55
+#: the churn model "loses" to a baseline whose ROC-AUC is higher by more than this: smaller gaps
+#: are within the seed-to-seed spread of the model (0.003 on Online Retail) and sampling noise
+BASELINE_MARGIN = 0.01
+
+
+def churn_warning(models: dict[str, dict[str, Any]], floor: float = CHURN_AUC_FLOOR,
+                  margin: float = BASELINE_MARGIN) -> str | None:
+    """A plain warning when the churn model's out-of-time ROC-AUC is at most ``floor`` or more
+    than ``margin`` below its best baseline's (``models`` is ``metrics["churn"]["models"]``);
+    None otherwise."""
+    auc = (models.get("model") or {}).get("roc_auc")
+    if auc is None:
+        return None
+    names = {"recency_only": "recency only", "bgnbd_1_minus_p_alive": "BG/NBD 1 - P(alive)",
+             "bgnbd_expected_orders": "BG/NBD expected orders"}
+    base = {k: m["roc_auc"] for k, m in models.items()
+            if k != "model" and (m or {}).get("roc_auc") is not None}
+    best = max(base, key=lambda k: base[k]) if base else None
+    loses = best is not None and auc < base[best] - margin
+    if not loses and auc > floor:
+        return None
+    why = []
+    if auc <= floor:
+        why.append(f"no better than chance (<= {floor})")
+    if loses:
+        assert best is not None
+        why.append(f"below its best baseline, {names.get(best, best)} ({base[best]:.3f})")
+    head = f"the churn model's out-of-time ROC-AUC {auc:.3f} is {' and '.join(why)}"
+    if auc <= floor:
+        return (f"{head}: on this data its probabilities and tiers do not rank who stops "
+                "buying; do not target customers by churn_probability or churn_tier (the "
+                "tier table shows how little observed churn differs between tiers)")
+    return (f"{head}: that simpler ranking found the churners better in the test window, so "
+            "use churn_probability and churn_tier with caution (compare observed churn "
+            "between the tiers)")
+
+
 def evaluate(store: Store, test_as_of: Any, horizon: int = 90, *,
              settings: ModelSettings | None = None,
              progress: Callable[[str], None] | None = None
@@ -357,6 +397,10 @@ def evaluate(store: Store, test_as_of: Any, horizon: int = 90, *,
         notes.append(f"the churn rate in the test window ({y.mean():.1%}) differs from the "
                      f"training panel's ({train_rate:.1%}): probabilities calibrated on earlier "
                      "windows are off by about that much (seasonality or a trend)")
+    warning = churn_warning(churn_models)
+    if warning:
+        log.warning("evaluation at %s: %s", ts.date(), warning)
+        notes.insert(0, warning[0].upper() + warning[1:])
     ratio = clv_models["model"]["total_error"]
     if ratio is not None and abs(ratio) > 0.15:
         notes.append(f"predicted total spend is {ratio:+.0%} off the observed total: the test "
@@ -373,6 +417,7 @@ def evaluate(store: Store, test_as_of: Any, horizon: int = 90, *,
             "churn_rate": float(y.mean()),
             "train_churn_rate": train_rate,
             "models": churn_models,
+            "warning": warning,
             "holdout": models.churn.holdout_metrics_,
             "season": _season(models.churn),
             "tiers": _tiers(y, pred["churn_tier"].to_numpy()),

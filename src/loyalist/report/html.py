@@ -230,8 +230,10 @@ def _churn(d: dict[str, Any], images: dict[str, bytes]) -> str:
                                      ("customers", "customers", count)])]
     ev = d.get("evaluation")
     if ev:
-        out += ["<h3>Out-of-time evaluation (model card)</h3>", note(d.get("evaluation_note")),
-                table(_models(ev), CHURN_EVAL)]
+        out += ["<h3>Out-of-time evaluation (model card)</h3>", note(d.get("evaluation_note"))]
+        if ev.get("warning"):
+            out.append(f'<p class="note"><strong>Warning:</strong> {_e(ev["warning"])}.</p>')
+        out.append(table(_models(ev), CHURN_EVAL))
         if ev.get("tiers"):
             tiers = pd.DataFrame([{"tier": k, **v} for k, v in ev["tiers"].items()])
             out.append(table(tiers, [("tier", "tier", text), ("customers", "customers", count),
