@@ -568,3 +568,23 @@ def test_training_says_each_step_as_it_goes(syn_store: Store) -> None:
                    for m in part)
         assert "  lifetime value models (point, p10, p50, p90)" in part
     assert "  segments and clusters" in heard[fit:]
+
+
+def test_platt_calibration_never_reverses_the_ranking() -> None:
+    """Found on a wholesale shop: a hold-out that ranked churners backwards gave the Platt
+    calibrator a negative slope, so the accounts ordering every other day (raw 0.29, the
+    lowest) got the highest churn probability, 0.68. The calibrator is non-decreasing: with a
+    backwards hold-out it is flat at the hold-out churn rate."""
+    from loyalist.churn.model import _fit_calibrator
+
+    rng = np.random.default_rng(0)
+    raw = rng.uniform(0.05, 0.95, 400)
+    y = (rng.uniform(size=400) > raw).astype(int)  # churners have the LOW scores
+    cal = _fit_calibrator("sigmoid", raw, y)
+    grid = np.linspace(0.01, 0.99, 50)
+    p = cal.predict_proba(np.log(grid / (1 - grid)).reshape(-1, 1))[:, 1]
+    assert np.ptp(p) < 1e-12 and p[0] == pytest.approx(y.mean())
+    y = (rng.uniform(size=400) < raw).astype(int)  # the usual direction is kept
+    p = _fit_calibrator("sigmoid", raw, y).predict_proba(
+        np.log(grid / (1 - grid)).reshape(-1, 1))[:, 1]
+    assert (np.diff(p) > 0).all()

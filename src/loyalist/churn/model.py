@@ -251,7 +251,19 @@ def _fit_calibrator(kind: str, raw: np.ndarray, y: np.ndarray) -> Any:
     if kind == "isotonic":
         return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, y)
     # Platt scaling: a 1-D logistic regression on the log-odds, effectively unpenalised
-    return LogisticRegression(C=1e6, max_iter=1000).fit(_logit(raw).reshape(-1, 1), y)
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(_logit(raw).reshape(-1, 1), y)
+    if lr.coef_[0, 0] < 0:
+        # A calibrator maps a score to a probability without reordering it (isotonic is
+        # non-decreasing by construction). A negative slope means the hold-out ranks churners
+        # backwards; the maximum likelihood with slope >= 0 (the log-likelihood is concave) is
+        # then slope 0: everyone gets the hold-out churn rate. Unconstrained, the slope turned
+        # accounts ordering every other day into the riskiest customers (0.68, raw 0.29).
+        log.warning("churn: the hold-out cutoff ranks churners backwards (Platt slope %.2f); "
+                    "the calibrated probability is the hold-out churn rate %.1f%% for everyone",
+                    lr.coef_[0, 0], 100 * float(np.mean(y)))
+        lr.coef_[:] = 0.0
+        lr.intercept_[:] = _logit(np.array([np.mean(y)]))[0]
+    return lr
 
 
 def _churn_label(column: pd.Series) -> np.ndarray:
