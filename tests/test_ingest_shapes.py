@@ -791,14 +791,16 @@ def test_customer_and_product_files_in_european_languages(tmp_path: Path) -> Non
 
 def test_a_till_log_in_german_is_read_as_sales_lines(tmp_path: Path) -> None:
     """Receipt, date, article, quantity and price: sales lines, not a product list (which
-    article + price alone would suggest). Without a customer column it is the transactions'
-    own error, naming the missing column."""
+    article + price alone would suggest). Without a customer column its lines are guest
+    lines, and the report says so."""
     path = tmp_path / "kasse.csv"
     path.write_text("Bon;Datum;Artikel;Menge;Preis\nB1;02.01.2024 10:15;4711;2;3,50\n",
                     encoding="utf-8")
-    with pytest.raises(DataError, match=r"kasse.csv: missing required column\(s\) customer_id "
-                                        r"\(format generic\)"):
-        _ingest(tmp_path, [path])
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert rep["table"] == "transactions" and rep["rules"]["guest"] == 1
+    assert any(a.startswith("no customer column: every line is a guest line")
+               for a in rep["assumptions"])
+    assert st.query("SELECT amount FROM transactions").amount.tolist() == [7.0]
 
 
 def test_a_shopify_customer_export_is_keyed_like_its_orders(tmp_path: Path) -> None:

@@ -70,11 +70,12 @@ def ingest_files(
             return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loyalist-")))
 
         skipped: dict[str, list[str]] = {}
-        shown = _expand(files, unpack, skipped)
+        members: dict[str, str] = {}
+        shown = _expand(files, unpack, skipped, members)
         try:
             return _ingest(store, shown, unpack(), fmt=fmt, mapping=mapping, table=table,
                            day_one=day_one, loaded_at=loaded_at, progress=progress,
-                           skipped=skipped, display=display)
+                           skipped=skipped, display=display, members=members)
         except DataError as e:  # a member of an archive by its name, not its unpacked copy
             msg = str(e)
             for real, name in sorted(shown, key=lambda x: -len(str(x[0]))):
@@ -89,10 +90,13 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
             day_one: str | date | None, loaded_at: datetime,
             progress: Callable[[str], None] | None,
             skipped: dict[str, list[str]] | None = None,
-            display: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
+            display: Callable[[str], str] | None = None,
+            members: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """``skipped``: folder or archive (as shown) -> sentences on the files in it that were
-    not read (documents), added to the report of its first file."""
-    skipped = skipped or {}
+    not read (documents, side tables that are no sales lines), added to the report of its
+    first file. ``members``: file as shown -> the folder or archive (as shown) it was found
+    in, for the files not named on the command line."""
+    skipped = {} if skipped is None else skipped
     files = [f for f, _ in given]
     shown = dict(given)
     if not files:
@@ -111,6 +115,9 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
             if progress:
                 progress(f"reading {Path(f).name}")
             sources += _usable(open_sources(con, Path(f), f"__src{i}", scratch), mapping)
+        if table == "auto" and fmt in ("auto", "generic") and members:
+            sources = _side_tables_left_out(sources, shown, members, mapping, first_day,
+                                            skipped)
         pairs = (join.find_pairs(sources, mapping)
                  if fmt in ("auto", "generic") and table == "auto" else [])
         lines_of = {p.lines: p for p in pairs}
@@ -298,15 +305,19 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
 
 
 def _expand(files: Sequence[str | Path], unpack: Callable[[], Path],
-            skipped: dict[str, list[str]] | None = None) -> list[tuple[Path, str]]:
+            skipped: dict[str, list[str]] | None = None,
+            members: dict[str, str] | None = None) -> list[tuple[Path, str]]:
     """Each file to read, with the name the loads table records for it: files as given, a
     folder as the data files directly inside it (by name, :data:`read.DATA_SUFFIXES`), a zip
     archive as its data files (extracted into ``unpack()``, recorded as
     ``archive.zip/member.csv``), a gzipped file as its decompressed copy (recorded under its own
     name). A folder or archive without any is an error naming it. In a folder or an archive, a
     text file that is a document rather than a table (README.txt, notes: :func:`read.not_a_table`)
-    is left out, and ``skipped`` (folder or archive as shown -> sentences) says so."""
+    is left out, and ``skipped`` (folder or archive as shown -> sentences) says so.
+    ``members`` (name recorded -> folder or archive as shown) gets the files found inside
+    one."""
     skipped = {} if skipped is None else skipped
+    members = {} if members is None else members
     out: list[tuple[Path, str]] = []
     for f in files:
         p = Path(f)
@@ -320,21 +331,59 @@ def _expand(files: Sequence[str | Path], unpack: Callable[[], Path],
                 raise DataError(f"{p}: the folder holds no data file "
                                 f"({', '.join(read.DATA_SUFFIXES)}, or a .zip of them); pass "
                                 "the files themselves")
-            out += _expand([x for x, _ in inside], unpack, skipped)
+            members.update({str(x.resolve()): str(p.resolve()) for x, _ in inside})
+            out += _expand([x for x, _ in inside], unpack, skipped, members)
         elif read.is_archive(p):
             into = unpack()
-            members = _documents_left_out(
+            found = _documents_left_out(
                 [(x, str(x.relative_to(into / p.name))) for x in read.extract_archive(p, into)],
                 str(p.resolve()), skipped)
-            if not members:
+            if not found:
                 raise DataError(f"{p}: the archive holds no data file, only documents "
                                 f"({'; '.join(skipped.get(str(p.resolve()), []))})")
-            out += [(x, str(p.resolve() / member)) for x, member in members]
+            out += [(x, str(p.resolve() / member)) for x, member in found]
+            members.update({str(p.resolve() / member): str(p.resolve()) for _, member in found})
         elif read.is_gzip(p):
             out.append((read.gunzip(p, unpack()), str(p.resolve())))
         else:
             out.append((p, str(p.resolve())))
     return out
+
+
+def _side_tables_left_out(sources: list[Source], shown: Mapping[Path, str],
+                          members: Mapping[str, str], mapping: Mapping[str, str],
+                          day_one: date | None, skipped: dict[str, list[str]]) -> list[Source]:
+    """``sources`` without the files found in a folder or archive (``members``) that hold
+    neither a table Loyalist recognises nor sales lines (:func:`adapters.not_sales_lines`: a
+    downloaded data set's payments, reviews, campaign definitions, coupon redemptions), each
+    of which adds a sentence to ``skipped`` of its folder. A file named on the command line is
+    never left out: its error says what it lacks. If nothing is left, the error lists why."""
+    keep: list[Source] = []
+    left: list[str] = []
+    for src in sources:
+        where = members.get(shown[src.path])
+        why = None
+        if where is not None and tables.detect_table(src.headers) == s.T_TRANSACTIONS:
+            cols = dict(adapters.found_columns(src.headers, mapping))
+            if day_one is not None and s.ORDERED_AT not in cols:
+                day = adapters.day_number_column(src.headers)
+                if day is not None:
+                    cols[s.ORDERED_AT] = day
+            why = adapters.not_sales_lines(cols)
+        if why is None:
+            keep.append(src)
+            continue
+        inside = shown[src.path][len(where) + 1:] + (
+            f" [{', '.join(src.sheets)}]" if src.sheets else "")
+        note = (f"{Path(where).name}/{inside} was not read: not sales lines ({why}; its "
+                f"columns: {', '.join(src.headers)}) nor a table Loyalist recognises; load it "
+                f"with --table {adapters.OTHER_TABLES} if it is one of those")
+        skipped.setdefault(where, []).append(note)
+        left.append(note)
+    if not keep:
+        raise DataError("no file holds sales lines or a table Loyalist reads: "
+                        + "; ".join(left))
+    return keep
 
 
 def _documents_left_out(found: list[tuple[Path, str]], where: str,

@@ -373,7 +373,9 @@ _BY_WORDS: dict[str, _Words] = {
         ("disc", "tax", "vat", "cost", "ship", "freight", "fee", "tip", "refund", "coupon",
          "count", "qty", "quantity", "unit", "price", "point", "date", "time", "id", "no",
          "number", "weight", "margin", "profit", "budget", "target", "avg", "average", "mean",
-         "deposit", "balance"),
+         "deposit", "balance",
+         # a label, not a sum: H&M's 'perceived_colour_value_name'
+         "name", "desc", "title", "label"),
         prefer=frozenset({"net", "line", "total"})),
 }
 
@@ -559,7 +561,16 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
         assumptions.append(f"no quantity column: every line counts as one unit priced at its "
                            f"line total ({cols[s.AMOUNT]!r}), and a negative total as one unit "
                            "returned; map one with --map quantity=<column> if the file has it")
-    if s.ORDER_ID not in cols and s.CUSTOMER_ID in cols and s.ORDERED_AT in cols:
+    guest = guest_lines(cols)
+    if guest:
+        # a till's sales without a customer column (Kaggle's "Supermarket sales": Customer
+        # type is Member/Normal): every line is a guest line, as a line with an empty id is
+        assumptions.append(
+            "no customer column: every line is a guest line, kept for revenue, products, "
+            "forecasts and bought-together rules; customer models (segments, churn, CLV, "
+            "plans) need customers and are skipped; name one with --map "
+            "customer_id=<column> if the file has it, or give the orders file that has it")
+    if s.ORDER_ID not in cols and (s.CUSTOMER_ID in cols or guest) and s.ORDERED_AT in cols:
         # lines of one customer at one moment are one order (a guest line is its own order)
         derived[s.ORDER_ID] = ("coalesce({customer_id} || '@' || "
                                "strftime({ordered_at}, '%Y-%m-%dT%H:%M:%S'), "
@@ -570,7 +581,7 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
                            f"timestamp ({when}) form one order, and a line "
                            "without a customer is an order of its own; map one with "
                            "--map order_id=<column> if the file has it")
-    if s.PRODUCT_ID not in cols and s.CUSTOMER_ID in cols and s.ORDERED_AT in cols:
+    if s.PRODUCT_ID not in cols and (s.CUSTOMER_ID in cols or guest) and s.ORDERED_AT in cols:
         # an order-level export (one row per order, no product lines)
         derived[s.PRODUCT_ID] = f"'{NO_PRODUCT}'"
         assumptions.append(f"no product column: every line is recorded as the product "
@@ -629,6 +640,39 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
     )
 
 
+def guest_lines(cols: Mapping[str, str]) -> bool:
+    """Whether a file with the canonical columns ``cols`` is sales lines without any customer
+    column: a date, a price or line total, and a product or an order id. Order lines whose
+    customer and date are in an orders file have no date (:func:`check_required` asks for it)."""
+    return (s.CUSTOMER_ID not in cols and s.ORDERED_AT in cols
+            and bool({s.UNIT_PRICE, s.AMOUNT} & set(cols))
+            and bool({s.PRODUCT_ID, s.ORDER_ID} & set(cols)))
+
+
+def not_sales_lines(cols: Mapping[str, str]) -> str | None:
+    """Why a file with the canonical columns ``cols`` (as :func:`generic` finds them) is clearly
+    no sales lines, or None when it may be: it is not order lines (order id and product), not
+    order headers (order id, customer and date), and has no price or line total beside a date,
+    customer or product, so no ``--map`` of its own columns can make it sales lines (payments
+    per order, campaign definitions, reviews, a coupon or seller list)."""
+    have = set(cols)
+    if {s.ORDER_ID, s.PRODUCT_ID} <= have or {s.ORDER_ID, s.CUSTOMER_ID, s.ORDERED_AT} <= have:
+        return None
+    money = bool({s.UNIT_PRICE, s.AMOUNT} & have)
+    if money and have & {s.ORDERED_AT, s.CUSTOMER_ID, s.PRODUCT_ID}:
+        return None
+    if money:
+        return "it has a sum but no product, customer or date column"
+    lacks = [w for c, w in ((s.PRODUCT_ID, "product"), (s.ORDERED_AT, "date"))
+             if c not in have]
+    return "it has no price or line total" + (
+        f" and no {' or '.join(lacks)} column" if lacks else " column")
+
+
+#: the --table choices a file that is no sales lines may be loaded as
+OTHER_TABLES = "customers|products|promotions|promotion_catalog|competitor_events|inventory"
+
+
 def found_columns(headers: Sequence[str], mapping: Mapping[str, str]) -> Mapping[str, str]:
     """The canonical columns the generic reader finds in one file among several given
     together: ``--map`` entries naming one of its columns, then names and synonyms."""
@@ -684,6 +728,8 @@ def check_required(adapter: Adapter, headers: Sequence[str], file: str,
     ``first_row``: the file's first values, shown when its columns are named by position (a
     file without a header row) so the message says which is which."""
     have = set(adapter.columns) | set(adapter.derived)
+    if adapter.name == "generic" and guest_lines(adapter.columns):
+        have.add(s.CUSTOMER_ID)  # every line a guest line, as generic's report says
     missing = [c for c in s.TRANSACTION_REQUIRED if c not in have]
     if s.UNIT_PRICE in missing and adapter.amount_given:
         missing.remove(s.UNIT_PRICE)
@@ -692,12 +738,25 @@ def check_required(adapter: Adapter, headers: Sequence[str], file: str,
     if s.CUSTOMER_ID in missing or s.ORDERED_AT in missing:
         # an order id and a product are derived once the customer and the date are mapped
         missing = [c for c in missing if c not in (s.ORDER_ID, s.PRODUCT_ID)]
+    if missing and not is_positional(headers):
+        why = not_sales_lines(adapter.columns)
+        if why is not None:
+            raise DataError(
+                f"{file}: this file does not look like sales lines ({why}; its columns are: "
+                f"{', '.join(headers)}); leave it out, or load it with --table "
+                f"{OTHER_TABLES} if it is one of those")
     if missing:
         names = [c if c != s.UNIT_PRICE else f"{c} (or {s.AMOUNT}, the line total)"
                  for c in missing]
         hint = ""
-        if s.ORDER_ID in adapter.columns and s.PRODUCT_ID in adapter.columns and (
-                s.CUSTOMER_ID in missing or s.ORDERED_AT in missing):
+        if (s.UNIT_PRICE in missing and s.ORDERED_AT in adapter.columns
+                and s.PRODUCT_ID in adapter.columns):
+            hint = (" The file has dates but no price or line total, so the value of its "
+                    "lines is unknown (a clickstream of views and purchases, say): give the "
+                    "prices with --map unit_price=<column> (or amount=<column>), or join them "
+                    "to the file first.")
+        elif s.ORDER_ID in adapter.columns and s.PRODUCT_ID in adapter.columns and (
+                s.ORDERED_AT in missing):
             hint = (" It looks like order lines without their orders: give the orders file "
                     "(order id, customer, date) in the same command and the two are joined "
                     "on the order id.")

@@ -29,6 +29,7 @@ from loyalist.ingest.adapters import (
     generic,
     names_a_person,
     normalise,
+    words,
 )
 from loyalist.ingest.read import ROW, Source, duplicate_note
 
@@ -185,6 +186,38 @@ def _sells(headers: Sequence[str]) -> bool:
             and (s.QUANTITY in cols or s.PRODUCT_ID in cols))
 
 
+#: words of a column that describes a person or household (a demographics file: dunnhumby's
+#: AGE_DESC, INCOME_DESC, MARITAL_STATUS_CODE, HOMEOWNER_DESC, KID_CATEGORY_DESC)
+_PERSON_WORDS = frozenset({
+    "age", "gender", "sex", "birth", "birthday", "dob", "income", "marital", "married",
+    "homeowner", "kid", "kids", "child", "children", "household", "hh", "zip", "zipcode",
+    "postal", "postcode", "city", "state", "country", "region", "education", "occupation",
+    "email", "phone", "newsletter", "consent", "club", "loyalty", "signup", "joined"})
+#: words of a column that describes a product (H&M's prod_name, product_type_name,
+#: department_name, detail_desc; Instacart's product_name)
+_PRODUCT_WORDS = frozenset({
+    "name", "desc", "description", "title", "type", "category", "department", "brand",
+    "manufacturer", "colour", "color", "size", "section", "commodity", "aisle", "garment",
+    "material", "weight", "photos"})
+
+
+def _keyed_list(headers: Sequence[str]) -> str | None:
+    """A customer or product list that :func:`detect_table`'s names miss, by what the sales
+    reader finds in it: the one key it finds (a customer such as ``household_key``, or a
+    product such as ``article_id``) and no date, order, price or total, beside columns whose
+    words describe a person (a demographics file) or a product (a catalogue); else None."""
+    cols = generic(headers).columns
+    if cols.keys() & {s.ORDERED_AT, s.ORDER_ID, s.UNIT_PRICE, s.AMOUNT, s.ORDERED_TIME}:
+        return None
+    for table, key, described in ((s.T_CUSTOMERS, s.CUSTOMER_ID, _PERSON_WORDS),
+                                  (s.T_PRODUCTS, s.PRODUCT_ID, _PRODUCT_WORDS)):
+        other = s.PRODUCT_ID if key == s.CUSTOMER_ID else s.CUSTOMER_ID
+        if key in cols and other not in cols and any(
+                set(words(h)) & described for h in headers if h != cols[key]):
+            return table
+    return None
+
+
 def detect_table(headers: Sequence[str]) -> str:
     """Which canonical table a file holds, from its headers (``--table auto``)."""
     norm = {normalise(h) for h in headers}
@@ -220,7 +253,7 @@ def detect_table(headers: Sequence[str]) -> str:
                      "dateofbirth", "dob", "sex", "consent", "optin", "optout"}
             or set(cust) - {s.CUSTOMER_ID})):
         return s.T_CUSTOMERS
-    return s.T_TRANSACTIONS
+    return _keyed_list(headers) or s.T_TRANSACTIONS
 
 
 #: a promotion history's hold-out flag: a column saying which rows are the control group
@@ -377,10 +410,20 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
           mapping: Mapping[str, str] | None, *, table: str) -> dict[str, Any]:
     cols = columns_for(spec, src.headers, mapping)
     key_note = None
+    key = {s.T_CUSTOMERS: s.CUSTOMER_ID, s.T_PROMOTIONS: s.CUSTOMER_ID,
+           s.T_PRODUCTS: s.PRODUCT_ID}.get(spec.name)
+    found = generic(src.headers).columns.get(key) if key is not None else None
+    if key not in cols and found is not None and found not in cols.values():
+        # the key as the sales reader finds it by the words of its name (household_key)
+        cols[key] = found
+        key_note = (f"{key} read from column {found!r} (found by its name, as in sales "
+                    f"files); map another with --map {key}=<column> if that is wrong")
     if spec.name == s.T_CUSTOMERS and s.CUSTOMER_ID not in (mapping or {}):
-        cols, key_note = customer_key(con, src, cols)
+        cols, email_note = customer_key(con, src, cols)
+        key_note = email_note or key_note
     if spec.name == s.T_PRODUCTS:
-        cols, key_note = product_key(con, src, cols, s.PRODUCT_ID in (mapping or {}))
+        cols, product_note = product_key(con, src, cols, s.PRODUCT_ID in (mapping or {}))
+        key_note = product_note or key_note
     missing = [c for c in spec.required if c not in cols]
     if missing:
         raise DataError(
