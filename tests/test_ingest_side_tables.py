@@ -1,6 +1,7 @@
 """A downloaded data set's folder (Olist, dunnhumby, H&M): its side tables that are no sales
 lines are left out with a note, customer and product lists are recognised by the keys the
-sales reader finds; sales without any customer column load as guest lines."""
+sales reader finds; sales without any customer column load as guest lines; an event log's
+views and cart events are no purchases."""
 
 from __future__ import annotations
 
@@ -150,3 +151,26 @@ def test_run_on_guest_lines_skips_the_customer_steps_with_their_reason(tmp_path:
         assert steps[step]["status"] == "skipped"
         assert "every line in the store is a guest line" in steps[step]["detail"]
     assert steps["report"]["status"] == "done"
+
+
+def test_an_event_log_needs_prices_and_its_views_are_no_purchases(tmp_path: Path) -> None:
+    """The Retail Rocket layout: timestamp (ms), visitorid, event, itemid, transactionid."""
+    rows = [{"timestamp": 1433221332117 + i, "visitorid": v, "event": e, "itemid": item,
+             "transactionid": t}
+            for i, (v, e, item, t) in enumerate([
+                (257597, "view", 355908, ""), (257597, "addtocart", 355908, ""),
+                (257597, "transaction", 355908, 4000), (992329, "view", 248676, ""),
+                (992329, "transaction", 248676, 4001)])]
+    bare = write_csv(tmp_path / "events.csv", rows)
+    with pytest.raises(DataError, match=r"missing required column\(s\) unit_price .* The file "
+                                        r"has dates but no price or line total") as e:
+        _ingest(tmp_path, [bare])
+    assert "order lines without their orders" not in str(e.value)
+    priced = write_csv(tmp_path / "events_priced.csv",
+                       [{**r, "price": 12.5} for r in rows])
+    st, (rep,) = _ingest(tmp_path, [priced])
+    assert rep["columns"]["customer_id"] == "visitorid"
+    assert (rep["rows_read"], rep["rows_loaded"], rep["rows_quarantined"]) == (5, 2, 3)
+    assert rep["rules"]["not_a_purchase"] == 3
+    q = st.query("SELECT rule, reason FROM quarantine")
+    assert set(q.rule) == {"not_a_purchase"} and "not a sale" in q.reason[0]

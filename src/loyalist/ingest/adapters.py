@@ -38,6 +38,9 @@ class Adapter:
     assumptions: tuple[str, ...] = ()
     #: an order status column: rows whose status says cancelled/voided/failed are not sales
     status_column: str | None = None
+    #: a clickstream's event type column: rows whose event is a view, a click or a cart
+    #: change are not purchases (:data:`NOT_A_PURCHASE_EVENT`)
+    event_column: str | None = None
     #: the date of day 1 when the date column holds day numbers (``--day-one``)
     day_one: date | None = None
     #: line-level cost information, not stored on the lines but turned into product margins:
@@ -189,7 +192,7 @@ _EU_NAMES = frozenset((*_EU_CUSTOMER, *_EU_ORDER, *_EU_DATE, *_EU_TIME, *_EU_PRO
 #: tried in this order
 SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
     s.CUSTOMER_ID: ("customerid", "customer", "clientid", "client", "memberid", "member",
-                    "userid", "loyaltyid", "cardid", "customerno", "customernumber",
+                    "userid", "visitorid", "loyaltyid", "cardid", "customerno", "customernumber",
                     "customeremail", "email", "emailaddress", *_EU_CUSTOMER),
     s.ORDER_ID: ("orderid", "order", "invoice", "invoiceno", "invoiceid", "receipt",
                  "receiptid", "receiptno", "transactionid", "ticketid", "basketid", "orderno",
@@ -252,6 +255,14 @@ _COST_NAMES = {
 #: an order's status (normalised names, in order of preference)
 _STATUS_NAMES = ("orderstatus", "status", "financialstatus", "paymentstatus", "transactionstatus",
                  "salestatus", "invoicestatus")
+#: an event log's event type (normalised names, in order of preference): Retail Rocket's
+#: 'event' = view / addtocart / transaction, Taobao's 'behavior_type' = pv / cart / fav / buy
+_EVENT_NAMES = ("event", "eventtype", "eventname", "behavior", "behaviour", "behaviortype",
+                "behaviourtype", "interaction", "interactiontype", "activitytype")
+#: an event that is no purchase: a page view, a click, a search, a cart or wish-list change
+NOT_A_PURCHASE_EVENT = (r"^\s*(view|pageview|page[ _-]?view|pv|detail|click|impression|search|"
+                        r"add|remove|cart|basket|wish|fav|like|rate|review|session|login|"
+                        r"browse|visit)")
 #: lower-cased, non-alphanumerics removed -> canonical column
 SYNONYMS: dict[str, str] = {n: c for c, names in SYNONYMS_BY_COLUMN.items() for n in names}
 
@@ -324,7 +335,8 @@ class _Words:
 _BY_WORDS: dict[str, _Words] = {
     s.CUSTOMER_ID: _Words(
         frozenset({"customer", "client", "member", "household", "user", "shopper", "buyer",
-                   "account", "patron", "loyalty", "cust", "consumer", "card"}),
+                   "account", "patron", "loyalty", "cust", "consumer", "card",
+                   "visitor"}),  # a web shop's event log (Retail Rocket's visitorid)
         ("name", "type", "segment", "group", "since", "city", "state", "zip", "postcode", "age",
          "gender", "sex", "country", "region", "phone", "address", "first", "last", "count",
          "status", "note", "tier", "birth", "created", "signup", "is", "has", "flag"),
@@ -609,6 +621,12 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
                            "failed (payment error, card declined) or never came (pending "
                            "payment, unpaid), are not sales and are quarantined as "
                            "cancelled_order")
+    event = next((by_norm[n] for n in _EVENT_NAMES
+                  if n in by_norm and by_norm[n] not in used and by_norm[n] != status), None)
+    if event is not None:
+        assumptions.append(f"rows whose {event!r} is a view, click, search or cart change "
+                           "(view, addtocart, ...) are not purchases and are quarantined as "
+                           "not_a_purchase")
     rules_off: dict[str, str] = {}
     if s.QUANTITY in derived:
         # a row is one unit: two identical rows are two units of one item, not a repeated row
@@ -625,6 +643,7 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
         columns=cols,
         rules_off=rules_off,
         status_column=status,
+        event_column=event,
         cost_columns=costs,
         cancellation_sql=None,
         non_product_sql=(

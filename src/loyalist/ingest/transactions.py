@@ -17,6 +17,7 @@ from loyalist.errors import DataError
 from loyalist.ingest import parse, quarantine
 from loyalist.ingest.adapters import (
     DISCOUNT_LINE_SQL,
+    NOT_A_PURCHASE_EVENT,
     ORDER_TOTAL_NAMES,
     Adapter,
     day_number_column,
@@ -207,6 +208,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
         WHEN {is_totals_row()} THEN 'totals_row'
         WHEN NOT __found THEN 'order_not_found'
         WHEN __status_cancelled THEN 'cancelled_order'
+        WHEN __not_purchase THEN 'not_a_purchase'
         WHEN {s.ORDER_ID} IS NULL THEN 'missing_order_id'
         WHEN {s.PRODUCT_ID} IS NULL THEN 'missing_product_id'
         WHEN {s.ORDERED_AT} IS NULL OR {s.ORDERED_AT} < TIMESTAMP '1900-01-01'
@@ -230,14 +232,18 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
               f"'{CANCELLED_STATUS}')" if a.status_column else "FALSE")
     no_status = (f"{parse.plain_text_expr(a.status_column)} IS NULL" if a.status_column
                  else "FALSE")
+    not_purchase = (f"regexp_matches(lower({parse.plain_text_expr(a.event_column)}), "
+                    f"'{NOT_A_PURCHASE_EVENT}')" if a.event_column else "FALSE")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {table} AS
         WITH r AS (SELECT {ROW}, {dup} AS __dup, {found} AS __found,
                           coalesce({status}, FALSE) AS __status_cancelled,
-                          {no_status} AS __no_status, {first}, {has}
+                          {no_status} AS __no_status,
+                          coalesce({not_purchase}, FALSE) AS __not_purchase, {first}, {has}
                           {costs}
                    FROM {_with_customer_raw(src, a)}),
-        p AS (SELECT {ROW}, __dup, __found, __status_cancelled, __no_status, {second},
+        p AS (SELECT {ROW}, __dup, __found, __status_cancelled, __no_status, __not_purchase,
+                     {second},
                      {has_cols}
                      {cost_cols} FROM r)
         SELECT p.*,

@@ -154,6 +154,8 @@ RULES: tuple[Rule, ...] = (
     Rule("cancelled_order", "quarantine",
          "the order's status says it was cancelled, voided, failed, refunded or returned, or "
          "never paid: not a sale"),
+    Rule("not_a_purchase", "quarantine",
+         "an event log's row whose event is a view, click, search or cart change: not a sale"),
     Rule("missing_order_id", "quarantine", "order id is empty"),
     Rule("missing_product_id", "quarantine", "product id is empty"),
     Rule("unparseable_date", "quarantine", "order date is empty or cannot be parsed"),
