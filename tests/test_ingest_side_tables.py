@@ -153,6 +153,20 @@ def test_run_on_guest_lines_skips_the_customer_steps_with_their_reason(tmp_path:
     assert steps["report"]["status"] == "done"
 
 
+def test_run_on_a_folder_says_which_files_it_left_out(tmp_path: Path) -> None:
+    _panel(tmp_path / "panel")
+    p = subprocess.run([sys.executable, "-m", "loyalist", "-q", "run", str(tmp_path / "panel"),
+                        "--day-one", "2024-01-01", "--store", str(tmp_path / "s.duckdb"),
+                        "--out", str(tmp_path / "o"), "--json"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert sorted(Path(x["file"]).name for x in doc["loads"]) == [
+        "articles.csv", "hh_demographic.csv", "transaction_data.csv"]
+    assert sorted(n.split(" was not read")[0] for n in doc["left_out"]) == [
+        "panel/campaign_desc.csv", "panel/coupon_redempt.csv", "panel/order_payments.csv"]
+
+
 def test_an_event_log_needs_prices_and_its_views_are_no_purchases(tmp_path: Path) -> None:
     """The Retail Rocket layout: timestamp (ms), visitorid, event, itemid, transactionid."""
     rows = [{"timestamp": 1433221332117 + i, "visitorid": v, "event": e, "itemid": item,

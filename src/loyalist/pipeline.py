@@ -414,6 +414,9 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
                                                "rows_loaded", "rows_quarantined", "status",
                                                "note")}
                         for r in loads],
+              # a folder's files that were not read (documents, side tables), and why
+              "left_out": [a for r in loads for a in r.get("assumptions", [])
+                           if " was not read: " in a],
               "steps": steps, "warnings": warnings,
               "seconds": round(time.perf_counter() - started, 2)}
     write_run_json(out, command="run", as_of=ts, inputs=[Path(f) for f in files],

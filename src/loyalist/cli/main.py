@@ -326,6 +326,8 @@ def run_all(
                   load["note"] if load.get("note") else
                   f"{load['rows_read']:,} read, {load['rows_loaded']:,} loaded, "
                   f"{load['rows_quarantined']:,} quarantined"))
+    for note in res.get("left_out", []):
+        out.print(f"  left out: {note}")
     t = Table(show_header=True, header_style="bold",
               title=f"as_of {res['as_of']}, {res['seconds']} s")
     for c in ("step", "status", "detail"):
