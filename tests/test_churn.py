@@ -588,3 +588,106 @@ def test_platt_calibration_never_reverses_the_ranking() -> None:
     p = _fit_calibrator("sigmoid", raw, y).predict_proba(
         np.log(grid / (1 - grid)).reshape(-1, 1))[:, 1]
     assert (np.diff(p) > 0).all()
+
+
+# --------------------------------------------------------------------------------------------
+# Young shops and seasonal shops: messages that name what can work (exploratory report 6a)
+# --------------------------------------------------------------------------------------------
+def test_no_horizon_fits_a_young_shop_and_the_message_says_so() -> None:
+    # G6: 90 days of history; every horizon needs 92 (two cutoffs a month apart, 60 days of
+    # purchases before each), yet the message advised "a shorter horizon"
+    as_of = pd.Timestamp("2025-04-01")
+    for h in (14, 1):
+        with pytest.raises(DataError, match=r"too short a history for training at 2025-04-01, "
+                                            r"whatever the horizon: the churn and value models "
+                                            r"need at least 92 days of history before as_of "
+                                            r".* the data has 90 days \(first purchase "
+                                            r"2025-01-01\)") as e:
+            plan_cutoffs(pd.Timestamp("2025-01-01"), as_of, h)
+        assert "shorter horizon" not in str(e.value)
+    # when a shorter horizon fits, the message names the longest that does
+    with pytest.raises(DataError, match="Use a horizon of at most 61 days, a later as_of"):
+        plan_cutoffs(pd.Timestamp("2024-10-01"), as_of, 90)
+    assert plan_cutoffs(pd.Timestamp("2024-10-01"), as_of, 61).cutoffs
+    with pytest.raises(DataError, match="too short a history"):
+        plan_cutoffs(pd.Timestamp("2024-10-01"), as_of, 62)
+
+
+def test_no_seasonal_correction_says_the_true_reason(syn_store: Store) -> None:
+    # G2: a year-earlier window where nobody bought again (a closed season) was reported as
+    # "no training cutoff a year before ... it needs about 14 months of history"
+    _, _, panel = fit_customer_models(syn_store, "2024-04-01", H, segments=False)
+    season = pd.to_datetime(panel["as_of"]) == pd.Timestamp("2023-04-01")
+    closed = ChurnModel().fit(panel.assign(churned=panel["churned"] | season))
+    assert closed.season_cutoff_ is None and closed.season_shift_ == 0.0
+    assert closed.season_note_.startswith(
+        "no seasonal correction: the same season a year earlier (cutoff 2023-04-01, 60 days) "
+        "had ")
+    assert "0 customers who bought again, fewer than 20 of each" in closed.season_note_
+    short = ChurnModel().fit(panel[~season])
+    assert short.season_note_.startswith("no training cutoff a year before the scored window")
+    # the model card gives that reason
+    from loyalist.evaluation.card import write_model_card
+    from loyalist.evaluation.run import _season
+
+    card = write_model_card({"horizon_days": H, "training": {"churn_season": _season(closed)},
+                             "evaluation": {"skipped": "not requested"}}, Path(
+                                 syn_store.path).parent / "card")
+    text = card["markdown"].read_text()
+    assert "0 customers who bought again" in text and "14 months" not in text
+
+
+def test_a_closed_season_before_the_evaluation_cutoff_is_observed(tmp_path: Path) -> None:
+    # G2: with no sale in the 5 months before a cutoff (but sales after it), the evaluation was
+    # refused with "as_of ... is N days after the last purchase in the store (<the last sale
+    # before the cutoff>)", a date that is not the store's last purchase
+    lines = synthetic_lines()
+    when = pd.to_datetime(lines["ordered_at"])
+    closed = lines[(when < "2023-10-01") | (when >= "2024-03-01")].reset_index(drop=True)
+    st = make_store(tmp_path / "closed.duckdb", closed)
+    try:
+        fit_customer_models(st, AS_OF, H, segments=False)
+    except DataError as e:  # another reason may stop it, never the wrong last purchase
+        assert "after the last purchase" not in str(e), e
+    with pytest.raises(DataError, match=r"after the last purchase in the store \(2024-04-2"):
+        fit_customer_models(st, "2025-12-01", H, segments=False)
+
+
+def test_segments_only_when_churn_and_clv_cannot_be_trained(tmp_path: Path) -> None:
+    # G6: a young shop (80 days) or a tiny one (30 customers) got no segments at all
+    from loyalist import pipeline
+
+    young = synthetic_lines(n_customers=200, seed=4, start="2024-01-01", days=80)
+    st = make_store(tmp_path / "young.duckdb", young)
+    st.close()
+    res = pipeline.train(tmp_path / "young.duckdb", horizon=30, out=tmp_path / "out")
+    assert "whatever the horizon" in res["segments_only"]
+    assert res["metrics"]["segments_only"] and res["metrics"]["segments"]["clusters_k"] >= 2
+    assert "model" not in res["paths"] and Path(res["paths"]["scores_csv"]).exists()
+    with Store(tmp_path / "young.duckdb", read_only=True) as s2:
+        n = s2.query("""SELECT count(*) AS n, count(rfm_segment) AS seg,
+                               count(cluster_name) AS cl, count(churn_probability) AS churn,
+                               count(churn_tier) AS tier, count(clv_expected) AS clv
+                        FROM scores""").iloc[0].to_dict()
+    customers = young["customer_id"].nunique()
+    assert n == {"n": customers, "seg": customers, "cl": customers, "churn": 0, "tier": 0,
+                 "clv": 0}
+    card = (tmp_path / "out" / "model_card.md").read_text()
+    assert "Churn and lifetime value: not trained" in card and "k-means clusters" in card
+    with pytest.raises(DataError, match="whatever the horizon"):
+        train_and_score(Store(tmp_path / "young.duckdb", read_only=True), None, 30,
+                        segments_fallback=False)
+    # 30 customers: too few for churn, enough for segments and clusters; 3: no clusters
+    few = make_store(tmp_path / "few.duckdb", synthetic_lines(n_customers=30, seed=1))
+    res = train_and_score(few, AS_OF, H)
+    assert res["metrics"]["training"]["skipped"].startswith("too few customers: ")
+    assert res["scores"]["rfm_segment"].notna().all()
+    assert res["scores"]["cluster_name"].notna().all()
+    assert res["scores"][["churn_probability", "clv_expected"]].isna().all().all()
+    ids = sorted(synthetic_lines(n_customers=30, seed=1)["customer_id"].unique())[:3]
+    lines = synthetic_lines(n_customers=30, seed=1)
+    three = make_store(tmp_path / "three.duckdb", lines[lines["customer_id"].isin(ids)])
+    res = train_and_score(three, None, H, out_dir=tmp_path / "three")
+    assert res["scores"]["cluster_name"].isna().all() and res["models"] is None
+    assert any(n.startswith("no behavioural clusters: clusters: ") for n in
+               res["metrics"]["notes"])

@@ -94,42 +94,11 @@ def plan_cutoffs(first_purchase: pd.Timestamp, as_of: pd.Timestamp, horizon_days
         raise ParameterError(f"max_cutoffs {max_cutoffs} must be >= min_cutoffs {min_cutoffs} "
                              ">= 1")
     first = pd.Timestamp(first_purchase).normalize()
-    latest = pd.Timestamp(as_of) - pd.Timedelta(days=horizon_days)
-    horizon = pd.Timedelta(days=horizon_days)
-
-    def grid(k: int) -> pd.Timestamp:
-        return pd.Timestamp(latest - pd.DateOffset(months=k) if step_days is None
-                            else latest - pd.Timedelta(days=k * step_days))
-
-    cuts: list[pd.Timestamp] = []
-    k = 0
-    while len(cuts) < max_cutoffs and (grid(k) - first).days >= min_history_days:
-        cuts.append(grid(k))
-        k += 1
-    inner = [c for c in cuts if c + horizon <= latest]
-    if len(cuts) < min_cutoffs or len(inner) < min_cutoffs - 1:
-        # the oldest cutoff needed: the (min_cutoffs - 1)-th grid cutoff whose label window
-        # ends by the hold-out cutoff ``latest``
-        k, found = 0, 0
-        while True:
-            k += 1
-            if grid(k) + horizon <= latest:
-                found += 1
-                if found >= min_cutoffs - 1:
-                    break
-        need_from = grid(k) - pd.Timedelta(days=min_history_days)
-        raise DataError(
-            f"too short a history for {purpose} at {pd.Timestamp(as_of).date()} with a "
-            f"{horizon_days}-day horizon: training cutoffs need {horizon_days}-day label "
-            f"windows ending by {pd.Timestamp(as_of).date()} (the latest cutoff is "
-            f"{latest.date()}, held out for early stopping and calibration) and at least "
-            f"{min_cutoffs - 1} earlier cutoff(s) whose windows end by that hold-out (the "
-            f"oldest needed is {grid(k).date()}), each with {min_history_days} days of "
-            f"purchases before it: that needs purchases from {need_from.date()} or earlier, "
-            f"i.e. {(pd.Timestamp(as_of) - need_from).days} days of history before as_of; the "
-            f"first purchase is on {first.date()}. Use a later as_of, a shorter horizon, or "
-            "load more history"
-        )
+    cuts = _grid_cutoffs(first, as_of, horizon_days, step_days, max_cutoffs, min_history_days,
+                         min_cutoffs)
+    if cuts is None:
+        raise DataError(_too_short(first, pd.Timestamp(as_of), horizon_days, step_days,
+                                   max_cutoffs, min_history_days, min_cutoffs, purpose))
     plan = CutoffPlan(pd.Timestamp(as_of), horizon_days, tuple(sorted(cuts)), first,
                       min_history_days)
     for c in plan.cutoffs:  # the invariant every test relies on
@@ -137,12 +106,92 @@ def plan_cutoffs(first_purchase: pd.Timestamp, as_of: pd.Timestamp, horizon_days
     return plan
 
 
+def _grid(as_of: pd.Timestamp, horizon_days: int, step_days: int | None, k: int
+          ) -> pd.Timestamp:
+    """The ``k``-th training cutoff back from the latest, ``as_of - horizon``."""
+    latest = pd.Timestamp(as_of) - pd.Timedelta(days=horizon_days)
+    return pd.Timestamp(latest - pd.DateOffset(months=k) if step_days is None
+                        else latest - pd.Timedelta(days=k * step_days))
+
+
+def _grid_cutoffs(first: pd.Timestamp, as_of: pd.Timestamp, horizon_days: int,
+                  step_days: int | None, max_cutoffs: int, min_history_days: int,
+                  min_cutoffs: int) -> list[pd.Timestamp] | None:
+    """The cutoffs of :func:`plan_cutoffs` (newest first), or None when too few fit."""
+    latest = pd.Timestamp(as_of) - pd.Timedelta(days=horizon_days)
+    cuts: list[pd.Timestamp] = []
+    k = 0
+    while len(cuts) < max_cutoffs and (_grid(as_of, horizon_days, step_days, k)
+                                       - first).days >= min_history_days:
+        cuts.append(_grid(as_of, horizon_days, step_days, k))
+        k += 1
+    inner = [c for c in cuts if c + pd.Timedelta(days=horizon_days) <= latest]
+    if len(cuts) < min_cutoffs or len(inner) < min_cutoffs - 1:
+        return None
+    return cuts
+
+
+def history_needed(as_of: pd.Timestamp, horizon_days: int, *, step_days: int | None = None,
+                   min_history_days: int = 60, min_cutoffs: int = 2
+                   ) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """(the oldest training cutoff needed, the first purchase date needed) for a model that
+    predicts at ``as_of`` with ``horizon_days``: the ``(min_cutoffs - 1)``-th grid cutoff whose
+    label window ends by the hold-out cutoff ``as_of - horizon``, less ``min_history_days``."""
+    latest = pd.Timestamp(as_of) - pd.Timedelta(days=horizon_days)
+    k, found = 0, 0
+    while found < min_cutoffs - 1:
+        k += 1
+        if _grid(as_of, horizon_days, step_days, k) + pd.Timedelta(days=horizon_days) <= latest:
+            found += 1
+    oldest = _grid(as_of, horizon_days, step_days, k)
+    return oldest, oldest - pd.Timedelta(days=min_history_days)
+
+
+def _too_short(first: pd.Timestamp, as_of: pd.Timestamp, horizon_days: int,
+               step_days: int | None, max_cutoffs: int, min_history_days: int,
+               min_cutoffs: int, purpose: str) -> str:
+    """Why no cutoff plan fits, with only the remedies that can work: a shorter horizon only
+    when one fits the history; else how much history the models need and how much there is."""
+    fits = [h for h in range(horizon_days - 1, 0, -1)
+            if _grid_cutoffs(first, as_of, h, step_days, max_cutoffs, min_history_days,
+                             min_cutoffs) is not None]
+    if not fits:
+        have = (as_of - first).days
+        from_ = history_needed(as_of, 1, step_days=step_days, min_history_days=min_history_days,
+                               min_cutoffs=min_cutoffs)[1]
+        least = (as_of - from_).days
+        apart = "a month" if step_days is None else f"{step_days} days"
+        return (f"too short a history for {purpose} at {as_of.date()}, whatever the horizon: "
+                f"the churn and value models need at least {least} days of history before "
+                f"as_of (they learn from earlier cutoffs {apart} apart, each with "
+                f"{min_history_days} days of "
+                f"purchases before it, even with a 1-day horizon), and the data has {have} "
+                f"day{'' if have == 1 else 's'} (first purchase {first.date()}). Load purchases "
+                f"from {from_.date()} or earlier, or train again once the shop has {least} days "
+                "of history")
+    oldest, need_from = history_needed(as_of, horizon_days, step_days=step_days,
+                                       min_history_days=min_history_days,
+                                       min_cutoffs=min_cutoffs)
+    latest = as_of - pd.Timedelta(days=horizon_days)
+    what = (f"too short a history for {purpose} at {as_of.date()} with a {horizon_days}-day "
+            f"horizon: training cutoffs need {horizon_days}-day label windows ending by "
+            f"{as_of.date()} (the latest cutoff is {latest.date()}, held out for early stopping "
+            f"and calibration) and at least {min_cutoffs - 1} earlier cutoff(s) whose windows "
+            f"end by that hold-out (the oldest needed is {oldest.date()}), each with "
+            f"{min_history_days} days of purchases before it: that needs purchases from "
+            f"{need_from.date()} or earlier, i.e. {(as_of - need_from).days} days of history "
+            f"before as_of; the first purchase is on {first.date()}")
+    return (f"{what}. Use a horizon of at most {fits[0]} days, a later as_of, or load more "
+            "history")
+
+
 def check_observed(last_purchase: Any, as_of: pd.Timestamp, *,
                    why: str = "the label windows of the latest training cutoffs would cover "
                               "days with no data") -> None:
-    """``as_of`` must not lie more than :data:`MAX_GAP_DAYS` beyond the data (the last
-    purchase before it): label windows ending by it must be observed. ``why`` says what a
-    later one would do, in the caller's terms."""
+    """``as_of`` must not lie more than :data:`MAX_GAP_DAYS` beyond the data: label windows
+    ending by it must be observed. ``last_purchase`` is the last purchase in the store (days
+    up to it are observed, sales or not: a shop closed for a season has its closed days
+    observed); ``why`` says what a later ``as_of`` would do, in the caller's terms."""
     last = pd.Timestamp(last_purchase)
     gap = (pd.Timestamp(as_of) - last).days
     latest_ok = day_after(last).date()
