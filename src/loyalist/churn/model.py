@@ -78,7 +78,8 @@ class ChurnModel:
     ``train_cutoffs_``, ``holdout_cutoff_``, ``n_train_``, ``base_rate_``, ``holdout_metrics_``,
     ``typical_`` (medians at the latest training cutoff, for the wording of reasons),
     ``season_shift_`` and ``season_cutoff_`` (the seasonal log-odds shift and the cutoff a year
-    before the predicted window it came from; 0.0 and None without one).
+    before the predicted window it came from; 0.0 and None without one), ``season_note_`` (why
+    there is no shift, e.g. too short a history or no buyers in that window; None with one).
     """
 
     def __init__(self, *, thresholds: tuple[float, float] = (0.4, 0.7),
@@ -134,7 +135,8 @@ class ChurnModel:
         self.typical_ = {c: float(np.nanmedian(x.loc[latest, c]))
                          for c in ("monetary_total", "distinct_products")}
         cal = self._calibrate(fit.holdout_pred)
-        self.season_shift_, self.season_cutoff_ = _season_shift(self, x, y, cut, horizon)
+        self.season_shift_, self.season_cutoff_, self.season_note_ = _season_shift(
+            self, x, y, cut, horizon)
         self.holdout_metrics_ = {"roc_auc": roc_auc(y_hold, fit.holdout_pred),
                                  "brier_raw": brier(y_hold, fit.holdout_pred),
                                  "brier_calibrated": brier(y_hold, cal),
@@ -215,7 +217,7 @@ def _level_shift(p: np.ndarray, rate: float) -> float:
 
 
 def _season_shift(model: ChurnModel, x: pd.DataFrame, y: np.ndarray, cut: pd.Series,
-                  horizon: int) -> tuple[float, str | None]:
+                  horizon: int) -> tuple[float, str | None, str | None]:
     """Seasonality for the window the model predicts: the one after the latest cutoff
     ``h + horizon``. The calibrator is fitted on the latest window ``[h, h + horizon)``, whose
     churn rate is that season's (Oct-Dec, when lapsed customers come back, is not Jan-Mar).
@@ -224,9 +226,10 @@ def _season_shift(model: ChurnModel, x: pd.DataFrame, y: np.ndarray, cut: pd.Ser
     scale by how much more (or less) churn that same season a year earlier saw than the
     model's level there, less the same gap at ``h``: a year's seasonal difference, with the
     recent level kept (a trend stays). Both gaps are measured on the final booster's own
-    predictions, so its in-sample fit cancels out. Returns ``(shift, that cutoff)``, or
-    ``(0.0, None)`` when the history is too short or the cutoff holds too few of each
-    outcome. Measured out of time on generated stores (``benchmarks/bench_churn_season.py``:
+    predictions, so its in-sample fit cancels out. Returns ``(shift, that cutoff, None)``, or
+    ``(0.0, None, why)`` when no training cutoff lies a year back (too short a history) or a
+    cutoff holds too few of each outcome (e.g. nobody bought in a closed season). Measured
+    out of time on generated stores (``benchmarks/bench_churn_season.py``:
     fashion, coffee, electronics, 18 and 30 months, 48 windows with such a cutoff): the error
     of the mean probability 0.045 -> 0.026, Brier better in 34 windows and worse in 14
     (electronics 0.150 -> 0.144, fashion 0.175 -> 0.173, coffee 0.0556 -> 0.0555)."""
@@ -235,16 +238,25 @@ def _season_shift(model: ChurnModel, x: pd.DataFrame, y: np.ndarray, cut: pd.Ser
     cutoffs = pd.DatetimeIndex(cut.unique())
     near = cutoffs[np.abs((cutoffs - target).days).argmin()]
     if abs((near - target).days) > SEASON_TOLERANCE_DAYS or near >= latest:
-        return 0.0, None
+        return 0.0, None, (
+            f"no training cutoff a year before the scored window (near {target.date()}; the "
+            f"earliest is {cutoffs.min().date()}), so no seasonal correction (it needs about 14 "
+            "months of history)")
     gaps = []
     for day in (near, latest):
         rows = (cut == day).to_numpy()
         churned = int(y[rows].sum())
-        if min(churned, int(rows.sum()) - churned) < MIN_PER_CLASS:
-            return 0.0, None
+        stayed = int(rows.sum()) - churned
+        if min(churned, stayed) < MIN_PER_CLASS:
+            which = ("the same season a year earlier" if day == near
+                     else "the latest training window")
+            return 0.0, None, (
+                f"no seasonal correction: {which} (cutoff {day.date()}, {horizon} days) had "
+                f"{churned:,} churners and {stayed:,} customers who bought again, fewer than "
+                f"{MIN_PER_CLASS} of each to compare with the model's level there")
         p = model._calibrate(model.booster_.predict_proba(x.loc[rows])[:, 1])
         gaps.append(_level_shift(p, churned / int(rows.sum())))
-    return gaps[0] - gaps[1], str(near.date())
+    return gaps[0] - gaps[1], str(near.date()), None
 
 
 def _fit_calibrator(kind: str, raw: np.ndarray, y: np.ndarray) -> Any:
