@@ -104,6 +104,20 @@ class RevenueForecaster:
                                 step=self.step, n_warmup=self.n_warmup,
                                 min_train_days=self.min_train_days)
 
+    def _shorter(self, have: int) -> str:
+        """The remedy for ``have`` days of history, too few for this horizon: the longest
+        horizon that fits them, or (when none does) the history even a 1-day forecast needs."""
+        fits = [h for h in range(check_horizon(self.horizon) - 1, 0, -1)
+                if min_history_days(h, n_origins=self.n_origins, step=self.step,
+                                    n_warmup=self.n_warmup,
+                                    min_train_days=self.min_train_days) <= have]
+        if fits:
+            return f"load more history or forecast at most {fits[0]} days ahead"
+        least = min_history_days(1, n_origins=self.n_origins, step=self.step,
+                                 n_warmup=self.n_warmup, min_train_days=self.min_train_days)
+        return (f"no forecast fits this history: even a 1-day forecast needs {least} days; "
+                "load more history, or forecast once the data covers that much")
+
     def fit(self, series: Mapping[str, pd.Series], *, as_of: pd.Timestamp,
             calendar_of: Mapping[str, str] | None = None,
             countries: Mapping[str, Country | None] | None = None) -> Self:
@@ -147,8 +161,7 @@ class RevenueForecaster:
                        f"training, {self.n_warmup} calibration and {self.n_origins} test "
                        f"windows of {h} days, {step} days apart)")
                 if name == first_name:
-                    raise DataError(f"{name}: {why}; load more history or forecast fewer days "
-                                    "ahead")
+                    raise DataError(f"{name}: {why}; {self._shorter(have)}")
                 self.skipped_[name] = why
             elif int((y != 0).sum()) < MIN_SALES_DAYS:
                 why = f"only {int((y != 0).sum())} days with sales (< {MIN_SALES_DAYS})"
