@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -232,16 +233,25 @@ def test_run_on_own_data_every_step_or_a_reason(tmp_path: Path) -> None:
     assert status["bought_together"] == "skipped"
     assert status["customer_models"] == "done" and status["report"] == "done"
 
-    # too few customers for the models: the plan says why it did not run, the report still does
+    # too few customers for churn and CLV: the customers are still segmented (exploratory
+    # report 6a, G6: they got nothing), the plan runs on the segments and the report says why
+    # churn and CLV are missing
     small = lines[lines.customer_id < "C0040"]
     small.to_csv(tmp_path / "small.csv", index=False)
     doc = json.loads(run("run", tmp_path / "small.csv", "--store", tmp_path / "d.duckdb",
                          "--out", tmp_path / "d", "--budget", "500", "--json").stdout)
     steps = {s["step"]: s for s in doc["steps"]}
-    assert steps["customer_models"]["status"] == "skipped"
-    assert steps["customer_models"]["detail"].startswith("too few customers")
-    assert steps["plan"]["detail"].startswith("a plan needs the customer models")
+    assert steps["customer_models"]["status"] == "partial"
+    assert steps["customer_models"]["detail"].startswith(
+        "segments only: 40 customers in RFM segments and ")
+    assert "churn and lifetime value not trained: too few customers" in \
+        steps["customer_models"]["detail"]
+    assert steps["plan"]["status"] == "done" and "no churn risk or value scores" in \
+        steps["plan"]["detail"]
     assert steps["report"]["status"] == "done" and steps["forecast"]["status"] == "done"
+    assert "segments" in steps["report"]["detail"]
+    html = (tmp_path / "d" / "report" / "report.html").read_text()
+    assert "churn and lifetime value were not trained: too few customers" in html
 
     p = run("run", tmp_path / "lines.csv", "--store", tmp_path / "c.duckdb", "--budget", "5",
             "--goal", "happiness", ok=False)
@@ -411,3 +421,38 @@ def test_running_out_of_memory_is_one_line(tmp_path: Path) -> None:
     assert p.returncode == 2, p.stderr
     assert "out of memory in `loyalist recommend`" in p.stderr
     assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) <= 3
+
+
+def test_a_young_shop_gets_segments_and_advice_that_can_work(tmp_path: Path) -> None:
+    """Exploratory report 6a, G6: a shop with under 3 months of history got no segments, and
+    was told to use a shorter horizon (none works) and to forecast fewer days ahead (`run` had
+    no option for it)."""
+    from test_churn import synthetic_lines
+
+    synthetic_lines(n_customers=150, seed=5, start="2024-01-01", days=80).to_csv(
+        tmp_path / "young.csv", index=False)
+    doc = json.loads(run("run", tmp_path / "young.csv", "--store", tmp_path / "y.duckdb",
+                         "--out", tmp_path / "y", "--horizon", "14", "--json").stdout)
+    steps = {s["step"]: s for s in doc["steps"]}
+    models = steps["customer_models"]
+    assert models["status"] == "partial" and "scores_csv" in models["outputs"]
+    assert "whatever the horizon: the churn and value models need at least" in models["detail"]
+    assert "shorter horizon" not in models["detail"]
+    head = (tmp_path / "y" / "customers" / "scores.csv").read_text().splitlines()[:2]
+    row = dict(zip(head[0].split(","), head[1].split(","), strict=True))
+    assert row["rfm_segment"] and row["churn_probability"] == "" and row["clv_expected"] == ""
+    # the forecast said "forecast fewer days ahead": it names the longest that fits, and
+    # --forecast-days makes one
+    assert steps["forecast"]["status"] == "skipped"
+    fits = re.search(r"load more history or forecast at most (\d+) days ahead$",
+                     steps["forecast"]["detail"])
+    assert fits, steps["forecast"]["detail"]
+    doc = json.loads(run("run", "--store", tmp_path / "y.duckdb", "--out", tmp_path / "y2",
+                         "--forecast-days", fits[1], "--json").stdout)
+    assert {s["step"]: s["status"] for s in doc["steps"]}["forecast"] == "done"
+    p = run("train", "--store", tmp_path / "y.duckdb", "--horizon", "1", "--out",
+            tmp_path / "t")
+    assert "segments only at as_of" in p.stdout and "whatever the horizon" in p.stdout
+    p = run("run", "--store", tmp_path / "y.duckdb", "--out", tmp_path / "y2",
+            "--forecast-days", "0", ok=False)
+    assert p.returncode == 2 and "--forecast-days 0 is impossible" in p.stderr

@@ -269,20 +269,25 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
             day_one: str | None = None, as_of: str | None = None,
             horizon: int = 90, budget: float | None = None, goal: str = "retention",
             period: int = 30, catalog: Path | None = None, constraints: Path | None = None,
-            budget_per_month: float | None = None, progress: Progress | None = None
-            ) -> dict[str, Any]:
+            budget_per_month: float | None = None, forecast_days: int = 30,
+            progress: Progress | None = None) -> dict[str, Any]:
     """The main job on the merchant's own data: load ``files`` (if any) into ``store_path``,
-    then features, customer models, recommendations, the revenue forecast, a promotion plan
-    (with ``budget``) and the report, all under ``out``.
+    then features, customer models, recommendations, the revenue forecast (``forecast_days``
+    ahead), a promotion plan (with ``budget``) and the report, all under ``out``.
 
     Parameters are checked before anything runs (a ParameterError stops it). A step the data
     cannot support (too few customers, one product, no categories...) is skipped with its
-    reason and the rest go on; ``steps`` lists each step's status, detail and outputs."""
+    reason and the rest go on; ``steps`` lists each step's status, detail and outputs. When
+    churn and CLV cannot be trained, the customer models step still segments the customers
+    (status ``partial``) and the plan runs on those segments."""
+    from loyalist.forecast.forecaster import MAX_HORIZON
     from loyalist.promote.plan import goal_value_text
 
     say = progress or (lambda _m: None)
     started = time.perf_counter()
     check_days(horizon, "--horizon", max_days=MAX_HORIZON_DAYS, example=90)
+    forecast_days = check_days(forecast_days, "--forecast-days", max_days=MAX_HORIZON,
+                               example=30)
     if budget is not None or budget_per_month is not None:
         goal = plan_params(budget, goal, period, budget_per_month=budget_per_month).goal
     for label, path in (("--catalog", catalog), ("--constraints", constraints)):
@@ -318,13 +323,15 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         log.warning("%s", w)
     day = str(ts.date())
     steps: list[dict[str, Any]] = []
+    partial: set[str] = set()  # steps that did only part of their work (said in the detail)
 
     def step(name: str, what: str, fn: Callable[[], tuple[str, dict[str, str]]]) -> None:
         say(what)
         t0 = time.perf_counter()
         try:
             detail, outputs = fn()
-            steps.append({"step": name, "status": "done", "detail": detail,
+            steps.append({"step": name, "status": "partial" if name in partial else "done",
+                          "detail": detail,
                           "outputs": outputs, "seconds": round(time.perf_counter() - t0, 2)})
         except DataError as e:  # the data cannot support this step: say why, go on
             log.info("%s skipped: %s", name, e)
@@ -347,6 +354,14 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     def do_train() -> tuple[str, dict[str, str]]:
         res = train(store_path, as_of=day, horizon=horizon, out=out / "customers",
                     progress=progress)
+        outputs = {k: str(v) for k, v in res["paths"].items()
+                   if k in ("scores_csv", "card_html", "model")}
+        if res["segments_only"]:
+            partial.add("customer_models")
+            k = res["metrics"]["segments"]["clusters_k"]
+            return (f"segments only: {res['customers']:,} customers in RFM segments"
+                    + (f" and {k} clusters" if k else "") + "; churn and lifetime value "
+                    f"not trained: {res['segments_only']}"), outputs
         ev = res["metrics"].get("evaluation", {})
         auc = (ev.get("churn", {}).get("models", {}).get("model", {}).get("roc_auc")
                if "skipped" not in ev else None)
@@ -355,8 +370,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
             f"; no out-of-time evaluation ({ev.get('skipped', 'not run')})")
         if auc is not None and ev.get("churn", {}).get("warning"):
             detail += f"; WARNING: {ev['churn']['warning']}"
-        return detail, {k: str(v) for k, v in res["paths"].items()
-                        if k in ("scores_csv", "card_html", "model")}
+        return detail, outputs
 
     def do_recommend() -> tuple[str, dict[str, str]]:
         res = recommend(store_path, day, out_dir=out / "recommendations")
@@ -370,29 +384,32 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
                 f"{res['orders']:,} orders", {"together": res["csv"]})
 
     def do_forecast() -> tuple[str, dict[str, str]]:
-        res = forecast(store_path, 30, out / "forecast", by="category" if has_category else None,
-                       as_of=ts)
+        res = forecast(store_path, forecast_days, out / "forecast",
+                       by="category" if has_category else None, as_of=ts)
         tot = res["series"]["total"]
         return (f"{len(res['series'])} series; total: {tot.get('model')}",
                 {f"forecast_{k}": str(v) for k, v in res["files"].items()})
 
-    def trained() -> bool:
-        return any(st["step"] == "customer_models" and st["status"] == "done" for st in steps)
+    def trained() -> bool:  # scores at as_of: full, or segments only
+        return any(st["step"] == "customer_models" and st["status"] in ("done", "partial")
+                   for st in steps)
 
     def do_plan() -> tuple[str, dict[str, str]]:
         if budget is None and budget_per_month is None:
             raise DataError("no --budget given: pass --budget or --budget-per-month (and "
                             "--goal, --period) for a promotion plan")
         if not trained():
-            raise DataError("a plan needs the customer models (churn risk, value), which were "
-                            "skipped above")
+            raise DataError("a plan needs the customers' scores (segments at least), which "
+                            "were skipped above")
         res = plan(store_path, budget=budget, budget_per_month=budget_per_month, goal=goal,
                    period=period, catalog=catalog, constraints=constraints, as_of=day,
                    out=out / "plan", progress=progress)
         sm = res["summary"]
         return (f"{sm['goal']}: {sm['customers_targeted']:,} customers, spend "
                 f"{sm['spend']:,.0f} of {sm['budget']:,.0f}, expected "
-                f"{goal_value_text(sm['goal'], sm['goal_value'], sm.get('goal_unit'))}",
+                f"{goal_value_text(sm['goal'], sm['goal_value'], sm.get('goal_unit'))}"
+                + ("; by segment and response model only: no churn risk or value scores"
+                   if "customer_models" in partial else ""),
                 {f"plan_{k}": str(v) for k, v in sm["files"].items()})
 
     def do_report() -> tuple[str, dict[str, str]]:
@@ -510,7 +527,9 @@ def _churn_summary(metrics: dict[str, Any]) -> dict[str, Any]:
 def train(store_path: Path, *, as_of: str | None = None, horizon: int = 90,
           out: Path | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """Fit segments, churn and CLV at ``as_of``, evaluate out of time at ``as_of - horizon``,
-    score every customer, and write scores to the store (table ``scores``) and ``out``."""
+    score every customer, and write scores to the store (table ``scores``) and ``out``.
+    When churn and CLV cannot be trained, the customers are still segmented (``segments_only``
+    says why; the churn and CLV columns are NULL)."""
     from loyalist.evaluation.run import train_and_score
 
     horizon = check_days(horizon, "--horizon", max_days=MAX_HORIZON_DAYS, example=90)
@@ -521,6 +540,7 @@ def train(store_path: Path, *, as_of: str | None = None, horizon: int = 90,
                        params=[ts.to_pydatetime()])
     return {"as_of": str(ts.date()), "horizon_days": horizon,
             "customers": int(len(res["scores"])), "metrics": res["metrics"],
+            "segments_only": res["metrics"].get("training", {}).get("skipped"),
             "summary": _churn_summary(res["metrics"]),
             "paths": {k: str(v) for k, v in res["paths"].items()}}
 

@@ -65,9 +65,15 @@ def train(store: StoreOpt = Path(DEFAULT_STORE), as_of: AsOfOpt = None,
     if as_json:
         emit_json({k: v for k, v in res.items() if k != "metrics"} | {"metrics": res["metrics"]})
         return
-    out.print(f"trained at as_of {res['as_of']} (horizon {horizon} days): "
-              f"{res['customers']:,} customers scored -> table scores")
-    print_summary(res["summary"])
+    if res["segments_only"]:
+        out.print(f"segments only at as_of {res['as_of']}: {res['customers']:,} customers in RFM "
+                  "segments and clusters -> table scores (churn and CLV columns empty)")
+        out.print(f"[yellow]churn and lifetime value not trained:[/yellow] "
+                  f"{res['segments_only']}")
+    else:
+        out.print(f"trained at as_of {res['as_of']} (horizon {horizon} days): "
+                  f"{res['customers']:,} customers scored -> table scores")
+        print_summary(res["summary"])
     for k in ("scores_csv", "card_html", "model"):
         if k in res["paths"]:
             out.print(f"  {k}: {res['paths'][k]}")

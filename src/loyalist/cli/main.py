@@ -290,6 +290,9 @@ def run_all(
     period: Annotated[int, typer.Option(help="Plan period in days.")] = 30,
     catalog: Annotated[Path | None, typer.Option(help="Promotion catalog file.")] = None,
     constraints: Annotated[Path | None, typer.Option(help="Plan constraints file.")] = None,
+    forecast_days: Annotated[int, typer.Option(
+        "--forecast-days", help="Days ahead of the revenue forecast (a young shop's history "
+        "may fit only a shorter one).")] = 30,
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
 ) -> None:
@@ -312,7 +315,7 @@ def run_all(
     res = pipeline.run_all(store, out_dir, files=files or (), fmt=fmt, mapping=mapping,
                            day_one=day_one, as_of=as_of, horizon=horizon, budget=budget, goal=goal,
                            period=period, catalog=catalog, constraints=constraints,
-                           budget_per_month=budget_per_month,
+                           budget_per_month=budget_per_month, forecast_days=forecast_days,
                            progress=progress(quiet or as_json))
     failed = [st["step"] for st in res["steps"] if st["status"] == "failed"]
     if as_json:
@@ -333,7 +336,7 @@ def run_all(
     for c in ("step", "status", "detail"):
         t.add_column(c)
     for st in res["steps"]:
-        colour = {"done": "green", "failed": "red"}.get(st["status"], "yellow")
+        colour = {"done": "green", "partial": "cyan", "failed": "red"}.get(st["status"], "yellow")
         t.add_row(st["step"], f"[{colour}]{st['status']}[/{colour}]", st["detail"])
     out.print(t)
     for st in res["steps"]:

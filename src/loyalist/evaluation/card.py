@@ -138,14 +138,31 @@ def _sections(metrics: dict[str, Any]) -> tuple[list[tuple[str, Any]], dict[str,
     blocks.append(("p", f"loyalist {metrics.get('loyalist_version', '?')}; scoring as_of "
                         f"{metrics.get('as_of', '?')}; horizon {h} days."))
     blocks.append(("h2", "What the models do"))
+    skipped = (metrics.get("training") or {}).get("skipped")
+    if skipped:  # segments only: churn and CLV could not be trained
+        seg = metrics.get("segments") or {}
+        k = seg.get("clusters_k")
+        blocks.append(("ul", [
+            f"Segments: RFM quintile scores and named segments ({seg.get('rfm_scheme', '?')})"
+            + (f"; k-means clusters, k = {k} by silhouette." if k else
+               "; no behavioural clusters (see the notes)."),
+            f"Churn and lifetime value: not trained, so the scores' churn and CLV columns are "
+            f"empty: {skipped}",
+        ]))
+        notes = [n for n in metrics.get("notes") or [] if skipped not in n]
+        if notes:
+            blocks.append(("h2", "Notes"))
+            blocks.append(("ul", notes))
+        return blocks, plots
     season = (metrics.get("training") or {}).get("churn_season") or {}
     if season.get("cutoff"):
         moved = (f", then moved by {season['log_odds_shift']:+.2f} on the log-odds scale: how "
                  f"the same season a year earlier (cutoff {season['cutoff']}) differed from "
                  "the latest window")
-    else:
-        moved = ("; no training cutoff a year before the scored window, so no seasonal "
-                 "correction (it needs about 14 months of history)")
+    elif season.get("note"):
+        moved = f"; {season['note']}"
+    else:  # metrics written before the note existed
+        moved = "; no seasonal correction"
     blocks.append(("ul", [
         f"Churn: probability of no purchase in the {h} days after the cutoff (LightGBM on the "
         f"customer features, calibrated on the latest training cutoff{moved}), tiers and "

@@ -54,8 +54,9 @@ from loyalist.store import Store
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SCORE_COLUMNS", "CustomerModels", "ModelSettings", "churn_warning", "evaluate",
-           "fit_customer_models", "score_customers", "train_and_score"]
+__all__ = ["MODEL_COLUMNS", "SCORE_COLUMNS", "CustomerModels", "ModelSettings", "churn_warning",
+           "evaluate", "fit_customer_models", "score_customers", "segment_scores",
+           "train_and_score"]
 
 #: the scores frame's columns, in order (then ``clv_expected``, ``outlier``, ``as_of``)
 SCORE_COLUMNS = (
@@ -221,7 +222,9 @@ def fit_customer_models(store: Store, as_of: Any, horizon: int = 90, *, segments
             f"and CLV models need at least {MIN_CUSTOMERS}. Load more transactions or use a "
             "later as_of"
         )
-    check_observed(feats["last_purchase_at"].max(), ts)
+    # the store's last purchase, not the last before ``ts``: at an evaluation cutoff after a
+    # closed season the days in between are observed (no sales), not missing
+    check_observed(store.date_range()[1], ts)
     plan = plan_cutoffs(feats["first_purchase_at"].min(), ts, horizon,
                         step_days=cfg.step_days, max_cutoffs=cfg.max_cutoffs,
                         min_history_days=cfg.min_history_days)
@@ -291,7 +294,8 @@ def score_customers(models: CustomerModels, features: pd.DataFrame) -> pd.DataFr
 
 def _season(churn: ChurnModel) -> dict[str, Any]:
     """The churn model's seasonal shift (``season_shift_``) and the cutoff it came from."""
-    return {"cutoff": churn.season_cutoff_, "log_odds_shift": round(churn.season_shift_, 4)}
+    return {"cutoff": churn.season_cutoff_, "log_odds_shift": round(churn.season_shift_, 4),
+            "note": getattr(churn, "season_note_", None)}
 
 
 def _tiers(y: np.ndarray, tier: np.ndarray) -> dict[str, dict[str, Any]]:
@@ -455,12 +459,114 @@ def _write_outputs(out: Path, scores: pd.DataFrame, profiles: dict[str, pd.DataF
     return paths
 
 
+#: the churn and CLV columns of the scores, empty when only segments could be made
+MODEL_COLUMNS = ("churn_probability", "churn_tier", "reasons", "p_alive", "expected_orders",
+                 "clv_p10", "clv_p50", "clv_p90", "clv_bgnbd", "clv_expected")
+_TEXT_COLUMNS = ("churn_tier", "reasons")
+
+
+def segment_scores(rfm: RFMScorer, clusters: CustomerClusters | None, features: pd.DataFrame,
+                   as_of: pd.Timestamp) -> pd.DataFrame:
+    """The scores frame of :func:`score_customers`' columns with only the segments filled:
+    RFM scores and segment, the cluster (NA without ``clusters``), and empty churn and CLV
+    columns (NaN numbers, NA text) that the store writes as NULL."""
+    if len(features) == 0:
+        raise DataError("scoring: the feature frame has no customers")
+    feats = features.reset_index(drop=True)
+    n = len(feats)
+    parts = [feats[[s.CUSTOMER_ID]], rfm.transform(feats).drop(columns=s.CUSTOMER_ID)]
+    if clusters is not None:
+        parts.append(clusters.transform(feats).drop(columns=s.CUSTOMER_ID))
+    else:
+        parts.append(pd.DataFrame({"cluster": pd.array([None] * n, dtype="Int64"),
+                                   "cluster_name": pd.array([None] * n, dtype="string"),
+                                   "outlier": pd.array([None] * n, dtype="boolean")}))
+    parts.append(pd.DataFrame({c: pd.array([None] * n, dtype="string") if c in _TEXT_COLUMNS
+                               else np.full(n, np.nan) for c in MODEL_COLUMNS}))
+    out = pd.concat(parts, axis=1)
+    out["as_of"] = as_of
+    first = [c for c in SCORE_COLUMNS if c in out.columns]
+    return out[first + [c for c in out.columns if c not in first]]
+
+
+def _segments_only(store: Store, ts: pd.Timestamp, horizon: int, cfg: ModelSettings, why: str,
+                   evaluation: dict[str, Any], out_dir: str | Path | None,
+                   timings: dict[str, float], t0: float, say: Callable[[str], None]
+                   ) -> dict[str, Any]:
+    """:func:`train_and_score` when churn and CLV cannot be trained (``why``): RFM segments
+    and clusters need no training window, only customers."""
+    t1 = time.perf_counter()
+    feats = customer_features(store, ts)
+    if len(feats) == 0:
+        raise DataError(f"no customer has a purchase before {ts.date()}: nothing to segment or "
+                        f"score ({why})")
+    say(f"churn and lifetime value cannot be trained; segmenting the {len(feats):,} customers")
+    log.warning("churn and lifetime value are not trained at %s, only segments: %s",
+                ts.date(), why)
+    notes = [f"churn and lifetime value were not trained: {why}"]
+    rfm = RFMScorer(scheme=cfg.scheme).fit(feats)
+    clusters: CustomerClusters | None = None
+    try:
+        clusters = CustomerClusters(k_range=cfg.k_range, random_state=cfg.random_state).fit(feats)
+    except DataError as e:
+        notes.append(f"no behavioural clusters: {e}")
+    timings["fit_s"] = time.perf_counter() - t1
+    scores = segment_scores(rfm, clusters, feats, ts)
+    joined = feats.merge(scores.drop(columns="as_of"), on=s.CUSTOMER_ID)
+    profiles = {"rfm": segment_profile(joined, "rfm_segment",
+                                       order=[r.name for r in rfm.rules])}
+    if clusters is not None:
+        profiles["clusters"] = segment_profile(joined, "cluster_name")
+    metrics: dict[str, Any] = {
+        "loyalist_version": __version__,
+        "as_of": str(ts),
+        "horizon_days": horizon,
+        "segments_only": True,
+        "evaluation": evaluation,
+        "training": {"skipped": why},
+        "scoring": {"customers": int(len(scores)), "tiers": {}, "expected_spend_total": None},
+        "segments": {
+            "rfm_scheme": cfg.scheme,
+            "rfm_counts": scores["rfm_segment"].value_counts().to_dict(),
+            "clusters_k": clusters.k_ if clusters is not None else None,
+            "cluster_selection": (clusters.selection_.to_dict("records")
+                                  if clusters is not None else []),
+            "cluster_names": ({str(k): v for k, v in clusters.names_.items()}
+                              if clusters is not None else {}),
+            "outliers": int(scores["outlier"].fillna(False).sum()),
+        },
+        "notes": notes,
+    }
+    paths: dict[str, Path] = {}
+    card: dict[str, Path] | None = None
+    selection = clusters.selection_ if clusters is not None else None
+    if out_dir is not None:
+        from loyalist.evaluation.card import write_model_card
+
+        say(f"writing results to {out_dir}")
+        out = Path(out_dir)
+        paths = _write_outputs(out, scores, profiles, selection)
+        card = write_model_card(metrics, out)
+        paths.update({f"card_{k}": v for k, v in card.items()})
+    timings["total_s"] = time.perf_counter() - t0
+    metrics["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    if card is not None:
+        card["metrics"].write_text(json.dumps(metrics, indent=2, default=str))
+    return {
+        "as_of": ts, "horizon_days": horizon, "evaluation_cutoff": ts - pd.Timedelta(days=horizon),
+        "scores": scores, "features": feats, "metrics": metrics, "profiles": profiles,
+        "cluster_selection": selection, "models": None, "model_card": card, "paths": paths,
+        "timings": timings,
+    }
+
+
 def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
                     out_dir: str | Path | None = None, *, with_evaluation: bool = True,
                     thresholds: tuple[float, float] = (0.4, 0.7), calibration: str = "sigmoid",
                     scheme: str = "named11", k_range: tuple[int, int] = (2, 8),
                     random_state: int = 0, n_jobs: int | None = 1,
                     max_train_rows: int | None = ModelSettings.max_train_rows,
+                    segments_fallback: bool = True,
                     progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Fit every customer model at ``as_of``, score the customers, and evaluate the recipe out
     of time at ``as_of - horizon``.
@@ -474,6 +580,13 @@ def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
 
     When the history is too short to evaluate at ``as_of - horizon`` (but long enough to
     train at ``as_of``), ``metrics["evaluation"]`` says why instead, and scoring goes on.
+
+    When churn and CLV cannot be trained at all (too few customers, too short a history, too
+    few churners), with ``segments_fallback`` the customers still get their RFM segments and
+    (with enough of them for k-means) clusters: the scores then have empty (NaN/NA) churn and
+    CLV columns, ``metrics["training"]["skipped"]`` says why, ``metrics["segments_only"]`` is
+    True, no model is saved and ``models`` is None (:func:`_segments_only`). Without it, the
+    DataError is raised.
     """
     say = progress or (lambda _m: None)
     horizon = check_days(horizon, "horizon", max_days=MAX_HORIZON_DAYS, example=90)
@@ -502,8 +615,14 @@ def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
     timings["evaluate_s"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     say(f"fitting the models for scoring at {ts.date()}")
-    models, feats, panel = fit_customer_models(store, ts, horizon, settings=cfg,
-                                               progress=progress)
+    try:
+        models, feats, panel = fit_customer_models(store, ts, horizon, settings=cfg,
+                                                   progress=progress)
+    except DataError as e:  # too few customers or too short a history for churn and CLV
+        if not segments_fallback:
+            raise
+        return _segments_only(store, ts, horizon, cfg, str(e), evaluation, out_dir,
+                              timings, t0, say)
     timings["fit_s"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     say("scoring customers")

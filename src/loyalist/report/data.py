@@ -224,14 +224,26 @@ def _customer_sections(st: Store, rep: Report, scores: pd.DataFrame, ts: pd.Time
         rep.sections["segments"] = seg
     else:
         rep.absent["segments"] = "the scores have no `rfm_segment` column"
-    if "churn_probability" in scores:
-        rep.sections["churn"] = churn(scores, ts, ev.get("churn"), ev.get("note"))
-    else:
+    # segments only (churn and CLV could not be trained): their columns are empty
+    untrained = (metrics or {}).get("training", {}).get("skipped")
+
+    def why(col: str) -> str:
+        return (f"churn and lifetime value were not trained: {untrained}" if untrained else
+                f"the scores' `{col}` column is empty: churn and lifetime value were not "
+                f"trained at {ts.date()} (see `loyalist train`)")
+
+    if "churn_probability" not in scores:
         rep.absent["churn"] = "the scores have no `churn_probability` column"
-    if "clv_expected" in scores:
-        rep.sections["clv"] = clv(scores, ts, ev.get("clv"), ev.get("note"))
+    elif scores["churn_probability"].isna().all():
+        rep.absent["churn"] = why("churn_probability")
     else:
+        rep.sections["churn"] = churn(scores, ts, ev.get("churn"), ev.get("note"))
+    if "clv_expected" not in scores:
         rep.absent["clv"] = "the scores have no `clv_expected` column"
+    elif scores["clv_expected"].isna().all():
+        rep.absent["clv"] = why("clv_expected")
+    else:
+        rep.sections["clv"] = clv(scores, ts, ev.get("clv"), ev.get("note"))
 
 
 def churn(scores: pd.DataFrame, ts: pd.Timestamp, evaluation: dict[str, Any] | None = None,
