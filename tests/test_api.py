@@ -854,3 +854,28 @@ def test_reads_are_answered_while_a_plan_is_made(built: Path, tmp_path: Path,
         assert out["r"].status_code == 200, out["r"].text
         plan_id = out["r"].json()["plan_id"]
         assert c.get(f"/plans/{plan_id}", headers=R).status_code == 200  # saved
+
+
+def test_a_store_with_segments_only_is_served(tmp_path: Path) -> None:
+    """Exploratory report 6a, G6: a young shop's scores hold segments and clusters with empty
+    (NULL) churn and CLV columns; every read answers with nulls, not an error or NaN."""
+    from test_churn import synthetic_lines
+
+    synthetic_lines(n_customers=120, seed=6, start="2024-01-01", days=70).to_csv(
+        tmp_path / "young.csv", index=False)
+    path = tmp_path / "young.duckdb"
+    pipeline.ingest(path, [tmp_path / "young.csv"])
+    assert pipeline.train(path, horizon=30)["segments_only"]
+    with TestClient(create_app(Settings(store=path, api_keys=KEYS))) as c:  # type: ignore[arg-type]
+        segs = c.get("/segments", headers=R)
+        assert segs.status_code == 200, segs.text
+        body = segs.json()
+        assert body["customers"] == 120 and body["segments"]
+        assert all(g["mean_churn_probability"] is None and g["high_churn_customers"] == 0
+                   for g in body["segments"])
+        listed = c.get("/customers", headers=R).json()
+        assert listed["total"] == 120 and listed["items"][0]["churn_probability"] is None
+        one = c.get(f"/customers/{listed['items'][0]['customer_id']}", headers=R)
+        assert one.status_code == 200, one.text
+        assert one.json()["segment"] and one.json()["clv_expected"] is None
+        assert c.get("/customers?tier=high", headers=R).json()["total"] == 0
