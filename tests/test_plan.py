@@ -94,6 +94,8 @@ def test_plan_cli_json_and_files(scenario: dict, tmp_path: Path) -> None:
     assert plan[s.CUSTOMER_ID].is_unique and len(plan) == doc["customers_targeted"]
     assert abs(plan["expected_cost"].sum() - doc["spend"]) < 1e-6
     assert {"priority", "reasons"} <= set(plan.columns)
+    # the probability of buying with the offer includes the chance to buy because of it
+    assert (plan["probability"] >= plan["incremental_prob"] - 1e-12).all()
     first = doc["promotions"][0]
     assert first["rank"] == 1 and first["rationale"].startswith("Send ")
     assert (tmp_path / "plan.png").stat().st_size > 10_000
@@ -753,6 +755,42 @@ def test_a_busier_window_keeps_buying_probabilities_below_one() -> None:
     assert out["incremental_prob"].iloc[0] == pytest.approx(0.1 ** 1.5)
     assert out["incremental_prob"].iloc[1] == pytest.approx(0.075)  # room enough: scaled
     assert out["incremental_orders"].iloc[0] == pytest.approx(0.15)
+
+
+def test_the_probability_shown_follows_the_effects_the_plan_uses() -> None:
+    """The plan shows ``p_response`` as the customer's probability of buying with the offer,
+    defined as baseline + incremental. When the shrinkage and the offer fit move the incremental
+    probability, or the season moves the baseline, it must move too (the bug: the fit raised a
+    customer's incremental probability to 0.076 while the plan still showed the model's 0.064
+    as their probability of buying at all: "p(respond) 6%; +7.6% chance to buy")."""
+    from loyalist.promote.plan import apply_competitors, shrink_effects
+
+    p0 = np.array([0.034, 0.20, 0.034, 0.20])
+    inc = np.array([0.030, 0.100, 0.030, 0.100])
+    eff = pd.DataFrame({s.CUSTOMER_ID: list("ab") * 2, "promotion": ["x", "x", "y", "y"],
+                        "kind": "fixed_voucher", "incremental_prob": inc, "p_control": p0,
+                        "p_response": p0 + inc, "control_orders": p0,
+                        "treated_orders": p0 + inc, "incremental_orders": inc})
+    out = shrink_effects(eff, keep=0.0, fit=np.array([3.0, 0.1, 1.0, 1.0]))
+    assert out["incremental_prob"].iloc[0] > eff["p_response"].iloc[0]  # the fit moved it
+    np.testing.assert_allclose(out["p_response"], out["p_control"] + out["incremental_prob"])
+    assert (out["p_response"] >= out["incremental_prob"]).all()
+    np.testing.assert_allclose(out["treated_orders"],
+                               out["control_orders"] + out["incremental_orders"])
+    # a lift that would take buying below 0 stops at -baseline
+    low = shrink_effects(eff.assign(incremental_prob=[-0.3, -0.3, -0.3, -0.3]), keep=1.0 - 1e-9)
+    np.testing.assert_allclose(low["incremental_prob"], -p0)
+    np.testing.assert_allclose(low["p_response"], 0.0, atol=1e-12)
+    # a window 1.5x as busy: the baseline is that window's, and the probability with the offer
+    catalog = pd.DataFrame({"name": ["x", "y"], "kind": "fixed_voucher", "value": 10.0,
+                            "contact_cost": 0.1, "category": ""})
+    busy = PlanContext(pd.DataFrame(index=["a", "b"]), catalog, pd.Timestamp("2025-08-01"),
+                       season_factor=1.5)
+    win, _ = apply_competitors(out, busy, PlanParams(budget=100.0, goal="retention"))
+    np.testing.assert_allclose(win["p_control"], 1 - (1 - out["p_control"]) ** 1.5)
+    np.testing.assert_allclose(win["p_response"], win["p_control"] + win["incremental_prob"])
+    np.testing.assert_allclose(win["control_orders"], 1.5 * out["control_orders"])
+    assert (win["p_response"] <= 1.0).all()
 
 def test_offer_fit_redistributes_but_keeps_each_promotion_total() -> None:
     """With the fit, shrinkage still keeps each promotion's total effect over customers (what

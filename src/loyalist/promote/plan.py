@@ -439,16 +439,27 @@ def shrink_effects(pred: pd.DataFrame, keep: float = SHRINKAGE_KEEP,
     return revalue(cap_buying(pred))
 
 
-def cap_buying(pred: pd.DataFrame, season: float = 1.0) -> pd.DataFrame:
-    """Keep each customer's buying probability with the offer at most 1: the incremental
-    probability is capped at ``1 - p_control``, the baseline taken in a window ``season`` times
-    as busy (a rate ``season`` times as high: ``1 - (1 - p_control) ** season``). In place;
-    returns ``pred``."""
+def cap_buying(pred: pd.DataFrame) -> pd.DataFrame:
+    """Keep each customer's buying probability with the offer in [0, 1] and state it: the
+    incremental probability is clipped to ``[-p_control, 1 - p_control]`` and ``p_response``
+    (the probability of buying with the offer, shown as the plan's ``probability``) is set to
+    ``p_control + incremental_prob``, the response model's definition
+    (:mod:`loyalist.response.uplift`, :mod:`loyalist.response.priors`). Every step that moves
+    the incremental effects (shrinkage, offer fit, season, competitors) ends here, so the two
+    never disagree (the bug: the offer fit raised a customer's incremental probability to
+    0.076 while the plan still showed the model's 0.064 as their probability of buying at
+    all). ``treated_orders`` likewise follows ``control_orders + incremental_orders``. In
+    place; returns ``pred``."""
     if "incremental_prob" in pred and "p_control" in pred:
         base = np.clip(pred["p_control"].to_numpy(dtype=float), 0.0, 1.0)
-        room = (1.0 - base) ** max(float(season), 0.0)
-        pred["incremental_prob"] = np.minimum(pred["incremental_prob"].to_numpy(dtype=float),
-                                              np.where(np.isnan(room), np.inf, room))
+        inc = pred["incremental_prob"].to_numpy(dtype=float)
+        known = ~np.isnan(base)
+        inc = np.where(known, np.clip(inc, -base, 1.0 - base), inc)
+        pred["incremental_prob"] = inc
+        pred["p_response"] = base + inc
+    if "treated_orders" in pred and "control_orders" in pred and "incremental_orders" in pred:
+        pred["treated_orders"] = (pred["control_orders"].to_numpy(dtype=float)
+                                  + pred["incremental_orders"].to_numpy(dtype=float))
     return pred
 
 
@@ -487,7 +498,10 @@ def apply_competitors(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams
     baseline orders that use the offer, whose number follows the season only (a competitor's
     sale takes away the customers we would *win*, not the ones who buy anyway). Revenue, margin
     and cost are then recomputed (:func:`revalue`), so the cost of the planning window's
-    redemptions, subsidised ones included, is what the budget pays."""
+    redemptions, subsidised ones included, is what the budget pays. The baseline becomes the
+    window's too (``p_control``: a rate ``season`` times as high, ``1 - (1 - p) ** season``;
+    ``control_orders`` x season), so the incremental probability stays within its room and the
+    probability of buying with the offer is that of the window (:func:`cap_buying`)."""
     pressure, events = competitor_pressure(ctx.competitors, ctx.as_of, params.period_days)
     if pressure <= 0 and ctx.season_factor == 1.0:
         return pred, []
@@ -522,7 +536,14 @@ def apply_competitors(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams
             pred[col] = np.maximum(x * weak, x * strong)
         else:
             pred[col] = x * factor
-    pred = revalue(cap_buying(pred, ctx.season_factor))
+    # the baseline of a window `season` times as busy (a rate `season` times as high)
+    if "p_control" in pred:
+        p0 = np.clip(pred["p_control"].to_numpy(dtype=float), 0.0, 1.0)
+        pred["p_control"] = 1.0 - (1.0 - p0) ** max(float(ctx.season_factor), 0.0)
+    if "control_orders" in pred:
+        pred["control_orders"] = pred["control_orders"].to_numpy(dtype=float) \
+            * ctx.season_factor
+    pred = revalue(cap_buying(pred))
     notes = [ctx.season_note] if ctx.season_note else []
     if pressure > 0:
         notes.append(f"competitor pressure {pressure:.2f} ({'; '.join(events)}): incremental "
