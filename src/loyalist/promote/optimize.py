@@ -367,7 +367,7 @@ def _report(M: Model, plan: Plan, bound: float, method: str, iterations: int, t0
     choice = np.full(M.n_all, -1, dtype=np.intp)
     choice[M.rows] = np.where(plan.choice < m, plan.choice, -1)
     value = plan.value()
-    bound = max(bound, value)
+    bound = max(bound, value) + 0.0  # + 0.0: no negative zero (a MILP's negated objective)
     return Solution(
         choice=choice, value=value, spend=plan.total, bound=bound,
         gap=(bound - value) / max(abs(bound), EPS), method=method, iterations=iterations,
