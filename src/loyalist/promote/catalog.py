@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from loyalist import schema as s
@@ -40,8 +41,9 @@ from loyalist.errors import DataError, InfeasibleError, ParameterError
 from loyalist.names import GOALS as NAMED_GOALS
 
 __all__ = ["COUNT_GOALS", "GENERIC_CATALOG", "GENERIC_ORDER_RANGE", "GOALS", "GOAL_UNITS",
-           "MONTH_DAYS", "Constraints", "PlanParams", "generic_catalog", "load_catalog",
-           "load_constraints", "normalise_catalog", "split_list"]
+           "MONTH_DAYS", "Constraints", "PlanParams", "amount_name", "amount_text",
+           "generic_catalog", "load_catalog", "load_constraints", "normalise_catalog",
+           "split_list"]
 
 #: goals a plan can pursue (``--goal``; spelled in :mod:`loyalist.names`)
 GOALS = NAMED_GOALS
@@ -75,6 +77,33 @@ GENERIC_ORDER_RANGE = (10.0, 100.0)
 GENERIC_VOUCHER_SHARE = 0.15
 
 
+def _amount_digits(x: float) -> int:
+    """Decimals :func:`amount_text` shows: none from 100 up, else three significant digits."""
+    return 0 if abs(x) >= 100 or x == 0 else max(0, 2 - math.floor(math.log10(abs(x))))
+
+
+def amount_text(x: float, *, up: bool = False) -> str:
+    """A money amount as a merchant reads it: thousands separators, whole units from 100 up,
+    else three significant digits, never scientific notation (1,400,000; 9,498,765; 16.7;
+    0.021; 0). ``up``: rounded up at the digits shown (a minimum to reach: "at least 4,965"
+    must be enough)."""
+    x = float(x)
+    if not math.isfinite(x):
+        return str(x)
+    digits = _amount_digits(x)
+    if up:
+        x = math.ceil(round(x * 10 ** digits, 9)) / 10 ** digits
+    text = f"{x + 0.0:,.{digits}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def amount_name(x: float) -> str:
+    """An amount in a promotion's name: digits only, no separators (a name may sit in a
+    comma-separated list) and no exponent: ``voucher_5``, ``voucher_0.63``,
+    ``voucher_1400000``, not ``voucher_1.4e+06``."""
+    return np.format_float_positional(float(x), trim="-")
+
+
 def _nice(x: float) -> float:
     """Two significant digits: 0.0432 -> 0.043, 16.7 -> 17, 1234 -> 1200."""
     if x <= 0 or not math.isfinite(x):
@@ -94,18 +123,18 @@ def generic_catalog(median_order: float | None) -> tuple[pd.DataFrame, str]:
         factor = m / lo if m < lo else (m / hi if m > hi else 1.0)
         voucher = cat["kind"] == "fixed_voucher"
         cat.loc[voucher, "value"] = _nice(GENERIC_VOUCHER_SHARE * m)
-        cat.loc[voucher, "name"] = f"voucher_{_nice(GENERIC_VOUCHER_SHARE * m):g}"
+        cat.loc[voucher, "name"] = f"voucher_{amount_name(_nice(GENERIC_VOUCHER_SHARE * m))}"
         ship = cat["kind"] == "free_shipping"
         cat.loc[ship, "value"] = [_nice(v * factor) for v in cat.loc[ship, "value"]]
         cat["contact_cost"] = [_nice(v * factor) for v in cat["contact_cost"]]
     v = cat.set_index("kind")
     what = ("no promotion catalog given or loaded: a generic one is used ("
-            + ", ".join(cat["name"]) + f"; voucher {v.loc['fixed_voucher', 'value']:g}, "
-            f"shipping fee {v.loc['free_shipping', 'value']:g}, contact cost "
-            f"{v.loc['fixed_voucher', 'contact_cost']:g} per customer")
+            + ", ".join(cat["name"]) + f"; voucher {amount_text(v.loc['fixed_voucher', 'value'])}"
+            f", shipping fee {amount_text(v.loc['free_shipping', 'value'])}, contact cost "
+            f"{amount_text(v.loc['fixed_voucher', 'contact_cost'])} per customer")
     if known:
         what += (f"; the voucher is {GENERIC_VOUCHER_SHARE:.0%} of this store's median order "
-                 f"value {median_order:,.4g}")
+                 f"value {amount_text(float(median_order))}")  # type: ignore[arg-type]
         if not lo <= float(median_order) <= hi:  # type: ignore[arg-type]
             what += (f", and the fee and contact cost are scaled to it from amounts meant for "
                      f"orders of {lo:g}-{hi:g}")
