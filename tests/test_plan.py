@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -1197,3 +1198,87 @@ def test_an_age_limit_on_a_category_never_sold_is_warned_about(scenario: dict) -
     inst = build_instance(pred, _ctx(scenario), PlanParams(budget=100),
                           Constraints(min_age={sold: 18.0}))
     assert not any("min_age" in w for w in inst.warnings)
+
+
+def test_generic_catalog_writes_large_amounts_readably() -> None:
+    """A shop in rupiah (median order 9.5 million): the generic catalog's names and notes carry
+    no scientific notation (the bug: a promotion named ``voucher_1.4e+06`` and "median order
+    value 9.499e+06"), and ordinary shops keep their names."""
+    from loyalist.promote.catalog import generic_catalog
+
+    cat, what = generic_catalog(9_498_786.0)
+    assert "voucher_1400000" in list(cat["name"])
+    assert "e+" not in what and "e-" not in what
+    for text in ("voucher 1,400,000", "shipping fee 470,000", "contact cost 4,700",
+                 "median order value 9,498,786"):
+        assert text in what, text
+    from loyalist.promote.catalog import amount_name, amount_text
+
+    assert [amount_name(x) for x in (5.0, 0.63, 25.0, 0.00003)] == ["5", "0.63", "25",
+                                                                    "0.00003"]
+    assert [amount_text(x) for x in (0.0, -0.0, 0.04, 16.7, 1998.88, 1.4e6)] == [
+        "0", "0", "0.04", "16.7", "1,999", "1,400,000"]
+    assert amount_text(4964.2, up=True) == "4,965" and amount_text(0.03121, up=True) == "0.0313"
+
+
+def _cheapest_send(scenario: dict, params: PlanParams) -> float:
+    inst = build_instance(scenario["inp"]["predictions"], _ctx(scenario), params, Constraints())
+    v, c = np.asarray(inst.problem.value), np.asarray(inst.problem.cost)
+    return float(c[np.asarray(inst.problem.eligible) & (v > 0)].min())
+
+
+def test_a_budget_below_one_send_says_so(scenario: dict, tmp_path: Path) -> None:
+    """A budget below the cheapest send worth making gives an empty plan that says why, in one
+    line naming the cost and the budget that buys it: in the CLI text, ``--json``
+    (``empty_reason``, also the first warning) and plan.json; the budget is printed with its
+    digits (the bug: "spend 0 of 0" for 0.04) and the gap without a negative zero (the bug:
+    "optimality gap -0.000%")."""
+    store = tmp_path / "s.duckdb"  # a copy: an empty plan is written to the store
+    shutil.copy(scenario["store"], store)
+    args = ["plan", "--store", str(store), "--budget", "0.01", "--goal", "retention",
+            "--period", "30"]
+    r = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "text")],
+                           env={"COLUMNS": "400"})
+    assert r.exit_code == 0, r.output
+    assert "spend 0 of 0.01 on 0 customers" in r.output
+    assert "-0.000%" not in r.output and "optimality gap 0.000%" in r.output
+    line = next(x for x in r.output.splitlines() if x.startswith("nobody targeted: "))
+    assert line.startswith("nobody targeted: the budget 0.01 is below the cost of a single "
+                           "send worth making: the cheapest, ")
+    cost = re.search(r"costs ([\d.,]+) \([\d.,]+ contact cost and [\d.,]+ of expected "
+                     r"discount\); raise the budget to at least ([\d.,]+) \(", line)
+    assert cost is not None and cost[1] == cost[2] and float(cost[1]) > 0.01, line
+    r = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "json"), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["customers_targeted"] == 0 and doc["empty_reason"] == line.removeprefix(
+        "nobody targeted: ")
+    assert doc["warnings"][0] == doc["empty_reason"]
+    assert str(doc["optimizer"]["gap"]) == "0.0" and str(doc["optimizer"]["bound"]) == "0.0"
+    saved = json.loads((tmp_path / "json" / "plan.json").read_text())
+    assert saved["empty_reason"] == doc["empty_reason"]
+
+
+def amount_up(x: float) -> str:
+    from loyalist.promote.catalog import amount_text
+
+    return amount_text(x, up=True)
+
+
+def test_a_budget_per_month_below_one_send_says_so(scenario: dict) -> None:
+    """Three months whose pooled budget buys a send but whose monthly budget does not: the
+    send fits no month, and the empty plan names the budget per month."""
+    pooled = PlanParams(budget=0, budget_per_month=0.01, goal="retention", period_days=90)
+    cheapest = _cheapest_send(scenario, pooled.check())
+    per_month = 0.9 * cheapest
+    params = PlanParams(budget=0, budget_per_month=per_month, goal="retention", period_days=90)
+    summ = make_plan(scenario["inp"]["predictions"], _ctx(scenario), params, Constraints(),
+                     with_baseline=False)["summary"]
+    assert summ["customers_targeted"] == 0 and summ["optimizer"]["left_out_by_months"] > 0
+    assert summ["empty_reason"].startswith("the budget per month ")
+    assert f"raise the budget per month to at least {amount_up(cheapest)}" in summ["empty_reason"]
+    # a plan that targets someone has no empty reason
+    summ = make_plan(scenario["inp"]["predictions"], _ctx(scenario),
+                     PlanParams(budget=100 * cheapest, goal="retention"), Constraints(),
+                     with_baseline=False)["summary"]
+    assert summ["customers_targeted"] > 0 and summ["empty_reason"] is None

@@ -281,6 +281,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     churn and CLV cannot be trained, the customer models step still segments the customers
     (status ``partial``) and the plan runs on those segments."""
     from loyalist.forecast.forecaster import MAX_HORIZON
+    from loyalist.promote.catalog import amount_text
     from loyalist.promote.plan import goal_value_text
 
     say = progress or (lambda _m: None)
@@ -405,11 +406,12 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
                    period=period, catalog=catalog, constraints=constraints, as_of=day,
                    out=out / "plan", progress=progress)
         sm = res["summary"]
+        why = f"; nobody targeted: {sm['empty_reason']}" if sm.get("empty_reason") else ""
         return (f"{sm['goal']}: {sm['customers_targeted']:,} customers, spend "
-                f"{sm['spend']:,.0f} of {sm['budget']:,.0f}, expected "
+                f"{amount_text(sm['spend'])} of {amount_text(sm['budget'])}, expected "
                 f"{goal_value_text(sm['goal'], sm['goal_value'], sm.get('goal_unit'))}"
                 + ("; by segment and response model only: no churn risk or value scores"
-                   if "customer_models" in partial else ""),
+                   if "customer_models" in partial else "") + why,
                 {f"plan_{k}": str(v) for k, v in sm["files"].items()})
 
     def do_report() -> tuple[str, dict[str, str]]:

@@ -66,6 +66,7 @@ def plan(
       loyalist plan --goal clear_inventory --clear outerwear --constraints limits.toml --json
     """
     from loyalist.cli.main import emit_json, out, progress
+    from loyalist.promote.catalog import amount_text
 
     period = _period(period, months)
     if budget is None and budget_per_month is None:
@@ -84,13 +85,17 @@ def plan(
     roi = "n/a" if summ["roi"] is None else f"{summ['roi']:.2f}"
     opt = summ["optimizer"]
     out.print(f"plan {summ['plan_id']} ({summ['goal']}, {summ['period_days']} days from "
-              f"{summ['as_of']}): spend {summ['spend']:,.0f} of {summ['budget']:,.0f} on "
+              f"{summ['as_of']}): spend {amount_text(summ['spend'])} of "
+              f"{amount_text(summ['budget'])} on "
               f"{summ['customers_targeted']:,} customers; expected {_goal_value(summ)}; "
               f"incremental revenue "
               f"{summ['incremental_revenue']:,.0f} (80%: {summ['incremental_revenue_lo80']:,.0f}"
               f" to {summ['incremental_revenue_hi80']:,.0f}); net profit "
               f"{summ['net_profit']:,.0f}, ROI {roi}; confidence {summ['confidence']}; "
               f"optimality gap {opt['gap']:.3%} ({opt['method']})")
+    empty = summ.get("empty_reason")
+    if empty:  # one line saying why, instead of an empty table
+        out.print(f"[yellow]nobody targeted: {empty}[/yellow]")
     t = Table(header_style="bold", title="ranked promotions")
     for c in ("#", "promotion", "segment", "customers", "particip.", "revenue", "cost", "ROI"):
         t.add_column(c, justify="left" if c in ("promotion", "segment") else "right")
@@ -98,13 +103,15 @@ def plan(
         t.add_row(str(r["rank"]), r["promotion"], r["target_segment"], f"{r['customers']:,}",
                   f"{r['participation']:.0%}", f"{r['incremental_revenue']:,.0f}",
                   f"{r['cost']:,.0f}", "" if r["roi"] is None else f"{r['roi']:.2f}")
-    out.print(t)
+    if summ["promotions"]:
+        out.print(t)
     for w in summ.get("warnings", []):
-        out.print(f"[yellow]warning: {w}[/yellow]")
+        if w != empty:
+            out.print(f"[yellow]warning: {w}[/yellow]")
     if len(summ.get("months", [])) > 1:
         out.print("  by month: " + "; ".join(
-            f"{m['from']}: {m['customers']:,} customers, {m['spend']:,.0f} of "
-            f"{m['budget']:,.0f}" for m in summ["months"]))
+            f"{m['from']}: {m['customers']:,} customers, {amount_text(m['spend'])} of "
+            f"{amount_text(m['budget'])}" for m in summ["months"]))
     for r in summ["promotions"][:3]:
         out.print(f"  {r['rationale']}")
     for a in summ["assumptions"][:6]:

@@ -65,6 +65,7 @@ from loyalist.promote.catalog import (
     MONTH_DAYS,
     Constraints,
     PlanParams,
+    amount_text,
     split_list,
 )
 from loyalist.promote.optimize import Problem, Solution, greedy_baseline, sensitivity, solve
@@ -641,8 +642,9 @@ def drop_wasteful(value: np.ndarray, cost: np.ndarray, eligible: np.ndarray, goa
     note = (f"a send must be worth its cost: {int(waste.sum()):,} (customer, promotion) "
             f"pair(s) of {int(waste.any(axis=1).sum()):,} customer(s) whose expected value is "
             f"below {MIN_VALUE_PER_SPEND_SHARE:.0%} of the median value per unit of spend "
-            f"({MIN_VALUE_PER_SPEND_SHARE * ref:.3g} {unit} per unit, the median "
-            f"{ref:.3g}) are never bought (together worth at most {at_most:.3g} {unit})")
+            f"({amount_text(MIN_VALUE_PER_SPEND_SHARE * ref)} {unit} per unit, the median "
+            f"{amount_text(ref)}) are never bought (together worth at most "
+            f"{amount_text(at_most)} {unit})")
     if goal == "profit":
         note += "; the profit goal's value is already net of the spend"
     return out, note
@@ -1111,7 +1113,8 @@ def unspent_text(inst: PlanInstance, params: PlanParams, spend: float, targeted:
         return None
     v = np.asarray(inst.problem.value, dtype=float)
     worth = int((np.asarray(inst.problem.eligible, dtype=bool) & (v > 0)).any(axis=1).sum())
-    left = f"{params.budget - spend:,.0f} of the {params.budget:,.0f} budget is left unspent: "
+    left = (f"{amount_text(params.budget - spend)} of the {amount_text(params.budget)} budget "
+            "is left unspent: ")
     if targeted >= worth:
         return left + (f"all {worth:,} eligible customers with an offer worth its cost are "
                        "targeted, one offer each, so a larger budget would buy nothing more")
@@ -1141,30 +1144,68 @@ def losing_money(goal: str, net_profit: float, value: float, per_unit: float | N
             f"{each}; the profit goal picks only offers that pay for themselves")
 
 
-def why_empty(inst: PlanInstance, goal: str) -> str | None:
-    """Why a plan chose nobody (None when it chose someone or nobody is eligible): the best
-    expected value any eligible (customer, promotion) pair has, and for the average-order-value
-    goal under assumed response, what would change it."""
+def why_empty(inst: PlanInstance, params: PlanParams) -> str | None:
+    """Why a plan chose nobody, in one sentence (None when nobody is eligible: the plan is
+    refused earlier). In this order: no eligible (customer, promotion) pair has a positive
+    expected value (the best one's value, and for the average-order-value goal under assumed
+    response what would change it); the budget, or each month's, is below the cost of the
+    cheapest send worth making (that cost, its contact cost, and the budget that buys it); or
+    the limits (a promotion's maximum spend, the segment share, inventory caps) leave none."""
+    goal = params.goal
     v = np.asarray(inst.problem.value, dtype=float)
     ok = np.asarray(inst.problem.eligible, dtype=bool)
     if not ok.any():
         return None
     best = np.where(ok, v, -np.inf)
     i, j = np.unravel_index(int(np.argmax(best)), best.shape)
-    if best[i, j] > 0:
-        return None  # something had value: the budget or a constraint left it out
-    what = goal.replace("_", " ")
-    text = (f"no promotion is expected to raise {what} for any of the "
-            f"{int(ok.any(axis=1).sum()):,} eligible customers: the best expected value is "
-            f"{best[i, j]:.3g} ({inst.promotions[j]}), so sending anything would add nothing "
-            "or lose value")
-    assumed = "assumption" in inst.pred and bool(inst.pred["assumption"].astype(bool).all())
-    if goal == "average_order_value" and assumed:
-        text += ("; the response is assumed (no promotion history), and under the priors an "
-                 "offer brings extra buyers at their usual basket and a discount, never a "
-                 "larger basket: run a bundle, bogo or minimum-spend voucher with a control "
-                 "group and load its history to measure what it adds")
-    return text
+    if best[i, j] <= 0:
+        what = goal.replace("_", " ")
+        text = (f"no promotion is expected to raise {what} for any of the "
+                f"{int(ok.any(axis=1).sum()):,} eligible customers: the best expected value is "
+                f"{amount_text(best[i, j])} ({inst.promotions[j]}), so sending anything would "
+                "add nothing or lose value")
+        assumed = "assumption" in inst.pred and bool(inst.pred["assumption"].astype(bool).all())
+        if goal == "average_order_value" and assumed:
+            text += ("; the response is assumed (no promotion history), and under the priors an "
+                     "offer brings extra buyers at their usual basket and a discount, never a "
+                     "larger basket: run a bundle, bogo or minimum-spend voucher with a control "
+                     "group and load its history to measure what it adds")
+        return text
+    cost = np.asarray(inst.problem.cost, dtype=float)
+    worth = ok & (v > 0)
+    cheapest = np.where(worth, cost, np.inf)
+    i, j = np.unravel_index(int(np.argmin(cheapest)), cheapest.shape)
+    c_min = float(cheapest[i, j])
+    months = params.months()
+    room = max(b for _, _, b in months)
+    if c_min > room * (1 + 1e-9):
+        need = amount_text(c_min, up=True)
+        contact = (_matrix(inst.pred, "contact_cost", inst.rows, inst.cols, v.shape, np.nan)
+                   if "contact_cost" in inst.pred else np.full(v.shape, np.nan))
+        cc = float(contact[i, j])
+        parts = ""
+        if np.isfinite(cc):
+            parts = f" ({amount_text(cc)} contact cost" + (
+                f" and {amount_text(c_min - cc, up=True)} of expected discount)"
+                if c_min - cc > 0 else ")")
+        each = float(cheapest[worth.any(axis=1)].min(axis=1).sum())
+        which = "the budget per month" if len(months) > 1 else "the budget"
+        return (f"{which} {amount_text(room)} is below the cost of a single send worth making: "
+                f"the cheapest, {inst.promotions[j]}, costs {need}{parts}; raise {which} to at "
+                f"least {need} (sending each of the {int(worth.any(axis=1).sum()):,} customers "
+                f"with an offer worth its cost their cheapest one would cost {amount_text(each)})")
+    limits = []
+    hi = inst.problem.promo_max_spend
+    if hi is not None and (np.nan_to_num(np.asarray(hi, dtype=float), nan=np.inf) < c_min).any():
+        limits.append("a promotion's max_spend")
+    share = inst.problem.group_max_share
+    if share is not None and float(np.min(share)) * params.budget < c_min:
+        limits.append("the most of the budget a segment may get (max_segment_share)")
+    if inst.caps:
+        limits.append("the inventory caps")
+    return (f"sends worth making fit the budget {amount_text(params.budget)} (the cheapest costs "
+            f"{amount_text(c_min)}, {inst.promotions[j]}), but the limits leave none of them: "
+            + (", ".join(limits) if limits else "the constraints") + "; relax them")
 
 
 def schedule(cost: np.ndarray, budgets: list[float]) -> np.ndarray:
@@ -1328,11 +1369,12 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     spend = float(picked["expected_cost"].sum())
     net_total = float(net.sum())
     rev_lo, rev_hi = _interval(picked)
-    empty = None if chosen.any() else why_empty(inst, params.goal)
+    empty = None if chosen.any() else why_empty(inst, params)
     value = float(sol.value) if not dropped else float(
         picked["expected_incremental_value"].sum())
     # the solver's bound holds for one pooled budget, a relaxation of the monthly ones
     gap = sol.gap if not dropped else (sol.bound - value) / max(abs(sol.bound), 1e-12)
+    gap = max(0.0, gap)  # the bound is proven >= the value: below 0 is rounding (and -0.0)
     per_unit = spend / value if params.goal in COUNT_GOALS and value > 0 else None
     losing = losing_money(params.goal, net_total, value, per_unit) if chosen.any() else None
     short = []
@@ -1386,6 +1428,8 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         "customers_targeted": int(chosen.sum()), "customers_considered": len(inst.customers),
         "eligible_customers": int(inst.problem.eligible.any(axis=1).sum()),  # type: ignore[union-attr]
         "excluded": inst.excluded, "confidence": _confidence(picked, rev_lo, rev_hi),
+        # why nobody is targeted, in one sentence (None when someone is); also a warning
+        "empty_reason": empty,
         "optimizer": {"method": sol.method, "bound": sol.bound, "gap": gap,
                       "seconds": sol.seconds, "status": sol.status,
                       "greedy_value": None if base is None else base.value,
