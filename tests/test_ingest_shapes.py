@@ -540,6 +540,24 @@ def test_profit_or_cost_on_the_lines_gives_product_margins(tmp_path: Path) -> No
     assert rate == pytest.approx((20 + 40 - 5 + (80 - 2 * 30)) / (100 + 300 + 50 + 80))
 
 
+def test_a_cost_equal_to_the_sale_is_no_cost(tmp_path: Path) -> None:
+    """Exploratory report 6b, H8: Kaggle's "Supermarket sales" has a `cogs` column equal to
+    the pre-tax sale on every line; it gave every product a 0% margin, stored as float noise
+    (+-1e-17, some negative), which plans then used. Such a column is not used, and said."""
+    rows = [{"Invoice ID": f"750-67-{i:04d}", "Customer": f"c{i % 4}", "Date": "1/5/2019",
+             "Product line": p, "Unit price": price, "Quantity": q,
+             "cogs": round(price * q, 2)}
+            for i, (p, price, q) in enumerate([("Health", 74.69, 7), ("Sports", 15.28, 5),
+                                                ("Home", 46.33, 7), ("Health", 58.22, 8)])]
+    st, (rep,) = _ingest(tmp_path, [write_csv(tmp_path / "supermarket_sales.csv", rows)])
+    assert rep["rows_loaded"] == 4 and rep["products_with_derived_margin"] == 0
+    assert any("the column 'cogs' leaves no profit on 4 of 4 sale lines (cost = sale), so it "
+               "is not a cost" in a for a in rep["assumptions"]), rep["assumptions"]
+    assert not any(a.startswith("product margins derived") for a in rep["assumptions"])
+    assert st.query("SELECT count(margin) AS n FROM products")["n"].iloc[0] == 0
+    st.close()
+
+
 def test_a_zip_archive_is_its_data_files(tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A downloaded export (`shop-export.zip`: orders and their lines in a folder, a README,

@@ -294,8 +294,12 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
                                     else loaded_at + timedelta(days=1))
         transactions.write(con, src, adapter, staged, load_id)
         if adapter.cost_columns:
-            report["products_with_derived_margin"] = transactions.derive_product_margins(
-                con, adapter, staged, load_id)
+            n, note = transactions.derive_product_margins(con, adapter, staged, load_id)
+            report["products_with_derived_margin"] = n
+            if note:  # the column was not used after all: its announcement goes
+                report["assumptions"] = [
+                    x for x in report["assumptions"]
+                    if not x.startswith("product margins derived from the column")] + [note]
     else:
         spec = tables.SPECS[tbl]
         report = tables.stage(con, src, spec, mapping, table=staged)

@@ -861,18 +861,33 @@ _MARGIN_RANGE = (-1.0, 1.0)
 
 
 def derive_product_margins(con: duckdb.DuckDBPyConnection, a: Adapter, table: str,
-                           load_id: int) -> int:
+                           load_id: int) -> tuple[int, str | None]:
     """Product margin rates from the file's line-level profit or cost (``a.cost_columns``),
     over its loaded sale lines, written to ``products`` for products that have no unit cost
-    or margin there (a products file stays the truth). Returns how many products got one."""
+    or margin there (a products file stays the truth). Returns how many products got one,
+    and a note when the column was not used: a "cost" equal to the sale on (nearly) every
+    line is no cost (exploratory report 6b, H8: Kaggle's "Supermarket sales" has a `cogs`
+    column equal to the pre-tax sale, which gave every product a 0% margin, stored as float
+    noise of +-1e-17)."""
     amount = f"({s.QUANTITY} * {s.UNIT_PRICE})"
     profit = {"line_profit": "__line_profit",
               "line_cost": f"{amount} - __line_cost",
               "unit_cost": f"{amount} - __unit_cost * {s.QUANTITY}"}[next(iter(a.cost_columns))]
+    lines, zero = con.execute(f"""
+        SELECT count(*), count(*) FILTER (WHERE abs(p) <= 1e-6 * abs(v))
+        FROM (SELECT {amount} AS v, {profit} AS p FROM {table}
+              WHERE __rule IS NULL AND NOT __cancel AND NOT __nonprod AND {s.QUANTITY} > 0)
+        WHERE p IS NOT NULL AND isfinite(p) AND v > 0""").fetchall()[0]
+    if lines and zero >= 0.99 * lines:
+        col = next(iter(a.cost_columns.values()))
+        return 0, (f"the column {col!r} leaves no profit on {zero:,} of {lines:,} sale lines "
+                   "(cost = sale), so it is not a cost: no product margins were derived from "
+                   "it, and plans keep their assumed margin rate; name the real cost column "
+                   "with --map if the file has one")
     lo, hi = _MARGIN_RANGE
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE __margins AS
-        SELECT {s.PRODUCT_ID}, sum(p) / sum(v) AS m, mode({s.CATEGORY}) AS c,
+        SELECT {s.PRODUCT_ID}, round(sum(p) / sum(v), 6) AS m, mode({s.CATEGORY}) AS c,
                arg_max({s.DESCRIPTION}, {ROW}) AS d, median({s.UNIT_PRICE}) AS pr
         FROM (SELECT {s.PRODUCT_ID}, {s.CATEGORY}, {s.DESCRIPTION}, {s.UNIT_PRICE}, {ROW},
                      {amount} AS v, {profit} AS p
@@ -894,4 +909,4 @@ def derive_product_margins(con: duckdb.DuckDBPyConnection, a: Adapter, table: st
         WHERE {s.PRODUCT_ID} NOT IN (SELECT {s.PRODUCT_ID} FROM {t})""")
     n = con.execute("SELECT count(*) FROM __margins").fetchall()[0][0]
     con.execute("DROP TABLE __margins")
-    return int(n)
+    return int(n), None
