@@ -116,10 +116,14 @@ def _warn_beyond_data(st: Store, ts: pd.Timestamp) -> None:
 STALE_DAYS = 90
 
 
-def stale_data_warning(last: pd.Timestamp, today: pd.Timestamp | None = None) -> str | None:
+def stale_data_warning(last: pd.Timestamp, today: pd.Timestamp | None = None, *,
+                       as_of: pd.Timestamp | None = None) -> str | None:
     """A sentence when the store's last sale is more than :data:`STALE_DAYS` before today
     (exploratory report 6a, G7: a history that ended 3.4 years ago was planned as if current,
-    with sends dated then and "last bought 19 days ago")."""
+    with sends dated then and "last bought 19 days ago"); None for an ``as_of`` inside the
+    data (a look back, not a plan for now)."""
+    if as_of is not None and as_of <= last:
+        return None
     today = (today or pd.Timestamp.now()).normalize()
     age = (today - pd.Timestamp(last).normalize()).days
     if age <= STALE_DAYS:
@@ -318,8 +322,8 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         ts = resolve_as_of(st, as_of)
         has_category = bool(st.con.execute(
             f"SELECT count({s.CATEGORY}) > 0 FROM {s.T_TRANSACTIONS}").fetchall()[0][0])
-        last = st.date_range()[1]
-    warnings = [w for w in [stale_data_warning(last) if ts > last else None] if w]
+        stale = stale_data_warning(st.date_range()[1], as_of=ts)
+    warnings = [stale] if stale else []
     for w in warnings:
         log.warning("%s", w)
     day = str(ts.date())
@@ -949,7 +953,7 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     predictions for every customer known at ``ts``."""
     from loyalist.promote.catalog import generic_catalog, load_catalog, normalise_catalog
     from loyalist.response import ResponseModel, build_training_set, response_features
-    from loyalist.response.data import MAX_EXPOSURES, offer_item_prices
+    from loyalist.response.data import MAX_EXPOSURES, SAMPLE_NOTE, offer_item_prices
 
     assumptions: list[str] = []
     if catalog is not None:
@@ -978,7 +982,7 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     # most of the plan's time and 3 GB
     training = build_training_set(st, cutoff=ts, window_days=window_days,
                                   max_rows=MAX_EXPOSURES)
-    assumptions += [n for n in training.notes if n.startswith("the response model was fitted")]
+    assumptions += [n for n in training.notes if n.startswith(SAMPLE_NOTE)]
     prices = offer_item_prices(st, cat)
     model = ResponseModel().fit(training, cat, item_prices=prices)
     feats = response_features(st, ts, window_days=model.window_days_)
@@ -1064,8 +1068,7 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     t0 = time.perf_counter()
     with Store(store_path, read_only=True) as st:
         ts = resolve_as_of(st, as_of)
-        last = st.date_range()[1]
-        stale = stale_data_warning(last) if stale_check and ts > last else None
+        stale = stale_data_warning(st.date_range()[1], as_of=ts) if stale_check else None
         say("fitting the promotion response model")
         inp = plan_inputs(st, ts, catalog=catalog, period_days=period)
     known = set(inp["customers"]["segment"].astype(str))

@@ -299,7 +299,7 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
             if note:  # the column was not used after all: its announcement goes
                 report["assumptions"] = [
                     x for x in report["assumptions"]
-                    if not x.startswith("product margins derived from the column")] + [note]
+                    if not x.startswith(adapters.MARGIN_NOTE)] + [note]
     else:
         spec = tables.SPECS[tbl]
         report = tables.stage(con, src, spec, mapping, table=staged)

@@ -607,7 +607,7 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
     if costs:
         kind, col = next(iter(costs.items()))
         assumptions.append(
-            f"product margins derived from the column {col!r} ("
+            f"{MARGIN_NOTE} {col!r} ("
             + {"line_profit": "profit of the line over its value",
                "line_cost": "1 - cost of the line over its value",
                "unit_cost": "1 - unit cost x quantity over the line's value"}[kind]
@@ -657,6 +657,11 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
         mapped=frozenset(mapping),
         line_column=line if s.ORDER_ID in cols else None,
     )
+
+
+#: how the note announcing margins from a cost or profit column begins (withdrawn when the
+#: column turns out to be no cost: :func:`loyalist.ingest.transactions.derive_product_margins`)
+MARGIN_NOTE = "product margins derived from the column"
 
 
 def guest_lines(cols: Mapping[str, str]) -> bool:

@@ -327,6 +327,14 @@ _EMAIL_NAMES = ("email", "emailaddress", "mail", "customeremail", "emailadresse"
                 "correo", "correoelectronico")
 
 
+def _sold_held(con: duckdb.DuckDBPyConnection, src: Source, expr: str, column: str) -> int:
+    """How many distinct values of ``expr`` over the file are among the stored sales'
+    ``column`` (customer or product ids): how well a candidate key column matches the sales."""
+    return int(con.execute(
+        f"SELECT count(DISTINCT k) FROM (SELECT {expr} AS k FROM {src.view}) WHERE k IN "
+        f"(SELECT {column} FROM {s.T_TRANSACTIONS})").fetchall()[0][0])
+
+
 def customer_key(con: duckdb.DuckDBPyConnection, src: Source, cols: dict[str, str]
                  ) -> tuple[dict[str, str], str | None]:
     """The customer list's key column, keyed the way the store's sales are: a shop's customer
@@ -347,10 +355,7 @@ def customer_key(con: duckdb.DuckDBPyConnection, src: Source, cols: dict[str, st
         return cols, None
 
     def matched(h: str) -> int:
-        v = parse.customer_id_expr(h, src.types[h])
-        return int(con.execute(
-            f"SELECT count(DISTINCT k) FROM (SELECT {v} AS k FROM {src.view}) WHERE k IN "
-            f"(SELECT {s.CUSTOMER_ID} FROM {s.T_TRANSACTIONS})").fetchall()[0][0])
+        return _sold_held(con, src, parse.customer_id_expr(h, src.types[h]), s.CUSTOMER_ID)
 
     base = matched(found) if found else 0
     hits, best = max((matched(h), h) for h in emails)
@@ -385,13 +390,8 @@ def product_key(con: duckdb.DuckDBPyConnection, src: Source, cols: dict[str, str
                    and SPECS[s.T_PRODUCTS].synonyms.get(normalise(h), s.PRODUCT_ID)
                    == s.PRODUCT_ID]))
 
-    def matched(h: str) -> int:
-        v = parse.column_expr(con, src.view, h, src.types[h], "id")
-        return int(con.execute(
-            f"SELECT count(DISTINCT k) FROM (SELECT {v} AS k FROM {src.view}) WHERE k IN "
-            f"(SELECT {s.PRODUCT_ID} FROM {s.T_TRANSACTIONS})").fetchall()[0][0])
-
-    hits = {h: matched(h) for h in candidates}
+    hits = {h: _sold_held(con, src, parse.column_expr(con, src.view, h, src.types[h], "id"),
+                          s.PRODUCT_ID) for h in candidates}
     best = max(candidates, key=lambda h: (hits[h], h == found))
     if hits[best] == 0:
         return cols, (

@@ -422,6 +422,10 @@ def cap_exposures(training: TrainingSet, max_rows: int = MAX_EXPOSURES, seed: in
     return replace(training, frame=kept, notes=[*training.notes, note])
 
 
+#: how the note on a sampled training set begins (the plan repeats it in its assumptions)
+SAMPLE_NOTE = "the response model was fitted on the exposures of a random"
+
+
 def _sample_customers(f: pd.DataFrame, max_rows: int, seed: int = 0
                       ) -> tuple[pd.DataFrame, str | None]:
     """:func:`cap_exposures` on a frame of exposures: the rows kept and the note (None, and
@@ -433,9 +437,9 @@ def _sample_customers(f: pd.DataFrame, max_rows: int, seed: int = 0
     u = pd.util.hash_pandas_object(ids, index=False, hash_key=f"{seed:016d}").to_numpy()
     keep = (u % np.uint64(1_000_000)) < np.uint64(int(share * 1_000_000))
     kept = f[keep].reset_index(drop=True)
-    return kept, (f"the response model was fitted on the exposures of a random {share:.0%} "
-                  f"of the customers ({len(kept):,} of {len(f):,} exposures, at most about "
-                  f"{max_rows:,}: more take several times as long for little gain)")
+    return kept, (f"{SAMPLE_NOTE} {share:.0%} of the customers ({len(kept):,} of "
+                  f"{len(f):,} exposures, at most about {max_rows:,}: more take several "
+                  "times as long for little gain)")
 
 
 #: feature names documented for the model card (the customer features plus ours)
