@@ -489,6 +489,32 @@ def segment_scores(rfm: RFMScorer, clusters: CustomerClusters | None, features: 
     return out[first + [c for c in out.columns if c not in first]]
 
 
+def _profiles(feats: pd.DataFrame, scores: pd.DataFrame, rfm: RFMScorer,
+              clusters: CustomerClusters | None) -> dict[str, pd.DataFrame]:
+    """The segment profile tables: RFM segments in the scheme's order, and clusters (if any)."""
+    joined = feats.merge(scores.drop(columns="as_of"), on=s.CUSTOMER_ID)
+    profiles = {"rfm": segment_profile(joined, "rfm_segment",
+                                       order=[r.name for r in rfm.rules])}
+    if clusters is not None:
+        profiles["clusters"] = segment_profile(joined, "cluster_name")
+    return profiles
+
+
+def _segments_summary(scheme: str, scores: pd.DataFrame, clusters: CustomerClusters | None
+                      ) -> dict[str, Any]:
+    """``metrics["segments"]``: the RFM scheme and counts, and the clusters (if any)."""
+    return {
+        "rfm_scheme": scheme,
+        "rfm_counts": scores["rfm_segment"].value_counts().to_dict(),
+        "clusters_k": clusters.k_ if clusters is not None else None,
+        "cluster_selection": (clusters.selection_.to_dict("records")
+                              if clusters is not None else []),
+        "cluster_names": ({str(k): v for k, v in clusters.names_.items()}
+                          if clusters is not None else {}),
+        "outliers": int(scores["outlier"].fillna(False).sum()),
+    }
+
+
 def _segments_only(store: Store, ts: pd.Timestamp, horizon: int, cfg: ModelSettings, why: str,
                    evaluation: dict[str, Any], out_dir: str | Path | None,
                    timings: dict[str, float], t0: float, say: Callable[[str], None]
@@ -512,11 +538,7 @@ def _segments_only(store: Store, ts: pd.Timestamp, horizon: int, cfg: ModelSetti
         notes.append(f"no behavioural clusters: {e}")
     timings["fit_s"] = time.perf_counter() - t1
     scores = segment_scores(rfm, clusters, feats, ts)
-    joined = feats.merge(scores.drop(columns="as_of"), on=s.CUSTOMER_ID)
-    profiles = {"rfm": segment_profile(joined, "rfm_segment",
-                                       order=[r.name for r in rfm.rules])}
-    if clusters is not None:
-        profiles["clusters"] = segment_profile(joined, "cluster_name")
+    profiles = _profiles(feats, scores, rfm, clusters)
     metrics: dict[str, Any] = {
         "loyalist_version": __version__,
         "as_of": str(ts),
@@ -525,16 +547,7 @@ def _segments_only(store: Store, ts: pd.Timestamp, horizon: int, cfg: ModelSetti
         "evaluation": evaluation,
         "training": {"skipped": why},
         "scoring": {"customers": int(len(scores)), "tiers": {}, "expected_spend_total": None},
-        "segments": {
-            "rfm_scheme": cfg.scheme,
-            "rfm_counts": scores["rfm_segment"].value_counts().to_dict(),
-            "clusters_k": clusters.k_ if clusters is not None else None,
-            "cluster_selection": (clusters.selection_.to_dict("records")
-                                  if clusters is not None else []),
-            "cluster_names": ({str(k): v for k, v in clusters.names_.items()}
-                              if clusters is not None else {}),
-            "outliers": int(scores["outlier"].fillna(False).sum()),
-        },
+        "segments": _segments_summary(cfg.scheme, scores, clusters),
         "notes": notes,
     }
     paths: dict[str, Path] = {}
@@ -627,13 +640,8 @@ def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
     t2 = time.perf_counter()
     say("scoring customers")
     scores = score_customers(models, feats)
-    joined = feats.merge(scores.drop(columns="as_of"), on=s.CUSTOMER_ID)
     assert models.rfm is not None and models.clusters is not None
-    profiles = {
-        "rfm": segment_profile(joined, "rfm_segment",
-                               order=[r.name for r in models.rfm.rules]),
-        "clusters": segment_profile(joined, "cluster_name"),
-    }
+    profiles = _profiles(feats, scores, models.rfm, models.clusters)
     timings["score_s"] = time.perf_counter() - t2
     metrics: dict[str, Any] = {
         "loyalist_version": __version__,
@@ -649,14 +657,7 @@ def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
         "scoring": {"customers": int(len(scores)),
                     "tiers": scores["churn_tier"].value_counts().to_dict(),
                     "expected_spend_total": float(scores["clv_expected"].sum())},
-        "segments": {
-            "rfm_scheme": cfg.scheme,
-            "rfm_counts": scores["rfm_segment"].value_counts().to_dict(),
-            "clusters_k": models.clusters.k_,
-            "cluster_selection": models.clusters.selection_.to_dict("records"),
-            "cluster_names": {str(k): v for k, v in models.clusters.names_.items()},
-            "outliers": int(scores["outlier"].sum()),
-        },
+        "segments": _segments_summary(cfg.scheme, scores, models.clusters),
         "notes": models.notes,
     }
     models.metrics_ = metrics
