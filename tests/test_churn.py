@@ -613,28 +613,50 @@ def test_no_horizon_fits_a_young_shop_and_the_message_says_so() -> None:
         plan_cutoffs(pd.Timestamp("2024-10-01"), as_of, 62)
 
 
-def test_no_seasonal_correction_says_the_true_reason(syn_store: Store) -> None:
-    # G2: a year-earlier window where nobody bought again (a closed season) was reported as
-    # "no training cutoff a year before ... it needs about 14 months of history"
-    _, _, panel = fit_customer_models(syn_store, "2024-04-01", H, segments=False)
+def test_a_closed_season_a_year_earlier_moves_churn_to_near_certain(syn_store: Store) -> None:
+    # G2: a year-earlier window where nobody bought again (a closed season) gave no seasonal
+    # correction at all ("fewer than 20 of each"), so a Christmas stall scored 0.25-0.32 for
+    # the months it is closed; such a window is the strongest seasonal evidence there is
+    _, feats, panel = fit_customer_models(syn_store, "2024-04-01", H, segments=False)
     season = pd.to_datetime(panel["as_of"]) == pd.Timestamp("2023-04-01")
-    closed = ChurnModel().fit(panel.assign(churned=panel["churned"] | season))
-    assert closed.season_cutoff_ is None and closed.season_shift_ == 0.0
-    assert closed.season_note_.startswith(
-        "no seasonal correction: the same season a year earlier (cutoff 2023-04-01, 60 days) "
-        "had ")
-    assert "0 customers who bought again, fewer than 20 of each" in closed.season_note_
+    base = ChurnModel().fit(panel)
+    for buyers in (0, 3):  # nobody, or a handful, bought again that season
+        churned = panel["churned"] | season
+        again = np.flatnonzero(season.to_numpy())[:buyers]
+        churned.iloc[again] = False
+        closed = ChurnModel().fit(panel.assign(churned=churned))
+        n = int(season.sum())
+        assert closed.season_cutoff_ == "2023-04-01"
+        # the rate a year earlier is Laplace's (churners + 1) / (customers + 2), not refused
+        gaps = []
+        for day, rate in (("2023-04-01", (n - buyers + 1) / (n + 2)),
+                          (closed.holdout_cutoff_, None)):
+            rows = (pd.to_datetime(panel["as_of"]) == pd.Timestamp(day)).to_numpy()
+            p = closed.calibrate(closed.predict_raw(panel[rows]))
+            gaps.append(_level(p, rate if rate is not None else churned[rows].mean()))
+        assert closed.season_shift_ == pytest.approx(gaps[0] - gaps[1], abs=1e-6)
+        assert closed.predict_proba(feats).mean() > 0.95
+        assert closed.predict_proba(feats).mean() > base.predict_proba(feats).mean() + 0.2
+        assert closed.season_note_ == (
+            f"the same season a year earlier (cutoff 2023-04-01, 60 days) had {n - buyers:,} "
+            f"churners and {buyers} customers who bought again, fewer than 20 of one outcome: "
+            f"its churn rate is taken as {(n - buyers + 1) / (n + 2):.1%} (Laplace's rule of "
+            "succession, (churners + 1) / (customers + 2))")
+    # a two-class season has no note; no cutoff a year back says so, not "too few buyers"
+    assert base.season_note_ is None
     short = ChurnModel().fit(panel[~season])
     assert short.season_note_.startswith("no training cutoff a year before the scored window")
-    # the model card gives that reason
+    # the model card gives the shift and how the rate was taken, and no false reason
     from loyalist.evaluation.card import write_model_card
     from loyalist.evaluation.run import _season
 
-    card = write_model_card({"horizon_days": H, "training": {"churn_season": _season(closed)},
-                             "evaluation": {"skipped": "not requested"}}, Path(
-                                 syn_store.path).parent / "card")
-    text = card["markdown"].read_text()
-    assert "0 customers who bought again" in text and "14 months" not in text
+    for model, says in ((closed, "Laplace's rule of succession"),
+                        (short, "no training cutoff a year before")):
+        card = write_model_card({"horizon_days": H, "training": {"churn_season": _season(model)},
+                                 "evaluation": {"skipped": "not requested"}}, Path(
+                                     syn_store.path).parent / "card")
+        text = card["markdown"].read_text()
+        assert says in text and "fewer than 20 of each" not in text
 
 
 def test_a_closed_season_before_the_evaluation_cutoff_is_observed(tmp_path: Path) -> None:

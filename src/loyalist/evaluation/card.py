@@ -158,7 +158,7 @@ def _sections(metrics: dict[str, Any]) -> tuple[list[tuple[str, Any]], dict[str,
     if season.get("cutoff"):
         moved = (f", then moved by {season['log_odds_shift']:+.2f} on the log-odds scale: how "
                  f"the same season a year earlier (cutoff {season['cutoff']}) differed from "
-                 "the latest window")
+                 "the latest window" + (f"; {season['note']}" if season.get("note") else ""))
     elif season.get("note"):
         moved = f"; {season['note']}"
     else:  # metrics written before the note existed
