@@ -60,6 +60,31 @@ def synthetic_lines(n_customers: int = 600, seed: int = 0, start: str = "2023-01
     return pd.DataFrame(rows)
 
 
+@lru_cache(maxsize=2)
+def seasonal_lines(n_customers: int = 400, seed: int = 0) -> pd.DataFrame:
+    """A Christmas stall: sales only from 20 Nov to 24 Dec of 2021-2024. Customers start in
+    one of those seasons, come back each later season with probability 0.7 (1-3 visits on
+    random days of it)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    oid = 0
+    for i in range(n_customers):
+        first = 2021 + int(rng.integers(0, 4))
+        for year in range(first, 2025):
+            if year > first and rng.random() > 0.7:
+                continue
+            start = pd.Timestamp(f"{year}-11-20")
+            for day in rng.integers(0, 35, size=int(rng.integers(1, 4))):
+                oid += 1
+                when = start + pd.Timedelta(days=int(day), minutes=int(rng.integers(480, 1200)))
+                rows.append({"order_id": f"O{oid:06d}", "customer_id": f"C{i:04d}",
+                             "ordered_at": when.strftime("%Y-%m-%d %H:%M:%S"),
+                             "product_id": f"P{int(rng.integers(0, 30)):02d}",
+                             "quantity": int(rng.integers(1, 4)),
+                             "unit_price": round(float(rng.lognormal(2.5, 0.5)), 2)})
+    return pd.DataFrame(rows)
+
+
 def make_store(path: Path, lines: pd.DataFrame) -> Store:
     csv = path.with_suffix(".csv")
     lines.to_csv(csv, index=False)
@@ -657,6 +682,32 @@ def test_a_closed_season_a_year_earlier_moves_churn_to_near_certain(syn_store: S
                                      syn_store.path).parent / "card")
         text = card["markdown"].read_text()
         assert says in text and "fewer than 20 of each" not in text
+
+
+def test_a_christmas_stall_is_scored_as_closed_and_still_evaluated(tmp_path: Path) -> None:
+    # G2: a stall selling only 20 Nov - 24 Dec, scored on 25 Dec: everyone got 0.25-0.32,
+    # and the out-of-time evaluation was skipped (its hold-out window, in the closed season,
+    # had no buyers)
+    from loyalist.evaluation.run import evaluation_cutoff
+
+    st = make_store(tmp_path / "xmas.duckdb", seasonal_lines())
+    res = train_and_score(st, None, 90)
+    assert res["as_of"] == pd.Timestamp("2024-12-25")
+    assert res["scores"]["churn_probability"].min() > 0.95
+    assert res["models"].churn.season_cutoff_ == "2023-12-26"
+    ev = res["metrics"]["evaluation"]
+    assert "skipped" not in ev and ev["churn"]["churn_rate"] < 1
+    # the latest cutoff (a week apart) whose hold-out and test windows both have buyers
+    assert "2023-12-01" < ev["test_cutoff"] <= "2023-12-24"
+    assert res["evaluation_cutoff"] == pd.Timestamp(ev["test_cutoff"])
+    assert ev["moved"].startswith(
+        f"evaluated at {ev['test_cutoff']}, not at 2024-09-26 (as_of - 90 days): at 2024-09-26 "
+        "the hold-out window [2024-06-28, 2024-09-26) had ")
+    assert " churners and 0 customers who bought again (a closed season?)" in ev["moved"]
+    assert ev["notes"][0] == ev["moved"][0].upper() + ev["moved"][1:]
+    # a store that sells all year keeps as_of - horizon, with no note
+    syn = make_store(tmp_path / "syn.duckdb", synthetic_lines())
+    assert evaluation_cutoff(syn, AS_OF, H) == (AS_OF - pd.Timedelta(days=H), None)
 
 
 def test_a_closed_season_before_the_evaluation_cutoff_is_observed(tmp_path: Path) -> None:

@@ -12,7 +12,9 @@ Time, explicitly (see :mod:`loyalist.evaluation.splits`):
   whole recipe is refitted as if ``as_of - horizon`` were today (training cutoffs' windows end by
   it, BG/NBD fitted on the history before it), and its predictions are compared with what the
   customers did in ``[as_of - horizon, as_of)``, next to the baselines. The production models
-  are never evaluated on data they were trained on.
+  are never evaluated on data they were trained on. A seasonal business whose windows there
+  hold (almost) only one outcome is evaluated at the latest earlier cutoff that can be
+  (:func:`evaluation_cutoff`).
 
 Only :func:`loyalist.features.customer_features` and :func:`loyalist.features.labels` read the
 store; everything else works on frames.
@@ -573,6 +575,60 @@ def _segments_only(store: Store, ts: pd.Timestamp, horizon: int, cfg: ModelSetti
     }
 
 
+def _outcomes(store: Store, cutoff: pd.Timestamp, horizon: int) -> tuple[int, int]:
+    """(churners, customers who bought again) in ``[cutoff, cutoff + horizon)`` among the
+    customers with a purchase before ``cutoff``."""
+    churned = labels(store, cutoff, horizon)["churned"].to_numpy(dtype=bool)
+    return int(churned.sum()), int((~churned).sum())
+
+
+#: how far back (days, at most a year) the out-of-time evaluation moves at a time when its
+#: usual cutoff cannot be evaluated (:func:`evaluation_cutoff`)
+EVALUATION_STEP_DAYS = 7
+
+
+def evaluation_cutoff(store: Store, as_of: pd.Timestamp, horizon: int
+                      ) -> tuple[pd.Timestamp, str | None]:
+    """The cutoff of the out-of-time evaluation for scoring at ``as_of``, and a note when it
+    is not the usual ``as_of - horizon``.
+
+    The evaluation needs a hold-out window ``[c - horizon, c)`` with at least
+    :data:`~loyalist.churn.model.MIN_PER_CLASS` churners and buyers (for early stopping and
+    calibration) and a test window ``[c, c + horizon)`` with both outcomes. A seasonal
+    business (a Christmas stall) has neither for a cutoff in or just after its closed
+    season; the evaluation then moves back :data:`EVALUATION_STEP_DAYS` at a time, for at
+    most a year (every season once), to the latest cutoff where both hold (the closest to
+    the models scored), so the recipe is still tested out of time. When none does,
+    ``as_of - horizon`` is returned and the evaluation says why it cannot run."""
+    from loyalist.churn.model import MIN_PER_CLASS
+
+    first = pd.Timestamp(as_of) - pd.Timedelta(days=horizon)
+    why = ""
+    for k in range(365 // EVALUATION_STEP_DAYS + 1):
+        cut = first - pd.Timedelta(days=k * EVALUATION_STEP_DAYS)
+        hold = cut - pd.Timedelta(days=horizon)
+        held = _outcomes(store, hold, horizon)
+        if sum(held) < MIN_CUSTOMERS:
+            break  # earlier cutoffs have even fewer customers
+        test = _outcomes(store, cut, horizon)
+        if min(held) >= MIN_PER_CLASS and min(test) >= 1:
+            if k == 0:
+                return cut, None
+            return cut, (f"evaluated at {cut.date()}, not at {first.date()} (as_of - {horizon} "
+                         f"days): {why}; {cut.date()} is the latest cutoff before it whose "
+                         f"hold-out window (from {hold.date()}) has at least {MIN_PER_CLASS} "
+                         "churners and buyers and whose test window has both (a seasonal "
+                         "business: the test window is not the season scored)")
+        if k == 0:
+            name, (c, b) = ((f"the hold-out window [{hold.date()}, {cut.date()})", held)
+                            if min(held) < MIN_PER_CLASS else
+                            (f"the test window [{cut.date()}, "
+                             f"{(cut + pd.Timedelta(days=horizon)).date()})", test))
+            why = (f"at {first.date()} {name} had {c:,} churners and {b:,} customers who "
+                   "bought again (a closed season?)")
+    return first, None
+
+
 def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
                     out_dir: str | Path | None = None, *, with_evaluation: bool = True,
                     thresholds: tuple[float, float] = (0.4, 0.7), calibration: str = "sigmoid",
@@ -582,7 +638,8 @@ def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
                     segments_fallback: bool = True,
                     progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Fit every customer model at ``as_of``, score the customers, and evaluate the recipe out
-    of time at ``as_of - horizon``.
+    of time at ``as_of - horizon`` (or the latest earlier cutoff that can be evaluated,
+    :func:`evaluation_cutoff`).
 
     ``as_of`` defaults to the day after the last transaction in the store. Returns
     ``{"as_of", "horizon_days", "evaluation_cutoff", "scores", "features", "metrics",
@@ -616,12 +673,19 @@ def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
     check_observed(store.date_range()[1], ts)
     evaluation: dict[str, Any]
     if with_evaluation:
+        test_cut, moved = evaluation_cutoff(store, ts, horizon)
+        if moved:
+            log.warning("out-of-time evaluation: %s", moved)
         say(f"evaluating out of time at {test_cut.date()} (training cutoffs end by then)")
         try:
             evaluation, _ = evaluate(store, test_cut, horizon, settings=cfg, progress=progress)
+            if moved:
+                evaluation["moved"] = moved
+                evaluation["notes"].insert(0, moved[0].upper() + moved[1:])
         except DataError as e:
-            log.warning("the out-of-time evaluation at %s (as_of %s - %d days) is skipped: %s",
-                        test_cut.date(), ts.date(), horizon, e)
+            at = (f"{test_cut.date()} (moved back: {moved})" if moved else
+                  f"{test_cut.date()} (as_of {ts.date()} - {horizon} days)")
+            log.warning("the out-of-time evaluation at %s is skipped: %s", at, e)
             evaluation = {"skipped": str(e), "test_cutoff": str(test_cut.date())}
     else:
         evaluation = {"skipped": "not requested", "test_cutoff": str(test_cut.date())}
