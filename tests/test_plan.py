@@ -585,6 +585,53 @@ def test_seasonal_factor_hand_computed() -> None:
     assert seasonal_factor(short, as_of, 30, flat, 14) == (1.0, "")
 
 
+def test_closed_season_hand_computed() -> None:
+    """A plan's period with no orders in the same days of every earlier year is said to be a
+    closed season; one year with sales then, or too short a history, says nothing."""
+    from loyalist.promote.plan import CLOSED_SEASON, closed_season
+
+    days = pd.date_range("2021-11-20", "2024-12-24")
+    selling = ((days.month == 12) & (days.day <= 24)) | ((days.month == 11) & (days.day >= 20))
+    daily = pd.Series(np.where(selling, 40.0, 0.0), index=days)
+    as_of = pd.Timestamp("2024-12-25")
+    w = closed_season(daily, as_of, 30)
+    assert w is not None and w.startswith(CLOSED_SEASON)
+    # the years whose surrounding year the history covers (not 2021's, from 2021-07)
+    assert "(2022-12-26 to 2023-01-24: 0 orders, 0% of an average day's rate; 2023-12-26 to " \
+           "2024-01-24: 0 orders, 0% of an average day's rate): 2024-12-25 to 2025-01-23 " \
+           "looks like a closed season" in w
+    # a period starting in the selling season is not closed
+    assert closed_season(daily, pd.Timestamp("2024-12-01"), 30) is None
+    # 0.1 orders a day, 2.5% of an average day's (40 x 35 + 0.1 x 330) / 365: "almost none"
+    few = daily.where(selling, 0.1)
+    assert closed_season(few, as_of, 30) is not None
+    # one earlier year with sales then: not a closed season
+    opened = daily.copy()
+    opened["2023-12-26":"2024-01-24"] = 10.0
+    assert closed_season(opened, as_of, 30) is None
+    # shorter than a year and a period: nothing to compare
+    assert closed_season(daily["2024-01-01":], as_of, 30) is None
+    # a shop selling all year: nothing to say
+    flat = pd.Series(10.0, index=days)
+    assert closed_season(flat, as_of, 30) is None
+
+
+def test_a_plan_for_a_closed_season_warns(tmp_path: Path) -> None:
+    """6a, G2: a Christmas stall planned on 25 Dec spent its budget on the 30 days after
+    Christmas, when it has never sold, with no warning."""
+    from test_churn import make_store, seasonal_lines
+
+    from loyalist.promote.plan import CLOSED_SEASON
+
+    store = tmp_path / "xmas.duckdb"
+    make_store(store, seasonal_lines()).close()
+    pipeline.train(store)
+    res = pipeline.plan(store, budget=500, goal="retention", period=30, save=False,
+                        stale_check=False)
+    closed = [w for w in res["summary"]["warnings"] if w.startswith(CLOSED_SEASON)]
+    assert len(closed) == 1 and "2024-12-25 to 2025-01-23 looks like a closed season" in closed[0]
+
+
 def _mechanics_frame() -> pd.DataFrame:
     """Two customers (baskets 200 and 800) x a voucher (50 off over 500) and triple points, in
     the shape of ResponseModel.predict: volume effects and each offer's mechanics."""

@@ -286,7 +286,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     (status ``partial``) and the plan runs on those segments."""
     from loyalist.forecast.forecaster import MAX_HORIZON
     from loyalist.promote.catalog import amount_text
-    from loyalist.promote.plan import goal_value_text
+    from loyalist.promote.plan import CLOSED_SEASON, goal_value_text
 
     say = progress or (lambda _m: None)
     started = time.perf_counter()
@@ -411,6 +411,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
                    out=out / "plan", progress=progress)
         sm = res["summary"]
         why = f"; nobody targeted: {sm['empty_reason']}" if sm.get("empty_reason") else ""
+        why += "".join(f"; WARNING: {w}" for w in sm["warnings"] if w.startswith(CLOSED_SEASON))
         return (f"{sm['goal']}: {sm['customers_targeted']:,} customers, spend "
                 f"{amount_text(sm['spend'])} of {amount_text(sm['budget'])}, expected "
                 f"{goal_value_text(sm['goal'], sm['goal_value'], sm.get('goal_unit'))}"
@@ -1005,7 +1006,7 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
                               AND {s.PROMOTION} <> '{s.CONTROL}' GROUP BY 1""",
                         [ts.to_pydatetime()]).set_index(s.CUSTOMER_ID)
         cust = cust.join(last, how="left")
-    from loyalist.promote.plan import seasonal_factor
+    from loyalist.promote.plan import closed_season, seasonal_factor
 
     daily = st.query(f"""SELECT CAST({s.ORDERED_AT} AS DATE) AS day,
                                 count(DISTINCT {s.ORDER_ID}) AS orders
@@ -1023,7 +1024,8 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
                                           model.window_days_)
     return {"catalog": cat, "competitors": competitors, "inventory": inventory,
             "customers": cust, "predictions": pred, "model": model,
-            "assumptions": assumptions, "season_factor": season, "season_note": season_note}
+            "assumptions": assumptions, "season_factor": season, "season_note": season_note,
+            "closed_season": closed_season(daily, ts, period_days)}
 
 
 def plan_params(budget: float | None, goal: str, period: int, *,
@@ -1083,8 +1085,8 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     say("optimising the plan")
     res = make_plan(inp["predictions"], ctx, params, cons)
     summ = res["summary"]
-    if stale:
-        summ["warnings"] = [*summ.get("warnings", []), stale]
+    summ["warnings"] = [*summ.get("warnings", []),
+                        *(w for w in (inp["closed_season"], stale) if w)]
     summ["constraints"] = cons.as_dict()
     summ["response_model"] = inp["model"].summary()
     # the parameters and what they chose: the same plan re-made on the same data keeps its id

@@ -155,6 +155,55 @@ def _rate(daily: pd.Series, start: pd.Timestamp, days: int) -> float:
     return float(daily[(daily.index >= start) & (daily.index < end)].sum() / days)
 
 
+def _season_index(daily: pd.Series, as_of: pd.Timestamp, start: pd.Timestamp, days: int
+                  ) -> float:
+    """Orders per day in ``[start, start + days)`` over the orders per day of the surrounding
+    year (the 365 days centred on it, or ending at ``as_of`` when the centre is too recent);
+    NaN where the history does not cover both or that year had no orders."""
+    year = pd.Timedelta(days=365)
+    ref = start + pd.Timedelta(days=days / 2) - pd.Timedelta(days=182)
+    if ref + year > as_of:
+        ref = as_of - year
+    base = _rate(daily, ref, 365)
+    return _rate(daily, start, days) / base if base and base > 0 else math.nan
+
+
+#: a planning period whose orders per day, in every earlier year of the history, were at most
+#: this share of an average day's is said to have (almost) no sales (:func:`closed_season`)
+CLOSED_SHARE = 0.05
+#: how :func:`closed_season`'s warning begins
+CLOSED_SEASON = "the plan's period had (almost) no sales in every earlier year"
+
+
+def closed_season(daily: pd.Series, as_of: pd.Timestamp, period_days: int) -> str | None:
+    """A warning when the planning period ``[as_of, as_of + period_days)`` had (almost) no
+    sales in the same days of every earlier year the history covers (its seasonal index,
+    orders per day over the surrounding year's, at most :data:`CLOSED_SHARE`): a seasonal
+    shop closed then (a Christmas stall in January), where offers reach no one who can buy.
+    None when no earlier year covers the period or one had sales then. ``daily`` is orders
+    per calendar day before ``as_of``, days without orders included as 0."""
+    if daily.empty:
+        return None
+    daily = daily.sort_index()
+    years = []
+    start = pd.Timestamp(as_of) - pd.Timedelta(days=365)
+    while start >= daily.index.min():
+        ix = _season_index(daily, as_of, start, period_days)
+        if math.isfinite(ix):
+            years.append((start, ix))
+        start -= pd.Timedelta(days=365)
+    if not years or max(ix for _, ix in years) > CLOSED_SHARE:
+        return None
+    end = pd.Timestamp(as_of) + pd.Timedelta(days=period_days - 1)
+    seen = "; ".join(
+        f"{a.date()} to {(a + pd.Timedelta(days=period_days - 1)).date()}: "
+        f"{_rate(daily, a, period_days) * period_days:,.0f} orders, {ix:.0%} of an average "
+        "day's rate" for a, ix in sorted(years))
+    return (f"{CLOSED_SEASON} ({seen}): {as_of.date()} to {end.date()} looks like a closed "
+            "season, so offers sent for it will likely go unused; keep the budget for the "
+            "days the shop sells")
+
+
 def seasonal_factor(daily: pd.Series, as_of: pd.Timestamp, period_days: int,
                     campaign_starts: list[pd.Timestamp], window_days: int
                     ) -> tuple[float, str]:
@@ -170,17 +219,8 @@ def seasonal_factor(daily: pd.Series, as_of: pd.Timestamp, period_days: int,
     if daily.empty or not campaign_starts:
         return 1.0, ""
     daily = daily.sort_index()
-    year = pd.Timedelta(days=365)
-
-    def index(start: pd.Timestamp, days: int) -> float:
-        ref = start + pd.Timedelta(days=days / 2) - pd.Timedelta(days=182)
-        if ref + year > as_of:
-            ref = as_of - year
-        base = _rate(daily, ref, 365)
-        return _rate(daily, start, days) / base if base and base > 0 else math.nan
-
-    plan_ix = index(as_of - year, period_days)
-    camp = [index(pd.Timestamp(c), window_days) for c in campaign_starts]
+    plan_ix = _season_index(daily, as_of, as_of - pd.Timedelta(days=365), period_days)
+    camp = [_season_index(daily, as_of, pd.Timestamp(c), window_days) for c in campaign_starts]
     camp = [c for c in camp if math.isfinite(c)]
     if not math.isfinite(plan_ix) or not camp:
         return 1.0, ""
