@@ -57,8 +57,8 @@ from loyalist.store import Store
 log = logging.getLogger(__name__)
 
 __all__ = ["MODEL_COLUMNS", "SCORE_COLUMNS", "CustomerModels", "ModelSettings", "churn_warning",
-           "evaluate", "fit_customer_models", "score_customers", "segment_scores",
-           "train_and_score"]
+           "evaluate", "evaluation_cutoff", "fit_customer_models", "score_customers",
+           "segment_scores", "train_and_score"]
 
 #: the scores frame's columns, in order (then ``clv_expected``, ``outlier``, ``as_of``)
 SCORE_COLUMNS = (

@@ -74,10 +74,10 @@ from loyalist.response.value import MULTI_USE, OfferMechanics, structural_value
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BASKET_ELASTICITY", "COMPETITOR_ELASTICITY", "FIT_CAP", "FIT_FLOOR",
-           "FIT_PRIOR_ITEMS", "OVERSTOCK_BONUS", "PlanContext", "competitor_pressure",
-           "eligibility", "goal_value_text", "goal_values", "losing_money", "make_plan",
-           "seasonal_factor"]
+__all__ = ["BASKET_ELASTICITY", "CLOSED_SEASON", "CLOSED_SHARE", "COMPETITOR_ELASTICITY",
+           "FIT_CAP", "FIT_FLOOR", "FIT_PRIOR_ITEMS", "OVERSTOCK_BONUS", "PlanContext",
+           "closed_season", "competitor_pressure", "eligibility", "goal_value_text",
+           "goal_values", "losing_money", "make_plan", "seasonal_factor"]
 
 #: how strongly a competitor's percent-off cuts our response, per kind (assumption)
 COMPETITOR_ELASTICITY = {"percent_discount": 1.6, "fixed_voucher": 1.4, "bogo": 1.3,
