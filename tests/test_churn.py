@@ -684,6 +684,20 @@ def test_a_closed_season_a_year_earlier_moves_churn_to_near_certain(syn_store: S
         assert says in text and "fewer than 20 of each" not in text
 
 
+def test_only_a_one_sided_season_is_rated_by_laplace_a_small_two_sided_one_is_refused(
+) -> None:
+    # review of G2: Laplace's rule is for a window with (almost) one outcome; a small shop's
+    # window with both (15 churners of 60) is too noisy to move every probability by
+    from loyalist.churn.model import _window_rate
+
+    assert _window_rate(1500, 1500)[0] == pytest.approx(1501 / 1502)
+    assert _window_rate(1497, 1500)[0] == pytest.approx(1498 / 1502)  # 3 buyers, 0.2%
+    assert _window_rate(25, 60) == (25 / 60, None)  # 20+ of each: the plain share
+    rate, why = _window_rate(15, 60)
+    assert rate is None and why == ("15 churners and 45 customers who bought again, fewer "
+                                    "than 20 of each to compare with the model's level there")
+
+
 def test_a_christmas_stall_is_scored_as_closed_and_still_evaluated(tmp_path: Path) -> None:
     # G2: a stall selling only 20 Nov - 24 Dec, scored on 25 Dec: everyone got 0.25-0.32,
     # and the out-of-time evaluation was skipped (its hold-out window, in the closed season,

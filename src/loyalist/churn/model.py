@@ -44,6 +44,9 @@ __all__ = ["ChurnModel", "TIERS"]
 TIERS = ("low", "medium", "high")
 MIN_CUSTOMERS = 100  # per training cutoff, and at the cutoff scored
 MIN_PER_CLASS = 20  # churners and non-churners in the training panel and in the hold-out
+#: a seasonal window whose rarer outcome is at most this share of its customers is one-sided
+#: evidence (a closed season), rated by Laplace's rule rather than refused (:func:`_window_rate`)
+ONE_SIDED_SHARE = 0.05
 #: how far from "a year before the predicted window" a training cutoff may lie to stand for it
 SEASON_TOLERANCE_DAYS = 20
 _EPS = 1e-6
@@ -231,7 +234,8 @@ def _season_shift(model: ChurnModel, x: pd.DataFrame, y: np.ndarray, cut: pd.Ser
     e.g. nobody bought in a closed season, is the clearest seasonal signal: its rate is
     bounded by Laplace's rule (:func:`_window_rate`) instead of being refused. Returns
     ``(shift, that cutoff, note)`` (the note says when a rate was so bounded, else None), or
-    ``(0.0, None, why)`` when no training cutoff lies a year back (too short a history). Measured
+    ``(0.0, None, why)`` when no training cutoff lies a year back (too short a history) or a
+    window has both outcomes but too few of one to measure its level. Measured
     out of time on generated stores (``benchmarks/bench_churn_season.py``:
     fashion, coffee, electronics, 18 and 30 months, 48 windows with such a cutoff): the error
     of the mean probability 0.045 -> 0.026, Brier better in 34 windows and worse in 14
@@ -253,29 +257,39 @@ def _season_shift(model: ChurnModel, x: pd.DataFrame, y: np.ndarray, cut: pd.Ser
         if note:
             which = ("the same season a year earlier" if day == near
                      else "the latest training window")
-            notes.append(f"{which} (cutoff {day.date()}, {horizon} days) had {note}")
+            said = f"{which} (cutoff {day.date()}, {horizon} days) had {note}"
+            if rate is None:
+                return 0.0, None, f"no seasonal correction: {said}"
+            notes.append(said)
         p = model._calibrate(model.booster_.predict_proba(x.loc[rows])[:, 1])
         gaps.append(_level_shift(p, rate))
     return gaps[0] - gaps[1], str(near.date()), "; ".join(notes) or None
 
 
-def _window_rate(churned: int, n: int) -> tuple[float, str | None]:
+def _window_rate(churned: int, n: int) -> tuple[float | None, str | None]:
     """A window's churn rate for the seasonal shift, and a note when it is not the plain share.
 
-    With at least :data:`MIN_PER_CLASS` churners and buyers it is ``churned / n``. With fewer
-    of one (nobody, or a handful, bought in a closed season) the share is 0 or 1 or nearly so,
-    whose log-odds are unbounded or rest on a few customers: the rate is then Laplace's rule
-    of succession, ``(churned + 1) / (n + 2)`` (the posterior mean under a uniform prior),
-    which stays inside (0, 1) and still says "(almost) everyone churned" on a few hundred
-    customers. Such a window is the strongest seasonal evidence there is, not too little data.
+    With at least :data:`MIN_PER_CLASS` churners and buyers it is ``churned / n``. A window
+    with (almost) only one outcome, its minority at most :data:`ONE_SIDED_SHARE` of the
+    customers (nobody, or a handful, bought in a closed season), has a share of 0 or 1 or
+    nearly so, whose log-odds are unbounded or rest on a few customers: the rate is then
+    Laplace's rule of succession, ``(churners + 1) / (n + 2)`` (the posterior mean under a
+    uniform prior), which stays inside (0, 1) and still says "(almost) everyone churned".
+    Such a window is the strongest seasonal evidence there is, not too little data. A small
+    window with both outcomes (a few dozen customers) is too noisy: ``(None, why)``.
     """
     stayed = n - churned
-    if min(churned, stayed) >= MIN_PER_CLASS:
+    low = min(churned, stayed)
+    if low >= MIN_PER_CLASS:
         return churned / n, None
+    had = f"{churned:,} churners and {stayed:,} customers who bought again"
+    if low > ONE_SIDED_SHARE * n:
+        return None, (f"{had}, fewer than {MIN_PER_CLASS} of each to compare with the model's "
+                      "level there")
     rate = (churned + 1) / (n + 2)
-    return rate, (f"{churned:,} churners and {stayed:,} customers who bought again, fewer than "
-                  f"{MIN_PER_CLASS} of one outcome: its churn rate is taken as {rate:.1%} "
-                  "(Laplace's rule of succession, (churners + 1) / (customers + 2))")
+    return rate, (f"{had}, fewer than {MIN_PER_CLASS} of one outcome: its churn rate is taken "
+                  f"as {rate:.1%} (Laplace's rule of succession, (churners + 1) / "
+                  "(customers + 2))")
 
 
 def _fit_calibrator(kind: str, raw: np.ndarray, y: np.ndarray) -> Any:
