@@ -128,6 +128,56 @@ def test_holiday_closure_and_subdivision() -> None:
     assert not cal.breaks  # an Easter weekend is explained by holidays: not a yearly break
 
 
+def _stall(last_year: int, *, seed: int = 0) -> pd.Series:
+    """A Christmas stall: sells every day from 20 Nov to 24 Dec of 2021 .. ``last_year``, and
+    nothing in between (exploratory report 6a, G2)."""
+    idx = pd.date_range("2021-11-20", f"{last_year}-12-24", freq="D")
+    rng = np.random.default_rng(seed)
+    md = idx.month * 100 + idx.day
+    season = (md >= 1120) & (md <= 1224)
+    return pd.Series(np.where(season, rng.uniform(2000, 4000, idx.size), 0.0), index=idx)
+
+
+def test_closed_season_seen_every_year_recurs() -> None:
+    cal = detect_closures(_stall(2023))
+    assert [(s.date().isoformat(), e.date().isoformat()) for s, e in cal.seasons] == [
+        ("2022-12-25", "2023-11-19")]
+    assert cal.notes() == ["closed 25 Dec - 19 Nov in every year of the history, so forecast "
+                           "as 0 then"]
+    future = pd.date_range("2023-12-25", "2024-12-31")
+    closed = pd.Series(cal.closed(future), index=future)
+    assert closed[:"2024-11-19"].all() and not closed["2024-11-20":"2024-12-24"].any()
+    assert closed["2024-12-25":].all()
+    # Reopening for the season: 5 days of sales (Wed-Sun) do not make Mon and Tue closed days.
+    y = _stall(2023)
+    assert detect_closures(y[:"2023-11-24"]).closed_weekdays == ()
+    # Seen once, the same closure could be a one-off: not projected.
+    assert detect_closures(_stall(2022)).seasons == ()
+
+
+def test_one_off_long_closure_is_not_a_season() -> None:
+    y = _series(3 * 365, seed=5, start="2019-01-01", country=None)
+    y["2020-03-20":"2020-08-31"] = 0.0  # a lockdown: sold on those dates in 2019 and 2021
+    cal = detect_closures(y)
+    assert cal.seasons == () and cal.breaks == ()
+    assert cal.closed(pd.DatetimeIndex(["2020-06-01"]))[0]  # closed then, in history
+    assert not cal.closed(pd.date_range("2022-03-20", "2022-08-31")).any()
+    assert cal.notes() == []
+
+
+def test_forecast_in_a_closed_season_is_zero() -> None:
+    y = _stall(2024, seed=1)
+    as_of = pd.Timestamp("2024-12-25")
+    fc = RevenueForecaster(horizon=30, models=("seasonal_naive", "ets")).fit(
+        {"total": y}, as_of=as_of)
+    f = fc.predict()
+    assert len(f) == 30 and (f[["mean", "lo80", "hi80", "lo95", "hi95"]] == 0).all().all()
+    assert fc.report()["total"]["calendar"]["closed_seasons"] == ["2023-12-25..2024-11-19"]
+    # the backtest window that holds the season is scored on every day of it
+    b = fc.backtest_.set_index(["model", "origin"])
+    assert b.loc[("seasonal_naive", pd.Timestamp("2024-11-25")), "days"] == 30
+
+
 def test_impute_closed_uses_same_weekday_nearby() -> None:
     idx = pd.date_range("2024-01-01", periods=21)  # three Mondays: 1st, 8th, 15th
     v = np.where(idx.dayofweek == 0, 10.0, 1.0)

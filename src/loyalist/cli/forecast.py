@@ -82,6 +82,12 @@ def forecast_command(
                   "" if ratio is None else vs_baseline(ratio), _pct(m.get("mape")),
                   _pct(m.get("coverage80")), _pct(m.get("coverage95")))
     con.print(t)
+    said: set[str] = set()
+    for name, r in res["series"].items():  # closed seasons, billing days (once per calendar)
+        for note in r["calendar"]["notes"]:
+            if note not in said:
+                said.add(note)
+                con.print(f"{name}: {note}")
     if res["skipped"]:
         con.print(f"skipped {len(res['skipped'])} series (too little history), e.g. "
                   f"{next(iter(res['skipped']))}")

@@ -4,8 +4,10 @@ A missing day is a zero only if the business was plausibly open. Three kinds of 
 read from a daily net-revenue series (calendar-complete, zeros where nothing sold):
 
 1. **Closed weekdays**: a weekday that, over the last 26 weeks, sold on fewer than 10% as
-   many of its days as the busiest weekday (Online Retail: no Saturdays). These days leave the
-   modelling series entirely, so a seasonal period is the number of open weekdays.
+   many of its days as the busiest weekday (Online Retail: no Saturdays). Stretches of 14 or
+   more days without any sale (a closed season) do not count as days of any weekday. These
+   days leave the modelling series entirely, so a seasonal period is the number of open
+   weekdays.
 2. **Holiday closures**: if at least half of the public holidays that fell on open weekdays
    had no sales (and there were at least 2), the business closes on holidays: future holidays
    are forecast as 0. With a country but no subdivision, the subdivision whose holidays best
@@ -15,7 +17,10 @@ read from a daily net-revenue series (calendar-complete, zeros where nothing sol
    ``(1 - p) ** k < 0.01`` (``p`` estimated outside runs of 3+ days). A run of 3+ days spanning
    at most 6 weeks with at least 3 days that are not holidays (a Christmas break, not an
    Easter weekend) is expected to recur on the same dates every year, unless another year of
-   the history sold on those dates.
+   the history sold on those dates. A longer closure is a **closed season** (a Christmas
+   stall closed from 25 Dec to 19 Nov) only where it was closed on the same dates in every
+   other year of the history that covers them, and at least one does: a closure seen once
+   (a lockdown, a refit) or sold through in another year is not projected.
 
 Closed days are excluded from fitting (imputed from the same weekday nearby) and from error
 metrics, and forecast as exactly 0 with a zero-width interval.
@@ -40,6 +45,7 @@ RUN_ALPHA = 0.01       # a zero run with probability below 1% under the sell rat
 LONG_RUN = 3           # open days: a run this long is a break (robust sell rate, annual check)
 ANNUAL_MAX_DAYS = 42   # longest break projected to recur every year
 HOLIDAY_CLOSED_SHARE = 0.5
+NO_SALE_WEEKS = 2      # a stretch this long without any sale holds no weekday evidence
 MIN_WEEKDAY_OBS = 4
 RECENT_WEEKS = 26      # weekday shares are judged on the last half year
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -57,6 +63,7 @@ class BusinessCalendar:
     holidays: np.ndarray = field(default_factory=lambda: np.array([], dtype="datetime64[D]"))
     history_closed: np.ndarray = field(default_factory=lambda: np.array([], "datetime64[D]"))
     breaks: tuple[tuple[pd.Timestamp, pd.Timestamp], ...] = ()  # recurring yearly
+    seasons: tuple[tuple[pd.Timestamp, pd.Timestamp], ...] = ()  # long ones, every year
     sell_rate: float = 1.0
 
     @property
@@ -70,19 +77,20 @@ class BusinessCalendar:
 
     def closed(self, dates: pd.DatetimeIndex | np.ndarray) -> np.ndarray:
         """True where the business is (expected to be) closed: closed weekdays, closures seen
-        in history, and after ``last`` holidays (if it closes on them) and recurring breaks."""
+        in history, and after ``last`` holidays (if it closes on them), recurring breaks and
+        closed seasons."""
         d = np.asarray(dates).astype("datetime64[D]")
         n = d.astype(np.int64)
         out = np.isin((n + 3) % 7, self.closed_weekdays)  # weekday, Monday = 0
         if self.history_closed.size:
             out |= np.isin(d, self.history_closed)
         future = d > np.datetime64(self.last.date(), "D")
-        if future.any() and (self.closes_on_holidays or self.breaks):
+        if future.any() and (self.closes_on_holidays or self.breaks or self.seasons):
             fut = np.zeros(d.size, dtype=bool)
             if self.closes_on_holidays and self.holidays.size:
                 fut |= np.isin(d, self.holidays)
             top_year = int(d[future].max().astype("datetime64[Y]").astype(int)) + 1970
-            for start, end in self.breaks:
+            for start, end in (*self.breaks, *self.seasons):
                 for k in range(1, top_year - start.year + 1):
                     s = np.datetime64((start + pd.DateOffset(years=k)).date(), "D")
                     e = np.datetime64((end + pd.DateOffset(years=k)).date(), "D")
@@ -97,8 +105,15 @@ class BusinessCalendar:
             "closes_on_holidays": self.closes_on_holidays,
             "closed_days_in_history": int(self.history_closed.size),
             "yearly_breaks": [f"{s.date()}..{e.date()}" for s, e in self.breaks],
+            "closed_seasons": [f"{s.date()}..{e.date()}" for s, e in self.seasons],
             "sell_rate": round(self.sell_rate, 3),
+            "notes": self.notes(),
         }
+
+    def notes(self) -> list[str]:
+        """What the calendar implies for the forecast, in words (empty when unremarkable)."""
+        return [f"closed {s.day} {s:%b} - {e.day} {e:%b} in every year of the history, so "
+                "forecast as 0 then" for s, e in self.seasons]
 
 
 def _zero_runs(zero: np.ndarray) -> list[tuple[int, int]]:
@@ -122,10 +137,15 @@ def detect_closures(y: pd.Series, country: Country | None = None) -> BusinessCal
     dow = dates.dayofweek.to_numpy()
 
     # Weekday shares over the last RECENT_WEEKS weeks (opening days change), or the whole
-    # history when it is shorter than 2 * MIN_WEEKDAY_OBS weeks.
-    recent = dates >= last - pd.Timedelta(weeks=RECENT_WEEKS)
+    # history when it is shorter than 2 * MIN_WEEKDAY_OBS weeks; days in a stretch of
+    # NO_SALE_WEEKS or more without a sale (a closed season) say nothing about weekdays.
+    quiet = np.zeros(sells.size, dtype=bool)
+    for a, b in _zero_runs(~sells):
+        if b - a >= 7 * NO_SALE_WEEKS:
+            quiet[a:b] = True
+    recent = (dates >= last - pd.Timedelta(weeks=RECENT_WEEKS)) & ~quiet
     if recent.sum() < 7 * 2 * MIN_WEEKDAY_OBS:
-        recent[:] = True
+        recent = ~quiet
     counts = np.bincount(dow[recent], minlength=7)
     share = np.bincount(dow[recent], weights=sells[recent], minlength=7) / np.maximum(counts, 1)
     top = share.max()
@@ -165,21 +185,31 @@ def detect_closures(y: pd.Series, country: Country | None = None) -> BusinessCal
     p = float(osell[base].mean()) if base.any() else 1.0
     closed = hol_zero.copy()
     breaks: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    spans: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    in_closure = np.zeros(dates.size, dtype=bool)  # calendar days inside a closed run
     for a, b in runs:
         k = b - a
         if p >= 1.0 or (1.0 - p) ** k < RUN_ALPHA:
             closed[a:b] = True
             s, e = pd.Timestamp(od[a]), pd.Timestamp(od[b - 1])
+            in_closure[(dates >= s) & (dates <= e)] = True
             # A yearly break needs LONG_RUN closed days that holidays do not explain (Easter
             # moves every year; its closure is a holiday closure, not a break).
             unexplained = int((~np.isin(od[a:b], hol)).sum())
             if unexplained >= LONG_RUN and (e - s).days <= ANNUAL_MAX_DAYS \
                     and _recurs(s, e, y):
                 breaks.append((s, e))
+            elif (e - s).days > ANNUAL_MAX_DAYS:
+                spans.append((s, e))
+    seasons: dict[tuple[int, int, int, int], tuple[pd.Timestamp, pd.Timestamp]] = {}
+    for s, e in spans:  # the latest of each closed season (its dates recur every year)
+        if (season := _season(s, e, dates, in_closure)) is not None:
+            a, b = season
+            seasons[(a.month, a.day, b.month, b.day)] = season
     cal = BusinessCalendar(
         first=first, last=last, closed_weekdays=closed_wd, country=country,
         closes_on_holidays=closes_h, holidays=hol, history_closed=od[closed],
-        breaks=tuple(breaks), sell_rate=p)
+        breaks=tuple(breaks), seasons=tuple(seasons.values()), sell_rate=p)
     if log.isEnabledFor(logging.DEBUG):
         log.debug("business calendar: %s", cal.describe())
     return cal
@@ -205,6 +235,31 @@ def _recurs(start: pd.Timestamp, end: pd.Timestamp, y: pd.Series) -> bool:
         if len(window) >= max(2, ((e - s).days + 1) // 2) and (window != 0).mean() > 0.5:
             return False
     return True
+
+
+def _season(start: pd.Timestamp, end: pd.Timestamp, dates: pd.DatetimeIndex,
+            in_closure: np.ndarray) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The longest stretch (at least LONG_RUN days) of the closure ``start..end`` that was
+    inside a closure on the same dates in every other year of the history (``dates``) that
+    covers at least half of them; None when no other year does."""
+    days = pd.date_range(start, end, freq="D")
+    keep = np.ones(days.size, dtype=bool)
+    years = 0
+    for k in range(dates[0].year - end.year - 1, dates[-1].year - start.year + 2):
+        if k == 0:
+            continue
+        pos = np.asarray((days + pd.DateOffset(years=k) - dates[0]).days)
+        inside = (pos >= 0) & (pos < dates.size)
+        if inside.sum() < days.size / 2:
+            continue
+        years += 1
+        keep &= ~inside | in_closure[np.clip(pos, 0, dates.size - 1)]
+    if not years:
+        return None
+    best = max(_zero_runs(keep), key=lambda r: r[1] - r[0], default=None)
+    if best is None or best[1] - best[0] < LONG_RUN:
+        return None
+    return days[best[0]], days[best[1] - 1]
 
 
 def impute_closed(values: np.ndarray, dates: pd.DatetimeIndex, closed: np.ndarray,
