@@ -27,7 +27,7 @@ from loyalist.forecast import (
 )
 from loyalist.forecast import backtest as bt
 from loyalist.forecast import models as fm
-from loyalist.forecast.closures import impute_closed
+from loyalist.forecast.closures import impute_closed, month_days
 from loyalist.forecast.intervals import conformal_quantile
 from loyalist.forecast.metrics import mase_scale
 from loyalist.forecast.models import SeriesData, seasonal_naive
@@ -176,6 +176,54 @@ def test_forecast_in_a_closed_season_is_zero() -> None:
     # the backtest window that holds the season is scored on every day of it
     b = fc.backtest_.set_index(["model", "origin"])
     assert b.loc[("seasonal_naive", pd.Timestamp("2024-11-25")), "days"] == 30
+
+
+def _billing(months: int = 24, days: tuple[int, ...] = (1,), start: str = "2023-01-01"
+             ) -> pd.Series:
+    """Subscriptions billed on ``days`` of each month, growing; nothing on other days."""
+    idx = pd.date_range(start, periods=months, freq="MS")
+    end = idx[-1] + pd.offsets.MonthEnd(0)
+    y = pd.Series(0.0, index=pd.date_range(idx[0], end, freq="D"))
+    for i, m in enumerate(idx):
+        for k in days:
+            d = m + pd.Timedelta(days=min(k, m.days_in_month) - 1)
+            y[d] = 800 * 29.9 * (1 + 0.01 * i) * (1 if k == days[0] else 0.5)
+    return y
+
+
+def test_billing_days_detected() -> None:
+    assert month_days(_billing()) == (1,)
+    assert month_days(_billing(days=(1, 15))) == (1, 15)
+    month_end = _billing(days=(31,))
+    assert month_days(month_end) == (31,)  # the 30th in April, the 28th/29th in February
+    cal = detect_closures(month_end)
+    assert cal.closed(pd.DatetimeIndex(["2025-04-30", "2025-02-28"])).tolist() == [False,
+                                                                                   False]
+    assert cal.closed(pd.DatetimeIndex(["2025-04-29", "2025-03-30"])).all()
+    assert month_days(_series(400, seed=1)) == ()  # a daily shop
+    assert month_days(_series(400, closed=(1, 2, 3, 4, 5, 6), seed=1)) == ()  # Mondays only
+    assert month_days(_billing(months=2)) == ()  # too few months to tell
+
+
+def test_billing_on_the_first_is_forecast_on_billing_days() -> None:
+    y = _billing()  # 24 billings: refused as "only 24 days with sales (< 28)" before
+    y = y[: "2024-12-01"]
+    as_of = pd.Timestamp("2024-12-02")
+    fc = RevenueForecaster(horizon=60, models=("seasonal_naive", "ets", "harmonic")).fit(
+        {"total": y}, as_of=as_of)
+    f = fc.predict().set_index("date")
+    assert (f.drop(pd.Timestamp("2025-01-01"))[["mean", "hi95"]] == 0).all().all()
+    jan = f.loc["2025-01-01"]
+    assert jan["mean"] == pytest.approx(y.iloc[-1], rel=0.05)  # the latest billings' level
+    assert jan["lo95"] <= jan["lo80"] < jan["mean"] < jan["hi80"] <= jan["hi95"]
+    cal = fc.report()["total"]["calendar"]
+    assert cal["billing_days"] == [1] and cal["closed_weekdays"] == []
+    assert "sales fall only on the 1st of each month" in cal["notes"][0]
+    # every model is scored next to the baseline, on the billing days of the test windows
+    b = fc.backtest_
+    assert set(b["model"]) == {"seasonal_naive", "ets", "harmonic", "auto"}
+    assert (b["days"] == 2).all() and b["mase"].notna().all()
+    assert fc.report()["total"]["mase_vs_seasonal_naive"] is not None
 
 
 def test_impute_closed_uses_same_weekday_nearby() -> None:
@@ -413,6 +461,24 @@ def test_cli_json_and_errors(small_store: Path, tmp_path: Path) -> None:
         run_forecast(small_store, 7, tmp_path, country="Atlantis")
     with pytest.raises(DataError, match="needs at least 236 days"):
         run_forecast(small_store, 30, tmp_path)
+
+
+def test_cli_says_the_sales_fall_on_billing_days(tmp_path: Path) -> None:
+    """Exploratory report 6a, G11: a shop billing on the 1st was refused as "too little to
+    forecast"; now it is forecast on the 1st and the command says why the other days are 0."""
+    y = _billing()
+    rows = [{"order_id": f"o{d:%Y%m%d}", "product_id": "box", "quantity": 1,
+             "unit_price": round(v, 2), "customer_id": "c1", "ordered_at": f"{d:%Y-%m-%d} 03:00"}
+            for d, v in y[y > 0].items()]
+    store = tmp_path / "s.duckdb"
+    with Store(store) as st:
+        ingest_files(st, [write_csv(tmp_path / "t.csv", rows)], loaded_at=LOADED_AT)
+    r = CliRunner().invoke(app, ["--store", str(store), "--horizon", "40", "--out",
+                                 str(tmp_path / "out")], terminal_width=200)
+    assert r.exit_code == 0, r.output
+    assert "total: sales fall only on the 1st of each month (billing days)" in r.output
+    f = pd.read_csv(tmp_path / "out" / "forecast.csv")
+    assert f.loc[f["mean"] > 0, "date"].tolist() == ["2025-01-01"]
 
 
 # --- Online Retail target ----------------------------------------------------------------

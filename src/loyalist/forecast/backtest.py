@@ -93,21 +93,22 @@ class Round:
 
 def series_at(y: pd.Series, origin: pd.Timestamp, horizon: int, cal: BusinessCalendar,
               holidays: np.ndarray, name: str) -> tuple[SeriesData, np.ndarray]:
-    """Cut ``y`` strictly before ``origin`` and build the model input on open weekdays, plus
-    the mask of the ``horizon`` calendar days from ``origin`` predicted closed."""
+    """Cut ``y`` strictly before ``origin`` and build the model input on the calendar's regular
+    days (open weekdays, or billing days), plus the mask of the ``horizon`` calendar days from
+    ``origin`` predicted closed."""
     days = y.index.values.astype("datetime64[D]")
     cut = int(np.searchsorted(days, np.datetime64(origin.date(), "D")))
-    day_n = days[:cut].astype(np.int64)
-    open_hist = ~np.isin((day_n + 3) % 7, cal.closed_weekdays)
+    open_hist = cal.regular(days[:cut])
     dates = pd.DatetimeIndex(days[:cut][open_hist])
     closed_hist = cal.closed(dates)
     values = impute_closed(y.to_numpy(dtype=float)[:cut][open_hist], dates, closed_hist)
     window = pd.date_range(origin, periods=horizon, freq="D")
     closed = cal.closed(window)
-    future = window[~np.isin(window.dayofweek, cal.closed_weekdays)]
+    future = window[cal.regular(window)]
     yearly = (origin - y.index[0]).days >= 365 + horizon
     data = SeriesData(name=name, dates=dates, y=values, future=future, m=cal.season_length,
-                      holidays=holidays, yearly=yearly, imputed=closed_hist)
+                      holidays=holidays, yearly=yearly, imputed=closed_hist,
+                      monthly=bool(cal.month_days))
     return data, closed
 
 
@@ -166,8 +167,7 @@ def run_round(series: Mapping[str, pd.Series], origin: pd.Timestamp, horizon: in
         out: dict[str, np.ndarray] = {}
         for data, p in zip(batch, preds, strict=True):
             full = np.zeros(horizon)
-            open_wd = ~np.isin(rnd.dates.dayofweek, rnd.calendars[data.name].closed_weekdays)
-            full[open_wd] = p
+            full[rnd.calendars[data.name].regular(rnd.dates)] = p
             full[rnd.closed[data.name]] = 0.0
             full = np.maximum(full, rnd.floor[data.name])
             out[data.name] = full

@@ -1,6 +1,6 @@
 """When is the business open? Closed days detected from the sales history.
 
-A missing day is a zero only if the business was plausibly open. Three kinds of closure are
+A missing day is a zero only if the business was plausibly open. Four kinds of closure are
 read from a daily net-revenue series (calendar-complete, zeros where nothing sold):
 
 1. **Closed weekdays**: a weekday that, over the last 26 weeks, sold on fewer than 10% as
@@ -21,6 +21,12 @@ read from a daily net-revenue series (calendar-complete, zeros where nothing sol
    stall closed from 25 Dec to 19 Nov) only where it was closed on the same dates in every
    other year of the history that covers them, and at least one does: a closure seen once
    (a lockdown, a refit) or sold through in another year is not projected.
+4. **Billing days** (decided first): when at most 4 fixed days of the month (a day past a
+   month's end meaning its last day) each sold in at least half the months and together carry
+   90% of the sales revenue over at least 3 months (a subscription billed on the 1st), only
+   those days are open and weekdays do not apply. Every other day leaves the modelling series,
+   which then holds one value per billing day (its seasonal period: the billing days per
+   month), and is forecast as 0.
 
 Closed days are excluded from fitting (imputed from the same weekday nearby) and from error
 metrics, and forecast as exactly 0 with a zero-width interval.
@@ -38,7 +44,7 @@ from loyalist.forecast.public_holidays import Country, choose_subdivision, holid
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BusinessCalendar", "detect_closures", "impute_closed"]
+__all__ = ["BusinessCalendar", "detect_closures", "impute_closed", "month_days"]
 
 WEEKDAY_SHARE = 0.10   # a weekday selling on < 10% as many days as the busiest one is closed
 RUN_ALPHA = 0.01       # a zero run with probability below 1% under the sell rate is a closure
@@ -46,6 +52,9 @@ LONG_RUN = 3           # open days: a run this long is a break (robust sell rate
 ANNUAL_MAX_DAYS = 42   # longest break projected to recur every year
 HOLIDAY_CLOSED_SHARE = 0.5
 NO_SALE_WEEKS = 2      # a stretch this long without any sale holds no weekday evidence
+MONTH_DAYS_MAX = 4     # billing calendar: at most this many days of the month ...
+MONTH_DAYS_REVENUE = 0.9  # ... holding this share of the sales revenue ...
+MONTH_DAYS_MIN_MONTHS = 3  # ... each sold in at least half (and this many) of the months
 MIN_WEEKDAY_OBS = 4
 RECENT_WEEKS = 26      # weekday shares are judged on the last half year
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -64,6 +73,7 @@ class BusinessCalendar:
     history_closed: np.ndarray = field(default_factory=lambda: np.array([], "datetime64[D]"))
     breaks: tuple[tuple[pd.Timestamp, pd.Timestamp], ...] = ()  # recurring yearly
     seasons: tuple[tuple[pd.Timestamp, pd.Timestamp], ...] = ()  # long ones, every year
+    month_days: tuple[int, ...] = ()  # billing days of the month (empty: not billing)
     sell_rate: float = 1.0
 
     @property
@@ -72,16 +82,24 @@ class BusinessCalendar:
 
     @property
     def season_length(self) -> int:
-        """Open days per week: the weekly period of the open-day series."""
-        return max(1, len(self.open_weekdays))
+        """The period of the open-day series: open days per week, or billing days per month."""
+        return max(1, len(self.month_days) or len(self.open_weekdays))
+
+    def regular(self, dates: pd.DatetimeIndex | np.ndarray) -> np.ndarray:
+        """True on the days the weekly (or monthly billing) pattern opens: the days of the
+        modelling series. Closures within them are :meth:`closed` too."""
+        d = np.asarray(dates).astype("datetime64[D]")
+        out = ~np.isin((d.astype(np.int64) + 3) % 7, self.closed_weekdays)  # Monday = 0
+        if self.month_days:
+            out &= _on_month_days(d, self.month_days)
+        return out
 
     def closed(self, dates: pd.DatetimeIndex | np.ndarray) -> np.ndarray:
-        """True where the business is (expected to be) closed: closed weekdays, closures seen
-        in history, and after ``last`` holidays (if it closes on them), recurring breaks and
-        closed seasons."""
+        """True where the business is (expected to be) closed: closed weekdays (or days other
+        than the billing days), closures seen in history, and after ``last`` holidays (if it
+        closes on them), recurring breaks and closed seasons."""
         d = np.asarray(dates).astype("datetime64[D]")
-        n = d.astype(np.int64)
-        out = np.isin((n + 3) % 7, self.closed_weekdays)  # weekday, Monday = 0
+        out = ~self.regular(d)
         if self.history_closed.size:
             out |= np.isin(d, self.history_closed)
         future = d > np.datetime64(self.last.date(), "D")
@@ -106,14 +124,69 @@ class BusinessCalendar:
             "closed_days_in_history": int(self.history_closed.size),
             "yearly_breaks": [f"{s.date()}..{e.date()}" for s, e in self.breaks],
             "closed_seasons": [f"{s.date()}..{e.date()}" for s, e in self.seasons],
+            "billing_days": list(self.month_days),
             "sell_rate": round(self.sell_rate, 3),
             "notes": self.notes(),
         }
 
     def notes(self) -> list[str]:
         """What the calendar implies for the forecast, in words (empty when unremarkable)."""
-        return [f"closed {s.day} {s:%b} - {e.day} {e:%b} in every year of the history, so "
-                "forecast as 0 then" for s, e in self.seasons]
+        out = [f"closed {s.day} {s:%b} - {e.day} {e:%b} in every year of the history, so forecast "
+               "as 0 then" for s, e in self.seasons]
+        if self.month_days:
+            days = " and ".join(_day_of_month(k) for k in self.month_days)
+            out.append(f"sales fall only on {days} of each month (billing days): other days "
+                       "are forecast as 0, billing days from the earlier billing days")
+        return out
+
+
+def _day_of_month(k: int) -> str:
+    th = "th" if 10 < k < 14 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"the {k}{th}" + (" (or the month's last day)" if k > 28 else "")
+
+
+def _on_month_days(d: np.ndarray, days: tuple[int, ...]) -> np.ndarray:
+    """True on dates whose day of the month is in ``days``; a day past a month's end (the
+    31st in April) falls on that month's last day."""
+    dom, dim = _day_and_length(d)
+    return np.isin(dom, days) | ((dom == dim) & (max(days) > dim))
+
+
+def _day_and_length(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(day of the month, days in the month) of datetime64 dates."""
+    d = np.asarray(d).astype("datetime64[D]")
+    month = d.astype("datetime64[M]")
+    dom = (d - month.astype("datetime64[D]")).astype(np.int64) + 1
+    dim = ((month + 1).astype("datetime64[D]") - month.astype("datetime64[D]")).astype(np.int64)
+    return dom, dim
+
+
+def month_days(y: pd.Series) -> tuple[int, ...]:
+    """The billing days of a calendar-complete daily series ``y``: the days of the month (1-31)
+    it sells on when it sells on a few fixed ones (see the module docstring, kind 4), else
+    ``()``."""
+    if y.size < 28 * MONTH_DAYS_MIN_MONTHS:
+        return ()
+    v = y.to_numpy(dtype=float)
+    sells = v > 0
+    dom, dim = _day_and_length(y.index.values)
+    # Days 1-28 are in every month: counted at once (and a daily shop is out here).
+    sold = np.bincount(dom[sells], minlength=32)
+    seen = np.bincount(dom, minlength=32)
+    days = [int(k) for k in range(1, 29)
+            if sold[k] >= max(MONTH_DAYS_MIN_MONTHS, seen[k] / 2)]
+    if len(days) > MONTH_DAYS_MAX:
+        return ()
+    for k in (29, 30, 31):  # on the month's last day in shorter months
+        hit = (dom == k) | ((dom == dim) & (k > dim))
+        if sold[k] and sells[hit].sum() >= max(MONTH_DAYS_MIN_MONTHS, hit.sum() / 2):
+            days.append(k)
+    if not days or len(days) > MONTH_DAYS_MAX:
+        return ()
+    on = _on_month_days(y.index.values, tuple(days))
+    if v[on & sells].sum() < MONTH_DAYS_REVENUE * v[sells].sum():
+        return ()
+    return tuple(days)
 
 
 def _zero_runs(zero: np.ndarray) -> list[tuple[int, int]]:
@@ -136,6 +209,7 @@ def detect_closures(y: pd.Series, country: Country | None = None) -> BusinessCal
     sells = y.to_numpy() != 0
     dow = dates.dayofweek.to_numpy()
 
+    billing = month_days(y)
     # Weekday shares over the last RECENT_WEEKS weeks (opening days change), or the whole
     # history when it is shorter than 2 * MIN_WEEKDAY_OBS weeks; days in a stretch of
     # NO_SALE_WEEKS or more without a sale (a closed season) say nothing about weekdays.
@@ -151,9 +225,11 @@ def detect_closures(y: pd.Series, country: Country | None = None) -> BusinessCal
     top = share.max()
     closed_wd = tuple(int(w) for w in range(7)
                       if counts[w] >= MIN_WEEKDAY_OBS and share[w] < WEEKDAY_SHARE * top)
-    if len(closed_wd) == 7:  # never sold: nothing is learnable; keep every day open
+    if len(closed_wd) == 7 or billing:  # never sold, or billing days: weekdays do not apply
         closed_wd = ()
     open_mask = ~np.isin(dow, closed_wd)
+    if billing:
+        open_mask &= _on_month_days(dates.values, billing)
     od = dates[open_mask].values.astype("datetime64[D]")
     osell = sells[open_mask]
 
@@ -192,7 +268,7 @@ def detect_closures(y: pd.Series, country: Country | None = None) -> BusinessCal
         if p >= 1.0 or (1.0 - p) ** k < RUN_ALPHA:
             closed[a:b] = True
             s, e = pd.Timestamp(od[a]), pd.Timestamp(od[b - 1])
-            in_closure[(dates >= s) & (dates <= e)] = True
+            in_closure[(s - first).days:(e - first).days + 1] = True  # dates are daily
             # A yearly break needs LONG_RUN closed days that holidays do not explain (Easter
             # moves every year; its closure is a holiday closure, not a break).
             unexplained = int((~np.isin(od[a:b], hol)).sum())
@@ -209,7 +285,8 @@ def detect_closures(y: pd.Series, country: Country | None = None) -> BusinessCal
     cal = BusinessCalendar(
         first=first, last=last, closed_weekdays=closed_wd, country=country,
         closes_on_holidays=closes_h, holidays=hol, history_closed=od[closed],
-        breaks=tuple(breaks), seasons=tuple(seasons.values()), sell_rate=p)
+        breaks=tuple(breaks), seasons=tuple(seasons.values()), month_days=billing,
+        sell_rate=p)
     if log.isEnabledFor(logging.DEBUG):
         log.debug("business calendar: %s", cal.describe())
     return cal

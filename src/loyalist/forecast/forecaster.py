@@ -29,6 +29,7 @@ from loyalist.forecast.backtest import (
     run_round,
     score_rounds,
 )
+from loyalist.forecast.closures import month_days
 from loyalist.forecast.intervals import interval_bounds
 from loyalist.forecast.models import MODELS
 from loyalist.forecast.public_holidays import Country
@@ -47,7 +48,8 @@ BASELINE = "seasonal_naive"
 AUTO = "auto"
 LEVELS = (80, 95)
 MAX_HORIZON = 365
-MIN_SALES_DAYS = 28  # a series with fewer days with sales is skipped (the total: an error)
+MIN_SALES_DAYS = 28  # a series with fewer days with sales is skipped (the total: an error),
+#                      unless they are billing days (closures.month_days)
 FORECAST_COLUMNS = ["series", "date", "model", "mean", "lo80", "hi80", "lo95", "hi95"]
 BACKTEST_COLUMNS = ["series", "model", "origin", "days", "mape", "smape", "mase",
                     "coverage80", "coverage95"]
@@ -163,7 +165,9 @@ class RevenueForecaster:
                 if name == first_name:
                     raise DataError(f"{name}: {why}; {self._shorter(have)}")
                 self.skipped_[name] = why
-            elif int((y != 0).sum()) < MIN_SALES_DAYS:
+            elif int((y != 0).sum()) < MIN_SALES_DAYS and not month_days(y[y.index < as_of]):
+                # (billing days, e.g. the 1st of each month, are few by nature: one a month
+                # for two years is a regular series, forecast on those days)
                 why = f"only {int((y != 0).sum())} days with sales (< {MIN_SALES_DAYS})"
                 if name == first_name:
                     raise DataError(f"{name}: {why}; there is too little to forecast")

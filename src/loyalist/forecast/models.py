@@ -39,6 +39,7 @@ class SeriesData:
     holidays: np.ndarray      # datetime64[D] public holidays covering history and future
     yearly: bool              # enough history (a year plus the horizon) for a yearly pattern
     imputed: np.ndarray | None = None  # True where ``y`` was imputed (a closed day)
+    monthly: bool = False     # one value per billing day of the month, not per open weekday
 
     @property
     def h(self) -> int:
@@ -225,22 +226,30 @@ def day_numbers(index: pd.DatetimeIndex | np.ndarray
     return n, dow, doy
 
 
+MONTHLY_FOURIER = 2  # yearly sine/cosine pairs for a billing-day series
+
+
 def _regressors(d: SeriesData, *, weekday: bool, trend: bool, fourier_order: int = 6
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Design matrices for history and future days (same columns)."""
+    """Design matrices for history and future days (same columns). Billing days
+    (``d.monthly``: a dozen values a year per billing day) get no weekday or holiday dummies
+    and at most :data:`MONTHLY_FOURIER` yearly pairs."""
     day_n, dow, doy_ = day_numbers(np.concatenate([d.dates.values, d.future.values]))
     n = len(d.dates)
     cols: list[np.ndarray] = [np.ones(day_n.size)]
     if trend:
         t = (day_n - day_n[0]) / 365.25
         cols.append(t - t[:n].mean())
-    if weekday:
+    if weekday and not d.monthly:
         for w in np.unique(dow[:n])[1:]:
             cols.append((dow == w).astype(float))
-    hol = d.holidays.astype(np.int64)
-    is_h = np.isin(day_n, hol)
-    eve = np.isin(day_n + 1, hol) & ~is_h
-    cols += [is_h.astype(float), eve.astype(float)]
+    if not d.monthly:
+        hol = d.holidays.astype(np.int64)
+        is_h = np.isin(day_n, hol)
+        eve = np.isin(day_n + 1, hol) & ~is_h
+        cols += [is_h.astype(float), eve.astype(float)]
+    else:
+        fourier_order = min(fourier_order, MONTHLY_FOURIER)
     if d.yearly:
         doy = 2 * np.pi * doy_ / 365.25
         for k in range(1, fourier_order + 1):
