@@ -151,6 +151,10 @@ def test_closed_season_seen_every_year_recurs() -> None:
     # Reopening for the season: 5 days of sales (Wed-Sun) do not make Mon and Tue closed days.
     y = _stall(2023)
     assert detect_closures(y[:"2023-11-24"]).closed_weekdays == ()
+    # Inside the season, the closure still going at the cutoff is not a second season.
+    y = pd.concat([y, pd.Series(0.0, index=pd.date_range("2023-12-25", "2024-05-31"))])
+    assert [(s.month, s.day, e.month, e.day) for s, e in detect_closures(y).seasons] == [
+        (12, 25, 11, 19)]
     # Seen once, the same closure could be a one-off: not projected.
     assert detect_closures(_stall(2022)).seasons == ()
 
@@ -176,6 +180,16 @@ def test_forecast_in_a_closed_season_is_zero() -> None:
     # the backtest window that holds the season is scored on every day of it
     b = fc.backtest_.set_index(["model", "origin"])
     assert b.loc[("seasonal_naive", pd.Timestamp("2024-11-25")), "days"] == 30
+    # In the closed season, 5 months after the last sale: 0, not "the last sale is 159 days
+    # before as_of ... forecast from an as_of up to 2024-12-25".
+    y = pd.concat([y, pd.Series(0.0, index=pd.date_range("2024-12-25", "2025-05-31"))])
+    fc = RevenueForecaster(horizon=30, models=("seasonal_naive",)).fit(
+        {"total": y}, as_of=pd.Timestamp("2025-06-01"))
+    assert (fc.predict()[["mean", "hi95"]] == 0).all().all()
+    # A shop that stopped selling (no closed season) is still refused.
+    gone = _series(400).reindex(pd.date_range("2023-01-02", periods=700), fill_value=0.0)
+    with pytest.raises(DataError, match="last sale is 301 days before as_of"):
+        RevenueForecaster(horizon=30).fit({"total": gone}, as_of=pd.Timestamp("2024-12-02"))
 
 
 def _billing(months: int = 24, days: tuple[int, ...] = (1,), start: str = "2023-01-01"

@@ -107,14 +107,14 @@ class BusinessCalendar:
             fut = np.zeros(d.size, dtype=bool)
             if self.closes_on_holidays and self.holidays.size:
                 fut |= np.isin(d, self.holidays)
-            top_year = int(d[future].max().astype("datetime64[Y]").astype(int)) + 1970
-            for start, end in (*self.breaks, *self.seasons):
-                for k in range(1, top_year - start.year + 1):
-                    s = np.datetime64((start + pd.DateOffset(years=k)).date(), "D")
-                    e = np.datetime64((end + pd.DateOffset(years=k)).date(), "D")
-                    fut |= (d >= s) & (d <= e)
+            fut |= _yearly(d, self.breaks, since=1) | self.in_season(d)
             out |= fut & future
         return out
+
+    def in_season(self, dates: pd.DatetimeIndex | np.ndarray) -> np.ndarray:
+        """True on dates inside a closed season, in any year."""
+        d = np.asarray(dates).astype("datetime64[D]")
+        return _yearly(d, self.seasons, since=None)
 
     def describe(self) -> dict[str, object]:
         return {
@@ -138,6 +138,23 @@ class BusinessCalendar:
             out.append(f"sales fall only on {days} of each month (billing days): other days "
                        "are forecast as 0, billing days from the earlier billing days")
         return out
+
+
+def _yearly(d: np.ndarray, spans: tuple[tuple[pd.Timestamp, pd.Timestamp], ...], *,
+            since: int | None) -> np.ndarray:
+    """True on dates ``d`` inside one of ``spans`` moved by whole years (by ``since`` or more
+    years; None: any number, backwards too)."""
+    out = np.zeros(d.size, dtype=bool)
+    if not spans or not d.size:
+        return out
+    years = d.astype("datetime64[Y]").astype(int) + 1970
+    for start, end in spans:
+        low = since if since is not None else int(years.min()) - end.year - 1
+        for k in range(low, int(years.max()) - start.year + 1):
+            s = np.datetime64((start + pd.DateOffset(years=k)).date(), "D")
+            e = np.datetime64((end + pd.DateOffset(years=k)).date(), "D")
+            out |= (d >= s) & (d <= e)
+    return out
 
 
 def _day_of_month(k: int) -> str:
@@ -275,8 +292,8 @@ def detect_closures(y: pd.Series, country: Country | None = None) -> BusinessCal
             if unexplained >= LONG_RUN and (e - s).days <= ANNUAL_MAX_DAYS \
                     and _recurs(s, e, y):
                 breaks.append((s, e))
-            elif (e - s).days > ANNUAL_MAX_DAYS:
-                spans.append((s, e))
+            elif (e - s).days > ANNUAL_MAX_DAYS and b < od.size:
+                spans.append((s, e))  # (one still going at the cutoff has no known end)
     seasons: dict[tuple[int, int, int, int], tuple[pd.Timestamp, pd.Timestamp]] = {}
     for s, e in spans:  # the latest of each closed season (its dates recur every year)
         if (season := _season(s, e, dates, in_closure)) is not None:
@@ -316,24 +333,21 @@ def _recurs(start: pd.Timestamp, end: pd.Timestamp, y: pd.Series) -> bool:
 
 def _season(start: pd.Timestamp, end: pd.Timestamp, dates: pd.DatetimeIndex,
             in_closure: np.ndarray) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    """The longest stretch (at least LONG_RUN days) of the closure ``start..end`` that was
-    inside a closure on the same dates in every other year of the history (``dates``) that
-    covers at least half of them; None when no other year does."""
+    """The longest stretch (at least LONG_RUN days) of the closure ``start..end`` whose every
+    day was inside a closure on the same date in each other year of the history (``dates``)
+    that covers it, and at least one does; None when there is none."""
     days = pd.date_range(start, end, freq="D")
-    keep = np.ones(days.size, dtype=bool)
-    years = 0
+    seen = np.zeros(days.size, dtype=bool)
+    sold = np.zeros(days.size, dtype=bool)
     for k in range(dates[0].year - end.year - 1, dates[-1].year - start.year + 2):
         if k == 0:
             continue
         pos = np.asarray((days + pd.DateOffset(years=k) - dates[0]).days)
         inside = (pos >= 0) & (pos < dates.size)
-        if inside.sum() < days.size / 2:
-            continue
-        years += 1
-        keep &= ~inside | in_closure[np.clip(pos, 0, dates.size - 1)]
-    if not years:
-        return None
-    best = max(_zero_runs(keep), key=lambda r: r[1] - r[0], default=None)
+        shut = in_closure[np.clip(pos, 0, dates.size - 1)]
+        seen |= inside & shut
+        sold |= inside & ~shut
+    best = max(_zero_runs(seen & ~sold), key=lambda r: r[1] - r[0], default=None)
     if best is None or best[1] - best[0] < LONG_RUN:
         return None
     return days[best[0]], days[best[1] - 1]

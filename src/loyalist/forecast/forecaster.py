@@ -29,7 +29,7 @@ from loyalist.forecast.backtest import (
     run_round,
     score_rounds,
 )
-from loyalist.forecast.closures import month_days
+from loyalist.forecast.closures import detect_closures, month_days
 from loyalist.forecast.intervals import interval_bounds
 from loyalist.forecast.models import MODELS
 from loyalist.forecast.public_holidays import Country
@@ -172,8 +172,10 @@ class RevenueForecaster:
                 if name == first_name:
                     raise DataError(f"{name}: {why}; there is too little to forecast")
                 self.skipped_[name] = why
-            elif (as_of - (last := y.index[y != 0].max())).days > h * self.n_origins:
+            elif (as_of - (last := y.index[y != 0].max())).days > h * self.n_origins \
+                    and not _in_closed_season(y[y.index < as_of], last):
                 # the backtest's test windows would hold no sale: nothing to choose a model by
+                # (unless the business is in its closed season: then 0 is the forecast)
                 why = (f"the last sale is {(as_of - last).days} days before as_of "
                        f"{as_of.date()} (on {last.date()}): the {self.n_origins} test windows "
                        f"of {h} days would hold none")
@@ -334,6 +336,13 @@ def _check_series(name: str, y: object) -> pd.Series:
                         f"{y.dtype} values such as {y.iloc[:1].tolist()[0]!r}; convert them "
                         "with series.astype(float)")
     return y if y.index.is_monotonic_increasing else y.sort_index()
+
+
+def _in_closed_season(y: pd.Series, last_sale: pd.Timestamp) -> bool:
+    """True when every day of ``y`` after ``last_sale`` is in a closed season learned from
+    ``y`` (a seasonal business between seasons, not one that stopped selling)."""
+    gap = y.index[y.index > last_sale]
+    return bool(gap.size) and bool(detect_closures(y).in_season(gap).all())
 
 
 def _ratio(a: object, b: object) -> float | None:
