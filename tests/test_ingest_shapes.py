@@ -1292,3 +1292,75 @@ def test_lines_repeated_by_a_join_with_payments_are_quarantined(tmp_path: Path) 
     q = st.query("SELECT source_row, rule FROM quarantine ORDER BY source_row")
     assert list(q.itertuples(index=False, name=None)) == [(3, "repeated_line"),
                                                          (4, "repeated_line")]
+
+
+def _tafeng_rows(amount_is_units: bool = True) -> list[dict[str, object]]:
+    """Ta-Feng's layout: ``AMOUNT`` units, ``ASSET`` cost and ``SALES_PRICE`` the line's
+    total, five products at fixed unit prices bought 1 to 3 at a time."""
+    unit = {"4710001": 35, "4710002": 120, "4710003": 59, "4710004": 18, "4710005": 249}
+    rows = []
+    for i in range(30):
+        pid = list(unit)[i % 5]
+        q = 1 + (i * 7) % 3
+        rows.append({"TRANSACTION_DT": f"11/{1 + i % 28}/2000", "CUSTOMER_ID": f"{100 + i % 6}",
+                     "AGE_GROUP": "35-39", "PIN_CODE": "221", "PRODUCT_SUBCLASS": "110411",
+                     "PRODUCT_ID": pid, "AMOUNT": q if amount_is_units else q * unit[pid],
+                     "ASSET": round(0.8 * q * unit[pid]), "SALES_PRICE": q * unit[pid]})
+    return rows
+
+
+@pytest.mark.parametrize("mapping", [None, {"quantity": "AMOUNT"}])
+def test_tafeng_units_beside_a_line_total_called_price(tmp_path: Path,
+                                                       mapping: dict[str, str] | None) -> None:
+    """Ta-Feng: 'AMOUNT' counts units and 'SALES_PRICE' is the line's total (it grows with the
+    units across the lines of a product). Both are read so, from the data, with or without
+    --map quantity=AMOUNT; before, the units were dropped (one unit per line at the line's
+    total), and with the map alone the total was multiplied by the units again (report 6b,
+    H6). The report says what was read and how to read it otherwise."""
+    rows = _tafeng_rows()
+    f = write_csv(tmp_path / "ta_feng_all_months_merged.csv", rows)
+    st, (rep,) = _ingest(tmp_path, [f], mapping=mapping)
+    assert (rep["columns"]["quantity"], rep["columns"]["amount"]) == ("AMOUNT", "SALES_PRICE")
+    assert "unit_price" not in rep["columns"]
+    units, revenue = st.con.execute(
+        "SELECT sum(quantity), sum(amount) FROM transactions").fetchall()[0]
+    assert units == sum(r["AMOUNT"] for r in rows)
+    assert revenue == rep["revenue_loaded"] == sum(r["SALES_PRICE"] for r in rows)
+    prices = st.query("SELECT product_id, min(unit_price) AS lo, max(unit_price) AS hi "
+                      "FROM transactions GROUP BY 1 ORDER BY 1")
+    assert prices.lo.tolist() == prices.hi.tolist() == [35, 120, 59, 18, 249]
+    assert any(a.startswith("amount read from column 'SALES_PRICE': it is the line's total")
+               and "--map unit_price='SALES_PRICE'" in a for a in rep["assumptions"])
+    assert (mapping is not None) != any(a.startswith("quantity read from column 'AMOUNT'")
+                                        for a in rep["assumptions"])
+
+
+def test_an_amount_holding_money_is_no_units_column(tmp_path: Path) -> None:
+    """A column called 'AMOUNT' that holds the line's money (at least the price) is not read
+    as units: as before, the file counts one unit per line at its price and says 'AMOUNT' is
+    not used."""
+    rows = [{k: v for k, v in r.items() if k != "ASSET"} for r in _tafeng_rows(False)]
+    st, (rep,) = _ingest(tmp_path, [write_csv(tmp_path / "t.csv", rows)])
+    assert "quantity" not in rep["columns"] and rep["columns"]["unit_price"] == "SALES_PRICE"
+    assert any("the column 'AMOUNT' is not used" in a for a in rep["assumptions"])
+
+
+def test_a_price_that_stays_put_is_a_unit_price_and_an_unclear_one_is_said(
+        tmp_path: Path) -> None:
+    """A 'price' beside a quantity that does not grow with it across a product's lines is the
+    price of one unit (no note). When too few products are bought in different quantities to
+    tell, it is read as the price of one unit and the report says how to read it as the line's
+    total."""
+    rows = [{"order": f"o{i}", "customer": f"c{i % 4}", "date": f"2024-01-{1 + i:02d}",
+             "sku": f"P{i % 5}", "qty": 1 + i % 3, "price": [2.5, 4.0, 9.9, 1.2, 3.3][i % 5]}
+            for i in range(20)]
+    st, (rep,) = _ingest(tmp_path, [write_csv(tmp_path / "a.csv", rows)])
+    assert rep["columns"]["unit_price"] == "price" and "amount" not in rep["columns"]
+    assert not any("price of one unit" in a for a in rep["assumptions"])
+    few = [r for r in rows if r["sku"] in ("P0", "P1")]
+    (tmp_path / "few").mkdir()
+    st, (rep,) = _ingest(tmp_path / "few", [write_csv(tmp_path / "b.csv", few)])
+    assert rep["columns"]["unit_price"] == "price"
+    assert any(a.startswith("unit_price ('price') is read as the price of one unit")
+               and "only 2 product(s)" in a and "--map amount='price'" in a
+               for a in rep["assumptions"])

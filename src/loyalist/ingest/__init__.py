@@ -20,7 +20,7 @@ from typing import Any
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 from loyalist.features import orders
-from loyalist.ingest import adapters, join, parse, persons, read, tables, transactions
+from loyalist.ingest import adapters, join, parse, persons, read, tables, transactions, units
 from loyalist.ingest.read import Source, open_sources
 from loyalist.store import META, Store
 
@@ -272,6 +272,7 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
         if adapters.is_positional(src.headers):  # no header row: show the values
             first = con.execute(f"SELECT * FROM {src.view} LIMIT 1").fetchone()
         adapters.check_required(adapter, src.headers, str(src.path), first)
+        adapter = units.units_and_prices(con, src, adapter, mapping)
         adapter = persons.person_in_file(con, src, adapter)
         first, note = dates
         if first is not None and adapter.day_first != (first == "day"):

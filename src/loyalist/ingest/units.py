@@ -1,0 +1,148 @@
+"""Which column counts a line's units, and whether its price is per unit or for the whole line,
+decided by the data where the column names cannot tell.
+
+Names alone mislead here. Ta-Feng's ``AMOUNT`` is the number of units, and its ``SALES_PRICE``
+is the line's total. A reading by name took ``AMOUNT`` for a line total and dropped it, then
+counted one unit per line at the line's total. Mapping ``--map quantity=AMOUNT`` alone then
+multiplied the totals by the units again: 2.3 times the revenue. Two checks on the values
+correct that (exploratory report 6b, H6):
+
+- :func:`units_column`: a file with a price but no quantity column, and a column whose name is
+  used both for units and for money (:data:`UNITS_OR_MONEY`, e.g. 'amount'). If that column
+  holds whole numbers well below the price on nearly every line, it counts units.
+- :func:`price_per_line`: a price column whose name does not say "per unit", beside a
+  quantity. Across the lines of one product, a line total grows with the quantity, and a unit
+  price does not. The within-product slope of log(price) on log(quantity) is 1 for line totals
+  and about 0 for unit prices (Online Retail's volume discounts give -0.14). When the slope
+  cannot tell, the report says which reading was taken and how to change it.
+
+A column the user named with ``--map`` is taken as meant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+import duckdb
+
+from loyalist import schema as s
+from loyalist.ingest import adapters, parse
+from loyalist.ingest.adapters import Adapter
+from loyalist.ingest.read import Source
+
+#: normalised names of a column that counts units in some exports and holds money in others
+UNITS_OR_MONEY = ("amount", "amt", "volume", "salesvolume")
+#: a units column's values are below half the unit price on at least this share of lines
+_BELOW_PRICE = 0.9
+#: words of a price column's name that say it is the price of one unit
+_PER_UNIT_WORDS = frozenset({"unit", "units", "each", "per", "ea", "piece", "unitario",
+                             "unitaire", "jednostkowa"})
+#: the largest number a units column holds (a larger one is no count of units)
+MAX_UNITS = 1_000_000
+#: normalised price names that say "per unit" in one word
+_PER_UNIT_NAMES = frozenset(("unitprice", "priceeach", "priceperunit", "priceperitem",
+                             "einzelpreis", "stuckpreis", "stueckpreis", "prixunitaire",
+                             "preciounitario", "prezzounitario", "stuksprijs",
+                             "eenheidsprijs", "precounitario", "cenajednostkowa", "pu"))
+#: within-product slope of log(price) on log(quantity): at or above it the price is the
+#: line's total, at or below the other it is the price of one unit; in between: undecided
+_TOTAL_SLOPE, _UNIT_SLOPE = 0.7, 0.3
+#: products bought in at least two different quantities needed to read the slope
+MIN_PRODUCTS = 3
+
+
+def units_and_prices(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
+                     mapping: Mapping[str, str]) -> Adapter:
+    """``a`` (the generic reader's columns for ``src``) with its units column and the meaning
+    of its price decided by the data: :func:`units_column`, then :func:`price_per_line`."""
+    if a.name != "generic":
+        return a  # a named format's columns are its documented ones
+    return price_per_line(con, src, units_column(con, src, a, mapping))
+
+
+def units_column(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
+                 mapping: Mapping[str, str]) -> Adapter:
+    """``a`` reading the quantity from a :data:`UNITS_OR_MONEY` column the name-based reading
+    left unused. This is done when the file has a unit price but no quantity column, and the
+    column holds whole numbers below half the price on nearly every line (money would be at
+    least the price)."""
+    price = a.columns.get(s.UNIT_PRICE)
+    if price is None or s.QUANTITY in a.columns or s.QUANTITY in a.mapped:
+        return a
+    used = {*a.columns.values(), *a.cost_columns.values(), a.status_column, a.event_column,
+            a.line_column}
+    p = parse.number_expr(con, src.view, price, src.types[price])
+    for col in [h for h in src.headers
+                if h not in used and adapters.normalise(h) in UNITS_OR_MONEY]:
+        x = parse.number_expr(con, src.view, col, src.types[col])
+        n, fractional, both, below, top = con.execute(f"""
+            SELECT count(x), count(x) FILTER (WHERE x <> round(x)),
+                   count(*) FILTER (WHERE x > 0 AND p > 0),
+                   count(*) FILTER (WHERE x > 0 AND p > 0 AND x <= p / 2), max(abs(x))
+            FROM (SELECT {x} AS x, {p} AS p FROM {src.view})""").fetchall()[0]
+        if not (n and not fractional and both and below >= _BELOW_PRICE * both
+                and top <= MAX_UNITS):
+            continue
+        b = adapters.generic(src.headers, {**mapping, s.QUANTITY: col})
+        note = (f"{s.QUANTITY} read from column {col!r}: it holds whole numbers, below half "
+                f"the price {price!r} on {below:,} of {both:,} lines, so it counts units, "
+                "not money; name another quantity column with --map quantity=<column> if "
+                "that is wrong")
+        return replace(b, mapped=a.mapped, assumptions=(*b.assumptions, note))
+    return a
+
+
+
+def price_per_line(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> Adapter:
+    """``a`` reading its price column as the line's total (the unit price is then the total
+    over the quantity) when, across the lines of each product, the price grows in proportion
+    to the quantity. If the data cannot tell, the report says that the price is read as the
+    price of one unit, and how to read it as the line's total."""
+    price, qty, prod = (a.columns.get(c) for c in (s.UNIT_PRICE, s.QUANTITY, s.PRODUCT_ID))
+    if (price is None or qty is None or prod is None or a.amount_given
+            or s.UNIT_PRICE in a.mapped or set(adapters.words(price)) & _PER_UNIT_WORDS
+            or adapters.normalise(price) in _PER_UNIT_NAMES):
+        return a
+    p = parse.number_expr(con, src.view, price, src.types[price])
+    x = parse.number_expr(con, src.view, qty, src.types[qty])
+    k = parse.text_expr(prod, src.types[prod])
+    # the slope of a least-squares fit within each product, pooled over products
+    # (sums per product, so one aggregate and no window over the file)
+    products, sxy, sxx, not_one = con.execute(f"""
+        WITH l AS (SELECT {k} AS k, ln({x}) AS x, ln({p}) AS y FROM {src.view}
+                   WHERE {x} > 0 AND {p} > 0 AND {k} IS NOT NULL),
+        g AS (SELECT count(*) AS n, sum(x) AS sx, sum(y) AS sy, sum(x * y) AS sxy,
+                     sum(x * x) AS sxx, count(*) FILTER (WHERE x <> 0) AS not_one
+              FROM l GROUP BY k)
+        SELECT count(*) FILTER (WHERE sxx - sx * sx / n > 1e-9),
+               sum(sxy - sx * sy / n), sum(sxx - sx * sx / n), sum(not_one)
+        FROM g""").fetchall()[0]
+    if not not_one:
+        return a  # every line is one unit: a unit price and a line total are the same
+    slope = sxy / sxx if products >= MIN_PRODUCTS and sxx else None
+    if slope is not None and slope >= _TOTAL_SLOPE:
+        columns = {c: v for c, v in a.columns.items() if c != s.UNIT_PRICE}
+        columns[s.AMOUNT] = price
+        note = (f"{s.AMOUNT} read from column {price!r}: it is the line's total, not the price "
+                f"of one unit. Across the lines of each of {products:,} products bought in "
+                f"different quantities, it grows with the quantity {qty!r} (slope {slope:.2f} "
+                f"on a log scale, where a unit price gives about 0), so the unit price is "
+                f"{price!r} / {qty!r}; map --map unit_price={price!r} if it is the price of "
+                "one unit")
+        found = f"{s.UNIT_PRICE} read from column {price!r}"
+        return replace(a, columns=columns, amount_given=True, assumptions=(
+            *[n for n in a.assumptions if not n.startswith(found)], note))
+    if slope is not None and slope <= _UNIT_SLOPE:
+        return a
+    why = (f"only {products:,} product(s) are bought in different quantities"
+           if slope is None else
+           f"across the lines of each of {products:,} products bought in different "
+           f"quantities, it neither stays put nor grows in proportion to {qty!r} (slope "
+           f"{slope:.2f} on a log scale)")
+    return replace(a, assumptions=(
+        *a.assumptions,
+        f"{s.UNIT_PRICE} ({price!r}) is read as the price of one unit, and a line's value "
+        f"as it times {qty!r}. The data cannot tell whether it is that or the line's total "
+        f"({why}); if it is the line's total, map --map amount={price!r}"))
+
