@@ -1196,3 +1196,22 @@ def test_column_names_decide_slash_dates_the_data_leaves_open(tmp_path: Path) ->
     assert str(st.query("SELECT ordered_at FROM transactions").ordered_at[0].date()) == \
         "2024-03-02"
     assert not any("read month first" in a for a in rep["assumptions"])
+
+
+def test_customer_zero_among_numbered_ids_is_a_customer(tmp_path: Path) -> None:
+    """Ids counted from 0 (Retail Rocket's visitors): '0' with no more orders than another
+    customer is a customer, and the report says why. Where '0' has more orders than any
+    customer, or the ids do not count from 0 (no id 1), it is every guest's checkout
+    (WooCommerce's user 0; see the WooCommerce tests): guest lines, as before."""
+    rows = [line(order=f"o{i}", customer=c) for i, c in enumerate(["0", "0", "1", "1", "1", "7"])]
+    st, rep = load(tmp_path, rows)
+    got = st.query("SELECT customer_id, is_guest FROM transactions ORDER BY source_row")
+    assert got.customer_id.tolist() == ["0", "0", "1", "1", "1", "7"]
+    assert not got.is_guest.any() and rep["customers"] == 3
+    assert any(a.startswith("the customer id '0' in 'customer_id' is a customer")
+               and "'0' has 2 order(s) where another id has 3" in a for a in rep["assumptions"])
+    rows = [line(order=f"o{i}", customer=c) for i, c in enumerate(["0", "0", "0", "1", "7"])]
+    (tmp_path / "guest").mkdir()
+    st, rep = load(tmp_path / "guest", rows)
+    assert st.query("SELECT count(*) AS n FROM transactions WHERE is_guest").n[0] == 3
+    assert any("name their customer '0'" in a for a in rep["assumptions"])

@@ -14,6 +14,10 @@ customer and nobody ever buys again. Two cases are handled:
   their view, so the raw row keeps both), and the customers file is keyed by the person
   (:func:`loyalist.ingest.tables.customer_key` picks the column holding the sales' ids).
   ``--map customer_id=<column of the customers file>`` asks for the same explicitly.
+
+And the ids that name no person: placeholders for a guest (:func:`is_placeholder`). The id 0
+is one only where the data says so (:func:`zero_is_guest`): WooCommerce writes guest checkouts
+as user 0, while Retail Rocket's visitor ids start at 0 (exploratory report 6b, H9).
 """
 
 from __future__ import annotations
@@ -35,6 +39,68 @@ _PER_ORDER = 0.95
 _MERGES = 0.95
 #: share of the sales' customer ids a customers file must hold to re-key them
 _FOUND = 0.9
+
+#: customer ids that mean "no customer" (a web shop's guest checkout is user 0, where
+#: :func:`zero_is_guest` says so)
+GUEST_IDS = ("0", "-1", "guest", "n/a", "na", "none", "null", "unknown", "anonymous", "-")
+#: ... and the words tills write for no customer, compared on their letters and digits only
+#: ('Walk-in customer', 'Walk In Customer' -> 'walkincustomer'; 'CASH', 'Cash Sale')
+GUEST_WORDS = ("guest", "guestcustomer", "guestcheckout", "guestuser", "walkin",
+               "walkincustomer", "walkinclient", "walkinguest", "walkinsale", "cash",
+               "cashcustomer", "cashclient", "cashsale", "cashsales", "cashaccount",
+               "anonymouscustomer", "unknowncustomer", "nocustomer", "noname")
+
+
+def is_placeholder(e: str, zero: bool = True) -> str:
+    """SQL: TRUE when the customer id ``e`` is a placeholder for no customer
+    (:data:`GUEST_IDS`, without '0' unless ``zero``; :data:`GUEST_WORDS`)."""
+    ids = "(" + ", ".join(f"'{i}'" for i in GUEST_IDS if zero or i != "0") + ")"
+    names = "(" + ", ".join(f"'{w}'" for w in GUEST_WORDS) + ")"
+    first = "(" + ", ".join(sorted({f"'{w[0]}'" for w in GUEST_WORDS})) + ")"
+    # the regular expression only for ids starting with one of the words' letters (not for
+    # the digits of most shops' ids): it is the costly part, on every line
+    return (f"(lower({e}) IN {ids} OR CASE WHEN lower(left(ltrim({e}), 1)) IN {first} "
+            f"THEN regexp_replace(lower({e}), '[^a-z0-9]', '', 'g') IN {names} ELSE FALSE "
+            "END)")
+
+
+def zero_is_guest(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter
+                  ) -> tuple[bool, list[str]]:
+    """Whether the customer id 0 is a placeholder for guests in ``src``, and the report's
+    sentence when it is not. It is one unless the column's other ids are all whole numbers
+    counted from 0 (1 is one of them) and one of them has at least as many orders as '0': then
+    0 is just the first number of the ids (Retail Rocket's visitor 0), not every guest's
+    checkout under one id (WooCommerce's user 0, beside user ids such as 12 and 15, with more
+    orders than any customer in a shop of any size)."""
+    col = a.columns.get(s.CUSTOMER_ID)
+    if col is None:
+        return True, []
+    c = parse.customer_id_expr(col, src.types[col])
+    zero = (f"{parse.q(col)} = 0" if not parse.is_text(src.types[col])
+            else f"starts_with(ltrim(CAST({parse.q(col)} AS VARCHAR)), '0') AND {c} = '0'")
+    if not con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {src.view} WHERE {zero} LIMIT 1)"
+                       ).fetchall()[0][0]:
+        return True, []
+    order = next((a.columns[k] for k in (s.ORDER_ID, s.ORDERED_AT) if k in a.columns), None)
+    o = parse.text_expr(order, src.types[order]) if order is not None else ROW
+    zero_n, most, other, one = con.execute(f"""
+        WITH per AS (SELECT c, count(DISTINCT o) AS n
+                     FROM (SELECT {c} AS c, {o} AS o FROM {src.view}) WHERE c IS NOT NULL
+                     GROUP BY c)
+        SELECT max(n) FILTER (WHERE c = '0'),
+               max(n) FILTER (WHERE c <> '0' AND NOT {is_placeholder('c')}),
+               count(*) FILTER (WHERE c <> '0' AND NOT {is_placeholder('c')}
+                                AND NOT regexp_full_match(c, '[0-9]+')),
+               count(*) FILTER (WHERE c = '1')
+        FROM per""").fetchall()[0]
+    if most is None or other or not one or zero_n > most:
+        return True, []
+    return False, [f"the customer id '0' in {col!r} is a customer, not a placeholder for "
+                   f"guests: the column's ids are whole numbers counted from 0 (1 is one of "
+                   f"them), and '0' has {zero_n:,} "
+                   f"order(s) where another id has {most:,}, so it is the first of the "
+                   "numbers, not every guest's checkout; blank its cells "
+                   "before loading if they are guest checkouts"]
 
 
 def person_columns(headers: Sequence[str], exclude: Sequence[str] = ()) -> list[str]:

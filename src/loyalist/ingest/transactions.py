@@ -25,6 +25,7 @@ from loyalist.ingest.adapters import (
     words,
 )
 from loyalist.ingest.join import FOUND
+from loyalist.ingest.persons import is_placeholder, zero_is_guest
 from loyalist.ingest.read import ROW, Source, duplicate_note
 
 log = logging.getLogger(__name__)
@@ -45,15 +46,6 @@ CANCELLED_STATUS = (r"^\s*(wc-pending\s*$|(wc-)?(cancel|void|fail|declin|abandon
 #: products (and at least this many such orders) is an order total repeated per line
 REPEATED_TOTAL_SHARE = 0.8
 MIN_ORDERS_FOR_TOTALS_CHECK = 3
-#: customer ids that mean "no customer" (a web shop's guest checkout is user 0)
-GUEST_IDS = "('0', '-1', 'guest', 'n/a', 'na', 'none', 'null', 'unknown', 'anonymous', '-')"
-#: ... and the words tills write for no customer, compared on their letters and digits only
-#: ('Walk-in customer', 'Walk In Customer' -> 'walkincustomer'; 'CASH', 'Cash Sale')
-GUEST_WORDS = ("guest", "guestcustomer", "guestcheckout", "guestuser", "walkin",
-               "walkincustomer", "walkinclient", "walkinguest", "walkinsale", "cash",
-               "cashcustomer", "cashclient", "cashsale", "cashsales", "cashaccount",
-               "anonymouscustomer", "unknowncustomer", "nocustomer", "noname")
-
 #: labels of a spreadsheet's totals or summary row, written where an id belongs; compared on
 #: their letters only ('Total:', 'GRAND TOTAL', 'Gesamtsumme')
 TOTAL_LABELS = ("total", "totals", "grandtotal", "subtotal", "sum", "summe", "gesamt",
@@ -74,18 +66,6 @@ _KIND_OF = {
 }
 
 
-def is_placeholder(e: str) -> str:
-    """SQL: TRUE when the customer id ``e`` is a placeholder for no customer
-    (:data:`GUEST_IDS`, :data:`GUEST_WORDS`)."""
-    names = "(" + ", ".join(f"'{w}'" for w in GUEST_WORDS) + ")"
-    first = "(" + ", ".join(sorted({f"'{w[0]}'" for w in GUEST_WORDS})) + ")"
-    # the regular expression only for ids starting with one of the words' letters (not for
-    # the digits of most shops' ids): it is the costly part, on every line
-    return (f"(lower({e}) IN {GUEST_IDS} OR CASE WHEN lower(left(ltrim({e}), 1)) IN {first} "
-            f"THEN regexp_replace(lower({e}), '[^a-z0-9]', '', 'g') IN {names} ELSE FALSE "
-            "END)")
-
-
 def is_totals_row() -> str:
     """SQL over the parsed columns: TRUE on a spreadsheet's totals row, a
     :data:`TOTAL_LABELS` label in an id column of a row without an order id, product id or
@@ -101,7 +81,8 @@ def is_totals_row() -> str:
 _CUSTOMER_RAW = "__customer_raw"
 
 
-def _parsed_columns(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> dict[str, str]:
+def _parsed_columns(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *,
+                    zero_guest: bool = True) -> dict[str, str]:
     """canonical column -> SQL expression over the source view, with the customer id's parse
     in column :data:`_CUSTOMER_RAW` (:func:`_with_customer_raw`): the placeholder and e-mail
     rules read it several times, and parsing it each time cost a tenth of an ingest.
@@ -116,7 +97,7 @@ def _parsed_columns(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> 
              for canon, col in a.columns.items()}
     if s.CUSTOMER_ID in exprs:  # a placeholder id stands for "no customer"
         e = parse.customer_id_expr(_CUSTOMER_RAW, "VARCHAR", parsed=True)
-        exprs[s.CUSTOMER_ID] = (f"CASE WHEN {is_placeholder(_CUSTOMER_RAW)} THEN NULL "
+        exprs[s.CUSTOMER_ID] = (f"CASE WHEN {is_placeholder(_CUSTOMER_RAW, zero_guest)} THEN NULL "
                                 f"ELSE {e} END")
     tm = exprs.pop(s.ORDERED_TIME, None)
     if tm is not None and s.ORDERED_AT in exprs:
@@ -134,7 +115,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     ``latest``: lines dated after it are ``future_date`` (the load time plus a day: a sale
     cannot be dated after its export; one mistyped 2099 would otherwise become the store's
     last day, the default as_of of every model)."""
-    exprs = _parsed_columns(con, src, a)
+    zero_guest, zero_note = zero_is_guest(con, src, a)
+    exprs = _parsed_columns(con, src, a, zero_guest=zero_guest)
     raw_cols = [parse.q(h) for h in src.headers]
     dedupe = "exact_duplicate" not in a.rules_off
     if dedupe:
@@ -266,7 +248,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
             **({"the order status": a.status_column} if a.status_column else {})}
     report["assumptions"] += (duplicate_note(src, used) + filled + _currencies(con, src)
                               + _unix_times(con, src, a) + _utc_offsets(con, src, a)
-                              + _placeholder_customers(con, src, a, table)
+                              + _placeholder_customers(con, src, a, table, zero_guest)
+                              + zero_note
                               + _order_adjustments(con, src, a, table)
                               + (_corrections(con, table, load_id) if check_store else [])
                               + _unknown_values(con, src, a, table)
@@ -340,7 +323,7 @@ def _with_customer_raw(src: Source, a: Adapter) -> str:
 
 
 def _placeholder_customers(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
-                           table: str) -> list[str]:
+                           table: str, zero_guest: bool = True) -> list[str]:
     """How many lines name their customer by a placeholder (:func:`is_placeholder`), which makes
     them guest lines: one customer '0' buying for every guest would be the best customer.
     Counted on the staged table (a non-empty customer cell parsed to no customer is a
@@ -354,7 +337,7 @@ def _placeholder_customers(con: duckdb.DuckDBPyConnection, src: Source, a: Adapt
         return []
     e = parse.column_expr(con, src.view, col, src.types[col], "id")
     vals = ", ".join(repr(v) for (v,) in con.execute(
-        f"SELECT lower({e}) AS v FROM {src.view} WHERE {is_placeholder(e)} "
+        f"SELECT lower({e}) AS v FROM {src.view} WHERE {is_placeholder(e, zero_guest)} "
         "GROUP BY 1 ORDER BY count(*) DESC LIMIT 12").fetchall())
     return [f"{n:,} line(s) name their customer {vals} in {col!r}: a placeholder for no "
             "customer (a guest checkout), so they are guest lines"]
