@@ -260,3 +260,46 @@ def test_stale_per_order_table_is_not_used(tmp_path: Path) -> None:
     with st.transaction() as con:
         assert orders.refresh(con, [99]) == "full"
     pd.testing.assert_frame_equal(customer_features(st, "2023-12-31"), f)
+
+
+def test_product_master_categories_count_for_lines_without_one(tmp_path: Path) -> None:
+    """Sales without a category and a products file with one (dunnhumby's DEPARTMENT, Olist's
+    product_category_name), loaded after the sales: the lines take their product's category in
+    the features (fast path and reference alike), the per-category forecast series and the
+    response model's category shares; a line's own category wins over its product's
+    (exploratory report 6b, H5). Before, distinct_categories was 0 and `--by category`
+    refused."""
+    from loyalist.features import orders
+    from loyalist.features.sql import features_sql
+    from loyalist.forecast.series import read_daily_revenue
+    from loyalist.response.data import response_features
+
+    rows = [line(order="o1", product="A", customer="c1", when="2024-01-01 09:00:00"),
+            line(order="o1", product="B", customer="c1", when="2024-01-01 09:00:00"),
+            line(order="o2", product="C", customer="c1", when="2024-01-05 09:00:00",
+                 category="own"),
+            line(order="o3", product="A", customer="c2", when="2024-01-06 09:00:00"),
+            line(order="o4", product="D", customer="c2", when="2024-01-07 09:00:00")]
+    st = Store(tmp_path / "s.duckdb")
+    ingest_files(st, [write_csv(tmp_path / "t.csv", rows)], loaded_at=LOADED_AT)
+    products = [{"product_id": "A", "category": "MEAT"}, {"product_id": "B", "category": "DELI"},
+                {"product_id": "C", "category": "DELI"}]  # D: not in the product master
+    ingest_files(st, [write_csv(tmp_path / "p.csv", products)], table="products",
+                 loaded_at=LOADED_AT)
+    assert orders.is_fresh(st.con)  # rebuilt for the new categories
+    as_of = pd.Timestamp("2024-02-01")
+    ref = st.query(features_sql(), {"as_of": as_of.to_pydatetime()})
+    got = dict(zip(ref.customer_id, ref.distinct_categories, strict=True))
+    assert got == {"c1": 3, "c2": 1}
+    pd.testing.assert_frame_equal(customer_features(st, as_of), ref, check_dtype=False)
+    daily, _ = read_daily_revenue(st, as_of=as_of, by="category")
+    assert set(daily.series) == {"total", "category=MEAT", "category=DELI", "category=own"}
+    shares = response_features(st, as_of).set_index("customer_id")
+    assert shares.loc["c1", ["share__meat", "share__deli", "share__own"]].tolist() == [
+        pytest.approx(1 / 3)] * 3
+    assert st.query("SELECT count(category) AS n FROM transactions").n[0] == 1  # as loaded
+    from loyalist.ingest.unload import unload
+
+    unload(st, [2])  # the products file goes, and its categories with it
+    assert orders.is_fresh(st.con)
+    assert customer_features(st, as_of).distinct_categories.tolist() == [1, 0]

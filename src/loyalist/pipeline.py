@@ -321,7 +321,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         st.require(s.T_TRANSACTIONS)
         ts = resolve_as_of(st, as_of)
         has_category = bool(st.con.execute(
-            f"SELECT count({s.CATEGORY}) > 0 FROM {s.T_TRANSACTIONS}").fetchall()[0][0])
+            f"SELECT count({s.CATEGORY}) > 0 FROM {s.T_LINES}").fetchall()[0][0])
         stale = stale_data_warning(st.date_range()[1], as_of=ts)
     warnings = [stale] if stale else []
     for w in warnings:

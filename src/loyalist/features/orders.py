@@ -61,7 +61,7 @@ def _lines(scope: str) -> str:
     return f"""SELECT {s.CUSTOMER_ID} AS cid, {s.ORDER_ID} AS oid, {s.ORDERED_AT} AS ts,
            {s.PRODUCT_ID} AS pid, {s.CATEGORY} AS cat, {s.QUANTITY} AS qty, {s.AMOUNT} AS amt,
            {s.LINE_KIND} AS kind, {_BUY} AS buy
-    FROM {s.T_TRANSACTIONS} WHERE NOT {s.IS_GUEST} {scope}"""
+    FROM {s.T_LINES} WHERE NOT {s.IS_GUEST} {scope}"""
 
 
 def _build(con: duckdb.DuckDBPyConnection, scope: str) -> None:
@@ -141,10 +141,32 @@ def _recorded_state(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
     return (int(got[0][0]), int(got[0][1])) if got else None
 
 
+#: ``derived_state`` row of the product master's categories the tables were built with (a
+#: line without a category takes its product's: :data:`loyalist.store.LINES_VIEW`)
+CATEGORIES = "product_categories"
+
+
+def _categories_state(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """How many products have a category, and the last load that wrote one: a products file
+    loaded, replaced or removed changes it."""
+    n, last = con.execute(
+        f"SELECT count({s.CATEGORY}), coalesce(max({s.LOAD_ID}) FILTER "
+        f"(WHERE {s.CATEGORY} IS NOT NULL), 0) FROM {s.T_PRODUCTS}").fetchall()[0]
+    return int(n), int(last)
+
+
+def _recorded_categories(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
+    got = con.execute(f"SELECT transaction_rows, max_load_id FROM {STATE} WHERE name = ?",
+                      [CATEGORIES]).fetchall()
+    return (int(got[0][0]), int(got[0][1])) if got else None
+
+
 def is_fresh(con: duckdb.DuckDBPyConnection) -> bool:
-    """True when ``customer_orders`` was built from exactly the store's current transactions."""
+    """True when ``customer_orders`` was built from exactly the store's current transactions
+    and product categories."""
     state = _recorded_state(con)
-    return state is not None and state == _source_state(con)
+    return (state is not None and state == _source_state(con)
+            and _recorded_categories(con) == _categories_state(con))
 
 
 def refresh(con: duckdb.DuckDBPyConnection, new_load_ids: list[int] | None = None,
@@ -157,11 +179,13 @@ def refresh(con: duckdb.DuckDBPyConnection, new_load_ids: list[int] | None = Non
         con.execute(ddl)
     rows, last = _source_state(con)
     state = _recorded_state(con)
-    if state == (rows, last):
+    cats = _categories_state(con)
+    same_cats = _recorded_categories(con) == cats  # else every customer's categories may change
+    if state == (rows, last) and same_cats:
         return "fresh"
     mode = "full"
     ids = ", ".join(str(int(i)) for i in new_load_ids or [])
-    if ids and state is not None:
+    if ids and state is not None and same_cats:
         added = con.execute(f"SELECT count(*) FROM {s.T_TRANSACTIONS} WHERE {s.LOAD_ID} IN "
                             f"({ids})").fetchall()[0][0]
         if state[0] + added == rows and state[1] < min(new_load_ids):
@@ -181,6 +205,7 @@ def refresh(con: duckdb.DuckDBPyConnection, new_load_ids: list[int] | None = Non
         _build(con, f"AND {s.CUSTOMER_ID} IN (SELECT {s.CUSTOMER_ID} FROM __touched)")
         con.execute("DROP TABLE __touched")
     con.execute(f"INSERT OR REPLACE INTO {STATE} VALUES (?, ?, ?)", [ORDERS, rows, last])
+    con.execute(f"INSERT OR REPLACE INTO {STATE} VALUES (?, ?, ?)", [CATEGORIES, *cats])
     log.info("customer_orders: %s rebuild", mode)
     return mode
 

@@ -59,7 +59,7 @@ def features_sql(as_of_param: str = "$as_of") -> str:
     which keeps the median cheap; the preferred hour is an ``arg_max`` over per-(customer, hour)
     counts. No ordered aggregate (``mode``/``list`` with ``ORDER BY``), no list arithmetic.
     """
-    t = s.T_TRANSACTIONS
+    t = s.T_LINES  # a line's category completed from the product master
     a = as_of_param
     return f"""
 WITH lines AS NOT MATERIALIZED (

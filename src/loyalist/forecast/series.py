@@ -35,7 +35,7 @@ def read_daily_revenue(store: Store, *, as_of: pd.Timestamp, by: str | None = No
         raise ParameterError(f"--by {by!r} is not supported; use one of: {', '.join(BY_COLUMNS)}")
     store.require(s.T_TRANSACTIONS)
     day = f"CAST({s.ORDERED_AT} AS DATE)"
-    t = s.T_TRANSACTIONS
+    t = s.T_LINES  # a line's category completed from the product master
     if by is None:
         sql = (f"SELECT {day} AS date, NULL::VARCHAR AS grp, 1 AS is_total, "
                f"SUM({s.AMOUNT}) AS y FROM {t} WHERE {s.ORDERED_AT} < ? GROUP BY 1 ORDER BY 1")

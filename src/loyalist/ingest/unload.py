@@ -130,7 +130,8 @@ def unload(st: Store, given: Sequence[int | str]) -> dict[str, Any]:
         id_list = ", ".join(map(str, ids))
         tables = [r[0] for r in con.execute(
             "SELECT table_name FROM information_schema.columns WHERE column_name = ? "
-            "AND table_name <> ? ORDER BY table_name", [s.LOAD_ID, s.T_LOADS]).fetchall()]
+            "AND table_name <> ? AND table_catalog <> 'temp' ORDER BY table_name",  # no views
+            [s.LOAD_ID, s.T_LOADS]).fetchall()]
         removed: dict[str, int] = {}
         for t in tables:
             n = con.execute(f"SELECT count(*) FROM {t} WHERE {s.LOAD_ID} IN ({id_list})"
@@ -140,8 +141,8 @@ def unload(st: Store, given: Sequence[int | str]) -> dict[str, Any]:
                 removed[t] = int(n)
         con.execute(f"UPDATE {s.T_LOADS} SET status = '{UNLOADED}' "
                     f"WHERE load_id IN ({id_list})")
-        if any(x["table"] == s.T_TRANSACTIONS for x in loads.values()):
-            orders.refresh(con)  # the recorded state no longer matches: a full rebuild
+        if any(x["table"] in (s.T_TRANSACTIONS, s.T_PRODUCTS) for x in loads.values()):
+            orders.refresh(con)  # the lines or their categories changed: a full rebuild
         stale = {}
         for t, what in RESULTS.items():
             if st.has_table(t) and st.has_rows(t):

@@ -59,7 +59,8 @@ def collect(st: Store, *, as_of: pd.Timestamp | None = None,
     ``loyalist train`` (its out-of-time evaluation goes into the churn and CLV sections)."""
     st.require(s.T_TRANSACTIONS)
     tables = {t: st.count(t) for t in st.query(
-        "SELECT table_name FROM information_schema.tables ORDER BY 1")["table_name"]}
+        "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
+        "ORDER BY 1")["table_name"]}
     rep = Report(store=str(st.path), as_of=as_of, tables=tables)
     rep.sections["quality"] = quality(st)
     fix = f"--store {st.path}"

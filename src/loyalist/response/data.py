@@ -141,7 +141,7 @@ def _costed_sales(store: Store, ts: pd.Timestamp, key: str, *, where: str = "",
         SELECT t.{key} AS {key}, sum(t.{s.AMOUNT}) AS rev,
                sum(t.{s.AMOUNT} - coalesce(t.{s.QUANTITY} * p.{s.UNIT_COST},
                                            t.{s.AMOUNT} * (1 - p.{s.MARGIN}))) AS profit{extra}
-        FROM {s.T_TRANSACTIONS} t JOIN {s.T_PRODUCTS} p USING ({s.PRODUCT_ID})
+        FROM {s.T_LINES} t JOIN {s.T_PRODUCTS} p USING ({s.PRODUCT_ID})
         WHERE t.{s.ORDERED_AT} < $as_of AND t.{s.QUANTITY} > 0 AND t.{s.LINE_KIND} = 'sale'
           AND (p.{s.UNIT_COST} IS NOT NULL OR p.{s.MARGIN} IS NOT NULL) {where}
         GROUP BY 1""", {"as_of": ts.to_pydatetime()})
@@ -214,7 +214,7 @@ def response_features(store: Store, as_of: Any, *, window_days: int = DEFAULT_WI
     cats = store.query(f"""
         SELECT {s.CUSTOMER_ID} AS customer_id, {s.CATEGORY} AS category,
                sum({s.AMOUNT}) AS spend
-        FROM {s.T_TRANSACTIONS}
+        FROM {s.T_LINES}
         WHERE {s.ORDERED_AT} < $as_of AND {_BUY} AND {s.CATEGORY} IS NOT NULL
         GROUP BY 1, 2""", p)
     if len(cats):

@@ -126,6 +126,10 @@ T_PLAN_CUSTOMERS = "plan_customers"
 # and the API)
 T_BASKET_RULES = "basket_rules"
 T_CUSTOMER_ORDER_PARTS = "customer_order_parts"
+# a view of every store connection: the transactions, each line's category completed from the
+# product master where the line has none (see store.LINES_VIEW); read it wherever a line's
+# category is used
+T_LINES = "transaction_lines"
 T_DERIVED_STATE = "derived_state"
 
 

@@ -79,6 +79,15 @@ DDL = {
 }
 
 
+#: the lines as every reader of a line's category sees them: a line's own category, else its
+#: product's in the product master. A view, so a products file loaded after the sales counts
+#: too (exploratory report 6b, H5: dunnhumby's DEPARTMENT, Olist's product_category_name); a
+#: temporary one, made on every connection, read-only ones and older stores included
+LINES_VIEW = f"""
+    CREATE OR REPLACE TEMP VIEW {s.T_LINES} AS
+    SELECT t.* REPLACE (coalesce(t.{s.CATEGORY}, p.{s.CATEGORY}) AS {s.CATEGORY})
+    FROM {s.T_TRANSACTIONS} t LEFT JOIN {s.T_PRODUCTS} p ON p.{s.PRODUCT_ID} = t.{s.PRODUCT_ID}"""
+
 #: columns added to existing tables since a store may have been created (idempotent)
 MIGRATIONS = (
     f"ALTER TABLE {s.T_CUSTOMERS} ADD COLUMN IF NOT EXISTS {s.BIRTH_DATE} TIMESTAMP",
@@ -226,6 +235,9 @@ class Store:
                 self.con.execute(ddl)
             for ddl in MIGRATIONS:  # columns added after a store may have been created
                 self.con.execute(ddl)
+        if self.has_table(s.T_TRANSACTIONS) and self.has_table(s.T_PRODUCTS):
+            self.con.execute(LINES_VIEW)
+        if not read_only:
             self._migrate()
 
     def _migrate(self) -> None:
@@ -371,7 +383,8 @@ def _lower_email_ids(con: duckdb.DuckDBPyConnection) -> int:
              f"AND regexp_full_match({s.CUSTOMER_ID}, '{EMAIL}')")
     tables = [r[0] for r in con.execute(
         "SELECT table_name FROM information_schema.columns WHERE column_name = ? "
-        "AND data_type = 'VARCHAR' AND table_name <> ? ORDER BY table_name",
+        "AND data_type = 'VARCHAR' AND table_name <> ? AND table_catalog <> 'temp' "
+        "ORDER BY table_name",
         [s.CUSTOMER_ID, s.T_QUARANTINE]).fetchall()]
     ids: set[str] = set()
     for tbl in tables:
