@@ -303,3 +303,35 @@ def test_product_master_categories_count_for_lines_without_one(tmp_path: Path) -
     unload(st, [2])  # the products file goes, and its categories with it
     assert orders.is_fresh(st.con)
     assert customer_features(st, as_of).distinct_categories.tolist() == [1, 0]
+
+
+def test_features_of_a_customer_list_are_their_rows_of_the_whole_frame(tmp_path: Path) -> None:
+    """``customers=`` (a registered frame of ids) gives those customers' rows of the whole
+    frame, from the per-order table and from the lines; ``columns=`` only those columns; no
+    purchase among the listed customers is an empty frame, no purchase at all still an error."""
+    from loyalist.features import orders
+    from loyalist.features.sql import features_sql
+
+    _rich_log(np.random.default_rng(5), 120, 1500, "2023-01-01", "a").to_parquet(
+        tmp_path / "l.parquet")
+    st = Store(tmp_path / "s.duckdb")
+    ingest_files(st, [tmp_path / "l.parquet"], loaded_at=LOADED_AT)
+    assert orders.is_fresh(st.con)
+    ids = ["c3", "c17", "c40", "c41", "c99", "nobody", ""]
+    st.con.register("__ids", pd.DataFrame({"customer_id": ids}))
+    for as_of in ["2023-03-01 13:37", "2023-11-01"]:
+        params = {"as_of": pd.Timestamp(as_of).to_pydatetime()}
+        full = customer_features(st, as_of)
+        want = full[full.customer_id.isin(ids)].reset_index(drop=True)
+        assert 0 < len(want) < len(full)
+        got = customer_features(st, as_of, customers="__ids")
+        pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
+        ref = st.query(features_sql(customers="__ids"), params)
+        pd.testing.assert_frame_equal(ref, want, check_dtype=False, rtol=1e-9)
+        aov = customer_features(st, as_of, columns=["aov_mean"])
+        pd.testing.assert_frame_equal(aov, full[["customer_id", "aov_mean"]],
+                                      check_exact=False, rtol=1e-12)
+    st.con.register("__ids", pd.DataFrame({"customer_id": ["nobody"]}))
+    assert customer_features(st, "2023-11-01", customers="__ids").empty
+    with pytest.raises(DataError, match="no customer has a purchase before as_of 2020-01-01"):
+        customer_features(st, "2020-01-01", customers="__ids")

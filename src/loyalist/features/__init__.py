@@ -7,6 +7,7 @@ only ``ordered_at < as_of``, labels only ``[as_of, as_of + horizon)``.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime
 
 import pandas as pd
@@ -58,18 +59,38 @@ def to_as_of(value: str | date | datetime | pd.Timestamp) -> pd.Timestamp:
     return ts.as_unit("ns")  # a parsed date is in seconds; one resolution everywhere
 
 
-def customer_features(store: Store, as_of: str | date | datetime | pd.Timestamp) -> pd.DataFrame:
+def customer_features(store: Store, as_of: str | date | datetime | pd.Timestamp, *,
+                      customers: str | None = None, columns: Sequence[str] | None = None
+                      ) -> pd.DataFrame:
     """One row per customer with a purchase before ``as_of`` (see ``FEATURES``).
 
     Read from the per-order table built at ingest when it is up to date with the store
-    (:mod:`loyalist.features.orders`), else from the lines; both give the same frame."""
+    (:mod:`loyalist.features.orders`), else from the lines; both give the same frame.
+
+    ``customers``: the name of a table or view on the store's connection with a
+    ``customer_id`` column (e.g. a registered frame of ids): only those customers' rows, the
+    same as in the whole frame, read without computing the others' (empty when none of them
+    has a purchase). ``columns``: only these feature columns besides ``customer_id`` (DuckDB
+    then skips the others' aggregates). Either way a DataError when no customer in the store
+    has a purchase before ``as_of``."""
     ts = to_as_of(as_of)
     store.require(s.T_TRANSACTIONS)
-    sql = orders.features_from_orders_sql() if orders.is_fresh(store.con) else features_sql()
+    sql = (orders.features_from_orders_sql(customers=customers) if orders.is_fresh(store.con)
+           else features_sql(customers=customers))
+    if columns is not None:
+        sql = f"SELECT {', '.join([s.CUSTOMER_ID, *columns])} FROM ({sql}) ORDER BY 1"
     out = store.query(sql, {"as_of": ts.to_pydatetime()})  # type: ignore[arg-type]
-    if out.empty:
+    if out.empty and (customers is None or not _any_purchase(store, ts)):
         raise no_purchase_error(store, ts)
     return out
+
+
+def _any_purchase(store: Store, ts: pd.Timestamp) -> bool:
+    """Whether any customer has a purchase before ``ts`` (a row of :func:`customer_features`)."""
+    return bool(store.con.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM {s.T_TRANSACTIONS} WHERE {s.ORDERED_AT} < ? "
+        f"AND NOT {s.IS_GUEST} AND {s.QUANTITY} > 0 AND {s.LINE_KIND} <> 'cancellation' "
+        "LIMIT 1)", [ts.to_pydatetime()]).fetchall()[0][0])
 
 
 def no_purchase_error(store: Store, ts: pd.Timestamp) -> DataError:

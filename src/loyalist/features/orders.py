@@ -34,6 +34,7 @@ from collections.abc import Callable
 import duckdb
 
 from loyalist import schema as s
+from loyalist.features.sql import only_customers
 
 log = logging.getLogger(__name__)
 
@@ -210,10 +211,12 @@ def refresh(con: duckdb.DuckDBPyConnection, new_load_ids: list[int] | None = Non
     return mode
 
 
-def features_from_orders_sql(as_of_param: str = "$as_of") -> str:
+def features_from_orders_sql(as_of_param: str = "$as_of", customers: str | None = None) -> str:
     """The feature query of :func:`loyalist.features.sql.features_sql` over ``customer_orders``:
-    same columns, same values, one pass over orders instead of lines."""
+    same columns, same values, one pass over orders instead of lines; with ``customers``, only
+    the customers of that table or view."""
     a = as_of_param
+    only = only_customers("cid", customers)
     l90 = f"ts >= {a} - INTERVAL 90 DAY"
     p90 = f"ts >= {a} - INTERVAL 180 DAY AND ts < {a} - INTERVAL 90 DAY"
     return f"""
@@ -224,7 +227,7 @@ WITH r AS (
            buy_amt, buy_qty, net_amt, ret_amt,
            CASE WHEN {l90} THEN buy_amt END AS l90, CASE WHEN {p90} THEN buy_amt END AS p90,
            gap, on_day1, hour_key, weekend, new_products, new_categories
-    FROM {ORDERS} WHERE ts < {a} AND NOT multi
+    FROM {ORDERS} WHERE ts < {a} AND NOT multi {only}
     UNION ALL
     -- orders whose lines carry several timestamps: only the lines before as_of are summed
     SELECT p.cid, p.first_ts, p.last_ts, CASE WHEN o.first_buy_ts < {a} THEN o.d END,
@@ -241,7 +244,7 @@ WITH r AS (
                  sum(ret_amt) AS ret_amt, sum(buy_amt) FILTER (WHERE {l90}) AS l90,
                  sum(buy_amt) FILTER (WHERE {p90}) AS p90,
                  sum(new_products) AS new_products, sum(new_categories) AS new_categories
-          FROM {PARTS} WHERE ts < {a} GROUP BY cid, oid) p
+          FROM {PARTS} WHERE ts < {a} {only} GROUP BY cid, oid) p
     JOIN {ORDERS} o USING (cid, oid)
 ),
 c AS (

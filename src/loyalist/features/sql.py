@@ -48,8 +48,9 @@ FEATURES: dict[str, str] = {
 }
 
 
-def features_sql(as_of_param: str = "$as_of") -> str:
-    """SQL returning one row per customer with a purchase before ``as_of`` (a TIMESTAMP param).
+def features_sql(as_of_param: str = "$as_of", customers: str | None = None) -> str:
+    """SQL returning one row per customer with a purchase before ``as_of`` (a TIMESTAMP param);
+    with ``customers`` (a table or view with a ``customer_id`` column), only those customers.
 
     Shaped for speed on millions of lines: the three passes over the lines (customer totals,
     orders, customer-product pairs) each read only their own columns, since ``lines`` is
@@ -67,7 +68,7 @@ WITH lines AS NOT MATERIALIZED (
            {s.PRODUCT_ID} AS pid, {s.CATEGORY} AS cat, {s.QUANTITY} AS qty, {s.AMOUNT} AS amt,
            {s.LINE_KIND} AS kind, {s.QUANTITY} > 0 AND {s.LINE_KIND} <> 'cancellation' AS buy
     FROM {t}
-    WHERE {s.ORDERED_AT} < {a} AND NOT {s.IS_GUEST}
+    WHERE {s.ORDERED_AT} < {a} AND NOT {s.IS_GUEST} {only_customers(s.CUSTOMER_ID, customers)}
 ),
 line_stats AS (
     SELECT cid, min(CASE WHEN buy THEN ts END) AS first_ts,
@@ -151,6 +152,14 @@ JOIN hours h USING (cid)
 LEFT JOIN products p USING (cid)
 ORDER BY l.cid
 """
+
+
+def only_customers(column: str, customers: str | None) -> str:
+    """``AND column IN (the ids of customers)``, a SQL condition restricting a query to the
+    customers of a table or view with a ``customer_id`` column; '' for every customer."""
+    if customers is None:
+        return ""
+    return f"AND {column} IN (SELECT {s.CUSTOMER_ID} FROM {customers})"
 
 
 def labels_sql(as_of_param: str = "$as_of", horizon_param: str = "$horizon") -> str:
