@@ -664,6 +664,64 @@ def test_a_large_history_is_fitted_on_whole_customers_up_to_a_cap() -> None:
     pd.testing.assert_frame_equal(again.frame, kept)  # the same store, the same sample
 
 
+def test_features_of_some_customers_are_their_rows_of_the_whole_frame(
+        scenario: dict[str, Path], end: pd.Timestamp) -> None:
+    """``response_features(customers=...)`` computes the listed customers' features alone,
+    and they are their rows of the whole frame to the last bit, what is the population's
+    included (median basket, store-wide margin rate, a column for a category only others
+    bought): customers with and without purchases, repeated, unknown or not yet signed up."""
+    with Store(scenario["store"], read_only=True) as st:
+        for as_of in (campaign_dates(st).iloc[1], end):
+            full = response_features(st, as_of, window_days=W)
+            shares = [c for c in full if c.startswith("share__")]
+            rest = full[full[shares[-1]] == 0]  # never bought the last category
+            later = st.query("SELECT customer_id FROM customers WHERE signup_at >= $t",
+                             {"t": as_of.to_pydatetime()})["customer_id"].head(3).tolist()
+            ids = (rest[rest.has_history == 1].customer_id.head(40).tolist()
+                   + rest[rest.has_history == 0].customer_id.head(10).tolist())
+            assert len(ids) == 50 and (len(later) == 3 or as_of == end)
+            got = response_features(st, as_of, window_days=W,
+                                    customers=[*ids, *ids[:5], *later, "nobody"])
+            want = full[full.customer_id.isin(ids)].reset_index(drop=True)
+            assert list(got.columns) == list(full.columns)
+            pd.testing.assert_frame_equal(got, want, check_exact=True, check_dtype=False)
+            for k in ("margin_source", "margin_rate_global", "category_margin", "window_days"):
+                assert got.attrs[k] == full.attrs[k]
+            none = response_features(st, as_of, window_days=W, customers=["nobody"])
+            assert none.empty and list(none.columns) == list(full.columns)
+
+
+def test_training_features_are_the_whole_stores_at_each_send_day(
+        scenario: dict[str, Path], end: pd.Timestamp, tmp_path: Path) -> None:
+    """Each send day's features are built for that day's exposed customers only; the training
+    frame is the one the whole store's features of each day gave (their rows merged into the
+    exposures), to the last bit, integer features as floats. Also with more than 8 categories,
+    some equal once slugged (the share columns' row sums run over more columns)."""
+    many = tmp_path / "many.duckdb"
+    shutil.copy(scenario["store"], many)
+    with Store(many) as st:
+        st.con.execute("""UPDATE transactions SET category = CASE hash(product_id) % 4
+            WHEN 0 THEN upper(category) WHEN 1 THEN category WHEN 2 THEN NULL
+            ELSE category || '-' || CAST(hash(product_id) % 3 AS VARCHAR) END""")
+        assert st.query("SELECT count(DISTINCT category) AS n FROM transactions")["n"][0] > 8
+    for path in (scenario["store"], many):
+        with Store(path, read_only=True) as st:
+            new = build_training_set(st, cutoff=end, window_days=W).frame
+            exposures = list(new.columns[:list(new.columns).index("treated") + 1])
+            parts = []
+            for day, grp in new[exposures].groupby("campaign", sort=True):
+                f = response_features(st, day, window_days=W).drop(columns=["as_of"])
+                parts.append(grp.merge(f, on="customer_id", how="left"))
+        old = pd.concat(parts, ignore_index=True)
+        old["has_history"] = old["has_history"].fillna(0.0)
+        shares = [c for c in old.columns if c.startswith("share__")]
+        old[shares] = old[shares].fillna(0.0)
+        assert len(shares) > 8 or path != many
+        old = old.astype({c: float for c in old.columns if c not in exposures
+                          and pd.api.types.is_integer_dtype(old[c])})
+        pd.testing.assert_frame_equal(new, old, check_exact=True)
+
+
 def test_the_cap_samples_customers_before_their_features_are_built(
         scenario: dict[str, Path], end: pd.Timestamp) -> None:
     """Exploratory report 5b, F3: on a 10M-line store the plan built features for all 1.56M

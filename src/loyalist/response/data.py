@@ -34,6 +34,7 @@ import pandas as pd
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 from loyalist.features import FEATURES, customer_features, to_as_of
+from loyalist.features.sql import only_customers
 from loyalist.store import Store
 
 log = logging.getLogger(__name__)
@@ -158,9 +159,11 @@ def category_margins(store: Store, ts: pd.Timestamp) -> dict[str, float]:
             for c, rv, pr in zip(q["category"], q["rev"], q["profit"], strict=True)}
 
 
-def _margins(store: Store, ts: pd.Timestamp) -> tuple[pd.DataFrame, float, str]:
+def _margins(store: Store, ts: pd.Timestamp, ids: pd.Series | None = None
+             ) -> tuple[pd.DataFrame, float, str]:
     """Per-customer margin rate from their purchase mix at product costs, shrunk towards the
-    store-wide rate by one average order; the store-wide rate; and where it came from."""
+    store-wide rate by one average order; the store-wide rate; and where it came from. With
+    ``ids``, only those customers' rates (the store-wide rate and order still from everyone)."""
     has = store.has_rows(s.T_PRODUCTS)
     if has:
         q = _costed_sales(store, ts, s.CUSTOMER_ID, where=f"AND NOT t.{s.IS_GUEST}",
@@ -168,6 +171,8 @@ def _margins(store: Store, ts: pd.Timestamp) -> tuple[pd.DataFrame, float, str]:
         if len(q) and q["rev"].sum() > 0:
             glob = float(q["profit"].sum() / q["rev"].sum())
             k = float(q["rev"].sum() / max(q["orders"].sum(), 1))  # one average order
+            if ids is not None:
+                q = q[q["customer_id"].isin(ids)]
             rate = (q["profit"] + k * glob) / (q["rev"] + k)
             return (pd.DataFrame({"customer_id": q["customer_id"], "margin_rate": rate}),
                     glob, "products")
@@ -176,8 +181,12 @@ def _margins(store: Store, ts: pd.Timestamp) -> tuple[pd.DataFrame, float, str]:
             DEFAULT_MARGIN_RATE, "assumption")
 
 
-def response_features(store: Store, as_of: Any, *, window_days: int = DEFAULT_WINDOW_DAYS
-                      ) -> pd.DataFrame:
+#: the view of the customers :func:`response_features` is asked for
+_IDS = "__response_customers"
+
+
+def response_features(store: Store, as_of: Any, *, window_days: int = DEFAULT_WINDOW_DAYS,
+                      customers: Any = None) -> pd.DataFrame:
     """One row per customer known at ``as_of``: :func:`customer_features` (customers with a
     purchase before ``as_of``) plus customers of the ``customers`` table signed up before it
     (no purchase yet: ``has_history = 0``), with
@@ -192,12 +201,36 @@ def response_features(store: Store, as_of: Any, *, window_days: int = DEFAULT_WI
       the margin rate of each category's sales, for the items offers add) and ``basket`` (mean
       order value, the population median when unknown).
 
+    With ``customers`` (ids), the rows of those customers alone, with the values they have in
+    the whole frame: their own features are computed for them only, while what is the whole
+    population's (the median basket, the store-wide margin rate and one average order the
+    margin rates shrink towards, the category columns) is still read from everyone.
+
     Reads only ``ordered_at < as_of`` and exposures whose windows closed by ``as_of``.
     """
     ts = to_as_of(as_of)
     w = _check_window(window_days)
+    if customers is None:
+        return _response_features(store, ts, w, None)
+    ids = pd.Series(pd.unique(pd.Series(customers, dtype=object)), dtype=object,
+                    name="customer_id")
+    store.con.register(_IDS, ids.to_frame())
+    try:
+        return _response_features(store, ts, w, ids)
+    finally:
+        store.con.unregister(_IDS)
+
+
+def _response_features(store: Store, ts: pd.Timestamp, w: int, ids: pd.Series | None
+                       ) -> pd.DataFrame:
+    """:func:`response_features`; with ``ids`` (registered as the view ``_IDS``), only theirs."""
     p = {"as_of": ts.to_pydatetime()}
-    feats = customer_features(store, ts)
+    scope = None if ids is None else _IDS
+    only = only_customers(s.CUSTOMER_ID, scope)
+    # the whole population's orders values, for the median basket (before anything else: no
+    # purchase in the store is a DataError, as without ids)
+    aov_all = None if ids is None else customer_features(store, ts, columns=["aov_mean"])
+    feats = customer_features(store, ts, customers=scope)
     feats["has_history"] = 1.0
     if store.has_rows(s.T_CUSTOMERS):
         # age at as_of from the birth date when there is one (a stored age goes stale)
@@ -207,19 +240,25 @@ def response_features(store: Store, as_of: Any, *, window_days: int = DEFAULT_WI
             SELECT {s.CUSTOMER_ID} AS customer_id, {age} AS age,
                    date_diff('second', {s.SIGNUP_AT}, $as_of) / 86400.0 AS signup_days
             FROM {s.T_CUSTOMERS}
-            WHERE {s.SIGNUP_AT} IS NULL OR {s.SIGNUP_AT} < $as_of""", p)
+            WHERE ({s.SIGNUP_AT} IS NULL OR {s.SIGNUP_AT} < $as_of) {only}""", p)
         feats = feats.merge(cust, on="customer_id", how="outer")
         feats["has_history"] = feats["has_history"].fillna(0.0)
         feats["as_of"] = ts
+    buy = f"{s.ORDERED_AT} < $as_of AND {_BUY} AND {s.CATEGORY} IS NOT NULL"
     cats = store.query(f"""
         SELECT {s.CUSTOMER_ID} AS customer_id, {s.CATEGORY} AS category,
                sum({s.AMOUNT}) AS spend
-        FROM {s.T_LINES}
-        WHERE {s.ORDERED_AT} < $as_of AND {_BUY} AND {s.CATEGORY} IS NOT NULL
+        FROM {s.T_LINES} WHERE {buy} {only}
         GROUP BY 1, 2""", p)
-    if len(cats):
+    # a column per category anyone bought, as for the whole population
+    names = (cats["category"].unique() if ids is None else
+             store.query(f"SELECT DISTINCT {s.CATEGORY} AS category FROM {s.T_LINES} "
+                         f"WHERE {buy}", p)["category"].to_numpy())
+    if len(names):
         wide = cats.pivot_table(index="customer_id", columns="category", values="spend",
                                 aggfunc="sum", fill_value=0.0)
+        if ids is not None:  # the same columns in the same order: the same row sums
+            wide = wide.reindex(columns=sorted(names), fill_value=0.0)
         wide = wide.clip(lower=0.0)
         tot = wide.sum(axis=1).replace(0.0, np.nan)
         wide = wide.div(tot, axis=0)
@@ -234,7 +273,7 @@ def response_features(store: Store, as_of: Any, *, window_days: int = DEFAULT_WI
                    count(*) FILTER (WHERE {s.PROMOTION} <> '{CONTROL}'
                                     AND coalesce({s.REDEEMED}, false)) AS past_redemptions
             FROM {s.T_PROMOTIONS}
-            WHERE {s.SENT_AT} + to_days(CAST($w AS INTEGER)) <= $as_of
+            WHERE {s.SENT_AT} + to_days(CAST($w AS INTEGER)) <= $as_of {only}
             GROUP BY 1""", {**p, "w": w})
         feats = feats.merge(past, on="customer_id", how="left")
         feats[["past_offers", "past_redemptions"]] = (
@@ -248,11 +287,12 @@ def response_features(store: Store, as_of: Any, *, window_days: int = DEFAULT_WI
             feats[col] = feats[col].astype(float).fillna(0.0)
     share_cols = [c for c in feats.columns if c.startswith("share__")]
     feats[share_cols] = feats[share_cols].fillna(0.0)
-    margins, glob, source = _margins(store, ts)
+    margins, glob, source = _margins(store, ts, ids)
     feats = feats.merge(margins, on="customer_id", how="left")
     feats["margin_rate"] = feats["margin_rate"].fillna(glob)
     aov = feats["aov_mean"].astype(float)
-    feats["basket"] = aov.fillna(float(aov.median()) if aov.notna().any() else 0.0)
+    pop = aov if aov_all is None else aov_all["aov_mean"].astype(float)
+    feats["basket"] = aov.fillna(float(pop.median()) if pop.notna().any() else 0.0)
     # DuckDB's parallel aggregates sum in a varying order, so the last bits of a float feature
     # can differ between runs; a tree split falling between them would change a model.
     for c in feats.columns:
@@ -379,11 +419,14 @@ def build_exposures(store: Store, *, cutoff: Any, window_days: int | None = None
     ex["treated"] = (ex["promotion"] != CONTROL).astype(np.int8)
     parts = []
     for day, grp in ex.groupby("campaign", sort=True):
-        try:
-            f = response_features(store, day, window_days=w)
+        try:  # the features of this day's customers only, as in the whole store's frame
+            f = response_features(store, day, window_days=w, customers=grp["customer_id"])
         except DataError:  # no purchase at all before this day: history-free features only
             f = pd.DataFrame({"customer_id": grp["customer_id"].unique(), "has_history": 0.0})
         f = f.drop(columns=["as_of"], errors="ignore")
+        # integer features (orders, hours, days) as floats: whether a column came out integer
+        # depended on which customers were in the frame, now the exposed ones only
+        f = f.astype({c: float for c in f.columns if pd.api.types.is_integer_dtype(f[c])})
         parts.append(grp.merge(f, on="customer_id", how="left"))
         log.debug("features at %s: %d customers", day.date(), len(f))
     frame = pd.concat(parts, ignore_index=True)
