@@ -11,7 +11,8 @@ discounts since ``unit_price`` carries them; as ``loyalist.features.labels``).
 Leak-free: an exposure is used only if its window ends by the ``cutoff``
 (``sent_at + W <= cutoff``) and no transaction at or after the cutoff is read. Features are
 computed once per distinct send day (campaigns go out on a few days, so that is a handful of
-feature queries).
+feature queries), for that day's exposed customers only; what the population decides (the
+median basket, the store-wide margin rate, the category columns) still comes from everyone.
 
 The window ``W`` defaults (:func:`default_window_days`) to 30 days, or 14 days when campaigns
 are less than 30 days apart (so one customer's windows do not overlap); pass the scenario's
