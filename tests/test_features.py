@@ -335,3 +335,74 @@ def test_features_of_a_customer_list_are_their_rows_of_the_whole_frame(tmp_path:
     assert customer_features(st, "2023-11-01", customers="__ids").empty
     with pytest.raises(DataError, match="no customer has a purchase before as_of 2020-01-01"):
         customer_features(st, "2020-01-01", customers="__ids")
+
+
+def _per_order_tables(st: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from loyalist.features import orders
+
+    return (st.query(f"SELECT * FROM {orders.ORDERS} ORDER BY cid, oid"),
+            st.query(f"SELECT * FROM {orders.PARTS} ORDER BY cid, oid, ts"))
+
+
+def test_a_month_more_adds_its_orders_and_matches_a_single_load(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Loading a log as "all but the last months" then "the rest" gives the same per-order
+    tables and features as one load of all lines. Customers whose new lines only add orders
+    keep their earlier rows as they were (not deleted and written again: that cost time and
+    left the store file a third larger); those whose new lines join an earlier order (an
+    order across the cut), or are dated at or before their last line, are regrouped."""
+    from loyalist.features import orders
+
+    rng = np.random.default_rng(8)
+    log = _rich_log(rng, 150, 3000, "2023-01-01", "a")
+    cut = pd.Timestamp("2023-01-01") + pd.Timedelta(days=201)  # splits the orders of days 200-1
+    head, tail = log[log.ordered_at < cut], log[log.ordered_at >= cut].copy()
+    # a late line dated before its customer's last line, one at that very time, one joining
+    # the customer's last order (later that day), and a customer whose only earlier document
+    # is a return
+    known = head[head.customer_id != ""].sort_values("ordered_at").groupby("customer_id").last()
+    late, tied = known.index[:2]
+    joined = next(c for c in known.index[2:] if known.ordered_at[c].hour < 23)
+    extra = pd.DataFrame({
+        "customer_id": [late, tied, joined, "r1", "r1"],
+        "order_id": ["late", "tied", known.order_id[joined], "r-ret", "r-buy"],
+        "ordered_at": [known.ordered_at[late] - pd.Timedelta(days=3), known.ordered_at[tied],
+                       known.ordered_at[joined] + pd.Timedelta(minutes=30),
+                       cut - pd.Timedelta(days=9),
+                       cut + pd.Timedelta(days=2)],
+        "product_id": ["a", "b", "c", "a", "a"], "category": ["x", "y", None, "x", "x"],
+        "quantity": [1, 2, 1, -1, 1], "unit_price": [3.0, 4.0, 2.0, 5.0, 5.0]})
+    head = pd.concat([head, extra[extra.order_id == "r-ret"]])
+    tail = pd.concat([tail, extra[extra.order_id != "r-ret"]])
+    head.to_parquet(tmp_path / "head.parquet")
+    tail.to_parquet(tmp_path / "tail.parquet")
+    pd.concat([head, tail]).to_parquet(tmp_path / "all.parquet")
+
+    st = Store(tmp_path / "s.duckdb")
+    ingest_files(st, [tmp_path / "head.parquet"], loaded_at=LOADED_AT)
+    before = st.query(f"SELECT rowid AS r, * FROM {orders.ORDERS}")
+    with caplog.at_level("INFO", logger="loyalist.features.orders"):
+        ingest_files(st, [tmp_path / "tail.parquet"], loaded_at=LOADED_AT)
+    assert orders.is_fresh(st.con)
+    one = Store(tmp_path / "one.duckdb")
+    ingest_files(one, [tmp_path / "all.parquet"], loaded_at=LOADED_AT)
+
+    for inc, single in zip(_per_order_tables(st), _per_order_tables(one), strict=True):
+        pd.testing.assert_frame_equal(inc, single, check_exact=False, rtol=1e-12)
+    assert _per_order_tables(st)[1].shape[0] > 30  # orders over several timestamps are in
+    for as_of in ["2023-07-21", "2023-07-20 13:37", "2023-07-23", "2023-11-01"]:
+        pd.testing.assert_frame_equal(customer_features(st, as_of),
+                                      customer_features(one, as_of), check_exact=False,
+                                      rtol=1e-12)
+    # the earlier rows of customers who only gained orders were not written again
+    regrouped = set(st.query(f"SELECT DISTINCT {orders.ORDERS}.cid FROM {orders.ORDERS} "
+                             f"JOIN transactions t ON t.customer_id = {orders.ORDERS}.cid "
+                             f"AND t.order_id = {orders.ORDERS}.oid WHERE t.load_id = 2 "
+                             f"AND {orders.ORDERS}.ts < ?", [cut.to_pydatetime()]).cid)
+    assert {late, tied, joined} <= regrouped
+    kept = before[~before.cid.isin(regrouped)].reset_index(drop=True)
+    now = st.query(f"SELECT rowid AS r, * FROM {orders.ORDERS} WHERE rowid IN "
+                   f"(SELECT unnest(?::BIGINT[]))", [kept.r.tolist()])
+    pd.testing.assert_frame_equal(now.sort_values("r", ignore_index=True), kept)
+    got = re.search(r"new orders of (\d+) customers, (\d+) regrouped", caplog.text)
+    assert got and int(got[1]) > int(got[2]) == len(regrouped), caplog.text

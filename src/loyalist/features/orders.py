@@ -23,7 +23,9 @@ products.
 
 ``derived_state`` records the transaction row count and last load the tables were built from;
 they are used only when that matches the store, otherwise features fall back to the reference.
-A load refreshes only the customers it touched (all of them on the first load).
+A load adds the rows of its new orders (all of them on the first load), and regroups only the
+customers whose earlier orders its lines change: a new line joining an earlier order, or dated
+at or before the customer's last earlier line.
 """
 
 from __future__ import annotations
@@ -65,9 +67,25 @@ def _lines(scope: str) -> str:
     FROM {s.T_LINES} WHERE NOT {s.IS_GUEST} {scope}"""
 
 
+#: a line that makes its (customer, product) and (customer, category) pair bought (over
+#: :func:`_lines`)
+_FIRST_BUY = "qty > 0 AND kind = 'sale'"
+
+#: what :func:`_build` needs to know of a customer's orders that are not among the lines it
+#: groups: the last and first purchase day, the purchase orders per hour of day, and the
+#: products and categories bought (see :func:`_history`); empty for a full build
+HISTORY = (
+    "CREATE OR REPLACE TEMP TABLE __hist (cid VARCHAR, prev_d DATE, day1 DATE)",
+    "CREATE OR REPLACE TEMP TABLE __hist_hours (cid VARCHAR, hr BIGINT, n BIGINT)",
+    "CREATE OR REPLACE TEMP TABLE __seen (cid VARCHAR, pid VARCHAR, cat VARCHAR)",
+)
+
+
 def _build(con: duckdb.DuckDBPyConnection, scope: str) -> None:
-    """Insert the derived rows of the customers selected by ``scope`` (a SQL condition on the
-    transactions, '' for all)."""
+    """Insert the derived rows of the lines selected by ``scope`` (a SQL condition on the
+    transactions, '' for all): either every line of the customers it selects, or lines that
+    all come after their customer's earlier orders, whose facts are in the history tables
+    (:data:`HISTORY`)."""
     lines = _lines(scope)
     # first purchases: a (customer, product) pair is new at its first sale line, and so is a
     # (customer, category) pair; one pass over (customer, product, category) serves both
@@ -75,14 +93,19 @@ def _build(con: duckdb.DuckDBPyConnection, scope: str) -> None:
 CREATE OR REPLACE TEMP TABLE __first_buys AS
 WITH l AS ({lines}),
 pcc AS (SELECT cid, pid, cat, min(ts) AS ts, arg_min(oid, ts) AS oid
-        FROM l WHERE qty > 0 AND kind = 'sale' GROUP BY cid, pid, cat),
-pr AS (SELECT cid, min(ts) AS ts, arg_min(oid, ts) AS oid FROM pcc GROUP BY cid, pid),
+        FROM l WHERE {_FIRST_BUY} GROUP BY cid, pid, cat),
+pr AS (SELECT cid, min(ts) AS ts, arg_min(oid, ts) AS oid
+       FROM pcc ANTI JOIN (SELECT DISTINCT cid, pid FROM __seen) USING (cid, pid)
+       GROUP BY cid, pid),
 pc AS (SELECT cid, min(ts) AS ts, arg_min(oid, ts) AS oid
-       FROM pcc WHERE cat IS NOT NULL GROUP BY cid, cat)
+       FROM pcc ANTI JOIN (SELECT DISTINCT cid, cat FROM __seen) USING (cid, cat)
+       WHERE cat IS NOT NULL GROUP BY cid, cat)
 SELECT cid, oid, ts, sum(np) AS new_products, sum(nc) AS new_categories
 FROM (SELECT cid, oid, ts, 1 AS np, 0 AS nc FROM pr
       UNION ALL SELECT cid, oid, ts, 0 AS np, 1 AS nc FROM pc)
 GROUP BY cid, oid, ts""")
+    # a customer's earlier orders (history) come before every order grouped here: the first
+    # of these continues from the last purchase day, and each hour's count from its own
     con.execute(f"""
 INSERT INTO {ORDERS}
 WITH l AS ({lines}),
@@ -98,14 +121,18 @@ fb AS (SELECT cid, oid, sum(new_products) AS np, sum(new_categories) AS nc
        FROM __first_buys GROUP BY cid, oid)
 SELECT o.cid, o.oid, o.ts, o.multi, o.first_buy_ts, o.d, o.buy_amt, o.buy_qty, o.net_amt,
        o.ret_amt,
-       o.d - lag(o.d) OVER w AS gap,
-       CASE WHEN o.d IS NOT NULL THEN o.d = first_value(o.d) OVER w END AS on_day1,
+       o.d - coalesce(lag(o.d) OVER w, hi.prev_d) AS gap,
+       CASE WHEN o.d IS NOT NULL THEN o.d = coalesce(hi.day1, first_value(o.d) OVER w) END
+           AS on_day1,
        CASE WHEN o.d IS NOT NULL THEN
-           (row_number() OVER wh - rank() OVER h + 1) * 24 + (23 - hour(o.first_buy_ts))
+           (row_number() OVER wh - rank() OVER h + 1 + coalesce(hh.n, 0)) * 24
+           + (23 - hour(o.first_buy_ts))
        END AS hour_key,
        dayofweek(o.first_buy_ts) IN (0, 6) AS weekend,
        coalesce(fb.np, 0), coalesce(fb.nc, 0)
 FROM o LEFT JOIN fb USING (cid, oid)
+LEFT JOIN __hist hi ON hi.cid = o.cid
+LEFT JOIN __hist_hours hh ON hh.cid = o.cid AND hh.hr = hour(o.first_buy_ts)
 -- every window is partitioned by customer alone (purchase orders first), so the rows come
 -- out grouped by customer, which the feature query's GROUP BY cid is several times faster on
 WINDOW w AS (PARTITION BY o.cid ORDER BY o.d IS NULL, o.first_buy_ts, o.oid),
@@ -125,6 +152,44 @@ p AS (
 SELECT p.*, coalesce(fb.new_products, 0), coalesce(fb.new_categories, 0)
 FROM p LEFT JOIN __first_buys fb USING (cid, oid, ts)""")
     con.execute("DROP TABLE __first_buys")
+
+
+def _touched(con: duckdb.DuckDBPyConnection, ids: str) -> tuple[int, int]:
+    """``__touched`` (cid, regroup): the customers with lines in loads ``ids``, and whether
+    their orders must be regrouped from all their lines — when a new line joins one of their
+    earlier orders or is not after every earlier line of theirs. The others' new lines form
+    new orders after all their earlier ones: those are added, and nothing earlier changes.
+    Returns (customers, of which regrouped)."""
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE __touched AS
+WITH n AS (SELECT cid, oid, min(ts) AS ts FROM ({_lines(f"AND {s.LOAD_ID} IN ({ids})")})
+           GROUP BY cid, oid),
+c AS (SELECT cid, min(ts) AS first_new FROM n GROUP BY cid),
+last AS (SELECT cid, max(ts) AS ts
+         FROM (SELECT cid, ts FROM {ORDERS} UNION ALL SELECT cid, ts FROM {PARTS})
+         SEMI JOIN c USING (cid) GROUP BY cid),
+again AS (SELECT DISTINCT cid FROM {ORDERS} SEMI JOIN n USING (cid, oid))
+SELECT c.cid, coalesce(c.first_new <= last.ts, false) OR a.cid IS NOT NULL AS regroup
+FROM c LEFT JOIN last ON last.cid = c.cid LEFT JOIN again a ON a.cid = c.cid""")
+    n, regroup = con.execute("SELECT count(*), count(*) FILTER (WHERE regroup) "
+                             "FROM __touched").fetchall()[0]
+    return int(n), int(regroup)
+
+
+def _history(con: duckdb.DuckDBPyConnection, ids: str) -> None:
+    """Fill the history tables (:data:`HISTORY`) for the touched customers whose new lines
+    only add orders: from their rows in ``customer_orders``, and the (product, category)
+    pairs they bought before loads ``ids`` from their earlier lines."""
+    added = "SELECT cid FROM __touched WHERE NOT regroup"
+    con.execute(f"INSERT INTO __hist SELECT cid, max(d), min(d) FROM {ORDERS} "
+                f"SEMI JOIN ({added}) a USING (cid) GROUP BY cid")
+    con.execute(f"INSERT INTO __hist_hours SELECT cid, hour(first_buy_ts), count(*) "
+                f"FROM {ORDERS} SEMI JOIN ({added}) a USING (cid) WHERE d IS NOT NULL "
+                "GROUP BY ALL")
+    con.execute(f"""
+INSERT INTO __seen
+SELECT DISTINCT cid, pid, cat FROM ({_lines(f"AND {s.LOAD_ID} NOT IN ({ids})")})
+SEMI JOIN __hist USING (cid) WHERE {_FIRST_BUY}""")
 
 
 def _source_state(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
@@ -174,8 +239,9 @@ def refresh(con: duckdb.DuckDBPyConnection, new_load_ids: list[int] | None = Non
             progress: Callable[[str], None] | None = None) -> str:
     """Bring the derived tables up to date inside the caller's transaction; returns 'full',
     'incremental' or 'fresh'. With ``new_load_ids`` (the loads just written) and tables that
-    were fresh before them, only the customers those loads touched are rebuilt; ``progress``
-    hears of a rebuild before it starts."""
+    were fresh before them, only the new orders are added, and only the customers whose
+    earlier orders the new lines change are regrouped (:func:`_touched`), so the work and the
+    rows written follow the new lines; ``progress`` hears of a rebuild before it starts."""
     for ddl in DDL:
         con.execute(ddl)
     rows, last = _source_state(con)
@@ -191,20 +257,33 @@ def refresh(con: duckdb.DuckDBPyConnection, new_load_ids: list[int] | None = Non
                             f"({ids})").fetchall()[0][0]
         if state[0] + added == rows and state[1] < min(new_load_ids):
             mode = "incremental"
-    if progress:
-        progress("grouping orders for point-in-time features")
+    for ddl in HISTORY:
+        con.execute(ddl)
     if mode == "full":
+        if progress:
+            progress("grouping orders for point-in-time features")
         con.execute(f"DELETE FROM {ORDERS}")
         con.execute(f"DELETE FROM {PARTS}")
         _build(con, "")
     else:
-        touched = (f"SELECT DISTINCT {s.CUSTOMER_ID} FROM {s.T_TRANSACTIONS} "
-                   f"WHERE {s.LOAD_ID} IN ({ids}) AND NOT {s.IS_GUEST}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __touched AS {touched}")
-        for t in (ORDERS, PARTS):
-            con.execute(f"DELETE FROM {t} WHERE cid IN (SELECT {s.CUSTOMER_ID} FROM __touched)")
-        _build(con, f"AND {s.CUSTOMER_ID} IN (SELECT {s.CUSTOMER_ID} FROM __touched)")
+        n, regroup = _touched(con, ids)
+        if progress:
+            progress(f"grouping orders for point-in-time features: the new orders of {n:,} "
+                     f"customers, {regroup:,} of them regrouped (lines added to an earlier "
+                     "order, or dated before their last)")
+        _history(con, ids)
+        # most customers' new lines only add orders: those are appended, earlier rows stay
+        _build(con, f"AND {s.LOAD_ID} IN ({ids}) AND {s.CUSTOMER_ID} IN "
+                    "(SELECT cid FROM __touched WHERE NOT regroup)")
+        if regroup:
+            regrouped = "IN (SELECT cid FROM __touched WHERE regroup)"
+            for t in (ORDERS, PARTS):
+                con.execute(f"DELETE FROM {t} WHERE cid {regrouped}")
+            _build(con, f"AND {s.CUSTOMER_ID} {regrouped}")
         con.execute("DROP TABLE __touched")
+        log.info("customer_orders: new orders of %d customers, %d regrouped", n, regroup)
+    for name in ("__hist", "__hist_hours", "__seen"):
+        con.execute(f"DROP TABLE {name}")
     con.execute(f"INSERT OR REPLACE INTO {STATE} VALUES (?, ?, ?)", [ORDERS, rows, last])
     con.execute(f"INSERT OR REPLACE INTO {STATE} VALUES (?, ?, ?)", [CATEGORIES, *cats])
     log.info("customer_orders: %s rebuild", mode)
