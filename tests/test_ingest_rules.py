@@ -121,6 +121,22 @@ def test_same_file_twice_adds_nothing_and_new_file_appends(tmp_path: Path) -> No
     assert st.count("loads") == 3
 
 
+def test_lines_at_the_edges_of_a_files_dates_are_found_already_loaded(tmp_path: Path) -> None:
+    """The store is searched for a file's lines only within the file's first and last order
+    times (so a month more reads that month of the store, not all of it): lines at exactly
+    those times, to the microsecond, are still found."""
+    first, last = "2024-01-02 10:00:00.250001", "2024-03-05 17:30:00.999999"
+    st, _ = load(tmp_path, [line(order="1", when=first), line(order="2", when=last),
+                            line(order="0", when="2023-12-01 09:00:00")])
+    again = write_csv(tmp_path / "t2.csv", [line(order="1", when=first),
+                                            line(order="3", when="2024-02-01 12:00:00"),
+                                            line(order="2", when=last)])
+    rep = ingest_files(st, [again], loaded_at=LOADED_AT)[0]
+    assert rep["rules"]["already_loaded"] == 2 and rep["rows_loaded"] == 1
+    assert st.query("SELECT order_id FROM transactions WHERE load_id = 2").order_id.tolist() == [
+        "3"]
+
+
 def test_generic_mapping_amount_and_semicolon_decimal_comma(tmp_path: Path) -> None:
     f = tmp_path / "kasse.csv"
     f.write_text(

@@ -176,9 +176,13 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     future = (f"{s.ORDERED_AT} > TIMESTAMP '{latest:%Y-%m-%d %H:%M:%S}'" if latest is not None
               else "FALSE")
     exists = "FALSE"
-    if check_store:
+    span = _date_span(con, src, a, exprs) if check_store else None
+    if span is not None:
+        # a stored line can repeat this file's only within the file's dates: the store's scan
+        # reads those row groups alone, and the join's table holds their lines, not the store's
         t = s.T_TRANSACTIONS
-        exists = (f"EXISTS (SELECT 1 FROM {t} WHERE {t}.{s.ORDER_ID} = p.{s.ORDER_ID} "
+        exists = (f"EXISTS (SELECT 1 FROM {t} WHERE {t}.{s.ORDERED_AT} BETWEEN {span} "
+                  f"AND {t}.{s.ORDER_ID} = p.{s.ORDER_ID} "
                   f"AND {t}.{s.PRODUCT_ID} = p.{s.PRODUCT_ID} "
                   f"AND {t}.{s.ORDERED_AT} = p.{s.ORDERED_AT} "
                   f"AND {t}.{s.QUANTITY} = p.{s.QUANTITY} "
@@ -256,6 +260,20 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
                               + (parse.email_case_note(con, src.view, cust, src.types[cust])
                                  if cust else []))
     return report
+
+
+def _date_span(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
+               exprs: dict[str, str]) -> str | None:
+    """``TIMESTAMP 'first' AND TIMESTAMP 'last'``: the span of the file's parsed order times,
+    or None when it has none."""
+    if s.ORDERED_AT not in exprs:
+        return None
+    lo, hi = con.execute(f"SELECT CAST(min(e) AS TIMESTAMP), CAST(max(e) AS TIMESTAMP) FROM "
+                         f"(SELECT {exprs[s.ORDERED_AT]} AS e FROM {_with_customer_raw(src, a)})"
+                         ).fetchall()[0]
+    if lo is None:
+        return None
+    return f"TIMESTAMP '{lo:%Y-%m-%d %H:%M:%S.%f}' AND TIMESTAMP '{hi:%Y-%m-%d %H:%M:%S.%f}'"
 
 
 def _repeated_lines_note(a: Adapter, report: dict[str, Any]) -> str:
