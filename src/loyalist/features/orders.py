@@ -270,7 +270,7 @@ def refresh(con: duckdb.DuckDBPyConnection, new_load_ids: list[int] | None = Non
         if progress:
             progress(f"grouping orders for point-in-time features: the new orders of {n:,} "
                      f"customers, {regroup:,} of them regrouped (lines added to an earlier "
-                     "order, or dated before their last)")
+                     "order, or dated at or before their last line)")
         _history(con, ids)
         # most customers' new lines only add orders: those are appended, earlier rows stay
         _build(con, f"AND {s.LOAD_ID} IN ({ids}) AND {s.CUSTOMER_ID} IN "
