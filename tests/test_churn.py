@@ -247,7 +247,8 @@ READABLE = re.compile(
     r"|no order in the last 90 days|only \d+ orders? \([\d,]+ spent\) in the last 90 days"
     r"|spend (fell|rose) \d+% vs the prior 90 days"
     r"|spend in the last 90 days but none in the 90 days before|no spend in the last 180 days"
-    r"|a single order so far|\d+ orders in \d+ days?(, one every \d+ days? on average)?"
+    r"|a single order so far|\d+ orders in \d+ days? as a customer(, all on one day"
+    r"|(, on \d+ different days)?, (on average )?\d+ days? apart)?"
     r"|a new customer \(first purchase \d+ days? ago\)|a customer for \d+ days?"
     r"|(low|high) spend: [\d,]+ spent in total, [\d,]+ per order on average \(typical "
     r"customer [\d,]+\)|bought \d+ distinct products? \(typical customer \d+\)"
@@ -298,6 +299,14 @@ def test_phrases_by_hand() -> None:
     assert phrase("recent_activity", row) == "no order in the last 90 days"
     assert phrase("frequency", row) == "a single order so far"
     assert phrase("tenure", row) == "a new customer (first purchase 45 days ago)"
+    # ipi_mean_days is the gap between order days, not tenure / orders (explore7 I7: "2 orders
+    # in 435 days, one every 2 days on average")
+    two = {"orders": 2, "order_days": 2, "tenure_days": 435.3, "ipi_mean_days": 2.0}
+    assert phrase("frequency", two) == "2 orders in 435 days as a customer, 2 days apart"
+    assert phrase("frequency", {**two, "orders": 5, "order_days": 4, "ipi_mean_days": 30.0}) == (
+        "5 orders in 435 days as a customer, on 4 different days, on average 30 days apart")
+    assert phrase("frequency", {**two, "orders": 3, "order_days": 1, "ipi_mean_days": None}) == (
+        "3 orders in 435 days as a customer, all on one day")
     money = {"monetary_total": 85.0, "aov_mean": 43.0, "_typical_monetary_total": 650.0}
     assert phrase("value", money) == ("low spend: 85 spent in total, 43 per order on average "
                                       "(typical customer 650)")

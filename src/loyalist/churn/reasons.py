@@ -75,13 +75,27 @@ def _trend(r: Row) -> str:
 
 
 def _frequency(r: Row) -> str:
+    """Orders since the first purchase (tenure) and how far apart their days are.
+
+    ``ipi_mean_days`` is the mean gap between consecutive order days (first to last order day
+    over ``order_days - 1``), not tenure over orders: two orders two days apart and none since
+    read "2 orders in 435 days as a
+    customer, 2 days apart", never "one every 2 days"."""
     n = int(r["orders"])
     if n <= 1:
         return "a single order so far"
-    ipi = r.get("ipi_mean_days")
-    gap = (f", one every {_days(ipi)} on average"
-           if ipi is not None and np.isfinite(ipi) else "")
-    return f"{n} orders in {_days(r['tenure_days'])}{gap}"
+    text = f"{n} orders in {_days(r['tenure_days'])} as a customer"
+    days, ipi = r.get("order_days"), r.get("ipi_mean_days")
+    if _missing(days):
+        return text
+    k = int(days)
+    if k < 2:
+        return text + ", all on one day"
+    if _missing(ipi):
+        return text
+    if k < n:
+        text += f", on {k} different days"
+    return text + (f", {_days(ipi)} apart" if k == 2 else f", on average {_days(ipi)} apart")
 
 
 def _tenure(r: Row) -> str:
