@@ -481,3 +481,30 @@ def test_churn_section_warns_when_the_model_loses_to_its_baseline() -> None:
     assert page.index("Warning:") < page.index("<table", page.index("Out-of-time"))
     del d["evaluation"]["warning"]
     assert "Warning:" not in RENDER["churn"](d, {})
+
+
+def test_forecast_and_clv_figures_read_as_labelled(built: dict[str, Any],
+                                                   tmp_path: Path) -> None:
+    """explore7 I9: the table called "Backtest" had a "forecast total" column that is the
+    forward forecast, with category rows adding up to more than the total and nothing saying
+    why; the CLV section showed "sum of p90", which is no quantile of the total."""
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(built["store"], copy)
+    pipeline.forecast(copy, 7, tmp_path / "fc", by="category", models="seasonal_naive")
+    pipeline.report(copy, tmp_path / "report")
+    page = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    fc = q(copy, "SELECT series, sum(mean) AS s, count(*) AS n FROM forecast GROUP BY 1")
+    total = float(fc.loc[fc["series"] == "total", "s"].iloc[0])
+    parts = fc[fc["series"].str.startswith("category=")]
+    assert len(parts) > 1
+    diff = float(parts["s"].sum()) / total - 1
+    assert "<th class=\"\">forecast revenue</th>" in page and "forecast total" not in page
+    assert "Backtest (means over rolling origins)" not in page
+    assert (f"each series has its own model, so the {len(parts)} category forecasts are not "
+            f"reconciled with the total: they add up to {parts['s'].sum():,.0f}, "
+            f"{abs(100 * diff):.1f}% {'above' if diff >= 0 else 'below'} the total&#x27;s "
+            f"{total:,.0f}.") in page
+    assert "sum of p" not in page
+    scores = q(copy, "SELECT clv_p10, clv_p90 FROM scores")
+    width = (scores["clv_p90"] - scores["clv_p10"]).median()
+    assert (f"<dt>median p10-p90 width per customer</dt><dd>{width:,.0f}</dd>") in page

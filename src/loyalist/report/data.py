@@ -282,8 +282,8 @@ def churn(scores: pd.DataFrame, ts: pd.Timestamp, evaluation: dict[str, Any] | N
 
 def clv(scores: pd.DataFrame, ts: pd.Timestamp, evaluation: dict[str, Any] | None = None,
         note: str | None = None) -> dict[str, Any]:
-    """Expected value over the horizon: totals, the p10/p50/p90 interval, and deciles (highest
-    first) with their share of the total."""
+    """Expected value over the horizon: totals, the median width of the customers' p10-p90
+    intervals, and deciles (highest first) with their share of the total."""
     v = scores["clv_expected"].astype(float)
     order = np.argsort(-v.to_numpy(), kind="stable")
     decile = np.empty(len(v), dtype=int)
@@ -299,9 +299,7 @@ def clv(scores: pd.DataFrame, ts: pd.Timestamp, evaluation: dict[str, Any] | Non
     head = {"as_of": str(ts.date()), "customers": len(scores), "total": total,
             "mean": float(v.mean()), "median": float(v.median()),
             "top_decile_share": float(dec["share_of_total"].iloc[0]) if len(dec) else None}
-    for q in ("clv_p10", "clv_p50", "clv_p90"):
-        if q in scores:
-            head[f"sum_{q[4:]}"] = float(scores[q].sum())
+    # no sums of the quantiles: a sum of per-customer p90s is no quantile of the total
     if {"clv_p10", "clv_p90"} <= set(scores):
         head["median_interval_width"] = float((scores["clv_p90"] - scores["clv_p10"]).median())
     out: dict[str, Any] = {"as_of": ts, "deciles": dec, "values": v.to_numpy(), "headline": head}
@@ -397,14 +395,30 @@ def forecast(st: Store, as_of: pd.Timestamp | None, fix: str
     total = table[table["series"] == TOTAL]
     head: dict[str, Any] = {"as_of": str(ts.date()), "series": len(table),
                             "horizon_days": int(fc.groupby("series").size().max())}
+    parts: list[dict[str, Any]] = []
     if len(total):
         t = total.iloc[0]
         head |= {"model": t["model"], "forecast_total": float(t["forecast_total"])}
         if "mase_vs_naive" in t and pd.notna(t["mase_vs_naive"]):
             head["mase_vs_seasonal_naive"] = float(t["mase_vs_naive"])
-    return {"as_of": ts, "forecast": fc, "history": history, "series": table,
+        parts = _parts_vs_total(table, float(t["forecast_total"]))
+    return {"as_of": ts, "forecast": fc, "history": history, "series": table, "parts": parts,
             "origins": sorted({str(pd.Timestamp(o).date()) for o in bt.get("origin", [])}),
             "headline": head, "exports": {"forecast": fc, "forecast_backtest": bt}}, None
+
+
+def _parts_vs_total(table: pd.DataFrame, total: float) -> list[dict[str, Any]]:
+    """Per breakdown (``category`` of the series ``category=shoes``, ...): how many series, the
+    sum of their forward forecasts and its difference from the total's. Each series has its
+    own model, so the parts are not reconciled with the total (nor can they be exactly when
+    some revenue has no category)."""
+    named = table[table["series"].str.contains("=", regex=False)]
+    out = []
+    for by, g in named.groupby(named["series"].str.split("=", n=1).str[0], sort=True):
+        sum_ = float(g["forecast_total"].sum())
+        out.append({"by": str(by), "series": len(g), "sum": sum_,
+                    "vs_total": sum_ / total - 1 if total else None})
+    return out
 
 
 def mase_vs_naive(backtest: pd.DataFrame, series: str, model: str) -> float | None:

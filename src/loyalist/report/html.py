@@ -252,9 +252,12 @@ def _clv(d: dict[str, Any], images: dict[str, bytes]) -> str:
                   ("total expected CLV", money(h["total"])), ("mean", money(h["mean"])),
                   ("median", money(h["median"])),
                   ("top decile share", pct(h["top_decile_share"]))]
-                 + [(f"sum of {q}", money(h[f"sum_{q}"])) for q in ("p10", "p50", "p90")
-                    if f"sum_{q}" in h]),
+                 + ([("median p10-p90 width per customer", money(h["median_interval_width"]))]
+                    if "median_interval_width" in h else [])),
            img(images, "clv", "CLV distribution and deciles"),
+           '<p class="meta">p10, p50 and p90 are quantiles of each customer\'s value; they do '
+           "not add up to quantiles of the total, so the table shows their means per "
+           "decile.</p>",
            table(d["deciles"], [
                ("decile", "decile", count), ("customers", "customers", count),
                ("share_of_total", "share of total", pct),
@@ -353,14 +356,27 @@ def _forecast(d: dict[str, Any], images: dict[str, bytes]) -> str:
     if "mase_vs_seasonal_naive" in h:
         items.append(("MASE vs seasonal naive", vs_baseline(h["mase_vs_seasonal_naive"])))
     out = [facts(items), img(images, "forecast", "revenue history and forecast with intervals"),
-           "<h3>Backtest (means over rolling origins)</h3>", table(d["series"], [
-               ("series", "series", text), ("model", "model", text), ("days", "days", count),
-               ("forecast_total", "forecast total", money), ("mase", "MASE", num),
+           "<h3>Per series: forecast, and backtest means over rolling origins</h3>",
+           table(d["series"], [
+               ("series", "series", text), ("model", "model", text),
+               ("days", "days forecast", count),
+               ("forecast_total", "forecast revenue", money), ("mase", "backtest MASE", num),
                ("naive_mase", "naive MASE", num), ("mase_vs_naive", "MASE / naive", num),
                ("mape", "MAPE", pct), ("coverage80", "80% coverage", pct),
                ("coverage95", "95% coverage", pct)])]
+    notes = ["forecast revenue is the sum of the daily means over the days forecast from "
+             f"{h['as_of']}; the other columns are the chosen model's (and the seasonal "
+             "naive's) mean errors over the backtest origins"]
+    for p in d.get("parts") or []:
+        if p["vs_total"] is not None:
+            notes.append(
+                f"each series has its own model, so the {p['series']:,} {p['by']} forecasts "
+                f"are not reconciled with the total: they add up to {money(p['sum'])}, "
+                f"{abs(100 * p['vs_total']):.1f}% {'above' if p['vs_total'] >= 0 else 'below'}"
+                f" the total's {money(h['forecast_total'])}")
     if d["origins"]:
-        out.append(f'<p class="meta">backtest origins: {_e(", ".join(d["origins"]))}</p>')
+        notes.append(f"backtest origins: {', '.join(d['origins'])}")
+    out += [f'<p class="meta">{_e(n)}.</p>' for n in notes]
     return "".join(out)
 
 
