@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -385,6 +386,14 @@ def test_the_command_line_starts_without_the_heavy_libraries() -> None:
     from loyalist.store import DEFAULT_STORE
     assert tuple(METHODS) == names.RECOMMEND_METHODS and GOALS == names.GOALS
     assert SECTIONS == names.REPORT_SECTIONS and DEFAULT_STORE == names.DEFAULT_STORE
+    from loyalist.forecast.series import BY_COLUMNS
+    from loyalist.generate.scenarios import SCENARIOS
+    from loyalist.ingest import FORMATS, TABLES
+    from loyalist.promote.catalog import GOAL_ALIASES
+    from loyalist.recommend.basket import ORDERINGS
+    assert FORMATS == names.INGEST_FORMATS and TABLES == names.INGEST_TABLES
+    assert tuple(SCENARIOS) == names.SCENARIOS and ORDERINGS == names.TOGETHER_ORDERS
+    assert BY_COLUMNS == names.FORECAST_BY and GOAL_ALIASES == names.GOAL_ALIASES
 
 
 def test_run_json_hashes_the_files_of_a_folder_given(tmp_path: Path) -> None:
@@ -456,3 +465,70 @@ def test_a_young_shop_gets_segments_and_advice_that_can_work(tmp_path: Path) -> 
     p = run("run", "--store", tmp_path / "y.duckdb", "--out", tmp_path / "y2",
             "--forecast-days", "0", ok=False)
     assert p.returncode == 2 and "--forecast-days 0 is impossible" in p.stderr
+
+
+def _commands() -> list[tuple[str, Any]]:
+    """Every command of the CLI as ``("evaluate recommend", click command)``."""
+    import typer.main
+
+    from loyalist.cli.main import app
+
+    def walk(c: Any, path: list[str]) -> Any:
+        if path and c.params:
+            yield " ".join(path), c
+        for name, sub in getattr(c, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+    return list(walk(typer.main.get_command(app), []))
+
+
+def test_help_is_readable_at_80_columns() -> None:
+    """explore7 I10: at 80 columns choice lists written without spaces were cut
+    (`--goal retention|revenue|p…`), and `ingest --help` left out three --table kinds."""
+    from typer.testing import CliRunner
+
+    from loyalist.cli.main import app
+    from loyalist.names import INGEST_TABLES
+
+    for name, _ in _commands():
+        r = CliRunner().invoke(app, [*name.split(), "--help"], env={"COLUMNS": "80"})
+        assert r.exit_code == 0, r.output
+        assert "…" not in r.output and max(map(len, r.output.splitlines())) <= 80, name
+        if name == "ingest":
+            assert all(t in " ".join(r.output.split()) for t in INGEST_TABLES), r.output
+
+
+def test_readme_names_every_option_and_choice() -> None:
+    """explore7 I10: ~25 options were in no README row, and the README's choices differed from
+    the CLI's (`--goal aov`, no `adoption` or `history` methods). Every option of every command
+    must appear in that command's invocation in the README's table ("What exists now"), and
+    every choice list there must be the CLI's."""
+    from loyalist import names
+
+    text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    table = text.split("## What exists now", 1)[1].split("\nEvery command has", 1)[0]
+    spans = re.findall(r"`[^`]*?\bloyalist ([^`]+)`", table)
+    commands = _commands()
+    by_cmd: dict[str, str] = {}
+    for span in spans:
+        words = span.split()
+        name = max((n for n, _ in commands if words[:len(n.split())] == n.split()),
+                   key=len, default=None)
+        assert name is not None, span
+        by_cmd[name] = by_cmd.get(name, "") + " " + span
+    for name, cmd in commands:
+        assert name in by_cmd, f"no README row shows `loyalist {name}`"
+        for p in cmd.params:
+            flags = [*p.opts, *getattr(p, "secondary_opts", [])]
+            if p.param_type_name != "option" or "--help" in flags:
+                continue
+            assert any(re.search(rf"(?<![\w-]){re.escape(f)}(?![\w-])", by_cmd[name])
+                       for f in flags), f"README: `loyalist {name}` lacks {flags[0]}"
+    choices = {("plan", "--goal"): names.GOALS, ("recommend", "--method"): names.RECOMMEND_METHODS,
+               ("ingest", "--format"): names.INGEST_FORMATS, ("run", "--format"):
+               names.INGEST_FORMATS, ("ingest", "--table"): names.INGEST_TABLES,
+               ("generate", "--scenario"): names.SCENARIOS, ("demo", "--scenario"):
+               names.SCENARIOS, ("together", "--by"): names.TOGETHER_ORDERS,
+               ("forecast", "--by"): names.FORECAST_BY}
+    for (name, flag), want in choices.items():
+        listed = re.search(rf"{flag} ([\w\\|-]+)", by_cmd[name])
+        assert listed and set(listed.group(1).split("\\|")) == set(want), (name, flag)

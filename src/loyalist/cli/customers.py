@@ -51,7 +51,8 @@ def train(store: StoreOpt = Path(DEFAULT_STORE), as_of: AsOfOpt = None,
           horizon: HorizonOpt = 90,
           out_dir: OutOpt = Path("out"),
           as_json: JsonOpt = False,
-          quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False) -> None:
+          quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")
+                           ] = False) -> None:
     """Fit segments, churn risk and lifetime value; evaluate out of time; score everyone.
 
     Example:

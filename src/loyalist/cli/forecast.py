@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from loyalist.cli.lazy import lazy
-from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt
-from loyalist.names import DEFAULT_STORE
+from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt, one_of
+from loyalist.names import DEFAULT_STORE, FORECAST_BY
 
 pipeline = lazy("loyalist.pipeline")
 
@@ -35,7 +35,7 @@ def forecast_command(
     horizon: Annotated[int, typer.Option(help="Days to forecast (1-365).")] = 30,
     out_dir: OutOpt = Path("out"),
     by: Annotated[str | None, typer.Option(
-        help="Also forecast per category|store_id|country.")] = None,
+        help=one_of(FORECAST_BY, "Also forecast a series per value of"))] = None,
     country: Annotated[str | None, typer.Option(
         help="Holiday calendar: ISO code, CODE-SUBDIVISION or name (default: the data's "
              "dominant country).")] = None,

@@ -21,9 +21,9 @@ from rich.table import Table
 
 from loyalist import __version__
 from loyalist.cli.lazy import lazy
-from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt
+from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt, one_of
 from loyalist.errors import LoyalistError, ParameterError
-from loyalist.names import DEFAULT_STORE
+from loyalist.names import DEFAULT_STORE, INGEST_FORMATS, INGEST_TABLES, SCENARIOS
 
 pipeline = lazy("loyalist.pipeline")
 
@@ -36,7 +36,9 @@ out = Console()
 err = Console(stderr=True)
 
 # how files are read, shared by `ingest` and `run`
-FormatOpt = Annotated[str, typer.Option("--format", help="auto|online-retail|cdnow|generic")]
+FormatOpt = Annotated[str, typer.Option("--format", help=one_of(INGEST_FORMATS, "Source format"))]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")]
+ScenarioOpt = Annotated[str, typer.Option(help=one_of(SCENARIOS, "Merchant"))]
 MapOpt = Annotated[list[str] | None, typer.Option(
     "--map", help="canonical=source column, repeatable (e.g. --map unit_price=Preis).")]
 DayOneOpt = Annotated[str | None, typer.Option(
@@ -104,9 +106,10 @@ def ingest(
     mapping: MapOpt = None,
     day_one: DayOneOpt = None,
     table: Annotated[str, typer.Option(
-        help="auto|transactions|products|customers|promotions")] = "auto",
+        help=one_of(INGEST_TABLES, "The table the files hold (auto: recognised from their "
+                                   "columns)"))] = "auto",
     as_json: JsonOpt = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Load files into the store, quarantining bad rows with a reason; print a quality report.
 
@@ -242,7 +245,7 @@ def features(
 
 @app.command()
 def generate(
-    scenario: Annotated[str, typer.Option(help="fashion|coffee|electronics")] = "fashion",
+    scenario: ScenarioOpt = "fashion",
     customers: Annotated[int | None, typer.Option(help="Customers (default per scenario).")] = None,
     months: Annotated[int, typer.Option(help="Months of history.")] = 18,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
@@ -294,7 +297,7 @@ def run_all(
         "--forecast-days", help="Days ahead of the revenue forecast (a young shop's history "
         "may fit only a shorter one).")] = 30,
     as_json: JsonOpt = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """The main job on your own data: load the files, then features, customer models,
     recommendations, products bought together, the revenue forecast, a promotion plan (with
@@ -349,12 +352,12 @@ def run_all(
 @app.command()
 def demo(
     out_dir: OutOpt = Path("out"),
-    scenario: Annotated[str, typer.Option(help="fashion|coffee|electronics")] = "fashion",
+    scenario: ScenarioOpt = "fashion",
     customers: Annotated[int | None, typer.Option(help="Customers (default per scenario).")] = None,
     months: Annotated[int, typer.Option(help="Months of history.")] = 18,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     as_json: JsonOpt = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """The main job: generate a scenario, load it into a fresh store, run every part, and say
     where the results went.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +11,14 @@ import typer
 
 from loyalist.errors import ParameterError
 
-__all__ = ["JsonOpt", "OutOpt", "StoreOpt", "writable_folder"]
+__all__ = ["JsonOpt", "OutOpt", "StoreOpt", "one_of", "writable_folder"]
+
+
+def one_of(choices: Iterable[str], lead: str = "One of") -> str:
+    """An option's help naming its choices with a space after each comma, so that an 80-column
+    terminal wraps the list (``retention|revenue|...`` has no space and was cut to
+    ``retention|revenue|p…``)."""
+    return f"{lead}: {', '.join(choices)}."
 
 
 def writable_folder(path: Path | None) -> Path | None:
@@ -38,6 +46,6 @@ def writable_folder(path: Path | None) -> Path | None:
 
 
 StoreOpt = Annotated[Path, typer.Option(
-    "--store", envvar="LOYALIST_STORE", help="DuckDB store file (env LOYALIST_STORE).")]
+    "--store", envvar="LOYALIST_STORE", help="DuckDB store file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Output folder.", callback=writable_folder)]

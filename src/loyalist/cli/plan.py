@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from loyalist.cli.lazy import lazy
-from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt
-from loyalist.names import DEFAULT_STORE, GOALS
+from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt, one_of
+from loyalist.names import DEFAULT_STORE, GOAL_ALIASES, GOALS
 
 pipeline = lazy("loyalist.pipeline")
 
@@ -23,7 +23,9 @@ def plan(
         "--budget-per-month", help="Budget per 30-day month instead of a total: the period's "
         "budget is this x its months, and sends are scheduled so that no month spends more.")
     ] = None,
-    goal: Annotated[str, typer.Option(help="|".join(GOALS))] = "retention",
+    goal: Annotated[str, typer.Option(
+        help=one_of(GOALS, "What the plan maximises") + " "
+        + one_of(GOAL_ALIASES, "Also accepted"))] = "retention",
     period: Annotated[int | None, typer.Option(
         help="Planning period in days (default 30, or --months x 30).")] = None,
     months: Annotated[int | None, typer.Option(

@@ -26,9 +26,9 @@ from rich.table import Table
 
 from loyalist import schema as s
 from loyalist.cli.lazy import lazy
-from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt, writable_folder
+from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt, one_of, writable_folder
 from loyalist.errors import ParameterError
-from loyalist.names import DEFAULT_STORE
+from loyalist.names import DEFAULT_STORE, TOGETHER_ORDERS
 from loyalist.names import RECOMMEND_METHODS as METHODS
 
 pipeline = lazy("loyalist.pipeline")
@@ -67,7 +67,7 @@ def recommend(
         "--customer", help="Customer id (repeatable; default: every customer).")] = None,
     out_dir: OutOpt = Path("out"),
     n: Annotated[int, typer.Option("-n", "--n", help="Products per customer.")] = 10,
-    method: Annotated[str, typer.Option(help="|".join(METHODS))] = "hybrid",
+    method: Annotated[str, typer.Option(help=one_of(METHODS, "Recommender"))] = "hybrid",
     new_only: Annotated[bool, typer.Option(
         "--new-only", help="Only products the customer has not bought yet.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same result).")] = 0,
@@ -163,7 +163,8 @@ def together(
     store: StoreOpt = Path(DEFAULT_STORE),
     as_of: AsOfOpt = None,
     n: Annotated[int, typer.Option("-n", "--n", help="Companions per product.")] = 10,
-    by: Annotated[str, typer.Option(help="confidence|lift|support")] = "confidence",
+    by: Annotated[str, typer.Option(help=one_of(TOGETHER_ORDERS, "Rank companions by"))
+                  ] = "confidence",
     min_count: Annotated[int, typer.Option(help="Fewest shared orders for a rule.")] = 5,
     out_dir: Annotated[Path, typer.Option(
         "--out", help="Folder for together.csv (without --product).",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from loyalist.cli.options import StoreOpt
+from loyalist.cli.options import StoreOpt, one_of
 from loyalist.errors import ParameterError
 from loyalist.names import DEFAULT_STORE
 
@@ -19,7 +19,8 @@ def serve(
     store: StoreOpt = Path(DEFAULT_STORE),
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
-    log_level: Annotated[str, typer.Option(help="debug|info|warning|error")] = "info",
+    log_level: Annotated[str, typer.Option(
+        help=one_of(("debug", "info", "warning", "error"), "Log level"))] = "info",
 ) -> None:
     """Serve the REST API (OpenAPI docs at /docs) from the store's precomputed results,
     computing plans on request. Keys come from LOYALIST_API_KEYS (comma-separated; a key

@@ -38,6 +38,7 @@ import pandas as pd
 
 from loyalist import schema as s
 from loyalist.errors import DataError, InfeasibleError, ParameterError
+from loyalist.names import GOAL_ALIASES as NAMED_GOAL_ALIASES
 from loyalist.names import GOALS as NAMED_GOALS
 
 __all__ = ["COUNT_GOALS", "GENERIC_CATALOG", "GENERIC_ORDER_RANGE", "GOALS", "GOAL_UNITS",
@@ -56,9 +57,7 @@ GOAL_UNITS = {"retention": "customers kept", "revenue": "of incremental revenue"
 #: goals counted in customers or orders (a cost per unit is meaningful for these)
 COUNT_GOALS = ("retention", "visit_frequency", "reactivation")
 #: other spellings accepted for ``--goal``
-GOAL_ALIASES = {"aov": "average_order_value", "frequency": "visit_frequency",
-                "visits": "visit_frequency", "clearance": "clear_inventory",
-                "winback": "reactivation", "win_back": "reactivation", "churn": "retention"}
+GOAL_ALIASES = NAMED_GOAL_ALIASES
 
 #: used when neither ``--catalog`` nor the store holds a catalog (marked as an assumption)
 GENERIC_CATALOG = pd.DataFrame([
