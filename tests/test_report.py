@@ -465,6 +465,19 @@ def test_a_missing_as_of_hint_keeps_the_option_inside_the_command(tmp_path: Path
         f"--store {tmp_path / 's.duckdb'} --as-of 2024-06-01`")
 
 
+def test_an_as_of_before_the_data_is_not_sent_to_a_command_that_fails(
+        built: dict[str, Any], tmp_path: Path) -> None:
+    """explore7 I12: `report --as-of 2019-01-01` (before the first sale) advised "run `loyalist
+    train ... --as-of 2019-01-01`", which then failed: no customer has a purchase before it."""
+    res = pipeline.report(built["store"], tmp_path, as_of="2019-01-01")
+    first = q(built["store"], "SELECT min(ordered_at) AS t FROM transactions")["t"].iloc[0]
+    assert res["sections"] == ["quality"]
+    for why in res["absent"].values():
+        assert "run `loyalist" not in why, why
+        assert why.endswith(f"which is not after the first sale ({first.date()}), so nothing "
+                            "can be computed at it; give a later --as-of"), why
+
+
 def test_churn_section_warns_when_the_model_loses_to_its_baseline() -> None:
     """The report's churn section repeats the evaluation's warning above its table."""
     from loyalist.report.html import RENDER

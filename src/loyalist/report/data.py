@@ -111,6 +111,11 @@ def _pick_as_of(st: Store, table: str, as_of: pd.Timestamp | None, fix: str
     if int(n["n"].iloc[0]) == 0:
         have = st.query(f"SELECT DISTINCT as_of FROM {table} ORDER BY 1 DESC LIMIT 3")["as_of"]
         dates = ", ".join(str(pd.Timestamp(d).date()) for d in have)
+        first = st.date_range()[0] if st.has_rows(s.T_TRANSACTIONS) else None
+        if first is not None and as_of <= first:  # the command would fail there too
+            return None, (f"`{table}` has no rows at as_of {as_of.date()} (latest: {dates}), "
+                          f"which is not after the first sale ({first.date()}), so nothing "
+                          "can be computed at it; give a later --as-of")
         # the option goes inside the command's backticks: "run `loyalist train ... --as-of D`"
         at = (fix[:-1] + f" --as-of {as_of.date()}`" if fix.endswith("`")
               else f"{fix} --as-of {as_of.date()}")
