@@ -30,6 +30,7 @@ from loyalist.promote.optimize import solve
 from loyalist.promote.plan import (
     PlanContext,
     build_instance,
+    eligibility,
     floor_sends,
     losing_money,
     make_plan,
@@ -1334,3 +1335,19 @@ def test_a_budget_per_month_below_one_send_says_so(scenario: dict) -> None:
                      PlanParams(budget=100 * cheapest, goal="retention"), Constraints(),
                      with_baseline=False)["summary"]
     assert summ["customers_targeted"] > 0 and summ["empty_reason"] is None
+
+
+def test_a_customer_missing_from_the_customers_table_is_no_consent_and_no_warning() -> None:
+    """explore7 I12: after a sales file with a customer the customers table does not hold,
+    consent and opt-out are object columns with a missing value, and every plan printed two
+    pandas FutureWarnings (fillna downcasting); warnings are errors in the tests."""
+    customers = pd.DataFrame({s.MARKETING_CONSENT: [True, None, True],
+                              s.EMAIL_OPT_OUT: [False, None, True], "segment": "Loyal"},
+                             index=pd.Index(["a", "new", "out"]), dtype=object)
+    ctx = PlanContext(customers=customers, as_of=pd.Timestamp("2025-01-01"),
+                      catalog=pd.DataFrame({"name": ["ten"], "eligible_segments": [""],
+                                            "category": [""]}))
+    pred = pd.DataFrame({s.CUSTOMER_ID: ["a", "new", "out"], "promotion": "ten"})
+    ok, excluded = eligibility(pred, ctx, PlanParams(budget=100, goal="revenue"), Constraints())
+    assert ok.tolist() == [True, False, False]
+    assert excluded["no_consent_or_opted_out"] == 2

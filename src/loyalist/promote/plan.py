@@ -620,9 +620,11 @@ def eligibility(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         ok &= mask.reindex(ids).fillna(False).to_numpy(dtype=bool)
 
     if constraints.require_consent:
-        consent = c[s.MARKETING_CONSENT].fillna(False).astype(bool) \
+        # eq(True), not fillna(False): a customer missing from the customers table makes the
+        # column object dtype, and fillna then warns (pandas FutureWarning) on every plan
+        consent = c[s.MARKETING_CONSENT].eq(True) \
             if s.MARKETING_CONSENT in c else pd.Series(True, index=c.index)
-        opt_out = c[s.EMAIL_OPT_OUT].fillna(False).astype(bool) \
+        opt_out = c[s.EMAIL_OPT_OUT].eq(True) \
             if s.EMAIL_OPT_OUT in c else pd.Series(False, index=c.index)
         per_customer(consent & ~opt_out, "no_consent_or_opted_out")
     if constraints.cooldown_days > 0 and "last_contact_at" in c:
