@@ -438,7 +438,15 @@ def test_unreachable_min_spend_names_the_promotion() -> None:
     lo = np.full(6, np.nan)
     lo[5] = 0.2 * p.budget
     with pytest.raises(InfeasibleError, match=r"promotion 5: promo_min_spend [\d,.]+ cannot be "
-                                              r"reached, at most [\d,.]+ .*3 eligible customers"):
+                                              r"reached: at most [\d,.]+ can be spent on it, the "
+                                              r"expected cost of sending it to all 3 of its "
+                                              r"eligible customers; lower the minimum"):
+        solve(dataclasses.replace(p, eligible=elig, promo_min_spend=lo))
+    # explore7 I12: "(limited by 0 eligible customers with total expected cost)"
+    elig[:, 5] = False
+    with pytest.raises(InfeasibleError, match=r"promotion 5: promo_min_spend [\d,.]+ cannot be "
+                                              r"reached: at most 0.00 can be spent on it, no "
+                                              r"customer is eligible for it; lower the minimum"):
         solve(dataclasses.replace(p, eligible=elig, promo_min_spend=lo))
 
 

@@ -1206,6 +1206,11 @@ def test_spend_limits_name_the_promotion_and_the_file(scenario: dict, tmp_path: 
     with pytest.raises(LoyalistError, match=r"c.toml: min_spend for free_shipping \(40.00\) is "
                                             r"more than its max_spend \(10.00\)"):
         load_constraints(c)
+    # explore7 I12: this one named no file
+    c.write_text("[max_spend]\nno_such_promo = 100\n")
+    with pytest.raises(LoyalistError, match=r"^.*c.toml: \[max_spend\] names promotion "
+                                            r"'no_such_promo', which is not in the catalog \("):
+        make_plan(pred, _ctx(scenario), PlanParams(budget=100), load_constraints(c))
     from loyalist.promote.plan import _named
 
     assert _named("promotion 1: promo_min_spend 5.00 cannot be reached", ["a", "b"],

@@ -334,8 +334,7 @@ def _at_budget(model: Model, budget: float) -> Model:
         can, why = _reach(M, j)
         if can < pmin[j] - M.tol:
             raise InfeasibleError(f"promotion {j}: promo_min_spend {pmin[j]:,.2f} cannot be "
-                                  f"reached, at most {can:,.2f} can be spent on it (limited by "
-                                  f"{why}); "
+                                  f"reached: at most {can:,.2f} can be spent on it, {why}; "
                                   f"lower the minimum or widen eligibility.")
     if total_min > 0:
         cap = float(np.minimum(gcap, M.group_reach).sum())
@@ -348,14 +347,19 @@ def _at_budget(model: Model, budget: float) -> Model:
 
 
 def _reach(M: Model, j: int) -> tuple[float, str]:
-    """Most spend promotion ``j`` can take on its own, and the binding reason."""
-    limits = {f"{int(M.col_count[j]):,} eligible customers with total expected cost":
-              float(M.col_cost[j]), "budget": M.budget, "promo_max_spend": float(M.pmax[j])}
+    """Most spend promotion ``j`` can take on its own, and the binding reason, worded to follow
+    "at most X can be spent on it, ..."."""
+    n = int(M.col_count[j])
+    whom = "its only eligible customer" if n == 1 else f"all {n:,} of its eligible customers"
+    eligible = ("no customer is eligible for it" if n == 0 else
+                f"the expected cost of sending it to {whom}")
+    limits = {eligible: float(M.col_cost[j]), "the whole budget": M.budget,
+              "its promo_max_spend": float(M.pmax[j])}
     if np.isfinite(M.pcnt[j]):
-        limits[f"promo_max_count {int(M.pcnt[j]):,} of the costliest customers"] = float(
+        limits[f"the cost of its costliest {int(M.pcnt[j]):,} sends (promo_max_count)"] = float(
             M.col_top[j])
     if np.isfinite(M.gcap).any():
-        limits["segment caps"] = float(np.minimum(M.col_group[j], M.gcap).sum())
+        limits["within the segment caps"] = float(np.minimum(M.col_group[j], M.gcap).sum())
     why = min(limits, key=limits.__getitem__)
     return limits[why], why
 

@@ -896,11 +896,12 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     ok, excluded = eligibility(pred, ctx, params, constraints)
     customers = pd.Index(pd.unique(pred[s.CUSTOMER_ID]))
     promotions = list(ctx.catalog["name"])
-    unknown = sorted(set(constraints.min_spend) | set(constraints.max_spend))
-    unknown = [p for p in unknown if p not in promotions]
-    if unknown:
-        raise DataError(f"constraints name promotion {unknown[0]!r}, which is not in the "
-                        f"catalog ({', '.join(promotions)})")
+    for key in ("min_spend", "max_spend"):
+        unknown = sorted(p for p in getattr(constraints, key) if p not in promotions)
+        if unknown:
+            raise DataError(f"{constraints.source or 'constraints'}: [{key}] names promotion "
+                            f"{unknown[0]!r}, which is not in the catalog "
+                            f"({', '.join(promotions)}); use a catalog name or remove it")
     keep = pred["promotion"].isin(promotions).to_numpy()
     pred, value, ok = pred[keep].reset_index(drop=True), value[keep], ok[keep]
     rows = customers.get_indexer(pred[s.CUSTOMER_ID])
