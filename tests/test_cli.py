@@ -532,3 +532,14 @@ def test_readme_names_every_option_and_choice() -> None:
     for (name, flag), want in choices.items():
         listed = re.search(rf"{flag} ([\w\\|-]+)", by_cmd[name])
         assert listed and set(listed.group(1).split("\\|")) == set(want), (name, flag)
+
+
+def test_a_catalog_whose_rows_are_all_refused_says_nothing_was_loaded(tmp_path: Path) -> None:
+    """explore7 I12: the refused row was printed as "assumption: ..." under a "loaded" header;
+    it is the quarantine rule's reason, and the report says nothing was loaded."""
+    cat = tmp_path / "cat.csv"
+    cat.write_text("name,kind,value,contact_cost\nten_off,percentage_off_everything,10,0.1\n")
+    p = run("ingest", cat, "--table", "promotion_catalog", "--store", tmp_path / "s.duckdb")
+    out = " ".join(p.stdout.split())
+    assert "assumption" not in out and "nothing loaded: the only row was quarantined" in out
+    assert "invalid_promotion │ quarantine │ 1 │ 100.00" in out

@@ -970,7 +970,11 @@ def test_a_catalog_row_the_plan_would_refuse_is_quarantined(tmp_path: Path) -> N
     assert (rep["rows_loaded"], rep["rules"]) == (1, {"invalid_promotion": 3})
     assert quarantined(st) == {2: "invalid_promotion", 3: "invalid_promotion",
                                4: "invalid_promotion"}
-    said = " | ".join(rep["assumptions"])
+    # the reasons are the rule's, not assumptions of the load (explore7 I12)
+    assert not [a for a in rep["assumptions"] if "quarantined" in a or "weird" in a]
+    d = rep["rule_details"]["invalid_promotion"]
+    assert (d["rows"], d["share_rows"], d["action"]) == (3, 0.75, "quarantine")
+    said = d["reason"]
     assert "cat.csv: promotion 'weird' has kind 'mystery_offer'; use one of" in said
     assert "promotion 'typo' has value 'ten', not a number" in said
     # the store keeps a catalog the plan accepts
@@ -985,7 +989,8 @@ def test_a_catalog_percent_above_100_is_quarantined(tmp_path: Path) -> None:
         {"name": "free_money", "kind": "percent_discount", "value": 150, "contact_cost": 0.1}])
     rep = ingest_files(st, [f], table="promotion_catalog", loaded_at=LOADED_AT)[0]
     assert rep["rules"] == {"invalid_promotion": 1}
-    assert "promotion 'free_money' has value 150" in rep["assumptions"][0]
+    assert "promotion 'free_money' has value 150" in (
+        rep["rule_details"]["invalid_promotion"]["reason"])
     assert st.count("promotion_catalog") == 0
 
 

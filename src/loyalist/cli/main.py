@@ -192,6 +192,10 @@ def _print_report(r: dict[str, Any]) -> None:
               f"({r.get('format', r['table'])}, load {r['load_id']}, {r['status']})")
     if r.get("note"):
         out.print(f"  {r['note']}")
+    if r.get("rows_read") and not r.get("rows_loaded") and r.get("rows_quarantined"):
+        rows = "the only row was" if r["rows_read"] == 1 else f"all {r['rows_read']:,} rows were"
+        out.print(f"  [yellow]nothing loaded:[/yellow] {rows} quarantined; the rules below say "
+                  "why")
     for a in r.get("assumptions") or []:
         out.print(f"  [yellow]assumption:[/yellow] {a}")
     t = Table(show_header=True, header_style="bold")
@@ -208,7 +212,8 @@ def _print_report(r: dict[str, Any]) -> None:
     if details:
         rt = Table(show_header=True, header_style="bold")
         for c in ("rule", "action", "rows", "% rows", "% value", "reason"):
-            rt.add_column(c, justify="right" if c in ("rows", "% rows", "% value") else "left")
+            rt.add_column(c, justify="right" if c in ("rows", "% rows", "% value") else "left",
+                          overflow="fold")  # a reason names a file: wrap it, do not cut it
         for name, d in details.items():
             rt.add_row(name, d["action"], f"{d['rows']:,}", f"{100 * d.get('share_rows', 0):.2f}",
                        f"{100 * d['share_revenue']:.2f}" if "share_revenue" in d else "",

@@ -467,8 +467,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
                        WHEN {missing_key} THEN 'missing_key' END AS __rule
         FROM r
     """)
-    if spec.name == s.T_CATALOG:
-        notes += _invalid_promotions(con, src, cols, table)
+    refused = _invalid_promotions(con, src, cols, table) if spec.name == s.T_CATALOG else []
     rows, loaded = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE __rule IS NULL) FROM {table}").fetchall()[0]
     rules = dict(con.execute(
@@ -483,19 +482,36 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
             notes.append(f"{superseded:,} rows repeat the {' + '.join(spec.key)} of a later row "
                          f"of this file: the last row of each is kept, "
                          f"{loaded - superseded:,} distinct record(s) in all")
+    why = _rule_reasons(spec)
+    if refused:  # each refused promotion in the plan's own words, not the rule's summary
+        why["invalid_promotion"] = "; ".join(refused) + " (the plan would refuse the catalog " \
+            "with it)"
+    details = {k: {"rows": int(n), "share_rows": round(n / rows, 6), "action": "quarantine",
+                   "reason": why[k]} for k, n in rules.items()}
     return {"file": src.label, "sha256": src.sha256, "table": spec.name,
             "columns": cols, "rows_read": int(rows), "rows_loaded": int(loaded),
             "rows_quarantined": int(rows - loaded), "rules": {k: int(v) for k, v in rules.items()},
-            "assumptions": notes}
+            "rule_details": details, "assumptions": notes}
+
+
+def _rule_reasons(spec: TableSpec) -> dict[str, str]:
+    """Why a row of a side table is quarantined, per rule (the quarantine table's reason)."""
+    return {
+        "exact_duplicate": "row repeats an earlier row of the same file",
+        "missing_key": f"a required column ({', '.join(spec.required)}) is empty or unparseable",
+        "invalid_promotion": "the plan's catalog checks refuse the promotion (an unknown kind, "
+                             "an impossible value, cost or spend threshold); the load's report "
+                             "says which and why",
+    }
 
 
 def _invalid_promotions(con: duckdb.DuckDBPyConnection, src: Source, cols: Mapping[str, str],
                         table: str) -> list[str]:
     """Quarantine (``invalid_promotion``) the staged catalog rows that the plan's catalog
     checks (:func:`loyalist.promote.catalog.normalise_catalog`) refuse: stored, one of them
-    would make every later plan on the store fail. Returns the report's sentence per row, the
-    plan's own line (file, promotion, fix). A value that cannot be read as a number is
-    checked as written, so the line shows it."""
+    would make every later plan on the store fail. Returns the plan's own line (file,
+    promotion, fix) per refused row, for the report's rule details. A value that cannot be
+    read as a number is checked as written, so the line shows it."""
     from loyalist.promote.catalog import normalise_catalog
 
     kinds = SPECS[s.T_CATALOG].kinds
@@ -524,8 +540,7 @@ def _invalid_promotions(con: duckdb.DuckDBPyConnection, src: Source, cols: Mappi
     if refused:
         con.execute(f"UPDATE {table} SET __rule = 'invalid_promotion' WHERE {ROW} IN "
                     f"({', '.join(map(str, refused))})")
-    return [f"{why} (row quarantined, rule invalid_promotion: the plan would refuse the "
-            "catalog with it)" for why in refused.values()]
+    return list(refused.values())
 
 
 def write(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec, table: str,
@@ -549,10 +564,5 @@ def write(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec, table: s
             SELECT {cols}, {load_id} AS {s.LOAD_ID} FROM {table} t WHERE __rule IS NULL
             AND NOT EXISTS (SELECT 1 FROM {spec.name} p WHERE
                 {' AND '.join(f'p.{c} IS NOT DISTINCT FROM t.{c}' for c in spec.kinds)})""")
-    quarantine.insert(con, src, table, load_id, spec.name, quarantine.reason_case({
-        "exact_duplicate": "row repeats an earlier row of the same file",
-        "missing_key": f"a required column ({', '.join(spec.required)}) is empty or unparseable",
-        "invalid_promotion": "the plan's catalog checks refuse the promotion (an unknown kind, "
-                             "an impossible value, cost or spend threshold); the load's report "
-                             "says which and why",
-    }))
+    quarantine.insert(con, src, table, load_id, spec.name,
+                      quarantine.reason_case(_rule_reasons(spec)))
