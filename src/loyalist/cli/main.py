@@ -93,8 +93,18 @@ def main(
     if quiet and verbose:
         raise ParameterError("--quiet and --verbose contradict each other; give one of them")
     ROOT.update(quiet=quiet, verbose=verbose)
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s") if verbose
+                         else _PlainFormatter())
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+
+
+class _PlainFormatter(logging.Formatter):
+    """Without -v a log record is a message to the user: "warning: ..." as the commands print
+    their own warnings, not "WARNING loyalist.pipeline: ..."."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        return f"{record.levelname.lower()}: {record.getMessage()}"
 
 
 @app.command()
