@@ -92,6 +92,16 @@ def _digest(p: Path) -> str:
     (["evaluate"], "needs --as-of, the test cutoff; the 90-day window after it must lie in the "
                    "data (2024-01-02 to 2024-01-02), e.g. --as-of 2024-01-02"),
     (["evaluate", "purchases", "--horizon", "7"], "e.g. --as-of 2024-01-02"),
+    # the options as typed, not the library's parameter names (explore7 I12)
+    (["together", "--product", "P1", "--by", "lfit"], "--by 'lfit' is unknown; use one of: "
+                                                      "confidence, lift, support"),
+    (["together", "--min-count", "-1"], "--min-count -1 is impossible"),
+    (["forecast", "--horizon", "0"], "--horizon 0 is impossible"),
+    (["evaluate", "recommend", "--methods", "hybird"], "--methods 'hybird': unknown; give a "
+                                                       "comma-separated list of: popularity,"),
+    (["generate", "--customers", "0", "--out", "{tmp}/g"], "--customers 0 is out of range"),
+    (["generate", "--customers", "1", "--months", "1", "--out", "{tmp}/g"],
+     "--customers 1 --months 1: the fashion scenario's customers made no purchase in 1 month"),
 ])
 def test_bad_input_is_one_line_exit_2_store_untouched(tmp_path: Path, args: list[str],
                                                       match: str) -> None:
@@ -108,6 +118,7 @@ def test_bad_input_is_one_line_exit_2_store_untouched(tmp_path: Path, args: list
     argv = [subst.get(a, a).replace("{tmp}", str(tmp_path)) for a in args]
     p = run(*argv, "--store", store, ok=False) if args[0] != "generate" else run(*argv, ok=False)
     assert p.returncode == 2, p.stderr
+    assert not (tmp_path / "g").exists()
     assert "Traceback" not in p.stderr
     lines = [x for x in p.stderr.strip().splitlines() if x.startswith("error")]
     assert len(lines) == 1 and match in p.stderr.replace("\n", " ")
@@ -534,6 +545,19 @@ def test_readme_names_every_option_and_choice() -> None:
     for (name, flag), want in choices.items():
         listed = re.search(rf"{flag} ([\w\\|-]+)", by_cmd[name])
         assert listed and set(listed.group(1).split("\\|")) == set(want), (name, flag)
+
+
+def test_a_wrong_option_is_refused_before_the_work_is_announced(tmp_path: Path) -> None:
+    """explore7 I12: `forecast --by categroy` printed "… forecasting 30 days (total and per
+    categroy)" and only then the error; the options are checked before the progress line."""
+    store = tmp_path / "s.duckdb"
+    run("ingest", write_csv(tmp_path / "t.csv", [line()]), "--store", store)
+    for args, said in ((["forecast", "--by", "categroy"], "--by 'categroy' is not supported"),
+                       (["forecast", "--models", "etz"], "--models 'etz': unknown"),
+                       (["evaluate", "recommend", "--methods", "als,hybird"],
+                        "--methods 'hybird': unknown")):
+        p = run(*args, "--store", store, "--out", tmp_path / "o", ok=False)
+        assert p.returncode == 2 and p.stderr.startswith(f"error: {said}"), p.stderr
 
 
 def test_a_catalog_whose_rows_are_all_refused_says_nothing_was_loaded(tmp_path: Path) -> None:

@@ -160,12 +160,18 @@ def generate(scenario: str, *, customers: int | None, months: int, seed: int, ou
              ) -> dict[str, Any]:
     from loyalist.generate import SCENARIOS, write_scenario
     from loyalist.generate import generate as _generate
+    from loyalist.generate.generator import validate
 
     if scenario not in SCENARIOS:
         raise ParameterError(
             f"--scenario {scenario!r} is unknown; use one of: {', '.join(SCENARIOS)}")
     n = customers if customers is not None else SCENARIOS[scenario].default_customers
+    validate(scenario, n, months, seed, None, prefix="--")
     sc = _generate(scenario, customers=n, months=months, seed=seed)
+    if sc.transactions.empty:  # nothing to load, train or plan on: say so before writing
+        raise DataError(f"--customers {n:,} --months {months}: the {scenario} scenario's "
+                        f"customers made no purchase in {months} month(s) (seed {seed}); "
+                        "give more customers or months, e.g. --customers 100 --months 12")
     files = write_scenario(sc, out)
     return {"scenario": scenario, "customers": n, "months": months, "seed": seed,
             "out": str(out), "files": {k: str(v) for k, v in files.items()},
@@ -637,6 +643,13 @@ def _check_n(n: object) -> None:
         raise ParameterError(f"-n {n!r} is impossible; use an integer 1..1000")
 
 
+def _check_min_count(min_count: object) -> None:
+    """``--min-count`` (fewest shared orders for a basket rule): an integer >= 1."""
+    if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
+        raise ParameterError(f"--min-count {min_count!r} is impossible; give the fewest orders "
+                             "two products must share, a whole number >= 1, e.g. --min-count 5")
+
+
 def _rec_as_of(st: Store, as_of: str | pd.Timestamp | None) -> pd.Timestamp:
     """``as_of`` for recommendations: the default, or one at most
     :data:`~loyalist.evaluation.splits.MAX_GAP_DAYS` after the last purchase (as `train`
@@ -813,22 +826,31 @@ def _frame(customers: np.ndarray, items: np.ndarray, scores: np.ndarray, method:
 def evaluate_recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
                  test_days: int = 30, *, methods: Sequence[str] | None = None,
                  tune: bool = False, validation_days: int | None = None, k: int = 10,
-                 out_dir: Path | str | None = None, random_state: int | None = 0
-                 ) -> dict[str, Any]:
+                 out_dir: Path | str | None = None, random_state: int | None = 0,
+                 progress: Progress | None = None) -> dict[str, Any]:
     """Temporal evaluation: fit on purchases before ``as_of``, test on the next ``test_days``;
     every method next to recent popularity, on both tasks (see
     :mod:`loyalist.recommend.evaluate`). ``tune`` chooses hyper-parameters on the
     ``validation_days`` before ``as_of`` first. Default ``as_of``: ``test_days`` before the
     day after the last transaction. With ``out_dir``, writes ``recommend_metrics.csv`` and
-    ``recommend_evaluation.json``."""
+    ``recommend_evaluation.json``. The options are checked before ``progress`` hears of the
+    work."""
     from loyalist.evaluation.splits import check_test_window
     from loyalist.recommend import interactions as inter_mod
+    from loyalist.recommend.registry import METHODS
     from loyalist.recommend.tuning import compare
 
     test_days = check_days(test_days, "--test-days", max_days=MAX_TEST_DAYS, example=30)
     if validation_days is not None:
         validation_days = check_days(validation_days, "validation_days",
                                      max_days=MAX_TEST_DAYS, example=30)
+    unknown = [m for m in methods or () if m not in METHODS]
+    if unknown:
+        raise ParameterError(f"--methods {', '.join(map(repr, unknown))}: unknown; give a "
+                             f"comma-separated list of: {', '.join(METHODS)}")
+    if progress is not None:
+        progress(f"evaluating {', '.join(methods) if methods else 'every'} recommender on the "
+                 f"{test_days} days after as_of" + (" (tuning first)" if tune else ""))
     t0 = time.perf_counter()
     with Store(store_path, read_only=True) as st:
         ts = to_as_of(as_of) if as_of is not None \
@@ -861,7 +883,7 @@ def forecast(store_path: str | Path, horizon: int = 30, out_dir: str | Path = "o
                  by: str | None = None, country: str | None = None,
                  as_of: str | pd.Timestamp | None = None,
                  models: str | list[str] | tuple[str, ...] | None = None, *,
-                 save: bool = True) -> dict[str, Any]:
+                 save: bool = True, progress: Progress | None = None) -> dict[str, Any]:
     """Forecast daily net revenue ``horizon`` days from ``as_of`` (default: the day after the
     last transaction) for the total and, with ``by``, each category / store / country.
 
@@ -873,14 +895,16 @@ def forecast(store_path: str | Path, horizon: int = 30, out_dir: str | Path = "o
     JSON-ready dict: as_of, horizon, holidays, origins, per series
     the chosen model, its backtest metrics and the seasonal naive's, skipped series, files.
     ``models`` (names or a comma list) overrides the candidates (default
-    :data:`loyalist.forecast.DEFAULT_MODELS`; the seasonal naive is always run).
+    :data:`loyalist.forecast.DEFAULT_MODELS`; the seasonal naive is always run). The options
+    are checked before ``progress`` hears of the work.
     """
-    from loyalist.forecast import check_horizon, forecast_daily_revenue, read_daily_revenue
+    from loyalist.forecast import forecast_daily_revenue, read_daily_revenue
+    from loyalist.forecast.forecaster import MAX_HORIZON, MODELS
     from loyalist.forecast.plot import plot_forecast
     from loyalist.forecast.public_holidays import resolve_country
 
     t0 = time.perf_counter()
-    horizon = check_horizon(horizon)
+    horizon = check_days(horizon, "--horizon", max_days=MAX_HORIZON, example=30)
     if by is not None and by not in FORECAST_BY:
         raise ParameterError(f"--by {by!r} is not supported; use one of: {', '.join(FORECAST_BY)}")
     if country:
@@ -889,6 +913,13 @@ def forecast(store_path: str | Path, horizon: int = 30, out_dir: str | Path = "o
     if models:
         params["models"] = tuple(m.strip() for m in (models.split(",") if isinstance(models, str)
                                                      else models) if m.strip())
+        unknown = [m for m in params["models"] if m not in MODELS]
+        if unknown:
+            raise ParameterError(f"--models {', '.join(map(repr, unknown))}: unknown; give a "
+                                 f"comma-separated list of: {', '.join(MODELS)}")
+    if progress is not None:
+        progress(f"backtesting the candidate models and forecasting {horizon} days"
+                 + (f" (total and per {by})" if by else ""))
     with Store(store_path, read_only=True) as st:
         ts = to_as_of(as_of) if as_of is not None else st.default_as_of()
         daily, by_country = read_daily_revenue(st, as_of=ts, by=by)
@@ -1152,6 +1183,7 @@ def _baskets(store_path: Path | str, as_of: str | pd.Timestamp | None, min_count
     customer-level interaction structures took 29 s and 3.9 GB."""
     from loyalist.recommend.basket import FrequentlyBoughtTogether
 
+    _check_min_count(min_count)
     model = FrequentlyBoughtTogether(min_count=min_count)
     model._validate_params()
     sale = (f"{s.LINE_KIND} = 'sale' AND {s.QUANTITY} > 0 AND {s.ORDERED_AT} < ? "
@@ -1183,7 +1215,11 @@ def bought_together(store_path: Path | str, product: Sequence[str], *,
                     by: str = "confidence", min_count: int = 5) -> dict[str, Any]:
     """Frequently bought together: for each product, its ``n`` best companions by association
     rules over the orders before ``as_of`` (support, confidence, lift)."""
+    from loyalist.recommend.basket import ORDERINGS
+
     _check_n(n)
+    if by not in ORDERINGS:
+        raise ParameterError(f"--by {by!r} is unknown; use one of: {', '.join(ORDERINGS)}")
     ids = [p.strip() for p in product if p and p.strip()]
     if not ids:
         raise ParameterError("--product is empty; pass a product id, e.g. --product 85123A")

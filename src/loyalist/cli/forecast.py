@@ -59,10 +59,8 @@ def forecast_command(
     """
     from loyalist.cli.main import progress
 
-    progress(as_json)(f"backtesting the candidate models and forecasting {horizon} days"
-                      + (f" (total and per {by})" if by else ""))
     res = pipeline.forecast(store, horizon, out_dir, by=by, country=country, as_of=as_of,
-                            models=models)
+                            models=models, progress=progress(as_json))
     if as_json:
         sys.stdout.write(json.dumps(res, indent=2, default=str) + "\n")
         return

@@ -129,10 +129,9 @@ def evaluate(
     from loyalist.cli.main import progress
 
     chosen = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
-    progress(as_json)(f"evaluating {', '.join(chosen) if chosen else 'every'} recommender "
-                      f"on the {test_days} days after as_of" + (" (tuning first)" if tune else ""))
     rep = pipeline.evaluate_recommend(store, as_of, test_days, methods=chosen, tune=tune,
-                                      out_dir=out_dir, random_state=seed)
+                                      out_dir=out_dir, random_state=seed,
+                                      progress=progress(as_json))
     if as_json:
         _emit_json(rep)
         return

@@ -85,24 +85,27 @@ FRAME_NAMES = ("transactions", "products", "customers", "promotions", "catalog",
 
 
 def _check_int(name: str, value: object, lo: int, hi: int | None) -> int:
+    """``name`` is a keyword (``customers=0``) or a command-line option (``--customers 0``)."""
     allowed = f"an integer from {lo:,} to {hi:,}" if hi is not None else f"an integer >= {lo}"
+    sep = " " if name.startswith("-") else "="
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ParameterError(f"{name}={value!r} is not an integer: use {allowed}")
+        raise ParameterError(f"{name}{sep}{value!r} is not an integer: use {allowed}")
     if value < lo or (hi is not None and value > hi):
-        raise ParameterError(f"{name}={value:,} is out of range: use {allowed}")
+        raise ParameterError(f"{name}{sep}{value:,} is out of range: use {allowed}")
     return int(value)
 
 
 def validate(scenario: str, customers: object, months: object, seed: object,
-             end: object) -> tuple[Merchant, int, int, int, pd.Timestamp]:
-    """The merchant and checked parameters, or :class:`ParameterError` naming the bad one."""
+             end: object, *, prefix: str = "") -> tuple[Merchant, int, int, int, pd.Timestamp]:
+    """The merchant and checked parameters, or :class:`ParameterError` naming the bad one
+    (``prefix="--"``: as the command-line option, ``--customers 0``)."""
     if scenario not in SCENARIOS:
-        raise ParameterError(f"scenario={scenario!r} is unknown: use one of "
-                             f"{', '.join(SCENARIOS)}")
+        raise ParameterError(f"{prefix}scenario{' ' if prefix else '='}{scenario!r} is unknown: "
+                             f"use one of {', '.join(SCENARIOS)}")
     m = SCENARIOS[scenario]
-    n = _check_int("customers", customers, 1, MAX_CUSTOMERS)
-    months_ = _check_int("months", months, 1, MAX_MONTHS)
-    seed_ = _check_int("seed", seed, 0, None)
+    n = _check_int(f"{prefix}customers", customers, 1, MAX_CUSTOMERS)
+    months_ = _check_int(f"{prefix}months", months, 1, MAX_MONTHS)
+    seed_ = _check_int(f"{prefix}seed", seed, 0, None)
     if end is None:
         end = m.default_end
     if isinstance(end, datetime) or not isinstance(end, date):
