@@ -53,13 +53,14 @@ def _new_store_guard(path: Path) -> Iterator[None]:
 def ingest(store_path: Path, files: Sequence[str | Path], *, fmt: str = "auto",
            mapping: Sequence[str] | None = None, table: str = "auto",
            day_one: str | None = None, progress: Progress | None = None,
-           display: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
-    """Load ``files`` into the store (created if new); ``display``: see
+           display: Callable[[str], str] | None = None,
+           check: Callable[[Store], object] | None = None) -> list[dict[str, Any]]:
+    """Load ``files`` into the store (created if new); ``display`` and ``check``: see
     :func:`loyalist.ingest.ingest_files`."""
     with _new_store_guard(store_path), Store(store_path) as st:
         return ingest_files(st, files, fmt=fmt, mapping=mapping, table=table,
                             day_one=day_one, loaded_at=datetime.now(), progress=progress,
-                            display=display)
+                            display=display, check=check)
 
 
 def loads(store_path: Path) -> list[dict[str, Any]]:
@@ -79,8 +80,21 @@ def unload(store_path: Path, load_ids: Sequence[int | str]) -> dict[str, Any]:
 
 
 def resolve_as_of(st: Store, as_of: str | None) -> pd.Timestamp:
-    """An explicit as_of, or the day after the store's last transaction."""
-    return to_as_of(as_of) if as_of else st.default_as_of()
+    """An explicit as_of, or the day after the store's last transaction. An explicit one more
+    than :data:`~loyalist.evaluation.splits.MAX_GAP_DAYS` after the last purchase is refused
+    (:func:`~loyalist.evaluation.splits.check_observed`), before anything is computed or
+    written: every command that takes ``--as-of`` and writes results for it goes through here
+    (features, train, score, clv fit, plan, run), as `recommend`, `together` and `forecast`
+    check their own (exploratory report 7, I4: `run --as-of 2030-01-01` stored features
+    describing everyone as lapsed, and `clv fit` fitted such a summary)."""
+    if not as_of:
+        return st.default_as_of()
+    from loyalist.evaluation.splits import check_observed
+
+    ts = to_as_of(as_of)
+    check_observed(st.date_range()[1], ts, why="the data say nothing of the customers then, "
+                   "and every one would look lapsed")
+    return ts
 
 
 #: the longest recommendation test window, in days (the longest horizon is
@@ -96,20 +110,6 @@ def _need_as_of(st: Store, command: str, what: str, days: int) -> ParameterError
     return ParameterError(f"loyalist {command} needs --as-of, {what}; the {days}-day window "
                           f"after it must lie in the data ({first.date()} to {last.date()}), "
                           f"e.g. --as-of {max(latest, first.normalize()).date()}")
-
-
-def _warn_beyond_data(st: Store, ts: pd.Timestamp) -> None:
-    """A warning when ``ts`` lies far beyond the store's last transaction (a mistyped year):
-    the features are still right for that day, as if no one had bought since."""
-    from loyalist.evaluation.splits import MAX_GAP_DAYS
-
-    last = st.date_range()[1]
-    gap = (ts - last).days
-    if gap > MAX_GAP_DAYS:
-        log.warning("as_of %s is %s days after the last transaction in the store (%s): the "
-                    "features describe every customer as if no one had bought since; the "
-                    "default as_of is %s", ts.date(), f"{gap:,}", last.date(),
-                    (last.normalize() + pd.Timedelta(days=1)).date())
 
 
 #: data ending longer ago than this before today is said to be stale (run, plan)
@@ -143,7 +143,6 @@ def features(store_path: Path, *, as_of: str | None = None, out: Path | None = N
     with Store(store_path, read_only=not save, create=False) as st:
         ts = resolve_as_of(st, as_of)
         frame = customer_features(st, ts)
-        _warn_beyond_data(st, ts)
         if save:
             st.write_frame(s.T_FEATURES, frame, replace_where="as_of = ?",
                            params=[ts.to_pydatetime()])
@@ -285,9 +284,10 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     then features, customer models, recommendations, the revenue forecast (``forecast_days``
     ahead), a promotion plan (with ``budget``) and the report, all under ``out``.
 
-    Parameters are checked before anything runs (a ParameterError stops it). A step the data
-    cannot support (too few customers, one product, no categories...) is skipped with its
-    reason and the rest go on; ``steps`` lists each step's status, detail and outputs. When
+    Parameters are checked before anything runs (a ParameterError stops it), and an
+    ``as_of`` beyond the data before any step (with ``files``, the load is undone). A step
+    the data cannot support (too few customers, one product, no categories...) is skipped
+    with its reason and the rest go on; ``steps`` lists each step's status, detail and outputs. When
     churn and CLV cannot be trained, the customer models step still segments the customers
     (status ``partial``) and the plan runs on those segments."""
     from loyalist.forecast.forecaster import MAX_HORIZON
@@ -317,8 +317,11 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     loads: list[dict[str, Any]] = []
     if files:
         say(f"loading {len(files)} file(s) into {store_path}")
+        # an as_of the loaded data cannot support undoes the load, as any other refusal would
         loads = ingest(store_path, files, fmt=fmt, mapping=mapping, day_one=day_one,
-                       progress=progress)
+                       progress=progress,
+                       check=lambda st: st.has_rows(s.T_TRANSACTIONS) and resolve_as_of(
+                           st, as_of))
         (out / "quality_report.json").write_text(json.dumps(loads, indent=2, default=str))
     elif not Path(store_path).exists():
         raise DataError(f"{store_path}: no such store; pass the data file(s) to load, e.g. "

@@ -55,12 +55,15 @@ def ingest_files(
     loaded_at: datetime,
     progress: Callable[[str], None] | None = None,
     display: Callable[[str], str] | None = None,
+    check: Callable[[Store], object] | None = None,
 ) -> list[dict[str, Any]]:
     """Load ``files``; return one data-quality report per file (see README for its keys).
     ``day_one``: the date of day 1 when the transactions' date column holds day numbers.
     ``display``: text -> text as the user should see it, applied to every string of each report
     and to the file name before the ``loads`` row is written (an upload's temporary path shown
-    as the client named the file), in the same transaction as the load."""
+    as the client named the file), in the same transaction as the load. ``check``: called
+    with the store once the rows are written, inside the load's transaction: an error it
+    raises undoes the whole load (`loyalist run --as-of` checks its date against the data)."""
     if fmt not in FORMATS:
         raise DataError(f"--format {fmt!r} is unknown; use one of: {', '.join(FORMATS)}")
     if table not in TABLES:
@@ -75,7 +78,8 @@ def ingest_files(
         try:
             return _ingest(store, shown, unpack(), fmt=fmt, mapping=mapping, table=table,
                            day_one=day_one, loaded_at=loaded_at, progress=progress,
-                           skipped=skipped, display=display, members=members)
+                           skipped=skipped, display=display, members=members,
+                           check=check)
         except DataError as e:  # a member of an archive by its name, not its unpacked copy
             msg = str(e)
             for real, name in sorted(shown, key=lambda x: -len(str(x[0]))):
@@ -91,7 +95,8 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
             progress: Callable[[str], None] | None,
             skipped: dict[str, list[str]] | None = None,
             display: Callable[[str], str] | None = None,
-            members: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+            members: Mapping[str, str] | None = None,
+            check: Callable[[Store], object] | None = None) -> list[dict[str, Any]]:
     """``skipped``: folder or archive (as shown) -> sentences on the files in it that were
     not read (documents, side tables that are no sales lines), added to the report of its
     first file. ``members``: file as shown -> the folder or archive (as shown) it was found
@@ -190,6 +195,8 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
         new = [r["load_id"] for r in reports
                if r["table"] == s.T_TRANSACTIONS and r["status"] == "loaded"]
         orders.refresh(con, new, progress)
+        if check is not None:
+            check(store)
     return reports
 
 
