@@ -15,6 +15,7 @@ import pytest
 from conftest import LOADED_AT, ONLINE_RETAIL, need_shared
 
 from loyalist import __version__
+from loyalist import schema as s
 from loyalist.churn import ChurnModel
 from loyalist.churn.reasons import explain, phrase
 from loyalist.errors import DataError, ModelVersionError, NotFittedError, ParameterError
@@ -474,6 +475,66 @@ def test_score_says_what_it_does(syn_fit, syn_store: Store, tmp_path: Path) -> N
     assert said == [f"features at {AS_OF.date()}",
                     f"scoring {len(feats):,} customers (segments, churn with its reasons, "
                     "lifetime value)", "writing the scores"]
+
+
+def test_score_at_another_as_of_is_stored_under_it(syn_fit, syn_store: Store,  # noqa: ANN001
+                                                  tmp_path: Path) -> None:
+    """Exploratory report 7, I1: `score --as-of` with a saved model labelled its rows with the
+    model's as_of, so the scores of that day were doubled (and `plan` crashed on them). Each
+    day's rows now carry that day and replace only that day's; a day past the data is
+    refused, and one far from the model's as_of is warned about."""
+    from loyalist import pipeline
+    from loyalist.features import customer_features
+
+    models, feats, _ = syn_fit
+    path = save(models, tmp_path / "m", metrics={})
+    near, far = AS_OF - pd.Timedelta(days=30), AS_OF - pd.Timedelta(days=H + 30)
+    res = {}
+    for day in (AS_OF, near, near, far):  # `near` twice: the second replaces the first
+        res[day] = pipeline.score(syn_store.path, model_dir=path, as_of=str(day.date()))
+    got = syn_store.query(f"SELECT as_of, count(*) AS n, count(DISTINCT {s.CUSTOMER_ID}) AS d "
+                          "FROM scores GROUP BY 1").set_index("as_of")
+    for day in (AS_OF, near, far):
+        n = len(customer_features(syn_store, day))
+        assert (got.loc[day, "n"], got.loc[day, "d"]) == (n, n), day
+    assert res[AS_OF]["warnings"] == res[near]["warnings"] == []
+    assert res[far]["warnings"] == [
+        f"the models were fitted at as_of {AS_OF.date()} (horizon {H} days) and score "
+        f"{far.date()}, {H + 30} days earlier: they learned from what happened after "
+        f"{far.date()}, so these scores are no fair test of them; retrain for this date with "
+        f"`loyalist train --store {syn_store.path} --as-of {far.date()}`"]
+    before = syn_store.count("scores")
+    with pytest.raises(DataError, match=r"as_of 2030-01-01 is \d+ days after the last purchase"):
+        pipeline.score(syn_store.path, model_dir=path, as_of="2030-01-01")
+    assert syn_store.count("scores") == before
+
+
+def test_scores_doubled_by_an_earlier_version_are_read_once_and_mended(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A store written by the earlier `score --as-of` holds two rows per customer at the
+    models' as_of, the first scored at that day: readers (plan, report, API) see the first
+    of each, and the next command that writes to the store deletes the others."""
+    from loyalist.store import META, SCORES_KEY
+
+    path = tmp_path / "old.duckdb"
+    day = pd.Timestamp("2024-03-01")
+    right = pd.DataFrame({s.CUSTOMER_ID: ["C1", "C2"], "churn_probability": [0.1, 0.2],
+                          "as_of": day})
+    with Store(path) as st:
+        st.write_frame("scores", right)
+        st.write_frame("scores", right.assign(churn_probability=[0.8, 0.9]))  # the bug's rows
+        st.con.execute(f"DELETE FROM {META} WHERE key = ?", [SCORES_KEY])  # an older store
+    with Store(path, read_only=True) as st:
+        seen = st.query("SELECT * FROM scores ORDER BY customer_id")
+        assert st.count("scores") == 2
+    pd.testing.assert_frame_equal(seen, right, check_dtype=False)
+    assert "holds 2 row(s) more than one per customer and as_of" in caplog.text
+    with Store(path) as st:
+        assert st.query("SELECT churn_probability FROM scores ORDER BY customer_id"
+                        )["churn_probability"].tolist() == [0.1, 0.2]
+        assert st.query(f"SELECT value FROM {META} WHERE key = ?", [SCORES_KEY]
+                        )["value"].tolist() == ["2"]
+    assert "held 2 row(s) more than one per customer and as_of" in caplog.text
 
 
 def test_version_compatibility_rule() -> None:

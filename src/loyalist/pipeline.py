@@ -564,7 +564,9 @@ def train(store_path: Path, *, as_of: str | None = None, horizon: int = 90,
 
 def score(store_path: Path, *, model_dir: Path, as_of: str | None = None,
           out: Path | None = None, progress: Progress | None = None) -> dict[str, Any]:
-    """Score customers at ``as_of`` with models saved by ``train`` (version-checked)."""
+    """Score customers at ``as_of`` with models saved by ``train`` (version-checked),
+    replacing the store's scores of that as_of only. ``warnings`` says when ``as_of`` lies
+    more than the models' horizon from the as_of they were fitted at."""
     from loyalist.evaluation.persist import load
     from loyalist.evaluation.run import score_customers
 
@@ -572,6 +574,8 @@ def score(store_path: Path, *, model_dir: Path, as_of: str | None = None,
     models = load(model_dir)
     with Store(store_path, create=False) as st:
         ts = resolve_as_of(st, as_of)
+        warnings = [w for w in [_model_age_warning(models.as_of, models.horizon_days, ts,
+                                                   st.path)] if w]
         say(f"features at {ts.date()}")
         feats = customer_features(st, ts)
         say(f"scoring {len(feats):,} customers (segments, churn with its reasons, lifetime "
@@ -589,7 +593,23 @@ def score(store_path: Path, *, model_dir: Path, as_of: str | None = None,
                  "scores_parquet": str(out / "scores.parquet")}
     return {"as_of": str(ts.date()), "customers": int(len(scores)),
             "tiers": scores["churn_tier"].value_counts().to_dict(), "paths": paths,
-            "scores": scores}
+            "warnings": warnings, "scores": scores}
+
+
+def _model_age_warning(fitted: pd.Timestamp, horizon: int, ts: pd.Timestamp, store: Path
+                       ) -> str | None:
+    """A sentence when models fitted at ``fitted`` score ``ts`` more than their ``horizon``
+    days away: later, the churn and value patterns they learned are that much older; earlier,
+    they learned from what happened after ``ts``, so the scores are no fair test of them."""
+    gap = (ts - pd.Timestamp(fitted)).days
+    if abs(gap) <= horizon:
+        return None
+    when = (f"{gap:,} days later: the churn and value patterns they learned are that much "
+            "older" if gap > 0 else f"{-gap:,} days earlier: they learned from what happened "
+            f"after {ts.date()}, so these scores are no fair test of them")
+    return (f"the models were fitted at as_of {pd.Timestamp(fitted).date()} (horizon {horizon} "
+            f"days) and score {ts.date()}, {when}; retrain for this date with `loyalist train "
+            f"--store {store} --as-of {ts.date()}`")
 
 
 def evaluate_customers(store_path: Path, *, as_of: str | None, horizon: int = 90,

@@ -101,6 +101,8 @@ def score(store: StoreOpt = Path(DEFAULT_STORE), as_of: AsOfOpt = None,
         emit_json({k: v for k, v in res.items() if k != "scores"})
         return
     out.print(f"scored {res['customers']:,} customers at {res['as_of']}: tiers {res['tiers']}")
+    for w in res["warnings"]:
+        out.print(f"[yellow]warning: {w}[/yellow]")
     for k, p in res["paths"].items():
         out.print(f"  {k}: {p}")
 

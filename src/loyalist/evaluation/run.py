@@ -276,7 +276,10 @@ def fit_customer_models(store: Store, as_of: Any, horizon: int = 90, *, segments
 
 
 def score_customers(models: CustomerModels, features: pd.DataFrame) -> pd.DataFrame:
-    """The scores frame (``SCORE_COLUMNS`` + ``clv_expected``, ``outlier``, ``as_of``)."""
+    """The scores frame (``SCORE_COLUMNS`` + ``clv_expected``, ``outlier``, ``as_of``). Each
+    row's ``as_of`` is its features' (the day it was scored at), which is the models' own only
+    when they score the day they were fitted for: `loyalist score --as-of` labelled a newer
+    month's scores with the models' date, duplicating them there (exploratory report 7, I1)."""
     if len(features) == 0:
         raise DataError("scoring: the feature frame has no customers")
     feats = features.reset_index(drop=True)
@@ -289,7 +292,7 @@ def score_customers(models: CustomerModels, features: pd.DataFrame) -> pd.DataFr
     parts.append(_bgnbd_scores(models, feats))
     parts.append(models.clv.score(feats).drop(columns=s.CUSTOMER_ID))
     out = pd.concat(parts, axis=1)
-    out["as_of"] = models.as_of
+    out["as_of"] = feats["as_of"].to_numpy()
     first = [c for c in SCORE_COLUMNS if c in out.columns]
     return out[first + [c for c in out.columns if c not in first]]
 

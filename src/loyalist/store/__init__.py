@@ -239,6 +239,20 @@ class Store:
             self.con.execute(LINES_VIEW)
         if not read_only:
             self._migrate()
+        elif self._migration_due(SCORES_KEY) and (n := _duplicate_scores(self.con)):
+            # it cannot be mended read-only: readers see the rows a writer keeps
+            db = self.con.execute("SELECT current_database()").fetchall()[0][0]
+            self.con.execute(f"""CREATE TEMP VIEW {s.T_SCORES} AS SELECT * FROM
+                "{db}".main.{s.T_SCORES} QUALIFY {_FIRST_SCORE} = 1""")
+            log.warning("%s: table %s holds %d row(s) more than one per customer and as_of, "
+                        "written by `loyalist score --as-of` of an earlier version; the first "
+                        "of each is read, and the next command that writes to the store "
+                        "removes the others", self.path, s.T_SCORES, n)
+
+    def _migration_due(self, key: str) -> bool:
+        """Whether the one-time migration ``key`` has not been done on this store."""
+        return not self.has_table(META) or not self.con.execute(
+            f"SELECT count(*) FROM {META} WHERE key = ?", [key]).fetchall()[0][0]
 
     def _migrate(self) -> None:
         """Bring data written by an earlier version to today's form, once per store (marked in
@@ -248,16 +262,28 @@ class Store:
         stay apart from 'user@x.com'."""
         con = self.con
         con.execute(f"CREATE TABLE IF NOT EXISTS {META} (key VARCHAR PRIMARY KEY, value VARCHAR)")
-        if con.execute(f"SELECT count(*) FROM {META} WHERE key = ?",
-                       [EMAIL_CASE_KEY]).fetchall()[0][0]:
-            return
-        with self.transaction():
-            changed = _lower_email_ids(con)
-            con.execute(f"INSERT INTO {META} VALUES (?, ?)", [EMAIL_CASE_KEY, str(changed)])
-        if changed:
-            log.warning("%s: %d customer id(s) written as e-mail addresses with capital letters "
-                        "by an earlier version are now lower-cased (one mailbox, one customer)",
-                        self.path, changed)
+        if self._migration_due(EMAIL_CASE_KEY):
+            with self.transaction():
+                changed = _lower_email_ids(con)
+                con.execute(f"INSERT INTO {META} VALUES (?, ?)", [EMAIL_CASE_KEY, str(changed)])
+            if changed:
+                log.warning("%s: %d customer id(s) written as e-mail addresses with capital "
+                            "letters by an earlier version are now lower-cased (one mailbox, "
+                            "one customer)", self.path, changed)
+        if self._migration_due(SCORES_KEY):
+            with self.transaction():
+                removed = _duplicate_scores(con)
+                if removed:
+                    con.execute(f"""DELETE FROM {s.T_SCORES} WHERE rowid IN (
+                        SELECT rowid FROM {s.T_SCORES} QUALIFY {_FIRST_SCORE} > 1)""")
+                con.execute(f"INSERT INTO {META} VALUES (?, ?)", [SCORES_KEY, str(removed)])
+            if removed:
+                log.warning("%s: table %s held %d row(s) more than one per customer and as_of, "
+                            "written by `loyalist score --as-of` of an earlier version (another "
+                            "day's scores labelled with the models' as_of); the first of each, "
+                            "scored at that as_of, is kept and the others were removed: score "
+                            "the days you meant again with `loyalist score --as-of DAY`",
+                            self.path, s.T_SCORES, removed)
 
     def __enter__(self) -> Store:
         return self
@@ -371,6 +397,22 @@ class Store:
 #: the store's own record of the migrations done (``key``, ``value``)
 META = "store_meta"
 EMAIL_CASE_KEY = "email_ids_lowercased"
+#: scores hold one row per customer and as_of (exploratory report 7, I1: `score --as-of`
+#: labelled another day's scores with the models' as_of, so `plan` crashed on the duplicates
+#: and the report counted customers twice); the value is how many rows were removed
+SCORES_KEY = "scores_one_per_customer"
+#: 1 for the first-written score row of each customer and as_of: the one scored at that as_of
+#: (the rows added under it by the earlier `score --as-of` were appended after it)
+_FIRST_SCORE = (f"row_number() OVER (PARTITION BY as_of, {s.CUSTOMER_ID} ORDER BY rowid)")
+
+
+def _duplicate_scores(con: duckdb.DuckDBPyConnection) -> int:
+    """How many rows of the scores table are not the first of their customer and as_of."""
+    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                       [s.T_SCORES]).fetchall()[0][0]:
+        return 0
+    return int(con.execute(f"SELECT count(*) - count(DISTINCT (as_of, {s.CUSTOMER_ID})) "
+                           f"FROM {s.T_SCORES}").fetchall()[0][0])
 
 
 def _lower_email_ids(con: duckdb.DuckDBPyConnection) -> int:
