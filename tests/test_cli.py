@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -149,6 +150,39 @@ def test_features_shortly_after_the_data_are_made(tmp_path: Path) -> None:
     run("ingest", write_csv(tmp_path / "t.csv", [line()]), "--store", store)
     p = run("-q", "features", "--store", store, "--as-of", "2024-01-20", "--json")
     assert json.loads(p.stdout)["customers"] == 1 and "WARNING" not in p.stderr
+
+
+@pytest.mark.parametrize(("given", "args"), [
+    ("csv", ["plan", "--budget", "100", "--out", "{tmp}/p"]),
+    ("csv", ["loads"]),
+    ("csv", ["report", "--out", "{tmp}/r"]),
+    ("csv", ["train", "--out", "{tmp}/t"]),
+    ("csv", ["ingest", "{good}"]),
+    ("csv", ["serve"]),
+    ("parquet", ["features"]),
+])
+def test_a_data_file_given_as_the_store_is_one_line(tmp_path: Path, given: str,
+                                                    args: list[str]) -> None:
+    """Exploratory report 7, I2: a CSV or Parquet file as --store gave a traceback on read
+    commands ("Cannot launch in-memory database in read-only mode"), was called "a DuckDB
+    database but not a Loyalist store" by others, and `serve` started on it."""
+    good = write_csv(tmp_path / "good.csv", [line()])
+    store = tmp_path / f"sales.{given}"
+    if given == "parquet":
+        pd.DataFrame([line()]).to_parquet(store)
+    else:
+        write_csv(store, [line()])
+    before = _digest(store)
+    argv = [a.replace("{tmp}", str(tmp_path)).replace("{good}", str(good)) for a in args]
+    p = subprocess.run([*EXE, *argv, "--store", str(store)], capture_output=True, text=True,
+                       timeout=60, env={**os.environ, "LOYALIST_API_KEYS": "k"})
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    kind = "a CSV or text file" if given == "csv" else "a Parquet file"
+    assert [x for x in p.stderr.splitlines() if x.startswith("error")] == [
+        f"error: {store}: {kind}, not a Loyalist store; --store (or LOYALIST_STORE) names the "
+        f"DuckDB store file. Load this file into one with `loyalist ingest {store} --store "
+        "shop.duckdb`, then use --store shop.duckdb"]
+    assert _digest(store) == before
 
 
 @pytest.mark.parametrize("args", [["features"], ["train", "--out", "{tmp}/t"]])

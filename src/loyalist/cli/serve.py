@@ -41,6 +41,9 @@ def serve(
         raise ParameterError(f"the API needs the 'api' extra ({e.name} is missing); "
                              "install it with `pip install 'loyalist[api]'`") from None
     settings = _settings(Settings, store)
+    from loyalist.store import check_store_file
+
+    check_store_file(settings.store)  # a data file given as the store: refused, not served
     if not settings.api_keys:
         raise ParameterError("no API keys: set LOYALIST_API_KEYS, e.g. "
                              "LOYALIST_API_KEYS='reader-key,writer-key:write' (every endpoint "

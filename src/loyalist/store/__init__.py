@@ -136,14 +136,17 @@ def _in_use(path: Path, duckdb_message: str, *, read_only: bool) -> str | None:
             "the store per request and never blocks writes for long")
 
 
+NOT_DUCKDB = ("{path}: not a Loyalist store (the file is not a DuckDB database); give the path "
+              "of a store made by `loyalist ingest`, or a new file name")
+
+
 def _cannot_open(path: Path, duckdb_message: str, *, read_only: bool) -> str:
     """One line for an I/O error opening the store that is not a lock: what is wrong with
     the path, and what to do."""
     text = duckdb_message.lower()
     first = duckdb_message.splitlines()[0]
     if "not a valid duckdb database" in text:
-        return (f"{path}: not a Loyalist store (the file is not a DuckDB database); give the "
-                "path of a store made by `loyalist ingest`, or a new file name")
+        return NOT_DUCKDB.format(path=path)
     if "no such file or directory" in text:
         return (f"{path}: the folder {path.parent} does not exist; create it or give another "
                 "--store path")
@@ -152,6 +155,35 @@ def _cannot_open(path: Path, duckdb_message: str, *, read_only: bool) -> str:
         return (f"{path}: no permission to {'read' if read_only else 'write'} the store "
                 f"({first}); check the file's and its folder's permissions")
     return f"{path}: cannot open the store ({first})"
+
+
+#: the text a DuckDB database file holds at byte 8 (its header's magic bytes)
+DUCKDB_MAGIC = b"DUCK"
+
+
+def check_store_file(path: Path) -> None:
+    """Refuse an existing ``path`` that is no DuckDB database, before DuckDB opens it: a
+    sales file or a catalog given as the store (DuckDB 2 opens a .csv or .parquet path as an
+    in-memory database over the file, so `plan` failed with "Cannot launch in-memory database
+    in read-only mode" and `train` called it "a DuckDB database but not a Loyalist store";
+    exploratory report 7, I2). Every command and ``loyalist serve`` open the store through
+    :class:`Store`, which calls this first."""
+    if not path.is_file():
+        return
+    with path.open("rb") as f:
+        head = f.read(8000)
+    if head[8:12] == DUCKDB_MAGIC:
+        return
+    from loyalist.ingest.read import DATA_SUFFIXES, sniff_kind
+
+    kind = sniff_kind(path)  # by the magic bytes, else the name; "csv" when neither tells
+    if kind == "csv" and (b"\0" in head or not path.name.lower().endswith(DATA_SUFFIXES)):
+        raise StoreError(NOT_DUCKDB.format(path=path))
+    what = {"csv": "a CSV or text file", "json": "a JSON file", "excel": "an Excel file",
+            "parquet": "a Parquet file", "arrow": "an Arrow/Feather file"}[kind]
+    raise StoreError(f"{path}: {what}, not a Loyalist store; --store (or LOYALIST_STORE) "
+                     f"names the DuckDB store file. Load this file into one with `loyalist "
+                     f"ingest {path} --store shop.duckdb`, then use --store shop.duckdb")
 
 
 @functools.cache
@@ -209,6 +241,7 @@ class Store:
                  memory_limit: str | None = None, create: bool = True) -> None:
         self.path = Path(path) if path is not None else default_path()
         self.read_only = read_only
+        check_store_file(self.path)
         if (read_only or not create) and not self.path.exists():
             raise StoreError(
                 f"{self.path}: no store here; create one with `loyalist ingest FILE --store "
