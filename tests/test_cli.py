@@ -86,6 +86,15 @@ def _digest(p: Path) -> str:
     (["run", "--out", "{tmp}/o", "--as-of", "2030-01-01"], "days after the last purchase"),
     (["run", "{later}", "--out", "{tmp}/o", "--as-of", "2030-01-01"],
      "is 2187 days after the last purchase in the store (2024-01-05)"),
+    # a catalog or constraints file that is a folder or no text (exploratory report 7, I5)
+    (["plan", "--budget", "100", "--catalog", "{parquet}", "--out", "{tmp}/p"],
+     "t.parquet: a Parquet file, not text; pass a catalog in TOML, YAML, JSON or CSV"),
+    (["plan", "--budget", "100", "--constraints", "{parquet}", "--out", "{tmp}/p"],
+     "t.parquet: a Parquet file, not text; pass constraints in TOML, YAML or JSON"),
+    (["plan", "--budget", "100", "--catalog", "{tmp}", "--out", "{tmp}/p"],
+     "a folder, not a file; pass a catalog"),
+    (["run", "--out", "{tmp}/o", "--budget", "100", "--constraints", "{tmp}"],
+     "a folder, not a file; pass constraints"),
     # a window of days is checked before a date is computed from it (100,000 days overflow)
     (["train", "--horizon", "50000", "--out", "{tmp}/t"],
      "--horizon 50000 is impossible: it must be between 1 and 1,095 days"),
@@ -123,9 +132,11 @@ def test_bad_input_is_one_line_exit_2_store_untouched(tmp_path: Path, args: list
     (tmp_path / "bad.toml").write_text("x\n")
     (tmp_path / "catalog.csv").write_text("name,kind,value\nten_off,percent_discount,ten\n")
     later = write_csv(tmp_path / "later.csv", [line(order="2", when="2024-01-05 10:00:00")])
+    pd.DataFrame([line()]).to_parquet(tmp_path / "t.parquet")
     subst = {"{missing}": str(tmp_path / "nope.csv"), "{bad}": str(bad), "{good}": str(good),
              "{badtoml}": str(tmp_path / "bad.toml"), "{later}": str(later),
-             "{badcatalog}": str(tmp_path / "catalog.csv")}
+             "{badcatalog}": str(tmp_path / "catalog.csv"),
+             "{parquet}": str(tmp_path / "t.parquet")}
     argv = [subst.get(a, a.replace("{tmp}", str(tmp_path))) for a in args]
     p = run(*argv, "--store", store, ok=False) if args[0] != "generate" else run(*argv, ok=False)
     assert p.returncode == 2, p.stderr

@@ -566,6 +566,33 @@ def test_catalog_formats_agree(tmp_path: Path) -> None:
     assert np.isnan(frames[0]["min_spend"]).all()
 
 
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-16", "utf-8-sig"])
+def test_a_catalog_is_read_in_the_encodings_ingest_reads(tmp_path: Path, encoding: str) -> None:
+    """Exploratory report 7, I5: a Windows-1252 catalog CSV was refused ("'utf-8' codec
+    can't decode byte 0xc9") although `ingest` reads that encoding."""
+    for suffix, text in (("csv", "name,kind,value\nÉté_sale,percent_discount,10\n"),
+                         ("yaml", "promotions:\n  - {name: Été_sale, kind: bogo, value: 50}\n")):
+        (tmp_path / f"c.{suffix}").write_bytes(text.encode(encoding))
+        assert load_catalog(tmp_path / f"c.{suffix}")["name"].tolist() == ["Été_sale"]
+
+
+def test_a_binary_file_or_folder_is_no_catalog_or_constraints(tmp_path: Path) -> None:
+    """Exploratory report 7, I5: a Parquet file gave a UnicodeDecodeError traceback, and a
+    folder was called "no such file"."""
+    pq = tmp_path / "sales.csv"  # a Parquet file, whatever its name says
+    pd.DataFrame({"a": [1]}).to_parquet(pq)
+    with pytest.raises(DataError, match=r"sales.csv: a Parquet file, not text; pass a catalog "
+                                        r"in TOML, YAML, JSON or CSV \(a table in another "
+                                        r"format loads into the store with `loyalist ingest "
+                                        r"FILE --table promotion_catalog`\)"):
+        load_catalog(pq)
+    (tmp_path / "c.toml").write_bytes(b"\x00\x01binary")
+    with pytest.raises(DataError, match="c.toml: a binary file, not text; pass constraints"):
+        load_constraints(tmp_path / "c.toml")
+    with pytest.raises(DataError, match=f"{tmp_path}: a folder, not a file; pass constraints"):
+        load_constraints(tmp_path)
+
+
 def test_seasonal_factor_hand_computed() -> None:
     """Two years of 10 orders a day, except every December at 30: a plan for December,
     learned from campaigns in flat months, expects three times the effect; learned from a

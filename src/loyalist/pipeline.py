@@ -301,9 +301,6 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
                                example=30)
     if budget is not None or budget_per_month is not None:
         goal = plan_params(budget, goal, period, budget_per_month=budget_per_month).goal
-    for label, path in (("--catalog", catalog), ("--constraints", constraints)):
-        if path is not None and not Path(path).is_file():
-            raise ParameterError(f"{label} {path}: no such file; check the path")
     if as_of is not None:
         to_as_of(as_of)
     # read now, so that a file the plan step would refuse stops the job before the load

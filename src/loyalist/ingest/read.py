@@ -462,6 +462,15 @@ def _to_utf8(path: Path, dest: Path) -> Path:
     return dest
 
 
+def decoded_text(path: Path) -> str:
+    """The whole text of a small file, decoded as a table is read (:func:`text_encoding`:
+    UTF-16 with its byte-order mark, UTF-8, else Windows-1252, whose undefined bytes become
+    U+FFFD as in :func:`_to_utf8`): a plan's catalog or constraints file."""
+    enc = text_encoding(path)
+    with _open_binary(path) as f:
+        return f.read().decode("cp1252" if enc == "latin-1" else enc, errors="replace")
+
+
 def header_line(path: Path, encoding: str = "utf-8") -> int:
     """The line holding the column names: 0, unless the first line names fewer than two known
     columns and a later one (within the first lines) names two or more, as in an export that

@@ -149,10 +149,34 @@ def split_list(cell: object) -> list[str]:
     return [c.strip() for c in str(cell).replace(",", ";").split(";") if c.strip()]
 
 
-def _read_mapping(path: Path) -> Any:
+#: what a catalog or a constraints file may be, for the messages refusing another path
+CATALOG_FILE = ("a catalog in TOML, YAML, JSON or CSV (a table in another format loads into "
+                "the store with `loyalist ingest FILE --table promotion_catalog`)")
+CONSTRAINTS_FILE = "constraints in TOML, YAML or JSON"
+
+
+def _read_text(path: Path, what: str) -> str:
+    """The text of a catalog or constraints file, decoded as `ingest` decodes a CSV (a
+    Windows-1252 export too: :func:`loyalist.ingest.read.decoded_text`). A folder, a missing
+    path and a binary file (a Parquet or Excel file given by mistake) are refused naming
+    ``what`` to pass (exploratory report 7, I5: a Parquet file gave a UnicodeDecodeError
+    traceback, a folder was "no such file", and a Latin-1 CSV was refused)."""
+    if path.is_dir():
+        raise DataError(f"{path}: a folder, not a file; pass {what}")
     if not path.is_file():
-        raise DataError(f"{path}: no such file; pass an existing TOML, YAML or JSON file")
-    text = path.read_text(encoding="utf-8")
+        raise DataError(f"{path}: no such file; pass {what}")
+    from loyalist.ingest.read import decoded_text, sniff_kind
+
+    kind = sniff_kind(path)  # by the magic bytes, as ingest tells a table's format
+    text = decoded_text(path) if kind in ("csv", "json") else None
+    if text is None or "\0" in text[:8000]:
+        shown = {"parquet": "a Parquet", "arrow": "an Arrow/Feather", "excel": "an Excel"}
+        raise DataError(f"{path}: {shown.get(kind, 'a binary')} file, not text; pass {what}")
+    return text
+
+
+def _read_mapping(path: Path, what: str) -> Any:
+    text = _read_text(path, what)
     if not text.strip():
         raise DataError(f"{path}: the file is empty")
     suffix = path.suffix.lower()
@@ -177,14 +201,14 @@ def load_catalog(path: str | Path) -> pd.DataFrame:
     """Read and check a promotion catalog file (see the module docstring)."""
     p = Path(path)
     if p.suffix.lower() == ".csv":
-        if not p.is_file():
-            raise DataError(f"{p}: no such file; pass an existing catalog file")
+        import io
+
         try:
-            frame = pd.read_csv(p)
-        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
+            frame = pd.read_csv(io.StringIO(_read_text(p, CATALOG_FILE)))
+        except (pd.errors.EmptyDataError, pd.errors.ParserError) as e:
             raise DataError(f"{p}: cannot read the catalog as CSV: {e}") from None
     else:
-        doc = _read_mapping(p)
+        doc = _read_mapping(p, CATALOG_FILE)
         rows = doc
         if isinstance(doc, Mapping):
             rows = doc.get("promotion", doc.get("promotions"))
@@ -387,7 +411,7 @@ def load_constraints(path: str | Path | None = None, **overrides: Any) -> Constr
     source = str(path) if path is not None else "constraints"
     doc: Mapping[str, Any] = {}
     if path is not None:
-        raw = _read_mapping(Path(path))
+        raw = _read_mapping(Path(path), CONSTRAINTS_FILE)
         if not isinstance(raw, Mapping):
             raise DataError(f"{source}: constraints must be a table of keys (see "
                             "`loyalist plan --help`)")
