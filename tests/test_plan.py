@@ -9,13 +9,14 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from loyalist import pipeline
+from loyalist import jsontext, pipeline
 from loyalist import schema as s
 from loyalist.cli.main import app
 from loyalist.errors import DataError, InfeasibleError, LoyalistError, ParameterError
@@ -76,12 +77,32 @@ def _ctx(sc: dict, **over: object) -> PlanContext:
     return PlanContext(**kw)  # type: ignore[arg-type]
 
 
+def _strict_json(text: str) -> Any:
+    """``text`` parsed as JSON proper: NaN and Infinity, which Python's json module writes and
+    reads but JSON.parse and jq refuse, are an error."""
+    def refuse(const: str) -> None:
+        raise ValueError(f"{const} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_text_is_strict_json() -> None:
+    """Exploratory report 7, I6: plan.json and `plan --json` held a bare NaN."""
+    doc = {"a": float("nan"), "b": [np.float32("nan"), np.float64("inf"), -np.inf],
+           "c": (np.int64(3), np.float64(0.5)), "d": pd.Timestamp("2024-01-02"), "e": True}
+    assert _strict_json(jsontext.dumps(doc)) == {"a": None, "b": [None, None, None],
+                                                 "c": [3, 0.5], "d": "2024-01-02 00:00:00",
+                                                 "e": True}
+
+
 def test_plan_cli_json_and_files(scenario: dict, tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["plan", "--store", str(scenario["store"]), "--budget", "3000",
                                  "--goal", "retention", "--period", "30", "--out",
                                  str(tmp_path), "--json"])
     assert r.exit_code == 0, r.output
-    doc = json.loads(r.stdout)
+    doc = _strict_json(r.stdout)
+    # valid JSON: the zero-budget point's value per spend is null, not a bare NaN (I6)
+    assert _strict_json((tmp_path / "plan.json").read_text())["sensitivity"] == doc["sensitivity"]
+    assert doc["sensitivity"][0]["spend"] == 0 and doc["sensitivity"][0]["value_per_spend"] is None
     for key in ("budget", "goal", "spend", "expected_value", "roi", "promotions",
                 "customers_targeted", "sensitivity", "assumptions"):
         assert key in doc, key

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from loyalist import __version__
+from loyalist import __version__, jsontext
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError, check_days
 from loyalist.features import MAX_HORIZON_DAYS, customer_features, to_as_of
@@ -213,7 +213,7 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
     say(f"generating the {scenario} scenario")
     gen = generate(scenario, customers=customers, months=months, seed=seed, out=data_dir)
     reports = load_scenario(store_path, gen["files"], progress=progress)
-    (out / "quality_report.json").write_text(json.dumps(reports, indent=2, default=str))
+    (out / "quality_report.json").write_text(jsontext.dumps(reports))
     say("computing features")
     as_of, feats, feat_path = features(store_path, out=out / "features.parquet")
     feats.to_csv(out / "features.csv", index=False)
@@ -319,7 +319,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
                        progress=progress,
                        check=lambda st: st.has_rows(s.T_TRANSACTIONS) and resolve_as_of(
                            st, as_of))
-        (out / "quality_report.json").write_text(json.dumps(loads, indent=2, default=str))
+        (out / "quality_report.json").write_text(jsontext.dumps(loads))
     elif not Path(store_path).exists():
         raise DataError(f"{store_path}: no such store; pass the data file(s) to load, e.g. "
                         f"loyalist run sales.csv --store {store_path}")
@@ -498,7 +498,7 @@ def write_run_json(out: Path, *, command: str, as_of: pd.Timestamp | None, input
         "inputs": {str(p): sha(p) for p in inputs}, "metrics": metrics, **(extra or {}),
     }
     path = out / "run.json"
-    path.write_text(json.dumps(doc, indent=2, default=str))
+    path.write_text(jsontext.dumps(doc))
     return path
 
 
@@ -887,16 +887,10 @@ def evaluate_recommend(store_path: Path | str, as_of: str | pd.Timestamp | None 
         path.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(report["metrics"]).to_csv(path / "recommend_metrics.csv", index=False)
         (path / "recommend_evaluation.json").write_text(
-            json.dumps(report, indent=2, default=json_default))
+            jsontext.dumps(report))
         report["outputs"] = [str(path / "recommend_metrics.csv"),
                              str(path / "recommend_evaluation.json")]
     return report
-
-
-def json_default(x: object) -> object:
-    if isinstance(x, np.integer | np.floating):
-        return x.item()
-    return str(x)
 
 
 def forecast(store_path: str | Path, horizon: int = 30, out_dir: str | Path = "out",
@@ -1170,7 +1164,7 @@ def save_plan(store_path: Path, planned: dict[str, Any]) -> None:
         st.write_frame(s.T_PLANS, pd.DataFrame({
             "plan_id": [summ["plan_id"]], "as_of": [planned["as_of"]],
             "goal": [summ["goal"]], "budget": [float(summ["budget"])],
-            "summary": [json.dumps(summ, default=json_default)]}),
+            "summary": [jsontext.dumps(summ, indent=None)]}),
             replace_where="plan_id = ?", params=[summ["plan_id"]])
         st.write_frame(s.T_PLAN_CUSTOMERS,
                        planned["customers"].assign(plan_id=summ["plan_id"]),
@@ -1187,7 +1181,7 @@ def write_plan(res: dict[str, Any], out: Path) -> dict[str, str]:
         fname = "plan.csv" if name == "customers" else f"{name}.csv"
         res[name].to_csv(out / fname, index=False)
         files[name] = str(out / fname)
-    (out / "plan.json").write_text(json.dumps(res["summary"], indent=2, default=json_default))
+    (out / "plan.json").write_text(jsontext.dumps(res["summary"]))
     files["json"] = str(out / "plan.json")
     plot_plan(res, out / "plan.png")
     files["plot"] = str(out / "plan.png")

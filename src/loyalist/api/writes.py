@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from loyalist import pipeline
+from loyalist import jsontext, pipeline
 from loyalist.api.models import PlanRequest
 from loyalist.api.storegate import StoreGate
 from loyalist.errors import LoyalistError
@@ -23,12 +23,12 @@ from loyalist.schema import NEW_SEGMENT
 
 
 def json_safe(x: Any, replace: tuple[str, str] | None = None) -> Any:
-    """Plain JSON: numpy scalars via :func:`loyalist.pipeline.json_default`, NaN -> None;
+    """Plain JSON (:func:`loyalist.jsontext.dumps`: numpy scalars as numbers, NaN -> None);
     ``replace`` = (old, new) substitutes text inside strings (a temporary path)."""
-    text = json.dumps(x, default=pipeline.json_default)
+    text = jsontext.dumps(x, indent=None)
     if replace is not None:
         text = text.replace(json.dumps(replace[0])[1:-1], json.dumps(replace[1])[1:-1])
-    return json.loads(text, parse_constant=lambda _c: None)
+    return json.loads(text)
 
 
 @contextlib.contextmanager

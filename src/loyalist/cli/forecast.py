@@ -7,7 +7,6 @@ propagates to the entry point (one red line, exit code 2).
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from loyalist import jsontext
 from loyalist.cli.lazy import lazy
 from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt, one_of
 from loyalist.names import DEFAULT_STORE, FORECAST_BY
@@ -62,7 +62,7 @@ def forecast_command(
     res = pipeline.forecast(store, horizon, out_dir, by=by, country=country, as_of=as_of,
                             models=models, progress=progress(as_json))
     if as_json:
-        sys.stdout.write(json.dumps(res, indent=2, default=str) + "\n")
+        sys.stdout.write(jsontext.dumps(res) + "\n")
         return
     from loyalist.report.html import vs_baseline
 

@@ -9,7 +9,6 @@ keeps log records of warnings and above only; ``loyalist -v CMD`` adds the INFO 
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from loyalist import __version__
+from loyalist import __version__, jsontext
 from loyalist.cli.lazy import lazy
 from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt, one_of
 from loyalist.errors import LoyalistError, ParameterError
@@ -47,7 +46,7 @@ DayOneOpt = Annotated[str | None, typer.Option(
 
 
 def emit_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+    sys.stdout.write(jsontext.dumps(doc) + "\n")
 
 
 #: this invocation's root options, set by :func:`main` before any command runs

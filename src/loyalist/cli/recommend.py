@@ -15,7 +15,6 @@ Registering in the main CLI::
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from loyalist import jsontext
 from loyalist import schema as s
 from loyalist.cli.lazy import lazy
 from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt, one_of, writable_folder
@@ -56,7 +56,7 @@ AsOfOpt = Annotated[str | None, typer.Option(
 
 
 def _emit_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, default=pipeline.json_default) + "\n")
+    sys.stdout.write(jsontext.dumps(doc) + "\n")
 
 
 @app.command("recommend")

@@ -11,13 +11,12 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from loyalist import __version__
+from loyalist import __version__, jsontext
 from loyalist.errors import DataError
 
 __all__ = ["write_model_card"]
@@ -285,5 +284,5 @@ def write_model_card(metrics: dict[str, Any], out_dir: str | Path) -> dict[str, 
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Loyalist model "
         f"card</title><style>{CSS}</style></head><body>" + "\n".join(hb) + "</body></html>\n")
     paths["metrics"] = out / "metrics.json"
-    paths["metrics"].write_text(json.dumps(metrics, indent=2, default=str))
+    paths["metrics"].write_text(jsontext.dumps(metrics))
     return paths

@@ -18,7 +18,7 @@ from typing import Any
 
 import joblib
 
-from loyalist import __version__
+from loyalist import __version__, jsontext
 from loyalist.errors import DataError, ModelVersionError
 
 __all__ = ["FORMAT", "compatible", "load", "read_metadata", "save"]
@@ -78,7 +78,7 @@ def save(model: Any, path: str | Path, *, as_of: Any = None, data_fingerprint: s
         "versions": _versions(),
         **(extra or {}),
     }
-    text = json.dumps(meta, indent=2, default=str)  # fail before writing anything
+    text = jsontext.dumps(meta)  # fail before writing anything
     joblib.dump(model, path / BLOB, compress=3)
     (path / META).write_text(text)
     return path

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -35,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loyalist import __version__
+from loyalist import __version__, jsontext
 from loyalist import schema as s
 from loyalist.churn.model import MIN_CUSTOMERS, ChurnModel
 from loyalist.clv.ml import BoostedCLVModel
@@ -569,7 +568,7 @@ def _segments_only(store: Store, ts: pd.Timestamp, horizon: int, cfg: ModelSetti
     timings["total_s"] = time.perf_counter() - t0
     metrics["timings"] = {k: round(v, 3) for k, v in timings.items()}
     if card is not None:
-        card["metrics"].write_text(json.dumps(metrics, indent=2, default=str))
+        card["metrics"].write_text(jsontext.dumps(metrics))
     return {
         "as_of": ts, "horizon_days": horizon, "evaluation_cutoff": ts - pd.Timedelta(days=horizon),
         "scores": scores, "features": feats, "metrics": metrics, "profiles": profiles,
@@ -748,7 +747,7 @@ def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
     timings["total_s"] = time.perf_counter() - t0
     metrics["timings"] = {k: round(v, 3) for k, v in timings.items()}
     if card is not None:  # rewrite metrics.json with the final timings
-        card["metrics"].write_text(json.dumps(metrics, indent=2, default=str))
+        card["metrics"].write_text(jsontext.dumps(metrics))
     return {
         "as_of": ts, "horizon_days": horizon, "evaluation_cutoff": test_cut,
         "scores": scores, "features": feats, "metrics": metrics, "profiles": profiles,

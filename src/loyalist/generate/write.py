@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
+from loyalist import jsontext
 from loyalist.generate.generator import Scenario
 
 #: name -> file name, in the order they are written
@@ -47,6 +47,6 @@ def write_scenario(s: Scenario, out_dir: Path) -> dict[str, Path]:
     meta = dict(s.meta)
     meta["files"] = {k: FILES[k] for k in FILES}
     path = out_dir / FILES["scenario"]
-    path.write_text(json.dumps(meta, indent=2, default=str) + "\n")
+    path.write_text(jsontext.dumps(meta) + "\n")
     paths["scenario"] = path
     return paths
