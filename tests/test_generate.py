@@ -240,6 +240,9 @@ def test_truth_response_covers_every_customer_and_promotion(
     assert (live["incremental_purchase_prob"] > 0).mean() > 0.9
     assert r["incremental_purchase_prob"].between(0, 1).all()
     assert (r["treated_purchase_prob"] >= r["baseline_purchase_prob"]).all()
+    # the usual basket the orders' revenue is valued at: the customer's mean order value
+    spend = r["customer_id"].map(sc.truth.set_index("customer_id")["spend_mean"])
+    np.testing.assert_allclose(r["basket"], spend)
     # promotions differ, and so do customers
     by_promo = live.groupby("promotion")["incremental_orders"].mean()
     assert by_promo.max() > 1.5 * by_promo.min()

@@ -819,6 +819,46 @@ def test_offer_fit_follows_category_shares_and_basket_depth() -> None:
 
 
 
+def test_clearing_counts_only_the_revenue_in_the_categories_to_clear() -> None:
+    """Exploratory report 7, I3: a knitwear offer's incremental orders are the customer's whole
+    usual basket, most of it in other categories; only the customer's knitwear share of those
+    baskets is knitwear revenue, plus what redemptions add less their discount, which is on
+    knitwear (the bug: all its incremental revenue counted, 1.25 x 260 = 325 for "knit_many"
+    below). A store-wide offer counts the customer's share of all of it, as before; an offer on
+    another category only its baskets' share. Category names match without letter case."""
+    from loyalist.promote.plan import CATEGORY_REVENUE_RULE, goal_values
+
+    cust = pd.DataFrame({s.CUSTOMER_ID: ["knit_many", "knit_none"],
+                         "share__knitwear": [0.4, 0.0], "share__shoes": [0.6, 1.0]}
+                        ).set_index(s.CUSTOMER_ID)
+    catalog = pd.DataFrame({"name": ["knit_30", "all_10", "shoes_20"],
+                            "kind": "percent_discount", "value": [30.0, 10.0, 20.0],
+                            "contact_cost": 0.1, "category": ["Knitwear", "", "shoes"]})
+    # orders x basket + redemptions x (added - discount), per row
+    pred = pd.DataFrame({
+        s.CUSTOMER_ID: ["knit_many", "knit_none"] * 3,
+        "promotion": ["knit_30"] * 2 + ["all_10"] * 2 + ["shoes_20"] * 2,
+        "incremental_orders": [2.0, 1.0, 1.0, 1.0, 1.0, 2.0],
+        "basket": [100.0, 50.0, 100.0, 50.0, 100.0, 50.0],
+        "incremental_revenue": [2 * 100 + 1 * 60, 50 + 0.5 * 60, 100 - 0.5 * 10, 50 - 5.0,
+                                100 + 1 * 30, 100 + 1 * 30]})
+    ctx = PlanContext(cust, catalog, pd.Timestamp("2025-01-01"))
+    params = PlanParams(budget=100, goal="clear_inventory", clear_categories=["knitwear"])
+    v, notes = goal_values("clear_inventory", pred, ctx, params)
+    expect = 1.25 * np.array([2 * 100 * 0.4 + 60, 0 + 30, 0.4 * 95, 0.0, 0.4 * 100, 0.0])
+    np.testing.assert_allclose(v, expect)
+    assert any(CATEGORY_REVENUE_RULE in n for n in notes)
+    # the profit goal's overstock credit counts the same revenue
+    pred["incremental_margin"], pred["contact_cost"] = 0.0, 0.0
+    v, notes = goal_values("profit", pred, ctx, params)
+    np.testing.assert_allclose(v, expect / 1.25 * 0.25)
+    assert any(CATEGORY_REVENUE_RULE in n for n in notes)
+    # without the basket in the predictions (e.g. a truth frame), the customer's mean order
+    ctx.customers["aov_mean"] = [100.0, 50.0]
+    v, _ = goal_values("clear_inventory", pred.drop(columns="basket"), ctx, params)
+    np.testing.assert_allclose(v, expect)
+
+
 def test_offer_fit_is_capped_and_probabilities_stay_below_one() -> None:
     """A basket of 1 among baskets of 300 would make free shipping 3.4x as attractive as the
     average; the fit stops at FIT_CAP. And however effects are redistributed, a customer's

@@ -57,7 +57,7 @@ TRUTH_COLUMNS = ("customer_id", "purchase_rate", "dropout_prob", "dropped_out_at
 RESPONSE_COLUMNS = ("customer_id", "promotion", "alive", "baseline_purchase_prob",
                     "treated_purchase_prob", "incremental_purchase_prob", "incremental_orders",
                     "expected_redemptions", "discount_cost", "incremental_revenue",
-                    "incremental_margin")
+                    "incremental_margin", "basket")
 
 
 @dataclass

@@ -34,7 +34,8 @@ discount in ``unit_price``; see :mod:`loyalist.generate.baskets`).
 ``truth_response`` is the expectation of the same mechanism for a window starting at ``end``:
 incremental revenue = surviving incremental orders x spend_mean + redemptions x (value of added
 items - discount); incremental margin = the same at the customer's category margins, less the
-discount and the offer's cost outside the price (shipping, points). Contact cost is not
+discount and the offer's cost outside the price (shipping, points); ``basket`` = spend_mean,
+which splits the revenue into the orders' part and the offer's. Contact cost is not
 subtracted (it is in the catalog).
 """
 
@@ -210,6 +211,7 @@ def expected_outcome(promo: PromotionSpec, m: Merchant, x: ResponseInput, dmu: n
         "incremental_revenue": dmu_seen * z + redemptions * (a - d_rev),
         "incremental_margin": (dmu_seen * z * margin_rate
                                + redemptions * (a_profit - d_rev - d_cost)),
+        "basket": z,
     }
 
 

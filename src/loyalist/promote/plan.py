@@ -23,7 +23,10 @@ average_order_value
                   incremental revenue beyond the customer's usual basket per extra order
                   (with the structural revenue: redemptions x (added - discount))
 clear_inventory   incremental revenue landing in the categories to clear (named, or the
-                  inventory's overstocked ones), x (1 + ``OVERSTOCK_BONUS``)
+                  inventory's overstocked ones), x (1 + ``OVERSTOCK_BONUS``): the
+                  incremental orders' baskets at the customer's share of spend there,
+                  plus what redemptions add less their discount where the offer is
+                  (:func:`target_revenue`)
 ================  ================================================================
 
 **Before valuing**, each customer's effects are shrunk towards a structure across promotions
@@ -74,10 +77,11 @@ from loyalist.response.value import MULTI_USE, OfferMechanics, structural_value
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BASKET_ELASTICITY", "CLOSED_SEASON", "CLOSED_SHARE", "COMPETITOR_ELASTICITY",
-           "FIT_CAP", "FIT_FLOOR", "FIT_PRIOR_ITEMS", "OVERSTOCK_BONUS", "PlanContext",
-           "closed_season", "competitor_pressure", "eligibility", "goal_value_text",
-           "goal_values", "losing_money", "make_plan", "seasonal_factor"]
+__all__ = ["BASKET_ELASTICITY", "CATEGORY_REVENUE_RULE", "CLOSED_SEASON", "CLOSED_SHARE",
+           "COMPETITOR_ELASTICITY", "FIT_CAP", "FIT_FLOOR", "FIT_PRIOR_ITEMS", "OVERSTOCK_BONUS",
+           "PlanContext", "closed_season", "competitor_pressure", "eligibility",
+           "goal_value_text", "goal_values", "losing_money", "make_plan", "seasonal_factor",
+           "target_revenue"]
 
 #: how strongly a competitor's percent-off cuts our response, per kind (assumption)
 COMPETITOR_ELASTICITY = {"percent_discount": 1.6, "fixed_voucher": 1.4, "bogo": 1.3,
@@ -89,6 +93,12 @@ MIN_COMPETITOR_FACTOR = 0.15
 ELASTICITY_RANGE = PRIOR_RANGE
 #: extra value of a unit of revenue in an overstocked category (assumption)
 OVERSTOCK_BONUS = 0.25
+#: how a plan counts the incremental revenue in given categories (:func:`target_revenue`)
+CATEGORY_REVENUE_RULE = (
+    "The revenue counted in them is the incremental orders x the customer's usual basket x "
+    "the customer's past share of spend in those categories, plus what redemptions add less "
+    "their discount: all of it for an offer on those categories, the overlapping share for an "
+    "offer on some of them, the customer's share for a store-wide offer")
 LAPSED_FACTOR = 2.0
 LAPSED_MIN_DAYS = 60.0
 #: weight kept on each (customer, promotion) estimate; the rest goes to its rank-1 structure
@@ -264,30 +274,57 @@ def _target_categories(ctx: PlanContext, params: PlanParams) -> list[str]:
 
 
 def _share(customers: pd.DataFrame, ids: np.ndarray, cats: list[str]) -> np.ndarray:
-    cols = [f"share__{c}" for c in cats if f"share__{c}" in customers]
+    """Each customer's past share of spend in ``cats`` (0 where unknown)."""
+    from loyalist.response.data import share_column
+
+    cols = list(dict.fromkeys(share_column(c) for c in cats))
+    cols = [c for c in cols if c in customers]
     if not cols:
         return np.zeros(len(ids))
     return np.nan_to_num(customers[cols].sum(axis=1).reindex(ids).to_numpy(dtype=float))
 
 
-def target_share(pred: pd.DataFrame, ctx: PlanContext, cats: list[str]) -> np.ndarray:
-    """Share of each (customer, promotion)'s incremental revenue that lands in ``cats``:
-    1 for a promotion on those categories only, its overlap for one on some of them, the
-    customer's past share of ``cats`` for a promotion on the whole assortment."""
+def _usual_basket(pred: pd.DataFrame, ctx: PlanContext) -> np.ndarray:
+    """Each row's usual order value: the prediction's ``basket`` (what its revenue was
+    valued with), else the customer's mean order value, else the median one."""
+    if "basket" in pred:
+        b = pred["basket"].to_numpy(dtype=float)
+    else:
+        aov = ctx.customers["aov_mean"] if "aov_mean" in ctx.customers else \
+            pd.Series(np.nan, index=ctx.customers.index)
+        b = aov.reindex(pred[s.CUSTOMER_ID].to_numpy()).to_numpy(dtype=float)
+    known = np.isfinite(b)
+    return np.where(known, b, np.median(b[known]) if known.any() else 0.0)
+
+
+def target_revenue(pred: pd.DataFrame, ctx: PlanContext, cats: list[str]) -> np.ndarray:
+    """The part of each (customer, promotion)'s incremental revenue expected in ``cats``.
+
+    The revenue is structural (:func:`loyalist.response.value.structural_value`): incremental
+    orders x the customer's usual basket, plus what redemptions add less their discount. The
+    baskets are the customer's whole usual order, so their share in ``cats`` is the customer's
+    past share of spend there, whatever the offer. What redemptions add and take off is in
+    the offer's categories: all of it in ``cats`` for an offer on them, the overlap share
+    for one on some of them, the customer's share for an offer on the whole assortment. (A
+    store-wide offer's revenue is thus the customer's share of all of it.) Category names
+    match without letter case."""
     out = np.zeros(len(pred))
-    if not cats:
+    if not cats or pred.empty:
         return out
     ids = pred[s.CUSTOMER_ID].to_numpy()
     own = _share(ctx.customers, ids, cats)
+    rev = pred["incremental_revenue"].to_numpy(dtype=float)
+    orders = (pred["incremental_orders"].to_numpy(dtype=float)
+              if "incremental_orders" in pred else np.zeros(len(pred)))
+    from_orders = np.nan_to_num(orders * _usual_basket(pred, ctx))
+    offer_share = own.copy()
     promo_cats = ctx.catalog.set_index("name")["category"].map(split_list)
-    target = set(cats)
+    target = {c.casefold() for c in cats}
     for promo, idx in pred.groupby("promotion", sort=False).indices.items():
-        pc = promo_cats.get(promo, [])
+        pc = {c.casefold() for c in promo_cats.get(promo, [])}
         if pc:
-            out[idx] = len(target & set(pc)) / len(pc)
-        else:
-            out[idx] = own[idx]
-    return out
+            offer_share[idx] = len(target & pc) / len(pc)
+    return from_orders * own + (rev - from_orders) * offer_share
 
 
 def goal_values(goal: str, pred: pd.DataFrame, ctx: PlanContext, params: PlanParams
@@ -296,7 +333,6 @@ def goal_values(goal: str, pred: pd.DataFrame, ctx: PlanContext, params: PlanPar
     assumptions it used."""
     notes: list[str] = []
     cats = _target_categories(ctx, params)
-    overstock = target_share(pred, ctx, cats)
     rev = pred["incremental_revenue"].to_numpy(dtype=float)
     if goal == "retention":
         v = pred["incremental_prob"].to_numpy(dtype=float)
@@ -316,9 +352,10 @@ def goal_values(goal: str, pred: pd.DataFrame, ctx: PlanContext, params: PlanPar
         v = pred["incremental_margin"].to_numpy(dtype=float) - pred["contact_cost"].to_numpy(
             dtype=float)
         if cats:
-            v = v + OVERSTOCK_BONUS * rev * overstock
+            v = v + OVERSTOCK_BONUS * target_revenue(pred, ctx, cats)
             notes.append(f"revenue in overstocked categories ({', '.join(cats)}) is worth "
-                         f"{OVERSTOCK_BONUS:.0%} more (avoided markdowns and holding cost)")
+                         f"{OVERSTOCK_BONUS:.0%} more (avoided markdowns and holding cost). "
+                         f"{CATEGORY_REVENUE_RULE}")
     elif goal == "visit_frequency":
         v = pred["incremental_orders"].to_numpy(dtype=float)
     elif goal == "average_order_value":
@@ -332,9 +369,9 @@ def goal_values(goal: str, pred: pd.DataFrame, ctx: PlanContext, params: PlanPar
             raise DataError("goal clear_inventory needs categories to clear: name them with "
                             "--clear CATEGORY or load an inventory file with an 'overstocked' "
                             "column")
-        v = rev * overstock * (1.0 + OVERSTOCK_BONUS)
+        v = target_revenue(pred, ctx, cats) * (1.0 + OVERSTOCK_BONUS)
         notes.append(f"categories to clear: {', '.join(cats)}; their revenue counts "
-                     f"{1 + OVERSTOCK_BONUS:g}x")
+                     f"{1 + OVERSTOCK_BONUS:g}x. {CATEGORY_REVENUE_RULE}")
     else:  # PlanParams.check() guards this
         raise DataError(f"unknown goal {goal!r}")
     return np.nan_to_num(v), notes
@@ -387,12 +424,14 @@ def offer_fit(pred: pd.DataFrame, ctx: PlanContext) -> tuple[np.ndarray, str | N
                                      .to_numpy(dtype=float)).clip(0)
             break
     used: set[str] = set()
+    from loyalist.response.data import share_column
+
     for promo, idx in pred.groupby("promotion", sort=False).indices.items():
         if promo not in cat.index:
             continue
         m = np.ones(len(idx))
         cats = split_list(cat.at[promo, "category"]) if "category" in cat else []
-        if cats and evidence is not None and any(f"share__{c}" in cust for c in cats):
+        if cats and evidence is not None and any(share_column(c) in cust for c in cats):
             own = _share(cust, ids[idx], cats)
             n_i = evidence[idx]
             mix = float(np.average(own, weights=n_i)) if n_i.sum() > 0 else float(own.mean())
