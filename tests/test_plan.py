@@ -148,6 +148,54 @@ def test_plan_cli_can_drop_the_offer_fit_assumption(scenario: dict, tmp_path: Pa
     assert not any(a.startswith("offer fit") for a in docs["--no-offer-fit"]["assumptions"])
     assert docs["--offer-fit"]["expected_value"] != docs["--no-offer-fit"]["expected_value"]
 
+def test_clear_names_a_category_of_the_store(scenario: dict, tmp_path: Path) -> None:
+    """Exploratory report 7, I8: `--clear Knitwear` (the store has knitwear) and `--clear
+    socks` (no such category) gave an empty plan and exit 0; `--clear` with a goal that does
+    not use it was silently ignored. Now a name is matched without letter case, and said so;
+    an unknown one, or one with another goal, is one line and exit 2, and nothing is stored."""
+    from loyalist.promote.plan import match_categories
+
+    store = scenario["store"]
+    def stored() -> int:
+        with Store(store, read_only=True) as st:
+            return int(st.query(f"SELECT count(*) AS n FROM {s.T_PLANS}")["n"].iloc[0]) \
+                if st.has_table(s.T_PLANS) else 0
+
+    plans = stored()
+
+    def run(*args: str) -> object:
+        return CliRunner().invoke(app, ["plan", "--store", str(store), "--budget", "500",
+                                        "--out", str(tmp_path), *args])
+
+    r = run("--goal", "clear_inventory", "--clear", "socks")
+    assert r.exit_code != 0 and isinstance(r.exception, ParameterError)
+    assert str(r.exception) == ("--clear 'socks' is not a category of this store; its 6 "
+                                "categories: accessories, denim, dresses, knitwear, outerwear, "
+                                "shoes")
+    r = run("--goal", "revenue", "--clear", "knitwear")
+    assert r.exit_code != 0 and isinstance(r.exception, ParameterError)
+    assert str(r.exception).startswith("--clear 'knitwear' is used only by the goals "
+                                       "clear_inventory and profit")
+    assert stored() == plans
+    r = run("--goal", "clear_inventory", "--clear", "Knitwear", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["customers_targeted"] > 0 and doc["goal_value"] > 0
+    assert ("--clear 'Knitwear' taken as this store's category 'knitwear' (matched without "
+            "letter case)") in doc["assumptions"]
+    assert any(a.startswith("categories to clear: knitwear;") for a in doc["assumptions"])
+
+    assert match_categories(["Outerwear", "denim"], ["denim", "outerwear"])[0] == [
+        "outerwear", "denim"]
+    with pytest.raises(ParameterError, match="did you mean 'knitwear'"):
+        match_categories(["knitwer"], ["knitwear", "shoes"])
+    with pytest.raises(ParameterError, match="sales have no categories"):
+        match_categories(["knitwear"], [])
+    with pytest.raises(ParameterError, match=r"--clear '' names no category"):
+        PlanParams(budget=1, goal="clear_inventory", clear_categories=[" "]).check()
+    assert PlanParams(budget=1, goal="profit", clear_categories=["x"]).check()
+
+
 def test_schedule_fills_each_month_first_fit_in_priority_order() -> None:
     # priority order; months of 10 and 10 (and a part-month of 5)
     cost = np.array([6.0, 3.0, 4.0, 2.0, 9.0, 1.0, 7.0])

@@ -1105,7 +1105,7 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     ``stale_check`` warns when the data end long before today (off for a generated scenario,
     whose end is its simulated present)."""
     from loyalist.promote.catalog import load_constraints
-    from loyalist.promote.plan import PlanContext, make_plan
+    from loyalist.promote.plan import PlanContext, make_plan, match_categories
 
     say = progress or (lambda _m: None)
     params = plan_params(budget, goal, period, budget_per_month=budget_per_month,
@@ -1117,6 +1117,12 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     with Store(store_path, read_only=True) as st:
         ts = resolve_as_of(st, as_of)
         stale = stale_data_warning(st.date_range()[1], as_of=ts) if stale_check else None
+        clear_notes: list[str] = []
+        if params.clear_categories:
+            known = st.query(f"SELECT DISTINCT {s.CATEGORY} AS c FROM {s.T_LINES} "
+                             f"WHERE {s.CATEGORY} IS NOT NULL")["c"].astype(str).tolist()
+            params.clear_categories, clear_notes = match_categories(params.clear_categories,
+                                                                    known)
         say("fitting the promotion response model")
         inp = plan_inputs(st, ts, catalog=catalog, period_days=period)
     known = set(inp["customers"]["segment"].astype(str))
@@ -1126,8 +1132,8 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
                              f"segments: {', '.join(sorted(known))}")
     ctx = PlanContext(customers=inp["customers"], catalog=inp["catalog"], as_of=ts,
                       inventory=inp["inventory"], competitors=inp["competitors"],
-                      assumptions=inp["assumptions"], season_factor=inp["season_factor"],
-                      season_note=inp["season_note"])
+                      assumptions=clear_notes + inp["assumptions"],
+                      season_factor=inp["season_factor"], season_note=inp["season_note"])
     say("optimising the plan")
     res = make_plan(inp["predictions"], ctx, params, cons)
     summ = res["summary"]

@@ -39,8 +39,9 @@ def plan(
         help="Constraints file (TOML/YAML/JSON): min/max spend, segment caps, cool-down, "
              "minimum age, inventory caps.")] = None,
     clear: Annotated[list[str] | None, typer.Option(
-        "--clear", help="Category to clear (goal clear_inventory; repeatable; default: the "
-                        "inventory's overstocked ones).")] = None,
+        "--clear", help="Category to clear (goal clear_inventory, or profit's overstock "
+                        "credit; repeatable; letter case ignored; default: the inventory's "
+                        "overstocked ones).")] = None,
     max_segment_share: Annotated[float | None, typer.Option(
         help="Most of the budget any one segment may get (0-1).")] = None,
     cooldown: Annotated[int | None, typer.Option(

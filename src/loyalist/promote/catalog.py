@@ -41,8 +41,8 @@ from loyalist.errors import DataError, InfeasibleError, ParameterError
 from loyalist.names import GOAL_ALIASES as NAMED_GOAL_ALIASES
 from loyalist.names import GOALS as NAMED_GOALS
 
-__all__ = ["COUNT_GOALS", "GENERIC_CATALOG", "GENERIC_ORDER_RANGE", "GOALS", "GOAL_UNITS",
-           "MONTH_DAYS", "Constraints", "PlanParams", "amount_name", "amount_text",
+__all__ = ["CLEAR_GOALS", "COUNT_GOALS", "GENERIC_CATALOG", "GENERIC_ORDER_RANGE", "GOALS",
+           "GOAL_UNITS", "MONTH_DAYS", "Constraints", "PlanParams", "amount_name", "amount_text",
            "generic_catalog", "load_catalog", "load_constraints", "normalise_catalog",
            "split_list"]
 
@@ -56,6 +56,8 @@ GOAL_UNITS = {"retention": "customers kept", "revenue": "of incremental revenue"
               "reactivation": "lapsed customers won back"}
 #: goals counted in customers or orders (a cost per unit is meaningful for these)
 COUNT_GOALS = ("retention", "visit_frequency", "reactivation")
+#: the goals that use the categories to clear (``--clear``)
+CLEAR_GOALS = ("clear_inventory", "profit")
 #: other spellings accepted for ``--goal``
 GOAL_ALIASES = NAMED_GOAL_ALIASES
 
@@ -496,6 +498,16 @@ class PlanParams:
         if self.goal not in GOALS:
             raise ParameterError(f"--goal {self.goal!r} is unknown; use one of "
                                  f"{', '.join(GOALS)}")
+        self.clear_categories = [str(c).strip() for c in self.clear_categories]
+        if "" in self.clear_categories:
+            raise ParameterError("--clear '' names no category; give a category, e.g. "
+                                 "--clear outerwear")
+        if self.clear_categories and self.goal not in CLEAR_GOALS:
+            raise ParameterError(
+                f"--clear {self.clear_categories[0]!r} is used only by the goals "
+                f"{' and '.join(CLEAR_GOALS)} (profit credits the categories' revenue as "
+                f"overstocked); goal {self.goal} would ignore it: drop --clear or use "
+                "--goal clear_inventory")
         return self
 
     def months(self) -> list[tuple[int, int, float]]:

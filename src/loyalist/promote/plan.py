@@ -50,6 +50,7 @@ too (avoided markdowns and holding cost).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import logging
 import math
 import re
@@ -61,7 +62,7 @@ import numpy as np
 import pandas as pd
 
 from loyalist import schema as s
-from loyalist.errors import DataError, InfeasibleError
+from loyalist.errors import DataError, InfeasibleError, ParameterError
 from loyalist.promote.catalog import (
     COUNT_GOALS,
     GOAL_UNITS,
@@ -80,8 +81,8 @@ log = logging.getLogger(__name__)
 __all__ = ["BASKET_ELASTICITY", "CATEGORY_REVENUE_RULE", "CLOSED_SEASON", "CLOSED_SHARE",
            "COMPETITOR_ELASTICITY", "FIT_CAP", "FIT_FLOOR", "FIT_PRIOR_ITEMS", "OVERSTOCK_BONUS",
            "PlanContext", "closed_season", "competitor_pressure", "eligibility",
-           "goal_value_text", "goal_values", "losing_money", "make_plan", "seasonal_factor",
-           "target_revenue"]
+           "goal_value_text", "goal_values", "losing_money", "make_plan", "match_categories",
+           "seasonal_factor", "target_revenue"]
 
 #: how strongly a competitor's percent-off cuts our response, per kind (assumption)
 COMPETITOR_ELASTICITY = {"percent_discount": 1.6, "fixed_voucher": 1.4, "bogo": 1.3,
@@ -271,6 +272,35 @@ def _target_categories(ctx: PlanContext, params: PlanParams) -> list[str]:
         return inv.loc[inv[s.OVERSTOCKED].fillna(False).astype(bool), s.CATEGORY].astype(
             str).tolist()
     return []
+
+
+def match_categories(names: list[str], known: list[str]) -> tuple[list[str], list[str]]:
+    """The categories to clear (``--clear``) as the store's ``known`` categories, and a note
+    for each name matched without letter case. ParameterError, naming the store's categories,
+    for a name the store does not have: it would clear nothing."""
+    out: list[str] = []
+    notes: list[str] = []
+    for name in names:
+        if name in known:
+            out.append(name)
+            continue
+        same = [k for k in known if k.casefold() == name.casefold()]
+        if same:
+            out += same
+            notes.append(f"--clear {name!r} taken as this store's category "
+                         f"{', '.join(map(repr, same))} (matched without letter case)")
+            continue
+        if not known:
+            raise ParameterError(f"--clear {name!r}: this store's sales have no categories, so "
+                                 "there is none to clear; load products with a category "
+                                 "(`loyalist ingest products.csv --table products`)")
+        near = difflib.get_close_matches(name.casefold(), [k.casefold() for k in known], n=1,
+                                         cutoff=0.75)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        shown = ", ".join(sorted(known)[:30]) + (", ..." if len(known) > 30 else "")
+        raise ParameterError(f"--clear {name!r} is not a category of this store; {hint}its "
+                             f"{len(known):,} categories: {shown}")
+    return list(dict.fromkeys(out)), notes
 
 
 def _share(customers: pd.DataFrame, ids: np.ndarray, cats: list[str]) -> np.ndarray:
