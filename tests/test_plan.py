@@ -131,6 +131,10 @@ def test_plan_cli_json_and_files(scenario: dict, tmp_path: Path) -> None:
     with Store(scenario["store"], read_only=True) as st:
         stored = st.query("SELECT * FROM plans WHERE plan_id = ?", [doc["plan_id"]])
     assert len(stored) == 1 and json.loads(stored["summary"].iloc[0])["spend"] == doc["spend"]
+    # exploratory report 7, I11: the files --out wrote are the CLI's; the stored plan, which
+    # GET /plans/{id} serves, does not name paths on the machine the command ran on
+    assert doc["files"]["json"] == str(tmp_path / "plan.json")
+    assert "files" not in json.loads(stored["summary"].iloc[0])
 
 
 
@@ -147,6 +151,36 @@ def test_plan_cli_can_drop_the_offer_fit_assumption(scenario: dict, tmp_path: Pa
     assert len(fit) == 1 and "share of spend" in fit[0]
     assert not any(a.startswith("offer fit") for a in docs["--no-offer-fit"]["assumptions"])
     assert docs["--offer-fit"]["expected_value"] != docs["--no-offer-fit"]["expected_value"]
+
+def test_plan_cli_says_roi_as_a_percent_and_revenue_once(scenario: dict, tmp_path: Path
+                                                          ) -> None:
+    """Exploratory report 7, I11: the CLI printed ROI as a ratio ("ROI 1.40") where the report
+    and dashboard print 140%, and for the revenue goal the same revenue twice ("expected 9,615
+    of incremental revenue; incremental revenue 9,615"); the demo said "budget 5,000 a month"
+    and then "budget 5,000"."""
+    from loyalist.cli.plan import short_line
+    from loyalist.promote.catalog import roi_text
+    from loyalist.report.html import ratio_pct
+
+    r = CliRunner().invoke(app, ["plan", "--store", str(scenario["store"]), "--budget", "3000",
+                                 "--goal", "revenue", "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    doc = json.loads((tmp_path / "plan.json").read_text())
+    rev = f"{doc['incremental_revenue']:,.0f}"
+    assert f"expected {rev} of incremental revenue (80%: " in text
+    assert text.count(f" {rev} ") + text.count(f" {rev};") == 1
+    assert f"ROI {100 * doc['roi']:,.0f}%;" in text
+    first = doc["promotions"][0]
+    assert re.search(rf"{first['cost']:,.0f} .{{0,3}} {100 * first['roi']:,.0f}% ", text)
+    assert roi_text(1.398) == ratio_pct(1.398) == "140%" and roi_text(None) == "n/a"
+    assert roi_text(-0.25) == "-25%" and roi_text(float("nan")) == "n/a"
+    line = short_line({"goal": "clear_inventory", "budget": 5000.0, "budget_per_month": 5000.0,
+                       "customers_targeted": 766, "spend": 3264.6, "incremental_revenue":
+                       10768.4, "roi": 1.398, "confidence": "medium"})
+    assert line == ("plan (clear_inventory, budget 5,000 a month): 766 customers, spend 3,265, "
+                    "incremental revenue 10,768, ROI 140%, confidence medium")
+
 
 def test_clear_names_a_category_of_the_store(scenario: dict, tmp_path: Path) -> None:
     """Exploratory report 7, I8: `--clear Knitwear` (the store has knitwear) and `--clear

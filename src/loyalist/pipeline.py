@@ -246,8 +246,9 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
                             "evaluation": rec_eval["summary"]},
         "bought_together": {k: together[k] for k in ("orders", "products", "rules")},
         "plan": {k: planned["summary"][k] for k in (
-            "plan_id", "budget", "goal", "spend", "customers_targeted", "incremental_revenue",
-            "net_profit", "roi", "confidence")} | {"against_truth": plan_eval},
+            "plan_id", "budget", "budget_per_month", "goal", "spend", "customers_targeted",
+            "incremental_revenue", "net_profit", "roi", "confidence")}
+                | {"against_truth": plan_eval},
         "forecast": {"series": len(fc["series"]), "total": {
             k: fc["series"]["total"][k] for k in ("model", "mase_vs_seasonal_naive")
             if k in fc["series"]["total"]}},
@@ -1166,11 +1167,14 @@ def save_plan(store_path: Path, planned: dict[str, Any]) -> None:
     ``plan_customers``, replacing a plan of the same id: a server makes the plan while it
     still answers reads, and takes the store to itself only for this."""
     summ = planned["summary"]
+    # without the files `--out` wrote: paths on the machine (and from the folder) the command
+    # ran in, meaningless to the API and dashboard that serve the stored plan
+    stored = {k: v for k, v in summ.items() if k != "files"}
     with Store(store_path) as st:
         st.write_frame(s.T_PLANS, pd.DataFrame({
             "plan_id": [summ["plan_id"]], "as_of": [planned["as_of"]],
             "goal": [summ["goal"]], "budget": [float(summ["budget"])],
-            "summary": [jsontext.dumps(summ, indent=None)]}),
+            "summary": [jsontext.dumps(stored, indent=None)]}),
             replace_where="plan_id = ?", params=[summ["plan_id"]])
         st.write_frame(s.T_PLAN_CUSTOMERS,
                        planned["customers"].assign(plan_id=summ["plan_id"]),

@@ -189,6 +189,8 @@ class PlanResponse(_Open):
     budget: float
     spend: float | None = None
     customers_targeted: int | None = None
+    roi: float | None = Field(None, description="Net incremental profit / spend, a ratio: 1.40 "
+                              "is the CLI's, report's and dashboard's 140%.")
     promotions: list[dict[str, Any]] = Field(default_factory=list)
 
 

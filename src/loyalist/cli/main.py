@@ -397,10 +397,10 @@ def demo(
         out.print(f"recommendations ({task}): best {summ['best_model']}, HR@10 "
                   f"{summ['best_hr_lift']:+.1%} and NDCG@10 {summ['best_ndcg_lift']:+.1%} "
                   "vs recent popularity")
+    from loyalist.cli.plan import short_line
+
     pl = res["plan"]
-    out.print(f"plan ({pl['goal']}, budget {pl['budget']:,.0f}): {pl['customers_targeted']:,} "
-              f"customers, spend {pl['spend']:,.0f}, incremental revenue "
-              f"{pl['incremental_revenue']:,.0f}, confidence {pl['confidence']}")
+    out.print(short_line(pl))
     tr = pl["against_truth"]
     if tr.get("model") is not None:
         out.print(f"  against the scenario's truth: {tr['model']:.0%} of the oracle plan's value"

@@ -69,7 +69,7 @@ def plan(
       loyalist plan --goal clear_inventory --clear outerwear --constraints limits.toml --json
     """
     from loyalist.cli.main import emit_json, out, progress
-    from loyalist.promote.catalog import amount_text
+    from loyalist.promote.catalog import amount_text, roi_text
 
     period = _period(period, months)
     if budget is None and budget_per_month is None:
@@ -85,17 +85,19 @@ def plan(
     if as_json:
         emit_json(summ)
         return
-    roi = "n/a" if summ["roi"] is None else f"{summ['roi']:.2f}"
     opt = summ["optimizer"]
+    interval = (f"(80%: {summ['incremental_revenue_lo80']:,.0f} to "
+                f"{summ['incremental_revenue_hi80']:,.0f})")
+    # the revenue goal's value is the incremental revenue: said once
+    revenue = (f" {interval}" if summ["goal"] == "revenue" else
+               f"; incremental revenue {summ['incremental_revenue']:,.0f} {interval}")
     out.print(f"plan {summ['plan_id']} ({summ['goal']}, {summ['period_days']} days from "
               f"{summ['as_of']}): spend {amount_text(summ['spend'])} of "
               f"{amount_text(summ['budget'])} on "
-              f"{summ['customers_targeted']:,} customers; expected {_goal_value(summ)}; "
-              f"incremental revenue "
-              f"{summ['incremental_revenue']:,.0f} (80%: {summ['incremental_revenue_lo80']:,.0f}"
-              f" to {summ['incremental_revenue_hi80']:,.0f}); net profit "
-              f"{summ['net_profit']:,.0f}, ROI {roi}; confidence {summ['confidence']}; "
-              f"optimality gap {opt['gap']:.3%} ({opt['method']})")
+              f"{summ['customers_targeted']:,} customers; expected {_goal_value(summ)}"
+              f"{revenue}; net profit {summ['net_profit']:,.0f}, ROI {roi_text(summ['roi'])}; "
+              f"confidence {summ['confidence']}; optimality gap {opt['gap']:.3%} "
+              f"({opt['method']})")
     empty = summ.get("empty_reason")
     if empty:  # one line saying why, instead of an empty table
         out.print(f"[yellow]nobody targeted: {empty}[/yellow]")
@@ -105,7 +107,7 @@ def plan(
     for r in summ["promotions"][:15]:
         t.add_row(str(r["rank"]), r["promotion"], r["target_segment"], f"{r['customers']:,}",
                   f"{r['participation']:.0%}", f"{r['incremental_revenue']:,.0f}",
-                  f"{r['cost']:,.0f}", "" if r["roi"] is None else f"{r['roi']:.2f}")
+                  f"{r['cost']:,.0f}", "" if r["roi"] is None else roi_text(r["roi"]))
     if summ["promotions"]:
         out.print(t)
     for w in summ.get("warnings", []):
@@ -121,6 +123,19 @@ def plan(
         out.print(f"  assumption: {a}")
     for k, p in summ.get("files", {}).items():
         out.print(f"  {k}: {p}")
+
+
+def short_line(pl: dict) -> str:
+    """A plan in one line (``loyalist demo``), its budget in the words the plan was asked
+    for: "budget 5,000 a month" for a budget per month."""
+    from loyalist.promote.catalog import amount_text, roi_text
+
+    budget = (f"{amount_text(pl['budget_per_month'])} a month"
+              if pl.get("budget_per_month") is not None else amount_text(pl["budget"]))
+    return (f"plan ({pl['goal']}, budget {budget}): {pl['customers_targeted']:,} customers, "
+            f"spend {amount_text(pl['spend'])}, incremental revenue "
+            f"{pl['incremental_revenue']:,.0f}, ROI {roi_text(pl['roi'])}, confidence "
+            f"{pl['confidence']}")
 
 
 def check_spend_limits(constraints: Path | None, budget: float | None,

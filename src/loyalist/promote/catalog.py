@@ -44,7 +44,7 @@ from loyalist.names import GOALS as NAMED_GOALS
 __all__ = ["CLEAR_GOALS", "COUNT_GOALS", "GENERIC_CATALOG", "GENERIC_ORDER_RANGE", "GOALS",
            "GOAL_UNITS", "MONTH_DAYS", "Constraints", "PlanParams", "amount_name", "amount_text",
            "generic_catalog", "load_catalog", "load_constraints", "normalise_catalog",
-           "split_list"]
+           "roi_text", "split_list"]
 
 #: goals a plan can pursue (``--goal``; spelled in :mod:`loyalist.names`)
 GOALS = NAMED_GOALS
@@ -81,6 +81,15 @@ GENERIC_VOUCHER_SHARE = 0.15
 def _amount_digits(x: float) -> int:
     """Decimals :func:`amount_text` shows: none from 100 up, else three significant digits."""
     return 0 if abs(x) >= 100 or x == 0 else max(0, 2 - math.floor(math.log10(abs(x))))
+
+
+def roi_text(roi: float | None) -> str:
+    """A plan's ROI (net incremental profit / spend, a ratio in plan.json and the CSVs) as
+    every human-readable output shows it: a whole percent, 1.398 -> "140%"; "n/a" without
+    spend."""
+    if roi is None or not math.isfinite(float(roi)):
+        return "n/a"
+    return f"{100 * float(roi):,.0f}%"
 
 
 def amount_text(x: float, *, up: bool = False) -> str:

@@ -55,8 +55,10 @@ def pct(v: Any) -> str:
 
 
 def ratio_pct(v: Any) -> str:
-    """A ratio such as ROI as a whole percent, as the dashboard shows it."""
-    return "n/a" if _na(v) else f"{100 * float(v):,.0f}%"
+    """A ratio such as ROI as a whole percent, as the CLI and the dashboard show it."""
+    from loyalist.promote.catalog import roi_text
+
+    return "n/a" if _na(v) else roi_text(float(v))
 
 
 def vs_baseline(ratio: float) -> str:
