@@ -619,3 +619,23 @@ def test_a_catalog_whose_rows_are_all_refused_says_nothing_was_loaded(tmp_path: 
     out = " ".join(p.stdout.split())
     assert "assumption" not in out and "nothing loaded: the only row was quarantined" in out
     assert "invalid_promotion │ quarantine │ 1 │ 100.00" in out
+
+
+def test_a_library_warning_prints_as_the_commands_own(tmp_path: Path) -> None:
+    """Without -v a log record is a message to the user, 'warning: ...', as the commands print
+    theirs, not 'WARNING loyalist.store: ...' (explore7 I12); -v keeps the log format."""
+    import duckdb
+
+    store = tmp_path / "s.duckdb"
+    run("ingest", write_csv(tmp_path / "t.csv", [line(customer="ann@shop.com")]),
+        "--store", store)
+    for verbose in (False, True):
+        con = duckdb.connect(str(store))  # what an earlier version left: the file's own case
+        con.execute("UPDATE transactions SET customer_id = 'Ann@shop.com'")
+        con.execute("DROP TABLE store_meta")
+        con.close()
+        p = run(*(["-v"] if verbose else []), "features", "--store", store, "--as-of",
+                "2024-01-20")
+        said = [x for x in p.stderr.splitlines() if "lower-cased" in x]
+        assert len(said) == 1, p.stderr
+        assert said[0].startswith("WARNING loyalist.store: " if verbose else "warning: "), said
