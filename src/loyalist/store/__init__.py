@@ -440,9 +440,11 @@ _FIRST_SCORE = (f"row_number() OVER (PARTITION BY as_of, {s.CUSTOMER_ID} ORDER B
 
 
 def _duplicate_scores(con: duckdb.DuckDBPyConnection) -> int:
-    """How many rows of the scores table are not the first of their customer and as_of."""
-    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                       [s.T_SCORES]).fetchall()[0][0]:
+    """How many rows of the scores table are not the first of their customer and as_of (0
+    without such a table, or one without both columns)."""
+    if con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = ? "
+                   "AND column_name IN ('as_of', ?)", [s.T_SCORES, s.CUSTOMER_ID]
+                   ).fetchall()[0][0] < 2:
         return 0
     return int(con.execute(f"SELECT count(*) - count(DISTINCT (as_of, {s.CUSTOMER_ID})) "
                            f"FROM {s.T_SCORES}").fetchall()[0][0])
