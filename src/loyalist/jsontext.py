@@ -13,27 +13,29 @@ import json
 import math
 from typing import Any
 
-__all__ = ["dumps"]
+__all__ = ["dumps", "finite"]
 
 
 def dumps(doc: Any, *, indent: int | None = 2) -> str:
     """``doc`` as JSON text: non-finite floats as null, numpy scalars as numbers, any other
     object JSON does not know as its ``str`` (dates, paths)."""
-    return json.dumps(_finite(doc), indent=indent, default=_plain, allow_nan=False)
+    return json.dumps(finite(doc), indent=indent, default=_plain, allow_nan=False)
 
 
-def _finite(x: Any) -> Any:
+def finite(x: Any) -> Any:
+    """``x`` with every non-finite float (NaN, infinities) as None, through dicts, lists and
+    tuples (a tuple becomes a list), as JSON has it."""
     if isinstance(x, float):  # numpy's float64 too
         return x if math.isfinite(x) else None
     if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
+        return {k: finite(v) for k, v in x.items()}
     if isinstance(x, list | tuple):
-        return [_finite(v) for v in x]
+        return [finite(v) for v in x]
     return x
 
 
 def _plain(x: Any) -> Any:
     item = getattr(x, "item", None)  # a numpy scalar: its Python number
     if callable(item) and getattr(x, "shape", None) == ():
-        return _finite(item())
+        return finite(item())
     return str(x)

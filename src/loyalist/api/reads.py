@@ -9,10 +9,10 @@ means the greatest ``as_of``; for plans, the greatest ``as_of`` and then the one
 from __future__ import annotations
 
 import json
-import math
 from datetime import datetime
 from typing import Any
 
+from loyalist import jsontext
 from loyalist import schema as s
 from loyalist.api.cache import CustomerCache, Sorted
 from loyalist.api.storegate import Reader
@@ -36,15 +36,9 @@ class NotFound(LoyalistError):
     """The thing asked for is not in the store (HTTP 404)."""
 
 
-def clean(x: Any) -> Any:
-    """JSON-safe: NaN and infinities become None, recursively."""
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [clean(v) for v in x]
-    return x
+#: JSON-safe: NaN and infinities become None, recursively (one rule with every JSON document
+#: Loyalist writes)
+clean = jsontext.finite
 
 
 def tables(r: Reader) -> frozenset[str]:

@@ -7,7 +7,6 @@ error, the store is left exactly as it was.
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +16,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from loyalist import jsontext
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 from loyalist.features import orders
@@ -182,8 +182,9 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
                 f"INSERT INTO {s.T_LOADS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [load_id, tbl, name, src.sha256,
                  report.get("format", tbl), loaded_at, report["status"], report["rows_read"],
-                 report["rows_loaded"], report["rows_quarantined"], json.dumps(report["rules"]),
-                 json.dumps(report)])
+                 report["rows_loaded"], report["rows_quarantined"],
+                 jsontext.dumps(report["rules"], indent=None),
+                 jsontext.dumps(report, indent=None)])
             log.info("%s: %s rows read, %s loaded, %s quarantined", path, report["rows_read"],
                      report["rows_loaded"], report["rows_quarantined"])
             done[i] = report
