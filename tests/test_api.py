@@ -879,3 +879,29 @@ def test_a_store_with_segments_only_is_served(tmp_path: Path) -> None:
         assert one.status_code == 200, one.text
         assert one.json()["segment"] and one.json()["clv_expected"] is None
         assert c.get("/customers?tier=high", headers=R).json()["total"] == 0
+
+
+def test_a_plan_clears_the_categories_it_is_given(client: TestClient) -> None:
+    """As ``loyalist plan --clear``: POST /plans takes the categories to clear (the request
+    had no such field, so the API could only clear the overstocked ones), letter case
+    ignored; the plan says which categories it clears, and a category the store lacks is a
+    one-line 422 naming the field and the store's categories."""
+    r = client.post("/plans", json={"budget": 300, "goal": "clear_inventory",
+                                    "clear": ["KNITWEAR"]}, headers=W)
+    assert r.status_code == 200, r.text
+    summ = r.json()
+    assert summ["categories_to_clear"] == ["knitwear"]
+    assert any("'KNITWEAR' taken as this store's category 'knitwear'" in a
+               for a in summ["assumptions"])
+    bad = client.post("/plans", json={"budget": 300, "goal": "clear_inventory",
+                                      "clear": ["knitwaer"]}, headers=W)
+    assert bad.status_code == 422 and bad.json()["error"] == "ParameterError"
+    msg = bad.json()["message"]
+    assert msg.startswith("clear 'knitwaer' is not a category of this store; did you mean "
+                          "'knitwear'?") and "\n" not in msg
+    other = client.post("/plans", json={"budget": 300, "goal": "revenue",
+                                        "clear": ["knitwear"]}, headers=W)
+    assert other.status_code == 422 and "clear 'knitwear' is used only by the goals" in \
+        other.json()["message"]
+    assert client.post("/plans", json={"budget": 300, "goal": "revenue"},
+                       headers=W).json()["categories_to_clear"] is None

@@ -432,6 +432,13 @@ def test_upload_shows_the_quality_report_then_a_scenario_goes_beside_it(
         assert st.count("transactions") == 3  # the uploaded data, untouched
     assert 'id="no-plan"' in page.text and 'id="plan-form"' in page.text
     assert not list(tmp_path.glob(".*building*"))
+    # the plan form clears the categories it is given (comma-separated, letter case ignored),
+    # says so, and shows them again for the next plan
+    page = follow(client, client.post("/app/plans", data={
+        "budget": "200", "goal": "clear_inventory", "period": "30", "clear": "Pastry, "},
+        follow_redirects=False))
+    assert message(page.text, "clearing") == "pastry"
+    assert 'name="clear" id="clear" maxlength="2000" value="pastry"' in page.text
     # both stores are listed; pick the uploaded one again
     assert [x[:2] for x in store_rows(page.text)] == [("shop-coffee.duckdb", "ready"),
                                                       ("shop.duckdb", "no_scores")]

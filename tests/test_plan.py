@@ -218,6 +218,10 @@ def test_clear_names_a_category_of_the_store(scenario: dict, tmp_path: Path) -> 
     assert ("--clear 'Knitwear' taken as this store's category 'knitwear' (matched without "
             "letter case)") in doc["assumptions"]
     assert any(a.startswith("categories to clear: knitwear;") for a in doc["assumptions"])
+    assert doc["categories_to_clear"] == ["knitwear"]
+    r = run("--goal", "clear_inventory", "--clear", "knitwear")
+    assert r.exit_code == 0 and "(clear_inventory, clearing knitwear, 30 days from" in \
+        " ".join(r.stdout.split())
 
     assert match_categories(["Outerwear", "denim"], ["denim", "outerwear"])[0] == [
         "outerwear", "denim"]

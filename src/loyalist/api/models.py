@@ -147,6 +147,11 @@ class PlanRequest(BaseModel):
                                          "never get a promotion on it.")
     inventory_caps: Amounts = Field(default_factory=dict,
                                     description="Per category: at most this many redemptions.")
+    clear: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=200,
+        description="Categories to clear (goal clear_inventory, or profit's overstock credit; "
+                    "letter case ignored; default: the inventory's overstocked ones), as "
+                    "`loyalist plan --clear`.")
     offer_fit: bool = Field(True, description="Assume an offer works best on the customers it "
                                               "fits (category offers on their categories, fixed "
                                               "amounts on smaller baskets); false drops this "

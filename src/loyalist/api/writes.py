@@ -57,7 +57,7 @@ def _scratch(prefix: str, shown_as: str) -> Iterator[Path]:
 PLAN_OPTIONS = {"--budget": "budget", "--budget-per-month": "budget_per_month", "--goal": "goal",
                 "--period": "period", "--segments": "segments", "--as-of": "as_of",
                 "--max-segment-share": "max_segment_share", "--cooldown": "cooldown_days",
-                "--offer-fit": "offer_fit", "--no-offer-fit": "offer_fit"}
+                "--offer-fit": "offer_fit", "--no-offer-fit": "offer_fit", "--clear": "clear"}
 
 
 def plan_message(msg: str) -> str:
@@ -91,7 +91,8 @@ def plan(gate: StoreGate, req: PlanRequest) -> dict[str, Any]:
                                 constraints=cons, max_segment_share=req.max_segment_share,
                                 cooldown_days=req.cooldown_days,
                                 as_of=str(req.as_of) if req.as_of else None, out=None,
-                                offer_fit=req.offer_fit, save=False)
+                                clear=req.clear or None, offer_fit=req.offer_fit,
+                                save=False)
         with gate.write() as store:
             pipeline.save_plan(store, res)
     return json_safe(res["summary"])  # type: ignore[no-any-return]

@@ -91,8 +91,10 @@ def plan(
     # the revenue goal's value is the incremental revenue: said once
     revenue = (f" {interval}" if summ["goal"] == "revenue" else
                f"; incremental revenue {summ['incremental_revenue']:,.0f} {interval}")
-    out.print(f"plan {summ['plan_id']} ({summ['goal']}, {summ['period_days']} days from "
-              f"{summ['as_of']}): spend {amount_text(summ['spend'])} of "
+    clearing = (f", clearing {', '.join(summ['categories_to_clear'])}"
+                if summ.get("categories_to_clear") else "")
+    out.print(f"plan {summ['plan_id']} ({summ['goal']}{clearing}, {summ['period_days']} days "
+              f"from {summ['as_of']}): spend {amount_text(summ['spend'])} of "
               f"{amount_text(summ['budget'])} on "
               f"{summ['customers_targeted']:,} customers; expected {_goal_value(summ)}"
               f"{revenue}; net profit {summ['net_profit']:,.0f}, ROI {roi_text(summ['roi'])}; "

@@ -40,7 +40,7 @@ from loyalist.dashboard.jobs import Busy, Job, JobRunner, Work, one_line, valida
 from loyalist.dashboard.storefiles import StoreFiles
 from loyalist.errors import LoyalistError
 from loyalist.ingest import FORMATS, TABLES
-from loyalist.promote.catalog import GOALS
+from loyalist.promote.catalog import CLEAR_GOALS, GOALS
 from loyalist.schema import NEW_SEGMENT
 
 PREFIX = "/app"
@@ -264,7 +264,9 @@ def _plan_form(view: dict[str, Any], scenario: dict[str, Any] | None) -> dict[st
             "goal": plan.get("goal") or sc.get("goal") or "retention", "period": period,
             "periods": sorted({*PERIODS, period}), "segment_names": names,
             "segments": list(plan.get("segments") or []),
-            "offer_fit": plan.get("offer_fit", True) is not False}
+            "offer_fit": plan.get("offer_fit", True) is not False,
+            "clear_categories": ", ".join(plan.get("categories_to_clear") or [])
+            if plan.get("goal") == "clear_inventory" else ""}
 
 
 # --- actions (write key) ------------------------------------------------------------------
@@ -396,12 +398,16 @@ def _make_plan(request: Request, fields: dict[str, list[str]]) -> Response:
         return key
     try:
         amount = _one(fields, "budget") or None
+        goal = _one(fields, "goal") or "retention"
         monthly = _one(fields, "budget_basis") == "month"
         req = PlanRequest(budget=None if monthly else amount,
                           budget_per_month=amount if monthly else None,
-                          goal=_one(fields, "goal") or "retention",
+                          goal=goal,
                           period=_one(fields, "period") or 30,
                           segments=[x for x in fields.get("segments", []) if x],
+                          # the categories field counts only for the goals that clear
+                          clear=[c.strip() for x in fields.get("clear", []) for c in x.split(",")
+                                 if c.strip()] if goal in CLEAR_GOALS else [],
                           # a hidden "0" precedes the checkbox: the last value wins
                           offer_fit=(fields.get("offer_fit") or ["1"])[-1])
     except ValidationError as e:

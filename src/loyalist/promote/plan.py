@@ -64,6 +64,7 @@ import pandas as pd
 from loyalist import schema as s
 from loyalist.errors import DataError, InfeasibleError, ParameterError
 from loyalist.promote.catalog import (
+    CLEAR_GOALS,
     COUNT_GOALS,
     GOAL_UNITS,
     MONTH_DAYS,
@@ -1531,6 +1532,9 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         "months": month_rows, "goal": params.goal, "period_days": params.period_days,
         "as_of": str(ctx.as_of.date()), "segments": params.segments or None,
         "offer_fit": bool(params.offer_fit),
+        # the categories whose clearance the goal values (named, else the overstocked ones)
+        "categories_to_clear": _target_categories(ctx, params)
+        if params.goal in CLEAR_GOALS else None,
         "spend": spend, "expected_value": value, "goal_value": value,
         "goal_unit": goal_unit(params, ctx), "cost_per_goal_unit": per_unit,
         "incremental_revenue": float(picked["incremental_revenue"].sum()),
