@@ -1333,6 +1333,11 @@ def test_tafeng_units_beside_a_line_total_called_price(tmp_path: Path,
                and "--map unit_price='SALES_PRICE'" in a for a in rep["assumptions"])
     assert (mapping is not None) != any(a.startswith("quantity read from column 'AMOUNT'")
                                         for a in rep["assumptions"])
+    # 'ASSET' is the line's cost (20% below the sale here): it gives the products' margins,
+    # where it used to be left unread and plans assumed a margin rate
+    margins = st.query("SELECT DISTINCT round(margin, 2) AS m FROM products")["m"].tolist()
+    assert margins == [0.2]
+    assert any("'ASSET' (1 - cost of the line over its value" in a for a in rep["assumptions"])
 
 
 def test_an_amount_holding_money_is_no_units_column(tmp_path: Path) -> None:

@@ -248,7 +248,7 @@ _COST_NAMES = {
     "line_profit": ("profit", "grossprofit", "lineprofit", "margin", "grossmargin",
                     "marginamount", "profitamount"),
     "line_cost": ("cogs", "costofgoods", "costofgoodssold", "linecost", "totalcost",
-                  "costamount", "cost"),
+                  "costamount", "cost", "asset"),  # Ta-Feng's ASSET: the line's cost
     "unit_cost": ("unitcost", "costprice", "purchaseprice", "costperitem", "costperunit",
                   "itemcost", "buyprice"),
 }
