@@ -1530,3 +1530,37 @@ def test_a_customer_missing_from_the_customers_table_is_no_consent_and_no_warnin
     ok, excluded = eligibility(pred, ctx, PlanParams(budget=100, goal="revenue"), Constraints())
     assert ok.tolist() == [True, False, False]
     assert excluded["no_consent_or_opted_out"] == 2
+
+
+# --------------------------------------------------------------------------------------------
+# A closed season: the plan spends (almost) nothing and keeps the budget
+# --------------------------------------------------------------------------------------------
+def test_seasonal_factor_of_a_closed_season_is_its_measured_index() -> None:
+    """A Christmas stall planned for the 30 days after Christmas: its effects scale with that
+    season's orders, 0 (the bug: floored at 0.25 of the campaigns', or 1 without campaigns,
+    so a plan spent its budget on offers nobody could use). A period with a few sales scales
+    by the most any earlier year had. A slow but open period keeps the 0.25 floor."""
+    from loyalist.promote.plan import CLOSED_SHARE, seasonal_factor
+
+    days = pd.date_range("2021-11-20", "2024-12-24")
+    selling = ((days.month == 12) & (days.day <= 24)) | ((days.month == 11) & (days.day >= 20))
+    daily = pd.Series(np.where(selling, 40.0, 0.0), index=days)
+    as_of = pd.Timestamp("2024-12-25")
+    in_season = [pd.Timestamp("2023-11-25"), pd.Timestamp("2024-11-25")]
+    f, note = seasonal_factor(daily, as_of, 30, in_season, 14)
+    assert f == 0.0 and note.startswith("seasonality: the planning window is a closed season")
+    assert "incremental effects and redemptions scaled by 0.00" in note
+    f, note = seasonal_factor(daily, as_of, 30, [], 14)  # no campaign: the assumed response
+    assert f == 0.0 and "the assumed response (no campaign measured)" in note
+    # a few sales: 0.1 orders a day (2.5% of an average day's) in 2023, none in 2022
+    few = daily.copy()
+    few["2023-12-26":"2024-01-24"] = 0.1
+    base = (35 * 40 + 30 * 0.1) / 365  # the year ending at as_of, both windows' reference
+    camp = 40 / base  # each campaign window: 14 days at 40 orders
+    f, _ = seasonal_factor(few, as_of, 30, in_season, 14)
+    assert f == pytest.approx((0.1 / base) / camp, rel=1e-6) and f < CLOSED_SHARE
+    assert seasonal_factor(few, as_of, 30, [], 14)[0] == pytest.approx(0.1 / base, rel=1e-6)
+    # open, but slow (a tenth of the season's rate after Christmas, every year): the floor
+    slow = daily.where(selling, 4.0)
+    f, note = seasonal_factor(slow, as_of, 30, in_season, 14)
+    assert f == 0.25 and "the planning window was" in note

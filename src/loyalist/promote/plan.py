@@ -187,16 +187,12 @@ CLOSED_SHARE = 0.05
 CLOSED_SEASON = "the plan's period had (almost) no sales in every earlier year"
 
 
-def closed_season(daily: pd.Series, as_of: pd.Timestamp, period_days: int) -> str | None:
-    """A warning when the planning period ``[as_of, as_of + period_days)`` had (almost) no
-    sales in the same days of every earlier year the history covers (its seasonal index,
-    orders per day over the surrounding year's, at most :data:`CLOSED_SHARE`): a seasonal
-    shop closed then (a Christmas stall in January), where offers reach no one who can buy.
-    None when no earlier year covers the period or one had sales then. ``daily`` is orders
-    per calendar day before ``as_of``, days without orders included as 0."""
-    if daily.empty:
-        return None
-    daily = daily.sort_index()
+def _closed_years(daily: pd.Series, as_of: pd.Timestamp, period_days: int
+                  ) -> list[tuple[pd.Timestamp, float]] | None:
+    """The start and seasonal index of the planning period's days in each earlier year the
+    history covers, when every one of them is at most :data:`CLOSED_SHARE` (a closed
+    season); None otherwise (no earlier year covers the period, or one had sales then).
+    ``daily`` sorted, not empty."""
     years = []
     start = pd.Timestamp(as_of) - pd.Timedelta(days=365)
     while start >= daily.index.min():
@@ -206,11 +202,28 @@ def closed_season(daily: pd.Series, as_of: pd.Timestamp, period_days: int) -> st
         start -= pd.Timedelta(days=365)
     if not years or max(ix for _, ix in years) > CLOSED_SHARE:
         return None
+    return sorted(years)
+
+
+def closed_season(daily: pd.Series, as_of: pd.Timestamp, period_days: int) -> str | None:
+    """A warning when the planning period ``[as_of, as_of + period_days)`` had (almost) no
+    sales in the same days of every earlier year the history covers (its seasonal index,
+    orders per day over the surrounding year's, at most :data:`CLOSED_SHARE`): a seasonal
+    shop closed then (a Christmas stall in January), where offers reach no one who can buy.
+    None when no earlier year covers the period or one had sales then. ``daily`` is orders
+    per calendar day before ``as_of``, days without orders included as 0. The plan's effects
+    follow that season (:func:`seasonal_factor`), so it spends (almost) nothing then."""
+    if daily.empty:
+        return None
+    daily = daily.sort_index()
+    years = _closed_years(daily, as_of, period_days)
+    if years is None:
+        return None
     end = pd.Timestamp(as_of) + pd.Timedelta(days=period_days - 1)
     seen = "; ".join(
         f"{a.date()} to {(a + pd.Timedelta(days=period_days - 1)).date()}: "
         f"{_rate(daily, a, period_days) * period_days:,.0f} orders, {ix:.0%} of an average "
-        "day's rate" for a, ix in sorted(years))
+        "day's rate" for a, ix in years)
     return (f"{CLOSED_SEASON} ({seen}): {as_of.date()} to {end.date()} looks like a closed "
             "season, so offers sent for it will likely go unused; keep the budget for the "
             "days the shop sells")
@@ -225,15 +238,35 @@ def seasonal_factor(daily: pd.Series, as_of: pd.Timestamp, period_days: int,
     A window's seasonal index is its orders per day over the orders per day of the surrounding
     year (the 365 days centred on it, or ending at ``as_of`` when the centre is too recent);
     the planning window's index is read off the same calendar window one year earlier. The
-    factor is the planning index over the mean index of the campaign windows (1 when the
-    history is shorter than a year plus the period). Promotion effects scale with a
-    customer's baseline purchase rate, so incremental effects are multiplied by it."""
-    if daily.empty or not campaign_starts:
+    factor is the planning index over the mean index of the campaign windows, kept within
+    [0.25, 4] (1 when the history is shorter than a year plus the period, or there were no
+    campaigns). Promotion effects scale with a customer's baseline purchase rate, so
+    incremental effects are multiplied by it.
+
+    A closed season (:func:`closed_season`: the planning window at most :data:`CLOSED_SHARE`
+    of an average day's orders in every earlier year) is not floored at 0.25: the shop then
+    sells (almost) nothing, and offers can bring (almost) nothing, so the factor is the
+    highest index any earlier year had then (0 for a shop that never sold then) over the
+    campaigns' mean index, or over 1 (an average day's) when no campaign was measured: the
+    priors describe an ordinary period."""
+    if daily.empty:
         return 1.0, ""
     daily = daily.sort_index()
-    plan_ix = _season_index(daily, as_of, as_of - pd.Timedelta(days=365), period_days)
+    closed = _closed_years(daily, as_of, period_days)
     camp = [_season_index(daily, as_of, pd.Timestamp(c), window_days) for c in campaign_starts]
     camp = [c for c in camp if math.isfinite(c)]
+    if closed is not None:
+        plan_ix = max(ix for _, ix in closed)
+        ref = float(np.mean(camp)) if camp else 1.0
+        factor = float(np.clip(plan_ix / ref, 0.0, 4.0)) if ref > 0 else 0.0
+        against = (f"the campaigns the response model learned from {ref:.2f}x" if camp else
+                   "the assumed response (no campaign measured) describes an average day")
+        return factor, (f"seasonality: the planning window is a closed season, at most "
+                        f"{plan_ix:.2f}x an average day in every earlier year; {against}; "
+                        f"incremental effects and redemptions scaled by {factor:.2f}")
+    if not campaign_starts:
+        return 1.0, ""
+    plan_ix = _season_index(daily, as_of, as_of - pd.Timedelta(days=365), period_days)
     if not math.isfinite(plan_ix) or not camp:
         return 1.0, ""
     factor = float(np.clip(plan_ix / float(np.mean(camp)), 0.25, 4.0))
