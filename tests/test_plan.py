@@ -1564,3 +1564,127 @@ def test_seasonal_factor_of_a_closed_season_is_its_measured_index() -> None:
     slow = daily.where(selling, 4.0)
     f, note = seasonal_factor(slow, as_of, 30, in_season, 14)
     assert f == 0.25 and "the planning window was" in note
+
+
+def _stall(root: Path, *, campaigns: bool) -> dict:
+    """The Christmas stall of tests/test_churn.py (sales only from 20 Nov to 24 Dec,
+    2021-2024), its products in two categories, trained, and its plan inputs for the 30 days
+    from 25 Dec, when it has never sold. ``campaigns``: pct10_off against a control group on
+    22 Nov of 2022-2024, in the season, so the response model measures its effect there and
+    the planning window is 0x the campaigns' (the old factor: floored at 0.25); without, the
+    response is assumed (the old factor: 1)."""
+    from conftest import LOADED_AT, write_csv
+    from test_churn import make_store, seasonal_lines
+
+    from loyalist.ingest import ingest_files
+
+    lines = seasonal_lines()
+    lines["category"] = np.where(lines["product_id"].str[1:].astype(int) < 10, "ornaments",
+                                 "gifts")
+    store = root / "xmas.duckdb"
+    st = make_store(store, lines)
+    if campaigns:
+        rng = np.random.default_rng(2)
+        rows = [{"customer_id": f"C{i:04d}", "sent_at": f"{year}-11-22 09:00:00",
+                 "promotion": "pct10_off" if rng.random() < 0.5 else "control"}
+                for year in (2022, 2023, 2024) for i in range(400)]
+        ingest_files(st, [write_csv(root / "promotions.csv", rows)], table="promotions",
+                     loaded_at=LOADED_AT)
+    st.close()
+    pipeline.train(store)
+    with Store(store, read_only=True) as st:
+        ts = st.default_as_of()
+        inp = pipeline.plan_inputs(st, ts)
+    return {"store": store, "as_of": ts, "inp": inp}
+
+
+@pytest.fixture(scope="module", params=["campaigns", "assumed response"])
+def stall(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return _stall(tmp_path_factory.mktemp("stall"), campaigns=request.param == "campaigns")
+
+
+CLOSED_GOALS = ("retention", "revenue", "profit", "visit_frequency", "average_order_value",
+                "reactivation", "clear_inventory")
+
+
+def test_a_plan_for_a_closed_season_spends_nothing_and_keeps_the_budget(stall: dict) -> None:
+    """A Christmas stall planned on 25 Dec for the 30 days after, when it has never sold: the
+    effects follow the season (0 x), so no offer is worth anything and every send would cost
+    its contact cost; the plan sends nothing, for every goal, and says the budget is kept
+    (the bug: it spent 98-195 of a 500 budget on retention, on offers nobody could use)."""
+    from loyalist.promote.plan import CLOSED_SEASON
+
+    inp = stall["inp"]
+    assert inp["season_factor"] == 0.0 and inp["closed_season"] is not None
+    ctx = PlanContext(customers=inp["customers"], catalog=inp["catalog"], as_of=stall["as_of"],
+                      inventory=inp["inventory"], competitors=inp["competitors"],
+                      assumptions=inp["assumptions"], season_factor=inp["season_factor"],
+                      season_note=inp["season_note"], closed_season=inp["closed_season"])
+    for goal in CLOSED_GOALS:
+        clear = ["ornaments"] if goal == "clear_inventory" else []
+        res = make_plan(inp["predictions"], ctx,
+                        PlanParams(budget=500.0, goal=goal, clear_categories=clear),
+                        Constraints())
+        summ = res["summary"]
+        assert summ["spend"] == 0 and summ["customers_targeted"] == 0, goal
+        assert summ["goal_value"] == 0 and summ["roi"] is None and res["customers"].empty
+        closed = [w for w in summ["warnings"] if w.startswith(CLOSED_SEASON)]
+        assert closed == [summ["empty_reason"]], goal
+        assert closed[0].endswith("; this plan sends nothing and keeps the whole budget of 500")
+        # the redemptions follow the season too: a send costs only its contact cost
+        cost = np.asarray(res["instance"].problem.cost)
+        np.testing.assert_allclose(cost, 0.05)
+        assert any("closed season" in a and "scaled by 0.00" in a
+                   for a in summ["assumptions"]), goal
+
+
+def test_a_closed_season_plan_on_the_cli(stall: dict, tmp_path: Path) -> None:
+    """What the merchant reads for a closed season: spend 0 of the budget, ROI n/a, nobody
+    targeted because of the season, the budget kept; `--json` is strict JSON, and the
+    plan's files have their header and no row."""
+    from loyalist.promote.plan import CLOSED_SEASON
+
+    store = tmp_path / "copy.duckdb"
+    shutil.copy(stall["store"], store)
+    r = CliRunner().invoke(app, ["plan", "--store", str(store), "--budget", "500", "--goal",
+                                 "retention", "--period", "30", "--out", str(tmp_path / "h")])
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.stdout.split())
+    assert "spend 0 of 500 on 0 customers; expected 0.0 customers kept" in said
+    assert "ROI n/a" in said and "nobody targeted: the plan's period had (almost) no sales" \
+        in said and "this plan sends nothing and keeps the whole budget of 500" in said
+    assert "ranked promotions" not in said
+    r = CliRunner().invoke(app, ["plan", "--store", str(store), "--budget", "500", "--goal",
+                                 "revenue", "--period", "30", "--out", str(tmp_path / "j"),
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    doc = _strict_json(r.stdout)
+    assert _strict_json((tmp_path / "j" / "plan.json").read_text())["spend"] == 0
+    assert doc["spend"] == 0 and doc["goal_value"] == 0 and doc["customers_targeted"] == 0
+    assert doc["roi"] is None and doc["cost_per_goal_unit"] is None and doc["promotions"] == []
+    closed = [w for w in doc["warnings"] if w.startswith(CLOSED_SEASON)]
+    assert len(closed) == 1 and closed[0] == doc["empty_reason"]
+    assert closed[0].endswith("keeps the whole budget of 500")
+    for name, cols in (("plan.csv", 13), ("promotions.csv", len(s.PLAN_PROMOTION_COLUMNS))):
+        frame = pd.read_csv(tmp_path / "j" / name)
+        assert frame.empty and len(frame.columns) == cols
+
+
+def test_an_open_season_of_the_same_shop_still_plans(tmp_path: Path) -> None:
+    """The closed season changes nothing for a period the shop sells in: the stall planned on
+    1 Dec, inside its season, has an ordinary season factor, no closed-season warning or
+    yardstick, and spends."""
+    from test_churn import make_store, seasonal_lines
+
+    from loyalist.promote.plan import CLOSED_SEASON
+
+    store = tmp_path / "xmas.duckdb"
+    make_store(store, seasonal_lines()).close()
+    pipeline.train(store, as_of="2024-12-01")
+    res = pipeline.plan(store, budget=500, goal="retention", period=30, as_of="2024-12-01",
+                        save=False, stale_check=False)
+    summ = res["summary"]
+    assert res["context"].season_factor == 1.0
+    assert not [w for w in summ["warnings"] if w.startswith(CLOSED_SEASON)]
+    assert not [a for a in summ["assumptions"] if "closed season" in a]
+    assert summ["spend"] > 0 and summ["customers_targeted"] > 0

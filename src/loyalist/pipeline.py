@@ -1134,12 +1134,12 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     ctx = PlanContext(customers=inp["customers"], catalog=inp["catalog"], as_of=ts,
                       inventory=inp["inventory"], competitors=inp["competitors"],
                       assumptions=clear_notes + inp["assumptions"],
-                      season_factor=inp["season_factor"], season_note=inp["season_note"])
+                      season_factor=inp["season_factor"], season_note=inp["season_note"],
+                      closed_season=inp["closed_season"])
     say("optimising the plan")
     res = make_plan(inp["predictions"], ctx, params, cons)
     summ = res["summary"]
-    summ["warnings"] = [*summ.get("warnings", []),
-                        *(w for w in (inp["closed_season"], stale) if w)]
+    summ["warnings"] = [*summ.get("warnings", []), *([stale] if stale else [])]
     summ["constraints"] = cons.as_dict()
     summ["response_model"] = inp["model"].summary()
     # the parameters and what they chose: the same plan re-made on the same data keeps its id

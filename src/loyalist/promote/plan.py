@@ -81,9 +81,9 @@ log = logging.getLogger(__name__)
 
 __all__ = ["BASKET_ELASTICITY", "CATEGORY_REVENUE_RULE", "CLOSED_SEASON", "CLOSED_SHARE",
            "COMPETITOR_ELASTICITY", "FIT_CAP", "FIT_FLOOR", "FIT_PRIOR_ITEMS", "OVERSTOCK_BONUS",
-           "PlanContext", "closed_season", "competitor_pressure", "eligibility",
-           "goal_value_text", "goal_values", "losing_money", "make_plan", "match_categories",
-           "seasonal_factor", "target_revenue"]
+           "PlanContext", "closed_season", "closed_season_text", "competitor_pressure",
+           "eligibility", "goal_value_text", "goal_values", "losing_money", "make_plan",
+           "match_categories", "seasonal_factor", "target_revenue"]
 
 #: how strongly a competitor's percent-off cuts our response, per kind (assumption)
 COMPETITOR_ELASTICITY = {"percent_discount": 1.6, "fixed_voucher": 1.4, "bogo": 1.3,
@@ -156,6 +156,9 @@ class PlanContext:
     #: learned from (:func:`seasonal_factor`); multiplies every incremental effect
     season_factor: float = 1.0
     season_note: str = ""
+    #: :func:`closed_season`'s warning when the planning period is a closed season (the
+    #: plan's warnings carry it, with what the plan did about it: :func:`closed_season_text`)
+    closed_season: str | None = None
 
 
 def _rate(daily: pd.Series, start: pd.Timestamp, days: int) -> float:
@@ -1290,6 +1293,17 @@ def losing_money(goal: str, net_profit: float, value: float, per_unit: float | N
             f"{each}; the profit goal picks only offers that pay for themselves")
 
 
+def closed_season_text(warning: str, params: PlanParams, spend: float, targeted: int) -> str:
+    """:func:`closed_season`'s ``warning`` with what the plan did: in a closed season the
+    effects follow the season (:func:`seasonal_factor`), so a plan sends nothing, or only the
+    few sends still worth their cost, and keeps the budget."""
+    budget = amount_text(params.budget)
+    if targeted == 0:
+        return f"{warning}; this plan sends nothing and keeps the whole budget of {budget}"
+    return (f"{warning}; this plan spends only {amount_text(spend)} of the {budget} budget, on "
+            f"{targeted:,} send(s) still worth their cost at the season's few sales")
+
+
 def why_empty(inst: PlanInstance, params: PlanParams) -> str | None:
     """Why a plan chose nobody, in one sentence (None when nobody is eligible: the plan is
     refused earlier). In this order: no eligible (customer, promotion) pair has a positive
@@ -1515,7 +1529,10 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     spend = float(picked["expected_cost"].sum())
     net_total = float(net.sum())
     rev_lo, rev_hi = _interval(picked)
-    empty = None if chosen.any() else why_empty(inst, params)
+    closed = (closed_season_text(ctx.closed_season, params, spend, int(chosen.sum()))
+              if ctx.closed_season else None)
+    # an empty plan for a closed season: the season is why, said once
+    empty = None if chosen.any() else closed or why_empty(inst, params)
     value = float(sol.value) if not dropped else float(
         picked["expected_incremental_value"].sum())
     # the solver's bound holds for one pooled budget, a relaxation of the monthly ones
@@ -1588,7 +1605,8 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         "promotions": promos.to_dict(orient="records"),
         "sensitivity": sens.to_dict(orient="records"),
         "assumptions": assumptions,
-        "warnings": [w for w in (empty, losing, *short, *inst.warnings) if w],
+        "warnings": [w for w in (empty, losing, *short, *inst.warnings,
+                                 None if closed == empty else closed) if w],
     }
     return {"summary": summary, "customers": plan_csv, "promotions": promos,
             "allocation": allocation, "segments": segs, "sensitivity": sens,
