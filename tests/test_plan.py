@@ -1688,3 +1688,27 @@ def test_an_open_season_of_the_same_shop_still_plans(tmp_path: Path) -> None:
     assert not [w for w in summ["warnings"] if w.startswith(CLOSED_SEASON)]
     assert not [a for a in summ["assumptions"] if "closed season" in a]
     assert summ["spend"] > 0 and summ["customers_targeted"] > 0
+
+
+def test_drop_wasteful_in_a_closed_season_measures_against_an_ordinary_period() -> None:
+    """In a closed season every send is worth (almost) nothing, so the median over them says
+    nothing: a send is bought only when it returns per unit of spend what the median send of
+    an ordinary period does (the budget kept buys that when the shop sells)."""
+    from loyalist.promote.plan import drop_wasteful
+
+    usual_v = np.array([[0.02, 0.03], [0.01, 0.02]])
+    usual_c = np.array([[0.35, 0.30], [0.20, 0.40]])
+    value = usual_v * 0.03  # effects at 3% of an ordinary period's, costs mostly contact
+    cost = np.array([[0.06, 0.06], [0.055, 0.065]])
+    ok = np.ones((2, 2), dtype=bool)
+    # the ordinary rule: all within 1% of the (closed) median, all kept
+    assert drop_wasteful(value, cost, ok, "retention", Constraints(), ["a", "b"])[1] is None
+    v, note = drop_wasteful(value, cost, ok, "retention", Constraints(), ["a", "b"],
+                            usual=(usual_v, usual_c))
+    assert (v == 0).all() and note is not None
+    assert note.startswith("a send in a closed season must return what a typical send returns")
+    # one send that beats the ordinary median (0.054 customers per unit of spend) is kept
+    value[1, 0] = 0.07 * cost[1, 0]
+    v, _ = drop_wasteful(value, cost, ok, "retention", Constraints(), ["a", "b"],
+                         usual=(usual_v, usual_c))
+    assert v[1, 0] == value[1, 0] and np.count_nonzero(v) == 1

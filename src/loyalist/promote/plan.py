@@ -37,12 +37,17 @@ the planning window (:func:`apply_competitors`).
 
 **Merchant context.** The planning window's season (``PlanContext.season_factor``) scales the
 incremental effects and every redemption (a busier month has more orders that use the offer,
-the subsidised ones too). A competitor promotion overlapping the planning period cuts the
-response to our promotions: incremental effects, and the redemptions of the customers they win,
-are multiplied by ``max(0.15, 1 - COMPETITOR_ELASTICITY[kind] x pressure)``, ``pressure`` = the
-competitor's percent off x the share of the period it covers (an assumption: price offers
-compete head-on, points and free shipping less; the effects' 10% / 90% points take 1.5x and
-0.5x the elasticity, ``ELASTICITY_RANGE``); customers who buy anyway still redeem.
+the subsidised ones too). In a closed season (:func:`closed_season`: (almost) no sales in the
+period's days of every earlier year) the factor is that season's measured index, not floored,
+so offers are worth (almost) nothing, cost (almost) only their contact, and a send is bought
+only if it returns what a typical send returns in an ordinary period (:func:`drop_wasteful`;
+for profit, if it pays for itself): the plan keeps the budget and says so. A competitor
+promotion overlapping the planning period cuts the response to our promotions: incremental
+effects, and the redemptions of the customers they win, are multiplied by
+``max(0.15, 1 - COMPETITOR_ELASTICITY[kind] x pressure)``, ``pressure`` = the competitor's
+percent off x the share of the period it covers (an assumption: price offers compete head-on,
+points and free shipping less; the effects' 10% / 90% points take 1.5x and 0.5x the
+elasticity, ``ELASTICITY_RANGE``); customers who buy anyway still redeem.
 Overstocked categories make revenue there worth ``OVERSTOCK_BONUS`` more under the profit goal
 too (avoided markdowns and holding cost).
 """
@@ -137,6 +142,10 @@ CAP_ROUNDS = 12
 #: expected spend is below this share of the median over all candidate pairs (eligible, value
 #: and spend above 0) is not bought (:func:`drop_wasteful`)
 MIN_VALUE_PER_SPEND_SHARE = 0.01
+#: in a closed season (:func:`closed_season`) a pair is not bought when its value per unit of
+#: spend is below this share of the median of the same candidate pairs in an ordinary period
+#: (:func:`drop_wasteful`): the budget kept for the days the shop sells buys that much
+CLOSED_MIN_VALUE_PER_SPEND_SHARE = 1.0
 NEW_SEGMENT = s.NEW_SEGMENT
 
 
@@ -759,7 +768,8 @@ def eligibility(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
 
 
 def drop_wasteful(value: np.ndarray, cost: np.ndarray, eligible: np.ndarray, goal: str,
-                  constraints: Constraints, promotions: list[str]
+                  constraints: Constraints, promotions: list[str], *,
+                  usual: tuple[np.ndarray, np.ndarray] | None = None
                   ) -> tuple[np.ndarray, str | None]:
     """``value`` with the pairs not worth their cost set to 0 (the optimizer never buys a
     send worth 0), and the assumption this states (None when no pair was dropped).
@@ -773,13 +783,28 @@ def drop_wasteful(value: np.ndarray, cost: np.ndarray, eligible: np.ndarray, goa
     (for profit the value is already net of the spend). A promotion with a minimum spend keeps
     all its pairs (its floor may need them). A dropped pair adds at most that share of a typical
     send's value per unit spent, so a plan loses at most about 1% of the value of the spend it
-    saves."""
+    saves.
+
+    In a closed season (:func:`closed_season`) every send is worth (almost) nothing, so the
+    median over them is no yardstick: ``usual`` is then the (value, cost) of the same pairs
+    in an ordinary period (the campaigns' season), and a pair is dropped when it returns less
+    per unit of spend than the median of those (:data:`CLOSED_MIN_VALUE_PER_SPEND_SHARE`): the
+    budget kept buys that much in the days the shop sells."""
     cand = eligible & (value > 0) & (cost > 0)
     if not cand.any():
         return value, None
     ratio = np.where(cand, value / np.where(cost > 0, cost, 1.0), np.nan)
     ref = float(np.nanmedian(ratio[cand]))
-    waste = cand & (ratio < MIN_VALUE_PER_SPEND_SHARE * ref)
+    share = MIN_VALUE_PER_SPEND_SHARE
+    if usual is not None:
+        u_value, u_cost = usual
+        u_cand = eligible & (u_value > 0) & (u_cost > 0)
+        if u_cand.any():
+            ref = float(np.median(u_value[u_cand] / u_cost[u_cand]))
+            share = CLOSED_MIN_VALUE_PER_SPEND_SHARE
+        else:
+            usual = None
+    waste = cand & (ratio < share * ref)
     floors = [j for j, p in enumerate(promotions) if constraints.min_spend.get(p, 0.0) > 0]
     waste[:, floors] = False
     if not waste.any():
@@ -787,6 +812,15 @@ def drop_wasteful(value: np.ndarray, cost: np.ndarray, eligible: np.ndarray, goa
     at_most = float(np.where(waste, value, 0.0).max(axis=1).sum())
     out = np.where(waste, 0.0, value)
     unit = GOAL_UNITS.get(goal, "value")
+    if usual is not None:
+        return out, (
+            f"a send in a closed season must return what a typical send returns in an ordinary "
+            f"period (the budget kept buys that in the days the shop sells): "
+            f"{int(waste.sum()):,} (customer, promotion) pair(s) of "
+            f"{int(waste.any(axis=1).sum()):,} customer(s) whose expected value per unit of "
+            f"spend is below the median of the same sends in an ordinary period "
+            f"({amount_text(share * ref)} {unit} per unit) are never bought (together worth at "
+            f"most {amount_text(at_most)} {unit})")
     note = (f"a send must be worth its cost: {int(waste.sum()):,} (customer, promotion) "
             f"pair(s) of {int(waste.any(axis=1).sum()):,} customer(s) whose expected value is "
             f"below {MIN_VALUE_PER_SPEND_SHARE:.0%} of the median value per unit of spend "
@@ -989,11 +1023,19 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     notes: list[str] = []
     warnings = (unsold_categories(ctx) + unsold_age_limits(ctx, constraints)
                 + no_consent_data(ctx, constraints) + no_offer_on_targets(ctx, params))
+    usual_value = usual_cost = None
     if context_effects:
         # the fit shapes the shrinkage's structure: without shrinkage it has nothing to shape
         fit, fit_note = (offer_fit(pred, ctx) if params.offer_fit and shrinkage_keep < 1.0
                          else (None, None))
         pred = shrink_effects(pred, shrinkage_keep, fit)
+        if ctx.closed_season and params.goal != "profit":
+            # the same sends in an ordinary period: what the budget kept buys (drop_wasteful);
+            # profit's value is net of the spend, so a send worth more than 0 pays for itself
+            ordinary = apply_competitors(pred, dataclasses.replace(ctx, season_factor=1.0),
+                                         params)[0]
+            usual_value = goal_values(params.goal, ordinary, ctx, params)[0]
+            usual_cost = ordinary["expected_cost"].to_numpy(dtype=float)
         pred, notes = apply_competitors(pred, ctx, params)
         if fit_note:
             notes.insert(0, fit_note)
@@ -1027,7 +1069,12 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                            "segments"))
     if constraints.min_age and not _known_age(ctx).any():
         notes.append(no_age_text(ctx, constraints, None) or "")
-    v, waste_note = drop_wasteful(v, c, elig, params.goal, constraints, promotions)
+    usual = None
+    if usual_value is not None and usual_cost is not None:
+        usual = (_matrix(pred, usual_value[keep], rows, cols, shape, 0.0),
+                 _matrix(pred, usual_cost[keep], rows, cols, shape, 0.0))
+    v, waste_note = drop_wasteful(v, c, elig, params.goal, constraints, promotions,
+                                  usual=usual)
     if waste_note:
         notes.append(waste_note)
     cat = ctx.catalog.set_index("name").reindex(promotions)
