@@ -287,3 +287,26 @@ def test_bad_parameters_raise_parameter_error(kw: dict[str, object], match: str)
     scenario = args.pop("scenario")
     with pytest.raises(ParameterError, match=re.escape(match)):
         generate(scenario, **args)  # type: ignore[arg-type]
+
+
+def test_a_generated_folder_loads_as_one_ingest_without_its_truth(tmp_path: Path) -> None:
+    """`loyalist ingest FOLDER` on a folder `loyalist generate` wrote failed on its ground
+    truth (`truth_response.parquet: missing required column(s) ordered_at`; exploratory
+    report 8). The truth files are left out, and said so; every table holds what loading the
+    scenario file by file gives."""
+    from loyalist import pipeline
+    from loyalist.store import Store
+
+    gen = pipeline.generate("coffee", customers=60, months=4, seed=3, out=tmp_path / "gen")
+    reports = pipeline.ingest(tmp_path / "folder.duckdb", [tmp_path / "gen"])
+    notes = [a for r in reports for a in r.get("assumptions", [])]
+    for name in ("truth.parquet", "truth_response.parquet"):
+        assert any(a.startswith(f"gen/{name} was not read: the generated scenario's ground "
+                                "truth") for a in notes), notes
+    pipeline.load_scenario(tmp_path / "files.duckdb", gen["files"])
+    tables = list(pipeline.SCENARIO_TABLES.values())
+    counts = []
+    for store in ("folder.duckdb", "files.duckdb"):
+        with Store(tmp_path / store, read_only=True) as st:
+            counts.append({t: st.count(t) for t in tables})
+    assert counts[0] == counts[1] and counts[0][s.T_TRANSACTIONS] > 0

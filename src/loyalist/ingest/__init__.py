@@ -7,6 +7,7 @@ error, the store is left exactly as it was.
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -338,6 +339,7 @@ def _expand(files: Sequence[str | Path], unpack: Callable[[], Path],
             inside = sorted(x for x in p.iterdir() if x.is_file() and not x.name.startswith(".")
                             and (x.name.lower().endswith(read.DATA_SUFFIXES)
                                  or read.is_archive(x)))
+            inside = _truth_left_out(inside, str(p.resolve()), skipped)
             inside = _documents_left_out([(x, x.name) for x in inside], str(p.resolve()),
                                          skipped)
             if not inside:
@@ -396,6 +398,38 @@ def _side_tables_left_out(sources: list[Source], shown: Mapping[Path, str],
     if not keep:
         raise DataError("no file holds sales lines or a table Loyalist reads: "
                         + "; ".join(left))
+    return keep
+
+
+#: the ground-truth files of a scenario folder written by ``loyalist generate`` (its
+#: ``scenario.json`` names them under ``files``)
+TRUTH_FILES = ("truth", "truth_response")
+
+
+def _truth_left_out(found: list[Path], where: str, skipped: dict[str, list[str]]
+                    ) -> list[Path]:
+    """``found`` (the files of folder ``where``) without the generator's ground truth, when
+    the folder is a scenario written by ``loyalist generate`` (a ``scenario.json`` whose
+    ``files`` name the truth files): what every customer would truly do, for scoring plans
+    against; no model may read it, and it is no table of a store (loading the folder failed on
+    it: exploratory report 8). Each file left out adds a sentence to ``skipped[where]``."""
+    meta = next((x for x in found if x.name == "scenario.json"), None)
+    if meta is None:
+        return found
+    try:
+        names = json.loads(meta.read_text(encoding="utf-8")).get("files") or {}
+    except (OSError, ValueError, AttributeError):
+        return found
+    truth = {str(names[k]) for k in TRUTH_FILES if isinstance(names, dict) and k in names}
+    keep = []
+    for x in found:
+        if x.name in truth:
+            skipped.setdefault(where, []).append(
+                f"{Path(where).name}/{x.name} was not read: the generated scenario's ground "
+                "truth (what each customer would truly do), kept for scoring plans; no model "
+                "may read it")
+        else:
+            keep.append(x)
     return keep
 
 
