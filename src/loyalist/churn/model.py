@@ -21,6 +21,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import logging  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -39,7 +40,7 @@ from loyalist.evaluation.splits import model_matrix, panel_horizon  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ChurnModel", "TIERS"]
+__all__ = ["ChurnModel", "TIERS", "tier"]
 
 TIERS = ("low", "medium", "high")
 MIN_CUSTOMERS = 100  # per training cutoff, and at the cutoff scored
@@ -140,7 +141,8 @@ class ChurnModel:
                          for c in ("monetary_total", "distinct_products")}
         cal = self._calibrate(fit.holdout_pred)
         self.season_shift_, self.season_cutoff_, self.season_note_ = _season_shift(
-            self, x, y, cut, horizon)
+            lambda rows: self._calibrate(self.booster_.predict_proba(x.loc[rows])[:, 1]),
+            y, cut, horizon)
         self.holdout_metrics_ = {"roc_auc": roc_auc(y_hold, fit.holdout_pred),
                                  "brier_raw": brier(y_hold, fit.holdout_pred),
                                  "brier_calibrated": brier(y_hold, cal),
@@ -181,9 +183,7 @@ class ChurnModel:
 
     def tier(self, probability: Any) -> np.ndarray:
         """"high" above the high threshold, "medium" above the medium one, else "low"."""
-        lo, hi = self._validate()
-        p = np.asarray(probability, dtype=float)
-        return np.where(p > hi, "high", np.where(p > lo, "medium", "low"))
+        return tier(probability, self._validate())
 
     def reasons(self, features: pd.DataFrame, top: int = 3) -> list[list[str]]:
         """Up to ``top`` readable reasons per customer from the booster's contributions."""
@@ -207,6 +207,13 @@ class ChurnModel:
         })
 
 
+def tier(probability: Any, thresholds: tuple[float, float]) -> np.ndarray:
+    """"high" above ``thresholds[1]``, "medium" above ``thresholds[0]``, else "low"."""
+    lo, hi = thresholds
+    p = np.asarray(probability, dtype=float)
+    return np.where(p > hi, "high", np.where(p > lo, "medium", "low"))
+
+
 def _shift(p: np.ndarray, delta: float) -> np.ndarray:
     """Move probabilities by ``delta`` on the log-odds scale (0 leaves them exactly)."""
     if delta == 0.0:
@@ -220,7 +227,7 @@ def _level_shift(p: np.ndarray, rate: float) -> float:
     return float(brentq(lambda d: float(np.mean(expit(z + d))) - rate, -30.0, 30.0))
 
 
-def _season_shift(model: ChurnModel, x: pd.DataFrame, y: np.ndarray, cut: pd.Series,
+def _season_shift(predict: Callable[[np.ndarray], np.ndarray], y: np.ndarray, cut: pd.Series,
                   horizon: int) -> tuple[float, str | None, str | None]:
     """Seasonality for the window the model predicts: the one after the latest cutoff
     ``h + horizon``. The calibrator is fitted on the latest window ``[h, h + horizon)``, whose
@@ -229,9 +236,11 @@ def _season_shift(model: ChurnModel, x: pd.DataFrame, y: np.ndarray, cut: pd.Ser
     :data:`SEASON_TOLERANCE_DAYS`), the calibrated probabilities are moved on the log-odds
     scale by how much more (or less) churn that same season a year earlier saw than the
     model's level there, less the same gap at ``h``: a year's seasonal difference, with the
-    recent level kept (a trend stays). Both gaps are measured on the final booster's own
-    predictions, so its in-sample fit cancels out. A window with (almost) only one outcome,
-    e.g. nobody bought in a closed season, is the clearest seasonal signal: its rate is
+    recent level kept (a trend stays). Both gaps are measured on the final model's own
+    predictions, ``predict(rows)`` (the calibrated probabilities of the panel rows selected by
+    the boolean mask ``rows``), so its in-sample fit cancels out. A window with (almost) only
+    one outcome, e.g. nobody bought in a closed season, is the clearest seasonal signal: its
+    rate is
     bounded by Laplace's rule (:func:`_window_rate`) instead of being refused. Returns
     ``(shift, that cutoff, note)`` (the note says when a rate was so bounded, else None), or
     ``(0.0, None, why)`` when no training cutoff lies a year back (too short a history) or a
@@ -261,8 +270,7 @@ def _season_shift(model: ChurnModel, x: pd.DataFrame, y: np.ndarray, cut: pd.Ser
             if rate is None:
                 return 0.0, None, f"no seasonal correction: {said}"
             notes.append(said)
-        p = model._calibrate(model.booster_.predict_proba(x.loc[rows])[:, 1])
-        gaps.append(_level_shift(p, rate))
+        gaps.append(_level_shift(predict(rows), rate))
     return gaps[0] - gaps[1], str(near.date()), "; ".join(notes) or None
 
 
