@@ -36,6 +36,7 @@ import pandas as pd
 
 from loyalist import __version__, jsontext
 from loyalist import schema as s
+from loyalist.churn.baseline import BASELINES, BaselineChurnModel
 from loyalist.churn.model import MIN_CUSTOMERS, ChurnModel
 from loyalist.clv.ml import BoostedCLVModel
 from loyalist.errors import DataError, LoyalistError, ParameterError, check_days
@@ -83,10 +84,20 @@ class CustomerModels:
     notes: list[str] = field(default_factory=list)
     data_fingerprint_: str = ""
     metrics_: dict[str, Any] = field(default_factory=dict)
+    #: churn scored by a baseline because the model lost to it out of time
+    #: (:func:`churn_fallback`); None: by the churn model. Models saved before it existed
+    #: load without it and score with the churn model, as they did.
+    churn_fallback: BaselineChurnModel | None = None
 
     @property
     def as_of_(self) -> str:
         return str(self.as_of)
+
+    @property
+    def churn_scored_by(self) -> str:
+        """``"model"``, or the key of the baseline churn is scored by."""
+        fb = getattr(self, "churn_fallback", None)
+        return "model" if fb is None else fb.baseline
 
 
 @dataclass(frozen=True)
@@ -287,7 +298,8 @@ def score_customers(models: CustomerModels, features: pd.DataFrame) -> pd.DataFr
         parts.append(models.rfm.transform(feats).drop(columns=s.CUSTOMER_ID))
     if models.clusters is not None:
         parts.append(models.clusters.transform(feats).drop(columns=s.CUSTOMER_ID))
-    parts.append(models.churn.score(feats).drop(columns=s.CUSTOMER_ID))
+    churn = getattr(models, "churn_fallback", None) or models.churn
+    parts.append(churn.score(feats).drop(columns=s.CUSTOMER_ID))
     parts.append(_bgnbd_scores(models, feats))
     parts.append(models.clv.score(feats).drop(columns=s.CUSTOMER_ID))
     out = pd.concat(parts, axis=1)
@@ -319,19 +331,38 @@ CHURN_AUC_FLOOR = 0.55
 BASELINE_MARGIN = 0.01
 
 
-def churn_warning(models: dict[str, dict[str, Any]], floor: float = CHURN_AUC_FLOOR,
-                  margin: float = BASELINE_MARGIN) -> str | None:
-    """A plain warning when the churn model's out-of-time ROC-AUC is at most ``floor`` or more
-    than ``margin`` below its best baseline's (``models`` is ``metrics["churn"]["models"]``);
-    None otherwise."""
+def _best_baseline(models: dict[str, dict[str, Any]]
+                   ) -> tuple[float | None, str | None, dict[str, float]]:
+    """(the model's ROC-AUC, the best baseline's key, every baseline's ROC-AUC)."""
     auc = (models.get("model") or {}).get("roc_auc")
-    if auc is None:
-        return None
-    names = {"recency_only": "recency only", "bgnbd_1_minus_p_alive": "BG/NBD 1 - P(alive)",
-             "bgnbd_expected_orders": "BG/NBD expected orders"}
     base = {k: m["roc_auc"] for k, m in models.items()
             if k != "model" and (m or {}).get("roc_auc") is not None}
     best = max(base, key=lambda k: base[k]) if base else None
+    return auc, best, base
+
+
+def churn_fallback(models: dict[str, dict[str, Any]], margin: float = BASELINE_MARGIN
+                   ) -> str | None:
+    """The baseline churn is scored by instead of the model: the best baseline when the
+    model's out-of-time ROC-AUC is more than ``margin`` below its (the rule of
+    :func:`churn_warning`; ``models`` is ``metrics["churn"]["models"]``); None when the model
+    holds its own or was not evaluated. Decided from the out-of-time evaluation alone."""
+    auc, best, base = _best_baseline(models)
+    if auc is None or best is None or not auc < base[best] - margin:
+        return None
+    return best
+
+
+def churn_warning(models: dict[str, dict[str, Any]], floor: float = CHURN_AUC_FLOOR,
+                  margin: float = BASELINE_MARGIN, *, fallback: bool = True) -> str | None:
+    """A plain warning when the churn model's out-of-time ROC-AUC is at most ``floor`` or more
+    than ``margin`` below its best baseline's (``models`` is ``metrics["churn"]["models"]``);
+    None otherwise. When it loses to a baseline, the warning says that churn is scored by that
+    baseline instead (:func:`churn_fallback`), or, with ``fallback=False`` (the baseline could
+    not score), to use the model's scores with caution."""
+    auc, best, base = _best_baseline(models)
+    if auc is None:
+        return None
     loses = best is not None and auc < base[best] - margin
     if not loses and auc > floor:
         return None
@@ -340,8 +371,20 @@ def churn_warning(models: dict[str, dict[str, Any]], floor: float = CHURN_AUC_FL
         why.append(f"no better than chance (<= {floor})")
     if loses:
         assert best is not None
-        why.append(f"below its best baseline, {names.get(best, best)} ({base[best]:.3f})")
+        why.append(f"below its best baseline, {BASELINES.get(best, best)} "
+                   f"({base[best]:.3f})")
     head = f"the churn model's out-of-time ROC-AUC {auc:.3f} is {' and '.join(why)}"
+    if loses and fallback:
+        assert best is not None
+        name = BASELINES.get(best, best)
+        text = (f"{head}: that simpler ranking found the churners better in the test window, "
+                f"so churn_probability and churn_tier are scored by {name} instead, "
+                "calibrated on the model's training windows (the model's metrics stay in the "
+                "table)")
+        if base[best] <= floor:
+            text += (f"; {name} is itself no better than chance (<= {floor}), so do not "
+                     "target customers by churn_probability or churn_tier")
+        return text
     if auc <= floor:
         return (f"{head}: on this data its probabilities and tiers do not rank who stops "
                 "buying; do not target customers by churn_probability or churn_tier (the "
@@ -349,6 +392,22 @@ def churn_warning(models: dict[str, dict[str, Any]], floor: float = CHURN_AUC_FL
     return (f"{head}: that simpler ranking found the churners better in the test window, so "
             "use churn_probability and churn_tier with caution (compare observed churn "
             "between the tiers)")
+
+
+def _fallback_evaluation(name: str, models: CustomerModels, panel: pd.DataFrame,
+                         feats: pd.DataFrame, y: np.ndarray,
+                         thresholds: tuple[float, float]) -> dict[str, Any]:
+    """The baseline churn is scored by when the model loses (:func:`churn_fallback`), fitted
+    as scoring fits it (on the training panel) and judged on the same test window: its
+    calibration, Brier score and tiers (its ranking is the baseline's own)."""
+    try:
+        fb = BaselineChurnModel(baseline=name, thresholds=thresholds).fit(
+            panel, bgnbd=models.bgnbd)
+    except DataError as e:
+        return {"baseline": name, "skipped": str(e)}
+    p = fb.predict_proba(feats)
+    return {**fb.describe(), "metrics": M.churn_metrics(y, p),
+            "tiers": _tiers(y, fb.tier(p)), "calibration": M.decile_calibration(y, p)}
 
 
 def evaluate(store: Store, test_as_of: Any, horizon: int = 90, *,
@@ -409,11 +468,21 @@ def evaluate(store: Store, test_as_of: Any, horizon: int = 90, *,
     if warning:
         log.warning("evaluation at %s: %s", ts.date(), warning)
         notes.insert(0, warning[0].upper() + warning[1:])
+    fallback = churn_fallback(churn_models)
+    churn_fb: dict[str, Any] | None = None
     ratio = clv_models["model"]["total_error"]
     if ratio is not None and abs(ratio) > 0.15:
         notes.append(f"predicted total spend is {ratio:+.0%} off the observed total: the test "
                      "window's spend level differs from the training windows' (seasonality "
                      "the history is too short to learn, or a trend)")
+    if fallback is not None:  # what scoring would use instead, judged on the same window
+        cfg = settings or ModelSettings()
+        churn_fb = _fallback_evaluation(fallback, models, panel, feats, y, cfg.thresholds)
+        if "skipped" in churn_fb:
+            notes.append(f"churn scored by {BASELINES[fallback]}: not evaluated: "
+                         f"{churn_fb['skipped']}")
+        elif churn_fb.get("note"):
+            notes.append(f"churn scored by {BASELINES[fallback]}: {churn_fb['note']}")
     metrics = {
         "test_cutoff": str(ts.date()),
         "label_window": [str(ts.date()), str((ts + pd.Timedelta(days=horizon)).date())],
@@ -431,6 +500,7 @@ def evaluate(store: Store, test_as_of: Any, horizon: int = 90, *,
             "tiers": _tiers(y, pred["churn_tier"].to_numpy()),
             "calibration": M.decile_calibration(y, p),
             "gains": gains,
+            "scored_by": fallback or "model",
         },
         "clv": {
             "models": clv_models,
@@ -442,6 +512,8 @@ def evaluate(store: Store, test_as_of: Any, horizon: int = 90, *,
         "rounds": {"churn": models.churn.n_rounds_, **models.clv.n_rounds_},
         "notes": notes,
     }
+    if churn_fb is not None:
+        metrics["churn"]["fallback"] = churn_fb
     return metrics, pred
 
 
@@ -631,6 +703,43 @@ def evaluation_cutoff(store: Store, as_of: pd.Timestamp, horizon: int
     return first, None
 
 
+def _churn_scorer(models: CustomerModels, panel: pd.DataFrame, evaluation: dict[str, Any],
+                  thresholds: tuple[float, float]) -> dict[str, Any]:
+    """Choose what scores churn, from the out-of-time evaluation alone (nothing after
+    ``as_of`` exists): the churn model, or the baseline it lost to (:func:`churn_fallback`),
+    fitted on the model's own training panel and set as ``models.churn_fallback``. Returns
+    ``metrics["churn"]``: ``scored_by`` (``"model"`` or the baseline's key), ``reason`` and
+    the fitted calibration. When the baseline cannot score at ``as_of`` (BG/NBD not fitted),
+    the model scores and the evaluation's warning says to use it with caution."""
+    ch = evaluation.get("churn") or {}
+    name = churn_fallback(ch.get("models") or {})
+    if name is None:
+        return {"scored_by": "model", "label": "LightGBM (the churn model)", "reason": None}
+    auc, base = ch["models"]["model"]["roc_auc"], ch["models"][name]["roc_auc"]
+    reason = (f"the churn model's out-of-time ROC-AUC {auc:.3f} at {evaluation['test_cutoff']} "
+              f"is more than {BASELINE_MARGIN} below {BASELINES[name]}'s {base:.3f}")
+    try:
+        fb = BaselineChurnModel(baseline=name, thresholds=thresholds).fit(
+            panel, bgnbd=models.bgnbd)
+    except DataError as e:
+        said, ch["warning"] = ch.get("warning"), churn_warning(ch["models"], fallback=False)
+        notes = evaluation.get("notes") or []
+        if said and ch["warning"] and said[0].upper() + said[1:] in notes:
+            notes[notes.index(said[0].upper() + said[1:])] = (ch["warning"][0].upper()
+                                                              + ch["warning"][1:])
+        why = f"churn is scored by the model although {reason}: {e}"
+        models.notes.append(why)
+        log.warning("%s", why)
+        return {"scored_by": "model", "label": "LightGBM (the churn model)",
+                "reason": why, "fallback_failed": str(e)}
+    models.churn_fallback = fb
+    log.info("churn is scored by %s, not the churn model: %s", fb.label, reason)
+    if fb.note_:
+        models.notes.append(f"churn scored by {fb.label}: {fb.note_}")
+    return {"scored_by": name, "label": fb.label, "reason": reason,
+            "model_roc_auc": auc, "baseline_roc_auc": base, "calibration": fb.describe()}
+
+
 def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
                     out_dir: str | Path | None = None, *, with_evaluation: bool = True,
                     thresholds: tuple[float, float] = (0.4, 0.7), calibration: str = "sigmoid",
@@ -702,6 +811,7 @@ def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
             raise
         return _segments_only(store, ts, horizon, cfg, str(e), evaluation, out_dir,
                               timings, t0, say)
+    churn_scoring = _churn_scorer(models, panel, evaluation, cfg.thresholds)
     timings["fit_s"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     say("scoring customers")
@@ -723,6 +833,7 @@ def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
         "scoring": {"customers": int(len(scores)),
                     "tiers": scores["churn_tier"].value_counts().to_dict(),
                     "expected_spend_total": float(scores["clv_expected"].sum())},
+        "churn": churn_scoring,
         "segments": _segments_summary(cfg.scheme, scores, models.clusters),
         "notes": models.notes,
     }
@@ -743,7 +854,9 @@ def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
         paths.update({f"card_{k}": v for k, v in card.items()})
         paths["model"] = save(models, out / "model", as_of=ts,
                               data_fingerprint=models.data_fingerprint_,
-                              metrics=metrics, extra={"horizon_days": horizon})
+                              metrics=metrics,
+                              extra={"horizon_days": horizon,
+                                     "churn_scored_by": models.churn_scored_by})
     timings["total_s"] = time.perf_counter() - t0
     metrics["timings"] = {k: round(v, 3) for k, v in timings.items()}
     if card is not None:  # rewrite metrics.json with the final timings
