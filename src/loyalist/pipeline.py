@@ -534,9 +534,13 @@ def _churn_summary(metrics: dict[str, Any]) -> dict[str, Any]:
     ev = metrics.get("evaluation", metrics)
     if "skipped" in ev:
         return {"skipped": ev["skipped"]}
+    scoring = metrics.get("churn") or {}
     return {"test_cutoff": ev.get("test_cutoff"),
             "churn": ev.get("churn", {}).get("models", {}),
-            "clv": ev.get("clv", {}).get("models", {})}
+            "clv": ev.get("clv", {}).get("models", {}),
+            "churn_scored_by": scoring.get("scored_by", "model"),
+            "churn_scored_by_label": scoring.get("label"),
+            "churn_scored_by_reason": scoring.get("reason")}
 
 
 def train(store_path: Path, *, as_of: str | None = None, horizon: int = 90,
@@ -591,7 +595,10 @@ def score(store_path: Path, *, model_dir: Path, as_of: str | None = None,
                  "scores_parquet": str(out / "scores.parquet")}
     return {"as_of": str(ts.date()), "customers": int(len(scores)),
             "tiers": scores["churn_tier"].value_counts().to_dict(), "paths": paths,
-            "warnings": warnings, "scores": scores}
+            "warnings": warnings, "churn_scored_by": models.churn_scored_by,
+            "churn_scored_by_label": (models.churn_fallback.label
+                                      if getattr(models, "churn_fallback", None) else None),
+            "scores": scores}
 
 
 def _model_age_warning(fitted: pd.Timestamp, horizon: int, ts: pd.Timestamp, store: Path

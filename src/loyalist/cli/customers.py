@@ -45,6 +45,10 @@ def print_summary(summary: dict[str, Any]) -> None:
             t.add_row(m, *[f"{vals[c]:.3f}" if isinstance(vals.get(c), int | float) else ""
                            for c in present])
         out.print(t)
+    if summary.get("churn_scored_by", "model") != "model":
+        out.print(f"[yellow]churn scored by {summary['churn_scored_by_label']}, not the churn "
+                  f"model:[/yellow] {summary['churn_scored_by_reason']} (churn_probability, "
+                  "churn_tier and reasons come from it, calibrated on the training windows)")
 
 
 def train(store: StoreOpt = Path(DEFAULT_STORE), as_of: AsOfOpt = None,
@@ -101,6 +105,9 @@ def score(store: StoreOpt = Path(DEFAULT_STORE), as_of: AsOfOpt = None,
         emit_json({k: v for k, v in res.items() if k != "scores"})
         return
     out.print(f"scored {res['customers']:,} customers at {res['as_of']}: tiers {res['tiers']}")
+    if res["churn_scored_by"] != "model":
+        out.print(f"churn scored by {res['churn_scored_by_label']}: the churn model lost to it "
+                  "out of time when these models were trained (see the model card)")
     for w in res["warnings"]:
         out.print(f"[yellow]warning: {w}[/yellow]")
     for k, p in res["paths"].items():

@@ -170,6 +170,7 @@ def _sections(metrics: dict[str, Any]) -> tuple[list[tuple[str, Any]], dict[str,
         "10/50/90% quantile models).",
         "Baselines on the same customers: recency only, BG/NBD 1 - P(alive) and BG/NBD expected "
         "orders for churn; BG/NBD + Gamma-Gamma and 'same as last period' for spend.",
+        *([_scored_by(metrics["churn"])] if metrics.get("churn") else []),
     ]))
     if not ev or ev.get("skipped"):
         blocks.append(("h2", "Out-of-time evaluation"))
@@ -189,10 +190,20 @@ def _sections(metrics: dict[str, Any]) -> tuple[list[tuple[str, Any]], dict[str,
         blocks.append(("p", f"WARNING: {ch['warning']}."))
     blocks.append(("table", _table(ch["models"], CHURN_COLS)))
     if ch.get("tiers"):
-        tier_rows = [[t, f"{v['customers']:,}", f"{v['churn_rate']:.1%}"
-                      if v["churn_rate"] is not None else "n/a"]
-                     for t, v in ch["tiers"].items()]
-        blocks.append(("table", (["tier", "customers", "observed churn"], tier_rows)))
+        blocks.append(("table", _tier_table(ch["tiers"])))
+    fb = ch.get("fallback") or {}
+    if fb.get("metrics"):
+        m = fb["metrics"]
+        blocks.append(("p", (
+            f"Scored by {fb['label']} instead, as scoring does when the model loses: turned into "
+            "a probability on this evaluation's training windows, it has Brier "
+            f"{_fmt(m['brier'])} (the model {_fmt(ch['models']['model'].get('brier'))}) and "
+            f"ROC-AUC {_fmt(m['roc_auc'])} in the test window"
+            + (f"; {fb['note']}" if fb.get("note") else "") + ". Its tiers:")))
+        blocks.append(("table", _tier_table(fb["tiers"])))
+    elif fb.get("skipped"):
+        blocks.append(("p", f"The baseline scoring would use could not be fitted: "
+                            f"{fb['skipped']}."))
     plots["churn_calibration.png"] = _calibration_plot(
         ch["calibration"], "Churn calibration (deciles)", "mean predicted probability",
         "observed churn rate")
@@ -221,6 +232,37 @@ def _sections(metrics: dict[str, Any]) -> tuple[list[tuple[str, Any]], dict[str,
         blocks.append(("h2", "Notes"))
         blocks.append(("ul", notes))
     return blocks, plots
+
+
+def _tier_table(tiers: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    rows = [[t, f"{v['customers']:,}", f"{v['churn_rate']:.1%}"
+             if v["churn_rate"] is not None else "n/a"] for t, v in tiers.items()]
+    return ["tier", "customers", "observed churn"], rows
+
+
+def _scored_by(churn: dict[str, Any]) -> str:
+    """Which model the scores' churn probability, tier and reasons come from."""
+    by = churn.get("scored_by", "model")
+    if by == "model":
+        return ("Churn scores (probability, tier, reasons): from the LightGBM churn model"
+                + (f"; it was kept although {churn['reason']}" if churn.get("reason") else "")
+                + ".")
+    cal = churn.get("calibration") or {}
+    level = (f"the latest training window's churn rate ({cal['latest_churn_rate']:.1%}, "
+             f"cutoff {cal.get('latest_window')})" if cal.get("latest_churn_rate") is not None
+             else "the latest training window's level")
+    season = (f", moved by {cal['season_shift']:+.2f} on the log-odds scale for the season a "
+              f"year earlier (cutoff {cal['season_cutoff']})" if cal.get("season_cutoff")
+              else "")
+    text = (f"Churn scores (probability, tier, reasons): from {churn.get('label', by)}, not "
+            f"from the LightGBM model, because {churn.get('reason')}. The baseline is turned "
+            "into a probability by a one-feature logistic model fitted on the churn model's "
+            "training windows (one intercept per window; slope "
+            f"{cal.get('slope', float('nan')):.3g}, constrained to keep the baseline's order), "
+            f"at {level}{season}; the reasons give the baseline's input.")
+    if cal.get("note"):
+        text += f" Note: {cal['note']}."
+    return text
 
 
 def _horizon(ev: dict[str, Any]) -> int | None:

@@ -243,7 +243,9 @@ def _customer_sections(st: Store, rep: Report, scores: pd.DataFrame, ts: pd.Time
     elif scores["churn_probability"].isna().all():
         rep.absent["churn"] = why("churn_probability")
     else:
-        rep.sections["churn"] = churn(scores, ts, ev.get("churn"), ev.get("note"))
+        scoring = (metrics or {}).get("churn") if metrics_as_of is None or pd.Timestamp(
+            metrics_as_of) == ts else None  # which model scored: only for the scores it wrote
+        rep.sections["churn"] = churn(scores, ts, ev.get("churn"), ev.get("note"), scoring)
     if "clv_expected" not in scores:
         rep.absent["clv"] = "the scores have no `clv_expected` column"
     elif scores["clv_expected"].isna().all():
@@ -253,10 +255,11 @@ def _customer_sections(st: Store, rep: Report, scores: pd.DataFrame, ts: pd.Time
 
 
 def churn(scores: pd.DataFrame, ts: pd.Timestamp, evaluation: dict[str, Any] | None = None,
-          note: str | None = None) -> dict[str, Any]:
+          note: str | None = None, scoring: dict[str, Any] | None = None) -> dict[str, Any]:
     """Tier counts and probability ranges, the commonest reasons among high-risk customers
     (numbers masked so that like reasons count together) and, with the model metrics, the
-    out-of-time evaluation."""
+    out-of-time evaluation and which model scored (``scoring``: ``metrics["churn"]`` of
+    ``loyalist train``, whose ``scored_by`` is "model" or the baseline the model lost to)."""
     p = scores["churn_probability"]
     g = scores.groupby("churn_tier")["churn_probability"]
     tiers = pd.DataFrame({"customers": g.size(), "mean_probability": g.mean(),
@@ -277,6 +280,9 @@ def churn(scores: pd.DataFrame, ts: pd.Timestamp, evaluation: dict[str, Any] | N
                      "mean_probability": float(p.mean()),
                      **{f"tier_{t}": int(n) for t, n in zip(tiers["tier"], tiers["customers"],
                                                              strict=True)}}}
+    if scoring:
+        out["scoring"] = scoring
+        out["headline"]["scored_by"] = scoring.get("scored_by", "model")
     if evaluation:
         out["evaluation"] = evaluation
         out["evaluation_note"] = note

@@ -226,6 +226,16 @@ def _churn(d: dict[str, Any], images: dict[str, bytes]) -> str:
                               ("min_probability", "min", pct),
                               ("max_probability", "max", pct)]),
            img(images, "churn", "churn probability histogram by tier")]
+    sc = d.get("scoring") or {}
+    if sc.get("scored_by", "model") != "model":
+        out.append(f'<p class="note" id="churn-scored-by"><strong>Scored by '
+                   f'{_e(sc.get("label", sc["scored_by"]))}, not the churn model:</strong> '
+                   f'{_e(sc.get("reason") or "")}. The churn probability, tiers and reasons '
+                   "come from that baseline, calibrated on the training windows; the churn "
+                   "model's out-of-time numbers stay in the table below.</p>")
+    elif sc:
+        out.append('<p class="meta" id="churn-scored-by">Scored by the LightGBM churn model '
+                   "(it held its own against the baselines out of time).</p>")
     if len(d["reasons"]):
         out += ["<h3>Commonest reasons among high-risk customers</h3>",
                 table(d["reasons"], [("reason", "reason (N = a number)", text),
