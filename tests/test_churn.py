@@ -581,14 +581,31 @@ def test_churn_warning_by_hand() -> None:
     w = churn_warning(models(0.448, recency_only=0.537, bgnbd_1_minus_p_alive=0.573))
     assert w is not None and "0.448" in w and "no better than chance" in w
     assert "below its best baseline, BG/NBD 1 - P(alive) (0.573)" in w
+    assert "scored by BG/NBD 1 - P(alive) instead" in w
     w = churn_warning(models(0.70, recency_only=0.72, bgnbd_expected_orders=0.60))
     assert w is not None and "chance" not in w and "recency only (0.720)" in w
-    assert "with caution" in w
+    # it says what was done: churn is scored by the baseline (not "use with caution")
+    assert "so churn_probability and churn_tier are scored by recency only instead" in w
+    assert "caution" not in w
+    w = churn_warning(models(0.70, recency_only=0.72), fallback=False)  # it could not score
+    assert w is not None and "with caution" in w
+    w = churn_warning(models(0.40, recency_only=0.53))  # the baseline is at chance too
+    assert w is not None and "recency only is itself no better than chance" in w
     assert churn_warning(models(0.874, bgnbd_expected_orders=0.8745)) is None  # a tie
     assert "no better than chance (<= 0.55)" in churn_warning(models(0.54, recency_only=0.5))
     assert churn_warning(models(0.745, recency_only=0.684, bgnbd_1_minus_p_alive=0.354)) is None
     assert churn_warning(models(0.6)) is None  # no baseline to lose to, above chance
     assert churn_warning({"model": {"roc_auc": None}}) is None
+    # the baseline churn is scored by: the same rule, from the evaluation's numbers alone
+    from loyalist.evaluation.run import churn_fallback
+
+    assert churn_fallback(models(0.448, recency_only=0.537, bgnbd_1_minus_p_alive=0.573)
+                          ) == "bgnbd_1_minus_p_alive"
+    assert churn_fallback(models(0.70, recency_only=0.7101)) == "recency_only"
+    assert churn_fallback(models(0.874, bgnbd_expected_orders=0.8745)) is None  # a tie
+    assert churn_fallback(models(0.54, recency_only=0.5)) is None  # at chance, not beaten
+    assert churn_fallback(models(0.6)) is None
+    assert churn_fallback({"model": {"roc_auc": None}, "recency_only": {"roc_auc": 0.9}}) is None
 
 
 # --------------------------------------------------------------------------------------------
@@ -848,3 +865,211 @@ def test_segments_only_when_churn_and_clv_cannot_be_trained(tmp_path: Path) -> N
     assert res["scores"]["cluster_name"].isna().all() and res["models"] is None
     assert any(n.startswith("no behavioural clusters: clusters: ") for n in
                res["metrics"]["notes"])
+
+
+# --------------------------------------------------------------------------------------------
+# A churn model that loses to a baseline out of time: churn is scored by that baseline
+# --------------------------------------------------------------------------------------------
+def lapsed_lines(n_customers: int = 300, seed: int = 0, end: str = "2024-03-01",
+                 horizon: int = H) -> pd.DataFrame:
+    """A shop where every customer buys at random at the same rate (one order per 45 days on
+    average), until one day (``end - horizon``) from which those who had not bought for a
+    month never come back (a competitor opened next door). Before that day nothing tells a
+    churner from a buyer, so the training windows of the evaluation at ``end - horizon`` hold
+    nothing for the booster to learn, while in its test window days since the last purchase
+    separate them almost perfectly. Measured over seeds 0-2: out-of-time ROC-AUC of the model
+    0.50-0.66, recency only 0.86-0.90, BG/NBD 1 - P(alive) 0.86-0.89: the model loses by more
+    than 0.2 whatever the seed, not by luck."""
+    rng = np.random.default_rng(seed)
+    t0, t1 = pd.Timestamp("2023-01-01"), pd.Timestamp(end)
+    change = t1 - pd.Timedelta(days=horizon)
+    rows, oid = [], 0
+    for i in range(n_customers):
+        t, last = t0 + pd.Timedelta(days=float(rng.uniform(0, 60))), None
+        while t < t1:
+            if t >= change and last is not None and (change - last).days > 30:
+                break  # lapsed on the day the competitor opened: gone for good
+            oid += 1
+            rows.append({"order_id": f"O{oid:06d}", "customer_id": f"C{i:04d}",
+                         "ordered_at": t.strftime("%Y-%m-%d %H:%M:%S"),
+                         "product_id": f"P{int(rng.integers(0, 20)):02d}", "quantity": 1,
+                         "unit_price": 20.0})
+            last = t
+            t = t + pd.Timedelta(days=float(rng.exponential(45.0)))
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def lapsed(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("lapsed")
+    st = make_store(root / "s.duckdb", lapsed_lines())
+    res = train_and_score(st, AS_OF, H, out_dir=root / "out")
+    return {"root": root, "store": st, "res": res}
+
+
+def test_a_model_that_loses_out_of_time_scores_churn_by_the_baseline(lapsed: dict) -> None:
+    """Found on a wholesale shop (exploratory report 6a): the model lost out of time (0.448
+    against BG/NBD 1 - P(alive) 0.573) and only a warning said so; its probabilities still set
+    the tiers, the plan's "highest churn risk" and retention values. The scores now come from
+    the baseline the model lost to, calibrated on the model's training windows."""
+    res = lapsed["res"]
+    ev = res["metrics"]["evaluation"]["churn"]
+    auc = {k: m["roc_auc"] for k, m in ev["models"].items()}
+    assert auc["recency_only"] > 0.85 and auc["model"] < auc["recency_only"] - 0.2
+    assert max(auc, key=auc.get) == "recency_only"
+    # the scores rank by the baseline: more days since the last purchase, higher probability
+    feats, scores = res["features"], res["scores"]
+    p = scores["churn_probability"].to_numpy()
+    order = np.argsort(feats["recency_days"].to_numpy(), kind="stable")
+    assert (np.diff(p[order]) >= -1e-12).all() and np.ptp(p) > 0.05
+    assert scores["reasons"].str.match(r"^(low risk: )?no purchase for \d+ days?").all()
+    # decided from the evaluation at as_of - horizon, said in the metrics with its reason
+    churn = res["metrics"]["churn"]
+    assert churn["scored_by"] == "recency_only" and ev["scored_by"] == "recency_only"
+    assert churn["reason"] == (
+        f"the churn model's out-of-time ROC-AUC {auc['model']:.3f} at "
+        f"{(AS_OF - pd.Timedelta(days=H)).date()} is more than 0.01 below recency only's "
+        f"{auc['recency_only']:.3f}")
+    assert churn["calibration"]["slope"] > 0
+    models = res["models"]
+    assert models.churn_scored_by == "recency_only"
+    np.testing.assert_allclose(p, models.churn_fallback.predict_proba(feats))
+    assert not np.allclose(p, models.churn.predict_proba(feats))
+    assert 0 < p.min() and p.max() < 1
+    np.testing.assert_array_equal(scores["churn_tier"],
+                                  np.where(p > 0.7, "high", np.where(p > 0.4, "medium", "low")))
+    assert res["metrics"]["scoring"]["tiers"] == scores["churn_tier"].value_counts().to_dict()
+    # the LightGBM model's metrics are kept; the fallback is judged on the same test window
+    fb = ev["fallback"]
+    assert fb["baseline"] == "recency_only"
+    assert fb["metrics"]["roc_auc"] == pytest.approx(auc["recency_only"])
+    assert fb["metrics"]["brier"] < ev["models"]["model"]["brier"]
+    assert sum(t["customers"] for t in fb["tiers"].values()) == fb["metrics"]["n"]
+    # the warning says what was done, not "use with caution"
+    assert "scored by recency only instead" in ev["warning"] and "caution" not in ev["warning"]
+
+
+def test_the_churn_fallback_is_on_the_card_in_metrics_and_in_the_report(lapsed: dict) -> None:
+    from loyalist.report.data import churn as churn_section
+    from loyalist.report.html import _churn
+
+    out = lapsed["root"] / "out"
+    card = (out / "model_card.md").read_text()
+    assert "- Churn scores (probability, tier, reasons): from recency only, not from the " \
+           "LightGBM model, because the churn model's out-of-time ROC-AUC" in card
+    assert "Scored by recency only instead, as scoring does when the model loses" in card
+    assert "| LightGBM (this model) |" in card  # its metrics stay
+    assert json.loads((out / "metrics.json").read_text())["churn"]["scored_by"] == "recency_only"
+    assert read_metadata(out / "model")["churn_scored_by"] == "recency_only"
+    res = lapsed["res"]
+    d = churn_section(res["scores"], res["as_of"], res["metrics"]["evaluation"]["churn"], None,
+                      res["metrics"]["churn"])
+    assert d["headline"]["scored_by"] == "recency_only"
+    page = _churn(d, {})
+    assert '<p class="note" id="churn-scored-by"><strong>Scored by recency only, not the ' \
+           "churn model:</strong>" in page
+
+
+def test_score_with_saved_models_uses_the_same_fallback(lapsed: dict, tmp_path: Path) -> None:
+    from loyalist import pipeline
+    from loyalist.evaluation.run import score_customers
+
+    res, st = lapsed["res"], lapsed["store"]
+    model_dir = lapsed["root"] / "out" / "model"
+    back = load(model_dir)
+    assert back.churn_scored_by == "recency_only"
+    again = pipeline.score(st.path, model_dir=model_dir, as_of=str(AS_OF.date()),
+                           out=tmp_path / "scores")
+    assert again["churn_scored_by"] == "recency_only"
+    assert again["churn_scored_by_label"] == "recency only"
+    pd.testing.assert_frame_equal(again["scores"], res["scores"])
+    # a model saved before the fallback existed (no such attribute) loads and scores with the
+    # churn model, as it did
+    old = copy.copy(res["models"])
+    del old.__dict__["churn_fallback"]
+    path = save(old, tmp_path / "old", metrics={})
+    loaded = load(path)
+    assert loaded.churn_scored_by == "model"
+    scores = score_customers(loaded, res["features"])
+    np.testing.assert_allclose(scores["churn_probability"],
+                               res["models"].churn.predict_proba(res["features"]))
+
+
+def test_a_model_that_holds_its_own_scores_exactly_as_before(tmp_path: Path) -> None:
+    """A generated coffee shop where the model beats every baseline out of time: no fallback,
+    and the churn columns are the churn model's own, as before the fallback existed."""
+    from loyalist import pipeline
+    from loyalist.evaluation.run import BASELINE_MARGIN
+
+    gen = pipeline.generate("coffee", customers=None, months=18, seed=7, out=tmp_path / "d")
+    pipeline.load_scenario(tmp_path / "s.duckdb", gen["files"])
+    with Store(tmp_path / "s.duckdb", read_only=True) as st:
+        res = train_and_score(st, None, 90)
+    ev = res["metrics"]["evaluation"]["churn"]
+    auc = {k: m["roc_auc"] for k, m in ev["models"].items()}
+    assert auc["model"] > max(v for k, v in auc.items() if k != "model") + BASELINE_MARGIN
+    assert res["metrics"]["churn"] == {"scored_by": "model",
+                                       "label": "LightGBM (the churn model)", "reason": None}
+    assert ev["scored_by"] == "model" and "fallback" not in ev and ev["warning"] is None
+    models, feats = res["models"], res["features"]
+    assert models.churn_fallback is None
+    own = models.churn.score(feats)
+    pd.testing.assert_frame_equal(
+        res["scores"][["churn_probability", "churn_tier", "reasons"]].reset_index(drop=True),
+        own[["churn_probability", "churn_tier", "reasons"]])
+
+
+def test_baseline_churn_model_by_hand() -> None:
+    """The calibrator's slope is the ranking within windows (one intercept per window), never
+    negative; its level is the latest window's."""
+    from loyalist.churn import BaselineChurnModel
+
+    rng = np.random.default_rng(0)
+    frames = []
+    # two windows: within each, more days since the last purchase = more churn; between them,
+    # the window with the longer recencies churns less (Simpson: a pooled fit would turn)
+    for cut, (lo, hi), rate in (("2024-01-01", (1, 60), 0.7), ("2024-02-01", (60, 400), 0.2)):
+        r = rng.uniform(lo, hi, 600)
+        z = np.log1p(r) - np.log1p(r).mean()
+        y = rng.uniform(size=600) < 1 / (1 + np.exp(-(np.log(rate / (1 - rate)) + 2 * z)))
+        frames.append(pd.DataFrame({s.CUSTOMER_ID: [f"C{i}" for i in range(600)],
+                                    "recency_days": r, "as_of": pd.Timestamp(cut),
+                                    "churned": y, "horizon_days": 30}))
+    panel = pd.concat(frames, ignore_index=True)
+    pooled = np.polyfit(np.log1p(panel["recency_days"]), panel["churned"].astype(float), 1)[0]
+    assert pooled < 0  # the pooled association is backwards
+    m = BaselineChurnModel(baseline="recency_only").fit(panel)
+    assert m.slope_ == pytest.approx(2.0, abs=0.5) and m.note_ is None
+    latest = panel[panel["as_of"] == pd.Timestamp("2024-02-01")]
+    assert m.predict_proba(latest).mean() == pytest.approx(latest["churned"].mean(), abs=0.01)
+    scored = m.score(latest.head(3))
+    assert list(scored.columns) == [s.CUSTOMER_ID, "churn_probability", "churn_tier", "reasons"]
+    # backwards within the windows too: slope 0, everyone at the latest window's churn rate
+    back = panel.assign(recency_days=-panel["recency_days"] + 1000)
+    flat = BaselineChurnModel(baseline="recency_only").fit(back)
+    assert flat.slope_ == pytest.approx(0.0, abs=1e-9)
+    assert np.ptp(flat.predict_proba(back)) < 1e-9
+    assert flat.predict_proba(back)[0] == pytest.approx(latest["churned"].mean(), abs=1e-4)
+    assert flat.note_.startswith("the training windows do not rank churners by recency only")
+    with pytest.raises(DataError, match="BG/NBD was not fitted at this cutoff"):
+        BaselineChurnModel(baseline="bgnbd_1_minus_p_alive").fit(panel)
+    with pytest.raises(ParameterError, match="churn baseline 'nope'"):
+        BaselineChurnModel(baseline="nope").fit(panel)
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        BaselineChurnModel(baseline="recency_only").score(latest)
+
+
+def test_bgnbd_fallback_reasons_name_its_input() -> None:
+    from loyalist.churn.baseline import _phrase
+
+    row = {"bg_frequency": 5, "recency_days": 211.6}
+    assert _phrase("bgnbd_1_minus_p_alive", row, 0.88, 90) == [
+        "BG/NBD: probability still active 0.12 (5 repeat purchase days, the last 212 days ago)"]
+    assert _phrase("bgnbd_expected_orders", {"bg_frequency": 0, "recency_days": 0.4}, -0.25,
+                   90) == ["BG/NBD: 0.25 orders expected in the next 90 days (a single purchase "
+                           "day so far, less than a day ago)"]
+    assert _phrase("bgnbd_1_minus_p_alive", {"bg_frequency": 0, "recency_days": 3}, 0.0, 90) == [
+        "BG/NBD: probability still active 1.00 (no repeat purchase yet: BG/NBD counts a "
+        "customer as active until one)"]
+    assert _phrase("recency_only", {"recency_days": 412, "ipi_mean_days": 40}, 412, 90) == [
+        "no purchase for 412 days (10.3x their usual gap of 40 days)"]
