@@ -3,7 +3,7 @@
 The out-of-time evaluation (:func:`loyalist.evaluation.run.evaluate`) compares the churn model
 with three simple rankings of the same customers: days since the last purchase ("recency
 only"), BG/NBD's probability of having dropped out (``1 - P(alive)``, Fader, Hardie & Lee 2005,
-eq. 13) and BG/NBD's expected orders in the horizon (eq. 10, negated). When one of them finds
+eq. 11) and BG/NBD's expected orders in the horizon (eq. 10, negated). When one of them finds
 the churners of the test window better than the model by more than the margin
 (:data:`~loyalist.evaluation.run.BASELINE_MARGIN`), the scores use that ranking instead
 (:class:`BaselineChurnModel`).
