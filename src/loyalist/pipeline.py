@@ -58,9 +58,11 @@ def ingest(store_path: Path, files: Sequence[str | Path], *, fmt: str = "auto",
     """Load ``files`` into the store (created if new); ``display`` and ``check``: see
     :func:`loyalist.ingest.ingest_files`."""
     with _new_store_guard(store_path), Store(store_path) as st:
-        return ingest_files(st, files, fmt=fmt, mapping=mapping, table=table,
-                            day_one=day_one, loaded_at=datetime.now(), progress=progress,
-                            display=display, check=check)
+        reports = ingest_files(st, files, fmt=fmt, mapping=mapping, table=table,
+                               day_one=day_one, loaded_at=datetime.now(), progress=progress,
+                               display=display, check=check)
+        _suggest_compact(st)
+        return reports
 
 
 def loads(store_path: Path) -> list[dict[str, Any]]:
@@ -76,7 +78,23 @@ def unload(store_path: Path, load_ids: Sequence[int | str]) -> dict[str, Any]:
     from loyalist.ingest.unload import unload as remove
 
     with Store(store_path, create=False) as st:
-        return remove(st, load_ids)
+        res = remove(st, load_ids)
+        _suggest_compact(st)
+        return res
+
+
+def _suggest_compact(st: Store) -> None:
+    """A warning suggesting ``loyalist compact`` after a command that removed or replaced
+    much data, when most of the file is free blocks (``Store.compaction_hint``)."""
+    if note := st.compaction_hint():
+        log.warning("%s", note)
+
+
+def compact(store_path: Path, *, progress: Progress | None = None) -> dict[str, Any]:
+    """Give the store's free blocks back to the disk (:func:`loyalist.store.compact`)."""
+    from loyalist.store import compact as rewrite
+
+    return rewrite(store_path, progress=progress)
 
 
 def resolve_as_of(st: Store, as_of: str | None) -> pd.Timestamp:

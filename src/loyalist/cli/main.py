@@ -196,6 +196,29 @@ def unload_command(
     out.print(f"store: {store}")
 
 
+@app.command("compact")
+def compact_command(store: StoreOpt = Path(DEFAULT_STORE), as_json: JsonOpt = False) -> None:
+    """Give the store's free space back to the disk: DuckDB reuses the space that removed and
+    replaced data (unloads, reloads, retraining, plans) leave in the file, but never shrinks
+    it. The store is copied into a fresh file beside it, the copy checked table by table and
+    put in its place. It needs the store to itself (stop `loyalist serve`) and free disk
+    space for the copy; if anything fails, the store stays as it was.
+
+    Example:
+
+      loyalist compact --store shop.duckdb
+    """
+    res = pipeline.compact(store, progress=progress(as_json))
+    if as_json:
+        emit_json(res)
+        return
+    before, after = res["bytes_before"], res["bytes_after"]
+    out.print(f"compacted {store}: {before / 2**20:,.1f} MB -> {after / 2**20:,.1f} MB "
+              f"({1 - after / before:.0%} smaller) in {res['seconds']:.1f} s; "
+              f"{res['tables']} tables, {res['rows']:,} rows checked", highlight=False,
+              soft_wrap=True)
+
+
 def _print_report(r: dict[str, Any]) -> None:
     out.print(f"[bold]{r['file']}[/bold] -> {r['table']} "
               f"({r.get('format', r['table'])}, load {r['load_id']}, {r['status']})")

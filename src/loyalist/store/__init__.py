@@ -21,6 +21,7 @@ import pandas as pd
 from loyalist import schema as s
 from loyalist.errors import StoreError
 from loyalist.names import DEFAULT_STORE as NAMED_STORE
+from loyalist.store.compaction import compact as compact  # loyalist.store.compact(path)
 
 log = logging.getLogger(__name__)
 
@@ -326,6 +327,14 @@ class Store:
 
     def close(self) -> None:
         self.con.close()
+
+    def compaction_hint(self) -> str | None:
+        """One line suggesting ``loyalist compact`` when most of the file is free blocks (see
+        :func:`loyalist.store.compaction.hint`); for a command that replaced or removed much
+        data, just before it closes the store."""
+        from loyalist.store.compaction import hint
+
+        return None if self.read_only else hint(self.con, self.path)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:

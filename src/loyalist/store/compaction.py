@@ -1,0 +1,261 @@
+"""Give a store's free space back to the disk.
+
+DuckDB reuses the blocks that deleted and rewritten rows leave (an unload, a reload, a
+regrouped customer's orders, replaced scores and plans), but it never shrinks the file: a store
+that was rebuilt a few times stays as large as it ever was. :func:`compact` rewrites it into a
+fresh file beside it (``COPY FROM DATABASE``, which keeps every table, constraint, view,
+sequence with its last value, index, macro and type; ``EXPORT``/``IMPORT DATABASE`` loses a
+sequence's last value and goes through a folder of files), checks the copy against the store
+and puts it in the store's place with one ``os.replace``.
+
+Measured (BENCHMARKS.md, "Compacting a store"): ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from loyalist.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+#: the copy is written beside the store under its name plus this suffix (a compaction that was
+#: killed leaves it; the next one removes it: while it holds the store's lock no other runs)
+TEMP_SUFFIX = ".compacting"
+#: suggest compacting when more than this share of the file's blocks are free ...
+HINT_FREE_SHARE = 0.5
+#: ... and the file is larger than this (below it the space is not worth a command)
+HINT_MIN_BYTES = 50 * 2**20
+
+#: what the copy must hold exactly as the store does, besides every table's rows
+_CATALOG = {
+    "schemas": "SELECT schema_name, comment FROM duckdb_schemas() WHERE database_name = ? "
+               "AND NOT internal",
+    "tables": "SELECT schema_name, table_name, sql, comment FROM duckdb_tables() "
+              "WHERE database_name = ?",
+    "views": "SELECT schema_name, view_name, sql, comment FROM duckdb_views() "
+             "WHERE database_name = ? AND NOT internal",
+    "sequences": "SELECT schema_name, sequence_name, start_value, min_value, max_value, "
+                 "increment_by, cycle, last_value FROM duckdb_sequences() WHERE database_name = ?",
+    "indexes": "SELECT schema_name, index_name, table_name, sql FROM duckdb_indexes() "
+               "WHERE database_name = ?",
+    "macros": "SELECT schema_name, function_name, function_type, parameters, macro_definition "
+              "FROM duckdb_functions() WHERE database_name = ? AND NOT internal",
+    "types": "SELECT schema_name, type_name, logical_type FROM duckdb_types() "
+             "WHERE database_name = ? AND NOT internal",
+}
+
+
+def space(con: duckdb.DuckDBPyConnection, database: str | None = None) -> dict[str, int]:
+    """Blocks of ``database`` (default: the connection's own) as of its last checkpoint:
+    ``block_size``, ``total_blocks``, ``used_blocks``, ``free_blocks``, and ``used_bytes``
+    (used blocks x block size). ``PRAGMA database_size`` reads them from the block manager:
+    no table is scanned."""
+    cur = con.execute("SELECT block_size, total_blocks, used_blocks, free_blocks "
+                      "FROM pragma_database_size() WHERE database_name = "
+                      "coalesce(?, current_database())", [database])
+    names = [d[0] for d in cur.description]
+    out = {k: int(v or 0) for k, v in zip(names, cur.fetchall()[0], strict=True)}
+    out["used_bytes"] = out["used_blocks"] * out["block_size"]
+    return out
+
+
+def on_disk(path: Path) -> int:
+    """Bytes of the store file and its WAL."""
+    wal = _wal(path)
+    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+def hint(con: duckdb.DuckDBPyConnection, path: Path, *, free_share: float = HINT_FREE_SHARE,
+         min_bytes: int = HINT_MIN_BYTES) -> str | None:
+    """One line suggesting ``loyalist compact`` when more than ``free_share`` of the store's
+    blocks are free and its file is larger than ``min_bytes`` (None otherwise, and when the
+    store cannot say: the command that asks has done its work). Checkpoints first (what
+    closing the store does anyway), so that the blocks its own deletes freed count."""
+    try:
+        con.execute("CHECKPOINT")
+        sp = space(con)
+    except duckdb.Error as e:  # e.g. another connection of this process is mid-transaction
+        log.debug("%s: no compaction hint (%s)", path, e)
+        return None
+    size = path.stat().st_size
+    if size <= min_bytes or sp["free_blocks"] <= free_share * sp["total_blocks"]:
+        return None
+    free = sp["free_blocks"] * sp["block_size"]
+    return (f"{path}: {_mb(free)} of the store's {_mb(size)} is free space left by removed or "
+            f"replaced data; `loyalist compact --store {path}` gives it back to the disk")
+
+
+def compact(path: str | os.PathLike[str], *, keep_free: int = 0,
+            memory_limit: str | None = None,
+            progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Rewrite the store at ``path`` without its free blocks; returns its size before and
+    after (file and WAL, bytes), its blocks before and after, the tables and rows checked,
+    and the seconds taken.
+
+    The store is opened for writing, so no other process can use it meanwhile (one that has
+    it open is named in the refusal). The copy needs room for the store's used blocks on the
+    same disk, plus ``keep_free`` bytes that must stay free; without it the store is refused
+    before anything is written. The copy is checked before it replaces the store: the same
+    schemas, tables (with their constraints), views, sequences, indexes, macros and types, and
+    in every table the same number of rows and the same sum of row hashes. Any failure
+    (refusal, a full disk, an interruption) leaves the store as it was and removes the copy."""
+    from loyalist.store import (
+        _cannot_open,
+        _check_ours,
+        _in_use,
+        check_store_file,
+        default_memory_limit,
+    )
+
+    path = Path(path)
+    say = progress or (lambda _m: None)
+    check_store_file(path)
+    if path.is_dir():
+        raise StoreError(f"{path}: a folder, not a store; --store names the store's file, e.g. "
+                         f"{path / 'loyalist.duckdb'}")
+    if not path.is_file():
+        raise StoreError(f"{path}: no store here, so nothing to compact; give the path of a "
+                         "store made by `loyalist ingest`")
+    started = time.perf_counter()
+    bytes_before = on_disk(path)
+    try:
+        con = duckdb.connect(str(path), config={
+            "memory_limit": memory_limit or default_memory_limit()})
+    except duckdb.IOException as e:
+        raise StoreError(_in_use(path, str(e), read_only=False) or
+                         _cannot_open(path, str(e), read_only=False)) from None
+    tmp = path.with_name(path.name + TEMP_SUFFIX)
+    try:
+        con.execute("SET enable_progress_bar = false")
+        _check_ours(con, path, create=False)
+        if _wal(path).exists():  # a WAL left by a process that stopped: into the file first
+            con.execute("CHECKPOINT")
+        before = space(con)
+        for p in (tmp, _wal(tmp)):  # left by a compaction that was killed
+            p.unlink(missing_ok=True)
+        _check_room(path, before["used_bytes"], keep_free)
+        db = con.execute("SELECT current_database()").fetchall()[0][0]
+        alias = f"{db}_compacted"
+        target = str(tmp).replace("'", "''")
+        try:
+            say(f"copying {_mb(before['used_bytes'])} of {_mb(bytes_before)} into {tmp.name}")
+            con.execute(f"ATTACH '{target}' AS \"{alias}\"")
+            con.execute(f'COPY FROM DATABASE "{db}" TO "{alias}"')
+            con.execute(f'DETACH "{alias}"')  # checkpoints the copy into its file
+            say("checking the copy")
+            con.execute(f"ATTACH '{target}' AS \"{alias}\" (READ_ONLY)")
+            checked = _check_copy(con, db, alias, path)
+            after = space(con, alias)
+            con.execute(f'DETACH "{alias}"')
+            _fsync(tmp)
+            say(f"replacing {path.name}")
+            try:  # still holding the store's lock: no process can open the old file meanwhile
+                os.replace(tmp, path)
+            except PermissionError:  # Windows replaces no open file
+                con.close()
+                os.replace(tmp, path)
+        except BaseException as e:  # an interruption too: the copy goes, the store stays
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f'DETACH DATABASE IF EXISTS "{alias}"')
+            for p in (tmp, _wal(tmp)):
+                p.unlink(missing_ok=True)
+            if isinstance(e, duckdb.Error | OSError):
+                raise StoreError(_failed(path, tmp, e)) from None
+            raise
+    finally:
+        con.close()
+    _wal(path).unlink(missing_ok=True)  # the old file's (empty: checkpointed above)
+    _fsync(path.parent)
+    bytes_after = on_disk(path)
+    return {"store": str(path), "bytes_before": bytes_before, "bytes_after": bytes_after,
+            "bytes_freed": bytes_before - bytes_after,
+            "blocks_before": _blocks(before), "blocks_after": _blocks(after),
+            "tables": checked["tables"], "rows": checked["rows"],
+            "seconds": round(time.perf_counter() - started, 2)}
+
+
+def _check_room(path: Path, need: int, keep_free: int) -> None:
+    free = shutil.disk_usage(path.parent).free
+    if free - need >= keep_free:
+        return
+    kept = f" and keep {_mb(keep_free)} free" if keep_free else ""
+    raise StoreError(f"{path}: not enough free disk space to compact the store: the copy "
+                     f"needs about {_mb(need)}{kept}, and {path.parent} has {_mb(free)} "
+                     "free; nothing was changed. Free some space on that disk, or move the "
+                     "store to a disk with room and compact it there")
+
+
+def _check_copy(con: duckdb.DuckDBPyConnection, db: str, alias: str, path: Path
+                ) -> dict[str, int]:
+    """Raise unless database ``alias`` holds what ``db`` holds (:data:`_CATALOG` and every
+    table's rows); the tables and rows compared."""
+    for what, sql in _CATALOG.items():
+        mine, theirs = (sorted(con.execute(sql, [d]).fetchall(), key=repr) for d in (db, alias))
+        if mine != theirs:
+            diff = next(iter({*map(repr, mine)} ^ {*map(repr, theirs)}), "")
+            raise StoreError(f"{path}: the compacted copy's {what} differ from the store's "
+                             f"({diff[:200]}); the store was not changed")
+    tables = con.execute("SELECT schema_name, table_name FROM duckdb_tables() "
+                         "WHERE database_name = ? ORDER BY ALL", [db]).fetchall()
+    rows = 0
+    for schema, table in tables:
+        # a row's hash over all its columns, summed: equal sums and counts, equal tables
+        # (short of a collision), in any row order
+        mine, theirs = (con.execute(
+            f'SELECT count(*), sum(hash(*COLUMNS(*))::HUGEINT) FROM "{d}"."{schema}"."{table}"'
+        ).fetchall()[0] for d in (db, alias))
+        if mine != theirs:
+            raise StoreError(f"{path}: the compacted copy of table {table} differs from the "
+                             f"store's ({mine[0]:,} rows in the store, {theirs[0]:,} in the "
+                             "copy, or other values); the store was not changed")
+        rows += int(mine[0])
+    return {"tables": len(tables), "rows": rows}
+
+
+def _failed(path: Path, tmp: Path, e: BaseException) -> str:
+    """One line for a copy that failed: why, and that nothing changed."""
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    low = text.lower()
+    fix = ""
+    if "no space left" in low or "file too large" in low or "disk quota" in low:
+        fix = "; free some space on that disk (or raise the process's file size limit)"
+    elif "permission denied" in low or "read-only file system" in low:
+        fix = f"; the copy is written in {path.parent}, which must be writable"
+    return (f"{path}: compacting failed while writing the copy {tmp.name} ({text}); the store "
+            f"was not changed and the partial copy was removed{fix}")
+
+
+def _blocks(sp: dict[str, int]) -> dict[str, int]:
+    return {"block_size": sp["block_size"], "total": sp["total_blocks"],
+            "used": sp["used_blocks"], "free": sp["free_blocks"]}
+
+
+def _wal(path: Path) -> Path:
+    return path.with_name(path.name + ".wal")
+
+
+def _fsync(path: Path) -> None:
+    """Flush ``path`` (a file, or a folder's entries) to the disk, where the system allows."""
+    flags = os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() and hasattr(os, "O_DIRECTORY") else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:  # a folder cannot be opened on Windows: its entries need no flush there
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**20:,.1f} MB"
