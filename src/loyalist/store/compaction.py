@@ -31,10 +31,10 @@ log = logging.getLogger(__name__)
 #: the copy is written beside the store under its name plus this suffix (a compaction that was
 #: killed leaves it; the next one removes it: while it holds the store's lock no other runs)
 TEMP_SUFFIX = ".compacting"
-#: suggest compacting when more than this share of the file's blocks are free ...
+#: suggest compacting when more than this share of the file is free blocks ...
 HINT_FREE_SHARE = 0.5
 #: ... and the file is larger than this (below it the space is not worth a command)
-HINT_MIN_BYTES = 50 * 2**20
+HINT_MIN_BYTES = 32 * 2**20
 
 #: what the copy must hold exactly as the store does, besides every table's rows
 _CATALOG = {
@@ -75,22 +75,26 @@ def on_disk(path: Path) -> int:
     return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
 
-def hint(con: duckdb.DuckDBPyConnection, path: Path, *, free_share: float = HINT_FREE_SHARE,
-         min_bytes: int = HINT_MIN_BYTES) -> str | None:
-    """One line suggesting ``loyalist compact`` when more than ``free_share`` of the store's
-    blocks are free and its file is larger than ``min_bytes`` (None otherwise, and when the
-    store cannot say: the command that asks has done its work). Checkpoints first (what
-    closing the store does anyway), so that the blocks its own deletes freed count."""
+def hint(con: duckdb.DuckDBPyConnection, path: Path, *, free_share: float | None = None,
+         min_bytes: int | None = None) -> str | None:
+    """One line suggesting ``loyalist compact`` when more than ``free_share`` (default
+    :data:`HINT_FREE_SHARE`) of the store's file is free blocks and the file is larger than
+    ``min_bytes`` (default :data:`HINT_MIN_BYTES`); None otherwise, and when the store cannot
+    say (the command that asks has done its work). Checkpoints first (what closing the store
+    does anyway), so that the blocks freed by the command's own deletes count."""
+    free_share = HINT_FREE_SHARE if free_share is None else free_share
+    min_bytes = HINT_MIN_BYTES if min_bytes is None else min_bytes
     try:
         con.execute("CHECKPOINT")
         sp = space(con)
     except duckdb.Error as e:  # e.g. another connection of this process is mid-transaction
         log.debug("%s: no compaction hint (%s)", path, e)
         return None
+    # the file, not the block count: DuckDB cuts free blocks off the end of the file
     size = path.stat().st_size
-    if size <= min_bytes or sp["free_blocks"] <= free_share * sp["total_blocks"]:
+    free = max(0, size - sp["used_bytes"])
+    if size <= min_bytes or free <= free_share * size:
         return None
-    free = sp["free_blocks"] * sp["block_size"]
     return (f"{path}: {_mb(free)} of the store's {_mb(size)} is free space left by removed or "
             f"replaced data; `loyalist compact --store {path}` gives it back to the disk")
 
@@ -103,12 +107,13 @@ def compact(path: str | os.PathLike[str], *, keep_free: int = 0,
     and the seconds taken.
 
     The store is opened for writing, so no other process can use it meanwhile (one that has
-    it open is named in the refusal). The copy needs room for the store's used blocks on the
-    same disk, plus ``keep_free`` bytes that must stay free; without it the store is refused
-    before anything is written. The copy is checked before it replaces the store: the same
-    schemas, tables (with their constraints), views, sequences, indexes, macros and types, and
-    in every table the same number of rows and the same sum of row hashes. Any failure
-    (refusal, a full disk, an interruption) leaves the store as it was and removes the copy."""
+    it open is named in the refusal). The copy needs room for the store's used blocks (and a
+    tenth more) on the same disk, plus ``keep_free`` bytes that must stay free; without it
+    the store is refused before anything is written. The copy is checked before it replaces
+    the store: the same schemas, tables (with their constraints), views, sequences, indexes,
+    macros and types, and in every table the same number of rows and the same sum of row
+    hashes. Any failure (refusal, a full disk, an interruption) leaves the store as it was and
+    removes the copy."""
     from loyalist.store import (
         _cannot_open,
         _check_ours,
@@ -143,7 +148,9 @@ def compact(path: str | os.PathLike[str], *, keep_free: int = 0,
         before = space(con)
         for p in (tmp, _wal(tmp)):  # left by a compaction that was killed
             p.unlink(missing_ok=True)
-        _check_room(path, before["used_bytes"], keep_free)
+        # the copy holds about the used blocks (a 1M-line store's copy and its WAL peaked at
+        # 1.02 times them: BENCHMARKS.md); a tenth more for safety
+        _check_room(path, before["used_bytes"] * 11 // 10, keep_free)
         db = con.execute("SELECT current_database()").fetchall()[0][0]
         alias = f"{db}_compacted"
         target = str(tmp).replace("'", "''")
@@ -151,7 +158,9 @@ def compact(path: str | os.PathLike[str], *, keep_free: int = 0,
             say(f"copying {_mb(before['used_bytes'])} of {_mb(bytes_before)} into {tmp.name}")
             con.execute(f"ATTACH '{target}' AS \"{alias}\"")
             con.execute(f'COPY FROM DATABASE "{db}" TO "{alias}"')
-            con.execute(f'DETACH "{alias}"')  # checkpoints the copy into its file
+            # the copy into its file (DETACH would too, but hide why it failed)
+            con.execute(f'CHECKPOINT "{alias}"')
+            con.execute(f'DETACH "{alias}"')
             say("checking the copy")
             con.execute(f"ATTACH '{target}' AS \"{alias}\" (READ_ONLY)")
             checked = _check_copy(con, db, alias, path)
