@@ -153,8 +153,10 @@ def test_the_summary_says_sizes_and_time_and_the_progress_goes_to_stderr(
 
 
 def test_views_sequences_indexes_macros_and_types_are_kept(tmp_path: Path) -> None:
-    """What a store written by hand (or a later version) may hold besides tables survives,
-    a sequence with its last value."""
+    """What a store written by hand (or a later version) may hold besides plain tables
+    survives: a sequence with its last value, a type, constraints (a foreign key: the tables
+    are filled in the order they were made), a generated column, an index, a view, a
+    macro."""
     store = tmp_path / "s" / "shop.duckdb"
     store.parent.mkdir()
     pipeline.ingest(store, [write_csv(tmp_path / "t.csv", [line(), line(order="2")])])
@@ -162,8 +164,11 @@ def test_views_sequences_indexes_macros_and_types_are_kept(tmp_path: Path) -> No
     con.execute("CREATE SEQUENCE note_id START 5")
     con.execute("CREATE TYPE mood AS ENUM ('glad', 'sad')")
     con.execute("CREATE TABLE notes (id INTEGER DEFAULT nextval('note_id') PRIMARY KEY, "
-                "m mood, body VARCHAR UNIQUE, x DOUBLE CHECK (x > 0))")
+                "m mood, body VARCHAR UNIQUE, x DOUBLE CHECK (x > 0), "
+                "twice_x DOUBLE GENERATED ALWAYS AS (x * 2) VIRTUAL)")
     con.execute("INSERT INTO notes (m, body, x) VALUES ('glad', 'a', 1), ('sad', 'b', 2)")
+    con.execute("CREATE TABLE note_tags (note_id INTEGER REFERENCES notes (id), tag VARCHAR)")
+    con.execute("INSERT INTO note_tags VALUES (5, 'first'), (6, 'second')")
     con.execute("CREATE INDEX notes_x ON notes (x)")
     con.execute("CREATE VIEW big_orders AS SELECT * FROM transactions WHERE amount > 1")
     con.execute("CREATE MACRO twice(a) AS a * 2")
@@ -179,6 +184,9 @@ def test_views_sequences_indexes_macros_and_types_are_kept(tmp_path: Path) -> No
         assert con.execute("SELECT max(id) FROM notes").fetchall() == [(7,)]  # 5, 6, then 7
         with pytest.raises(duckdb.ConstraintException, match="body"):
             con.execute("INSERT INTO notes (m, body, x) VALUES ('glad', 'a', 4)")
+        with pytest.raises(duckdb.ConstraintException, match="foreign key"):
+            con.execute("INSERT INTO note_tags VALUES (99, 'none')")
+        assert con.execute("SELECT sum(twice_x) FROM notes").fetchall() == [(12.0,)]
     finally:
         con.close()
 

@@ -148,24 +148,20 @@ def compact(path: str | os.PathLike[str], *, keep_free: int = 0,
         before = space(con)
         for p in (tmp, _wal(tmp)):  # left by a compaction that was killed
             p.unlink(missing_ok=True)
-        # the copy holds about the used blocks (a 1M-line store's copy and its WAL peaked at
-        # 1.02 times them: BENCHMARKS.md); a tenth more for safety
-        _check_room(path, before["used_bytes"] * 11 // 10, keep_free)
+        _check_room(path, room_needed(before["used_bytes"]), keep_free)
         db = con.execute("SELECT current_database()").fetchall()[0][0]
         alias = f"{db}_compacted"
         target = str(tmp).replace("'", "''")
         try:
             say(f"copying {_mb(before['used_bytes'])} of {_mb(bytes_before)} into {tmp.name}")
-            con.execute(f"ATTACH '{target}' AS \"{alias}\"")
-            con.execute(f'COPY FROM DATABASE "{db}" TO "{alias}"')
-            # the copy into its file (DETACH would too, but hide why it failed)
-            con.execute(f'CHECKPOINT "{alias}"')
-            con.execute(f'DETACH "{alias}"')
+            con.execute(f"ATTACH '{target}' AS {_q(alias)}")
+            _copy(con, db, alias)
+            con.execute(f"DETACH {_q(alias)}")
             say("checking the copy")
-            con.execute(f"ATTACH '{target}' AS \"{alias}\" (READ_ONLY)")
+            con.execute(f"ATTACH '{target}' AS {_q(alias)} (READ_ONLY)")
             checked = _check_copy(con, db, alias, path)
             after = space(con, alias)
-            con.execute(f'DETACH "{alias}"')
+            con.execute(f"DETACH {_q(alias)}")
             _fsync(tmp)
             say(f"replacing {path.name}")
             try:  # still holding the store's lock: no process can open the old file meanwhile
@@ -175,7 +171,7 @@ def compact(path: str | os.PathLike[str], *, keep_free: int = 0,
                 os.replace(tmp, path)
         except BaseException as e:  # an interruption too: the copy goes, the store stays
             with contextlib.suppress(duckdb.Error):
-                con.execute(f'DETACH DATABASE IF EXISTS "{alias}"')
+                con.execute(f"DETACH DATABASE IF EXISTS {_q(alias)}")
             for p in (tmp, _wal(tmp)):
                 p.unlink(missing_ok=True)
             if isinstance(e, duckdb.Error | OSError):
@@ -191,6 +187,38 @@ def compact(path: str | os.PathLike[str], *, keep_free: int = 0,
             "blocks_before": _blocks(before), "blocks_after": _blocks(after),
             "tables": checked["tables"], "rows": checked["rows"],
             "seconds": round(time.perf_counter() - started, 2)}
+
+
+def room_needed(used_bytes: int) -> int:
+    """Bytes of disk the copy of a store with ``used_bytes`` in use may take while it is
+    written: the copy and its WAL peaked at 0.98 and 1.31 times the used blocks (a churned
+    1M-line store, a 3,000-customer one; BENCHMARKS.md); a quarter more and 64 MB."""
+    return used_bytes * 5 // 4 + 64 * 2**20
+
+
+def _copy(con: duckdb.DuckDBPyConnection, db: str, alias: str) -> None:
+    """Database ``db`` into the empty database ``alias``: its catalog, then table by table,
+    each checkpointed into the file before the next. One ``COPY FROM DATABASE`` writes the
+    same file, but as one transaction: every table too small to be written straight to
+    blocks waits in the WAL until the end, and the copy's WAL and file together peaked at
+    1.91 times the store's used blocks (a 3,000-customer store; 1.23 on 1M lines) against 1.31
+    and 0.98 table by table, in the same time."""
+    con.execute(f"COPY FROM DATABASE {_q(db)} TO {_q(alias)} (SCHEMA)")
+    tables = con.execute("SELECT schema_name, table_name FROM duckdb_tables() "
+                         "WHERE database_name = ? ORDER BY table_oid", [db]).fetchall()
+    for schema, table in tables:  # in the order made: a referenced table before its referrers
+        cols = ", ".join(_q(c) for c, generated in con.execute(
+            "SELECT column_name, is_generated FROM information_schema.columns WHERE "
+            "table_catalog = ? AND table_schema = ? AND table_name = ? ORDER BY "
+            "ordinal_position", [db, schema, table]).fetchall() if generated != "ALWAYS")
+        con.execute(f"INSERT INTO {_q(alias)}.{_q(schema)}.{_q(table)} ({cols}) "
+                    f"SELECT {cols} FROM {_q(db)}.{_q(schema)}.{_q(table)}")
+        con.execute(f"CHECKPOINT {_q(alias)}")  # DETACH would too, but hide why it failed
+
+
+def _q(name: str) -> str:
+    """``name`` as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _check_room(path: Path, need: int, keep_free: int) -> None:
@@ -221,8 +249,8 @@ def _check_copy(con: duckdb.DuckDBPyConnection, db: str, alias: str, path: Path
         # a row's hash over all its columns, summed: equal sums and counts, equal tables
         # (short of a collision), in any row order
         mine, theirs = (con.execute(
-            f'SELECT count(*), sum(hash(*COLUMNS(*))::HUGEINT) FROM "{d}"."{schema}"."{table}"'
-        ).fetchall()[0] for d in (db, alias))
+            "SELECT count(*), sum(hash(*COLUMNS(*))::HUGEINT) "
+            f"FROM {_q(d)}.{_q(schema)}.{_q(table)}").fetchall()[0] for d in (db, alias))
         if mine != theirs:
             raise StoreError(f"{path}: the compacted copy of table {table} differs from the "
                              f"store's ({mine[0]:,} rows in the store, {theirs[0]:,} in the "
