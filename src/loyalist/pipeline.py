@@ -671,6 +671,31 @@ def evaluate_purchases(store_path: Path, *, as_of: str | None, horizon: int = 90
         return compare_purchase_forecasts(st, to_as_of(as_of), horizon)
 
 
+def evaluate_promotions(store_path: Path, *, as_of: str | None = None, out: Path | None = None,
+                        progress: Progress | None = None) -> dict[str, Any]:
+    """The promotion response model judged out of time: trained on the campaigns before
+    ``as_of`` (default: all but the last three with a complete response window), tested on the
+    later ones against "highest churn risk first" and random targeting
+    (:func:`loyalist.evaluation.promotions.evaluate_promotions`). With ``out``: the card
+    (markdown and HTML), the JSON and the Qini curves (``paths``). The store is only read."""
+    from loyalist.evaluation import promotions as ev
+
+    say = progress or (lambda _m: None)
+    started = time.perf_counter()
+    with Store(store_path, read_only=True) as st:
+        ts, _ = ev.check_history(st, as_of=as_of)  # refused before the work is announced
+        say(f"training the response model on the campaigns before {ts.date()}, testing it on "
+            "those sent from then")
+        res = ev.evaluate_promotions(st, as_of=ts)
+        if out is not None:
+            say("scoring the test campaigns again for the Qini curves")
+            res["curves"] = ev.qini_curves(st, res)
+    res["paths"] = ({k: str(v) for k, v in ev.write_promotion_card(res, out).items()}
+                    if out is not None else {})
+    res["seconds"] = round(time.perf_counter() - started, 2)
+    return res
+
+
 # --- demand models: recommendations and forecasts ----------------------------------------
 #: the file the recommendations are written to (and the store table s.T_RECOMMENDATIONS,
 #: keyed by as_of, method, customer)

@@ -20,8 +20,8 @@ HorizonOpt = Annotated[int, typer.Option(help="Churn / CLV horizon in days.")]
 
 evaluate_app = typer.Typer(
     invoke_without_command=True, no_args_is_help=False,
-    help="Out-of-time evaluation: customer models (default), `evaluate purchases` or "
-         "`evaluate recommend`.")
+    help="Out-of-time evaluation: customer models (default), `evaluate purchases`, "
+         "`evaluate recommend` or `evaluate promotions`.")
 
 
 def print_summary(summary: dict[str, Any]) -> None:

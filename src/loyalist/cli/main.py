@@ -447,12 +447,13 @@ def demo(
 
 
 def _register() -> None:
-    from loyalist.cli import clv, customers, forecast, plan, recommend, report, serve
+    from loyalist.cli import clv, customers, forecast, plan, recommend, report, response, serve
 
     app.add_typer(clv.app, name="clv")
     app.command()(customers.train)
     app.command()(customers.score)
     customers.evaluate_app.command("recommend")(recommend.evaluate)
+    customers.evaluate_app.command("promotions")(response.evaluate_promotions)
     app.add_typer(customers.evaluate_app, name="evaluate")
     app.command("recommend")(recommend.recommend)
     app.command("together")(recommend.together)
