@@ -266,7 +266,7 @@ def test_no_room_for_the_copy_is_refused_before_anything_is_written(
     before = digest(store)
     free = shutil.disk_usage(store.parent).free
     with pytest.raises(StoreError, match=r"not enough free disk space to compact the store: "
-                       r"the copy needs about [\d.,]+ MB and keep [\d.,]+ MB free"):
+                       r"the copy needs about [\d.,]+ MB \(and [\d.,]+ MB must stay free\), and "):
         compact(store, keep_free=free)
     assert digest(store) == before
     only_the_store(store)
@@ -297,6 +297,29 @@ def test_a_copy_left_by_a_killed_compaction_is_cleared(churned: Path,
     compact(store)
     only_the_store(store)
     assert_same(before, contents(store))
+
+
+def test_a_wal_left_by_a_process_that_stopped_is_kept_and_removed(churned: Path,
+                                                                     tmp_path: Path) -> None:
+    """A process that wrote and stopped without closing the store left its last changes in
+    the WAL: they are in the compacted store, and no WAL is left beside it."""
+    store = copy_of(churned, tmp_path / "s")
+    con = duckdb.connect(str(store), read_only=True)
+    kept = con.execute("SELECT count(*) FROM scores WHERE rowid % 2 = 1").fetchall()[0][0]
+    con.close()
+    subprocess.run([sys.executable, "-c", "import duckdb, os, sys; c = duckdb.connect("
+                    "sys.argv[1]); c.execute(\"SET checkpoint_threshold = '1TB'\"); "
+                    "c.execute(\"INSERT INTO store_meta VALUES ('in_the_wal', 'x')\"); "
+                    "c.execute('DELETE FROM scores WHERE rowid % 2 = 0'); os._exit(0)",
+                    str(store)], check=True, timeout=120)
+    wal = store.with_name(store.name + ".wal")
+    assert wal.stat().st_size > 0
+    res = compact(store)
+    assert res["bytes_before"] > store.stat().st_size == res["bytes_after"]
+    only_the_store(store)
+    with Store(store, read_only=True) as st:
+        assert st.query("SELECT value FROM store_meta WHERE key = 'in_the_wal'").iloc[0, 0] == "x"
+        assert st.count("scores") == kept > 0
 
 
 def test_a_store_mostly_free_after_an_unload_suggests_compacting(

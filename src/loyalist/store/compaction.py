@@ -109,9 +109,9 @@ def compact(path: str | os.PathLike[str], *, keep_free: int = 0,
     and the seconds taken.
 
     The store is opened for writing, so no other process can use it meanwhile (one that has
-    it open is named in the refusal). The copy needs room for the store's used blocks (and a
-    tenth more) on the same disk, plus ``keep_free`` bytes that must stay free; without it
-    the store is refused before anything is written. The copy is checked before it replaces
+    it open is named in the refusal). The copy needs :func:`room_needed` of the store's used
+    blocks on the same disk, plus ``keep_free`` bytes that must stay free; without it the
+    store is refused before anything is written. The copy is checked before it replaces
     the store: the same schemas, tables (with their constraints), views, sequences, indexes,
     macros and types, and in every table the same number of rows and the same sum of row
     hashes. Any failure (refusal, a full disk, an interruption) leaves the store as it was and
@@ -227,7 +227,7 @@ def _check_room(path: Path, need: int, keep_free: int) -> None:
     free = shutil.disk_usage(path.parent).free
     if free - need >= keep_free:
         return
-    kept = f" and keep {_mb(keep_free)} free" if keep_free else ""
+    kept = f" (and {_mb(keep_free)} must stay free)" if keep_free else ""
     raise StoreError(f"{path}: not enough free disk space to compact the store: the copy "
                      f"needs about {_mb(need)}{kept}, and {path.parent} has {_mb(free)} "
                      "free; nothing was changed. Free some space on that disk, or move the "
