@@ -105,6 +105,10 @@ def only_the_store(store: Path) -> None:
 
 def test_a_churned_store_shrinks_and_holds_exactly_what_it_held(
         churned: Path, tmp_path: Path) -> None:
+    """`loyalist compact --json`: one strict JSON document; the file is smaller, with no free
+    block; every table's rows and definition are as they were (store_meta, loads, scores,
+    plans included); the store opens as every command opens it and reads the same; and a
+    second compaction changes nothing."""
     store = copy_of(churned, tmp_path / "s")
     before, size = contents(store), store.stat().st_size
     with Store(store, read_only=True) as st:
@@ -215,6 +219,8 @@ def not_a_store(folder: Path, case: str) -> Path:
 ])
 def test_what_is_not_a_store_is_refused_and_left_alone(tmp_path: Path, case: str,
                                                        want: str) -> None:
+    """The library's refusals; the command prints each as one line and exits with 2, as
+    the refusals below that run it show."""
     store = not_a_store(tmp_path / "s", case)
     before = digest(store) if store.is_file() else None
     with pytest.raises(StoreError, match=re.escape(f"{store}: {want}")):
@@ -224,17 +230,6 @@ def test_what_is_not_a_store_is_refused_and_left_alone(tmp_path: Path, case: str
     else:
         assert digest(store) == before
         only_the_store(store)
-
-
-def test_a_refusal_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
-    store = not_a_store(tmp_path / "s", "other")
-    before = digest(store)
-    err = one_error(run("compact", "--store", store))
-    assert err == (f"error: {store}: a DuckDB database but not a Loyalist store (it holds crm); "
-                   "nothing was changed. Give the path of a store made by `loyalist ingest`, or "
-                   "a new file name"), err
-    assert digest(store) == before
-    only_the_store(store)
 
 
 def test_a_store_another_process_has_open_is_refused_and_left_alone(
@@ -320,6 +315,23 @@ def test_a_wal_left_by_a_process_that_stopped_is_kept_and_removed(churned: Path,
     with Store(store, read_only=True) as st:
         assert st.query("SELECT value FROM store_meta WHERE key = 'in_the_wal'").iloc[0, 0] == "x"
         assert st.count("scores") == kept > 0
+
+
+def test_a_store_reached_by_a_symbolic_link_is_compacted_where_it_is(churned: Path,
+                                                                        tmp_path: Path) -> None:
+    """A store kept on another disk and linked from the working folder: the file itself is
+    compacted in its own folder, and the link stays a link to it."""
+    store = copy_of(churned, tmp_path / "disk")
+    before = contents(store)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "shop.duckdb").symlink_to(store)
+    res = compact(work / "shop.duckdb")
+    assert (work / "shop.duckdb").is_symlink() and (work / "shop.duckdb").resolve() == store
+    assert [p.name for p in work.iterdir()] == ["shop.duckdb"]
+    only_the_store(store)
+    assert res["bytes_after"] == store.stat().st_size < res["bytes_before"]
+    assert_same(before, contents(store))
 
 
 def test_a_store_mostly_free_after_an_unload_suggests_compacting(

@@ -133,6 +133,14 @@ def compact(path: str | os.PathLike[str], *, keep_free: int = 0,
     if not path.is_file():
         raise StoreError(f"{path}: no store here, so nothing to compact; give the path of a "
                          "store made by `loyalist ingest`")
+    # a symbolic link (a store kept on another disk): the file it names is compacted, in its
+    # own folder, and the link stays
+    real = path.resolve()
+    if _wal(real).exists() and not (_wal(path).exists()
+                                    and os.path.samefile(_wal(real), _wal(path))):
+        raise StoreError(f"{path}: a link to {real}, which has a WAL of its own (a process "
+                         "stopped while writing it by that name); nothing was changed. Open it "
+                         f"once by that name, e.g. `loyalist loads --store {real}`, then compact")
     started = time.perf_counter()
     bytes_before = on_disk(path)
     try:
@@ -141,7 +149,7 @@ def compact(path: str | os.PathLike[str], *, keep_free: int = 0,
     except duckdb.IOException as e:
         raise StoreError(_in_use(path, str(e), read_only=False) or
                          _cannot_open(path, str(e), read_only=False)) from None
-    tmp = path.with_name(path.name + TEMP_SUFFIX)
+    tmp = real.with_name(real.name + TEMP_SUFFIX)
     try:
         con.execute("SET enable_progress_bar = false")
         _check_ours(con, path, create=False)
@@ -150,7 +158,7 @@ def compact(path: str | os.PathLike[str], *, keep_free: int = 0,
         before = space(con)
         for p in (tmp, _wal(tmp)):  # left by a compaction that was killed
             p.unlink(missing_ok=True)
-        _check_room(path, room_needed(before["used_bytes"]), keep_free)
+        _check_room(path, real.parent, room_needed(before["used_bytes"]), keep_free)
         db = con.execute("SELECT current_database()").fetchall()[0][0]
         alias = f"{db}_compacted"
         target = str(tmp).replace("'", "''")
@@ -165,12 +173,12 @@ def compact(path: str | os.PathLike[str], *, keep_free: int = 0,
             after = space(con, alias)
             con.execute(f"DETACH {_q(alias)}")
             _fsync(tmp)
-            say(f"replacing {path.name}")
+            say(f"replacing {real.name}")
             try:  # still holding the store's lock: no process can open the old file meanwhile
-                os.replace(tmp, path)
+                os.replace(tmp, real)
             except PermissionError:  # Windows replaces no open file
                 con.close()
-                os.replace(tmp, path)
+                os.replace(tmp, real)
         except BaseException as e:  # an interruption too: the copy goes, the store stays
             with contextlib.suppress(duckdb.Error):
                 con.execute(f"DETACH DATABASE IF EXISTS {_q(alias)}")
@@ -182,7 +190,7 @@ def compact(path: str | os.PathLike[str], *, keep_free: int = 0,
     finally:
         con.close()
     _wal(path).unlink(missing_ok=True)  # the old file's (empty: checkpointed above)
-    _fsync(path.parent)
+    _fsync(real.parent)
     bytes_after = on_disk(path)
     return {"store": str(path), "bytes_before": bytes_before, "bytes_after": bytes_after,
             "bytes_freed": bytes_before - bytes_after,
@@ -223,13 +231,13 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _check_room(path: Path, need: int, keep_free: int) -> None:
-    free = shutil.disk_usage(path.parent).free
+def _check_room(path: Path, folder: Path, need: int, keep_free: int) -> None:
+    free = shutil.disk_usage(folder).free
     if free - need >= keep_free:
         return
     kept = f" (and {_mb(keep_free)} must stay free)" if keep_free else ""
     raise StoreError(f"{path}: not enough free disk space to compact the store: the copy "
-                     f"needs about {_mb(need)}{kept}, and {path.parent} has {_mb(free)} "
+                     f"needs about {_mb(need)}{kept}, and {folder} has {_mb(free)} "
                      "free; nothing was changed. Free some space on that disk, or move the "
                      "store to a disk with room and compact it there")
 
@@ -269,7 +277,7 @@ def _failed(path: Path, tmp: Path, e: BaseException) -> str:
     if "no space left" in low or "file too large" in low or "disk quota" in low:
         fix = "; free some space on that disk (or raise the process's file size limit)"
     elif "permission denied" in low or "read-only file system" in low:
-        fix = f"; the copy is written in {path.parent}, which must be writable"
+        fix = f"; the copy is written in {tmp.parent}, which must be writable"
     return (f"{path}: compacting failed while writing the copy {tmp.name} ({text}); the store "
             f"was not changed and the partial copy was removed{fix}")
 
