@@ -83,7 +83,7 @@ def run(scenario: str, customers: int, months: int, seed: int, budget_scale: flo
     truth = pd.read_parquet(gen["files"]["truth_response"])
     ctx = PlanContext(inp["customers"], inp["catalog"], ts, inp["inventory"],
                       inp["competitors"], season_factor=inp["season_factor"],
-                      season_note=inp["season_note"])
+                      season_note=inp["season_note"], promotion_season=inp["promotion_season"])
     m = SCENARIOS[scenario]
     # the monthly budget is for the default customer count; scale it with the customers
     budget = m.monthly_budget * customers / m.default_customers * budget_scale

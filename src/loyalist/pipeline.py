@@ -1103,7 +1103,7 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
                               AND {s.PROMOTION} <> '{s.CONTROL}' GROUP BY 1""",
                         [ts.to_pydatetime()]).set_index(s.CUSTOMER_ID)
         cust = cust.join(last, how="left")
-    from loyalist.promote.plan import closed_season, seasonal_factor
+    from loyalist.promote.plan import closed_season, promotion_season_factors, seasonal_factor
 
     daily = st.query(f"""SELECT CAST({s.ORDERED_AT} AS DATE) AS day,
                                 count(DISTINCT {s.ORDER_ID}) AS orders
@@ -1119,9 +1119,15 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
         if "sent_at" in training.frame else []
     season, season_note = seasonal_factor(daily, ts, period_days, list(starts),
                                           model.window_days_)
+    f = training.frame
+    sends = ({str(p): sorted(pd.to_datetime(g[s.SENT_AT]).dt.normalize().unique())
+              for p, g in f[f[s.PROMOTION] != s.CONTROL].groupby(s.PROMOTION)}
+             if s.SENT_AT in f and s.PROMOTION in f else {})
+    by_promotion = promotion_season_factors(daily, ts, period_days, sends, model.window_days_)
     return {"catalog": cat, "competitors": competitors, "inventory": inventory,
             "customers": cust, "predictions": pred, "model": model,
             "assumptions": assumptions, "season_factor": season, "season_note": season_note,
+            "promotion_season": by_promotion,
             "closed_season": closed_season(daily, ts, period_days)}
 
 
@@ -1185,6 +1191,7 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
                       inventory=inp["inventory"], competitors=inp["competitors"],
                       assumptions=clear_notes + inp["assumptions"],
                       season_factor=inp["season_factor"], season_note=inp["season_note"],
+                      promotion_season=inp["promotion_season"],
                       closed_season=inp["closed_season"])
     say("optimising the plan")
     res = make_plan(inp["predictions"], ctx, params, cons)
