@@ -1040,6 +1040,63 @@ def test_offer_fit_redistributes_but_keeps_each_promotion_total() -> None:
     np.testing.assert_allclose(v.xs("points", level=1), p.xs("points", level=1))
 
 
+def test_offer_fit_moves_the_lift_not_the_redemptions() -> None:
+    """The offer fit redistributes who an offer moves; the redemptions, mostly by customers
+    who buy anyway and learned from the recorded ones, keep their own structure (the bug:
+    the fit multiplied a knitwear-heavy customer's buy-one-get-one redemptions, and so its
+    cost and value, on the fashion scenario by 1.18x, moving the clearance plan to it)."""
+    from loyalist.promote.plan import shrink_effects
+
+    pred = _mechanics_frame()
+    fit = np.where(pred[s.CUSTOMER_ID] == "a", 1.5, 0.5)
+    plain = shrink_effects(pred, keep=0.0)
+    fitted = shrink_effects(pred, keep=0.0, fit=fit)
+    np.testing.assert_allclose(fitted["expected_redemptions"], plain["expected_redemptions"])
+    np.testing.assert_allclose(fitted["discount_cost"], plain["discount_cost"])
+    v = fitted.set_index([s.CUSTOMER_ID, "promotion"])["incremental_prob"]
+    p = plain.set_index([s.CUSTOMER_ID, "promotion"])["incremental_prob"]
+    assert v[("a", "voucher")] > p[("a", "voucher")] and v[("b", "voucher")] < p[("b", "voucher")]
+
+
+def test_each_promotion_follows_the_season_of_its_own_campaigns() -> None:
+    """A promotion sent in a busy December and one sent in flat months, planned for a flat
+    month: the December one's effects (learned in a busy window) are scaled down to a third,
+    the other's kept; one factor for all campaigns scaled both by their average. A campaign
+    in the history's first half year counts, against the history's first year (before, it
+    had no surrounding year and the factor was 1 with no campaign measured)."""
+    from loyalist.promote.plan import (
+        apply_competitors,
+        promotion_season_factors,
+        seasonal_factor,
+    )
+
+    days = pd.date_range("2023-01-01", "2024-12-31")
+    daily = pd.Series(np.where(days.month == 12, 30.0, 10.0), index=days)
+    as_of = pd.Timestamp("2025-01-01")
+    sends = {"voucher": [pd.Timestamp("2024-12-05")],
+             "points": [pd.Timestamp("2024-05-01"), pd.Timestamp("2024-06-01")]}
+    f = promotion_season_factors(daily, as_of, 14, sends, 14)
+    assert f["voucher"] == pytest.approx(10 / 30, rel=0.02)
+    assert f["points"] == pytest.approx(1.0, rel=0.02)
+    early = promotion_season_factors(daily, as_of, 14, {"points": [pd.Timestamp("2023-02-01")]},
+                                     14)
+    assert early["points"] == pytest.approx(1.0, rel=0.02)
+    assert seasonal_factor(daily, as_of, 14, [pd.Timestamp("2023-12-05")], 14)[0] == \
+        pytest.approx(10 / 30, rel=0.02)
+
+    pred = _mechanics_frame()
+    catalog = pd.DataFrame({"name": ["voucher", "points"], "kind": ["fixed_voucher",
+                                                                    "points_multiplier"],
+                            "value": [50.0, 3.0], "contact_cost": [0.05, 0.05], "category": ""})
+    ctx = PlanContext(pd.DataFrame(index=["a", "b"]), catalog, as_of, season_factor=0.5,
+                      promotion_season={"voucher": f["voucher"]})
+    out, notes = apply_competitors(pred, ctx, PlanParams(budget=100.0, goal="profit"))
+    k = np.where(pred["promotion"] == "voucher", f["voucher"], 0.5)  # points: the one factor
+    np.testing.assert_allclose(out["expected_redemptions"], k * pred["expected_redemptions"])
+    np.testing.assert_allclose(out["incremental_orders"], k * pred["incremental_orders"])
+    assert any("campaigns that sent it" in n for n in notes)
+
+
 def test_offer_fit_splits_the_retention_plan(scenario: dict) -> None:
     """Without the offer fit, one relative lift per promotion ranks the promotions the same way
     for every customer and the retention plan sends everyone one offer; with it, customers get
