@@ -1769,3 +1769,78 @@ def test_drop_wasteful_in_a_closed_season_measures_against_an_ordinary_period() 
     v, _ = drop_wasteful(value, cost, ok, "retention", Constraints(), ["a", "b"],
                          usual=(usual_v, usual_c))
     assert v[1, 0] == value[1, 0] and np.count_nonzero(v) == 1
+
+
+def _prior_case(n: int = 300) -> tuple[pd.DataFrame, PlanContext]:
+    """A store with no promotion history: every response from the priors, for a BOGO, a
+    bundle, 15% off everything and triple points (the response model's own valuation)."""
+    from loyalist.promote.catalog import normalise_catalog
+    from loyalist.response import ResponseModel
+    from loyalist.response.data import TrainingSet
+
+    rng = np.random.default_rng(3)
+    ids = [f"c{i:03d}" for i in range(n)]
+    gap = rng.uniform(20, 90, n)
+    feats = pd.DataFrame({s.CUSTOMER_ID: ids, "recency_days": gap * rng.uniform(0.2, 5, n),
+                          "ipi_mean_days": gap, "orders": rng.integers(1, 12, n).astype(float),
+                          "tenure_days": rng.uniform(200, 700, n),
+                          "aov_mean": rng.lognormal(4, 0.5, n)})
+    feats["basket"] = feats["aov_mean"]
+    catalog = normalise_catalog(pd.DataFrame({
+        "name": ["bogo_denim", "bundle_shoes", "pct15", "pts3"],
+        "kind": ["bogo", "bundle", "percent_discount", "points_multiplier"],
+        "value": [50.0, 20.0, 15.0, 3.0], "contact_cost": 0.1,
+        "category": ["denim", "shoes", "", ""]}))
+    training = TrainingSet(frame=pd.DataFrame({s.PROMOTION: pd.Series(dtype=str)}), features=[],
+                           window_days=30, cutoff=pd.Timestamp("2025-01-01"))
+    model = ResponseModel().fit(training, catalog,
+                                item_prices={"bogo_denim": 40.0, "bundle_shoes": 60.0})
+    pred = model.predict(feats)
+    cust = feats.set_index(s.CUSTOMER_ID).assign(
+        segment=rng.choice(["Champions", "New", "At Risk"], n))
+    return pred, PlanContext(cust, catalog, pd.Timestamp("2025-01-01"))
+
+
+def test_an_assumed_response_is_as_uncertain_as_its_assumptions() -> None:
+    """Exploratory report 8, finding 1: a plan from the priors alone said "confidence low"
+    with an interval of -9% / +13% of its revenue, and bundle_shoes x Promising 30.79
+    [30.57, 31.07]: only the incremental purchase probability took the prior's range, while
+    most of a BOGO's or a bundle's assumed revenue comes from the assumed use rate and the
+    offer's mechanics. Both assumptions now take their range, together for all of a
+    promotion's customers: as wide as a measured plan's (0.7-1.6x its revenue)."""
+    from loyalist.promote.plan import revalue
+
+    pred, ctx = _prior_case()
+    assert set(pred["method"]) == {"prior"}
+    floors = Constraints(min_spend={"bundle_shoes": 20.0, "pct15": 20.0, "pts3": 20.0})
+    res = make_plan(pred, ctx, PlanParams(budget=400.0, goal="revenue"), floors)
+    promos = res["promotions"]
+    assert promos["promotion"].nunique() == 4
+    width = (promos["incremental_revenue_hi80"] - promos["incremental_revenue_lo80"]) \
+        / promos["incremental_revenue"].abs()
+    assert width.min() >= 0.7, promos[["promotion", "target_segment", "incremental_revenue",
+                                       "incremental_revenue_lo80", "incremental_revenue_hi80"]]
+    summ = res["summary"]
+    assert (summ["incremental_revenue_hi80"] - summ["incremental_revenue_lo80"]) \
+        >= 0.7 * abs(summ["incremental_revenue"])
+    assert summ["confidence"].startswith("low")
+    from loyalist.response.priors import RANGE, USE_RANGE
+
+    # the range is stated with the prior
+    assert any(f"{USE_RANGE[0]:g}-{USE_RANGE[1]:g}x that use rate" in a
+               for a in summ["assumptions"] if a.startswith("prior for "))
+    # by hand for one row: the lowest / highest value over the effect's and the use rate's
+    # ranges (a BOGO adds to the order: low effect and low use rate for its low end)
+    row = revalue(pred[pred["promotion"] == "bogo_denim"].head(1).copy()).iloc[0]
+    per_red = row["redemption_added"] - row["redemption_in_price"]
+    assert per_red > 0
+    buyers = row["control_orders"] + row["incremental_orders"]
+    red = row["expected_redemptions"]
+    lo = (row["incremental_orders"] * RANGE[0] * row["basket"] + red * USE_RANGE[0] * per_red
+          * (row["control_orders"] + RANGE[0] * row["incremental_orders"]) / buyers)
+    hi = (row["incremental_orders"] * RANGE[1] * row["basket"]
+          + min(red * USE_RANGE[1] * (row["control_orders"] + RANGE[1]
+                                      * row["incremental_orders"]) / buyers,
+                row["control_orders"] + RANGE[1] * row["incremental_orders"]) * per_red)
+    assert row["incremental_revenue_p10"] == pytest.approx(lo)
+    assert row["incremental_revenue_p90"] == pytest.approx(hi)
