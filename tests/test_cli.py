@@ -640,3 +640,20 @@ def test_a_library_warning_prints_as_the_commands_own(tmp_path: Path) -> None:
         said = [x for x in p.stderr.splitlines() if "lower-cased" in x]
         assert len(said) == 1, p.stderr
         assert said[0].startswith("WARNING loyalist.store: " if verbose else "warning: "), said
+
+
+def test_an_error_naming_a_files_key_in_brackets_prints_it() -> None:
+    """Exploratory report 8, 5.22: `error: inf5.toml:  names promotion 'no_such_promo'`: the
+    message's "[min_spend]" (the constraints file's table) was read as rich markup and
+    dropped. The entry point prints a message as written."""
+    code = ("import sys; sys.argv = ['loyalist', 'plan']; from loyalist.cli import main; "
+            "from loyalist.errors import DataError\n"
+            "def fail():\n"
+            "    raise DataError(\"inf5.toml: [min_spend] names promotion 'no_such_promo', "
+            "which is not in the catalog [bold]\")\n"
+            "main.app = fail; main.run()")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 2, p.stderr
+    assert ("error: inf5.toml: [min_spend] names promotion 'no_such_promo', which is not in "
+            "the catalog [bold]") in p.stderr

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from loyalist import __version__, jsontext
@@ -471,7 +472,8 @@ def run() -> None:
     try:
         app()
     except LoyalistError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        # the message as written: "[min_spend]" is a constraints file's key, not rich markup
+        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except MemoryError:
         # the machine, not the data: one line with what to do, no traceback

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from loyalist.cli.lazy import lazy
@@ -102,7 +103,7 @@ def plan(
               f"({opt['method']})")
     empty = summ.get("empty_reason")
     if empty:  # one line saying why, instead of an empty table
-        out.print(f"[yellow]nobody targeted: {empty}[/yellow]")
+        out.print(f"[yellow]nobody targeted: {escape(empty)}[/yellow]")
     t = Table(header_style="bold", title="ranked promotions")
     for c in ("#", "promotion", "segment", "customers", "particip.", "revenue", "cost", "ROI"):
         t.add_column(c, justify="left" if c in ("promotion", "segment") else "right")
@@ -114,15 +115,15 @@ def plan(
         out.print(t)
     for w in summ.get("warnings", []):
         if w != empty:
-            out.print(f"[yellow]warning: {w}[/yellow]")
+            out.print(f"[yellow]warning: {escape(w)}[/yellow]")
     if len(summ.get("months", [])) > 1:
         out.print("  by month: " + "; ".join(
             f"{m['from']}: {m['customers']:,} customers, {amount_text(m['spend'])} of "
             f"{amount_text(m['budget'])}" for m in summ["months"]))
     for r in summ["promotions"][:3]:
-        out.print(f"  {r['rationale']}")
+        out.print(f"  {escape(r['rationale'])}")
     for a in summ["assumptions"][:6]:
-        out.print(f"  assumption: {a}")
+        out.print(f"  assumption: {escape(a)}")
     for k, p in summ.get("files", {}).items():
         out.print(f"  {k}: {p}")
 
