@@ -122,7 +122,8 @@ def test_plan_cli_json_and_files(scenario: dict, tmp_path: Path) -> None:
                                       "probability", "incremental_prob"]
     assert plan[s.CUSTOMER_ID].is_unique and len(plan) == doc["customers_targeted"]
     assert abs(plan["expected_cost"].sum() - doc["spend"]) < 1e-6
-    assert {"priority", "reasons"} <= set(plan.columns)
+    assert {"priority", "reasons", "incremental_revenue_lo80", "incremental_revenue_hi80"} \
+        <= set(plan.columns)
     # the probability of buying with the offer includes the chance to buy because of it
     assert (plan["probability"] >= plan["incremental_prob"] - 1e-12).all()
     first = doc["promotions"][0]
@@ -1844,3 +1845,25 @@ def test_an_assumed_response_is_as_uncertain_as_its_assumptions() -> None:
                 row["control_orders"] + RANGE[1] * row["incremental_orders"]) * per_red)
     assert row["incremental_revenue_p10"] == pytest.approx(lo)
     assert row["incremental_revenue_p90"] == pytest.approx(hi)
+
+
+def test_the_execution_plan_gives_each_sends_interval() -> None:
+    """Exploratory report 8, finding 7: plan.csv had no interval, though the issue asks for
+    each (customer, promotion)'s incremental revenue with one. Each send's 80% interval adds
+    up, per promotion x segment, to the one promotions.csv shows (one promotion's customers
+    share its error)."""
+    pred, ctx = _prior_case()
+    res = make_plan(pred, ctx, PlanParams(budget=400.0, goal="revenue"), Constraints())
+    plan = res["customers"]
+    cols = list(plan.columns)
+    assert cols.index("incremental_revenue_lo80") == cols.index("incremental_revenue") + 1
+    assert cols.index("incremental_revenue_hi80") == cols.index("incremental_revenue") + 2
+    assert (plan["incremental_revenue_lo80"] <= plan["incremental_revenue"] + 1e-12).all()
+    assert (plan["incremental_revenue_hi80"] >= plan["incremental_revenue"] - 1e-12).all()
+    assert (plan["incremental_revenue_hi80"] > plan["incremental_revenue_lo80"]).all()
+    promos = res["promotions"].set_index(["promotion", "target_segment"])
+    for (promo, seg), g in plan.groupby(["promotion", "target_segment"]):
+        assert g["incremental_revenue_lo80"].sum() == pytest.approx(
+            promos.loc[(promo, seg), "incremental_revenue_lo80"])
+        assert g["incremental_revenue_hi80"].sum() == pytest.approx(
+            promos.loc[(promo, seg), "incremental_revenue_hi80"])

@@ -1614,10 +1614,15 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         for cid, sg, p, ip, a in zip(picked[s.CUSTOMER_ID], picked["target_segment"],
                                      picked["p_response"], picked["incremental_prob"],
                                      picked["assumption_text"], strict=True)]
-    plan_csv = picked.rename(columns={"p_response": "probability"})[
+    # each send's own 80% interval: its 10% / 90% points (one promotion's customers share
+    # its error, so they add up per promotion: :func:`_interval`)
+    plan_csv = picked.rename(columns={"p_response": "probability",
+                                      "incremental_revenue_p10": "incremental_revenue_lo80",
+                                      "incremental_revenue_p90": "incremental_revenue_hi80"})[
         [s.CUSTOMER_ID, "promotion", "target_segment", "expected_incremental_value",
          "expected_cost", "probability", "incremental_prob", "incremental_revenue",
-         "incremental_margin", "priority", "send_month", "send_from", "reasons"]]
+         "incremental_revenue_lo80", "incremental_revenue_hi80", "incremental_margin",
+         "priority", "send_month", "send_from", "reasons"]]
 
     net = picked["incremental_margin"] - picked["contact_cost"]
     picked["net_profit"] = net
