@@ -581,6 +581,23 @@ def test_allocation_colours_tell_fifteen_segments_apart() -> None:
         n: colours[n] for n in names[5:9]}
 
 
+def test_sensitivity_chart_draws_each_budgets_roi_on_a_second_axis() -> None:
+    """Exploratory report 8, finding 9: value and ROI against budget (the issue), not value
+    alone; a plan stored before the curve had ROI draws as before."""
+    points = [{"budget": 0.0, "value": 0.0, "spend": 0.0, "roi": None, "bound": 0.0},
+              {"budget": 100.0, "value": 5.0, "spend": 90.0, "roi": 0.3, "bound": 5.0},
+              {"budget": 200.0, "value": 7.0, "spend": 180.0, "roi": -0.1, "bound": 7.0}]
+    plan = {"budget": 100.0, "goal": "revenue", "goal_value": 5.0, "sensitivity": points}
+    fig = json.loads(charts.sensitivity(plan) or "")
+    roi = [x for x in fig["data"] if x["name"] == "ROI %"]
+    assert len(roi) == 1 and roi[0]["yaxis"] == "y2"
+    assert list(roi[0]["x"]) == [100.0, 200.0]
+    assert list(roi[0]["y"]) == pytest.approx([30.0, -10.0])
+    assert fig["layout"]["yaxis2"]["side"] == "right"
+    old = {**plan, "sensitivity": [{k: v for k, v in p.items() if k != "roi"} for p in points]}
+    assert "ROI %" not in [x["name"] for x in json.loads(charts.sensitivity(old) or "")["data"]]
+
+
 def test_segments_chart_counts_new_customers_and_has_round_ticks() -> None:
     profile = {"segments": [{"segment": "Champions", "customers": 40,
                              "mean_churn_probability": 0.2},

@@ -531,3 +531,29 @@ def test_native_stdout_during_milp_goes_to_stderr() -> None:
                        timeout=60, check=True)
     assert r.stdout == '{"ok": 1}\n'
     assert r.stderr == "native noise\n"
+
+
+@pytest.mark.parametrize("constraints", [False, True], ids=["hull", "lagrangian"])
+def test_sensitivity_roi_comes_from_each_budgets_own_plan(constraints: bool) -> None:
+    """Exploratory report 8, finding 9: the curve had value and spend per budget but no ROI
+    (issue #5: "value and ROI vs budget"). Net profit is summed over the very plan each
+    point's value and spend are read from (the hull prefix, or the Lagrangian plan), so a
+    profit that is a linear function of value and cost gives the same function of the
+    point's value and spend, at every budget."""
+    p = synthetic_problem(3000, random_state=21, constraints=constraints)
+    budgets = np.linspace(0.0, 2.0 * p.budget, 6)
+    value, cost = np.asarray(p.value, dtype=float), np.asarray(p.cost, dtype=float)
+    df = sensitivity(p, budgets, profit=2.0 * value - cost)
+    plain = sensitivity(p, budgets)
+    assert list(df.columns) == ["budget", "value", "spend", "value_per_spend", "net_profit",
+                                "roi", "bound", "gap", "feasible"]
+    ok = df["feasible"] & (df["spend"] > 0)
+    assert ok.sum() >= 3
+    np.testing.assert_allclose(df.loc[ok, "net_profit"],
+                               2.0 * df.loc[ok, "value"] - df.loc[ok, "spend"], rtol=1e-9)
+    np.testing.assert_allclose(df.loc[ok, "roi"],
+                               df.loc[ok, "net_profit"] / df.loc[ok, "spend"], rtol=1e-12)
+    # the same points as without profit: nothing is solved differently
+    np.testing.assert_allclose(df["value"], plain["value"], rtol=1e-12)
+    with pytest.raises(DataError, match=r"profit has shape \(3, 1\)"):
+        sensitivity(p, budgets, profit=np.zeros((3, 1)))

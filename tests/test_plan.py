@@ -1867,3 +1867,29 @@ def test_the_execution_plan_gives_each_sends_interval() -> None:
             promos.loc[(promo, seg), "incremental_revenue_lo80"])
         assert g["incremental_revenue_hi80"].sum() == pytest.approx(
             promos.loc[(promo, seg), "incremental_revenue_hi80"])
+
+
+def test_the_budget_curve_gives_each_budgets_roi(tmp_path: Path) -> None:
+    """Exploratory report 8, finding 9: sensitivity.csv and plan.png had the goal's value per
+    budget, not the ROI the issue asks for. Each point's ROI is net profit / spend of that
+    budget's plan: for the profit goal, whose value is the net profit, it is the value per
+    spend exactly."""
+    from loyalist.promote.report import plot_plan
+    from loyalist.report import plots
+
+    pred, ctx = _prior_case()
+    res = make_plan(pred, ctx, PlanParams(budget=300.0, goal="profit"), Constraints())
+    sens = res["sensitivity"]
+    assert {"net_profit", "roi"} <= set(sens.columns)
+    spent = sens["spend"] > 0
+    assert spent.sum() >= 5
+    np.testing.assert_allclose(sens.loc[spent, "roi"], sens.loc[spent, "value_per_spend"],
+                               rtol=1e-9)
+    assert all("roi" in p for p in res["summary"]["sensitivity"])
+    res = make_plan(pred, ctx, PlanParams(budget=300.0, goal="revenue"), Constraints())
+    sens = res["sensitivity"]
+    assert (sens.loc[sens["spend"] > 0, "roi"] != sens.loc[sens["spend"] > 0,
+                                                          "value_per_spend"]).all()
+    assert plot_plan(res, tmp_path / "plan.png").stat().st_size > 10_000
+    alloc = res["allocation"].rename(columns={"spend": "cost"})
+    assert plots.plan(alloc, sens, 300.0)[:4] == b"\x89PNG"

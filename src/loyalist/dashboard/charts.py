@@ -70,7 +70,8 @@ def allocation(plan: dict[str, Any]) -> str | None:
 
 
 def sensitivity(plan: dict[str, Any]) -> str | None:
-    """The goal value the optimizer reaches at 12 budgets, its proven bound, and this plan."""
+    """The goal value the optimizer reaches at 12 budgets, its proven bound, this plan, and
+    (second axis) the ROI of each budget's plan."""
     pts = [p for p in plan.get("sensitivity") or [] if p.get("value") is not None]
     if not pts:
         return None
@@ -89,6 +90,14 @@ def sensitivity(plan: dict[str, Any]) -> str | None:
                     hovertemplate="this plan: budget %{x:,.0f}, value %{y:,.2f}<extra></extra>")
     fig.update_layout(xaxis_title="budget",
                       yaxis_title=f"expected {str(plan.get('goal', '')).replace('_', ' ')}")
+    roi = [p for p in pts if p.get("roi") is not None]
+    if roi:  # ROI (net profit / spend) of the same plans, on a second axis
+        fig.add_scatter(x=[p["budget"] for p in roi], y=[100 * p["roi"] for p in roi],
+                        mode="lines+markers", name="ROI %", yaxis="y2",
+                        line={"dash": "dash"},
+                        hovertemplate="budget %{x:,.0f}: ROI %{y:,.0f}%<extra></extra>")
+        fig.update_layout(yaxis2={"title": "ROI %", "overlaying": "y", "side": "right",
+                                  "showgrid": False})
     return _json(fig)
 
 

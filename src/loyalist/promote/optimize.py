@@ -454,7 +454,7 @@ def greedy_baseline(problem: Problem) -> Solution:
 
 
 def sensitivity(problem: Problem, budgets: ArrayLike, *, tol: float = 1e-3,
-                time_limit: float = 60.0) -> pd.DataFrame:
+                time_limit: float = 60.0, profit: ArrayLike | None = None) -> pd.DataFrame:
     """Plan value, spend and ROI at each budget, each with its own proven bound.
 
     Without side constraints every budget is a prefix of the same sorted hull segments (its
@@ -479,14 +479,20 @@ def sensitivity(problem: Problem, budgets: ArrayLike, *, tol: float = 1e-3,
         Relative gap each budget's plan should be within (it stops improving at ``tol / 10``).
     time_limit : float
         Seconds for the whole sweep.
+    profit : array (n, m), optional
+        Net profit of each choice (the plan's ``net_profit``: incremental margin less the
+        contact cost). With it, each budget's plan, the very choice its value and spend are
+        read from (the hull prefix or the Lagrangian plan; nothing is solved again), also
+        gives ``net_profit`` and ``roi`` (net profit / spend, as a plan's ``roi``).
 
     Returns
     -------
     DataFrame
         Columns ``budget, value, spend, value_per_spend, bound, gap, feasible``
         (``value_per_spend``: goal value per unit of spend; the plan's ROI is net profit per
-        spend, the same only for the profit goal); a budget at which the
-        constraints are infeasible gets NaN and ``feasible=False``.
+        spend, the same only for the profit goal), with ``profit`` also ``net_profit, roi``
+        after ``value_per_spend``; a budget at which the constraints are infeasible gets NaN
+        and ``feasible=False``.
     """
     t0 = time.perf_counter()
     b = np.asarray(budgets, dtype=float)
@@ -494,8 +500,21 @@ def sensitivity(problem: Problem, budgets: ArrayLike, *, tol: float = 1e-3,
         raise ParameterError("budgets must be a non-empty 1-D array of finite numbers.")
     M0 = _base(problem)
     m = M0.m
+    # net profit of each model row's options, "none" (column m) last at 0
+    pm = None
+    if profit is not None:
+        pa = np.asarray(profit, dtype=float)
+        if pa.shape != (M0.n_all, m):
+            raise DataError(f"profit has shape {pa.shape}; expected {(M0.n_all, m)} like "
+                            "value.")
+        pm = np.zeros((M0.n, m + 1))
+        pm[:, :m] = np.where(M0.ok[:, :m], np.nan_to_num(pa[M0.rows]), 0.0)
+
+    def net(choice: np.ndarray) -> float:
+        return float(pm[np.arange(M0.n), choice].sum()) if pm is not None else np.nan
+
     hull: Hull | None = None  # built at the first budget that has no side constraints
-    rows: dict[float, tuple[float, float, float, bool]] = {}
+    rows: dict[float, tuple[float, float, float, bool, float]] = {}
     warm: Warm | None = None
     for B in np.unique(b):
         try:
@@ -507,22 +526,26 @@ def sensitivity(problem: Problem, budgets: ArrayLike, *, tol: float = 1e-3,
                 value, spend = (hull.cum_r[k - 1], hull.cum_c[k - 1]) if k else (0.0, 0.0)
                 bound = hull.lp_value(B)
                 if bound - value <= 0.1 * tol * max(abs(bound), EPS):
-                    rows[B] = (float(value), float(spend), bound, True)
+                    rows[B] = (float(value), float(spend), bound, True,
+                               net(hull.choice(B)) if pm is not None else np.nan)
                     continue
             cold = sample_start(M) if M.side and warm is None else None
             plan, bound, _, _, carry = lagrangian(
                 M, deadline=t0 + time_limit, core_size=0, tol=tol, hull=hull, start=cold,
                 warm=warm, enough=_SWEEP_ENOUGH)
         except InfeasibleError:
-            rows[B] = (np.nan, np.nan, np.nan, False)
+            rows[B] = (np.nan, np.nan, np.nan, False, np.nan)
             continue
         warm = carry or warm
-        rows[B] = (plan.value(), plan.total, max(bound, plan.value()), True)
+        rows[B] = (plan.value(), plan.total, max(bound, plan.value()), True, net(plan.choice))
     out = pd.DataFrame([(B, *rows[B]) for B in b],
-                       columns=["budget", "value", "spend", "bound", "feasible"])
+                       columns=["budget", "value", "spend", "bound", "feasible", "net_profit"])
     out["value_per_spend"] = out["value"] / out["spend"].where(out["spend"] > 0)
+    out["roi"] = out["net_profit"] / out["spend"].where(out["spend"] > 0)
     out["gap"] = (out["bound"] - out["value"]) / out["bound"].abs().clip(lower=EPS)
-    return out[["budget", "value", "spend", "value_per_spend", "bound", "gap", "feasible"]]
+    extra = ["net_profit", "roi"] if pm is not None else []
+    return out[["budget", "value", "spend", "value_per_spend", *extra, "bound", "gap",
+                "feasible"]]
 
 
 def synthetic_problem(n: int, m: int = 6, *, n_groups: int = 5, budget_share: float = 0.25,

@@ -1657,7 +1657,11 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     segs = _segment_table(ctx, picked)
     budgets = np.linspace(0.0, 2.0 * params.budget, SENSITIVITY_POINTS) if params.budget > 0 \
         else np.array([0.0])
-    sens = sensitivity(inst.problem, budgets, time_limit=time_limit)
+    # each budget's ROI from the very plan its value is read from (net profit as the plan's)
+    profit = _matrix(inst.pred, (inst.pred["incremental_margin"]
+                                 - inst.pred["contact_cost"]).to_numpy(dtype=float),
+                     inst.rows, inst.cols, (len(inst.customers), len(inst.promotions)), 0.0)
+    sens = sensitivity(inst.problem, budgets, time_limit=time_limit, profit=profit)
     base, base_note = None, None
     if with_baseline:  # a comparison only: a baseline that cannot meet a limit is no reason
         try:           # to withhold the plan

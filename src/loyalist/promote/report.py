@@ -14,7 +14,8 @@ __all__ = ["plot_plan"]
 
 
 def plot_plan(res: dict[str, Any], path: Path) -> Path:
-    """Two panels: spend and goal value per promotion; goal value and ROI against budget."""
+    """Two panels: spend and goal value per promotion; goal value and (right axis) ROI
+    against budget."""
     summ = res["summary"]
     alloc = res["allocation"]
     sens = res["sensitivity"]
@@ -37,7 +38,16 @@ def plot_plan(res: dict[str, Any], path: Path) -> Path:
     b.set_xlabel("budget")
     b.set_ylabel(f"expected {summ['goal']} value")
     b.set_title("Budget sensitivity")
-    b.legend(loc="lower right", fontsize=8)
+    handles, labels = b.get_legend_handles_labels()
+    if "roi" in sens and sens["roi"].notna().any():
+        # ROI (net profit / spend) of the same plans: where more budget stops paying
+        r = b.twinx()
+        line = r.plot(sens["budget"], 100 * sens["roi"], marker="s", ms=3, color="#54a24b",
+                      label="ROI")
+        r.axhline(0, color="#54a24b", lw=0.6, ls=":")
+        r.set_ylabel("ROI (net profit / spend, %)")
+        handles, labels = handles + line, labels + ["ROI (right axis)"]
+    b.legend(handles, labels, loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -335,6 +335,8 @@ def _plan(d: dict[str, Any], images: dict[str, bytes]) -> str:
             table(d["sensitivity"], [("budget", "budget", money), ("spend", "spend", money),
                                      ("value", "goal value", money),
                                      ("value_per_spend", "value per spend", num),
+                                     *([("roi", "ROI", ratio_pct)]
+                                       if "roi" in d["sensitivity"] else []),
                                      ("gap", "gap", pct)])]
     excluded = s.get("excluded") or {}
     if excluded:
