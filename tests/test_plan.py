@@ -1893,3 +1893,105 @@ def test_the_budget_curve_gives_each_budgets_roi(tmp_path: Path) -> None:
     assert plot_plan(res, tmp_path / "plan.png").stat().st_size > 10_000
     alloc = res["allocation"].rename(columns={"spend": "cost"})
     assert plots.plan(alloc, sens, 300.0)[:4] == b"\x89PNG"
+
+
+def test_plans_name_each_offer_kinds_mechanics_with_their_numbers() -> None:
+    """Exploratory report 8, finding 2: what a redemption adds and costs (a BOGO's second
+    unit, a voucher's top-up, the 3% points value) drove the values and appeared in no
+    plan's assumptions. One line per kind among the plan's promotions, with the catalog's
+    numbers, and for points how to change their value."""
+    pred, ctx = _prior_case()
+
+    def mechanics(ctx: PlanContext) -> list[str]:
+        summ = make_plan(pred, ctx, PlanParams(budget=400.0, goal="revenue"),
+                         Constraints())["summary"]
+        return [a for a in summ["assumptions"] if a.startswith("offer mechanics (assumption)")]
+
+    lines = mechanics(ctx)
+    kinds = [re.match(r"offer mechanics \(assumption\), (\w+),", a)[1] for a in lines]  # type: ignore[index]
+    assert sorted(kinds) == ["bogo", "bundle", "percent_discount", "points_multiplier"]
+    assert "one denim item at the customer's usual basket (no product prices)" in lines[
+        kinds.index("bogo")]
+    lines = mechanics(dataclasses.replace(ctx, item_prices={"bogo_denim": 40.0,
+                                                            "bundle_shoes": 60.0}))
+    by = dict(zip(kinds, lines, strict=True))
+    assert all("orders that would have come anyway included" in a for a in lines)
+    assert "bogo_denim adds two units of one denim item at 40 (median price) and takes 50% " \
+           "off one" in by["bogo"]
+    assert "bundle_shoes adds one shoes item at 60 (median price)" in by["bundle"]
+    assert "pct15 takes 15% off the usual basket" in by["percent_discount"]
+    assert "pts3 costs (3 - 1) x 3.0% = 6.0% of the order" in by["points_multiplier"]
+    assert "3.0% of spend (assumed); set your programme's with the catalog's points_rate " \
+           "column" in by["points_multiplier"]
+
+
+def test_a_catalog_gives_the_points_value(tmp_path: Path) -> None:
+    """A points programme may be worth 1% or 5% of spend, not the assumed 3%: the catalog's
+    optional points_rate (one for the catalog) sets it, and the plan says so."""
+    from loyalist.promote.catalog import catalog_points_rate, normalise_catalog
+    from loyalist.response.value import Offer, mechanics_text
+
+    c = tmp_path / "c.toml"
+    c.write_text('[[promotion]]\nname = "pts3"\nkind = "points_multiplier"\nvalue = 3\n'
+                 'points_rate = 0.01\n[[promotion]]\nname = "ten"\nkind = "percent_discount"\n'
+                 'value = 10\n')
+    cat = load_catalog(c)
+    assert catalog_points_rate(cat) == (0.01, True)
+    assert catalog_points_rate(cat.drop(columns=["points_rate"]))[1] is False
+    text = mechanics_text("points_multiplier", [Offer("pts3", 3.0)], points_rate=0.01,
+                          points_given=True)
+    assert "(3 - 1) x 1.0% = 2.0% of the order" in text and "(the catalog's points_rate)" in text
+    two = pd.DataFrame({"name": ["a", "b"], "kind": "points_multiplier", "value": [2.0, 3.0],
+                        "points_rate": [0.01, 0.02]})
+    with pytest.raises(DataError, match=r"promotions 'a' and 'b' give points_rate 0.01 and "
+                                        r"0.02; .* one for the whole catalog"):
+        normalise_catalog(two)
+    with pytest.raises(DataError, match=r"promotion 'a' has points_rate 3; give the base "
+                                        r"points' value as a share of spend"):
+        normalise_catalog(two.assign(points_rate=3))
+    with pytest.raises(DataError, match=r"leave it empty on other kinds"):
+        normalise_catalog(two.assign(kind="percent_discount", points_rate=0.01))
+    # without the column the catalog is as before (plan ids hash the catalog's records)
+    assert "points_rate" not in normalise_catalog(two.drop(columns=["points_rate"]))
+
+
+def test_the_points_value_of_the_catalog_prices_a_points_offer(scenario: dict,
+                                                               tmp_path: Path) -> None:
+    """The catalog's points_rate reaches the response model: a triple-points offer at 1%
+    costs a third of what it does at the assumed 3% per redemption."""
+    cat = scenario["inp"]["catalog"]
+    assert (cat["kind"] == "points_multiplier").any()
+    path = tmp_path / "catalog.csv"
+    cat.assign(points_rate=np.where(cat["kind"] == "points_multiplier", 0.01, np.nan)) \
+        .to_csv(path, index=False)
+    with Store(scenario["store"], read_only=True) as st:
+        inp = pipeline.plan_inputs(st, scenario["as_of"], catalog=path)
+    base = scenario["inp"]["predictions"]
+    pts = cat.loc[cat["kind"] == "points_multiplier", "name"].iloc[0]
+    a = base.loc[base["promotion"] == pts, "redemption_outside"].to_numpy()
+    b = inp["predictions"].loc[inp["predictions"]["promotion"] == pts,
+                               "redemption_outside"].to_numpy()
+    np.testing.assert_allclose(b, a / 3.0)
+    assert inp["model"].points_rate == 0.01
+
+
+def test_a_rationale_says_where_its_revenue_comes_from() -> None:
+    """Exploratory report 8, finding 2: "expected to lower buying by 0.5% points and add
+    6,288 in revenue" (an electronics voucher over 500) did not say the revenue is the
+    top-up of orders to the voucher's threshold."""
+    from loyalist.promote.plan import _rationale
+
+    catalog = pd.DataFrame({"name": ["v50"], "kind": ["fixed_voucher"], "value": [50.0],
+                            "min_spend": [500.0], "category": [""]})
+    ctx = PlanContext(pd.DataFrame(index=["a", "b"]), catalog, pd.Timestamp("2025-01-01"))
+    g = pd.DataFrame({s.CUSTOMER_ID: ["a", "b"], "incremental_prob": [-0.005, -0.005],
+                      "incremental_orders": [-0.01, -0.02], "basket": [400.0, 300.0],
+                      "expected_redemptions": [0.3, 0.2], "redemption_added": [150.0, 220.0],
+                      "redemption_in_price": [50.0, 50.0], "expected_cost": [15.0, 10.0]})
+    g["incremental_revenue"] = (g["incremental_orders"] * g["basket"]
+                                + g["expected_redemptions"] * (g["redemption_added"]
+                                                               - g["redemption_in_price"]))
+    text = _rationale("v50", "fixed_voucher", "Champions", g, "average_order_value", ctx)
+    assert "expected to lower buying by 0.5% points and add 54 in revenue (64 from topping " \
+           "orders up to the 500 minimum spend, net of the discount; less 10 lost with fewer " \
+           "orders at the usual basket)" in text

@@ -1049,7 +1049,12 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     """Everything a plan reads from the store at ``ts``: catalog (file > store > generic),
     merchant context, customer scores and features, and the fitted response model with its
     predictions for every customer known at ``ts``."""
-    from loyalist.promote.catalog import generic_catalog, load_catalog, normalise_catalog
+    from loyalist.promote.catalog import (
+        catalog_points_rate,
+        generic_catalog,
+        load_catalog,
+        normalise_catalog,
+    )
     from loyalist.response import ResponseModel, build_training_set, response_features
     from loyalist.response.data import MAX_EXPOSURES, SAMPLE_NOTE, offer_item_prices
 
@@ -1082,7 +1087,8 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
                                   max_rows=MAX_EXPOSURES)
     assumptions += [n for n in training.notes if n.startswith(SAMPLE_NOTE)]
     prices = offer_item_prices(st, cat)
-    model = ResponseModel().fit(training, cat, item_prices=prices)
+    points_rate, _ = catalog_points_rate(cat)  # the merchant's points value, else 3%
+    model = ResponseModel(points_rate=points_rate).fit(training, cat, item_prices=prices)
     feats = response_features(st, ts, window_days=model.window_days_)
     pred = model.predict(feats)
     if pred.attrs.get("order_value_note"):  # how vouchers' top-ups were valued
@@ -1190,6 +1196,7 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     ctx = PlanContext(customers=inp["customers"], catalog=inp["catalog"], as_of=ts,
                       inventory=inp["inventory"], competitors=inp["competitors"],
                       assumptions=clear_notes + inp["assumptions"],
+                      item_prices=dict(inp["model"].item_prices_),
                       season_factor=inp["season_factor"], season_note=inp["season_note"],
                       promotion_season=inp["promotion_season"],
                       closed_season=inp["closed_season"])

@@ -5,7 +5,11 @@ the field and the fix.
 Catalog (DESIGN.md): ``name``, ``kind`` (one of :data:`loyalist.schema.PROMOTION_KINDS`),
 ``value``, ``contact_cost``, optional ``min_spend`` / ``max_spend`` (the offer's order
 thresholds, e.g. "20 off orders over 100"), ``eligible_segments`` and ``category``
-all). TOML and YAML hold a list under ``promotion`` / ``promotions``; CSV one row each.
+all), and ``points_rate`` on a points multiplier: the base loyalty points' value as a share
+of spend (0.01 for 1 point per unit worth 0.01; default
+:data:`loyalist.response.value.POINTS_RATE`, 3%); one loyalty programme, so every points
+multiplier that gives it gives the same (:func:`catalog_points_rate`). TOML and YAML hold a
+list under ``promotion`` / ``promotions``; CSV one row each.
 
 Constraints file (TOML / YAML / JSON), every key optional::
 
@@ -43,7 +47,8 @@ from loyalist.names import GOALS as NAMED_GOALS
 
 __all__ = ["CLEAR_GOALS", "COUNT_GOALS", "GENERIC_CATALOG", "GENERIC_ORDER_RANGE", "GOALS",
            "GOAL_UNITS", "MONTH_DAYS", "Constraints", "PlanParams", "amount_name", "amount_text",
-           "generic_catalog", "load_catalog", "load_constraints", "normalise_catalog",
+           "catalog_points_rate", "generic_catalog", "load_catalog", "load_constraints",
+           "normalise_catalog",
            "roi_text", "split_list"]
 
 #: goals a plan can pursue (``--goal``; spelled in :mod:`loyalist.names`)
@@ -251,6 +256,17 @@ KIND_ALIASES = {
 }
 
 
+def catalog_points_rate(catalog: pd.DataFrame) -> tuple[float, bool]:
+    """The base loyalty points' value as a share of spend: the catalog's ``points_rate``
+    (one for the catalog, :func:`normalise_catalog`), else
+    :data:`loyalist.response.value.POINTS_RATE`; and whether the catalog gave it."""
+    from loyalist.response.value import POINTS_RATE
+
+    given = (pd.to_numeric(catalog["points_rate"], errors="coerce").dropna()
+             if "points_rate" in catalog else pd.Series(dtype=float))
+    return (float(given.iloc[0]), True) if len(given) else (POINTS_RATE, False)
+
+
 def canonical_kind(kind: object) -> str:
     """'Percentage', 'BOGO', 'free delivery', '2 for 1' -> the catalog's kind names."""
     k = re.sub(r"[^a-z0-9%]+", "_", str(kind).strip().lower()).strip("_")
@@ -259,7 +275,7 @@ def canonical_kind(kind: object) -> str:
 
 #: the keys (CSV columns) a catalog's promotion may have
 CATALOG_KEYS = ("name", "kind", "value", "contact_cost", "min_spend", "max_spend",
-                "eligible_segments", "category")
+                "eligible_segments", "category", "points_rate")
 #: kinds whose value is a percent (at most 100)
 PERCENT_KINDS = ("percent_discount", "bundle", "bogo")
 
@@ -319,7 +335,7 @@ def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.Dat
     out = pd.DataFrame({"name": frame["name"].astype(str).str.strip(),
                         "kind": [canonical_kind(k) for k in frame["kind"]]})
     for col, default in (("value", math.nan), ("contact_cost", 0.0), ("min_spend", math.nan),
-                         ("max_spend", math.nan)):
+                         ("max_spend", math.nan), ("points_rate", math.nan)):
         raw = frame[col] if col in frame.columns else pd.Series(default, index=frame.index)
         num = pd.to_numeric(raw, errors="coerce")
         bad = num.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
@@ -343,6 +359,11 @@ def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.Dat
          "a points multiplier must be above 1, e.g. 2 for double points"),
         (out["kind"].isin(PERCENT_KINDS) & (out["value"] > 100), "value",
          "a percent_discount, bogo or bundle value is a percent: use 0..100"),
+        ((out["points_rate"] < 0) | (out["points_rate"] >= 1), "points_rate",
+         "give the base points' value as a share of spend, e.g. 0.01 for 1%"),
+        (out["points_rate"].notna() & (out["kind"] != "points_multiplier"), "points_rate",
+         "points_rate is the base points' value of a points_multiplier; leave it empty on "
+         "other kinds"),
     ]
     for mask, col, fix in checks:
         if mask.any():
@@ -355,6 +376,14 @@ def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.Dat
     if dup.any():
         raise DataError(f"{source}: promotion name {out['name'][dup].iloc[0]!r} appears twice; "
                         "names must be unique")
+    rates = out["points_rate"].dropna().unique()
+    if len(rates) > 1:
+        who = out.dropna(subset=["points_rate"]).drop_duplicates("points_rate")["name"]
+        raise DataError(f"{source}: promotions {who.iloc[0]!r} and {who.iloc[1]!r} give "
+                        f"points_rate {rates[0]:g} and {rates[1]:g}; the base points' value is "
+                        "the loyalty programme's, one for the whole catalog: give one")
+    if not len(rates):
+        out = out.drop(columns=["points_rate"])
     out = out.reset_index(drop=True)
     out.attrs["source"] = source  # named in the plan's messages about the catalog
     return out

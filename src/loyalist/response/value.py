@@ -73,8 +73,11 @@ points_multiplier  0                                        (value - 1) x points
 =================  =======================================  ====================
 
 ``points_rate`` (value of the base loyalty points as a share of spend) defaults to 3%, an
-assumption to replace with the merchant's programme terms. An unknown kind costs 0 per
-redemption (callers flag that as an assumption).
+assumption to replace with the merchant's programme terms (the catalog's optional
+``points_rate``). An unknown kind costs 0 per redemption (callers flag that as an assumption).
+
+:func:`mechanics_text` states a kind's rule with the catalog's numbers, for a plan's
+assumptions.
 """
 
 from __future__ import annotations
@@ -89,9 +92,9 @@ from loyalist import schema as s
 from loyalist.errors import ParameterError
 
 __all__ = ["MAX_SPREAD_CUSTOMERS", "MIN_BASKET_CUSTOMERS", "MULTI_USE", "POINTS_RATE",
-           "SINGLE_USE", "OfferMechanics", "OrderValueSpread", "expected_cost",
-           "incremental_margin", "offer_mechanics", "order_value_spread", "redemption_discount",
-           "structural_value"]
+           "SINGLE_USE", "Offer", "OfferMechanics", "OrderValueSpread", "expected_cost",
+           "incremental_margin", "mechanics_text", "offer_mechanics", "order_value_spread",
+           "redemption_discount", "structural_value"]
 
 #: value of base loyalty points as a share of spend (an assumption; set the programme's)
 POINTS_RATE = 0.03
@@ -290,3 +293,66 @@ def structural_value(incremental_orders: Any, basket: Any, margin_rate: Any, red
     revenue = o * b + r * (mech.added - mech.in_price)
     margin = o * b * mr + r * (mech.added_margin - mech.in_price - mech.outside)
     return revenue, margin
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One catalog promotion, as :func:`mechanics_text` names it."""
+
+    name: str
+    value: float
+    min_spend: float | None = None
+    #: the price of the item it adds or discounts (median of its categories), when known
+    item_price: float | None = None
+    #: its categories; empty: the whole assortment
+    categories: tuple[str, ...] = ()
+
+
+def _num(x: float) -> str:
+    return f"{x:,.2f}".rstrip("0").rstrip(".")
+
+
+def mechanics_text(kind: str, offers: list[Offer], *, points_rate: float = POINTS_RATE,
+                   points_given: bool = False) -> str:
+    """The per-redemption rule of ``kind`` (module table), with the catalog's numbers for
+    ``offers``, as one line of a plan's assumptions. Every rule applies to every redemption,
+    the orders that would have come anyway included."""
+    def item(o: Offer) -> str:
+        where = "/".join(o.categories) or "any category"
+        return (f"one {where} item at {_num(o.item_price)} (median price)" if o.item_price
+                else f"one {where} item at the customer's usual basket (no product prices)")
+
+    each = []
+    for o in offers:
+        v = _num(o.value)
+        if kind == "percent_discount":
+            each.append(f"{o.name} takes {v}% off the usual basket" if not o.categories else
+                        f"{o.name} adds {item(o)} and takes {v}% off it and off the "
+                        f"customer's usual spend in {'/'.join(o.categories)}")
+        elif kind == "fixed_voucher":
+            each.append(f"{o.name} tops the order up to {_num(o.min_spend)} by one order's "
+                        f"expected shortfall below it, and takes {v} off" if o.min_spend else
+                        f"{o.name} takes {v} off (at most the order)")
+        elif kind == "bogo":
+            each.append(f"{o.name} adds two units of {item(o)} and takes {v}% off one")
+        elif kind == "bundle":
+            each.append(f"{o.name} adds {item(o)} to the usual basket and takes {v}% off both")
+        elif kind == "free_item":
+            each.append(f"{o.name} adds the free item, worth {v}, and takes its value off "
+                        "(it costs its unit cost)")
+        elif kind == "free_shipping":
+            each.append(f"{o.name} costs the shipping fee, {v}, outside the price on each "
+                        "order in the window that uses it")
+        elif kind == "points_multiplier":
+            each.append(f"{o.name} costs ({v} - 1) x {points_rate:.1%} = "
+                        f"{max(o.value - 1.0, 0.0) * points_rate:.1%} of the order, outside "
+                        "the price, on each order in the window that uses it")
+        else:
+            each.append(f"{o.name} (kind unknown) costs nothing")
+    text = (f"offer mechanics (assumption), {kind}, on every redemption, orders that would have "
+            "come anyway included: " + "; ".join(each))
+    if kind == "points_multiplier":
+        text += (f". The base points are worth {points_rate:.1%} of spend ("
+                 + ("the catalog's points_rate" if points_given else "assumed") + "); set your "
+                 "programme's with the catalog's points_rate column, e.g. 0.01 for 1%")
+    return text

@@ -82,6 +82,8 @@ CONTACT_COST = "contact_cost"
 MIN_SPEND = "min_spend"
 MAX_SPEND = "max_spend"
 ELIGIBLE_SEGMENTS = "eligible_segments"
+#: optional: the base loyalty points' value as a share of spend (a points multiplier's cost)
+POINTS_RATE = "points_rate"
 #: the plan's segment of registered customers with no purchase yet (no scores, so no RFM
 #: segment; a retention plan's first purchase of theirs is an activation)
 NEW_SEGMENT = "New (no purchase yet)"
