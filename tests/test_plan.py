@@ -1723,7 +1723,7 @@ def test_a_closed_season_plan_on_the_cli(stall: dict, tmp_path: Path) -> None:
     closed = [w for w in doc["warnings"] if w.startswith(CLOSED_SEASON)]
     assert len(closed) == 1 and closed[0] == doc["empty_reason"]
     assert closed[0].endswith("keeps the whole budget of 500")
-    for name, cols in (("plan.csv", 13), ("promotions.csv", len(s.PLAN_PROMOTION_COLUMNS))):
+    for name, cols in (("plan.csv", 15), ("promotions.csv", len(s.PLAN_PROMOTION_COLUMNS))):
         frame = pd.read_csv(tmp_path / "j" / name)
         assert frame.empty and len(frame.columns) == cols
 

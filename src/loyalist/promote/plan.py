@@ -1420,7 +1420,7 @@ def _rationale(promo: str, kind: str, seg: str, g: pd.DataFrame, goal: str, ctx:
 
 #: what a redemption adds to its order, as a rationale says where revenue comes from
 ADDED_BY = {"fixed_voucher": "topping orders up to the {min_spend} minimum spend",
-            "bogo": "the second units redemptions add", "bundle": "the items bundles add",
+            "bogo": "the two units each redemption adds", "bundle": "the items bundles add",
             "percent_discount": "the items redemptions add"}
 
 
