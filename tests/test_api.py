@@ -412,6 +412,8 @@ def test_post_plan_then_get_it_and_its_customers(client: TestClient) -> None:
     rows = list(csv.DictReader(io.StringIO(csv_r.text)))
     assert len(rows) == summ["customers_targeted"]
     assert {"customer_id", "promotion"} <= rows[0].keys()
+    # each send's 80% interval, as plan.csv (the same table)
+    assert {"incremental_revenue_lo80", "incremental_revenue_hi80"} <= rows[0].keys()
     assert client.get("/plans/nope/customers.csv", headers=R).status_code == 404
     assert client.get("/plans/nope", headers=R).json()["error"] == "NotFound"
 
