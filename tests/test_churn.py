@@ -537,6 +537,25 @@ def test_scores_doubled_by_an_earlier_version_are_read_once_and_mended(
     assert "held 2 row(s) more than one per customer and as_of" in caplog.text
 
 
+def test_model_without_a_version_names_the_file_and_says_retrain(syn_fit, tmp_path: Path
+                                                                  ) -> None:  # noqa: ANN001
+    """Audit 8, 3.24: metadata with no version gave only "version '?' is not of the form
+    MAJOR.MINOR[.PATCH]": no file named, not said that the version is missing."""
+    models, _, _ = syn_fit
+    path = save(models, tmp_path / "m", metrics={})
+    meta = read_metadata(path)
+    del meta["loyalist_version"]
+    (path / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelVersionError, match=r"m/metadata\.json: the model's loyalist version "
+                                                r"is missing .* retrain with `loyalist train"):
+        load(path)
+    meta["loyalist_version"] = "dev"
+    (path / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelVersionError, match=r"m/metadata\.json: the model's loyalist version "
+                                                r"'dev' is not of the form .* retrain"):
+        load(path)
+
+
 def test_version_compatibility_rule() -> None:
     assert compatible("0.1.0", "0.1.7") and compatible("0.1.9", "0.1.0")
     assert not compatible("0.2.0", "0.1.0") and not compatible("1.0.0", "0.1.0")

@@ -107,6 +107,16 @@ def load(path: str | Path) -> Any:
     meta = read_metadata(path)
     fmt = meta.get("format")
     saved = str(meta.get("loyalist_version", "?"))
+    if fmt == FORMAT and not str(meta.get("loyalist_version") or "").strip():
+        raise ModelVersionError(
+            f"{path / META}: the model's loyalist version is missing (no "
+            f"'loyalist_version'), so it cannot be checked against this loyalist "
+            f"{__version__}; retrain with `loyalist train --out DIR` and use DIR/model")
+    if fmt == FORMAT and not re.match(r"^\d+\.\d+", saved):
+        raise ModelVersionError(
+            f"{path / META}: the model's loyalist version {saved!r} is not of the form "
+            f"MAJOR.MINOR[.PATCH], so it cannot be checked against this loyalist "
+            f"{__version__}; retrain with `loyalist train --out DIR` and use DIR/model")
     if fmt != FORMAT:
         raise ModelVersionError(
             f"{path}: model format {fmt!r} is not {FORMAT!r} (written by loyalist {saved}); "
