@@ -233,12 +233,15 @@ def test_season_shift_follows_the_same_season_a_year_earlier(syn_store: Store) -
 
 
 def test_tiers_by_threshold(syn_fit) -> None:  # noqa: ANN001
+    """The issue's tiers: high > 0.7, medium 0.4-0.7 (both ends included: 0.4 exactly is
+    medium, audit 8 finding 5; it used to be low), low below 0.4."""
     models, _, _ = syn_fit
     p = [0.0, 0.39, 0.4, 0.41, 0.7, 0.71, 1.0]
-    assert models.churn.tier(p).tolist() == ["low", "low", "low", "medium", "medium", "high",
+    assert models.churn.tier(p).tolist() == ["low", "low", "medium", "medium", "medium", "high",
                                              "high"]
     m = ChurnModel(thresholds=(0.2, 0.5))  # tiers need only the thresholds
-    assert m.tier([0.1, 0.3, 0.6]).tolist() == ["low", "medium", "high"]
+    assert m.tier([0.1, 0.2, 0.3, 0.5, 0.6]).tolist() == ["low", "medium", "medium", "medium",
+                                                         "high"]
     with pytest.raises(ParameterError, match="need 0 < medium < high < 1"):
         ChurnModel(thresholds=(0.7, 0.4)).tier([0.5])
 
@@ -844,6 +847,41 @@ def test_a_closed_season_before_the_evaluation_cutoff_is_observed(tmp_path: Path
         assert "after the last purchase" not in str(e), e
     with pytest.raises(DataError, match=r"after the last purchase in the store \(2024-04-2"):
         fit_customer_models(st, "2025-12-01", H, segments=False)
+
+
+def test_train_tiers_are_saved_recorded_and_used_by_score(tmp_path: Path) -> None:
+    """Audit 8 finding 5: the tier thresholds were configurable only from Python. `train
+    --tiers` sets them; they go into metrics.json, the model card and the saved models, and
+    `score --model` tiers with them."""
+    from loyalist import pipeline
+
+    st = make_store(tmp_path / "s.duckdb", synthetic_lines())
+    st.close()
+    res = pipeline.train(tmp_path / "s.duckdb", as_of=str(AS_OF.date()), horizon=H,
+                         out=tmp_path / "out", tiers=(0.25, 0.6))
+    assert res["tier_thresholds"] == [0.25, 0.6]
+    assert res["tier_rule"] == "high above 0.6, medium 0.25 to 0.6, low below 0.25"
+    m = res["metrics"]
+    assert m["churn"]["tier_thresholds"] == [0.25, 0.6]
+    assert m["evaluation"]["churn"]["tier_thresholds"] == [0.25, 0.6]
+    assert read_metadata(tmp_path / "out" / "model")["tier_thresholds"] == [0.25, 0.6]
+    assert "tiers (high above 0.6, medium 0.25 to 0.6, low below 0.25)" in (
+        tmp_path / "out" / "model_card.md").read_text()
+    scored = pd.read_csv(tmp_path / "out" / "scores.csv")
+    p = scored["churn_probability"].to_numpy()
+    want = np.where(p > 0.6, "high", np.where(p >= 0.25, "medium", "low"))
+    assert (scored["churn_tier"].to_numpy() == want).all()
+    again = pipeline.score(tmp_path / "s.duckdb", model_dir=tmp_path / "out" / "model",
+                           as_of=str(AS_OF.date()))
+    assert again["tier_thresholds"] == [0.25, 0.6]
+    p = again["scores"]["churn_probability"].to_numpy()
+    assert (again["scores"]["churn_tier"].to_numpy()
+            == np.where(p > 0.6, "high", np.where(p >= 0.25, "medium", "low"))).all()
+    for bad, match in (((0.7, 0.4), "--tiers 0.7,0.4: need 0 < medium < high < 1"),
+                       ((0.0, 0.5), "--tiers 0,0.5: need 0 < medium"),
+                       ((0.4, 1.0), "--tiers 0.4,1: need")):
+        with pytest.raises(ParameterError, match=match):
+            pipeline.train(tmp_path / "s.duckdb", tiers=bad)
 
 
 def test_segments_only_when_churn_and_clv_cannot_be_trained(tmp_path: Path) -> None:

@@ -99,6 +99,11 @@ def _digest(p: Path) -> str:
     # a window of days is checked before a date is computed from it (100,000 days overflow)
     (["train", "--horizon", "50000", "--out", "{tmp}/t"],
      "--horizon 50000 is impossible: it must be between 1 and 1,095 days"),
+    # churn tier thresholds (audit 8 finding 5)
+    (["train", "--tiers", "0.7,0.4", "--out", "{tmp}/t"],
+     "--tiers 0.7,0.4: need 0 < medium < high < 1, e.g. 0.4,0.7"),
+    (["train", "--tiers", "high", "--out", "{tmp}/t"],
+     "--tiers 'high': give two numbers MEDIUM,HIGH between 0 and 1, e.g. --tiers 0.4,0.7"),
     (["evaluate", "--as-of", "2023-12-01", "--horizon", "100000"],
      "--horizon 100000 is impossible: it must be between 1 and 1,095 days"),
     (["evaluate", "purchases", "--as-of", "2023-12-01", "--horizon", "100000"],

@@ -562,21 +562,26 @@ def _churn_summary(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def train(store_path: Path, *, as_of: str | None = None, horizon: int = 90,
-          out: Path | None = None, progress: Progress | None = None) -> dict[str, Any]:
+          out: Path | None = None, tiers: tuple[float, float] = (0.4, 0.7),
+          progress: Progress | None = None) -> dict[str, Any]:
     """Fit segments, churn and CLV at ``as_of``, evaluate out of time at ``as_of - horizon``,
     score every customer, and write scores to the store (table ``scores``) and ``out``.
-    When churn and CLV cannot be trained, the customers are still segmented (``segments_only``
-    says why; the churn and CLV columns are NULL)."""
+    ``tiers`` are the churn tiers' ``(medium, high)`` thresholds (saved with the models, so
+    ``score`` uses them too). When churn and CLV cannot be trained, the customers are still
+    segmented (``segments_only`` says why; the churn and CLV columns are NULL)."""
+    from loyalist.churn.model import check_thresholds, describe_tiers
     from loyalist.evaluation.run import train_and_score
 
     horizon = check_days(horizon, "--horizon", max_days=MAX_HORIZON_DAYS, example=90)
+    tiers = check_thresholds(tiers, "--tiers")
     with Store(store_path, create=False) as st:
         ts = resolve_as_of(st, as_of)
-        res = train_and_score(st, ts, horizon, out, progress=progress)
+        res = train_and_score(st, ts, horizon, out, thresholds=tiers, progress=progress)
         st.write_frame(s.T_SCORES, res["scores"], replace_where="as_of = ?",
                        params=[ts.to_pydatetime()])
     return {"as_of": str(ts.date()), "horizon_days": horizon,
             "customers": int(len(res["scores"])), "metrics": res["metrics"],
+            "tier_thresholds": list(tiers), "tier_rule": describe_tiers(tiers),
             "segments_only": res["metrics"].get("training", {}).get("skipped"),
             "summary": _churn_summary(res["metrics"]),
             "paths": {k: str(v) for k, v in res["paths"].items()}}
@@ -587,6 +592,7 @@ def score(store_path: Path, *, model_dir: Path, as_of: str | None = None,
     """Score customers at ``as_of`` with models saved by ``train`` (version-checked),
     replacing the store's scores of that as_of only. ``warnings`` says when ``as_of`` lies
     more than the models' horizon from the as_of they were fitted at."""
+    from loyalist.churn.model import describe_tiers
     from loyalist.evaluation.persist import load
     from loyalist.evaluation.run import score_customers
 
@@ -611,8 +617,12 @@ def score(store_path: Path, *, model_dir: Path, as_of: str | None = None,
         scores.to_parquet(out / "scores.parquet", index=False)
         paths = {"scores_csv": str(out / "scores.csv"),
                  "scores_parquet": str(out / "scores.parquet")}
+    churn = getattr(models, "churn_fallback", None) or models.churn
     return {"as_of": str(ts.date()), "customers": int(len(scores)),
-            "tiers": scores["churn_tier"].value_counts().to_dict(), "paths": paths,
+            "tiers": scores["churn_tier"].value_counts().to_dict(),
+            "tier_thresholds": [float(x) for x in churn.thresholds],
+            "tier_rule": describe_tiers(tuple(float(x) for x in churn.thresholds)),
+            "paths": paths,
             "warnings": warnings, "churn_scored_by": models.churn_scored_by,
             "churn_scored_by_label": (models.churn_fallback.label
                                       if getattr(models, "churn_fallback", None) else None),

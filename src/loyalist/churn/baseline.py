@@ -235,7 +235,7 @@ class BaselineChurnModel:
         return _shift(self._level(z), self.season_shift_)
 
     def tier(self, probability: Any) -> np.ndarray:
-        """"high" above the high threshold, "medium" above the medium one, else "low"."""
+        """"high" above the high threshold, "medium" from the medium one up, else "low"."""
         return tier(probability, self._validate())
 
     def reasons(self, features: pd.DataFrame, probability: np.ndarray | None = None

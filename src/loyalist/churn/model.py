@@ -40,7 +40,7 @@ from loyalist.evaluation.splits import model_matrix, panel_horizon  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ChurnModel", "TIERS", "tier"]
+__all__ = ["ChurnModel", "TIERS", "check_thresholds", "describe_tiers", "tier"]
 
 TIERS = ("low", "medium", "high")
 MIN_CUSTOMERS = 100  # per training cutoff, and at the cutoff scored
@@ -64,8 +64,9 @@ class ChurnModel:
     Parameters
     ----------
     thresholds:
-        ``(medium, high)``: a probability above ``high`` is tier "high", above ``medium`` is
-        "medium", otherwise "low" (default ``(0.4, 0.7)``).
+        ``(medium, high)``: a probability above ``high`` is tier "high", from ``medium`` up
+        to ``high`` (both included) "medium", below ``medium`` "low" (default ``(0.4, 0.7)``:
+        the issue's "high > 0.7, medium 0.4-0.7"; :func:`tier`).
     calibration:
         ``"sigmoid"`` (Platt scaling on the booster's log-odds: keeps the ranking, stable on a
         few hundred customers) or ``"isotonic"`` (non-parametric, needs more data).
@@ -182,7 +183,7 @@ class ChurnModel:
         return self._calibrate(np.asarray(raw, dtype=float).ravel())
 
     def tier(self, probability: Any) -> np.ndarray:
-        """"high" above the high threshold, "medium" above the medium one, else "low"."""
+        """"high" above the high threshold, "medium" from the medium one up, else "low"."""
         return tier(probability, self._validate())
 
     def reasons(self, features: pd.DataFrame, top: int = 3) -> list[list[str]]:
@@ -208,10 +209,31 @@ class ChurnModel:
 
 
 def tier(probability: Any, thresholds: tuple[float, float]) -> np.ndarray:
-    """"high" above ``thresholds[1]``, "medium" above ``thresholds[0]``, else "low"."""
+    """"high" above ``thresholds[1]``, "medium" from ``thresholds[0]`` up to ``thresholds[1]``
+    (both included: the issue's "medium 0.4-0.7"), "low" below ``thresholds[0]``."""
     lo, hi = thresholds
     p = np.asarray(probability, dtype=float)
-    return np.where(p > hi, "high", np.where(p > lo, "medium", "low"))
+    return np.where(p > hi, "high", np.where(p >= lo, "medium", "low"))
+
+
+def check_thresholds(thresholds: Any, name: str = "churn thresholds") -> tuple[float, float]:
+    """``(medium, high)`` as floats with ``0 < medium < high < 1``, or a ParameterError that
+    names them as ``name``."""
+    try:
+        lo, hi = (float(t) for t in thresholds)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} {thresholds!r}: give two numbers (medium, high), e.g. "
+                             "(0.4, 0.7)") from None
+    if not 0 < lo < hi < 1:
+        raise ParameterError(f"{name} {lo:g},{hi:g}: need 0 < medium < high < 1, e.g. "
+                             "0.4,0.7")
+    return lo, hi
+
+
+def describe_tiers(thresholds: tuple[float, float]) -> str:
+    """The tier rule in words, e.g. "high above 0.7, medium 0.4 to 0.7, low below 0.4"."""
+    lo, hi = thresholds
+    return f"high above {hi:g}, medium {lo:g} to {hi:g}, low below {lo:g}"
 
 
 def _shift(p: np.ndarray, delta: float) -> np.ndarray:

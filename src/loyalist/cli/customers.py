@@ -18,6 +18,26 @@ AsOfOpt = Annotated[str | None, typer.Option(
     "--as-of", help="Cutoff (default: the day after the last transaction).")]
 HorizonOpt = Annotated[int, typer.Option(help="Churn / CLV horizon in days.")]
 
+
+def _tiers(text: str) -> tuple[float, float]:
+    """``--tiers MEDIUM,HIGH``, e.g. ``0.4,0.7`` (checked by the pipeline: 0 < medium < high
+    < 1)."""
+    from loyalist.errors import ParameterError
+
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        lo, hi = (float(p) for p in parts)
+    except ValueError:
+        raise ParameterError(f"--tiers {text!r}: give two numbers MEDIUM,HIGH between 0 and 1, "
+                             "e.g. --tiers 0.4,0.7") from None
+    return lo, hi
+
+
+TiersOpt = Annotated[str, typer.Option(
+    "--tiers", metavar="MEDIUM,HIGH",
+    help="Churn tier thresholds: high above HIGH, medium from MEDIUM to HIGH, low below "
+         "MEDIUM; saved with the models, so `score` uses them too.")]
+
 evaluate_app = typer.Typer(
     invoke_without_command=True, no_args_is_help=False,
     help="Out-of-time evaluation: customer models (default), `evaluate purchases`, "
@@ -53,6 +73,7 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 def train(store: StoreOpt = Path(DEFAULT_STORE), as_of: AsOfOpt = None,
           horizon: HorizonOpt = 90,
+          tiers: TiersOpt = "0.4,0.7",
           out_dir: OutOpt = Path("out"),
           as_json: JsonOpt = False,
           quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")
@@ -65,7 +86,7 @@ def train(store: StoreOpt = Path(DEFAULT_STORE), as_of: AsOfOpt = None,
     """
     from loyalist.cli.main import emit_json, out, progress
 
-    res = pipeline.train(store, as_of=as_of, horizon=horizon, out=out_dir,
+    res = pipeline.train(store, as_of=as_of, horizon=horizon, out=out_dir, tiers=_tiers(tiers),
                          progress=progress(quiet or as_json))
     if as_json:
         emit_json({k: v for k, v in res.items() if k != "metrics"} | {"metrics": res["metrics"]})
@@ -77,7 +98,8 @@ def train(store: StoreOpt = Path(DEFAULT_STORE), as_of: AsOfOpt = None,
                   f"{res['segments_only']}")
     else:
         out.print(f"trained at as_of {res['as_of']} (horizon {horizon} days): "
-                  f"{res['customers']:,} customers scored -> table scores")
+                  f"{res['customers']:,} customers scored -> table scores; churn tiers: "
+                  f"{res['tier_rule']}")
         print_summary(res["summary"])
     for k in ("scores_csv", "card_html", "model"):
         if k in res["paths"]:
@@ -104,7 +126,8 @@ def score(store: StoreOpt = Path(DEFAULT_STORE), as_of: AsOfOpt = None,
     if as_json:
         emit_json({k: v for k, v in res.items() if k != "scores"})
         return
-    out.print(f"scored {res['customers']:,} customers at {res['as_of']}: tiers {res['tiers']}")
+    out.print(f"scored {res['customers']:,} customers at {res['as_of']}: tiers {res['tiers']} "
+              f"({res['tier_rule']})")
     if res["churn_scored_by"] != "model":
         out.print(f"churn scored by {res['churn_scored_by_label']}: the churn model lost to it "
                   "out of time when these models were trained (see the model card)")

@@ -162,9 +162,13 @@ def _sections(metrics: dict[str, Any]) -> tuple[list[tuple[str, Any]], dict[str,
         moved = f"; {season['note']}"
     else:  # metrics written before the note existed
         moved = "; no seasonal correction"
+    cuts = ((metrics.get("churn") or {}).get("tier_thresholds")
+            or (ev.get("churn") or {}).get("tier_thresholds"))
+    tiers = (f"tiers (high above {cuts[1]:g}, medium {cuts[0]:g} to {cuts[1]:g}, low below "
+             f"{cuts[0]:g})" if cuts else "tiers")
     blocks.append(("ul", [
         f"Churn: probability of no purchase in the {h} days after the cutoff (LightGBM on the "
-        f"customer features, calibrated on the latest training cutoff{moved}), tiers and "
+        f"customer features, calibrated on the latest training cutoff{moved}), {tiers} and "
         "reasons.",
         f"CLV: gross spend in the {h} days after the cutoff (LightGBM Poisson point model and "
         "10/50/90% quantile models).",

@@ -475,8 +475,8 @@ def evaluate(store: Store, test_as_of: Any, horizon: int = 90, *,
         notes.append(f"predicted total spend is {ratio:+.0%} off the observed total: the test "
                      "window's spend level differs from the training windows' (seasonality "
                      "the history is too short to learn, or a trend)")
+    cfg = settings or ModelSettings()
     if fallback is not None:  # what scoring would use instead, judged on the same window
-        cfg = settings or ModelSettings()
         churn_fb = _fallback_evaluation(fallback, models, panel, feats, y, cfg.thresholds)
         if "skipped" in churn_fb:
             notes.append(f"churn scored by {BASELINES[fallback]}: not evaluated: "
@@ -498,6 +498,7 @@ def evaluate(store: Store, test_as_of: Any, horizon: int = 90, *,
             "holdout": models.churn.holdout_metrics_,
             "season": _season(models.churn),
             "tiers": _tiers(y, pred["churn_tier"].to_numpy()),
+            "tier_thresholds": list(cfg.thresholds),
             "calibration": M.decile_calibration(y, p),
             "gains": gains,
             "scored_by": fallback or "model",
@@ -812,6 +813,7 @@ def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
         return _segments_only(store, ts, horizon, cfg, str(e), evaluation, out_dir,
                               timings, t0, say)
     churn_scoring = _churn_scorer(models, panel, evaluation, cfg.thresholds)
+    churn_scoring["tier_thresholds"] = list(cfg.thresholds)
     timings["fit_s"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     say("scoring customers")
@@ -856,7 +858,8 @@ def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
                               data_fingerprint=models.data_fingerprint_,
                               metrics=metrics,
                               extra={"horizon_days": horizon,
-                                     "churn_scored_by": models.churn_scored_by})
+                                     "churn_scored_by": models.churn_scored_by,
+                                     "tier_thresholds": list(cfg.thresholds)})
     timings["total_s"] = time.perf_counter() - t0
     metrics["timings"] = {k: round(v, 3) for k, v in timings.items()}
     if card is not None:  # rewrite metrics.json with the final timings

@@ -227,6 +227,11 @@ def _churn(d: dict[str, Any], images: dict[str, bytes]) -> str:
                               ("max_probability", "max", pct)]),
            img(images, "churn", "churn probability histogram by tier")]
     sc = d.get("scoring") or {}
+    if sc.get("tier_thresholds"):
+        lo, hi = sc["tier_thresholds"]
+        out.append(f'<p class="meta" id="churn-tiers">Tiers: high above {hi:g}, '
+                   f"medium {lo:g} to {hi:g}, low below {lo:g} (<code>loyalist train "
+                   "--tiers MEDIUM,HIGH</code>).</p>")
     if sc.get("scored_by", "model") != "model":
         out.append(f'<p class="note" id="churn-scored-by"><strong>Scored by '
                    f'{_e(sc.get("label", sc["scored_by"]))}, not the churn model:</strong> '
