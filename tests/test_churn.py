@@ -585,6 +585,7 @@ def test_evaluate_on_synthetic(syn_store: Store, tmp_path: Path) -> None:
     assert len(pred) == metrics["n_customers"]
     assert pd.to_datetime(metrics["train_cutoffs"]).max() + pd.Timedelta(days=H) <= AS_OF
     assert metrics["churn"]["warning"] is None  # a useful model is not flagged
+    assert metrics["clv"]["warning"] is None
     assert "WARNING" not in card["markdown"].read_text()
     # a model that loses to its baseline is said so on the card, above its table
     bad = copy.deepcopy(metrics)
@@ -592,6 +593,80 @@ def test_evaluate_on_synthetic(syn_store: Store, tmp_path: Path) -> None:
     bad["churn"]["warning"] = churn_warning(bad["churn"]["models"])
     md = write_model_card(bad, tmp_path / "bad")["markdown"].read_text()
     assert md.index("WARNING: the churn model's out-of-time ROC-AUC 0.448") < md.index("| model")
+
+
+def _clv(mae: float, rmse: float, rho: float, total: float) -> dict[str, float]:
+    return {"mae": mae, "rmse": rmse, "spearman": rho, "total_error": total}
+
+
+#: audit 8 finding 4: the electronics demo (2,000 customers, seed 7) out of time at 2026-05-03
+ELECTRONICS_CLV = {"model": _clv(194.1, 341.6, 0.180, 0.361),
+                   "bgnbd_gg": _clv(160.8, 330.3, 0.230, 0.056),
+                   "last_period": _clv(166.4, 408.2, 0.185, 0.071)}
+
+
+def test_clv_warning_and_total_note_by_hand() -> None:
+    """Audit 8 finding 4: the boosted CLV lost to BG/NBD + Gamma-Gamma on electronics (RMSE
+    342 vs 330, Spearman 0.180 vs 0.230) without a word, and the card blamed its +36% total on
+    the window although both baselines were within 7% on it."""
+    from loyalist.evaluation.clv_check import clv_loses, clv_warning, total_error_note
+
+    w = clv_warning(ELECTRONICS_CLV)
+    assert w is not None and w.startswith("the CLV model's out-of-time RMSE 341.6 is 3.4% above "
+                                          "BG/NBD + Gamma-Gamma's (330.3) and its Spearman "
+                                          "0.180 is 0.050 below (0.230)")
+    assert "clv_bgnbd" in w
+    note = total_error_note(ELECTRONICS_CLV)
+    assert note is not None and "+36%" in note and "it is the CLV model's level that is off" in note
+    assert "BG/NBD + Gamma-Gamma +6% and 'same as last period' +7%" in note
+    assert "seasonality" not in note
+    # the same window off for every baseline: the window is blamed (Online Retail, 2011-09-01)
+    online_retail = {"model": _clv(533.5, 2434.3, 0.528, -0.202),
+                     "bgnbd_gg": _clv(555.0, 2822.9, 0.513, -0.391),
+                     "last_period": _clv(565.1, 2505.0, 0.457, -0.269)}
+    assert clv_warning(online_retail) is None  # 13.8% better on RMSE
+    note = total_error_note(online_retail)
+    assert note is not None and "as the baselines on the same window are" in note
+    assert "seasonality" in note
+    # fashion (seed 7, 2025-10-03): worse by 1.1% RMSE and 0.011 Spearman, within the noise
+    fashion = {"model": _clv(97.1, 198.06, 0.492, -0.288),
+               "bgnbd_gg": _clv(95.0, 195.81, 0.503, -0.288)}
+    assert not clv_loses(fashion) and clv_warning(fashion) is None
+    # worse on one metric only: no warning
+    assert clv_warning({"model": _clv(1, 120, 0.50, 0), "bgnbd_gg": _clv(1, 100, 0.50, 0)}) is None
+    assert clv_warning({"model": _clv(1, 100, 0.30, 0), "bgnbd_gg": _clv(1, 100, 0.50, 0)}) is None
+    assert clv_warning({"model": _clv(1, 100, 0.30, 0)}) is None  # BG/NBD not fitted
+    assert total_error_note({"model": _clv(1, 1, 0.5, 0.10)}) is None
+
+
+def test_a_clv_model_that_loses_is_flagged_on_the_card(syn_store: Store, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    """Audit 8 finding 4, end to end: a CLV model that ranks customers at random and
+    predicts 1.6x their spend loses to BG/NBD + Gamma-Gamma out of time; evaluate() says so
+    (metrics, notes, the model card above the CLV table) and blames its total on the model,
+    not on the window."""
+    from loyalist.clv.ml import BoostedCLVModel
+    from loyalist.evaluation.card import write_model_card
+
+    score = BoostedCLVModel.score
+
+    def worse(self: BoostedCLVModel, features: pd.DataFrame) -> pd.DataFrame:
+        out = score(self, features)
+        rng = np.random.default_rng(0)
+        out["clv_expected"] = rng.permutation(out["clv_expected"].to_numpy()) * 1.6
+        return out
+
+    monkeypatch.setattr(BoostedCLVModel, "score", worse)
+    metrics, _ = evaluate(syn_store, AS_OF, H)
+    w = metrics["clv"]["warning"]
+    assert w is not None and w.startswith("the CLV model's out-of-time RMSE")
+    assert any(n.startswith("The CLV model's out-of-time RMSE") for n in metrics["notes"])
+    assert any("it is the CLV model's level that is off" in n for n in metrics["notes"])
+    md = write_model_card(metrics, tmp_path)["markdown"].read_text()
+    spend = md.index("Spend in the next")
+    assert spend < md.index("WARNING: the CLV model's out-of-time RMSE") < md.index(
+        "| model", spend)
 
 
 def test_churn_warning_by_hand() -> None:

@@ -496,6 +496,30 @@ def test_churn_section_warns_when_the_model_loses_to_its_baseline() -> None:
     assert "Warning:" not in RENDER["churn"](d, {})
 
 
+def test_clv_section_warns_when_the_model_loses_to_bgnbd() -> None:
+    """Audit 8 finding 4: the report's CLV section repeats the evaluation's CLV warning above
+    its table (the model lost to BG/NBD + Gamma-Gamma), and the churn section says its tier
+    thresholds (finding 5)."""
+    from loyalist.report.data import churn, clv
+    from loyalist.report.html import RENDER
+
+    ts = pd.Timestamp("2025-01-01")
+    scores = pd.DataFrame({"customer_id": ["a", "b", "c"], "clv_expected": [10.0, 20.0, 30.0],
+                           "churn_probability": [0.2, 0.4, 0.8],
+                           "churn_tier": ["low", "medium", "high"], "reasons": ["", "", ""]})
+    w = ("the CLV model's out-of-time RMSE 341.6 is 3.4% above BG/NBD + Gamma-Gamma's (330.3) "
+         "and its Spearman 0.180 is 0.050 below (0.230)")
+    ev = {"models": {"model": {"rmse": 341.6}, "bgnbd_gg": {"rmse": 330.3}}, "warning": w}
+    page = RENDER["clv"](clv(scores, ts, ev), {})
+    assert "<strong>Warning:</strong> the CLV model&#x27;s out-of-time RMSE 341.6" in page
+    assert page.index("Warning:") < page.index("<table", page.index("Out-of-time"))
+    del ev["warning"]
+    assert "Warning:" not in RENDER["clv"](clv(scores, ts, ev), {})
+    page = RENDER["churn"](churn(scores, ts, scoring={"scored_by": "model",
+                                                      "tier_thresholds": [0.3, 0.6]}), {})
+    assert "Tiers: high above 0.6, medium 0.3 to 0.6, low below 0.3" in page
+
+
 def test_forecast_and_clv_figures_read_as_labelled(built: dict[str, Any],
                                                    tmp_path: Path) -> None:
     """explore7 I9: the table called "Backtest" had a "forecast total" column that is the

@@ -400,6 +400,8 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
             f"; no out-of-time evaluation ({ev.get('skipped', 'not run')})")
         if auc is not None and ev.get("churn", {}).get("warning"):
             detail += f"; WARNING: {ev['churn']['warning']}"
+        if auc is not None and ev.get("clv", {}).get("warning"):
+            detail += f"; WARNING: {ev['clv']['warning']}"
         return detail, outputs
 
     def do_recommend() -> tuple[str, dict[str, str]]:
@@ -558,7 +560,9 @@ def _churn_summary(metrics: dict[str, Any]) -> dict[str, Any]:
             "clv": ev.get("clv", {}).get("models", {}),
             "churn_scored_by": scoring.get("scored_by", "model"),
             "churn_scored_by_label": scoring.get("label"),
-            "churn_scored_by_reason": scoring.get("reason")}
+            "churn_scored_by_reason": scoring.get("reason"),
+            "churn_warning": ev.get("churn", {}).get("warning"),
+            "clv_warning": ev.get("clv", {}).get("warning")}
 
 
 def train(store_path: Path, *, as_of: str | None = None, horizon: int = 90,

@@ -217,6 +217,8 @@ def _sections(metrics: dict[str, Any]) -> tuple[list[tuple[str, Any]], dict[str,
     blocks.append(("img", "churn_gains.png"))
     cl = ev["clv"]
     blocks.append(("h3", f"Spend in the next {h} days"))
+    if cl.get("warning"):
+        blocks.append(("p", f"WARNING: {cl['warning']}."))
     blocks.append(("table", _table(cl["models"], CLV_COLS)))
     iv = cl.get("interval")
     if iv:

@@ -41,6 +41,7 @@ from loyalist.churn.model import MIN_CUSTOMERS, ChurnModel
 from loyalist.clv.ml import BoostedCLVModel
 from loyalist.errors import DataError, LoyalistError, ParameterError, check_days
 from loyalist.evaluation import metrics as M
+from loyalist.evaluation.clv_check import clv_warning, total_error_note
 from loyalist.evaluation.splits import (
     CutoffPlan,
     build_panel,
@@ -470,11 +471,13 @@ def evaluate(store: Store, test_as_of: Any, horizon: int = 90, *,
         notes.insert(0, warning[0].upper() + warning[1:])
     fallback = churn_fallback(churn_models)
     churn_fb: dict[str, Any] | None = None
-    ratio = clv_models["model"]["total_error"]
-    if ratio is not None and abs(ratio) > 0.15:
-        notes.append(f"predicted total spend is {ratio:+.0%} off the observed total: the test "
-                     "window's spend level differs from the training windows' (seasonality "
-                     "the history is too short to learn, or a trend)")
+    clv_warn = clv_warning(clv_models)
+    if clv_warn:
+        log.warning("evaluation at %s: %s", ts.date(), clv_warn)
+        notes.insert(1 if warning else 0, clv_warn[0].upper() + clv_warn[1:])
+    total_note = total_error_note(clv_models)
+    if total_note:
+        notes.append(total_note)
     cfg = settings or ModelSettings()
     if fallback is not None:  # what scoring would use instead, judged on the same window
         churn_fb = _fallback_evaluation(fallback, models, panel, feats, y, cfg.thresholds)
@@ -509,6 +512,7 @@ def evaluate(store: Store, test_as_of: Any, horizon: int = 90, *,
                          "below": float(below.mean()), "above": float(above.mean())},
             "calibration": cal,
             "gains": clv_gains,
+            "warning": clv_warn,
         },
         "rounds": {"churn": models.churn.n_rounds_, **models.clv.n_rounds_},
         "notes": notes,

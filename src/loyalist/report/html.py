@@ -284,8 +284,11 @@ def _clv(d: dict[str, Any], images: dict[str, bytes]) -> str:
                ("churn_probability_mean", "mean churn", pct)])]
     ev = d.get("evaluation")
     if ev:
-        out += ["<h3>Out-of-time evaluation</h3>", note(d.get("evaluation_note")),
-                table(_models(ev), CLV_EVAL)]
+        out += ["<h3>Out-of-time evaluation</h3>", note(d.get("evaluation_note"))]
+        if ev.get("warning"):
+            out.append(f'<p class="note" id="clv-warning"><strong>Warning:</strong> '
+                       f'{_e(ev["warning"])}.</p>')
+        out.append(table(_models(ev), CLV_EVAL))
         iv = ev.get("interval") or {}
         if "coverage" in iv:
             out.append(f"<p>p10-p90 interval coverage out of time: {pct(iv['coverage'])}.</p>")
