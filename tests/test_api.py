@@ -221,6 +221,11 @@ def test_customer_has_scores_offer_and_products(client: TestClient) -> None:
                 "churn_tier", "reasons", "p_alive", "expected_orders", "clv_p10", "clv_p50",
                 "clv_p90", "clv_bgnbd"):
         assert key in doc, key
+    # the 10-cell recency x frequency grid (audit 8 finding 8)
+    from loyalist.segment import assign_segments
+
+    assert doc["grid_segment"] == assign_segments([doc["r_score"]], [doc["f_score"]],
+                                                  [doc["m_score"]], "grid10")[0]
     assert doc["churn_tier"] in typing.get_args(Tier) and 0 <= doc["churn_probability"] <= 1
     assert isinstance(doc["reasons"], list) and all(isinstance(x, str) for x in doc["reasons"])
     if doc["clv_p10"] is not None:

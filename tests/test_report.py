@@ -27,8 +27,8 @@ from loyalist.report.data import mase_vs_naive
 from loyalist.store import Store
 
 HEADINGS = list(SECTIONS.values())
-EXPORTS = ("scores", "segments", "clusters", "plan_customers", "plan_promotions", "forecast",
-           "forecast_backtest", "recommendations", "together")
+EXPORTS = ("scores", "segments", "segments_grid", "clusters", "plan_customers",
+           "plan_promotions", "forecast", "forecast_backtest", "recommendations", "together")
 
 
 @pytest.fixture(scope="module")
@@ -494,6 +494,30 @@ def test_churn_section_warns_when_the_model_loses_to_its_baseline() -> None:
     assert page.index("Warning:") < page.index("<table", page.index("Out-of-time"))
     del d["evaluation"]["warning"]
     assert "Warning:" not in RENDER["churn"](d, {})
+
+
+def test_segments_section_shows_the_rules_and_the_grid(full: dict[str, Any]) -> None:
+    """Audit 8 findings 10 and 8: the 11-segment rules were only in segment/rfm.py and the
+    10-cell recency x frequency grid only in the library. The report lists the rules in the
+    order they are applied (from the scheme itself) and profiles the grid's cells."""
+    import html as htmllib
+
+    from loyalist.segment.rfm import GRID10, NAMED11
+
+    page = full["html"]
+    seg = page[page.index('id="segments"'):page.index('id="churn"')]
+    rules = seg[seg.index('id="segment-rules"'):seg.index('id="grid"')]
+    at = [rules.index(f'<td class="t">{htmllib.escape(r.name)}</td>'
+                      f'<td class="t">{htmllib.escape(r.rule)}</td>') for r in NAMED11]
+    assert at == sorted(at)
+    assert "R 4-5 and F 4-5 and M 4-5" in rules and "first rule, in this order" in rules
+    grid = seg[seg.index('id="grid"'):]
+    for r in GRID10:
+        assert f'<td class="t">{htmllib.escape(r.rule)}</td>' in grid
+    exported = pd.read_csv(full["out"] / "exports" / "segments_grid.csv")
+    scores = pd.read_csv(full["out"] / "exports" / "scores.csv")
+    assert exported["customers"].sum() == len(scores)
+    assert set(exported["segment"]) == set(scores["grid_segment"])
 
 
 def test_clv_section_warns_when_the_model_loses_to_bgnbd() -> None:

@@ -386,6 +386,25 @@ def test_train_and_score_synthetic(tmp_path: Path) -> None:
     assert len(scores) == 600
     assert set(res["profiles"]["rfm"]["segment"]) <= {r.name for r in NAMED11}
     assert res["profiles"]["rfm"]["customers"].sum() == 600
+    # audit 8 finding 8: the 10-cell grid is in the scores and has its own profile and picture
+    want = assign_segments(scores["r_score"], scores["f_score"], scores["m_score"], "grid10")
+    assert (scores["grid_segment"].to_numpy() == want).all()
+    assert pd.read_csv(res["paths"]["scores_csv"])["grid_segment"].notna().all()
+    grid = pd.read_csv(res["paths"]["profile_grid"])
+    assert grid["customers"].sum() == 600 and Path(res["paths"]["plot_grid"]).exists()
+    assert list(grid["segment"]) == [r.name for r in GRID10 if r.name in set(grid["segment"])]
+    assert res["metrics"]["segments"]["grid_counts"] == scores["grid_segment"].value_counts(
+        ).to_dict()
+    # audit 8 finding 10: the card lists the rules, in order, from the scheme itself
+    card = Path(res["paths"]["card_markdown"]).read_text()
+    counts = scores["rfm_segment"].value_counts()
+    rows = [f"| {i} | {r.name} | {r.rule} | {r.description} | {counts.get(r.name, 0):,} |"
+            for i, r in enumerate(NAMED11, 1)]
+    at = [card.index(row) for row in rows]
+    assert at == sorted(at)
+    assert "| 1 | Champions | R 4-5 and F 4-5 and M 4-5 |" in card
+    assert "| 7 | At Risk | R 1-2 and (F 3-5 or M 3-5) |" in card
+    assert "| 10 | Hibernating | R 1-2 and F 1-2 |" in card  # the grid's tenth cell
 
 
 def test_model_card_without_evaluation(tmp_path: Path) -> None:

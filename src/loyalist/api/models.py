@@ -74,6 +74,8 @@ class CustomerResponse(BaseModel):
     r_score: int | None = None
     f_score: int | None = None
     m_score: int | None = None
+    grid_segment: str | None = Field(None, description="Cell of the 10-cell recency x "
+                                                       "frequency grid.")
     cluster_name: str | None = None
     churn_probability: float | None = None
     churn_tier: str | None = None

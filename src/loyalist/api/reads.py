@@ -23,7 +23,8 @@ from loyalist.ingest.parse import customer_key
 RESULT_TABLES = (s.T_FEATURES, s.T_SCORES, s.T_PLANS, s.T_PLAN_CUSTOMERS, s.T_RECOMMENDATIONS,
                  s.T_FORECAST)
 #: what a customer lookup returns from ``scores`` (when the column exists)
-SCORE_FIELDS = ("r_score", "f_score", "m_score", "cluster_name", "churn_probability",
+SCORE_FIELDS = ("r_score", "f_score", "m_score", "grid_segment", "cluster_name",
+                "churn_probability",
                 "churn_tier", "p_alive", "expected_orders", "clv_p10", "clv_p50", "clv_p90",
                 "clv_bgnbd", "clv_expected")
 #: what a customer's row of the latest plan returns (when the column exists)

@@ -148,6 +148,7 @@ def _sections(metrics: dict[str, Any]) -> tuple[list[tuple[str, Any]], dict[str,
             f"Churn and lifetime value: not trained, so the scores' churn and CLV columns are "
             f"empty: {skipped}",
         ]))
+        blocks += _segment_rules(seg)
         notes = [n for n in metrics.get("notes") or [] if skipped not in n]
         if notes:
             blocks.append(("h2", "Notes"))
@@ -176,6 +177,7 @@ def _sections(metrics: dict[str, Any]) -> tuple[list[tuple[str, Any]], dict[str,
         "orders for churn; BG/NBD + Gamma-Gamma and 'same as last period' for spend.",
         *([_scored_by(metrics["churn"])] if metrics.get("churn") else []),
     ]))
+    blocks += _segment_rules(metrics.get("segments") or {})
     if not ev or ev.get("skipped"):
         blocks.append(("h2", "Out-of-time evaluation"))
         blocks.append(("p", "Not run: " + str(ev.get("skipped", "no evaluation in the metrics"))))
@@ -238,6 +240,34 @@ def _sections(metrics: dict[str, Any]) -> tuple[list[tuple[str, Any]], dict[str,
         blocks.append(("h2", "Notes"))
         blocks.append(("ul", notes))
     return blocks, plots
+
+
+def _segment_rules(seg: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The RFM scheme's rules in the order they are applied, and the 10-cell grid's (from
+    :func:`loyalist.segment.rfm.rule_table`), with the customers in each segment."""
+    if not seg:
+        return []
+    from loyalist.segment.rfm import rule_table
+
+    scheme = seg.get("rfm_scheme") or "named11"
+    out: list[tuple[str, Any]] = [
+        ("h2", "Segment rules"),
+        ("p", "R, F and M are 1-5 quintile scores of recency, orders and spend (5 = the most "
+              "recent, most orders, most spend); each customer gets the first rule, in this "
+              "order, that matches, so every customer has one segment.")]
+    grids = [(f"RFM segments ({scheme}, the scores' rfm_segment)", scheme,
+              seg.get("rfm_counts") or {})]
+    if scheme != "grid10":
+        grids.append(("Recency x frequency grid (grid10, the scores' grid_segment)", "grid10",
+                      seg.get("grid_counts") or {}))
+    for title, name, counts in grids:
+        rules = rule_table(name)
+        out.append(("h3", title))
+        out.append(("table", (["order", "segment", "rule", "who", "customers"], [
+            [str(r.order), r.segment, r.rule, r.who,
+             f"{int(counts.get(r.segment, 0)):,}" if counts else "n/a"]
+            for r in rules.itertuples()])))
+    return out
 
 
 def _tier_table(tiers: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[str]]]:

@@ -52,7 +52,14 @@ from loyalist.evaluation.splits import (
     plan_cutoffs,
 )
 from loyalist.features import MAX_HORIZON_DAYS, customer_features, labels, to_as_of
-from loyalist.segment import CustomerClusters, RFMScorer, plot_segments, segment_profile
+from loyalist.segment import (
+    SCHEMES,
+    CustomerClusters,
+    RFMScorer,
+    assign_segments,
+    plot_segments,
+    segment_profile,
+)
 from loyalist.store import Store
 
 log = logging.getLogger(__name__)
@@ -296,7 +303,7 @@ def score_customers(models: CustomerModels, features: pd.DataFrame) -> pd.DataFr
     feats = features.reset_index(drop=True)
     parts = [feats[[s.CUSTOMER_ID]]]
     if models.rfm is not None:
-        parts.append(models.rfm.transform(feats).drop(columns=s.CUSTOMER_ID))
+        parts.append(_rfm_columns(models.rfm, feats))
     if models.clusters is not None:
         parts.append(models.clusters.transform(feats).drop(columns=s.CUSTOMER_ID))
     churn = getattr(models, "churn_fallback", None) or models.churn
@@ -307,6 +314,15 @@ def score_customers(models: CustomerModels, features: pd.DataFrame) -> pd.DataFr
     out["as_of"] = feats["as_of"].to_numpy()
     first = [c for c in SCORE_COLUMNS if c in out.columns]
     return out[first + [c for c in out.columns if c not in first]]
+
+
+def _rfm_columns(rfm: RFMScorer, feats: pd.DataFrame) -> pd.DataFrame:
+    """R, F and M scores, the scheme's ``rfm_segment`` and ``grid_segment``: the cell of the
+    10-cell recency x frequency grid (``"grid10"``) of the same scores, for every scheme."""
+    out = rfm.transform(feats).drop(columns=s.CUSTOMER_ID)
+    out.insert(out.columns.get_loc("rfm_segment") + 1, "grid_segment", assign_segments(
+        out["r_score"], out["f_score"], out["m_score"], "grid10"))
+    return out
 
 
 def _season(churn: ChurnModel) -> dict[str, Any]:
@@ -522,6 +538,10 @@ def evaluate(store: Store, test_as_of: Any, horizon: int = 90, *,
     return metrics, pred
 
 
+_PROFILE_TITLES = {"rfm": "RFM segments", "grid": "Recency x frequency grid (10 cells)",
+                   "clusters": "Behavioural clusters"}
+
+
 def _write_outputs(out: Path, scores: pd.DataFrame, profiles: dict[str, pd.DataFrame],
                    selection: pd.DataFrame | None) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
@@ -531,9 +551,8 @@ def _write_outputs(out: Path, scores: pd.DataFrame, profiles: dict[str, pd.DataF
     for name, prof in profiles.items():
         paths[f"profile_{name}"] = out / f"segments_{name}.csv"
         prof.to_csv(paths[f"profile_{name}"], index=False)
-        paths[f"plot_{name}"] = plot_segments(
-            prof, out / f"segments_{name}.png",
-            title="RFM segments" if name == "rfm" else "Behavioural clusters")
+        paths[f"plot_{name}"] = plot_segments(prof, out / f"segments_{name}.png",
+                                              title=_PROFILE_TITLES.get(name, name))
     if selection is not None:
         paths["cluster_selection"] = out / "cluster_selection.csv"
         selection.to_csv(paths["cluster_selection"], index=False)
@@ -555,7 +574,7 @@ def segment_scores(rfm: RFMScorer, clusters: CustomerClusters | None, features: 
         raise DataError("scoring: the feature frame has no customers")
     feats = features.reset_index(drop=True)
     n = len(feats)
-    parts = [feats[[s.CUSTOMER_ID]], rfm.transform(feats).drop(columns=s.CUSTOMER_ID)]
+    parts = [feats[[s.CUSTOMER_ID]], _rfm_columns(rfm, feats)]
     if clusters is not None:
         parts.append(clusters.transform(feats).drop(columns=s.CUSTOMER_ID))
     else:
@@ -575,7 +594,9 @@ def _profiles(feats: pd.DataFrame, scores: pd.DataFrame, rfm: RFMScorer,
     """The segment profile tables: RFM segments in the scheme's order, and clusters (if any)."""
     joined = feats.merge(scores.drop(columns="as_of"), on=s.CUSTOMER_ID)
     profiles = {"rfm": segment_profile(joined, "rfm_segment",
-                                       order=[r.name for r in rfm.rules])}
+                                       order=[r.name for r in rfm.rules]),
+                "grid": segment_profile(joined, "grid_segment",
+                                        order=[r.name for r in SCHEMES["grid10"]])}
     if clusters is not None:
         profiles["clusters"] = segment_profile(joined, "cluster_name")
     return profiles
@@ -587,6 +608,7 @@ def _segments_summary(scheme: str, scores: pd.DataFrame, clusters: CustomerClust
     return {
         "rfm_scheme": scheme,
         "rfm_counts": scores["rfm_segment"].value_counts().to_dict(),
+        "grid_counts": scores["grid_segment"].value_counts().to_dict(),
         "clusters_k": clusters.k_ if clusters is not None else None,
         "cluster_selection": (clusters.selection_.to_dict("records")
                               if clusters is not None else []),

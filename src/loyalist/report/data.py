@@ -30,8 +30,9 @@ __all__ = ["EXPORT_NAMES", "SECTIONS", "Report", "collect"]
 SECTIONS = REPORT_SECTIONS
 BASELINE = "seasonal_naive"
 #: every export a report can write (the writer removes stale ones left by an earlier report)
-EXPORT_NAMES = ("scores", "segments", "clusters", "plan_customers", "plan_promotions",
-                "forecast", "forecast_backtest", "recommendations", "together")
+EXPORT_NAMES = ("scores", "segments", "segments_grid", "clusters", "plan_customers",
+                "plan_promotions", "forecast", "forecast_backtest", "recommendations",
+                "together")
 TIER_ORDER = ("high", "medium", "low")
 
 
@@ -208,6 +209,7 @@ def _customer_sections(st: Store, rep: Report, scores: pd.DataFrame, ts: pd.Time
                        metrics: dict[str, Any] | None) -> None:
     from loyalist.features import customer_features
     from loyalist.segment.profile import segment_profile
+    from loyalist.segment.rfm import rule_table
 
     ev = (metrics or {}).get("evaluation") or {}
     metrics_as_of = (metrics or {}).get("as_of")
@@ -219,8 +221,15 @@ def _customer_sections(st: Store, rep: Report, scores: pd.DataFrame, ts: pd.Time
         joined = scores.merge(feats, on=s.CUSTOMER_ID, how="left", suffixes=("", "_f"))
         prof = segment_profile(joined, by="rfm_segment")
         rep.exports["segments"] = prof
-        seg: dict[str, Any] = {"as_of": ts, "profile": prof, "headline": {
+        scheme = ((metrics or {}).get("segments") or {}).get("rfm_scheme") or _scheme(scores)
+        seg: dict[str, Any] = {"as_of": ts, "profile": prof, "scheme": scheme,
+                               "rules": rule_table(scheme), "headline": {
             "as_of": str(ts.date()), "customers": len(scores), "segments": len(prof)}}
+        if "grid_segment" in scores and scores["grid_segment"].notna().any():
+            grid = segment_profile(joined.dropna(subset=["grid_segment"]), by="grid_segment",
+                                   order=list(rule_table("grid10")["segment"]))
+            rep.exports["segments_grid"] = grid
+            seg["grid"], seg["grid_rules"] = grid, rule_table("grid10")
         if "cluster_name" in scores and scores["cluster_name"].notna().any():
             clusters = segment_profile(joined.assign(
                 cluster_name=joined["cluster_name"].fillna("(none)")), by="cluster_name")
@@ -252,6 +261,15 @@ def _customer_sections(st: Store, rep: Report, scores: pd.DataFrame, ts: pd.Time
         rep.absent["clv"] = why("clv_expected")
     else:
         rep.sections["clv"] = clv(scores, ts, ev.get("clv"), ev.get("note"))
+
+
+def _scheme(scores: pd.DataFrame) -> str:
+    """The RFM scheme of the scores' ``rfm_segment`` (when no model metrics say): the grid
+    when a name only the grid gives is there, else the 11 named segments."""
+    from loyalist.segment.rfm import GRID10, NAMED11
+
+    only_grid = {r.name for r in GRID10} - {r.name for r in NAMED11}
+    return "grid10" if only_grid & set(scores["rfm_segment"].dropna()) else "named11"
 
 
 def churn(scores: pd.DataFrame, ts: pd.Timestamp, evaluation: dict[str, Any] | None = None,

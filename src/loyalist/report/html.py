@@ -191,10 +191,26 @@ def profile_cols(first: str) -> list[tuple[str, str, Fmt]]:
     return [("segment", first, text), *PROFILE_COLS]
 
 
+RULE_COLS: list[tuple[str, str, Fmt]] = [
+    ("order", "order", count), ("segment", "segment", text), ("rule", "rule", text),
+    ("who", "who", text)]
+RULES_NOTE = ("R, F and M are 1-5 quintile scores of recency, orders and spend (5 = the most "
+              "recent, most orders, most spend); each customer gets the first rule, in this "
+              "order, that matches, so every customer has one segment.")
+
+
 def _segments(d: dict[str, Any], images: dict[str, bytes]) -> str:
     out = [f"<p>RFM segments of {d['headline']['customers']:,} customers at as_of "
            f"{day(d['as_of'])}.</p>", table(d["profile"], profile_cols("segment")),
            img(images, "segments", "share of customers and revenue per RFM segment")]
+    if "rules" in d:
+        out += ['<h3 id="segment-rules">Segment rules</h3>', f"<p>{_e(RULES_NOTE)}</p>",
+                table(d["rules"], RULE_COLS)]
+    if "grid" in d:
+        out += ['<h3 id="grid">Recency x frequency grid (10 cells)</h3>',
+                "<p>The same customers in the common 10-cell grid of R and F scores "
+                "(<code>grid_segment</code> in the scores).</p>",
+                table(d["grid"], profile_cols("cell")), table(d["grid_rules"], RULE_COLS)]
     if "clusters" in d:
         out += ["<h3>Clusters</h3>", "<p>k-means clusters on scaled log features, named from "
                 "their profiles.</p>", table(d["clusters"], profile_cols("cluster")),

@@ -63,7 +63,7 @@ from loyalist import schema as s
 from loyalist.errors import DataError, NotFittedError, ParameterError
 
 __all__ = ["GRID10", "NAMED11", "SCHEMES", "SEGMENT_NAMES", "RFMScorer", "SegmentRule",
-           "assign_segments", "rank_scores"]
+           "assign_segments", "rank_scores", "rule_table"]
 
 Cond = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
@@ -83,59 +83,59 @@ def _between(x: np.ndarray, lo: int, hi: int) -> np.ndarray:
 
 
 NAMED11: tuple[SegmentRule, ...] = (
-    SegmentRule("Champions", "R 4-5, F 4-5, M 4-5",
+    SegmentRule("Champions", "R 4-5 and F 4-5 and M 4-5",
                 "bought recently, buy often and spend the most",
                 lambda r, f, m: (r >= 4) & (f >= 4) & (m >= 4)),
-    SegmentRule("Loyal", "R 3-5, F 3-5, M 3-5",
+    SegmentRule("Loyal", "R 3-5 and F 3-5 and M 3-5",
                 "buy regularly and spend well; not lapsed",
                 lambda r, f, m: (r >= 3) & (f >= 3) & (m >= 3)),
-    SegmentRule("New", "R 5, F 1", "bought very recently, for the first time or rarely",
+    SegmentRule("New", "R 5 and F 1", "bought very recently, for the first time or rarely",
                 lambda r, f, m: (r == 5) & (f == 1)),
-    SegmentRule("Promising", "R 4, F 1", "recent shoppers with few purchases",
+    SegmentRule("Promising", "R 4 and F 1", "recent shoppers with few purchases",
                 lambda r, f, m: (r == 4) & (f == 1)),
-    SegmentRule("Potential Loyalist", "R 4-5 (rest)",
+    SegmentRule("Potential Loyalist", "R 4-5 (every other recent customer)",
                 "recent customers with average frequency or spend",
                 lambda r, f, m: r >= 4),
-    SegmentRule("Can't Lose Them", "R 1, F 4-5, M 4-5",
+    SegmentRule("Can't Lose Them", "R 1 and F 4-5 and M 4-5",
                 "used to buy often and spend the most, but not for a long time",
                 lambda r, f, m: (r == 1) & (f >= 4) & (m >= 4)),
-    SegmentRule("At Risk", "R 1-2, F 3-5 or M 3-5",
+    SegmentRule("At Risk", "R 1-2 and (F 3-5 or M 3-5)",
                 "bought often or spent well, but long ago",
                 lambda r, f, m: (r <= 2) & ((f >= 3) | (m >= 3))),
-    SegmentRule("Need Attention", "R 3, F 3-5 or M 3-5",
+    SegmentRule("Need Attention", "R 3 and (F 3-5 or M 3-5)",
                 "above-average frequency or spend, starting to lapse",
                 lambda r, f, m: (r == 3) & ((f >= 3) | (m >= 3))),
-    SegmentRule("About to Sleep", "R 3, F 1-2, M 1-2",
+    SegmentRule("About to Sleep", "R 3 (the rest: F 1-2 and M 1-2)",
                 "below-average recency, frequency and spend",
                 lambda r, f, m: r == 3),
-    SegmentRule("Hibernating", "R 2, F 1-2, M 1-2",
+    SegmentRule("Hibernating", "R 2 (the rest: F 1-2 and M 1-2)",
                 "last purchase long ago, few orders, low spend",
                 lambda r, f, m: r == 2),
-    SegmentRule("Lost", "R 1, F 1-2, M 1-2",
+    SegmentRule("Lost", "R 1 (the rest: F 1-2 and M 1-2)",
                 "lowest recency, frequency and spend",
                 lambda r, f, m: r == 1),
 )
 
 GRID10: tuple[SegmentRule, ...] = (
-    SegmentRule("Champions", "R 5, F 4-5", "bought recently and buy often",
+    SegmentRule("Champions", "R 5 and F 4-5", "bought recently and buy often",
                 lambda r, f, m: (r == 5) & (f >= 4)),
-    SegmentRule("Loyal Customers", "R 3-4, F 4-5", "buy often, recent enough",
+    SegmentRule("Loyal Customers", "R 3-4 and F 4-5", "buy often, recent enough",
                 lambda r, f, m: _between(r, 3, 4) & (f >= 4)),
-    SegmentRule("Potential Loyalists", "R 4-5, F 2-3", "recent, with a few purchases",
+    SegmentRule("Potential Loyalists", "R 4-5 and F 2-3", "recent, with a few purchases",
                 lambda r, f, m: (r >= 4) & _between(f, 2, 3)),
-    SegmentRule("New Customers", "R 5, F 1", "bought most recently, once or rarely",
+    SegmentRule("New Customers", "R 5 and F 1", "bought most recently, once or rarely",
                 lambda r, f, m: (r == 5) & (f == 1)),
-    SegmentRule("Promising", "R 4, F 1", "recent shoppers with few purchases",
+    SegmentRule("Promising", "R 4 and F 1", "recent shoppers with few purchases",
                 lambda r, f, m: (r == 4) & (f == 1)),
-    SegmentRule("Need Attention", "R 3, F 3", "average recency and frequency",
+    SegmentRule("Need Attention", "R 3 and F 3", "average recency and frequency",
                 lambda r, f, m: (r == 3) & (f == 3)),
-    SegmentRule("About to Sleep", "R 3, F 1-2", "average recency, low frequency",
+    SegmentRule("About to Sleep", "R 3 and F 1-2", "average recency, low frequency",
                 lambda r, f, m: (r == 3) & (f <= 2)),
-    SegmentRule("Can't Lose Them", "R 1-2, F 5", "bought most often, but long ago",
+    SegmentRule("Can't Lose Them", "R 1-2 and F 5", "bought most often, but long ago",
                 lambda r, f, m: (r <= 2) & (f == 5)),
-    SegmentRule("At Risk", "R 1-2, F 3-4", "bought often, but long ago",
+    SegmentRule("At Risk", "R 1-2 and F 3-4", "bought often, but long ago",
                 lambda r, f, m: (r <= 2) & _between(f, 3, 4)),
-    SegmentRule("Hibernating", "R 1-2, F 1-2", "bought rarely and long ago",
+    SegmentRule("Hibernating", "R 1-2 and F 1-2", "bought rarely and long ago",
                 lambda r, f, m: (r <= 2) & (f <= 2)),
 )
 
@@ -201,6 +201,18 @@ def _score_against(key: np.ndarray, bounds: list[float] | list[tuple[float, str]
     for b in bounds:
         score += (key >= b[0]) if isinstance(b, tuple) else (key > b)
     return score
+
+
+def rule_table(scheme: str = "named11") -> pd.DataFrame:
+    """The scheme's rules in the order they are applied (the first that matches wins):
+    ``order, segment, rule, who``, e.g. ``1, Champions, R 4-5 and F 4-5 and M 4-5, bought
+    recently, ...``; R, F and M are the 1-5 quintile scores (5 = most recent, most orders,
+    most spend)."""
+    if scheme not in SCHEMES:
+        raise ParameterError(f"segment scheme {scheme!r} is unknown; use one of "
+                             f"{', '.join(SCHEMES)}")
+    return pd.DataFrame([{"order": i, "segment": r.name, "rule": r.rule, "who": r.description}
+                         for i, r in enumerate(SCHEMES[scheme], 1)])
 
 
 class RFMScorer:
