@@ -321,6 +321,27 @@ def test_segments_profile_everyone(client: TestClient) -> None:
     assert "Champions" in {x["segment"] for x in segs}
 
 
+def test_segments_have_the_csvs_revenue_order_value_recency_and_frequency(
+        client: TestClient, built: Path, tmp_path: Path) -> None:
+    """Audit 8: /segments lacked revenue share, mean order value, recency and frequency,
+    which the CLI's segments CSVs and the report have; they come from the same profile."""
+    from loyalist.features import customer_features
+    from loyalist.segment import segment_profile
+
+    segs = {x["segment"]: x for x in client.get("/segments", headers=R).json()["segments"]}
+    with Store(copy_store(built, tmp_path, "same.duckdb"), read_only=True) as st:
+        scores = st.query("SELECT * FROM scores WHERE as_of = (SELECT max(as_of) FROM scores)")
+        feats = customer_features(st, scores["as_of"].iloc[0])
+    want = segment_profile(scores.merge(feats, on="customer_id"), "rfm_segment")
+    assert set(segs) == set(want["segment"])
+    for row in want.to_dict("records"):
+        got = segs[row["segment"]]
+        for key in ("revenue", "revenue_share", "mean_order_value", "recency_days_median",
+                    "orders_mean"):
+            assert got[key] == pytest.approx(row[key], rel=1e-9), (row["segment"], key)
+    assert sum(x["revenue_share"] for x in segs.values()) == pytest.approx(1.0)
+
+
 def test_recommendations(client: TestClient) -> None:
     r = client.get("/recommendations/C000008?n=3", headers=R)
     assert r.status_code == 200

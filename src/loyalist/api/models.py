@@ -111,6 +111,12 @@ class SegmentProfileResponse(_Open):
     segment: str
     customers: int
     share: float
+    revenue: float | None = Field(None, description="Gross purchase value before as_of.")
+    revenue_share: float | None = Field(None, description="Share of all segments' revenue.")
+    mean_order_value: float | None = Field(None, description="Revenue / orders.")
+    recency_days_median: float | None = Field(None, description="Median days since the last "
+                                                                "purchase.")
+    orders_mean: float | None = Field(None, description="Mean orders per customer.")
 
 
 class SegmentsResponse(BaseModel):

@@ -268,8 +268,36 @@ def segments(r: Reader) -> dict[str, Any]:
         SELECT coalesce(rfm_segment, '{NO_SEGMENT}') AS segment, count(*) AS customers,
                count(*) / sum(count(*)) OVER () AS share{''.join(', ' + a for a in aggs)}
         FROM {s.T_SCORES} WHERE as_of = ? GROUP BY 1 ORDER BY customers DESC, segment""", [ts])
+    behaviour = r.memo(f"segment_behaviour:{ts}", lambda: _segment_behaviour(r, ts))
+    rows = [x | behaviour.get(x["segment"], {}) for x in rows]
     return clean({"as_of": ts, "customers": sum(x["customers"] for x in rows),
                   "segments": rows})
+
+
+#: the columns of the segments CSVs (:func:`loyalist.segment.profile.segment_profile`) that
+#: ``/segments`` adds to each segment
+BEHAVIOUR = ("revenue", "revenue_share", "mean_order_value", "recency_days_median",
+             "orders_mean")
+
+
+def _segment_behaviour(r: Reader, ts: datetime) -> dict[str, dict[str, Any]]:
+    """Revenue and its share, mean order value, median recency and mean orders per RFM
+    segment at ``ts``: the segments CSVs' and the report's numbers, from the same source (the
+    customer features at ``ts`` joined to the scores, profiled by ``segment_profile``)."""
+    from loyalist.features import customer_features
+    from loyalist.segment.profile import segment_profile
+    from loyalist.store import Store
+
+    scores = r.con.execute(
+        f"SELECT {s.CUSTOMER_ID}, coalesce(rfm_segment, '{NO_SEGMENT}') AS rfm_segment "
+        f"FROM {s.T_SCORES} WHERE as_of = ? AND {s.CUSTOMER_ID} IS NOT NULL", [ts]).df()
+    if scores.empty:
+        return {}
+    feats = customer_features(Store.over(r.con, r.path), ts,
+                              columns=("monetary_total", "orders", "recency_days"))
+    prof = segment_profile(scores.merge(feats, on=s.CUSTOMER_ID, how="left"), "rfm_segment")
+    return {row["segment"]: {k: row[k] for k in BEHAVIOUR}
+            for row in prof.to_dict("records")}
 
 
 def customers_page(r: Reader, *, segment: str | None, tier: str | None, limit: int,

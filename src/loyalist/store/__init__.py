@@ -327,6 +327,16 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @classmethod
+    def over(cls, con: duckdb.DuckDBPyConnection, path: Path) -> Store:
+        """A Store reading through a connection someone else opened and will close (a cursor
+        of the API's shared read-only handle, which opened the file as a Store, checks and
+        migrations done): for the readers that take a Store, e.g. the features. Do not close
+        it or use it as a context manager."""
+        st = cls.__new__(cls)
+        st.path, st.read_only, st.con = Path(path), True, con
+        return st
+
     def close(self) -> None:
         self.con.close()
 
