@@ -1141,7 +1141,8 @@ def test_a_model_that_holds_its_own_scores_exactly_as_before(tmp_path: Path) -> 
     auc = {k: m["roc_auc"] for k, m in ev["models"].items()}
     assert auc["model"] > max(v for k, v in auc.items() if k != "model") + BASELINE_MARGIN
     assert res["metrics"]["churn"] == {"scored_by": "model",
-                                       "label": "LightGBM (the churn model)", "reason": None}
+                                       "label": "LightGBM (the churn model)", "reason": None,
+                                       "tier_thresholds": [0.4, 0.7]}
     assert ev["scored_by"] == "model" and "fallback" not in ev and ev["warning"] is None
     models, feats = res["models"], res["features"]
     assert models.churn_fallback is None

@@ -9,6 +9,7 @@ means the greatest ``as_of``; for plans, the greatest ``as_of`` and then the one
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,8 @@ from loyalist.api.cache import CustomerCache, Sorted
 from loyalist.api.storegate import Reader
 from loyalist.errors import LoyalistError, ParameterError
 from loyalist.ingest.parse import customer_key
+
+log = logging.getLogger(__name__)
 
 #: result tables /health reports on
 RESULT_TABLES = (s.T_FEATURES, s.T_SCORES, s.T_PLANS, s.T_PLAN_CUSTOMERS, s.T_RECOMMENDATIONS,
@@ -293,8 +296,13 @@ def _segment_behaviour(r: Reader, ts: datetime) -> dict[str, dict[str, Any]]:
         f"FROM {s.T_SCORES} WHERE as_of = ? AND {s.CUSTOMER_ID} IS NOT NULL", [ts]).df()
     if scores.empty:
         return {}
-    feats = customer_features(Store.over(r.con, r.path), ts,
-                              columns=("monetary_total", "orders", "recency_days"))
+    try:
+        feats = customer_features(Store.over(r.con, r.path), ts,
+                                  columns=("monetary_total", "orders", "recency_days"))
+    except LoyalistError as e:  # e.g. the transactions were unloaded after the scores
+        log.warning("/segments: no revenue, order value, recency or frequency per segment "
+                    "at %s: %s", ts.date(), e)
+        return {}
     prof = segment_profile(scores.merge(feats, on=s.CUSTOMER_ID, how="left"), "rfm_segment")
     return {row["segment"]: {k: row[k] for k in BEHAVIOUR}
             for row in prof.to_dict("records")}
