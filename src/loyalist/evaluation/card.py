@@ -315,6 +315,36 @@ CSS = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;c
        "img{max-width:48%;margin:.5rem 1%}")
 
 
+def render_blocks(blocks: list[tuple[str, Any]], images: dict[str, bytes], *, title: str,
+                  css: str = CSS) -> tuple[str, str]:
+    """A card's ``blocks`` (``(kind, payload)``: ``h1``-``h3`` and ``p`` text, ``ul`` a list of
+    lines, ``table`` (head, rows), ``img`` a file name in ``images``; an image not there is
+    left out) as (markdown, a self-contained HTML document with the images embedded)."""
+    md: list[str] = []
+    hb: list[str] = []
+    for kind, payload in blocks:
+        if kind in ("h1", "h2", "h3"):
+            md.append("#" * int(kind[1]) + " " + payload)
+            hb.append(f"<{kind}>{html.escape(payload)}</{kind}>")
+        elif kind == "p":
+            md.append(payload)
+            hb.append(f"<p>{html.escape(payload)}</p>")
+        elif kind == "ul":
+            md.append("\n".join(f"- {x}" for x in payload))
+            hb.append("<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in payload) + "</ul>")
+        elif kind == "table":
+            md.append(_md_table(*payload))
+            hb.append(_html_table(*payload))
+        elif kind == "img" and payload in images:
+            md.append(f"![{payload}]({payload})")
+            b64 = base64.b64encode(images[payload]).decode()
+            hb.append(f'<img alt="{html.escape(payload)}" src="data:image/png;base64,{b64}">')
+    doc = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>"
+           f"{html.escape(title)}</title><style>{css}</style></head><body>" + "\n".join(hb)
+           + "</body></html>\n")
+    return "\n\n".join(md) + "\n", doc
+
+
 def write_model_card(metrics: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
     """Write ``model_card.md``, ``model_card.html``, ``metrics.json`` and the plot PNGs into
     ``out_dir``; return their paths by kind (``markdown``, ``html``, ``metrics`` and one per
@@ -335,32 +365,11 @@ def write_model_card(metrics: dict[str, Any], out_dir: str | Path) -> dict[str, 
     for name, data in plots.items():
         (out / name).write_bytes(data)
         paths[name.removesuffix(".png")] = out / name
-    md: list[str] = []
-    hb: list[str] = []
-    for kind, payload in blocks:
-        if kind in ("h1", "h2", "h3"):
-            level = int(kind[1])
-            md.append("#" * level + " " + payload)
-            hb.append(f"<{kind}>{html.escape(payload)}</{kind}>")
-        elif kind == "p":
-            md.append(payload)
-            hb.append(f"<p>{html.escape(payload)}</p>")
-        elif kind == "ul":
-            md.append("\n".join(f"- {x}" for x in payload))
-            hb.append("<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in payload) + "</ul>")
-        elif kind == "table":
-            md.append(_md_table(*payload))
-            hb.append(_html_table(*payload))
-        elif kind == "img":
-            md.append(f"![{payload}]({payload})")
-            b64 = base64.b64encode(plots[payload]).decode()
-            hb.append(f'<img alt="{html.escape(payload)}" src="data:image/png;base64,{b64}">')
+    md, doc = render_blocks(blocks, plots, title="Loyalist model card")
     paths["markdown"] = out / "model_card.md"
-    paths["markdown"].write_text("\n\n".join(md) + "\n")
+    paths["markdown"].write_text(md)
     paths["html"] = out / "model_card.html"
-    paths["html"].write_text(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Loyalist model "
-        f"card</title><style>{CSS}</style></head><body>" + "\n".join(hb) + "</body></html>\n")
+    paths["html"].write_text(doc)
     paths["metrics"] = out / "metrics.json"
     paths["metrics"].write_text(jsontext.dumps(metrics))
     return paths

@@ -18,8 +18,6 @@ self-contained HTML file, the JSON and the PNG.
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ import pandas as pd
 from loyalist import __version__, jsontext
 from loyalist import schema as s
 from loyalist.errors import DataError
+from loyalist.evaluation.card import render_blocks
 from loyalist.features import to_as_of
 from loyalist.store import Store
 
@@ -245,18 +244,6 @@ def _head(outcome: str) -> list[str]:
     return [f"{h}{unit}" if h.startswith("uplift@") else h for h in METRIC_HEAD]
 
 
-def _md_table(head: list[str], body: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in body])
-
-
-def _html_table(head: list[str], body: list[list[str]]) -> str:
-    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
-                  for r in body)
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
-
-
 def _qini_png(curves: dict[str, Any]) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # plotting only: import late
     from matplotlib.figure import Figure
@@ -359,32 +346,12 @@ def write_promotion_card(res: dict[str, Any], out_dir: str | Path) -> dict[str, 
     if png is not None:
         paths["qini_curves"] = out / "qini_curves.png"
         paths["qini_curves"].write_bytes(png)
-    md: list[str] = []
-    hb: list[str] = []
-    for kind, payload in _blocks(res):
-        if kind in ("h1", "h2"):
-            md.append("#" * int(kind[1]) + " " + payload)
-            hb.append(f"<{kind}>{html.escape(payload)}</{kind}>")
-        elif kind == "p":
-            md.append(payload)
-            hb.append(f"<p>{html.escape(payload)}</p>")
-        elif kind == "ul":
-            md.append("\n".join(f"- {x}" for x in payload))
-            hb.append("<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in payload) + "</ul>")
-        elif kind == "table":
-            md.append(_md_table(*payload))
-            hb.append(_html_table(*payload))
-        elif kind == "img" and png is not None:
-            md.append(f"![{payload}]({payload})")
-            hb.append(f'<img alt="{html.escape(payload)}" src="data:image/png;base64,'
-                      f'{base64.b64encode(png).decode()}">')
+    md, doc = render_blocks(_blocks(res), {"qini_curves.png": png} if png else {},
+                            title="Loyalist promotion response evaluation", css=CSS)
     paths["markdown"] = out / "promotion_card.md"
-    paths["markdown"].write_text("\n\n".join(md) + "\n")
+    paths["markdown"].write_text(md)
     paths["html"] = out / "promotion_card.html"
-    paths["html"].write_text(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Loyalist "
-        f"promotion response evaluation</title><style>{CSS}</style></head><body>"
-        + "\n".join(hb) + "</body></html>\n")
+    paths["html"].write_text(doc)
     paths["json"] = out / "promotion_evaluation.json"
     paths["json"].write_text(jsontext.dumps(res))
     return paths
