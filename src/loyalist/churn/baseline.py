@@ -37,8 +37,7 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit
 
-from loyalist import schema as s
-from loyalist.churn.model import _season_shift, _shift, tier
+from loyalist.churn.model import _season_shift, _shift, check_thresholds, score_frame, tier
 from loyalist.churn.reasons import phrase
 from loyalist.errors import DataError, NotFittedError, ParameterError
 from loyalist.evaluation.splits import panel_horizon
@@ -146,11 +145,7 @@ class BaselineChurnModel:
 
     def _validate(self) -> tuple[float, float]:
         _check_name(self.baseline)
-        lo, hi = (float(t) for t in self.thresholds)
-        if not 0 < lo < hi < 1:
-            raise ParameterError(f"churn thresholds {self.thresholds!r}: need 0 < medium < "
-                                 "high < 1, e.g. (0.4, 0.7)")
-        return lo, hi
+        return check_thresholds(self.thresholds)
 
     @property
     def label(self) -> str:
@@ -255,16 +250,7 @@ class BaselineChurnModel:
     def score(self, features: pd.DataFrame) -> pd.DataFrame:
         """``customer_id, churn_probability, churn_tier, reasons`` ("; "-joined), as
         :meth:`loyalist.churn.ChurnModel.score`."""
-        self._check_fitted()
-        if len(features) == 0:
-            raise DataError("churn scoring: the feature frame has no customers")
-        p = self.predict_proba(features)
-        return pd.DataFrame({
-            s.CUSTOMER_ID: features[s.CUSTOMER_ID].to_numpy(),
-            "churn_probability": p,
-            "churn_tier": self.tier(p),
-            "reasons": ["; ".join(r) for r in self.reasons(features, p)],
-        })
+        return score_frame(self, features, lambda p: self.reasons(features, p))
 
     def describe(self) -> dict[str, Any]:
         """The fitted calibration as JSON-able data (for the metrics and the model card)."""

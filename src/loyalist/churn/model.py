@@ -100,10 +100,7 @@ class ChurnModel:
 
     # -- fit ----------------------------------------------------------------------------------
     def _validate(self) -> tuple[float, float]:
-        lo, hi = (float(t) for t in self.thresholds)
-        if not 0 < lo < hi < 1:
-            raise ParameterError(f"churn thresholds {self.thresholds!r}: need 0 < medium < "
-                                 "high < 1, e.g. (0.4, 0.7)")
+        lo, hi = check_thresholds(self.thresholds)
         if self.calibration not in ("sigmoid", "isotonic"):
             raise ParameterError(f"calibration {self.calibration!r}: use 'sigmoid' or "
                                  "'isotonic'")
@@ -196,16 +193,24 @@ class ChurnModel:
 
     def score(self, features: pd.DataFrame) -> pd.DataFrame:
         """``customer_id, churn_probability, churn_tier, reasons`` ("; "-joined)."""
-        self._check_fitted()
-        if len(features) == 0:
-            raise DataError("churn scoring: the feature frame has no customers")
-        p = self.predict_proba(features)
-        return pd.DataFrame({
-            s.CUSTOMER_ID: features[s.CUSTOMER_ID].to_numpy(),
-            "churn_probability": p,
-            "churn_tier": self.tier(p),
-            "reasons": ["; ".join(r) for r in self.reasons(features)],
-        })
+        return score_frame(self, features, lambda _p: self.reasons(features))
+
+
+def score_frame(model: Any, features: pd.DataFrame,
+                reasons: Callable[[np.ndarray], list[list[str]]]) -> pd.DataFrame:
+    """A fitted churn scorer's (:class:`ChurnModel`, or the baseline one of
+    :mod:`loyalist.churn.baseline`) ``customer_id, churn_probability, churn_tier, reasons``
+    ("; "-joined), ``reasons`` given the probabilities."""
+    model._check_fitted()
+    if len(features) == 0:
+        raise DataError("churn scoring: the feature frame has no customers")
+    p = model.predict_proba(features)
+    return pd.DataFrame({
+        s.CUSTOMER_ID: features[s.CUSTOMER_ID].to_numpy(),
+        "churn_probability": p,
+        "churn_tier": model.tier(p),
+        "reasons": ["; ".join(r) for r in reasons(p)],
+    })
 
 
 def tier(probability: Any, thresholds: tuple[float, float]) -> np.ndarray:
