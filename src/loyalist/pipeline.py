@@ -621,15 +621,15 @@ def score(store_path: Path, *, model_dir: Path, as_of: str | None = None,
         scores.to_parquet(out / "scores.parquet", index=False)
         paths = {"scores_csv": str(out / "scores.csv"),
                  "scores_parquet": str(out / "scores.parquet")}
-    churn = getattr(models, "churn_fallback", None) or models.churn
+    churn = models.churn_scorer
     return {"as_of": str(ts.date()), "customers": int(len(scores)),
             "tiers": scores["churn_tier"].value_counts().to_dict(),
             "tier_thresholds": [float(x) for x in churn.thresholds],
             "tier_rule": describe_tiers(tuple(float(x) for x in churn.thresholds)),
             "paths": paths,
             "warnings": warnings, "churn_scored_by": models.churn_scored_by,
-            "churn_scored_by_label": (models.churn_fallback.label
-                                      if getattr(models, "churn_fallback", None) else None),
+            "churn_scored_by_label": (churn.label if models.churn_scored_by != "model"
+                                      else None),
             "scores": scores}
 
 

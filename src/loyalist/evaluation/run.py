@@ -102,10 +102,16 @@ class CustomerModels:
         return str(self.as_of)
 
     @property
+    def churn_scorer(self) -> ChurnModel | BaselineChurnModel:
+        """What scores churn: the baseline fallback when set, else the churn model (models
+        saved before the fallback existed have no such attribute)."""
+        return getattr(self, "churn_fallback", None) or self.churn
+
+    @property
     def churn_scored_by(self) -> str:
         """``"model"``, or the key of the baseline churn is scored by."""
-        fb = getattr(self, "churn_fallback", None)
-        return "model" if fb is None else fb.baseline
+        scorer = self.churn_scorer
+        return scorer.baseline if isinstance(scorer, BaselineChurnModel) else "model"
 
 
 @dataclass(frozen=True)
@@ -306,8 +312,7 @@ def score_customers(models: CustomerModels, features: pd.DataFrame) -> pd.DataFr
         parts.append(_rfm_columns(models.rfm, feats))
     if models.clusters is not None:
         parts.append(models.clusters.transform(feats).drop(columns=s.CUSTOMER_ID))
-    churn = getattr(models, "churn_fallback", None) or models.churn
-    parts.append(churn.score(feats).drop(columns=s.CUSTOMER_ID))
+    parts.append(models.churn_scorer.score(feats).drop(columns=s.CUSTOMER_ID))
     parts.append(_bgnbd_scores(models, feats))
     parts.append(models.clv.score(feats).drop(columns=s.CUSTOMER_ID))
     out = pd.concat(parts, axis=1)
