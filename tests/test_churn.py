@@ -1206,3 +1206,28 @@ def test_bgnbd_fallback_reasons_name_its_input() -> None:
         "customer as active until one)"]
     assert _phrase("recency_only", {"recency_days": 412, "ipi_mean_days": 40}, 412, 90) == [
         "no purchase for 412 days (10.3x their usual gap of 40 days)"]
+
+
+def test_when_the_baseline_cannot_score_the_model_does_and_the_note_says_so(lapsed: dict
+                                                                           ) -> None:
+    """The evaluation (at as_of - horizon) chose BG/NBD's expected orders, but at as_of BG/NBD
+    was not fitted: the churn model scores, and the evaluation's note that promised the
+    baseline is replaced by the one that says to use the model with caution."""
+    from loyalist.evaluation.run import _churn_scorer, sentence
+
+    models = copy.copy(lapsed["res"]["models"])
+    models.bgnbd, models.churn_fallback, models.notes = None, None, []
+    ch_models = {"model": {"roc_auc": 0.60}, "recency_only": {"roc_auc": 0.58},
+                 "bgnbd_expected_orders": {"roc_auc": 0.70}}
+    promised = churn_warning(ch_models)
+    assert promised is not None and "instead" in promised
+    evaluation = {"test_cutoff": "2024-01-01", "notes": ["first", sentence(promised), "last"],
+                  "churn": {"models": ch_models, "warning": promised}}
+    panel = pd.DataFrame({"as_of": [AS_OF], "churned": [True], "horizon_days": [H]})
+    out = _churn_scorer(models, panel, evaluation, (0.4, 0.7))
+    assert out["scored_by"] == "model" and "BG/NBD was not fitted" in out["fallback_failed"]
+    assert models.churn_fallback is None and models.churn_scorer is models.churn
+    now = evaluation["churn"]["warning"]
+    assert "with caution" in now and "instead" not in now
+    assert evaluation["notes"] == ["first", sentence(now), "last"]
+    assert "churn is scored by the model although" in models.notes[-1]

@@ -40,7 +40,7 @@ from scipy.special import expit
 from loyalist.churn.model import _season_shift, _shift, check_thresholds, score_frame, tier
 from loyalist.churn.reasons import phrase
 from loyalist.errors import DataError, NotFittedError, ParameterError
-from loyalist.evaluation.splits import panel_horizon
+from loyalist.evaluation.splits import panel_horizon, require_panel
 
 log = logging.getLogger(__name__)
 
@@ -156,12 +156,7 @@ class BaselineChurnModel:
         """Fit on the churn model's training panel (features, ``as_of``, ``churned``); the
         BG/NBD baselines score with ``bgnbd`` (fitted at the cutoff scored)."""
         self._validate()
-        for col in ("as_of", "churned"):
-            if col not in panel.columns:
-                raise DataError(f"training panel: column {col!r} is missing; build it with "
-                                "loyalist.evaluation.splits.build_panel")
-        if len(panel) == 0:
-            raise DataError("training panel: the panel is empty (no rows)")
+        require_panel(panel, ("as_of", "churned"))
         if self.baseline in _BGNBD and bgnbd is None:
             raise DataError(f"churn baseline {self.label}: BG/NBD was not fitted at this "
                             "cutoff, so it cannot score")

@@ -36,7 +36,7 @@ from loyalist.churn.reasons import explain  # noqa: E402
 from loyalist.errors import DataError, NotFittedError, ParameterError  # noqa: E402
 from loyalist.evaluation.boosting import fit_with_holdout  # noqa: E402
 from loyalist.evaluation.metrics import brier, roc_auc  # noqa: E402
-from loyalist.evaluation.splits import model_matrix, panel_horizon  # noqa: E402
+from loyalist.evaluation.splits import model_matrix, panel_horizon, require_panel  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -109,14 +109,7 @@ class ChurnModel:
     def fit(self, panel: pd.DataFrame) -> ChurnModel:
         """Fit on a panel with the feature columns, ``as_of`` (the cutoff) and ``churned``."""
         self._validate()
-        for col in ("as_of", "churned"):
-            if col not in panel.columns:
-                raise DataError(f"training panel: column {col!r} is missing; build it with "
-                                "loyalist.evaluation.splits.build_panel")
-        if len(panel) == 0:
-            raise DataError("training panel: the panel is empty (no rows); build it with "
-                            "loyalist.evaluation.splits.build_panel over cutoffs that have "
-                            "customers")
+        require_panel(panel, ("as_of", "churned"))
         y = _churn_label(panel["churned"])
         _check_panel(panel, y.astype(bool))
         horizon = panel_horizon(panel)

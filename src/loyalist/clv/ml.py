@@ -51,7 +51,7 @@ import pandas as pd  # noqa: E402
 from loyalist import schema as s  # noqa: E402
 from loyalist.errors import DataError, NotFittedError, ParameterError  # noqa: E402
 from loyalist.evaluation.boosting import fit_with_holdout, parallel_map  # noqa: E402
-from loyalist.evaluation.splits import model_matrix, panel_horizon  # noqa: E402
+from loyalist.evaluation.splits import model_matrix, panel_horizon, require_panel  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -151,10 +151,7 @@ class BoostedCLVModel:
     def fit(self, panel: pd.DataFrame) -> BoostedCLVModel:
         """Fit on a panel with the feature columns, ``as_of`` and the target column."""
         levels = self._validate()
-        for col in ("as_of", s.CUSTOMER_ID, self.target):
-            if col not in panel.columns:
-                raise DataError(f"training panel: column {col!r} is missing; build it with "
-                                "loyalist.evaluation.splits.build_panel")
+        require_panel(panel, ("as_of", s.CUSTOMER_ID, self.target))
         y = panel[self.target].to_numpy(dtype=float)
         if not np.isfinite(y).all():
             raise DataError(f"training panel: {self.target} has NaN or infinite values")

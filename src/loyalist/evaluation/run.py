@@ -363,6 +363,12 @@ def _best_baseline(models: dict[str, dict[str, Any]]
     return auc, best, base
 
 
+def sentence(text: str) -> str:
+    """``text`` as a note: its first letter upper case (warnings are built lower case to be
+    quoted after a colon in the log)."""
+    return text[:1].upper() + text[1:]
+
+
 def churn_fallback(models: dict[str, dict[str, Any]], margin: float = BASELINE_MARGIN
                    ) -> str | None:
     """The baseline churn is scored by instead of the model: the best baseline when the
@@ -489,13 +495,13 @@ def evaluate(store: Store, test_as_of: Any, horizon: int = 90, *,
     warning = churn_warning(churn_models)
     if warning:
         log.warning("evaluation at %s: %s", ts.date(), warning)
-        notes.insert(0, warning[0].upper() + warning[1:])
+        notes.insert(0, sentence(warning))
     fallback = churn_fallback(churn_models)
     churn_fb: dict[str, Any] | None = None
     clv_warn = clv_warning(clv_models)
     if clv_warn:
         log.warning("evaluation at %s: %s", ts.date(), clv_warn)
-        notes.insert(1 if warning else 0, clv_warn[0].upper() + clv_warn[1:])
+        notes.insert(1 if warning else 0, sentence(clv_warn))
     total_note = total_error_note(clv_models)
     if total_note:
         notes.append(total_note)
@@ -754,11 +760,11 @@ def _churn_scorer(models: CustomerModels, panel: pd.DataFrame, evaluation: dict[
         fb = BaselineChurnModel(baseline=name, thresholds=thresholds).fit(
             panel, bgnbd=models.bgnbd)
     except DataError as e:
+        # the evaluation's warning promised the baseline; say the model scores after all
         said, ch["warning"] = ch.get("warning"), churn_warning(ch["models"], fallback=False)
         notes = evaluation.get("notes") or []
-        if said and ch["warning"] and said[0].upper() + said[1:] in notes:
-            notes[notes.index(said[0].upper() + said[1:])] = (ch["warning"][0].upper()
-                                                              + ch["warning"][1:])
+        if said and ch["warning"] and sentence(said) in notes:
+            notes[notes.index(sentence(said))] = sentence(ch["warning"])
         why = f"churn is scored by the model although {reason}: {e}"
         models.notes.append(why)
         log.warning("%s", why)
@@ -824,7 +830,7 @@ def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
             evaluation, _ = evaluate(store, test_cut, horizon, settings=cfg, progress=progress)
             if moved:
                 evaluation["moved"] = moved
-                evaluation["notes"].insert(0, moved[0].upper() + moved[1:])
+                evaluation["notes"].insert(0, sentence(moved))
         except DataError as e:
             at = (f"{test_cut.date()} (moved back: {moved})" if moved else
                   f"{test_cut.date()} (as_of {ts.date()} - {horizon} days)")

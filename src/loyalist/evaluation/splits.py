@@ -241,6 +241,19 @@ def build_panel(store: Store, cutoffs: tuple[pd.Timestamp, ...] | list[pd.Timest
     return panel
 
 
+def require_panel(panel: pd.DataFrame, columns: tuple[str, ...]) -> None:
+    """A training panel has ``columns`` and at least one row (what every model's ``fit`` needs
+    before it looks at the values)."""
+    for col in columns:
+        if col not in panel.columns:
+            raise DataError(f"training panel: column {col!r} is missing; build it with "
+                            "loyalist.evaluation.splits.build_panel")
+    if len(panel) == 0:
+        raise DataError("training panel: the panel is empty (no rows); build it with "
+                        "loyalist.evaluation.splits.build_panel over cutoffs that have "
+                        "customers")
+
+
 def panel_horizon(panel: pd.DataFrame) -> int:
     """The one label horizon of a training panel (column ``horizon_days``)."""
     if "horizon_days" not in panel.columns:
