@@ -1835,14 +1835,16 @@ def test_an_assumed_response_is_as_uncertain_as_its_assumptions() -> None:
     row = revalue(pred[pred["promotion"] == "bogo_denim"].head(1).copy()).iloc[0]
     per_red = row["redemption_added"] - row["redemption_in_price"]
     assert per_red > 0
-    buyers = row["control_orders"] + row["incremental_orders"]
+    # a single-use offer's use rate applies to the buyers (p_control), not their orders
+    base = row["p_control"]
+    assert row["control_orders"] >= base
+    buyers = base + row["incremental_orders"]
     red = row["expected_redemptions"]
     lo = (row["incremental_orders"] * RANGE[0] * row["basket"] + red * USE_RANGE[0] * per_red
-          * (row["control_orders"] + RANGE[0] * row["incremental_orders"]) / buyers)
+          * (base + RANGE[0] * row["incremental_orders"]) / buyers)
     hi = (row["incremental_orders"] * RANGE[1] * row["basket"]
-          + min(red * USE_RANGE[1] * (row["control_orders"] + RANGE[1]
-                                      * row["incremental_orders"]) / buyers,
-                row["control_orders"] + RANGE[1] * row["incremental_orders"]) * per_red)
+          + min(red * USE_RANGE[1] * (base + RANGE[1] * row["incremental_orders"]) / buyers,
+                base + RANGE[1] * row["incremental_orders"]) * per_red)
     assert row["incremental_revenue_p10"] == pytest.approx(lo)
     assert row["incremental_revenue_p90"] == pytest.approx(hi)
 

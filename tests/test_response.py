@@ -567,6 +567,62 @@ def test_priors_flagged_when_there_is_no_history(scenario: dict[str, Path],
     assert voucher["lapsing"] > voucher["active"] > voucher["lost"]
 
 
+def test_assumed_multi_use_offers_are_used_on_orders_not_once_per_buyer(
+        scenario: dict[str, Path], catalog: pd.DataFrame) -> None:
+    """The priors say a share of buyers use a single-use offer once and a multi-use one (points,
+    free shipping) on that share of their orders; the code redeemed every kind once per buyer,
+    so points sent to a customer with 8 orders a window cost as if they bought once (found by
+    measuring prior-only plans against the generator, which redeems points 1.2-2.1 times per
+    buyer). Orders per buyer are a Poisson count given at least one, at the customer's pace."""
+    with Store(scenario["bare"], read_only=True) as st:
+        end = st.default_as_of()
+        training = build_training_set(st, cutoff=end, window_days=W)
+        feats = response_features(st, end, window_days=W)
+    model = ResponseModel().fit(training, catalog)
+    pred = model.predict(feats)
+    kinds = catalog.set_index("name")["kind"]
+    pred["kind"] = pred["promotion"].map(kinds)
+    use = PRIOR_TABLE.groupby("kind")["use_rate"].first()
+    rate = pred["kind"].map(use)
+    multi = pred["kind"] == "points_multiplier"
+    assert multi.any() and (~multi).any()
+    single = pred[~multi]
+    np.testing.assert_allclose(single["expected_redemptions"], single["p_response"]
+                               * rate[~multi], rtol=1e-9)
+    pts = pred[multi]
+    np.testing.assert_allclose(pts["expected_redemptions"], pts["treated_orders"]
+                               * rate[multi], rtol=1e-9)
+    # frequent buyers place several orders a window, and redeem on each of that share
+    per_buyer = pts["control_orders"] / pts["p_control"].where(pts["p_control"] > 0)
+    assert per_buyer.max() > 3 and (per_buyer.dropna() >= 1 - 1e-9).all()
+    assert (pts["expected_redemptions"] >= pts["p_response"] * rate[multi] - 1e-12).all()
+    assert pts["expected_redemptions"].sum() > 1.5 * (pts["p_response"] * rate[multi]).sum()
+
+
+def test_unrecorded_redemptions_take_the_merchants_use_rate(
+        scenario: dict[str, Path], catalog: pd.DataFrame, end: pd.Timestamp) -> None:
+    """A history without redemptions: the learned promotions' use rate is assumed from the
+    priors, and from the merchant's priors when given (it was always the default table's)."""
+    import dataclasses
+
+    with Store(scenario["store"], read_only=True) as st:
+        training = build_training_set(st, cutoff=end, window_days=W)
+        feats = response_features(st, end, window_days=W).head(300)
+    frame = training.frame.assign(redeemed_known=False)
+    blind = dataclasses.replace(training, frame=frame)
+    mine = PRIOR_TABLE.assign(use_rate=0.9)
+    model = ResponseModel(learner_params={"n_bags": 1, "n_estimators": 30},
+                          prior_table=mine).fit(blind, catalog)
+    pred = model.predict(feats)
+    learned = pred[pred["method"] != "prior"]
+    assert len(learned) and learned["assumption_text"].str.contains(
+        "redemptions not recorded: 90% of buyers").all()
+    single = learned[~learned["promotion"].map(catalog.set_index("name")["kind"])
+                     .isin(["points_multiplier", "free_shipping"])]
+    np.testing.assert_allclose(single["expected_redemptions"], 0.9 * single["p_response"],
+                               rtol=1e-9)
+
+
 def test_empty_promotions_without_priors_is_a_clear_error(scenario: dict[str, Path],
                                                           catalog: pd.DataFrame) -> None:
     with Store(scenario["bare"], read_only=True) as st:

@@ -717,8 +717,12 @@ def _assumed_range(pred: pd.DataFrame, mech: OfferMechanics, red: np.ndarray,
     prior = (pred["method"] == PriorResponse.method).to_numpy()
     lo_o = pred["incremental_orders_p10"].to_numpy(dtype=float)
     hi_o = pred["incremental_orders_p90"].to_numpy(dtype=float)
-    r_lo, r_hi = assumed_redemptions(red, pred["control_orders"].to_numpy(dtype=float),
-                                     pred["incremental_orders"].to_numpy(dtype=float),
+    # the use rate applies to the buyers of a single-use offer, to the orders of a multi-use one
+    uses = pred["control_orders"].to_numpy(dtype=float)
+    if "kind" in pred and "p_control" in pred:
+        uses = np.where(pred["kind"].isin(MULTI_USE).to_numpy(), uses,
+                        pred["p_control"].to_numpy(dtype=float))
+    r_lo, r_hi = assumed_redemptions(red, uses, pred["incremental_orders"].to_numpy(dtype=float),
                                      lo_o, hi_o)
     o_lo, o_hi = np.minimum(lo_o, hi_o), np.maximum(lo_o, hi_o)
     for col, per_order, per_red in (

@@ -269,7 +269,12 @@ class ResponseModel:
                 pd.to_numeric(cat.loc[cat["kind"] == "fixed_voucher", "min_spend"],
                               errors="coerce") > 0).any():
             spread = order_value_spread(feats["orders"], feats["aov_mean"])
+        # the priors' use rates (the merchant's when given), for learned promotions whose
+        # history does not record redemptions
         use_rate = PRIOR_TABLE.groupby("kind")["use_rate"].first()
+        if self.prior_table is not None and "use_rate" in self.prior_table:
+            use_rate = self.prior_table.groupby("kind")["use_rate"].first().combine_first(
+                use_rate)
         frames = []
         for promo, g in pred.groupby("promotion", sort=False):
             g = g.copy()

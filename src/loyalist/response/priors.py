@@ -12,7 +12,9 @@ is the customer's mean inter-purchase gap, or for one-time buyers the population
 
 **Baseline** purchase probability in the window ``W``: ``1 - exp(-rate W)`` with ``rate`` the
 customer's purchases per day over their tenure (at least ``W``), times an activity factor
-(active 1, lapsing 0.5, lost 0.15; new: ``NEW_BASELINE``).
+(active 1, lapsing 0.5, lost 0.15; new: ``NEW_BASELINE``). A buyer places ``rate W / (1 -
+exp(-rate W))`` orders in the window (a Poisson count given at least one; a new customer
+one), and an extra buyer brought by the offer one.
 
 **Incremental purchase probability** (``PRIOR_TABLE``, per kind x segment, percentage points
 over the window). Scale: in the Hillstrom / MineThatData e-mail experiment (64,000 customers,
@@ -49,7 +51,7 @@ import pandas as pd
 
 from loyalist.errors import DataError, NotFittedError, ParameterError
 from loyalist.response.uplift import PREDICTION_COLUMNS
-from loyalist.response.value import redemption_discount
+from loyalist.response.value import MULTI_USE, redemption_discount
 
 __all__ = ["PRIOR_TABLE", "PriorResponse", "RANGE", "SEGMENTS", "USE_RANGE", "assumed_redemptions",
            "lifecycle_segment", "range_text"]
@@ -205,7 +207,13 @@ class PriorResponse:
         orders, tenure = col("orders", 0.0), col("tenure_days", 0.0)
         rate = orders / np.maximum(tenure, w)
         act = np.array([ACTIVITY[g] for g in seg], dtype=float)
-        p0 = np.where(seg == "new", NEW_BASELINE, -np.expm1(-rate * w) * np.nan_to_num(act))
+        lam = rate * w  # orders in the window of a customer still buying at their pace
+        p0 = np.where(seg == "new", NEW_BASELINE, -np.expm1(-lam) * np.nan_to_num(act))
+        # orders per buyer in the window (a Poisson count given at least one; a new
+        # customer's first order is one); an extra buyer brings one order
+        per_buyer = np.where((seg == "new") | (lam < 1e-9), 1.0,
+                             lam / np.maximum(-np.expm1(-np.maximum(lam, 1e-9)), 1e-12))
+        base_orders = p0 * per_buyer
         basket = col("basket", 0.0)
         if "basket" not in features and "aov_mean" in features:
             aov = pd.to_numeric(features["aov_mean"], errors="coerce")
@@ -222,9 +230,14 @@ class PriorResponse:
             p_redeem = p1 * use
             in_price, _ = redemption_discount(kind, value, basket,
                                               item_price=self.item_prices_.get(name))
-            red = p_redeem  # one order per buyer: one redemption per user, any kind
+            # a single-use offer is used once by a share of the buyers, a multi-use one on
+            # that share of their orders (module docstring)
+            multi = kind in MULTI_USE
+            uses = base_orders if multi else p0  # what the use rate applies to, untreated
+            red = (uses + inc) * use
             rev = inc * basket - red * in_price
-            red_lo, red_hi = assumed_redemptions(red, p0, inc, inc * RANGE[0], inc * RANGE[1])
+            red_lo, red_hi = assumed_redemptions(red, uses, inc, inc * RANGE[0],
+                                                 inc * RANGE[1])
             # the priors' range, each end at its worst / best combination (module docstring)
             lo = inc * RANGE[0] * basket - np.maximum(red_lo * in_price, red_hi * in_price)
             hi = inc * RANGE[1] * basket - np.minimum(red_lo * in_price, red_hi * in_price)
@@ -241,9 +254,11 @@ class PriorResponse:
             frames.append(pd.DataFrame({
                 "customer_id": features["customer_id"].to_numpy(), "promotion": name,
                 "method": self.method, "p_control": p0, "p_response": p1,
-                "incremental_prob": inc, "control_orders": p0, "treated_orders": p1,
+                "incremental_prob": inc, "control_orders": base_orders,
+                "treated_orders": base_orders + inc,
                 "incremental_orders": inc, "incremental_orders_p10": inc * RANGE[0],
-                "incremental_orders_p90": inc * RANGE[1], "control_revenue": p0 * basket,
+                "incremental_orders_p90": inc * RANGE[1],
+                "control_revenue": base_orders * basket,
                 "incremental_revenue": rev, "incremental_revenue_p10": lo,
                 "incremental_revenue_p90": hi, "p_redeem": p_redeem, "segment": seg,
                 "assumption": True, "assumption_text": texts,
