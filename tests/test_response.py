@@ -654,6 +654,41 @@ def test_unsent_promotion_falls_back_to_priors(
     assert strict.sources_["welcome_voucher"] == "left out"
 
 
+def test_the_merchants_use_rate_prices_a_measured_offer_without_redemptions() -> None:
+    """A measured promotion whose redemptions were not recorded is priced with the priors' use
+    rate: the merchant's (``prior_table``, e.g. ``loyalist plan --priors``), per segment, not
+    always the documented one (80% for a points multiplier)."""
+    from loyalist.response.data import TrainingSet
+    from loyalist.response.priors import with_overrides
+
+    frame, feats, _, _ = _simulated(3000, seed=4)
+    frame["redeemed_known"] = False
+    training = TrainingSet(frame=frame, features=feats, window_days=30,
+                           cutoff=pd.Timestamp("2025-03-01"))
+    catalog = pd.DataFrame({"name": ["offer"], "kind": ["points_multiplier"], "value": [2.0],
+                            "contact_cost": [0.1]})
+    grid, *_ = _simulated(200, seed=5)
+    # lifecycle segments: recency against the usual gap (priors module docstring)
+    grid["ipi_mean_days"] = 30.0
+    grid["recency_days"] = np.where(np.arange(200) % 2 == 0, 10.0, 100.0)  # active, lapsing
+    grid["basket"] = 40.0
+    mine = pd.DataFrame({"kind": ["points_multiplier"] * 2, "segment": ["active", "lapsing"],
+                         "incremental_prob": [0.01, 0.006], "use_rate": [0.1, 0.2]})
+    for table, rate, said in ((None, np.full(200, 0.8), "80% of buyers"),
+                              (with_overrides(mine), np.where(np.arange(200) % 2 == 0, 0.1, 0.2),
+                               "10% (active), 20% (lapsing) of buyers")):
+        model = ResponseModel(learner="t", prior_table=table,
+                              learner_params={"n_bags": 1, "n_estimators": 30}).fit(
+            training, catalog)
+        assert model.sources_ == {"offer": "t_learner"}
+        raw = model.predict(grid)
+        assert raw.attrs["use_rate_assumed"] == ["offer"]
+        pred = raw.set_index("customer_id").loc[grid["customer_id"]]
+        np.testing.assert_allclose(pred["p_redeem"], pred["p_response"] * rate)
+        assert pred["assumption_text"].str.contains(
+            f"redemptions not recorded: {said} assumed to use the offer", regex=False).all()
+
+
 def test_no_catalog_marks_unknown_kinds(fitted: tuple[ResponseModel, pd.DataFrame,
                                                       pd.DataFrame],
                                         scenario: dict[str, Path], end: pd.Timestamp) -> None:

@@ -85,7 +85,10 @@ class ResponseModel:
         exposures or without a control group (rows marked ``assumption``). With ``False`` such
         promotions are left out, and no measurable promotion at all is a ``DataError``.
     prior_table:
-        Priors replacing :data:`~loyalist.response.priors.PRIOR_TABLE`.
+        Priors replacing :data:`~loyalist.response.priors.PRIOR_TABLE` (e.g.
+        :func:`~loyalist.response.priors.with_overrides`), for the promotions priced by
+        priors and for the use rate of a measured promotion whose redemptions were not
+        recorded.
     margin_rate:
         A margin rate for every customer (else each customer's from the products' unit costs;
         without costs ``DEFAULT_MARGIN_RATE``, marked as an assumption).
@@ -269,12 +272,11 @@ class ResponseModel:
                 pd.to_numeric(cat.loc[cat["kind"] == "fixed_voucher", "min_spend"],
                               errors="coerce") > 0).any():
             spread = order_value_spread(feats["orders"], feats["aov_mean"])
-        # the priors' use rates (the merchant's when given), for learned promotions whose
-        # history does not record redemptions
-        use_rate = PRIOR_TABLE.groupby("kind")["use_rate"].first()
-        if self.prior_table is not None and "use_rate" in self.prior_table:
-            use_rate = self.prior_table.groupby("kind")["use_rate"].first().combine_first(
-                use_rate)
+        # the priors' use rates (the merchant's, when given) where redemptions were not recorded
+        use_rate = (PRIOR_TABLE if self.prior_table is None else self.prior_table).set_index(
+            ["kind", "segment"])["use_rate"]
+        rate_kinds = set(use_rate.index.get_level_values(0))
+        use_assumed = []  # measured promotions priced with the priors' use rate
         frames = []
         for promo, g in pred.groupby("promotion", sort=False):
             g = g.copy()
@@ -297,12 +299,18 @@ class ResponseModel:
             extra = []
             p_redeem = g["p_redeem"].to_numpy(dtype=float)
             if np.isnan(p_redeem).any():
-                rate = float(use_rate.get(kind, use_rate["default"]))
+                by_seg = use_rate.loc[kind if kind in rate_kinds else s.DEFAULT_PRIOR_KIND]
+                segs = seg.reindex(ids).to_numpy()
+                rate = by_seg.reindex(segs).to_numpy(dtype=float)
                 p_redeem = np.where(np.isnan(p_redeem), g["p_response"].to_numpy() * rate,
                                     p_redeem)
-                extra.append(f"redemptions not recorded: {rate:.0%} of buyers assumed to "
-                             "use the offer")
+                shown = by_seg[by_seg.index.isin(segs)]
+                extra.append("redemptions not recorded: " + (
+                    f"{shown.iloc[0]:.0%}" if shown.nunique() == 1 else
+                    ", ".join(f"{r:.0%} ({g_})" for g_, r in shown.items()))
+                    + " of buyers assumed to use the offer")
                 g["p_redeem"] = p_redeem
+                use_assumed.append(str(promo))
             if kind in MULTI_USE:
                 # orders per buyer; a learner whose purchase and order models disagree (an
                 # X-learner's purchase probability clipped at 0 with orders left) must not
@@ -352,6 +360,8 @@ class ResponseModel:
         out = out[list(RESPONSE_COLUMNS)]
         if spread is not None:  # how vouchers' top-ups were valued, for the plan's assumptions
             out.attrs["order_value_note"] = spread.note
+        if use_assumed:  # which priors the plan used (loyalist.response.priors.priors_note)
+            out.attrs["use_rate_assumed"] = use_assumed
         return out
 
     def summary(self) -> dict[str, Any]:

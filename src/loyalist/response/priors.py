@@ -39,7 +39,10 @@ plan's 80% intervals were 0.7-1.6x its revenue wide (median per promotion x segm
 generated scenarios); without the use rate's range a prior-only plan's were 0.2x.
 
 Override with ``PriorResponse(priors=frame)`` with columns ``kind, segment, incremental_prob,
-use_rate`` (a ``default`` kind row covers kinds without their own).
+use_rate`` (a ``default`` kind row covers kinds without their own), or some rows of it with
+:func:`with_overrides` (what ``loyalist plan --priors FILE`` does: the file's rows replace
+those of :data:`PRIOR_TABLE`, the others keep their default; ``loyalist priors`` prints the
+table).
 """
 
 from __future__ import annotations
@@ -49,14 +52,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from loyalist import schema as s
 from loyalist.errors import DataError, NotFittedError, ParameterError
 from loyalist.response.uplift import PREDICTION_COLUMNS
 from loyalist.response.value import MULTI_USE, redemption_discount
 
 __all__ = ["PRIOR_TABLE", "PriorResponse", "RANGE", "SEGMENTS", "USE_RANGE", "assumed_redemptions",
-           "lifecycle_segment", "range_text"]
+           "changed_rows", "lifecycle_segment", "priors_note", "range_text",
+           "with_overrides"]
 
-SEGMENTS = ("new", "active", "lapsing", "lost")
+SEGMENTS = s.LIFECYCLE_SEGMENTS
 ACTIVITY = {"new": np.nan, "active": 1.0, "lapsing": 0.5, "lost": 0.15}
 NEW_BASELINE = 0.05
 #: the 10% / 90% points of a prior's incremental probability, as multiples of it
@@ -94,6 +99,98 @@ def _table() -> pd.DataFrame:
 
 #: the default priors: one row per (kind, segment); see the module docstring for the sources
 PRIOR_TABLE = _table()
+
+
+def with_overrides(overrides: pd.DataFrame | None) -> pd.DataFrame:
+    """:data:`PRIOR_TABLE` with the rows of ``overrides`` (columns ``kind, segment,
+    incremental_prob, use_rate``; one row per (kind, segment) of the table, checked by the
+    caller, e.g. :func:`loyalist.promote.catalog.normalise_priors`) in place of its own; the
+    other rows keep their default."""
+    table = PRIOR_TABLE.set_index(["kind", "segment"])
+    if overrides is None or not len(overrides):
+        return table.reset_index()
+    given = overrides.set_index(["kind", "segment"])[["incremental_prob", "use_rate"]]
+    unknown = given.index.difference(table.index)
+    if len(unknown):
+        raise ParameterError(f"priors: no kind x segment {unknown[0][0]} x {unknown[0][1]}; "
+                             f"kinds: {', '.join(_BASE)}; segments: {', '.join(SEGMENTS)}")
+    table.update(given.astype(float))
+    return table.reset_index()
+
+
+def changed_rows(overrides: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """The rows of ``overrides`` whose numbers differ from :data:`PRIOR_TABLE`'s, each with
+    the default it replaces (``default_incremental_prob``, ``default_use_rate``)."""
+    if overrides is None or not len(overrides):
+        return []
+    base = PRIOR_TABLE.set_index(["kind", "segment"])
+    out = []
+    for r in overrides.itertuples(index=False):
+        key = (str(r.kind), str(r.segment))
+        inc0, use0 = (base.loc[key, "incremental_prob"], base.loc[key, "use_rate"]) \
+            if key in base.index else (None, None)
+        if inc0 is not None and np.isclose(r.incremental_prob, inc0) \
+                and np.isclose(r.use_rate, use0):
+            continue
+        out.append({"kind": key[0], "segment": key[1],
+                    "incremental_prob": float(r.incremental_prob), "use_rate": float(r.use_rate),
+                    "default_incremental_prob": None if inc0 is None else float(inc0),
+                    "default_use_rate": None if use0 is None else float(use0)})
+    return out
+
+
+def _row_text(r: dict[str, Any]) -> str:
+    text = f"{r['kind']} x {r['segment']}"
+    for c in ("incremental_prob", "use_rate"):
+        default = r[f"default_{c}"]
+        if default is None or not np.isclose(r[c], default):
+            text += f" {c} {r[c]:g}" + ("" if default is None else f" (default {default:g})")
+    return text
+
+
+def priors_note(sources: dict[str, str], overrides: pd.DataFrame | None, *,
+                use_rate_for: list[str] | tuple[str, ...] = (),
+                kinds: dict[str, str] | None = None) -> tuple[str | None, dict[str, Any]]:
+    """Which priors a response model used, as a plan's assumption (None: no prior used and
+    none given), and as data: ``source`` (``"defaults"``, or the file of ``overrides``, its
+    ``attrs["source"]``), ``overridden`` (:func:`changed_rows`), ``priced`` (the promotions
+    priced by priors: ``sources`` is :attr:`ResponseModel.sources_`) and ``use_rate_for``
+    (measured promotions whose redemptions were not recorded, priced with the priors' use
+    rate). Given priors that nothing used are said too, not ignored silently, and so are
+    changed rows of kinds no such promotion has (``kinds``: promotion -> kind)."""
+    priced = [p for p, m in sources.items() if m == "prior"]
+    src = None if overrides is None else str(overrides.attrs.get("source", "priors"))
+    changed = changed_rows(overrides)
+    info = {"source": src or "defaults", "overridden": changed, "priced": priced,
+            "use_rate_for": list(use_rate_for)}
+    if not priced and not use_rate_for:
+        if src is None:
+            return None, info
+        return (f"response priors from {src} not used: every promotion's response is "
+                f"measured from the promotion history ({', '.join(sources)}), none is priced "
+                "by priors"), info
+    what = ", ".join(
+        ([f"the promotions without a measured response ({', '.join(priced)})"] if priced
+         else [])
+        + ([f"the use rate of {', '.join(use_rate_for)} (measured, redemptions not recorded)"]
+           if use_rate_for else []))
+    if src is None:
+        return (f"response priors: the documented defaults for {what} (`loyalist priors` "
+                "prints them; --priors FILE changes them)"), info
+    rows = "; ".join(_row_text(r) for r in changed[:8]) + (
+        f"; and {len(changed) - 8} more rows" if len(changed) > 8 else "")
+    unused: list[str] = []
+    if kinds is not None:
+        table_kinds = set(PRIOR_TABLE["kind"])
+        used = {kinds[p] if kinds.get(p) in table_kinds else s.DEFAULT_PRIOR_KIND
+                for p in [*priced, *use_rate_for]}
+        unused = list(dict.fromkeys(r["kind"] for r in changed if r["kind"] not in used))
+    return (f"response priors from {src} for {what}: "
+            + (f"it changes {rows}" if rows else "every row it gives is the default")
+            + "; the other kind x segment rows are the documented defaults"
+            + (f"; its rows for {', '.join(unused)} are not used: no promotion of "
+               f"{'that kind' if len(unused) == 1 else 'those kinds'} is priced by priors"
+               if unused else "")), info
 
 
 def range_text() -> str:

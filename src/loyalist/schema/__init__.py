@@ -74,6 +74,14 @@ CATALOG_COLUMNS = (
     "eligible_segments", "category",
 )
 
+# --- response priors (loyalist.response.priors; ``loyalist plan --priors FILE``) -----------
+#: the columns of a priors table: one row per (kind, segment)
+PRIOR_COLUMNS = ("kind", "segment", "incremental_prob", "use_rate")
+#: the customers' lifecycle segments the priors are given for
+LIFECYCLE_SEGMENTS = ("new", "active", "lapsing", "lost")
+#: the priors' kind whose rows cover a promotion of a kind without rows of its own
+DEFAULT_PRIOR_KIND = "default"
+
 # --- merchant context: promotion catalog, competitor calendar, inventory ------------------
 NAME = "name"
 KIND = "kind"
