@@ -96,6 +96,28 @@ def _digest(p: Path) -> str:
      "a folder, not a file; pass a catalog"),
     (["run", "--out", "{tmp}/o", "--budget", "100", "--constraints", "{tmp}"],
      "a folder, not a file; pass constraints"),
+    # a priors file (issue #5): one line naming the file, the row, the value and the fix,
+    # before anything is read from the store (or, by `run`, loaded into it)
+    (["plan", "--budget", "100", "--priors", "{tmp}/priors_prob.csv", "--out", "{tmp}/p"],
+     "priors_prob.csv: row 2 (bogo x active): incremental_prob 1.5 is outside 0..1; give the "
+     "extra purchase probability in the response window, 0 to 1 (e.g. 0.02 for +2 "
+     "percentage points)"),
+    (["plan", "--budget", "100", "--priors", "{tmp}/priors_use.yaml", "--out", "{tmp}/p"],
+     "priors_use.yaml: row 1 (bogo x lost): use_rate 30 is outside 0..1; give the share of "
+     "buyers who use the offer, 0 to 1"),
+    (["plan", "--budget", "100", "--priors", "{tmp}/priors_kind.csv", "--out", "{tmp}/p"],
+     "priors_kind.csv: row 1: kind 'loyalty_card' is unknown; use one of percent_discount, "),
+    (["plan", "--budget", "100", "--priors", "{tmp}/priors_segment.toml", "--out", "{tmp}/p"],
+     "priors_segment.toml: row 1 (bogo): segment 'vip' is unknown; use one of new, active, "
+     "lapsing, lost"),
+    (["plan", "--budget", "100", "--priors", "{tmp}/priors_column.csv", "--out", "{tmp}/p"],
+     "priors_column.csv: column(s) use_rate missing"),
+    (["plan", "--budget", "100", "--priors", "{tmp}/priors_empty.csv", "--out", "{tmp}/p"],
+     "priors_empty.csv: the file holds no priors"),
+    (["plan", "--budget", "100", "--priors", "{parquet}", "--out", "{tmp}/p"],
+     "t.parquet: a Parquet file, not text; pass priors in CSV, TOML, YAML or JSON"),
+    (["run", "{later}", "--out", "{tmp}/o", "--budget", "100", "--priors",
+      "{tmp}/priors_kind.csv"], "kind 'loyalty_card' is unknown"),
     # a window of days is checked before a date is computed from it (100,000 days overflow)
     (["train", "--horizon", "50000", "--out", "{tmp}/t"],
      "--horizon 50000 is impossible: it must be between 1 and 1,095 days"),
@@ -139,6 +161,15 @@ def test_bad_input_is_one_line_exit_2_store_untouched(tmp_path: Path, args: list
     (tmp_path / "catalog.csv").write_text("name,kind,value\nten_off,percent_discount,ten\n")
     later = write_csv(tmp_path / "later.csv", [line(order="2", when="2024-01-05 10:00:00")])
     pd.DataFrame([line()]).to_parquet(tmp_path / "t.parquet")
+    head = "kind,segment,incremental_prob,use_rate\n"
+    (tmp_path / "priors_prob.csv").write_text(head + "bogo,new,0.01,0.25\nbogo,active,1.5,0.25\n")
+    (tmp_path / "priors_use.yaml").write_text(
+        "priors:\n  - {kind: bogo, segment: lost, incremental_prob: 0.01, use_rate: 30}\n")
+    (tmp_path / "priors_kind.csv").write_text(head + "loyalty_card,active,0.02,0.3\n")
+    (tmp_path / "priors_segment.toml").write_text(
+        '[[prior]]\nkind = "bogo"\nsegment = "vip"\nincremental_prob = 0.02\nuse_rate = 0.3\n')
+    (tmp_path / "priors_column.csv").write_text("kind,segment,incremental_prob\nbogo,new,0.01\n")
+    (tmp_path / "priors_empty.csv").write_text("")
     subst = {"{missing}": str(tmp_path / "nope.csv"), "{bad}": str(bad), "{good}": str(good),
              "{badtoml}": str(tmp_path / "bad.toml"), "{later}": str(later),
              "{badcatalog}": str(tmp_path / "catalog.csv"),

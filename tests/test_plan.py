@@ -1145,15 +1145,23 @@ def test_electronics_profit_is_not_a_subsidy(electronics: dict, goal: str) -> No
     assert r["model"]["predicted_value"] <= 2.0 * r["model"]["true_value"], r
 
 
-def test_plan_on_a_transactions_only_store(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def transactions_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with nothing but a transaction log (400 customers) and its scores: every
+    promotion of a plan is priced by the priors."""
+    from test_churn import make_store, synthetic_lines
+
+    store = tmp_path_factory.mktemp("transactions_only") / "t.duckdb"
+    make_store(store, synthetic_lines(n_customers=400)).close()
+    pipeline.train(store)
+    return store
+
+
+def test_plan_on_a_transactions_only_store(tmp_path: Path, transactions_only: Path) -> None:
     """A merchant with nothing but a transaction log (no catalog, promotion history, competitor
     calendar or inventory: those tables exist empty) gets a plan from the generic catalog and
     the priors, with each prior stated once per kind and segment."""
-    from test_churn import make_store, synthetic_lines
-
-    store = tmp_path / "t.duckdb"
-    make_store(store, synthetic_lines(n_customers=400)).close()
-    pipeline.train(store)
+    store = transactions_only
     r = CliRunner().invoke(app, ["plan", "--store", str(store), "--budget", "500", "--goal",
                                  "retention", "--period", "30", "--out", str(tmp_path / "p"),
                                  "--json"])
@@ -1186,6 +1194,130 @@ def test_plan_on_a_transactions_only_store(tmp_path: Path) -> None:
     assert "minimum-spend voucher with a control group" in doc["warnings"][0]
     assert doc["warnings"][1].startswith("no marketing consent or opt-out is known for any "
                                          "customer")
+
+
+def test_the_merchants_priors_move_a_plan_priced_by_priors(tmp_path: Path,
+                                                           transactions_only: Path) -> None:
+    """Issue #5: the priors are configurable from the command line. Double points is the
+    generic catalog's weakest offer under the documented priors and gets nobody; a priors file
+    that makes it lift buying by 8 points (4 for lost customers) moves the plan to it, its
+    other rows keep their default, and the assumptions name the file and the rows it
+    changes."""
+    def plan(*extra: str) -> dict[str, Any]:
+        r = CliRunner().invoke(app, ["plan", "--store", str(transactions_only), "--budget",
+                                     "500", "--out", str(tmp_path / "p"), "--json", *extra])
+        assert r.exit_code == 0, r.output
+        return json.loads(r.stdout)  # type: ignore[no-any-return]
+
+    def on(doc: dict[str, Any], promo: str, col: str) -> float:
+        return sum(p[col] for p in doc["promotions"] if p["promotion"] == promo)
+
+    before = plan()
+    # every promotion of the generic catalog is priced by the documented priors
+    assert before["priors"]["source"] == "defaults" and before["priors"]["overridden"] == []
+    assert len(before["priors"]["priced"]) == 4 and "double_points" in before["priors"]["priced"]
+    assert any(a.startswith("response priors: the documented defaults for the promotions "
+                            "without a measured response") for a in before["assumptions"])
+    priors = tmp_path / "priors.csv"
+    priors.write_text("kind,segment,incremental_prob,use_rate\n"
+                      "points_multiplier,active,0.08,0.8\n"
+                      "points,lapsing,0.08,0.8\n"  # the catalog's aliases are accepted
+                      "points_multiplier,lost,0.04,0.8\n")
+    after = plan("--priors", str(priors))
+    assert on(before, "double_points", "customers") == 0
+    assert on(after, "double_points", "customers") > 0.5 * after["customers_targeted"]
+    assert on(after, "double_points", "cost") > 0.5 * after["spend"]
+    assert after["plan_id"] != before["plan_id"]
+    assert after["priors"]["source"] == str(priors)
+    assert [(r["kind"], r["segment"], r["incremental_prob"], r["default_incremental_prob"])
+            for r in after["priors"]["overridden"]] == [
+        ("points_multiplier", "active", 0.08, 0.01),
+        ("points_multiplier", "lapsing", 0.08, 0.006),
+        ("points_multiplier", "lost", 0.04, 0.0025)]
+    note = next(a for a in after["assumptions"] if a.startswith("response priors"))
+    assert note.startswith(f"response priors from {priors} for the promotions without a "
+                           "measured response (")
+    assert "points_multiplier x active incremental_prob 0.08 (default 0.01)" in note
+    assert note.endswith("the other kind x segment rows are the documented defaults")
+    # the promotions priced by priors are still marked as assumptions, with the new numbers
+    assert any(a.startswith("prior for points_multiplier x active: +8.0% purchase probability")
+               for a in after["assumptions"])
+    assert after["confidence"].startswith("low")
+
+
+def test_the_default_priors_are_printed_and_written_to_edit(tmp_path: Path) -> None:
+    """``loyalist priors --out FILE`` writes the documented table with a first line saying what
+    the columns mean; read back as a priors file it is the defaults, row for row."""
+    from loyalist.promote.catalog import load_priors
+    from loyalist.response.priors import PRIOR_TABLE, changed_rows, with_overrides
+
+    out = tmp_path / "priors.csv"
+    r = CliRunner().invoke(app, ["priors", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "incremental_prob" in r.stdout and str(out) in r.stdout.replace("\n", "")
+    first = out.read_text().splitlines()[0]
+    assert first.startswith("# ") and "use_rate: share of buyers who use the offer" in first
+    back = load_priors(out)
+    assert len(back) == len(PRIOR_TABLE) and changed_rows(back) == []
+    pd.testing.assert_frame_equal(with_overrides(back), PRIOR_TABLE)
+    doc = json.loads(CliRunner().invoke(app, ["priors", "--json"]).stdout)
+    assert doc["priors"] == PRIOR_TABLE.to_dict(orient="records")
+    r = CliRunner().invoke(app, ["priors", "--out", str(tmp_path / "priors.toml")])
+    assert isinstance(r.exception, ParameterError) and "give a .csv file" in str(r.exception)
+
+
+@pytest.mark.parametrize(("text", "suffix", "rows"), [
+    ('[[prior]]\nkind = "bogo"\nsegment = "Active"\nincremental_prob = 0.05\n'
+     "use_rate = 0.3\n", ".toml", [("bogo", "active", 0.05, 0.3)]),
+    ("priors:\n  - {kind: voucher, segment: lost, incremental_prob: 0.01, use_rate: 0.2}\n"
+     "  - {kind: default, segment: new, incremental_prob: 0, use_rate: 1}\n", ".yaml",
+     [("fixed_voucher", "lost", 0.01, 0.2), ("default", "new", 0.0, 1.0)]),
+    ('[{"kind": "free_item", "segment": "lapsing", "incremental_prob": 0.04, '
+     '"use_rate": 0.5}]', ".json", [("free_item", "lapsing", 0.04, 0.5)]),
+], ids=["toml", "yaml", "json"])
+def test_a_priors_file_reads_as_the_catalog_does(tmp_path: Path, text: str, suffix: str,
+                                                 rows: list[tuple[Any, ...]]) -> None:
+    """TOML ``[[prior]]`` tables, YAML / JSON lists (under ``priors`` or bare), the catalog's
+    kind aliases; a partial table replaces only its rows."""
+    from loyalist.promote.catalog import load_priors
+    from loyalist.response.priors import PRIOR_TABLE, with_overrides
+
+    f = tmp_path / f"p{suffix}"
+    f.write_text(text)
+    got = load_priors(f)
+    assert list(got.itertuples(index=False, name=None)) == rows
+    merged = with_overrides(got).set_index(["kind", "segment"])
+    base = PRIOR_TABLE.set_index(["kind", "segment"])
+    for k, g, inc, use in rows:
+        assert tuple(merged.loc[(k, g)]) == (inc, use)
+    assert (merged.drop(index=[(k, g) for k, g, *_ in rows])
+            == base.drop(index=[(k, g) for k, g, *_ in rows])).all().all()
+
+
+def test_the_priors_note_says_which_priors_were_used() -> None:
+    """Priors given but used by no promotion (every response measured) are said, not
+    ignored; so are changed rows of a kind no prior-priced promotion has."""
+    from loyalist.response.priors import priors_note
+
+    given = pd.DataFrame({"kind": ["bogo", "fixed_voucher"], "segment": ["active", "lost"],
+                          "incremental_prob": [0.05, 0.005], "use_rate": [0.25, 0.3]})
+    given.attrs["source"] = "mine.csv"
+    measured = {"a": "relative_lift", "b": "t"}
+    assert priors_note(measured, None) == (None, {"source": "defaults", "overridden": [],
+                                                  "priced": [], "use_rate_for": []})
+    note, info = priors_note(measured, given)
+    assert note == ("response priors from mine.csv not used: every promotion's response is "
+                    "measured from the promotion history (a, b), none is priced by priors")
+    # the voucher row equals its default: only the BOGO row is a change
+    assert [(r["kind"], r["segment"]) for r in info["overridden"]] == [("bogo", "active")]
+    note, info = priors_note({"a": "prior", "b": "t"}, given, use_rate_for=["b"],
+                             kinds={"a": "fixed_voucher", "b": "percent_discount"})
+    assert note == ("response priors from mine.csv for the promotions without a measured "
+                    "response (a), the use rate of b (measured, redemptions not recorded): it "
+                    "changes bogo x active incremental_prob 0.05 (default 0.015); the other "
+                    "kind x segment rows are the documented defaults; its rows for bogo are "
+                    "not used: no promotion of that kind is priced by priors")
+    assert info["priced"] == ["a"] and info["use_rate_for"] == ["b"]
 
 
 def test_losing_money_warning_names_the_price_of_the_goal() -> None:

@@ -298,7 +298,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
             horizon: int = 90, budget: float | None = None, goal: str = "retention",
             period: int = 30, catalog: Path | None = None, constraints: Path | None = None,
             budget_per_month: float | None = None, forecast_days: int = 30,
-            progress: Progress | None = None) -> dict[str, Any]:
+            progress: Progress | None = None, priors: Path | None = None) -> dict[str, Any]:
     """The main job on the merchant's own data: load ``files`` (if any) into ``store_path``,
     then features, customer models, recommendations, the revenue forecast (``forecast_days``
     ahead), a promotion plan (with ``budget``) and the report, all under ``out``.
@@ -329,6 +329,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         load_catalog(catalog)
     if constraints is not None:
         load_constraints(constraints)
+    load_priors(priors)
     out.mkdir(parents=True, exist_ok=True)
     loads: list[dict[str, Any]] = []
     if files:
@@ -436,7 +437,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
                             "were skipped above")
         res = plan(store_path, budget=budget, budget_per_month=budget_per_month, goal=goal,
                    period=period, catalog=catalog, constraints=constraints, as_of=day,
-                   out=out / "plan", progress=progress)
+                   out=out / "plan", progress=progress, priors=priors)
         sm = res["summary"]
         why = f"; nobody targeted: {sm['empty_reason']}" if sm.get("empty_reason") else ""
         why += "".join(f"; WARNING: {w}" for w in sm["warnings"] if w.startswith(CLOSED_SEASON))
@@ -1059,10 +1060,13 @@ def _median_order_value(st: Store, ts: pd.Timestamp) -> float:
 
 
 def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
-                window_days: int | None = None, period_days: int = 30) -> dict[str, Any]:
+                window_days: int | None = None, period_days: int = 30,
+                priors: pd.DataFrame | None = None) -> dict[str, Any]:
     """Everything a plan reads from the store at ``ts``: catalog (file > store > generic),
-    merchant context, customer scores and features, and the fitted response model with its
-    predictions for every customer known at ``ts``."""
+    merchant context, customer scores and features, and the response model fitted at ``ts``
+    (never a stored one) with its predictions for every customer known at ``ts``. ``priors``:
+    checked rows replacing the documented priors' (:func:`load_priors`); ``priors`` in the
+    result says which were used."""
     from loyalist.promote.catalog import (
         catalog_points_rate,
         generic_catalog,
@@ -1071,6 +1075,7 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     )
     from loyalist.response import ResponseModel, build_training_set, response_features
     from loyalist.response.data import MAX_EXPOSURES, SAMPLE_NOTE, offer_item_prices
+    from loyalist.response.priors import priors_note, with_overrides
 
     assumptions: list[str] = []
     if catalog is not None:
@@ -1102,9 +1107,17 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     assumptions += [n for n in training.notes if n.startswith(SAMPLE_NOTE)]
     prices = offer_item_prices(st, cat)
     points_rate, _ = catalog_points_rate(cat)  # the merchant's points value, else 3%
-    model = ResponseModel(points_rate=points_rate).fit(training, cat, item_prices=prices)
+    model = ResponseModel(points_rate=points_rate,
+                          prior_table=None if priors is None else with_overrides(priors)).fit(
+        training, cat, item_prices=prices)
     feats = response_features(st, ts, window_days=model.window_days_)
     pred = model.predict(feats)
+    note, used_priors = priors_note(model.sources_, priors,
+                                    use_rate_for=pred.attrs.get("use_rate_assumed", []),
+                                    kinds=dict(zip(cat["name"].astype(str),
+                                                   cat["kind"].astype(str), strict=True)))
+    if note:
+        assumptions.append(note)
     if pred.attrs.get("order_value_note"):  # how vouchers' top-ups were valued
         assumptions.append(pred.attrs["order_value_note"])
     cust = feats.set_index(s.CUSTOMER_ID)
@@ -1146,9 +1159,54 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     by_promotion = promotion_season_factors(daily, ts, period_days, sends, model.window_days_)
     return {"catalog": cat, "competitors": competitors, "inventory": inventory,
             "customers": cust, "predictions": pred, "model": model,
-            "assumptions": assumptions, "season_factor": season, "season_note": season_note,
+            "assumptions": assumptions, "priors": used_priors, "season_factor": season,
+            "season_note": season_note,
             "promotion_season": by_promotion,
             "closed_season": closed_season(daily, ts, period_days)}
+
+
+def load_priors(priors: Path | str | pd.DataFrame | None) -> pd.DataFrame | None:
+    """The checked rows of a priors file (``--priors``), or of a frame of them (the API's
+    ``priors``; ``attrs["source"]`` names it), that replace the documented priors' own
+    (:func:`loyalist.promote.catalog.normalise_priors`); None: the documented priors."""
+    from loyalist.promote.catalog import load_priors as load_file
+    from loyalist.promote.catalog import normalise_priors
+
+    if priors is None:
+        return None
+    if isinstance(priors, pd.DataFrame):
+        return normalise_priors(priors, source=str(priors.attrs.get("source", "priors")))
+    return load_file(priors)
+
+
+#: the first line of ``loyalist priors --out FILE``: what the columns mean
+PRIORS_HEADER = (
+    "# Loyalist's documented response priors, for promotions without a measured response "
+    "(no history with a control group). kind: promotion kind ('default': kinds without rows "
+    "of their own); segment: the customer's lifecycle at the plan date (new, active, lapsing, "
+    "lost); incremental_prob: extra purchase probability in the response window (0-1); "
+    "use_rate: share of buyers who use the offer (0-1). Keep the rows to change and pass the "
+    "file with `loyalist plan --priors FILE`; rows left out keep these defaults.")
+
+
+def prior_defaults(out: Path | None = None) -> dict[str, Any]:
+    """The documented priors (:data:`loyalist.response.priors.PRIOR_TABLE`) as rows, and
+    written to ``out`` (a CSV file, :data:`PRIORS_HEADER` first) when given."""
+    from loyalist.response.priors import PRIOR_TABLE
+
+    res: dict[str, Any] = {"priors": PRIOR_TABLE.to_dict(orient="records"),
+                           "header": PRIORS_HEADER}
+    if out is not None:
+        if out.suffix.lower() != ".csv":
+            raise ParameterError(f"--out {out}: the defaults are written as CSV; give a .csv "
+                                 "file, e.g. --out priors.csv")
+        if out.is_dir():
+            raise ParameterError(f"--out {out}: a folder; give a .csv file, e.g. "
+                                 f"--out {out / 'priors.csv'}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(PRIORS_HEADER + "\n" + PRIOR_TABLE.to_csv(index=False))
+        res["file"] = str(out)
+    return res
 
 
 def plan_params(budget: float | None, goal: str, period: int, *,
@@ -1173,14 +1231,16 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
          max_segment_share: float | None = None, cooldown_days: int | None = None,
          as_of: str | None = None, out: Path | None = None, save: bool = True,
          offer_fit: bool = True, budget_per_month: float | None = None,
-         progress: Progress | None = None, stale_check: bool = True) -> dict[str, Any]:
+         progress: Progress | None = None, stale_check: bool = True,
+         priors: Path | pd.DataFrame | None = None) -> dict[str, Any]:
     """A budget-optimal promotion plan for ``goal`` over the next ``period`` days, written to
     ``out`` (see :data:`PLAN_FILES`) and to the store tables ``plans`` / ``plan_customers``.
     The budget is the period's total (``budget``) or an amount per 30-day month
     (``budget_per_month``: sends are scheduled so that no month spends more).
     ``offer_fit=False`` drops the offer-fit assumption (:func:`loyalist.promote.plan.offer_fit`).
     ``stale_check`` warns when the data end long before today (off for a generated scenario,
-    whose end is its simulated present)."""
+    whose end is its simulated present). ``priors``: a priors file (:func:`load_priors`) or
+    a frame of its rows (``attrs["source"]`` names it in messages and in the assumptions)."""
     from loyalist.promote.catalog import load_constraints
     from loyalist.promote.plan import PlanContext, make_plan, match_categories
 
@@ -1190,6 +1250,7 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
                          offer_fit=offer_fit)
     cons = load_constraints(constraints, max_segment_share=max_segment_share,
                             cooldown_days=cooldown_days)
+    overrides = load_priors(priors)
     t0 = time.perf_counter()
     with Store(store_path, read_only=True) as st:
         ts = resolve_as_of(st, as_of)
@@ -1201,7 +1262,7 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
             params.clear_categories, clear_notes = match_categories(params.clear_categories,
                                                                     known)
         say("fitting the promotion response model")
-        inp = plan_inputs(st, ts, catalog=catalog, period_days=period)
+        inp = plan_inputs(st, ts, catalog=catalog, period_days=period, priors=overrides)
     known = set(inp["customers"]["segment"].astype(str))
     unknown = [g for g in params.segments if g not in known]
     if unknown:
@@ -1220,12 +1281,15 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     summ["warnings"] = [*summ.get("warnings", []), *([stale] if stale else [])]
     summ["constraints"] = cons.as_dict()
     summ["response_model"] = inp["model"].summary()
+    summ["priors"] = inp["priors"]
     # the parameters and what they chose: the same plan re-made on the same data keeps its id
     # (and replaces its rows); another store's plan with the same parameters gets its own
     chose = res["customers"][[s.CUSTOMER_ID, "promotion"]]
     key = json.dumps({"as_of": str(ts), "params": params.__dict__, "constraints": cons.as_dict(),
                       "catalog": inp["catalog"].to_dict(orient="records"),
                       "customers": len(inp["customers"]),
+                      **({"priors": overrides.to_dict(orient="records")}
+                         if overrides is not None else {}),
                       "chosen": hashlib.sha256(pd.util.hash_pandas_object(
                           chose, index=False).to_numpy().tobytes()).hexdigest()},
                      sort_keys=True, default=str)

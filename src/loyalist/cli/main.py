@@ -331,6 +331,9 @@ def run_all(
     period: Annotated[int, typer.Option(help="Plan period in days.")] = 30,
     catalog: Annotated[Path | None, typer.Option(help="Promotion catalog file.")] = None,
     constraints: Annotated[Path | None, typer.Option(help="Plan constraints file.")] = None,
+    priors: Annotated[Path | None, typer.Option(
+        "--priors", help="Response priors file for the plan (see `loyalist plan --help`); "
+        "rows it leaves out keep the documented defaults.")] = None,
     forecast_days: Annotated[int, typer.Option(
         "--forecast-days", help="Days ahead of the revenue forecast (a young shop's history "
         "may fit only a shorter one).")] = 30,
@@ -357,7 +360,7 @@ def run_all(
                            day_one=day_one, as_of=as_of, horizon=horizon, budget=budget, goal=goal,
                            period=period, catalog=catalog, constraints=constraints,
                            budget_per_month=budget_per_month, forecast_days=forecast_days,
-                           progress=progress(quiet or as_json))
+                           progress=progress(quiet or as_json), priors=priors)
     failed = [st["step"] for st in res["steps"] if st["status"] == "failed"]
     if as_json:
         emit_json(res)
@@ -460,6 +463,7 @@ def _register() -> None:
     app.command("together")(recommend.together)
     app.command("forecast")(forecast.forecast_command)
     app.command("plan")(plan.plan)
+    app.command("priors")(plan.priors)
     app.command("serve")(serve.serve)
     app.command("report")(report.report)
 

@@ -15,6 +15,13 @@ from loyalist.names import DEFAULT_STORE, GOAL_ALIASES, GOALS
 
 pipeline = lazy("loyalist.pipeline")
 
+#: ``--priors`` of ``loyalist plan`` and ``loyalist run``
+PriorsOpt = Annotated[Path | None, typer.Option(
+    "--priors", help="Response priors file (CSV/TOML/YAML/JSON rows of kind, segment, "
+    "incremental_prob, use_rate) for promotions without a measured response: its rows replace "
+    "the documented defaults' (`loyalist priors` prints them), the rows it leaves out keep "
+    "their default.")]
+
 
 def plan(
     store: StoreOpt = Path(DEFAULT_STORE),
@@ -53,6 +60,7 @@ def plan(
         "--offer-fit/--no-offer-fit",
         help="Assume a promotion works better on customers it fits (its categories, its value "
              "against their basket); listed in the plan's assumptions.")] = True,
+    priors: PriorsOpt = None,
     out_dir: OutOpt = Path("out/plan"),
     as_json: JsonOpt = False,
 ) -> None:
@@ -68,6 +76,8 @@ def plan(
       loyalist plan --budget-per-month 2000 --months 3 --goal profit
 
       loyalist plan --goal clear_inventory --clear outerwear --constraints limits.toml --json
+
+      loyalist plan --budget 2000 --priors my_priors.csv   (rows from `loyalist priors`)
     """
     from loyalist.cli.main import emit_json, out, progress
     from loyalist.promote.catalog import amount_text, roi_text
@@ -81,7 +91,7 @@ def plan(
                         catalog=catalog, constraints=constraints, clear=clear,
                         max_segment_share=max_segment_share, cooldown_days=cooldown,
                         as_of=as_of, out=out_dir, offer_fit=offer_fit,
-                        progress=progress(as_json))
+                        progress=progress(as_json), priors=priors)
     summ = res["summary"]
     if as_json:
         emit_json(summ)
@@ -126,6 +136,40 @@ def plan(
         out.print(f"  assumption: {escape(a)}")
     for k, p in summ.get("files", {}).items():
         out.print(f"  {k}: {p}")
+
+
+def priors(
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="Write them to this CSV file (a first line says what the columns "
+        "mean) to edit and pass to `loyalist plan --priors`.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the documented response priors: per promotion kind x customer lifecycle segment,
+    the extra purchase probability and the share of buyers using the offer, assumed for
+    promotions without a measured response.
+
+    Examples:
+
+      loyalist priors
+
+      loyalist priors --out priors.csv   (edit, keep the rows to change, then
+      loyalist plan --priors priors.csv)
+    """
+    from loyalist.cli.main import emit_json, out
+
+    res = pipeline.prior_defaults(out_file)
+    if as_json:
+        emit_json(res)
+        return
+    out.print(escape(res["header"][2:]), highlight=False)
+    t = Table(header_style="bold")
+    for c in ("kind", "segment", "incremental_prob", "use_rate"):
+        t.add_column(c, justify="left" if c in ("kind", "segment") else "right")
+    for r in res["priors"]:
+        t.add_row(r["kind"], r["segment"], f"{r['incremental_prob']:g}", f"{r['use_rate']:g}")
+    out.print(t)
+    if "file" in res:
+        out.print(f"  priors: {res['file']}")
 
 
 def short_line(pl: dict) -> str:

@@ -1,6 +1,11 @@
-"""The merchant's inputs to a plan: the promotion catalog, the planning parameters and the
-constraints, read from TOML / YAML / JSON / CSV and checked with messages that name the file,
-the field and the fix.
+"""The merchant's inputs to a plan: the promotion catalog, the planning parameters, the
+constraints and the response priors, read from TOML / YAML / JSON / CSV and checked with
+messages that name the file, the field and the fix.
+
+Priors file (``--priors``; :func:`load_priors`): rows ``kind, segment, incremental_prob,
+use_rate`` replacing those of the documented defaults
+(:data:`loyalist.response.priors.PRIOR_TABLE`, printed by ``loyalist priors``) for the
+promotions without a measured response; rows not given keep their default.
 
 Catalog (DESIGN.md): ``name``, ``kind`` (one of :data:`loyalist.schema.PROMOTION_KINDS`),
 ``value``, ``contact_cost``, optional ``min_spend`` / ``max_spend`` (the offer's order
@@ -48,7 +53,7 @@ from loyalist.names import GOALS as NAMED_GOALS
 __all__ = ["CLEAR_GOALS", "COUNT_GOALS", "GENERIC_CATALOG", "GENERIC_ORDER_RANGE", "GOALS",
            "GOAL_UNITS", "MONTH_DAYS", "Constraints", "PlanParams", "amount_name", "amount_text",
            "catalog_points_rate", "generic_catalog", "load_catalog", "load_constraints",
-           "normalise_catalog",
+           "load_priors", "normalise_catalog", "normalise_priors",
            "roi_text", "split_list"]
 
 #: goals a plan can pursue (``--goal``; spelled in :mod:`loyalist.names`)
@@ -191,7 +196,7 @@ def _read_text(path: Path, what: str) -> str:
     return text
 
 
-def _read_mapping(path: Path, what: str) -> Any:
+def _read_mapping(path: Path, what: str, also: str = " (or .csv for a catalog)") -> Any:
     text = _read_text(path, what)
     if not text.strip():
         raise DataError(f"{path}: the file is empty")
@@ -209,8 +214,7 @@ def _read_mapping(path: Path, what: str) -> Any:
         raise DataError(f"{path}: cannot parse it as {suffix[1:].upper()}: {e}") from None
     except Exception as e:  # yaml.YAMLError without importing yaml at module level
         raise DataError(f"{path}: cannot parse it as YAML: {e}") from None
-    raise DataError(f"{path}: unknown format {suffix!r}; use .toml, .yaml, .json (or .csv for "
-                    "a catalog)")
+    raise DataError(f"{path}: unknown format {suffix!r}; use .toml, .yaml, .json{also}")
 
 
 def load_catalog(path: str | Path) -> pd.DataFrame:
@@ -386,6 +390,120 @@ def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.Dat
         out = out.drop(columns=["points_rate"])
     out = out.reset_index(drop=True)
     out.attrs["source"] = source  # named in the plan's messages about the catalog
+    return out
+
+
+#: what a priors file may be, for the messages refusing another path
+PRIORS_FILE = ("priors in CSV, TOML, YAML or JSON (`loyalist priors --out priors.csv` writes "
+               "the defaults to edit)")
+#: what one row of a priors file is, for the messages
+PRIOR_ROW = ("a row gives kind, segment, incremental_prob, use_rate, e.g. "
+             "`bogo,active,0.03,0.25`")
+PRIOR_NUMBERS = {
+    "incremental_prob": "give the extra purchase probability in the response window, 0 to 1 "
+                        "(e.g. 0.02 for +2 percentage points)",
+    "use_rate": "give the share of buyers who use the offer, 0 to 1 (e.g. 0.3 for 30%)",
+}
+
+
+def load_priors(path: str | Path) -> pd.DataFrame:
+    """Read and check a priors file (:func:`normalise_priors`): CSV (lines starting with ``#``
+    are comments, as ``loyalist priors`` writes them), or TOML / YAML / JSON holding the rows
+    under ``prior`` (TOML: ``[[prior]]`` tables) or ``priors``, or (YAML, JSON) a bare list."""
+    p = Path(path)
+    if p.suffix.lower() == ".csv":
+        import io
+
+        text = _read_text(p, PRIORS_FILE)
+        body = "\n".join(x for x in text.splitlines() if not x.lstrip().startswith("#"))
+        if not body.strip():
+            raise DataError(f"{p}: the file holds no priors; give the header line "
+                            f"{','.join(s.PRIOR_COLUMNS)} and a row per kind x segment to "
+                            "change (`loyalist priors --out priors.csv` writes the defaults "
+                            "to edit)")
+        try:
+            frame = pd.read_csv(io.StringIO(body), dtype=str, skipinitialspace=True,
+                                keep_default_na=False)
+        except (pd.errors.EmptyDataError, pd.errors.ParserError) as e:
+            raise DataError(f"{p}: cannot read the priors as CSV: {e}") from None
+    else:
+        doc = _read_mapping(p, PRIORS_FILE, also=" or .csv")
+        rows = doc.get("prior", doc.get("priors")) if isinstance(doc, Mapping) else doc
+        if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
+            raise DataError(f"{p}: a priors file holds a list of rows under 'prior' (TOML: "
+                            f"[[prior]] tables) or 'priors' (YAML/JSON); {PRIOR_ROW}")
+        frame = pd.DataFrame(rows)
+    return normalise_priors(frame, source=str(p))
+
+
+def _prior_number(raw: object, col: str, where: str) -> float:
+    """A probability cell of a priors row, or a DataError naming it and the fix."""
+    text = "" if raw is None else str(raw).strip()
+    if text == "" or (isinstance(raw, float) and math.isnan(raw)):
+        raise DataError(f"{where}: no {col}; {PRIOR_NUMBERS[col]} (a row sets both numbers of "
+                        "its kind x segment: copy the other from `loyalist priors`)")
+    try:
+        if isinstance(raw, bool):
+            raise ValueError
+        x = float(text)
+    except ValueError:
+        raise DataError(f"{where}: {col} {raw!r} is not a number; {PRIOR_NUMBERS[col]}"
+                        ) from None
+    if not 0.0 <= x <= 1.0:  # NaN and inf too
+        raise DataError(f"{where}: {col} {x:g} is outside 0..1; {PRIOR_NUMBERS[col]}")
+    return x
+
+
+def normalise_priors(frame: pd.DataFrame, *, source: str = "priors") -> pd.DataFrame:
+    """The checked rows of a priors table (:data:`loyalist.schema.PRIOR_COLUMNS`), each
+    replacing the default of its kind x segment (:func:`loyalist.response.priors.with_overrides`):
+    kinds as the catalog spells them (aliases accepted) or ``default``, segments one of
+    :data:`loyalist.schema.LIFECYCLE_SEGMENTS`, both numbers in 0..1, each kind x segment
+    once. A message names ``source``, the row (counted from 1, header and comments not counted)
+    and the value."""
+    kinds = (*s.PROMOTION_KINDS, s.DEFAULT_PRIOR_KIND)
+    if frame.empty:
+        raise DataError(f"{source}: no priors in it; {PRIOR_ROW}")
+    frame = frame.rename(columns={c: str(c).strip().lower() for c in frame.columns})
+    unknown = [c for c in frame.columns if c not in s.PRIOR_COLUMNS]
+    if unknown:  # before the missing ones: a misspelt column is both
+        import difflib
+
+        near = difflib.get_close_matches(unknown[0], s.PRIOR_COLUMNS, n=1, cutoff=0.6)
+        raise DataError(f"{source}: unknown column {unknown[0]!r}"
+                        + (f"; did you mean {near[0]!r}?" if near else ";")
+                        + f" the columns are {', '.join(s.PRIOR_COLUMNS)}")
+    missing = [c for c in s.PRIOR_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"{source}: column(s) {', '.join(missing)} missing (it has "
+                        f"{', '.join(map(str, frame.columns))}); {PRIOR_ROW}")
+    rows: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for i, r in enumerate(frame.to_dict(orient="records"), start=1):
+        where = f"{source}: row {i}"
+        raw_kind, raw_seg = r["kind"], r["segment"]
+        kind = canonical_kind(raw_kind) if pd.notna(raw_kind) else ""
+        if kind not in kinds:
+            raise DataError(f"{where}: " + (f"kind {raw_kind!r} is unknown" if kind else
+                                            "no kind") + "; use one of "
+                            f"{', '.join(kinds)} ({s.DEFAULT_PRIOR_KIND}: kinds without rows "
+                            "of their own)")
+        seg = str(raw_seg).strip().lower() if pd.notna(raw_seg) else ""
+        if seg not in s.LIFECYCLE_SEGMENTS:
+            raise DataError(f"{where} ({kind}): " + (f"segment {raw_seg!r} is unknown" if seg
+                                                     else "no segment") + "; use one of "
+                            f"{', '.join(s.LIFECYCLE_SEGMENTS)} (the customer's lifecycle at "
+                            "the plan date: no purchase yet, buying at their usual pace, "
+                            "overdue, long gone)")
+        where = f"{where} ({kind} x {seg})"
+        if (kind, seg) in seen:
+            raise DataError(f"{source}: {kind} x {seg} is given twice (rows "
+                            f"{seen[kind, seg]} and {i}); give each kind x segment once")
+        seen[kind, seg] = i
+        rows.append({"kind": kind, "segment": seg,
+                     **{c: _prior_number(r[c], c, where) for c in PRIOR_NUMBERS}})
+    out = pd.DataFrame(rows, columns=list(s.PRIOR_COLUMNS))
+    out.attrs["source"] = source  # named in the plan's assumptions
     return out
 
 
