@@ -505,6 +505,48 @@ def test_the_offer_fit_assumption_can_be_dropped(client: TestClient) -> None:
     assert bad.status_code == 422 and "body.offer_fit" in bad.json()["message"]
 
 
+def test_a_plan_takes_the_merchants_priors(client: TestClient) -> None:
+    """As ``loyalist plan --priors FILE`` (issue #5): ``priors`` rows replace the documented
+    defaults' (the catalog's kind aliases and any letter case accepted); this store measures
+    every promotion from its history, so the plan says the priors went unused instead of
+    ignoring them; a row given twice is a one-line 422."""
+    row = {"kind": "Points", "segment": "ACTIVE", "incremental_prob": 0.08, "use_rate": 0.8}
+    r = client.post("/plans", json={"budget": 300, "goal": "revenue", "priors": [row]},
+                    headers=W)
+    assert r.status_code == 200, r.text
+    summ = r.json()
+    assert summ["priors"]["source"] == "the request" and summ["priors"]["priced"] == []
+    assert [(x["kind"], x["segment"], x["incremental_prob"], x["default_incremental_prob"])
+            for x in summ["priors"]["overridden"]] == [
+        ("points_multiplier", "active", 0.08, 0.01)]
+    assert any(a.startswith("response priors from the request not used: every promotion's "
+                            "response is measured from the promotion history (")
+               for a in summ["assumptions"]), summ["assumptions"]
+    stored = client.get(f"/plans/{summ['plan_id']}", headers=R).json()
+    assert stored["priors"] == summ["priors"]
+    twice = client.post("/plans", json={"budget": 300, "priors": [row, row]}, headers=W)
+    assert twice.status_code == 422
+    assert twice.json()["message"] == (
+        "invalid request: body: Value error, priors: points_multiplier x active is given twice "
+        "(priors[0] and priors[1]); give each kind x segment once")
+    for bad, said in (({"kind": "loyalty_card"}, "body.priors.1.kind: Input should be "
+                                                 "'percent_discount', 'fixed_voucher'"),
+                      ({"segment": "vip"}, "body.priors.1.segment: Input should be 'new', "
+                                           "'active', 'lapsing' or 'lost'"),
+                      ({"incremental_prob": 1.5}, "body.priors.1.incremental_prob: Input "
+                                                  "should be less than or equal to 1"),
+                      ({"use_rate": -0.1}, "body.priors.1.use_rate: Input should be greater "
+                                           "than or equal to 0"),
+                      ({"use_rate": None}, "body.priors.1.use_rate: Input should be a valid "
+                                           "number"),
+                      ({"uplift": 0.1}, "body.priors.1.uplift: Extra inputs are not permitted")):
+        other = {"kind": "bogo", "segment": "lost", "incremental_prob": 0.01, "use_rate": 0.2}
+        r = client.post("/plans", json={"budget": 300, "priors": [other, {**row, **bad}]},
+                        headers=W)
+        assert r.status_code == 422 and r.json()["error"] == "ValidationError"
+        assert r.json()["message"].startswith(f"invalid request: {said}"), r.json()["message"]
+
+
 def test_goal_aliases_are_accepted(client: TestClient) -> None:
     r = client.post("/plans", json={"budget": 200, "goal": "AOV"}, headers=W)
     assert r.status_code == 200 and r.json()["goal"] == "average_order_value"

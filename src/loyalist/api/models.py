@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from loyalist.promote.catalog import GOAL_ALIASES, GOALS
+from loyalist import schema as s
+from loyalist.promote.catalog import GOAL_ALIASES, GOALS, canonical_kind
 
 #: churn tiers as stored in ``scores.churn_tier`` (mirrors :data:`loyalist.churn.TIERS`,
 #: not imported to keep the server's start-up free of the model libraries; a test checks it)
@@ -17,6 +18,8 @@ Goal = Literal[GOALS]  # type: ignore[valid-type]
 #: money and counts beyond this are typing errors (and overflow the plan's arithmetic)
 MAX_AMOUNT = 1e12
 Amounts = dict[str, Annotated[float, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]]
+PriorKind = Literal[(*s.PROMOTION_KINDS, s.DEFAULT_PRIOR_KIND)]  # type: ignore[valid-type]
+LifecycleSegment = Literal[s.LIFECYCLE_SEGMENTS]  # type: ignore[valid-type]
 
 
 class _Open(BaseModel):
@@ -125,6 +128,33 @@ class SegmentsResponse(BaseModel):
     segments: list[SegmentProfileResponse]
 
 
+class PriorRow(BaseModel):
+    """One row of the response priors, as a row of ``loyalist plan --priors FILE``: it
+    replaces the documented default of its kind x segment (``loyalist priors`` prints them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: PriorKind = Field(description="Promotion kind, as the catalog spells it (aliases "
+                                        "accepted), or 'default' for kinds without rows of "
+                                        "their own.")
+    segment: LifecycleSegment = Field(description="The customer's lifecycle at the plan date.")
+    incremental_prob: float = Field(ge=0, le=1, allow_inf_nan=False,
+                                    description="Extra purchase probability in the response "
+                                                "window, e.g. 0.02 for +2 percentage points.")
+    use_rate: float = Field(ge=0, le=1, allow_inf_nan=False,
+                            description="Share of buyers who use the offer, e.g. 0.3.")
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind_alias(cls, v: object) -> object:
+        return canonical_kind(v) if isinstance(v, str) else v
+
+    @field_validator("segment", mode="before")
+    @classmethod
+    def _segment_case(cls, v: object) -> object:
+        return v.strip().lower() if isinstance(v, str) else v
+
+
 class PlanRequest(BaseModel):
     """The merchant's parameters (as ``loyalist plan``), constraints inline."""
 
@@ -164,6 +194,12 @@ class PlanRequest(BaseModel):
                                               "fits (category offers on their categories, fixed "
                                               "amounts on smaller baskets); false drops this "
                                               "assumption (as `loyalist plan --no-offer-fit`).")
+    priors: list[PriorRow] | None = Field(
+        None, max_length=len(s.PROMOTION_KINDS + (s.DEFAULT_PRIOR_KIND,))
+        * len(s.LIFECYCLE_SEGMENTS),
+        description="Response priors for the promotions without a measured response, as "
+                    "`loyalist plan --priors FILE`: each row replaces the documented default "
+                    "of its kind x segment; the rows not given keep theirs.")
 
     @field_validator("goal", mode="before")
     @classmethod
@@ -178,6 +214,13 @@ class PlanRequest(BaseModel):
         if (self.budget is None) == (self.budget_per_month is None):
             raise ValueError("give exactly one of budget (the period's total) and "
                              "budget_per_month")
+        seen: dict[tuple[str, str], int] = {}
+        for i, r in enumerate(self.priors or []):
+            if (r.kind, r.segment) in seen:
+                raise ValueError(f"priors: {r.kind} x {r.segment} is given twice "
+                                 f"(priors[{seen[r.kind, r.segment]}] and priors[{i}]); give "
+                                 "each kind x segment once")
+            seen[r.kind, r.segment] = i
         return self
 
     def budget_text(self) -> str:

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import pandas as pd
+
 from loyalist import jsontext, pipeline
 from loyalist.api.models import PlanRequest
 from loyalist.api.storegate import StoreGate
@@ -57,7 +59,8 @@ def _scratch(prefix: str, shown_as: str) -> Iterator[Path]:
 PLAN_OPTIONS = {"--budget": "budget", "--budget-per-month": "budget_per_month", "--goal": "goal",
                 "--period": "period", "--segments": "segments", "--as-of": "as_of",
                 "--max-segment-share": "max_segment_share", "--cooldown": "cooldown_days",
-                "--offer-fit": "offer_fit", "--no-offer-fit": "offer_fit", "--clear": "clear"}
+                "--offer-fit": "offer_fit", "--no-offer-fit": "offer_fit", "--clear": "clear",
+                "--priors": "priors"}
 
 
 def plan_message(msg: str) -> str:
@@ -82,6 +85,10 @@ def plan(gate: StoreGate, req: PlanRequest) -> dict[str, Any]:
         if req.constraints():
             cons = tmp / "constraints.json"
             cons.write_text(json.dumps(req.constraints()))
+        priors = None
+        if req.priors:
+            priors = pd.DataFrame([r.model_dump() for r in req.priors])
+            priors.attrs["source"] = "the request"  # in messages and the assumptions
         # made as a reader (minutes on a large store: reads go on meanwhile), saved as the
         # store's one writer
         with gate.read():
@@ -92,7 +99,7 @@ def plan(gate: StoreGate, req: PlanRequest) -> dict[str, Any]:
                                 cooldown_days=req.cooldown_days,
                                 as_of=str(req.as_of) if req.as_of else None, out=None,
                                 clear=req.clear or None, offer_fit=req.offer_fit,
-                                save=False)
+                                save=False, priors=priors)
         with gate.write() as store:
             pipeline.save_plan(store, res)
     return json_safe(res["summary"])  # type: ignore[no-any-return]
