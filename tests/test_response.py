@@ -599,6 +599,31 @@ def test_assumed_multi_use_offers_are_used_on_orders_not_once_per_buyer(
     assert pts["expected_redemptions"].sum() > 1.5 * (pts["p_response"] * rate[multi]).sum()
 
 
+def test_assumed_rows_carry_the_priors_whole_range(scenario: dict[str, Path],
+                                                   catalog: pd.DataFrame) -> None:
+    """The response model's own prior rows kept only the lift's range (summed width 0.32-0.57x
+    the value on the generated stores), because its valuation dropped the use rate's; only the
+    plan rebuilt it (1.50-1.58x). Both now take it from one rule."""
+    from loyalist.promote.plan import revalue
+
+    with Store(scenario["bare"], read_only=True) as st:
+        end = st.default_as_of()
+        training = build_training_set(st, cutoff=end, window_days=W)
+        feats = response_features(st, end, window_days=W)
+    pred = ResponseModel().fit(training, catalog).predict(feats)
+    assert set(pred["method"]) == {"prior"}
+    for col in ("incremental_revenue", "incremental_margin"):
+        width = (pred[f"{col}_p90"] - pred[f"{col}_p10"]).sum() / pred[col].abs().sum()
+        assert width > 1.0, (col, width)
+        assert (pred[f"{col}_p10"] <= pred[col] + 1e-9).all()
+        assert (pred[f"{col}_p90"] >= pred[col] - 1e-9).all()
+    # the plan, re-valuing the same rows unmoved, finds the same points
+    again = revalue(pred.assign(kind=pred["promotion"].map(catalog.set_index("name")["kind"])))
+    for col in ("incremental_revenue_p10", "incremental_revenue_p90", "incremental_margin_p10",
+                "incremental_margin_p90"):
+        np.testing.assert_allclose(again[col], pred[col], rtol=1e-9, atol=1e-12)
+
+
 def test_unrecorded_redemptions_take_the_merchants_use_rate(
         scenario: dict[str, Path], catalog: pd.DataFrame, end: pd.Timestamp) -> None:
     """A history without redemptions: the learned promotions' use rate is assumed from the

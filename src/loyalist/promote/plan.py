@@ -82,7 +82,7 @@ from loyalist.promote.catalog import (
 )
 from loyalist.promote.optimize import Problem, Solution, greedy_baseline, sensitivity, solve
 from loyalist.response.priors import RANGE as PRIOR_RANGE
-from loyalist.response.priors import PriorResponse, assumed_redemptions
+from loyalist.response.priors import PriorResponse, assumed_range
 from loyalist.response.value import (
     MULTI_USE,
     Offer,
@@ -697,45 +697,12 @@ def revalue(pred: pd.DataFrame) -> pd.DataFrame:
             pred[f"incremental_revenue{sfx}"] = rev
             pred[f"incremental_margin{sfx}"] = margin
         if "method" in pred and (pred["method"] == PriorResponse.method).any():
-            _assumed_range(pred, mech, red, basket, mr)
+            assumed_range(pred, mech, red, basket, mr)
         pred["discount_cost"] = red * (mech.in_price + mech.outside)
         pred["expected_cost"] = pred["discount_cost"] + pred["contact_cost"]
     if "net_value" in pred:
         pred["net_value"] = pred["incremental_margin"] - pred["contact_cost"]
     return pred
-
-
-def _assumed_range(pred: pd.DataFrame, mech: OfferMechanics, red: np.ndarray,
-                   basket: np.ndarray, mr: np.ndarray) -> None:
-    """The 10% / 90% points of revenue and margin for the rows whose response is assumed
-    (:class:`~loyalist.response.priors.PriorResponse`): the priors' whole range, the effect's
-    (``incremental_orders_p10/p90``) and the use rate's
-    (:func:`~loyalist.response.priors.assumed_redemptions`), each end at the combination that
-    gives the lowest / highest value, since the redemptions' part is negative for an offer
-    that only discounts orders that come anyway. A learned row's redemptions are measured, and
-    its points stay the bootstrap's (:func:`revalue`). In place."""
-    prior = (pred["method"] == PriorResponse.method).to_numpy()
-    lo_o = pred["incremental_orders_p10"].to_numpy(dtype=float)
-    hi_o = pred["incremental_orders_p90"].to_numpy(dtype=float)
-    # the use rate applies to the buyers of a single-use offer, to the orders of a multi-use one
-    uses = pred["control_orders"].to_numpy(dtype=float)
-    if "kind" in pred and "p_control" in pred:
-        uses = np.where(pred["kind"].isin(MULTI_USE).to_numpy(), uses,
-                        pred["p_control"].to_numpy(dtype=float))
-    r_lo, r_hi = assumed_redemptions(red, uses, pred["incremental_orders"].to_numpy(dtype=float),
-                                     lo_o, hi_o)
-    o_lo, o_hi = np.minimum(lo_o, hi_o), np.maximum(lo_o, hi_o)
-    for col, per_order, per_red in (
-            ("incremental_revenue", basket, mech.added - mech.in_price),
-            ("incremental_margin", basket * mr,
-             mech.added_margin - mech.in_price - mech.outside)):
-        point = pred[col].to_numpy(dtype=float)
-        a, b = o_lo * per_order, o_hi * per_order
-        x, y = r_lo * per_red, r_hi * per_red
-        lo = np.minimum(np.minimum(a, b) + np.minimum(x, y), point)
-        hi = np.maximum(np.maximum(a, b) + np.maximum(x, y), point)
-        pred[f"{col}_p10"] = np.where(prior, lo, pred[f"{col}_p10"].to_numpy(dtype=float))
-        pred[f"{col}_p90"] = np.where(prior, hi, pred[f"{col}_p90"].to_numpy(dtype=float))
 
 
 def apply_competitors(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams

@@ -36,7 +36,7 @@ from loyalist.response.data import (
     response_features,
     share_column,
 )
-from loyalist.response.priors import PRIOR_TABLE, PriorResponse, lifecycle_segment
+from loyalist.response.priors import PRIOR_TABLE, PriorResponse, assumed_range, lifecycle_segment
 from loyalist.response.uplift import LEARNERS, PREDICTION_COLUMNS
 from loyalist.response.value import (
     MULTI_USE,
@@ -348,6 +348,8 @@ class ResponseModel:
                                                mr, red, mech)
                 g[f"incremental_revenue{sfx}"] = rev
                 g[f"incremental_margin{sfx}"] = margin
+            if (g["method"] == PriorResponse.method).any():  # the priors' whole range
+                assumed_range(g, mech, red, basket, mr)
             g["net_value"] = g["incremental_margin"] - contact
             if extra:
                 add = "; ".join(extra)

@@ -55,9 +55,10 @@ import pandas as pd
 from loyalist import schema as s
 from loyalist.errors import DataError, NotFittedError, ParameterError
 from loyalist.response.uplift import PREDICTION_COLUMNS
-from loyalist.response.value import MULTI_USE, redemption_discount
+from loyalist.response.value import MULTI_USE, OfferMechanics, redemption_discount
 
-__all__ = ["PRIOR_TABLE", "PriorResponse", "RANGE", "SEGMENTS", "USE_RANGE", "assumed_redemptions",
+__all__ = ["PRIOR_TABLE", "PriorResponse", "RANGE", "SEGMENTS", "USE_RANGE", "assumed_range",
+           "assumed_redemptions",
            "changed_rows", "lifecycle_segment", "priors_note", "range_text",
            "with_overrides"]
 
@@ -218,6 +219,41 @@ def assumed_redemptions(redemptions: Any, control_orders: Any, incremental_order
     high = np.where(known, np.maximum((base + np.maximum(lo_o, hi_o)) / safe, 1.0), 1.0)
     every = np.maximum(red, base + np.maximum(lo_o, hi_o))
     return red * USE_RANGE[0] * low, np.minimum(red * USE_RANGE[1] * high, every)
+
+
+def assumed_range(pred: pd.DataFrame, mech: OfferMechanics, red: np.ndarray,
+                   basket: np.ndarray, mr: np.ndarray) -> None:
+    """The 10% / 90% points of revenue and margin for the rows whose response is assumed
+    (:class:`~loyalist.response.priors.PriorResponse`): the priors' whole range, the effect's
+    (``incremental_orders_p10/p90``) and the use rate's
+    (:func:`~loyalist.response.priors.assumed_redemptions`), each end at the combination that
+    gives the lowest / highest value, since the redemptions' part is negative for an offer
+    that only discounts orders that come anyway. A learned row's redemptions are measured, and
+    its points stay the bootstrap's. In place. The response model's rows
+    (:class:`~loyalist.response.model.ResponseModel`) and the plan's, after it moves the
+    effects (:func:`loyalist.promote.plan.revalue`), both take them from here."""
+    prior = (pred["method"] == PriorResponse.method).to_numpy()
+    lo_o = pred["incremental_orders_p10"].to_numpy(dtype=float)
+    hi_o = pred["incremental_orders_p90"].to_numpy(dtype=float)
+    # the use rate applies to the buyers of a single-use offer, to the orders of a multi-use one
+    uses = pred["control_orders"].to_numpy(dtype=float)
+    if "kind" in pred and "p_control" in pred:
+        uses = np.where(pred["kind"].isin(MULTI_USE).to_numpy(), uses,
+                        pred["p_control"].to_numpy(dtype=float))
+    r_lo, r_hi = assumed_redemptions(red, uses, pred["incremental_orders"].to_numpy(dtype=float),
+                                     lo_o, hi_o)
+    o_lo, o_hi = np.minimum(lo_o, hi_o), np.maximum(lo_o, hi_o)
+    for col, per_order, per_red in (
+            ("incremental_revenue", basket, mech.added - mech.in_price),
+            ("incremental_margin", basket * mr,
+             mech.added_margin - mech.in_price - mech.outside)):
+        point = pred[col].to_numpy(dtype=float)
+        a, b = o_lo * per_order, o_hi * per_order
+        x, y = r_lo * per_red, r_hi * per_red
+        lo = np.minimum(np.minimum(a, b) + np.minimum(x, y), point)
+        hi = np.maximum(np.maximum(a, b) + np.maximum(x, y), point)
+        pred[f"{col}_p10"] = np.where(prior, lo, pred[f"{col}_p10"].to_numpy(dtype=float))
+        pred[f"{col}_p90"] = np.where(prior, hi, pred[f"{col}_p90"].to_numpy(dtype=float))
 
 
 def lifecycle_segment(features: pd.DataFrame, window_days: int) -> np.ndarray:
