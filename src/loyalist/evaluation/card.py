@@ -358,18 +358,30 @@ def write_model_card(metrics: dict[str, Any], out_dir: str | Path) -> dict[str, 
     if "churn" in metrics and "evaluation" not in metrics:  # evaluate()'s dict alone
         metrics = {"loyalist_version": __version__, "as_of": metrics.get("test_cutoff"),
                    "horizon_days": _horizon(metrics), "evaluation": metrics}
+    blocks, plots = _sections(metrics)
+    return write_card(out_dir, blocks, plots, title="Loyalist model card", stem="model_card",
+                      data=("metrics", "metrics.json", metrics))
+
+
+def write_card(out_dir: str | Path, blocks: list[tuple[str, Any]], images: dict[str, bytes], *,
+               title: str, stem: str, data: tuple[str, str, Any],
+               css: str = CSS) -> dict[str, Path]:
+    """Write a card (:func:`render_blocks`) as ``{stem}.md`` and ``{stem}.html``, its
+    ``images`` as PNG files and ``data`` (key, file name, value) as JSON into ``out_dir``;
+    return their paths by kind: ``markdown``, ``html``, the data's key and one per image (its
+    name without ``.png``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    blocks, plots = _sections(metrics)
     paths: dict[str, Path] = {}
-    for name, data in plots.items():
-        (out / name).write_bytes(data)
+    for name, png in images.items():
+        (out / name).write_bytes(png)
         paths[name.removesuffix(".png")] = out / name
-    md, doc = render_blocks(blocks, plots, title="Loyalist model card")
-    paths["markdown"] = out / "model_card.md"
+    md, doc = render_blocks(blocks, images, title=title, css=css)
+    paths["markdown"] = out / f"{stem}.md"
     paths["markdown"].write_text(md)
-    paths["html"] = out / "model_card.html"
+    paths["html"] = out / f"{stem}.html"
     paths["html"].write_text(doc)
-    paths["metrics"] = out / "metrics.json"
-    paths["metrics"].write_text(jsontext.dumps(metrics))
+    key, name, value = data
+    paths[key] = out / name
+    paths[key].write_text(jsontext.dumps(value))
     return paths

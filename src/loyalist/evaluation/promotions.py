@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loyalist import __version__, jsontext
+from loyalist import __version__
 from loyalist import schema as s
 from loyalist.errors import DataError
-from loyalist.evaluation.card import render_blocks
+from loyalist.evaluation.card import write_card
 from loyalist.features import to_as_of
 from loyalist.store import Store
 
@@ -339,19 +339,7 @@ def write_promotion_card(res: dict[str, Any], out_dir: str | Path) -> dict[str, 
     """Write ``promotion_card.md``, ``promotion_card.html`` (self-contained: the plot is
     embedded), ``promotion_evaluation.json`` and, when ``res`` has ``curves``,
     ``qini_curves.png`` into ``out_dir``; return their paths by kind."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
     png = _qini_png(res["curves"]) if res.get("curves") else None
-    if png is not None:
-        paths["qini_curves"] = out / "qini_curves.png"
-        paths["qini_curves"].write_bytes(png)
-    md, doc = render_blocks(_blocks(res), {"qini_curves.png": png} if png else {},
-                            title="Loyalist promotion response evaluation", css=CSS)
-    paths["markdown"] = out / "promotion_card.md"
-    paths["markdown"].write_text(md)
-    paths["html"] = out / "promotion_card.html"
-    paths["html"].write_text(doc)
-    paths["json"] = out / "promotion_evaluation.json"
-    paths["json"].write_text(jsontext.dumps(res))
-    return paths
+    return write_card(out_dir, _blocks(res), {"qini_curves.png": png} if png else {},
+                      title="Loyalist promotion response evaluation", stem="promotion_card",
+                      data=("json", "promotion_evaluation.json", res), css=CSS)
