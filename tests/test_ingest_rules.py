@@ -728,7 +728,7 @@ def test_email_customer_ids_ignore_letter_case_everywhere(tmp_path: Path) -> Non
                     "USING (customer_id)").n[0] == 3
     # an id typed at the CLI, the API or the dashboard finds the stored one
     from loyalist.ingest.parse import customer_key
-    from loyalist.pipeline import _customers
+    from loyalist.pipeline.products import _customers
 
     assert customer_key(" User1@Example.COM ") == "user1@example.com"
     assert customer_key("ABC-1") == "ABC-1"
