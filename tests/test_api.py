@@ -908,7 +908,7 @@ def test_reads_are_answered_while_a_plan_is_made(built: Path, tmp_path: Path,
         assert release.wait(60), "the reads were not answered while the plan was held"
         return real(*args, **kw)
 
-    monkeypatch.setattr(pipeline, "plan_inputs", held)
+    monkeypatch.setattr(pipeline.promotions, "plan_inputs", held)  # what plan calls
     with TestClient(app) as c:
         out: dict[str, Any] = {}
         t = threading.Thread(target=lambda: out.update(

@@ -1400,9 +1400,9 @@ def test_median_order_value_with_and_without_the_per_order_table(tmp_path: Path)
     make_store(path, synthetic_lines(n_customers=200)).close()
     with Store(path) as st:
         ts = st.default_as_of()
-        fresh = pipeline._median_order_value(st, ts)
+        fresh = pipeline.promotions._median_order_value(st, ts)
         st.con.execute("DROP TABLE customer_orders")
-        assert pipeline._median_order_value(st, ts) == pytest.approx(fresh)
+        assert pipeline.promotions._median_order_value(st, ts) == pytest.approx(fresh)
         assert fresh > 0
 
 

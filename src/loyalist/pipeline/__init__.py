@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from loyalist import __version__, jsontext
 from loyalist import schema as s
-from loyalist.errors import DataError, ParameterError, check_days
+from loyalist.errors import DataError, check_days
 from loyalist.features import MAX_HORIZON_DAYS, to_as_of
 from loyalist.pipeline.customers import (
     CLV_MODELS,
@@ -42,6 +42,19 @@ from loyalist.pipeline.products import (
     forecast,
     recommend,
 )
+from loyalist.pipeline.promotions import (
+    PLAN_FILES,
+    PRIORS_HEADER,
+    _plan_against_truth,
+    evaluate_promotions,
+    load_priors,
+    plan,
+    plan_inputs,
+    plan_params,
+    prior_defaults,
+    save_plan,
+    write_plan,
+)
 from loyalist.pipeline.store import (
     SCENARIO_TABLES,
     STALE_DAYS,
@@ -57,9 +70,6 @@ from loyalist.pipeline.store import (
     unload,
 )
 from loyalist.store import Store
-
-if TYPE_CHECKING:  # the promotion engine loads only when a plan is made
-    from loyalist.promote.catalog import PlanParams
 
 __all__ = [
     # store
@@ -341,22 +351,6 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     return result
 
 
-def _plan_against_truth(truth_file: Path, planned: dict[str, Any]) -> dict[str, Any]:
-    """A generated scenario knows the truth: the plan's true value as a share of the oracle's,
-    next to random targeting, cheapest-for-everyone and highest-churn-first."""
-    from loyalist.promote.catalog import PlanParams
-    from loyalist.promote.evaluate import evaluate_against_truth
-
-    summ = planned["summary"]
-    res = evaluate_against_truth(planned["predictions"], pd.read_parquet(truth_file),
-                                 planned["context"],
-                                 PlanParams(budget=summ["budget"], goal=summ["goal"],
-                                            period_days=summ["period_days"]),
-                                 planned["constraints"])
-    return {k: v["share_of_oracle"] for k, v in res.items()
-            if k in ("model", "random", "cheapest_for_everyone", "highest_churn_first")}
-
-
 def write_run_json(out: Path, *, command: str, as_of: pd.Timestamp | None, inputs: list[Path],
                    metrics: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
     """``run.json``: versions, as_of, the inputs' hashes and the metrics of one run."""
@@ -386,334 +380,6 @@ def write_run_json(out: Path, *, command: str, as_of: pd.Timestamp | None, input
     path = out / "run.json"
     path.write_text(jsontext.dumps(doc))
     return path
-
-
-def evaluate_promotions(store_path: Path, *, as_of: str | None = None, out: Path | None = None,
-                        progress: Progress | None = None) -> dict[str, Any]:
-    """The promotion response model judged out of time: trained on the campaigns before
-    ``as_of`` (default: all but the last three with a complete response window), tested on the
-    later ones against "highest churn risk first" and random targeting
-    (:func:`loyalist.evaluation.promotions.evaluate_promotions`). With ``out``: the card
-    (markdown and HTML), the JSON and the Qini curves (``paths``). The store is only read."""
-    from loyalist.evaluation import promotions as ev
-
-    say = progress or (lambda _m: None)
-    started = time.perf_counter()
-    with Store(store_path, read_only=True) as st:
-        ts, _ = ev.check_history(st, as_of=as_of)  # refused before the work is announced
-        say(f"training the response model on the campaigns before {ts.date()}, testing it on "
-            "those sent from then")
-        res = ev.evaluate_promotions(st, as_of=ts)
-        if out is not None:
-            say("scoring the test campaigns again for the Qini curves")
-            res["curves"] = ev.qini_curves(st, res)
-    res["paths"] = ({k: str(v) for k, v in ev.write_promotion_card(res, out).items()}
-                    if out is not None else {})
-    res["seconds"] = round(time.perf_counter() - started, 2)
-    return res
-
-
-# --- promotion plan ---------------------------------------------------------------------
-PLAN_FILES = ("plan.csv", "promotions.csv", "allocation.csv", "segments.csv",
-              "sensitivity.csv", "plan.json", "plan.png")
-
-
-def _median_order_value(st: Store, ts: pd.Timestamp) -> float:
-    """The median value of the customers' orders before ``ts`` (a plan's offers go to
-    customers), from the per-order table when it is up to date, else from the lines (a store
-    from an older version)."""
-    from loyalist.features import orders
-
-    if st.has_table(s.T_CUSTOMER_ORDERS) and orders.is_fresh(st.con):
-        sql = (f"SELECT median(buy_amt) AS m FROM {s.T_CUSTOMER_ORDERS} "
-               "WHERE ts < ? AND buy_amt > 0")
-    else:
-        sql = (f"SELECT median(v) AS m FROM (SELECT sum({s.AMOUNT}) AS v FROM "
-               f"{s.T_TRANSACTIONS} WHERE {s.LINE_KIND} = 'sale' AND {s.QUANTITY} > 0 AND "
-               f"NOT {s.IS_GUEST} AND "
-               f"{s.ORDERED_AT} < ? GROUP BY {s.ORDER_ID}) WHERE v > 0")
-    return st.query(sql, [ts.to_pydatetime()])["m"].iloc[0]
-
-
-def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
-                window_days: int | None = None, period_days: int = 30,
-                priors: pd.DataFrame | None = None) -> dict[str, Any]:
-    """Everything a plan reads from the store at ``ts``: catalog (file > store > generic),
-    merchant context, customer scores and features, and the response model fitted at ``ts``
-    (never a stored one) with its predictions for every customer known at ``ts``. ``priors``:
-    checked rows replacing the documented priors' (:func:`load_priors`); ``priors`` in the
-    result says which were used."""
-    from loyalist.promote.catalog import (
-        catalog_points_rate,
-        generic_catalog,
-        load_catalog,
-        normalise_catalog,
-    )
-    from loyalist.response import ResponseModel, build_training_set, response_features
-    from loyalist.response.data import MAX_EXPOSURES, SAMPLE_NOTE, offer_item_prices
-    from loyalist.response.priors import priors_note, with_overrides
-
-    assumptions: list[str] = []
-    if catalog is not None:
-        cat = load_catalog(catalog)
-    elif st.has_rows(s.T_CATALOG):
-        cat = normalise_catalog(st.table(s.T_CATALOG).drop(columns=[s.LOAD_ID]),
-                                source=f"store table {s.T_CATALOG}")
-    else:
-        median = _median_order_value(st, ts)
-        cat, what = generic_catalog(None if pd.isna(median) else float(median))
-        cat = normalise_catalog(cat, source="generic catalog")
-        assumptions.append(what)
-    competitors = st.table(s.T_COMPETITORS) if st.has_rows(s.T_COMPETITORS) else None
-    inventory = st.table(s.T_INVENTORY) if st.has_rows(s.T_INVENTORY) else None
-    from loyalist.evaluation.splits import check_observed
-
-    check_observed(st.date_range()[1], ts)  # beyond the data, `train` would refuse it too
-    if not st.has_table(s.T_SCORES) or st.query(
-            f"SELECT count(*) AS n FROM {s.T_SCORES} WHERE as_of = ?",
-            [ts.to_pydatetime()])["n"].iloc[0] == 0:
-        raise DataError(f"{st.path}: no customer scores at as_of {ts.date()}; run `loyalist "
-                        f"train --store {st.path} --as-of {ts.date()}` first")
-    scores = st.query(f"SELECT * FROM {s.T_SCORES} WHERE as_of = ?", [ts.to_pydatetime()])
-    # the exposures of a sample of customers when there are many (MAX_EXPOSURES), sampled
-    # before their features are built: on a 10M-line store building all 1.56M first took
-    # most of the plan's time and 3 GB
-    training = build_training_set(st, cutoff=ts, window_days=window_days,
-                                  max_rows=MAX_EXPOSURES)
-    assumptions += [n for n in training.notes if n.startswith(SAMPLE_NOTE)]
-    prices = offer_item_prices(st, cat)
-    points_rate, _ = catalog_points_rate(cat)  # the merchant's points value, else 3%
-    model = ResponseModel(points_rate=points_rate,
-                          prior_table=None if priors is None else with_overrides(priors)).fit(
-        training, cat, item_prices=prices)
-    feats = response_features(st, ts, window_days=model.window_days_)
-    pred = model.predict(feats)
-    note, used_priors = priors_note(model.sources_, priors,
-                                    use_rate_for=pred.attrs.get("use_rate_assumed", []),
-                                    kinds=dict(zip(cat["name"].astype(str),
-                                                   cat["kind"].astype(str), strict=True)))
-    if note:
-        assumptions.append(note)
-    if pred.attrs.get("order_value_note"):  # how vouchers' top-ups were valued
-        assumptions.append(pred.attrs["order_value_note"])
-    cust = feats.set_index(s.CUSTOMER_ID)
-    sc = scores.set_index(s.CUSTOMER_ID)
-    cust = cust.join(sc[[c for c in ("rfm_segment", "churn_probability", "churn_tier", "reasons",
-                                     "clv_expected", "p_alive") if c in sc]], how="left")
-    cust["segment"] = cust["rfm_segment"].fillna(s.NEW_SEGMENT) \
-        if "rfm_segment" in cust else "all"
-    if st.has_rows(s.T_CUSTOMERS):
-        extra = st.query(f"SELECT {s.CUSTOMER_ID}, {s.MARKETING_CONSENT}, {s.EMAIL_OPT_OUT} "
-                         f"FROM {s.T_CUSTOMERS}").set_index(s.CUSTOMER_ID)
-        cust = cust.join(extra, how="left")
-    if st.has_rows(s.T_PROMOTIONS):
-        last = st.query(f"""SELECT {s.CUSTOMER_ID}, max({s.SENT_AT}) AS last_contact_at
-                            FROM {s.T_PROMOTIONS} WHERE {s.SENT_AT} < ?
-                              AND {s.PROMOTION} <> '{s.CONTROL}' GROUP BY 1""",
-                        [ts.to_pydatetime()]).set_index(s.CUSTOMER_ID)
-        cust = cust.join(last, how="left")
-    from loyalist.promote.plan import closed_season, promotion_season_factors, seasonal_factor
-
-    daily = st.query(f"""SELECT CAST({s.ORDERED_AT} AS DATE) AS day,
-                                count(DISTINCT {s.ORDER_ID}) AS orders
-                         FROM {s.T_TRANSACTIONS}
-                         WHERE {s.ORDERED_AT} < ? AND {s.LINE_KIND} = 'sale' GROUP BY 1""",
-                     [ts.to_pydatetime()])
-    daily = pd.Series(daily["orders"].to_numpy(dtype=float),
-                      index=pd.to_datetime(daily["day"])).sort_index()
-    if len(daily):
-        daily = daily.reindex(pd.date_range(daily.index.min(), ts - pd.Timedelta(days=1)),
-                              fill_value=0.0)
-    starts = sorted(pd.to_datetime(training.frame["sent_at"]).dt.normalize().unique()) \
-        if "sent_at" in training.frame else []
-    season, season_note = seasonal_factor(daily, ts, period_days, list(starts),
-                                          model.window_days_)
-    f = training.frame
-    sends = ({str(p): sorted(pd.to_datetime(g[s.SENT_AT]).dt.normalize().unique())
-              for p, g in f[f[s.PROMOTION] != s.CONTROL].groupby(s.PROMOTION)}
-             if s.SENT_AT in f and s.PROMOTION in f else {})
-    by_promotion = promotion_season_factors(daily, ts, period_days, sends, model.window_days_)
-    return {"catalog": cat, "competitors": competitors, "inventory": inventory,
-            "customers": cust, "predictions": pred, "model": model,
-            "assumptions": assumptions, "priors": used_priors, "season_factor": season,
-            "season_note": season_note,
-            "promotion_season": by_promotion,
-            "closed_season": closed_season(daily, ts, period_days)}
-
-
-def load_priors(priors: Path | str | pd.DataFrame | None) -> pd.DataFrame | None:
-    """The checked rows of a priors file (``--priors``), or of a frame of them (the API's
-    ``priors``; ``attrs["source"]`` names it), that replace the documented priors' own
-    (:func:`loyalist.promote.catalog.normalise_priors`); None: the documented priors."""
-    from loyalist.promote.catalog import load_priors as load_file
-    from loyalist.promote.catalog import normalise_priors
-
-    if priors is None:
-        return None
-    if isinstance(priors, pd.DataFrame):
-        return normalise_priors(priors, source=str(priors.attrs.get("source", "priors")))
-    return load_file(priors)
-
-
-#: the first line of ``loyalist priors --out FILE``: what the columns mean
-PRIORS_HEADER = (
-    "# Loyalist's documented response priors, for promotions without a measured response "
-    "(no history with a control group). kind: promotion kind ('default': kinds without rows "
-    "of their own); segment: the customer's lifecycle at the plan date (new, active, lapsing, "
-    "lost); incremental_prob: extra purchase probability in the response window (0-1); "
-    "use_rate: share of buyers who use the offer (0-1). Keep the rows to change and pass the "
-    "file with `loyalist plan --priors FILE`; rows left out keep these defaults.")
-
-
-def prior_defaults(out: Path | None = None) -> dict[str, Any]:
-    """The documented priors (:data:`loyalist.response.priors.PRIOR_TABLE`) as rows, and
-    written to ``out`` (a CSV file, :data:`PRIORS_HEADER` first) when given."""
-    from loyalist.response.priors import PRIOR_TABLE
-
-    res: dict[str, Any] = {"priors": PRIOR_TABLE.to_dict(orient="records"),
-                           "header": PRIORS_HEADER}
-    if out is not None:
-        if out.suffix.lower() != ".csv":
-            raise ParameterError(f"--out {out}: the defaults are written as CSV; give a .csv "
-                                 "file, e.g. --out priors.csv")
-        if out.is_dir():
-            raise ParameterError(f"--out {out}: a folder; give a .csv file, e.g. "
-                                 f"--out {out / 'priors.csv'}")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(PRIORS_HEADER + "\n" + PRIOR_TABLE.to_csv(index=False))
-        res["file"] = str(out)
-    return res
-
-
-def plan_params(budget: float | None, goal: str, period: int, *,
-                budget_per_month: float | None = None, **kw: Any) -> PlanParams:
-    """Checked :class:`~loyalist.promote.catalog.PlanParams` from the CLI / API options:
-    exactly one of ``budget`` (the period's total) and ``budget_per_month``."""
-    from loyalist.promote.catalog import PlanParams
-
-    if budget is not None and budget_per_month is not None:
-        raise ParameterError("--budget and --budget-per-month both given; give the period's "
-                             "total with --budget or a monthly amount with --budget-per-month")
-    if budget is None and budget_per_month is None:
-        raise ParameterError("no budget given: pass --budget (the period's total) or "
-                             "--budget-per-month")
-    return PlanParams(budget=0.0 if budget is None else budget, goal=goal, period_days=period,
-                      budget_per_month=budget_per_month, **kw).check()
-
-
-def plan(store_path: Path, *, budget: float | None = None, goal: str = "retention",
-         period: int = 30, segments: Sequence[str] | None = None, catalog: Path | None = None,
-         constraints: Path | None = None, clear: Sequence[str] | None = None,
-         max_segment_share: float | None = None, cooldown_days: int | None = None,
-         as_of: str | None = None, out: Path | None = None, save: bool = True,
-         offer_fit: bool = True, budget_per_month: float | None = None,
-         progress: Progress | None = None, stale_check: bool = True,
-         priors: Path | pd.DataFrame | None = None) -> dict[str, Any]:
-    """A budget-optimal promotion plan for ``goal`` over the next ``period`` days, written to
-    ``out`` (see :data:`PLAN_FILES`) and to the store tables ``plans`` / ``plan_customers``.
-    The budget is the period's total (``budget``) or an amount per 30-day month
-    (``budget_per_month``: sends are scheduled so that no month spends more).
-    ``offer_fit=False`` drops the offer-fit assumption (:func:`loyalist.promote.plan.offer_fit`).
-    ``stale_check`` warns when the data end long before today (off for a generated scenario,
-    whose end is its simulated present). ``priors``: a priors file (:func:`load_priors`) or
-    a frame of its rows (``attrs["source"]`` names it in messages and in the assumptions)."""
-    from loyalist.promote.catalog import load_constraints
-    from loyalist.promote.plan import PlanContext, make_plan, match_categories
-
-    say = progress or (lambda _m: None)
-    params = plan_params(budget, goal, period, budget_per_month=budget_per_month,
-                         segments=list(segments or []), clear_categories=list(clear or []),
-                         offer_fit=offer_fit)
-    cons = load_constraints(constraints, max_segment_share=max_segment_share,
-                            cooldown_days=cooldown_days)
-    overrides = load_priors(priors)
-    t0 = time.perf_counter()
-    with Store(store_path, read_only=True) as st:
-        ts = resolve_as_of(st, as_of)
-        stale = stale_data_warning(st.date_range()[1], as_of=ts) if stale_check else None
-        clear_notes: list[str] = []
-        if params.clear_categories:
-            known = st.query(f"SELECT DISTINCT {s.CATEGORY} AS c FROM {s.T_LINES} "
-                             f"WHERE {s.CATEGORY} IS NOT NULL")["c"].astype(str).tolist()
-            params.clear_categories, clear_notes = match_categories(params.clear_categories,
-                                                                    known)
-        say("fitting the promotion response model")
-        inp = plan_inputs(st, ts, catalog=catalog, period_days=period, priors=overrides)
-    known = set(inp["customers"]["segment"].astype(str))
-    unknown = [g for g in params.segments if g not in known]
-    if unknown:
-        raise ParameterError(f"--segments {unknown[0]!r} is not a segment at as_of {ts.date()}; "
-                             f"segments: {', '.join(sorted(known))}")
-    ctx = PlanContext(customers=inp["customers"], catalog=inp["catalog"], as_of=ts,
-                      inventory=inp["inventory"], competitors=inp["competitors"],
-                      assumptions=clear_notes + inp["assumptions"],
-                      item_prices=dict(inp["model"].item_prices_),
-                      season_factor=inp["season_factor"], season_note=inp["season_note"],
-                      promotion_season=inp["promotion_season"],
-                      closed_season=inp["closed_season"])
-    say("optimising the plan")
-    res = make_plan(inp["predictions"], ctx, params, cons)
-    summ = res["summary"]
-    summ["warnings"] = [*summ.get("warnings", []), *([stale] if stale else [])]
-    summ["constraints"] = cons.as_dict()
-    summ["response_model"] = inp["model"].summary()
-    summ["priors"] = inp["priors"]
-    # the parameters and what they chose: the same plan re-made on the same data keeps its id
-    # (and replaces its rows); another store's plan with the same parameters gets its own
-    chose = res["customers"][[s.CUSTOMER_ID, "promotion"]]
-    key = json.dumps({"as_of": str(ts), "params": params.__dict__, "constraints": cons.as_dict(),
-                      "catalog": inp["catalog"].to_dict(orient="records"),
-                      "customers": len(inp["customers"]),
-                      **({"priors": overrides.to_dict(orient="records")}
-                         if overrides is not None else {}),
-                      "chosen": hashlib.sha256(pd.util.hash_pandas_object(
-                          chose, index=False).to_numpy().tobytes()).hexdigest()},
-                     sort_keys=True, default=str)
-    summ["plan_id"] = hashlib.sha256(key.encode()).hexdigest()[:12]
-    summ["seconds"] = round(time.perf_counter() - t0, 2)
-    if out is not None:
-        summ["files"] = write_plan(res, out)
-    done = {**res, "summary": summ, "context": ctx, "constraints": cons,
-            "predictions": inp["predictions"], "as_of": ts}
-    if save:
-        save_plan(store_path, done)
-    return done
-
-
-def save_plan(store_path: Path, planned: dict[str, Any]) -> None:
-    """Write a plan made by :func:`plan` (``save=False``) to the store tables ``plans`` and
-    ``plan_customers``, replacing a plan of the same id: a server makes the plan while it
-    still answers reads, and takes the store to itself only for this."""
-    summ = planned["summary"]
-    # without the files `--out` wrote: paths on the machine (and from the folder) the command
-    # ran in, meaningless to the API and dashboard that serve the stored plan
-    stored = {k: v for k, v in summ.items() if k != "files"}
-    with Store(store_path) as st:
-        st.write_frame(s.T_PLANS, pd.DataFrame({
-            "plan_id": [summ["plan_id"]], "as_of": [planned["as_of"]],
-            "goal": [summ["goal"]], "budget": [float(summ["budget"])],
-            "summary": [jsontext.dumps(stored, indent=None)]}),
-            replace_where="plan_id = ?", params=[summ["plan_id"]])
-        st.write_frame(s.T_PLAN_CUSTOMERS,
-                       planned["customers"].assign(plan_id=summ["plan_id"]),
-                       replace_where="plan_id = ?", params=[summ["plan_id"]])
-
-
-def write_plan(res: dict[str, Any], out: Path) -> dict[str, str]:
-    """The plan's tables (CSV), its JSON and a picture of allocation and sensitivity."""
-    from loyalist.promote.report import plot_plan
-
-    out.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for name in ("customers", "promotions", "allocation", "segments", "sensitivity"):
-        fname = "plan.csv" if name == "customers" else f"{name}.csv"
-        res[name].to_csv(out / fname, index=False)
-        files[name] = str(out / fname)
-    (out / "plan.json").write_text(jsontext.dumps(res["summary"]))
-    files["json"] = str(out / "plan.json")
-    plot_plan(res, out / "plan.png")
-    files["plot"] = str(out / "plan.png")
-    return files
 
 
 # --- report -----------------------------------------------------------------------------
