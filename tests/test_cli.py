@@ -399,7 +399,7 @@ def test_an_empty_plan_then_a_real_one_and_a_failing_step(tmp_path: Path,
     def broken(*_a: object, **_k: object) -> None:
         raise RuntimeError("forecast exploded\nsecond line")
 
-    monkeypatch.setattr(pipeline, "forecast", broken)
+    monkeypatch.setattr(pipeline.run, "forecast", broken)  # what run_all calls
     res = pipeline.run_all(store, tmp_path / "b", as_of=None)
     steps = {s["step"]: s for s in res["steps"]}
     assert steps["forecast"]["status"] == "failed"

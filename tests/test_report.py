@@ -408,7 +408,7 @@ def test_forecast_vs_naive_is_one_rounding_of_one_ratio(monkeypatch: pytest.Monk
            "series": {"total": {"model": "ets", "mase_vs_seasonal_naive": ratio,
                                 "calendar": {"notes": []}, "backtest": {"ets": metrics,
                                              "seasonal_naive": {"mase": 1.0}}}}}
-    monkeypatch.setattr(pipeline, "forecast", lambda *a, **k: res)
+    monkeypatch.setattr(pipeline, "forecast", lambda *a, **k: res)  # the CLI calls the facade
     r = CliRunner().invoke(app, ["forecast", "--store", str(tmp_path / "x.duckdb"), "--out",
                                  str(tmp_path)])
     assert r.exit_code == 0, r.output
