@@ -64,8 +64,9 @@ def run(scenario: str, customers: int, months: int, seed: int, budget_scale: flo
     from loyalist import pipeline
     from loyalist.generate import SCENARIOS
     from loyalist.promote.catalog import Constraints, PlanParams
+    from loyalist.promote.context import PlanContext
     from loyalist.promote.evaluate import evaluate_against_truth
-    from loyalist.promote.plan import PlanContext, make_plan
+    from loyalist.promote.plan import make_plan
     from loyalist.response import compare_with_truth
     from loyalist.store import Store
 

@@ -26,17 +26,13 @@ from loyalist.promote.catalog import (
     load_catalog,
     load_constraints,
 )
+from loyalist.promote.context import PlanContext
+from loyalist.promote.eligibility import eligibility
 from loyalist.promote.evaluate import evaluate_against_truth
+from loyalist.promote.explain import losing_money
+from loyalist.promote.instance import build_instance, floor_sends, schedule
 from loyalist.promote.optimize import solve
-from loyalist.promote.plan import (
-    PlanContext,
-    build_instance,
-    eligibility,
-    floor_sends,
-    losing_money,
-    make_plan,
-    schedule,
-)
+from loyalist.promote.plan import make_plan
 from loyalist.store import Store
 
 pytestmark = pytest.mark.xdist_group("plan")
@@ -188,7 +184,7 @@ def test_clear_names_a_category_of_the_store(scenario: dict, tmp_path: Path) -> 
     socks` (no such category) gave an empty plan and exit 0; `--clear` with a goal that does
     not use it was silently ignored. Now a name is matched without letter case, and said so;
     an unknown one, or one with another goal, is one line and exit 2, and nothing is stored."""
-    from loyalist.promote.plan import match_categories
+    from loyalist.promote.effects import match_categories
 
     store = scenario["store"]
     def stored() -> int:
@@ -705,7 +701,7 @@ def test_seasonal_factor_hand_computed() -> None:
     """Two years of 10 orders a day, except every December at 30: a plan for December,
     learned from campaigns in flat months, expects three times the effect; learned from a
     December campaign, the same."""
-    from loyalist.promote.plan import seasonal_factor
+    from loyalist.promote.season import seasonal_factor
 
     days = pd.date_range("2023-01-01", "2024-11-30")
     daily = pd.Series(np.where(days.month == 12, 30.0, 10.0), index=days)
@@ -724,7 +720,7 @@ def test_seasonal_factor_hand_computed() -> None:
 def test_closed_season_hand_computed() -> None:
     """A plan's period with no orders in the same days of every earlier year is said to be a
     closed season; one year with sales then, or too short a history, says nothing."""
-    from loyalist.promote.plan import CLOSED_SEASON, closed_season
+    from loyalist.promote.season import CLOSED_SEASON, closed_season
 
     days = pd.date_range("2021-11-20", "2024-12-24")
     selling = ((days.month == 12) & (days.day <= 24)) | ((days.month == 11) & (days.day >= 20))
@@ -757,7 +753,7 @@ def test_a_plan_for_a_closed_season_warns(tmp_path: Path) -> None:
     Christmas, when it has never sold, with no warning."""
     from test_churn import make_store, seasonal_lines
 
-    from loyalist.promote.plan import CLOSED_SEASON
+    from loyalist.promote.season import CLOSED_SEASON
 
     store = tmp_path / "xmas.duckdb"
     make_store(store, seasonal_lines()).close()
@@ -787,7 +783,7 @@ def _mechanics_frame() -> pd.DataFrame:
             "redemption_added": m.added, "redemption_added_margin": m.added_margin,
             "redemption_in_price": m.in_price, "redemption_outside": m.outside,
             "contact_cost": 0.05}))
-    from loyalist.promote.plan import revalue
+    from loyalist.promote.effects import revalue
 
     out = pd.concat(rows, ignore_index=True)
     for c in ("incremental_revenue", "incremental_margin", "net_value", "discount_cost",
@@ -803,7 +799,7 @@ def test_season_scales_the_subsidy_and_the_competitor_only_what_we_win() -> None
     has more orders that use the offer, including those that would have happened anyway (the
     bug: cost stayed at the campaigns' level while effects were scaled). A competitor's sale
     takes away only the customers we would win."""
-    from loyalist.promote.plan import apply_competitors
+    from loyalist.promote.effects import apply_competitors
 
     pred = _mechanics_frame()
     catalog = pd.DataFrame({"name": ["voucher", "points"], "kind": ["fixed_voucher",
@@ -846,7 +842,7 @@ def test_shrinkage_pools_volumes_not_the_offer_economics() -> None:
     """Shrinking towards rank 1 applies to buying, orders and redemptions; what an offer adds
     and costs per redemption stays the customer's own (a voucher tops up the small basket
     only), so the small basket's voucher keeps its top-up value."""
-    from loyalist.promote.plan import shrink_effects
+    from loyalist.promote.effects import shrink_effects
 
     pred = _mechanics_frame()
     out = shrink_effects(pred, keep=0.0)
@@ -886,7 +882,7 @@ def test_offer_fit_follows_category_shares_and_basket_depth() -> None:
     """A category offer fits the customers who buy its category, more so with more evidence;
     a money offer fits small baskets (a voucher's minimum spend is the smallest basket that
     counts); an offer on everything fits everyone alike; each promotion averages 1."""
-    from loyalist.promote.plan import offer_fit
+    from loyalist.promote.effects import offer_fit
 
     pred, ctx = _fit_case()
     fit, note = offer_fit(pred, ctx)
@@ -913,7 +909,7 @@ def test_clearing_counts_only_the_revenue_in_the_categories_to_clear() -> None:
     knitwear (the bug: all its incremental revenue counted, 1.25 x 260 = 325 for "knit_many"
     below). A store-wide offer counts the customer's share of all of it, as before; an offer on
     another category only its baskets' share. Category names match without letter case."""
-    from loyalist.promote.plan import CATEGORY_REVENUE_RULE, goal_values
+    from loyalist.promote.effects import CATEGORY_REVENUE_RULE, goal_values
 
     cust = pd.DataFrame({s.CUSTOMER_ID: ["knit_many", "knit_none"],
                          "share__knitwear": [0.4, 0.0], "share__shoes": [0.6, 1.0]}
@@ -950,7 +946,7 @@ def test_offer_fit_is_capped_and_probabilities_stay_below_one() -> None:
     """A basket of 1 among baskets of 300 would make free shipping 3.4x as attractive as the
     average; the fit stops at FIT_CAP. And however effects are redistributed, a customer's
     incremental buying probability never exceeds 1 - their baseline."""
-    from loyalist.promote.plan import FIT_CAP, offer_fit, shrink_effects
+    from loyalist.promote.effects import FIT_CAP, offer_fit, shrink_effects
 
     cust = pd.DataFrame({s.CUSTOMER_ID: list("abcd")}).set_index(s.CUSTOMER_ID)
     catalog = pd.DataFrame({"name": ["ship"], "kind": ["free_shipping"], "value": [5.0],
@@ -971,7 +967,7 @@ def test_a_busier_window_keeps_buying_probabilities_below_one() -> None:
     """The seasonal scaling comes after the shrinkage's cap, so it must cap again: in a window
     1.5x as busy, a customer who buys with probability 0.9 anyway has 0.1 ** 1.5 of room left
     (the bug: 0.09 x 1.5 = 0.135, a buying probability of 1.035)."""
-    from loyalist.promote.plan import apply_competitors
+    from loyalist.promote.effects import apply_competitors
 
     catalog = pd.DataFrame({"name": ["x"], "kind": ["percent_discount"], "value": [10.0],
                             "contact_cost": 0.1, "category": ""})
@@ -993,7 +989,7 @@ def test_the_probability_shown_follows_the_effects_the_plan_uses() -> None:
     probability, or the season moves the baseline, it must move too (the bug: the fit raised a
     customer's incremental probability to 0.076 while the plan still showed the model's 0.064
     as their probability of buying at all: "p(respond) 6%; +7.6% chance to buy")."""
-    from loyalist.promote.plan import apply_competitors, shrink_effects
+    from loyalist.promote.effects import apply_competitors, shrink_effects
 
     p0 = np.array([0.034, 0.20, 0.034, 0.20])
     inc = np.array([0.030, 0.100, 0.030, 0.100])
@@ -1025,7 +1021,7 @@ def test_the_probability_shown_follows_the_effects_the_plan_uses() -> None:
 def test_offer_fit_redistributes_but_keeps_each_promotion_total() -> None:
     """With the fit, shrinkage still keeps each promotion's total effect over customers (what
     its experiment measured) and moves it towards the customers it fits."""
-    from loyalist.promote.plan import shrink_effects
+    from loyalist.promote.effects import shrink_effects
 
     pred = _mechanics_frame()
     fit = np.where(pred[s.CUSTOMER_ID] == "a", 1.5, 0.5)
@@ -1046,7 +1042,7 @@ def test_offer_fit_moves_the_lift_not_the_redemptions() -> None:
     who buy anyway and learned from the recorded ones, keep their own structure (the bug:
     the fit multiplied a knitwear-heavy customer's buy-one-get-one redemptions, and so its
     cost and value, on the fashion scenario by 1.18x, moving the clearance plan to it)."""
-    from loyalist.promote.plan import shrink_effects
+    from loyalist.promote.effects import shrink_effects
 
     pred = _mechanics_frame()
     fit = np.where(pred[s.CUSTOMER_ID] == "a", 1.5, 0.5)
@@ -1065,11 +1061,8 @@ def test_each_promotion_follows_the_season_of_its_own_campaigns() -> None:
     the other's kept; one factor for all campaigns scaled both by their average. A campaign
     in the history's first half year counts, against the history's first year (before, it
     had no surrounding year and the factor was 1 with no campaign measured)."""
-    from loyalist.promote.plan import (
-        apply_competitors,
-        promotion_season_factors,
-        seasonal_factor,
-    )
+    from loyalist.promote.effects import apply_competitors
+    from loyalist.promote.season import promotion_season_factors, seasonal_factor
 
     days = pd.date_range("2023-01-01", "2024-12-31")
     daily = pd.Series(np.where(days.month == 12, 30.0, 10.0), index=days)
@@ -1411,7 +1404,7 @@ def test_plan_interval_adds_one_promotions_errors_up() -> None:
     them), so their sampling errors add up; promotions are bootstrapped apart, so theirs add
     in quadrature. The old rule treated every customer as independent: 100 customers of one
     promotion, each +-1 around 1, gave +-10 around 100 where the model's error is +-100."""
-    from loyalist.promote.plan import _interval
+    from loyalist.promote.explain import _interval
 
     one = pd.DataFrame({"promotion": "a", "incremental_revenue": np.ones(100),
                         "incremental_revenue_p10": np.zeros(100),
@@ -1426,7 +1419,7 @@ def test_plan_interval_adds_one_promotions_errors_up() -> None:
 def _wholesaler(pred: pd.DataFrame, factor: float = 1e6) -> tuple[pd.DataFrame, str]:
     """``pred`` with its most responsive customer turned into a wholesaler: every offer's
     discount per redemption ``factor`` x as large, the same chance to buy."""
-    from loyalist.promote.plan import revalue
+    from loyalist.promote.effects import revalue
 
     pred = pred.copy()
     who = str(pred.groupby(s.CUSTOMER_ID)["incremental_prob"].mean().idxmax())
@@ -1440,12 +1433,12 @@ def test_a_send_must_be_worth_its_cost(scenario: dict, monkeypatch: pytest.Monke
     """With a budget that does not bind, a send worth ~1e-9 customers kept per unit of spend
     is no longer bought (it was: 71% of a plan's spend for 0.06% of its value), the plan's
     value is unchanged within a tiny tolerance, and the rule is stated."""
-    import loyalist.promote.plan as plan_mod
+    import loyalist.promote.eligibility as eligibility_mod
 
     pred, who = _wholesaler(scenario["inp"]["predictions"])
     params = PlanParams(budget=1e7, goal="retention")
     new = make_plan(pred, _ctx(scenario), params, Constraints(), with_baseline=False)
-    monkeypatch.setattr(plan_mod, "MIN_VALUE_PER_SPEND_SHARE", 0.0, raising=False)
+    monkeypatch.setattr(eligibility_mod, "MIN_VALUE_PER_SPEND_SHARE", 0.0)
     old = make_plan(pred, _ctx(scenario), params, Constraints(), with_baseline=False)
     assert who in set(old["customers"][s.CUSTOMER_ID])  # the waste the rule removes
     assert who not in set(new["customers"][s.CUSTOMER_ID])
@@ -1456,7 +1449,7 @@ def test_a_send_must_be_worth_its_cost(scenario: dict, monkeypatch: pytest.Monke
 
 
 def test_drop_wasteful_keeps_the_pairs_a_minimum_spend_needs() -> None:
-    from loyalist.promote.plan import drop_wasteful
+    from loyalist.promote.eligibility import drop_wasteful
 
     value = np.array([[1.0, 1e-9], [2.0, 1e-9], [1.0, 3.0]])
     cost = np.ones((3, 2))
@@ -1487,7 +1480,7 @@ def test_no_send_of_negative_value_and_signed_chance_to_buy(scenario: dict) -> N
 
 
 def test_retention_calls_first_purchases_activations(scenario: dict) -> None:
-    from loyalist.promote.plan import NEW_SEGMENT
+    from loyalist.schema import NEW_SEGMENT
 
     res = make_plan(scenario["inp"]["predictions"], _ctx(scenario),
                     PlanParams(budget=6000, goal="retention"), Constraints(),
@@ -1575,7 +1568,7 @@ def test_spend_limits_name_the_promotion_and_the_file(scenario: dict, tmp_path: 
     with pytest.raises(LoyalistError, match=r"^.*c.toml: \[max_spend\] names promotion "
                                             r"'no_such_promo', which is not in the catalog \("):
         make_plan(pred, _ctx(scenario), PlanParams(budget=100), load_constraints(c))
-    from loyalist.promote.plan import _named
+    from loyalist.promote.explain import _named
 
     assert _named("promotion 1: promo_min_spend 5.00 cannot be reached", ["a", "b"],
                   "c.toml") == "c.toml: b: min_spend 5.00 cannot be reached"
@@ -1730,7 +1723,7 @@ def test_seasonal_factor_of_a_closed_season_is_its_measured_index() -> None:
     season's orders, 0 (the bug: floored at 0.25 of the campaigns', or 1 without campaigns,
     so a plan spent its budget on offers nobody could use). A period with a few sales scales
     by the most any earlier year had. A slow but open period keeps the 0.25 floor."""
-    from loyalist.promote.plan import CLOSED_SHARE, seasonal_factor
+    from loyalist.promote.season import CLOSED_SHARE, seasonal_factor
 
     days = pd.date_range("2021-11-20", "2024-12-24")
     selling = ((days.month == 12) & (days.day <= 24)) | ((days.month == 11) & (days.day >= 20))
@@ -1802,7 +1795,7 @@ def test_a_plan_for_a_closed_season_spends_nothing_and_keeps_the_budget(stall: d
     effects follow the season (0 x), so no offer is worth anything and every send would cost
     its contact cost; the plan sends nothing, for every goal, and says the budget is kept
     (the bug: it spent 98-195 of a 500 budget on retention, on offers nobody could use)."""
-    from loyalist.promote.plan import CLOSED_SEASON
+    from loyalist.promote.season import CLOSED_SEASON
 
     inp = stall["inp"]
     assert inp["season_factor"] == 0.0 and inp["closed_season"] is not None
@@ -1832,7 +1825,7 @@ def test_a_closed_season_plan_on_the_cli(stall: dict, tmp_path: Path) -> None:
     """What the merchant reads for a closed season: spend 0 of the budget, ROI n/a, nobody
     targeted because of the season, the budget kept; `--json` is strict JSON, and the
     plan's files have their header and no row."""
-    from loyalist.promote.plan import CLOSED_SEASON
+    from loyalist.promote.season import CLOSED_SEASON
 
     store = tmp_path / "copy.duckdb"
     shutil.copy(stall["store"], store)
@@ -1866,7 +1859,7 @@ def test_an_open_season_of_the_same_shop_still_plans(tmp_path: Path) -> None:
     yardstick, and spends."""
     from test_churn import make_store, seasonal_lines
 
-    from loyalist.promote.plan import CLOSED_SEASON
+    from loyalist.promote.season import CLOSED_SEASON
 
     store = tmp_path / "xmas.duckdb"
     make_store(store, seasonal_lines()).close()
@@ -1884,7 +1877,7 @@ def test_drop_wasteful_in_a_closed_season_measures_against_an_ordinary_period() 
     """In a closed season every send is worth (almost) nothing, so the median over them says
     nothing: a send is bought only when it returns per unit of spend what the median send of
     an ordinary period does (the budget kept buys that when the shop sells)."""
-    from loyalist.promote.plan import drop_wasteful
+    from loyalist.promote.eligibility import drop_wasteful
 
     usual_v = np.array([[0.02, 0.03], [0.01, 0.02]])
     usual_c = np.array([[0.35, 0.30], [0.20, 0.40]])
@@ -1941,7 +1934,7 @@ def test_an_assumed_response_is_as_uncertain_as_its_assumptions() -> None:
     most of a BOGO's or a bundle's assumed revenue comes from the assumed use rate and the
     offer's mechanics. Both assumptions now take their range, together for all of a
     promotion's customers: as wide as a measured plan's (0.7-1.6x its revenue)."""
-    from loyalist.promote.plan import revalue
+    from loyalist.promote.effects import revalue
 
     pred, ctx = _prior_case()
     assert set(pred["method"]) == {"prior"}
@@ -2113,7 +2106,7 @@ def test_a_rationale_says_where_its_revenue_comes_from() -> None:
     """Exploratory report 8, finding 2: "expected to lower buying by 0.5% points and add
     6,288 in revenue" (an electronics voucher over 500) did not say the revenue is the
     top-up of orders to the voucher's threshold."""
-    from loyalist.promote.plan import _rationale
+    from loyalist.promote.explain import _rationale
 
     catalog = pd.DataFrame({"name": ["v50"], "kind": ["fixed_voucher"], "value": [50.0],
                             "min_spend": [500.0], "category": [""]})

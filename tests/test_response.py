@@ -604,7 +604,7 @@ def test_assumed_rows_carry_the_priors_whole_range(scenario: dict[str, Path],
     """The response model's own prior rows kept only the lift's range (summed width 0.32-0.57x
     the value on the generated stores), because its valuation dropped the use rate's; only the
     plan rebuilt it (1.50-1.58x). Both now take it from one rule."""
-    from loyalist.promote.plan import revalue
+    from loyalist.promote.effects import revalue
 
     with Store(scenario["bare"], read_only=True) as st:
         end = st.default_as_of()

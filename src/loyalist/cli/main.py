@@ -434,7 +434,7 @@ def demo(
                   f" (random {tr['random']:.0%}, cheapest for everyone "
                   f"{tr['cheapest_for_everyone']:.0%}, highest churn first "
                   f"{tr.get('highest_churn_first') or 0:.0%})")
-        from loyalist.promote.plan import UNSPENT_SHARE
+        from loyalist.promote.explain import UNSPENT_SHARE
 
         if pl["spend"] < (1 - UNSPENT_SHARE) * pl["budget"]:
             out.print(f"  the budget does not bind ({pl['spend']:,.0f} of {pl['budget']:,.0f} "

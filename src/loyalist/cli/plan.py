@@ -208,7 +208,7 @@ def check_spend_limits(constraints: Path | None, budget: float | None,
 
 def _goal_value(summ: dict) -> str:
     """'16.7 customers kept (51.54 of spend each)' / '1,234 of incremental revenue'."""
-    from loyalist.promote.plan import goal_value_text
+    from loyalist.promote.explain import goal_value_text
 
     each = summ.get("cost_per_goal_unit")
     return goal_value_text(summ["goal"], summ["goal_value"], summ.get("goal_unit")) + (

@@ -122,7 +122,7 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
                               AND {s.PROMOTION} <> '{s.CONTROL}' GROUP BY 1""",
                         [ts.to_pydatetime()]).set_index(s.CUSTOMER_ID)
         cust = cust.join(last, how="left")
-    from loyalist.promote.plan import closed_season, promotion_season_factors, seasonal_factor
+    from loyalist.promote.season import closed_season, promotion_season_factors, seasonal_factor
 
     daily = st.query(f"""SELECT CAST({s.ORDERED_AT} AS DATE) AS day,
                                 count(DISTINCT {s.ORDER_ID}) AS orders
@@ -228,7 +228,9 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     whose end is its simulated present). ``priors``: a priors file (:func:`load_priors`) or
     a frame of its rows (``attrs["source"]`` names it in messages and in the assumptions)."""
     from loyalist.promote.catalog import load_constraints
-    from loyalist.promote.plan import PlanContext, make_plan, match_categories
+    from loyalist.promote.context import PlanContext
+    from loyalist.promote.effects import match_categories
+    from loyalist.promote.plan import make_plan
 
     say = progress or (lambda _m: None)
     params = plan_params(budget, goal, period, budget_per_month=budget_per_month,

@@ -133,7 +133,8 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     (status ``partial``) and the plan runs on those segments."""
     from loyalist.forecast.forecaster import MAX_HORIZON
     from loyalist.promote.catalog import amount_text
-    from loyalist.promote.plan import CLOSED_SEASON, goal_value_text
+    from loyalist.promote.explain import goal_value_text
+    from loyalist.promote.season import CLOSED_SEASON
 
     say = progress or (lambda _m: None)
     started = time.perf_counter()

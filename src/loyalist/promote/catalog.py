@@ -627,7 +627,7 @@ class PlanParams:
     segments: list[str] = field(default_factory=list)
     clear_categories: list[str] = field(default_factory=list)
     #: redistribute each promotion's effect by the offer's fit to the customer (an assumption;
-    #: loyalist.promote.plan.offer_fit)
+    #: loyalist.promote.effects.offer_fit)
     offer_fit: bool = True
     #: budget per month of MONTH_DAYS days; when given, ``budget`` is derived from it
     budget_per_month: float | None = None

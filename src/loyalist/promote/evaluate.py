@@ -16,8 +16,9 @@ import pandas as pd
 
 from loyalist import schema as s
 from loyalist.promote.catalog import Constraints, PlanParams
+from loyalist.promote.context import PlanContext
+from loyalist.promote.instance import PlanInstance, build_instance
 from loyalist.promote.optimize import Problem, solve
-from loyalist.promote.plan import PlanContext, PlanInstance, build_instance
 
 __all__ = ["TRUTH_TO_PREDICTION", "evaluate_against_truth", "truth_predictions"]
 

@@ -343,7 +343,7 @@ def plan(st: Store, as_of: pd.Timestamp | None, fix: str
          ) -> tuple[dict[str, Any] | None, str | None]:
     """The latest plan (of ``as_of`` when given): its summary, ranked promotions, allocation
     over promotions and the budget-sensitivity curve."""
-    from loyalist.promote.plan import empty_promotions
+    from loyalist.promote.explain import empty_promotions
 
     ts, why = _pick_as_of(st, s.T_PLANS, as_of, fix)
     if ts is None:

@@ -34,7 +34,7 @@ order redeems), each end at whichever combination gives the lowest / highest val
 (:func:`assumed_redemptions`: the redemptions move with the use rate and with the buyers the
 effect adds). One assumption holds for every customer of a promotion, so these ends are not
 independent errors that average out over customers: the plan adds them up per promotion
-(``loyalist.promote.plan._interval``), as it does a learned model's bootstrap error. A measured
+(``loyalist.promote.explain._interval``), as it does a learned model's bootstrap error. A measured
 plan's 80% intervals were 0.7-1.6x its revenue wide (median per promotion x segment on the
 generated scenarios); without the use rate's range a prior-only plan's were 0.2x.
 
@@ -231,7 +231,7 @@ def assumed_range(pred: pd.DataFrame, mech: OfferMechanics, red: np.ndarray,
     that only discounts orders that come anyway. A learned row's redemptions are measured, and
     its points stay the bootstrap's. In place. The response model's rows
     (:class:`~loyalist.response.model.ResponseModel`) and the plan's, after it moves the
-    effects (:func:`loyalist.promote.plan.revalue`), both take them from here."""
+    effects (:func:`loyalist.promote.effects.revalue`), both take them from here."""
     prior = (pred["method"] == PriorResponse.method).to_numpy()
     lo_o = pred["incremental_orders_p10"].to_numpy(dtype=float)
     hi_o = pred["incremental_orders_p90"].to_numpy(dtype=float)
