@@ -73,7 +73,7 @@ from loyalist.response.value import MULTI_USE, OfferMechanics, structural_value
 
 __all__ = ["BASKET_ELASTICITY", "CATEGORY_REVENUE_RULE", "COMPETITOR_ELASTICITY", "FIT_CAP",
            "FIT_FLOOR", "FIT_PRIOR_ITEMS", "OVERSTOCK_BONUS", "goal_values", "match_categories",
-           "target_revenue"]
+           "target_categories", "target_revenue"]
 
 #: how strongly a competitor's percent-off cuts our response, per kind (assumption)
 COMPETITOR_ELASTICITY = {"percent_discount": 1.6, "fixed_voucher": 1.4, "bogo": 1.3,
@@ -120,7 +120,10 @@ MECHANICS_COLUMNS = ("basket", "margin_rate", "redemption_added", "redemption_ad
                      "redemption_in_price", "redemption_outside")
 
 
-def _target_categories(ctx: PlanContext, params: PlanParams) -> list[str]:
+def target_categories(ctx: PlanContext, params: PlanParams) -> list[str]:
+    """The categories to clear: those named (``--clear``), else the inventory's overstocked
+    ones (none without either). The clear_inventory goal values the revenue in them, the
+    profit goal credits it :data:`OVERSTOCK_BONUS` more (:func:`goal_values`)."""
     if params.clear_categories:
         return list(params.clear_categories)
     inv = ctx.inventory
@@ -218,7 +221,7 @@ def goal_values(goal: str, pred: pd.DataFrame, ctx: PlanContext, params: PlanPar
     """The value ``v_ij`` of each row of ``pred`` for ``goal`` (module docstring) and the
     assumptions it used."""
     notes: list[str] = []
-    cats = _target_categories(ctx, params)
+    cats = target_categories(ctx, params)
     rev = pred["incremental_revenue"].to_numpy(dtype=float)
     if goal == "retention":
         v = pred["incremental_prob"].to_numpy(dtype=float)

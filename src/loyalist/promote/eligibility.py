@@ -13,7 +13,7 @@ from loyalist import schema as s
 from loyalist.errors import DataError
 from loyalist.promote.catalog import GOAL_UNITS, Constraints, PlanParams, amount_text, split_list
 from loyalist.promote.context import PlanContext
-from loyalist.promote.effects import _target_categories
+from loyalist.promote.effects import target_categories
 from loyalist.schema import NEW_SEGMENT
 
 __all__ = ["eligibility"]
@@ -220,7 +220,7 @@ def no_consent_data(ctx: PlanContext, constraints: Constraints) -> list[str]:
 def no_offer_on_targets(ctx: PlanContext, params: PlanParams) -> list[str]:
     """A warning when the goal is to clear categories that no catalog promotion is on: only
     store-wide offers reach them, through each customer's usual share of spend there."""
-    cats = _target_categories(ctx, params)
+    cats = target_categories(ctx, params)
     if params.goal != "clear_inventory" or not cats or "category" not in ctx.catalog:
         return []
     wanted = {c.casefold() for c in cats}

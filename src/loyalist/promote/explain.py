@@ -21,7 +21,7 @@ from loyalist.promote.catalog import (
     split_list,
 )
 from loyalist.promote.context import PlanContext
-from loyalist.promote.effects import OVERSTOCK_BONUS, _target_categories
+from loyalist.promote.effects import OVERSTOCK_BONUS, target_categories
 from loyalist.promote.instance import PlanInstance, _matrix
 from loyalist.response.value import Offer, mechanics_text
 from loyalist.schema import NEW_SEGMENT
@@ -193,7 +193,7 @@ def goal_unit(params: PlanParams, ctx: PlanContext) -> str:
     """What a plan's goal value counts. Profit with overstocked categories is not profit
     alone: their revenue is credited :data:`loyalist.promote.effects.OVERSTOCK_BONUS` on top
     (avoided markdowns), so the unit says so and the net profit stays the plan's profit."""
-    if params.goal == "profit" and _target_categories(ctx, params):
+    if params.goal == "profit" and target_categories(ctx, params):
         return (f"of goal value (incremental profit plus a {OVERSTOCK_BONUS:.0%} credit on "
                 "revenue in overstocked categories)")
     return GOAL_UNITS[params.goal]

@@ -22,7 +22,7 @@ from loyalist import schema as s
 from loyalist.errors import InfeasibleError
 from loyalist.promote.catalog import CLEAR_GOALS, COUNT_GOALS, MONTH_DAYS, Constraints, PlanParams
 from loyalist.promote.context import PlanContext
-from loyalist.promote.effects import _target_categories
+from loyalist.promote.effects import target_categories
 from loyalist.promote.explain import (
     _confidence,
     _interval,
@@ -235,7 +235,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         "as_of": str(ctx.as_of.date()), "segments": params.segments or None,
         "offer_fit": bool(params.offer_fit),
         # the categories whose clearance the goal values (named, else the overstocked ones)
-        "categories_to_clear": _target_categories(ctx, params)
+        "categories_to_clear": target_categories(ctx, params)
         if params.goal in CLEAR_GOALS else None,
         "spend": spend, "expected_value": value, "goal_value": value,
         "goal_unit": goal_unit(params, ctx), "cost_per_goal_unit": per_unit,
