@@ -2122,3 +2122,25 @@ def test_a_rationale_says_where_its_revenue_comes_from() -> None:
     assert "expected to lower buying by 0.5% points and add 54 in revenue (64 from topping " \
            "orders up to the 500 minimum spend, net of the discount; less 10 lost with fewer " \
            "orders at the usual basket)" in text
+
+
+def test_a_plan_does_not_depend_on_the_order_of_the_catalogs_rows(scenario: dict,
+                                                                  tmp_path: Path) -> None:
+    """A store's table scan guarantees no row order (DuckDB's parallel insert may store a
+    small table's rows rotated): the same catalog in another order is the same plan, with
+    the same id."""
+    other = tmp_path / "reordered.duckdb"
+    shutil.copy(scenario["store"], other)
+    with Store(other) as st:
+        before = st.query(f"SELECT * FROM {s.T_CATALOG}")
+        st.con.execute(f"CREATE TEMP TABLE cat AS SELECT * FROM {s.T_CATALOG}")
+        st.con.execute(f"DELETE FROM {s.T_CATALOG}")
+        st.con.execute(f"INSERT INTO {s.T_CATALOG} SELECT * FROM cat "
+                       f"ORDER BY {s.NAME} DESC")
+        after = st.query(f"SELECT * FROM {s.T_CATALOG}")
+    assert after[s.NAME].tolist() != before[s.NAME].tolist()
+    plans = [pipeline.plan(path, budget=3_000, goal="revenue", save=False)
+             for path in (scenario["store"], other)]
+    assert plans[0]["summary"]["plan_id"] == plans[1]["summary"]["plan_id"]
+    cols = [s.CUSTOMER_ID, "promotion"]
+    pd.testing.assert_frame_equal(plans[0]["customers"][cols], plans[1]["customers"][cols])

@@ -67,7 +67,10 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     if catalog is not None:
         cat = load_catalog(catalog)
     elif st.has_rows(s.T_CATALOG):
-        cat = normalise_catalog(st.table(s.T_CATALOG).drop(columns=[s.LOAD_ID]),
+        # by name: a table scan has no order (a parallel insert may store the rows rotated),
+        # and a plan must not depend on the order of the catalog's rows
+        cat = normalise_catalog(st.query(f"SELECT * EXCLUDE ({s.LOAD_ID}) FROM {s.T_CATALOG} "
+                                         f"ORDER BY {s.NAME}"),
                                 source=f"store table {s.T_CATALOG}")
     else:
         median = _median_order_value(st, ts)
@@ -274,7 +277,7 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     # (and replaces its rows); another store's plan with the same parameters gets its own
     chose = res["customers"][[s.CUSTOMER_ID, "promotion"]]
     key = json.dumps({"as_of": str(ts), "params": params.__dict__, "constraints": cons.as_dict(),
-                      "catalog": inp["catalog"].to_dict(orient="records"),
+                      "catalog": inp["catalog"].sort_values(s.NAME).to_dict(orient="records"),
                       "customers": len(inp["customers"]),
                       **({"priors": overrides.to_dict(orient="records")}
                          if overrides is not None else {}),
