@@ -424,7 +424,7 @@ def test_an_inventory_cap_holds_the_plans_expected_redemptions(scenario: dict) -
     assert 0 <= summ["optimizer"]["gap"] < 0.05  # proven against the cap, not a count
     assert summ["optimizer"]["bound"] >= summ["expected_value"]
     assert any(a.startswith("inventory cap knitwear: at most 30 expected redemptions over "
-                            "winter_clearance_30, knitwear_bogo_50; the plan expects ")
+                            "knitwear_bogo_50, winter_clearance_30; the plan expects ")
                for a in summ["assumptions"])
     # pricing the redemptions beats a plain count per promotion, which keeps the customers
     # most likely to redeem: cap each knitwear promotion's customers to fit on its own
