@@ -226,7 +226,7 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     ``out`` (see :data:`PLAN_FILES`) and to the store tables ``plans`` / ``plan_customers``.
     The budget is the period's total (``budget``) or an amount per 30-day month
     (``budget_per_month``: sends are scheduled so that no month spends more).
-    ``offer_fit=False`` drops the offer-fit assumption (:func:`loyalist.promote.plan.offer_fit`).
+    ``offer_fit=False`` drops the offer-fit assumption (:func:`loyalist.promote.effects.offer_fit`).
     ``stale_check`` warns when the data end long before today (off for a generated scenario,
     whose end is its simulated present). ``priors``: a priors file (:func:`load_priors`) or
     a frame of its rows (``attrs["source"]`` names it in messages and in the assumptions)."""
