@@ -2124,23 +2124,29 @@ def test_a_rationale_says_where_its_revenue_comes_from() -> None:
            "orders at the usual basket)" in text
 
 
-def test_a_plan_does_not_depend_on_the_order_of_the_catalogs_rows(scenario: dict,
-                                                                  tmp_path: Path) -> None:
+def test_a_plan_does_not_depend_on_the_order_of_the_stores_rows(scenario: dict,
+                                                               tmp_path: Path) -> None:
     """A store's table scan guarantees no row order (DuckDB's parallel insert may store a
-    small table's rows rotated): the same catalog in another order is the same plan, with
-    the same id."""
+    small table's rows rotated): the same catalog, inventory and competitor calendar in
+    another order are the same plan, with the same id and the same words."""
     other = tmp_path / "reordered.duckdb"
     shutil.copy(scenario["store"], other)
     with Store(other) as st:
-        before = st.query(f"SELECT * FROM {s.T_CATALOG}")
-        st.con.execute(f"CREATE TEMP TABLE cat AS SELECT * FROM {s.T_CATALOG}")
-        st.con.execute(f"DELETE FROM {s.T_CATALOG}")
-        st.con.execute(f"INSERT INTO {s.T_CATALOG} SELECT * FROM cat "
-                       f"ORDER BY {s.NAME} DESC")
-        after = st.query(f"SELECT * FROM {s.T_CATALOG}")
-    assert after[s.NAME].tolist() != before[s.NAME].tolist()
-    plans = [pipeline.plan(path, budget=3_000, goal="revenue", save=False)
+        for table, key in ((s.T_CATALOG, s.NAME), (s.T_INVENTORY, s.CATEGORY),
+                           (s.T_COMPETITORS, s.STARTS_AT)):
+            before = st.query(f"SELECT * FROM {table}")
+            st.con.execute(f"CREATE TEMP TABLE copy AS SELECT * FROM {table}")
+            st.con.execute(f"DELETE FROM {table}")
+            st.con.execute(f"INSERT INTO {table} SELECT * FROM copy ORDER BY {key} DESC")
+            st.con.execute("DROP TABLE copy")
+            after = st.query(f"SELECT * FROM {table}")
+            assert len(after) > 1 and after[key].tolist() != before[key].tolist()
+    plans = [pipeline.plan(path, budget=3_000, goal="profit", save=False)
              for path in (scenario["store"], other)]
-    assert plans[0]["summary"]["plan_id"] == plans[1]["summary"]["plan_id"]
+    summ = [p["summary"] for p in plans]
+    assert summ[0]["plan_id"] == summ[1]["plan_id"]
+    for k in ("categories_to_clear", "assumptions", "warnings"):
+        assert summ[0][k] == summ[1][k], k
     cols = [s.CUSTOMER_ID, "promotion"]
     pd.testing.assert_frame_equal(plans[0]["customers"][cols], plans[1]["customers"][cols])
+    pd.testing.assert_frame_equal(plans[0]["promotions"], plans[1]["promotions"])

@@ -67,10 +67,7 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     if catalog is not None:
         cat = load_catalog(catalog)
     elif st.has_rows(s.T_CATALOG):
-        # by name: a table scan has no order (a parallel insert may store the rows rotated),
-        # and a plan must not depend on the order of the catalog's rows
-        cat = normalise_catalog(st.query(f"SELECT * EXCLUDE ({s.LOAD_ID}) FROM {s.T_CATALOG} "
-                                         f"ORDER BY {s.NAME}"),
+        cat = normalise_catalog(st.table(s.T_CATALOG).drop(columns=[s.LOAD_ID]),
                                 source=f"store table {s.T_CATALOG}")
     else:
         median = _median_order_value(st, ts)

@@ -390,8 +390,11 @@ class Store:
         return self.con.execute(sql, params or []).df()
 
     def table(self, name: str) -> pd.DataFrame:
+        """The whole table, its rows sorted by every column: a scan has no order (a parallel
+        insert may store a small table's rows rotated), and what is made from a table must
+        not depend on the order its rows come back in."""
         self.require(name)
-        return self.query(f"SELECT * FROM {name}")
+        return self.query(f"SELECT * FROM {name} ORDER BY ALL")
 
     def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
         """First and last order time in the store."""
