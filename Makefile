@@ -11,8 +11,8 @@ setup: ## install uv and the locked environment into .venv (fresh machine: Pytho
 demo: setup ## main job: generate a scenario, build the store, run every part -> out/
 	$(UV) run --frozen loyalist demo --out out
 
-test: setup ## the whole test suite (what CI runs)
-	$(UV) run --frozen pytest -n 2 --dist loadgroup
+test: setup ## the whole test suite (what CI runs), with its 25 slowest steps listed
+	$(UV) run --frozen pytest -n 2 --dist loadgroup --durations=25
 
 bench: setup ## benchmarks -> benchmarks/results/*.json (numbers recorded in BENCHMARKS.md)
 	for b in benchmarks/bench_*.py; do $(UV) run --frozen python $$b || exit 1; done
