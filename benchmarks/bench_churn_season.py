@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from loyalist import schema as s  # noqa: E402
-from loyalist.churn.model import _level_shift, _shift  # noqa: E402
+from loyalist.churn.model import level_shift, shift_log_odds  # noqa: E402
 from loyalist.evaluation.run import fit_customer_models  # noqa: E402
 from loyalist.features import labels  # noqa: E402
 from loyalist.pipeline import generate, load_scenario  # noqa: E402
@@ -64,9 +64,9 @@ def one_store(scenario: str, seed: int, customers: int, months: int, n: int,
             level = plain  # the alternative: the season's level alone, without the latest gap
             if churn.season_cutoff_ is not None:
                 at = (pd.to_datetime(panel["as_of"]) == churn.season_cutoff_).to_numpy()
-                gap = _level_shift(churn.calibrate(churn.predict_raw(panel[at])),
-                                   float(panel.loc[at, "churned"].mean()))
-                level = _shift(plain, gap)
+                gap = level_shift(churn.calibrate(churn.predict_raw(panel[at])),
+                                  float(panel.loc[at, "churned"].mean()))
+                level = shift_log_odds(plain, gap)
             row: dict[str, object] = {
                 "scenario": scenario, "seed": seed, "cutoff": str(ts.date()),
                 "season_cutoff": churn.season_cutoff_, "shift": churn.season_shift_,

@@ -1404,14 +1404,14 @@ def test_plan_interval_adds_one_promotions_errors_up() -> None:
     them), so their sampling errors add up; promotions are bootstrapped apart, so theirs add
     in quadrature. The old rule treated every customer as independent: 100 customers of one
     promotion, each +-1 around 1, gave +-10 around 100 where the model's error is +-100."""
-    from loyalist.promote.explain import _interval
+    from loyalist.promote.explain import summed_interval
 
     one = pd.DataFrame({"promotion": "a", "incremental_revenue": np.ones(100),
                         "incremental_revenue_p10": np.zeros(100),
                         "incremental_revenue_p90": np.full(100, 2.0)})
-    assert _interval(one) == pytest.approx((0.0, 200.0))
+    assert summed_interval(one) == pytest.approx((0.0, 200.0))
     two = pd.concat([one, one.assign(promotion="b", incremental_revenue_p10=0.5)])
-    lo, hi = _interval(two)
+    lo, hi = summed_interval(two)
     assert lo == pytest.approx(200 - np.hypot(100, 50)) and hi == pytest.approx(200 + np.hypot(
         100, 100))
 
@@ -1568,9 +1568,9 @@ def test_spend_limits_name_the_promotion_and_the_file(scenario: dict, tmp_path: 
     with pytest.raises(LoyalistError, match=r"^.*c.toml: \[max_spend\] names promotion "
                                             r"'no_such_promo', which is not in the catalog \("):
         make_plan(pred, _ctx(scenario), PlanParams(budget=100), load_constraints(c))
-    from loyalist.promote.explain import _named
+    from loyalist.promote.explain import in_merchant_words
 
-    assert _named("promotion 1: promo_min_spend 5.00 cannot be reached", ["a", "b"],
+    assert in_merchant_words("promotion 1: promo_min_spend 5.00 cannot be reached", ["a", "b"],
                   "c.toml") == "c.toml: b: min_spend 5.00 cannot be reached"
 
 
@@ -2106,7 +2106,7 @@ def test_a_rationale_says_where_its_revenue_comes_from() -> None:
     """Exploratory report 8, finding 2: "expected to lower buying by 0.5% points and add
     6,288 in revenue" (an electronics voucher over 500) did not say the revenue is the
     top-up of orders to the voucher's threshold."""
-    from loyalist.promote.explain import _rationale
+    from loyalist.promote.explain import rationale
 
     catalog = pd.DataFrame({"name": ["v50"], "kind": ["fixed_voucher"], "value": [50.0],
                             "min_spend": [500.0], "category": [""]})
@@ -2118,7 +2118,7 @@ def test_a_rationale_says_where_its_revenue_comes_from() -> None:
     g["incremental_revenue"] = (g["incremental_orders"] * g["basket"]
                                 + g["expected_redemptions"] * (g["redemption_added"]
                                                                - g["redemption_in_price"]))
-    text = _rationale("v50", "fixed_voucher", "Champions", g, "average_order_value", ctx)
+    text = rationale("v50", "fixed_voucher", "Champions", g, "average_order_value", ctx)
     assert "expected to lower buying by 0.5% points and add 54 in revenue (64 from topping " \
            "orders up to the 500 minimum spend, net of the discount; less 10 lost with fewer " \
            "orders at the usual basket)" in text

@@ -37,7 +37,7 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit
 
-from loyalist.churn.model import _season_shift, _shift, check_thresholds, score_frame, tier
+from loyalist.churn.model import check_thresholds, score_frame, season_shift, shift_log_odds, tier
 from loyalist.churn.reasons import phrase
 from loyalist.errors import DataError, NotFittedError, ParameterError
 from loyalist.evaluation.splits import panel_horizon, require_panel
@@ -188,7 +188,7 @@ class BaselineChurnModel:
         self.holdout_cutoff_ = self.train_cutoffs_[-1]
         self.n_train_ = int(len(panel))
         self.latest_rate_ = float(churned[latest] / n[latest])
-        self.season_shift_, self.season_cutoff_, self.season_note_ = _season_shift(
+        self.season_shift_, self.season_cutoff_, self.season_note_ = season_shift(
             lambda rows: self._level(z[np.asarray(rows)]), y.astype(int), cut, horizon)
         self.note_ = None
         if slope <= 1e-9:
@@ -222,7 +222,7 @@ class BaselineChurnModel:
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         """Probability of no purchase in the horizon, one per row of ``features``."""
         z = _transform(self.baseline, self.score_raw(features))
-        return _shift(self._level(z), self.season_shift_)
+        return shift_log_odds(self._level(z), self.season_shift_)
 
     def tier(self, probability: Any) -> np.ndarray:
         """"high" above the high threshold, "medium" from the medium one up, else "low"."""

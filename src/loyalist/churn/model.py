@@ -8,7 +8,7 @@ calibrator (Platt 1999 sigmoid on the log-odds, or isotonic regression, Zadrozny
 is fitted on the held-out predictions; the booster is then refitted on every cutoff with the
 same number of rounds. When the panel reaches a year before the window the model predicts,
 the calibrated probabilities are moved by that season's difference from the latest window
-(:func:`_season_shift`). Tiers cut the calibrated probability at configurable thresholds;
+(:func:`season_shift`). Tiers cut the calibrated probability at configurable thresholds;
 reasons come from the booster's own contributions (:mod:`loyalist.churn.reasons`).
 """
 
@@ -131,7 +131,7 @@ class ChurnModel:
         self.typical_ = {c: float(np.nanmedian(x.loc[latest, c]))
                          for c in ("monetary_total", "distinct_products")}
         cal = self._calibrate(fit.holdout_pred)
-        self.season_shift_, self.season_cutoff_, self.season_note_ = _season_shift(
+        self.season_shift_, self.season_cutoff_, self.season_note_ = season_shift(
             lambda rows: self._calibrate(self.booster_.predict_proba(x.loc[rows])[:, 1]),
             y, cut, horizon)
         self.holdout_metrics_ = {"roc_auc": roc_auc(y_hold, fit.holdout_pred),
@@ -164,7 +164,7 @@ class ChurnModel:
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of no purchase in the horizon, one per row of ``features``,
         with the seasonal shift (``season_shift_``) for the window after the latest cutoff."""
-        return _shift(self._calibrate(self.predict_raw(features)),
+        return shift_log_odds(self._calibrate(self.predict_raw(features)),
                       getattr(self, "season_shift_", 0.0))
 
     def calibrate(self, raw: Any) -> np.ndarray:
@@ -234,21 +234,21 @@ def describe_tiers(thresholds: tuple[float, float]) -> str:
     return f"high above {hi:g}, medium {lo:g} to {hi:g}, low below {lo:g}"
 
 
-def _shift(p: np.ndarray, delta: float) -> np.ndarray:
+def shift_log_odds(p: np.ndarray, delta: float) -> np.ndarray:
     """Move probabilities by ``delta`` on the log-odds scale (0 leaves them exactly)."""
     if delta == 0.0:
         return p
     return np.asarray(expit(_logit(p) + delta), dtype=float)
 
 
-def _level_shift(p: np.ndarray, rate: float) -> float:
+def level_shift(p: np.ndarray, rate: float) -> float:
     """The log-odds shift that makes the mean of ``p`` equal ``rate`` (0 < rate < 1)."""
     z = _logit(p)
     return float(brentq(lambda d: float(np.mean(expit(z + d))) - rate, -30.0, 30.0))
 
 
-def _season_shift(predict: Callable[[np.ndarray], np.ndarray], y: np.ndarray, cut: pd.Series,
-                  horizon: int) -> tuple[float, str | None, str | None]:
+def season_shift(predict: Callable[[np.ndarray], np.ndarray], y: np.ndarray, cut: pd.Series,
+                 horizon: int) -> tuple[float, str | None, str | None]:
     """Seasonality for the window the model predicts: the one after the latest cutoff
     ``h + horizon``. The calibrator is fitted on the latest window ``[h, h + horizon)``, whose
     churn rate is that season's (Oct-Dec, when lapsed customers come back, is not Jan-Mar).
@@ -290,7 +290,7 @@ def _season_shift(predict: Callable[[np.ndarray], np.ndarray], y: np.ndarray, cu
             if rate is None:
                 return 0.0, None, f"no seasonal correction: {said}"
             notes.append(said)
-        gaps.append(_level_shift(predict(rows), rate))
+        gaps.append(level_shift(predict(rows), rate))
     return gaps[0] - gaps[1], str(near.date()), "; ".join(notes) or None
 
 

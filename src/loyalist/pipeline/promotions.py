@@ -328,7 +328,7 @@ def write_plan(res: dict[str, Any], out: Path) -> dict[str, str]:
     return files
 
 
-def _plan_against_truth(truth_file: Path, planned: dict[str, Any]) -> dict[str, Any]:
+def plan_against_truth(truth_file: Path, planned: dict[str, Any]) -> dict[str, Any]:
     """A generated scenario knows the truth: the plan's true value as a share of the oracle's,
     next to random targeting, cheapest-for-everyone and highest-churn-first."""
     from loyalist.promote.catalog import PlanParams

@@ -23,7 +23,7 @@ from loyalist.errors import DataError, check_days
 from loyalist.features import MAX_HORIZON_DAYS, to_as_of
 from loyalist.pipeline.customers import train
 from loyalist.pipeline.products import basket_rules, evaluate_recommend, forecast, recommend
-from loyalist.pipeline.promotions import _plan_against_truth, load_priors, plan, plan_params
+from loyalist.pipeline.promotions import load_priors, plan, plan_against_truth, plan_params
 from loyalist.pipeline.store import (
     Progress,
     features,
@@ -73,7 +73,7 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
                    stale_check=False,
                    period=int(meta["planning_period_days"]), as_of=str(as_of.date()),
                    out=out / "plan")
-    plan_eval = _plan_against_truth(Path(gen["files"]["truth_response"]), planned)
+    plan_eval = plan_against_truth(Path(gen["files"]["truth_response"]), planned)
     say("writing the HTML report and exports")
     rep = report(store_path, out / "report", train_dir=out / "customers")
     result = {

@@ -256,7 +256,7 @@ def unsold_categories(ctx: PlanContext) -> list[str]:
     return out
 
 
-def _known_age(ctx: PlanContext) -> np.ndarray:
+def known_age(ctx: PlanContext) -> np.ndarray:
     c = ctx.customers
     return c[s.AGE].notna().to_numpy() if s.AGE in c else np.zeros(len(c), dtype=bool)
 
@@ -264,7 +264,7 @@ def _known_age(ctx: PlanContext) -> np.ndarray:
 def no_age_text(ctx: PlanContext, constraints: Constraints, promo: str | None) -> str | None:
     """Why an age limit excludes everyone when no customer has a known age (None when some
     have one): an unknown age counts as under age."""
-    if _known_age(ctx).any() or not constraints.min_age:
+    if known_age(ctx).any() or not constraints.min_age:
         return None
     rules = ", ".join(f"{k} {v:g}" for k, v in constraints.min_age.items())
     where = f" in {constraints.source}" if constraints.source else ""

@@ -22,7 +22,7 @@ from loyalist.promote.catalog import (
 )
 from loyalist.promote.context import PlanContext
 from loyalist.promote.effects import OVERSTOCK_BONUS, target_categories
-from loyalist.promote.instance import PlanInstance, _matrix
+from loyalist.promote.instance import PlanInstance, to_matrix
 from loyalist.response.value import Offer, mechanics_text
 from loyalist.schema import NEW_SEGMENT
 
@@ -32,7 +32,7 @@ __all__ = ["closed_season_text", "goal_value_text", "losing_money"]
 UNSPENT_SHARE = 0.05
 
 
-def _named(message: str, promotions: list[str], source: str | None) -> str:
+def in_merchant_words(message: str, promotions: list[str], source: str | None) -> str:
     """An optimizer message in the merchant's words: promotion names for the optimizer's
     column numbers, the constraints file's keys for its row names, and the file."""
     text = re.sub(r"\bpromotion (\d+)\b",
@@ -74,9 +74,9 @@ def empty_promotions() -> pd.DataFrame:
                          for c in s.PLAN_PROMOTION_COLUMNS})
 
 
-def _confidence(pred: pd.DataFrame, lo: float, hi: float) -> str:
+def confidence_level(pred: pd.DataFrame, lo: float, hi: float) -> str:
     """'high' when ``lo``..``hi``, the 80% interval of the rows' incremental revenue
-    (:func:`_interval`), excludes zero and is narrower than the revenue itself, 'low' when it
+    (:func:`summed_interval`), excludes zero and is narrower than the revenue itself, 'low' when it
     includes zero or most rows rest on assumed response, else 'medium'."""
     if pred.empty:
         return "n/a"
@@ -90,7 +90,7 @@ def _confidence(pred: pd.DataFrame, lo: float, hi: float) -> str:
     return "high" if hi - lo < mean and prior == 0 else "medium"
 
 
-def _interval(rows: pd.DataFrame, col: str = "incremental_revenue") -> tuple[float, float]:
+def summed_interval(rows: pd.DataFrame, col: str = "incremental_revenue") -> tuple[float, float]:
     """80% interval of the summed expected ``col`` of ``rows`` from each row's 10/90% points.
 
     The points are the sampling error of the response model's fit (bootstrap bags), and one
@@ -107,8 +107,8 @@ def _interval(rows: pd.DataFrame, col: str = "incremental_revenue") -> tuple[flo
     return mean - float(np.sqrt((lo ** 2).sum())), mean + float(np.sqrt((hi ** 2).sum()))
 
 
-def _rationale(promo: str, kind: str, seg: str, g: pd.DataFrame, goal: str, ctx: PlanContext
-               ) -> str:
+def rationale(promo: str, kind: str, seg: str, g: pd.DataFrame, goal: str, ctx: PlanContext
+              ) -> str:
     c = ctx.customers.reindex(g[s.CUSTOMER_ID])
     who = f"{len(g):,} {seg} customers"
     bits = []
@@ -259,7 +259,7 @@ def why_empty(inst: PlanInstance, params: PlanParams) -> str | None:
     room = max(b for _, _, b in months)
     if c_min > room * (1 + 1e-9):
         need = amount_text(c_min, up=True)
-        contact = (_matrix(inst.pred, "contact_cost", inst.rows, inst.cols, v.shape, np.nan)
+        contact = (to_matrix(inst.pred, "contact_cost", inst.rows, inst.cols, v.shape, np.nan)
                    if "contact_cost" in inst.pred else np.full(v.shape, np.nan))
         cc = float(contact[i, j])
         parts = ""
@@ -287,7 +287,7 @@ def why_empty(inst: PlanInstance, params: PlanParams) -> str | None:
             + (", ".join(limits) if limits else "the constraints") + "; relax them")
 
 
-def _segment_table(ctx: PlanContext, picked: pd.DataFrame) -> pd.DataFrame:
+def segment_table(ctx: PlanContext, picked: pd.DataFrame) -> pd.DataFrame:
     c = ctx.customers
     seg = c["segment"].astype(str) if "segment" in c else pd.Series("all", index=c.index)
     agg: dict[str, Any] = {"customers": (s.CUSTOMER_ID, "size")}

@@ -25,10 +25,10 @@ from loyalist.promote.effects import (
     shrink_effects,
 )
 from loyalist.promote.eligibility import (
-    _known_age,
     check_segments,
     drop_wasteful,
     eligibility,
+    known_age,
     no_age_text,
     no_consent_data,
     no_offer_on_targets,
@@ -44,8 +44,8 @@ __all__ = ["InventoryCap", "PlanInstance", "build_instance", "floor_sends",
 CAP_ROUNDS = 12
 
 
-def _matrix(pred: pd.DataFrame, col: str | np.ndarray, rows: np.ndarray, cols: np.ndarray,
-            shape: tuple[int, int], fill: float) -> np.ndarray:
+def to_matrix(pred: pd.DataFrame, col: str | np.ndarray, rows: np.ndarray, cols: np.ndarray,
+              shape: tuple[int, int], fill: float) -> np.ndarray:
     out = np.full(shape, fill, dtype=float)
     out[rows, cols] = pred[col].to_numpy(dtype=float) if isinstance(col, str) else col
     return out
@@ -131,8 +131,8 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     rows = customers.get_indexer(pred[s.CUSTOMER_ID])
     cols = pd.Index(promotions).get_indexer(pred["promotion"])
     shape = (len(customers), len(promotions))
-    v = _matrix(pred, value, rows, cols, shape, 0.0)
-    c = _matrix(pred, "expected_cost", rows, cols, shape, 0.0)
+    v = to_matrix(pred, value, rows, cols, shape, 0.0)
+    c = to_matrix(pred, "expected_cost", rows, cols, shape, 0.0)
     elig = np.zeros(shape, dtype=bool)
     elig[rows, cols] = ok
     if not elig.any():
@@ -143,12 +143,12 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                         f"{worst}, {excluded.get(worst, 0):,} customers)"
                         + (f": {why}" if why else "; relax the constraints or target other "
                            "segments"))
-    if constraints.min_age and not _known_age(ctx).any():
+    if constraints.min_age and not known_age(ctx).any():
         notes.append(no_age_text(ctx, constraints, None) or "")
     usual = None
     if usual_value is not None and usual_cost is not None:
-        usual = (_matrix(pred, usual_value[keep], rows, cols, shape, 0.0),
-                 _matrix(pred, usual_cost[keep], rows, cols, shape, 0.0))
+        usual = (to_matrix(pred, usual_value[keep], rows, cols, shape, 0.0),
+                 to_matrix(pred, usual_cost[keep], rows, cols, shape, 0.0))
     v, waste_note = drop_wasteful(v, c, elig, params.goal, constraints, promotions,
                                   usual=usual)
     if waste_note:
@@ -159,7 +159,7 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     lo = np.array([constraints.min_spend.get(p, np.nan) for p in promotions], dtype=float)
     hi = np.array([constraints.max_spend.get(p, np.nan) for p in promotions], dtype=float)
     caps: list[InventoryCap] = []
-    redemptions = _matrix(pred, "expected_redemptions", rows, cols, shape, 0.0) \
+    redemptions = to_matrix(pred, "expected_redemptions", rows, cols, shape, 0.0) \
         if constraints.inventory_caps else None
     for category, cap in constraints.inventory_caps.items():
         on = [j for j, p in enumerate(promotions)

@@ -24,26 +24,26 @@ from loyalist.promote.catalog import CLEAR_GOALS, COUNT_GOALS, MONTH_DAYS, Const
 from loyalist.promote.context import PlanContext
 from loyalist.promote.effects import target_categories
 from loyalist.promote.explain import (
-    _confidence,
-    _interval,
-    _named,
-    _rationale,
-    _segment_table,
     closed_season_text,
+    confidence_level,
     empty_promotions,
     goal_unit,
     goal_value_text,
+    in_merchant_words,
     losing_money,
     mechanics_notes,
+    rationale,
+    segment_table,
+    summed_interval,
     unspent_text,
     why_empty,
 )
 from loyalist.promote.instance import (
-    _matrix,
     build_instance,
     floor_sends,
     meet_inventory_caps,
     schedule,
+    to_matrix,
 )
 from loyalist.promote.optimize import Problem, Solution, greedy_baseline, sensitivity, solve
 from loyalist.schema import NEW_SEGMENT
@@ -71,7 +71,8 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
 
         sol, cap_notes = meet_inventory_caps(inst, solver(inst.problem), solver)
     except InfeasibleError as e:
-        raise InfeasibleError(_named(str(e), inst.promotions, constraints.source)) from None
+        raise InfeasibleError(in_merchant_words(str(e), inst.promotions,
+                                                constraints.source)) from None
     inst.notes.extend(cap_notes)
     v = np.asarray(inst.problem.value)
     cost = np.asarray(inst.problem.cost)
@@ -132,7 +133,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     picked["net_profit"] = net
     rows = []
     for (promo, sg), g in picked.groupby(["promotion", "target_segment"], sort=False):
-        rev_lo, rev_hi = _interval(g)
+        rev_lo, rev_hi = summed_interval(g)
         spend = g["expected_cost"].sum()
         rows.append({
             "promotion": promo, "kind": g["kind"].iloc[0], "target_segment": sg,
@@ -144,8 +145,8 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
             "cost": float(spend), "net_profit": float(g["net_profit"].sum()),
             "roi": float(g["net_profit"].sum() / spend) if spend > 0 else None,
             "goal_value": float(g["expected_incremental_value"].sum()),
-            "confidence": _confidence(g, rev_lo, rev_hi),
-            "rationale": _rationale(promo, g["kind"].iloc[0], sg, g, params.goal, ctx),
+            "confidence": confidence_level(g, rev_lo, rev_hi),
+            "rationale": rationale(promo, g["kind"].iloc[0], sg, g, params.goal, ctx),
         })
     if rows:
         promos = pd.DataFrame(rows).sort_values("goal_value", ascending=False) \
@@ -158,11 +159,11 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                        goal_value=("expected_incremental_value", "sum"))
                   .reindex(inst.promotions).fillna(0.0).reset_index())
     allocation["share_of_budget"] = allocation["spend"] / params.budget if params.budget else 0.0
-    segs = _segment_table(ctx, picked)
+    segs = segment_table(ctx, picked)
     budgets = np.linspace(0.0, 2.0 * params.budget, SENSITIVITY_POINTS) if params.budget > 0 \
         else np.array([0.0])
     # each budget's ROI from the very plan its value is read from (net profit as the plan's)
-    profit = _matrix(inst.pred, (inst.pred["incremental_margin"]
+    profit = to_matrix(inst.pred, (inst.pred["incremental_margin"]
                                  - inst.pred["contact_cost"]).to_numpy(dtype=float),
                      inst.rows, inst.cols, (len(inst.customers), len(inst.promotions)), 0.0)
     sens = sensitivity(inst.problem, budgets, time_limit=time_limit, profit=profit)
@@ -173,12 +174,12 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         except InfeasibleError as e:
             why = re.sub(r"\b(min_spend|max_spend|inventory cap)\[(\d+)\]",
                          lambda m: f"{m[1]} of {inst.promotions[int(m[2])]}",
-                         _named(str(e), inst.promotions, None).split(";")[0])
+                         in_merchant_words(str(e), inst.promotions, None).split(";")[0])
             base_note = ("no greedy baseline to compare with: taking the best value per spend "
                          f"first could not meet the constraints ({why.removeprefix('the ')})")
     spend = float(picked["expected_cost"].sum())
     net_total = float(net.sum())
-    rev_lo, rev_hi = _interval(picked)
+    rev_lo, rev_hi = summed_interval(picked)
     closed = (closed_season_text(ctx.closed_season, params, spend, int(chosen.sum()))
               if ctx.closed_season else None)
     # an empty plan for a closed season: the season is why, said once
@@ -245,7 +246,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         "net_profit": net_total, "roi": net_total / spend if spend > 0 else None,
         "customers_targeted": int(chosen.sum()), "customers_considered": len(inst.customers),
         "eligible_customers": int(inst.problem.eligible.any(axis=1).sum()),  # type: ignore[union-attr]
-        "excluded": inst.excluded, "confidence": _confidence(picked, rev_lo, rev_hi),
+        "excluded": inst.excluded, "confidence": confidence_level(picked, rev_lo, rev_hi),
         # why nobody is targeted, in one sentence (None when someone is); also a warning
         "empty_reason": empty,
         "optimizer": {"method": sol.method, "bound": sol.bound, "gap": gap,

@@ -121,7 +121,7 @@ def default_memory_limit() -> str:
     return f"{gb}GB"
 
 
-def _in_use(path: Path, duckdb_message: str, *, read_only: bool) -> str | None:
+def lock_message(path: Path, duckdb_message: str, *, read_only: bool) -> str | None:
     """One line for DuckDB's "Could not set lock on file ... (PID n)" (None for other I/O
     errors): which process holds the store, and what to do. A server holds it while it reads
     (``loyalist serve`` closes it after LOYALIST_STORE_IDLE_SECONDS without a request)."""
@@ -143,7 +143,7 @@ NOT_DUCKDB = ("{path}: not a Loyalist store (the file is not a DuckDB database);
               "of a store made by `loyalist ingest`, or a new file name")
 
 
-def _cannot_open(path: Path, duckdb_message: str, *, read_only: bool) -> str:
+def open_error_message(path: Path, duckdb_message: str, *, read_only: bool) -> str:
     """One line for an I/O error opening the store that is not a lock: what is wrong with
     the path, and what to do."""
     text = duckdb_message.lower()
@@ -205,7 +205,7 @@ def _ddl_columns() -> dict[str, set[str]]:
         con.close()
 
 
-def _check_ours(con: duckdb.DuckDBPyConnection, path: Path, *, create: bool) -> None:
+def check_ours(con: duckdb.DuckDBPyConnection, path: Path, *, create: bool) -> None:
     """Refuse a DuckDB file that is not a Loyalist store before anything is written to it:
     one holding other tables (another application's database), or, for a command that needs
     an existing store (``create=False``), one holding no table at all."""
@@ -257,12 +257,12 @@ class Store:
             raise StoreError(f"memory limit {config['memory_limit']!r} (LOYALIST_MEMORY_LIMIT): "
                              f"{str(e).splitlines()[0]}; use a size such as '4GB'") from None
         except duckdb.IOException as e:
-            raise StoreError(_in_use(self.path, str(e), read_only=read_only) or
-                             _cannot_open(self.path, str(e), read_only=read_only)) from None
+            raise StoreError(lock_message(self.path, str(e), read_only=read_only) or
+                             open_error_message(self.path, str(e), read_only=read_only)) from None
         # DuckDB's own progress bar (long queries) would draw over the commands' progress lines
         self.con.execute("SET enable_progress_bar = false")
         try:
-            _check_ours(self.con, self.path, create=create and not read_only)
+            check_ours(self.con, self.path, create=create and not read_only)
         except StoreError:
             self.con.close()
             raise

@@ -117,11 +117,11 @@ def compact(path: str | os.PathLike[str], *, keep_free: int = 0,
     hashes. Any failure (refusal, a full disk, an interruption) leaves the store as it was and
     removes the copy."""
     from loyalist.store import (
-        _cannot_open,
-        _check_ours,
-        _in_use,
+        check_ours,
         check_store_file,
         default_memory_limit,
+        lock_message,
+        open_error_message,
     )
 
     path = Path(path)
@@ -147,12 +147,12 @@ def compact(path: str | os.PathLike[str], *, keep_free: int = 0,
         con = duckdb.connect(str(path), config={
             "memory_limit": memory_limit or default_memory_limit()})
     except duckdb.IOException as e:
-        raise StoreError(_in_use(path, str(e), read_only=False) or
-                         _cannot_open(path, str(e), read_only=False)) from None
+        raise StoreError(lock_message(path, str(e), read_only=False) or
+                         open_error_message(path, str(e), read_only=False)) from None
     tmp = real.with_name(real.name + TEMP_SUFFIX)
     try:
         con.execute("SET enable_progress_bar = false")
-        _check_ours(con, path, create=False)
+        check_ours(con, path, create=False)
         if _wal(path).exists():  # a WAL left by a process that stopped: into the file first
             con.execute("CHECKPOINT")
         before = space(con)
