@@ -7,20 +7,32 @@ excluded), so every quarantined row can be traced back to its line in the file.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import duckdb
 
 from loyalist import schema as s
 from loyalist.errors import DataError
 from loyalist.ingest.parse import q
+from loyalist.ingest.text import (
+    _DELIMITERS,
+    _HEADER_SEARCH_LINES,
+    _header_cells,
+    _known_hits,
+    _open_binary,
+    _spaces_to_tabs,
+    _to_utf8,
+    header_line,
+    header_row,
+    text_encoding,
+    text_layout,
+)
 
 log = logging.getLogger(__name__)
 
@@ -403,165 +415,6 @@ def _zone(tz: str) -> str:
     return tz
 
 
-#: lines searched for the header row below a report title
-_HEADER_SEARCH_LINES = 30
-#: delimiters DuckDB's sniffer finds (a file with none of them may be aligned with spaces);
-#: a line is split on them (as a character class) to look at its cells
-_DELIMITERS = ",;\t|"
-
-
-@functools.cache
-def _known_column_names() -> frozenset[str]:
-    """Every column name (normalised) any table's reader recognises."""
-    from loyalist.ingest.adapters import SYNONYMS, normalise
-    from loyalist.ingest.tables import SPECS
-
-    names = set(SYNONYMS) | {normalise(c) for c in s.MAPPABLE}
-    for spec in SPECS.values():
-        names |= set(spec.synonyms) | {normalise(c) for c in spec.kinds}
-    return frozenset(names)
-
-
-def _open_binary(path: Path) -> BinaryIO:
-    import gzip
-
-    if path.suffix.lower() == ".gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return path.open("rb")
-
-
-def text_encoding(path: Path) -> str:
-    """'utf-16' (byte-order mark: Excel's 'Unicode text'), else 'utf-8' if the whole file
-    decodes as UTF-8, else 'latin-1' (Windows-era European exports: 'Käse' as one byte).
-
-    Decided before DuckDB reads the file: a failed read inside the load's transaction aborts
-    the transaction, so trying UTF-8 first and falling back could never work."""
-    import codecs
-
-    with _open_binary(path) as f:
-        head = f.read(4)
-        if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-            return "utf-16"
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        try:
-            decoder.decode(head)
-            for block in iter(lambda: f.read(1 << 22), b""):
-                decoder.decode(block)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "latin-1"
-    return "utf-8"
-
-
-def _to_utf8(path: Path, dest: Path) -> Path:
-    """A UTF-8 copy of a Windows-1252 text file (bytes it leaves undefined become U+FFFD)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with _open_binary(path) as src, dest.open("w", encoding="utf-8", newline="") as dst:
-        for block in iter(lambda: src.read(1 << 22), b""):
-            dst.write(block.decode("cp1252", errors="replace"))
-    return dest
-
-
-def decoded_text(path: Path) -> str:
-    """The whole text of a small file, decoded as a table is read (:func:`text_encoding`:
-    UTF-16 with its byte-order mark, UTF-8, else Windows-1252, whose undefined bytes become
-    U+FFFD as in :func:`_to_utf8`): a plan's catalog or constraints file."""
-    enc = text_encoding(path)
-    with _open_binary(path) as f:
-        return f.read().decode("cp1252" if enc == "latin-1" else enc, errors="replace")
-
-
-def header_line(path: Path, encoding: str = "utf-8") -> int:
-    """The line holding the column names: 0, unless the first line names fewer than two known
-    columns and a later one (within the first lines) names two or more, as in an export that
-    starts with a report title ('Sales by line, period 2024-01') and maybe a blank line."""
-    import io
-    import re
-
-    try:
-        with _open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding,
-                                                         errors="replace") as f:
-            lines = [f.readline() for _ in range(_HEADER_SEARCH_LINES)]
-    except (OSError, UnicodeError):
-        return 0
-    return header_row([re.split(f"[{_DELIMITERS}]", line) for line in lines if line])
-
-
-def _known_hits(cells: Sequence[Any]) -> int:
-    """How many distinct known column names the cells hold."""
-    from loyalist.ingest.adapters import normalise
-
-    known = _known_column_names()
-    return len({n for c in cells if c is not None
-                and (n := normalise(str(c).strip().strip('"\ufeff'))) in known})
-
-
-def header_row(rows: Sequence[Sequence[Any]]) -> int:
-    """The index of the row of ``rows`` (cells) holding the column names: 0, unless the first
-    names fewer than two known columns and a later one names two or more."""
-    counts = [_known_hits(r) for r in rows]
-    if not counts or counts[0] >= 2:
-        return 0
-    return next((i for i, n in enumerate(counts) if n >= 2), 0)
-
-
-#: a cell that is a value, not a column name: a number, an amount, a date or a time
-_VALUE_CELL = r"^[+-]?[$€£]?\d[\d.,:/ T+-]*$"
-
-
-@dataclass(frozen=True)
-class TextLayout:
-    """How a text file's rows are laid out: columns aligned with runs of spaces (CDNOW's
-    ``   1 19970101  1   11.77``) and whether its first row is data rather than names."""
-
-    spaces: bool
-    headerless: bool
-    columns: int
-
-
-def text_layout(path: Path, encoding: str = "utf-8", skip: int = 0) -> TextLayout:
-    """Read the first lines of a text file (after ``skip`` title lines) for its layout.
-
-    Space-aligned: no line holds a delimiter and every line splits on whitespace into the
-    same number (>= 2) of cells. Headerless: the first row names no known column and every
-    cell of it is a value (number, amount, date; :data:`_VALUE_CELL`)."""
-    import io
-    import re
-
-    try:
-        with _open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding,
-                                                         errors="replace") as f:
-            lines = [f.readline() for _ in range(skip + _HEADER_SEARCH_LINES)][skip:]
-    except (OSError, UnicodeError):
-        return TextLayout(False, False, 0)
-    rows = [ln.strip("\r\n\ufeff") for ln in lines if ln.strip()]
-    if not rows:
-        return TextLayout(False, False, 0)
-    counts = {len(r.split()) for r in rows}
-    spaces = (not any(d in r for r in rows for d in _DELIMITERS) and len(counts) == 1
-              and counts.pop() >= 2)
-    first = rows[0].split() if spaces else re.split(f"[{_DELIMITERS}]", rows[0])
-    cells = [c.strip().strip('"').strip() for c in first]
-    headerless = (any(cells) and _known_hits(cells) == 0
-                  and all(re.match(_VALUE_CELL, c) for c in cells if c))
-    return TextLayout(spaces, bool(headerless), len(cells))
-
-
-def _spaces_to_tabs(path: Path, dest: Path, encoding: str) -> Path:
-    """A tab-separated UTF-8 copy of a space-aligned text file (blank lines dropped)."""
-    import io
-
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with _open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding,
-                                                     errors="replace") as src, \
-            dest.open("w", encoding="utf-8", newline="\n") as dst:
-        for line in src:
-            cells = line.split()
-            if cells:
-                dst.write("\t".join(cells) + "\n")
-    return dest
-
-
 def _duplicates(headers: Sequence[str], raw_names: Sequence[str] | None
                 ) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """The names the file repeats, with the names their copies were given: DuckDB reads a
@@ -603,25 +456,6 @@ def duplicate_note(src: Source, used: dict[str, str]) -> list[str]:
 
 
 _ORDINAL = ("first", "second", "third", "fourth", "fifth", *(f"{n}th" for n in range(6, 1000)))
-
-
-def _header_cells(path: Path, encoding: str, skip: int, spaces: bool) -> list[str]:
-    """The cells of the header line as written (line ``skip``; split as the file is)."""
-    import csv
-    import io
-
-    try:
-        with _open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding,
-                                                         errors="replace") as f:
-            for _ in range(skip):
-                f.readline()
-            line = f.readline().strip("\r\n\ufeff")
-    except (OSError, UnicodeError):
-        return []
-    if spaces:
-        return line.split()
-    delim = max(_DELIMITERS, key=line.count)
-    return [c.strip() for c in next(csv.reader([line], delimiter=delim), [])]
 
 
 def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,

@@ -178,7 +178,7 @@ CONSTRAINTS_FILE = "constraints in TOML, YAML or JSON"
 
 def _read_text(path: Path, what: str) -> str:
     """The text of a catalog or constraints file, decoded as `ingest` decodes a CSV (a
-    Windows-1252 export too: :func:`loyalist.ingest.read.decoded_text`). A folder, a missing
+    Windows-1252 export too: :func:`loyalist.ingest.text.decoded_text`). A folder, a missing
     path and a binary file (a Parquet or Excel file given by mistake) are refused naming
     ``what`` to pass (exploratory report 7, I5: a Parquet file gave a UnicodeDecodeError
     traceback, a folder was "no such file", and a Latin-1 CSV was refused)."""
@@ -186,7 +186,8 @@ def _read_text(path: Path, what: str) -> str:
         raise DataError(f"{path}: a folder, not a file; pass {what}")
     if not path.is_file():
         raise DataError(f"{path}: no such file; pass {what}")
-    from loyalist.ingest.read import decoded_text, sniff_kind
+    from loyalist.ingest.read import sniff_kind
+    from loyalist.ingest.text import decoded_text
 
     kind = sniff_kind(path)  # by the magic bytes, as ingest tells a table's format
     text = decoded_text(path) if kind in ("csv", "json") else None
