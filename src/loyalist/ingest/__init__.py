@@ -21,7 +21,7 @@ from loyalist import jsontext
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 from loyalist.features import orders
-from loyalist.ingest import adapters, join, parse, persons, read, tables, transactions, units
+from loyalist.ingest import adapters, archives, join, parse, persons, tables, transactions, units
 from loyalist.ingest.read import Source, open_sources
 from loyalist.store import META, Store
 
@@ -322,12 +322,13 @@ def _expand(files: Sequence[str | Path], unpack: Callable[[], Path],
             skipped: dict[str, list[str]] | None = None,
             members: dict[str, str] | None = None) -> list[tuple[Path, str]]:
     """Each file to read, with the name the loads table records for it: files as given, a
-    folder as the data files directly inside it (by name, :data:`read.DATA_SUFFIXES`), a zip
+    folder as the data files directly inside it (by name, :data:`archives.DATA_SUFFIXES`), a zip
     archive as its data files (extracted into ``unpack()``, recorded as
     ``archive.zip/member.csv``), a gzipped file as its decompressed copy (recorded under its own
     name). A folder or archive without any is an error naming it. In a folder or an archive, a
-    text file that is a document rather than a table (README.txt, notes: :func:`read.not_a_table`)
-    is left out, and ``skipped`` (folder or archive as shown -> sentences) says so.
+    text file that is a document rather than a table (README.txt, notes:
+    :func:`archives.not_a_table`) is left out, and ``skipped`` (folder or archive as shown ->
+    sentences) says so.
     ``members`` (name recorded -> folder or archive as shown) gets the files found inside
     one."""
     skipped = {} if skipped is None else skipped
@@ -337,29 +338,29 @@ def _expand(files: Sequence[str | Path], unpack: Callable[[], Path],
         p = Path(f)
         if p.is_dir():
             inside = sorted(x for x in p.iterdir() if x.is_file() and not x.name.startswith(".")
-                            and (x.name.lower().endswith(read.DATA_SUFFIXES)
-                                 or read.is_archive(x)))
+                            and (x.name.lower().endswith(archives.DATA_SUFFIXES)
+                                 or archives.is_archive(x)))
             inside = _truth_left_out(inside, str(p.resolve()), skipped)
             inside = _documents_left_out([(x, x.name) for x in inside], str(p.resolve()),
                                          skipped)
             if not inside:
                 raise DataError(f"{p}: the folder holds no data file "
-                                f"({', '.join(read.DATA_SUFFIXES)}, or a .zip of them); pass "
+                                f"({', '.join(archives.DATA_SUFFIXES)}, or a .zip of them); pass "
                                 "the files themselves")
             members.update({str(x.resolve()): str(p.resolve()) for x, _ in inside})
             out += _expand([x for x, _ in inside], unpack, skipped, members)
-        elif read.is_archive(p):
+        elif archives.is_archive(p):
             into = unpack()
             found = _documents_left_out(
-                [(x, str(x.relative_to(into / p.name))) for x in read.extract_archive(p, into)],
+                [(x, str(x.relative_to(into / p.name))) for x in archives.extract_archive(p, into)],
                 str(p.resolve()), skipped)
             if not found:
                 raise DataError(f"{p}: the archive holds no data file, only documents "
                                 f"({'; '.join(skipped.get(str(p.resolve()), []))})")
             out += [(x, str(p.resolve() / member)) for x, member in found]
             members.update({str(p.resolve() / member): str(p.resolve()) for _, member in found})
-        elif read.is_gzip(p):
-            out.append((read.gunzip(p, unpack()), str(p.resolve())))
+        elif archives.is_gzip(p):
+            out.append((archives.gunzip(p, unpack()), str(p.resolve())))
         else:
             out.append((p, str(p.resolve())))
     return out
@@ -436,11 +437,11 @@ def _truth_left_out(found: list[Path], where: str, skipped: dict[str, list[str]]
 def _documents_left_out(found: list[tuple[Path, str]], where: str,
                         skipped: dict[str, list[str]]) -> list[tuple[Path, str]]:
     """``found`` (file, its name inside folder or archive ``where``) without the documents
-    among them (:func:`read.not_a_table`), each of which adds a sentence to
+    among them (:func:`archives.not_a_table`), each of which adds a sentence to
     ``skipped[where]``."""
     keep = []
     for x, name in found:
-        why = read.not_a_table(x)
+        why = archives.not_a_table(x)
         if why is None:
             keep.append((x, name))
         else:

@@ -177,7 +177,8 @@ def check_store_file(path: Path) -> None:
         head = f.read(8000)
     if head[8:12] == DUCKDB_MAGIC:
         return
-    from loyalist.ingest.read import DATA_SUFFIXES, sniff_kind
+    from loyalist.ingest.archives import DATA_SUFFIXES
+    from loyalist.ingest.read import sniff_kind
 
     kind = sniff_kind(path)  # by the magic bytes, else the name; "csv" when neither tells
     if kind == "csv" and (b"\0" in head or not path.name.lower().endswith(DATA_SUFFIXES)):
