@@ -22,9 +22,18 @@ from loyalist.ingest.adapters import (
     Adapter,
     day_number_column,
     normalise,
-    words,
 )
 from loyalist.ingest.join import FOUND
+from loyalist.ingest.notes import (
+    _corrections,
+    _currencies,
+    _order_adjustments,
+    _placeholder_customers,
+    _repeated_lines_note,
+    _unix_times,
+    _unknown_values,
+    _utc_offsets,
+)
 from loyalist.ingest.persons import is_placeholder, zero_is_guest
 from loyalist.ingest.read import ROW, Source, duplicate_note
 
@@ -276,61 +285,6 @@ def _date_span(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
     return f"TIMESTAMP '{lo:%Y-%m-%d %H:%M:%S.%f}' AND TIMESTAMP '{hi:%Y-%m-%d %H:%M:%S.%f}'"
 
 
-def _repeated_lines_note(a: Adapter, report: dict[str, Any]) -> str:
-    """The report's sentence on the lines quarantined as ``repeated_line``."""
-    d = report["rule_details"]["repeated_line"]
-    return (f"{d['rows']:,} rows repeat an earlier row's order and line number "
-            f"({a.columns[s.ORDER_ID]!r}, {a.line_column!r}) with the same product, price, "
-            "customer and date: the file repeats its lines, as a join with a table of several "
-            "rows per order (payments, shipments) does; they were quarantined as "
-            f"repeated_line, {d.get('revenue', 0):,.2f} of revenue not counted twice")
-
-
-def _corrections(con: duckdb.DuckDBPyConnection, table: str, load_id: int) -> list[str]:
-    """A re-export that corrects earlier lines (another quantity, price, date or customer for
-    an order and product already stored) loads the corrected line beside the stored one, and
-    a line it leaves out (a voided sale) stays: say how many, and how to replace the earlier
-    load(s) with this file (:mod:`loyalist.ingest.unload`)."""
-    t = s.T_TRANSACTIONS
-    same = (f"t.{s.ORDER_ID} = p.{s.ORDER_ID} AND t.{s.PRODUCT_ID} = p.{s.PRODUCT_ID}")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE __corrected AS
-        SELECT 'changed' AS what, p.{ROW} AS k, min(t.{s.LOAD_ID}) AS load_id
-        FROM {table} p JOIN {t} t ON {same} WHERE p.__rule IS NULL GROUP BY p.{ROW}
-        UNION ALL
-        SELECT 'missing', t.rowid, t.{s.LOAD_ID} FROM {t} t
-        WHERE t.{s.ORDER_ID} IN (SELECT {s.ORDER_ID} FROM {table})
-          AND NOT EXISTS (SELECT 1 FROM {table} p WHERE {same})""")
-    changed, missing = (int(x) for x in con.execute(
-        "SELECT count(*) FILTER (WHERE what = 'changed'), count(*) FILTER (WHERE what = "
-        "'missing') FROM __corrected").fetchone())
-    earlier = [int(r[0]) for r in con.execute(
-        "SELECT DISTINCT load_id FROM __corrected ORDER BY 1 DESC").fetchall()]
-    con.execute("DROP TABLE __corrected")
-    out = []
-    if changed:
-        out.append(f"{changed:,} line(s) repeat an order and product already in the store with "
-                   "another quantity, price, date or customer (a corrected re-export?): they were "
-                   "loaded beside the stored lines, which stay, so both count")
-    if missing:
-        out.append(f"{missing:,} stored line(s) of orders this file repeats have a product "
-                   "the file does not list for that order (removed from the order since?): "
-                   "they stay in the store")
-    if out:
-        # a load goes only with the later loads of its table (unload's rule)
-        since = [int(r[0]) for r in con.execute(
-            f"SELECT load_id FROM {s.T_LOADS} WHERE tbl = ? AND status = 'loaded' "
-            "AND load_id >= ? ORDER BY 1 DESC", [t, min(earlier)]).fetchall()]
-        others = sorted(set(since) - set(earlier))
-        also = (f", then load this file again, and the files of load(s) "
-                f"{', '.join(map(str, others))}" if others else ", then load this file again")
-        out.append(f"the store keeps every load: to replace the earlier export (load(s) "
-                   f"{', '.join(map(str, sorted(earlier)))}) with this corrected one, run "
-                   f"`loyalist unload {' '.join(map(str, [load_id, *since]))}`{also} "
-                   "(`loyalist loads` lists them)")
-    return out
-
-
 def _with_customer_raw(src: Source, a: Adapter) -> str:
     """The source view with the customer id parsed once (column :data:`_CUSTOMER_RAW`)."""
     col = a.columns.get(s.CUSTOMER_ID)
@@ -338,51 +292,6 @@ def _with_customer_raw(src: Source, a: Adapter) -> str:
         return src.view
     raw = parse.text_expr(col, src.types[col])
     return f"(SELECT *, {raw} AS {_CUSTOMER_RAW} FROM {src.view}) AS {src.view}"
-
-
-def _placeholder_customers(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
-                           table: str, zero_guest: bool = True) -> list[str]:
-    """How many lines name their customer by a placeholder (:func:`is_placeholder`), which makes
-    them guest lines: one customer '0' buying for every guest would be the best customer.
-    Counted on the staged table (a non-empty customer cell parsed to no customer is a
-    placeholder); the source is read again for the values only when there are any."""
-    col = a.columns.get(s.CUSTOMER_ID)
-    if col is None:
-        return []
-    n = con.execute(f'SELECT count(*) FROM {table} WHERE {s.CUSTOMER_ID} IS NULL '
-                    f'AND "__has_{s.CUSTOMER_ID}"').fetchall()[0][0]
-    if not n:
-        return []
-    e = parse.column_expr(con, src.view, col, src.types[col], "id")
-    vals = ", ".join(repr(v) for (v,) in con.execute(
-        f"SELECT lower({e}) AS v FROM {src.view} WHERE {is_placeholder(e, zero_guest)} "
-        "GROUP BY 1 ORDER BY count(*) DESC LIMIT 12").fetchall())
-    return [f"{n:,} line(s) name their customer {vals} in {col!r}: a placeholder for no "
-            "customer (a guest checkout), so they are guest lines"]
-
-
-def _unknown_values(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
-                    ) -> list[str]:
-    """The report's sentence per rule quarantining lines whose quantity or price cannot be
-    read: their value is unknown, so revenue_read and the share of value leave them out
-    (:data:`NO_VALUE_RULES`), which a merchant must be told; none when there are none."""
-    notes = []
-    for rule, canon in (("unparseable_quantity", s.QUANTITY),
-                        ("unparseable_price", s.AMOUNT if a.amount_given else s.UNIT_PRICE)):
-        col = a.columns.get(canon)
-        if col is None:
-            continue
-        value = parse.plain_text_expr(col, "v")
-        n, ex = con.execute(
-            f"SELECT count(*), any_value({value}) FROM {table} t "
-            f"JOIN {src.view} v USING ({ROW}) WHERE t.__rule = '{rule}'").fetchall()[0]
-        if n:
-            notes.append(
-                f"{n:,} line(s) were quarantined as {rule}: {col!r} is empty or not a number"
-                + (f" (e.g. {ex!r})" if ex else "") + ", so their value is unknown and is not "
-                "in revenue_read or the share of value; fix those values and load the file "
-                "again")
-    return notes
 
 
 def _check_line_totals(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
@@ -409,132 +318,6 @@ def _check_line_totals(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, 
             "repeated on each line, not the line's total, and summing it would count each "
             "order once per line. Map the price per item with --map unit_price=<column> (or "
             "the line total with --map amount=<column>)")
-
-
-def _unix_times(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> list[str]:
-    """Dates given as Unix time carry no time zone: they are read as UTC, which the report
-    must say (a shop's hours and days are local)."""
-    col = a.columns.get(s.ORDERED_AT)
-    if col is None or a.day_one is not None:
-        return []
-    x = f"trim(CAST({parse.q(col)} AS VARCHAR))"
-    n = con.execute(f"""SELECT count(*) FROM (SELECT {x} AS v FROM {src.view} LIMIT 1000)
-                        WHERE regexp_full_match(v, '{parse.UNIX_SECONDS}')
-                           OR regexp_full_match(v, '{parse.UNIX_MILLISECONDS}')
-                     """).fetchall()[0][0]
-    notes = []
-    if n:
-        notes.append(f"{s.ORDERED_AT} ({col!r}) holds Unix times: read as UTC (the file gives "
-                     "no time zone), so hours and days may be shifted from the shop's local time")
-    serial = con.execute(f"""SELECT count(*) FROM (SELECT TRY_CAST({x} AS DOUBLE) AS v
-                                                  FROM {src.view} LIMIT 1000)
-                             WHERE v BETWEEN {parse.SERIAL_MIN} AND 99999""").fetchall()[0][0]
-    if serial:
-        notes.append(f"{s.ORDERED_AT} ({col!r}) holds spreadsheet serial day numbers (45382.5 "
-                     "is 2024-03-31 12:00, days since 1899-12-30): read as the dates and times "
-                     "they stand for")
-    return notes
-
-
-#: a time of day followed by its UTC offset: 'T11:21:00Z', '10:00:00 -0500', '11:21+02:00'
-#: rows read to see whether a file writes offsets at all
-OFFSET_SAMPLE_ROWS = 10_000
-_UTC_OFFSET = r"[0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
-
-
-def _utc_offsets(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> list[str]:
-    """Times written with their UTC offset are read as the clock time they show, offset
-    dropped (a shop's hours and days are local; Shopify's '10:00:00 -0500' is 10:00, as a
-    zoned Parquet time is its zone's wall-clock time). That is one shop's local time only
-    when the offsets agree: when rows give different offsets (several time zones, or
-    daylight saving), the report says their times were not converted to one zone. A column
-    named as UTC ('Created (UTC)') is said too: its hours are UTC, not the shop's."""
-    col = a.columns.get(s.ORDERED_AT)
-    if col is None or a.day_one is not None:
-        return []
-    notes = []
-    if {"utc", "gmt"} & set(words(col)):
-        notes.append(f"{s.ORDERED_AT} ({col!r}) is named as UTC: its times are read as given, "
-                     "so hours and days may be shifted from the shop's local time")
-    if not parse.is_text(src.types[col]):
-        return notes
-    x = f"trim(CAST({parse.q(col)} AS VARCHAR))"
-    # an export writes offsets on every row or on none: the first rows tell, and the whole
-    # column is scanned only when they hold one
-    if not con.execute(f"SELECT count(*) FROM (SELECT {x} AS x FROM {src.view} "
-                       f"LIMIT {OFFSET_SAMPLE_ROWS}) WHERE regexp_matches(x, '{_UTC_OFFSET}')"
-                       ).fetchall()[0][0]:
-        return notes
-    found = con.execute(f"""
-        WITH o AS (SELECT replace(replace(regexp_extract({x}, '{_UTC_OFFSET}', 3), ':', ''),
-                                  'Z', '+0000') AS o FROM {src.view})
-        SELECT CASE WHEN length(o) = 3 THEN o || '00' ELSE o END AS o, count(*) AS n
-        FROM o WHERE o <> '' GROUP BY 1 ORDER BY n DESC, 1""").fetchall()
-    if len(found) > 1:
-        shown = ", ".join(f"{o[:3]}:{o[3:]} ({n:,} rows)" for o, n in found[:5])
-        notes.append(
-            f"{s.ORDERED_AT} ({col!r}) gives times with {len(found)} different UTC offsets "
-            f"({shown}{', ...' if len(found) > 5 else ''}): each time is read as the clock "
-            "time it shows, its offset dropped, not converted to one time zone; convert them "
-            "to the shop's local time before loading if they come from different zones")
-    elif found and found[0][0] in ("+0000", "-0000"):
-        notes.append(
-            f"{s.ORDERED_AT} ({col!r}) gives its times in UTC ('Z' or +00:00, as payment and "
-            "API exports do): read as UTC clock time, so for a shop in another time zone the "
-            "hours, and the day of orders near midnight, are UTC's; convert them to the shop's "
-            "local time before loading to have its own")
-    return notes
-
-
-#: order-level columns of money taken off an order after its lines (normalised names)
-ORDER_ADJUSTMENTS = {
-    "discountamount": "discounts", "totaldiscount": "discounts", "totaldiscounts": "discounts",
-    "orderdiscount": "discounts", "discounttotal": "discounts", "cartdiscount": "discounts",
-    "refundedamount": "refunds", "amountrefunded": "refunds", "totalrefunded": "refunds",
-    "refundamount": "refunds", "refundtotal": "refunds",
-}
-
-
-def _order_adjustments(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
-                       ) -> list[str]:
-    """A web shop's order export gives an order's discount and partial refunds in columns of
-    their own ('Discount Amount', 'Refunded Amount' on its first line), not as lines: the
-    lines' revenue is before them, which the report must say, with how much they hold on the
-    lines loaded (a wholly refunded order's lines are quarantined)."""
-    used = set(a.columns.values()) | set(a.cost_columns.values())
-    notes = []
-    for h in src.headers:
-        what = ORDER_ADJUSTMENTS.get(normalise(h))
-        if what is None or h in used:
-            continue
-        value = parse.number_expr(con, src.view, h, src.types[h]).replace(
-            parse.q(h), f"v.{parse.q(h)}")
-        total = con.execute(f"SELECT sum(abs({value})) FROM {src.view} v JOIN {table} p "
-                            f"USING ({ROW}) WHERE p.__rule IS NULL").fetchall()[0][0]
-        if total:
-            notes.append(f"{h!r} holds order-level {what} ({total:,.2f} in all) that are not "
-                         "taken off the lines: revenue and each customer's spend are before "
-                         f"them (lines that are {what} themselves are)")
-    return notes
-
-
-def _currencies(con: duckdb.DuckDBPyConnection, src: Source) -> list[str]:
-    """A currency column with several currencies: amounts are added up as they are (no
-    exchange rates here), which the report must say."""
-    col = next((h for h in src.headers if normalise(h) in ("currency", "currencycode",
-                                                           "ordercurrency")), None)
-    if col is None:
-        return []
-    found = [r[0] for r in con.execute(
-        f"SELECT DISTINCT upper(trim(CAST({parse.q(col)} AS VARCHAR))) AS c FROM {src.view} "
-        f"WHERE {parse.plain_text_expr(col)} IS NOT NULL "
-        "ORDER BY c LIMIT 11").fetchall()]
-    if len(found) < 2:
-        return []
-    return [f"the column {col!r} holds {len(found) if len(found) <= 10 else 'over 10'} "
-            f"currencies ({', '.join(found[:10])}): amounts are added up as they are, without "
-            "exchange rates; convert them to one currency before loading for revenue, value "
-            "and plans in one currency"]
 
 
 def _fill_from_order(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, rule: str
