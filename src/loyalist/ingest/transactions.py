@@ -36,6 +36,11 @@ from loyalist.ingest.notes import (
 )
 from loyalist.ingest.persons import is_placeholder, zero_is_guest
 from loyalist.ingest.read import ROW, Source, duplicate_note
+from loyalist.ingest.repairs import (
+    _fill_from_order,
+    _product_from_description,
+    _split_reused_orders,
+)
 
 log = logging.getLogger(__name__)
 
@@ -318,156 +323,6 @@ def _check_line_totals(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, 
             "repeated on each line, not the line's total, and summing it would count each "
             "order once per line. Map the price per item with --map unit_price=<column> (or "
             "the line total with --map amount=<column>)")
-
-
-def _fill_from_order(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, rule: str
-                     ) -> list[str]:
-    """Exports that write an order's customer and date on its first line only (web-shop order
-    exports, spreadsheets with merged cells): a line without them takes them from another line
-    of the same order; a value that is there but unreadable is not replaced. Returns the
-    report's sentences (none when nothing was filled)."""
-    notes = []
-    o, cid, ts, st = s.ORDER_ID, s.CUSTOMER_ID, s.ORDERED_AT, s.STORE_ID
-    # the same order: the same id, and wherever both lines say them, the same day (to fill a
-    # customer) or customer (to fill a date), and the same store: a till's receipt number
-    # restarts each day and runs per store, so an id alone may be many receipts, and a guest
-    # line must not take a card holder's id from another one. A value is filled only where
-    # the lines it could come from agree on it.
-    for c in (cid, ts):
-        if c not in a.columns or not con.execute(
-                f'SELECT count(*) FROM {table} WHERE NOT "__has_{c}"').fetchall()[0][0]:
-            continue  # (a cheap scan first: most files have no empty cells there)
-        if c == cid:  # the key the other lines must share where the line has it
-            other, key_of, on = ts, f"CAST({ts} AS DATE)", f"k.key = CAST(e.{ts} AS DATE)"
-            value, agree = f"min({cid})", "count(DISTINCT k.v) = 1"
-        else:
-            other, key_of, on = cid, cid, f"k.key = e.{cid}"
-            value, agree = f"min({ts})", "count(DISTINCT CAST(k.v AS DATE)) = 1"
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE __fill_keys AS
-            SELECT {o} AS o, {key_of} AS key, {st} AS st, {value} AS v
-            FROM {table} WHERE {c} IS NOT NULL AND {o} IS NOT NULL GROUP BY ALL""")
-        n = 0
-        for join, where in ((f"k.o = e.{o} AND {on}", f"e.{other} IS NOT NULL"),
-                            (f"k.o = e.{o}", f"e.{other} IS NULL")):
-            n += con.execute(f"""
-                UPDATE {table} SET {c} = f.v FROM (
-                    SELECT e.{ROW} AS r, min(k.v) AS v
-                    FROM {table} e JOIN __fill_keys k ON {join}
-                    WHERE e.{c} IS NULL AND NOT e."__has_{c}" AND {where}
-                      AND (e.{st} IS NULL OR k.st IS NULL OR k.st = e.{st})
-                    GROUP BY e.{ROW} HAVING {agree}) f
-                WHERE {table}.{ROW} = f.r""").fetchall()[0][0]
-        con.execute("DROP TABLE __fill_keys")
-        if n:
-            notes.append(f"{n:,} line(s) with an empty {c} ({a.columns[c]!r}) took it from "
-                         "another line of the same order (order details on the first line "
-                         "only; the same order id, day and store)")
-    if a.status_column:  # an order's status on its first line only: the order's other lines
-        n = con.execute(f"""
-            UPDATE {table} SET __status_cancelled = TRUE
-            WHERE __no_status AND NOT __status_cancelled AND {s.ORDER_ID} IN (
-                SELECT {s.ORDER_ID} FROM {table} WHERE __status_cancelled
-                  AND {s.ORDER_ID} IS NOT NULL)""").fetchall()[0][0]
-        if n:
-            notes.append(f"{n:,} line(s) with an empty status ({a.status_column!r}) took it "
-                         "from another line of the same order, which says the order is no "
-                         "sale")
-    if notes:  # the rules see the filled values
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
-                    f"SELECT * REPLACE ({rule} AS __rule) FROM {table} p")
-    return notes
-
-
-def _product_from_description(con: duckdb.DuckDBPyConnection, a: Adapter, table: str,
-                              rule: str) -> list[str]:
-    """A line with an empty product code and a product name (a till's open-price "Custom
-    Amount" line, items a small shop never gave a SKU) is that product, named by its
-    description, rather than quarantined with its revenue; returns the report's sentence."""
-    if s.PRODUCT_ID not in a.columns or s.DESCRIPTION not in a.columns:
-        return []
-    n = con.execute(f"""
-        UPDATE {table} SET {s.PRODUCT_ID} = {s.DESCRIPTION}
-        WHERE {s.PRODUCT_ID} IS NULL AND NOT "__has_{s.PRODUCT_ID}"
-          AND {s.DESCRIPTION} IS NOT NULL""").fetchall()[0][0]
-    if not n:
-        return []
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "  # the rules see the products
-                f"SELECT * REPLACE ({rule} AS __rule) FROM {table} p")
-    return [f"{n:,} line(s) with an empty product id ({a.columns[s.PRODUCT_ID]!r}) are the "
-            f"product their description ({a.columns[s.DESCRIPTION]!r}) names"]
-
-
-def _split_reused_orders(con: duckdb.DuckDBPyConnection, table: str, rule: str) -> list[str]:
-    """An order id whose purchase lines belong to different customers or different days is
-    several orders: a till's receipt counter that restarts (each day, or after a reset)
-    reuses its numbers, within a file or from one load to the next. Lines are grouped by
-    (order id, customer, day); the groups already in the store keep their ids, and so does the
-    earliest group of an id the store does not hold; the others become ``<id>#<yyyy-mm-dd>``
-    (``#<customer>`` added when two groups share the day), so orders stay apart in the store
-    and in ``customer_orders``. The lines of one order a few minutes apart (Online Retail's
-    invoices) stay one order, and so do returns dated after an order that is not reused, and
-    lines loaded again (they find their group in the store). Returns the report's sentence."""
-    ok = "(__rule IS NULL OR __rule = 'already_loaded')"
-    day = f"CAST({s.ORDERED_AT} AS DATE)"
-    st = s.STORE_ID
-    n_ids, n_orders, n_stored = con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {table}_reused AS
-        WITH g0 AS (SELECT {s.ORDER_ID} AS o, {s.CUSTOMER_ID} AS c, {day} AS d, {st} AS st,
-                           min({ROW}) AS r, bool_or({s.QUANTITY} > 0) AS buys, TRUE AS mine
-                    FROM {table}
-                    WHERE {ok} AND {s.ORDER_ID} IS NOT NULL AND {s.ORDERED_AT} IS NOT NULL
-                    GROUP BY ALL),
-        kept AS (SELECT {s.ORDER_ID} AS o, {s.CUSTOMER_ID} AS c, {day} AS d, {st} AS st,
-                        -1 AS r,
-                      bool_or({s.QUANTITY} > 0 AND {s.LINE_KIND} <> 'cancellation') AS buys,
-                      FALSE AS mine
-               FROM {s.T_TRANSACTIONS}
-               WHERE {s.ORDER_ID} IN (SELECT o FROM g0) GROUP BY ALL),
-        g AS (SELECT o, c, d, st, min(r) AS r, bool_or(buys) AS buys, bool_or(mine) AS mine,
-                     bool_or(NOT mine) AS stored
-              FROM (SELECT * FROM g0 UNION ALL SELECT * FROM kept) GROUP BY o, c, d, st),
-        k AS (SELECT *, row_number() OVER (PARTITION BY o ORDER BY d, r) AS k,
-                     bool_or(stored) OVER (PARTITION BY o) AS held,
-                     count(*) FILTER (WHERE buys) OVER (PARTITION BY o) AS buying_groups,
-                     count(*) OVER (PARTITION BY o, d) AS same_day,
-                     count(DISTINCT st) OVER (PARTITION BY o, d) AS stores,
-                     count(*) OVER (PARTITION BY o, d, st) AS same_store
-              FROM g)
-        -- the store (a receipt number that runs per store) and the customer are added to the
-        -- id only where the day alone does not tell the orders apart
-        SELECT o, c, d, st, held,
-               CASE WHEN stored OR (k = 1 AND NOT held) THEN o
-                    WHEN same_day = 1 THEN o || '#' || strftime(d, '%Y-%m-%d')
-                    ELSE o || '#' || strftime(d, '%Y-%m-%d')
-                         || CASE WHEN stores > 1 THEN '#' || coalesce(st, '') ELSE '' END
-                         || CASE WHEN same_store > 1 THEN '#' || coalesce(c, 'guest') ELSE ''
-                            END END AS new_o
-        FROM k WHERE buying_groups > 1 AND mine;
-        SELECT count(DISTINCT o), count(*), count(DISTINCT o) FILTER (WHERE held)
-        FROM {table}_reused""").fetchall()[0]
-    if not n_ids:
-        con.execute(f"DROP TABLE {table}_reused")
-        return []
-    con.execute(f"""
-        UPDATE {table} SET {s.ORDER_ID} = r.new_o FROM {table}_reused r
-        WHERE {table}.{s.ORDER_ID} = r.o AND r.new_o <> r.o AND {table}.{s.ORDERED_AT} IS NOT NULL
-          AND CAST({table}.{s.ORDERED_AT} AS DATE) = r.d
-          AND {table}.{s.CUSTOMER_ID} IS NOT DISTINCT FROM r.c
-          AND {table}.{st} IS NOT DISTINCT FROM r.st""")
-    renamed = con.execute(f"SELECT new_o FROM {table}_reused WHERE new_o <> o ORDER BY d, o "
-                          "LIMIT 1").fetchall()
-    con.execute(f"DROP TABLE {table}_reused")
-    if not renamed:  # every group is one the store holds (lines loaded again)
-        return []
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "  # the rules see the new ids
-                f"SELECT * REPLACE ({rule} AS __rule) FROM {table} p")
-    held = (f"; {n_stored:,} of them name orders of earlier loads, which keep their ids"
-            if n_stored else "")
-    return [f"{n_ids:,} order id(s) are reused by different customers, days or stores "
-            f"(a receipt counter that restarts): their lines here were split into {n_orders:,} "
-            "orders by customer, day and store, the earliest keeping its id and the others stored "
-            f"as '<id>#<day>' (e.g. {renamed[0][0]!r}){held}"]
 
 
 def _check_types(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str) -> None:
