@@ -21,7 +21,17 @@ from loyalist import jsontext
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 from loyalist.features import orders
-from loyalist.ingest import adapters, archives, join, parse, persons, tables, transactions, units
+from loyalist.ingest import (
+    adapters,
+    archives,
+    join,
+    parse,
+    persons,
+    required,
+    tables,
+    transactions,
+    units,
+)
 from loyalist.ingest.read import Source, open_sources
 from loyalist.store import META, Store
 
@@ -280,7 +290,7 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
         first = None
         if adapters.is_positional(src.headers):  # no header row: show the values
             first = con.execute(f"SELECT * FROM {src.view} LIMIT 1").fetchone()
-        adapters.check_required(adapter, src.headers, str(src.path), first)
+        required.check_required(adapter, src.headers, str(src.path), first)
         adapter = units.units_and_prices(con, src, adapter, mapping)
         adapter = persons.person_in_file(con, src, adapter)
         first, note = dates
@@ -370,7 +380,7 @@ def _side_tables_left_out(sources: list[Source], shown: Mapping[Path, str],
                           members: Mapping[str, str], mapping: Mapping[str, str],
                           day_one: date | None, skipped: dict[str, list[str]]) -> list[Source]:
     """``sources`` without the files found in a folder or archive (``members``) that hold
-    neither a table Loyalist recognises nor sales lines (:func:`adapters.not_sales_lines`: a
+    neither a table Loyalist recognises nor sales lines (:func:`required.not_sales_lines`: a
     downloaded data set's payments, reviews, campaign definitions, coupon redemptions), each
     of which adds a sentence to ``skipped`` of its folder. A file named on the command line is
     never left out: its error says what it lacks. If nothing is left, the error lists why."""
@@ -385,7 +395,7 @@ def _side_tables_left_out(sources: list[Source], shown: Mapping[Path, str],
                 day = adapters.day_number_column(src.headers)
                 if day is not None:
                     cols[s.ORDERED_AT] = day
-            why = adapters.not_sales_lines(cols)
+            why = required.not_sales_lines(cols)
         if why is None:
             keep.append(src)
             continue
@@ -393,7 +403,7 @@ def _side_tables_left_out(sources: list[Source], shown: Mapping[Path, str],
             f" [{', '.join(src.sheets)}]" if src.sheets else "")
         note = (f"{Path(where).name}/{inside} was not read: not sales lines ({why}; its "
                 f"columns: {', '.join(src.headers)}) nor a table Loyalist recognises; load it "
-                f"with --table {adapters.OTHER_TABLES} if it is one of those")
+                f"with --table {required.OTHER_TABLES} if it is one of those")
         skipped.setdefault(where, []).append(note)
         left.append(note)
     if not keep:
