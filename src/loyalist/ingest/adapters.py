@@ -137,10 +137,10 @@ NO_PRODUCT = "(no product detail)"
 # shops name them (normalised: accents dropped), after the English names. Left out on purpose:
 # words that mean something else in an English file ('reference', 'code', 'nota') or a
 # person's name ('nombre', 'nom').
-_EU_CUSTOMER = ("kunde", "kundennummer", "kundennr", "kundenid", "kundenkarte", "numeroclient",
-                "idclient", "codeclient", "cliente", "idcliente", "numerocliente",
-                "codicecliente", "klant", "klantnummer", "klantid", "klient", "idklienta",
-                "nclient", "numerodeclient", "ncliente", "numerodecliente")
+EU_CUSTOMER = ("kunde", "kundennummer", "kundennr", "kundenid", "kundenkarte", "numeroclient",
+               "idclient", "codeclient", "cliente", "idcliente", "numerocliente",
+               "codicecliente", "klant", "klantnummer", "klantid", "klient", "idklienta",
+               "nclient", "numerodeclient", "ncliente", "numerodecliente")
 _EU_ORDER = ("bestellung", "bestellnummer", "bestellnr", "auftrag", "auftragsnummer",
              "rechnung", "rechnungsnummer", "rechnungsnr", "beleg", "belegnummer", "belegnr",
              "bon", "bonnummer", "bonnr", "kassenbon", "commande", "numerocommande",
@@ -157,11 +157,11 @@ _EU_DATE = ("datum", "belegdatum", "rechnungsdatum", "bestelldatum", "verkaufsda
             "fechafactura", "dataordine", "datavendita", "besteldatum", "factuurdatum",
             "datapedido", "datavenda", "datazamowienia", "datasprzedazy", "data")
 _EU_TIME = ("uhrzeit", "zeit", "heure", "hora", "ora", "orario", "tijd", "tijdstip", "godzina")
-_EU_PRODUCT = ("artikel", "artikelnummer", "artikelnr", "artikelid", "produkt", "produktid",
-               "produktnummer", "codeproduit", "idproduit", "produit", "codearticle",
-               "producto", "idproducto", "codigoproducto", "articulo", "prodotto",
-               "codicearticolo", "codiceprodotto", "articolo", "artikelcode", "produto",
-               "codigoproduto", "towar", "indeks")
+EU_PRODUCT = ("artikel", "artikelnummer", "artikelnr", "artikelid", "produkt", "produktid",
+              "produktnummer", "codeproduit", "idproduit", "produit", "codearticle",
+              "producto", "idproducto", "codigoproducto", "articulo", "prodotto",
+              "codicearticolo", "codiceprodotto", "articolo", "artikelcode", "produto",
+              "codigoproduto", "towar", "indeks")
 _EU_QUANTITY = ("menge", "anzahl", "stuck", "stueck", "quantite", "qte", "cantidad",
                 "unidades", "quantita", "qta", "aantal", "hoeveelheid", "quantidade", "qtd",
                 "ilosc")
@@ -173,27 +173,27 @@ _EU_AMOUNT = ("betrag", "umsatz", "gesamtpreis", "gesamtbetrag", "summe", "brutt
               "nettobetrag", "montant", "montantttc", "montantht", "chiffredaffaires",
               "importe", "monto", "ventas", "importo", "totale", "bedrag", "totaal", "omzet",
               "valor", "valortotal", "wartosc", "kwota")
-_EU_CATEGORY = ("kategorie", "warengruppe", "produktgruppe", "categorie", "famille", "rayon",
-                "categoria", "familia", "productgroep", "kategoria")
-_EU_DESCRIPTION = ("bezeichnung", "artikelbezeichnung", "artikelname", "produktname",
-                   "libelle", "designation", "nomproduit", "descripcion", "nombreproducto",
-                   "descrizione", "nomeprodotto", "omschrijving", "productnaam", "descricao",
-                   "nomeproduto", "opis", "nazwa", "nazwatowaru")
+EU_CATEGORY = ("kategorie", "warengruppe", "produktgruppe", "categorie", "famille", "rayon",
+               "categoria", "familia", "productgroep", "kategoria")
+EU_DESCRIPTION = ("bezeichnung", "artikelbezeichnung", "artikelname", "produktname",
+                  "libelle", "designation", "nomproduit", "descripcion", "nombreproducto",
+                  "descrizione", "nomeprodotto", "omschrijving", "productnaam", "descricao",
+                  "nomeproduto", "opis", "nazwa", "nazwatowaru")
 _EU_STORE = ("filiale", "geschaft", "markt", "magasin", "boutique", "tienda", "sucursal",
              "negozio", "puntovendita", "winkel", "filiaal", "loja", "sklep")
 
 #: names that say the file is not English (so its dates are day first): the lists above but
 #: the words English files use too
-_EU_NAMES = frozenset((*_EU_CUSTOMER, *_EU_ORDER, *_EU_DATE, *_EU_TIME, *_EU_PRODUCT,
-                       *_EU_QUANTITY, *_EU_PRICE, *_EU_AMOUNT, *_EU_CATEGORY, *_EU_DESCRIPTION,
-                       *_EU_STORE)) - {"ticket", "boutique", "data"}
+EU_NAMES = frozenset((*EU_CUSTOMER, *_EU_ORDER, *_EU_DATE, *_EU_TIME, *EU_PRODUCT,
+                      *_EU_QUANTITY, *_EU_PRICE, *_EU_AMOUNT, *EU_CATEGORY, *EU_DESCRIPTION,
+                      *_EU_STORE)) - {"ticket", "boutique", "data"}
 
 #: canonical column -> the names it is found under (lower-cased, non-alphanumerics removed),
 #: tried in this order
 SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
     s.CUSTOMER_ID: ("customerid", "customer", "clientid", "client", "memberid", "member",
                     "userid", "visitorid", "loyaltyid", "cardid", "customerno", "customernumber",
-                    "customeremail", "email", "emailaddress", *_EU_CUSTOMER),
+                    "customeremail", "email", "emailaddress", *EU_CUSTOMER),
     s.ORDER_ID: ("orderid", "order", "invoice", "invoiceno", "invoiceid", "receipt",
                  "receiptid", "receiptno", "transactionid", "ticketid", "basketid", "orderno",
                  "ordernumber", "billno",
@@ -208,7 +208,7 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
     # a SKU or stock code is the id even beside a column called 'Product' (often its name)
     s.PRODUCT_ID: ("productid", "sku", "stockcode", "product", "itemid", "item", "article",
                    "articleid", "productcode", "itemcode", "ean", "upc", "barcode",
-                   *_EU_PRODUCT),
+                   *EU_PRODUCT),
     s.QUANTITY: ("quantity", "qty", "units", "count", "pieces", "amountunits", *_EU_QUANTITY),
     s.UNIT_PRICE: ("unitprice", "price", "priceeach", "itemprice", "sellingprice", *_EU_PRICE),
     s.AMOUNT: ("amount", "total", "linetotal", "sales", "revenue", "value", "netamount",
@@ -219,13 +219,13 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
                # subtotal is taken too (see generic), the total adding tax and shipping
                "subtotal", "linesubtotal", *_EU_AMOUNT),
     s.CATEGORY: ("category", "productcategory", "department", "family", "group", "segment",
-                 *_EU_CATEGORY),
+                 *EU_CATEGORY),
     s.DESCRIPTION: ("description", "productname", "itemname", "lineitemname",
                     # a web shop's JSON order, its lines flattened as line_items_<field>
                     "lineitemsname", "lineitemstitle", "lineitemtitle", "itemsname",
                     "itemstitle", "articlename",
                     "productdescription", "itemdescription", "name", "title", "item",
-                    "product", "article", *_EU_DESCRIPTION),
+                    "product", "article", *EU_DESCRIPTION),
     s.STORE_ID: ("storeid", "store", "shop", "shopid", "branch", "pos", "posid", "outlet",
                  *_EU_STORE),
     s.CHANNEL: ("channel", "saleschannel", "kanal", "canal", "canale"),
@@ -635,7 +635,7 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
             "several units of the same item")
     line = next((by_norm[n] for n in LINE_NUMBER_NAMES
                  if n in by_norm and by_norm[n] not in used), None)
-    day_first = any(normalise(h) in _EU_NAMES for h in cols.values())
+    day_first = any(normalise(h) in EU_NAMES for h in cols.values())
     if day_first:
         assumptions.append(DAY_FIRST_NOTE)
     return Adapter(
@@ -667,7 +667,8 @@ MARGIN_NOTE = "product margins derived from the column"
 def guest_lines(cols: Mapping[str, str]) -> bool:
     """Whether a file with the canonical columns ``cols`` is sales lines without any customer
     column: a date, a price or line total, and a product or an order id. Order lines whose
-    customer and date are in an orders file have no date (:func:`check_required` asks for it)."""
+    customer and date are in an orders file have no date
+    (:func:`~loyalist.ingest.required.check_required` asks for it)."""
     return (s.CUSTOMER_ID not in cols and s.ORDERED_AT in cols
             and bool({s.UNIT_PRICE, s.AMOUNT} & set(cols))
             and bool({s.PRODUCT_ID, s.ORDER_ID} & set(cols)))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from loyalist.errors import DataError
-from loyalist.ingest.text import _DELIMITERS, _HEADER_SEARCH_LINES, _open_binary
+from loyalist.ingest.text import DELIMITERS, HEADER_SEARCH_LINES, open_binary
 
 #: file name endings of data files (a folder or an archive is read for these)
 DATA_SUFFIXES = (".csv", ".txt", ".tsv", ".csv.gz", ".tsv.gz", ".txt.gz", ".parquet", ".pq",
@@ -40,18 +40,18 @@ def not_a_table(path: Path) -> str | None:
     if stem in _DOC_NAMES or re.match(r"(readme|read_me|notes?)[ _.-]", stem):
         return "a README or notes file"
     try:
-        with _open_binary(path) as raw:
+        with open_binary(path) as raw:
             head = raw.read(2)
             raw.seek(0)
             enc = "utf-16" if head in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
             with io.TextIOWrapper(raw, encoding=enc, errors="replace") as f:
                 lines = [ln.strip("\r\n\ufeff") for ln in
-                         (f.readline() for _ in range(_HEADER_SEARCH_LINES)) if ln.strip()]
+                         (f.readline() for _ in range(HEADER_SEARCH_LINES)) if ln.strip()]
     except (OSError, UnicodeError, EOFError):
         return None  # reading it says what is wrong
     if len(lines) < 2:
         return "text of fewer than two lines, no table"
-    for d in _DELIMITERS:
+    for d in DELIMITERS:
         counts = [ln.count(d) for ln in lines]
         if counts[0] and sum(c == counts[0] for c in counts) >= 0.8 * len(counts):
             return None

@@ -18,7 +18,7 @@ from loyalist.ingest.persons import is_placeholder
 from loyalist.ingest.read import ROW, Source
 
 
-def _repeated_lines_note(a: Adapter, report: dict[str, Any]) -> str:
+def repeated_lines_note(a: Adapter, report: dict[str, Any]) -> str:
     """The report's sentence on the lines quarantined as ``repeated_line``."""
     d = report["rule_details"]["repeated_line"]
     return (f"{d['rows']:,} rows repeat an earlier row's order and line number "
@@ -28,7 +28,7 @@ def _repeated_lines_note(a: Adapter, report: dict[str, Any]) -> str:
             f"repeated_line, {d.get('revenue', 0):,.2f} of revenue not counted twice")
 
 
-def _corrections(con: duckdb.DuckDBPyConnection, table: str, load_id: int) -> list[str]:
+def corrections(con: duckdb.DuckDBPyConnection, table: str, load_id: int) -> list[str]:
     """A re-export that corrects earlier lines (another quantity, price, date or customer for
     an order and product already stored) loads the corrected line beside the stored one, and
     a line it leaves out (a voided sale) stays: say how many, and how to replace the earlier
@@ -73,8 +73,8 @@ def _corrections(con: duckdb.DuckDBPyConnection, table: str, load_id: int) -> li
     return out
 
 
-def _placeholder_customers(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
-                           table: str, zero_guest: bool = True) -> list[str]:
+def placeholder_customers(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
+                          table: str, zero_guest: bool = True) -> list[str]:
     """How many lines name their customer by a placeholder (:func:`is_placeholder`), which makes
     them guest lines: one customer '0' buying for every guest would be the best customer.
     Counted on the staged table (a non-empty customer cell parsed to no customer is a
@@ -94,11 +94,12 @@ def _placeholder_customers(con: duckdb.DuckDBPyConnection, src: Source, a: Adapt
             "customer (a guest checkout), so they are guest lines"]
 
 
-def _unknown_values(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
-                    ) -> list[str]:
+def unknown_values(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
+                   ) -> list[str]:
     """The report's sentence per rule quarantining lines whose quantity or price cannot be
     read: their value is unknown, so revenue_read and the share of value leave them out
-    (:data:`NO_VALUE_RULES`), which a merchant must be told; none when there are none."""
+    (:data:`~loyalist.ingest.transactions.NO_VALUE_RULES`), which a merchant must be told;
+    none when there are none."""
     notes = []
     for rule, canon in (("unparseable_quantity", s.QUANTITY),
                         ("unparseable_price", s.AMOUNT if a.amount_given else s.UNIT_PRICE)):
@@ -118,7 +119,7 @@ def _unknown_values(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, tab
     return notes
 
 
-def _unix_times(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> list[str]:
+def unix_times(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> list[str]:
     """Dates given as Unix time carry no time zone: they are read as UTC, which the report
     must say (a shop's hours and days are local)."""
     col = a.columns.get(s.ORDERED_AT)
@@ -149,7 +150,7 @@ OFFSET_SAMPLE_ROWS = 10_000
 _UTC_OFFSET = r"[0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 
 
-def _utc_offsets(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> list[str]:
+def utc_offsets(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> list[str]:
     """Times written with their UTC offset are read as the clock time they show, offset
     dropped (a shop's hours and days are local; Shopify's '10:00:00 -0500' is 10:00, as a
     zoned Parquet time is its zone's wall-clock time). That is one shop's local time only
@@ -202,8 +203,8 @@ ORDER_ADJUSTMENTS = {
 }
 
 
-def _order_adjustments(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
-                       ) -> list[str]:
+def order_adjustments(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
+                      ) -> list[str]:
     """A web shop's order export gives an order's discount and partial refunds in columns of
     their own ('Discount Amount', 'Refunded Amount' on its first line), not as lines: the
     lines' revenue is before them, which the report must say, with how much they hold on the
@@ -225,7 +226,7 @@ def _order_adjustments(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, 
     return notes
 
 
-def _currencies(con: duckdb.DuckDBPyConnection, src: Source) -> list[str]:
+def currencies(con: duckdb.DuckDBPyConnection, src: Source) -> list[str]:
     """A currency column with several currencies: amounts are added up as they are (no
     exchange rates here), which the report must say."""
     col = next((h for h in src.headers if normalise(h) in ("currency", "currencycode",

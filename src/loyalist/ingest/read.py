@@ -1,5 +1,5 @@
-"""Open a source file (CSV in any delimiter/encoding DuckDB can sniff, Parquet, Excel) as a
-DuckDB view.
+"""Open a source file (CSV in any delimiter/encoding DuckDB can sniff, Parquet, Excel, JSON or
+JSON lines, Feather/Arrow) as a DuckDB view.
 
 The view has the file's columns as they are plus ``__row``, the 1-based data row number (header
 excluded), so every quarantined row can be traced back to its line in the file.
@@ -21,16 +21,16 @@ from loyalist import schema as s
 from loyalist.errors import DataError
 from loyalist.ingest.parse import q
 from loyalist.ingest.text import (
-    _HEADER_SEARCH_LINES,
-    _header_cells,
-    _known_hits,
-    _open_binary,
-    _spaces_to_tabs,
-    _to_utf8,
+    HEADER_SEARCH_LINES,
+    header_cells,
     header_line,
     header_row,
+    known_hits,
+    open_binary,
+    spaces_to_tabs,
     text_encoding,
     text_layout,
+    to_utf8,
 )
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ _ARROW_SUFFIXES = (".feather", ".arrow", ".ipc")
 
 def _is_web_page(path: Path) -> bool:
     """Whether a text file starts as an HTML page does (``<!DOCTYPE html``, ``<html``)."""
-    with _open_binary(path) as raw:
+    with open_binary(path) as raw:
         head = raw.read(512).lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     return head.startswith((b"<!doctype html", b"<html"))
 
@@ -212,7 +212,7 @@ _NOT_A_TABLE = ("{path}: is not a readable table: {why} (a corrupt file, or a bi
 def _is_binary(path: Path) -> bool:
     """Whether a file taken for text holds a NUL byte in its first 8,000 bytes (git's test
     for binary files): text tables never do, except UTF-16, which starts with its BOM."""
-    with _open_binary(path) as f:
+    with open_binary(path) as f:
         head = f.read(8000)
     return b"\0" in head and head[:2] not in (b"\xff\xfe", b"\xfe\xff")
 
@@ -316,14 +316,14 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
     skip = header_line(path, enc)
     shown_enc = enc
     if enc == "latin-1":
-        path = _to_utf8(path, scratch / view / path.name)
+        path = to_utf8(path, scratch / view / path.name)
         p = _sql_str(str(path))
         enc, shown_enc = "utf-8", "Windows-1252 (Latin-1 with the euro sign)"
     layout = text_layout(path, enc, skip)
     extra = ""
     notes = []
     if layout.spaces:
-        path = _spaces_to_tabs(path, scratch / view / (path.name + ".tsv"), enc)
+        path = spaces_to_tabs(path, scratch / view / (path.name + ".tsv"), enc)
         p, enc = _sql_str(str(path)), "utf-8"
         extra += ", delim = '\t'"
         notes.append("no delimiter: the columns are aligned with spaces, and were split on them")
@@ -347,7 +347,7 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
     if skip:
         notes.append(f"the column names are on line {skip + 1}: the {skip} line(s) above them "
                      "(a report title) were skipped")
-    raw_names = [] if layout.headerless else _header_cells(path, enc, skip, layout.spaces)
+    raw_names = [] if layout.headerless else header_cells(path, enc, skip, layout.spaces)
     return tuple(notes), raw_names
 
 
@@ -376,7 +376,7 @@ def _json_wrapper(con: duckdb.DuckDBPyConnection, raw: str, desc: list[tuple[str
     lists = [c for c, t in desc if _is_record_list(t)]
     if len(lists) != 1 or con.execute(f"SELECT count(*) FROM {raw}").fetchall()[0][0] != 1:
         return None
-    return lists[0] if _known_hits([c for c, t in desc if _is_plain(t)]) < 2 else None
+    return lists[0] if known_hits([c for c, t in desc if _is_plain(t)]) < 2 else None
 
 
 def _register_json(con: duckdb.DuckDBPyConnection, view: str, p: str) -> tuple[str, ...]:
@@ -420,7 +420,7 @@ def _register_json(con: duckdb.DuckDBPyConnection, view: str, p: str) -> tuple[s
     if len(lists) > 1:
         # several lists (line_items, shipping_lines, refunds): the one whose elements name
         # the most known columns (sku, quantity, price) holds the order's lines
-        hits = {c: _known_hits([f for f, _ in fields(
+        hits = {c: known_hits([f for f, _ in fields(
             f"SELECT li.* FROM (SELECT unnest({q(c)}) AS li FROM {raw})")]) for c in lists}
         best = max(hits.values())
         top = [c for c in lists if hits[c] == best]
@@ -474,7 +474,7 @@ def _excel_groups(path: Path) -> tuple[list[tuple[list[str], Any]], list[str]]:
     """A workbook's non-empty sheets grouped by their columns, in order of first appearance:
     (sheet names, their rows one after the other as one polars frame); and notes. A sheet whose
     first row names fewer than two known columns is searched for its header row below a
-    report title (as :func:`header_line` for CSV)."""
+    report title (as :func:`~loyalist.ingest.text.header_line` for CSV)."""
     import polars as pl
 
     try:
@@ -493,12 +493,12 @@ def _excel_groups(path: Path) -> tuple[list[tuple[list[str], Any]], list[str]]:
     notes = []
     header_rows: dict[str, int] = {}
     for name, f in list(filled.items()):
-        if _known_hits(f.columns) >= 2:
+        if known_hits(f.columns) >= 2:
             continue
         # a report title (and maybe a blank line) above the column names
         top = pl.read_excel(path, engine="calamine", sheet_name=name, has_header=False,
                             drop_empty_rows=False,
-                            read_options={"n_rows": _HEADER_SEARCH_LINES})
+                            read_options={"n_rows": HEADER_SEARCH_LINES})
         k = header_row(top.rows())
         if k > 0:
             filled[name] = pl.read_excel(path, engine="calamine", sheet_name=name,

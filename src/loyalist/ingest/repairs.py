@@ -15,8 +15,8 @@ from loyalist.ingest.adapters import Adapter
 from loyalist.ingest.read import ROW
 
 
-def _fill_from_order(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, rule: str
-                     ) -> list[str]:
+def fill_from_order(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, rule: str
+                    ) -> list[str]:
     """Exports that write an order's customer and date on its first line only (web-shop order
     exports, spreadsheets with merged cells): a line without them takes them from another line
     of the same order; a value that is there but unreadable is not replaced. Returns the
@@ -74,8 +74,8 @@ def _fill_from_order(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, rul
     return notes
 
 
-def _product_from_description(con: duckdb.DuckDBPyConnection, a: Adapter, table: str,
-                              rule: str) -> list[str]:
+def product_from_description(con: duckdb.DuckDBPyConnection, a: Adapter, table: str,
+                             rule: str) -> list[str]:
     """A line with an empty product code and a product name (a till's open-price "Custom
     Amount" line, items a small shop never gave a SKU) is that product, named by its
     description, rather than quarantined with its revenue; returns the report's sentence."""
@@ -93,7 +93,7 @@ def _product_from_description(con: duckdb.DuckDBPyConnection, a: Adapter, table:
             f"product their description ({a.columns[s.DESCRIPTION]!r}) names"]
 
 
-def _split_reused_orders(con: duckdb.DuckDBPyConnection, table: str, rule: str) -> list[str]:
+def split_reused_orders(con: duckdb.DuckDBPyConnection, table: str, rule: str) -> list[str]:
     """An order id whose purchase lines belong to different customers or different days is
     several orders: a till's receipt counter that restarts (each day, or after a reset)
     reuses its numbers, within a file or from one load to the next. Lines are grouped by

@@ -15,7 +15,8 @@ from loyalist.ingest.adapters import Adapter, guest_lines, is_positional
 
 
 def not_sales_lines(cols: Mapping[str, str]) -> str | None:
-    """Why a file with the canonical columns ``cols`` (as :func:`generic` finds them) is clearly
+    """Why a file with the canonical columns ``cols`` (as
+    :func:`~loyalist.ingest.adapters.generic` finds them) is clearly
     no sales lines, or None when it may be: it is not order lines (order id and product), not
     order headers (order id, customer and date), and has no price or line total beside a date,
     customer or product, so no ``--map`` of its own columns can make it sales lines (payments

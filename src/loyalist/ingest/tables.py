@@ -19,12 +19,12 @@ from loyalist import schema as s
 from loyalist.errors import DataError
 from loyalist.ingest import parse, quarantine
 from loyalist.ingest.adapters import (
-    _EU_CATEGORY,
-    _EU_CUSTOMER,
-    _EU_DESCRIPTION,
-    _EU_NAMES,
-    _EU_PRODUCT,
     DAY_FIRST_NOTE,
+    EU_CATEGORY,
+    EU_CUSTOMER,
+    EU_DESCRIPTION,
+    EU_NAMES,
+    EU_PRODUCT,
     SYNONYMS_BY_COLUMN,
     generic,
     names_a_person,
@@ -44,7 +44,7 @@ class TableSpec:
 
 
 #: the names below that are not English (dates in such files are day first)
-_EU_TABLE_NAMES: set[str] = set(_EU_NAMES)
+_EU_TABLE_NAMES: set[str] = set(EU_NAMES)
 
 
 def _names(canon: str, names: Sequence[str], english: Sequence[str] = ()) -> dict[str, str]:
@@ -71,8 +71,8 @@ SPECS: dict[str, TableSpec] = {
          "producttype": s.CATEGORY, "producttypename": s.CATEGORY,
          "productgroup": s.CATEGORY, "productgroupname": s.CATEGORY,
          "departmentname": s.CATEGORY,
-         **_names(s.PRODUCT_ID, _EU_PRODUCT), **_names(s.DESCRIPTION, _EU_DESCRIPTION),
-         **_names(s.CATEGORY, _EU_CATEGORY),
+         **_names(s.PRODUCT_ID, EU_PRODUCT), **_names(s.DESCRIPTION, EU_DESCRIPTION),
+         **_names(s.CATEGORY, EU_CATEGORY),
          **_names(s.UNIT_COST, ("einkaufspreis", "ekpreis",
                                 "prixdachat", "prixachat", "preciodecoste", "preciocoste",
                                 "costo", "prezzodiacquisto", "prezzoacquisto", "inkoopprijs",
@@ -96,7 +96,7 @@ SPECS: dict[str, TableSpec] = {
          "joinedat": s.SIGNUP_AT, "consent": s.MARKETING_CONSENT, "optin": s.MARKETING_CONSENT,
          "optout": s.EMAIL_OPT_OUT, "birthdate": s.BIRTH_DATE, "dateofbirth": s.BIRTH_DATE,
          "dob": s.BIRTH_DATE, "birthday": s.BIRTH_DATE,
-         **_names(s.CUSTOMER_ID, _EU_CUSTOMER,
+         **_names(s.CUSTOMER_ID, EU_CUSTOMER,
                   english=("customerno", "customernumber", "loyaltyid", "cardid", "userid",
                            "client", "member")),
          **_names(s.SIGNUP_AT, ("anmeldedatum", "registrierungsdatum",

@@ -18,10 +18,10 @@ from typing import Any, BinaryIO
 from loyalist import schema as s
 
 #: lines searched for the header row below a report title
-_HEADER_SEARCH_LINES = 30
+HEADER_SEARCH_LINES = 30
 #: delimiters DuckDB's sniffer finds (a file with none of them may be aligned with spaces);
 #: a line is split on them (as a character class) to look at its cells
-_DELIMITERS = ",;\t|"
+DELIMITERS = ",;\t|"
 
 
 @functools.cache
@@ -36,7 +36,7 @@ def _known_column_names() -> frozenset[str]:
     return frozenset(names)
 
 
-def _open_binary(path: Path) -> BinaryIO:
+def open_binary(path: Path) -> BinaryIO:
     import gzip
 
     if path.suffix.lower() == ".gz":
@@ -52,7 +52,7 @@ def text_encoding(path: Path) -> str:
     the transaction, so trying UTF-8 first and falling back could never work."""
     import codecs
 
-    with _open_binary(path) as f:
+    with open_binary(path) as f:
         head = f.read(4)
         if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
             return "utf-16"
@@ -67,10 +67,10 @@ def text_encoding(path: Path) -> str:
     return "utf-8"
 
 
-def _to_utf8(path: Path, dest: Path) -> Path:
+def to_utf8(path: Path, dest: Path) -> Path:
     """A UTF-8 copy of a Windows-1252 text file (bytes it leaves undefined become U+FFFD)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with _open_binary(path) as src, dest.open("w", encoding="utf-8", newline="") as dst:
+    with open_binary(path) as src, dest.open("w", encoding="utf-8", newline="") as dst:
         for block in iter(lambda: src.read(1 << 22), b""):
             dst.write(block.decode("cp1252", errors="replace"))
     return dest
@@ -79,9 +79,9 @@ def _to_utf8(path: Path, dest: Path) -> Path:
 def decoded_text(path: Path) -> str:
     """The whole text of a small file, decoded as a table is read (:func:`text_encoding`:
     UTF-16 with its byte-order mark, UTF-8, else Windows-1252, whose undefined bytes become
-    U+FFFD as in :func:`_to_utf8`): a plan's catalog or constraints file."""
+    U+FFFD as in :func:`to_utf8`): a plan's catalog or constraints file."""
     enc = text_encoding(path)
-    with _open_binary(path) as f:
+    with open_binary(path) as f:
         return f.read().decode("cp1252" if enc == "latin-1" else enc, errors="replace")
 
 
@@ -93,15 +93,15 @@ def header_line(path: Path, encoding: str = "utf-8") -> int:
     import re
 
     try:
-        with _open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding,
-                                                         errors="replace") as f:
-            lines = [f.readline() for _ in range(_HEADER_SEARCH_LINES)]
+        with open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding,
+                                                        errors="replace") as f:
+            lines = [f.readline() for _ in range(HEADER_SEARCH_LINES)]
     except (OSError, UnicodeError):
         return 0
-    return header_row([re.split(f"[{_DELIMITERS}]", line) for line in lines if line])
+    return header_row([re.split(f"[{DELIMITERS}]", line) for line in lines if line])
 
 
-def _known_hits(cells: Sequence[Any]) -> int:
+def known_hits(cells: Sequence[Any]) -> int:
     """How many distinct known column names the cells hold."""
     from loyalist.ingest.adapters import normalise
 
@@ -113,7 +113,7 @@ def _known_hits(cells: Sequence[Any]) -> int:
 def header_row(rows: Sequence[Sequence[Any]]) -> int:
     """The index of the row of ``rows`` (cells) holding the column names: 0, unless the first
     names fewer than two known columns and a later one names two or more."""
-    counts = [_known_hits(r) for r in rows]
+    counts = [known_hits(r) for r in rows]
     if not counts or counts[0] >= 2:
         return 0
     return next((i for i, n in enumerate(counts) if n >= 2), 0)
@@ -143,31 +143,31 @@ def text_layout(path: Path, encoding: str = "utf-8", skip: int = 0) -> TextLayou
     import re
 
     try:
-        with _open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding,
-                                                         errors="replace") as f:
-            lines = [f.readline() for _ in range(skip + _HEADER_SEARCH_LINES)][skip:]
+        with open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding,
+                                                        errors="replace") as f:
+            lines = [f.readline() for _ in range(skip + HEADER_SEARCH_LINES)][skip:]
     except (OSError, UnicodeError):
         return TextLayout(False, False, 0)
     rows = [ln.strip("\r\n\ufeff") for ln in lines if ln.strip()]
     if not rows:
         return TextLayout(False, False, 0)
     counts = {len(r.split()) for r in rows}
-    spaces = (not any(d in r for r in rows for d in _DELIMITERS) and len(counts) == 1
+    spaces = (not any(d in r for r in rows for d in DELIMITERS) and len(counts) == 1
               and counts.pop() >= 2)
-    first = rows[0].split() if spaces else re.split(f"[{_DELIMITERS}]", rows[0])
+    first = rows[0].split() if spaces else re.split(f"[{DELIMITERS}]", rows[0])
     cells = [c.strip().strip('"').strip() for c in first]
-    headerless = (any(cells) and _known_hits(cells) == 0
+    headerless = (any(cells) and known_hits(cells) == 0
                   and all(re.match(_VALUE_CELL, c) for c in cells if c))
     return TextLayout(spaces, bool(headerless), len(cells))
 
 
-def _spaces_to_tabs(path: Path, dest: Path, encoding: str) -> Path:
+def spaces_to_tabs(path: Path, dest: Path, encoding: str) -> Path:
     """A tab-separated UTF-8 copy of a space-aligned text file (blank lines dropped)."""
     import io
 
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with _open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding,
-                                                     errors="replace") as src, \
+    with open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding,
+                                                    errors="replace") as src, \
             dest.open("w", encoding="utf-8", newline="\n") as dst:
         for line in src:
             cells = line.split()
@@ -176,14 +176,14 @@ def _spaces_to_tabs(path: Path, dest: Path, encoding: str) -> Path:
     return dest
 
 
-def _header_cells(path: Path, encoding: str, skip: int, spaces: bool) -> list[str]:
+def header_cells(path: Path, encoding: str, skip: int, spaces: bool) -> list[str]:
     """The cells of the header line as written (line ``skip``; split as the file is)."""
     import csv
     import io
 
     try:
-        with _open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding,
-                                                         errors="replace") as f:
+        with open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding,
+                                                        errors="replace") as f:
             for _ in range(skip):
                 f.readline()
             line = f.readline().strip("\r\n\ufeff")
@@ -191,5 +191,5 @@ def _header_cells(path: Path, encoding: str, skip: int, spaces: bool) -> list[st
         return []
     if spaces:
         return line.split()
-    delim = max(_DELIMITERS, key=line.count)
+    delim = max(DELIMITERS, key=line.count)
     return [c.strip() for c in next(csv.reader([line], delimiter=delim), [])]

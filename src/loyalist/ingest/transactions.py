@@ -25,21 +25,21 @@ from loyalist.ingest.adapters import (
 )
 from loyalist.ingest.join import FOUND
 from loyalist.ingest.notes import (
-    _corrections,
-    _currencies,
-    _order_adjustments,
-    _placeholder_customers,
-    _repeated_lines_note,
-    _unix_times,
-    _unknown_values,
-    _utc_offsets,
+    corrections,
+    currencies,
+    order_adjustments,
+    placeholder_customers,
+    repeated_lines_note,
+    unix_times,
+    unknown_values,
+    utc_offsets,
 )
 from loyalist.ingest.persons import is_placeholder, zero_is_guest
 from loyalist.ingest.read import ROW, Source, duplicate_note
 from loyalist.ingest.repairs import (
-    _fill_from_order,
-    _product_from_description,
-    _split_reused_orders,
+    fill_from_order,
+    product_from_description,
+    split_reused_orders,
 )
 
 log = logging.getLogger(__name__)
@@ -252,25 +252,25 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
             coalesce({nonprod}, FALSE) AS __nonprod
         FROM p
     """)
-    filled = _fill_from_order(con, a, table, rule) if s.ORDER_ID in a.columns else []
-    filled += _product_from_description(con, a, table, rule)
+    filled = fill_from_order(con, a, table, rule) if s.ORDER_ID in a.columns else []
+    filled += product_from_description(con, a, table, rule)
     if s.ORDER_ID in a.columns:
-        filled += _split_reused_orders(con, table, rule)
+        filled += split_reused_orders(con, table, rule)
     _check_types(con, src, a, table)
     _check_line_totals(con, src, a, table)
     report = _report(con, src, a, table)
     if "repeated_line" in report["rules"]:
-        report["assumptions"].append(_repeated_lines_note(a, report))
+        report["assumptions"].append(repeated_lines_note(a, report))
     cust = a.columns.get(s.CUSTOMER_ID)
     used = {**a.columns, **a.cost_columns,
             **({"the order status": a.status_column} if a.status_column else {})}
-    report["assumptions"] += (duplicate_note(src, used) + filled + _currencies(con, src)
-                              + _unix_times(con, src, a) + _utc_offsets(con, src, a)
-                              + _placeholder_customers(con, src, a, table, zero_guest)
+    report["assumptions"] += (duplicate_note(src, used) + filled + currencies(con, src)
+                              + unix_times(con, src, a) + utc_offsets(con, src, a)
+                              + placeholder_customers(con, src, a, table, zero_guest)
                               + zero_note
-                              + _order_adjustments(con, src, a, table)
-                              + (_corrections(con, table, load_id) if check_store else [])
-                              + _unknown_values(con, src, a, table)
+                              + order_adjustments(con, src, a, table)
+                              + (corrections(con, table, load_id) if check_store else [])
+                              + unknown_values(con, src, a, table)
                               + (parse.email_case_note(con, src.view, cust, src.types[cust])
                                  if cust else []))
     return report
