@@ -1,9 +1,9 @@
 """BG/NBD scoring at scale: the hypergeometric factor 1 - g of eqs. 9-10 for many customers.
 
-``bgnbd._one_minus_g_sum`` evaluates ``1 - (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)`` with
-Gauss series and band-wise Taylor series instead of one scipy ``hyp2f1`` call per value. Layers:
-agreement with scipy row by row over a grid of parameters (extreme ones included), with mpmath
-at 50 digits, with the small-horizon expansion (where scipy loses digits), the Taylor
+``hyp2f1_series._one_minus_g_sum`` evaluates ``1 - (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)``
+with Gauss series and band-wise Taylor series instead of one scipy ``hyp2f1`` call per value.
+Layers: agreement with scipy row by row over a grid of parameters (extreme ones included), with
+mpmath at 50 digits, with the small-horizon expansion (where scipy loses digits), the Taylor
 coefficients against scipy's derivatives, the sort, the safety net, and that realistic data
 really takes the fast path.
 """
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from scipy.special import hyp2f1, poch
 
-from loyalist.clv import BetaGeoModel, GammaGammaModel, bgnbd
+from loyalist.clv import BetaGeoModel, GammaGammaModel, bgnbd, hyp2f1_series
 
 CDNOW = (0.2426, 4.414, 0.7929, 2.426)
 GRID = {
@@ -76,9 +76,9 @@ def _customers(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture
 def fast_everywhere(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Every frequency takes the fast path; returns the list of runs recomputed by scipy."""
-    monkeypatch.setattr(bgnbd, "_MIN_ELEMENTS", 1)
+    monkeypatch.setattr(hyp2f1_series, "_MIN_ELEMENTS", 1)
     fallbacks: list[float] = []
-    check = bgnbd._check_run
+    check = hyp2f1_series._check_run
 
     def spy(params, x, bg, om, pieces):
         before = om.copy()
@@ -86,7 +86,7 @@ def fast_everywhere(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         if not np.array_equal(before, om, equal_nan=True):
             fallbacks.append(x)
 
-    monkeypatch.setattr(bgnbd, "_check_run", spy)
+    monkeypatch.setattr(hyp2f1_series, "_check_run", spy)
     return fallbacks
 
 
@@ -99,7 +99,7 @@ def test_fast_path_matches_scipy_row_by_row(values, horizon, fast_everywhere) ->
     p = _params(values)
     x, T = _customers(np.random.default_rng(1))
     times, weights = horizon
-    fast = bgnbd._one_minus_g_sum(p, x, p[1] + T, np.array(times), np.array(weights))
+    fast = hyp2f1_series._one_minus_g_sum(p, x, p[1] + T, np.array(times), np.array(weights))
     ref = _reference(p, x, p[1] + T, times, weights)
     ok = np.isfinite(ref)  # scipy's hyp2f1 gives NaN for some large x near z = 1
     assert ok.mean() > 0.6
@@ -112,10 +112,10 @@ def test_blocks_of_one_frequency_give_the_same_result(monkeypatch: pytest.Monkey
     p = _params(CDNOW)
     x, T = _customers(np.random.default_rng(12))
     times, weights = np.array(HORIZONS["clv_12"][0]), np.array(HORIZONS["clv_12"][1])
-    whole = bgnbd._one_minus_g_sum(p, x, p[1] + T, times, weights)
-    monkeypatch.setattr(bgnbd, "_GROUP_ROWS", 97)
-    np.testing.assert_allclose(bgnbd._one_minus_g_sum(p, x, p[1] + T, times, weights), whole,
-                               rtol=1e-13)
+    whole = hyp2f1_series._one_minus_g_sum(p, x, p[1] + T, times, weights)
+    monkeypatch.setattr(hyp2f1_series, "_GROUP_ROWS", 97)
+    np.testing.assert_allclose(hyp2f1_series._one_minus_g_sum(p, x, p[1] + T, times, weights),
+                               whole, rtol=1e-13)
 
 
 def test_cdnow_data_needs_no_fallback(fast_everywhere) -> None:
@@ -123,7 +123,7 @@ def test_cdnow_data_needs_no_fallback(fast_everywhere) -> None:
     x, T = _customers(np.random.default_rng(2))
     T = np.minimum(T, 500.0)
     times, weights = HORIZONS["clv_12"]
-    bgnbd._one_minus_g_sum(p, x, p[1] + T, np.array(times), np.array(weights))
+    hyp2f1_series._one_minus_g_sum(p, x, p[1] + T, np.array(times), np.array(weights))
     assert fast_everywhere == []
 
 
@@ -136,7 +136,7 @@ def test_agrees_with_mpmath_at_extreme_points(fast_everywhere) -> None:
         p = _params(GRID[name])
         x, T = _customers(rng)
         for t in (4.345, 39.0, 1e4):
-            fast = bgnbd._one_minus_g_sum(p, x, p[1] + T, np.array([t]), np.ones(1))
+            fast = hyp2f1_series._one_minus_g_sum(p, x, p[1] + T, np.array([t]), np.ones(1))
             scipy_ok = np.isfinite(_reference(p, x, p[1] + T, [t], [1.0]))
             r, alpha, a, b = (mpmath.mpf(float(v)) for v in p)
             # where scipy's hyp2f1 fails (NaN) the result stays NaN, as before
@@ -158,7 +158,7 @@ def test_small_horizon_expansion(values, fast_everywhere) -> None:
     x, T = _customers(np.random.default_rng(4))
     t = 1e-9
     beta = alpha + T
-    fast = bgnbd._one_minus_g_sum(p, x, beta, np.array([t]), np.ones(1))
+    fast = hyp2f1_series._one_minus_g_sum(p, x, beta, np.array([t]), np.ones(1))
     n, u = r + x, t / beta
     expansion = (a - 1) / (a + b + x - 1) * (n * u - n * (n + 1) * u**2 * a / (2 * (a + b + x)))
     np.testing.assert_allclose(fast, expansion, rtol=1e-9)
@@ -167,13 +167,13 @@ def test_small_horizon_expansion(values, fast_everywhere) -> None:
 def test_taylor_coefficients_are_scaled_derivatives() -> None:
     r, _, a, b = _params(CDNOW)
     A, B = a + b - 1.0 - r, a - 1.0
-    bands = np.arange(len(bgnbd._Z0))
+    bands = np.arange(len(hyp2f1_series._Z0))
     for x in (0.0, 3.0, 40.0):
         C = np.full(len(bands), a + b - 1.0 + x)
-        coef, n_terms, usable = bgnbd._taylor_coefficients(A, B, C, bands)
+        coef, n_terms, usable = hyp2f1_series._taylor_coefficients(A, B, C, bands)
         assert usable.all()
         assert np.all(n_terms <= 40)
-        z0, half = bgnbd._Z0, bgnbd._HALF
+        z0, half = hyp2f1_series._Z0, hyp2f1_series._HALF
         for k in range(6):  # h^(k)(z0)/k! = (A)_k (B)_k / ((C)_k k!) 2F1(A+k, B+k; C+k; z0)
             deriv = (poch(A, k) * poch(B, k) / (poch(C, k) * np.prod(np.arange(1, k + 1)))
                      * hyp2f1(A + k, B + k, C + k, z0))
@@ -182,7 +182,8 @@ def test_taylor_coefficients_are_scaled_derivatives() -> None:
 
 
 def test_bands_cover_w_with_margin() -> None:
-    edges, z0, w0, half = bgnbd._W_EDGES, bgnbd._Z0, bgnbd._W0, bgnbd._HALF
+    edges, z0, w0, half = (hyp2f1_series._W_EDGES, hyp2f1_series._Z0, hyp2f1_series._W0,
+                           hyp2f1_series._HALF)
     assert np.all(np.diff(edges) < 0) and edges[-1] < 1e-11
     assert np.all(z0 + w0 == 1.0)
     assert np.all(half <= 0.2 * np.minimum(z0, w0) + 1e-15)
@@ -193,7 +194,7 @@ def test_sort_orders_by_frequency_then_beta() -> None:
     rng = np.random.default_rng(5)
     x = rng.integers(0, 200, 100_000).astype(float)
     beta = np.round(rng.uniform(4.0, 110.0, 100_000), 3)  # duplicates
-    order = bgnbd._sort_rows(x, beta)
+    order = hyp2f1_series._sort_rows(x, beta)
     assert np.array_equal(np.sort(order), np.arange(len(x)))
     xs, bs = x[order], beta[order]
     assert np.all(np.diff(xs) >= 0)
@@ -201,18 +202,18 @@ def test_sort_orders_by_frequency_then_beta() -> None:
     assert np.all(bs[1:][same] >= bs[:-1][same] * (1 - 1e-7))  # leading 25 bits of beta
     huge = x.copy()
     huge[0] = 2.0**40  # does not fit the packed key: lexsort
-    order = bgnbd._sort_rows(huge, beta)
+    order = hyp2f1_series._sort_rows(huge, beta)
     assert np.array_equal(order, np.lexsort((beta, huge)))
 
 
 def test_wrong_fast_run_is_recomputed(monkeypatch: pytest.MonkeyPatch, fast_everywhere) -> None:
-    taylor, series = bgnbd._om_taylor, bgnbd._om_series
-    monkeypatch.setattr(bgnbd, "_om_taylor", lambda *a: taylor(*a) * (1 + 1e-7))
-    monkeypatch.setattr(bgnbd, "_om_series", lambda *a: series(*a) * (1 + 1e-7))
+    taylor, series = hyp2f1_series._om_taylor, hyp2f1_series._om_series
+    monkeypatch.setattr(hyp2f1_series, "_om_taylor", lambda *a: taylor(*a) * (1 + 1e-7))
+    monkeypatch.setattr(hyp2f1_series, "_om_series", lambda *a: series(*a) * (1 + 1e-7))
     p = _params(CDNOW)
     x, T = _customers(np.random.default_rng(6))
     times, weights = HORIZONS["clv_12"]
-    fast = bgnbd._one_minus_g_sum(p, x, p[1] + T, np.array(times), np.array(weights))
+    fast = hyp2f1_series._one_minus_g_sum(p, x, p[1] + T, np.array(times), np.array(weights))
     np.testing.assert_allclose(fast, _reference(p, x, p[1] + T, times, weights), rtol=1e-10)
     assert len(fast_everywhere) > 10
 
@@ -228,15 +229,15 @@ def _simulated(n: int, seed: int, continuous: bool = True):
 def test_realistic_data_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
     bg, x, tx, T = _simulated(60_000, 7)
     scipy_rows = []
-    reference = bgnbd._log_g_beta
+    reference = hyp2f1_series._log_g_beta
 
     def counted(params, xx, beta, t):
         scipy_rows.append(len(xx))
         return reference(params, xx, beta, t)
 
-    monkeypatch.setattr(bgnbd, "_log_g_beta", counted)
+    monkeypatch.setattr(hyp2f1_series, "_log_g_beta", counted)
     times = 4.345 * np.arange(1, 13)
-    bgnbd._one_minus_g_sum(bg._p(), x, bg.params_["alpha"] + T, times, np.ones(12))
+    hyp2f1_series._one_minus_g_sum(bg._p(), x, bg.params_["alpha"] + T, times, np.ones(12))
     assert sum(scipy_rows) < 0.03 * len(x) * len(times)
 
 
