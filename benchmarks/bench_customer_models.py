@@ -55,7 +55,7 @@ TARGETS = [  # (description, path into the metrics, comparison, threshold)
 def trial(store_path: Path) -> dict[str, float]:
     """One train_and_score run (called in a subprocess)."""
     t0 = time.perf_counter()
-    from loyalist.evaluation.run import train_and_score
+    from loyalist.evaluation.train import train_and_score
     from loyalist.store import Store
 
     t1 = time.perf_counter()
@@ -145,7 +145,7 @@ def main() -> None:
         return
     if not DATA.exists():
         sys.exit(f"{DATA} is absent; set LOYALIST_SHARED_DATA")
-    from loyalist.evaluation.run import evaluate
+    from loyalist.evaluation.out_of_time import evaluate
     from loyalist.ingest import ingest_files
     from loyalist.store import Store
 

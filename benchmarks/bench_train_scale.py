@@ -36,7 +36,7 @@ def child(store: Path, cap: str) -> dict:
     """One timed training run in this process (called in a subprocess)."""
     import resource
 
-    from loyalist.evaluation.run import train_and_score
+    from loyalist.evaluation.train import train_and_score
     from loyalist.store import Store
 
     t0 = time.perf_counter()

@@ -20,9 +20,11 @@ from loyalist.churn import ChurnModel
 from loyalist.churn.reasons import explain, phrase
 from loyalist.errors import DataError, ModelVersionError, NotFittedError, ParameterError
 from loyalist.evaluation import metrics as M
+from loyalist.evaluation.out_of_time import churn_warning, evaluate
 from loyalist.evaluation.persist import compatible, load, read_metadata, save
-from loyalist.evaluation.run import churn_warning, evaluate, fit_customer_models, train_and_score
+from loyalist.evaluation.run import fit_customer_models
 from loyalist.evaluation.splits import plan_cutoffs
+from loyalist.evaluation.train import train_and_score
 from loyalist.ingest import ingest_files
 from loyalist.store import Store
 
@@ -694,7 +696,7 @@ def test_churn_warning_by_hand() -> None:
     assert churn_warning(models(0.6)) is None  # no baseline to lose to, above chance
     assert churn_warning({"model": {"roc_auc": None}}) is None
     # the baseline churn is scored by: the same rule, from the evaluation's numbers alone
-    from loyalist.evaluation.run import churn_fallback
+    from loyalist.evaluation.out_of_time import churn_fallback
 
     assert churn_fallback(models(0.448, recency_only=0.537, bgnbd_1_minus_p_alive=0.573)
                           ) == "bgnbd_1_minus_p_alive"
@@ -857,7 +859,7 @@ def test_a_closed_season_a_year_earlier_moves_churn_to_near_certain(syn_store: S
     assert short.season_note_.startswith("no training cutoff a year before the scored window")
     # the model card gives the shift and how the rate was taken, and no false reason
     from loyalist.evaluation.card import write_model_card
-    from loyalist.evaluation.run import _season
+    from loyalist.evaluation.out_of_time import _season
 
     for model, says in ((closed, "Laplace's rule of succession"),
                         (short, "no training cutoff a year before")):
@@ -886,7 +888,7 @@ def test_a_christmas_stall_is_scored_as_closed_and_still_evaluated(tmp_path: Pat
     # G2: a stall selling only 20 Nov - 24 Dec, scored on 25 Dec: everyone got 0.25-0.32,
     # and the out-of-time evaluation was skipped (its hold-out window, in the closed season,
     # had no buyers)
-    from loyalist.evaluation.run import evaluation_cutoff
+    from loyalist.evaluation.out_of_time import evaluation_cutoff
 
     st = make_store(tmp_path / "xmas.duckdb", seasonal_lines())
     res = train_and_score(st, None, 90)
@@ -1131,7 +1133,7 @@ def test_a_model_that_holds_its_own_scores_exactly_as_before(tmp_path: Path) -> 
     """A generated coffee shop where the model beats every baseline out of time: no fallback,
     and the churn columns are the churn model's own, as before the fallback existed."""
     from loyalist import pipeline
-    from loyalist.evaluation.run import BASELINE_MARGIN
+    from loyalist.evaluation.out_of_time import BASELINE_MARGIN
 
     gen = pipeline.generate("coffee", customers=None, months=18, seed=7, out=tmp_path / "d")
     pipeline.load_scenario(tmp_path / "s.duckdb", gen["files"])
@@ -1213,7 +1215,8 @@ def test_when_the_baseline_cannot_score_the_model_does_and_the_note_says_so(laps
     """The evaluation (at as_of - horizon) chose BG/NBD's expected orders, but at as_of BG/NBD
     was not fitted: the churn model scores, and the evaluation's note that promised the
     baseline is replaced by the one that says to use the model with caution."""
-    from loyalist.evaluation.run import _churn_scorer, sentence
+    from loyalist.evaluation.out_of_time import sentence
+    from loyalist.evaluation.train import _churn_scorer
 
     models = copy.copy(lapsed["res"]["models"])
     models.bgnbd, models.churn_fallback, models.notes = None, None, []

@@ -377,7 +377,7 @@ def check_run(res: dict, horizon: int) -> pd.DataFrame:
 def test_train_and_score_synthetic(tmp_path: Path) -> None:
     from test_churn import make_store, synthetic_lines
 
-    from loyalist.evaluation.run import train_and_score
+    from loyalist.evaluation.train import train_and_score
 
     st = make_store(tmp_path / "s.duckdb", synthetic_lines())
     res = train_and_score(st, None, 60, tmp_path / "out", k_range=(2, 5))
@@ -425,7 +425,7 @@ def test_model_card_without_evaluation(tmp_path: Path) -> None:
 @pytest.mark.xdist_group("online_retail")
 def test_online_retail_end_to_end(or_store, tmp_path: Path) -> None:  # noqa: ANN001, F811
     # its speed is measured in benchmarks/bench_customer_models.py, not asserted here
-    from loyalist.evaluation.run import train_and_score
+    from loyalist.evaluation.train import train_and_score
 
     res = train_and_score(or_store, None, 90, tmp_path / "out")
     assert res["as_of"] == pd.Timestamp("2011-12-10")

@@ -1,6 +1,10 @@
 """Out-of-time training, evaluation, model cards and model persistence for the customer models.
 
-- :func:`train_and_score` / :func:`evaluate` (:mod:`.run`): the facade the CLI calls.
+- :func:`train_and_score` (:mod:`.train`): the facade the CLI calls.
+- :func:`fit_customer_models` / :func:`score_customers` (:mod:`.run`): fitting and scoring
+  every customer model for one as_of (:class:`CustomerModels`).
+- :func:`evaluate` (:mod:`.out_of_time`): the out-of-time evaluation against the baselines.
+- :mod:`.segment_outputs`: segment-only scores, segment profiles, the files a run writes.
 - :mod:`.splits`: training cutoffs, stacked panels, the model matrix.
 - :mod:`.metrics`: churn and CLV metrics as JSON-able dicts.
 - :func:`write_model_card` (:mod:`.card`): markdown and self-contained HTML.
@@ -16,7 +20,7 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "train_and_score": "run", "evaluate": "run", "fit_customer_models": "run",
+    "train_and_score": "train", "evaluate": "out_of_time", "fit_customer_models": "run",
     "score_customers": "run", "CustomerModels": "run", "ModelSettings": "run",
     "write_model_card": "card", "save": "persist", "load": "persist",
     "read_metadata": "persist",

@@ -77,7 +77,7 @@ def train(store_path: Path, *, as_of: str | None = None, horizon: int = 90,
     ``score`` uses them too). When churn and CLV cannot be trained, the customers are still
     segmented (``segments_only`` says why; the churn and CLV columns are NULL)."""
     from loyalist.churn.model import check_thresholds, describe_tiers
-    from loyalist.evaluation.run import train_and_score
+    from loyalist.evaluation.train import train_and_score
 
     horizon = check_days(horizon, "--horizon", max_days=MAX_HORIZON_DAYS, example=90)
     tiers = check_thresholds(tiers, "--tiers")
@@ -156,7 +156,7 @@ def evaluate_customers(store_path: Path, *, as_of: str | None, horizon: int = 90
                        out: Path | None = None) -> dict[str, Any]:
     """Out-of-time evaluation of the customer models at ``as_of`` (test window after it)."""
     from loyalist.evaluation.card import write_model_card
-    from loyalist.evaluation.run import evaluate
+    from loyalist.evaluation.out_of_time import evaluate
     from loyalist.evaluation.splits import check_test_window
 
     horizon = check_days(horizon, "--horizon", max_days=MAX_HORIZON_DAYS, example=90)
