@@ -1,6 +1,6 @@
-"""The model card: the metrics dict of :func:`loyalist.evaluation.run.evaluate` rendered as
-markdown and as one self-contained HTML file (plots embedded as base64 PNG, no external
-resource), plus the PNG files themselves.
+"""The model card: the metrics dict of :func:`loyalist.evaluation.out_of_time.evaluate`
+rendered as markdown and as one self-contained HTML file (plots embedded as base64 PNG, no
+external resource), plus the PNG files themselves.
 
 Plots: churn calibration (mean predicted vs observed churn per decile), churn cumulative gains
 (model vs baselines), CLV decile calibration (model vs BG/NBD + Gamma-Gamma) and CLV gains.

@@ -3,10 +3,10 @@ BG/NBD + Gamma-Gamma (:func:`clv_warning`) and what its error of the total says
 (:func:`total_error_note`).
 
 Both read only the out-of-time evaluation (``metrics["clv"]["models"]`` of
-:func:`loyalist.evaluation.run.evaluate`): nothing after ``as_of`` is looked at.
+:func:`loyalist.evaluation.out_of_time.evaluate`): nothing after ``as_of`` is looked at.
 
-**The rule** (as the churn model's, :func:`loyalist.evaluation.run.churn_warning`, but on two
-metrics): the model *loses* when, on the same test customers, its RMSE is more than
+**The rule** (as the churn model's, :func:`loyalist.evaluation.out_of_time.churn_warning`, but
+on two metrics): the model *loses* when, on the same test customers, its RMSE is more than
 :data:`RMSE_MARGIN` (relative) above BG/NBD + Gamma-Gamma's **and** its Spearman rank
 correlation is more than :data:`SPEARMAN_MARGIN` below it, i.e. it is worse both at the level
 of each customer's spend and at ranking the customers. One metric alone is not enough: on the

@@ -7,7 +7,7 @@ transaction on or after ``as_of`` is read, neither as a feature nor as a label. 
 such cutoff is ``as_of - horizon``; earlier ones step back by calendar months (or
 ``step_days``) while at least ``min_history_days`` of history precede them.
 
-Three cutoffs matter in a run (see :func:`loyalist.evaluation.run.train_and_score`):
+Three cutoffs matter in a run (see :func:`loyalist.evaluation.train.train_and_score`):
 
 - **scoring** at ``as_of`` (usually the day after the last transaction): no label exists yet;
   models are trained on cutoffs whose windows end by ``as_of``;
