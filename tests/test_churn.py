@@ -859,13 +859,13 @@ def test_a_closed_season_a_year_earlier_moves_churn_to_near_certain(syn_store: S
     assert short.season_note_.startswith("no training cutoff a year before the scored window")
     # the model card gives the shift and how the rate was taken, and no false reason
     from loyalist.evaluation.card import write_model_card
-    from loyalist.evaluation.out_of_time import _season
+    from loyalist.evaluation.out_of_time import churn_season
 
     for model, says in ((closed, "Laplace's rule of succession"),
                         (short, "no training cutoff a year before")):
-        card = write_model_card({"horizon_days": H, "training": {"churn_season": _season(model)},
-                                 "evaluation": {"skipped": "not requested"}}, Path(
-                                     syn_store.path).parent / "card")
+        metrics = {"horizon_days": H, "training": {"churn_season": churn_season(model)},
+                   "evaluation": {"skipped": "not requested"}}
+        card = write_model_card(metrics, Path(syn_store.path).parent / "card")
         text = card["markdown"].read_text()
         assert says in text and "fewer than 20 of each" not in text
 

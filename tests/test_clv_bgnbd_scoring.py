@@ -1,6 +1,6 @@
 """BG/NBD scoring at scale: the hypergeometric factor 1 - g of eqs. 9-10 for many customers.
 
-``hyp2f1_series._one_minus_g_sum`` evaluates ``1 - (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)``
+``hyp2f1_series.one_minus_g_sum`` evaluates ``1 - (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)``
 with Gauss series and band-wise Taylor series instead of one scipy ``hyp2f1`` call per value.
 Layers: agreement with scipy row by row over a grid of parameters (extreme ones included), with
 mpmath at 50 digits, with the small-horizon expansion (where scipy loses digits), the Taylor
@@ -99,7 +99,7 @@ def test_fast_path_matches_scipy_row_by_row(values, horizon, fast_everywhere) ->
     p = _params(values)
     x, T = _customers(np.random.default_rng(1))
     times, weights = horizon
-    fast = hyp2f1_series._one_minus_g_sum(p, x, p[1] + T, np.array(times), np.array(weights))
+    fast = hyp2f1_series.one_minus_g_sum(p, x, p[1] + T, np.array(times), np.array(weights))
     ref = _reference(p, x, p[1] + T, times, weights)
     ok = np.isfinite(ref)  # scipy's hyp2f1 gives NaN for some large x near z = 1
     assert ok.mean() > 0.6
@@ -112,9 +112,9 @@ def test_blocks_of_one_frequency_give_the_same_result(monkeypatch: pytest.Monkey
     p = _params(CDNOW)
     x, T = _customers(np.random.default_rng(12))
     times, weights = np.array(HORIZONS["clv_12"][0]), np.array(HORIZONS["clv_12"][1])
-    whole = hyp2f1_series._one_minus_g_sum(p, x, p[1] + T, times, weights)
+    whole = hyp2f1_series.one_minus_g_sum(p, x, p[1] + T, times, weights)
     monkeypatch.setattr(hyp2f1_series, "_GROUP_ROWS", 97)
-    np.testing.assert_allclose(hyp2f1_series._one_minus_g_sum(p, x, p[1] + T, times, weights),
+    np.testing.assert_allclose(hyp2f1_series.one_minus_g_sum(p, x, p[1] + T, times, weights),
                                whole, rtol=1e-13)
 
 
@@ -123,7 +123,7 @@ def test_cdnow_data_needs_no_fallback(fast_everywhere) -> None:
     x, T = _customers(np.random.default_rng(2))
     T = np.minimum(T, 500.0)
     times, weights = HORIZONS["clv_12"]
-    hyp2f1_series._one_minus_g_sum(p, x, p[1] + T, np.array(times), np.array(weights))
+    hyp2f1_series.one_minus_g_sum(p, x, p[1] + T, np.array(times), np.array(weights))
     assert fast_everywhere == []
 
 
@@ -136,7 +136,7 @@ def test_agrees_with_mpmath_at_extreme_points(fast_everywhere) -> None:
         p = _params(GRID[name])
         x, T = _customers(rng)
         for t in (4.345, 39.0, 1e4):
-            fast = hyp2f1_series._one_minus_g_sum(p, x, p[1] + T, np.array([t]), np.ones(1))
+            fast = hyp2f1_series.one_minus_g_sum(p, x, p[1] + T, np.array([t]), np.ones(1))
             scipy_ok = np.isfinite(_reference(p, x, p[1] + T, [t], [1.0]))
             r, alpha, a, b = (mpmath.mpf(float(v)) for v in p)
             # where scipy's hyp2f1 fails (NaN) the result stays NaN, as before
@@ -158,7 +158,7 @@ def test_small_horizon_expansion(values, fast_everywhere) -> None:
     x, T = _customers(np.random.default_rng(4))
     t = 1e-9
     beta = alpha + T
-    fast = hyp2f1_series._one_minus_g_sum(p, x, beta, np.array([t]), np.ones(1))
+    fast = hyp2f1_series.one_minus_g_sum(p, x, beta, np.array([t]), np.ones(1))
     n, u = r + x, t / beta
     expansion = (a - 1) / (a + b + x - 1) * (n * u - n * (n + 1) * u**2 * a / (2 * (a + b + x)))
     np.testing.assert_allclose(fast, expansion, rtol=1e-9)
@@ -213,7 +213,7 @@ def test_wrong_fast_run_is_recomputed(monkeypatch: pytest.MonkeyPatch, fast_ever
     p = _params(CDNOW)
     x, T = _customers(np.random.default_rng(6))
     times, weights = HORIZONS["clv_12"]
-    fast = hyp2f1_series._one_minus_g_sum(p, x, p[1] + T, np.array(times), np.array(weights))
+    fast = hyp2f1_series.one_minus_g_sum(p, x, p[1] + T, np.array(times), np.array(weights))
     np.testing.assert_allclose(fast, _reference(p, x, p[1] + T, times, weights), rtol=1e-10)
     assert len(fast_everywhere) > 10
 
@@ -237,7 +237,7 @@ def test_realistic_data_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.setattr(hyp2f1_series, "_log_g_beta", counted)
     times = 4.345 * np.arange(1, 13)
-    hyp2f1_series._one_minus_g_sum(bg._p(), x, bg.params_["alpha"] + T, times, np.ones(12))
+    hyp2f1_series.one_minus_g_sum(bg._p(), x, bg.params_["alpha"] + T, times, np.ones(12))
     assert sum(scipy_rows) < 0.03 * len(x) * len(times)
 
 

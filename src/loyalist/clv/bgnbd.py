@@ -31,7 +31,7 @@ from loyalist.clv._fitting import (
     validate_rfm,
     wrap,
 )
-from loyalist.clv.hyp2f1_series import _one_minus_g_sum
+from loyalist.clv.hyp2f1_series import one_minus_g_sum
 from loyalist.errors import ParameterError
 
 PARAMS = ("r", "alpha", "a", "b")
@@ -205,11 +205,11 @@ def _one_minus_g(params: np.ndarray, x: np.ndarray, beta: np.ndarray, t: np.ndar
                  ) -> np.ndarray:
     """1 - g per customer for one horizon per customer (``t`` an array like ``x``)."""
     if len(t) == 0 or np.all(t == t[0]):
-        return _one_minus_g_sum(params, x, beta, t[:1], np.ones(min(len(t), 1)))
+        return one_minus_g_sum(params, x, beta, t[:1], np.ones(min(len(t), 1)))
     out = np.zeros(len(x))
     pos = t > 0  # t = 0: nothing happens, 1 - g = 0
     # g depends on (beta, t) only through beta/t: scale every horizon to 1.
-    out[pos] = _one_minus_g_sum(params, x[pos], beta[pos] / t[pos], np.ones(1), np.ones(1))
+    out[pos] = one_minus_g_sum(params, x[pos], beta[pos] / t[pos], np.ones(1), np.ones(1))
     return out
 
 
@@ -228,14 +228,14 @@ def _discounted_purchases(params: np.ndarray, times: np.ndarray, discounts: np.n
     """sum_i discounts[i] * (E[Y(times[i])] - E[Y(times[i-1])]), times[-1] := 0.
 
     Rearranged as ``sum_i (discounts[i] - discounts[i+1]) E[Y(times[i])]`` so that every
-    horizon is one pass of :func:`_one_minus_g_sum` over the customers.
+    horizon is one pass of :func:`one_minus_g_sum` over the customers.
     """
     r, alpha, a, b = params
     a, b = _safe_ab(a, b)
     p = np.array([r, alpha, a, b])
     d = np.asarray(discounts, dtype=float)
     weights = d - np.append(d[1:], 0.0)
-    acc = _one_minus_g_sum(p, x, alpha + T, np.asarray(times, dtype=float), weights)
+    acc = one_minus_g_sum(p, x, alpha + T, np.asarray(times, dtype=float), weights)
     return (a + b + x - 1.0) / (a - 1.0) * acc * _probability_alive(p, x, tx, T)
 
 
@@ -347,9 +347,6 @@ class BetaGeoModel(ProbabilisticModel):
         self._store_fit(dict(zip(PARAMS, params, strict=True)), float(w @ ll), cols.n, result,
                         notes)
         return self
-
-    # -- helpers ------------------------------------------------------------------------------
-
 
     # -- public predictions ---------------------------------------------------------------------
     def log_likelihood_per_customer(self, frequency: Any, recency: Any, T: Any

@@ -4,7 +4,7 @@
 ``g = (beta/(beta+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; t/(beta+t))``, beta = alpha + T: row by row
 with scipy's ``hyp2f1`` (:func:`_one_minus_g_rows`, the reference and the fallback), and for
 many (customer, horizon) pairs at once by Gauss and band-wise Taylor series of the same 2F1,
-each run checked against scipy (:func:`_one_minus_g_sum`; the method is described above it).
+each run checked against scipy (:func:`one_minus_g_sum`; the method is described above it).
 The predictions of :mod:`loyalist.clv.bgnbd` are built on it.
 """
 
@@ -25,7 +25,7 @@ def _log_g_beta(params: np.ndarray, x: np.ndarray, beta: np.ndarray, t: np.ndarr
     Evaluated through Euler's transformation as
     ``(1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)``: the big (r+x) exponent cancels analytically,
     so the hypergeometric factor stays O(1) and nothing overflows for large x. Row by row with
-    scipy's ``hyp2f1``: the reference for (and fallback of) :func:`_one_minus_g_sum`.
+    scipy's ``hyp2f1``: the reference for (and fallback of) :func:`one_minus_g_sum`.
 
     g < 0 is legitimate when C = a+b+x-1 < 0, i.e. x = 0 and a + b < 1: every term of the
     paper's series after the first is then negative ((C)_k < 0 for k >= 1), and 2F1 falls
@@ -274,8 +274,8 @@ def _sort_rows(x: np.ndarray, beta: np.ndarray) -> np.ndarray:
     return np.lexsort((beta, x))
 
 
-def _one_minus_g_sum(params: np.ndarray, x: np.ndarray, beta: np.ndarray, times: np.ndarray,
-                     weights: np.ndarray) -> np.ndarray:
+def one_minus_g_sum(params: np.ndarray, x: np.ndarray, beta: np.ndarray, times: np.ndarray,
+                    weights: np.ndarray) -> np.ndarray:
     """``sum_i weights[i] (1 - g(x_j, beta_j, times[i]))`` for every customer j, where
     ``g = (beta/(beta+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; t/(beta+t))`` and beta = alpha + T.
 

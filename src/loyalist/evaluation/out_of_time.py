@@ -41,7 +41,7 @@ __all__ = ["BASELINE_MARGIN", "CHURN_AUC_FLOOR", "EVALUATION_STEP_DAYS", "churn_
            "churn_warning", "evaluate", "evaluation_cutoff", "sentence"]
 
 
-def _season(churn: ChurnModel) -> dict[str, Any]:
+def churn_season(churn: ChurnModel) -> dict[str, Any]:
     """The churn model's seasonal shift (``season_shift_``) and the cutoff it came from."""
     return {"cutoff": churn.season_cutoff_, "log_odds_shift": round(churn.season_shift_, 4),
             "note": getattr(churn, "season_note_", None)}
@@ -237,7 +237,7 @@ def evaluate(store: Store, test_as_of: Any, horizon: int = 90, *,
             "models": churn_models,
             "warning": warning,
             "holdout": models.churn.holdout_metrics_,
-            "season": _season(models.churn),
+            "season": churn_season(models.churn),
             "tiers": _tiers(y, pred["churn_tier"].to_numpy()),
             "tier_thresholds": list(cfg.thresholds),
             "calibration": M.decile_calibration(y, p),

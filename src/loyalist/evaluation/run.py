@@ -283,7 +283,7 @@ def score_customers(models: CustomerModels, features: pd.DataFrame) -> pd.DataFr
     feats = features.reset_index(drop=True)
     parts = [feats[[s.CUSTOMER_ID]]]
     if models.rfm is not None:
-        parts.append(_rfm_columns(models.rfm, feats))
+        parts.append(rfm_columns(models.rfm, feats))
     if models.clusters is not None:
         parts.append(models.clusters.transform(feats).drop(columns=s.CUSTOMER_ID))
     parts.append(models.churn_scorer.score(feats).drop(columns=s.CUSTOMER_ID))
@@ -295,7 +295,7 @@ def score_customers(models: CustomerModels, features: pd.DataFrame) -> pd.DataFr
     return out[first + [c for c in out.columns if c not in first]]
 
 
-def _rfm_columns(rfm: RFMScorer, feats: pd.DataFrame) -> pd.DataFrame:
+def rfm_columns(rfm: RFMScorer, feats: pd.DataFrame) -> pd.DataFrame:
     """R, F and M scores, the scheme's ``rfm_segment`` and ``grid_segment``: the cell of the
     10-cell recency x frequency grid (``"grid10"``) of the same scores, for every scheme."""
     out = rfm.transform(feats).drop(columns=s.CUSTOMER_ID)

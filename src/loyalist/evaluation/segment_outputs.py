@@ -14,7 +14,7 @@ import pandas as pd
 
 from loyalist import schema as s
 from loyalist.errors import DataError
-from loyalist.evaluation.run import SCORE_COLUMNS, _rfm_columns
+from loyalist.evaluation.run import SCORE_COLUMNS, rfm_columns
 from loyalist.segment import SCHEMES, CustomerClusters, RFMScorer, plot_segments, segment_profile
 
 __all__ = ["MODEL_COLUMNS", "segment_scores"]
@@ -24,8 +24,8 @@ _PROFILE_TITLES = {"rfm": "RFM segments", "grid": "Recency x frequency grid (10 
                    "clusters": "Behavioural clusters"}
 
 
-def _write_outputs(out: Path, scores: pd.DataFrame, profiles: dict[str, pd.DataFrame],
-                   selection: pd.DataFrame | None) -> dict[str, Path]:
+def write_outputs(out: Path, scores: pd.DataFrame, profiles: dict[str, pd.DataFrame],
+                  selection: pd.DataFrame | None) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {"scores_csv": out / "scores.csv", "scores_parquet": out / "scores.parquet"}
     scores.to_csv(paths["scores_csv"], index=False)
@@ -56,7 +56,7 @@ def segment_scores(rfm: RFMScorer, clusters: CustomerClusters | None, features: 
         raise DataError("scoring: the feature frame has no customers")
     feats = features.reset_index(drop=True)
     n = len(feats)
-    parts = [feats[[s.CUSTOMER_ID]], _rfm_columns(rfm, feats)]
+    parts = [feats[[s.CUSTOMER_ID]], rfm_columns(rfm, feats)]
     if clusters is not None:
         parts.append(clusters.transform(feats).drop(columns=s.CUSTOMER_ID))
     else:
@@ -71,8 +71,8 @@ def segment_scores(rfm: RFMScorer, clusters: CustomerClusters | None, features: 
     return out[first + [c for c in out.columns if c not in first]]
 
 
-def _profiles(feats: pd.DataFrame, scores: pd.DataFrame, rfm: RFMScorer,
-              clusters: CustomerClusters | None) -> dict[str, pd.DataFrame]:
+def segment_profiles(feats: pd.DataFrame, scores: pd.DataFrame, rfm: RFMScorer,
+                     clusters: CustomerClusters | None) -> dict[str, pd.DataFrame]:
     """The segment profile tables: RFM segments in the scheme's order, and clusters (if any)."""
     joined = feats.merge(scores.drop(columns="as_of"), on=s.CUSTOMER_ID)
     profiles = {"rfm": segment_profile(joined, "rfm_segment",
@@ -84,8 +84,8 @@ def _profiles(feats: pd.DataFrame, scores: pd.DataFrame, rfm: RFMScorer,
     return profiles
 
 
-def _segments_summary(scheme: str, scores: pd.DataFrame, clusters: CustomerClusters | None
-                      ) -> dict[str, Any]:
+def segments_summary(scheme: str, scores: pd.DataFrame, clusters: CustomerClusters | None
+                     ) -> dict[str, Any]:
     """``metrics["segments"]``: the RFM scheme and counts, and the clusters (if any)."""
     return {
         "rfm_scheme": scheme,

@@ -37,8 +37,8 @@ from loyalist.churn.baseline import BASELINES, BaselineChurnModel
 from loyalist.errors import DataError, check_days
 from loyalist.evaluation.out_of_time import (
     BASELINE_MARGIN,
-    _season,
     churn_fallback,
+    churn_season,
     churn_warning,
     evaluate,
     evaluation_cutoff,
@@ -51,10 +51,10 @@ from loyalist.evaluation.run import (
     score_customers,
 )
 from loyalist.evaluation.segment_outputs import (
-    _profiles,
-    _segments_summary,
-    _write_outputs,
+    segment_profiles,
     segment_scores,
+    segments_summary,
+    write_outputs,
 )
 from loyalist.evaluation.splits import check_observed
 from loyalist.features import MAX_HORIZON_DAYS, customer_features, to_as_of
@@ -89,7 +89,7 @@ def _segments_only(store: Store, ts: pd.Timestamp, horizon: int, cfg: ModelSetti
         notes.append(f"no behavioural clusters: {e}")
     timings["fit_s"] = time.perf_counter() - t1
     scores = segment_scores(rfm, clusters, feats, ts)
-    profiles = _profiles(feats, scores, rfm, clusters)
+    profiles = segment_profiles(feats, scores, rfm, clusters)
     metrics: dict[str, Any] = {
         "loyalist_version": __version__,
         "as_of": str(ts),
@@ -98,7 +98,7 @@ def _segments_only(store: Store, ts: pd.Timestamp, horizon: int, cfg: ModelSetti
         "evaluation": evaluation,
         "training": {"skipped": why},
         "scoring": {"customers": int(len(scores)), "tiers": {}, "expected_spend_total": None},
-        "segments": _segments_summary(cfg.scheme, scores, clusters),
+        "segments": segments_summary(cfg.scheme, scores, clusters),
         "notes": notes,
     }
     paths: dict[str, Path] = {}
@@ -109,7 +109,7 @@ def _segments_only(store: Store, ts: pd.Timestamp, horizon: int, cfg: ModelSetti
 
         say(f"writing results to {out_dir}")
         out = Path(out_dir)
-        paths = _write_outputs(out, scores, profiles, selection)
+        paths = write_outputs(out, scores, profiles, selection)
         card = write_model_card(metrics, out)
         paths.update({f"card_{k}": v for k, v in card.items()})
     timings["total_s"] = time.perf_counter() - t0
@@ -239,7 +239,7 @@ def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
     say("scoring customers")
     scores = score_customers(models, feats)
     assert models.rfm is not None and models.clusters is not None
-    profiles = _profiles(feats, scores, models.rfm, models.clusters)
+    profiles = segment_profiles(feats, scores, models.rfm, models.clusters)
     timings["score_s"] = time.perf_counter() - t2
     metrics: dict[str, Any] = {
         "loyalist_version": __version__,
@@ -250,13 +250,13 @@ def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
                      "churn_rounds": models.churn.n_rounds_,
                      "clv_rounds": models.clv.n_rounds_,
                      "churn_holdout": models.churn.holdout_metrics_,
-                     "churn_season": _season(models.churn),
+                     "churn_season": churn_season(models.churn),
                      "data_fingerprint": models.data_fingerprint_},
         "scoring": {"customers": int(len(scores)),
                     "tiers": scores["churn_tier"].value_counts().to_dict(),
                     "expected_spend_total": float(scores["clv_expected"].sum())},
         "churn": churn_scoring,
-        "segments": _segments_summary(cfg.scheme, scores, models.clusters),
+        "segments": segments_summary(cfg.scheme, scores, models.clusters),
         "notes": models.notes,
     }
     models.metrics_ = metrics
@@ -269,7 +269,7 @@ def train_and_score(store: Store, as_of: Any = None, horizon: int = 90,
         from loyalist.evaluation.persist import save
 
         out = Path(out_dir)
-        paths = _write_outputs(out, scores, profiles, models.clusters.selection_)
+        paths = write_outputs(out, scores, profiles, models.clusters.selection_)
         timings["write_s"] = time.perf_counter() - t3
         metrics["timings"] = {k: round(v, 3) for k, v in timings.items()}
         card = write_model_card(metrics, out)
