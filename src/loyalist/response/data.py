@@ -25,6 +25,7 @@ These functions are the package's only store readers: thin loaders taking a
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -169,9 +170,12 @@ def _margins(store: Store, ts: pd.Timestamp, ids: pd.Series | None = None
     if has:
         q = _costed_sales(store, ts, s.CUSTOMER_ID, where=f"AND NOT t.{s.IS_GUEST}",
                           extra=f", count(DISTINCT t.{s.ORDER_ID}) AS orders")
-        if len(q) and q["rev"].sum() > 0:
-            glob = float(q["profit"].sum() / q["rev"].sum())
-            k = float(q["rev"].sum() / max(q["orders"].sum(), 1))  # one average order
+        # exactly rounded sums: DuckDB returns the groups in no fixed order, and a plain sum of
+        # the same floats in another order can differ in the last bit
+        rev = math.fsum(q["rev"])
+        if len(q) and rev > 0:
+            glob = math.fsum(q["profit"]) / rev
+            k = rev / max(int(q["orders"].sum()), 1)  # one average order
             if ids is not None:
                 q = q[q["customer_id"].isin(ids)]
             rate = (q["profit"] + k * glob) / (q["rev"] + k)
