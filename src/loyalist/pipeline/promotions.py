@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from loyalist import jsontext
+from loyalist import __version__, jsontext
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 from loyalist.pipeline.store import Progress, resolve_as_of, stale_data_warning
@@ -23,6 +26,8 @@ from loyalist.store import Store
 if TYPE_CHECKING:  # the promotion engine loads only when a plan is made
     from loyalist.promote.catalog import PlanParams
 
+
+log = logging.getLogger(__name__)
 
 PLAN_FILES = ("plan.csv", "promotions.csv", "allocation.csv", "segments.csv",
               "sensitivity.csv", "plan.json", "plan.png")
@@ -43,6 +48,40 @@ def _median_order_value(st: Store, ts: pd.Timestamp) -> float:
                f"NOT {s.IS_GUEST} AND "
                f"{s.ORDERED_AT} < ? GROUP BY {s.ORDER_ID}) WHERE v > 0")
     return st.query(sql, [ts.to_pydatetime()])["m"].iloc[0]
+
+
+#: the tables the response model's fit and its customers' features read
+FIT_TABLES = (s.T_TRANSACTIONS, s.T_CUSTOMERS, s.T_PROMOTIONS, s.T_PRODUCTS)
+#: response fits this process keeps (:func:`plan_inputs`): the API server, the dashboard or a
+#: notebook re-making a plan with another budget, goal or period reuses its store's fit
+FITS_KEPT = 2
+_FITS: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
+_FITS_LOCK = threading.Lock()
+
+
+def _frame_digest(frame: pd.DataFrame | None) -> str:
+    if frame is None:
+        return "none"
+    rows = pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
+    return hashlib.sha256(rows.tobytes() + "|".join(map(str, frame.columns)).encode()
+                          ).hexdigest()
+
+
+def fit_key(st: Store, ts: pd.Timestamp, parts: Sequence[Any]) -> str:
+    """A digest of everything a response fit at ``ts`` reads: the rows of
+    :data:`FIT_TABLES` (count and an order-free sum of row hashes, one scan each), the
+    package version and ``parts`` (the catalog, item prices, priors and settings), so a
+    changed store, catalog or priors never reuses an old fit."""
+    h = hashlib.sha256(f"{__version__}|{ts.isoformat()}".encode())
+    for table in FIT_TABLES:
+        if st.has_table(table):
+            n, total = st.con.execute(f"SELECT count(*), sum(hash(x)) FROM {table} x"
+                                      ).fetchone()
+            h.update(f"|{table}:{n}:{total}".encode())
+    for part in parts:
+        h.update(b"|" + (_frame_digest(part) if isinstance(part, pd.DataFrame) or part is None
+                         else repr(part)).encode())
+    return h.hexdigest()
 
 
 def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
@@ -85,19 +124,35 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
         raise DataError(f"{st.path}: no customer scores at as_of {ts.date()}; run `loyalist "
                         f"train --store {st.path} --as-of {ts.date()}` first")
     scores = st.query(f"SELECT * FROM {s.T_SCORES} WHERE as_of = ?", [ts.to_pydatetime()])
-    # the exposures of a sample of customers when there are many (MAX_EXPOSURES), sampled
-    # before their features are built: on a 10M-line store building all 1.56M first took
-    # most of the plan's time and 3 GB
-    training = build_training_set(st, cutoff=ts, window_days=window_days,
-                                  max_rows=MAX_EXPOSURES)
-    assumptions += [n for n in training.notes if n.startswith(SAMPLE_NOTE)]
     prices = offer_item_prices(st, cat)
     points_rate, _ = catalog_points_rate(cat)  # the merchant's points value, else 3%
-    model = ResponseModel(points_rate=points_rate,
-                          prior_table=None if priors is None else with_overrides(priors)).fit(
-        training, cat, item_prices=prices)
-    feats = response_features(st, ts, window_days=model.window_days_)
-    pred = model.predict(feats)
+    key = fit_key(st, ts, (cat, priors, sorted(prices.items()), window_days, points_rate,
+                           MAX_EXPOSURES))
+    with _FITS_LOCK:
+        fit = _FITS.get(key)
+        if fit is not None:
+            _FITS.move_to_end(key)
+    if fit is None:
+        # the exposures of a sample of customers when there are many (MAX_EXPOSURES), sampled
+        # before their features are built: on a 10M-line store building all 1.56M first took
+        # most of the plan's time and 3 GB
+        training = build_training_set(st, cutoff=ts, window_days=window_days,
+                                      max_rows=MAX_EXPOSURES)
+        model = ResponseModel(points_rate=points_rate, prior_table=None if priors is None
+                              else with_overrides(priors)).fit(training, cat,
+                                                               item_prices=prices)
+        feats = response_features(st, ts, window_days=model.window_days_)
+        fit = (training, model, feats, model.predict(feats))
+        with _FITS_LOCK:
+            _FITS[key] = fit
+            while len(_FITS) > FITS_KEPT:
+                _FITS.popitem(last=False)
+    else:
+        log.info("response model: the fit at %s on the same data, catalog and priors is "
+                 "reused", ts.date())
+    training, model = fit[0], fit[1]
+    feats, pred = fit[2].copy(), fit[3].copy()  # the plan may add columns; the fit stays
+    assumptions += [n for n in training.notes if n.startswith(SAMPLE_NOTE)]
     note, used_priors = priors_note(model.sources_, priors,
                                     use_rate_for=pred.attrs.get("use_rate_assumed", []),
                                     kinds=dict(zip(cat["name"].astype(str),
