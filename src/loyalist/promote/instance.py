@@ -188,6 +188,44 @@ def _used(choice: np.ndarray, redemptions: np.ndarray, cap: InventoryCap) -> flo
     return float(redemptions[idx, choice[idx]].sum())
 
 
+def cap_allows(inst: PlanInstance, j: int, cap: InventoryCap) -> float:
+    """The most promotion ``j`` can spend within ``cap`` alone: its eligible sends taken by
+    spend per expected redemption, the last one in part (an upper bound: the budget, the
+    other promotions and the other caps only lower it)."""
+    ok = np.asarray(inst.problem.eligible, dtype=bool)[:, j] \
+        if inst.problem.eligible is not None else np.ones(len(inst.customers), dtype=bool)
+    cost = np.asarray(inst.problem.cost, dtype=float)[ok, j]
+    red = np.nan_to_num(np.asarray(inst.redemptions, dtype=float)[ok, j])
+    keep = cost > 0
+    cost, red = cost[keep], red[keep]
+    free = red <= 0
+    room = cap.cap
+    order = np.argsort(-cost[~free] / red[~free], kind="stable")
+    c, r = cost[~free][order], red[~free][order]
+    used = np.cumsum(r)
+    k = int(np.searchsorted(used, room, side="right"))
+    part = 0.0 if k >= len(r) else c[k] * (room - (used[k - 1] if k else 0.0)) / r[k]
+    return float(cost[free].sum() + c[:k].sum() + part)
+
+
+def _check_cap_minimums(inst: PlanInstance) -> None:
+    """Refuse at once a ``min_spend`` that a promotion's inventory cap cannot allow even
+    alone (:func:`cap_allows`), instead of after every priced solve has missed it."""
+    floors = inst.problem.promo_min_spend
+    if floors is None:
+        return
+    floors = np.nan_to_num(np.asarray(floors, dtype=float))
+    for c in inst.caps:
+        for j in c.promotions:
+            if floors[j] > 0 and (most := cap_allows(inst, j, c)) < floors[j] * (1 - 1e-9):
+                raise InfeasibleError(
+                    f"inventory cap {c.category} ({c.cap:g} expected redemptions) and "
+                    f"min_spend {inst.promotions[j]} {floors[j]:,.2f} cannot both hold: "
+                    f"within the cap {inst.promotions[j]} can spend at most {most:,.2f}, "
+                    "even on its customers with the most spend per expected redemption; "
+                    "raise the cap or lower the minimum")
+
+
 def meet_inventory_caps(inst: PlanInstance, sol: Solution, solver: Any
                         ) -> tuple[Solution, list[str]]:
     """Hold each ``[inventory_caps]`` category to its cap on *expected redemptions*, summed
@@ -203,6 +241,7 @@ def meet_inventory_caps(inst: PlanInstance, sol: Solution, solver: Any
     least value per redemption are dropped until each cap holds."""
     if not inst.caps or inst.redemptions is None:
         return sol, []
+    _check_cap_minimums(inst)
     t0 = time.perf_counter() - sol.seconds
     red = inst.redemptions
     base = np.asarray(inst.problem.value, dtype=float)
