@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -38,6 +39,19 @@ def line(order: str = "1001", product: str = "A", qty: object = 1, price: object
          ) -> dict[str, object]:
     return {"order_id": order, "product_id": product, "quantity": qty, "unit_price": price,
             "customer_id": customer, "ordered_at": when, **extra}
+
+
+def trained_store(root: Path, name: str, *, customers: int = 600, months: int = 12,
+                  train_out: Path | None = None) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """A generated fashion merchant (seed 3) loaded into ``root / name`` and its customer
+    models trained: the store, the generator's result and the training's."""
+    from loyalist import pipeline
+
+    gen = pipeline.generate("fashion", customers=customers, months=months, seed=3,
+                            out=root / "data")
+    store = root / name
+    pipeline.load_scenario(store, gen["files"])
+    return store, gen, pipeline.train(store, out=train_out)
 
 
 def free_port() -> int:

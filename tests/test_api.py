@@ -25,7 +25,7 @@ import httpx2 as httpx
 import pandas as pd
 import pytest
 import schemathesis
-from conftest import serve_subprocess
+from conftest import serve_subprocess, trained_store
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -57,10 +57,7 @@ NEW_LINES = ("customer_id,order_id,ordered_at,product_id,quantity,unit_price\n"
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fashion store with scores, a revenue plan and hybrid recommendations."""
     out = tmp_path_factory.mktemp("api_store")
-    gen = pipeline.generate("fashion", customers=600, months=12, seed=3, out=out / "data")
-    store = out / "built.duckdb"
-    pipeline.load_scenario(store, gen["files"])
-    pipeline.train(store)
+    store = trained_store(out, "built.duckdb")[0]
     pipeline.plan(store, budget=1000, goal="revenue", save=True)
     pipeline.recommend(store, out_dir=out / "recs")
     return store

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from conftest import line, write_csv
+from conftest import line, trained_store, write_csv
 
 from loyalist import pipeline
 from loyalist.errors import StoreError
@@ -33,10 +33,7 @@ def churned(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fashion store trained and planned, then churned as a merchant's store is: its sales
     unloaded and loaded again, and the customer models retrained (the scores replaced)."""
     out = tmp_path_factory.mktemp("compact")
-    gen = pipeline.generate("fashion", customers=300, months=12, seed=3, out=out / "data")
-    store = out / "churned.duckdb"
-    pipeline.load_scenario(store, gen["files"])
-    pipeline.train(store)
+    store, gen, _ = trained_store(out, "churned.duckdb", customers=300)
     pipeline.plan(store, budget=1000, goal="revenue", save=True)
     pipeline.unload(store, [r["load_id"] for r in pipeline.loads(store)
                             if r["table"] == "transactions"])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import line, write_csv
+from conftest import line, trained_store, write_csv
 
 from loyalist import pipeline
 from loyalist import schema as s
@@ -24,11 +24,7 @@ from loyalist.store import Store
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fashion store (600 customers, 12 months, a promotion history) with scores."""
     out = tmp_path_factory.mktemp("reuse")
-    gen = pipeline.generate("fashion", customers=600, months=12, seed=3, out=out / "data")
-    store = out / "built.duckdb"
-    pipeline.load_scenario(store, gen["files"])
-    pipeline.train(store)
-    return store
+    return trained_store(out, "built.duckdb")[0]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pytest
-from conftest import line, write_csv
+from conftest import line, trained_store, write_csv
 
 from loyalist import pipeline
 from loyalist import schema as s
@@ -35,10 +35,7 @@ EXPORTS = ("scores", "segments", "segments_grid", "clusters", "plan_customers",
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A generated merchant with every result: scores, a plan, recommendations, a forecast."""
     root = tmp_path_factory.mktemp("report_store")
-    gen = pipeline.generate("fashion", customers=600, months=12, seed=3, out=root / "data")
-    store = root / "shop.duckdb"
-    pipeline.load_scenario(store, gen["files"])
-    trained = pipeline.train(store, out=root / "train")
+    store, _, trained = trained_store(root, "shop.duckdb", train_out=root / "train")
     planned = pipeline.plan(store, budget=1000, goal="revenue", save=True)
     recs = pipeline.recommend(store, out_dir=root / "recs")
     fc = pipeline.forecast(store, 14, root / "forecast")
