@@ -53,7 +53,7 @@ def test_a_plan_remade_with_another_budget_goal_or_period_reuses_the_fit(
     _plan(built, tmp_path / "a", budget=800, goal="revenue")
     reused = _plan(built, tmp_path / "b", budget=1600, goal="retention", period=60)
     assert len(fits) == 1
-    promotions._FITS.clear()
+    promotions.forget_fits()
     fresh = _plan(built, tmp_path / "c", budget=1600, goal="retention", period=60)
     assert len(fits) == 2
     pd.testing.assert_frame_equal(reused, fresh, check_exact=True)

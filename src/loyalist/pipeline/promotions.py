@@ -59,6 +59,12 @@ _FITS: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
 _FITS_LOCK = threading.Lock()
 
 
+def forget_fits() -> None:
+    """Drop the response fits this process keeps (the next plan fits again)."""
+    with _FITS_LOCK:
+        _FITS.clear()
+
+
 def _frame_digest(frame: pd.DataFrame | None) -> str:
     if frame is None:
         return "none"
@@ -89,7 +95,8 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
                 priors: pd.DataFrame | None = None) -> dict[str, Any]:
     """Everything a plan reads from the store at ``ts``: catalog (file > store > generic),
     merchant context, customer scores and features, and the response model fitted at ``ts``
-    (never a stored one) with its predictions for every customer known at ``ts``. ``priors``:
+    (never a saved one; a fit of the same inputs made earlier in this process is reused, see
+    :func:`fit_key`) with its predictions for every customer known at ``ts``. ``priors``:
     checked rows replacing the documented priors' (:func:`load_priors`); ``priors`` in the
     result says which were used."""
     from loyalist.promote.catalog import (
