@@ -65,19 +65,13 @@ def forget_fits() -> None:
         _FITS.clear()
 
 
-def _frame_digest(frame: pd.DataFrame | None) -> str:
-    if frame is None:
-        return "none"
-    rows = pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
-    return hashlib.sha256(rows.tobytes() + "|".join(map(str, frame.columns)).encode()
-                          ).hexdigest()
-
-
 def fit_key(st: Store, ts: pd.Timestamp, parts: Sequence[Any]) -> str:
     """A digest of everything a response fit at ``ts`` reads: the rows of
     :data:`FIT_TABLES` (count and an order-free sum of row hashes, one scan each), the
     package version and ``parts`` (the catalog, item prices, priors and settings), so a
     changed store, catalog or priors never reuses an old fit."""
+    from loyalist.evaluation.splits import fingerprint
+
     h = hashlib.sha256(f"{__version__}|{ts.isoformat()}".encode())
     for table in FIT_TABLES:
         if st.has_table(table):
@@ -85,7 +79,7 @@ def fit_key(st: Store, ts: pd.Timestamp, parts: Sequence[Any]) -> str:
                                       ).fetchone()
             h.update(f"|{table}:{n}:{total}".encode())
     for part in parts:
-        h.update(b"|" + (_frame_digest(part) if isinstance(part, pd.DataFrame) or part is None
+        h.update(b"|" + (fingerprint(part.astype(str)) if isinstance(part, pd.DataFrame)
                          else repr(part)).encode())
     return h.hexdigest()
 
