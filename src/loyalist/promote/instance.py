@@ -208,13 +208,17 @@ def cap_allows(inst: PlanInstance, j: int, cap: InventoryCap) -> float:
     return float(cost[free].sum() + c[:k].sum() + part)
 
 
+def _min_spends(inst: PlanInstance) -> np.ndarray:
+    """Each promotion's ``min_spend`` (0 where it has none)."""
+    floors = inst.problem.promo_min_spend
+    return np.nan_to_num(np.asarray(floors, dtype=float)) if floors is not None \
+        else np.zeros(len(inst.promotions))
+
+
 def _check_cap_minimums(inst: PlanInstance) -> None:
     """Refuse at once a ``min_spend`` that a promotion's inventory cap cannot allow even
     alone (:func:`cap_allows`), instead of after every priced solve has missed it."""
-    floors = inst.problem.promo_min_spend
-    if floors is None:
-        return
-    floors = np.nan_to_num(np.asarray(floors, dtype=float))
+    floors = _min_spends(inst)
     for c in inst.caps:
         for j in c.promotions:
             if floors[j] > 0 and (most := cap_allows(inst, j, c)) < floors[j] * (1 - 1e-9):
@@ -294,9 +298,7 @@ def meet_inventory_caps(inst: PlanInstance, sol: Solution, solver: Any
                 if over > 0 else 0
             choice[idx[order[:k]]] = -1
         best = _resolution(inst.problem, last, choice)
-        floors = np.nan_to_num(np.asarray(
-            inst.problem.promo_min_spend if inst.problem.promo_min_spend is not None
-            else np.zeros(len(inst.promotions)), dtype=float))
+        floors = _min_spends(inst)
         short = np.flatnonzero(best.promo_spend < floors * (1 - 1e-9))
         if len(short):
             j = int(short[0])
