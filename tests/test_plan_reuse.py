@@ -5,6 +5,8 @@ fresh fit gives, and never reuses a fit after the store, the catalog or the prio
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from collections import OrderedDict
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from conftest import line, trained_store, write_csv
 
 from loyalist import pipeline
 from loyalist import schema as s
+from loyalist.pipeline import fits as saved_fits
 from loyalist.pipeline import promotions
 from loyalist.response import ResponseModel
 from loyalist.response.priors import PRIOR_TABLE
@@ -28,10 +31,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def fits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def fits(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[int]:
     """The response model's fits (each runs for real), counted in a process that keeps none
-    yet."""
-    monkeypatch.setattr(promotions, "_FITS", OrderedDict())
+    yet, with a folder of saved fits of this test's own."""
+    monkeypatch.setattr(saved_fits, "_FITS", OrderedDict())
+    monkeypatch.setattr(saved_fits, "fits_dir", lambda store: tmp_path / f"{store.name}.fits")
     calls: list[int] = []
     real = ResponseModel.fit
 
@@ -53,7 +57,7 @@ def test_a_plan_remade_with_another_budget_goal_or_period_reuses_the_fit(
     _plan(built, tmp_path / "a", budget=800, goal="revenue")
     reused = _plan(built, tmp_path / "b", budget=1600, goal="retention", period=60)
     assert len(fits) == 1
-    promotions.forget_fits()
+    promotions.forget_fits(built)
     fresh = _plan(built, tmp_path / "c", budget=1600, goal="retention", period=60)
     assert len(fits) == 2
     pd.testing.assert_frame_equal(reused, fresh, check_exact=True)
@@ -109,3 +113,70 @@ def test_a_changed_catalog_priors_or_store_is_fitted_again(
     priors.loc[0, "incremental_prob"] = float(priors.loc[0, "incremental_prob"]) / 2
     _plan(store, tmp_path / "p6", budget=800, priors=priors)
     assert len(fits) == 4
+
+
+def test_the_next_process_reuses_the_fit_saved_beside_the_store(
+        built: Path, fits: list[int], tmp_path: Path) -> None:
+    first = _plan(built, tmp_path / "a", budget=800, goal="revenue")
+    folder = saved_fits.fits_dir(built)
+    assert len(list(folder.glob("*.joblib"))) == 1
+    saved_fits._FITS.clear()  # what a new process keeps: nothing
+    again = _plan(built, tmp_path / "b", budget=800, goal="revenue")
+    assert len(fits) == 1
+    pd.testing.assert_frame_equal(again, first, check_exact=True)
+    # other inputs fit again and are saved too; the store keeps its FITS_KEPT latest
+    for n, value in enumerate((1.1, 1.2), start=2):
+        with Store(built, read_only=True) as st:
+            cat = st.table(s.T_CATALOG).drop(columns=[s.LOAD_ID])
+        cat.loc[0, "value"] = float(cat.loc[0, "value"]) * value
+        cat.to_csv(tmp_path / f"catalog{n}.csv", index=False)
+        _plan(built, tmp_path / f"c{n}", budget=800, catalog=tmp_path / f"catalog{n}.csv")
+        assert len(fits) == n
+    assert len(list(folder.glob("*.joblib"))) == saved_fits.FITS_KEPT == 2
+    promotions.forget_fits(built)
+    assert not folder.exists()
+
+
+def test_an_unreadable_or_unwritable_saved_fit_costs_only_the_reuse(
+        built: Path, fits: list[int], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    first = _plan(built, tmp_path / "a", budget=800)
+    (saved,) = saved_fits.fits_dir(built).glob("*.joblib")
+    saved.write_bytes(saved.read_bytes()[:1000])  # truncated
+    saved_fits._FITS.clear()
+    with caplog.at_level("WARNING", logger="loyalist.pipeline.fits"):
+        again = _plan(built, tmp_path / "b", budget=800)
+    assert len(fits) == 2
+    pd.testing.assert_frame_equal(again, first, check_exact=True)
+    assert any("could not be read" in r.getMessage() and str(saved) in r.getMessage()
+               for r in caplog.records)
+    assert saved.is_file()  # written again by the new fit
+    saved_fits._FITS.clear()
+    _plan(built, tmp_path / "c", budget=800)
+    assert len(fits) == 2
+    # a file where the folder should be: the plan is made, the fit is not saved
+    promotions.forget_fits(built)
+    saved_fits.fits_dir(built).write_text("in the way")
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="loyalist.pipeline.fits"):
+        in_the_way = _plan(built, tmp_path / "d", budget=800)
+    pd.testing.assert_frame_equal(in_the_way, first, check_exact=True)
+    assert any("could not be saved" in r.getMessage() for r in caplog.records)
+
+
+def test_a_second_plan_command_loads_the_fit_the_first_saved(built: Path, tmp_path: Path
+                                                             ) -> None:
+    """Two `loyalist plan` processes: the second reads the fit the first saved (the store's
+    row hashes, so the key, are the same in another process)."""
+    store = tmp_path / "s.duckdb"
+    shutil.copy(built, store)
+    runs = []
+    for name in ("first", "second"):
+        runs.append(subprocess.run(
+            [sys.executable, "-m", "loyalist", "-v", "plan", "--store", str(store), "--budget",
+             "900", "--goal", "profit", "--out", str(tmp_path / name), "--json"],
+            capture_output=True, text=True, timeout=300, check=False))
+        assert runs[-1].returncode == 0, runs[-1].stderr
+    assert "is reused" not in runs[0].stderr
+    assert f"saved in {store}.fits" in runs[1].stderr and "is reused" in runs[1].stderr
+    assert (tmp_path / "first" / "plan.csv").read_bytes() == \
+        (tmp_path / "second" / "plan.csv").read_bytes()

@@ -8,18 +8,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from loyalist import __version__, jsontext
+from loyalist import jsontext
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
+from loyalist.pipeline import fits
 from loyalist.pipeline.store import Progress, resolve_as_of, stale_data_warning
 from loyalist.store import Store
 
@@ -50,38 +49,10 @@ def _median_order_value(st: Store, ts: pd.Timestamp) -> float:
     return st.query(sql, [ts.to_pydatetime()])["m"].iloc[0]
 
 
-#: the tables the response model's fit and its customers' features read
-FIT_TABLES = (s.T_TRANSACTIONS, s.T_CUSTOMERS, s.T_PROMOTIONS, s.T_PRODUCTS)
-#: response fits this process keeps (:func:`plan_inputs`): the API server, the dashboard or a
-#: notebook re-making a plan with another budget, goal or period reuses its store's fit
-FITS_KEPT = 2
-_FITS: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
-_FITS_LOCK = threading.Lock()
-
-
-def forget_fits() -> None:
-    """Drop the response fits this process keeps (the next plan fits again)."""
-    with _FITS_LOCK:
-        _FITS.clear()
-
-
-def fit_key(st: Store, ts: pd.Timestamp, parts: Sequence[Any]) -> str:
-    """A digest of everything a response fit at ``ts`` reads: the rows of
-    :data:`FIT_TABLES` (count and an order-free sum of row hashes, one scan each), the
-    package version and ``parts`` (the catalog, item prices, priors and settings), so a
-    changed store, catalog or priors never reuses an old fit."""
-    from loyalist.evaluation.splits import fingerprint
-
-    h = hashlib.sha256(f"{__version__}|{ts.isoformat()}".encode())
-    for table in FIT_TABLES:
-        if st.has_table(table):
-            n, total = st.con.execute(f"SELECT count(*), sum(hash(x)) FROM {table} x"
-                                      ).fetchone()
-            h.update(f"|{table}:{n}:{total}".encode())
-    for part in parts:
-        h.update(b"|" + (fingerprint(part.astype(str)) if isinstance(part, pd.DataFrame)
-                         else repr(part)).encode())
-    return h.hexdigest()
+def forget_fits(store: Path | str | None = None) -> None:
+    """Drop the response fits this process keeps and, with ``store``, the ones saved beside
+    that store (:mod:`loyalist.pipeline.fits`): the next plan fits again."""
+    fits.forget(store)
 
 
 def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
@@ -89,9 +60,10 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
                 priors: pd.DataFrame | None = None) -> dict[str, Any]:
     """Everything a plan reads from the store at ``ts``: catalog (file > store > generic),
     merchant context, customer scores and features, and the response model fitted at ``ts``
-    (never a saved one; a fit of the same inputs made earlier in this process is reused, see
-    :func:`fit_key`) with its predictions for every customer known at ``ts``. ``priors``:
-    checked rows replacing the documented priors' (:func:`load_priors`); ``priors`` in the
+    with its predictions for every customer known at ``ts`` (a fit of exactly these inputs
+    made earlier, in this process or by an earlier plan on this store, is reused:
+    :mod:`loyalist.pipeline.fits`). ``priors``: checked rows replacing the documented priors'
+    (:func:`load_priors`); ``priors`` in the
     result says which were used."""
     from loyalist.promote.catalog import (
         catalog_points_rate,
@@ -127,12 +99,9 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     scores = st.query(f"SELECT * FROM {s.T_SCORES} WHERE as_of = ?", [ts.to_pydatetime()])
     prices = offer_item_prices(st, cat)
     points_rate, _ = catalog_points_rate(cat)  # the merchant's points value, else 3%
-    key = fit_key(st, ts, (cat, priors, sorted(prices.items()), window_days, points_rate,
-                           MAX_EXPOSURES))
-    with _FITS_LOCK:
-        fit = _FITS.get(key)
-        if fit is not None:
-            _FITS.move_to_end(key)
+    key = fits.fit_key(st, ts, (cat, priors, sorted(prices.items()), window_days, points_rate,
+                                MAX_EXPOSURES))
+    fit = fits.kept(st.path, key)
     if fit is None:
         # the exposures of a sample of customers when there are many (MAX_EXPOSURES), sampled
         # before their features are built: on a 10M-line store building all 1.56M first took
@@ -144,13 +113,7 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
                                                                item_prices=prices)
         feats = response_features(st, ts, window_days=model.window_days_)
         fit = (training, model, feats, model.predict(feats))
-        with _FITS_LOCK:
-            _FITS[key] = fit
-            while len(_FITS) > FITS_KEPT:
-                _FITS.popitem(last=False)
-    else:
-        log.info("response model: the fit at %s on the same data, catalog and priors is "
-                 "reused", ts.date())
+        fits.keep(st.path, key, fit)
     training, model = fit[0], fit[1]
     feats, pred = fit[2].copy(), fit[3].copy()  # the plan may add columns; the fit stays
     assumptions += [n for n in training.notes if n.startswith(SAMPLE_NOTE)]
