@@ -14,12 +14,12 @@ from loyalist import pipeline
 from loyalist.store import Store
 
 
-def _fresh(warnings: list[str]) -> list[str]:
+def fresh_warnings(warnings: list[str]) -> list[str]:
     """The warnings other than the stale-data one, which depends on today's date."""
     return [w for w in warnings if not w.startswith("the data end on ")]
 
 
-def _merchant(root: Path, scenario: str, *, seed: int) -> dict:
+def generated_merchant(root: Path, scenario: str, *, seed: int) -> dict:
     """A generated merchant (3,000 customers, 18 months) loaded, customer models trained, the
     plan inputs read once, and the scenario's true responses."""
     gen = pipeline.generate(scenario, customers=3000, months=18, seed=seed, out=root / "data")
@@ -34,7 +34,7 @@ def _merchant(root: Path, scenario: str, *, seed: int) -> dict:
             "files": gen["files"]}
 
 
-def _strict_json(text: str) -> Any:
+def strict_json(text: str) -> Any:
     """``text`` parsed as JSON proper: NaN and Infinity, which Python's json module writes and
     reads but JSON.parse and jq refuse, are an error."""
     def refuse(const: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from plan_support import _fresh, _merchant, _strict_json
+from plan_support import fresh_warnings, generated_merchant, strict_json
 from typer.testing import CliRunner
 
 from loyalist import pipeline
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.xdist_group("plan")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A fashion merchant (3,000 customers, 18 months) with customer models trained, and the
     plan inputs read once."""
-    return _merchant(tmp_path_factory.mktemp("plan"), "fashion", seed=11)
+    return generated_merchant(tmp_path_factory.mktemp("plan"), "fashion", seed=11)
 
 
 def _ctx(sc: dict, **over: object) -> PlanContext:
@@ -51,9 +51,9 @@ def test_plan_cli_json_and_files(scenario: dict, tmp_path: Path) -> None:
                                  "--goal", "retention", "--period", "30", "--out",
                                  str(tmp_path), "--json"])
     assert r.exit_code == 0, r.output
-    doc = _strict_json(r.stdout)
+    doc = strict_json(r.stdout)
     # valid JSON: the zero-budget point's value per spend is null, not a bare NaN (I6)
-    assert _strict_json((tmp_path / "plan.json").read_text())["sensitivity"] == doc["sensitivity"]
+    assert strict_json((tmp_path / "plan.json").read_text())["sensitivity"] == doc["sensitivity"]
     assert doc["sensitivity"][0]["spend"] == 0 and doc["sensitivity"][0]["value_per_spend"] is None
     for key in ("budget", "goal", "spend", "expected_value", "roi", "promotions",
                 "customers_targeted", "sensitivity", "assumptions"):
@@ -64,7 +64,7 @@ def test_plan_cli_json_and_files(scenario: dict, tmp_path: Path) -> None:
     assert any("one order's value varies around the customer's mean" in a
                for a in doc["assumptions"])
     # (the generated history ends 2025-12-31: past 90 days before today it is said to be stale)
-    assert doc["optimizer"]["gap"] < 1e-3 and _fresh(doc["warnings"]) == []
+    assert doc["optimizer"]["gap"] < 1e-3 and fresh_warnings(doc["warnings"]) == []
     assert len(doc["sensitivity"]) == 12
     values = [p["value"] for p in doc["sensitivity"]]
     assert values == sorted(values)  # more budget never hurts

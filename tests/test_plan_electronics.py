@@ -4,7 +4,7 @@ per customer) against the generator's truth: its profit is not a subsidy."""
 from __future__ import annotations
 
 import pytest
-from plan_support import _merchant
+from plan_support import generated_merchant
 
 from loyalist.promote.catalog import Constraints, PlanParams
 from loyalist.promote.context import PlanContext
@@ -18,7 +18,7 @@ def electronics(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """An electronics merchant (3,000 customers, 18 months): expensive baskets, thin
     margins, few orders per customer, the case where discounts mostly subsidise purchases that
     would have happened anyway."""
-    return _merchant(tmp_path_factory.mktemp("plan_electronics"), "electronics", seed=5)
+    return generated_merchant(tmp_path_factory.mktemp("plan_electronics"), "electronics", seed=5)
 
 
 @pytest.mark.slow

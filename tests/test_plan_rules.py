@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from plan_support import _strict_json
+from plan_support import strict_json
 
 from loyalist import jsontext
 from loyalist import schema as s
@@ -25,9 +25,9 @@ def test_json_text_is_strict_json() -> None:
     """Exploratory report 7, I6: plan.json and `plan --json` held a bare NaN."""
     doc = {"a": float("nan"), "b": [np.float32("nan"), np.float64("inf"), -np.inf],
            "c": (np.int64(3), np.float64(0.5)), "d": pd.Timestamp("2024-01-02"), "e": True}
-    assert _strict_json(jsontext.dumps(doc)) == {"a": None, "b": [None, None, None],
-                                                 "c": [3, 0.5], "d": "2024-01-02 00:00:00",
-                                                 "e": True}
+    assert strict_json(jsontext.dumps(doc)) == {"a": None, "b": [None, None, None],
+                                                "c": [3, 0.5], "d": "2024-01-02 00:00:00",
+                                                "e": True}
 
 
 def test_schedule_fills_each_month_first_fit_in_priority_order() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from plan_support import _strict_json
+from plan_support import strict_json
 from typer.testing import CliRunner
 
 from loyalist import pipeline
@@ -217,8 +217,8 @@ def test_a_closed_season_plan_on_the_cli(stall: dict, tmp_path: Path) -> None:
                                  "revenue", "--period", "30", "--out", str(tmp_path / "j"),
                                  "--json"])
     assert r.exit_code == 0, r.output
-    doc = _strict_json(r.stdout)
-    assert _strict_json((tmp_path / "j" / "plan.json").read_text())["spend"] == 0
+    doc = strict_json(r.stdout)
+    assert strict_json((tmp_path / "j" / "plan.json").read_text())["spend"] == 0
     assert doc["spend"] == 0 and doc["goal_value"] == 0 and doc["customers_targeted"] == 0
     assert doc["roi"] is None and doc["cost_per_goal_unit"] is None and doc["promotions"] == []
     closed = [w for w in doc["warnings"] if w.startswith(CLOSED_SEASON)]

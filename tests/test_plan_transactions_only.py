@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from plan_support import _fresh
+from plan_support import fresh_warnings
 from typer.testing import CliRunner
 
 from loyalist import pipeline
@@ -60,7 +60,7 @@ def test_plan_on_a_transactions_only_store(tmp_path: Path, transactions_only: Pa
     assert doc["goal_unit"] == "of revenue above the usual baskets"
     assert doc["cost_per_goal_unit"] is None
     # a transactions-only store knows no consent: every customer is taken as consented, said
-    doc["warnings"] = _fresh(doc["warnings"])
+    doc["warnings"] = fresh_warnings(doc["warnings"])
     assert len(doc["warnings"]) == 2
     assert doc["warnings"][0].startswith("no promotion is expected to raise average order value")
     assert "minimum-spend voucher with a control group" in doc["warnings"][0]
