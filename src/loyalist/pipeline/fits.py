@@ -22,7 +22,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -40,7 +40,23 @@ FITS_KEPT = 2
 LIBRARIES = ("numpy", "pandas", "sklearn", "lightgbm", "scipy", "duckdb", "pyarrow")
 SUFFIX = ".joblib"
 
-_FITS: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
+
+
+class ResponseFit(NamedTuple):
+    """What a plan keeps of a response fit: the fitted model, the customers' features and
+    predictions at the plan's as_of, and of the training exposures only what the plan reads
+    (their notes, the days campaigns and each promotion were sent; the exposures themselves
+    would be most of a saved fit's size)."""
+
+    notes: list[str]
+    campaign_days: list[Any]
+    promotion_days: dict[str, list[Any]]
+    model: Any
+    features: pd.DataFrame
+    predictions: pd.DataFrame
+
+
+_FITS: OrderedDict[str, ResponseFit] = OrderedDict()
 _FITS_LOCK = threading.Lock()
 
 
@@ -82,7 +98,7 @@ def fit_key(st: Store, ts: pd.Timestamp, parts: Sequence[Any]) -> str:
     return h.hexdigest()
 
 
-def _keep_in_memory(key: str, fit: tuple[Any, ...]) -> None:
+def _keep_in_memory(key: str, fit: ResponseFit) -> None:
     with _FITS_LOCK:
         _FITS[key] = fit
         _FITS.move_to_end(key)
@@ -90,7 +106,7 @@ def _keep_in_memory(key: str, fit: tuple[Any, ...]) -> None:
             _FITS.popitem(last=False)
 
 
-def kept(store_path: Path, key: str) -> tuple[Any, ...] | None:
+def kept(store_path: Path, key: str) -> ResponseFit | None:
     """The fit saved under ``key``: this process's, else the one saved beside the store
     (then kept in this process too), else None."""
     with _FITS_LOCK:
@@ -107,8 +123,8 @@ def kept(store_path: Path, key: str) -> tuple[Any, ...] | None:
 
     try:
         fit = joblib.load(path)
-        if not isinstance(fit, tuple):
-            raise TypeError(f"it holds a {type(fit).__name__}, not a fit")
+        if not isinstance(fit, ResponseFit):
+            raise TypeError(f"it holds a {type(fit).__name__}, not a {ResponseFit.__name__}")
     except Exception as e:  # noqa: BLE001 - any unreadable file only costs the reuse
         log.warning("%s: a saved response fit could not be read (%s: %s); it is removed "
                     "and the response model is fitted again", path, type(e).__name__,
@@ -125,7 +141,7 @@ def kept(store_path: Path, key: str) -> tuple[Any, ...] | None:
     return fit
 
 
-def keep(store_path: Path, key: str, fit: tuple[Any, ...]) -> None:
+def keep(store_path: Path, key: str, fit: ResponseFit) -> None:
     """Keep ``fit`` under ``key`` in this process and beside the store (written to a
     temporary file, then renamed into place, so a reader never sees half a fit), leaving the
     store's :data:`FITS_KEPT` most recently used."""

@@ -112,11 +112,21 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
                               else with_overrides(priors)).fit(training, cat,
                                                                item_prices=prices)
         feats = response_features(st, ts, window_days=model.window_days_)
-        fit = (training, model, feats, model.predict(feats))
+        f = training.frame
+        fit = fits.ResponseFit(
+            notes=list(training.notes),
+            campaign_days=(sorted(pd.to_datetime(f[s.SENT_AT]).dt.normalize().unique())
+                           if s.SENT_AT in f else []),
+            promotion_days=({str(p): sorted(pd.to_datetime(g[s.SENT_AT]).dt.normalize()
+                                            .unique())
+                             for p, g in f[f[s.PROMOTION] != s.CONTROL].groupby(s.PROMOTION)}
+                            if s.SENT_AT in f and s.PROMOTION in f else {}),
+            model=model, features=feats, predictions=model.predict(feats))
         fits.keep(st.path, key, fit)
-    training, model = fit[0], fit[1]
-    feats, pred = fit[2].copy(), fit[3].copy()  # the plan may add columns; the fit stays
-    assumptions += [n for n in training.notes if n.startswith(SAMPLE_NOTE)]
+    model = fit.model
+    # the plan may add columns; the fit stays
+    feats, pred = fit.features.copy(), fit.predictions.copy()
+    assumptions += [n for n in fit.notes if n.startswith(SAMPLE_NOTE)]
     note, used_priors = priors_note(model.sources_, priors,
                                     use_rate_for=pred.attrs.get("use_rate_assumed", []),
                                     kinds=dict(zip(cat["name"].astype(str),
@@ -153,15 +163,10 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     if len(daily):
         daily = daily.reindex(pd.date_range(daily.index.min(), ts - pd.Timedelta(days=1)),
                               fill_value=0.0)
-    starts = sorted(pd.to_datetime(training.frame["sent_at"]).dt.normalize().unique()) \
-        if "sent_at" in training.frame else []
-    season, season_note = seasonal_factor(daily, ts, period_days, list(starts),
+    season, season_note = seasonal_factor(daily, ts, period_days, list(fit.campaign_days),
                                           model.window_days_)
-    f = training.frame
-    sends = ({str(p): sorted(pd.to_datetime(g[s.SENT_AT]).dt.normalize().unique())
-              for p, g in f[f[s.PROMOTION] != s.CONTROL].groupby(s.PROMOTION)}
-             if s.SENT_AT in f and s.PROMOTION in f else {})
-    by_promotion = promotion_season_factors(daily, ts, period_days, sends, model.window_days_)
+    by_promotion = promotion_season_factors(daily, ts, period_days, fit.promotion_days,
+                                            model.window_days_)
     return {"catalog": cat, "competitors": competitors, "inventory": inventory,
             "customers": cust, "predictions": pred, "model": model,
             "assumptions": assumptions, "priors": used_priors, "season_factor": season,
