@@ -65,7 +65,9 @@ def plan(
     as_json: JsonOpt = False,
 ) -> None:
     """Choose which promotion to send to whom under the budget, for the goal, with expected
-    outcomes, ROI, confidence and a proven optimality gap.
+    outcomes, ROI, confidence and a proven optimality gap. The response model fitted for a
+    plan is saved beside the store (STORE.fits/) and reused by the next plan while the store's
+    data, the catalog and the priors are unchanged; delete that folder to fit again.
 
     Examples:
 
