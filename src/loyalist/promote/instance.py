@@ -230,8 +230,8 @@ def _check_cap_minimums(inst: PlanInstance) -> None:
                     "raise the cap or lower the minimum")
 
 
-def meet_inventory_caps(inst: PlanInstance, sol: Solution, solver: Any
-                        ) -> tuple[Solution, list[str]]:
+def meet_inventory_caps(inst: PlanInstance, sol: Solution, solver: Any,
+                        search_solver: Any | None = None) -> tuple[Solution, list[str]]:
     """Hold each ``[inventory_caps]`` category to its cap on *expected redemptions*, summed
     over every promotion on it (a promotion on several categories counts toward each).
 
@@ -242,7 +242,10 @@ def meet_inventory_caps(inst: PlanInstance, sol: Solution, solver: Any
     (valued at the true, unpriced values) is kept. Any price gives a proven bound, the priced
     problem's bound plus ``price x cap``; the lowest found is the plan's bound, so the gap is
     against the caps themselves. Should no priced plan fit, the last plan's sends with the
-    least value per redemption are dropped until each cap holds."""
+    least value per redemption are dropped until each cap holds. With ``search_solver`` (a
+    faster one, e.g. the Lagrangian method where ``solver`` is the exact MILP) the prices are
+    bisected with it and the plan at the prices found is then solved once more by
+    ``solver``; every solve's plan and bound count either way."""
     if not inst.caps or inst.redemptions is None:
         return sol, []
     _check_cap_minimums(inst)
@@ -254,11 +257,13 @@ def meet_inventory_caps(inst: PlanInstance, sol: Solution, solver: Any
     def fits(s: Solution) -> bool:
         return all(_used(s.choice, red, c) <= c.cap * (1 + 1e-9) for c in inst.caps)
 
+    search = search_solver
+
     def priced(p: np.ndarray) -> tuple[Solution, float]:
         v = base.copy()
         for price, c in zip(p, inst.caps, strict=True):
             v[:, c.promotions] -= price * red[:, c.promotions]
-        s = solver(dataclasses.replace(inst.problem, value=v))
+        s = (search or solver)(dataclasses.replace(inst.problem, value=v))
         bound = s.bound + float(sum(price * c.cap for price, c in zip(p, inst.caps,
                                                                        strict=True)))
         return _resolution(inst.problem, s, s.choice), bound  # valued unpriced
@@ -285,6 +290,13 @@ def meet_inventory_caps(inst: PlanInstance, sol: Solution, solver: Any
                 else:
                     lo = prices[k]
             prices[k] = hi
+    if search_solver is not None and prices.any():  # the prices found, solved exactly
+        search = None
+        s, b = priced(prices)
+        bound = min(bound, b)
+        if fits(s) and (best is None or s.value > best.value):
+            best = s
+        last = s if best is None else last
     notes = []
     if best is None:  # drop the sends with the least value per redemption until each cap holds
         choice = last.choice.copy()

@@ -69,7 +69,11 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         def solver(problem: Problem) -> Solution:
             return solve(problem, method=method, time_limit=time_limit)
 
-        sol, cap_notes = meet_inventory_caps(inst, solver(inst.problem), solver)
+        def search(problem: Problem) -> Solution:  # the caps' price search
+            return solve(problem, method="lagrangian" if method == "auto" else method,
+                         time_limit=time_limit)
+
+        sol, cap_notes = meet_inventory_caps(inst, solver(inst.problem), solver, search)
     except InfeasibleError as e:
         raise InfeasibleError(in_merchant_words(str(e), inst.promotions,
                                                 constraints.source)) from None
