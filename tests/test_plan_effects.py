@@ -15,6 +15,7 @@ import pytest
 from loyalist import schema as s
 from loyalist.promote.catalog import Constraints, PlanParams
 from loyalist.promote.context import PlanContext
+from loyalist.promote.effects import goal_values
 from loyalist.promote.plan import make_plan
 
 
@@ -536,3 +537,25 @@ def test_a_rationale_says_where_its_revenue_comes_from() -> None:
     assert "expected to lower buying by 0.5% points and add 54 in revenue (64 from topping " \
            "orders up to the 500 minimum spend, net of the discount; less 10 lost with fewer " \
            "orders at the usual basket)" in text
+
+
+def test_an_extra_order_of_the_usual_basket_adds_no_order_value() -> None:
+    """The average-order-value goal values what redemptions add to their orders: an extra
+    order of the basket its revenue was valued with adds nothing. Scored against the truth,
+    that basket is the customer's true one; with the customer's observed mean instead, the
+    oracle was credited with every difference between a customer's true and observed baskets
+    (measurement noise, not an effect of the offer) and beat the plan by picking customers
+    whose observed mean was below their true basket."""
+    cust = pd.DataFrame({s.CUSTOMER_ID: ["low", "high", "new"],
+                         "aov_mean": [200.0, 600.0, np.nan]}).set_index(s.CUSTOMER_ID)
+    catalog = pd.DataFrame({"name": ["v50"], "kind": ["fixed_voucher"], "value": [50.0],
+                            "contact_cost": 0.1, "category": [""], "min_spend": [500.0]})
+    basket = np.array([380.0, 430.0, 250.0])  # the truth's: not the observed means
+    orders, redemptions, added, discount = np.array([0.09, 0.05, 0.02]), 0.1, 120.0, 50.0
+    pred = pd.DataFrame({s.CUSTOMER_ID: ["low", "high", "new"], "promotion": "v50",
+                         "basket": basket, "incremental_orders": orders,
+                         "incremental_revenue": orders * basket + redemptions * (added - discount)})
+    ctx = PlanContext(cust, catalog, pd.Timestamp("2025-01-01"))
+    params = PlanParams(budget=100.0, goal="average_order_value")
+    v, _ = goal_values("average_order_value", pred, ctx, params)
+    np.testing.assert_allclose(v, redemptions * (added - discount))

@@ -248,11 +248,9 @@ def goal_values(goal: str, pred: pd.DataFrame, ctx: PlanContext, params: PlanPar
     elif goal == "visit_frequency":
         v = pred["incremental_orders"].to_numpy(dtype=float)
     elif goal == "average_order_value":
-        basket = ctx.customers["aov_mean"] if "aov_mean" in ctx.customers else \
-            pd.Series(np.nan, index=ctx.customers.index)
-        b = basket.reindex(pred[s.CUSTOMER_ID].to_numpy()).to_numpy(dtype=float)
-        b = np.where(np.isfinite(b), b, np.nanmedian(basket) if basket.notna().any() else 0.0)
-        v = rev - pred["incremental_orders"].to_numpy(dtype=float) * b
+        # an extra order of the customer's usual basket leaves their order value as it was:
+        # the basket its revenue was valued with (the truth's own, when scoring against it)
+        v = rev - pred["incremental_orders"].to_numpy(dtype=float) * _usual_basket(pred, ctx)
     elif goal == "clear_inventory":
         if not cats:
             raise DataError("goal clear_inventory needs categories to clear: name them with "
