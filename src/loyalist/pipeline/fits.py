@@ -7,8 +7,8 @@ package and its libraries are unchanged; anything else fits again.
 
 A saved fit is a pickle (joblib), trusted as the store beside it is: whoever can write the
 store's folder can already change its data. A fit file that cannot be read (truncated,
-written by other library versions) is set aside with a warning and the plan fits again; one
-that cannot be written (a read-only folder, a full disk) costs only the reuse.
+of an older form) is removed with a warning and the plan fits again; one that cannot be
+written (a read-only folder, a full disk) costs only the reuse, with a warning.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ LIBRARIES = ("numpy", "pandas", "sklearn", "lightgbm", "scipy", "duckdb", "pyarr
 SUFFIX = ".joblib"
 
 
-
 class ResponseFit(NamedTuple):
     """What a plan keeps of a response fit: the fitted model, the customers' features and
     predictions at the plan's as_of, and of the training exposures only what the plan reads
@@ -54,6 +53,20 @@ class ResponseFit(NamedTuple):
     model: Any
     features: pd.DataFrame
     predictions: pd.DataFrame
+
+    @classmethod
+    def of(cls, training: Any, model: Any, features: pd.DataFrame) -> ResponseFit:
+        """The fit of ``model`` on ``training`` (a :class:`loyalist.response.TrainingSet`),
+        with its predictions for ``features``."""
+        f = training.frame
+        sent = (pd.to_datetime(f[s.SENT_AT]).dt.normalize() if s.SENT_AT in f
+                else pd.Series(dtype="datetime64[ns]"))
+        by_promotion = ({str(p): sorted(d.unique()) for p, d in
+                         sent[f[s.PROMOTION] != s.CONTROL].groupby(f[s.PROMOTION])}
+                        if s.PROMOTION in f and len(sent) else {})
+        return cls(notes=list(training.notes), campaign_days=sorted(sent.unique()),
+                   promotion_days=by_promotion, model=model, features=features,
+                   predictions=model.predict(features))
 
 
 _FITS: OrderedDict[str, ResponseFit] = OrderedDict()
@@ -129,7 +142,10 @@ def kept(store_path: Path, key: str) -> ResponseFit | None:
         log.warning("%s: a saved response fit could not be read (%s: %s); it is removed "
                     "and the response model is fitted again", path, type(e).__name__,
                     str(e).splitlines()[0] if str(e) else "")
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:  # the next fit writes over it
+            pass
         return None
     try:
         os.utime(path)  # the most recently used is kept longest
@@ -162,9 +178,13 @@ def keep(store_path: Path, key: str, fit: ResponseFit) -> None:
         log.warning("%s: the response fit could not be saved for the next plan (%s); this "
                     "plan is unaffected", folder, e.strerror or e)
         return
-    saved = sorted(folder.glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in saved[FITS_KEPT:]:
-        old.unlink(missing_ok=True)
+    try:  # another process may be pruning the same folder
+        saved = sorted(folder.glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime,
+                       reverse=True)
+        for old in saved[FITS_KEPT:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def forget(store_path: Path | str | None = None) -> None:

@@ -63,8 +63,7 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     with its predictions for every customer known at ``ts`` (a fit of exactly these inputs
     made earlier, in this process or by an earlier plan on this store, is reused:
     :mod:`loyalist.pipeline.fits`). ``priors``: checked rows replacing the documented priors'
-    (:func:`load_priors`); ``priors`` in the
-    result says which were used."""
+    (:func:`load_priors`); ``priors`` in the result says which were used."""
     from loyalist.promote.catalog import (
         catalog_points_rate,
         generic_catalog,
@@ -112,16 +111,7 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
                               else with_overrides(priors)).fit(training, cat,
                                                                item_prices=prices)
         feats = response_features(st, ts, window_days=model.window_days_)
-        f = training.frame
-        fit = fits.ResponseFit(
-            notes=list(training.notes),
-            campaign_days=(sorted(pd.to_datetime(f[s.SENT_AT]).dt.normalize().unique())
-                           if s.SENT_AT in f else []),
-            promotion_days=({str(p): sorted(pd.to_datetime(g[s.SENT_AT]).dt.normalize()
-                                            .unique())
-                             for p, g in f[f[s.PROMOTION] != s.CONTROL].groupby(s.PROMOTION)}
-                            if s.SENT_AT in f and s.PROMOTION in f else {}),
-            model=model, features=feats, predictions=model.predict(feats))
+        fit = fits.ResponseFit.of(training, model, feats)
         fits.keep(st.path, key, fit)
     model = fit.model
     # the plan may add columns; the fit stays
