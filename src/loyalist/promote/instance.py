@@ -257,13 +257,11 @@ def meet_inventory_caps(inst: PlanInstance, sol: Solution, solver: Any,
     def fits(s: Solution) -> bool:
         return all(_used(s.choice, red, c) <= c.cap * (1 + 1e-9) for c in inst.caps)
 
-    search = search_solver
-
-    def priced(p: np.ndarray) -> tuple[Solution, float]:
+    def priced(p: np.ndarray, run: Any = search_solver or solver) -> tuple[Solution, float]:
         v = base.copy()
         for price, c in zip(p, inst.caps, strict=True):
             v[:, c.promotions] -= price * red[:, c.promotions]
-        s = (search or solver)(dataclasses.replace(inst.problem, value=v))
+        s = run(dataclasses.replace(inst.problem, value=v))
         bound = s.bound + float(sum(price * c.cap for price, c in zip(p, inst.caps,
                                                                        strict=True)))
         return _resolution(inst.problem, s, s.choice), bound  # valued unpriced
@@ -291,12 +289,12 @@ def meet_inventory_caps(inst: PlanInstance, sol: Solution, solver: Any,
                     lo = prices[k]
             prices[k] = hi
     if search_solver is not None and prices.any():  # the prices found, solved exactly
-        search = None
-        s, b = priced(prices)
+        s, b = priced(prices, solver)
         bound = min(bound, b)
         if fits(s) and (best is None or s.value > best.value):
             best = s
-        last = s if best is None else last
+        elif best is None:
+            last = s  # the fallback below drops sends from the exact plan
     notes = []
     if best is None:  # drop the sends with the least value per redemption until each cap holds
         choice = last.choice.copy()
