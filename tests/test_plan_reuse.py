@@ -173,10 +173,13 @@ def test_a_second_plan_command_loads_the_fit_the_first_saved(built: Path, tmp_pa
     for name in ("first", "second"):
         runs.append(subprocess.run(
             [sys.executable, "-m", "loyalist", "-v", "plan", "--store", str(store), "--budget",
-             "900", "--goal", "profit", "--out", str(tmp_path / name), "--json"],
+             "900", "--goal", "profit", "--out", str(tmp_path / name)],
             capture_output=True, text=True, timeout=300, check=False))
         assert runs[-1].returncode == 0, runs[-1].stderr
     assert "is reused" not in runs[0].stderr
+    assert "fitting the promotion response model" in runs[0].stderr
     assert f"saved in {store}.fits" in runs[1].stderr and "is reused" in runs[1].stderr
+    assert "reusing the promotion response model fitted for an earlier plan" in runs[1].stderr
+    assert "fitting the promotion response model" not in runs[1].stderr
     assert (tmp_path / "first" / "plan.csv").read_bytes() == \
         (tmp_path / "second" / "plan.csv").read_bytes()

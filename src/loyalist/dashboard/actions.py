@@ -47,7 +47,8 @@ SCENARIO_FIELDS = ("scenario", "name", "business", "currency", "monthly_budget",
 
 def make_plan(app: FastAPI, req: PlanRequest) -> Work:
     def work(job: Job) -> dict[str, Any]:
-        job.say(f"fitting the response model and optimising the plan (goal {req.goal}, "
+        job.say(f"making the plan: the response model (fitted, or reused from an earlier plan "
+                f"on the same data) and the optimisation (goal {req.goal}, "
                 f"{req.budget_text()}, {req.period} days)")
         summary = writes.plan(app.state.gate, req)
         return {"plan_id": summary["plan_id"], "customers_targeted":

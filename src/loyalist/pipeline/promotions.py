@@ -57,13 +57,15 @@ def forget_fits(store: Path | str | None = None) -> None:
 
 def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
                 window_days: int | None = None, period_days: int = 30,
-                priors: pd.DataFrame | None = None) -> dict[str, Any]:
+                priors: pd.DataFrame | None = None, progress: Progress | None = None
+                ) -> dict[str, Any]:
     """Everything a plan reads from the store at ``ts``: catalog (file > store > generic),
     merchant context, customer scores and features, and the response model fitted at ``ts``
     with its predictions for every customer known at ``ts`` (a fit of exactly these inputs
     made earlier, in this process or by an earlier plan on this store, is reused:
     :mod:`loyalist.pipeline.fits`). ``priors``: checked rows replacing the documented priors'
-    (:func:`load_priors`); ``priors`` in the result says which were used."""
+    (:func:`load_priors`); ``priors`` in the result says which were used; ``progress`` is
+    told whether the response model is fitted or reused."""
     from loyalist.promote.catalog import (
         catalog_points_rate,
         generic_catalog,
@@ -101,7 +103,12 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     key = fits.fit_key(st, ts, (cat, priors, sorted(prices.items()), window_days, points_rate,
                                 MAX_EXPOSURES))
     fit = fits.kept(st.path, key)
-    if fit is None:
+    say = progress or (lambda _m: None)
+    if fit is not None:
+        say("reusing the promotion response model fitted for an earlier plan on the same "
+            "data, catalog and priors")
+    else:
+        say("fitting the promotion response model")
         # the exposures of a sample of customers when there are many (MAX_EXPOSURES), sampled
         # before their features are built: on a 10M-line store building all 1.56M first took
         # most of the plan's time and 3 GB
@@ -263,8 +270,8 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
                              f"WHERE {s.CATEGORY} IS NOT NULL")["c"].astype(str).tolist()
             params.clear_categories, clear_notes = match_categories(params.clear_categories,
                                                                     known)
-        say("fitting the promotion response model")
-        inp = plan_inputs(st, ts, catalog=catalog, period_days=period, priors=overrides)
+        inp = plan_inputs(st, ts, catalog=catalog, period_days=period, priors=overrides,
+                          progress=say)
     known = set(inp["customers"]["segment"].astype(str))
     unknown = [g for g in params.segments if g not in known]
     if unknown:
