@@ -45,7 +45,14 @@ from loyalist.promote.instance import (
     schedule,
     to_matrix,
 )
-from loyalist.promote.optimize import Problem, Solution, greedy_baseline, sensitivity, solve
+from loyalist.promote.optimize import (
+    AUTO_MILP_MAX_CELLS,
+    Problem,
+    Solution,
+    greedy_baseline,
+    sensitivity,
+    solve,
+)
 from loyalist.schema import NEW_SEGMENT
 
 log = logging.getLogger(__name__)
@@ -70,10 +77,13 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
             return solve(problem, method=method, time_limit=time_limit)
 
         def search(problem: Problem) -> Solution:  # the caps' price search
-            return solve(problem, method="lagrangian" if method == "auto" else method,
-                         time_limit=time_limit)
+            return solve(problem, method="lagrangian", time_limit=time_limit)
 
-        sol, cap_notes = meet_inventory_caps(inst, solver(inst.problem), solver, search)
+        # only where `auto` solves exactly is a faster search worth its one extra exact solve
+        n, m = np.shape(inst.problem.cost)
+        exact = method == "auto" and n * m <= AUTO_MILP_MAX_CELLS
+        sol, cap_notes = meet_inventory_caps(inst, solver(inst.problem), solver,
+                                             search if exact else None)
     except InfeasibleError as e:
         raise InfeasibleError(in_merchant_words(str(e), inst.promotions,
                                                 constraints.source)) from None
