@@ -244,6 +244,47 @@ def test_relative_lift_compares_each_campaign_with_its_own_controls() -> None:
     assert _matched_difference(y[t], camp[t], y[~t], alone, min_rows=101) is None  # 100 controls
 
 
+def test_a_targeted_plans_controls_stand_for_their_own_promotion_only() -> None:
+    """A targeted plan sends one promotion to its best customers (baseline 0.40) and another
+    to its lapsing ones (0.10) on the same day, and holds out a share of each: ``control_for``
+    names the promotion a control was held out from. Both offers add +0.05. The features do
+    not show the two groups, so pooling the day's controls (as a randomised campaign's arm
+    allows) credits the first offer with the groups' gap (about +0.20) and the second with
+    about -0.10; each compared with its own hold-out finds the +0.05. A control held out
+    from nothing in particular still stands for every promotion of its day."""
+    from loyalist.response.data import controls_of, promotion_arms
+
+    rng = np.random.default_rng(7)
+    rows = []
+    for promo, base in (("gift", 0.40), ("winback", 0.10)):
+        for arm, n in ((promo, 1500), ("control", 500)):
+            y = rng.random(n) < base + (0.05 if arm != "control" else 0.0)
+            rows.append(pd.DataFrame({
+                "x0": rng.uniform(0, 1, n), "x1": rng.uniform(0, 1, n),
+                "customer_id": [f"{promo}-{arm}-{i}" for i in range(n)], "promotion": arm,
+                "control_for": promo if arm == "control" else None,
+                "campaign": pd.Timestamp("2025-03-03"), "y_purchased": y.astype(int),
+                "y_orders": y.astype(float), "y_spend": 20.0 * y}))
+    frame = pd.concat(rows, ignore_index=True)
+    kw = {"n_bags": 1, "n_estimators": 30, "min_arm": 50}
+    own = RelativeLiftLearner(**kw).fit(frame, features=["x0", "x1"])
+    pooled = RelativeLiftLearner(**kw).fit(frame.drop(columns="control_for"),
+                                           features=["x0", "x1"])
+    for promo, bias in (("gift", 0.10), ("winback", -0.10)):
+        grid = frame[frame["promotion"] == promo]
+        got = own.predict(grid, promotions=[promo])["incremental_prob"].mean()
+        assert got == pytest.approx(0.05, abs=0.03), promo
+        assert own.arm_sizes_[promo] == {"treated": 1500, "control": 500}
+        off = pooled.predict(grid, promotions=[promo])["incremental_prob"].mean() - 0.05
+        assert off > bias if bias > 0 else off < bias, promo
+        treated, control = promotion_arms(frame, promo)
+        assert treated.sum() == 1500 and control.sum() == 500
+        assert set(frame.loc[control, "control_for"]) == {promo}
+    # a randomised campaign's controls (no control_for) stand for every promotion
+    frame["control_for"] = None
+    assert controls_of(frame, "gift").sum() == controls_of(frame, "winback").sum() == 1000
+
+
 def test_learner_contract_and_errors() -> None:
     frame, feats, _, _ = _simulated(600, seed=3)
     with pytest.raises(TypeError, match="positional"):

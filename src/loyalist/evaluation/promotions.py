@@ -163,7 +163,7 @@ def qini_curves(store: Store, res: dict[str, Any], *, random_state: int = 0
 
     The evaluation returns metrics, not scores, so the learner is fitted again here."""
     from loyalist.response import LEARNERS, build_exposures, churn_heuristic
-    from loyalist.response.data import CONTROL
+    from loyalist.response.data import promotion_arms
     from loyalist.response.metrics import qini_coefficient, qini_curve
 
     ts, w = to_as_of(res["cutoff"]), int(res["window_days"])
@@ -174,9 +174,8 @@ def qini_curves(store: Store, res: dict[str, Any], *, random_state: int = 0
     tf = test.frame
     parts: dict[str, list[np.ndarray]] = {}
     for promo in res["promotions"]:
-        days = tf.loc[tf[s.PROMOTION] == promo, "campaign"].unique()
-        part = tf[(tf[s.PROMOTION] == promo)
-                  | ((tf[s.PROMOTION] == CONTROL) & tf["campaign"].isin(days))]
+        treated, control = promotion_arms(tf, promo)
+        part = tf[treated | control]
         sc = model.uplift_scores(part, promo)
         for name, arr in (("t", (part[s.PROMOTION] == promo).to_numpy()),
                           ("churn", churn_heuristic(part)),

@@ -127,11 +127,12 @@ SPECS: dict[str, TableSpec] = {
     s.T_PROMOTIONS: TableSpec(
         s.T_PROMOTIONS,
         {s.CUSTOMER_ID: "customer", s.SENT_AT: "timestamp", s.PROMOTION: "text", s.CHANNEL: "text",
-         s.COST: "number", s.REDEEMED: "bool"},
+         s.COST: "number", s.REDEEMED: "bool", s.CONTROL_FOR: "text"},
         (s.CUSTOMER_ID, s.SENT_AT, s.PROMOTION), (),
         {"customer": s.CUSTOMER_ID, "sentdate": s.SENT_AT, "date": s.SENT_AT,
          "campaign": s.PROMOTION, "offer": s.PROMOTION, "treatment": s.PROMOTION,
-         "contactcost": s.COST},
+         "contactcost": s.COST, "heldoutfrom": s.CONTROL_FOR, "holdoutfor": s.CONTROL_FOR,
+         "controlgroupfor": s.CONTROL_FOR},
     ),
     s.T_CATALOG: TableSpec(
         s.T_CATALOG,
@@ -445,6 +446,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
     if ctl is not None and ctl[0] not in cols.values() and s.PROMOTION in exprs:
         col, flags_control = ctl
         flag = _control_expr(con, src, col, flags_control)
+        if s.CONTROL_FOR not in exprs:  # the offer a control row names is what it was held
+            exprs[s.CONTROL_FOR] = f"CASE WHEN {flag} THEN {exprs[s.PROMOTION]} END"  # out from
         exprs[s.PROMOTION] = (f"CASE WHEN {flag} THEN '{CONTROL}' "
                               f"ELSE {exprs[s.PROMOTION]} END")
         n_ctl, n_bad = con.execute(
@@ -453,7 +456,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
         ).fetchall()[0]
         notes.append(
             f"control group read from column {col!r}: {n_ctl:,} rows stored as promotion "
-            f"'{CONTROL}'" + (f"; {n_bad:,} values were neither control nor treated and count "
+            f"'{CONTROL}', held out from the promotion each names ({s.CONTROL_FOR})"
+            + (f"; {n_bad:,} values were neither control nor treated and count "
                              "as treated" if n_bad else ""))
     for canon in spec.kinds:
         exprs.setdefault(canon, "NULL")

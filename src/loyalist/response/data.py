@@ -42,6 +42,7 @@ from loyalist.store import Store
 log = logging.getLogger(__name__)
 
 __all__ = ["CONTROL", "DEFAULT_MARGIN_RATE", "OUTCOMES", "TrainingSet", "build_exposures",
+           "controls_of", "promotion_arms",
            "build_training_set", "campaign_dates", "catalog_categories", "category_margins",
            "default_window_days",
            "feature_columns", "offer_item_prices", "response_features", "share_column"]
@@ -87,6 +88,25 @@ class TrainingSet:
                 "campaigns": int(f["campaign"].nunique()) if len(f) else 0,
                 "window_days": self.window_days, "cutoff": str(self.cutoff),
                 "excluded_open_windows": self.excluded_open_windows, "notes": list(self.notes)}
+
+
+def controls_of(frame: pd.DataFrame, promo: str) -> pd.Series:
+    """The ``control`` rows that may stand for ``promo``'s untreated: those held out from it
+    (``control_for``, a targeted plan's hold-out: comparable with that promotion's sends
+    only) and those held out from nothing in particular (a randomised campaign's arm)."""
+    control = frame[s.PROMOTION] == CONTROL
+    if s.CONTROL_FOR not in frame.columns:
+        return control
+    held = frame[s.CONTROL_FOR]
+    return control & (held.isna() | (held.astype(str) == promo))
+
+
+def promotion_arms(frame: pd.DataFrame, promo: str) -> tuple[pd.Series, pd.Series]:
+    """``promo``'s sends, and the controls of its campaigns (send days) that may stand for its
+    untreated (:func:`controls_of`)."""
+    treated = frame[s.PROMOTION] == promo
+    days = frame.loc[treated, "campaign"].unique()
+    return treated, controls_of(frame, promo) & frame["campaign"].isin(days)
 
 
 def _check_window(window_days: object) -> int:
@@ -358,17 +378,21 @@ def _outcomes(store: Store, w: int, cutoff: pd.Timestamp, sent_from: pd.Timestam
     params: dict[str, object] = {"cutoff": cutoff.to_pydatetime(), "w": w}
     if sent_from is not None:
         params["sent_from"] = sent_from.to_pydatetime()
+    # a store written before the column existed, opened read-only (not migrated): none
+    held = (f"max({s.CONTROL_FOR})" if store.has_column(s.T_PROMOTIONS, s.CONTROL_FOR)
+            else "CAST(NULL AS VARCHAR)")
     return store.query(f"""
         WITH e AS (
             SELECT {s.CUSTOMER_ID} AS customer_id, {s.SENT_AT} AS sent_at,
                    {s.PROMOTION} AS promotion, bool_or(coalesce({s.REDEEMED}, false)) AS redeemed,
                    bool_or({s.REDEEMED} IS NOT NULL) AS redeemed_known,
-                   max({s.COST}) AS cost
+                   max({s.COST}) AS cost, {held} AS control_for
             FROM {s.T_PROMOTIONS}
             WHERE {s.SENT_AT} + to_days(CAST($w AS INTEGER)) <= $cutoff {lo}
             GROUP BY 1, 2, 3
         )
         SELECT e.customer_id, e.sent_at, e.promotion, e.redeemed, e.redeemed_known, e.cost,
+               e.control_for,
                count(DISTINCT t.{s.ORDER_ID}) AS y_orders,
                coalesce(sum(t.{s.AMOUNT}), 0) AS y_spend
         FROM e LEFT JOIN {s.T_TRANSACTIONS} t
@@ -439,7 +463,7 @@ def build_exposures(store: Store, *, cutoff: Any, window_days: int | None = None
     share_cols = [c for c in frame.columns if c.startswith("share__")]
     frame[share_cols] = frame[share_cols].fillna(0.0)
     skip = {"sent_at", "promotion", "campaign", "redeemed", "redeemed_known", "cost",
-            "treated", *OUTCOMES}
+            "treated", s.CONTROL_FOR, *OUTCOMES}
     feats = [c for c in feature_columns(frame) if c not in skip]
     return TrainingSet(frame=frame, features=feats, window_days=w, cutoff=ts, sent_from=lo,
                        excluded_open_windows=empty.excluded_open_windows, notes=notes)

@@ -35,7 +35,12 @@ import pandas as pd
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 from loyalist.features import to_as_of
-from loyalist.response.data import CONTROL, build_exposures, campaign_dates, default_window_days
+from loyalist.response.data import (
+    build_exposures,
+    campaign_dates,
+    default_window_days,
+    promotion_arms,
+)
 from loyalist.response.metrics import uplift_report
 from loyalist.response.uplift import LEARNERS
 from loyalist.store import Store
@@ -83,10 +88,8 @@ def default_cutoff(store: Store, *, window_days: int | None = None, test_campaig
 
 
 def _promo_test(test: pd.DataFrame, promo: str) -> pd.DataFrame:
-    days = test.loc[test[s.PROMOTION] == promo, "campaign"].unique()
-    sel = (test[s.PROMOTION] == promo) | ((test[s.PROMOTION] == CONTROL)
-                                          & test["campaign"].isin(days))
-    return test[sel]
+    treated, control = promotion_arms(test, promo)
+    return test[treated | control]
 
 
 def evaluate_out_of_time(store: Store, *, cutoff: Any = None, learner: str = "relative_lift",

@@ -74,7 +74,12 @@ import pandas as pd  # noqa: E402
 from loyalist import schema as s  # noqa: E402
 from loyalist.errors import DataError, NotFittedError, ParameterError  # noqa: E402
 from loyalist.evaluation.boosting import BOOSTER_DEFAULTS, parallel_map  # noqa: E402
-from loyalist.response.data import CONTROL, TrainingSet  # noqa: E402
+from loyalist.response.data import (  # noqa: E402
+    CONTROL,
+    TrainingSet,
+    controls_of,
+    promotion_arms,
+)
 
 log = logging.getLogger(__name__)
 
@@ -355,11 +360,9 @@ class _UpliftLearner:
                     camp: np.ndarray) -> _PromoData | str:
         """The promotion's treated rows and its campaigns' controls, or why it cannot be
         learned. ``camp``: each row's campaign as a code (``pd.factorize``)."""
-        treated = frame[s.PROMOTION] == promo
-        control = frame[s.PROMOTION] == CONTROL
+        treated, same = promotion_arms(frame, promo)
+        control = controls_of(frame, promo)
         n1 = int(treated.sum())
-        days = frame.loc[treated, "campaign"].unique()
-        same = control & frame["campaign"].isin(days)
         note = None
         if int(same.sum()) < self.min_arm:
             if int(control.sum()) >= self.min_arm:

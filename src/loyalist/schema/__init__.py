@@ -62,7 +62,11 @@ PROMOTION = "promotion"
 COST = "cost"
 REDEEMED = "redeemed"
 CONTROL = "control"  # the hold-out arm's promotion name
-PROMOTION_COLUMNS = (CUSTOMER_ID, SENT_AT, PROMOTION, CHANNEL, COST, REDEEMED)
+#: of a ``control`` row: the promotion it was held out from (a targeted plan's hold-out,
+#: comparable with that promotion's sends only); empty: a control for every promotion sent
+#: the same day (a randomised campaign)
+CONTROL_FOR = "control_for"
+PROMOTION_COLUMNS = (CUSTOMER_ID, SENT_AT, PROMOTION, CHANNEL, COST, REDEEMED)  # + CONTROL_FOR
 
 # --- promotion catalog -------------------------------------------------------------------
 PROMOTION_KINDS = (
