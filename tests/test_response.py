@@ -280,9 +280,12 @@ def test_a_targeted_plans_controls_stand_for_their_own_promotion_only() -> None:
         treated, control = promotion_arms(frame, promo)
         assert treated.sum() == 1500 and control.sum() == 500
         assert set(frame.loc[control, "control_for"]) == {promo}
-    # a randomised campaign's controls (no control_for) stand for every promotion
-    frame["control_for"] = None
-    assert controls_of(frame, "gift").sum() == controls_of(frame, "winback").sum() == 1000
+    # a control_for naming no promotion of the day (an export's campaign name) holds out
+    # from nothing in particular, and so does none (a randomised campaign's arm)
+    for name in ("Spring mailing", None):
+        frame["control_for"] = frame["control_for"].where(frame["promotion"] != "control",
+                                                          name)
+        assert controls_of(frame, "gift").sum() == controls_of(frame, "winback").sum() == 1000
 
 
 def test_learner_contract_and_errors() -> None:

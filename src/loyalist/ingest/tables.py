@@ -446,8 +446,6 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
     if ctl is not None and ctl[0] not in cols.values() and s.PROMOTION in exprs:
         col, flags_control = ctl
         flag = _control_expr(con, src, col, flags_control)
-        if s.CONTROL_FOR not in exprs:  # the offer a control row names is what it was held
-            exprs[s.CONTROL_FOR] = f"CASE WHEN {flag} THEN {exprs[s.PROMOTION]} END"  # out from
         exprs[s.PROMOTION] = (f"CASE WHEN {flag} THEN '{CONTROL}' "
                               f"ELSE {exprs[s.PROMOTION]} END")
         n_ctl, n_bad = con.execute(
@@ -456,8 +454,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
         ).fetchall()[0]
         notes.append(
             f"control group read from column {col!r}: {n_ctl:,} rows stored as promotion "
-            f"'{CONTROL}', held out from the promotion each names ({s.CONTROL_FOR})"
-            + (f"; {n_bad:,} values were neither control nor treated and count "
+            f"'{CONTROL}'" + (f"; {n_bad:,} values were neither control nor treated and count "
                              "as treated" if n_bad else ""))
     for canon in spec.kinds:
         exprs.setdefault(canon, "NULL")

@@ -93,12 +93,18 @@ class TrainingSet:
 def controls_of(frame: pd.DataFrame, promo: str) -> pd.Series:
     """The ``control`` rows that may stand for ``promo``'s untreated: those held out from it
     (``control_for``, a targeted plan's hold-out: comparable with that promotion's sends
-    only) and those held out from nothing in particular (a randomised campaign's arm)."""
+    only) and those held out from nothing in particular (a randomised campaign's arm). A
+    ``control_for`` naming no promotion sent on the control's day (a campaign's name, say)
+    is held out from nothing in particular."""
     control = frame[s.PROMOTION] == CONTROL
-    if s.CONTROL_FOR not in frame.columns:
+    if s.CONTROL_FOR not in frame.columns or frame[s.CONTROL_FOR].isna().all():
         return control
     held = frame[s.CONTROL_FOR]
-    return control & (held.isna() | (held.astype(str) == promo))
+    sent = pd.MultiIndex.from_arrays([frame.loc[~control, "campaign"],
+                                      frame.loc[~control, s.PROMOTION].astype(str)]).unique()
+    specific = held.notna().to_numpy() & pd.MultiIndex.from_arrays(
+        [frame["campaign"], held.astype(str)]).isin(sent)
+    return control & (~specific | (held == promo).to_numpy())
 
 
 def promotion_arms(frame: pd.DataFrame, promo: str) -> tuple[pd.Series, pd.Series]:
