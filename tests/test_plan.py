@@ -584,6 +584,70 @@ def test_more_budget_targets_more_and_segment_filter(scenario: dict) -> None:
     assert (per_seg <= 0.2 * 2000 + 1e-6).all()
 
 
+def test_a_holdout_keeps_a_random_share_of_each_promotion_and_segment_unsent(
+        scenario: dict, tmp_path: Path) -> None:
+    """--holdout 0.2: a fifth of each promotion x segment's chosen customers is kept as a
+    control group (holdout.csv), drawn from the very plan made without it; the plan's
+    numbers are the sent customers'; sends.csv is both groups as promotion history, which
+    ingest loads with each control's promotion in control_for. The same plan re-made holds
+    out the same customers."""
+    docs, files = {}, {}
+    for name, extra in (("all", []), ("held", ["--holdout", "0.2"]),
+                        ("again", ["--holdout", "0.2"])):
+        r = CliRunner().invoke(app, ["plan", "--store", str(scenario["store"]), "--budget",
+                                     "6000", "--goal", "revenue", *extra, "--out",
+                                     str(tmp_path / name), "--json"])
+        assert r.exit_code == 0, r.output
+        docs[name] = strict_json(r.stdout)
+        files[name] = {f: pd.read_csv(tmp_path / name / f"{f}.csv")
+                       for f in ("plan", "holdout", "sends") if (tmp_path / name / f"{f}.csv")
+                       .is_file()}
+    assert docs["all"]["holdout"] is None and "holdout" not in files["all"]
+    assert len(files["all"]["sends"]) == len(files["all"]["plan"])
+    whole, sent, held = files["all"]["plan"], files["held"]["plan"], files["held"]["holdout"]
+    # the same choice, split in two
+    key = [s.CUSTOMER_ID, "promotion", "target_segment"]
+    pd.testing.assert_frame_equal(
+        pd.concat([sent[key], held[key]]).sort_values(s.CUSTOMER_ID, ignore_index=True),
+        whole[key].sort_values(s.CUSTOMER_ID, ignore_index=True))
+    n = whole.groupby(["promotion", "target_segment"]).size()
+    k = held.groupby(["promotion", "target_segment"]).size().reindex(n.index, fill_value=0)
+    assert ((k - 0.2 * n).abs() < 1).all() and (k < n).all()
+    assert 0.15 < len(held) / len(whole) < 0.25
+    doc, full = docs["held"], docs["all"]
+    assert doc["customers_targeted"] == len(sent) and doc["holdout"]["customers"] == len(held)
+    assert doc["spend"] == pytest.approx(sent["expected_cost"].sum())
+    assert doc["spend"] + doc["holdout"]["spend"] == pytest.approx(full["spend"])
+    assert doc["expected_value"] + doc["holdout"]["expected_value"] == pytest.approx(
+        full["expected_value"])
+    assert sum(p["customers"] for p in doc["promotions"]) == len(sent)
+    assert list(sent["priority"]) == list(range(1, len(sent) + 1))
+    assert any(a.startswith(f"hold-out: {len(held):,} of the {len(whole):,} customers")
+               for a in doc["assumptions"])
+    assert doc["plan_id"] != full["plan_id"]
+    pd.testing.assert_frame_equal(files["again"]["holdout"], held)
+    sends = files["held"]["sends"]
+    assert list(sends.columns) == [s.CUSTOMER_ID, s.SENT_AT, s.PROMOTION, s.CONTROL_FOR]
+    ctl = sends[sends[s.PROMOTION] == s.CONTROL]
+    assert dict(zip(ctl[s.CUSTOMER_ID], ctl[s.CONTROL_FOR], strict=True)) == dict(
+        zip(held[s.CUSTOMER_ID], held["promotion"], strict=True))
+    assert sends[sends[s.PROMOTION] != s.CONTROL][s.CONTROL_FOR].isna().all()
+    # loaded back as promotion history
+    store = tmp_path / "s.duckdb"
+    shutil.copy(scenario["store"], store)
+    r = CliRunner().invoke(app, ["ingest", str(tmp_path / "held" / "sends.csv"), "--store",
+                                 str(store), "--table", "promotions", "--json"])
+    assert r.exit_code == 0, r.output
+    with Store(store, read_only=True) as st:
+        got = st.query(f"SELECT {s.PROMOTION}, {s.CONTROL_FOR}, count(*) AS n FROM promotions "
+                       f"WHERE {s.SENT_AT} = ? GROUP BY ALL", [scenario["as_of"]])
+    assert got["n"].sum() == len(sends)
+    assert got.loc[got[s.PROMOTION] == s.CONTROL, "n"].sum() == len(held)
+    r = CliRunner().invoke(app, ["plan", "--store", str(scenario["store"]), "--holdout", "0.7"])
+    assert r.exit_code != 0 and isinstance(r.exception, ParameterError)
+    assert "--holdout 0.7 is impossible" in str(r.exception)
+
+
 def test_infeasible_and_bad_inputs(scenario: dict, tmp_path: Path) -> None:
     pred = scenario["inp"]["predictions"]
     with pytest.raises(LoyalistError, match="min"):

@@ -61,6 +61,11 @@ def plan(
         help="Assume a promotion works better on customers it fits (its categories, its value "
              "against their basket); listed in the plan's assumptions.")] = True,
     priors: PriorsOpt = None,
+    holdout: Annotated[float, typer.Option(
+        "--holdout", help="Share of the chosen customers (0-0.5, e.g. 0.1) kept as a control "
+        "group and not sent, drawn at random within each promotion x segment, to measure what "
+        "the plan made: they go to holdout.csv, and sends.csv lists both groups as promotion "
+        "history to load after the campaign.")] = 0.0,
     out_dir: OutOpt = Path("out/plan"),
     as_json: JsonOpt = False,
 ) -> None:
@@ -80,6 +85,9 @@ def plan(
       loyalist plan --goal clear_inventory --clear outerwear --constraints limits.toml --json
 
       loyalist plan --budget 2000 --priors my_priors.csv   (rows from `loyalist priors`)
+
+      loyalist plan --budget 5000 --goal revenue --holdout 0.1   (then, after the campaign:
+      loyalist ingest out/plan/sends.csv --table promotions)
     """
     from loyalist.cli.main import emit_json, out, progress
     from loyalist.promote.catalog import amount_text, roi_text
@@ -93,7 +101,7 @@ def plan(
                         catalog=catalog, constraints=constraints, clear=clear,
                         max_segment_share=max_segment_share, cooldown_days=cooldown,
                         as_of=as_of, out=out_dir, offer_fit=offer_fit,
-                        progress=progress(as_json), priors=priors)
+                        progress=progress(as_json), priors=priors, holdout=holdout)
     summ = res["summary"]
     if as_json:
         emit_json(summ)
@@ -113,6 +121,11 @@ def plan(
               f"{revenue}; net profit {summ['net_profit']:,.0f}, ROI {roi_text(summ['roi'])}; "
               f"confidence {summ['confidence']}; optimality gap {opt['gap']:.3%} "
               f"({opt['method']})")
+    held = summ.get("holdout")
+    if held:
+        out.print(f"  hold-out: {held['customers']:,} chosen customers ({held['share']:.0%}) "
+                  "kept as a control group, not sent (holdout.csv; sends.csv lists both groups "
+                  "as promotion history)")
     empty = summ.get("empty_reason")
     if empty:  # one line saying why, instead of an empty table
         out.print(f"[yellow]nobody targeted: {escape(empty)}[/yellow]")

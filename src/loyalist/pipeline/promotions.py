@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # the promotion engine loads only when a plan is made
 log = logging.getLogger(__name__)
 
 PLAN_FILES = ("plan.csv", "promotions.csv", "allocation.csv", "segments.csv",
-              "sensitivity.csv", "plan.json", "plan.png")
+              "sensitivity.csv", "sends.csv", "holdout.csv", "plan.json", "plan.png")
 
 
 def _median_order_value(st: Store, ts: pd.Timestamp) -> float:
@@ -239,7 +239,7 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
          as_of: str | None = None, out: Path | None = None, save: bool = True,
          offer_fit: bool = True, budget_per_month: float | None = None,
          progress: Progress | None = None, stale_check: bool = True,
-         priors: Path | pd.DataFrame | None = None) -> dict[str, Any]:
+         priors: Path | pd.DataFrame | None = None, holdout: float = 0.0) -> dict[str, Any]:
     """A budget-optimal promotion plan for ``goal`` over the next ``period`` days, written to
     ``out`` (see :data:`PLAN_FILES`) and to the store tables ``plans`` / ``plan_customers``.
     The budget is the period's total (``budget``) or an amount per 30-day month
@@ -247,7 +247,10 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     ``offer_fit=False`` drops the offer-fit assumption (:func:`loyalist.promote.effects.offer_fit`).
     ``stale_check`` warns when the data end long before today (off for a generated scenario,
     whose end is its simulated present). ``priors``: a priors file (:func:`load_priors`) or
-    a frame of its rows (``attrs["source"]`` names it in messages and in the assumptions)."""
+    a frame of its rows (``attrs["source"]`` names it in messages and in the assumptions).
+    ``holdout``: the share of the chosen customers kept as a control group, not sent
+    (``holdout.csv``; ``sends.csv`` lists both groups as promotion history to load after the
+    campaign)."""
     from loyalist.promote.catalog import load_constraints
     from loyalist.promote.context import PlanContext
     from loyalist.promote.effects import match_categories
@@ -256,7 +259,7 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     say = progress or (lambda _m: None)
     params = plan_params(budget, goal, period, budget_per_month=budget_per_month,
                          segments=list(segments or []), clear_categories=list(clear or []),
-                         offer_fit=offer_fit)
+                         offer_fit=offer_fit, holdout=holdout)
     cons = load_constraints(constraints, max_segment_share=max_segment_share,
                             cooldown_days=cooldown_days)
     overrides = load_priors(priors)
@@ -338,8 +341,12 @@ def write_plan(res: dict[str, Any], out: Path) -> dict[str, str]:
 
     out.mkdir(parents=True, exist_ok=True)
     files = {}
-    for name in ("customers", "promotions", "allocation", "segments", "sensitivity"):
+    for name in ("customers", "promotions", "allocation", "segments", "sensitivity", "sends",
+                 "holdout"):
         fname = "plan.csv" if name == "customers" else f"{name}.csv"
+        if name == "holdout" and res["summary"].get("holdout") is None:
+            (out / fname).unlink(missing_ok=True)  # not a stale one from an earlier plan
+            continue
         res[name].to_csv(out / fname, index=False)
         files[name] = str(out / fname)
     (out / "plan.json").write_text(jsontext.dumps(res["summary"]))

@@ -610,6 +610,8 @@ def load_constraints(path: str | Path | None = None, **overrides: Any) -> Constr
 
 #: days in a budget month (``--budget-per-month``)
 MONTH_DAYS = 30
+#: the largest hold-out share a plan takes (more would leave most of the plan unsent)
+MAX_HOLDOUT = 0.5
 
 
 @dataclass
@@ -632,6 +634,9 @@ class PlanParams:
     offer_fit: bool = True
     #: budget per month of MONTH_DAYS days; when given, ``budget`` is derived from it
     budget_per_month: float | None = None
+    #: share of the chosen customers held out as a control group (not sent), drawn at random
+    #: within each promotion x segment, to measure what the plan made (0 to MAX_HOLDOUT)
+    holdout: float = 0.0
 
     def check(self) -> PlanParams:
         if isinstance(self.period_days, bool) or not isinstance(self.period_days, int) \
@@ -649,6 +654,13 @@ class PlanParams:
                 or not math.isfinite(self.budget) or not 0 <= self.budget <= 1e12:
             raise ParameterError(f"--budget {self.budget!r} is impossible; give an amount from 0 "
                                  "to 1e12, e.g. --budget 5000")
+        h = self.holdout
+        if isinstance(h, bool) or not isinstance(h, int | float) or not math.isfinite(h) \
+                or not 0 <= h <= MAX_HOLDOUT:
+            raise ParameterError(f"--holdout {h!r} is impossible; give the share of the chosen "
+                                 f"customers to keep as a control group, 0 to {MAX_HOLDOUT}, "
+                                 "e.g. --holdout 0.1")
+        self.holdout = float(h)
         if isinstance(self.goal, str):
             g = self.goal.strip().lower().replace("-", "_").replace(" ", "_")
             self.goal = GOAL_ALIASES.get(g, g)

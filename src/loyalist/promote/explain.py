@@ -172,6 +172,21 @@ def goal_value_text(goal: str, value: float, unit: str | None = None) -> str:
     return f"{value:,.{digits}f} {unit or GOAL_UNITS[goal]}"
 
 
+def holdout_text(holdout: pd.DataFrame, sent: int, share: float, spend: float,
+                 planned_spend: float) -> str:
+    """What the hold-out is, what it leaves out of the numbers and how to use it."""
+    n = len(holdout)
+    return (f"hold-out: {n:,} of the {n + sent:,} customers the plan chose ({share:.0%}, drawn "
+            "at random within each promotion x segment) are not sent their promotion; they are "
+            "the control group whose purchases, against the sent customers', measure what the "
+            f"plan made. Spend ({amount_text(spend)}), expected value and ROI are for the "
+            f"{sent:,} sent; the budget, spend limits, optimality gap and budget curve are for "
+            f"the plan before the hold-out (spend {amount_text(planned_spend)}). sends.csv "
+            "lists both groups as promotion history: after the response window load it "
+            "(`loyalist ingest sends.csv --table promotions`) and the next model learns from "
+            "it; `loyalist evaluate promotions` compares the arms")
+
+
 def unspent_text(inst: PlanInstance, params: PlanParams, spend: float, targeted: int
                  ) -> str | None:
     """Why a plan leaves more than :data:`UNSPENT_SHARE` of its budget unspent (None when it

@@ -29,6 +29,7 @@ from loyalist.promote.explain import (
     empty_promotions,
     goal_unit,
     goal_value_text,
+    holdout_text,
     in_merchant_words,
     losing_money,
     mechanics_notes,
@@ -57,7 +58,7 @@ from loyalist.schema import NEW_SEGMENT
 
 log = logging.getLogger(__name__)
 
-__all__ = ["make_plan"]
+__all__ = ["hold_out", "make_plan", "sends_table"]
 
 SENSITIVITY_POINTS = 12
 
@@ -133,6 +134,16 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         for cid, sg, p, ip, a in zip(picked[s.CUSTOMER_ID], picked["target_segment"],
                                      picked["p_response"], picked["incremental_prob"],
                                      picked["assumption_text"], strict=True)]
+    # the plan as optimised, before the hold-out: what the budget, limits and gap are about
+    planned_spend = float(picked["expected_cost"].sum())
+    planned_value = float(sol.value) if not dropped else float(
+        picked["expected_incremental_value"].sum())
+    held = hold_out(picked, params.holdout)
+    holdout = picked.loc[held, [s.CUSTOMER_ID, "promotion", "target_segment",
+                                "expected_incremental_value", "expected_cost", "send_month",
+                                "send_from"]].reset_index(drop=True)
+    picked = picked.loc[~held].reset_index(drop=True)
+    picked["priority"] = np.arange(1, len(picked) + 1)
     # each send's own 80% interval: its 10% / 90% points (one promotion's customers share
     # its error, so they add up per promotion: :func:`loyalist.promote.explain._interval`)
     plan_csv = picked.rename(columns={"p_response": "probability",
@@ -194,14 +205,14 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     spend = float(picked["expected_cost"].sum())
     net_total = float(net.sum())
     rev_lo, rev_hi = summed_interval(picked)
-    closed = (closed_season_text(ctx.closed_season, params, spend, int(chosen.sum()))
+    closed = (closed_season_text(ctx.closed_season, params, spend, len(picked))
               if ctx.closed_season else None)
     # an empty plan for a closed season: the season is why, said once
     empty = None if chosen.any() else closed or why_empty(inst, params)
-    value = float(sol.value) if not dropped else float(
-        picked["expected_incremental_value"].sum())
+    value = float(picked["expected_incremental_value"].sum()) if len(holdout) \
+        else planned_value
     # the solver's bound holds for one pooled budget, a relaxation of the monthly ones
-    gap = sol.gap if not dropped else (sol.bound - value) / max(abs(sol.bound), 1e-12)
+    gap = sol.gap if not dropped else (sol.bound - planned_value) / max(abs(sol.bound), 1e-12)
     gap = max(0.0, gap)  # the bound is proven >= the value: below 0 is rounding (and -0.0)
     per_unit = spend / value if params.goal in COUNT_GOALS and value > 0 else None
     losing = losing_money(params.goal, net_total, value, per_unit) if chosen.any() else None
@@ -237,7 +248,10 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
             f"{picked.loc[new, 'expected_incremental_value'].sum():,.1f} of the "
             f"{goal_value_text(params.goal, value)} are first purchases by registered customers "
             f"who have not bought yet ({NEW_SEGMENT}): customers activated, not kept")
-    left = unspent_text(inst, params, spend, int(chosen.sum()))
+    left = unspent_text(inst, params, planned_spend, int(chosen.sum()))
+    if len(holdout):
+        month_notes.append(holdout_text(holdout, len(picked), params.holdout, spend,
+                                        planned_spend))
     candidates = [p for p in inst.promotions if p in set(inst.pred["promotion"])]
     assumptions = list(dict.fromkeys(
         ctx.assumptions + inst.notes + mechanics_notes(ctx, candidates) + month_notes
@@ -258,7 +272,12 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         "incremental_revenue_lo80": rev_lo, "incremental_revenue_hi80": rev_hi,
         "incremental_margin": float(picked["incremental_margin"].sum()),
         "net_profit": net_total, "roi": net_total / spend if spend > 0 else None,
-        "customers_targeted": int(chosen.sum()), "customers_considered": len(inst.customers),
+        "customers_targeted": len(picked), "customers_considered": len(inst.customers),
+        # the control group held out of the chosen customers (None without --holdout)
+        "holdout": {"share": params.holdout, "customers": len(holdout),
+                    "expected_value": float(holdout["expected_incremental_value"].sum()),
+                    "spend": float(holdout["expected_cost"].sum())}
+        if params.holdout > 0 else None,
         "eligible_customers": int(inst.problem.eligible.any(axis=1).sum()),  # type: ignore[union-attr]
         "excluded": inst.excluded, "confidence": confidence_level(picked, rev_lo, rev_hi),
         # why nobody is targeted, in one sentence (None when someone is); also a warning
@@ -277,4 +296,42 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     }
     return {"summary": summary, "customers": plan_csv, "promotions": promos,
             "allocation": allocation, "segments": segs, "sensitivity": sens,
+            "holdout": holdout, "sends": sends_table(plan_csv, holdout),
             "solution": sol, "instance": inst}
+
+
+#: the hold-out's draws: fixed, so the same plan re-made holds out the same customers
+HOLDOUT_SEED = 20240601
+
+
+def hold_out(picked: pd.DataFrame, share: float) -> np.ndarray:
+    """Which chosen sends to hold out as a control group: ``share`` of each promotion x
+    segment's customers, drawn at random (its count rounded at random, so the shares add up
+    to ``share`` on average, and never the group's last customer: a group of one is sent).
+    A random draw within each group the plan chose alike is what makes the held-out
+    customers' purchases the sent ones' counterfactual."""
+    held = np.zeros(len(picked), dtype=bool)
+    if share <= 0 or picked.empty:
+        return held
+    rng = np.random.default_rng(HOLDOUT_SEED)
+    groups = picked.groupby(["promotion", "target_segment"], sort=True).indices
+    for _, rows in sorted(groups.items()):
+        k = min(int(np.floor(share * len(rows) + rng.random())), len(rows) - 1)
+        held[rng.choice(rows, size=k, replace=False)] = True
+    return held
+
+
+def sends_table(plan_csv: pd.DataFrame, holdout: pd.DataFrame) -> pd.DataFrame:
+    """The plan as promotion history (``sends.csv``): one row per customer sent a promotion
+    and per customer held out (promotion ``control``, ``control_for`` the promotion held back),
+    dated the first day of its send month. Loaded after the campaign (``loyalist ingest
+    sends.csv --table promotions``) it is the history the next response model learns from and
+    the cool-down reads."""
+    sent = pd.DataFrame({s.CUSTOMER_ID: plan_csv[s.CUSTOMER_ID],
+                         s.SENT_AT: plan_csv["send_from"], s.PROMOTION: plan_csv["promotion"],
+                         s.CONTROL_FOR: None})
+    ctrl = pd.DataFrame({s.CUSTOMER_ID: holdout[s.CUSTOMER_ID],
+                         s.SENT_AT: holdout["send_from"], s.PROMOTION: s.CONTROL,
+                         s.CONTROL_FOR: holdout["promotion"]})
+    return pd.concat([sent, ctrl], ignore_index=True).sort_values(
+        [s.SENT_AT, s.CUSTOMER_ID], kind="stable").reset_index(drop=True)
