@@ -441,6 +441,35 @@ def test_post_plan_then_get_it_and_its_customers(client: TestClient) -> None:
     assert client.get("/plans/nope", headers=R).json()["error"] == "NotFound"
 
 
+def test_a_plans_hold_out_and_its_sends_as_promotion_history(client: TestClient) -> None:
+    """holdout 0.2 keeps a fifth of the chosen customers unsent; GET sends.csv lists the sent
+    and the held out (promotion control, control_for the promotion held back) in the
+    promotions table's columns, ready to load after the campaign."""
+    r = client.post("/plans", json={"budget": 600, "goal": "revenue", "holdout": 0.2},
+                    headers=W)
+    assert r.status_code == 200, r.text
+    summ = r.json()
+    held = summ["holdout"]
+    assert held["share"] == 0.2 and held["customers"] > 0
+    sent = list(csv.DictReader(io.StringIO(client.get(
+        f"/plans/{summ['plan_id']}/customers.csv", headers=R).text)))
+    got = client.get(f"/plans/{summ['plan_id']}/sends.csv", headers=R)
+    assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(got.text)))
+    assert list(rows[0]) == ["customer_id", "sent_at", "promotion", "control_for"]
+    ctl = [x for x in rows if x["promotion"] == "control"]
+    assert len(ctl) == held["customers"] and len(rows) == len(sent) + len(ctl)
+    offers = {x["customer_id"]: x["promotion"] for x in sent}
+    assert {x["customer_id"]: x["promotion"] for x in rows if x["promotion"] != "control"} \
+        == offers and all(x["control_for"] == "" for x in rows if x["promotion"] != "control")
+    assert {x["control_for"] for x in ctl} <= {p["promotion"] for p in summ["promotions"]}
+    assert not {x["customer_id"] for x in ctl} & set(offers)
+    assert {x["sent_at"] for x in rows} == {summ["as_of"]}
+    assert client.get("/plans/nope/sends.csv", headers=R).status_code == 404
+    r = client.post("/plans", json={"budget": 600, "holdout": 0.7}, headers=W)
+    assert r.status_code == 422 and "holdout" in r.json()["message"]
+
+
 @pytest.mark.parametrize(("body", "field"), [
     ({"budget": 100, "goal": "world_domination"}, "goal"),
     ({"budget": -5}, "budget"),

@@ -194,6 +194,12 @@ class PlanRequest(BaseModel):
                                               "fits (category offers on their categories, fixed "
                                               "amounts on smaller baskets); false drops this "
                                               "assumption (as `loyalist plan --no-offer-fit`).")
+    holdout: float = Field(0.0, ge=0.0, le=0.5,
+                           description="Share of the chosen customers (e.g. 0.1) kept as a "
+                                       "control group, not sent: drawn at random within each "
+                                       "promotion x segment, to measure what the plan made "
+                                       "(as `loyalist plan --holdout`); GET "
+                                       "/plans/{id}/sends.csv lists them with the sends.")
     priors: list[PriorRow] | None = Field(
         None, max_length=len(s.PROMOTION_KINDS + (s.DEFAULT_PRIOR_KIND,))
         * len(s.LIFECYCLE_SEGMENTS),

@@ -373,6 +373,19 @@ def plan_customers_csv(r: Reader, plan_id: str) -> str:
     return str(frame.to_csv(index=False))
 
 
+def plan_sends_csv(r: Reader, plan_id: str) -> str:
+    """The plan's sends and hold-out as promotion history (``sends.csv`` of ``loyalist
+    plan``); the header only for a plan stored before the table existed."""
+    plan_summary(r, plan_id)  # 404 for an unknown plan
+    cols = [s.CUSTOMER_ID, s.SENT_AT, s.PROMOTION, s.CONTROL_FOR]
+    if s.T_PLAN_SENDS not in tables(r):
+        return ",".join(cols) + "\n"
+    frame = r.con.execute(f"SELECT {', '.join(cols)} FROM {s.T_PLAN_SENDS} WHERE plan_id = ? "
+                          f"ORDER BY {s.SENT_AT}, {s.CUSTOMER_ID}", [plan_id]).df()
+    frame[s.SENT_AT] = frame[s.SENT_AT].dt.strftime("%Y-%m-%d")
+    return str(frame.to_csv(index=False))
+
+
 def forecast(r: Reader, *, limit: int = 10_000) -> dict[str, Any]:
     """The stored forecast (table ``forecast``, latest as_of if it has one). Forecasting on
     request is too slow for an API call, so without the table this is a 404."""

@@ -145,6 +145,19 @@ def plan_customers(plan_id: PlanId, gate: Gate) -> Response:
         "content-disposition": f'attachment; filename="plan_{plan_id}_customers.csv"'})
 
 
+@reader.get("/plans/{plan_id}/sends.csv", tags=["plans"], response_class=Response,
+            responses={200: {"content": {"text/csv": {}}}, **_errors(404)})
+def plan_sends(plan_id: PlanId, gate: Gate) -> Response:
+    """The plan as promotion history: one row per customer sent a promotion and per customer
+    held out (promotion `control`, `control_for` the promotion held back), dated the first
+    day of its send month. After the campaign, `POST /ingest` it (table promotions) so the
+    next plan's response model learns from it."""
+    with gate.read() as r:
+        text = reads.plan_sends_csv(r, plan_id)
+    return Response(text, media_type="text/csv", headers={
+        "content-disposition": f'attachment; filename="plan_{plan_id}_sends.csv"'})
+
+
 @writer.post("/plans", response_model=PlanResponse, tags=["plans"],
              responses=_errors(400, 403, 409, 422))
 def make_plan(body: PlanRequest, gate: Gate) -> Any:

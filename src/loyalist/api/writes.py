@@ -60,7 +60,7 @@ PLAN_OPTIONS = {"--budget": "budget", "--budget-per-month": "budget_per_month", 
                 "--period": "period", "--segments": "segments", "--as-of": "as_of",
                 "--max-segment-share": "max_segment_share", "--cooldown": "cooldown_days",
                 "--offer-fit": "offer_fit", "--no-offer-fit": "offer_fit", "--clear": "clear",
-                "--priors": "priors"}
+                "--priors": "priors", "--holdout": "holdout"}
 
 
 def plan_message(msg: str) -> str:
@@ -99,7 +99,7 @@ def plan(gate: StoreGate, req: PlanRequest) -> dict[str, Any]:
                                 cooldown_days=req.cooldown_days,
                                 as_of=str(req.as_of) if req.as_of else None, out=None,
                                 clear=req.clear or None, offer_fit=req.offer_fit,
-                                save=False, priors=priors)
+                                save=False, priors=priors, holdout=req.holdout)
         with gate.write() as store:
             pipeline.save_plan(store, res)
     return json_safe(res["summary"])  # type: ignore[no-any-return]

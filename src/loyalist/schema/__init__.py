@@ -136,6 +136,7 @@ T_RECOMMENDATIONS = "recommendations"
 T_FORECAST = "forecast"
 T_FORECAST_BACKTEST = "forecast_backtest"
 T_PLAN_CUSTOMERS = "plan_customers"
+T_PLAN_SENDS = "plan_sends"  # a plan's sends and hold-out as promotion history
 # every product's best companions per as_of (written by `together`/`run`, read by the report
 # and the API)
 T_BASKET_RULES = "basket_rules"
