@@ -107,12 +107,16 @@ def controls_of(frame: pd.DataFrame, promo: str) -> pd.Series:
     return control & (~specific | (held == promo).to_numpy())
 
 
-def promotion_arms(frame: pd.DataFrame, promo: str) -> tuple[pd.Series, pd.Series]:
+def promotion_arms(frame: pd.DataFrame, promo: str, controls: pd.Series | None = None
+                   ) -> tuple[pd.Series, pd.Series]:
     """``promo``'s sends, and the controls of its campaigns (send days) that may stand for its
-    untreated (:func:`controls_of`)."""
+    untreated: of ``controls``, its :func:`controls_of` on any day when the caller has them
+    already, else computed here."""
     treated = frame[s.PROMOTION] == promo
     days = frame.loc[treated, "campaign"].unique()
-    return treated, controls_of(frame, promo) & frame["campaign"].isin(days)
+    if controls is None:
+        controls = controls_of(frame, promo)
+    return treated, controls & frame["campaign"].isin(days)
 
 
 def _check_window(window_days: object) -> int:

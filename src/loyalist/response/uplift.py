@@ -360,8 +360,8 @@ class _UpliftLearner:
                     camp: np.ndarray) -> _PromoData | str:
         """The promotion's treated rows and its campaigns' controls, or why it cannot be
         learned. ``camp``: each row's campaign as a code (``pd.factorize``)."""
-        treated, same = promotion_arms(frame, promo)
-        control = controls_of(frame, promo)
+        control = controls_of(frame, promo)  # any day's: the fallback below
+        treated, same = promotion_arms(frame, promo, control)
         n1 = int(treated.sum())
         note = None
         if int(same.sum()) < self.min_arm:
