@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from loyalist import schema as s
-from loyalist.promote.catalog import GOAL_ALIASES, GOALS, canonical_kind
+from loyalist.promote.catalog import GOAL_ALIASES, GOALS, MAX_HOLDOUT, canonical_kind
 
 #: churn tiers as stored in ``scores.churn_tier`` (mirrors :data:`loyalist.churn.TIERS`,
 #: not imported to keep the server's start-up free of the model libraries; a test checks it)
@@ -194,7 +194,7 @@ class PlanRequest(BaseModel):
                                               "fits (category offers on their categories, fixed "
                                               "amounts on smaller baskets); false drops this "
                                               "assumption (as `loyalist plan --no-offer-fit`).")
-    holdout: float = Field(0.0, ge=0.0, le=0.5,
+    holdout: float = Field(0.0, ge=0.0, le=MAX_HOLDOUT,
                            description="Share of the chosen customers (e.g. 0.1) kept as a "
                                        "control group, not sent: drawn at random within each "
                                        "promotion x segment, to measure what the plan made "

@@ -333,11 +333,8 @@ def save_plan(store_path: Path, planned: dict[str, Any]) -> None:
         st.write_frame(s.T_PLAN_CUSTOMERS,
                        planned["customers"].assign(plan_id=summ["plan_id"]),
                        replace_where="plan_id = ?", params=[summ["plan_id"]])
-        st.write_frame(s.T_PLAN_SENDS, planned["sends"].assign(
-            **{s.SENT_AT: pd.to_datetime(planned["sends"][s.SENT_AT]),
-               s.CONTROL_FOR: planned["sends"][s.CONTROL_FOR].astype("string"),
-               "plan_id": summ["plan_id"]}),
-            replace_where="plan_id = ?", params=[summ["plan_id"]])
+        st.write_frame(s.T_PLAN_SENDS, planned["sends"].assign(plan_id=summ["plan_id"]),
+                       replace_where="plan_id = ?", params=[summ["plan_id"]])
 
 
 def write_plan(res: dict[str, Any], out: Path) -> dict[str, str]:

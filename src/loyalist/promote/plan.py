@@ -333,5 +333,8 @@ def sends_table(plan_csv: pd.DataFrame, holdout: pd.DataFrame) -> pd.DataFrame:
     ctrl = pd.DataFrame({s.CUSTOMER_ID: holdout[s.CUSTOMER_ID],
                          s.SENT_AT: holdout["send_from"], s.PROMOTION: s.CONTROL,
                          s.CONTROL_FOR: holdout["promotion"]})
-    return pd.concat([sent, ctrl], ignore_index=True).sort_values(
-        [s.SENT_AT, s.CUSTOMER_ID], kind="stable").reset_index(drop=True)
+    out = pd.concat([sent, ctrl], ignore_index=True)
+    # the promotions table's types (a date, and text also where no one is held out), so the
+    # store keeps them as the CSV reads
+    out = out.astype({s.SENT_AT: "datetime64[ns]", s.CONTROL_FOR: "string"})
+    return out.sort_values([s.SENT_AT, s.CUSTOMER_ID], kind="stable").reset_index(drop=True)
