@@ -29,7 +29,7 @@ def run(*args: str | Path, ok: bool = True) -> subprocess.CompletedProcess[str]:
 def test_version_and_help_examples() -> None:
     assert run("--version").stdout.startswith("loyalist ")
     for cmd in ("ingest", "features", "generate", "demo", "run", "clv fit", "evaluate purchases",
-                "evaluate promotions"):
+                "evaluate promotions", "evaluate campaign"):
         out = run(*cmd.split(), "--help").stdout
         assert "Example" in out and f"loyalist {cmd}" in out, cmd
 

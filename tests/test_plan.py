@@ -648,6 +648,66 @@ def test_a_holdout_keeps_a_random_share_of_each_promotion_and_segment_unsent(
     assert "--holdout 0.7 is impossible" in str(r.exception)
 
 
+def test_a_plans_hold_out_measures_the_campaign_after_it_ran(scenario: dict,
+                                                             tmp_path: Path) -> None:
+    """The loop closed: a plan with --holdout, its sends.csv loaded as promotion history, ten
+    days of sales after it (sent customers buy with probability 0.5, held-out ones 0.2), then
+    `evaluate campaign --plan`: each promotion's sent and held-out customers are the plan's
+    and its hold-out's, its effect the difference counted directly, the window reported
+    open, and the plan's predictions summed over the customers measured."""
+    store = tmp_path / "s.duckdb"
+    shutil.copy(scenario["store"], store)
+    out = tmp_path / "plan"
+    r = CliRunner().invoke(app, ["plan", "--store", str(store), "--budget", "6000", "--goal",
+                                 "revenue", "--holdout", "0.3", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["ingest", str(out / "sends.csv"), "--store", str(store),
+                                 "--table", "promotions"])
+    assert r.exit_code == 0, r.output
+    sends = pd.read_csv(out / "sends.csv", dtype={s.CUSTOMER_ID: str})
+    rng = np.random.default_rng(5)
+    held = (sends[s.PROMOTION] == s.CONTROL).to_numpy()
+    buys = rng.random(len(sends)) < np.where(held, 0.2, 0.5)
+    with Store(store, read_only=True) as st:
+        product = st.query("SELECT min(product_id) AS p FROM products")["p"].iloc[0]
+    day = rng.integers(0, 10, len(sends))
+    day[np.flatnonzero(buys)[0]] = 9  # the data then ends on day 9
+    sales = pd.DataFrame({
+        "customer_id": sends[s.CUSTOMER_ID], "order_id": [f"after-{i}" for i in range(len(sends))],
+        "ordered_at": pd.Timestamp(scenario["as_of"]) + pd.to_timedelta(day, "D")
+        + pd.Timedelta(hours=12), "product_id": product, "quantity": 1,
+        "unit_price": 40.0})[buys]
+    sales.to_csv(tmp_path / "after.csv", index=False)
+    r = CliRunner().invoke(app, ["ingest", str(tmp_path / "after.csv"), "--store", str(store)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["evaluate", "campaign", "--store", str(store), "--plan",
+                                 str(out), "--out", str(tmp_path / "res"), "--json"])
+    assert r.exit_code == 0, r.output
+    res = strict_json(r.stdout)
+    assert res["days"] == [str(pd.Timestamp(scenario["as_of"]).date())]
+    assert res["windows"][0]["days_observed"] == 10 and not res["windows"][0]["complete"]
+    assert any("is open: 10 of" in n for n in res["notes"])
+    plan_csv = pd.read_csv(out / "plan.csv", dtype={s.CUSTOMER_ID: str})
+    bought = pd.Series(buys.astype(float), index=sends.index)
+    assert set(res["promotions"]) == set(plan_csv["promotion"])
+    for promo, got in res["promotions"].items():
+        sent = (sends[s.PROMOTION] == promo).to_numpy()
+        ctl = held & (sends[s.CONTROL_FOR] == promo).to_numpy()
+        assert (got["sent"], got["held_out"]) == (int(sent.sum()), int(ctl.sum()))
+        diff = bought[sent].mean() - bought[ctl].mean()
+        assert got["buyers"]["per_customer"] == pytest.approx(diff)
+        assert got["revenue"]["total"] == pytest.approx(40.0 * diff * sent.sum())
+        mine = plan_csv[plan_csv["promotion"] == promo]
+        assert got["plan"]["customers_in_plan"] == len(mine) == sent.sum()
+        assert got["plan"]["revenue"]["predicted"] == pytest.approx(
+            mine["incremental_revenue"].sum())
+    # 0.3 more buyers per customer sent, measured on about 200-800 customers
+    assert 0.2 < res["total"]["buyers"]["per_customer"] < 0.4
+    assert res["total"]["buyers"]["per_customer_lo95"] > 0
+    text = (tmp_path / "res" / "campaign_results.md").read_text()
+    assert "Against the plan's predictions" in text
+
+
 def test_infeasible_and_bad_inputs(scenario: dict, tmp_path: Path) -> None:
     pred = scenario["inp"]["predictions"]
     with pytest.raises(LoyalistError, match="min"):

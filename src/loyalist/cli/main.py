@@ -458,6 +458,7 @@ def _register() -> None:
     app.command()(customers.score)
     customers.evaluate_app.command("recommend")(recommend.evaluate)
     customers.evaluate_app.command("promotions")(response.evaluate_promotions)
+    customers.evaluate_app.command("campaign")(response.evaluate_campaign)
     app.add_typer(customers.evaluate_app, name="evaluate")
     app.command("recommend")(recommend.recommend)
     app.command("together")(recommend.together)

@@ -88,3 +88,75 @@ def _table(res: dict[str, Any], outcome: str) -> Table:
         for i, row in enumerate(rows):
             t.add_row(left[i], *row, end_section=i == len(STRATEGIES))
     return t
+
+
+def evaluate_campaign(
+        store: StoreOpt = Path(DEFAULT_STORE),
+        sent_from: Annotated[str | None, typer.Option(
+            "--from", help="First send day of the campaign (default: the latest send day, or "
+            "the plan's with --plan).")] = None,
+        sent_to: Annotated[str | None, typer.Option(
+            "--to", help="Last send day of the campaign (default: --from, or the latest).")
+        ] = None,
+        window: Annotated[int | None, typer.Option(
+            "--window", help="Days after each send in which purchases count (default: the "
+            "response model's window, 30 days or 14 when campaigns are less than 30 days "
+            "apart).")] = None,
+        plan: Annotated[str | None, typer.Option(
+            "--plan", help="The plan the campaign carried out: the folder `loyalist plan "
+            "--out` wrote, its plan.csv, or a plan id saved in the store; its predictions are "
+            "shown beside what was measured.")] = None,
+        out_dir: Annotated[Path | None, typer.Option(
+            "--out", help="Write the results (CSV, JSON, markdown, HTML, PNG) here.",
+            callback=writable_folder)] = None,
+        as_json: JsonOpt = False) -> None:
+    """What a campaign made: each promotion's customers sent against those held out from it,
+    in the response window (buyers, orders, revenue, margin; 95% intervals). Load the sends
+    first (`loyalist ingest sends.csv --table promotions`: `loyalist plan --holdout 0.1`
+    writes sends.csv) and the sales since; the store is only read.
+
+    Example:
+
+      loyalist evaluate campaign --store shop.duckdb --plan plan_out/ --out results/
+    """
+    from loyalist.cli.main import emit_json, out, progress
+
+    if sent_from is not None and sent_to is None and plan is None:
+        sent_to = sent_from
+    res = pipeline.campaign_results(store, sent_from=sent_from, sent_to=sent_to,
+                                    window_days=window, plan=plan, out=out_dir,
+                                    progress=progress(as_json))
+    if as_json:
+        emit_json(res)
+        return
+    out.print(f"campaign of {', '.join(res['days'])}: purchases in the {res['window_days']} "
+              f"days after each send (data to {res['data_end']}); bought %: sent / held out; "
+              "+buyers, +revenue: the effect in total ± its 95% interval", highlight=False)
+    out.print(_campaign_table(res))
+    for r in res["promotions"].values():
+        out.print(f"  {r['verdict']}", highlight=False)
+    for n in res["notes"]:
+        out.print(f"  note: {n}", highlight=False)
+    for k, p in res["paths"].items():
+        out.print(f"  {k}: {p}")
+
+
+def _campaign_table(res: dict[str, Any]) -> Table:
+    from loyalist.evaluation.campaign import TOTAL, interval
+
+    t = Table(header_style="bold", box=box.SIMPLE, pad_edge=False, padding=(0, 1),
+              collapse_padding=True)
+    for c in ("promotion", "sent", "held", "bought %", "+buyers", "+revenue"):
+        t.add_column(c, justify="left" if c == "promotion" else "right", no_wrap=True)
+    items = [*res["promotions"].items(), (TOTAL, res["total"])]
+    for i, (name, r) in enumerate(items):
+        if r.get("revenue"):
+            bu = r["buyers"]
+            cells = [f"{100 * bu['sent_mean']:.1f} / {100 * bu['held_out_mean']:.1f}",
+                     f"{bu['total']:+,.0f} ± {bu['total_hi95'] - bu['total']:,.0f}",
+                     interval(r["revenue"], "revenue")]
+        else:
+            cells = ["", "not measured", "not measured"]
+        t.add_row(name, f"{r['sent']:,}", f"{r['held_out']:,}", *cells,
+                  end_section=i == len(items) - 2)
+    return t

@@ -41,6 +41,7 @@ from loyalist.pipeline.products import (
 from loyalist.pipeline.promotions import (
     PLAN_FILES,
     PRIORS_HEADER,
+    campaign_results,
     evaluate_promotions,
     load_priors,
     plan,
@@ -79,6 +80,7 @@ __all__ = [
     # promotions
     "PLAN_FILES", "plan_inputs", "load_priors", "PRIORS_HEADER", "prior_defaults",
     "plan_params", "plan", "save_plan", "write_plan", "evaluate_promotions",
+    "campaign_results",
     # the whole job and the report
     "demo", "run_all", "write_run_json", "report",
 ]

@@ -397,3 +397,61 @@ def evaluate_promotions(store_path: Path, *, as_of: str | None = None, out: Path
                     if out is not None else {})
     res["seconds"] = round(time.perf_counter() - started, 2)
     return res
+
+
+def read_plan_customers(st: Store, plan: str) -> pd.DataFrame:
+    """A plan's customer rows: ``plan`` is a folder ``loyalist plan --out`` wrote (its
+    ``plan.csv``), a plan CSV, or the id of a plan saved in the store (``plan_customers``).
+    A DataError says what ``plan`` was looked for as."""
+    path = Path(plan)
+    if path.is_dir():
+        path = path / "plan.csv"
+    if path.is_file():
+        try:
+            got = pd.read_csv(path, dtype={s.CUSTOMER_ID: str})
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+            raise DataError(f"--plan {path}: not a readable CSV ({e}); give the folder "
+                            "`loyalist plan --out` wrote") from None
+        missing = {s.CUSTOMER_ID, "promotion"} - set(got.columns)
+        if missing:
+            raise DataError(f"--plan {path}: no column {', '.join(sorted(missing))}; give the "
+                            "plan.csv `loyalist plan --out` wrote")
+        return got
+    if st.has_table(s.T_PLAN_CUSTOMERS):
+        got = st.query(f"SELECT * FROM {s.T_PLAN_CUSTOMERS} WHERE plan_id = ?", [plan])
+        if len(got):
+            return got.astype({s.CUSTOMER_ID: str})
+    saved = (st.query(f"SELECT plan_id FROM {s.T_PLANS} ORDER BY as_of DESC, rowid DESC "
+                      "LIMIT 3")["plan_id"].tolist() if st.has_table(s.T_PLANS) else [])
+    hint = f" (the latest saved: {', '.join(saved)})" if saved else ""
+    raise DataError(f"--plan {plan}: no such folder or file, and no plan of that id in the "
+                    f"store{hint}; give the folder `loyalist plan --out` wrote")
+
+
+def campaign_results(store_path: Path, *, sent_from: str | None = None,
+                     sent_to: str | None = None, window_days: int | None = None,
+                     plan: str | None = None, out: Path | None = None,
+                     progress: Progress | None = None) -> dict[str, Any]:
+    """What each promotion of a campaign made against its hold-out
+    (:func:`loyalist.response.results.campaign_results`): the latest send day, or those from
+    ``sent_from`` to ``sent_to``; with ``plan`` (see :func:`read_plan_customers`), the plan's
+    predictions beside, and its send days by default. With ``out``: the card, CSV, JSON and
+    picture (``paths``). The store is only read."""
+    from loyalist.evaluation.campaign import write_campaign_card
+    from loyalist.response.results import campaign_results as results
+
+    say = progress or (lambda _m: None)
+    started = time.perf_counter()
+    with Store(store_path, read_only=True) as st:
+        planned = read_plan_customers(st, plan) if plan is not None else None
+        if planned is not None and sent_from is None and sent_to is None \
+                and "send_from" in planned and planned["send_from"].notna().any():
+            sends = pd.to_datetime(planned["send_from"])
+            sent_from, sent_to = str(sends.min().date()), str(sends.max().date())
+        say("reading the campaign's sends, hold-out and their purchases in the window")
+        res = results(st, sent_from=sent_from, sent_to=sent_to, window_days=window_days,
+                      plan=planned)
+    res["paths"] = ({k: str(v) for k, v in write_campaign_card(res, out).items()}
+                    if out is not None else {})
+    res["seconds"] = round(time.perf_counter() - started, 2)
+    return res

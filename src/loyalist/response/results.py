@@ -1,0 +1,345 @@
+"""What a campaign made: each promotion's sends against its hold-out, in the response window.
+
+A *campaign* is the exposures of chosen send days (default: the latest): the customers sent a
+promotion and those held out (promotion ``control``). For every promotion, its sends are
+compared with the controls that may stand for its untreated (:func:`controls_of`: the
+hold-out of that promotion, or a randomised campaign's common hold-out) **on the same send
+day**, and the days are combined weighted by the sends: the difference in each outcome per
+customer sent, and in total over the sends measured. Outcomes, read from the transactions in
+``[sent_at, sent_at + W)`` (cut at the end of the data while a window is still open):
+
+- ``buyers``: customers with a purchase (0/1);
+- ``orders``: distinct orders with a purchase;
+- ``revenue``: purchase value (gross of later returns, net of the discounts the prices carry,
+  as the response model learns it);
+- ``margin``: that value less product costs (``unit_cost`` or ``margin`` of the products; at
+  the store's margin rate for lines without, and at
+  :data:`~loyalist.response.data.DEFAULT_MARGIN_RATE`, an assumption said in the notes, when
+  no product has a cost).
+
+Intervals are 95%, from the normal approximation of the difference of means: each exposure's
+outcome enters the estimate with a weight (a send +1, a control ``-sends / controls`` of its
+day), and the variance is the sum of squared weights times the variance of the exposure's
+group (its day's sends of that promotion, or its day's controls for it). The total over all
+promotions adds the weights, so a control group shared by several promotions counts once
+with its combined weight (its error is common to them). ``detectable``: the smallest
+per-customer effect these group sizes would find with 80% power at 5% significance, ``(1.96 +
+0.84) x`` the standard error: a hold-out too small to tell shows up there.
+
+The recorded ``cost`` of the sends (the promotions table's column, typically the contact
+cost; discounts are in the prices, so in the margin) is subtracted for the ``net`` result.
+
+With a plan's customers (``plan.csv`` of ``loyalist plan``, or the store's ``plan_customers``),
+each promotion's predicted incremental buyers, revenue and margin over the customers measured
+stand next to what was measured, and whether the measured interval holds the prediction.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from loyalist import schema as s
+from loyalist.errors import DataError, ParameterError
+from loyalist.features import to_as_of
+from loyalist.response.data import (
+    CONTROL,
+    DEFAULT_MARGIN_RATE,
+    _check_window,
+    _costed_sales,
+    campaign_dates,
+    controls_of,
+    default_window_days,
+    promotion_arms,
+)
+from loyalist.store import Store
+
+__all__ = ["METRICS", "campaign_results", "select_days"]
+
+#: outcome name -> exposure column
+METRICS = {"buyers": "y_purchased", "orders": "y_orders", "revenue": "y_spend",
+           "margin": "y_margin"}
+Z95 = float(norm.ppf(0.975))
+#: the power term of the detectable effect (80% power)
+Z_POWER = float(norm.ppf(0.8))
+#: the plan's predictions compared, by outcome: plan.csv column
+PREDICTED = {"buyers": "incremental_prob", "revenue": "incremental_revenue",
+             "margin": "incremental_margin"}
+
+
+def select_days(dates: pd.Series, sent_from: Any = None, sent_to: Any = None) -> pd.Series:
+    """The send days of the campaign: those in ``[sent_from, sent_to]`` (either end open),
+    the latest when neither is given; a DataError names the days there are."""
+    if len(dates) == 0:
+        raise DataError(f"this store has no promotion history (table {s.T_PROMOTIONS} is empty "
+                        "or absent): load the campaign's sends, with the customers held out as "
+                        "promotion 'control', with `loyalist ingest sends.csv --table "
+                        "promotions`")
+    if sent_from is None and sent_to is None:
+        return dates.iloc[-1:].reset_index(drop=True)
+    lo = to_as_of(sent_from) if sent_from is not None else dates.iloc[0]
+    hi = to_as_of(sent_to) if sent_to is not None else dates.iloc[-1]
+    if hi < lo:
+        raise ParameterError(f"--to {hi.date()} is before --from {lo.date()}; give a range "
+                             "whose start is not after its end")
+    days = dates[(dates >= lo) & (dates <= hi)].reset_index(drop=True)
+    if len(days) == 0:
+        shown = ", ".join(str(d.date()) for d in dates.iloc[-5:])
+        raise DataError(f"no promotion was sent between {lo.date()} and {hi.date()}; the "
+                        f"history has {len(dates)} send day{'s' if len(dates) != 1 else ''} "
+                        f"from {dates.iloc[0].date()} to {dates.iloc[-1].date()} (the last: "
+                        f"{shown})")
+    return days
+
+
+def _store_margin_rate(store: Store, end: pd.Timestamp) -> tuple[float, str]:
+    """The margin rate of everything sold before ``end`` at product costs, and its source."""
+    if store.has_rows(s.T_PRODUCTS):
+        q = _costed_sales(store, end, s.CATEGORY)
+        rev = math.fsum(q["rev"])
+        if rev > 0:
+            return math.fsum(q["profit"]) / rev, "products"
+    return DEFAULT_MARGIN_RATE, "assumption"
+
+
+def _exposures(store: Store, days: pd.Series, w: int, end: pd.Timestamp, rate: float
+               ) -> pd.DataFrame:
+    """One row per (customer, send time, promotion) sent on ``days``, with its window's
+    outcomes up to ``end`` (one query)."""
+    held = (f"max({s.CONTROL_FOR})" if store.has_column(s.T_PROMOTIONS, s.CONTROL_FOR)
+            else "CAST(NULL AS VARCHAR)")
+    costs = store.has_rows(s.T_PRODUCTS)
+    line_cost = (f"coalesce(t.{s.QUANTITY} * p.{s.UNIT_COST}, t.{s.AMOUNT} * (1 - p.{s.MARGIN}),"
+                 f" t.{s.AMOUNT} * (1 - $rate))" if costs else f"t.{s.AMOUNT} * (1 - $rate)")
+    join = (f"LEFT JOIN {s.T_PRODUCTS} p ON p.{s.PRODUCT_ID} = t.{s.PRODUCT_ID}"
+            if costs else "")
+    store.con.register("__campaign_days", pd.DataFrame({"d": pd.to_datetime(days).dt.date}))
+    try:
+        return store.query(f"""
+            WITH e AS (
+                SELECT {s.CUSTOMER_ID} AS customer_id, {s.SENT_AT} AS sent_at,
+                       {s.PROMOTION} AS promotion,
+                       bool_or(coalesce({s.REDEEMED}, false)) AS redeemed,
+                       bool_or({s.REDEEMED} IS NOT NULL) AS redeemed_known,
+                       max({s.COST}) AS cost, {held} AS control_for
+                FROM {s.T_PROMOTIONS}
+                WHERE CAST({s.SENT_AT} AS DATE) IN (SELECT d FROM __campaign_days)
+                GROUP BY 1, 2, 3
+            ), l AS (
+                SELECT t.{s.CUSTOMER_ID} AS customer_id, t.{s.ORDERED_AT} AS ordered_at,
+                       t.{s.ORDER_ID} AS order_id, t.{s.AMOUNT} AS amount,
+                       t.{s.AMOUNT} - {line_cost} AS profit
+                FROM {s.T_TRANSACTIONS} t {join}
+                WHERE t.{s.QUANTITY} > 0 AND t.{s.LINE_KIND} <> 'cancellation'
+                  AND NOT t.{s.IS_GUEST} AND t.{s.ORDERED_AT} < $end
+                  AND t.{s.CUSTOMER_ID} IN (SELECT customer_id FROM e)
+            )
+            SELECT e.customer_id, e.sent_at, e.promotion, e.redeemed, e.redeemed_known, e.cost,
+                   e.control_for,
+                   count(DISTINCT l.order_id) AS y_orders,
+                   coalesce(sum(l.amount), 0) AS y_spend,
+                   coalesce(sum(l.profit), 0) AS y_margin
+            FROM e LEFT JOIN l
+              ON l.customer_id = e.customer_id AND l.ordered_at >= e.sent_at
+             AND l.ordered_at < e.sent_at + to_days(CAST($w AS INTEGER))
+            GROUP BY ALL
+            ORDER BY e.sent_at, e.customer_id, e.promotion""",
+            {"end": end.to_pydatetime(), "w": w, "rate": rate})
+    finally:
+        store.con.unregister("__campaign_days")
+
+
+def _group_variances(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per exposure, the variance of each outcome within its group: its day's sends of its
+    promotion, or its day's controls held out for the same promotion (or for all); groups of
+    one take the variance of all exposures of their arm."""
+    key = frame["campaign"].astype(str) + "|" + frame[s.PROMOTION].astype(str) + "|" + \
+        frame[s.CONTROL_FOR].astype(str)
+    cols = list(METRICS.values())
+    var = frame.groupby(key)[cols].transform("var")
+    arm = frame[s.PROMOTION] == CONTROL
+    for a in (arm, ~arm):
+        fill = frame.loc[a, cols].var().fillna(0.0)
+        var.loc[a] = var.loc[a].fillna(fill)
+    return var.fillna(0.0)
+
+
+def _weights(frame: pd.DataFrame, promo: str, controls: pd.Series) -> tuple[np.ndarray, dict]:
+    """Each exposure's weight in ``promo``'s total effect (a measured send +1, a control of
+    its day ``-sends / controls``, others 0) and the arms' counts."""
+    treated, ctrl = promotion_arms(frame, promo, controls)
+    day = frame["campaign"]
+    n_t = day[treated].value_counts()
+    n_c = day[ctrl].value_counts()
+    both = n_t.index.intersection(n_c.index)
+    measured = treated & day.isin(both)
+    held = ctrl & day.isin(both)
+    coef = np.zeros(len(frame))
+    coef[measured.to_numpy()] = 1.0
+    ratio = (n_t.reindex(both) / n_c.reindex(both))
+    coef[held.to_numpy()] = -day[held].map(ratio).to_numpy(dtype=float)
+    days_without = sorted(str(d.date()) for d in n_t.index.difference(both))
+    return coef, {"sent": int(treated.sum()), "measured": int(measured.sum()),
+                  "held_out": int(held.sum()), "days_without_holdout": days_without,
+                  "treated_mask": treated.to_numpy(), "measured_mask": measured.to_numpy()}
+
+
+def _estimate(coef: np.ndarray, y: pd.DataFrame, var: pd.DataFrame, n: int) -> dict[str, Any]:
+    """Per outcome: the measured sends' mean, the hold-out's (on the sends' days), the effect
+    per customer and in total with 95% intervals, its p-value and the detectable effect."""
+    out: dict[str, Any] = {}
+    sent = coef > 0
+    for name, col in METRICS.items():
+        total = float(coef @ y[col].to_numpy(dtype=float))
+        se_total = float(np.sqrt((coef ** 2) @ var[col].to_numpy(dtype=float)))
+        per, se = total / n, se_total / n
+        mean_sent = float(y.loc[sent, col].mean())
+        p = float(2 * norm.sf(abs(per) / se)) if se > 0 else (0.0 if per else 1.0)
+        out[name] = {
+            "sent_mean": mean_sent, "held_out_mean": mean_sent - per,
+            "per_customer": per, "per_customer_lo95": per - Z95 * se,
+            "per_customer_hi95": per + Z95 * se, "total": total,
+            "total_lo95": total - Z95 * se_total, "total_hi95": total + Z95 * se_total,
+            "p_value": p, "detectable_per_customer": (Z95 + Z_POWER) * se,
+        }
+    return out
+
+
+def _net(margin: dict[str, Any], cost: float) -> dict[str, Any]:
+    """Incremental margin less the recorded cost of the sends measured, and its return on
+    that cost (None without a cost)."""
+    net = margin["total"] - cost
+    return {"total": net, "lo95": margin["total_lo95"] - cost,
+            "hi95": margin["total_hi95"] - cost, "cost": cost,
+            "roi": net / cost if cost > 0 else None}
+
+
+def _verdict(promo: str, est: dict[str, Any], n: int, held: int) -> str:
+    """One sentence on the promotion's revenue effect, from the numbers."""
+    r = est["revenue"]
+    span = f"{r['total']:+,.0f} (95%: {r['total_lo95']:+,.0f} to {r['total_hi95']:+,.0f})"
+    if r["total_lo95"] > 0:
+        return (f"{promo} made {span} revenue from {n:,} customers sent, more than the "
+                f"{held:,} held out bought in the same window.")
+    if r["total_hi95"] < 0:
+        return (f"{promo} lost {span} revenue over {n:,} customers sent: they bought less than "
+                f"the {held:,} held out.")
+    return (f"{promo}: no measurable effect, {span} revenue from {n:,} customers sent; with "
+            f"{held:,} held out, an effect smaller than "
+            f"{r['detectable_per_customer']:,.2f} per customer cannot be told from chance.")
+
+
+def _against_plan(est: dict[str, Any], plan: pd.DataFrame, frame: pd.DataFrame,
+                  measured: np.ndarray, promo: str) -> dict[str, Any]:
+    """The plan's predictions summed over the measured sends it holds, and whether each
+    measured 95% interval (over those same sends, scaled) holds it."""
+    sent = frame.loc[measured, [s.CUSTOMER_ID]].assign(promotion=promo)
+    mine = plan[plan["promotion"] == promo]
+    j = sent.merge(mine, on=[s.CUSTOMER_ID, "promotion"], how="inner")
+    out: dict[str, Any] = {"customers_in_plan": int(len(j)),
+                           "customers_measured": int(measured.sum())}
+    if len(j) == 0:
+        return out
+    share = len(j) / max(int(measured.sum()), 1)
+    for name, col in PREDICTED.items():
+        if col not in j:
+            continue
+        pred = float(pd.to_numeric(j[col], errors="coerce").sum())
+        m = est[name]
+        lo, hi = m["total_lo95"] * share, m["total_hi95"] * share
+        out[name] = {"predicted": pred, "measured": m["total"] * share,
+                     "measured_lo95": lo, "measured_hi95": hi,
+                     "within_interval": bool(lo <= pred <= hi)}
+    return out
+
+
+def campaign_results(store: Store, *, sent_from: Any = None, sent_to: Any = None,
+                     window_days: int | None = None, plan: pd.DataFrame | None = None
+                     ) -> dict[str, Any]:
+    """Each promotion of the campaign sent on the days in ``[sent_from, sent_to]`` (default:
+    the latest send day) against its hold-out (module docstring). ``plan``: a plan's customer
+    rows (``customer_id``, ``promotion`` and its predictions) to compare with. JSON-able."""
+    store.require(s.T_TRANSACTIONS)
+    dates = campaign_dates(store)
+    days = select_days(dates, sent_from, sent_to)
+    w = _check_window(window_days) if window_days is not None else default_window_days(dates)
+    end = store.default_as_of()
+    late = days[days >= end]
+    days = days[days < end]
+    if len(days) == 0:
+        raise DataError(f"no sale is recorded on or after the send day {late.iloc[0].date()} "
+                        f"(the data ends {(end - pd.Timedelta(days=1)).date()}), so there is "
+                        "nothing to measure yet: load the sales since the campaign with "
+                        "`loyalist ingest sales.csv`")
+    rate, source = _store_margin_rate(store, end)
+    frame = _exposures(store, days, w, end, rate)
+    frame["campaign"] = pd.to_datetime(frame["sent_at"]).dt.normalize()
+    frame["y_purchased"] = (frame["y_orders"] > 0).astype(float)
+    for c in ("y_orders", "y_spend", "y_margin"):
+        frame[c] = frame[c].astype(float)
+    notes = []
+    if source == "assumption":
+        notes.append(f"no product has a unit cost or margin: margin is revenue x "
+                     f"{DEFAULT_MARGIN_RATE:.0%} (an assumption); load products.csv with "
+                     "unit_cost to measure it")
+    if len(late):
+        notes.append(f"{len(late)} send day(s) on or after the data end left out: "
+                     + ", ".join(str(d.date()) for d in late))
+    windows = []
+    for d in days:
+        seen = min(w, (end - d).days)
+        windows.append({"sent": str(d.date()), "days_observed": int(seen),
+                        "complete": bool(seen >= w)})
+        if seen < w:
+            notes.append(f"the window of {d.date()} is open: {seen} of {w} days observed "
+                         f"(data end {(end - pd.Timedelta(days=1)).date()}); totals will grow as "
+                         "later sales are loaded")
+    var = _group_variances(frame)
+    promos = sorted(p for p in frame[s.PROMOTION].unique() if p != CONTROL)
+    rows: dict[str, Any] = {}
+    total_coef = np.zeros(len(frame))
+    total_cost = 0.0
+    cost_col = pd.to_numeric(frame["cost"], errors="coerce")
+    for promo in promos:
+        coef, arms = _weights(frame, promo, controls_of(frame, promo))
+        treated, measured = arms.pop("treated_mask"), arms.pop("measured_mask")
+        red = frame.loc[treated]
+        known = red["redeemed_known"].to_numpy(dtype=bool)
+        row: dict[str, Any] = {**arms,
+                               "redeemed": int(red["redeemed"].sum()) if known.any() else None,
+                               "recorded_cost": float(cost_col[treated].sum())
+                               if cost_col[treated].notna().any() else None}
+        if arms["measured"] == 0:
+            row["verdict"] = (f"{promo}: not measurable, no customer was held out from it on its "
+                              "send day(s); plan with --holdout (or keep a control group) to "
+                              "measure it")
+            rows[promo] = row
+            continue
+        est = _estimate(coef, frame, var, arms["measured"])
+        cost = float(cost_col[measured].fillna(0.0).sum())
+        row.update(est)
+        row["net"] = _net(est["margin"], cost)
+        total_cost += cost
+        row["verdict"] = _verdict(promo, est, arms["measured"], arms["held_out"])
+        if plan is not None:
+            row["plan"] = _against_plan(est, plan, frame, measured, promo)
+        rows[promo] = row
+        total_coef += coef
+    n_all = int((total_coef > 0).sum())
+    total: dict[str, Any] = {"sent": int((frame[s.PROMOTION] != CONTROL).sum()),
+                             "measured": n_all,
+                             "held_out": int((total_coef < 0).sum())}
+    if n_all:
+        total.update(_estimate(total_coef, frame, var, n_all))
+        total["net"] = _net(total["margin"], total_cost)
+    if not any(r["measured"] for r in rows.values()):
+        notes.append("no promotion of these days has a hold-out on its send day: nothing is "
+                     "measured; keep a control group (`loyalist plan --holdout 0.1`)")
+    return {"days": [str(d.date()) for d in days], "window_days": w, "windows": windows,
+            "data_end": str((end - pd.Timedelta(days=1)).date()), "margin_source": source,
+            "margin_rate": rate, "promotions": rows, "total": total, "notes": notes,
+            "plan_compared": plan is not None}
