@@ -199,3 +199,19 @@ def test_a_store_without_sends_says_how_to_load_them(tmp_path: Path) -> None:
     assert r.exit_code != 0 and isinstance(r.exception, DataError)
     assert "no promotion history" in str(r.exception) and "--table promotions" in str(
         r.exception)
+
+
+def test_the_main_jobs_line_on_the_latest_campaign(store: Path) -> None:
+    """`loyalist run` and `demo` report the latest campaign in one line and a brief summary,
+    from the same numbers as the full readout."""
+    from loyalist.pipeline.run import campaign_line, campaign_summary
+
+    res = pipeline.campaign_results(store)
+    brief = campaign_summary(res)
+    tot = res["total"]
+    assert brief["total"]["incremental_revenue"] == tot["revenue"]["total"]
+    assert set(brief["promotions"]) == set(res["promotions"])
+    line = campaign_line(res)
+    assert line.startswith(f"{res['days'][0]}: {tot['sent']:,} sent, {tot['held_out']:,} held")
+    assert f"{tot['revenue']['total']:+,.0f} (95%: " in line
+    assert line.endswith(f"of {len(res['promotions'])} promotions measurably positive")

@@ -323,9 +323,12 @@ def test_run_on_own_data_every_step_or_a_reason(tmp_path: Path) -> None:
             tmp_path / "a", "--budget", "500", "--goal", "retention", "--json")
     doc = json.loads(p.stdout)
     status = {s["step"]: s["status"] for s in doc["steps"]}
-    assert status == {k: "done" for k in ("features", "customer_models", "recommendations",
-                                          "bought_together", "forecast", "plan", "report")
-                      }, doc["steps"]
+    assert status == {**{k: "done" for k in ("features", "customer_models", "recommendations",
+                                             "bought_together", "forecast", "plan", "report")},
+                      "campaign": "skipped"}, doc["steps"]
+    # sales alone: no campaign to read, and the step says what to load
+    assert "no promotion history" in next(s["detail"] for s in doc["steps"]
+                                          if s["step"] == "campaign")
     assert doc["loads"][0]["rows_loaded"] == len(lines)
     for step in doc["steps"]:
         for path in step["outputs"].values():

@@ -23,7 +23,13 @@ from loyalist.errors import DataError, check_days
 from loyalist.features import MAX_HORIZON_DAYS, to_as_of
 from loyalist.pipeline.customers import train
 from loyalist.pipeline.products import basket_rules, evaluate_recommend, forecast, recommend
-from loyalist.pipeline.promotions import load_priors, plan, plan_against_truth, plan_params
+from loyalist.pipeline.promotions import (
+    campaign_results,
+    load_priors,
+    plan,
+    plan_against_truth,
+    plan_params,
+)
 from loyalist.pipeline.store import (
     Progress,
     features,
@@ -66,6 +72,8 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
     together = basket_rules(store_path, out / "together", as_of=as_of)
     say("forecasting daily revenue, total and per category")
     fc = forecast(store_path, 30, out / "forecast", by="category", as_of=as_of)
+    say("reading the latest campaign against its control group")
+    campaign = campaign_results(store_path, out=out / "campaign")
     meta = json.loads(Path(gen["files"]["scenario"]).read_text())
     goal = meta["goal"]
     say(f"planning promotions: budget {meta['monthly_budget']:,.0f} a month, goal {goal}")
@@ -89,6 +97,7 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
             "plan_id", "budget", "budget_per_month", "goal", "spend", "customers_targeted",
             "incremental_revenue", "net_profit", "roi", "confidence")}
                 | {"against_truth": plan_eval},
+        "campaign": campaign_summary(campaign),
         "forecast": {"series": len(fc["series"]), "total": {
             k: fc["series"]["total"][k] for k in ("model", "mase_vs_seasonal_naive")
             if k in fc["series"]["total"]}},
@@ -101,6 +110,7 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
                     "together": together["csv"],
                     **{f"forecast_{k}": v for k, v in fc["files"].items()},
                     **{f"plan_{k}": v for k, v in planned["summary"]["files"].items()},
+                    **{f"campaign_{k}": v for k, v in campaign["paths"].items()},
                     "report": rep["files"].get("html", str(out / "report"))},
     }
     result["seconds"] = round(time.perf_counter() - started, 2)
@@ -112,6 +122,35 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
                                          for n, r in fc["series"].items()}},
                    extra=result)
     return result
+
+
+def campaign_summary(res: dict[str, Any]) -> dict[str, Any]:
+    """The latest campaign's readout in brief: its days, and per promotion (and for all) the
+    customers sent and held out and the incremental revenue with its 95% interval."""
+    def brief(r: dict[str, Any]) -> dict[str, Any]:
+        rev = r.get("revenue") or {}
+        return {"sent": r["sent"], "held_out": r["held_out"],
+                "incremental_revenue": rev.get("total"),
+                "incremental_revenue_lo95": rev.get("total_lo95"),
+                "incremental_revenue_hi95": rev.get("total_hi95")}
+
+    return {"days": res["days"], "window_days": res["window_days"],
+            "promotions": {p: brief(r) for p, r in res["promotions"].items()},
+            "total": brief(res["total"])}
+
+
+def campaign_line(res: dict[str, Any]) -> str:
+    """One line on the latest campaign: its day, sends, hold-out and incremental revenue."""
+    tot = res["total"]
+    head = (f"{', '.join(res['days'])}: {tot['sent']:,} sent, {tot['held_out']:,} held out")
+    if not tot.get("revenue"):
+        return head + "; nothing measured (no hold-out on the send day)"
+    rev = tot["revenue"]
+    sure = [p for p, r in res["promotions"].items()
+            if r.get("revenue") and r["revenue"]["total_lo95"] > 0]
+    return (head + f"; incremental revenue {rev['total']:+,.0f} (95%: {rev['total_lo95']:+,.0f}"
+            f" to {rev['total_hi95']:+,.0f}) over {res['window_days']} days; "
+            f"{len(sure)} of {len(res['promotions'])} promotions measurably positive")
 
 
 def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
@@ -271,6 +310,10 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
                    if "customer_models" in partial else "") + why,
                 {f"plan_{k}": str(v) for k, v in sm["files"].items()})
 
+    def do_campaign() -> tuple[str, dict[str, str]]:
+        res = campaign_results(store_path, out=out / "campaign")
+        return campaign_line(res), {f"campaign_{k}": v for k, v in res["paths"].items()}
+
     def do_report() -> tuple[str, dict[str, str]]:
         res = report(store_path, out / "report", as_of=day,
                      train_dir=out / "customers" if trained() else None)
@@ -283,6 +326,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     step("recommendations", "recommending products", do_recommend)
     step("bought_together", "finding products bought together", do_together)
     step("forecast", "forecasting daily revenue", do_forecast)
+    step("campaign", "reading the latest campaign against its hold-out", do_campaign)
     step("plan", "planning promotions", do_plan)
     step("report", "writing the HTML report and exports", do_report)
     result = {"out": str(out), "store": str(store_path), "as_of": day,
