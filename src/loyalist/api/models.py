@@ -256,6 +256,21 @@ class PlanResponse(_Open):
     promotions: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class CampaignResponse(_Open):
+    """A campaign's results, as ``loyalist evaluate campaign --json`` prints them."""
+
+    days: list[str] = Field(description="The campaign's send days.")
+    window_days: int
+    data_end: str = Field(description="The last day with sales read.")
+    promotions: dict[str, dict[str, Any]] = Field(description=(
+        "Per promotion: sent, measured, held_out, and per outcome (buyers, orders, revenue, "
+        "margin) sent_mean, held_out_mean, per_customer and total with _lo95/_hi95, p_value, "
+        "detectable_per_customer; net (after the recorded cost); verdict; plan (with "
+        "plan_id)."))
+    total: dict[str, Any]
+    notes: list[str]
+
+
 class PlanListItemResponse(BaseModel):
     plan_id: str
     as_of: datetime

@@ -396,3 +396,33 @@ def forecast(r: Reader, *, limit: int = 10_000) -> dict[str, Any]:
     where, params = ("WHERE as_of = ?", [ts]) if ts is not None else ("", [])
     rows = r.rows(f"SELECT * FROM {s.T_FORECAST} {where} LIMIT ?", [*params, limit])
     return clean({"as_of": ts, "rows": rows})
+
+
+def campaign(r: Reader, *, sent_from: str | None = None, sent_to: str | None = None,
+             window_days: int | None = None, plan_id: str | None = None) -> dict[str, Any]:
+    """What a campaign made against its hold-out (``loyalist evaluate campaign``): the latest
+    send day, those from ``sent_from`` to ``sent_to``, or the saved plan ``plan_id``'s (whose
+    predictions then stand beside). NotFound when the store has nothing to measure there."""
+    import re
+
+    from loyalist.errors import DataError
+    from loyalist.pipeline.promotions import no_such_plan, stored_plan_customers
+    from loyalist.response.results import campaign_results
+    from loyalist.store import Store
+
+    st = Store.over(r.con, r.path)
+    planned = None
+    if plan_id is not None:
+        planned = stored_plan_customers(st, plan_id)
+        if planned is None:
+            raise NotFound(str(no_such_plan(st, f"plan_id {plan_id}", "no plan of that id is "
+                                            "saved in the store; GET /plans lists them")))
+    try:
+        res = campaign_results(st, sent_from=sent_from, sent_to=sent_to,
+                               window_days=window_days, plan=planned)
+    except (DataError, ParameterError) as e:
+        # the CLI's options as this endpoint's query parameters
+        msg = re.sub(r"--(from|to)\b", r"\1", str(e)).replace("window_days=", "window=")
+        msg = msg.replace("`loyalist plan --holdout 0.1`", "POST /plans with \"holdout\": 0.1")
+        raise (NotFound(msg) if isinstance(e, DataError) else ParameterError(msg)) from None
+    return clean(res)

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from loyalist import __version__
 from loyalist.api import reads, writes
 from loyalist.api.models import (
+    CampaignResponse,
     CustomerPageResponse,
     CustomerResponse,
     ErrorResponse,
@@ -156,6 +157,31 @@ def plan_sends(plan_id: PlanId, gate: Gate) -> Response:
         text = reads.plan_sends_csv(r, plan_id)
     return Response(text, media_type="text/csv", headers={
         "content-disposition": f'attachment; filename="plan_{plan_id}_sends.csv"'})
+
+
+@reader.get("/campaigns/results", response_model=CampaignResponse, tags=["plans"],
+            responses=_errors(404, 422))
+def campaign_results(
+        gate: Gate,
+        sent_from: Annotated[str | None, Query(alias="from", max_length=40, description=(
+            "First send day (default: the latest send day, or the plan's)."))] = None,
+        sent_to: Annotated[str | None, Query(alias="to", max_length=40, description=(
+            "Last send day (default: the latest)."))] = None,
+        window: Annotated[int | None, Query(ge=1, le=366, description=(
+            "Days after each send in which purchases count (default: the response "
+            "model's window)."))] = None,
+        plan_id: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                                             description="A saved plan: its send days, and its "
+                                             "predictions beside what was measured.")] = None
+) -> Any:
+    """What a campaign made: each promotion's customers sent against those held out from it
+    on the same day, in the response window (buyers, orders, revenue, margin; 95% intervals),
+    as `loyalist evaluate campaign --json` prints it. Load the plan's sends
+    (`GET /plans/{id}/sends.csv`, then `POST /ingest` with table promotions) and the sales
+    since first."""
+    with gate.read() as r:
+        return reads.campaign(r, sent_from=sent_from, sent_to=sent_to, window_days=window,
+                              plan_id=plan_id)
 
 
 @writer.post("/plans", response_model=PlanResponse, tags=["plans"],

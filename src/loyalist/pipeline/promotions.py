@@ -399,10 +399,27 @@ def evaluate_promotions(store_path: Path, *, as_of: str | None = None, out: Path
     return res
 
 
+def stored_plan_customers(st: Store, plan_id: str) -> pd.DataFrame | None:
+    """The customer rows of the plan ``plan_id`` saved in the store (``plan_customers``),
+    None when there is no such plan."""
+    if not st.has_table(s.T_PLAN_CUSTOMERS):
+        return None
+    got = st.query(f"SELECT * FROM {s.T_PLAN_CUSTOMERS} WHERE plan_id = ?", [plan_id])
+    return got.astype({s.CUSTOMER_ID: str}) if len(got) else None
+
+
+def no_such_plan(st: Store, plan: str, looked: str) -> DataError:
+    """The error for a plan not found, naming the latest plans saved in the store."""
+    saved = (st.query(f"SELECT plan_id FROM {s.T_PLANS} ORDER BY as_of DESC, rowid DESC "
+                      "LIMIT 3")["plan_id"].tolist() if st.has_table(s.T_PLANS) else [])
+    hint = f" (the latest saved: {', '.join(saved)})" if saved else " (none is saved)"
+    return DataError(f"{plan}: {looked}{hint}")
+
+
 def read_plan_customers(st: Store, plan: str) -> pd.DataFrame:
     """A plan's customer rows: ``plan`` is a folder ``loyalist plan --out`` wrote (its
-    ``plan.csv``), a plan CSV, or the id of a plan saved in the store (``plan_customers``).
-    A DataError says what ``plan`` was looked for as."""
+    ``plan.csv``), a plan CSV, or the id of a plan saved in the store
+    (:func:`stored_plan_customers`). A DataError says what ``plan`` was looked for as."""
     path = Path(plan)
     if path.is_dir():
         path = path / "plan.csv"
@@ -417,15 +434,12 @@ def read_plan_customers(st: Store, plan: str) -> pd.DataFrame:
             raise DataError(f"--plan {path}: no column {', '.join(sorted(missing))}; give the "
                             "plan.csv `loyalist plan --out` wrote")
         return got
-    if st.has_table(s.T_PLAN_CUSTOMERS):
-        got = st.query(f"SELECT * FROM {s.T_PLAN_CUSTOMERS} WHERE plan_id = ?", [plan])
-        if len(got):
-            return got.astype({s.CUSTOMER_ID: str})
-    saved = (st.query(f"SELECT plan_id FROM {s.T_PLANS} ORDER BY as_of DESC, rowid DESC "
-                      "LIMIT 3")["plan_id"].tolist() if st.has_table(s.T_PLANS) else [])
-    hint = f" (the latest saved: {', '.join(saved)})" if saved else ""
-    raise DataError(f"--plan {plan}: no such folder or file, and no plan of that id in the "
-                    f"store{hint}; give the folder `loyalist plan --out` wrote")
+    got = stored_plan_customers(st, plan)
+    if got is None:
+        raise no_such_plan(st, f"--plan {plan}", "no such folder or file, and no plan of that "
+                           "id in the store; give the folder `loyalist plan --out` wrote, or "
+                           "a saved plan's id")
+    return got
 
 
 def campaign_results(store_path: Path, *, sent_from: str | None = None,
@@ -444,10 +458,6 @@ def campaign_results(store_path: Path, *, sent_from: str | None = None,
     started = time.perf_counter()
     with Store(store_path, read_only=True) as st:
         planned = read_plan_customers(st, plan) if plan is not None else None
-        if planned is not None and sent_from is None and sent_to is None \
-                and "send_from" in planned and planned["send_from"].notna().any():
-            sends = pd.to_datetime(planned["send_from"])
-            sent_from, sent_to = str(sends.min().date()), str(sends.max().date())
         say("reading the campaign's sends, hold-out and their purchases in the window")
         res = results(st, sent_from=sent_from, sent_to=sent_to, window_days=window_days,
                       plan=planned)

@@ -261,10 +261,15 @@ def campaign_results(store: Store, *, sent_from: Any = None, sent_to: Any = None
                      window_days: int | None = None, plan: pd.DataFrame | None = None
                      ) -> dict[str, Any]:
     """Each promotion of the campaign sent on the days in ``[sent_from, sent_to]`` (default:
-    the latest send day) against its hold-out (module docstring). ``plan``: a plan's customer
-    rows (``customer_id``, ``promotion`` and its predictions) to compare with. JSON-able."""
+    the plan's send days with ``plan``, else the latest send day) against its hold-out
+    (module docstring). ``plan``: a plan's customer rows (``customer_id``, ``promotion``, its
+    predictions and ``send_from``) to compare with. JSON-able."""
     store.require(s.T_TRANSACTIONS)
     dates = campaign_dates(store)
+    if plan is not None and sent_from is None and sent_to is None \
+            and "send_from" in plan and plan["send_from"].notna().any():
+        sends = pd.to_datetime(plan["send_from"])  # the plan's own send days
+        sent_from, sent_to = sends.min(), sends.max()
     days = select_days(dates, sent_from, sent_to)
     w = _check_window(window_days) if window_days is not None else default_window_days(dates)
     end = store.default_as_of()

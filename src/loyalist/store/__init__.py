@@ -337,6 +337,9 @@ class Store:
         it or use it as a context manager."""
         st = cls.__new__(cls)
         st.path, st.read_only, st.con = Path(path), True, con
+        # temporary views belong to the connection that made them, and a cursor is another
+        # connection: the lines view the readers query, made again here
+        con.execute(LINES_VIEW)
         return st
 
     def close(self) -> None:
