@@ -147,6 +147,8 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
     page.select_option("#budget-basis", "month")  # 1,600 in each of the two months
     assert page.is_checked("#offer-fit")  # the offer-fit assumption is on by default
     page.uncheck("#offer-fit")  # and the merchant may drop it
+    assert page.input_value("#holdout") == "0"  # no hold-out unless asked for
+    page.fill("#holdout", "10")  # a tenth of each promotion's customers kept to measure it
     # the button turns into a running state the moment the form is submitted (checked with
     # the navigation held back; the real click follows)
     label = page.evaluate("""() => {
@@ -242,6 +244,19 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
     assert text == api.get(f"/plans/{plan_id}/customers.csv").text
     targeted = list(csv.DictReader(io.StringIO(text)))
     assert len(targeted) == plan["customers_targeted"]
+    # the hold-out: in the plan, said on the page, and in the sends file beside the sends
+    assert plan["holdout"]["share"] == 0.1 and plan["holdout"]["customers"] > 0
+    assert page.input_value("#holdout") == "10"
+    assert page.locator("#holdout-note").inner_text().startswith(
+        f"{plan['holdout']['customers']:,} customers (10% of each promotion's) are held out")
+    with page.expect_download() as info:
+        page.click("#download-sends")
+    assert info.value.suggested_filename == f"plan_{plan_id}_sends.csv"
+    info.value.save_as(ARTIFACTS / info.value.suggested_filename)
+    sends = (ARTIFACTS / info.value.suggested_filename).read_text()
+    assert sends == api.get(f"/plans/{plan_id}/sends.csv").text
+    held = [x for x in csv.DictReader(io.StringIO(sends)) if x["promotion"] == "control"]
+    assert len(held) == plan["holdout"]["customers"]
 
     # customer lookup: segment, churn and CLV as GET /customers/{id}, and the plan row
     scored = {x["customer_id"] for x in api.get("/customers?limit=1000").json()["items"]}
@@ -373,6 +388,10 @@ def test_plan_form_errors_are_one_line(client: TestClient) -> None:
     assert r.status_code == 422
     assert message(r.text) == ("invalid plan: budget: Input should be greater than or equal "
                                "to 0")
+    r = client.post("/app/plans", data={"budget": "100", "holdout": "70"})
+    assert r.status_code == 422 and message(r.text) == (
+        "invalid plan: hold-out '70' % is impossible; give 0 to 50 (% of each promotion's "
+        "customers kept unsent to measure it)")
     r = client.post("/app/scenario", data={"scenario": "bakery"})
     assert r.status_code == 422 and "scenario 'bakery' is unknown" in message(r.text)
     r = client.post("/app/scenario", data={"scenario": "coffee", "months": "99"})

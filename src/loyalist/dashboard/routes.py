@@ -40,7 +40,7 @@ from loyalist.dashboard.jobs import Busy, Job, JobRunner, Work, one_line, valida
 from loyalist.dashboard.storefiles import StoreFiles
 from loyalist.errors import LoyalistError
 from loyalist.ingest import FORMATS, TABLES
-from loyalist.promote.catalog import CLEAR_GOALS, GOALS
+from loyalist.promote.catalog import CLEAR_GOALS, GOALS, MAX_HOLDOUT
 from loyalist.schema import NEW_SEGMENT
 
 PREFIX = "/app"
@@ -265,6 +265,7 @@ def _plan_form(view: dict[str, Any], scenario: dict[str, Any] | None) -> dict[st
             "periods": sorted({*PERIODS, period}), "segment_names": names,
             "segments": list(plan.get("segments") or []),
             "offer_fit": plan.get("offer_fit", True) is not False,
+            "holdout_pct": round(100 * float((plan.get("holdout") or {}).get("share") or 0)),
             "clear_categories": ", ".join(plan.get("categories_to_clear") or [])
             if plan.get("goal") == "clear_inventory" else ""}
 
@@ -400,6 +401,15 @@ def _make_plan(request: Request, fields: dict[str, list[str]]) -> Response:
         amount = _one(fields, "budget") or None
         goal = _one(fields, "goal") or "retention"
         monthly = _one(fields, "budget_basis") == "month"
+        held = _one(fields, "holdout") or "0"
+        try:
+            pct = float(held)
+        except ValueError:
+            pct = -1.0
+        if not 0 <= pct <= 100 * MAX_HOLDOUT:
+            return _index(request, key, error=f"invalid plan: hold-out {held!r} % is "
+                          f"impossible; give 0 to {100 * MAX_HOLDOUT:.0f} (% of each "
+                          "promotion's customers kept unsent to measure it)", status=422)
         req = PlanRequest(budget=None if monthly else amount,
                           budget_per_month=amount if monthly else None,
                           goal=goal,
@@ -409,7 +419,8 @@ def _make_plan(request: Request, fields: dict[str, list[str]]) -> Response:
                           clear=[c.strip() for x in fields.get("clear", []) for c in x.split(",")
                                  if c.strip()] if goal in CLEAR_GOALS else [],
                           # a hidden "0" precedes the checkbox: the last value wins
-                          offer_fit=(fields.get("offer_fit") or ["1"])[-1])
+                          offer_fit=(fields.get("offer_fit") or ["1"])[-1],
+                          holdout=pct / 100)
     except ValidationError as e:
         return _index(request, key, error=f"invalid plan: {validation_message(e)}", status=422)
     label = f"making a {req.goal.replace('_', ' ')} plan with {req.budget_text()}"
@@ -458,20 +469,22 @@ def job_status(request: Request, job_id: str) -> Response:
     return JSONResponse(job.public())
 
 
-@router.get("/plans/{plan_id}/customers.csv")
-def plan_csv(request: Request, plan_id: str) -> Response:
+@router.get("/plans/{plan_id}/{kind}.csv")
+def plan_csv(request: Request, plan_id: str, kind: str) -> Response:
+    """The plan's execution list (``customers.csv``), or its sends and hold-out as promotion
+    history (``sends.csv``, to load after the campaign)."""
     if current_key(request) is None:
         return _to_login(request)
-    if not ID.match(plan_id):
-        return Response("not a plan id\n", 404, media_type="text/plain")
+    if not ID.match(plan_id) or kind not in ("customers", "sends"):
+        return Response("not a plan's file\n", 404, media_type="text/plain")
     try:
-        text = views.plan_csv(request.app.state.gate, plan_id)
+        text = views.plan_csv(request.app.state.gate, plan_id, kind)
     except StoreUnavailable as e:
         return Response(one_line(e) + "\n", 503, media_type="text/plain")
     except LoyalistError as e:
         return Response(one_line(e) + "\n", 404, media_type="text/plain")
     return Response(text, media_type="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="plan_{plan_id}_customers.csv"'})
+        "Content-Disposition": f'attachment; filename="plan_{plan_id}_{kind}.csv"'})
 
 
 @router.get("/static/{name}")

@@ -129,7 +129,10 @@ def customer(r: Reader, customer_id: str, plan: dict[str, Any] | None) -> dict[s
     return doc
 
 
-def plan_csv(gate: StoreGate, plan_id: str) -> str:
-    """The plan's execution list (``GET /plans/{id}/customers.csv``)."""
+def plan_csv(gate: StoreGate, plan_id: str, kind: str = "customers") -> str:
+    """The plan's execution list (``GET /plans/{id}/customers.csv``), or with ``kind``
+    ``sends`` its sends and hold-out as promotion history (``sends.csv``)."""
     with gate.read() as r:
+        if kind == "sends":
+            return reads.plan_sends_csv(r, plan_id)
         return reads.plan_customers_csv(r, plan_id)
