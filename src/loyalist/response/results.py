@@ -37,11 +37,11 @@ stand next to what was measured, and whether the measured interval holds the pre
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
@@ -63,9 +63,9 @@ __all__ = ["METRICS", "campaign_results", "select_days"]
 #: outcome name -> exposure column
 METRICS = {"buyers": "y_purchased", "orders": "y_orders", "revenue": "y_spend",
            "margin": "y_margin"}
-Z95 = float(norm.ppf(0.975))
+Z95 = NormalDist().inv_cdf(0.975)
 #: the power term of the detectable effect (80% power)
-Z_POWER = float(norm.ppf(0.8))
+Z_POWER = NormalDist().inv_cdf(0.8)
 #: the plan's predictions compared, by outcome: plan.csv column
 PREDICTED = {"buyers": "incremental_prob", "revenue": "incremental_revenue",
              "margin": "incremental_margin"}
@@ -157,10 +157,9 @@ def _group_variances(frame: pd.DataFrame) -> pd.DataFrame:
     """Per exposure, the variance of each outcome within its group: its day's sends of its
     promotion, or its day's controls held out for the same promotion (or for all); groups of
     one take the variance of all exposures of their arm."""
-    key = frame["campaign"].astype(str) + "|" + frame[s.PROMOTION].astype(str) + "|" + \
-        frame[s.CONTROL_FOR].astype(str)
     cols = list(METRICS.values())
-    var = frame.groupby(key)[cols].transform("var")
+    var = frame.groupby(["campaign", s.PROMOTION, s.CONTROL_FOR], dropna=False,
+                        sort=False)[cols].transform("var")
     arm = frame[s.PROMOTION] == CONTROL
     for a in (arm, ~arm):
         fill = frame.loc[a, cols].var().fillna(0.0)
@@ -194,11 +193,11 @@ def _estimate(coef: np.ndarray, y: pd.DataFrame, var: pd.DataFrame, n: int) -> d
     out: dict[str, Any] = {}
     sent = coef > 0
     for name, col in METRICS.items():
-        total = float(coef @ y[col].to_numpy(dtype=float))
-        se_total = float(np.sqrt((coef ** 2) @ var[col].to_numpy(dtype=float)))
+        total = float(np.dot(coef, y[col].to_numpy(dtype=float)))
+        se_total = float(np.sqrt(np.dot(coef ** 2, var[col].to_numpy(dtype=float))))
         per, se = total / n, se_total / n
         mean_sent = float(y.loc[sent, col].mean())
-        p = float(2 * norm.sf(abs(per) / se)) if se > 0 else (0.0 if per else 1.0)
+        p = math.erfc(abs(per) / se / math.sqrt(2)) if se > 0 else (0.0 if per else 1.0)
         out[name] = {
             "sent_mean": mean_sent, "held_out_mean": mean_sent - per,
             "per_customer": per, "per_customer_lo95": per - Z95 * se,
@@ -282,7 +281,7 @@ def campaign_results(store: Store, *, sent_from: Any = None, sent_to: Any = None
                         "`loyalist ingest sales.csv`")
     rate, source = _store_margin_rate(store, end)
     frame = _exposures(store, days, w, end, rate)
-    frame["campaign"] = pd.to_datetime(frame["sent_at"]).dt.normalize()
+    frame["campaign"] = frame["sent_at"].astype("datetime64[ns]").dt.normalize()
     frame["y_purchased"] = (frame["y_orders"] > 0).astype(float)
     for c in ("y_orders", "y_spend", "y_margin"):
         frame[c] = frame[c].astype(float)
