@@ -257,6 +257,21 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
     assert sends == api.get(f"/plans/{plan_id}/sends.csv").text
     held = [x for x in csv.DictReader(io.StringIO(sends)) if x["promotion"] == "control"]
     assert len(held) == plan["holdout"]["customers"]
+    # campaign results: the plan's sends are not loaded yet, so the page reads the store's
+    # latest campaign against its control group, as GET /campaigns/results does, and says why
+    assert page.locator("#campaign-note").inner_text().startswith(
+        f"plan {plan_id}'s sends are not in the promotion history yet")
+    latest = api.get("/campaigns/results").json()
+    rows = page.locator("#campaign-table tbody tr")
+    assert rows.count() == len(latest["promotions"]) > 0
+    for i, (promo, want) in enumerate(latest["promotions"].items()):
+        row = rows.nth(i)
+        assert row.get_attribute("data-promotion") == promo
+        assert int(row.locator("td[data-col=held_out]").inner_text().replace(",", "")) == \
+            want["held_out"]
+        got = float(row.locator("td[data-col=revenue]").get_attribute("data-value"))
+        assert got == pytest.approx(want["revenue"]["total"], rel=1e-12)
+    assert page.locator("#campaign-verdicts li").count() == len(latest["promotions"])
 
     # customer lookup: segment, churn and CLV as GET /customers/{id}, and the plan row
     scored = {x["customer_id"] for x in api.get("/customers?limit=1000").json()["items"]}

@@ -29,7 +29,8 @@ def page(gate: StoreGate, *, plan_id: str | None = None, customer_id: str | None
     out: dict[str, Any] = {"store": str(gate.path), "state": EMPTY, "error": None,
                            "transactions": 0, "plans": [], "plan": None, "plan_error": None,
                            "plan_missing": False, "segments": None, "new_customers": 0,
-                           "customer": None, "customer_error": None, "health": None}
+                           "customer": None, "customer_error": None, "health": None,
+                           "campaign": None, "campaign_error": None}
     if not Path(gate.path).exists():
         return out
     try:
@@ -76,11 +77,38 @@ def _fill(r: Reader, out: dict[str, Any], plan_id: str | None, customer_id: str 
                 out["plan"] = reads.plan_summary(r, latest)
         except LoyalistError as e:
             out["plan_error"] = one_line(e)
+    if _count(r, s.T_PROMOTIONS):
+        out["campaign"], out["campaign_error"] = campaign(r, out["plan"])
     if customer_id:
         try:
             out["customer"] = customer(r, customer_id, out["plan"])
         except LoyalistError as e:
             out["customer_error"] = one_line(e)
+
+
+def campaign(r: Reader, plan: dict[str, Any] | None
+             ) -> tuple[dict[str, Any] | None, str | None]:
+    """The campaign the page reads against its hold-out (``GET /campaigns/results``): the
+    plan on show's, once its sends are loaded as promotion history, else the latest; and a
+    one-line message (why the plan's own campaign is not shown, or why none is)."""
+    def read(plan_id: str | None) -> dict[str, Any]:
+        return r.memo(f"dashboard:campaign:{plan_id}",
+                      lambda: reads.campaign(r, plan_id=plan_id))
+
+    note = None
+    if plan is not None and plan.get("holdout"):
+        try:
+            return read(plan["plan_id"]), None
+        except reads.NotFound:  # its sends are not loaded yet
+            note = (f"plan {plan['plan_id']}'s sends are not in the promotion history yet: "
+                    "after the campaign, load its sends file (table promotions) and the sales "
+                    "since; until then this is the latest campaign")
+        except LoyalistError as e:
+            note = one_line(e)
+    try:
+        return read(None), note
+    except LoyalistError as e:
+        return None, one_line(e)
 
 
 def _guest_only(r: Reader) -> bool:
