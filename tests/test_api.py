@@ -496,6 +496,11 @@ def test_a_campaign_read_back_through_the_api(built: Path, tmp_path: Path) -> No
         assert got.status_code == 200, got.text
         res = got.json()
         assert res["days"] == [summ["as_of"]] and res["plan_compared"]
+        # the dashboard's card shows the plan's own campaign now its sends are loaded
+        from loyalist.dashboard import views
+
+        page = views.page(app.state.gate, plan_id=summ["plan_id"])
+        assert page["campaign_error"] is None and page["campaign"] == res
         for promo, p in res["promotions"].items():
             assert p["sent"] == sum(x["promotion"] == promo for x in rows)
             assert p["held_out"] == sum(x["control_for"] == promo for x in rows)
