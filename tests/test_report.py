@@ -27,7 +27,7 @@ from loyalist.report.data import mase_vs_naive
 from loyalist.store import Store
 
 HEADINGS = list(SECTIONS.values())
-EXPORTS = ("scores", "segments", "segments_grid", "clusters", "plan_customers",
+EXPORTS = ("scores", "segments", "segments_grid", "clusters", "campaign_results", "plan_customers",
            "plan_promotions", "forecast", "forecast_backtest", "recommendations", "together")
 
 
@@ -113,6 +113,12 @@ def test_every_section_with_numbers_from_the_store(built: dict[str, Any],
     assert n_plan == summ["customers_targeted"] > 0
     assert f"{summ['spend']:,.0f}" in page and f"{summ['budget']:,.0f}" in page
     assert f"{summ['customers_targeted']:,} of {summ['customers_considered']:,}" in page
+    # the campaign section: the latest campaign as `loyalist evaluate campaign` reads it
+    camp = pipeline.campaign_results(store)
+    rows = pd.read_csv(full["out"] / "exports" / "campaign_results.csv")
+    assert list(rows["promotion"]) == [*camp["promotions"], "all promotions"]
+    assert rows["revenue_total"].iloc[-1] == pytest.approx(camp["total"]["revenue"]["total"])
+    assert f"<dt>sent</dt><dd>{camp['days'][0]}</dd>" in page
     assert f"{summ['incremental_revenue']:,.0f}" in page
     assert summ["promotions"][0]["rationale"] in page
     loads = q(store, "SELECT sum(rows_read) AS r, count(*) AS n FROM loads").iloc[0]
@@ -259,13 +265,19 @@ def test_as_of_picks_results_and_notes_what_is_missing(built: dict[str, Any],
     assert f"<dt>expected value</dt><dd>{value} of incremental revenue</dd>" in page
     # the same folder again, for a cutoff with no results: nothing stale is left behind
     res = pipeline.report(built["store"], tmp_path, as_of="2025-06-01")
-    assert res["sections"] == ["quality"] and res["as_of"] == "2025-06-01"
-    assert set(res["absent"]) == set(SECTIONS) - {"quality"}
+    # the campaign is read from the data, as of then: the last one sent before 2025-06-01
+    assert res["sections"] == ["quality", "campaign"] and res["as_of"] == "2025-06-01"
+    assert set(res["absent"]) == set(SECTIONS) - {"quality", "campaign"}
     assert "no rows at as_of 2025-06-01" in res["absent"]["churn"]
     page = (tmp_path / "report.html").read_text()
     assert "Not in this report" in page and "--as-of 2025-06-01" in page
-    assert res["exports"] == {} and list((tmp_path / "exports").iterdir()) == []
-    assert [p.name for p in (tmp_path / "plots").iterdir()] == ["monthly.png"]
+    last = q(built["store"], "SELECT max(CAST(sent_at AS DATE)) AS d FROM promotions "
+             "WHERE sent_at < DATE '2025-06-01'")["d"].iloc[0]
+    assert f"<dt>sent</dt><dd>{pd.Timestamp(last).date()}</dd>" in page
+    assert set(res["exports"]) == {"campaign_results"}
+    assert {p.stem for p in (tmp_path / "exports").iterdir()} == {"campaign_results"}
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["campaign.png",
+                                                                      "monthly.png"]
 
 
 def test_store_with_only_transactions(tmp_path: Path) -> None:
@@ -339,7 +351,7 @@ def test_cli_report(built: dict[str, Any], tmp_path: Path) -> None:
     r = runner.invoke(app, ["report", "--store", str(built["store"]), "--out",
                             str(tmp_path / "r"), "--quiet"])
     said = " ".join(r.stdout.split())  # rich wraps at the terminal width
-    assert r.exit_code == 0 and "(8 sections: Data quality, Segments" in said
+    assert r.exit_code == 0 and "(9 sections: Data quality, Segments" in said
     assert f"plan_customers {built['plan']['customers_targeted']:,} rows" in said
     assert "loyalist report --store" in runner.invoke(app, ["report", "--help"]).stdout
     # the real entry point: one red line and exit code 2, no traceback

@@ -42,6 +42,7 @@ REPORT_SECTIONS = {
     "segments": "Segments",
     "churn": "Churn risk",
     "clv": "Customer lifetime value",
+    "campaign": "Campaign results",
     "plan": "Promotion plan",
     "forecast": "Revenue forecast",
     "recommendations": "Recommendations",

@@ -17,7 +17,7 @@ from loyalist import __version__
 from loyalist.evaluation.card import write_card
 from loyalist.response.results import METRICS
 
-__all__ = ["campaign_table", "write_campaign_card"]
+__all__ = ["campaign_png", "campaign_table", "write_campaign_card"]
 
 TOTAL = "all promotions"
 #: how an outcome's numbers are written: buyers and orders per customer in 3 decimals
@@ -67,7 +67,9 @@ def _days(days: list[str]) -> str:
     return days[0] if len(days) == 1 else f"{days[0]} to {days[-1]} ({len(days)} send days)"
 
 
-def _png(res: dict[str, Any]) -> bytes | None:
+def campaign_png(res: dict[str, Any]) -> bytes | None:
+    """Each promotion's incremental revenue (total) and extra buyers per 100 sent, with 95%
+    intervals and the plan's prediction when there is one; None with nothing measured."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # plotting only: import late
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, MaxNLocator
@@ -184,7 +186,7 @@ def _blocks(res: dict[str, Any]) -> list[tuple[str, Any]]:
 def write_campaign_card(res: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
     """Write ``campaign_results.md``, ``.html`` (self-contained), ``.json``, ``.csv`` and
     ``.png`` into ``out_dir``; return their paths by kind."""
-    png = _png(res)
+    png = campaign_png(res)
     paths = write_card(out_dir, _blocks(res), {"campaign_results.png": png} if png else {},
                        title="Loyalist campaign results", stem="campaign_results",
                        data=("json", "campaign_results.json", res))

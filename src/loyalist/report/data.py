@@ -30,9 +30,9 @@ __all__ = ["EXPORT_NAMES", "SECTIONS", "Report", "collect"]
 SECTIONS = REPORT_SECTIONS
 BASELINE = "seasonal_naive"
 #: every export a report can write (the writer removes stale ones left by an earlier report)
-EXPORT_NAMES = ("scores", "segments", "segments_grid", "clusters", "plan_customers",
-                "plan_promotions", "forecast", "forecast_backtest", "recommendations",
-                "together")
+EXPORT_NAMES = ("scores", "segments", "segments_grid", "clusters", "campaign_results",
+                "plan_customers", "plan_promotions", "forecast", "forecast_backtest",
+                "recommendations", "together")
 TIER_ORDER = ("high", "medium", "low")
 
 
@@ -76,6 +76,9 @@ def collect(st: Store, *, as_of: pd.Timestamp | None = None,
         rep.exports["scores"] = scores
         _customer_sections(st, rep, scores, scores_at, train_metrics)
     for key, fn, cmd in (
+            ("campaign", campaign, f"load the sends, with the customers held out as promotion "
+                                   f"'control', with `loyalist ingest sends.csv {fix} --table "
+                                   "promotions`"),
             ("plan", plan, f"run `loyalist plan {fix} --budget 5000`"),
             ("forecast", forecast, f"run `loyalist forecast {fix}`"),
             ("recommendations", recommendations, f"run `loyalist recommend {fix}`"),
@@ -339,6 +342,36 @@ def clv(scores: pd.DataFrame, ts: pd.Timestamp, evaluation: dict[str, Any] | Non
 
 
 # --- results: plan, forecast, recommendations ---------------------------------------------
+def campaign(st: Store, as_of: pd.Timestamp | None, fix: str
+             ) -> tuple[dict[str, Any] | None, str | None]:
+    """The latest campaign (sent before ``as_of`` when given, read with the sales before it)
+    against its hold-out (:func:`loyalist.response.results.campaign_results`); absent, with
+    why, when the store has no promotion history or nothing to measure."""
+    from loyalist.errors import DataError
+    from loyalist.evaluation.campaign import campaign_table
+    from loyalist.response.results import campaign_results
+
+    if not st.has_rows(s.T_PROMOTIONS):
+        return None, f"no promotion history: {fix}"
+    first = st.date_range()[0]
+    if as_of is not None and as_of <= first:  # as the other sections say it
+        return None, (f"no campaign can be read at as_of {as_of.date()}, which is not after "
+                      f"the first sale ({first.date()}), so nothing can be computed at it; "
+                      "give a later --as-of")
+    try:
+        res = campaign_results(st, as_of=as_of)
+    except DataError as e:
+        return None, str(e)
+    tot = res["total"]
+    head = {"days": res["days"], "window_days": res["window_days"], "sent": tot["sent"],
+            "held_out": tot["held_out"],
+            **{f"incremental_revenue{k}": (tot.get("revenue") or {}).get(f"total{k}")
+               for k in ("", "_lo95", "_hi95")}}
+    table = campaign_table(res)
+    return {"result": res, "table": table, "headline": head,
+            "exports": {"campaign_results": table}}, None
+
+
 def plan(st: Store, as_of: pd.Timestamp | None, fix: str
          ) -> tuple[dict[str, Any] | None, str | None]:
     """The latest plan (of ``as_of`` when given): its summary, ranked promotions, allocation

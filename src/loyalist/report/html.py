@@ -461,9 +461,38 @@ def _together(d: dict[str, Any], images: dict[str, bytes]) -> str:
         table(d["top"], cols)])
 
 
+def _campaign(d: dict[str, Any], images: dict[str, bytes]) -> str:
+    r, h = d["result"], d["headline"]
+    out = [facts([("sent", ", ".join(h["days"])),
+                   ("window", f"{h['window_days']} days after each send"),
+                   ("data to", text(r["data_end"])), ("customers sent", count(h["sent"])),
+                   ("held out", count(h["held_out"])),
+                   ("incremental revenue", f"{money(h['incremental_revenue'])} (95%: "
+                    f"{money(h['incremental_revenue_lo95'])} to "
+                    f"{money(h['incremental_revenue_hi95'])})")]),
+           '<p class="meta">Each promotion\'s customers sent against those held out from it '
+           "on the same day; effects in total over the customers measured, with 95% "
+           "intervals (one that spans 0 cannot tell the effect from chance). Every number is "
+           "in the export campaign_results.</p>",
+           table(d["table"], [
+               ("promotion", "promotion", text), ("sent", "sent", count),
+               ("held_out", "held out", count), ("buyers_sent_mean", "bought, sent", pct),
+               ("buyers_held_out_mean", "bought, held out", pct),
+               ("buyers_total", "extra buyers", num),
+               ("revenue_total", "incr. revenue", money),
+               ("revenue_total_lo95", "95% low", money),
+               ("revenue_total_hi95", "95% high", money), ("net", "net after cost", money)]),
+           img(images, "campaign", "incremental revenue and buyers per promotion"),
+           "<ul>" + "".join(f"<li>{_e(p['verdict'])}</li>"
+                            for p in r["promotions"].values()) + "</ul>"]
+    if r["notes"]:
+        out.append("<p class=\"meta\">" + _e("; ".join(r["notes"])) + ".</p>")
+    return "".join(out)
+
+
 RENDER = {"quality": _quality, "segments": _segments, "churn": _churn, "clv": _clv,
-          "plan": _plan, "forecast": _forecast, "recommendations": _recommendations,
-          "together": _together}
+          "campaign": _campaign, "plan": _plan, "forecast": _forecast,
+          "recommendations": _recommendations, "together": _together}
 
 
 def render_html(rep: Report, images: dict[str, bytes], *, exports: Iterable[str] = (),

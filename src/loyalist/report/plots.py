@@ -218,6 +218,13 @@ def draw_all(sections: dict[str, dict[str, Any]]) -> dict[str, bytes]:
         cal = ((cl.get("evaluation") or {}).get("calibration") or {}).get("model")
         if cal:
             out["clv_calibration"] = calibration(cal, "CLV calibration (out of time)", "spend")
+    cp = sections.get("campaign")
+    if cp is not None:
+        from loyalist.evaluation.campaign import campaign_png
+
+        png = campaign_png(cp["result"])
+        if png is not None:
+            out["campaign"] = png
     pl = sections.get("plan")
     if pl is not None:
         out["plan"] = plan(pl["allocation"], pl["sensitivity"], pl["summary"].get("budget"))

@@ -257,21 +257,29 @@ def _against_plan(est: dict[str, Any], plan: pd.DataFrame, frame: pd.DataFrame,
 
 
 def campaign_results(store: Store, *, sent_from: Any = None, sent_to: Any = None,
-                     window_days: int | None = None, plan: pd.DataFrame | None = None
-                     ) -> dict[str, Any]:
+                     window_days: int | None = None, plan: pd.DataFrame | None = None,
+                     as_of: Any = None) -> dict[str, Any]:
     """Each promotion of the campaign sent on the days in ``[sent_from, sent_to]`` (default:
     the plan's send days with ``plan``, else the latest send day) against its hold-out
     (module docstring). ``plan``: a plan's customer rows (``customer_id``, ``promotion``, its
-    predictions and ``send_from``) to compare with. JSON-able."""
+    predictions and ``send_from``) to compare with. ``as_of``: read as if the data ended
+    there (sales before it; the latest send day before it by default). JSON-able."""
     store.require(s.T_TRANSACTIONS)
-    dates = campaign_dates(store)
+    end = store.default_as_of()
+    if as_of is not None:
+        end = min(end, to_as_of(as_of))
+    every = campaign_dates(store)
+    dates = every[every < end] if as_of is not None and sent_from is None \
+        and sent_to is None and plan is None else every
+    if len(dates) == 0 and len(every):
+        raise DataError(f"no campaign was sent before {end.date()} (the first on "
+                        f"{every.iloc[0].date()}); give a later as_of")
     if plan is not None and sent_from is None and sent_to is None \
             and "send_from" in plan and plan["send_from"].notna().any():
         sends = pd.to_datetime(plan["send_from"])  # the plan's own send days
         sent_from, sent_to = sends.min(), sends.max()
     days = select_days(dates, sent_from, sent_to)
-    w = _check_window(window_days) if window_days is not None else default_window_days(dates)
-    end = store.default_as_of()
+    w = _check_window(window_days) if window_days is not None else default_window_days(every)
     late = days[days >= end]
     days = days[days < end]
     if len(days) == 0:
