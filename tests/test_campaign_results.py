@@ -173,6 +173,15 @@ def test_the_command_writes_the_readout(store: Path, tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["evaluate", "campaign", "--store", str(store)])
     assert r.exit_code == 0, r.output
     assert "all promotions" in r.stdout and "±" in r.stdout
+    # --as-of: as if the data ended the day after the second-to-last campaign
+    before = doc["days"][-2]
+    cut = str((pd.Timestamp(before) + pd.Timedelta(days=1)).date())
+    r = CliRunner().invoke(app, ["evaluate", "campaign", "--store", str(store), "--as-of",
+                                 cut, "--json"])
+    assert r.exit_code == 0, r.output
+    early = json.loads(r.stdout)
+    assert early["days"] == [before] and early["data_end"] == before
+    assert early["windows"] == [{"sent": before, "days_observed": 1, "complete": False}]
 
 
 @pytest.mark.parametrize("args,error,words", [

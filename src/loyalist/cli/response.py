@@ -102,6 +102,9 @@ def evaluate_campaign(
             "--window", help="Days after each send in which purchases count (default: the "
             "response model's window, 30 days or 14 when campaigns are less than 30 days "
             "apart).")] = None,
+        as_of: Annotated[str | None, typer.Option(
+            "--as-of", help="Read as if the data ended on this day: the sales before it, and "
+            "by default the last send day before it.")] = None,
         plan: Annotated[str | None, typer.Option(
             "--plan", help="The plan the campaign carried out: the folder `loyalist plan "
             "--out` wrote, its plan.csv, or a plan id saved in the store; its predictions are "
@@ -124,7 +127,8 @@ def evaluate_campaign(
     if sent_from is not None and sent_to is None and plan is None:
         sent_to = sent_from
     res = pipeline.campaign_results(store, sent_from=sent_from, sent_to=sent_to,
-                                    window_days=window, plan=plan, out=out_dir,
+                                    window_days=window, plan=plan, as_of=as_of,
+                                    out=out_dir,
                                     progress=progress(as_json))
     if as_json:
         emit_json(res)

@@ -444,13 +444,14 @@ def read_plan_customers(st: Store, plan: str) -> pd.DataFrame:
 
 def campaign_results(store_path: Path, *, sent_from: str | None = None,
                      sent_to: str | None = None, window_days: int | None = None,
-                     plan: str | None = None, out: Path | None = None,
-                     progress: Progress | None = None) -> dict[str, Any]:
+                     plan: str | None = None, as_of: str | None = None,
+                     out: Path | None = None, progress: Progress | None = None
+                     ) -> dict[str, Any]:
     """What each promotion of a campaign made against its hold-out
     (:func:`loyalist.response.results.campaign_results`): the latest send day, or those from
     ``sent_from`` to ``sent_to``; with ``plan`` (see :func:`read_plan_customers`), the plan's
-    predictions beside, and its send days by default. With ``out``: the card, CSV, JSON and
-    picture (``paths``). The store is only read."""
+    predictions beside, and its send days by default; ``as_of``: as if the data ended there.
+    With ``out``: the card, CSV, JSON and picture (``paths``). The store is only read."""
     from loyalist.evaluation.campaign import write_campaign_card
     from loyalist.response.results import campaign_results as results
 
@@ -460,7 +461,7 @@ def campaign_results(store_path: Path, *, sent_from: str | None = None,
         planned = read_plan_customers(st, plan) if plan is not None else None
         say("reading the campaign's sends, hold-out and their purchases in the window")
         res = results(st, sent_from=sent_from, sent_to=sent_to, window_days=window_days,
-                      plan=planned)
+                      plan=planned, as_of=as_of)
     res["paths"] = ({k: str(v) for k, v in write_campaign_card(res, out).items()}
                     if out is not None else {})
     res["seconds"] = round(time.perf_counter() - started, 2)

@@ -311,7 +311,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
                 {f"plan_{k}": str(v) for k, v in sm["files"].items()})
 
     def do_campaign() -> tuple[str, dict[str, str]]:
-        res = campaign_results(store_path, out=out / "campaign")
+        res = campaign_results(store_path, as_of=day, out=out / "campaign")
         return campaign_line(res), {f"campaign_{k}": v for k, v in res["paths"].items()}
 
     def do_report() -> tuple[str, dict[str, str]]:
