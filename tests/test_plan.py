@@ -695,8 +695,11 @@ def test_a_plans_hold_out_measures_the_campaign_after_it_ran(scenario: dict,
         ctl = held & (sends[s.CONTROL_FOR] == promo).to_numpy()
         assert (got["sent"], got["held_out"]) == (int(sent.sum()), int(ctl.sum()))
         diff = bought[sent].mean() - bought[ctl].mean()
-        assert got["buyers"]["per_customer"] == pytest.approx(diff)
-        assert got["revenue"]["total"] == pytest.approx(40.0 * diff * sent.sum())
+        assert got["buyers"]["unadjusted_per_customer"] == pytest.approx(diff)
+        assert got["revenue"]["unadjusted_per_customer"] == pytest.approx(40.0 * diff)
+        # adjusted for the customers' own past (CUPED): within the interval of the plain one
+        assert abs(got["buyers"]["per_customer"] - diff) < (
+            got["buyers"]["per_customer_hi95"] - got["buyers"]["per_customer"])
         mine = plan_csv[plan_csv["promotion"] == promo]
         assert got["plan"]["customers_in_plan"] == len(mine) == sent.sum()
         assert got["plan"]["revenue"]["predicted"] == pytest.approx(

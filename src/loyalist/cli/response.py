@@ -137,6 +137,10 @@ def evaluate_campaign(
               f"days after each send (data to {res['data_end']}); bought %: sent / held out; "
               "+buyers, +revenue: the effect in total ± its 95% interval", highlight=False)
     out.print(_campaign_table(res))
+    ratio = (res["total"].get("revenue") or {}).get("interval_vs_unadjusted")
+    if ratio is not None:
+        out.print(f"  adjusted: {res['adjustment']}; the total revenue interval is "
+                  f"{ratio:.0%} of the plain difference's", highlight=False)
     for r in res["promotions"].values():
         out.print(f"  {r['verdict']}", highlight=False)
     for n in res["notes"]:

@@ -127,7 +127,10 @@ def _blocks(res: dict[str, Any]) -> list[tuple[str, Any]]:
               "it on the same send day (or the campaign's common control group), in the "
               f"{w} days from the send. Effects are the difference in means, per customer "
               "sent and in total over the customers measured, with 95% intervals; an "
-              "interval that spans 0 means the campaign cannot tell the effect from chance."),
+              "interval that spans 0 means the campaign cannot tell the effect from chance. "
+              f"Each outcome is adjusted first: {res['adjustment']}, which narrows the "
+              "intervals where the past predicts the window (\"vs plain\" below: the "
+              "interval's width against the plain difference's)."),
     ]
     head = ["promotion", "sent", "held out", "buyers sent / held out",
             "extra buyers (95%)", "incremental revenue (95%)", "net after cost (95%)"]
@@ -165,16 +168,19 @@ def _blocks(res: dict[str, Any]) -> list[tuple[str, Any]]:
                                "yes" if q["within_interval"] else "no"])
         b.append(("table", (ph, pb)))
     b.append(("h2", "Per customer"))
-    ph = ["promotion", "outcome", "sent mean", "held-out mean", "difference (95%)", "p-value",
-          "detectable"]
+    ph = ["promotion", "outcome", "sent mean", "held-out mean", "difference (95%)",
+          "plain difference", "vs plain", "p-value", "detectable"]
     pb = []
     for name, r in [*res["promotions"].items(), (TOTAL, res["total"])]:
         for m in METRICS:
             if m in r:
                 e = r[m]
+                ratio = e.get("interval_vs_unadjusted")
                 pb.append([name, m, _num(e["sent_mean"], m), _num(e["held_out_mean"], m),
-                           interval(e, m, "per_customer"), f"{e['p_value']:.3f}",
-                           _num(e["detectable_per_customer"], m)])
+                           interval(e, m, "per_customer"),
+                           _num(e["unadjusted_per_customer"], m, True),
+                           f"{ratio:.2f}" if ratio is not None else "n/a",
+                           f"{e['p_value']:.3f}", _num(e["detectable_per_customer"], m)])
     b.append(("table", (ph, pb)))
     notes = [*res["notes"], "detectable: the smallest effect per customer these group sizes "
              "find with 80% power at 5% significance; a larger hold-out makes it smaller."]

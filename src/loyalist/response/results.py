@@ -9,7 +9,7 @@ customer sent, and in total over the sends measured. Outcomes, read from the tra
 ``[sent_at, sent_at + W)`` (cut at the end of the data while a window is still open):
 
 - ``buyers``: customers with a purchase (0/1);
-- ``orders``: distinct orders with a purchase;
+- ``orders``: orders with a purchase, each at the time of its first line;
 - ``revenue``: purchase value (gross of later returns, net of the discounts the prices carry,
   as the response model learns it);
 - ``margin``: that value less product costs (``unit_cost`` or ``margin`` of the products; at
@@ -17,10 +17,20 @@ customer sent, and in total over the sends measured. Outcomes, read from the tra
   :data:`~loyalist.response.data.DEFAULT_MARGIN_RATE`, an assumption said in the notes, when
   no product has a cost).
 
-Intervals are 95%, from the normal approximation of the difference of means: each exposure's
-outcome enters the estimate with a weight (a send +1, a control ``-sends / controls`` of its
-day), and the variance is the sum of squared weights times the variance of the exposure's
-group (its day's sends of that promotion, or its day's controls for it). The total over all
+Each outcome is first adjusted for the customer's own purchases in the :data:`PRE_DAYS` before
+the send (CUPED: less its regression on the same outcome then, fitted per send day over both
+arms). What a customer bought before the send cannot depend on the arm, so the difference
+keeps its expectation, and it loses the variance the past explains: on generated stores the
+intervals are 22-33% narrower for a coffee chain's weekly buyers, 0-6% for an electronics
+shop's (BENCHMARKS.md); with heavy-tailed spend on a small store one can come out a little
+wider. The
+plain difference of means is reported beside (``unadjusted_per_customer``) with the ratio of
+the interval widths (``interval_vs_unadjusted``).
+
+Intervals are 95%, from the normal approximation: each exposure's adjusted outcome enters the
+estimate with a weight (a send +1, a control ``-sends / controls`` of its day), and the
+variance is the sum of squared weights times the variance of the exposure's group (its
+day's sends of that promotion, or its day's controls for it). The total over all
 promotions adds the weights, so a control group shared by several promotions counts once
 with its combined weight (its error is common to them). ``detectable``: the smallest
 per-customer effect these group sizes would find with 80% power at 5% significance, ``(1.96 +
@@ -63,6 +73,10 @@ __all__ = ["METRICS", "campaign_results", "select_days"]
 #: outcome name -> exposure column
 METRICS = {"buyers": "y_purchased", "orders": "y_orders", "revenue": "y_spend",
            "margin": "y_margin"}
+#: outcome column -> its covariate: the same outcome in the days before the send
+COVARIATES = {col: "x_" + col.removeprefix("y_") for col in METRICS.values()}
+#: days before each send whose purchases adjust its outcomes (CUPED)
+PRE_DAYS = 90
 Z95 = NormalDist().inv_cdf(0.975)
 #: the power term of the detectable effect (80% power)
 Z_POWER = NormalDist().inv_cdf(0.8)
@@ -109,7 +123,9 @@ def _store_margin_rate(store: Store, end: pd.Timestamp) -> tuple[float, str]:
 def _exposures(store: Store, days: pd.Series, w: int, end: pd.Timestamp, rate: float
                ) -> pd.DataFrame:
     """One row per (customer, send time, promotion) sent on ``days``, with its window's
-    outcomes up to ``end`` (one query)."""
+    outcomes up to ``end`` and the same in the :data:`PRE_DAYS` before the send, ``x_*``
+    (one query)."""
+    after = "l.ordered_at >= e.sent_at"
     held = (f"max({s.CONTROL_FOR})" if store.has_column(s.T_PROMOTIONS, s.CONTROL_FOR)
             else "CAST(NULL AS VARCHAR)")
     costs = store.has_rows(s.T_PRODUCTS)
@@ -129,26 +145,32 @@ def _exposures(store: Store, days: pd.Series, w: int, end: pd.Timestamp, rate: f
                 FROM {s.T_PROMOTIONS}
                 WHERE CAST({s.SENT_AT} AS DATE) IN (SELECT d FROM __campaign_days)
                 GROUP BY 1, 2, 3
-            ), l AS (
-                SELECT t.{s.CUSTOMER_ID} AS customer_id, t.{s.ORDERED_AT} AS ordered_at,
-                       t.{s.ORDER_ID} AS order_id, t.{s.AMOUNT} AS amount,
-                       t.{s.AMOUNT} - {line_cost} AS profit
+            ), l AS (  -- orders, each at its first line's time: counted without DISTINCT
+                SELECT t.{s.CUSTOMER_ID} AS customer_id, min(t.{s.ORDERED_AT}) AS ordered_at,
+                       sum(t.{s.AMOUNT}) AS amount, sum(t.{s.AMOUNT} - {line_cost}) AS profit
                 FROM {s.T_TRANSACTIONS} t {join}
                 WHERE t.{s.QUANTITY} > 0 AND t.{s.LINE_KIND} <> 'cancellation'
                   AND NOT t.{s.IS_GUEST} AND t.{s.ORDERED_AT} < $end
+                  AND t.{s.ORDERED_AT} >= $first - to_days(CAST($pre AS INTEGER))
                   AND t.{s.CUSTOMER_ID} IN (SELECT customer_id FROM e)
+                GROUP BY t.{s.CUSTOMER_ID}, t.{s.ORDER_ID}
             )
             SELECT e.customer_id, e.sent_at, e.promotion, e.redeemed, e.redeemed_known, e.cost,
                    e.control_for,
-                   count(DISTINCT l.order_id) AS y_orders,
-                   coalesce(sum(l.amount), 0) AS y_spend,
-                   coalesce(sum(l.profit), 0) AS y_margin
+                   count(l.ordered_at) FILTER (WHERE {after}) AS y_orders,
+                   coalesce(sum(l.amount) FILTER (WHERE {after}), 0) AS y_spend,
+                   coalesce(sum(l.profit) FILTER (WHERE {after}), 0) AS y_margin,
+                   count(l.ordered_at) FILTER (WHERE NOT {after}) AS x_orders,
+                   coalesce(sum(l.amount) FILTER (WHERE NOT {after}), 0) AS x_spend,
+                   coalesce(sum(l.profit) FILTER (WHERE NOT {after}), 0) AS x_margin
             FROM e LEFT JOIN l
-              ON l.customer_id = e.customer_id AND l.ordered_at >= e.sent_at
+              ON l.customer_id = e.customer_id
+             AND l.ordered_at >= e.sent_at - to_days(CAST($pre AS INTEGER))
              AND l.ordered_at < e.sent_at + to_days(CAST($w AS INTEGER))
             GROUP BY ALL
             ORDER BY e.sent_at, e.customer_id, e.promotion""",
-            {"end": end.to_pydatetime(), "w": w, "rate": rate})
+            {"end": end.to_pydatetime(), "w": w, "rate": rate, "pre": PRE_DAYS,
+             "first": pd.Timestamp(days.min()).to_pydatetime()})
     finally:
         store.con.unregister("__campaign_days")
 
@@ -187,23 +209,56 @@ def _weights(frame: pd.DataFrame, promo: str, controls: pd.Series) -> tuple[np.n
                   "treated_mask": treated.to_numpy(), "measured_mask": measured.to_numpy()}
 
 
-def _estimate(coef: np.ndarray, y: pd.DataFrame, var: pd.DataFrame, n: int) -> dict[str, Any]:
+def _adjusted(frame: pd.DataFrame) -> pd.DataFrame:
+    """The outcomes adjusted for each customer's own in the :data:`PRE_DAYS` before the send
+    (CUPED): ``y - theta_d (x - mean_d(x))``, with ``theta_d`` the slope of ``y`` on ``x``
+    within the arms of send day ``d`` (the groups whose variances make the intervals), pooled
+    over them. ``x`` was fixed before the send, so the arms' difference keeps its
+    expectation and loses the variance ``x`` explains."""
+    out = frame[["campaign", s.PROMOTION, s.CONTROL_FOR]].copy()
+    day = frame.groupby("campaign", sort=False).ngroup().to_numpy()
+    arm = frame.groupby(["campaign", s.PROMOTION, s.CONTROL_FOR], dropna=False,
+                        sort=False).ngroup().to_numpy()
+
+    def mean(v: np.ndarray, g: np.ndarray) -> np.ndarray:  # each row's group mean
+        return (np.bincount(g, v) / np.bincount(g))[g]
+
+    for y, x in COVARIATES.items():
+        xv, yv = frame[x].to_numpy(dtype=float), frame[y].to_numpy(dtype=float)
+        dx, dy = xv - mean(xv, arm), yv - mean(yv, arm)
+        sxy, sxx = np.bincount(day, dx * dy)[day], np.bincount(day, dx * dx)[day]
+        theta = np.divide(sxy, sxx, out=np.zeros_like(sxy), where=sxx > 0)
+        out[y] = yv - theta * (xv - mean(xv, day))
+    return out
+
+
+def _estimate(coef: np.ndarray, raw: tuple[pd.DataFrame, pd.DataFrame],
+              adj: tuple[pd.DataFrame, pd.DataFrame], n: int) -> dict[str, Any]:
     """Per outcome: the measured sends' mean, the hold-out's (on the sends' days), the effect
-    per customer and in total with 95% intervals, its p-value and the detectable effect."""
+    per customer and in total with 95% intervals from the adjusted outcomes (``adj``: values
+    and group variances; :func:`_adjusted`), its p-value and the detectable effect; and the
+    unadjusted difference (``raw``) with how much narrower the adjusted interval is."""
     out: dict[str, Any] = {}
     sent = coef > 0
+
+    def effect(y: pd.Series, var: pd.Series) -> tuple[float, float]:
+        total = float(np.dot(coef, y.to_numpy(dtype=float)))
+        return total, float(np.sqrt(np.dot(coef ** 2, var.to_numpy(dtype=float))))
+
     for name, col in METRICS.items():
-        total = float(np.dot(coef, y[col].to_numpy(dtype=float)))
-        se_total = float(np.sqrt(np.dot(coef ** 2, var[col].to_numpy(dtype=float))))
+        raw_total, raw_se = effect(raw[0][col], raw[1][col])
+        total, se_total = effect(adj[0][col], adj[1][col])
         per, se = total / n, se_total / n
-        mean_sent = float(y.loc[sent, col].mean())
+        mean_sent = float(raw[0].loc[sent, col].mean())
         p = math.erfc(abs(per) / se / math.sqrt(2)) if se > 0 else (0.0 if per else 1.0)
         out[name] = {
-            "sent_mean": mean_sent, "held_out_mean": mean_sent - per,
+            "sent_mean": mean_sent, "held_out_mean": mean_sent - raw_total / n,
             "per_customer": per, "per_customer_lo95": per - Z95 * se,
             "per_customer_hi95": per + Z95 * se, "total": total,
             "total_lo95": total - Z95 * se_total, "total_hi95": total + Z95 * se_total,
             "p_value": p, "detectable_per_customer": (Z95 + Z_POWER) * se,
+            "unadjusted_per_customer": raw_total / n,
+            "interval_vs_unadjusted": se_total / raw_se if raw_se > 0 else None,
         }
     return out
 
@@ -290,9 +345,10 @@ def campaign_results(store: Store, *, sent_from: Any = None, sent_to: Any = None
     rate, source = _store_margin_rate(store, end)
     frame = _exposures(store, days, w, end, rate)
     frame["campaign"] = frame["sent_at"].astype("datetime64[ns]").dt.normalize()
-    frame["y_purchased"] = (frame["y_orders"] > 0).astype(float)
-    for c in ("y_orders", "y_spend", "y_margin"):
-        frame[c] = frame[c].astype(float)
+    for k in ("y", "x"):
+        frame[f"{k}_purchased"] = (frame[f"{k}_orders"] > 0).astype(float)
+        for c in ("orders", "spend", "margin"):
+            frame[f"{k}_{c}"] = frame[f"{k}_{c}"].astype(float)
     notes = []
     if source == "assumption":
         notes.append(f"no product has a unit cost or margin: margin is revenue x "
@@ -310,7 +366,9 @@ def campaign_results(store: Store, *, sent_from: Any = None, sent_to: Any = None
             notes.append(f"the window of {d.date()} is open: {seen} of {w} days observed "
                          f"(data end {(end - pd.Timedelta(days=1)).date()}); totals will grow as "
                          "later sales are loaded")
-    var = _group_variances(frame)
+    raw = (frame, _group_variances(frame))
+    adjusted = _adjusted(frame)
+    adj = (adjusted, _group_variances(adjusted))
     promos = sorted(p for p in frame[s.PROMOTION].unique() if p != CONTROL)
     rows: dict[str, Any] = {}
     total_coef = np.zeros(len(frame))
@@ -331,7 +389,7 @@ def campaign_results(store: Store, *, sent_from: Any = None, sent_to: Any = None
                               "measure it")
             rows[promo] = row
             continue
-        est = _estimate(coef, frame, var, arms["measured"])
+        est = _estimate(coef, raw, adj, arms["measured"])
         cost = float(cost_col[measured].fillna(0.0).sum())
         row.update(est)
         row["net"] = _net(est["margin"], cost)
@@ -346,12 +404,14 @@ def campaign_results(store: Store, *, sent_from: Any = None, sent_to: Any = None
                              "measured": n_all,
                              "held_out": int((total_coef < 0).sum())}
     if n_all:
-        total.update(_estimate(total_coef, frame, var, n_all))
+        total.update(_estimate(total_coef, raw, adj, n_all))
         total["net"] = _net(total["margin"], total_cost)
     if not any(r["measured"] for r in rows.values()):
         notes.append("no promotion of these days has a hold-out on its send day: nothing is "
                      "measured; keep a control group (`loyalist plan --holdout 0.1`)")
     return {"days": [str(d.date()) for d in days], "window_days": w, "windows": windows,
+            "adjustment": f"each outcome less its regression on the customer's own in the "
+                          f"{PRE_DAYS} days before the send, per send day (CUPED)",
             "data_end": str((end - pd.Timedelta(days=1)).date()), "margin_source": source,
             "margin_rate": rate, "promotions": rows, "total": total, "notes": notes,
             "plan_compared": plan is not None}
