@@ -264,9 +264,10 @@ class CampaignResponse(_Open):
     data_end: str = Field(description="The last day with sales read.")
     promotions: dict[str, dict[str, Any]] = Field(description=(
         "Per promotion: sent, measured, held_out, and per outcome (buyers, orders, revenue, "
-        "margin) sent_mean, held_out_mean, per_customer and total with _lo95/_hi95, p_value, "
-        "detectable_per_customer; net (after the recorded cost); verdict; plan (with "
-        "plan_id)."))
+        "margin) sent_mean, held_out_mean, per_customer and total with _lo95/_hi95 "
+        "(adjusted for the customer's own past 90 days), p_value, detectable_per_customer, "
+        "unadjusted_per_customer, interval_vs_unadjusted; net (after the recorded cost); "
+        "verdict; plan (with plan_id)."))
     total: dict[str, Any]
     notes: list[str]
 
