@@ -687,6 +687,11 @@ def test_a_plans_hold_out_measures_the_campaign_after_it_ran(scenario: dict,
     assert res["days"] == [str(pd.Timestamp(scenario["as_of"]).date())]
     assert res["windows"][0]["days_observed"] == 10 and not res["windows"][0]["complete"]
     assert any("is open: 10 of" in n for n in res["notes"])
+    # sends.csv carries no cost: the catalog's contact cost stands in, and says so
+    with Store(store, read_only=True) as st:
+        contact = dict(st.query("SELECT name, contact_cost FROM promotion_catalog")
+                       .itertuples(index=False, name=None))
+    assert any("carry no cost: the catalog's contact cost" in n for n in res["notes"])
     plan_csv = pd.read_csv(out / "plan.csv", dtype={s.CUSTOMER_ID: str})
     bought = pd.Series(buys.astype(float), index=sends.index)
     assert set(res["promotions"]) == set(plan_csv["promotion"])
@@ -700,6 +705,8 @@ def test_a_plans_hold_out_measures_the_campaign_after_it_ran(scenario: dict,
         # adjusted for the customers' own past (CUPED): within the interval of the plain one
         assert abs(got["buyers"]["per_customer"] - diff) < (
             got["buyers"]["per_customer_hi95"] - got["buyers"]["per_customer"])
+        assert got["cost"] == pytest.approx(contact[promo] * sent.sum())
+        assert got["net"]["total"] == pytest.approx(got["margin"]["total"] - got["cost"])
         mine = plan_csv[plan_csv["promotion"] == promo]
         assert got["plan"]["customers_in_plan"] == len(mine) == sent.sum()
         assert got["plan"]["revenue"]["predicted"] == pytest.approx(

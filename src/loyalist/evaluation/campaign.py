@@ -31,7 +31,7 @@ def campaign_table(res: dict[str, Any]) -> pd.DataFrame:
     for name, r in [*res["promotions"].items(), (TOTAL, res["total"])]:
         row: dict[str, Any] = {"promotion": name, "sent": r["sent"], "measured": r["measured"],
                                "held_out": r["held_out"], "redeemed": r.get("redeemed"),
-                               "recorded_cost": r.get("recorded_cost")}
+                               "cost": r.get("cost")}
         for m in METRICS:
             e = r.get(m) or {}
             for k in ("sent_mean", "held_out_mean", "per_customer", "per_customer_lo95",

@@ -36,8 +36,9 @@ with its combined weight (its error is common to them). ``detectable``: the smal
 per-customer effect these group sizes would find with 80% power at 5% significance, ``(1.96 +
 0.84) x`` the standard error: a hold-out too small to tell shows up there.
 
-The recorded ``cost`` of the sends (the promotions table's column, typically the contact
-cost; discounts are in the prices, so in the margin) is subtracted for the ``net`` result.
+The ``cost`` of the sends (the promotions table's column, typically the contact cost; where
+a send carries none, as in a plan's ``sends.csv``, the catalog's contact cost of its
+promotion; discounts are in the prices, so in the margin) is subtracted for the ``net``.
 
 With a plan's customers (``plan.csv`` of ``loyalist plan``, or the store's ``plan_customers``),
 each promotion's predicted incremental buyers, revenue and margin over the customers measured
@@ -264,12 +265,31 @@ def _estimate(coef: np.ndarray, raw: tuple[pd.DataFrame, pd.DataFrame],
 
 
 def _net(margin: dict[str, Any], cost: float) -> dict[str, Any]:
-    """Incremental margin less the recorded cost of the sends measured, and its return on
-    that cost (None without a cost)."""
+    """Incremental margin less the cost of the sends measured (:func:`_costs`), and its
+    return on that cost (None without a cost)."""
     net = margin["total"] - cost
     return {"total": net, "lo95": margin["total_lo95"] - cost,
             "hi95": margin["total_hi95"] - cost, "cost": cost,
             "roi": net / cost if cost > 0 else None}
+
+
+def _costs(store: Store, frame: pd.DataFrame, notes: list[str]) -> pd.Series:
+    """Each exposure's cost: as the promotions table records it, else (a plan's sends.csv
+    carries none) the catalog's contact cost of its promotion, said in ``notes``. Discounts
+    are in the prices, so in the margin, not here."""
+    cost = pd.to_numeric(frame["cost"], errors="coerce")
+    missing = cost.isna() & (frame[s.PROMOTION] != CONTROL)
+    if missing.any() and store.has_rows(s.T_CATALOG):
+        cat = store.query(f"SELECT {s.NAME} AS name, {s.CONTACT_COST} AS c FROM {s.T_CATALOG} "
+                          f"WHERE {s.CONTACT_COST} IS NOT NULL")
+        fill = frame.loc[missing, s.PROMOTION].map(dict(zip(cat["name"], cat["c"],
+                                                             strict=True)))
+        cost = cost.fillna(fill)
+        n = int(fill.notna().sum())
+        if n:
+            notes.append(f"{n:,} sends carry no cost: the catalog's contact cost of their "
+                         "promotion is used")
+    return cost
 
 
 def _verdict(promo: str, est: dict[str, Any], n: int, held: int) -> str:
@@ -373,7 +393,7 @@ def campaign_results(store: Store, *, sent_from: Any = None, sent_to: Any = None
     rows: dict[str, Any] = {}
     total_coef = np.zeros(len(frame))
     total_cost = 0.0
-    cost_col = pd.to_numeric(frame["cost"], errors="coerce")
+    cost_col = _costs(store, frame, notes)
     for promo in promos:
         coef, arms = _weights(frame, promo, controls_of(frame, promo))
         treated, measured = arms.pop("treated_mask"), arms.pop("measured_mask")
@@ -381,7 +401,7 @@ def campaign_results(store: Store, *, sent_from: Any = None, sent_to: Any = None
         known = red["redeemed_known"].to_numpy(dtype=bool)
         row: dict[str, Any] = {**arms,
                                "redeemed": int(red["redeemed"].sum()) if known.any() else None,
-                               "recorded_cost": float(cost_col[treated].sum())
+                               "cost": float(cost_col[treated].sum())
                                if cost_col[treated].notna().any() else None}
         if arms["measured"] == 0:
             row["verdict"] = (f"{promo}: not measurable, no customer was held out from it on its "
