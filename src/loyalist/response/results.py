@@ -220,9 +220,11 @@ def _audiences(frame: pd.DataFrame) -> np.ndarray:
     """Each exposure's experiment population, as group codes: a targeted hold-out's
     promotion's sends and its controls (``control_for`` naming a promotion sent that day)
     form one per send day; everything else of the day (a randomised campaign) another."""
-    ctrl = (frame[s.PROMOTION] == CONTROL).to_numpy()
     held = frame[s.CONTROL_FOR]
     day = frame["campaign"]
+    if held.isna().all():  # randomised campaigns only: one population per day
+        return day.groupby(day, sort=False).ngroup().to_numpy()
+    ctrl = (frame[s.PROMOTION] == CONTROL).to_numpy()
     sent = pd.MultiIndex.from_arrays([day[~ctrl], frame.loc[~ctrl, s.PROMOTION].astype(str)])
     own = pd.MultiIndex.from_arrays([day, held.astype(str)])
     specific = ctrl & held.notna().to_numpy() & own.isin(sent.unique())
