@@ -42,7 +42,7 @@ from loyalist.store import Store
 log = logging.getLogger(__name__)
 
 __all__ = ["CONTROL", "DEFAULT_MARGIN_RATE", "OUTCOMES", "TrainingSet", "build_exposures",
-           "controls_of", "promotion_arms",
+           "controls_of", "exposure_rows", "promotion_arms", "purchase_lines",
            "build_training_set", "campaign_dates", "catalog_categories", "category_margins",
            "default_window_days",
            "feature_columns", "offer_item_prices", "response_features", "share_column"]
@@ -60,7 +60,16 @@ DROP_BITS = 20
 ID_COLUMNS = ("customer_id", "as_of", "first_purchase_at", "last_purchase_at")
 #: columns of the feature frame used to price an offer, not to learn the response
 CONTEXT_COLUMNS = ("margin_rate", "basket")
-_BUY = f"{s.QUANTITY} > 0 AND {s.LINE_KIND} <> 'cancellation' AND NOT {s.IS_GUEST}"
+
+
+def purchase_lines(alias: str = "") -> str:
+    """SQL: the line is a customer's purchase (not a return, cancellation or guest line);
+    with ``alias``, of the table so aliased."""
+    a = f"{alias}." if alias else ""
+    return f"{a}{s.QUANTITY} > 0 AND {a}{s.LINE_KIND} <> 'cancellation' AND NOT {a}{s.IS_GUEST}"
+
+
+_BUY = purchase_lines()
 
 
 @dataclass
@@ -381,6 +390,23 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
             and (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))]
 
 
+def exposure_rows(store: Store, where: str) -> str:
+    """SQL: the ``promotions`` rows matching ``where`` as exposures, one per (customer, send
+    time, promotion): ``customer_id, sent_at, promotion, redeemed, redeemed_known, cost,
+    control_for``."""
+    # a store written before the column existed, opened read-only (not migrated): none
+    held = (f"max({s.CONTROL_FOR})" if store.has_column(s.T_PROMOTIONS, s.CONTROL_FOR)
+            else "CAST(NULL AS VARCHAR)")
+    return f"""
+        SELECT {s.CUSTOMER_ID} AS customer_id, {s.SENT_AT} AS sent_at,
+               {s.PROMOTION} AS promotion, bool_or(coalesce({s.REDEEMED}, false)) AS redeemed,
+               bool_or({s.REDEEMED} IS NOT NULL) AS redeemed_known,
+               max({s.COST}) AS cost, {held} AS control_for
+        FROM {s.T_PROMOTIONS}
+        WHERE {where}
+        GROUP BY 1, 2, 3"""
+
+
 def _outcomes(store: Store, w: int, cutoff: pd.Timestamp, sent_from: pd.Timestamp | None
               ) -> pd.DataFrame:
     """Exposures with complete windows by ``cutoff`` and their window outcomes (one query)."""
@@ -388,19 +414,9 @@ def _outcomes(store: Store, w: int, cutoff: pd.Timestamp, sent_from: pd.Timestam
     params: dict[str, object] = {"cutoff": cutoff.to_pydatetime(), "w": w}
     if sent_from is not None:
         params["sent_from"] = sent_from.to_pydatetime()
-    # a store written before the column existed, opened read-only (not migrated): none
-    held = (f"max({s.CONTROL_FOR})" if store.has_column(s.T_PROMOTIONS, s.CONTROL_FOR)
-            else "CAST(NULL AS VARCHAR)")
     return store.query(f"""
-        WITH e AS (
-            SELECT {s.CUSTOMER_ID} AS customer_id, {s.SENT_AT} AS sent_at,
-                   {s.PROMOTION} AS promotion, bool_or(coalesce({s.REDEEMED}, false)) AS redeemed,
-                   bool_or({s.REDEEMED} IS NOT NULL) AS redeemed_known,
-                   max({s.COST}) AS cost, {held} AS control_for
-            FROM {s.T_PROMOTIONS}
-            WHERE {s.SENT_AT} + to_days(CAST($w AS INTEGER)) <= $cutoff {lo}
-            GROUP BY 1, 2, 3
-        )
+        WITH e AS ({exposure_rows(store, f"{s.SENT_AT} + to_days(CAST($w AS INTEGER)) "
+                                         f"<= $cutoff {lo}")})
         SELECT e.customer_id, e.sent_at, e.promotion, e.redeemed, e.redeemed_known, e.cost,
                e.control_for,
                count(DISTINCT t.{s.ORDER_ID}) AS y_orders,
@@ -408,8 +424,7 @@ def _outcomes(store: Store, w: int, cutoff: pd.Timestamp, sent_from: pd.Timestam
         FROM e LEFT JOIN {s.T_TRANSACTIONS} t
           ON t.{s.CUSTOMER_ID} = e.customer_id AND t.{s.ORDERED_AT} >= e.sent_at
          AND t.{s.ORDERED_AT} < e.sent_at + to_days(CAST($w AS INTEGER))
-         AND t.{s.ORDERED_AT} < $cutoff
-         AND t.{s.QUANTITY} > 0 AND t.{s.LINE_KIND} <> 'cancellation' AND NOT t.{s.IS_GUEST}
+         AND t.{s.ORDERED_AT} < $cutoff AND {purchase_lines("t")}
         GROUP BY ALL
         ORDER BY e.sent_at, e.customer_id, e.promotion""", params)
 

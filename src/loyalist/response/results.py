@@ -66,7 +66,9 @@ from loyalist.response.data import (
     campaign_dates,
     controls_of,
     default_window_days,
+    exposure_rows,
     promotion_arms,
+    purchase_lines,
 )
 from loyalist.store import Store
 
@@ -128,8 +130,6 @@ def _exposures(store: Store, days: pd.Series, w: int, end: pd.Timestamp, rate: f
     outcomes up to ``end`` and the same in the :data:`PRE_DAYS` before the send, ``x_*``
     (one query)."""
     after = "l.ordered_at >= e.sent_at"
-    held = (f"max({s.CONTROL_FOR})" if store.has_column(s.T_PROMOTIONS, s.CONTROL_FOR)
-            else "CAST(NULL AS VARCHAR)")
     costs = store.has_rows(s.T_PRODUCTS)
     line_cost = (f"coalesce(t.{s.QUANTITY} * p.{s.UNIT_COST}, t.{s.AMOUNT} * (1 - p.{s.MARGIN}),"
                  f" t.{s.AMOUNT} * (1 - $rate))" if costs else f"t.{s.AMOUNT} * (1 - $rate)")
@@ -138,21 +138,13 @@ def _exposures(store: Store, days: pd.Series, w: int, end: pd.Timestamp, rate: f
     store.con.register("__campaign_days", pd.DataFrame({"d": pd.to_datetime(days).dt.date}))
     try:
         return store.query(f"""
-            WITH e AS (
-                SELECT {s.CUSTOMER_ID} AS customer_id, {s.SENT_AT} AS sent_at,
-                       {s.PROMOTION} AS promotion,
-                       bool_or(coalesce({s.REDEEMED}, false)) AS redeemed,
-                       bool_or({s.REDEEMED} IS NOT NULL) AS redeemed_known,
-                       max({s.COST}) AS cost, {held} AS control_for
-                FROM {s.T_PROMOTIONS}
-                WHERE CAST({s.SENT_AT} AS DATE) IN (SELECT d FROM __campaign_days)
-                GROUP BY 1, 2, 3
+            WITH e AS ({exposure_rows(store, f"CAST({s.SENT_AT} AS DATE) IN "
+                                             "(SELECT d FROM __campaign_days)")}
             ), l AS (  -- orders, each at its first line's time: counted without DISTINCT
                 SELECT t.{s.CUSTOMER_ID} AS customer_id, min(t.{s.ORDERED_AT}) AS ordered_at,
                        sum(t.{s.AMOUNT}) AS amount, sum(t.{s.AMOUNT} - {line_cost}) AS profit
                 FROM {s.T_TRANSACTIONS} t {join}
-                WHERE t.{s.QUANTITY} > 0 AND t.{s.LINE_KIND} <> 'cancellation'
-                  AND NOT t.{s.IS_GUEST} AND t.{s.ORDERED_AT} < $end
+                WHERE {purchase_lines("t")} AND t.{s.ORDERED_AT} < $end
                   AND t.{s.ORDERED_AT} >= $first - to_days(CAST($pre AS INTEGER))
                   AND t.{s.CUSTOMER_ID} IN (SELECT customer_id FROM e)
                 GROUP BY t.{s.CUSTOMER_ID}, t.{s.ORDER_ID}
