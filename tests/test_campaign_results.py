@@ -254,6 +254,7 @@ def test_the_main_jobs_line_on_the_latest_campaign(store: Path) -> None:
     assert brief["total"]["incremental_revenue"] == tot["revenue"]["total"]
     assert set(brief["promotions"]) == set(res["promotions"])
     line = campaign_line(res)
+    assert brief["line"] == line  # what `demo` prints, as `run` does
     assert line.startswith(f"{res['days'][0]}: {tot['sent']:,} sent, {tot['held_out']:,} held")
     assert f"{tot['revenue']['total']:+,.0f} (95%: " in line
     assert line.endswith(f"of {len(res['promotions'])} promotions measurably positive")

@@ -424,14 +424,7 @@ def demo(
         out.print(f"recommendations ({task}): best {summ['best_model']}, HR@10 "
                   f"{summ['best_hr_lift']:+.1%} and NDCG@10 {summ['best_ndcg_lift']:+.1%} "
                   "vs recent popularity")
-    camp = res["campaign"]
-    rev = camp["total"]
-    if rev["incremental_revenue"] is not None:
-        out.print(f"latest campaign ({', '.join(camp['days'])}): {rev['sent']:,} sent, "
-                  f"{rev['held_out']:,} held out; incremental revenue "
-                  f"{rev['incremental_revenue']:+,.0f} (95%: "
-                  f"{rev['incremental_revenue_lo95']:+,.0f} to "
-                  f"{rev['incremental_revenue_hi95']:+,.0f}) in {camp['window_days']} days")
+    out.print(f"latest campaign {res['campaign']['line']}", highlight=False)
     from loyalist.cli.plan import short_line
 
     pl = res["plan"]

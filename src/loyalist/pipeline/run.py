@@ -125,8 +125,9 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
 
 
 def campaign_summary(res: dict[str, Any]) -> dict[str, Any]:
-    """The latest campaign's readout in brief: its days, and per promotion (and for all) the
-    customers sent and held out and the incremental revenue with its 95% interval."""
+    """The latest campaign's readout in brief: its days, per promotion (and for all) the
+    customers sent and held out and the incremental revenue with its 95% interval, and the
+    :func:`campaign_line` the commands print."""
     def brief(r: dict[str, Any]) -> dict[str, Any]:
         rev = r.get("revenue") or {}
         return {"sent": r["sent"], "held_out": r["held_out"],
@@ -136,7 +137,7 @@ def campaign_summary(res: dict[str, Any]) -> dict[str, Any]:
 
     return {"days": res["days"], "window_days": res["window_days"],
             "promotions": {p: brief(r) for p, r in res["promotions"].items()},
-            "total": brief(res["total"])}
+            "total": brief(res["total"]), "line": campaign_line(res)}
 
 
 def campaign_line(res: dict[str, Any]) -> str:
