@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import datetime
 from typing import Any
 
@@ -398,13 +399,25 @@ def forecast(r: Reader, *, limit: int = 10_000) -> dict[str, Any]:
     return clean({"as_of": ts, "rows": rows})
 
 
+def option_fields(msg: str, options: dict[str, str]) -> str:
+    """A library message as the API's: each CLI option of ``options`` named as its request
+    field or query parameter, outside the `commands` the message suggests."""
+    parts = msg.split("`")
+    parts[::2] = [re.sub(r"(?<![\w-])--[a-z][a-z-]*",
+                         lambda m: options.get(m.group(), m.group()), x) for x in parts[::2]]
+    return "`".join(parts)
+
+
+#: the ``loyalist evaluate campaign`` options its messages name, as ``GET
+#: /campaigns/results`` query parameters
+CAMPAIGN_OPTIONS = {"--from": "from", "--to": "to", "--window": "window", "--plan": "plan_id"}
+
+
 def campaign(r: Reader, *, sent_from: str | None = None, sent_to: str | None = None,
              window_days: int | None = None, plan_id: str | None = None) -> dict[str, Any]:
     """What a campaign made against its hold-out (``loyalist evaluate campaign``): the latest
     send day, those from ``sent_from`` to ``sent_to``, or the saved plan ``plan_id``'s (whose
     predictions then stand beside). NotFound when the store has nothing to measure there."""
-    import re
-
     from loyalist.errors import DataError
     from loyalist.pipeline.promotions import no_such_plan, stored_plan_customers
     from loyalist.response.results import campaign_results
@@ -421,8 +434,7 @@ def campaign(r: Reader, *, sent_from: str | None = None, sent_to: str | None = N
         res = campaign_results(st, sent_from=sent_from, sent_to=sent_to,
                                window_days=window_days, plan=planned)
     except (DataError, ParameterError) as e:
-        # the CLI's options as this endpoint's query parameters
-        msg = re.sub(r"--(from|to)\b", r"\1", str(e)).replace("window_days=", "window=")
+        msg = option_fields(str(e), CAMPAIGN_OPTIONS).replace("window_days=", "window=")
         msg = msg.replace("`loyalist plan --holdout 0.1`", "POST /plans with \"holdout\": 0.1")
         raise (NotFound(msg) if isinstance(e, DataError) else ParameterError(msg)) from None
     return clean(res)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from loyalist import jsontext, pipeline
 from loyalist.api.models import PlanRequest
+from loyalist.api.reads import option_fields
 from loyalist.api.storegate import StoreGate
 from loyalist.errors import LoyalistError
 from loyalist.schema import NEW_SEGMENT
@@ -67,10 +68,7 @@ def plan_message(msg: str) -> str:
     """A :func:`loyalist.pipeline.plan` message as the API's: request fields for the CLI's
     options (outside the `commands` it suggests), and why its segment of customers with no
     purchase has no customer list."""
-    parts = msg.split("`")
-    parts[::2] = [re.sub(r"(?<![\w-])--[a-z][a-z-]*",
-                         lambda m: PLAN_OPTIONS.get(m.group(), m.group()), x) for x in parts[::2]]
-    msg = "`".join(parts)
+    msg = option_fields(msg, PLAN_OPTIONS)
     if msg.startswith("segments ") and NEW_SEGMENT in msg:
         msg += (f" ({NEW_SEGMENT!r}: registered customers with no purchase yet; they have no "
                 "scores, so GET /customers and GET /segments do not list them)")
