@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -59,14 +60,11 @@ def refit_predictions(store: Path, ts: pd.Timestamp, catalog: pd.DataFrame,
     return model.predict(feats)
 
 
-def run(scenario: str, customers: int, months: int, seed: int, budget_scale: float,
+def run(scenario: str, customers: int, months: int, seed: int, budget_scales: list[float],
         work: Path, model_seeds: int = 1) -> dict:
     from loyalist import pipeline
     from loyalist.generate import SCENARIOS
-    from loyalist.promote.catalog import Constraints, PlanParams
     from loyalist.promote.context import PlanContext
-    from loyalist.promote.evaluate import evaluate_against_truth
-    from loyalist.promote.plan import make_plan
     from loyalist.response import compare_with_truth
     from loyalist.store import Store
 
@@ -86,44 +84,64 @@ def run(scenario: str, customers: int, months: int, seed: int, budget_scale: flo
                       inp["competitors"], season_factor=inp["season_factor"],
                       season_note=inp["season_note"], promotion_season=inp["promotion_season"])
     m = SCENARIOS[scenario]
-    # the monthly budget is for the default customer count; scale it with the customers
-    budget = m.monthly_budget * customers / m.default_customers * budget_scale
-    out = {"customers": customers, "budget": budget, "response_fit_predict_s": response_s,
+    out = {"customers": customers, "response_fit_predict_s": response_s,
            "season_factor": inp["season_factor"],
            "prediction_vs_truth": compare_with_truth(inp["predictions"], truth)["all"],
-           "goals": {}}
+           "budgets": {}}
+    refits = [refit_predictions(store, ts, inp["catalog"], k) for k in range(1, model_seeds)]
+    for scale in budget_scales:
+        # the monthly budget is for the default customer count; scale it with the customers
+        budget = m.monthly_budget * customers / m.default_customers * scale
+        out["budgets"][str(scale)] = {"budget": budget, "goals": plan_goals(
+            scenario, inp["predictions"], refits, truth, ctx, budget)}
+    first = out["budgets"][str(budget_scales[0])]
+    out["budget"], out["goals"] = first["budget"], first["goals"]
+    return out
+
+
+def plan_goals(scenario: str, predictions: pd.DataFrame, refits: list[pd.DataFrame],
+               truth: pd.DataFrame, ctx: Any, budget: float) -> dict:
+    """Each goal's plan at ``budget`` scored against the truth, with the baselines, the
+    plan's predicted spend (does the budget bind?) and the refitted models' shares."""
+    from loyalist.promote.catalog import Constraints, PlanParams
+    from loyalist.promote.evaluate import evaluate_against_truth
+    from loyalist.promote.plan import make_plan
+
+    goals: dict = {}
     for goal in GOALS[scenario]:
         params = PlanParams(budget=budget, goal=goal)
         t1 = time.perf_counter()
-        res = make_plan(inp["predictions"], ctx, params, Constraints(), with_baseline=False)
+        res = make_plan(predictions, ctx, params, Constraints(), with_baseline=False)
         plan_s = time.perf_counter() - t1
-        ev = evaluate_against_truth(inp["predictions"], truth, ctx, params, Constraints())
+        ev = evaluate_against_truth(predictions, truth, ctx, params, Constraints())
         row: dict = {k: v["share_of_oracle"] for k, v in ev.items()
-               if isinstance(v, dict) and "share_of_oracle" in v}
+                     if isinstance(v, dict) and "share_of_oracle" in v}
         row.update(plan_s=plan_s, predicted_value=res["summary"]["expected_value"],
                    true_value=ev["model"]["true_value"], gap=res["summary"]["optimizer"]["gap"],
                    method=res["summary"]["optimizer"]["method"],
-                   targeted=res["summary"]["customers_targeted"])
-        out["goals"][goal] = row
-        print(f"  {scenario:12s} {goal:16s} model {row['model']:.1%}  random "
+                   targeted=res["summary"]["customers_targeted"],
+                   spend=res["summary"]["spend"], budget=budget,
+                   oracle_true_spend=ev["oracle"]["true_spend"])
+        goals[goal] = row
+        print(f"  {scenario:12s} {goal:16s} budget {budget:,.0f} spend {row['spend']:,.0f}  "
+              f"model {row['model']:.1%}  random "
               f"{row['random']:.1%}  cheapest {row['cheapest_for_everyone']:.1%}  churn-first "
               f"{row.get('highest_churn_first', float('nan')):.1%}  predicted/true value "
               f"{row['predicted_value'] / max(row['true_value'], 1e-9):.2f}  plan {plan_s:.2f} s",
               flush=True)
-    for k in range(1, model_seeds):
-        pred = refit_predictions(store, ts, inp["catalog"], k)
+    for pred in refits:
         for goal in GOALS[scenario]:
             ev = evaluate_against_truth(pred, truth, ctx, PlanParams(budget=budget, goal=goal),
                                         Constraints())
-            out["goals"][goal].setdefault("model_by_seed", [out["goals"][goal]["model"]])
-            out["goals"][goal]["model_by_seed"].append(ev["model"]["share_of_oracle"])
-    for goal, row in out["goals"].items():
+            goals[goal].setdefault("model_by_seed", [goals[goal]["model"]])
+            goals[goal]["model_by_seed"].append(ev["model"]["share_of_oracle"])
+    for goal, row in goals.items():
         if "model_by_seed" in row:
             v = row["model_by_seed"]
             row["model_median"] = statistics.median(v)
             print(f"  {scenario:12s} {goal:16s} model over {len(v)} model seeds: median "
                   f"{row['model_median']:.1%}, {min(v):.1%}-{max(v):.1%}", flush=True)
-    return out
+    return goals
 
 
 def main() -> None:
@@ -131,8 +149,9 @@ def main() -> None:
     ap.add_argument("--customers", type=int, default=5000)
     ap.add_argument("--months", type=int, default=18)
     ap.add_argument("--seed", type=int, default=11)
-    ap.add_argument("--budget-scale", type=float, default=1.0,
-                    help="multiple of the scenario's monthly budget (scaled to customers)")
+    ap.add_argument("--budget-scale", type=float, nargs="+", default=[1.0],
+                    help="multiples of the scenario's monthly budget (scaled to customers), "
+                         "each planned on the same trained store; the first is the headline")
     ap.add_argument("--quick", action="store_true", help="1,500 customers")
     ap.add_argument("--scenarios", nargs="+", default=list(GOALS), choices=list(GOALS))
     ap.add_argument("--model-seeds", type=int, default=1,
