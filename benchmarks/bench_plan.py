@@ -116,17 +116,22 @@ def plan_goals(scenario: str, predictions: pd.DataFrame, refits: list[pd.DataFra
         ev = evaluate_against_truth(predictions, truth, ctx, params, Constraints())
         row: dict = {k: v["share_of_oracle"] for k, v in ev.items()
                      if isinstance(v, dict) and "share_of_oracle" in v}
+        row["at_its_spend"] = {k: v["share_of_oracle_at_its_spend"] for k, v in ev.items()
+                               if isinstance(v, dict) and "share_of_oracle_at_its_spend" in v}
+        row["true_spend"] = {k: v["true_spend"] for k, v in ev.items()
+                             if isinstance(v, dict) and "true_spend" in v}
         row.update(plan_s=plan_s, predicted_value=res["summary"]["expected_value"],
                    true_value=ev["model"]["true_value"], gap=res["summary"]["optimizer"]["gap"],
                    method=res["summary"]["optimizer"]["method"],
                    targeted=res["summary"]["customers_targeted"],
-                   spend=res["summary"]["spend"], budget=budget,
-                   oracle_true_spend=ev["oracle"]["true_spend"])
+                   spend=res["summary"]["spend"], budget=budget)
         goals[goal] = row
         print(f"  {scenario:12s} {goal:16s} budget {budget:,.0f} spend {row['spend']:,.0f}  "
               f"model {row['model']:.1%}  random "
               f"{row['random']:.1%}  cheapest {row['cheapest_for_everyone']:.1%}  churn-first "
-              f"{row.get('highest_churn_first', float('nan')):.1%}  predicted/true value "
+              f"{row.get('highest_churn_first', float('nan')):.1%}  at its true spend "
+              f"{row['true_spend']['model']:,.0f}: {row['at_its_spend']['model']:.1%}  "
+              f"predicted/true value "
               f"{row['predicted_value'] / max(row['true_value'], 1e-9):.2f}  plan {plan_s:.2f} s",
               flush=True)
     for pred in refits:

@@ -290,6 +290,27 @@ def test_plan_beats_baselines_against_truth(scenario: dict, goal: str) -> None:
     assert r["oracle_gap"] < 1e-3
 
 
+def test_a_plan_that_truly_overspends_is_compared_with_the_oracle_at_its_spend(
+        scenario: dict) -> None:
+    """Plans are chosen under predicted costs, the oracle under true ones: where the truth's
+    costs are higher, a plan at a binding budget truly spends more than the oracle may and its
+    share of the oracle passes 100%; compared with the oracle given the plan's own true spend,
+    it cannot."""
+    truth = scenario["truth"].copy()
+    truth["discount_cost"] = truth["discount_cost"] * 3.0
+    r = evaluate_against_truth(scenario["inp"]["predictions"], truth, _ctx(scenario),
+                               PlanParams(budget=1500, goal="revenue"), Constraints())
+    assert r["model"]["true_spend"] > 1500 * 1.5, r["model"]
+    assert r["model"]["share_of_oracle"] > 1.0, r["model"]
+    assert r["model"]["share_of_oracle_at_its_spend"] <= 1.0 + 1e-3, r["model"]
+    assert r["oracle"]["true_spend"] <= 1500 * (1 + 1e-9)
+    assert r["oracle"]["share_of_oracle_at_its_spend"] == r["oracle"]["share_of_oracle"] == 1.0
+    for name in ("random", "cheapest_for_everyone", "highest_churn_first"):
+        if r[name]["true_spend"] > 1500 * (1 + 1e-9):
+            assert (r[name]["share_of_oracle_at_its_spend"]
+                    < r[name]["share_of_oracle"]), (name, r[name])
+
+
 def test_ineligible_customers_are_never_chosen(scenario: dict) -> None:
     ctx = _ctx(scenario)
     cust = ctx.customers
