@@ -143,8 +143,50 @@ def test_columns_found_by_the_words_of_their_names(tmp_path: Path) -> None:
 def test_two_date_columns_of_equal_standing_are_not_guessed(tmp_path: Path) -> None:
     rows = [{"customer": "a", "sku": "x", "qty": 1, "price": 2.0, "first_dt": "2024-01-01",
              "second_dt": "2024-01-02"}]
-    with pytest.raises(DataError, match="missing required column.*ordered_at"):
+    with pytest.raises(DataError, match=r"missing required column.*ordered_at.* Its columns "
+                                        r"'first_dt', 'second_dt' hold dates: name the order "
+                                        r"date, e.g. --map ordered_at=first_dt"):
         _ingest(tmp_path, [write_csv(tmp_path / "t.csv", rows)])
+    assert not (tmp_path / "s.duckdb").exists() or Store(tmp_path / "s.duckdb").count(
+        "transactions") == 0
+
+
+def test_the_one_column_holding_dates_is_the_order_date_whatever_its_name(
+        tmp_path: Path) -> None:
+    """A German till export (Bon, Kunde, Zeitpunkt, ...; semicolons, decimal commas, times
+    with their offset): no synonym names 'Zeitpunkt', but it is the only column whose values
+    are dates, so it is read as the order date and the report says so; the weights sold by
+    the kilo and the local times are kept as written. A numeric column is never taken for
+    dates (its values could be ids or amounts)."""
+    path = tmp_path / "kasse.csv"
+    path.write_text("Bon;Kunde;Zeitpunkt;Artikel;Menge;Einzelpreis;Filiale\n"
+                    "B1;K1;2024-04-08T09:11:00+01:00;A5;0,881;1,35;F0\n"
+                    "B1;K1;2024-04-08T09:11:00+01:00;A66;2;5,62;F0\n"
+                    "B2;K2;2024-04-09T17:40:00+01:00;A5;1,5;1,35;F1\n", encoding="utf-8")
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert rep["columns"]["ordered_at"] == "Zeitpunkt" and rep["rows_loaded"] == 3
+    assert any(a.startswith("ordered_at read from column 'Zeitpunkt' (found by its values")
+               for a in rep["assumptions"]), rep["assumptions"]
+    got = st.query("SELECT ordered_at, quantity FROM transactions ORDER BY ordered_at, "
+                   "quantity")
+    assert [str(x) for x in got.ordered_at] == ["2024-04-08 09:11:00"] * 2 + [
+        "2024-04-09 17:40:00"]
+    assert list(got.quantity) == [0.881, 2.0, 1.5]
+    # beside a shipping date, still the one: a delivery or shipping date is never the order's
+    ship = tmp_path / "kasse2.csv"
+    ship.write_text("Bon;Kunde;Zeitpunkt;Artikel;Menge;Einzelpreis;shipped_on\n"
+                    "B1;K1;2024-04-08T09:11:00+01:00;A5;0,881;1,35;2024-04-10\n",
+                    encoding="utf-8")
+    (tmp_path / "s2").mkdir()
+    _, (rep2,) = _ingest(tmp_path / "s2", [ship])
+    assert rep2["columns"]["ordered_at"] == "Zeitpunkt"
+    # the same sales with the date as yyyymmdd numbers under an unknown name: not guessed
+    numeric = write_csv(tmp_path / "n.csv", [
+        {"order_id": "o1", "customer_id": "a", "product_id": "x", "quantity": 1,
+         "unit_price": 2.0, "stempel": 20240105}])
+    (tmp_path / "n").mkdir()
+    with pytest.raises(DataError, match="missing required column.*ordered_at"):
+        _ingest(tmp_path / "n", [numeric])
 
 
 def test_order_status_cancelled_rows_are_quarantined(tmp_path: Path) -> None:

@@ -144,6 +144,10 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
         tbls = [s.T_TRANSACTIONS if i in lines_of or i in heads
                 else table if table != "auto" else tables.detect_table(src.headers)
                 for i, src in enumerate(sources)]
+        dated: dict[int, tuple[str, ...]] = {}
+        if fmt in ("auto", "generic") and day_one is None:
+            mapping, sources, dated = _dates_by_value(con, sources, tbls, mapping,
+                                                      {*lines_of, *heads})
         order_of_dates, evidence = _date_order(con, sources, tbls, mapping, day_one)
         done: dict[int, dict[str, Any]] = {}
         # customer lists after the sales, so they can be keyed the way the sales are
@@ -174,7 +178,8 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
                         src, own = persons.rekeyed(con, src, m, f"__persons{i}", own)
                 report = _load(con, store, src, tbl, fmt, own, load_id, i, progress,
                                first_day, loaded_at,
-                               dates=_dates_note(order_of_dates, evidence.get(i)))
+                               dates=_dates_note(order_of_dates, evidence.get(i)),
+                               dated=dated.get(i, ()))
             report.update(load_id=load_id, table=tbl)
             if shown[path] != str(path.resolve()):  # a member of an archive, or a .gz's copy
                 report["file"] = str(report.get("file", path)).replace(str(path), shown[path])
@@ -214,6 +219,41 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
 
 #: ``store_meta`` key: the order of day and month the store's dates proved ("day"/"month")
 DATE_ORDER_KEY = "date_order"
+
+
+def _dates_by_value(con: Any, sources: list[Source], tbls: list[str],
+                    mapping: Mapping[str, str], joined: set[int]
+                    ) -> tuple[dict[str, str], list[Source], dict[int, tuple[str, ...]]]:
+    """The order date found by its values where no column's name says it (``Zeitpunkt``,
+    ``Tarih``, ``Ngày``: names in languages the synonyms do not know): in each sales file
+    without one that names its customers, the columns no other canonical column took that
+    hold dates (:func:`parse.holds_dates`), except those whose name rules them out (a
+    delivery or shipping date: :func:`adapters.may_be_order_date`). Where every such file has
+    exactly one, and the same, it is mapped as ``ordered_at`` and each file's report says
+    so. Returns the mapping, the sources (with that note) and per source index its date
+    columns, for the message when there are several. Nothing is inferred when any sales file
+    names its date (the others may be order lines to join with it) or for files joined as
+    orders and lines."""
+    sales = [i for i, t in enumerate(tbls) if t == s.T_TRANSACTIONS and i not in joined]
+    found = {i: adapters.found_columns(sources[i].headers, mapping) for i in sales}
+    if s.ORDERED_AT in mapping or any(s.ORDERED_AT in f for f in found.values()):
+        return dict(mapping), sources, {}
+    # a file without customers may be the lines half of an export, whose dates (shipping
+    # limits, say) are not the orders': its message asks for the orders file instead
+    dated = {i: tuple(c for c in sources[i].headers if c not in found[i].values()
+                      and adapters.may_be_order_date(c)
+                      and parse.holds_dates(con, sources[i].view, c, sources[i].types[c]))
+             for i in sales if s.CUSTOMER_ID in found[i]}
+    names = set(dated.values())
+    if len(names) != 1 or len(next(iter(names))) != 1:
+        return dict(mapping), sources, dated
+    col = next(iter(names))[0]
+    note = (f"{s.ORDERED_AT} read from column {col!r} (found by its values: the only column "
+            "holding dates, under a name Loyalist does not know); if it is not the order "
+            f"date, name the right column with --map {s.ORDERED_AT}=<column>")
+    out = [replace(src, notes=(*src.notes, note)) if i in dated else src
+           for i, src in enumerate(sources)]
+    return {**mapping, s.ORDERED_AT: col}, out, {}
 
 
 def _own_mapping(mapping: Mapping[str, str], src: Source, sources: Sequence[Source]
@@ -271,11 +311,13 @@ def _dates_note(order: tuple[str | None, str | None], ev: tuple[int, int, int] |
 def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapping[str, str],
           load_id: int, i: int, progress: Callable[[str], None] | None,
           day_one: date | None = None, loaded_at: datetime | None = None,
-          dates: tuple[str | None, str | None] = (None, None)) -> dict[str, Any]:
+          dates: tuple[str | None, str | None] = (None, None),
+          dated: Sequence[str] = ()) -> dict[str, Any]:
     """Stage and write one source into ``tbl``; return its data-quality report. ``dates``:
     ("day" or "month": which comes first in dates that read both ways, as the shop's dates
     proved; None: as the column names' language says), and the note saying how they were
-    read (:func:`_dates_note`)."""
+    read (:func:`_dates_note`); ``dated``: the file's columns holding dates by their values
+    when none is named as the order date (:func:`_dates_by_value`), for the message."""
     earlier = _earlier_load(con, src, tbl)
     if earlier is not None:
         return earlier
@@ -290,7 +332,7 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
         first = None
         if adapters.is_positional(src.headers):  # no header row: show the values
             first = con.execute(f"SELECT * FROM {src.view} LIMIT 1").fetchone()
-        required.check_required(adapter, src.headers, str(src.path), first)
+        required.check_required(adapter, src.headers, str(src.path), first, dated)
         adapter = units.units_and_prices(con, src, adapter, mapping)
         adapter = persons.person_in_file(con, src, adapter)
         first, note = dates

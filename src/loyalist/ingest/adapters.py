@@ -674,6 +674,13 @@ def guest_lines(cols: Mapping[str, str]) -> bool:
             and bool({s.PRODUCT_ID, s.ORDER_ID} & set(cols)))
 
 
+def may_be_order_date(header: str) -> bool:
+    """Whether a column's name allows it to be the order date when its values are dates: not
+    a delivery, shipping, payment, birth or other date that the words of a name rule out
+    (:data:`_BY_WORDS`)."""
+    return not any(x.startswith(_BY_WORDS[s.ORDERED_AT].none_of) for x in words(header))
+
+
 def found_columns(headers: Sequence[str], mapping: Mapping[str, str]) -> Mapping[str, str]:
     """The canonical columns the generic reader finds in one file among several given
     together: ``--map`` entries naming one of its columns, then names and synonyms."""

@@ -258,6 +258,34 @@ def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: s
     return ("coalesce(" + ", ".join(parts) + ")").replace("{x}", x)
 
 
+#: the share of a text column's sampled values that must read as dates for
+#: :func:`holds_dates`
+DATES_SHARE = 0.95
+
+
+def holds_dates(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str) -> bool:
+    """Whether a column holds dates by its values, whatever its name: typed as a date or a
+    timestamp by the reader, or text of which at least :data:`DATES_SHARE` of a sample of the
+    non-empty values reads as a plausible date (1900-2199) in one of :data:`DATE_FORMATS` or
+    as an ISO timestamp. Numbers do not count, in a numeric column or written as text (ids,
+    amounts, serial days and Unix times look alike): a value must have a separator or a
+    letter."""
+    d = dtype.upper()
+    if d.startswith("TIMESTAMP") or d == "DATE":
+        return True
+    if not is_text(dtype):
+        return False
+    v = "trim(CAST(v AS VARCHAR))"
+    parsed = (f"coalesce(TRY_CAST({v} AS TIMESTAMP), try_strptime({v}, "
+              f"[{', '.join(repr(f) for f in DATE_FORMATS)}]))")
+    n, dated = con.execute(
+        f"SELECT count(*), count(CASE WHEN NOT regexp_full_match({v}, '[0-9]+') AND {parsed} "
+        f"BETWEEN TIMESTAMP '1900-01-01' AND TIMESTAMP '2199-12-31 23:59:59' THEN 1 END) "
+        f"FROM (SELECT {q(col)} AS v FROM {view} WHERE {plain_text_expr(col)} IS NOT NULL "
+        f"LIMIT {_SAMPLE})").fetchall()[0]
+    return bool(n) and dated >= DATES_SHARE * n
+
+
 #: a date written with two numbers before the year and slashes (02/01/2024): the only form
 #: :data:`DATE_FORMATS` reads both ways (02.01.2024 and 02-01-2024 are day first)
 _TWO_NUMBERS = r"^\s*([0-9]{1,2})/([0-9]{1,2})/[0-9]{2,4}([^0-9].*)?$"

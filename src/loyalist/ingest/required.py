@@ -42,10 +42,12 @@ OTHER_TABLES = "customers|products|promotions|promotion_catalog|competitor_event
 
 
 def check_required(adapter: Adapter, headers: Sequence[str], file: str,
-                   first_row: Sequence[object] | None = None) -> None:
+                   first_row: Sequence[object] | None = None,
+                   dated: Sequence[str] = ()) -> None:
     """Every required canonical column must come from a source column or be derived.
     ``first_row``: the file's first values, shown when its columns are named by position (a
-    file without a header row) so the message says which is which."""
+    file without a header row) so the message says which is which; ``dated``: the columns
+    whose values are dates, named when the order date is missing."""
     have = set(adapter.columns) | set(adapter.derived)
     if adapter.name == "generic" and guest_lines(adapter.columns):
         have.add(s.CUSTOMER_ID)  # every line a guest line, as generic's report says
@@ -68,7 +70,11 @@ def check_required(adapter: Adapter, headers: Sequence[str], file: str,
         names = [c if c != s.UNIT_PRICE else f"{c} (or {s.AMOUNT}, the line total)"
                  for c in missing]
         hint = ""
-        if (s.UNIT_PRICE in missing and s.ORDERED_AT in adapter.columns
+        if s.ORDERED_AT in missing and dated:
+            hint = (f" Its column{'s' if len(dated) > 1 else ''} "
+                    f"{', '.join(map(repr, dated))} hold{'' if len(dated) > 1 else 's'} dates: "
+                    f"name the order date, e.g. --map {s.ORDERED_AT}={dated[0]}.")
+        elif (s.UNIT_PRICE in missing and s.ORDERED_AT in adapter.columns
                 and s.PRODUCT_ID in adapter.columns):
             hint = (" The file has dates but no price or line total, so the value of its "
                     "lines is unknown (a clickstream of views and purchases, say): give the "
