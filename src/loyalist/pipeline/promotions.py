@@ -360,7 +360,9 @@ def write_plan(res: dict[str, Any], out: Path) -> dict[str, str]:
 
 def plan_against_truth(truth_file: Path, planned: dict[str, Any]) -> dict[str, Any]:
     """A generated scenario knows the truth: the plan's true value as a share of the oracle's,
-    next to random targeting, cheapest-for-everyone and highest-churn-first."""
+    next to random targeting, cheapest-for-everyone and highest-churn-first; each against the
+    oracle given its own true spend where that passes the budget (costs are predicted when a
+    plan is made: :func:`loyalist.promote.evaluate.evaluate_against_truth`)."""
     from loyalist.promote.catalog import PlanParams
     from loyalist.promote.evaluate import evaluate_against_truth
 
@@ -370,7 +372,7 @@ def plan_against_truth(truth_file: Path, planned: dict[str, Any]) -> dict[str, A
                                  PlanParams(budget=summ["budget"], goal=summ["goal"],
                                             period_days=summ["period_days"]),
                                  planned["constraints"])
-    return {k: v["share_of_oracle"] for k, v in res.items()
+    return {k: v["share_of_oracle_at_its_spend"] for k, v in res.items()
             if k in ("model", "random", "cheapest_for_everyone", "highest_churn_first")}
 
 
