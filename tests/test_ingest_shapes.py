@@ -151,6 +151,34 @@ def test_two_date_columns_of_equal_standing_are_not_guessed(tmp_path: Path) -> N
         "transactions") == 0
 
 
+#: the same four days as each language's shop prints them (the German one with a time)
+_NAMED_MONTHS = [
+    ("Datum", ["29. Jan. 2024", "6. Juni 2024", "1. März 2024 14:05", "1. Okt. 2024"]),
+    ("Date", ["29 janv. 2024", "6 juin 2024", "1er mars 2024", "1 oct. 2024"]),
+    ("Fecha", ["29 de enero de 2024", "6 de junio de 2024", "1 de marzo de 2024",
+               "1 de octubre de 2024"]),
+    ("Data", ["29 gennaio 2024", "6 giugno 2024", "1 marzo 2024", "1 ottobre 2024"]),
+    ("Datum", ["29 januari 2024", "6 juni 2024", "1 maart 2024", "1 okt 2024"]),
+]
+
+
+@pytest.mark.parametrize(("header", "dates"), _NAMED_MONTHS)
+def test_dates_with_month_names_in_other_languages(tmp_path: Path, header: str,
+                                                   dates: list[str]) -> None:
+    """A shop's export with dates as it prints them ('30. Juni 2024', '1er mars 2024',
+    '30 de junio de 2024'): each is read."""
+    path = tmp_path / "t.csv"
+    rows = "".join(f"o{i};c{i};{d};p1;1;2,50\n" for i, d in enumerate(dates))
+    path.write_text(f"Bestellnummer;Kunde;{header};Artikel;Menge;Preis\n{rows}",
+                    encoding="utf-8")
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert rep["rows_loaded"] == 4 and rep["rows_quarantined"] == 0, rep["rules"]
+    got = st.query("SELECT order_id, ordered_at FROM transactions ORDER BY order_id")
+    third = "2024-03-01 14:05:00" if "14:05" in dates[2] else "2024-03-01 00:00:00"
+    assert [str(x) for x in got.ordered_at] == [
+        "2024-01-29 00:00:00", "2024-06-06 00:00:00", third, "2024-10-01 00:00:00"]
+
+
 def test_the_one_column_holding_dates_is_the_order_date_whatever_its_name(
         tmp_path: Path) -> None:
     """A German till export (Bon, Kunde, Zeitpunkt, ...; semicolons, decimal commas, times

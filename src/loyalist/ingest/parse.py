@@ -30,7 +30,68 @@ DATE_FORMATS = (
     "%a, %d %b %Y %H:%M:%S UTC", "%b %d, %Y %I:%M:%S %p",
     # compact ISO (20240102T100000), dotted year-first (2024.01.02 10:00)
     "%Y%m%dT%H%M%S", "%Y%m%d %H%M%S", "%Y.%m.%d %H:%M:%S", "%Y.%m.%d %H:%M", "%Y.%m.%d",
+    # a day with a full stop before the month's name (German: 30. Juni 2024)
+    "%d. %b %Y", "%d. %b %Y %H:%M", "%d. %B %Y",
 )
+
+#: month names and abbreviations of the languages whose column names the adapters know
+#: (German, French, Spanish, Italian, Dutch, Portuguese, Polish; nominative and genitive),
+#: by the English abbreviation :data:`DATE_FORMATS`' ``%b`` reads (which is also listed,
+#: for its full stop: 'Jan.'); longer names first
+MONTH_NAMES: dict[str, tuple[str, ...]] = {
+    "jan": ("januar", "jänner", "janvier", "janv", "enero", "ene", "gennaio", "gen",
+            "januari", "janeiro", "stycznia", "styczeń", "sty", "jan"),
+    "feb": ("februar", "feber", "février", "fevrier", "févr", "fevr", "febrero", "febbraio",
+            "februari", "fevereiro", "fév", "fev", "lutego", "luty", "lut", "feb"),
+    "mar": ("märz", "maerz", "mrz", "mars", "marzo", "maart", "mrt", "março", "marco",
+            "marca", "marzec", "mar"),
+    "apr": ("avril", "avr", "abril", "abr", "aprile", "kwietnia", "kwiecień", "kwi", "apr"),
+    "may": ("maggio", "mayo", "maio", "maja", "maj", "mag", "mai", "mei"),
+    "jun": ("juni", "juin", "junio", "giugno", "giu", "junho", "czerwca", "czerwiec", "cze",
+            "jun"),
+    "jul": ("juli", "juillet", "juil", "julio", "luglio", "lug", "julho", "lipca", "lipiec",
+            "lip", "jul"),
+    "aug": ("août", "aout", "agosto", "ago", "augustus", "sierpnia", "sierpień", "sie",
+            "aug"),
+    "sep": ("septembre", "septiembre", "setiembre", "settembre", "setembro", "sept", "set",
+            "września", "wrzesień", "wrz", "sep"),
+    "oct": ("oktober", "okt", "octobre", "octubre", "ottobre", "ott", "outubro", "out",
+            "października", "październik", "paź", "paz", "oct"),
+    "nov": ("novembre", "noviembre", "novembro", "listopada", "listopad", "lis", "nov"),
+    "dec": ("dezember", "dez", "décembre", "decembre", "déc", "diciembre", "dic", "dicembre",
+            "dezembro", "grudnia", "grudzień", "gru", "dec"),
+}
+_MONTH_WORD = ("(^|[^\\pL])(" + "|".join(sorted({n for v in MONTH_NAMES.values() for n in v},
+                                                 key=lambda n: (-len(n), n)))
+               + ")\\.?([^\\pL]|$)")
+
+
+def _english_months(t: str) -> str:
+    """SQL: the date text ``t`` with a month written in one of :data:`MONTH_NAMES`' languages
+    as its English abbreviation, the Spanish and Portuguese ``de`` and the French ``1er``
+    dropped ('30 de junio de 2024' -> '30 jun 2024', '1er mars 2024' -> '1 mar 2024')."""
+    e = f"lower({t})"
+    for eng, names in MONTH_NAMES.items():
+        alt = "|".join(sorted(names, key=lambda n: (-len(n), n)))
+        e = f"regexp_replace({e}, '(^|[^\\pL])({alt})\\.?([^\\pL]|$)', '\\1{eng}\\3')"
+    e = f"regexp_replace({e}, '\\s+de\\s+', ' ', 'g')"
+    return f"regexp_replace({e}, '^([0-9]{{1,2}})er([^\\pL])', '\\1\\2')"
+
+
+def _month_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
+    """The formats that write the month's name, each with its abbreviation (what
+    :func:`_english_months` leaves)."""
+    return tuple(dict.fromkeys(f.replace("%B", "%b") for f in formats
+                               if "%b" in f or "%B" in f))
+
+
+def _has_month_names(con: duckdb.DuckDBPyConnection, view: str, col: str) -> bool:
+    """Whether a sample of the column's values writes months in one of :data:`MONTH_NAMES`'
+    languages (then :func:`timestamp_expr` also tries them as English abbreviations)."""
+    return bool(con.execute(
+        f"SELECT count(*) FROM (SELECT {q(col)} AS v FROM {view} WHERE "
+        f"{plain_text_expr(col)} IS NOT NULL LIMIT {_SAMPLE}) "
+        f"WHERE regexp_matches(lower(CAST(v AS VARCHAR)), '{_MONTH_WORD}')").fetchall()[0][0])
 
 _SAMPLE = 20_000
 
@@ -219,7 +280,9 @@ def _day_first(formats: tuple[str, ...]) -> tuple[str, ...]:
 def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str, *,
                    day_first: bool = False) -> str:
     """The parser of a date column. Text is tried in every :data:`DATE_FORMATS` format on a
-    sample and the format reading most values wins; where a day-first and a month-first format
+    sample (a month's name in another language read as its English abbreviation,
+    :func:`_english_months`, when the sample has such names) and the format reading most
+    values wins; where a day-first and a month-first format
     read the same values (02/01/2024), the month-first one wins unless ``day_first``."""
     x = q(col)
     d = dtype.upper()
@@ -236,10 +299,13 @@ def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: s
                 f"WHEN {x} BETWEEN {SERIAL_MIN} AND {_SERIAL_MAX} THEN {_serial(x)} END")
     t = "trim(CAST({x} AS VARCHAR))"
     num = "TRY_CAST(" + t + " AS DOUBLE)"
+    formats = _day_first(DATE_FORMATS) if day_first else DATE_FORMATS
+    # '30 juin 2024', '30. Juni 2024', '30 de junio de 2024': the month in English first
+    named = ([f"try_strptime({_english_months(t)}, '{f}')" for f in _month_formats(formats)]
+             if _has_month_names(con, view, col) else [])
     candidates = ["TRY_CAST(" + t + " AS TIMESTAMP)"] + [
-        f"try_strptime({t}, '{f}')"
-        for f in (_day_first(DATE_FORMATS) if day_first else DATE_FORMATS)
-    ] + [f"CASE WHEN {num} BETWEEN {SERIAL_MIN} AND {_SERIAL_MAX} THEN {_serial(num)} END",
+        f"try_strptime({t}, '{f}')" for f in formats
+    ] + named + [f"CASE WHEN {num} BETWEEN {SERIAL_MIN} AND {_SERIAL_MAX} THEN {_serial(num)} END",
          # Unix time in seconds or milliseconds (app databases, payment exports), as UTC
          f"CASE WHEN regexp_full_match({t}, '{UNIX_SECONDS}') "
          f"THEN timezone('UTC', to_timestamp({num})) END",
@@ -266,18 +332,21 @@ DATES_SHARE = 0.95
 def holds_dates(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str) -> bool:
     """Whether a column holds dates by its values, whatever its name: typed as a date or a
     timestamp by the reader, or text of which at least :data:`DATES_SHARE` of a sample of the
-    non-empty values reads as a plausible date (1900-2199) in one of :data:`DATE_FORMATS` or
-    as an ISO timestamp. Numbers do not count, in a numeric column or written as text (ids,
-    amounts, serial days and Unix times look alike): a value must have a separator or a
-    letter."""
+    non-empty values reads as a plausible date (1900-2199) in one of :data:`DATE_FORMATS`
+    (months named in :data:`MONTH_NAMES`' languages too) or as an ISO timestamp. Numbers do
+    not count, in a numeric column or written as text (ids, amounts, serial days and Unix
+    times look alike): a value must have a separator or a letter."""
     d = dtype.upper()
     if d.startswith("TIMESTAMP") or d == "DATE":
         return True
     if not is_text(dtype):
         return False
     v = "trim(CAST(v AS VARCHAR))"
+    named = (f", try_strptime({_english_months(v)}, "
+             f"[{', '.join(repr(f) for f in _month_formats(DATE_FORMATS))}])"
+             if _has_month_names(con, view, col) else "")
     parsed = (f"coalesce(TRY_CAST({v} AS TIMESTAMP), try_strptime({v}, "
-              f"[{', '.join(repr(f) for f in DATE_FORMATS)}]))")
+              f"[{', '.join(repr(f) for f in DATE_FORMATS)}]){named})")
     n, dated = con.execute(
         f"SELECT count(*), count(CASE WHEN NOT regexp_full_match({v}, '[0-9]+') AND {parsed} "
         f"BETWEEN TIMESTAMP '1900-01-01' AND TIMESTAMP '2199-12-31 23:59:59' THEN 1 END) "
