@@ -179,6 +179,19 @@ def test_dates_with_month_names_in_other_languages(tmp_path: Path, header: str,
         "2024-01-29 00:00:00", "2024-06-06 00:00:00", third, "2024-10-01 00:00:00"]
 
 
+def test_amounts_in_indian_grouping_and_other_currency_signs(tmp_path: Path) -> None:
+    """₹1,23,456.00 (lakhs: groups of two above the thousands), ₩, ₺ and Swiss 1'234.50: each
+    amount is read as written, none quarantined."""
+    rows = [{"order_id": f"o{i}", "customer_id": "c1", "date": f"2024-01-0{i + 1}",
+             "product_id": "p1", "quantity": 1, "price": v}
+            for i, v in enumerate(["₹1,23,456.00", "₹12,34,567.5", "1,000.00", "₩15,000",
+                                   "₺99.90", "CHF 1'234.50"])]
+    st, (rep,) = _ingest(tmp_path, [write_csv(tmp_path / "t.csv", rows)])
+    assert rep["rows_loaded"] == 6 and rep["rows_quarantined"] == 0, rep["rules"]
+    got = st.query("SELECT unit_price FROM transactions ORDER BY order_id").unit_price
+    assert list(got) == [123456.0, 1234567.5, 1000.0, 15000.0, 99.9, 1234.5]
+
+
 def test_the_one_column_holding_dates_is_the_order_date_whatever_its_name(
         tmp_path: Path) -> None:
     """A German till export (Bon, Kunde, Zeitpunkt, ...; semicolons, decimal commas, times

@@ -191,6 +191,9 @@ def plain_text_expr(col: str, table: str | None = None) -> str:
 #: and thin (U+2009) spaces; SQL's trim and RE2's \s know none of them
 NUMBER_SPACES = "\u00a0\u202f\u2009"
 
+#: currency signs written beside amounts (a sign alone; R$, kr and zł are letters and codes)
+CURRENCY_SIGNS = "£$€¥₹₩₺₽₪₫฿₦₱"
+
 _CURRENCY_CODES = ("(EUR|USD|GBP|CHF|JPY|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|RON|BGN|INR|CNY"
                    "|BRL|MXN|ZAR|TRY|SGD|HKD)")
 
@@ -205,15 +208,16 @@ def number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str)
     # (1'234.50) out; accounting negatives (12.50) and trailing minus signs (12.50-, SAP
     # exports) become a leading minus
     bare = ("regexp_replace(upper(trim(CAST({x} AS VARCHAR))), "
-            f"'[\\s{NUMBER_SPACES}£$€¥''’]|{_CURRENCY_CODES}', '', 'g')")
+            f"'[\\s{NUMBER_SPACES}{CURRENCY_SIGNS}''’]|{_CURRENCY_CODES}', '', 'g')")
     clean = (f"regexp_replace(regexp_replace({bare}, '^\\((.*)\\)$', '-\\1'), "
              "'^([^-].*)-$', '-\\1')")
     candidates = [
         "TRY_CAST(trim(CAST({x} AS VARCHAR)) AS DOUBLE)",
         # 1,234.50 / £3.50 (thousands commas, decimal point; a group never follows a lone 0:
-        # 0,350 is a decimal comma)
+        # 0,350 is a decimal comma); ₹1,23,456.00 (Indian grouping: lakhs and crores)
         f"CASE WHEN regexp_full_match({clean}, "
-        f"'[-+]?[1-9][0-9]{{0,2}}(,[0-9]{{3}})+([.][0-9]*)?') "
+        f"'[-+]?([1-9][0-9]{{0,2}}(,[0-9]{{3}})+|[1-9][0-9]?(,[0-9]{{2}})+,[0-9]{{3}})"
+        f"([.][0-9]*)?') "
         f"THEN TRY_CAST(replace({clean}, ',', '') AS DOUBLE) ELSE TRY_CAST({clean} AS DOUBLE) END",
         # 1.234,50 / 3,50 € (decimal comma)
         f"CASE WHEN regexp_full_match({clean}, "

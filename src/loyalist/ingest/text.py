@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from loyalist import schema as s
+from loyalist.ingest.parse import CURRENCY_SIGNS
 
 #: lines searched for the header row below a report title
 HEADER_SEARCH_LINES = 30
@@ -120,7 +121,7 @@ def header_row(rows: Sequence[Sequence[Any]]) -> int:
 
 
 #: a cell that is a value, not a column name: a number, an amount, a date or a time
-_VALUE_CELL = r"^[+-]?[$€£]?\d[\d.,:/ T+-]*$"
+_VALUE_CELL = rf"^[+-]?[{CURRENCY_SIGNS}]?\d[\d.,:/ T+-]*$"
 
 
 @dataclass(frozen=True)
