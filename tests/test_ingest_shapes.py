@@ -151,7 +151,7 @@ def test_two_date_columns_of_equal_standing_are_not_guessed(tmp_path: Path) -> N
         "transactions") == 0
 
 
-#: the same four days as each language's shop prints them (the German one with a time)
+#: the same four days as each language's shop prints them (some with a time)
 _NAMED_MONTHS = [
     ("Datum", ["29. Jan. 2024", "6. Juni 2024", "1. März 2024 14:05", "1. Okt. 2024"]),
     ("Date", ["29 janv. 2024", "6 juin 2024", "1er mars 2024", "1 oct. 2024"]),
@@ -159,14 +159,17 @@ _NAMED_MONTHS = [
                "1 de octubre de 2024"]),
     ("Data", ["29 gennaio 2024", "6 giugno 2024", "1 marzo 2024", "1 ottobre 2024"]),
     ("Datum", ["29 januari 2024", "6 juni 2024", "1 maart 2024", "1 okt 2024"]),
+    # no month names, but a shop's own way of writing dates all the same
+    ("Date", ["2024年1月29日", "2024年6月6日", "2024年3月1日 14:05", "2024年10月1日"]),
+    ("Date", ["2024. 1. 29.", "2024. 6. 6.", "2024. 3. 1. 14:05", "2024. 10. 1."]),
 ]
 
 
 @pytest.mark.parametrize(("header", "dates"), _NAMED_MONTHS)
-def test_dates_with_month_names_in_other_languages(tmp_path: Path, header: str,
-                                                   dates: list[str]) -> None:
+def test_dates_as_shops_in_other_languages_write_them(tmp_path: Path, header: str,
+                                                      dates: list[str]) -> None:
     """A shop's export with dates as it prints them ('30. Juni 2024', '1er mars 2024',
-    '30 de junio de 2024'): each is read."""
+    '30 de junio de 2024', '2024年6月30日', '2024. 6. 30.'): each is read."""
     path = tmp_path / "t.csv"
     rows = "".join(f"o{i};c{i};{d};p1;1;2,50\n" for i, d in enumerate(dates))
     path.write_text(f"Bestellnummer;Kunde;{header};Artikel;Menge;Preis\n{rows}",

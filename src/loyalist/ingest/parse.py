@@ -32,6 +32,9 @@ DATE_FORMATS = (
     "%Y%m%dT%H%M%S", "%Y%m%d %H%M%S", "%Y.%m.%d %H:%M:%S", "%Y.%m.%d %H:%M", "%Y.%m.%d",
     # a day with a full stop before the month's name (German: 30. Juni 2024)
     "%d. %b %Y", "%d. %b %Y %H:%M", "%d. %B %Y",
+    # Japanese and Chinese (2024年1月5日 14:05), Korean (2024. 1. 5.)
+    "%Y年%m月%d日", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日 %H:%M:%S", "%Y. %m. %d.",
+    "%Y. %m. %d. %H:%M", "%Y. %m. %d. %H:%M:%S",
 )
 
 #: month names and abbreviations of the languages whose column names the adapters know
