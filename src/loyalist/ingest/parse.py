@@ -92,8 +92,7 @@ def _has_month_names(con: duckdb.DuckDBPyConnection, view: str, col: str) -> boo
     """Whether a sample of the column's values writes months in one of :data:`MONTH_NAMES`'
     languages (then :func:`timestamp_expr` also tries them as English abbreviations)."""
     return bool(con.execute(
-        f"SELECT count(*) FROM (SELECT {q(col)} AS v FROM {view} WHERE "
-        f"{plain_text_expr(col)} IS NOT NULL LIMIT {_SAMPLE}) "
+        f"SELECT count(*) FROM {_sample(view, col)} "
         f"WHERE regexp_matches(lower(CAST(v AS VARCHAR)), '{_MONTH_WORD}')").fetchall()[0][0])
 
 _SAMPLE = 20_000
@@ -113,16 +112,21 @@ def _is_numeric(dtype: str) -> bool:
     return any(k in d for k in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "NUMERIC"))
 
 
+def _sample(view: str, col: str) -> str:
+    """SQL: a subquery of up to :data:`_SAMPLE` of the column's non-empty values, as ``v``
+    (what the parsers' formats are chosen on)."""
+    return (f"(SELECT {q(col)} AS v FROM {view} WHERE {plain_text_expr(col)} IS NOT NULL "
+            f"LIMIT {_SAMPLE})")
+
+
 def _ranked(con: duckdb.DuckDBPyConnection, view: str, col: str, exprs: list[str],
             plausible: str = "{e} IS NOT NULL") -> list[tuple[str, int]]:
     """The candidate expressions with how many of a sample of the column's non-empty values
     each parses into ``plausible`` ones (a SQL predicate over ``{e}``, the parsed value), most
     first (ties: the earlier candidate)."""
-    sample = (f"(SELECT {q(col)} AS v FROM {view} WHERE {plain_text_expr(col)}"
-              f" IS NOT NULL LIMIT {_SAMPLE})")
     counts = ", ".join("count(CASE WHEN " + plausible.replace("{e}", e.replace("{x}", "v"))
                        + " THEN 1 END)" for e in exprs)
-    row = con.execute(f"SELECT {counts} FROM {sample}").fetchall()[0]
+    row = con.execute(f"SELECT {counts} FROM {_sample(view, col)}").fetchall()[0]
     order = sorted(range(len(exprs)), key=lambda i: (-row[i], i))
     return [(exprs[i], int(row[i])) for i in order]
 
@@ -284,13 +288,18 @@ def _day_first(formats: tuple[str, ...]) -> tuple[str, ...]:
             + tuple(f for f in formats if f.startswith("%m")))
 
 
+#: a parsed date ``{e}`` a shop's data can hold: '12/31/10 14:00' reads as the year 10 under
+#: %Y and as 2010 under %y, and only the second is a real date
+PLAUSIBLE_DATE = "{e} BETWEEN TIMESTAMP '1900-01-01' AND TIMESTAMP '2199-12-31 23:59:59'"
+
+
 def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str, *,
                    day_first: bool = False) -> str:
     """The parser of a date column. Text is tried in every :data:`DATE_FORMATS` format on a
     sample (a month's name in another language read as its English abbreviation,
     :func:`_english_months`, when the sample has such names) and the format reading most
-    values wins; where a day-first and a month-first format
-    read the same values (02/01/2024), the month-first one wins unless ``day_first``."""
+    values wins; where a day-first and a month-first format read the same values
+    (02/01/2024), the month-first one wins unless ``day_first``."""
     x = q(col)
     d = dtype.upper()
     if "TIME ZONE" in d or d.startswith("TIMESTAMPTZ"):  # zone unknown here: UTC wall time
@@ -318,9 +327,7 @@ def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: s
          f"THEN timezone('UTC', to_timestamp({num})) END",
          f"CASE WHEN regexp_full_match({t}, '{UNIX_MILLISECONDS}') "
          f"THEN timezone('UTC', to_timestamp({num} / 1000)) END"]
-    # '12/31/10 14:00' reads as the year 10 under %Y and as 2010 under %y: only dates in
-    # 1900-2199 count, so the format that gives real dates wins
-    plausible = "{e} BETWEEN TIMESTAMP '1900-01-01' AND TIMESTAMP '2199-12-31 23:59:59'"
+    plausible = PLAUSIBLE_DATE  # the format that gives real dates wins
     ranked = [(e, n) for e, n in _ranked(con, view, col, candidates, plausible) if n]
     if len(ranked) <= 1:
         return (ranked[0][0] if ranked else candidates[0]).replace("{x}", x)
@@ -355,10 +362,9 @@ def holds_dates(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str)
     parsed = (f"coalesce(TRY_CAST({v} AS TIMESTAMP), try_strptime({v}, "
               f"[{', '.join(repr(f) for f in DATE_FORMATS)}]){named})")
     n, dated = con.execute(
-        f"SELECT count(*), count(CASE WHEN NOT regexp_full_match({v}, '[0-9]+') AND {parsed} "
-        f"BETWEEN TIMESTAMP '1900-01-01' AND TIMESTAMP '2199-12-31 23:59:59' THEN 1 END) "
-        f"FROM (SELECT {q(col)} AS v FROM {view} WHERE {plain_text_expr(col)} IS NOT NULL "
-        f"LIMIT {_SAMPLE})").fetchall()[0]
+        f"SELECT count(*), count(CASE WHEN NOT regexp_full_match({v}, '[0-9]+') AND "
+        f"{PLAUSIBLE_DATE.replace('{e}', parsed)} THEN 1 END) "
+        f"FROM {_sample(view, col)}").fetchall()[0]
     return bool(n) and dated >= DATES_SHARE * n
 
 
