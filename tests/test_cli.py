@@ -330,6 +330,7 @@ def test_run_on_own_data_every_step_or_a_reason(tmp_path: Path) -> None:
     assert "no promotion history" in next(s["detail"] for s in doc["steps"]
                                           if s["step"] == "campaign")
     assert doc["loads"][0]["rows_loaded"] == len(lines)
+    assert doc["loads"][0]["guessed"] == []  # every column named as Loyalist names it
     for step in doc["steps"]:
         for path in step["outputs"].values():
             assert Path(path).exists(), path
@@ -352,11 +353,17 @@ def test_run_on_own_data_every_step_or_a_reason(tmp_path: Path) -> None:
 
     # too few customers for churn and CLV: the customers are still segmented (exploratory
     # report 6a, G6: they got nothing), the plan runs on the segments and the report says why
-    # churn and CLV are missing
-    small = lines[lines.customer_id < "C0040"]
+    # churn and CLV are missing. Its date column has a name Loyalist does not know: the one
+    # column holding dates is taken, and the run says it guessed
+    small = lines[lines.customer_id < "C0040"].rename(columns={"ordered_at": "Zeitpunkt"})
     small.to_csv(tmp_path / "small.csv", index=False)
-    doc = json.loads(run("run", tmp_path / "small.csv", "--store", tmp_path / "d.duckdb",
-                         "--out", tmp_path / "d", "--budget", "500", "--json").stdout)
+    shown = run("run", tmp_path / "small.csv", "--store", tmp_path / "d.duckdb", "--out",
+                tmp_path / "d", "--budget", "500").stdout
+    assert "guessed: ordered_at read from column 'Zeitpunkt' (found by its values" in \
+        " ".join(shown.split()), shown
+    doc = json.loads((tmp_path / "d" / "run.json").read_text())
+    assert [g.split(" (")[0] for g in doc["loads"][0]["guessed"]] == [
+        "ordered_at read from column 'Zeitpunkt'"]
     steps = {s["step"]: s for s in doc["steps"]}
     assert steps["customer_models"]["status"] == "partial"
     assert steps["customer_models"]["detail"].startswith(

@@ -373,6 +373,8 @@ def run_all(
                   load["note"] if load.get("note") else
                   f"{load['rows_read']:,} read, {load['rows_loaded']:,} loaded, "
                   f"{load['rows_quarantined']:,} quarantined"))
+        for a in load.get("guessed") or []:
+            out.print(f"  [yellow]guessed:[/yellow] {a}", highlight=False)
     for note in res.get("left_out", []):
         out.print(f"  left out: {note}")
     t = Table(show_header=True, header_style="bold",

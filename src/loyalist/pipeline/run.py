@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import platform
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -43,6 +44,11 @@ from loyalist.store import Store
 
 # the facade's logger name, as before the package split (what `-v` and the API's log show)
 log = logging.getLogger("loyalist.pipeline")
+
+
+
+#: an ingest assumption naming a column that was guessed, not named by the file or --map
+GUESSED = re.compile(r"^\w+ read from column '.*' \(found by its (name|values)")
 
 
 def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, months: int = 18,
@@ -331,9 +337,12 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     step("plan", "planning promotions", do_plan)
     step("report", "writing the HTML report and exports", do_report)
     result = {"out": str(out), "store": str(store_path), "as_of": day,
-              "loads": [{k: r.get(k) for k in ("table", "format", "file", "rows_read",
-                                               "rows_loaded", "rows_quarantined", "status",
-                                               "note")}
+              "loads": [{**{k: r.get(k) for k in ("table", "format", "file", "rows_read",
+                                                  "rows_loaded", "rows_quarantined", "status",
+                                                  "note")},
+                         # columns taken by the words of their names or by their values: a
+                         # guess the merchant should see before reading any result
+                         "guessed": [a for a in r.get("assumptions", []) if GUESSED.match(a)]}
                         for r in loads],
               # a folder's files that were not read (documents, side tables), and why
               "left_out": [a for r in loads for a in r.get("assumptions", [])
