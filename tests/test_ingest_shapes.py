@@ -162,6 +162,11 @@ _NAMED_MONTHS = [
     # no month names, but a shop's own way of writing dates all the same
     ("Date", ["2024年1月29日", "2024年6月6日", "2024年3月1日 14:05", "2024年10月1日"]),
     ("Date", ["2024. 1. 29.", "2024. 6. 6.", "2024. 3. 1. 14:05", "2024. 10. 1."]),
+    ("Date", ["Monday, January 29, 2024", "Thursday, June 6, 2024", "Friday, March 1, 2024",
+              "Tuesday, October 1, 2024"]),
+    ("Date", ["29/01/2024", "06/06/2024", "01/03/2024 14h05", "01/10/2024"]),
+    # compact date and time, which the CSV reader types as integers
+    ("Date", ["20240129000000", "20240606000000", "20240301140500", "20241001000000"]),
 ]
 
 
@@ -177,7 +182,7 @@ def test_dates_as_shops_in_other_languages_write_them(tmp_path: Path, header: st
     st, (rep,) = _ingest(tmp_path, [path])
     assert rep["rows_loaded"] == 4 and rep["rows_quarantined"] == 0, rep["rules"]
     got = st.query("SELECT order_id, ordered_at FROM transactions ORDER BY order_id")
-    third = "2024-03-01 14:05:00" if "14:05" in dates[2] else "2024-03-01 00:00:00"
+    third = "2024-03-01 14:05:00" if "14" in dates[2] else "2024-03-01 00:00:00"
     assert [str(x) for x in got.ordered_at] == [
         "2024-01-29 00:00:00", "2024-06-06 00:00:00", third, "2024-10-01 00:00:00"]
 

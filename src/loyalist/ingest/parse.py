@@ -32,6 +32,9 @@ DATE_FORMATS = (
     "%Y%m%dT%H%M%S", "%Y%m%d %H%M%S", "%Y.%m.%d %H:%M:%S", "%Y.%m.%d %H:%M", "%Y.%m.%d",
     # a day with a full stop before the month's name (German: 30. Juni 2024)
     "%d. %b %Y", "%d. %b %Y %H:%M", "%d. %B %Y",
+    # long dates with the weekday (Friday, January 5, 2024 / Friday, 5 January 2024), French
+    # hours (05/01/2024 14h05), compact date and time (20240105140507)
+    "%A, %B %d, %Y", "%A, %d %B %Y", "%d/%m/%Y %Hh%M", "%Y%m%d%H%M%S",
     # Japanese and Chinese (2024年1月5日 14:05), Korean (2024. 1. 5.)
     "%Y年%m月%d日", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日 %H:%M:%S", "%Y. %m. %d.",
     "%Y. %m. %d. %H:%M", "%Y. %m. %d. %H:%M:%S",
@@ -307,9 +310,12 @@ def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: s
     if d.startswith("TIMESTAMP") or d == "DATE":
         return f"CAST({x} AS TIMESTAMP)"
     if _is_numeric(dtype):
-        # yyyymmdd integers, epoch seconds / milliseconds (UTC), spreadsheet serial days
+        # yyyymmdd and yyyymmddHHMMSS integers (the second above any Unix time in milliseconds
+        # before the year 2500), epoch seconds / milliseconds (UTC), spreadsheet serial days
         return (f"CASE WHEN {x} BETWEEN 19000101 AND 21001231 "
                 f"THEN try_strptime(CAST(CAST({x} AS BIGINT) AS VARCHAR), '%Y%m%d') "
+                f"WHEN {x} BETWEEN 19000101000000 AND 21001231235959 "
+                f"THEN try_strptime(CAST(CAST({x} AS BIGINT) AS VARCHAR), '%Y%m%d%H%M%S') "
                 f"WHEN {x} > 1e11 THEN timezone('UTC', to_timestamp({x} / 1000)) "
                 f"WHEN {x} > 1e8 THEN timezone('UTC', to_timestamp({x})) "
                 f"WHEN {x} BETWEEN {SERIAL_MIN} AND {_SERIAL_MAX} THEN {_serial(x)} END")
