@@ -200,6 +200,31 @@ def test_amounts_in_indian_grouping_and_other_currency_signs(tmp_path: Path) -> 
     assert list(got) == [123456.0, 1234567.5, 1000.0, 15000.0, 99.9, 1234.5]
 
 
+def test_quantities_written_with_their_unit(tmp_path: Path) -> None:
+    """A till that prints the unit beside the quantity ('2 Stk.', '0,5 kg', '3x', '1 pcs'):
+    the numbers are read, decimal commas included, and the report says the units were left
+    out; a plain quantity column says nothing of units."""
+    path = tmp_path / "kasse.csv"
+    path.write_text("Bon;Kunde;Datum;Artikel;Menge;Preis\n"
+                    "B1;K1;05.01.2024;A1;2 Stk.;1,50\n"
+                    "B1;K1;05.01.2024;A2;0,5 kg;12,00\n"
+                    "B2;K2;06.01.2024;A1;3x;1,50\n"
+                    "B3;K2;07.01.2024;A3;1 pcs;4,00\n", encoding="utf-8")
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert rep["rows_loaded"] == 4 and rep["rows_quarantined"] == 0, rep["rules"]
+    got = st.query("SELECT quantity, amount FROM transactions ORDER BY source_row")
+    assert got.quantity.tolist() == [2.0, 0.5, 3.0, 1.0]
+    assert got.amount.tolist() == [3.0, 6.0, 4.5, 4.0]
+    assert any(a.startswith("quantity ('Menge') is written with units (e.g. '2 Stk.')")
+               for a in rep["assumptions"]), rep["assumptions"]
+    (tmp_path / "p").mkdir()
+    plain = write_csv(tmp_path / "p" / "t.csv", [
+        {"order_id": "o1", "customer_id": "c1", "date": "2024-01-05", "product_id": "p1",
+         "quantity": "2", "price": 1.5}])
+    _, (rep2,) = _ingest(tmp_path / "p", [plain])
+    assert not any("written with units" in a for a in rep2["assumptions"])
+
+
 def test_the_one_column_holding_dates_is_the_order_date_whatever_its_name(
         tmp_path: Path) -> None:
     """A German till export (Bon, Kunde, Zeitpunkt, ...; semicolons, decimal commas, times

@@ -150,6 +150,25 @@ OFFSET_SAMPLE_ROWS = 10_000
 _UTC_OFFSET = r"[0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 
 
+def units_written(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> list[str]:
+    """Quantities written with their unit ('2 pcs', '0,5 kg'): read as the numbers, which the
+    report says with an example (a price per kg beside quantities in g would be off by 1,000,
+    which only the merchant can see)."""
+    col = a.columns.get(s.QUANTITY)
+    if col is None or not parse.is_text(src.types.get(col, "")):
+        return []
+    bare = (f"regexp_replace(upper(trim(CAST({parse.q(col)} AS VARCHAR))), "
+            f"'[\\s{parse.NUMBER_SPACES}]', '', 'g')")
+    n, ex = con.execute(f"""SELECT count(*), any_value(raw) FROM (
+                              SELECT {bare} AS v, {parse.q(col)} AS raw FROM {src.view}
+                              LIMIT 1000)
+                            WHERE regexp_full_match(v, '{parse.UNIT_SUFFIX}')""").fetchall()[0]
+    if not n:
+        return []
+    return [f"{s.QUANTITY} ({col!r}) is written with units (e.g. {ex!r}): the numbers are read "
+            "and the units left out, so each price must be per that unit"]
+
+
 def utc_offsets(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> list[str]:
     """Times written with their UTC offset are read as the clock time they show, offset
     dropped (a shop's hours and days are local; Shopify's '10:00:00 -0500' is 10:00, as a

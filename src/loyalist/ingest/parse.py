@@ -201,6 +201,11 @@ def plain_text_expr(col: str, table: str | None = None) -> str:
 #: and thin (U+2009) spaces; SQL's trim and RE2's \s know none of them
 NUMBER_SPACES = "\u00a0\u202f\u2009"
 
+#: a number followed by a unit of count, weight or volume (upper case, without spaces, as
+#: :func:`number_expr` compares it): '2 PCS', '0,5 KG', '1 STK.', '3X', '2 UDS'
+UNIT_SUFFIX = ("^([-+]?[0-9][0-9.,]*)(X|PCS|PC|PCE|PIECES?|UNITS?|ITEMS?|EA|STK|STÜCK|STUECK|ST|"
+               "KG|G|GR|L|ML|CL|LB|LBS|OZ|UN|UDS?|PZ|SZT|KPL|PAAR|PR)[.]?$")
+
 #: currency signs written beside amounts (a sign alone; R$, kr and zł are letters and codes)
 CURRENCY_SIGNS = "£$€¥₹₩₺₽₪₫฿₦₱"
 
@@ -219,8 +224,10 @@ def number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str)
     # exports) become a leading minus
     bare = ("regexp_replace(upper(trim(CAST({x} AS VARCHAR))), "
             f"'[\\s{NUMBER_SPACES}{CURRENCY_SIGNS}''’]|{_CURRENCY_CODES}', '', 'g')")
-    clean = (f"regexp_replace(regexp_replace({bare}, '^\\((.*)\\)$', '-\\1'), "
-             "'^([^-].*)-$', '-\\1')")
+    clean = (f"regexp_replace(regexp_replace(regexp_replace({bare}, '^\\((.*)\\)$', '-\\1'), "
+             "'^([^-].*)-$', '-\\1'), "
+             # a unit written after the number (2 pcs, 0,5 kg, 1 Stk., 3x): the number
+             f"'{UNIT_SUFFIX}', '\\1')")
     candidates = [
         "TRY_CAST(trim(CAST({x} AS VARCHAR)) AS DOUBLE)",
         # 1,234.50 / £3.50 (thousands commas, decimal point; a group never follows a lone 0:

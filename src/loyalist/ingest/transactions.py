@@ -30,6 +30,7 @@ from loyalist.ingest.notes import (
     order_adjustments,
     placeholder_customers,
     repeated_lines_note,
+    units_written,
     unix_times,
     unknown_values,
     utc_offsets,
@@ -266,6 +267,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
             **({"the order status": a.status_column} if a.status_column else {})}
     report["assumptions"] += (duplicate_note(src, used) + filled + currencies(con, src)
                               + unix_times(con, src, a) + utc_offsets(con, src, a)
+                              + units_written(con, src, a)
                               + placeholder_customers(con, src, a, table, zero_guest)
                               + zero_note
                               + order_adjustments(con, src, a, table)
