@@ -224,10 +224,13 @@ def number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str)
     # exports) become a leading minus
     bare = ("regexp_replace(upper(trim(CAST({x} AS VARCHAR))), "
             f"'[\\s{NUMBER_SPACES}{CURRENCY_SIGNS}''’]|{_CURRENCY_CODES}', '', 'g')")
-    clean = (f"regexp_replace(regexp_replace(regexp_replace({bare}, '^\\((.*)\\)$', '-\\1'), "
-             "'^([^-].*)-$', '-\\1'), "
-             # a unit written after the number (2 pcs, 0,5 kg, 1 Stk., 3x): the number
-             f"'{UNIT_SUFFIX}', '\\1')")
+    clean = (f"regexp_replace(regexp_replace({bare}, '^\\((.*)\\)$', '-\\1'), "
+             "'^([^-].*)-$', '-\\1')")
+    n_units = con.execute(
+        f"SELECT count(*) FROM {_sample(view, col)} WHERE regexp_full_match("
+        f"{clean.replace('{x}', 'v')}, '{UNIT_SUFFIX}')").fetchall()[0][0]
+    if n_units:  # a unit written after the number (2 pcs, 0,5 kg, 1 Stk., 3x): the number
+        clean = f"regexp_replace({clean}, '{UNIT_SUFFIX}', '\\1')"
     candidates = [
         "TRY_CAST(trim(CAST({x} AS VARCHAR)) AS DOUBLE)",
         # 1,234.50 / £3.50 (thousands commas, decimal point; a group never follows a lone 0:
