@@ -392,6 +392,38 @@ def test_customer_and_product_files_with_prefixed_column_names(tmp_path: Path) -
     assert st.query("SELECT category FROM products").category.tolist() == ["perfumaria"]
 
 
+def test_ids_that_lost_their_leading_zeros_in_a_spreadsheet_match_the_sales(
+        tmp_path: Path) -> None:
+    """The till's sales name loyalty cards 00123 and 00456; the customer list and the
+    campaign's sends went through a spreadsheet, which read them as the numbers 123 and 456.
+    Each takes the sales' spelling, so the consent and the sends belong to the customers who
+    bought; an id no sale has stays as it is, and the report says how many changed."""
+    sales = tmp_path / "sales.csv"
+    sales.write_text("order_id,customer_id,date,product_id,quantity,price\n"
+                     "o1,00123,2024-01-05,p1,1,3.50\n"
+                     "o2,00456,2024-01-06,p2,2,12.00\n"
+                     "o3,00123,2024-02-05,p1,1,3.50\n", encoding="utf-8")
+    cust = write_csv(tmp_path / "customers.csv", [
+        {"customer_id": "123", "marketing_consent": "yes"},
+        {"customer_id": "00456", "marketing_consent": "no"},
+        {"customer_id": "A789", "marketing_consent": "yes"}])
+    sends = write_csv(tmp_path / "sends.csv", [
+        {"customer_id": 123, "sent_at": "2024-02-01", "promotion": "pct10"},
+        {"customer_id": 456, "sent_at": "2024-02-01", "promotion": "control"}])
+    st, reps = _ingest(tmp_path, [sales, cust, sends])
+    by_table = {r["table"]: r for r in reps}
+    assert st.query("SELECT customer_id FROM customers ORDER BY 1").customer_id.tolist() == [
+        "00123", "00456", "A789"]
+    assert st.query("SELECT customer_id FROM promotions ORDER BY 1").customer_id.tolist() == [
+        "00123", "00456"]
+    assert any(a.startswith("customer_id ('customer_id'): 1 id(s) match the sales' customers "
+                            "only with leading zeros ignored (e.g. 123 -> 00123)")
+               for a in by_table["customers"]["assumptions"]), by_table["customers"]
+    assert any("2 id(s) match" in a for a in by_table["promotions"]["assumptions"])
+    # the sales are the spelling the others follow: nothing of theirs is re-keyed
+    assert not any("leading zeros" in a for a in by_table["transactions"]["assumptions"])
+
+
 def test_a_csv_whose_columns_cannot_be_told_apart(tmp_path: Path) -> None:
     f = tmp_path / "t.csv"
     lines = ["order_id,customer_id,ordered_at,product_id,quantity,unit_price"]

@@ -337,6 +337,42 @@ def _sold_held(con: duckdb.DuckDBPyConnection, src: Source, expr: str, column: s
         f"(SELECT {column} FROM {s.T_TRANSACTIONS})").fetchall()[0][0])
 
 
+def zeros_as_in_sales(con: duckdb.DuckDBPyConnection, src: Source, expr: str, col: str
+                      ) -> tuple[str, str | None]:
+    """Customer ids that lost (or gained) their leading zeros on the way, matched to the
+    stored sales' own spelling: a spreadsheet reads a loyalty card's 00123 as the number 123,
+    so a customer list or a promotion history saved from it names 123 where the till's sales
+    say 00123, and that customer's consent or sends would belong to nobody. Where the file's
+    ids (``expr``, of column ``col``) match more of the sales' customers with leading zeros
+    ignored on both sides than as written, each id that matches no sale as written but exactly
+    one with the zeros ignored takes that sale's spelling; the others stay as they are, and
+    the note says how many changed. Returns the key expression and the note (None, and
+    ``expr`` unchanged, where nothing is gained)."""
+    sales = (f"(SELECT DISTINCT {s.CUSTOMER_ID} AS c FROM {s.T_TRANSACTIONS} "
+             f"WHERE NOT {s.IS_GUEST})")
+    bare = "nullif(ltrim({v}, '0'), '')"
+    loose = (f"(SELECT {bare.format(v='c')} AS b, any_value(c) AS c FROM {sales} "
+             f"GROUP BY 1 HAVING count(*) = 1)")
+    exact, matched, changed, example = con.execute(f"""
+        WITH f AS (SELECT DISTINCT {expr} AS k FROM {src.view}),
+             l AS {loose}
+        SELECT count(*) FILTER (WHERE f.k IN (SELECT c FROM {sales})),
+               count(*) FILTER (WHERE f.k IN (SELECT c FROM {sales}) OR l.c IS NOT NULL),
+               count(*) FILTER (WHERE f.k NOT IN (SELECT c FROM {sales}) AND l.c IS NOT NULL),
+               any_value(f.k || ' -> ' || l.c) FILTER (WHERE f.k NOT IN (SELECT c FROM {sales})
+                                                        AND l.c IS NOT NULL)
+        FROM f LEFT JOIN l ON {bare.format(v='f.k')} = l.b
+        WHERE f.k IS NOT NULL""").fetchall()[0]
+    if not changed or matched <= exact:
+        return expr, None
+    keyed = (f"coalesce(CASE WHEN {expr} NOT IN (SELECT c FROM {sales}) THEN "
+             f"(SELECT l.c FROM {loose} l WHERE l.b = {bare.format(v=expr)}) END, {expr})")
+    return keyed, (
+        f"{s.CUSTOMER_ID} ({col!r}): {changed:,} id(s) match the sales' customers only with "
+        f"leading zeros ignored (e.g. {example}), as when a spreadsheet read them as numbers: "
+        "they take the sales' spelling")
+
+
 def customer_key(con: duckdb.DuckDBPyConnection, src: Source, cols: dict[str, str]
                  ) -> tuple[dict[str, str], str | None]:
     """The customer list's key column, keyed the way the store's sales are: a shop's customer
@@ -437,6 +473,10 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
                                       day_first=day_first)
              for canon, col in cols.items()}
     notes = list(src.notes) + ([key_note] if key_note else []) + duplicate_note(src, cols)
+    if key == s.CUSTOMER_ID and s.CUSTOMER_ID in cols:
+        exprs[s.CUSTOMER_ID], zeros_note = zeros_as_in_sales(con, src, exprs[s.CUSTOMER_ID],
+                                                             cols[s.CUSTOMER_ID])
+        notes += [zeros_note] if zeros_note else []
     if spec.kinds.get(s.CUSTOMER_ID) == "customer" and s.CUSTOMER_ID in cols:
         col = cols[s.CUSTOMER_ID]
         notes += parse.email_case_note(con, src.view, col, src.types[col])
