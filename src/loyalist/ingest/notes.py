@@ -157,13 +157,8 @@ def units_written(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> li
     col = a.columns.get(s.QUANTITY)
     if col is None or not parse.is_text(src.types.get(col, "")):
         return []
-    bare = (f"regexp_replace(upper(trim(CAST({parse.q(col)} AS VARCHAR))), "
-            f"'[\\s{parse.NUMBER_SPACES}]', '', 'g')")
-    n, ex = con.execute(f"""SELECT count(*), any_value(raw) FROM (
-                              SELECT {bare} AS v, {parse.q(col)} AS raw FROM {src.view}
-                              LIMIT 1000)
-                            WHERE regexp_full_match(v, '{parse.UNIT_SUFFIX}')""").fetchall()[0]
-    if not n:
+    ex = parse.units_example(con, src.view, col)
+    if ex is None:
         return []
     return [f"{s.QUANTITY} ({col!r}) is written with units (e.g. {ex!r}): the numbers are read "
             "and the units left out, so each price must be per that unit"]

@@ -202,7 +202,7 @@ def plain_text_expr(col: str, table: str | None = None) -> str:
 NUMBER_SPACES = "\u00a0\u202f\u2009"
 
 #: a number followed by a unit of count, weight or volume (upper case, without spaces, as
-#: :func:`number_expr` compares it): '2 PCS', '0,5 KG', '1 STK.', '3X', '2 UDS'
+#: :func:`_number_text` leaves it): '2 PCS', '0,5 KG', '1 STK.', '3X', '2 UDS'
 UNIT_SUFFIX = ("^([-+]?[0-9][0-9.,]*)(X|PCS|PC|PCE|PIECES?|UNITS?|ITEMS?|EA|STK|STÜCK|STUECK|ST|"
                "KG|G|GR|L|ML|CL|LB|LBS|OZ|UN|UDS?|PZ|SZT|KPL|PAAR|PR)[.]?$")
 
@@ -213,23 +213,32 @@ _CURRENCY_CODES = ("(EUR|USD|GBP|CHF|JPY|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|RON
                    "|BRL|MXN|ZAR|TRY|SGD|HKD)")
 
 
+def _number_text() -> str:
+    """SQL: the text of a number column's value ``{x}`` with currency signs and codes, spaces
+    (:data:`NUMBER_SPACES` too) and apostrophes (1'234.50) out, upper-cased; accounting
+    negatives (12.50) and trailing minus signs (12.50-, SAP exports) become a leading minus."""
+    bare = ("regexp_replace(upper(trim(CAST({x} AS VARCHAR))), "
+            f"'[\\s{NUMBER_SPACES}{CURRENCY_SIGNS}''’]|{_CURRENCY_CODES}', '', 'g')")
+    return (f"regexp_replace(regexp_replace({bare}, '^\\((.*)\\)$', '-\\1'), "
+            "'^([^-].*)-$', '-\\1')")
+
+
+def units_example(con: duckdb.DuckDBPyConnection, view: str, col: str) -> str | None:
+    """A sampled value of the column written as a number with a unit after it ('2 pcs',
+    '0,5 kg': :data:`UNIT_SUFFIX`), as the file has it; None when the sample has none."""
+    return con.execute(
+        f"SELECT any_value(v) FROM {_sample(view, col)} WHERE regexp_full_match("
+        f"{_number_text().replace('{x}', 'v')}, '{UNIT_SUFFIX}')").fetchall()[0][0]
+
+
 def number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str) -> str:
     x = q(col)
     if _is_numeric(dtype):
         return f"CAST({x} AS DOUBLE)"
     if dtype.upper() == "BOOLEAN":
         return f"CAST(CAST({x} AS INTEGER) AS DOUBLE)"
-    # currency signs and codes, spaces (:data:`NUMBER_SPACES` too) and apostrophes
-    # (1'234.50) out; accounting negatives (12.50) and trailing minus signs (12.50-, SAP
-    # exports) become a leading minus
-    bare = ("regexp_replace(upper(trim(CAST({x} AS VARCHAR))), "
-            f"'[\\s{NUMBER_SPACES}{CURRENCY_SIGNS}''’]|{_CURRENCY_CODES}', '', 'g')")
-    clean = (f"regexp_replace(regexp_replace({bare}, '^\\((.*)\\)$', '-\\1'), "
-             "'^([^-].*)-$', '-\\1')")
-    n_units = con.execute(
-        f"SELECT count(*) FROM {_sample(view, col)} WHERE regexp_full_match("
-        f"{clean.replace('{x}', 'v')}, '{UNIT_SUFFIX}')").fetchall()[0][0]
-    if n_units:  # a unit written after the number (2 pcs, 0,5 kg, 1 Stk., 3x): the number
+    clean = _number_text()
+    if units_example(con, view, col) is not None:  # 2 pcs, 0,5 kg, 1 Stk., 3x: the number
         clean = f"regexp_replace({clean}, '{UNIT_SUFFIX}', '\\1')"
     candidates = [
         "TRY_CAST(trim(CAST({x} AS VARCHAR)) AS DOUBLE)",

@@ -45,8 +45,6 @@ from loyalist.store import Store
 # the facade's logger name, as before the package split (what `-v` and the API's log show)
 log = logging.getLogger("loyalist.pipeline")
 
-
-
 #: an ingest assumption naming a column that was guessed, not named by the file or --map
 GUESSED = re.compile(r"^\w+ read from column '.*' \(found by its (name|values)")
 
