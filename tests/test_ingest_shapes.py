@@ -165,6 +165,13 @@ _NAMED_MONTHS = [
     ("Date", ["Monday, January 29, 2024", "Thursday, June 6, 2024", "Friday, March 1, 2024",
               "Tuesday, October 1, 2024"]),
     ("Date", ["29/01/2024", "06/06/2024", "01/03/2024 14h05", "01/10/2024"]),
+    # a JavaScript app's Date.toString() and Oracle's default format
+    ("Date", ["Mon Jan 29 2024 00:00:00 GMT+0100 (Central European Standard Time)",
+              "Thu Jun 06 2024 00:00:00 GMT+0200 (Central European Summer Time)",
+              "Fri Mar 01 2024 14:05:00 GMT+0100 (Central European Standard Time)",
+              "Tue Oct 01 2024 00:00:00 GMT+0200 (Central European Summer Time)"]),
+    ("Date", ["29-JAN-24 12.00.00.000000 AM", "06-JUN-24 12.00.00.000000 AM",
+              "01-MAR-24 02.05.00.000000 PM", "01-OCT-24 12.00.00.000000 AM"]),
     # compact date and time, which the CSV reader types as integers
     ("Date", ["20240129000000", "20240606000000", "20240301140500", "20241001000000"]),
 ]
@@ -182,7 +189,8 @@ def test_dates_as_shops_in_other_languages_write_them(tmp_path: Path, header: st
     st, (rep,) = _ingest(tmp_path, [path])
     assert rep["rows_loaded"] == 4 and rep["rows_quarantined"] == 0, rep["rules"]
     got = st.query("SELECT order_id, ordered_at FROM transactions ORDER BY order_id")
-    third = "2024-03-01 14:05:00" if "14" in dates[2] else "2024-03-01 00:00:00"
+    third = ("2024-03-01 14:05:00" if "14" in dates[2] or "PM" in dates[2]
+             else "2024-03-01 00:00:00")
     assert [str(x) for x in got.ordered_at] == [
         "2024-01-29 00:00:00", "2024-06-06 00:00:00", third, "2024-10-01 00:00:00"]
 

@@ -35,6 +35,8 @@ DATE_FORMATS = (
     # long dates with the weekday (Friday, January 5, 2024 / Friday, 5 January 2024), French
     # hours (05/01/2024 14h05), compact date and time (20240105140507)
     "%A, %B %d, %Y", "%A, %d %B %Y", "%d/%m/%Y %Hh%M", "%Y%m%d%H%M%S",
+    # Oracle's default (05-JAN-24 02.05.07.000000 PM)
+    "%d-%b-%y %I.%M.%S.%f %p", "%d-%b-%y %I.%M.%S %p",
     # Japanese and Chinese (2024年1月5日 14:05), Korean (2024. 1. 5.)
     "%Y年%m月%d日", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日 %H:%M:%S", "%Y. %m. %d.",
     "%Y. %m. %d. %H:%M", "%Y. %m. %d. %H:%M:%S",
@@ -344,6 +346,10 @@ def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: s
     # '30 juin 2024', '30. Juni 2024', '30 de junio de 2024': the month in English first
     named = ([f"try_strptime({_english_months(t)}, '{f}')" for f in _month_formats(formats)]
              if _has_month_names(con, view, col) else [])
+    # JavaScript's Date.toString() (Fri Jan 05 2024 14:05:07 GMT+0100 (Central European
+    # Standard Time)): the clock time it shows, offset dropped as for other offsets
+    named.append(f"try_strptime(regexp_replace({t}, ' GMT[+-][0-9]{{4}}( [(].*[)])?$', ''), "
+                 "'%a %b %d %Y %H:%M:%S')")
     candidates = ["TRY_CAST(" + t + " AS TIMESTAMP)"] + [
         f"try_strptime({t}, '{f}')" for f in formats
     ] + named + [f"CASE WHEN {num} BETWEEN {SERIAL_MIN} AND {_SERIAL_MAX} THEN {_serial(num)} END",
