@@ -128,10 +128,13 @@ def _ranked(con: duckdb.DuckDBPyConnection, view: str, col: str, exprs: list[str
             plausible: str = "{e} IS NOT NULL") -> list[tuple[str, int]]:
     """The candidate expressions with how many of a sample of the column's non-empty values
     each parses into ``plausible`` ones (a SQL predicate over ``{e}``, the parsed value), most
-    first (ties: the earlier candidate)."""
-    counts = ", ".join("count(CASE WHEN " + plausible.replace("{e}", e.replace("{x}", "v"))
-                       + " THEN 1 END)" for e in exprs)
-    row = con.execute(f"SELECT {counts} FROM {_sample(view, col)}").fetchall()[0]
+    first (ties: the earlier candidate). Each distinct value is parsed once, weighted by how
+    often the sample has it (a date column of whole days holds a few hundred distinct values
+    in 20,000, and every candidate format is tried on each)."""
+    counts = ", ".join("coalesce(sum(CASE WHEN " + plausible.replace("{e}", e.replace("{x}", "v"))
+                       + " THEN w END), 0)" for e in exprs)
+    row = con.execute(f"SELECT {counts} FROM (SELECT v, count(*) AS w "
+                      f"FROM {_sample(view, col)} GROUP BY v)").fetchall()[0]
     order = sorted(range(len(exprs)), key=lambda i: (-row[i], i))
     return [(exprs[i], int(row[i])) for i in order]
 
