@@ -455,6 +455,17 @@ def test_a_column_mixing_date_formats_reads_each_value(tmp_path: Path) -> None:
     assert rep["rows_loaded"] == len(vals)
     got = st.query("SELECT DISTINCT ordered_at FROM transactions").ordered_at.tolist()
     assert got == [pd.Timestamp("2024-01-02 10:00")]
+    # the second system's rows only after the first values every format is tried on
+    # (parse._FIRST_VALUES): still read, the formats chosen on the whole sample
+    late = (["2024-01-02 10:00:00"] * 2100 + ["02.01.2024 10:00"] * 300
+            + ["1/2/2024 10:00:00 AM"] * 100)
+    rows = [{"order_id": f"o{i}", "customer_id": "c", "ordered_at": v, "product_id": "p",
+             "quantity": 1, "unit_price": 2.0} for i, v in enumerate(late)]
+    (tmp_path / "late").mkdir()
+    st, (rep,) = _ingest(tmp_path / "late", [write_csv(tmp_path / "late" / "t.csv", rows)])
+    assert rep["rows_loaded"] == len(late) and rep["rows_quarantined"] == 0, rep["rules"]
+    got = st.query("SELECT DISTINCT ordered_at FROM transactions").ordered_at.tolist()
+    assert got == [pd.Timestamp("2024-01-02 10:00")]
 
 
 def test_a_workbook_with_orders_lines_and_customers_on_separate_sheets(tmp_path: Path) -> None:

@@ -101,6 +101,9 @@ def _has_month_names(con: duckdb.DuckDBPyConnection, view: str, col: str) -> boo
         f"WHERE regexp_matches(lower(CAST(v AS VARCHAR)), '{_MONTH_WORD}')").fetchall()[0][0])
 
 _SAMPLE = 20_000
+#: the values every date format is tried on before only those that read any of them try
+#: the whole sample (:func:`_ranked`)
+_FIRST_VALUES = 2_000
 
 
 def q(name: str) -> str:
@@ -125,18 +128,42 @@ def _sample(view: str, col: str) -> str:
 
 
 def _ranked(con: duckdb.DuckDBPyConnection, view: str, col: str, exprs: list[str],
-            plausible: str = "{e} IS NOT NULL") -> list[tuple[str, int]]:
+            plausible: str = "{e} IS NOT NULL", *, first: int | None = None
+            ) -> list[tuple[str, int]]:
     """The candidate expressions with how many of a sample of the column's non-empty values
     each parses into ``plausible`` ones (a SQL predicate over ``{e}``, the parsed value), most
     first (ties: the earlier candidate). Each distinct value is parsed once, weighted by how
     often the sample has it (a date column of whole days holds a few hundred distinct values
-    in 20,000, and every candidate format is tried on each)."""
-    counts = ", ".join("coalesce(sum(CASE WHEN " + plausible.replace("{e}", e.replace("{x}", "v"))
-                       + " THEN w END), 0)" for e in exprs)
-    row = con.execute(f"SELECT {counts} FROM (SELECT v, count(*) AS w "
-                      f"FROM {_sample(view, col)} GROUP BY v)").fetchall()[0]
-    order = sorted(range(len(exprs)), key=lambda i: (-row[i], i))
-    return [(exprs[i], int(row[i])) for i in order]
+    in 20,000, and every candidate format is tried on each).
+
+    ``first``: try every candidate on the sample's first ``first`` values only, and on the
+    whole sample those that read any of them; where those read every value of the sample, the
+    others count 0 (they read nothing the first values hold, and nothing the chosen ones do
+    not). Otherwise every candidate is tried on the whole sample. With ~75 date formats this
+    halves the choice's time again on a large file."""
+    test = [plausible.replace("{e}", e.replace("{x}", "v")) for e in exprs]
+
+    def weighted(idx: list[int], limit: str, extra: str = "") -> tuple[int, ...]:
+        sums = ", ".join(f"coalesce(sum(CASE WHEN {test[i]} THEN w END), 0)" for i in idx)
+        return con.execute(
+            f"SELECT {sums}{extra} FROM (SELECT v, count(*) AS w FROM (SELECT v FROM "
+            f"{_sample(view, col)}{limit}) GROUP BY v)").fetchall()[0]
+
+    counts: list[int] | None = None
+    if first is not None:
+        pre = weighted(list(range(len(exprs))), f" LIMIT {int(first)}")
+        live = [i for i, n in enumerate(pre) if n]
+        if live and len(live) < len(exprs):
+            covered = " OR ".join(f"coalesce({test[i]}, FALSE)" for i in live)
+            row = weighted(live, "", f", coalesce(sum(w) FILTER (WHERE NOT ({covered})), 0)")
+            if row[-1] == 0:
+                counts = [0] * len(exprs)
+                for i, n in zip(live, row[:-1], strict=True):
+                    counts[i] = int(n)
+    if counts is None:
+        counts = [int(n) for n in weighted(list(range(len(exprs))), "")]
+    order = sorted(range(len(exprs)), key=lambda i: (-counts[i], i))
+    return [(exprs[i], counts[i]) for i in order]
 
 
 def _best(con: duckdb.DuckDBPyConnection, view: str, col: str, exprs: list[str],
@@ -362,7 +389,8 @@ def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: s
          f"CASE WHEN regexp_full_match({t}, '{UNIX_MILLISECONDS}') "
          f"THEN timezone('UTC', to_timestamp({num} / 1000)) END"]
     plausible = PLAUSIBLE_DATE  # the format that gives real dates wins
-    ranked = [(e, n) for e, n in _ranked(con, view, col, candidates, plausible) if n]
+    ranked = [(e, n) for e, n in _ranked(con, view, col, candidates, plausible,
+                                         first=_FIRST_VALUES) if n]
     if len(ranked) <= 1:
         return (ranked[0][0] if ranked else candidates[0]).replace("{x}", x)
     # a file that mixes formats (two systems' exports appended): the format that reads most
