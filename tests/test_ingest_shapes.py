@@ -159,6 +159,13 @@ _NAMED_MONTHS = [
                "1 de octubre de 2024"]),
     ("Data", ["29 gennaio 2024", "6 giugno 2024", "1 marzo 2024", "1 ottobre 2024"]),
     ("Datum", ["29 januari 2024", "6 juni 2024", "1 maart 2024", "1 okt 2024"]),
+    # with the weekday, as a long date format prints it
+    ("Datum", ["Montag, 29. Januar 2024", "Donnerstag, 6. Juni 2024", "Fr., 1. März 2024",
+               "Dienstag, 1. Oktober 2024"]),
+    ("Date", ["lundi 29 janvier 2024", "jeudi 6 juin 2024", "vendredi 1er mars 2024",
+              "mardi 1 octobre 2024"]),
+    ("Fecha", ["lunes, 29 de enero de 2024", "jueves, 6 de junio de 2024",
+               "viernes, 1 de marzo de 2024", "martes, 1 de octubre de 2024"]),
     # no month names, but a shop's own way of writing dates all the same
     ("Date", ["2024年1月29日", "2024年6月6日", "2024年3月1日 14:05", "2024年10月1日"]),
     ("Date", ["2024. 1. 29.", "2024. 6. 6.", "2024. 3. 1. 14:05", "2024. 10. 1."]),

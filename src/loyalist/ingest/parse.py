@@ -74,11 +74,32 @@ _MONTH_WORD = ("(^|[^\\pL])(" + "|".join(sorted({n for v in MONTH_NAMES.values()
                + ")\\.?([^\\pL]|$)")
 
 
+#: weekday names (and the usual abbreviations) of :data:`MONTH_NAMES`' languages, dropped
+#: before a date's day: 'Montag, 5. Januar 2024', 'lundi 5 janvier 2024' (not 'mar', French
+#: Tuesday, which is March in English and Spanish)
+WEEKDAY_NAMES = (
+    "montag", "dienstag", "mittwoch", "donnerstag", "freitag", "samstag", "sonnabend",
+    "sonntag", "mo", "di", "mi", "do", "fr", "sa", "so",
+    "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche", "lun", "mer",
+    "jeu", "ven", "sam", "dim",
+    "lunes", "martes", "miércoles", "miercoles", "jueves", "viernes", "sábado", "sabado",
+    "domingo",
+    "lunedì", "lunedi", "martedì", "martedi", "mercoledì", "mercoledi", "giovedì", "giovedi",
+    "venerdì", "venerdi", "sabato", "domenica",
+    "maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag",
+    "segunda-feira", "terça-feira", "terca-feira", "quarta-feira", "quinta-feira",
+    "sexta-feira", "segunda", "terça", "quarta", "quinta", "sexta",
+    "poniedziałek", "wtorek", "środa", "czwartek", "piątek", "sobota", "niedziela",
+)
+
+
 def _english_months(t: str) -> str:
     """SQL: the date text ``t`` with a month written in one of :data:`MONTH_NAMES`' languages
-    as its English abbreviation, the Spanish and Portuguese ``de`` and the French ``1er``
-    dropped ('30 de junio de 2024' -> '30 jun 2024', '1er mars 2024' -> '1 mar 2024')."""
-    e = f"lower({t})"
+    as its English abbreviation, a leading weekday (:data:`WEEKDAY_NAMES`), the Spanish and
+    Portuguese ``de`` and the French ``1er`` dropped ('30 de junio de 2024' -> '30 jun 2024',
+    'lundi 1er mars 2024' -> '1 mar 2024')."""
+    days = "|".join(sorted(WEEKDAY_NAMES, key=lambda n: (-len(n), n)))
+    e = f"regexp_replace(lower({t}), '^({days})[.,]*\\s+([0-9])', '\\2')"
     for eng, names in MONTH_NAMES.items():
         alt = "|".join(sorted(names, key=lambda n: (-len(n), n)))
         e = f"regexp_replace({e}, '(^|[^\\pL])({alt})\\.?([^\\pL]|$)', '\\1{eng}\\3')"
