@@ -353,17 +353,14 @@ def zeros_as_in_sales(con: duckdb.DuckDBPyConnection, src: Source, expr: str, co
     bare = "nullif(ltrim({v}, '0'), '')"
     loose = (f"(SELECT {bare.format(v='c')} AS b, any_value(c) AS c FROM {sales} "
              f"GROUP BY 1 HAVING count(*) = 1)")
-    exact, matched, changed, example = con.execute(f"""
+    # ids matching no sale as written but one with the zeros ignored: each adds a match
+    changed, example = con.execute(f"""
         WITH f AS (SELECT DISTINCT {expr} AS k FROM {src.view}),
-             l AS {loose}
-        SELECT count(*) FILTER (WHERE f.k IN (SELECT c FROM {sales})),
-               count(*) FILTER (WHERE f.k IN (SELECT c FROM {sales}) OR l.c IS NOT NULL),
-               count(*) FILTER (WHERE f.k NOT IN (SELECT c FROM {sales}) AND l.c IS NOT NULL),
-               any_value(f.k || ' -> ' || l.c) FILTER (WHERE f.k NOT IN (SELECT c FROM {sales})
-                                                        AND l.c IS NOT NULL)
-        FROM f LEFT JOIN l ON {bare.format(v='f.k')} = l.b
-        WHERE f.k IS NOT NULL""").fetchall()[0]
-    if not changed or matched <= exact:
+             e AS {sales}, l AS {loose}
+        SELECT count(*), any_value(f.k || ' -> ' || l.c)
+        FROM f LEFT JOIN e ON e.c = f.k JOIN l ON {bare.format(v='f.k')} = l.b
+        WHERE f.k IS NOT NULL AND e.c IS NULL""").fetchall()[0]
+    if not changed:
         return expr, None
     keyed = (f"coalesce(CASE WHEN {expr} NOT IN (SELECT c FROM {sales}) THEN "
              f"(SELECT l.c FROM {loose} l WHERE l.b = {bare.format(v=expr)}) END, {expr})")
