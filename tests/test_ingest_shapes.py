@@ -5,6 +5,7 @@ covers, order status columns, day numbers instead of dates."""
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -181,6 +182,23 @@ _NAMED_MONTHS = [
               "01-MAR-24 02.05.00.000000 PM", "01-OCT-24 12.00.00.000000 AM"]),
     # compact date and time, which the CSV reader types as integers
     ("Date", ["20240129000000", "20240606000000", "20240301140500", "20241001000000"]),
+    # 12-hour clocks as other locales write them: Spanish Excel, Korean and Chinese (the
+    # marker before the time), lower case after an ISO date (a cast to TIMESTAMP read 2:05 pm
+    # as 02:05), SQL Server's default, C's asctime, a spreadsheet's 'at'
+    ("Fecha", ["29/01/2024 12:00:00 a. m.", "06/06/2024 12:00:00 a. m.",
+               "01/03/2024 02:05:00 p. m.", "01/10/2024 12:00:00 a. m."]),
+    ("Date", ["2024-01-29 오전 12:00:00", "2024-06-06 오전 12:00:00", "2024-03-01 오후 2:05:00",
+              "2024-10-01 오전 12:00:00"]),
+    ("Date", ["2024/1/29 上午12:00", "2024/6/6 上午12:00", "2024/3/1 下午2:05",
+              "2024/10/1 上午12:00"]),
+    ("Date", ["2024-01-29 12:00 am", "2024-06-06 12:00 am", "2024-03-01 2:05 pm",
+              "2024-10-01 12:00 am"]),
+    ("Date", ["Jan 29 2024 12:00AM", "Jun  6 2024 12:00AM", "Mar  1 2024  2:05PM",
+              "Oct  1 2024 12:00AM"]),
+    ("Date", ["Mon Jan 29 00:00:00 2024", "Thu Jun  6 00:00:00 2024",
+              "Fri Mar  1 14:05:00 2024", "Tue Oct  1 00:00:00 2024"]),
+    ("Date", ["January 29, 2024 at 12:00 AM", "June 6, 2024 at 12:00 AM",
+              "March 1, 2024 at 2:05 PM", "October 1, 2024 at 12:00 AM"]),
 ]
 
 
@@ -196,7 +214,7 @@ def test_dates_as_shops_in_other_languages_write_them(tmp_path: Path, header: st
     st, (rep,) = _ingest(tmp_path, [path])
     assert rep["rows_loaded"] == 4 and rep["rows_quarantined"] == 0, rep["rules"]
     got = st.query("SELECT order_id, ordered_at FROM transactions ORDER BY order_id")
-    third = ("2024-03-01 14:05:00" if "14" in dates[2] or "PM" in dates[2]
+    third = ("2024-03-01 14:05:00" if re.search("14|PM|pm|p. m.|오후|下午", dates[2])
              else "2024-03-01 00:00:00")
     assert [str(x) for x in got.ordered_at] == [
         "2024-01-29 00:00:00", "2024-06-06 00:00:00", third, "2024-10-01 00:00:00"]
