@@ -457,6 +457,43 @@ def test_ids_that_lost_their_leading_zeros_in_a_spreadsheet_match_the_sales(
     assert not any("leading zeros" in a for a in by_table["transactions"]["assumptions"])
 
 
+def test_a_later_sales_export_that_lost_its_leading_zeros_names_the_same_customers(
+        tmp_path: Path) -> None:
+    """January's till export names loyalty cards 00123 and 00456; February's went through a
+    spreadsheet (123, 456, and a new card 789). Its customers take January's spelling, so
+    00123 is one customer with two orders, not two customers; a store that writes no leading
+    zeros keeps 0123 and 123 apart as written."""
+    jan = tmp_path / "jan.csv"
+    jan.write_text("order_id,customer_id,date,product_id,quantity,price\n"
+                   "o1,00123,2024-01-05,p1,1,3.50\n"
+                   "o2,00456,2024-01-06,p2,2,12.00\n", encoding="utf-8")
+    feb = tmp_path / "feb.csv"
+    feb.write_text("order_id,customer_id,date,product_id,quantity,price\n"
+                   "o3,123,2024-02-05,p1,1,3.50\n"
+                   "o4,789,2024-02-06,p2,1,12.00\n"
+                   "o5,456,2024-02-07,p1,1,3.50\n", encoding="utf-8")
+    st, (_, rep) = _ingest(tmp_path, [jan, feb])
+    got = st.query("SELECT customer_id, count(*) AS n FROM transactions GROUP BY 1 ORDER BY 1")
+    assert dict(zip(got.customer_id, got.n, strict=True)) == {"00123": 2, "00456": 2, "789": 1}
+    assert any(a.startswith("customer_id ('customer_id'): 2 id(s) match earlier sales' "
+                            "customers only with leading zeros ignored") for a in
+               rep["assumptions"]), rep["assumptions"]
+    # the other way round: the spreadsheet's export first, the till's after it
+    (tmp_path / "r").mkdir()
+    st2, _ = _ingest(tmp_path / "r", [feb, jan])
+    got = st2.query("SELECT customer_id, count(*) AS n FROM transactions GROUP BY 1 ORDER BY 1")
+    assert dict(zip(got.customer_id, got.n, strict=True)) == {"123": 2, "456": 2, "789": 1}
+    # both write leading zeros: 0123 and 00123 are different cards
+    (tmp_path / "z").mkdir()
+    mar = tmp_path / "z" / "mar.csv"
+    mar.write_text("order_id,customer_id,date,product_id,quantity,price\n"
+                   "o6,0123,2024-03-05,p1,1,3.50\n", encoding="utf-8")
+    st3, (_, rep3) = _ingest(tmp_path / "z", [jan, mar])
+    assert sorted(st3.query("SELECT DISTINCT customer_id FROM transactions").customer_id) == [
+        "00123", "00456", "0123"]
+    assert not any("leading zeros" in a for a in rep3["assumptions"])
+
+
 def test_a_csv_whose_columns_cannot_be_told_apart(tmp_path: Path) -> None:
     f = tmp_path / "t.csv"
     lines = ["order_id,customer_id,ordered_at,product_id,quantity,unit_price"]

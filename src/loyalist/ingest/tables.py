@@ -17,7 +17,7 @@ import duckdb
 
 from loyalist import schema as s
 from loyalist.errors import DataError
-from loyalist.ingest import parse, quarantine
+from loyalist.ingest import parse, quarantine, zeros
 from loyalist.ingest.adapters import (
     DAY_FIRST_NOTE,
     EU_CATEGORY,
@@ -337,39 +337,6 @@ def _sold_held(con: duckdb.DuckDBPyConnection, src: Source, expr: str, column: s
         f"(SELECT {column} FROM {s.T_TRANSACTIONS})").fetchall()[0][0])
 
 
-def zeros_as_in_sales(con: duckdb.DuckDBPyConnection, src: Source, expr: str, col: str
-                      ) -> tuple[str, str | None]:
-    """Customer ids that lost (or gained) their leading zeros on the way, matched to the
-    stored sales' own spelling: a spreadsheet reads a loyalty card's 00123 as the number 123,
-    so a customer list or a promotion history saved from it names 123 where the till's sales
-    say 00123, and that customer's consent or sends would belong to nobody. Where the file's
-    ids (``expr``, of column ``col``) match more of the sales' customers with leading zeros
-    ignored on both sides than as written, each id that matches no sale as written but exactly
-    one with the zeros ignored takes that sale's spelling; the others stay as they are, and
-    the note says how many changed. Returns the key expression and the note (None, and
-    ``expr`` unchanged, where nothing is gained)."""
-    sales = (f"(SELECT DISTINCT {s.CUSTOMER_ID} AS c FROM {s.T_TRANSACTIONS} "
-             f"WHERE NOT {s.IS_GUEST})")
-    bare = "nullif(ltrim({v}, '0'), '')"
-    loose = (f"(SELECT {bare.format(v='c')} AS b, any_value(c) AS c FROM {sales} "
-             f"GROUP BY 1 HAVING count(*) = 1)")
-    # ids matching no sale as written but one with the zeros ignored: each adds a match
-    changed, example = con.execute(f"""
-        WITH f AS (SELECT DISTINCT {expr} AS k FROM {src.view}),
-             e AS {sales}, l AS {loose}
-        SELECT count(*), any_value(f.k || ' -> ' || l.c)
-        FROM f LEFT JOIN e ON e.c = f.k JOIN l ON {bare.format(v='f.k')} = l.b
-        WHERE f.k IS NOT NULL AND e.c IS NULL""").fetchall()[0]
-    if not changed:
-        return expr, None
-    keyed = (f"coalesce(CASE WHEN {expr} NOT IN (SELECT c FROM {sales}) THEN "
-             f"(SELECT l.c FROM {loose} l WHERE l.b = {bare.format(v=expr)}) END, {expr})")
-    return keyed, (
-        f"{s.CUSTOMER_ID} ({col!r}): {changed:,} id(s) match the sales' customers only with "
-        f"leading zeros ignored (e.g. {example}), as when a spreadsheet read them as numbers: "
-        "they take the sales' spelling")
-
-
 def customer_key(con: duckdb.DuckDBPyConnection, src: Source, cols: dict[str, str]
                  ) -> tuple[dict[str, str], str | None]:
     """The customer list's key column, keyed the way the store's sales are: a shop's customer
@@ -471,8 +438,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
              for canon, col in cols.items()}
     notes = list(src.notes) + ([key_note] if key_note else []) + duplicate_note(src, cols)
     if key == s.CUSTOMER_ID and s.CUSTOMER_ID in cols:
-        exprs[s.CUSTOMER_ID], zeros_note = zeros_as_in_sales(con, src, exprs[s.CUSTOMER_ID],
-                                                             cols[s.CUSTOMER_ID])
+        exprs[s.CUSTOMER_ID], zeros_note = zeros.as_in_sales(
+            con, src.view, exprs[s.CUSTOMER_ID], cols[s.CUSTOMER_ID], f"{table}_zeros")
         notes += [zeros_note] if zeros_note else []
     if spec.kinds.get(s.CUSTOMER_ID) == "customer" and s.CUSTOMER_ID in cols:
         col = cols[s.CUSTOMER_ID]

@@ -14,7 +14,7 @@ import duckdb
 
 from loyalist import schema as s
 from loyalist.errors import DataError
-from loyalist.ingest import parse, quarantine
+from loyalist.ingest import parse, quarantine, zeros
 from loyalist.ingest.adapters import (
     DISCOUNT_LINE_SQL,
     NOT_A_PURCHASE_EVENT,
@@ -132,6 +132,11 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     last day, the default as_of of every model)."""
     zero_guest, zero_note = zero_is_guest(con, src, a)
     exprs = _parsed_columns(con, src, a, zero_guest=zero_guest)
+    zeros_note = None
+    if check_store and s.CUSTOMER_ID in exprs:  # a later export saved by a spreadsheet
+        exprs[s.CUSTOMER_ID], zeros_note = zeros.sales_as_stored(
+            con, _with_customer_raw(src, a), exprs[s.CUSTOMER_ID], a.columns[s.CUSTOMER_ID],
+            f"{table}_zeros")
     raw_cols = [parse.q(h) for h in src.headers]
     dedupe = "exact_duplicate" not in a.rules_off
     if dedupe:
@@ -269,7 +274,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
                               + unix_times(con, src, a) + utc_offsets(con, src, a)
                               + units_written(con, src, a)
                               + placeholder_customers(con, src, a, table, zero_guest)
-                              + zero_note
+                              + zero_note + ([zeros_note] if zeros_note else [])
                               + order_adjustments(con, src, a, table)
                               + (corrections(con, table, load_id) if check_store else [])
                               + unknown_values(con, src, a, table)
