@@ -220,6 +220,26 @@ def test_dates_as_shops_in_other_languages_write_them(tmp_path: Path, header: st
         "2024-01-29 00:00:00", "2024-06-06 00:00:00", third, "2024-10-01 00:00:00"]
 
 
+def test_quantities_in_grams_beside_kilograms_are_one_unit(tmp_path: Path) -> None:
+    """A deli till that weighs in grams on one scale and kilograms on another ('500 g' and
+    '0,5 kg', prices per kg or per litre): each is read in the larger unit, so the 500 g line
+    costs 6.00 and not 6,000.00; counted items keep their numbers, and the report says so."""
+    path = tmp_path / "kasse.csv"
+    path.write_text("Bon;Kunde;Datum;Artikel;Menge;Preis\n"
+                    "B1;K1;05.01.2024;Käse;500 g;12,00\n"
+                    "B1;K1;05.01.2024;Käse;0,5 kg;12,00\n"
+                    "B2;K2;06.01.2024;Brot;2 Stk.;1,50\n"
+                    "B3;K2;07.01.2024;Öl;250 ml;8,00\n"
+                    "B3;K2;07.01.2024;Öl;1 l;8,00\n", encoding="utf-8")
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert rep["rows_loaded"] == 5 and rep["rows_quarantined"] == 0, rep["rules"]
+    got = st.query("SELECT quantity, amount FROM transactions ORDER BY source_row")
+    assert got.quantity.tolist() == pytest.approx([0.5, 0.5, 2.0, 0.25, 1.0])
+    assert got.amount.tolist() == pytest.approx([6.0, 6.0, 3.0, 2.0, 8.0])
+    assert any("mixes units of one kind: each is read in kg and l (g as 0.001 kg; ml as "
+               "0.001 l)" in a for a in rep["assumptions"]), rep["assumptions"]
+
+
 def test_amounts_in_indian_grouping_and_other_currency_signs(tmp_path: Path) -> None:
     """₹1,23,456.00 (lakhs: groups of two above the thousands), ₩, ₺ and Swiss 1'234.50: each
     amount is read as written, none quarantined."""

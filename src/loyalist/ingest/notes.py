@@ -160,8 +160,15 @@ def units_written(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> li
     ex = parse.units_example(con, src.view, col)
     if ex is None:
         return []
-    return [f"{s.QUANTITY} ({col!r}) is written with units (e.g. {ex!r}): the numbers are read "
-            "and the units left out, so each price must be per that unit"]
+    mixed = parse.unit_conversions(con, src.view, col)
+    if not mixed:
+        return [f"{s.QUANTITY} ({col!r}) is written with units (e.g. {ex!r}): the numbers are "
+                "read and the units left out, so each price must be per that unit"]
+    larger = sorted({big for big, _ in mixed.values()})
+    read = "; ".join(f"{u.lower()} as {f:g} {big.lower()}" for u, (big, f) in sorted(mixed.items()))
+    return [f"{s.QUANTITY} ({col!r}) is written with units (e.g. {ex!r}) and mixes units of "
+            f"one kind: each is read in {' and '.join(b.lower() for b in larger)} ({read}), so "
+            "a weighed or measured item's price must be per that unit"]
 
 
 def utc_offsets(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> list[str]:

@@ -331,6 +331,25 @@ def units_example(con: duckdb.DuckDBPyConnection, view: str, col: str) -> str | 
         f"{_number_text().replace('{x}', 'v')}, '{UNIT_SUFFIX}')").fetchall()[0][0]
 
 
+#: a unit of weight or volume -> the larger unit of its kind and what one of it is in that
+#: unit: a column that writes both (500 g beside 0,5 kg) is read in the larger one
+#: (:func:`unit_conversions`)
+UNIT_SCALE = {"G": ("KG", 0.001), "GR": ("KG", 0.001), "ML": ("L", 0.001), "CL": ("L", 0.01),
+              "OZ": ("LB", 1 / 16)}
+
+
+def unit_conversions(con: duckdb.DuckDBPyConnection, view: str, col: str
+                     ) -> dict[str, tuple[str, float]]:
+    """The units of a sample of the column (:data:`UNIT_SUFFIX`) that are read in a larger
+    unit of their kind, because the column writes that one too (500 g beside 0,5 kg: both
+    0.5 kg; a price per kg would otherwise make the 500 g line a thousand times too dear):
+    unit -> (the larger unit, its factor). Empty where no kind is mixed."""
+    units = {u for (u,) in con.execute(
+        f"SELECT DISTINCT regexp_extract({_number_text().replace('{x}', 'v')}, "
+        f"'{UNIT_SUFFIX}', 2) FROM {_sample(view, col)}").fetchall() if u}
+    return {u: UNIT_SCALE[u] for u in units if u in UNIT_SCALE and UNIT_SCALE[u][0] in units}
+
+
 def number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str) -> str:
     x = q(col)
     if _is_numeric(dtype):
@@ -338,7 +357,13 @@ def number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str)
     if dtype.upper() == "BOOLEAN":
         return f"CAST(CAST({x} AS INTEGER) AS DOUBLE)"
     clean = _number_text()
+    scale = ""
     if units_example(con, view, col) is not None:  # 2 pcs, 0,5 kg, 1 Stk., 3x: the number
+        mixed = unit_conversions(con, view, col)
+        if mixed:  # 500 g beside 0,5 kg: each in the larger unit
+            whens = " ".join(f"WHEN '{u}' THEN {f!r}" for u, (_, f) in sorted(mixed.items()))
+            scale = (f" * CASE regexp_extract({clean}, '{UNIT_SUFFIX}', 2) {whens} "
+                     "ELSE 1.0 END")
         clean = f"regexp_replace({clean}, '{UNIT_SUFFIX}', '\\1')"
     candidates = [
         "TRY_CAST(trim(CAST({x} AS VARCHAR)) AS DOUBLE)",
@@ -363,7 +388,7 @@ def number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str)
         # 1,000 / 2,500 alone read either way (a quantity of 1 kg with three decimals, or a
         # thousand): the file's other numbers decide (2,80 beside them is a decimal comma)
         best = candidates[2]
-    return best.replace("{x}", x)
+    return (f"({best}){scale}" if scale else best).replace("{x}", x)
 
 
 def decimal_comma_file(con: duckdb.DuckDBPyConnection, view: str) -> bool:
