@@ -39,8 +39,9 @@ def _simulated(rng: np.random.Generator) -> pd.DataFrame:
     """Two send days with baselines 0.10 and 0.30: day 1 a randomised campaign (a and b
     share one control group), day 2 a targeted plan (each promotion's own hold-out, from an
     audience with its own baseline). True effect on buying: a +0.05, b +0.10. Customers
-    differ (a propensity spread around the baseline), and ``x_*`` is their purchases in six
-    periods before the send, from the same propensity."""
+    differ (a propensity spread around the baseline), and the covariates are their purchases
+    in six and in 24 periods before the send, from the same propensity, and the log of a
+    waiting time at that rate."""
     parts = []
     day1, day2 = pd.Timestamp("2026-01-05"), pd.Timestamp("2026-02-05")
 
@@ -48,7 +49,8 @@ def _simulated(rng: np.random.Generator) -> pd.DataFrame:
             effect: float) -> pd.DataFrame:
         p = np.clip(base * rng.gamma(2.0, 0.5, n), 0.0, 0.9)
         return pd.DataFrame({"campaign": day, s.PROMOTION: promo, s.CONTROL_FOR: held_for,
-                             "y": rng.random(n) < p + effect, "x": rng.binomial(6, p)})
+                             "y": rng.random(n) < p + effect, "x": rng.binomial(6, p),
+                             "h": rng.binomial(24, p), "r": rng.exponential(1 / (p + 0.01))})
 
     for promo, n in (("a", 600), ("b", 500), (s.CONTROL, 300)):
         parts.append(arm(day1, promo, None, 0.10, n, TRUE.get(promo, 0.0)))
@@ -57,9 +59,11 @@ def _simulated(rng: np.random.Generator) -> pd.DataFrame:
         parts.append(arm(day2, s.CONTROL, promo, base, held, 0.0))
     f = pd.concat(parts, ignore_index=True)
     y, x = f.pop("y").astype(float), f.pop("x").astype(float)
+    h, r = f.pop("h").astype(float), np.log1p(f.pop("r"))
     for col in METRICS.values():  # every outcome the same here: the buying
         f[col] = y
-        f[COVARIATES[col]] = x
+        recent, longer, recency = COVARIATES[col]
+        f[recent], f[longer], f[recency] = x, h, r
     return f
 
 
