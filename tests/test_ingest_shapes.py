@@ -514,6 +514,23 @@ def test_a_later_sales_export_that_lost_its_leading_zeros_names_the_same_custome
     assert not any("leading zeros" in a for a in rep3["assumptions"])
 
 
+def test_values_with_line_breaks_inside_their_quotes(tmp_path: Path) -> None:
+    """A shop's export whose order notes and product names hold line breaks inside their
+    quotes (Excel writes them as a bare LF in a CRLF file): every row is read, the break
+    kept in the value. DuckDB's parallel CSV reader refused such a file outright."""
+    path = tmp_path / "orders.csv"
+    rows = ['order_id,customer_id,date,product_id,description,quantity,price,notes',
+            'o1,c1,2024-01-05,p1,"Mug\nblue",2,3.50,"leave at the door\nring twice"',
+            'o2,c2,2024-01-06,p2,Plate,1,12.00,',
+            'o3,c1,2024-02-05,p1,"Mug\nblue",1,3.50,"gift, ""wrapped"""']
+    path.write_bytes("\r\n".join(rows).encode() + b"\r\n")
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert rep["rows_read"] == 3 and rep["rows_loaded"] == 3, rep
+    got = st.query("SELECT description, amount FROM transactions ORDER BY order_id")
+    assert got.description.tolist() == ["Mug\nblue", "Plate", "Mug\nblue"]
+    assert got.amount.tolist() == [7.0, 12.0, 3.5]
+
+
 def test_a_csv_whose_columns_cannot_be_told_apart(tmp_path: Path) -> None:
     f = tmp_path / "t.csv"
     lines = ["order_id,customer_id,ordered_at,product_id,quantity,unit_price"]

@@ -179,9 +179,10 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
         elif kind == "json":  # an array of records, or one record per line
             notes = _register_json(con, view, p)
         else:
-            notes, raw_names = _register_csv(con, path, view, p, scratch)
+            notes, raw_names, counted = _register_csv(con, path, view, p, scratch)
         desc = con.execute(f"DESCRIBE {view}").fetchall()
-        rows = con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0]
+        rows = (counted if kind == "csv" else
+                con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0])
     except DataError:
         raise
     except (duckdb.Error, OSError, ValueError) as e:
@@ -306,9 +307,9 @@ _ORDINAL = ("first", "second", "third", "fourth", "fifth", *(f"{n}th" for n in r
 
 
 def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
-                  scratch: Path) -> tuple[tuple[str, ...], list[str]]:
-    """A CSV (any delimiter DuckDB sniffs) as ``view``, every column text, and the names of
-    its header line as written (for :func:`_duplicates`). A file that is not
+                  scratch: Path) -> tuple[tuple[str, ...], list[str], int]:
+    """A CSV (any delimiter DuckDB sniffs) as ``view``, every column text, the names of its
+    header line as written (for :func:`_duplicates`) and its number of rows. A file that is not
     UTF-8 or UTF-16 is read as Windows-1252 through a UTF-8 copy in ``scratch`` (DuckDB reads
     Latin-1 but refuses its bytes 0x80-0x9F, where Windows puts the euro sign and typographic
     quotes: 'EUR 3,50' in a German till export)."""
@@ -340,6 +341,18 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
     src = (f"read_csv({p}, all_varchar = true, encoding = '{enc}', "
            f"sample_size = 20480, strict_mode = false, null_padding = true, skip = {skip}"
            f"{extra})")
+    # counted on a connection of its own: a file DuckDB's parallel reader refuses (a value
+    # with a line break inside its quotes, such as a Shopify order's note, beside
+    # null_padding) is read in one thread, and the error of a broken file leaves the load's
+    # transaction usable for the message
+    with duckdb.connect() as probe:
+        try:
+            rows = probe.execute(f"SELECT count(*) FROM {src}").fetchall()[0][0]
+        except duckdb.Error as e:
+            if "parallel=false" not in str(e):
+                raise
+            src = src[:-1] + ", parallel = false)"
+            rows = probe.execute(f"SELECT count(*) FROM {src}").fetchall()[0][0]
     con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS "
                 f"SELECT *, row_number() OVER () AS {ROW} FROM {src}")
     if shown_enc != "utf-8":
@@ -348,7 +361,7 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
         notes.append(f"the column names are on line {skip + 1}: the {skip} line(s) above them "
                      "(a report title) were skipped")
     raw_names = [] if layout.headerless else header_cells(path, enc, skip, layout.spaces)
-    return tuple(notes), raw_names
+    return tuple(notes), raw_names, int(rows)
 
 
 #: words naming an order's list of lines in a nested JSON export (Shopify's line_items, ...)
