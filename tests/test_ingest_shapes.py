@@ -220,19 +220,26 @@ def test_dates_as_shops_in_other_languages_write_them(tmp_path: Path, header: st
         "2024-01-29 00:00:00", "2024-06-06 00:00:00", third, "2024-10-01 00:00:00"]
 
 
+def _till_export(where: Path, lines: list[str]) -> tuple[Store, dict]:
+    """A German till's export of ``lines`` (receipt;customer;date;item;quantity;price),
+    ingested; every line loaded."""
+    where.mkdir(exist_ok=True)
+    path = where / "kasse.csv"
+    path.write_text("Bon;Kunde;Datum;Artikel;Menge;Preis\n" + "".join(f"{x}\n" for x in lines),
+                    encoding="utf-8")
+    st, (rep,) = _ingest(where, [path])
+    assert rep["rows_loaded"] == len(lines) and rep["rows_quarantined"] == 0, rep["rules"]
+    return st, rep
+
+
 def test_quantities_in_grams_beside_kilograms_are_one_unit(tmp_path: Path) -> None:
     """A deli till that weighs in grams on one scale and kilograms on another ('500 g' and
     '0,5 kg', prices per kg or per litre): each is read in the larger unit, so the 500 g line
     costs 6.00 and not 6,000.00; counted items keep their numbers, and the report says so."""
-    path = tmp_path / "kasse.csv"
-    path.write_text("Bon;Kunde;Datum;Artikel;Menge;Preis\n"
-                    "B1;K1;05.01.2024;Käse;500 g;12,00\n"
-                    "B1;K1;05.01.2024;Käse;0,5 kg;12,00\n"
-                    "B2;K2;06.01.2024;Brot;2 Stk.;1,50\n"
-                    "B3;K2;07.01.2024;Öl;250 ml;8,00\n"
-                    "B3;K2;07.01.2024;Öl;1 l;8,00\n", encoding="utf-8")
-    st, (rep,) = _ingest(tmp_path, [path])
-    assert rep["rows_loaded"] == 5 and rep["rows_quarantined"] == 0, rep["rules"]
+    st, rep = _till_export(tmp_path, [
+        "B1;K1;05.01.2024;Käse;500 g;12,00", "B1;K1;05.01.2024;Käse;0,5 kg;12,00",
+        "B2;K2;06.01.2024;Brot;2 Stk.;1,50", "B3;K2;07.01.2024;Öl;250 ml;8,00",
+        "B3;K2;07.01.2024;Öl;1 l;8,00"])
     got = st.query("SELECT quantity, amount FROM transactions ORDER BY source_row")
     assert got.quantity.tolist() == pytest.approx([0.5, 0.5, 2.0, 0.25, 1.0])
     assert got.amount.tolist() == pytest.approx([6.0, 6.0, 3.0, 2.0, 8.0])
@@ -257,14 +264,9 @@ def test_quantities_written_with_their_unit(tmp_path: Path) -> None:
     """A till that prints the unit beside the quantity ('2 Stk.', '0,5 kg', '3x', '1 pcs'):
     the numbers are read, decimal commas included, and the report says the units were left
     out; a plain quantity column says nothing of units."""
-    path = tmp_path / "kasse.csv"
-    path.write_text("Bon;Kunde;Datum;Artikel;Menge;Preis\n"
-                    "B1;K1;05.01.2024;A1;2 Stk.;1,50\n"
-                    "B1;K1;05.01.2024;A2;0,5 kg;12,00\n"
-                    "B2;K2;06.01.2024;A1;3x;1,50\n"
-                    "B3;K2;07.01.2024;A3;1 pcs;4,00\n", encoding="utf-8")
-    st, (rep,) = _ingest(tmp_path, [path])
-    assert rep["rows_loaded"] == 4 and rep["rows_quarantined"] == 0, rep["rules"]
+    st, rep = _till_export(tmp_path, [
+        "B1;K1;05.01.2024;A1;2 Stk.;1,50", "B1;K1;05.01.2024;A2;0,5 kg;12,00",
+        "B2;K2;06.01.2024;A1;3x;1,50", "B3;K2;07.01.2024;A3;1 pcs;4,00"])
     got = st.query("SELECT quantity, amount FROM transactions ORDER BY source_row")
     assert got.quantity.tolist() == [2.0, 0.5, 3.0, 1.0]
     assert got.amount.tolist() == [3.0, 6.0, 4.5, 4.0]
