@@ -197,6 +197,10 @@ _NAMED_MONTHS = [
               "Oct  1 2024 12:00AM"]),
     ("Date", ["Mon Jan 29 00:00:00 2024", "Thu Jun  6 00:00:00 2024",
               "Fri Mar  1 14:05:00 2024", "Tue Oct  1 00:00:00 2024"]),
+    # English ordinal days, and a database's fractional seconds after a day-first date
+    ("Date", ["January 29th, 2024", "6th June 2024", "1st Mar 2024 14:05", "October 1st, 2024"]),
+    ("Date", ["29/01/2024 00:00:00.000", "06/06/2024 00:00:00.000", "01/03/2024 14:05:00.000",
+              "01/10/2024 00:00:00.000"]),
     ("Date", ["January 29, 2024 at 12:00 AM", "June 6, 2024 at 12:00 AM",
               "March 1, 2024 at 2:05 PM", "October 1, 2024 at 12:00 AM"]),
 ]
@@ -258,6 +262,18 @@ def test_amounts_in_indian_grouping_and_other_currency_signs(tmp_path: Path) -> 
     assert rep["rows_loaded"] == 6 and rep["rows_quarantined"] == 0, rep["rules"]
     got = st.query("SELECT unit_price FROM transactions ORDER BY order_id").unit_price
     assert list(got) == [123456.0, 1234567.5, 1000.0, 15000.0, 99.9, 1234.5]
+
+
+def test_negatives_written_with_the_minus_sign(tmp_path: Path) -> None:
+    """A Swedish till (and Apple's Numbers) writes negatives with the minus sign U+2212:
+    '−1' is a returned unit and '−2,50' a discount line, read as numbers, not quarantined."""
+    st, rep = _till_export(tmp_path, [
+        "B1;K1;05.01.2024;A1;2;1 234,50", "B2;K1;06.01.2024;A1;\u22121;1 234,50",
+        "B3;K2;07.01.2024;A2;1;12,00"])
+    got = st.query("SELECT quantity, amount FROM transactions ORDER BY source_row")
+    assert got.quantity.tolist() == [2.0, -1.0, 1.0]
+    assert got.amount.tolist() == [2469.0, -1234.5, 12.0]
+    assert rep["rules"]["return"] == 1
 
 
 def test_quantities_written_with_their_unit(tmp_path: Path) -> None:

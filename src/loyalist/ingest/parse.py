@@ -7,6 +7,7 @@ sends its row to quarantine (``unparseable_*``) instead of failing the load.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 
 import duckdb
@@ -44,6 +45,9 @@ DATE_FORMATS = (
     # default (Jun 30 2024  2:05PM: its time read by :func:`_twelve_hour`), C's asctime
     "%d-%m-%Y %H:%M:%S", "%d %b %Y %H:%M", "%d %b %Y %H:%M:%S", "%b %d %Y", "%b %d %Y %H:%M",
     "%a %b %d %H:%M:%S %Y",
+    # fractional seconds after a day-first or US date (a database's export: 30/06/2024
+    # 14:05:07.123)
+    "%d/%m/%Y %H:%M:%S.%f", "%m/%d/%Y %H:%M:%S.%f", "%d.%m.%Y %H:%M:%S.%f",
 )
 
 #: month names and abbreviations of the languages whose column names the adapters know
@@ -118,13 +122,6 @@ def _month_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
                                if "%b" in f or "%B" in f))
 
 
-def _has_month_names(con: duckdb.DuckDBPyConnection, view: str, col: str) -> bool:
-    """Whether a sample of the column's values writes months in one of :data:`MONTH_NAMES`'
-    languages (then :func:`timestamp_expr` also tries them as English abbreviations)."""
-    return bool(con.execute(
-        f"SELECT count(*) FROM {_sample(view, col)} "
-        f"WHERE regexp_matches(lower(CAST(v AS VARCHAR)), '{_MONTH_WORD}')").fetchall()[0][0])
-
 #: a 12-hour clock's marker as exports other than US English write it: 'p. m.' (Spanish),
 #: 'pm' after the time (or joined to it), or before it in Korean (오후), Chinese (下午) and
 #: Japanese (午後)
@@ -156,16 +153,34 @@ def _twelve_hour_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(f"{d} {clock}" for d in dates for clock in ("%I:%M %p", "%I:%M:%S %p"))
 
 
-def _meridiem(con: duckdb.DuckDBPyConnection, view: str, col: str) -> tuple[bool, bool]:
-    """Whether a sample of the column's values has values ending in a 12-hour clock's marker
-    (a cast to TIMESTAMP ignores it), and markers :data:`DATE_FORMATS` do not read (then
-    :func:`timestamp_expr` also tries every date with a 12-hour time, :func:`_twelve_hour`:
-    about 0.4 s more on a large file)."""
-    ends, other = con.execute(
-        f"SELECT count(*) FILTER (WHERE right(v, 1) IN ('M', 'm', '.')), "
+#: an English ordinal day ('30th', '1st') before or after a month's name
+_ORDINAL_DAY = "[0-9](st|nd|rd|th)([^[:alpha:]]|$)"
+
+
+@dataclass(frozen=True)
+class _DateTraits:
+    """What a sample of a date column's text values writes, each deciding extra candidates
+    of :func:`timestamp_expr`: months named in one of :data:`MONTH_NAMES`' languages (tried
+    as English abbreviations), English ordinal days ('June 30th, 2024', '1st Jan 2024';
+    tried without the suffix), values ending in a 12-hour clock's marker (a cast to
+    TIMESTAMP ignores it), and markers :data:`DATE_FORMATS` do not read (every date is then
+    tried with a 12-hour time, :func:`_twelve_hour`: about 0.4 s more on a large file)."""
+
+    month_names: bool
+    ordinals: bool
+    meridiem_last: bool
+    other_meridiem: bool
+
+
+def _date_traits(con: duckdb.DuckDBPyConnection, view: str, col: str) -> _DateTraits:
+    """:class:`_DateTraits` of a sample of the column, in one pass."""
+    row = con.execute(
+        f"SELECT count(*) FILTER (WHERE regexp_matches(lower(v), '{_MONTH_WORD}')), "
+        f"count(*) FILTER (WHERE regexp_matches(lower(v), '{_ORDINAL_DAY}')), "
+        f"count(*) FILTER (WHERE right(v, 1) IN ('M', 'm', '.')), "
         f"count(*) FILTER (WHERE regexp_matches(v, '{_OTHER_MERIDIEM}')) "
         f"FROM (SELECT CAST(v AS VARCHAR) AS v FROM {_sample(view, col)})").fetchall()[0]
-    return bool(ends), bool(other)
+    return _DateTraits(*(bool(n) for n in row))
 
 
 _SAMPLE = 20_000
@@ -316,9 +331,13 @@ _CURRENCY_CODES = ("(EUR|USD|GBP|CHF|JPY|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|RON
 def _number_text() -> str:
     """SQL: the text of a number column's value ``{x}`` with currency signs and codes, spaces
     (:data:`NUMBER_SPACES` too) and apostrophes (1'234.50) out, upper-cased; accounting
-    negatives (12.50) and trailing minus signs (12.50-, SAP exports) become a leading minus."""
+    negatives (12.50), trailing minus signs (12.50-, SAP exports) and the minus sign U+2212
+    (−12,50) become a leading minus."""
     bare = ("regexp_replace(upper(trim(CAST({x} AS VARCHAR))), "
             f"'[\\s{NUMBER_SPACES}{CURRENCY_SIGNS}''’]|{_CURRENCY_CODES}', '', 'g')")
+    # the minus sign (U+2212) that Swedish, Finnish or Norwegian number formats and Apple's
+    # Numbers write for negatives: an ASCII minus
+    bare = f"replace({bare}, '\u2212', '-')"
     return (f"regexp_replace(regexp_replace({bare}, '^\\((.*)\\)$', '-\\1'), "
             "'^([^-].*)-$', '-\\1')")
 
@@ -467,18 +486,22 @@ def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: s
     num = "TRY_CAST(" + t + " AS DOUBLE)"
     formats = _day_first(DATE_FORMATS) if day_first else DATE_FORMATS
     # '30 juin 2024', '30. Juni 2024', '30 de junio de 2024': the month in English first
+    traits = _date_traits(con, view, col)
     named = ([f"try_strptime({_english_months(t)}, '{f}')" for f in _month_formats(formats)]
-             if _has_month_names(con, view, col) else [])
+             if traits.month_names else [])
+    if traits.ordinals:  # June 30th, 2024 / 1st Jan 2024: the day's number
+        plain = f"regexp_replace({t}, '([0-9])(st|nd|rd|th)([^[:alpha:]]|$)', '\\1\\3', 'i')"
+        named += [f"try_strptime({plain}, '{f}')"
+                  for f in dict.fromkeys(f for f in formats if "%b" in f or "%B" in f)]
     # JavaScript's Date.toString() (Fri Jan 05 2024 14:05:07 GMT+0100 (Central European
     # Standard Time)): the clock time it shows, offset dropped as for other offsets
     named.append(f"try_strptime(regexp_replace({t}, ' GMT[+-][0-9]{{4}}( [(].*[)])?$', ''), "
                  "'%a %b %d %Y %H:%M:%S')")
-    marked, other_marks = _meridiem(con, view, col)
-    if other_marks:
+    if traits.other_meridiem:
         named += [f"try_strptime({_twelve_hour(t)}, '{f}')" for f in _twelve_hour_formats(formats)]
     # a cast to TIMESTAMP ignores a 12-hour clock's marker ('2024-06-30 2:05 PM' as 02:05)
     cast = (f"CASE WHEN right({t}, 1) NOT IN ('M', 'm', '.') THEN TRY_CAST({t} AS TIMESTAMP) END"
-            if marked else f"TRY_CAST({t} AS TIMESTAMP)")
+            if traits.meridiem_last else f"TRY_CAST({t} AS TIMESTAMP)")
     candidates = [cast] + [
         f"try_strptime({t}, '{f}')" for f in formats
     ] + named + [f"CASE WHEN {num} BETWEEN {SERIAL_MIN} AND {_SERIAL_MAX} THEN {_serial(num)} END",
@@ -519,7 +542,7 @@ def holds_dates(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str)
     v = "trim(CAST(v AS VARCHAR))"
     named = (f", try_strptime({_english_months(v)}, "
              f"[{', '.join(repr(f) for f in _month_formats(DATE_FORMATS))}])"
-             if _has_month_names(con, view, col) else "")
+             if _date_traits(con, view, col).month_names else "")
     parsed = (f"coalesce(TRY_CAST({v} AS TIMESTAMP), try_strptime({v}, "
               f"[{', '.join(repr(f) for f in DATE_FORMATS)}]){named})")
     n, dated = con.execute(
