@@ -224,15 +224,18 @@ def test_dates_as_shops_in_other_languages_write_them(tmp_path: Path, header: st
         "2024-01-29 00:00:00", "2024-06-06 00:00:00", third, "2024-10-01 00:00:00"]
 
 
-def _till_export(where: Path, lines: list[str]) -> tuple[Store, dict]:
+def _till_export(where: Path, lines: list[str], loaded: int | None = None
+                 ) -> tuple[Store, dict]:
     """A German till's export of ``lines`` (receipt;customer;date;item;quantity;price),
-    ingested; every line loaded."""
+    ingested; ``loaded`` lines loaded and the others quarantined (default: every line)."""
     where.mkdir(exist_ok=True)
     path = where / "kasse.csv"
     path.write_text("Bon;Kunde;Datum;Artikel;Menge;Preis\n" + "".join(f"{x}\n" for x in lines),
                     encoding="utf-8")
     st, (rep,) = _ingest(where, [path])
-    assert rep["rows_loaded"] == len(lines) and rep["rows_quarantined"] == 0, rep["rules"]
+    loaded = len(lines) if loaded is None else loaded
+    assert rep["rows_loaded"] == loaded, rep["rules"]
+    assert rep["rows_quarantined"] == len(lines) - loaded, rep["rules"]
     return st, rep
 
 
@@ -274,6 +277,23 @@ def test_negatives_written_with_the_minus_sign(tmp_path: Path) -> None:
     assert got.quantity.tolist() == [2.0, -1.0, 1.0]
     assert got.amount.tolist() == [2469.0, -1234.5, 12.0]
     assert rep["rules"]["return"] == 1
+
+
+def test_spreadsheet_error_values_are_empty_cells(tmp_path: Path) -> None:
+    """An export assembled in a spreadsheet whose lookups failed in places (#NV, German
+    Excel's #N/A; #WERT!, its #VALUE!): a customer's error makes a guest line, a product's or
+    a price's a quarantined one, never a customer or product called '#NV'; the report names
+    the columns."""
+    st, rep = _till_export(tmp_path, [
+        "B1;K1;05.01.2024;A1;2;1,50", "B2;#NV;06.01.2024;A1;1;1,50",
+        "B3;K2;07.01.2024;#NV;1;4,00", "B4;K2;08.01.2024;A2;1;#WERT!",
+        "B5;K3;09.01.2024;A2;1;4,00"], loaded=3)
+    assert rep["rules"]["guest"] == 1
+    assert rep["rules"]["missing_product_id"] == 1 and rep["rules"]["unparseable_price"] == 1
+    assert st.query("SELECT count(*) AS n FROM transactions WHERE customer_id LIKE '#%' "
+                    "OR product_id LIKE '#%'").n[0] == 0
+    assert any(a.startswith("cells holding a spreadsheet's error value") and "'Kunde'" in a
+               and "'Artikel'" in a and "'#WERT!'" in a for a in rep["assumptions"])
 
 
 def test_quantities_written_with_their_unit(tmp_path: Path) -> None:

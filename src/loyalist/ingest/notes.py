@@ -7,6 +7,7 @@ what an earlier load stored.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import duckdb
@@ -92,6 +93,34 @@ def placeholder_customers(con: duckdb.DuckDBPyConnection, src: Source, a: Adapte
         "GROUP BY 1 ORDER BY count(*) DESC LIMIT 12").fetchall())
     return [f"{n:,} line(s) name their customer {vals} in {col!r}: a placeholder for no "
             "customer (a guest checkout), so they are guest lines"]
+
+
+def spreadsheet_errors(con: duckdb.DuckDBPyConnection, src: Source, used: Mapping[str, str],
+                       counts: Mapping[str, int] | None = None) -> list[str]:
+    """The report's sentence when cells of the columns read (``used``: canonical name ->
+    column) hold a spreadsheet's error value (#N/A of a failed lookup, #VALUE!, ...;
+    :data:`~loyalist.ingest.parse.SPREADSHEET_ERROR`), which are read as empty cells: a
+    customer's then makes a guest line, an id's or a price's a quarantined one. ``counts``:
+    how many there are per column, where the caller counted them (else one scan of the text
+    columns); the source is read again for an example only where there are any."""
+    cols = [c for c in dict.fromkeys(used.values()) if parse.is_text(src.types.get(c, ""))]
+    if counts is None and cols:
+        row = con.execute("SELECT " + ", ".join(
+            f"count(*) FILTER (WHERE {parse.is_error(f'trim(CAST({parse.q(c)} AS VARCHAR))')})"
+            for c in cols) + f" FROM {src.view}").fetchall()[0]
+        counts = dict(zip(cols, (int(n) for n in row), strict=True))
+    hits = [(c, n) for c, n in (counts or {}).items() if n]
+    if not hits:
+        return []
+    where = []
+    for c, n in hits:
+        ex = con.execute(f"SELECT {parse.q(c)} FROM {src.view} WHERE "
+                         f"{parse.is_error(f'trim(CAST({parse.q(c)} AS VARCHAR))')} LIMIT 1"
+                         ).fetchall()[0][0]
+        where.append(f"{n:,} in {c!r} (e.g. {ex!r})")
+    return [f"cells holding a spreadsheet's error value, such as a failed lookup's #N/A, are "
+            f"read as empty: {'; '.join(where)}; fix the formulas in the source and export "
+            "again to keep those values"]
 
 
 def unknown_values(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str

@@ -255,13 +255,36 @@ def _best(con: duckdb.DuckDBPyConnection, view: str, col: str, exprs: list[str],
     return _ranked(con, view, col, exprs, plausible)[0][0]
 
 
+#: a spreadsheet's error value in a cell, as Excel writes it in English, German, French,
+#: Spanish, Italian, Dutch, Portuguese or Polish, and Google Sheets (#N/A, #NV, #N/D,
+#: #VALUE!, #WERT!, #¡VALOR!, #REF!, #DIV/0!, #NAME?, #¿NOMBRE?, #NUM!, #NULL!, #SPILL!,
+#: #ERROR!): a failed lookup or formula, read as an empty cell (:func:`not_error`)
+SPREADSHEET_ERROR = "#(N/?[A-Z]|NV)!?|#[¡¿]?[A-Z/0]{2,12}[!?]|#GETTING_DATA"
+
+
+def is_error(t: str) -> str:
+    """SQL: whether the text ``t`` is a spreadsheet's error value (:data:`SPREADSHEET_ERROR`;
+    the pattern only for text starting with '#')."""
+    # a CASE, not AND: a projection evaluates both sides of an AND on every row, and the
+    # pattern on every cell of a million-line file's text columns cost a second
+    return (f"(CASE WHEN left({t}, 1) = '#' THEN regexp_full_match(upper({t}), "
+            f"'{SPREADSHEET_ERROR}') ELSE FALSE END)")
+
+
+def not_error(t: str) -> str:
+    """SQL: the text ``t``, NULL where it is a spreadsheet's error value (:func:`is_error`)."""
+    return f"CASE WHEN {is_error(t)} THEN NULL ELSE {t} END"
+
+
 def text_expr(col: str, dtype: str) -> str:
-    """Identifier-like text: trimmed, empty -> NULL; a number stored as 17850.0 -> '17850'."""
+    """Identifier-like text: trimmed, empty or a spreadsheet's error value -> NULL; a number
+    stored as 17850.0 -> '17850'."""
     x = q(col)
     if _is_numeric(dtype):
         return (f"CASE WHEN {x} = trunc({x}) THEN CAST(CAST({x} AS HUGEINT) AS VARCHAR) "
                 f"ELSE CAST({x} AS VARCHAR) END")
-    return (f"nullif(regexp_replace(trim(CAST({x} AS VARCHAR)), '^([0-9]+)\\.0+$', '\\1'), '')")
+    clean = not_error(f"trim(CAST({x} AS VARCHAR))")
+    return f"nullif(regexp_replace({clean}, '^([0-9]+)\\.0+$', '\\1'), '')"
 
 
 #: an e-mail address (name@domain.tld): compared without letter case
@@ -306,9 +329,10 @@ def email_case_note(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: 
 
 
 def plain_text_expr(col: str, table: str | None = None) -> str:
-    """SQL: the column as trimmed text, NULL when empty (``table``: its alias in a join)."""
+    """SQL: the column as trimmed text, NULL when empty or a spreadsheet's error value
+    (:func:`not_error`; ``table``: its alias in a join)."""
     ref = f"{table}.{q(col)}" if table else q(col)
-    return f"nullif(trim(CAST({ref} AS VARCHAR)), '')"
+    return f"nullif({not_error(f'trim(CAST({ref} AS VARCHAR))')}, '')"
 
 
 #: spaces written inside numbers besides the ordinary one: no-break (U+00A0, Excel and

@@ -31,6 +31,7 @@ from loyalist.ingest.adapters import (
     normalise,
     words,
 )
+from loyalist.ingest.notes import spreadsheet_errors
 from loyalist.ingest.read import ROW, Source, duplicate_note
 
 
@@ -436,7 +437,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
     exprs = {canon: parse.column_expr(con, src.view, col, src.types[col], spec.kinds[canon],
                                       day_first=day_first)
              for canon, col in cols.items()}
-    notes = list(src.notes) + ([key_note] if key_note else []) + duplicate_note(src, cols)
+    notes = (list(src.notes) + ([key_note] if key_note else []) + duplicate_note(src, cols)
+             + spreadsheet_errors(con, src, cols))
     if key == s.CUSTOMER_ID and s.CUSTOMER_ID in cols:
         exprs[s.CUSTOMER_ID], zeros_note = zeros.as_in_sales(
             con, src.view, exprs[s.CUSTOMER_ID], cols[s.CUSTOMER_ID], f"{table}_zeros")

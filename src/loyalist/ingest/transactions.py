@@ -30,6 +30,7 @@ from loyalist.ingest.notes import (
     order_adjustments,
     placeholder_customers,
     repeated_lines_note,
+    spreadsheet_errors,
     units_written,
     unix_times,
     unknown_values,
@@ -167,6 +168,14 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
         f"({parse.plain_text_expr(col)} IS NOT NULL) AS \"__has_{canon}\""
         for canon, col in a.columns.items()
     )
+    # cells holding a spreadsheet's error value, read as empty: one bit per text column, for
+    # the report (:func:`_error_counts`)
+    texts = [c for c, col in a.columns.items() if parse.is_text(src.types.get(col, ""))]
+    if texts:
+        bits = " + ".join(
+            f"CASE WHEN {parse.is_error(f'trim(CAST({parse.q(a.columns[c])} AS VARCHAR))')} "
+            f"THEN {1 << i} ELSE 0 END" for i, c in enumerate(texts))
+        has += f", CAST({bits} AS INTEGER) AS __errors"
     first = ", ".join(f"{e} AS {c}" for c, e in exprs.items())
     # second pass: derived columns and the unit price from a line total
     sel: dict[str, str] = {}
@@ -229,7 +238,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
              OR ({s.UNIT_PRICE} = 0 AND NOT {keep_zero}) THEN 'non_positive_price'
         WHEN {exists} THEN 'already_loaded'
     END"""
-    has_cols = ", ".join(f'"__has_{c}"' for c in a.columns)
+    has_cols = ", ".join([f'"__has_{c}"' for c in a.columns] + ["__errors"] * bool(texts))
     costs = "".join(f", {parse.number_expr(con, src.view, col, src.types[col])} AS __{kind}"
                     for kind, col in a.cost_columns.items())
     cost_cols = "".join(f", __{kind}" for kind in a.cost_columns)
@@ -273,6 +282,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     report["assumptions"] += (duplicate_note(src, used) + filled + currencies(con, src)
                               + unix_times(con, src, a) + utc_offsets(con, src, a)
                               + units_written(con, src, a)
+                              + spreadsheet_errors(con, src, used, _error_counts(
+                                  con, table, [a.columns[c] for c in texts]))
                               + placeholder_customers(con, src, a, table, zero_guest)
                               + zero_note + ([zeros_note] if zeros_note else [])
                               + order_adjustments(con, src, a, table)
@@ -281,6 +292,18 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
                               + (parse.email_case_note(con, src.view, cust, src.types[cust])
                                  if cust else []))
     return report
+
+
+def _error_counts(con: duckdb.DuckDBPyConnection, table: str, cols: list[str]
+                  ) -> dict[str, int]:
+    """Per text column read (in the order of the staged ``__errors`` bits), the staged lines
+    whose cell holds a spreadsheet's error value."""
+    if not cols:
+        return {}
+    row = con.execute("SELECT " + ", ".join(
+        f"count(*) FILTER (WHERE __errors & {1 << i} <> 0)" for i in range(len(cols)))
+        + f" FROM {table} WHERE __errors <> 0").fetchall()[0]
+    return dict(zip(cols, (int(n) for n in row), strict=True))
 
 
 def _date_span(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
