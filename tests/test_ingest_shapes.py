@@ -552,6 +552,22 @@ def test_a_later_sales_export_that_lost_its_leading_zeros_names_the_same_custome
     assert not any("leading zeros" in a for a in rep3["assumptions"])
 
 
+def test_a_header_line_repeated_inside_the_file(tmp_path: Path) -> None:
+    """Two months' exports joined one after another keep the second one's header line: it
+    is quarantined as a repeated header, not as a sale with an unreadable date, and counts
+    as no customer, order or value."""
+    path = tmp_path / "sales.csv"
+    path.write_text("order_id,customer_id,date,product_id,quantity,price\n"
+                    "o1,c1,2024-01-05,p1,1,3.50\no2,c2,2024-01-06,p2,2,12.00\n"
+                    "order_id,customer_id,date,product_id,quantity,price\n"
+                    "o3,c1,2024-02-05,p1,1,3.50\n", encoding="utf-8")
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert rep["rows_loaded"] == 3 and rep["rules"]["repeated_header"] == 1, rep["rules"]
+    assert "unparseable_date" not in rep["rules"]
+    assert rep["customers"] == 2 and rep["orders"] == 3, rep
+    assert st.query("SELECT rule FROM quarantine").rule.tolist() == ["repeated_header"]
+
+
 def test_values_with_line_breaks_inside_their_quotes(tmp_path: Path) -> None:
     """A shop's export whose order notes and product names hold line breaks inside their
     quotes (Excel writes them as a bare LF in a CRLF file): every row is read, the break

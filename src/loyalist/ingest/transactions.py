@@ -69,7 +69,7 @@ TOTAL_LABELS = ("total", "totals", "grandtotal", "subtotal", "sum", "summe", "ge
 #: quarantine rules whose lines have no value to count: the line's quantity or price cannot
 #: be read (its value is unknown), or it is a totals row (its value is the file's, not a
 #: sale's); they are out of revenue_read and get no share of value in the report
-NO_VALUE_RULES = ("totals_row", "unparseable_quantity", "unparseable_price")
+NO_VALUE_RULES = ("repeated_header", "totals_row", "unparseable_quantity", "unparseable_price")
 
 #: above this share of unparseable non-empty values, a column is the wrong column: the load fails
 MAX_BAD_SHARE = 0.5
@@ -91,6 +91,17 @@ def is_totals_row() -> str:
                         for c in (s.CUSTOMER_ID, s.ORDER_ID, s.PRODUCT_ID))
     return (f"(({s.ORDER_ID} IS NULL OR {s.PRODUCT_ID} IS NULL OR {s.ORDERED_AT} IS NULL) "
             f"AND coalesce({label}, FALSE))")
+
+
+def repeated_header(src: Source, a: Adapter) -> str:
+    """SQL: TRUE on a row that repeats the header line (monthly exports joined one after
+    another keep each month's header): every column read holds its own name."""
+    cols = list(dict.fromkeys(a.columns.values()))
+    if not cols or src.kind != "csv":
+        return "FALSE"
+    same = " AND ".join(f"lower({parse.plain_text_expr(c)}) = {quarantine.sql_str(c.lower())}"
+                        for c in cols)
+    return f"coalesce({same}, FALSE)"
 
 
 #: the customer id as parsed once per row, before placeholders and e-mail case are applied
@@ -220,6 +231,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     rule = f"""CASE
         WHEN __dup = 2 THEN 'exact_duplicate'
         WHEN __dup = 3 THEN 'repeated_line'
+        WHEN __header THEN 'repeated_header'
         WHEN {is_totals_row()} THEN 'totals_row'
         WHEN NOT __found THEN 'order_not_found'
         WHEN __status_cancelled THEN 'cancelled_order'
@@ -238,6 +250,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
              OR ({s.UNIT_PRICE} = 0 AND NOT {keep_zero}) THEN 'non_positive_price'
         WHEN {exists} THEN 'already_loaded'
     END"""
+    header = repeated_header(src, a)
     has_cols = ", ".join([f'"__has_{c}"' for c in a.columns] + ["__errors"] * bool(texts))
     costs = "".join(f", {parse.number_expr(con, src.view, col, src.types[col])} AS __{kind}"
                     for kind, col in a.cost_columns.items())
@@ -254,10 +267,12 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
         WITH r AS (SELECT {ROW}, {dup} AS __dup, {found} AS __found,
                           coalesce({status}, FALSE) AS __status_cancelled,
                           {no_status} AS __no_status,
-                          coalesce({not_purchase}, FALSE) AS __not_purchase, {first}, {has}
+                          coalesce({not_purchase}, FALSE) AS __not_purchase,
+                          {header} AS __header, {first}, {has}
                           {costs}
                    FROM {_with_customer_raw(src, a)}),
         p AS (SELECT {ROW}, __dup, __found, __status_cancelled, __no_status, __not_purchase,
+                     __header,
                      {second},
                      {has_cols}
                      {cost_cols} FROM r)
@@ -428,7 +443,8 @@ def _report(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
     amt = f"coalesce(CASE WHEN isfinite({s.QUANTITY} * {s.UNIT_PRICE}) " \
           f"THEN {s.QUANTITY} * {s.UNIT_PRICE} END, 0)"
     ok = "__rule IS NULL"
-    sale = "__rule IS DISTINCT FROM 'totals_row'"  # a totals row is no customer, order or value
+    # a totals row or a repeated header is no customer, order or value
+    sale = "(__rule IS NULL OR __rule NOT IN ('totals_row', 'repeated_header'))"
     dated = f"({sale}) AND (__rule IS NULL OR __rule NOT IN ('unparseable_date', 'future_date'))"
     r = con.execute(f"""
         SELECT count(*), count(*) FILTER (WHERE {ok}),

@@ -165,6 +165,9 @@ RULES: tuple[Rule, ...] = (
          "the order's line number repeats an earlier row's with the same product, price, "
          "customer and date: the line repeated by a join with several rows per order "
          "(payments, shipments), not a second sale"),
+    Rule("repeated_header", "quarantine",
+         "the file's header line again (exports joined one after another): column names, "
+         "not a sale"),
     Rule("totals_row", "quarantine",
          "a totals or summary row of the export ('Total', 'Summe', ... where an id belongs, "
          "and no order id, product id or date): not a sale, its value is left out"),
