@@ -48,6 +48,10 @@ DATE_FORMATS = (
     # fractional seconds after a day-first or US date (a database's export: 30/06/2024
     # 14:05:07.123)
     "%d/%m/%Y %H:%M:%S.%f", "%m/%d/%Y %H:%M:%S.%f", "%d.%m.%Y %H:%M:%S.%f",
+    # milliseconds after a comma (Python's logging, German and Nordic formats), hours and
+    # minutes with a dot (Italian, Finnish, Danish: 30/06/2024 14.05, 30.6.2024 14.05)
+    "%Y-%m-%d %H:%M:%S,%f", "%d.%m.%Y %H:%M:%S,%f", "%d/%m/%Y %H.%M", "%d/%m/%Y %H.%M.%S",
+    "%d.%m.%Y %H.%M", "%d.%m.%Y %H.%M.%S", "%Y-%m-%d %H.%M.%S",
 )
 
 #: month names and abbreviations of the languages whose column names the adapters know
