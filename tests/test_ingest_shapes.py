@@ -571,6 +571,12 @@ def test_a_header_line_repeated_inside_the_file(tmp_path: Path) -> None:
     assert "unparseable_date" not in rep["rules"]
     assert rep["customers"] == 2 and rep["orders"] == 3, rep
     assert st.query("SELECT rule FROM quarantine").rule.tolist() == ["repeated_header"]
+    # the same months pasted below each other in a sheet
+    (tmp_path / "x").mkdir()
+    book = tmp_path / "x" / "sales.xlsx"
+    pd.read_csv(path, dtype=str).to_excel(book, index=False)
+    _, (rep2,) = _ingest(tmp_path / "x", [book])
+    assert rep2["rows_loaded"] == 3 and rep2["rules"]["repeated_header"] == 1, rep2["rules"]
 
 
 def test_values_with_line_breaks_inside_their_quotes(tmp_path: Path) -> None:

@@ -94,10 +94,11 @@ def is_totals_row() -> str:
 
 
 def repeated_header(src: Source, a: Adapter) -> str:
-    """SQL: TRUE on a row that repeats the header line (monthly exports joined one after
-    another keep each month's header): every column read holds its own name."""
+    """SQL: TRUE on a row of a CSV or a sheet that repeats the header line (monthly exports
+    joined one after another, or pasted below each other, keep each month's header): every
+    column read holds its own name."""
     cols = list(dict.fromkeys(a.columns.values()))
-    if not cols or src.kind != "csv":
+    if not cols or src.kind not in ("csv", "excel"):
         return "FALSE"
     same = " AND ".join(f"lower({parse.plain_text_expr(c)}) = {quarantine.sql_str(c.lower())}"
                         for c in cols)
