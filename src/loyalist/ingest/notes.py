@@ -186,10 +186,10 @@ def units_written(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> li
     col = a.columns.get(s.QUANTITY)
     if col is None or not parse.is_text(src.types.get(col, "")):
         return []
-    ex = parse.units_example(con, src.view, col)
+    units = parse.sampled_units(con, src.view, col)
+    ex, mixed = units.example, units.conversions
     if ex is None:
         return []
-    mixed = parse.unit_conversions(con, src.view, col)
     if not mixed:
         return [f"{s.QUANTITY} ({col!r}) is written with units (e.g. {ex!r}): the numbers are "
                 "read and the units left out, so each price must be per that unit"]

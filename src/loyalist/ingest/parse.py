@@ -370,31 +370,35 @@ def _number_text() -> str:
             "'^([^-].*)-$', '-\\1')")
 
 
-def units_example(con: duckdb.DuckDBPyConnection, view: str, col: str) -> str | None:
-    """A sampled value of the column written as a number with a unit after it ('2 pcs',
-    '0,5 kg': :data:`UNIT_SUFFIX`), as the file has it; None when the sample has none."""
-    return con.execute(
-        f"SELECT any_value(v) FROM {_sample(view, col)} WHERE regexp_full_match("
-        f"{_number_text().replace('{x}', 'v')}, '{UNIT_SUFFIX}')").fetchall()[0][0]
-
-
 #: a unit of weight or volume -> the larger unit of its kind and what one of it is in that
 #: unit: a column that writes both (500 g beside 0,5 kg) is read in the larger one
-#: (:func:`unit_conversions`)
 UNIT_SCALE = {"G": ("KG", 0.001), "GR": ("KG", 0.001), "ML": ("L", 0.001), "CL": ("L", 0.01),
               "OZ": ("LB", 1 / 16)}
 
 
-def unit_conversions(con: duckdb.DuckDBPyConnection, view: str, col: str
-                     ) -> dict[str, tuple[str, float]]:
-    """The units of a sample of the column (:data:`UNIT_SUFFIX`) that are read in a larger
-    unit of their kind, because the column writes that one too (500 g beside 0,5 kg: both
-    0.5 kg; a price per kg would otherwise make the 500 g line a thousand times too dear):
-    unit -> (the larger unit, its factor). Empty where no kind is mixed."""
-    units = {u for (u,) in con.execute(
-        f"SELECT DISTINCT regexp_extract({_number_text().replace('{x}', 'v')}, "
-        f"'{UNIT_SUFFIX}', 2) FROM {_sample(view, col)}").fetchall() if u}
-    return {u: UNIT_SCALE[u] for u in units if u in UNIT_SCALE and UNIT_SCALE[u][0] in units}
+@dataclass(frozen=True)
+class Units:
+    """A number column's units after its numbers, as a sample of it writes them
+    (:data:`UNIT_SUFFIX`): one value as the file has it ('2 pcs', '0,5 kg'; None when the
+    sample has no units), and the units read in a larger unit of their kind because the
+    column writes that one too (500 g beside 0,5 kg: both 0.5 kg; a price per kg would
+    otherwise make the 500 g line a thousand times too dear): unit -> (the larger unit, its
+    factor), empty where no kind is mixed."""
+
+    example: str | None
+    conversions: dict[str, tuple[str, float]]
+
+
+def sampled_units(con: duckdb.DuckDBPyConnection, view: str, col: str) -> Units:
+    """:class:`Units` of a sample of the column, in one pass."""
+    text = _number_text().replace("{x}", "v")
+    example, found = con.execute(
+        f"SELECT any_value(v) FILTER (WHERE u <> ''), list(DISTINCT u) FILTER (WHERE u <> '') "
+        f"FROM (SELECT v, regexp_extract({text}, '{UNIT_SUFFIX}', 2) AS u "
+        f"FROM {_sample(view, col)})").fetchall()[0]
+    units = set(found or ())
+    return Units(example, {u: UNIT_SCALE[u] for u in units
+                           if u in UNIT_SCALE and UNIT_SCALE[u][0] in units})
 
 
 def number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str) -> str:
@@ -405,8 +409,9 @@ def number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str)
         return f"CAST(CAST({x} AS INTEGER) AS DOUBLE)"
     clean = _number_text()
     scale = ""
-    if units_example(con, view, col) is not None:  # 2 pcs, 0,5 kg, 1 Stk., 3x: the number
-        mixed = unit_conversions(con, view, col)
+    units = sampled_units(con, view, col)
+    if units.example is not None:  # 2 pcs, 0,5 kg, 1 Stk., 3x: the number
+        mixed = units.conversions
         if mixed:  # 500 g beside 0,5 kg: each in the larger unit
             whens = " ".join(f"WHEN '{u}' THEN {f!r}" for u, (_, f) in sorted(mixed.items()))
             scale = (f" * CASE regexp_extract({clean}, '{UNIT_SUFFIX}', 2) {whens} "
