@@ -106,17 +106,16 @@ def spreadsheet_errors(con: duckdb.DuckDBPyConnection, src: Source, used: Mappin
     cols = [c for c in dict.fromkeys(used.values()) if parse.is_text(src.types.get(c, ""))]
     if counts is None and cols:
         row = con.execute("SELECT " + ", ".join(
-            f"count(*) FILTER (WHERE {parse.is_error(f'trim(CAST({parse.q(c)} AS VARCHAR))')})"
-            for c in cols) + f" FROM {src.view}").fetchall()[0]
+            f"count(*) FILTER (WHERE {parse.error_cell(c)})" for c in cols)
+            + f" FROM {src.view}").fetchall()[0]
         counts = dict(zip(cols, (int(n) for n in row), strict=True))
     hits = [(c, n) for c, n in (counts or {}).items() if n]
     if not hits:
         return []
     where = []
     for c, n in hits:
-        ex = con.execute(f"SELECT {parse.q(c)} FROM {src.view} WHERE "
-                         f"{parse.is_error(f'trim(CAST({parse.q(c)} AS VARCHAR))')} LIMIT 1"
-                         ).fetchall()[0][0]
+        ex = con.execute(f"SELECT {parse.q(c)} FROM {src.view} WHERE {parse.error_cell(c)} "
+                         "LIMIT 1").fetchall()[0][0]
         where.append(f"{n:,} in {c!r} (e.g. {ex!r})")
     return [f"cells holding a spreadsheet's error value, such as a failed lookup's #N/A, are "
             f"read as empty: {'; '.join(where)}; fix the formulas in the source and export "

@@ -158,7 +158,7 @@ def _twelve_hour_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
 
 
 #: an English ordinal day ('30th', '1st') before or after a month's name
-_ORDINAL_DAY = "[0-9](st|nd|rd|th)([^[:alpha:]]|$)"
+_ORDINAL_DAY = "([0-9])(st|nd|rd|th)([^[:alpha:]]|$)"
 
 
 @dataclass(frozen=True)
@@ -273,6 +273,12 @@ def is_error(t: str) -> str:
     # pattern on every cell of a million-line file's text columns cost a second
     return (f"(CASE WHEN left({t}, 1) = '#' THEN regexp_full_match(upper({t}), "
             f"'{SPREADSHEET_ERROR}') ELSE FALSE END)")
+
+
+def error_cell(col: str) -> str:
+    """SQL: whether the cell of column ``col`` holds a spreadsheet's error value, spaces
+    around it aside (:func:`is_error`)."""
+    return is_error(f"trim(CAST({q(col)} AS VARCHAR))")
 
 
 def not_error(t: str) -> str:
@@ -523,7 +529,7 @@ def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: s
     named = ([f"try_strptime({_english_months(t)}, '{f}')" for f in _month_formats(formats)]
              if traits.month_names else [])
     if traits.ordinals:  # June 30th, 2024 / 1st Jan 2024: the day's number
-        plain = f"regexp_replace({t}, '([0-9])(st|nd|rd|th)([^[:alpha:]]|$)', '\\1\\3', 'i')"
+        plain = f"regexp_replace({t}, '{_ORDINAL_DAY}', '\\1\\3', 'i')"
         named += [f"try_strptime({plain}, '{f}')"
                   for f in dict.fromkeys(f for f in formats if "%b" in f or "%B" in f)]
     # JavaScript's Date.toString() (Fri Jan 05 2024 14:05:07 GMT+0100 (Central European

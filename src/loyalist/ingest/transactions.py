@@ -185,8 +185,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     texts = [c for c, col in a.columns.items() if parse.is_text(src.types.get(col, ""))]
     if texts:
         bits = " + ".join(
-            f"CASE WHEN {parse.is_error(f'trim(CAST({parse.q(a.columns[c])} AS VARCHAR))')} "
-            f"THEN {1 << i} ELSE 0 END" for i, c in enumerate(texts))
+            f"CASE WHEN {parse.error_cell(a.columns[c])} THEN {1 << i} ELSE 0 END"
+            for i, c in enumerate(texts))
         has += f", CAST({bits} AS INTEGER) AS __errors"
     first = ", ".join(f"{e} AS {c}" for c, e in exprs.items())
     # second pass: derived columns and the unit price from a line total
