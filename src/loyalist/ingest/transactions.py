@@ -66,10 +66,13 @@ MIN_ORDERS_FOR_TOTALS_CHECK = 3
 #: their letters only ('Total:', 'GRAND TOTAL', 'Gesamtsumme')
 TOTAL_LABELS = ("total", "totals", "grandtotal", "subtotal", "sum", "summe", "gesamt",
                 "gesamtsumme", "totaal", "totale", "totalgeneral", "somme", "suma")
-#: quarantine rules whose lines have no value to count: the line's quantity or price cannot
-#: be read (its value is unknown), or it is a totals row (its value is the file's, not a
-#: sale's); they are out of revenue_read and get no share of value in the report
-NO_VALUE_RULES = ("repeated_header", "totals_row", "unparseable_quantity", "unparseable_price")
+#: quarantine rules whose lines are no sale at all: no customer, order or value (a header
+#: line repeated, a spreadsheet's totals row)
+NOT_A_SALE_RULES = ("repeated_header", "totals_row")
+#: quarantine rules whose lines have no value to count: no sale at all, or the line's
+#: quantity or price cannot be read (its value is unknown); they are out of revenue_read and
+#: get no share of value in the report
+NO_VALUE_RULES = (*NOT_A_SALE_RULES, "unparseable_quantity", "unparseable_price")
 
 #: above this share of unparseable non-empty values, a column is the wrong column: the load fails
 MAX_BAD_SHARE = 0.5
@@ -444,8 +447,8 @@ def _report(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
     amt = f"coalesce(CASE WHEN isfinite({s.QUANTITY} * {s.UNIT_PRICE}) " \
           f"THEN {s.QUANTITY} * {s.UNIT_PRICE} END, 0)"
     ok = "__rule IS NULL"
-    # a totals row or a repeated header is no customer, order or value
-    sale = "(__rule IS NULL OR __rule NOT IN ('totals_row', 'repeated_header'))"
+    sale = ("(__rule IS NULL OR __rule NOT IN ("
+            + ", ".join(quarantine.sql_str(r) for r in NOT_A_SALE_RULES) + "))")
     dated = f"({sale}) AND (__rule IS NULL OR __rule NOT IN ('unparseable_date', 'future_date'))"
     r = con.execute(f"""
         SELECT count(*), count(*) FILTER (WHERE {ok}),
