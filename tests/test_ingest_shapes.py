@@ -208,6 +208,22 @@ _NAMED_MONTHS = [
     ("Date", ["29.1.2024 0.00", "6.6.2024 0.00", "1.3.2024 14.05", "1.10.2024 0.00"]),
     ("Date", ["January 29, 2024 at 12:00 AM", "June 6, 2024 at 12:00 AM",
               "March 1, 2024 at 2:05 PM", "October 1, 2024 at 12:00 AM"]),
+    # a 24-hour time after a word (English, German, French, Spanish), a web server's access
+    # log (brackets and the offset: the clock time shown is kept), an offset after a time
+    ("Date", ["29 January 2024 at 00:00", "6 June 2024 at 00:00", "1 March 2024 at 14:05",
+              "1 October 2024 at 00:00"]),
+    ("Datum", ["29. Januar 2024 um 00:00", "6. Juni 2024 um 00:00", "1. März 2024 um 14:05",
+               "1. Oktober 2024 um 00:00"]),
+    ("Date", ["29 janvier 2024 à 00:00", "6 juin 2024 à 00:00", "1 mars 2024 à 14:05",
+              "1 octobre 2024 à 00:00"]),
+    ("Fecha", ["29 de enero de 2024 a las 00:00", "6 de junio de 2024 a las 00:00",
+               "1 de marzo de 2024 a las 14:05", "1 de octubre de 2024 a las 00:00"]),
+    ("Date", ["[29/Jan/2024:00:00:00 +0000]", "[06/Jun/2024:00:00:00 +0000]",
+              "[01/Mar/2024:14:05:00 +0100]", "[01/Oct/2024:00:00:00 -0500]"]),
+    ("Date", ["29/Jan/2024:00:00:00 +0000", "06/Jun/2024:00:00:00 +0000",
+              "01/Mar/2024:14:05:00 +0100", "01/Oct/2024:00:00:00 -0500"]),
+    ("Date", ["29.01.2024 00:00 +0100", "06.06.2024 00:00 +0200", "01.03.2024 14:05 +0100",
+              "01.10.2024 00:00 +0200"]),
 ]
 
 
@@ -1109,6 +1125,45 @@ def test_till_and_shop_exports_in_european_languages(tmp_path: Path, name: str, 
     assert got.description[0] == line.split(sep)[5]
     assert any(a.startswith("the file is not UTF-8: read as Windows-1252")
                for a in rep["assumptions"]) == (encoding == "cp1252")
+
+
+@pytest.mark.parametrize(("encoding", "shown", "header", "names"), [
+    # a Russian till (1C) in Windows-1251: 'Хлеб' as cp1252 reads 'Õëåá'
+    ("cp1251", "Windows-1251 (Cyrillic)", "Receipt;Customer;Date;Product;Description;Qty;Price",
+     ["Хлеб ржаной", "Молоко 3,2%", "Сыр российский"]),
+    # Polish column names and products in Windows-1250: 'Ilość' as cp1252 reads 'Iloœæ', a
+    # column no reader knows
+    ("cp1250", "Windows-1250 (Central European)", "Paragon;Klient;Data;Towar;Nazwa;Ilość;Cena",
+     ["Kiełbasa śląska", "Żubrówka", "Pączek z różą"]),
+    # an old Mac's export: 'Käse' as cp1252 reads 'KŠse', 'Weißwurst' 'Wei§wurst'
+    ("mac_roman", "Mac Roman", "Bon;Kunde;Datum;Artikel;Bezeichnung;Menge;Einzelpreis",
+     ["Käse", "Weißwurst süß", "Brötchen"]),
+    # a DOS till (code page 850): 'Käse' as cp1252 reads 'K„se'
+    ("cp850", "DOS code page 850", "Bon;Kunde;Datum;Artikel;Bezeichnung;Menge;Einzelpreis",
+     ["Käse", "Weißwurst süß", "Grüner Tee"]),
+    # Windows-1252 stays Windows-1252, symbols inside words and all
+    ("cp1252", "Windows-1252 (Latin-1 with the euro sign)",
+     "Bon;Kunde;Datum;Artikel;Bezeichnung;Menge;Einzelpreis",
+     ["Nutella® 400g", "Größe:XL “Spezial”", "Café–Bar Crème"]),
+])
+def test_single_byte_encodings_other_than_windows_1252(tmp_path: Path, encoding: str,
+                                                        shown: str, header: str,
+                                                        names: list[str]) -> None:
+    """A file that is not UTF-8 was always read as Windows-1252: a Russian, Polish, Mac or DOS
+    export loaded with its names garbled, and a Polish header's 'Ilość' was no quantity
+    column. Its encoding is now the one whose words do not read as garbage, and the report
+    names it."""
+    lines = [header] + [f"R{i};C-{i % 3};0{1 + i % 9}.03.2024;P{i % 3};{names[i % 3]};2;3,50"
+                        for i in range(12)]
+    path = tmp_path / "export.csv"
+    path.write_bytes("\r\n".join(lines).encode(encoding))
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert (rep["rows_read"], rep["rows_loaded"]) == (12, 12)
+    assert set(rep["columns"]) >= {"order_id", "customer_id", "ordered_at", "product_id",
+                                   "description", "quantity", "unit_price"}
+    assert f"the file is not UTF-8: read as {shown}" in rep["assumptions"]
+    got = st.query("SELECT DISTINCT product_id, description FROM transactions ORDER BY 1")
+    assert got.description.tolist() == names
 
 
 def test_customer_and_product_files_in_european_languages(tmp_path: Path) -> None:

@@ -52,6 +52,9 @@ DATE_FORMATS = (
     # minutes with a dot (Italian, Finnish, Danish: 30/06/2024 14.05, 30.6.2024 14.05)
     "%Y-%m-%d %H:%M:%S,%f", "%d.%m.%Y %H:%M:%S,%f", "%d/%m/%Y %H.%M", "%d/%m/%Y %H.%M.%S",
     "%d.%m.%Y %H.%M", "%d.%m.%Y %H.%M.%S", "%Y-%m-%d %H.%M.%S",
+    # a web server's access log (Apache, nginx: [30/Jun/2024:14:05:07 +0000], brackets and
+    # offset dropped by :func:`_undecorated`)
+    "%d/%b/%Y:%H:%M:%S",
 )
 
 #: month names and abbreviations of the languages whose column names the adapters know
@@ -139,10 +142,8 @@ _OTHER_MERIDIEM = ("(" + "|".join(w for v in _MERIDIEM.values() for w in v)
 def _twelve_hour(t: str) -> str:
     """SQL: the date text ``t`` with its 12-hour clock written as :data:`DATE_FORMATS`' ``%p``
     reads it: upper case, 'P. M.' -> 'PM', the marker after the time and apart from it
-    ('2:05PM' -> '2:05 PM', '오후 2:05' -> '2:05 PM'), runs of spaces as one and an ' at '
-    before the time dropped ('June 30, 2024 at 2:05 PM')."""
+    ('2:05PM' -> '2:05 PM', '오후 2:05' -> '2:05 PM') and runs of spaces as one."""
     e = f"regexp_replace(upper({t}), '\\s+', ' ', 'g')"
-    e = f"regexp_replace({e}, ' AT ([0-9])', ' \\1')"
     e = f"regexp_replace({e}, '([AP])\\. ?M\\.?$', '\\1M')"
     e = f"regexp_replace({e}, '([0-9])([AP]M)$', '\\1 \\2')"
     for mark, words in _MERIDIEM.items():
@@ -159,6 +160,21 @@ def _twelve_hour_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
 
 #: an English ordinal day ('30th', '1st') before or after a month's name
 _ORDINAL_DAY = "([0-9])(st|nd|rd|th)([^[:alpha:]]|$)"
+#: a word joining the date to its time ('30 June 2024 at 14:05', French 'à', German 'um',
+#: Dutch 'om', Italian 'alle', Portuguese 'às', Spanish 'a las')
+_CLOCK_WORD = "\\s(at|à|um|om|alle|às|a las)\\s([0-9])"
+#: what a date may carry around it that no format reads: a web server log's brackets
+#: ([30/Jun/2024:14:05:07 +0000]), a numeric offset after the time, a :data:`_CLOCK_WORD`
+_DECORATION = f"^\\[|\\s[+-][0-9]{{4}}\\]?$|{_CLOCK_WORD}"
+
+
+def _undecorated(t: str) -> str:
+    """SQL: the date text ``t`` without its :data:`_DECORATION`: brackets around it and a
+    numeric offset after it dropped (the clock time shown is kept, as for an ISO offset),
+    and a :data:`_CLOCK_WORD` as one space."""
+    e = f"regexp_replace({t}, '^\\[(.*)\\]$', '\\1')"
+    e = f"regexp_replace({e}, '\\s[+-][0-9]{{4}}$', '')"
+    return f"regexp_replace({e}, '{_CLOCK_WORD}', ' \\2', 'i')"
 
 
 @dataclass(frozen=True)
@@ -167,13 +183,15 @@ class _DateTraits:
     of :func:`timestamp_expr`: months named in one of :data:`MONTH_NAMES`' languages (tried
     as English abbreviations), English ordinal days ('June 30th, 2024', '1st Jan 2024';
     tried without the suffix), values ending in a 12-hour clock's marker (a cast to
-    TIMESTAMP ignores it), and markers :data:`DATE_FORMATS` do not read (every date is then
-    tried with a 12-hour time, :func:`_twelve_hour`: about 0.4 s more on a large file)."""
+    TIMESTAMP ignores it), markers :data:`DATE_FORMATS` do not read (every date is then
+    tried with a 12-hour time, :func:`_twelve_hour`: about 0.4 s more on a large file), and
+    a :data:`_DECORATION` (every format then reads the text without it, :func:`_undecorated`)."""
 
     month_names: bool
     ordinals: bool
     meridiem_last: bool
     other_meridiem: bool
+    decorated: bool
 
 
 def _date_traits(con: duckdb.DuckDBPyConnection, view: str, col: str) -> _DateTraits:
@@ -182,7 +200,8 @@ def _date_traits(con: duckdb.DuckDBPyConnection, view: str, col: str) -> _DateTr
         f"SELECT count(*) FILTER (WHERE regexp_matches(lower(v), '{_MONTH_WORD}')), "
         f"count(*) FILTER (WHERE regexp_matches(lower(v), '{_ORDINAL_DAY}')), "
         f"count(*) FILTER (WHERE right(v, 1) IN ('M', 'm', '.')), "
-        f"count(*) FILTER (WHERE regexp_matches(v, '{_OTHER_MERIDIEM}')) "
+        f"count(*) FILTER (WHERE regexp_matches(v, '{_OTHER_MERIDIEM}')), "
+        f"count(*) FILTER (WHERE regexp_matches(lower(v), '{_DECORATION}')) "
         f"FROM (SELECT CAST(v AS VARCHAR) AS v FROM {_sample(view, col)})").fetchall()[0]
     return _DateTraits(*(bool(n) for n in row))
 
@@ -521,11 +540,13 @@ def timestamp_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: s
                 f"WHEN {x} > 1e11 THEN timezone('UTC', to_timestamp({x} / 1000)) "
                 f"WHEN {x} > 1e8 THEN timezone('UTC', to_timestamp({x})) "
                 f"WHEN {x} BETWEEN {SERIAL_MIN} AND {_SERIAL_MAX} THEN {_serial(x)} END")
+    traits = _date_traits(con, view, col)
     t = "trim(CAST({x} AS VARCHAR))"
     num = "TRY_CAST(" + t + " AS DOUBLE)"
+    if traits.decorated:  # [30/Jun/2024:14:05:07 +0000], 30 June 2024 at 14:05
+        t = _undecorated(t)
     formats = _day_first(DATE_FORMATS) if day_first else DATE_FORMATS
     # '30 juin 2024', '30. Juni 2024', '30 de junio de 2024': the month in English first
-    traits = _date_traits(con, view, col)
     named = ([f"try_strptime({_english_months(t)}, '{f}')" for f in _month_formats(formats)]
              if traits.month_names else [])
     if traits.ordinals:  # June 30th, 2024 / 1st Jan 2024: the day's number
@@ -578,10 +599,13 @@ def holds_dates(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str)
         return True
     if not is_text(dtype):
         return False
+    traits = _date_traits(con, view, col)
     v = "trim(CAST(v AS VARCHAR))"
+    if traits.decorated:
+        v = _undecorated(v)
     named = (f", try_strptime({_english_months(v)}, "
              f"[{', '.join(repr(f) for f in _month_formats(DATE_FORMATS))}])"
-             if _date_traits(con, view, col).month_names else "")
+             if traits.month_names else "")
     parsed = (f"coalesce(TRY_CAST({v} AS TIMESTAMP), try_strptime({v}, "
               f"[{', '.join(repr(f) for f in DATE_FORMATS)}]){named})")
     n, dated = con.execute(

@@ -21,6 +21,7 @@ from loyalist import schema as s
 from loyalist.errors import DataError
 from loyalist.ingest.parse import q
 from loyalist.ingest.text import (
+    ENCODING_NAMES,
     HEADER_SEARCH_LINES,
     header_cells,
     header_line,
@@ -310,16 +311,16 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
                   scratch: Path) -> tuple[tuple[str, ...], list[str], int]:
     """A CSV (any delimiter DuckDB sniffs) as ``view``, every column text, the names of its
     header line as written (for :func:`_duplicates`) and its number of rows. A file that is not
-    UTF-8 or UTF-16 is read as Windows-1252 through a UTF-8 copy in ``scratch`` (DuckDB reads
+    UTF-8 or UTF-16 is read in its single-byte encoding (:func:`text_encoding`: Windows-1252
+    unless its text reads as garbage there) through a UTF-8 copy in ``scratch`` (DuckDB reads
     Latin-1 but refuses its bytes 0x80-0x9F, where Windows puts the euro sign and typographic
     quotes: 'EUR 3,50' in a German till export)."""
-    enc = text_encoding(path)
-    skip = header_line(path, enc)
-    shown_enc = enc
-    if enc == "latin-1":
-        path = to_utf8(path, scratch / view / path.name)
+    enc = shown_enc = text_encoding(path)
+    if enc not in ("utf-8", "utf-16"):
+        path = to_utf8(path, scratch / view / path.name, enc)
         p = _sql_str(str(path))
-        enc, shown_enc = "utf-8", "Windows-1252 (Latin-1 with the euro sign)"
+        enc, shown_enc = "utf-8", ENCODING_NAMES[enc]
+    skip = header_line(path, enc)
     layout = text_layout(path, enc, skip)
     extra = ""
     notes = []

@@ -1,5 +1,6 @@
 """Look at a text table before DuckDB reads it: its encoding (UTF-16 with a byte-order mark,
-UTF-8, else Windows-1252), the line holding its column names below a report title, whether its
+UTF-8, else Windows-1252 or, where its words read as garbage there, another single-byte
+encoding), the line holding its column names below a report title, whether its
 columns are aligned with spaces or its first line is already data, and its header cells as
 written.
 
@@ -45,13 +46,94 @@ def open_binary(path: Path) -> BinaryIO:
     return path.open("rb")
 
 
+#: single-byte encodings a file that is not UTF-8 may be in, by preference on a tie: Windows'
+#: Western European (the default, and a file's encoding unless its text reads as garbage),
+#: Central European, Mac Roman, DOS Western European, Cyrillic (Windows, KOI8-R, DOS), Greek
+#: and Turkish
+SINGLE_BYTE = ("cp1252", "cp1250", "mac_roman", "cp850", "cp1251", "koi8_r", "cp866", "cp1253",
+               "cp1254")
+#: how the report names them
+ENCODING_NAMES = {
+    "cp1252": "Windows-1252 (Latin-1 with the euro sign)",
+    "cp1250": "Windows-1250 (Central European)", "mac_roman": "Mac Roman",
+    "cp850": "DOS code page 850", "cp1251": "Windows-1251 (Cyrillic)",
+    "koi8_r": "KOI8-R (Cyrillic)", "cp866": "DOS code page 866 (Cyrillic)",
+    "cp1253": "Windows-1253 (Greek)", "cp1254": "Windows-1254 (Turkish)",
+}
+#: the share of a file's words with non-ASCII bytes that must read as garbage in Windows-1252
+#: before another encoding is considered
+GARBLED_SHARE = 0.1
+#: distinct words with non-ASCII bytes a file's encoding is judged on, read a megabyte at a
+#: time until there are as many or the first 8 MB are read
+_WORDS, _WORDS_MEGABYTES = 2_000, 8
+
+
+def _garbled(word: str) -> bool:
+    """Whether a decoded word reads as the wrong encoding's garbage: a control or undefined
+    character, a non-ASCII character other than a letter, a dash, ’ or · between two letters
+    ('K„se' is 'Käse' of DOS code page 850 read as Windows-1252, 'Kie³basa' Windows-1250's
+    'Kiełbasa'), an accented capital after a small letter ('KŠse' is a Mac's 'Käse', 'CafÈ'
+    Windows-1252's 'Café' read as Mac Roman; 'iPhone' is ASCII), or three accented Latin
+    letters in a row ('Õëåá' is Windows-1251's 'Хлеб')."""
+    import unicodedata
+
+    if any(unicodedata.category(c) in ("Cc", "Cn", "Co") or c == "\ufffd" for c in word):
+        return True
+    for a, b, c in zip(word, word[1:], word[2:], strict=False):
+        if a.isalpha() and c.isalpha() and ord(b) > 127 and not b.isalpha() \
+                and b not in "’·" and unicodedata.category(b) != "Pd":
+            return True
+    if any(a.islower() and b.isupper() and ord(b) > 127
+           for a, b in zip(word, word[1:], strict=False)):
+        return True
+    run = 0
+    for c in word:
+        run = run + 1 if "\u00c0" <= c <= "\u024f" and c.isalpha() else 0
+        if run >= 3:
+            return True
+    return False
+
+
+def single_byte_encoding(words: set[bytes]) -> str:
+    """The encoding (:data:`SINGLE_BYTE`) of a file that is not UTF-8, from its distinct words
+    holding non-ASCII bytes: Windows-1252 unless more than :data:`GARBLED_SHARE` of them read
+    as garbage there (:func:`_garbled`); else the encoding with the fewest garbled words,
+    Windows-1252 on a tie with it, and between others the one whose letters are likeliest
+    in a language (charset-normalizer's coherence), then :data:`SINGLE_BYTE`'s order.
+
+    Only the text's own evidence moves a file off Windows-1252: Czech and Turkish text mostly
+    reads as plausible accented Latin there ('Chléb', 'Túró') and stays so."""
+    def garbled(enc: str) -> int:
+        return sum(_garbled(w.decode(enc, errors="replace")) for w in words)
+
+    first = garbled(SINGLE_BYTE[0])
+    if first <= GARBLED_SHARE * len(words):
+        return SINGLE_BYTE[0]
+    counts = {enc: garbled(enc) for enc in SINGLE_BYTE[1:]}
+    best = min(counts.values())
+    if first <= best:
+        return SINGLE_BYTE[0]
+    tied = [enc for enc in SINGLE_BYTE[1:] if counts[enc] == best]
+    if len(tied) == 1:
+        return tied[0]
+    import charset_normalizer
+
+    found = charset_normalizer.from_bytes(b"\n".join(sorted(words)), cp_isolation=tied)
+    coherence = {r.encoding: r.coherence for r in found}
+    return max(tied, key=lambda enc: (coherence.get(enc, -1.0), -SINGLE_BYTE.index(enc)))
+
+
 def text_encoding(path: Path) -> str:
     """'utf-16' (byte-order mark: Excel's 'Unicode text'), else 'utf-8' if the whole file
-    decodes as UTF-8, else 'latin-1' (Windows-era European exports: 'Käse' as one byte).
+    decodes as UTF-8, else the Python codec of its single-byte encoding
+    (:func:`single_byte_encoding` of its first words with non-ASCII bytes, :data:`_WORDS`):
+    'cp1252' for Windows-era European exports ('Käse' as one byte), 'cp1251' for a Russian
+    one, 'mac_roman' for a Mac's.
 
     Decided before DuckDB reads the file: a failed read inside the load's transaction aborts
     the transaction, so trying UTF-8 first and falling back could never work."""
     import codecs
+    import re
 
     with open_binary(path) as f:
         head = f.read(4)
@@ -64,26 +146,36 @@ def text_encoding(path: Path) -> str:
                 decoder.decode(block)
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            return "latin-1"
-    return "utf-8"
+            pass
+        else:
+            return "utf-8"
+    words: set[bytes] = set()
+    with open_binary(path) as f:
+        for _ in range(_WORDS_MEGABYTES):
+            block = f.read(1 << 20)
+            words.update(re.findall(rb"[^\s;,|\"]*[\x80-\xff][^\s;,|\"]*", block))
+            if len(words) >= _WORDS or not block:
+                break
+    return single_byte_encoding(words)
 
 
-def to_utf8(path: Path, dest: Path) -> Path:
-    """A UTF-8 copy of a Windows-1252 text file (bytes it leaves undefined become U+FFFD)."""
+def to_utf8(path: Path, dest: Path, encoding: str = "cp1252") -> Path:
+    """A UTF-8 copy of a text file in a single-byte ``encoding`` (bytes it leaves undefined
+    become U+FFFD)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     with open_binary(path) as src, dest.open("w", encoding="utf-8", newline="") as dst:
         for block in iter(lambda: src.read(1 << 22), b""):
-            dst.write(block.decode("cp1252", errors="replace"))
+            dst.write(block.decode(encoding, errors="replace"))
     return dest
 
 
 def decoded_text(path: Path) -> str:
     """The whole text of a small file, decoded as a table is read (:func:`text_encoding`:
-    UTF-16 with its byte-order mark, UTF-8, else Windows-1252, whose undefined bytes become
-    U+FFFD as in :func:`to_utf8`): a plan's catalog or constraints file."""
+    UTF-16 with its byte-order mark, UTF-8, else a single-byte encoding, whose undefined bytes
+    become U+FFFD as in :func:`to_utf8`): a plan's catalog or constraints file."""
     enc = text_encoding(path)
     with open_binary(path) as f:
-        return f.read().decode("cp1252" if enc == "latin-1" else enc, errors="replace")
+        return f.read().decode(enc, errors="replace")
 
 
 def header_line(path: Path, encoding: str = "utf-8") -> int:
