@@ -1755,3 +1755,32 @@ def test_a_price_that_stays_put_is_a_unit_price_and_an_unclear_one_is_said(
     assert any(a.startswith("unit_price ('price') is read as the price of one unit")
                and "only 2 product(s)" in a and "--map amount='price'" in a
                for a in rep["assumptions"])
+
+
+def test_every_field_quoted_with_semicolons(tmp_path: Path) -> None:
+    """Exploratory report 9: a CSV with every field quoted and semicolons between
+    (PrestaShop's order export, LibreOffice's 'quote all text cells') was read as one column
+    and refused: DuckDB's lenient sniffer, which tolerates a stray quote inside a value,
+    takes ``"ID";"Customer"`` for one quoted value. A stray quote still reads."""
+    path = tmp_path / "order_2026-11-25.csv"
+    path.write_text('"ID";"Customer";"Total";"Status";"Date"\r\n'
+                    '"1001";"T. MEYER";"37,50 €";"Livré";"02/05/2025 08:14:20"\r\n'
+                    '"1002";"C. COSTA";"22,95 €";"Livré";"03/05/2025 09:00:00"\r\n'
+                    '"1003";"T. MEYER";"12,95 €";"Livré";"23/06/2025 10:00:00"\r\n',
+                    encoding="utf-8")
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert (rep["rows_read"], rep["rows_loaded"]) == (3, 3)
+    got = st.query("SELECT customer_id, amount, ordered_at FROM transactions "
+                   "ORDER BY source_row")
+    assert got.customer_id.tolist() == ["T. MEYER", "C. COSTA", "T. MEYER"]
+    assert got.amount.tolist() == [37.5, 22.95, 12.95]
+    assert got.ordered_at[2] == pd.Timestamp("2025-06-23 10:00")
+    stray = tmp_path / "stray" / "lines.csv"
+    stray.parent.mkdir()
+    stray.write_text('order;customer;date;product;description;qty;price\n'
+                     'o1;c1;2025-05-02;p1;Vinyl 12" single;1;9.99\n'
+                     'o2;c2;2025-05-03;p2;Poster "A2";2;4.50\n', encoding="utf-8")
+    st, (rep,) = _ingest(stray.parent, [stray])
+    assert rep["rows_loaded"] == 2
+    assert st.query("SELECT description FROM transactions ORDER BY source_row"
+                    ).description.tolist() == ['Vinyl 12" single', 'Poster "A2"']

@@ -307,6 +307,19 @@ def duplicate_note(src: Source, used: dict[str, str]) -> list[str]:
 _ORDINAL = ("first", "second", "third", "fourth", "fifth", *(f"{n}th" for n in range(6, 1000)))
 
 
+def _quoted_delimiter(con: duckdb.DuckDBPyConnection, p: str, enc: str, skip: int) -> str:
+    """The ``delim`` option for a CSV whose header's cells are quoted, from DuckDB's strict
+    sniffer ('' when it cannot tell). Its lenient sniffer (``strict_mode = false``, which
+    reads a stray quote inside a value) takes ``"ID";"Customer"`` for one column: every
+    field quoted with semicolons between, as PrestaShop and many ERPs export."""
+    try:
+        delim = con.execute(f"SELECT Delimiter FROM sniff_csv({p}, encoding = '{enc}', "
+                            f"skip = {skip}, sample_size = 20480)").fetchall()[0][0]
+    except duckdb.Error:
+        return ""
+    return f", delim = {_sql_str(delim)}" if delim and len(delim) == 1 else ""
+
+
 def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
                   scratch: Path) -> tuple[tuple[str, ...], list[str], int]:
     """A CSV (any delimiter DuckDB sniffs) as ``view``, every column text, the names of its
@@ -339,14 +352,16 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
                      f"e.g. --map customer_id={names[0]}")
     else:
         extra += ", header = true"
-    src = (f"read_csv({p}, all_varchar = true, encoding = '{enc}', "
-           f"sample_size = 20480, strict_mode = false, null_padding = true, skip = {skip}"
-           f"{extra})")
     # counted on a connection of its own: a file DuckDB's parallel reader refuses (a value
     # with a line break inside its quotes, such as a Shopify order's note, beside
     # null_padding) is read in one thread, and the error of a broken file leaves the load's
     # transaction usable for the message
     with duckdb.connect() as probe:
+        if not layout.spaces and layout.quoted:
+            extra += _quoted_delimiter(probe, p, enc, skip)
+        src = (f"read_csv({p}, all_varchar = true, encoding = '{enc}', "
+               f"sample_size = 20480, strict_mode = false, null_padding = true, skip = {skip}"
+               f"{extra})")
         try:
             rows = probe.execute(f"SELECT count(*) FROM {src}").fetchall()[0][0]
         except duckdb.Error as e:

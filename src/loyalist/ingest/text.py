@@ -219,11 +219,13 @@ _VALUE_CELL = rf"^[+-]?[{CURRENCY_SIGNS}]?\d[\d.,:/ T+-]*$"
 @dataclass(frozen=True)
 class TextLayout:
     """How a text file's rows are laid out: columns aligned with runs of spaces (CDNOW's
-    ``   1 19970101  1   11.77``) and whether its first row is data rather than names."""
+    ``   1 19970101  1   11.77``), whether its first row is data rather than names, and
+    whether that row's first cell is quoted (``"ID";"Customer"``)."""
 
     spaces: bool
     headerless: bool
     columns: int
+    quoted: bool = False
 
 
 def text_layout(path: Path, encoding: str = "utf-8", skip: int = 0) -> TextLayout:
@@ -251,7 +253,7 @@ def text_layout(path: Path, encoding: str = "utf-8", skip: int = 0) -> TextLayou
     cells = [c.strip().strip('"').strip() for c in first]
     headerless = (any(cells) and known_hits(cells) == 0
                   and all(re.match(_VALUE_CELL, c) for c in cells if c))
-    return TextLayout(spaces, bool(headerless), len(cells))
+    return TextLayout(spaces, bool(headerless), len(cells), rows[0].lstrip().startswith('"'))
 
 
 def spaces_to_tabs(path: Path, dest: Path, encoding: str) -> Path:
