@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import LOADED_AT, write_csv
+from conftest import LOADED_AT, line, write_csv
 
 from loyalist.errors import DataError, ParameterError
 from loyalist.ingest import ingest_files
@@ -224,6 +224,13 @@ _NAMED_MONTHS = [
               "01/Mar/2024:14:05:00 +0100", "01/Oct/2024:00:00:00 -0500"]),
     ("Date", ["29.01.2024 00:00 +0100", "06.06.2024 00:00 +0200", "01.03.2024 14:05 +0100",
               "01.10.2024 00:00 +0200"]),
+    # eBay's orders report, Clover's line items (a zone's abbreviation after a 12-hour time),
+    # an ISO date with a 12-hour time and a zone (not read as 02:05)
+    ("Sale Date", ["Jan-29-24", "Jun-06-24", "Mar-01-24", "Oct-01-24"]),
+    ("Date", ["29-Jan-2024 12:00 AM EST", "06-Jun-2024 12:00 AM EDT", "01-Mar-2024 02:05 PM EST",
+              "01-Oct-2024 12:00 AM EDT"]),
+    ("Date", ["2024-01-29 12:00 AM PST", "2024-06-06 12:00 AM PDT", "2024-03-01 02:05 PM PST",
+              "2024-10-01 12:00 AM PDT"]),
 ]
 
 
@@ -1784,3 +1791,72 @@ def test_every_field_quoted_with_semicolons(tmp_path: Path) -> None:
     assert rep["rows_loaded"] == 2
     assert st.query("SELECT description FROM transactions ORDER BY source_row"
                     ).description.tolist() == ['Vinyl 12" single', 'Poster "A2"']
+
+
+def test_an_empty_column_is_never_guessed(tmp_path: Path) -> None:
+    """Exploratory report 9: an Etsy 'Sold Order Items' export (an empty 'SKU' column for a
+    shop without SKUs, 'Buyer' beside 'VAT Paid by Buyer') was refused ("'SKU' is empty in
+    all rows"), and an Amazon report's empty 'merchant-order-id' tied with
+    'amazon-order-id', leaving every line its own order. An empty column is guessed as
+    nothing; without product codes the product is its name; a money column is no buyer."""
+    etsy = [{"Sale Date": f"0{1 + i % 9}/1{i % 9}/25", "Item Name": ["Keychain", "Mug"][i % 2],
+             "Buyer": f"buyer{i % 3}", "Quantity": 1, "Price": "18.50",
+             "Order ID": str(3000 + i // 2), "VAT Paid by Buyer": "0", "SKU": ""}
+            for i in range(8)]
+    st, (rep,) = _ingest(tmp_path / "etsy", [write_csv(_mkdir(tmp_path / "etsy") / "e.csv",
+                                                        etsy)])
+    assert rep["columns"]["customer_id"] == "Buyer"
+    assert "product_id" not in rep["columns"] and rep["rows_loaded"] == 8
+    assert any(a.startswith("no product code column: each line's product is the one its name "
+                            "('Item Name') says") for a in rep["assumptions"])
+    got = st.query("SELECT DISTINCT product_id FROM transactions ORDER BY 1").product_id
+    assert got.tolist() == ["Keychain", "Mug"]
+    amazon = [{"amazon-order-id": f"111-{i // 2}", "merchant-order-id": "",
+               "purchase-date": f"2024-0{1 + i // 2}-10T10:00:00+00:00", "sku": f"S{i % 3}",
+               "quantity": 1, "item-price": "12.00"} for i in range(8)]
+    st, (rep,) = _ingest(tmp_path / "amazon", [write_csv(
+        _mkdir(tmp_path / "amazon") / "orders.txt", amazon, sep="\t")])
+    assert rep["columns"]["order_id"] == "amazon-order-id"
+    assert st.query("SELECT count(DISTINCT order_id) AS n FROM transactions").n[0] == 4
+
+
+def _mkdir(p: Path) -> Path:
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+@pytest.mark.parametrize(("status_col", "values", "extra"), [
+    # void flags: Toast's 'Void?', a German till's 'Storno'
+    ("Void?", ["false", "true", "false", "TRUE"], {}),
+    ("Storno", ["Nein", "Ja", "", "ja"], {}),
+    # cancel and refund words in French and Portuguese; 'Estado' is the address's state
+    ("Statut", ["Livré", "Annulé", "Payé", "Remboursé"], {}),
+    ("Status do Pedido", ["Entregue", "Cancelado", "Entregue", "Devolvido"], {"Estado": "SP"}),
+])
+def test_voided_and_cancelled_lines_in_other_words(tmp_path: Path, status_col: str,
+                                                   values: list[str],
+                                                   extra: dict[str, str]) -> None:
+    """Exploratory report 9: a Toast 'Void?' = true or a till's 'Storno' = Ja line, and an
+    order 'Annulé', 'Remboursé', 'Cancelado' or 'Devolvido' were loaded as sales (+4% to +12%
+    revenue on those exports). They are quarantined as cancelled_order."""
+    rows = [{**line(order=f"o{i}", product="p1", price=10.0, customer=f"c{i}"),
+             status_col: v, **extra} for i, v in enumerate(values)]
+    st, (rep,) = _ingest(tmp_path, [write_csv(tmp_path / "sales.csv", rows)])
+    assert rep["rules"].get("cancelled_order") == 2, rep["assumptions"]
+    assert st.query("SELECT order_id FROM transactions ORDER BY 1").order_id.tolist() == [
+        "o0", "o2"]
+
+
+def test_web_shop_columns_and_currencies_written_with_letters(tmp_path: Path) -> None:
+    """Exploratory report 9: WooCommerce's 'Quantity (- Refund)' was left out for its word
+    'refund' (every line one unit: -37% revenue) and 'Email (Billing)' was no customer;
+    a Brazilian shop's 'R$ 388,50' was no number."""
+    rows = [{"Order Number": f"{1000 + i}", "Order Date": "2025-05-01 11:11",
+             "Email (Billing)": f"c{i % 2}@mail.de", "SKU": "NTB", "Item Name": "Notebook",
+             "Quantity (- Refund)": 3, "Item Cost": f"R$ {i + 1}.050,50"} for i in range(3)]
+    st, (rep,) = _ingest(tmp_path, [write_csv(tmp_path / "orders.csv", rows, sep=";")])
+    assert rep["columns"]["quantity"] == "Quantity (- Refund)"
+    assert rep["columns"]["customer_id"] == "Email (Billing)"
+    got = st.query("SELECT quantity, unit_price FROM transactions ORDER BY order_id")
+    assert got.quantity.tolist() == [3, 3, 3]
+    assert got.unit_price.tolist() == [1050.5, 2050.5, 3050.5]

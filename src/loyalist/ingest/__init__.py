@@ -235,7 +235,8 @@ def _dates_by_value(con: Any, sources: list[Source], tbls: list[str],
     names its date (the others may be order lines to join with it) or for files joined as
     orders and lines."""
     sales = [i for i, t in enumerate(tbls) if t == s.T_TRANSACTIONS and i not in joined]
-    found = {i: adapters.found_columns(sources[i].headers, mapping) for i in sales}
+    found = {i: adapters.found_columns(sources[i].headers, mapping, sources[i].empty)
+             for i in sales}
     if s.ORDERED_AT in mapping or any(s.ORDERED_AT in f for f in found.values()):
         return dict(mapping), sources, {}
     # a file without customers may be the lines half of an export, whose dates (shipping
@@ -276,7 +277,7 @@ def _date_order(con: Any, sources: list[Source], tbls: list[str],
     evidence: dict[int, tuple[int, int, int]] = {}
     if day_one is None:
         for i, (src, tbl) in enumerate(zip(sources, tbls, strict=True)):
-            col = adapters.found_columns(src.headers, mapping).get(s.ORDERED_AT)
+            col = adapters.found_columns(src.headers, mapping, src.empty).get(s.ORDERED_AT)
             if tbl == s.T_TRANSACTIONS and col in src.types and parse.is_text(src.types[col]):
                 evidence[i] = parse.date_order_evidence(con, src.view, col)
     day = sum(e[0] for e in evidence.values())
@@ -328,11 +329,12 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
             day = adapters.day_number_column(src.headers)
             if day is not None:
                 mapping = {**mapping, s.ORDERED_AT: day}
-        adapter = adapters.by_name(fmt, src.headers, mapping)
+        adapter = adapters.by_name(fmt, src.headers, mapping, src.empty)
         first = None
         if adapters.is_positional(src.headers):  # no header row: show the values
             first = con.execute(f"SELECT * FROM {src.view} LIMIT 1").fetchone()
-        required.check_required(adapter, src.headers, str(src.path), first, dated)
+        required.check_required(adapter, src.headers, str(src.path), first, dated,
+                                src.empty)
         adapter = units.units_and_prices(con, src, adapter, mapping)
         adapter = persons.person_in_file(con, src, adapter)
         first, note = dates
@@ -432,7 +434,7 @@ def _side_tables_left_out(sources: list[Source], shown: Mapping[Path, str],
         where = members.get(shown[src.path])
         why = None
         if where is not None and tables.detect_table(src.headers) == s.T_TRANSACTIONS:
-            cols = dict(adapters.found_columns(src.headers, mapping))
+            cols = dict(adapters.found_columns(src.headers, mapping, src.empty))
             if day_one is not None and s.ORDERED_AT not in cols:
                 day = adapters.day_number_column(src.headers)
                 if day is not None:
@@ -512,7 +514,8 @@ def _usable(found: list[Source], mapping: Mapping[str, str]) -> list[Source]:
     keep, left = [], []
     for src in found[1:]:
         usable = (tables.detect_table(src.headers) != s.T_TRANSACTIONS
-                  or len(set(adapters.found_columns(src.headers, mapping)) & key) >= 3)
+                  or len(set(adapters.found_columns(src.headers, mapping, src.empty)) & key)
+                  >= 3)
         (keep if usable else left).append(src)
     notes = []
     if left:

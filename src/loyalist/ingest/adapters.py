@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -38,6 +38,9 @@ class Adapter:
     assumptions: tuple[str, ...] = ()
     #: an order status column: rows whose status says cancelled/voided/failed are not sales
     status_column: str | None = None
+    #: a line's void flag (Toast's 'Void?', a German till's 'Storno'): rows where it is set
+    #: (:data:`VOID_SET`) are not sales
+    void_column: str | None = None
     #: a clickstream's event type column: rows whose event is a view, a click or a cart
     #: change are not purchases (:data:`NOT_A_PURCHASE_EVENT`)
     event_column: str | None = None
@@ -150,7 +153,8 @@ _EU_ORDER = ("bestellung", "bestellnummer", "bestellnr", "auftrag", "auftragsnum
              "zamowienie", "numerzamowienia", "faktura", "paragon",
              # 'N° facture', 'Numéro de commande', 'Nº pedido', 'N. ordine'
              "nfacture", "numerodefacture", "ncommande", "numerodecommande", "nticket",
-             "npedido", "numerodepedido", "nfactura", "numerodefactura", "nordine",
+             "npedido", "numerodepedido", "numerodopedido", "nfactura", "numerodefactura",
+             "nordine",
              "nfattura", "numerodiordine")
 _EU_DATE = ("datum", "belegdatum", "rechnungsdatum", "bestelldatum", "verkaufsdatum",
             "datecommande", "datefacture", "datevente", "fecha", "fechapedido", "fechaventa",
@@ -193,7 +197,9 @@ EU_NAMES = frozenset((*EU_CUSTOMER, *_EU_ORDER, *_EU_DATE, *_EU_TIME, *EU_PRODUC
 SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
     s.CUSTOMER_ID: ("customerid", "customer", "clientid", "client", "memberid", "member",
                     "userid", "visitorid", "loyaltyid", "cardid", "customerno", "customernumber",
-                    "customeremail", "email", "emailaddress", *EU_CUSTOMER),
+                    "customeremail", "email", "emailaddress",
+                    # WooCommerce's 'Email (Billing)', Etsy's 'Buyer' (a user name)
+                    "emailbilling", "billingemail", "buyer", "buyeremail", *EU_CUSTOMER),
     s.ORDER_ID: ("orderid", "order", "invoice", "invoiceno", "invoiceid", "receipt",
                  "receiptid", "receiptno", "transactionid", "ticketid", "basketid", "orderno",
                  "ordernumber", "billno",
@@ -209,7 +215,9 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
     s.PRODUCT_ID: ("productid", "sku", "stockcode", "product", "itemid", "item", "article",
                    "articleid", "productcode", "itemcode", "ean", "upc", "barcode",
                    *EU_PRODUCT),
-    s.QUANTITY: ("quantity", "qty", "units", "count", "pieces", "amountunits", *_EU_QUANTITY),
+    s.QUANTITY: ("quantity", "qty", "units", "count", "pieces", "amountunits",
+                 "quantityrefund",  # WooCommerce's 'Quantity (- Refund)': net of refunds
+                 *_EU_QUANTITY),
     s.UNIT_PRICE: ("unitprice", "price", "priceeach", "itemprice", "sellingprice", *_EU_PRICE),
     s.AMOUNT: ("amount", "total", "linetotal", "sales", "revenue", "value", "netamount",
                "totalamount", "lineamount", "turnover", "ordertotal", "ordervalue",
@@ -254,7 +262,20 @@ _COST_NAMES = {
 }
 #: an order's status (normalised names, in order of preference)
 _STATUS_NAMES = ("orderstatus", "status", "financialstatus", "paymentstatus", "transactionstatus",
-                 "salestatus", "invoicestatus")
+                 "salestatus", "invoicestatus",
+                 # German, French, Spanish, Portuguese, Italian, Dutch, Polish
+                 # (not a bare 'estado': in Portuguese and Mexican addresses, the state)
+                 "bestellstatus", "auftragsstatus", "statut", "statutcommande",
+                 "statutdelacommande", "estadopedido", "estadodelpedido",
+                 "statusdopedido", "situacao", "situacaodopedido", "stato", "statoordine",
+                 "statodellordine", "bestelstatus", "statuszamowienia")
+#: a line's void flag (normalised names): Toast's 'Void?', a till's 'Storno' (Ja/Nein)
+_VOID_NAMES = ("void", "voided", "isvoid", "isvoided", "voidflag", "voiditem", "storno",
+               "storniert", "stornierung", "iscancelled", "iscanceled", "annule", "annulation",
+               "anulado", "anulada", "annullato", "geannuleerd")
+#: a void flag's values saying the line is voided (lower case, trimmed)
+VOID_SET = ("true", "t", "yes", "y", "1", "x", "ja", "j", "oui", "si", "sí", "sim", "tak",
+            "wahr", "vrai", "waar", "void", "voided", "storno")
 #: an event log's event type (normalised names, in order of preference): Retail Rocket's
 #: 'event' = view / addtocart / transaction, Taobao's 'behavior_type' = pv / cart / fav / buy
 _EVENT_NAMES = ("event", "eventtype", "eventname", "behavior", "behaviour", "behaviortype",
@@ -339,7 +360,9 @@ _BY_WORDS: dict[str, _Words] = {
                    "visitor"}),  # a web shop's event log (Retail Rocket's visitorid)
         ("name", "type", "segment", "group", "since", "city", "state", "zip", "postcode", "age",
          "gender", "sex", "country", "region", "phone", "address", "first", "last", "count",
-         "status", "note", "tier", "birth", "created", "signup", "is", "has", "flag"),
+         "status", "note", "tier", "birth", "created", "signup", "is", "has", "flag",
+         # Etsy's 'VAT Paid by Buyer': money, not a customer
+         "vat", "tax", "paid", "pay", "fee", "price", "amount", "total", "cost", "discount"),
         prefer=frozenset({"id", "key", "no", "number", "code", "unique", "nr", "num"})),
     s.ORDERED_AT: _Words(
         frozenset({"date", "datetime", "timestamp", "dt", "dat", "ts"}),
@@ -463,25 +486,28 @@ _NET_SUFFIXES = ("netto", "exklmwst", "exclmwst", "exclvat", "exvat", "excltax",
                  "ht", "siniva")
 
 
-def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) -> Adapter:
-    """Canonical columns found by exact name, then by synonym; ``mapping`` overrides both."""
+def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None,
+            empty: Collection[str] = ()) -> Adapter:
+    """Canonical columns found by exact name, then by synonym; ``mapping`` overrides both.
+    Columns in ``empty`` (no value in any row) are taken only by ``mapping`` or their exact
+    canonical name, never guessed."""
     mapping = dict(mapping or {})
-    by_norm: dict[str, str] = {}
-    for h in headers:
-        by_norm.setdefault(normalise(h), h)
-    cols: dict[str, str] = {}
     for canon, source in mapping.items():
         if source not in headers:
             raise DataError(
                 f"--map {canon}={source}: the file has no column {source!r}; "
                 f"its columns are: {', '.join(headers)}"
             )
-        cols[canon] = source
+    cols: dict[str, str] = dict(mapping)
     used = set(cols.values())
     for h in headers:  # exact canonical names first, then synonyms
         if h in s.MAPPABLE and h not in cols and h not in used:
             cols[h] = h
             used.add(h)
+    headers = [h for h in headers if h not in empty or h in used]
+    by_norm: dict[str, str] = {}
+    for h in headers:
+        by_norm.setdefault(normalise(h), h)
     for canon, names in SYNONYMS_BY_COLUMN.items():  # per column, its synonyms in their order
         for norm in names:
             h = by_norm.get(norm)
@@ -593,7 +619,15 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
                            f"timestamp ({when}) form one order, and a line "
                            "without a customer is an order of its own; map one with "
                            "--map order_id=<column> if the file has it")
-    if s.PRODUCT_ID not in cols and (s.CUSTOMER_ID in cols or guest) and s.ORDERED_AT in cols:
+    if (s.PRODUCT_ID not in cols and s.DESCRIPTION in cols
+            and (s.CUSTOMER_ID in cols or guest) and s.ORDERED_AT in cols):
+        # items without codes (a craft shop's Etsy export, a restaurant's menu items): the
+        # product is its name
+        derived[s.PRODUCT_ID] = "{description}"
+        assumptions.append(f"no product code column: each line's product is the one its name "
+                           f"({cols[s.DESCRIPTION]!r}) says; map one with --map "
+                           "product_id=<column> if the file has it")
+    elif s.PRODUCT_ID not in cols and (s.CUSTOMER_ID in cols or guest) and s.ORDERED_AT in cols:
         # an order-level export (one row per order, no product lines)
         derived[s.PRODUCT_ID] = f"'{NO_PRODUCT}'"
         assumptions.append(f"no product column: every line is recorded as the product "
@@ -621,6 +655,11 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
                            "failed (payment error, card declined) or never came (pending "
                            "payment, unpaid), are not sales and are quarantined as "
                            "cancelled_order")
+    void = next((by_norm[n] for n in _VOID_NAMES
+                 if n in by_norm and by_norm[n] not in used and by_norm[n] != status), None)
+    if void is not None:
+        assumptions.append(f"rows whose {void!r} is set (true, yes, ja, x, ...) are voided "
+                           "lines, not sales, and are quarantined as cancelled_order")
     event = next((by_norm[n] for n in _EVENT_NAMES
                   if n in by_norm and by_norm[n] not in used and by_norm[n] != status), None)
     if event is not None:
@@ -643,6 +682,7 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None) ->
         columns=cols,
         rules_off=rules_off,
         status_column=status,
+        void_column=void,
         event_column=event,
         cost_columns=costs,
         cancellation_sql=None,
@@ -681,14 +721,16 @@ def may_be_order_date(header: str) -> bool:
     return not any(x.startswith(_BY_WORDS[s.ORDERED_AT].none_of) for x in words(header))
 
 
-def found_columns(headers: Sequence[str], mapping: Mapping[str, str]) -> Mapping[str, str]:
+def found_columns(headers: Sequence[str], mapping: Mapping[str, str],
+                  empty: Collection[str] = ()) -> Mapping[str, str]:
     """The canonical columns the generic reader finds in one file among several given
-    together: ``--map`` entries naming one of its columns, then names and synonyms."""
+    together: ``--map`` entries naming one of its columns, then names and synonyms (not
+    the ``empty`` columns)."""
     own = {k: v for k, v in mapping.items() if v in headers}
-    return generic(headers, own).columns
+    return generic(headers, own, empty).columns
 
 
-def detect(headers: Sequence[str]) -> Adapter:
+def detect(headers: Sequence[str], empty: Collection[str] = ()) -> Adapter:
     """Pick an adapter from the file's headers (``--format auto``)."""
     h = set(headers)
     for a in (ONLINE_RETAIL_II, ONLINE_RETAIL):
@@ -699,16 +741,19 @@ def detect(headers: Sequence[str]) -> Adapter:
     if {"customer_id", "date", "quantity", "amount"} <= h and s.ORDER_ID not in h \
             and s.PRODUCT_ID not in h:
         return CDNOW
-    return generic(headers)
+    return generic(headers, empty=empty)
 
 
-def by_name(fmt: str, headers: Sequence[str], mapping: Mapping[str, str] | None) -> Adapter:
+def by_name(fmt: str, headers: Sequence[str], mapping: Mapping[str, str] | None,
+            empty: Collection[str] = ()) -> Adapter:
+    """The adapter ``--format fmt`` (and ``--map``) names for a file; the generic reader
+    guesses no ``empty`` column."""
     if mapping and fmt not in ("auto", "generic"):
         raise DataError(f"--map works with --format generic (or auto), not --format {fmt}")
     if mapping:
-        return generic(headers, mapping)
+        return generic(headers, mapping, empty)
     if fmt == "auto":
-        return detect(headers)
+        return detect(headers, empty)
     if fmt == "online-retail":
         a = ONLINE_RETAIL_II if "Invoice" in headers else ONLINE_RETAIL
     elif fmt == "cdnow":
@@ -718,7 +763,7 @@ def by_name(fmt: str, headers: Sequence[str], mapping: Mapping[str, str] | None)
             a = replace(CDNOW, columns={c: h for c, h in zip(
                 CDNOW_TEXT_LAYOUTS[len(headers)], headers, strict=True) if c != "sample_id"})
     elif fmt == "generic":
-        a = generic(headers)
+        a = generic(headers, empty=empty)
     else:
         raise DataError(f"--format {fmt!r} is unknown; use auto, online-retail, cdnow or generic")
     missing = [src for src in a.columns.values() if src not in headers]

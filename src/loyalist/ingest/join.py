@@ -43,7 +43,7 @@ def find_pairs(sources: Sequence[Source], mapping: Mapping[str, str]) -> list[Pa
     """Pair each file of order lines (order id + product, but no customer or no date) with the
     files of order headers (order id + customer + date, no product): several headers files
     (one per month, say) are read as one, and an order is looked up in all of them."""
-    cols = [adapters.found_columns(src.headers, mapping) for src in sources]
+    cols = [adapters.found_columns(src.headers, mapping, src.empty) for src in sources]
     lines = [i for i, c in enumerate(cols)
              if {s.ORDER_ID, s.PRODUCT_ID} <= set(c)
              and not {s.CUSTOMER_ID, s.ORDERED_AT} <= set(c)]

@@ -55,6 +55,9 @@ DATE_FORMATS = (
     # a web server's access log (Apache, nginx: [30/Jun/2024:14:05:07 +0000], brackets and
     # offset dropped by :func:`_undecorated`)
     "%d/%b/%Y:%H:%M:%S",
+    # a month's name first with dashes (eBay's May-01-25), a day-month-year with a 12-hour
+    # time (Clover's 01-May-2025 04:01 PM EDT, the zone dropped by :func:`_undecorated`)
+    "%b-%d-%y", "%b-%d-%Y", "%d-%b-%Y %I:%M %p", "%d-%b-%Y %I:%M:%S %p",
 )
 
 #: month names and abbreviations of the languages whose column names the adapters know
@@ -163,17 +166,23 @@ _ORDINAL_DAY = "([0-9])(st|nd|rd|th)([^[:alpha:]]|$)"
 #: a word joining the date to its time ('30 June 2024 at 14:05', French 'à', German 'um',
 #: Dutch 'om', Italian 'alle', Portuguese 'às', Spanish 'a las')
 _CLOCK_WORD = "\\s(at|à|um|om|alle|às|a las)\\s([0-9])"
+#: a time zone's abbreviation after the time (North America, Europe, Asia-Pacific; UTC and
+#: GMT are read where they are written)
+_ZONE = ("\\s(([ecmpa]|ak)[sd]t|hst|bst|ist|ces?t|ees?t|wes?t|ms[kd]|jst|kst|ae[sd]t|acst"
+         "|awst|nz[sd]t|sgt|hkt)$")
 #: what a date may carry around it that no format reads: a web server log's brackets
-#: ([30/Jun/2024:14:05:07 +0000]), a numeric offset after the time, a :data:`_CLOCK_WORD`
-_DECORATION = f"^\\[|\\s[+-][0-9]{{4}}\\]?$|{_CLOCK_WORD}"
+#: ([30/Jun/2024:14:05:07 +0000]), a numeric offset or a zone's abbreviation (:data:`_ZONE`)
+#: after the time, a :data:`_CLOCK_WORD`
+_DECORATION = f"^\\[|\\s[+-][0-9]{{4}}\\]?$|{_CLOCK_WORD}|{_ZONE}"
 
 
 def _undecorated(t: str) -> str:
-    """SQL: the date text ``t`` without its :data:`_DECORATION`: brackets around it and a
-    numeric offset after it dropped (the clock time shown is kept, as for an ISO offset),
-    and a :data:`_CLOCK_WORD` as one space."""
+    """SQL: the date text ``t`` without its :data:`_DECORATION`: brackets around it, and a
+    numeric offset or a zone after it, dropped (the clock time shown is kept, as for an ISO
+    offset), and a :data:`_CLOCK_WORD` as one space."""
     e = f"regexp_replace({t}, '^\\[(.*)\\]$', '\\1')"
     e = f"regexp_replace({e}, '\\s[+-][0-9]{{4}}$', '')"
+    e = f"regexp_replace({e}, '{_ZONE}', '', 'i')"
     return f"regexp_replace({e}, '{_CLOCK_WORD}', ' \\2', 'i')"
 
 
@@ -199,7 +208,8 @@ def _date_traits(con: duckdb.DuckDBPyConnection, view: str, col: str) -> _DateTr
     row = con.execute(
         f"SELECT count(*) FILTER (WHERE regexp_matches(lower(v), '{_MONTH_WORD}')), "
         f"count(*) FILTER (WHERE regexp_matches(lower(v), '{_ORDINAL_DAY}')), "
-        f"count(*) FILTER (WHERE right(v, 1) IN ('M', 'm', '.')), "
+        f"count(*) FILTER (WHERE right(v, 1) IN ('M', 'm', '.') "
+        f"OR regexp_matches(lower(v), '[ap]m{_ZONE}')), "
         f"count(*) FILTER (WHERE regexp_matches(v, '{_OTHER_MERIDIEM}')), "
         f"count(*) FILTER (WHERE regexp_matches(lower(v), '{_DECORATION}')) "
         f"FROM (SELECT CAST(v AS VARCHAR) AS v FROM {_sample(view, col)})").fetchall()[0]
@@ -374,19 +384,29 @@ NUMBER_SPACES = "\u00a0\u202f\u2009"
 UNIT_SUFFIX = ("^([-+]?[0-9][0-9.,]*)(X|PCS|PC|PCE|PIECES?|UNITS?|ITEMS?|EA|STK|STÜCK|STUECK|ST|"
                "KG|G|GR|L|ML|CL|LB|LBS|OZ|UN|UDS?|PZ|SZT|KPL|PAAR|PR)[.]?$")
 
-#: currency signs written beside amounts (a sign alone; R$, kr and zł are letters and codes)
-CURRENCY_SIGNS = "£$€¥₹₩₺₽₪₫฿₦₱"
+#: currency signs written beside amounts (a sign alone; R$, kr and zł are
+#: :data:`_CURRENCY_BEFORE` and :data:`_CURRENCY_AFTER`), full-width ones too (Japanese and
+#: Chinese shops: ￥1,200)
+CURRENCY_SIGNS = "£$€¥₹₩₺₽₪₫฿₦₱￥＄￡"
+#: currencies written with letters before or after an amount (upper case): Brazil's R$ and
+#: the other dollars (US$, A$, NZ$, HK$), Nordic kr, Polish zł, Czech Kč, Hungarian Ft,
+#: Romanian lei, Malaysian RM, Indonesian Rp, Indian and Pakistani Rs., Swiss Fr., Turkish
+#: TL, Peruvian S/ (a minus before them kept: -R$ 12,50)
+_CURRENCY_BEFORE = "^([-−]?)\\s*([A-Z]{1,2}[$]|KR|ZŁ|KČ|FT|LEI|RM|RP|RS|FR|TL|S/)[.]?"
+_CURRENCY_AFTER = "\\s*(KR|ZŁ|KČ|FT|LEI|RM|TL|FR)[.]?$"
 
 _CURRENCY_CODES = ("(EUR|USD|GBP|CHF|JPY|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|RON|BGN|INR|CNY"
                    "|BRL|MXN|ZAR|TRY|SGD|HKD)")
 
 
 def _number_text() -> str:
-    """SQL: the text of a number column's value ``{x}`` with currency signs and codes, spaces
-    (:data:`NUMBER_SPACES` too) and apostrophes (1'234.50) out, upper-cased; accounting
+    """SQL: the text of a number column's value ``{x}`` with currency signs, words and codes,
+    spaces (:data:`NUMBER_SPACES` too) and apostrophes (1'234.50) out, upper-cased; accounting
     negatives (12.50), trailing minus signs (12.50-, SAP exports) and the minus sign U+2212
     (−12,50) become a leading minus."""
-    bare = ("regexp_replace(upper(trim(CAST({x} AS VARCHAR))), "
+    words = ("regexp_replace(regexp_replace(upper(trim(CAST({x} AS VARCHAR))), "
+             f"'{_CURRENCY_BEFORE}', '\\1'), '{_CURRENCY_AFTER}', '')")
+    bare = (f"regexp_replace({words}, "
             f"'[\\s{NUMBER_SPACES}{CURRENCY_SIGNS}''’]|{_CURRENCY_CODES}', '', 'g')")
     # the minus sign (U+2212) that Swedish, Finnish or Norwegian number formats and Apple's
     # Numbers write for negatives: an ASCII minus

@@ -60,6 +60,8 @@ class Source:
     #: column names the file repeats: (name, the names its later copies were read under),
     #: e.g. ('price', ('price_1',)) (:func:`duplicate_note` says which one was used)
     duplicates: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: columns without a single value (:func:`_empty_columns`): never guessed as anything
+    empty: frozenset[str] = frozenset()
 
     @property
     def label(self) -> str:
@@ -133,7 +135,7 @@ def open_sources(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch:
             path=path, kind="excel", view=name, headers=headers,
             types={d[0]: d[1] for d in desc}, rows=rows,
             sha256=first.sha256 + ":" + names[0], sheets=tuple(names),
-            duplicates=_duplicates(headers, raw)))
+            duplicates=_duplicates(headers, raw), empty=_empty_columns(con, name, headers)))
     return out
 
 
@@ -200,8 +202,32 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
     return Source(
         path=path, kind=kind, view=view, headers=headers,
         types={d[0]: d[1] for d in desc}, rows=int(rows), sha256=file_hash(path), notes=notes,
-        duplicates=_duplicates(headers, raw_names),
+        duplicates=_duplicates(headers, raw_names), empty=_empty_columns(con, view, headers),
     ), sheets
+
+
+#: rows a file's columns are first looked at for values (:func:`_empty_columns`)
+_EMPTY_SAMPLE = 100_000
+
+
+def _empty_columns(con: duckdb.DuckDBPyConnection, view: str, headers: Sequence[str]
+                   ) -> frozenset[str]:
+    """The columns with no value in any row (NULL or blank text): a web shop's SKU column
+    for a shop without SKUs, an Amazon report's merchant order id. Such a column, guessed by
+    its name, wins a tie it should not (Amazon's empty 'merchant-order-id' beside
+    'amazon-order-id' left the file without order ids) or refuses the file (an empty 'SKU'
+    beside 'Item Name'). Looked at in the first :data:`_EMPTY_SAMPLE` rows, and those empty
+    there in every row."""
+    def empty_in(cols: Sequence[str], rows: str) -> list[str]:
+        if not cols:
+            return []
+        got = con.execute("SELECT " + ", ".join(
+            f"count(nullif(trim(CAST({q(c)} AS VARCHAR)), ''))" for c in cols)
+            + f" FROM {rows}").fetchall()[0]
+        return [c for c, n in zip(cols, got, strict=True) if not n]
+
+    sample = empty_in(list(headers), f"(SELECT * FROM {view} LIMIT {_EMPTY_SAMPLE})")
+    return frozenset(empty_in(sample, view))
 
 
 #: settings files (a plan's catalog or constraints), never a table to ingest

@@ -7,7 +7,7 @@ file is no sales lines at all and which other table it may be loaded as.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from loyalist import schema as s
 from loyalist.errors import DataError
@@ -43,11 +43,12 @@ OTHER_TABLES = "customers|products|promotions|promotion_catalog|competitor_event
 
 def check_required(adapter: Adapter, headers: Sequence[str], file: str,
                    first_row: Sequence[object] | None = None,
-                   dated: Sequence[str] = ()) -> None:
+                   dated: Sequence[str] = (), empty: Collection[str] = ()) -> None:
     """Every required canonical column must come from a source column or be derived.
     ``first_row``: the file's first values, shown when its columns are named by position (a
     file without a header row) so the message says which is which; ``dated``: the columns
-    whose values are dates, named when the order date is missing."""
+    whose values are dates, named when the order date is missing; ``empty``: the columns
+    without a value in any row (never guessed), named beside the file's columns."""
     have = set(adapter.columns) | set(adapter.derived)
     if adapter.name == "generic" and guest_lines(adapter.columns):
         have.add(s.CUSTOMER_ID)  # every line a guest line, as generic's report says
@@ -59,12 +60,15 @@ def check_required(adapter: Adapter, headers: Sequence[str], file: str,
     if s.CUSTOMER_ID in missing or s.ORDERED_AT in missing:
         # an order id and a product are derived once the customer and the date are mapped
         missing = [c for c in missing if c not in (s.ORDER_ID, s.PRODUCT_ID)]
+    blank = [h for h in headers if h in empty]
+    columns = ", ".join(headers) + (f" ({', '.join(map(repr, blank))} empty in every row)"
+                                    if blank else "")
     if missing and not is_positional(headers):
         why = not_sales_lines(adapter.columns)
         if why is not None:
             raise DataError(
                 f"{file}: this file does not look like sales lines ({why}; its columns are: "
-                f"{', '.join(headers)}); leave it out, or load it with --table "
+                f"{columns}); leave it out, or load it with --table "
                 f"{OTHER_TABLES} if it is one of those")
     if missing:
         names = [c if c != s.UNIT_PRICE else f"{c} (or {s.AMOUNT}, the line total)"
@@ -99,6 +103,6 @@ def check_required(adapter: Adapter, headers: Sequence[str], file: str,
                     + f"; map each one, e.g. --map {missing[0]}={headers[0]}.")
         raise DataError(
             f"{file}: missing required column(s) {', '.join(names)} "
-            f"(format {adapter.name}); the file's columns are: {', '.join(headers)}. "
+            f"(format {adapter.name}); the file's columns are: {columns}. "
             f"Name them with --map, e.g. --map {missing[0]}=<your column>.{hint}"
         )

@@ -19,6 +19,7 @@ from loyalist.ingest.adapters import (
     DISCOUNT_LINE_SQL,
     NOT_A_PURCHASE_EVENT,
     ORDER_TOTAL_NAMES,
+    VOID_SET,
     Adapter,
     day_number_column,
     normalise,
@@ -57,7 +58,13 @@ MAX_ABS_QUANTITY = 1_000_000
 CANCELLED_STATUS = (r"^\s*(wc-pending\s*$|(wc-)?(cancel|void|fail|declin|abandon|reject"
                     r"|unavailable|refund|return|charge[ _-]?back|error|refus|denied|unpaid"
                     r"|pending[ _-]*payment|awaiting[ _-]*payment"
-                    r"|(payment|card|transaction)[ _-]*(error|fail|declin|reject|refus|denied)))")
+                    r"|(payment|card|transaction)[ _-]*(error|fail|declin|reject|refus|denied)"
+                    # the same in German, French, Spanish, Portuguese, Italian, Dutch, Polish
+                    # (storniert, annulé, anulado, devolvido, rimborsato, geannuleerd, ...)
+                    r"|storn|abgebrochen|erstattet|zur[uü]ckerstattet|annul|anulad|anulowan"
+                    r"|rembours|reembols|rimbors|terugbetaal|devolvid|devuelt|estornad"
+                    r"|retourn|geretourneerd|zwr[oó]con|[ée]chou|mislukt|fallid|rechazad"
+                    r"|recusad|rifiutat|geweigerd|odrzucon|geannuleerd))")
 #: a line total equal on every line of at least this share of the orders with several
 #: products (and at least this many such orders) is an order total repeated per line
 REPEATED_TOTAL_SHARE = 0.8
@@ -199,7 +206,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
             sel[c] = c
         elif c in a.derived:
             sel[c] = a.derived[c].format(customer_id=s.CUSTOMER_ID, source_row=ROW,
-                                         ordered_at=s.ORDERED_AT)
+                                         ordered_at=s.ORDERED_AT, description=s.DESCRIPTION)
         elif c not in (s.AMOUNT, s.UNIT_PRICE):
             sel[c] = "CAST(NULL AS VARCHAR)"
     if s.AMOUNT in exprs:
@@ -262,6 +269,9 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     found = FOUND if src.joined else "TRUE"
     status = (f"regexp_matches(lower({parse.plain_text_expr(a.status_column)}), "
               f"'{CANCELLED_STATUS}')" if a.status_column else "FALSE")
+    if a.void_column:  # Toast's 'Void?' = true, a till's 'Storno' = Ja
+        status = (f"({status} OR lower({parse.plain_text_expr(a.void_column)}) IN "
+                  f"({', '.join(repr(v) for v in VOID_SET)}))")
     no_status = (f"{parse.plain_text_expr(a.status_column)} IS NULL" if a.status_column
                  else "FALSE")
     not_purchase = (f"regexp_matches(lower({parse.plain_text_expr(a.event_column)}), "
@@ -297,7 +307,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
         report["assumptions"].append(repeated_lines_note(a, report))
     cust = a.columns.get(s.CUSTOMER_ID)
     used = {**a.columns, **a.cost_columns,
-            **({"the order status": a.status_column} if a.status_column else {})}
+            **({"the order status": a.status_column} if a.status_column else {}),
+            **({"the void flag": a.void_column} if a.void_column else {})}
     report["assumptions"] += (duplicate_note(src, used) + filled + currencies(con, src)
                               + unix_times(con, src, a) + utc_offsets(con, src, a)
                               + units_written(con, src, a)

@@ -70,8 +70,8 @@ def units_column(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
     price = a.columns.get(s.UNIT_PRICE)
     if price is None or s.QUANTITY in a.columns or s.QUANTITY in a.mapped:
         return a
-    used = {*a.columns.values(), *a.cost_columns.values(), a.status_column, a.event_column,
-            a.line_column}
+    used = {*a.columns.values(), *a.cost_columns.values(), a.status_column, a.void_column,
+            a.event_column, a.line_column}
     p = parse.number_expr(con, src.view, price, src.types[price])
     for col in [h for h in src.headers
                 if h not in used and adapters.normalise(h) in UNITS_OR_MONEY]:
@@ -84,7 +84,7 @@ def units_column(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
         if not (n and not fractional and both and below >= _BELOW_PRICE * both
                 and top <= MAX_UNITS):
             continue
-        b = adapters.generic(src.headers, {**mapping, s.QUANTITY: col})
+        b = adapters.generic(src.headers, {**mapping, s.QUANTITY: col}, src.empty)
         note = (f"{s.QUANTITY} read from column {col!r}: it holds whole numbers, below half "
                 f"the price {price!r} on {below:,} of {both:,} lines, so it counts units, "
                 "not money; name another quantity column with --map quantity=<column> if "
