@@ -27,6 +27,7 @@ from loyalist.response.results import (
     _adjusted,
     _estimate,
     _group_variances,
+    _verdict,
     _weights,
     campaign_results,
 )
@@ -133,6 +134,27 @@ def test_a_promotion_without_a_hold_out_on_its_day_is_not_measured() -> None:
     # day 2's b sends have no hold-out of their own: only day 1's are measured
     assert arms["sent"] == 900 and arms["measured"] == 500
     assert arms["days_without_holdout"] == ["2026-02-05"]
+
+
+def test_a_handful_of_sends_is_no_evidence() -> None:
+    """Exploratory report 10: a promotion sent to 3 customers was read as a significant
+    loss (-0.6 +- 0.5 buyers, p = 0.033), the sentence blaming the 76 held out. Under
+    MIN_MEASURED sent or held out there is no p-value, and the verdict says why."""
+    f = _simulated(np.random.default_rng(5))
+    day1 = f["campaign"] == f["campaign"].min()
+    sent = f.index[day1 & (f[s.PROMOTION] == "a")][:3]
+    f = f[day1 & ((f[s.PROMOTION] == s.CONTROL) | f.index.isin(sent))].reset_index(drop=True)
+    coef, arms = _weights(f, "a", controls_of(f, "a"))
+    assert (arms["measured"], arms["held_out"]) == (3, 300)
+    est = _estimate(coef, *_arms(f), arms["measured"])
+    verdict = _verdict("a", est, arms["measured"], arms["held_out"])
+    assert verdict.startswith("a: too few customers to measure, 3 sent and 300 held out")
+    assert all(est[m]["p_value"] is None for m in METRICS)
+    f = _simulated(np.random.default_rng(5))  # the full campaign keeps its p-values
+    coef, arms = _weights(f, "a", controls_of(f, "a"))
+    est = _estimate(coef, *_arms(f), arms["measured"])
+    assert "too few" not in _verdict("a", est, arms["measured"], arms["held_out"])
+    assert all(0 <= est[m]["p_value"] <= 1 for m in METRICS)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pandas as pd
 
 from loyalist import __version__
 from loyalist.evaluation.card import write_card
-from loyalist.response.results import METRICS
+from loyalist.response.results import METRICS, MIN_MEASURED
 
 __all__ = ["campaign_png", "campaign_table", "write_campaign_card"]
 
@@ -180,10 +180,13 @@ def _blocks(res: dict[str, Any]) -> list[tuple[str, Any]]:
                            interval(e, m, "per_customer"),
                            _num(e["unadjusted_per_customer"], m, True),
                            f"{ratio:.2f}" if ratio is not None else "n/a",
-                           f"{e['p_value']:.3f}", _num(e["detectable_per_customer"], m)])
+                           f"{e['p_value']:.3f}" if e["p_value"] is not None else "too few",
+                           _num(e["detectable_per_customer"], m)])
     b.append(("table", (ph, pb)))
     notes = [*res["notes"], "detectable: the smallest effect per customer these group sizes "
-             "find with 80% power at 5% significance; a larger hold-out makes it smaller."]
+             "find with 80% power at 5% significance; more customers in the smaller group "
+             "(sent or held out) make it smaller. \"too few\": under "
+             f"{MIN_MEASURED} customers sent or held out, no p-value."]
     b.append(("h2", "Notes"))
     b.append(("ul", notes))
     return b

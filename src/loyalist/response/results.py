@@ -223,6 +223,10 @@ def _weights(frame: pd.DataFrame, promo: str, controls: pd.Series) -> tuple[np.n
 #: fewer exposures than this in an arm of a send day: its slope is its population's, pooled
 #: over its arms (one arm's own slope would be too noisy)
 MIN_ARM_SLOPE = 50
+#: fewest customers sent and held out for an effect to be measured: below it the normal
+#: approximation of the difference's interval and p-value fails (a sent arm of 1 to 3 has no
+#: variance to speak of), so no p-value is given and the verdict says so
+MIN_MEASURED = 20
 
 
 def _audiences(frame: pd.DataFrame) -> np.ndarray:
@@ -348,10 +352,24 @@ def _costs(store: Store, frame: pd.DataFrame, notes: list[str]) -> pd.Series:
     return cost
 
 
+def _too_few(est: dict[str, Any], n: int, held: int) -> bool:
+    """Whether fewer than :data:`MIN_MEASURED` customers were sent or held out; if so the
+    estimates ``est`` lose their p-values (their intervals rest on a variance of a handful)."""
+    if min(n, held) >= MIN_MEASURED:
+        return False
+    for e in est.values():
+        e["p_value"] = None
+    return True
+
+
 def _verdict(promo: str, est: dict[str, Any], n: int, held: int) -> str:
     """One sentence on the promotion's revenue effect, from the numbers."""
     r = est["revenue"]
     span = f"{r['total']:+,.0f} (95%: {r['total_lo95']:+,.0f} to {r['total_hi95']:+,.0f})"
+    if _too_few(est, n, held):
+        return (f"{promo}: too few customers to measure, {n:,} sent and {held:,} held out (at "
+                f"least {MIN_MEASURED} of each are needed); {span} revenue is no evidence "
+                "either way.")
     if r["total_lo95"] > 0:
         return (f"{promo} made {span} revenue from {n:,} customers sent, more than the "
                 f"{held:,} held out bought in the same window.")
@@ -359,7 +377,7 @@ def _verdict(promo: str, est: dict[str, Any], n: int, held: int) -> str:
         return (f"{promo} lost {span} revenue over {n:,} customers sent: they bought less than "
                 f"the {held:,} held out.")
     return (f"{promo}: no measurable effect, {span} revenue from {n:,} customers sent; with "
-            f"{held:,} held out, an effect smaller than "
+            f"{n:,} sent and {held:,} held out, an effect smaller than "
             f"{r['detectable_per_customer']:,.2f} per customer cannot be told from chance.")
 
 
@@ -482,6 +500,7 @@ def campaign_results(store: Store, *, sent_from: Any = None, sent_to: Any = None
     if n_all:
         total.update(_estimate(total_coef, raw, adj, n_all))
         total["net"] = _net(total["margin"], total_cost)
+        _too_few({m: total[m] for m in METRICS}, n_all, total["held_out"])
     if not any(r["measured"] for r in rows.values()):
         notes.append("no promotion of these days has a hold-out on its send day: nothing is "
                      "measured; keep a control group (`loyalist plan --holdout 0.1`)")
