@@ -641,6 +641,9 @@ def test_a_holdout_keeps_a_random_share_of_each_promotion_and_segment_unsent(
     assert doc["spend"] + doc["holdout"]["spend"] == pytest.approx(full["spend"])
     assert doc["expected_value"] + doc["holdout"]["expected_value"] == pytest.approx(
         full["expected_value"])
+    # the optimiser against the naive greedy: both before the hold-out, as without it
+    assert doc["optimizer"]["greedy_gap_vs_plan"] == pytest.approx(
+        full["optimizer"]["greedy_gap_vs_plan"])
     assert sum(p["customers"] for p in doc["promotions"]) == len(sent)
     assert list(sent["priority"]) == list(range(1, len(sent) + 1))
     assert any(a.startswith(f"hold-out: {len(held):,} of the {len(whole):,} customers")

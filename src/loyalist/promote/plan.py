@@ -285,8 +285,9 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         "optimizer": {"method": sol.method, "bound": sol.bound, "gap": gap,
                       "seconds": sol.seconds, "status": sol.status,
                       "greedy_value": None if base is None else base.value,
-                      "greedy_gap_vs_plan": None if base is None or value == 0 else
-                      (value - base.value) / abs(value),
+                      # both before the hold-out: the greedy plan holds none out
+                      "greedy_gap_vs_plan": None if base is None or planned_value == 0 else
+                      (planned_value - base.value) / abs(planned_value),
                       "left_out_by_months": dropped},
         "promotions": promos.to_dict(orient="records"),
         "sensitivity": sens.to_dict(orient="records"),
