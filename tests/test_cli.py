@@ -716,3 +716,39 @@ def test_an_error_naming_a_files_key_in_brackets_prints_it() -> None:
     assert p.returncode == 2, p.stderr
     assert ("error: inf5.toml: [min_spend] names promotion 'no_such_promo', which is not in "
             "the catalog [bold]") in p.stderr
+
+
+def test_a_stray_order_after_a_long_gap_is_warned_about(tmp_path: Path) -> None:
+    """Exploratory report 10: one test order dated yesterday beside a log that ended two years
+    earlier hid the stale warning, and every result (Champions gone 756 days, a forecast from
+    one sale) described a day long after the data end. The tail is named with the --as-of
+    that shows the customers as the data leave them; a seasonal stall's yearly break is
+    no stray tail."""
+    from datetime import datetime
+
+    from loyalist.ingest import ingest_files
+    from loyalist.pipeline.store import stray_tail_warning
+    from loyalist.store import Store
+
+    def store(name: str, days: list[str]) -> Store:
+        rows = [{"order_id": f"o{i}", "product_id": "p", "quantity": 1, "unit_price": 5.0,
+                 "customer_id": f"c{i % 7}", "ordered_at": f"{d} 10:00:00"}
+                for i, d in enumerate(days)]
+        f = tmp_path / f"{name}.csv"
+        pd.DataFrame(rows).to_csv(f, index=False)
+        st = Store(tmp_path / f"{name}.duckdb")
+        ingest_files(st, [f], loaded_at=datetime(2026, 11, 26))
+        return st
+
+    log = [str(d.date()) for d in pd.date_range("2023-01-02", "2024-11-20", freq="D")]
+    st = store("stray", [*log, "2026-11-25"])
+    said = stray_tail_warning(st, pd.Timestamp("2026-11-26"))
+    assert said is not None and said.startswith(
+        "the last 1 order(s) (2026-11-25 to 2026-11-25) come 735 days after the rest of the "
+        "data, which end on 2024-11-20")
+    assert "--as-of 2024-11-21" in said
+    assert stray_tail_warning(st, pd.Timestamp("2024-11-21")) is None
+    stall = [str(d.date()) for y in (2021, 2022, 2023, 2024)
+             for d in pd.date_range(f"{y}-11-20", f"{y}-12-24", freq="D")]
+    assert stray_tail_warning(store("stall", [*stall, "2025-11-20"]),
+                              pd.Timestamp("2025-11-21")) is None

@@ -19,7 +19,12 @@ from loyalist import jsontext
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 from loyalist.pipeline import fits
-from loyalist.pipeline.store import Progress, resolve_as_of, stale_data_warning
+from loyalist.pipeline.store import (
+    Progress,
+    resolve_as_of,
+    stale_data_warning,
+    stray_tail_warning,
+)
 from loyalist.store import Store
 
 if TYPE_CHECKING:  # the promotion engine loads only when a plan is made
@@ -266,7 +271,8 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     t0 = time.perf_counter()
     with Store(store_path, read_only=True) as st:
         ts = resolve_as_of(st, as_of)
-        stale = stale_data_warning(st.date_range()[1], as_of=ts) if stale_check else None
+        stale = ([w for w in (stale_data_warning(st.date_range()[1], as_of=ts),
+                              stray_tail_warning(st, ts)) if w] if stale_check else [])
         clear_notes: list[str] = []
         if params.clear_categories:
             known = st.query(f"SELECT DISTINCT {s.CATEGORY} AS c FROM {s.T_LINES} "
@@ -290,7 +296,7 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     say("optimising the plan")
     res = make_plan(inp["predictions"], ctx, params, cons)
     summ = res["summary"]
-    summ["warnings"] = [*summ.get("warnings", []), *([stale] if stale else [])]
+    summ["warnings"] = [*summ.get("warnings", []), *stale]
     summ["constraints"] = cons.as_dict()
     summ["response_model"] = inp["model"].summary()
     summ["priors"] = inp["priors"]

@@ -39,6 +39,7 @@ from loyalist.pipeline.store import (
     load_scenario,
     resolve_as_of,
     stale_data_warning,
+    stray_tail_warning,
 )
 from loyalist.store import Store
 
@@ -216,7 +217,8 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         has_category = bool(st.con.execute(
             f"SELECT count({s.CATEGORY}) > 0 FROM {s.T_LINES}").fetchall()[0][0])
         stale = stale_data_warning(st.date_range()[1], as_of=ts)
-    warnings = [stale] if stale else []
+        stray = stray_tail_warning(st, ts)
+    warnings = [w for w in (stale, stray) if w]
     for w in warnings:
         log.warning("%s", w)
     day = str(ts.date())

@@ -128,6 +128,48 @@ def stale_data_warning(last: pd.Timestamp, today: pd.Timestamp | None = None, *,
             "recent sales for today's picture")
 
 
+#: a stray tail (:func:`stray_tail_warning`): at most this share of the orders, after a gap of
+#: at least :data:`STRAY_GAP_DAYS` days, :data:`STRAY_GAP_TIMES` times the usual gap between
+#: selling days and twice any gap before it
+STRAY_SHARE, STRAY_GAP_DAYS, STRAY_GAP_TIMES = 0.01, 90, 10
+
+
+def stray_tail_warning(store: Store, as_of: pd.Timestamp) -> str | None:
+    """A sentence when the store's last orders before ``as_of`` stand apart from the rest:
+    at most :data:`STRAY_SHARE` of the orders, after a gap far longer than the shop ever
+    closed before (a test order dated today beside a log that ended two years ago, or a year typed
+    wrong). Every result then describes the customers as of a day long after the data
+    really end: all of them lapsed, "Champions" gone for two years, a forecast from one
+    sale, and no stale warning (exploratory report 10). None when there is no such tail."""
+    daily = store.query(f"""SELECT CAST({s.ORDERED_AT} AS DATE) AS day,
+                                   count(DISTINCT {s.ORDER_ID}) AS orders
+                            FROM {s.T_TRANSACTIONS}
+                            WHERE {s.LINE_KIND} = 'sale' AND {s.ORDERED_AT} < ?
+                            GROUP BY 1 ORDER BY 1""", [as_of.to_pydatetime()])
+    if len(daily) < 3:
+        return None
+    days = pd.to_datetime(daily["day"])
+    gaps = days.diff().dt.days.to_numpy()[1:]
+    orders = daily["orders"].to_numpy(dtype=float)
+    tail = orders[::-1].cumsum()[::-1][1:] / orders.sum()  # share from each day on
+    usual = float(pd.Series(gaps).median())
+    # longer than any closure before it too: a seasonal stall's yearly break is no stray
+    before = pd.Series(gaps).cummax().shift(fill_value=0).to_numpy()
+    far = ((gaps >= max(STRAY_GAP_DAYS, STRAY_GAP_TIMES * usual)) & (gaps > 2 * before)
+           & (tail <= STRAY_SHARE))
+    if not far.any():
+        return None
+    i = int(far.nonzero()[0][0])  # the earliest such gap: everything after it is the tail
+    end, first = days.iloc[i], days.iloc[i + 1]
+    n = int(orders[i + 1:].sum())
+    return (f"the last {n:,} order(s) ({first.date()} to {days.iloc[-1].date()}) come "
+            f"{int(gaps[i]):,} days after the rest of the data, which end on {end.date()}: a "
+            f"test order or a wrong date? Results are as of {as_of.date()}, when every other "
+            f"customer has not bought for {(as_of - end).days:,} days; unload or fix those "
+            f"rows, or pass --as-of {(end + pd.Timedelta(days=1)).date()} to see the "
+            "customers as the data leave them")
+
+
 def features(store_path: Path, *, as_of: str | None = None, out: Path | None = None,
              save: bool = True) -> tuple[pd.Timestamp, pd.DataFrame, Path | None]:
     """Compute features at ``as_of``; write them to ``out`` (.parquet or .csv) and the store."""
