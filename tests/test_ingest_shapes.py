@@ -1860,3 +1860,33 @@ def test_web_shop_columns_and_currencies_written_with_letters(tmp_path: Path) ->
     got = st.query("SELECT quantity, unit_price FROM transactions ORDER BY order_id")
     assert got.quantity.tolist() == [3, 3, 3]
     assert got.unit_price.tolist() == [1050.5, 2050.5, 3050.5]
+
+
+def test_order_fields_on_the_first_line_only_order_id_too(tmp_path: Path) -> None:
+    """Exploratory report 9: Odoo's POS order export writes the order's ref, date, customer
+    and status on its first line only; the other lines hold the product, quantity and price.
+    They became identical rows (quarantined as exact duplicates) or undated ones: -51%
+    revenue. Such a line continues the order above it, and takes its date and customer."""
+    head = ('"Order Ref","Date","Customer","Status","Order Lines/Product",'
+            '"Order Lines/Quantity","Order Lines/Unit Price"\n')
+    rows = ['"Shop/1001","2025-05-01 16:40:15","Hugo","Posted","[F1] Chair","1.00","129.00"',
+            '"","","","","[F3] Stand","1.00","49.90"',
+            '"Shop/1002","2025-05-02 10:00:00","","Posted","[F2] Lamp","3.00","34.50"',
+            '"","","","","[F3] Stand","1.00","49.90"',
+            '"Shop/1003","2025-05-03 11:00:00","Ben","Cancelled","[F1] Chair","2.00","129.00"',
+            '"","","","","[F3] Stand","1.00","49.90"']
+    path = tmp_path / "pos.order.csv"
+    path.write_text(head + "\n".join(rows) + "\n", encoding="utf-8")
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert rep["columns"]["order_id"] == "Order Ref"
+    assert (rep["rows_loaded"], rep["rules"].get("cancelled_order")) == (4, 2)
+    assert "exact_duplicate" not in rep["rules"]
+    got = st.query("SELECT order_id, customer_id, ordered_at, product_id FROM transactions "
+                   "ORDER BY source_row")
+    assert got.order_id.tolist() == ["Shop/1001", "Shop/1001", "Shop/1002", "Shop/1002"]
+    assert got.customer_id.tolist()[:2] == ["Hugo", "Hugo"]
+    assert got.customer_id.isna().tolist()[2:] == [True, True]  # a guest order stays one
+    assert got.ordered_at[3] == pd.Timestamp("2025-05-02 10:00")
+    assert any(a.startswith("3 line(s) with a product and no order id ('Order Ref'), date or "
+                            "customer continue the order of the line above them")
+               for a in rep["assumptions"])

@@ -204,6 +204,8 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
                  "receiptid", "receiptno", "transactionid", "ticketid", "basketid", "orderno",
                  "ordernumber", "billno",
                  "incrementid",  # Magento's order number (#000000101)
+                 "orderref", "orderreference",  # Odoo's 'Order Ref' (Shop/0001)
+                 "receiptnumber", "receiptnr",
                  *_EU_ORDER),
     s.ORDERED_AT: ("orderedat", "orderdate", "date", "datetime", "timestamp", "invoicedate",
                    "transactiondate", "purchasedate", "saledate", "createdat",

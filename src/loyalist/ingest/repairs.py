@@ -15,6 +15,37 @@ from loyalist.ingest.adapters import Adapter
 from loyalist.ingest.read import ROW
 
 
+def continuation_lines(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, rule: str
+                       ) -> list[str]:
+    """Exports that write an order's own fields on its first line only, its order id too
+    (Odoo's POS orders: the other lines of the order have only the product, quantity and
+    price; a spreadsheet with merged order cells): a line with a product and no order id,
+    date or customer continues the order of the line above it, whose id it takes (its date
+    and customer are then filled by :func:`fill_from_order`). The duplicate check ran on the
+    lines as written, where two orders' continuation lines for the same product look alike:
+    the lines given an id are no duplicates. Returns the report's sentence."""
+    o = s.ORDER_ID
+    if o not in a.columns or s.ORDERED_AT not in a.columns:
+        return []
+    blank = [f'NOT "__has_{c}"' for c in (o, s.ORDERED_AT, s.CUSTOMER_ID) if c in a.columns]
+    n = con.execute(f"""
+        UPDATE {table} SET {o} = f.o, __dup = 1 FROM (
+            SELECT {ROW} AS r, o FROM (
+                SELECT {ROW}, {' AND '.join(blank)} AND {s.PRODUCT_ID} IS NOT NULL AS cont,
+                       last_value({o} IGNORE NULLS) OVER (
+                           ORDER BY {ROW} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS o
+                FROM {table})
+            WHERE cont AND o IS NOT NULL) f
+        WHERE {table}.{ROW} = f.r""").fetchall()[0][0]
+    if not n:
+        return []
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "  # the rules see the ids
+                f"SELECT * REPLACE ({rule} AS __rule) FROM {table} p")
+    return [f"{n:,} line(s) with a product and no order id ({a.columns[o]!r}), date or "
+            "customer continue the order of the line above them (order details on its first "
+            "line only)"]
+
+
 def fill_from_order(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, rule: str
                     ) -> list[str]:
     """Exports that write an order's customer and date on its first line only (web-shop order

@@ -40,6 +40,7 @@ from loyalist.ingest.notes import (
 from loyalist.ingest.persons import is_placeholder, zero_is_guest
 from loyalist.ingest.read import ROW, Source, duplicate_note
 from loyalist.ingest.repairs import (
+    continuation_lines,
     fill_from_order,
     product_from_description,
     split_reused_orders,
@@ -296,7 +297,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
             coalesce({nonprod}, FALSE) AS __nonprod
         FROM p
     """)
-    filled = fill_from_order(con, a, table, rule) if s.ORDER_ID in a.columns else []
+    filled = continuation_lines(con, a, table, rule)
+    filled += fill_from_order(con, a, table, rule) if s.ORDER_ID in a.columns else []
     filled += product_from_description(con, a, table, rule)
     if s.ORDER_ID in a.columns:
         filled += split_reused_orders(con, table, rule)
