@@ -1890,3 +1890,27 @@ def test_order_fields_on_the_first_line_only_order_id_too(tmp_path: Path) -> Non
     assert any(a.startswith("3 line(s) with a product and no order id ('Order Ref'), date or "
                             "customer continue the order of the line above them")
                for a in rep["assumptions"])
+
+
+def test_one_customer_on_every_order_is_the_files_owner(tmp_path: Path) -> None:
+    """Exploratory report 9: SumUp's transaction report carries the merchant's own login
+    e-mail on every payment, which made one customer of a barber's 1,048 orders. Above 50
+    orders, one customer on every order is no buyer: the lines are guest lines, said once.
+    A file with 50 orders of one customer (a customer's own purchase history) keeps it."""
+    def report(n: int) -> Path:
+        rows = [{"Email": "info@barber.de", "Date": f"2025-05-{1 + i % 28:02d} 13:{i % 60:02d}",
+                 "Transaction ID": f"T{i}", "Status": "Successful",
+                 "Description": "1 x Haircut", "Total Amount": "25.00"} for i in range(n)]
+        return write_csv(_mkdir(tmp_path / str(n)) / "transactions-report.csv", rows)
+
+    st, (rep,) = _ingest(tmp_path / "51", [report(51)])
+    assert rep["rows_loaded"] == 51 and rep["rules"]["guest"] == 51
+    said = [a for a in rep["assumptions"] if "names one customer" in a]
+    assert said == ["customer_id ('Email') names one customer, 'info@barber.de', on all 51 "
+                    "orders: the account the file belongs to, not the buyers, so every line "
+                    "is a guest line; name the buyers' column with --map customer_id=<column> "
+                    "if the file has one"]
+    assert not any("placeholder" in a for a in rep["assumptions"])
+    assert st.query("SELECT count(customer_id) AS n FROM transactions").n[0] == 0
+    st, (rep,) = _ingest(tmp_path / "50", [report(50)])
+    assert st.query("SELECT count(DISTINCT customer_id) AS n FROM transactions").n[0] == 1

@@ -105,6 +105,33 @@ def fill_from_order(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, rule
     return notes
 
 
+#: orders above which one customer on every order is the file's owner, not a buyer
+ONE_CUSTOMER_ORDERS = 50
+
+
+def one_customer(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, rule: str
+                 ) -> list[str]:
+    """A customer column naming one customer on every one of more than
+    :data:`ONE_CUSTOMER_ORDERS` orders names the account the file belongs to, not the buyers
+    (SumUp's transaction report: the merchant's own login e-mail on every payment, which
+    made one customer of a barber's 1,048 orders). Its lines are guest lines; returns the
+    report's sentence."""
+    if s.CUSTOMER_ID not in a.columns:
+        return []
+    customers, orders, who = con.execute(
+        f"SELECT count(DISTINCT {s.CUSTOMER_ID}), count(DISTINCT {s.ORDER_ID}), "
+        f"any_value({s.CUSTOMER_ID}) FROM {table} WHERE __rule IS NULL").fetchall()[0]
+    if customers != 1 or orders <= ONE_CUSTOMER_ORDERS:
+        return []
+    con.execute(f'UPDATE {table} SET {s.CUSTOMER_ID} = NULL, "__has_{s.CUSTOMER_ID}" = FALSE')
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
+                f"SELECT * REPLACE ({rule} AS __rule) FROM {table} p")
+    return [f"{s.CUSTOMER_ID} ({a.columns[s.CUSTOMER_ID]!r}) names one customer, {who!r}, on "
+            f"all {orders:,} orders: the account the file belongs to, not the buyers, so every "
+            "line is a guest line; name the buyers' column with --map customer_id=<column> if "
+            "the file has one"]
+
+
 def product_from_description(con: duckdb.DuckDBPyConnection, a: Adapter, table: str,
                              rule: str) -> list[str]:
     """A line with an empty product code and a product name (a till's open-price "Custom

@@ -42,6 +42,7 @@ from loyalist.ingest.read import ROW, Source, duplicate_note
 from loyalist.ingest.repairs import (
     continuation_lines,
     fill_from_order,
+    one_customer,
     product_from_description,
     split_reused_orders,
 )
@@ -300,6 +301,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     filled = continuation_lines(con, a, table, rule)
     filled += fill_from_order(con, a, table, rule) if s.ORDER_ID in a.columns else []
     filled += product_from_description(con, a, table, rule)
+    filled += one_customer(con, a, table, rule)
     if s.ORDER_ID in a.columns:
         filled += split_reused_orders(con, table, rule)
     _check_types(con, src, a, table)
