@@ -718,7 +718,7 @@ def test_an_error_naming_a_files_key_in_brackets_prints_it() -> None:
             "the catalog [bold]") in p.stderr
 
 
-def test_a_stray_order_after_a_long_gap_is_warned_about(tmp_path: Path) -> None:
+def test_a_stray_order_or_a_closure_before_as_of_is_warned_about(tmp_path: Path) -> None:
     """Exploratory report 10: one test order dated yesterday beside a log that ended two years
     earlier hid the stale warning, and every result (Champions gone 756 days, a forecast from
     one sale) described a day long after the data end. The tail is named with the --as-of
@@ -727,7 +727,7 @@ def test_a_stray_order_after_a_long_gap_is_warned_about(tmp_path: Path) -> None:
     from datetime import datetime
 
     from loyalist.ingest import ingest_files
-    from loyalist.pipeline.store import stray_tail_warning
+    from loyalist.pipeline.store import closed_before_warning, stray_tail_warning
     from loyalist.store import Store
 
     def store(name: str, days: list[str]) -> Store:
@@ -752,3 +752,11 @@ def test_a_stray_order_after_a_long_gap_is_warned_about(tmp_path: Path) -> None:
              for d in pd.date_range(f"{y}-11-20", f"{y}-12-24", freq="D")]
     assert stray_tail_warning(store("stall", [*stall, "2025-11-20"]),
                               pd.Timestamp("2025-11-21")) is None
+    # a shop reopening after two months closed: every customer looks lapsed at the reopening
+    shut = [d for d in log if not "2024-03-01" <= d <= "2024-04-30"]
+    st = store("reno", shut)
+    said = closed_before_warning(st, pd.Timestamp("2024-05-01"), pd.Timestamp("2024-11-20"))
+    assert said is not None and said.startswith(
+        "the shop sold nothing in the 61 days before 2024-05-01 (since 2024-02-29)")
+    assert closed_before_warning(st, pd.Timestamp("2024-06-01"),
+                                 pd.Timestamp("2024-11-20")) is None

@@ -33,6 +33,7 @@ from loyalist.pipeline.promotions import (
 )
 from loyalist.pipeline.store import (
     Progress,
+    closed_before_warning,
     features,
     generate,
     ingest,
@@ -218,7 +219,8 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
             f"SELECT count({s.CATEGORY}) > 0 FROM {s.T_LINES}").fetchall()[0][0])
         stale = stale_data_warning(st.date_range()[1], as_of=ts)
         stray = stray_tail_warning(st, ts)
-    warnings = [w for w in (stale, stray) if w]
+        closed = closed_before_warning(st, ts, st.date_range()[1])
+    warnings = [w for w in (stale, stray, closed) if w]
     for w in warnings:
         log.warning("%s", w)
     day = str(ts.date())
