@@ -760,3 +760,21 @@ def test_a_stray_order_or_a_closure_before_as_of_is_warned_about(tmp_path: Path)
         "the shop sold nothing in the 61 days before 2024-05-01 (since 2024-02-29)")
     assert closed_before_warning(st, pd.Timestamp("2024-06-01"),
                                  pd.Timestamp("2024-11-20")) is None
+
+
+def test_a_run_warns_when_quarantine_takes_a_tenth_of_the_revenue() -> None:
+    """Exploratory report 10: exact duplicates were 29% of a shop's revenue, said only in the
+    quality report; the run's warnings name it from a tenth of the revenue read on."""
+    from loyalist.pipeline.run import quarantined_warning
+
+    def load(**shares: float) -> dict:
+        return {"file": "/data/sales.csv", "rule_details": {
+            **{r: {"action": "quarantine", "share_revenue": v} for r, v in shares.items()},
+            "return": {"action": "classify", "share_revenue": 0.5}}}
+
+    assert quarantined_warning(load(exact_duplicate=0.29, cancelled_order=0.004)) == (
+        "sales.csv: 29% of the revenue read was quarantined (exact_duplicate 29%), so it is in "
+        "no result; see quality_report.json for why, and fix the file or map its columns if "
+        "that is wrong")
+    assert quarantined_warning(load(exact_duplicate=0.05, cancelled_order=0.04)) is None
+    assert quarantined_warning({"file": "customers.csv"}) is None

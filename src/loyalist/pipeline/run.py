@@ -220,7 +220,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         stale = stale_data_warning(st.date_range()[1], as_of=ts)
         stray = stray_tail_warning(st, ts)
         closed = closed_before_warning(st, ts, st.date_range()[1])
-    warnings = [w for w in (stale, stray, closed) if w]
+    warnings = [w for w in (stale, stray, closed, *map(quarantined_warning, loads)) if w]
     for w in warnings:
         log.warning("%s", w)
     day = str(ts.date())
@@ -354,6 +354,26 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     write_run_json(out, command="run", as_of=ts, inputs=[Path(f) for f in files],
                    metrics={}, extra=result)
     return result
+
+
+#: share of a file's revenue read that, quarantined, makes the run warn
+QUARANTINED_SHARE = 0.1
+
+
+def quarantined_warning(load: dict[str, Any]) -> str | None:
+    """A sentence when quarantine took at least :data:`QUARANTINED_SHARE` of a file's revenue
+    read (exploratory report 10: exact duplicates were 29% of a shop's revenue, said only in
+    the quality report), naming the rules that took most."""
+    details = load.get("rule_details") or {}
+    took = sorted(((d.get("share_revenue") or 0.0, rule) for rule, d in details.items()
+                   if d.get("action") == "quarantine"), reverse=True)
+    total = sum(share for share, _ in took)
+    if total < QUARANTINED_SHARE:
+        return None
+    rules = ", ".join(f"{rule} {share:.0%}" for share, rule in took if share >= 0.01)
+    return (f"{Path(str(load.get('file'))).name}: {total:.0%} of the revenue read was "
+            f"quarantined ({rules}), so it is in no result; see quality_report.json for why, "
+            "and fix the file or map its columns if that is wrong")
 
 
 def write_run_json(out: Path, *, command: str, as_of: pd.Timestamp | None, inputs: list[Path],
