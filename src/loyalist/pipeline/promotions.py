@@ -289,6 +289,13 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     if unknown:
         raise ParameterError(f"--segments {unknown[0]!r} is not a segment at as_of {ts.date()}; "
                              f"segments: {', '.join(sorted(known))}")
+    window = int(inp["model"].window_days_)
+    if window != period:  # a 1-day plan's sends are followed over the same window as a 30-day's
+        clear_notes.append(
+            f"each send's effect is what its customer does in the {window} days after it (the "
+            f"response window of the promotion history), whatever the period: the period "
+            f"({period} days) sets when the sends go out, the budget's months and the "
+            "season's scaling, not how long a send works")
     ctx = PlanContext(customers=inp["customers"], catalog=inp["catalog"], as_of=ts,
                       inventory=inp["inventory"], competitors=inp["competitors"],
                       assumptions=clear_notes + inp["assumptions"],
