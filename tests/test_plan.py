@@ -253,6 +253,10 @@ def test_plan_cli_budget_per_month(scenario: dict, tmp_path: Path) -> None:
     doc = json.loads(r.stdout)
     assert doc["budget"] == 2000 and doc["budget_per_month"] == 1000
     assert doc["period_days"] == 60 and len(doc["months"]) == 2
+    # the effects are each send's over the response window, whatever the period
+    assert any(a.startswith(f"each send's effect is what its customer does in the "
+                            f"{doc['response_model']['window_days']} days after it")
+               for a in doc["assumptions"])
     plan = pd.read_csv(tmp_path / "plan.csv")
     assert set(plan["send_month"]) == {1, 2}
     assert plan.groupby("send_month")["expected_cost"].sum().le(1000 + 1e-6).all()
