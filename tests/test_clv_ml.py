@@ -12,7 +12,7 @@ from conftest import CDNOW_SAMPLE, LOADED_AT, ONLINE_RETAIL, need_shared
 from scipy.stats import spearmanr
 from test_churn import AS_OF, H, make_store, or_evaluation, or_store, synthetic_lines  # noqa: F401
 
-from loyalist.clv.ml import BoostedCLVModel, history_scale, quantile_cap
+from loyalist.clv.ml import BoostedCLVModel, history_scale, quantile_cap, season_factor
 from loyalist.errors import DataError, NotFittedError, ParameterError
 from loyalist.evaluation import metrics as M
 from loyalist.evaluation.purchases import compare_purchase_forecasts, last_period_days
@@ -99,6 +99,42 @@ def test_quantile_sorting_repairs_crossing() -> None:
     feats = pd.DataFrame({c: [1.0] for c in FEATURES})
     q = m.predict_quantiles(feats)
     assert q.iloc[0].tolist() == [0.0, 4.0, 9.0]
+
+
+def test_the_season_a_year_earlier_scales_the_forecasts() -> None:
+    """Exploratory report 10: a beach shop's 90-day spend forecast in November was its
+    summer's (65,913 against 3,246-5,219 in each earlier year): the features say nothing of
+    the season. The forecasts are multiplied by (actual + m) / (predicted + m) of the same
+    window a year earlier, m one buyer's mean spend in a window; without a cutoff a year
+    back, by 1 and the model says why."""
+    cut = pd.Series(np.repeat(pd.date_range("2024-01-01", "2024-12-01", freq="MS"), 10))
+    y = np.full(len(cut), 10.0)
+    pred = np.full(len(cut), 10.0)
+    near = (cut == pd.Timestamp("2024-03-01")).to_numpy()  # 2024-12-01 + 90 days - a year
+    y[near], pred[near] = 2.0, 40.0  # that window bought a twentieth of the model's level
+    m = float(y[y > 0].mean())
+    factor, at, note = season_factor(pred, y, cut, 90)
+    assert (at, note) == ("2024-03-01", None)
+    assert factor == pytest.approx((20.0 + m) / (400.0 + m))
+    short = (cut >= pd.Timestamp("2024-06-01")).to_numpy()
+    factor, at, note = season_factor(pred[short], y[short], cut[short], 90)
+    assert (factor, at) == (1.0, None) and note.startswith(
+        "no training cutoff a year before the scored window")
+
+    class Fixed:
+        def __init__(self, v: float) -> None:
+            self.v = v
+
+        def predict(self, x: pd.DataFrame) -> np.ndarray:
+            return np.full(len(x), self.v)
+
+    model = BoostedCLVModel()
+    model.point_ = Fixed(5.0)
+    model.quantile_models_ = {0.1: Fixed(1.0), 0.5: Fixed(4.0), 0.9: Fixed(9.0)}
+    model.columns_, model.season_factor_ = [], 0.5
+    feats = pd.DataFrame({c: [1.0] for c in FEATURES})
+    assert model.predict(feats).tolist() == [2.5]
+    assert model.predict_quantiles(feats).iloc[0].tolist() == [0.5, 2.0, 4.5]
 
 
 def test_clv_errors(syn) -> None:  # noqa: ANN001

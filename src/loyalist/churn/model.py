@@ -36,7 +36,12 @@ from loyalist.churn.reasons import explain  # noqa: E402
 from loyalist.errors import DataError, NotFittedError, ParameterError  # noqa: E402
 from loyalist.evaluation.boosting import fit_with_holdout  # noqa: E402
 from loyalist.evaluation.metrics import brier, roc_auc  # noqa: E402
-from loyalist.evaluation.splits import model_matrix, panel_horizon, require_panel  # noqa: E402
+from loyalist.evaluation.splits import (  # noqa: E402
+    model_matrix,
+    panel_horizon,
+    require_panel,
+    year_earlier_cutoff,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +53,6 @@ MIN_PER_CLASS = 20  # churners and non-churners in the training panel and in the
 #: a seasonal window whose rarer outcome is at most this share of its customers is one-sided
 #: evidence (a closed season), rated by Laplace's rule rather than refused (:func:`_window_rate`)
 ONE_SIDED_SHARE = 0.05
-#: how far from "a year before the predicted window" a training cutoff may lie to stand for it
-SEASON_TOLERANCE_DAYS = 20
 _EPS = 1e-6
 
 
@@ -252,9 +255,10 @@ def season_shift(predict: Callable[[np.ndarray], np.ndarray], y: np.ndarray, cut
     """Seasonality for the window the model predicts: the one after the latest cutoff
     ``h + horizon``. The calibrator is fitted on the latest window ``[h, h + horizon)``, whose
     churn rate is that season's (Oct-Dec, when lapsed customers come back, is not Jan-Mar).
-    When the panel holds the cutoff a year before the predicted one (within
-    :data:`SEASON_TOLERANCE_DAYS`), the calibrated probabilities are moved on the log-odds
-    scale by how much more (or less) churn that same season a year earlier saw than the
+    When the panel holds the cutoff a year before the predicted one
+    (:func:`~loyalist.evaluation.splits.year_earlier_cutoff`), the calibrated probabilities
+    are moved on the log-odds scale by how much more (or less) churn that same season a year
+    earlier saw than the
     model's level there, less the same gap at ``h``: a year's seasonal difference, with the
     recent level kept (a trend stays). Both gaps are measured on the final model's own
     predictions, ``predict(rows)`` (the calibrated probabilities of the panel rows selected by
@@ -269,15 +273,10 @@ def season_shift(predict: Callable[[np.ndarray], np.ndarray], y: np.ndarray, cut
     fashion, coffee, electronics, 18 and 30 months, 48 windows with such a cutoff): the error
     of the mean probability 0.045 -> 0.026, Brier better in 34 windows and worse in 14
     (electronics 0.150 -> 0.144, fashion 0.175 -> 0.173, coffee 0.0556 -> 0.0555)."""
+    near, why = year_earlier_cutoff(cut, horizon)
+    if near is None:
+        return 0.0, None, why
     latest = cut.max()
-    target = latest + pd.Timedelta(days=horizon) - pd.Timedelta(days=365)
-    cutoffs = pd.DatetimeIndex(cut.unique())
-    near = cutoffs[np.abs((cutoffs - target).days).argmin()]
-    if abs((near - target).days) > SEASON_TOLERANCE_DAYS or near >= latest:
-        return 0.0, None, (
-            f"no training cutoff a year before the scored window (near {target.date()}; the "
-            f"earliest is {cutoffs.min().date()}), so no seasonal correction (it needs about 14 "
-            "months of history)")
     gaps, notes = [], []
     for day in (near, latest):
         rows = (cut == day).to_numpy()

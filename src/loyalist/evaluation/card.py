@@ -163,6 +163,10 @@ def _sections(metrics: dict[str, Any]) -> tuple[list[tuple[str, Any]], dict[str,
         moved = f"; {season['note']}"
     else:  # metrics written before the note existed
         moved = "; no seasonal correction"
+    cs = (metrics.get("training") or {}).get("clv_season") or {}
+    clv_moved = (f", multiplied by {cs['factor']:.2f}: how much the same window a year "
+                 f"earlier (cutoff {cs['cutoff']}) bought against the model's level there"
+                 if cs.get("cutoff") else "")
     cuts = ((metrics.get("churn") or {}).get("tier_thresholds")
             or (ev.get("churn") or {}).get("tier_thresholds"))
     tiers = (f"tiers (high above {cuts[1]:g}, medium {cuts[0]:g} to {cuts[1]:g}, low below "
@@ -172,7 +176,7 @@ def _sections(metrics: dict[str, Any]) -> tuple[list[tuple[str, Any]], dict[str,
         f"customer features, calibrated on the latest training cutoff{moved}), {tiers} and "
         "reasons.",
         f"CLV: gross spend in the {h} days after the cutoff (LightGBM Poisson point model and "
-        "10/50/90% quantile models).",
+        f"10/50/90% quantile models{clv_moved}).",
         "Baselines on the same customers: recency only, BG/NBD 1 - P(alive) and BG/NBD expected "
         "orders for churn; BG/NBD + Gamma-Gamma and 'same as last period' for spend.",
         *([_scored_by(metrics["churn"])] if metrics.get("churn") else []),

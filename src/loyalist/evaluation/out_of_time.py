@@ -22,6 +22,7 @@ import pandas as pd
 from loyalist import schema as s
 from loyalist.churn.baseline import BASELINES, BaselineChurnModel
 from loyalist.churn.model import MIN_CUSTOMERS, ChurnModel
+from loyalist.clv.ml import BoostedCLVModel
 from loyalist.errors import DataError
 from loyalist.evaluation import metrics as M
 from loyalist.evaluation.clv_check import clv_warning, total_error_note
@@ -38,13 +39,20 @@ from loyalist.store import Store
 log = logging.getLogger(__name__)
 
 __all__ = ["BASELINE_MARGIN", "CHURN_AUC_FLOOR", "EVALUATION_STEP_DAYS", "churn_fallback",
-           "churn_warning", "evaluate", "evaluation_cutoff", "sentence"]
+           "churn_warning", "clv_season", "evaluate", "evaluation_cutoff", "sentence"]
 
 
 def churn_season(churn: ChurnModel) -> dict[str, Any]:
     """The churn model's seasonal shift (``season_shift_``) and the cutoff it came from."""
     return {"cutoff": churn.season_cutoff_, "log_odds_shift": round(churn.season_shift_, 4),
             "note": getattr(churn, "season_note_", None)}
+
+
+def clv_season(clv: BoostedCLVModel) -> dict[str, Any]:
+    """The lifetime value model's seasonal factor (``season_factor_``) and its cutoff."""
+    return {"cutoff": getattr(clv, "season_cutoff_", None),
+            "factor": round(getattr(clv, "season_factor_", 1.0), 4),
+            "note": getattr(clv, "season_note_", None)}
 
 
 def _tiers(y: np.ndarray, tier: np.ndarray) -> dict[str, dict[str, Any]]:
@@ -251,6 +259,7 @@ def evaluate(store: Store, test_as_of: Any, horizon: int = 90, *,
             "calibration": cal,
             "gains": clv_gains,
             "warning": clv_warn,
+            "season": clv_season(models.clv),
         },
         "rounds": {"churn": models.churn.n_rounds_, **models.clv.n_rounds_},
         "notes": notes,

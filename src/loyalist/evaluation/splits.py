@@ -331,3 +331,25 @@ def fingerprint(*frames: pd.DataFrame) -> str:
         h.update(",".join(map(str, f.columns)).encode())
         h.update(pd.util.hash_pandas_object(f, index=False).to_numpy().tobytes())
     return h.hexdigest()
+
+
+#: how far from "a year before the predicted window" a training cutoff may lie to stand for it
+SEASON_TOLERANCE_DAYS = 20
+
+
+def year_earlier_cutoff(cut: pd.Series, horizon: int) -> tuple[pd.Timestamp | None, str | None]:
+    """The training cutoff that stands for the scored window a year earlier: the window after
+    the latest cutoff ``h`` is ``[h + horizon, h + 2 horizon)``, so the cutoff nearest
+    ``h + horizon - 365 days`` (within :data:`SEASON_TOLERANCE_DAYS`, and before ``h``).
+    Returns ``(cutoff, None)``, or ``(None, why)`` when no cutoff lies a year back (a
+    history of under about 14 months). The churn model's and the lifetime value model's
+    seasonal corrections both start here."""
+    latest = cut.max()
+    target = latest + pd.Timedelta(days=horizon) - pd.Timedelta(days=365)
+    cutoffs = pd.DatetimeIndex(cut.unique())
+    near = cutoffs[np.abs((cutoffs - target).days).argmin()]
+    if abs((near - target).days) > SEASON_TOLERANCE_DAYS or near >= latest:
+        return None, (f"no training cutoff a year before the scored window (near "
+                      f"{target.date()}; the earliest is {cutoffs.min().date()}), so no "
+                      "seasonal correction (it needs about 14 months of history)")
+    return near, None
