@@ -1148,16 +1148,20 @@ def test_till_and_shop_exports_in_european_languages(tmp_path: Path, name: str, 
     # a DOS till (code page 850): 'Käse' as cp1252 reads 'K„se'
     ("cp850", "DOS code page 850", "Bon;Kunde;Datum;Artikel;Bezeichnung;Menge;Einzelpreis",
      ["Käse", "Weißwurst süß", "Grüner Tee"]),
+    # a Japanese till (Shift_JIS, as Windows and Excel write it): full-width brackets inside
+    ("cp932", "Shift_JIS (Japanese, Windows)",
+     "Receipt;Customer;Date;Product;Description;Qty;Price",
+     ["急須（常滑焼）", "ほうじ茶", "抹茶ラテ"]),
     # Windows-1252 stays Windows-1252, symbols inside words and all
     ("cp1252", "Windows-1252 (Latin-1 with the euro sign)",
      "Bon;Kunde;Datum;Artikel;Bezeichnung;Menge;Einzelpreis",
      ["Nutella® 400g", "Größe:XL “Spezial”", "Café–Bar Crème"]),
 ])
-def test_single_byte_encodings_other_than_windows_1252(tmp_path: Path, encoding: str,
+def test_legacy_encodings_other_than_windows_1252(tmp_path: Path, encoding: str,
                                                         shown: str, header: str,
                                                         names: list[str]) -> None:
-    """A file that is not UTF-8 was always read as Windows-1252: a Russian, Polish, Mac or DOS
-    export loaded with its names garbled, and a Polish header's 'Ilość' was no quantity
+    """A file that is not UTF-8 was always read as Windows-1252: a Russian, Polish, Mac, DOS or
+    Japanese export loaded with its names garbled, and a Polish header's 'Ilość' was no quantity
     column. Its encoding is now the one whose words do not read as garbage, and the report
     names it."""
     lines = [header] + [f"R{i};C-{i % 3};0{1 + i % 9}.03.2024;P{i % 3};{names[i % 3]};2;3,50"
@@ -1914,3 +1918,24 @@ def test_one_customer_on_every_order_is_the_files_owner(tmp_path: Path) -> None:
     assert st.query("SELECT count(customer_id) AS n FROM transactions").n[0] == 0
     st, (rep,) = _ingest(tmp_path / "50", [report(50)])
     assert st.query("SELECT count(DISTINCT customer_id) AS n FROM transactions").n[0] == 1
+
+
+def test_each_till_numbers_its_own_receipts(tmp_path: Path) -> None:
+    """Exploratory report 9: a tobacconist's till journal restarts 'Bon-Nr.' at 1 every day on
+    every till, and both tills of a shop print receipt 1: a walk-in's carton on till K2 at
+    20:01 joined card customer 1018's receipt of 13:12 on till K1 and took his card. The
+    order is till/receipt."""
+    path = tmp_path / "Kassenjournal.csv"
+    path.write_text(
+        "Filiale;Kasse;Bon-Nr.;Datum;Uhrzeit;Kundenkarte;EAN;Menge;VK-Preis\n"
+        "F02;K1;1;04.05.2025;13:12;1018;4001;1;1,30\n"
+        "F02;K1;1;04.05.2025;13:12;1018;4015;2;8,20\n"
+        "F02;K2;1;04.05.2025;20:01;;4016;2;82,00\n"
+        "F02;K2;2;04.05.2025;20:05;;4001;1;1,30\n", encoding="utf-8")
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert rep["rows_loaded"] == 4
+    got = st.query("SELECT order_id, customer_id FROM transactions ORDER BY source_row")
+    assert got.order_id.tolist() == ["K1/1", "K1/1", "K2/1", "K2/2"]
+    assert got.customer_id.isna().tolist() == [False, False, True, True]
+    assert "order_id is the till ('Kasse') and the receipt ('Bon-Nr.'), till/receipt: each "\
+           "till numbers its own receipts" in rep["assumptions"]

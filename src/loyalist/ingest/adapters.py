@@ -41,6 +41,9 @@ class Adapter:
     #: a line's void flag (Toast's 'Void?', a German till's 'Storno'): rows where it is set
     #: (:data:`VOID_SET`) are not sales
     void_column: str | None = None
+    #: the till a receipt was rung up on ('Kasse', 'Register'): a receipt number runs per
+    #: till, so the order id is ``till/receipt``
+    till_column: str | None = None
     #: a clickstream's event type column: rows whose event is a view, a click or a cart
     #: change are not purchases (:data:`NOT_A_PURCHASE_EVENT`)
     event_column: str | None = None
@@ -275,6 +278,12 @@ _STATUS_NAMES = ("orderstatus", "status", "financialstatus", "paymentstatus", "t
 _VOID_NAMES = ("void", "voided", "isvoid", "isvoided", "voidflag", "voiditem", "storno",
                "storniert", "stornierung", "iscancelled", "iscanceled", "annule", "annulation",
                "anulado", "anulada", "annullato", "geannuleerd")
+#: the till (normalised names) a receipt number belongs to: tills count their receipts each
+#: on their own (a tobacconist's 'Kasse' K1 and K2 both print receipt 1 every morning)
+_TILL_NAMES = ("till", "tillid", "tillno", "tillnumber", "register", "registerid",
+               "registerno", "registernumber", "cashregister", "terminal", "terminalid",
+               "posterminal", "kasse", "kassennr", "kassennummer", "kassenid", "caisse",
+               "numerocaisse", "ncaisse", "caja", "numerocaja", "cassa", "kassa", "kasa")
 #: a void flag's values saying the line is voided (lower case, trimmed)
 VOID_SET = ("true", "t", "yes", "y", "1", "x", "ja", "j", "oui", "si", "sí", "sim", "tak",
             "wahr", "vrai", "waar", "void", "voided", "storno")
@@ -662,6 +671,14 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None,
     if void is not None:
         assumptions.append(f"rows whose {void!r} is set (true, yes, ja, x, ...) are voided "
                            "lines, not sales, and are quarantined as cancelled_order")
+    till = next((by_norm[n] for n in _TILL_NAMES
+                 if n in by_norm and by_norm[n] not in used), None)
+    if till is not None and s.ORDER_ID in cols and s.ORDER_ID not in mapping:
+        assumptions.append(f"{s.ORDER_ID} is the till ({till!r}) and the receipt "
+                           f"({cols[s.ORDER_ID]!r}), till/receipt: each till numbers its own "
+                           "receipts")
+    else:
+        till = None
     event = next((by_norm[n] for n in _EVENT_NAMES
                   if n in by_norm and by_norm[n] not in used and by_norm[n] != status), None)
     if event is not None:
@@ -685,6 +702,7 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None,
         rules_off=rules_off,
         status_column=status,
         void_column=void,
+        till_column=till,
         event_column=event,
         cost_columns=costs,
         cancellation_sql=None,

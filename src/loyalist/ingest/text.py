@@ -46,12 +46,13 @@ def open_binary(path: Path) -> BinaryIO:
     return path.open("rb")
 
 
-#: single-byte encodings a file that is not UTF-8 may be in, by preference on a tie: Windows'
-#: Western European (the default, and a file's encoding unless its text reads as garbage),
-#: Central European, Mac Roman, DOS Western European, Cyrillic (Windows, KOI8-R, DOS), Greek
-#: and Turkish
-SINGLE_BYTE = ("cp1252", "cp1250", "mac_roman", "cp850", "cp1251", "koi8_r", "cp866", "cp1253",
-               "cp1254")
+#: encodings a file that is not UTF-8 may be in, by preference on a tie: Windows' Western
+#: European (the default, and a file's encoding unless its text reads as garbage), Central
+#: European, Mac Roman, DOS Western European, Cyrillic (Windows, KOI8-R, DOS), Greek,
+#: Turkish, and the East Asian multi-byte ones Windows and Excel write (Japanese Shift_JIS,
+#: Chinese GBK/GB18030 and Big5, Korean)
+LEGACY_ENCODINGS = ("cp1252", "cp1250", "mac_roman", "cp850", "cp1251", "koi8_r", "cp866",
+                    "cp1253", "cp1254", "cp932", "gb18030", "big5", "cp949")
 #: how the report names them
 ENCODING_NAMES = {
     "cp1252": "Windows-1252 (Latin-1 with the euro sign)",
@@ -59,6 +60,8 @@ ENCODING_NAMES = {
     "cp850": "DOS code page 850", "cp1251": "Windows-1251 (Cyrillic)",
     "koi8_r": "KOI8-R (Cyrillic)", "cp866": "DOS code page 866 (Cyrillic)",
     "cp1253": "Windows-1253 (Greek)", "cp1254": "Windows-1254 (Turkish)",
+    "cp932": "Shift_JIS (Japanese, Windows)", "gb18030": "GB18030 (Chinese)",
+    "big5": "Big5 (Traditional Chinese)", "cp949": "Windows-949 (Korean)",
 }
 #: the share of a file's words with non-ASCII bytes that must read as garbage in Windows-1252
 #: before another encoding is considered
@@ -68,9 +71,16 @@ GARBLED_SHARE = 0.1
 _WORDS, _WORDS_MEGABYTES = 2_000, 8
 
 
+#: the end of the alphabetic scripts' letters (Latin, Greek, Cyrillic, Armenian): between
+#: letters of the scripts after them (Chinese, Japanese), full-width punctuation is normal
+#: ('急須（常滑焼）')
+_ALPHABETS_END = 0x0590
+
+
 def _garbled(word: str) -> bool:
     """Whether a decoded word reads as the wrong encoding's garbage: a control or undefined
     character, a non-ASCII character other than a letter, a dash, ’ or · between two letters
+    of an alphabet
     ('K„se' is 'Käse' of DOS code page 850 read as Windows-1252, 'Kie³basa' Windows-1250's
     'Kiełbasa'), an accented capital after a small letter ('KŠse' is a Mac's 'Käse', 'CafÈ'
     Windows-1252's 'Café' read as Mac Roman; 'iPhone' is ASCII), or three accented Latin
@@ -81,7 +91,8 @@ def _garbled(word: str) -> bool:
         return True
     for a, b, c in zip(word, word[1:], word[2:], strict=False):
         if a.isalpha() and c.isalpha() and ord(b) > 127 and not b.isalpha() \
-                and b not in "’·" and unicodedata.category(b) != "Pd":
+                and b not in "’·" and unicodedata.category(b) != "Pd" \
+                and max(ord(a), ord(c)) < _ALPHABETS_END:
             return True
     if any(a.islower() and b.isupper() and ord(b) > 127
            for a, b in zip(word, word[1:], strict=False)):
@@ -94,39 +105,39 @@ def _garbled(word: str) -> bool:
     return False
 
 
-def single_byte_encoding(words: set[bytes]) -> str:
-    """The encoding (:data:`SINGLE_BYTE`) of a file that is not UTF-8, from its distinct words
-    holding non-ASCII bytes: Windows-1252 unless more than :data:`GARBLED_SHARE` of them read
+def legacy_encoding(words: set[bytes]) -> str:
+    """The encoding (:data:`LEGACY_ENCODINGS`) of a file that is not UTF-8, from its distinct
+    words holding non-ASCII bytes: Windows-1252 unless more than :data:`GARBLED_SHARE` of them read
     as garbage there (:func:`_garbled`); else the encoding with the fewest garbled words,
     Windows-1252 on a tie with it, and between others the one whose letters are likeliest
-    in a language (charset-normalizer's coherence), then :data:`SINGLE_BYTE`'s order.
+    in a language (charset-normalizer's coherence), then :data:`LEGACY_ENCODINGS`'s order.
 
     Only the text's own evidence moves a file off Windows-1252: Czech and Turkish text mostly
     reads as plausible accented Latin there ('Chléb', 'Túró') and stays so."""
     def garbled(enc: str) -> int:
         return sum(_garbled(w.decode(enc, errors="replace")) for w in words)
 
-    first = garbled(SINGLE_BYTE[0])
+    first = garbled(LEGACY_ENCODINGS[0])
     if first <= GARBLED_SHARE * len(words):
-        return SINGLE_BYTE[0]
-    counts = {enc: garbled(enc) for enc in SINGLE_BYTE[1:]}
+        return LEGACY_ENCODINGS[0]
+    counts = {enc: garbled(enc) for enc in LEGACY_ENCODINGS[1:]}
     best = min(counts.values())
     if first <= best:
-        return SINGLE_BYTE[0]
-    tied = [enc for enc in SINGLE_BYTE[1:] if counts[enc] == best]
+        return LEGACY_ENCODINGS[0]
+    tied = [enc for enc in LEGACY_ENCODINGS[1:] if counts[enc] == best]
     if len(tied) == 1:
         return tied[0]
     import charset_normalizer
 
     found = charset_normalizer.from_bytes(b"\n".join(sorted(words)), cp_isolation=tied)
     coherence = {r.encoding: r.coherence for r in found}
-    return max(tied, key=lambda enc: (coherence.get(enc, -1.0), -SINGLE_BYTE.index(enc)))
+    return max(tied, key=lambda enc: (coherence.get(enc, -1.0), -LEGACY_ENCODINGS.index(enc)))
 
 
 def text_encoding(path: Path) -> str:
     """'utf-16' (byte-order mark: Excel's 'Unicode text'), else 'utf-8' if the whole file
     decodes as UTF-8, else the Python codec of its single-byte encoding
-    (:func:`single_byte_encoding` of its first words with non-ASCII bytes, :data:`_WORDS`):
+    (:func:`legacy_encoding` of its first words with non-ASCII bytes, :data:`_WORDS`):
     'cp1252' for Windows-era European exports ('Käse' as one byte), 'cp1251' for a Russian
     one, 'mac_roman' for a Mac's.
 
@@ -156,16 +167,21 @@ def text_encoding(path: Path) -> str:
             words.update(re.findall(rb"[^\s;,|\"]*[\x80-\xff][^\s;,|\"]*", block))
             if len(words) >= _WORDS or not block:
                 break
-    return single_byte_encoding(words)
+    return legacy_encoding(words)
 
 
 def to_utf8(path: Path, dest: Path, encoding: str = "cp1252") -> Path:
-    """A UTF-8 copy of a text file in a single-byte ``encoding`` (bytes it leaves undefined
-    become U+FFFD)."""
+    """A UTF-8 copy of a text file in ``encoding`` (bytes it leaves undefined become U+FFFD;
+    read in blocks by an incremental decoder, so a multi-byte character split between two
+    blocks is whole)."""
+    import codecs
+
     dest.parent.mkdir(parents=True, exist_ok=True)
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     with open_binary(path) as src, dest.open("w", encoding="utf-8", newline="") as dst:
         for block in iter(lambda: src.read(1 << 22), b""):
-            dst.write(block.decode(encoding, errors="replace"))
+            dst.write(decoder.decode(block))
+        dst.write(decoder.decode(b"", final=True))
     return dest
 
 

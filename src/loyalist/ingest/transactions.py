@@ -139,6 +139,11 @@ def _parsed_columns(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *,
         e = parse.customer_id_expr(_CUSTOMER_RAW, "VARCHAR", parsed=True)
         exprs[s.CUSTOMER_ID] = (f"CASE WHEN {is_placeholder(_CUSTOMER_RAW, zero_guest)} THEN NULL "
                                 f"ELSE {e} END")
+    if a.till_column is not None and s.ORDER_ID in exprs and not src.joined:
+        # receipt 1 of till K1 and receipt 1 of till K2 are two orders
+        till, o = parse.plain_text_expr(a.till_column), exprs[s.ORDER_ID]
+        exprs[s.ORDER_ID] = (f"CASE WHEN {o} IS NULL OR {till} IS NULL THEN {o} "
+                             f"ELSE {till} || '/' || {o} END")
     tm = exprs.pop(s.ORDERED_TIME, None)
     if tm is not None and s.ORDERED_AT in exprs:
         raw = parse.plain_text_expr(a.columns[s.ORDERED_TIME])

@@ -71,7 +71,7 @@ def units_column(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
     if price is None or s.QUANTITY in a.columns or s.QUANTITY in a.mapped:
         return a
     used = {*a.columns.values(), *a.cost_columns.values(), a.status_column, a.void_column,
-            a.event_column, a.line_column}
+            a.till_column, a.event_column, a.line_column}
     p = parse.number_expr(con, src.view, price, src.types[price])
     for col in [h for h in src.headers
                 if h not in used and adapters.normalise(h) in UNITS_OR_MONEY]:
