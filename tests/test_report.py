@@ -548,6 +548,10 @@ def test_clv_section_warns_when_the_model_loses_to_bgnbd() -> None:
     assert page.index("Warning:") < page.index("<table", page.index("Out-of-time"))
     del ev["warning"]
     assert "Warning:" not in RENDER["clv"](clv(scores, ts, ev), {})
+    # what CLV is: the horizon and gross (exploratory report 10: neither was said)
+    assert ("CLV is each customer's expected spend in the 90 days after as_of, gross: "
+            "what they will buy, before any returns") in RENDER["clv"](
+        clv(scores, ts, ev, horizon=90), {})
     page = RENDER["churn"](churn(scores, ts, scoring={"scored_by": "model",
                                                       "tier_thresholds": [0.3, 0.6]}), {})
     assert "Tiers: high above 0.6, medium 0.3 to 0.6, low below 0.3" in page

@@ -263,7 +263,8 @@ def _customer_sections(st: Store, rep: Report, scores: pd.DataFrame, ts: pd.Time
     elif scores["clv_expected"].isna().all():
         rep.absent["clv"] = why("clv_expected")
     else:
-        rep.sections["clv"] = clv(scores, ts, ev.get("clv"), ev.get("note"))
+        rep.sections["clv"] = clv(scores, ts, ev.get("clv"), ev.get("note"),
+                                  (metrics or {}).get("horizon_days"))
 
 
 def _scheme(scores: pd.DataFrame) -> str:
@@ -313,9 +314,10 @@ def churn(scores: pd.DataFrame, ts: pd.Timestamp, evaluation: dict[str, Any] | N
 
 
 def clv(scores: pd.DataFrame, ts: pd.Timestamp, evaluation: dict[str, Any] | None = None,
-        note: str | None = None) -> dict[str, Any]:
-    """Expected value over the horizon: totals, the median width of the customers' p10-p90
-    intervals, and deciles (highest first) with their share of the total."""
+        note: str | None = None, horizon: int | None = None) -> dict[str, Any]:
+    """Expected value over the horizon (``horizon`` days, when the model's metrics say):
+    totals, the median width of the customers' p10-p90 intervals, and deciles (highest
+    first) with their share of the total."""
     v = scores["clv_expected"].astype(float)
     order = np.argsort(-v.to_numpy(), kind="stable")
     decile = np.empty(len(v), dtype=int)
@@ -328,7 +330,8 @@ def clv(scores: pd.DataFrame, ts: pd.Timestamp, evaluation: dict[str, Any] | Non
     total = float(v.sum())
     dec.insert(1, "share_of_total", g["clv_expected"].sum() / total if total else np.nan)
     dec = dec.reset_index()
-    head = {"as_of": str(ts.date()), "customers": len(scores), "total": total,
+    head = {"as_of": str(ts.date()), "horizon_days": horizon, "customers": len(scores),
+            "total": total,
             "mean": float(v.mean()), "median": float(v.median()),
             "top_decile_share": float(dec["share_of_total"].iloc[0]) if len(dec) else None}
     # no sums of the quantiles: a sum of per-customer p90s is no quantile of the total

@@ -288,7 +288,11 @@ def _clv(d: dict[str, Any], images: dict[str, bytes]) -> str:
                  + ([("median p10-p90 width per customer", money(h["median_interval_width"]))]
                     if "median_interval_width" in h else [])),
            img(images, "clv", "CLV distribution and deciles"),
-           '<p class="meta">p10, p50 and p90 are quantiles of each customer\'s value; they do '
+           '<p class="meta">CLV is each customer\'s expected spend in the '
+           + (f"{h['horizon_days']} days" if h.get("horizon_days") else "model's horizon")
+           + " after as_of, gross: what they will buy, before any returns (the revenue "
+           "figures elsewhere are net of returns). "
+           'p10, p50 and p90 are quantiles of each customer\'s value; they do '
            "not add up to quantiles of the total, so the table shows their means per "
            "decile.</p>",
            table(d["deciles"], [
