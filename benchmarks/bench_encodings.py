@@ -17,14 +17,13 @@ import argparse
 import json
 import platform
 import random
-import re
 import statistics
 import time
 from pathlib import Path
 
 import charset_normalizer
 
-from loyalist.ingest.text import LEGACY_ENCODINGS, legacy_encoding
+from loyalist.ingest.text import LEGACY_ENCODINGS, legacy_encoding, non_ascii_words
 
 NAMES = {
     "cp1252": ["Käse", "Brötchen", "Weißwurst", "Crème", "Café", "Thé", "Œuf", "Bière",
@@ -62,7 +61,7 @@ def export(rng: random.Random, names: list[str]) -> str:
 
 
 def ours(b: bytes) -> str:
-    return legacy_encoding(set(re.findall(rb"[^\s;,|\"]*[\x80-\xff][^\s;,|\"]*", b)))
+    return legacy_encoding(non_ascii_words(b))
 
 
 def theirs(b: bytes) -> str | None:

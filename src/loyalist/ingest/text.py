@@ -1,8 +1,7 @@
 """Look at a text table before DuckDB reads it: its encoding (UTF-16 with a byte-order mark,
-UTF-8, else Windows-1252 or, where its words read as garbage there, another single-byte
-encoding), the line holding its column names below a report title, whether its
-columns are aligned with spaces or its first line is already data, and its header cells as
-written.
+UTF-8, else Windows-1252 or, where its words read as garbage there, another legacy encoding),
+the line holding its column names below a report title, whether its columns are aligned with
+spaces or its first line is already data, and its header cells as written.
 
 Finding the header row (which cells name columns some table's reader knows) serves workbooks
 and JSON records too.
@@ -80,11 +79,10 @@ _ALPHABETS_END = 0x0590
 def _garbled(word: str) -> bool:
     """Whether a decoded word reads as the wrong encoding's garbage: a control or undefined
     character, a non-ASCII character other than a letter, a dash, ’ or · between two letters
-    of an alphabet
-    ('K„se' is 'Käse' of DOS code page 850 read as Windows-1252, 'Kie³basa' Windows-1250's
-    'Kiełbasa'), an accented capital after a small letter ('KŠse' is a Mac's 'Käse', 'CafÈ'
-    Windows-1252's 'Café' read as Mac Roman; 'iPhone' is ASCII), or three accented Latin
-    letters in a row ('Õëåá' is Windows-1251's 'Хлеб')."""
+    of an alphabet ('K„se' is 'Käse' of DOS code page 850 read as Windows-1252, 'Kie³basa'
+    Windows-1250's 'Kiełbasa'), an accented capital after a small letter ('KŠse' is a Mac's
+    'Käse', 'CafÈ' Windows-1252's 'Café' read as Mac Roman; 'iPhone' is ASCII), or three
+    accented Latin letters in a row ('Õëåá' is Windows-1251's 'Хлеб')."""
     import unicodedata
 
     if any(unicodedata.category(c) in ("Cc", "Cn", "Co") or c == "\ufffd" for c in word):
@@ -105,12 +103,21 @@ def _garbled(word: str) -> bool:
     return False
 
 
+def non_ascii_words(data: bytes) -> set[bytes]:
+    """The distinct words of a text's bytes that hold a non-ASCII byte, split at spaces,
+    quotes and the delimiters a CSV uses."""
+    import re
+
+    return set(re.findall(rb"[^\s;,|\"]*[\x80-\xff][^\s;,|\"]*", data))
+
+
 def legacy_encoding(words: set[bytes]) -> str:
     """The encoding (:data:`LEGACY_ENCODINGS`) of a file that is not UTF-8, from its distinct
-    words holding non-ASCII bytes: Windows-1252 unless more than :data:`GARBLED_SHARE` of them read
-    as garbage there (:func:`_garbled`); else the encoding with the fewest garbled words,
-    Windows-1252 on a tie with it, and between others the one whose letters are likeliest
-    in a language (charset-normalizer's coherence), then :data:`LEGACY_ENCODINGS`'s order.
+    words holding non-ASCII bytes (:func:`non_ascii_words`): Windows-1252 unless more than
+    :data:`GARBLED_SHARE` of them read as garbage there (:func:`_garbled`); else the
+    encoding with the fewest garbled words, Windows-1252 on a tie with it, and between others
+    the one whose letters are likeliest in a language (charset-normalizer's coherence), then
+    :data:`LEGACY_ENCODINGS`'s order.
 
     Only the text's own evidence moves a file off Windows-1252: Czech and Turkish text mostly
     reads as plausible accented Latin there ('Chléb', 'Túró') and stays so."""
@@ -136,15 +143,14 @@ def legacy_encoding(words: set[bytes]) -> str:
 
 def text_encoding(path: Path) -> str:
     """'utf-16' (byte-order mark: Excel's 'Unicode text'), else 'utf-8' if the whole file
-    decodes as UTF-8, else the Python codec of its single-byte encoding
-    (:func:`legacy_encoding` of its first words with non-ASCII bytes, :data:`_WORDS`):
+    decodes as UTF-8, else the Python codec of its legacy encoding (:func:`legacy_encoding`
+    of its first :data:`_WORDS` distinct words with non-ASCII bytes):
     'cp1252' for Windows-era European exports ('Käse' as one byte), 'cp1251' for a Russian
     one, 'mac_roman' for a Mac's.
 
     Decided before DuckDB reads the file: a failed read inside the load's transaction aborts
     the transaction, so trying UTF-8 first and falling back could never work."""
     import codecs
-    import re
 
     with open_binary(path) as f:
         head = f.read(4)
@@ -164,7 +170,7 @@ def text_encoding(path: Path) -> str:
     with open_binary(path) as f:
         for _ in range(_WORDS_MEGABYTES):
             block = f.read(1 << 20)
-            words.update(re.findall(rb"[^\s;,|\"]*[\x80-\xff][^\s;,|\"]*", block))
+            words |= non_ascii_words(block)
             if len(words) >= _WORDS or not block:
                 break
     return legacy_encoding(words)
