@@ -373,7 +373,7 @@ _BY_WORDS: dict[str, _Words] = {
          "gender", "sex", "country", "region", "phone", "address", "first", "last", "count",
          "status", "note", "tier", "birth", "created", "signup", "is", "has", "flag",
          # Etsy's 'VAT Paid by Buyer': money, not a customer
-         "vat", "tax", "paid", "pay", "fee", "price", "amount", "total", "cost", "discount"),
+         "vat", "tax", "paid", "payment", "fee", "price", "amount", "total", "cost", "discount"),
         prefer=frozenset({"id", "key", "no", "number", "code", "unique", "nr", "num"})),
     s.ORDERED_AT: _Words(
         frozenset({"date", "datetime", "timestamp", "dt", "dat", "ts"}),
