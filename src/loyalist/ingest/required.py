@@ -69,7 +69,9 @@ def check_required(adapter: Adapter, headers: Sequence[str], file: str,
             raise DataError(
                 f"{file}: this file does not look like sales lines ({why}; its columns are: "
                 f"{columns}); leave it out, or load it with --table "
-                f"{OTHER_TABLES} if it is one of those")
+                f"{OTHER_TABLES} if it is one of those; if it is sales lines whose columns "
+                "have names Loyalist does not know, name them with --map, e.g. --map "
+                "unit_price=<column> --map ordered_at=<column>")
     if missing:
         names = [c if c != s.UNIT_PRICE else f"{c} (or {s.AMOUNT}, the line total)"
                  for c in missing]
