@@ -28,10 +28,13 @@ def continuation_lines(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, r
     if o not in a.columns or s.ORDERED_AT not in a.columns:
         return []
     blank = [f'NOT "__has_{c}"' for c in (o, s.ORDERED_AT, s.CUSTOMER_ID) if c in a.columns]
+    cont = f"{' AND '.join(blank)} AND {s.PRODUCT_ID} IS NOT NULL"
+    if not con.execute(f"SELECT count(*) FROM {table} WHERE {cont}").fetchall()[0][0]:
+        return []  # (a cheap scan first: the window below orders every line)
     n = con.execute(f"""
         UPDATE {table} SET {o} = f.o, __dup = 1 FROM (
             SELECT {ROW} AS r, o FROM (
-                SELECT {ROW}, {' AND '.join(blank)} AND {s.PRODUCT_ID} IS NOT NULL AS cont,
+                SELECT {ROW}, {cont} AS cont,
                        last_value({o} IGNORE NULLS) OVER (
                            ORDER BY {ROW} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS o
                 FROM {table})
@@ -118,10 +121,14 @@ def one_customer(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, rule: s
     report's sentence."""
     if s.CUSTOMER_ID not in a.columns:
         return []
-    customers, orders, who = con.execute(
-        f"SELECT count(DISTINCT {s.CUSTOMER_ID}), count(DISTINCT {s.ORDER_ID}), "
-        f"any_value({s.CUSTOMER_ID}) FROM {table} WHERE __rule IS NULL").fetchall()[0]
-    if customers != 1 or orders <= ONE_CUSTOMER_ORDERS:
+    low, high = con.execute(f"SELECT min({s.CUSTOMER_ID}), max({s.CUSTOMER_ID}) FROM {table} "
+                            "WHERE __rule IS NULL").fetchall()[0]
+    if low is None or low != high:  # (cheaper than counting distinct ids and orders)
+        return []
+    who = low
+    orders = con.execute(f"SELECT count(DISTINCT {s.ORDER_ID}) FROM {table} "
+                         "WHERE __rule IS NULL").fetchall()[0][0]
+    if orders <= ONE_CUSTOMER_ORDERS:
         return []
     con.execute(f'UPDATE {table} SET {s.CUSTOMER_ID} = NULL, "__has_{s.CUSTOMER_ID}" = FALSE')
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
