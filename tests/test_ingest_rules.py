@@ -799,11 +799,17 @@ def test_a_store_with_e_mail_ids_in_their_written_case_is_migrated_once(tmp_path
 
 @pytest.mark.parametrize("placeholder", ["walk-in", "Walk In Customer", "Walk-in customer",
                                          "CASH", "Cash Customer", "Cash Sale", "Guest", "0",
-                                         "N/A", "-", "unknown"])
+                                         "N/A", "-", "unknown",
+                                         # as Latin American, German, French and Russian
+                                         # tills write it (exploratory report 9)
+                                         "Consumidor Final", "Público en General",
+                                         "Laufkunde", "Client de passage",
+                                         "Розничный покупатель"])
 def test_walk_in_and_cash_placeholders_are_guests(tmp_path: Path, placeholder: str) -> None:
     """Tills write a sale without a customer as 'Walk-in customer' or 'Cash Sale' as well as
-    'Guest' or 0: a guest line, not one customer buying for every walk-in; the report says so.
-    A real customer whose name contains such a word stays a customer."""
+    'Guest' or 0 (or 'Consumidor Final', 'Розничный покупатель'): a guest line, not one
+    customer buying for every walk-in; the report says so. A real customer whose name
+    contains such a word stays a customer."""
     rows = [line(order="1", customer=placeholder), line(order="2", customer="Johnny Cash"),
             line(order="3", customer="c1")]
     st, rep = load(tmp_path, rows)

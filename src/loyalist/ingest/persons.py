@@ -48,20 +48,38 @@ GUEST_IDS = ("0", "-1", "guest", "n/a", "na", "none", "null", "unknown", "anonym
 GUEST_WORDS = ("guest", "guestcustomer", "guestcheckout", "guestuser", "walkin",
                "walkincustomer", "walkinclient", "walkinguest", "walkinsale", "cash",
                "cashcustomer", "cashclient", "cashsale", "cashsales", "cashaccount",
-               "anonymouscustomer", "unknowncustomer", "nocustomer", "noname")
+               "anonymouscustomer", "unknowncustomer", "nocustomer", "noname",
+               # the same as tills elsewhere write it (accents dropped): Latin America's
+               # 'Consumidor Final' and 'Público en General', 'Cliente Contado', a German
+               # 'Laufkunde' or 'Barverkauf', a French 'Client de passage', a Russian 1C's
+               # 'Розничный покупатель'
+               "consumidorfinal", "publicoengeneral", "publicogeneral", "clientecontado",
+               "clientegenerico", "clienteocasional", "clientedepassage", "clientdepassage",
+               "clientpassage", "laufkunde", "barverkauf", "barkunde",
+               "розничныйпокупатель", "покупатель", "гость", "частноелицо")
+
+
+def _no_accents(word: str) -> str:
+    """The word without combining marks, as DuckDB's ``strip_accents`` leaves it."""
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKD", word)
+                   if not unicodedata.combining(c))
 
 
 def is_placeholder(e: str, zero: bool = True) -> str:
     """SQL: TRUE when the customer id ``e`` is a placeholder for no customer
     (:data:`GUEST_IDS`, without '0' unless ``zero``; :data:`GUEST_WORDS`)."""
     ids = "(" + ", ".join(f"'{i}'" for i in GUEST_IDS if zero or i != "0") + ")"
-    names = "(" + ", ".join(f"'{w}'" for w in GUEST_WORDS) + ")"
-    first = "(" + ", ".join(sorted({f"'{w[0]}'" for w in GUEST_WORDS})) + ")"
+    # as strip_accents leaves them ('й' is 'и' with a breve)
+    plain = [_no_accents(w) for w in GUEST_WORDS]
+    names = "(" + ", ".join(f"'{w}'" for w in plain) + ")"
+    first = "(" + ", ".join(sorted({f"'{w[0]}'" for w in (*GUEST_WORDS, *plain)})) + ")"
     # the regular expression only for ids starting with one of the words' letters (not for
     # the digits of most shops' ids): it is the costly part, on every line
     return (f"(lower({e}) IN {ids} OR CASE WHEN lower(left(ltrim({e}), 1)) IN {first} "
-            f"THEN regexp_replace(lower({e}), '[^a-z0-9]', '', 'g') IN {names} ELSE FALSE "
-            "END)")
+            f"THEN regexp_replace(strip_accents(lower({e})), '[^\\pL\\pN]', '', 'g') IN "
+            f"{names} ELSE FALSE END)")
 
 
 def zero_is_guest(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter
