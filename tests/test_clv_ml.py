@@ -84,14 +84,17 @@ def test_training_panel_sample_keeps_whole_customers(syn) -> None:  # noqa: ANN0
         sample_customers(panel, 0)
 
 
+class Fixed:
+    """A booster predicting one value."""
+
+    def __init__(self, v: float) -> None:
+        self.v = v
+
+    def predict(self, x: pd.DataFrame) -> np.ndarray:
+        return np.full(len(x), self.v)
+
+
 def test_quantile_sorting_repairs_crossing() -> None:
-    class Fixed:
-        def __init__(self, v: float) -> None:
-            self.v = v
-
-        def predict(self, x: pd.DataFrame) -> np.ndarray:
-            return np.full(len(x), self.v)
-
     m = BoostedCLVModel()
     m.point_ = Fixed(5.0)
     m.quantile_models_ = {0.1: Fixed(9.0), 0.5: Fixed(-3.0), 0.9: Fixed(4.0)}  # crossed
@@ -120,13 +123,6 @@ def test_the_season_a_year_earlier_scales_the_forecasts() -> None:
     factor, at, note = season_factor(pred[short], y[short], cut[short], 90)
     assert (factor, at) == (1.0, None) and note.startswith(
         "no training cutoff a year before the scored window")
-
-    class Fixed:
-        def __init__(self, v: float) -> None:
-            self.v = v
-
-        def predict(self, x: pd.DataFrame) -> np.ndarray:
-            return np.full(len(x), self.v)
 
     model = BoostedCLVModel()
     model.point_ = Fixed(5.0)
