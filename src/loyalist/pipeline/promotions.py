@@ -21,10 +21,8 @@ from loyalist.errors import DataError, ParameterError
 from loyalist.pipeline import fits
 from loyalist.pipeline.store import (
     Progress,
-    closed_before_warning,
+    data_warnings,
     resolve_as_of,
-    stale_data_warning,
-    stray_tail_warning,
 )
 from loyalist.store import Store
 
@@ -272,10 +270,7 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     t0 = time.perf_counter()
     with Store(store_path, read_only=True) as st:
         ts = resolve_as_of(st, as_of)
-        last = st.date_range()[1]
-        stale = ([w for w in (stale_data_warning(last, as_of=ts), stray_tail_warning(st, ts),
-                              closed_before_warning(st, ts, last)) if w]
-                 if stale_check else [])
+        stale = data_warnings(st, ts) if stale_check else []
         clear_notes: list[str] = []
         if params.clear_categories:
             known = st.query(f"SELECT DISTINCT {s.CATEGORY} AS c FROM {s.T_LINES} "

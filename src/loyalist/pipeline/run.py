@@ -33,14 +33,12 @@ from loyalist.pipeline.promotions import (
 )
 from loyalist.pipeline.store import (
     Progress,
-    closed_before_warning,
+    data_warnings,
     features,
     generate,
     ingest,
     load_scenario,
     resolve_as_of,
-    stale_data_warning,
-    stray_tail_warning,
 )
 from loyalist.store import Store
 
@@ -217,10 +215,8 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         ts = resolve_as_of(st, as_of)
         has_category = bool(st.con.execute(
             f"SELECT count({s.CATEGORY}) > 0 FROM {s.T_LINES}").fetchall()[0][0])
-        stale = stale_data_warning(st.date_range()[1], as_of=ts)
-        stray = stray_tail_warning(st, ts)
-        closed = closed_before_warning(st, ts, st.date_range()[1])
-    warnings = [w for w in (stale, stray, closed, *map(quarantined_warning, loads)) if w]
+        warnings = data_warnings(st, ts)
+    warnings += [w for w in map(quarantined_warning, loads) if w]
     for w in warnings:
         log.warning("%s", w)
     day = str(ts.date())

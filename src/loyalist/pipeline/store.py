@@ -150,8 +150,8 @@ def _selling_days(store: Store, as_of: pd.Timestamp) -> tuple[pd.Series, np.ndar
 CLOSED_DAYS = 30
 
 
-def closed_before_warning(store: Store, as_of: pd.Timestamp, last: pd.Timestamp
-                          ) -> str | None:
+def closed_before_warning(store: Store, as_of: pd.Timestamp, last: pd.Timestamp,
+                          daily: tuple[pd.Series, np.ndarray] | None = None) -> str | None:
     """A sentence when the shop sold nothing in the :data:`CLOSED_DAYS` or more days before
     an ``as_of`` inside the data (``last``: the data's last sale), twice any break before
     it: a shop reopening after a renovation looks as if every customer had lapsed, and
@@ -160,7 +160,7 @@ def closed_before_warning(store: Store, as_of: pd.Timestamp, last: pd.Timestamp
     warning speaks)."""
     if as_of > last:
         return None
-    days, _ = _selling_days(store, as_of)
+    days, _ = daily or _selling_days(store, as_of)
     if len(days) < 3:
         return None
     quiet = (as_of.normalize() - days.iloc[-1]).days - 1
@@ -173,14 +173,15 @@ def closed_before_warning(store: Store, as_of: pd.Timestamp, last: pd.Timestamp
             "customers who may simply come back after the closure")
 
 
-def stray_tail_warning(store: Store, as_of: pd.Timestamp) -> str | None:
+def stray_tail_warning(store: Store, as_of: pd.Timestamp,
+                       daily: tuple[pd.Series, np.ndarray] | None = None) -> str | None:
     """A sentence when the store's last orders before ``as_of`` stand apart from the rest:
     at most :data:`STRAY_SHARE` of the orders, after a gap far longer than the shop ever
     closed before (a test order dated today beside a log that ended two years ago, or a year typed
     wrong). Every result then describes the customers as of a day long after the data
     really end: all of them lapsed, "Champions" gone for two years, a forecast from one
     sale, and no stale warning (exploratory report 10). None when there is no such tail."""
-    days, orders = _selling_days(store, as_of)
+    days, orders = daily or _selling_days(store, as_of)
     if len(days) < 3:
         return None
     gaps = days.diff().dt.days.to_numpy()[1:]
@@ -201,6 +202,17 @@ def stray_tail_warning(store: Store, as_of: pd.Timestamp) -> str | None:
             f"customer has not bought for {(as_of - end).days:,} days; unload or fix those "
             f"rows, or pass --as-of {(end + pd.Timedelta(days=1)).date()} to see the "
             "customers as the data leave them")
+
+
+def data_warnings(store: Store, as_of: pd.Timestamp) -> list[str]:
+    """What the data's dates say about results as of ``as_of``: stale data
+    (:func:`stale_data_warning`), a stray tail of orders (:func:`stray_tail_warning`), a
+    closure just before (:func:`closed_before_warning`); the selling days read once."""
+    last = store.date_range()[1]
+    daily = _selling_days(store, as_of)
+    return [w for w in (stale_data_warning(last, as_of=as_of),
+                        stray_tail_warning(store, as_of, daily),
+                        closed_before_warning(store, as_of, last, daily)) if w]
 
 
 def features(store_path: Path, *, as_of: str | None = None, out: Path | None = None,
