@@ -582,3 +582,21 @@ def test_forecast_and_clv_figures_read_as_labelled(built: dict[str, Any],
     scores = q(copy, "SELECT clv_p10, clv_p90 FROM scores")
     width = (scores["clv_p90"] - scores["clv_p10"]).median()
     assert (f"<dt>median p10-p90 width per customer</dt><dd>{width:,.0f}</dd>") in page
+
+
+def test_a_date_axis_over_a_gap_draws_without_warnings() -> None:
+    """Exploratory report 10: two years of months and one stray month two years later made
+    matplotlib print "AutoDateLocator was unable to pick an appropriate interval" on the
+    merchant's screen; it picks its own ticks and says nothing."""
+    import warnings
+
+    import numpy as np
+
+    from loyalist.report.plots import monthly
+
+    months = [*pd.date_range("2022-12-01", "2024-11-01", freq="MS"), pd.Timestamp("2026-11-01")]
+    frame = pd.DataFrame({"month": months, "revenue": np.arange(len(months)) * 10.0,
+                          "customers": np.arange(len(months))})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert monthly(frame).startswith(b"\x89PNG")
