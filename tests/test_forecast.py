@@ -95,6 +95,9 @@ def test_closed_weekday_and_yearly_break_detected() -> None:
     y[(y.index >= "2023-12-23") & (y.index <= "2024-01-02")] = 0.0  # Christmas break
     cal = detect_closures(y)
     assert cal.closed_weekdays == (6,)
+    # said in words too: the console shows the notes, not the --json calendar
+    assert cal.notes()[-1] == ("closed on Sundays (no sale on that weekday in the history), "
+                               "so forecast as 0 then")
     assert cal.season_length == 6
     assert [(s.date().isoformat(), e.date().isoformat()) for s, e in cal.breaks] == [
         ("2023-12-23", "2024-01-02")]

@@ -137,6 +137,12 @@ class BusinessCalendar:
             days = " and ".join(_day_of_month(k) for k in self.month_days)
             out.append(f"sales fall only on {days} of each month (billing days): other days "
                        "are forecast as 0, billing days from the earlier billing days")
+        if self.closed_weekdays:  # said in the console too, not only in --json
+            import calendar
+
+            days = " and ".join(f"{calendar.day_name[w]}s" for w in self.closed_weekdays)
+            out.append(f"closed on {days} (no sale on that weekday in the history), so "
+                       "forecast as 0 then")
         return out
 
 
