@@ -15,6 +15,13 @@ from loyalist.ingest.adapters import Adapter
 from loyalist.ingest.read import ROW
 
 
+def _apply_rules(con: duckdb.DuckDBPyConnection, table: str, rule: str) -> None:
+    """The quarantine rules (``rule``, a SQL CASE) applied again to every line of the staged
+    ``table``, after a repair changed its values."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
+                f"SELECT * REPLACE ({rule} AS __rule) FROM {table} p")
+
+
 def continuation_lines(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, rule: str
                        ) -> list[str]:
     """Exports that write an order's own fields on its first line only, its order id too
@@ -42,8 +49,7 @@ def continuation_lines(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, r
         WHERE {table}.{ROW} = f.r""").fetchall()[0][0]
     if not n:
         return []
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "  # the rules see the ids
-                f"SELECT * REPLACE ({rule} AS __rule) FROM {table} p")
+    _apply_rules(con, table, rule)  # the rules see the ids
     return [f"{n:,} line(s) with a product and no order id ({a.columns[o]!r}), date or "
             "customer continue the order of the line above them (order details on its first "
             "line only)"]
@@ -103,8 +109,7 @@ def fill_from_order(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, rule
                          "from another line of the same order, which says the order is no "
                          "sale")
     if notes:  # the rules see the filled values
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
-                    f"SELECT * REPLACE ({rule} AS __rule) FROM {table} p")
+        _apply_rules(con, table, rule)
     return notes
 
 
@@ -131,8 +136,7 @@ def one_customer(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, rule: s
     if orders <= ONE_CUSTOMER_ORDERS:
         return []
     con.execute(f'UPDATE {table} SET {s.CUSTOMER_ID} = NULL, "__has_{s.CUSTOMER_ID}" = FALSE')
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
-                f"SELECT * REPLACE ({rule} AS __rule) FROM {table} p")
+    _apply_rules(con, table, rule)
     return [f"{s.CUSTOMER_ID} ({a.columns[s.CUSTOMER_ID]!r}) names one customer, {who!r}, on "
             f"all {orders:,} orders: the account the file belongs to, not the buyers, so every "
             "line is a guest line; name the buyers' column with --map customer_id=<column> if "
@@ -152,8 +156,7 @@ def product_from_description(con: duckdb.DuckDBPyConnection, a: Adapter, table: 
           AND {s.DESCRIPTION} IS NOT NULL""").fetchall()[0][0]
     if not n:
         return []
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "  # the rules see the products
-                f"SELECT * REPLACE ({rule} AS __rule) FROM {table} p")
+    _apply_rules(con, table, rule)  # the rules see the products
     return [f"{n:,} line(s) with an empty product id ({a.columns[s.PRODUCT_ID]!r}) are the "
             f"product their description ({a.columns[s.DESCRIPTION]!r}) names"]
 
@@ -220,8 +223,7 @@ def split_reused_orders(con: duckdb.DuckDBPyConnection, table: str, rule: str) -
     con.execute(f"DROP TABLE {table}_reused")
     if not renamed:  # every group is one the store holds (lines loaded again)
         return []
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "  # the rules see the new ids
-                f"SELECT * REPLACE ({rule} AS __rule) FROM {table} p")
+    _apply_rules(con, table, rule)  # the rules see the new ids
     held = (f"; {n_stored:,} of them name orders of earlier loads, which keep their ids"
             if n_stored else "")
     return [f"{n_ids:,} order id(s) are reused by different customers, days or stores "
