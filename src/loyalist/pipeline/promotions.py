@@ -23,6 +23,7 @@ from loyalist.pipeline.store import (
     Progress,
     data_warnings,
     resolve_as_of,
+    selling_days,
 )
 from loyalist.store import Store
 
@@ -154,13 +155,8 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
         cust = cust.join(last, how="left")
     from loyalist.promote.season import closed_season, promotion_season_factors, seasonal_factor
 
-    daily = st.query(f"""SELECT CAST({s.ORDERED_AT} AS DATE) AS day,
-                                count(DISTINCT {s.ORDER_ID}) AS orders
-                         FROM {s.T_TRANSACTIONS}
-                         WHERE {s.ORDERED_AT} < ? AND {s.LINE_KIND} = 'sale' GROUP BY 1""",
-                     [ts.to_pydatetime()])
-    daily = pd.Series(daily["orders"].to_numpy(dtype=float),
-                      index=pd.to_datetime(daily["day"])).sort_index()
+    days, orders = selling_days(st, ts)
+    daily = pd.Series(orders, index=pd.DatetimeIndex(days))
     if len(daily):
         daily = daily.reindex(pd.date_range(daily.index.min(), ts - pd.Timedelta(days=1)),
                               fill_value=0.0)

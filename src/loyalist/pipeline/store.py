@@ -135,8 +135,9 @@ def stale_data_warning(last: pd.Timestamp, today: pd.Timestamp | None = None, *,
 STRAY_SHARE, STRAY_GAP_DAYS, STRAY_GAP_TIMES = 0.01, 90, 10
 
 
-def _selling_days(store: Store, as_of: pd.Timestamp) -> tuple[pd.Series, np.ndarray]:
-    """The days with sales before ``as_of``, in order, and their orders."""
+def selling_days(store: Store, as_of: pd.Timestamp) -> tuple[pd.Series, np.ndarray]:
+    """The days with sales before ``as_of``, in order, and their orders (the plan's season
+    reads them too)."""
     daily = store.query(f"""SELECT CAST({s.ORDERED_AT} AS DATE) AS day,
                                    count(DISTINCT {s.ORDER_ID}) AS orders
                             FROM {s.T_TRANSACTIONS}
@@ -160,7 +161,7 @@ def closed_before_warning(store: Store, as_of: pd.Timestamp, last: pd.Timestamp,
     warning speaks)."""
     if as_of > last:
         return None
-    days, _ = daily or _selling_days(store, as_of)
+    days, _ = daily or selling_days(store, as_of)
     if len(days) < 3:
         return None
     quiet = (as_of.normalize() - days.iloc[-1]).days - 1
@@ -181,7 +182,7 @@ def stray_tail_warning(store: Store, as_of: pd.Timestamp,
     wrong). Every result then describes the customers as of a day long after the data
     really end: all of them lapsed, "Champions" gone for two years, a forecast from one
     sale, and no stale warning (exploratory report 10). None when there is no such tail."""
-    days, orders = daily or _selling_days(store, as_of)
+    days, orders = daily or selling_days(store, as_of)
     if len(days) < 3:
         return None
     gaps = days.diff().dt.days.to_numpy()[1:]
@@ -209,7 +210,7 @@ def data_warnings(store: Store, as_of: pd.Timestamp) -> list[str]:
     (:func:`stale_data_warning`), a stray tail of orders (:func:`stray_tail_warning`), a
     closure just before (:func:`closed_before_warning`); the selling days read once."""
     last = store.date_range()[1]
-    daily = _selling_days(store, as_of)
+    daily = selling_days(store, as_of)
     return [w for w in (stale_data_warning(last, as_of=as_of),
                         stray_tail_warning(store, as_of, daily),
                         closed_before_warning(store, as_of, last, daily)) if w]
