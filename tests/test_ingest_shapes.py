@@ -1939,3 +1939,119 @@ def test_each_till_numbers_its_own_receipts(tmp_path: Path) -> None:
     assert got.customer_id.isna().tolist() == [False, False, True, True]
     assert "order_id is the till ('Kasse') and the receipt ('Bon-Nr.'), till/receipt: each "\
            "till numbers its own receipts" in rep["assumptions"]
+
+
+def test_nordic_column_names(tmp_path: Path) -> None:
+    """Exploratory report 9: a Swedish Zettle export (Datum, Tid, Kvittonummer, Produkt,
+    Antal, Styckpris, Totalt) was refused as 'not sales lines'. Swedish, Danish, Norwegian
+    and Finnish names are read, 'Tid' as the time only beside them (in an English file
+    'TID' is a terminal's id), and letters NFKD keeps whole ('ø', 'æ') are spelt out."""
+    path = tmp_path / "Zettle-Försäljning.csv"
+    path.write_text("Datum;Tid;Kvittonummer;Produkt;Antal;Styckpris;Totalt;Enhet\n"
+                    "2025-05-03;07:34;1001;Cappuccino;2;45,00;90,00;iPad Kassa 1\n"
+                    "2025-05-03;07:34;1001;Kaffe bryggt;1;32,00;32,00;iPad Kassa 1\n"
+                    "2025-05-04;09:10;1002;Kanelbulle;3;1 149,00;3 447,00;iPad Kassa 1\n",
+                    encoding="utf-8")
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert rep["columns"] == {"order_id": "Kvittonummer", "ordered_at": "Datum",
+                              "product_id": "Produkt", "quantity": "Antal",
+                              "unit_price": "Styckpris", "ordered_time": "Tid"}
+    assert rep["revenue_loaded"] == 3569.0
+    assert st.query("SELECT max(ordered_at) AS t FROM transactions").t[0] == \
+        pd.Timestamp("2025-05-04 09:10")
+    danish = tmp_path / "da" / "salg.csv"
+    danish.parent.mkdir()
+    danish.write_text("Dato;Ordrenummer;Kundenummer;Varenummer;Antal;Beløb\n"
+                      "03.05.2025;A1;K7;V1;1;120,50\n04.05.2025;A2;K8;V2;2;80,00\n",
+                      encoding="utf-8")
+    st, (rep,) = _ingest(danish.parent, [danish])
+    assert rep["columns"] == {"order_id": "Ordrenummer", "ordered_at": "Dato",
+                              "customer_id": "Kundenummer", "product_id": "Varenummer",
+                              "quantity": "Antal", "amount": "Beløb"}
+    assert rep["customers"] == 2 and rep["revenue_loaded"] == 200.5
+    english = tmp_path / "en" / "sales.csv"
+    english.parent.mkdir()
+    english.write_text("Date,Invoice,Customer,Product,Qty,Price,TID\n"
+                       "2025-01-02 10:00,1,C1,A,1,10,TERM01\n"
+                       "2025-01-03 11:00,2,C2,B,2,5,TERM02\n", encoding="utf-8")
+    _, (rep,) = _ingest(english.parent, [english])
+    assert "ordered_time" not in rep["columns"] and rep["rows_loaded"] == 2
+
+
+def test_a_customers_phone_or_name_when_the_file_has_no_id(tmp_path: Path) -> None:
+    """Exploratory report 9: an Indian billing app's sale report names its customers only by
+    'Party Name' and 'Party Phone No.': every line was a guest line, 0 customers. The phone
+    is the customer then (said), and a walk-in's 'Cash Sale' is still a guest."""
+    path = tmp_path / "Sale_Report.csv"
+    path.write_text("Date,Invoice No.,Party Name,Party Phone No.,Item Name,Item Code,Quantity,"
+                    "Price/Unit,Amount\n"
+                    "01/05/2025,INV-1,Vikram Iyer,9892200839,Dupatta,DP-4,1,₹749.00,₹749.00\n"
+                    "02/05/2025,INV-2,Cash Sale,,Dupatta,DP-4,1,₹749.00,₹749.00\n"
+                    "03/06/2025,INV-3,Vikram Iyer,9892200839,Sherwani,SH-5,2,\"₹32,500.00\","
+                    "\"₹65,000.00\"\n", encoding="utf-8")
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert rep["columns"]["customer_id"] == "Party Phone No."
+    assert rep["customers"] == 1 and rep["rules"]["guest"] == 1
+    assert any(a.startswith("customer_id read from column 'Party Phone No.': the file has no "
+                            "customer id or e-mail") for a in rep["assumptions"])
+    names = tmp_path / "names" / "sales.csv"
+    names.parent.mkdir()
+    names.write_text("Date,Invoice,Customer Name,Product,Qty,Price\n"
+                     "2025-01-02,1,Ann Lee,A,1,10\n2025-01-03,2,Bob Ray,B,2,5\n"
+                     "2025-01-04,3,Ann Lee,A,1,10\n", encoding="utf-8")
+    _, (rep,) = _ingest(names.parent, [names])
+    assert rep["columns"]["customer_id"] == "Customer Name" and rep["customers"] == 2
+
+
+def test_ebay_orders_report(tmp_path: Path) -> None:
+    """Exploratory report 9: eBay's orders report (a blank first line; a multi-item order is a
+    summary row with the order's 'Total Price' and no item, then one row per item with its
+    'Sold For'; two footer lines) was refused: the footer made DuckDB's sniffer take '|' for
+    the delimiter. The order is the 'Order Number' (not the item's 'Transaction ID'), the
+    price 'Sold For', the summary rows are ``order_summary`` and the footer ``totals_row``,
+    none of them in the revenue read."""
+    head = ('"Sales Record Number","Order Number","Buyer Email","Item Number","Item Title",'
+            '"Quantity","Sold For","Total Price","Sale Date","Transaction ID"')
+    rows = ['"5001","23-1","lena@x.com","","","3","","$105.00","2025-05-01",""',
+            '"5002","23-1","lena@x.com","3640","Jeans","1","$45.00","","2025-05-01","455"',
+            '"5003","23-1","lena@x.com","3641","Belt","2","$30.00","","2025-05-01","456"',
+            '"5004","23-2","olga@x.com","3640","Jeans","1","$45.00","$52.00","2025-06-02","457"']
+    path = tmp_path / "eBay-OrdersReport.csv"
+    path.write_text("\n" + "\n".join([head, *rows]) + "\n\n"
+                    '"4 record(s) downloaded,from May-01-25 to Jun-30-25"\n\n'
+                    '"Seller ID : vintage_finds"\n', encoding="utf-8")
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert rep["columns"]["order_id"] == "Order Number"
+    assert rep["columns"]["unit_price"] == "Sold For"
+    assert rep["columns"]["description"] == "Item Title"
+    assert (rep["rows_read"], rep["rows_loaded"]) == (6, 3)
+    assert rep["rules"]["order_summary"] == 1 and rep["rules"]["totals_row"] == 2
+    assert rep["revenue_read"] == rep["revenue_loaded"] == 150.0
+    assert rep["orders"] == 2
+    assert any("the last 2 line(s) hold one value each below the data ('4 record(s) "
+               "downloaded,from May-01-25 to Jun-30-25', 'Seller ID : vintage_finds')" in a
+               for a in rep["assumptions"])
+
+
+def test_an_order_refunded_in_full_is_no_sale(tmp_path: Path) -> None:
+    """Exploratory report 9: Magento's order grid says 'Closed' for an order refunded in full
+    (its 'Total Refunded' is the grand total), which was loaded as a sale. An order whose
+    refund column holds at least its lines' value is quarantined as cancelled_order; a
+    partial refund stays with the lines and is said."""
+    path = tmp_path / "export.csv"
+    path.write_text('"ID","Purchase Date","Customer Email","Subtotal","Grand Total (Purchased)",'
+                    '"Status","Total Refunded"\n'
+                    '"0001","May 1, 2025 9:33:13 AM","a@x.com","€88.99","€93.99","Closed",'
+                    '"€93.99"\n'
+                    '"0002","May 2, 2025 9:33:13 AM","b@x.com","€60.00","€65.00","Complete",'
+                    '"€10.00"\n'
+                    '"0003","May 3, 2025 9:33:13 AM","a@x.com","€20.00","€25.00","Complete",'
+                    '"€0.00"\n', encoding="utf-8")
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert rep["rules"]["cancelled_order"] == 1
+    assert rep["revenue_loaded"] == 80.0
+    assert "1 order(s) whose 'Total Refunded' is their whole value (93.99 in all) were "\
+           "refunded in full: their 1 line(s) are no sales and are quarantined as "\
+           "cancelled_order" in rep["assumptions"]
+    assert any(a.startswith("'Total Refunded' holds order-level refunds (10.00 in all)")
+               for a in rep["assumptions"])

@@ -139,14 +139,17 @@ CDNOW_TEXT_LAYOUTS = {
 # --- generic: canonical names or common synonyms, overridable with --map ----------------------
 #: the product id of every line of a file without product lines (an order-level export)
 NO_PRODUCT = "(no product detail)"
-# The same columns as German, French, Spanish, Italian, Dutch, Portuguese and Polish tills and
-# shops name them (normalised: accents dropped), after the English names. Left out on purpose:
+# The same columns as German, French, Spanish, Italian, Dutch, Portuguese, Polish, Swedish,
+# Danish, Norwegian and Finnish tills and shops name them (normalised: accents dropped), after
+# the English names. Left out on purpose:
 # words that mean something else in an English file ('reference', 'code', 'nota') or a
 # person's name ('nombre', 'nom').
 EU_CUSTOMER = ("kunde", "kundennummer", "kundennr", "kundenid", "kundenkarte", "numeroclient",
                "idclient", "codeclient", "cliente", "idcliente", "numerocliente",
                "codicecliente", "klant", "klantnummer", "klantid", "klient", "idklienta",
-               "nclient", "numerodeclient", "ncliente", "numerodecliente")
+               "nclient", "numerodeclient", "ncliente", "numerodecliente",
+               "kund", "kundnummer", "kundnr", "kundid", "kundenummer", "kundenr",
+               "asiakas", "asiakasnumero", "asiakasnro", "asiakastunnus")
 _EU_ORDER = ("bestellung", "bestellnummer", "bestellnr", "auftrag", "auftragsnummer",
              "rechnung", "rechnungsnummer", "rechnungsnr", "beleg", "belegnummer", "belegnr",
              "bon", "bonnummer", "bonnr", "kassenbon", "commande", "numerocommande",
@@ -158,42 +161,63 @@ _EU_ORDER = ("bestellung", "bestellnummer", "bestellnr", "auftrag", "auftragsnum
              "nfacture", "numerodefacture", "ncommande", "numerodecommande", "nticket",
              "npedido", "numerodepedido", "numerodopedido", "nfactura", "numerodefactura",
              "nordine",
-             "nfattura", "numerodiordine")
+             "nfattura", "numerodiordine",
+             # Swedish (Zettle's 'Kvittonummer'), Danish, Norwegian, Finnish
+             "ordernummer", "ordernr", "kvitto", "kvittonummer", "kvittonr", "fakturanummer",
+             "fakturanr", "ordre", "ordrenummer", "ordrenr", "kvittering", "kvitteringsnummer",
+             "kvitteringsnr", "tilaus", "tilausnumero", "kuitti", "kuittinumero",
+             "lasku", "laskunumero")
 _EU_DATE = ("datum", "belegdatum", "rechnungsdatum", "bestelldatum", "verkaufsdatum",
             "datecommande", "datefacture", "datevente", "fecha", "fechapedido", "fechaventa",
             "fechafactura", "dataordine", "datavendita", "besteldatum", "factuurdatum",
-            "datapedido", "datavenda", "datazamowienia", "datasprzedazy", "data")
-_EU_TIME = ("uhrzeit", "zeit", "heure", "hora", "ora", "orario", "tijd", "tijdstip", "godzina")
+            "datapedido", "datavenda", "datazamowienia", "datasprzedazy", "data",
+            "orderdatum", "fakturadatum", "forsaljningsdatum", "kopdatum", "dato",
+            "ordredato", "fakturadato", "salgsdato", "kobsdato", "paivamaara", "pvm",
+            "tilauspaiva", "myyntipaiva")
+_EU_TIME = ("uhrzeit", "zeit", "heure", "hora", "ora", "orario", "tijd", "tijdstip", "godzina",
+            "klockslag", "klokkeslett", "klokkeslaet", "kellonaika", "aika")
 EU_PRODUCT = ("artikel", "artikelnummer", "artikelnr", "artikelid", "produkt", "produktid",
               "produktnummer", "codeproduit", "idproduit", "produit", "codearticle",
               "producto", "idproducto", "codigoproducto", "articulo", "prodotto",
               "codicearticolo", "codiceprodotto", "articolo", "artikelcode", "produto",
-              "codigoproduto", "towar", "indeks")
+              "codigoproduto", "towar", "indeks", "vara", "varunummer", "varunr",
+              "vare", "varenummer", "varenr", "tuote", "tuotenumero",
+              "tuotekoodi")
 _EU_QUANTITY = ("menge", "anzahl", "stuck", "stueck", "quantite", "qte", "cantidad",
                 "unidades", "quantita", "qta", "aantal", "hoeveelheid", "quantidade", "qtd",
-                "ilosc")
+                "ilosc", "antal", "antall", "kvantitet", "maara", "lukumaara", "kpl")
 _EU_PRICE = ("preis", "einzelpreis", "stuckpreis", "stueckpreis", "verkaufspreis", "vkpreis",
              "prix", "prixunitaire", "pu", "precio", "preciounitario", "prezzo",
              "prezzounitario", "prijs", "stuksprijs", "eenheidsprijs", "preco",
-             "precounitario", "cena", "cenajednostkowa")
+             "precounitario", "cena", "cenajednostkowa", "pris", "styckpris", "enhetspris",
+             "apris", "stykpris", "enhedspris", "stykkpris", "hinta", "yksikkohinta", "ahinta")
 _EU_AMOUNT = ("betrag", "umsatz", "gesamtpreis", "gesamtbetrag", "summe", "bruttobetrag",
               "nettobetrag", "montant", "montantttc", "montantht", "chiffredaffaires",
               "importe", "monto", "ventas", "importo", "totale", "bedrag", "totaal", "omzet",
-              "valor", "valortotal", "wartosc", "kwota")
+              "valor", "valortotal", "wartosc", "kwota", "belopp", "totalt", "summa",
+              "totalbelopp", "forsaljning", "omsattning", "belob", "belop", "salg",
+              "omsaetning", "omsetning", "yhteensa", "myynti", "kokonaissumma")
 EU_CATEGORY = ("kategorie", "warengruppe", "produktgruppe", "categorie", "famille", "rayon",
-               "categoria", "familia", "productgroep", "kategoria")
+               "categoria", "familia", "productgroep", "kategoria", "kategori", "varugrupp",
+               "produktgrupp", "varegruppe", "tuoteryhma", "tuotekategoria")
 EU_DESCRIPTION = ("bezeichnung", "artikelbezeichnung", "artikelname", "produktname",
                   "libelle", "designation", "nomproduit", "descripcion", "nombreproducto",
                   "descrizione", "nomeprodotto", "omschrijving", "productnaam", "descricao",
-                  "nomeproduto", "opis", "nazwa", "nazwatowaru")
+                  "nomeproduto", "opis", "nazwa", "nazwatowaru", "benamning", "beskrivning",
+                  "produktnamn", "artikelnamn", "varunamn", "beskrivelse", "varenavn",
+                  "produktnavn", "varebeskrivelse", "kuvaus", "nimike", "tuotenimi")
 _EU_STORE = ("filiale", "geschaft", "markt", "magasin", "boutique", "tienda", "sucursal",
-             "negozio", "puntovendita", "winkel", "filiaal", "loja", "sklep")
+             "negozio", "puntovendita", "winkel", "filiaal", "loja", "sklep", "butik",
+             "butikk", "myymala", "kauppa")
 
 #: names that say the file is not English (so its dates are day first): the lists above but
 #: the words English files use too
 EU_NAMES = frozenset((*EU_CUSTOMER, *_EU_ORDER, *_EU_DATE, *_EU_TIME, *EU_PRODUCT,
                       *_EU_QUANTITY, *_EU_PRICE, *_EU_AMOUNT, *EU_CATEGORY, *EU_DESCRIPTION,
                       *_EU_STORE)) - {"ticket", "boutique", "data"}
+#: Swedish, Danish and Norwegian for the time of day, taken only beside other column names
+#: in a language of :data:`EU_NAMES`: in an English file 'TID' is a terminal's id
+_NORDIC_TIME = "tid"
 
 #: canonical column -> the names it is found under (lower-cased, non-alphanumerics removed),
 #: tried in this order
@@ -203,9 +227,11 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
                     "customeremail", "email", "emailaddress",
                     # WooCommerce's 'Email (Billing)', Etsy's 'Buyer' (a user name)
                     "emailbilling", "billingemail", "buyer", "buyeremail", *EU_CUSTOMER),
+    # an order number before a transaction id: eBay's 'Transaction ID' is one item of the
+    # order its 'Order Number' names
     s.ORDER_ID: ("orderid", "order", "invoice", "invoiceno", "invoiceid", "receipt",
-                 "receiptid", "receiptno", "transactionid", "ticketid", "basketid", "orderno",
-                 "ordernumber", "billno",
+                 "receiptid", "receiptno", "orderno", "ordernumber", "transactionid",
+                 "ticketid", "basketid", "billno",
                  "incrementid",  # Magento's order number (#000000101)
                  "orderref", "orderreference",  # Odoo's 'Order Ref' (Shop/0001)
                  "receiptnumber", "receiptnr",
@@ -223,7 +249,9 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
     s.QUANTITY: ("quantity", "qty", "units", "count", "pieces", "amountunits",
                  "quantityrefund",  # WooCommerce's 'Quantity (- Refund)': net of refunds
                  *_EU_QUANTITY),
-    s.UNIT_PRICE: ("unitprice", "price", "priceeach", "itemprice", "sellingprice", *_EU_PRICE),
+    s.UNIT_PRICE: ("unitprice", "price", "priceeach", "itemprice", "sellingprice",
+                   "soldfor",  # eBay's price of the item ('Total Price' is the order's)
+                   *_EU_PRICE),
     s.AMOUNT: ("amount", "total", "linetotal", "sales", "revenue", "value", "netamount",
                "totalamount", "lineamount", "turnover", "ordertotal", "ordervalue",
                "ordertotalamount", "totalprice", "grandtotal", "salesamount", "netsales",
@@ -236,7 +264,7 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
     s.DESCRIPTION: ("description", "productname", "itemname", "lineitemname",
                     # a web shop's JSON order, its lines flattened as line_items_<field>
                     "lineitemsname", "lineitemstitle", "lineitemtitle", "itemsname",
-                    "itemstitle", "articlename",
+                    "itemstitle", "articlename", "itemtitle", "producttitle",
                     "productdescription", "itemdescription", "name", "title", "item",
                     "product", "article", *EU_DESCRIPTION),
     s.STORE_ID: ("storeid", "store", "shop", "shopid", "branch", "pos", "posid", "outlet",
@@ -244,6 +272,19 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
     s.CHANNEL: ("channel", "saleschannel", "kanal", "canal", "canale"),
     s.COUNTRY: ("country", "countrycode", "land", "pays", "pais", "paese", "nazione", "kraj"),
 }
+#: a customer's phone or name (normalised), the customer id of a file that has no id or
+#: e-mail (an Indian billing app's 'Party Name' and 'Party Phone No.'): phones first, since
+#: two people share a name more often than a number
+CUSTOMER_FALLBACK_NAMES = (
+    "customerphone", "customerphoneno", "customerphonenumber", "customermobile",
+    "customermobileno", "customermobilenumber", "partyphone", "partyphoneno",
+    "partyphonenumber", "partymobile", "partymobileno", "buyerphone", "clientphone",
+    "phone", "phoneno", "phonenumber", "mobile", "mobileno", "mobilenumber", "telephone",
+    "contactno", "contactnumber", "telefon", "telefono", "telefone", "telefoon",
+    "customername", "clientname", "buyername", "partyname", "billingname", "billtoname",
+    "customerfullname", "membername", "kundenname", "kundename", "nomclient", "nomduclient",
+    "nombrecliente", "nombredelcliente", "nomecliente", "nomedocliente", "klantnaam",
+    "kundnamn", "kundenavn", "asiakkaannimi", "nazwaklienta")
 #: what the report says when a file's European column names make its dates day first
 DAY_FIRST_NOTE = ("the column names are in a language whose countries write the day first: a "
                   "date that reads both ways (02/01/2024) is 2 January")
@@ -453,11 +494,17 @@ LINE_NUMBER_NAMES = ("orderitemid", "orderitemno", "orderitemnumber", "orderline
                      "itemlineno", "itemlinenumber", "position", "posnr", "positionsnummer")
 
 
+#: letters NFKD does not take apart into a Latin letter and an accent
+_UNACCENTED = str.maketrans({"ß": "ss", "ẞ": "SS", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE",
+                             "œ": "oe", "Œ": "OE", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D",
+                             "ð": "d", "Ð": "D", "þ": "th", "Þ": "TH"})
+
+
 def normalise(name: str) -> str:
     """Lower case, accents and everything but letters and digits dropped: 'Quantité' ->
-    'quantite', 'Stückpreis' -> 'stuckpreis', 'Straße' -> 'strasse', 'Unit Price' ->
-    'unitprice'."""
-    plain = unicodedata.normalize("NFKD", name.replace("ß", "ss").replace("ẞ", "SS"))
+    'quantite', 'Stückpreis' -> 'stuckpreis', 'Straße' -> 'strasse', 'Beløb' -> 'belob',
+    'Omsætning' -> 'omsaetning', 'Unit Price' -> 'unitprice'."""
+    plain = unicodedata.normalize("NFKD", name.translate(_UNACCENTED))
     return re.sub(r"[^0-9a-z]", "", plain.encode("ascii", "ignore").decode().lower())
 
 
@@ -557,6 +604,11 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None,
                            "whose line items are 'Lineitem ...' columns it is the order's name "
                            f"(#1001); map another with --map {s.ORDER_ID}=<column> if that is "
                            "wrong")
+    nordic_time = by_norm.get(_NORDIC_TIME)
+    if (s.ORDERED_TIME not in cols and nordic_time is not None and nordic_time not in used
+            and any(normalise(h) in EU_NAMES for h in cols.values())):
+        cols[s.ORDERED_TIME] = nordic_time
+        used.add(nordic_time)
     if s.ORDERED_TIME in cols and s.ORDERED_AT not in cols and s.ORDERED_TIME not in mapping:
         cols[s.ORDERED_AT] = cols.pop(s.ORDERED_TIME)  # "Time" holding whole timestamps
     for canon, rule in _BY_WORDS.items():  # columns no synonym named, found by their words
@@ -568,6 +620,16 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None,
             used.add(h)
             assumptions.append(f"{canon} read from column {h!r} (found by its name); map "
                                f"another with --map {canon}=<column> if that is wrong")
+    fallback = next((by_norm[n] for n in CUSTOMER_FALLBACK_NAMES
+                     if n in by_norm and by_norm[n] not in used), None)
+    if s.CUSTOMER_ID not in cols and fallback is not None:
+        cols[s.CUSTOMER_ID] = fallback
+        used.add(fallback)
+        assumptions.append(
+            f"{s.CUSTOMER_ID} read from column {fallback!r}: the file has no customer id or "
+            "e-mail, so customers are told apart by it (two customers with the same "
+            "one are read as one, one written two ways as two); map another with --map "
+            f"{s.CUSTOMER_ID}=<column> if the file has an id")
     # an order export whose only money column per item is 'Item Cost' (WooCommerce): with no
     # price per item and at most the order's total, it is what the item sold for
     item_cost = by_norm.get("itemcost")

@@ -23,6 +23,7 @@ from loyalist.ingest.parse import q
 from loyalist.ingest.text import (
     ENCODING_NAMES,
     HEADER_SEARCH_LINES,
+    footer_lines,
     header_cells,
     header_line,
     header_row,
@@ -62,6 +63,8 @@ class Source:
     duplicates: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: columns without a single value (:func:`_empty_columns`): never guessed as anything
     empty: frozenset[str] = frozenset()
+    #: the last rows are this many lines of a report's footer (:func:`footer_lines`)
+    footer: int = 0
 
     @property
     def label(self) -> str:
@@ -168,6 +171,7 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
     raw_names: list[str] | None = None
     notes: tuple[str, ...] = ()
     sheets: list[Sheets] = []
+    footer = 0
     try:
         if kind == "parquet":
             con.execute(
@@ -182,7 +186,7 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
         elif kind == "json":  # an array of records, or one record per line
             notes = _register_json(con, view, p)
         else:
-            notes, raw_names, counted = _register_csv(con, path, view, p, scratch)
+            notes, raw_names, counted, footer = _register_csv(con, path, view, p, scratch)
         desc = con.execute(f"DESCRIBE {view}").fetchall()
         rows = (counted if kind == "csv" else
                 con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0])
@@ -203,6 +207,7 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
         path=path, kind=kind, view=view, headers=headers,
         types={d[0]: d[1] for d in desc}, rows=int(rows), sha256=file_hash(path), notes=notes,
         duplicates=_duplicates(headers, raw_names), empty=_empty_columns(con, view, headers),
+        footer=footer,
     ), sheets
 
 
@@ -347,9 +352,10 @@ def _quoted_delimiter(con: duckdb.DuckDBPyConnection, p: str, enc: str, skip: in
 
 
 def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
-                  scratch: Path) -> tuple[tuple[str, ...], list[str], int]:
+                  scratch: Path) -> tuple[tuple[str, ...], list[str], int, int]:
     """A CSV (any delimiter DuckDB sniffs) as ``view``, every column text, the names of its
-    header line as written (for :func:`_duplicates`) and its number of rows. A file that is not
+    header line as written (for :func:`_duplicates`), its number of rows and how many of the
+    last ones are a report's footer (:func:`footer_lines`). A file that is not
     UTF-8 or UTF-16 is read in its single-byte encoding (:func:`text_encoding`: Windows-1252
     unless its text reads as garbage there) through a UTF-8 copy in ``scratch`` (DuckDB reads
     Latin-1 but refuses its bytes 0x80-0x9F, where Windows puts the euro sign and typographic
@@ -384,7 +390,11 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
     # transaction usable for the message
     with duckdb.connect() as probe:
         if not layout.spaces and layout.quoted:
-            extra += _quoted_delimiter(probe, p, enc, skip)
+            # the delimiter written after the header's first quoted cell; DuckDB's sniffer,
+            # which a report's footer lines can mislead ('|' for eBay's orders report), only
+            # when none follows it
+            extra += (f", delim = {_sql_str(layout.delimiter)}" if layout.delimiter
+                      else _quoted_delimiter(probe, p, enc, skip))
         src = (f"read_csv({p}, all_varchar = true, encoding = '{enc}', "
                f"sample_size = 20480, strict_mode = false, null_padding = true, skip = {skip}"
                f"{extra})")
@@ -403,7 +413,12 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
         notes.append(f"the column names are on line {skip + 1}: the {skip} line(s) above them "
                      "(a report title) were skipped")
     raw_names = [] if layout.headerless else header_cells(path, enc, skip, layout.spaces)
-    return tuple(notes), raw_names, int(rows)
+    footer = [] if layout.spaces else footer_lines(path, enc, layout.delimiter, layout.columns)
+    if footer:
+        shown = ", ".join(repr(f[:60]) for f in footer)
+        notes.append(f"the last {len(footer)} line(s) hold one value each below the data "
+                     f"({shown}): a report's footer, not sales, quarantined as totals_row")
+    return tuple(notes), raw_names, int(rows), len(footer)
 
 
 #: words naming an order's list of lines in a nested JSON export (Shopify's line_items, ...)

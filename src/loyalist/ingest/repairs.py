@@ -11,8 +11,10 @@ from __future__ import annotations
 import duckdb
 
 from loyalist import schema as s
-from loyalist.ingest.adapters import Adapter
-from loyalist.ingest.read import ROW
+from loyalist.ingest import parse
+from loyalist.ingest.adapters import Adapter, normalise
+from loyalist.ingest.notes import ORDER_ADJUSTMENTS
+from loyalist.ingest.read import ROW, Source
 
 
 def _apply_rules(con: duckdb.DuckDBPyConnection, table: str, rule: str) -> None:
@@ -230,3 +232,59 @@ def split_reused_orders(con: duckdb.DuckDBPyConnection, table: str, rule: str) -
             f"(a receipt counter that restarts): their lines here were split into {n_orders:,} "
             "orders by customer, day and store, the earliest keeping its id and the others stored "
             f"as '<id>#<day>' (e.g. {renamed[0][0]!r}){held}"]
+
+
+def refunded_orders(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str,
+                    rule: str) -> list[str]:
+    """An order export's refund column ('Total Refunded', 'Refunded Amount':
+    :data:`~loyalist.ingest.notes.ORDER_ADJUSTMENTS`) holding at least the value of the
+    order's lines says the order was refunded in full, whatever its status says (Magento's
+    'Closed'): its lines are no sales and are quarantined as ``cancelled_order``. A partial
+    refund stays with the lines (:func:`~loyalist.ingest.notes.order_adjustments` says how
+    much). The refund is the order's largest (written on its first line, or on every line).
+    Returns the report's sentence."""
+    used = set(a.columns.values()) | set(a.cost_columns.values())
+    col = next((h for h in src.headers
+                if ORDER_ADJUSTMENTS.get(normalise(h)) == "refunds" and h not in used), None)
+    if col is None:
+        return []
+    o = s.ORDER_ID
+    refund = parse.number_expr(con, src.view, col, src.types[col])
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {table}_refunded AS
+        SELECT t.{o}, max(f.refund) AS refund, count(*) AS lines FROM {table} t
+        JOIN (SELECT {ROW}, abs({refund}) AS refund FROM {src.view}) f USING ({ROW})
+        WHERE t.__rule IS NULL AND t.{o} IS NOT NULL GROUP BY t.{o}
+        HAVING max(f.refund) > 0 AND sum(t.{s.QUANTITY} * t.{s.UNIT_PRICE}) > 0
+           AND max(f.refund) >= sum(t.{s.QUANTITY} * t.{s.UNIT_PRICE}) - 0.005""")
+    orders, lines, total = con.execute(f"SELECT count(*), sum(lines), sum(refund) "
+                                       f"FROM {table}_refunded").fetchall()[0]
+    if not orders:
+        return []
+    con.execute(f"UPDATE {table} SET __status_cancelled = TRUE WHERE __rule IS NULL "
+                f"AND {o} IN (SELECT {o} FROM {table}_refunded)")
+    _apply_rules(con, table, rule)
+    return [f"{orders:,} order(s) whose {col!r} is their whole value ({total:,.2f} in all) were "
+            f"refunded in full: their {lines:,} line(s) are no sales and are quarantined as "
+            "cancelled_order"]
+
+
+def order_summaries(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """A line without a product in an order of two or more product lines, with no price or
+    quantity, or the quantity of those lines together, is the order's summary, header or
+    payment row (eBay writes a multi-item order's totals on a row of its own above its items;
+    a till's 'Sale' row sums its 'Sale Line' rows): quarantined as ``order_summary`` rather
+    than ``missing_product_id``, a sale's missing product. Run after every repair (it is not
+    one of the rules :func:`_apply_rules` applies)."""
+    o, qty = s.ORDER_ID, s.QUANTITY
+    if not con.execute(f"SELECT count(*) FROM {table} WHERE __rule = 'missing_product_id'"
+                       ).fetchall()[0][0]:
+        return
+    con.execute(f"""
+        UPDATE {table} SET __rule = 'order_summary' FROM (
+            SELECT {o} AS o, sum({qty}) AS units FROM {table}
+            WHERE {s.PRODUCT_ID} IS NOT NULL AND {o} IS NOT NULL
+            GROUP BY {o} HAVING count(*) >= 2) items
+        WHERE __rule = 'missing_product_id' AND {table}.{o} = items.o
+          AND ({table}.{qty} IS NULL OR {table}.{s.UNIT_PRICE} IS NULL
+               OR abs({table}.{qty} - items.units) < 1e-9)""")

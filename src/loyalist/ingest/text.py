@@ -242,12 +242,15 @@ _VALUE_CELL = rf"^[+-]?[{CURRENCY_SIGNS}]?\d[\d.,:/ T+-]*$"
 class TextLayout:
     """How a text file's rows are laid out: columns aligned with runs of spaces (CDNOW's
     ``   1 19970101  1   11.77``), whether its first row is data rather than names, and
-    whether that row's first cell is quoted (``"ID";"Customer"``)."""
+    whether that row's first cell is quoted (``"ID";"Customer"``), and its delimiter: the one
+    written after a quoted first cell, else the one it holds most of."""
 
     spaces: bool
     headerless: bool
     columns: int
     quoted: bool = False
+    #: the first row's delimiter ('' when it has none)
+    delimiter: str = ""
 
 
 def text_layout(path: Path, encoding: str = "utf-8", skip: int = 0) -> TextLayout:
@@ -275,7 +278,51 @@ def text_layout(path: Path, encoding: str = "utf-8", skip: int = 0) -> TextLayou
     cells = [c.strip().strip('"').strip() for c in first]
     headerless = (any(cells) and known_hits(cells) == 0
                   and all(re.match(_VALUE_CELL, c) for c in cells if c))
-    return TextLayout(spaces, bool(headerless), len(cells), rows[0].lstrip().startswith('"'))
+    quoted = rows[0].lstrip().startswith('"')
+    after = re.match(rf'\s*"(?:[^"]|"")*"\s*([{DELIMITERS}])', rows[0]) if quoted else None
+    most = max(DELIMITERS, key=rows[0].count)
+    delimiter = after.group(1) if after else ("" if quoted or not rows[0].count(most) else most)
+    return TextLayout(spaces, bool(headerless), len(cells), quoted, delimiter)
+
+
+#: labels of a spreadsheet's totals or summary row, written where an id belongs; compared on
+#: their letters only ('Total:', 'GRAND TOTAL', 'Gesamtsumme')
+TOTAL_LABELS = ("total", "totals", "grandtotal", "subtotal", "sum", "summe", "gesamt",
+                "gesamtsumme", "totaal", "totale", "totalgeneral", "somme", "suma")
+#: at most this many lines below a CSV's data are read as its report footer
+FOOTER_LINES = 5
+
+
+def footer_lines(path: Path, encoding: str, delimiter: str, columns: int) -> list[str]:
+    """The lines at the end of a CSV of ``columns`` (>= 3) columns that hold one value each:
+    a report's footer below the data (eBay's '1606 record(s) downloaded, from ...' and
+    'Seller ID : ...'), at most :data:`FOOTER_LINES`, blank lines between them passed over as
+    the reader passes them; a totals row's label ('Total') ends them (the totals row is read
+    as one). Only the file's last bytes are read (UTF-8 files; [] for others)."""
+    import csv
+    import re
+
+    if columns < 3 or encoding != "utf-8" or not delimiter or path.suffix.lower() == ".gz":
+        return []
+    try:
+        with open_binary(path) as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - 16384))
+            tail = f.read().decode("utf-8", errors="replace")
+    except (OSError, ValueError):
+        return []
+    lines = tail.splitlines()[1:] if size > 16384 else tail.splitlines()
+    found: list[str] = []
+    for line in reversed(lines):
+        if not line.strip():
+            continue
+        cells = [c for c in next(csv.reader([line], delimiter=delimiter), []) if c.strip()]
+        if (len(cells) != 1 or len(found) == FOOTER_LINES
+                or re.sub("[^a-z]", "", cells[0].lower()) in TOTAL_LABELS):
+            break
+        found.append(cells[0].strip())
+    return found[::-1]
 
 
 def spaces_to_tabs(path: Path, dest: Path, encoding: str) -> Path:

@@ -43,9 +43,12 @@ from loyalist.ingest.repairs import (
     continuation_lines,
     fill_from_order,
     one_customer,
+    order_summaries,
     product_from_description,
+    refunded_orders,
     split_reused_orders,
 )
+from loyalist.ingest.text import TOTAL_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +74,9 @@ CANCELLED_STATUS = (r"^\s*(wc-pending\s*$|(wc-)?(cancel|void|fail|declin|abandon
 #: products (and at least this many such orders) is an order total repeated per line
 REPEATED_TOTAL_SHARE = 0.8
 MIN_ORDERS_FOR_TOTALS_CHECK = 3
-#: labels of a spreadsheet's totals or summary row, written where an id belongs; compared on
-#: their letters only ('Total:', 'GRAND TOTAL', 'Gesamtsumme')
-TOTAL_LABELS = ("total", "totals", "grandtotal", "subtotal", "sum", "summe", "gesamt",
-                "gesamtsumme", "totaal", "totale", "totalgeneral", "somme", "suma")
-#: quarantine rules whose lines are no sale at all: no customer, order or value (a header
-#: line repeated, a spreadsheet's totals row)
-NOT_A_SALE_RULES = ("repeated_header", "totals_row")
+#: quarantine rules whose lines are no sale at all: no customer, order or value of their own
+#: (a header line repeated, a spreadsheet's totals row, an order's summary row)
+NOT_A_SALE_RULES = ("repeated_header", "totals_row", "order_summary")
 #: quarantine rules whose lines have no value to count: no sale at all, or the line's
 #: quantity or price cannot be read (its value is unknown); they are out of revenue_read and
 #: get no share of value in the report
@@ -94,15 +93,17 @@ _KIND_OF = {
 }
 
 
-def is_totals_row() -> str:
+def is_totals_row(src: Source | None = None) -> str:
     """SQL over the parsed columns: TRUE on a spreadsheet's totals row, a
     :data:`TOTAL_LABELS` label in an id column of a row without an order id, product id or
-    date (a sale has all three, so a customer or product really called 'Total' is kept)."""
+    date (a sale has all three, so a customer or product really called 'Total' is kept), and
+    on the lines of a CSV's report footer (``src.footer``)."""
     labels = "(" + ", ".join(f"'{w}'" for w in TOTAL_LABELS) + ")"
     label = " OR ".join(f"regexp_replace(lower({c}), '[^a-z]', '', 'g') IN {labels}"
                         for c in (s.CUSTOMER_ID, s.ORDER_ID, s.PRODUCT_ID))
-    return (f"(({s.ORDER_ID} IS NULL OR {s.PRODUCT_ID} IS NULL OR {s.ORDERED_AT} IS NULL) "
-            f"AND coalesce({label}, FALSE))")
+    footer = f" OR {ROW} > {src.rows - src.footer}" if src is not None and src.footer else ""
+    return (f"((({s.ORDER_ID} IS NULL OR {s.PRODUCT_ID} IS NULL OR {s.ORDERED_AT} IS NULL) "
+            f"AND coalesce({label}, FALSE)){footer})")
 
 
 def repeated_header(src: Source, a: Adapter) -> str:
@@ -250,7 +251,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
         WHEN __dup = 2 THEN 'exact_duplicate'
         WHEN __dup = 3 THEN 'repeated_line'
         WHEN __header THEN 'repeated_header'
-        WHEN {is_totals_row()} THEN 'totals_row'
+        WHEN {is_totals_row(src)} THEN 'totals_row'
         WHEN NOT __found THEN 'order_not_found'
         WHEN __status_cancelled THEN 'cancelled_order'
         WHEN __not_purchase THEN 'not_a_purchase'
@@ -309,6 +310,9 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     filled += one_customer(con, a, table, rule)
     if s.ORDER_ID in a.columns:
         filled += split_reused_orders(con, table, rule)
+    filled += refunded_orders(con, src, a, table, rule)
+    if s.ORDER_ID in a.columns:
+        order_summaries(con, table)
     _check_types(con, src, a, table)
     _check_line_totals(con, src, a, table)
     report = _report(con, src, a, table)

@@ -170,7 +170,8 @@ RULES: tuple[Rule, ...] = (
          "not a sale"),
     Rule("totals_row", "quarantine",
          "a totals or summary row of the export ('Total', 'Summe', ... where an id belongs, "
-         "and no order id, product id or date): not a sale, its value is left out"),
+         "and no order id, product id or date), or a line of a report's footer below the "
+         "data (one value: '1606 record(s) downloaded'): not a sale, its value is left out"),
     Rule("order_not_found", "quarantine",
          "the line's order id is not in the orders file given with it (no customer or date)"),
     Rule("cancelled_order", "quarantine",
@@ -179,6 +180,10 @@ RULES: tuple[Rule, ...] = (
     Rule("not_a_purchase", "quarantine",
          "an event log's row whose event is a view, click, search or cart change: not a sale"),
     Rule("missing_order_id", "quarantine", "order id is empty"),
+    Rule("order_summary", "quarantine",
+         "no product, in an order whose items are rows of their own: the order's summary, "
+         "header or payment row (eBay's multi-item orders, a till's 'Sale' and 'Payment' "
+         "rows), not a sale; its value is left out"),
     Rule("missing_product_id", "quarantine", "product id is empty"),
     Rule("unparseable_date", "quarantine", "order date is empty or cannot be parsed"),
     Rule("future_date", "quarantine",
