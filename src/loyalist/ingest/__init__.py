@@ -249,9 +249,10 @@ def _dates_by_value(con: Any, sources: list[Source], tbls: list[str],
     if len(names) != 1 or len(next(iter(names))) != 1:
         return dict(mapping), sources, dated
     col = next(iter(names))[0]
-    note = (f"{s.ORDERED_AT} read from column {col!r} (found by its values: the only column "
-            "holding dates, under a name Loyalist does not know); if it is not the order "
-            f"date, name the right column with --map {s.ORDERED_AT}=<column>")
+    note = adapters.guessed_note(
+        s.ORDERED_AT, col, "values", ": the only column holding dates, under a name Loyalist "
+        "does not know); if it is not the order date, name the right column with --map "
+        f"{s.ORDERED_AT}=<column>")
     out = [replace(src, notes=(*src.notes, note)) if i in dated else src
            for i, src in enumerate(sources)]
     return {**mapping, s.ORDERED_AT: col}, out, {}

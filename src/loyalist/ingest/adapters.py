@@ -500,6 +500,22 @@ _UNACCENTED = str.maketrans({"ß": "ss", "ẞ": "SS", "ø": "o", "Ø": "O", "æ"
                              "ð": "d", "Ð": "D", "þ": "th", "Þ": "TH"})
 
 
+def guessed_note(canon: str, column: str, by: str, rest: str) -> str:
+    """The report's sentence for a column taken by the words of its name or by its values
+    (``by``: "name" or "values"), not by the file's own naming or ``--map``: a guess the
+    merchant should see before any result (:func:`is_guessed_note`)."""
+    return f"{canon} read from column {column!r} (found by its {by}{rest}"
+
+
+#: how :func:`guessed_note` sentences begin
+_GUESSED = re.compile(r"^\w+ read from column '.*' \(found by its (name|values)")
+
+
+def is_guessed_note(note: str) -> bool:
+    """Whether a report's sentence says a column was guessed (:func:`guessed_note`)."""
+    return bool(_GUESSED.match(note))
+
+
 def normalise(name: str) -> str:
     """Lower case, accents and everything but letters and digits dropped: 'Quantité' ->
     'quantite', 'Stückpreis' -> 'stuckpreis', 'Straße' -> 'strasse', 'Beløb' -> 'belob',
@@ -618,18 +634,18 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None,
         if h is not None:
             cols[canon] = h
             used.add(h)
-            assumptions.append(f"{canon} read from column {h!r} (found by its name); map "
-                               f"another with --map {canon}=<column> if that is wrong")
+            assumptions.append(guessed_note(canon, h, "name", f"); map another with --map "
+                                            f"{canon}=<column> if that is wrong"))
     fallback = next((by_norm[n] for n in CUSTOMER_FALLBACK_NAMES
                      if n in by_norm and by_norm[n] not in used), None)
     if s.CUSTOMER_ID not in cols and fallback is not None:
         cols[s.CUSTOMER_ID] = fallback
         used.add(fallback)
-        assumptions.append(
-            f"{s.CUSTOMER_ID} read from column {fallback!r}: the file has no customer id or "
-            "e-mail, so customers are told apart by it (two customers with the same "
-            "one are read as one, one written two ways as two); map another with --map "
-            f"{s.CUSTOMER_ID}=<column> if the file has an id")
+        assumptions.append(guessed_note(
+            s.CUSTOMER_ID, fallback, "name",
+            ": the file has no customer id or e-mail, so customers are told apart by it: two "
+            "customers with the same one are read as one, one written two ways as two); map "
+            f"another with --map {s.CUSTOMER_ID}=<column> if the file has an id"))
     # an order export whose only money column per item is 'Item Cost' (WooCommerce): with no
     # price per item and at most the order's total, it is what the item sold for
     item_cost = by_norm.get("itemcost")

@@ -27,6 +27,7 @@ from loyalist.ingest.adapters import (
     EU_PRODUCT,
     SYNONYMS_BY_COLUMN,
     generic,
+    guessed_note,
     names_a_person,
     normalise,
     words,
@@ -419,8 +420,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
     if key not in cols and found is not None and found not in cols.values():
         # the key as the sales reader finds it by the words of its name (household_key)
         cols[key] = found
-        key_note = (f"{key} read from column {found!r} (found by its name, as in sales "
-                    f"files); map another with --map {key}=<column> if that is wrong")
+        key_note = guessed_note(key, found, "name", ", as in sales files); map another "
+                                f"with --map {key}=<column> if that is wrong")
     if spec.name == s.T_CUSTOMERS and s.CUSTOMER_ID not in (mapping or {}):
         cols, email_note = customer_key(con, src, cols)
         key_note = email_note or key_note

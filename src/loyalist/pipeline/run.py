@@ -8,7 +8,6 @@ import hashlib
 import json
 import logging
 import platform
-import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -22,6 +21,7 @@ from loyalist import __version__, jsontext
 from loyalist import schema as s
 from loyalist.errors import DataError, check_days
 from loyalist.features import MAX_HORIZON_DAYS, to_as_of
+from loyalist.ingest.adapters import is_guessed_note
 from loyalist.pipeline.customers import train
 from loyalist.pipeline.products import basket_rules, evaluate_recommend, forecast, recommend
 from loyalist.pipeline.promotions import (
@@ -44,10 +44,6 @@ from loyalist.store import Store
 
 # the facade's logger name, as before the package split (what `-v` and the API's log show)
 log = logging.getLogger("loyalist.pipeline")
-
-#: an ingest assumption naming a column that was guessed, not named by the file or --map
-GUESSED = re.compile(r"^\w+ read from column '.*' \(found by its (name|values)")
-
 
 def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, months: int = 18,
          seed: int = 7, progress: Progress | None = None) -> dict[str, Any]:
@@ -340,7 +336,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
                                                   "note")},
                          # columns taken by the words of their names or by their values: a
                          # guess the merchant should see before reading any result
-                         "guessed": [a for a in r.get("assumptions", []) if GUESSED.match(a)]}
+                         "guessed": [a for a in r.get("assumptions", []) if is_guessed_note(a)]}
                         for r in loads],
               # a folder's files that were not read (documents, side tables), and why
               "left_out": [a for r in loads for a in r.get("assumptions", [])
