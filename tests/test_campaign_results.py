@@ -216,6 +216,43 @@ def test_the_latest_campaign_against_a_direct_count(store: Path, tmp_path: Path)
     assert res["margin_source"] == "products" and 0 < res["margin_rate"] < 1
 
 
+def test_costs_paid_outside_the_price_are_in_the_readout(store: Path) -> None:
+    """Exploratory report 4: free shipping's fee and the extra points are paid outside the
+    price, so no line's margin has them: free shipping read a return of 13,123% on its contact
+    cost. Each redeeming customer's orders in the window cost the fee, their spend the extra
+    points; they come off the measured margin (as the plan's incremental margin has them) and
+    are in the cost the ROI divides by. The total row has the redemptions and cost."""
+    with Store(store, read_only=True) as st:
+        res = campaign_results(st)
+        day, w = res["days"][0], res["window_days"]
+        sent = st.query("""
+            SELECT e.promotion, e.redeemed, count(DISTINCT t.order_id) AS orders,
+                   coalesce(sum(t.amount), 0) AS spend
+            FROM promotions e LEFT JOIN transactions t ON t.customer_id = e.customer_id
+             AND t.ordered_at >= e.sent_at
+             AND t.ordered_at < e.sent_at + to_days(CAST($w AS INTEGER))
+             AND t.quantity > 0 AND t.line_kind <> 'cancellation' AND NOT t.is_guest
+            WHERE CAST(e.sent_at AS DATE) = CAST($d AS DATE) AND e.promotion <> 'control'
+            GROUP BY e.customer_id, e.promotion, e.redeemed""", {"d": day, "w": w})
+    used = sent[sent["redeemed"]]
+    expected = {"free_shipping": 15.0 * used.loc[used.promotion == "free_shipping",
+                                                 "orders"].sum(),
+                "triple_points": 2 * 0.03 * used.loc[used.promotion == "triple_points",
+                                                      "spend"].sum()}
+    for promo, r in res["promotions"].items():
+        net = r["net"]
+        assert net["outside_price_cost"] == pytest.approx(expected.get(promo, 0.0))
+        assert net["cost"] == pytest.approx(net["contact_cost"] + net["outside_price_cost"])
+        assert net["total"] == pytest.approx(r["margin"]["total"] - net["contact_cost"])
+        assert net["roi"] == pytest.approx(net["total"] / net["cost"])
+    assert expected["free_shipping"] > 0 and expected["triple_points"] > 0
+    assert res["total"]["redeemed"] == sum(r["redeemed"] for r in res["promotions"].values())
+    assert res["total"]["cost"] == pytest.approx(
+        sum(r["cost"] for r in res["promotions"].values()))
+    assert any(n.startswith("costs paid outside the price are taken off the margin")
+               for n in res["notes"])
+
+
 def test_the_command_writes_the_readout(store: Path, tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["evaluate", "campaign", "--store", str(store), "--from",
                                  "2000-01-01", "--to", "2100-01-01", "--out", str(tmp_path),

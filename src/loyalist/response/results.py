@@ -39,9 +39,17 @@ with its combined weight (its error is common to them). ``detectable``: the smal
 per-customer effect these group sizes would find with 80% power at 5% significance, ``(1.96 +
 0.84) x`` the standard error: a hold-out too small to tell shows up there.
 
-The ``cost`` of the sends (the promotions table's column, typically the contact cost; where
-a send carries none, as in a plan's ``sends.csv``, the catalog's contact cost of its
-promotion; discounts are in the prices, so in the margin) is subtracted for the ``net``.
+Discounts given in the price are in the lines' prices, so in the revenue and margin; costs
+paid outside the price are nowhere in the lines: a free-shipping offer's fee on each order in
+the window of a customer who used it, a points multiplier's extra points on their spend there
+(the catalog's kind and value, :mod:`loyalist.response.value`'s table; every order of the
+window where the promotions table does not say who redeemed). They are taken off the sent
+customers' margin (:func:`_outside_costs`), as the plan's incremental margin has them. The
+``net`` is that margin less the contact cost of the sends (the promotions table's ``cost``;
+where a send carries none, as in a plan's ``sends.csv``, the catalog's contact cost of its
+promotion); ``cost`` is the contact cost plus the costs outside the price, the cash the sends
+cost beyond their discounts, and ``roi`` the net over it. So it is not the plan's ROI, whose
+spend includes the discounts.
 
 With a plan's customers (``plan.csv`` of ``loyalist plan``, or the store's ``plan_customers``),
 each promotion's predicted incremental buyers, revenue and margin over the customers measured
@@ -324,13 +332,51 @@ def _estimate(coef: np.ndarray, raw: tuple[pd.DataFrame, pd.DataFrame],
     return out
 
 
-def _net(margin: dict[str, Any], cost: float) -> dict[str, Any]:
-    """Incremental margin less the cost of the sends measured (:func:`_costs`), and its
-    return on that cost (None without a cost)."""
-    net = margin["total"] - cost
-    return {"total": net, "lo95": margin["total_lo95"] - cost,
-            "hi95": margin["total_hi95"] - cost, "cost": cost,
-            "roi": net / cost if cost > 0 else None}
+def _net(margin: dict[str, Any], contact: float, outside: float) -> dict[str, Any]:
+    """Incremental margin (after the costs outside the price) less the contact cost of the
+    sends measured (:func:`_costs`), and its return on their cash cost, contact and outside
+    the price (None without a cost)."""
+    net = margin["total"] - contact
+    cost = contact + outside
+    return {"total": net, "lo95": margin["total_lo95"] - contact,
+            "hi95": margin["total_hi95"] - contact, "cost": cost, "contact_cost": contact,
+            "outside_price_cost": outside, "roi": net / cost if cost > 0 else None}
+
+
+def _outside_costs(store: Store, frame: pd.DataFrame, notes: list[str]) -> np.ndarray:
+    """Each exposure's cost paid outside the price in its window (module docstring): a
+    free-shipping offer's fee on each of the customer's orders there, a points multiplier's
+    extra points (``(value - 1) x points_rate``) on their spend there; nothing for a send
+    recorded as not redeemed, nor for other kinds (their discount is in the price)."""
+    from loyalist.promote.catalog import catalog_points_rate
+    from loyalist.response.value import MULTI_USE
+
+    out = np.zeros(len(frame))
+    if not store.has_rows(s.T_CATALOG):
+        return out
+    cat = store.query(f"SELECT * FROM {s.T_CATALOG}")
+    kinds = dict(zip(cat[s.NAME], cat[s.KIND], strict=True))
+    values = dict(zip(cat[s.NAME], pd.to_numeric(cat[s.VALUE], errors="coerce"), strict=True))
+    rate, _ = catalog_points_rate(cat)
+    used = ~(frame["redeemed_known"].astype(bool) & ~frame["redeemed"].fillna(False).astype(bool))
+    said = []
+    for promo in frame[s.PROMOTION].unique():
+        kind, v = kinds.get(promo), values.get(promo)
+        if kind not in MULTI_USE or v is None or not np.isfinite(v):
+            continue
+        rows = ((frame[s.PROMOTION] == promo) & used).to_numpy()
+        if kind == "free_shipping":
+            out[rows] = v * frame.loc[rows, "y_orders"].to_numpy(dtype=float)
+            said.append(f"{promo}: the shipping fee, {v:g}, on each order")
+        else:
+            out[rows] = max(v - 1.0, 0.0) * rate * frame.loc[rows, "y_spend"].to_numpy(float)
+            said.append(f"{promo}: {max(v - 1.0, 0.0):g} x {rate:.0%} of the spend in extra "
+                        "points")
+    if said:
+        notes.append("costs paid outside the price are taken off the margin of the customers "
+                     "sent (in the window, of those who redeemed, or of all where the history "
+                     "does not say who did): " + "; ".join(said))
+    return out
 
 
 def _costs(store: Store, frame: pd.DataFrame, notes: list[str]) -> pd.Series:
@@ -460,13 +506,16 @@ def campaign_results(store: Store, *, sent_from: Any = None, sent_to: Any = None
             notes.append(f"the window of {d.date()} is open: {seen} of {w} days observed "
                          f"(data end {(end - pd.Timedelta(days=1)).date()}); totals will grow as "
                          "later sales are loaded")
+    outside = _outside_costs(store, frame, notes)
+    frame["y_margin"] -= outside
     raw = (frame, _group_variances(frame))
     adjusted = _adjusted(frame)
     adj = (adjusted, _group_variances(adjusted))
     promos = sorted(p for p in frame[s.PROMOTION].unique() if p != CONTROL)
     rows: dict[str, Any] = {}
     total_coef = np.zeros(len(frame))
-    total_cost = 0.0
+    total_cost = total_outside = 0.0
+    total_redeemed: int | None = None
     cost_col = _costs(store, frame, notes)
     for promo in promos:
         coef, arms = _weights(frame, promo, controls_of(frame, promo))
@@ -475,8 +524,10 @@ def campaign_results(store: Store, *, sent_from: Any = None, sent_to: Any = None
         known = red["redeemed_known"].to_numpy(dtype=bool)
         row: dict[str, Any] = {**arms,
                                "redeemed": int(red["redeemed"].sum()) if known.any() else None,
-                               "cost": float(cost_col[treated].sum())
+                               "cost": float(cost_col[treated].sum() + outside[treated].sum())
                                if cost_col[treated].notna().any() else None}
+        if row["redeemed"] is not None:
+            total_redeemed = (total_redeemed or 0) + row["redeemed"]
         if arms["measured"] == 0:
             row["verdict"] = (f"{promo}: not measurable, no customer was held out from it on its "
                               "send day(s); plan with --holdout (or keep a control group) to "
@@ -485,9 +536,11 @@ def campaign_results(store: Store, *, sent_from: Any = None, sent_to: Any = None
             continue
         est = _estimate(coef, raw, adj, arms["measured"])
         cost = float(cost_col[measured].fillna(0.0).sum())
+        extra = float(outside[measured].sum())
         row.update(est)
-        row["net"] = _net(est["margin"], cost)
+        row["net"] = _net(est["margin"], cost, extra)
         total_cost += cost
+        total_outside += extra
         row["verdict"] = _verdict(promo, est, arms["measured"], arms["held_out"])
         if plan is not None:
             row["plan"] = _against_plan(est, plan, frame, measured, promo)
@@ -496,10 +549,15 @@ def campaign_results(store: Store, *, sent_from: Any = None, sent_to: Any = None
     n_all = int((total_coef > 0).sum())
     total: dict[str, Any] = {"sent": int((frame[s.PROMOTION] != CONTROL).sum()),
                              "measured": n_all,
-                             "held_out": int((total_coef < 0).sum())}
+                             "held_out": int((total_coef < 0).sum()),
+                             "redeemed": total_redeemed,
+                             "cost": (sum(r["cost"] for r in rows.values()
+                                          if r.get("cost") is not None)
+                                      if any(r.get("cost") is not None for r in rows.values())
+                                      else None)}
     if n_all:
         total.update(_estimate(total_coef, raw, adj, n_all))
-        total["net"] = _net(total["margin"], total_cost)
+        total["net"] = _net(total["margin"], total_cost, total_outside)
         _too_few({m: total[m] for m in METRICS}, n_all, total["held_out"])
     if not any(r["measured"] for r in rows.values()):
         notes.append("no promotion of these days has a hold-out on its send day: nothing is "
