@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from loyalist import __version__
@@ -48,9 +49,35 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {c: {"model": ErrorResponse} for c in (401, 503, *codes)}
 
 
-public = APIRouter()
-reader = APIRouter(dependencies=[Depends(read_scope)])
-writer = APIRouter(dependencies=[Depends(write_scope)])
+def _query_names(dependant: Any) -> set[str]:
+    """The query parameters a route and its dependencies declare (their aliases)."""
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def known_query(request: Request) -> None:
+    """Refuse a query parameter the route does not take (``/customers?teir=high`` would
+    otherwise list every customer, the misspelt filter dropped): a 422 naming it and the
+    ones the route takes, as an unknown field of a JSON body is."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    allowed = _query_names(dependant)
+    unknown = [k for k in dict.fromkeys(request.query_params) if k not in allowed]
+    if unknown:
+        takes = ", ".join(sorted(allowed)) or "none"
+        raise RequestValidationError([
+            {"loc": ("query", k), "type": "extra_forbidden",
+             "msg": f"unknown query parameter (this endpoint takes: {takes})"}
+            for k in unknown])
+
+
+public = APIRouter(dependencies=[Depends(known_query)])
+reader = APIRouter(dependencies=[Depends(read_scope), Depends(known_query)])
+writer = APIRouter(dependencies=[Depends(write_scope), Depends(known_query)])
 
 
 @public.get("/health", response_model=HealthResponse, tags=["service"],

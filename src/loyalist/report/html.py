@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from loyalist import __version__
+from loyalist.evaluation.out_of_time import BASELINE_MARGIN
 from loyalist.report.data import SECTIONS, Report
 
 __all__ = ["render_html"]
@@ -180,7 +181,7 @@ def _quality(d: dict[str, Any], images: dict[str, bytes]) -> str:
 
 PROFILE_COLS: list[tuple[str, str, Fmt]] = [
     ("customers", "customers", count), ("customer_share", "% customers", pct),
-    ("revenue", "revenue", money), ("revenue_share", "% revenue", pct),
+    ("revenue", "revenue (gross)", money), ("revenue_share", "% revenue", pct),
     ("mean_order_value", "mean order", money),
     ("recency_days_median", "median recency (days)", num), ("orders_mean", "mean orders", num),
     ("churn_probability_mean", "mean churn", pct), ("clv_expected_mean", "mean CLV", money),
@@ -190,6 +191,14 @@ PROFILE_COLS: list[tuple[str, str, Fmt]] = [
 def profile_cols(first: str) -> list[tuple[str, str, Fmt]]:
     return [("segment", first, text), *PROFILE_COLS]
 
+
+#: what the segment tables' revenue and P(alive) are, said below each of them
+PROFILE_NOTE = ("Revenue is what the customers bought, before returns and without guest "
+                "orders (the data quality section's net revenue is after returns and with "
+                "guests). P(alive) is BG/NBD's chance that a customer still buys: a customer "
+                "with one purchase has 100% by the model's definition (nothing yet says they "
+                "left), so segments of one-time buyers show it high; churn risk is the "
+                "measure of leaving.")
 
 RULE_COLS: list[tuple[str, str, Fmt]] = [
     ("order", "order", count), ("segment", "segment", text), ("rule", "rule", text),
@@ -202,6 +211,7 @@ RULES_NOTE = ("R, F and M are 1-5 quintile scores of recency, orders and spend (
 def _segments(d: dict[str, Any], images: dict[str, bytes]) -> str:
     out = [f"<p>RFM segments of {d['headline']['customers']:,} customers at as_of "
            f"{day(d['as_of'])}.</p>", table(d["profile"], profile_cols("segment")),
+           f'<p class="meta" id="segment-columns">{_e(PROFILE_NOTE)}</p>',
            img(images, "segments", "share of customers and revenue per RFM segment")]
     if "rules" in d:
         out += ['<h3 id="segment-rules">Segment rules</h3>', f"<p>{_e(RULES_NOTE)}</p>",
@@ -255,8 +265,10 @@ def _churn(d: dict[str, Any], images: dict[str, bytes]) -> str:
                    "come from that baseline, calibrated on the training windows; the churn "
                    "model's out-of-time numbers stay in the table below.</p>")
     elif sc:
-        out.append('<p class="meta" id="churn-scored-by">Scored by the LightGBM churn model '
-                   "(it held its own against the baselines out of time).</p>")
+        out.append('<p class="meta" id="churn-scored-by">Scored by the LightGBM churn model: '
+                   "out of time its ROC-AUC was at most "
+                   f"{BASELINE_MARGIN:g} below the best baseline's (the table below compares "
+                   "them on every metric; a baseline may rank better on some).</p>")
     if len(d["reasons"]):
         out += ["<h3>Commonest reasons among high-risk customers</h3>",
                 table(d["reasons"], [("reason", "reason (N = a number)", text),
@@ -290,8 +302,8 @@ def _clv(d: dict[str, Any], images: dict[str, bytes]) -> str:
            img(images, "clv", "CLV distribution and deciles"),
            '<p class="meta">CLV is each customer\'s expected spend in the '
            + (f"{h['horizon_days']} days" if h.get("horizon_days") else "model's horizon")
-           + " after as_of, gross: what they will buy, before any returns (the revenue "
-           "figures elsewhere are net of returns). "
+           + " after as_of, gross: what they will buy, before any returns (as the segments' "
+           "revenue; the data quality section's net revenue is after them). "
            'p10, p50 and p90 are quantiles of each customer\'s value; they do '
            "not add up to quantiles of the total, so the table shows their means per "
            "decile.</p>",
