@@ -727,6 +727,31 @@ def test_corrupt_upload_is_400_and_leaves_the_store(client: TestClient, store: P
     assert counts(store) == before
 
 
+def test_errors_name_what_an_api_client_can_send(client: TestClient, store: Path) -> None:
+    """Exploratory report 4: API errors named CLI options (``--map``, ``--table``), the wrong
+    parameter (``from`` called as_of) and a command the client cannot run with the server's
+    store path."""
+    before = counts(store)
+    r = client.post("/ingest", files={"file": ("zettle.csv", b"Datum;Vara;Styck\n"
+                                                                b"x;y;z\n")}, headers=W)
+    msg = r.json()["message"]
+    assert r.status_code == 400 and "--map" not in msg and "--table" not in msg
+    assert "map=unit_price=<column>" in msg and "table=customers|" in msg
+    assert counts(store) == before
+    r = client.get("/campaigns/results?from=2025-13-01", headers=R)
+    assert r.status_code == 422
+    assert r.json()["message"].startswith("from '2025-13-01' is not a date")
+    latest = client.get("/health").json()["scores_as_of"]
+    early = (pd.Timestamp(latest) - pd.Timedelta(days=40)).date()
+    r = client.post("/plans", json={"budget": 100, "goal": "revenue", "as_of": str(early)},
+                    headers=W)
+    msg = r.json()["message"]
+    assert r.status_code == 400 and str(store) not in msg
+    assert msg.startswith(f"no customer scores at as_of {early}; train the models at that "
+                          f"date on the server (`loyalist train --as-of {early}`) (or plan at "
+                          f"as_of {pd.Timestamp(latest).date()}, where the latest scores are)")
+
+
 def test_ingest_form_values_are_checked(client: TestClient) -> None:
     r = client.post("/ingest", files={"file": ("t.csv", NEW_LINES.encode())},
                     data={"table": "orders"}, headers=W)

@@ -1234,3 +1234,16 @@ def test_when_the_baseline_cannot_score_the_model_does_and_the_note_says_so(laps
     assert "with caution" in now and "instead" not in now
     assert evaluation["notes"] == ["first", sentence(now), "last"]
     assert "churn is scored by the model although" in models.notes[-1]
+
+
+@pytest.mark.parametrize(("last", "latest"), [("2025-12-31 18:00", "2026-01-31"),
+                                             ("2025-12-31 00:00", "2026-01-30")])
+def test_a_late_as_of_is_refused_naming_the_latest_one_taken(last: str, latest: str) -> None:
+    """Exploratory report 4: the refusal said 'use an as_of up to 2026-01-01' (the default)
+    while up to 2026-01-31 was taken. It names the real limit, and the default beside it."""
+    from loyalist.evaluation.splits import check_observed
+
+    check_observed(pd.Timestamp(last), pd.Timestamp(latest))
+    with pytest.raises(DataError, match=rf"Use an as_of up to {latest}; the default, the day "
+                                        r"after the last transaction \(2026-01-01\)"):
+        check_observed(pd.Timestamp(last), pd.Timestamp(latest) + pd.Timedelta(days=1))

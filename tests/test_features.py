@@ -79,6 +79,14 @@ def test_as_of_before_data_is_a_clear_error(store: Store) -> None:
         customer_features(store, "2023-01-01")
 
 
+def test_an_as_of_given_as_a_number_is_refused(store: Store) -> None:
+    """Exploratory report 4: ``customer_features(st, 20250901)`` was read as nanoseconds since
+    1970, and then said that no customer had bought before 1970."""
+    with pytest.raises(ParameterError, match=r"as_of 20250901 is a number, not a date; give it "
+                                             r"as text YYYY-MM-DD"):
+        customer_features(store, 20250901)  # type: ignore[arg-type]
+
+
 def test_a_store_of_returns_only_says_so(tmp_path: Path) -> None:
     """No as_of can help a store without a sale: the error says what is missing."""
     f = write_csv(tmp_path / "r.csv", [line(qty=-1), line(order="1002", qty=-2)])

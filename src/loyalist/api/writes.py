@@ -66,9 +66,13 @@ PLAN_OPTIONS = {"--budget": "budget", "--budget-per-month": "budget_per_month", 
 
 def plan_message(msg: str) -> str:
     """A :func:`loyalist.pipeline.plan` message as the API's: request fields for the CLI's
-    options (outside the `commands` it suggests), and why its segment of customers with no
-    purchase has no customer list."""
+    options (outside the `commands` it suggests), training as a command for the server,
+    and why its segment of customers with no purchase has no customer list."""
     msg = option_fields(msg, PLAN_OPTIONS)
+    msg = re.sub(r"^\S+: no customer scores", "no customer scores", msg)
+    msg = re.sub(r"run `loyalist train --store \S+ --as-of ([0-9-]+)` first",
+                 r"train the models at that date on the server (`loyalist train --as-of \1`)",
+                 msg)
     if msg.startswith("segments ") and NEW_SEGMENT in msg:
         msg += (f" ({NEW_SEGMENT!r}: registered customers with no purchase yet; they have no "
                 "scores, so GET /customers and GET /segments do not list them)")
@@ -121,10 +125,20 @@ def ingest(gate: StoreGate, upload: BinaryIO, filename: str | None, *, table: st
         path = Path(tmp) / name
         with path.open("wb") as f:
             shutil.copyfileobj(upload, f, 1024 * 1024)
-        with _reworded(show), gate.write() as store:
+        with _reworded(lambda m: ingest_message(show(m))), gate.write() as store:
             reports = pipeline.ingest(store, [path], fmt=fmt, mapping=mapping or None,
                                       table=table, display=show)  # reports already shown
     return json_safe(reports)  # type: ignore[no-any-return]
+
+
+def ingest_message(msg: str) -> str:
+    """An ingest message as the API's: the form fields ``map``, ``table`` and ``format`` for
+    the CLI's options (``--map unit_price=<column>`` -> ``map=unit_price=<column>``)."""
+    parts = msg.split("`")
+    parts[::2] = [re.sub(r"(?<![\w-])--(map|table|format)\b", r"the form field \1",
+                         re.sub(r"(?<![\w-])--(map|table|format)[ =]", r"\1=", x))
+                  for x in parts[::2]]
+    return "`".join(parts)
 
 
 def client_names(tmp: Path, name: str) -> Callable[[str], str]:

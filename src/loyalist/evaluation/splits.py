@@ -194,12 +194,14 @@ def check_observed(last_purchase: Any, as_of: pd.Timestamp, *,
     observed); ``why`` says what a later ``as_of`` would do, in the caller's terms."""
     last = pd.Timestamp(last_purchase)
     gap = (pd.Timestamp(as_of) - last).days
-    latest_ok = day_after(last).date()
+    # the latest midnight whose gap is at most MAX_GAP_DAYS whole days
+    latest_ok = (last + pd.Timedelta(days=MAX_GAP_DAYS + 1) - pd.Timedelta(1)).date()
     if gap > MAX_GAP_DAYS:
         raise DataError(
             f"as_of {pd.Timestamp(as_of).date()} is {gap} days after the last purchase in the "
-            f"store ({last.date()}): {why}. Use an as_of up to {latest_ok} "
-            "(the default is the day after the last transaction)"
+            f"store ({last.date()}): {why}. Use an as_of up to {latest_ok}; the default, the "
+            f"day after the last transaction ({day_after(last).date()}), shows the customers "
+            "as the data leave them"
         )
 
 

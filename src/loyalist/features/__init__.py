@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 
 from loyalist import schema as s
@@ -32,28 +33,34 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?
                        r"(Z|[+-]\d{2}:?\d{2})?)?$")
 
 
-def to_as_of(value: str | date | datetime | pd.Timestamp) -> pd.Timestamp:
+def to_as_of(value: str | date | datetime | pd.Timestamp, what: str = "as_of") -> pd.Timestamp:
     """Parse an as-of date (``2011-09-01``, an ISO date and time, or a timestamp); a bad value
     is a ParameterError. Text must be ISO (year first): ``01/02/2011`` is 1 February in one
     country and 2 January in another, and words such as 'today' would read the clock.
 
     A time zone (``2025-12-28T00:00+02:00``, a tz-aware Timestamp) is dropped keeping the
     clock time: the store holds local clock times (a zoned file keeps the local time of its
-    zone), so midnight in Berlin is the store's midnight, not 23:00 the day before."""
+    zone), so midnight in Berlin is the store's midnight, not 23:00 the day before.
+
+    ``what`` names the value in messages (``--from`` for a campaign's first send day). A
+    number is refused, not read as nanoseconds since 1970 (``20250901``)."""
+    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
+        raise ParameterError(f"{what} {value!r} is a number, not a date; give it as text "
+                             f"YYYY-MM-DD, e.g. '2011-09-01'")
     if isinstance(value, str) and not _ISO_DATE.match(value.strip()):
         raise ParameterError(
-            f"as_of {value!r} is not a date; use YYYY-MM-DD, e.g. 2011-09-01")
+            f"{what} {value!r} is not a date; use YYYY-MM-DD, e.g. 2011-09-01")
     try:
         ts = pd.Timestamp(value.strip() if isinstance(value, str) else value)
     except (ValueError, TypeError):
         raise ParameterError(
-            f"as_of {value!r} is not a date; use YYYY-MM-DD, e.g. 2011-09-01") from None
+            f"{what} {value!r} is not a date; use YYYY-MM-DD, e.g. 2011-09-01") from None
     if ts is pd.NaT or pd.isna(ts):
-        raise ParameterError(f"as_of {value!r} is not a date; use YYYY-MM-DD")
+        raise ParameterError(f"{what} {value!r} is not a date; use YYYY-MM-DD")
     if ts.tzinfo is not None:
         ts = ts.tz_localize(None)
     if not 1900 <= ts.year <= 2199:
-        raise ParameterError(f"as_of {str(value)!r} is outside 1900-2199; give a date "
+        raise ParameterError(f"{what} {str(value)!r} is outside 1900-2199; give a date "
                              "within the data's dates (the store's report shows its first and "
                              "last day)")
     return ts.as_unit("ns")  # a parsed date is in seconds; one resolution everywhere

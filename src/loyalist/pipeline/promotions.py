@@ -100,8 +100,12 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     if not st.has_table(s.T_SCORES) or st.query(
             f"SELECT count(*) AS n FROM {s.T_SCORES} WHERE as_of = ?",
             [ts.to_pydatetime()])["n"].iloc[0] == 0:
+        latest = (st.query(f"SELECT max(as_of) AS d FROM {s.T_SCORES}")["d"].iloc[0]
+                  if st.has_table(s.T_SCORES) else None)
+        other = (f" (or plan at --as-of {pd.Timestamp(latest).date()}, where the latest scores "
+                 "are)" if latest is not None and not pd.isna(latest) else "")
         raise DataError(f"{st.path}: no customer scores at as_of {ts.date()}; run `loyalist "
-                        f"train --store {st.path} --as-of {ts.date()}` first")
+                        f"train --store {st.path} --as-of {ts.date()}` first{other}")
     scores = st.query(f"SELECT * FROM {s.T_SCORES} WHERE as_of = ?", [ts.to_pydatetime()])
     prices = offer_item_prices(st, cat)
     points_rate, _ = catalog_points_rate(cat)  # the merchant's points value, else 3%

@@ -117,8 +117,8 @@ def select_days(dates: pd.Series, sent_from: Any = None, sent_to: Any = None) ->
                         "promotions`")
     if sent_from is None and sent_to is None:
         return dates.iloc[-1:].reset_index(drop=True)
-    lo = to_as_of(sent_from) if sent_from is not None else dates.iloc[0]
-    hi = to_as_of(sent_to) if sent_to is not None else dates.iloc[-1]
+    lo = to_as_of(sent_from, "--from") if sent_from is not None else dates.iloc[0]
+    hi = to_as_of(sent_to, "--to") if sent_to is not None else dates.iloc[-1]
     if hi < lo:
         raise ParameterError(f"--to {hi.date()} is before --from {lo.date()}; give a range "
                              "whose start is not after its end")
