@@ -236,6 +236,16 @@ def plan_params(budget: float | None, goal: str, period: int, *,
                       budget_per_month=budget_per_month, **kw).check()
 
 
+def _check_segments(asked: Sequence[str], known: set[str], shown: set[str],
+                    ts: pd.Timestamp) -> None:
+    """A ParameterError naming the first of the ``asked`` segments that is not ``known``, and
+    the segments there are (``shown``)."""
+    unknown = [g for g in asked if g not in known]
+    if unknown:
+        raise ParameterError(f"--segments {unknown[0]!r} is not a segment at as_of {ts.date()}; "
+                             f"segments: {', '.join(sorted(shown))}")
+
+
 def plan(store_path: Path, *, budget: float | None = None, goal: str = "retention",
          period: int = 30, segments: Sequence[str] | None = None, catalog: Path | None = None,
          constraints: Path | None = None, clear: Sequence[str] | None = None,
@@ -277,13 +287,16 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
                              f"WHERE {s.CATEGORY} IS NOT NULL")["c"].astype(str).tolist()
             params.clear_categories, clear_notes = match_categories(params.clear_categories,
                                                                     known)
+        if params.segments and st.has_column(s.T_SCORES, "rfm_segment"):  # before the fit
+            scored = set(st.query(f"SELECT DISTINCT rfm_segment AS g FROM {s.T_SCORES} "
+                                  "WHERE as_of = ? AND rfm_segment IS NOT NULL",
+                                  [ts.to_pydatetime()])["g"].astype(str))
+            if scored:
+                _check_segments(params.segments, scored | {s.NEW_SEGMENT}, scored, ts)
         inp = plan_inputs(st, ts, catalog=catalog, period_days=period, priors=overrides,
                           progress=say)
     known = set(inp["customers"]["segment"].astype(str))
-    unknown = [g for g in params.segments if g not in known]
-    if unknown:
-        raise ParameterError(f"--segments {unknown[0]!r} is not a segment at as_of {ts.date()}; "
-                             f"segments: {', '.join(sorted(known))}")
+    _check_segments(params.segments, known, known, ts)
     window = int(inp["model"].window_days_)
     if window != period:  # a 1-day plan's sends are followed over the same window as a 30-day's
         clear_notes.append(
