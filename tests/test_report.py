@@ -278,6 +278,16 @@ def test_as_of_picks_results_and_notes_what_is_missing(built: dict[str, Any],
     assert {p.stem for p in (tmp_path / "exports").iterdir()} == {"campaign_results"}
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["campaign.png",
                                                                       "monthly.png"]
+    # exploratory report 4: the data quality totals and the monthly chart read the sales
+    # before as_of, as every section does, and say how many lines come after it
+    before = q(built["store"], "SELECT count(*) AS n, max(ordered_at) AS last, sum(amount) AS v "
+               "FROM transactions WHERE ordered_at < DATE '2025-06-01'").iloc[0]
+    after = q(built["store"], "SELECT count(*) AS n FROM transactions "
+              "WHERE ordered_at >= DATE '2025-06-01'")["n"].iloc[0]
+    assert f"<dt>transaction lines stored</dt><dd>{before['n']:,}</dd>" in page
+    assert f"to {pd.Timestamp(before['last']).date()}</dd>" in page
+    assert (f"Sales before as_of 2025-06-01, as every section reads them; the store holds "
+            f"{after:,} more line(s) after it.") in page
 
 
 def test_store_with_only_transactions(tmp_path: Path) -> None:

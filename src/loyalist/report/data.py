@@ -63,7 +63,7 @@ def collect(st: Store, *, as_of: pd.Timestamp | None = None,
         "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
         "ORDER BY 1")["table_name"]}
     rep = Report(store=str(st.path), as_of=as_of, tables=tables)
-    rep.sections["quality"] = quality(st)
+    rep.sections["quality"] = quality(st, as_of)
     fix = f"--store {st.path}"
     scores_at, why = _pick_as_of(st, s.T_SCORES, as_of, f"run `loyalist train {fix}`")
     guests = _guest_only(st, rep.sections["quality"]["headline"])
@@ -128,9 +128,14 @@ def _pick_as_of(st: Store, table: str, as_of: pd.Timestamp | None, fix: str
 
 
 # --- data quality -------------------------------------------------------------------------
-def quality(st: Store) -> dict[str, Any]:
-    """Loads, rule counts and shares, and what the transactions table holds."""
+def quality(st: Store, as_of: pd.Timestamp | None = None) -> dict[str, Any]:
+    """Loads, rule counts and shares, and what the transactions table holds (before ``as_of``
+    when given, as every other section reads it; the loads and rules are the whole store's,
+    and ``after_as_of_lines`` counts the lines left out)."""
     t = s.T_TRANSACTIONS
+    if as_of is not None:
+        t = (f"(SELECT * FROM {s.T_TRANSACTIONS} WHERE {s.ORDERED_AT} < "
+             f"TIMESTAMP '{as_of:%Y-%m-%d %H:%M:%S}')")
     tx = st.query(f"""
         SELECT count(*) AS lines, count(DISTINCT {s.ORDER_ID}) AS orders,
                count(DISTINCT {s.CUSTOMER_ID}) AS customers,
@@ -140,9 +145,14 @@ def quality(st: Store) -> dict[str, Any]:
                coalesce(sum({s.AMOUNT}), 0) AS net_revenue,
                coalesce(sum({s.AMOUNT}) FILTER (WHERE {s.AMOUNT} > 0), 0) AS gross_revenue
         FROM {t}""").iloc[0].to_dict()
+    if as_of is not None and not tx["lines"]:  # nothing before it: the sections say why
+        return quality(st)
     headline = {k: (int(v) if k in ("lines", "orders", "customers", "products", "guest_lines")
                     else float(v) if "revenue" in k else str(pd.Timestamp(v)))
                 for k, v in tx.items()}
+    if as_of is not None:
+        headline["as_of"] = str(as_of.date())
+        headline["after_as_of_lines"] = st.count(s.T_TRANSACTIONS) - headline["lines"]
     kinds = st.query(f"""SELECT {s.LINE_KIND} AS line_kind, count(*) AS lines,
                                 sum({s.AMOUNT}) AS revenue
                          FROM {t} GROUP BY 1 ORDER BY 2 DESC""")
@@ -519,6 +529,15 @@ def recommendations(st: Store, as_of: pd.Timestamp | None, fix: str
                         FROM {s.T_TRANSACTIONS}
                         WHERE {s.ORDERED_AT} < ? AND {s.LINE_KIND} = 'sale'""", at).iloc[0]
     customers = recs[s.CUSTOMER_ID].nunique()
+    # coverage is of the customers who bought: a registered customer without a purchase
+    # given recommendations (`recommend --customer`) is not one of them
+    buyers = int(st.query(f"""SELECT count(DISTINCT r.{s.CUSTOMER_ID}) AS n
+                              FROM {s.T_RECOMMENDATIONS} r
+                              WHERE r.as_of = ? AND r.method = ? AND EXISTS (
+                                  SELECT 1 FROM {s.T_TRANSACTIONS} t
+                                  WHERE t.{s.CUSTOMER_ID} = r.{s.CUSTOMER_ID}
+                                    AND t.{s.ORDERED_AT} < ? AND t.{s.LINE_KIND} = 'sale')""",
+                          [*at, method, *at])["n"].iloc[0])
     products = recs[s.PRODUCT_ID].nunique()
     g = recs.groupby(s.PRODUCT_ID)
     top = pd.DataFrame({"customers": g[s.CUSTOMER_ID].nunique(), "mean_rank": g["rank"].mean()})
@@ -533,7 +552,7 @@ def recommendations(st: Store, as_of: pd.Timestamp | None, fix: str
     head = {"as_of": str(ts.date()), "method": method, "customers": int(customers),
             "rows": len(recs),
             "per_customer": float(len(recs) / customers) if customers else 0.0,
-            "customer_coverage": float(customers / base["customers"]) if base["customers"]
+            "customer_coverage": float(buyers / base["customers"]) if base["customers"]
             else None,
             "products_recommended": int(products),
             "catalogue_coverage": float(products / base["products"]) if base["products"]

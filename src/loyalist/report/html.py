@@ -152,6 +152,10 @@ def _quality(d: dict[str, Any], images: dict[str, bytes]) -> str:
         ("net revenue", money(h["net_revenue"])), ("gross revenue", money(h["gross_revenue"])),
         *[(k.replace("_", " "), count(h[k])) for k in
           ("loads", "rows_read", "rows_loaded", "rows_quarantined") if k in h]])]
+    if h.get("as_of"):
+        out.append(note(f"Sales before as_of {h['as_of']}, as every section reads them; the "
+                        f"store holds {h['after_as_of_lines']:,} more line(s) after it. The "
+                        "loads and rules below are the whole store's."))
     out.append(img(images, "monthly", "net revenue and customers per month"))
     part = d["monthly"].dropna(subset=["covers"]) if "covers" in d["monthly"] else []
     if len(part):
