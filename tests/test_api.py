@@ -489,6 +489,14 @@ def test_a_plans_hold_out_and_its_sends_as_promotion_history(client: TestClient)
     assert {x["control_for"] for x in ctl} <= {p["promotion"] for p in summ["promotions"]}
     assert not {x["customer_id"] for x in ctl} & set(offers)
     assert {x["sent_at"] for x in rows} == {summ["as_of"]}
+    # exploratory report 4: a held-out customer looked like one the plan left out ("plan":
+    # null), so a back office mailing by another channel would spoil the control group
+    held_one = next(x for x in ctl if "N" not in x["customer_id"][:1])
+    plan = client.get(f"/customers/{held_one['customer_id']}", headers=R).json()["plan"]
+    assert plan["plan_id"] == summ["plan_id"] and plan["held_out"] is True
+    assert plan["held_out_from"] == held_one["control_for"] and plan["promotion"] is None
+    sent_one = client.get(f"/customers/{sent[0]['customer_id']}", headers=R).json()["plan"]
+    assert sent_one["held_out"] is False and sent_one["promotion"] == sent[0]["promotion"]
     assert client.get("/plans/nope/sends.csv", headers=R).status_code == 404
     r = client.post("/plans", json={"budget": 600, "holdout": 0.7}, headers=W)
     assert r.status_code == 422 and "holdout" in r.json()["message"]

@@ -76,6 +76,18 @@ def _compact(table: pa.Table) -> pa.Table:
     return table
 
 
+def plan_offer(plan: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    """A customer's row of the latest plan as ``GET /customers/{id}`` shows it."""
+    row = dict(row)
+    row.pop(s.CUSTOMER_ID, None)
+    held = row.pop("held_out_from", None)
+    out = {"plan_id": plan["plan_id"], "plan_as_of": plan["as_of"], "goal": plan["goal"],
+           **row, "held_out": held is not None}
+    if held is not None:
+        out["held_out_from"] = held
+    return out
+
+
 @dataclass(frozen=True)
 class CustomerCache:
     scores: Sorted
@@ -93,10 +105,7 @@ class CustomerCache:
         if self.offers is None or self.plan is None:
             return None
         rows = self.offers.rows(customer_id, 1)
-        if not rows:
-            return None
-        return {"plan_id": self.plan["plan_id"], "plan_as_of": self.plan["as_of"],
-                "goal": self.plan["goal"], **rows[0]}
+        return plan_offer(self.plan, rows[0]) if rows else None
 
     def top_products(self, customer_id: str, n: int) -> list[dict[str, Any]]:
         if self.products is None:

@@ -55,6 +55,11 @@ class OfferResponse(_Open):
     expected_incremental_value: float | None = None
     expected_cost: float | None = None
     probability: float | None = None
+    held_out: bool = Field(False, description="In the plan's control group: chosen for "
+                                              "held_out_from and deliberately not sent, so "
+                                              "the campaign can be measured; do not reach "
+                                              "this customer with it another way.")
+    held_out_from: str | None = None
 
 
 class ProductResponse(_Open):

@@ -16,7 +16,7 @@ from typing import Any
 
 from loyalist import jsontext
 from loyalist import schema as s
-from loyalist.api.cache import CustomerCache, Sorted
+from loyalist.api.cache import CustomerCache, Sorted, plan_offer
 from loyalist.api.storegate import Reader
 from loyalist.errors import LoyalistError, ParameterError
 from loyalist.ingest.parse import customer_key
@@ -106,7 +106,7 @@ def customer(r: Reader, customer_id: str, *, products: int = 10) -> dict[str, An
     if row is None and offer is None:
         raise NotFound(f"customer {customer_id!r} is not in the scores at as_of {ts.date()} "
                        "(unknown id, or a customer first seen after that date)")
-    if row is None:  # a registered customer with no purchase yet, targeted by the plan
+    if row is None:  # a registered customer with no purchase yet, in the plan
         row = {"rfm_segment": offer.get("target_segment")}
     reasons = row.get("reasons")
     out = {"customer_id": customer_id, "as_of": ts, "segment": row.get("rfm_segment"),
@@ -127,16 +127,15 @@ def _build_cache(r: Reader) -> CustomerCache | None:
     if n[0][0] > r.cache_max_customers:
         return None
 
-    def arrow(sql: str, params: list[object]) -> Sorted:
+    def arrow(sql: str, params: list[object] | dict[str, object]) -> Sorted:
         return Sorted.of(r.con.sql(sql, params=params).to_arrow_table())
 
     scores = arrow(f"SELECT * FROM {s.T_SCORES} WHERE as_of = ? AND {s.CUSTOMER_ID} IS NOT NULL "
                    f"ORDER BY {s.CUSTOMER_ID}", [ts])
     plan, offers = latest_plan(r), None
     if plan is not None and s.T_PLAN_CUSTOMERS in tables(r):
-        want = [c for c in PLAN_FIELDS if c in columns(r, s.T_PLAN_CUSTOMERS)]
-        offers = arrow(f"SELECT {', '.join([s.CUSTOMER_ID, *want])} FROM {s.T_PLAN_CUSTOMERS} "
-                       f"WHERE plan_id = ? ORDER BY {s.CUSTOMER_ID}", [plan["plan_id"]])
+        offers = arrow(f"SELECT * FROM ({plan_rows_sql(r, '')}) ORDER BY {s.CUSTOMER_ID}",
+                       {"plan": plan["plan_id"]})
     rec_ts, methods = _rec_methods(r)
     method = ("hybrid" if "hybrid" in methods else methods[0]) if methods else None
     products = None
@@ -165,18 +164,27 @@ def latest_plan(r: Reader) -> dict[str, Any] | None:
         "ORDER BY as_of DESC, rowid DESC LIMIT 1")), None))
 
 
+def plan_rows_sql(r: Reader, where: str) -> str:
+    """The latest plan's rows per customer: its offers (:data:`PLAN_FIELDS`) and, from its
+    sends, the customers held out as its control group (``held_out_from``: the promotion held
+    back; a back office must not reach them another way, or the readout loses its control)."""
+    want = [c for c in PLAN_FIELDS if c in columns(r, s.T_PLAN_CUSTOMERS)]
+    sql = (f"SELECT {', '.join([s.CUSTOMER_ID, *want])}, CAST(NULL AS VARCHAR) AS held_out_from "
+           f"FROM {s.T_PLAN_CUSTOMERS} WHERE plan_id = $plan {where}")
+    if s.T_PLAN_SENDS in tables(r):
+        sql += (f" UNION ALL BY NAME SELECT {s.CUSTOMER_ID}, {s.CONTROL_FOR} AS held_out_from "
+                f"FROM {s.T_PLAN_SENDS} WHERE plan_id = $plan AND {s.PROMOTION} = "
+                f"'{s.CONTROL}' {where}")
+    return sql
+
+
 def customer_offer(r: Reader, customer_id: str) -> dict[str, Any] | None:
     plan = latest_plan(r)
     if plan is None or s.T_PLAN_CUSTOMERS not in tables(r):
         return None
-    want = [c for c in PLAN_FIELDS if c in columns(r, s.T_PLAN_CUSTOMERS)] or [s.CUSTOMER_ID]
-    rows = r.rows(f"SELECT {', '.join(want)} FROM {s.T_PLAN_CUSTOMERS} "
-                  f"WHERE plan_id = ? AND {s.CUSTOMER_ID} = ? LIMIT 1",
-                  [plan["plan_id"], customer_id])
-    if not rows:
-        return None
-    return {"plan_id": plan["plan_id"], "plan_as_of": plan["as_of"], "goal": plan["goal"],
-            **rows[0]}
+    rows = r.rows(plan_rows_sql(r, f"AND {s.CUSTOMER_ID} = $id") + " LIMIT 1",
+                  {"plan": plan["plan_id"], "id": customer_id})
+    return plan_offer(plan, rows[0]) if rows else None
 
 
 def _rec_methods(r: Reader) -> tuple[datetime | None, tuple[str, ...]]:

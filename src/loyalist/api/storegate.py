@@ -59,7 +59,8 @@ class Reader:
                 self._memo[key] = compute()
             return self._memo[key]  # type: ignore[no-any-return]
 
-    def rows(self, sql: str, params: list[object] | None = None) -> list[dict[str, Any]]:
+    def rows(self, sql: str, params: list[object] | dict[str, object] | None = None
+             ) -> list[dict[str, Any]]:
         cur = self.con.execute(sql, params or [])
         names = [d[0] for d in cur.description or []]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]

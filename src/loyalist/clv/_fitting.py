@@ -55,7 +55,7 @@ class Columns:
 
 
 def _count(k: int, n: int) -> str:
-    return f"{k:,} of {n:,} customers ({100.0 * k / n:.2g}%)"
+    return f"{k:,} of {n:,} customers ({100.0 * k / n:.3g}%)"
 
 
 def as_columns(

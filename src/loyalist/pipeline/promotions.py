@@ -292,7 +292,12 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
                                   "WHERE as_of = ? AND rfm_segment IS NOT NULL",
                                   [ts.to_pydatetime()])["g"].astype(str))
             if scored:
-                _check_segments(params.segments, scored | {s.NEW_SEGMENT}, scored, ts)
+                unscored = st.has_rows(s.T_CUSTOMERS) and st.query(
+                    f"SELECT count(*) AS n FROM {s.T_CUSTOMERS} c WHERE NOT EXISTS (SELECT 1 "
+                    f"FROM {s.T_SCORES} x WHERE x.as_of = ? AND x.{s.CUSTOMER_ID} = "
+                    f"c.{s.CUSTOMER_ID})", [ts.to_pydatetime()])["n"].iloc[0] > 0
+                _check_segments(params.segments, scored | {s.NEW_SEGMENT},
+                                scored | ({s.NEW_SEGMENT} if unscored else set()), ts)
         inp = plan_inputs(st, ts, catalog=catalog, period_days=period, priors=overrides,
                           progress=say)
     known = set(inp["customers"]["segment"].astype(str))
