@@ -428,6 +428,15 @@ def test_an_empty_plan_then_a_real_one_and_a_failing_step(tmp_path: Path,
     assert steps["forecast"]["status"] == "failed"
     assert steps["forecast"]["detail"].startswith("RuntimeError: forecast exploded (an internal")
     assert steps["report"]["status"] == "done" and steps["features"]["status"] == "done"
+    # exploratory report 3: a constraints file naming a promotion the catalog lacks left the
+    # plan "skipped" and the run exited 0 (its "[min_spend]" eaten by the console's markup):
+    # the step fails with the message as written
+    bad = tmp_path / "cons.toml"
+    bad.write_text("[min_spend]\nnonexistent = 10\n")
+    res = pipeline.run_all(store, tmp_path / "c", as_of=None, budget=100, constraints=bad)
+    plan = next(s for s in res["steps"] if s["step"] == "plan")
+    assert plan["status"] == "failed" and plan["detail"].startswith(
+        f"{bad}: [min_spend] names promotion 'nonexistent', which is not in the catalog")
 
 
 def test_a_file_that_is_not_a_store_is_named_and_left_untouched(tmp_path: Path) -> None:

@@ -374,7 +374,7 @@ def run_all(
                   f"{load['rows_read']:,} read, {load['rows_loaded']:,} loaded, "
                   f"{load['rows_quarantined']:,} quarantined"))
         for a in load.get("guessed") or []:
-            out.print(f"  [yellow]guessed:[/yellow] {a}", highlight=False)
+            out.print(f"  [yellow]guessed:[/yellow] {escape(a)}", highlight=False)
     for note in res.get("left_out", []):
         out.print(f"  left out: {note}")
     t = Table(show_header=True, header_style="bold",
@@ -383,7 +383,7 @@ def run_all(
         t.add_column(c)
     for st in res["steps"]:
         colour = {"done": "green", "partial": "cyan", "failed": "red"}.get(st["status"], "yellow")
-        t.add_row(st["step"], f"[{colour}]{st['status']}[/{colour}]", st["detail"])
+        t.add_row(st["step"], f"[{colour}]{st['status']}[/{colour}]", escape(st["detail"]))
     out.print(t)
     for st in res["steps"]:
         for name, path in st["outputs"].items():

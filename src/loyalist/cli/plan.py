@@ -134,8 +134,8 @@ def plan(
         t.add_column(c, justify="left" if c in ("promotion", "segment") else "right")
     for r in summ["promotions"][:15]:
         t.add_row(str(r["rank"]), r["promotion"], r["target_segment"], f"{r['customers']:,}",
-                  f"{r['participation']:.0%}", f"{r['incremental_revenue']:,.0f}",
-                  f"{r['cost']:,.0f}", "" if r["roi"] is None else roi_text(r["roi"]))
+                  f"{r['participation']:.0%}", amount_text(r["incremental_revenue"]),
+                  amount_text(r["cost"]), "" if r["roi"] is None else roi_text(r["roi"]))
     if summ["promotions"]:
         out.print(t)
     for w in summ.get("warnings", []):
@@ -147,10 +147,18 @@ def plan(
             f"{amount_text(m['budget'])}" for m in summ["months"]))
     for r in summ["promotions"][:3]:
         out.print(f"  {escape(r['rationale'])}")
-    for a in summ["assumptions"][:6]:
+    for a in summ["assumptions"][:SHOWN_ASSUMPTIONS]:
         out.print(f"  assumption: {escape(a)}")
+    more = len(summ["assumptions"]) - SHOWN_ASSUMPTIONS
+    if more > 0:
+        out.print(f"  ... and {more} more assumption(s) in plan.json (`assumptions`; "
+                  "--json prints them all)")
     for k, p in summ.get("files", {}).items():
         out.print(f"  {k}: {p}")
+
+
+#: assumptions printed on the console (the plan's own first; plan.json has them all)
+SHOWN_ASSUMPTIONS = 6
 
 
 def priors(
@@ -226,8 +234,14 @@ def _goal_value(summ: dict) -> str:
     from loyalist.promote.explain import goal_value_text
 
     each = summ.get("cost_per_goal_unit")
-    return goal_value_text(summ["goal"], summ["goal_value"], summ.get("goal_unit")) + (
-        f" ({each:,.2f} of spend each)" if each is not None else "")
+    activated = summ.get("goal_value_activated")
+    if activated:  # first purchases are no customers kept: said apart
+        text = (goal_value_text(summ["goal"], summ["goal_value"] - activated,
+                                summ.get("goal_unit"))
+                + f" and {activated:,.1f} activated (a first purchase)")
+    else:
+        text = goal_value_text(summ["goal"], summ["goal_value"], summ.get("goal_unit"))
+    return text + (f" ({each:,.2f} of spend each)" if each is not None else "")
 
 
 def _period(period: int | None, months: int | None) -> int:

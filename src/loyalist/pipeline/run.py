@@ -19,7 +19,7 @@ import pandas as pd
 
 from loyalist import __version__, jsontext
 from loyalist import schema as s
-from loyalist.errors import DataError, check_days
+from loyalist.errors import DataError, ParameterError, check_days
 from loyalist.features import MAX_HORIZON_DAYS, to_as_of
 from loyalist.ingest.adapters import is_guessed_note
 from loyalist.pipeline.customers import train
@@ -230,6 +230,11 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         except DataError as e:  # the data cannot support this step: say why, go on
             log.info("%s skipped: %s", name, e)
             steps.append({"step": name, "status": "skipped", "detail": str(e), "outputs": {},
+                          "seconds": round(time.perf_counter() - t0, 2)})
+        except ParameterError as e:  # a parameter the step refused (a constraints file naming
+            # a promotion the catalog lacks): the run fails, naming it, after the other steps
+            log.info("%s refused: %s", name, e)
+            steps.append({"step": name, "status": "failed", "detail": str(e), "outputs": {},
                           "seconds": round(time.perf_counter() - t0, 2)})
         except Exception as e:  # noqa: BLE001 - a fault in one step must not cost the others
             # (exploratory report 6a, G1: a plan step's crash left the run without a report)

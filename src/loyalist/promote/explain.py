@@ -110,7 +110,7 @@ def summed_interval(rows: pd.DataFrame, col: str = "incremental_revenue") -> tup
 def rationale(promo: str, kind: str, seg: str, g: pd.DataFrame, goal: str, ctx: PlanContext
               ) -> str:
     c = ctx.customers.reindex(g[s.CUSTOMER_ID])
-    who = f"{len(g):,} {seg} customers"
+    who = f"{len(g):,} {seg} customer{'' if len(g) == 1 else 's'}"
     bits = []
     if "churn_probability" in c and c["churn_probability"].notna().any():
         bits.append(f"mean churn risk {c['churn_probability'].mean():.0%}")
@@ -121,15 +121,16 @@ def rationale(promo: str, kind: str, seg: str, g: pd.DataFrame, goal: str, ctx: 
     lift = float(g["incremental_prob"].mean())
     effect = ((f"expected to lift buying by {lift:.1%} points and " if lift >= 0 else
                f"expected to lower buying by {-lift:.1%} points and ")
-              + (f"add {rev:,.0f} in revenue" if rev >= 0 else
-                 f"lower revenue by {-rev:,.0f} (discounts on orders that would come anyway)"))
+              + (f"add {amount_text(rev)} in revenue" if rev >= 0 else
+                 f"lower revenue by {amount_text(-rev)} (discounts on orders that would come "
+                 "anyway)"))
     source = _revenue_source(promo, kind, g, ctx) if rev >= 0 else None
     if source:
         effect += source
     if goal == "retention" and seg == NEW_SEGMENT:
         goal = "retention: customers activated, their first purchase, not customers kept"
     return f"Send {promo} ({kind.replace('_', ' ')}) to {who}" + (f" ({why})" if why else "") \
-        + f": {effect} for {g['expected_cost'].sum():,.0f} of spend ({goal})."
+        + f": {effect} for {amount_text(g['expected_cost'].sum())} of spend ({goal})."
 
 
 #: what a redemption adds to its order, as a rationale says where revenue comes from
@@ -160,9 +161,9 @@ def _revenue_source(promo: str, kind: str, g: pd.DataFrame, ctx: PlanContext) ->
     if kind == "fixed_voucher" and not (pd.notna(ms) and ms > 0):
         return None
     what = ADDED_BY[kind].format(min_spend=amount_text(float(ms)) if pd.notna(ms) else "")
-    rest = (f"{orders:,.0f} from the extra orders at the usual basket" if orders >= 0 else
-            f"less {-orders:,.0f} lost with fewer orders at the usual basket")
-    return f" ({added:,.0f} from {what}, net of the discount; {rest})"
+    rest = (f"{amount_text(orders)} from the extra orders at the usual basket" if orders >= 0
+            else f"less {amount_text(-orders)} lost with fewer orders at the usual basket")
+    return f" ({amount_text(added)} from {what}, net of the discount; {rest})"
 
 
 def goal_value_text(goal: str, value: float, unit: str | None = None) -> str:

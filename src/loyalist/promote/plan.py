@@ -243,7 +243,9 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                    "goal_value": float(by_month.at[k + 1, "goal_value"])}
                   for k, (_, d, b) in enumerate(months)]
     new = picked["target_segment"] == NEW_SEGMENT
-    if params.goal in ("retention", "reactivation") and new.any():
+    activated = (float(picked.loc[new, "expected_incremental_value"].sum())
+                 if params.goal in ("retention", "reactivation") and new.any() else None)
+    if activated is not None:
         month_notes.append(
             f"{picked.loc[new, 'expected_incremental_value'].sum():,.1f} of the "
             f"{goal_value_text(params.goal, value)} are first purchases by registered customers "
@@ -253,11 +255,13 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         month_notes.append(holdout_text(holdout, len(picked), params.holdout, spend,
                                         planned_spend))
     candidates = [p for p in inst.promotions if p in set(inst.pred["promotion"])]
+    # what this plan did first (the budget left unspent, the hold-out, the months), then what
+    # its inputs assume, then how each promotion kind works
     assumptions = list(dict.fromkeys(
-        ctx.assumptions + inst.notes + mechanics_notes(ctx, candidates) + month_notes
-        + ([base_note] if base_note else [])
-        + ([left] if left else [])
-        + sorted({t for t in picked["assumption_text"].astype(str) if t})))
+        ([left] if left else []) + month_notes + ([base_note] if base_note else [])
+        + ctx.assumptions + inst.notes
+        + sorted({t for t in picked["assumption_text"].astype(str) if t})
+        + mechanics_notes(ctx, candidates)))
     summary = {
         "budget": float(params.budget), "budget_per_month": params.budget_per_month,
         "months": month_rows, "goal": params.goal, "period_days": params.period_days,
@@ -267,6 +271,9 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         "categories_to_clear": target_categories(ctx, params)
         if params.goal in CLEAR_GOALS else None,
         "spend": spend, "expected_value": value, "goal_value": value,
+        # of a retention or reactivation goal's value, the first purchases of registered
+        # customers who had not bought (customers activated, not kept)
+        "goal_value_activated": activated,
         "goal_unit": goal_unit(params, ctx), "cost_per_goal_unit": per_unit,
         "incremental_revenue": float(picked["incremental_revenue"].sum()),
         "incremental_revenue_lo80": rev_lo, "incremental_revenue_hi80": rev_hi,
