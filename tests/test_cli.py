@@ -787,3 +787,16 @@ def test_a_run_warns_when_quarantine_takes_a_tenth_of_the_revenue() -> None:
         "that is wrong")
     assert quarantined_warning(load(exact_duplicate=0.05, cancelled_order=0.04)) is None
     assert quarantined_warning({"file": "customers.csv"}) is None
+
+
+def test_a_retention_headline_says_activations_apart() -> None:
+    """Exploratory report 3: 'expected 37.4 customers kept' counted 2.8 first purchases by
+    registered customers who had not bought: customers activated, not kept."""
+    from loyalist.cli.plan import _goal_value
+
+    summ = {"goal": "retention", "goal_value": 37.4, "goal_value_activated": 2.8,
+            "cost_per_goal_unit": 53.49}
+    assert _goal_value(summ) == ("34.6 customers kept and 2.8 activated (a first purchase) "
+                                 "(53.49 of spend each)")
+    assert _goal_value({**summ, "goal_value_activated": None}) == \
+        "37.4 customers kept (53.49 of spend each)"
