@@ -93,6 +93,32 @@ def test_season_scales_the_subsidy_and_the_competitor_only_what_we_win() -> None
                                         - out["redemption_outside"]))
 
 
+def test_a_shrunk_estimate_stays_inside_its_interval() -> None:
+    """Exploratory report 3: a send read incremental revenue 49.59 with an 80% interval of
+    174.00-181.47. The 10% and 90% points were shrunk as columns of their own, and one
+    promotion's 10% points averaging near 0 made its rank-1 weight for them huge. They keep
+    their distance from the estimate, which is shrunk."""
+    from loyalist.promote.effects import shrink_effects
+
+    pred = pd.DataFrame({s.CUSTOMER_ID: ["a", "a", "b", "b"],
+                         "promotion": ["p", "q", "p", "q"],
+                         "incremental_prob": [0.02, 0.03, 0.04, 0.01],
+                         "incremental_orders": [0.02, 0.03, 0.04, 0.01],
+                         "incremental_revenue": [5.0, 1.0, 8.0, 2.0],
+                         # q's 10% points average near 0, p's are far below its estimates
+                         "incremental_revenue_p10": [-4.0, 0.9, -2.0, -0.89],
+                         "incremental_revenue_p90": [9.0, 1.5, 12.0, 3.0],
+                         "incremental_margin": [2.0, 0.5, 3.0, 1.0],
+                         "incremental_margin_p10": [1.0, 0.1, 2.0, 0.2],
+                         "incremental_margin_p90": [3.0, 0.9, 4.0, 1.8]})
+    out = shrink_effects(pred, keep=0.0)
+    for col in ("incremental_revenue", "incremental_margin"):
+        assert (out[f"{col}_p10"] <= out[col] + 1e-12).all(), out
+        assert (out[col] <= out[f"{col}_p90"] + 1e-12).all(), out
+        np.testing.assert_allclose(out[col] - out[f"{col}_p10"],
+                                   (pred[col] - pred[f"{col}_p10"]).clip(lower=0))
+
+
 def test_shrinkage_pools_volumes_not_the_offer_economics() -> None:
     """Shrinking towards rank 1 applies to buying, orders and redemptions; what an offer adds
     and costs per redemption stays the customer's own (a voucher tops up the small basket
