@@ -226,6 +226,21 @@ def test_catalog_refuses_unknown_keys_and_impossible_percents(tmp_path: Path) ->
         load_catalog(tmp_path / "p.csv")
 
 
+def test_a_blank_contact_cost_is_said_and_a_missing_value_named(tmp_path: Path) -> None:
+    """Exploratory report 3: an empty contact_cost cell became 0 without a word (every send
+    then looks free to contact), and a free item without a value read 'has value nan'."""
+    (tmp_path / "c.csv").write_text("name,kind,value,contact_cost\n"
+                                    "nocost,percent_discount,10,\nv5,fixed_voucher,5,0.1\n")
+    got = load_catalog(tmp_path / "c.csv")
+    assert got["contact_cost"].tolist() == [0.0, 0.1]
+    assert got.attrs["notes"] == [f"{tmp_path / 'c.csv'}: no contact_cost for nocost: taken "
+                                  "as 0 per customer contacted; give the cost of a message in "
+                                  "the catalog if there is one"]
+    (tmp_path / "n.csv").write_text("name,kind,value\nfree_tabi,free_item,\n")
+    with pytest.raises(DataError, match=r"promotion 'free_tabi' has no value; give a positive"):
+        load_catalog(tmp_path / "n.csv")
+
+
 def test_run_and_plan_check_spend_limits_before_loading(tmp_path: Path) -> None:
     """`run` refused minimums above the budget only after loading and training everything."""
     c = tmp_path / "c.toml"

@@ -92,6 +92,7 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
         cat, what = generic_catalog(None if pd.isna(median) else float(median))
         cat = normalise_catalog(cat, source="generic catalog")
         assumptions.append(what)
+    assumptions += cat.attrs.get("notes", [])
     competitors = st.table(s.T_COMPETITORS) if st.has_rows(s.T_COMPETITORS) else None
     inventory = st.table(s.T_INVENTORY) if st.has_rows(s.T_INVENTORY) else None
     from loyalist.evaluation.splits import check_observed

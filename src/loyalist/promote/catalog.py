@@ -339,6 +339,7 @@ def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.Dat
         raise DataError(_unknown_key(frame, unknown[0], source))
     out = pd.DataFrame({"name": frame["name"].astype(str).str.strip(),
                         "kind": [canonical_kind(k) for k in frame["kind"]]})
+    notes: list[str] = []
     for col, default in (("value", math.nan), ("contact_cost", 0.0), ("min_spend", math.nan),
                          ("max_spend", math.nan), ("points_rate", math.nan)):
         raw = frame[col] if col in frame.columns else pd.Series(default, index=frame.index)
@@ -348,6 +349,13 @@ def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.Dat
             i = int(bad.to_numpy().nonzero()[0][0])
             raise DataError(f"{source}: promotion {out['name'].iloc[i]!r} has {col} "
                             f"{raw.iloc[i]!r}, not a number")
+        if col == "contact_cost":
+            blank = [str(x) for x in out.loc[num.isna().to_numpy(), "name"]]
+            if blank:  # stated: a forgotten cost makes every send look free to contact
+                notes.append(f"{source}: no contact_cost for {', '.join(blank[:5])}"
+                             f"{', ...' if len(blank) > 5 else ''}: taken as 0 per customer "
+                             "contacted; give the cost of a message in the catalog if there "
+                             "is one")
         out[col] = num.fillna(default) if col == "contact_cost" else num
     for col in ("eligible_segments", "category"):
         raw = frame[col] if col in frame.columns else pd.Series(None, index=frame.index)
@@ -375,8 +383,10 @@ def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.Dat
             i = int(mask.to_numpy().nonzero()[0][0])
             shown = frame[col].iloc[i] if col in frame else out[col].iloc[i]
             shown = shown.item() if hasattr(shown, "item") else shown
-            raise DataError(f"{source}: promotion {out['name'].iloc[i]!r} has {col} "
-                            f"{shown!r}; {fix}")
+            has = (f"has no {col}" if shown is None or (isinstance(shown, float)
+                                                        and math.isnan(shown))
+                   else f"has {col} {shown!r}")
+            raise DataError(f"{source}: promotion {out['name'].iloc[i]!r} {has}; {fix}")
     dup = out["name"].duplicated()
     if dup.any():
         raise DataError(f"{source}: promotion name {out['name'][dup].iloc[0]!r} appears twice; "
@@ -391,6 +401,7 @@ def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.Dat
         out = out.drop(columns=["points_rate"])
     out = out.reset_index(drop=True)
     out.attrs["source"] = source  # named in the plan's messages about the catalog
+    out.attrs["notes"] = notes  # what was assumed for cells left empty, for the plan
     return out
 
 
