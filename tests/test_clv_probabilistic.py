@@ -876,3 +876,13 @@ def test_penalizer_shrinks_parameters(small_rfm) -> None:
     norm = lambda m: sum(v * v for v in m.params_.values())  # noqa: E731
     assert norm(shrunk) < norm(plain)
     assert shrunk.log_likelihood_ < plain.log_likelihood_
+
+
+def test_the_transpose_passed_as_t_is_named() -> None:
+    """Exploratory report 4: ``fit(r.frequency, r.recency, r.T)`` passed pandas' transpose of
+    the frame, and the error did not say so (every lifetimes user writes ``r.T`` first)."""
+    r = pd.DataFrame({"frequency": [1.0, 0.0, 2.0], "recency": [5.0, 0.0, 8.0],
+                      "T": [10.0, 9.0, 12.0]})
+    with pytest.raises(DataError, match=r"T: expected one column .*; `frame.T` is pandas' "
+                                        r"transpose of the frame: write frame\['T'\]"):
+        BetaGeoModel().fit(r.frequency, r.recency, r.T)

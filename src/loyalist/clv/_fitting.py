@@ -77,7 +77,11 @@ def as_columns(
         if isinstance(value, pd.Series) and index is None:
             index = value.index
         if isinstance(value, pd.DataFrame):
-            raise DataError(f"{name}: expected one column (array or Series), got a DataFrame")
+            # `rfm.T` is pandas' transpose, not the column T: lifetimes' users write it first
+            hint = (f"; `frame.{name}` is pandas' transpose of the frame: write "
+                    f"frame[{name!r}]" if name == "T" and "T" in value.index else "")
+            raise DataError(f"{name}: expected one column (array or Series), got a "
+                            f"DataFrame{hint}")
         try:
             arr = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError) as exc:
