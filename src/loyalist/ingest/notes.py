@@ -252,18 +252,22 @@ ORDER_ADJUSTMENTS = {
 }
 
 
+def adjustment_columns(src: Source, a: Adapter) -> list[tuple[str, str]]:
+    """The file's order-level adjustment columns no canonical or cost column took, each with
+    what it holds (:data:`ORDER_ADJUSTMENTS`: "discounts" or "refunds")."""
+    used = set(a.columns.values()) | set(a.cost_columns.values())
+    return [(h, ORDER_ADJUSTMENTS[normalise(h)]) for h in src.headers
+            if normalise(h) in ORDER_ADJUSTMENTS and h not in used]
+
+
 def order_adjustments(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
                       ) -> list[str]:
     """A web shop's order export gives an order's discount and partial refunds in columns of
     their own ('Discount Amount', 'Refunded Amount' on its first line), not as lines: the
     lines' revenue is before them, which the report must say, with how much they hold on the
     lines loaded (a wholly refunded order's lines are quarantined)."""
-    used = set(a.columns.values()) | set(a.cost_columns.values())
     notes = []
-    for h in src.headers:
-        what = ORDER_ADJUSTMENTS.get(normalise(h))
-        if what is None or h in used:
-            continue
+    for h, what in adjustment_columns(src, a):
         value = parse.number_expr(con, src.view, h, src.types[h]).replace(
             parse.q(h), f"v.{parse.q(h)}")
         total = con.execute(f"SELECT sum(abs({value})) FROM {src.view} v JOIN {table} p "

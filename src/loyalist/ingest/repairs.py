@@ -2,8 +2,9 @@
 line without its customer, date or status takes them from the other lines of its order, a
 line without a product code is the product its description names, and an order id a till
 reuses (a receipt counter that restarts) is split into one order per customer, day and
-store. Each repair applies the quarantine rules again to the lines it changed and returns
-the report's sentences.
+store, an order whose refund column holds its whole value is cancelled, and a line without a
+product that sums its order's items is the order's summary row. Each repair applies the
+quarantine rules again to the lines it changed and returns the report's sentences.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import duckdb
 
 from loyalist import schema as s
 from loyalist.ingest import parse
-from loyalist.ingest.adapters import Adapter, normalise
-from loyalist.ingest.notes import ORDER_ADJUSTMENTS
+from loyalist.ingest.adapters import Adapter
+from loyalist.ingest.notes import adjustment_columns
 from loyalist.ingest.read import ROW, Source
 
 
@@ -243,9 +244,7 @@ def refunded_orders(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, tab
     refund stays with the lines (:func:`~loyalist.ingest.notes.order_adjustments` says how
     much). The refund is the order's largest (written on its first line, or on every line).
     Returns the report's sentence."""
-    used = set(a.columns.values()) | set(a.cost_columns.values())
-    col = next((h for h in src.headers
-                if ORDER_ADJUSTMENTS.get(normalise(h)) == "refunds" and h not in used), None)
+    col = next((h for h, what in adjustment_columns(src, a) if what == "refunds"), None)
     if col is None:
         return []
     o = s.ORDER_ID
