@@ -900,3 +900,25 @@ def test_the_cap_samples_customers_before_their_features_are_built(
     b = before.frame.sort_values(key, ignore_index=True)[a.columns]
     pd.testing.assert_frame_equal(a, b)
     assert before.features == after.features
+
+
+def test_an_offers_item_is_priced_from_the_sales_lines_without_products(tmp_path: Path) -> None:
+    """Exploratory report 3: a kimono shop with only a sales export (no products file) had its
+    10%-off obi coupon's item priced at each customer's usual basket, so the coupon cost only
+    its contact to the 138 customers who never bought obi. Without product prices, the item is
+    the sales lines' median price in the promotion's categories (over all lines without)."""
+    from conftest import LOADED_AT, line, write_csv
+
+    from loyalist.ingest import ingest_files
+    from loyalist.response.data import offer_item_prices
+
+    rows = [line(order=str(i), product=f"K{i}", price=p, category=c)
+            for i, (p, c) in enumerate([(92200, "kimono"), (90000, "kimono"),
+                                        (28600, "obi"), (30000, "obi"), (27000, "obi")])]
+    catalog = pd.DataFrame({"name": ["obi_10pct", "any_bundle", "gift"],
+                            "kind": ["percent_discount", "bundle", "free_item"],
+                            "value": [10.0, 15.0, 500.0], "category": ["obi", None, None]})
+    with Store(tmp_path / "s.duckdb") as st:
+        ingest_files(st, [write_csv(tmp_path / "t.csv", rows)], loaded_at=LOADED_AT)
+        got = offer_item_prices(st, catalog)
+    assert got == {"obi_10pct": 28600.0, "any_bundle": 30000.0, "gift": 500.0}

@@ -364,21 +364,35 @@ def catalog_categories(catalog: pd.DataFrame) -> dict[str, list[str]]:
 def offer_item_prices(store: Store, catalog: pd.DataFrame) -> dict[str, float]:
     """Price of the item an offer adds or discounts, per promotion: the catalog value for
     ``free_item``; else the median product price in the promotion's categories (``products``
-    table), or over all products when it names none. Promotions without products are left
-    out."""
+    table), or over all products when it names none; without product prices there, the
+    median unit price of the sales lines in those categories (a merchant with only a sales
+    export: its coupon for obi was priced at each customer's usual basket, and cost nothing
+    to customers who never bought obi). Promotions with neither are left out."""
     out: dict[str, float] = {}
     has = store.has_rows(s.T_PRODUCTS)
     prices = store.query(f"SELECT {s.CATEGORY} AS category, {s.PRICE} AS price "
                          f"FROM {s.T_PRODUCTS} WHERE {s.PRICE} > 0") if has else None
     cats = catalog_categories(catalog)
+    lines = store.has_rows(s.T_TRANSACTIONS)
     for row in catalog.itertuples(index=False):
         name = str(row.name)
         if str(row.kind) == "free_item" and pd.notna(row.value):
             out[name] = float(row.value)
-        elif prices is not None and len(prices):
+            continue
+        if prices is not None and len(prices):
             sel = prices[prices["category"].isin(cats[name])] if cats[name] else prices
             if len(sel):
                 out[name] = float(sel["price"].median())
+                continue
+        if lines:
+            where = (f"AND {s.CATEGORY} IN ({', '.join('?' * len(cats[name]))})"
+                     if cats[name] else "")
+            price = store.query(f"""
+                SELECT median({s.UNIT_PRICE}) AS p FROM {s.T_LINES}
+                WHERE {s.QUANTITY} > 0 AND {s.UNIT_PRICE} > 0 AND {s.LINE_KIND} = 'sale'
+                {where}""", list(cats[name]))["p"].iloc[0]
+            if pd.notna(price):
+                out[name] = float(price)
     return out
 
 
