@@ -557,3 +557,24 @@ def test_sensitivity_roi_comes_from_each_budgets_own_plan(constraints: bool) -> 
     np.testing.assert_allclose(df["value"], plain["value"], rtol=1e-12)
     with pytest.raises(DataError, match=r"profit has shape \(3, 1\)"):
         sensitivity(p, budgets, profit=np.zeros((3, 1)))
+
+
+def test_auto_falls_back_to_the_lagrangian_when_the_exact_solve_finds_no_plan(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``auto`` gives the exact solve of a small instance ``AUTO_MILP_SECONDS``; a HiGHS that
+    found no plan in them leaves the plan to the Lagrangian method (``milp`` asked for by name
+    still raises), and one stopped at its limit keeps the better plan and the lower bound."""
+    import loyalist.promote.optimize as O
+    from loyalist.errors import ConvergenceError
+
+    p = synthetic_problem(300, random_state=21)
+
+    def no_plan(*_a: object, **_k: object) -> None:
+        raise ConvergenceError("HiGHS found no feasible plan within 5 s")
+
+    monkeypatch.setattr(O, "exact", no_plan)
+    s = solve(p)
+    assert s.method == "lagrangian" and s.gap < 1e-2
+    assert_feasible(p, s)
+    with pytest.raises(ConvergenceError):
+        solve(p, method="milp")

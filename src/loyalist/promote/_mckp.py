@@ -579,8 +579,8 @@ def stdout_to_stderr() -> Iterator[None]:
 _HIGHS_NOISE = "transformNewIntegerFeasibleSolution"
 
 
-def _milp(M: Model, idx: np.ndarray, base: Plan | None, time_limit: float, rel_gap: float
-          ) -> tuple[np.ndarray | None, float, Any]:
+def _milp(M: Model, idx: np.ndarray, base: Plan | None, time_limit: float, rel_gap: float,
+          presolve: bool = True) -> tuple[np.ndarray | None, float, Any]:
     """Exact plan for customers ``idx`` with every other customer fixed as in ``base``.
 
     Returns (choice for idx or None, HiGHS dual bound on their value, raw result).
@@ -631,7 +631,8 @@ def _milp(M: Model, idx: np.ndarray, base: Plan | None, time_limit: float, rel_g
     with stdout_to_stderr():
         res = milp(-M.v[idx[ii], jj], integrality=np.ones(nv), bounds=Bounds(0, 1),
                    constraints=LinearConstraint(A, np.concatenate(lb), np.concatenate(ub)),
-                   options={"time_limit": max(time_limit, 0.01), "mip_rel_gap": rel_gap})
+                   options={"time_limit": max(time_limit, 0.01), "mip_rel_gap": rel_gap,
+                            "presolve": presolve})
     bound = -res.mip_dual_bound if res.mip_dual_bound is not None else np.inf
     if res.x is None:
         return None, bound, res
@@ -641,10 +642,19 @@ def _milp(M: Model, idx: np.ndarray, base: Plan | None, time_limit: float, rel_g
     return choice, bound, res
 
 
+#: a budget that buys fewer sends than this (at the median cost of a send worth something)
+#: is solved without HiGHS's presolve: on a fashion store's 2,000 x 6 plan with a budget of
+#: 12 (7 sends) the presolve ran 16 s past a 5 s time limit, where the solve without it took
+#: 0.28 s; budgets of 30-250 took 0.1-0.7 s either way (BENCHMARKS.md)
+FEW_SENDS = 50
+
+
 def exact(M: Model, time_limit: float, rel_gap: float, out: list[Any] | None = None
           ) -> np.ndarray:
     """The whole problem by HiGHS: the plan (``out`` receives bound and raw result)."""
-    choice, bound, res = _milp(M, np.arange(M.n), None, time_limit, rel_gap)
+    worth = M.ok[:, :M.m] & (M.v[:, :M.m] > 0)
+    few = bool(worth.any()) and M.budget < FEW_SENDS * float(np.median(M.c[:, :M.m][worth]))
+    choice, bound, res = _milp(M, np.arange(M.n), None, time_limit, rel_gap, presolve=not few)
     if out is not None:
         out.extend([bound, res])
     if res is not None and res.status == 2:
