@@ -245,6 +245,29 @@ def test_a_budget_per_month_keeps_minimum_spends(scenario: dict, promo: str,
     assert summ["warnings"] == []
 
 
+def test_a_minimum_spend_met_at_a_loss_is_warned_about(scenario: dict) -> None:
+    """Exploratory report 3: ``min_spend free_shipping = 300`` bought 88 sends worth -340
+    net, and nothing but the rows of promotions.csv said so."""
+    pred = scenario["inp"]["predictions"].copy()
+    ctx = _ctx(scenario)
+    params = PlanParams(budget=3000, goal="revenue")
+    # free shipping that lowers buying, as it did on the helper's store
+    ship = pred["promotion"] == "free_shipping"
+    for col in ("incremental_prob", "incremental_orders", "incremental_orders_p10",
+                "incremental_orders_p90"):
+        pred.loc[ship, col] = -pred.loc[ship, col].abs() - 0.01
+    res = make_plan(pred, ctx, params, Constraints(min_spend={"free_shipping": 300.0}),
+                    with_baseline=False)
+    got = res["customers"]
+    worth = got.loc[got["promotion"] == "free_shipping", "expected_incremental_value"].sum()
+    assert worth < 0, worth  # the case the warning is for
+    assert any(w.startswith("min_spend free_shipping = 300 is met by sends worth -")
+               and "the minimum costs more than it returns" in w
+               for w in res["summary"]["warnings"]), res["summary"]["warnings"]
+    free = make_plan(pred, ctx, params, Constraints(), with_baseline=False)
+    assert not any("min_spend" in w for w in free["summary"]["warnings"])
+
+
 def test_plan_cli_budget_per_month(scenario: dict, tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["plan", "--store", str(scenario["store"]),
                                  "--budget-per-month", "1000", "--months", "2", "--goal",
@@ -348,6 +371,24 @@ def _redemptions(res: dict, promotions: list[str]) -> float:
                                         on=keys, how="left", validate="one_to_one")
     assert rows["expected_redemptions"].notna().all()
     return float(rows.loc[rows["promotion"].isin(promotions), "expected_redemptions"].sum())
+
+
+def test_a_cap_on_no_promotions_category_and_an_impossible_age_are_said(
+        scenario: dict, tmp_path: Path) -> None:
+    """Exploratory report 3: ``[inventory_caps] swimwear = 10`` (no offer on swimwear) was
+    taken without a word, and ``[min_age] knitwear = 150`` silently removed every knitwear
+    offer. The cap is warned about; an age above 100 is refused."""
+    ctx = _ctx(scenario)
+    pred = scenario["inp"]["predictions"]
+    res = make_plan(pred, ctx, PlanParams(budget=500, goal="revenue"),
+                    Constraints(inventory_caps={"swimwear": 10}), with_baseline=False)
+    assert "inventory_caps names 'swimwear', which no promotion of the catalog is on, so it " \
+           "limits nothing" in " ".join(res["summary"]["warnings"])
+    f = tmp_path / "c.toml"
+    f.write_text("[min_age]\nknitwear = 150\n")
+    with pytest.raises(DataError, match=r"c.toml: min_age.knitwear = 150; give a number from "
+                                        r"0 to 100 \(an age in years, e.g. 18\)"):
+        load_constraints(f)
 
 
 def test_an_inventory_cap_holds_the_plans_expected_redemptions(scenario: dict) -> None:

@@ -563,17 +563,23 @@ class Constraints:
                 "inventory_caps": self.inventory_caps}
 
 
-def _num_map(doc: Mapping[str, Any], key: str, source: str, *, lo: float = 0.0
-             ) -> dict[str, float]:
+def _num_map(doc: Mapping[str, Any], key: str, source: str, *, lo: float = 0.0,
+             hi: float = math.inf, what: str = "") -> dict[str, float]:
     raw = doc.get(key, {}) or {}
     if not isinstance(raw, Mapping):
         raise DataError(f"{source}: {key} must be a table of name = number")
     out = {}
     for k, v in raw.items():
-        if isinstance(v, bool) or not isinstance(v, int | float) or not v >= lo:
-            raise DataError(f"{source}: {key}.{k} = {v!r}; give a number >= {lo:g}")
+        if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
+            within = f">= {lo:g}" if math.isinf(hi) else f"from {lo:g} to {hi:g}"
+            raise DataError(f"{source}: {key}.{k} = {v!r}; give a number {within}{what}")
         out[str(k)] = float(v)
     return out
+
+
+#: the highest ``min_age`` taken: above it no customer is of age (150 kept every knitwear offer
+#: from everyone, without a word)
+MAX_MIN_AGE = 100.0
 
 
 def load_constraints(path: str | Path | None = None, **overrides: Any) -> Constraints:
@@ -594,7 +600,8 @@ def load_constraints(path: str | Path | None = None, **overrides: Any) -> Constr
                         f"{', '.join(sorted(known))}")
     c = Constraints(min_spend=_num_map(doc, "min_spend", source),
                     max_spend=_num_map(doc, "max_spend", source),
-                    min_age=_num_map(doc, "min_age", source),
+                    min_age=_num_map(doc, "min_age", source, hi=MAX_MIN_AGE,
+                                     what=" (an age in years, e.g. 18)"),
                     inventory_caps=_num_map(doc, "inventory_caps", source))
     share = doc.get("max_segment_share")
     cool = doc.get("cooldown_days", 0)

@@ -20,7 +20,14 @@ import pandas as pd
 
 from loyalist import schema as s
 from loyalist.errors import InfeasibleError
-from loyalist.promote.catalog import CLEAR_GOALS, COUNT_GOALS, MONTH_DAYS, Constraints, PlanParams
+from loyalist.promote.catalog import (
+    CLEAR_GOALS,
+    COUNT_GOALS,
+    MONTH_DAYS,
+    Constraints,
+    PlanParams,
+    amount_text,
+)
 from loyalist.promote.context import PlanContext
 from loyalist.promote.effects import target_categories
 from loyalist.promote.explain import (
@@ -224,6 +231,14 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                  "lower the minimum"
                  for p, lo in zip(inst.promotions, floors, strict=True)
                  if lo > 0 and got.get(p, 0.0) < lo * (1 - 1e-9)]
+    # a minimum spend met by sends worth less than nothing: the merchant's constraint costs
+    worth = picked.groupby("promotion")["expected_incremental_value"].sum()
+    where = f"{constraints.source}: " if constraints.source else ""
+    short += [f"{where}min_spend {p} = {amount_text(lo)} is met by sends worth "
+              f"{goal_value_text(params.goal, float(worth[p]))} in all: the minimum costs more "
+              "than it returns; lower or remove it unless the promotion must run"
+              for p, lo in constraints.min_spend.items()
+              if lo > 0 and p in worth and worth[p] < 0]
     month_notes = []
     if len(months) > 1:
         month_notes.append(
