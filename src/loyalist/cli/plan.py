@@ -20,7 +20,9 @@ PriorsOpt = Annotated[Path | None, typer.Option(
     "--priors", help="Response priors file (CSV/TOML/YAML/JSON rows of kind, segment, "
     "incremental_prob, use_rate) for promotions without a measured response: its rows replace "
     "the documented defaults' (`loyalist priors` prints them), the rows it leaves out keep "
-    "their default.")]
+    "their default. Its segments are lifecycle ones (new, active, lapsing, lost: days since "
+    "the last purchase against the customer's usual gap), not the RFM segments of the same "
+    "names.")]
 
 
 def plan(
