@@ -785,6 +785,18 @@ def test_a_plans_hold_out_measures_the_campaign_after_it_ran(scenario: dict,
     assert res["total"]["buyers"]["per_customer_lo95"] > 0
     text = (tmp_path / "res" / "campaign_results.md").read_text()
     assert "Against the plan's predictions" in text
+    # exploratory report 3: the console showed no prediction; it says each one against its
+    # measured interval
+    r = CliRunner().invoke(app, ["evaluate", "campaign", "--store", str(store), "--plan",
+                                 str(out)])
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    for promo, got in res["promotions"].items():
+        rev = got["plan"]["revenue"]
+        assert (f"plan vs measured, {promo} ({got['plan']['customers_in_plan']:,} customers "
+                f"of the plan): ") in said
+        assert (f"revenue predicted {rev['predicted']:+,.1f}, measured "
+                f"{rev['measured']:+,.1f}") in said
 
 
 def test_infeasible_and_bad_inputs(scenario: dict, tmp_path: Path) -> None:

@@ -143,10 +143,28 @@ def evaluate_campaign(
                   f"{ratio:.0%} of the plain difference's", highlight=False)
     for r in res["promotions"].values():
         out.print(f"  {r['verdict']}", highlight=False)
+    for line in _against_plan(res):
+        out.print(f"  {line}", highlight=False)
     for n in res["notes"]:
         out.print(f"  note: {n}", highlight=False)
     for k, p in res["paths"].items():
         out.print(f"  {k}: {p}")
+
+
+def _against_plan(res: dict[str, Any]) -> list[str]:
+    """With ``--plan``: per promotion and outcome, the plan's prediction against the measured
+    95% interval over the same customers, and whether it holds it."""
+    lines = []
+    for promo, r in res["promotions"].items():
+        p = r.get("plan") or {}
+        said = [f"{m} predicted {p[m]['predicted']:+,.1f}, measured {p[m]['measured']:+,.1f} "
+                f"({p[m]['measured_lo95']:+,.1f} to {p[m]['measured_hi95']:+,.1f}): "
+                + ("inside" if p[m]["within_interval"] else "outside")
+                for m in ("buyers", "revenue", "margin") if m in p]
+        if said:
+            lines.append(f"plan vs measured, {promo} ({p['customers_in_plan']:,} customers of "
+                         "the plan): " + "; ".join(said))
+    return lines
 
 
 def _campaign_table(res: dict[str, Any]) -> Table:
