@@ -886,3 +886,10 @@ def test_the_transpose_passed_as_t_is_named() -> None:
     with pytest.raises(DataError, match=r"T: expected one column .*; `frame.T` is pandas' "
                                         r"transpose of the frame: write frame\['T'\]"):
         BetaGeoModel().fit(r.frequency, r.recency, r.T)
+
+
+def test_no_purchases_expected_in_no_time_is_a_plain_zero() -> None:
+    """Exploratory report 4: ``expected_purchases(0, ...)`` returned -0.0."""
+    out = _bg(r=0.3, alpha=5.0, a=0.8, b=2.5).expected_purchases(
+        0, np.array([0.0, 2.0]), np.array([0.0, 10.0]), np.array([30.0, 30.0]))
+    assert np.array_equal(out, [0.0, 0.0]) and not np.signbit(out).any()

@@ -376,7 +376,7 @@ class BetaGeoModel(ProbabilisticModel):
         cols, x, tx, age = self._rfm(frequency, recency, T)
         tt = np.broadcast_to(as_times(t), (cols.n,)).astype(float)
         with np.errstate(over="ignore"):
-            out = _expected_purchases(p, tt, x, tx, age)
+            out = _expected_purchases(p, tt, x, tx, age) + 0.0  # + 0.0: no -0.0 at t = 0
         return wrap(out, cols, "expected_purchases")
 
     def expected_purchases_new(self, t: Any) -> np.ndarray | float:
