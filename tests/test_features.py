@@ -11,7 +11,7 @@ import pytest
 from conftest import LOADED_AT, line, write_csv
 
 from loyalist.errors import DataError, ParameterError
-from loyalist.features import FEATURES, customer_features, labels
+from loyalist.features import FEATURES, SELECTABLE, customer_features, labels
 from loyalist.ingest import ingest_files
 from loyalist.store import Store
 
@@ -77,6 +77,21 @@ def test_trend_windows(store: Store) -> None:
 def test_as_of_before_data_is_a_clear_error(store: Store) -> None:
     with pytest.raises(DataError, match="choose an as_of after 2024-01-01"):
         customer_features(store, "2023-01-01")
+
+
+def test_wrong_library_arguments_are_one_clear_line(store: Store) -> None:
+    """Exploratory report 4: a path for the store was an AttributeError, and an unknown column
+    a raw DuckDB BinderException."""
+    with pytest.raises(ParameterError, match=r"store: give a loyalist.store.Store, e.g. "
+                                             r"Store\('f.duckdb', read_only=True\); got a str"):
+        customer_features("f.duckdb", "2024-06-01")  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match=r"columns: 'nope' is no feature; the features "
+                                             r"are recency_days, "):
+        customer_features(store, "2024-06-01", columns=["nope"])
+    every = customer_features(store, "2024-06-01")
+    assert set(every.columns) - {"customer_id", "as_of"} <= set(SELECTABLE)  # each may be asked
+    got = customer_features(store, "2024-06-01", columns=["first_purchase_at", "orders"])
+    assert list(got.columns[:3]) == ["customer_id", "first_purchase_at", "orders"]
 
 
 def test_an_as_of_given_as_a_number_is_refused(store: Store) -> None:

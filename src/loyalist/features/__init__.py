@@ -66,6 +66,11 @@ def to_as_of(value: str | date | datetime | pd.Timestamp, what: str = "as_of") -
     return ts.as_unit("ns")  # a parsed date is in seconds; one resolution everywhere
 
 
+#: the columns ``customer_features(columns=...)`` may ask for: the features and the first and
+#: last purchase times
+SELECTABLE = (*FEATURES, "first_purchase_at", "last_purchase_at")
+
+
 def customer_features(store: Store, as_of: str | date | datetime | pd.Timestamp, *,
                       customers: str | None = None, columns: Sequence[str] | None = None
                       ) -> pd.DataFrame:
@@ -80,10 +85,18 @@ def customer_features(store: Store, as_of: str | date | datetime | pd.Timestamp,
     has a purchase). ``columns``: only these feature columns besides ``customer_id`` (DuckDB
     then skips the others' aggregates). Either way a DataError when no customer in the store
     has a purchase before ``as_of``."""
+    if not isinstance(store, Store):
+        raise ParameterError(f"store: give a loyalist.store.Store, e.g. "
+                             f"Store({str(store)!r}, read_only=True); got a "
+                             f"{type(store).__name__}")
     ts = to_as_of(as_of)
     store.require(s.T_TRANSACTIONS)
     sql = (orders.features_from_orders_sql(customers=customers) if orders.is_fresh(store.con)
            else features_sql(customers=customers))
+    unknown = [c for c in columns or () if c not in SELECTABLE]
+    if unknown:
+        raise ParameterError(f"columns: {unknown[0]!r} is no feature; the features are "
+                             f"{', '.join(SELECTABLE)}")
     if columns is not None:
         sql = f"SELECT {', '.join([s.CUSTOMER_ID, *columns])} FROM ({sql}) ORDER BY 1"
     out = store.query(sql, {"as_of": ts.to_pydatetime()})  # type: ignore[arg-type]
