@@ -19,8 +19,8 @@ from loyalist.features import orders
 from loyalist.features.sql import FEATURES, features_sql, labels_sql, summary_sql
 from loyalist.store import Store
 
-__all__ = ["FEATURES", "MAX_HORIZON_DAYS", "SELECTABLE", "customer_features", "features_sql", "labels",
-           "labels_sql", "rfm_summary", "summary_sql", "to_as_of"]
+__all__ = ["FEATURES", "MAX_HORIZON_DAYS", "SELECTABLE", "customer_features", "features_sql",
+           "labels", "labels_sql", "rfm_summary", "summary_sql", "to_as_of"]
 
 TIME_UNITS = {"D": 1, "W": 7, "M": 30.4375}
 
