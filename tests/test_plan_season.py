@@ -42,6 +42,13 @@ def test_seasonal_factor_hand_computed() -> None:
     assert f2 == pytest.approx(1.0, rel=0.05)
     short = daily["2024-06-01":]
     assert seasonal_factor(short, as_of, 30, flat, 14) == (1.0, "")
+    # a year of history: the campaigns are indexed, the planning window is not (its days a
+    # year earlier have no year around them), which the plan says instead of nothing
+    from loyalist.promote.season import SEASON_UNKNOWN, promotion_season_factors
+
+    year = daily["2023-12-01":]
+    assert seasonal_factor(year, as_of, 30, flat, 14) == (1.0, SEASON_UNKNOWN)
+    assert promotion_season_factors(year, as_of, 30, {"p": flat}, 14) == {}
 
 
 def test_closed_season_hand_computed() -> None:

@@ -158,7 +158,12 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
                               AND {s.PROMOTION} <> '{s.CONTROL}' GROUP BY 1""",
                         [ts.to_pydatetime()]).set_index(s.CUSTOMER_ID)
         cust = cust.join(last, how="left")
-    from loyalist.promote.season import closed_season, promotion_season_factors, seasonal_factor
+    from loyalist.promote.season import (
+        SEASON_UNKNOWN,
+        closed_season,
+        promotion_season_factors,
+        seasonal_factor,
+    )
 
     days, orders = selling_days(st, ts)
     daily = pd.Series(orders, index=pd.DatetimeIndex(days))
@@ -169,6 +174,8 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
                                           model.window_days_)
     by_promotion = promotion_season_factors(daily, ts, period_days, fit.promotion_days,
                                             model.window_days_)
+    if season_note == SEASON_UNKNOWN:  # no factor applied, so no scaling step says it
+        assumptions.append(season_note)
     return {"catalog": cat, "competitors": competitors, "inventory": inventory,
             "customers": cust, "predictions": pred, "model": model,
             "assumptions": assumptions, "priors": used_priors, "season_factor": season,

@@ -133,13 +133,24 @@ def seasonal_factor(daily: pd.Series, as_of: pd.Timestamp, period_days: int,
     if not campaign_starts:
         return 1.0, ""
     plan_ix = _season_index(daily, as_of, as_of - pd.Timedelta(days=365), period_days)
-    if not math.isfinite(plan_ix) or not camp:
+    if not camp:
         return 1.0, ""
+    if not math.isfinite(plan_ix):  # said: the plan's numbers are the campaigns' season's
+        return 1.0, SEASON_UNKNOWN
+
     factor = float(np.clip(plan_ix / float(np.mean(camp)), 0.25, 4.0))
     note = (f"seasonality: the planning window was {plan_ix:.2f}x an average day last year, "
             f"the campaigns the response model learned from {float(np.mean(camp)):.2f}x; "
             f"incremental effects scaled by {factor:.2f}")
     return factor, note
+
+
+#: :func:`seasonal_factor`'s note when the history cannot index the planning window
+SEASON_UNKNOWN = ("seasonality unknown: the history does not hold the planning window's days "
+                  "a year earlier with a year around them (about 13 months or more are "
+                  "needed), so the window's season is not applied and the effects are those "
+                  "of the campaigns' average season (on generated 12-month stores plans "
+                  "predicted 0.55-2.12x their true value, median 1.46: BENCHMARKS.md)")
 
 
 def promotion_season_factors(daily: pd.Series, as_of: pd.Timestamp, period_days: int,
@@ -162,7 +173,7 @@ def promotion_season_factors(daily: pd.Series, as_of: pd.Timestamp, period_days:
     out = {}
     for promo, days in sends.items():
         f, note = seasonal_factor(daily, as_of, period_days, list(days), window_days)
-        if note:
+        if note and note != SEASON_UNKNOWN:
             out[str(promo)] = f
     return out
 
