@@ -560,6 +560,15 @@ _NET_SUFFIXES = ("netto", "exklmwst", "exclmwst", "exclvat", "exvat", "excltax",
                  "ht", "siniva")
 
 
+def _named(by_norm: Mapping[str, str], names: Sequence[str], used: Collection[str],
+           taken: str | None = None) -> str | None:
+    """The file's column (``by_norm``: normalised name -> column) under the first of
+    ``names`` that no canonical column (``used``) and not ``taken`` (the status column)
+    has."""
+    return next((by_norm[n] for n in names
+                 if n in by_norm and by_norm[n] not in used and by_norm[n] != taken), None)
+
+
 def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None,
             empty: Collection[str] = ()) -> Adapter:
     """Canonical columns found by exact name, then by synonym; ``mapping`` overrides both.
@@ -636,8 +645,7 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None,
             used.add(h)
             assumptions.append(guessed_note(canon, h, "name", f"); map another with --map "
                                             f"{canon}=<column> if that is wrong"))
-    fallback = next((by_norm[n] for n in CUSTOMER_FALLBACK_NAMES
-                     if n in by_norm and by_norm[n] not in used), None)
+    fallback = _named(by_norm, CUSTOMER_FALLBACK_NAMES, used)
     if s.CUSTOMER_ID not in cols and fallback is not None:
         cols[s.CUSTOMER_ID] = fallback
         used.add(fallback)
@@ -736,29 +744,25 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None,
                "unit_cost": "1 - unit cost x quantity over the line's value"}[kind]
             + ", per product over its sales in this file) for products without a cost in the "
             "products table; plans use them instead of an assumed margin rate")
-    status = next((by_norm[n] for n in _STATUS_NAMES
-                   if n in by_norm and by_norm[n] not in used), None)
+    status = _named(by_norm, _STATUS_NAMES, used)
     if status is not None:
         assumptions.append(f"rows whose {status!r} says cancelled, voided, failed, declined, "
                            "rejected, refunded, returned or charged back, that the payment "
                            "failed (payment error, card declined) or never came (pending "
                            "payment, unpaid), are not sales and are quarantined as "
                            "cancelled_order")
-    void = next((by_norm[n] for n in _VOID_NAMES
-                 if n in by_norm and by_norm[n] not in used and by_norm[n] != status), None)
+    void = _named(by_norm, _VOID_NAMES, used, status)
     if void is not None:
         assumptions.append(f"rows whose {void!r} is set (true, yes, ja, x, ...) are voided "
                            "lines, not sales, and are quarantined as cancelled_order")
-    till = next((by_norm[n] for n in _TILL_NAMES
-                 if n in by_norm and by_norm[n] not in used), None)
+    till = _named(by_norm, _TILL_NAMES, used)
     if till is not None and s.ORDER_ID in cols and s.ORDER_ID not in mapping:
         assumptions.append(f"{s.ORDER_ID} is the till ({till!r}) and the receipt "
                            f"({cols[s.ORDER_ID]!r}), till/receipt: each till numbers its own "
                            "receipts")
     else:
         till = None
-    event = next((by_norm[n] for n in _EVENT_NAMES
-                  if n in by_norm and by_norm[n] not in used and by_norm[n] != status), None)
+    event = _named(by_norm, _EVENT_NAMES, used, status)
     if event is not None:
         assumptions.append(f"rows whose {event!r} is a view, click, search or cart change "
                            "(view, addtocart, ...) are not purchases and are quarantined as "
@@ -769,8 +773,7 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None,
         rules_off["exact_duplicate"] = (
             "the file has no quantity column, so each row is one unit: identical rows are "
             "several units of the same item")
-    line = next((by_norm[n] for n in LINE_NUMBER_NAMES
-                 if n in by_norm and by_norm[n] not in used), None)
+    line = _named(by_norm, LINE_NUMBER_NAMES, used)
     day_first = any(normalise(h) in EU_NAMES for h in cols.values())
     if day_first:
         assumptions.append(DAY_FIRST_NOTE)
