@@ -222,29 +222,28 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     def step(name: str, what: str, fn: Callable[[], tuple[str, dict[str, str]]]) -> None:
         say(what)
         t0 = time.perf_counter()
+
+        def record(status: str, detail: str, outputs: dict[str, str] | None = None) -> None:
+            steps.append({"step": name, "status": status, "detail": detail,
+                          "outputs": outputs or {},
+                          "seconds": round(time.perf_counter() - t0, 2)})
+
         try:
             detail, outputs = fn()
-            steps.append({"step": name, "status": "partial" if name in partial else "done",
-                          "detail": detail,
-                          "outputs": outputs, "seconds": round(time.perf_counter() - t0, 2)})
+            record("partial" if name in partial else "done", detail, outputs)
         except DataError as e:  # the data cannot support this step: say why, go on
             log.info("%s skipped: %s", name, e)
-            steps.append({"step": name, "status": "skipped", "detail": str(e), "outputs": {},
-                          "seconds": round(time.perf_counter() - t0, 2)})
+            record("skipped", str(e))
         except ParameterError as e:  # a parameter the step refused (a constraints file naming
             # a promotion the catalog lacks): the run fails, naming it, after the other steps
             log.info("%s refused: %s", name, e)
-            steps.append({"step": name, "status": "failed", "detail": str(e), "outputs": {},
-                          "seconds": round(time.perf_counter() - t0, 2)})
+            record("failed", str(e))
         except Exception as e:  # noqa: BLE001 - a fault in one step must not cost the others
             # (exploratory report 6a, G1: a plan step's crash left the run without a report)
             log.debug("%s failed", name, exc_info=True)
             first = (str(e).strip().splitlines() or [""])[0][:300]
-            steps.append({"step": name, "status": "failed",
-                          "detail": f"{type(e).__name__}: {first} (an internal error; the "
-                                    "other steps ran; `loyalist -v run ...` shows where, "
-                                    "please report it)",
-                          "outputs": {}, "seconds": round(time.perf_counter() - t0, 2)})
+            record("failed", f"{type(e).__name__}: {first} (an internal error; the other "
+                             "steps ran; `loyalist -v run ...` shows where, please report it)")
 
     def do_features() -> tuple[str, dict[str, str]]:
         _, feats, path = features(store_path, as_of=day, out=out / "features.parquet")
