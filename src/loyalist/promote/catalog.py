@@ -533,11 +533,17 @@ class Constraints:
     #: the file they were read from (named in messages about them); None: not from a file
     source: str | None = None
 
+    @property
+    def where(self) -> str:
+        """How a message about them begins: ``"c.toml: "``, or nothing when not from a
+        file."""
+        return f"{self.source}: " if self.source else ""
+
     def check_spend(self, budget: float | None = None) -> Constraints:
         """Refuse (InfeasibleError) per-promotion spend bounds no plan can meet: a
         ``min_spend`` above its ``max_spend``, or ``min_spend`` adding up to more than
         ``budget`` (when given). Needs no data, so it runs before anything is loaded."""
-        where = f"{self.source}: " if self.source else ""
+        where = self.where
         for p, lo in self.min_spend.items():
             hi = self.max_spend.get(p)
             if hi is not None and lo > hi:

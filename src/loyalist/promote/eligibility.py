@@ -194,7 +194,7 @@ def unsold_age_limits(ctx: PlanContext, constraints: Constraints) -> list[str]:
     sold = _sold_share_columns(ctx)
     if sold is None or not constraints.min_age:
         return []
-    where = f"{constraints.source}: " if constraints.source else ""
+    where = constraints.where
     return [f"{where}min_age {v:g} for {k!r}, a category this store has never sold: it still "
             "keeps customers under that age, or of unknown age, out of every store-wide "
             "promotion; remove it if the store does not sell "

@@ -166,10 +166,9 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         on = [j for j, p in enumerate(promotions)
               if category in split_list(cat.loc[p, "category"])]
         if not on:  # a typo, or a category no offer is on: the cap limits nothing, said
-            where = f"{constraints.source}: " if constraints.source else ""
-            warnings.append(f"{where}inventory_caps names {category!r}, which no promotion of "
-                            "the catalog is on, so it limits nothing; check its spelling "
-                            "against the catalog's categories")
+            warnings.append(f"{constraints.where}inventory_caps names {category!r}, which "
+                            "no promotion of the catalog is on, so it limits nothing; check "
+                            "its spelling against the catalog's categories")
             continue
         caps.append(InventoryCap(category, float(cap), on))
     seg = ctx.customers["segment"].astype(str) if "segment" in ctx.customers else \

@@ -440,21 +440,20 @@ def solve(problem: Problem, *, method: str = "auto", tol: float = 1e-3, time_lim
         except ConvergenceError:
             if not auto:
                 raise
-            plan, bound, evals, prices, _ = lagrangian(M, deadline=deadline,
-                                                       core_size=core_size, tol=tol)
-            return _report(M, plan, bound, "lagrangian", evals, t0, prices, "feasible")
-        bound, res = res_box
-        if plan.violation() is not None:  # HiGHS works to a feasibility tolerance
-            repair(plan)
-        status = "optimal" if res is not None and res.status == 0 else "time_limit"
-        nodes = int(res.mip_node_count or 0) if res is not None else 0
-        if auto and status == "time_limit":  # the Lagrangian's plan and bound may be better
-            lag, lag_bound, _, _, _ = lagrangian(M, deadline=deadline, core_size=core_size,
-                                                 tol=tol)
-            if lag.violation() is None and lag.value() > plan.value():
-                plan = lag
-            bound = min(bound, lag_bound)
-        return _report(M, plan, bound, "milp", nodes, t0, {}, status)
+            method = "lagrangian"  # no plan in the time given: the Lagrangian's, below
+        else:
+            bound, res = res_box
+            if plan.violation() is not None:  # HiGHS works to a feasibility tolerance
+                repair(plan)
+            status = "optimal" if res is not None and res.status == 0 else "time_limit"
+            nodes = int(res.mip_node_count or 0) if res is not None else 0
+            if auto and status == "time_limit":  # the Lagrangian's plan, bound may be better
+                lag, lag_bound, _, _, _ = lagrangian(M, deadline=deadline,
+                                                     core_size=core_size, tol=tol)
+                if lag.violation() is None and lag.value() > plan.value():
+                    plan = lag
+                bound = min(bound, lag_bound)
+            return _report(M, plan, bound, "milp", nodes, t0, {}, status)
     if method == "greedy":
         plan = greedy(M)
         if plan.violation() is not None:

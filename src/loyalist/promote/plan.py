@@ -233,8 +233,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                  if lo > 0 and got.get(p, 0.0) < lo * (1 - 1e-9)]
     # a minimum spend met by sends worth less than nothing: the merchant's constraint costs
     worth = picked.groupby("promotion")["expected_incremental_value"].sum()
-    where = f"{constraints.source}: " if constraints.source else ""
-    short += [f"{where}min_spend {p} = {amount_text(lo)} is met by sends worth "
+    short += [f"{constraints.where}min_spend {p} = {amount_text(lo)} is met by sends worth "
               f"{goal_value_text(params.goal, float(worth[p]))} in all: the minimum costs more "
               "than it returns; lower or remove it unless the promotion must run"
               for p, lo in constraints.min_spend.items()
