@@ -130,14 +130,11 @@ def seasonal_factor(daily: pd.Series, as_of: pd.Timestamp, period_days: int,
         return factor, (f"seasonality: the planning window is a closed season, at most "
                         f"{plan_ix:.2f}x an average day in every earlier year; {against}; "
                         f"incremental effects and redemptions scaled by {factor:.2f}")
-    if not campaign_starts:
+    if not camp:  # no campaign, or none the history can index
         return 1.0, ""
     plan_ix = _season_index(daily, as_of, as_of - pd.Timedelta(days=365), period_days)
-    if not camp:
-        return 1.0, ""
     if not math.isfinite(plan_ix):  # said: the plan's numbers are the campaigns' season's
         return 1.0, SEASON_UNKNOWN
-
     factor = float(np.clip(plan_ix / float(np.mean(camp)), 0.25, 4.0))
     note = (f"seasonality: the planning window was {plan_ix:.2f}x an average day last year, "
             f"the campaigns the response model learned from {float(np.mean(camp)):.2f}x; "

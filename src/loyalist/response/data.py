@@ -373,7 +373,7 @@ def offer_item_prices(store: Store, catalog: pd.DataFrame) -> dict[str, float]:
     prices = store.query(f"SELECT {s.CATEGORY} AS category, {s.PRICE} AS price "
                          f"FROM {s.T_PRODUCTS} WHERE {s.PRICE} > 0") if has else None
     cats = catalog_categories(catalog)
-    lines = store.has_rows(s.T_TRANSACTIONS)
+    from_lines = []  # promotions priced from the sales lines: one scan for all of them
     for row in catalog.itertuples(index=False):
         name = str(row.name)
         if str(row.kind) == "free_item" and pd.notna(row.value):
@@ -384,15 +384,20 @@ def offer_item_prices(store: Store, catalog: pd.DataFrame) -> dict[str, float]:
             if len(sel):
                 out[name] = float(sel["price"].median())
                 continue
-        if lines:
-            where = (f"AND {s.CATEGORY} IN ({', '.join('?' * len(cats[name]))})"
+        from_lines.append(name)
+    if from_lines and store.has_rows(s.T_TRANSACTIONS):
+        params: list[str] = []
+        medians = []
+        for name in from_lines:
+            where = (f" FILTER (WHERE {s.CATEGORY} IN ({', '.join('?' * len(cats[name]))}))"
                      if cats[name] else "")
-            price = store.query(f"""
-                SELECT median({s.UNIT_PRICE}) AS p FROM {s.T_LINES}
-                WHERE {s.QUANTITY} > 0 AND {s.UNIT_PRICE} > 0 AND {s.LINE_KIND} = 'sale'
-                {where}""", list(cats[name]))["p"].iloc[0]
-            if pd.notna(price):
-                out[name] = float(price)
+            medians.append(f"median({s.UNIT_PRICE}){where}")
+            params += cats[name]
+        got = store.query(f"""
+            SELECT {', '.join(medians)} FROM {s.T_LINES}
+            WHERE {s.QUANTITY} > 0 AND {s.UNIT_PRICE} > 0 AND {s.LINE_KIND} = 'sale'""",
+                          params).iloc[0].tolist()
+        out |= {name: float(p) for name, p in zip(from_lines, got, strict=True) if pd.notna(p)}
     return out
 
 
