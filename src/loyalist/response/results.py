@@ -349,7 +349,7 @@ def _outside_costs(store: Store, frame: pd.DataFrame, notes: list[str]) -> np.nd
     extra points (``(value - 1) x points_rate``) on their spend there; nothing for a send
     recorded as not redeemed, nor for other kinds (their discount is in the price)."""
     from loyalist.promote.catalog import catalog_points_rate
-    from loyalist.response.value import MULTI_USE
+    from loyalist.response.value import MULTI_USE, redemption_discount
 
     out = np.zeros(len(frame))
     if not store.has_rows(s.T_CATALOG):
@@ -365,13 +365,15 @@ def _outside_costs(store: Store, frame: pd.DataFrame, notes: list[str]) -> np.nd
         if kind not in MULTI_USE or v is None or not np.isfinite(v):
             continue
         rows = ((frame[s.PROMOTION] == promo) & used).to_numpy()
-        if kind == "free_shipping":
-            out[rows] = v * frame.loc[rows, "y_orders"].to_numpy(dtype=float)
-            said.append(f"{promo}: the shipping fee, {v:g}, on each order")
-        else:
-            out[rows] = max(v - 1.0, 0.0) * rate * frame.loc[rows, "y_spend"].to_numpy(float)
-            said.append(f"{promo}: {max(v - 1.0, 0.0):g} x {rate:.0%} of the spend in extra "
-                        "points")
+        # one order's cost outside the price (response.value's table) is a fee per order plus
+        # a share of its value, so the window's is the fee x its orders + the share x its spend
+        fee = float(redemption_discount(kind, v, 0.0, points_rate=rate)[1])
+        share = float(redemption_discount(kind, v, 1.0, points_rate=rate)[1]) - fee
+        out[rows] = (fee * frame.loc[rows, "y_orders"].to_numpy(dtype=float)
+                     + share * frame.loc[rows, "y_spend"].to_numpy(dtype=float))
+        said.append(f"{promo}: the shipping fee, {v:g}, on each order" if kind == "free_shipping"
+                    else f"{promo}: {max(v - 1.0, 0.0):g} x {rate:.0%} of the spend in extra "
+                    "points")
     if said:
         notes.append("costs paid outside the price are taken off the margin of the customers "
                      "sent (in the window, of those who redeemed, or of all where the history "
