@@ -5,7 +5,7 @@ model with three simple rankings of the same customers: days since the last purc
 only"), BG/NBD's probability of having dropped out (``1 - P(alive)``, Fader, Hardie & Lee 2005,
 eq. 11) and BG/NBD's expected orders in the horizon (eq. 10, negated). When one of them finds
 the churners of the test window better than the model by more than the margin
-(:data:`~loyalist.evaluation.out_of_time.BASELINE_MARGIN`), the scores use that ranking instead
+(:data:`~loyalist.evaluation.clv_check.BASELINE_MARGIN`), the scores use that ranking instead
 (:class:`BaselineChurnModel`).
 
 A ranking is not a probability: it is turned into one by a one-feature logistic model on a

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from loyalist import __version__
-from loyalist.evaluation.out_of_time import BASELINE_MARGIN
+from loyalist.evaluation.clv_check import BASELINE_MARGIN
 from loyalist.report.data import SECTIONS, Report
 
 __all__ = ["render_html"]
