@@ -755,7 +755,7 @@ def test_corrupt_upload_is_400_and_leaves_the_store(client: TestClient, store: P
 def test_errors_name_what_an_api_client_can_send(client: TestClient, store: Path) -> None:
     """Exploratory report 4: API errors named CLI options (``--map``, ``--table``), the wrong
     parameter (``from`` called as_of) and a command the client cannot run with the server's
-    store path."""
+    store path; an as_of after the data was a 400 where other parameter errors are 422."""
     before = counts(store)
     r = client.post("/ingest", files={"file": ("zettle.csv", b"Datum;Vara;Styck\n"
                                                                 b"x;y;z\n")}, headers=W)
@@ -775,6 +775,11 @@ def test_errors_name_what_an_api_client_can_send(client: TestClient, store: Path
     assert msg.startswith(f"no customer scores at as_of {early}; train the models at that "
                           f"date on the server (`loyalist train --as-of {early}`) (or plan at "
                           f"as_of {pd.Timestamp(latest).date()}, where the latest scores are)")
+    # an as_of the data cannot support is a parameter error like the others (was 400)
+    r = client.post("/plans", json={"budget": 100, "goal": "revenue", "as_of": "2031-01-01"},
+                    headers=W)
+    assert r.status_code == 422 and r.json()["error"] == "DateRangeError"
+    assert r.json()["message"].startswith("as_of 2031-01-01 is ")
 
 
 def test_ingest_form_values_are_checked(client: TestClient) -> None:

@@ -22,6 +22,11 @@ class ParameterError(LoyalistError, ValueError):
     """An argument is impossible (negative horizon, unknown goal, ...)."""
 
 
+class DateRangeError(ParameterError, DataError):
+    """A date parameter (``as_of``, a window's end) lies where the data cannot support it: a
+    parameter error (HTTP 422, like any other impossible argument) about the data's range."""
+
+
 class NotFittedError(LoyalistError, AttributeError):
     """A model method was called before ``fit``."""
 

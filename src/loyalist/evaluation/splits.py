@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from loyalist import schema as s
-from loyalist.errors import DataError, ParameterError, check_days
+from loyalist.errors import DataError, DateRangeError, ParameterError, check_days
 from loyalist.features import FEATURES, MAX_HORIZON_DAYS, customer_features, labels
 from loyalist.store import Store, day_after
 
@@ -197,7 +197,7 @@ def check_observed(last_purchase: Any, as_of: pd.Timestamp, *,
     # the latest midnight whose gap is at most MAX_GAP_DAYS whole days
     latest_ok = (last + pd.Timedelta(days=MAX_GAP_DAYS + 1) - pd.Timedelta(1)).date()
     if gap > MAX_GAP_DAYS:
-        raise DataError(
+        raise DateRangeError(
             f"as_of {pd.Timestamp(as_of).date()} is {gap} days after the last purchase in the "
             f"store ({last.date()}): {why}. Use an as_of up to {latest_ok}; the default, the "
             f"day after the last transaction ({day_after(last).date()}), shows the customers "
@@ -215,7 +215,7 @@ def check_test_window(last_purchase: Any, as_of: pd.Timestamp, days: int, *,
     end = pd.Timestamp(as_of) + pd.Timedelta(days=days)
     if end > data_end:
         latest = data_end - pd.Timedelta(days=days)
-        raise DataError(
+        raise DateRangeError(
             f"the window {pd.Timestamp(as_of).date()} + {days} days ends on {end.date()}, "
             f"after the last purchase in the store ({last.date()}): nothing to compare "
             f"against. Use an as_of up to {latest.date()} or a shorter {option}")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from loyalist import schema as s
-from loyalist.errors import DataError, ParameterError, check_days
+from loyalist.errors import DataError, DateRangeError, ParameterError, check_days
 from loyalist.features import orders
 from loyalist.features.sql import FEATURES, features_sql, labels_sql, summary_sql
 from loyalist.store import Store
@@ -133,7 +133,7 @@ def no_purchase_error(store: Store, ts: pd.Timestamp) -> DataError:
             "there are no customers to describe, score, recommend to or plan for; load the "
             "sales as well")
     lo, hi = store.date_range()
-    return DataError(
+    return DateRangeError(
         f"no customer has a purchase before as_of {ts.date()}; the store's transactions "
         f"run from {lo.date()} to {hi.date()}: choose an as_of after {lo.date()}")
 
