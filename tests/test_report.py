@@ -335,8 +335,11 @@ def test_missing_or_empty_store_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"an empty DuckDB database, not a store yet; create "
                                          r"one with `loyalist ingest"):
         pipeline.report(empty, tmp_path / "out")
-    with Store(tmp_path / "new.duckdb"):  # a store with its tables and no data yet
+    with Store(tmp_path / "typo.duckdb"):  # made and left empty: removed again on close
         pass
+    assert not (tmp_path / "typo.duckdb").exists()
+    with Store(tmp_path / "new.duckdb") as st:  # customers loaded, no sales yet
+        st.con.execute("INSERT INTO customers (customer_id) VALUES ('c1')")
     with pytest.raises(StoreError, match=r"table 'transactions' is empty; load data first"):
         pipeline.report(tmp_path / "new.duckdb", tmp_path / "out")
     assert not (tmp_path / "out").exists()

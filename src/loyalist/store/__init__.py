@@ -247,6 +247,8 @@ class Store:
         self.path = Path(path) if path is not None else default_path()
         self.read_only = read_only
         check_store_file(self.path)
+        #: this Store made the file: closed with nothing written, it removes it again
+        self._created = create and not read_only and not self.path.exists()
         if (read_only or not create) and not self.path.exists():
             raise StoreError(
                 f"{self.path}: no store here; create one with `loyalist ingest FILE --store "
@@ -343,7 +345,23 @@ class Store:
         return st
 
     def close(self) -> None:
+        """Close the connection; a store this Store created and nothing was written into
+        (``Store("typo.duckdb")`` followed by a read that found it empty) is removed, so a
+        mistyped path leaves no empty store behind."""
+        empty = getattr(self, "_created", False) and self._holds_nothing()
         self.con.close()
+        if empty:
+            for p in (self.path, self.path.with_name(self.path.name + ".wal")):
+                p.unlink(missing_ok=True)
+
+    def _holds_nothing(self) -> bool:
+        """No row in any table but the store's own bookkeeping (``store_meta``)."""
+        tables = [t for (t,) in self.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND "
+            "table_type = 'BASE TABLE' AND table_catalog = current_database()").fetchall()
+            if t != META]
+        return not any(self.con.execute(f'SELECT 1 FROM "{t}" LIMIT 1').fetchall()
+                       for t in tables)
 
     def compaction_hint(self) -> str | None:
         """One line suggesting ``loyalist compact`` when most of the file is free blocks (see
