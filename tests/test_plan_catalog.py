@@ -5,6 +5,7 @@ without one gets, scaled to its order value."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -308,3 +309,21 @@ def test_a_catalog_gives_the_points_value(tmp_path: Path) -> None:
         normalise_catalog(two.assign(kind="percent_discount", points_rate=0.01))
     # without the column the catalog is as before (plan ids hash the catalog's records)
     assert "points_rate" not in normalise_catalog(two.drop(columns=["points_rate"]))
+
+
+@pytest.mark.parametrize(("cell", "hint"), [
+    ('"10%"', "write 10 (a percent discount's value is its percentage), a plain number"),
+    ('"1,000"', "write 1000, a plain number"),
+    ('"5,50"', "write 5.50, a plain number"),
+    ('"$5"', "write 5, a plain number"),
+])
+def test_a_spreadsheets_number_text_is_refused_with_what_to_write(
+        tmp_path: Path, cell: str, hint: str) -> None:
+    """Exploratory report 3: '10%' or '1,000' from a spreadsheet was refused as 'not a number'
+    without saying what to write instead."""
+    (tmp_path / "c.csv").write_text(f"name,kind,value\np,percent_discount,{cell}\n")
+    with pytest.raises(DataError, match=re.escape(f"not a number; {hint}")):
+        load_catalog(tmp_path / "c.csv")
+    (tmp_path / "w.csv").write_text("name,kind,value\np,percent_discount,ten\n")
+    with pytest.raises(DataError, match=r"has value 'ten', not a number$"):
+        load_catalog(tmp_path / "w.csv")

@@ -348,7 +348,7 @@ def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.Dat
         if bad.any():
             i = int(bad.to_numpy().nonzero()[0][0])
             raise DataError(f"{source}: promotion {out['name'].iloc[i]!r} has {col} "
-                            f"{raw.iloc[i]!r}, not a number")
+                            f"{raw.iloc[i]!r}, not a number{_number_hint(raw.iloc[i])}")
         if col == "contact_cost":
             blank = [str(x) for x in out.loc[num.isna().to_numpy(), "name"]]
             if blank:  # stated: a forgotten cost makes every send look free to contact
@@ -446,6 +446,23 @@ def load_priors(path: str | Path) -> pd.DataFrame:
                             f"[[prior]] tables) or 'priors' (YAML/JSON); {PRIOR_ROW}")
         frame = pd.DataFrame(rows)
     return normalise_priors(frame, source=str(p))
+
+
+def _number_hint(raw: object) -> str:
+    """What to write instead of a spreadsheet's number text: ``10%`` -> 10, ``1,000`` -> 1000,
+    ``5,50`` -> 5.50, ``$5`` -> 5 (a catalog cell is read as a plain number)."""
+    text = str(raw).strip()
+    plain = text.rstrip("%").strip().lstrip("$€£¥").strip()
+    if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", plain):
+        plain = plain.replace(",", "")
+    elif re.fullmatch(r"\d+,\d{1,2}", plain):
+        plain = plain.replace(",", ".")
+    try:
+        float(plain)
+    except ValueError:
+        return ""
+    what = " (a percent discount's value is its percentage)" if text.endswith("%") else ""
+    return f"; write {plain}{what}, a plain number without signs or separators"
 
 
 def _prior_number(raw: object, col: str, where: str) -> float:
