@@ -819,8 +819,13 @@ def test_infeasible_and_bad_inputs(scenario: dict, tmp_path: Path) -> None:
                        Constraints())
     bad = tmp_path / "c.toml"
     bad.write_text("max_segment_share = 3\n")
-    with pytest.raises(ParameterError, match="max_segment_share = 3 is impossible"):
+    with pytest.raises(ParameterError, match="c.toml: max_segment_share = 3 is impossible"):
         load_constraints(bad)
+    # a value from the command line is named by its option, not by the file's key
+    with pytest.raises(ParameterError, match=r"^--max-segment-share 0\.0 is impossible; give"):
+        load_constraints(bad, max_segment_share=0.0)
+    with pytest.raises(ParameterError, match=r"^--cooldown -1 is impossible; give whole days"):
+        load_constraints(None, cooldown_days=-1)
     bad.write_text("budget_per_day = 3\n")
     with pytest.raises(DataError, match="unknown key 'budget_per_day'"):
         load_constraints(bad)

@@ -600,6 +600,9 @@ def _num_map(doc: Mapping[str, Any], key: str, source: str, *, lo: float = 0.0,
     return out
 
 
+#: the command-line option of each constraint that has one (``load_constraints``' overrides)
+CONSTRAINT_OPTIONS = {"max_segment_share": "--max-segment-share", "cooldown_days": "--cooldown"}
+
 #: the highest ``min_age`` taken: above it no customer is of age (150 kept every knitwear offer
 #: from everyone, without a word)
 MAX_MIN_AGE = 100.0
@@ -626,22 +629,26 @@ def load_constraints(path: str | Path | None = None, **overrides: Any) -> Constr
                     min_age=_num_map(doc, "min_age", source, hi=MAX_MIN_AGE,
                                      what=" (an age in years, e.g. 18)"),
                     inventory_caps=_num_map(doc, "inventory_caps", source))
-    share = doc.get("max_segment_share")
-    cool = doc.get("cooldown_days", 0)
-    consent = doc.get("require_consent", True)
-    for k, v in overrides.items():
-        if v is not None:
-            share, cool, consent = ((v if k == "max_segment_share" else share),
-                                    (v if k == "cooldown_days" else cool),
-                                    (v if k == "require_consent" else consent))
+    given = {k: v for k, v in overrides.items() if v is not None}
+    share = given.get("max_segment_share", doc.get("max_segment_share"))
+    cool = given.get("cooldown_days", doc.get("cooldown_days", 0))
+    consent = given.get("require_consent", doc.get("require_consent", True))
+
+    def named(key: str, value: object) -> str:
+        """The value as the merchant wrote it: the command's option, else the file's key."""
+        if key in given:
+            return f"{CONSTRAINT_OPTIONS.get(key, '--' + key)} {value!r}"
+        return f"{source}: {key} = {value!r}"
+
     if share is not None and (isinstance(share, bool) or not isinstance(share, int | float)
                               or not 0 < share <= 1):
-        raise ParameterError(f"{source}: max_segment_share = {share!r} is impossible; give a "
-                             "share in (0, 1], e.g. 0.4")
+        raise ParameterError(f"{named('max_segment_share', share)} is impossible; give a "
+                             "share of the budget in (0, 1], e.g. 0.4")
     if isinstance(cool, bool) or not isinstance(cool, int) or cool < 0:
-        raise ParameterError(f"{source}: cooldown_days = {cool!r}; give whole days >= 0")
+        raise ParameterError(f"{named('cooldown_days', cool)} is impossible; give whole days "
+                             ">= 0")
     if not isinstance(consent, bool):
-        raise ParameterError(f"{source}: require_consent = {consent!r}; give true or false")
+        raise ParameterError(f"{named('require_consent', consent)}; give true or false")
     c.max_segment_share = None if share is None else float(share)
     c.cooldown_days = int(cool)
     c.require_consent = consent
