@@ -2058,3 +2058,42 @@ def test_an_order_refunded_in_full_is_no_sale(tmp_path: Path) -> None:
            "cancelled_order" in rep["assumptions"]
     assert any(a.startswith("'Total Refunded' holds order-level refunds (10.00 in all)")
                for a in rep["assumptions"])
+
+
+@pytest.mark.parametrize(("lang", "encoding", "header", "rows", "first_day"), [
+    # Japanese, dates the year first as Japanese shops write them
+    ("ja", "shift_jis", "顧客ID,伝票番号,日付,商品コード,数量,単価,カテゴリ",
+     ["K1,R1,2024年7月4日,P1,2,1100,足袋", "K2,R2,2024年7月5日,P2,1,3000,帯"], "2024-07-04"),
+    ("zh", "gb18030", "客户编号,订单号,下单时间,商品编码,数量,单价,商品名称",
+     ["C1,O1,2024-07-04 10:00,S1,2,11.5,茶叶", "C2,O2,2024-07-05 11:00,S2,1,30,茶杯"],
+     "2024-07-04"),
+    ("ko", "cp949", "고객번호,주문번호,주문일자,상품코드,수량,단가,상품명",
+     ["C1,O1,2024-07-04,S1,2,11.5,녹차", "C2,O2,2024-07-05,S2,1,30,찻잔"], "2024-07-04"),
+    # day-first countries: 02.01.2024 is 2 January
+    ("ru", "cp1251", "Дата;Номер чека;Код клиента;Артикул;Кол-во;Цена;Наименование",
+     ["02.01.2024;Ч1;К1;А1;2;11,5;Чай", "03.01.2024;Ч2;К2;А2;1;30;Чашка"], "2024-01-02"),
+    ("el", "cp1253", "Ημερομηνία;Αριθμός απόδειξης;Κωδικός πελάτη;Κωδικός προϊόντος;"
+     "Ποσότητα;Τιμή", ["02/01/2024;A1;Π1;Κ1;2;11,5", "03/01/2024;A2;Π2;Κ2;1;30"],
+     "2024-01-02"),
+    ("tr", "cp1254", "Tarih;Fiş No;Müşteri No;Ürün Kodu;Miktar;Birim Fiyatı",
+     ["02.01.2024;F1;M1;U1;2;11,5", "03.01.2024;F2;M2;U2;1;30"], "2024-01-02"),
+    ("cs", "cp1250", "Datum;Číslo dokladu;Zákazník;Kód zboží;Množství;Jednotková cena",
+     ["02.01.2024;D1;Z1;K1;2;11,5", "03.01.2024;D2;Z2;K2;1;30"], "2024-01-02"),
+])
+def test_column_names_in_other_scripts_and_languages(tmp_path: Path, lang: str, encoding: str,
+                                                      header: str, rows: list[str],
+                                                      first_day: str) -> None:
+    """Exploratory report 3: a Japanese shop's sales file (顧客ID, 伝票番号, 日付, ...) was
+    refused as 'not sales lines' (names were compared with every non-ASCII letter dropped).
+    Japanese, Chinese, Korean, Russian, Greek, Turkish and Czech names are read, in the
+    single-byte or CJK encodings those shops' files come in; the day-first countries' dates
+    are read day first."""
+    path = tmp_path / f"{lang}.csv"
+    path.write_bytes(("\r\n".join([header, *rows]) + "\r\n").encode(encoding))
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert {"customer_id", "order_id", "ordered_at", "product_id", "quantity",
+            "unit_price"} <= set(rep["columns"]), rep["columns"]
+    revenue = 2 * 1100 + 3000 if lang == "ja" else 2 * 11.5 + 30
+    assert (rep["rows_loaded"], rep["customers"], rep["revenue_loaded"]) == (2, 2, revenue)
+    got = st.query("SELECT min(ordered_at) AS d FROM transactions").d[0]
+    assert got.normalize() == pd.Timestamp(first_day)

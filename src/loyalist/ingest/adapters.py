@@ -136,6 +136,28 @@ CDNOW_TEXT_LAYOUTS = {
     5: (s.CUSTOMER_ID, "sample_id", s.ORDERED_AT, s.QUANTITY, s.AMOUNT),
 }
 
+#: letters NFKD does not take apart into a Latin letter and an accent
+_UNACCENTED = str.maketrans({"ß": "ss", "ẞ": "SS", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE",
+                             "œ": "oe", "Œ": "OE", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D",
+                             "ð": "d", "Ð": "D", "þ": "th", "Þ": "TH", "ı": "i"})
+
+
+def normalise(name: str) -> str:
+    """Lower case, accents and everything but letters and digits dropped: 'Quantité' ->
+    'quantite', 'Stückpreis' -> 'stuckpreis', 'Straße' -> 'strasse', 'Beløb' -> 'belob',
+    'Omsætning' -> 'omsaetning', 'Unit Price' -> 'unitprice', 'Fiyatı' -> 'fiyati'. Letters
+    of other scripts are kept, lower-cased and taken apart as NFKD takes them: 'Кол-во' ->
+    'колво', 'Ποσότητα' -> 'ποσοτητα', '顧客ID' -> '顧客id' (a Hangul syllable becomes its
+    letters: compare with normalised names only)."""
+    plain = unicodedata.normalize("NFKD", name.translate(_UNACCENTED)).casefold()
+    return "".join(ch for ch in plain if ch in _ASCII_ALNUM or (
+        not ch.isascii() and unicodedata.category(ch)[0] == "L"
+        and not unicodedata.name(ch, "LATIN").startswith("LATIN")))
+
+
+_ASCII_ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
+
+
 # --- generic: canonical names or common synonyms, overridable with --map ----------------------
 #: the product id of every line of a file without product lines (an order-level export)
 NO_PRODUCT = "(no product detail)"
@@ -272,6 +294,90 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
     s.CHANNEL: ("channel", "saleschannel", "kanal", "canal", "canale"),
     s.COUNTRY: ("country", "countrycode", "land", "pays", "pais", "paese", "nazione", "kraj"),
 }
+#: the same columns as Russian, Ukrainian, Greek, Turkish and Czech tills and shops name
+#: them (countries that write the day first), and as Japanese, Chinese, Korean and Hungarian
+#: ones do (the year first), as written: normalised below (:func:`normalise`). After every
+#: name above, so none of them changes what an English or EU file reads. Left out on purpose:
+#: words for a code or a number alone ('код', 'κωδικός', '코드', 'szám') and a person's name.
+_WORLD_DAY_FIRST: dict[str, tuple[str, ...]] = {
+    s.CUSTOMER_ID: ("клиент", "код клиента", "id клиента", "номер клиента", "покупатель",
+                    "код покупателя", "номер карты", "контрагент", "клієнт", "покупець",
+                    "πελάτης", "κωδικός πελάτη", "αριθμός πελάτη", "müşteri", "müşteri no",
+                    "müşteri kodu", "müşteri id", "zákazník", "číslo zákazníka",
+                    "id zákazníka", "odběratel"),
+    s.ORDER_ID: ("заказ", "номер заказа", "id заказа", "чек", "номер чека", "счет",
+                 "номер счета", "замовлення", "номер замовлення", "номер чеку",
+                 "παραγγελία", "αριθμός παραγγελίας", "απόδειξη", "αριθμός απόδειξης",
+                 "τιμολόγιο", "sipariş", "sipariş no", "sipariş numarası", "fiş", "fiş no",
+                 "fatura no", "objednávka", "číslo objednávky", "doklad", "číslo dokladu",
+                 "účtenka"),
+    s.ORDERED_AT: ("дата", "дата заказа", "дата продажи", "дата чека", "дата и время",
+                   "дата продажу", "ημερομηνία", "ημερομηνία παραγγελίας", "tarih",
+                   "sipariş tarihi", "satış tarihi", "işlem tarihi", "fatura tarihi",
+                   "datum objednávky", "datum prodeje"),
+    s.ORDERED_TIME: ("время", "час", "ώρα", "saat"),
+    s.PRODUCT_ID: ("артикул", "код товара", "id товара", "штрихкод", "товар", "код товару",
+                   "κωδικός προϊόντος", "είδος", "ürün kodu", "stok kodu", "barkod", "ürün",
+                   "kód zboží", "zboží", "katalogové číslo"),
+    s.QUANTITY: ("количество", "кол-во", "кількість", "ποσότητα", "τεμάχια", "miktar", "adet",
+                 "množství", "počet"),
+    s.UNIT_PRICE: ("цена", "цена за единицу", "ціна", "τιμή", "τιμή μονάδας", "fiyat",
+                   "birim fiyat", "birim fiyatı", "satış fiyatı", "jednotková cena",
+                   "cena za kus"),
+    s.AMOUNT: ("сумма", "итого", "стоимость", "выручка", "сумма продажи", "сума", "разом",
+               "ποσό", "σύνολο", "αξία", "tutar", "toplam", "toplam tutar", "satış tutarı",
+               "ciro", "částka", "celkem", "tržba", "cena celkem"),
+    s.CATEGORY: ("категория", "группа товаров", "категорія", "κατηγορία", "ürün grubu",
+                 "kategorie zboží", "skupina zboží"),
+    s.DESCRIPTION: ("наименование", "наименование товара", "название товара", "номенклатура",
+                    "найменування", "назва товару", "περιγραφή", "όνομα προϊόντος",
+                    "ürün adı", "açıklama", "název", "název zboží", "popis"),
+    s.STORE_ID: ("магазин", "торговая точка", "магазин код", "κατάστημα", "mağaza", "şube",
+                 "prodejna", "pobočka"),
+    s.COUNTRY: ("страна", "країна", "χώρα", "ülke", "země"),
+}
+_WORLD_YEAR_FIRST: dict[str, tuple[str, ...]] = {
+    s.CUSTOMER_ID: ("顧客ID", "顧客番号", "顧客コード", "会員ID", "会員番号", "お客様番号",
+                    "得意先コード", "顧客", "客户ID", "客户编号", "客户", "会员编号", "会员号",
+                    "顾客ID", "客戶ID", "客戶編號", "會員編號", "고객ID", "고객번호", "고객",
+                    "회원ID", "회원번호", "vevő", "vevőkód", "ügyfél", "ügyfélazonosító"),
+    s.ORDER_ID: ("注文番号", "注文ID", "伝票番号", "伝票No", "受注番号", "レシート番号",
+                 "取引ID", "取引番号", "订单号", "订单编号", "订单ID", "订单", "单号", "小票号",
+                 "交易号", "訂單編號", "訂單號碼", "訂單號", "單號", "交易編號", "주문번호",
+                 "주문ID", "영수증번호", "거래번호", "rendelés", "rendelésszám", "számla",
+                 "számlaszám", "nyugta", "nyugtaszám", "bizonylat", "bizonylatszám"),
+    s.ORDERED_AT: ("日付", "注文日", "注文日時", "購入日", "購入日時", "売上日", "取引日",
+                   "取引日時", "日時", "受注日", "販売日", "日期", "下单时间", "订单日期",
+                   "交易日期", "交易时间", "销售日期", "下單時間", "訂單日期", "銷售日期",
+                   "交易時間", "주문일", "주문일자", "주문일시", "날짜", "일자", "거래일",
+                   "거래일시", "판매일", "판매일자", "결제일", "dátum", "rendelés dátuma",
+                   "számla kelte", "teljesítés dátuma"),
+    s.ORDERED_TIME: ("時刻", "时间", "時間", "시간", "시각", "időpont", "idő"),
+    s.PRODUCT_ID: ("商品コード", "商品ID", "商品番号", "品番", "JANコード", "商品编号",
+                   "商品编码", "产品编号", "产品ID", "货号", "条码", "商品編號", "產品編號",
+                   "貨號", "條碼", "상품코드", "상품번호", "상품ID", "품번", "바코드",
+                   "cikkszám", "termékkód", "termék"),
+    s.QUANTITY: ("数量", "個数", "數量", "件数", "수량", "mennyiség"),
+    s.UNIT_PRICE: ("単価", "販売単価", "価格", "売価", "单价", "單價", "价格", "價格",
+                   "售价", "售價", "단가", "판매가", "가격", "egységár"),
+    s.AMOUNT: ("金額", "合計", "小計", "売上", "売上金額", "合計金額", "金额", "总计", "合计",
+               "销售额", "銷售額", "小计", "总金额", "總金額", "实付金额", "금액", "합계",
+               "합계금액", "판매금액", "결제금액", "매출", "매출액", "összeg", "végösszeg"),
+    s.CATEGORY: ("カテゴリ", "カテゴリー", "分類", "商品分類", "部門", "类别", "類別", "分类",
+                 "品类", "品類", "카테고리", "분류", "상품분류", "kategória", "termékcsoport"),
+    s.DESCRIPTION: ("商品名", "品名", "商品名称", "商品名稱", "产品名称", "產品名稱", "상품명",
+                    "품명", "megnevezés", "terméknév"),
+    s.STORE_ID: ("店舗", "店舗ID", "店舗コード", "店舗名", "门店", "門店", "店铺", "店鋪",
+                 "门店编号", "매장", "지점", "매장코드", "üzlet"),
+    s.COUNTRY: ("国", "国家", "國家", "국가", "ország"),
+}
+for _extra in (_WORLD_DAY_FIRST, _WORLD_YEAR_FIRST):
+    for _canon, _names in _extra.items():
+        SYNONYMS_BY_COLUMN[_canon] += tuple(dict.fromkeys(
+            n for n in map(normalise, _names) if n not in SYNONYMS_BY_COLUMN[_canon]))
+#: :data:`EU_NAMES` with the day-first countries' names above
+EU_NAMES = EU_NAMES | frozenset(normalise(n) for names in _WORLD_DAY_FIRST.values()
+                                for n in names)
 #: a customer's phone or name (normalised), the customer id of a file that has no id or
 #: e-mail (an Indian billing app's 'Party Name' and 'Party Phone No.'): phones first, since
 #: two people share a name more often than a number
@@ -494,12 +600,6 @@ LINE_NUMBER_NAMES = ("orderitemid", "orderitemno", "orderitemnumber", "orderline
                      "itemlineno", "itemlinenumber", "position", "posnr", "positionsnummer")
 
 
-#: letters NFKD does not take apart into a Latin letter and an accent
-_UNACCENTED = str.maketrans({"ß": "ss", "ẞ": "SS", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE",
-                             "œ": "oe", "Œ": "OE", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D",
-                             "ð": "d", "Ð": "D", "þ": "th", "Þ": "TH"})
-
-
 def guessed_note(canon: str, column: str, by: str, rest: str) -> str:
     """The report's sentence for a column taken by the words of its name or by its values
     (``by``: "name" or "values"), not by the file's own naming or ``--map``: a guess the
@@ -514,14 +614,6 @@ _GUESSED = re.compile(r"^\w+ read from column '.*' \(found by its (name|values)"
 def is_guessed_note(note: str) -> bool:
     """Whether a report's sentence says a column was guessed (:func:`guessed_note`)."""
     return bool(_GUESSED.match(note))
-
-
-def normalise(name: str) -> str:
-    """Lower case, accents and everything but letters and digits dropped: 'Quantité' ->
-    'quantite', 'Stückpreis' -> 'stuckpreis', 'Straße' -> 'strasse', 'Beløb' -> 'belob',
-    'Omsætning' -> 'omsaetning', 'Unit Price' -> 'unitprice'."""
-    plain = unicodedata.normalize("NFKD", name.translate(_UNACCENTED))
-    return re.sub(r"[^0-9a-z]", "", plain.encode("ascii", "ignore").decode().lower())
 
 
 #: names of a day-number column (a household panel's DAY = 1..711), the date with --day-one

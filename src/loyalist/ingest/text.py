@@ -173,7 +173,30 @@ def text_encoding(path: Path) -> str:
             words |= non_ascii_words(block)
             if len(words) >= _WORDS or not block:
                 break
-    return legacy_encoding(words)
+    return _named_in(path, legacy_encoding(words))
+
+
+def _named_in(path: Path, chosen: str) -> str:
+    """``chosen``, unless the file's column names read as more known names in another legacy
+    encoding: a Korean (Windows-949) header reads as Chinese in GB18030, a Turkish or Czech
+    one as plausible Western European in Windows-1252 ('Fiþ No' is 'Fiş No'), while its
+    names, read right, are ones Loyalist knows (a short file's words alone cannot tell)."""
+    import re
+
+    with open_binary(path) as f:
+        lines = [f.readline() for _ in range(HEADER_SEARCH_LINES)]
+    lines = [line for line in lines if any(b > 127 for b in line)]
+    if not lines:
+        return chosen
+
+    def hits(enc: str) -> int:
+        return max(known_hits(re.split(f"[{DELIMITERS}]", line.decode(enc, errors="replace")))
+                   for line in lines)
+
+    counts = {enc: hits(enc) for enc in LEGACY_ENCODINGS}
+    best = max(counts.values())
+    return chosen if counts[chosen] == best else next(
+        enc for enc in LEGACY_ENCODINGS if counts[enc] == best)
 
 
 def to_utf8(path: Path, dest: Path, encoding: str = "cp1252") -> Path:
