@@ -1,7 +1,11 @@
 """Which encoding a file that is not UTF-8 is read in: ours (``loyalist.ingest.text``:
 Windows-1252 unless its words read as garbage there, then the encoding with the fewest
-garbled words, charset-normalizer's coherence on a tie) against charset-normalizer's own
-best guess among the same encodings, on the same generated till exports.
+garbled words, charset-normalizer's coherence on a tie; and the one where the column names
+are known words, when they are in no other) against charset-normalizer's own best guess
+among the same encodings, on the same generated till exports.
+
+Each export is asked twice: with an English (ASCII) header, where only the words decide,
+and with the header a till in that language writes (``HEADERS``).
 
 For each encoding, ``--files`` small CSV exports (20, 200 or 2,000 lines; 1 to all of a
 handful of product names in that language, on 2% to 80% of the lines beside ASCII names)
@@ -23,7 +27,7 @@ from pathlib import Path
 
 import charset_normalizer
 
-from loyalist.ingest.text import LEGACY_ENCODINGS, legacy_encoding, non_ascii_words
+from loyalist.ingest.text import HEADER_SEARCH_LINES, LEGACY_ENCODINGS, encoding_of, non_ascii_words
 
 NAMES = {
     "cp1252": ["Käse", "Brötchen", "Weißwurst", "Crème", "Café", "Thé", "Œuf", "Bière",
@@ -46,13 +50,27 @@ NAMES = {
     "big5": ["綠茶", "烏龍茶", "月餅"],
     "cp949": ["녹차", "보리차", "떡", "김치"],
 }
+_GERMAN = "Datum;Kunde;Artikel;Menge;Stückpreis"
+_RUSSIAN = "Дата;Код клиента;Артикул;Кол-во;Цена"
+#: the header a till in each encoding's language writes
+HEADERS = {
+    "cp1252": _GERMAN, "mac_roman": _GERMAN, "cp850": _GERMAN,
+    "cp1250": "Datum;Zákazník;Kód zboží;Množství;Cena",
+    "cp1251": _RUSSIAN, "cp866": _RUSSIAN, "koi8_r": _RUSSIAN,
+    "cp1253": "Ημερομηνία;Κωδικός πελάτη;Κωδικός προϊόντος;Ποσότητα;Τιμή",
+    "cp1254": "Tarih;Müşteri No;Ürün Kodu;Miktar;Birim Fiyatı",
+    "cp932": "日付;顧客ID;商品コード;数量;単価",
+    "gb18030": "日期;客户编号;商品编码;数量;单价",
+    "big5": "日期;客戶編號;商品編號;數量;單價",
+    "cp949": "주문일자;고객번호;상품코드;수량;단가",
+}
 ASCII = ["Milk", "Bread", "Coffee 250g", "Tea", "Water 1L", "iPhone 15", "McDonald's"]
 
 
 def export(rng: random.Random, names: list[str]) -> str:
     chosen = rng.sample(names, min(rng.choice([1, 2, 3, len(names)]), len(names)))
     share = rng.choice([0.02, 0.2, 0.8])
-    lines = ["date;customer;product;qty;price"]
+    lines = [ENGLISH]
     for _ in range(rng.choice([20, 200, 2000])):
         name = rng.choice(chosen) if rng.random() < share else rng.choice(ASCII)
         lines.append(f"2024-0{rng.randint(1, 9)}-1{rng.randint(0, 9)};C{rng.randint(1, 500)};"
@@ -60,8 +78,11 @@ def export(rng: random.Random, names: list[str]) -> str:
     return "\r\n".join(lines)
 
 
+ENGLISH = "date;customer;product;qty;price"
+
+
 def ours(b: bytes) -> str:
-    return legacy_encoding(non_ascii_words(b))
+    return encoding_of(non_ascii_words(b), b.splitlines(keepends=True)[:HEADER_SEARCH_LINES])
 
 
 def theirs(b: bytes) -> str | None:
@@ -77,26 +98,32 @@ def main() -> None:
     args = ap.parse_args()
     rng = random.Random(args.seed)
     rows, times = [], {"ours": [], "charset-normalizer": []}
+    cases = [(who, head) for head in ("english", "native") for who in ("ours",
+                                                                         "charset-normalizer")]
     for enc, names in NAMES.items():
-        right = {"ours": 0, "charset-normalizer": 0}
+        right = dict.fromkeys(cases, 0)
         n = 0
         while n < args.files:
-            text = export(rng, names)
+            english = export(rng, names)
+            texts = {"english": english, "native": english.replace(ENGLISH, HEADERS[enc], 1)}
             try:
-                b = text.encode(enc)
+                data = {k: t.encode(enc) for k, t in texts.items()}
             except UnicodeEncodeError:
                 continue
-            if b.isascii():
+            if data["english"].isascii():
                 continue
             n += 1
-            for who, detect in (("ours", ours), ("charset-normalizer", theirs)):
+            for who, head in cases:
+                detect = ours if who == "ours" else theirs
                 t = time.perf_counter()
-                got = detect(b)
+                got = detect(data[head])
                 times[who].append(time.perf_counter() - t)
-                right[who] += got is not None and b.decode(got, errors="replace") == text
-        rows.append({"encoding": enc, "files": n, **{k: v / n for k, v in right.items()}})
-        print(f"{enc:10s} ours {right['ours'] / n:6.1%}   charset-normalizer "
-              f"{right['charset-normalizer'] / n:6.1%}", flush=True)
+                right[who, head] += got is not None and data[head].decode(
+                    got, errors="replace") == texts[head]
+        rows.append({"encoding": enc, "files": n,
+                     **{f"{who} ({head} header)": v / n for (who, head), v in right.items()}})
+        print(f"{enc:10s} " + "   ".join(f"{who} {head} {v / n:6.1%}"
+                                         for (who, head), v in right.items()), flush=True)
     for who, t in times.items():
         print(f"{who}: median {statistics.median(t) * 1e3:.2f} ms, worst {max(t) * 1e3:.1f} ms "
               "per file")

@@ -173,19 +173,22 @@ def text_encoding(path: Path) -> str:
             words |= non_ascii_words(block)
             if len(words) >= _WORDS or not block:
                 break
-    return _named_in(path, legacy_encoding(words))
+    with open_binary(path) as f:
+        head = [f.readline() for _ in range(HEADER_SEARCH_LINES)]
+    return encoding_of(words, head)
 
 
-def _named_in(path: Path, chosen: str) -> str:
-    """``chosen``, unless the file's column names read as more known names in another legacy
-    encoding: a Korean (Windows-949) header reads as Chinese in GB18030, a Turkish or Czech
-    one as plausible Western European in Windows-1252 ('Fiþ No' is 'Fiş No'), while its
-    names, read right, are ones Loyalist knows (a short file's words alone cannot tell)."""
+def encoding_of(words: set[bytes], head: Sequence[bytes]) -> str:
+    """The legacy encoding of a file from its non-ASCII words (:func:`legacy_encoding`),
+    unless its first lines ``head`` (bytes) name more known columns in another: a Korean
+    (Windows-949) header reads as Chinese in GB18030, a Turkish or Czech one as plausible
+    Western European in Windows-1252 ('Fiþ No' is 'Fiş No'), while its names, read right,
+    are ones Loyalist knows (a short file's words alone cannot tell). On a tie the words'
+    choice stays, so an ASCII header changes nothing."""
     import re
 
-    with open_binary(path) as f:
-        lines = [f.readline() for _ in range(HEADER_SEARCH_LINES)]
-    lines = [line for line in lines if any(b > 127 for b in line)]
+    chosen = legacy_encoding(words)
+    lines = [line for line in head if any(b > 127 for b in line)]
     if not lines:
         return chosen
 
