@@ -2097,3 +2097,26 @@ def test_column_names_in_other_scripts_and_languages(tmp_path: Path, lang: str, 
     assert (rep["rows_loaded"], rep["customers"], rep["revenue_loaded"]) == (2, 2, revenue)
     got = st.query("SELECT min(ordered_at) AS d FROM transactions").d[0]
     assert got.normalize() == pd.Timestamp(first_day)
+
+
+def test_a_mapped_line_total_wins_over_a_price_found_by_name(tmp_path: Path) -> None:
+    """Exploratory report 11: Zoho Books' 'Item Total' is the line after its discount; with
+    `--map amount="Item Total"` the price found by its name ('Item Price') was still used and
+    the mapping silently dropped (124,158.38 with or without it)."""
+    path = tmp_path / "Invoice.csv"
+    path.write_text("Invoice Date,Invoice Number,Customer ID,SKU,Quantity,Item Price,Discount,"
+                    "Item Total\n"
+                    "2011-03-01,INV-1,C1,A,6,2.95,10.00%,15.93\n"
+                    "2011-03-01,INV-1,C1,B,6,2.95,0.00,17.70\n"
+                    "2011-03-02,INV-2,C2,A,1,2.95,0.00,2.95\n", encoding="utf-8")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    _, (plain,) = _ingest(tmp_path / "a", [path])
+    assert plain["revenue_loaded"] == round(13 * 2.95, 2)
+    st, (rep,) = _ingest(tmp_path / "b", [path], mapping=["amount=Item Total"])
+    assert rep["columns"]["amount"] == "Item Total" and "unit_price" not in rep["columns"]
+    assert rep["revenue_loaded"] == round(15.93 + 17.70 + 2.95, 2)
+    assert any(a.startswith("unit_price not read from column 'Item Price': --map amount=Item "
+                            "Total gives each line's total") for a in rep["assumptions"])
+    got = st.query("SELECT unit_price FROM transactions ORDER BY source_row").unit_price
+    assert got.round(4).tolist() == [round(15.93 / 6, 4), 2.95, 2.95]

@@ -757,6 +757,14 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None,
                            "other price per item (an order export's item cost is what the "
                            "customer paid); map another with --map unit_price=<column> if "
                            "that is wrong")
+    if s.AMOUNT in mapping and s.UNIT_PRICE in cols and s.UNIT_PRICE not in mapping:
+        # the merchant named the line total: it is the line's value (after its discount, say),
+        # not a column carried beside a price found by its name
+        price = cols.pop(s.UNIT_PRICE)
+        assumptions.append(f"{s.UNIT_PRICE} not read from column {price!r}: --map "
+                           f"{s.AMOUNT}={cols[s.AMOUNT]} gives each line's total, so the unit "
+                           "price is that total over the quantity; map --map "
+                           f"{s.UNIT_PRICE}=<column> as well to take the price from a column")
     amount_given = s.UNIT_PRICE not in cols and s.AMOUNT in cols
     subtotal = next((h for h in headers if "subtotal" in normalise(h) and h not in used
                      and not any(w in normalise(h) for w in ("tax", "ship", "disc", "refund"))),
