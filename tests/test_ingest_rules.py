@@ -1259,3 +1259,36 @@ def test_customer_zero_among_numbered_ids_is_a_customer(tmp_path: Path) -> None:
     st, rep = load(tmp_path / "guest", rows)
     assert st.query("SELECT count(*) AS n FROM transactions WHERE is_guest").n[0] == 3
     assert any("name their customer '0'" in a for a in rep["assumptions"])
+
+
+def test_unpaid_statuses_and_non_product_lines_in_other_languages(tmp_path: Path) -> None:
+    """Exploratory report 11: SumUp's 'Fehlgeschlagen', Zoho's 'Draft', PrestaShop's 'Erreur
+    de paiement' and the like loaded as sales; a German shop's 'Versandkosten DHL Paket' line
+    loaded as a product (the first recommendation for every customer), its 'Gutschein
+    SOMMER10' at a negative price was quarantined where 'Discount code SUMMER10' is kept."""
+    unpaid = ["Fehlgeschlagen", "Zahlung ausstehend", "Retoure", "Erreur de paiement",
+              "Paiement refusé", "En attente du paiement par chèque", "Pago fallido",
+              "Pendiente de pago", "Aguardando pagamento", "Reso", "In attesa di pagamento",
+              "Wacht op betaling", "Betaling mislukt", "Oczekuje na płatność",
+              "Płatność nieudana", "Draft", "wc-on-hold"]
+    paid = ["Bezahlt", "Payé", "Resolved", "Pending", "Processing", "Partially refunded"]
+    rows = [line(str(i), "TEA", 1, 4.0, description="Green tea", status=w)
+            for i, w in enumerate(unpaid + paid)]
+    n = len(rows)
+    rows += [
+        line("k1", "TEA", 2, 4.0, description="Tee grün", status="Bezahlt"),
+        line("k1", None, 1, 4.9, description="Versandkosten DHL Paket", status="Bezahlt"),
+        line("k1", None, 1, -0.8, description="Gutschein SOMMER10", status="Bezahlt"),
+        line("k1", None, 1, 0.25, description="Pfand", status="Bezahlt"),
+        line("k1", None, 1, 1.0, description="Trinkgeld", status="Bezahlt"),
+        line("k1", None, 1, 3.0, description="Frais de port", status="Bezahlt"),
+        line("k1", None, 1, 20.0, description="Porto Tawny 10 Jahre", status="Bezahlt")]
+    f = write_csv(tmp_path / "shop.csv", rows)
+    st = Store(tmp_path / "s.duckdb")
+    rep = ingest_files(st, [f], loaded_at=LOADED_AT)[0]
+    assert rep["rules"]["cancelled_order"] == len(unpaid)
+    assert rep["rows_loaded"] == n - len(unpaid) + 7
+    got = st.query("SELECT description, line_kind FROM transactions WHERE order_id = 'k1' "
+                   "ORDER BY source_row")
+    assert got.line_kind.tolist() == ["sale", "non_product", "non_product", "non_product",
+                                      "non_product", "non_product", "sale"]

@@ -447,20 +447,42 @@ SYNONYMS: dict[str, str] = {n: c for c, names in SYNONYMS_BY_COLUMN.items() for 
 
 _GENERIC_NON_PRODUCT_CODES = (
     "upper({product_id}) IN ('POST', 'POSTAGE', 'SHIPPING', 'SHIP', 'DELIVERY', 'FEE', "
-    "'DISCOUNT', 'DISC', 'COUPON', 'TIP', 'TIPS', 'GRATUITY')"
+    "'DISCOUNT', 'DISC', 'COUPON', 'TIP', 'TIPS', 'GRATUITY', 'VERSAND', 'PORTO', 'FRACHT', "
+    "'PFAND', 'TRINKGELD')"
 )
+#: a discount or coupon line's first words, in English and the languages whose column names
+#: are read (German 'Gutschein SOMMER10', 'Rabatt'; French 'Remise', 'Code promo'; Spanish
+#: 'Descuento', 'Cupón'; Italian 'Sconto', 'Buono sconto'; Dutch 'Korting'; Portuguese
+#: 'Desconto', 'Cupom'; Polish 'Rabat', 'Kupon'; Nordic 'Rabatt', 'Alennus')
+_DISCOUNT_WORDS = ("discount|coupon|promo(tion)? code|rebate|gutschein|rabatt|nachlass|"
+                   "remise|r[ée]duction|code promo|bon de r[ée]duction|descuento|cup[oó]n|"
+                   "sconto|buono sconto|coupon sconto|korting|desconto|cupom|rabat|kupon|"
+                   "alennus")
 _GENERIC_NON_PRODUCT_TEXT = (
     "regexp_matches(lower(coalesce({description}, '')), "
-    "'^(postage|shipping|delivery|carriage|bank charges?|manual|discount|adjust|coupon|"
-    "promo(tion)? code|rebate|tips?$|gratuity|service charge|gift ?card)')"
+    "'^(postage|shipping|delivery|carriage|bank charges?|manual|adjust|tips?$|gratuity|"
+    "service charge|gift ?card|deposit|" + _DISCOUNT_WORDS + "|"
+    # shipping, tips, gift cards, bottle deposits and service charges in German, French,
+    # Spanish, Italian, Dutch, Portuguese, Polish and the Nordic languages
+    "versand|porto($| ?[&+]| und| (dhl|ups|dpd|gls|hermes|inland|ausland))|fracht|"
+    "frais (de port|d.envoi|de livraison|de service)|livraison|"
+    "gastos de env[ií]o|env[ií]o|spese di (spedizione|consegna)|spedizione|verzend|"
+    "bezorgkosten|portokosten|frete|portes|custos de envio|koszt(y)? (wysy[lł]ki|dostawy)|"
+    "wysy[lł]ka|frakt|fragt|toimitusmaksu|postikulut|"
+    "trinkgeld|pourboire|propina|mancia|fooi|gorjeta|napiwek|dricks|drikkepenge|"
+    "geschenkgutschein|geschenkkarte|carte cadeau|ch[eè]que cadeau|tarjeta regalo|"
+    "carta regalo|buono regalo|cadeaubon|cadeaukaart|vale presente|cart[aã]o presente|"
+    "karta podarunkowa|bon podarunkowy|presentkort|gavekort|lahjakortti|"
+    "pfand|leergut|consigne|statiegeld|servicegeb[uü]hr|coperto)')"
 )
 #: a discount written as a line of its own at a negative price (a web shop's "Discount code
-#: SUMMER10" line): kept as a non-product line that lowers the order's revenue, where any
-#: other negative price (a bad-debt adjustment, a gift card paid with) is quarantined
+#: SUMMER10" line, a German shop's "Gutschein SOMMER10"): kept as a non-product line that
+#: lowers the order's revenue, where any other negative price (a bad-debt adjustment, a gift
+#: card paid with) is quarantined
 DISCOUNT_LINE_SQL = (
     "(upper(coalesce({product_id}, '')) IN ('DISCOUNT', 'DISC', 'COUPON') OR "
     "regexp_matches(lower(coalesce({description}, '')), "
-    "'^(discount|coupon|promo(tion)? code|rebate)'))"
+    "'^(" + _DISCOUNT_WORDS + ")'))"
 )
 
 

@@ -69,7 +69,22 @@ CANCELLED_STATUS = (r"^\s*(wc-pending\s*$|(wc-)?(cancel|void|fail|declin|abandon
                     r"|storn|abgebrochen|erstattet|zur[uü]ckerstattet|annul|anulad|anulowan"
                     r"|rembours|reembols|rimbors|terugbetaal|devolvid|devuelt|estornad"
                     r"|retourn|geretourneerd|zwr[oó]con|[ée]chou|mislukt|fallid|rechazad"
-                    r"|recusad|rifiutat|geweigerd|odrzucon|geannuleerd))")
+                    r"|recusad|rifiutat|geweigerd|odrzucon|geannuleerd"
+                    # failed or never paid: 'Fehlgeschlagen', 'Zahlung ausstehend', 'Erreur
+                    # de paiement', 'En attente du paiement par chèque', 'Pago fallido',
+                    # 'Pendiente de pago', 'Aguardando pagamento', 'In attesa di pagamento',
+                    # 'Wacht op betaling', 'Oczekuje na płatność', 'Płatność nieudana'; a
+                    # returned order ('Retoure', 'Reso'); a draft invoice, an order on hold
+                    # (WooCommerce's 'on-hold': awaiting a bank transfer)
+                    r"|fehlgeschlag|zahlung[ _-]*(ausstehend|fehlgeschlag|abgelehnt)|erreur"
+                    r"|paiement[ _-]*(refus|rejet|[ée]chou)|en[ _-]*attente[ _-]*d[eu]"
+                    r"[ _-]*(paiement|virement|ch[eè]que|r[eè]glement)"
+                    r"|pago[ _-]*(fallid|rechazad|denegad|pendiente)|pendiente[ _-]*de[ _-]*pago"
+                    r"|aguardando[ _-]*pagamento|pagamento[ _-]*(recusad|fallit|rifiutat|pendente)"
+                    r"|in[ _-]*attesa[ _-]*d(i|el)[ _-]*pagamento|wacht[ _-]*op[ _-]*betaling"
+                    r"|betaling[ _-]*(mislukt|geweigerd)|oczekuj[eę][ _-]*na[ _-]*p[lł]atno"
+                    r"|p[lł]atno[sś][cć][ _-]*(nieudan|odrzucon)|retoure|reso\b|draft"
+                    r"|on[ _-]*hold))")
 #: a line total equal on every line of at least this share of the orders with several
 #: products (and at least this many such orders) is an order total repeated per line
 REPEATED_TOTAL_SHARE = 0.8
