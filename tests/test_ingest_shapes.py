@@ -2120,3 +2120,37 @@ def test_a_mapped_line_total_wins_over_a_price_found_by_name(tmp_path: Path) -> 
                             "Total gives each line's total") for a in rep["assumptions"])
     got = st.query("SELECT unit_price FROM transactions ORDER BY source_row").unit_price
     assert got.round(4).tolist() == [round(15.93 / 6, 4), 2.95, 2.95]
+
+
+def test_clover_and_prestashop_states_and_prices_with_tax(tmp_path: Path) -> None:
+    """Exploratory report 11: Clover's 'Order Payment State' and its 'Refunded' line flag, and
+    PrestaShop's 'current_state', were not read as statuses (refunded and cancelled orders
+    loaded: +14% on PrestaShop); PrestaShop's order_detail 'unit_price_tax_incl' was no price,
+    so orders + lines were refused as 'lines without their orders'."""
+    clover = tmp_path / "clover" / "line_items.csv"
+    clover.parent.mkdir()
+    clover.write_text(
+        "Line Item Date,Order ID,Order Payment State,Customer Name,Item Name,Item SKU,Quantity,"
+        "Price,Refunded\n"
+        "01-Jun-2011 09:06 AM EDT,O1,Paid,Cust 1,Thyme,22916,2,0.65,false\n"
+        "01-Jun-2011 09:06 AM EDT,O1,Paid,Cust 1,Sage,22917,1,3.00,true\n"
+        "01-Jun-2011 10:00 AM EDT,O2,Refunded,Cust 2,Thyme,22916,5,0.65,false\n",
+        encoding="utf-8")
+    _, (rep,) = _ingest(clover.parent, [clover])
+    assert rep["rules"]["cancelled_order"] == 2 and rep["revenue_loaded"] == 1.3
+    orders = tmp_path / "presta" / "orders.csv"
+    orders.parent.mkdir()
+    orders.write_text("id_order;reference;id_customer;email;current_state;date_add\n"
+                      "1;A;7;a@x.fr;Livré;2011-08-01 10:08:00\n"
+                      "2;B;8;b@x.fr;Annulé;2011-08-02 10:08:00\n"
+                      "3;C;9;c@x.fr;Erreur de paiement;2011-08-03 10:08:00\n",
+                      encoding="utf-8")
+    (orders.parent / "order_detail.csv").write_text(
+        "id_order_detail;id_order;product_id;product_name;product_quantity;"
+        "unit_price_tax_excl;unit_price_tax_incl\n"
+        "1;1;10;Tasse;2;5.000000;6.000000\n2;2;10;Tasse;1;5.000000;6.000000\n"
+        "3;3;11;Bol;1;10.000000;12.000000\n", encoding="utf-8")
+    _, reps = _ingest(orders.parent, [orders, orders.parent / "order_detail.csv"])
+    lines = next(r for r in reps if r["file"].endswith("order_detail.csv"))
+    assert lines["columns"]["unit_price"] == "unit_price_tax_incl"
+    assert lines["rules"]["cancelled_order"] == 2 and lines["revenue_loaded"] == 12.0

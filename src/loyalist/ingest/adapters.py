@@ -420,9 +420,18 @@ _STATUS_NAMES = ("orderstatus", "status", "financialstatus", "paymentstatus", "t
                  "bestellstatus", "auftragsstatus", "statut", "statutcommande",
                  "statutdelacommande", "estadopedido", "estadodelpedido",
                  "statusdopedido", "situacao", "situacaodopedido", "stato", "statoordine",
-                 "statodellordine", "bestelstatus", "statuszamowienia")
+                 "statodellordine", "bestelstatus", "statuszamowienia",
+                 # Clover's 'Order Payment State', PrestaShop's 'current_state' (a bare
+                 # 'state' is an address's)
+                 "orderpaymentstate", "paymentstate", "orderstate", "currentstate",
+                 # Czech, Turkish, Hungarian; Russian, Greek; Japanese, Chinese, Korean
+                 "stav", "stavobjednavky", "durum", "siparisdurumu", "allapot", "statusz",
+                 *map(normalise, ("статус", "статус заказа", "состояние", "κατάσταση",
+                                  "注文ステータス", "ステータス", "状態", "订单状态", "状态",
+                                  "訂單狀態", "狀態", "주문상태", "상태")))
 #: a line's void flag (normalised names): Toast's 'Void?', a till's 'Storno' (Ja/Nein)
 _VOID_NAMES = ("void", "voided", "isvoid", "isvoided", "voidflag", "voiditem", "storno",
+               "refunded", "isrefunded", "linerefunded", "itemrefunded",  # Clover's flag
                "storniert", "stornierung", "iscancelled", "iscanceled", "annule", "annulation",
                "anulado", "anulada", "annullato", "geannuleerd")
 #: the till (normalised names) a receipt number belongs to: tills count their receipts each
@@ -657,9 +666,12 @@ def parse_map(pairs: Sequence[str]) -> dict[str, str]:
             )
         canon, source = (p.strip() for p in pair.split("=", 1))
         if canon not in s.MAPPABLE:
+            status = (" (an order status column is found by its name: 'status', 'order "
+                      "status', 'Statut', ...; rename the column 'status' to have it read)"
+                      if canon in ("status", "order_status", "void") else "")
             raise DataError(
                 f"--map {pair!r}: {canon!r} is not a canonical column; "
-                f"use one of: {', '.join(s.MAPPABLE)}"
+                f"use one of: {', '.join(s.MAPPABLE)}{status}"
             )
         if not source:
             raise DataError(f"--map {pair!r}: the source column name is empty")
@@ -669,9 +681,10 @@ def parse_map(pairs: Sequence[str]) -> dict[str, str]:
 
 #: normalised column-name endings that say a price or total is with tax (gross) or without
 _GROSS_SUFFIXES = ("brutto", "inklmwst", "inclmwst", "inklust", "inclvat", "incvat",
-                   "incltax", "inctax", "ttc", "ivaincluido", "coniva")
+                   "incltax", "inctax", "ttc", "ivaincluido", "coniva",
+                   "taxincl", "withtax")  # PrestaShop's 'unit_price_tax_incl'
 _NET_SUFFIXES = ("netto", "exklmwst", "exclmwst", "exclvat", "exvat", "excltax", "extax",
-                 "ht", "siniva")
+                 "ht", "siniva", "taxexcl", "withouttax")
 
 
 def _named(by_norm: Mapping[str, str], names: Sequence[str], used: Collection[str],
