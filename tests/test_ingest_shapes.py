@@ -2154,3 +2154,40 @@ def test_clover_and_prestashop_states_and_prices_with_tax(tmp_path: Path) -> Non
     lines = next(r for r in reps if r["file"].endswith("order_detail.csv"))
     assert lines["columns"]["unit_price"] == "unit_price_tax_incl"
     assert lines["rules"]["cancelled_order"] == 2 and lines["revenue_loaded"] == 12.0
+
+
+def test_customer_numbers_before_names_and_more_everyday_names(tmp_path: Path) -> None:
+    """Exploratory report 11: a German shop export's 'Kunde' (the customer's name) was taken
+    as the customer over 'Kundennummer'; Tally's register ('Particulars', 'Voucher No.',
+    '3 Nos') loaded every line as a guest order of its own, or was refused for its unit;
+    Portuguese 'Data do pedido' and Polish 'Nr karty klienta' were not found."""
+    jtl = tmp_path / "jtl" / "auftragspositionen.csv"
+    jtl.parent.mkdir()
+    jtl.write_text("Auftragsnummer;Erstellt;Kunde;Kundennummer;Artikelnummer;Artikelname;Menge;"
+                   "Einzelpreis Brutto\n"
+                   "A1;01.11.2011 09:56;Maria Müller;K1;22362;Glas;2;4,50\n"
+                   "A2;02.11.2011 10:00;Maria Müller;K2;22362;Glas;1;4,50\n", encoding="utf-8")
+    _, (rep,) = _ingest(jtl.parent, [jtl])
+    assert rep["columns"]["customer_id"] == "Kundennummer" and rep["customers"] == 2
+    tally = tmp_path / "tally" / "register.csv"
+    tally.parent.mkdir()
+    tally.write_text("Date,Particulars,Voucher Type,Voucher No.,Stock Item,Item Code,Quantity,"
+                     "Rate,Value\n"
+                     "1-Nov-2011,Sharma Traders,Sales,573761,Glass Jar,22362,3 Nos,265.50/Nos,"
+                     "796.50\n"
+                     "1-Nov-2011,Sharma Traders,Sales,573761,Glass Bowl,22363,2 Pcs,100.00/Pcs,"
+                     "200.00\n"
+                     "2-Nov-2011,Gupta Stores,Sales,573762,Glass Jar,22362,1 Nos,265.50/Nos,"
+                     "265.50\n", encoding="utf-8")
+    _, (rep,) = _ingest(tally.parent, [tally])
+    assert (rep["columns"]["customer_id"], rep["columns"]["order_id"]) == ("Particulars",
+                                                                          "Voucher No.")
+    assert (rep["customers"], rep["orders"], rep["revenue_loaded"]) == (2, 2, 1262.0)
+    pt = tmp_path / "pt" / "vendas.csv"
+    pt.parent.mkdir()
+    pt.write_text("Número do pedido;Data do pedido;Nr karty klienta;Código do artigo;"
+                  "Quantidade;Preço\nP1;01/11/2011;0042;A;1;9,90\n", encoding="utf-8")
+    _, (rep,) = _ingest(pt.parent, [pt])
+    assert (rep["columns"]["ordered_at"], rep["columns"]["customer_id"],
+            rep["columns"]["product_id"]) == ("Data do pedido", "Nr karty klienta",
+                                              "Código do artigo")

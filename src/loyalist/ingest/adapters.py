@@ -166,12 +166,19 @@ NO_PRODUCT = "(no product detail)"
 # the English names. Left out on purpose:
 # words that mean something else in an English file ('reference', 'code', 'nota') or a
 # person's name ('nombre', 'nom').
-EU_CUSTOMER = ("kunde", "kundennummer", "kundennr", "kundenid", "kundenkarte", "numeroclient",
-               "idclient", "codeclient", "cliente", "idcliente", "numerocliente",
-               "codicecliente", "klant", "klantnummer", "klantid", "klient", "idklienta",
-               "nclient", "numerodeclient", "ncliente", "numerodecliente",
-               "kund", "kundnummer", "kundnr", "kundid", "kundenummer", "kundenr",
-               "asiakas", "asiakasnumero", "asiakasnro", "asiakastunnus")
+#: a customer's number or card before the bare word, which may hold the name (a German shop
+#: export's 'Kunde' = 'Maria Müller' beside 'Kundennummer')
+_EU_CUSTOMER_IDS = ("kundennummer", "kundennr", "kundenid", "kundenkarte", "numeroclient",
+                    "idclient", "codeclient", "idcliente", "numerocliente",
+                    "codicecliente", "klantnummer", "klantid", "idklienta",
+                    "nclient", "numerodeclient", "ncliente", "numerodecliente", "nocliente",
+                    "noclient", "iddocliente", "codigocliente", "ncartefidelite",
+                    "numerocartefidelite", "cartefidelite", "nrkartyklienta", "kartaklienta",
+                    "numerklienta", "nrklienta", "loginklienta", "tesseracliente",
+                    "kundnummer", "kundnr", "kundid", "kundenummer", "kundenr",
+                    "asiakasnumero", "asiakasnro", "asiakastunnus")
+_EU_CUSTOMER_WORDS = ("kunde", "cliente", "klant", "klient", "kund", "asiakas")
+EU_CUSTOMER = (*_EU_CUSTOMER_IDS, *_EU_CUSTOMER_WORDS)
 _EU_ORDER = ("bestellung", "bestellnummer", "bestellnr", "auftrag", "auftragsnummer",
              "rechnung", "rechnungsnummer", "rechnungsnr", "beleg", "belegnummer", "belegnr",
              "bon", "bonnummer", "bonnr", "kassenbon", "commande", "numerocommande",
@@ -210,7 +217,7 @@ _EU_QUANTITY = ("menge", "anzahl", "stuck", "stueck", "quantite", "qte", "cantid
                 "ilosc", "antal", "antall", "kvantitet", "maara", "lukumaara", "kpl")
 _EU_PRICE = ("preis", "einzelpreis", "stuckpreis", "stueckpreis", "verkaufspreis", "vkpreis",
              "prix", "prixunitaire", "pu", "precio", "preciounitario", "prezzo",
-             "prezzounitario", "prijs", "stuksprijs", "eenheidsprijs", "preco",
+             "prezzounitario", "prijs", "stuksprijs", "stukprijs", "eenheidsprijs", "preco",
              "precounitario", "cena", "cenajednostkowa", "pris", "styckpris", "enhetspris",
              "apris", "stykpris", "enhedspris", "stykkpris", "hinta", "yksikkohinta", "ahinta")
 _EU_AMOUNT = ("betrag", "umsatz", "gesamtpreis", "gesamtbetrag", "summe", "bruttobetrag",
@@ -244,11 +251,14 @@ _NORDIC_TIME = "tid"
 #: canonical column -> the names it is found under (lower-cased, non-alphanumerics removed),
 #: tried in this order
 SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
-    s.CUSTOMER_ID: ("customerid", "customer", "clientid", "client", "memberid", "member",
-                    "userid", "visitorid", "loyaltyid", "cardid", "customerno", "customernumber",
+    # ids and numbers before the bare words, which may hold a name
+    s.CUSTOMER_ID: ("customerid", "clientid", "memberid", "userid", "visitorid", "loyaltyid",
+                    "cardid", "customerno", "customernumber", "loyaltycard",
+                    "loyaltycardnumber", "loyaltynumber", "membernumber", "memberno",
+                    *_EU_CUSTOMER_IDS, "customer", "client", "member",
                     "customeremail", "email", "emailaddress",
                     # WooCommerce's 'Email (Billing)', Etsy's 'Buyer' (a user name)
-                    "emailbilling", "billingemail", "buyer", "buyeremail", *EU_CUSTOMER),
+                    "emailbilling", "billingemail", "buyer", "buyeremail", *_EU_CUSTOMER_WORDS),
     # an order number before a transaction id: eBay's 'Transaction ID' is one item of the
     # order its 'Order Number' names
     s.ORDER_ID: ("orderid", "order", "invoice", "invoiceno", "invoiceid", "receipt",
@@ -257,17 +267,23 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
                  "incrementid",  # Magento's order number (#000000101)
                  "orderref", "orderreference",  # Odoo's 'Order Ref' (Shop/0001)
                  "receiptnumber", "receiptnr",
-                 *_EU_ORDER),
+                 *_EU_ORDER,
+                 # French 'Référence commande', Italian 'Numero scontrino'; Tally's 'Voucher
+                 # No.' (an invoice), last: elsewhere a voucher may be a coupon
+                 "referencecommande", "referencedecommande", "numeroscontrino",
+                 "voucherno", "vouchernumber"),
     s.ORDERED_AT: ("orderedat", "orderdate", "date", "datetime", "timestamp", "invoicedate",
                    "transactiondate", "purchasedate", "saledate", "createdat",
-                   "datecreated", "createddate", "dateordered", *_EU_DATE),
+                   "datecreated", "createddate", "dateordered", *_EU_DATE,
+                   "datadopedido", "datadavenda", "buchungsdatum"),
     # a separate time of day; a file whose only date column is called "time" uses it as the date
     s.ORDERED_TIME: ("orderedtime", "time", "ordertime", "transactiontime", "purchasetime",
                      "saletime", "invoicetime", "timeofday", "transtime", "txntime", *_EU_TIME),
     # a SKU or stock code is the id even beside a column called 'Product' (often its name)
     s.PRODUCT_ID: ("productid", "sku", "stockcode", "product", "itemid", "item", "article",
                    "articleid", "productcode", "itemcode", "ean", "upc", "barcode",
-                   *EU_PRODUCT),
+                   *EU_PRODUCT, "kodproduktu", "kodtowaru", "referenceproduit",
+                   "codigoarticulo", "codigodoartigo"),
     s.QUANTITY: ("quantity", "qty", "units", "count", "pieces", "amountunits",
                  "quantityrefund",  # WooCommerce's 'Quantity (- Refund)': net of refunds
                  *_EU_QUANTITY),
@@ -288,7 +304,9 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
                     "lineitemsname", "lineitemstitle", "lineitemtitle", "itemsname",
                     "itemstitle", "articlename", "itemtitle", "producttitle",
                     "productdescription", "itemdescription", "name", "title", "item",
-                    "product", "article", *EU_DESCRIPTION),
+                    "product", "article", *EU_DESCRIPTION, "beschreibung",
+                    "artikelbeschreibung", "nomduproduit", "nazwaproduktu", "nomedoproduto",
+                    "nombredelproducto"),
     s.STORE_ID: ("storeid", "store", "shop", "shopid", "branch", "pos", "posid", "outlet",
                  *_EU_STORE),
     s.CHANNEL: ("channel", "saleschannel", "kanal", "canal", "canale"),
@@ -772,6 +790,15 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None,
             used.add(h)
             assumptions.append(guessed_note(canon, h, "name", f"); map another with --map "
                                             f"{canon}=<column> if that is wrong"))
+    party = by_norm.get("particulars")
+    if (s.CUSTOMER_ID not in cols and party is not None and party not in used
+            and "vouchertype" in by_norm):
+        # Tally's registers: 'Particulars' beside 'Voucher Type' is the party (the customer)
+        cols[s.CUSTOMER_ID] = party
+        used.add(party)
+        assumptions.append(guessed_note(
+            s.CUSTOMER_ID, party, "name", ": in a register with a 'Voucher Type' (Tally) it "
+            f"is the party); map another with --map {s.CUSTOMER_ID}=<column> if that is wrong"))
     fallback = _named(by_norm, CUSTOMER_FALLBACK_NAMES, used)
     if s.CUSTOMER_ID not in cols and fallback is not None:
         cols[s.CUSTOMER_ID] = fallback

@@ -382,7 +382,9 @@ NUMBER_SPACES = "\u00a0\u202f\u2009"
 #: a number followed by a unit of count, weight or volume (upper case, without spaces, as
 #: :func:`_number_text` leaves it): '2 PCS', '0,5 KG', '1 STK.', '3X', '2 UDS'
 UNIT_SUFFIX = ("^([-+]?[0-9][0-9.,]*)(X|PCS|PC|PCE|PIECES?|UNITS?|ITEMS?|EA|STK|STÜCK|STUECK|ST|"
-               "KG|G|GR|L|ML|CL|LB|LBS|OZ|UN|UDS?|PZ|SZT|KPL|PAAR|PR)[.]?$")
+               "KG|G|GR|L|ML|CL|LB|LBS|OZ|UN|UDS?|PZ|SZT|KPL|PAAR|PR|"
+               # Tally's and India's 'Nos' (numbers), and units a price is given per
+               "NOS|KGS|SETS?|BOX(ES)?|PKTS?|PACKS?|BTLS?|CTNS?|PRS)[.]?$")
 
 #: currency signs written beside amounts (a sign alone; R$, kr and zł are
 #: :data:`_CURRENCY_BEFORE` and :data:`_CURRENCY_AFTER`), full-width ones too (Japanese and
