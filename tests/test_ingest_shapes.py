@@ -2191,3 +2191,44 @@ def test_customer_numbers_before_names_and_more_everyday_names(tmp_path: Path) -
     assert (rep["columns"]["ordered_at"], rep["columns"]["customer_id"],
             rep["columns"]["product_id"]) == ("Data do pedido", "Nr karty klienta",
                                               "Código do artigo")
+
+
+def test_a_line_total_after_its_discount_is_the_lines_value(tmp_path: Path) -> None:
+    """Exploratory report 11: Zoho's 'Item Total', Odoo's 'Subtotal w/o Tax', Sage's 'Net',
+    a German shop's 'Gesamtpreis Brutto' beside 'Rabatt %' and Lightspeed's 'Total' beside its
+    'Subtotal' are each line after its discount; revenue was quantity x price (or the
+    subtotal), discounts counted as sales (Sage: 8,797 too high). A total with tax is not
+    taken, nor a column that is never below the line's value."""
+    rows = [("A", 6, 2.95, 10.0), ("B", 6, 2.95, 0.0)] + [("C", 1, 4.0, 0.0)] * 10
+    zoho = tmp_path / "zoho" / "Invoice.csv"
+    zoho.parent.mkdir()
+    zoho.write_text("Invoice Date,Invoice Number,Customer ID,SKU,Quantity,Item Price,"
+                    "Discount,Item Total,Item Tax Amount,Total\n" + "".join(
+                        f"2011-03-01,INV-{i},C{i % 3},{sku},{q},{p},{d}%,"
+                        f"{round(q * p * (1 - d / 100), 2)},{round(q * p * 0.18, 2)},"
+                        f"{round(q * p * 1.18, 2)}\n" for i, (sku, q, p, d) in enumerate(rows)),
+                    encoding="utf-8")
+    _, (rep,) = _ingest(zoho.parent, [zoho])
+    assert rep["columns"]["amount"] == "Item Total" and "unit_price" not in rep["columns"]
+    assert rep["revenue_loaded"] == round(15.93 + 17.70 + 40.0, 2)
+    assert any(a.startswith("amount read from column 'Item Total': it is each line's value "
+                            "after its discount (on 1 of 12 lines it is below 'Quantity' x "
+                            "'Item Price', by 1.77 in all") for a in rep["assumptions"])
+    light = tmp_path / "ls" / "lines.csv"
+    light.parent.mkdir()
+    light.write_text("Sale ID,Date,Customer ID,Item,Qty,Subtotal,Discount,Total,Tax\n" + "".join(
+        f"{i},7/1/2011 8:58 am,{i % 4},{sku},{q},{q * p:.2f},{q * p * d / 100:.2f},"
+        f"{q * p * (1 - d / 100):.2f},{q * p * 0.07:.2f}\n"
+        for i, (sku, q, p, d) in enumerate(rows)), encoding="utf-8")
+    _, (rep,) = _ingest(light.parent, [light])
+    assert rep["columns"]["amount"] == "Total" and rep["revenue_loaded"] == round(
+        15.93 + 17.70 + 40.0, 2)
+    plain = tmp_path / "plain" / "lines.csv"  # no discount anywhere: price x quantity stays
+    plain.parent.mkdir()
+    plain.write_text("Invoice Date,Invoice Number,Customer ID,SKU,Quantity,Item Price,"
+                     "Item Total\n" + "".join(f"2011-03-01,INV-{i},C1,{sku},{q},{p},"
+                                              f"{round(q * p * 1.18, 2)}\n"
+                                              for i, (sku, q, p, _) in enumerate(rows)),
+                     encoding="utf-8")
+    _, (rep,) = _ingest(plain.parent, [plain])
+    assert rep["columns"]["unit_price"] == "Item Price" and "amount" not in rep["columns"]

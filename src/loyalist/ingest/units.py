@@ -58,7 +58,8 @@ def units_and_prices(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
     of its price decided by the data: :func:`units_column`, then :func:`price_per_line`."""
     if a.name != "generic":
         return a  # a named format's columns are its documented ones
-    return price_per_line(con, src, units_column(con, src, a, mapping))
+    return discounted_total(con, src, price_per_line(con, src, units_column(con, src, a,
+                                                                              mapping)))
 
 
 def units_column(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
@@ -146,3 +147,76 @@ def price_per_line(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> A
         f"as it times {qty!r}. The data cannot tell whether it is that or the line's total "
         f"({why}); if it is the line's total, map --map amount={price!r}"))
 
+
+#: words of a column name that may hold a line's value (normalised substrings), for
+#: :func:`discounted_total`'s candidates
+_LINE_VALUE_WORDS = ("total", "amount", "net", "revenue", "subtotal", "value", "sum", "betrag",
+                     "gesamt", "montant", "importe", "importo", "totaal", "bedrag", "valor",
+                     "wartosc", "kwota", "belopp", "belob", "summa", "yhteensa", "castka",
+                     "tutar", "сумма", "金額", "金额", "금액")
+#: a line total within this share (or 0.01) of quantity x price equals it
+_SAME = 0.005
+#: discounted_total's conditions: at least this many lines, this share equal to quantity x
+#: price (so it is no gross or order total), at most this share above it (tax or shipping
+#: added), and this share (at least one line) below it
+_MIN_LINES, _EQUAL_SHARE, _ABOVE_SHARE, _BELOW_SHARE = 10, 0.5, 0.01, 0.005
+
+
+def discounted_total(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> Adapter:
+    """``a`` reading the line's value from a column that holds each line's total after its
+    discount: a column (named like a total or an amount) equal to the line's value as read
+    (quantity x unit price, or the line total read) on most lines, below it on some, and
+    above it on (almost) none. Zoho's 'Item Total', Sage's 'Net', Odoo's 'Subtotal w/o Tax',
+    Clover's 'Item Revenue', a German shop's 'Gesamtpreis Brutto' beside a 'Rabatt %', and
+    Lightspeed's 'Total' beside its 'Subtotal' and 'Discount': the value as read would count
+    the discounts as revenue. A total with tax or shipping (above on most lines), an order's
+    total repeated per line, or a tax amount is not taken. The unit price is then the total
+    over the quantity; a price or line total the user mapped is taken as meant."""
+    price, qty = a.columns.get(s.UNIT_PRICE), a.columns.get(s.QUANTITY)
+    line = a.columns.get(s.AMOUNT) if a.amount_given else None
+    if ((price is None or qty is None) and line is None) or {s.UNIT_PRICE, s.AMOUNT} & a.mapped:
+        return a
+    used = {*a.columns.values(), *a.cost_columns.values(), a.status_column, a.void_column,
+            a.till_column, a.event_column, a.line_column}
+    cands = [(h, parse.number_expr(con, src.view, h, src.types[h])) for h in src.headers
+             if h not in used and h not in src.empty
+             and any(w in adapters.normalise(h) for w in _LINE_VALUE_WORDS)]
+    if not cands:
+        return a
+    if line is not None:
+        value, what = parse.number_expr(con, src.view, line, src.types[line]), repr(line)
+    else:
+        assert price is not None and qty is not None  # noqa: S101 (checked above)
+        value = (f"{parse.number_expr(con, src.view, qty, src.types[qty])} * "
+                 f"{parse.number_expr(con, src.view, price, src.types[price])}")
+        what = f"{qty!r} x {price!r}"
+    near = f"greatest(0.01, {_SAME} * v)"
+    parts = ", ".join(f"""count(t{i}), count(*) FILTER (WHERE abs(t{i} - v) <= {near}),
+        count(*) FILTER (WHERE t{i} > v + {near}),
+        count(*) FILTER (WHERE t{i} >= 0 AND t{i} < v - {near}),
+        sum(v - t{i}) FILTER (WHERE t{i} >= 0 AND t{i} < v - {near})"""
+                      for i in range(len(cands)))
+    cols = ", ".join(f"{t} AS t{i}" for i, (_, t) in enumerate(cands))
+    row = con.execute(f"""SELECT {parts} FROM (
+        SELECT {value} AS v, {cols} FROM {src.view}) WHERE v > 0""").fetchall()[0]
+    best = None
+    for i, (col, _) in enumerate(cands):
+        n, equal, above, below, off = row[5 * i:5 * i + 5]
+        if (n >= _MIN_LINES and equal >= _EQUAL_SHARE * n and above <= _ABOVE_SHARE * n
+                and below >= max(1, _BELOW_SHARE * n) and (best is None or below > best[1])):
+            best = (col, below, n, off)
+    if best is None:
+        return a
+    col, below, n, off = best
+    columns = {c: v for c, v in a.columns.items() if c != s.UNIT_PRICE}
+    columns[s.AMOUNT] = col
+    replaced = (f"{s.UNIT_PRICE} read from column {price!r}", f"{s.AMOUNT} read from column "
+                f"{line!r}")
+    unit = f"{col!r} / {qty!r}" if qty is not None else f"{col!r}"
+    undo = (f"--map amount={line!r}" if line is not None else f"--map unit_price={price!r}")
+    note = (f"{s.AMOUNT} read from column {col!r}: it is each line's value after its discount "
+            f"(on {below:,} of {n:,} lines it is below {what}, by {off:,.2f} in all, and it is "
+            f"never above it beyond rounding), so the unit price is {unit}; map {undo} to "
+            "count lines before their discounts")
+    return replace(a, columns=columns, amount_given=True, assumptions=(
+        *[n for n in a.assumptions if not n.startswith(replaced)], note))
