@@ -1292,3 +1292,17 @@ def test_unpaid_statuses_and_non_product_lines_in_other_languages(tmp_path: Path
                    "ORDER BY source_row")
     assert got.line_kind.tolist() == ["sale", "non_product", "non_product", "non_product",
                                       "non_product", "non_product", "sale"]
+
+
+@pytest.mark.parametrize(("status", "cancelled"), [
+    ("İptal Edildi", True), ("İade", True), ("Teslim Edildi", False), ("Zrušeno", True),
+    ("Vyřízeno", False), ("Отменен", True), ("Ακυρώθηκε", True), ("キャンセル", True),
+    ("已取消", True), ("취소완료", True), ("반품완료", True), ("입금전", True),
+    ("배송완료", False)])
+def test_cancelled_statuses_in_other_scripts(tmp_path: Path, status: str,
+                                            cancelled: bool) -> None:
+    """Exploratory report 11: a Turkish shop's 'İptal Edildi' and a Korean one's '취소완료',
+    '반품완료' and '입금전' (not paid yet) loaded as sales (Korean: 254.6M for 214.2M)."""
+    f = write_csv(tmp_path / "s.csv", [line("1", status=status), line("2", status="x")])
+    rep = ingest_files(Store(tmp_path / "s.duckdb"), [f], loaded_at=LOADED_AT)[0]
+    assert rep["rules"].get("cancelled_order", 0) == int(cancelled)

@@ -339,7 +339,8 @@ _WORLD_DAY_FIRST: dict[str, tuple[str, ...]] = {
                    "kód zboží", "zboží", "katalogové číslo"),
     s.QUANTITY: ("количество", "кол-во", "кількість", "ποσότητα", "τεμάχια", "miktar", "adet",
                  "množství", "počet"),
-    s.UNIT_PRICE: ("цена", "цена за единицу", "ціна", "τιμή", "τιμή μονάδας", "fiyat",
+    s.UNIT_PRICE: ("cena za mj", "cena za jednotku",
+                   "цена", "цена за единицу", "ціна", "τιμή", "τιμή μονάδας", "fiyat",
                    "birim fiyat", "birim fiyatı", "satış fiyatı", "jednotková cena",
                    "cena za kus"),
     s.AMOUNT: ("сумма", "итого", "стоимость", "выручка", "сумма продажи", "сума", "разом",
@@ -349,13 +350,14 @@ _WORLD_DAY_FIRST: dict[str, tuple[str, ...]] = {
                  "kategorie zboží", "skupina zboží"),
     s.DESCRIPTION: ("наименование", "наименование товара", "название товара", "номенклатура",
                     "найменування", "назва товару", "περιγραφή", "όνομα προϊόντος",
-                    "ürün adı", "açıklama", "název", "název zboží", "popis"),
+                    "ürün adı", "açıklama", "název", "název zboží", "popis", "položka"),
     s.STORE_ID: ("магазин", "торговая точка", "магазин код", "κατάστημα", "mağaza", "şube",
                  "prodejna", "pobočka"),
     s.COUNTRY: ("страна", "країна", "χώρα", "ülke", "země"),
 }
 _WORLD_YEAR_FIRST: dict[str, tuple[str, ...]] = {
-    s.CUSTOMER_ID: ("顧客ID", "顧客番号", "顧客コード", "会員ID", "会員番号", "お客様番号",
+    s.CUSTOMER_ID: ("주문자ID", "구매자ID",
+                    "顧客ID", "顧客番号", "顧客コード", "会員ID", "会員番号", "お客様番号",
                     "得意先コード", "顧客", "客户ID", "客户编号", "客户", "会员编号", "会员号",
                     "顾客ID", "客戶ID", "客戶編號", "會員編號", "고객ID", "고객번호", "고객",
                     "회원ID", "회원번호", "vevő", "vevőkód", "ügyfél", "ügyfélazonosító"),
@@ -700,9 +702,10 @@ def parse_map(pairs: Sequence[str]) -> dict[str, str]:
 #: normalised column-name endings that say a price or total is with tax (gross) or without
 _GROSS_SUFFIXES = ("brutto", "inklmwst", "inclmwst", "inklust", "inclvat", "incvat",
                    "incltax", "inctax", "ttc", "ivaincluido", "coniva",
-                   "taxincl", "withtax")  # PrestaShop's 'unit_price_tax_incl'
+                   "taxincl", "withtax",  # PrestaShop's 'unit_price_tax_incl'
+                   "sdph", "sdani", "kdvdahil")  # Czech 's DPH', Turkish 'KDV dahil'
 _NET_SUFFIXES = ("netto", "exklmwst", "exclmwst", "exclvat", "exvat", "excltax", "extax",
-                 "ht", "siniva", "taxexcl", "withouttax")
+                 "ht", "siniva", "taxexcl", "withouttax", "bezdph", "kdvharic")
 
 
 def _named(by_norm: Mapping[str, str], names: Sequence[str], used: Collection[str],

@@ -84,7 +84,15 @@ CANCELLED_STATUS = (r"^\s*(wc-pending\s*$|(wc-)?(cancel|void|fail|declin|abandon
                     r"|in[ _-]*attesa[ _-]*d(i|el)[ _-]*pagamento|wacht[ _-]*op[ _-]*betaling"
                     r"|betaling[ _-]*(mislukt|geweigerd)|oczekuj[eę][ _-]*na[ _-]*p[lł]atno"
                     r"|p[lł]atno[sś][cć][ _-]*(nieudan|odrzucon)|retoure|reso\b|draft"
-                    r"|on[ _-]*hold))")
+                    r"|on[ _-]*hold"
+                    # cancelled, returned or refunded in Turkish, Czech, Hungarian, Russian,
+                    # Greek, Japanese, Chinese and Korean ('İptal Edildi', 'Zrušeno',
+                    # 'Törölve', 'Отменен', 'Ακυρώθηκε', 'キャンセル', '已取消', '취소')
+                    r"|iptal|iade|zru[sš]en|vr[aá]cen|t[öo]r[öo]lv|visszak[üu]ld"
+                    r"|отмен|аннулир|возврат|ακυρ|επιστροφ|キャンセル|返品|返金|取消"
+                    r"|已取消|退款|退货|退貨|취소|반품|환불"
+                    # not paid yet: Korean 'before deposit', Japanese, Chinese
+                    r"|입금전|입금대기|미입금|入金待ち|未入金|待付款|未付款))")
 #: a line total equal on every line of at least this share of the orders with several
 #: products (and at least this many such orders) is an order total repeated per line
 REPEATED_TOTAL_SHARE = 0.8
