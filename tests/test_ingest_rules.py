@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -1306,3 +1307,21 @@ def test_cancelled_statuses_in_other_scripts(tmp_path: Path, status: str,
     f = write_csv(tmp_path / "s.csv", [line("1", status=status), line("2", status="x")])
     rep = ingest_files(Store(tmp_path / "s.duckdb"), [f], loaded_at=LOADED_AT)[0]
     assert rep["rules"].get("cancelled_order", 0) == int(cancelled)
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("<html><body><table><tr><td>Receipt</td><td>Date</td></tr></table></body></html>",
+     "a web page's table (HTML)"),
+    ('<?xml version="1.0"?>\n<?mso-application progid="Excel.Sheet"?>\n<Workbook xmlns='
+     '"urn:schemas-microsoft-com:office:spreadsheet"><Worksheet ss:Name="Sales"><Table/>'
+     "</Worksheet></Workbook>", "an Excel 2003 XML spreadsheet (SpreadsheetML)")])
+def test_an_xls_that_is_a_web_table_or_2003_xml_is_named(tmp_path: Path, text: str,
+                                                        kind: str) -> None:
+    """Exploratory report 11: 'Export to Excel' of many tills writes an HTML table or Excel
+    2003 XML named .xls; it was called corrupt, with calamine's OLE error in the message."""
+    f = tmp_path / "sales_export.xls"
+    f.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match=re.escape(f"this is {kind}, not an Excel workbook, "
+                                                  "though its name ends in .xls")) as e:
+        ingest_files(Store(tmp_path / "s.duckdb"), [f], loaded_at=LOADED_AT)
+    assert "calamine" not in str(e.value) and "OLE" not in str(e.value)

@@ -540,6 +540,21 @@ def _register_json(con: duckdb.DuckDBPyConnection, view: str, p: str) -> tuple[s
     return tuple(notes)
 
 
+def _not_a_workbook(path: Path) -> str:
+    """What a file named as a workbook really is when it is a web page's table or Excel
+    2003's XML ('' otherwise): both are what 'Export to Excel' writes in many systems."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(2048).lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    except OSError:
+        return ""
+    if head.startswith((b"<!doctype html", b"<html", b"<table", b"<meta")):
+        return "a web page's table (HTML)"
+    if head.startswith(b"<?xml") and b"urn:schemas-microsoft-com:office:spreadsheet" in head:
+        return "an Excel 2003 XML spreadsheet (SpreadsheetML)"
+    return ""
+
+
 def _excel_groups(path: Path) -> tuple[list[tuple[list[str], Any]], list[str]]:
     """A workbook's non-empty sheets grouped by their columns, in order of first appearance:
     (sheet names, their rows one after the other as one polars frame); and notes. A sheet whose
@@ -553,6 +568,11 @@ def _excel_groups(path: Path) -> tuple[list[tuple[list[str], Any]], list[str]]:
         if "empty excel sheet" in str(e).lower():
             raise DataError(f"{path}: every sheet is empty; put the data on the first "
                             "sheet") from None
+        kind = _not_a_workbook(path)
+        if kind:
+            raise DataError(f"{path}: this is {kind}, not an Excel workbook, though its name "
+                            "ends in .xls (many tills and web admins export so); open it in "
+                            "Excel or LibreOffice and save it as .xlsx or CSV") from None
         raise DataError(
             f"{path}: cannot be read as Excel (corrupt, encrypted or not a workbook): "
             f"{str(e).splitlines()[0][:200]}; save it again as .xlsx or CSV"
