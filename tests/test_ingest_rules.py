@@ -1289,6 +1289,8 @@ def test_unpaid_statuses_and_non_product_lines_in_other_languages(tmp_path: Path
     rep = ingest_files(st, [f], loaded_at=LOADED_AT)[0]
     assert rep["rules"]["cancelled_order"] == len(unpaid)
     assert rep["rows_loaded"] == n - len(unpaid) + 7
+    # orders among the rows read (cancelled ones too), and those loaded
+    assert (rep["orders"], rep["orders_loaded"]) == (n + 1, len(paid) + 1)
     got = st.query("SELECT description, line_kind FROM transactions WHERE order_id = 'k1' "
                    "ORDER BY source_row")
     assert got.line_kind.tolist() == ["sale", "non_product", "non_product", "non_product",

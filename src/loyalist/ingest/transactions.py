@@ -514,6 +514,7 @@ def _report(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
             sum({amt}) FILTER (WHERE {sale}), sum(abs({amt})) FILTER (WHERE {sale}),
             sum({amt}) FILTER (WHERE {ok}),
             count(DISTINCT {s.ORDER_ID}) FILTER (WHERE {sale}),
+            count(DISTINCT {s.ORDER_ID}) FILTER (WHERE {ok}),
             count(DISTINCT {s.PRODUCT_ID}) FILTER (WHERE {sale}),
             count(*) FILTER (WHERE {ok} AND __cancel),
             count(*) FILTER (WHERE {ok} AND NOT __cancel AND __nonprod),
@@ -522,7 +523,8 @@ def _report(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
         FROM {table}
     """).fetchall()[0]
     (rows, loaded, customers, cust_purch, cust_loaded, no_cust, cancel, dups, neg, zero_price,
-     nonprod, first, last, revenue, abs_revenue, revenue_loaded, orders, products,
+     nonprod, first, last, revenue, abs_revenue, revenue_loaded, orders, orders_loaded,
+     products,
      l_cancel, l_nonprod, l_return, l_guest) = r
     per_rule = con.execute(f"""
         SELECT __rule, count(*), sum({amt}), sum(abs({amt})) FROM {table}
@@ -550,7 +552,8 @@ def _report(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
         "rule_details": rules,
         "customers": int(customers), "customers_with_purchases": int(cust_purch),
         "customers_loaded_with_purchases": int(cust_loaded),
-        "orders": int(orders), "products": int(products),
+        "orders": int(orders), "orders_loaded": int(orders_loaded),
+        "products": int(products),
         "first_date": first.isoformat() if first is not None else None,
         "last_date": last.isoformat() if last is not None else None,
         "revenue_read": round(float(revenue or 0), 2),
