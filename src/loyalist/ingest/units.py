@@ -55,11 +55,18 @@ MIN_PRODUCTS = 3
 def units_and_prices(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
                      mapping: Mapping[str, str]) -> Adapter:
     """``a`` (the generic reader's columns for ``src``) with its units column and the meaning
-    of its price decided by the data: :func:`units_column`, then :func:`price_per_line`."""
+    of its price decided by the data: :func:`units_column`, then :func:`price_per_line`,
+    then :func:`discounted_total`."""
     if a.name != "generic":
         return a  # a named format's columns are its documented ones
     return discounted_total(con, src, price_per_line(con, src, units_column(con, src, a,
                                                                               mapping)))
+
+
+def _read_columns(a: Adapter) -> set[str | None]:
+    """The file's columns ``a`` reads for something (the others may be what a check seeks)."""
+    return {*a.columns.values(), *a.cost_columns.values(), a.status_column, a.void_column,
+            a.till_column, a.event_column, a.line_column}
 
 
 def units_column(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
@@ -71,8 +78,7 @@ def units_column(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
     price = a.columns.get(s.UNIT_PRICE)
     if price is None or s.QUANTITY in a.columns or s.QUANTITY in a.mapped:
         return a
-    used = {*a.columns.values(), *a.cost_columns.values(), a.status_column, a.void_column,
-            a.till_column, a.event_column, a.line_column}
+    used = _read_columns(a)
     p = parse.number_expr(con, src.view, price, src.types[price])
     for col in [h for h in src.headers
                 if h not in used and adapters.normalise(h) in UNITS_OR_MONEY]:
@@ -176,8 +182,7 @@ def discounted_total(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) ->
     line = a.columns.get(s.AMOUNT) if a.amount_given else None
     if ((price is None or qty is None) and line is None) or {s.UNIT_PRICE, s.AMOUNT} & a.mapped:
         return a
-    used = {*a.columns.values(), *a.cost_columns.values(), a.status_column, a.void_column,
-            a.till_column, a.event_column, a.line_column}
+    used = _read_columns(a)
     cands = [(h, parse.number_expr(con, src.view, h, src.types[h])) for h in src.headers
              if h not in used and h not in src.empty
              and any(w in adapters.normalise(h) for w in _LINE_VALUE_WORDS)]
@@ -204,10 +209,10 @@ def discounted_total(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) ->
         n, equal, above, below, off = row[5 * i:5 * i + 5]
         if (n >= _MIN_LINES and equal >= _EQUAL_SHARE * n and above <= _ABOVE_SHARE * n
                 and below >= max(1, _BELOW_SHARE * n) and (best is None or below > best[1])):
-            best = (col, below, n, off)
+            best = (col, below, n, off, above)
     if best is None:
         return a
-    col, below, n, off = best
+    col, below, n, off, above = best
     columns = {c: v for c, v in a.columns.items() if c != s.UNIT_PRICE}
     columns[s.AMOUNT] = col
     replaced = (f"{s.UNIT_PRICE} read from column {price!r}", f"{s.AMOUNT} read from column "
@@ -215,8 +220,8 @@ def discounted_total(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) ->
     unit = f"{col!r} / {qty!r}" if qty is not None else f"{col!r}"
     undo = (f"--map amount={line!r}" if line is not None else f"--map unit_price={price!r}")
     note = (f"{s.AMOUNT} read from column {col!r}: it is each line's value after its discount "
-            f"(on {below:,} of {n:,} lines it is below {what}, by {off:,.2f} in all, and it is "
-            f"never above it beyond rounding), so the unit price is {unit}; map {undo} to "
-            "count lines before their discounts")
+            f"(on {below:,} of {n:,} lines it is below {what}, by {off:,.2f} in all, and above "
+            f"it on {above:,}), so the unit price is {unit}; map {undo} to count lines before "
+            "their discounts")
     return replace(a, columns=columns, amount_given=True, assumptions=(
         *[n for n in a.assumptions if not n.startswith(replaced)], note))
