@@ -2232,3 +2232,36 @@ def test_a_line_total_after_its_discount_is_the_lines_value(tmp_path: Path) -> N
                      encoding="utf-8")
     _, (rep,) = _ingest(plain.parent, [plain])
     assert rep["columns"]["unit_price"] == "Item Price" and "amount" not in rep["columns"]
+
+
+def test_refund_rows_with_a_positive_quantity_and_negative_total_are_returns(
+        tmp_path: Path) -> None:
+    """Exploratory report 5, finding 3: Square Item Details with 'Qty' written without its
+    minus sign on refund rows (the amounts still '-$...') quarantined them as
+    non_positive_price, so the refunds vanished from revenue."""
+    f = tmp_path / "items.csv"
+    f.write_text(
+        "Date,Time,Category,Item,Qty,SKU,Gross Sales,Discounts,Net Sales,Tax,Transaction ID,"
+        "Event Type,Customer ID\n"
+        "2011-04-01,09:19:00,Gifts,Felt Egg Cosy,12,22262,$10.20,$0.00,$10.20,$0.91,T1,"
+        "Payment,C1\n"
+        "2011-04-01,09:19:00,Gifts,Cupboard,1,22762,$102.00,$0.00,$102.00,$9.05,T1,Payment,C1\n"
+        "2011-04-01,10:45:00,Gifts,Cupboard,8,22762,-$102.00,$0.00,-$102.00,-$9.05,T2,Refund,"
+        "C2\n"
+        "2011-04-01,11:22:00,Gifts,Heart Cabinet,-1,21277,-$21.95,$0.00,-$21.95,-$1.95,T3,"
+        "Refund,C1\n"
+        "2011-04-01,11:30:00,,Discount code SPRING,1,,-$1.00,$0.00,-$1.00,$0.00,T1,Payment,C1\n",
+        encoding="utf-8")
+    st, (rep,) = _ingest(tmp_path, [f])
+    assert rep["rows_loaded"] == 5 and "non_positive_price" not in rep["rules"]
+    assert rep["revenue_loaded"] == rep["revenue_read"] == pytest.approx(
+        10.20 + 102.00 - 102.00 - 21.95 - 1.00)
+    assert rep["rules"]["return"] == 2
+    got = st.query("SELECT quantity, unit_price, line_kind FROM transactions "
+                   "ORDER BY source_row")
+    assert got.quantity.tolist() == [12, 1, -8, -1, 1]
+    assert got.unit_price.tolist() == pytest.approx([0.85, 102.0, 12.75, 21.95, -1.0])
+    assert got.line_kind.tolist() == ["sale", "sale", "return", "return", "non_product"]
+    assert ("1 line(s) with a positive quantity ('Qty') and a negative line total "
+            "('Net Sales') are returns: their quantity was read as negative"
+            ) in rep["assumptions"]

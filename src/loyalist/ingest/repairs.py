@@ -3,8 +3,9 @@ line without its customer, date or status takes them from the other lines of its
 line without a product code is the product its description names, and an order id a till
 reuses (a receipt counter that restarts) is split into one order per customer, day and
 store, an order whose refund column holds its whole value is cancelled, and a line without a
-product that sums its order's items is the order's summary row. Each repair applies the
-quarantine rules again to the lines it changed and returns the report's sentences.
+product that sums its order's items is the order's summary row, and a refund written with
+a positive quantity is a return. Each repair applies the quarantine rules again to the lines
+it changed and returns the report's sentences.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import duckdb
 
 from loyalist import schema as s
 from loyalist.ingest import parse
-from loyalist.ingest.adapters import Adapter
+from loyalist.ingest.adapters import DISCOUNT_LINE_SQL, Adapter
 from loyalist.ingest.notes import adjustment_columns
 from loyalist.ingest.read import ROW, Source
 
@@ -287,3 +288,25 @@ def order_summaries(con: duckdb.DuckDBPyConnection, table: str) -> None:
         WHERE __rule = 'missing_product_id' AND {table}.{o} = items.o
           AND ({table}.{qty} IS NULL OR {table}.{s.UNIT_PRICE} IS NULL
                OR abs({table}.{qty} - items.units) < 1e-9)""")
+
+
+def negative_totals(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, rule: str
+                    ) -> list[str]:
+    """A line total below zero beside a positive quantity (a till's refund row written
+    'Qty 1, Net Sales -$5.00') is a return: its quantity is made negative, so its unit price
+    (total / quantity) is positive, rather than quarantining it as ``non_positive_price`` and
+    losing the refund from revenue. A discount line keeps its negative price (a non-product
+    line). Only for a file with both a quantity and a line total; returns the report's
+    sentence."""
+    if not a.amount_given or s.QUANTITY not in a.columns:
+        return []
+    q, p = s.QUANTITY, s.UNIT_PRICE
+    discount = DISCOUNT_LINE_SQL.format(product_id=s.PRODUCT_ID, description=s.DESCRIPTION)
+    n = con.execute(f"UPDATE {table} SET {q} = -{q}, {p} = -{p} "
+                    f"WHERE {q} > 0 AND {p} < 0 AND NOT coalesce({discount}, FALSE)"
+                    ).fetchall()[0][0]
+    if not n:
+        return []
+    _apply_rules(con, table, rule)
+    return [f"{n:,} line(s) with a positive quantity ({a.columns[q]!r}) and a negative line "
+            f"total ({a.columns[s.AMOUNT]!r}) are returns: their quantity was read as negative"]

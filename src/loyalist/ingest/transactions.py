@@ -42,6 +42,7 @@ from loyalist.ingest.read import ROW, Source, duplicate_note
 from loyalist.ingest.repairs import (
     continuation_lines,
     fill_from_order,
+    negative_totals,
     one_customer,
     order_summaries,
     product_from_description,
@@ -333,6 +334,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     filled += one_customer(con, a, table, rule)
     if s.ORDER_ID in a.columns:
         filled += split_reused_orders(con, table, rule)
+    filled += negative_totals(con, a, table, rule)
     filled += refunded_orders(con, src, a, table, rule)
     if s.ORDER_ID in a.columns:
         order_summaries(con, table)

@@ -200,7 +200,9 @@ RULES: tuple[Rule, ...] = (
     Rule("already_loaded", "quarantine",
          "the same line is already in the store from an earlier load"),
     Rule("cancellation", "classify", "cancelled order line: kept as a negative line"),
-    Rule("return", "classify", "negative quantity on a normal order: kept as a return"),
+    Rule("return", "classify",
+         "negative quantity on a normal order (also a negative line total beside a positive "
+         "quantity): kept as a return"),
     Rule("non_product", "classify",
          "postage, fees, tips, gift card sales, manual lines, discounts (a discount line at a "
          "negative price too), adjustments: kept, out of product models"),
