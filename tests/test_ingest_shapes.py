@@ -2234,6 +2234,103 @@ def test_a_line_total_after_its_discount_is_the_lines_value(tmp_path: Path) -> N
     assert rep["columns"]["unit_price"] == "Item Price" and "amount" not in rep["columns"]
 
 
+def _sub(tmp_path: Path, name: str) -> Path:
+    (tmp_path / name).mkdir()
+    return tmp_path / name
+
+
+def test_credit_notes_named_by_a_document_type_column_are_returns(tmp_path: Path) -> None:
+    """Exploratory report 5, finding 2: Sage 50 lists a credit note's lines with positive
+    Qty, Net and Gross and 'Type' = Credit, Tally's Sales Register with 'Voucher Type' =
+    Credit Note; both loaded as sales, adding the credits to revenue twice over and counting
+    customers with only a credit as buyers. SAP writes its 'Gutschrift' lines negative: they
+    stay so."""
+    sage = tmp_path / "sage50_invoice_items.csv"
+    sage.write_text(
+        "Type,No,Date,A/C,Name,Stock Code,Description,Qty,Unit Price,Disc %,Net,T/C,VAT,Gross\n"
+        "Invoice,565080,01/09/2011,C13509,C 13509 Ltd,20677,PINK BOWL,8.00,1.25,0.00,10.00,"
+        "T1,2.00,12.00\n"
+        "Invoice,565080,01/09/2011,C13509,C 13509 Ltd,22128,PARTY CONES,24.00,1.25,0.00,30.00,"
+        "T1,6.00,36.00\n"
+        "Credit,565085,02/09/2011,C12474,C 12474 Ltd,23079,TOADSTOOL LIGHT,2.00,8.95,0.00,17.90,"
+        "T1,3.58,21.48\n"
+        "Credit,565086,03/09/2011,C13509,C 13509 Ltd,20677,PINK BOWL,1.00,1.25,0.00,1.25,"
+        "T1,0.25,1.50\n", encoding="utf-8")
+    st, (rep,) = _ingest(_sub(tmp_path, "sage"), [sage], mapping=["customer_id=A/C", "order_id=No"])
+    assert rep["revenue_loaded"] == pytest.approx(10.0 + 30.0 - 17.90 - 1.25)
+    assert rep["rules"]["return"] == 2 and rep["rows_loaded"] == 4
+    assert rep["customers_with_purchases"] == 1  # C12474 has a credit only
+    assert ("2 line(s) loaded whose 'Type' is a credit document ('Credit') are returns, "
+            "lowering revenue: 2 written with a positive value were read with a negative "
+            "quantity") in rep["assumptions"]
+    got = st.query("SELECT quantity, unit_price, line_kind FROM transactions "
+                   "ORDER BY source_row")
+    assert got.quantity.tolist() == [8, 24, -2, -1]
+    assert got.unit_price.tolist() == [1.25, 1.25, 8.95, 1.25]
+    assert got.line_kind.tolist() == ["sale", "sale", "return", "return"]
+
+    tally = tmp_path / "tally_sales_register.csv"
+    tally.write_text(
+        "Shree Ganesh Gift House\nMG Road, Pune\nSales Register\n1-Nov-2011 to 30-Nov-2011\n"
+        "Date,Particulars,Voucher Type,Voucher No.,Stock Item,Item Code,Quantity,Rate,Value\n"
+        "1-Nov-2011,Sharma Traders,Credit Note,573761,Glass Jar,22362,3 Pcs,265.50/Pcs,796.50\n"
+        "2-Nov-2011,Sharma Traders,Sales,573762,Glass Jar,22362,10 Pcs,265.50/Pcs,"
+        "\"2,655.00\"\n"
+        "3-Nov-2011,Gupta Stores,Sales,573763,Bon Bon Jar,23089,3 Pcs,175.50/Pcs,526.50\n",
+        encoding="utf-8")
+    _, (rep,) = _ingest(_sub(tmp_path, "tally"), [tally], mapping=[
+        "customer_id=Particulars", "order_id=Voucher No."])
+    assert rep["revenue_loaded"] == pytest.approx(2655.00 + 526.50 - 796.50)
+    assert rep["rules"]["return"] == 1
+    assert any("'Voucher Type' is a credit document ('Credit Note')" in a
+               for a in rep["assumptions"])
+
+    sap = tmp_path / "sap.csv"
+    sap.write_text(
+        "Belegart;Belegnummer;Buchungsdatum;Kundennummer;Artikelnummer;Menge;Zeilensumme\n"
+        "Ausgangsrechnung;569205;02.10.11;K16923;22910;2;5,90\n"
+        "Gutschrift;569410;04.10.11;K13364;46000S;-8;-11,60\n", encoding="utf-8")
+    st, (rep,) = _ingest(_sub(tmp_path, "sap"), [sap], mapping=[
+        "ordered_at=Buchungsdatum", "amount=Zeilensumme"])
+    assert rep["revenue_loaded"] == pytest.approx(5.90 - 11.60)
+    assert st.query("SELECT quantity FROM transactions ORDER BY source_row"
+                    ).quantity.tolist() == [2, -8]
+    assert any("1 line(s) loaded whose 'Belegart' is a credit document ('Gutschrift') are "
+               "returns, lowering revenue: 1 were written negative already and stay so" in a
+               for a in rep["assumptions"])
+
+
+def test_a_type_column_of_tenders_or_without_credits_changes_nothing(tmp_path: Path) -> None:
+    """'Type' = Cash / Credit is how a line was paid (a credit card), not a credit note; a
+    'Type' without a credit word is no document type either."""
+    rows = [line("1", "A", 2, 5.0, Type="Cash"), line("2", "A", 1, 5.0, Type="Credit"),
+            line("3", "B", 1, 4.0, Type="Debit")]
+    _, (rep,) = _ingest(_sub(tmp_path, "t"), [write_csv(tmp_path / "tender.csv", rows)])
+    assert rep["revenue_loaded"] == pytest.approx(19.0) and rep["rules"]["return"] == 0
+    rows = [line("1", "A", 2, 5.0, Type="Retail"), line("2", "A", 1, 5.0, Type="Wholesale")]
+    _, (rep,) = _ingest(_sub(tmp_path, "u"), [write_csv(tmp_path / "kinds.csv", rows)])
+    assert rep["revenue_loaded"] == pytest.approx(15.0) and rep["rules"]["return"] == 0
+
+
+@pytest.mark.parametrize(("value", "credit"), [
+    ("Credit", True), ("Credit Note", True), ("A/R Credit Memo", True), ("out_refund", True),
+    ("Sales Return", True), ("Gutschrift", True), ("Rechnungskorrektur", True),
+    ("Avoir", True), ("Facture d'avoir", True), ("Nota de crédito", True), ("Abono", True),
+    ("Factura rectificativa", True), ("Nota di credito", True), ("Creditnota", True),
+    ("Nota de Crédito", True), ("Faktura korygująca", True), ("Korekta", True),
+    ("Kreditnota", True), ("Kreditfaktura", True), ("Hyvityslasku", True),
+    ("Возврат", True), ("Кредит-нота", True), ("Πιστωτικό τιμολόγιο", True),
+    ("İade Faturası", True), ("Dobropis", True), ("Jóváíró számla", True), ("返品伝票", True),
+    ("红字发票", True), ("반품", True),
+    ("Invoice", False), ("Sales", False), ("Rechnung", False), ("Facture", False),
+    ("Ausgangsrechnung", False), ("Debit Note", False), ("Credit Sale", False),
+    ("Kreditverkauf", False), ("Vente à crédit", False)])
+def test_credit_document_words(value: str, credit: bool) -> None:
+    from loyalist.ingest.repairs import is_credit_document
+
+    assert is_credit_document(value) is credit
+
+
 def test_refund_rows_with_a_positive_quantity_and_negative_total_are_returns(
         tmp_path: Path) -> None:
     """Exploratory report 5, finding 3: Square Item Details with 'Qty' written without its

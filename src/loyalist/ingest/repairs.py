@@ -3,18 +3,20 @@ line without its customer, date or status takes them from the other lines of its
 line without a product code is the product its description names, and an order id a till
 reuses (a receipt counter that restarts) is split into one order per customer, day and
 store, an order whose refund column holds its whole value is cancelled, and a line without a
-product that sums its order's items is the order's summary row, and a refund written with
-a positive quantity is a return. Each repair applies the quarantine rules again to the lines
-it changed and returns the report's sentences.
+product that sums its order's items is the order's summary row, and a refund or a credit
+note's line written with a positive quantity is a return. Each repair applies the quarantine
+rules again to the lines it changed and returns the report's sentences.
 """
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 
 from loyalist import schema as s
-from loyalist.ingest import parse
-from loyalist.ingest.adapters import DISCOUNT_LINE_SQL, Adapter
+from loyalist.ingest import parse, quarantine
+from loyalist.ingest.adapters import DISCOUNT_LINE_SQL, Adapter, normalise
 from loyalist.ingest.notes import adjustment_columns
 from loyalist.ingest.read import ROW, Source
 
@@ -310,3 +312,153 @@ def negative_totals(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, rule
     _apply_rules(con, table, rule)
     return [f"{n:,} line(s) with a positive quantity ({a.columns[q]!r}) and a negative line "
             f"total ({a.columns[s.AMOUNT]!r}) are returns: their quantity was read as negative"]
+
+
+#: a column saying which kind of document a line belongs to (normalised names, in order of
+#: preference): invoice or credit note (Sage's 'Type', Tally's 'Voucher Type', SAP's
+#: 'Belegart', ...). Taken only when its values name a credit document
+#: (:func:`is_credit_document`).
+DOCUMENT_TYPE_NAMES = tuple(dict.fromkeys(normalise(n) for n in (
+    "Document Type", "Doc Type", "Voucher Type", "Invoice Type", "Transaction Type",
+    "Trans Type", "Txn Type", "Entry Type", "Sales Type", "Sale Type", "Record Type", "Type",
+    "Kind",
+    # German, French, Spanish/Portuguese/Italian, Dutch, Polish, Nordic, Finnish
+    "Belegart", "Belegtyp", "Dokumentart", "Dokumenttyp", "Rechnungsart", "Rechnungstyp",
+    "Vorgangsart", "Typ", "Type de document", "Type document", "Type de pièce",
+    "Type de facture", "Tipo de documento", "Tipo documento", "Tipo de comprobante",
+    "Tipo comprobante", "Tipo di documento", "Tipo de factura", "Tipo doc", "Tipo",
+    "Documentsoort", "Soort document", "Factuursoort", "Factuurtype", "Soort",
+    "Typ dokumentu", "Rodzaj dokumentu", "Dokumenttype", "Bilagstype", "Bilagstyp",
+    "Fakturatyp", "Fakturatype", "Tositelaji", "Asiakirjatyyppi", "Laskutyyppi", "Tyyppi",
+    # Russian/Ukrainian, Greek, Turkish, Czech, Hungarian, Japanese, Chinese, Korean
+    "Тип документа", "Вид документа", "Тип", "Τύπος παραστατικού", "Είδος παραστατικού",
+    "Belge Türü", "Belge Tipi", "Fatura Tipi", "Typ dokladu", "Druh dokladu",
+    "Bizonylat típusa", "Bizonylattípus", "伝票種別", "伝票区分", "单据类型",
+    "전표유형", "문서유형")))
+#: at most this many different values: a column with more (descriptions, names) says no
+#: document type
+_MAX_DOCUMENT_TYPES = 50
+#: words naming a credit document (normalised, whole words): a credit note or memo, a
+#: refund, a return, in the languages column names are read in
+_CREDIT_WORDS = frozenset(normalise(w) for w in (
+    "credit", "creditnote", "creditmemo", "refund", "refunds", "return", "returns",
+    "accreccredit", "avoir", "abono", "reso", "retour", "retur", "kredit", "korekta", "zwrot",
+    "iade", "stornorechnung"))
+#: beginnings of words naming one (normalised): Gutschrift, Rechnungskorrektur, rectificativa,
+#: devolución/devolução, creditnota, kreditnota, korygująca, hyvityslasku, dobropis, jóváíró,
+#: возврат, кредит-нота, корректировочный, повернення, πιστωτικό, επιστροφή
+_CREDIT_STEMS = tuple(normalise(w) for w in (
+    "gutschrift", "rechnungskorrektur", "retoure", "erstattung", "rembours", "rectificativ",
+    "devolu", "creditnota", "creditfactu", "kreditnota", "kreditfaktura", "kreditering",
+    "korygujac", "hyvitys", "palautus", "dobropis", "jóváír", "возврат", "кредит",
+    "корректир", "повернен", "πιστωτικ", "επιστροφ"))
+#: phrases naming one (normalised words joined by spaces), and East Asian words found
+#: anywhere in a value (written without spaces): 返品, 返金, 赤伝, 退货, 退款, 红字, 반품, 환불
+_CREDIT_PHRASES = tuple(" ".join(normalise(w) for w in p.split()) for p in (
+    "nota de crédito", "nota di credito", "nota credito", "note de crédit", "nota de abono"))
+_CREDIT_SCRIPT = tuple(normalise(w) for w in (
+    "返品", "返金", "赤伝", "退货", "退貨", "退款", "红字", "紅字", "红冲", "반품", "환불"))
+#: a sale on credit (paid later, on account) is a sale, not a credit note: 'Credit Sale'
+#: beside 'Cash Sale', 'Kreditverkauf', 'Vente à crédit', 'Venta a crédito'
+_CREDIT_SALE = tuple(" ".join(normalise(w) for w in p.split()) for p in (
+    "credit sale", "credit sales", "sale on credit", "sales on credit", "kreditverkauf",
+    "kreditkauf", "vente à crédit", "vente a credit", "venta a crédito", "venda a crédito",
+    "vendita a credito"))
+#: a payment's tender (cash, card, ...): a column holding one is how the line was paid
+#: ('Type' = Cash / Credit / Debit), not a document type
+_TENDER = re.compile(r"^(cash|debit|visa|mastercard|amex|paypal|cheque|check|bar|bargeld|ec|"
+                     r"efectivo|especes|contanti|contant|kontant|gotowka|pin)$"
+                     r"|card|karte|kort|carte|tarjeta|carta|karta|cartao|наличн|карт")
+
+
+def _value_words(value: str) -> list[str]:
+    return [w for w in (normalise(p) for p in re.split(r"[\W_]+", value)) if w]
+
+
+def is_credit_document(value: str) -> bool:
+    """Whether a document type (``value``) names a credit note, credit memo, refund or return
+    ('Credit', 'Credit Note', 'out_refund', 'Gutschrift', 'Avoir', 'Nota de crédito',
+    'Abono', 'Creditnota', 'Faktura korygująca', 'Kreditnota', 'Возврат', '返品', ...)."""
+    ws = _value_words(value)
+    joined = " ".join(ws)
+    if any(f" {p} " in f" {joined} " for p in _CREDIT_SALE):
+        return False
+    return (any(w in _CREDIT_WORDS or w.startswith(_CREDIT_STEMS) for w in ws)
+            or any(f" {p} " in f" {joined} " for p in _CREDIT_PHRASES)
+            or any(c in joined for c in _CREDIT_SCRIPT))
+
+
+def _is_tender(value: str) -> bool:
+    return any(_TENDER.search(w) for w in _value_words(value))
+
+
+def _document_type(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter
+                   ) -> tuple[str, list[str]] | None:
+    """The file's document-type column (:data:`DOCUMENT_TYPE_NAMES`) no other use took, with
+    its values that name a credit document; None when no such column holds one (a column
+    with a tender, or with more than :data:`_MAX_DOCUMENT_TYPES` values, is none)."""
+    used = {*a.columns.values(), *a.cost_columns.values(), a.status_column, a.void_column,
+            a.event_column, a.till_column, a.line_column}
+    by_norm: dict[str, str] = {}
+    for h in src.headers:
+        if h not in used and h not in src.empty:
+            by_norm.setdefault(normalise(h), h)
+    for col in (by_norm[n] for n in DOCUMENT_TYPE_NAMES if n in by_norm):
+        v = parse.plain_text_expr(col)
+        values = [r[0] for r in con.execute(
+            f"SELECT DISTINCT {v} FROM {src.view} WHERE {v} IS NOT NULL "
+            f"LIMIT {_MAX_DOCUMENT_TYPES + 1}").fetchall()]
+        if len(values) > _MAX_DOCUMENT_TYPES or any(_is_tender(x) for x in values):
+            continue
+        credits = [x for x in values if is_credit_document(x)]
+        if credits:
+            return col, credits
+    return None
+
+
+def credit_documents(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str,
+                     rule: str) -> list[str]:
+    """Credit notes among invoices: a document-type column (:func:`_document_type`) whose
+    value names a credit document (Sage's 'Credit', Tally's 'Credit Note', 'Gutschrift',
+    'Avoir', ...) makes the line a return. Sage and Tally write a credit's quantities and
+    amounts positive: the quantity is made negative. SAP writes them negative: a line that
+    is already negative stays so (its price made positive), never flipped twice. A line of
+    a credit document with no type of its own (the type written on the document's first
+    line only) is one when every typed line of its order is. Discount lines keep their
+    sign. Returns the report's sentence."""
+    found = _document_type(con, src, a)
+    if found is None:
+        return []
+    col, credits = found
+    q, p, o = s.QUANTITY, s.UNIT_PRICE, s.ORDER_ID
+    doc = parse.plain_text_expr(col, "v")
+    listed = ", ".join(quarantine.sql_str(c) for c in credits)
+    discount = DISCOUNT_LINE_SQL.format(product_id=f"t.{s.PRODUCT_ID}",
+                                        description=f"t.{s.DESCRIPTION}")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {table}_credit AS
+        SELECT {ROW}, {q} * {p} < 0 AS was_negative FROM (
+            SELECT t.{ROW}, t.{q}, t.{p}, t.{o}, coalesce({discount}, FALSE) AS disc,
+                   {doc} IN ({listed}) AS credit,
+                   bool_and({doc} IN ({listed})) OVER (PARTITION BY t.{o}) AS order_credit
+            FROM {table} t JOIN {src.view} v USING ({ROW}))
+        WHERE (credit OR (credit IS NULL AND {o} IS NOT NULL AND order_credit))
+          AND NOT disc AND {q} IS NOT NULL AND {p} IS NOT NULL""")
+    amount = f", {s.AMOUNT} = -abs({s.AMOUNT})" if s.AMOUNT in a.columns else ""
+    if con.execute(f"""
+            UPDATE {table} SET {q} = -abs({q}), {p} = abs({p}){amount}
+            WHERE {ROW} IN (SELECT {ROW} FROM {table}_credit) AND ({q} > 0 OR {p} < 0)
+            """).fetchall()[0][0]:
+        _apply_rules(con, table, rule)
+    lines, negative = con.execute(f"""
+        SELECT count(*), count(*) FILTER (WHERE was_negative) FROM {table}_credit
+        JOIN {table} USING ({ROW}) WHERE __rule IS NULL""").fetchall()[0]
+    con.execute(f"DROP TABLE {table}_credit")
+    if not lines:
+        return []
+    kinds = ", ".join(repr(c) for c in credits[:5]) + (", ..." if len(credits) > 5 else "")
+    how = [f"{lines - negative:,} written with a positive value were read with a negative "
+           "quantity"] * bool(lines - negative)
+    how += [f"{negative:,} were written negative already and stay so"] * bool(negative)
+    return [f"{lines:,} line(s) loaded whose {col!r} is a credit document ({kinds}) are "
+            f"returns, lowering revenue: {' and '.join(how)}"]

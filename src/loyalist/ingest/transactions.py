@@ -41,6 +41,7 @@ from loyalist.ingest.persons import is_placeholder, zero_is_guest
 from loyalist.ingest.read import ROW, Source, duplicate_note
 from loyalist.ingest.repairs import (
     continuation_lines,
+    credit_documents,
     fill_from_order,
     negative_totals,
     one_customer,
@@ -335,6 +336,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     if s.ORDER_ID in a.columns:
         filled += split_reused_orders(con, table, rule)
     filled += negative_totals(con, a, table, rule)
+    filled += credit_documents(con, src, a, table, rule)
     filled += refunded_orders(con, src, a, table, rule)
     if s.ORDER_ID in a.columns:
         order_summaries(con, table)

@@ -202,7 +202,7 @@ RULES: tuple[Rule, ...] = (
     Rule("cancellation", "classify", "cancelled order line: kept as a negative line"),
     Rule("return", "classify",
          "negative quantity on a normal order (also a negative line total beside a positive "
-         "quantity): kept as a return"),
+         "quantity, and a credit note's line): kept as a return"),
     Rule("non_product", "classify",
          "postage, fees, tips, gift card sales, manual lines, discounts (a discount line at a "
          "negative price too), adjustments: kept, out of product models"),
