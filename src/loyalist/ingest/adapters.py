@@ -61,6 +61,12 @@ class Adapter:
     #: repeated with the same number is quarantined as ``repeated_line``
     line_column: str | None = None
 
+    def read_columns(self) -> set[str | None]:
+        """The file's columns this reader takes for something (the others are what a check
+        for a units, line-total or document-type column may look at)."""
+        return {*self.columns.values(), *self.cost_columns.values(), self.status_column,
+                self.void_column, self.till_column, self.event_column, self.line_column}
+
 
 # --- UCI Online Retail (2010-2011) and Online Retail II: both column spellings ----------------
 _OR_NON_PRODUCT_CODES = (

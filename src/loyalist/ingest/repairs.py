@@ -397,8 +397,7 @@ def _document_type(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter
     """The file's document-type column (:data:`DOCUMENT_TYPE_NAMES`) no other use took, with
     its values that name a credit document; None when no such column holds one (a column
     with a tender, or with more than :data:`_MAX_DOCUMENT_TYPES` values, is none)."""
-    used = {*a.columns.values(), *a.cost_columns.values(), a.status_column, a.void_column,
-            a.event_column, a.till_column, a.line_column}
+    used = a.read_columns()
     by_norm: dict[str, str] = {}
     for h in src.headers:
         if h not in used and h not in src.empty:

@@ -63,12 +63,6 @@ def units_and_prices(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
                                                                               mapping)))
 
 
-def _read_columns(a: Adapter) -> set[str | None]:
-    """The file's columns ``a`` reads for something (the others may be what a check seeks)."""
-    return {*a.columns.values(), *a.cost_columns.values(), a.status_column, a.void_column,
-            a.till_column, a.event_column, a.line_column}
-
-
 def units_column(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
                  mapping: Mapping[str, str]) -> Adapter:
     """``a`` reading the quantity from a :data:`UNITS_OR_MONEY` column the name-based reading
@@ -78,7 +72,7 @@ def units_column(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
     price = a.columns.get(s.UNIT_PRICE)
     if price is None or s.QUANTITY in a.columns or s.QUANTITY in a.mapped:
         return a
-    used = _read_columns(a)
+    used = a.read_columns()
     p = parse.number_expr(con, src.view, price, src.types[price])
     for col in [h for h in src.headers
                 if h not in used and adapters.normalise(h) in UNITS_OR_MONEY]:
@@ -182,7 +176,7 @@ def discounted_total(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) ->
     line = a.columns.get(s.AMOUNT) if a.amount_given else None
     if ((price is None or qty is None) and line is None) or {s.UNIT_PRICE, s.AMOUNT} & a.mapped:
         return a
-    used = _read_columns(a)
+    used = a.read_columns()
     cands = [(h, parse.number_expr(con, src.view, h, src.types[h])) for h in src.headers
              if h not in used and h not in src.empty
              and any(w in adapters.normalise(h) for w in _LINE_VALUE_WORDS)]
