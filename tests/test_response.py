@@ -468,6 +468,34 @@ def test_calibrated_booster_is_unbiased_out_of_sample() -> None:
     assert np.mean(cal["all"]) == pytest.approx(1.0, abs=0.04)
 
 
+def test_baselines_follow_p_alive_where_the_experiment_has_no_one() -> None:
+    """Customers silent for years are few in an experiment, so a boosted baseline extrapolates
+    flat to them: on a generated electronics store it put frequent buyers silent for two years
+    at many times their true buying (they had left). Offset by log P(alive), the baselines
+    (and the effects, which scale with them) fall with it where no exposure was."""
+    rng = np.random.default_rng(7)
+    n = 6000
+    q = rng.uniform(0.1, 0.4, n)  # the buying of a live customer, which x0 tells
+    alive = rng.uniform(0.5, 1.0, n)  # the experiment reached live-looking customers only
+    t = rng.random(n) < 0.5
+    y = rng.random(n) < alive * np.minimum(q * np.where(t, 1.5, 1.0), 1.0)
+    frame = pd.DataFrame({"x0": q, "bg_p_alive": alive, "customer_id": [f"c{i}" for i in
+                                                                           range(n)]})
+    frame["promotion"] = np.where(t, "offer", "control")
+    frame["campaign"] = pd.Timestamp("2025-01-01")
+    frame["y_purchased"] = y.astype(int)
+    frame["y_orders"] = y.astype(float)
+    frame["y_spend"] = 20.0 * y
+    grid = pd.DataFrame({"x0": 0.25, "bg_p_alive": [1.0, 0.5, 0.05],
+                         "customer_id": ["live", "half", "gone"]})
+    pred = RelativeLiftLearner(n_bags=1, n_estimators=60).fit(
+        frame, features=["x0", "bg_p_alive"]).predict(grid).set_index("customer_id")
+    p0, inc = pred["p_control"], pred["incremental_prob"]
+    assert p0["gone"] < 0.15 * p0["live"]  # flat from P(alive) 0.5 down: about half
+    assert inc["gone"] < 0.15 * inc["live"]
+    assert pred["control_orders"]["gone"] < 0.15 * pred["control_orders"]["live"]
+
+
 # --- training set and leakage -------------------------------------------------------------
 
 def test_default_window_days() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -24,6 +24,30 @@ from scipy.optimize import OptimizeResult, minimize
 from loyalist.errors import DataError, ModelVersionError, NotFittedError, ParameterError
 
 logger = logging.getLogger(__name__)
+
+
+class _DemoteToInfo(logging.Filter):
+    """Turn the probabilistic fits' 'estimates are unreliable' warnings into INFO records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING:
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            return logging.getLogger(record.name).isEnabledFor(logging.INFO)
+        return True
+
+
+@contextlib.contextmanager
+def fit_warnings_as_info() -> Iterator[None]:
+    """The fits' warnings as INFO records while inside: where a fit is a baseline or a feature
+    (training's customer models, the response model's P(alive) at every send day), its
+    diagnostics go to notes instead of a wall of warnings."""
+    fit_log = logging.getLogger(__name__)
+    demote = _DemoteToInfo()
+    fit_log.addFilter(demote)
+    try:
+        yield
+    finally:
+        fit_log.removeFilter(demote)
 
 FORMAT = "loyalist.clv/1"
 

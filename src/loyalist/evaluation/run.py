@@ -12,10 +12,8 @@ evaluation is :mod:`loyalist.evaluation.out_of_time`.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +23,7 @@ import pandas as pd
 from loyalist import schema as s
 from loyalist.churn.baseline import BaselineChurnModel
 from loyalist.churn.model import MIN_CUSTOMERS, ChurnModel
+from loyalist.clv._fitting import fit_warnings_as_info
 from loyalist.clv.ml import BoostedCLVModel
 from loyalist.errors import DataError, LoyalistError, ParameterError
 from loyalist.evaluation.splits import (
@@ -126,29 +125,6 @@ def sample_customers(panel: pd.DataFrame, max_rows: int | None) -> tuple[pd.Data
     return panel[keep].reset_index(drop=True), share
 
 
-class _DemoteToInfo(logging.Filter):
-    """Turn the probabilistic fits' 'estimates are unreliable' warnings into INFO records:
-    inside training they are baselines and features, and their diagnostics go to the model
-    card's notes instead of a wall of warnings at every cutoff."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.WARNING:
-            record.levelno, record.levelname = logging.INFO, "INFO"
-            return logging.getLogger(record.name).isEnabledFor(logging.INFO)
-        return True
-
-
-@contextlib.contextmanager
-def _fit_warnings_as_notes() -> Iterator[None]:
-    fit_log = logging.getLogger("loyalist.clv._fitting")
-    demote = _DemoteToInfo()
-    fit_log.addFilter(demote)
-    try:
-        yield
-    finally:
-        fit_log.removeFilter(demote)
-
-
 def _note_diagnostics(name: str, model: Any, notes: list[str]) -> None:
     """The fit's identification problems, or if it did not converge for another reason, that
     its estimates are unreliable, as model-card notes."""
@@ -169,7 +145,7 @@ def _fit_bgnbd(feats: pd.DataFrame, notes: list[str]) -> tuple[Any | None, Any |
         return None, None
     bg = gg = None
     try:
-        with _fit_warnings_as_notes():
+        with fit_warnings_as_info():
             bg = BetaGeoModel().fit(feats["bg_frequency"], feats["bg_recency"], feats["bg_T"])
         _note_diagnostics("BG/NBD", bg, notes)
         a = bg.params_.get("a", 1.0)
@@ -180,7 +156,7 @@ def _fit_bgnbd(feats: pd.DataFrame, notes: list[str]) -> tuple[Any | None, Any |
     except LoyalistError as e:
         notes.append(f"BG/NBD could not be fitted: {e}")
     try:
-        with _fit_warnings_as_notes():
+        with fit_warnings_as_info():
             gg = GammaGammaModel().fit(feats["bg_frequency"], feats["bg_monetary_value"])
         _note_diagnostics("Gamma-Gamma", gg, notes)
     except LoyalistError as e:

@@ -93,6 +93,8 @@ PREDICTION_COLUMNS = (
     "incremental_revenue", "incremental_revenue_p10", "incremental_revenue_p90", "p_redeem",
 )
 _Y = {"p": "y_purchased", "o": "y_orders", "s": "y_spend"}
+#: the feature holding each customer's BG/NBD P(alive) (loyalist.response.data)
+ALIVE = "bg_p_alive"
 
 
 class _Const:
@@ -115,20 +117,50 @@ class _Proba:
         return self.model.predict_proba(x)[:, 1]
 
 
-def _booster(kind: str, x: np.ndarray, y: np.ndarray, params: dict[str, Any], seed: int) -> Any:
+class _AliveOffset:
+    """A booster fitted from the initial score ``log P(alive) + c`` (P(alive) in column ``col``
+    of ``x``, 1 where unknown; ``c`` the intercept that matches the mean outcome):
+    ``inv_link(log P(alive) + c + f(x))`` (picklable)."""
+
+    def __init__(self, kind: str, model: Any, col: int, c: float) -> None:
+        self.kind, self.model, self.col, self.c = kind, model, col, c
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return _inv_link(self.kind, _alive_offset(x, self.col) + self.c
+                         + self.model.predict(x, raw_score=True))
+
+
+def _alive_offset(x: np.ndarray, col: int) -> np.ndarray:
+    """``log P(alive)`` of each row (0 where unknown)."""
+    return np.log(np.clip(np.nan_to_num(x[:, col], nan=1.0), _EPS, 1.0))
+
+
+def _booster(kind: str, x: np.ndarray, y: np.ndarray, params: dict[str, Any], seed: int,
+             alive: int | None = None) -> Any:
     """A fitted LightGBM predictor (probability for ``binary``; ``poisson`` and ``regression``
-    predict the mean), or a constant."""
+    predict the mean), or a constant. ``alive``: the column of ``x`` holding P(alive), whose
+    log is the initial score of a ``binary`` or ``poisson`` booster (:class:`_AliveOffset`)."""
     if len(y) == 0:
         return _Const(0.0)
     if kind == "binary":
         if y.min() == y.max():
             return _Const(float(y[0]))
         m = lgb.LGBMClassifier(**params, random_state=seed)
+        if alive is not None:
+            off = _alive_offset(x, alive)
+            c = _intercept(kind, off, y)
+            m.fit(x, y.astype(np.int8), init_score=off + c)
+            return _AliveOffset(kind, m, alive, c)
         m.fit(x, y.astype(np.int8))
         return _Proba(m)
     if np.ptp(y) == 0:
         return _Const(float(y[0]))
     m = lgb.LGBMRegressor(**params, objective=kind, random_state=seed)
+    if alive is not None and kind == "poisson":
+        off = _alive_offset(x, alive)
+        c = _intercept(kind, off, y)
+        m.fit(x, y, init_score=off + c)
+        return _AliveOffset(kind, m, alive, c)
     m.fit(x, y)
     return m.predict
 
@@ -227,7 +259,7 @@ def _held_out_eta(n: int, idx: np.ndarray, seed: int, eta_full: Any, eta_refit: 
 
 
 def _calibrated_booster(kind: str, x: np.ndarray, y: np.ndarray, idx: np.ndarray,
-                        params: dict[str, Any], seed: int) -> Any:
+                        params: dict[str, Any], seed: int, alive: int | None = None) -> Any:
     """A booster fitted on rows ``idx`` of ``(x, y)`` (a bootstrap bag, or all rows), shifted
     on the link scale so that its **out-of-sample** mean matches the mean outcome of the rows it
     was fitted on.
@@ -241,12 +273,13 @@ def _calibrated_booster(kind: str, x: np.ndarray, y: np.ndarray, idx: np.ndarray
     measured on out-of-sample predictions (:func:`_held_out_eta`) against the bag's mean
     outcome (the bag's, not the held-out rows' own, which would add their sampling noise)."""
     xb, yb = x[idx], y[idx]
-    model = _booster(kind, xb, yb, params, seed)
+    model = _booster(kind, xb, yb, params, seed, alive)
     if isinstance(model, _Const) or len(yb) == 0:
         return model
 
     def refit(fit: np.ndarray, rows: np.ndarray, fold: int) -> np.ndarray:
-        return _link(kind, _booster(kind, x[fit], y[fit], params, seed + 101 + fold)(x[rows]))
+        return _link(kind, _booster(kind, x[fit], y[fit], params, seed + 101 + fold,
+                                    alive)(x[rows]))
 
     held = _held_out_eta(len(y), idx, seed, lambda rows: _link(kind, model(x[rows])), refit)
     if held is None:
@@ -644,6 +677,22 @@ class RelativeLiftLearner(_UpliftLearner):
     from 70% and 68% to 79% and 75% of the oracle's true value, and the other plans by -0.9
     to +2 points (BENCHMARKS.md).
 
+    **P(alive).** When the features hold ``bg_p_alive`` (BG/NBD's probability that the customer
+    is still one, :func:`loyalist.response.data.response_features`), each baseline starts from
+    ``log P(alive)`` plus an intercept (the initial score of its boosting; :class:`_AliveOffset`)
+    and the trees learn the rest. A customer who has left buys nothing with or without an
+    offer (Fader, Hardie & Lee 2005: while alive a customer buys at their rate, after dropping
+    out never), so the baseline and, through it, the effect scale with P(alive). Where the
+    controls are many the trees learn what the offset misses; where they are few (customers
+    silent for longer than most of the experiment's) the baseline follows P(alive) instead of
+    extrapolating flat: on a generated electronics store (1,500 customers, 36 months) the
+    baseline of the customers silent for over 730 days with more than four orders, none of
+    them still a customer, fell from 0.043 to 0.001; of the reactivation plan's sends to
+    customers silent for over 730 days, the two thirds who had left were predicted 1.64 of
+    2.28 extra buyers before and 0.76 of 1.46 after (the true 0.71-0.77 all from the live
+    ones; the rest of the gap is the promotions' measured levels).
+    The T- and X-learners see it as a feature only.
+
     The correction is off by default (``lift_n_estimators=0``: one relative lift per
     promotion). Learned from a few hundred treated buyers it did not transfer to the customers
     a plan scores: on the generated electronics scenario its mean over the experiment's own
@@ -679,6 +728,10 @@ class RelativeLiftLearner(_UpliftLearner):
             if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
                 raise ParameterError(f"{name}={v!r} is impossible; use an integer >= 0")
 
+    def _alive_column(self) -> int | None:
+        """The column of the features holding P(alive), when the baselines are offset by it."""
+        return self.features_.index(ALIVE) if ALIVE in self.features_ else None
+
     def _fit_bag(self, d: _PromoData, i0: np.ndarray, i1: np.ndarray, params: dict[str, Any],
                  seed: int, g: float) -> dict[str, Any]:
         lift_params = {**params, "n_estimators": max(self.lift_n_estimators, 1),
@@ -687,7 +740,8 @@ class RelativeLiftLearner(_UpliftLearner):
         for k in _Y:
             kind = "binary" if k == "p" else "poisson"
             y1_all = np.maximum(d.y1[k], 0.0)
-            base = _calibrated_booster(kind, d.x0, np.maximum(d.y0[k], 0.0), i0, params, seed)
+            base = _calibrated_booster(kind, d.x0, np.maximum(d.y0[k], 0.0), i0, params, seed,
+                                       self._alive_column())
             offset_all = _link(kind, base(d.x1))  # the baseline never saw a treated row
             c = _intercept(kind, offset_all[i1], y1_all[i1])
             lift = None
