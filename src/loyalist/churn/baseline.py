@@ -41,6 +41,7 @@ from loyalist.churn.model import check_thresholds, score_frame, season_shift, sh
 from loyalist.churn.reasons import phrase
 from loyalist.errors import DataError, NotFittedError, ParameterError
 from loyalist.evaluation.splits import panel_horizon, require_panel
+from loyalist.features import bg_inputs
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,6 @@ def _check_name(name: str) -> None:
         raise ParameterError(f"churn baseline {name!r}: use one of {sorted(BASELINES)}")
 
 
-def _bg_inputs(features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return tuple(features[c].to_numpy(dtype=float)  # type: ignore[return-value]
-                 for c in ("bg_frequency", "bg_recency", "bg_T"))
-
-
 def baseline_score(name: str, features: pd.DataFrame, *, bgnbd: Any = None,
                    horizon_days: int | None = None) -> np.ndarray:
     """The baseline's churn score per row of ``features`` (higher = more likely to churn), as
@@ -79,7 +75,7 @@ def baseline_score(name: str, features: pd.DataFrame, *, bgnbd: Any = None,
     if bgnbd is None:
         raise DataError(f"churn baseline {BASELINES[name]}: no fitted BG/NBD model to score "
                         "it with (see the model card's notes for why BG/NBD was not fitted)")
-    x, tx, t = _bg_inputs(features)
+    x, tx, t = bg_inputs(features)
     if name == "bgnbd_1_minus_p_alive":
         return 1.0 - np.asarray(bgnbd.probability_alive(x, tx, t), dtype=float)
     if horizon_days is None:

@@ -30,7 +30,7 @@ from loyalist import schema as s
 from loyalist.errors import LoyalistError
 from loyalist.evaluation.metrics import clv_metrics
 from loyalist.evaluation.splits import build_panel, check_test_window, last_period, plan_cutoffs
-from loyalist.features import customer_features, labels, to_as_of
+from loyalist.features import bg_inputs, customer_features, labels, to_as_of
 from loyalist.store import Store
 
 __all__ = ["compare_purchase_forecasts"]
@@ -111,7 +111,7 @@ def compare_purchase_forecasts(store: Store, as_of: Any, horizon_days: int, *,
     actual = truth[TARGET].fillna(0).to_numpy(dtype=float)
     models: dict[str, dict[str, Any]] = {}
 
-    x, tx, big_t = (feats[c].to_numpy(dtype=float) for c in ("bg_frequency", "bg_recency", "bg_T"))
+    x, tx, big_t = bg_inputs(feats)
     bg = BetaGeoModel().fit(x, tx, big_t)
 
     def bg_expected(days: int) -> np.ndarray:

@@ -34,7 +34,7 @@ from loyalist.evaluation.splits import (
     model_matrix,
     plan_cutoffs,
 )
-from loyalist.features import customer_features, to_as_of
+from loyalist.features import bg_inputs, customer_features, to_as_of
 from loyalist.segment import CustomerClusters, RFMScorer, assign_segments
 from loyalist.store import Store
 
@@ -171,7 +171,7 @@ def _bgnbd_scores(models: CustomerModels, feats: pd.DataFrame) -> pd.DataFrame:
     bg, gg = models.bgnbd, models.gammagamma
     if bg is None:
         return out
-    x, tx, t = (feats[c].to_numpy(dtype=float) for c in ("bg_frequency", "bg_recency", "bg_T"))
+    x, tx, t = bg_inputs(feats)
     out["p_alive"] = np.asarray(bg.probability_alive(x, tx, t), dtype=float)
     out["expected_orders"] = np.asarray(
         bg.expected_purchases(models.horizon_days, x, tx, t), dtype=float)

@@ -19,8 +19,20 @@ from loyalist.features import orders
 from loyalist.features.sql import FEATURES, features_sql, labels_sql, summary_sql
 from loyalist.store import Store
 
-__all__ = ["FEATURES", "MAX_HORIZON_DAYS", "SELECTABLE", "customer_features", "features_sql",
-           "labels", "labels_sql", "rfm_summary", "summary_sql", "to_as_of"]
+__all__ = ["BG_SUMMARY", "FEATURES", "MAX_HORIZON_DAYS", "SELECTABLE", "bg_inputs",
+           "customer_features", "features_sql", "labels", "labels_sql", "rfm_summary",
+           "summary_sql", "to_as_of"]
+
+#: the features BG/NBD and Pareto/NBD take, in the order of their ``fit``: repeat order days
+#: (x), days from the first to the last order day (t_x), days since the first (T)
+BG_SUMMARY = ("bg_frequency", "bg_recency", "bg_T")
+
+
+def bg_inputs(feats: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(x, t_x, T)`` of each row of ``feats`` (:data:`BG_SUMMARY`) as float arrays, for a
+    probabilistic model's ``fit`` and predictions."""
+    x, tx, t = (feats[c].to_numpy(dtype=float) for c in BG_SUMMARY)
+    return x, tx, t
 
 TIME_UNITS = {"D": 1, "W": 7, "M": 30.4375}
 

@@ -35,7 +35,7 @@ import pandas as pd
 
 from loyalist import schema as s
 from loyalist.errors import DataError, LoyalistError, ParameterError
-from loyalist.features import FEATURES, customer_features, to_as_of
+from loyalist.features import BG_SUMMARY, FEATURES, bg_inputs, customer_features, to_as_of
 from loyalist.features.sql import only_customers
 from loyalist.store import Store
 
@@ -350,11 +350,6 @@ def _response_features(store: Store, ts: pd.Timestamp, w: int, ids: pd.Series | 
     return feats
 
 
-#: BG/NBD summary columns of :func:`customer_features` (repeat order days, days from the first
-#: to the last order day, days since the first)
-_BG = ("bg_frequency", "bg_recency", "bg_T")
-
-
 def _p_alive(store: Store, ts: pd.Timestamp, feats: pd.DataFrame, ids: pd.Series | None
              ) -> np.ndarray:
     """Each row's BG/NBD probability of still being a customer at ``ts`` (Fader, Hardie & Lee
@@ -374,18 +369,17 @@ def _p_alive(store: Store, ts: pd.Timestamp, feats: pd.DataFrame, ids: pd.Series
     from loyalist.clv.bgnbd import BetaGeoModel
 
     out = np.full(len(feats), np.nan)
-    if not all(c in feats for c in _BG):
+    if not all(c in feats for c in BG_SUMMARY):
         return out
-    pop = feats if ids is None else customer_features(store, ts, columns=list(_BG))
+    pop = feats if ids is None else customer_features(store, ts, columns=list(BG_SUMMARY))
     pop = pop[pop["bg_frequency"].notna()]
     rows = feats["bg_frequency"].notna().to_numpy()
     if len(pop) < 2 or not rows.any():
         return out
     try:
         with fit_warnings_as_info():
-            bg = BetaGeoModel().fit(*(pop[c].to_numpy(dtype=float) for c in _BG))
-        out[rows] = bg.probability_alive(*(feats.loc[rows, c].to_numpy(dtype=float)
-                                           for c in _BG))
+            bg = BetaGeoModel().fit(*bg_inputs(pop))
+        out[rows] = bg.probability_alive(*bg_inputs(feats.loc[rows]))
     except LoyalistError as e:
         log.info("P(alive) at %s left unknown: %s", ts.date(), e)
     return out
