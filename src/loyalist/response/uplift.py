@@ -147,22 +147,26 @@ def _booster(kind: str, x: np.ndarray, y: np.ndarray, params: dict[str, Any], se
             return _Const(float(y[0]))
         m = lgb.LGBMClassifier(**params, random_state=seed)
         if alive is not None:
-            off = _alive_offset(x, alive)
-            c = _intercept(kind, off, y)
-            m.fit(x, y.astype(np.int8), init_score=off + c)
-            return _AliveOffset(kind, m, alive, c)
+            return _fit_from_alive(kind, m, x, y.astype(np.int8), alive)
         m.fit(x, y.astype(np.int8))
         return _Proba(m)
     if np.ptp(y) == 0:
         return _Const(float(y[0]))
     m = lgb.LGBMRegressor(**params, objective=kind, random_state=seed)
     if alive is not None and kind == "poisson":
-        off = _alive_offset(x, alive)
-        c = _intercept(kind, off, y)
-        m.fit(x, y, init_score=off + c)
-        return _AliveOffset(kind, m, alive, c)
+        return _fit_from_alive(kind, m, x, y, alive)
     m.fit(x, y)
     return m.predict
+
+
+def _fit_from_alive(kind: str, model: Any, x: np.ndarray, y: np.ndarray, alive: int
+                    ) -> _AliveOffset:
+    """``model`` (a LightGBM estimator) boosted from the initial score ``log P(alive) + c``,
+    ``c`` the intercept that matches the mean outcome (:func:`_intercept`)."""
+    off = _alive_offset(x, alive)
+    c = _intercept(kind, off, y)
+    model.fit(x, y, init_score=off + c)
+    return _AliveOffset(kind, model, alive, c)
 
 
 _EPS = 1e-6
