@@ -251,7 +251,7 @@ EU_NAMES = frozenset((*EU_CUSTOMER, *_EU_ORDER, *_EU_DATE, *_EU_TIME, *EU_PRODUC
                       *_EU_QUANTITY, *_EU_PRICE, *_EU_AMOUNT, *EU_CATEGORY, *EU_DESCRIPTION,
                       *_EU_STORE)) - {"ticket", "boutique", "data"}
 #: Swedish, Danish and Norwegian for the time of day, taken only beside other column names
-#: in a language of :data:`EU_NAMES`: in an English file 'TID' is a terminal's id
+#: in a language of :data:`DAY_FIRST_NAMES`: in an English file 'TID' is a terminal's id
 _NORDIC_TIME = "tid"
 
 #: canonical column -> the names it is found under (lower-cased, non-alphanumerics removed),
@@ -401,9 +401,10 @@ for _extra in (_WORLD_DAY_FIRST, _WORLD_YEAR_FIRST):
     for _canon, _names in _extra.items():
         SYNONYMS_BY_COLUMN[_canon] += tuple(dict.fromkeys(
             n for n in map(normalise, _names) if n not in SYNONYMS_BY_COLUMN[_canon]))
-#: :data:`EU_NAMES` with the day-first countries' names above
-EU_NAMES = EU_NAMES | frozenset(normalise(n) for names in _WORLD_DAY_FIRST.values()
-                                for n in names)
+#: names that say the file's dates are day first: :data:`EU_NAMES` and the other day-first
+#: countries' names above
+DAY_FIRST_NAMES = EU_NAMES | frozenset(normalise(n) for names in _WORLD_DAY_FIRST.values()
+                                       for n in names)
 #: a customer's phone or name (normalised), the customer id of a file that has no id or
 #: e-mail (an Indian billing app's 'Party Name' and 'Party Phone No.'): phones first, since
 #: two people share a name more often than a number
@@ -785,7 +786,7 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None,
                            "wrong")
     nordic_time = by_norm.get(_NORDIC_TIME)
     if (s.ORDERED_TIME not in cols and nordic_time is not None and nordic_time not in used
-            and any(normalise(h) in EU_NAMES for h in cols.values())):
+            and any(normalise(h) in DAY_FIRST_NAMES for h in cols.values())):
         cols[s.ORDERED_TIME] = nordic_time
         used.add(nordic_time)
     if s.ORDERED_TIME in cols and s.ORDERED_AT not in cols and s.ORDERED_TIME not in mapping:
@@ -945,7 +946,7 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None,
             "the file has no quantity column, so each row is one unit: identical rows are "
             "several units of the same item")
     line = _named(by_norm, LINE_NUMBER_NAMES, used)
-    day_first = any(normalise(h) in EU_NAMES for h in cols.values())
+    day_first = any(normalise(h) in DAY_FIRST_NAMES for h in cols.values())
     if day_first:
         assumptions.append(DAY_FIRST_NOTE)
     return Adapter(

@@ -19,11 +19,11 @@ from loyalist import schema as s
 from loyalist.errors import DataError
 from loyalist.ingest import parse, quarantine, zeros
 from loyalist.ingest.adapters import (
+    DAY_FIRST_NAMES,
     DAY_FIRST_NOTE,
     EU_CATEGORY,
     EU_CUSTOMER,
     EU_DESCRIPTION,
-    EU_NAMES,
     EU_PRODUCT,
     SYNONYMS_BY_COLUMN,
     generic,
@@ -46,7 +46,7 @@ class TableSpec:
 
 
 #: the names below that are not English (dates in such files are day first)
-_EU_TABLE_NAMES: set[str] = set(EU_NAMES)
+_EU_TABLE_NAMES: set[str] = set(DAY_FIRST_NAMES)
 
 
 def _names(canon: str, names: Sequence[str], english: Sequence[str] = ()) -> dict[str, str]:
