@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from loyalist.errors import StoreError
-from loyalist.store import Store
+from loyalist.store import Store, wal_path
 
 T = TypeVar("T")
 
@@ -177,7 +177,7 @@ def file_version(path: Path) -> tuple[object, ...]:
     """What changes whenever a DuckDB store file (or its WAL) is written: inode, size and
     modification time of each (None where absent)."""
     out: list[object] = []
-    for p in (path, path.with_name(path.name + ".wal")):
+    for p in (path, wal_path(path)):
         try:
             st = p.stat()
             out.append((st.st_ino, st.st_size, st.st_mtime_ns))

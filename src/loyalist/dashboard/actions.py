@@ -38,7 +38,7 @@ from loyalist.api.models import PlanRequest
 from loyalist.api.storegate import StoreGate
 from loyalist.dashboard import storefiles
 from loyalist.dashboard.jobs import Job, Work
-from loyalist.store import Store
+from loyalist.store import Store, remove_store_files, wal_path
 
 #: what the dashboard remembers of a loaded scenario (plan defaults, page header)
 SCENARIO_FIELDS = ("scenario", "name", "business", "currency", "monthly_budget", "goal",
@@ -100,8 +100,7 @@ def load_scenario(app: FastAPI, scenario: str, *, customers: int | None, months:
             job.say("switching the served store")
             target, replaced = install(app, build, scenario)
         finally:
-            for p in (build, _wal(build)):
-                p.unlink(missing_ok=True)
+            remove_store_files(build)
         info = {k: meta.get(k) for k in SCENARIO_FIELDS}
         app.state.dashboard.scenarios[str(target)] = info
         return {"scenario": info, "store": str(target), "replaced_empty_store": replaced,
@@ -110,8 +109,6 @@ def load_scenario(app: FastAPI, scenario: str, *, customers: int | None, months:
     return work
 
 
-def _wal(path: Path) -> Path:
-    return path.with_name(path.name + ".wal")
 
 
 def is_empty(path: Path) -> bool:
@@ -129,7 +126,7 @@ def free_name(served: Path, scenario: str) -> Path:
     suffix = served.suffix or ".duckdb"
     for i in itertools.count(1):
         p = served.with_name(f"{served.stem}-{scenario}{'' if i == 1 else f'-{i}'}{suffix}")
-        if not p.exists() and not _wal(p).exists():
+        if not p.exists() and not wal_path(p).exists():
             return p
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -140,10 +137,10 @@ def install(app: FastAPI, build: Path, scenario: str) -> tuple[Path, bool]:
     gate: StoreGate = app.state.gate
     with gate.write() as served:
         target = served if is_empty(served) else free_name(served, scenario)
-        _wal(target).unlink(missing_ok=True)
+        wal_path(target).unlink(missing_ok=True)
         os.replace(build, target)
-        if _wal(build).exists():
-            os.replace(_wal(build), _wal(target))
+        if wal_path(build).exists():
+            os.replace(wal_path(build), wal_path(target))
         if target != served:
             _point_at(app, gate, target)
     if target != served:

@@ -40,7 +40,7 @@ from loyalist.pipeline.store import (
     load_scenario,
     resolve_as_of,
 )
-from loyalist.store import Store
+from loyalist.store import Store, remove_store_files
 
 # the facade's logger name, as before the package split (what `-v` and the API's log show)
 log = logging.getLogger("loyalist.pipeline")
@@ -54,8 +54,7 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
     out.mkdir(parents=True, exist_ok=True)
     data_dir = out / "data"
     store_path = out / "loyalist.duckdb"
-    for p in (store_path, store_path.with_name(store_path.name + ".wal")):
-        p.unlink(missing_ok=True)
+    remove_store_files(store_path)
     say(f"generating the {scenario} scenario")
     gen = generate(scenario, customers=customers, months=months, seed=seed, out=data_dir)
     reports = load_scenario(store_path, gen["files"], progress=progress)

@@ -19,7 +19,7 @@ from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 from loyalist.features import customer_features, to_as_of
 from loyalist.ingest import ingest_files
-from loyalist.store import Store
+from loyalist.store import Store, remove_store_files
 
 # the facade's logger name, as before the package split (what `-v` and the API's log show)
 log = logging.getLogger("loyalist.pipeline")
@@ -36,8 +36,7 @@ def _new_store_guard(path: Path) -> Iterator[None]:
         yield
     except Exception:  # a bug too: never leave a half-made store behind
         if not existed:
-            for p in (path, path.with_name(path.name + ".wal")):
-                p.unlink(missing_ok=True)
+            remove_store_files(path)
         raise
 
 

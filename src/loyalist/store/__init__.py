@@ -22,6 +22,8 @@ from loyalist import schema as s
 from loyalist.errors import StoreError
 from loyalist.names import DEFAULT_STORE as NAMED_STORE
 from loyalist.store.compaction import compact as compact  # loyalist.store.compact(path)
+from loyalist.store.files import remove_store_files as remove_store_files
+from loyalist.store.files import wal_path as wal_path
 
 log = logging.getLogger(__name__)
 
@@ -351,8 +353,7 @@ class Store:
         empty = getattr(self, "_created", False) and self._holds_nothing()
         self.con.close()
         if empty:
-            for p in (self.path, self.path.with_name(self.path.name + ".wal")):
-                p.unlink(missing_ok=True)
+            remove_store_files(self.path)
 
     def _holds_nothing(self) -> bool:
         """No row in any table but the store's own bookkeeping (``store_meta``)."""

@@ -27,6 +27,7 @@ from typing import Any
 import duckdb
 
 from loyalist.errors import StoreError
+from loyalist.store.files import remove_store_files, wal_path
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def space(con: duckdb.DuckDBPyConnection, database: str | None = None) -> dict[s
 
 def on_disk(path: Path) -> int:
     """Bytes of the store file and its WAL."""
-    wal = _wal(path)
+    wal = wal_path(path)
     return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
 
@@ -136,8 +137,8 @@ def compact(path: str | os.PathLike[str], *, keep_free: int = 0,
     # a symbolic link (a store kept on another disk): the file it names is compacted, in its
     # own folder, and the link stays
     real = path.resolve()
-    if _wal(real).exists() and not (_wal(path).exists()
-                                    and os.path.samefile(_wal(real), _wal(path))):
+    if wal_path(real).exists() and not (wal_path(path).exists()
+                                    and os.path.samefile(wal_path(real), wal_path(path))):
         raise StoreError(f"{path}: a link to {real}, which has a WAL of its own (a process "
                          "stopped while writing it by that name); nothing was changed. Open it "
                          f"once by that name, e.g. `loyalist loads --store {real}`, then compact")
@@ -153,11 +154,10 @@ def compact(path: str | os.PathLike[str], *, keep_free: int = 0,
     try:
         con.execute("SET enable_progress_bar = false")
         check_ours(con, path, create=False)
-        if _wal(path).exists():  # a WAL left by a process that stopped: into the file first
+        if wal_path(path).exists():  # a WAL left by a process that stopped: into the file first
             con.execute("CHECKPOINT")
         before = space(con)
-        for p in (tmp, _wal(tmp)):  # left by a compaction that was killed
-            p.unlink(missing_ok=True)
+        remove_store_files(tmp)  # left by a compaction that was killed
         _check_room(path, real.parent, room_needed(before["used_bytes"]), keep_free)
         db = con.execute("SELECT current_database()").fetchall()[0][0]
         alias = f"{db}_compacted"
@@ -182,14 +182,13 @@ def compact(path: str | os.PathLike[str], *, keep_free: int = 0,
         except BaseException as e:  # an interruption too: the copy goes, the store stays
             with contextlib.suppress(duckdb.Error):
                 con.execute(f"DETACH DATABASE IF EXISTS {_q(alias)}")
-            for p in (tmp, _wal(tmp)):
-                p.unlink(missing_ok=True)
+            remove_store_files(tmp)
             if isinstance(e, duckdb.Error | OSError):
                 raise StoreError(_failed(path, tmp, e)) from None
             raise
     finally:
         con.close()
-    _wal(path).unlink(missing_ok=True)  # the old file's (empty: checkpointed above)
+    wal_path(path).unlink(missing_ok=True)  # the old file's (empty: checkpointed above)
     _fsync(real.parent)
     bytes_after = on_disk(path)
     return {"store": str(path), "bytes_before": bytes_before, "bytes_after": bytes_after,
@@ -287,8 +286,6 @@ def _blocks(sp: dict[str, int]) -> dict[str, int]:
             "used": sp["used_blocks"], "free": sp["free_blocks"]}
 
 
-def _wal(path: Path) -> Path:
-    return path.with_name(path.name + ".wal")
 
 
 def _fsync(path: Path) -> None:
