@@ -104,10 +104,11 @@ def plan_goals(scenario: str, predictions: pd.DataFrame, refits: list[pd.DataFra
     """Each goal's plan at ``budget`` scored against the truth, with the baselines, the
     plan's predicted spend (does the budget bind?) and the refitted models' shares."""
     from loyalist.promote.catalog import Constraints, PlanParams
-    from loyalist.promote.evaluate import evaluate_against_truth
+    from loyalist.promote.evaluate import evaluate_against_truth, truth_predictions
     from loyalist.promote.plan import make_plan
 
     goals: dict = {}
+    truth_pred = truth_predictions(truth, ctx.catalog)
     for goal in GOALS[scenario]:
         params = PlanParams(budget=budget, goal=goal)
         t1 = time.perf_counter()
@@ -120,6 +121,7 @@ def plan_goals(scenario: str, predictions: pd.DataFrame, refits: list[pd.DataFra
                                if isinstance(v, dict) and "share_of_oracle_at_its_spend" in v}
         row["true_spend"] = {k: v["true_spend"] for k, v in ev.items()
                              if isinstance(v, dict) and "true_spend" in v}
+        row["interval"] = interval_coverage(res, truth_pred)
         row.update(plan_s=plan_s, predicted_value=res["summary"]["expected_value"],
                    true_value=ev["model"]["true_value"], gap=res["summary"]["optimizer"]["gap"],
                    method=res["summary"]["optimizer"]["method"],
@@ -134,6 +136,11 @@ def plan_goals(scenario: str, predictions: pd.DataFrame, refits: list[pd.DataFra
               f"predicted/true value "
               f"{row['predicted_value'] / max(row['true_value'], 1e-9):.2f}  plan {plan_s:.2f} s",
               flush=True)
+        iv = row["interval"]
+        print(f"  {'':12s} {'':16s} incremental revenue {iv['predicted']:,.0f} "
+              f"(80%: {iv['lo80']:,.0f} to {iv['hi80']:,.0f}, {iv['confidence']}), true "
+              f"{iv['true']:,.0f}: {'covered' if iv['covered'] else 'missed'}; promotion rows "
+              f"covered {iv['rows_covered']} of {iv['rows']}", flush=True)
     for pred in refits:
         for goal in GOALS[scenario]:
             ev = evaluate_against_truth(pred, truth, ctx, PlanParams(budget=budget, goal=goal),
@@ -147,6 +154,27 @@ def plan_goals(scenario: str, predictions: pd.DataFrame, refits: list[pd.DataFra
             print(f"  {scenario:12s} {goal:16s} model over {len(v)} model seeds: median "
                   f"{row['model_median']:.1%}, {min(v):.1%}-{max(v):.1%}", flush=True)
     return goals
+
+
+def interval_coverage(res: dict, truth_pred: pd.DataFrame) -> dict:
+    """Does the plan's 80% interval for its incremental revenue hold the truth (the true
+    incremental revenue of the very customers and promotions it chose)? For the whole plan
+    and for each of its promotion x segment rows; and the plan's confidence label."""
+    true = truth_pred.set_index(["customer_id", "promotion"])["incremental_revenue"]
+    sends = res["customers"]
+    keys = pd.MultiIndex.from_frame(sends[["customer_id", "promotion"]])
+    sends = sends.assign(true=true.reindex(keys).fillna(0.0).to_numpy())
+    by_row = sends.groupby(["promotion", "target_segment"])["true"].sum()
+    promos = res["promotions"]
+    rows_in = [lo <= by_row.get((p, sg), 0.0) <= hi for p, sg, lo, hi in zip(
+        promos["promotion"], promos["target_segment"], promos["incremental_revenue_lo80"],
+        promos["incremental_revenue_hi80"], strict=True)]
+    summ = res["summary"]
+    lo, hi, tv = summ["incremental_revenue_lo80"], summ["incremental_revenue_hi80"], \
+        float(sends["true"].sum())
+    return {"predicted": summ["incremental_revenue"], "lo80": lo, "hi80": hi, "true": tv,
+            "covered": bool(lo <= tv <= hi), "confidence": summ["confidence"],
+            "rows": len(rows_in), "rows_covered": int(sum(rows_in))}
 
 
 def main() -> None:
