@@ -31,7 +31,7 @@ def customers(recency: list[float], orders: list[float], monetary: list[float],
     n = len(recency)
     return pd.DataFrame({
         "customer_id": ids or [f"c{i:03d}" for i in range(n)],
-        "recency_days": recency, "orders": orders, "monetary_total": monetary,
+        "recency_days": recency, "orders": orders, "net_spend": monetary,
     })
 
 
@@ -96,6 +96,17 @@ def test_recency_is_reversed_and_monetary_ranked() -> None:
     assert out["r_score"].tolist() == [2, 5, 3, 4, 1]  # most recent buyer scores 5
     assert out["f_score"].tolist() == [1, 2, 3, 4, 5]
     assert out["m_score"].tolist() == [5, 4, 3, 2, 1]
+
+
+def test_monetary_is_what_the_customer_kept() -> None:
+    # exploratory report 6: UCI customer 12346's one order (77,184) was cancelled minutes
+    # later, and gross purchase value made them an M 5 "At Risk: spent well" customer
+    frame = customers([10, 20, 30, 40, 50], [1] * 5, [0.0, 50.0, 40.0, 30.0, 20.0])
+    frame["monetary_total"] = [77_184.0, 50.0, 40.0, 30.0, 20.0]
+    out = RFMScorer().fit_transform(frame)
+    assert out["m_score"].tolist() == [1, 5, 4, 3, 2]
+    gross = RFMScorer(monetary="monetary_total").fit_transform(frame)
+    assert gross["m_score"].tolist()[0] == 5
 
 
 def test_transform_scores_new_customers_against_the_fitted_bounds() -> None:

@@ -9,7 +9,9 @@ agree. The lowest value always scores 1 and every score is in 1..5. With distinc
 five groups differ in size by at most one; a large tied group stays whole in the quintile of
 its first member (e.g. every one-order customer has F 1, so "New" means R 5 and one order),
 and a higher score may then be empty. The keys are ``-recency_days`` (the most recent buyer
-scores 5), ``orders`` and ``monetary_total``, all configurable. :class:`RFMScorer` remembers
+scores 5), ``orders`` and ``net_spend`` (what the customer bought and kept: purchases less
+returns and cancellations, so a customer whose one large order was cancelled is not a top
+spender), all configurable. :class:`RFMScorer` remembers
 the quintile boundaries of the frame it was fitted on, so later frames are scored against the
 same population (``fit_transform`` on one frame gives exactly the rank-based scores).
 
@@ -231,7 +233,7 @@ class RFMScorer:
     """
 
     def __init__(self, *, scheme: str = "named11", recency: str = "recency_days",
-                 frequency: str = "orders", monetary: str = "monetary_total") -> None:
+                 frequency: str = "orders", monetary: str = "net_spend") -> None:
         self.scheme = scheme
         self.recency = recency
         self.frequency = frequency
