@@ -613,3 +613,32 @@ def test_a_date_axis_over_a_gap_draws_without_warnings() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert monthly(frame).startswith(b"\x89PNG")
+
+
+def test_a_model_not_corrected_for_the_season_says_how_busy_its_window_was(
+        tmp_path: Path) -> None:
+    # exploratory report 6, findings 1-2: on UCI (one year) the models are set at the level of
+    # the Christmas quarter and applied to January, and only the model card said so
+    from loyalist.report.data import unseasoned
+
+    days = pd.date_range("2024-01-01", "2024-06-29", freq="D")
+    rows = [line(order=f"o{i}", customer=f"c{i % 7}", when=f"{d.date()} 10:00")
+            for i, d in enumerate(days)]  # one order a day until the window...
+    rows += [line(order=f"w{i}-{k}", customer=f"c{k}", when=f"{d.date()} 11:00")
+             for i, d in enumerate(pd.date_range("2024-05-31", "2024-06-29"))
+             for k in range(2)]  # ...then three a day in it
+    store = tmp_path / "s.duckdb"
+    pipeline.ingest(store, [write_csv(tmp_path / "t.csv", rows)])
+    note = "no training cutoff a year before the scored window (it needs 14 months)"
+    training = {"holdout_cutoff": "2024-05-31", "horizon_days": 30,
+                "churn_season": {"cutoff": None, "note": note}}
+    with Store(store, read_only=True) as st:
+        said = unseasoned(st, training)
+        assert said == (
+            "Churn risk and expected spend are set at the level of the latest training window, "
+            "2024-05-31 to 2024-06-29, which had 3.0x the orders per day of the history before "
+            "it: in a quieter season more customers will leave and spend less than shown. They "
+            f"are not corrected for the season: {note}.")
+        corrected = dict(training, churn_season={"cutoff": "2023-07-01", "note": None})
+        assert unseasoned(st, corrected) is None
+        assert unseasoned(st, {}) is None  # metrics of an older version

@@ -260,6 +260,8 @@ def _customer_sections(st: Store, rep: Report, scores: pd.DataFrame, ts: pd.Time
                 f"the scores' `{col}` column is empty: churn and lifetime value were not "
                 f"trained at {ts.date()} (see `loyalist train`)")
 
+    season = unseasoned(st, (metrics or {}).get("training") or {}) \
+        if metrics_as_of is None or pd.Timestamp(metrics_as_of) == ts else None
     if "churn_probability" not in scores:
         rep.absent["churn"] = "the scores have no `churn_probability` column"
     elif scores["churn_probability"].isna().all():
@@ -268,6 +270,7 @@ def _customer_sections(st: Store, rep: Report, scores: pd.DataFrame, ts: pd.Time
         scoring = (metrics or {}).get("churn") if metrics_as_of is None or pd.Timestamp(
             metrics_as_of) == ts else None  # which model scored: only for the scores it wrote
         rep.sections["churn"] = churn(scores, ts, ev.get("churn"), ev.get("note"), scoring)
+        rep.sections["churn"]["season"] = season
     if "clv_expected" not in scores:
         rep.absent["clv"] = "the scores have no `clv_expected` column"
     elif scores["clv_expected"].isna().all():
@@ -275,6 +278,47 @@ def _customer_sections(st: Store, rep: Report, scores: pd.DataFrame, ts: pd.Time
     else:
         rep.sections["clv"] = clv(scores, ts, ev.get("clv"), ev.get("note"),
                                   (metrics or {}).get("horizon_days"))
+        rep.sections["clv"]["season"] = season
+
+
+#: orders per day in the latest training window within this factor of the history's: "about
+#: the history's average"
+USUAL_LEVEL = 1.15
+
+
+def unseasoned(st: Store, training: dict[str, Any]) -> str | None:
+    """One plain sentence when the churn and lifetime value models could not be corrected for
+    the season (no training cutoff a year before the scored window: under about 14 months of
+    history): both are set at the level of their latest training window, which this names and
+    compares with the history before it (orders per day), so an owner reads "risk too low,
+    value too high" after a busy season. None when the models were corrected, or the training
+    metrics do not say (written by an older version)."""
+    sea = training.get("churn_season") or {}
+    latest, h = training.get("holdout_cutoff"), training.get("horizon_days")
+    if sea.get("cutoff") or not sea.get("note") or not latest or not h:
+        return None
+    start = pd.Timestamp(latest)
+    end = start + pd.Timedelta(days=int(h))
+    row = st.query(
+        f"SELECT count(DISTINCT {s.ORDER_ID}) FILTER (WHERE {s.ORDERED_AT} >= $1) AS win, "
+        f"count(DISTINCT {s.ORDER_ID}) FILTER (WHERE {s.ORDERED_AT} < $1) AS before, "
+        f"min({s.ORDERED_AT}) AS first FROM {s.T_TRANSACTIONS} "
+        f"WHERE {s.QUANTITY} > 0 AND {s.ORDERED_AT} < $2", [start, end]).iloc[0]
+    days_before = (start - pd.Timestamp(row["first"])).days if pd.notna(row["first"]) else 0
+    said = (f"Churn risk and expected spend are set at the level of the latest training "
+            f"window, {start.date()} to {(end - pd.Timedelta(days=1)).date()}")
+    why = f" They are not corrected for the season: {sea['note']}."
+    if days_before <= 0 or not row["before"]:
+        return said + "." + why
+    ratio = (row["win"] / int(h)) / (row["before"] / days_before)
+    if 1 / USUAL_LEVEL <= ratio <= USUAL_LEVEL:
+        return said + (f", whose orders per day were about the history's average "
+                       f"({ratio:.2f}x the days before it).") + why
+    busy = ratio > 1
+    return said + (f", which had {ratio:.1f}x the orders per day of the history before it: "
+                   f"in a {'quieter' if busy else 'busier'} season more customers will "
+                   f"{'leave' if busy else 'stay'} and spend {'less' if busy else 'more'} "
+                   "than shown.") + why
 
 
 def _scheme(scores: pd.DataFrame) -> str:

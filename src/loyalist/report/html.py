@@ -256,6 +256,7 @@ def _churn(d: dict[str, Any], images: dict[str, bytes]) -> str:
                               ("min_probability", "min", pct),
                               ("max_probability", "max", pct)]),
            img(images, "churn", "churn probability histogram by tier")]
+    out.append(_season(d, "churn-season"))
     sc = d.get("scoring") or {}
     if sc.get("tier_thresholds"):
         lo, hi = sc["tier_thresholds"]
@@ -295,6 +296,11 @@ def _churn(d: dict[str, Any], images: dict[str, bytes]) -> str:
     return "".join(out)
 
 
+def _season(d: dict[str, Any], id_: str) -> str:
+    """The section's note that its model is not corrected for the season (empty without)."""
+    return f'<p class="note" id="{id_}">{_e(d["season"])}</p>' if d.get("season") else ""
+
+
 def _clv(d: dict[str, Any], images: dict[str, bytes]) -> str:
     h = d["headline"]
     out = [facts([("as_of", h["as_of"]), ("customers", count(h["customers"])),
@@ -303,6 +309,7 @@ def _clv(d: dict[str, Any], images: dict[str, bytes]) -> str:
                   ("top decile share", pct(h["top_decile_share"]))]
                  + ([("median p10-p90 width per customer", money(h["median_interval_width"]))]
                     if "median_interval_width" in h else [])),
+           _season(d, "clv-season"),
            img(images, "clv", "CLV distribution and deciles"),
            '<p class="meta">CLV is each customer\'s expected spend in the '
            + (f"{h['horizon_days']} days" if h.get("horizon_days") else "model's horizon")
