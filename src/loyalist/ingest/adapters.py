@@ -38,6 +38,9 @@ class Adapter:
     assumptions: tuple[str, ...] = ()
     #: an order status column: rows whose status says cancelled/voided/failed are not sales
     status_column: str | None = None
+    #: the status column names the order's payment (:func:`names_payment`): a payment still
+    #: 'open' is not paid, so its order is no sale yet
+    payment_status: bool = False
     #: a line's void flag (Toast's 'Void?', a German till's 'Storno'): rows where it is set
     #: (:data:`VOID_SET`) are not sales
     void_column: str | None = None
@@ -456,6 +459,23 @@ _STATUS_NAMES = ("orderstatus", "status", "financialstatus", "paymentstatus", "t
                  *map(normalise, ("статус", "статус заказа", "состояние", "κατάσταση",
                                   "注文ステータス", "ステータス", "状態", "订单状态", "状态",
                                   "訂單狀態", "狀態", "주문상태", "상태")))
+#: words (normalised) of a status column's name saying it holds the order's payment, not its
+#: fulfilment: Clover's 'Order Payment State', Shopify's 'Financial Status', 'Payment Status',
+#: 'Zahlungsstatus', 'Statut du paiement', 'Estado del pago', 'Status do pagamento',
+#: 'Betaalstatus', 'Status płatności'
+_PAYMENT_WORDS = ("payment", "financial", "zahlung", "paiement", "pago", "pagamento",
+                  "betaal", "betaling", "platnosc")
+
+
+def names_payment(column: str) -> bool:
+    """Whether a status column's name says it is the order's payment state. There an 'Open'
+    order is one not paid yet (Clover's unpaid tabs); in an order or fulfilment status
+    ('Status', 'Order Status') 'Open' is a paid order not yet shipped or closed (Shopify's
+    and Odoo's open orders), so only the column's name can tell the two apart."""
+    name = normalise(column)
+    return any(w in name for w in _PAYMENT_WORDS)
+
+
 #: a line's void flag (normalised names): Toast's 'Void?', a till's 'Storno' (Ja/Nein)
 _VOID_NAMES = ("void", "voided", "isvoid", "isvoided", "voidflag", "voiditem", "storno",
                "refunded", "isrefunded", "linerefunded", "itemrefunded",  # Clover's flag
@@ -921,8 +941,10 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None,
         assumptions.append(f"rows whose {status!r} says cancelled, voided, failed, declined, "
                            "rejected, refunded, returned or charged back, that the payment "
                            "failed (payment error, card declined) or never came (pending "
-                           "payment, unpaid), are not sales and are quarantined as "
-                           "cancelled_order")
+                           "payment, unpaid)"
+                           + (", or, as it is the payment's state, is still open (not paid)"
+                              if names_payment(status) else "")
+                           + ", are not sales and are quarantined as cancelled_order")
     void = _named(by_norm, _VOID_NAMES, used, status)
     if void is not None:
         assumptions.append(f"rows whose {void!r} is set (true, yes, ja, x, ...) are voided "
@@ -954,6 +976,7 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None,
         columns=cols,
         rules_off=rules_off,
         status_column=status,
+        payment_status=status is not None and names_payment(status),
         void_column=void,
         till_column=till,
         event_column=event,

@@ -95,6 +95,11 @@ CANCELLED_STATUS = (r"^\s*(wc-pending\s*$|(wc-)?(cancel|void|fail|declin|abandon
                     r"|已取消|退款|退货|退貨|취소|반품|환불"
                     # not paid yet: Korean 'before deposit', Japanese, Chinese
                     r"|입금전|입금대기|미입금|入金待ち|未入金|待付款|未付款))")
+#: a payment state saying nothing is paid yet: Clover's 'Open' (an unpaid tab), 'offen',
+#: 'ouvert', 'abierto', 'aberto', 'aperto', 'openstaand', 'otwarte'; read only in a column
+#: named as the payment's state (:attr:`Adapter.payment_status`), since in an order status an
+#: open order is a paid one not yet shipped
+OPEN_PAYMENT = r"^\s*(open|offen|ouvert|abiert|abert|apert|openstaand|otwart)[a-z]*\s*$"
 #: a line total equal on every line of at least this share of the orders with several
 #: products (and at least this many such orders) is an order total repeated per line
 REPEATED_TOTAL_SHARE = 0.8
@@ -300,8 +305,9 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
                     for kind, col in a.cost_columns.items())
     cost_cols = "".join(f", __{kind}" for kind in a.cost_columns)
     found = FOUND if src.joined else "TRUE"
+    unsold = f"{CANCELLED_STATUS}|{OPEN_PAYMENT}" if a.payment_status else CANCELLED_STATUS
     status = (f"regexp_matches(lower({parse.plain_text_expr(a.status_column)}), "
-              f"'{CANCELLED_STATUS}')" if a.status_column else "FALSE")
+              f"'{unsold}')" if a.status_column else "FALSE")
     if a.void_column:  # Toast's 'Void?' = true, a till's 'Storno' = Ja
         status = (f"({status} OR lower({parse.plain_text_expr(a.void_column)}) IN "
                   f"({', '.join(repr(v) for v in VOID_SET)}))")
