@@ -2156,6 +2156,42 @@ def test_clover_and_prestashop_states_and_prices_with_tax(tmp_path: Path) -> Non
     assert lines["rules"]["cancelled_order"] == 2 and lines["revenue_loaded"] == 12.0
 
 
+def test_a_line_discount_column_is_taken_off_the_line_and_reported(tmp_path: Path) -> None:
+    """Exploratory report 11: Amazon's All Orders report gives 'item-price' (the line's
+    total) and 'item-promotion-discount' (negative, per line); the discount was neither taken
+    off nor mentioned (2,583.78 too much). Shopify's 'Lineitem discount' (positive, beside a
+    unit price) is the same; a shipping discount and a discount rate are not taken off."""
+    amazon = tmp_path / "amazon" / "all_orders.txt"
+    amazon.parent.mkdir()
+    rows = [("o1", "A", 1, "6.00", "-0.60"), ("o1", "B", 2, "10.00", ""),
+            ("o2", "A", 2, "12.00", ""), ("o2", "B", 1, "5.00", "-1.00"),
+            ("o3", "C", 1, "3.00", ""), ("o3", "D", 4, "8.00", ""), ("o4", "C", 2, "6.00", ""),
+            ("o4", "D", 1, "2.00", "")]
+    amazon.write_text(
+        "amazon-order-id\tpurchase-date\torder-status\tsku\tquantity\titem-price\t"
+        "item-promotion-discount\tship-promotion-discount\n"
+        + "".join(f"{o}\t2011-08-0{i % 8 + 1}T15:08:00+00:00\tShipped\t{k}\t{q}\t{p}\t{d}"
+                  "\t-4.99\n" for i, (o, k, q, p, d) in enumerate(rows)), encoding="utf-8")
+    st, (rep,) = _ingest(amazon.parent, [amazon])
+    assert rep["columns"]["amount"] == "item-price"
+    assert rep["revenue_loaded"] == pytest.approx(52.0 - 1.6)
+    assert any(a.startswith("'item-promotion-discount' is each line's discount (1.60 on 2 "
+                            "lines read") for a in rep["assumptions"])
+    shop = tmp_path / "shop" / "orders_export.csv"
+    shop.parent.mkdir()
+    shop.write_text("Name,Email,Created at,Lineitem sku,Lineitem quantity,Lineitem price,"
+                    "Lineitem discount,Line discount %\n"
+                    "#1,a@x.io,2024-03-01 10:00,M1,2,8.00,3.00,20\n"
+                    "#2,b@x.io,2024-03-02 10:00,T1,1,5.00,,30\n"
+                    "#3,b@x.io,2024-03-03 10:00,T1,-1,5.00,1.00,\n", encoding="utf-8")
+    st, (rep,) = _ingest(shop.parent, [shop])
+    assert rep["rows_loaded"] == 3 and rep["revenue_loaded"] == pytest.approx(13.0 + 5.0 - 4.0)
+    got = st.query("SELECT quantity, unit_price FROM transactions ORDER BY source_row")
+    assert got.unit_price.tolist() == pytest.approx([6.5, 5.0, 4.0])
+    assert any(a.startswith("'Lineitem discount' is each line's discount")
+               for a in rep["assumptions"])
+
+
 def test_customer_numbers_before_names_and_more_everyday_names(tmp_path: Path) -> None:
     """Exploratory report 11: a German shop export's 'Kunde' (the customer's name) was taken
     as the customer over 'Kundennummer'; Tally's register ('Particulars', 'Voucher No.',

@@ -58,6 +58,9 @@ class Adapter:
     #: a date that reads both ways (02/01/2024) is day first (column names in a language whose
     #: countries write dates day first)
     day_first: bool = False
+    #: a line's own discount amount (:func:`loyalist.ingest.units.line_discount`), taken off
+    #: the line's value
+    discount_column: str | None = None
     #: canonical columns the user named with --map (taken as meant, not second-guessed)
     mapped: frozenset[str] = frozenset()
     #: the line's number within its order (:data:`LINE_NUMBER_NAMES`): an order's line
@@ -68,7 +71,8 @@ class Adapter:
         """The file's columns this reader takes for something (the others are what a check
         for a units, line-total or document-type column may look at)."""
         return {*self.columns.values(), *self.cost_columns.values(), self.status_column,
-                self.void_column, self.till_column, self.event_column, self.line_column}
+                self.void_column, self.till_column, self.event_column, self.line_column,
+                self.discount_column}
 
 
 # --- UCI Online Retail (2010-2011) and Online Retail II: both column spellings ----------------

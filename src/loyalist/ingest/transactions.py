@@ -175,6 +175,8 @@ def _parsed_columns(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *,
         till, o = parse.plain_text_expr(a.till_column), exprs[s.ORDER_ID]
         exprs[s.ORDER_ID] = (f"CASE WHEN {o} IS NULL OR {till} IS NULL THEN {o} "
                              f"ELSE {till} || '/' || {o} END")
+    if a.discount_column is not None:
+        _take_off_discount(con, src, a, exprs)
     tm = exprs.pop(s.ORDERED_TIME, None)
     if tm is not None and s.ORDERED_AT in exprs:
         raw = parse.plain_text_expr(a.columns[s.ORDERED_TIME])
@@ -182,6 +184,23 @@ def _parsed_columns(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *,
             f"CASE WHEN {raw} IS NULL THEN date_trunc('day', {exprs[s.ORDERED_AT]}) "
             f"ELSE CAST({exprs[s.ORDERED_AT]} AS DATE) + {tm} END")
     return exprs
+
+
+def _take_off_discount(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
+                       exprs: dict[str, str]) -> None:
+    """The line's own discount (``a.discount_column``, written positive or negative) taken
+    off its value in ``exprs``: a line total loses it (a return's total, negative, shrinks
+    towards 0 by it), a unit price loses it over the units."""
+    assert a.discount_column is not None  # noqa: S101 (checked by the caller)
+    col = a.discount_column
+    d = f"coalesce(abs({parse.number_expr(con, src.view, col, src.types[col])}), 0)"
+    if s.AMOUNT in exprs:
+        v = exprs[s.AMOUNT]
+        exprs[s.AMOUNT] = f"(({v}) - sign({v}) * {d})"
+    elif s.UNIT_PRICE in exprs and s.QUANTITY in exprs:
+        p, q = exprs[s.UNIT_PRICE], exprs[s.QUANTITY]
+        exprs[s.UNIT_PRICE] = (f"CASE WHEN coalesce({q}, 0) = 0 THEN {p} "
+                               f"ELSE ({p}) - {d} / abs({q}) END")
 
 
 def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str,
@@ -354,7 +373,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
     cust = a.columns.get(s.CUSTOMER_ID)
     used = {**a.columns, **a.cost_columns,
             **({"the order status": a.status_column} if a.status_column else {}),
-            **({"the void flag": a.void_column} if a.void_column else {})}
+            **({"the void flag": a.void_column} if a.void_column else {}),
+            **({"the line's discount": a.discount_column} if a.discount_column else {})}
     report["assumptions"] += (duplicate_note(src, used) + filled + currencies(con, src)
                               + unix_times(con, src, a) + utc_offsets(con, src, a)
                               + units_written(con, src, a)

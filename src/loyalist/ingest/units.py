@@ -16,6 +16,9 @@ correct that (exploratory report 6b, H6):
   and about 0 for unit prices (Online Retail's volume discounts give -0.14). When the slope
   cannot tell, the report says which reading was taken and how to change it.
 
+Then the line's value after its discount: :func:`discounted_total` takes a column holding it,
+else :func:`line_discount` takes a line's own discount amount off the value read.
+
 A column the user named with ``--map`` is taken as meant.
 """
 
@@ -56,11 +59,13 @@ def units_and_prices(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
                      mapping: Mapping[str, str]) -> Adapter:
     """``a`` (the generic reader's columns for ``src``) with its units column and the meaning
     of its price decided by the data: :func:`units_column`, then :func:`price_per_line`,
-    then :func:`discounted_total`."""
+    then :func:`discounted_total`, or, when it finds no line value after discount,
+    :func:`line_discount`."""
     if a.name != "generic":
         return a  # a named format's columns are its documented ones
-    return discounted_total(con, src, price_per_line(con, src, units_column(con, src, a,
-                                                                              mapping)))
+    a = price_per_line(con, src, units_column(con, src, a, mapping))
+    after = discounted_total(con, src, a)
+    return after if after is not a else line_discount(con, src, a)
 
 
 def units_column(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
@@ -174,7 +179,8 @@ def discounted_total(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) ->
     over the quantity; a price or line total the user mapped is taken as meant."""
     price, qty = a.columns.get(s.UNIT_PRICE), a.columns.get(s.QUANTITY)
     line = a.columns.get(s.AMOUNT) if a.amount_given else None
-    if ((price is None or qty is None) and line is None) or {s.UNIT_PRICE, s.AMOUNT} & a.mapped:
+    read = _line_value(con, src, a)
+    if read is None:
         return a
     used = a.read_columns()
     cands = [(h, parse.number_expr(con, src.view, h, src.types[h])) for h in src.headers
@@ -182,13 +188,7 @@ def discounted_total(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) ->
              and any(w in adapters.normalise(h) for w in _LINE_VALUE_WORDS)]
     if not cands:
         return a
-    if line is not None:
-        value, what = parse.number_expr(con, src.view, line, src.types[line]), repr(line)
-    else:
-        assert price is not None and qty is not None  # noqa: S101 (checked above)
-        value = (f"{parse.number_expr(con, src.view, qty, src.types[qty])} * "
-                 f"{parse.number_expr(con, src.view, price, src.types[price])}")
-        what = f"{qty!r} x {price!r}"
+    value, what = read
     near = f"greatest(0.01, {_SAME} * v)"
     parts = ", ".join(f"""count(t{i}), count(*) FILTER (WHERE abs(t{i} - v) <= {near}),
         count(*) FILTER (WHERE t{i} > v + {near}),
@@ -219,3 +219,71 @@ def discounted_total(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) ->
             "their discounts")
     return replace(a, columns=columns, amount_given=True, assumptions=(
         *[n for n in a.assumptions if not n.startswith(replaced)], note))
+
+
+def _line_value(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter
+                ) -> tuple[str, str] | None:
+    """SQL over ``src.view`` for a line's value as ``a`` reads it (its line total, else
+    quantity x unit price) and how the report names it; None when the value is the user's
+    (a mapped price or line total is taken as meant) or the file gives no value to check."""
+    price, qty = a.columns.get(s.UNIT_PRICE), a.columns.get(s.QUANTITY)
+    line = a.columns.get(s.AMOUNT) if a.amount_given else None
+    if {s.UNIT_PRICE, s.AMOUNT} & a.mapped:
+        return None
+    if line is not None:
+        return parse.number_expr(con, src.view, line, src.types[line]), repr(line)
+    if price is None or qty is None:
+        return None
+    return (f"{parse.number_expr(con, src.view, qty, src.types[qty])} * "
+            f"{parse.number_expr(con, src.view, price, src.types[price])}",
+            f"{qty!r} x {price!r}")
+
+
+#: words (normalised) of a discount and of a line in a column's name: a line's own discount
+#: amount is named with both (Amazon's 'item-promotion-discount', Shopify's 'Lineitem
+#: discount', 'Line Discount', 'Item Discount Amount', 'Positionsrabatt', 'Remise ligne')
+_DISCOUNT_WORDS = ("discount", "rabat", "remise", "descuento", "sconto", "korting", "desconto")
+_LINE_WORDS = ("item", "line", "position", "zeile", "artikel", "ligne", "article", "linea",
+               "articulo", "articolo", "regel", "pozycj")
+#: ...but not a shipping discount (Amazon's 'ship-promotion-discount': shipping is no goods)
+#: nor a rate ('Line Discount %', 'Item Discount Rate': a line total after it is found by
+#: :func:`discounted_total`)
+_NOT_LINE_DISCOUNT = ("ship", "versand", "porto", "envio", "percent", "pct", "rate", "satz",
+                      "taux", "tasa", "tasso")
+
+
+def line_discount(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> Adapter:
+    """``a`` taking a line's own discount amount off the line's value: a column named as a
+    line's or item's discount (:data:`_DISCOUNT_WORDS` and :data:`_LINE_WORDS`), written
+    positive or negative, whose size is at most the line's value (as read: the line total,
+    or quantity x unit price) on all its lines but a few. Such a column is money per line,
+    not a rate and not an order's discount (those exceed a line's value somewhere), and the
+    value as read is before it: a column holding the value after it would have been found by
+    :func:`discounted_total` and taken instead. Without it, revenue counts the discounts as
+    sales (Amazon's All Orders report: 'item-price' and 'item-promotion-discount', 2,583.78
+    on 243,706.51). A value the user named with --map is taken as meant."""
+    read = _line_value(con, src, a)
+    if read is None:
+        return a
+    value, what = read
+    used = a.read_columns()
+    for col in [h for h in src.headers if h not in used and h not in src.empty
+                and "%" not in h and _names_line_discount(adapters.normalise(h))]:
+        d = f"abs({parse.number_expr(con, src.view, col, src.types[col])})"
+        lines, above, total = con.execute(f"""
+            SELECT count(*), count(*) FILTER (WHERE d > v + 0.01), sum(d)
+            FROM (SELECT {value} AS v, {d} AS d FROM {src.view}) WHERE v > 0 AND d > 0"""
+                                          ).fetchall()[0]
+        if not lines or above > _ABOVE_SHARE * lines:
+            continue
+        note = (f"{col!r} is each line's discount ({total:,.2f} on {lines:,} lines read, "
+                f"never above the line's value {what}): it is taken off the line's value, so "
+                "revenue and each customer's spend are after it")
+        return replace(a, discount_column=col, assumptions=(*a.assumptions, note))
+    return a
+
+
+def _names_line_discount(name: str) -> bool:
+    """Whether a normalised column name names a line's own discount amount."""
+    return (any(w in name for w in _DISCOUNT_WORDS) and any(w in name for w in _LINE_WORDS)
+            and not any(w in name for w in _NOT_LINE_DISCOUNT))
