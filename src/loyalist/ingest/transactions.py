@@ -123,17 +123,27 @@ _KIND_OF = {
 }
 
 
+def total_label(a: Adapter) -> str:
+    """SQL over the source view: TRUE where a column read as the customer, the order, the
+    product or the date holds a :data:`TOTAL_LABELS` label as written ('Grand Total' in
+    Tally's 'Date' column, 'Summe' in a receipt number's), the first cell of a totals row."""
+    labels = "(" + ", ".join(f"'{w}'" for w in TOTAL_LABELS) + ")"
+    cols = [a.columns[c] for c in (s.CUSTOMER_ID, s.ORDER_ID, s.PRODUCT_ID, s.ORDERED_AT)
+            if c in a.columns]
+    label = " OR ".join(f"regexp_replace(lower({parse.plain_text_expr(c)}), '[^a-z]', '', "
+                        f"'g') IN {labels}" for c in cols)
+    return f"coalesce({label or 'FALSE'}, FALSE)"
+
+
 def is_totals_row(src: Source | None = None) -> str:
     """SQL over the parsed columns: TRUE on a spreadsheet's totals row, a
-    :data:`TOTAL_LABELS` label in an id column of a row without an order id, product id or
-    date (a sale has all three, so a customer or product really called 'Total' is kept), and
-    on the lines of a CSV's report footer (``src.footer``)."""
-    labels = "(" + ", ".join(f"'{w}'" for w in TOTAL_LABELS) + ")"
-    label = " OR ".join(f"regexp_replace(lower({c}), '[^a-z]', '', 'g') IN {labels}"
-                        for c in (s.CUSTOMER_ID, s.ORDER_ID, s.PRODUCT_ID))
+    :data:`TOTAL_LABELS` label in an id or date column (``__total_label``,
+    :func:`total_label`) of a row without an order id, product id or date (a sale has all
+    three, so a customer or product really called 'Total' is kept), and on the lines of a
+    CSV's report footer (``src.footer``)."""
     footer = f" OR {ROW} > {src.rows - src.footer}" if src is not None and src.footer else ""
     return (f"((({s.ORDER_ID} IS NULL OR {s.PRODUCT_ID} IS NULL OR {s.ORDERED_AT} IS NULL) "
-            f"AND coalesce({label}, FALSE)){footer})")
+            f"AND __total_label){footer})")
 
 
 def repeated_header(src: Source, a: Adapter) -> str:
@@ -340,11 +350,12 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
                           coalesce({status}, FALSE) AS __status_cancelled,
                           {no_status} AS __no_status,
                           coalesce({not_purchase}, FALSE) AS __not_purchase,
-                          {header} AS __header, {first}, {has}
+                          {header} AS __header, {total_label(a)} AS __total_label,
+                          {first}, {has}
                           {costs}
                    FROM {_with_customer_raw(src, a)}),
         p AS (SELECT {ROW}, __dup, __found, __status_cancelled, __no_status, __not_purchase,
-                     __header,
+                     __header, __total_label,
                      {second},
                      {has_cols}
                      {cost_cols} FROM r)
