@@ -1076,6 +1076,54 @@ def test_a_workbook_with_a_report_title_above_the_header(tmp_path: Path) -> None
     assert st.query("SELECT sum(amount) AS s FROM transactions").s[0] == 10.5
 
 
+def _two_row_header_book(path: Path, names: list[str]) -> Path:
+    """A till's sheet whose column names span two rows: group titles merged over their
+    columns on row 1 ('Beleg' over three, 'Artikel' and 'Verkauf' over two), ``names`` on
+    row 2, then three sales."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Umsatz"
+    sheet.append(["Beleg", None, None, "Artikel", None, "Verkauf", None])
+    for cells in ("A1:C1", "D1:E1", "F1:G1"):
+        sheet.merge_cells(cells)
+    sheet.append(names)
+    for row in (["545223", "01.03.2011", "K1", "22487", "Leiter", 4, 8.5],
+                ["545227", "01.03.2011", "K2", "22445", "Etui", 6, 2.95],
+                ["545227", "01.03.2011", "K2", "20979", "Stifte", 16, 1.25]):
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_a_workbook_header_on_two_rows_under_merged_titles(tmp_path: Path) -> None:
+    """Exploratory report 11, finding 12: a till's sheet with group titles merged over its
+    columns ('Beleg | Artikel | Verkauf') above the names ('Nr. | Datum | Kunde | Nr. | ...')
+    was refused as 'order lines without their orders', naming '__UNNAMED__1' columns no --map
+    could reach. A name its row repeats takes its title; the others are found as they are.
+    Where the second row's names are not known either, one line says the names seem to span
+    two rows and what to do."""
+    path = _two_row_header_book(tmp_path / "kasse.xlsx", ["Nr.", "Datum", "Kunde", "Nr.",
+                                                          "Bezeichnung", "Menge", "Preis"])
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert {k: rep["columns"][k] for k in ("order_id", "product_id", "ordered_at",
+                                           "customer_id")} == {
+        "order_id": "Beleg Nr.", "product_id": "Artikel Nr.", "ordered_at": "Datum",
+        "customer_id": "Kunde"}
+    assert (rep["rows_read"], rep["rows_loaded"], rep["orders"]) == (3, 3, 2)
+    assert rep["revenue_loaded"] == pytest.approx(4 * 8.5 + 6 * 2.95 + 16 * 1.25)
+    assert any(a.startswith("sheet 'Umsatz': the column names span rows 1 and 2")
+               for a in rep["assumptions"])
+    (tmp_path / "odd").mkdir()
+    odd = _two_row_header_book(tmp_path / "odd" / "kasse.xlsx",
+                               ["Nr.", "Tag", "Wer", "Nr.", "Was", "Stk", "EUR"])
+    with pytest.raises(DataError, match=r"4 of its 7 column names are empty .* so the names "
+                                        r"seem to span two rows") as e:
+        _ingest(tmp_path / "odd", [odd])
+    assert "orders file" not in str(e.value)
+
+
 def test_a_shopify_order_export(tmp_path: Path) -> None:
     """Shopify's orders export: the order is 'Name' (#1001), line items are 'Lineitem ...'
     columns, and order-level fields (status, totals) are on an order's first line only. A

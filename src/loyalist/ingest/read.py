@@ -33,6 +33,7 @@ from loyalist.ingest.text import (
     text_encoding,
     text_layout,
     to_utf8,
+    two_row_names,
 )
 
 log = logging.getLogger(__name__)
@@ -555,6 +556,10 @@ def _not_a_workbook(path: Path) -> str:
     return ""
 
 
+#: how polars names a column whose header cell is empty (a merged cell's others)
+UNNAMED = "__UNNAMED__"
+
+
 def _excel_groups(path: Path) -> tuple[list[tuple[list[str], Any]], list[str]]:
     """A workbook's non-empty sheets grouped by their columns, in order of first appearance:
     (sheet names, their rows one after the other as one polars frame); and notes. A sheet whose
@@ -583,20 +588,28 @@ def _excel_groups(path: Path) -> tuple[list[tuple[list[str], Any]], list[str]]:
     notes = []
     header_rows: dict[str, int] = {}
     for name, f in list(filled.items()):
-        if known_hits(f.columns) >= 2:
+        if known_hits(f.columns) >= 2 and not any(c.startswith(UNNAMED) for c in f.columns):
             continue
-        # a report title (and maybe a blank line) above the column names
-        top = pl.read_excel(path, engine="calamine", sheet_name=name, has_header=False,
-                            drop_empty_rows=False,
-                            read_options={"n_rows": HEADER_SEARCH_LINES})
-        k = header_row(top.rows())
+        # a report title (and maybe a blank line) above the column names, or group titles
+        # merged over them
+        rows = pl.read_excel(path, engine="calamine", sheet_name=name, has_header=False,
+                             drop_empty_rows=False,
+                             read_options={"n_rows": HEADER_SEARCH_LINES}).rows()
+        k = header_row(rows)
+        names = two_row_names(rows[k], rows[k + 1]) if k + 1 < len(rows) else None
         if k > 0:
-            filled[name] = pl.read_excel(path, engine="calamine", sheet_name=name,
-                                         infer_schema_length=10_000,
-                                         read_options={"header_row": k})
-            header_rows[name] = k
             notes.append(f"sheet {name!r}: the column names are on row {k + 1}; the "
                          f"{k} row(s) above them were skipped (a report title)")
+        if names is not None:
+            notes.append(f"sheet {name!r}: the column names span rows {k + 1} and {k + 2} "
+                         f"(titles over groups of columns), read as {', '.join(names)}")
+        if k > 0 or names is not None:
+            header_rows[name] = k + (names is not None)
+            filled[name] = pl.read_excel(path, engine="calamine", sheet_name=name,
+                                         infer_schema_length=10_000,
+                                         read_options={"header_row": header_rows[name]})
+        if names is not None:
+            filled[name].columns = names
     groups: dict[tuple[str, ...], list[str]] = {}
     for name, f in filled.items():
         groups.setdefault(tuple(f.columns), []).append(name)

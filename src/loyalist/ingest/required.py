@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping, Sequence
 from loyalist import schema as s
 from loyalist.errors import DataError
 from loyalist.ingest.adapters import Adapter, guest_lines, is_positional
+from loyalist.ingest.read import UNNAMED
 
 
 def not_sales_lines(cols: Mapping[str, str]) -> str | None:
@@ -60,6 +61,14 @@ def check_required(adapter: Adapter, headers: Sequence[str], file: str,
     if s.CUSTOMER_ID in missing or s.ORDERED_AT in missing:
         # an order id and a product are derived once the customer and the date are mapped
         missing = [c for c in missing if c not in (s.ORDER_ID, s.PRODUCT_ID)]
+    unnamed = [h for h in headers if h.startswith(UNNAMED)]
+    if missing and len(unnamed) >= 2 and not headers[0].startswith(UNNAMED):
+        raise DataError(
+            f"{file}: missing required column(s) {', '.join(missing)}; {len(unnamed)} of its "
+            f"{len(headers)} column names are empty ({', '.join(headers)}), so the names "
+            "seem to span two rows, titles merged over groups of columns above them: write "
+            "each column's whole name in one row (the title and the name under it, as "
+            "'Receipt No.') and delete the other row, then load it again")
     blank = [h for h in headers if h in empty]
     columns = ", ".join(headers) + (f" ({', '.join(map(repr, blank))} empty in every row)"
                                     if blank else "")

@@ -10,6 +10,7 @@ and JSON records too.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -262,6 +263,30 @@ def header_row(rows: Sequence[Sequence[Any]]) -> int:
 
 #: a cell that is a value, not a column name: a number, an amount, a date or a time
 _VALUE_CELL = rf"^[+-]?[{CURRENCY_SIGNS}]?\d[\d.,:/ T+-]*$"
+
+
+def two_row_names(groups: Sequence[Any], names: Sequence[Any]) -> list[str] | None:
+    """The column names of a header written on two rows, or None when ``groups`` (the first
+    row) and ``names`` (the row below it) are not one.
+
+    A workbook's group titles merged over several columns ('Beleg' over 'Nr.', 'Datum' and
+    'Kunde', 'Artikel' over 'Nr.' and 'Bezeichnung') leave the first row with a title in the
+    first cell of each group and nothing in the others. It is a two-row header when that row
+    starts with a title and has empty cells, and the row below names a column in every cell,
+    no cell a value (number, amount, date), and more known columns (two or more) than the
+    first row. A name is then the second row's, prefixed with its group's title where the
+    second row repeats it ('Beleg Nr.', 'Artikel Nr.'): the title is what tells those apart,
+    and a name unique in its row ('Datum', 'Menge') is found as it is."""
+    import re
+
+    top = [str(c).strip() if c is not None else "" for c in groups]
+    low = [str(c).strip() if c is not None else "" for c in names]
+    if (not top or not top[0] or all(top) or not all(low)
+            or any(re.match(_VALUE_CELL, c) for c in low)
+            or known_hits(low) < max(2, known_hits(top) + 1)):
+        return None
+    titles = list(itertools.accumulate(top, lambda prev, cur: cur or prev))
+    return [f"{g} {n}" if low.count(n) > 1 else n for g, n in zip(titles, low, strict=True)]
 
 
 @dataclass(frozen=True)
