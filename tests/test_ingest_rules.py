@@ -61,6 +61,26 @@ def test_exact_duplicate_keeps_first(tmp_path: Path) -> None:
     assert quarantined(st) == {3: "exact_duplicate", 4: "exact_duplicate"}
 
 
+@pytest.mark.parametrize(("extra", "kept"), [
+    ({}, True),  # no product code, no line number: nothing tells the two items apart
+    ({"product_id": "P1"}, False),  # a product code names the item: a repeated row
+    ({"Position": 1}, False)])  # so does a line number
+def test_identical_lines_of_a_till_without_product_codes_are_kept(
+        tmp_path: Path, extra: dict[str, object], kept: bool) -> None:
+    """Exploratory report 11, finding 14: a till exporting no product code and no line id
+    writes two products of one name and price on one receipt as identical rows; both are
+    sales (SumUp: 2 lines, 20.55, were quarantined as exact_duplicate)."""
+    def sale(name: str) -> dict[str, object]:
+        return {"order_id": "S1", "ordered_at": "2024-01-02 10:00:00", "customer_id": "",
+                "description": name, "quantity": 3, "unit_price": 1.25, **extra}
+    _, rep = load(tmp_path, [sale("Metal Sign, Cupcake"), sale("Metal Sign, Cupcake"),
+                             sale("Doormat")])
+    assert rep["rows_loaded"] == 3 - (not kept)
+    assert rep["rules"].get("exact_duplicate", 0) == (not kept)
+    if kept:
+        assert rep["rule_details"]["exact_duplicate"]["action"] == "off"
+
+
 def test_returns_and_guests_are_kept_and_flagged(tmp_path: Path) -> None:
     rows = [line(), line(order="1002", qty=-1), line(order="1003", customer="")]
     st, rep = load(tmp_path, rows)

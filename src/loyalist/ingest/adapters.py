@@ -172,6 +172,8 @@ _ASCII_ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
 
 
 # --- generic: canonical names or common synonyms, overridable with --map ----------------------
+#: the product of a line in a file without product codes: its name
+_PRODUCT_IS_NAME = "{description}"
 #: the product id of every line of a file without product lines (an order-level export)
 NO_PRODUCT = "(no product detail)"
 # The same columns as German, French, Spanish, Italian, Dutch, Portuguese, Polish, Swedish,
@@ -916,7 +918,7 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None,
             and (s.CUSTOMER_ID in cols or guest) and s.ORDERED_AT in cols):
         # items without codes (a craft shop's Etsy export, a restaurant's menu items): the
         # product is its name
-        derived[s.PRODUCT_ID] = "{description}"
+        derived[s.PRODUCT_ID] = _PRODUCT_IS_NAME
         assumptions.append(f"no product code column: each line's product is the one its name "
                            f"({cols[s.DESCRIPTION]!r}) says; map one with --map "
                            "product_id=<column> if the file has it")
@@ -966,12 +968,20 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None,
                            "(view, addtocart, ...) are not purchases and are quarantined as "
                            "not_a_purchase")
     rules_off: dict[str, str] = {}
+    line = _named(by_norm, LINE_NUMBER_NAMES, used)
     if s.QUANTITY in derived:
         # a row is one unit: two identical rows are two units of one item, not a repeated row
         rules_off["exact_duplicate"] = (
             "the file has no quantity column, so each row is one unit: identical rows are "
             "several units of the same item")
-    line = _named(by_norm, LINE_NUMBER_NAMES, used)
+    elif derived.get(s.PRODUCT_ID) == _PRODUCT_IS_NAME and line is None:
+        # nothing on a row tells two items of one name and price apart (a till without
+        # product codes: two products both called 'Metal Sign, Cupcake' at 1.25 on one
+        # receipt), so a row repeated is no evidence of a repeated line; with a product code
+        # (Online Retail) or a line number, the row names its item and the rule holds
+        rules_off["exact_duplicate"] = (
+            "the file has no product code and no line number, so two items of the same name, "
+            "price and quantity on one receipt are identical rows: they are kept as sales")
     day_first = any(normalise(h) in DAY_FIRST_NAMES for h in cols.values())
     if day_first:
         assumptions.append(DAY_FIRST_NOTE)
