@@ -156,11 +156,12 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
         form.addEventListener("submit", (e) => e.preventDefault(), { once: true });
         form.requestSubmit();
         const b = document.getElementById("generate");
-        const out = [b.textContent, b.disabled];
+        const out = [b.dataset.label, b.textContent, b.disabled];
         b.textContent = b.dataset.label; b.disabled = false;
         return out;
     }""")
-    assert label == ["Generating recommendations…", True]
+    # named for what it does: "recommendations" are the products recommended to a customer
+    assert label == ["Make a promotion plan", "Making the plan…", True]
     page.click("#generate")
     page.wait_for_selector("#job[data-status=running], #results")
     if page.locator("#job[data-status=running]").count():  # unless the plan was that quick

@@ -131,7 +131,8 @@ def render(request: Request, template: str, status: int = 200, **ctx: Any) -> HT
     html = _env().get_template(template).render(
         prefix=PREFIX, version=__version__, key=key, can_write=key is not None
         and key.scope == "write", css=assets.url("dashboard.css"),
-        js=assets.url("dashboard.js"), plotly=assets.url("plotly"), **ctx)
+        js=assets.url("dashboard.js"), plotly=assets.url("plotly"),
+        plan_button=views.PLAN_BUTTON, **ctx)
     return HTMLResponse(html, status_code=status, headers={
         "Content-Security-Policy": CSP, "X-Frame-Options": "DENY"})
 

@@ -14,6 +14,8 @@ from loyalist.api.storegate import Reader, StoreGate, StoreUnavailable
 from loyalist.dashboard.jobs import one_line
 from loyalist.errors import LoyalistError
 
+#: the button that makes a promotion plan (not "recommendations": those are products)
+PLAN_BUTTON = "Make a promotion plan"
 #: store states, in the order a merchant meets them (``guest_only``: lines but no customer
 #: id in any of them, so there is nothing to train)
 EMPTY, NO_SCORES, GUEST_ONLY, READY, UNAVAILABLE = (
@@ -70,7 +72,7 @@ def _fill(r: Reader, out: dict[str, Any], plan_id: str | None, customer_id: str 
             out["plan_missing"] = True
             latest = out["plans"][0]["plan_id"] if out["plans"] else None
             out["plan_error"] = f"plan {shown[:70]!r} is not in this store; " + (
-                "make one with “Generate recommendations”" if latest is None else
+                f"make one with “{PLAN_BUTTON}”" if latest is None else
                 f"showing the latest plan, {latest}"
                 + ("; pick another from “Stored plans”" if len(out["plans"]) > 1 else ""))
             if latest is not None:
