@@ -25,6 +25,7 @@ from loyalist import pipeline
 from loyalist.api import Settings, create_app
 from loyalist.dashboard import assets, charts
 from loyalist.dashboard.routes import MIN_CUSTOMERS, MIN_MONTHS
+from loyalist.promote.catalog import gap_text
 from loyalist.schema import NEW_SEGMENT
 from loyalist.store import Store
 
@@ -232,6 +233,9 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
     assert page.locator(".kpi[data-key=customers_targeted] b").inner_text() == \
         f"{plan['customers_targeted']:,}"
     assert plan["goal_unit"] in page.locator(".kpi[data-key=goal_value] small").inner_text()
+    # the gap as the report and the CLI write it
+    assert page.locator(".kpi[data-key=gap] b").inner_text() == gap_text(
+        plan["optimizer"]["gap"])
     assert page.locator(".plan-warning").count() == len(plan["warnings"])
 
     # the execution plan downloads as the API serves it

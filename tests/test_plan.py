@@ -1046,7 +1046,7 @@ def test_a_budget_below_one_send_says_so(scenario: dict, tmp_path: Path) -> None
     assert r.exit_code == 0, r.output
     text = " ".join(r.output.split())  # the console wraps long lines at spaces
     assert "spend 0 of 0.01 on 0 customers" in text
-    assert "-0.000%" not in text and "optimality gap 0.000%" in text
+    assert "-0.00%" not in text and "optimality gap 0.00%" in text
     said = re.search(r"nobody targeted: (the budget 0\.01 is below the cost of a single send "
                      r"worth making: the cheapest, \S+, costs ([\d.,]+) \([\d.,]+ contact cost"
                      r"(?: and [\d.,]+ of expected discount)?\); raise the budget to at least "

@@ -22,6 +22,7 @@ from conftest import line, trained_store, write_csv
 from loyalist import pipeline
 from loyalist import schema as s
 from loyalist.errors import DataError, StoreError
+from loyalist.promote.catalog import gap_text
 from loyalist.report import SECTIONS
 from loyalist.report.data import mase_vs_naive
 from loyalist.store import Store
@@ -403,6 +404,15 @@ def test_one_format_per_column_and_roi_as_percent(built: dict[str, Any],
     for promo in summ["promotions"]:
         if promo["roi"] is not None:
             assert f">{100 * promo['roi']:,.0f}%<" in page
+    # the optimality gap as the dashboard and the CLI show it (exploratory report 6, finding
+    # 16: 0.05% on the dashboard, "0.0% (milp)" here, for the same plan)
+    opt = summ["optimizer"]
+    assert f"<dt>optimality gap</dt><dd>{gap_text(opt['gap'])} ({opt['method']})</dd>" in page
+
+
+def test_one_gap_text_for_every_output() -> None:
+    assert [gap_text(x) for x in (0.0005, 0.0, -0.0, -1e-12, 0.01234, None, float("nan"))] == [
+        "0.05%", "0.00%", "0.00%", "0.00%", "1.23%", "n/a", "n/a"]
 
 
 def test_forecast_vs_naive_is_one_rounding_of_one_ratio(monkeypatch: pytest.MonkeyPatch,

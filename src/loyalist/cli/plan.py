@@ -92,7 +92,7 @@ def plan(
       loyalist ingest out/plan/sends.csv --table promotions)
     """
     from loyalist.cli.main import emit_json, out, progress
-    from loyalist.promote.catalog import amount_text, roi_text
+    from loyalist.promote.catalog import amount_text, gap_text, roi_text
 
     period = _period(period, months)
     if budget is None and budget_per_month is None:
@@ -121,7 +121,7 @@ def plan(
               f"{amount_text(summ['budget'])} on "
               f"{summ['customers_targeted']:,} customers; expected {_goal_value(summ)}"
               f"{revenue}; net profit {summ['net_profit']:,.0f}, ROI {roi_text(summ['roi'])}; "
-              f"confidence {summ['confidence']}; optimality gap {opt['gap']:.3%} "
+              f"confidence {summ['confidence']}; optimality gap {gap_text(opt['gap'])} "
               f"({opt['method']})")
     held = summ.get("holdout")
     if held:

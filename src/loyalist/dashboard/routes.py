@@ -40,7 +40,7 @@ from loyalist.dashboard.jobs import Busy, Job, JobRunner, Work, one_line, valida
 from loyalist.dashboard.storefiles import StoreFiles
 from loyalist.errors import LoyalistError
 from loyalist.ingest import FORMATS, TABLES
-from loyalist.promote.catalog import CLEAR_GOALS, GOALS, MAX_HOLDOUT
+from loyalist.promote.catalog import CLEAR_GOALS, GOALS, MAX_HOLDOUT, gap_text
 from loyalist.schema import NEW_SEGMENT
 
 PREFIX = "/app"
@@ -122,7 +122,7 @@ def _env() -> jinja2.Environment:
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters.update(num=_num, pct=_pct, label=_label, sentence=_sentence, day=_day,
-                       plain=_plain)
+                       plain=_plain, gap=gap_text)
     return env
 
 

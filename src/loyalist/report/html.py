@@ -62,6 +62,13 @@ def ratio_pct(v: Any) -> str:
     return "n/a" if _na(v) else roi_text(float(v))
 
 
+def gap(v: Any) -> str:
+    """The optimizer's optimality gap as the CLI and the dashboard show it."""
+    from loyalist.promote.catalog import gap_text
+
+    return "n/a" if _na(v) else gap_text(float(v))
+
+
 def vs_baseline(ratio: float) -> str:
     """``ratio`` (a model's error over the baseline's) as the change in error: 0.74 is
     "-26.0%". ``loyalist forecast`` prints the same text from the same unrounded ratio."""
@@ -357,7 +364,7 @@ def _plan(d: dict[str, Any], images: dict[str, bytes]) -> str:
                          f"{money(h['incremental_revenue_hi80'])}"),
         ("net profit", money(h["net_profit"])), ("ROI", ratio_pct(h["roi"])),
         ("confidence", text(h["confidence"])),
-        ("optimality gap", f"{pct(opt.get('gap'))} ({text(opt.get('method'))})")])]
+        ("optimality gap", f"{gap(opt.get('gap'))} ({text(opt.get('method'))})")])]
     if d["plans_at_as_of"] > 1:
         out.append(f'<p class="meta">{d["plans_at_as_of"]} plans at this as_of; the latest '
                    "is shown.</p>")
@@ -388,7 +395,7 @@ def _plan(d: dict[str, Any], images: dict[str, bytes]) -> str:
                                      ("value_per_spend", "value per spend", num),
                                      *([("roi", "ROI", ratio_pct)]
                                        if "roi" in d["sensitivity"] else []),
-                                     ("gap", "gap", pct)])]
+                                     ("gap", "gap", gap)])]
     excluded = s.get("excluded") or {}
     if excluded:
         out.append("<p>Excluded: " + _e(", ".join(f"{k.replace('_', ' ')} {v:,}"
