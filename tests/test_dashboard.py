@@ -561,6 +561,24 @@ def test_pick_a_store_from_the_listing_only(tmp_path: Path) -> None:
     assert digests(here) == before  # listing and switching change no file
 
 
+def test_a_store_served_by_a_relative_path_lists_its_folder_absolute(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exploratory report 6, finding 16: "Store files in `.`", and the sample merchant select
+    showing "Fashion" over a coffee store the dashboard did not load (it knows no scenario)."""
+    (tmp_path / "lines.csv").write_text(LINES)
+    pipeline.ingest(tmp_path / "shop.duckdb", [tmp_path / "lines.csv"])
+    monkeypatch.chdir(tmp_path)
+    app = create_app(Settings(store=Path("shop.duckdb"), api_keys=KEYS))  # type: ignore[arg-type]
+    with TestClient(app, base_url="http://testserver") as c:
+        login(c, READ)
+        page = c.get("/app").text
+    assert f"Store files in <code>{tmp_path}</code>" in page
+    select = re.search(r'<select name="scenario" id="scenario" required>(.*?)</select>', page,
+                       re.S)
+    assert select and re.findall(r"<option[^>]*selected[^>]*>([^<]*)<", select.group(1)) == [
+        "choose one"]
+
+
 def test_one_job_at_a_time(client: TestClient) -> None:
     login(client, WRITE)
     started = client.post("/app/scenario", data={"scenario": "coffee",

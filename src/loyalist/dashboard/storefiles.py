@@ -36,7 +36,9 @@ Version = tuple[object, ...]
 
 
 def folder(gate: StoreGate) -> Path:
-    return Path(gate.path).parent
+    """The served store's folder, absolute: a store served as ``shop.duckdb`` listed its
+    files "in ``.``" (exploratory report 6, finding 16)."""
+    return Path(gate.path).absolute().parent
 
 
 def store_names(where: Path) -> list[str]:
