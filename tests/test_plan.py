@@ -171,7 +171,12 @@ def test_clear_names_a_category_of_the_store(scenario: dict, tmp_path: Path) -> 
     assert doc["customers_targeted"] > 0 and doc["goal_value"] > 0
     assert ("--clear 'Knitwear' taken as this store's category 'knitwear' (matched without "
             "letter case)") in doc["assumptions"]
-    assert any(a.startswith("categories to clear: knitwear;") for a in doc["assumptions"])
+    assert any(a.startswith("categories to clear: knitwear; their revenue counts 25% extra "
+                            "as the value of clearing it") for a in doc["assumptions"])
+    # what the clearing goal's value is, in words (exploratory report 6, finding 16: "counted
+    # 1.25x")
+    assert doc["goal_unit"] == ("of revenue in the categories to clear, with 25% added as the "
+                                "value of clearing them")
     assert doc["categories_to_clear"] == ["knitwear"]
     r = run("--goal", "clear_inventory", "--clear", "knitwear")
     assert r.exit_code == 0 and "(clear_inventory, clearing knitwear, 30 days from" in \

@@ -51,18 +51,22 @@ from loyalist.names import GOAL_ALIASES as NAMED_GOAL_ALIASES
 from loyalist.names import GOALS as NAMED_GOALS
 
 __all__ = ["CLEAR_GOALS", "COUNT_GOALS", "GENERIC_CATALOG", "GENERIC_ORDER_RANGE", "GOALS",
-           "GOAL_UNITS", "MONTH_DAYS", "Constraints", "PlanParams", "amount_name", "amount_text",
+           "GOAL_UNITS", "MONTH_DAYS", "OVERSTOCK_BONUS", "Constraints", "PlanParams", "amount_name", "amount_text",
            "catalog_points_rate", "gap_text", "generic_catalog", "load_catalog", "load_constraints",
            "load_priors", "normalise_catalog", "normalise_priors",
            "roi_text", "split_list"]
 
 #: goals a plan can pursue (``--goal``; spelled in :mod:`loyalist.names`)
 GOALS = NAMED_GOALS
+#: extra value of a unit of revenue in an overstocked category (assumption): the value of
+#: clearing it, avoided markdowns and holding cost
+OVERSTOCK_BONUS = 0.25
 #: what one unit of each goal's value is, as shown next to the plan's expected value
 GOAL_UNITS = {"retention": "customers kept", "revenue": "of incremental revenue",
               "profit": "of incremental profit", "visit_frequency": "extra orders",
               "average_order_value": "of revenue above the usual baskets",
-              "clear_inventory": "of revenue in the categories to clear, counted 1.25x",
+              "clear_inventory": "of revenue in the categories to clear, with "
+                                 f"{OVERSTOCK_BONUS:.0%} added as the value of clearing them",
               "reactivation": "lapsed customers won back"}
 #: goals counted in customers or orders (a cost per unit is meaningful for these)
 COUNT_GOALS = ("retention", "visit_frequency", "reactivation")

@@ -64,7 +64,7 @@ import pandas as pd
 
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
-from loyalist.promote.catalog import PlanParams, split_list
+from loyalist.promote.catalog import OVERSTOCK_BONUS, PlanParams, split_list
 from loyalist.promote.context import PlanContext
 from loyalist.promote.season import competitor_pressure
 from loyalist.response.priors import RANGE as PRIOR_RANGE
@@ -83,8 +83,6 @@ MIN_COMPETITOR_FACTOR = 0.15
 #: the range of the assumed elasticities carried into the effects' 10% / 90% points: the
 #: priors' range for assumed effects
 ELASTICITY_RANGE = PRIOR_RANGE
-#: extra value of a unit of revenue in an overstocked category (assumption)
-OVERSTOCK_BONUS = 0.25
 #: how a plan counts the incremental revenue in given categories (:func:`target_revenue`)
 CATEGORY_REVENUE_RULE = (
     "The revenue counted in them is the incremental orders x the customer's usual basket x "
@@ -258,7 +256,8 @@ def goal_values(goal: str, pred: pd.DataFrame, ctx: PlanContext, params: PlanPar
                             "column")
         v = target_revenue(pred, ctx, cats) * (1.0 + OVERSTOCK_BONUS)
         notes.append(f"categories to clear: {', '.join(cats)}; their revenue counts "
-                     f"{1 + OVERSTOCK_BONUS:g}x. {CATEGORY_REVENUE_RULE}")
+                     f"{OVERSTOCK_BONUS:.0%} extra as the value of clearing it (avoided "
+                     f"markdowns and holding cost). {CATEGORY_REVENUE_RULE}")
     else:  # PlanParams.check() guards this
         raise DataError(f"unknown goal {goal!r}")
     return np.nan_to_num(v), notes
