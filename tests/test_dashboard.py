@@ -288,6 +288,11 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
     assert page.locator("#c-segment").inner_text().startswith(doc["segment"])
     assert float(page.locator("#c-churn").get_attribute("data-value")) == pytest.approx(
         doc["churn_probability"], rel=1e-12)
+    # the expected spend (the mean the segment tables sum) over the scores' own horizon
+    assert doc["clv_horizon_days"] == 90
+    assert page.locator("#c-clv-label").inner_text() == "Expected spend, next 90 days"
+    assert float(page.locator("#c-clv").get_attribute("data-value")) == pytest.approx(
+        doc["clv_expected"], rel=1e-12)
     # the BG/NBD + Gamma-Gamma value under its own name (not the boosted model's)
     assert page.locator("#c-clv-bgnbd").inner_text() == f"BG/NBD+GG {doc['clv_bgnbd']:,.0f}"
     assert float(page.locator("#c-clv-bgnbd").get_attribute("data-value")) == pytest.approx(
@@ -577,6 +582,50 @@ def test_a_store_served_by_a_relative_path_lists_its_folder_absolute(
                        re.S)
     assert select and re.findall(r"<option[^>]*selected[^>]*>([^<]*)<", select.group(1)) == [
         "choose one"]
+
+
+def test_customer_card_words_clv_cluster_and_a_registered_customer_without_purchase(
+        tmp_path: Path) -> None:
+    """Exploratory report 6, findings 11, 7 and 16: the card showed the median CLV as "CLV
+    (next period)" beside segment tables of the mean; the cluster name (its typical member)
+    read as a statement about the customer; a registered customer with no purchase was
+    "(unknown id, or a customer first seen after that date)"."""
+    store = tmp_path / "shop.duckdb"
+    (tmp_path / "lines.csv").write_text(LINES)
+    (tmp_path / "customers.csv").write_text("customer_id,signup_at\nC1,2025-11-01\n"
+                                            "C3,2025-11-20\n")
+    pipeline.ingest(store, [tmp_path / "lines.csv"])
+    pipeline.ingest(store, [tmp_path / "customers.csv"], table="customers")
+    with Store(store) as st:
+        st.write_frame("scores", pd.DataFrame({
+            "customer_id": ["C1", "C2"], "r_score": [5, 3], "f_score": [3, 3], "m_score": [4, 2],
+            "rfm_segment": ["Can't Lose Them", "Hibernating"],
+            "cluster_name": ["active high-value frequent"] * 2,
+            "churn_probability": [0.9, 0.5], "clv_p10": [0.0, 0.0], "clv_p50": [0.0, 1.0],
+            "clv_p90": [40.0, 8.0], "clv_expected": [12.5, 3.3], "clv_horizon_days": [60, 60],
+            "as_of": pd.Timestamp("2025-12-04")}))
+    app = create_app(Settings(store=store, api_keys=KEYS))  # type: ignore[arg-type]
+    with TestClient(app, base_url="http://testserver") as c:
+        login(c, READ)
+        card = c.get("/app?customer=C1").text
+        assert message(card, "c-clv-label") == "Expected spend, next 60 days"
+        assert message(card, "c-clv") == "12"  # the mean, as the segment tables sum it
+        assert "80% range: 0 to 40" in card
+        assert message(card, "c-cluster") == ("· cluster “active high-value frequent”, named "
+                                              "after its typical customer, not this one")
+        new = c.get("/app?customer=C3").text
+        assert message(new, "c-unscored") == ("Registered, no purchase yet before the scores' "
+                                              "as_of 2025-12-04: no scores.")
+        assert message(new, "c-segment") == NEW_SEGMENT and 'id="c-p-alive"' not in new
+        unknown = c.get("/app?customer=C9").text
+        assert message(unknown, "customer-error") == (
+            "customer 'C9' is not in the scores at as_of 2025-12-04 (unknown id, or a "
+            "customer first seen after that date)")
+        api = {"Authorization": f"Bearer {READ}"}
+        assert c.get("/customers/C3", headers=api).json()["message"] == (
+            "customer 'C3' is not in the scores at as_of 2025-12-04 (a registered customer "
+            "with no purchase before that date: no scores yet)")
+        assert c.get("/customers/C1", headers=api).json()["clv_horizon_days"] == 60
 
 
 def test_one_job_at_a_time(client: TestClient) -> None:

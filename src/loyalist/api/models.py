@@ -94,7 +94,11 @@ class CustomerResponse(BaseModel):
     clv_p50: float | None = None
     clv_p90: float | None = None
     clv_bgnbd: float | None = None
-    clv_expected: float | None = None
+    clv_expected: float | None = Field(None, description="Expected spend over the next "
+                                       "clv_horizon_days (the mean the segment tables sum; "
+                                       "clv_p10 to clv_p90 is its 80% range).")
+    clv_horizon_days: int | None = Field(None, description="The days the CLV values cover "
+                                         "(the models' horizon).")
     plan: OfferResponse | None = Field(None, description="The customer's offer in the latest plan.")
     products: list[ProductResponse] = Field(default_factory=list,
                                             description="Top recommended products.")

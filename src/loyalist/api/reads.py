@@ -30,7 +30,7 @@ RESULT_TABLES = (s.T_FEATURES, s.T_SCORES, s.T_PLANS, s.T_PLAN_CUSTOMERS, s.T_RE
 SCORE_FIELDS = ("r_score", "f_score", "m_score", "grid_segment", "cluster_name",
                 "churn_probability",
                 "churn_tier", "p_alive", "expected_orders", "clv_p10", "clv_p50", "clv_p90",
-                "clv_bgnbd", "clv_expected")
+                "clv_bgnbd", "clv_expected", "clv_horizon_days")
 #: what a customer's row of the latest plan returns (when the column exists)
 PLAN_FIELDS = ("promotion", "target_segment", "expected_incremental_value", "expected_cost",
                "probability", "incremental_prob", "reasons")
@@ -105,7 +105,9 @@ def customer(r: Reader, customer_id: str, *, products: int = 10) -> dict[str, An
         top = _products(r, customer_id, None, products)[2] if row else []
     if row is None and offer is None:
         raise NotFound(f"customer {customer_id!r} is not in the scores at as_of {ts.date()} "
-                       "(unknown id, or a customer first seen after that date)")
+                       + ("(a registered customer with no purchase before that date: no "
+                          "scores yet)" if registered(r, customer_id) else
+                          "(unknown id, or a customer first seen after that date)"))
     if row is None:  # a registered customer with no purchase yet, in the plan
         row = {"rfm_segment": offer.get("target_segment")}
     reasons = row.get("reasons")
@@ -114,6 +116,14 @@ def customer(r: Reader, customer_id: str, *, products: int = 10) -> dict[str, An
            "reasons": [x for x in reasons.split("; ") if x] if reasons else [],
            "plan": offer, "products": top}
     return clean(out)  # type: ignore[no-any-return]
+
+
+def registered(r: Reader, customer_id: str) -> bool:
+    """Whether ``customer_id`` is in the customers table (registered, bought or not)."""
+    if s.T_CUSTOMERS not in tables(r):
+        return False
+    return bool(r.rows(f"SELECT 1 FROM {s.T_CUSTOMERS} WHERE {s.CUSTOMER_ID} = ? LIMIT 1",
+                       [customer_key(customer_id)]))
 
 
 def customer_cache(r: Reader) -> CustomerCache | None:

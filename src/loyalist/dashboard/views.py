@@ -139,8 +139,9 @@ def _new_customers(r: Reader) -> int:
 
 def customer(r: Reader, customer_id: str, plan: dict[str, Any] | None) -> dict[str, Any]:
     """``GET /customers/{id}``, with the customer's row of the plan on show (the API's lookup
-    gives the row of the latest plan). A customer the plan targets without scores (signed up,
-    no purchase before as_of) still shows the plan row."""
+    gives the row of the latest plan). A registered customer without scores (no purchase
+    before as_of) is a card that says so (``unscored``), with the plan row if the plan
+    targets them; only an id the store does not know is an error."""
     row = None
     if plan is not None and s.T_PLAN_CUSTOMERS in reads.tables(r):
         rows = r.rows(f"SELECT * EXCLUDE (plan_id) FROM {s.T_PLAN_CUSTOMERS} "
@@ -150,11 +151,14 @@ def customer(r: Reader, customer_id: str, plan: dict[str, Any] | None) -> dict[s
     try:
         doc = reads.customer(r, customer_id)
     except reads.NotFound:
-        if row is None:
+        if row is None and not reads.registered(r, customer_id):
             raise
-        doc = {"customer_id": customer_id, "segment": row.get("target_segment"),
-               "reasons": [], "products": [], "unscored": True,
+        doc = {"customer_id": customer_id, "reasons": [], "products": [],
                **{k: None for k in reads.SCORE_FIELDS}}
+    doc["unscored"] = doc.get("r_score") is None  # no RFM: no purchase before as_of
+    if doc["unscored"]:
+        doc["segment"] = (row or {}).get("target_segment") or s.NEW_SEGMENT
+    doc.setdefault("as_of", reads.scores_as_of(r))
     doc["plan_row"] = row
     return doc
 

@@ -41,11 +41,12 @@ from loyalist.store import Store
 __all__ = ["SCORE_COLUMNS", "CustomerModels", "ModelSettings", "fit_customer_models",
            "score_customers"]
 
-#: the scores frame's columns, in order (then ``clv_expected``, ``outlier``, ``as_of``)
+#: the scores frame's columns, in order (then ``clv_expected``, ``outlier``, ``as_of``);
+#: ``clv_horizon_days``: the days the CLV columns cover (the models' horizon)
 SCORE_COLUMNS = (
     s.CUSTOMER_ID, "r_score", "f_score", "m_score", "rfm_segment", "cluster", "cluster_name",
     "churn_probability", "churn_tier", "reasons", "p_alive", "expected_orders", "clv_p10",
-    "clv_p50", "clv_p90", "clv_bgnbd",
+    "clv_p50", "clv_p90", "clv_bgnbd", "clv_horizon_days",
 )
 
 
@@ -266,6 +267,9 @@ def score_customers(models: CustomerModels, features: pd.DataFrame) -> pd.DataFr
     parts.append(_bgnbd_scores(models, feats))
     parts.append(models.clv.score(feats).drop(columns=s.CUSTOMER_ID))
     out = pd.concat(parts, axis=1)
+    # the days the CLV columns cover, kept with them: a reader of the store shows "next 90
+    # days" from the scores themselves (exploratory report 6, finding 11)
+    out["clv_horizon_days"] = int(models.horizon_days)
     out["as_of"] = feats["as_of"].to_numpy()
     first = [c for c in SCORE_COLUMNS if c in out.columns]
     return out[first + [c for c in out.columns if c not in first]]

@@ -51,10 +51,10 @@ from loyalist.names import GOAL_ALIASES as NAMED_GOAL_ALIASES
 from loyalist.names import GOALS as NAMED_GOALS
 
 __all__ = ["CLEAR_GOALS", "COUNT_GOALS", "GENERIC_CATALOG", "GENERIC_ORDER_RANGE", "GOALS",
-           "GOAL_UNITS", "MONTH_DAYS", "OVERSTOCK_BONUS", "Constraints", "PlanParams", "amount_name", "amount_text",
-           "catalog_points_rate", "gap_text", "generic_catalog", "load_catalog", "load_constraints",
-           "load_priors", "normalise_catalog", "normalise_priors",
-           "roi_text", "split_list"]
+           "GOAL_UNITS", "MONTH_DAYS", "OVERSTOCK_BONUS", "Constraints", "PlanParams",
+           "amount_name", "amount_text", "catalog_points_rate", "gap_text", "generic_catalog",
+           "load_catalog", "load_constraints", "load_priors", "normalise_catalog",
+           "normalise_priors", "roi_text", "split_list"]
 
 #: goals a plan can pursue (``--goal``; spelled in :mod:`loyalist.names`)
 GOALS = NAMED_GOALS
