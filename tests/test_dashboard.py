@@ -177,6 +177,11 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
     ticks = page.eval_on_selector_all("#chart-segments .y2tick text",
                                       "e => e.map(x => x.textContent)")
     assert ticks == ["0%", "20%", "40%", "60%", "80%", "100%"], ticks
+    # the sensitivity chart's ROI axis starts at 0 with round ticks
+    ticks = page.eval_on_selector_all("#chart-sensitivity .y2tick text",
+                                      "e => e.map(x => x.textContent)")
+    assert ticks[0] == "0%" and all(re.fullmatch(r"[\d,]+%", x) for x in ticks), ticks
+    assert all(int(x[:-1].replace(",", "")) % 5 == 0 for x in ticks), ticks
 
     # the numbers on the page are the API's plan
     plan_id = page.locator("#plan-id").inner_text()
@@ -700,6 +705,15 @@ def test_sensitivity_chart_draws_each_budgets_roi_on_a_second_axis() -> None:
     assert list(roi[0]["x"]) == [100.0, 200.0]
     assert list(roi[0]["y"]) == pytest.approx([30.0, -10.0])
     assert fig["layout"]["yaxis2"]["side"] == "right"
+    # exploratory report 6, finding 10: both axes include 0 (a flat 399% ROI on an axis from
+    # 399 read as a crash to zero) with round ticks; the bound is a wide band drawn first,
+    # under the value line it used to hide behind
+    y2 = fig["layout"]["yaxis2"]
+    assert y2["rangemode"] == fig["layout"]["yaxis"]["rangemode"] == "tozero"
+    assert (y2["tickformat"], y2["ticksuffix"]) == (",.0f", "%")
+    names = [x["name"] for x in fig["data"]]
+    assert names.index("upper bound (proven)") < names.index("plan value")
+    assert fig["data"][0]["line"]["width"] > 2
     old = {**plan, "sensitivity": [{k: v for k, v in p.items() if k != "roi"} for p in points]}
     assert "ROI %" not in [x["name"] for x in json.loads(charts.sensitivity(old) or "")["data"]]
 

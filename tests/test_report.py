@@ -652,3 +652,33 @@ def test_a_model_not_corrected_for_the_season_says_how_busy_its_window_was(
         corrected = dict(training, churn_season={"cutoff": "2023-07-01", "note": None})
         assert unseasoned(st, corrected) is None
         assert unseasoned(st, {}) is None  # metrics of an older version
+
+
+def test_sensitivity_roi_axis_starts_at_zero_and_shows_the_bound() -> None:
+    """Exploratory report 6, finding 10: the plan plots' ROI axis ran from 400% to 540%, so a
+    flat 399% ROI from budget 1,091 on read as a crash to zero, and the 'upper bound' line lay
+    hidden under the plan's. The report's and ``loyalist plan``'s plots draw one panel."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from loyalist.promote.report import draw_sensitivity
+
+    sens = pd.DataFrame({"budget": [0.0, 545.0, 1091.0, 2000.0, 4000.0],
+                         "value": [0.0, 50.2, 79.4, 79.4, 79.4],
+                         "bound": [0.0, 50.3, 79.4, 79.4, 79.4],
+                         "roi": [None, 5.359, 3.994, 3.994, 3.994]})
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    draw_sensitivity(ax, sens, 2000.0, "retention value")
+    (roi,) = [a for a in fig.axes if a is not ax]
+    lo, hi = roi.get_ylim()
+    assert lo == 0 and hi > 536 and ax.get_ylim()[0] <= 0
+    ticks = [t for t in roi.get_yticks() if lo <= t <= hi]
+    assert ticks[0] == 0 and all(t % 100 == 0 for t in ticks), ticks
+    fig.canvas.draw()
+    assert [t.get_text() for t in roi.get_yticklabels()][:2] == ["0%", f"{ticks[1]:.0f}%"]
+    handles, labels = ax.get_legend().legend_handles, [
+        t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == "upper bound (proven)"
+    assert handles[0].get_linewidth() > handles[1].get_linewidth()

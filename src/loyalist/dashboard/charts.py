@@ -70,34 +70,39 @@ def allocation(plan: dict[str, Any]) -> str | None:
 
 
 def sensitivity(plan: dict[str, Any]) -> str | None:
-    """The goal value the optimizer reaches at 12 budgets, its proven bound, this plan, and
-    (second axis) the ROI of each budget's plan."""
+    """The goal value the optimizer reaches at 12 budgets, its proven bound (a wide light band
+    under the value, so it shows where they meet), this plan, and (second axis, from 0, round
+    ticks) the ROI of each budget's plan: an axis from the lowest ROI read a flat 399% as a
+    crash to zero (exploratory report 6, finding 10)."""
     pts = [p for p in plan.get("sensitivity") or [] if p.get("value") is not None]
     if not pts:
         return None
+    budgets = [p["budget"] for p in pts]
     fig = go.Figure()
-    fig.add_scatter(x=[p["budget"] for p in pts], y=[p["value"] for p in pts],
-                    mode="lines+markers", name="plan value",
+    if any(p.get("bound") is not None for p in pts):
+        fig.add_scatter(x=budgets, y=[p.get("bound") for p in pts], mode="lines",
+                        name="upper bound (proven)",
+                        line={"width": 9, "color": "rgba(99, 110, 250, 0.22)"},
+                        hovertemplate="bound %{y:,.2f}<extra></extra>")
+    fig.add_scatter(x=budgets, y=[p["value"] for p in pts],
+                    mode="lines+markers", name="plan value", line={"color": PALETTE[0]},
                     customdata=[[p.get("spend") or 0.0] for p in pts],
                     hovertemplate="budget %{x:,.0f}: value %{y:,.2f}, spend "
                                   "%{customdata[0]:,.0f}<extra></extra>")
-    if any(p.get("bound") is not None for p in pts):
-        fig.add_scatter(x=[p["budget"] for p in pts], y=[p.get("bound") for p in pts],
-                        mode="lines", name="upper bound", line={"dash": "dot"},
-                        hovertemplate="bound %{y:,.2f}<extra></extra>")
     fig.add_scatter(x=[plan["budget"]], y=[plan.get("goal_value")], mode="markers",
                     name="this plan", marker={"size": 13, "symbol": "star"},
                     hovertemplate="this plan: budget %{x:,.0f}, value %{y:,.2f}<extra></extra>")
-    fig.update_layout(xaxis_title="budget",
+    fig.update_layout(xaxis_title="budget", yaxis={"rangemode": "tozero"},
                       yaxis_title=f"expected {str(plan.get('goal', '')).replace('_', ' ')}")
     roi = [p for p in pts if p.get("roi") is not None]
-    if roi:  # ROI (net profit / spend) of the same plans, on a second axis
+    if roi:  # ROI (net profit / spend) of the same plans, on a second axis from 0
         fig.add_scatter(x=[p["budget"] for p in roi], y=[100 * p["roi"] for p in roi],
                         mode="lines+markers", name="ROI %", yaxis="y2",
                         line={"dash": "dash"},
                         hovertemplate="budget %{x:,.0f}: ROI %{y:,.0f}%<extra></extra>")
-        fig.update_layout(yaxis2={"title": "ROI %", "overlaying": "y", "side": "right",
-                                  "showgrid": False})
+        fig.update_layout(yaxis2={"title": "ROI", "overlaying": "y", "side": "right",
+                                  "showgrid": False, "rangemode": "tozero", "nticks": 6,
+                                  "tickformat": ",.0f", "ticksuffix": "%"})
     return _json(fig)
 
 

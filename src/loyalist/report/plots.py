@@ -155,22 +155,11 @@ def plan(allocation: pd.DataFrame, sensitivity: pd.DataFrame, budget: float | No
         a1.set_xlabel("expected cost")
     a1.set_title("Budget allocation")
     if len(sensitivity) and {"budget", "value"} <= set(sensitivity):
-        a2.plot(sensitivity["budget"], sensitivity["value"], marker="o", color=BLUE,
-                label="goal value")
-        if budget is not None:
-            a2.axvline(budget, ls="--", color=ORANGE, label="this plan's budget")
-        a2.set_xlabel("budget")
-        a2.set_ylabel("expected goal value")
-        handles, labels = a2.get_legend_handles_labels()
-        if "roi" in sensitivity and sensitivity["roi"].notna().any():
-            # ROI (net profit / spend) of the same plans, on its own axis
-            r = a2.twinx()
-            line = r.plot(sensitivity["budget"], 100 * sensitivity["roi"].astype(float),
-                          marker="s", ms=3, color=GREY, label="ROI")
-            r.set_ylabel("ROI %")
-            handles, labels = handles + line, labels + ["ROI (right axis)"]
-        a2.legend(handles, labels, fontsize=8)
-    a2.set_title("Budget sensitivity")
+        from loyalist.promote.report import draw_sensitivity
+
+        draw_sensitivity(a2, sensitivity, budget, "goal value")
+    else:
+        a2.set_title("Budget sensitivity")
     return _png(fig)
 
 
