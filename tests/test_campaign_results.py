@@ -20,6 +20,7 @@ from loyalist import pipeline
 from loyalist import schema as s
 from loyalist.cli.main import app
 from loyalist.errors import DataError, ParameterError
+from loyalist.evaluation.campaign import ADJUSTED_BUYERS, ADJUSTED_NOTE, PLAIN_BUYERS, interval
 from loyalist.response.data import controls_of
 from loyalist.response.results import (
     COVARIATES,
@@ -207,6 +208,14 @@ def test_the_latest_campaign_against_a_direct_count(store: Path, tmp_path: Path)
         ratios += [r[m]["interval_vs_unadjusted"] for m in METRICS]
         assert rev["total"] == pytest.approx(len(sent) * rev["per_customer"])
         assert r["buyers"]["sent_mean"] == pytest.approx((sent["orders"] > 0).mean())
+        # the plain difference in total, shown beside the adjusted one (exploratory report 6,
+        # finding 5): the shares bought, sent less held out, times the customers sent
+        bu, bought, ctl_bought = r["buyers"], sent["orders"] > 0, ctl["orders"] > 0
+        assert bu["unadjusted_total"] == pytest.approx(
+            len(sent) * (bought.mean() - ctl_bought.mean()))
+        se = len(sent) * np.sqrt(bought.var() / len(sent) + ctl_bought.var() / len(ctl))
+        assert bu["unadjusted_total_hi95"] - bu["unadjusted_total"] == pytest.approx(
+            1.959964 * se)
         assert r["redeemed"] is not None and r["cost"] >= 0
         assert r["verdict"].startswith(promo)
     # an electronics shop's customers buy seldom: the past narrows the intervals a little,
@@ -265,10 +274,22 @@ def test_the_command_writes_the_readout(store: Path, tmp_path: Path) -> None:
     table = pd.read_csv(doc["paths"]["csv"])
     assert list(table["promotion"])[-1] == "all promotions"
     assert table["sent"].iloc[-1] == sum(p["sent"] for p in doc["promotions"].values())
-    assert "Against the plan" not in Path(doc["paths"]["markdown"]).read_text()
+    markdown = Path(doc["paths"]["markdown"]).read_text()
+    assert "Against the plan" not in markdown
+    # both extra-buyers numbers, labelled, with why they can differ (exploratory report 6,
+    # finding 5: the plain shares sat beside an adjusted difference of the opposite sign)
+    assert f"| {PLAIN_BUYERS} (95%) | {ADJUSTED_BUYERS} (95%) |" in markdown
+    assert " ".join(ADJUSTED_NOTE.split()) in " ".join(markdown.split())
+    for name, row in doc["promotions"].items():
+        bu = row["buyers"]
+        assert (f"| {interval(bu, 'buyers', 'unadjusted_total')} | {interval(bu, 'buyers')} |"
+                in markdown), name
+    assert {"buyers_unadjusted_total", "buyers_unadjusted_total_lo95",
+            "buyers_total"} <= set(table.columns)
     r = CliRunner().invoke(app, ["evaluate", "campaign", "--store", str(store)])
     assert r.exit_code == 0, r.output
     assert "all promotions" in r.stdout and "±" in r.stdout
+    assert "+buyers plain" in r.stdout and "+buyers adj." in r.stdout
     # --as-of: as if the data ended the day after the second-to-last campaign
     before = doc["days"][-2]
     cut = str((pd.Timestamp(before) + pd.Timedelta(days=1)).date())

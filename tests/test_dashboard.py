@@ -281,6 +281,13 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
             want["held_out"]
         got = float(row.locator("td[data-col=revenue]").get_attribute("data-value"))
         assert got == pytest.approx(want["revenue"]["total"], rel=1e-12)
+        plain = float(row.locator("td[data-col=buyers_plain]").get_attribute("data-value"))
+        assert plain == pytest.approx(want["buyers"]["unadjusted_total"], rel=1e-12)
+    # the plain difference beside the adjusted one, each labelled (exploratory report 6, 5)
+    assert page.locator("#campaign-plain-head").inner_text() == "Extra buyers, plain difference"
+    assert page.locator("#campaign-adjusted-head").inner_text() == (
+        "Extra buyers, adjusted for how active each group was before the send")
+    assert "even in sign" in page.locator("#campaign-adjusted-note").inner_text()
     assert page.locator("#campaign-verdicts li").count() == len(latest["promotions"])
 
     # customer lookup: segment, churn and CLV as GET /customers/{id}, and the plan row

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import re
 import shutil
@@ -22,6 +23,7 @@ from conftest import line, trained_store, write_csv
 from loyalist import pipeline
 from loyalist import schema as s
 from loyalist.errors import DataError, StoreError
+from loyalist.evaluation.campaign import ADJUSTED_BUYERS, ADJUSTED_NOTE, PLAIN_BUYERS
 from loyalist.promote.catalog import gap_text
 from loyalist.report import SECTIONS
 from loyalist.report.data import mase_vs_naive
@@ -119,6 +121,11 @@ def test_every_section_with_numbers_from_the_store(built: dict[str, Any],
     rows = pd.read_csv(full["out"] / "exports" / "campaign_results.csv")
     assert list(rows["promotion"]) == [*camp["promotions"], "all promotions"]
     assert rows["revenue_total"].iloc[-1] == pytest.approx(camp["total"]["revenue"]["total"])
+    # both extra-buyers numbers, labelled, and why they can differ (exploratory report 6, 5)
+    assert rows["buyers_unadjusted_total"].iloc[-1] == pytest.approx(
+        camp["total"]["buyers"]["unadjusted_total"])
+    for words in (PLAIN_BUYERS, ADJUSTED_BUYERS, ADJUSTED_NOTE):
+        assert html.escape(words) in page, words
     assert f"<dt>sent</dt><dd>{camp['days'][0]}</dd>" in page
     assert f"{summ['incremental_revenue']:,.0f}" in page
     assert summ["promotions"][0]["rationale"] in page

@@ -275,7 +275,8 @@ class CampaignResponse(_Open):
         "Per promotion: sent, measured, held_out, and per outcome (buyers, orders, revenue, "
         "margin) sent_mean, held_out_mean, per_customer and total with _lo95/_hi95 "
         "(adjusted for the customer's own past 90 days), p_value, detectable_per_customer, "
-        "unadjusted_per_customer, interval_vs_unadjusted; cost and net (after it); "
+        "the plain difference (unadjusted_per_customer, unadjusted_total with _lo95/_hi95), "
+        "interval_vs_unadjusted; cost and net (after it); "
         "verdict; plan (with plan_id)."))
     total: dict[str, Any]
     notes: list[str]

@@ -135,7 +135,10 @@ def evaluate_campaign(
         return
     out.print(f"campaign of {', '.join(res['days'])}: purchases in the {res['window_days']} "
               f"days after each send (data to {res['data_end']}); bought %: sent / held out; "
-              "+buyers, +revenue: the effect in total ± its 95% interval", highlight=False)
+              "effects in total ± their 95% interval: +buyers plain, the plain difference of "
+              "the shares bought; +buyers adj. and +revenue, adjusted for how active each "
+              "group was before the send (the two buyers' numbers can differ, even in sign)",
+              highlight=False)
     out.print(_campaign_table(res))
     ratio = (res["total"].get("revenue") or {}).get("interval_vs_unadjusted")
     if ratio is not None:
@@ -172,17 +175,18 @@ def _campaign_table(res: dict[str, Any]) -> Table:
 
     t = Table(header_style="bold", box=box.SIMPLE, pad_edge=False, padding=(0, 1),
               collapse_padding=True)
-    for c in ("promotion", "sent", "held", "bought %", "+buyers", "+revenue"):
+    for c in ("promotion", "sent", "held", "bought %", "+buyers plain", "+buyers adj.",
+              "+revenue"):
         t.add_column(c, justify="left" if c == "promotion" else "right", no_wrap=True)
     items = [*res["promotions"].items(), (TOTAL, res["total"])]
     for i, (name, r) in enumerate(items):
         if r.get("revenue"):
             bu = r["buyers"]
             cells = [f"{100 * bu['sent_mean']:.1f} / {100 * bu['held_out_mean']:.1f}",
-                     f"{bu['total']:+,.0f} ± {bu['total_hi95'] - bu['total']:,.0f}",
+                     interval(bu, "buyers", "unadjusted_total"), interval(bu, "buyers"),
                      interval(r["revenue"], "revenue")]
         else:
-            cells = ["", "not measured", "not measured"]
+            cells = ["", "not measured", "not measured", "not measured"]
         t.add_row(name, f"{r['sent']:,}", f"{r['held_out']:,}", *cells,
                   end_section=i == len(items) - 2)
     return t

@@ -39,6 +39,7 @@ from loyalist.dashboard.auth import (
 from loyalist.dashboard.jobs import Busy, Job, JobRunner, Work, one_line, validation_message
 from loyalist.dashboard.storefiles import StoreFiles
 from loyalist.errors import LoyalistError
+from loyalist.evaluation.campaign import ADJUSTED_BUYERS, ADJUSTED_NOTE, PLAIN_BUYERS
 from loyalist.ingest import FORMATS, TABLES
 from loyalist.promote.catalog import CLEAR_GOALS, GOALS, MAX_HOLDOUT, gap_text
 from loyalist.schema import NEW_SEGMENT
@@ -132,7 +133,8 @@ def render(request: Request, template: str, status: int = 200, **ctx: Any) -> HT
         prefix=PREFIX, version=__version__, key=key, can_write=key is not None
         and key.scope == "write", css=assets.url("dashboard.css"),
         js=assets.url("dashboard.js"), plotly=assets.url("plotly"),
-        plan_button=views.PLAN_BUTTON, **ctx)
+        plan_button=views.PLAN_BUTTON, plain_buyers=PLAIN_BUYERS,
+        adjusted_buyers=ADJUSTED_BUYERS, adjusted_note=ADJUSTED_NOTE, **ctx)
     return HTMLResponse(html, status_code=status, headers={
         "Content-Security-Policy": CSP, "X-Frame-Options": "DENY"})
 

@@ -496,6 +496,8 @@ def _together(d: dict[str, Any], images: dict[str, bytes]) -> str:
 
 
 def _campaign(d: dict[str, Any], images: dict[str, bytes]) -> str:
+    from loyalist.evaluation.campaign import ADJUSTED_BUYERS, ADJUSTED_NOTE, PLAIN_BUYERS
+
     r, h = d["result"], d["headline"]
     out = [facts([("sent", ", ".join(h["days"])),
                    ("window", f"{h['window_days']} days after each send"),
@@ -507,12 +509,13 @@ def _campaign(d: dict[str, Any], images: dict[str, bytes]) -> str:
            '<p class="meta">Each promotion\'s customers sent against those held out from it '
            "on the same day; effects in total over the customers measured, with 95% "
            "intervals (one that spans 0 cannot tell the effect from chance). Every number is "
-           "in the export campaign_results.</p>",
+           f"in the export campaign_results.</p><p class=\"meta\">{_e(ADJUSTED_NOTE)}</p>",
            table(d["table"], [
                ("promotion", "promotion", text), ("sent", "sent", count),
                ("held_out", "held out", count), ("buyers_sent_mean", "bought, sent", pct),
                ("buyers_held_out_mean", "bought, held out", pct),
-               ("buyers_total", "extra buyers", num),
+               ("buyers_unadjusted_total", PLAIN_BUYERS, num),
+               ("buyers_total", ADJUSTED_BUYERS, num),
                ("revenue_total", "incr. revenue", money),
                ("revenue_total_lo95", "95% low", money),
                ("revenue_total_hi95", "95% high", money), ("net", "net after cost", money)]),

@@ -27,8 +27,11 @@ weekly buyers, 12% for a fashion shop's and 8% for an electronics shop's (buyers
 7%); against the generator's own incremental orders the error is smaller and the coverage
 kept (BENCHMARKS.md). With heavy-tailed spend on a small store one
 interval can come out a little wider. The plain difference of means is reported beside
-(``unadjusted_per_customer``) with the ratio of the interval widths
-(``interval_vs_unadjusted``).
+(``unadjusted_per_customer``, and in total ``unadjusted_total`` with its 95% interval) with
+the ratio of the interval widths (``interval_vs_unadjusted``). Every readout shows both, the
+plain difference of the shares bought beside the adjusted effect: when the groups differed
+before the send (a hold-out that happened to buy less beforehand), the two can have opposite
+signs (exploratory report 6, finding 5).
 
 Intervals are 95%, from the normal approximation: each exposure's adjusted outcome enters the
 estimate with a weight (a send +1, a control ``-sends / controls`` of its day), and the
@@ -326,7 +329,9 @@ def _estimate(coef: np.ndarray, raw: tuple[pd.DataFrame, pd.DataFrame],
             "per_customer_hi95": per + Z95 * se, "total": total,
             "total_lo95": total - Z95 * se_total, "total_hi95": total + Z95 * se_total,
             "p_value": p, "detectable_per_customer": (Z95 + Z_POWER) * se,
-            "unadjusted_per_customer": raw_total / n,
+            "unadjusted_per_customer": raw_total / n, "unadjusted_total": raw_total,
+            "unadjusted_total_lo95": raw_total - Z95 * raw_se,
+            "unadjusted_total_hi95": raw_total + Z95 * raw_se,
             "interval_vs_unadjusted": se_total / raw_se if raw_se > 0 else None,
         }
     return out
