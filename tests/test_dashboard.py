@@ -638,6 +638,9 @@ def test_customer_card_words_clv_cluster_and_a_registered_customer_without_purch
             "customer 'C3' is not in the scores at as_of 2025-12-04 (a registered customer "
             "with no purchase before that date: no scores yet)")
         assert c.get("/customers/C1", headers=api).json()["clv_horizon_days"] == 60
+        # the docs say how to show the grid's cell beside the RFM segment (finding 8)
+        doc = c.get("/openapi.json").json()["components"]["schemas"]["CustomerResponse"]
+        assert "'RF grid: At Risk'" in doc["properties"]["grid_segment"]["description"]
 
 
 def test_one_job_at_a_time(client: TestClient) -> None:

@@ -541,7 +541,7 @@ def test_segments_section_shows_the_rules_and_the_grid(full: dict[str, Any]) -> 
     order they are applied (from the scheme itself) and profiles the grid's cells."""
     import html as htmllib
 
-    from loyalist.segment.rfm import GRID10, NAMED11
+    from loyalist.segment.rfm import GRID10, NAMED11, grid_label
 
     page = full["html"]
     seg = page[page.index('id="segments"'):page.index('id="churn"')]
@@ -553,6 +553,14 @@ def test_segments_section_shows_the_rules_and_the_grid(full: dict[str, Any]) -> 
     grid = seg[seg.index('id="grid"'):]
     for r in GRID10:
         assert f'<td class="t">{htmllib.escape(r.rule)}</td>' in grid
+    # the grid's cells are labelled as its own where they share a name with a segment of
+    # other rules (exploratory report 6, finding 8); the export keeps the cells' names
+    shared = {r.name for r in GRID10} & {r.name for r in NAMED11}
+    assert {"At Risk", "Can't Lose Them", "Champions"} <= shared
+    for name in shared:
+        assert f'<td class="t">{htmllib.escape(grid_label(name))}</td>' in grid, name
+        assert f'<td class="t">{htmllib.escape(name)}</td>' not in grid, name
+    assert "RF grid:" not in seg[:seg.index('id="grid"')]
     exported = pd.read_csv(full["out"] / "exports" / "segments_grid.csv")
     scores = pd.read_csv(full["out"] / "exports" / "scores.csv")
     assert exported["customers"].sum() == len(scores)

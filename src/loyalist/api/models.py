@@ -78,12 +78,15 @@ class ProductResponse(_Open):
 class CustomerResponse(BaseModel):
     customer_id: str
     as_of: datetime = Field(description="The scores' cutoff date.")
-    segment: str | None = Field(None, description="RFM segment.")
+    segment: str | None = Field(None, description="RFM segment (the 11 named segments "
+                                "unless the models were trained with the grid).")
     r_score: int | None = None
     f_score: int | None = None
     m_score: int | None = None
-    grid_segment: str | None = Field(None, description="Cell of the 10-cell recency x "
-                                                       "frequency grid.")
+    grid_segment: str | None = Field(None, description=(
+        "Cell of the 10-cell recency x frequency grid. Some cells share a name with an RFM "
+        "segment but not its rule (At Risk, Can't Lose Them, Champions): show it beside "
+        "`segment` labelled as the grid's, e.g. 'RF grid: At Risk'."))
     cluster_name: str | None = None
     churn_probability: float | None = None
     churn_tier: str | None = None

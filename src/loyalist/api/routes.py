@@ -98,8 +98,10 @@ def health(gate: Gate) -> Any:
 @reader.get("/customers/{customer_id}", response_model=CustomerResponse, tags=["customers"],
             responses=_errors(404))
 def customer(customer_id: CustomerId, gate: Gate) -> Any:
-    """A customer's segment, RFM, churn, CLV with interval, offer in the latest plan and top
-    products (from the latest scores, plan and recommendations)."""
+    """A customer's RFM segment and recency x frequency grid cell (``grid_segment``; some
+    cells share a segment's name with other rules: label it as the grid's, "RF grid: At
+    Risk"), churn, expected spend over ``clv_horizon_days`` with its 80% range, offer in the
+    latest plan and top products (from the latest scores, plan and recommendations)."""
     with gate.read() as r:
         return reads.customer(r, customer_id)
 

@@ -17,6 +17,7 @@ import pandas as pd
 from loyalist import __version__
 from loyalist.evaluation.clv_check import BASELINE_MARGIN
 from loyalist.report.data import SECTIONS, Report
+from loyalist.segment.rfm import grid_label
 
 __all__ = ["render_html"]
 
@@ -230,13 +231,21 @@ def _segments(d: dict[str, Any], images: dict[str, bytes]) -> str:
     if "grid" in d:
         out += ['<h3 id="grid">Recency x frequency grid (10 cells)</h3>',
                 "<p>The same customers in the common 10-cell grid of R and F scores "
-                "(<code>grid_segment</code> in the scores).</p>",
-                table(d["grid"], profile_cols("cell")), table(d["grid_rules"], RULE_COLS)]
+                "(<code>grid_segment</code> in the scores). Some cells share a name with a "
+                "segment above but not its rule, so they are shown as "
+                f"&ldquo;{_e(grid_label('At Risk'))}&rdquo;.</p>",
+                table(_grid_labelled(d["grid"]), profile_cols("cell")),
+                table(_grid_labelled(d["grid_rules"]), RULE_COLS)]
     if "clusters" in d:
         out += ["<h3>Clusters</h3>", "<p>k-means clusters on scaled log features, named from "
                 "their profiles.</p>", table(d["clusters"], profile_cols("cluster")),
                 img(images, "clusters", "share of customers and revenue per cluster")]
     return "".join(out)
+
+
+def _grid_labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its grid cells' names as shown beside the named segments."""
+    return frame.assign(segment=frame["segment"].map(grid_label))
 
 
 CHURN_EVAL: list[tuple[str, str, Fmt]] = [

@@ -64,8 +64,8 @@ import pandas as pd
 from loyalist import schema as s
 from loyalist.errors import DataError, NotFittedError, ParameterError
 
-__all__ = ["GRID10", "NAMED11", "SCHEMES", "SEGMENT_NAMES", "RFMScorer", "SegmentRule",
-           "assign_segments", "rank_scores", "rule_table"]
+__all__ = ["GRID10", "GRID_PREFIX", "NAMED11", "SCHEMES", "SEGMENT_NAMES", "RFMScorer",
+           "SegmentRule", "assign_segments", "grid_label", "rank_scores", "rule_table"]
 
 Cond = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
@@ -140,6 +140,17 @@ GRID10: tuple[SegmentRule, ...] = (
     SegmentRule("Hibernating", "R 1-2 and F 1-2", "bought rarely and long ago",
                 lambda r, f, m: (r <= 2) & (f <= 2)),
 )
+
+#: how a grid cell is shown where the 11 named segments are shown too: "At Risk", "Can't
+#: Lose Them" and "Champions" are in both with other rules (exploratory report 6, finding 8).
+#: A display label only: the scores keep the cell's own name in ``grid_segment``.
+GRID_PREFIX = "RF grid: "
+
+
+def grid_label(name: str) -> str:
+    """A grid cell's name as shown beside the named segments: "RF grid: At Risk"."""
+    return f"{GRID_PREFIX}{name}"
+
 
 SCHEMES: dict[str, tuple[SegmentRule, ...]] = {"named11": NAMED11, "grid10": GRID10}
 #: every segment name a scheme can give, each once, in the schemes' order
