@@ -257,7 +257,11 @@ READABLE = re.compile(
     r"|(, on \d+ different days)?, (on average )?\d+ days? apart)?"
     r"|a new customer \(first purchase \d+ days? ago\)|a customer for \d+ days?"
     r"|(low|high) spend: [\d,]+ spent in total, [\d,]+ per order on average \(typical "
-    r"customer [\d,]+\)|bought \d+ distinct products? \(typical customer \d+\)"
+    r"customer [\d,]+\)"
+    r"|above-typical spend, which the model links with leaving: [\d,]+ spent in total, "
+    r"[\d,]+ per order on average \(typical customer [\d,]+\)"
+    r"|few but large orders: \d+ orders? of [\d,]+ on average \(typical customer \d+ "
+    r"orders of [\d,]+\)|bought \d+ distinct products? \(typical customer \d+\)"
     r"|no returns|returned \d+% of the value bought"
     r"|orders mostly around \d+:00, \d+% at weekends)$")
 
@@ -316,6 +320,21 @@ def test_phrases_by_hand() -> None:
     money = {"monetary_total": 85.0, "aov_mean": 43.0, "_typical_monetary_total": 650.0}
     assert phrase("value", money) == ("low spend: 85 spent in total, 43 per order on average "
                                       "(typical customer 650)")
+    assert phrase("value", money, raises=True) == phrase("value", money)
+    # exploratory report 6, finding 15: "high spend" listed as why the risk is high read as
+    # "they leave because they spend a lot"; as a risk it says what the model saw
+    big = {"monetary_total": 900.0, "aov_mean": 450.0, "orders": 2, "_typical_orders": 6.0,
+           "_typical_aov_mean": 110.0, "_typical_monetary_total": 650.0}
+    assert phrase("value", big) == ("high spend: 900 spent in total, 450 per order on average "
+                                    "(typical customer 650)")  # as "low risk: ..."
+    assert phrase("value", big, raises=True) == (
+        "few but large orders: 2 orders of 450 on average (typical customer 6 orders of 110)")
+    many = {**big, "orders": 8}
+    assert phrase("value", many, raises=True) == (
+        "above-typical spend, which the model links with leaving: 900 spent in total, 450 "
+        "per order on average (typical customer 650)")
+    old_model = {k: v for k, v in big.items() if k != "_typical_orders"}  # saved before
+    assert phrase("value", old_model, raises=True).startswith("above-typical spend")
 
 
 def test_explain_ranks_grouped_contributions() -> None:

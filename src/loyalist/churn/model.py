@@ -132,7 +132,8 @@ class ChurnModel:
         self.base_rate_ = float(y.mean())
         latest = (cut == cut.max()).to_numpy()
         self.typical_ = {c: float(np.nanmedian(x.loc[latest, c]))
-                         for c in ("monetary_total", "distinct_products")}
+                         for c in ("monetary_total", "distinct_products", "orders", "aov_mean")
+                         if c in x}
         cal = self._calibrate(fit.holdout_pred)
         self.season_shift_, self.season_cutoff_, self.season_note_ = season_shift(
             lambda rows: self._calibrate(self.booster_.predict_proba(x.loc[rows])[:, 1]),

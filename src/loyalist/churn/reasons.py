@@ -120,6 +120,25 @@ def _value(r: Row) -> str:
     return f"{level} spend: {text} (typical customer {_num(typ)})"
 
 
+def _value_raising(r: Row) -> str:
+    """The spend group as a reason the risk is *higher*: "high spend" read as "they will leave
+    because they spend a lot" (exploratory report 6, finding 15). Above-typical spend is
+    worded as what the model saw: few but large orders when the customer has fewer orders
+    than typical at a larger basket, else above-typical spend the model links with leaving.
+    Low spend reads as a reason as it is."""
+    m, typ = float(r["monetary_total"]), _typical(r, "monetary_total")
+    if typ is None or m < typ:
+        return _value(r)
+    n, aov = r.get("orders"), float(r["aov_mean"])
+    typ_n, typ_aov = _typical(r, "orders"), _typical(r, "aov_mean")
+    if not (_missing(n) or typ_n is None or typ_aov is None) and n < typ_n and aov > typ_aov:
+        k = int(n)
+        return (f"few but large orders: {k} order{'s' if k != 1 else ''} of {_num(aov)} on "
+                f"average (typical customer {typ_n:.0f} orders of {_num(typ_aov)})")
+    return (f"above-typical spend, which the model links with leaving: {_num(m)} spent in "
+            f"total, {_num(aov)} per order on average (typical customer {_num(typ)})")
+
+
 def _breadth(r: Row) -> str:
     n = int(r["distinct_products"])
     text = f"bought {n} distinct product{'s' if n != 1 else ''}"
@@ -167,14 +186,19 @@ def _missing(v: object) -> bool:
         return True
 
 
-def phrase(group: str, row: Row) -> str:
-    """The readable reason of ``group`` for one customer's feature values; a value the
+#: phrases of a group when it raises the risk, where :data:`PHRASES`' would read as a cause
+RAISING: dict[str, Callable[[Row], str]] = {"value": _value_raising}
+
+
+def phrase(group: str, row: Row, *, raises: bool = False) -> str:
+    """The readable reason of ``group`` for one customer's feature values (``raises``: the
+    group pushes the risk up, so the words say what the model saw in them); a value the
     reason would quote that is missing (NaN, e.g. features joined onto a customer list) makes
     it say what the reason is about without a number."""
     cols, about = PHRASE_VALUES[group]
     if any(_missing(row.get(c)) for c in cols):
         return f"{about} (not known for this customer)"
-    return PHRASES[group](row)
+    return (RAISING.get(group, PHRASES[group]) if raises else PHRASES[group])(row)
 
 
 def group_contributions(contrib: np.ndarray, columns: Sequence[str]) -> pd.DataFrame:
@@ -206,7 +230,7 @@ def explain(contrib: np.ndarray, columns: Sequence[str], values: pd.DataFrame, *
     for i, row in enumerate(records):
         picks = [j for j in order[i, :top] if g[i, j] > 0]
         if picks:
-            out.append([phrase(names[j], row) for j in picks])
+            out.append([phrase(names[j], row, raises=True) for j in picks])
         else:
             j = int(np.argmin(g[i]))
             out.append([f"low risk: {phrase(names[j], row)}"])
