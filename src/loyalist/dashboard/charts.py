@@ -101,7 +101,8 @@ def sensitivity(plan: dict[str, Any]) -> str | None:
                         line={"dash": "dash"},
                         hovertemplate="budget %{x:,.0f}: ROI %{y:,.0f}%<extra></extra>")
         fig.update_layout(yaxis2={"title": "ROI", "overlaying": "y", "side": "right",
-                                  "showgrid": False, "rangemode": "tozero", "nticks": 6,
+                                  "showgrid": False, "rangemode": "tozero", "tickmode": "auto",
+                                  "nticks": 6,
                                   "tickformat": ",.0f", "ticksuffix": "%"})
     return _json(fig)
 

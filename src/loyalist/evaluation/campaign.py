@@ -96,8 +96,8 @@ def campaign_png(res: dict[str, Any]) -> bytes | None:
     axes = fig.subplots(1, 2)
     y = np.arange(len(rows))[::-1]
     for ax, m, title in ((axes[0], "revenue", "incremental revenue (total, adjusted)"),
-                         (axes[1], "buyers", "extra buyers per 100 customers sent,\nadjusted "
-                          "for how active each group was before the send")):
+                         (axes[1], "buyers", "extra buyers per 100 sent (bars: adjusted for\n"
+                          "how active each group was before the send)")):
         k = 100.0 if m == "buyers" else 1.0
         key = "per_customer" if m == "buyers" else "total"
         mid = np.array([r[m][key] for _, r in rows]) * k
@@ -123,8 +123,8 @@ def campaign_png(res: dict[str, Any]) -> bytes | None:
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}" if abs(v) >= 100
                                                    else f"{v:g}"))
         ax.set_yticks(y, [p for p, _ in rows] if ax is axes[0] else [""] * len(rows))
-        ax.set_title(title)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8, loc="best")
     fig.suptitle(f"Campaign of {_days(res['days'])}: sent vs held out, "
                  f"{res['window_days']}-day window")
     fig.tight_layout()
