@@ -443,7 +443,8 @@ def test_load_keeps_customer_sales_before_as_of(tmp_path: Path) -> None:
     with Store(path, read_only=True) as st:
         lines, catalog = load(st, "2024-02-15")
         later, _ = load(st, "2024-02-01", horizon_days=14)
-    assert set(lines.columns) == {"customer_id", "order_id", "ordered_at", "product_id"}
+    assert set(lines.columns) == {"customer_id", "order_id", "ordered_at", "product_id",
+                                  "returned"}
     assert not {"g1", "r1", "s1"} & set(lines.order_id)  # guest, return, postage
     assert lines.ordered_at.max() < pd.Timestamp("2024-02-15") and len(later) == len(lines)
     assert catalog.loc["p1", "description"].startswith("w")
@@ -748,3 +749,74 @@ def test_products_no_one_bought_lately_are_not_recommended(tmp_path: Path) -> No
                        n_warm_items=train.n_warm_items)
     old_code = train.items.get_loc("OLD")
     assert (every == old_code).any() and not (served == old_code).any()
+
+
+def _returns_store(tmp: Path) -> Path:
+    """20 regular customers buying A-D, and three who sent A back: x1 in full (a return
+    order), x2 in part (2 bought, 1 returned; B returned only after 2024-02-01), x3 whose only
+    order was cancelled 16 minutes later (Online Retail's customer 12346)."""
+    rows = [line(order=f"o{i}{p}", product=p, customer=f"k{i:02d}",
+                 when=f"2024-01-{1 + (i + j) % 28:02d} 10:00:00")
+            for i in range(20) for j, p in enumerate("ABCD")]
+    rows += [line(order="r1", product="A", customer="x1", when="2024-01-10 10:00:00"),
+             line(order="r1", product="B", customer="x1", when="2024-01-10 10:00:00"),
+             line(order="r2", product="A", qty=-1, customer="x1", when="2024-01-12 10:00:00"),
+             line(order="p1", product="A", qty=2, customer="x2", when="2024-01-10 10:00:00"),
+             line(order="p2", product="A", qty=-1, customer="x2", when="2024-01-12 10:00:00"),
+             line(order="f1", product="B", customer="x2", when="2024-01-25 10:00:00"),
+             line(order="f2", product="B", qty=-1, customer="x2", when="2024-02-05 10:00:00"),
+             line(order="u1", product="A", qty=5, customer="x3", when="2024-01-20 10:00:00"),
+             line(order="u2", product="A", qty=-5, customer="x3", when="2024-01-20 10:16:00")]
+    path = tmp / "s.duckdb"
+    with Store(path) as st:
+        ingest_files(st, [write_csv(tmp / "t.csv", rows)], loaded_at=LOADED_AT)
+        st.con.execute("UPDATE transactions SET line_kind = 'cancellation' "
+                       "WHERE order_id = 'u2'")
+        kinds = st.query("SELECT order_id, line_kind FROM transactions WHERE quantity < 0 "
+                         "ORDER BY 1")
+    assert kinds.line_kind.tolist() == ["return", "return", "return", "cancellation"]
+    return path
+
+
+def test_a_product_sent_back_in_full_is_neither_bought_nor_recommended(tmp_path: Path
+                                                                       ) -> None:
+    """Exploratory report 6, finding 4: returns were dropped instead of cancelling the
+    purchase they undo, so 254 of a fashion store's recommendations were products the
+    customer had bought and returned ("they bought it before"), and Online Retail's 12346
+    got their cancelled order's product first. A return nets out the purchase before
+    as_of; a product returned in part still counts as bought; a later return changes
+    nothing."""
+    path = _returns_store(tmp_path)
+    with Store(path, read_only=True) as st:
+        lines, _ = load(st, "2024-02-01")
+        early, _ = load(st, "2024-01-11")  # before x1's return: nothing is known of it
+        data = Interactions.from_store(st, "2024-02-01")
+    flagged = lines.loc[lines.returned, ["customer_id", "product_id"]]
+    assert sorted(map(tuple, flagged.to_numpy())) == [("x1", "A"), ("x3", "A")]
+    assert not early.returned.any()
+    assert sorted(map(tuple, data.returned.to_numpy())) == [("x1", "A"), ("x3", "A")]
+    assert "x3" not in data.customers  # their only order was cancelled: a new customer
+    bought = {(data.customers[u], data.items[i]) for u, i in zip(
+        data.events.user, data.events.item, strict=True)}
+    assert ("x1", "A") not in bought and {("x1", "B"), ("x2", "A"), ("x2", "B")} <= bought
+    same = Interactions.from_lines(lines, as_of="2024-02-01")
+    assert same.returned.equals(data.returned) and len(same.events) == len(data.events)
+    for method in ("popularity", "history", "itemknn", "als", "content", "hybrid"):
+        model = make_model(method).fit(data)
+        items, _ = model.recommend(["x1", "x3", "x2"], 4)
+        assert "A" not in items[:2].ravel() and items[0, 3] is None, method
+        assert "A" in items[2], method  # x2 kept one
+    res = rec_cli.run_recommend(path, "2024-02-01", ["x1", "x3"], tmp_path / "out", 4,
+                                "hybrid")
+    assert any(n.startswith("2 products customers bought and sent back in full")
+               for n in res["notes"])
+    recs = pd.read_csv(tmp_path / "out" / "recommendations.csv")
+    assert recs.merge(flagged).empty and (recs.customer_id == "x3").sum() == 3
+    # the evaluation's test window is netted with its own returns: x3's cancelled order
+    # is no test purchase, and x2's return on 02-05 undoes the 01-25 purchase only in a
+    # window that holds it
+    for days, kept in ((20, True), (30, False)):
+        with Store(path, read_only=True) as st:
+            window, _ = load(st, "2024-01-15", horizon_days=days)
+        test = set(map(tuple, temporal_split(window, "2024-01-15", days)[1].to_numpy()))
+        assert ("x3", "A") not in test and (("x2", "B") in test) == kept

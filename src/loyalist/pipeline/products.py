@@ -166,6 +166,10 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
         notes.append(f"{repeat:.1%} of the products customers bought were bought again in "
                      f"another order (< {MIN_REPEAT_SHARE:.0%}): products a customer already "
                      "bought are left out, as with --new-only")
+    if len(data.returned):
+        notes.append(f"{len(data.returned):,} products customers bought and sent back in full "
+                     "(returned or cancelled) count as not bought and are not recommended to "
+                     "them")
     on_sale = data.on_sale()
     candidates = None
     if n <= on_sale.sum() < data.n_warm_items:

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError, is_whole_number
-from loyalist.recommend.interactions import Interactions
+from loyalist.recommend.interactions import RETURNED, Interactions
 from loyalist.recommend.ranking import Recommender
 
 log = logging.getLogger(__name__)
@@ -198,13 +198,16 @@ def code_metrics(idx: np.ndarray, truth_rows: sp.csr_matrix, k: int, *,
 def temporal_split(lines: pd.DataFrame, as_of: pd.Timestamp | str, test_days: int = 30, *,
                    catalog: pd.DataFrame | None = None) -> tuple[Interactions, pd.DataFrame]:
     """Train interactions (``ordered_at < as_of``) and test pairs (customer_id, product_id) in
-    ``[as_of, as_of + test_days)``."""
+    ``[as_of, as_of + test_days)``; with the column ``returned`` (:func:`.interactions.load`),
+    a product sent back in full is no test purchase either."""
     if not is_whole_number(test_days) or test_days < 1:
         raise ParameterError(f"test_days = {test_days!r} is impossible; use an integer >= 1")
     ts = pd.Timestamp(as_of)
     when = pd.to_datetime(lines[s.ORDERED_AT])
     train = lines[when < ts]
     test = lines[(when >= ts) & (when < ts + pd.Timedelta(days=test_days))]
+    if RETURNED in test:
+        test = test[~test[RETURNED].fillna(False).astype(bool)]
     if train.empty:
         raise DataError(f"no purchase before as_of {ts.date()}; choose a later as_of")
     if test.empty:
@@ -239,13 +242,14 @@ def rank_codes(model: Recommender, rows: np.ndarray, depth: int, *, exclude_purc
                n_warm_items: int, on_sale: np.ndarray | None = None) -> np.ndarray:
     """Item codes of each customer's top ``depth`` among the warm items (catalogue order of
     the training interactions the model was fitted on), and only those ``on_sale`` (a mask
-    over the items) when given."""
+    over the items) when given; never one the customer sent back in full, as served."""
     mask = np.zeros(len(model.items_), dtype=bool)
     mask[:n_warm_items] = True
     if on_sale is not None:
         mask &= on_sale
     out = np.empty((len(rows), depth), dtype=np.int64)
-    for start, idx, _ in model._ranked_blocks(rows, depth, exclude_purchased, mask):
+    sent_back = model._returner_rows(model.customers_[rows])
+    for start, idx, _ in model._ranked_blocks(rows, depth, exclude_purchased, mask, sent_back):
         out[start:start + len(idx)] = idx
     return out
 

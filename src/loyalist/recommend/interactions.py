@@ -5,12 +5,23 @@ An interaction is a distinct (customer, order, product) purchase: quantities are
 purpose, so a wholesaler's 480 units and a household's 2 count as one purchase each (quantity
 scales differ by orders of magnitude between customers and would let a few accounts dominate
 every co-occurrence). Repeated purchases of a product in different orders count again.
+
+A return cancels the purchase it undoes. Returns and cancellations are stored as lines of
+their own with a negative quantity (see the ingest rules ``return`` and ``cancellation``), so
+per customer and product the sold quantity is netted with them: a product whose net quantity
+is <= 0 was sent back in full, and its purchases are neither interactions nor "bought
+before"; the customer is never recommended it (:attr:`Interactions.returned`). A product
+returned in part (net > 0) counts as bought, in every order it was bought in: the customer
+kept some, which says as much about their taste as a purchase kept whole, and which of its
+orders the return undid is not recorded. Only lines before ``as_of`` are netted, so a
+return after ``as_of`` changes nothing the models see (the evaluation's test window is netted
+on its own, with its own returns).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import numpy as np
@@ -26,6 +37,9 @@ log = logging.getLogger(__name__)
 __all__ = ["Interactions", "decay_weights", "load"]
 
 LINE_COLUMNS = (s.CUSTOMER_ID, s.ORDER_ID, s.ORDERED_AT, s.PRODUCT_ID)
+#: the optional column of ``lines`` flagging a purchase of a product the customer sent back
+#: in full (:func:`load`)
+RETURNED = "returned"
 CATALOG_COLUMNS = (s.CATEGORY, s.DESCRIPTION, s.PRICE)
 
 
@@ -43,8 +57,10 @@ def load(store: Store, as_of: pd.Timestamp | datetime | date | str, *, horizon_d
     - ``lines``: one row per distinct (customer, order, product) purchase with
       ``ordered_at < as_of + horizon_days`` (``horizon_days=0``: training data only; the
       evaluation asks for the test window too and splits it off itself). Only customer lines
-      (``NOT is_guest``) of kind ``sale`` with a positive quantity: cancellations, returns,
-      postage and fees are out.
+      (``NOT is_guest``) of kind ``sale`` with a positive quantity: postage and fees are out.
+      ``returned`` is True on the purchases of a product the customer sent back in full
+      (net quantity <= 0 after returns and cancellations; netted before ``as_of`` and, for
+      the lines from ``as_of`` on, within those: see the module docstring).
     - ``catalog``: one row per product known before ``as_of`` (indexed by ``product_id``):
       ``category`` (most frequent), ``description`` (the latest), ``price`` (median unit price)
       from sale lines before ``as_of`` (guest lines included: they describe the product), then
@@ -56,19 +72,35 @@ def load(store: Store, as_of: pd.Timestamp | datetime | date | str, *, horizon_d
         raise ParameterError(f"horizon_days {horizon_days!r} is impossible; use an integer >= 0")
     store.require(s.T_TRANSACTIONS)
     end = ts + pd.Timedelta(days=horizon_days)
-    lines = store.query(
-        f"""SELECT {s.CUSTOMER_ID}, {s.ORDER_ID}, min({s.ORDERED_AT}) AS {s.ORDERED_AT},
-                   {s.PRODUCT_ID}
-            FROM {s.T_TRANSACTIONS}
-            WHERE NOT {s.IS_GUEST} AND {s.LINE_KIND} = 'sale' AND {s.QUANTITY} > 0
-              AND {s.ORDERED_AT} < ?
-            GROUP BY {s.CUSTOMER_ID}, {s.ORDER_ID}, {s.PRODUCT_ID}""",
-        [end.to_pydatetime()])
+    lines = store.query(_purchases_sql(),
+                        {"as_of": ts.to_pydatetime(), "end": end.to_pydatetime()})
     catalog = _catalog(store, ts)
     lines[s.ORDERED_AT] = pd.to_datetime(lines[s.ORDERED_AT])
     log.info("loaded %d purchases of %d customers, %d catalogue products before %s",
              len(lines), lines[s.CUSTOMER_ID].nunique(), len(catalog), end)
     return lines, catalog
+
+
+def _purchases_sql() -> str:
+    """The customer sale lines before ``$end`` as distinct (customer, order, product)
+    purchases with their flag ``returned``: the customer's net quantity of the product (sales
+    less returns and cancellations, stored negative) is <= 0, netted on the lines before
+    ``$as_of`` for a purchase before it and on those from ``$as_of`` to ``$end`` for one in
+    that window, so no later line changes a purchase's flag."""
+    cid, oid, pid, at = s.CUSTOMER_ID, s.ORDER_ID, s.PRODUCT_ID, s.ORDERED_AT
+    customer = (f"NOT {s.IS_GUEST} AND {at} < $end AND {cid} IS NOT NULL "
+                f"AND {pid} IS NOT NULL AND {at} IS NOT NULL")
+    return f"""
+        WITH net AS (
+            SELECT {cid}, {pid}, {at} >= $as_of AS later, sum({s.QUANTITY}) <= 0 AS returned
+            FROM {s.T_TRANSACTIONS}
+            WHERE {customer} AND {s.LINE_KIND} IN ('sale', 'return', 'cancellation')
+            GROUP BY ALL)
+        SELECT {cid}, {oid}, min({at}) AS {at}, {pid}, bool_and(returned) AS {RETURNED}
+        FROM {s.T_TRANSACTIONS} JOIN net USING ({cid}, {pid})
+        WHERE {customer} AND {s.LINE_KIND} = 'sale' AND {s.QUANTITY} > 0
+          AND net.later = ({at} >= $as_of)
+        GROUP BY {cid}, {oid}, {pid}"""
 
 
 def _catalog(store: Store, ts: pd.Timestamp) -> pd.DataFrame:
@@ -100,6 +132,13 @@ def decay_weights(age_days: np.ndarray, half_life_days: float | None) -> np.ndar
     return np.exp2(-np.asarray(age_days, dtype=np.float64) / float(half_life_days))
 
 
+def _pairs(customer_ids: object, product_ids: object) -> pd.DataFrame:
+    """Distinct (customer_id, product_id) pairs as text."""
+    return pd.DataFrame({s.CUSTOMER_ID: np.asarray(customer_ids, dtype=object).astype(str),
+                         s.PRODUCT_ID: np.asarray(product_ids, dtype=object).astype(str)}
+                        ).drop_duplicates(ignore_index=True)
+
+
 @dataclass(frozen=True, eq=False)
 class Interactions:
     """Purchases indexed for matrix work, with the cutoff they were observed at.
@@ -108,6 +147,9 @@ class Interactions:
     ``user`` (into ``customers``), ``item`` (into ``items``), ``order`` and ``age_days``
     (``as_of - ordered_at`` in days, > 0). ``items`` is every product with a purchase plus any
     catalogue product without one (cold items, at the end); ``catalog`` is aligned to ``items``.
+    ``returned`` holds the (customer_id, product_id) pairs the customer bought and sent back
+    in full before ``as_of``: not in ``events``, and never recommended to that customer (who
+    may have no other purchase, so ids rather than codes).
     """
 
     events: pd.DataFrame
@@ -116,11 +158,14 @@ class Interactions:
     catalog: pd.DataFrame
     as_of: pd.Timestamp
     n_warm_items: int
+    returned: pd.DataFrame = field(default_factory=lambda: _pairs([], []))
 
     @classmethod
     def from_lines(cls, lines: pd.DataFrame, *, as_of: pd.Timestamp | datetime | str | None = None,
                    catalog: pd.DataFrame | None = None) -> Interactions:
-        """Index purchase ``lines`` (``customer_id, order_id, ordered_at, product_id``).
+        """Index purchase ``lines`` (``customer_id, order_id, ordered_at, product_id``, and
+        optionally ``returned``: the lines :func:`load` flags as a product sent back in full,
+        kept out of the purchases and listed in :attr:`returned`).
 
         ``as_of`` is the reference time for ages and decay (default: the day after the last
         line; lines at or after ``as_of`` are an error, not silently dropped). Time-zone-aware
@@ -133,7 +178,7 @@ class Interactions:
         if lines.empty:
             raise DataError("interactions: no purchase lines to fit on; choose a later as_of "
                             "or load transactions first")
-        frame = lines.loc[:, list(LINE_COLUMNS)].dropna(
+        frame = lines.loc[:, [*LINE_COLUMNS, *[c for c in (RETURNED,) if c in lines]]].dropna(
             subset=[s.CUSTOMER_ID, s.PRODUCT_ID, s.ORDERED_AT])
         if len(frame) < len(lines):
             log.info("interactions: dropped %d of %d lines without customer, product or date",
@@ -150,6 +195,13 @@ class Interactions:
             ex = frame.loc[late, s.ORDER_ID].iloc[0]
             raise DataError(f"interactions: {int(late.sum())} of {len(frame)} lines are at or "
                             f"after as_of {ts}, e.g. order_id {ex}; split by time first")
+        returned = frame.pop(RETURNED).fillna(False).astype(bool) if RETURNED in frame \
+            else pd.Series(False, index=frame.index)
+        sent_back = _pairs(frame.loc[returned, s.CUSTOMER_ID], frame.loc[returned, s.PRODUCT_ID])
+        frame, when = frame[~returned], when[~returned]
+        if frame.empty:
+            raise DataError("interactions: every purchase line was returned in full; there is "
+                            "nothing to fit on")
         cust_codes, customers = pd.factorize(frame[s.CUSTOMER_ID].astype(str), sort=True)
         item_codes, items = pd.factorize(frame[s.PRODUCT_ID].astype(str), sort=True)
         order_codes, _ = pd.factorize(frame[s.ORDER_ID].astype(str))
@@ -158,7 +210,7 @@ class Interactions:
             "order": order_codes.astype(np.int64),
             "age_days": ((ts - when).dt.total_seconds().to_numpy() / 86400.0),
         }).drop_duplicates(["user", "order", "item"], ignore_index=True)
-        return cls._indexed(events, customers, items, catalog, ts)
+        return cls._indexed(events, customers, items, catalog, ts, sent_back)
 
     @classmethod
     def from_store(cls, store: Store, as_of: pd.Timestamp | datetime | date | str
@@ -174,15 +226,14 @@ class Interactions:
         store.require(s.T_TRANSACTIONS)
         con = store.con
         cid, oid, pid, at = s.CUSTOMER_ID, s.ORDER_ID, s.PRODUCT_ID, s.ORDERED_AT
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE __rec_lines AS
-                SELECT {cid}, {oid}, {pid}, min({at}) AS {at}
-                FROM {s.T_TRANSACTIONS}
-                WHERE NOT {s.IS_GUEST} AND {s.LINE_KIND} = 'sale' AND {s.QUANTITY} > 0
-                  AND {at} < ? AND {cid} IS NOT NULL AND {pid} IS NOT NULL
-                  AND {at} IS NOT NULL
-                GROUP BY {cid}, {oid}, {pid}""", [ts.to_pydatetime()])
+        at_ts = ts.to_pydatetime()
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __rec_all AS {_purchases_sql()}",
+                    {"as_of": at_ts, "end": at_ts})
         try:
+            sent_back = con.sql(f"SELECT DISTINCT {cid}, {pid} FROM __rec_all WHERE {RETURNED}"
+                                ).df()
+            con.execute("CREATE OR REPLACE TEMP TABLE __rec_lines AS "
+                        f"SELECT * FROM __rec_all WHERE NOT {RETURNED}")
             for key, col in (("user", cid), ("item", pid)):
                 con.execute(
                     f"""CREATE OR REPLACE TEMP TABLE __rec_{key} AS
@@ -203,7 +254,7 @@ class Interactions:
                     ORDER BY user, item, "order" """,
                 params=[ts.to_pydatetime()]).fetchnumpy()
         finally:
-            for name in ("lines", "user", "item", "order"):
+            for name in ("all", "lines", "user", "item", "order"):
                 con.execute(f"DROP TABLE IF EXISTS __rec_{name}")
         events = pd.DataFrame({
             "user": np.asarray(cols["user"], dtype=np.int32),
@@ -214,11 +265,13 @@ class Interactions:
         log.info("coded %d purchases of %d customers, %d catalogue products before %s",
                  len(events), len(customers), len(catalog), ts)
         return cls._indexed(events, np.asarray(customers, dtype=object),
-                            np.asarray(items, dtype=object), catalog, ts)
+                            np.asarray(items, dtype=object), catalog, ts,
+                            _pairs(sent_back[cid], sent_back[pid]))
 
     @classmethod
     def _indexed(cls, events: pd.DataFrame, customers: object, items: object,
-                 catalog: pd.DataFrame | None, ts: pd.Timestamp) -> Interactions:
+                 catalog: pd.DataFrame | None, ts: pd.Timestamp, returned: pd.DataFrame
+                 ) -> Interactions:
         """Attach the id indexes and the catalogue (cold items after the bought ones)."""
         items = pd.Index(items, name=s.PRODUCT_ID)
         n_warm = len(items)
@@ -235,7 +288,7 @@ class Interactions:
                 cat[col] = np.nan if col == s.PRICE else None
         return cls(events=events, customers=pd.Index(customers, name=s.CUSTOMER_ID),
                    items=items, catalog=cat.loc[:, list(CATALOG_COLUMNS)], as_of=ts,
-                   n_warm_items=n_warm)
+                   n_warm_items=n_warm, returned=returned)
 
     # --- shape ---------------------------------------------------------------------------
     @property
@@ -296,6 +349,17 @@ class Interactions:
         return sp.csr_matrix((np.maximum(ev.to_numpy(), 1e-6), (u, i)),
                              shape=(self.n_customers, self.n_items))
 
+    def returns(self) -> tuple[pd.Index, sp.csr_matrix]:
+        """The customers of :attr:`returned` and, per customer (row), the ``items`` they sent
+        back in full (1), for excluding them from the customer's list."""
+        customers, rows = np.unique(self.returned[s.CUSTOMER_ID].to_numpy(dtype=str),
+                                    return_inverse=True)
+        cols = self.item_columns(self.returned[s.PRODUCT_ID])
+        known = cols >= 0
+        m = sp.csr_matrix((np.ones(known.sum(), dtype=np.float32), (rows[known], cols[known])),
+                          shape=(len(customers), self.n_items))
+        return pd.Index(customers, dtype=object, name=s.CUSTOMER_ID), m
+
     def customer_rows(self, customer_ids: object) -> np.ndarray:
         """Row code per id; -1 for a customer without a purchase here (cold start)."""
         ids = pd.Index(np.asarray(customer_ids, dtype=object).astype(str).ravel())
@@ -333,7 +397,7 @@ class Interactions:
         items = self.items[keep_items]
         return Interactions(events=events, customers=self.customers[u_uniq], items=items,
                             catalog=self.catalog.iloc[keep_items], as_of=as_of,
-                            n_warm_items=len(i_uniq))
+                            n_warm_items=len(i_uniq), returned=self.returned)
 
     def window(self, start: pd.Timestamp | datetime | str) -> pd.DataFrame:
         """Purchases in ``[start, as_of)`` as (customer_id, product_id) pairs (validation

@@ -87,8 +87,9 @@ class Recommender:
 
     Learned state shared by every model (set by :meth:`fit`): ``customers_`` and ``items_``
     (the id indexes), ``seen_`` (customers x items purchases, for ``exclude_purchased``),
-    ``item_popularity_`` (distinct customers per item, for the cold-start fallback and ties)
-    and ``n_warm_items_``.
+    ``item_popularity_`` (distinct customers per item, for the cold-start fallback and ties),
+    ``n_warm_items_``, and ``returned_`` (``returners_`` x items: the products each sent back
+    in full, never recommended to them, whatever the model scores).
     """
 
     #: Scores can tie (sparse or count-based models); ties are broken by popularity.
@@ -109,6 +110,7 @@ class Recommender:
         self.n_warm_items_ = interactions.n_warm_items
         self.seen_ = seen
         self.item_popularity_ = np.asarray(seen.sum(axis=0)).ravel().astype(np.float64)
+        self.returners_, self.returned_ = interactions.returns()
         self._fit(interactions)
         return self
 
@@ -165,8 +167,8 @@ class Recommender:
         relative 1e-6, see :meth:`_ranking_scores`). Customers without a training purchase get the
         model's cold-start ranking (popularity). ``exclude_purchased`` drops items the customer
         bought before ``as_of``; ``candidates`` (product ids) restricts the ranking to those
-        products. When fewer than ``n`` products are left, the row is padded with ``None`` and
-        ``-inf``.
+        products. A product the customer sent back in full is never returned. When fewer than
+        ``n`` products are left, the row is padded with ``None`` and ``-inf``.
         """
         self._check_fitted()
         rows = self._rows(customer_ids)
@@ -174,7 +176,8 @@ class Recommender:
         mask = self._candidate_mask(candidates)
         items = np.empty((len(rows), n), dtype=object)
         scores = np.empty((len(rows), n), dtype=np.float64)
-        for start, idx, val in self._ranked_blocks(rows, n, exclude_purchased, mask):
+        sent_back = self._returner_rows(customer_ids)
+        for start, idx, val in self._ranked_blocks(rows, n, exclude_purchased, mask, sent_back):
             stop = start + len(idx)
             ids = np.asarray(self.items_, dtype=object)[np.maximum(idx, 0)]
             ids[idx < 0] = None
@@ -206,6 +209,11 @@ class Recommender:
         codes = codes.reshape(ids.shape)
         codes[pad] = -1
         return codes
+
+    def _returner_rows(self, customer_ids: object) -> np.ndarray:
+        """Row of each customer in ``returned_`` (-1: sent nothing back in full)."""
+        ids = np.asarray(customer_ids, dtype=object).astype(str)
+        return np.asarray(self.returners_.get_indexer(ids))
 
     def _rows(self, customer_ids: object) -> np.ndarray:
         if isinstance(customer_ids, str | bytes) or np.ndim(customer_ids) != 1:
@@ -301,8 +309,11 @@ class Recommender:
         return key, None, tie_scale
 
     def _ranked_blocks(self, rows: np.ndarray, n: int, exclude_purchased: bool,
-                       mask: np.ndarray | None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        """Per block of customers: (first position, top-n item codes, their scores).
+                       mask: np.ndarray | None, sent_back: np.ndarray
+                       ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """Per block of customers: (first position, top-n item codes, their scores), leaving
+        out the items each customer sent back in full (``sent_back``: rows into
+        ``returned_``, :meth:`_returner_rows`).
 
         The score returned is the ranking key less the row's offset: the score the items were
         actually ranked by, popularity tie-break included, so it never increases with the
@@ -314,6 +325,7 @@ class Recommender:
             key, offset, _ = self._ranking_scores(rows[start:start + BATCH], exclude_purchased)
             if mask is not None:
                 key[:, ~mask] = -np.inf
+            exclude_rows(key, self.returned_, sent_back[start:start + BATCH])
             idx, vals = top_n(key, n)
             vals = vals.astype(np.float64)
             if offset is not None:  # one constant per row: keeps the order (rounding is monotone)
