@@ -375,6 +375,23 @@ def test_recommendations(client: TestClient) -> None:
     assert client.get("/recommendations/C000008?n=0", headers=R).status_code == 422
 
 
+def test_recommendations_show_the_stored_description(built: Path, tmp_path: Path) -> None:
+    """Exploratory report 6, finding 12: the card showed bare codes where the products table
+    has no description (Online Retail has none at all); the description stored with the
+    recommendations (the products table's, else the sale lines') is shown."""
+    path = copy_store(built, tmp_path, "named.duckdb")
+    with Store(path) as st:
+        stored = st.query("SELECT rank, description FROM recommendations "
+                          "WHERE customer_id = 'C000008' ORDER BY rank LIMIT 3")
+        st.con.execute("UPDATE products SET description = NULL")
+    assert stored["description"].notna().all()
+    app = create_app(Settings(store=path, api_keys=KEYS))  # type: ignore[arg-type]
+    with TestClient(app) as c:
+        items = c.get("/recommendations/C000008?n=3", headers=R).json()["items"]
+    assert [x["description"] for x in items] == stored["description"].tolist()
+    assert all(x["category"] for x in items)  # still from the products table
+
+
 def test_products_bought_together(built: Path, tmp_path: Path) -> None:
     """404 until basket rules are stored (`loyalist together --out`), then each product's
     companions as the store holds them, ranked, with names."""

@@ -485,8 +485,8 @@ def test_cli_functions_write_csv_and_table(tmp_path: Path) -> None:
     out = tmp_path / "out"
     res = rec_cli.run_recommend(path, "2024-02-15", None, out, 5, "hybrid")
     frame = pd.read_csv(out / "recommendations.csv", dtype={"customer_id": str})
-    assert list(frame.columns) == ["customer_id", "rank", "product_id", "score", "method",
-                                   "reason", "because_of"]
+    assert list(frame.columns) == ["customer_id", "rank", "product_id", "description", "score",
+                                   "method", "reason", "because_of"]
     assert abs(sum(res["reasons"].values()) - 1) < 1e-3 and frame["reason"].notna().all()
     assert len(frame) == res["rows"] == 5 * res["customers"] and (frame.method == "hybrid").all()
     said: list[str] = []  # exploratory report 5b, F7: 83 s without a word at 206k customers
@@ -820,3 +820,30 @@ def test_a_product_sent_back_in_full_is_neither_bought_nor_recommended(tmp_path:
             window, _ = load(st, "2024-01-15", horizon_days=days)
         test = set(map(tuple, temporal_split(window, "2024-01-15", days)[1].to_numpy()))
         assert ("x3", "A") not in test and (("x2", "B") in test) == kept
+
+
+def test_recommendations_carry_the_product_description(tmp_path: Path) -> None:
+    """Exploratory report 6, finding 12: Online Retail's recommendations were bare codes in
+    recommendations.csv, the report and the dashboard, though its sale lines describe every
+    product. The description is the products table's, else the latest sale line's."""
+    from loyalist.report import data as report_data
+
+    path = _store_lines(tmp_path)  # descriptions on the sale lines, no products table
+    out = tmp_path / "out"
+    rec_cli.run_recommend(path, "2024-02-15", None, out, 5, "popularity")
+    frame = pd.read_csv(out / "recommendations.csv", dtype=str)
+    with Store(path) as st:
+        lines = st.query("SELECT product_id, arg_max(description, ordered_at) AS d "
+                         "FROM transactions WHERE line_kind = 'sale' AND quantity > 0 "
+                         "AND ordered_at < '2024-02-15' GROUP BY 1").set_index("product_id")
+        top, _ = report_data.recommendations(st, None, "")
+        first = frame["product_id"].iloc[0]
+        st.con.execute("INSERT INTO products (product_id, description) VALUES (?, 'NEW NAME')",
+                       [first])
+    assert frame["description"].notna().all()
+    assert (frame["description"] == lines["d"].reindex(frame["product_id"]).to_numpy()).all()
+    assert list(frame.columns[:4]) == ["customer_id", "rank", "product_id", "description"]
+    assert top is not None and top["top"]["description"].notna().all()
+    rec_cli.run_recommend(path, "2024-02-15", None, out, 5, "popularity")
+    again = pd.read_csv(out / "recommendations.csv", dtype=str)
+    assert set(again.loc[again["product_id"] == first, "description"]) == {"NEW NAME"}

@@ -229,12 +229,15 @@ def _products(r: Reader, customer_id: str, method: str | None, n: int
 def _product_columns(r: Reader) -> tuple[str, str]:
     """What a recommended product shows, and the join to ``products`` that gives it."""
     pick = "rec.rank, rec.product_id, rec.score"
-    have = columns(r, s.T_RECOMMENDATIONS)  # reason: stored since 2026-11
-    pick += "".join(f", rec.{c}" for c in ("reason", "because_of") if c in have)
+    have = columns(r, s.T_RECOMMENDATIONS)  # reason, description: stored since 2026-11
+    pick += "".join(f", rec.{c}" for c in ("reason", "because_of", s.DESCRIPTION)
+                    if c in have)
     if s.T_PRODUCTS not in tables(r):
         return pick, ""
-    return (f"{pick}, p.{s.CATEGORY}, p.{s.DESCRIPTION}",
-            f"LEFT JOIN {s.T_PRODUCTS} p ON p.{s.PRODUCT_ID} = rec.{s.PRODUCT_ID}")
+    pick += f", p.{s.CATEGORY}"
+    if s.DESCRIPTION not in have:
+        pick += f", p.{s.DESCRIPTION}"
+    return pick, f"LEFT JOIN {s.T_PRODUCTS} p ON p.{s.PRODUCT_ID} = rec.{s.PRODUCT_ID}"
 
 
 def recommendations(r: Reader, customer_id: str, *, method: str | None, n: int

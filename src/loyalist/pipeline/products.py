@@ -136,8 +136,9 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
     ``customer`` (one id or several; default: every customer with a purchase before
     ``as_of``). ``new_only`` leaves out products the customer already bought.
 
-    Writes ``out_dir/recommendations.csv`` (customer_id, rank, product_id, score, method,
-    reason, because_of: :func:`loyalist.recommend.registry.reasons`) and,
+    Writes ``out_dir/recommendations.csv`` (customer_id, rank, product_id, description (the
+    products table's, else the latest sale line's), score, method, reason, because_of:
+    :func:`loyalist.recommend.registry.reasons`) and,
     with ``save``, the store table ``recommendations`` (plus as_of and new_only), replacing the
     rows of the same as_of, method and customers. Returns a summary dict."""
     from loyalist.recommend.hybrid import HybridRecommender
@@ -182,7 +183,7 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
                                     candidates=candidates)
     say("why each product is on its list")
     why, because = reasons(model, method, targets, items, exclude_purchased=new_only)
-    frame = _frame(targets, items, scores, method, why, because)
+    frame = _frame(targets, items, scores, method, why, because, data.catalog[s.DESCRIPTION])
     say("writing the recommendations")
     out_path = Path(out_dir)
     out_path.mkdir(parents=True, exist_ok=True)
@@ -215,12 +216,15 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
 
 
 def _frame(customers: np.ndarray, items: np.ndarray, scores: np.ndarray, method: str,
-           why: np.ndarray, because: np.ndarray) -> pd.DataFrame:
+           why: np.ndarray, because: np.ndarray, descriptions: pd.Series) -> pd.DataFrame:
+    """The recommendations' rows; ``descriptions`` by product id (the catalogue's)."""
     n = items.shape[1]
     frame = pd.DataFrame({
         s.CUSTOMER_ID: np.repeat(customers.astype(str), n),
         "rank": np.tile(np.arange(1, n + 1), len(customers)),
-        s.PRODUCT_ID: items.ravel(), "score": np.round(scores.ravel(), 6), "method": method,
+        s.PRODUCT_ID: items.ravel(),
+        s.DESCRIPTION: descriptions.reindex(items.ravel().astype(str)).to_numpy(),
+        "score": np.round(scores.ravel(), 6), "method": method,
         "reason": why.ravel(), "because_of": because.ravel()})
     return frame[frame[s.PRODUCT_ID].notna()].reset_index(drop=True)
 

@@ -585,11 +585,15 @@ def recommendations(st: Store, as_of: pd.Timestamp | None, fix: str
     products = recs[s.PRODUCT_ID].nunique()
     g = recs.groupby(s.PRODUCT_ID)
     top = pd.DataFrame({"customers": g[s.CUSTOMER_ID].nunique(), "mean_rank": g["rank"].mean()})
+    described = s.DESCRIPTION in recs  # stored since 2026-11: the products table's, else the
+    if described:                      # sale lines' (a store without a products table)
+        top[s.DESCRIPTION] = g[s.DESCRIPTION].first()
     top = top.sort_values(["customers", "mean_rank"], ascending=[False, True]).head(10)
     top = top.reset_index()
     if st.has_rows(s.T_PRODUCTS) and len(top):
         ids = list(top[s.PRODUCT_ID])
-        info = st.query(f"""SELECT {s.PRODUCT_ID}, {s.CATEGORY}, {s.DESCRIPTION}
+        want = [s.PRODUCT_ID, s.CATEGORY] + ([] if described else [s.DESCRIPTION])
+        info = st.query(f"""SELECT {', '.join(want)}
                             FROM {s.T_PRODUCTS} WHERE {s.PRODUCT_ID} IN
                             ({', '.join('?' * len(ids))})""", ids)
         top = top.merge(info, on=s.PRODUCT_ID, how="left")
