@@ -847,3 +847,22 @@ def test_recommendations_carry_the_product_description(tmp_path: Path) -> None:
     rec_cli.run_recommend(path, "2024-02-15", None, out, 5, "popularity")
     again = pd.read_csv(out / "recommendations.csv", dtype=str)
     assert set(again.loc[again["product_id"] == first, "description"]) == {"NEW NAME"}
+
+
+def test_products_out_of_stock_are_not_recommended(tmp_path: Path) -> None:
+    """Exploratory report 6, finding 16: 5 of a fashion store's recommendations were
+    products with stock 0 in its products table. A known stock of 0 leaves the product off
+    every list, and the output says so; a missing stock does not."""
+    path = _store_lines(tmp_path)
+    out = tmp_path / "out"
+    rec_cli.run_recommend(path, "2024-02-15", None, out, 5, "popularity")
+    first, second = pd.read_csv(out / "recommendations.csv", dtype=str)["product_id"][:2]
+    with Store(path) as st:
+        st.con.execute("INSERT INTO products (product_id, stock) VALUES (?, 0), (?, NULL)",
+                       [first, second])
+    res = rec_cli.run_recommend(path, "2024-02-15", None, out, 5, "popularity")
+    recs = pd.read_csv(out / "recommendations.csv", dtype=str)
+    assert first not in set(recs["product_id"]) and len(recs) == 5 * res["customers"]
+    assert (recs.loc[recs["rank"] == "1", "product_id"] == second).all()
+    assert "1 products out of stock (stock <= 0 in the products table) are not recommended" \
+        in res["notes"]
