@@ -812,6 +812,8 @@ def test_a_product_sent_back_in_full_is_neither_bought_nor_recommended(tmp_path:
                for n in res["notes"])
     recs = pd.read_csv(tmp_path / "out" / "recommendations.csv")
     assert recs.merge(flagged).empty and (recs.customer_id == "x3").sum() == 3
+    every = rec_cli.run_recommend(path, "2024-02-01", None, tmp_path / "all", 4, "hybrid")
+    assert every["customers"] == 23 and every["cold_start_customers"] == 1  # x3 too
     # the evaluation's test window is netted with its own returns: x3's cancelled order
     # is no test purchase, and x2's return on 02-05 undoes the 01-25 purchase only in a
     # window that holds it

@@ -134,7 +134,8 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
                   progress: Progress | None = None) -> dict[str, Any]:
     """Fit ``method`` on purchases before ``as_of`` and recommend ``n`` products to
     ``customer`` (one id or several; default: every customer with a purchase before
-    ``as_of``). ``new_only`` leaves out products the customer already bought.
+    ``as_of``, one who sent every purchase back included: they get the cold-start list).
+    ``new_only`` leaves out products the customer already bought.
 
     Writes ``out_dir/recommendations.csv`` (customer_id, rank, product_id, description (the
     products table's, else the latest sale line's), score, method, reason, because_of:
@@ -158,7 +159,9 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
         f"{data.n_customers:,} customers and {data.n_items:,} products")
     model = make_model(method, random_state=random_state).fit(data)
     fit_s = time.perf_counter() - t0
-    targets = np.asarray(ids if ids is not None else data.customers, dtype=object)
+    # by default every customer who bought before as_of, those who sent it all back included
+    buyers = data.customers.union(pd.Index(data.returned[s.CUSTOMER_ID].unique()))
+    targets = np.asarray(ids if ids is not None else buyers, dtype=object)
     notes: list[str] = []
     repeat = data.repeat_share()
     if not new_only and repeat < MIN_REPEAT_SHARE:
