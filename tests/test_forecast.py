@@ -322,6 +322,7 @@ def test_intervals_are_ordered(fitted: RevenueForecaster) -> None:
     assert (f["lo95"] <= f["lo80"]).all() and (f["lo80"] <= f["mean"]).all()
     assert (f["mean"] <= f["hi80"]).all() and (f["hi80"] <= f["hi95"]).all()
     assert (f["hi95"] > f["lo95"]).any()
+    assert (f["note"] == "").all() and fitted.notes_ == {}  # 420 days: the year is modelled
 
 
 def test_selection_and_backtest_table(fitted: RevenueForecaster) -> None:
@@ -453,7 +454,8 @@ def test_run_forecast_writes_files(small_store: Path, tmp_path: Path) -> None:
     files = {k: Path(v) for k, v in res["files"].items()}
     assert all(p.exists() and p.stat().st_size > 0 for p in files.values())
     f = pd.read_csv(files["forecast"])
-    assert list(f.columns) == ["series", "date", "model", "mean", "lo80", "hi80", "lo95", "hi95"]
+    assert list(f.columns) == ["series", "date", "model", "mean", "lo80", "hi80", "lo95", "hi95",
+                               "note"]
     assert set(f["series"]) == {"total", "category=books", "category=toys"}
     assert (pd.to_datetime(f["date"]).dt.dayofweek.eq(6) == f["mean"].eq(0)).all()
     b = pd.read_csv(files["backtest"])
@@ -478,6 +480,27 @@ def test_cli_json_and_errors(small_store: Path, tmp_path: Path) -> None:
         run_forecast(small_store, 7, tmp_path, country="Atlantis")
     with pytest.raises(DataError, match="needs at least 236 days"):
         run_forecast(small_store, 30, tmp_path)
+
+
+def test_no_yearly_pattern_is_said_everywhere(small_store: Path, tmp_path: Path) -> None:
+    """Exploratory report 6, findings 3 and 17: with under a year plus the horizon of history
+    the season is not modelled, and the CSV, the JSON, the CLI and the report now say so."""
+    from loyalist.report.data import forecast as report_forecast
+
+    r = CliRunner().invoke(app, ["--store", str(small_store), "--horizon", "14", "--out",
+                                 str(tmp_path)], terminal_width=250)
+    assert r.exit_code == 0, r.output
+    line = ("no yearly pattern: 200 days of history, and a 14-day forecast needs 379 (a year "
+            "plus the horizon) to learn the season")
+    assert f"total: {line}" in " ".join(r.output.split())  # one line, however rich wraps it
+    f = pd.read_csv(tmp_path / "forecast.csv")
+    assert f["note"].str.startswith(line).all()
+    res = run_forecast(small_store, 14, tmp_path / "json", by="category")
+    assert [n[:len(line)] for n in res["series"]["total"]["notes"]] == [line]
+    with Store(small_store, read_only=True) as st:
+        section, _ = report_forecast(st, None, "")
+    assert section is not None and len(section["notes"]) == 1
+    assert section["notes"][0].startswith(f"total and 2 more series: {line}")
 
 
 def test_cli_says_the_sales_fall_on_billing_days(tmp_path: Path) -> None:

@@ -445,7 +445,8 @@ def test_forecast_vs_naive_is_one_rounding_of_one_ratio(monkeypatch: pytest.Monk
     res = {"as_of": "2026-01-01", "horizon": 14, "holidays": None, "origins": ["2025-11-01"],
            "skipped": {}, "files": {"backtest": str(tmp_path / "backtest.csv")},
            "series": {"total": {"model": "ets", "mase_vs_seasonal_naive": ratio,
-                                "calendar": {"notes": []}, "backtest": {"ets": metrics,
+                                "calendar": {"notes": []}, "notes": [],
+                                "backtest": {"ets": metrics,
                                              "seasonal_naive": {"mase": 1.0}}}}}
     monkeypatch.setattr(pipeline, "forecast", lambda *a, **k: res)  # the CLI calls the facade
     r = CliRunner().invoke(app, ["forecast", "--store", str(tmp_path / "x.duckdb"), "--out",

@@ -81,8 +81,8 @@ def forecast_command(
                   _pct(m.get("coverage80")), _pct(m.get("coverage95")))
     con.print(t)
     said: set[str] = set()
-    for name, r in res["series"].items():  # closed seasons, billing days (once per calendar)
-        for note in r["calendar"]["notes"]:
+    for name, r in res["series"].items():  # closed seasons, billing days (once per calendar),
+        for note in [*r["calendar"]["notes"], *r["notes"]]:  # no yearly pattern
             if note not in said:
                 said.add(note)
                 con.print(f"{name}: {note}")

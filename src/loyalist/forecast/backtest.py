@@ -30,7 +30,7 @@ from loyalist.forecast.public_holidays import Country, holiday_dates
 log = logging.getLogger(__name__)
 
 __all__ = ["Round", "min_history_days", "rolling_origins", "run_round", "score_rounds",
-           "series_at"]
+           "series_at", "yearly_history_days"]
 
 MIN_TRAIN_DAYS = 56  # 8 weeks of history before the earliest origin
 
@@ -52,6 +52,12 @@ def rolling_origins(as_of: pd.Timestamp, horizon: int, *, n_origins: int = 4,
     warm = [first - pd.Timedelta(days=horizon + (n_warmup - 1 - w) * step)
             for w in range(n_warmup)]
     return warm, scored
+
+
+def yearly_history_days(horizon: int) -> int:
+    """Days of history before an origin from which the yearly pattern is modelled: a year
+    plus the horizon, so that the days to forecast were seen a year earlier."""
+    return 365 + horizon
 
 
 def min_history_days(horizon: int, *, n_origins: int = 4, step: int | None = None,
@@ -105,7 +111,7 @@ def series_at(y: pd.Series, origin: pd.Timestamp, horizon: int, cal: BusinessCal
     window = pd.date_range(origin, periods=horizon, freq="D")
     closed = cal.closed(window)
     future = window[cal.regular(window)]
-    yearly = (origin - y.index[0]).days >= 365 + horizon
+    yearly = (origin - y.index[0]).days >= yearly_history_days(horizon)
     data = SeriesData(name=name, dates=dates, y=values, future=future, m=cal.season_length,
                       holidays=holidays, yearly=yearly, imputed=closed_hist,
                       monthly=bool(cal.month_days))

@@ -28,6 +28,7 @@ from loyalist.forecast.backtest import (
     rolling_origins,
     run_round,
     score_rounds,
+    yearly_history_days,
 )
 from loyalist.forecast.closures import detect_closures, month_days
 from loyalist.forecast.intervals import interval_bounds
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["BASELINE", "DEFAULT_MODELS", "FAST_MODELS", "LEVELS", "MAX_HORIZON",
            "RevenueForecaster",
-           "check_horizon", "forecast_daily_revenue"]
+           "check_horizon", "forecast_daily_revenue", "yearly_note"]
 
 DEFAULT_MODELS = ("seasonal_naive", "ets", "harmonic", "lightgbm", "ensemble")
 # Without the per-series statsforecast fits (~40 ms each, 7 per series with the backtest).
@@ -50,7 +51,7 @@ LEVELS = (80, 95)
 MAX_HORIZON = 365
 MIN_SALES_DAYS = 28  # a series with fewer days with sales is skipped (the total: an error),
 #                      unless they are billing days (closures.month_days)
-FORECAST_COLUMNS = ["series", "date", "model", "mean", "lo80", "hi80", "lo95", "hi95"]
+FORECAST_COLUMNS = ["series", "date", "model", "mean", "lo80", "hi80", "lo95", "hi95", "note"]
 BACKTEST_COLUMNS = ["series", "model", "origin", "days", "mape", "smape", "mase",
                     "coverage80", "coverage95"]
 
@@ -66,7 +67,8 @@ class RevenueForecaster:
     ``fit(series, as_of=...)`` takes calendar-complete daily series (see
     :func:`.series.complete_days`) and sets ``origins_``, ``rounds_``, ``backtest_``
     (metrics per series, model, scored origin; plus ``auto`` rows), ``summary_`` (mean over
-    origins), ``chosen_`` ({series: model}), ``calendars_`` and ``forecast_``.
+    origins), ``chosen_`` ({series: model}), ``calendars_``, ``notes_`` ({series: the
+    :func:`yearly_note` of a series whose yearly pattern is not modelled}) and ``forecast_``.
     """
 
     def __init__(self, *, horizon: int = 30, models: Sequence[str] | None = None,
@@ -204,6 +206,9 @@ class RevenueForecaster:
         self.models_ = models
         self.calendars_ = rounds[-1].calendars
         self.seconds_ = {m: float(sum(r.seconds.get(m, 0.0) for r in rounds)) for m in models}
+        self.notes_ = {name: note for name, data in rounds[-1].inputs.items()
+                       if not data.yearly
+                       and (note := yearly_note((as_of - keep[name].index[0]).days, h))}
         self._score(rounds, scored)
         self._forecast(rounds)
         return self
@@ -279,7 +284,8 @@ class RevenueForecaster:
             b = bounds[model][name]
             frames.append(pd.DataFrame({
                 "series": name, "date": final.dates, "model": model, "mean": f,
-                "lo80": b[80][0], "hi80": b[80][1], "lo95": b[95][0], "hi95": b[95][1]}))
+                "lo80": b[80][0], "hi80": b[80][1], "lo95": b[95][0], "hi95": b[95][1],
+                "note": self.notes_.get(name, "")}))
         self.forecast_ = (pd.concat(frames, ignore_index=True) if frames
                           else pd.DataFrame(columns=FORECAST_COLUMNS))[FORECAST_COLUMNS]
 
@@ -290,13 +296,15 @@ class RevenueForecaster:
 
     def predict(self) -> pd.DataFrame:
         """The forecast of each series by its chosen model: ``series, date, model, mean,
-        lo80, hi80, lo95, hi95`` (0 with a zero-width interval on closed days)."""
+        lo80, hi80, lo95, hi95`` (0 with a zero-width interval on closed days) and ``note``
+        (:func:`yearly_note` when the series' yearly pattern is not modelled, else empty)."""
         self._check()
         return self.forecast_.copy()
 
     def report(self) -> dict[str, Any]:
         """Plain-data summary: chosen model, backtest means per model and against the
-        seasonal naive, and the learned calendar, per series."""
+        seasonal naive, the learned calendar, and ``notes`` (what the forecast could not
+        learn, e.g. :func:`yearly_note`), per series."""
         self._check()
         out: dict[str, Any] = {}
         for name, model in self.chosen_.items():
@@ -311,8 +319,20 @@ class RevenueForecaster:
                 "mase_vs_seasonal_naive": _ratio(s["mase"].get(model, np.nan), base),
                 "backtest": metrics,
                 "calendar": self.calendars_[name].describe(),
+                "notes": [self.notes_[name]] if name in self.notes_ else [],
             }
         return out
+
+
+def yearly_note(history_days: int, horizon: int) -> str:
+    """The line saying that a forecast from ``history_days`` of history has no yearly pattern
+    (empty when it has one: :func:`.backtest.yearly_history_days`)."""
+    need = yearly_history_days(horizon)
+    if history_days >= need:
+        return ""
+    return (f"no yearly pattern: {history_days} days of history, and a {horizon}-day forecast "
+            f"needs {need} (a year plus the horizon) to learn the season (a year-end peak, a "
+            "January dip), so it follows the recent weeks")
 
 
 def _check_series(name: str, y: object) -> pd.Series:

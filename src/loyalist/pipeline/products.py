@@ -314,10 +314,11 @@ def forecast(store_path: str | Path, horizon: int = 30, out_dir: str | Path = "o
     last transaction) for the total and, with ``by``, each category / store / country.
 
     Writes into ``out_dir``: ``forecast.csv`` (series, date, model, mean, lo80, hi80, lo95,
-    hi95; the chosen model per series), ``backtest.csv`` (series, model, origin, days, mape,
-    smape, mase, coverage80, coverage95; every model and the honest ``auto`` selection) and
-    ``forecast.png``; with ``save``, the same two tables to the store (``forecast`` and
-    ``forecast_backtest``, plus ``as_of``), replacing the rows of the same as_of. Returns a
+    hi95, note; the chosen model per series; the note says when it has no yearly pattern),
+    ``backtest.csv`` (series, model, origin, days, mape, smape, mase, coverage80,
+    coverage95; every model and the honest ``auto`` selection) and ``forecast.png``; with
+    ``save``, the same two tables to the store (``forecast`` and ``forecast_backtest``, plus
+    ``as_of``), replacing the rows of the same as_of. Returns a
     JSON-ready dict: as_of, horizon, holidays, origins, per series
     the chosen model, its backtest metrics and the seasonal naive's, skipped series, files.
     ``models`` (names or a comma list) overrides the candidates (default

@@ -286,7 +286,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         res = forecast(store_path, forecast_days, out / "forecast",
                        by="category" if has_category else None, as_of=ts)
         tot = res["series"]["total"]
-        notes = "".join(f"; {n}" for n in tot["calendar"]["notes"])
+        notes = "".join(f"; {n}" for n in [*tot["calendar"]["notes"], *tot["notes"]])
         return (f"{len(res['series'])} series; total: {tot.get('model')}{notes}",
                 {f"forecast_{k}": str(v) for k, v in res["files"].items()})
 

@@ -522,8 +522,27 @@ def forecast(st: Store, as_of: pd.Timestamp | None, fix: str
             head["mase_vs_seasonal_naive"] = float(t["mase_vs_naive"])
         parts = _parts_vs_total(table, float(t["forecast_total"]))
     return {"as_of": ts, "forecast": fc, "history": history, "series": table, "parts": parts,
+            "notes": _series_notes(fc),
             "origins": sorted({str(pd.Timestamp(o).date()) for o in bt.get("origin", [])}),
             "headline": head, "exports": {"forecast": fc, "forecast_backtest": bt}}, None
+
+
+def _series_notes(fc: pd.DataFrame) -> list[str]:
+    """Each distinct forecast ``note`` (e.g. no yearly pattern) once, led by the series that
+    have it: ``total: ...``, ``category=tea and 3 more series: ...``. None in a forecast
+    written before notes were stored."""
+    from loyalist.forecast.series import TOTAL
+
+    if "note" not in fc:
+        return []
+    firsts = fc.groupby("series", sort=False)["note"].first()
+    firsts = firsts.sort_index(key=lambda names: names != TOTAL, kind="stable")  # total first
+    firsts = firsts[firsts.fillna("").str.len() > 0]
+    out = []
+    for note, names in firsts.index.to_series().groupby(firsts.to_numpy(), sort=False):
+        more = f" and {len(names) - 1} more series" if len(names) > 1 else ""
+        out.append(f"{names.iloc[0]}{more}: {note}")
+    return out
 
 
 def _parts_vs_total(table: pd.DataFrame, total: float) -> list[dict[str, Any]]:

@@ -447,7 +447,7 @@ def _forecast(d: dict[str, Any], images: dict[str, bytes]) -> str:
                ("coverage95", "95% coverage", pct)])]
     notes = ["forecast revenue is the sum of the daily means over the days forecast from "
              f"{h['as_of']}; the other columns are the chosen model's (and the seasonal "
-             "naive's) mean errors over the backtest origins"]
+             "naive's) mean errors over the backtest origins", *d.get("notes", [])]
     for p in d.get("parts") or []:
         if p["vs_total"] is not None:
             notes.append(
