@@ -306,6 +306,36 @@ def test_future_poisoning_does_not_change_a_backtest_forecast() -> None:
                                    rtol=1e-9, err_msg=model)
 
 
+def test_ensemble_averages_the_yearly_models_once_a_year_is_seen() -> None:
+    """Exploratory report 6, finding 3: a January forecast averaged ETS (December's level, no
+    yearly terms) with the models that saw last January. With a year plus the horizon of
+    history the ensemble is the mean of the yearly models only; before that, of every member."""
+    kw = dict(calendar_of={}, countries={"total": Country("GB")})
+    models = ["ets", "harmonic", "ensemble"]
+    for days, yearly in ((430, True), (300, False)):
+        y = _series(days, seed=2)
+        rnd = bt.run_round({"total": y}, y.index[-1] + pd.Timedelta(days=1), 30, models, **kw)
+        assert rnd.inputs["total"].yearly is yearly
+        f = rnd.forecasts
+        want = f["harmonic"]["total"] if yearly else \
+            (f["ets"]["total"] + f["harmonic"]["total"]) / 2
+        np.testing.assert_allclose(f["ensemble"]["total"], want, err_msg=str(days))
+
+
+def test_a_model_blind_to_the_season_is_not_chosen_once_a_year_is_seen() -> None:
+    """Report 6, finding 3: autumn backtest windows cannot show what ETS (no yearly terms)
+    misses in January, so with a year plus the horizon of history it is not chosen while a
+    model that learns the year ran; asked for alone, it still is."""
+    y = _series(430, seed=2)
+    as_of = y.index[-1] + pd.Timedelta(days=1)
+    kw = dict(as_of=as_of, countries={"total": Country("GB")})
+    pair = RevenueForecaster(horizon=14, models=("ets", "harmonic")).fit({"total": y}, **kw)
+    assert pair.chosen_ == {"total": "harmonic"}
+    assert pair.auto_choices_["selected"].iloc[-1] == "harmonic"  # the last scored origin
+    alone = RevenueForecaster(horizon=14, models=("ets",)).fit({"total": y}, **kw)
+    assert alone.chosen_ == {"total": "ets"}
+
+
 # --- the automatic forecaster -------------------------------------------------------------
 @pytest.fixture(scope="module")
 def fitted() -> RevenueForecaster:
@@ -331,7 +361,8 @@ def test_selection_and_backtest_table(fitted: RevenueForecaster) -> None:
     assert b.groupby(["series", "model"]).size().eq(4).all()  # four scored origins each
     for name, model in fitted.chosen_.items():
         s = fitted.summary_[(fitted.summary_["series"] == name)
-                            & (fitted.summary_["model"] != "auto")].set_index("model")
+                            & fitted.summary_["model"].isin(["harmonic", "lightgbm"])
+                            ].set_index("model")  # 420 days: the models that see the year
         assert s["mase"].idxmin() == model
     # On weekly + yearly + holiday structure the best model beats the seasonal naive.
     s = fitted.summary_.groupby("model")["mape"].mean()

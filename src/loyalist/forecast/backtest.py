@@ -24,7 +24,7 @@ import pandas as pd
 
 from loyalist.forecast import metrics as mt
 from loyalist.forecast.closures import BusinessCalendar, detect_closures, impute_closed
-from loyalist.forecast.models import ENSEMBLE, SeriesData, make_model
+from loyalist.forecast.models import ENSEMBLE, YEARLY_MODELS, SeriesData, make_model
 from loyalist.forecast.public_holidays import Country, holiday_dates
 
 log = logging.getLogger(__name__)
@@ -186,10 +186,18 @@ def run_round(series: Mapping[str, pd.Series], origin: pd.Timestamp, horizon: in
 
 def _ensemble(rnd: Round, members: Sequence[str]) -> dict[str, np.ndarray]:
     """Equal-weight mean of the member models' forecasts (a forecast combination: Bates &
-    Granger 1969; robust to any one model's bad month). NaN where every member failed."""
+    Granger 1969; robust to any one model's bad month). NaN where every member failed.
+
+    On a series with a year of history (``SeriesData.yearly``) only the members that learn
+    the yearly pattern (:data:`.models.YEARLY_MODELS`) are averaged, when any ran: a model
+    that carries December's level into January would pull the mean off the season it cannot
+    see, and backtest origins in the autumn would not show it."""
     out = {}
-    for name in rnd.inputs:
-        stack = np.vstack([rnd.forecasts[m][name] for m in members if m in rnd.forecasts]
+    for name, data in rnd.inputs.items():
+        ran = [m for m in members if m in rnd.forecasts]
+        seasonal = [m for m in ran if m in YEARLY_MODELS]
+        use = seasonal if data.yearly and seasonal else ran
+        stack = np.vstack([rnd.forecasts[m][name] for m in use]
                           or [np.full(rnd.horizon, np.nan)])
         ok = np.isfinite(stack).all(axis=1)
         out[name] = stack[ok].mean(axis=0) if ok.any() else np.full(rnd.horizon, np.nan)

@@ -2,7 +2,9 @@
 forecast with calibrated 80/95% intervals.
 
 Per series the chosen model is the one with the lowest mean MASE over the scored backtest
-origins (ties: the earlier model in ``models``, i.e. the simpler). Because that choice is made
+origins (ties: the earlier model in ``models``, i.e. the simpler); once the series has a year
+of history, among the models that learn the yearly pattern (``YEARLY_MODELS`` and the
+ensemble) when any ran. Because that choice is made
 on the very origins it is scored on, the backtest also reports an ``auto`` row: at each
 scored origin, the model that was best on the windows completed *before* it (warm-up windows
 included), scored at that origin -- the honest accuracy of the selection procedure.
@@ -32,7 +34,7 @@ from loyalist.forecast.backtest import (
 )
 from loyalist.forecast.closures import detect_closures, month_days
 from loyalist.forecast.intervals import interval_bounds
-from loyalist.forecast.models import MODELS
+from loyalist.forecast.models import ENSEMBLE, MODELS, YEARLY_MODELS
 from loyalist.forecast.public_holidays import Country
 
 log = logging.getLogger(__name__)
@@ -239,19 +241,29 @@ class RevenueForecaster:
                                 aggfunc="first", dropna=False)
         order = list(self.models_)
 
-        def best(cols: list[pd.Timestamp], *, require_all: bool) -> pd.Series:
+        blind = [m for m in order if m not in YEARLY_MODELS and m != ENSEMBLE]
+        at = {r.origin: r for r in rounds}
+
+        def best(cols: list[pd.Timestamp], *, require_all: bool, origin: pd.Timestamp
+                 ) -> pd.Series:
             sub = mase[cols]
             mean = sub.mean(axis=1, skipna=True)
             if require_all:
                 mean[sub.isna().any(axis=1)] = np.nan
             wide = mean.unstack("model").reindex(columns=order)
+            # With a year of history at ``origin`` a model blind to the season is not chosen:
+            # autumn windows cannot show what it misses in January (report 6, finding 3).
+            seen = wide.index.isin([n for n, d in at[origin].inputs.items() if d.yearly])
+            seeing = wide.drop(columns=blind).notna().any(axis=1).to_numpy()
+            wide.loc[seen & seeing, blind] = np.nan
             ok = wide.notna().any(axis=1)
             out = pd.Series(BASELINE, index=wide.index, dtype=object)
             out[ok] = wide[ok].idxmin(axis=1)  # first minimum: the earlier (simpler) model
             return out
 
         # Selection on the scored origins (what the user's forecast uses).
-        self.chosen_: dict[str, str] = best(list(scored), require_all=True).to_dict()
+        self.chosen_: dict[str, str] = best(list(scored), require_all=True,
+                                            origin=rounds[-1].origin).to_dict()
         # Honest selection: at each scored origin, the best model on windows ended before it.
         keyed = allm.set_index(["series", "model", "origin"])
         auto_parts = []
@@ -259,7 +271,7 @@ class RevenueForecaster:
             past = [o for o in mase.columns if o + pd.Timedelta(days=self.horizon) <= origin]
             if not past:
                 continue
-            pick = best(past, require_all=False)
+            pick = best(past, require_all=False, origin=origin)
             idx = pd.MultiIndex.from_arrays([pick.index, pick.to_numpy(),
                                              [origin] * len(pick)],
                                             names=["series", "model", "origin"])

@@ -24,7 +24,7 @@ from loyalist.errors import NotFittedError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ENSEMBLE", "MODELS", "SeriesData", "day_numbers", "make_model"]
+__all__ = ["ENSEMBLE", "MODELS", "YEARLY_MODELS", "SeriesData", "day_numbers", "make_model"]
 
 
 @dataclass(frozen=True)
@@ -264,6 +264,9 @@ def _lightgbm(**params: Any) -> Any:
 
 
 ENSEMBLE = "ensemble"  # the mean of the other candidates' forecasts (made in backtest.py)
+# Models that learn the yearly pattern when ``SeriesData.yearly`` (Fourier terms, last year's
+# same week); the others (seasonal naive, ETS, MSTL, theta) carry the recent level forward.
+YEARLY_MODELS = frozenset({"harmonic", "arima", "lightgbm"})
 
 MODELS: dict[str, Callable[..., Any]] = {
     "seasonal_naive": SeasonalNaive,
