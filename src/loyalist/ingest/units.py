@@ -242,7 +242,7 @@ def _line_value(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter
 #: words (normalised) of a discount and of a line in a column's name: a line's own discount
 #: amount is named with both (Amazon's 'item-promotion-discount', Shopify's 'Lineitem
 #: discount', 'Line Discount', 'Item Discount Amount', 'Positionsrabatt', 'Remise ligne')
-_DISCOUNT_WORDS = ("discount", "rabat", "remise", "descuento", "sconto", "korting", "desconto")
+_DISCOUNT_NAME_WORDS = ("discount", "rabat", "remise", "descuento", "sconto", "korting", "desconto")
 _LINE_WORDS = ("item", "line", "position", "zeile", "artikel", "ligne", "article", "linea",
                "articulo", "articolo", "regel", "pozycj")
 #: ...but not a shipping discount (Amazon's 'ship-promotion-discount': shipping is no goods)
@@ -254,7 +254,7 @@ _NOT_LINE_DISCOUNT = ("ship", "versand", "porto", "envio", "percent", "pct", "ra
 
 def line_discount(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> Adapter:
     """``a`` taking a line's own discount amount off the line's value: a column named as a
-    line's or item's discount (:data:`_DISCOUNT_WORDS` and :data:`_LINE_WORDS`), written
+    line's or item's discount (:data:`_DISCOUNT_NAME_WORDS` and :data:`_LINE_WORDS`), written
     positive or negative, whose size is at most the line's value (as read: the line total,
     or quantity x unit price) on all its lines but a few. Such a column is money per line,
     not a rate and not an order's discount (those exceed a line's value somewhere), and the
@@ -285,5 +285,5 @@ def line_discount(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> Ad
 
 def _names_line_discount(name: str) -> bool:
     """Whether a normalised column name names a line's own discount amount."""
-    return (any(w in name for w in _DISCOUNT_WORDS) and any(w in name for w in _LINE_WORDS)
+    return (any(w in name for w in _DISCOUNT_NAME_WORDS) and any(w in name for w in _LINE_WORDS)
             and not any(w in name for w in _NOT_LINE_DISCOUNT))
