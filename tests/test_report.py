@@ -660,14 +660,20 @@ def test_a_model_not_corrected_for_the_season_says_how_busy_its_window_was(
                 "churn_season": {"cutoff": None, "note": note}}
     with Store(store, read_only=True) as st:
         said = unseasoned(st, training)
-        assert said == (
-            "Churn risk and expected spend are set at the level of the latest training window, "
+        assert said == {"churn": (
+            "Churn risk is set at the level of the latest training window, "
             "2024-05-31 to 2024-06-29, which had 3.0x the orders per day of the history before "
-            "it: in a quieter season more customers will leave and spend less than shown. They "
-            f"are not corrected for the season: {note}.")
-        corrected = dict(training, churn_season={"cutoff": "2023-07-01", "note": None})
-        assert unseasoned(st, corrected) is None
-        assert unseasoned(st, {}) is None  # metrics of an older version
+            "it: in a quieter season more customers will leave than shown. It is not corrected "
+            f"for the season: {note}.")}  # the CLV model's entry is missing: it says nothing
+        # each model speaks for itself: the CLV model corrected, the churn model not
+        both = dict(training, clv_season={"cutoff": None, "note": note})
+        assert unseasoned(st, both)["clv"].startswith(
+            "Expected spend is set at the level of the latest training window, 2024-05-31 to "
+            "2024-06-29, which had 3.0x the orders per day of the history before it: in a "
+            "quieter season customers will spend less than shown.")
+        corrected = dict(both, churn_season={"cutoff": "2023-07-01", "note": None})
+        assert set(unseasoned(st, corrected)) == {"clv"}
+        assert unseasoned(st, {}) == {}  # metrics of an older version
 
 
 def test_sensitivity_roi_axis_starts_at_zero_and_shows_the_bound() -> None:

@@ -261,7 +261,7 @@ def _customer_sections(st: Store, rep: Report, scores: pd.DataFrame, ts: pd.Time
                 f"trained at {ts.date()} (see `loyalist train`)")
 
     season = unseasoned(st, (metrics or {}).get("training") or {}) \
-        if metrics_as_of is None or pd.Timestamp(metrics_as_of) == ts else None
+        if metrics_as_of is None or pd.Timestamp(metrics_as_of) == ts else {}
     if "churn_probability" not in scores:
         rep.absent["churn"] = "the scores have no `churn_probability` column"
     elif scores["churn_probability"].isna().all():
@@ -270,7 +270,7 @@ def _customer_sections(st: Store, rep: Report, scores: pd.DataFrame, ts: pd.Time
         scoring = (metrics or {}).get("churn") if metrics_as_of is None or pd.Timestamp(
             metrics_as_of) == ts else None  # which model scored: only for the scores it wrote
         rep.sections["churn"] = churn(scores, ts, ev.get("churn"), ev.get("note"), scoring)
-        rep.sections["churn"]["season"] = season
+        rep.sections["churn"]["season"] = season.get("churn")
     if "clv_expected" not in scores:
         rep.absent["clv"] = "the scores have no `clv_expected` column"
     elif scores["clv_expected"].isna().all():
@@ -278,7 +278,7 @@ def _customer_sections(st: Store, rep: Report, scores: pd.DataFrame, ts: pd.Time
     else:
         rep.sections["clv"] = clv(scores, ts, ev.get("clv"), ev.get("note"),
                                   (metrics or {}).get("horizon_days"))
-        rep.sections["clv"]["season"] = season
+        rep.sections["clv"]["season"] = season.get("clv")
 
 
 #: orders per day in the latest training window within this factor of the history's: "about
@@ -286,39 +286,60 @@ def _customer_sections(st: Store, rep: Report, scores: pd.DataFrame, ts: pd.Time
 USUAL_LEVEL = 1.15
 
 
-def unseasoned(st: Store, training: dict[str, Any]) -> str | None:
-    """One plain sentence when the churn and lifetime value models could not be corrected for
-    the season (no training cutoff a year before the scored window: under about 14 months of
-    history): both are set at the level of their latest training window, which this names and
-    compares with the history before it (orders per day), so an owner reads "risk too low,
-    value too high" after a busy season. None when the models were corrected, or the training
-    metrics do not say (written by an older version)."""
-    sea = training.get("churn_season") or {}
+#: per model: who is set at the window's level, and what a quieter (busier) season means for it
+_SEASON_SUBJECT = {
+    "churn": ("Churn risk is", "more customers will leave", "fewer customers will leave"),
+    "clv": ("Expected spend is", "customers will spend less", "customers will spend more")}
+
+
+def unseasoned(st: Store, training: dict[str, Any]) -> dict[str, str]:
+    """Per model ("churn", "clv"), one plain sentence when it could not be corrected for the
+    season (no training cutoff a year before the scored window: under about 14 months of
+    history, its ``{model}_season`` entry of the training metrics has a note and no cutoff): it
+    is set at the level of the latest training window, which this names and compares with the
+    history before it (orders per day), so an owner reads "risk too low, value too high" after
+    a busy season. A model that was corrected, or metrics that do not say (written by an older
+    version), have no entry."""
+    seasons = {m: training.get(f"{m}_season") or {} for m in _SEASON_SUBJECT}
+    notes = {m: e["note"] for m, e in seasons.items() if e.get("note") and not e.get("cutoff")}
     latest, h = training.get("holdout_cutoff"), training.get("horizon_days")
-    if sea.get("cutoff") or not sea.get("note") or not latest or not h:
-        return None
+    if not notes or not latest or not h:
+        return {}
     start = pd.Timestamp(latest)
     end = start + pd.Timedelta(days=int(h))
+    ratio = _window_busyness(st, start, end)
+    window = f"the latest training window, {start.date()} to {(end - pd.Timedelta(days=1)).date()}"
+    out = {}
+    for m, note in notes.items():
+        subject, quieter, busier = _SEASON_SUBJECT[m]
+        said = f"{subject} set at the level of {window}"
+        why = f" It is not corrected for the season: {note}."
+        if ratio is None:
+            out[m] = said + "." + why
+        elif 1 / USUAL_LEVEL <= ratio <= USUAL_LEVEL:
+            out[m] = said + (f", whose orders per day were about the history's average "
+                             f"({ratio:.2f}x the days before it).") + why
+        else:
+            busy = ratio > 1
+            effect = quieter if busy else busier
+            out[m] = said + (f", which had {ratio:.1f}x the orders per day of the history "
+                             f"before it: in a {'quieter' if busy else 'busier'} season "
+                             f"{effect} than shown.") + why
+    return out
+
+
+def _window_busyness(st: Store, start: pd.Timestamp, end: pd.Timestamp) -> float | None:
+    """Orders per day in ``[start, end)`` over orders per day before ``start`` (None when there
+    is no history before the window)."""
     row = st.query(
         f"SELECT count(DISTINCT {s.ORDER_ID}) FILTER (WHERE {s.ORDERED_AT} >= $1) AS win, "
         f"count(DISTINCT {s.ORDER_ID}) FILTER (WHERE {s.ORDERED_AT} < $1) AS before, "
         f"min({s.ORDERED_AT}) AS first FROM {s.T_TRANSACTIONS} "
         f"WHERE {s.QUANTITY} > 0 AND {s.ORDERED_AT} < $2", [start, end]).iloc[0]
     days_before = (start - pd.Timestamp(row["first"])).days if pd.notna(row["first"]) else 0
-    said = (f"Churn risk and expected spend are set at the level of the latest training "
-            f"window, {start.date()} to {(end - pd.Timedelta(days=1)).date()}")
-    why = f" They are not corrected for the season: {sea['note']}."
     if days_before <= 0 or not row["before"]:
-        return said + "." + why
-    ratio = (row["win"] / int(h)) / (row["before"] / days_before)
-    if 1 / USUAL_LEVEL <= ratio <= USUAL_LEVEL:
-        return said + (f", whose orders per day were about the history's average "
-                       f"({ratio:.2f}x the days before it).") + why
-    busy = ratio > 1
-    return said + (f", which had {ratio:.1f}x the orders per day of the history before it: "
-                   f"in a {'quieter' if busy else 'busier'} season more customers will "
-                   f"{'leave' if busy else 'stay'} and spend {'less' if busy else 'more'} "
-                   "than shown.") + why
+        return None
+    return (row["win"] / (end - start).days) / (row["before"] / days_before)
 
 
 def _scheme(scores: pd.DataFrame) -> str:
