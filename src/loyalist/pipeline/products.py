@@ -173,7 +173,7 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
         notes.append(f"{len(data.returned):,} products customers bought and sent back in full "
                      "(returned or cancelled) count as not bought and are not recommended to "
                      "them")
-    candidates = _candidates(store_path, data, n, notes)
+    candidates = _candidates(data, n, notes)
     say(f"ranking {n} products for {len(targets):,} customers")
     items, scores = model.recommend(targets, n, exclude_purchased=new_only,
                                     candidates=candidates)
@@ -211,13 +211,12 @@ def recommend(store_path: Path | str, as_of: str | pd.Timestamp | None = None,
     return result
 
 
-def _candidates(store_path: Path | str, data: Any, n: int, notes: list[str]
-                ) -> pd.Index | None:
+def _candidates(data: Any, n: int, notes: list[str]) -> pd.Index | None:
     """The products that may be recommended (None: all), with a note in ``notes`` for each
     rule that leaves some out: only products someone bought in the ``ON_SALE_DAYS`` before
     as_of (unless fewer than ``n`` would be left), and never one out of stock, whose stock in
-    the products table is known and <= 0 (the table has no date: it is taken as the stock at
-    as_of; a missing stock is no reason to leave a product out)."""
+    the catalogue (the products table's) is known and <= 0 (a missing stock is no reason to
+    leave a product out)."""
     from loyalist.recommend.interactions import ON_SALE_DAYS
 
     keep = np.ones(data.n_items, dtype=bool)
@@ -227,13 +226,7 @@ def _candidates(store_path: Path | str, data: Any, n: int, notes: list[str]
         notes.append(f"{data.n_warm_items - int(on_sale.sum()):,} products nobody bought in the "
                      f"{ON_SALE_DAYS} days before as_of (a past season's, or out of the range) "
                      "are not recommended")
-    with Store(store_path, read_only=True) as st:
-        empty = st.query(f"SELECT {s.PRODUCT_ID} FROM {s.T_PRODUCTS} WHERE {s.STOCK} <= 0"
-                         )[s.PRODUCT_ID] if st.has_rows(s.T_PRODUCTS) else []
-    codes = data.item_columns(empty)
-    out = np.zeros(data.n_items, dtype=bool)
-    out[codes[codes >= 0]] = True
-    out &= keep
+    out = (data.catalog[s.STOCK] <= 0).to_numpy() & keep
     if out.any():
         keep = keep & ~out
         notes.append(f"{int(out.sum()):,} products out of stock (stock <= 0 in the products table) "

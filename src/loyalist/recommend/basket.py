@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 from loyalist import schema as s
 from loyalist.errors import NotFittedError, ParameterError
-from loyalist.recommend.interactions import Interactions
+from loyalist.recommend.interactions import Interactions, positions
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class FrequentlyBoughtTogether:
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ParameterError(f"n = {n!r} is impossible; use an integer >= 1")
         ids = np.asarray(product_ids, dtype=object).astype(str).ravel()
-        cols = self.items_.get_indexer(ids)
+        cols = positions(self.items_, ids)
         known = np.unique(cols[cols >= 0])
         # rank on arrays (a frame of every pair first took seconds on 3M pairs), then build
         # the frame of the kept rows only

@@ -40,7 +40,9 @@ LINE_COLUMNS = (s.CUSTOMER_ID, s.ORDER_ID, s.ORDERED_AT, s.PRODUCT_ID)
 #: the optional column of ``lines`` flagging a purchase of a product the customer sent back
 #: in full (:func:`load`)
 RETURNED = "returned"
-CATALOG_COLUMNS = (s.CATEGORY, s.DESCRIPTION, s.PRICE)
+#: the catalogue's columns; ``stock`` is the products table's (taken as the stock at as_of: the
+#: table has no date), missing where it is not known
+CATALOG_COLUMNS = (s.CATEGORY, s.DESCRIPTION, s.PRICE, s.STOCK)
 
 
 #: a product nobody bought in this many days before as_of is not recommended
@@ -116,13 +118,18 @@ def _catalog(store: Store, ts: pd.Timestamp) -> pd.DataFrame:
         [ts.to_pydatetime()]).set_index(s.PRODUCT_ID)
     if store.has_rows(s.T_PRODUCTS):
         products = store.query(
-            f"SELECT {s.PRODUCT_ID}, {s.CATEGORY}, {s.DESCRIPTION}, {s.PRICE} "
+            f"SELECT {s.PRODUCT_ID}, {s.CATEGORY}, {s.DESCRIPTION}, {s.PRICE}, {s.STOCK} "
             f"FROM {s.T_PRODUCTS}").set_index(s.PRODUCT_ID)
         catalog = catalog.reindex(catalog.index.union(products.index))
         for col in CATALOG_COLUMNS:
             known = products[col].dropna()
             catalog.loc[known.index, col] = known
     return catalog
+
+
+def positions(index: pd.Index, ids: object) -> np.ndarray:
+    """Position of each id (compared as text) in ``index``; -1 where it is not there."""
+    return np.asarray(index.get_indexer(np.asarray(ids, dtype=object).astype(str).ravel()))
 
 
 def decay_weights(age_days: np.ndarray, half_life_days: float | None) -> np.ndarray:
@@ -284,8 +291,10 @@ class Interactions:
         else:
             cat = pd.DataFrame(index=items)
         for col in CATALOG_COLUMNS:
-            if col not in cat.columns:
-                cat[col] = np.nan if col == s.PRICE else None
+            if col in (s.PRICE, s.STOCK):
+                cat[col] = pd.to_numeric(cat[col], errors="coerce") if col in cat else np.nan
+            elif col not in cat.columns:
+                cat[col] = None
         return cls(events=events, customers=pd.Index(customers, name=s.CUSTOMER_ID),
                    items=items, catalog=cat.loc[:, list(CATALOG_COLUMNS)], as_of=ts,
                    n_warm_items=n_warm, returned=returned)
@@ -362,13 +371,11 @@ class Interactions:
 
     def customer_rows(self, customer_ids: object) -> np.ndarray:
         """Row code per id; -1 for a customer without a purchase here (cold start)."""
-        ids = pd.Index(np.asarray(customer_ids, dtype=object).astype(str).ravel())
-        return self.customers.get_indexer(ids)
+        return positions(self.customers, customer_ids)
 
     def item_columns(self, product_ids: object) -> np.ndarray:
         """Column code per product id; -1 for a product not in ``items``."""
-        ids = pd.Index(np.asarray(product_ids, dtype=object).astype(str).ravel())
-        return self.items.get_indexer(ids)
+        return positions(self.items, product_ids)
 
     # --- time ----------------------------------------------------------------------------
     def before(self, cutoff: pd.Timestamp | datetime | str) -> Interactions:

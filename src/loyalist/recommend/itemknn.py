@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from sparse_dot_topn import sp_matmul_topn
 
 from loyalist.errors import ParameterError
-from loyalist.recommend.interactions import Interactions
+from loyalist.recommend.interactions import Interactions, positions
 from loyalist.recommend.popularity import check_half_life
 from loyalist.recommend.ranking import Recommender
 
@@ -213,7 +213,7 @@ class ItemKNNRecommender(Recommender):
         """The ``n`` most similar products to each given product (itself excluded)."""
         self._check_fitted()
         n = self._check_n(n)
-        cols = self.items_.get_indexer(np.asarray(product_ids, dtype=object).astype(str).ravel())
+        cols = positions(self.items_, product_ids)
         items = np.full((len(cols), n), None, dtype=object)
         scores = np.full((len(cols), n), -np.inf)
         for r, c in enumerate(cols):

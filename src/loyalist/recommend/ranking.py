@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from loyalist.errors import NotFittedError, ParameterError
-from loyalist.recommend.interactions import Interactions
+from loyalist.recommend.interactions import Interactions, positions
 
 log = logging.getLogger(__name__)
 
@@ -212,15 +212,13 @@ class Recommender:
 
     def _returner_rows(self, customer_ids: object) -> np.ndarray:
         """Row of each customer in ``returned_`` (-1: sent nothing back in full)."""
-        ids = np.asarray(customer_ids, dtype=object).astype(str)
-        return np.asarray(self.returners_.get_indexer(ids))
+        return positions(self.returners_, customer_ids)
 
     def _rows(self, customer_ids: object) -> np.ndarray:
         if isinstance(customer_ids, str | bytes) or np.ndim(customer_ids) != 1:
             raise ParameterError("customer_ids must be a 1-d list of ids (batch-first API); "
                                  "for one customer pass [customer_id]")
-        ids = np.asarray(customer_ids, dtype=object).astype(str)
-        return np.asarray(self.customers_.get_indexer(ids))
+        return positions(self.customers_, customer_ids)
 
     @staticmethod
     def _check_n(n: int) -> int:
@@ -232,7 +230,7 @@ class Recommender:
         if candidates is None:
             return None
         ids = np.asarray(list(candidates), dtype=object).astype(str)
-        cols = self.items_.get_indexer(ids)
+        cols = positions(self.items_, ids)
         if len(ids) and not (cols >= 0).any():
             raise ParameterError(f"none of the {len(ids)} candidate products is known to the "
                                  f"model, e.g. {ids[0]!r}; pass product ids from the catalogue")
