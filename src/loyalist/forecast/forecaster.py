@@ -208,9 +208,8 @@ class RevenueForecaster:
         self.models_ = models
         self.calendars_ = rounds[-1].calendars
         self.seconds_ = {m: float(sum(r.seconds.get(m, 0.0) for r in rounds)) for m in models}
-        self.notes_ = {name: note for name, data in rounds[-1].inputs.items()
-                       if not data.yearly
-                       and (note := yearly_note((as_of - keep[name].index[0]).days, h))}
+        self.notes_ = {name: yearly_note((as_of - keep[name].index[0]).days, h)
+                       for name, data in rounds[-1].inputs.items() if not data.yearly}
         self._score(rounds, scored)
         self._forecast(rounds)
         return self
@@ -337,11 +336,10 @@ class RevenueForecaster:
 
 
 def yearly_note(history_days: int, horizon: int) -> str:
-    """The line saying that a forecast from ``history_days`` of history has no yearly pattern
-    (empty when it has one: :func:`.backtest.yearly_history_days`)."""
+    """The line saying that a forecast from ``history_days`` of history, under
+    :func:`.backtest.yearly_history_days`, has no yearly pattern (whether it has one is the
+    series data's ``yearly``, decided once from the same rule)."""
     need = yearly_history_days(horizon)
-    if history_days >= need:
-        return ""
     return (f"no yearly pattern: {history_days} days of history, and a {horizon}-day forecast "
             f"needs {need} (a year plus the horizon) to learn the season (a year-end peak, a "
             "January dip), so it follows the recent weeks")
