@@ -163,19 +163,26 @@ def quality(st: Store, as_of: pd.Timestamp | None = None) -> dict[str, Any]:
                            FROM {t} GROUP BY 1 ORDER BY 1""")
     monthly["covers"] = _covers(monthly["month"], headline["first_date"],
                                 headline["last_date"])
-    loads = pd.DataFrame()
-    rules = pd.DataFrame(columns=["table", "rule", "action", "rows", "share_rows", "reason"])
-    if st.has_rows(s.T_LOADS):
-        loads = st.query(f"""SELECT load_id, tbl AS "table", file, format, loaded_at, status,
-                                    rows_read, rows_loaded, rows_quarantined, rules
-                             FROM {s.T_LOADS} ORDER BY load_id""")
-        rules = _rules(st, loads)
-        loads = loads.drop(columns="rules")
+    loads, rules = loads_and_rules(st)
+    if len(loads):
         headline |= {k: int(loads[k].sum())
                      for k in ("rows_read", "rows_loaded", "rows_quarantined")}
         headline["loads"] = len(loads)
     return {"headline": headline, "loads": loads, "rules": rules, "line_kinds": kinds,
             "monthly": monthly}
+
+
+def loads_and_rules(st: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The store's loads (file, table, rows read, loaded and quarantined; empty without a
+    load log) and the rows per (table, rule) of :func:`_rules`. The report's data quality
+    section and the dashboard's both read them here."""
+    if not st.has_rows(s.T_LOADS):
+        return pd.DataFrame(), pd.DataFrame(
+            columns=["table", "rule", "action", "rows", "share_rows", "reason"])
+    loads = st.query(f"""SELECT load_id, tbl AS "table", file, format, loaded_at, status,
+                                rows_read, rows_loaded, rows_quarantined, rules
+                         FROM {s.T_LOADS} ORDER BY load_id""")
+    return loads.drop(columns="rules"), _rules(st, loads)
 
 
 def _covers(months: pd.Series, first: str, last: str) -> pd.Series:
