@@ -740,3 +740,261 @@ def test_segments_chart_counts_new_customers_and_has_round_ticks() -> None:
     assert bars["customers"] == {"Champions": 40, "Lost": 60, NEW_SEGMENT: 25}
     assert bars["targeted by the plan"] == {"Champions": 0, "Lost": 30, NEW_SEGMENT: 12}
     assert fig["layout"]["yaxis2"]["tickvals"] == [0, 0.2, 0.4, 0.6, 0.8, 1]
+
+
+# --- forecast, churn risk and data quality cards ------------------------------------------
+def bare(store: Path, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+    """A bare read-only DuckDB query of the store file (no Loyalist code between)."""
+    import duckdb
+
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        return con.execute(sql, params or []).df()
+    finally:
+        con.close()
+
+
+def dirty_lines(day: str) -> str:
+    """A till export with a good line and one line breaking each of several rules."""
+    return ("customer_id,order_id,ordered_at,product_id,quantity,unit_price\n"
+            f"DIRTY-1,T-1,{day} 09:00:00,P-DIRTY,1,0\n"
+            f"DIRTY-1,,{day} 09:00:00,P-DIRTY,1,3.5\n"
+            "DIRTY-1,T-2,not a date,P-DIRTY,1,3.5\n"
+            f"DIRTY-1,T-3,{day} 09:00:00,P-DIRTY,lots,3.5\n"
+            f"DIRTY-1,T-4,{day} 09:00:00,P-DIRTY,1,3.5\n"
+            f"DIRTY-1,T-4,{day} 09:00:00,P-DIRTY,1,3.5\n")
+
+
+@pytest.fixture(scope="module")
+def cards_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """``loyalist serve`` over a small generated coffee shop with a dirty till export loaded
+    after it (quarantined rows), trained, and no forecast yet."""
+    tmp = tmp_path_factory.mktemp("dashboard_cards")
+    store = tmp / "cards.duckdb"
+    gen = pipeline.generate("coffee", customers=MIN_CUSTOMERS, months=MIN_MONTHS, seed=7,
+                            out=tmp / "scenario")
+    pipeline.load_scenario(store, gen["files"])
+    mid = bare(store, "SELECT min(ordered_at) + (max(ordered_at) - min(ordered_at)) / 2 AS d "
+                      "FROM transactions")["d"].iloc[0]
+    (tmp / "till.csv").write_text(dirty_lines(f"{mid:%Y-%m-%d}"))
+    pipeline.ingest(store, [tmp / "till.csv"])
+    pipeline.train(store)
+    with serve_subprocess(store, tmp, {"LOYALIST_API_KEYS": KEYS}) as srv:
+        yield srv
+
+
+def data_value(page: Any, selector: str, attr: str = "data-value") -> float:
+    return float(page.get_attribute(selector, attr))
+
+
+@needs_chromium
+@browser_group
+def test_forecast_churn_and_quality_cards_in_chromium(cards_server: dict[str, Any],
+                                                      browser: Any) -> None:
+    base, store = cards_server["base"], cards_server["store"]
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1360, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors = watch_console(page)
+    sign_in(page, base, WRITE)
+    nav = page.eval_on_selector_all("#sections a", "e => e.map(x => x.getAttribute('href'))")
+    assert {"#forecast", "#churn", "#quality"} <= set(nav)
+
+    # no forecast yet: the card says how to make one, and its button makes one
+    assert "loyalist forecast --store" in page.locator("#no-forecast").inner_text()
+    page.click("#make-forecast")
+    page.wait_for_selector("#chart-forecast[data-drawn=true] .main-svg", timeout=180_000)
+    assert page.locator("#no-forecast").count() == 0
+    shot(page, "10-forecast")
+    at = "(SELECT max(as_of) FROM forecast)"
+    days = bare(store, f"SELECT * FROM forecast WHERE series = 'total' AND as_of = {at} "
+                       "ORDER BY date")
+    assert len(days) == 30
+    for n in (7, 30):
+        kpi = f".kpi[data-key=next_{n}]"
+        assert data_value(page, kpi) == pytest.approx(days["mean"].iloc[:n].sum(), rel=1e-9)
+        assert data_value(page, kpi, "data-lo80") == pytest.approx(
+            days["lo80"].iloc[:n].sum(), rel=1e-9)
+        assert data_value(page, kpi, "data-hi80") == pytest.approx(
+            days["hi80"].iloc[:n].sum(), rel=1e-9)
+    model = days["model"].iloc[0]
+    assert page.locator("#forecast-model").inner_text() == model
+    mase = bare(store, "SELECT model, avg(mase) AS mase FROM forecast_backtest WHERE series = "
+                       f"'total' AND as_of = {at} GROUP BY 1").set_index("model")["mase"]
+    assert data_value(page, ".kpi[data-key=mase]") == pytest.approx(mase[model], rel=1e-9)
+    assert page.locator("#forecast-naive").inner_text().startswith(
+        f"seasonal naive {mase['seasonal_naive']:,.2f}")
+    notes = [x for x in days["note"].dropna().unique() if x]
+    assert page.locator(".forecast-note").count() == len(notes)
+    if notes:  # twelve months are under a year plus the horizon: no yearly pattern
+        assert notes[0] in page.locator(".forecast-note").first.inner_text()
+    figure = json.loads(page.get_attribute("#chart-forecast", "data-figure"))
+    drawn = {x.get("name"): x for x in figure["data"]}
+    assert list(drawn["forecast"]["y"]) == pytest.approx(list(days["mean"]), rel=1e-12)
+    assert list(drawn["80% interval"]["y"]) == pytest.approx(list(days["lo80"]), rel=1e-12)
+    actual = bare(store, "SELECT sum(amount) AS y FROM transactions GROUP BY "
+                         "CAST(ordered_at AS DATE) ORDER BY CAST(ordered_at AS DATE) DESC "
+                         "LIMIT 1")["y"].iloc[0]
+    assert drawn["actual"]["y"][-1] == pytest.approx(actual, rel=1e-9)  # the last day sold
+
+    # churn risk: customers, share and spend per tier, as a bare query of the scores reads
+    scores = bare(store, "SELECT * FROM scores WHERE as_of = (SELECT max(as_of) FROM scores)")
+    tiers = page.locator("#churn-tiers tbody tr")
+    assert tiers.count() == scores["churn_tier"].nunique()
+    for i in range(tiers.count()):
+        row = tiers.nth(i)
+        mine = scores[scores["churn_tier"] == row.get_attribute("data-tier")]
+        assert int(row.locator("td[data-col=customers]").get_attribute("data-value")) == \
+            len(mine)
+        assert float(row.locator("td[data-col=share]").get_attribute("data-value")) == \
+            pytest.approx(len(mine) / len(scores), rel=1e-12)
+        assert float(row.locator("td[data-col=clv_expected]").get_attribute("data-value")) == \
+            pytest.approx(mine["clv_expected"].sum(), rel=1e-9)
+        assert float(row.locator("td[data-col=at_stake]").get_attribute("data-value")) == \
+            pytest.approx((mine["churn_probability"] * mine["clv_expected"]).sum(), rel=1e-9)
+    assert [tiers.nth(i).get_attribute("data-tier") for i in range(tiers.count())] == [
+        t for t in ("high", "medium", "low") if t in set(scores["churn_tier"])]
+    risky = scores[scores["churn_tier"].isin(["high", "medium"])].assign(
+        stake=lambda d: d["churn_probability"] * d["clv_expected"])
+    want = risky.sort_values(["stake", "churn_probability", "customer_id"],
+                             ascending=[False, False, True]).head(20)
+    top = page.locator("#churn-top tbody tr")
+    assert [top.nth(i).get_attribute("data-customer") for i in range(top.count())] == \
+        list(want["customer_id"]) and top.count() == min(20, len(risky)) > 0
+    first = want.iloc[0]
+    assert top.first.locator(".why").inner_text().startswith(first["reasons"].split("; ")[0])
+    shot(page, "11-churn")
+    # the customer link opens the customer in the lookup card
+    page.click("#churn-top tbody tr:first-child a.customer-link")
+    page.wait_for_selector("#customer-card")
+    assert page.get_attribute("#customer-card", "data-customer-id") == first["customer_id"]
+    assert page.url.endswith("#lookup")
+    assert data_value(page, "#c-churn") == pytest.approx(first["churn_probability"], rel=1e-12)
+
+    # data quality: per load, rows read = loaded + quarantined, as the loads table says
+    loads = bare(store, "SELECT * FROM loads ORDER BY load_id")
+    quarantined = bare(store, "SELECT load_id, tbl, rule, count(*) AS n FROM quarantine "
+                              "GROUP BY ALL")
+    rows = page.locator("#quality-loads tbody tr")
+    assert rows.count() == len(loads)
+    for i, want_load in enumerate(loads.itertuples()):
+        row = rows.nth(i)
+
+        def cell(col: str, row: Any = row) -> int:
+            return int(row.locator(f"td[data-col={col}]").get_attribute("data-value"))
+
+        assert (cell("rows_read"), cell("rows_loaded"), cell("rows_quarantined")) == (
+            want_load.rows_read, want_load.rows_loaded, want_load.rows_quarantined)
+        assert cell("rows_read") == cell("rows_loaded") + cell("rows_quarantined")
+        assert cell("rows_quarantined") == int(
+            quarantined.loc[quarantined["load_id"] == want_load.load_id, "n"].sum())
+    summary = page.locator("#quality-summary")
+    assert [int(summary.get_attribute(f"data-{k}")) for k in ("read", "loaded", "quarantined")
+            ] == [loads["rows_read"].sum(), loads["rows_loaded"].sum(),
+                  loads["rows_quarantined"].sum()]
+    per_rule = quarantined.groupby(["tbl", "rule"])["n"].sum()
+    assert len(per_rule) >= 4  # the dirty export breaks several rules
+    shown = page.locator("#quality-rules tbody tr[data-action=quarantine]")
+    assert shown.count() == len(per_rule)
+    for i in range(shown.count()):
+        row = shown.nth(i)
+        key = (row.get_attribute("data-table"), row.get_attribute("data-rule"))
+        assert int(row.locator("td[data-col=rows]").get_attribute("data-value")) == \
+            per_rule[key]
+        assert 1 <= row.locator(".example").count() <= min(3, per_rule[key])
+    assert "not a date" in page.locator(
+        "#quality-rules tr[data-rule=unparseable_date] .example").inner_text()
+    shot(page, "12-quality")
+    # the quarantined rows download: every row, its reason and its raw values
+    with page.expect_download() as info:
+        page.click("#download-quarantine")
+    assert info.value.suggested_filename == "quarantined_rows.csv"
+    info.value.save_as(ARTIFACTS / "quarantined_rows.csv")
+    got = list(csv.DictReader(io.StringIO((ARTIFACTS / "quarantined_rows.csv").read_text())))
+    want_rows = bare(store, "SELECT load_id, source_row, rule, reason FROM quarantine "
+                            "ORDER BY load_id, source_row")
+    assert [(int(x["load_id"]), int(x["source_row"]), x["rule"], x["reason"]) for x in got] \
+        == list(want_rows.itertuples(index=False, name=None))
+    assert {x["file"] for x in got} == {"till.csv"}
+    bad_date = next(x for x in got if x["rule"] == "unparseable_date")
+    assert (bad_date["ordered_at"], bad_date["quantity"]) == ("not a date", "1")
+    assert errors == [], errors
+    context.close()
+
+
+def test_cards_read_sensibly_without_forecast_scores_or_quarantine(tmp_path: Path) -> None:
+    """A store with sales but no scores and no forecast: the forecast card says how to make one
+    (its button fails in one line on three days of sales), no churn card; the quality card
+    counts the zero-price line quarantined. Segments-only scores: the churn card says why.
+    A clean load: nothing quarantined, and the download is the header alone."""
+    store = tmp_path / "shop.duckdb"
+    (tmp_path / "lines.csv").write_text(LINES)
+    pipeline.ingest(store, [tmp_path / "lines.csv"])
+    app = create_app(Settings(store=store, api_keys=KEYS))  # type: ignore[arg-type]
+    with TestClient(app, base_url="http://testserver") as c:
+        login(c, WRITE)
+        page = c.get("/app").text
+        assert message(page, "no-forecast").startswith("No revenue forecast in this store yet.")
+        assert f"<code>loyalist forecast --store {store}</code>" in page
+        assert 'id="churn"' not in page
+        assert message(page, "quality-summary") == (
+            "4 rows read: 3 loaded, 1 quarantined (kept aside, not used).")
+        assert 'data-rule="non_positive_price" data-table="transactions" ' \
+               'data-action="quarantine"' in page
+        text = c.get("/app/quality/quarantine.csv").text
+        got = list(csv.DictReader(io.StringIO(text)))
+        assert [(x["rule"], x["file"], x["source_row"], x["customer_id"], x["unit_price"])
+                for x in got] == [("non_positive_price", "lines.csv", "3", "C2", "0")]
+        failed = follow(c, c.post("/app/forecast", follow_redirects=False))
+        assert "failed:" in message(failed.text, "job")
+        assert "\n" not in message(failed.text, "job")
+
+        gate = c.app.state.gate  # type: ignore[attr-defined]
+        with gate.write() as path, Store(path) as st:  # segments only: no churn, no CLV
+            st.write_frame("scores", pd.DataFrame({
+                "customer_id": ["C1", "C2"], "rfm_segment": ["Champions", "Lost"],
+                "churn_probability": pd.Series([None, None], dtype="float64"),
+                "churn_tier": pd.Series([None, None], dtype="string"),
+                "clv_expected": pd.Series([None, None], dtype="float64"),
+                "as_of": pd.Timestamp("2025-12-04")}))
+        page = c.get("/app").text
+        assert message(page, "churn-note") == (
+            "churn and lifetime value were not trained at 2025-12-04 (the scores hold "
+            "segments only); train again with more history or customers")
+        assert 'id="churn-tiers"' not in page
+
+    clean = tmp_path / "clean.duckdb"
+    (tmp_path / "good.csv").write_text(LINES.replace(",1,0\n", ",1,20.0\n"))
+    pipeline.ingest(clean, [tmp_path / "good.csv"])
+    app = create_app(Settings(store=clean, api_keys=KEYS))  # type: ignore[arg-type]
+    with TestClient(app, base_url="http://testserver") as c:
+        login(c, READ)
+        page = c.get("/app").text
+        assert message(page, "no-quarantine") == (
+            "No row was quarantined: every row read was loaded.")
+        assert 'id="download-quarantine"' not in page
+        assert 'id="make-forecast" disabled' in page  # a read key cannot make one
+        assert c.get("/app/quality/quarantine.csv").text == (
+            "load_id,file,table,source_row,rule,reason\n")
+        c.post("/app/logout")
+        assert c.get("/app/quality/quarantine.csv", follow_redirects=False).status_code == 303
+
+
+def test_quality_card_shows_a_load_whose_every_row_was_quarantined(tmp_path: Path) -> None:
+    """No transaction line at all (the page's empty state), yet the load and why its rows were
+    refused are on the page; a source column named like a CSV column keeps its value."""
+    store = tmp_path / "shop.duckdb"
+    (tmp_path / "bad.csv").write_text(
+        "customer_id,order_id,ordered_at,product_id,quantity,unit_price,rule\n"
+        "C1,O-1,2025-12-01,P1,1,0,x\nC2,O-2,2025-12-02,P1,1,-3,y\n")
+    pipeline.ingest(store, [tmp_path / "bad.csv"])
+    app = create_app(Settings(store=store, api_keys=KEYS))  # type: ignore[arg-type]
+    with TestClient(app, base_url="http://testserver") as c:
+        login(c, READ)
+        page = c.get("/app").text
+        assert 'id="empty-state"' in page and 'id="forecast"' not in page
+        assert message(page, "quality-summary") == (
+            "2 rows read: 0 loaded, 2 quarantined (kept aside, not used).")
+        got = list(csv.DictReader(io.StringIO(c.get("/app/quality/quarantine.csv").text)))
+        assert [(x["rule"], x["raw_rule"]) for x in got] == [("non_positive_price", "x"),
+                                                             ("non_positive_price", "y")]

@@ -459,3 +459,118 @@ def campaign(r: Reader, *, sent_from: str | None = None, sent_to: str | None = N
         msg = msg.replace("`loyalist plan --holdout 0.1`", "POST /plans with \"holdout\": 0.1")
         raise (NotFound(msg) if isinstance(e, DataError) else ParameterError(msg)) from None
     return clean(res)
+
+
+#: the churn tiers, riskiest first (the report's order)
+TIERS = ("high", "medium", "low")
+#: the tiers whose customers count as about to leave
+AT_RISK_TIERS = ("high", "medium")
+
+
+def churn_risk(r: Reader, *, top: int = 20) -> dict[str, Any]:
+    """Customers per churn tier at the latest scores' as_of (share, expected spend over the
+    CLV horizon, and that spend times the churn risk: the spend at stake), and the ``top``
+    customers of the :data:`AT_RISK_TIERS` with the most spend at stake. NotFound when the
+    scores hold no churn risk (segments only)."""
+    ts = scores_as_of(r)
+    have = set(columns(r, s.T_SCORES))
+    if not {"churn_probability", "churn_tier"} <= have:
+        raise NotFound("the scores have no churn risk (written by a version without churn); "
+                       f"run `loyalist train --store {r.path}`")
+    value = "clv_expected" if "clv_expected" in have else "NULL::DOUBLE"
+    horizon = "any_value(clv_horizon_days)" if "clv_horizon_days" in have else "NULL"
+    where = "as_of = ? AND churn_probability IS NOT NULL"
+    tiers = r.rows(f"""
+        SELECT churn_tier AS tier, count(*) AS customers,
+               count(*) / sum(count(*)) OVER () AS share,
+               avg(churn_probability) AS mean_probability,
+               sum({value}) AS clv_expected, sum(churn_probability * {value}) AS at_stake,
+               {horizon} AS horizon_days
+        FROM {s.T_SCORES} WHERE {where} GROUP BY 1""", [ts])
+    if not tiers:
+        raise NotFound(f"churn and lifetime value were not trained at {ts.date()} (the scores "
+                       "hold segments only); train again with more history or customers")
+    tiers.sort(key=lambda x: (TIERS.index(x["tier"]) if x["tier"] in TIERS else len(TIERS),
+                              str(x["tier"])))
+    reasons = "reasons" if "reasons" in have else "NULL"
+    rows = r.rows(f"""
+        SELECT {s.CUSTOMER_ID}, rfm_segment AS segment, churn_probability, churn_tier,
+               {value} AS clv_expected, churn_probability * {value} AS at_stake,
+               {reasons} AS reasons
+        FROM {s.T_SCORES} WHERE {where} AND churn_tier IN ({', '.join('?' * len(AT_RISK_TIERS))})
+        ORDER BY at_stake DESC NULLS LAST, churn_probability DESC, {s.CUSTOMER_ID}
+        LIMIT ?""", [ts, *AT_RISK_TIERS, top])
+    for x in rows:
+        x["reasons"] = [t for t in (x["reasons"] or "").split("; ") if t]
+    return clean({"as_of": ts, "customers": sum(x["customers"] for x in tiers),
+                  "horizon_days": tiers[0]["horizon_days"], "tiers": tiers, "top": rows})
+
+
+#: example rows shown per quarantine rule
+QUARANTINE_EXAMPLES = 3
+
+
+def quarantine(r: Reader) -> dict[str, Any]:
+    """The loads (rows read, loaded, quarantined per file), the rows per (table, rule) (the
+    report's :func:`~loyalist.report.data.loads_and_rules`), the quarantined rows per load and
+    rule, and :data:`QUARANTINE_EXAMPLES` raw rows per quarantine rule."""
+    from loyalist.report.data import loads_and_rules
+    from loyalist.store import Store
+
+    loads, rules = loads_and_rules(Store.over(r.con, r.path))
+    per_load: list[dict[str, Any]] = []
+    examples: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    if s.T_QUARANTINE in tables(r):
+        per_load = r.rows(f"SELECT {s.LOAD_ID}, rule, count(*) AS rows FROM {s.T_QUARANTINE} "
+                          "GROUP BY ALL ORDER BY 1, 3 DESC, 2")
+        for x in r.rows(f"""
+                SELECT tbl, rule, {s.LOAD_ID}, {s.SOURCE_ROW}, raw FROM {s.T_QUARANTINE}
+                QUALIFY row_number() OVER (PARTITION BY tbl, rule
+                                           ORDER BY {s.LOAD_ID}, {s.SOURCE_ROW}) <= ?
+                ORDER BY tbl, rule, {s.LOAD_ID}, {s.SOURCE_ROW}""", [QUARANTINE_EXAMPLES]):
+            raw = json.loads(x.pop("raw")) if x["raw"] else {}
+            examples.setdefault((x.pop("tbl"), x.pop("rule")), []).append(x | {"raw": raw})
+    by_load: dict[int, dict[str, int]] = {}
+    for x in per_load:
+        by_load.setdefault(x[s.LOAD_ID], {})[x["rule"]] = x["rows"]
+    load_rows = [x | {"file": file_name(x["file"]),
+                      "quarantined_by_rule": by_load.get(x["load_id"], {})}
+                 for x in loads.to_dict("records")] if len(loads) else []
+    rule_rows = [x | {"examples": examples.get((x["table"], x["rule"]), [])}
+                 for x in rules.to_dict("records")]
+    return clean({"loads": load_rows, "rules": rule_rows,
+                  **{k: int(loads[k].sum()) if len(loads) else 0
+                     for k in ("rows_read", "rows_loaded", "rows_quarantined")}})
+
+
+#: the first columns of the quarantined rows' CSV; the source file's own columns follow
+QUARANTINE_COLUMNS = ("load_id", "file", "table", "source_row", "rule", "reason")
+
+
+def quarantine_csv(r: Reader) -> str:
+    """Every quarantined row: its load, file, table, row number in the file, rule and reason,
+    then its raw values under the source file's headers (a header that is also one of
+    :data:`QUARANTINE_COLUMNS` gets ``raw_`` before it)."""
+    import pandas as pd
+
+    head = ",".join(QUARANTINE_COLUMNS) + "\n"
+    if s.T_QUARANTINE not in tables(r):
+        return head
+    file = (f"(SELECT file FROM {s.T_LOADS} l WHERE l.load_id = q.{s.LOAD_ID})"
+            if s.T_LOADS in tables(r) else "NULL")
+    frame = r.con.execute(f"""
+        SELECT q.{s.LOAD_ID} AS load_id, {file} AS file, q.tbl AS "table",
+               q.{s.SOURCE_ROW} AS source_row, q.rule, q.reason, q.raw
+        FROM {s.T_QUARANTINE} q ORDER BY q.{s.LOAD_ID}, q.{s.SOURCE_ROW}""").df()
+    if frame.empty:
+        return head
+    frame["file"] = frame["file"].map(file_name)
+    raw = pd.DataFrame([json.loads(x) if x else {} for x in frame.pop("raw")],
+                       index=frame.index)
+    raw.columns = [f"raw_{c}" if c in QUARANTINE_COLUMNS else c for c in raw.columns]
+    return str(pd.concat([frame, raw], axis=1).to_csv(index=False))
+
+
+def file_name(path: str | None) -> str | None:
+    """A loaded file's name without its folder (an upload's folder is a temporary one)."""
+    return re.split(r"[\\/]", path)[-1] if path else path

@@ -65,6 +65,23 @@ def train(app: FastAPI) -> Work:
     return work
 
 
+#: days ahead of the forecast a button makes (``loyalist forecast``'s default)
+FORECAST_DAYS = 30
+
+
+def forecast(app: FastAPI) -> Work:
+    """``loyalist forecast`` on the served store: the total's daily revenue
+    :data:`FORECAST_DAYS` days from the day after the last sale, backtested, saved to the
+    store (its files go to a folder removed after)."""
+    def work(job: Job) -> dict[str, Any]:
+        job.say("waiting for the store")
+        with app.state.gate.write() as store, \
+                tempfile.TemporaryDirectory(prefix="loyalist-forecast-") as tmp:
+            res = pipeline.forecast(store, FORECAST_DAYS, out_dir=tmp, progress=job.say)
+        return {"as_of": res["as_of"], "horizon": res["horizon"]}
+    return work
+
+
 def upload(app: FastAPI, path: Path, filename: str, *, table: str, fmt: str) -> Work:
     """Load an uploaded file (already copied to ``path``; its folder is removed after)."""
     def work(job: Job) -> dict[str, Any]:

@@ -138,3 +138,29 @@ def segments(profile: dict[str, Any], plan: dict[str, Any] | None, *,
                                   "showgrid": False, "title": "mean churn risk"})
     fig.update_layout(barmode="group", yaxis_title="customers")
     return _json(fig)
+
+
+def forecast(fc: dict[str, Any]) -> str | None:
+    """Recent actual daily revenue, then the forecast's daily mean inside its 80% interval
+    (a band between the bounds), from :func:`loyalist.dashboard.views.forecast`."""
+    days = fc.get("days") or {}
+    if not days.get("date"):
+        return None
+    fig = go.Figure()
+    hist = fc.get("history") or {}
+    if hist.get("date"):
+        fig.add_scatter(x=hist["date"], y=hist["y"], mode="lines", name="actual",
+                        line={"color": "#5F6B73", "width": 1.2},
+                        hovertemplate="%{x}: %{y:,.0f}<extra>actual</extra>")
+    fig.add_scatter(x=days["date"], y=days["hi80"], mode="lines", line={"width": 0},
+                    showlegend=False, hoverinfo="skip")
+    fig.add_scatter(x=days["date"], y=days["lo80"], mode="lines", line={"width": 0},
+                    fill="tonexty", fillcolor="rgba(99, 110, 250, 0.25)",
+                    name="80% interval", hoverinfo="skip")
+    fig.add_scatter(x=days["date"], y=days["mean"], mode="lines", name="forecast",
+                    line={"color": PALETTE[0], "width": 2},
+                    customdata=list(zip(days["lo80"], days["hi80"], strict=True)),
+                    hovertemplate="%{x}: %{y:,.0f} (80%: %{customdata[0]:,.0f} to "
+                                  "%{customdata[1]:,.0f})<extra>forecast</extra>")
+    fig.update_layout(yaxis_title="revenue per day", yaxis={"rangemode": "tozero"})
+    return _json(fig)

@@ -1,8 +1,9 @@
 """The dashboard's pages under ``/app``: a login page, one main page (store state, data loading
-and the store files to pick from, the plan form, results, segments, customer lookup), the POST
-targets of its forms (each starts
+and the store files to pick from, the plan form, results, revenue forecast, churn risk,
+segments, customer lookup, data quality), the POST targets of its forms (each starts
 a background job and redirects to the page that follows it), a job-status endpoint for the
-page's polling, the plan's CSV and the static files. Hidden from the OpenAPI schema."""
+page's polling, the plan's and the quarantined rows' CSVs and the static files. Hidden from
+the OpenAPI schema."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ from loyalist.errors import LoyalistError
 from loyalist.evaluation.campaign import ADJUSTED_BUYERS, ADJUSTED_NOTE, PLAIN_BUYERS
 from loyalist.ingest import FORMATS, TABLES
 from loyalist.promote.catalog import CLEAR_GOALS, GOALS, MAX_HOLDOUT, gap_text
+from loyalist.report.html import vs_baseline
 from loyalist.schema import NEW_SEGMENT
 
 PREFIX = "/app"
@@ -123,7 +125,7 @@ def _env() -> jinja2.Environment:
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters.update(num=_num, pct=_pct, label=_label, sentence=_sentence, day=_day,
-                       plain=_plain, gap=gap_text)
+                       plain=_plain, gap=gap_text, vs_baseline=vs_baseline)
     return env
 
 
@@ -235,6 +237,8 @@ def _index(request: Request, key: ApiKey, *, plan_id: str | None = None,
         if view["plan"] is not None:
             ctx["charts"]["allocation"] = charts.allocation(view["plan"])
             ctx["charts"]["sensitivity"] = charts.sensitivity(view["plan"])
+        if view["forecast"] is not None:
+            ctx["charts"]["forecast"] = view["forecast"]["figure"]
         if view["segments"] is not None:
             ctx["charts"]["segments"] = charts.segments(view["segments"], view["plan"],
                                                         new_customers=view["new_customers"])
@@ -391,6 +395,17 @@ def train(request: Request) -> Response:
                   actions.train(request.app))
 
 
+@router.post("/forecast")
+def make_forecast(request: Request) -> Response:
+    key = _writer(request)
+    if not isinstance(key, ApiKey):
+        return key
+    return _start(request, key, "forecast",
+                  f"forecasting daily revenue {actions.FORECAST_DAYS} days ahead",
+                  actions.forecast(request.app),
+                  next_url=lambda job: f"{PREFIX}#forecast")
+
+
 @router.post("/plans")
 async def make_plan(request: Request) -> Response:
     return await _off_loop(_make_plan, request, await _fields(request))
@@ -488,6 +503,19 @@ def plan_csv(request: Request, plan_id: str, kind: str) -> Response:
         return Response(one_line(e) + "\n", 404, media_type="text/plain")
     return Response(text, media_type="text/csv", headers={
         "Content-Disposition": f'attachment; filename="plan_{plan_id}_{kind}.csv"'})
+
+
+@router.get("/quality/quarantine.csv")
+def quarantine_csv(request: Request) -> Response:
+    """Every quarantined row: load, file, table, row in the file, rule, reason, raw values."""
+    if current_key(request) is None:
+        return _to_login(request)
+    try:
+        text = views.quarantine_csv(request.app.state.gate)
+    except StoreUnavailable as e:
+        return Response(one_line(e) + "\n", 503, media_type="text/plain")
+    return Response(text, media_type="text/csv", headers={
+        "Content-Disposition": 'attachment; filename="quarantined_rows.csv"'})
 
 
 @router.get("/static/{name}")

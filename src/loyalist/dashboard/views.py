@@ -8,9 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from loyalist import schema as s
 from loyalist.api import reads
 from loyalist.api.storegate import Reader, StoreGate, StoreUnavailable
+from loyalist.dashboard import charts
 from loyalist.dashboard.jobs import one_line
 from loyalist.errors import LoyalistError
 
@@ -25,14 +28,18 @@ EMPTY, NO_SCORES, GUEST_ONLY, READY, UNAVAILABLE = (
 def page(gate: StoreGate, *, plan_id: str | None = None, customer_id: str | None = None
          ) -> dict[str, Any]:
     """Everything the main page shows: store state and counts, stored plans, the plan to show
-    (``plan_id`` or the latest), segment profiles, and a customer lookup. ``new_customers``:
+    (``plan_id`` or the latest), segment profiles, a customer lookup, the stored revenue
+    forecast (:func:`forecast`), churn risk per tier and the customers most worth keeping
+    (:func:`~loyalist.api.reads.churn_risk`) and the loads' quality
+    (:func:`~loyalist.api.reads.quarantine`). ``new_customers``:
     registered customers with no purchase before the scores' as_of (the plans'
     :data:`~loyalist.schema.NEW_SEGMENT`); ``plan_missing``: ``plan_id`` is not in the store."""
     out: dict[str, Any] = {"store": str(gate.path), "state": EMPTY, "error": None,
                            "transactions": 0, "plans": [], "plan": None, "plan_error": None,
                            "plan_missing": False, "segments": None, "new_customers": 0,
                            "customer": None, "customer_error": None, "health": None,
-                           "campaign": None, "campaign_error": None}
+                           "campaign": None, "campaign_error": None, "forecast": None,
+                           "churn": None, "churn_error": None, "quality": None}
     if not Path(gate.path).exists():
         return out
     try:
@@ -52,15 +59,22 @@ def _count(r: Reader, table: str) -> int:
 
 def _fill(r: Reader, out: dict[str, Any], plan_id: str | None, customer_id: str | None
           ) -> None:
+    if _count(r, s.T_LOADS):  # even with no transaction line: every row may be quarantined
+        out["quality"] = r.memo("dashboard:quality", lambda: reads.quarantine(r))
     out["transactions"] = _count(r, s.T_TRANSACTIONS)
     if out["transactions"] == 0:
         return
+    out["forecast"] = forecast(r)
     if _count(r, s.T_SCORES) == 0:
         out["state"] = GUEST_ONLY if _guest_only(r) else NO_SCORES
         return
     out["state"] = READY
     out["health"] = reads.health(r)
     out["segments"] = reads.segments(r)
+    try:
+        out["churn"] = r.memo("dashboard:churn", lambda: reads.churn_risk(r))
+    except reads.NotFound as e:
+        out["churn_error"] = one_line(e)
     out["new_customers"] = _new_customers(r)
     if s.T_PLANS in reads.tables(r):
         out["plans"] = reads.plans(r)
@@ -113,6 +127,59 @@ def campaign(r: Reader, plan: dict[str, Any] | None
         return None, one_line(e)
 
 
+#: the forecast totals the page shows (days from the forecast's as_of), those the forecast
+#: reaches
+FORECAST_TOTALS = (7, 30)
+
+
+def forecast(r: Reader) -> dict[str, Any] | None:
+    """The stored revenue forecast of the latest as_of, read as the report reads it
+    (:func:`loyalist.report.data.forecast`), for the page: the total's recent daily revenue
+    (the forecast plot's :data:`~loyalist.forecast.plot.HISTORY_DAYS`) and daily forecast,
+    its :data:`FORECAST_TOTALS`, the model chosen with its backtest error beside the seasonal
+    naive's, the forecast's notes, and ``data_to`` (the sales' last day) to tell a forecast
+    made before the latest sales. None when the store holds no forecast."""
+    if not _count(r, s.T_FORECAST):
+        return None
+    def shaped() -> dict[str, Any] | None:
+        fc = _forecast(r)
+        if fc is not None:  # the chart depends on the store alone: built once per version
+            fc["figure"] = charts.forecast(fc)
+        return fc
+    return r.memo("dashboard:forecast", shaped)
+
+
+def _forecast(r: Reader) -> dict[str, Any] | None:
+    from loyalist.forecast.plot import HISTORY_DAYS
+    from loyalist.forecast.series import TOTAL
+    from loyalist.report.data import forecast as report_forecast
+    from loyalist.store import Store, day_after
+
+    st = Store.over(r.con, r.path)
+    got, _ = report_forecast(st, None, "")
+    if got is None:
+        return None
+    fc, table = got["forecast"], got["series"]
+    name = TOTAL if (fc["series"] == TOTAL).any() else str(fc["series"].iloc[0])
+    days = fc[fc["series"] == name]
+    row = table[table["series"] == name].iloc[0].to_dict()
+    history = got["history"].iloc[-HISTORY_DAYS:] if name == TOTAL else got["history"].iloc[:0]
+    last = st.date_range()[1]
+    totals = [{"days": n, **{k: float(days[k].iloc[:n].sum()) for k in ("mean", "lo80", "hi80")}}
+              for n in FORECAST_TOTALS if len(days) >= n]
+    return reads.clean({
+        "as_of": got["as_of"], "series": name, "horizon_days": len(days),
+        "data_to": last, "stale": bool(got["as_of"] < day_after(last)),
+        "other_series": len(table) - 1,
+        **{k: row.get(k) for k in ("model", "mase", "naive_mase", "mase_vs_naive",
+                                   "coverage80")},
+        "totals": totals, "notes": got["notes"],
+        "history": {"date": [str(d.date()) for d in history.index],
+                    "y": [float(y) for y in history]},
+        "days": {"date": [str(d.date()) for d in pd.to_datetime(days["date"])],
+                 **{k: [float(x) for x in days[k]] for k in ("mean", "lo80", "hi80")}}})
+
+
 def _guest_only(r: Reader) -> bool:
     """Every transaction line is a guest line (no customer id): no customer to train on."""
     return bool(r.memo("dashboard:guest_only", lambda: r.con.execute(
@@ -161,6 +228,12 @@ def customer(r: Reader, customer_id: str, plan: dict[str, Any] | None) -> dict[s
     doc.setdefault("as_of", reads.scores_as_of(r))
     doc["plan_row"] = row
     return doc
+
+
+def quarantine_csv(gate: StoreGate) -> str:
+    """Every quarantined row of the store (``GET /app/quality/quarantine.csv``)."""
+    with gate.read() as r:
+        return reads.quarantine_csv(r)
 
 
 def plan_csv(gate: StoreGate, plan_id: str, kind: str = "customers") -> str:
