@@ -925,7 +925,8 @@ def test_forecast_churn_and_quality_cards_in_chromium(cards_server: dict[str, An
 def test_cards_read_sensibly_without_forecast_scores_or_quarantine(tmp_path: Path) -> None:
     """A store with sales but no scores and no forecast: the forecast card says how to make one
     (its button fails in one line on three days of sales), no churn card; the quality card
-    counts the zero-price line quarantined. Segments-only scores: the churn card says why.
+    counts the zero-price line quarantined. A 7-day forecast made before the last sale: a
+    warning, the 7-day total only. Segments-only scores: the churn card says why.
     A clean load: nothing quarantined, and the download is the header alone."""
     store = tmp_path / "shop.duckdb"
     (tmp_path / "lines.csv").write_text(LINES)
@@ -957,7 +958,19 @@ def test_cards_read_sensibly_without_forecast_scores_or_quarantine(tmp_path: Pat
                 "churn_tier": pd.Series([None, None], dtype="string"),
                 "clv_expected": pd.Series([None, None], dtype="float64"),
                 "as_of": pd.Timestamp("2025-12-04")}))
+            days = pd.date_range("2025-12-02", periods=7)  # made before the last sale
+            st.write_frame("forecast", pd.DataFrame({
+                "series": "total", "date": days, "model": "ets", "mean": 10.0, "lo80": 6.0,
+                "hi80": 15.0, "lo95": 4.0, "hi95": 18.0, "note": None,
+                "as_of": pd.Timestamp("2025-12-02")}))
         page = c.get("/app").text
+        assert message(page, "forecast-stale") == (
+            "Made at 2025-12-02; the sales now run to 2025-12-03, so it does not know the "
+            "latest days: make a new one.")
+        # a 7-day forecast has no 30-day total; without a backtest its error is not known
+        assert 'data-key="next_7" data-value="70.0" data-lo80="42.0" data-hi80="105.0"' in page
+        assert 'data-key="next_30"' not in page and message(page, "forecast-model") == "ets"
+        assert 'data-key="mase" data-value="None"' in page
         assert message(page, "churn-note") == (
             "churn and lifetime value were not trained at 2025-12-04 (the scores hold "
             "segments only); train again with more history or customers")
