@@ -778,9 +778,9 @@ def cards_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
                       "FROM transactions")["d"].iloc[0]
     (tmp / "till.csv").write_text(dirty_lines(f"{mid:%Y-%m-%d}"))
     pipeline.ingest(store, [tmp / "till.csv"])
-    pipeline.train(store)
+    trained = pipeline.train(store)
     with serve_subprocess(store, tmp, {"LOYALIST_API_KEYS": KEYS}) as srv:
-        yield srv
+        yield srv | {"trained": trained}
 
 
 def data_value(page: Any, selector: str, attr: str = "data-value") -> float:
@@ -863,6 +863,17 @@ def test_forecast_churn_and_quality_cards_in_chromium(cards_server: dict[str, An
         list(want["customer_id"]) and top.count() == min(20, len(risky)) > 0
     first = want.iloc[0]
     assert top.first.locator(".why").inner_text().startswith(first["reasons"].split("; ")[0])
+    # the out-of-time evaluation `train` returned, kept in the store's runs table
+    ev = cards_server["trained"]["metrics"]["evaluation"]
+    rows = page.locator("#churn-eval tbody tr")
+    shown = {rows.nth(i).get_attribute("data-model"):
+             float(rows.nth(i).locator("td.n").get_attribute("data-value"))
+             for i in range(rows.count())}
+    assert shown == pytest.approx({k: v["roc_auc"] for k, v in ev["churn"]["models"].items()},
+                                  rel=1e-12) and "model" in shown
+    note = page.inner_text("#churn-eval-note")
+    assert f"before {ev['test_cutoff']}" in note and f"in {ev['label_window'][0]} to " in note
+    assert bare(store, "SELECT kind, as_of FROM runs")["kind"].tolist() == ["train"]
     shot(page, "11-churn")
     # the customer link opens the customer in the lookup card
     page.click("#churn-top tbody tr:first-child a.customer-link")

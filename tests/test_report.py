@@ -271,6 +271,10 @@ def test_as_of_picks_results_and_notes_what_is_missing(built: dict[str, Any],
     value = f"{built['plan']['goal_value']:,.0f}"
     # the plan's value in the goal's own unit, as the dashboard shows it (money: no decimals)
     assert f"<dt>expected value</dt><dd>{value} of incremental revenue</dd>" in page
+    # no --train-dir: the out-of-time evaluation `train` kept in the store's runs table
+    auc = built["train"]["metrics"]["evaluation"]["churn"]["models"]["model"]["roc_auc"]
+    assert "Out-of-time evaluation (model card)" in page and f"{auc:.3f}" in page
+    assert "No model metrics" not in page
     # the same folder again, for a cutoff with no results: nothing stale is left behind
     res = pipeline.report(built["store"], tmp_path, as_of="2025-06-01")
     # the campaign is read from the data, as of then: the last one sent before 2025-06-01

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from loyalist import jsontext
@@ -503,7 +503,35 @@ def churn_risk(r: Reader, *, top: int = 20) -> dict[str, Any]:
     for x in rows:
         x["reasons"] = [t for t in (x["reasons"] or "").split("; ") if t]
     return clean({"as_of": ts, "customers": sum(x["customers"] for x in tiers),
-                  "horizon_days": tiers[0]["horizon_days"], "tiers": tiers, "top": rows})
+                  "horizon_days": tiers[0]["horizon_days"], "tiers": tiers, "top": rows,
+                  "evaluation": churn_evaluation(r, ts)})
+
+
+def churn_evaluation(r: Reader, ts: Any) -> dict[str, Any] | None:
+    """The churn model's out-of-time evaluation kept by ``loyalist train`` for the scores of
+    ``ts`` (:func:`~loyalist.evaluation.runs.stored_run`): test cutoff and window, customers,
+    ROC-AUC of the model and of each baseline (named in words), which one scored, and each
+    tier's observed churn. None when the store keeps none (trained by an earlier version)."""
+    from loyalist.churn.baseline import BASELINES
+    from loyalist.evaluation.runs import TRAIN_RUN, stored_run
+    from loyalist.store import Store
+
+    metrics = stored_run(Store.over(r.con, r.path), TRAIN_RUN, ts)
+    ev = ((metrics or {}).get("evaluation") or {})
+    churn = ev.get("churn") or {}
+    if not churn.get("models"):
+        return None
+    names = {"model": "the churn model (LightGBM)", **BASELINES}
+    models = [{"model": k, "name": names.get(k, k), "roc_auc": v.get("roc_auc"),
+               "n": v.get("n")} for k, v in churn["models"].items()]
+    scoring = (metrics or {}).get("churn") or {}
+    window = ev.get("label_window") or [None, None]  # [start, end): its last day is shown
+    last = (str((datetime.fromisoformat(str(window[1])) - timedelta(days=1)).date())
+            if window[1] else None)
+    return {"test_cutoff": ev.get("test_cutoff"), "window": [window[0], last],
+            "churn_rate": churn.get("churn_rate"), "models": models,
+            "scored_by": scoring.get("label") or names["model"],
+            "tiers": churn.get("tiers") or {}, "warning": churn.get("warning")}
 
 
 #: example rows shown per quarantine rule

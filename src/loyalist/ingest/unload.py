@@ -41,7 +41,8 @@ KEYED = (s.T_CUSTOMERS, s.T_PRODUCTS, s.T_CATALOG, s.T_INVENTORY)
 #: results computed from the data, kept by an unload: table -> what it is
 RESULTS = {s.T_SCORES: "customer scores", s.T_PLANS: "promotion plans",
            s.T_RECOMMENDATIONS: "recommendations", s.T_FORECAST: "the revenue forecast",
-           s.T_BASKET_RULES: "products bought together"}
+           s.T_BASKET_RULES: "products bought together",
+           s.T_RUNS: "the customer models' out-of-time metrics"}
 
 UNLOADED = "unloaded"
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from loyalist import schema as s
 from loyalist.errors import ParameterError, check_days
+from loyalist.evaluation.runs import TRAIN_RUN, save_run
 from loyalist.features import MAX_HORIZON_DAYS, customer_features, to_as_of
 from loyalist.pipeline.store import Progress, resolve_as_of
 from loyalist.store import Store
@@ -86,6 +87,7 @@ def train(store_path: Path, *, as_of: str | None = None, horizon: int = 90,
         res = train_and_score(st, ts, horizon, out, thresholds=tiers, progress=progress)
         st.write_frame(s.T_SCORES, res["scores"], replace_where="as_of = ?",
                        params=[ts.to_pydatetime()])
+        save_run(st, TRAIN_RUN, ts, res["metrics"])
     return {"as_of": str(ts.date()), "horizon_days": horizon,
             "customers": int(len(res["scores"])), "metrics": res["metrics"],
             "tier_thresholds": list(tiers), "tier_rule": describe_tiers(tiers),

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from loyalist import schema as s
+from loyalist.evaluation.runs import TRAIN_RUN, stored_run
 from loyalist.names import REPORT_SECTIONS
 from loyalist.store import Store
 
@@ -57,7 +58,9 @@ def collect(st: Store, *, as_of: pd.Timestamp | None = None,
             train_metrics: dict[str, Any] | None = None) -> Report:
     """Read every section the store can fill. Raises :class:`~loyalist.errors.StoreError`
     when the store holds no transactions. ``train_metrics`` is the ``metrics.json`` of
-    ``loyalist train`` (its out-of-time evaluation goes into the churn and CLV sections)."""
+    ``loyalist train`` (its out-of-time evaluation goes into the churn and CLV sections); by
+    default the store's own (:func:`~loyalist.evaluation.runs.stored_run`) of the scores'
+    as_of."""
     st.require(s.T_TRANSACTIONS)
     tables = {t: st.count(t) for t in st.query(
         "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
@@ -74,7 +77,8 @@ def collect(st: Store, *, as_of: pd.Timestamp | None = None,
         scores = st.query(f"SELECT * FROM {s.T_SCORES} WHERE as_of = ? ORDER BY {s.CUSTOMER_ID}",
                           [scores_at.to_pydatetime()])
         rep.exports["scores"] = scores
-        _customer_sections(st, rep, scores, scores_at, train_metrics)
+        _customer_sections(st, rep, scores, scores_at,
+                           train_metrics or stored_run(st, TRAIN_RUN, scores_at))
     for key, fn, cmd in (
             ("campaign", campaign, f"load the sends, with the customers held out as promotion "
                                    f"'control', with `loyalist ingest sends.csv {fix} --table "

@@ -306,9 +306,11 @@ def _churn(d: dict[str, Any], images: dict[str, bytes]) -> str:
                                      ("churn_rate", "observed churn", pct)]))
         out.append(img(images, "churn_calibration", "churn calibration plot"))
     else:
-        out.append('<p class="meta">No model metrics given: pass <code>--train-dir</code> (the '
-                   "output folder of <code>loyalist train</code>) for the out-of-time "
-                   "evaluation and calibration.</p>")
+        out.append('<p class="meta">No model metrics: the store keeps none for these scores '
+                   "(trained by an earlier version, or scored by <code>loyalist score</code>); "
+                   "train again, or pass <code>--train-dir</code> (the output folder of "
+                   "<code>loyalist train</code>), for the out-of-time evaluation and "
+                   "calibration.</p>")
     return "".join(out)
 
 
