@@ -129,8 +129,8 @@ def test_health_needs_no_key_and_reports_the_store(client: TestClient) -> None:
     assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-request-id"]
 
 
-@pytest.mark.parametrize("path", ["/customers/C000008", "/customers", "/segments", "/plans",
-                                  "/forecast", "/recommendations/C000008"])
+@pytest.mark.parametrize("path", ["/customers/C000008", "/customers", "/segments", "/churn",
+                                  "/plans", "/forecast", "/recommendations/C000008"])
 def test_reads_need_a_key(client: TestClient, path: str) -> None:
     r = client.get(path)
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
@@ -340,6 +340,30 @@ def test_segments_profile_everyone(client: TestClient) -> None:
     assert {"mean_churn_probability", "mean_clv_p50", "total_clv_p50",
             "high_churn_customers"} <= segs[0].keys()
     assert "Champions" in {x["segment"] for x in segs}
+
+
+def test_churn_tiers_top_customers_and_the_kept_evaluation(client: TestClient, built: Path,
+                                                            tmp_path: Path) -> None:
+    doc = client.get("/churn", headers=R, params={"top": 5}).json()
+    con = duckdb.connect(str(copy_store(built, tmp_path, "churn.duckdb")), read_only=True)
+    try:
+        scores = con.execute("SELECT * FROM scores WHERE as_of = (SELECT max(as_of) FROM "
+                             "scores)").df()
+        kept = json.loads(con.execute("SELECT metrics FROM runs WHERE kind = 'train'"
+                                      ).fetchone()[0])
+    finally:
+        con.close()
+    counts = scores["churn_tier"].value_counts()
+    assert {x["tier"]: x["customers"] for x in doc["tiers"]} == counts.to_dict()
+    assert doc["customers"] == len(scores)
+    risky = scores[scores["churn_tier"].isin(["high", "medium"])]
+    stake = risky["churn_probability"] * risky["clv_expected"]
+    assert [x["at_stake"] for x in doc["top"]] == pytest.approx(
+        sorted(stake, reverse=True)[:5], rel=1e-9)
+    models = kept["evaluation"]["churn"]["models"]
+    assert {m["model"]: m["roc_auc"] for m in doc["evaluation"]["models"]} == pytest.approx(
+        {k: v["roc_auc"] for k, v in models.items()})
+    assert doc["evaluation"]["test_cutoff"] == kept["evaluation"]["test_cutoff"]
 
 
 def test_segments_have_the_csvs_revenue_order_value_recency_and_frequency(
@@ -1033,7 +1057,7 @@ def test_schema_fuzz_finds_no_server_error(built: Path, tmp_path: Path,
         except Unsatisfiable:  # nothing to get wrong in GET /health
             assert mode is GenerationMode.NEGATIVE and not op.path_parameters
     ops = {op for op, _ in seen}
-    assert len(ops) == (16 if mode is GenerationMode.POSITIVE else 15), ops  # all (but /health)
+    assert len(ops) == (17 if mode is GenerationMode.POSITIVE else 16), ops  # all (but /health)
 
 
 # --- loads ----------------------------------------------------------------------------------

@@ -140,6 +140,56 @@ class SegmentsResponse(BaseModel):
     segments: list[SegmentProfileResponse]
 
 
+class ChurnTierResponse(_Open):
+    tier: str
+    customers: int
+    share: float
+    mean_probability: float
+    clv_expected: float | None = Field(None, description="Summed expected spend over the "
+                                                         "models' horizon.")
+    at_stake: float | None = Field(None, description="Summed churn probability x expected "
+                                                     "spend.")
+
+
+class ChurnCustomerResponse(_Open):
+    customer_id: str
+    segment: str | None = None
+    churn_probability: float
+    churn_tier: str
+    clv_expected: float | None = None
+    at_stake: float | None = None
+    reasons: list[str]
+
+
+class ChurnModelMetric(_Open):
+    model: str = Field(description="'model' (the churn model) or a baseline's key.")
+    name: str
+    roc_auc: float | None = None
+
+
+class ChurnEvaluationResponse(_Open):
+    test_cutoff: str | None = None
+    window: list[str | None] = Field(description="First and last day of the test window.")
+    churn_rate: float | None = None
+    models: list[ChurnModelMetric]
+    scored_by: str
+    tiers: dict[str, Any] = Field(description="Per tier: customers and observed churn rate "
+                                              "in the test window.")
+    warning: str | None = None
+
+
+class ChurnResponse(BaseModel):
+    as_of: datetime
+    customers: int
+    horizon_days: int | None = None
+    tiers: list[ChurnTierResponse]
+    top: list[ChurnCustomerResponse] = Field(description="High and medium risk customers "
+                                                         "with the most spend at stake.")
+    evaluation: ChurnEvaluationResponse | None = Field(
+        None, description="The churn model's out-of-time evaluation kept by `loyalist train` "
+                          "(null for scores trained by an earlier version).")
+
+
 class PriorRow(BaseModel):
     """One row of the response priors, as a row of ``loyalist plan --priors FILE``: it
     replaces the documented default of its kind x segment (``loyalist priors`` prints them)."""

@@ -14,6 +14,7 @@ from loyalist import __version__
 from loyalist.api import reads, writes
 from loyalist.api.models import (
     CampaignResponse,
+    ChurnResponse,
     CustomerPageResponse,
     CustomerResponse,
     ErrorResponse,
@@ -122,6 +123,15 @@ def segments(gate: Gate) -> Any:
     """A profile per RFM segment: customers, share, mean churn, p_alive, CLV, RFM scores."""
     with gate.read() as r:
         return reads.segments(r)
+
+
+@reader.get("/churn", response_model=ChurnResponse, tags=["customers"], responses=_errors(404))
+def churn(gate: Gate, top: Annotated[int, Query(ge=0, le=1000)] = 20) -> Any:
+    """Customers per churn tier with their expected spend and the spend at stake (risk x
+    spend), the ``top`` high and medium risk customers with the most at stake and their
+    reasons, and the churn model's out-of-time ROC-AUC beside its baselines'."""
+    with gate.read() as r:
+        return reads.churn_risk(r, top=top)
 
 
 @reader.get("/recommendations/{customer_id}", response_model=RecommendationsResponse,
