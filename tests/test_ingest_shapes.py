@@ -454,9 +454,10 @@ def test_several_currencies_are_stated(tmp_path: Path) -> None:
     _, (rep,) = _ingest(tmp_path, [write_csv(tmp_path / "t.csv", rows)])
     assert rep["rows_loaded"] == 4
     assert [a for a in rep["assumptions"] if "currencies" in a] == [
-        "the column 'Currency' holds 2 currencies (EUR, USD): amounts are added up as they "
-        "are, without exchange rates; convert them to one currency before loading for revenue, "
-        "value and plans in one currency"]
+        "the column 'Currency' holds 2 currencies (EUR on 2 rows, USD on 1 row): EUR, the most "
+        "common, is the store's, and the 1 row(s) in the others are added up as they are, "
+        "without exchange rates; convert them to EUR before loading for revenue, value and "
+        "plans in one currency"]
     (tmp_path / "one").mkdir()
     _, (rep,) = _ingest(tmp_path / "one", [write_csv(tmp_path / "one" / "t.csv",
                                                      [dict(r, Currency="EUR") for r in rows])])

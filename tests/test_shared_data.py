@@ -19,6 +19,7 @@ def test_online_retail_known_facts(tmp_path: Path) -> None:
     st = Store(tmp_path / "s.duckdb")
     r = ingest_files(st, [ONLINE_RETAIL], loaded_at=LOADED_AT)[0]
     assert r["format"] == "online-retail"
+    assert (r["currency"], r["currency_evidence"]) == ("GBP", "format online-retail")
     assert r["rows_read"] == 541_909
     assert r["rows_loaded"] + r["rows_quarantined"] == 541_909
     assert r["profile"]["lines_without_customer"] == 135_080

@@ -17,13 +17,14 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from loyalist import jsontext
+from loyalist import jsontext, money
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 from loyalist.features import orders
 from loyalist.ingest import (
     adapters,
     archives,
+    currency,
     join,
     parse,
     persons,
@@ -67,6 +68,7 @@ def ingest_files(
     progress: Callable[[str], None] | None = None,
     display: Callable[[str], str] | None = None,
     check: Callable[[Store], object] | None = None,
+    currency: str | None = None,
 ) -> list[dict[str, Any]]:
     """Load ``files``; return one data-quality report per file (see README for its keys).
     ``day_one``: the date of day 1 when the transactions' date column holds day numbers.
@@ -74,7 +76,11 @@ def ingest_files(
     and to the file name before the ``loads`` row is written (an upload's temporary path shown
     as the client named the file), in the same transaction as the load. ``check``: called
     with the store once the rows are written, inside the load's transaction: an error it
-    raises undoes the whole load (`loyalist run --as-of` checks its date against the data)."""
+    raises undoes the whole load (`loyalist run --as-of` checks its date against the data).
+    ``currency``: the ISO 4217 code the amounts are in (``--currency``), over what the files
+    show (:mod:`loyalist.ingest.currency`); a load in another currency than the store's is
+    refused."""
+    given = money.check_code(currency)
     if fmt not in FORMATS:
         raise DataError(f"--format {fmt!r} is unknown; use one of: {', '.join(FORMATS)}")
     if table not in TABLES:
@@ -90,7 +96,7 @@ def ingest_files(
             return _ingest(store, shown, unpack(), fmt=fmt, mapping=mapping, table=table,
                            day_one=day_one, loaded_at=loaded_at, progress=progress,
                            skipped=skipped, display=display, members=members,
-                           check=check)
+                           check=check, code=given)
         except DataError as e:  # a member of an archive by its name, not its unpacked copy
             msg = str(e)
             for real, name in sorted(shown, key=lambda x: -len(str(x[0]))):
@@ -107,11 +113,12 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
             skipped: dict[str, list[str]] | None = None,
             display: Callable[[str], str] | None = None,
             members: Mapping[str, str] | None = None,
-            check: Callable[[Store], object] | None = None) -> list[dict[str, Any]]:
+            check: Callable[[Store], object] | None = None,
+            code: str | None = None) -> list[dict[str, Any]]:
     """``skipped``: folder or archive (as shown) -> sentences on the files in it that were
     not read (documents, side tables that are no sales lines), added to the report of its
     first file. ``members``: file as shown -> the folder or archive (as shown) it was found
-    in, for the files not named on the command line."""
+    in, for the files not named on the command line. ``code``: ``--currency``, checked."""
     skipped = {} if skipped is None else skipped
     files = [f for f, _ in given]
     shown = dict(given)
@@ -126,6 +133,7 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
     with store.transaction():
         next_id = int(con.execute(
             f"SELECT coalesce(max(load_id), 0) + 1 FROM {s.T_LOADS}").fetchall()[0][0])
+        money_in = currency.Keeper.open(con, str(store.path), code)
         sources: list[Source] = []
         for i, f in enumerate(files):
             if progress:
@@ -184,6 +192,8 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
             if shown[path] != str(path.resolve()):  # a member of an archive, or a .gz's copy
                 report["file"] = str(report.get("file", path)).replace(str(path), shown[path])
             report.setdefault("status", "loaded")
+            if tbl == s.T_TRANSACTIONS and report["status"] == "loaded":
+                money_in.file(report)
             for where in [w for w, first in notes_on.items() if first == i]:
                 report.setdefault("assumptions", []).extend(skipped[where])
             q = con.execute(f"SELECT count(*) FROM {s.T_QUARANTINE} WHERE load_id = ?",
@@ -205,6 +215,7 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
                      report["rows_loaded"], report["rows_quarantined"])
             done[i] = report
         join.drop_orders(con)
+        money_in.save(con)
         if order_of_dates[1] == "this load":  # later loads of the same shop read alike
             con.execute(f"INSERT OR REPLACE INTO {META} VALUES (?, ?)",
                         [DATE_ORDER_KEY, order_of_dates[0]])
@@ -358,6 +369,9 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
                                     latest=None if loaded_at is None
                                     else loaded_at + timedelta(days=1))
         transactions.write(con, src, adapter, staged, load_id)
+        found = currency.detect(con, src, adapter)
+        report.update(currency=found.code, currency_evidence=found.evidence)
+        report["assumptions"] += found.notes
         if adapter.cost_columns:
             n, note = transactions.derive_product_margins(con, adapter, staged, load_id)
             report["products_with_derived_margin"] = n

@@ -1,6 +1,6 @@
 """The quality report's sentences on a staged transaction file, read off the file and the
 staged table without changing either: dates given as Unix times, spreadsheet serial days or
-with UTC offsets, several currencies, order-level discounts and refunds, placeholder customer
+with UTC offsets, order-level discounts and refunds, placeholder customer
 ids, quantities or prices that cannot be read, lines the file repeats, and lines that correct
 what an earlier load stored.
 """
@@ -277,22 +277,3 @@ def order_adjustments(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, t
                          "taken off the lines: revenue and each customer's spend are before "
                          f"them (lines that are {what} themselves are)")
     return notes
-
-
-def currencies(con: duckdb.DuckDBPyConnection, src: Source) -> list[str]:
-    """A currency column with several currencies: amounts are added up as they are (no
-    exchange rates here), which the report must say."""
-    col = next((h for h in src.headers if normalise(h) in ("currency", "currencycode",
-                                                           "ordercurrency")), None)
-    if col is None:
-        return []
-    found = [r[0] for r in con.execute(
-        f"SELECT DISTINCT upper(trim(CAST({parse.q(col)} AS VARCHAR))) AS c FROM {src.view} "
-        f"WHERE {parse.plain_text_expr(col)} IS NOT NULL "
-        "ORDER BY c LIMIT 11").fetchall()]
-    if len(found) < 2:
-        return []
-    return [f"the column {col!r} holds {len(found) if len(found) <= 10 else 'over 10'} "
-            f"currencies ({', '.join(found[:10])}): amounts are added up as they are, without "
-            "exchange rates; convert them to one currency before loading for revenue, value "
-            "and plans in one currency"]

@@ -387,17 +387,17 @@ UNIT_SUFFIX = ("^([-+]?[0-9][0-9.,]*)(X|PCS|PC|PCE|PIECES?|UNITS?|ITEMS?|EA|STK|
                "NOS|KGS|SETS?|BOX(ES)?|PKTS?|PACKS?|BTLS?|CTNS?|PRS)[.]?$")
 
 #: currency signs written beside amounts (a sign alone; R$, kr and zł are
-#: :data:`_CURRENCY_BEFORE` and :data:`_CURRENCY_AFTER`), full-width ones too (Japanese and
+#: :data:`CURRENCY_BEFORE` and :data:`CURRENCY_AFTER`), full-width ones too (Japanese and
 #: Chinese shops: ￥1,200)
 CURRENCY_SIGNS = "£$€¥₹₩₺₽₪₫฿₦₱￥＄￡"
 #: currencies written with letters before or after an amount (upper case): Brazil's R$ and
 #: the other dollars (US$, A$, NZ$, HK$), Nordic kr, Polish zł, Czech Kč, Hungarian Ft,
 #: Romanian lei, Malaysian RM, Indonesian Rp, Indian and Pakistani Rs., Swiss Fr., Turkish
 #: TL, Peruvian S/ (a minus before them kept: -R$ 12,50)
-_CURRENCY_BEFORE = "^([-−]?)\\s*([A-Z]{1,2}[$]|KR|ZŁ|KČ|FT|LEI|RM|RP|RS|FR|TL|S/)[.]?"
-_CURRENCY_AFTER = "\\s*(KR|ZŁ|KČ|FT|LEI|RM|TL|FR)[.]?$"
+CURRENCY_BEFORE = "^([-−]?)\\s*([A-Z]{1,2}[$]|KR|ZŁ|KČ|FT|LEI|RM|RP|RS|FR|TL|S/)[.]?"
+CURRENCY_AFTER = "\\s*(KR|ZŁ|KČ|FT|LEI|RM|TL|FR)[.]?$"
 
-_CURRENCY_CODES = ("(EUR|USD|GBP|CHF|JPY|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|RON|BGN|INR|CNY"
+CURRENCY_CODES = ("(EUR|USD|GBP|CHF|JPY|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|RON|BGN|INR|CNY"
                    "|BRL|MXN|ZAR|TRY|SGD|HKD)")
 
 
@@ -408,10 +408,10 @@ def _number_text(words: bool = True) -> str:
     signs (12.50-, SAP exports) and the minus sign U+2212 (−12,50) become a leading minus."""
     text = "upper(trim(CAST({x} AS VARCHAR)))"
     if words:  # two more patterns on every cell: 0.9 s on a 1M-line file's two columns
-        text = (f"regexp_replace(regexp_replace({text}, '{_CURRENCY_BEFORE}', '\\1'), "
-                f"'{_CURRENCY_AFTER}', '')")
+        text = (f"regexp_replace(regexp_replace({text}, '{CURRENCY_BEFORE}', '\\1'), "
+                f"'{CURRENCY_AFTER}', '')")
     bare = (f"regexp_replace({text}, "
-            f"'[\\s{NUMBER_SPACES}{CURRENCY_SIGNS}''’]|{_CURRENCY_CODES}', '', 'g')")
+            f"'[\\s{NUMBER_SPACES}{CURRENCY_SIGNS}''’]|{CURRENCY_CODES}', '', 'g')")
     # the minus sign (U+2212) that Swedish, Finnish or Norwegian number formats and Apple's
     # Numbers write for negatives: an ASCII minus
     bare = f"replace({bare}, '\u2212', '-')"
@@ -436,7 +436,7 @@ class Units:
 
     example: str | None
     conversions: dict[str, tuple[str, float]]
-    #: the sample writes a currency in letters (R$ 388,50, 12,50 kr: :data:`_CURRENCY_BEFORE`)
+    #: the sample writes a currency in letters (R$ 388,50, 12,50 kr: :data:`CURRENCY_BEFORE`)
     currency_words: bool = False
 
 
@@ -446,7 +446,7 @@ def sampled_units(con: duckdb.DuckDBPyConnection, view: str, col: str) -> Units:
     example, found, words = con.execute(
         f"SELECT any_value(v) FILTER (WHERE u <> ''), list(DISTINCT u) FILTER (WHERE u <> ''), "
         f"count(*) FILTER (WHERE regexp_matches(upper(trim(CAST(v AS VARCHAR))), "
-        f"'{_CURRENCY_BEFORE}|{_CURRENCY_AFTER}')) "
+        f"'{CURRENCY_BEFORE}|{CURRENCY_AFTER}')) "
         f"FROM (SELECT v, regexp_extract({text}, '{UNIT_SUFFIX}', 2) AS u "
         f"FROM {_sample(view, col)})").fetchall()[0]
     units = set(found or ())

@@ -27,7 +27,6 @@ from loyalist.ingest.adapters import (
 from loyalist.ingest.join import FOUND
 from loyalist.ingest.notes import (
     corrections,
-    currencies,
     order_adjustments,
     placeholder_customers,
     repeated_lines_note,
@@ -386,7 +385,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
             **({"the order status": a.status_column} if a.status_column else {}),
             **({"the void flag": a.void_column} if a.void_column else {}),
             **({"the line's discount": a.discount_column} if a.discount_column else {})}
-    report["assumptions"] += (duplicate_note(src, used) + filled + currencies(con, src)
+    report["assumptions"] += (duplicate_note(src, used) + filled
                               + unix_times(con, src, a) + utc_offsets(con, src, a)
                               + units_written(con, src, a)
                               + spreadsheet_errors(con, src, used, _error_counts(

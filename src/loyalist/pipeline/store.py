@@ -44,13 +44,14 @@ def ingest(store_path: Path, files: Sequence[str | Path], *, fmt: str = "auto",
            mapping: Sequence[str] | None = None, table: str = "auto",
            day_one: str | None = None, progress: Progress | None = None,
            display: Callable[[str], str] | None = None,
-           check: Callable[[Store], object] | None = None) -> list[dict[str, Any]]:
-    """Load ``files`` into the store (created if new); ``display`` and ``check``: see
-    :func:`loyalist.ingest.ingest_files`."""
+           check: Callable[[Store], object] | None = None,
+           currency: str | None = None) -> list[dict[str, Any]]:
+    """Load ``files`` into the store (created if new); ``display``, ``check`` and
+    ``currency``: see :func:`loyalist.ingest.ingest_files`."""
     with _new_store_guard(store_path), Store(store_path) as st:
         reports = ingest_files(st, files, fmt=fmt, mapping=mapping, table=table,
                                day_one=day_one, loaded_at=datetime.now(), progress=progress,
-                               display=display, check=check)
+                               display=display, check=check, currency=currency)
         _suggest_compact(st)
         return reports
 

@@ -475,8 +475,12 @@ class Store:
             self.con.unregister("__frame")
 
 
-#: the store's own record of the migrations done (``key``, ``value``)
+#: the store's own record of the migrations done, and facts of the whole store such as its
+#: currency (``key``, ``value``)
 META = "store_meta"
+#: ``store_meta`` keys: the ISO 4217 code the store's amounts are in (absent: unknown), and
+#: what showed it ("column 'Currency'", "£ in column 'UnitPrice'", "--currency", ...)
+CURRENCY_KEY, CURRENCY_EVIDENCE_KEY = "currency", "currency_evidence"
 EMAIL_CASE_KEY = "email_ids_lowercased"
 #: scores hold one row per customer and as_of (exploratory report 7, I1: `score --as-of`
 #: labelled another day's scores with the models' as_of, so `plan` crashed on the duplicates
@@ -485,6 +489,26 @@ SCORES_KEY = "scores_one_per_customer"
 #: 1 for the first-written score row of each customer and as_of: the one scored at that as_of
 #: (the rows added under it by the earlier `score --as-of` were appended after it)
 _FIRST_SCORE = (f"row_number() OVER (PARTITION BY as_of, {s.CUSTOMER_ID} ORDER BY rowid)")
+
+
+def stored_currency(con: duckdb.DuckDBPyConnection) -> tuple[str | None, str | None]:
+    """The store's currency code and its evidence, (None, None) when unknown."""
+    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                       [META]).fetchall()[0][0]:
+        return None, None
+    got = dict(con.execute(f"SELECT key, value FROM {META} WHERE key IN (?, ?)",
+                           [CURRENCY_KEY, CURRENCY_EVIDENCE_KEY]).fetchall())
+    return got.get(CURRENCY_KEY), got.get(CURRENCY_EVIDENCE_KEY)
+
+
+def currency(store: Store | str | os.PathLike[str]) -> str | None:
+    """The ISO 4217 code of the amounts in ``store`` (an open :class:`Store`, or a store's
+    path, opened read-only for the read), None when unknown: the one reader every output that
+    shows money uses (format amounts with :mod:`loyalist.money`)."""
+    if isinstance(store, Store):
+        return stored_currency(store.con)[0]
+    with Store(store, read_only=True) as st:
+        return stored_currency(st.con)[0]
 
 
 def _duplicate_scores(con: duckdb.DuckDBPyConnection) -> int:
