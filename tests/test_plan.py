@@ -122,7 +122,9 @@ def test_plan_cli_says_roi_as_a_percent_and_revenue_once(scenario: dict, tmp_pat
     text = " ".join(r.output.split())
     doc = json.loads((tmp_path / "plan.json").read_text())
     rev = f"{doc['incremental_revenue']:,.0f}"
-    assert f"expected {rev} of incremental revenue (80%: " in text
+    assert doc["currency"] == "USD"  # the generated store's (scenario.json)
+    assert f"expected {rev} USD of incremental revenue (80%: " in text
+    assert f"spend {doc['spend']:,.0f} of {doc['budget']:,.0f} USD on " in text
     assert text.count(f" {rev} ") + text.count(f" {rev};") == 1
     assert f"ROI {100 * doc['roi']:,.0f}%;" in text
     first = doc["promotions"][0]
@@ -134,6 +136,11 @@ def test_plan_cli_says_roi_as_a_percent_and_revenue_once(scenario: dict, tmp_pat
                        10768.4, "roi": 1.398, "confidence": "medium"})
     assert line == ("plan (clear_inventory, budget 5,000 a month): 766 customers, spend 3,265, "
                     "incremental revenue 10,768, ROI 140%, confidence medium")
+    assert short_line({"goal": "revenue", "budget": 5000.0, "customers_targeted": 766,
+                       "spend": 3264.6, "incremental_revenue": 10768.4, "roi": 1.398,
+                       "confidence": "medium", "currency": "EUR"}) == (
+        "plan (revenue, budget 5,000 EUR): 766 customers, spend 3,265 EUR, incremental revenue "
+        "10,768 EUR, ROI 140%, confidence medium")
 
 
 def test_clear_names_a_category_of_the_store(scenario: dict, tmp_path: Path) -> None:
@@ -1050,7 +1057,7 @@ def test_a_budget_below_one_send_says_so(scenario: dict, tmp_path: Path) -> None
     r = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "text")])
     assert r.exit_code == 0, r.output
     text = " ".join(r.output.split())  # the console wraps long lines at spaces
-    assert "spend 0 of 0.01 on 0 customers" in text
+    assert "spend 0 of 0.01 USD on 0 customers" in text
     assert "-0.00%" not in text and "optimality gap 0.00%" in text
     said = re.search(r"nobody targeted: (the budget 0\.01 is below the cost of a single send "
                      r"worth making: the cheapest, \S+, costs ([\d.,]+) \([\d.,]+ contact cost"

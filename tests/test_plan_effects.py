@@ -563,6 +563,12 @@ def test_a_rationale_says_where_its_revenue_comes_from() -> None:
     assert "expected to lower buying by 0.5% points and add 54 in revenue (64 from topping " \
            "orders up to the 500 minimum spend, net of the discount; less 10 lost with fewer " \
            "orders at the usual basket)" in text
+    assert text.endswith("for 25 of spend (average_order_value).")
+    # with the store's currency, its amounts name it; the mechanics' breakdown stays bare
+    ctx = dataclasses.replace(ctx, currency="EUR")
+    text = rationale("v50", "fixed_voucher", "Champions", g, "average_order_value", ctx)
+    assert "and add 54 EUR in revenue (64 from topping" in text
+    assert text.endswith("for 25 EUR of spend (average_order_value).")
 
 
 def test_an_extra_order_of_the_usual_basket_adds_no_order_value() -> None:

@@ -91,6 +91,7 @@ def plan(
       loyalist plan --budget 5000 --goal revenue --holdout 0.1   (then, after the campaign:
       loyalist ingest out/plan/sends.csv --table promotions)
     """
+    from loyalist import money
     from loyalist.cli.main import emit_json, out, progress
     from loyalist.promote.catalog import amount_text, gap_text, roi_text
 
@@ -109,8 +110,13 @@ def plan(
         emit_json(summ)
         return
     opt = summ["optimizer"]
+    code = summ.get("currency")
+
+    def cash(x: float) -> str:
+        return money.with_code(amount_text(x), code)
+
     interval = (f"(80%: {summ['incremental_revenue_lo80']:,.0f} to "
-                f"{summ['incremental_revenue_hi80']:,.0f})")
+                f"{money.whole(summ['incremental_revenue_hi80'], code)})")
     # the revenue goal's value is the incremental revenue: said once
     revenue = (f" {interval}" if summ["goal"] == "revenue" else
                f"; incremental revenue {summ['incremental_revenue']:,.0f} {interval}")
@@ -118,9 +124,10 @@ def plan(
                 if summ.get("categories_to_clear") else "")
     out.print(f"plan {summ['plan_id']} ({summ['goal']}{clearing}, {summ['period_days']} days "
               f"from {summ['as_of']}): spend {amount_text(summ['spend'])} of "
-              f"{amount_text(summ['budget'])} on "
+              f"{cash(summ['budget'])} on "
               f"{summ['customers_targeted']:,} customers; expected {_goal_value(summ)}"
-              f"{revenue}; net profit {summ['net_profit']:,.0f}, ROI {roi_text(summ['roi'])}; "
+              f"{revenue}; net profit {money.whole(summ['net_profit'], code)}, "
+              f"ROI {roi_text(summ['roi'])}; "
               f"confidence {summ['confidence']}; optimality gap {gap_text(opt['gap'])} "
               f"({opt['method']})")
     held = summ.get("holdout")
@@ -132,7 +139,8 @@ def plan(
     if empty:  # one line saying why, instead of an empty table
         out.print(f"[yellow]nobody targeted: {escape(empty)}[/yellow]")
     t = Table(header_style="bold", title="ranked promotions")
-    for c in ("#", "promotion", "segment", "customers", "particip.", "revenue", "cost", "ROI"):
+    for c in ("#", "promotion", "segment", "customers", "particip.", money.label("revenue", code),
+              money.label("cost", code), "ROI"):
         t.add_column(c, justify="left" if c in ("promotion", "segment") else "right")
     for r in summ["promotions"][:15]:
         t.add_row(str(r["rank"]), r["promotion"], r["target_segment"], f"{r['customers']:,}",
@@ -146,7 +154,7 @@ def plan(
     if len(summ.get("months", [])) > 1:
         out.print("  by month: " + "; ".join(
             f"{m['from']}: {m['customers']:,} customers, {amount_text(m['spend'])} of "
-            f"{amount_text(m['budget'])}" for m in summ["months"]))
+            f"{cash(m['budget'])}" for m in summ["months"]))
     for r in summ["promotions"][:3]:
         out.print(f"  {escape(r['rationale'])}")
     for a in summ["assumptions"][:SHOWN_ASSUMPTIONS]:
@@ -200,13 +208,16 @@ def priors(
 def short_line(pl: dict) -> str:
     """A plan in one line (``loyalist demo``), its budget in the words the plan was asked
     for: "budget 5,000 a month" for a budget per month."""
+    from loyalist.money import whole, with_code
     from loyalist.promote.catalog import amount_text, roi_text
 
-    budget = (f"{amount_text(pl['budget_per_month'])} a month"
-              if pl.get("budget_per_month") is not None else amount_text(pl["budget"]))
+    code = pl.get("currency")
+    budget = (f"{with_code(amount_text(pl['budget_per_month']), code)} a month"
+              if pl.get("budget_per_month") is not None
+              else with_code(amount_text(pl["budget"]), code))
     return (f"plan ({pl['goal']}, budget {budget}): {pl['customers_targeted']:,} customers, "
-            f"spend {amount_text(pl['spend'])}, incremental revenue "
-            f"{pl['incremental_revenue']:,.0f}, ROI {roi_text(pl['roi'])}, confidence "
+            f"spend {with_code(amount_text(pl['spend']), code)}, incremental revenue "
+            f"{whole(pl['incremental_revenue'], code)}, ROI {roi_text(pl['roi'])}, confidence "
             f"{pl['confidence']}")
 
 
@@ -232,17 +243,21 @@ def check_spend_limits(constraints: Path | None, budget: float | None,
 
 
 def _goal_value(summ: dict) -> str:
-    """'16.7 customers kept (51.54 of spend each)' / '1,234 of incremental revenue'."""
+    """'16.7 customers kept (51.54 of spend each)' / '1,234 GBP of incremental revenue' (the
+    store's currency before an amount's unit)."""
+    from loyalist.promote.catalog import COUNT_GOALS, GOAL_UNITS
     from loyalist.promote.explain import goal_value_text
 
     each = summ.get("cost_per_goal_unit")
     activated = summ.get("goal_value_activated")
+    unit = summ.get("goal_unit")
+    if summ["goal"] not in COUNT_GOALS and summ.get("currency"):
+        unit = f"{summ['currency']} {unit or GOAL_UNITS[summ['goal']]}"
     if activated:  # first purchases are no customers kept: said apart
-        text = (goal_value_text(summ["goal"], summ["goal_value"] - activated,
-                                summ.get("goal_unit"))
+        text = (goal_value_text(summ["goal"], summ["goal_value"] - activated, unit)
                 + f" and {activated:,.1f} activated (a first purchase)")
     else:
-        text = goal_value_text(summ["goal"], summ["goal_value"], summ.get("goal_unit"))
+        text = goal_value_text(summ["goal"], summ["goal_value"], unit)
     return text + (f" ({each:,.2f} of spend each)" if each is not None else "")
 
 

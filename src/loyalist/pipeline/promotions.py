@@ -25,7 +25,7 @@ from loyalist.pipeline.store import (
     resolve_as_of,
     selling_days,
 )
-from loyalist.store import Store
+from loyalist.store import Store, currency
 
 if TYPE_CHECKING:  # the promotion engine loads only when a plan is made
     from loyalist.promote.catalog import PlanParams
@@ -308,6 +308,7 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
                                 scored | ({s.NEW_SEGMENT} if unscored else set()), ts)
         inp = plan_inputs(st, ts, catalog=catalog, period_days=period, priors=overrides,
                           progress=say)
+        code = currency(st)
     known = set(inp["customers"]["segment"].astype(str))
     _check_segments(params.segments, known, known, ts)
     window = int(inp["model"].window_days_)
@@ -323,11 +324,12 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
                       item_prices=dict(inp["model"].item_prices_),
                       season_factor=inp["season_factor"], season_note=inp["season_note"],
                       promotion_season=inp["promotion_season"],
-                      closed_season=inp["closed_season"])
+                      closed_season=inp["closed_season"], currency=code)
     say("optimising the plan")
     res = make_plan(inp["predictions"], ctx, params, cons)
     summ = res["summary"]
     summ["warnings"] = [*summ.get("warnings", []), *stale]
+    summ["currency"] = code
     summ["constraints"] = cons.as_dict()
     summ["response_model"] = inp["model"].summary()
     summ["priors"] = inp["priors"]
@@ -375,18 +377,23 @@ def save_plan(store_path: Path, planned: dict[str, Any]) -> None:
 
 
 def write_plan(res: dict[str, Any], out: Path) -> dict[str, str]:
-    """The plan's tables (CSV), its JSON and a picture of allocation and sensitivity."""
+    """The plan's tables (CSV, each with a ``currency`` column when the store's is known), its
+    JSON and a picture of allocation and sensitivity."""
     from loyalist.promote.report import plot_plan
 
     out.mkdir(parents=True, exist_ok=True)
     files = {}
+    code = res["summary"].get("currency")
     for name in ("customers", "promotions", "allocation", "segments", "sensitivity", "sends",
                  "holdout"):
         fname = "plan.csv" if name == "customers" else f"{name}.csv"
         if name == "holdout" and res["summary"].get("holdout") is None:
             (out / fname).unlink(missing_ok=True)  # not a stale one from an earlier plan
             continue
-        res[name].to_csv(out / fname, index=False)
+        frame = res[name]
+        if code and name != "sends":  # sends.csv is promotion history to load: as it was
+            frame = frame.assign(currency=code)
+        frame.to_csv(out / fname, index=False)
         files[name] = str(out / fname)
     (out / "plan.json").write_text(jsontext.dumps(res["summary"]))
     files["json"] = str(out / "plan.json")

@@ -39,3 +39,6 @@ class PlanContext:
     #: price of the item each promotion adds or discounts
     #: (:func:`loyalist.response.data.offer_item_prices`), named in the offers' mechanics
     item_prices: dict[str, float] = field(default_factory=dict)
+    #: ISO 4217 code of the amounts (:func:`loyalist.store.currency`), named after them in the
+    #: plan's sentences; None: unknown
+    currency: str | None = None
