@@ -27,7 +27,7 @@ from loyalist.evaluation.campaign import ADJUSTED_BUYERS, ADJUSTED_NOTE, PLAIN_B
 from loyalist.promote.catalog import gap_text
 from loyalist.report import SECTIONS
 from loyalist.report.data import mase_vs_naive
-from loyalist.store import Store
+from loyalist.store import Store, currency
 
 HEADINGS = list(SECTIONS.values())
 EXPORTS = ("scores", "segments", "segments_grid", "clusters", "campaign_results", "plan_customers",
@@ -270,7 +270,7 @@ def test_as_of_picks_results_and_notes_what_is_missing(built: dict[str, Any],
     page = (tmp_path / "report.html").read_text()
     value = f"{built['plan']['goal_value']:,.0f}"
     # the plan's value in the goal's own unit, as the dashboard shows it (money: no decimals)
-    assert f"<dt>expected value</dt><dd>{value} of incremental revenue</dd>" in page
+    assert f"<dt>expected value</dt><dd>{value} USD of incremental revenue</dd>" in page
     # no --train-dir: the out-of-time evaluation `train` kept in the store's runs table
     auc = built["train"]["metrics"]["evaluation"]["churn"]["models"]["model"]["roc_auc"]
     assert "Out-of-time evaluation (model card)" in page and f"{auc:.3f}" in page
@@ -335,6 +335,9 @@ def test_store_with_only_transactions(tmp_path: Path) -> None:
                                                   "FROM transactions")["n"].iloc[0])
     assert {"customers stored", "products stored"} <= set(facts) and "orders" not in facts
     assert "3.0%" in page  # 1 of 33 rows read
+    # plain numbers: the currency is unknown, and no code or sign is invented
+    assert "amounts in" not in page and "net revenue" in facts
+    assert re.fullmatch(r"[0-9,]+", facts["net revenue"])
     assert (tmp_path / "out" / "run.json").is_file()
     assert list((tmp_path / "out" / "exports").iterdir()) == []
 
@@ -467,8 +470,8 @@ def test_plan_with_no_promotion(built: dict[str, Any], tmp_path: Path) -> None:
     planned = pipeline.plan(store, budget=300, goal="reactivation", segments=[s.NEW_SEGMENT],
                             out=tmp_path / "plan")
     assert planned["summary"]["customers_targeted"] == 0
-    csv = pd.read_csv(tmp_path / "plan" / "promotions.csv")
-    assert list(csv.columns) == list(s.PLAN_PROMOTION_COLUMNS) and len(csv) == 0
+    csv = pd.read_csv(tmp_path / "plan" / "promotions.csv")  # the store's currency beside
+    assert list(csv.columns) == [*s.PLAN_PROMOTION_COLUMNS, "currency"] and len(csv) == 0
     res = pipeline.report(store, tmp_path / "report")
     exp = tmp_path / "report" / "exports"
     for frame in (pd.read_csv(exp / "plan_promotions.csv"),
@@ -615,16 +618,16 @@ def test_forecast_and_clv_figures_read_as_labelled(built: dict[str, Any],
     parts = fc[fc["series"].str.startswith("category=")]
     assert len(parts) > 1
     diff = float(parts["s"].sum()) / total - 1
-    assert "<th class=\"\">forecast revenue</th>" in page and "forecast total" not in page
+    assert "<th class=\"\">forecast revenue (USD)</th>" in page and "forecast total" not in page
     assert "Backtest (means over rolling origins)" not in page
     assert (f"each series has its own model, so the {len(parts)} category forecasts are not "
-            f"reconciled with the total: they add up to {parts['s'].sum():,.0f}, "
+            f"reconciled with the total: they add up to {parts['s'].sum():,.0f} USD, "
             f"{abs(100 * diff):.1f}% {'above' if diff >= 0 else 'below'} the total&#x27;s "
-            f"{total:,.0f}.") in page
+            f"{total:,.0f} USD.") in page
     assert "sum of p" not in page
     scores = q(copy, "SELECT clv_p10, clv_p90 FROM scores")
     width = (scores["clv_p90"] - scores["clv_p10"]).median()
-    assert (f"<dt>median p10-p90 width per customer</dt><dd>{width:,.0f}</dd>") in page
+    assert (f"<dt>median p10-p90 width per customer</dt><dd>{width:,.0f} USD</dd>") in page
 
 
 def test_a_date_axis_over_a_gap_draws_without_warnings() -> None:
@@ -643,6 +646,9 @@ def test_a_date_axis_over_a_gap_draws_without_warnings() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert monthly(frame).startswith(b"\x89PNG")
+    # the currency is drawn on the axis of amounts ("net revenue (GBP)"): the same picture
+    # without it differs, and the same one with it does not
+    assert monthly(frame, "GBP") == monthly(frame, "GBP") != monthly(frame)
 
 
 def test_a_model_not_corrected_for_the_season_says_how_busy_its_window_was(
@@ -708,3 +714,26 @@ def test_sensitivity_roi_axis_starts_at_zero_and_shows_the_bound() -> None:
         t.get_text() for t in ax.get_legend().get_texts()]
     assert labels[0] == "upper bound (proven)"
     assert handles[0].get_linewidth() > handles[1].get_linewidth()
+
+
+def test_amounts_name_the_store_currency(built: dict[str, Any], full: dict[str, Any],
+                                         tmp_path: Path) -> None:
+    """The generated fashion store is in USD (its scenario.json, read at ingest): the page
+    says so at the top, after each amount shown alone and in each heading of a column of
+    amounts; the plan's JSON, CSVs and sentences name it too."""
+    page, h = full["html"], full["res"]["summary"]["quality"]
+    assert currency(built["store"]) == "USD"
+    assert " · amounts in USD · " in page
+    assert f"<dt>net revenue</dt><dd>{h['net_revenue']:,.0f} USD</dd>" in page
+    assert '<th class="">revenue (gross) (USD)</th>' in page
+    assert '<th class="">incr. revenue (USD)</th>' in page
+    plan = built["plan"]
+    assert plan["currency"] == "USD" and plan["promotions"]
+    assert all(re.search(r" [0-9,.]+ USD of spend \(", p["rationale"])
+               for p in plan["promotions"]), [p["rationale"] for p in plan["promotions"]]
+    files = pipeline.plan(built["store"], budget=1000, goal="revenue", save=False,
+                          out=tmp_path / "plan")["summary"]["files"]
+    assert json.loads(Path(files["json"]).read_text())["currency"] == "USD"
+    for name in ("customers", "promotions", "allocation", "segments", "sensitivity"):
+        assert set(pd.read_csv(files[name])["currency"]) == {"USD"}, name
+    assert "currency" not in pd.read_csv(files["sends"]).columns  # history to load, as it was

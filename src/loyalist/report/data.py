@@ -21,7 +21,7 @@ import pandas as pd
 from loyalist import schema as s
 from loyalist.evaluation.runs import TRAIN_RUN, stored_run
 from loyalist.names import REPORT_SECTIONS
-from loyalist.store import Store
+from loyalist.store import Store, currency
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,8 @@ class Report:
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     absent: dict[str, str] = field(default_factory=dict)
     exports: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: ISO 4217 code of the store's amounts (None: unknown)
+    currency: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """The headline numbers of each present section, JSON-ready."""
@@ -65,7 +67,7 @@ def collect(st: Store, *, as_of: pd.Timestamp | None = None,
     tables = {t: st.count(t) for t in st.query(
         "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
         "ORDER BY 1")["table_name"]}
-    rep = Report(store=str(st.path), as_of=as_of, tables=tables)
+    rep = Report(store=str(st.path), as_of=as_of, tables=tables, currency=currency(st))
     rep.sections["quality"] = quality(st, as_of)
     fix = f"--store {st.path}"
     scores_at, why = _pick_as_of(st, s.T_SCORES, as_of, f"run `loyalist train {fix}`")

@@ -8,6 +8,7 @@ import functools
 import html
 import math
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pandas as pd
 
 from loyalist import __version__
 from loyalist.evaluation.clv_check import BASELINE_MARGIN
+from loyalist.money import label, whole
 from loyalist.report.data import SECTIONS, Report
 from loyalist.segment.rfm import grid_label
 
@@ -44,7 +46,18 @@ def _na(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
 
 
+#: the currency of the page being rendered (:func:`render_html` sets it): after each amount
+#: shown alone, in the heading of each table column of amounts
+_CODE: ContextVar[str | None] = ContextVar("currency", default=None)
+
+
 def money(v: Any) -> str:
+    """An amount in whole units, with the page's currency ("3,490,112 GBP")."""
+    return "n/a" if _na(v) else whole(float(v), _CODE.get())
+
+
+def _cell_money(v: Any) -> str:
+    """An amount in a table, whose heading names the currency."""
     return "n/a" if _na(v) else f"{float(v):,.0f}"
 
 
@@ -118,7 +131,8 @@ def table(frame: pd.DataFrame, cols: Iterable[tuple[str, str, Fmt]], *, limit: i
     column shows every row with the same decimals (:func:`digits` of the rows shown)."""
     cols = [c for c in cols if c[0] in frame.columns]
     shown = frame.head(limit)
-    cols = [(c, h, functools.partial(num, places=digits(shown[c])) if f is num else f)
+    cols = [(c, label(h, _CODE.get()), _cell_money) if f is money else
+            (c, h, functools.partial(num, places=digits(shown[c])) if f is num else f)
             for c, h, f in cols]
     left = {text, day, when}
     th = "".join(f'<th class="{"t" if f in left else ""}">{_e(h)}</th>' for _, h, f in cols)
@@ -423,9 +437,14 @@ def _plan(d: dict[str, Any], images: dict[str, bytes]) -> str:
 
 def _goal_value(h: dict[str, Any]) -> str:
     """The plan's goal value as the dashboard shows it: one decimal for a count of customers
-    (when the plan has a cost per unit), else a whole number."""
+    (when the plan has a cost per unit), else a whole number, with the currency for an
+    amount."""
+    from loyalist.promote.catalog import COUNT_GOALS
+
     if h.get("cost_per_goal_unit") is not None:
         return num(h["goal_value"], 1)
+    if h.get("goal") in COUNT_GOALS:
+        return num(h["goal_value"], 0)
     return money(h["goal_value"])
 
 
@@ -545,11 +564,22 @@ RENDER = {"quality": _quality, "segments": _segments, "churn": _churn, "clv": _c
 
 def render_html(rep: Report, images: dict[str, bytes], *, exports: Iterable[str] = (),
                 generated_at: datetime | None = None) -> str:
-    """The whole page. ``exports``: the names written to ``exports/`` (listed at the end)."""
+    """The whole page. ``exports``: the names written to ``exports/`` (listed at the end).
+    Amounts are named in the store's currency (``rep.currency``), when it is known."""
+    token = _CODE.set(rep.currency)
+    try:
+        return _page(rep, images, exports, generated_at)
+    finally:
+        _CODE.reset(token)
+
+
+def _page(rep: Report, images: dict[str, bytes], exports: Iterable[str],
+          generated_at: datetime | None) -> str:
     nav = "".join(f'<a href="#{k}">{_e(SECTIONS[k])}</a>' for k in rep.sections)
     head = (f"store {Path(rep.store).name}"
             + (f" · as_of {rep.as_of.date()}" if rep.as_of is not None else
                " · latest results of each kind")
+            + (f" · amounts in {rep.currency}" if rep.currency else "")
             + (f" · generated {generated_at:%Y-%m-%d %H:%M}" if generated_at else "")
             + f" · loyalist {__version__}")
     body = [f"<h1>Loyalist report</h1><p class='meta'>{_e(head)}</p><nav>{nav}</nav>"]

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from loyalist.money import label
+
 __all__ = ["PLOT_NAMES", "draw_all"]
 
 BLUE, ORANGE, GREY = "#2b6cb0", "#dd6b20", "#718096"
@@ -50,9 +52,10 @@ def _dates(ax: Any) -> None:
     ax.xaxis.set_major_formatter(ConciseDateFormatter(loc))
 
 
-def monthly(frame: pd.DataFrame) -> bytes:
+def monthly(frame: pd.DataFrame, code: str | None = None) -> bytes:
     """Net revenue (bars) and active customers (line) per month; a month the data cover only
-    in part (column ``covers``, e.g. ``1-9 Dec``) is hatched and labelled with its days."""
+    in part (column ``covers``, e.g. ``1-9 Dec``) is hatched and labelled with its days.
+    ``code``: the amounts' currency, in the axis label (as in every picture here)."""
     fig, (ax,) = _figure(h=3.2)
     x = pd.to_datetime(frame["month"])
     covers = frame["covers"] if "covers" in frame else pd.Series([None] * len(frame))
@@ -64,7 +67,7 @@ def monthly(frame: pd.DataFrame) -> bytes:
         for when, rev, days in zip(x[part], frame["revenue"][part], covers[part], strict=True):
             ax.annotate(str(days), (when, rev), textcoords="offset points", xytext=(0, 3),
                         ha="center", fontsize=7)
-    ax.set_ylabel("net revenue")
+    ax.set_ylabel(label("net revenue", code))
     ax2 = ax.twinx()
     ax2.plot(x[~part], frame["customers"][~part], color=ORANGE, marker="o", ms=3,
              label="customers")
@@ -123,13 +126,13 @@ def calibration(bins: list[dict[str, float]], title: str, label: str) -> bytes:
     return _png(fig)
 
 
-def clv(values: np.ndarray, deciles: pd.DataFrame) -> bytes:
+def clv(values: np.ndarray, deciles: pd.DataFrame, code: str | None = None) -> bytes:
     """Distribution of expected CLV and each decile's mean with its p10-p90 band."""
     fig, (a1, a2) = _figure(w=10, h=3.4, ncols=2)
     v = values[np.isfinite(values)]
     a1.hist(v, bins=40, color=BLUE)
     a1.set_yscale("symlog")
-    a1.set_xlabel("expected CLV")
+    a1.set_xlabel(label("expected CLV", code))
     a1.set_ylabel("customers")
     a1.set_title("Distribution of expected CLV")
     d = deciles["decile"]
@@ -141,18 +144,20 @@ def clv(values: np.ndarray, deciles: pd.DataFrame) -> bytes:
             a2.plot(d, deciles["clv_p50_mean"], "o", color="black", ms=3, label="p50 (mean)")
     a2.set_xticks(list(d))
     a2.set_xlabel("decile (1 = highest)")
+    a2.set_ylabel(label("expected CLV", code))
     a2.legend(fontsize=8)
     a2.set_title("CLV by decile")
     return _png(fig)
 
 
-def plan(allocation: pd.DataFrame, sensitivity: pd.DataFrame, budget: float | None) -> bytes:
+def plan(allocation: pd.DataFrame, sensitivity: pd.DataFrame, budget: float | None,
+         code: str | None = None) -> bytes:
     """Budget allocation per promotion and the budget-sensitivity curve."""
     fig, (a1, a2) = _figure(w=10, h=3.6, ncols=2)
     if len(allocation):
         al = allocation.iloc[::-1]
         a1.barh([str(p) for p in al["promotion"]], al["cost"], color=BLUE)
-        a1.set_xlabel("expected cost")
+        a1.set_xlabel(label("expected cost", code))
     a1.set_title("Budget allocation")
     if len(sensitivity) and {"budget", "value"} <= set(sensitivity):
         from loyalist.promote.report import draw_sensitivity
@@ -163,7 +168,8 @@ def plan(allocation: pd.DataFrame, sensitivity: pd.DataFrame, budget: float | No
     return _png(fig)
 
 
-def forecast(history: pd.Series, fc: pd.DataFrame, series: str = "total") -> bytes:
+def forecast(history: pd.Series, fc: pd.DataFrame, series: str = "total",
+             code: str | None = None) -> bytes:
     """Recent daily history and the forecast with its 80% and 95% intervals."""
     fig, (ax,) = _figure(h=3.6)
     h = history.iloc[-HISTORY_DAYS:]
@@ -175,6 +181,7 @@ def forecast(history: pd.Series, fc: pd.DataFrame, series: str = "total") -> byt
     ax.plot(x, f["mean"], color=BLUE, lw=1.4, label="forecast")
     model = f["model"].iloc[0] if len(f) else ""
     _dates(ax)
+    ax.set_ylabel(label("net revenue", code))
     ax.set_title(f"Daily net revenue: {series} ({model})")
     ax.legend(fontsize=8, loc="upper left")
     return _png(fig)
@@ -190,12 +197,14 @@ def top_products(top: pd.DataFrame) -> bytes:
     return _png(fig)
 
 
-def draw_all(sections: dict[str, dict[str, Any]]) -> dict[str, bytes]:
-    """Every picture the present sections call for, by name."""
+def draw_all(sections: dict[str, dict[str, Any]], code: str | None = None
+             ) -> dict[str, bytes]:
+    """Every picture the present sections call for, by name; ``code``: the store's currency
+    (:func:`loyalist.store.currency`), named on the axes of amounts."""
     out: dict[str, bytes] = {}
     q = sections.get("quality")
     if q is not None and len(q["monthly"]):
-        out["monthly"] = monthly(q["monthly"])
+        out["monthly"] = monthly(q["monthly"], code)
     seg = sections.get("segments")
     if seg is not None:
         out["segments"] = segments(seg["profile"])
@@ -210,7 +219,7 @@ def draw_all(sections: dict[str, dict[str, Any]]) -> dict[str, bytes]:
                                                    "churn rate")
     cl = sections.get("clv")
     if cl is not None:
-        out["clv"] = clv(cl["values"], cl["deciles"])
+        out["clv"] = clv(cl["values"], cl["deciles"], code)
         cal = ((cl.get("evaluation") or {}).get("calibration") or {}).get("model")
         if cal:
             out["clv_calibration"] = calibration(cal, "CLV calibration (out of time)", "spend")
@@ -223,13 +232,14 @@ def draw_all(sections: dict[str, dict[str, Any]]) -> dict[str, bytes]:
             out["campaign"] = png
     pl = sections.get("plan")
     if pl is not None:
-        out["plan"] = plan(pl["allocation"], pl["sensitivity"], pl["summary"].get("budget"))
+        out["plan"] = plan(pl["allocation"], pl["sensitivity"], pl["summary"].get("budget"),
+                           code)
     fc = sections.get("forecast")
     if fc is not None and len(fc["forecast"]):
         name = "total" if (fc["forecast"]["series"] == "total").any() \
             else str(fc["forecast"]["series"].iloc[0])
         hist = fc["history"] if name == "total" else pd.Series(dtype=float)
-        out["forecast"] = forecast(hist, fc["forecast"], name)
+        out["forecast"] = forecast(hist, fc["forecast"], name, code)
     rc = sections.get("recommendations")
     if rc is not None and len(rc["top"]):
         out["recommendations"] = top_products(rc["top"])
