@@ -51,6 +51,22 @@ def test_ingest_json_then_features(tmp_path: Path) -> None:
     assert feat["customers"] == 1 and out.exists()
 
 
+def test_ingest_names_the_currency_and_refuses_another(tmp_path: Path) -> None:
+    store = tmp_path / "s.duckdb"
+    pounds = write_csv(tmp_path / "gbp.csv", [line(price="£2.50"), line(order="2", price="£4")])
+    human = run("ingest", pounds, "--store", store).stdout
+    assert re.search(r"│ currency +│ GBP \(£ in column 'unit_price'\) │", human), human
+    assert re.search(r"│ revenue_read \(GBP\) +│ +6\.5 │", human), human
+    before = _digest(store)
+    euros = write_csv(tmp_path / "eur.csv", [line(order="3", price="2,50 €")])
+    p = run("ingest", euros, "--store", store, ok=False)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    (msg,) = [x for x in p.stderr.splitlines() if x.startswith("error:")]
+    assert "holds amounts in GBP (£ in column 'unit_price')" in msg
+    assert "eur.csv's amounts are in EUR (€ in column 'unit_price'); nothing was loaded" in msg
+    assert _digest(store) == before
+
+
 def _digest(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
@@ -71,6 +87,9 @@ def one_line_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (["ingest", "{bad}"], "missing required column"),
     (["ingest", "{good}", "--map", "nope=x"], "not a canonical column"),
     (["ingest", "{good}", "--format", "sap"], "is unknown"),
+    (["ingest", "{good}", "--currency", "euro"], "--currency 'euro' is not an ISO 4217 currency "
+                                                 "code; give its three letters, e.g. GBP"),
+    (["run", "{later}", "--out", "{tmp}/o", "--currency", "XX"], "--currency 'XX' is not an ISO"),
     (["features", "--as-of", "31/31/2020"], "is not a date"),
     # day and month first differ between countries; words would read the clock
     (["features", "--as-of", "01/02/2024"], "use YYYY-MM-DD"),

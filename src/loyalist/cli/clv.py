@@ -41,6 +41,8 @@ def fit(
     params = ", ".join(f"{k}={v:.4g}" for k, v in res["params"].items())
     out.print(f"{model} on {res['customers']:,} customers before {res['as_of']} "
               f"(time unit {time_unit}): {params}; log-likelihood {res['log_likelihood']:.2f}; "
-              f"converged {res['converged']}")
+              f"converged {res['converged']}"
+              + (f"; spend in {res['currency']}" if model == "gammagamma" and res["currency"]
+                 else ""))
     for d in res["diagnostics"]:
         out.print(f"  note: {d}")

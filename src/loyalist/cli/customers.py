@@ -126,8 +126,9 @@ def score(store: StoreOpt = Path(DEFAULT_STORE), as_of: AsOfOpt = None,
     if as_json:
         emit_json({k: v for k, v in res.items() if k != "scores"})
         return
+    amounts = f"; lifetime values in {res['currency']}" if res.get("currency") else ""
     out.print(f"scored {res['customers']:,} customers at {res['as_of']}: tiers {res['tiers']} "
-              f"({res['tier_rule']})")
+              f"({res['tier_rule']}){amounts}")
     if res["churn_scored_by"] != "model":
         out.print(f"churn scored by {res['churn_scored_by_label']}: the churn model lost to it "
                   "out of time when these models were trained (see the model card)")

@@ -67,7 +67,8 @@ def forecast_command(
     from loyalist.report.html import vs_baseline
 
     con = Console()
-    con.print(f"forecast from {res['as_of']}, {res['horizon']} days, holidays "
+    amounts = f", amounts in {res['currency']}" if res.get("currency") else ""
+    con.print(f"forecast from {res['as_of']}, {res['horizon']} days{amounts}, holidays "
               f"{res['holidays'] or 'none'}; backtest origins {', '.join(res['origins'])}")
     t = Table(show_header=True, header_style="bold")
     for c in ("series", "model", "MASE", "naive MASE", "vs naive", "MAPE", "cover 80", "cover 95"):

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from loyalist import __version__, jsontext
+from loyalist import __version__, jsontext, money
 from loyalist.cli.lazy import lazy
 from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt, one_of
 from loyalist.errors import LoyalistError, ParameterError
@@ -44,6 +44,9 @@ MapOpt = Annotated[list[str] | None, typer.Option(
 DayOneOpt = Annotated[str | None, typer.Option(
     "--day-one", help="The date of day 1 when the date column holds day numbers (1, 2, ...) "
     "instead of dates, e.g. --map ordered_at=DAY --day-one 2019-01-01.")]
+CurrencyOpt = Annotated[str | None, typer.Option(
+    "--currency", help="ISO 4217 code the amounts are in (e.g. GBP, EUR), over what the files "
+    "show (a currency column, signs such as £ or €); a store keeps one currency.")]
 
 
 def emit_json(doc: Any) -> None:
@@ -115,6 +118,7 @@ def ingest(
     fmt: FormatOpt = "auto",
     mapping: MapOpt = None,
     day_one: DayOneOpt = None,
+    currency: CurrencyOpt = None,
     table: Annotated[str, typer.Option(
         help=one_of(INGEST_TABLES, "The table the files hold (auto: recognised from their "
                                    "columns)"))] = "auto",
@@ -128,9 +132,12 @@ def ingest(
       loyalist ingest online_retail.xlsx --store shop.duckdb
 
       loyalist ingest sales.csv --map customer_id=Client --map amount=Total --json
+
+      loyalist ingest kassenbuch.csv --currency EUR --store laden.duckdb
     """
     reports = pipeline.ingest(store, files, fmt=fmt, mapping=mapping, table=table,
-                              day_one=day_one, progress=progress(quiet or as_json))
+                              day_one=day_one, progress=progress(quiet or as_json),
+                              currency=currency)
     if as_json:
         emit_json(reports[0] if len(reports) == 1 else reports)
         return
@@ -239,7 +246,11 @@ def _print_report(r: dict[str, Any]) -> None:
               "revenue_read", "revenue_loaded"):
         if k in r:
             v = r[k]
-            t.add_row(k, f"{v:,}" if isinstance(v, int | float) else str(v))
+            t.add_row(money.label(k, r.get("currency")) if k.startswith("revenue") else k,
+                      f"{v:,}" if isinstance(v, int | float) else str(v))
+    if "currency" in r:
+        t.add_row("currency", f"{r['currency']} ({r['currency_evidence']})" if r["currency"]
+                  else "unknown (give it with --currency)")
     out.print(t)
     details = r.get("rule_details")
     if details:
@@ -317,6 +328,7 @@ def run_all(
     fmt: FormatOpt = "auto",
     mapping: MapOpt = None,
     day_one: DayOneOpt = None,
+    currency: CurrencyOpt = None,
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="Cutoff (default: the day after the last transaction).")] = None,
     horizon: Annotated[int, typer.Option(help="Churn / CLV horizon in days.")] = 90,
@@ -360,7 +372,8 @@ def run_all(
                            day_one=day_one, as_of=as_of, horizon=horizon, budget=budget, goal=goal,
                            period=period, catalog=catalog, constraints=constraints,
                            budget_per_month=budget_per_month, forecast_days=forecast_days,
-                           progress=progress(quiet or as_json), priors=priors)
+                           progress=progress(quiet or as_json), priors=priors,
+                           currency=currency)
     failed = [st["step"] for st in res["steps"] if st["status"] == "failed"]
     if as_json:
         emit_json(res)

@@ -15,6 +15,7 @@ from loyalist.evaluation.runs import TRAIN_RUN, save_run
 from loyalist.features import MAX_HORIZON_DAYS, customer_features, to_as_of
 from loyalist.pipeline.store import Progress, resolve_as_of
 from loyalist.store import Store
+from loyalist.store import currency as store_currency
 
 
 def _need_as_of(st: Store, command: str, what: str, days: int) -> ParameterError:
@@ -41,6 +42,7 @@ def clv_fit(store_path: Path, *, as_of: str | None = None, time_unit: str = "W",
     with Store(store_path, read_only=True) as st:
         ts = resolve_as_of(st, as_of)
         rfm = rfm_summary(st, ts, time_unit)
+        code = store_currency(st)
     if model == "gammagamma":
         m: Any = GammaGammaModel().fit(rfm.frequency, rfm.monetary_value)
     else:
@@ -50,7 +52,9 @@ def clv_fit(store_path: Path, *, as_of: str | None = None, time_unit: str = "W",
             "params": {k: float(v) for k, v in m.params_.items()},
             "log_likelihood": float(m.log_likelihood_), "customers": int(len(rfm)),
             "customers_fitted": int(m.n_customers_), "converged": bool(m.converged_),
-            "diagnostics": list(m.diagnostics_)}
+            "diagnostics": list(m.diagnostics_),
+            # the amounts a Gamma-Gamma model's spend is in
+            "currency": code}
 
 
 def _churn_summary(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -109,6 +113,7 @@ def score(store_path: Path, *, model_dir: Path, as_of: str | None = None,
     models = load(model_dir)
     with Store(store_path, create=False) as st:
         ts = resolve_as_of(st, as_of)
+        code = store_currency(st)
         warnings = [w for w in [_model_age_warning(models.as_of, models.horizon_days, ts,
                                                    st.path)] if w]
         say(f"features at {ts.date()}")
@@ -127,7 +132,7 @@ def score(store_path: Path, *, model_dir: Path, as_of: str | None = None,
         paths = {"scores_csv": str(out / "scores.csv"),
                  "scores_parquet": str(out / "scores.parquet")}
     churn = models.churn_scorer
-    return {"as_of": str(ts.date()), "customers": int(len(scores)),
+    return {"as_of": str(ts.date()), "customers": int(len(scores)), "currency": code,
             "tiers": scores["churn_tier"].value_counts().to_dict(),
             "tier_thresholds": [float(x) for x in churn.thresholds],
             "tier_rule": describe_tiers(tuple(float(x) for x in churn.thresholds)),

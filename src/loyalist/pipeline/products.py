@@ -19,6 +19,7 @@ from loyalist.features import to_as_of
 from loyalist.ingest.parse import customer_key
 from loyalist.pipeline.store import Progress
 from loyalist.store import Store
+from loyalist.store import currency as store_currency
 
 #: the longest recommendation test window, in days (the longest horizon is
 #: :data:`loyalist.features.MAX_HORIZON_DAYS`)
@@ -343,6 +344,7 @@ def forecast(store_path: str | Path, horizon: int = 30, out_dir: str | Path = "o
     with Store(store_path, read_only=True) as st:
         ts = to_as_of(as_of) if as_of is not None else st.default_as_of()
         daily, by_country = read_daily_revenue(st, as_of=ts, by=by)
+        code = store_currency(st)
     fc = forecast_daily_revenue(daily, by_country, as_of=ts, horizon=horizon, by=by,
                                 country=country, **params)
     out = Path(out_dir)
@@ -364,6 +366,7 @@ def forecast(store_path: str | Path, horizon: int = 30, out_dir: str | Path = "o
     return {
         "as_of": str(ts.date()),
         "horizon": horizon,
+        "currency": code,
         "by": by,
         "models": fc.models_,
         "holidays": fc.calendars_["total"].country.label

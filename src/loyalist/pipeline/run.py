@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from loyalist import __version__, jsontext
+from loyalist import __version__, jsontext, money
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError, check_days
 from loyalist.features import MAX_HORIZON_DAYS, to_as_of
@@ -41,6 +41,7 @@ from loyalist.pipeline.store import (
     resolve_as_of,
 )
 from loyalist.store import Store, remove_store_files
+from loyalist.store import currency as store_currency
 
 # the facade's logger name, as before the package split (what `-v` and the API's log show)
 log = logging.getLogger("loyalist.pipeline")
@@ -85,6 +86,7 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
     rep = report(store_path, out / "report", train_dir=out / "customers")
     result = {
         "out": str(out), "store": str(store_path), "scenario": gen, "as_of": str(as_of.date()),
+        "currency": planned["summary"]["currency"],
         "loads": [{k: r[k] for k in ("table", "file", "rows_read", "rows_loaded",
                                      "rows_quarantined", "rules")} for r in reports],
         "customers_with_features": int(len(feats)),
@@ -159,7 +161,8 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
             horizon: int = 90, budget: float | None = None, goal: str = "retention",
             period: int = 30, catalog: Path | None = None, constraints: Path | None = None,
             budget_per_month: float | None = None, forecast_days: int = 30,
-            progress: Progress | None = None, priors: Path | None = None) -> dict[str, Any]:
+            progress: Progress | None = None, priors: Path | None = None,
+            currency: str | None = None) -> dict[str, Any]:
     """The main job on the merchant's own data: load ``files`` (if any) into ``store_path``,
     then features, customer models, recommendations, the revenue forecast (``forecast_days``
     ahead), a promotion plan (with ``budget``) and the report, all under ``out``.
@@ -169,7 +172,8 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     the data cannot support (too few customers, one product, no categories...) is skipped
     with its reason and the rest go on; ``steps`` lists each step's status, detail and outputs. When
     churn and CLV cannot be trained, the customer models step still segments the customers
-    (status ``partial``) and the plan runs on those segments."""
+    (status ``partial``) and the plan runs on those segments. ``currency``: the ISO 4217
+    code of the files' amounts (``--currency``, :func:`loyalist.ingest.ingest_files`)."""
     from loyalist.forecast.forecaster import MAX_HORIZON
     from loyalist.promote.catalog import amount_text
     from loyalist.promote.explain import goal_value_text
@@ -184,6 +188,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         goal = plan_params(budget, goal, period, budget_per_month=budget_per_month).goal
     if as_of is not None:
         to_as_of(as_of)
+    money.check_code(currency)
     # read now, so that a file the plan step would refuse stops the job before the load
     from loyalist.promote.catalog import load_catalog, load_constraints
 
@@ -198,7 +203,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         say(f"loading {len(files)} file(s) into {store_path}")
         # an as_of the loaded data cannot support undoes the load, as any other refusal would
         loads = ingest(store_path, files, fmt=fmt, mapping=mapping, day_one=day_one,
-                       progress=progress,
+                       progress=progress, currency=currency,
                        check=lambda st: st.has_rows(s.T_TRANSACTIONS) and resolve_as_of(
                            st, as_of))
         (out / "quality_report.json").write_text(jsontext.dumps(loads))
@@ -211,6 +216,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         has_category = bool(st.con.execute(
             f"SELECT count({s.CATEGORY}) > 0 FROM {s.T_LINES}").fetchall()[0][0])
         warnings = data_warnings(st, ts)
+        code = store_currency(st)
     warnings += [w for w in map(quarantined_warning, loads) if w]
     for w in warnings:
         log.warning("%s", w)
@@ -308,7 +314,8 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         why = f"; nobody targeted: {sm['empty_reason']}" if sm.get("empty_reason") else ""
         why += "".join(f"; WARNING: {w}" for w in sm["warnings"] if w.startswith(CLOSED_SEASON))
         return (f"{sm['goal']}: {sm['customers_targeted']:,} customers, spend "
-                f"{amount_text(sm['spend'])} of {amount_text(sm['budget'])}, expected "
+                f"{amount_text(sm['spend'])} of {money.with_code(amount_text(sm['budget']), code)}"
+                f", expected "
                 f"{goal_value_text(sm['goal'], sm['goal_value'], sm.get('goal_unit'))}"
                 + ("; by segment and response model only: no churn risk or value scores"
                    if "customer_models" in partial else "") + why,
@@ -333,7 +340,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     step("campaign", "reading the latest campaign against its hold-out", do_campaign)
     step("plan", "planning promotions", do_plan)
     step("report", "writing the HTML report and exports", do_report)
-    result = {"out": str(out), "store": str(store_path), "as_of": day,
+    result = {"out": str(out), "store": str(store_path), "as_of": day, "currency": code,
               "loads": [{**{k: r.get(k) for k in ("table", "format", "file", "rows_read",
                                                   "rows_loaded", "rows_quarantined", "status",
                                                   "note")},
@@ -417,7 +424,7 @@ def report(store_path: Path, out: Path, *, as_of: str | None = None,
     with Store(store_path, read_only=True) as st:
         rep = collect(st, as_of=to_as_of(as_of) if as_of else None, train_metrics=metrics)
     say("drawing the pictures")
-    images = draw_all(rep.sections)
+    images = draw_all(rep.sections, rep.currency)
     page = render_html(rep, images, exports=rep.exports, generated_at=datetime.now())
     say(f"writing the report and {len(rep.exports)} exports")
     out = Path(out)
