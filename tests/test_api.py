@@ -737,6 +737,32 @@ def test_ingest_upload_loads_with_a_quality_report(client: TestClient, store: Pa
     assert q["reports"][0]["rows_quarantined"] == 2  # same rules as the CLI
 
 
+def test_money_responses_name_the_store_currency(client: TestClient, store: Path) -> None:
+    """The generated store is in USD (its scenario.json): every response carrying amounts
+    has ``currency``; an upload in another currency is refused in one line, store as it
+    was, unless the form's ``currency`` confirms the store's."""
+    plan_id, customer = planned_customer(client)
+    assert client.get("/health").json()["currency"] == "USD"
+    for path in (f"/customers/{customer}", "/customers", "/segments", "/plans",
+                 f"/plans/{plan_id}"):
+        assert client.get(path, headers=R).json()["currency"] == "USD", path
+    before = counts(store)
+    euros = NEW_LINES.replace("API-", "EUR-").replace(",20.0\n", ",20.0 €\n")
+    r = client.post("/ingest", files={"file": ("eur.csv", euros.encode())}, headers=W)
+    assert r.status_code == 400, r.text
+    msg = r.json()["message"]
+    assert "holds amounts in USD" in msg and "eur.csv's amounts are in EUR (€ in column" in msg
+    assert "currency=USD" in msg and "\n" not in msg and "loyalist-" not in msg
+    assert counts(store) == before
+    r = client.post("/ingest", files={"file": ("eur.csv", euros.encode())},
+                    data={"currency": "usd"}, headers=W)
+    assert r.status_code == 200, r.text
+    assert r.json()["reports"][0]["currency"] == "USD"
+    bad = client.post("/ingest", files={"file": ("x.csv", NEW_LINES.encode())},
+                      data={"currency": "EURO"}, headers=W)
+    assert bad.status_code == 422 and "'EURO' is not an ISO 4217" in bad.json()["message"]
+
+
 def test_ingest_upload_of_a_zip_archive(client: TestClient, store: Path) -> None:
     """A downloaded export uploaded as it came (a .zip): its data file loads, and the report
     names it inside the archive, never the server's scratch folder."""

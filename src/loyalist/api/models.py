@@ -28,6 +28,12 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+def _currency() -> Any:
+    """The ``currency`` field of every response that carries money."""
+    return Field(None, description="ISO 4217 code of the amounts (e.g. GBP), as the store "
+                                   "recorded it at ingest; null when unknown.")
+
+
 class ErrorResponse(BaseModel):
     message: str = Field(description="One line: what went wrong and what to do.")
     error: str = Field(description="Error class, e.g. NotFound, ParameterError, Unauthorized.")
@@ -44,6 +50,7 @@ class HealthResponse(BaseModel):
     latest_plan_id: str | None = None
     tables: dict[str, bool] = Field(default_factory=dict,
                                     description="Which result tables the store holds.")
+    currency: str | None = _currency()
 
 
 class OfferResponse(_Open):
@@ -105,6 +112,7 @@ class CustomerResponse(BaseModel):
     plan: OfferResponse | None = Field(None, description="The customer's offer in the latest plan.")
     products: list[ProductResponse] = Field(default_factory=list,
                                             description="Top recommended products.")
+    currency: str | None = _currency()
 
 
 class CustomerSummaryResponse(_Open):
@@ -120,6 +128,7 @@ class CustomerPageResponse(BaseModel):
     limit: int
     offset: int
     items: list[CustomerSummaryResponse]
+    currency: str | None = _currency()
 
 
 class SegmentProfileResponse(_Open):
@@ -138,6 +147,7 @@ class SegmentsResponse(BaseModel):
     as_of: datetime
     customers: int
     segments: list[SegmentProfileResponse]
+    currency: str | None = _currency()
 
 
 class ChurnTierResponse(_Open):
@@ -188,6 +198,7 @@ class ChurnResponse(BaseModel):
     evaluation: ChurnEvaluationResponse | None = Field(
         None, description="The churn model's out-of-time evaluation kept by `loyalist train` "
                           "(null for scores trained by an earlier version).")
+    currency: str | None = _currency()
 
 
 class PriorRow(BaseModel):
@@ -316,6 +327,7 @@ class PlanResponse(_Open):
     roi: float | None = Field(None, description="Net incremental profit / spend, a ratio: 1.40 "
                               "is the CLI's, report's and dashboard's 140%.")
     promotions: list[dict[str, Any]] = Field(default_factory=list)
+    currency: str | None = _currency()
 
 
 class CampaignResponse(_Open):
@@ -333,6 +345,7 @@ class CampaignResponse(_Open):
         "verdict; plan (with plan_id)."))
     total: dict[str, Any]
     notes: list[str]
+    currency: str | None = _currency()
 
 
 class PlanListItemResponse(BaseModel):
@@ -344,6 +357,7 @@ class PlanListItemResponse(BaseModel):
 
 class PlansResponse(BaseModel):
     plans: list[PlanListItemResponse]
+    currency: str | None = _currency()
 
 
 class RecommendationsResponse(BaseModel):
@@ -376,6 +390,7 @@ class TogetherResponse(BaseModel):
 class ForecastResponse(BaseModel):
     as_of: datetime | None = None
     rows: list[dict[str, Any]]
+    currency: str | None = _currency()
 
 
 class IngestResponse(BaseModel):

@@ -20,6 +20,7 @@ from loyalist.api.cache import CustomerCache, Sorted, plan_offer
 from loyalist.api.storegate import Reader
 from loyalist.errors import LoyalistError, ParameterError
 from loyalist.ingest.parse import customer_key
+from loyalist.store import stored_currency
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,12 @@ def scores_as_of(r: Reader) -> datetime:
     return ts
 
 
+def currency(r: Reader) -> str | None:
+    """The ISO 4217 code of the store's amounts (None: unknown), in every response that
+    carries money (:func:`loyalist.store.stored_currency`)."""
+    return r.memo("currency", lambda: stored_currency(r.con)[0])
+
+
 def health(r: Reader) -> dict[str, Any]:
     return r.memo("health", lambda: _health(r))
 
@@ -85,7 +92,7 @@ def _health(r: Reader) -> dict[str, Any]:
     return {"scores_as_of": ts, "customers_scored": int(n),
             "recommendations_as_of": _latest(r, s.T_RECOMMENDATIONS),
             "latest_plan_id": (latest_plan(r) or {}).get("plan_id"),
-            "tables": {t: t in have for t in RESULT_TABLES}}
+            "tables": {t: t in have for t in RESULT_TABLES}, "currency": currency(r)}
 
 
 def customer(r: Reader, customer_id: str, *, products: int = 10) -> dict[str, Any]:
@@ -114,7 +121,7 @@ def customer(r: Reader, customer_id: str, *, products: int = 10) -> dict[str, An
     out = {"customer_id": customer_id, "as_of": ts, "segment": row.get("rfm_segment"),
            **{k: row.get(k) for k in SCORE_FIELDS},
            "reasons": [x for x in reasons.split("; ") if x] if reasons else [],
-           "plan": offer, "products": top}
+           "plan": offer, "products": top, "currency": currency(r)}
     return clean(out)  # type: ignore[no-any-return]
 
 
@@ -296,7 +303,7 @@ def segments(r: Reader) -> dict[str, Any]:
     behaviour = r.memo(f"segment_behaviour:{ts}", lambda: _segment_behaviour(r, ts))
     rows = [x | behaviour.get(x["segment"], {}) for x in rows]
     return clean({"as_of": ts, "customers": sum(x["customers"] for x in rows),
-                  "segments": rows})
+                  "segments": rows, "currency": currency(r)})
 
 
 #: the columns of the segments CSVs (:func:`loyalist.segment.profile.segment_profile`) that
@@ -360,7 +367,7 @@ def customers_page(r: Reader, *, segment: str | None, tier: str | None, limit: i
                    f"FROM {s.T_SCORES} WHERE {cond} ORDER BY {s.CUSTOMER_ID} "
                    "LIMIT ? OFFSET ?", [*params, limit, offset])
     return clean({"as_of": ts, "total": int(total), "limit": limit, "offset": offset,
-                  "items": items})
+                  "items": items, "currency": currency(r)})
 
 
 def _plans_table(r: Reader) -> None:
@@ -382,7 +389,10 @@ def plan_summary(r: Reader, plan_id: str) -> dict[str, Any]:
                          [plan_id]).fetchall()
     if not rows:
         raise NotFound(f"plan {plan_id!r} is not in the store; GET /plans lists the plans")
-    return clean(json.loads(rows[0][0]))  # type: ignore[no-any-return]
+    summary = json.loads(rows[0][0])
+    if summary.get("currency") is None:  # a plan made before the store knew its currency
+        summary["currency"] = currency(r)
+    return clean(summary)  # type: ignore[no-any-return]
 
 
 def plan_customers_csv(r: Reader, plan_id: str) -> str:
@@ -417,7 +427,7 @@ def forecast(r: Reader, *, limit: int = 10_000) -> dict[str, Any]:
     ts = _latest(r, s.T_FORECAST) if "as_of" in columns(r, s.T_FORECAST) else None
     where, params = ("WHERE as_of = ?", [ts]) if ts is not None else ("", [])
     rows = r.rows(f"SELECT * FROM {s.T_FORECAST} {where} LIMIT ?", [*params, limit])
-    return clean({"as_of": ts, "rows": rows})
+    return clean({"as_of": ts, "rows": rows, "currency": currency(r)})
 
 
 def option_fields(msg: str, options: dict[str, str]) -> str:
@@ -458,7 +468,7 @@ def campaign(r: Reader, *, sent_from: str | None = None, sent_to: str | None = N
         msg = option_fields(str(e), CAMPAIGN_OPTIONS).replace("window_days=", "window=")
         msg = msg.replace("`loyalist plan --holdout 0.1`", "POST /plans with \"holdout\": 0.1")
         raise (NotFound(msg) if isinstance(e, DataError) else ParameterError(msg)) from None
-    return clean(res)
+    return clean({**res, "currency": currency(r)})
 
 
 #: the churn tiers, riskiest first (the report's order)
@@ -504,7 +514,7 @@ def churn_risk(r: Reader, *, top: int = 20) -> dict[str, Any]:
         x["reasons"] = [t for t in (x["reasons"] or "").split("; ") if t]
     return clean({"as_of": ts, "customers": sum(x["customers"] for x in tiers),
                   "horizon_days": tiers[0]["horizon_days"], "tiers": tiers, "top": rows,
-                  "evaluation": churn_evaluation(r, ts)})
+                  "evaluation": churn_evaluation(r, ts), "currency": currency(r)})
 
 
 def churn_evaluation(r: Reader, ts: Any) -> dict[str, Any] | None:

@@ -166,7 +166,7 @@ def forecast(gate: Gate) -> Any:
 def plans(gate: Gate) -> Any:
     """Stored plans, newest first."""
     with gate.read() as r:
-        return {"plans": reads.plans(r)}
+        return {"plans": reads.plans(r), "currency": reads.currency(r)}
 
 
 @reader.get("/plans/{plan_id}", response_model=PlanResponse, tags=["plans"],
@@ -237,12 +237,15 @@ def make_plan(body: PlanRequest, gate: Gate) -> Any:
 def ingest(file: UploadFile, gate: Gate,
            table: Annotated[Literal[TABLES], Form()] = "auto",  # type: ignore[valid-type]
            format: Annotated[Literal[FORMATS], Form()] = "auto",  # type: ignore[valid-type]
-           map: Annotated[list[str] | None, Form(description="canonical=source column")] = None
+           map: Annotated[list[str] | None, Form(description="canonical=source column")] = None,
+           currency: Annotated[str | None, Form(
+               max_length=8, description="ISO 4217 code the amounts are in (e.g. GBP), over "
+               "what the file shows; a store keeps one currency.")] = None,
            ) -> Any:
     """Load an uploaded CSV/Parquet/Excel file with the CLI's validation and quarantine; the
     quality report (write key). A file that cannot be loaded leaves the store unchanged."""
     return {"reports": writes.ingest(gate, file.file, file.filename, table=table, fmt=format,
-                                     mapping=map)}
+                                     mapping=map, currency=currency)}
 
 
 LoadIds = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[0-9]+(,[0-9]+)*$",
