@@ -339,8 +339,13 @@ def test_run_on_own_data_every_step_or_a_reason(tmp_path: Path) -> None:
     lines = synthetic_lines(n_customers=400)
     lines.to_csv(tmp_path / "lines.csv", index=False)
     p = run("run", tmp_path / "lines.csv", "--store", tmp_path / "a.duckdb", "--out",
-            tmp_path / "a", "--budget", "500", "--goal", "retention", "--json")
+            tmp_path / "a", "--budget", "500", "--goal", "retention", "--currency", "eur",
+            "--json")
     doc = json.loads(p.stdout)
+    # plain numbers, said to be euros: the store keeps it, the plan step names it
+    assert doc["currency"] == "EUR"
+    assert " of 500 EUR, expected " in next(s["detail"] for s in doc["steps"]
+                                            if s["step"] == "plan")
     status = {s["step"]: s["status"] for s in doc["steps"]}
     assert status == {**{k: "done" for k in ("features", "customer_models", "recommendations",
                                              "bought_together", "forecast", "plan", "report")},

@@ -737,3 +737,10 @@ def test_amounts_name_the_store_currency(built: dict[str, Any], full: dict[str, 
     for name in ("customers", "promotions", "allocation", "segments", "sensitivity"):
         assert set(pd.read_csv(files[name])["currency"]) == {"USD"}, name
     assert "currency" not in pd.read_csv(files["sends"]).columns  # history to load, as it was
+    # the commands' JSON documents that carry amounts
+    assert built["forecast"]["currency"] == "USD"
+    assert pipeline.clv_fit(built["store"], model="gammagamma")["currency"] == "USD"
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(built["store"], copy)
+    scored = pipeline.score(copy, model_dir=built["root"] / "train" / "model")
+    assert scored["currency"] == "USD"
