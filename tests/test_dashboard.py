@@ -799,6 +799,10 @@ def test_forecast_churn_and_quality_cards_in_chromium(cards_server: dict[str, An
     sign_in(page, base, WRITE)
     nav = page.eval_on_selector_all("#sections a", "e => e.map(x => x.getAttribute('href'))")
     assert {"#forecast", "#churn", "#quality"} <= set(nav)
+    # the store's currency, as ingest recorded it (a generated scenario's: scenario.json)
+    code = bare(store, "SELECT value FROM store_meta WHERE key = 'currency'")["value"].iloc[0]
+    assert page.inner_text("#currency") == f"amounts in {code}" and code == "USD"
+    assert f"Expected spend ({code})," in page.inner_text("#churn-tiers thead")
 
     # no forecast yet: the card says how to make one, and its button makes one
     assert "loyalist forecast --store" in page.locator("#no-forecast").inner_text()

@@ -7,6 +7,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from loyalist import money
 from loyalist.schema import NEW_SEGMENT
 from loyalist.segment.rfm import SEGMENT_NAMES
 
@@ -162,5 +163,6 @@ def forecast(fc: dict[str, Any]) -> str | None:
                     customdata=list(zip(days["lo80"], days["hi80"], strict=True)),
                     hovertemplate="%{x}: %{y:,.0f} (80%: %{customdata[0]:,.0f} to "
                                   "%{customdata[1]:,.0f})<extra>forecast</extra>")
-    fig.update_layout(yaxis_title="revenue per day", yaxis={"rangemode": "tozero"})
+    fig.update_layout(yaxis_title=money.label("revenue per day", fc.get("currency")),
+                      yaxis={"rangemode": "tozero"})
     return _json(fig)

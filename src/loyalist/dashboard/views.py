@@ -39,7 +39,8 @@ def page(gate: StoreGate, *, plan_id: str | None = None, customer_id: str | None
                            "plan_missing": False, "segments": None, "new_customers": 0,
                            "customer": None, "customer_error": None, "health": None,
                            "campaign": None, "campaign_error": None, "forecast": None,
-                           "churn": None, "churn_error": None, "quality": None}
+                           "churn": None, "churn_error": None, "quality": None,
+                           "currency": None}
     if not Path(gate.path).exists():
         return out
     try:
@@ -62,6 +63,7 @@ def _fill(r: Reader, out: dict[str, Any], plan_id: str | None, customer_id: str 
     if _count(r, s.T_LOADS):  # even with no transaction line: every row may be quarantined
         out["quality"] = r.memo("dashboard:quality", lambda: reads.quarantine(r))
     out["transactions"] = _count(r, s.T_TRANSACTIONS)
+    out["currency"] = reads.currency(r)
     if out["transactions"] == 0:
         return
     out["forecast"] = forecast(r)
@@ -173,7 +175,7 @@ def _forecast(r: Reader) -> dict[str, Any] | None:
         "other_series": len(table) - 1,
         **{k: row.get(k) for k in ("model", "mase", "naive_mase", "mase_vs_naive",
                                    "coverage80")},
-        "totals": totals, "notes": got["notes"],
+        "totals": totals, "notes": got["notes"], "currency": reads.currency(r),
         "history": {"date": [str(d.date()) for d in history.index],
                     "y": [float(y) for y in history]},
         "days": {"date": [str(d.date()) for d in pd.to_datetime(days["date"])],
