@@ -110,6 +110,11 @@ def test_currency_option_over_the_files_and_bad_codes(tmp_path: Path) -> None:
     assert (rep["currency"], rep["currency_evidence"]) == ("CAD", "--currency")
     assert ("the amounts look like USD ($ in column 'unit_price'); read as CAD, as --currency "
             "says") in rep["assumptions"]
+    # --currency settles what $ may mean: no "$ is written for other dollars" note beside it
+    assert not [a for a in rep["assumptions"] if "other dollars" in a]
+    assert "currency_unsure" not in rep
+    (plain,) = _load(tmp_path / "p.duckdb", [f])
+    assert [a for a in plain["assumptions"] if "other dollars" in a]
     with pytest.raises(ParameterError, match=r"^--currency 'euro' is not an ISO 4217 currency "
                                              r"code; give its three letters, e\.g\. GBP"):
         _load(tmp_path / "t.duckdb", [f], currency="euro")

@@ -194,6 +194,7 @@ def _ingest(store: Store, given: list[tuple[Path, str]], scratch: Path, *, fmt: 
             report.setdefault("status", "loaded")
             if tbl == s.T_TRANSACTIONS and report["status"] == "loaded":
                 money_in.file(report)
+            report.pop("currency_unsure", None)
             for where in [w for w, first in notes_on.items() if first == i]:
                 report.setdefault("assumptions", []).extend(skipped[where])
             q = con.execute(f"SELECT count(*) FROM {s.T_QUARANTINE} WHERE load_id = ?",
@@ -372,6 +373,7 @@ def _load(con: Any, store: Store, src: Source, tbl: str, fmt: str, mapping: Mapp
         found = currency.detect(con, src, adapter)
         report.update(currency=found.code, currency_evidence=found.evidence)
         report["assumptions"] += found.notes
+        report["currency_unsure"] = list(found.unsure)
         if adapter.cost_columns:
             n, note = transactions.derive_product_margins(con, adapter, staged, load_id)
             report["products_with_derived_margin"] = n

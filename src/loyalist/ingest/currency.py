@@ -53,11 +53,14 @@ FORMATS = {"online-retail": "GBP"}  # UCI Online Retail (I and II): a UK retaile
 
 @dataclass(frozen=True)
 class Found:
-    """A file's currency (None: unknown), what showed it, and notes for its report."""
+    """A file's currency (None: unknown), what showed it, and notes for its report;
+    ``unsure``: the notes that a sign names several currencies, which ``--currency``
+    settles (so they are left out when it is given)."""
 
     code: str | None = None
     evidence: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    unsure: tuple[str, ...] = field(default_factory=tuple)
 
 
 def detect(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> Found:
@@ -67,15 +70,15 @@ def detect(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> Found:
     if found.code:
         return found
     signs = from_amounts(con, src, a)
-    notes = (*found.notes, *signs.notes)
+    notes, unsure = (*found.notes, *signs.notes), signs.unsure
     if signs.code:
-        return Found(signs.code, signs.evidence, notes)
+        return Found(signs.code, signs.evidence, notes, unsure)
     if a.name in FORMATS:
-        return Found(FORMATS[a.name], f"format {a.name}", notes)
+        return Found(FORMATS[a.name], f"format {a.name}", notes, unsure)
     code = scenario_currency(src.path)
     if code:
-        return Found(code, "the generated scenario's scenario.json", notes)
-    return Found(None, None, notes)
+        return Found(code, "the generated scenario's scenario.json", notes, unsure)
+    return Found(None, None, notes, unsure)
 
 
 def from_column(con: duckdb.DuckDBPyConnection, src: Source) -> Found:
@@ -98,7 +101,7 @@ def from_amounts(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> Fou
             if c in src.types and parse.is_text(src.types[c])]
     for col in cols:
         found = _signs_in(con, src.view, col)
-        if found.code or found.notes:
+        if found.code or found.notes or found.unsure:
             return found
     return Found()
 
@@ -112,24 +115,24 @@ def _signs_in(con: duckdb.DuckDBPyConnection, view: str, col: str) -> Found:
     rows = con.execute(f"SELECT {token} AS t, count(*) FROM {view} WHERE t IS NOT NULL "
                        "GROUP BY t ORDER BY 2 DESC, 1").fetchall()
     codes: Counter[str] = Counter()
-    notes: list[str] = []
+    unsure: list[str] = []
     for tok, n in rows:
         code = SIGNS.get(tok) or (tok if money.is_code(tok) else None)
         if code:
             codes[code] += int(n)
         elif tok in UNSURE:
             word, what, which = UNSURE[tok]
-            notes.append(f"{word!r} in column {col!r} is written for {what}: the currency is "
-                         f"left unknown; give it with --currency {which}")
+            unsure.append(f"{word!r} in column {col!r} is written for {what}: the currency is "
+                          f"left unknown; give it with --currency {which}")
     if not codes:
-        return Found(None, None, tuple(notes))
+        return Found(None, None, (), tuple(unsure))
     best = codes.most_common(1)[0][0]
     sign = next(t for t, _ in rows if (SIGNS.get(t) or t) == best)
-    notes += [f"{t} in column {col!r} read as {best}: {LOOSE[t]}; if the amounts are in "
-              "another, give it with --currency (e.g. --currency CAD)"
-              for t, _ in rows if t in LOOSE and SIGNS[t] == best]
+    unsure += [f"{t} in column {col!r} read as {best}: {LOOSE[t]}; if the amounts are in "
+               "another, give it with --currency (e.g. --currency CAD)"
+               for t, _ in rows if t in LOOSE and SIGNS[t] == best]
     found = _most_common(codes, f"{sign} in column {col!r}", f"the column {col!r}")
-    return Found(found.code, found.evidence, (*notes, *found.notes))
+    return Found(found.code, found.evidence, found.notes, tuple(unsure))
 
 
 def _most_common(counts: Counter[str], evidence: str, where: str) -> Found:
@@ -205,12 +208,15 @@ class Keeper:
         ``currency_evidence``: :func:`detect`), checked against the store's and completed:
         ``--currency`` over what was found, the store's where nothing was."""
         code, evidence = report.get("currency"), report.get("currency_evidence")
-        if self.given:
+        unsure = report.pop("currency_unsure", [])
+        if self.given:  # it settles what a sign may mean: those notes are left out
             if code and code != self.given:
                 report.setdefault("assumptions", []).append(
                     f"the amounts look like {code} ({evidence}); read as {self.given}, as "
                     "--currency says")
             code, evidence = self.given, "--currency"
+        else:
+            report.setdefault("assumptions", []).extend(unsure)
         if code:
             self.take(code, str(evidence), str(report.get("file")))
         elif self.code:
