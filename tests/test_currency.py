@@ -159,3 +159,18 @@ def test_money_text_names_the_code_only_when_known() -> None:
     assert money.label("revenue", "EUR") == "revenue (EUR)"
     assert money.label("revenue", None) == "revenue"
     assert money.check_code("gbp") == "GBP" and money.check_code(None) is None
+
+
+def test_unloading_every_sale_forgets_the_currency(tmp_path: Path) -> None:
+    """The store's currency belongs to its sales: with the last of them unloaded, a file in
+    another currency may be loaded (it was refused as a mixed load)."""
+    from loyalist.ingest.unload import unload
+
+    store = tmp_path / "s.duckdb"
+    (first,) = _load(store, [_sales(tmp_path / "gbp.csv", ["£3.50"])])
+    assert currency(store) == "GBP"
+    with Store(store) as st:
+        unload(st, [first["load_id"]])
+    assert currency(store) is None
+    (rep,) = _load(store, [_sales(tmp_path / "eur.csv", ["€3.50"])])
+    assert rep["currency"] == currency(store) == "EUR"

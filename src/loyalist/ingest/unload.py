@@ -31,7 +31,7 @@ from typing import Any
 from loyalist import schema as s
 from loyalist.errors import ParameterError
 from loyalist.features import orders
-from loyalist.store import Store
+from loyalist.store import Store, forget_currency
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,9 @@ def unload(st: Store, given: Sequence[int | str]) -> dict[str, Any]:
                     f"WHERE load_id IN ({id_list})")
         if any(x["table"] in (s.T_TRANSACTIONS, s.T_PRODUCTS) for x in loads.values()):
             orders.refresh(con)  # the lines or their categories changed: a full rebuild
+        if not con.execute(f"SELECT count(*) FROM {s.T_LOADS} WHERE tbl = ? AND status = ?",
+                           [s.T_TRANSACTIONS, "loaded"]).fetchall()[0][0]:
+            forget_currency(con)  # no sales left: the next load may be in any currency
         stale = {}
         for t, what in RESULTS.items():
             if st.has_table(t) and st.has_rows(t):

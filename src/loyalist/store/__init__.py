@@ -501,6 +501,14 @@ def stored_currency(con: duckdb.DuckDBPyConnection) -> tuple[str | None, str | N
     return got.get(CURRENCY_KEY), got.get(CURRENCY_EVIDENCE_KEY)
 
 
+def forget_currency(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the store's recorded currency (its last sales were unloaded)."""
+    if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                   [META]).fetchall()[0][0]:
+        con.execute(f"DELETE FROM {META} WHERE key IN (?, ?)",
+                    [CURRENCY_KEY, CURRENCY_EVIDENCE_KEY])
+
+
 def currency(store: Store | str | os.PathLike[str]) -> str | None:
     """The ISO 4217 code of the amounts in ``store`` (an open :class:`Store`, or a store's
     path, opened read-only for the read), None when unknown: the one reader every output that
