@@ -434,7 +434,7 @@ def silent_alive(store: Store, ts: pd.Timestamp, w: int, days: np.ndarray) -> np
             LEFT JOIN first_buy fb ON fb.customer_id = c.{s.CUSTOMER_ID}
             WHERE coalesce(c.{s.SIGNUP_AT}, start.t) < cp.t AND (fb.f IS NULL OR fb.f >= cp.t))
         SELECT round(d) AS d, count(*) AS n, count(*) FILTER (WHERE y) AS k
-        FROM silent WHERE d > 0 GROUP BY 1""", {"as_of": ts.to_pydatetime(), "w": w})
+        FROM silent WHERE d > 0 GROUP BY 1 ORDER BY 1""", {"as_of": ts.to_pydatetime(), "w": w})
     if bins["d"].nunique() < 2 or bins["k"].sum() == 0 or (bins["k"] == bins["n"]).all():
         return out
     a, b = _logistic_fit(np.log(bins["d"].to_numpy(dtype=float)),
@@ -448,21 +448,19 @@ def silent_alive(store: Store, ts: pd.Timestamp, w: int, days: np.ndarray) -> np
     return out
 
 
-def _logistic_fit(x: np.ndarray, k: np.ndarray, n: np.ndarray, iters: int = 50
-                  ) -> tuple[float, float]:
+def _logistic_fit(x: np.ndarray, k: np.ndarray, n: np.ndarray) -> tuple[float, float]:
     """Intercept and slope of a binomial GLM with logit link, ``k`` successes of ``n`` at
-    ``x`` (Newton-Raphson / IRLS, McCullagh & Nelder 1989, sec. 4.4)."""
-    xm = np.column_stack([np.ones_like(x), x])
-    beta = np.array([float(np.log((k.sum() + 0.5) / (n.sum() - k.sum() + 0.5))), 0.0])
-    for _ in range(iters):
-        p = 1.0 / (1.0 + np.exp(-(xm @ beta)))
-        wgt = n * p * (1.0 - p) + 1e-12
-        step = np.linalg.solve(xm.T @ (xm * wgt[:, None]) + 1e-9 * np.eye(2),
-                               xm.T @ (k - n * p))
-        beta = beta + step
-        if np.abs(step).max() < 1e-10:
-            break
-    return float(beta[0]), float(beta[1])
+    ``x``: scikit-learn's unpenalised logistic regression on the successes and the failures
+    of each ``x``, weighted by their counts."""
+    from sklearn.linear_model import LogisticRegression
+
+    xs = np.concatenate([x, x])[:, None]
+    ys = np.concatenate([np.ones(len(x)), np.zeros(len(x))])
+    ws = np.concatenate([k, n - k]).astype(float)
+    keep = ws > 0
+    fit = LogisticRegression(C=np.inf, max_iter=1000, tol=1e-10).fit(
+        xs[keep], ys[keep], sample_weight=ws[keep])
+    return float(fit.intercept_[0]), float(fit.coef_[0, 0])
 
 
 def catalog_categories(catalog: pd.DataFrame) -> dict[str, list[str]]:
