@@ -342,3 +342,6 @@ def test_the_main_jobs_line_on_the_latest_campaign(store: Path) -> None:
     assert line.startswith(f"{res['days'][0]}: {tot['sent']:,} sent, {tot['held_out']:,} held")
     assert f"{tot['revenue']['total']:+,.0f} (95%: " in line
     assert line.endswith(f"of {len(res['promotions'])} promotions measurably positive")
+    # the store's currency after the amount, when it is known
+    assert f"{tot['revenue']['total']:+,.0f} EUR (95%: " in campaign_line(res, "EUR")
+    assert campaign_summary(res, "EUR")["line"] == campaign_line(res, "EUR")

@@ -96,9 +96,9 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
         "bought_together": {k: together[k] for k in ("orders", "products", "rules")},
         "plan": {k: planned["summary"][k] for k in (
             "plan_id", "budget", "budget_per_month", "goal", "spend", "customers_targeted",
-            "incremental_revenue", "net_profit", "roi", "confidence")}
+            "incremental_revenue", "net_profit", "roi", "confidence", "currency")}
                 | {"against_truth": plan_eval},
-        "campaign": campaign_summary(campaign),
+        "campaign": campaign_summary(campaign, planned["summary"]["currency"]),
         "forecast": {"series": len(fc["series"]), "total": {
             k: fc["series"]["total"][k] for k in ("model", "mase_vs_seasonal_naive")
             if k in fc["series"]["total"]}},
@@ -125,7 +125,7 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
     return result
 
 
-def campaign_summary(res: dict[str, Any]) -> dict[str, Any]:
+def campaign_summary(res: dict[str, Any], code: str | None = None) -> dict[str, Any]:
     """The latest campaign's readout in brief: its days, per promotion (and for all) the
     customers sent and held out and the incremental revenue with its 95% interval, and the
     :func:`campaign_line` the commands print."""
@@ -138,11 +138,12 @@ def campaign_summary(res: dict[str, Any]) -> dict[str, Any]:
 
     return {"days": res["days"], "window_days": res["window_days"],
             "promotions": {p: brief(r) for p, r in res["promotions"].items()},
-            "total": brief(res["total"]), "line": campaign_line(res)}
+            "total": brief(res["total"]), "line": campaign_line(res, code)}
 
 
-def campaign_line(res: dict[str, Any]) -> str:
-    """One line on the latest campaign: its day, sends, hold-out and incremental revenue."""
+def campaign_line(res: dict[str, Any], code: str | None = None) -> str:
+    """One line on the latest campaign: its day, sends, hold-out and incremental revenue (in
+    the store's currency ``code``, when known)."""
     tot = res["total"]
     head = (f"{', '.join(res['days'])}: {tot['sent']:,} sent, {tot['held_out']:,} held out")
     if not tot.get("revenue"):
@@ -150,7 +151,8 @@ def campaign_line(res: dict[str, Any]) -> str:
     rev = tot["revenue"]
     sure = [p for p, r in res["promotions"].items()
             if r.get("revenue") and r["revenue"]["total_lo95"] > 0]
-    return (head + f"; incremental revenue {rev['total']:+,.0f} (95%: {rev['total_lo95']:+,.0f}"
+    total = money.with_code(f"{rev['total']:+,.0f}", code)
+    return (head + f"; incremental revenue {total} (95%: {rev['total_lo95']:+,.0f}"
             f" to {rev['total_hi95']:+,.0f}) over {res['window_days']} days; "
             f"{len(sure)} of {len(res['promotions'])} promotions measurably positive")
 
@@ -323,7 +325,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
 
     def do_campaign() -> tuple[str, dict[str, str]]:
         res = campaign_results(store_path, as_of=day, out=out / "campaign")
-        return campaign_line(res), {f"campaign_{k}": v for k, v in res["paths"].items()}
+        return campaign_line(res, code), {f"campaign_{k}": v for k, v in res["paths"].items()}
 
     def do_report() -> tuple[str, dict[str, str]]:
         res = report(store_path, out / "report", as_of=day,
