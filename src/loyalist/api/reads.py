@@ -471,10 +471,8 @@ def campaign(r: Reader, *, sent_from: str | None = None, sent_to: str | None = N
     return clean({**res, "currency": currency(r)})
 
 
-#: the churn tiers, riskiest first (the report's order)
-TIERS = ("high", "medium", "low")
 #: the tiers whose customers count as about to leave
-AT_RISK_TIERS = ("high", "medium")
+AT_RISK_TIERS = s.CHURN_TIERS[:2]
 
 
 def churn_risk(r: Reader, *, top: int = 20) -> dict[str, Any]:
@@ -500,7 +498,8 @@ def churn_risk(r: Reader, *, top: int = 20) -> dict[str, Any]:
     if not tiers:
         raise NotFound(f"churn and lifetime value were not trained at {ts.date()} (the scores "
                        "hold segments only); train again with more history or customers")
-    tiers.sort(key=lambda x: (TIERS.index(x["tier"]) if x["tier"] in TIERS else len(TIERS),
+    order = s.CHURN_TIERS
+    tiers.sort(key=lambda x: (order.index(x["tier"]) if x["tier"] in order else len(order),
                               str(x["tier"])))
     reasons = "reasons" if "reasons" in have else "NULL"
     rows = r.rows(f"""

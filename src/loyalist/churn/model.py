@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["ChurnModel", "TIERS", "check_thresholds", "describe_tiers", "tier"]
 
-TIERS = ("low", "medium", "high")
+TIERS = tuple(reversed(s.CHURN_TIERS))  # low to high, as the thresholds go
 MIN_CUSTOMERS = 100  # per training cutoff, and at the cutoff scored
 MIN_PER_CLASS = 20  # churners and non-churners in the training panel and in the hold-out
 #: a seasonal window whose rarer outcome is at most this share of its customers is one-sided

@@ -57,7 +57,7 @@ def clv_season(clv: BoostedCLVModel) -> dict[str, Any]:
 
 def _tiers(y: np.ndarray, tier: np.ndarray) -> dict[str, dict[str, Any]]:
     out = {}
-    for t in ("high", "medium", "low"):
+    for t in s.CHURN_TIERS:
         mask = tier == t
         out[t] = {"customers": int(mask.sum()),
                   "churn_rate": float(y[mask].mean()) if mask.any() else None}

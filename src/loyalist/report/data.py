@@ -34,7 +34,6 @@ BASELINE = "seasonal_naive"
 EXPORT_NAMES = ("scores", "segments", "segments_grid", "clusters", "campaign_results",
                 "plan_customers", "plan_promotions", "forecast", "forecast_backtest",
                 "recommendations", "together")
-TIER_ORDER = ("high", "medium", "low")
 
 
 @dataclass
@@ -374,8 +373,8 @@ def churn(scores: pd.DataFrame, ts: pd.Timestamp, evaluation: dict[str, Any] | N
     g = scores.groupby("churn_tier")["churn_probability"]
     tiers = pd.DataFrame({"customers": g.size(), "mean_probability": g.mean(),
                           "min_probability": g.min(), "max_probability": g.max()})
-    tiers = tiers.reindex([t for t in TIER_ORDER if t in tiers.index]
-                          + [t for t in tiers.index if t not in TIER_ORDER])
+    tiers = tiers.reindex([t for t in s.CHURN_TIERS if t in tiers.index]
+                          + [t for t in tiers.index if t not in s.CHURN_TIERS])
     tiers.insert(1, "share", tiers["customers"] / len(scores))
     tiers = tiers.rename_axis("tier").reset_index()
     high = scores.loc[scores["churn_tier"] == "high", "reasons"] if "reasons" in scores \

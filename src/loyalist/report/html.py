@@ -19,6 +19,7 @@ from loyalist import __version__
 from loyalist.evaluation.clv_check import BASELINE_MARGIN
 from loyalist.money import label, whole
 from loyalist.report.data import SECTIONS, Report
+from loyalist.schema import CHURN_TIERS
 from loyalist.segment.rfm import grid_label
 
 __all__ = ["render_html"]
@@ -279,7 +280,7 @@ def _churn(d: dict[str, Any], images: dict[str, bytes]) -> str:
     h = d["headline"]
     out = [facts([("as_of", h["as_of"]), ("customers", count(h["customers"])),
                   ("mean churn probability", pct(h["mean_probability"]))]
-                 + [(f"tier {t}", count(h[f"tier_{t}"])) for t in ("high", "medium", "low")
+                 + [(f"tier {t}", count(h[f"tier_{t}"])) for t in CHURN_TIERS
                     if f"tier_{t}" in h]),
            table(d["tiers"], [("tier", "tier", text), ("customers", "customers", count),
                               ("share", "share", pct), ("mean_probability", "mean", pct),

@@ -96,6 +96,8 @@ MAX_SPEND = "max_spend"
 ELIGIBLE_SEGMENTS = "eligible_segments"
 #: optional: the base loyalty points' value as a share of spend (a points multiplier's cost)
 POINTS_RATE = "points_rate"
+#: the churn tiers (``scores.churn_tier``), riskiest first: the order every output lists them
+CHURN_TIERS = ("high", "medium", "low")
 #: the plan's segment of registered customers with no purchase yet (no scores, so no RFM
 #: segment; a retention plan's first purchase of theirs is an activation)
 NEW_SEGMENT = "New (no purchase yet)"
