@@ -10,6 +10,8 @@ are left as they were: no symbol is ever invented. The store keeps the code
 
 from __future__ import annotations
 
+import math
+
 from loyalist.errors import ParameterError
 
 #: active ISO 4217 currency codes (the funds, precious metals and test codes left out)
@@ -45,6 +47,31 @@ def with_code(amount: str, code: str | None) -> str:
     """An amount as text with its currency after it: "3,490,112 GBP" (unchanged for an
     unknown currency)."""
     return f"{amount} {code}" if code else amount
+
+
+def _amount_digits(x: float) -> int:
+    """Decimals :func:`amount_text` shows: none from 100 up, else three significant digits."""
+    return 0 if abs(x) >= 100 or x == 0 else max(0, 2 - math.floor(math.log10(abs(x))))
+
+
+def amount_text(x: float, *, up: bool = False) -> str:
+    """A money amount as a merchant reads it: thousands separators, whole units from 100 up,
+    else three significant digits, never scientific notation (1,400,000; 9,498,765; 16.7;
+    0.021; 0). ``up``: rounded up at the digits shown (a minimum to reach: "at least 4,965"
+    must be enough)."""
+    x = float(x)
+    if not math.isfinite(x):
+        return str(x)
+    digits = _amount_digits(x)
+    if up:
+        x = math.ceil(round(x * 10 ** digits, 9)) / 10 ** digits
+    text = f"{x + 0.0:,.{digits}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def amount(x: float, code: str | None) -> str:
+    """:func:`amount_text` with the currency after it: "16.7 GBP", "1,400,000 GBP"."""
+    return with_code(amount_text(x), code)
 
 
 def whole(x: float, code: str | None) -> str:

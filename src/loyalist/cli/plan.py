@@ -111,10 +111,6 @@ def plan(
         return
     opt = summ["optimizer"]
     code = summ.get("currency")
-
-    def cash(x: float) -> str:
-        return money.with_code(amount_text(x), code)
-
     interval = (f"(80%: {summ['incremental_revenue_lo80']:,.0f} to "
                 f"{money.whole(summ['incremental_revenue_hi80'], code)})")
     # the revenue goal's value is the incremental revenue: said once
@@ -124,7 +120,7 @@ def plan(
                 if summ.get("categories_to_clear") else "")
     out.print(f"plan {summ['plan_id']} ({summ['goal']}{clearing}, {summ['period_days']} days "
               f"from {summ['as_of']}): spend {amount_text(summ['spend'])} of "
-              f"{cash(summ['budget'])} on "
+              f"{money.amount(summ['budget'], code)} on "
               f"{summ['customers_targeted']:,} customers; expected {_goal_value(summ)}"
               f"{revenue}; net profit {money.whole(summ['net_profit'], code)}, "
               f"ROI {roi_text(summ['roi'])}; "
@@ -154,7 +150,7 @@ def plan(
     if len(summ.get("months", [])) > 1:
         out.print("  by month: " + "; ".join(
             f"{m['from']}: {m['customers']:,} customers, {amount_text(m['spend'])} of "
-            f"{cash(m['budget'])}" for m in summ["months"]))
+            f"{money.amount(m['budget'], code)}" for m in summ["months"]))
     for r in summ["promotions"][:3]:
         out.print(f"  {escape(r['rationale'])}")
     for a in summ["assumptions"][:SHOWN_ASSUMPTIONS]:
@@ -208,15 +204,14 @@ def priors(
 def short_line(pl: dict) -> str:
     """A plan in one line (``loyalist demo``), its budget in the words the plan was asked
     for: "budget 5,000 a month" for a budget per month."""
-    from loyalist.money import whole, with_code
-    from loyalist.promote.catalog import amount_text, roi_text
+    from loyalist.money import amount, whole
+    from loyalist.promote.catalog import roi_text
 
     code = pl.get("currency")
-    budget = (f"{with_code(amount_text(pl['budget_per_month']), code)} a month"
-              if pl.get("budget_per_month") is not None
-              else with_code(amount_text(pl["budget"]), code))
+    budget = (f"{amount(pl['budget_per_month'], code)} a month"
+              if pl.get("budget_per_month") is not None else amount(pl["budget"], code))
     return (f"plan ({pl['goal']}, budget {budget}): {pl['customers_targeted']:,} customers, "
-            f"spend {with_code(amount_text(pl['spend']), code)}, incremental revenue "
+            f"spend {amount(pl['spend'], code)}, incremental revenue "
             f"{whole(pl['incremental_revenue'], code)}, ROI {roi_text(pl['roi'])}, confidence "
             f"{pl['confidence']}")
 

@@ -316,7 +316,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         why = f"; nobody targeted: {sm['empty_reason']}" if sm.get("empty_reason") else ""
         why += "".join(f"; WARNING: {w}" for w in sm["warnings"] if w.startswith(CLOSED_SEASON))
         return (f"{sm['goal']}: {sm['customers_targeted']:,} customers, spend "
-                f"{amount_text(sm['spend'])} of {money.with_code(amount_text(sm['budget']), code)}"
+                f"{amount_text(sm['spend'])} of {money.amount(sm['budget'], code)}"
                 f", expected "
                 f"{goal_value_text(sm['goal'], sm['goal_value'], sm.get('goal_unit'))}"
                 + ("; by segment and response model only: no churn risk or value scores"

@@ -47,6 +47,7 @@ import pandas as pd
 
 from loyalist import schema as s
 from loyalist.errors import DataError, InfeasibleError, ParameterError
+from loyalist.money import amount_text
 from loyalist.names import GOAL_ALIASES as NAMED_GOAL_ALIASES
 from loyalist.names import GOALS as NAMED_GOALS
 
@@ -92,11 +93,6 @@ GENERIC_ORDER_RANGE = (10.0, 100.0)
 GENERIC_VOUCHER_SHARE = 0.15
 
 
-def _amount_digits(x: float) -> int:
-    """Decimals :func:`amount_text` shows: none from 100 up, else three significant digits."""
-    return 0 if abs(x) >= 100 or x == 0 else max(0, 2 - math.floor(math.log10(abs(x))))
-
-
 def roi_text(roi: float | None) -> str:
     """A plan's ROI (net incremental profit / spend, a ratio in plan.json and the CSVs) as
     every human-readable output shows it: a whole percent, 1.398 -> "140%"; "n/a" without
@@ -114,21 +110,6 @@ def gap_text(gap: float | None) -> str:
     if gap is None or not math.isfinite(float(gap)):
         return "n/a"
     return f"{max(float(gap), 0.0) * 100 + 0.0:.2f}%"
-
-
-def amount_text(x: float, *, up: bool = False) -> str:
-    """A money amount as a merchant reads it: thousands separators, whole units from 100 up,
-    else three significant digits, never scientific notation (1,400,000; 9,498,765; 16.7;
-    0.021; 0). ``up``: rounded up at the digits shown (a minimum to reach: "at least 4,965"
-    must be enough)."""
-    x = float(x)
-    if not math.isfinite(x):
-        return str(x)
-    digits = _amount_digits(x)
-    if up:
-        x = math.ceil(round(x * 10 ** digits, 9)) / 10 ** digits
-    text = f"{x + 0.0:,.{digits}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def amount_name(x: float) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from loyalist import schema as s
-from loyalist.money import with_code
+from loyalist.money import amount
 from loyalist.promote.catalog import (
     COUNT_GOALS,
     GOAL_UNITS,
@@ -122,21 +122,16 @@ def rationale(promo: str, kind: str, seg: str, g: pd.DataFrame, goal: str, ctx: 
     lift = float(g["incremental_prob"].mean())
     effect = ((f"expected to lift buying by {lift:.1%} points and " if lift >= 0 else
                f"expected to lower buying by {-lift:.1%} points and ")
-              + (f"add {_money(rev, ctx)} in revenue" if rev >= 0 else
-                 f"lower revenue by {_money(-rev, ctx)} (discounts on orders that would come "
-                 "anyway)"))
+              + (f"add {amount(rev, ctx.currency)} in revenue" if rev >= 0 else
+                 f"lower revenue by {amount(-rev, ctx.currency)} (discounts on orders that "
+                 "would come anyway)"))
     source = _revenue_source(promo, kind, g, ctx) if rev >= 0 else None
     if source:
         effect += source
     if goal == "retention" and seg == NEW_SEGMENT:
         goal = "retention: customers activated, their first purchase, not customers kept"
     return f"Send {promo} ({kind.replace('_', ' ')}) to {who}" + (f" ({why})" if why else "") \
-        + f": {effect} for {_money(g['expected_cost'].sum(), ctx)} of spend ({goal})."
-
-
-def _money(x: float, ctx: PlanContext) -> str:
-    """An amount of the plan's sentences with its currency (:func:`loyalist.money.with_code`)."""
-    return with_code(amount_text(x), ctx.currency)
+        + f": {effect} for {amount(g['expected_cost'].sum(), ctx.currency)} of spend ({goal})."
 
 
 #: what a redemption adds to its order, as a rationale says where revenue comes from
