@@ -199,8 +199,9 @@ def _source_state(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
 
 
 def _recorded_state(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
-    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                       [STATE]).fetchall()[0][0]:
+    from loyalist.store import table_exists
+
+    if not table_exists(con, STATE):
         return None
     got = con.execute(f"SELECT transaction_rows, max_load_id FROM {STATE} WHERE name = ?",
                       [ORDERS]).fetchall()

@@ -31,7 +31,7 @@ from typing import Any
 from loyalist import schema as s
 from loyalist.errors import ParameterError
 from loyalist.features import orders
-from loyalist.store import Store, forget_currency
+from loyalist.store import Store, forget_currency, table_exists
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,7 @@ UNLOADED = "unloaded"
 def list_loads(con: Any) -> list[dict[str, Any]]:
     """Every load, oldest first: id, table, file, when, status and its row counts
     (``con``: a DuckDB connection or cursor on the store)."""
-    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                       [s.T_LOADS]).fetchall()[0][0]:
+    if not table_exists(con, s.T_LOADS):
         return []
     cols = ("load_id", "table", "file", "loaded_at", "status", "rows_read", "rows_loaded",
             "rows_quarantined")

@@ -385,9 +385,7 @@ class Store:
 
     # --- reading --------------------------------------------------------------------------
     def has_table(self, name: str) -> bool:
-        return bool(self.con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-        ).fetchall()[0][0])
+        return table_exists(self.con, name)
 
     def has_column(self, table: str, column: str) -> bool:
         return bool(self.con.execute(
@@ -491,10 +489,15 @@ SCORES_KEY = "scores_one_per_customer"
 _FIRST_SCORE = (f"row_number() OVER (PARTITION BY as_of, {s.CUSTOMER_ID} ORDER BY rowid)")
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the store on ``con`` (a DuckDB connection or cursor) has table ``name``."""
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables "
+                            "WHERE table_name = ?", [name]).fetchall()[0][0])
+
+
 def stored_currency(con: duckdb.DuckDBPyConnection) -> tuple[str | None, str | None]:
     """The store's currency code and its evidence, (None, None) when unknown."""
-    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                       [META]).fetchall()[0][0]:
+    if not table_exists(con, META):
         return None, None
     got = dict(con.execute(f"SELECT key, value FROM {META} WHERE key IN (?, ?)",
                            [CURRENCY_KEY, CURRENCY_EVIDENCE_KEY]).fetchall())
@@ -503,8 +506,7 @@ def stored_currency(con: duckdb.DuckDBPyConnection) -> tuple[str | None, str | N
 
 def forget_currency(con: duckdb.DuckDBPyConnection) -> None:
     """Drop the store's recorded currency (its last sales were unloaded)."""
-    if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                   [META]).fetchall()[0][0]:
+    if table_exists(con, META):
         con.execute(f"DELETE FROM {META} WHERE key IN (?, ?)",
                     [CURRENCY_KEY, CURRENCY_EVIDENCE_KEY])
 
