@@ -26,7 +26,7 @@ from loyalist.errors import DataError, StoreError
 from loyalist.evaluation.campaign import ADJUSTED_BUYERS, ADJUSTED_NOTE, PLAIN_BUYERS
 from loyalist.promote.catalog import gap_text
 from loyalist.report import SECTIONS
-from loyalist.report.data import mase_vs_naive
+from loyalist.report.data import MONEY_EXPORTS, mase_vs_naive
 from loyalist.store import Store, currency
 
 HEADINGS = list(SECTIONS.values())
@@ -204,6 +204,9 @@ def test_html_parses_without_errors(full: dict[str, Any]) -> None:
 def test_exports_both_formats_with_store_row_counts(built: dict[str, Any],
                                                     full: dict[str, Any]) -> None:
     store, exp = built["store"], full["out"] / "exports"
+    with Store(store, read_only=True) as st:
+        code = currency(st)
+    assert code == "USD"  # a generated scenario's
     summ = json.loads(q(store, "SELECT summary FROM plans")["summary"].iloc[0])
     expected = {
         "scores": q(store, "SELECT count(*) AS n FROM scores")["n"].iloc[0],
@@ -220,6 +223,10 @@ def test_exports_both_formats_with_store_row_counts(built: dict[str, Any],
         csv, parquet = pd.read_csv(exp / f"{name}.csv"), pd.read_parquet(exp / f"{name}.parquet")
         assert len(csv) == len(parquet) == n > 0, name
         assert list(csv.columns) == list(parquet.columns), name
+        # amounts of money say their currency (the store's); the other tables do not
+        assert ("currency" in csv.columns) == (name in MONEY_EXPORTS), name
+        if name in MONEY_EXPORTS:
+            assert set(csv["currency"]) == {code}, name
     seg = pd.read_parquet(exp / "segments.parquet")
     assert seg["customers"].sum() == expected["scores"]
     assert seg["customer_share"].sum() == pytest.approx(1.0)
@@ -228,8 +235,8 @@ def test_exports_both_formats_with_store_row_counts(built: dict[str, Any],
     assert sorted(pd.read_csv(exp / "plan_promotions.csv")["rank"]) == list(
         range(1, len(summ["promotions"]) + 1))
     # the header an empty plan writes is the one a plan with promotions has
-    assert list(pd.read_parquet(exp / "plan_promotions.parquet").columns) == list(
-        s.PLAN_PROMOTION_COLUMNS)
+    assert list(pd.read_parquet(exp / "plan_promotions.parquet").columns) == [
+        *s.PLAN_PROMOTION_COLUMNS, "currency"]
 
 
 def test_forecast_writes_its_tables_replacing_the_same_as_of(built: dict[str, Any]) -> None:
@@ -243,6 +250,7 @@ def test_forecast_writes_its_tables_replacing_the_same_as_of(built: dict[str, An
     assert (rows["lo95"] <= rows["lo80"]).all() and (rows["hi80"] <= rows["hi95"]).all()
     csv = pd.read_csv(built["root"] / "forecast" / "forecast.csv")
     assert rows["mean"].to_numpy() == pytest.approx(csv["mean"].to_numpy())
+    assert set(csv["currency"]) == {"USD"}  # the store's: a generated scenario's
     bt = q(store, "SELECT * FROM forecast_backtest")
     assert len(bt) == len(pd.read_csv(built["root"] / "forecast" / "backtest.csv")) > 0
     assert {"seasonal_naive", "auto"} <= set(bt["model"])
@@ -476,7 +484,8 @@ def test_plan_with_no_promotion(built: dict[str, Any], tmp_path: Path) -> None:
     exp = tmp_path / "report" / "exports"
     for frame in (pd.read_csv(exp / "plan_promotions.csv"),
                   pd.read_parquet(exp / "plan_promotions.parquet")):
-        assert list(frame.columns) == list(s.PLAN_PROMOTION_COLUMNS) and len(frame) == 0
+        assert list(frame.columns) == [*s.PLAN_PROMOTION_COLUMNS, "currency"] and len(
+            frame) == 0
     assert res["summary"]["plan"]["plan_id"] == planned["summary"]["plan_id"]
     page = (tmp_path / "report" / "report.html").read_text()
     after = re.sub(r"<[^>]+>", " ", page.split("<h3>Ranked promotions</h3>")[1])

@@ -308,7 +308,8 @@ def forecast(store_path: str | Path, horizon: int = 30, out_dir: str | Path = "o
     last transaction) for the total and, with ``by``, each category / store / country.
 
     Writes into ``out_dir``: ``forecast.csv`` (series, date, model, mean, lo80, hi80, lo95,
-    hi95, note; the chosen model per series; the note says when it has no yearly pattern),
+    hi95, note; the chosen model per series; the note says when it has no yearly pattern;
+    ``currency``, the store's, when known),
     ``backtest.csv`` (series, model, origin, days, mape, smape, mase, coverage80,
     coverage95; every model and the honest ``auto`` selection) and ``forecast.png``; with
     ``save``, the same two tables to the store (``forecast`` and ``forecast_backtest``, plus
@@ -352,7 +353,8 @@ def forecast(store_path: str | Path, horizon: int = 30, out_dir: str | Path = "o
     files = {"forecast": out / "forecast.csv", "backtest": out / "backtest.csv",
              "plot": out / "forecast.png"}
     fcst = fc.predict()
-    fcst.assign(date=fcst["date"].dt.date).to_csv(files["forecast"], index=False)
+    fcst.assign(date=fcst["date"].dt.date, **({"currency": code} if code else {})).to_csv(
+        files["forecast"], index=False)
     bt = fc.backtest_.assign(origin=fc.backtest_["origin"].dt.date)
     bt.to_csv(files["backtest"], index=False)
     plot_forecast(fc.series_, fcst, files["plot"], chosen=fc.chosen_)

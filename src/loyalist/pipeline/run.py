@@ -430,7 +430,7 @@ def report(store_path: Path, out: Path, *, as_of: str | None = None,
     page = render_html(rep, images, exports=rep.exports, generated_at=datetime.now())
     say(f"writing the report and {len(rep.exports)} exports")
     out = Path(out)
-    files = write_report(out, page, images, rep.exports)
+    files = write_report(out, page, images, rep.exports, rep.currency)
     result = {"store": str(store_path), "as_of": str(rep.as_of.date()) if rep.as_of else None,
               "sections": list(rep.sections), "absent": rep.absent,
               "exports": {k: len(v) for k, v in rep.exports.items()}, "files": files,

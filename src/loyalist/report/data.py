@@ -25,7 +25,7 @@ from loyalist.store import Store, currency
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EXPORT_NAMES", "SECTIONS", "Report", "collect"]
+__all__ = ["EXPORT_NAMES", "MONEY_EXPORTS", "SECTIONS", "Report", "collect"]
 
 #: section key -> heading, in report order
 SECTIONS = REPORT_SECTIONS
@@ -34,6 +34,10 @@ BASELINE = "seasonal_naive"
 EXPORT_NAMES = ("scores", "segments", "segments_grid", "clusters", "campaign_results",
                 "plan_customers", "plan_promotions", "forecast", "forecast_backtest",
                 "recommendations", "together")
+#: the exports holding amounts of money: they carry a ``currency`` column when the store's
+#: currency is known (:func:`loyalist.report.files.write_report`)
+MONEY_EXPORTS = frozenset({"scores", "segments", "segments_grid", "clusters",
+                           "campaign_results", "plan_customers", "plan_promotions", "forecast"})
 
 
 @dataclass

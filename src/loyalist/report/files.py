@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from loyalist.errors import DataError
-from loyalist.report.data import EXPORT_NAMES
+from loyalist.report.data import EXPORT_NAMES, MONEY_EXPORTS
 from loyalist.report.plots import PLOT_NAMES
 
 log = logging.getLogger(__name__)
@@ -36,9 +36,11 @@ def read_train_metrics(train_dir: Path) -> dict[str, Any]:
 
 
 def write_report(out: Path, page: str, images: dict[str, bytes],
-                 exports: dict[str, pd.DataFrame]) -> dict[str, str]:
+                 exports: dict[str, pd.DataFrame], currency: str | None = None
+                 ) -> dict[str, str]:
     """``out/report.html``, ``out/plots/NAME.png`` and ``out/exports/NAME.{csv,parquet}``;
-    returns the paths written, by name."""
+    returns the paths written, by name. The exports holding money (:data:`MONEY_EXPORTS`)
+    get a ``currency`` column with ``currency`` (the store's ISO 4217 code) when known."""
     out = Path(out)
     (out / "exports").mkdir(parents=True, exist_ok=True)
     files = {"html": out / "report.html"}
@@ -49,6 +51,8 @@ def write_report(out: Path, page: str, images: dict[str, bytes],
         files[f"plot_{name}"] = out / "plots" / f"{name}.png"
         files[f"plot_{name}"].write_bytes(png)
     for name, frame in exports.items():
+        if currency and name in MONEY_EXPORTS:
+            frame = frame.assign(currency=currency)
         csv, parquet = out / "exports" / f"{name}.csv", out / "exports" / f"{name}.parquet"
         frame.to_csv(csv, index=False)
         frame.to_parquet(parquet, index=False)
