@@ -141,6 +141,17 @@ def test_plan_cli_says_roi_as_a_percent_and_revenue_once(scenario: dict, tmp_pat
                        "confidence": "medium", "currency": "EUR"}) == (
         "plan (revenue, budget 5,000 EUR): 766 customers, spend 3,265 EUR, incremental revenue "
         "10,768 EUR, ROI 140%, confidence medium")
+    # whom of whom (exploratory report 6, finding 16: the demo said "745 customers with
+    # features" and then targeted 766): every customer known, and who could not be sent
+    # anything; an age limit bars a promotion, not the customer, and is not counted
+    assert short_line({"goal": "retention", "budget": 5000.0, "customers_targeted": 766,
+                       "customers_considered": 1000, "excluded": {
+                           "no_consent_or_opted_out": 234, "cooldown": 0,
+                           "under_age_cigars": 12}, "spend": 3264.6,
+                       "incremental_revenue": 10768.4, "roi": 1.398,
+                       "confidence": "medium"}).startswith(
+        "plan (retention, budget 5,000): 766 of 1,000 customers (234 not eligible: 234 no "
+        "consent or opted out), spend 3,265, ")
 
 
 def test_clear_names_a_category_of_the_store(scenario: dict, tmp_path: Path) -> None:

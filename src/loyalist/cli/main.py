@@ -427,8 +427,12 @@ def demo(
     if as_json:
         emit_json(res)
         return
+    known = res["plan"].get("customers_considered")
     out.print(f"[bold green]done[/bold green] in {res['seconds']} s: {scenario} scenario, "
-              f"as_of {res['as_of']}, {res['customers_with_features']:,} customers with features")
+              f"as_of {res['as_of']}, "
+              + (f"{known:,} customers, {res['customers_with_features']:,} of them with a "
+                 "purchase before it (the models' customers)" if known is not None else
+                 f"{res['customers_with_features']:,} customers with a purchase before it"))
     for load in res["loads"]:
         out.print(f"  {load['table']}: {load['rows_read']:,} read, {load['rows_loaded']:,} "
                   f"loaded, {load['rows_quarantined']:,} quarantined")

@@ -201,6 +201,22 @@ def priors(
         out.print(f"  priors: {res['file']}")
 
 
+def targeted_text(pl: dict) -> str:
+    """Whom a plan reached, of whom: "766 of 1,000 customers (234 not eligible: no consent
+    or opted out)"; the customers considered are every customer known at the as_of, those
+    never seen buying included (a plan can target more customers than have features)."""
+    known = pl.get("customers_considered")
+    text = (f"{pl['customers_targeted']:,} of {known:,} customers" if known is not None
+            else f"{pl['customers_targeted']:,} customers")
+    # customer-wide rules only: an age limit excludes a customer from one promotion
+    ex = {k: v for k, v in (pl.get("excluded") or {}).items()
+          if v and not k.startswith("under_age_")}
+    if ex:
+        text += (f" ({sum(ex.values()):,} not eligible: "
+                 + ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in ex.items()) + ")")
+    return text
+
+
 def short_line(pl: dict) -> str:
     """A plan in one line (``loyalist demo``), its budget in the words the plan was asked
     for: "budget 5,000 a month" for a budget per month."""
@@ -210,7 +226,7 @@ def short_line(pl: dict) -> str:
     code = pl.get("currency")
     budget = (f"{amount(pl['budget_per_month'], code)} a month"
               if pl.get("budget_per_month") is not None else amount(pl["budget"], code))
-    return (f"plan ({pl['goal']}, budget {budget}): {pl['customers_targeted']:,} customers, "
+    return (f"plan ({pl['goal']}, budget {budget}): {targeted_text(pl)}, "
             f"spend {amount(pl['spend'], code)}, incremental revenue "
             f"{whole(pl['incremental_revenue'], code)}, ROI {roi_text(pl['roi'])}, confidence "
             f"{pl['confidence']}")

@@ -96,7 +96,8 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
         "bought_together": {k: together[k] for k in ("orders", "products", "rules")},
         "plan": {k: planned["summary"][k] for k in (
             "plan_id", "budget", "budget_per_month", "goal", "spend", "customers_targeted",
-            "incremental_revenue", "net_profit", "roi", "confidence", "currency")}
+            "customers_considered", "excluded", "incremental_revenue", "net_profit", "roi",
+            "confidence", "currency")}
                 | {"against_truth": plan_eval},
         "campaign": campaign_summary(campaign, planned["summary"]["currency"]),
         "forecast": {"series": len(fc["series"]), "total": {
