@@ -571,6 +571,34 @@ def test_a_rationale_says_where_its_revenue_comes_from() -> None:
     assert text.endswith("for 25 EUR of spend (average_order_value).")
 
 
+def test_a_retention_rationale_says_why_low_risk_customers_are_sent_offers() -> None:
+    """Exploratory report 6, finding 14: a retention plan spent on Champions (churn risk 26%)
+    and said nowhere why. Its sentence now says that most are at low risk, how many more of
+    them the offer makes buy and per 100 of spend, and what retention counts; customers
+    mostly at medium or high risk keep the plain goal."""
+    from loyalist.promote.explain import rationale
+
+    catalog = pd.DataFrame({"name": ["ship"], "kind": ["free_shipping"], "value": [0.0],
+                            "category": [""]})
+    cust = pd.DataFrame({"churn_probability": [0.2, 0.3, 0.8], "churn_tier": [
+        "low", "low", "high"]}, index=["a", "b", "c"])
+    ctx = PlanContext(cust, catalog, pd.Timestamp("2025-01-01"), currency="USD")
+    g = pd.DataFrame({s.CUSTOMER_ID: ["a", "b", "c"], "incremental_prob": [0.05, 0.04, 0.01],
+                      "incremental_revenue": [30.0, 20.0, 5.0],
+                      "expected_cost": [4.0, 4.0, 2.0]})
+    text = rationale("ship", "free_shipping", "Champions", g, "retention", ctx)
+    assert text.endswith("(retention: most of them are at low churn risk, but the offer is "
+                         "expected to make 0.1 more of them buy in the period, 1.0 per 100 USD "
+                         "of spend; retention counts the customers an offer makes buy who "
+                         "would not have, whatever their risk).")
+    risky = g.iloc[[2]]
+    assert rationale("ship", "free_shipping", "At Risk", risky, "retention", ctx).endswith(
+        "for 2 USD of spend (retention).")
+    # other goals say theirs
+    assert rationale("ship", "free_shipping", "Champions", g, "revenue", ctx).endswith(
+        "(revenue).")
+
+
 def test_an_extra_order_of_the_usual_basket_adds_no_order_value() -> None:
     """The average-order-value goal values what redemptions add to their orders: an extra
     order of the basket its revenue was valued with adds nothing. Scored against the truth,

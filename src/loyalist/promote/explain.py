@@ -25,7 +25,7 @@ from loyalist.promote.context import PlanContext
 from loyalist.promote.effects import OVERSTOCK_BONUS, target_categories
 from loyalist.promote.instance import PlanInstance, to_matrix
 from loyalist.response.value import Offer, mechanics_text
-from loyalist.schema import NEW_SEGMENT
+from loyalist.schema import CHURN_TIERS, NEW_SEGMENT
 
 __all__ = ["closed_season_text", "goal_value_text", "losing_money"]
 
@@ -130,8 +130,23 @@ def rationale(promo: str, kind: str, seg: str, g: pd.DataFrame, goal: str, ctx: 
         effect += source
     if goal == "retention" and seg == NEW_SEGMENT:
         goal = "retention: customers activated, their first purchase, not customers kept"
+    elif goal == "retention" and _mostly_low_risk(c):
+        # exploratory report 6, finding 14: retention money on Champions, explained nowhere
+        kept, cost = float(g["incremental_prob"].sum()), float(g["expected_cost"].sum())
+        per = (f", {100 * kept / cost:.1f} per 100{' ' + ctx.currency if ctx.currency else ''}"
+               " of spend" if cost > 0 else "")
+        goal = (f"retention: most of them are at low churn risk, but the offer is expected to "
+                f"make {kept:.1f} more of them buy in the period{per}; retention counts the "
+                "customers an offer makes buy who would not have, whatever their risk")
     return f"Send {promo} ({kind.replace('_', ' ')}) to {who}" + (f" ({why})" if why else "") \
         + f": {effect} for {amount(g['expected_cost'].sum(), ctx.currency)} of spend ({goal})."
+
+
+def _mostly_low_risk(c: pd.DataFrame) -> bool:
+    """Are most of these customers in the low churn tier (``churn_tier``, the scores')?"""
+    if "churn_tier" not in c or c["churn_tier"].isna().all():
+        return False
+    return bool((c["churn_tier"].astype(str) == CHURN_TIERS[-1]).mean() > 0.5)
 
 
 #: what a redemption adds to its order, as a rationale says where revenue comes from
