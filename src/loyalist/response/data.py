@@ -265,6 +265,20 @@ def response_features(store: Store, as_of: Any, *, window_days: int = DEFAULT_WI
         store.con.unregister(_IDS)
 
 
+#: SQL: the store's first order before ``$as_of`` (as ``t``), from which a registered
+#: customer can be seen buying
+DATA_START = (f"SELECT min({s.ORDERED_AT}) AS t FROM {s.T_TRANSACTIONS} "
+              f"WHERE {s.ORDERED_AT} < $as_of")
+
+
+def seen_from(start: str, alias: str = "") -> str:
+    """SQL: since when a registered customer with no purchase is silent: the later of the
+    sign-up and the data's first order ``start`` (a registration older than the data is
+    observed from the data's start; none recorded: the data's start). ``alias``: the
+    customers table's, with its dot."""
+    return f"greatest(coalesce({alias}{s.SIGNUP_AT}, {start}), {start})"
+
+
 def _response_features(store: Store, ts: pd.Timestamp, w: int, ids: pd.Series | None
                        ) -> pd.DataFrame:
     """:func:`response_features`; with ``ids`` (registered as the view ``_IDS``), only theirs."""
@@ -280,16 +294,13 @@ def _response_features(store: Store, ts: pd.Timestamp, w: int, ids: pd.Series | 
         # age at as_of from the birth date when there is one (a stored age goes stale)
         age = (f"coalesce(date_sub('year', {s.BIRTH_DATE}, $as_of), {s.AGE})"
                if store.has_column(s.T_CUSTOMERS, s.BIRTH_DATE) else s.AGE)
-        # days without a purchase since the customer could first be seen buying: the later of
-        # the sign-up and the store's first order (a registration older than the data is
-        # observed from the data's start)
-        seen = (f"greatest(coalesce({s.SIGNUP_AT}, data_start.t), data_start.t)")
+        # days without a purchase since the customer could first be seen buying
         cust = store.query(f"""
-            WITH data_start AS (SELECT min({s.ORDERED_AT}) AS t FROM {s.T_TRANSACTIONS}
-                           WHERE {s.ORDERED_AT} < $as_of)
+            WITH data_start AS ({DATA_START})
             SELECT {s.CUSTOMER_ID} AS customer_id, {age} AS age,
                    date_diff('second', {s.SIGNUP_AT}, $as_of) / 86400.0 AS signup_days,
-                   date_diff('second', {seen}, $as_of) / 86400.0 AS days_without_purchase
+                   date_diff('second', {seen_from('data_start.t')}, $as_of) / 86400.0
+                       AS days_without_purchase
             FROM {s.T_CUSTOMERS}, data_start
             WHERE ({s.SIGNUP_AT} IS NULL OR {s.SIGNUP_AT} < $as_of) {only}""", p)
         feats = feats.merge(cust, on="customer_id", how="outer")
@@ -418,8 +429,7 @@ def silent_alive(store: Store, ts: pd.Timestamp, w: int, days: np.ndarray) -> np
     fewer than two checkpoints or no first purchase to learn from."""
     out = np.full(len(days), np.nan)
     bins = store.query(f"""
-        WITH start AS (SELECT min({s.ORDERED_AT}) AS t FROM {s.T_TRANSACTIONS}
-                       WHERE {s.ORDERED_AT} < $as_of),
+        WITH start AS ({DATA_START}),
         cp AS (SELECT unnest(generate_series(start.t + to_days(CAST($w AS INTEGER)),
                                              $as_of - to_days(CAST($w AS INTEGER)),
                                              to_days(CAST($w AS INTEGER)))) AS t FROM start),
@@ -427,12 +437,11 @@ def silent_alive(store: Store, ts: pd.Timestamp, w: int, days: np.ndarray) -> np
                       FROM {s.T_TRANSACTIONS} WHERE {s.ORDERED_AT} < $as_of AND {_BUY}
                       GROUP BY 1),
         silent AS (
-            SELECT date_diff('second', greatest(coalesce(c.{s.SIGNUP_AT}, start.t), start.t),
-                             cp.t) / 86400.0 AS d,
+            SELECT date_diff('second', {seen_from('start.t', 'c.')}, cp.t) / 86400.0 AS d,
                    (fb.f IS NOT NULL AND fb.f < cp.t + to_days(CAST($w AS INTEGER))) AS y
             FROM {s.T_CUSTOMERS} c CROSS JOIN cp CROSS JOIN start
             LEFT JOIN first_buy fb ON fb.customer_id = c.{s.CUSTOMER_ID}
-            WHERE coalesce(c.{s.SIGNUP_AT}, start.t) < cp.t AND (fb.f IS NULL OR fb.f >= cp.t))
+            WHERE {seen_from('start.t', 'c.')} < cp.t AND (fb.f IS NULL OR fb.f >= cp.t))
         SELECT round(d) AS d, count(*) AS n, count(*) FILTER (WHERE y) AS k
         FROM silent WHERE d > 0 GROUP BY 1 ORDER BY 1""", {"as_of": ts.to_pydatetime(), "w": w})
     if bins["d"].nunique() < 2 or bins["k"].sum() == 0 or (bins["k"] == bins["n"]).all():
