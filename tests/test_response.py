@@ -33,7 +33,7 @@ from loyalist.response import (
     response_features,
     uplift_at_k,
 )
-from loyalist.response.data import campaign_dates, silent_alive
+from loyalist.response.data import campaign_dates, silence_checkpoints, silent_alive
 from loyalist.response.uplift import _booster, _calibrated_booster
 from loyalist.response.value import offer_mechanics, structural_value
 from loyalist.store import Store
@@ -975,7 +975,16 @@ def test_customers_never_seen_buying_follow_their_silence(
 
 def test_silence_lowers_the_p_alive_of_customers_never_seen_buying(
         scenario: dict[str, Path], end: pd.Timestamp) -> None:
+    days = np.array([W, 60.0, 180.0, 360.0, np.nan])
+    earlier = end - pd.Timedelta(days=120)
     with Store(scenario["store"], read_only=True) as st:
-        q = silent_alive(st, end, W, np.array([W, 60.0, 180.0, 360.0, np.nan]))
+        q = silent_alive(st, end, W, days)
+        q_earlier = silent_alive(st, earlier, W, days)
+        # a training set reads the checkpoints once, up to its cutoff, for every send day:
+        # the same curve as each day's own query
+        once = silence_checkpoints(st, end, W)
+        np.testing.assert_allclose(silent_alive(st, end, W, days, once), q)
+        np.testing.assert_allclose(silent_alive(st, earlier, W, days, once), q_earlier)
+    assert not np.allclose(q[:4], q_earlier[:4])  # the earlier day knows fewer checkpoints
     assert q[0] == pytest.approx(1.0) and np.isnan(q[-1])
     assert (np.diff(q[:4]) < 0).all() and q[3] < 0.5

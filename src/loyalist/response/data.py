@@ -230,7 +230,8 @@ _IDS = "__response_customers"
 
 
 def response_features(store: Store, as_of: Any, *, window_days: int = DEFAULT_WINDOW_DAYS,
-                      customers: Any = None) -> pd.DataFrame:
+                      customers: Any = None, silence: pd.DataFrame | None = None
+                      ) -> pd.DataFrame:
     """One row per customer known at ``as_of``: :func:`customer_features` (customers with a
     purchase before ``as_of``) plus customers of the ``customers`` table signed up before it
     (no purchase yet: ``has_history = 0``), with
@@ -251,16 +252,18 @@ def response_features(store: Store, as_of: Any, *, window_days: int = DEFAULT_WI
     margin rates shrink towards, the category columns) is still read from everyone.
 
     Reads only ``ordered_at < as_of`` and exposures whose windows closed by ``as_of``.
+    ``silence``: :func:`silence_checkpoints` read once for several as_ofs up to a later one
+    (the rows it uses are those before ``as_of``).
     """
     ts = to_as_of(as_of)
     w = _check_window(window_days)
     if customers is None:
-        return _response_features(store, ts, w, None)
+        return _response_features(store, ts, w, None, silence)
     ids = pd.Series(pd.unique(pd.Series(customers, dtype=object)), dtype=object,
                     name="customer_id")
     store.con.register(_IDS, ids.to_frame())
     try:
-        return _response_features(store, ts, w, ids)
+        return _response_features(store, ts, w, ids, silence)
     finally:
         store.con.unregister(_IDS)
 
@@ -279,8 +282,8 @@ def seen_from(start: str, alias: str = "") -> str:
     return f"greatest(coalesce({alias}{s.SIGNUP_AT}, {start}), {start})"
 
 
-def _response_features(store: Store, ts: pd.Timestamp, w: int, ids: pd.Series | None
-                       ) -> pd.DataFrame:
+def _response_features(store: Store, ts: pd.Timestamp, w: int, ids: pd.Series | None,
+                       silence: pd.DataFrame | None = None) -> pd.DataFrame:
     """:func:`response_features`; with ``ids`` (registered as the view ``_IDS``), only theirs."""
     p = {"as_of": ts.to_pydatetime()}
     scope = None if ids is None else _IDS
@@ -356,7 +359,8 @@ def _response_features(store: Store, ts: pd.Timestamp, w: int, ids: pd.Series | 
         none = feats["days_without_purchase"].notna().to_numpy()
         if none.any():
             feats.loc[none, "bg_p_alive"] = silent_alive(
-                store, ts, w, feats.loc[none, "days_without_purchase"].to_numpy(dtype=float))
+                store, ts, w, feats.loc[none, "days_without_purchase"].to_numpy(dtype=float),
+                silence)
     margins, glob, source = _margins(store, ts, ids)
     feats = feats.merge(margins, on="customer_id", how="left")
     feats["margin_rate"] = feats["margin_rate"].fillna(glob)
@@ -410,7 +414,40 @@ def _p_alive(store: Store, ts: pd.Timestamp, feats: pd.DataFrame, ids: pd.Series
     return out
 
 
-def silent_alive(store: Store, ts: pd.Timestamp, w: int, days: np.ndarray) -> np.ndarray:
+def silence_checkpoints(store: Store, until: pd.Timestamp, w: int) -> pd.DataFrame:
+    """The rows :func:`silent_alive` learns from, for every ``ts`` up to ``until``: at each
+    checkpoint ``cp`` (every ``w`` days from the store's first order + ``w`` to ``until - w``),
+    per day of silence ``d`` (rounded), the registered customers with no purchase yet
+    (``n``) and those of them whose first purchase came in ``[cp, cp + w)`` (``k``).
+
+    The rows of the checkpoints up to ``ts - w`` are exactly those a query at ``ts`` makes
+    (a first purchase in a checkpoint's window is before ``ts``; one after it leaves the
+    customer silent either way), so a training set reads them once for all its send days
+    (:func:`build_exposures`) instead of once per day: on a generated coffee store (30,000
+    customers, 18 months, 20 send days) the per-day queries took 2.2 of the training set's
+    13.2 s."""
+    return store.query(f"""
+        WITH start AS ({DATA_START}),
+        cp AS (SELECT unnest(generate_series(start.t + to_days(CAST($w AS INTEGER)),
+                                             $as_of - to_days(CAST($w AS INTEGER)),
+                                             to_days(CAST($w AS INTEGER)))) AS t FROM start),
+        first_buy AS (SELECT {s.CUSTOMER_ID} AS customer_id, min({s.ORDERED_AT}) AS f
+                      FROM {s.T_TRANSACTIONS} WHERE {s.ORDERED_AT} < $as_of AND {_BUY}
+                      GROUP BY 1),
+        silent AS (
+            SELECT cp.t AS cp,
+                   date_diff('second', {seen_from('start.t', 'c.')}, cp.t) / 86400.0 AS d,
+                   (fb.f IS NOT NULL AND fb.f < cp.t + to_days(CAST($w AS INTEGER))) AS y
+            FROM {s.T_CUSTOMERS} c CROSS JOIN cp CROSS JOIN start
+            LEFT JOIN first_buy fb ON fb.customer_id = c.{s.CUSTOMER_ID}
+            WHERE {seen_from('start.t', 'c.')} < cp.t AND (fb.f IS NULL OR fb.f >= cp.t))
+        SELECT cp, round(d) AS d, count(*) AS n, count(*) FILTER (WHERE y) AS k
+        FROM silent WHERE d > 0 GROUP BY 1, 2 ORDER BY 1, 2""",
+                       {"as_of": until.to_pydatetime(), "w": w})
+
+
+def silent_alive(store: Store, ts: pd.Timestamp, w: int, days: np.ndarray,
+                 checkpoints: pd.DataFrame | None = None) -> np.ndarray:
     """For registered customers with no purchase yet, silent for ``days`` (since the later of
     sign-up and the store's first order): how likely they still are to buy, relative to one
     just seen, read from the store's own history before ``ts``. BG/NBD cannot say it (with no
@@ -426,24 +463,13 @@ def silent_alive(store: Store, ts: pd.Timestamp, w: int, days: np.ndarray) -> np
     regression of the outcome on log(silence) gives the rate ``q(d)``, and the result is
     ``q(d) / q(w)``, at most 1 (the relative-lift learner's baselines start from its log, as
     from BG/NBD's P(alive): :mod:`loyalist.response.uplift`). NaN when the history holds
-    fewer than two checkpoints or no first purchase to learn from."""
+    fewer than two checkpoints or no first purchase to learn from. ``checkpoints``:
+    :func:`silence_checkpoints` up to ``ts`` or later (read here when not given)."""
     out = np.full(len(days), np.nan)
-    bins = store.query(f"""
-        WITH start AS ({DATA_START}),
-        cp AS (SELECT unnest(generate_series(start.t + to_days(CAST($w AS INTEGER)),
-                                             $as_of - to_days(CAST($w AS INTEGER)),
-                                             to_days(CAST($w AS INTEGER)))) AS t FROM start),
-        first_buy AS (SELECT {s.CUSTOMER_ID} AS customer_id, min({s.ORDERED_AT}) AS f
-                      FROM {s.T_TRANSACTIONS} WHERE {s.ORDERED_AT} < $as_of AND {_BUY}
-                      GROUP BY 1),
-        silent AS (
-            SELECT date_diff('second', {seen_from('start.t', 'c.')}, cp.t) / 86400.0 AS d,
-                   (fb.f IS NOT NULL AND fb.f < cp.t + to_days(CAST($w AS INTEGER))) AS y
-            FROM {s.T_CUSTOMERS} c CROSS JOIN cp CROSS JOIN start
-            LEFT JOIN first_buy fb ON fb.customer_id = c.{s.CUSTOMER_ID}
-            WHERE {seen_from('start.t', 'c.')} < cp.t AND (fb.f IS NULL OR fb.f >= cp.t))
-        SELECT round(d) AS d, count(*) AS n, count(*) FILTER (WHERE y) AS k
-        FROM silent WHERE d > 0 GROUP BY 1 ORDER BY 1""", {"as_of": ts.to_pydatetime(), "w": w})
+    if checkpoints is None:
+        checkpoints = silence_checkpoints(store, ts, w)
+    rows = checkpoints[pd.to_datetime(checkpoints["cp"]) <= ts - pd.Timedelta(days=w)]
+    bins = rows.groupby("d", sort=True)[["n", "k"]].sum().reset_index()
     if bins["d"].nunique() < 2 or bins["k"].sum() == 0 or (bins["k"] == bins["n"]).all():
         return out
     a, b = _logistic_fit(np.log(bins["d"].to_numpy(dtype=float)),
@@ -614,9 +640,12 @@ def build_exposures(store: Store, *, cutoff: Any, window_days: int | None = None
     ex["y_spend"] = ex["y_spend"].astype(float)
     ex["treated"] = (ex["promotion"] != CONTROL).astype(np.int8)
     parts = []
+    # the registered customers' silences, read once for every send day (silent_alive)
+    silence = (silence_checkpoints(store, ts, w) if store.has_rows(s.T_CUSTOMERS) else None)
     for day, grp in ex.groupby("campaign", sort=True):
         try:  # the features of this day's customers only, as in the whole store's frame
-            f = response_features(store, day, window_days=w, customers=grp["customer_id"])
+            f = response_features(store, day, window_days=w, customers=grp["customer_id"],
+                                  silence=silence)
         except DataError:  # no purchase at all before this day: history-free features only
             f = pd.DataFrame({"customer_id": grp["customer_id"].unique(), "has_history": 0.0})
         f = f.drop(columns=["as_of"], errors="ignore")
