@@ -49,10 +49,11 @@ def open_binary(path: Path) -> BinaryIO:
 #: encodings a file that is not UTF-8 may be in, by preference on a tie: Windows' Western
 #: European (the default, and a file's encoding unless its text reads as garbage), Central
 #: European, Mac Roman, DOS Western European, Cyrillic (Windows, KOI8-R, DOS), Greek,
-#: Turkish, and the East Asian multi-byte ones Windows and Excel write (Japanese Shift_JIS,
-#: Chinese GBK/GB18030 and Big5, Korean)
+#: Turkish, the East Asian multi-byte ones Windows and Excel write (Japanese Shift_JIS,
+#: Chinese GBK/GB18030 and Big5, Korean), Hebrew and Arabic (Windows)
 LEGACY_ENCODINGS = ("cp1252", "cp1250", "mac_roman", "cp850", "cp1251", "koi8_r", "cp866",
-                    "cp1253", "cp1254", "cp932", "gb18030", "big5", "cp949")
+                    "cp1253", "cp1254", "cp932", "gb18030", "big5", "cp949", "cp1255",
+                    "cp1256")
 #: how the report names them
 ENCODING_NAMES = {
     "cp1252": "Windows-1252 (Latin-1 with the euro sign)",
@@ -62,6 +63,7 @@ ENCODING_NAMES = {
     "cp1253": "Windows-1253 (Greek)", "cp1254": "Windows-1254 (Turkish)",
     "cp932": "Shift_JIS (Japanese, Windows)", "gb18030": "GB18030 (Chinese)",
     "big5": "Big5 (Traditional Chinese)", "cp949": "Windows-949 (Korean)",
+    "cp1255": "Windows-1255 (Hebrew)", "cp1256": "Windows-1256 (Arabic)",
 }
 #: the share of a file's words with non-ASCII bytes that must read as garbage in Windows-1252
 #: before another encoding is considered
