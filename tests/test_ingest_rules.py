@@ -12,6 +12,7 @@ from conftest import LOADED_AT, line, write_csv
 
 from loyalist.errors import DataError
 from loyalist.ingest import ingest_files
+from loyalist.ingest.read import GUESSED
 from loyalist.store import Store
 
 
@@ -717,7 +718,8 @@ def test_latin1_and_utf16_exports(tmp_path: Path, encoding: str) -> None:
     rep = ingest_files(st, [f], loaded_at=LOADED_AT)[0]
     assert rep["rows_loaded"] == 2
     assert rep["assumptions"] == ["the file is not UTF-8: read as " + (
-        "Windows-1252 (Latin-1 with the euro sign)" if encoding == "latin-1" else encoding)]
+        "Windows-1252 (Latin-1 with the euro sign)" + GUESSED if encoding == "latin-1"
+        else encoding)]
     got = st.query("SELECT description FROM transactions ORDER BY source_row").description
     assert got.tolist() == ["Käse", "Brötchen"]
 

@@ -16,6 +16,7 @@ from conftest import LOADED_AT, line, write_csv
 from loyalist.errors import DataError, ParameterError
 from loyalist.ingest import ingest_files
 from loyalist.ingest.adapters import is_guessed_note
+from loyalist.ingest.read import GUESSED
 from loyalist.store import Store
 
 
@@ -1230,9 +1231,50 @@ def test_legacy_encodings_other_than_windows_1252(tmp_path: Path, encoding: str,
     assert (rep["rows_read"], rep["rows_loaded"]) == (12, 12)
     assert set(rep["columns"]) >= {"order_id", "customer_id", "ordered_at", "product_id",
                                    "description", "quantity", "unit_price"}
-    assert f"the file is not UTF-8: read as {shown}" in rep["assumptions"]
+    assert f"the file is not UTF-8: read as {shown}{GUESSED}" in rep["assumptions"]
     got = st.query("SELECT DISTINCT product_id, description FROM transactions ORDER BY 1")
     assert got.description.tolist() == names
+
+
+def test_encoding_given_over_the_detected_one(tmp_path: Path) -> None:
+    """A handful of short Hebrew words (Windows-1255) read as plausibly in Windows-1251
+    Cyrillic, which their words choose; the note says how to overrule it, and `--encoding
+    cp1255` (or its alias windows-1255) reads the names right. A given encoding that does not
+    fit the bytes loads them as U+FFFD instead of refusing the file; an unknown one is one
+    line naming it, before the store is touched."""
+    from loyalist.errors import ParameterError
+
+    names = ["חלב 3%", "לחם אחיד", "גבינה צהובה"]
+    lines = ["Receipt;Customer;Date;Product;Description;Qty;Price"] + [
+        f"R{i};C-{i % 3};0{1 + i % 9}.03.2024;P{i % 3};{names[i % 3]};2;3,50"
+        for i in range(12)]
+    path = tmp_path / "kupa.csv"
+    path.write_bytes("\r\n".join(lines).encode("cp1255"))
+    st, (rep,) = _ingest(tmp_path, [path])
+    guessed = [a for a in rep["assumptions"] if a.startswith("the file is not UTF-8")]
+    assert guessed and guessed[0].endswith(GUESSED)
+    got = st.query("SELECT DISTINCT product_id, description FROM transactions ORDER BY 1")
+    assert got.description.tolist() != names  # the words alone cannot tell
+    st.close()
+    for given in ("cp1255", "windows-1255"):
+        (tmp_path / given).mkdir()
+        st, (rep,) = _ingest(tmp_path / given, [path], encoding=given)
+        assert "the file is read as Windows-1255 (Hebrew) (--encoding)" in rep["assumptions"]
+        got = st.query("SELECT DISTINCT product_id, description FROM transactions ORDER BY 1")
+        assert got.description.tolist() == names
+        st.close()
+    (tmp_path / "u").mkdir()
+    st, (rep,) = _ingest(tmp_path / "u", [path], encoding="utf-8")
+    assert rep["rows_loaded"] == 12 and "the file is read as utf-8 (--encoding)" in rep[
+        "assumptions"]
+    assert st.query("SELECT description FROM transactions").description.str.contains(
+        "\ufffd").all()
+    st.close()
+    (tmp_path / "k").mkdir()
+    st = Store(tmp_path / "k" / "s.duckdb")
+    with pytest.raises(ParameterError, match="--encoding 'klingon' is not a text encoding"):
+        ingest_files(st, [path], loaded_at=LOADED_AT, encoding="klingon")
+    assert not st.has_rows("transactions")
 
 
 def test_customer_and_product_files_in_european_languages(tmp_path: Path) -> None:

@@ -44,6 +44,9 @@ MapOpt = Annotated[list[str] | None, typer.Option(
 DayOneOpt = Annotated[str | None, typer.Option(
     "--day-one", help="The date of day 1 when the date column holds day numbers (1, 2, ...) "
     "instead of dates, e.g. --map ordered_at=DAY --day-one 2019-01-01.")]
+EncodingOpt = Annotated[str | None, typer.Option(
+    "--encoding", help="The text files' encoding (e.g. cp1255, cp1251, latin-1), over the one "
+    "told from their words; for a file whose names load garbled.")]
 CurrencyOpt = Annotated[str | None, typer.Option(
     "--currency", help="ISO 4217 code the amounts are in (e.g. GBP, EUR), over what the files "
     "show (a currency column, signs such as £ or €); a store keeps one currency.")]
@@ -119,6 +122,7 @@ def ingest(
     mapping: MapOpt = None,
     day_one: DayOneOpt = None,
     currency: CurrencyOpt = None,
+    encoding: EncodingOpt = None,
     table: Annotated[str, typer.Option(
         help=one_of(INGEST_TABLES, "The table the files hold (auto: recognised from their "
                                    "columns)"))] = "auto",
@@ -137,7 +141,7 @@ def ingest(
     """
     reports = pipeline.ingest(store, files, fmt=fmt, mapping=mapping, table=table,
                               day_one=day_one, progress=progress(quiet or as_json),
-                              currency=currency)
+                              currency=currency, encoding=encoding)
     if as_json:
         emit_json(reports[0] if len(reports) == 1 else reports)
         return
@@ -329,6 +333,7 @@ def run_all(
     mapping: MapOpt = None,
     day_one: DayOneOpt = None,
     currency: CurrencyOpt = None,
+    encoding: EncodingOpt = None,
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="Cutoff (default: the day after the last transaction).")] = None,
     horizon: Annotated[int, typer.Option(help="Churn / CLV horizon in days.")] = 90,
@@ -373,7 +378,7 @@ def run_all(
                            period=period, catalog=catalog, constraints=constraints,
                            budget_per_month=budget_per_month, forecast_days=forecast_days,
                            progress=progress(quiet or as_json), priors=priors,
-                           currency=currency)
+                           currency=currency, encoding=encoding)
     failed = [st["step"] for st in res["steps"] if st["status"] == "failed"]
     if as_json:
         emit_json(res)

@@ -30,6 +30,7 @@ from loyalist.ingest import (
     persons,
     required,
     tables,
+    text,
     transactions,
     units,
 )
@@ -69,6 +70,7 @@ def ingest_files(
     display: Callable[[str], str] | None = None,
     check: Callable[[Store], object] | None = None,
     currency: str | None = None,
+    encoding: str | None = None,
 ) -> list[dict[str, Any]]:
     """Load ``files``; return one data-quality report per file (see README for its keys).
     ``day_one``: the date of day 1 when the transactions' date column holds day numbers.
@@ -79,8 +81,10 @@ def ingest_files(
     raises undoes the whole load (`loyalist run --as-of` checks its date against the data).
     ``currency``: the ISO 4217 code the amounts are in (``--currency``), over what the files
     show (:mod:`loyalist.ingest.currency`); a load in another currency than the store's is
-    refused."""
+    refused. ``encoding``: the text files' encoding (``--encoding``), over the one detected
+    from their words (:func:`loyalist.ingest.text.text_encoding`)."""
     given = money.check_code(currency)
+    enc = text.check_encoding(encoding)
     if fmt not in FORMATS:
         raise DataError(f"--format {fmt!r} is unknown; use one of: {', '.join(FORMATS)}")
     if table not in TABLES:
@@ -92,6 +96,7 @@ def ingest_files(
         skipped: dict[str, list[str]] = {}
         members: dict[str, str] = {}
         shown = _expand(files, unpack, skipped, members)
+        stack.callback(text.GIVEN_ENCODING.reset, text.GIVEN_ENCODING.set(enc))
         try:
             return _ingest(store, shown, unpack(), fmt=fmt, mapping=mapping, table=table,
                            day_one=day_one, loaded_at=loaded_at, progress=progress,

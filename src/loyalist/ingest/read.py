@@ -22,6 +22,7 @@ from loyalist.errors import DataError
 from loyalist.ingest.parse import q
 from loyalist.ingest.text import (
     ENCODING_NAMES,
+    GIVEN_ENCODING,
     HEADER_SEARCH_LINES,
     footer_lines,
     header_cells,
@@ -37,6 +38,9 @@ from loyalist.ingest.text import (
 )
 
 log = logging.getLogger(__name__)
+
+#: what the note on a detected legacy encoding adds: how to overrule it
+GUESSED = "; if its names look garbled, give its encoding with --encoding (e.g. cp1255)"
 
 ROW = "__row"
 
@@ -362,10 +366,12 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
     Latin-1 but refuses its bytes 0x80-0x9F, where Windows puts the euro sign and typographic
     quotes: 'EUR 3,50' in a German till export)."""
     enc = shown_enc = text_encoding(path)
-    if enc not in ("utf-8", "utf-16"):
+    # a given encoding goes through the copy too: bytes it does not define become U+FFFD
+    # there, where DuckDB's own reader refuses the file
+    if enc not in ("utf-8", "utf-16") or GIVEN_ENCODING.get() is not None:
         path = to_utf8(path, scratch / view / path.name, enc)
         p = _sql_str(str(path))
-        enc, shown_enc = "utf-8", ENCODING_NAMES[enc]
+        enc, shown_enc = "utf-8", ENCODING_NAMES.get(enc, enc)
     skip = header_line(path, enc)
     layout = text_layout(path, enc, skip)
     extra = ""
@@ -408,8 +414,12 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
             rows = probe.execute(f"SELECT count(*) FROM {src}").fetchall()[0][0]
     con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS "
                 f"SELECT *, row_number() OVER () AS {ROW} FROM {src}")
-    if shown_enc != "utf-8":
+    if GIVEN_ENCODING.get() is not None:
+        notes.append(f"the file is read as {shown_enc} (--encoding)")
+    elif shown_enc == "utf-16":  # its byte-order mark says so
         notes.append(f"the file is not UTF-8: read as {shown_enc}")
+    elif shown_enc != "utf-8":  # told from its words: say how to overrule it
+        notes.append(f"the file is not UTF-8: read as {shown_enc}{GUESSED}")
     if skip:
         notes.append(f"the column names are on line {skip + 1}: the {skip} line(s) above them "
                      "(a report title) were skipped")

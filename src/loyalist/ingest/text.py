@@ -12,11 +12,13 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from loyalist import schema as s
+from loyalist.errors import ParameterError
 from loyalist.ingest.parse import CURRENCY_SIGNS
 
 #: lines searched for the header row below a report title
@@ -144,6 +146,26 @@ def legacy_encoding(words: set[bytes]) -> str:
     return max(tied, key=lambda enc: (coherence.get(enc, -1.0), -LEGACY_ENCODINGS.index(enc)))
 
 
+#: the encoding the user gave for this load (``--encoding``, :func:`check_encoding`): every
+#: text file of the load is read in it; None: each file's own is detected
+GIVEN_ENCODING: ContextVar[str | None] = ContextVar("given_encoding", default=None)
+
+
+def check_encoding(name: str | None) -> str | None:
+    """``--encoding`` as Python's codec name (``windows-1255`` -> ``cp1255``), None when not
+    given; an unknown name is one clear line."""
+    import codecs
+
+    if name is None:
+        return None
+    try:
+        return codecs.lookup(str(name).strip()).name
+    except LookupError:
+        raise ParameterError(f"--encoding {name!r} is not a text encoding Python knows; give "
+                             "one such as utf-8, cp1252, cp1250, cp1251, cp1255, latin-1 or "
+                             "shift_jis") from None
+
+
 def text_encoding(path: Path) -> str:
     """'utf-16' (byte-order mark: Excel's 'Unicode text'), else 'utf-8' if the whole file
     decodes as UTF-8, else the Python codec of its legacy encoding (:func:`legacy_encoding`
@@ -152,8 +174,14 @@ def text_encoding(path: Path) -> str:
     one, 'mac_roman' for a Mac's.
 
     Decided before DuckDB reads the file: a failed read inside the load's transaction aborts
-    the transaction, so trying UTF-8 first and falling back could never work."""
+    the transaction, so trying UTF-8 first and falling back could never work. The user's
+    ``--encoding`` (:data:`GIVEN_ENCODING`) is taken as it is: a handful of short words can
+    read as plausibly in one script as in another (Hebrew as Cyrillic)."""
     import codecs
+
+    given = GIVEN_ENCODING.get()
+    if given is not None:
+        return given
 
     with open_binary(path) as f:
         head = f.read(4)

@@ -165,7 +165,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
             period: int = 30, catalog: Path | None = None, constraints: Path | None = None,
             budget_per_month: float | None = None, forecast_days: int = 30,
             progress: Progress | None = None, priors: Path | None = None,
-            currency: str | None = None) -> dict[str, Any]:
+            currency: str | None = None, encoding: str | None = None) -> dict[str, Any]:
     """The main job on the merchant's own data: load ``files`` (if any) into ``store_path``,
     then features, customer models, recommendations, the revenue forecast (``forecast_days``
     ahead), a promotion plan (with ``budget``) and the report, all under ``out``.
@@ -176,7 +176,8 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     with its reason and the rest go on; ``steps`` lists each step's status, detail and outputs. When
     churn and CLV cannot be trained, the customer models step still segments the customers
     (status ``partial``) and the plan runs on those segments. ``currency``: the ISO 4217
-    code of the files' amounts (``--currency``, :func:`loyalist.ingest.ingest_files`)."""
+    code of the files' amounts (``--currency``, :func:`loyalist.ingest.ingest_files`);
+    ``encoding``: their text encoding (``--encoding``, the same)."""
     from loyalist.forecast.forecaster import MAX_HORIZON
     from loyalist.promote.catalog import amount_text
     from loyalist.promote.explain import goal_value_text
@@ -192,6 +193,9 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     if as_of is not None:
         to_as_of(as_of)
     money.check_code(currency)
+    from loyalist.ingest.text import check_encoding
+
+    check_encoding(encoding)
     # read now, so that a file the plan step would refuse stops the job before the load
     from loyalist.promote.catalog import load_catalog, load_constraints
 
@@ -206,7 +210,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         say(f"loading {len(files)} file(s) into {store_path}")
         # an as_of the loaded data cannot support undoes the load, as any other refusal would
         loads = ingest(store_path, files, fmt=fmt, mapping=mapping, day_one=day_one,
-                       progress=progress, currency=currency,
+                       progress=progress, currency=currency, encoding=encoding,
                        check=lambda st: st.has_rows(s.T_TRANSACTIONS) and resolve_as_of(
                            st, as_of))
         (out / "quality_report.json").write_text(jsontext.dumps(loads))

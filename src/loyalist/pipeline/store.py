@@ -45,13 +45,14 @@ def ingest(store_path: Path, files: Sequence[str | Path], *, fmt: str = "auto",
            day_one: str | None = None, progress: Progress | None = None,
            display: Callable[[str], str] | None = None,
            check: Callable[[Store], object] | None = None,
-           currency: str | None = None) -> list[dict[str, Any]]:
-    """Load ``files`` into the store (created if new); ``display``, ``check`` and
-    ``currency``: see :func:`loyalist.ingest.ingest_files`."""
+           currency: str | None = None, encoding: str | None = None) -> list[dict[str, Any]]:
+    """Load ``files`` into the store (created if new); ``display``, ``check``, ``currency``
+    and ``encoding``: see :func:`loyalist.ingest.ingest_files`."""
     with _new_store_guard(store_path), Store(store_path) as st:
         reports = ingest_files(st, files, fmt=fmt, mapping=mapping, table=table,
                                day_one=day_one, loaded_at=datetime.now(), progress=progress,
-                               display=display, check=check, currency=currency)
+                               display=display, check=check, currency=currency,
+                               encoding=encoding)
         _suggest_compact(st)
         return reports
 
