@@ -112,7 +112,7 @@ def test_plan_cli_says_roi_as_a_percent_and_revenue_once(scenario: dict, tmp_pat
     and dashboard print 140%, and for the revenue goal the same revenue twice ("expected 9,615
     of incremental revenue; incremental revenue 9,615"); the demo said "budget 5,000 a month"
     and then "budget 5,000"."""
-    from loyalist.cli.plan import short_line
+    from loyalist.cli.plan import short_line, targeted_text
     from loyalist.promote.catalog import roi_text
     from loyalist.report.html import ratio_pct
 
@@ -150,8 +150,11 @@ def test_plan_cli_says_roi_as_a_percent_and_revenue_once(scenario: dict, tmp_pat
                            "under_age_cigars": 12}, "spend": 3264.6,
                        "incremental_revenue": 10768.4, "roi": 1.398,
                        "confidence": "medium"}).startswith(
-        "plan (retention, budget 5,000): 766 of 1,000 customers (234 not eligible: 234 no "
+        "plan (retention, budget 5,000): 766 of 1,000 customers (234 not eligible: no "
         "consent or opted out), spend 3,265, ")
+    assert targeted_text({"customers_targeted": 700, "customers_considered": 1000,
+                          "excluded": {"no_consent_or_opted_out": 234, "cooldown": 66}}) == (
+        "700 of 1,000 customers (300 not eligible: 234 no consent or opted out, 66 cooldown)")
 
 
 def test_clear_names_a_category_of_the_store(scenario: dict, tmp_path: Path) -> None:

@@ -211,7 +211,10 @@ def targeted_text(pl: dict) -> str:
     # customer-wide rules only: an age limit excludes a customer from one promotion
     ex = {k: v for k, v in (pl.get("excluded") or {}).items()
           if v and not k.startswith("under_age_")}
-    if ex:
+    if len(ex) == 1:
+        ((rule, n),) = ex.items()
+        text += f" ({n:,} not eligible: {rule.replace('_', ' ')})"
+    elif ex:
         text += (f" ({sum(ex.values()):,} not eligible: "
                  + ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in ex.items()) + ")")
     return text
