@@ -763,6 +763,30 @@ def test_money_responses_name_the_store_currency(client: TestClient, store: Path
     assert bad.status_code == 422 and "'EURO' is not an ISO 4217" in bad.json()["message"]
 
 
+def test_ingest_upload_with_its_encoding(client: TestClient, store: Path) -> None:
+    """The form field ``encoding`` is the CLI's ``--encoding``: a Hebrew till's lines
+    (Windows-1255) load with their names read right; an unknown encoding is a 422 naming the
+    field, the store unchanged."""
+    lines = (NEW_LINES.replace("API-", "HEB-").replace("unit_price\n", "unit_price,description\n")
+             .replace(",20.0\n", ",20.0,חלב\n").replace(",35.5\n", ",35.5,לחם אחיד\n"))
+    before = counts(store)
+    bad = client.post("/ingest", files={"file": ("kupa.csv", lines.encode("cp1255"))},
+                      data={"encoding": "klingon"}, headers=W)
+    assert bad.status_code == 422, bad.text
+    assert "encoding='klingon' is not a text encoding" in bad.json()["message"]
+    assert counts(store) == before
+    r = client.post("/ingest", files={"file": ("kupa.csv", lines.encode("cp1255"))},
+                    data={"encoding": "cp1255"}, headers=W)
+    assert r.status_code == 200, r.text
+    rep = r.json()["reports"][0]
+    assert rep["rows_loaded"] == 3
+    assert any("Windows-1255 (Hebrew)" in a for a in rep["assumptions"])
+    with duckdb.connect(str(store), read_only=True) as con:
+        got = {d for (d,) in con.execute("SELECT description FROM transactions "
+                                         "WHERE order_id LIKE 'HEB-%'").fetchall()}
+    assert got == {"חלב", "לחם אחיד"}
+
+
 def test_ingest_upload_of_a_zip_archive(client: TestClient, store: Path) -> None:
     """A downloaded export uploaded as it came (a .zip): its data file loads, and the report
     names it inside the archive, never the server's scratch folder."""

@@ -241,11 +241,14 @@ def ingest(file: UploadFile, gate: Gate,
            currency: Annotated[str | None, Form(
                max_length=8, description="ISO 4217 code the amounts are in (e.g. GBP), over "
                "what the file shows; a store keeps one currency.")] = None,
+           encoding: Annotated[str | None, Form(
+               max_length=40, description="The text file's encoding (e.g. cp1255), over the "
+               "one told from its words.")] = None,
            ) -> Any:
     """Load an uploaded CSV/Parquet/Excel file with the CLI's validation and quarantine; the
     quality report (write key). A file that cannot be loaded leaves the store unchanged."""
     return {"reports": writes.ingest(gate, file.file, file.filename, table=table, fmt=format,
-                                     mapping=map, currency=currency)}
+                                     mapping=map, currency=currency, encoding=encoding)}
 
 
 LoadIds = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[0-9]+(,[0-9]+)*$",

@@ -115,9 +115,11 @@ def safe_name(filename: str | None) -> str:
 
 
 def ingest(gate: StoreGate, upload: BinaryIO, filename: str | None, *, table: str, fmt: str,
-           mapping: list[str] | None, currency: str | None = None) -> list[dict[str, Any]]:
+           mapping: list[str] | None, currency: str | None = None,
+           encoding: str | None = None) -> list[dict[str, Any]]:
     """Load one uploaded file with the CLI's validation and quarantine; its quality report
-    (``currency``: the ISO 4217 code of its amounts, as ``--currency``).
+    (``currency``: the ISO 4217 code of its amounts, as ``--currency``; ``encoding``: its
+    text encoding, as ``--encoding``).
     The report, the ``loads`` table and error messages name the file as the client did
     (:func:`safe_name`), never by the server's temporary copy."""
     name = safe_name(filename)
@@ -129,17 +131,18 @@ def ingest(gate: StoreGate, upload: BinaryIO, filename: str | None, *, table: st
         with _reworded(lambda m: ingest_message(show(m))), gate.write() as store:
             reports = pipeline.ingest(store, [path], fmt=fmt, mapping=mapping or None,
                                       table=table, display=show,  # reports already shown
-                                      currency=currency)
+                                      currency=currency, encoding=encoding)
     return json_safe(reports)  # type: ignore[no-any-return]
 
 
 def ingest_message(msg: str) -> str:
-    """An ingest message as the API's: the form fields ``map``, ``table``, ``format`` and
-    ``currency`` for the CLI's options (``--map unit_price=<column>`` ->
+    """An ingest message as the API's: the form fields ``map``, ``table``, ``format``,
+    ``currency`` and ``encoding`` for the CLI's options (``--map unit_price=<column>`` ->
     ``map=unit_price=<column>``)."""
+    fields = "map|table|format|currency|encoding"
     parts = msg.split("`")
-    parts[::2] = [re.sub(r"(?<![\w-])--(map|table|format|currency)\b", r"the form field \1",
-                         re.sub(r"(?<![\w-])--(map|table|format|currency)[ =]", r"\1=", x))
+    parts[::2] = [re.sub(rf"(?<![\w-])--({fields})\b", r"the form field \1",
+                         re.sub(rf"(?<![\w-])--({fields})[ =]", r"\1=", x))
                   for x in parts[::2]]
     return "`".join(parts)
 

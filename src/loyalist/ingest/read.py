@@ -40,7 +40,7 @@ from loyalist.ingest.text import (
 log = logging.getLogger(__name__)
 
 #: what the note on a detected legacy encoding adds: how to overrule it
-GUESSED = "; if its names look garbled, give its encoding with --encoding (e.g. cp1255)"
+GUESSED = "; if its names look garbled, give its encoding with --encoding, e.g. --encoding cp1255"
 
 ROW = "__row"
 
