@@ -823,8 +823,13 @@ def test_a_plans_hold_out_measures_the_campaign_after_it_ran(scenario: dict,
         rev = got["plan"]["revenue"]
         assert (f"plan vs measured, {promo} ({got['plan']['customers_in_plan']:,} customers "
                 f"of the plan): ") in said
-        assert (f"revenue predicted {rev['predicted']:+,.1f}, measured "
+        assert (f"revenue (USD) predicted {rev['predicted']:+,.1f}, measured "
                 f"{rev['measured']:+,.1f}") in said
+        # the store's currency after its amounts (a generated store's)
+        assert re.search(r"[+-][\d,]+ USD \(95%: ", got["verdict"]), got["verdict"]
+    assert res["currency"] == "USD" and "+revenue" in r.output and "(USD)" in r.output
+    assert "; amounts in USD." in text and "incremental revenue (USD) (95%)" in text
+    assert set(pd.read_csv(tmp_path / "res" / "campaign_results.csv")["currency"]) == {"USD"}
 
 
 def test_infeasible_and_bad_inputs(scenario: dict, tmp_path: Path) -> None:

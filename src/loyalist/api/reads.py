@@ -468,7 +468,7 @@ def campaign(r: Reader, *, sent_from: str | None = None, sent_to: str | None = N
         msg = option_fields(str(e), CAMPAIGN_OPTIONS).replace("window_days=", "window=")
         msg = msg.replace("`loyalist plan --holdout 0.1`", "POST /plans with \"holdout\": 0.1")
         raise (NotFound(msg) if isinstance(e, DataError) else ParameterError(msg)) from None
-    return clean({**res, "currency": currency(r)})
+    return clean(res)  # the store's currency included (campaign_results)
 
 
 #: the tiers whose customers count as about to leave

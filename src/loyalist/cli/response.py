@@ -157,10 +157,14 @@ def evaluate_campaign(
 def _against_plan(res: dict[str, Any]) -> list[str]:
     """With ``--plan``: per promotion and outcome, the plan's prediction against the measured
     95% interval over the same customers, and whether it holds it."""
+    from loyalist.money import label
+
+    code = res.get("currency")
     lines = []
     for promo, r in res["promotions"].items():
         p = r.get("plan") or {}
-        said = [f"{m} predicted {p[m]['predicted']:+,.1f}, measured {p[m]['measured']:+,.1f} "
+        said = [f"{label(m, code if m != 'buyers' else None)} predicted "
+                f"{p[m]['predicted']:+,.1f}, measured {p[m]['measured']:+,.1f} "
                 f"({p[m]['measured_lo95']:+,.1f} to {p[m]['measured_hi95']:+,.1f}): "
                 + ("inside" if p[m]["within_interval"] else "outside")
                 for m in ("buyers", "revenue", "margin") if m in p]
@@ -172,11 +176,12 @@ def _against_plan(res: dict[str, Any]) -> list[str]:
 
 def _campaign_table(res: dict[str, Any]) -> Table:
     from loyalist.evaluation.campaign import TOTAL, interval
+    from loyalist.money import label
 
     t = Table(header_style="bold", box=box.SIMPLE, pad_edge=False, padding=(0, 1),
               collapse_padding=True)
     for c in ("promotion", "sent", "held", "bought %", "+buyers plain", "+buyers adj.",
-              "+revenue"):
+              label("+revenue", res.get("currency"))):
         t.add_column(c, justify="left" if c == "promotion" else "right", no_wrap=True)
     items = [*res["promotions"].items(), (TOTAL, res["total"])]
     for i, (name, r) in enumerate(items):

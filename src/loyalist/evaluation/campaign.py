@@ -15,6 +15,7 @@ import pandas as pd
 
 from loyalist import __version__
 from loyalist.evaluation.card import write_card
+from loyalist.money import label
 from loyalist.response.results import METRICS, MIN_MEASURED
 
 __all__ = ["ADJUSTED_BUYERS", "ADJUSTED_NOTE", "PLAIN_BUYERS", "campaign_png", "campaign_table",
@@ -58,6 +59,8 @@ def campaign_table(res: dict[str, Any]) -> pd.DataFrame:
         for m in ("buyers", "revenue", "margin"):
             row[f"plan_{m}"] = (plan.get(m) or {}).get("predicted")
         row["verdict"] = r.get("verdict", "")
+        if res.get("currency"):  # of revenue, margin, cost and net
+            row["currency"] = res["currency"]
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -95,7 +98,8 @@ def campaign_png(res: dict[str, Any]) -> bytes | None:
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, 2)
     y = np.arange(len(rows))[::-1]
-    for ax, m, title in ((axes[0], "revenue", "incremental revenue (total, adjusted)"),
+    for ax, m, title in ((axes[0], "revenue", label("incremental revenue", res.get("currency"))
+                          + " (total, adjusted)"),
                          (axes[1], "buyers", "extra buyers per 100 sent (bars: adjusted for\n"
                           "how active each group was before the send)")):
         k = 100.0 if m == "buyers" else 1.0
@@ -134,13 +138,14 @@ def campaign_png(res: dict[str, Any]) -> bytes | None:
 
 
 def _blocks(res: dict[str, Any]) -> list[tuple[str, Any]]:
-    w = res["window_days"]
+    w, code = res["window_days"], res.get("currency")
     b: list[tuple[str, Any]] = [
         ("h1", "Loyalist campaign results"),
         ("p", f"loyalist {__version__}; send day(s) {', '.join(res['days'])}; response window "
               f"{w} days; data to {res['data_end']}; margin from "
               f"{'product costs' if res['margin_source'] == 'products' else 'an assumed rate'} "
-              f"({res['margin_rate']:.1%} store-wide)."),
+              f"({res['margin_rate']:.1%} store-wide)"
+              + (f"; amounts in {code}." if code else ".")),
         ("p", "Each promotion's customers sent are compared with the customers held out from "
               "it on the same send day (or the campaign's common control group), in the "
               f"{w} days from the send. Effects are the difference in means, per customer "
@@ -152,8 +157,9 @@ def _blocks(res: dict[str, Any]) -> list[tuple[str, Any]]:
         ("p", ADJUSTED_NOTE),
     ]
     head = ["promotion", "sent", "held out", "bought, sent / held out",
-            f"{PLAIN_BUYERS} (95%)", f"{ADJUSTED_BUYERS} (95%)", "incremental revenue (95%)",
-            "net after cost (95%)"]
+            f"{PLAIN_BUYERS} (95%)", f"{ADJUSTED_BUYERS} (95%)",
+            label("incremental revenue", code) + " (95%)",
+            label("net after cost", code) + " (95%)"]
     body = []
     for name, r in [*res["promotions"].items(), (TOTAL, res["total"])]:
         if not r.get("revenue"):

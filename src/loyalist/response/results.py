@@ -71,6 +71,7 @@ import pandas as pd
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 from loyalist.features import to_as_of
+from loyalist.money import with_code
 from loyalist.response.data import (
     CONTROL,
     DEFAULT_MARGIN_RATE,
@@ -83,7 +84,7 @@ from loyalist.response.data import (
     promotion_arms,
     purchase_lines,
 )
-from loyalist.store import Store
+from loyalist.store import Store, currency
 
 __all__ = ["METRICS", "campaign_results", "select_days"]
 
@@ -415,10 +416,13 @@ def _too_few(est: dict[str, Any], n: int, held: int) -> bool:
     return True
 
 
-def _verdict(promo: str, est: dict[str, Any], n: int, held: int) -> str:
-    """One sentence on the promotion's revenue effect, from the numbers."""
+def _verdict(promo: str, est: dict[str, Any], n: int, held: int, code: str | None = None
+             ) -> str:
+    """One sentence on the promotion's revenue effect, from the numbers (``code``: the
+    store's currency, after the amounts)."""
     r = est["revenue"]
-    span = f"{r['total']:+,.0f} (95%: {r['total_lo95']:+,.0f} to {r['total_hi95']:+,.0f})"
+    span = (with_code(f"{r['total']:+,.0f}", code)
+            + f" (95%: {r['total_lo95']:+,.0f} to {r['total_hi95']:+,.0f})")
     if _too_few(est, n, held):
         return (f"{promo}: too few customers to measure, {n:,} sent and {held:,} held out (at "
                 f"least {MIN_MEASURED} of each are needed); {span} revenue is no evidence "
@@ -431,7 +435,8 @@ def _verdict(promo: str, est: dict[str, Any], n: int, held: int) -> str:
                 f"the {held:,} held out.")
     return (f"{promo}: no measurable effect, {span} revenue from {n:,} customers sent; with "
             f"{n:,} sent and {held:,} held out, an effect smaller than "
-            f"{r['detectable_per_customer']:,.2f} per customer cannot be told from chance.")
+            f"{with_code(format(r['detectable_per_customer'], ',.2f'), code)} per customer "
+            "cannot be told from chance.")
 
 
 def _against_plan(est: dict[str, Any], plan: pd.DataFrame, frame: pd.DataFrame,
@@ -467,6 +472,7 @@ def campaign_results(store: Store, *, sent_from: Any = None, sent_to: Any = None
     predictions and ``send_from``) to compare with. ``as_of``: read as if the data ended
     there (sales before it; the latest send day before it by default). JSON-able."""
     store.require(s.T_TRANSACTIONS)
+    code = currency(store)
     end = store.default_as_of()
     if as_of is not None:
         end = min(end, to_as_of(as_of))
@@ -548,7 +554,7 @@ def campaign_results(store: Store, *, sent_from: Any = None, sent_to: Any = None
         row["net"] = _net(est["margin"], cost, extra)
         total_cost += cost
         total_outside += extra
-        row["verdict"] = _verdict(promo, est, arms["measured"], arms["held_out"])
+        row["verdict"] = _verdict(promo, est, arms["measured"], arms["held_out"], code)
         if plan is not None:
             row["plan"] = _against_plan(est, plan, frame, measured, promo)
         rows[promo] = row
@@ -575,4 +581,4 @@ def campaign_results(store: Store, *, sent_from: Any = None, sent_to: Any = None
                           "since their last purchase, per arm of each send day (CUPED)",
             "data_end": str((end - pd.Timedelta(days=1)).date()), "margin_source": source,
             "margin_rate": rate, "promotions": rows, "total": total, "notes": notes,
-            "plan_compared": plan is not None}
+            "plan_compared": plan is not None, "currency": code}
