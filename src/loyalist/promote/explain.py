@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from loyalist import schema as s
-from loyalist.money import amount
+from loyalist.money import amount, whole, with_code
 from loyalist.promote.catalog import (
     COUNT_GOALS,
     GOAL_UNITS,
@@ -75,7 +75,8 @@ def empty_promotions() -> pd.DataFrame:
                          for c in s.PLAN_PROMOTION_COLUMNS})
 
 
-def confidence_level(pred: pd.DataFrame, lo: float, hi: float) -> str:
+def confidence_level(pred: pd.DataFrame, lo: float, hi: float, code: str | None = None
+                     ) -> str:
     """'high' when ``lo``..``hi``, the 80% interval of the rows' incremental revenue
     (:func:`summed_interval`), excludes zero and is narrower than the revenue itself, 'low' when it
     includes zero or most rows rest on assumed response, else 'medium'."""
@@ -86,8 +87,8 @@ def confidence_level(pred: pd.DataFrame, lo: float, hi: float) -> str:
         return "low (mostly assumed response: no comparable promotion history)"
     mean = float(pred["incremental_revenue"].sum())
     if lo <= 0:
-        return (f"low (the 80% interval of the incremental revenue, {lo:,.0f} to {hi:,.0f}, "
-                "includes zero)")
+        return (f"low (the 80% interval of the incremental revenue, {lo:,.0f} to "
+                f"{whole(hi, code)}, includes zero)")
     return "high" if hi - lo < mean and prior == 0 else "medium"
 
 
@@ -190,30 +191,30 @@ def goal_value_text(goal: str, value: float, unit: str | None = None) -> str:
 
 
 def holdout_text(holdout: pd.DataFrame, sent: int, share: float, spend: float,
-                 planned_spend: float) -> str:
+                 planned_spend: float, code: str | None = None) -> str:
     """What the hold-out is, what it leaves out of the numbers and how to use it."""
     n = len(holdout)
     return (f"hold-out: {n:,} of the {n + sent:,} customers the plan chose ({share:.0%}, drawn "
             "at random within each promotion x segment) are not sent their promotion; they are "
             "the control group whose purchases, against the sent customers', measure what the "
-            f"plan made. Spend ({amount_text(spend)}), expected value and ROI are for the "
+            f"plan made. Spend ({amount(spend, code)}), expected value and ROI are for the "
             f"{sent:,} sent; the budget, spend limits, optimality gap and budget curve are for "
-            f"the plan before the hold-out (spend {amount_text(planned_spend)}). sends.csv "
+            f"the plan before the hold-out (spend {amount(planned_spend, code)}). sends.csv "
             "lists both groups as promotion history: after the response window load it "
             "(`loyalist ingest sends.csv --table promotions`) and the next model learns from "
             "it; `loyalist evaluate promotions` compares the arms")
 
 
-def unspent_text(inst: PlanInstance, params: PlanParams, spend: float, targeted: int
-                 ) -> str | None:
+def unspent_text(inst: PlanInstance, params: PlanParams, spend: float, targeted: int,
+                 code: str | None = None) -> str | None:
     """Why a plan leaves more than :data:`UNSPENT_SHARE` of its budget unspent (None when it
     does not, or targets nobody: :func:`why_empty` says that)."""
     if params.budget <= 0 or targeted == 0 or spend >= (1 - UNSPENT_SHARE) * params.budget:
         return None
     v = np.asarray(inst.problem.value, dtype=float)
     worth = int((np.asarray(inst.problem.eligible, dtype=bool) & (v > 0)).any(axis=1).sum())
-    left = (f"{amount_text(params.budget - spend)} of the {amount_text(params.budget)} budget "
-            "is left unspent: ")
+    left = (f"{amount_text(params.budget - spend)} of the {amount(params.budget, code)} "
+            "budget is left unspent: ")
     if targeted >= worth:
         return left + (f"all {worth:,} eligible customers with an offer worth its cost are "
                        "targeted, one offer each, so a larger budget would buy nothing more")
@@ -231,31 +232,33 @@ def goal_unit(params: PlanParams, ctx: PlanContext) -> str:
     return GOAL_UNITS[params.goal]
 
 
-def losing_money(goal: str, net_profit: float, value: float, per_unit: float | None
-                 ) -> str | None:
+def losing_money(goal: str, net_profit: float, value: float, per_unit: float | None,
+                 code: str | None = None) -> str | None:
     """A warning when a plan for another goal than profit costs more than it earns: the
     merchant buys the goal (customers kept, orders, ...) at a loss and should know its price."""
     if goal == "profit" or net_profit >= 0:
         return None
     got = goal_value_text(goal, value)
-    each = f" ({per_unit:,.2f} of spend for each)" if per_unit is not None else ""
-    return (f"this plan costs more than it earns: net profit {net_profit:,.0f} for {got}"
+    each = (f" ({with_code(f'{per_unit:,.2f}', code)} of spend for each)"
+            if per_unit is not None else "")
+    return (f"this plan costs more than it earns: net profit {whole(net_profit, code)} for {got}"
             f"{each}; the profit goal picks only offers that pay for themselves")
 
 
-def closed_season_text(warning: str, params: PlanParams, spend: float, targeted: int) -> str:
+def closed_season_text(warning: str, params: PlanParams, spend: float, targeted: int,
+                       code: str | None = None) -> str:
     """:func:`loyalist.promote.season.closed_season`'s ``warning`` with what the plan did: in
     a closed season the effects follow the season
     (:func:`loyalist.promote.season.seasonal_factor`), so a plan sends nothing, or only the few
     sends still worth their cost, and keeps the budget."""
-    budget = amount_text(params.budget)
+    budget = amount(params.budget, code)
     if targeted == 0:
         return f"{warning}; this plan sends nothing and keeps the whole budget of {budget}"
     return (f"{warning}; this plan spends only {amount_text(spend)} of the {budget} budget, on "
             f"{targeted:,} send(s) still worth their cost at the season's few sales")
 
 
-def why_empty(inst: PlanInstance, params: PlanParams) -> str | None:
+def why_empty(inst: PlanInstance, params: PlanParams, code: str | None = None) -> str | None:
     """Why a plan chose nobody, in one sentence (None when nobody is eligible: the plan is
     refused earlier). In this order: no eligible (customer, promotion) pair has a positive
     expected value (the best one's value, and for the average-order-value goal under assumed
@@ -290,21 +293,24 @@ def why_empty(inst: PlanInstance, params: PlanParams) -> str | None:
     months = params.months()
     room = max(b for _, _, b in months)
     if c_min > room * (1 + 1e-9):
-        need = amount_text(c_min, up=True)
+        need = with_code(amount_text(c_min, up=True), code)
         contact = (to_matrix(inst.pred, "contact_cost", inst.rows, inst.cols, v.shape, np.nan)
                    if "contact_cost" in inst.pred else np.full(v.shape, np.nan))
         cc = float(contact[i, j])
         parts = ""
         if np.isfinite(cc):
-            parts = f" ({amount_text(cc)} contact cost" + (
-                f" and {amount_text(c_min - cc, up=True)} of expected discount)"
+            parts = f" ({amount(cc, code)} contact cost" + (
+                f" and {with_code(amount_text(c_min - cc, up=True), code)} of expected "
+                "discount)"
                 if c_min - cc > 0 else ")")
         each = float(cheapest[worth.any(axis=1)].min(axis=1).sum())
         which = "the budget per month" if len(months) > 1 else "the budget"
-        return (f"{which} {amount_text(room)} is below the cost of a single send worth making: "
+        return (f"{which} {amount(room, code)} is below the cost of a single send worth "
+                "making: "
                 f"the cheapest, {inst.promotions[j]}, costs {need}{parts}; raise {which} to at "
                 f"least {need} (sending each of the {int(worth.any(axis=1).sum()):,} customers "
-                f"with an offer worth its cost their cheapest one would cost {amount_text(each)})")
+                f"with an offer worth its cost their cheapest one would cost "
+                f"{amount(each, code)})")
     limits = []
     hi = inst.problem.promo_max_spend
     if hi is not None and (np.nan_to_num(np.asarray(hi, dtype=float), nan=np.inf) < c_min).any():
@@ -314,8 +320,9 @@ def why_empty(inst: PlanInstance, params: PlanParams) -> str | None:
         limits.append("the most of the budget a segment may get (max_segment_share)")
     if inst.caps:
         limits.append("the inventory caps")
-    return (f"sends worth making fit the budget {amount_text(params.budget)} (the cheapest costs "
-            f"{amount_text(c_min)}, {inst.promotions[j]}), but the limits leave none of them: "
+    return (f"sends worth making fit the budget {amount(params.budget, code)} (the cheapest "
+            f"costs {amount(c_min, code)}, {inst.promotions[j]}), but the limits leave none of "
+            "them: "
             + (", ".join(limits) if limits else "the constraints") + "; relax them")
 
 

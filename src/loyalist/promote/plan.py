@@ -20,13 +20,13 @@ import pandas as pd
 
 from loyalist import schema as s
 from loyalist.errors import InfeasibleError
+from loyalist.money import amount
 from loyalist.promote.catalog import (
     CLEAR_GOALS,
     COUNT_GOALS,
     MONTH_DAYS,
     Constraints,
     PlanParams,
-    amount_text,
 )
 from loyalist.promote.context import PlanContext
 from loyalist.promote.effects import target_categories
@@ -177,7 +177,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
             "cost": float(spend), "net_profit": float(g["net_profit"].sum()),
             "roi": float(g["net_profit"].sum() / spend) if spend > 0 else None,
             "goal_value": float(g["expected_incremental_value"].sum()),
-            "confidence": confidence_level(g, rev_lo, rev_hi),
+            "confidence": confidence_level(g, rev_lo, rev_hi, ctx.currency),
             "rationale": rationale(promo, g["kind"].iloc[0], sg, g, params.goal, ctx),
         })
     if rows:
@@ -212,17 +212,18 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     spend = float(picked["expected_cost"].sum())
     net_total = float(net.sum())
     rev_lo, rev_hi = summed_interval(picked)
-    closed = (closed_season_text(ctx.closed_season, params, spend, len(picked))
+    closed = (closed_season_text(ctx.closed_season, params, spend, len(picked), ctx.currency)
               if ctx.closed_season else None)
     # an empty plan for a closed season: the season is why, said once
-    empty = None if chosen.any() else closed or why_empty(inst, params)
+    empty = None if chosen.any() else closed or why_empty(inst, params, ctx.currency)
     value = float(picked["expected_incremental_value"].sum()) if len(holdout) \
         else planned_value
     # the solver's bound holds for one pooled budget, a relaxation of the monthly ones
     gap = sol.gap if not dropped else (sol.bound - planned_value) / max(abs(sol.bound), 1e-12)
     gap = max(0.0, gap)  # the bound is proven >= the value: below 0 is rounding (and -0.0)
     per_unit = spend / value if params.goal in COUNT_GOALS and value > 0 else None
-    losing = losing_money(params.goal, net_total, value, per_unit) if chosen.any() else None
+    losing = (losing_money(params.goal, net_total, value, per_unit, ctx.currency)
+              if chosen.any() else None)
     short = []
     if dropped:  # a floor can still fail if its own sends fit no month
         got = picked.groupby("promotion")["expected_cost"].sum()
@@ -233,7 +234,8 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                  if lo > 0 and got.get(p, 0.0) < lo * (1 - 1e-9)]
     # a minimum spend met by sends worth less than nothing: the merchant's constraint costs
     worth = picked.groupby("promotion")["expected_incremental_value"].sum()
-    short += [f"{constraints.where}min_spend {p} = {amount_text(lo)} is met by sends worth "
+    short += [f"{constraints.where}min_spend {p} = {amount(lo, ctx.currency)} is met by sends "
+              "worth "
               f"{goal_value_text(params.goal, float(worth[p]))} in all: the minimum costs more "
               "than it returns; lower or remove it unless the promotion must run"
               for p, lo in constraints.min_spend.items()
@@ -264,10 +266,10 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
             f"{picked.loc[new, 'expected_incremental_value'].sum():,.1f} of the "
             f"{goal_value_text(params.goal, value)} are first purchases by registered customers "
             f"who have not bought yet ({NEW_SEGMENT}): customers activated, not kept")
-    left = unspent_text(inst, params, planned_spend, int(chosen.sum()))
+    left = unspent_text(inst, params, planned_spend, int(chosen.sum()), ctx.currency)
     if len(holdout):
         month_notes.append(holdout_text(holdout, len(picked), params.holdout, spend,
-                                        planned_spend))
+                                        planned_spend, ctx.currency))
     candidates = [p for p in inst.promotions if p in set(inst.pred["promotion"])]
     # what this plan did first (the budget left unspent, the hold-out, the months), then what
     # its inputs assume, then how each promotion kind works
@@ -300,7 +302,8 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                     "spend": float(holdout["expected_cost"].sum())}
         if params.holdout > 0 else None,
         "eligible_customers": int(inst.problem.eligible.any(axis=1).sum()),  # type: ignore[union-attr]
-        "excluded": inst.excluded, "confidence": confidence_level(picked, rev_lo, rev_hi),
+        "excluded": inst.excluded,
+        "confidence": confidence_level(picked, rev_lo, rev_hi, ctx.currency),
         # why nobody is targeted, in one sentence (None when someone is); also a warning
         "empty_reason": empty,
         "optimizer": {"method": sol.method, "bound": sol.bound, "gap": gap,
