@@ -64,8 +64,11 @@ def units_and_prices(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
     if a.name != "generic":
         return a  # a named format's columns are its documented ones
     a = price_per_line(con, src, units_column(con, src, a, mapping))
-    after = discounted_total(con, src, a)
-    return after if after is not a else line_discount(con, src, a)
+    read = _line_value(con, src, a)  # parsed once: each number_expr samples its column
+    if read is None:
+        return a
+    after = discounted_total(con, src, a, read)
+    return after if after is not a else line_discount(con, src, a, read)
 
 
 def units_column(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
@@ -167,7 +170,8 @@ _SAME = 0.005
 _MIN_LINES, _EQUAL_SHARE, _ABOVE_SHARE, _BELOW_SHARE = 10, 0.5, 0.01, 0.005
 
 
-def discounted_total(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> Adapter:
+def discounted_total(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
+                     read: tuple[str, str]) -> Adapter:
     """``a`` reading the line's value from a column that holds each line's total after its
     discount: a column (named like a total or an amount) equal to the line's value as read
     (quantity x unit price, or the line total read) on most lines, below it on some, and
@@ -176,12 +180,10 @@ def discounted_total(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) ->
     Lightspeed's 'Total' beside its 'Subtotal' and 'Discount': the value as read would count
     the discounts as revenue. A total with tax or shipping (above on most lines), an order's
     total repeated per line, or a tax amount is not taken. The unit price is then the total
-    over the quantity; a price or line total the user mapped is taken as meant."""
+    over the quantity; a price or line total the user mapped is taken as meant.
+    ``read``: the line's value as ``a`` reads it (:func:`_line_value`)."""
     price, qty = a.columns.get(s.UNIT_PRICE), a.columns.get(s.QUANTITY)
     line = a.columns.get(s.AMOUNT) if a.amount_given else None
-    read = _line_value(con, src, a)
-    if read is None:
-        return a
     used = a.read_columns()
     cands = [(h, parse.number_expr(con, src.view, h, src.types[h])) for h in src.headers
              if h not in used and h not in src.empty
@@ -252,7 +254,8 @@ _NOT_LINE_DISCOUNT = ("ship", "versand", "porto", "envio", "percent", "pct", "ra
                       "taux", "tasa", "tasso")
 
 
-def line_discount(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> Adapter:
+def line_discount(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
+                  read: tuple[str, str]) -> Adapter:
     """``a`` taking a line's own discount amount off the line's value: a column named as a
     line's or item's discount (:data:`_DISCOUNT_NAME_WORDS` and :data:`_LINE_WORDS`), written
     positive or negative, whose size is at most the line's value (as read: the line total,
@@ -261,10 +264,8 @@ def line_discount(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter) -> Ad
     value as read is before it: a column holding the value after it would have been found by
     :func:`discounted_total` and taken instead. Without it, revenue counts the discounts as
     sales (Amazon's All Orders report: 'item-price' and 'item-promotion-discount', 2,583.78
-    on 243,706.51). A value the user named with --map is taken as meant."""
-    read = _line_value(con, src, a)
-    if read is None:
-        return a
+    on 243,706.51). A value the user named with --map is taken as meant. ``read``: the
+    line's value as ``a`` reads it (:func:`_line_value`)."""
     value, what = read
     used = a.read_columns()
     for col in [h for h in src.headers if h not in used and h not in src.empty
