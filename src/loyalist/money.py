@@ -69,9 +69,10 @@ def amount_text(x: float, *, up: bool = False) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def amount(x: float, code: str | None) -> str:
-    """:func:`amount_text` with the currency after it: "16.7 GBP", "1,400,000 GBP"."""
-    return with_code(amount_text(x), code)
+def amount(x: float, code: str | None, *, up: bool = False) -> str:
+    """:func:`amount_text` (``up`` as there) with the currency after it: "16.7 GBP",
+    "1,400,000 GBP"."""
+    return with_code(amount_text(x, up=up), code)
 
 
 def whole(x: float, code: str | None) -> str:

@@ -293,15 +293,14 @@ def why_empty(inst: PlanInstance, params: PlanParams, code: str | None = None) -
     months = params.months()
     room = max(b for _, _, b in months)
     if c_min > room * (1 + 1e-9):
-        need = with_code(amount_text(c_min, up=True), code)
+        need = amount(c_min, code, up=True)
         contact = (to_matrix(inst.pred, "contact_cost", inst.rows, inst.cols, v.shape, np.nan)
                    if "contact_cost" in inst.pred else np.full(v.shape, np.nan))
         cc = float(contact[i, j])
         parts = ""
         if np.isfinite(cc):
             parts = f" ({amount(cc, code)} contact cost" + (
-                f" and {with_code(amount_text(c_min - cc, up=True), code)} of expected "
-                "discount)"
+                f" and {amount(c_min - cc, code, up=True)} of expected discount)"
                 if c_min - cc > 0 else ")")
         each = float(cheapest[worth.any(axis=1)].min(axis=1).sum())
         which = "the budget per month" if len(months) > 1 else "the budget"
