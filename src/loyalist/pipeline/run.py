@@ -99,7 +99,7 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
             "customers_considered", "excluded", "incremental_revenue", "net_profit", "roi",
             "confidence", "currency")}
                 | {"against_truth": plan_eval},
-        "campaign": campaign_summary(campaign, planned["summary"]["currency"]),
+        "campaign": campaign_summary(campaign),
         "forecast": {"series": len(fc["series"]), "total": {
             k: fc["series"]["total"][k] for k in ("model", "mase_vs_seasonal_naive")
             if k in fc["series"]["total"]}},
@@ -126,7 +126,7 @@ def demo(out: Path, *, scenario: str = "fashion", customers: int | None = None, 
     return result
 
 
-def campaign_summary(res: dict[str, Any], code: str | None = None) -> dict[str, Any]:
+def campaign_summary(res: dict[str, Any]) -> dict[str, Any]:
     """The latest campaign's readout in brief: its days, per promotion (and for all) the
     customers sent and held out and the incremental revenue with its 95% interval, and the
     :func:`campaign_line` the commands print."""
@@ -139,12 +139,12 @@ def campaign_summary(res: dict[str, Any], code: str | None = None) -> dict[str, 
 
     return {"days": res["days"], "window_days": res["window_days"],
             "promotions": {p: brief(r) for p, r in res["promotions"].items()},
-            "total": brief(res["total"]), "line": campaign_line(res, code)}
+            "total": brief(res["total"]), "line": campaign_line(res)}
 
 
-def campaign_line(res: dict[str, Any], code: str | None = None) -> str:
+def campaign_line(res: dict[str, Any]) -> str:
     """One line on the latest campaign: its day, sends, hold-out and incremental revenue (in
-    the store's currency ``code``, when known)."""
+    the store's currency, ``res["currency"]``, when known)."""
     tot = res["total"]
     head = (f"{', '.join(res['days'])}: {tot['sent']:,} sent, {tot['held_out']:,} held out")
     if not tot.get("revenue"):
@@ -152,7 +152,7 @@ def campaign_line(res: dict[str, Any], code: str | None = None) -> str:
     rev = tot["revenue"]
     sure = [p for p, r in res["promotions"].items()
             if r.get("revenue") and r["revenue"]["total_lo95"] > 0]
-    total = money.with_code(f"{rev['total']:+,.0f}", code)
+    total = money.with_code(f"{rev['total']:+,.0f}", res.get("currency"))
     return (head + f"; incremental revenue {total} (95%: {rev['total_lo95']:+,.0f}"
             f" to {rev['total_hi95']:+,.0f}) over {res['window_days']} days; "
             f"{len(sure)} of {len(res['promotions'])} promotions measurably positive")
@@ -330,7 +330,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
 
     def do_campaign() -> tuple[str, dict[str, str]]:
         res = campaign_results(store_path, as_of=day, out=out / "campaign")
-        return campaign_line(res, code), {f"campaign_{k}": v for k, v in res["paths"].items()}
+        return campaign_line(res), {f"campaign_{k}": v for k, v in res["paths"].items()}
 
     def do_report() -> tuple[str, dict[str, str]]:
         res = report(store_path, out / "report", as_of=day,
