@@ -574,6 +574,9 @@ def test_a_campaign_read_back_through_the_api(built: Path, tmp_path: Path) -> No
 
         page = views.page(app.state.gate, plan_id=summ["plan_id"])
         assert page["campaign_error"] is None
+        # the page's charts are built once per store version and plan shown
+        assert set(page["charts"]) == {"allocation", "sensitivity", "segments"}
+        assert views.page(app.state.gate, plan_id=summ["plan_id"])["charts"] is page["charts"]
         # the same numbers, to the last bits DuckDB's parallel sums may order differently
         assert page["campaign"] == approx_tree(res)
         for promo, p in res["promotions"].items():

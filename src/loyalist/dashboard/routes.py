@@ -28,7 +28,7 @@ from loyalist.api.models import PlanRequest
 from loyalist.api.settings import ApiKey
 from loyalist.api.storegate import StoreUnavailable
 from loyalist.api.writes import safe_name
-from loyalist.dashboard import actions, assets, charts, views
+from loyalist.dashboard import actions, assets, views
 from loyalist.dashboard.auth import (
     check_key,
     current_key,
@@ -234,14 +234,9 @@ def _index(request: Request, key: ApiKey, *, plan_id: str | None = None,
         ctx["view"] = view
         ctx["stores"] = dash.store_files.listing(gate)
         ctx["form"] = _plan_form(view, ctx["scenario"])
-        if view["plan"] is not None:
-            ctx["charts"]["allocation"] = charts.allocation(view["plan"])
-            ctx["charts"]["sensitivity"] = charts.sensitivity(view["plan"])
+        ctx["charts"] = dict(view["charts"])
         if view["forecast"] is not None:
             ctx["charts"]["forecast"] = view["forecast"]["figure"]
-        if view["segments"] is not None:
-            ctx["charts"]["segments"] = charts.segments(view["segments"], view["plan"],
-                                                        new_customers=view["new_customers"])
         if view["plan_missing"] and status == 200:
             status = 404
     return render(request, "index.html", status, **ctx)
