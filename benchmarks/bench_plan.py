@@ -166,15 +166,25 @@ def interval_coverage(res: dict, truth_pred: pd.DataFrame) -> dict:
     sends = sends.assign(true=true.reindex(keys).fillna(0.0).to_numpy())
     by_row = sends.groupby(["promotion", "target_segment"])["true"].sum()
     promos = res["promotions"]
-    rows_in = [lo <= by_row.get((p, sg), 0.0) <= hi for p, sg, lo, hi in zip(
-        promos["promotion"], promos["target_segment"], promos["incremental_revenue_lo80"],
-        promos["incremental_revenue_hi80"], strict=True)]
+    row_true = [by_row.get((p, sg), 0.0) for p, sg in zip(
+        promos["promotion"], promos["target_segment"], strict=True)]
+    rows_in = [lo <= t <= hi for t, lo, hi in zip(
+        row_true, promos["incremental_revenue_lo80"], promos["incremental_revenue_hi80"],
+        strict=True)]
+    # each row as (segment, predicted, 10%, 90%, true): where the rows' intervals miss
+    detail = [[str(sg), float(v), float(lo), float(hi), float(t)] for sg, v, lo, hi, t in zip(
+        promos["target_segment"], promos["incremental_revenue"],
+        promos["incremental_revenue_lo80"], promos["incremental_revenue_hi80"], row_true,
+        strict=True)]
     summ = res["summary"]
     lo, hi, tv = summ["incremental_revenue_lo80"], summ["incremental_revenue_hi80"], \
         float(sends["true"].sum())
     return {"predicted": summ["incremental_revenue"], "lo80": lo, "hi80": hi, "true": tv,
             "covered": bool(lo <= tv <= hi), "confidence": summ["confidence"],
-            "rows": len(rows_in), "rows_covered": int(sum(rows_in))}
+            "rows": len(rows_in), "rows_covered": int(sum(rows_in)),
+            "rows_below": sum(d[4] < d[2] for d in detail),
+            "rows_above": sum(d[4] > d[3] for d in detail),
+            "row_detail": detail}
 
 
 def main() -> None:
