@@ -814,13 +814,20 @@ def test_forecast_churn_and_quality_cards_in_chromium(cards_server: dict[str, An
     days = bare(store, f"SELECT * FROM forecast WHERE series = 'total' AND as_of = {at} "
                        "ORDER BY date")
     assert len(days) == 30
+    # the totals' own 80% intervals as the forecast stored them, narrower than the daily
+    # bounds' sums
+    totals = bare(store, f"SELECT * FROM forecast_totals WHERE series = 'total' AND as_of = "
+                         f"{at}").set_index("days")
+    assert sorted(totals.index) == [7, 30]
     for n in (7, 30):
         kpi = f".kpi[data-key=next_{n}]"
         assert data_value(page, kpi) == pytest.approx(days["mean"].iloc[:n].sum(), rel=1e-9)
-        assert data_value(page, kpi, "data-lo80") == pytest.approx(
-            days["lo80"].iloc[:n].sum(), rel=1e-9)
-        assert data_value(page, kpi, "data-hi80") == pytest.approx(
-            days["hi80"].iloc[:n].sum(), rel=1e-9)
+        lo, hi = data_value(page, kpi, "data-lo80"), data_value(page, kpi, "data-hi80")
+        assert (lo, hi) == pytest.approx((totals.loc[n, "lo80"], totals.loc[n, "hi80"]),
+                                         rel=1e-12)
+        assert hi - lo < days["hi80"].iloc[:n].sum() - days["lo80"].iloc[:n].sum()
+    assert page.get_attribute("#forecast-totals-note", "data-summed") == "false"
+    assert "an 80% interval of the total itself" in page.inner_text("#forecast-totals-note")
     model = days["model"].iloc[0]
     assert page.locator("#forecast-model").inner_text() == model
     mase = bare(store, "SELECT model, avg(mase) AS mase FROM forecast_backtest WHERE series = "
@@ -985,6 +992,11 @@ def test_cards_read_sensibly_without_forecast_scores_or_quarantine(tmp_path: Pat
         # a 7-day forecast has no 30-day total; without a backtest its error is not known
         assert 'data-key="next_7" data-value="70.0" data-lo80="42.0" data-hi80="105.0"' in page
         assert 'data-key="next_30"' not in page and message(page, "forecast-model") == "ets"
+        # written before totals had intervals of their own: the daily bounds' sums, said so
+        assert 'id="forecast-totals-note" data-summed="true"' in page
+        assert message(page, "forecast-totals-note").startswith(
+            "This forecast was made before totals had intervals of their own: each range adds "
+            "up the days' 80% intervals")
         assert 'data-key="mase" data-value="None"' in page
         assert message(page, "churn-note") == (
             "churn and lifetime value were not trained at 2025-12-04 (the scores hold "

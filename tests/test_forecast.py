@@ -28,7 +28,7 @@ from loyalist.forecast import (
 from loyalist.forecast import backtest as bt
 from loyalist.forecast import models as fm
 from loyalist.forecast.closures import impute_closed, month_days
-from loyalist.forecast.intervals import conformal_quantile
+from loyalist.forecast.intervals import conformal_quantile, total_bounds
 from loyalist.forecast.metrics import mase_scale
 from loyalist.forecast.models import SeriesData, seasonal_naive
 from loyalist.forecast.synthetic import synthetic_daily
@@ -252,6 +252,47 @@ def test_impute_closed_uses_same_weekday_nearby() -> None:
     assert impute_closed(v, idx, closed)[7] == 10.0
 
 
+def _hand_round(origin: pd.Timestamp, f: float, actual: np.ndarray,
+                cal: object) -> bt.Round:
+    """A 7-day round of model ``m`` on series ``x``: forecast ``f`` a day, level 10."""
+    r = bt.Round(origin=origin, horizon=7, dates=pd.date_range(origin, periods=7))
+    r.calendars["x"] = cal  # type: ignore[assignment]
+    r.forecasts["m"] = {"x": np.full(7, f)}
+    r.closed["x"] = np.zeros(7, dtype=bool)
+    r.level["x"], r.floor["x"] = 10.0, 0.0
+    r.actual["x"] = actual
+    return r
+
+
+def test_total_intervals_by_hand_and_leak_free() -> None:
+    """Ten earlier weeks forecast at 10 a day whose 7-day totals missed by 7k (k = 1..10):
+    scores |sum y - sum f| / sum s = 7k / 70 = k / 10. With 11 scores' worth of rank, the 80%
+    quantile is the ceil(11 * 0.8) = 9th smallest, 0.9; the 95% one is past the 10th, so
+    the largest, 1.0. The target forecasts 20 a day: total 140, sum s = 140, so the 80%
+    interval is 140 +/- 126 and the 95% one 140 +/- 140 (its lower bound at the floor, 0).
+    The first 3 days' total missed by nothing (the misses fall on days 4-7): zero width."""
+    start = pd.Timestamp("2024-01-01")
+    cal = detect_closures(pd.Series(1.0, index=pd.date_range("2023-06-01", start)))
+    miss = np.array([0, 0, 0, 1, 1, 1, 1], dtype=float) / 4
+    rounds = [_hand_round(start + pd.Timedelta(days=7 * k), 10.0, 10.0 + 7 * (k + 1) * miss,
+                          cal) for k in range(10)]
+    target = _hand_round(start + pd.Timedelta(days=70), 20.0, np.full(7, np.nan), cal)
+    got = total_bounds(rounds, target, (3, 7, 30), n_cal=10)["m"]["x"]
+    assert set(got) == {3, 7}  # 30 days is beyond the 7-day horizon
+    total, b = got[7]
+    assert total == 140.0
+    assert b[80] == pytest.approx((14.0, 266.0), rel=1e-9)
+    assert b[95] == pytest.approx((0.0, 280.0), abs=1e-9)
+    assert got[3] == (60.0, {80: (60.0, 60.0), 95: (60.0, 60.0)})
+    # a window ending after the target's origin (here one day after) is not used, however
+    # badly it missed; one ending on the origin is
+    late = _hand_round(target.origin - pd.Timedelta(days=6), 10.0, np.full(7, 1e6), cal)
+    assert total_bounds([*rounds, late], target, (7,), n_cal=10)["m"]["x"][7] == got[7]
+    on_time = _hand_round(target.origin - pd.Timedelta(days=7), 10.0, np.full(7, 1e6), cal)
+    assert total_bounds([*rounds[1:], on_time], target, (7,), n_cal=10)["m"]["x"][7][1][95] \
+        != got[7][1][95]
+
+
 # --- backtest: origins, leak-freedom ---------------------------------------------------------
 def test_origins_and_minimum_history() -> None:
     warm, scored = bt.rolling_origins(pd.Timestamp("2024-12-31"), 30)
@@ -353,6 +394,16 @@ def test_intervals_are_ordered(fitted: RevenueForecaster) -> None:
     assert (f["mean"] <= f["hi80"]).all() and (f["hi80"] <= f["hi95"]).all()
     assert (f["hi95"] > f["lo95"]).any()
     assert (f["note"] == "").all() and fitted.notes_ == {}  # 420 days: the year is modelled
+    # the 7- and 30-day totals: the daily means' sums, within their own intervals, which are
+    # narrower than the sums of the daily bounds (the days' misses partly cancel)
+    t = fitted.predict_totals().set_index(["series", "days"])
+    assert len(t) == 3 * 2 and t.notna().all().all()
+    for (name, n), row in t.iterrows():
+        days = f[f["series"] == name].iloc[:n]
+        assert row["model"] == fitted.chosen_[name]
+        assert row["mean"] == pytest.approx(days["mean"].sum(), rel=1e-12)
+        assert row["lo95"] <= row["lo80"] <= row["mean"] <= row["hi80"] <= row["hi95"]
+        assert row["hi80"] - row["lo80"] < (days["hi80"] - days["lo80"]).sum()
 
 
 def test_selection_and_backtest_table(fitted: RevenueForecaster) -> None:
@@ -493,6 +544,16 @@ def test_run_forecast_writes_files(small_store: Path, tmp_path: Path) -> None:
     assert {"series", "model", "origin", "mape", "smape", "mase", "coverage80",
             "coverage95"} <= set(b.columns)
     assert b["origin"].nunique() == 4
+    # the stored 7-day totals (the only one a 7-day forecast reaches) of each series
+    with Store(small_store, read_only=True) as st:
+        at = st.query("SELECT max(as_of) AS a FROM forecast")["a"].iloc[0]
+        days = st.query("SELECT * FROM forecast WHERE as_of = ?", [at])
+        totals = st.query("SELECT * FROM forecast_totals WHERE as_of = ?", [at])
+    assert sorted(totals["series"]) == sorted(set(f["series"])) and set(totals["days"]) == {7}
+    sums = days.groupby("series")["mean"].sum()
+    for row in totals.itertuples():
+        assert row.mean == pytest.approx(sums[row.series], rel=1e-9)
+        assert row.lo80 <= row.mean <= row.hi80 and row.lo95 <= row.lo80
     assert res["holidays"].startswith("GB") and res["series"]["total"]["model"] in f["model"].values
     json.dumps(res)  # JSON-ready
 

@@ -147,16 +147,12 @@ def campaign(r: Reader, plan: dict[str, Any] | None
         return None, one_line(e)
 
 
-#: the forecast totals the page shows (days from the forecast's as_of), those the forecast
-#: reaches
-FORECAST_TOTALS = (7, 30)
-
-
 def forecast(r: Reader) -> dict[str, Any] | None:
     """The stored revenue forecast of the latest as_of, read as the report reads it
     (:func:`loyalist.report.data.forecast`), for the page: the total's recent daily revenue
     (the forecast plot's :data:`~loyalist.forecast.plot.HISTORY_DAYS`) and daily forecast,
-    its :data:`FORECAST_TOTALS`, the model chosen with its backtest error beside the seasonal
+    its totals over the next :data:`~loyalist.forecast.forecaster.FORECAST_TOTALS` days
+    (:func:`_totals`), the model chosen with its backtest error beside the seasonal
     naive's, the forecast's notes, and ``data_to`` (the sales' last day) to tell a forecast
     made before the latest sales. None when the store holds no forecast."""
     if not _count(r, s.T_FORECAST):
@@ -185,19 +181,38 @@ def _forecast(r: Reader) -> dict[str, Any] | None:
     row = table[table["series"] == name].iloc[0].to_dict()
     history = got["history"].iloc[-HISTORY_DAYS:] if name == TOTAL else got["history"].iloc[:0]
     last = st.date_range()[1]
-    totals = [{"days": n, **{k: float(days[k].iloc[:n].sum()) for k in ("mean", "lo80", "hi80")}}
-              for n in FORECAST_TOTALS if len(days) >= n]
+    totals, summed = _totals(r, got["as_of"], name, days)
     return reads.clean({
         "as_of": got["as_of"], "series": name, "horizon_days": len(days),
         "data_to": last, "stale": bool(got["as_of"] < day_after(last)),
         "other_series": len(table) - 1,
         **{k: row.get(k) for k in ("model", "mase", "naive_mase", "mase_vs_naive",
                                    "coverage80")},
-        "totals": totals, "notes": got["notes"], "currency": reads.currency(r),
+        "totals": totals, "totals_summed": summed, "notes": got["notes"],
+        "currency": reads.currency(r),
         "history": {"date": [str(d.date()) for d in history.index],
                     "y": [float(y) for y in history]},
         "days": {"date": [str(d.date()) for d in pd.to_datetime(days["date"])],
                  **{k: [float(x) for x in days[k]] for k in ("mean", "lo80", "hi80")}}})
+
+
+def _totals(r: Reader, as_of: pd.Timestamp, name: str, days: pd.DataFrame
+            ) -> tuple[list[dict[str, Any]], bool]:
+    """The forecast's totals over its first n days (each of ``FORECAST_TOTALS`` it reaches)
+    with their stored 80% intervals (table ``forecast_totals``), and False; in a store
+    written before those were stored, the sums of the daily means and bounds, and True."""
+    from loyalist.forecast.forecaster import FORECAST_TOTALS
+
+    keys = ("mean", "lo80", "hi80")
+    if s.T_FORECAST_TOTALS in reads.tables(r):
+        stored = {int(x["days"]): x for x in r.rows(
+            f"SELECT days, {', '.join(keys)} FROM {s.T_FORECAST_TOTALS} "
+            "WHERE as_of = ? AND series = ?", [as_of.to_pydatetime(), name])}
+        if stored:
+            return [{"days": n, **{k: float(stored[n][k]) for k in keys}}
+                    for n in FORECAST_TOTALS if n in stored], False
+    return [{"days": n, **{k: float(days[k].iloc[:n].sum()) for k in keys}}
+            for n in FORECAST_TOTALS if len(days) >= n], True
 
 
 def _guest_only(r: Reader) -> bool:

@@ -33,14 +33,14 @@ from loyalist.forecast.backtest import (
     yearly_history_days,
 )
 from loyalist.forecast.closures import detect_closures, month_days
-from loyalist.forecast.intervals import interval_bounds
+from loyalist.forecast.intervals import interval_bounds, total_bounds
 from loyalist.forecast.models import ENSEMBLE, MODELS, YEARLY_MODELS
 from loyalist.forecast.public_holidays import Country
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BASELINE", "DEFAULT_MODELS", "FAST_MODELS", "LEVELS", "MAX_HORIZON",
-           "RevenueForecaster",
+__all__ = ["BASELINE", "DEFAULT_MODELS", "FAST_MODELS", "FORECAST_TOTALS", "LEVELS",
+           "MAX_HORIZON", "RevenueForecaster",
            "check_horizon", "forecast_daily_revenue", "yearly_note"]
 
 DEFAULT_MODELS = ("seasonal_naive", "ets", "harmonic", "lightgbm", "ensemble")
@@ -50,10 +50,14 @@ MANY_SERIES = 200  # models=None: DEFAULT_MODELS up to this many series, FAST_MO
 BASELINE = "seasonal_naive"
 AUTO = "auto"
 LEVELS = (80, 95)
+#: the n-day totals (from as_of) given their own intervals (:func:`.intervals.total_bounds`),
+#: those within the horizon; the dashboard shows them
+FORECAST_TOTALS = (7, 30)
 MAX_HORIZON = 365
 MIN_SALES_DAYS = 28  # a series with fewer days with sales is skipped (the total: an error),
 #                      unless they are billing days (closures.month_days)
 FORECAST_COLUMNS = ["series", "date", "model", "mean", "lo80", "hi80", "lo95", "hi95", "note"]
+TOTALS_COLUMNS = ["series", "model", "days", "mean", "lo80", "hi80", "lo95", "hi95"]
 BACKTEST_COLUMNS = ["series", "model", "origin", "days", "mape", "smape", "mase",
                     "coverage80", "coverage95"]
 
@@ -70,7 +74,8 @@ class RevenueForecaster:
     :func:`.series.complete_days`) and sets ``origins_``, ``rounds_``, ``backtest_``
     (metrics per series, model, scored origin; plus ``auto`` rows), ``summary_`` (mean over
     origins), ``chosen_`` ({series: model}), ``calendars_``, ``notes_`` ({series: the
-    :func:`yearly_note` of a series whose yearly pattern is not modelled}) and ``forecast_``.
+    :func:`yearly_note` of a series whose yearly pattern is not modelled}), ``forecast_`` and
+    ``totals_`` (:meth:`predict_totals`).
     """
 
     def __init__(self, *, horizon: int = 30, models: Sequence[str] | None = None,
@@ -299,6 +304,14 @@ class RevenueForecaster:
                 "note": self.notes_.get(name, "")}))
         self.forecast_ = (pd.concat(frames, ignore_index=True) if frames
                           else pd.DataFrame(columns=FORECAST_COLUMNS))[FORECAST_COLUMNS]
+        totals = total_bounds(rounds[:-1], final, FORECAST_TOTALS, LEVELS, self.n_cal)
+        self.totals_ = pd.DataFrame(
+            [{"series": name, "model": model, "days": n, "mean": mean,
+              **{f"{side}{lv}": b[lv][i] for lv in LEVELS for i, side in enumerate(("lo", "hi"))}}
+             for name, model in self.chosen_.items()
+             for n, (mean, b) in totals[model][name].items()], columns=TOTALS_COLUMNS
+        ).astype({"series": object, "model": object, "days": "int64",
+                  **{c: float for c in TOTALS_COLUMNS[3:]}})
 
     # --- results -------------------------------------------------------------------------
     def _check(self) -> None:
@@ -311,6 +324,14 @@ class RevenueForecaster:
         (:func:`yearly_note` when the series' yearly pattern is not modelled, else empty)."""
         self._check()
         return self.forecast_.copy()
+
+    def predict_totals(self) -> pd.DataFrame:
+        """The total of each series' first ``days`` forecast days, for each of
+        :data:`FORECAST_TOTALS` within the horizon, by its chosen model: ``series, model, days,
+        mean, lo80, hi80, lo95, hi95``, the bounds conformal intervals of the total itself
+        (:func:`.intervals.total_bounds`), not sums of the daily bounds."""
+        self._check()
+        return self.totals_.copy()
 
     def report(self) -> dict[str, Any]:
         """Plain-data summary: chosen model, backtest means per model and against the

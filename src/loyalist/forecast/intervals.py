@@ -10,6 +10,15 @@ Only open days count (by the calendar known at ``o``). Width grows with the fore
 (multiplicative noise, as in retail revenue) and does not depend on the model's own error
 model, so every model's intervals are calibrated the same way. Lower bounds are clipped at the
 lowest value of the history (0 for a series that was never negative); closed days get 0.
+
+The total of the first ``n`` days (:func:`total_bounds`) is calibrated the same way, one score
+per earlier window: ``z = |sum y - sum f| / sum s`` over that window's first ``n`` calendar
+days that are open (by both calendars, as above), the interval ``F +/- q_a * S`` with ``F`` the
+sum of the forecast over the target's first ``n`` days and ``S`` the sum of its ``s`` over the
+open ones. Summing the daily bounds instead assumes every day misses the same way at once: an
+interval far wider than 80% of the total's. Only each window's *first* ``n`` days are scored,
+the lead times the target's total has (errors grow with the lead), not every ``n``-day
+sub-window, whose overlapping scores are not independent.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ import pandas as pd
 
 from loyalist.forecast.backtest import Round
 
-__all__ = ["conformal_quantile", "interval_bounds"]
+__all__ = ["conformal_quantile", "interval_bounds", "total_bounds"]
 
 MIN_SCORES = 10    # fewer scores than this for a model: pool the series' scores of all models
 SCALE_FLOOR = 0.1  # s = max(|f|, 0.1 * level)
@@ -56,19 +65,44 @@ def _scores(prior: Sequence[Round], target: Round, model: str, name: str, n_cal:
     return np.concatenate(out) if out else np.zeros(0)
 
 
+def _total_scores(prior: Sequence[Round], target: Round, model: str, name: str, n_cal: int,
+                  n: int) -> np.ndarray:
+    """One score per earlier window: the relative error of its first ``n`` days' total."""
+    prior = [r for r in prior if name in r.forecasts.get(model, {})][-n_cal:]
+    cal = target.calendars[name]
+    out = []
+    for r in prior:
+        f, y = r.forecasts[model][name][:n], r.actual[name][:n]
+        keep = (~r.closed[name] & ~r.closed_by(cal))[:n]
+        if keep.any() and np.isfinite(y[keep]).all() and np.isfinite(f[keep]).all():
+            s = _scale(f[keep], r.level[name]).sum()
+            out.append(abs(y[keep].sum() - f[keep].sum()) / s)
+    return np.asarray(out, dtype=float)
+
+
+def _before(rounds: Sequence[Round], target: Round) -> list[Round]:
+    """The rounds whose windows ended by ``target.origin`` (no leakage)."""
+    return [r for r in rounds if r.origin + pd.Timedelta(days=r.horizon) <= target.origin]
+
+
+def _calibration(by_model: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each model's scores, or the series' scores of all models pooled when it has fewer than
+    :data:`MIN_SCORES`."""
+    pooled = np.concatenate(list(by_model.values())) if by_model else np.zeros(0)
+    return {m: sc if sc.size >= MIN_SCORES else pooled for m, sc in by_model.items()}
+
+
 def interval_bounds(rounds: Sequence[Round], target: Round,
                     levels: Sequence[int] = (80, 95), n_cal: int = 4
                     ) -> dict[str, dict[str, dict[int, tuple[np.ndarray, np.ndarray]]]]:
     """``{model: {series: {level: (lo, hi)}}}`` for the forecasts of ``target``, calibrated on
     earlier ``rounds`` only (those whose windows ended by ``target.origin``)."""
     out: dict[str, dict[str, dict[int, tuple[np.ndarray, np.ndarray]]]] = {}
-    prior = [r for r in rounds if r.origin + pd.Timedelta(days=r.horizon) <= target.origin]
+    prior = _before(rounds, target)
     for name in target.calendars:
-        by_model = {m: _scores(prior, target, m, name, n_cal) for m in target.forecasts
-                    if name in target.forecasts[m]}
-        pooled = np.concatenate(list(by_model.values())) if by_model else np.zeros(0)
-        for model, sc in by_model.items():
-            use = sc if sc.size >= MIN_SCORES else pooled
+        use_of = _calibration({m: _scores(prior, target, m, name, n_cal)
+                               for m in target.forecasts if name in target.forecasts[m]})
+        for model, use in use_of.items():
             f = target.forecasts[model][name]
             s = _scale(f, target.level[name])
             closed = target.closed[name]
@@ -82,4 +116,32 @@ def interval_bounds(rounds: Sequence[Round], target: Round,
                 hi[closed] = 0.0
                 bounds[lv] = (lo, hi)
             out.setdefault(model, {})[name] = bounds
+    return out
+
+
+def total_bounds(rounds: Sequence[Round], target: Round, days: Sequence[int],
+                 levels: Sequence[int] = (80, 95), n_cal: int = 4
+                 ) -> dict[str, dict[str, dict[int, tuple[float, dict[int, tuple[float, float]]]]]]:
+    """``{model: {series: {n: (total, {level: (lo, hi)})}}}``: the forecast total of
+    ``target``'s first ``n`` days for each ``n`` of ``days`` within its horizon, with its
+    conformal intervals, calibrated on earlier ``rounds`` only (those whose windows ended by
+    ``target.origin``). The lower bound is clipped at the series' floor times the open days."""
+    out: dict[str, dict[str, dict[int, tuple[float, dict[int, tuple[float, float]]]]]] = {}
+    prior = _before(rounds, target)
+    for name in target.calendars:
+        models = [m for m in target.forecasts if name in target.forecasts[m]]
+        for n in (d for d in days if d <= target.horizon):
+            use_of = _calibration({m: _total_scores(prior, target, m, name, n_cal, n)
+                                   for m in models})
+            is_open = ~target.closed[name][:n]
+            for model, use in use_of.items():
+                f = target.forecasts[model][name][:n]
+                total = float(f.sum())
+                s = float(_scale(f[is_open], target.level[name]).sum()) if is_open.any() else 0.0
+                low = target.floor[name] * int(is_open.sum())
+                bounds = {}
+                for lv in levels:
+                    q = conformal_quantile(use, lv / 100)
+                    bounds[lv] = (float(np.maximum(total - q * s, low)), total + q * s)
+                out.setdefault(model, {}).setdefault(name, {})[n] = (total, bounds)
     return out

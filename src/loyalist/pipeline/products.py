@@ -313,7 +313,9 @@ def forecast(store_path: str | Path, horizon: int = 30, out_dir: str | Path = "o
     ``backtest.csv`` (series, model, origin, days, mape, smape, mase, coverage80,
     coverage95; every model and the honest ``auto`` selection) and ``forecast.png``; with
     ``save``, the same two tables to the store (``forecast`` and ``forecast_backtest``, plus
-    ``as_of``), replacing the rows of the same as_of. Returns a
+    ``as_of``) and the 7- and 30-day totals with their own intervals (``forecast_totals``:
+    series, model, days, mean, lo80, hi80, lo95, hi95, as_of), replacing the rows of the same
+    as_of. Returns a
     JSON-ready dict: as_of, horizon, holidays, origins, per series
     the chosen model, its backtest metrics and the seasonal naive's, skipped series, files.
     ``models`` (names or a comma list) overrides the candidates (default
@@ -363,6 +365,8 @@ def forecast(store_path: str | Path, horizon: int = 30, out_dir: str | Path = "o
         with Store(store_path) as st:
             st.write_frame(s.T_FORECAST, fcst.assign(as_of=ts), replace_where=where, params=at)
             st.write_frame(s.T_FORECAST_BACKTEST, fc.backtest_.assign(as_of=ts),
+                           replace_where=where, params=at)
+            st.write_frame(s.T_FORECAST_TOTALS, fc.predict_totals().assign(as_of=ts),
                            replace_where=where, params=at)
     business = fc.countries_.get("total")
     return {

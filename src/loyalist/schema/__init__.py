@@ -137,6 +137,7 @@ T_CUSTOMER_ORDERS = "customer_orders"
 T_RECOMMENDATIONS = "recommendations"
 T_FORECAST = "forecast"
 T_FORECAST_BACKTEST = "forecast_backtest"
+T_FORECAST_TOTALS = "forecast_totals"  # the 7- and 30-day totals with their own intervals
 T_PLAN_CUSTOMERS = "plan_customers"
 T_PLAN_SENDS = "plan_sends"  # a plan's sends and hold-out as promotion history
 # every product's best companions per as_of (written by `together`/`run`, read by the report
