@@ -473,6 +473,15 @@ def test_a_stored_forecast_is_served_once_written(built: Path, tmp_path: Path) -
         doc = r.json()
         assert doc["as_of"].startswith("2026-01-01") and [x["mean"] for x in doc["rows"]] == [
             12.0, None]
+        assert doc["totals"] == []  # a forecast stored before totals had their own intervals
+        with duckdb.connect(str(path)) as con:
+            con.execute("CREATE TABLE forecast_totals AS SELECT * FROM (VALUES "
+                        "('total', 'ets', 7, 80e0, 70e0, 90e0, TIMESTAMP '2026-01-01'), "
+                        "('total', 'ets', 7, 50e0, 40e0, 60e0, TIMESTAMP '2025-12-01')) "
+                        "t(series, model, days, mean, lo80, hi80, as_of)")
+        assert c.get("/forecast", headers=R).json()["totals"] == [
+            {"series": "total", "model": "ets", "days": 7, "mean": 80.0, "lo80": 70.0,
+             "hi80": 90.0}]
         assert c.get("/health").json()["tables"]["forecast"] is True
 
 

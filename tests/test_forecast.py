@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -555,7 +556,18 @@ def test_run_forecast_writes_files(small_store: Path, tmp_path: Path) -> None:
         assert row.mean == pytest.approx(sums[row.series], rel=1e-9)
         assert row.lo80 <= row.mean <= row.hi80 and row.lo95 <= row.lo80
     assert res["holidays"].startswith("GB") and res["series"]["total"]["model"] in f["model"].values
+    # and the same totals in the result and forecast_totals.csv
+    csv_totals = pd.read_csv(files["totals"]).sort_values("series", ignore_index=True)
+    assert csv_totals.drop(columns="currency", errors="ignore").to_dict("records") == approx_rows(
+        totals.drop(columns="as_of").sort_values("series", ignore_index=True))
+    assert sorted(x["series"] for x in res["totals"]) == sorted(csv_totals["series"])
     json.dumps(res)  # JSON-ready
+
+
+def approx_rows(frame: pd.DataFrame) -> list[Any]:
+    """``frame``'s rows, floats compared to the CSV's round trip."""
+    return [{k: pytest.approx(v, rel=1e-12) if isinstance(v, float) else v
+             for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def test_cli_json_and_errors(small_store: Path, tmp_path: Path) -> None:
@@ -585,6 +597,9 @@ def test_no_yearly_pattern_is_said_everywhere(small_store: Path, tmp_path: Path)
     line = ("no yearly pattern: 200 days of history, and a 14-day forecast needs 379 (a year "
             "plus the horizon) to learn the season")
     assert f"total: {line}" in " ".join(r.output.split())  # one line, however rich wraps it
+    week = pd.read_csv(tmp_path / "forecast_totals.csv").query("series == 'total' and days == 7")
+    assert (f"next 7 days: {week['mean'].iloc[0]:,.0f} (80%: {week['lo80'].iloc[0]:,.0f} to "
+            f"{week['hi80'].iloc[0]:,.0f})") in r.output
     f = pd.read_csv(tmp_path / "forecast.csv")
     assert f["note"].str.startswith(line).all()
     res = run_forecast(small_store, 14, tmp_path / "json", by="category")

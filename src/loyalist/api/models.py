@@ -390,6 +390,11 @@ class TogetherResponse(BaseModel):
 class ForecastResponse(BaseModel):
     as_of: datetime | None = None
     rows: list[dict[str, Any]]
+    totals: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Each series' totals over the next `days` (7, 30) with 80%/95% intervals "
+                    "of the total itself (not sums of the daily bounds); empty for a forecast "
+                    "stored before they were.")
     currency: str | None = _currency()
 
 

@@ -418,8 +418,10 @@ def plan_sends_csv(r: Reader, plan_id: str) -> str:
 
 
 def forecast(r: Reader, *, limit: int = 10_000) -> dict[str, Any]:
-    """The stored forecast (table ``forecast``, latest as_of if it has one). Forecasting on
-    request is too slow for an API call, so without the table this is a 404."""
+    """The stored forecast (table ``forecast``, latest as_of if it has one) and its ``totals``
+    over the next 7 and 30 days with intervals of their own (table ``forecast_totals``; empty
+    for a forecast stored before it). Forecasting on request is too slow for an API call, so
+    without the table this is a 404."""
     if s.T_FORECAST not in tables(r):
         raise NotFound("no stored forecast: the store has no 'forecast' table and computing one "
                        "per request is too slow; run `loyalist forecast --store "
@@ -427,7 +429,10 @@ def forecast(r: Reader, *, limit: int = 10_000) -> dict[str, Any]:
     ts = _latest(r, s.T_FORECAST) if "as_of" in columns(r, s.T_FORECAST) else None
     where, params = ("WHERE as_of = ?", [ts]) if ts is not None else ("", [])
     rows = r.rows(f"SELECT * FROM {s.T_FORECAST} {where} LIMIT ?", [*params, limit])
-    return clean({"as_of": ts, "rows": rows, "currency": currency(r)})
+    totals = (r.rows(f"SELECT * EXCLUDE (as_of) FROM {s.T_FORECAST_TOTALS} {where} "
+                     "ORDER BY series, days", params)
+              if s.T_FORECAST_TOTALS in tables(r) else [])
+    return clean({"as_of": ts, "rows": rows, "totals": totals, "currency": currency(r)})
 
 
 def option_fields(msg: str, options: dict[str, str]) -> str:

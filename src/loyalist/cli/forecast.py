@@ -64,6 +64,7 @@ def forecast_command(
     if as_json:
         sys.stdout.write(jsontext.dumps(res) + "\n")
         return
+    from loyalist.forecast.series import TOTAL
     from loyalist.report.html import vs_baseline
 
     con = Console()
@@ -81,6 +82,10 @@ def forecast_command(
                   "" if ratio is None else vs_baseline(ratio), _pct(m.get("mape")),
                   _pct(m.get("coverage80")), _pct(m.get("coverage95")))
     con.print(t)
+    for x in res["totals"]:
+        if x["series"] == TOTAL:
+            con.print(f"next {x['days']} days: {x['mean']:,.0f} (80%: {x['lo80']:,.0f} to "
+                      f"{x['hi80']:,.0f})")
     said: set[str] = set()
     for name, r in res["series"].items():  # closed seasons, billing days (once per calendar),
         for note in [*r["calendar"]["notes"], *r["notes"]]:  # no yearly pattern

@@ -311,7 +311,9 @@ def forecast(store_path: str | Path, horizon: int = 30, out_dir: str | Path = "o
     hi95, note; the chosen model per series; the note says when it has no yearly pattern;
     ``currency``, the store's, when known),
     ``backtest.csv`` (series, model, origin, days, mape, smape, mase, coverage80,
-    coverage95; every model and the honest ``auto`` selection) and ``forecast.png``; with
+    coverage95; every model and the honest ``auto`` selection), ``forecast_totals.csv`` (each
+    series' 7- and 30-day totals with intervals of their own, also ``totals`` in the result)
+    and ``forecast.png``; with
     ``save``, the same two tables to the store (``forecast`` and ``forecast_backtest``, plus
     ``as_of``) and the 7- and 30-day totals with their own intervals (``forecast_totals``:
     series, model, days, mean, lo80, hi80, lo95, hi95, as_of), replacing the rows of the same
@@ -352,11 +354,12 @@ def forecast(store_path: str | Path, horizon: int = 30, out_dir: str | Path = "o
                                 country=country, **params)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files = {"forecast": out / "forecast.csv", "backtest": out / "backtest.csv",
-             "plot": out / "forecast.png"}
-    fcst = fc.predict()
-    fcst.assign(date=fcst["date"].dt.date, **({"currency": code} if code else {})).to_csv(
-        files["forecast"], index=False)
+    files = {"forecast": out / "forecast.csv", "totals": out / "forecast_totals.csv",
+             "backtest": out / "backtest.csv", "plot": out / "forecast.png"}
+    fcst, totals = fc.predict(), fc.predict_totals()
+    money = {"currency": code} if code else {}
+    fcst.assign(date=fcst["date"].dt.date, **money).to_csv(files["forecast"], index=False)
+    totals.assign(**money).to_csv(files["totals"], index=False)
     bt = fc.backtest_.assign(origin=fc.backtest_["origin"].dt.date)
     bt.to_csv(files["backtest"], index=False)
     plot_forecast(fc.series_, fcst, files["plot"], chosen=fc.chosen_)
@@ -366,7 +369,7 @@ def forecast(store_path: str | Path, horizon: int = 30, out_dir: str | Path = "o
             st.write_frame(s.T_FORECAST, fcst.assign(as_of=ts), replace_where=where, params=at)
             st.write_frame(s.T_FORECAST_BACKTEST, fc.backtest_.assign(as_of=ts),
                            replace_where=where, params=at)
-            st.write_frame(s.T_FORECAST_TOTALS, fc.predict_totals().assign(as_of=ts),
+            st.write_frame(s.T_FORECAST_TOTALS, totals.assign(as_of=ts),
                            replace_where=where, params=at)
     business = fc.countries_.get("total")
     return {
@@ -380,6 +383,7 @@ def forecast(store_path: str | Path, horizon: int = 30, out_dir: str | Path = "o
         "holidays_source": business.source if business else None,
         "origins": [str(o.date()) for o in fc.origins_],
         "series": fc.report(),
+        "totals": totals.to_dict("records"),
         "skipped": fc.skipped_,
         "files": {k: str(v) for k, v in files.items()},
         "seconds": round(time.perf_counter() - t0, 2),
