@@ -352,6 +352,58 @@ def test_read_key_views_but_cannot_change(server: dict[str, Any], browser: Any) 
     context.close()
 
 
+@needs_chromium
+@browser_group
+def test_upload_with_the_files_encoding_in_chromium(server: dict[str, Any], browser: Any,
+                                                     tmp_path: Path) -> None:
+    """A Hebrew till export (Windows-1255) whose few short words read as another script when
+    detected: the upload form's encoding field overrules that as POST /ingest's does. An
+    unknown name is one line on the page and writes nothing."""
+    from loyalist.ingest.text import text_encoding
+
+    names = ["חלב 3%", "לחם אחיד", "גבינה צהובה"]
+    lines = ["Receipt;Customer;Date;Product;Description;Qty;Price"] + [
+        f"HEB-R{i};HEB-C{i % 3};0{1 + i % 9}.03.2024;HEB-P{i % 3};{names[i % 3]};2;3,50"
+        for i in range(12)]
+    path = tmp_path / "kupa.csv"
+    path.write_bytes("\r\n".join(lines).encode("cp1255"))
+    assert text_encoding(path) != "cp1255"  # detection alone reads the names wrong
+    api = httpx.Client(base_url=server["base"], timeout=60,
+                       headers={"Authorization": f"Bearer {READ}"})
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors = watch_console(page)
+    sign_in(page, server["base"], WRITE)
+    assert page.locator("#encodings option[value=cp1255]").inner_text() == \
+        "Windows-1255 (Hebrew)"
+    assert "cp1255 for Hebrew" in page.locator("#encoding-hint").inner_text()
+    loads = api.get("/loads")
+    page.set_input_files("#upload-file", str(path))
+    page.fill("#upload-encoding", "klingon")
+    page.click("#upload")
+    page.wait_for_selector("#error")
+    assert page.locator("#error").inner_text() == (
+        "encoding='klingon' is not a text encoding Python knows; give one such as utf-8, "
+        "cp1252, cp1250, cp1251, cp1255, latin-1 or shift_jis")
+    after = api.get("/loads")
+    assert (after.status_code, after.json()) == (loads.status_code, loads.json())
+    errors.clear()  # the browser logs the 422 page as a failed load
+    page.set_input_files("#upload-file", str(path))
+    page.fill("#upload-encoding", "cp1255")
+    page.click("#upload")
+    page.wait_for_selector("#job[data-status=done]", timeout=120_000)
+    assert "Loading kupa.csv: done" in page.locator("#job").inner_text()
+    assert page.locator("#quality-report [data-key=rows_loaded]").inner_text() == "12"
+    shot(page, "09-upload-with-encoding")
+    got = bare(Path(page.locator("#store-path").inner_text()),
+               "SELECT DISTINCT description FROM transactions WHERE order_id LIKE 'HEB-%'")
+    assert sorted(got["description"]) == sorted(names)
+    assert errors == [], errors
+    context.close()
+    api.close()
+
+
 # --- the test client: auth, uploads, errors, caching --------------------------------------
 @pytest.fixture()
 def client(tmp_path: Path) -> Iterator[TestClient]:

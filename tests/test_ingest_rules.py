@@ -1007,6 +1007,65 @@ def test_a_spreadsheet_totals_row_is_no_sale(tmp_path: Path, total: dict[str, st
     assert (rep["customers"], rep["orders"], rep["products"]) == (4, 11, 11)
 
 
+UNITS_HEADER = "order_id,customer_id,ordered_at,product_id,quantity,unit_price,amount\n"
+UNITS_SALES = ("O1,C1,2024-03-01,P1,2,3.50,7.00\n"
+               "O2,C2,2024-03-02,P2,1,4.00,4.00\n")
+
+
+@pytest.mark.parametrize(("head", "units", "line_no"), [
+    (UNITS_HEADER, ",,,,pcs,EUR,EUR\n", 2),
+    (UNITS_HEADER, "(text),(text),(date),(text),(number),(currency),(currency)\n", 2),
+    ("Sales by line 2024-03\n\n" + UNITS_HEADER, "[ID],,[YYYY-MM-DD],,Stück,€/kg,in EUR\n", 4),
+])
+def test_a_units_line_under_the_header_is_no_sale(tmp_path: Path, head: str, units: str,
+                                                  line_no: int) -> None:
+    """An export's second header line saying what the columns hold (units, currency codes,
+    types) was quarantined as missing_order_id ('order id is empty') or unparseable_date:
+    untrue. It is quarantined as a units line, named in the notes, and every row is still
+    loaded or quarantined."""
+    f = tmp_path / "units.csv"
+    f.write_text(head + units + UNITS_SALES, encoding="utf-8")
+    st = Store(tmp_path / "s.duckdb")
+    rep = ingest_files(st, [f], loaded_at=LOADED_AT)[0]
+    assert {k: v for k, v in rep["rules"].items() if v} == {"units_line": 1}
+    assert (rep["rows_read"], rep["rows_loaded"], rep["rows_quarantined"]) == (3, 2, 1)
+    assert rep["revenue_read"] == rep["revenue_loaded"] == 11.0
+    assert rep["orders"] == 2
+    assert any(a.startswith(f"line {line_no}, directly under the column names, says what the "
+                            "columns hold (") for a in rep["assumptions"])
+    ((row, rule, reason),) = st.con.execute(
+        "SELECT source_row, rule, reason FROM quarantine").fetchall()
+    assert (row, rule) == (1, "units_line")
+    assert reason.startswith("a units line under the header: ")
+
+
+def test_a_first_row_without_order_id_is_still_data(tmp_path: Path) -> None:
+    """A first data row that merely lacks its order id (its other cells are values) is no
+    units line: it keeps the true reason, 'order id is empty'."""
+    f = tmp_path / "sales.csv"
+    f.write_text(UNITS_HEADER + ",C9,2024-03-01,P9,1,2.00,2.00\n" + UNITS_SALES,
+                 encoding="utf-8")
+    st = Store(tmp_path / "s.duckdb")
+    rep = ingest_files(st, [f], loaded_at=LOADED_AT)[0]
+    assert {k: v for k, v in rep["rules"].items() if v} == {"missing_order_id": 1}
+    assert not any("units line" in a for a in rep["assumptions"])
+    assert st.con.execute("SELECT source_row, rule, reason FROM quarantine").fetchall() == [
+        (1, "missing_order_id", "order id is empty")]
+
+
+def test_a_units_line_in_a_customer_list(tmp_path: Path) -> None:
+    """A side table's units line is quarantined as one too, not as a missing customer id."""
+    f = tmp_path / "customers.csv"
+    f.write_text("customer_id,birth_date,signup_at,region\n(text),(date),(date),(text)\n"
+                 "C1,1980-02-01,2022-04-03,North\nC2,1990-06-05,2023-08-07,South\n",
+                 encoding="utf-8")
+    st = Store(tmp_path / "s.duckdb")
+    rep = ingest_files(st, [f], loaded_at=LOADED_AT, table="customers")[0]
+    assert rep["rules"] == {"units_line": 1}
+    assert (rep["rows_read"], rep["rows_loaded"]) == (3, 2)
+    assert st.con.execute("SELECT rule FROM quarantine").fetchall() == [("units_line",)]
+
+
 def test_a_catalog_row_the_plan_would_refuse_is_quarantined(tmp_path: Path) -> None:
     from loyalist.promote.catalog import normalise_catalog
 

@@ -82,14 +82,16 @@ def forecast(app: FastAPI) -> Work:
     return work
 
 
-def upload(app: FastAPI, path: Path, filename: str, *, table: str, fmt: str) -> Work:
-    """Load an uploaded file (already copied to ``path``; its folder is removed after)."""
+def upload(app: FastAPI, path: Path, filename: str, *, table: str, fmt: str,
+           encoding: str | None = None) -> Work:
+    """Load an uploaded file (already copied to ``path``; its folder is removed after);
+    ``encoding``: its text encoding over the detected one, as ``POST /ingest``'s field."""
     def work(job: Job) -> dict[str, Any]:
         try:
             job.say(f"loading {filename}")
             with path.open("rb") as f:
                 reports = writes.ingest(app.state.gate, f, filename, table=table, fmt=fmt,
-                                        mapping=None)
+                                        mapping=None, encoding=encoding)
         finally:
             shutil.rmtree(path.parent, ignore_errors=True)
         return {"reports": reports}

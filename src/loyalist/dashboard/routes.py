@@ -27,7 +27,7 @@ from loyalist import __version__
 from loyalist.api.models import PlanRequest
 from loyalist.api.settings import ApiKey
 from loyalist.api.storegate import StoreUnavailable
-from loyalist.api.writes import safe_name
+from loyalist.api.writes import ingest_message, safe_name
 from loyalist.dashboard import actions, assets, views
 from loyalist.dashboard.auth import (
     check_key,
@@ -42,6 +42,7 @@ from loyalist.dashboard.storefiles import StoreFiles
 from loyalist.errors import LoyalistError
 from loyalist.evaluation.campaign import ADJUSTED_BUYERS, ADJUSTED_NOTE, PLAIN_BUYERS
 from loyalist.ingest import FORMATS, TABLES
+from loyalist.ingest.text import ENCODING_NAMES, check_encoding
 from loyalist.promote.catalog import CLEAR_GOALS, GOALS, MAX_HOLDOUT, gap_text
 from loyalist.report.html import vs_baseline
 from loyalist.schema import NEW_SEGMENT
@@ -49,6 +50,9 @@ from loyalist.schema import NEW_SEGMENT
 PREFIX = "/app"
 UPLOAD_PATH = f"{PREFIX}/upload"
 SCENARIOS = ("fashion", "coffee", "electronics")
+#: the upload form's suggested text encodings (Python's codec names, any other it knows is
+#: taken too) and what they are
+ENCODINGS = {"utf-8": "UTF-8", **ENCODING_NAMES}
 PERIODS = (7, 14, 30, 60, 90)
 ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 #: scenario size limits accepted from the form (the generator's own defaults when blank)
@@ -225,6 +229,7 @@ def _index(request: Request, key: ApiKey, *, plan_id: str | None = None,
                            "store": str(gate.path), "view": None, "customer_id": customer_id,
                            "scenario": dash.scenarios.get(str(gate.path)),
                            "scenarios": SCENARIOS, "tables": TABLES, "formats": FORMATS,
+                           "encodings": ENCODINGS,
                            "goals": GOALS, "charts": {}, "stores": None,
                            "min_months": MIN_MONTHS, "max_months": MAX_MONTHS,
                            "min_customers": MIN_CUSTOMERS, "max_customers": MAX_CUSTOMERS,
@@ -456,6 +461,11 @@ async def upload(request: Request) -> Response:
             return await _off_loop(_index, request, key, status=422, error=(
                 f"table must be one of {', '.join(TABLES)} and format one of "
                 f"{', '.join(FORMATS)}"))
+        try:  # POST /ingest's check and message, before anything is copied or written
+            encoding = check_encoding(str(form.get("encoding") or "").strip() or None)
+        except LoyalistError as e:
+            return await _off_loop(_index, request, key, status=422,
+                                   error=ingest_message(str(e)))
         name, original = safe_name(file.filename), file.filename
         folder = Path(tempfile.mkdtemp(prefix="loyalist-dashboard-upload-"))
         path = folder / name
@@ -465,7 +475,8 @@ async def upload(request: Request) -> Response:
                 shutil.copyfileobj(file.file, f, 1024 * 1024)
 
         await anyio.to_thread.run_sync(copy)
-    work = actions.upload(request.app, path, original, table=table, fmt=fmt)
+    work = actions.upload(request.app, path, original, table=table, fmt=fmt,
+                          encoding=encoding)
     return await _off_loop(_start, request, key, "upload", f"loading {name}", work,
                            refused=lambda: shutil.rmtree(folder, ignore_errors=True))
 

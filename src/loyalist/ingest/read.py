@@ -35,6 +35,7 @@ from loyalist.ingest.text import (
     text_layout,
     to_utf8,
     two_row_names,
+    units_line,
 )
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,9 @@ class Source:
     empty: frozenset[str] = frozenset()
     #: the last rows are this many lines of a report's footer (:func:`footer_lines`)
     footer: int = 0
+    #: the first row is a units line under the header, these its filled cells
+    #: (:func:`~loyalist.ingest.text.units_line`); empty: it is data
+    units: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -81,6 +85,12 @@ class Source:
         """The file's base name (with its sheets), for messages."""
         return (f"{self.path.name} [{', '.join(self.sheets)}]" if self.sheets
                 else self.path.name)
+
+
+def units_row(src: Source) -> str:
+    """SQL over the view: TRUE on the units line under the file's header (``src.units``:
+    its first row)."""
+    return f"{ROW} = 1" if src.units else "FALSE"
 
 
 def file_hash(path: Path) -> str:
@@ -176,7 +186,7 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
     raw_names: list[str] | None = None
     notes: tuple[str, ...] = ()
     sheets: list[Sheets] = []
-    footer = 0
+    footer, units = 0, ()
     try:
         if kind == "parquet":
             con.execute(
@@ -191,7 +201,8 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
         elif kind == "json":  # an array of records, or one record per line
             notes = _register_json(con, view, p)
         else:
-            notes, raw_names, counted, footer = _register_csv(con, path, view, p, scratch)
+            notes, raw_names, counted, footer, units = _register_csv(con, path, view, p,
+                                                                     scratch)
         desc = con.execute(f"DESCRIBE {view}").fetchall()
         rows = (counted if kind == "csv" else
                 con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0])
@@ -212,7 +223,7 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
         path=path, kind=kind, view=view, headers=headers,
         types={d[0]: d[1] for d in desc}, rows=int(rows), sha256=file_hash(path), notes=notes,
         duplicates=_duplicates(headers, raw_names), empty=_empty_columns(con, view, headers),
-        footer=footer,
+        footer=footer, units=units,
     ), sheets
 
 
@@ -357,10 +368,12 @@ def _quoted_delimiter(con: duckdb.DuckDBPyConnection, p: str, enc: str, skip: in
 
 
 def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
-                  scratch: Path) -> tuple[tuple[str, ...], list[str], int, int]:
+                  scratch: Path
+                  ) -> tuple[tuple[str, ...], list[str], int, int, tuple[str, ...]]:
     """A CSV (any delimiter DuckDB sniffs) as ``view``, every column text, the names of its
-    header line as written (for :func:`_duplicates`), its number of rows and how many of the
-    last ones are a report's footer (:func:`footer_lines`). A file that is not
+    header line as written (for :func:`_duplicates`), its number of rows, how many of the
+    last ones are a report's footer (:func:`footer_lines`) and the filled cells of its first
+    row when that is a units line under the header (:func:`units_line`). A file that is not
     UTF-8 or UTF-16 is read in its single-byte encoding (:func:`text_encoding`: Windows-1252
     unless its text reads as garbage there) through a UTF-8 copy in ``scratch`` (DuckDB reads
     Latin-1 but refuses its bytes 0x80-0x9F, where Windows puts the euro sign and typographic
@@ -424,12 +437,18 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
         notes.append(f"the column names are on line {skip + 1}: the {skip} line(s) above them "
                      "(a report title) were skipped")
     raw_names = [] if layout.headerless else header_cells(path, enc, skip, layout.spaces)
+    units = [] if layout.headerless else units_line(
+        header_cells(path, enc, skip + 1, layout.spaces))
+    if units:
+        notes.append(f"line {skip + 2}, directly under the column names, says what the columns "
+                     f"hold ({', '.join(repr(u[:20]) for u in units[:6])}), not values: a "
+                     "units line under the header, quarantined (rule units_line)")
     footer = [] if layout.spaces else footer_lines(path, enc, layout.delimiter, layout.columns)
     if footer:
         shown = ", ".join(repr(f[:60]) for f in footer)
         notes.append(f"the last {len(footer)} line(s) hold one value each below the data "
                      f"({shown}): a report's footer, not sales, quarantined as totals_row")
-    return tuple(notes), raw_names, int(rows), len(footer)
+    return tuple(notes), raw_names, int(rows), len(footer), tuple(units)
 
 
 #: words naming an order's list of lines in a nested JSON export (Shopify's line_items, ...)

@@ -33,7 +33,7 @@ from loyalist.ingest.adapters import (
     words,
 )
 from loyalist.ingest.notes import spreadsheet_errors
-from loyalist.ingest.read import ROW, Source, duplicate_note
+from loyalist.ingest.read import ROW, Source, duplicate_note, units_row
 
 
 @dataclass(frozen=True)
@@ -473,6 +473,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, spec: TableSpec,
                           row_number() OVER (PARTITION BY {raw_cols} ORDER BY {ROW}) AS __dup,
                    {', '.join(f'{e} AS {c}' for c, e in exprs.items())} FROM {src.view})
         SELECT *, CASE WHEN __dup > 1 THEN 'exact_duplicate'
+                       WHEN {units_row(src)} THEN 'units_line'
                        WHEN {missing_key} THEN 'missing_key' END AS __rule
         FROM r
     """)
@@ -507,6 +508,7 @@ def _rule_reasons(spec: TableSpec) -> dict[str, str]:
     """Why a row of a side table is quarantined, per rule (the quarantine table's reason)."""
     return {
         "exact_duplicate": "row repeats an earlier row of the same file",
+        "units_line": s.RULES_BY_NAME["units_line"].reason,
         "missing_key": f"a required column ({', '.join(spec.required)}) is empty or unparseable",
         "invalid_promotion": "the plan's catalog checks refuse the promotion (an unknown kind, "
                              "an impossible value, cost or spend threshold); the load's report "

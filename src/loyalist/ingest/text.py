@@ -422,7 +422,8 @@ def spaces_to_tabs(path: Path, dest: Path, encoding: str) -> Path:
 
 
 def header_cells(path: Path, encoding: str, skip: int, spaces: bool) -> list[str]:
-    """The cells of the header line as written (line ``skip``; split as the file is)."""
+    """The cells of line ``skip`` (0-based) as written, split as the file is: the header
+    line's, or with ``skip`` one more, the line under it (:func:`units_line`)."""
     import csv
     import io
 
@@ -438,3 +439,42 @@ def header_cells(path: Path, encoding: str, skip: int, spaces: bool) -> list[str
         return line.split()
     delim = max(DELIMITERS, key=line.count)
     return [c.strip() for c in next(csv.reader([line], delimiter=delim), [])]
+
+
+#: words a line under the header writes instead of values to say what a column holds: units
+#: of count and measure (English, German, French, Spanish, Italian, Dutch, Polish, Czech,
+#: Hungarian), value types as a data dictionary names them, and a few joining words
+#: ('EUR per kg', 'in EUR'); currency codes (ISO 4217) and signs count too
+UNIT_WORDS = frozenset("""
+pcs pc piece pieces pce unit units ea each qty count cnt no nos nr stk st stuck stueck
+stück pièce pièces pieza piezas uds ud un unid pz pezzi stuks szt ks db
+kg g gr mg lb lbs oz l ltr ml cl m cm mm m2 m3 % pct percent
+text string str char varchar date datetime timestamp time number numeric num integer int
+decimal float double real bool boolean currency money id
+in per je pro par por
+""".split())
+#: a date or time format written as a column's description ('YYYY-MM-DD', 'dd.mm.yyyy hh:mm')
+_DATE_FORMAT = r"^[ymdhs]+(?:[-./: t][ymdhs]+)+$"
+
+
+def units_line(cells: Sequence[str]) -> list[str]:
+    """The filled cells of ``cells`` (the line directly under the header) when it is a units
+    line, else []: an export's second header line saying what each column holds ('pcs',
+    'EUR', '(text)', '(date)', 'YYYY-MM-DD') rather than a row of values. Every filled cell,
+    its brackets dropped, is a date format or made of :data:`UNIT_WORDS`, currency codes
+    (ISO 4217, letter case ignored) and currency signs; a line with any other word or a
+    value (a number, a date, an id) is data."""
+    import re
+
+    from loyalist.money import ISO_4217
+
+    def is_unit(cell: str) -> bool:
+        text = re.sub(r"[()\[\]{}<>]", " ", cell).strip().lower()
+        if re.match(_DATE_FORMAT, text):
+            return True
+        words = [w for w in re.split(r"[\s/]+", text) if w]
+        return bool(words) and all(w in UNIT_WORDS or w.upper() in ISO_4217
+                                   or all(ch in CURRENCY_SIGNS for ch in w) for w in words)
+
+    filled = [c.strip() for c in cells if c and c.strip()]
+    return filled if filled and all(is_unit(c) for c in filled) else []

@@ -37,7 +37,7 @@ from loyalist.ingest.notes import (
     utc_offsets,
 )
 from loyalist.ingest.persons import is_placeholder, zero_is_guest
-from loyalist.ingest.read import ROW, Source, duplicate_note
+from loyalist.ingest.read import ROW, Source, duplicate_note, units_row
 from loyalist.ingest.repairs import (
     continuation_lines,
     credit_documents,
@@ -104,8 +104,9 @@ OPEN_PAYMENT = r"^\s*(open|offen|ouvert|abiert|abert|apert|openstaand|otwart)[a-
 REPEATED_TOTAL_SHARE = 0.8
 MIN_ORDERS_FOR_TOTALS_CHECK = 3
 #: quarantine rules whose lines are no sale at all: no customer, order or value of their own
-#: (a header line repeated, a spreadsheet's totals row, an order's summary row)
-NOT_A_SALE_RULES = ("repeated_header", "totals_row", "order_summary")
+#: (a header line repeated, a units line under it, a spreadsheet's totals row, an order's
+#: summary row)
+NOT_A_SALE_RULES = ("repeated_header", "units_line", "totals_row", "order_summary")
 #: quarantine rules whose lines have no value to count: no sale at all, or the line's
 #: quantity or price cannot be read (its value is unknown); they are out of revenue_read and
 #: get no share of value in the report
@@ -309,6 +310,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
         WHEN __dup = 2 THEN 'exact_duplicate'
         WHEN __dup = 3 THEN 'repeated_line'
         WHEN __header THEN 'repeated_header'
+        WHEN {units_row(src)} THEN 'units_line'
         WHEN {is_totals_row(src)} THEN 'totals_row'
         WHEN NOT __found THEN 'order_not_found'
         WHEN __status_cancelled THEN 'cancelled_order'

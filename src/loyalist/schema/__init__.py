@@ -171,6 +171,10 @@ RULES: tuple[Rule, ...] = (
     Rule("repeated_header", "quarantine",
          "the file's header line again (exports joined one after another): column names, "
          "not a sale"),
+    Rule("units_line", "quarantine",
+         "a units line under the header: the line directly below the column names says what "
+         "each column holds (units such as 'pcs' or 'kg', currency codes such as 'EUR', types "
+         "such as '(text)' or '(date)') instead of values: no sale or record, no value"),
     Rule("totals_row", "quarantine",
          "a totals or summary row of the export ('Total', 'Summe', ... where an id belongs, "
          "and no order id, product id or date), or a line of a report's footer below the "
