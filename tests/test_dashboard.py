@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import io
 import json
 import re
@@ -504,6 +505,19 @@ def test_plan_form_errors_are_one_line(client: TestClient) -> None:
     page = follow(client, client.post("/app/plans", data={"budget": "100"},
                                       follow_redirects=False))
     assert "failed:" in message(page.text, "job") and "no store here" in message(page.text, "job")
+
+
+def test_the_quality_report_says_what_the_load_read_into_the_file(client: TestClient) -> None:
+    """The report's notes (a units line under the header here; a guessed encoding and how to
+    overrule it, decimal commas, ...) are on the page as the CLI and the API give them."""
+    login(client, WRITE)
+    units = LINES.replace("\n", "\n,,,,pcs,EUR\n", 1)
+    page = follow(client, client.post(
+        "/app/upload", files={"file": ("units.csv", units.encode())},
+        data={"table": "auto", "format": "auto"}, follow_redirects=False))
+    notes = re.search(r'<ul class="load-notes"[^>]*>(.*?)</ul>', page.text, re.S)
+    assert notes and "a units line under the header" in html.unescape(notes.group(1))
+    assert 'data-key="rows_quarantined">2<' in page.text  # the units line, the zero price
 
 
 def test_upload_shows_the_quality_report_then_a_scenario_goes_beside_it(
