@@ -34,6 +34,20 @@ def write_csv(path: Path, rows: list[dict[str, object]], **kw: object) -> Path:
     return path
 
 
+#: product names of a Hebrew till export (:func:`hebrew_till`)
+HEBREW_NAMES = ["חלב 3%", "לחם אחיד", "גבינה צהובה"]
+
+
+def hebrew_till(path: Path, prefix: str = "") -> Path:
+    """A Hebrew till export in Windows-1255, 12 lines (ids starting ``prefix``), whose few
+    short words read as plausibly in another script when the encoding is detected."""
+    lines = ["Receipt;Customer;Date;Product;Description;Qty;Price"] + [
+        f"{prefix}R{i};{prefix}C-{i % 3};0{1 + i % 9}.03.2024;{prefix}P{i % 3};"
+        f"{HEBREW_NAMES[i % 3]};2;3,50" for i in range(12)]
+    path.write_bytes("\r\n".join(lines).encode("cp1255"))
+    return path
+
+
 def line(order: str = "1001", product: str = "A", qty: object = 1, price: object = 2.5,
          customer: object = "c1", when: object = "2024-01-02 10:00:00", **extra: object
          ) -> dict[str, object]:

@@ -19,7 +19,7 @@ from typing import Any
 import httpx2 as httpx
 import pandas as pd
 import pytest
-from conftest import serve_subprocess
+from conftest import HEBREW_NAMES, hebrew_till, serve_subprocess
 from fastapi.testclient import TestClient
 
 from loyalist import pipeline
@@ -362,12 +362,8 @@ def test_upload_with_the_files_encoding_in_chromium(server: dict[str, Any], brow
     unknown name is one line on the page and writes nothing."""
     from loyalist.ingest.text import text_encoding
 
-    names = ["חלב 3%", "לחם אחיד", "גבינה צהובה"]
-    lines = ["Receipt;Customer;Date;Product;Description;Qty;Price"] + [
-        f"HEB-R{i};HEB-C{i % 3};0{1 + i % 9}.03.2024;HEB-P{i % 3};{names[i % 3]};2;3,50"
-        for i in range(12)]
-    path = tmp_path / "kupa.csv"
-    path.write_bytes("\r\n".join(lines).encode("cp1255"))
+    names = HEBREW_NAMES
+    path = hebrew_till(tmp_path / "kupa.csv", prefix="HEB-")
     assert text_encoding(path) != "cp1255"  # detection alone reads the names wrong
     api = httpx.Client(base_url=server["base"], timeout=60,
                        headers={"Authorization": f"Bearer {READ}"})

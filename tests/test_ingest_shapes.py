@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import LOADED_AT, line, write_csv
+from conftest import HEBREW_NAMES, LOADED_AT, hebrew_till, line, write_csv
 
 from loyalist.errors import DataError, ParameterError
 from loyalist.ingest import ingest_files
@@ -1244,12 +1244,8 @@ def test_encoding_given_over_the_detected_one(tmp_path: Path) -> None:
     line naming it, before the store is touched."""
     from loyalist.errors import ParameterError
 
-    names = ["חלב 3%", "לחם אחיד", "גבינה צהובה"]
-    lines = ["Receipt;Customer;Date;Product;Description;Qty;Price"] + [
-        f"R{i};C-{i % 3};0{1 + i % 9}.03.2024;P{i % 3};{names[i % 3]};2;3,50"
-        for i in range(12)]
-    path = tmp_path / "kupa.csv"
-    path.write_bytes("\r\n".join(lines).encode("cp1255"))
+    names = HEBREW_NAMES
+    path = hebrew_till(tmp_path / "kupa.csv")
     st, (rep,) = _ingest(tmp_path, [path])
     guessed = [a for a in rep["assumptions"] if a.startswith("the file is not UTF-8")]
     assert guessed and guessed[0].endswith(GUESSED)
