@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,20 @@ def daily_revenue(transactions: Path) -> pd.Series:
     t = pd.read_parquet(transactions, columns=["ordered_at", "quantity", "unit_price"])
     y = (t["quantity"] * t["unit_price"]).groupby(t["ordered_at"].dt.normalize()).sum()
     return y.asfreq("D", fill_value=0.0)
+
+
+def generated_revenue(scenarios: list[str], seeds: list[int], customers: int, months: int
+                      ) -> Iterator[tuple[str, int, pd.Series]]:
+    """``(scenario, seed, daily net revenue)`` of each generated store (in a temporary
+    folder, removed after)."""
+    from loyalist import pipeline
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for sc in scenarios:
+            for seed in seeds:
+                gen = pipeline.generate(sc, customers=customers, months=months, seed=seed,
+                                        out=Path(tmp) / f"{sc}_{seed}")
+                yield sc, seed, daily_revenue(gen["files"]["transactions"])
 
 
 def one(y: pd.Series, as_of: pd.Timestamp, months: int, horizon: int) -> dict:
@@ -75,37 +90,30 @@ def main() -> None:
                     help="coffee, seed 11, 800 customers, 18 months of history only")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
-    from loyalist import pipeline
-
     scenarios, seeds, lengths = args.scenarios, args.seeds, (12, 18, 24)
     customers = args.customers
     if args.quick:
         scenarios, seeds, lengths, customers = ["coffee"], [11], (18,), 800
     rows = []
     started, load0 = time.perf_counter(), os.getloadavg()
-    with tempfile.TemporaryDirectory() as tmp:
-        for sc in scenarios:
-            for seed in seeds:
-                gen = pipeline.generate(sc, customers=customers, months=36, seed=seed,
-                                        out=Path(tmp) / f"{sc}_{seed}")
-                y = daily_revenue(gen["files"]["transactions"])
-                for group, days in ORIGINS.items():
-                    for year in range(y.index[0].year + 1, y.index[-1].year + 1):
-                        for md in days:
-                            as_of = pd.Timestamp(f"{year}-{md}")
-                            if as_of + pd.Timedelta(days=args.horizon - 1) > y.index[-1]:
-                                continue
-                            for months in lengths:
-                                if as_of - pd.DateOffset(months=months) < y.index[0]:
-                                    continue
-                                r = {"scenario": sc, "seed": seed, "origin": str(as_of.date()),
-                                     "group": group, "months": months,
-                                     **one(y, as_of, months, args.horizon)}
-                                rows.append(r)
-                                print(f"{sc:12s} {seed:3d} {r['origin']} {months:2d} months "
-                                      f"{r['chosen']:15s} MASE {r['mase']:.3f} (naive "
-                                      f"{r['mase_naive']:.3f}) total {r['total_error']:+.1%} "
-                                      f"cov80 {r['coverage80']:.2f}", flush=True)
+    for sc, seed, y in generated_revenue(scenarios, seeds, customers, 36):
+        for group, days in ORIGINS.items():
+            for year in range(y.index[0].year + 1, y.index[-1].year + 1):
+                for md in days:
+                    as_of = pd.Timestamp(f"{year}-{md}")
+                    if as_of + pd.Timedelta(days=args.horizon - 1) > y.index[-1]:
+                        continue
+                    for months in lengths:
+                        if as_of - pd.DateOffset(months=months) < y.index[0]:
+                            continue
+                        r = {"scenario": sc, "seed": seed, "origin": str(as_of.date()),
+                             "group": group, "months": months,
+                             **one(y, as_of, months, args.horizon)}
+                        rows.append(r)
+                        print(f"{sc:12s} {seed:3d} {r['origin']} {months:2d} months "
+                              f"{r['chosen']:15s} MASE {r['mase']:.3f} (naive "
+                              f"{r['mase_naive']:.3f}) total {r['total_error']:+.1%} "
+                              f"cov80 {r['coverage80']:.2f}", flush=True)
     res = pd.DataFrame(rows)
     summary = []
     for (group, yearly), g in res.groupby(["group", "yearly"], sort=False):

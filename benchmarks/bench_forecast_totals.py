@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_forecast_seasons import daily_revenue
+from bench_forecast_seasons import generated_revenue
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -133,21 +133,14 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="coffee, seed 11, 800 customers")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
-    from loyalist import pipeline
-
     scenarios, seeds, customers = args.scenarios, args.seeds, args.customers
     if args.quick:
         scenarios, seeds, customers = ["coffee"], [11], 800
     rows: list[dict] = []
     started, load0 = time.perf_counter(), os.getloadavg()
-    with tempfile.TemporaryDirectory() as tmp:
-        for sc in scenarios:
-            for seed in seeds:
-                gen = pipeline.generate(sc, customers=customers, months=24, seed=seed,
-                                        out=Path(tmp) / f"{sc}_{seed}")
-                y = daily_revenue(gen["files"]["transactions"])
-                rows += [r | {"group": "generated"} for r in
-                         run_store(f"{sc} {seed}", y, pd.Series({"US": 1.0}), args.step)]
+    for sc, seed, y in generated_revenue(scenarios, seeds, customers, 24):
+        rows += [r | {"group": "generated"} for r in
+                 run_store(f"{sc} {seed}", y, pd.Series({"US": 1.0}), args.step)]
     if ONLINE_RETAIL.exists() and not args.quick:
         y, countries = online_retail()
         rows += [r | {"group": "Online Retail"} for r in
