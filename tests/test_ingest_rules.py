@@ -1039,6 +1039,21 @@ def test_a_units_line_under_the_header_is_no_sale(tmp_path: Path, head: str, uni
     assert reason.startswith("a units line under the header: ")
 
 
+def test_a_units_row_under_a_sheets_header_is_no_sale(tmp_path: Path) -> None:
+    """The same in a workbook: its row under the column names ('pcs', 'EUR') is a units
+    line, not a sale with an empty order id."""
+    rows = [r.split(",") for r in (UNITS_HEADER + ",,,,pcs,EUR,EUR\n" + UNITS_SALES).split()]
+    f = tmp_path / "units.xlsx"
+    pd.DataFrame(rows[1:], columns=rows[0]).replace("", None).to_excel(f, index=False)
+    st = Store(tmp_path / "s.duckdb")
+    rep = ingest_files(st, [f], loaded_at=LOADED_AT)[0]
+    assert {k: v for k, v in rep["rules"].items() if v} == {"units_line": 1}
+    assert (rep["rows_read"], rep["rows_loaded"], rep["revenue_loaded"]) == (3, 2, 11.0)
+    assert any(a.startswith("the row of sheet 'Sheet1', directly under the column names, says "
+                            "what the columns hold ('pcs', 'EUR', 'EUR')")
+               for a in rep["assumptions"])
+
+
 def test_a_first_row_without_order_id_is_still_data(tmp_path: Path) -> None:
     """A first data row that merely lacks its order id (its other cells are values) is no
     units line: it keeps the true reason, 'order id is empty'."""

@@ -93,6 +93,13 @@ def units_row(src: Source) -> str:
     return f"{ROW} = 1" if src.units else "FALSE"
 
 
+def units_note(where: str, units: Sequence[str]) -> str:
+    """The load's note on a units line under the header (``where``: 'line 2', ...)."""
+    return (f"{where}, directly under the column names, says what the columns hold "
+            f"({', '.join(repr(u[:20]) for u in units[:6])}), not values: a units line under "
+            "the header, quarantined (rule units_line)")
+
+
 def file_hash(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -197,7 +204,7 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
         elif kind == "arrow":  # Feather / Arrow IPC file (pandas' to_feather, R's arrow)
             _register_arrow(con, path, view)
         elif kind == "excel":
-            notes, sheets, raw_names = _register_excel(con, path, view)
+            notes, sheets, raw_names, units = _register_excel(con, path, view)
         elif kind == "json":  # an array of records, or one record per line
             notes = _register_json(con, view, p)
         else:
@@ -440,9 +447,7 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
     units = [] if layout.headerless else units_line(
         header_cells(path, enc, skip + 1, layout.spaces))
     if units:
-        notes.append(f"line {skip + 2}, directly under the column names, says what the columns "
-                     f"hold ({', '.join(repr(u[:20]) for u in units[:6])}), not values: a "
-                     "units line under the header, quarantined (rule units_line)")
+        notes.append(units_note(f"line {skip + 2}", units))
     footer = [] if layout.spaces else footer_lines(path, enc, layout.delimiter, layout.columns)
     if footer:
         shown = ", ".join(repr(f[:60]) for f in footer)
@@ -702,14 +707,20 @@ def _register_frame(con: duckdb.DuckDBPyConnection, frame: Any, view: str) -> No
 
 
 def _register_excel(con: duckdb.DuckDBPyConnection, path: Path, view: str
-                    ) -> tuple[tuple[str, ...], list[Sheets], list[str] | None]:
+                    ) -> tuple[tuple[str, ...], list[Sheets], list[str] | None, tuple[str, ...]]:
     """Register a workbook's data as ``view``: the first non-empty sheet, followed by every
     later sheet with the same columns (Online Retail II ships one year per sheet). Sheets with
     other columns are registered as ``{view}_s1``, ... for :func:`open_sources`, returned as
     (view, sheet names, rows, header as written); the returned notes say what was combined.
-    Also returns the first group's header as written (None: no column looks repeated)."""
+    Also returns the first group's header as written (None: no column looks repeated) and the
+    filled cells of its first row when that is a units line under the header
+    (:func:`~loyalist.ingest.text.units_line`; the other groups' are not looked at)."""
     groups, notes = _excel_groups(path)
     (same, frame, raw), *others = groups
+    units = tuple(units_line(["" if v is None else str(v) for v in frame.row(0)])
+                  if frame.height else [])
+    if units:
+        notes.append(units_note(f"the row of sheet {same[0]!r}", units))
     _register_frame(con, frame, view)
     sheets = []
     for k, (names, other, other_raw) in enumerate(others, start=1):
@@ -718,5 +729,5 @@ def _register_excel(con: duckdb.DuckDBPyConnection, path: Path, view: str
     if len(same) > 1:
         notes.append(f"workbook sheets {', '.join(repr(n) for n in same)} have the same columns"
                      " and were loaded one after the other (row numbers run on across them)")
-    return tuple(notes), sheets, raw
+    return tuple(notes), sheets, raw, units
 
