@@ -190,6 +190,10 @@ def test_forecast_in_a_closed_season_is_zero() -> None:
     fc = RevenueForecaster(horizon=30, models=("seasonal_naive",)).fit(
         {"total": y}, as_of=pd.Timestamp("2025-06-01"))
     assert (fc.predict()[["mean", "hi95"]] == 0).all().all()
+    # a horizon shorter than every total (a young shop's longest that fits): no totals
+    short = RevenueForecaster(horizon=5, models=("seasonal_naive",)).fit(
+        {"total": y}, as_of=pd.Timestamp("2025-06-01"))
+    assert len(short.predict()) == 5 and short.predict_totals().empty
     # A shop that stopped selling (no closed season) is still refused.
     gone = _series(400).reindex(pd.date_range("2023-01-02", periods=700), fill_value=0.0)
     with pytest.raises(DataError, match="last sale is 301 days before as_of"):

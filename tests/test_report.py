@@ -458,7 +458,7 @@ def test_forecast_vs_naive_is_one_rounding_of_one_ratio(monkeypatch: pytest.Monk
     assert mase_vs_naive(bt, "total", "theta") is None
     metrics = {"mase": 0.7415, "mape": 0.1, "coverage80": 0.8, "coverage95": 0.95}
     res = {"as_of": "2026-01-01", "horizon": 14, "holidays": None, "origins": ["2025-11-01"],
-           "skipped": {}, "files": {"backtest": str(tmp_path / "backtest.csv")},
+           "skipped": {}, "files": {"backtest": str(tmp_path / "backtest.csv")}, "totals": [],
            "series": {"total": {"model": "ets", "mase_vs_seasonal_naive": ratio,
                                 "calendar": {"notes": []}, "notes": [],
                                 "backtest": {"ets": metrics,

@@ -309,7 +309,8 @@ class RevenueForecaster:
             [{"series": name, "model": model, "days": n, "mean": mean,
               **{f"{side}{lv}": b[lv][i] for lv in LEVELS for i, side in enumerate(("lo", "hi"))}}
              for name, model in self.chosen_.items()
-             for n, (mean, b) in totals[model][name].items()], columns=TOTALS_COLUMNS
+             for n, (mean, b) in totals.get(model, {}).get(name, {}).items()],
+            columns=TOTALS_COLUMNS
         ).astype({"series": object, "model": object, "days": "int64",
                   **{c: float for c in TOTALS_COLUMNS[3:]}})
 
