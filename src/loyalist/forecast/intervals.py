@@ -23,7 +23,7 @@ sub-window, whose overlapping scores are not independent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -51,32 +51,34 @@ def _scale(f: np.ndarray, level: float) -> np.ndarray:
     return np.maximum(np.abs(f), SCALE_FLOOR * abs(lv)) + 1e-12
 
 
+def _windows(prior: Sequence[Round], target: Round, model: str, name: str, n_cal: int
+             ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, float]]:
+    """``(forecast, actual, open, level)`` of ``model``'s ``n_cal`` latest earlier windows of
+    series ``name``: ``open`` its days open by both the window's calendar and the target's."""
+    cal = target.calendars[name]
+    for r in [r for r in prior if name in r.forecasts.get(model, {})][-n_cal:]:
+        yield (r.forecasts[model][name], r.actual[name], ~r.closed[name] & ~r.closed_by(cal),
+               r.level[name])
+
+
 def _scores(prior: Sequence[Round], target: Round, model: str, name: str, n_cal: int
             ) -> np.ndarray:
-    prior = [r for r in prior if name in r.forecasts.get(model, {})][-n_cal:]
-    cal = target.calendars[name]
     out = []
-    for r in prior:
-        f = r.forecasts[model][name]
-        y = r.actual[name]
-        keep = np.isfinite(y) & np.isfinite(f) & ~r.closed[name] & ~r.closed_by(cal)
+    for f, y, is_open, level in _windows(prior, target, model, name, n_cal):
+        keep = np.isfinite(y) & np.isfinite(f) & is_open
         if keep.any():
-            out.append(np.abs(y[keep] - f[keep]) / _scale(f[keep], r.level[name]))
+            out.append(np.abs(y[keep] - f[keep]) / _scale(f[keep], level))
     return np.concatenate(out) if out else np.zeros(0)
 
 
 def _total_scores(prior: Sequence[Round], target: Round, model: str, name: str, n_cal: int,
                   n: int) -> np.ndarray:
     """One score per earlier window: the relative error of its first ``n`` days' total."""
-    prior = [r for r in prior if name in r.forecasts.get(model, {})][-n_cal:]
-    cal = target.calendars[name]
     out = []
-    for r in prior:
-        f, y = r.forecasts[model][name][:n], r.actual[name][:n]
-        keep = (~r.closed[name] & ~r.closed_by(cal))[:n]
+    for f, y, is_open, level in _windows(prior, target, model, name, n_cal):
+        f, y, keep = f[:n], y[:n], is_open[:n]
         if keep.any() and np.isfinite(y[keep]).all() and np.isfinite(f[keep]).all():
-            s = _scale(f[keep], r.level[name]).sum()
-            out.append(abs(y[keep].sum() - f[keep].sum()) / s)
+            out.append(abs(y[keep].sum() - f[keep].sum()) / _scale(f[keep], level).sum())
     return np.asarray(out, dtype=float)
 
 
