@@ -21,11 +21,9 @@ import argparse
 import json
 import os
 import platform
-import statistics
-import time
 from pathlib import Path
-from typing import Any
 
+from bench_clv import timed
 from fastapi.testclient import TestClient
 
 import loyalist
@@ -44,15 +42,6 @@ def build_store(work: Path, rebuild: bool) -> Path:
     if rebuild or not store.exists():
         pipeline.demo(work / "out")
     return store
-
-
-def timed(fn: Any, n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
 
 
 def main() -> None:
@@ -74,9 +63,9 @@ def main() -> None:
         get()  # the first read of the store: not counted
         gate = app.state.gate
         view = views.page(gate)
-        page = timed(get, a.requests)
-        charts = timed(lambda: views.figures(view), a.requests)
-    ms = {k: 1000 * statistics.median(v) for k, v in (("page", page), ("charts", charts))}
+        page, _, _ = timed(get, a.requests)
+        charts, _, _ = timed(lambda: views.figures(view), a.requests)
+    ms = {"page": 1000 * page, "charts": 1000 * charts}
     ms["page_with_charts_per_request"] = ms["page"] + ms["charts"]
     res = {"loyalist": loyalist.__version__, "machine": platform.platform(),
            "cores": os.cpu_count(), "requests": a.requests, "median_ms": ms,

@@ -27,29 +27,18 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy
+from bench_clv import timed
 
 import loyalist
 from loyalist.promote import Problem, greedy_baseline, sensitivity, solve, synthetic_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-def timed(fn: Callable[[], Any], trials: int) -> tuple[float, list[float], Any]:
-    """Median wall time of ``trials`` calls (and all times, and the last result)."""
-    times = []
-    out = None
-    for _ in range(trials):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), times, out
 
 
 def summary(s: Any) -> dict[str, Any]:
