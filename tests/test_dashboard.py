@@ -1100,3 +1100,167 @@ def test_quality_card_shows_a_load_whose_every_row_was_quarantined(tmp_path: Pat
         got = list(csv.DictReader(io.StringIO(c.get("/app/quality/quarantine.csv").text)))
         assert [(x["rule"], x["raw_rule"]) for x in got] == [("non_positive_price", "x"),
                                                              ("non_positive_price", "y")]
+
+
+# --- unloading a load ---------------------------------------------------------------------
+#: a second till export: two more lines (orders the first does not have), one at price 0
+MORE_LINES = ("customer_id,order_id,ordered_at,product_id,quantity,unit_price\n"
+              "C3,O-9,2025-12-05 10:00:00,P1,1,20.0\n"
+              "C3,O-9,2025-12-05 10:00:00,P2,2,5.5\n"
+              "C4,O-10,2025-12-06 10:00:00,P2,1,0\n")
+
+
+def two_loads(folder: Path) -> Path:
+    """A store with two till exports loaded: load 1 ``lines.csv`` (3 lines kept, 1
+    quarantined), load 2 ``more.csv`` (2 kept, 1 quarantined)."""
+    store = folder / "shop.duckdb"
+    (folder / "lines.csv").write_text(LINES)
+    (folder / "more.csv").write_text(MORE_LINES)
+    pipeline.ingest(store, [folder / "lines.csv"])
+    pipeline.ingest(store, [folder / "more.csv"])
+    return store
+
+
+def quality_rows(html_text: str) -> list[tuple[str, str]]:
+    """(load id, rows loaded) of each row of the data quality table."""
+    return re.findall(r'<tr data-load="(\d+)">.*?data-col="rows_loaded" data-value="(\d+)"',
+                      html_text, re.S)
+
+
+@needs_chromium
+@browser_group
+def test_unload_a_load_in_chromium(tmp_path: Path, browser: Any) -> None:
+    """The quality table's “Unload” asks first (naming the load and its file): dismissed,
+    nothing happens; the first load cannot go alone (the later one was checked against it):
+    the page says so and offers both together; accepted on the later load, it is gone from
+    the table and the counts, the first load is as it was."""
+    store = two_loads(tmp_path)
+    with serve_subprocess(store, tmp_path, {"LOYALIST_API_KEYS": KEYS}) as srv:
+        base = srv["base"]
+        context = browser.new_context(viewport={"width": 1360, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        errors = watch_console(page)
+        asked: list[str] = []
+        sign_in(page, base, WRITE)
+        assert page.locator("#quality-loads tbody tr").count() == 2
+        assert "5 transaction lines loaded" in page.inner_text("#no-scores-state")
+        assert page.get_attribute("#quality-summary", "data-loaded") == "5"
+        assert "“Unload” button" in page.inner_text("#encoding-hint")
+
+        page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+        page.click("#unload-2")
+        assert asked == ["Remove load 2 (more.csv) and every row it wrote?"]
+        page.wait_for_timeout(300)  # a dismissed confirm submits nothing
+        assert page.url == f"{base}/app" and page.locator("#job").count() == 0
+        assert bare(store, "SELECT count(*) AS n FROM transactions")["n"].iloc[0] == 5
+
+        page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
+        page.click("#unload-1")
+        page.wait_for_selector("#job[data-status=failed]")
+        assert "cannot be removed alone" in page.inner_text("#job")
+        assert "unload loads 2, 1 (the button “Unload loads 2, 1” below)" in \
+            page.inner_text("#job")
+        assert page.inner_text("#unload-together-1") == "Unload loads 2, 1"
+        assert bare(store, "SELECT count(*) AS n FROM transactions")["n"].iloc[0] == 5
+
+        page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
+        page.click("#unload-2")
+        page.wait_for_selector("#job[data-status=done]")
+        shot(page, "13-unloaded")
+        assert asked[-1] == "Remove load 2 (more.csv) and every row it wrote?"
+        assert "Removed load 2 (more.csv, transactions)" in page.inner_text("#unloaded")
+        removed = {x.get_attribute("data-table"): int(x.get_attribute("data-rows"))
+                   for x in page.locator("#unloaded span[data-table]").all()}
+        assert removed == {"transactions": 2, "quarantine": 1}
+        # the page is read again, not from before the unload
+        assert [r.get_attribute("data-load") for r in
+                page.locator("#quality-loads tbody tr").all()] == ["1"]
+        row = page.locator("#quality-loads tr[data-load='1']")
+        assert [row.locator(f"td[data-col={c}]").get_attribute("data-value")
+                for c in ("rows_read", "rows_loaded", "rows_quarantined")] == ["4", "3", "1"]
+        assert [page.get_attribute("#quality-summary", f"data-{k}")
+                for k in ("read", "loaded", "quarantined")] == ["4", "3", "1"]
+        assert "3 transaction lines loaded" in page.inner_text("#no-scores-state")
+        assert bare(store, "SELECT DISTINCT order_id FROM transactions ORDER BY 1"
+                    )["order_id"].tolist() == ["O-1", "O-3"]
+        assert errors == [], errors
+        context.close()
+
+
+def test_unload_is_refused_to_a_read_key_and_a_bad_id(tmp_path: Path) -> None:
+    """A read key sees no “Unload” and its POST is refused; a non-numeric id is one line on
+    the page, an unknown one fails in one line naming the table that lists them; a form from
+    another site is refused. None of them changes the store."""
+    store = two_loads(tmp_path)
+    before = bare(store, "SELECT load_id, status FROM loads ORDER BY 1")
+    app = create_app(Settings(store=store, api_keys=KEYS))  # type: ignore[arg-type]
+    with TestClient(app, base_url="http://testserver") as c:
+        login(c, READ)
+        page = c.get("/app").text
+        assert len(quality_rows(page)) == 2 and "/app/unload" not in page
+        r = c.post("/app/unload", data={"load_id": "2"})
+        assert r.status_code == 403 and "may only read" in message(r.text)
+        c.post("/app/logout")
+        login(c, WRITE)
+        assert 'id="unload-1"' in c.get("/app").text
+        for bad in ("two", "", "2;1", "-1"):
+            r = c.post("/app/unload", data={"load_id": bad})
+            assert r.status_code == 422 and message(r.text) == (
+                f"load_id: {bad!r} is not a load id (a whole number such as 3, or several "
+                "separated by commas); the data quality table lists the loads"), bad
+        r = c.post("/app/unload", data={"load_id": "2"},
+                   headers={"Origin": "https://evil.example"})
+        assert r.status_code == 403 and "another site" in message(r.text)
+        page = follow(c, c.post("/app/unload", data={"load_id": "9"}, follow_redirects=False))
+        assert message(page.text, "job") == (
+            "Removing load 9 failed: there is no load 9 in the store (loads 1 to 2); the data "
+            "quality table lists them")
+        assert "Traceback" not in page.text
+        assert [x for x in quality_rows(page.text)] == [("1", "3"), ("2", "2")]
+    after = bare(store, "SELECT load_id, status FROM loads ORDER BY 1")
+    assert after.equals(before) and list(after["status"]) == ["loaded", "loaded"]
+    assert bare(store, "SELECT count(*) AS n FROM transactions")["n"].iloc[0] == 5
+
+
+def test_unload_a_corrected_exports_earlier_load_and_see_the_stale_scores(
+        client: TestClient) -> None:
+    """An upload that corrects lines of an earlier one says how to replace it, with the button
+    that unloads both; pressed, both are gone, and the note names the scores computed before
+    as stale, with the dashboard's buttons that make them again (not CLI commands)."""
+    login(client, WRITE)
+    follow(client, client.post("/app/upload", files={"file": ("export.csv", LINES.encode())},
+                               follow_redirects=False))
+    corrected = LINES.replace("P2,2,5.5", "P2,3,5.5")
+    page = follow(client, client.post(
+        "/app/upload", files={"file": ("corrected.csv", corrected.encode())},
+        follow_redirects=False)).text
+    notes = html.unescape(re.search(r'<ul class="load-notes"[^>]*>(.*?)</ul>', page, re.S)
+                          .group(1))
+    assert "unload loads 2, 1 (the button “Unload loads 2, 1” below)" in notes
+    assert "loyalist unload" not in notes and "loyalist loads" not in notes
+    assert 'data-confirm="Remove loads 2 (corrected.csv), 1 (export.csv) and every row they ' \
+           'wrote?"' in page
+    gate = client.app.state.gate  # type: ignore[attr-defined]
+    with gate.write() as path, Store(path) as st:  # scores made before the unload
+        st.write_frame("scores", pd.DataFrame({
+            "customer_id": ["C1", "C2"], "rfm_segment": ["Champions", "Lost"],
+            "as_of": pd.Timestamp("2025-12-04")}))
+    before = client.get("/app").text
+    # the corrected file's one changed line is loaded, its three others quarantined
+    assert quality_rows(before) == [("1", "3"), ("2", "1")]
+    assert 'data-loaded="4" data-quarantined="4"' in before
+    page = follow(client, client.post("/app/unload", data={"load_id": "2,1"},
+                                      follow_redirects=False)).text
+    text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page)))
+    assert "Removed load 1 (export.csv, transactions), load 2 (corrected.csv, transactions) " \
+           "and every row they wrote: quarantine 4 rows, transactions 4 rows." in text
+    notes = [html.unescape(x) for x in re.findall(r'<p class="msg warn unload-note">(.*?)</p>',
+                                                   page, re.S)]
+    assert notes == [
+        "Computed before the removal and still counting its rows: customer scores; make them "
+        "again with “Train customer models”, “Make a new revenue forecast” and “Make a "
+        "promotion plan” (recommendations and products bought together: `loyalist run "
+        f"--store {gate.path}`)."], notes
+    assert quality_rows(page) == [] and 'data-loaded="0"' in page
+    assert 'id="empty-state"' in page  # the page read after the unload, not before

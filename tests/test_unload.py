@@ -16,6 +16,7 @@ from loyalist.errors import ParameterError
 from loyalist.features import customer_features, orders
 from loyalist.ingest import ingest_files
 from loyalist.ingest.unload import list_loads, unload
+from loyalist.report.data import loads_and_rules
 from loyalist.store import Store
 
 AS_OF = pd.Timestamp("2024-04-01")
@@ -53,6 +54,11 @@ def test_removing_the_latest_load_leaves_the_store_as_before_it(tmp_path: Path) 
         assert orders.is_fresh(st.con)  # the per-order table follows, and matches the lines
         pd.testing.assert_frame_equal(customer_features(st, AS_OF), feats)
         assert [x["status"] for x in list_loads(st.con)] == ["loaded", "unloaded"]
+        # the report's (and dashboard's) data quality counts only the loads still in the store
+        loads, rules = loads_and_rules(st)
+        assert loads["load_id"].tolist() == [1] and loads["rows_loaded"].sum() == before[
+            "transactions"]
+        assert "already_loaded" not in set(rules["rule"])  # FEB's re-sent line went with it
         # the same file can be loaded again, and gives what it gave the first time
         again = _ingest(st, feb)
         assert (again["status"], again["rows_loaded"], again["rules"]) == (

@@ -180,9 +180,12 @@ def unload_message(msg: str) -> str:
                   "`loyalist run` on the server (POST /plans for a plan)", msg)
 
 
-def unload(gate: StoreGate, ids: list[str]) -> dict[str, Any]:
-    """Remove loads and every row they wrote (``loyalist unload --json``)."""
-    with _reworded(unload_message), gate.write() as store:
+def unload(gate: StoreGate, ids: list[str],
+           reword: Callable[[str], str] = unload_message) -> dict[str, Any]:
+    """Remove loads and every row they wrote (``loyalist unload --json``); its errors and
+    notes pass through ``reword`` (the API's requests for the CLI's commands; the dashboard
+    gives its buttons)."""
+    with _reworded(reword), gate.write() as store:
         res = pipeline.unload(store, ids)
-    res["notes"] = [unload_message(n) for n in res["notes"]]
+    res["notes"] = [reword(n) for n in res["notes"]]
     return json_safe(res)  # type: ignore[no-any-return]

@@ -1,7 +1,7 @@
-"""What the dashboard's buttons do, each a :class:`~loyalist.dashboard.jobs.Job`'s work: a plan
-and an upload go through :mod:`loyalist.api.writes` (exactly ``POST /plans`` and
-``POST /ingest``); training and the sample scenarios call :mod:`loyalist.pipeline` as
-``loyalist train`` and ``loyalist demo`` do.
+"""What the dashboard's buttons do, each a :class:`~loyalist.dashboard.jobs.Job`'s work: a plan,
+an upload and an unload go through :mod:`loyalist.api.writes` (exactly ``POST /plans``,
+``POST /ingest`` and ``DELETE /loads``); training and the sample scenarios call
+:mod:`loyalist.pipeline` as ``loyalist train`` and ``loyalist demo`` do.
 
 **Loading a sample scenario.** A store is one DuckDB file and a scenario is a whole merchant,
 so it is never mixed into other data. The scenario is generated, ingested (same quality
@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -35,6 +36,7 @@ from fastapi import FastAPI
 from loyalist import pipeline
 from loyalist.api import writes
 from loyalist.api.models import PlanRequest
+from loyalist.api.reads import file_name
 from loyalist.api.storegate import StoreGate
 from loyalist.dashboard import storefiles
 from loyalist.dashboard.jobs import Job, Work
@@ -94,8 +96,54 @@ def upload(app: FastAPI, path: Path, filename: str, *, table: str, fmt: str,
                                         mapping=None, encoding=encoding)
         finally:
             shutil.rmtree(path.parent, ignore_errors=True)
+        for r in reports:  # a corrected export's note says how to unload the earlier one
+            r["assumptions"] = [unload_text(a) for a in r.get("assumptions", [])]
         return {"reports": reports}
     return work
+
+
+def unload(app: FastAPI, ids: list[str]) -> Work:
+    """Remove loads and every row they wrote, exactly as ``DELETE /loads`` does; errors and
+    notes name the dashboard's buttons (:func:`unload_text`)."""
+    def work(job: Job) -> dict[str, Any]:
+        job.say("waiting for the store")
+        res = writes.unload(app.state.gate, ids, reword=unload_text)
+        for x in res["unloaded"]:  # named as the data quality table names them
+            x["file"] = file_name(x["file"])
+        return res
+    return work
+
+
+#: a button :func:`unload_text` names, e.g. “Unload loads 5, 4”: :func:`unload_buttons` finds it
+UNLOAD_BUTTON = re.compile(r"“Unload loads? ([0-9]+(?:, [0-9]+)*)”")
+
+
+def unload_text(msg: str) -> str:
+    """An unload's or a load's message as the dashboard's: for the CLI's ``loyalist unload``
+    the button that does it (shown below the message, :func:`unload_buttons`), for
+    ``loyalist loads`` the data quality table, for ``loyalist run`` the buttons that make
+    scores, forecast and plans again."""
+    def button(m: re.Match[str]) -> str:
+        what = loads_named(m.group(1).split())
+        return f"unload {what} (the button “Unload {what}” below)"
+
+    msg = re.sub(r"(?:run )?`loyalist unload ([0-9 ]+)`", button, msg)
+    msg = msg.replace("`loyalist loads`", "the data quality table")
+    return re.sub(r"`loyalist run --store ([^`]*)` \(or train, recommend, forecast, plan\)",
+                  r"“Train customer models”, “Make a new revenue forecast” and "
+                  r"“Make a promotion plan” (recommendations and products bought together: "
+                  r"`loyalist run --store \1`)", msg)
+
+
+def loads_named(ids: list[str]) -> str:
+    """``load 3``, ``loads 5, 4``."""
+    return f"load{'s' if len(ids) > 1 else ''} {', '.join(ids)}"
+
+
+def unload_buttons(texts: list[str]) -> list[list[str]]:
+    """The ids of each unload button :func:`unload_text` named in ``texts``, once each."""
+    found = [m.group(1).split(", ") for x in texts for m in UNLOAD_BUTTON.finditer(x)]
+    return [ids for i, ids in enumerate(found) if ids not in found[:i]]
 
 
 def load_scenario(app: FastAPI, scenario: str, *, customers: int | None, months: int,

@@ -55,6 +55,8 @@ SCENARIOS = ("fashion", "coffee", "electronics")
 ENCODINGS = {"utf-8": "UTF-8", **ENCODING_NAMES}
 PERIODS = (7, 14, 30, 60, 90)
 ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+#: the unload form's ``load_id``: an id, or several separated by commas (``DELETE /loads``'s)
+LOAD_IDS = re.compile(r"^[0-9]{1,18}(,[0-9]{1,18}){0,99}$")
 #: scenario size limits accepted from the form (the generator's own defaults when blank)
 MAX_CUSTOMERS, MAX_MONTHS = 20_000, 36
 #: the smallest scenario the customer models can be trained on. They hold out the last 90-day
@@ -129,7 +131,8 @@ def _env() -> jinja2.Environment:
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters.update(num=_num, pct=_pct, label=_label, sentence=_sentence, day=_day,
-                       plain=_plain, gap=gap_text, vs_baseline=vs_baseline)
+                       plain=_plain, gap=gap_text, vs_baseline=vs_baseline,
+                       unload_confirm=lambda x: _confirm([(x["load_id"], x["file"])]))
     return env
 
 
@@ -233,13 +236,15 @@ def _index(request: Request, key: ApiKey, *, plan_id: str | None = None,
                            "goals": GOALS, "charts": {}, "stores": None,
                            "min_months": MIN_MONTHS, "max_months": MAX_MONTHS,
                            "min_customers": MIN_CUSTOMERS, "max_customers": MAX_CUSTOMERS,
-                           "quality_labels": QUALITY_LABELS}
+                           "quality_labels": QUALITY_LABELS, "unload_buttons": []}
     if running is None:
         view = views.page(gate, plan_id=plan_id, customer_id=customer_id)
         ctx["view"] = view
         ctx["stores"] = dash.store_files.listing(gate)
         ctx["form"] = _plan_form(view, ctx["scenario"])
         ctx["charts"] = dict(view["charts"])
+        if key.scope == "write":
+            ctx["unload_buttons"] = _unload_buttons(shown, view)
         if view["forecast"] is not None:
             ctx["charts"]["forecast"] = view["forecast"]["figure"]
         if view["plan_missing"] and status == 200:
@@ -479,6 +484,49 @@ async def upload(request: Request) -> Response:
                           encoding=encoding)
     return await _off_loop(_start, request, key, "upload", f"loading {name}", work,
                            refused=lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
+@router.post("/unload")
+async def unload(request: Request) -> Response:
+    return await _off_loop(_unload, request, await _fields(request))
+
+
+def _unload(request: Request, fields: dict[str, list[str]]) -> Response:
+    """Remove a load and every row it wrote (the data quality table's “Unload”), or several
+    together (the button an unload that cannot go alone offers), as ``DELETE /loads``."""
+    key = _writer(request)
+    if not isinstance(key, ApiKey):
+        return key
+    raw = _one(fields, "load_id")
+    if not LOAD_IDS.match(raw):
+        return _index(request, key, status=422, error=(
+            f"load_id: {raw[:30]!r} is not a load id (a whole number such as 3, or several "
+            "separated by commas); the data quality table lists the loads"))
+    ids = raw.split(",")
+    return _start(request, key, "unload", f"removing {actions.loads_named(ids)}",
+                  actions.unload(request.app, ids))
+
+
+def _unload_buttons(job: Job | None, view: dict[str, Any]) -> list[dict[str, str]]:
+    """The unload buttons the job's message or quality report names
+    (:func:`~loyalist.dashboard.actions.unload_text`): the ids, the label and the
+    confirmation naming each load's file."""
+    if job is None:
+        return []
+    texts = [job.error or ""] + [a for r in job.result.get("reports") or []
+                                 for a in r.get("assumptions") or []]
+    files = {str(x["load_id"]): x["file"] for x in (view["quality"] or {}).get("loads", [])}
+    return [{"ids": ",".join(ids), "label": f"Unload {actions.loads_named(ids)}",
+             "confirm": _confirm([(i, files.get(i)) for i in ids])}
+            for ids in actions.unload_buttons(texts)]
+
+
+def _confirm(loads: list[tuple[Any, Any]]) -> str:
+    """What an unload button asks before it removes ``loads`` ((id, file) pairs): “Remove
+    load 3 (sales.csv) and every row it wrote?”"""
+    named = [f"{i} ({file or 'no file'})" for i, file in loads]
+    they = "they" if len(loads) > 1 else "it"
+    return f"Remove {actions.loads_named(named)} and every row {they} wrote?"
 
 
 # --- small endpoints ----------------------------------------------------------------------

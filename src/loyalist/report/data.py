@@ -20,6 +20,7 @@ import pandas as pd
 
 from loyalist import schema as s
 from loyalist.evaluation.runs import TRAIN_RUN, stored_run
+from loyalist.ingest.unload import UNLOADED
 from loyalist.names import REPORT_SECTIONS
 from loyalist.store import Store, currency
 
@@ -184,13 +185,14 @@ def quality(st: Store, as_of: pd.Timestamp | None = None) -> dict[str, Any]:
 def loads_and_rules(st: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The store's loads (file, table, rows read, loaded and quarantined; empty without a
     load log) and the rows per (table, rule) of :func:`_rules`. The report's data quality
-    section and the dashboard's both read them here."""
+    section and the dashboard's both read them here. A removed load (``loyalist unload``)
+    is left out: the store no longer holds its rows, so they count nowhere."""
     if not st.has_rows(s.T_LOADS):
         return pd.DataFrame(), pd.DataFrame(
             columns=["table", "rule", "action", "rows", "share_rows", "reason"])
     loads = st.query(f"""SELECT load_id, tbl AS "table", file, format, loaded_at, status,
                                 rows_read, rows_loaded, rows_quarantined, rules
-                         FROM {s.T_LOADS} ORDER BY load_id""")
+                         FROM {s.T_LOADS} WHERE status <> ? ORDER BY load_id""", [UNLOADED])
     return loads.drop(columns="rules"), _rules(st, loads)
 
 

@@ -1,5 +1,6 @@
 /* Loyalist dashboard: the little the pages need beyond plain HTML forms.
    - keep the budget slider and number input in step;
+   - ask before a form that removes data (data-confirm) is submitted;
    - show a running state as soon as a form is submitted;
    - follow a running background job, then go to its result;
    - draw the Plotly charts from the figures the server put in data-figure. */
@@ -15,6 +16,19 @@ function syncBudget() {
     if (!Number.isFinite(v) || v < 0) return;
     if (v > Number(slider.max)) slider.max = String(Math.ceil(v * 2));
     slider.value = String(v);
+  });
+}
+
+function confirmOnSubmit() {
+  // registered before runningOnSubmit: a cancelled confirm stops the submit and its running
+  // state; the server checks everything itself (a form without script just submits)
+  document.querySelectorAll("form[data-confirm]").forEach((form) => {
+    form.addEventListener("submit", (e) => {
+      if (!window.confirm(form.dataset.confirm)) {
+        e.preventDefault();
+        e.stopImmediatePropagation();
+      }
+    });
   });
 }
 
@@ -78,6 +92,7 @@ function drawCharts() {
 
 document.addEventListener("DOMContentLoaded", () => {
   syncBudget();
+  confirmOnSubmit();
   runningOnSubmit();
   followJob();
   drawCharts();
