@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 
@@ -45,8 +45,19 @@ GUESSED = "; if its names look garbled, give its encoding with --encoding, e.g. 
 
 ROW = "__row"
 
-#: a workbook's other sheet group: (view, sheet names, rows, header as written or None)
-Sheets = tuple[str, list[str], int, "list[str] | None"]
+
+class Sheets(NamedTuple):
+    """A workbook's other sheet group, registered as a view of its own."""
+
+    view: str
+    names: list[str]
+    rows: int
+    #: the header as written (None: no column looks repeated)
+    raw: list[str] | None
+    #: the filled cells of its first row when that is a units line (:func:`_sheet_units`)
+    units: tuple[str, ...]
+    #: the note saying so
+    notes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -153,14 +164,15 @@ def open_sources(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch:
     read."""
     first, sheets = _open(con, path, view, scratch)
     out = [first]
-    for name, names, rows, raw in sheets:
-        desc = con.execute(f"DESCRIBE {name}").fetchall()
+    for group in sheets:
+        desc = con.execute(f"DESCRIBE {group.view}").fetchall()
         headers = tuple(d[0] for d in desc if d[0] != ROW)
         out.append(Source(
-            path=path, kind="excel", view=name, headers=headers,
-            types={d[0]: d[1] for d in desc}, rows=rows,
-            sha256=first.sha256 + ":" + names[0], sheets=tuple(names),
-            duplicates=_duplicates(headers, raw), empty=_empty_columns(con, name, headers)))
+            path=path, kind="excel", view=group.view, headers=headers,
+            types={d[0]: d[1] for d in desc}, rows=group.rows,
+            sha256=first.sha256 + ":" + group.names[0], sheets=tuple(group.names),
+            notes=group.notes, duplicates=_duplicates(headers, group.raw),
+            empty=_empty_columns(con, group.view, headers), units=group.units))
     return out
 
 
@@ -706,26 +718,33 @@ def _register_frame(con: duckdb.DuckDBPyConnection, frame: Any, view: str) -> No
     con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {tmp}")
 
 
+def _sheet_units(frame: Any, sheet: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The filled cells of a sheet group's first row (its first sheet's, ``sheet``) when that
+    is a units line under the header (:func:`~loyalist.ingest.text.units_line`), and the
+    note naming the sheet; ((), ()) when it is data."""
+    units = tuple(units_line(["" if v is None else str(v) for v in frame.row(0)])
+                  if frame.height else [])
+    return units, (units_note(f"the row of sheet {sheet!r}", units),) if units else ()
+
+
 def _register_excel(con: duckdb.DuckDBPyConnection, path: Path, view: str
                     ) -> tuple[tuple[str, ...], list[Sheets], list[str] | None, tuple[str, ...]]:
     """Register a workbook's data as ``view``: the first non-empty sheet, followed by every
     later sheet with the same columns (Online Retail II ships one year per sheet). Sheets with
     other columns are registered as ``{view}_s1``, ... for :func:`open_sources`, returned as
-    (view, sheet names, rows, header as written); the returned notes say what was combined.
-    Also returns the first group's header as written (None: no column looks repeated) and the
-    filled cells of its first row when that is a units line under the header
-    (:func:`~loyalist.ingest.text.units_line`; the other groups' are not looked at)."""
+    (:class:`Sheets`); the returned notes say what was combined. Also returns the first
+    group's header as written (None: no column looks repeated) and the filled cells of its
+    first row when that is a units line under the header (:func:`_sheet_units`)."""
     groups, notes = _excel_groups(path)
     (same, frame, raw), *others = groups
-    units = tuple(units_line(["" if v is None else str(v) for v in frame.row(0)])
-                  if frame.height else [])
-    if units:
-        notes.append(units_note(f"the row of sheet {same[0]!r}", units))
+    units, units_notes = _sheet_units(frame, same[0])
+    notes += units_notes
     _register_frame(con, frame, view)
     sheets = []
     for k, (names, other, other_raw) in enumerate(others, start=1):
         _register_frame(con, other, f"{view}_s{k}")
-        sheets.append((f"{view}_s{k}", names, other.height, other_raw))
+        sheets.append(Sheets(f"{view}_s{k}", names, other.height, other_raw,
+                             *_sheet_units(other, names[0])))
     if len(same) > 1:
         notes.append(f"workbook sheets {', '.join(repr(n) for n in same)} have the same columns"
                      " and were loaded one after the other (row numbers run on across them)")
