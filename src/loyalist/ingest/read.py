@@ -24,6 +24,7 @@ from loyalist.ingest.text import (
     ENCODING_NAMES,
     GIVEN_ENCODING,
     HEADER_SEARCH_LINES,
+    detect_encoding,
     footer_lines,
     header_cells,
     header_line,
@@ -31,7 +32,6 @@ from loyalist.ingest.text import (
     known_hits,
     open_binary,
     spaces_to_tabs,
-    text_encoding,
     text_layout,
     to_utf8,
     two_row_names,
@@ -205,7 +205,7 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
     raw_names: list[str] | None = None
     notes: tuple[str, ...] = ()
     sheets: list[Sheets] = []
-    footer, units = 0, ()
+    footer, units, sha256 = 0, (), None
     try:
         if kind == "parquet":
             con.execute(
@@ -220,8 +220,8 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
         elif kind == "json":  # an array of records, or one record per line
             notes = _register_json(con, view, p)
         else:
-            notes, raw_names, counted, footer, units = _register_csv(con, path, view, p,
-                                                                     scratch)
+            notes, raw_names, counted, footer, units, sha256 = _register_csv(
+                con, path, view, p, scratch)
         desc = con.execute(f"DESCRIBE {view}").fetchall()
         rows = (counted if kind == "csv" else
                 con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0])
@@ -240,9 +240,9 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
             "(\"Jan 2, 2024\") or export the file again")
     return Source(
         path=path, kind=kind, view=view, headers=headers,
-        types={d[0]: d[1] for d in desc}, rows=int(rows), sha256=file_hash(path), notes=notes,
-        duplicates=_duplicates(headers, raw_names), empty=_empty_columns(con, view, headers),
-        footer=footer, units=units,
+        types={d[0]: d[1] for d in desc}, rows=int(rows), sha256=sha256 or file_hash(path),
+        notes=notes, duplicates=_duplicates(headers, raw_names),
+        empty=_empty_columns(con, view, headers), footer=footer, units=units,
     ), sheets
 
 
@@ -388,20 +388,23 @@ def _quoted_delimiter(con: duckdb.DuckDBPyConnection, p: str, enc: str, skip: in
 
 def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
                   scratch: Path
-                  ) -> tuple[tuple[str, ...], list[str], int, int, tuple[str, ...]]:
+                  ) -> tuple[tuple[str, ...], list[str], int, int, tuple[str, ...], str | None]:
     """A CSV (any delimiter DuckDB sniffs) as ``view``, every column text, the names of its
     header line as written (for :func:`_duplicates`), its number of rows, how many of the
     last ones are a report's footer (:func:`footer_lines`) and the filled cells of its first
-    row when that is a units line under the header (:func:`units_line`). A file that is not
-    UTF-8 or UTF-16 is read in its single-byte encoding (:func:`text_encoding`: Windows-1252
-    unless its text reads as garbage there) through a UTF-8 copy in ``scratch`` (DuckDB reads
-    Latin-1 but refuses its bytes 0x80-0x9F, where Windows puts the euro sign and typographic
-    quotes: 'EUR 3,50' in a German till export)."""
-    enc = shown_enc = text_encoding(path)
+    row when that is a units line under the header (:func:`units_line`), and its SHA-256
+    when the check of its encoding or its UTF-8 copy read it whole (None: it is still to be
+    hashed, :func:`file_hash`). A file that is not UTF-8 or UTF-16 is read in its legacy
+    encoding (:func:`detect_encoding`: Windows-1252 unless its text reads as garbage there)
+    through a UTF-8 copy in ``scratch`` (DuckDB reads Latin-1 but refuses its bytes
+    0x80-0x9F, where Windows puts the euro sign and typographic quotes: 'EUR 3,50' in a
+    German till export)."""
+    enc, sha256 = detect_encoding(path)
+    shown_enc = enc
     # a given encoding goes through the copy too: bytes it does not define become U+FFFD
     # there, where DuckDB's own reader refuses the file
     if enc not in ("utf-8", "utf-16") or GIVEN_ENCODING.get() is not None:
-        path = to_utf8(path, scratch / view / path.name, enc)
+        path, sha256 = to_utf8(path, scratch / view / path.name, enc)
         p = _sql_str(str(path))
         enc, shown_enc = "utf-8", ENCODING_NAMES.get(enc, enc)
     skip = header_line(path, enc)
@@ -465,7 +468,7 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
         shown = ", ".join(repr(f[:60]) for f in footer)
         notes.append(f"the last {len(footer)} line(s) hold one value each below the data "
                      f"({shown}): a report's footer, not sales, quarantined as totals_row")
-    return tuple(notes), raw_names, int(rows), len(footer), tuple(units)
+    return tuple(notes), raw_names, int(rows), len(footer), tuple(units), sha256
 
 
 #: words naming an order's list of lines in a nested JSON export (Shopify's line_items, ...)
