@@ -65,3 +65,18 @@ def test_counts_add_up_and_reload_adds_nothing(rows: list[dict[str, object]]) ->
             return
         assert s.count("transactions") == n + 1
         s.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.lists(st.sampled_from([b"a", b"Z", b"7", b" ", b"\t", b"\r", b"\n", b"\x0b",
+                                      b"\x0c", b";", b",", b"|", b'"', b"'", b"\x80", b"\xe4",
+                                      b"\xff", b"\xc3\xa4"]), max_size=60).map(b"".join))
+def test_non_ascii_words_are_the_words_with_a_non_ascii_byte(data: bytes) -> None:
+    """The words with a non-ASCII byte are found a line at a time, ASCII lines passed over;
+    they are what the pattern that defines them finds: maximal runs of bytes other than
+    white space, quotes and delimiters that hold a byte of 0x80 or more."""
+    import re
+
+    from loyalist.ingest.text import non_ascii_words
+
+    assert non_ascii_words(data) == set(re.findall(rb"[^\s;,|\"]*[\x80-\xff][^\s;,|\"]*", data))

@@ -1054,6 +1054,68 @@ def test_a_units_row_under_a_sheets_header_is_no_sale(tmp_path: Path) -> None:
                for a in rep["assumptions"])
 
 
+def _sales_and_customers_book(path: Path, sales_units: list[str] | None,
+                              customer_units: list[str] | None) -> Path:
+    """A workbook with a 'Sales' sheet and a 'Customers' sheet beside it, each with the given
+    units row under its column names (None: none)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sales = book.active
+    sales.title = "Sales"
+    for row in [UNITS_HEADER.split(","), sales_units, *(r.split(",") for r in UNITS_SALES.split())]:
+        if row is not None:
+            sales.append([c.strip() or None for c in row])
+    customers = book.create_sheet("Customers")
+    for row in [["customer_id", "birth_date", "signup_at", "region"], customer_units,
+                ["C1", "1980-02-01", "2022-04-03", "North"],
+                ["C2", "1990-06-05", "2023-08-07", "South"]]:
+        if row is not None:
+            customers.append(row)
+    book.save(path)
+    return path
+
+
+@pytest.mark.parametrize("sales_units", [None, ["", "", "", "", "pcs", "EUR", "EUR"]])
+def test_a_units_row_in_a_second_sheet_group(tmp_path: Path,
+                                              sales_units: list[str] | None) -> None:
+    """A 'Customers' sheet beside 'Sales' with its own units row ('(text)', '(date)') under
+    its column names: that row is a units line of the customers' table too (it was read as a
+    customer), named with its sheet, and each table's rows add up, whether or not the sales
+    sheet has a units row of its own."""
+    f = _sales_and_customers_book(tmp_path / "book.xlsx", sales_units,
+                                  ["(text)", "(date)", "(date)", "(text)"])
+    st = Store(tmp_path / "s.duckdb")
+    sales, customers = ingest_files(st, [f], loaded_at=LOADED_AT)
+    assert (customers["file"], customers["table"]) == (f"{f} [Customers]", "customers")
+    assert customers["rules"] == {"units_line": 1}
+    assert (customers["rows_read"], customers["rows_loaded"], customers["rows_quarantined"]
+            ) == (3, 2, 1)
+    assert any(a.startswith("the row of sheet 'Customers', directly under the column names, "
+                            "says what the columns hold ('(text)', '(date)', '(date)', '(text)')")
+               for a in customers["assumptions"])
+    assert not any("'Customers', directly under" in a for a in sales["assumptions"])
+    has_units = sales_units is not None
+    assert {k: v for k, v in sales["rules"].items() if v} == (
+        {"units_line": 1} if has_units else {})
+    assert (sales["rows_read"], sales["rows_loaded"], sales["rows_quarantined"]) == (
+        2 + has_units, 2, int(has_units))
+    assert st.query("SELECT customer_id FROM customers ORDER BY 1").customer_id.tolist() == [
+        "C1", "C2"]
+    assert sorted(st.con.execute("SELECT tbl, source_row, rule FROM quarantine").fetchall()
+                  ) == [("customers", 1, "units_line"),
+                        *([("transactions", 1, "units_line")] if has_units else [])]
+
+
+def test_a_second_sheet_groups_first_row_of_data_is_no_units_line(tmp_path: Path) -> None:
+    """A 'Customers' sheet whose first row is a customer: nothing is quarantined."""
+    f = _sales_and_customers_book(tmp_path / "book.xlsx", None, None)
+    st = Store(tmp_path / "s.duckdb")
+    _, customers = ingest_files(st, [f], loaded_at=LOADED_AT)
+    assert (customers["rows_read"], customers["rows_loaded"], customers["rules"]) == (2, 2, {})
+    assert not any("units line" in a for a in customers["assumptions"])
+
+
 def test_a_first_row_without_order_id_is_still_data(tmp_path: Path) -> None:
     """A first data row that merely lacks its order id (its other cells are values) is no
     units line: it keeps the true reason, 'order id is empty'."""

@@ -2155,6 +2155,65 @@ def test_an_order_refunded_in_full_is_no_sale(tmp_path: Path) -> None:
                for a in rep["assumptions"])
 
 
+@pytest.mark.parametrize(("encoding", "given"), [
+    ("utf-8", None), ("cp1252", None), ("utf-16", None), ("cp1252", "cp1252")])
+def test_a_text_files_hash_is_of_its_bytes_as_written(tmp_path: Path, encoding: str,
+                                                      given: str | None) -> None:
+    """The file's SHA-256 (which tells a file loaded before) is taken as its encoding is
+    checked (UTF-8) or its UTF-8 copy is written (a legacy encoding, detected or given), not
+    in a pass over the file of its own; it is still the hash of the bytes as written."""
+    import hashlib
+
+    path = tmp_path / "kasse.csv"
+    pd.DataFrame([line(order="1", description="Käse 3 €"), line(order="2", description="Tee")]
+                 ).to_csv(path, index=False, encoding=encoding)
+    st, (rep,) = _ingest(tmp_path, [path], **({"encoding": given} if given else {}))
+    assert rep["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    got = st.query("SELECT description FROM transactions ORDER BY source_row").description
+    assert got.tolist() == ["Käse 3 €", "Tee"]
+
+
+def test_a_gzipped_text_files_hash_is_of_its_compressed_bytes(tmp_path: Path) -> None:
+    """Read straight from a .gz, the text's passes are over the decompressed bytes: the hash
+    is of the file as written, as before, and its UTF-8 copy is the text."""
+    import gzip
+    import hashlib
+
+    import duckdb
+
+    from loyalist.ingest.read import open_sources
+    from loyalist.ingest.text import to_utf8
+
+    path = tmp_path / "kasse.csv.gz"
+    path.write_bytes(gzip.compress("order_id,product_id,description\n1,P1,Käse\n".encode()))
+    with duckdb.connect() as con:
+        (src,) = open_sources(con, path, "v", tmp_path / "scratch")
+        assert con.execute("SELECT description FROM v").fetchall() == [("Käse",)]
+    assert src.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    path.write_bytes(gzip.compress("Käse\n".encode("cp1252")))
+    copy, sha = to_utf8(path, tmp_path / "copy.csv", "cp1252")
+    assert (copy.read_text(encoding="utf-8"), sha) == ("Käse\n", None)
+
+
+def test_a_legacy_byte_on_the_last_line_only(tmp_path: Path) -> None:
+    """A file is UTF-8 only when all of it decodes as UTF-8: a Windows-1252 export whose one
+    non-ASCII byte is on its last line, megabytes after the sample its words are read from,
+    is still read as Windows-1252 ('Crème' loads as written, not refused or garbled)."""
+    path = tmp_path / "kasse.csv"
+    body = "".join(f"{i},C{i % 7},2024-03-0{1 + i % 9} 10:00:00,P{i % 5},{'x' * 80_000},1,2.50\n"
+                   for i in range(110))
+    path.write_bytes(("order_id,customer_id,ordered_at,product_id,description,quantity,"
+                      "unit_price\n" + body + "999,C1,2024-03-09 11:00:00,P9,Crème,1,2.50\n"
+                      ).encode("cp1252"))
+    assert path.stat().st_size > 8 << 20
+    st, (rep,) = _ingest(tmp_path, [path])
+    assert (rep["rows_read"], rep["rows_loaded"]) == (111, 111)
+    assert f"the file is not UTF-8: read as Windows-1252 (Latin-1 with the euro sign){GUESSED}" \
+        in rep["assumptions"]
+    assert st.query("SELECT description FROM transactions WHERE order_id = '999'"
+                    ).description.tolist() == ["Crème"]
+
+
 @pytest.mark.parametrize(("lang", "encoding", "header", "rows", "first_day"), [
     # Japanese, dates the year first as Japanese shops write them
     ("ja", "shift_jis", "顧客ID,伝票番号,日付,商品コード,数量,単価,カテゴリ",

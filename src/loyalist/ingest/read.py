@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 
@@ -24,6 +24,7 @@ from loyalist.ingest.text import (
     ENCODING_NAMES,
     GIVEN_ENCODING,
     HEADER_SEARCH_LINES,
+    detect_encoding,
     footer_lines,
     header_cells,
     header_line,
@@ -31,7 +32,6 @@ from loyalist.ingest.text import (
     known_hits,
     open_binary,
     spaces_to_tabs,
-    text_encoding,
     text_layout,
     to_utf8,
     two_row_names,
@@ -45,8 +45,19 @@ GUESSED = "; if its names look garbled, give its encoding with --encoding, e.g. 
 
 ROW = "__row"
 
-#: a workbook's other sheet group: (view, sheet names, rows, header as written or None)
-Sheets = tuple[str, list[str], int, "list[str] | None"]
+
+class Sheets(NamedTuple):
+    """A workbook's other sheet group, registered as a view of its own."""
+
+    view: str
+    names: list[str]
+    rows: int
+    #: the header as written (None: no column looks repeated)
+    raw: list[str] | None
+    #: the filled cells of its first row when that is a units line (:func:`_sheet_units`)
+    units: tuple[str, ...]
+    #: the note saying so
+    notes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -153,14 +164,15 @@ def open_sources(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch:
     read."""
     first, sheets = _open(con, path, view, scratch)
     out = [first]
-    for name, names, rows, raw in sheets:
-        desc = con.execute(f"DESCRIBE {name}").fetchall()
+    for group in sheets:
+        desc = con.execute(f"DESCRIBE {group.view}").fetchall()
         headers = tuple(d[0] for d in desc if d[0] != ROW)
         out.append(Source(
-            path=path, kind="excel", view=name, headers=headers,
-            types={d[0]: d[1] for d in desc}, rows=rows,
-            sha256=first.sha256 + ":" + names[0], sheets=tuple(names),
-            duplicates=_duplicates(headers, raw), empty=_empty_columns(con, name, headers)))
+            path=path, kind="excel", view=group.view, headers=headers,
+            types={d[0]: d[1] for d in desc}, rows=group.rows,
+            sha256=first.sha256 + ":" + group.names[0], sheets=tuple(group.names),
+            notes=group.notes, duplicates=_duplicates(headers, group.raw),
+            empty=_empty_columns(con, group.view, headers), units=group.units))
     return out
 
 
@@ -193,7 +205,7 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
     raw_names: list[str] | None = None
     notes: tuple[str, ...] = ()
     sheets: list[Sheets] = []
-    footer, units = 0, ()
+    footer, units, sha256 = 0, (), None
     try:
         if kind == "parquet":
             con.execute(
@@ -208,8 +220,8 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
         elif kind == "json":  # an array of records, or one record per line
             notes = _register_json(con, view, p)
         else:
-            notes, raw_names, counted, footer, units = _register_csv(con, path, view, p,
-                                                                     scratch)
+            notes, raw_names, counted, footer, units, sha256 = _register_csv(
+                con, path, view, p, scratch)
         desc = con.execute(f"DESCRIBE {view}").fetchall()
         rows = (counted if kind == "csv" else
                 con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0])
@@ -228,9 +240,9 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
             "(\"Jan 2, 2024\") or export the file again")
     return Source(
         path=path, kind=kind, view=view, headers=headers,
-        types={d[0]: d[1] for d in desc}, rows=int(rows), sha256=file_hash(path), notes=notes,
-        duplicates=_duplicates(headers, raw_names), empty=_empty_columns(con, view, headers),
-        footer=footer, units=units,
+        types={d[0]: d[1] for d in desc}, rows=int(rows), sha256=sha256 or file_hash(path),
+        notes=notes, duplicates=_duplicates(headers, raw_names),
+        empty=_empty_columns(con, view, headers), footer=footer, units=units,
     ), sheets
 
 
@@ -376,20 +388,23 @@ def _quoted_delimiter(con: duckdb.DuckDBPyConnection, p: str, enc: str, skip: in
 
 def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
                   scratch: Path
-                  ) -> tuple[tuple[str, ...], list[str], int, int, tuple[str, ...]]:
+                  ) -> tuple[tuple[str, ...], list[str], int, int, tuple[str, ...], str | None]:
     """A CSV (any delimiter DuckDB sniffs) as ``view``, every column text, the names of its
     header line as written (for :func:`_duplicates`), its number of rows, how many of the
     last ones are a report's footer (:func:`footer_lines`) and the filled cells of its first
-    row when that is a units line under the header (:func:`units_line`). A file that is not
-    UTF-8 or UTF-16 is read in its single-byte encoding (:func:`text_encoding`: Windows-1252
-    unless its text reads as garbage there) through a UTF-8 copy in ``scratch`` (DuckDB reads
-    Latin-1 but refuses its bytes 0x80-0x9F, where Windows puts the euro sign and typographic
-    quotes: 'EUR 3,50' in a German till export)."""
-    enc = shown_enc = text_encoding(path)
+    row when that is a units line under the header (:func:`units_line`), and its SHA-256
+    when the check of its encoding or its UTF-8 copy read it whole (None: it is still to be
+    hashed, :func:`file_hash`). A file that is not UTF-8 or UTF-16 is read in its legacy
+    encoding (:func:`detect_encoding`: Windows-1252 unless its text reads as garbage there)
+    through a UTF-8 copy in ``scratch`` (DuckDB reads Latin-1 but refuses its bytes
+    0x80-0x9F, where Windows puts the euro sign and typographic quotes: 'EUR 3,50' in a
+    German till export)."""
+    enc, sha256 = detect_encoding(path)
+    shown_enc = enc
     # a given encoding goes through the copy too: bytes it does not define become U+FFFD
     # there, where DuckDB's own reader refuses the file
     if enc not in ("utf-8", "utf-16") or GIVEN_ENCODING.get() is not None:
-        path = to_utf8(path, scratch / view / path.name, enc)
+        path, sha256 = to_utf8(path, scratch / view / path.name, enc)
         p = _sql_str(str(path))
         enc, shown_enc = "utf-8", ENCODING_NAMES.get(enc, enc)
     skip = header_line(path, enc)
@@ -453,7 +468,7 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
         shown = ", ".join(repr(f[:60]) for f in footer)
         notes.append(f"the last {len(footer)} line(s) hold one value each below the data "
                      f"({shown}): a report's footer, not sales, quarantined as totals_row")
-    return tuple(notes), raw_names, int(rows), len(footer), tuple(units)
+    return tuple(notes), raw_names, int(rows), len(footer), tuple(units), sha256
 
 
 #: words naming an order's list of lines in a nested JSON export (Shopify's line_items, ...)
@@ -706,26 +721,33 @@ def _register_frame(con: duckdb.DuckDBPyConnection, frame: Any, view: str) -> No
     con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {tmp}")
 
 
+def _sheet_units(frame: Any, sheet: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The filled cells of a sheet group's first row (its first sheet's, ``sheet``) when that
+    is a units line under the header (:func:`~loyalist.ingest.text.units_line`), and the
+    note naming the sheet; ((), ()) when it is data."""
+    units = tuple(units_line(["" if v is None else str(v) for v in frame.row(0)])
+                  if frame.height else [])
+    return units, (units_note(f"the row of sheet {sheet!r}", units),) if units else ()
+
+
 def _register_excel(con: duckdb.DuckDBPyConnection, path: Path, view: str
                     ) -> tuple[tuple[str, ...], list[Sheets], list[str] | None, tuple[str, ...]]:
     """Register a workbook's data as ``view``: the first non-empty sheet, followed by every
     later sheet with the same columns (Online Retail II ships one year per sheet). Sheets with
     other columns are registered as ``{view}_s1``, ... for :func:`open_sources`, returned as
-    (view, sheet names, rows, header as written); the returned notes say what was combined.
-    Also returns the first group's header as written (None: no column looks repeated) and the
-    filled cells of its first row when that is a units line under the header
-    (:func:`~loyalist.ingest.text.units_line`; the other groups' are not looked at)."""
+    (:class:`Sheets`); the returned notes say what was combined. Also returns the first
+    group's header as written (None: no column looks repeated) and the filled cells of its
+    first row when that is a units line under the header (:func:`_sheet_units`)."""
     groups, notes = _excel_groups(path)
     (same, frame, raw), *others = groups
-    units = tuple(units_line(["" if v is None else str(v) for v in frame.row(0)])
-                  if frame.height else [])
-    if units:
-        notes.append(units_note(f"the row of sheet {same[0]!r}", units))
+    units, units_notes = _sheet_units(frame, same[0])
+    notes += units_notes
     _register_frame(con, frame, view)
     sheets = []
     for k, (names, other, other_raw) in enumerate(others, start=1):
         _register_frame(con, other, f"{view}_s{k}")
-        sheets.append((f"{view}_s{k}", names, other.height, other_raw))
+        sheets.append(Sheets(f"{view}_s{k}", names, other.height, other_raw,
+                             *_sheet_units(other, names[0])))
     if len(same) > 1:
         notes.append(f"workbook sheets {', '.join(repr(n) for n in same)} have the same columns"
                      " and were loaded one after the other (row numbers run on across them)")
