@@ -2429,6 +2429,20 @@ def _sub(tmp_path: Path, name: str) -> Path:
     return tmp_path / name
 
 
+def test_a_bookkeeping_customer_account_is_the_customer(tmp_path: Path) -> None:
+    """Sage 50's invoice lines name the customer by its account ('A/C', 'A/C Ref'): without
+    --map every line was a guest line and the customer models had nobody."""
+    for i, name in enumerate(("A/C", "A/C Ref")):
+        f = tmp_path / f"sage{i}.csv"
+        f.write_text(f"Type,No,Date,{name},Name,Stock Code,Qty,Unit Price,Net\n"
+                     "Invoice,565080,13/09/2011,C13509,C 13509 Ltd,20677,8,1.25,10.00\n"
+                     "Invoice,565081,14/09/2011,C12474,C 12474 Ltd,22128,24,1.25,30.00\n",
+                     encoding="utf-8")
+        _, (rep,) = _ingest(_sub(tmp_path, f"s{i}"), [f])
+        assert rep["columns"]["customer_id"] == name
+        assert (rep["customers"], rep["rules"]["guest"]) == (2, 0)
+
+
 def test_credit_notes_named_by_a_document_type_column_are_returns(tmp_path: Path) -> None:
     """Exploratory report 5, finding 2: Sage 50 lists a credit note's lines with positive
     Qty, Net and Gross and 'Type' = Credit, Tally's Sales Register with 'Voucher Type' =

@@ -273,7 +273,9 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
                     *_EU_CUSTOMER_IDS, "customer", "client", "member",
                     "customeremail", "email", "emailaddress",
                     # WooCommerce's 'Email (Billing)', Etsy's 'Buyer' (a user name)
-                    "emailbilling", "billingemail", "buyer", "buyeremail", *_EU_CUSTOMER_WORDS),
+                    "emailbilling", "billingemail", "buyer", "buyeremail", *_EU_CUSTOMER_WORDS,
+                    # UK bookkeeping's customer account: Sage's 'A/C' and 'A/C Ref'
+                    "ac", "acref", "acreference", "acno"),
     # an order number before a transaction id: eBay's 'Transaction ID' is one item of the
     # order its 'Order Number' names
     s.ORDER_ID: ("orderid", "order", "invoice", "invoiceno", "invoiceid", "receipt",
