@@ -1392,6 +1392,26 @@ def test_order_level_discounts_and_refunds_are_said_with_their_amount(tmp_path: 
     assert rep["rows_loaded"] == 3
 
 
+def test_an_order_discount_that_holds_the_lines_discounts_is_not_said_twice(
+        tmp_path: Path) -> None:
+    """Shopify's 'Discount Amount' (the order's first line) is the order's whole discount,
+    its lines' 'Lineitem discount' included, which are taken off the lines: the note said
+    all of it was left on revenue."""
+    f = tmp_path / "orders_export.csv"
+    f.write_text("Name,Email,Created at,Lineitem sku,Lineitem quantity,Lineitem price,"
+                 "Lineitem discount,Discount Amount\n"
+                 "#1,a@x.io,2024-03-01 10:00,M1,2,8.00,3.00,5.00\n"
+                 "#1,a@x.io,2024-03-01 10:00,M2,1,4.00,,\n"
+                 "#2,b@x.io,2024-03-02 10:00,T1,1,5.00,1.00,1.00\n", encoding="utf-8")
+    rep = ingest_files(Store(tmp_path / "s.duckdb"), [f], loaded_at=LOADED_AT)[0]
+    assert rep["revenue_loaded"] == pytest.approx(16.0 + 4.0 + 5.0 - 4.0)
+    said = " | ".join(rep["assumptions"])
+    assert ("'Discount Amount' holds order-level discounts (6.00 in all); the lines' own "
+            "discounts ('Lineitem discount', 4.00) were taken off the lines, and an order's "
+            "total may include them, so between 2.00 and 6.00 is not taken off") in said
+    assert "that are not taken off the lines" not in said
+
+
 def test_column_names_decide_slash_dates_the_data_leaves_open(tmp_path: Path) -> None:
     """A German file whose dates all read both ways is read day first (its column names), and
     not said to be read month first."""

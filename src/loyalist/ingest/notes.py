@@ -268,12 +268,28 @@ def order_adjustments(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, t
     lines loaded (a wholly refunded order's lines are quarantined)."""
     notes = []
     for h, what in adjustment_columns(src, a):
-        value = parse.number_expr(con, src.view, h, src.types[h]).replace(
-            parse.q(h), f"v.{parse.q(h)}")
-        total = con.execute(f"SELECT sum(abs({value})) FROM {src.view} v JOIN {table} p "
-                            f"USING ({ROW}) WHERE p.__rule IS NULL").fetchall()[0][0]
-        if total:
-            notes.append(f"{h!r} holds order-level {what} ({total:,.2f} in all) that are not "
-                         "taken off the lines: revenue and each customer's spend are before "
-                         f"them (lines that are {what} themselves are)")
+        total = _loaded_sum(con, src, h, table)
+        if not total:
+            continue
+        taken = (_loaded_sum(con, src, a.discount_column, table) or 0.0
+                 if what == "discounts" and a.discount_column else 0.0)
+        if taken:  # Shopify's 'Discount Amount' also holds the lines' own discounts
+            notes.append(f"{h!r} holds order-level {what} ({total:,.2f} in all); the lines' "
+                         f"own discounts ({a.discount_column!r}, {taken:,.2f}) were taken off "
+                         f"the lines, and an order's total may include them, so between "
+                         f"{max(total - taken, 0.0):,.2f} and {total:,.2f} is not taken off: "
+                         "revenue and each customer's spend are before it")
+            continue
+        notes.append(f"{h!r} holds order-level {what} ({total:,.2f} in all) that are not "
+                     "taken off the lines: revenue and each customer's spend are before "
+                     f"them (lines that are {what} themselves are)")
     return notes
+
+
+def _loaded_sum(con: duckdb.DuckDBPyConnection, src: Source, h: str, table: str
+                ) -> float | None:
+    """The sum of column ``h``'s absolute values over the lines loaded (no rule)."""
+    value = parse.number_expr(con, src.view, h, src.types[h]).replace(
+        parse.q(h), f"v.{parse.q(h)}")
+    return con.execute(f"SELECT sum(abs({value})) FROM {src.view} v JOIN {table} p "
+                       f"USING ({ROW}) WHERE p.__rule IS NULL").fetchall()[0][0]
