@@ -67,6 +67,8 @@ def one(y: pd.Series, as_of: pd.Timestamp, country: pd.Series) -> list[dict]:
                                               "y": hist.to_numpy()}),
                                 country, as_of=as_of, horizon=H)
     days = fc.predict()
+    # the forecast says when a total's widest range rests on too few earlier misses
+    few = any("earlier totals' misses" in n for n in fc.report()["total"]["notes"])
     rows = []
     for t in fc.predict_totals().itertuples():
         first = days.iloc[:t.days]
@@ -76,7 +78,7 @@ def one(y: pd.Series, as_of: pd.Timestamp, country: pd.Series) -> list[dict]:
                          "level": lv, "truth": truth, "mean": t.mean,
                          "lo": getattr(t, f"lo{lv}"), "hi": getattr(t, f"hi{lv}"),
                          "sum_lo": float(first[f"lo{lv}"].sum()),
-                         "sum_hi": float(first[f"hi{lv}"].sum())})
+                         "sum_hi": float(first[f"hi{lv}"].sum()), "few_scores": few})
     return rows
 
 
@@ -118,7 +120,8 @@ def summarise(res: pd.DataFrame) -> list[dict]:
                     "coverage": float(inside.mean()), "coverage_summed": float(inside_sum.mean()),
                     "width": float(((g["hi"] - g["lo"]) / g["truth"]).median()),
                     "width_summed": float(((g["sum_hi"] - g["sum_lo"]) / g["truth"]).median()),
-                    "abs_error": float(((g["mean"] - g["truth"]) / g["truth"]).abs().median())})
+                    "abs_error": float(((g["mean"] - g["truth"]) / g["truth"]).abs().median()),
+                    "few_scores": float(g["few_scores"].mean())})
     return out
 
 

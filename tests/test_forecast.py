@@ -29,7 +29,8 @@ from loyalist.forecast import (
 from loyalist.forecast import backtest as bt
 from loyalist.forecast import models as fm
 from loyalist.forecast.closures import impute_closed, month_days
-from loyalist.forecast.intervals import conformal_quantile, total_bounds
+from loyalist.forecast.forecaster import few_scores_note
+from loyalist.forecast.intervals import conformal_quantile, fewest_scores, total_bounds
 from loyalist.forecast.metrics import mase_scale
 from loyalist.forecast.models import SeriesData, seasonal_naive
 from loyalist.forecast.synthetic import synthetic_daily
@@ -190,6 +191,9 @@ def test_forecast_in_a_closed_season_is_zero() -> None:
     fc = RevenueForecaster(horizon=30, models=("seasonal_naive",)).fit(
         {"total": y}, as_of=pd.Timestamp("2025-06-01"))
     assert (fc.predict()[["mean", "hi95"]] == 0).all().all()
+    # so are its totals, exactly (their bounds were NaN: no earlier miss on an open day)
+    assert (fc.predict_totals()[["mean", "lo80", "hi80", "lo95", "hi95"]] == 0).all().all()
+    assert fc.report()["total"]["notes"] == []
     # a horizon shorter than every total (a young shop's longest that fits): no totals
     short = RevenueForecaster(horizon=5, models=("seasonal_naive",)).fit(
         {"total": y}, as_of=pd.Timestamp("2025-06-01"))
@@ -284,11 +288,27 @@ def test_total_intervals_by_hand_and_leak_free() -> None:
     target = _hand_round(start + pd.Timedelta(days=70), 20.0, np.full(7, np.nan), cal)
     got = total_bounds(rounds, target, (3, 7, 30), n_cal=10)["m"]["x"]
     assert set(got) == {3, 7}  # 30 days is beyond the 7-day horizon
-    total, b = got[7]
-    assert total == 140.0
+    total, b, scores = got[7]
+    assert (total, scores) == (140.0, 10)
     assert b[80] == pytest.approx((14.0, 266.0), rel=1e-9)
     assert b[95] == pytest.approx((0.0, 280.0), abs=1e-9)
-    assert got[3] == (60.0, {80: (60.0, 60.0), 95: (60.0, 60.0)})
+    assert got[3] == (60.0, {80: (60.0, 60.0), 95: (60.0, 60.0)}, 10)
+    # 10 misses give an 80% quantile but no 95% one (it needs 19): the report says so
+    assert [fewest_scores(a) for a in (0.8, 0.9, 0.95)] == [4, 9, 19]
+    assert few_scores_note(got) == (
+        "the 95% ranges of the 3-day and 7-day totals rest on 10 earlier totals' misses "
+        "(needed: 95% 19): each is the widest miss seen, not a bound at its level")
+    assert few_scores_note({7: (1.0, {}, 3), 30: (1.0, {}, 12)}) == (
+        "the 80% and 95% ranges of the 7-day and 30-day totals rest on 3 earlier totals' "
+        "misses (needed: 80% 4, 95% 19): each is the widest miss seen, not a bound at its "
+        "level")
+    assert few_scores_note({7: (1.0, {}, 19), 30: (0.0, {}, None)}) is None
+    # a forecaster of one model: its 4 earlier windows calibrate its totals
+    y = _series(400)
+    one = RevenueForecaster(horizon=30, models=("seasonal_naive",)).fit(
+        {"total": y}, as_of=y.index[-1] + pd.Timedelta(days=1))
+    assert ("the 95% ranges of the 7-day and 30-day totals rest on 4 earlier totals' misses "
+            "(needed: 95% 19)") in " ".join(one.report()["total"]["notes"])
     # a window ending after the target's origin (here one day after) is not used, however
     # badly it missed; one ending on the origin is
     late = _hand_round(target.origin - pd.Timedelta(days=6), 10.0, np.full(7, 1e6), cal)
@@ -398,7 +418,11 @@ def test_intervals_are_ordered(fitted: RevenueForecaster) -> None:
     assert (f["lo95"] <= f["lo80"]).all() and (f["lo80"] <= f["mean"]).all()
     assert (f["mean"] <= f["hi80"]).all() and (f["hi80"] <= f["hi95"]).all()
     assert (f["hi95"] > f["lo95"]).any()
-    assert (f["note"] == "").all() and fitted.notes_ == {}  # 420 days: the year is modelled
+    # 420 days: the year is modelled (no yearly note); 4 models x 4 earlier windows give each
+    # total 16 misses, too few for a 95% range (19), which the note says
+    assert not f["note"].str.contains("no yearly pattern").any()
+    assert all(fitted.notes_[n].startswith("the 95% ranges of the 7-day and 30-day totals rest "
+                                           "on 16 earlier") for n in fitted.chosen_)
     # the 7- and 30-day totals: the daily means' sums, within their own intervals, which are
     # narrower than the sums of the daily bounds (the days' misses partly cancel)
     t = fitted.predict_totals().set_index(["series", "days"])

@@ -33,7 +33,7 @@ from loyalist.forecast.backtest import (
     yearly_history_days,
 )
 from loyalist.forecast.closures import detect_closures, month_days
-from loyalist.forecast.intervals import interval_bounds, total_bounds
+from loyalist.forecast.intervals import fewest_scores, interval_bounds, total_bounds
 from loyalist.forecast.models import ENSEMBLE, MODELS, YEARLY_MODELS
 from loyalist.forecast.public_holidays import Country
 
@@ -74,8 +74,9 @@ class RevenueForecaster:
     :func:`.series.complete_days`) and sets ``origins_``, ``rounds_``, ``backtest_``
     (metrics per series, model, scored origin; plus ``auto`` rows), ``summary_`` (mean over
     origins), ``chosen_`` ({series: model}), ``calendars_``, ``notes_`` ({series: the
-    :func:`yearly_note` of a series whose yearly pattern is not modelled}), ``forecast_`` and
-    ``totals_`` (:meth:`predict_totals`).
+    :func:`yearly_note` of a series whose yearly pattern is not modelled and the
+    :func:`few_scores_note` of one whose totals' ranges rest on too few misses, joined by
+    '; '}), ``forecast_`` and ``totals_`` (:meth:`predict_totals`).
     """
 
     def __init__(self, *, horizon: int = 30, models: Sequence[str] | None = None,
@@ -293,6 +294,11 @@ class RevenueForecaster:
 
     def _forecast(self, rounds: list[Round]) -> None:
         final = rounds[-1]
+        totals = total_bounds(rounds[:-1], final, FORECAST_TOTALS, LEVELS, self.n_cal)
+        for name, model in self.chosen_.items():
+            few = few_scores_note(totals.get(model, {}).get(name, {}))
+            if few:
+                self.notes_[name] = "; ".join(filter(None, [self.notes_.get(name), few]))
         bounds = interval_bounds(rounds[:-1], final, LEVELS, self.n_cal)
         frames = []
         for name, model in self.chosen_.items():
@@ -304,12 +310,11 @@ class RevenueForecaster:
                 "note": self.notes_.get(name, "")}))
         self.forecast_ = (pd.concat(frames, ignore_index=True) if frames
                           else pd.DataFrame(columns=FORECAST_COLUMNS))[FORECAST_COLUMNS]
-        totals = total_bounds(rounds[:-1], final, FORECAST_TOTALS, LEVELS, self.n_cal)
         self.totals_ = pd.DataFrame(
             [{"series": name, "model": model, "days": n, "mean": mean,
               **{f"{side}{lv}": b[lv][i] for lv in LEVELS for i, side in enumerate(("lo", "hi"))}}
              for name, model in self.chosen_.items()
-             for n, (mean, b) in totals.get(model, {}).get(name, {}).items()],
+             for n, (mean, b, _) in totals.get(model, {}).get(name, {}).items()],
             columns=TOTALS_COLUMNS
         ).astype({"series": object, "model": object, "days": "int64",
                   **{c: float for c in TOTALS_COLUMNS[3:]}})
@@ -322,7 +327,8 @@ class RevenueForecaster:
     def predict(self) -> pd.DataFrame:
         """The forecast of each series by its chosen model: ``series, date, model, mean,
         lo80, hi80, lo95, hi95`` (0 with a zero-width interval on closed days) and ``note``
-        (:func:`yearly_note` when the series' yearly pattern is not modelled, else empty)."""
+        (:func:`yearly_note` when the series' yearly pattern is not modelled,
+        :func:`few_scores_note` when its totals' ranges rest on too few misses, else empty)."""
         self._check()
         return self.forecast_.copy()
 
@@ -355,6 +361,27 @@ class RevenueForecaster:
                 "notes": [self.notes_[name]] if name in self.notes_ else [],
             }
         return out
+
+
+def few_scores_note(totals: Mapping[int, tuple[float, Any, int | None]]) -> str | None:
+    """The line saying which of a series' n-day totals (``{n: (total, bounds, scores)}``,
+    :func:`.intervals.total_bounds`; None scores: closed days only, nothing to calibrate)
+    rest on too few earlier misses for which of their levels
+    (:func:`.intervals.fewest_scores`), or None."""
+    scores = {n: k for n, (_, _, k) in totals.items() if k is not None}
+    short = [lv for lv in LEVELS if any(k < fewest_scores(lv / 100) for k in scores.values())]
+    if not short:
+        return None
+    few = {n: k for n, k in scores.items() if k < fewest_scores(short[-1] / 100)}
+    ranges = " and ".join(f"{lv}%" for lv in short)
+    needs = ", ".join(f"{lv}% {fewest_scores(lv / 100)}" for lv in short)
+    days = " and ".join(f"{n}-day" for n in few)
+    if not max(few.values()):
+        return (f"the {ranges} ranges of the {days} totals have no earlier total's miss to "
+                f"rest on (needed: {needs}): no range is given")
+    return (f"the {ranges} ranges of the {days} totals rest on {min(few.values())} earlier "
+            f"totals' misses (needed: {needs}): each is the widest miss seen, not a bound at "
+            "its level")
 
 
 def yearly_note(history_days: int, horizon: int) -> str:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from loyalist.forecast.backtest import Round
 
-__all__ = ["conformal_quantile", "interval_bounds", "total_bounds"]
+__all__ = ["conformal_quantile", "fewest_scores", "interval_bounds", "total_bounds"]
 
 MIN_SCORES = 10    # fewer scores than this for a model: pool the series' scores of all models
 SCALE_FLOOR = 0.1  # s = max(|f|, 0.1 * level)
@@ -44,6 +44,14 @@ def conformal_quantile(scores: np.ndarray, level: float) -> float:
         return float("nan")
     k = int(np.ceil((z.size + 1) * level)) - 1
     return float(z[min(max(k, 0), z.size - 1)])
+
+
+def fewest_scores(level: float) -> int:
+    """The fewest scores that give a ``level`` conformal quantile (19 for 0.95, 4 for 0.8):
+    with ``n`` fewer, ``ceil((n + 1) * level) > n`` and :func:`conformal_quantile` returns
+    the largest score where the bound is infinite, so the interval is the widest miss seen
+    and holds the truth at most ``n / (n + 1)`` of the time, short of ``level``."""
+    return int(np.ceil(level / (1.0 - level) - 1e-9))
 
 
 def _scale(f: np.ndarray, level: float) -> np.ndarray:
@@ -121,14 +129,22 @@ def interval_bounds(rounds: Sequence[Round], target: Round,
     return out
 
 
+#: a forecast total, its intervals ({level: (lo, hi)}) and how many scores calibrated them
+#: (None: every day of it is closed, so it is known and needs none)
+Total = tuple[float, dict[int, tuple[float, float]], int | None]
+
+
 def total_bounds(rounds: Sequence[Round], target: Round, days: Sequence[int],
                  levels: Sequence[int] = (80, 95), n_cal: int = 4
-                 ) -> dict[str, dict[str, dict[int, tuple[float, dict[int, tuple[float, float]]]]]]:
-    """``{model: {series: {n: (total, {level: (lo, hi)})}}}``: the forecast total of
+                 ) -> dict[str, dict[str, dict[int, Total]]]:
+    """``{model: {series: {n: (total, {level: (lo, hi)}, scores)}}}``: the forecast total of
     ``target``'s first ``n`` days for each ``n`` of ``days`` within its horizon, with its
     conformal intervals, calibrated on earlier ``rounds`` only (those whose windows ended by
-    ``target.origin``). The lower bound is clipped at the series' floor times the open days."""
-    out: dict[str, dict[str, dict[int, tuple[float, dict[int, tuple[float, float]]]]]] = {}
+    ``target.origin``), and the number of scores behind them (:func:`fewest_scores` says
+    when they are too few for a level; None for a total of closed days only, whose interval
+    is the total itself). The lower bound is clipped at the series' floor times the open
+    days."""
+    out: dict[str, dict[str, dict[int, Total]]] = {}
     prior = _before(rounds, target)
     for name in target.calendars:
         models = [m for m in target.forecasts if name in target.forecasts[m]]
@@ -141,9 +157,14 @@ def total_bounds(rounds: Sequence[Round], target: Round, days: Sequence[int],
                 total = float(f.sum())
                 s = float(_scale(f[is_open], target.level[name]).sum()) if is_open.any() else 0.0
                 low = target.floor[name] * int(is_open.sum())
+                if not is_open.any():  # every day closed: the total is known, 0 wide
+                    out.setdefault(model, {}).setdefault(name, {})[n] = (
+                        total, {lv: (total, total) for lv in levels}, None)
+                    continue
                 bounds = {}
                 for lv in levels:
                     q = conformal_quantile(use, lv / 100)
                     bounds[lv] = (float(np.maximum(total - q * s, low)), total + q * s)
-                out.setdefault(model, {}).setdefault(name, {})[n] = (total, bounds)
+                out.setdefault(model, {}).setdefault(name, {})[n] = (
+                    total, bounds, int(np.isfinite(use).sum()))
     return out
