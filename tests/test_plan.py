@@ -571,9 +571,15 @@ def test_plans_say_what_their_numbers_rest_on(scenario: dict, tmp_path: Path) ->
     left = [a for a in summ["assumptions"] if "budget is left unspent" in a]
     assert summ["spend"] < 0.95 * 500_000 and len(left) == 1
     assert f"all {summ['customers_targeted']:,} eligible customers" in left[0]
+    assert not any(a.startswith("the budget binds") for a in summ["assumptions"])
     summ = make_plan(pred, ctx, PlanParams(budget=5_000, goal="revenue"), Constraints(),
                      with_baseline=False)["summary"]
     assert not any("left unspent" in a for a in summ["assumptions"])
+    # a spent budget is an expectation, not a cap: the sends picked as cheapest per value are
+    # more often under-priced (measured on generated stores: BENCHMARKS.md)
+    binds = [a for a in summ["assumptions"] if a.startswith("the budget binds")]
+    assert summ["spend"] >= 0.95 * 5_000 and len(binds) == 1
+    assert f"{summ['spend']:,.0f}" in binds[0] and "the actual spend can run over" in binds[0]
 
     # the same parameters on another store's data: another plan, another id
     other = tmp_path / "other.duckdb"

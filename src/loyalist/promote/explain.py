@@ -222,6 +222,22 @@ def unspent_text(inst: PlanInstance, params: PlanParams, spend: float, targeted:
                    "segment share, inventory caps or the budget per month)")
 
 
+def binding_budget_text(params: PlanParams, spend: float, targeted: int,
+                        code: str | None = None) -> str | None:
+    """What a plan that spends its budget (all but :data:`UNSPENT_SHARE`) should know of its
+    spend: it is the expected cost at the predicted redemptions and order values, and sends
+    chosen for the most value per expected cost are more often the under-priced ones (a
+    selection effect, as the winner's curse is for value), so the spend can run over the
+    budget. None when the budget does not bind."""
+    if params.budget <= 0 or targeted == 0 or spend < (1 - UNSPENT_SHARE) * params.budget:
+        return None
+    return (f"the budget binds ({amount(spend, code)} of {amount(params.budget, code)} "
+            "expected): the spend is the expected cost at the predicted redemptions and order "
+            "values, not a cap, and choosing the sends with the most value per expected cost "
+            "favours those whose cost is under-predicted, so the actual spend can run over the "
+            "budget; a use limit on each offer's codes holds it")
+
+
 def goal_unit(params: PlanParams, ctx: PlanContext) -> str:
     """What a plan's goal value counts. Profit with overstocked categories is not profit
     alone: their revenue is credited :data:`loyalist.promote.effects.OVERSTOCK_BONUS` on top

@@ -31,6 +31,7 @@ from loyalist.promote.catalog import (
 from loyalist.promote.context import PlanContext
 from loyalist.promote.effects import target_categories
 from loyalist.promote.explain import (
+    binding_budget_text,
     closed_season_text,
     confidence_level,
     empty_promotions,
@@ -266,15 +267,17 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
             f"{picked.loc[new, 'expected_incremental_value'].sum():,.1f} of the "
             f"{goal_value_text(params.goal, value)} are first purchases by registered customers "
             f"who have not bought yet ({NEW_SEGMENT}): customers activated, not kept")
-    left = unspent_text(inst, params, planned_spend, int(chosen.sum()), ctx.currency)
+    budget_note = (unspent_text(inst, params, planned_spend, int(chosen.sum()), ctx.currency)
+                   or binding_budget_text(params, planned_spend, int(chosen.sum()),
+                                          ctx.currency))
     if len(holdout):
         month_notes.append(holdout_text(holdout, len(picked), params.holdout, spend,
                                         planned_spend, ctx.currency))
     candidates = [p for p in inst.promotions if p in set(inst.pred["promotion"])]
-    # what this plan did first (the budget left unspent, the hold-out, the months), then what
-    # its inputs assume, then how each promotion kind works
+    # what this plan did first (the budget left unspent or binding, the hold-out, the
+    # months), then what its inputs assume, then how each promotion kind works
     assumptions = list(dict.fromkeys(
-        ([left] if left else []) + month_notes + ([base_note] if base_note else [])
+        ([budget_note] if budget_note else []) + month_notes + ([base_note] if base_note else [])
         + ctx.assumptions + inst.notes
         + sorted({t for t in picked["assumption_text"].astype(str) if t})
         + mechanics_notes(ctx, candidates)))
