@@ -110,9 +110,15 @@ class ModelError:
 def check_model_error(model: Any, training: TrainingSet) -> ModelError:
     """The check of a fitted :class:`~loyalist.response.ResponseModel` against the history it
     was fitted on (module docstring)."""
-    learner = getattr(model, "learner_", None)
-    if learner is None:
+    if getattr(model, "learner_", None) is None:
         return ModelError(reason="no promotion's response is measured")
+    return _fit_scales(cells(model, training))
+
+
+def cells(model: Any, training: TrainingSet) -> list[tuple[str, float, float, float]]:
+    """The check's cells (module docstring): lifecycle segment, predicted and measured
+    incremental revenue, and the measurement's variance."""
+    learner = model.learner_
     f = training.frame.reset_index(drop=True)
     feats = f.assign(customer_id=np.arange(len(f)).astype(str))
     seg = lifecycle_segment(f, training.window_days)
@@ -133,7 +139,7 @@ def check_model_error(model: Any, training: TrainingSet) -> ModelError:
             cell = _cell(y, camp, v, in_g & treated, in_g & control)
             if cell is not None:
                 rows.append((str(g), *cell))
-    return _fit_scales(rows)
+    return rows
 
 
 def _predicted_revenue(model: Any, learner: Any, feats: pd.DataFrame, promo: str
