@@ -87,6 +87,9 @@ def run(scenario: str, customers: int, months: int, seed: int, budget_scales: li
     out = {"customers": customers, "response_fit_predict_s": response_s,
            "season_factor": inp["season_factor"],
            "prediction_vs_truth": compare_with_truth(inp["predictions"], truth)["all"],
+           # the response model's error for kinds of customers the rows' intervals add
+           "model_error": getattr(inp["model"], "model_error_", None).as_dict()
+           if getattr(inp["model"], "model_error_", None) is not None else None,
            "budgets": {}}
     refits = [refit_predictions(store, ts, inp["catalog"], k) for k in range(1, model_seeds)]
     for scale in budget_scales:
@@ -140,7 +143,9 @@ def plan_goals(scenario: str, predictions: pd.DataFrame, refits: list[pd.DataFra
         print(f"  {'':12s} {'':16s} incremental revenue {iv['predicted']:,.0f} "
               f"(80%: {iv['lo80']:,.0f} to {iv['hi80']:,.0f}, {iv['confidence']}), true "
               f"{iv['true']:,.0f}: {'covered' if iv['covered'] else 'missed'}; promotion rows "
-              f"covered {iv['rows_covered']} of {iv['rows']}", flush=True)
+              f"covered {iv['rows_covered']} of {iv['rows']} ({iv['rows_below']} below, "
+              f"{iv['rows_above']} above; 'high' {iv['rows_high']}, "
+              f"{iv['rows_high_covered']} covered)", flush=True)
     for pred in refits:
         for goal in GOALS[scenario]:
             ev = evaluate_against_truth(pred, truth, ctx, PlanParams(budget=budget, goal=goal),
@@ -179,9 +184,14 @@ def interval_coverage(res: dict, truth_pred: pd.DataFrame) -> dict:
     summ = res["summary"]
     lo, hi, tv = summ["incremental_revenue_lo80"], summ["incremental_revenue_hi80"], \
         float(sends["true"].sum())
+    high = promos["confidence"].astype(str).eq("high").to_numpy()
     return {"predicted": summ["incremental_revenue"], "lo80": lo, "hi80": hi, "true": tv,
             "covered": bool(lo <= tv <= hi), "confidence": summ["confidence"],
+            "width_over_value": (hi - lo) / abs(summ["incremental_revenue"])
+            if summ["incremental_revenue"] else None,
             "rows": len(rows_in), "rows_covered": int(sum(rows_in)),
+            "rows_high": int(high.sum()),
+            "rows_high_covered": int(sum(c for c, h in zip(rows_in, high, strict=True) if h)),
             "rows_below": sum(d[4] < d[2] for d in detail),
             "rows_above": sum(d[4] > d[3] for d in detail),
             "row_detail": detail}

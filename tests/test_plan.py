@@ -593,6 +593,34 @@ def test_plans_say_what_their_numbers_rest_on(scenario: dict, tmp_path: Path) ->
     assert ids[0] == ids[1] != ids[2]
 
 
+def test_rows_intervals_carry_the_models_error_and_say_so(scenario: dict) -> None:
+    """Issue 5: each promotion x segment row's 80% interval adds the response model's error for
+    its kind of customers to the bootstrap's (the sends' own intervals), and the plan says
+    what its intervals rest on; a row is 'high' only when that wider interval is narrower
+    than its value."""
+    from loyalist.response.uplift import Z80
+
+    res = make_plan(scenario["inp"]["predictions"], _ctx(scenario),
+                    PlanParams(budget=5_000, goal="revenue"), Constraints(), with_baseline=False)
+    summ, promos, sends = res["summary"], res["promotions"], res["customers"]
+    note = [a for a in summ["assumptions"] if a.startswith("the 80% intervals of incremental")]
+    assert len(note) == 1 and "measured on the history's own experiments" in note[0]
+    rows = promos.set_index(["promotion", "target_segment"])
+    scale = scenario["inp"]["predictions"].set_index([s.CUSTOMER_ID, "promotion"])["error_scale"]
+    sends = sends.assign(error_scale=scale.reindex(pd.MultiIndex.from_frame(
+        sends[[s.CUSTOMER_ID, "promotion"]])).to_numpy())
+    for (promo, seg), g in sends.groupby(["promotion", "target_segment"]):
+        v = g["incremental_revenue"].sum()
+        boot = v - g["incremental_revenue_lo80"].sum()
+        model = Z80 * (g["error_scale"] * g["incremental_revenue"].abs()).sum()
+        assert model > 0
+        assert v - rows.loc[(promo, seg), "incremental_revenue_lo80"] == pytest.approx(
+            np.hypot(boot, model))
+    high = promos["confidence"] == "high"
+    width = promos["incremental_revenue_hi80"] - promos["incremental_revenue_lo80"]
+    assert (width[high] < promos.loc[high, "incremental_revenue"]).all()
+
+
 def test_age_limits_match_categories_without_letter_case_and_counts_do_not_overlap(
         scenario: dict) -> None:
     """`[min_age] Accessories = 30` applied to nothing when the catalog says 'accessories'

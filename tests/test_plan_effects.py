@@ -388,6 +388,53 @@ def test_plan_interval_adds_one_promotions_errors_up() -> None:
         100, 100))
 
 
+def test_a_rows_model_error_is_its_own_term_and_rows_add_it_in_quadrature() -> None:
+    """Issue 5: the response model's error for kinds of customers (``error_scale``, a share of
+    the value) is one per promotion x segment row: a row's interval adds it to the
+    bootstrap's in quadrature (independent errors), and the plan's adds the rows' in
+    quadrature too. Added to every send and summed within the promotion (the tried and
+    dropped version), two rows would share it: 2 x 25.6 where sqrt(2) x 25.6 is due."""
+    from loyalist.promote.explain import model_error, summed_interval
+    from loyalist.response.uplift import Z80
+
+    row = pd.DataFrame({"promotion": "a", "target_segment": "Loyal",
+                        "incremental_revenue": np.ones(100),
+                        "incremental_revenue_p10": np.full(100, 0.5),
+                        "incremental_revenue_p90": np.full(100, 1.5), "error_scale": 0.2})
+    s_row = Z80 * 0.2 * 100
+    assert model_error(row).to_numpy() == pytest.approx([s_row])
+    d = np.hypot(50, s_row)
+    assert summed_interval(row) == pytest.approx((100 - d, 100 + d))
+    plan = pd.concat([row, row.assign(target_segment="Lost")])
+    d = np.sqrt(100 ** 2 + 2 * s_row ** 2)  # the bootstrap's adds up within the promotion
+    assert summed_interval(plan) == pytest.approx((200 - d, 200 + d))
+    # no error scale (rows on priors: their interval is the priors' range): as before
+    assert summed_interval(plan.assign(error_scale=np.nan)) == pytest.approx((100.0, 300.0))
+    assert summed_interval(plan.drop(columns="error_scale")) == pytest.approx((100.0, 300.0))
+
+
+def test_high_confidence_needs_the_models_error_for_kinds_of_customers() -> None:
+    """The label's rule: 'high' when the 80% interval excludes zero, is narrower than the
+    value, rests on measured response, and carries the model's error for every measured row;
+    the same interval without it (a model saved before the check, or a history too thin for
+    it) is 'medium', saying why; an interval including zero is 'low'."""
+    from loyalist.promote.explain import confidence_level
+
+    rows = pd.DataFrame({"incremental_revenue": [60.0, 40.0], "assumption": False,
+                         "method": "relative_lift", "error_scale": [0.2, 0.3]})
+    assert confidence_level(rows, 70.0, 130.0) == "high"
+    assert confidence_level(rows, 20.0, 180.0) == "medium"  # wider than the value
+    assert confidence_level(rows, -5.0, 130.0).startswith("low")
+    unchecked = rows.assign(error_scale=[0.2, np.nan])
+    assert confidence_level(unchecked, 70.0, 130.0).startswith(
+        "medium (the 80% interval is the response model's sampling error only")
+    assert confidence_level(rows.drop(columns="error_scale"), 70.0, 130.0).startswith("medium (")
+    # a row on priors has no error scale of its own, and makes the plan medium anyway
+    mixed = pd.concat([rows, rows.iloc[:1].assign(method="prior", assumption=True,
+                                                  error_scale=np.nan)])
+    assert confidence_level(mixed, 120.0, 200.0) == "medium"
+
+
 def _prior_case(n: int = 300) -> tuple[pd.DataFrame, PlanContext]:
     """A store with no promotion history: every response from the priors, for a BOGO, a
     bundle, 15% off everything and triple points (the response model's own valuation)."""

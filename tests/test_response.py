@@ -620,6 +620,64 @@ def test_prediction_tracks_the_true_response(
     assert 0.3 < res["all"]["ratio_revenue"] < 4
 
 
+def test_model_error_scale_recovers_a_known_relative_error() -> None:
+    """Parameter recovery: cells measured with known noise around a truth that strays from the
+    prediction by a relative error ``tau`` (``o ~ N(p, se2 + tau^2 p^2)``): the likelihood's
+    most likely ``tau`` is near the one simulated, its 80% upper bound above it; with no
+    relative error the most likely is near 0 and the bound still above it (a few noisy cells
+    cannot tell a small error from none)."""
+    from loyalist.response.model_error import tau_bounds
+
+    rng = np.random.default_rng(5)
+    p = rng.uniform(500, 5_000, 400)
+    se2 = (0.1 * p) ** 2
+    for tau in (0.0, 0.4):
+        o = p + rng.normal(0, np.sqrt(se2 + (tau * p) ** 2))
+        upper, likely = tau_bounds(p, o, se2)
+        assert likely == pytest.approx(tau, abs=0.05)
+        assert likely < upper < likely + 0.1
+    few = tau_bounds(p[:4], p[:4] + rng.normal(0, np.sqrt(se2[:4])), se2[:4])
+    assert few[0] > 0.05 and few[1] < few[0]
+
+
+def test_a_cells_measured_revenue_compares_each_campaign_with_its_own_controls() -> None:
+    """A promotion x segment cell's measured incremental revenue is, per campaign, its treated
+    count x (their mean spend less the same campaign's controls'), so a busy campaign's season
+    is in both arms; a campaign without controls in the cell is left out, and the variance
+    follows from the arms' variances and counts."""
+    from loyalist.response.model_error import _cell
+
+    camp = np.repeat([0, 0, 1, 1, 2], [40, 40, 20, 40, 30])
+    y = np.concatenate([np.tile([10.0, 12.0], 20), np.tile([4.0, 6.0], 20),  # quiet: +6
+                        np.full(20, 20.0), np.tile([10.0, 14.0], 20),  # busy: +8
+                        np.full(30, 99.0)])  # treated, no control that campaign
+    t = np.r_[np.ones(40), np.zeros(40), np.ones(20), np.zeros(40), np.ones(30)].astype(bool)
+    v = np.where(t, 7.0, 0.0)
+    pred, measured, se2 = _cell(y, camp, v, t, ~t)
+    assert pred == pytest.approx(7.0 * 60)
+    assert measured == pytest.approx(40 * 6 + 20 * 8)
+    var_t, var_c = y[t & (camp < 2)].var(ddof=1), y[~t].var(ddof=1)
+    assert se2 == pytest.approx(40 ** 2 * (var_t / 40 + var_c / 40)
+                                + 20 ** 2 * (var_t / 20 + var_c / 40))
+    assert _cell(y, camp, v, t & (camp == 1), ~t & (camp == 1)) is None  # 20 treated < 30
+
+
+def test_predictions_carry_the_models_error_measured_on_its_history(
+        fitted: tuple[ResponseModel, pd.DataFrame, pd.DataFrame]) -> None:
+    """Each measured prediction carries its lifecycle segment's error scale from the check on
+    the history's own experiments, and the predictions say what the intervals rest on."""
+    from loyalist.response.model_error import TAU_MAX
+
+    model, _, pred = fitted
+    err = model.model_error_
+    assert err.cells >= 3 and err.by_segment and err.fallback is not None
+    assert all(0 <= v <= TAU_MAX for v in err.by_segment.values())
+    assert err.fallback == max([*err.by_segment.values(), err.fallback])
+    np.testing.assert_allclose(pred["error_scale"], err.scale(pred["segment"]))
+    assert pred["error_scale"].notna().all()
+    assert "measured on the history's own experiments" in pred.attrs["interval_note"]
+
+
 def test_priors_flagged_when_there_is_no_history(scenario: dict[str, Path],
                                                  catalog: pd.DataFrame) -> None:
     with Store(scenario["bare"], read_only=True) as st:
@@ -631,6 +689,7 @@ def test_priors_flagged_when_there_is_no_history(scenario: dict[str, Path],
     pred = model.predict(feats)
     assert set(pred["method"]) == {"prior"}
     assert pred["assumption"].all()
+    assert pred["error_scale"].isna().all() and "interval_note" not in pred.attrs
     assert pred["assumption_text"].str.contains("prior for").all()
     assert pred["assumption_text"].str.contains("no promotion history").all()
     assert pred["incremental_prob"].between(0, 0.05).all()

@@ -31,6 +31,7 @@ from loyalist.promote.catalog import (
 from loyalist.promote.context import PlanContext
 from loyalist.promote.effects import target_categories
 from loyalist.promote.explain import (
+    PRIOR_METHOD,
     binding_budget_text,
     closed_season_text,
     confidence_level,
@@ -152,8 +153,9 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                                 "send_from"]].reset_index(drop=True)
     picked = picked.loc[~held].reset_index(drop=True)
     picked["priority"] = np.arange(1, len(picked) + 1)
-    # each send's own 80% interval: its 10% / 90% points (one promotion's customers share
-    # its error, so they add up per promotion: :func:`loyalist.promote.explain._interval`)
+    # each send's own 80% interval: its 10% / 90% points, the fit's sampling error (one
+    # promotion's customers share it, so they add up per promotion, and each promotion x
+    # segment adds the model's error of its own: :func:`loyalist.promote.explain.summed_interval`)
     plan_csv = picked.rename(columns={"p_response": "probability",
                                       "incremental_revenue_p10": "incremental_revenue_lo80",
                                       "incremental_revenue_p90": "incremental_revenue_hi80"})[
@@ -279,6 +281,9 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     assumptions = list(dict.fromkeys(
         ([budget_note] if budget_note else []) + month_notes + ([base_note] if base_note else [])
         + ctx.assumptions + inst.notes
+        # what the intervals rest on (:mod:`loyalist.response.model_error`)
+        + ([pred.attrs["interval_note"]] if pred.attrs.get("interval_note") and
+           (picked["method"] != PRIOR_METHOD).any() else [])
         + sorted({t for t in picked["assumption_text"].astype(str) if t})
         + mechanics_notes(ctx, candidates)))
     summary = {

@@ -36,6 +36,7 @@ from loyalist.response.data import (
     response_features,
     share_column,
 )
+from loyalist.response.model_error import ModelError, check_model_error
 from loyalist.response.priors import PRIOR_TABLE, PriorResponse, assumed_range, lifecycle_segment
 from loyalist.response.uplift import LEARNERS, PREDICTION_COLUMNS
 from loyalist.response.value import (
@@ -58,7 +59,7 @@ RESPONSE_COLUMNS = (
     "expected_redemptions", "discount_cost", "contact_cost", "expected_cost", "margin_rate",
     "incremental_margin", "incremental_margin_p10", "incremental_margin_p90", "net_value",
     "incremental_spend", "basket", "redemption_added", "redemption_added_margin",
-    "redemption_in_price", "redemption_outside", "assumption", "assumption_text",
+    "redemption_in_price", "redemption_outside", "error_scale", "assumption", "assumption_text",
 )
 
 
@@ -209,6 +210,9 @@ class ResponseModel:
                              ("prior" if self.priors else "left out")) for p in names}
         self.reasons_ = reasons
         self.notes_ = notes
+        # how far its predictions for kinds of customers stray from the history's experiments
+        self.model_error_ = (check_model_error(self, training) if self.learner_ is not None
+                             else ModelError(reason="no promotion's response is measured"))
         return self
 
     # --- prediction -----------------------------------------------------------------------
@@ -261,7 +265,8 @@ class ResponseModel:
         else:
             aov = pd.to_numeric(feats.get("aov_mean", pd.Series(np.nan, index=feats.index)),
                                 errors="coerce")
-            basket_all = aov.fillna(aov.median())
+            # (a frame without order values, e.g. simulated exposures: no basket, no warning)
+            basket_all = aov.fillna(aov.median()) if aov.notna().any() else aov
         basket_all = basket_all.fillna(0.0)
         has_shares = any(str(c).startswith("share__") for c in feats.columns)
         cats = catalog_categories(self.catalog_)
@@ -359,7 +364,14 @@ class ResponseModel:
             frames.append(g)
         out = pd.concat(frames, ignore_index=True)
         out["assumption"] = out["assumption"].astype(bool)
+        # the model's error for each row's kind of customer (not for rows on priors, whose
+        # interval is the priors' range); a model saved before the check has none
+        err = getattr(self, "model_error_", None) or ModelError(reason="a model saved before it")
+        prior = (out["method"] == PriorResponse.method).to_numpy()
+        out["error_scale"] = np.where(prior, np.nan, err.scale(out["segment"]))
         out = out[list(RESPONSE_COLUMNS)]
+        if not prior.all():  # what the plan's intervals rest on
+            out.attrs["interval_note"] = err.text
         if spread is not None:  # how vouchers' top-ups were valued, for the plan's assumptions
             out.attrs["order_value_note"] = spread.note
         if use_assumed:  # which priors the plan used (loyalist.response.priors.priors_note)
