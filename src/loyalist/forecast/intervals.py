@@ -155,12 +155,12 @@ def total_bounds(rounds: Sequence[Round], target: Round, days: Sequence[int],
             for model, use in use_of.items():
                 f = target.forecasts[model][name][:n]
                 total = float(f.sum())
-                s = float(_scale(f[is_open], target.level[name]).sum()) if is_open.any() else 0.0
-                low = target.floor[name] * int(is_open.sum())
                 if not is_open.any():  # every day closed: the total is known, 0 wide
                     out.setdefault(model, {}).setdefault(name, {})[n] = (
                         total, {lv: (total, total) for lv in levels}, None)
                     continue
+                s = float(_scale(f[is_open], target.level[name]).sum())
+                low = target.floor[name] * int(is_open.sum())
                 bounds = {}
                 for lv in levels:
                     q = conformal_quantile(use, lv / 100)
