@@ -31,7 +31,6 @@ from loyalist.schema import CHURN_TIERS, NEW_SEGMENT
 
 __all__ = ["closed_season_text", "goal_value_text", "losing_money"]
 
-PRIOR_METHOD = PriorResponse.method
 #: a plan leaving more than this share of its budget unspent says why (:func:`unspent_text`)
 UNSPENT_SHARE = 0.05
 
@@ -110,7 +109,7 @@ def _model_error_known(pred: pd.DataFrame) -> bool:
         return False
     scale = pred["error_scale"]
     if "method" in pred:
-        scale = scale[pred["method"] != PRIOR_METHOD]
+        scale = scale[pred["method"] != PriorResponse.method]
     return bool(scale.notna().all())
 
 

@@ -31,7 +31,6 @@ from loyalist.promote.catalog import (
 from loyalist.promote.context import PlanContext
 from loyalist.promote.effects import target_categories
 from loyalist.promote.explain import (
-    PRIOR_METHOD,
     binding_budget_text,
     closed_season_text,
     confidence_level,
@@ -63,6 +62,7 @@ from loyalist.promote.optimize import (
     sensitivity,
     solve,
 )
+from loyalist.response.priors import PriorResponse
 from loyalist.schema import NEW_SEGMENT
 
 log = logging.getLogger(__name__)
@@ -283,7 +283,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         + ctx.assumptions + inst.notes
         # what the intervals rest on (:mod:`loyalist.response.model_error`)
         + ([pred.attrs["interval_note"]] if pred.attrs.get("interval_note") and
-           (picked["method"] != PRIOR_METHOD).any() else [])
+           (picked["method"] != PriorResponse.method).any() else [])
         + sorted({t for t in picked["assumption_text"].astype(str) if t})
         + mechanics_notes(ctx, candidates)))
     summary = {
