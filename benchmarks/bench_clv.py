@@ -57,6 +57,14 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[float, list[float], Any]:
     return statistics.median(times), times, out
 
 
+def machine(load_at_start: tuple[float, float, float]) -> dict[str, Any]:
+    """The machine a benchmark's JSON records: platform, Python, CPUs and the load averages
+    at its start (``load_at_start``, from ``os.getloadavg()``) and now, its end."""
+    return {"platform": platform.platform(), "python": sys.version.split()[0],
+            "cpus": os.cpu_count(), "load_avg_at_start": load_at_start,
+            "load_avg_at_end": os.getloadavg()}
+
+
 def cdnow_summary(path: Path) -> pd.DataFrame:
     """Day-level calibration summary in weeks (see tests/test_clv_probabilistic.py)."""
     raw = pd.read_parquet(path)

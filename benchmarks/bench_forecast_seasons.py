@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import sys
 import tempfile
 import time
 import warnings
@@ -28,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from bench_clv import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -125,9 +124,7 @@ def main() -> None:
                         "total_error_worst": float(err.max()),
                         "coverage80": float(g["coverage80"].mean())})
     print(pd.DataFrame(summary).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    doc = {"machine": {"platform": platform.platform(), "python": sys.version.split()[0],
-                       "cpus": os.cpu_count(), "load_avg_at_start": load0,
-                       "load_avg_at_end": os.getloadavg()},
+    doc = {"machine": machine(load0),
            "args": vars(args), "summary": summary, "forecasts": rows,
            "chosen": res["chosen"].value_counts().to_dict(),
            "seconds": time.perf_counter() - started,

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from bench_clv import machine
 from bench_forecast_seasons import generated_revenue
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,9 +153,7 @@ def main() -> None:
     res = pd.DataFrame(rows)
     summary = summarise(res)
     print(pd.DataFrame(summary).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    doc = {"machine": {"platform": platform.platform(), "python": sys.version.split()[0],
-                       "cpus": os.cpu_count(), "load_avg_at_start": load0,
-                       "load_avg_at_end": os.getloadavg()},
+    doc = {"machine": machine(load0),
            "args": vars(args), "summary": summary, "totals": rows,
            "seconds": time.perf_counter() - started}
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -22,15 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from bench_clv import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -221,9 +220,7 @@ def main() -> None:
             results[scenario] = run(scenario, n, args.months, args.seed, args.budget_scale,
                                     Path(tmp), args.model_seeds)
     shares = [g["model"] for r in results.values() for g in r["goals"].values()]
-    doc = {"machine": {"platform": platform.platform(), "python": sys.version.split()[0],
-                       "cpus": os.cpu_count(), "load_avg_at_start": load0,
-                       "load_avg_at_end": os.getloadavg()},
+    doc = {"machine": machine(load0),
            "args": vars(args), "results": results,
            "median_share_of_oracle": statistics.median(shares),
            "seconds": time.perf_counter() - started}
