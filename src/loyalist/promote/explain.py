@@ -31,7 +31,7 @@ from loyalist.schema import CHURN_TIERS, NEW_SEGMENT
 
 __all__ = ["closed_season_text", "goal_value_text", "losing_money"]
 
-#: a plan leaving more than this share of its budget unspent says why (:func:`unspent_text`)
+#: a plan leaving more than this share of its budget unspent says why (:func:`budget_text`)
 UNSPENT_SHARE = 0.05
 
 
@@ -247,12 +247,25 @@ def holdout_text(holdout: pd.DataFrame, sent: int, share: float, spend: float,
             "it; `loyalist evaluate promotions` compares the arms")
 
 
-def unspent_text(inst: PlanInstance, params: PlanParams, spend: float, targeted: int,
-                 code: str | None = None) -> str | None:
-    """Why a plan leaves more than :data:`UNSPENT_SHARE` of its budget unspent (None when it
-    does not, or targets nobody: :func:`why_empty` says that)."""
-    if params.budget <= 0 or targeted == 0 or spend >= (1 - UNSPENT_SHARE) * params.budget:
+def budget_text(inst: PlanInstance, params: PlanParams, spend: float, targeted: int,
+                code: str | None = None) -> str | None:
+    """What a plan's spend says of its budget (None without a budget or without anyone
+    targeted: :func:`why_empty` says that).
+
+    - More than :data:`UNSPENT_SHARE` left unspent: why (everyone worth an offer has one, or
+      the limits bind first).
+    - The budget binds: the spend is the expected cost at the predicted redemptions and order
+      values, and sends chosen for the most value per expected cost are more often the
+      under-priced ones (a selection effect, as the winner's curse is for value), so the
+      spend can run over the budget."""
+    if params.budget <= 0 or targeted == 0:
         return None
+    if spend >= (1 - UNSPENT_SHARE) * params.budget:
+        return (f"the budget binds ({amount(spend, code)} of {amount(params.budget, code)} "
+                "expected): the spend is the expected cost at the predicted redemptions and "
+                "order values, not a cap, and choosing the sends with the most value per "
+                "expected cost favours those whose cost is under-predicted, so the actual "
+                "spend can run over the budget; a use limit on each offer's codes holds it")
     v = np.asarray(inst.problem.value, dtype=float)
     worth = int((np.asarray(inst.problem.eligible, dtype=bool) & (v > 0)).any(axis=1).sum())
     left = (f"{amount_text(params.budget - spend)} of the {amount(params.budget, code)} "
@@ -262,22 +275,6 @@ def unspent_text(inst: PlanInstance, params: PlanParams, spend: float, targeted:
                        "targeted, one offer each, so a larger budget would buy nothing more")
     return left + ("the limits bind before the budget (a promotion's maximum spend, the "
                    "segment share, inventory caps or the budget per month)")
-
-
-def binding_budget_text(params: PlanParams, spend: float, targeted: int,
-                        code: str | None = None) -> str | None:
-    """What a plan that spends its budget (all but :data:`UNSPENT_SHARE`) should know of its
-    spend: it is the expected cost at the predicted redemptions and order values, and sends
-    chosen for the most value per expected cost are more often the under-priced ones (a
-    selection effect, as the winner's curse is for value), so the spend can run over the
-    budget. None when the budget does not bind."""
-    if params.budget <= 0 or targeted == 0 or spend < (1 - UNSPENT_SHARE) * params.budget:
-        return None
-    return (f"the budget binds ({amount(spend, code)} of {amount(params.budget, code)} "
-            "expected): the spend is the expected cost at the predicted redemptions and order "
-            "values, not a cap, and choosing the sends with the most value per expected cost "
-            "favours those whose cost is under-predicted, so the actual spend can run over the "
-            "budget; a use limit on each offer's codes holds it")
 
 
 def goal_unit(params: PlanParams, ctx: PlanContext) -> str:

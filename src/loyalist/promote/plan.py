@@ -31,7 +31,7 @@ from loyalist.promote.catalog import (
 from loyalist.promote.context import PlanContext
 from loyalist.promote.effects import target_categories
 from loyalist.promote.explain import (
-    binding_budget_text,
+    budget_text,
     closed_season_text,
     confidence_level,
     empty_promotions,
@@ -44,7 +44,6 @@ from loyalist.promote.explain import (
     rationale,
     segment_table,
     summed_interval,
-    unspent_text,
     why_empty,
 )
 from loyalist.promote.instance import (
@@ -269,9 +268,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
             f"{picked.loc[new, 'expected_incremental_value'].sum():,.1f} of the "
             f"{goal_value_text(params.goal, value)} are first purchases by registered customers "
             f"who have not bought yet ({NEW_SEGMENT}): customers activated, not kept")
-    budget_note = (unspent_text(inst, params, planned_spend, int(chosen.sum()), ctx.currency)
-                   or binding_budget_text(params, planned_spend, int(chosen.sum()),
-                                          ctx.currency))
+    budget_note = budget_text(inst, params, planned_spend, int(chosen.sum()), ctx.currency)
     if len(holdout):
         month_notes.append(holdout_text(holdout, len(picked), params.holdout, spend,
                                         planned_spend, ctx.currency))
