@@ -239,11 +239,13 @@ class ResponseModel:
         if not parts:
             return pd.DataFrame(columns=list(RESPONSE_COLUMNS))
         out = pd.concat(parts, ignore_index=True)
-        return self._value(out, features)
+        return self.valued(out, features)
 
-    def _value(self, pred: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
-        """Add kind, segment, redemptions, the offer's mechanics, costs, and the structural
-        revenue and margin (module docstring)."""
+    def valued(self, pred: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+        """The learners' (or priors') volume predictions ``pred`` for the customers of
+        ``features`` with kind, segment, redemptions, the offer's mechanics, costs, and the
+        structural revenue and margin added (module docstring): what :meth:`predict` returns,
+        and how :mod:`loyalist.response.model_error` values its check's predictions."""
         feats = features.set_index("customer_id")
         seg = pd.Series(lifecycle_segment(features, self.window_days_),
                         index=features["customer_id"].to_numpy())

@@ -145,10 +145,10 @@ def cells(model: Any, training: TrainingSet) -> list[tuple[str, float, float, fl
 def _predicted_revenue(model: Any, learner: Any, feats: pd.DataFrame, promo: str
                        ) -> np.ndarray:
     """The model's incremental revenue of ``promo`` for the exposures ``feats``, valued as
-    its predictions are (:meth:`~loyalist.response.ResponseModel._value`)."""
+    its predictions are (:meth:`~loyalist.response.ResponseModel.valued`)."""
     pred = learner.predict(feats, promotions=[promo], point_only=True)  # no bags: the point
     pred["assumption"], pred["assumption_text"] = False, ""
-    out = model._value(pred, feats)
+    out = model.valued(pred, feats)
     by_id = pd.Series(out["incremental_revenue"].to_numpy(dtype=float),
                       index=out[s.CUSTOMER_ID].to_numpy())
     return by_id.reindex(feats[s.CUSTOMER_ID].to_numpy()).to_numpy(dtype=float)
