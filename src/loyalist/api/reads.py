@@ -429,10 +429,25 @@ def forecast(r: Reader, *, limit: int = 10_000) -> dict[str, Any]:
     ts = _latest(r, s.T_FORECAST) if "as_of" in columns(r, s.T_FORECAST) else None
     where, params = ("WHERE as_of = ?", [ts]) if ts is not None else ("", [])
     rows = r.rows(f"SELECT * FROM {s.T_FORECAST} {where} LIMIT ?", [*params, limit])
-    totals = (r.rows(f"SELECT * EXCLUDE (as_of) FROM {s.T_FORECAST_TOTALS} {where} "
-                     "ORDER BY series, days", params)
-              if s.T_FORECAST_TOTALS in tables(r) else [])
+    totals = forecast_totals(r, ts)
     return clean({"as_of": ts, "rows": rows, "totals": totals, "currency": currency(r)})
+
+
+def forecast_totals(r: Reader, as_of: Any, series: str | None = None) -> list[dict[str, Any]]:
+    """The stored forecast's totals over its first 7 and 30 days with their own intervals
+    (table ``forecast_totals``), of ``as_of`` (every row when None: a table without as_of)
+    and ``series`` (every series when None), by series and days; empty in a store written
+    before they were stored."""
+    if s.T_FORECAST_TOTALS not in tables(r):
+        return []
+    conds, params = [], []
+    for col, value in (("as_of", as_of), ("series", series)):
+        if value is not None:
+            conds.append(f"{col} = ?")
+            params.append(value)
+    where = f"WHERE {' AND '.join(conds)}" if conds else ""
+    return r.rows(f"SELECT * EXCLUDE (as_of) FROM {s.T_FORECAST_TOTALS} {where} "
+                  "ORDER BY series, days", params)
 
 
 def option_fields(msg: str, options: dict[str, str]) -> str:

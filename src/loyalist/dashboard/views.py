@@ -204,13 +204,10 @@ def _totals(r: Reader, as_of: pd.Timestamp, name: str, days: pd.DataFrame
     from loyalist.forecast.forecaster import FORECAST_TOTALS
 
     keys = ("mean", "lo80", "hi80")
-    if s.T_FORECAST_TOTALS in reads.tables(r):
-        stored = {int(x["days"]): x for x in r.rows(
-            f"SELECT days, {', '.join(keys)} FROM {s.T_FORECAST_TOTALS} "
-            "WHERE as_of = ? AND series = ?", [as_of.to_pydatetime(), name])}
-        if stored:
-            return [{"days": n, **{k: float(stored[n][k]) for k in keys}}
-                    for n in FORECAST_TOTALS if n in stored], False
+    stored = {int(x["days"]): x for x in reads.forecast_totals(r, as_of.to_pydatetime(), name)}
+    if stored:
+        return [{"days": n, **{k: float(stored[n][k]) for k in keys}}
+                for n in FORECAST_TOTALS if n in stored], False
     return [{"days": n, **{k: float(days[k].iloc[:n].sum()) for k in keys}}
             for n in FORECAST_TOTALS if len(days) >= n], True
 
