@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import CDNOW_SAMPLE, line, need_shared, write_csv
+from conftest import CDNOW_MASTER, CDNOW_SAMPLE, line, need_shared, write_csv
 
 EXE = [sys.executable, "-m", "loyalist"]
 
@@ -296,6 +296,21 @@ def test_clv_fit_cli_reproduces_cdnow_goldens(tmp_path: Path, model: str,
     for k, v in expected.items():
         assert doc["params"][k] == pytest.approx(v, rel=2e-3), k
     assert doc["log_likelihood"] == pytest.approx(ll, abs=0.01)
+
+
+@need_shared(CDNOW_MASTER)
+def test_clv_fit_gammagamma_on_a_file_with_free_repeat_orders(tmp_path: Path) -> None:
+    """CDNOW's master file has one repeat customer whose repeat purchases were all $0; the
+    Gamma-Gamma fit refused the whole file for it. It is now left out, and said so."""
+    store = tmp_path / "s.duckdb"
+    run("ingest", CDNOW_MASTER, "--store", store)
+    doc = json.loads(run("clv", "fit", "--store", store, "--as-of", "1997-10-01",
+                         "--time-unit", "W", "--model", "gammagamma", "--json").stdout)
+    assert doc["converged"] is True and doc["customers"] == 23_570
+    assert doc["diagnostics"][0].startswith("Gamma-Gamma fitted without 1 of 9,451 repeat "
+                                            "customers whose repeat purchases average zero")
+    assert doc["customers_fitted"] == 9_450
+    assert 1 < doc["params"]["q"] and all(v > 0 for v in doc["params"].values())
 
 
 @need_shared(CDNOW_SAMPLE)

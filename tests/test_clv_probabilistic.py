@@ -747,6 +747,50 @@ def test_invalid_input_when_scoring(small_rfm) -> None:
         m.probability_of_n_purchases(1.5, 10.0)
 
 
+def test_a_store_with_free_or_returned_repeat_orders_keeps_its_spend_model() -> None:
+    """CDNOW's master file holds one repeat customer (of 11,146) whose repeat purchases were
+    all $0: the Gamma-Gamma fit refused the whole store, so `loyalist train` had no
+    BG/NBD + Gamma-Gamma baseline and no clv_bgnbd for anyone. The product's callers fit on
+    the customers with positive spend and say who was left out; a customer left out (or one
+    whose returns net below 0) is scored as an average of 0, shrunk towards the population."""
+    from types import SimpleNamespace
+
+    from loyalist.evaluation.run import _bgnbd_scores, _fit_bgnbd
+
+    rng = np.random.default_rng(3)
+    n = 400
+    x = rng.poisson(2.0, n)
+    m = np.where(x > 0, rng.gamma(6.0, 5.0, n), 0.0)
+    m[[1, 2]] = [0.0, -4.0]
+    x[[1, 2]] = [3, 1]
+    ok, note = gammagamma.positive_spend(x, m)
+    assert not ok[1] and not ok[2] and ok.sum() == n - 2
+    assert note.startswith(f"Gamma-Gamma fitted without 2 of {int((x > 0).sum()):,} repeat "
+                           "customers whose repeat purchases average zero or less")
+    every, none = gammagamma.positive_spend(x[3:], m[3:])
+    assert every.all() and none is None
+    with pytest.raises(DataError, match="all 2 repeat customers' repeat purchases average "
+                                        "zero or less"):
+        gammagamma.positive_spend([0, 3, 1], [0.0, 0.0, -1.0])
+    with pytest.raises(DataError, match=r"monetary_value: 1 of \d+ repeat customers"):
+        GammaGammaModel().fit(x[:2], m[:2])  # the model itself still refuses them
+
+    t_ = rng.uniform(20, 60, n)
+    feats = pd.DataFrame({"bg_frequency": x, "bg_recency": np.where(x > 0, t_ * 0.7, 0.0),
+                          "bg_T": t_, "bg_monetary_value": m})
+    notes: list[str] = []
+    bg, gg = _fit_bgnbd(feats, notes)
+    assert bg is not None and gg is not None and gg.n_customers_ == int((x > 0).sum()) - 2
+    assert note in notes and not any("could not be fitted" in s for s in notes)
+    scores = _bgnbd_scores(SimpleNamespace(bgnbd=bg, gammagamma=gg, horizon_days=90), feats)
+    clv = scores["clv_bgnbd"].to_numpy()
+    assert np.isfinite(clv).all() and (clv >= 0).all()
+    # both left-out customers get the model's spend for an average of 0: p gamma / (p x + q - 1)
+    p, q, g = (gg.params_[k] for k in ("p", "q", "gamma"))
+    spend = clv[[1, 2]] / scores["expected_orders"].to_numpy()[[1, 2]]
+    assert spend == pytest.approx([p * g / (p * 3 + q - 1), p * g / (p * 1 + q - 1)])
+
+
 def test_gammagamma_invalid_input() -> None:
     with pytest.raises(DataError, match="all 3 customers have frequency 0"):
         GammaGammaModel().fit([0, 0, 0], [0.0, 0.0, 0.0])

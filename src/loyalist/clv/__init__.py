@@ -11,7 +11,7 @@ unit, and, for spend, the average value of the repeat purchases.
 """
 
 from loyalist.clv.bgnbd import BetaGeoModel
-from loyalist.clv.gammagamma import GammaGammaModel
+from loyalist.clv.gammagamma import GammaGammaModel, positive_spend
 from loyalist.clv.paretonbd import ParetoNBDModel
 
-__all__ = ["BetaGeoModel", "GammaGammaModel", "ParetoNBDModel"]
+__all__ = ["BetaGeoModel", "GammaGammaModel", "ParetoNBDModel", "positive_spend"]

@@ -140,7 +140,7 @@ def _fit_bgnbd(feats: pd.DataFrame, notes: list[str]) -> tuple[Any | None, Any |
     """BG/NBD (days) and Gamma-Gamma on the customers' history; None with a note if either
     cannot be fitted."""
     try:
-        from loyalist.clv import BetaGeoModel, GammaGammaModel
+        from loyalist.clv import BetaGeoModel, GammaGammaModel, positive_spend
     except ImportError as e:  # the probabilistic models are built in parallel
         notes.append(f"BG/NBD baseline unavailable: {e}")
         return None, None
@@ -157,9 +157,13 @@ def _fit_bgnbd(feats: pd.DataFrame, notes: list[str]) -> tuple[Any | None, Any |
     except LoyalistError as e:
         notes.append(f"BG/NBD could not be fitted: {e}")
     try:
+        ok, left_out = positive_spend(feats["bg_frequency"], feats["bg_monetary_value"])
         with fit_warnings_as_info():
-            gg = GammaGammaModel().fit(feats["bg_frequency"], feats["bg_monetary_value"])
+            gg = GammaGammaModel().fit(feats.loc[ok, "bg_frequency"],
+                                       feats.loc[ok, "bg_monetary_value"])
         _note_diagnostics("Gamma-Gamma", gg, notes)
+        if left_out:
+            notes.append(left_out)
     except LoyalistError as e:
         notes.append(f"Gamma-Gamma could not be fitted: {e}")
     return bg, gg
@@ -177,8 +181,10 @@ def _bgnbd_scores(models: CustomerModels, feats: pd.DataFrame) -> pd.DataFrame:
     out["expected_orders"] = np.asarray(
         bg.expected_purchases(models.horizon_days, x, tx, t), dtype=float)
     if gg is not None:
-        spend = np.asarray(gg.expected_spend(x, feats["bg_monetary_value"].to_numpy(float)),
-                           dtype=float)
+        # a repeat average of zero or less (free or returned orders: left out of the fit) is
+        # taken as 0, which the model shrinks towards the population's mean
+        m = np.maximum(feats["bg_monetary_value"].to_numpy(float), 0.0)
+        spend = np.asarray(gg.expected_spend(x, m), dtype=float)
         out["clv_bgnbd"] = out["expected_orders"].to_numpy() * spend
     return out
 

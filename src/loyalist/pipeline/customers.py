@@ -34,7 +34,7 @@ CLV_MODELS = ("bgnbd", "pareto", "gammagamma")
 def clv_fit(store_path: Path, *, as_of: str | None = None, time_unit: str = "W",
             model: str = "bgnbd") -> dict[str, Any]:
     """Fit one probabilistic model on the store's RFM summary at ``as_of``."""
-    from loyalist.clv import BetaGeoModel, GammaGammaModel, ParetoNBDModel
+    from loyalist.clv import BetaGeoModel, GammaGammaModel, ParetoNBDModel, positive_spend
     from loyalist.features import rfm_summary
 
     if model not in CLV_MODELS:
@@ -43,8 +43,10 @@ def clv_fit(store_path: Path, *, as_of: str | None = None, time_unit: str = "W",
         ts = resolve_as_of(st, as_of)
         rfm = rfm_summary(st, ts, time_unit)
         code = store_currency(st)
+    left_out = None
     if model == "gammagamma":
-        m: Any = GammaGammaModel().fit(rfm.frequency, rfm.monetary_value)
+        ok, left_out = positive_spend(rfm.frequency, rfm.monetary_value)
+        m: Any = GammaGammaModel().fit(rfm.frequency[ok], rfm.monetary_value[ok])
     else:
         cls = BetaGeoModel if model == "bgnbd" else ParetoNBDModel
         m = cls().fit(rfm.frequency, rfm.recency, rfm["T"])
@@ -52,7 +54,7 @@ def clv_fit(store_path: Path, *, as_of: str | None = None, time_unit: str = "W",
             "params": {k: float(v) for k, v in m.params_.items()},
             "log_likelihood": float(m.log_likelihood_), "customers": int(len(rfm)),
             "customers_fitted": int(m.n_customers_), "converged": bool(m.converged_),
-            "diagnostics": list(m.diagnostics_),
+            "diagnostics": [*([left_out] if left_out else []), *m.diagnostics_],
             # the amounts a Gamma-Gamma model's spend is in
             "currency": code}
 
