@@ -281,6 +281,7 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
     s.ORDER_ID: ("orderid", "order", "invoice", "invoiceno", "invoiceid", "receipt",
                  "receiptid", "receiptno", "orderno", "ordernumber", "transactionid",
                  "ticketid", "basketid", "billno",
+                 "num",  # QuickBooks' transaction number (an invoice's or receipt's)
                  "incrementid",  # Magento's order number (#000000101)
                  "orderref", "orderreference",  # Odoo's 'Order Ref' (Shop/0001)
                  "receiptnumber", "receiptnr",
@@ -320,7 +321,10 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
                     # a web shop's JSON order, its lines flattened as line_items_<field>
                     "lineitemsname", "lineitemstitle", "lineitemtitle", "itemsname",
                     "itemstitle", "articlename", "itemtitle", "producttitle",
-                    "productdescription", "itemdescription", "name", "title", "item",
+                    "productdescription", "itemdescription",
+                    # QuickBooks' 'Memo/Description' and 'Memo' (Desktop, whose 'Name' is
+                    # the customer)
+                    "memodescription", "memo", "name", "title", "item",
                     "product", "article", *EU_DESCRIPTION, "beschreibung",
                     "artikelbeschreibung", "nomduproduit", "nazwaproduktu", "nomedoproduto",
                     "nombredelproducto"),
