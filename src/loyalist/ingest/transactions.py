@@ -87,7 +87,7 @@ CANCELLED_STATUS = (r"^\s*(wc-pending\s*$|(wc-)?(cancel|void|fail|declin|abandon
                     r"|in[ _-]*attesa[ _-]*d(i|el)[ _-]*pagamento|wacht[ _-]*op[ _-]*betaling"
                     r"|betaling[ _-]*(mislukt|geweigerd)|oczekuj[eę][ _-]*na[ _-]*p[lł]atno"
                     r"|p[lł]atno[sś][cć][ _-]*(nieudan|odrzucon)|retoure|reso\b|draft"
-                    r"|on[ _-]*hold"
+                    r"|on[ _-]*hold|delet|(awaiting|pending)[ _-]*approval"
                     # cancelled, returned or refunded in Turkish, Czech, Hungarian, Russian,
                     # Greek, Japanese, Chinese and Korean ('İptal Edildi', 'Zrušeno',
                     # 'Törölve', 'Отменен', 'Ακυρώθηκε', 'キャンセル', '已取消', '취소')
@@ -101,6 +101,9 @@ CANCELLED_STATUS = (r"^\s*(wc-pending\s*$|(wc-)?(cancel|void|fail|declin|abandon
 #: named as the payment's state (:attr:`Adapter.payment_status`), since in an order status an
 #: open order is a paid one not yet shipped
 OPEN_PAYMENT = r"^\s*(open|offen|ouvert|abiert|abert|apert|openstaand|otwart)[a-z]*\s*$"
+#: an invoice's status saying it is not approved yet: Xero's SUBMITTED (awaiting approval),
+#: read only where the orders are invoices (:attr:`Adapter.invoice_status`)
+UNAPPROVED_INVOICE = r"^\s*submitted\s*$"
 #: a line total equal on every line of at least this share of the orders with several
 #: products (and at least this many such orders) is an order total repeated per line
 REPEATED_TOTAL_SHARE = 0.8
@@ -347,7 +350,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
                     for kind, col in a.cost_columns.items())
     cost_cols = "".join(f", __{kind}" for kind in a.cost_columns)
     found = FOUND if src.joined else "TRUE"
-    unsold = f"{CANCELLED_STATUS}|{OPEN_PAYMENT}" if a.payment_status else CANCELLED_STATUS
+    unsold = "|".join((CANCELLED_STATUS, *[OPEN_PAYMENT] * a.payment_status,
+                       *[UNAPPROVED_INVOICE] * a.invoice_status))
     status = (f"regexp_matches(lower({parse.plain_text_expr(a.status_column)}), "
               f"'{unsold}')" if a.status_column else "FALSE")
     if a.void_column:  # Toast's 'Void?' = true, a till's 'Storno' = Ja
@@ -449,6 +453,9 @@ def _with_customer_raw(src: Source, a: Adapter) -> str:
     if col is None:
         return src.view
     raw = parse.text_expr(col, src.types[col])
+    if a.customer_fallback is not None:  # a line without an e-mail: the account's name
+        name = a.customer_fallback
+        raw = f"coalesce(nullif(trim({raw}), ''), {parse.text_expr(name, src.types[name])})"
     return f"(SELECT *, {raw} AS {_CUSTOMER_RAW} FROM {src.view}) AS {src.view}"
 
 
