@@ -41,6 +41,12 @@ class Adapter:
     #: the status column names the order's payment (:func:`names_payment`): a payment still
     #: 'open' is not paid, so its order is no sale yet
     payment_status: bool = False
+    #: the status column is an invoice's (:func:`names_invoice`): an invoice 'submitted' is
+    #: one awaiting approval, not yet a sale
+    invoice_status: bool = False
+    #: a customer name column keying the lines whose customer column (an e-mail) is empty
+    #: (:data:`CONTACT_NAMES`)
+    customer_fallback: str | None = None
     #: a line's void flag (Toast's 'Void?', a German till's 'Storno'): rows where it is set
     #: (:data:`VOID_SET`) are not sales
     void_column: str | None = None
@@ -281,6 +287,7 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
     s.ORDER_ID: ("orderid", "order", "invoice", "invoiceno", "invoiceid", "receipt",
                  "receiptid", "receiptno", "orderno", "ordernumber", "transactionid",
                  "ticketid", "basketid", "billno",
+                 "num",  # QuickBooks' transaction number (an invoice's or receipt's)
                  "incrementid",  # Magento's order number (#000000101)
                  "orderref", "orderreference",  # Odoo's 'Order Ref' (Shop/0001)
                  "receiptnumber", "receiptnr",
@@ -307,8 +314,10 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
     s.UNIT_PRICE: ("unitprice", "price", "priceeach", "itemprice", "sellingprice",
                    "soldfor",  # eBay's price of the item ('Total Price' is the order's)
                    *_EU_PRICE),
-    s.AMOUNT: ("amount", "total", "linetotal", "sales", "revenue", "value", "netamount",
-               "totalamount", "lineamount", "turnover", "ordertotal", "ordervalue",
+    # a line's own total before a bare 'Total', which may be the invoice's (Xero's invoice
+    # export repeats the invoice's 'Total' with tax on each of its 'LineAmount' lines)
+    s.AMOUNT: ("linetotal", "lineamount", "amount", "total", "sales", "revenue", "value",
+               "netamount", "totalamount", "turnover", "ordertotal", "ordervalue",
                "ordertotalamount", "totalprice", "grandtotal", "salesamount", "netsales",
                "grosssales", "totalsales",
                # a lone subtotal (a till's line before tax); beside a gross 'Total' the
@@ -320,7 +329,10 @@ SYNONYMS_BY_COLUMN: dict[str, tuple[str, ...]] = {
                     # a web shop's JSON order, its lines flattened as line_items_<field>
                     "lineitemsname", "lineitemstitle", "lineitemtitle", "itemsname",
                     "itemstitle", "articlename", "itemtitle", "producttitle",
-                    "productdescription", "itemdescription", "name", "title", "item",
+                    "productdescription", "itemdescription",
+                    # QuickBooks' 'Memo/Description' and 'Memo' (Desktop, whose 'Name' is
+                    # the customer)
+                    "memodescription", "memo", "name", "title", "item",
                     "product", "article", *EU_DESCRIPTION, "beschreibung",
                     "artikelbeschreibung", "nomduproduit", "nazwaproduktu", "nomedoproduto",
                     "nombredelproducto"),
@@ -428,7 +440,11 @@ CUSTOMER_FALLBACK_NAMES = (
     "customername", "clientname", "buyername", "partyname", "billingname", "billtoname",
     "customerfullname", "membername", "kundenname", "kundename", "nomclient", "nomduclient",
     "nombrecliente", "nombredelcliente", "nomecliente", "nomedocliente", "klantnaam",
-    "kundnamn", "kundenavn", "asiakkaannimi", "nazwaklienta")
+    "kundnamn", "kundenavn", "asiakkaannimi", "nazwaklienta", "contactname")
+#: an accounting package's name of the customer's account (Xero's 'ContactName', unique per
+#: contact): keys a line whose e-mail is empty, where a web shop's billing name, typed per
+#: order, does not
+CONTACT_NAMES = ("contactname", "customername", "clientname", "accountname")
 #: what the report says when a file's European column names make its dates day first
 DAY_FIRST_NOTE = ("the column names are in a language whose countries write the day first: a "
                   "date that reads both ways (02/01/2024) is 2 January")
@@ -482,6 +498,13 @@ def names_payment(column: str) -> bool:
     and Odoo's open orders), so only the column's name can tell the two apart."""
     name = normalise(column)
     return any(w in name for w in _PAYMENT_WORDS)
+
+
+def names_invoice(column: str | None) -> bool:
+    """Whether the order id column's name says the orders are invoices ('InvoiceNumber',
+    'Invoice No'): there a status 'submitted' is an invoice awaiting approval (Xero's
+    SUBMITTED), while a web shop's submitted order is a placed one."""
+    return column is not None and "invoice" in normalise(column)
 
 
 #: a line's void flag (normalised names): Toast's 'Void?', a till's 'Storno' (Ja/Nein)
@@ -846,6 +869,14 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None,
             ": the file has no customer id or e-mail, so customers are told apart by it: two "
             "customers with the same one are read as one, one written two ways as two); map "
             f"another with --map {s.CUSTOMER_ID}=<column> if the file has an id"))
+    contact = None
+    if s.CUSTOMER_ID in cols and "email" in normalise(cols[s.CUSTOMER_ID]):
+        contact = _named(by_norm, CONTACT_NAMES, used)
+    if contact is not None:
+        used.add(contact)
+        assumptions.append(f"{s.CUSTOMER_ID} is the e-mail ({cols[s.CUSTOMER_ID]!r}), and on "
+                           f"a line without one the account's name ({contact!r}): such a "
+                           "line is that customer's, not a guest's")
     # an order export whose only money column per item is 'Item Cost' (WooCommerce): with no
     # price per item and at most the order's total, it is what the item sold for
     item_cost = by_norm.get("itemcost")
@@ -993,6 +1024,8 @@ def generic(headers: Sequence[str], mapping: Mapping[str, str] | None = None,
         rules_off=rules_off,
         status_column=status,
         payment_status=status is not None and names_payment(status),
+        invoice_status=status is not None and names_invoice(cols.get(s.ORDER_ID)),
+        customer_fallback=contact,
         void_column=void,
         till_column=till,
         event_column=event,

@@ -19,6 +19,7 @@ import duckdb
 
 from loyalist import schema as s
 from loyalist.errors import DataError
+from loyalist.ingest import groups
 from loyalist.ingest.parse import q
 from loyalist.ingest.text import (
     ENCODING_NAMES,
@@ -85,6 +86,9 @@ class Source:
     #: the first row is a units line under the header, these its filled cells
     #: (:func:`~loyalist.ingest.text.units_line`); empty: it is data
     units: tuple[str, ...] = ()
+    #: a grouped report's column carried down from its heading rows
+    #: (:func:`~loyalist.ingest.groups.carry_down`); empty: the file is no grouped report
+    group: str = ""
 
     @property
     def label(self) -> str:
@@ -205,7 +209,7 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
     raw_names: list[str] | None = None
     notes: tuple[str, ...] = ()
     sheets: list[Sheets] = []
-    footer, units, sha256 = 0, (), None
+    footer, units, sha256, group = 0, (), None, ""
     try:
         if kind == "parquet":
             con.execute(
@@ -220,7 +224,7 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
         elif kind == "json":  # an array of records, or one record per line
             notes = _register_json(con, view, p)
         else:
-            notes, raw_names, counted, footer, units, sha256 = _register_csv(
+            notes, raw_names, counted, footer, units, sha256, group = _register_csv(
                 con, path, view, p, scratch)
         desc = con.execute(f"DESCRIBE {view}").fetchall()
         rows = (counted if kind == "csv" else
@@ -242,7 +246,7 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
         path=path, kind=kind, view=view, headers=headers,
         types={d[0]: d[1] for d in desc}, rows=int(rows), sha256=sha256 or file_hash(path),
         notes=notes, duplicates=_duplicates(headers, raw_names),
-        empty=_empty_columns(con, view, headers), footer=footer, units=units,
+        empty=_empty_columns(con, view, headers), footer=footer, units=units, group=group,
     ), sheets
 
 
@@ -388,17 +392,19 @@ def _quoted_delimiter(con: duckdb.DuckDBPyConnection, p: str, enc: str, skip: in
 
 def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
                   scratch: Path
-                  ) -> tuple[tuple[str, ...], list[str], int, int, tuple[str, ...], str | None]:
+                  ) -> tuple[tuple[str, ...], list[str], int, int, tuple[str, ...], str | None,
+                             str]:
     """A CSV (any delimiter DuckDB sniffs) as ``view``, every column text, the names of its
     header line as written (for :func:`_duplicates`), its number of rows, how many of the
     last ones are a report's footer (:func:`footer_lines`) and the filled cells of its first
     row when that is a units line under the header (:func:`units_line`), and its SHA-256
     when the check of its encoding or its UTF-8 copy read it whole (None: it is still to be
-    hashed, :func:`file_hash`). A file that is not UTF-8 or UTF-16 is read in its legacy
-    encoding (:func:`detect_encoding`: Windows-1252 unless its text reads as garbage there)
-    through a UTF-8 copy in ``scratch`` (DuckDB reads Latin-1 but refuses its bytes
-    0x80-0x9F, where Windows puts the euro sign and typographic quotes: 'EUR 3,50' in a
-    German till export)."""
+    hashed, :func:`file_hash`), and the column a grouped report's headings were carried
+    down in (:func:`~loyalist.ingest.groups.carry_down`; '' for other files). A file that
+    is not UTF-8 or UTF-16 is read in its legacy encoding (:func:`detect_encoding`:
+    Windows-1252 unless its text reads as garbage there) through a UTF-8 copy in ``scratch``
+    (DuckDB reads Latin-1 but refuses its bytes 0x80-0x9F, where Windows puts the euro sign
+    and typographic quotes: 'EUR 3,50' in a German till export)."""
     enc, sha256 = detect_encoding(path)
     shown_enc = enc
     # a given encoding goes through the copy too: bytes it does not define become U+FFFD
@@ -447,8 +453,14 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
                 raise
             src = src[:-1] + ", parallel = false)"
             rows = probe.execute(f"SELECT count(*) FROM {src}").fetchall()[0][0]
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS "
-                f"SELECT *, row_number() OVER () AS {ROW} FROM {src}")
+    raw_names = [] if layout.headerless else header_cells(path, enc, skip, layout.spaces)
+    title = [" ".join(header_cells(path, enc, i, layout.spaces)) for i in range(skip)]
+    footer = [] if layout.spaces else footer_lines(path, enc, layout.delimiter, layout.columns)
+    grouped = groups.carry_down(con, view, f"(SELECT *, row_number() OVER () AS {ROW} "
+                                f"FROM {src})", ROW, raw_names, title, int(rows) - len(footer))
+    if grouped is None:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS "
+                    f"SELECT *, row_number() OVER () AS {ROW} FROM {src}")
     if GIVEN_ENCODING.get() is not None:
         notes.append(f"the file is read as {shown_enc} (--encoding)")
     elif shown_enc == "utf-16":  # its byte-order mark says so
@@ -458,17 +470,18 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
     if skip:
         notes.append(f"the column names are on line {skip + 1}: the {skip} line(s) above them "
                      "(a report title) were skipped")
-    raw_names = [] if layout.headerless else header_cells(path, enc, skip, layout.spaces)
+    if grouped is not None:
+        notes.append(grouped[1])
     units = [] if layout.headerless else units_line(
         header_cells(path, enc, skip + 1, layout.spaces))
     if units:
         notes.append(units_note(f"line {skip + 2}", units))
-    footer = [] if layout.spaces else footer_lines(path, enc, layout.delimiter, layout.columns)
     if footer:
         shown = ", ".join(repr(f[:60]) for f in footer)
         notes.append(f"the last {len(footer)} line(s) hold one value each below the data "
                      f"({shown}): a report's footer, not sales, quarantined as totals_row")
-    return tuple(notes), raw_names, int(rows), len(footer), tuple(units), sha256
+    return (tuple(notes), raw_names, int(rows), len(footer), tuple(units), sha256,
+            grouped[0] if grouped else "")
 
 
 #: words naming an order's list of lines in a nested JSON export (Shopify's line_items, ...)

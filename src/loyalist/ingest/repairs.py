@@ -11,6 +11,7 @@ rules again to the lines it changed and returns the report's sentences.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import duckdb
 
@@ -41,7 +42,8 @@ def continuation_lines(con: duckdb.DuckDBPyConnection, a: Adapter, table: str, r
     if o not in a.columns or s.ORDERED_AT not in a.columns:
         return []
     blank = [f'NOT "__has_{c}"' for c in (o, s.ORDERED_AT, s.CUSTOMER_ID) if c in a.columns]
-    cont = f"{' AND '.join(blank)} AND {s.PRODUCT_ID} IS NOT NULL"
+    # (not a totals row: 'Total for Gardening' where a grouped report's product is)
+    cont = f"{' AND '.join(blank)} AND {s.PRODUCT_ID} IS NOT NULL AND NOT __total_label"
     if not con.execute(f"SELECT count(*) FROM {table} WHERE {cont}").fetchall()[0][0]:
         return []  # (a cheap scan first: the window below orders every line)
     n = con.execute(f"""
@@ -392,11 +394,13 @@ def _is_tender(value: str) -> bool:
     return any(_TENDER.search(w) for w in _value_words(value))
 
 
-def _document_type(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter
+def _document_type(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
+                   kind: Callable[[str], bool] = is_credit_document
                    ) -> tuple[str, list[str]] | None:
     """The file's document-type column (:data:`DOCUMENT_TYPE_NAMES`) no other use took, with
-    its values that name a credit document; None when no such column holds one (a column
-    with a tender, or with more than :data:`_MAX_DOCUMENT_TYPES` values, is none)."""
+    its values of the ``kind`` asked for (a credit document, an offer); None when no such
+    column holds one (a column with a tender, or with more than :data:`_MAX_DOCUMENT_TYPES`
+    values, is none)."""
     used = a.read_columns()
     by_norm: dict[str, str] = {}
     for h in src.headers:
@@ -409,10 +413,40 @@ def _document_type(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter
             f"LIMIT {_MAX_DOCUMENT_TYPES + 1}").fetchall()]
         if len(values) > _MAX_DOCUMENT_TYPES or any(_is_tender(x) for x in values):
             continue
-        credits = [x for x in values if is_credit_document(x)]
-        if credits:
-            return col, credits
+        found = [x for x in values if kind(x)]
+        if found:
+            return col, found
     return None
+
+
+#: words (normalised, whole words) naming an offer, not a sale: an estimate, a quote, a
+#: pro-forma invoice (QuickBooks' 'Estimate'; 'Angebot', 'Devis', 'Presupuesto', 'Preventivo',
+#: 'Offerte', 'Orçamento', 'Oferta')
+_OFFER_WORDS = frozenset(normalise(w) for w in (
+    "estimate", "quote", "quotation", "proforma", "angebot", "kostenvoranschlag", "devis",
+    "presupuesto", "cotizacion", "preventivo", "offerte", "orcamento", "oferta"))
+
+
+def is_offer_document(value: str) -> bool:
+    """Whether a document type (``value``) names an offer, not a sale: 'Estimate', 'Quote',
+    'Pro forma invoice', 'Angebot', 'Devis', ..."""
+    ws = _value_words(value)
+    return any(w in _OFFER_WORDS for w in ws) or " ".join(ws).startswith("pro forma")
+
+
+def offer_documents(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter
+                    ) -> tuple[str, list[str]]:
+    """SQL over the source view, TRUE on a line whose document type names an offer
+    (:func:`is_offer_document`: an estimate or a quote is no sale, rule ``offer``), and the
+    report's sentence; ('FALSE', []) when no document-type column names one."""
+    found = _document_type(con, src, a, is_offer_document)
+    if found is None:
+        return "FALSE", []
+    col, offers = found
+    listed = ", ".join(quarantine.sql_str(c) for c in offers)
+    return (f"coalesce({parse.plain_text_expr(col)} IN ({listed}), FALSE)",
+            [f"lines whose {col!r} is an offer ({', '.join(map(repr, offers[:5]))}) are no "
+             "sale: quarantined as offer"])
 
 
 def credit_documents(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str,

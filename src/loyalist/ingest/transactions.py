@@ -24,6 +24,7 @@ from loyalist.ingest.adapters import (
     day_number_column,
     normalise,
 )
+from loyalist.ingest.groups import heading_row
 from loyalist.ingest.join import FOUND
 from loyalist.ingest.notes import (
     corrections,
@@ -43,6 +44,7 @@ from loyalist.ingest.repairs import (
     credit_documents,
     fill_from_order,
     negative_totals,
+    offer_documents,
     one_customer,
     order_summaries,
     product_from_description,
@@ -85,7 +87,7 @@ CANCELLED_STATUS = (r"^\s*(wc-pending\s*$|(wc-)?(cancel|void|fail|declin|abandon
                     r"|in[ _-]*attesa[ _-]*d(i|el)[ _-]*pagamento|wacht[ _-]*op[ _-]*betaling"
                     r"|betaling[ _-]*(mislukt|geweigerd)|oczekuj[eę][ _-]*na[ _-]*p[lł]atno"
                     r"|p[lł]atno[sś][cć][ _-]*(nieudan|odrzucon)|retoure|reso\b|draft"
-                    r"|on[ _-]*hold"
+                    r"|on[ _-]*hold|delet|(awaiting|pending)[ _-]*approval"
                     # cancelled, returned or refunded in Turkish, Czech, Hungarian, Russian,
                     # Greek, Japanese, Chinese and Korean ('İptal Edildi', 'Zrušeno',
                     # 'Törölve', 'Отменен', 'Ακυρώθηκε', 'キャンセル', '已取消', '취소')
@@ -99,6 +101,9 @@ CANCELLED_STATUS = (r"^\s*(wc-pending\s*$|(wc-)?(cancel|void|fail|declin|abandon
 #: named as the payment's state (:attr:`Adapter.payment_status`), since in an order status an
 #: open order is a paid one not yet shipped
 OPEN_PAYMENT = r"^\s*(open|offen|ouvert|abiert|abert|apert|openstaand|otwart)[a-z]*\s*$"
+#: an invoice's status saying it is not approved yet: Xero's SUBMITTED (awaiting approval),
+#: read only where the orders are invoices (:attr:`Adapter.invoice_status`)
+UNAPPROVED_INVOICE = r"^\s*submitted\s*$"
 #: a line total equal on every line of at least this share of the orders with several
 #: products (and at least this many such orders) is an order total repeated per line
 REPEATED_TOTAL_SHARE = 0.8
@@ -106,7 +111,8 @@ MIN_ORDERS_FOR_TOTALS_CHECK = 3
 #: quarantine rules whose lines are no sale at all: no customer, order or value of their own
 #: (a header line repeated, a units line under it, a spreadsheet's totals row, an order's
 #: summary row)
-NOT_A_SALE_RULES = ("repeated_header", "units_line", "totals_row", "order_summary")
+NOT_A_SALE_RULES = ("repeated_header", "units_line", "totals_row", "group_heading",
+                    "order_summary")
 #: quarantine rules whose lines have no value to count: no sale at all, or the line's
 #: quantity or price cannot be read (its value is unknown); they are out of revenue_read and
 #: get no share of value in the report
@@ -123,15 +129,22 @@ _KIND_OF = {
 }
 
 
+#: a group's total in a grouped report, named after the group: QuickBooks Online's 'Total for
+#: Amy's Bird Sanctuary', QuickBooks Desktop's 'Total Amy's Bird Sanctuary'
+GROUP_TOTAL = r"^(sub)?totals?( for)? \S"
+
+
 def total_label(a: Adapter) -> str:
     """SQL over the source view: TRUE where a column read as the customer, the order, the
     product or the date holds a :data:`TOTAL_LABELS` label as written ('Grand Total' in
-    Tally's 'Date' column, 'Summe' in a receipt number's), the first cell of a totals row."""
+    Tally's 'Date' column, 'Summe' in a receipt number's), the first cell of a totals row,
+    or a group's total named after it (:data:`GROUP_TOTAL`)."""
     labels = "(" + ", ".join(f"'{w}'" for w in TOTAL_LABELS) + ")"
     cols = [a.columns[c] for c in (s.CUSTOMER_ID, s.ORDER_ID, s.PRODUCT_ID, s.ORDERED_AT)
             if c in a.columns]
     label = " OR ".join(f"regexp_replace(lower({parse.plain_text_expr(c)}), '[^a-z]', '', "
-                        f"'g') IN {labels}" for c in cols)
+                        f"'g') IN {labels} OR regexp_matches(lower("
+                        f"{parse.plain_text_expr(c)}), '{GROUP_TOTAL}')" for c in cols)
     return f"coalesce({label or 'FALSE'}, FALSE)"
 
 
@@ -312,8 +325,10 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
         WHEN __header THEN 'repeated_header'
         WHEN {units_row(src)} THEN 'units_line'
         WHEN {is_totals_row(src)} THEN 'totals_row'
+        WHEN __heading THEN 'group_heading'
         WHEN NOT __found THEN 'order_not_found'
         WHEN __status_cancelled THEN 'cancelled_order'
+        WHEN __offer THEN 'offer'
         WHEN __not_purchase THEN 'not_a_purchase'
         WHEN {s.ORDER_ID} IS NULL THEN 'missing_order_id'
         WHEN {s.PRODUCT_ID} IS NULL THEN 'missing_product_id'
@@ -335,7 +350,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
                     for kind, col in a.cost_columns.items())
     cost_cols = "".join(f", __{kind}" for kind in a.cost_columns)
     found = FOUND if src.joined else "TRUE"
-    unsold = f"{CANCELLED_STATUS}|{OPEN_PAYMENT}" if a.payment_status else CANCELLED_STATUS
+    unsold = "|".join((CANCELLED_STATUS, *[OPEN_PAYMENT] * a.payment_status,
+                       *[UNAPPROVED_INVOICE] * a.invoice_status))
     status = (f"regexp_matches(lower({parse.plain_text_expr(a.status_column)}), "
               f"'{unsold}')" if a.status_column else "FALSE")
     if a.void_column:  # Toast's 'Void?' = true, a till's 'Storno' = Ja
@@ -343,6 +359,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
                   f"({', '.join(repr(v) for v in VOID_SET)}))")
     no_status = (f"{parse.plain_text_expr(a.status_column)} IS NULL" if a.status_column
                  else "FALSE")
+    offer, offer_note = offer_documents(con, src, a)
     not_purchase = (f"regexp_matches(lower({parse.plain_text_expr(a.event_column)}), "
                     f"'{NOT_A_PURCHASE_EVENT}')" if a.event_column else "FALSE")
     con.execute(f"""
@@ -352,11 +369,13 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
                           {no_status} AS __no_status,
                           coalesce({not_purchase}, FALSE) AS __not_purchase,
                           {header} AS __header, {total_label(a)} AS __total_label,
+                          {heading_row(src.group, src.headers)} AS __heading,
+                          {offer} AS __offer,
                           {first}, {has}
                           {costs}
                    FROM {_with_customer_raw(src, a)}),
         p AS (SELECT {ROW}, __dup, __found, __status_cancelled, __no_status, __not_purchase,
-                     __header, __total_label,
+                     __header, __total_label, __heading, __offer,
                      {second},
                      {has_cols}
                      {cost_cols} FROM r)
@@ -387,7 +406,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, *, table: str
             **({"the order status": a.status_column} if a.status_column else {}),
             **({"the void flag": a.void_column} if a.void_column else {}),
             **({"the line's discount": a.discount_column} if a.discount_column else {})}
-    report["assumptions"] += (duplicate_note(src, used) + filled
+    report["assumptions"] += (duplicate_note(src, used) + offer_note + filled
                               + unix_times(con, src, a) + utc_offsets(con, src, a)
                               + units_written(con, src, a)
                               + spreadsheet_errors(con, src, used, _error_counts(
@@ -434,6 +453,9 @@ def _with_customer_raw(src: Source, a: Adapter) -> str:
     if col is None:
         return src.view
     raw = parse.text_expr(col, src.types[col])
+    if a.customer_fallback is not None:  # a line without an e-mail: the account's name
+        name = a.customer_fallback
+        raw = f"coalesce(nullif(trim({raw}), ''), {parse.text_expr(name, src.types[name])})"
     return f"(SELECT *, {raw} AS {_CUSTOMER_RAW} FROM {src.view}) AS {src.view}"
 
 

@@ -162,6 +162,10 @@ _LINE_VALUE_WORDS = ("total", "amount", "net", "revenue", "subtotal", "value", "
                      "gesamt", "montant", "importe", "importo", "totaal", "bedrag", "valor",
                      "wartosc", "kwota", "belopp", "belob", "summa", "yhteensa", "castka",
                      "tutar", "сумма", "金額", "金额", "금액")
+#: ... but not a payment's or a balance's (Xero's 'InvoiceAmountPaid' and 'InvoiceAmountDue':
+#: the invoice's total paid or still owed, repeated on its lines, equal to a one-line
+#: invoice's value and below it once paid)
+_NOT_LINE_VALUE_WORDS = ("due", "paid", "owing", "outstanding", "balance", "remaining")
 #: a line total within this share (or 0.01) of quantity x price equals it
 _SAME = 0.005
 #: discounted_total's conditions: at least this many lines, this share equal to quantity x
@@ -187,7 +191,8 @@ def discounted_total(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter,
     used = a.read_columns()
     cands = [(h, parse.number_expr(con, src.view, h, src.types[h])) for h in src.headers
              if h not in used and h not in src.empty
-             and any(w in adapters.normalise(h) for w in _LINE_VALUE_WORDS)]
+             and any(w in adapters.normalise(h) for w in _LINE_VALUE_WORDS)
+             and not any(w in adapters.normalise(h) for w in _NOT_LINE_VALUE_WORDS)]
     if not cands:
         return a
     value, what = read

@@ -179,11 +179,18 @@ RULES: tuple[Rule, ...] = (
          "a totals or summary row of the export ('Total', 'Summe', ... where an id belongs, "
          "and no order id, product id or date), or a line of a report's footer below the "
          "data (one value: '1606 record(s) downloaded'): not a sale, its value is left out"),
+    Rule("group_heading", "quarantine",
+         "a grouped report's heading row (QuickBooks' 'Sales by Customer Detail': the "
+         "customer's name on a row of its own above its lines): the lines below it take its "
+         "value; not a sale"),
     Rule("order_not_found", "quarantine",
          "the line's order id is not in the orders file given with it (no customer or date)"),
     Rule("cancelled_order", "quarantine",
          "the order's status says it was cancelled, voided, failed, refunded or returned, or "
          "never paid: not a sale"),
+    Rule("offer", "quarantine",
+         "the line's document type says it is an estimate, a quote or a pro-forma invoice "
+         "(QuickBooks' 'Estimate'): an offer, not a sale"),
     Rule("not_a_purchase", "quarantine",
          "an event log's row whose event is a view, click, search or cart change: not a sale"),
     Rule("missing_order_id", "quarantine", "order id is empty"),
