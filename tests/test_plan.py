@@ -21,7 +21,7 @@ from loyalist import pipeline
 from loyalist import schema as s
 from loyalist.cli.main import app
 from loyalist.errors import DataError, InfeasibleError, LoyalistError, ParameterError
-from loyalist.promote.catalog import Constraints, PlanParams, load_constraints
+from loyalist.promote.catalog import Constraints, PlanParams, generic_catalog, load_constraints
 from loyalist.promote.context import PlanContext
 from loyalist.promote.evaluate import evaluate_against_truth
 from loyalist.promote.instance import build_instance, cap_allows, meet_inventory_caps
@@ -588,9 +588,46 @@ def test_plans_say_what_their_numbers_rest_on(scenario: dict, tmp_path: Path) ->
         st.con.execute(f"UPDATE customers SET {s.MARKETING_CONSENT} = false "
                        f"WHERE {s.CUSTOMER_ID} IN (SELECT {s.CUSTOMER_ID} FROM customers "
                        f"ORDER BY {s.CUSTOMER_ID} LIMIT 500)")
-    ids = [pipeline.plan(path, budget=3_000, goal="revenue", save=False)["summary"]["plan_id"]
-           for path in (scenario["store"], scenario["store"], other)]
-    assert ids[0] == ids[1] != ids[2]
+    plans = [pipeline.plan(path, budget=3_000, goal="revenue", save=False)["summary"]
+             for path in (scenario["store"], scenario["store"], other)]
+    assert plans[0]["plan_id"] == plans[1]["plan_id"] != plans[2]["plan_id"]
+    # the store's catalog names every promotion of its history: no warning of unused ones
+    assert not any("the plan cannot use" in w for w in plans[0]["warnings"])
+
+
+def test_a_history_the_catalog_does_not_describe_is_said_to_be_unused(scenario: dict,
+                                                                      tmp_path: Path) -> None:
+    """A store loaded with its promotion history but without a catalog (a merchant's export
+    with no catalog file) was planned on the generic catalog's priors, its measured
+    promotions silently left out: the plan now warns, naming them and what to give."""
+    from loyalist.pipeline.promotions import undescribed_history
+
+    with Store(scenario["store"], read_only=True) as st:
+        ts = st.default_as_of()
+        cat = st.table(s.T_CATALOG)
+        sent = st.query(f"SELECT {s.PROMOTION} AS p, count(*) AS n FROM {s.T_PROMOTIONS} "
+                        f"WHERE {s.PROMOTION} <> 'control' GROUP BY 1 ORDER BY n DESC, p")
+        assert undescribed_history(st, ts, cat, generic=False) is None
+        # a catalog without the most sent promotion: that one is named, with its sends
+        top, n = str(sent["p"].iloc[0]), int(sent["n"].iloc[0])
+        w = undescribed_history(st, ts, cat[cat["name"] != top], generic=False)
+        assert w.startswith(f"the promotion history sent 1 promotion(s) the plan cannot use: "
+                            f"{top} ({n:,} sends); the catalog does not name them")
+        assert "measured against hold-out groups" in w and "--catalog" in w
+        # the generic catalog: the history's promotions it does not name (its free_shipping
+        # and double_points may share a name with the merchant's)
+        generic, _ = generic_catalog(60.0)
+        unnamed = sent[~sent["p"].isin(generic["name"])]
+        assert 0 < len(unnamed) < len(sent)
+        w = undescribed_history(st, ts, generic, generic=True)
+        assert w.startswith(f"the promotion history sent {len(unnamed)} promotion(s)")
+        assert "no promotion catalog was given or loaded" in w
+        assert all(p in w for p in unnamed["p"])
+    empty = tmp_path / "no_history.duckdb"
+    shutil.copy(scenario["store"], empty)
+    with Store(empty) as st:
+        st.con.execute(f"DELETE FROM {s.T_PROMOTIONS}")
+        assert undescribed_history(st, st.default_as_of(), cat, generic=True) is None
 
 
 def test_rows_intervals_carry_the_models_error_and_say_so(scenario: dict) -> None:

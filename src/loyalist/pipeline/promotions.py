@@ -82,9 +82,10 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     from loyalist.response.priors import priors_note, with_overrides
 
     assumptions: list[str] = []
+    generic = catalog is None and not st.has_rows(s.T_CATALOG)
     if catalog is not None:
         cat = load_catalog(catalog)
-    elif st.has_rows(s.T_CATALOG):
+    elif not generic:
         cat = normalise_catalog(st.table(s.T_CATALOG).drop(columns=[s.LOAD_ID]),
                                 source=f"store table {s.T_CATALOG}")
     else:
@@ -92,6 +93,7 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
         cat, what = generic_catalog(None if pd.isna(median) else float(median))
         cat = normalise_catalog(cat, source="generic catalog")
         assumptions.append(what)
+    unused = undescribed_history(st, ts, cat, generic)
     assumptions += cat.attrs.get("notes", [])
     competitors = st.table(s.T_COMPETITORS) if st.has_rows(s.T_COMPETITORS) else None
     inventory = st.table(s.T_INVENTORY) if st.has_rows(s.T_INVENTORY) else None
@@ -179,9 +181,43 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     return {"catalog": cat, "competitors": competitors, "inventory": inventory,
             "customers": cust, "predictions": pred, "model": model,
             "assumptions": assumptions, "priors": used_priors, "season_factor": season,
+            # the history's promotions the catalog does not describe (a warning, or None)
+            "unused_history": unused,
             "season_note": season_note,
             "promotion_season": by_promotion,
             "closed_season": closed_season(daily, ts, period_days)}
+
+
+def undescribed_history(st: Store, ts: pd.Timestamp, cat: pd.DataFrame,
+                        generic: bool) -> str | None:
+    """A warning when the promotion history sent promotions before ``ts`` that the catalog
+    ``cat`` does not name: their measured response cannot be used (a plan needs each
+    promotion's kind and value to cost it), and the plan falls back on the priors of the
+    catalog's promotions. ``generic``: no catalog was given or loaded (the generic one is
+    used). None when every promotion sent is in the catalog, or there is no history."""
+    if not st.has_rows(s.T_PROMOTIONS):
+        return None
+    sent = st.query(f"""SELECT {s.PROMOTION} AS name, count(*) AS n FROM {s.T_PROMOTIONS}
+                        WHERE {s.SENT_AT} < ? AND {s.PROMOTION} <> '{s.CONTROL}'
+                        GROUP BY 1 ORDER BY n DESC, name""", [ts.to_pydatetime()])
+    names = set(cat["name"].astype(str))
+    left = sent[~sent["name"].astype(str).isin(names)]
+    if left.empty:
+        return None
+    held = st.query(f"SELECT count(*) AS n FROM {s.T_PROMOTIONS} WHERE {s.SENT_AT} < ? "
+                    f"AND {s.PROMOTION} = '{s.CONTROL}'", [ts.to_pydatetime()])["n"].iloc[0]
+    shown = ", ".join(f"{r.name} ({r.n:,} sends)" for r in left.head(6).itertuples())
+    more = f" and {len(left) - 6:,} more" if len(left) > 6 else ""
+    whose = ("no promotion catalog was given or loaded, so" if generic else
+             "the catalog does not name them, so")
+    measured = " against hold-out groups" if held else ""
+    return (f"the promotion history sent {len(left):,} promotion(s) the plan cannot use: "
+            f"{shown}{more}; {whose} their response, measured{measured} in the history, is "
+            "left out and the plan rests on assumed responses instead. Describe them in a "
+            "catalog (one row each: name as in the history, kind (one of "
+            f"{', '.join(s.PROMOTION_KINDS)}), value, contact_cost) and pass it with "
+            "--catalog, or load it with `loyalist ingest catalog.csv --table "
+            "promotion_catalog`")
 
 
 def load_priors(priors: Path | str | pd.DataFrame | None) -> pd.DataFrame | None:
@@ -328,7 +364,8 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     say("optimising the plan")
     res = make_plan(inp["predictions"], ctx, params, cons)
     summ = res["summary"]
-    summ["warnings"] = [*summ.get("warnings", []), *stale]
+    summ["warnings"] = [*summ.get("warnings", []), *stale,
+                        *([inp["unused_history"]] if inp["unused_history"] else [])]
     summ["currency"] = code
     summ["constraints"] = cons.as_dict()
     summ["response_model"] = inp["model"].summary()
