@@ -188,6 +188,10 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
             "closed_season": closed_season(daily, ts, period_days)}
 
 
+#: how :func:`undescribed_history`'s warning starts (``loyalist run`` shows it in its plan step)
+UNUSED_HISTORY = "the promotion history sent"
+
+
 def undescribed_history(st: Store, ts: pd.Timestamp, cat: pd.DataFrame,
                         generic: bool) -> str | None:
     """A warning when the promotion history sent promotions before ``ts`` that the catalog
@@ -211,7 +215,7 @@ def undescribed_history(st: Store, ts: pd.Timestamp, cat: pd.DataFrame,
     whose = ("no promotion catalog was given or loaded, so" if generic else
              "the catalog does not name them, so")
     measured = " against hold-out groups" if held else ""
-    return (f"the promotion history sent {len(left):,} promotion(s) the plan cannot use: "
+    return (f"{UNUSED_HISTORY} {len(left):,} promotion(s) the plan cannot use: "
             f"{shown}{more}; {whose} their response, measured{measured} in the history, is "
             "left out and the plan rests on assumed responses instead. Describe them in a "
             "catalog (one row each: name as in the history, kind (one of "

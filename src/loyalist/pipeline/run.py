@@ -25,6 +25,7 @@ from loyalist.ingest.adapters import is_guessed_note
 from loyalist.pipeline.customers import train
 from loyalist.pipeline.products import basket_rules, evaluate_recommend, forecast, recommend
 from loyalist.pipeline.promotions import (
+    UNUSED_HISTORY,
     campaign_results,
     load_priors,
     plan,
@@ -319,7 +320,8 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
                    out=out / "plan", progress=progress, priors=priors)
         sm = res["summary"]
         why = f"; nobody targeted: {sm['empty_reason']}" if sm.get("empty_reason") else ""
-        why += "".join(f"; WARNING: {w}" for w in sm["warnings"] if w.startswith(CLOSED_SEASON))
+        why += "".join(f"; WARNING: {w}" for w in sm["warnings"]
+                       if w.startswith((CLOSED_SEASON, UNUSED_HISTORY)))
         return (f"{sm['goal']}: {sm['customers_targeted']:,} customers, spend "
                 f"{amount_text(sm['spend'])} of {money.amount(sm['budget'], code)}"
                 f", expected "
