@@ -529,6 +529,26 @@ def test_cli_functions_write_csv_and_table(tmp_path: Path) -> None:
     assert isinstance(err.exception, LoyalistError)  # the main entry point prints it, exit 2
 
 
+def test_the_evaluation_table_fits_an_80_column_terminal() -> None:
+    """`loyalist evaluate recommend` printed 11 framed columns of 4 decimals, which an 80-column
+    terminal or a redirected output cut to '0.6…' in every cell: every number now shows."""
+    from rich.console import Console
+
+    models = ["baseline", "popularity", "itemknn", "hybrid", "adoption", "history", "content"]
+    grp = pd.DataFrame({"model": models, "hr": 0.6412, "ndcg": 0.1443, "mrr": 0.3231,
+                        "precision": 0.1254, "recall": 0.0613, "coverage": 0.3381,
+                        "novelty": 13.2219, "hr_lift": -0.1053, "ndcg_lift": 1.5937,
+                        "customers": 1371})
+    con = Console(width=80, record=True)
+    con.print(rec_cli._metrics_table("task all: anything the customer buys next", grp))
+    text = con.export_text()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
+    assert all(m in text for m in models) and "1,371 customers" in text
+    for shown in ("0.641", "0.144", "0.323", "0.125", "0.061", "0.338", "13.22", "-10.5%",
+                  "+159.4%"):
+        assert shown in text, shown
+
+
 def test_one_off_items_are_not_recommended_again(tmp_path: Path) -> None:
     """A catalogue of one-off items (each SKU sold once): nobody buys a product twice, so a
     product the customer already bought is never recommended (every recommendation was one
