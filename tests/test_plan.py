@@ -47,6 +47,28 @@ def _ctx(sc: dict, **over: object) -> PlanContext:
     return PlanContext(**kw)  # type: ignore[arg-type]
 
 
+def test_the_console_shows_every_promotion_name_whole() -> None:
+    """The ranked promotions' framed table cut 'voucher_0.92' and 'free_shipping' to
+    'voucher_…' and 'free_shi…' on an 80-column terminal: two vouchers' rows looked alike."""
+    from rich.console import Console
+
+    from loyalist.cli.plan import _promotions_table
+
+    names = ["voucher_0.92", "voucher_0.95", "free_shipping", "accessory_bundle_15",
+             "winter_clearance_30"]
+    rows = [{"rank": k + 1, "promotion": n, "target_segment": seg, "customers": 1_234,
+             "participation": 0.42, "incremental_revenue": 12_345.6, "cost": 1_234.5,
+             "roi": 1.5}
+            for k, (n, seg) in enumerate(zip(names, ["New (no purchase yet)", "Champions",
+                                                     "Potential Loyalist", "At Risk",
+                                                     "Can't Lose Them"], strict=True))]
+    con = Console(width=80, record=True)
+    con.print(_promotions_table(rows, "EUR"))
+    text = con.export_text()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
+    assert all(n in text for n in names)
+
+
 def test_plan_cli_json_and_files(scenario: dict, tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["plan", "--store", str(scenario["store"]), "--budget", "3000",
                                  "--goal", "retention", "--period", "30", "--out",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -134,16 +134,7 @@ def plan(
     empty = summ.get("empty_reason")
     if empty:  # one line saying why, instead of an empty table
         out.print(f"[yellow]nobody targeted: {escape(empty)}[/yellow]")
-    t = Table(header_style="bold", title="ranked promotions")
-    for c in ("#", "promotion", "segment", "customers", "particip.", money.label("revenue", code),
-              money.label("cost", code), "ROI"):
-        t.add_column(c, justify="left" if c in ("promotion", "segment") else "right")
-    for r in summ["promotions"][:15]:
-        t.add_row(str(r["rank"]), r["promotion"], r["target_segment"], f"{r['customers']:,}",
-                  f"{r['participation']:.0%}", amount_text(r["incremental_revenue"]),
-                  amount_text(r["cost"]), "" if r["roi"] is None else roi_text(r["roi"]))
-    if summ["promotions"]:
-        out.print(t)
+    out.print(_promotions_table(summ["promotions"][:15], code))
     for w in summ.get("warnings", []):
         if w != empty:
             out.print(f"[yellow]warning: {escape(w)}[/yellow]")
@@ -273,6 +264,31 @@ def _goal_value(summ: dict) -> str:
     else:
         text = goal_value_text(summ["goal"], summ["goal_value"], unit)
     return text + (f" ({each:,.2f} of spend each)" if each is not None else "")
+
+
+def _promotions_table(rows: list[dict[str, Any]], code: str | None) -> Table:
+    """The ranked promotions as the console prints them: each promotion's name whole (a
+    framed table cut 'voucher_0.92' and 'free_shipping' to 'voucher_…' and 'free_shi…' on
+    an 80-column terminal, so the rows of two vouchers could not be told apart); the
+    segment wraps instead, and no vertical rules."""
+    from rich import box
+
+    from loyalist import money
+    from loyalist.promote.catalog import amount_text, roi_text
+
+    t = Table(header_style="bold", title="ranked promotions", box=box.SIMPLE_HEAD,
+              show_edge=False, padding=(0, 1, 0, 0))
+    longest = max([len(str(r["promotion"])) for r in rows] + [len("promotion")])
+    for c in ("#", "promotion", "segment", "customers", "particip.", money.label("revenue", code),
+              money.label("cost", code), "ROI"):
+        t.add_column(c, justify="left" if c in ("promotion", "segment") else "right",
+                     no_wrap=c != "segment",
+                     min_width=min(longest, 32) if c == "promotion" else None)
+    for r in rows:
+        t.add_row(str(r["rank"]), r["promotion"], r["target_segment"], f"{r['customers']:,}",
+                  f"{r['participation']:.0%}", amount_text(r["incremental_revenue"]),
+                  amount_text(r["cost"]), "" if r["roi"] is None else roi_text(r["roi"]))
+    return t
 
 
 def _period(period: int | None, months: int | None) -> int:
