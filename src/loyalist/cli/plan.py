@@ -134,7 +134,8 @@ def plan(
     empty = summ.get("empty_reason")
     if empty:  # one line saying why, instead of an empty table
         out.print(f"[yellow]nobody targeted: {escape(empty)}[/yellow]")
-    out.print(_promotions_table(summ["promotions"][:15], code))
+    if summ["promotions"]:
+        out.print(_promotions_table(summ["promotions"][:15], code))
     for w in summ.get("warnings", []):
         if w != empty:
             out.print(f"[yellow]warning: {escape(w)}[/yellow]")
