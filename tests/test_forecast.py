@@ -638,6 +638,22 @@ def test_no_yearly_pattern_is_said_everywhere(small_store: Path, tmp_path: Path)
     assert section["notes"][0].startswith(f"total and 2 more series: {line}")
 
 
+def test_the_backtest_table_fits_80_columns(small_store: Path, tmp_path: Path) -> None:
+    """`loyalist forecast --by category` printed 'categor…' for every series and 'harmon…'
+    for its model on an 80-column terminal: the categories are now whole, under a column
+    named after them."""
+    r = CliRunner().invoke(app, ["--store", str(small_store), "--horizon", "14", "--by",
+                                 "category", "--out", str(tmp_path)], terminal_width=80)
+    assert r.exit_code == 0, r.output
+    table = "forecast from" + r.output.split("next 7 days")[0].split("forecast from", 1)[1]
+    assert "…" not in table and max(len(x) for x in table.splitlines()) <= 80
+    series = pd.read_csv(tmp_path / "forecast.csv")["series"].unique()
+    cats = [str(x).split("=", 1)[1] for x in series if "=" in str(x)]
+    assert cats and all(f"\n{c} " in table for c in cats) and "\ntotal " in table
+    assert "category " in table.splitlines()[[i for i, x in enumerate(table.splitlines())
+                                              if x.startswith("category")][0]]
+
+
 def test_cli_says_the_sales_fall_on_billing_days(tmp_path: Path) -> None:
     """Exploratory report 6a, G11: a shop billing on the 1st was refused as "too little to
     forecast"; now it is forecast on the 1st and the command says why the other days are 0."""

@@ -66,7 +66,10 @@ def test_the_console_shows_every_promotion_name_whole() -> None:
     con.print(_promotions_table(rows, "EUR"))
     text = con.export_text()
     assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
-    assert all(n in text for n in names)
+    assert all(n in text for n in names) and "amounts (EUR)" in text
+    lines = [x for x in text.splitlines() if x.split()[:1] and x.split()[0].isdigit()]
+    assert len(lines) == 5 and all(x.split()[-4:] == ["42%", "12,346", "1,234", "150%"]
+                                   for x in lines), lines
 
 
 def test_plan_cli_json_and_files(scenario: dict, tmp_path: Path) -> None:

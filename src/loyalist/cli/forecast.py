@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from loyalist import jsontext
 from loyalist.cli.lazy import lazy
@@ -64,6 +63,7 @@ def forecast_command(
     if as_json:
         sys.stdout.write(jsontext.dumps(res) + "\n")
         return
+    from loyalist.cli.tables import compact_table, whole
     from loyalist.forecast.series import TOTAL
     from loyalist.report.html import vs_baseline
 
@@ -71,14 +71,17 @@ def forecast_command(
     amounts = f", amounts in {res['currency']}" if res.get("currency") else ""
     con.print(f"forecast from {res['as_of']}, {res['horizon']} days{amounts}, holidays "
               f"{res['holidays'] or 'none'}; backtest origins {', '.join(res['origins'])}")
-    t = Table(show_header=True, header_style="bold")
-    for c in ("series", "model", "MASE", "naive MASE", "vs naive", "MAPE", "cover 80", "cover 95"):
-        t.add_column(c, justify="left" if c in ("series", "model") else "right")
+    t = compact_table("backtest: the chosen model's MASE, the seasonal naive's, MAPE and the "
+                      "share of days inside the 80% and 95% intervals")
+    head, shown = _series_names(list(res["series"]))
+    for c in (head, "model", "MASE", "naive", "vs naive", "MAPE", "in 80%", "in 95%"):
+        keep = whole(shown.values(), c) if c == head else {"no_wrap": True}
+        t.add_column(c, justify="left" if c in (head, "model") else "right", **keep)
     for name, r in res["series"].items():
         m = r["backtest"].get(r["model"], {})
         n = r["backtest"].get("seasonal_naive", {})
         ratio = r["mase_vs_seasonal_naive"]  # unrounded, as the report shows it
-        t.add_row(name, r["model"], _f(m.get("mase")), _f(n.get("mase")),
+        t.add_row(shown[name], r["model"], _f(m.get("mase")), _f(n.get("mase")),
                   "" if ratio is None else vs_baseline(ratio), _pct(m.get("mape")),
                   _pct(m.get("coverage80")), _pct(m.get("coverage95")))
     con.print(t)
@@ -97,6 +100,15 @@ def forecast_command(
                   f"{next(iter(res['skipped']))}")
     for k, p in res["files"].items():
         con.print(f"  {k}: {p}")
+
+
+def _series_names(names: list[str]) -> tuple[str, dict[str, str]]:
+    """The table's first column: its header and each series' name in it; 'category=beans' as
+    'beans' under the header 'category' when every series but the total is of one kind."""
+    kinds = {n.split("=", 1)[0] for n in names if "=" in n}
+    if len(kinds) != 1:
+        return "series", {n: n for n in names}
+    return kinds.pop(), {n: n.split("=", 1)[1] if "=" in n else n for n in names}
 
 
 def _f(v: float | None) -> str:

@@ -271,20 +271,19 @@ def _promotions_table(rows: list[dict[str, Any]], code: str | None) -> Table:
     """The ranked promotions as the console prints them: each promotion's name whole (a
     framed table cut 'voucher_0.92' and 'free_shipping' to 'voucher_…' and 'free_shi…' on
     an 80-column terminal, so the rows of two vouchers could not be told apart); the
-    segment wraps instead, and no vertical rules."""
-    from rich import box
-
+    segment wraps instead (:mod:`loyalist.cli.tables`)."""
     from loyalist import money
+    from loyalist.cli.tables import compact_table, whole
     from loyalist.promote.catalog import amount_text, roi_text
 
-    t = Table(header_style="bold", title="ranked promotions", box=box.SIMPLE_HEAD,
-              show_edge=False, padding=(0, 1, 0, 0))
-    longest = max([len(str(r["promotion"])) for r in rows] + [len("promotion")])
-    for c in ("#", "promotion", "segment", "customers", "particip.", money.label("revenue", code),
-              money.label("cost", code), "ROI"):
-        t.add_column(c, justify="left" if c in ("promotion", "segment") else "right",
-                     no_wrap=c != "segment",
-                     min_width=min(longest, 32) if c == "promotion" else None)
+    # the currency once, in the title: in each amount's header it took 12 columns
+    t = compact_table(money.label("ranked promotions, amounts", code) if code else
+                      "ranked promotions")
+    for c in ("#", "promotion", "segment", "customers", "particip.", "revenue", "cost", "ROI"):
+        # the promotion whole, every number whole; a segment of two words may wrap
+        keep = (whole([r["promotion"] for r in rows], c) if c == "promotion" else
+                {"min_width": 12} if c == "segment" else {"no_wrap": True})
+        t.add_column(c, justify="left" if c in ("promotion", "segment") else "right", **keep)
     for r in rows:
         t.add_row(str(r["rank"]), r["promotion"], r["target_segment"], f"{r['customers']:,}",
                   f"{r['participation']:.0%}", amount_text(r["incremental_revenue"]),

@@ -157,13 +157,11 @@ def _metrics_table(title: str, grp: Any) -> Table:
     """One task's metrics @10 per model, narrow enough for an 80-column terminal or a file
     (11 framed columns of 4 decimals were cut to '0.6…'): 3 decimals, lifts in percent, no
     vertical rules, the customers (the same for every model) in the title."""
-    from rich import box
+    from loyalist.cli.tables import compact_table, whole
 
     n = grp["customers"].iloc[0] if len(grp) else 0
-    t = Table(title=f"{title} ({int(n):,} customers, @10)", show_header=True,
-              header_style="bold", box=box.SIMPLE_HEAD, padding=(0, 0),
-              show_edge=False)
-    t.add_column("model", justify="left", no_wrap=True)
+    t = compact_table(f"{title} ({int(n):,} customers, @10)")
+    t.add_column("model", justify="left", **whole(grp["model"], "model"))
     for _, head, _fmt in _METRIC_COLUMNS:
         t.add_column(head, justify="right", no_wrap=True)
     for _, r in grp.iterrows():
