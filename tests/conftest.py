@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -66,6 +67,22 @@ def trained_store(root: Path, name: str, *, customers: int = 600, months: int = 
     store = root / name
     pipeline.load_scenario(store, gen["files"])
     return store, gen, pipeline.train(store, out=train_out)
+
+
+@pytest.fixture(scope="session")
+def fashion(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """:func:`trained_store` at its defaults, built once per test process (per xdist worker)
+    for every file that starts from it: ``store`` (never changed: copy it with
+    :func:`fashion_copy`), ``gen``, ``trained`` and ``train_dir`` (the training's outputs)."""
+    root = tmp_path_factory.mktemp("fashion")
+    store, gen, trained = trained_store(root, "fashion.duckdb", train_out=root / "train")
+    return {"store": store, "gen": gen, "trained": trained, "train_dir": root / "train"}
+
+
+def fashion_copy(fashion: dict[str, Any], folder: Path, name: str) -> Path:
+    """A copy of the shared trained fashion store (:func:`fashion`) at ``folder / name``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy(fashion["store"], folder / name))
 
 
 def free_port() -> int:

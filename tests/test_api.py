@@ -25,7 +25,7 @@ import httpx2 as httpx
 import pandas as pd
 import pytest
 import schemathesis
-from conftest import serve_subprocess, trained_store
+from conftest import fashion_copy, serve_subprocess
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -52,12 +52,17 @@ NEW_LINES = ("customer_id,order_id,ordered_at,product_id,quantity,unit_price\n"
              "C000015,API-2,2025-12-30 11:00:00,P1100,1,20.0\n")
 
 
+#: the whole file on one xdist worker: its module-scoped stores are built once, not once
+#: per worker (--dist loadgroup sends ungrouped tests to either)
+pytestmark = pytest.mark.xdist_group("api")
+
+
 # --- fixtures -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built(fashion: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fashion store with scores, a revenue plan and hybrid recommendations."""
     out = tmp_path_factory.mktemp("api_store")
-    store = trained_store(out, "built.duckdb")[0]
+    store = fashion_copy(fashion, out, "built.duckdb")
     pipeline.plan(store, budget=1000, goal="revenue", save=True)
     pipeline.recommend(store, out_dir=out / "recs")
     return store

@@ -158,6 +158,11 @@ def test_a_handful_of_sends_is_no_evidence() -> None:
     assert all(0 <= est[m]["p_value"] <= 1 for m in METRICS)
 
 
+#: the whole file on one xdist worker: its module-scoped stores are built once, not once
+#: per worker (--dist loadgroup sends ungrouped tests to either)
+pytestmark = pytest.mark.xdist_group("campaign_results")
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated electronics merchant's history (randomised campaigns with a control

@@ -96,6 +96,12 @@ def make_store(path: Path, lines: pd.DataFrame) -> Store:
     return st
 
 
+#: the tests of this file's module-scoped stores, on one xdist worker: the stores are built
+#: once, not once per worker (the file's Online Retail tests share their group with
+#: test_segment's and test_clv_ml's)
+fixture_group = pytest.mark.xdist_group("churn")
+
+
 @pytest.fixture(scope="module")
 def syn_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     return make_store(tmp_path_factory.mktemp("syn") / "s.duckdb", synthetic_lines())
@@ -146,6 +152,7 @@ def test_too_short_a_history_says_what_is_needed() -> None:
         plan_cutoffs(pd.Timestamp("2023-10-01"), AS_OF, H)
 
 
+@fixture_group
 def test_trained_models_ignore_the_future(syn_store: Store, syn_fit, tmp_path: Path) -> None:  # noqa: ANN001
     """Poison everything on or after as_of (absurd purchases by existing and new customers):
     the fitted models, their training panel and their predictions do not change."""
@@ -175,6 +182,7 @@ def test_trained_models_ignore_the_future(syn_store: Store, syn_fit, tmp_path: P
 # Calibration, tiers, reasons
 # --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("calibration", ["sigmoid", "isotonic"])
+@fixture_group
 def test_calibration_is_monotone(syn_store: Store, syn_fit, calibration: str) -> None:  # noqa: ANN001
     _, feats, panel = syn_fit
     model = ChurnModel(calibration=calibration).fit(panel)
@@ -200,6 +208,7 @@ def _level(p: np.ndarray, rate: float) -> float:
     return (lo + hi) / 2
 
 
+@fixture_group
 def test_season_shift_follows_the_same_season_a_year_earlier(syn_store: Store) -> None:
     _, feats, panel = fit_customer_models(syn_store, "2024-04-01", H, segments=False)
     base = ChurnModel().fit(panel)
@@ -234,6 +243,7 @@ def test_season_shift_follows_the_same_season_a_year_earlier(syn_store: Store) -
                           short.calibrate(short.predict_raw(feats)))
 
 
+@fixture_group
 def test_tiers_by_threshold(syn_fit) -> None:  # noqa: ANN001
     """The issue's tiers: high > 0.7, medium 0.4-0.7 (both ends included: 0.4 exactly is
     medium, audit 8 finding 5; it used to be low), low below 0.4."""
@@ -266,6 +276,7 @@ READABLE = re.compile(
     r"|orders mostly around \d+:00, \d+% at weekends)$")
 
 
+@fixture_group
 def test_reasons_present_readable_and_distinct(syn_fit) -> None:  # noqa: ANN001
     models, feats, _ = syn_fit
     scores = models.churn.score(feats)
@@ -284,6 +295,7 @@ def test_reasons_present_readable_and_distinct(syn_fit) -> None:  # noqa: ANN001
                for f in firsts) >= 10
 
 
+@fixture_group
 def test_scoring_customers_with_missing_features_words_their_reasons(syn_fit) -> None:  # noqa: ANN001
     """Features joined onto a customer list carry NaN rows: LightGBM scores them, and the
     reasons must too (``int(nan)`` crashed ``score``) without quoting a 'nan'."""
@@ -364,18 +376,21 @@ def test_too_few_customers(tmp_path: Path) -> None:
         fit_customer_models(st, AS_OF, H)
 
 
+@fixture_group
 def test_history_too_short_for_the_horizon(syn_store: Store) -> None:
     with pytest.raises(DataError, match="too short a history for training at 2024-03-01 with "
                                         "a 240-day horizon"):
         fit_customer_models(syn_store, AS_OF, 240)
 
 
+@fixture_group
 def test_as_of_beyond_the_data(syn_store: Store) -> None:
     with pytest.raises(DataError, match=r"as_of 2025-12-01 is \d+ days after the last "
                                         r"purchase in the store \(2024-04-24\)"):
         fit_customer_models(syn_store, "2025-12-01", H)
 
 
+@fixture_group
 def test_panel_needs_both_outcomes(syn_fit) -> None:  # noqa: ANN001
     _, _, panel = syn_fit
     with pytest.raises(DataError, match="churners and 0 customers who bought again"):
@@ -391,6 +406,7 @@ def test_panel_needs_both_outcomes(syn_fit) -> None:  # noqa: ANN001
         ChurnModel().predict_proba(panel)
 
 
+@fixture_group
 def test_mistyped_or_empty_panel_says_so(syn_fit) -> None:  # noqa: ANN001
     # exploratory report 3b, B8: '0'/'1' text made everyone a churner ("use a longer
     # --horizon"), and an empty panel asked for a shorter horizon
@@ -407,6 +423,7 @@ def test_mistyped_or_empty_panel_says_so(syn_fit) -> None:  # noqa: ANN001
         ChurnModel().fit(panel.iloc[:0])
 
 
+@fixture_group
 def test_model_matrix_names_a_text_feature(syn_fit) -> None:  # noqa: ANN001
     _, _, panel = syn_fit
     bad = panel.astype({"orders": object})
@@ -458,6 +475,7 @@ def test_calibration_and_gains_by_hand() -> None:
 # --------------------------------------------------------------------------------------------
 # Persistence
 # --------------------------------------------------------------------------------------------
+@fixture_group
 def test_save_load_round_trip_and_version_refusal(syn_fit, tmp_path: Path) -> None:  # noqa: ANN001
     models, feats, _ = syn_fit
     path = save(models, tmp_path / "m", metrics={"auc": 0.8})
@@ -486,6 +504,7 @@ def test_save_load_round_trip_and_version_refusal(syn_fit, tmp_path: Path) -> No
         load(tmp_path)
 
 
+@fixture_group
 def test_score_says_what_it_does(syn_fit, syn_store: Store, tmp_path: Path) -> None:  # noqa: ANN001
     """Exploratory report 5b, F6: `loyalist score` was silent for its 95 s on 206k customers."""
     from loyalist import pipeline
@@ -501,6 +520,7 @@ def test_score_says_what_it_does(syn_fit, syn_store: Store, tmp_path: Path) -> N
                     "lifetime value)", "writing the scores"]
 
 
+@fixture_group
 def test_score_at_another_as_of_is_stored_under_it(syn_fit, syn_store: Store,  # noqa: ANN001
                                                   tmp_path: Path) -> None:
     """Exploratory report 7, I1: `score --as-of` with a saved model labelled its rows with the
@@ -561,6 +581,7 @@ def test_scores_doubled_by_an_earlier_version_are_read_once_and_mended(
     assert "held 2 row(s) more than one per customer and as_of" in caplog.text
 
 
+@fixture_group
 def test_model_without_a_version_names_the_file_and_says_retrain(syn_fit, tmp_path: Path
                                                                   ) -> None:  # noqa: ANN001
     """Audit 8, 3.24: metadata with no version gave only "version '?' is not of the form
@@ -591,6 +612,7 @@ def test_version_compatibility_rule() -> None:
 # --------------------------------------------------------------------------------------------
 # Synthetic end to end: evaluate beats the recency baseline, metrics are JSON-able
 # --------------------------------------------------------------------------------------------
+@fixture_group
 def test_evaluate_on_synthetic(syn_store: Store, tmp_path: Path) -> None:
     from loyalist.evaluation.card import write_model_card
 
@@ -660,6 +682,7 @@ def test_clv_warning_and_total_note_by_hand() -> None:
     assert total_error_note({"model": _clv(1, 1, 0.5, 0.10)}) is None
 
 
+@fixture_group
 def test_a_clv_model_that_loses_is_flagged_on_the_card(syn_store: Store, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch
                                                         ) -> None:
@@ -783,6 +806,7 @@ def test_online_retail_churn_auc_target(or_evaluation: dict) -> None:
     assert or_evaluation["churn"]["models"]["model"]["roc_auc"] >= 0.83
 
 
+@fixture_group
 def test_training_says_each_step_as_it_goes(syn_store: Store) -> None:
     """Exploratory report 4b, D4: `train` on 2.1M lines printed nothing for 197 s and then
     156 s (one line per phase); every cutoff of the training panel and every model is now a
@@ -843,6 +867,7 @@ def test_no_horizon_fits_a_young_shop_and_the_message_says_so() -> None:
         plan_cutoffs(pd.Timestamp("2024-10-01"), as_of, 62)
 
 
+@fixture_group
 def test_a_closed_season_a_year_earlier_moves_churn_to_near_certain(syn_store: Store) -> None:
     # G2: a year-earlier window where nobody bought again (a closed season) gave no seasonal
     # correction at all ("fewer than 20 of each"), so a Christmas stall scored 0.25-0.32 for
@@ -1060,6 +1085,7 @@ def lapsed(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"root": root, "store": st, "res": res}
 
 
+@fixture_group
 def test_a_model_that_loses_out_of_time_scores_churn_by_the_baseline(lapsed: dict) -> None:
     """Found on a wholesale shop (exploratory report 6a): the model lost out of time (0.448
     against BG/NBD 1 - P(alive) 0.573) and only a warning said so; its probabilities still set
@@ -1102,6 +1128,7 @@ def test_a_model_that_loses_out_of_time_scores_churn_by_the_baseline(lapsed: dic
     assert "scored by recency only instead" in ev["warning"] and "caution" not in ev["warning"]
 
 
+@fixture_group
 def test_the_churn_fallback_is_on_the_card_in_metrics_and_in_the_report(lapsed: dict) -> None:
     from loyalist.report.data import churn as churn_section
     from loyalist.report.html import _churn
@@ -1123,6 +1150,7 @@ def test_the_churn_fallback_is_on_the_card_in_metrics_and_in_the_report(lapsed: 
            "churn model:</strong>" in page
 
 
+@fixture_group
 def test_score_with_saved_models_uses_the_same_fallback(lapsed: dict, tmp_path: Path) -> None:
     from loyalist import pipeline
     from loyalist.evaluation.run import score_customers
@@ -1229,6 +1257,7 @@ def test_bgnbd_fallback_reasons_name_its_input() -> None:
         "no purchase for 412 days (10.3x their usual gap of 40 days)"]
 
 
+@fixture_group
 def test_when_the_baseline_cannot_score_the_model_does_and_the_note_says_so(lapsed: dict
                                                                            ) -> None:
     """The evaluation (at as_of - horizon) chose BG/NBD's expected orders, but at as_of BG/NBD

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -82,7 +83,7 @@ def one_line_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return store
 
 
-@pytest.mark.parametrize(("args", "match"), [
+BAD_INPUT = [
     (["ingest", "{missing}"], "no such file"),
     (["ingest", "{bad}"], "missing required column"),
     (["ingest", "{good}", "--map", "nope=x"], "not a canonical column"),
@@ -180,9 +181,42 @@ def one_line_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (["generate", "--customers", "0", "--out", "{tmp}/g"], "--customers 0 is out of range"),
     (["generate", "--customers", "1", "--months", "1", "--out", "{tmp}/g"],
      "--customers 1 --months 1: the fashion scenario's customers made no purchase in 1 month"),
-])
+]
+
+
+def _command(args: list[str]) -> str:
+    """The command a case's arguments call: 'features', 'evaluate purchases', 'clv fit'."""
+    return " ".join(a for a in args[:2] if not a.startswith(("-", "{")))
+
+
+#: each command's first bad-input case runs as a real process (its exit code and stderr);
+#: the others run the same entry point, loyalist.cli.main.run, in the test's process (each
+#: process cost 1-3 s of Python start and imports: 36 cases)
+OWN_PROCESS = {_command(args): args for args, _ in reversed(BAD_INPUT)}
+
+
+def run_here(*args: str | Path, capsys: pytest.CaptureFixture[str],
+             caplog: pytest.LogCaptureFixture) -> subprocess.CompletedProcess[str]:
+    """``loyalist ARGS`` through its console-script entry point in this process: the exit
+    code and stderr as :func:`run` gives them, a log record at WARNING or above written
+    into stderr as the command's own process shows it."""
+    from loyalist.cli import main
+
+    capsys.readouterr()
+    with pytest.MonkeyPatch.context() as mp, pytest.raises(SystemExit) as exit_:
+        mp.setattr(sys, "argv", ["loyalist", *map(str, args)])
+        main.run()
+    err = capsys.readouterr().err + "".join(
+        f"{r.levelname}: {r.getMessage()}\n" for r in caplog.records
+        if r.levelno >= logging.WARNING)
+    return subprocess.CompletedProcess(args, exit_.value.code, "", err)
+
+
+@pytest.mark.parametrize(("args", "match"), BAD_INPUT)
 def test_bad_input_is_one_line_exit_2_store_untouched(tmp_path: Path, args: list[str],
-                                                      match: str, one_line_store: Path
+                                                      match: str, one_line_store: Path,
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      caplog: pytest.LogCaptureFixture
                                                       ) -> None:
     store = tmp_path / "s.duckdb"
     good = write_csv(tmp_path / "good.csv", [line()])
@@ -207,7 +241,9 @@ def test_bad_input_is_one_line_exit_2_store_untouched(tmp_path: Path, args: list
              "{badcatalog}": str(tmp_path / "catalog.csv"),
              "{parquet}": str(tmp_path / "t.parquet")}
     argv = [subst.get(a, a.replace("{tmp}", str(tmp_path))) for a in args]
-    p = run(*argv, "--store", store, ok=False) if args[0] != "generate" else run(*argv, ok=False)
+    argv += ["--store", str(store)] if args[0] != "generate" else []
+    p = (run(*argv, ok=False) if OWN_PROCESS[_command(args)] is args
+         else run_here(*argv, capsys=capsys, caplog=caplog))
     assert p.returncode == 2, p.stderr
     assert not (tmp_path / "g").exists()
     assert "Traceback" not in p.stderr

@@ -21,6 +21,10 @@ from loyalist.features import FEATURES, customer_features, labels
 from loyalist.ingest import ingest_files
 from loyalist.store import Store
 
+#: the tests of the module-scoped store and model, on one xdist worker: built once, not once
+#: per worker (the Online Retail tests share their group with test_churn's and test_segment's)
+fixture_group = pytest.mark.xdist_group("clv_ml")
+
 
 @pytest.fixture(scope="module")
 def syn(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, pd.DataFrame, pd.DataFrame]:
@@ -35,6 +39,7 @@ def fitted(syn: tuple[Store, pd.DataFrame, pd.DataFrame]) -> BoostedCLVModel:
     return BoostedCLVModel().fit(syn[2])
 
 
+@fixture_group
 def test_quantiles_are_ordered_and_non_negative(syn, fitted: BoostedCLVModel) -> None:  # noqa: ANN001
     _, feats, _ = syn
     out = fitted.score(feats)
@@ -45,6 +50,7 @@ def test_quantiles_are_ordered_and_non_negative(syn, fitted: BoostedCLVModel) ->
     assert set(fitted.n_rounds_) == {"point", "p10", "p50", "p90"}
 
 
+@fixture_group
 def test_point_model_ranks_future_spend(syn, fitted: BoostedCLVModel) -> None:  # noqa: ANN001
     st, feats, _ = syn
     test = build_panel(st, [AS_OF], H)
@@ -55,6 +61,7 @@ def test_point_model_ranks_future_spend(syn, fitted: BoostedCLVModel) -> None:  
     assert m["lift_top_decile"] > 2
 
 
+@fixture_group
 def test_boosters_fitted_in_parallel_give_the_same_model(syn, fitted: BoostedCLVModel  # noqa: ANN001
                                                           ) -> None:
     _, feats, panel = syn
@@ -64,6 +71,7 @@ def test_boosters_fitted_in_parallel_give_the_same_model(syn, fitted: BoostedCLV
     assert serial.n_rounds_ == fitted.n_rounds_
 
 
+@fixture_group
 def test_training_panel_sample_keeps_whole_customers(syn) -> None:  # noqa: ANN001
     from loyalist.evaluation.run import sample_customers
 
@@ -133,6 +141,7 @@ def test_the_season_a_year_earlier_scales_the_forecasts() -> None:
     assert model.predict_quantiles(feats).iloc[0].tolist() == [0.5, 2.0, 4.5]
 
 
+@fixture_group
 def test_clv_errors(syn) -> None:  # noqa: ANN001
     _, feats, panel = syn
     with pytest.raises(ParameterError, match="quantiles .* strictly increasing"):
@@ -147,6 +156,7 @@ def test_clv_errors(syn) -> None:  # noqa: ANN001
         BoostedCLVModel().predict(feats)
 
 
+@fixture_group
 def test_scoring_no_customers_is_a_data_error(fitted: BoostedCLVModel, syn) -> None:  # noqa: ANN001
     # exploratory report 3b, B6: LightGBM's "Input data must be 2 dimensional and non empty"
     with pytest.raises(DataError, match="CLV scoring: the feature frame has no customers"):
@@ -196,6 +206,7 @@ def test_last_period_spend_by_hand(tmp_path: Path) -> None:
     assert spend == {"a": 20.0, "b": 7.0, "c": 0.0}
 
 
+@fixture_group
 def test_count_target(syn) -> None:  # noqa: ANN001
     """The same booster predicts purchase days; its Poisson mean is unbiased in total on the
     panel it was fitted on."""
@@ -212,6 +223,7 @@ def test_count_target(syn) -> None:  # noqa: ANN001
         BoostedCLVModel(target="future_orders").fit(panel.drop(columns="future_orders"))
 
 
+@fixture_group
 def test_purchase_forecast_comparison(syn) -> None:  # noqa: ANN001
     st = syn[0]
     as_of = pd.Timestamp("2024-02-01")
@@ -320,6 +332,7 @@ def _scores(model: BoostedCLVModel, feats: pd.DataFrame, order: pd.Series) -> pd
     return model.score(feats.set_index("customer_id").loc[order].reset_index())
 
 
+@fixture_group
 def test_one_huge_customer_does_not_set_the_others_p90(syn, tmp_path: Path) -> None:  # noqa: ANN001
     """A wholesaler making 90% of the revenue: every other customer's p90 stays near what it
     is without him (it rose ~4x on the median, up to 100x, when his leaves set the p90), and
@@ -346,6 +359,7 @@ def test_one_huge_customer_does_not_set_the_others_p90(syn, tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("k", [3, 5])
+@fixture_group
 def test_several_big_accounts_do_not_set_the_others_quantiles(syn, tmp_path: Path,  # noqa: ANN001
                                                               k: int) -> None:
     """Found on a wholesale shop (3 accounts, 96% of revenue): a cap at twice the third-largest
@@ -394,6 +408,7 @@ def test_history_scale_by_hand() -> None:
                                                                                 1.0])
 
 
+@fixture_group
 def test_a_sudden_jump_above_own_history_is_capped_and_named(syn, tmp_path: Path  # noqa: ANN001
                                                              ) -> None:
     """A customer with one small order who then buys 10,000 times as much: his windows are

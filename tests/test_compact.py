@@ -28,6 +28,11 @@ from loyalist.store import Store, compact, compaction
 EXE = [sys.executable, "-m", "loyalist"]
 
 
+#: the whole file on one xdist worker: its module-scoped stores are built once, not once
+#: per worker (--dist loadgroup sends ungrouped tests to either)
+pytestmark = pytest.mark.xdist_group("compact")
+
+
 @pytest.fixture(scope="module")
 def churned(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fashion store trained and planned, then churned as a merchant's store is: its sales

@@ -40,6 +40,11 @@ def strict(text: str) -> Any:
     return json.loads(text, parse_constant=refuse)
 
 
+#: the whole file on one xdist worker: its module-scoped stores are built once, not once
+#: per worker (--dist loadgroup sends ungrouped tests to either)
+pytestmark = pytest.mark.xdist_group("evaluate_promotions")
+
+
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A small fashion scenario (600 customers, 18 months: 12 campaigns with a control group)

@@ -37,6 +37,10 @@ from loyalist.forecast.synthetic import synthetic_daily
 from loyalist.ingest import ingest_files
 from loyalist.store import Store
 
+#: the whole file on one xdist worker: its module-scoped stores are built once, not once
+#: per worker (--dist loadgroup sends ungrouped tests to either)
+pytestmark = pytest.mark.xdist_group("forecast")
+
 FAST = ("seasonal_naive", "ets", "harmonic", "lightgbm")
 
 

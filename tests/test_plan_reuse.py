@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import line, trained_store, write_csv
+from conftest import fashion_copy, line, write_csv
 
 from loyalist import pipeline
 from loyalist import schema as s
@@ -22,12 +22,15 @@ from loyalist.response import ResponseModel
 from loyalist.response.priors import PRIOR_TABLE
 from loyalist.store import Store
 
+#: the whole file on one xdist worker: its module-scoped stores are built once, not once
+#: per worker (--dist loadgroup sends ungrouped tests to either)
+pytestmark = pytest.mark.xdist_group("plan_reuse")
+
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built(fashion: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fashion store (600 customers, 12 months, a promotion history) with scores."""
-    out = tmp_path_factory.mktemp("reuse")
-    return trained_store(out, "built.duckdb")[0]
+    return fashion_copy(fashion, tmp_path_factory.mktemp("reuse"), "built.duckdb")
 
 
 @pytest.fixture

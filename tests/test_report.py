@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pytest
-from conftest import line, trained_store, write_csv
+from conftest import fashion_copy, line, write_csv
 
 from loyalist import pipeline
 from loyalist import schema as s
@@ -34,11 +34,18 @@ EXPORTS = ("scores", "segments", "segments_grid", "clusters", "campaign_results"
            "plan_promotions", "forecast", "forecast_backtest", "recommendations", "together")
 
 
+#: the whole file on one xdist worker: its module-scoped stores are built once, not once
+#: per worker (--dist loadgroup sends ungrouped tests to either)
+pytestmark = pytest.mark.xdist_group("report")
+
+
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def built(fashion: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+          ) -> dict[str, Any]:
     """A generated merchant with every result: scores, a plan, recommendations, a forecast."""
     root = tmp_path_factory.mktemp("report_store")
-    store, _, trained = trained_store(root, "shop.duckdb", train_out=root / "train")
+    store, trained = fashion_copy(fashion, root, "shop.duckdb"), fashion["trained"]
+    shutil.copytree(fashion["train_dir"], root / "train")  # the training's files, this file's
     planned = pipeline.plan(store, budget=1000, goal="revenue", save=True)
     recs = pipeline.recommend(store, out_dir=root / "recs")
     fc = pipeline.forecast(store, 14, root / "forecast")

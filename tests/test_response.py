@@ -44,6 +44,11 @@ FAST = {"n_bags": 2, "n_estimators": 60}
 
 # --- fixtures -----------------------------------------------------------------------------
 
+#: the whole file on one xdist worker: its module-scoped stores are built once, not once
+#: per worker (--dist loadgroup sends ungrouped tests to either)
+pytestmark = pytest.mark.xdist_group("response")
+
+
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A small coffee scenario (3,000 customers, 12 months) in a store, and one without any
