@@ -277,6 +277,27 @@ def test_order_level_export_without_products(tmp_path: Path) -> None:
     st.close()
     with pytest.raises(DataError, match="hold one product .* nothing to recommend"):
         pipeline.recommend(tmp_path / "s.duckdb", out_dir=tmp_path / "rec")
+    # the report and the API say so too, instead of asking for `loyalist recommend` (CDNOW's
+    # report said "the store has no recommendations table; run loyalist recommend")
+    import threading
+
+    import duckdb
+
+    from loyalist.api import reads
+    from loyalist.api.reads import NotFound
+    from loyalist.api.storegate import Reader
+    from loyalist.report import data as report_data
+
+    with Store(tmp_path / "s.duckdb", read_only=True) as st:
+        for section in (report_data.recommendations, report_data.together):
+            got, why = section(st, None, "run it")
+            assert got is None and "hold one product ('" in why and "run it" not in why
+    with duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True) as con:
+        r = Reader(con, {}, threading.RLock(), tmp_path / "s.duckdb", 0)
+        with pytest.raises(NotFound, match="hold one product .* nothing to recommend"):
+            reads.recommendations(r, "c1@shop.example", method=None, n=5)
+        with pytest.raises(NotFound, match="hold one product .* nothing to recommend"):
+            reads.together(r, "x", n=5)
 
 
 def test_customer_id_synonyms_prefer_an_id_over_an_email(tmp_path: Path) -> None:

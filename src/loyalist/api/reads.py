@@ -247,13 +247,22 @@ def _product_columns(r: Reader) -> tuple[str, str]:
     return pick, f"LEFT JOIN {s.T_PRODUCTS} p ON p.{s.PRODUCT_ID} = rec.{s.PRODUCT_ID}"
 
 
+def _no_products(r: Reader, why: str) -> str:
+    """``why``, or, when the store's purchases hold one product, that nothing can be
+    recommended or paired (the command ``why`` suggests would refuse the store)."""
+    from loyalist.report.data import no_products
+    from loyalist.store import Store
+
+    return no_products(Store.over(r.con, r.path), None, why) or why
+
+
 def recommendations(r: Reader, customer_id: str, *, method: str | None, n: int
                     ) -> dict[str, Any]:
     customer_id = customer_key(customer_id)
     ts, chosen, items = _products(r, customer_id, method, n)
     if ts is None:
-        raise NotFound(f"{r.path}: no stored recommendations; run `loyalist recommend "
-                       f"--store {r.path}` first")
+        raise NotFound(_no_products(r, f"{r.path}: no stored recommendations; run `loyalist "
+                                       f"recommend --store {r.path}` first"))
     if not items:
         raise NotFound(f"no recommendations for customer {customer_id!r} at as_of {ts.date()} "
                        f"(method {chosen}); run `loyalist recommend --customer {customer_id}`")
@@ -264,8 +273,9 @@ def together(r: Reader, product_id: str, *, n: int) -> dict[str, Any]:
     """A product's companions from the stored basket rules (latest as_of)."""
     ts = _latest(r, s.T_BASKET_RULES)
     if ts is None:
-        raise NotFound(f"{r.path}: no stored basket rules; run `loyalist together --store "
-                       f"{r.path} --out DIR` (or `loyalist run`) first")
+        raise NotFound(_no_products(r, f"{r.path}: no stored basket rules; run `loyalist "
+                                       f"together --store {r.path} --out DIR` (or `loyalist "
+                                       "run`) first"))
     have = set(columns(r, s.T_BASKET_RULES))
     desc = ", description, consequent_description" if "description" in have else ""
     rows = r.rows(f"""SELECT rank, consequent, count, confidence, lift, support, product_orders,

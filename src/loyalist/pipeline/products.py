@@ -110,9 +110,18 @@ def _require_products(store_path: Path | str, lines: pd.DataFrame, ts: pd.Timest
 
 
 def _require_two_products(store_path: Path | str, products: Any, ts: pd.Timestamp) -> None:
-    if len(products) == 1:
-        raise DataError(
-            f"{store_path}: the purchases before as_of {ts.date()} hold one product "
+    why = one_product(store_path, products, ts)
+    if why:
+        raise DataError(why)
+
+
+def one_product(store_path: Path | str, products: Any, ts: pd.Timestamp) -> str | None:
+    """Why no product model can be made when the purchases before ``ts`` hold one product
+    (an order-level file's placeholder, or a one-product shop: CDNOW's 'cd'); None otherwise.
+    The report says it too, instead of asking for a command that would refuse."""
+    if len(products) != 1:
+        return None
+    return (f"{store_path}: the purchases before as_of {ts.date()} hold one product "
             f"({products[0]!r}), so there is nothing to recommend or pair; product models need "
             "order lines with product ids (load a line-level export, or name the product column "
             "with --map product_id=<column>)")

@@ -613,13 +613,29 @@ def mase_vs_naive(backtest: pd.DataFrame, series: str, model: str) -> float | No
     return m / b
 
 
+def no_products(st: Store, as_of: pd.Timestamp | None, why: str | None) -> str | None:
+    """Why a product section is missing: a store whose purchases hold one product can have
+    no recommendations or basket rules (``loyalist run`` skipped them), and the table's
+    absence (``why``, which suggests the command) would send the reader to a refusal."""
+    if why is None or not st.has_rows(s.T_TRANSACTIONS):
+        return why
+    from loyalist.pipeline.products import one_product
+
+    ts = as_of if as_of is not None else st.default_as_of()
+    products = st.query(f"""SELECT DISTINCT {s.PRODUCT_ID} AS p FROM {s.T_TRANSACTIONS}
+                            WHERE {s.ORDERED_AT} < ? AND {s.LINE_KIND} = 'sale'
+                              AND {s.PRODUCT_ID} IS NOT NULL LIMIT 2""",
+                        [ts.to_pydatetime()])["p"].tolist()
+    return one_product(st.path, products, ts) or why
+
+
 def recommendations(st: Store, as_of: pd.Timestamp | None, fix: str
                     ) -> tuple[dict[str, Any] | None, str | None]:
     """Coverage of customers and catalogue, and the most recommended products, for one method
     (hybrid when present) at ``as_of`` (default latest)."""
     ts, why = _pick_as_of(st, s.T_RECOMMENDATIONS, as_of, fix)
     if ts is None:
-        return None, why
+        return None, no_products(st, as_of, why)
     at = [ts.to_pydatetime()]
     methods = st.query(f"""SELECT method, count(*) AS n FROM {s.T_RECOMMENDATIONS}
                            WHERE as_of = ? GROUP BY 1 ORDER BY 2 DESC, 1""", at)
@@ -682,7 +698,7 @@ def together(st: Store, as_of: pd.Timestamp | None, fix: str
     pair, the direction with the higher confidence), from ``basket_rules`` at ``as_of``."""
     ts, why = _pick_as_of(st, s.T_BASKET_RULES, as_of, fix)
     if ts is None:
-        return None, why
+        return None, no_products(st, as_of, why)
     rules = st.query(f"SELECT * FROM {s.T_BASKET_RULES} WHERE as_of = ? "
                      f"ORDER BY product_orders DESC, {s.PRODUCT_ID}, rank", [ts.to_pydatetime()])
     a, b = rules[s.PRODUCT_ID].astype(str), rules["consequent"].astype(str)
