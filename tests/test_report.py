@@ -151,8 +151,17 @@ def test_every_section_with_numbers_from_the_store(built: dict[str, Any],
     champions = (scores["rfm_segment"] == "Champions").sum()
     assert re.search(rf"<td class=\"t\">Champions</td><td class=\"\">{champions:,}</td>", page)
     # the model card's out-of-time numbers, from --train-dir
-    auc = built["train"]["metrics"]["evaluation"]["churn"]["models"]["model"]["roc_auc"]
+    models = built["train"]["metrics"]["evaluation"]["churn"]["models"]
+    auc = models["model"]["roc_auc"]
     assert f"{auc:.3f}" in page and "alt=\"churn calibration plot\"" in page
+    # the numbers a page scored by the churn model gives (this store scores by a baseline)
+    from loyalist.report.html import _auc_against_baselines
+
+    best = max((v["roc_auc"], k) for k, v in models.items()
+               if k != "model" and v.get("roc_auc") is not None)
+    assert _auc_against_baselines({"models": models}) == (
+        f" (out-of-time ROC-AUC {auc:.3f}; the best baseline, {best[1]}, {best[0]:.3f})")
+    assert _auc_against_baselines(None) == _auc_against_baselines({"models": {}}) == ""
     fc = res["summary"]["forecast"]
     assert fc["model"] == built["forecast"]["series"]["total"]["model"]
     assert fc["mase_vs_seasonal_naive"] == pytest.approx(
