@@ -232,6 +232,9 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
         assert cell("roi").inner_text() == f"{100 * want['roi']:,.0f}%"
         assert cell("incremental_revenue").inner_text().startswith(
             f"{want['incremental_revenue']:,.0f}")
+        # the level in the cell, the whole sentence (its reason) on hover
+        assert cell("confidence").get_attribute("title") == want["confidence"]
+        assert cell("confidence").inner_text() == want["confidence"].split(" (")[0]
     for key in ("budget", "spend", "customers_targeted", "incremental_revenue", "roi",
                 "goal_value"):
         kpi = page.locator(f".kpi[data-key={key}]")
