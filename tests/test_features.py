@@ -64,6 +64,33 @@ def test_hand_computed(store: Store) -> None:
     assert set(FEATURES) <= set(f.columns)
 
 
+def test_dates_without_a_time_of_day_have_no_preferred_hour(tmp_path: Path) -> None:
+    """CDNOW and invoice exports give dates only: every order at 0:00, which the features
+    read as a preferred hour of 0 and the churn reasons as "orders mostly around 0:00". With
+    no time of day anywhere before as_of the hour is unknown (NaN); one order with a time
+    brings it back, read from what was known before as_of only."""
+    from loyalist.churn.reasons import phrase
+
+    rows = [{**r, "ordered_at": r["ordered_at"][:10]} for r in HAND]
+    st = Store(tmp_path / "d.duckdb")
+    ingest_files(st, [write_csv(tmp_path / "d.csv", rows)], loaded_at=LOADED_AT)
+    f = customer_features(st, "2024-02-10").set_index("customer_id")
+    assert f["preferred_hour"].isna().all() and f.loc["c2", "weekend_share"] == 1.0
+    assert phrase("habits", f.loc["c2"].to_dict()) == "orders 100% at weekends"
+    assert customer_features(st, "2024-02-10", customers=None,
+                             columns=["preferred_hour"])["preferred_hour"].isna().all()
+    # a later order with a time: the hour is known from its as_of on, not before
+    late = [line(order="o9", product="A", customer="c2", when="2024-03-01 18:30:00")]
+    ingest_files(st, [write_csv(tmp_path / "late.csv", late)], loaded_at=LOADED_AT)
+    assert customer_features(st, "2024-02-10")["preferred_hour"].isna().all()
+    after = customer_features(st, "2024-03-05").set_index("customer_id")
+    # (c2's two orders, at 0:00 and 18:30, tie: the earliest hour)
+    assert after.loc["c2", "preferred_hour"] == 0 and after.loc["c1", "preferred_hour"] == 0
+    row = {"preferred_hour": 15, "weekend_share": 0.25}
+    assert phrase("habits", row) == "orders mostly around 15:00, 25% at weekends"
+    st.close()
+
+
 def test_trend_windows(store: Store) -> None:
     f = customer_features(store, "2024-04-05").set_index("customer_id")
     # 90 days before 2024-04-05 (leap year) is 2024-01-06: o2 (10) and o4 (60) are inside,

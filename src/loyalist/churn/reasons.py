@@ -154,8 +154,10 @@ def _returns(r: Row) -> str:
 
 
 def _habits(r: Row) -> str:
-    return (f"orders mostly around {int(r['preferred_hour'])}:00, "
-            f"{100 * float(r['weekend_share']):.0f}% at weekends")
+    weekend = f"{100 * float(r['weekend_share']):.0f}% at weekends"
+    if _missing(r.get("preferred_hour")):  # dates without a time of day
+        return f"orders {weekend}"
+    return f"orders mostly around {int(r['preferred_hour'])}:00, {weekend}"
 
 
 PHRASES: dict[str, Callable[[Row], str]] = {
@@ -175,7 +177,8 @@ PHRASE_VALUES: dict[str, tuple[tuple[str, ...], str]] = {
     "value": (("monetary_total", "aov_mean"), "how much they spend"),
     "breadth": (("distinct_products",), "how many products they buy"),
     "returns": (("return_rate",), "returns"),
-    "habits": (("preferred_hour", "weekend_share"), "when they shop"),
+    # (the hour is left out of the words where the data have no time of day)
+    "habits": (("weekend_share",), "when they shop"),
 }
 
 

@@ -114,7 +114,21 @@ def customer_features(store: Store, as_of: str | date | datetime | pd.Timestamp,
     out = store.query(sql, {"as_of": ts.to_pydatetime()})  # type: ignore[arg-type]
     if out.empty and (customers is None or not _any_purchase(store, ts)):
         raise no_purchase_error(store, ts)
+    if "preferred_hour" in out.columns and len(out) and not _has_times(store, ts):
+        # dates without a time of day (CDNOW, invoice exports): every order at 0:00, so the
+        # hour is unknown, not midnight ("orders mostly around 0:00" was a churn reason)
+        out["preferred_hour"] = np.nan
     return out
+
+
+def _has_times(store: Store, ts: pd.Timestamp) -> bool:
+    """Whether any purchase before ``ts`` has a time of day (not every one at midnight);
+    stops at the first one that has."""
+    return bool(store.query(f"""
+        SELECT EXISTS (SELECT 1 FROM {s.T_TRANSACTIONS}
+                       WHERE {s.ORDERED_AT} < $as_of
+                         AND CAST({s.ORDERED_AT} AS TIME) <> TIME '00:00:00') AS t""",
+                            {"as_of": ts.to_pydatetime()})["t"].iloc[0])
 
 
 def _any_purchase(store: Store, ts: pd.Timestamp) -> bool:
