@@ -1107,8 +1107,8 @@ def test_a_model_that_loses_out_of_time_scores_churn_by_the_baseline(lapsed: dic
     assert churn["scored_by"] == "recency_only" and ev["scored_by"] == "recency_only"
     assert churn["reason"] == (
         f"the churn model's out-of-time ROC-AUC {auc['model']:.3f} at "
-        f"{(AS_OF - pd.Timedelta(days=H)).date()} is more than 0.01 below recency only's "
-        f"{auc['recency_only']:.3f}")
+        f"{(AS_OF - pd.Timedelta(days=H)).date()} is more than 0.01 below that of recency "
+        f"only, {auc['recency_only']:.3f}")
     assert churn["calibration"]["slope"] > 0
     models = res["models"]
     assert models.churn_scored_by == "recency_only"

@@ -139,7 +139,7 @@ def _churn_scorer(models: CustomerModels, panel: pd.DataFrame, evaluation: dict[
         return {"scored_by": "model", "label": "LightGBM (the churn model)", "reason": None}
     auc, base = ch["models"]["model"]["roc_auc"], ch["models"][name]["roc_auc"]
     reason = (f"the churn model's out-of-time ROC-AUC {auc:.3f} at {evaluation['test_cutoff']} "
-              f"is more than {BASELINE_MARGIN} below {BASELINES[name]}'s {base:.3f}")
+              f"is more than {BASELINE_MARGIN} below that of {BASELINES[name]}, {base:.3f}")
     try:
         fb = BaselineChurnModel(baseline=name, thresholds=thresholds).fit(
             panel, bgnbd=models.bgnbd)
