@@ -255,31 +255,54 @@ def _ranked(con: duckdb.DuckDBPyConnection, view: str, col: str, exprs: list[str
     ``first``: try every candidate on the sample's first ``first`` values only, and on the
     whole sample those that read any of them; where those read every value of the sample, the
     others count 0 (they read nothing the first values hold, and nothing the chosen ones do
-    not). Otherwise every candidate is tried on the whole sample. With ~75 date formats this
+    not); where the sample has no more than ``first`` values, theirs are its counts.
+    Otherwise every candidate is tried on the whole sample. With ~90 date formats this
     halves the choice's time again on a large file."""
-    test = [plausible.replace("{e}", e.replace("{x}", "v")) for e in exprs]
-
-    def weighted(idx: list[int], limit: str, extra: str = "") -> tuple[int, ...]:
-        sums = ", ".join(f"coalesce(sum(CASE WHEN {test[i]} THEN w END), 0)" for i in idx)
-        return con.execute(
-            f"SELECT {sums}{extra} FROM (SELECT v, count(*) AS w FROM (SELECT v FROM "
-            f"{_sample(view, col)}{limit}) GROUP BY v)").fetchall()[0]
+    def weighted(idx: list[int], limit: str = "", unread: bool = False
+                 ) -> tuple[list[int], int, int]:
+        return _weighted_counts(con, f"SELECT v FROM {_sample(view, col)}{limit}",
+                                [exprs[i] for i in idx], plausible, unread=unread)
 
     counts: list[int] | None = None
     if first is not None:
-        pre = weighted(list(range(len(exprs))), f" LIMIT {int(first)}")
-        live = [i for i, n in enumerate(pre) if n]
-        if live and len(live) < len(exprs):
-            covered = " OR ".join(f"coalesce({test[i]}, FALSE)" for i in live)
-            row = weighted(live, "", f", coalesce(sum(w) FILTER (WHERE NOT ({covered})), 0)")
-            if row[-1] == 0:
+        pre, n, _ = weighted(list(range(len(exprs))), f" LIMIT {int(first)}")
+        live = [i for i, k in enumerate(pre) if k]
+        if n < first:  # the first values are the whole sample: nothing more to read
+            counts = pre
+        elif live and len(live) < len(exprs):
+            row, _, unread = weighted(live, unread=True)
+            if unread == 0:
                 counts = [0] * len(exprs)
-                for i, n in zip(live, row[:-1], strict=True):
-                    counts[i] = int(n)
+                for i, k in zip(live, row, strict=True):
+                    counts[i] = k
     if counts is None:
-        counts = [int(n) for n in weighted(list(range(len(exprs))), "")]
+        counts = weighted(list(range(len(exprs))))[0]
     order = sorted(range(len(exprs)), key=lambda i: (-counts[i], i))
     return [(exprs[i], counts[i]) for i in order]
+
+
+def _weighted_counts(con: duckdb.DuckDBPyConnection, values: str, exprs: list[str],
+                     plausible: str, *, unread: bool = False) -> tuple[list[int], int, int]:
+    """For each candidate of ``exprs`` (SQL over ``{x}``), how many of the values ``values``
+    (a query of one column ``v``) it parses into ``plausible`` ones; with how many values
+    there are and (``unread``; else 0) how many no candidate reads. Each distinct value is
+    parsed once, weighted by how often it occurs. The candidates are the elements of one
+    list, unnested, and ``plausible`` is tested once on the list's elements: written as one
+    aggregate per candidate, DuckDB spent ~0.1 s planning ~90 date formats (its
+    common-subexpression pass alone ~50 ms), 30 times the work of reading a small file's
+    few values."""
+    listed = ", ".join(e.replace("{x}", "v") for e in exprs)
+    parsed = (f"SELECT v, w, i, coalesce({plausible.replace('{e}', 'p')}, FALSE) AS ok "
+              f"FROM (SELECT v, w, unnest(l) AS p, generate_subscripts(l, 1) AS i FROM "
+              f"(SELECT v, count(*) AS w, [{listed}] AS l FROM ({values}) GROUP BY v))")
+    per = "SELECT i, sum(w) FILTER (WHERE ok), sum(w) FROM t GROUP BY i"
+    if unread:  # i = 0: the values no candidate reads
+        per += (" UNION ALL SELECT 0, sum(w) FILTER (WHERE NOT ok), sum(w) FROM "
+                "(SELECT any_value(w) AS w, bool_or(ok) AS ok FROM t GROUP BY v)")
+    got = {int(i): (int(n or 0), int(total or 0))
+           for i, n, total in con.execute(f"WITH t AS ({parsed}) {per}").fetchall()}
+    total = max((n for _, n in got.values()), default=0)
+    return [got.get(i + 1, (0, 0))[0] for i in range(len(exprs))], total, got.get(0, (0, 0))[0]
 
 
 def _best(con: duckdb.DuckDBPyConnection, view: str, col: str, exprs: list[str],
