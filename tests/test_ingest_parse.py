@@ -1,12 +1,16 @@
 """How the parsers' formats are scored on a column's sample: every candidate's count as if
-each were counted on its own."""
+each were counted on its own, and a number column's parser chosen once per load."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pytest
+from conftest import LOADED_AT, line, write_csv
 
-from loyalist.ingest import parse
+from loyalist.ingest import ingest_files, parse
+from loyalist.store import Store
 
 #: a date column as two systems' exports appended, with a totals row and a blank
 DATES = (["2024-01-02 10:00:00"] * 3 + ["03/01/2024 09:30", "13/01/2024 09:30", "01/13/2024",
@@ -69,3 +73,34 @@ def test_number_candidates_count_their_values() -> None:
     counts, total, unread = parse._weighted_counts(con, values, exprs, "{e} IS NOT NULL")
     assert counts == _one_by_one(con, exprs, "{e} IS NOT NULL") == [2, 5, 4]
     assert (total, unread) == (6, 0)  # unread is only counted when asked
+
+
+def test_a_number_column_is_sampled_once_per_load(tmp_path: Path) -> None:
+    """The units and price checks and the staging ask for the same column's parser: within
+    one load its sample is read once; outside a load, every call reads it."""
+    con = _column(["3,50", "1.234,50", "2"])
+    seen: list[str] = []
+
+    class Counting:
+        def execute(self, sql: str, *a: object) -> duckdb.DuckDBPyConnection:
+            seen.append(sql)
+            return con.execute(sql, *a)
+
+    counting = Counting()
+    with parse.one_load():
+        first = parse.number_expr(counting, "t", "x", "VARCHAR")  # type: ignore[arg-type]
+        n = len(seen)
+        assert parse.number_expr(counting, "t", "x", "VARCHAR") == first  # type: ignore[arg-type]
+        assert len(seen) == n > 0
+    assert parse.number_expr(counting, "t", "x", "VARCHAR") == first  # type: ignore[arg-type]
+    assert len(seen) == 2 * n
+    # two loads of files with the same view and column names: each file's own parser
+    comma = write_csv(tmp_path / "comma.csv", [line(order=f"o{i}", price=f"{i},50")
+                                               for i in range(1, 4)])
+    point = write_csv(tmp_path / "point.csv", [line(order=f"p{i}", price=f"1,00{i}.50")
+                                               for i in range(1, 4)])
+    st = Store(tmp_path / "s.duckdb")
+    for f in (comma, point):
+        ingest_files(st, [f], loaded_at=LOADED_AT)
+    assert sorted(st.query("SELECT unit_price FROM transactions").unit_price) == [
+        1.5, 2.5, 3.5, 1001.5, 1002.5, 1003.5]

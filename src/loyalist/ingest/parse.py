@@ -7,6 +7,9 @@ sends its row to quarantine (``unparseable_*``) instead of failing the load.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 
@@ -477,7 +480,37 @@ def sampled_units(con: duckdb.DuckDBPyConnection, view: str, col: str) -> Units:
                            if u in UNIT_SCALE and UNIT_SCALE[u][0] in units}, bool(words))
 
 
+#: the parsers chosen during one load (:func:`one_load`), by connection, view, column, type
+_CHOSEN: ContextVar[dict[tuple[int, str, str, str], str] | None] = ContextVar(
+    "parsers_chosen", default=None)
+
+
+@contextmanager
+def one_load() -> Iterator[None]:
+    """Within it, :func:`number_expr` samples a column of a view once: the ingest asks for
+    the same column's parser up to three times (the units and price checks, then the
+    staging), and each choice is three queries over its sample. The views of one load
+    (``__src0``, ...) are not redefined while it runs; the next load chooses afresh."""
+    token = _CHOSEN.set({})
+    try:
+        yield
+    finally:
+        _CHOSEN.reset(token)
+
+
 def number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str) -> str:
+    """The parser of a number column (:func:`_number_expr`), chosen once per column of a
+    view within :func:`one_load`."""
+    chosen = _CHOSEN.get()
+    if chosen is None:
+        return _number_expr(con, view, col, dtype)
+    key = (id(con), view, col, dtype)
+    if key not in chosen:
+        chosen[key] = _number_expr(con, view, col, dtype)
+    return chosen[key]
+
+
+def _number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str) -> str:
     x = q(col)
     if _is_numeric(dtype):
         return f"CAST({x} AS DOUBLE)"
