@@ -820,6 +820,25 @@ def test_a_store_with_e_mail_ids_in_their_written_case_is_migrated_once(tmp_path
                         {"k": EMAIL_CASE_KEY}).value.tolist() == ["2"]  # two spellings
 
 
+def test_a_new_store_is_marked_mended_and_an_existing_file_is_still_checked(
+        tmp_path: Path) -> None:
+    """A store a Store has just created holds no earlier version's data: it is marked as
+    mended (as the migrations would mark it) without reading its tables; a DuckDB file that
+    existed before is still checked, and another application's database refused."""
+    import duckdb
+
+    from loyalist.errors import StoreError
+    from loyalist.store import EMAIL_CASE_KEY, SCORES_KEY
+
+    with Store(tmp_path / "new.duckdb") as st:
+        assert dict(st.con.execute("SELECT key, value FROM store_meta").fetchall()) == {
+            EMAIL_CASE_KEY: "0", SCORES_KEY: "0"}
+    with duckdb.connect(str(tmp_path / "other.duckdb")) as con:
+        con.execute("CREATE TABLE invoices (id INTEGER)")
+    with pytest.raises(StoreError, match="not a Loyalist store .it holds invoices"):
+        Store(tmp_path / "other.duckdb")
+
+
 @pytest.mark.parametrize("placeholder", ["walk-in", "Walk In Customer", "Walk-in customer",
                                          "CASH", "Cash Customer", "Cash Sale", "Guest", "0",
                                          "N/A", "-", "unknown",
