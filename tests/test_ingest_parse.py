@@ -76,8 +76,9 @@ def test_number_candidates_count_their_values() -> None:
 
 
 def test_a_number_column_is_sampled_once_per_load(tmp_path: Path) -> None:
-    """The units and price checks and the staging ask for the same column's parser: within
-    one load its sample is read once; outside a load, every call reads it."""
+    """The units and price checks and the staging ask for the same column's parser (and its
+    units, and a date column's traits): within one load its sample is read once for each;
+    outside a load, every call reads it."""
     con = _column(["3,50", "1.234,50", "2"])
     seen: list[str] = []
 
@@ -92,8 +93,14 @@ def test_a_number_column_is_sampled_once_per_load(tmp_path: Path) -> None:
         n = len(seen)
         assert parse.number_expr(counting, "t", "x", "VARCHAR") == first  # type: ignore[arg-type]
         assert len(seen) == n > 0
+        units = parse.sampled_units(counting, "t", "x")  # type: ignore[arg-type]
+        traits = parse._date_traits(counting, "t", "x")  # type: ignore[arg-type]
+        assert len(seen) == n + 1  # the units were read for the parser; one query: the traits
+        assert (parse.sampled_units(counting, "t", "x"),  # type: ignore[arg-type]
+                parse._date_traits(counting, "t", "x")) == (units, traits)  # type: ignore[arg-type]
+        assert len(seen) == n + 1
     assert parse.number_expr(counting, "t", "x", "VARCHAR") == first  # type: ignore[arg-type]
-    assert len(seen) == 2 * n
+    assert len(seen) == 2 * n + 1
     # two loads of files with the same view and column names: each file's own parser
     comma = write_csv(tmp_path / "comma.csv", [line(order=f"o{i}", price=f"{i},50")
                                                for i in range(1, 4)])

@@ -7,13 +7,16 @@ sends its row to quarantine (``unparseable_*``) instead of failing the load.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar, cast
 
 import duckdb
+
+T = TypeVar("T")
 
 #: date formats tried on text columns, in order of preference for ties
 DATE_FORMATS = (
@@ -207,7 +210,12 @@ class _DateTraits:
 
 
 def _date_traits(con: duckdb.DuckDBPyConnection, view: str, col: str) -> _DateTraits:
-    """:class:`_DateTraits` of a sample of the column, in one pass."""
+    """:class:`_DateTraits` of a sample of the column, in one pass (once per load,
+    :func:`one_load`)."""
+    return _once(_sampled_traits, con, view, col)
+
+
+def _sampled_traits(con: duckdb.DuckDBPyConnection, view: str, col: str) -> _DateTraits:
     row = con.execute(
         f"SELECT count(*) FILTER (WHERE regexp_matches(lower(v), '{_MONTH_WORD}')), "
         f"count(*) FILTER (WHERE regexp_matches(lower(v), '{_ORDINAL_DAY}')), "
@@ -467,7 +475,12 @@ class Units:
 
 
 def sampled_units(con: duckdb.DuckDBPyConnection, view: str, col: str) -> Units:
-    """:class:`Units` of a sample of the column, in one pass."""
+    """:class:`Units` of a sample of the column, in one pass (once per load,
+    :func:`one_load`)."""
+    return _once(_sampled_units, con, view, col)
+
+
+def _sampled_units(con: duckdb.DuckDBPyConnection, view: str, col: str) -> Units:
     text = _number_text().replace("{x}", "v")
     example, found, words = con.execute(
         f"SELECT any_value(v) FILTER (WHERE u <> ''), list(DISTINCT u) FILTER (WHERE u <> ''), "
@@ -480,17 +493,20 @@ def sampled_units(con: duckdb.DuckDBPyConnection, view: str, col: str) -> Units:
                            if u in UNIT_SCALE and UNIT_SCALE[u][0] in units}, bool(words))
 
 
-#: the parsers chosen during one load (:func:`one_load`), by connection, view, column, type
-_CHOSEN: ContextVar[dict[tuple[int, str, str, str], str] | None] = ContextVar(
+#: what was read from the columns' samples during one load (:func:`one_load`): by what
+#: (the function's name), connection, view, column
+_CHOSEN: ContextVar[dict[tuple[str, int, str, str, str], object] | None] = ContextVar(
     "parsers_chosen", default=None)
 
 
 @contextmanager
 def one_load() -> Iterator[None]:
-    """Within it, :func:`number_expr` samples a column of a view once: the ingest asks for
-    the same column's parser up to three times (the units and price checks, then the
-    staging), and each choice is three queries over its sample. The views of one load
-    (``__src0``, ...) are not redefined while it runs; the next load chooses afresh."""
+    """Within it, a column of a view has its sample read once for its number parser
+    (:func:`number_expr`), its units (:func:`sampled_units`) and its dates' traits
+    (:func:`_date_traits`): the ingest asks for the same column's parser up to three times
+    (the units and price checks, then the staging), and each choice is three queries over
+    its sample. The views of one load (``__src0``, ...) are not redefined while it runs;
+    the next load reads afresh."""
     token = _CHOSEN.set({})
     try:
         yield
@@ -498,16 +514,23 @@ def one_load() -> Iterator[None]:
         _CHOSEN.reset(token)
 
 
+def _once(what: Callable[..., T], con: duckdb.DuckDBPyConnection, view: str, col: str,
+          *args: str) -> T:
+    """``what(con, view, col, *args)``, computed once per column of a view within
+    :func:`one_load`."""
+    chosen = _CHOSEN.get()
+    if chosen is None:
+        return what(con, view, col, *args)
+    key = (what.__name__, id(con), view, col, *args)
+    if key not in chosen:
+        chosen[key] = what(con, view, col, *args)
+    return cast(T, chosen[key])
+
+
 def number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str) -> str:
     """The parser of a number column (:func:`_number_expr`), chosen once per column of a
     view within :func:`one_load`."""
-    chosen = _CHOSEN.get()
-    if chosen is None:
-        return _number_expr(con, view, col, dtype)
-    key = (id(con), view, col, dtype)
-    if key not in chosen:
-        chosen[key] = _number_expr(con, view, col, dtype)
-    return chosen[key]
+    return _once(_number_expr, con, view, col, dtype)
 
 
 def _number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str) -> str:
