@@ -495,7 +495,7 @@ def _sampled_units(con: duckdb.DuckDBPyConnection, view: str, col: str) -> Units
 
 #: what was read from the columns' samples during one load (:func:`one_load`): by what
 #: (the function's name), connection, view, column
-_CHOSEN: ContextVar[dict[tuple[str, int, str, str, str], object] | None] = ContextVar(
+_CHOSEN: ContextVar[dict[tuple[object, ...], object] | None] = ContextVar(
     "parsers_chosen", default=None)
 
 
