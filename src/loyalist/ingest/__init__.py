@@ -97,6 +97,7 @@ def ingest_files(
         members: dict[str, str] = {}
         shown = _expand(files, unpack, skipped, members)
         stack.callback(text.GIVEN_ENCODING.reset, text.GIVEN_ENCODING.set(enc))
+        stack.enter_context(parse.one_load())
         try:
             return _ingest(store, shown, unpack(), fmt=fmt, mapping=mapping, table=table,
                            day_one=day_one, loaded_at=loaded_at, progress=progress,

@@ -268,7 +268,8 @@ class Store:
         # DuckDB's own progress bar (long queries) would draw over the commands' progress lines
         self.con.execute("SET enable_progress_bar = false")
         try:
-            check_ours(self.con, self.path, create=create and not read_only)
+            if not self._created:  # a file this Store made holds nothing to check
+                check_ours(self.con, self.path, create=create and not read_only)
         except StoreError:
             self.con.close()
             raise
@@ -304,6 +305,10 @@ class Store:
         stay apart from 'user@x.com'."""
         con = self.con
         con.execute(f"CREATE TABLE IF NOT EXISTS {META} (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        if self._created:  # a new store holds no earlier version's data: nothing to mend
+            con.execute(f"INSERT OR IGNORE INTO {META} VALUES (?, '0'), (?, '0')",
+                        [EMAIL_CASE_KEY, SCORES_KEY])
+            return
         if self._migration_due(EMAIL_CASE_KEY):
             with self.transaction():
                 changed = _lower_email_ids(con)
