@@ -140,10 +140,13 @@ def decay_weights(age_days: np.ndarray, half_life_days: float | None) -> np.ndar
 
 
 def _pairs(customer_ids: object, product_ids: object) -> pd.DataFrame:
-    """Distinct (customer_id, product_id) pairs as text."""
+    """Distinct (customer_id, product_id) pairs as text, sorted: the same frame whatever
+    order a parallel query returned its rows in (a test comparing the store's and the lines'
+    pairs failed on x3 coming before x1)."""
     return pd.DataFrame({s.CUSTOMER_ID: np.asarray(customer_ids, dtype=object).astype(str),
                          s.PRODUCT_ID: np.asarray(product_ids, dtype=object).astype(str)}
-                        ).drop_duplicates(ignore_index=True)
+                        ).drop_duplicates().sort_values([s.CUSTOMER_ID, s.PRODUCT_ID],
+                                                         ignore_index=True)
 
 
 @dataclass(frozen=True, eq=False)
