@@ -38,8 +38,9 @@ from loyalist.store import Store
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BASELINE_MARGIN", "CHURN_AUC_FLOOR", "EVALUATION_STEP_DAYS", "churn_fallback",
-           "churn_warning", "clv_season", "evaluate", "evaluation_cutoff", "sentence"]
+__all__ = ["BASELINE_MARGIN", "CHURN_AUC_FLOOR", "EVALUATION_STEP_DAYS", "best_baseline",
+           "churn_fallback", "churn_warning", "clv_season", "evaluate", "evaluation_cutoff",
+           "sentence"]
 
 
 def churn_season(churn: ChurnModel) -> dict[str, Any]:
@@ -69,7 +70,7 @@ def _tiers(y: np.ndarray, tier: np.ndarray) -> dict[str, dict[str, Any]]:
 CHURN_AUC_FLOOR = 0.55
 
 
-def _best_baseline(models: dict[str, dict[str, Any]]
+def best_baseline(models: dict[str, dict[str, Any]]
                    ) -> tuple[float | None, str | None, dict[str, float]]:
     """(the model's ROC-AUC, the best baseline's key, every baseline's ROC-AUC)."""
     auc = (models.get("model") or {}).get("roc_auc")
@@ -91,7 +92,7 @@ def churn_fallback(models: dict[str, dict[str, Any]], margin: float = BASELINE_M
     model's out-of-time ROC-AUC is more than ``margin`` below its (the rule of
     :func:`churn_warning`; ``models`` is ``metrics["churn"]["models"]``); None when the model
     holds its own or was not evaluated. Decided from the out-of-time evaluation alone."""
-    auc, best, base = _best_baseline(models)
+    auc, best, base = best_baseline(models)
     if auc is None or best is None or not auc < base[best] - margin:
         return None
     return best
@@ -104,7 +105,7 @@ def churn_warning(models: dict[str, dict[str, Any]], floor: float = CHURN_AUC_FL
     None otherwise. When it loses to a baseline, the warning says that churn is scored by that
     baseline instead (:func:`churn_fallback`), or, with ``fallback=False`` (the baseline could
     not score), to use the model's scores with caution."""
-    auc, best, base = _best_baseline(models)
+    auc, best, base = best_baseline(models)
     if auc is None:
         return None
     loses = best is not None and auc < base[best] - margin

@@ -333,15 +333,13 @@ def _churn(d: dict[str, Any], images: dict[str, bytes]) -> str:
 def _auc_against_baselines(ev: dict[str, Any] | None) -> str:
     """' (out-of-time ROC-AUC 0.840; the best baseline, recency only, 0.828)', or '' without
     the evaluation's numbers."""
-    models = (ev or {}).get("models") or {}
-    own = (models.get("model") or {}).get("roc_auc")
-    base = [(v.get("roc_auc"), k) for k, v in models.items()
-            if k != "model" and isinstance(v, dict) and v.get("roc_auc") is not None]
-    if own is None or not base:
+    from loyalist.evaluation.out_of_time import best_baseline
+
+    own, name, base = best_baseline((ev or {}).get("models") or {})
+    if own is None or name is None:
         return ""
-    auc, name = max(base)
     return (f" (out-of-time ROC-AUC {own:.3f}; the best baseline, "
-            f"{_e(name)}, {auc:.3f})")
+            f"{_e(name)}, {base[name]:.3f})")
 
 
 def _season(d: dict[str, Any], id_: str) -> str:
