@@ -202,14 +202,13 @@ def undescribed_history(st: Store, ts: pd.Timestamp, cat: pd.DataFrame,
     if not st.has_rows(s.T_PROMOTIONS):
         return None
     sent = st.query(f"""SELECT {s.PROMOTION} AS name, count(*) AS n FROM {s.T_PROMOTIONS}
-                        WHERE {s.SENT_AT} < ? AND {s.PROMOTION} <> '{s.CONTROL}'
-                        GROUP BY 1 ORDER BY n DESC, name""", [ts.to_pydatetime()])
-    names = set(cat["name"].astype(str))
+                        WHERE {s.SENT_AT} < ? GROUP BY 1 ORDER BY n DESC, name""",
+                    [ts.to_pydatetime()])
+    held = bool((sent["name"] == s.CONTROL).any())  # hold-out rows: one scan with the sends
+    names = {*cat["name"].astype(str), s.CONTROL}
     left = sent[~sent["name"].astype(str).isin(names)]
     if left.empty:
         return None
-    held = st.query(f"SELECT count(*) AS n FROM {s.T_PROMOTIONS} WHERE {s.SENT_AT} < ? "
-                    f"AND {s.PROMOTION} = '{s.CONTROL}'", [ts.to_pydatetime()])["n"].iloc[0]
     shown = ", ".join(f"{r.name} ({r.n:,} sends)" for r in left.head(6).itertuples())
     more = f" and {len(left) - 6:,} more" if len(left) > 6 else ""
     whose = ("no promotion catalog was given or loaded, so" if generic else
