@@ -3,8 +3,8 @@
 Rich's default framed table gives every column a border and a cell padding on both sides; a
 table of 8-11 columns then no longer fits 80 columns and rich cuts its cells to 'categor…',
 'voucher_…' or '0.6…' (a forecast's series, a plan's promotions and a recommender evaluation
-all came out so). :func:`compact_table` draws only the rule under the header and pads each
-cell on its right; :func:`whole` keeps a column's values whole (names one row is told apart
+all came out so). :func:`compact_table` draws only the rule under the header and leaves one
+space between columns; :func:`whole` keeps a column's values whole (names one row is told apart
 by), letting the others give way.
 """
 
