@@ -8,6 +8,10 @@ ensemble) when any ran. Because that choice is made
 on the very origins it is scored on, the backtest also reports an ``auto`` row: at each
 scored origin, the model that was best on the windows completed *before* it (warm-up windows
 included), scored at that origin -- the honest accuracy of the selection procedure.
+
+With a year of history but under a year plus the horizon (no yearly model), the chosen
+forecast's level is moved toward the same days 52 weeks earlier
+(:func:`.models.last_year_factor`); the backtest cannot test that move, and the note says so.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from loyalist.forecast.backtest import (
 )
 from loyalist.forecast.closures import detect_closures, month_days
 from loyalist.forecast.intervals import fewest_scores, interval_bounds, total_bounds
-from loyalist.forecast.models import ENSEMBLE, MODELS, YEARLY_MODELS
+from loyalist.forecast.models import ENSEMBLE, MODELS, YEARLY_MODELS, last_year_factor
 from loyalist.forecast.public_holidays import Country
 
 log = logging.getLogger(__name__)
@@ -76,7 +80,9 @@ class RevenueForecaster:
     origins), ``chosen_`` ({series: model}), ``calendars_``, ``notes_`` ({series: the
     :func:`yearly_note` of a series whose yearly pattern is not modelled and the
     :func:`few_scores_note` of one whose totals' ranges rest on too few misses, joined by
-    '; '}), ``forecast_`` and ``totals_`` (:meth:`predict_totals`).
+    '; '}), ``last_year_`` ({series: factor} of the forecasts moved toward last year's same
+    days, :func:`.models.last_year_factor`), ``forecast_`` and ``totals_``
+    (:meth:`predict_totals`).
     """
 
     def __init__(self, *, horizon: int = 30, models: Sequence[str] | None = None,
@@ -292,8 +298,29 @@ class RevenueForecaster:
         self.summary_ = (self.backtest_.groupby(["series", "model"], sort=False)[
             ["mape", "smape", "mase", "coverage80", "coverage95"]].mean().reset_index())
 
+    def _to_last_year(self, final: Round) -> None:
+        """Move the chosen forecast of each series with a year of history but not a year plus
+        the horizon toward last year's same days (:func:`.models.last_year_factor`), in
+        ``final`` (so its intervals and totals follow), and say so in its note;
+        ``last_year_`` holds the factors."""
+        self.last_year_: dict[str, float] = {}
+        for name, model in self.chosen_.items():
+            data = final.inputs.get(name)
+            f = final.forecasts[model].get(name)
+            if data is None or f is None or not np.isfinite(f).all():
+                continue
+            on = final.dates.isin(data.future)
+            k = last_year_factor(data, f[on], final.closed[name][on])
+            if k is None:
+                continue
+            final.forecasts[model][name] = np.maximum(f * k, final.floor[name])
+            self.last_year_[name] = k
+            self.notes_[name] = yearly_note((final.origin - self.series_[name].index[0]).days,
+                                            self.horizon, last_year=k)
+
     def _forecast(self, rounds: list[Round]) -> None:
         final = rounds[-1]
+        self._to_last_year(final)
         totals = total_bounds(rounds[:-1], final, FORECAST_TOTALS, LEVELS, self.n_cal)
         for name, model in self.chosen_.items():
             few = few_scores_note(totals.get(model, {}).get(name, {}))
@@ -384,14 +411,19 @@ def few_scores_note(totals: Mapping[int, tuple[float, Any, int | None]]) -> str 
             "its level")
 
 
-def yearly_note(history_days: int, horizon: int) -> str:
+def yearly_note(history_days: int, horizon: int, *, last_year: float | None = None) -> str:
     """The line saying that a forecast from ``history_days`` of history, under
     :func:`.backtest.yearly_history_days`, has no yearly pattern (whether it has one is the
-    series data's ``yearly``, decided once from the same rule)."""
+    series data's ``yearly``, decided once from the same rule), and, with ``last_year``
+    (:func:`.models.last_year_factor`), that its level was moved toward last year's days."""
     need = yearly_history_days(horizon)
-    return (f"no yearly pattern: {history_days} days of history, and a {horizon}-day forecast "
+    head = (f"no yearly pattern: {history_days} days of history, and a {horizon}-day forecast "
             f"needs {need} (a year plus the horizon) to learn the season (a year-end peak, a "
             "January dip), so it follows the recent weeks")
+    if last_year is None:
+        return head
+    return (f"{head} with their level moved x{last_year:.2f} toward the same days 52 weeks "
+            "earlier (not backtested: no earlier year to test it on)")
 
 
 def _check_series(name: str, y: object) -> pd.Series:

@@ -24,7 +24,8 @@ from loyalist.errors import NotFittedError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ENSEMBLE", "MODELS", "YEARLY_MODELS", "SeriesData", "day_numbers", "make_model"]
+__all__ = ["ENSEMBLE", "MODELS", "YEARLY_MODELS", "SeriesData", "day_numbers", "last_year_factor",
+           "make_model"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,40 @@ def seasonal_naive(y: np.ndarray, m: int, h: int) -> np.ndarray:
         raise ValueError(f"seasonal naive needs at least m={m} values, got {y.size}")
     last = y[-m:]
     return np.array([last[k % m] for k in range(h)], dtype=float)
+
+
+YEAR_WEEKS_DAYS = 364  # 52 weeks back: the same weekday a year earlier
+FULL_CHANGE = 2.0     # a year-ago level this many times off (or more) is taken whole
+
+
+def last_year_factor(d: SeriesData, f: np.ndarray, closed: np.ndarray | None = None
+                     ) -> float | None:
+    """The factor that moves ``f`` (a forecast on ``d.future`` blind to the season) toward
+    last year's same days, or None when it does not apply: a series with a yearly model
+    (``d.yearly``), billing days, a history that does not hold every day 52 weeks before
+    ``d.future`` (same weekdays), or no positive total to compare. Days predicted ``closed``
+    (on ``d.future``) and days whose year-ago value was imputed (a closure then) are left out.
+
+    With ``r`` the year-ago days' total over ``f``'s total, the factor is ``r ** w`` with
+    ``w = min(1, |ln r| / ln FULL_CHANGE)``: ``r`` mixes the season (the change to forecast)
+    with a year's growth (unknown from one year of history: there is no earlier year to
+    compare with), so a small ``r`` is mostly growth and is shrunk toward 1, a change of
+    ``FULL_CHANGE`` times or more is taken whole (a January after a December peak). Not
+    backtested: no earlier origin of such a history has a year before it
+    (BENCHMARKS.md, "Seasonal origins on generated stores")."""
+    if d.yearly or d.monthly or d.h == 0:
+        return None
+    pos = d.dates.get_indexer(d.future - pd.Timedelta(days=YEAR_WEEKS_DAYS))
+    if (pos < 0).any():
+        return None
+    keep = np.ones(d.h, dtype=bool) if closed is None else ~np.asarray(closed, dtype=bool)
+    if d.imputed is not None:
+        keep &= ~d.imputed[pos]
+    before, now = float(d.y[pos][keep].sum()), float(np.sum(f[keep]))
+    if not (before > 0 and now > 0):
+        return None
+    log_r = np.log(before / now)
+    return float(np.exp(np.sign(log_r) * min(abs(log_r), log_r ** 2 / np.log(FULL_CHANGE))))
 
 
 class _StatsForecast(_Model):
