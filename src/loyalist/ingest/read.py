@@ -28,6 +28,7 @@ from loyalist.ingest.text import (
     HEADER_SEARCH_LINES,
     detect_encoding,
     footer_lines,
+    head_lines,
     header_cells,
     header_line,
     header_row,
@@ -423,8 +424,9 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
         path, sha256 = to_utf8(path, scratch / view / path.name, enc)
         p = _sql_str(str(path))
         enc, shown_enc = "utf-8", ENCODING_NAMES.get(enc, enc)
-    skip = header_line(path, enc)
-    layout = text_layout(path, enc, skip)
+    head = head_lines(path, enc)
+    skip = header_line(head)
+    layout = text_layout(head, skip)
     extra = ""
     notes = []
     if layout.spaces:
@@ -463,8 +465,8 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
                 raise
             src = src[:-1] + ", parallel = false)"
             rows = probe.execute(f"SELECT count(*) FROM {src}").fetchall()[0][0]
-    raw_names = [] if layout.headerless else header_cells(path, enc, skip, layout.spaces)
-    title = [" ".join(header_cells(path, enc, i, layout.spaces)) for i in range(skip)]
+    raw_names = [] if layout.headerless else header_cells(head, skip, layout.spaces)
+    title = [" ".join(header_cells(head, i, layout.spaces)) for i in range(skip)]
     footer = [] if layout.spaces else footer_lines(path, enc, layout.delimiter, layout.columns)
     grouped = groups.carry_down(con, view, f"(SELECT *, row_number() OVER () AS {ROW} "
                                 f"FROM {src})", ROW, raw_names, title, int(rows) - len(footer))
@@ -483,7 +485,7 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
     if grouped is not None:
         notes.append(grouped[1])
     units = [] if layout.headerless else units_line(
-        header_cells(path, enc, skip + 1, layout.spaces))
+        header_cells(head, skip + 1, layout.spaces))
     if units:
         notes.append(units_note(f"line {skip + 2}", units))
     if footer:
