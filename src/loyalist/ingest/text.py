@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -414,7 +414,6 @@ def footer_lines(path: Path, encoding: str, delimiter: str, columns: int) -> lis
     the reader passes them; a totals row's label ('Total') ends them (the totals row is read
     as one). Only the file's last bytes are read (UTF-8 files; [] for others)."""
     import csv
-    import re
 
     if columns < 3 or encoding != "utf-8" or not delimiter or path.suffix.lower() == ".gz":
         return []
@@ -427,11 +426,21 @@ def footer_lines(path: Path, encoding: str, delimiter: str, columns: int) -> lis
     except (OSError, ValueError):
         return []
     lines = tail.splitlines()[1:] if size > 16384 else tail.splitlines()
+    return footer_rows(next(csv.reader([line], delimiter=delimiter), [])
+                       for line in reversed(lines))
+
+
+def footer_rows(bottom_up: Iterable[Sequence[str]]) -> list[str]:
+    """The footer lines (:func:`footer_lines`) of a table given as its rows' cells, last row
+    first: the trailing rows holding one value each, at most :data:`FOOTER_LINES`, empty
+    rows passed over, a totals row's label ending them."""
+    import re
+
     found: list[str] = []
-    for line in reversed(lines):
-        if not line.strip():
+    for row in bottom_up:
+        cells = [c for c in row if c.strip()]
+        if not cells:
             continue
-        cells = [c for c in next(csv.reader([line], delimiter=delimiter), []) if c.strip()]
         if (len(cells) != 1 or len(found) == FOOTER_LINES
                 or re.sub("[^a-z]", "", cells[0].lower()) in TOTAL_LABELS):
             break

@@ -153,7 +153,7 @@ def is_totals_row(src: Source | None = None) -> str:
     :data:`TOTAL_LABELS` label in an id or date column (``__total_label``,
     :func:`total_label`) of a row without an order id, product id or date (a sale has all
     three, so a customer or product really called 'Total' is kept), and on the lines of a
-    CSV's report footer (``src.footer``)."""
+    CSV's or a sheet's report footer (``src.footer``)."""
     footer = f" OR {ROW} > {src.rows - src.footer}" if src is not None and src.footer else ""
     return (f"((({s.ORDER_ID} IS NULL OR {s.PRODUCT_ID} IS NULL OR {s.ORDERED_AT} IS NULL) "
             f"AND __total_label){footer})")
