@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 import pytest
 from conftest import CDNOW_MASTER, CDNOW_SAMPLE, line, need_shared, write_csv
@@ -50,6 +51,27 @@ def test_ingest_json_then_features(tmp_path: Path) -> None:
     feat = json.loads(run("features", "--store", store, "--as-of", "2024-02-01", "--out", out,
                           "--json").stdout)
     assert feat["customers"] == 1 and out.exists()
+
+
+def test_ingest_counts_as_loaded_only_customers_with_a_loaded_line(tmp_path: Path) -> None:
+    """A customer whose every line was quarantined (c2: a zero price and a date that is no
+    date) is not loaded; a customer with only a return loaded (c3) is, without a purchase.
+    The customers seen in the file, theirs included, are shown apart under their own name."""
+    f = write_csv(tmp_path / "t.csv", [
+        line(), line(order="2", product="B"),
+        line(order="3", customer="c2", price=0), line(order="4", customer="c2", when="soon"),
+        line(order="5", customer="c3", qty=-1)])
+    store = tmp_path / "s.duckdb"
+    doc = json.loads(run("ingest", f, "--store", store, "--json").stdout)
+    assert (doc["rows_loaded"], doc["rows_quarantined"]) == (3, 2)
+    assert (doc["customers"], doc["customers_with_purchases"], doc["customers_in_file"]) == (
+        2, 1, 3)
+    with duckdb.connect(str(store), read_only=True) as con:
+        stored = con.execute("SELECT count(DISTINCT customer_id) FROM transactions").fetchone()
+    assert stored == (doc["customers"],)
+    human = run("ingest", f, "--store", tmp_path / "h.duckdb").stdout
+    assert re.search(r"│ customers +│ +2 │", human), human
+    assert re.search(r"│ customers_in_file +│ +3 │", human), human
 
 
 def test_ingest_names_the_currency_and_refuses_another(tmp_path: Path) -> None:

@@ -530,9 +530,12 @@ def test_upload_shows_the_quality_report_then_a_scenario_goes_beside_it(
     assert "<strong>Loading till_export.csv: done</strong>" in page.text
     report = re.search(r'id="quality-report".*?</div>', page.text, re.S)
     assert report and "till_export.csv" in report.group(0)
-    # counts of the rows read (the HTML report counts what the store keeps)
-    for label, key in (("Orders read", "orders"), ("Customers read", "customers"),
-                       ("Products read", "products")):
+    # orders and products are counts of the rows read (the HTML report counts what the store
+    # keeps); customers those loaded, beside those in the file
+    for label, key in (("Orders read", "orders"), ("Customers loaded", "customers"),
+                       ("Products read", "products"),
+                       ("Customers in the file (quarantined lines included)",
+                        "customers_in_file")):
         assert f'<th>{label}</th><td class="n" data-key="{key}">' in report.group(0)
     assert 'data-key="rows_read">4<' in report.group(0)
     assert 'data-key="rows_loaded">3<' in report.group(0)

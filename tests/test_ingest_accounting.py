@@ -146,6 +146,145 @@ def test_quickbooks_sales_detail_report(tmp_path: Path, layout: str, headings: i
     assert dict(quarantined) == {"group_heading": headings, "totals_row": totals, "offer": 1}
 
 
+def _workbook(report: str, path: Path) -> Path:
+    """The report as QuickBooks' 'Export to Excel' writes it: the title rows merged across
+    the table, text as text, amounts and quantities as numbers, dates as Excel dates
+    (mm/dd/yyyy), empty cells empty."""
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    def cell(v: str) -> object:
+        v = v.strip()
+        if not v:
+            return None
+        for parse in (lambda x: datetime.strptime(x, "%m/%d/%Y"),
+                      lambda x: float(x.replace("$", "").replace(",", ""))):
+            try:
+                return parse(v)
+            except ValueError:
+                pass
+        return v
+
+    rows = list(csv.reader(report.splitlines()))
+    width = max(map(len, rows))
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Sales by Customer Detail"
+    for i, r in enumerate(rows, start=1):
+        ws.append([cell(v) if j else (v or None) for j, v in enumerate(r)])
+        if len(r) == 1 and r[0]:  # a title or footer line: one cell over the table's width
+            ws.merge_cells(start_row=i, start_column=1, end_row=i, end_column=width)
+        for c in ws[i]:
+            if isinstance(c.value, datetime):
+                c.number_format = "mm/dd/yyyy"
+    wb.save(path)
+    return path
+
+
+_SALES = ("SELECT customer_id, order_id, product_id, quantity, unit_price, line_kind "
+          "FROM transactions ORDER BY order_id, product_id")
+
+
+@pytest.mark.parametrize("layout", ["online", "desktop"])
+def test_quickbooks_report_exported_to_excel(tmp_path: Path, layout: str) -> None:
+    """The same report saved as a workbook (numbers as numbers, dates as dates, the title
+    merged over the columns) loads as its CSV does: the same lines, rules and revenue (the
+    report's TOTAL); every row loaded or quarantined."""
+    text = {"online": _QBO_HEAD + _QBO_LINES, "desktop": _QBD}[layout]
+    (tmp_path / "sales.csv").write_text(text, encoding="utf-8")
+    got = {}
+    for f in (tmp_path / "sales.csv", _workbook(text, tmp_path / "sales.xlsx")):
+        store = tmp_path / f"{f.suffix[1:]}.duckdb"
+        rep, human = _report(f, store)
+        assert rep["rows_read"] == rep["rows_loaded"] + rep["rows_quarantined"]
+        assert rep["revenue_loaded"] == 2535.0
+        assert "a grouped report" in human
+        got[f.suffix] = (rep["rows_read"], rep["rules"], rep["columns"]["customer_id"],
+                         rep["customers"], _rows(store, _SALES),
+                         _rows(store, "SELECT rule, count(*) FROM quarantine GROUP BY ALL "
+                                      "ORDER BY 1"))
+    assert got[".xlsx"] == got[".csv"]
+    assert got[".xlsx"][2:4] == ("Customer", 2)
+
+
+#: QuickBooks Desktop's report with a customer's jobs: the job's heading indented one column
+#: (its full name, 'Customer:Job', on each of its lines under 'Name'), closed by
+#: 'Total <job>' in that column, then the customer's own lines and 'Total <customer>'
+_QBD_JOBS = """Craig's Design and Landscaping Services
+Sales by Customer Detail
+January through December 2024
+
+,,,Type,Date,Num,Memo,Name,Item,Qty,Sales Price,Amount,Balance
+Amy's Bird Sanctuary,,,,,,,,,,,,
+,Feeders,,,,,,,,,,,
+,,,Invoice,01/23/2024,1021,Weekly,Amy's Bird Sanctuary:Feeders,Gardening,4,25.00,100.00,100.00
+,,,Sales Receipt,02/10/2024,1008,,Amy's Bird Sanctuary:Feeders,Pest Control,1,35.00,35.00,135.00
+,Total Feeders,,,,,,,,,,135.00,
+,Pond,,,,,,,,,,,
+,,,Invoice,02/20/2024,1050,,Amy's Bird Sanctuary:Pond,Hours,1,"1,200.00","1,200.00","1,335.00"
+,Total Pond,,,,,,,,,,"1,200.00",
+,,,Credit Memo,03/02/2024,1031,Refund,Amy's Bird Sanctuary,Pest Control,-1,35.00,-35.00,"1,300.00"
+Total Amy's Bird Sanctuary,,,,,,,,,,,"1,300.00",
+Bill's Windsurf Shop,,,,,,,,,,,,
+,,,Invoice,01/05/2024,1002,,Bill's Windsurf Shop,Hours,2,"1,200.00","2,400.00","2,400.00"
+Total Bill's Windsurf Shop,,,,,,,,,,,"2,400.00",
+TOTAL,,,,,,,,,,,"3,700.00",
+"""
+#: the same with the jobs' headings as their full names in the first column
+_QBD_FULL_NAMES = """Craig's Design and Landscaping Services
+Sales by Customer Detail
+January through December 2024
+
+,,Type,Date,Num,Memo,Name,Item,Qty,Sales Price,Amount,Balance
+Amy's Bird Sanctuary:Feeders,,,,,,,,,,,
+,,Invoice,01/23/2024,1021,Weekly,Amy's Bird Sanctuary:Feeders,Gardening,4,25.00,100.00,100.00
+,,Sales Receipt,02/10/2024,1008,,Amy's Bird Sanctuary:Feeders,Pest Control,1,35.00,35.00,135.00
+Total Amy's Bird Sanctuary:Feeders,,,,,,,,,,135.00,
+Amy's Bird Sanctuary:Pond,,,,,,,,,,,
+,,Invoice,02/20/2024,1050,,Amy's Bird Sanctuary:Pond,Hours,1,"1,200.00","1,200.00","1,335.00"
+Total Amy's Bird Sanctuary:Pond,,,,,,,,,,"1,200.00",
+Amy's Bird Sanctuary,,,,,,,,,,,
+,,Credit Memo,03/02/2024,1031,Refund,Amy's Bird Sanctuary,Pest Control,-1,35.00,-35.00,"1,300.00"
+Total Amy's Bird Sanctuary,,,,,,,,,,-35.00,
+Bill's Windsurf Shop,,,,,,,,,,,
+,,Invoice,01/05/2024,1002,,Bill's Windsurf Shop,Hours,2,"1,200.00","2,400.00","2,400.00"
+Total Bill's Windsurf Shop,,,,,,,,,,"2,400.00",
+TOTAL,,,,,,,,,,"3,700.00",
+"""
+
+
+@pytest.mark.parametrize(("layout", "suffix", "headings", "totals"), [
+    ("indented", ".csv", 4, 5),  # two customers, two jobs; their totals and the TOTAL
+    ("indented", ".xlsx", 4, 5),
+    ("full_names", ".csv", 4, 5),  # two jobs, the customer's own lines, the other customer
+])
+def test_quickbooks_desktop_jobs_belong_to_their_customer(
+        tmp_path: Path, layout: str, suffix: str, headings: int, totals: int) -> None:
+    """Lines under a customer's job are the customer's; the job's heading and its total are
+    no sale, and nothing is counted twice: the revenue loaded is the report's TOTAL."""
+    text = {"indented": _QBD_JOBS, "full_names": _QBD_FULL_NAMES}[layout]
+    f = tmp_path / f"sales{suffix}"
+    if suffix == ".xlsx":
+        _workbook(text, f)
+    else:
+        f.write_text(text, encoding="utf-8")
+    store = tmp_path / "s.duckdb"
+    rep, human = _report(f, store)
+    assert rep["rows_read"] == rep["rows_loaded"] + rep["rows_quarantined"] == 5 + headings + totals
+    said = " ".join(human.split())
+    assert ("2 heading(s) in a later column without a name are groups within one (a customer's "
+            "jobs)" in said) == (layout == "indented"), said
+    assert {k: v for k, v in rep["rules"].items() if v} == {
+        "group_heading": headings, "totals_row": totals, "return": 1}
+    assert rep["revenue_loaded"] == 3700.0  # the report's TOTAL
+    assert rep["customers"] == rep["customers_in_file"] == 2
+    assert _rows(store, "SELECT order_id, customer_id FROM transactions ORDER BY 1") == [
+        ("1002", "Bill's Windsurf Shop"), ("1008", "Amy's Bird Sanctuary"),
+        ("1021", "Amy's Bird Sanctuary"), ("1031", "Amy's Bird Sanctuary"),
+        ("1050", "Amy's Bird Sanctuary")]
+
+
 def test_quickbooks_report_without_its_money_columns(tmp_path: Path) -> None:
     """A customised report without 'Sales Price' and 'Amount' has no value per line: one
     line naming the file and its columns, never the running 'Balance' taken as the amount."""

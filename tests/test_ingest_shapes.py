@@ -1699,7 +1699,7 @@ def test_a_customers_file_naming_the_person_rekeys_per_order_customer_ids(
     got = st.query("SELECT order_id, customer_id FROM transactions ORDER BY order_id")
     assert got.customer_id.tolist() == ["u1", "u2", "u1", "u2", "u1"]
     assert ri["columns"]["customer_id"] == "customer_unique_id"
-    assert ri["customers_loaded_with_purchases"] == 2 and ri["orders"] == 5
+    assert ri["customers_with_purchases"] == ri["customers"] == 2 and ri["orders"] == 5
     assert any(a.startswith("customer ids re-keyed through customers.csv: its "
                             "'customer_unique_id' names the person behind each 'customer_id', "
                             "so the sales' 5 customer ids ('customer_id') are 2 persons")

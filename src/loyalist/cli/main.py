@@ -246,8 +246,8 @@ def _print_report(r: dict[str, Any]) -> None:
     t.add_column("measure")
     t.add_column("value", justify="right")
     for k in ("rows_read", "rows_loaded", "rows_quarantined", "customers",
-              "customers_with_purchases", "orders", "products", "first_date", "last_date",
-              "revenue_read", "revenue_loaded"):
+              "customers_with_purchases", "customers_in_file", "orders", "products",
+              "first_date", "last_date", "revenue_read", "revenue_loaded"):
         if k in r:
             v = r[k]
             t.add_row(money.label(k, r.get("currency")) if k.startswith("revenue") else k,

@@ -67,11 +67,13 @@ MAX_CUSTOMERS, MAX_MONTHS = 20_000, 36
 #: with 200 on electronics seed 3; 300 customers trained on all six with 12 months, failed on
 #: electronics with 10; at default customer counts 8 months always fail for electronics.
 MIN_MONTHS, MIN_CUSTOMERS = 12, 300
-#: the quality report's counts are of the rows read from the file (quarantined rows
-#: included), not of what the store keeps (the HTML report counts those): say so
-QUALITY_LABELS = {"customers": "Customers read", "orders": "Orders read",
+#: the quality report's orders and products are of the rows read from the file (quarantined
+#: rows included), not of what the store keeps (the HTML report counts those); its customers
+#: are those with a loaded line, beside those seen in the file: say which is which
+QUALITY_LABELS = {"customers": "Customers loaded", "orders": "Orders read",
                   "products": "Products read",
-                  "customers_with_purchases": "Customers with purchases read"}
+                  "customers_with_purchases": "Customers with purchases loaded",
+                  "customers_in_file": "Customers in the file (quarantined lines included)"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
        "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")

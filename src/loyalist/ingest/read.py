@@ -24,10 +24,13 @@ from loyalist.ingest import groups
 from loyalist.ingest.parse import q
 from loyalist.ingest.text import (
     ENCODING_NAMES,
+    FOOTER_LINES,
     GIVEN_ENCODING,
     HEADER_SEARCH_LINES,
     detect_encoding,
     footer_lines,
+    footer_rows,
+    head_lines,
     header_cells,
     header_line,
     header_row,
@@ -221,7 +224,7 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, view: str, scratch: Path
         elif kind == "arrow":  # Feather / Arrow IPC file (pandas' to_feather, R's arrow)
             _register_arrow(con, path, view)
         elif kind == "excel":
-            notes, sheets, raw_names, units = _register_excel(con, path, view)
+            notes, sheets, raw_names, units, footer, group = _register_excel(con, path, view)
         elif kind == "json":  # an array of records, or one record per line
             notes = _register_json(con, view, p)
         else:
@@ -423,8 +426,9 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
         path, sha256 = to_utf8(path, scratch / view / path.name, enc)
         p = _sql_str(str(path))
         enc, shown_enc = "utf-8", ENCODING_NAMES.get(enc, enc)
-    skip = header_line(path, enc)
-    layout = text_layout(path, enc, skip)
+    head = head_lines(path, enc)
+    skip = header_line(head)
+    layout = text_layout(head, skip)
     extra = ""
     notes = []
     if layout.spaces:
@@ -463,8 +467,8 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
                 raise
             src = src[:-1] + ", parallel = false)"
             rows = probe.execute(f"SELECT count(*) FROM {src}").fetchall()[0][0]
-    raw_names = [] if layout.headerless else header_cells(path, enc, skip, layout.spaces)
-    title = [" ".join(header_cells(path, enc, i, layout.spaces)) for i in range(skip)]
+    raw_names = [] if layout.headerless else header_cells(head, skip, layout.spaces)
+    title = [" ".join(header_cells(head, i, layout.spaces)) for i in range(skip)]
     footer = [] if layout.spaces else footer_lines(path, enc, layout.delimiter, layout.columns)
     grouped = groups.carry_down(con, view, f"(SELECT *, row_number() OVER () AS {ROW} "
                                 f"FROM {src})", ROW, raw_names, title, int(rows) - len(footer))
@@ -483,13 +487,11 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, view: str, p: str,
     if grouped is not None:
         notes.append(grouped[1])
     units = [] if layout.headerless else units_line(
-        header_cells(path, enc, skip + 1, layout.spaces))
+        header_cells(head, skip + 1, layout.spaces))
     if units:
         notes.append(units_note(f"line {skip + 2}", units))
     if footer:
-        shown = ", ".join(repr(f[:60]) for f in footer)
-        notes.append(f"the last {len(footer)} line(s) hold one value each below the data "
-                     f"({shown}): a report's footer, not sales, quarantined as totals_row")
+        notes.append(footer_note(footer))
     return (tuple(notes), raw_names, int(rows), len(footer), tuple(units), sha256,
             grouped[0] if grouped else "")
 
@@ -632,11 +634,13 @@ def _not_a_workbook(path: Path) -> str:
 UNNAMED = "__UNNAMED__"
 
 
-def _excel_groups(path: Path) -> tuple[list[tuple[list[str], Any]], list[str]]:
+def _excel_groups(path: Path) -> tuple[list[tuple[list[str], Any, Any, list[str]]], list[str]]:
     """A workbook's non-empty sheets grouped by their columns, in order of first appearance:
-    (sheet names, their rows one after the other as one polars frame); and notes. A sheet whose
-    first row names fewer than two known columns is searched for its header row below a
-    report title (as :func:`~loyalist.ingest.text.header_line` for CSV)."""
+    (sheet names, their rows one after the other as one polars frame, the header as written
+    (:func:`_excel_header`), the report title's rows above the first sheet's header); and
+    notes. A sheet whose first row names fewer than two known columns is searched for its
+    header row below a report title (as :func:`~loyalist.ingest.text.header_line` for
+    CSV)."""
     import polars as pl
 
     try:
@@ -659,6 +663,7 @@ def _excel_groups(path: Path) -> tuple[list[tuple[list[str], Any]], list[str]]:
         raise DataError(f"{path}: every sheet is empty; put the data on the first sheet")
     notes = []
     header_rows: dict[str, int] = {}
+    titles: dict[str, list[str]] = {}
     for name, f in list(filled.items()):
         if known_hits(f.columns) >= 2 and not any(c.startswith(UNNAMED) for c in f.columns):
             continue
@@ -675,6 +680,7 @@ def _excel_groups(path: Path) -> tuple[list[tuple[list[str], Any]], list[str]]:
         if names is not None:
             notes.append(f"sheet {name!r}: the column names span rows {k + 1} and {k + 2} "
                          f"(titles over groups of columns), read as {', '.join(names)}")
+        titles[name] = [" ".join(str(c) for c in r if c is not None) for r in rows[:k]]
         if k > 0 or names is not None:
             header_rows[name] = k + (names is not None)
             filled[name] = pl.read_excel(path, engine="calamine", sheet_name=name,
@@ -692,7 +698,8 @@ def _excel_groups(path: Path) -> tuple[list[tuple[list[str], Any]], list[str]]:
             frame = pl.concat(parts, how="vertical_relaxed")
         except Exception:  # noqa: BLE001 - e.g. ids read as numbers on one sheet, text on another
             frame = pl.concat([f.select(pl.all().cast(pl.Utf8)) for f in parts])
-        out.append((names, frame, _excel_header(path, names[0], frame.columns, header_rows)))
+        out.append((names, frame, _excel_header(path, names[0], frame.columns, header_rows),
+                    titles.get(names[0], [])))
     return out, notes
 
 
@@ -753,26 +760,63 @@ def _sheet_units(frame: Any, sheet: str) -> tuple[tuple[str, ...], tuple[str, ..
     return units, (units_note(f"the row of sheet {sheet!r}", units),) if units else ()
 
 
+def footer_note(footer: Sequence[str]) -> str:
+    """The load's note on a report's footer lines below the data."""
+    shown = ", ".join(repr(f[:60]) for f in footer)
+    return (f"the last {len(footer)} line(s) hold one value each below the data ({shown}): "
+            "a report's footer, not sales, quarantined as totals_row")
+
+
+def _sheet_footer(frame: Any) -> list[str]:
+    """A sheet's report footer below its data (:func:`~loyalist.ingest.text.footer_rows`:
+    QuickBooks' 'Accrual basis Monday, January 6, 2025 09:12 AM'), for a sheet of three or
+    more columns, as for a CSV."""
+    if frame.width < 3:
+        return []
+    tail = frame.tail(FOOTER_LINES + 1).rows()
+    return footer_rows([["" if v is None else str(v) for v in r] for r in reversed(tail)])
+
+
+def _sheet_groups(con: duckdb.DuckDBPyConnection, view: str, frame: Any, title: list[str]
+                  ) -> tuple[list[str], str, list[str]]:
+    """A sheet registered as ``view`` that is a grouped report (QuickBooks' 'Sales by
+    Customer Detail' saved as a workbook) with its headings carried down
+    (:func:`~loyalist.ingest.groups.carry_down`; ``title``: the report's rows above its
+    header): its footer lines, the carried-down column ('' when it is no such report) and
+    the notes saying so."""
+    footer = _sheet_footer(frame)
+    raw = ["" if c.startswith(UNNAMED) else c for c in frame.columns]
+    grouped = groups.carry_down(con, view, f"{view}__arrow", ROW, raw, title,
+                                frame.height - len(footer))
+    notes = [grouped[1]] if grouped else []
+    return footer, grouped[0] if grouped else "", notes + (
+        [footer_note(footer)] if footer else [])
+
+
 def _register_excel(con: duckdb.DuckDBPyConnection, path: Path, view: str
-                    ) -> tuple[tuple[str, ...], list[Sheets], list[str] | None, tuple[str, ...]]:
+                    ) -> tuple[tuple[str, ...], list[Sheets], list[str] | None, tuple[str, ...],
+                               int, str]:
     """Register a workbook's data as ``view``: the first non-empty sheet, followed by every
     later sheet with the same columns (Online Retail II ships one year per sheet). Sheets with
     other columns are registered as ``{view}_s1``, ... for :func:`open_sources`, returned as
     (:class:`Sheets`); the returned notes say what was combined. Also returns the first
     group's header as written (None: no column looks repeated) and the filled cells of its
-    first row when that is a units line under the header (:func:`_sheet_units`)."""
-    groups, notes = _excel_groups(path)
-    (same, frame, raw), *others = groups
+    first row when that is a units line under the header (:func:`_sheet_units`), and for a
+    grouped report its footer's length and carried-down column (:func:`_sheet_groups`)."""
+    found, notes = _excel_groups(path)
+    (same, frame, raw, title), *others = found
     units, units_notes = _sheet_units(frame, same[0])
     notes += units_notes
     _register_frame(con, frame, view)
+    footer, group, group_notes = _sheet_groups(con, view, frame, title)
+    notes += group_notes
     sheets = []
-    for k, (names, other, other_raw) in enumerate(others, start=1):
+    for k, (names, other, other_raw, _) in enumerate(others, start=1):
         _register_frame(con, other, f"{view}_s{k}")
         sheets.append(Sheets(f"{view}_s{k}", names, other.height, other_raw,
                              *_sheet_units(other, names[0])))
     if len(same) > 1:
         notes.append(f"workbook sheets {', '.join(repr(n) for n in same)} have the same columns"
                      " and were loaded one after the other (row numbers run on across them)")
-    return tuple(notes), sheets, raw, units
+    return tuple(notes), sheets, raw, units, len(footer), group
 

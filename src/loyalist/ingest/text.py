@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -285,20 +285,30 @@ def decoded_text(path: Path) -> str:
         return f.read().decode(enc, errors="replace")
 
 
-def header_line(path: Path, encoding: str = "utf-8") -> int:
-    """The line holding the column names: 0, unless the first line names fewer than two known
-    columns and a later one (within the first lines) names two or more, as in an export that
-    starts with a report title ('Sales by line, period 2024-01') and maybe a blank line."""
+def head_lines(path: Path, encoding: str = "utf-8") -> list[str]:
+    """The first lines of a text file, decoded (as many as :func:`header_line` and
+    :func:`text_layout` look at: at most ``2 * HEADER_SEARCH_LINES``; '' past its end), read
+    once for all that looks at a file's head; [] when it cannot be read."""
     import io
-    import re
 
     try:
         with open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding,
                                                         errors="replace") as f:
-            lines = [f.readline() for _ in range(HEADER_SEARCH_LINES)]
+            return [f.readline() for _ in range(2 * HEADER_SEARCH_LINES)]
     except (OSError, UnicodeError):
-        return 0
-    return header_row([re.split(f"[{DELIMITERS}]", line) for line in lines if line])
+        return []
+
+
+def header_line(head: Sequence[str]) -> int:
+    """The line holding the column names, among a file's first lines ``head``
+    (:func:`head_lines`): 0, unless the first line names fewer than two known columns and a
+    later one (within the first :data:`HEADER_SEARCH_LINES`) names two or more, as in an
+    export that starts with a report title ('Sales by line, period 2024-01') and maybe a
+    blank line."""
+    import re
+
+    return header_row([re.split(f"[{DELIMITERS}]", line)
+                       for line in head[:HEADER_SEARCH_LINES] if line])
 
 
 def known_hits(cells: Sequence[Any]) -> int:
@@ -362,21 +372,16 @@ class TextLayout:
     delimiter: str = ""
 
 
-def text_layout(path: Path, encoding: str = "utf-8", skip: int = 0) -> TextLayout:
-    """Read the first lines of a text file (after ``skip`` title lines) for its layout.
+def text_layout(head: Sequence[str], skip: int = 0) -> TextLayout:
+    """A text file's layout from its first lines ``head`` (:func:`head_lines`), after ``skip``
+    title lines.
 
     Space-aligned: no line holds a delimiter and every line splits on whitespace into the
     same number (>= 2) of cells. Headerless: the first row names no known column and every
     cell of it is a value (number, amount, date; :data:`_VALUE_CELL`)."""
-    import io
     import re
 
-    try:
-        with open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding,
-                                                        errors="replace") as f:
-            lines = [f.readline() for _ in range(skip + HEADER_SEARCH_LINES)][skip:]
-    except (OSError, UnicodeError):
-        return TextLayout(False, False, 0)
+    lines = head[skip:skip + HEADER_SEARCH_LINES]
     rows = [ln.strip("\r\n\ufeff") for ln in lines if ln.strip()]
     if not rows:
         return TextLayout(False, False, 0)
@@ -409,7 +414,6 @@ def footer_lines(path: Path, encoding: str, delimiter: str, columns: int) -> lis
     the reader passes them; a totals row's label ('Total') ends them (the totals row is read
     as one). Only the file's last bytes are read (UTF-8 files; [] for others)."""
     import csv
-    import re
 
     if columns < 3 or encoding != "utf-8" or not delimiter or path.suffix.lower() == ".gz":
         return []
@@ -422,11 +426,21 @@ def footer_lines(path: Path, encoding: str, delimiter: str, columns: int) -> lis
     except (OSError, ValueError):
         return []
     lines = tail.splitlines()[1:] if size > 16384 else tail.splitlines()
+    return footer_rows(next(csv.reader([line], delimiter=delimiter), [])
+                       for line in reversed(lines))
+
+
+def footer_rows(bottom_up: Iterable[Sequence[str]]) -> list[str]:
+    """The footer lines (:func:`footer_lines`) of a table given as its rows' cells, last row
+    first: the trailing rows holding one value each, at most :data:`FOOTER_LINES`, empty
+    rows passed over, a totals row's label ending them."""
+    import re
+
     found: list[str] = []
-    for line in reversed(lines):
-        if not line.strip():
+    for row in bottom_up:
+        cells = [c for c in row if c.strip()]
+        if not cells:
             continue
-        cells = [c for c in next(csv.reader([line], delimiter=delimiter), []) if c.strip()]
         if (len(cells) != 1 or len(found) == FOOTER_LINES
                 or re.sub("[^a-z]", "", cells[0].lower()) in TOTAL_LABELS):
             break
@@ -449,20 +463,16 @@ def spaces_to_tabs(path: Path, dest: Path, encoding: str) -> Path:
     return dest
 
 
-def header_cells(path: Path, encoding: str, skip: int, spaces: bool) -> list[str]:
-    """The cells of line ``skip`` (0-based) as written, split as the file is: the header
-    line's, or with ``skip`` one more, the line under it (:func:`units_line`)."""
+def header_cells(head: Sequence[str], skip: int, spaces: bool) -> list[str]:
+    """The cells of line ``skip`` (0-based) of a file's first lines ``head``
+    (:func:`head_lines`) as written, split as the file is read: the header line's, or with
+    ``skip`` one more, the line under it (:func:`units_line`). A space-aligned file is read
+    through a copy without its blank lines (:func:`spaces_to_tabs`), so its lines are
+    counted without them."""
     import csv
-    import io
 
-    try:
-        with open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding,
-                                                        errors="replace") as f:
-            for _ in range(skip):
-                f.readline()
-            line = f.readline().strip("\r\n\ufeff")
-    except (OSError, UnicodeError):
-        return []
+    lines = [ln for ln in head if ln.split()] if spaces else list(head)
+    line = lines[skip].strip("\r\n\ufeff") if skip < len(lines) else ""
     if spaces:
         return line.split()
     delim = max(DELIMITERS, key=line.count)

@@ -153,7 +153,7 @@ def is_totals_row(src: Source | None = None) -> str:
     :data:`TOTAL_LABELS` label in an id or date column (``__total_label``,
     :func:`total_label`) of a row without an order id, product id or date (a sale has all
     three, so a customer or product really called 'Total' is kept), and on the lines of a
-    CSV's report footer (``src.footer``)."""
+    CSV's or a sheet's report footer (``src.footer``)."""
     footer = f" OR {ROW} > {src.rows - src.footer}" if src is not None and src.footer else ""
     return (f"((({s.ORDER_ID} IS NULL OR {s.PRODUCT_ID} IS NULL OR {s.ORDERED_AT} IS NULL) "
             f"AND __total_label){footer})")
@@ -564,8 +564,7 @@ def _report(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
     r = con.execute(f"""
         SELECT count(*), count(*) FILTER (WHERE {ok}),
             count(DISTINCT {s.CUSTOMER_ID}) FILTER (WHERE {sale}),
-            count(DISTINCT {s.CUSTOMER_ID}) FILTER (WHERE {sale} AND {s.QUANTITY} > 0
-                                                    AND {s.UNIT_PRICE} > 0),
+            count(DISTINCT {s.CUSTOMER_ID}) FILTER (WHERE {ok}),
             count(DISTINCT {s.CUSTOMER_ID}) FILTER (WHERE {ok} AND {s.QUANTITY} > 0),
             count(*) FILTER (WHERE {s.CUSTOMER_ID} IS NULL),
             count(*) FILTER (WHERE __cancel),
@@ -586,7 +585,7 @@ def _report(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
             count(*) FILTER (WHERE {ok} AND {s.CUSTOMER_ID} IS NULL)
         FROM {table}
     """).fetchall()[0]
-    (rows, loaded, customers, cust_purch, cust_loaded, no_cust, cancel, dups, neg, zero_price,
+    (rows, loaded, cust_in_file, customers, cust_purch, no_cust, cancel, dups, neg, zero_price,
      nonprod, first, last, revenue, abs_revenue, revenue_loaded, orders, orders_loaded,
      products,
      l_cancel, l_nonprod, l_return, l_guest) = r
@@ -614,8 +613,10 @@ def _report(con: duckdb.DuckDBPyConnection, src: Source, a: Adapter, table: str
         "rows_read": int(rows), "rows_loaded": int(loaded), "rows_quarantined": int(quarantined),
         "rules": {k: v["rows"] for k, v in rules.items() if v.get("action") != "off"},
         "rule_details": rules,
+        # customers with a loaded line (one whose every line was quarantined is none), and
+        # those seen on the file's sale lines, quarantined ones included
         "customers": int(customers), "customers_with_purchases": int(cust_purch),
-        "customers_loaded_with_purchases": int(cust_loaded),
+        "customers_in_file": int(cust_in_file),
         "orders": int(orders), "orders_loaded": int(orders_loaded),
         "products": int(products),
         "first_date": first.isoformat() if first is not None else None,
