@@ -124,6 +124,7 @@ def plan_goals(scenario: str, predictions: pd.DataFrame, refits: list[pd.DataFra
         row["true_spend"] = {k: v["true_spend"] for k, v in ev.items()
                              if isinstance(v, dict) and "true_spend" in v}
         row["interval"] = interval_coverage(res, truth_pred)
+        row["spend_interval"] = spend_coverage(res, truth_pred)
         row.update(plan_s=plan_s, predicted_value=res["summary"]["expected_value"],
                    true_value=ev["model"]["true_value"], gap=res["summary"]["optimizer"]["gap"],
                    method=res["summary"]["optimizer"]["method"],
@@ -194,6 +195,28 @@ def interval_coverage(res: dict, truth_pred: pd.DataFrame) -> dict:
             "rows_below": sum(d[4] < d[2] for d in detail),
             "rows_above": sum(d[4] > d[3] for d in detail),
             "row_detail": detail}
+
+
+def spend_coverage(res: dict, truth_pred: pd.DataFrame) -> dict:
+    """Does the plan's 80% interval of its spend hold the true expected cost of the sends it
+    chose (true redemptions at the true discounts, plus contact)? For the plan and for each
+    promotion x segment row."""
+    true = truth_pred.set_index(["customer_id", "promotion"])["expected_cost"]
+    sends = res["customers"]
+    keys = pd.MultiIndex.from_frame(sends[["customer_id", "promotion"]])
+    sends = sends.assign(true=true.reindex(keys).fillna(0.0).to_numpy())
+    by_row = sends.groupby(["promotion", "target_segment"])["true"].sum()
+    promos = res["promotions"]
+    rows = [(by_row.get((p, sg), 0.0), lo, hi) for p, sg, lo, hi in zip(
+        promos["promotion"], promos["target_segment"], promos["cost_lo80"],
+        promos["cost_hi80"], strict=True)]
+    summ = res["summary"]
+    lo, hi, tv = summ["spend_lo80"], summ["spend_hi80"], float(sends["true"].sum())
+    return {"predicted": summ["spend"], "lo80": lo, "hi80": hi, "true": tv,
+            "covered": bool(lo <= tv <= hi), "rows": len(rows),
+            "rows_covered": sum(a <= t <= b for t, a, b in rows),
+            "rows_below": sum(t < a for t, a, _ in rows),
+            "rows_above": sum(t > b for t, _, b in rows)}
 
 
 def main() -> None:

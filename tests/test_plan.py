@@ -86,6 +86,7 @@ def test_plan_cli_json_and_files(scenario: dict, tmp_path: Path) -> None:
         assert key in doc, key
     assert doc["budget"] == 3000 and doc["goal"] == "retention"
     assert 0 < doc["spend"] <= 3000 + 1e-6
+    assert doc["spend_lo80"] < doc["spend"] < doc["spend_hi80"]
     # the catalog's voucher has a threshold: how single orders spread around it is stated
     assert any("one order's value varies around the customer's mean" in a
                for a in doc["assumptions"])
@@ -149,7 +150,8 @@ def test_plan_cli_says_roi_as_a_percent_and_revenue_once(scenario: dict, tmp_pat
     rev = f"{doc['incremental_revenue']:,.0f}"
     assert doc["currency"] == "USD"  # the generated store's (scenario.json)
     assert f"expected {rev} USD of incremental revenue (80%: " in text
-    assert f"spend {doc['spend']:,.0f} of {doc['budget']:,.0f} USD on " in text
+    assert (f"spend {doc['spend']:,.0f} (80%: {doc['spend_lo80']:,.0f} to "
+            f"{doc['spend_hi80']:,.0f}) of {doc['budget']:,.0f} USD on ") in text
     assert text.count(f" {rev} ") + text.count(f" {rev};") == 1
     assert f"ROI {100 * doc['roi']:,.0f}%;" in text
     first = doc["promotions"][0]
@@ -682,6 +684,29 @@ def test_rows_intervals_carry_the_models_error_and_say_so(scenario: dict) -> Non
     high = promos["confidence"] == "high"
     width = promos["incremental_revenue_hi80"] - promos["incremental_revenue_lo80"]
     assert (width[high] < promos.loc[high, "incremental_revenue"]).all()
+
+
+def test_a_plans_spend_has_an_interval_from_the_redemptions(scenario: dict) -> None:
+    """Issue 5 ("what each will cost ... and how sure we are"): each promotion x segment row's
+    cost and the plan's spend have an 80% interval from the redemption model's bootstrap
+    (the 10% / 90% points of each send's expected redemptions at the offer's discount, plus
+    contact). One promotion's customers share its bags, so its rows' distances add up;
+    promotions add in quadrature (as the revenue's, without the model's error for kinds of
+    customers, which is measured on revenue). A binding budget says the interval."""
+    res = make_plan(scenario["inp"]["predictions"], _ctx(scenario),
+                    PlanParams(budget=1500, goal="revenue"), Constraints(), with_baseline=False)
+    summ, promos = res["summary"], res["promotions"]
+    assert (promos["cost_lo80"] <= promos["cost"] + 1e-9).all()
+    assert (promos["cost"] <= promos["cost_hi80"] + 1e-9).all()
+    assert (promos["cost_hi80"] - promos["cost_lo80"] > 0).any()
+    for end, sign in (("spend_lo80", -1), ("spend_hi80", 1)):
+        col = "cost_lo80" if sign < 0 else "cost_hi80"
+        per_promo = (sign * (promos[col] - promos["cost"])).groupby(promos["promotion"]).sum()
+        assert sign * (summ[end] - summ["spend"]) == pytest.approx(
+            float(np.sqrt((per_promo ** 2).sum())))
+    assert summ["spend_lo80"] < summ["spend"] < summ["spend_hi80"]
+    note = next(a for a in summ["assumptions"] if a.startswith("the budget binds"))
+    assert "80% interval" in note
 
 
 def test_age_limits_match_categories_without_letter_case_and_counts_do_not_overlap(

@@ -510,6 +510,12 @@ def test_an_assumed_response_is_as_uncertain_as_its_assumptions() -> None:
                 base + RANGE[1] * row["incremental_orders"]) * per_red)
     assert row["incremental_revenue_p10"] == pytest.approx(lo)
     assert row["incremental_revenue_p90"] == pytest.approx(hi)
+    # the cost takes the same redemptions' range: the plan's spend is as uncertain
+    per_cost = row["redemption_in_price"] + row["redemption_outside"]
+    red_lo = red * USE_RANGE[0] * (base + RANGE[0] * row["incremental_orders"]) / buyers
+    assert row["expected_cost_p10"] == pytest.approx(red_lo * per_cost + row["contact_cost"])
+    assert row["expected_cost_p10"] < row["expected_cost"] < row["expected_cost_p90"]
+    assert summ["spend_lo80"] < 0.8 * summ["spend"] and summ["spend_hi80"] > 1.2 * summ["spend"]
 
 
 def test_the_execution_plan_gives_each_sends_interval() -> None:

@@ -323,6 +323,10 @@ class PlanResponse(_Open):
     goal: str
     budget: float
     spend: float | None = None
+    spend_lo80: float | None = Field(None, description="The spend's 80% interval, low end: "
+                                     "redemptions as the response model's bootstrap and the "
+                                     "priors' range put them (none in a plan saved before it).")
+    spend_hi80: float | None = Field(None, description="The spend's 80% interval, high end.")
     customers_targeted: int | None = None
     roi: float | None = Field(None, description="Net incremental profit / spend, a ratio: 1.40 "
                               "is the CLI's, report's and dashboard's 140%.")

@@ -119,8 +119,8 @@ def plan(
     clearing = (f", clearing {', '.join(summ['categories_to_clear'])}"
                 if summ.get("categories_to_clear") else "")
     out.print(f"plan {summ['plan_id']} ({summ['goal']}{clearing}, {summ['period_days']} days "
-              f"from {summ['as_of']}): spend {amount_text(summ['spend'])} of "
-              f"{money.amount(summ['budget'], code)} on "
+              f"from {summ['as_of']}): spend {amount_text(summ['spend'])}"
+              f"{_spend_range(summ)} of {money.amount(summ['budget'], code)} on "
               f"{summ['customers_targeted']:,} customers; expected {_goal_value(summ)}"
               f"{revenue}; net profit {money.whole(summ['net_profit'], code)}, "
               f"ROI {roi_text(summ['roi'])}; "
@@ -210,6 +210,13 @@ def targeted_text(pl: dict) -> str:
         text += (f" ({sum(ex.values()):,} not eligible: "
                  + ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in ex.items()) + ")")
     return text
+
+
+def _spend_range(summ: dict) -> str:
+    """' (80%: 5,120 to 7,480)': a plan's spend interval (none in a plan saved before it, nor
+    for a spend without one: nobody targeted)."""
+    lo, hi = summ.get("spend_lo80"), summ.get("spend_hi80")
+    return "" if lo is None or hi is None or hi <= lo else f" (80%: {lo:,.0f} to {hi:,.0f})"
 
 
 def short_line(pl: dict) -> str:

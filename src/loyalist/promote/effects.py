@@ -69,7 +69,7 @@ from loyalist.promote.context import PlanContext
 from loyalist.promote.season import competitor_pressure
 from loyalist.response.priors import RANGE as PRIOR_RANGE
 from loyalist.response.priors import PriorResponse, assumed_range
-from loyalist.response.value import MULTI_USE, OfferMechanics, structural_value
+from loyalist.response.value import MULTI_USE, OfferMechanics, offer_costs, structural_value
 
 __all__ = ["BASKET_ELASTICITY", "CATEGORY_REVENUE_RULE", "COMPETITOR_ELASTICITY", "FIT_CAP",
            "FIT_FLOOR", "FIT_PRIOR_ITEMS", "OVERSTOCK_BONUS", "goal_values", "match_categories",
@@ -112,7 +112,10 @@ EFFECT_COLUMNS = ("incremental_prob", "incremental_orders", "incremental_revenue
 #: the volume effects of a ResponseModel prediction: shrunk and scaled; revenue, margin and cost
 #: are then recomputed from them and the offer's mechanics (:func:`revalue`)
 VOLUME_COLUMNS = ("incremental_prob", "incremental_orders", "incremental_orders_p10",
-                  "incremental_orders_p90", "expected_redemptions")
+                  "incremental_orders_p90", "expected_redemptions", "expected_redemptions_p10",
+                  "expected_redemptions_p90")
+#: the redemptions and their 10% / 90% points (the cost's: value.offer_costs)
+REDEMPTIONS = ("expected_redemptions", "expected_redemptions_p10", "expected_redemptions_p90")
 #: per-redemption mechanics of a ResponseModel prediction (loyalist.response.value)
 MECHANICS_COLUMNS = ("basket", "margin_rate", "redemption_added", "redemption_added_margin",
                      "redemption_in_price", "redemption_outside")
@@ -265,8 +268,10 @@ def goal_values(goal: str, pred: pd.DataFrame, ctx: PlanContext, params: PlanPar
 
 def has_mechanics(pred: pd.DataFrame) -> bool:
     """Whether ``pred`` carries the offer's mechanics (:data:`MECHANICS_COLUMNS`), so its
-    revenue, margin and cost can be recomputed from its volume effects."""
-    return all(c in pred for c in (*MECHANICS_COLUMNS, *VOLUME_COLUMNS))
+    revenue, margin and cost can be recomputed from its volume effects (the redemptions'
+    10% / 90% points are optional: without them the cost's interval is its point)."""
+    return all(c in pred for c in (*MECHANICS_COLUMNS, *VOLUME_COLUMNS)
+               if c not in REDEMPTIONS[1:])
 
 
 def offer_fit(pred: pd.DataFrame, ctx: PlanContext) -> tuple[np.ndarray, str | None]:
@@ -473,8 +478,7 @@ def revalue(pred: pd.DataFrame) -> pd.DataFrame:
             pred[f"incremental_margin{sfx}"] = margin
         if "method" in pred and (pred["method"] == PriorResponse.method).any():
             assumed_range(pred, mech, red, basket, mr)
-        pred["discount_cost"] = red * (mech.in_price + mech.outside)
-        pred["expected_cost"] = pred["discount_cost"] + pred["contact_cost"]
+        offer_costs(pred, mech)
     if "net_value" in pred:
         pred["net_value"] = pred["incremental_margin"] - pred["contact_cost"]
     return pred
@@ -519,8 +523,14 @@ def apply_competitors(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams
         won = np.where(multi, pred["incremental_orders"].to_numpy(dtype=float),
                        pred["incremental_prob"].to_numpy(dtype=float))
         won = np.clip(won, 0.0, np.maximum(red, 0.0))
-        pred["expected_redemptions"] = won * factor + (red - won) * season
-        cols: tuple[str, ...] = tuple(c for c in VOLUME_COLUMNS if c != "expected_redemptions")
+        moved = won * factor + (red - won) * season
+        # the points keep their distance relative to the redemptions
+        ratio = np.divide(moved, red, out=np.full_like(red, 1.0), where=red > 0)
+        for col in REDEMPTIONS[1:]:
+            if col in pred:
+                pred[col] = pred[col].to_numpy(dtype=float) * ratio
+        pred["expected_redemptions"] = moved
+        cols: tuple[str, ...] = tuple(c for c in VOLUME_COLUMNS if c not in REDEMPTIONS)
     else:
         cols = EFFECT_COLUMNS
     for col in cols:

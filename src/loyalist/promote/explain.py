@@ -127,9 +127,11 @@ def model_error(rows: pd.DataFrame, col: str = "incremental_revenue") -> pd.Seri
     return pd.Series(d).groupby(keys).sum()
 
 
-def summed_interval(rows: pd.DataFrame, col: str = "incremental_revenue") -> tuple[float, float]:
+def summed_interval(rows: pd.DataFrame, col: str = "incremental_revenue", *,
+                    kinds: bool = True) -> tuple[float, float]:
     """80% interval of the summed expected ``col`` of ``rows`` (sends) from each row's 10/90%
-    points and the response model's error for kinds of customers (:func:`model_error`).
+    points and, with ``kinds``, the response model's error for kinds of customers
+    (:func:`model_error`: measured on incremental revenue, so not for a cost).
 
     The points are the sampling error of the response model's fit (bootstrap bags), and one
     promotion's customers share its fitted models (a bag refits them for all of them at once),
@@ -146,7 +148,7 @@ def summed_interval(rows: pd.DataFrame, col: str = "incremental_revenue") -> tup
     by = rows["promotion"].to_numpy()
     lo = (rows[col] - rows[f"{col}_p10"]).groupby(by).sum().clip(lower=0.0)
     hi = (rows[f"{col}_p90"] - rows[col]).groupby(by).sum().clip(lower=0.0)
-    model = float((model_error(rows, col) ** 2).sum())
+    model = float((model_error(rows, col) ** 2).sum()) if kinds else 0.0
     return (mean - float(np.sqrt((lo ** 2).sum() + model)),
             mean + float(np.sqrt((hi ** 2).sum() + model)))
 
@@ -248,7 +250,8 @@ def holdout_text(holdout: pd.DataFrame, sent: int, share: float, spend: float,
 
 
 def budget_text(inst: PlanInstance, params: PlanParams, spend: float, targeted: int,
-                code: str | None = None) -> str | None:
+                code: str | None = None, spend_range: tuple[float, float] | None = None
+                ) -> str | None:
     """What a plan's spend says of its budget (None without a budget or without anyone
     targeted: :func:`why_empty` says that).
 
@@ -257,13 +260,16 @@ def budget_text(inst: PlanInstance, params: PlanParams, spend: float, targeted: 
     - The budget binds: the spend is the expected cost at the predicted redemptions and order
       values, and sends chosen for the most value per expected cost are more often the
       under-priced ones (a selection effect, as the winner's curse is for value), so the
-      spend can run over the budget."""
+      spend can run over the budget; ``spend_range`` (the spend's 80% interval, from the
+      redemption model's bootstrap) says by how much it might."""
     if params.budget <= 0 or targeted == 0:
         return None
     if spend >= (1 - UNSPENT_SHARE) * params.budget:
+        span = (f"; 80% interval {amount_text(spend_range[0])} to "
+                f"{amount_text(spend_range[1])}" if spend_range else "")
         return (f"the budget binds ({amount(spend, code)} of {amount(params.budget, code)} "
-                "expected): the spend is the expected cost at the predicted redemptions and "
-                "order values, not a cap, and choosing the sends with the most value per "
+                f"expected{span}): the spend is the expected cost at the predicted redemptions "
+                "and order values, not a cap, and choosing the sends with the most value per "
                 "expected cost favours those whose cost is under-predicted, so the actual "
                 "spend can run over the budget; a use limit on each offer's codes holds it")
     v = np.asarray(inst.problem.value, dtype=float)

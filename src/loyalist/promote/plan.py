@@ -144,6 +144,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                                      picked["assumption_text"], strict=True)]
     # the plan as optimised, before the hold-out: what the budget, limits and gap are about
     planned_spend = float(picked["expected_cost"].sum())
+    planned_range = summed_interval(picked, "expected_cost", kinds=False)
     planned_value = float(sol.value) if not dropped else float(
         picked["expected_incremental_value"].sum())
     held = hold_out(picked, params.holdout)
@@ -169,6 +170,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     for (promo, sg), g in picked.groupby(["promotion", "target_segment"], sort=False):
         rev_lo, rev_hi = summed_interval(g)
         spend = g["expected_cost"].sum()
+        cost_lo, cost_hi = summed_interval(g, "expected_cost", kinds=False)
         rows.append({
             "promotion": promo, "kind": g["kind"].iloc[0], "target_segment": sg,
             "customers": len(g), "participation": float(g["p_response"].mean()),
@@ -176,7 +178,8 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
             "incremental_revenue": float(g["incremental_revenue"].sum()),
             "incremental_revenue_lo80": rev_lo, "incremental_revenue_hi80": rev_hi,
             "incremental_margin": float(g["incremental_margin"].sum()),
-            "cost": float(spend), "net_profit": float(g["net_profit"].sum()),
+            "cost": float(spend), "cost_lo80": cost_lo, "cost_hi80": cost_hi,
+            "net_profit": float(g["net_profit"].sum()),
             "roi": float(g["net_profit"].sum() / spend) if spend > 0 else None,
             "goal_value": float(g["expected_incremental_value"].sum()),
             "confidence": confidence_level(g, rev_lo, rev_hi, ctx.currency),
@@ -214,6 +217,7 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     spend = float(picked["expected_cost"].sum())
     net_total = float(net.sum())
     rev_lo, rev_hi = summed_interval(picked)
+    spend_lo, spend_hi = summed_interval(picked, "expected_cost", kinds=False)
     closed = (closed_season_text(ctx.closed_season, params, spend, len(picked), ctx.currency)
               if ctx.closed_season else None)
     # an empty plan for a closed season: the season is why, said once
@@ -268,7 +272,8 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
             f"{picked.loc[new, 'expected_incremental_value'].sum():,.1f} of the "
             f"{goal_value_text(params.goal, value)} are first purchases by registered customers "
             f"who have not bought yet ({NEW_SEGMENT}): customers activated, not kept")
-    budget_note = budget_text(inst, params, planned_spend, int(chosen.sum()), ctx.currency)
+    budget_note = budget_text(inst, params, planned_spend, int(chosen.sum()), ctx.currency,
+                              planned_range)
     if len(holdout):
         month_notes.append(holdout_text(holdout, len(picked), params.holdout, spend,
                                         planned_spend, ctx.currency))
@@ -291,7 +296,8 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         # the categories whose clearance the goal values (named, else the overstocked ones)
         "categories_to_clear": target_categories(ctx, params)
         if params.goal in CLEAR_GOALS else None,
-        "spend": spend, "expected_value": value, "goal_value": value,
+        "spend": spend, "spend_lo80": spend_lo, "spend_hi80": spend_hi,
+        "expected_value": value, "goal_value": value,
         # of a retention or reactivation goal's value, the first purchases of registered
         # customers who had not bought (customers activated, not kept)
         "goal_value_activated": activated,

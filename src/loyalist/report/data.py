@@ -494,7 +494,8 @@ def plan(st: Store, as_of: pd.Timestamp | None, fix: str
                               "incremental_value": g["expected_incremental_value"].sum()})
         alloc = alloc.sort_values("cost", ascending=False).rename_axis("promotion").reset_index()
     head = {k: summ.get(k) for k in (
-        "plan_id", "as_of", "goal", "budget", "period_days", "spend", "customers_targeted",
+        "plan_id", "as_of", "goal", "budget", "period_days", "spend", "spend_lo80", "spend_hi80",
+        "customers_targeted",
         "customers_considered", "incremental_revenue", "incremental_revenue_lo80",
         "incremental_revenue_hi80", "net_profit", "roi", "confidence", "goal_value",
         "goal_unit", "cost_per_goal_unit")}

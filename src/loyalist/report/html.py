@@ -391,7 +391,9 @@ def _plan(d: dict[str, Any], images: dict[str, bytes]) -> str:
     out = [facts([
         ("plan", h["plan_id"]), ("as_of", text(h["as_of"])), ("goal", text(h["goal"])),
         ("period", f"{h['period_days']} days"), ("budget", money(h["budget"])),
-        ("spend", money(h["spend"])),
+        ("spend", money(h["spend"]) + (
+            f" (80%: {money(h['spend_lo80'])} to {money(h['spend_hi80'])})"
+            if h.get("spend_lo80") is not None else "")),
         ("customers targeted", f"{count(h['customers_targeted'])} of "
                                f"{count(h['customers_considered'])}"),
         *([("expected value", f"{_goal_value(h)} {text(h['goal_unit'])}"

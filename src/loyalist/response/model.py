@@ -42,6 +42,7 @@ from loyalist.response.uplift import LEARNERS, PREDICTION_COLUMNS
 from loyalist.response.value import (
     MULTI_USE,
     POINTS_RATE,
+    offer_costs,
     offer_mechanics,
     order_value_spread,
     structural_value,
@@ -56,7 +57,9 @@ __all__ = ["RESPONSE_COLUMNS", "ResponseModel", "fit_response"]
 RESPONSE_COLUMNS = (
     "customer_id", "promotion", "kind", "method", "segment",
     *PREDICTION_COLUMNS[3:],
-    "expected_redemptions", "discount_cost", "contact_cost", "expected_cost", "margin_rate",
+    "expected_redemptions", "expected_redemptions_p10", "expected_redemptions_p90",
+    "discount_cost", "contact_cost", "expected_cost", "expected_cost_p10", "expected_cost_p90",
+    "margin_rate",
     "incremental_margin", "incremental_margin_p10", "incremental_margin_p90", "net_value",
     "incremental_spend", "basket", "redemption_added", "redemption_added_margin",
     "redemption_in_price", "redemption_outside", "error_scale", "assumption", "assumption_text",
@@ -324,9 +327,14 @@ class ResponseModel:
                 # make it explode: at most the most orders anyone placed in one window
                 per_buyer = g["treated_orders"].to_numpy() / np.maximum(
                     g["p_response"].to_numpy(), 1e-9)
-                red = p_redeem * np.clip(per_buyer, 1.0, self.max_window_orders_)
+                per_use = np.clip(per_buyer, 1.0, self.max_window_orders_)
             else:
-                red = p_redeem
+                per_use = 1.0
+            red = p_redeem * per_use
+            # the redemption model's bootstrap (its sampling error), where it was learned
+            r_lo, r_hi = (np.where(np.isnan(x), p_redeem, x) * per_use
+                          for x in (g["p_redeem_p10"].to_numpy(dtype=float),
+                                    g["p_redeem_p90"].to_numpy(dtype=float)))
             if kind not in s.PROMOTION_KINDS:
                 extra.append(f"kind {kind!r} unknown: discount cost taken as 0")
             mr = mr_all.reindex(ids).to_numpy(dtype=float)
@@ -341,9 +349,9 @@ class ResponseModel:
             g["segment"] = seg.reindex(ids).to_numpy()
             g["incremental_spend"] = g["incremental_revenue"].to_numpy(dtype=float)
             g["expected_redemptions"] = red
-            g["discount_cost"] = red * (mech.in_price + mech.outside)
+            g["expected_redemptions_p10"] = np.minimum(r_lo, red)
+            g["expected_redemptions_p90"] = np.maximum(r_hi, red)
             g["contact_cost"] = contact
-            g["expected_cost"] = g["discount_cost"] + contact
             g["margin_rate"] = mr
             g["basket"] = basket
             g["redemption_added"] = mech.added
@@ -357,6 +365,7 @@ class ResponseModel:
                 g[f"incremental_margin{sfx}"] = margin
             if (g["method"] == PriorResponse.method).any():  # the priors' whole range
                 assumed_range(g, mech, red, basket, mr)
+            offer_costs(g, mech)
             g["net_value"] = g["incremental_margin"] - contact
             if extra:
                 add = "; ".join(extra)

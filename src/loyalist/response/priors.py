@@ -223,8 +223,9 @@ def assumed_redemptions(redemptions: Any, control_orders: Any, incremental_order
 
 def assumed_range(pred: pd.DataFrame, mech: OfferMechanics, red: np.ndarray,
                    basket: np.ndarray, mr: np.ndarray) -> None:
-    """The 10% / 90% points of revenue and margin for the rows whose response is assumed
-    (:class:`~loyalist.response.priors.PriorResponse`): the priors' whole range, the effect's
+    """The 10% / 90% points of revenue, margin and redemptions (the cost's) for the rows
+    whose response is assumed (:class:`~loyalist.response.priors.PriorResponse`): the
+    priors' whole range, the effect's
     (``incremental_orders_p10/p90``) and the use rate's
     (:func:`~loyalist.response.priors.assumed_redemptions`), each end at the combination that
     gives the lowest / highest value, since the redemptions' part is negative for an offer
@@ -243,6 +244,10 @@ def assumed_range(pred: pd.DataFrame, mech: OfferMechanics, red: np.ndarray,
     r_lo, r_hi = assumed_redemptions(red, uses, pred["incremental_orders"].to_numpy(dtype=float),
                                      lo_o, hi_o)
     o_lo, o_hi = np.minimum(lo_o, hi_o), np.maximum(lo_o, hi_o)
+    for sfx, r in (("_p10", r_lo), ("_p90", r_hi)):  # the cost's range (value.offer_costs)
+        known = (pred[f"expected_redemptions{sfx}"].to_numpy(dtype=float)
+                 if f"expected_redemptions{sfx}" in pred else red)
+        pred[f"expected_redemptions{sfx}"] = np.where(prior, r, known)
     for col, per_order, per_red in (
             ("incremental_revenue", basket, mech.added - mech.in_price),
             ("incremental_margin", basket * mr,
@@ -393,7 +398,8 @@ class PriorResponse:
                 "incremental_orders_p90": inc * RANGE[1],
                 "control_revenue": base_orders * basket,
                 "incremental_revenue": rev, "incremental_revenue_p10": lo,
-                "incremental_revenue_p90": hi, "p_redeem": p_redeem, "segment": seg,
+                "incremental_revenue_p90": hi, "p_redeem": p_redeem,
+                "p_redeem_p10": p_redeem, "p_redeem_p90": p_redeem, "segment": seg,
                 "assumption": True, "assumption_text": texts,
             }))
         cols = [*PREDICTION_COLUMNS, "segment", "assumption", "assumption_text"]

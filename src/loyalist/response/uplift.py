@@ -91,6 +91,7 @@ PREDICTION_COLUMNS = (
     "control_orders", "treated_orders", "incremental_orders", "incremental_orders_p10",
     "incremental_orders_p90", "control_revenue",
     "incremental_revenue", "incremental_revenue_p10", "incremental_revenue_p90", "p_redeem",
+    "p_redeem_p10", "p_redeem_p90",
 )
 _Y = {"p": "y_purchased", "o": "y_orders", "s": "y_spend"}
 #: the feature holding each customer's BG/NBD P(alive) (loyalist.response.data)
@@ -603,6 +604,7 @@ class _UpliftLearner:
 
         lo, hi = interval("s_eff")
         o_lo, o_hi = interval("o_eff")
+        r_lo, r_hi = interval("r")
         p0 = mean["p0"]
         return pd.DataFrame({
             "customer_id": ids, "promotion": promo, "method": self.method,
@@ -613,7 +615,8 @@ class _UpliftLearner:
             "incremental_orders_p10": np.maximum(o_lo, -mean["o0"]), "incremental_orders_p90": o_hi,
             "control_revenue": mean["s0"], "incremental_revenue": mean["s_eff"],
             "incremental_revenue_p10": lo, "incremental_revenue_p90": hi,
-            "p_redeem": mean["r"],
+            "p_redeem": mean["r"], "p_redeem_p10": np.clip(r_lo, 0.0, 1.0),
+            "p_redeem_p90": np.clip(r_hi, 0.0, 1.0),
         }, columns=list(PREDICTION_COLUMNS))
 
     def uplift_scores(self, frame: pd.DataFrame, promo: str) -> dict[str, np.ndarray]:

@@ -83,7 +83,7 @@ assumptions.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.special import gammainc
@@ -91,10 +91,13 @@ from scipy.special import gammainc
 from loyalist import schema as s
 from loyalist.errors import ParameterError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["MAX_SPREAD_CUSTOMERS", "MIN_BASKET_CUSTOMERS", "MULTI_USE", "POINTS_RATE",
            "SINGLE_USE", "Offer", "OfferMechanics", "OrderValueSpread", "expected_cost",
-           "incremental_margin", "mechanics_text", "offer_mechanics", "order_value_spread",
-           "redemption_discount", "structural_value"]
+           "incremental_margin", "mechanics_text", "offer_costs", "offer_mechanics",
+           "order_value_spread", "redemption_discount", "structural_value"]
 
 #: value of base loyalty points as a share of spend (an assumption; set the programme's)
 POINTS_RATE = 0.03
@@ -283,6 +286,21 @@ def offer_mechanics(kind: str, value: float, basket: Any, *, item_price: float |
         raise AssertionError(kind)
     return OfferMechanics(added=added, added_margin=added * added_mr, in_price=in_price,
                           outside=outside)
+
+
+def offer_costs(pred: pd.DataFrame, mech: OfferMechanics) -> None:
+    """``discount_cost`` and ``expected_cost`` (with ``expected_cost_p10/p90``) of ``pred``'s
+    rows from their ``expected_redemptions`` (and its 10% / 90% points, where given) at the
+    offer's per-redemption discount, plus ``contact_cost``. In place."""
+    per = mech.in_price + mech.outside
+    contact = pred["contact_cost"].to_numpy(dtype=float)
+    red = pred["expected_redemptions"].to_numpy(dtype=float)
+    pred["discount_cost"] = red * per
+    pred["expected_cost"] = red * per + contact
+    for sfx in ("_p10", "_p90"):
+        r = (pred[f"expected_redemptions{sfx}"].to_numpy(dtype=float)
+             if f"expected_redemptions{sfx}" in pred else red)
+        pred[f"expected_cost{sfx}"] = r * per + contact
 
 
 def structural_value(incremental_orders: Any, basket: Any, margin_rate: Any, redemptions: Any,

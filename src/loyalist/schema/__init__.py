@@ -106,8 +106,8 @@ NEW_SEGMENT = "New (no purchase yet)"
 PLAN_PROMOTION_COLUMNS = (
     "rank", "promotion", "kind", "target_segment", "customers", "participation",
     "incremental_buyers", "incremental_revenue", "incremental_revenue_lo80",
-    "incremental_revenue_hi80", "incremental_margin", "cost", "net_profit", "roi", "goal_value",
-    "confidence", "rationale",
+    "incremental_revenue_hi80", "incremental_margin", "cost", "cost_lo80", "cost_hi80",
+    "net_profit", "roi", "goal_value", "confidence", "rationale",
 )
 COMPETITOR = "competitor"
 STARTS_AT = "starts_at"
