@@ -93,6 +93,39 @@ def test_season_scales_the_subsidy_and_the_competitor_only_what_we_win() -> None
                                         - out["redemption_outside"]))
 
 
+def test_a_slow_season_keeps_the_regulars_use_of_a_single_use_offer() -> None:
+    """Customers who buy anyway use a single-use offer once if they buy at all: a window
+    ``season`` times as busy moves their redemptions with their probability of buying,
+    ``1 - (1 - p) ** season`` over ``p``, not with the season itself (the bug: a generated
+    coffee store's January, season 0.68, put its regulars' redemptions and the plans' spend
+    at about 0.8x the truth). A multi-use offer's follow their orders; the redemptions' 10% /
+    90% points (the cost's interval) keep their distance relative to the point."""
+    from loyalist.promote.effects import apply_competitors
+
+    pred = _mechanics_frame()
+    pred["p_control"] = [0.95, 0.30, 0.95, 0.30]
+    pred["incremental_prob"] = pred["incremental_orders"] = 0.0
+    pred["expected_redemptions_p10"] = 0.5 * pred["expected_redemptions"]
+    pred["expected_redemptions_p90"] = 2.0 * pred["expected_redemptions"]
+    catalog = pd.DataFrame({"name": ["voucher", "points"], "kind": ["fixed_voucher",
+                                                                    "points_multiplier"],
+                            "value": [50.0, 3.0], "contact_cost": [0.05, 0.05], "category": ""})
+    slow = PlanContext(pd.DataFrame(index=["a", "b"]), catalog, pd.Timestamp("2025-01-01"),
+                       season_factor=0.68)
+    out, _ = apply_competitors(pred, slow, PlanParams(budget=100.0, goal="profit"))
+    p = np.array([0.95, 0.30])
+    single = (1 - (1 - p) ** 0.68) / p
+    assert single[0] > 0.9 > 0.68 and 0.68 < single[1] < 0.8
+    np.testing.assert_allclose(out["expected_redemptions"],
+                               pred["expected_redemptions"] * np.r_[single, 0.68, 0.68])
+    np.testing.assert_allclose(out["expected_redemptions_p10"], 0.5 * out["expected_redemptions"])
+    np.testing.assert_allclose(out["expected_redemptions_p90"], 2.0 * out["expected_redemptions"])
+    per = out["redemption_in_price"] + out["redemption_outside"]
+    np.testing.assert_allclose(out["expected_cost_p90"],
+                               2.0 * out["expected_redemptions"] * per + 0.05)
+    np.testing.assert_allclose(out["expected_cost"], out["expected_redemptions"] * per + 0.05)
+
+
 def test_a_shrunk_estimate_stays_inside_its_interval() -> None:
     """Exploratory report 3: a send read incremental revenue 49.59 with an 80% interval of
     174.00-181.47. The 10% and 90% points were shrunk as columns of their own, and one
