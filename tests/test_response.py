@@ -1071,3 +1071,34 @@ def test_silence_lowers_the_p_alive_of_customers_never_seen_buying(
     assert not np.allclose(q[:4], q_earlier[:4])  # the earlier day knows fewer checkpoints
     assert q[0] == pytest.approx(1.0) and np.isnan(q[-1])
     assert (np.diff(q[:4]) < 0).all() and q[3] < 0.5
+
+
+def test_a_sign_up_hours_before_a_checkpoint_counts_as_one_day_of_silence(
+        tmp_path: Path) -> None:
+    """A registered customer who signed up less than half a day before a checkpoint was
+    silent for 0 days once rounded, and the logistic fit on log(silence) stopped with
+    sklearn's "Input X contains infinity" (a signup date at midnight and checkpoints at the
+    store's first order's time of day, 10:00 here, meet on any signup day). Checkpoints
+    every 10 days from 2024-01-01 10:00, counted by hand."""
+    from conftest import LOADED_AT, line, write_csv
+
+    from loyalist.ingest import ingest_files
+
+    rows = [line(order="1", customer="a", when="2024-01-01 10:00:00"),
+            line(order="2", customer="y", when="2024-01-15 09:00:00"),
+            line(order="3", customer="b", when="2024-01-25 09:00:00")]
+    signups = [{"customer_id": c, "signup_at": t} for c, t in [
+        ("y", "2023-12-01"), ("x", "2023-12-01"), ("z", "2024-01-11 02:00:00"),
+        ("b", "2023-11-01")]]
+    until = pd.Timestamp("2024-02-15")
+    with Store(tmp_path / "s.duckdb") as st:
+        ingest_files(st, [write_csv(tmp_path / "t.csv", rows)], loaded_at=LOADED_AT)
+        ingest_files(st, [write_csv(tmp_path / "c.csv", signups)], table="customers",
+                     loaded_at=LOADED_AT)
+        got = silence_checkpoints(st, until, 10)
+        q = silent_alive(st, until, 10, np.array([0.2, 10.0, 30.0]))
+    # 01-11: z 8 hours -> 1, y (buys 01-15), x, b 10 days; 01-21: z 10, x 20, b (buys
+    # 01-25) 20; 01-31: z 20, x 30
+    assert got[["d", "n", "k"]].astype(int).values.tolist() == [
+        [1, 1, 0], [10, 3, 1], [10, 1, 0], [20, 2, 1], [20, 1, 0], [30, 1, 0]]
+    assert np.isfinite(q).all() and ((q > 0) & (q <= 1)).all()  # read, not stopped

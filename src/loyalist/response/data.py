@@ -417,8 +417,10 @@ def _p_alive(store: Store, ts: pd.Timestamp, feats: pd.DataFrame, ids: pd.Series
 def silence_checkpoints(store: Store, until: pd.Timestamp, w: int) -> pd.DataFrame:
     """The rows :func:`silent_alive` learns from, for every ``ts`` up to ``until``: at each
     checkpoint ``cp`` (every ``w`` days from the store's first order + ``w`` to ``until - w``),
-    per day of silence ``d`` (rounded), the registered customers with no purchase yet
-    (``n``) and those of them whose first purchase came in ``[cp, cp + w)`` (``k``).
+    per day of silence ``d`` (rounded, at least 1: :func:`silent_alive` reads a silence under
+    a day as one, and the log of 0 stopped its fit), the registered customers with no
+    purchase yet (``n``) and those of them whose first purchase came in ``[cp, cp + w)``
+    (``k``).
 
     The rows of the checkpoints up to ``ts - w`` are exactly those a query at ``ts`` makes
     (a first purchase in a checkpoint's window is before ``ts``; one after it leaves the
@@ -441,7 +443,8 @@ def silence_checkpoints(store: Store, until: pd.Timestamp, w: int) -> pd.DataFra
             FROM {s.T_CUSTOMERS} c CROSS JOIN cp CROSS JOIN start
             LEFT JOIN first_buy fb ON fb.customer_id = c.{s.CUSTOMER_ID}
             WHERE {seen_from('start.t', 'c.')} < cp.t AND (fb.f IS NULL OR fb.f >= cp.t))
-        SELECT cp, round(d) AS d, count(*) AS n, count(*) FILTER (WHERE y) AS k
+        SELECT cp, greatest(round(d), 1) AS d, count(*) AS n,
+               count(*) FILTER (WHERE y) AS k
         FROM silent WHERE d > 0 GROUP BY 1, 2 ORDER BY 1, 2""",
                        {"as_of": until.to_pydatetime(), "w": w})
 
