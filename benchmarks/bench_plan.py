@@ -214,9 +214,9 @@ def spend_coverage(res: dict, truth_pred: pd.DataFrame) -> dict:
     lo, hi, tv = summ["spend_lo80"], summ["spend_hi80"], float(sends["true"].sum())
     return {"predicted": summ["spend"], "lo80": lo, "hi80": hi, "true": tv,
             "covered": bool(lo <= tv <= hi), "rows": len(rows),
-            "rows_covered": sum(a <= t <= b for t, a, b in rows),
-            "rows_below": sum(t < a for t, a, _ in rows),
-            "rows_above": sum(t > b for t, _, b in rows)}
+            "rows_covered": int(sum(a <= t <= b for t, a, b in rows)),
+            "rows_below": int(sum(t < a for t, a, _ in rows)),
+            "rows_above": int(sum(t > b for t, _, b in rows))}
 
 
 def main() -> None:
