@@ -865,6 +865,16 @@ def test_the_merchants_use_rate_prices_a_measured_offer_without_redemptions() ->
         assert raw.attrs["use_rate_assumed"] == ["offer"]
         pred = raw.set_index("customer_id").loc[grid["customer_id"]]
         np.testing.assert_allclose(pred["p_redeem"], pred["p_response"] * rate)
+        # the assumed use rate's range is the cost's, at most every buyer using the offer
+        # (a multi-use offer: on each of their orders)
+        from loyalist.response.priors import USE_RANGE
+
+        per_use = pred["expected_redemptions"] / pred["p_redeem"]
+        np.testing.assert_allclose(pred["expected_redemptions_p10"],
+                                   USE_RANGE[0] * pred["expected_redemptions"])
+        np.testing.assert_allclose(pred["expected_redemptions_p90"], per_use * np.minimum(
+            USE_RANGE[1] * pred["p_redeem"], pred["p_response"]))
+        assert (pred["expected_cost_p90"] > pred["expected_cost"]).all()
         assert pred["assumption_text"].str.contains(
             f"redemptions not recorded: {said} assumed to use the offer", regex=False).all()
 

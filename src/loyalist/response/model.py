@@ -37,7 +37,13 @@ from loyalist.response.data import (
     share_column,
 )
 from loyalist.response.model_error import ModelError, check_model_error
-from loyalist.response.priors import PRIOR_TABLE, PriorResponse, assumed_range, lifecycle_segment
+from loyalist.response.priors import (
+    PRIOR_TABLE,
+    USE_RANGE,
+    PriorResponse,
+    assumed_range,
+    lifecycle_segment,
+)
 from loyalist.response.uplift import LEARNERS, PREDICTION_COLUMNS
 from loyalist.response.value import (
     MULTI_USE,
@@ -331,10 +337,14 @@ class ResponseModel:
             else:
                 per_use = 1.0
             red = p_redeem * per_use
-            # the redemption model's bootstrap (its sampling error), where it was learned
-            r_lo, r_hi = (np.where(np.isnan(x), p_redeem, x) * per_use
-                          for x in (g["p_redeem_p10"].to_numpy(dtype=float),
-                                    g["p_redeem_p90"].to_numpy(dtype=float)))
+            # the redemption model's bootstrap (its sampling error) where it was learned, the
+            # assumed use rate's range where redemptions were not recorded (at most every
+            # buyer uses it)
+            buyers = g["p_response"].to_numpy(dtype=float)
+            r_lo, r_hi = (np.where(np.isnan(x), np.minimum(p_redeem * u, buyers), x) * per_use
+                          for x, u in ((g["p_redeem_p10"].to_numpy(dtype=float), USE_RANGE[0]),
+                                       (g["p_redeem_p90"].to_numpy(dtype=float),
+                                        USE_RANGE[1])))
             if kind not in s.PROMOTION_KINDS:
                 extra.append(f"kind {kind!r} unknown: discount cost taken as 0")
             mr = mr_all.reindex(ids).to_numpy(dtype=float)
