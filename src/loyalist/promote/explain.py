@@ -146,8 +146,10 @@ def summed_interval(rows: pd.DataFrame, col: str = "incremental_revenue", *,
     plans' intervals 2.5x wider.)"""
     mean = float(rows[col].sum())
     by = rows["promotion"].to_numpy()
-    lo = (rows[col] - rows[f"{col}_p10"]).groupby(by).sum().clip(lower=0.0)
-    hi = (rows[f"{col}_p90"] - rows[col]).groupby(by).sum().clip(lower=0.0)
+    # a prediction without the points (a fit saved before the cost's) has only its point
+    p10, p90 = (rows[c] if c in rows else rows[col] for c in (f"{col}_p10", f"{col}_p90"))
+    lo = (rows[col] - p10).groupby(by).sum().clip(lower=0.0)
+    hi = (p90 - rows[col]).groupby(by).sum().clip(lower=0.0)
     model = float((model_error(rows, col) ** 2).sum()) if kinds else 0.0
     return (mean - float(np.sqrt((lo ** 2).sum() + model)),
             mean + float(np.sqrt((hi ** 2).sum() + model)))
@@ -266,7 +268,8 @@ def budget_text(inst: PlanInstance, params: PlanParams, spend: float, targeted: 
         return None
     if spend >= (1 - UNSPENT_SHARE) * params.budget:
         span = (f"; 80% interval {amount_text(spend_range[0])} to "
-                f"{amount_text(spend_range[1])}" if spend_range else "")
+                f"{amount_text(spend_range[1])}"
+                if spend_range and spend_range[1] > spend_range[0] else "")
         return (f"the budget binds ({amount(spend, code)} of {amount(params.budget, code)} "
                 f"expected{span}): the spend is the expected cost at the predicted redemptions "
                 "and order values, not a cap, and choosing the sends with the most value per "
