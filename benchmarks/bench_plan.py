@@ -161,18 +161,25 @@ def plan_goals(scenario: str, predictions: pd.DataFrame, refits: list[pd.DataFra
     return goals
 
 
-def interval_coverage(res: dict, truth_pred: pd.DataFrame) -> dict:
-    """Does the plan's 80% interval for its incremental revenue hold the truth (the true
-    incremental revenue of the very customers and promotions it chose)? For the whole plan
-    and for each of its promotion x segment rows; and the plan's confidence label."""
-    true = truth_pred.set_index(["customer_id", "promotion"])["incremental_revenue"]
+def true_by_row(res: dict, truth_pred: pd.DataFrame, col: str) -> tuple[pd.DataFrame, list]:
+    """The plan's sends with the truth's ``col`` of each (``true``), and its sum over each of
+    the plan's promotion x segment rows, in the rows' order."""
+    true = truth_pred.set_index(["customer_id", "promotion"])[col]
     sends = res["customers"]
     keys = pd.MultiIndex.from_frame(sends[["customer_id", "promotion"]])
     sends = sends.assign(true=true.reindex(keys).fillna(0.0).to_numpy())
     by_row = sends.groupby(["promotion", "target_segment"])["true"].sum()
     promos = res["promotions"]
-    row_true = [by_row.get((p, sg), 0.0) for p, sg in zip(
+    return sends, [by_row.get((p, sg), 0.0) for p, sg in zip(
         promos["promotion"], promos["target_segment"], strict=True)]
+
+
+def interval_coverage(res: dict, truth_pred: pd.DataFrame) -> dict:
+    """Does the plan's 80% interval for its incremental revenue hold the truth (the true
+    incremental revenue of the very customers and promotions it chose)? For the whole plan
+    and for each of its promotion x segment rows; and the plan's confidence label."""
+    sends, row_true = true_by_row(res, truth_pred, "incremental_revenue")
+    promos = res["promotions"]
     rows_in = [lo <= t <= hi for t, lo, hi in zip(
         row_true, promos["incremental_revenue_lo80"], promos["incremental_revenue_hi80"],
         strict=True)]
@@ -201,15 +208,9 @@ def spend_coverage(res: dict, truth_pred: pd.DataFrame) -> dict:
     """Does the plan's 80% interval of its spend hold the true expected cost of the sends it
     chose (true redemptions at the true discounts, plus contact)? For the plan and for each
     promotion x segment row."""
-    true = truth_pred.set_index(["customer_id", "promotion"])["expected_cost"]
-    sends = res["customers"]
-    keys = pd.MultiIndex.from_frame(sends[["customer_id", "promotion"]])
-    sends = sends.assign(true=true.reindex(keys).fillna(0.0).to_numpy())
-    by_row = sends.groupby(["promotion", "target_segment"])["true"].sum()
+    sends, row_true = true_by_row(res, truth_pred, "expected_cost")
     promos = res["promotions"]
-    rows = [(by_row.get((p, sg), 0.0), lo, hi) for p, sg, lo, hi in zip(
-        promos["promotion"], promos["target_segment"], promos["cost_lo80"],
-        promos["cost_hi80"], strict=True)]
+    rows = list(zip(row_true, promos["cost_lo80"], promos["cost_hi80"], strict=True))
     summ = res["summary"]
     lo, hi, tv = summ["spend_lo80"], summ["spend_hi80"], float(sends["true"].sum())
     return {"predicted": summ["spend"], "lo80": lo, "hi80": hi, "true": tv,

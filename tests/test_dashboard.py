@@ -242,6 +242,9 @@ def test_merchant_journey_in_chromium(server: dict[str, Any], browser: Any) -> N
     assert page.locator(".kpi[data-key=customers_targeted] b").inner_text() == \
         f"{plan['customers_targeted']:,}"
     assert plan["goal_unit"] in page.locator(".kpi[data-key=goal_value] small").inner_text()
+    # what the plan will cost, with its 80% interval (issue 5)
+    assert page.locator(".kpi[data-key=spend] small").inner_text() == (
+        f"80%: {plan['spend_lo80']:,.0f} to {plan['spend_hi80']:,.0f}")
     # the gap as the report and the CLI write it
     assert page.locator(".kpi[data-key=gap] b").inner_text() == gap_text(
         plan["optimizer"]["gap"])

@@ -122,6 +122,11 @@ def test_every_section_with_numbers_from_the_store(built: dict[str, Any],
     n_plan = int(q(store, "SELECT count(*) AS n FROM plan_customers")["n"].iloc[0])
     assert n_plan == summ["customers_targeted"] > 0
     assert f"{summ['spend']:,.0f}" in page and f"{summ['budget']:,.0f}" in page
+    from loyalist.money import whole
+
+    code = summ.get("currency")  # what the plan will cost, with its 80% interval (issue 5)
+    assert (f"(80%: {whole(summ['spend_lo80'], code)} to {whole(summ['spend_hi80'], code)})"
+            in page)
     assert f"{summ['customers_targeted']:,} of {summ['customers_considered']:,}" in page
     # the campaign section: the latest campaign as `loyalist evaluate campaign` reads it
     camp = pipeline.campaign_results(store)
