@@ -169,6 +169,10 @@ def test_plan_cli_says_roi_as_a_percent_and_revenue_once(scenario: dict, tmp_pat
                        "confidence": "medium", "currency": "EUR"}) == (
         "plan (revenue, budget 5,000 EUR): 766 customers, spend 3,265 EUR, incremental revenue "
         "10,768 EUR, ROI 140%, confidence medium")
+    assert "spend 3,265 EUR (80%: 2,810 to 3,702), incremental" in short_line(
+        {"goal": "revenue", "budget": 5000.0, "customers_targeted": 766, "spend": 3264.6,
+         "spend_lo80": 2810.2, "spend_hi80": 3701.9, "incremental_revenue": 10768.4,
+         "roi": 1.398, "confidence": "medium", "currency": "EUR"})
     # whom of whom (exploratory report 6, finding 16: the demo said "745 customers with
     # features" and then targeted 766): every customer known, and who could not be sent
     # anything; an age limit bars a promotion, not the customer, and is not counted

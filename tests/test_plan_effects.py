@@ -554,14 +554,14 @@ def test_an_assumed_response_is_as_uncertain_as_its_assumptions() -> None:
 def test_a_prediction_without_the_costs_points_sums_to_its_point() -> None:
     """A response fit saved beside the store before the cost's 10% / 90% points existed is
     reused by the next plan: its spend's interval is then its point (the CLI shows none)."""
-    from loyalist.cli.plan import _spend_range
-    from loyalist.promote.explain import summed_interval
+    from loyalist.promote.explain import spend_range_text, summed_interval
 
     rows = _mechanics_frame().drop(columns=["expected_cost_p10", "expected_cost_p90"])
     total = float(rows["expected_cost"].sum())
     assert summed_interval(rows, "expected_cost", kinds=False) == (total, total)
-    assert _spend_range({"spend_lo80": total, "spend_hi80": total}) == ""
-    assert _spend_range({"spend_lo80": 1234.4, "spend_hi80": 5678.6}) == " (80%: 1,234 to 5,679)"
+    assert spend_range_text({"spend_lo80": total, "spend_hi80": total}) == ""
+    assert spend_range_text({"spend_lo80": 1234.4, "spend_hi80": 5678.6}) == \
+        " (80%: 1,234 to 5,679)"
 
 
 def test_the_execution_plan_gives_each_sends_interval() -> None:

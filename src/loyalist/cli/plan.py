@@ -94,6 +94,7 @@ def plan(
     from loyalist import money
     from loyalist.cli.main import emit_json, out, progress
     from loyalist.promote.catalog import amount_text, gap_text, roi_text
+    from loyalist.promote.explain import spend_range_text
 
     period = _period(period, months)
     if budget is None and budget_per_month is None:
@@ -120,7 +121,7 @@ def plan(
                 if summ.get("categories_to_clear") else "")
     out.print(f"plan {summ['plan_id']} ({summ['goal']}{clearing}, {summ['period_days']} days "
               f"from {summ['as_of']}): spend {amount_text(summ['spend'])}"
-              f"{_spend_range(summ)} of {money.amount(summ['budget'], code)} on "
+              f"{spend_range_text(summ)} of {money.amount(summ['budget'], code)} on "
               f"{summ['customers_targeted']:,} customers; expected {_goal_value(summ)}"
               f"{revenue}; net profit {money.whole(summ['net_profit'], code)}, "
               f"ROI {roi_text(summ['roi'])}; "
@@ -212,24 +213,18 @@ def targeted_text(pl: dict) -> str:
     return text
 
 
-def _spend_range(summ: dict) -> str:
-    """' (80%: 5,120 to 7,480)': a plan's spend interval (none in a plan saved before it, nor
-    for a spend without one: nobody targeted)."""
-    lo, hi = summ.get("spend_lo80"), summ.get("spend_hi80")
-    return "" if lo is None or hi is None or hi <= lo else f" (80%: {lo:,.0f} to {hi:,.0f})"
-
-
 def short_line(pl: dict) -> str:
     """A plan in one line (``loyalist demo``), its budget in the words the plan was asked
     for: "budget 5,000 a month" for a budget per month."""
     from loyalist.money import amount, whole
     from loyalist.promote.catalog import roi_text
+    from loyalist.promote.explain import spend_range_text
 
     code = pl.get("currency")
     budget = (f"{amount(pl['budget_per_month'], code)} a month"
               if pl.get("budget_per_month") is not None else amount(pl["budget"], code))
     return (f"plan ({pl['goal']}, budget {budget}): {targeted_text(pl)}, "
-            f"spend {amount(pl['spend'], code)}, incremental revenue "
+            f"spend {amount(pl['spend'], code)}{spend_range_text(pl)}, incremental revenue "
             f"{whole(pl['incremental_revenue'], code)}, ROI {roi_text(pl['roi'])}, confidence "
             f"{pl['confidence']}")
 

@@ -181,7 +181,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     ``encoding``: their text encoding (``--encoding``, the same)."""
     from loyalist.forecast.forecaster import MAX_HORIZON
     from loyalist.promote.catalog import amount_text
-    from loyalist.promote.explain import goal_value_text
+    from loyalist.promote.explain import goal_value_text, spend_range_text
     from loyalist.promote.season import CLOSED_SEASON
 
     say = progress or (lambda _m: None)
@@ -323,7 +323,8 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         why += "".join(f"; WARNING: {w}" for w in sm["warnings"]
                        if w.startswith((CLOSED_SEASON, UNUSED_HISTORY)))
         return (f"{sm['goal']}: {sm['customers_targeted']:,} customers, spend "
-                f"{amount_text(sm['spend'])} of {money.amount(sm['budget'], code)}"
+                f"{amount_text(sm['spend'])}{spend_range_text(sm)} of "
+                f"{money.amount(sm['budget'], code)}"
                 f", expected "
                 f"{goal_value_text(sm['goal'], sm['goal_value'], sm.get('goal_unit'))}"
                 + ("; by segment and response model only: no churn risk or value scores"

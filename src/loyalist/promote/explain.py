@@ -229,6 +229,13 @@ def _revenue_source(promo: str, kind: str, g: pd.DataFrame, ctx: PlanContext) ->
     return f" ({amount_text(added)} from {what}, net of the discount; {rest})"
 
 
+def spend_range_text(summ: dict) -> str:
+    """' (80%: 5,120 to 7,480)': a plan summary's spend interval; '' for a plan saved before
+    it, or a spend without one (nobody targeted, or a fit without the cost's points)."""
+    lo, hi = summ.get("spend_lo80"), summ.get("spend_hi80")
+    return "" if lo is None or hi is None or hi <= lo else f" (80%: {lo:,.0f} to {hi:,.0f})"
+
+
 def goal_value_text(goal: str, value: float, unit: str | None = None) -> str:
     """'16.7 customers kept' / '1,234 of incremental revenue': a plan's value in its goal's
     unit, or ``unit`` (a plan's ``goal_unit``; counts and small amounts with one decimal)."""
