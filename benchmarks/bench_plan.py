@@ -146,6 +146,12 @@ def plan_goals(scenario: str, predictions: pd.DataFrame, refits: list[pd.DataFra
               f"covered {iv['rows_covered']} of {iv['rows']} ({iv['rows_below']} below, "
               f"{iv['rows_above']} above; 'high' {iv['rows_high']}, "
               f"{iv['rows_high_covered']} covered)", flush=True)
+        sv = row["spend_interval"]
+        print(f"  {'':12s} {'':16s} spend {sv['predicted']:,.0f} (80%: {sv['lo80']:,.0f} to "
+              f"{sv['hi80']:,.0f}), true {sv['true']:,.0f}: "
+              f"{'covered' if sv['covered'] else 'missed'}; rows covered {sv['rows_covered']} "
+              f"of {sv['rows']} ({sv['rows_below']} below, {sv['rows_above']} above)",
+              flush=True)
     for pred in refits:
         for goal in GOALS[scenario]:
             ev = evaluate_against_truth(pred, truth, ctx, PlanParams(budget=budget, goal=goal),
