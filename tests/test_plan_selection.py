@@ -36,9 +36,10 @@ def test_pooled_noise_is_what_the_pooling_leaves() -> None:
 
 
 def _one_offer(n: int = 20) -> tuple[pd.DataFrame, PlanContext]:
-    """One promotion, ``n`` customers: c00 worth 10, c01 9.5, the rest 1; every cost
-    about 2 and measured to within 0.01, except c00's (1.0, its 10% / 90% points 0 and 3: few
-    of its like redeemed in the campaigns) and c01's (1.1, as precise as the rest)."""
+    """One promotion (10 off each redemption), ``n`` customers: c00 worth 10, c01 9.5, the
+    rest 1; every cost about 2 (0.2 redemptions) and measured to within 0.01, except c00's
+    (1.0: 0.1 redemptions, its 10% / 90% points 0 and 0.3, few of its like redeemed in the
+    campaigns) and c01's (1.1, as precise as the rest)."""
     rng = np.random.default_rng(0)
     ids = [f"c{i:02d}" for i in range(n)]
     cost = 2.0 + rng.uniform(-0.1, 0.1, n)
@@ -51,9 +52,13 @@ def _one_offer(n: int = 20) -> tuple[pd.DataFrame, PlanContext]:
         "incremental_revenue_p10": value, "incremental_revenue_p90": value,
         "incremental_margin": value / 4, "incremental_margin_p10": value / 4,
         "incremental_margin_p90": value / 4, "p_control": 0.3, "p_response": 0.31,
-        "contact_cost": 0.0, "expected_cost": cost, "expected_cost_p10": cost - 0.01,
-        "expected_cost_p90": cost + 0.01, "discount_cost": cost, "net_value": value / 4,
-        "assumption": False, "assumption_text": ""})
+        "contact_cost": 0.0, "expected_redemptions": cost / 10,
+        "expected_redemptions_p10": (cost - 0.01) / 10,
+        "expected_redemptions_p90": (cost + 0.01) / 10, "expected_cost": cost,
+        "expected_cost_p10": cost - 0.01, "expected_cost_p90": cost + 0.01,
+        "discount_cost": cost, "net_value": value / 4, "assumption": False,
+        "assumption_text": ""})
+    pred.loc[0, ["expected_redemptions_p10", "expected_redemptions_p90"]] = [0.0, 0.3]
     pred.loc[0, ["expected_cost_p10", "expected_cost_p90"]] = [0.0, 3.0]
     catalog = normalise_catalog(pd.DataFrame({"name": ["voucher"], "kind": ["fixed_voucher"],
                                               "value": [5.0], "contact_cost": [0.0]}))
@@ -63,9 +68,9 @@ def _one_offer(n: int = 20) -> tuple[pd.DataFrame, PlanContext]:
 
 def test_a_binding_budget_prefers_a_measured_cheap_send_to_a_noisy_cheaper_one() -> None:
     """Room for one send: by the estimates c00 gives 10 for 1.0 and c01 9.5 for 1.1, but
-    c00's cost is barely measured and far below its promotion's ~2, so its posterior mean
-    is ~2, past the budget; c01's is measured and stays. The plan sends c01 and says the
-    spend it was chosen under."""
+    c00's redemptions are barely measured and far below its promotion's ~0.2, so priced at
+    their posterior mean its cost is ~2, past the budget; c01's is measured and stays. The
+    plan sends c01 and says the spend it was chosen under."""
     pred, ctx = _one_offer()
     res = make_plan(pred, ctx, PlanParams(budget=1.15, goal="revenue"), Constraints(),
                     with_baseline=False)

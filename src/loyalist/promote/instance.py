@@ -138,7 +138,7 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     seg_of = seg.reindex(customers).fillna("unknown").to_numpy()
     segments = sorted(set(seg_of))
     group = pd.Index(segments).get_indexer(seg_of)
-    if context_effects:  # the winner's curse where the budget binds (promote.selection)
+    if context_effects:  # the winner's curse at a binding budget (promote.selection)
         assumed = pred["method"].eq(PriorResponse.method).to_numpy() if "method" in pred \
             else None  # an assumed response's points are its assumptions' range, not noise
         pred = correct_selection(pred, cols * len(segments) + group[rows],

@@ -1,16 +1,17 @@
-"""The winner's curse where the budget binds: each (customer, promotion)'s cost shrunk
-towards its promotion x segment's mean by how noisy it is (:func:`correct_selection`).
+"""The winner's curse where the budget binds: each (customer, promotion)'s cost priced at
+its redemptions shrunk towards its promotion x segment's mean by how noisy they are
+(:func:`correct_selection`).
 
 A plan at a binding budget takes the pairs with the most predicted value per predicted cost,
 so the pairs whose cost is under-predicted (or value over-predicted) by the fit's noise are
 taken more often: on generated electronics stores at a quarter of the budget the chosen sends
 truly cost a median 1.19x their prediction, against 0.95x at a budget that does not bind
-(BENCHMARKS.md, "Where the budget binds"). Shrinking each pair's cost towards the mean of
-its promotion x segment, by the share of the between-pair spread its own noise does not
-explain, is the posterior mean under a normal prior (Efron & Morris 1975; James & Stein 1961):
-a noisy pair far below its group's cost is moved up, a precise one stays. Only pairs *within*
-a promotion are pooled: pooling the promotions' levels was tried and hurt (BENCHMARKS.md,
-"Pooling the promotions' measured lifts").
+(BENCHMARKS.md, "Where the budget binds"). Shrinking each pair's expected redemptions
+towards the mean of its promotion x segment, by the share of the between-pair spread its own
+noise does not explain, is the posterior mean under a normal prior (Efron & Morris 1975;
+James & Stein 1961): a noisy pair far below its group's is moved up, a precise one stays.
+Only pairs *within* a promotion are pooled: pooling the promotions' levels was tried and hurt
+(BENCHMARKS.md, "Pooling the promotions' measured lifts").
 """
 
 from __future__ import annotations
@@ -53,23 +54,33 @@ def posterior_means(x: np.ndarray, sd: np.ndarray, key: np.ndarray,
 
 def correct_selection(pred: pd.DataFrame, key: np.ndarray, noise: float,
                       fixed: np.ndarray | None = None) -> pd.DataFrame:
-    """``pred`` with each row's ``expected_cost`` as its posterior mean
+    """``pred`` with each row's cost priced at its redemptions' posterior mean
     (:func:`posterior_means`) within its promotion, towards the mean of its ``key`` (promotion
-    x segment). A row's noise is the distance between its cost's 10% and 90% points over
-    ``2 Z80``, times ``noise`` (:func:`pooled_noise`); the ``fixed`` rows, and a prediction
-    without the points, keep their estimates. The points and ``discount_cost`` move with the
-    cost, so the spend a plan says is the spend it was chosen under.
+    x segment). The redemptions are the noisy part of a cost (the discount per redemption and
+    the contact follow from the offer and the customer's basket), and a row's noise is the
+    distance between their 10% and 90% points over ``2 Z80``, times ``noise``
+    (:func:`pooled_noise`); the ``fixed`` rows, and a prediction without the points, keep their
+    costs. ``expected_cost``, its points and ``discount_cost`` move by the change in
+    redemptions x the row's discount per redemption, so the spend a plan says is the spend it
+    was chosen under; the redemptions and the goal's value stay the model's.
 
-    Only the cost: shrinking each row's goal value the same way (from the value at its 10% /
-    90% points) changed which promotion customers get where the budget does not bind, and lost
-    4.0 points of the oracle on one of 52 generated stores' plans there (BENCHMARKS.md)."""
-    if not {"expected_cost_p10", "expected_cost_p90"} <= set(pred.columns):
+    Tried on generated stores and not kept (BENCHMARKS.md): the cost itself shrunk the same way
+    (it also pulled the large, known discounts of big baskets towards their group's, and the
+    binding plans' stated spend ran further under their true spend), and the goal's value
+    shrunk from its own 10% / 90% points (it changed which promotion customers get where the
+    budget does not bind)."""
+    need = {"expected_redemptions", "expected_redemptions_p10", "expected_redemptions_p90",
+            "discount_cost"}
+    if not need <= set(pred.columns):
         return pred
     scale = noise * (1.0 - np.asarray(fixed, dtype=float)) if fixed is not None else noise
-    cost = pred["expected_cost"].to_numpy(dtype=float)
-    sd = (pred["expected_cost_p90"].to_numpy(dtype=float)
-          - pred["expected_cost_p10"].to_numpy(dtype=float)) / (2 * Z80) * scale
-    moved = np.maximum(posterior_means(cost, sd, key, pred["promotion"].to_numpy()), 0.0) - cost
+    red = pred["expected_redemptions"].to_numpy(dtype=float)
+    sd = (pred["expected_redemptions_p90"].to_numpy(dtype=float)
+          - pred["expected_redemptions_p10"].to_numpy(dtype=float)) / (2 * Z80) * scale
+    per = np.divide(pred["discount_cost"].to_numpy(dtype=float), red, out=np.zeros_like(red),
+                    where=red > 1e-12)
+    shrunk = np.maximum(posterior_means(red, sd, key, pred["promotion"].to_numpy()), 0.0)
+    moved = (shrunk - red) * per
     pred = pred.copy()
     for col in ("expected_cost", "expected_cost_p10", "expected_cost_p90", "discount_cost"):
         if col in pred:
