@@ -36,6 +36,8 @@ from loyalist.promote.eligibility import (
     unsold_categories,
 )
 from loyalist.promote.optimize import Problem, Solution
+from loyalist.promote.selection import correct_selection, pooled_noise
+from loyalist.response.priors import PriorResponse
 
 __all__ = ["InventoryCap", "PlanInstance", "build_instance", "floor_sends",
            "meet_inventory_caps", "schedule"]
@@ -131,6 +133,16 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     pred, value, ok = pred[keep].reset_index(drop=True), value[keep], ok[keep]
     rows = customers.get_indexer(pred[s.CUSTOMER_ID])
     cols = pd.Index(promotions).get_indexer(pred["promotion"])
+    seg = ctx.customers["segment"].astype(str) if "segment" in ctx.customers else \
+        pd.Series("all", index=ctx.customers.index)
+    seg_of = seg.reindex(customers).fillna("unknown").to_numpy()
+    segments = sorted(set(seg_of))
+    group = pd.Index(segments).get_indexer(seg_of)
+    if context_effects:  # the winner's curse at a binding budget (promote.selection)
+        assumed = pred["method"].eq(PriorResponse.method).to_numpy() if "method" in pred \
+            else None  # an assumed response's points are its assumptions' range, not noise
+        pred = correct_selection(pred, cols * len(segments) + group[rows],
+                                 pooled_noise(shrinkage_keep, len(promotions)), assumed)
     shape = (len(customers), len(promotions))
     v = to_matrix(pred, value, rows, cols, shape, 0.0)
     c = to_matrix(pred, "expected_cost", rows, cols, shape, 0.0)
@@ -171,11 +183,6 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                             "its spelling against the catalog's categories")
             continue
         caps.append(InventoryCap(category, float(cap), on))
-    seg = ctx.customers["segment"].astype(str) if "segment" in ctx.customers else \
-        pd.Series("all", index=ctx.customers.index)
-    seg_of = seg.reindex(customers).fillna("unknown").to_numpy()
-    segments = sorted(set(seg_of))
-    group = pd.Index(segments).get_indexer(seg_of)
     share = None
     if constraints.max_segment_share is not None:
         share = np.full(len(segments), constraints.max_segment_share)
