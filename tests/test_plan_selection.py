@@ -78,3 +78,15 @@ def test_a_binding_budget_prefers_a_measured_cheap_send_to_a_noisy_cheaper_one()
     assert list(sent[s.CUSTOMER_ID]) == ["c01"]
     assert res["summary"]["spend"] == pytest.approx(1.1, abs=0.01)
     assert res["summary"]["spend"] <= 1.15
+
+
+def test_an_assumed_use_rates_range_is_not_noise_to_shrink() -> None:
+    """A measured promotion whose redemptions were not recorded has its redemptions' 10% / 90%
+    points from the assumed use rate's range (ResponseModel, ``use_rate_assumed``): an
+    assumption, not the fit's noise, so its sends keep their costs and the plan takes c00."""
+    pred, ctx = _one_offer()
+    pred.attrs["use_rate_assumed"] = ["voucher"]
+    res = make_plan(pred, ctx, PlanParams(budget=1.15, goal="revenue"), Constraints(),
+                    with_baseline=False)
+    assert list(res["customers"][s.CUSTOMER_ID]) == ["c00"]
+    assert res["summary"]["spend"] == pytest.approx(1.0, abs=0.01)

@@ -139,8 +139,12 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     segments = sorted(set(seg_of))
     group = pd.Index(segments).get_indexer(seg_of)
     if context_effects:  # the winner's curse at a binding budget (promote.selection)
-        assumed = pred["method"].eq(PriorResponse.method).to_numpy() if "method" in pred \
-            else None  # an assumed response's points are its assumptions' range, not noise
+        # an assumed response's points, and an assumed use rate's (a measured promotion
+        # whose redemptions were not recorded), are the assumptions' range, not noise
+        assumed = (pred["method"].eq(PriorResponse.method) if "method" in pred
+                   else pd.Series(False, index=pred.index))
+        assumed = (assumed | pred["promotion"].isin(pred.attrs.get("use_rate_assumed", []))
+                   ).to_numpy()
         pred = correct_selection(pred, cols * len(segments) + group[rows],
                                  pooled_noise(shrinkage_keep, len(promotions)), assumed)
     shape = (len(customers), len(promotions))
