@@ -8,12 +8,14 @@ orders that use the offer included), the offer's mechanics per redemption
 (``redemption_added`` / ``redemption_added_margin``: items it adds and their margin,
 ``redemption_in_price``: the discount, ``redemption_outside``: shipping or points),
 ``discount_cost`` (redemptions x (in_price + outside)), ``contact_cost`` (catalog),
-``expected_cost`` (their sum), ``incremental_revenue`` = incremental orders x ``basket`` +
-redemptions x (added - in_price) and ``incremental_margin`` (the same at margins, less the whole
-discount and outside cost, before contact cost), their p10/p90 from the incremental orders'
-interval, and ``net_value`` = margin - contact cost. ``incremental_spend`` is the spend uplift
-the learner measured directly (noisier; kept as a check, see
-:func:`~loyalist.response.value.structural_value`).
+``expected_cost`` (their sum; its p10/p90 and ``expected_redemptions_p10/p90`` from the
+redemption model's bootstrap bags, the priors' use-rate range for assumed responses, or the
+assumed use rate's range where redemptions were not recorded), ``incremental_revenue`` =
+incremental orders x ``basket`` + redemptions x (added - in_price) and ``incremental_margin``
+(the same at margins, less the whole discount and outside cost, before contact cost), their
+p10/p90 from the incremental orders' interval, and ``net_value`` = margin - contact cost.
+``incremental_spend`` is the spend uplift the learner measured directly (noisier; kept as a
+check, see :func:`~loyalist.response.value.structural_value`).
 """
 
 from __future__ import annotations
