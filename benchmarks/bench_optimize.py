@@ -5,7 +5,9 @@
    gap < 0.1%); the naive "best value/cost first" greedy on the same instance.
 2. The same customers with the budget only (target well under 1 s).
 3. 12-point budget sensitivity (0 .. 2B) for both, against one solve (target < 2x), the two
-   alternated run by run so that both see the same load on a shared machine.
+   alternated run by run so that both see the same load on a shared machine: cold, and warm
+   from that solve's multipliers (as a plan runs it); the same on smaller instances
+   (``--sweep-sizes``, ``--sweep-seeds``).
 4. Agreement with HiGHS MILP (``method="milp"``, tol 1e-4) up to 5,000 customers: the
    Lagrangian's shortfall against the MILP plan and its own proven gap.
 
@@ -50,17 +52,20 @@ def bench_large(p: Problem, trials: int, label: str) -> dict[str, Any]:
     """One solve and the 12-budget sweep, alternated so that both see the same machine load
     (wall and CPU seconds of each run; the ratio is also taken run by run)."""
     budgets = np.linspace(0.0, 2.0 * float(p.budget), 12)
-    runs: dict[str, list[float]] = {"solve": [], "solve_cpu": [], "sens": [], "sens_cpu": []}
-    lag = solve(p, method="lagrangian")  # untimed: first-touch costs would flatter the ratio
-    table = None
+    runs: dict[str, list[float]] = {k: [] for k in ("solve", "solve_cpu", "sens", "sens_cpu",
+                                                     "warm", "warm_cpu")}
+    # the first solve untimed: first-touch costs would flatter the ratio; the warm sweep
+    # starts from the solve just timed
+    last = {"solve": solve(p, method="lagrangian")}
     for _ in range(trials):
         for key, fn in (("solve", lambda: solve(p, method="lagrangian")),
-                        ("sens", lambda: sensitivity(p, budgets))):
+                        ("sens", lambda: sensitivity(p, budgets)),
+                        ("warm", lambda: sensitivity(p, budgets, solved=last["solve"]))):
             t0, c0 = time.perf_counter(), time.process_time()
-            out = fn()
+            last[key] = fn()
             runs[key].append(time.perf_counter() - t0)
             runs[key + "_cpu"].append(time.process_time() - c0)
-            lag, table = (out, table) if key == "solve" else (lag, out)
+    lag, table, warm_table = last["solve"], last["sens"], last["warm"]
     gr_t, gr_all, gr = timed(lambda: greedy_baseline(p), trials)
     med = {k: statistics.median(v) for k, v in runs.items()}
     return {
@@ -77,7 +82,41 @@ def bench_large(p: Problem, trials: int, label: str) -> dict[str, Any]:
                                                                strict=True)],
         "sensitivity_over_solve_cpu": med["sens_cpu"] / med["solve_cpu"],
         "sensitivity": table.to_dict(orient="list"),
+        "warm_sensitivity_s": med["warm"], "warm_sensitivity_runs_s": runs["warm"],
+        "warm_sensitivity_over_solve": med["warm"] / med["solve"],
+        "warm_sensitivity_over_solve_cpu": med["warm_cpu"] / med["solve_cpu"],
+        "warm_sensitivity": warm_table.to_dict(orient="list"),
     }
+
+
+def bench_sweeps(sizes: list[int], seeds: list[int], trials: int) -> list[dict[str, Any]]:
+    """The 12-budget sweep against one solve on smaller instances with every constraint: cold,
+    and warm from that solve (as a plan runs it), CPU seconds, medians of ``trials``."""
+    out = []
+    for n in sizes:
+        for seed in seeds:
+            p = synthetic_problem(n, random_state=seed)
+            budgets = np.linspace(0.0, 2.0 * float(p.budget), 12)
+            last = {"solve": solve(p, method="lagrangian")}  # untimed, as in bench_large
+            runs: dict[str, list[float]] = {"solve": [], "cold": [], "warm": [],
+                                            "cold_gap": [], "warm_gap": []}
+            for _ in range(trials):
+                for key, fn in (("solve", lambda p=p: solve(p, method="lagrangian")),
+                                ("cold", lambda p=p, b=budgets: sensitivity(p, b)),
+                                ("warm", lambda p=p, b=budgets, last=last:
+                                 sensitivity(p, b, solved=last["solve"]))):
+                    c0 = time.process_time()
+                    last[key] = res = fn()
+                    runs[key].append(time.process_time() - c0)
+                    if key != "solve":
+                        runs[key + "_gap"].append(float(res["gap"][res["feasible"]].max()))
+            med = {k: statistics.median(v) for k, v in runs.items()}
+            out.append({"customers": n, "seed": seed, "solve_cpu_s": med["solve"],
+                        "cold_over_solve": med["cold"] / med["solve"],
+                        "warm_over_solve": med["warm"] / med["solve"],
+                        "cold_worst_gap": max(runs["cold_gap"]),
+                        "warm_worst_gap": max(runs["warm_gap"])})
+    return out
 
 
 def bench_milp(sizes: list[int], trials: int, time_limit: float) -> list[dict[str, Any]]:
@@ -106,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--milp-sizes", type=int, nargs="*", default=[1000, 2000, 5000],
                     help="customers in the MILP comparisons (none to skip)")
     ap.add_argument("--milp-time-limit", type=float, default=600.0, help="seconds per MILP")
+    ap.add_argument("--sweep-sizes", type=int, nargs="*", default=[5000, 20000, 50000, 100000],
+                    help="customers in the smaller sweep-vs-solve instances (none to skip)")
+    ap.add_argument("--sweep-seeds", type=int, nargs="*", default=[1, 2, 3],
+                    help="seeds of the smaller sweep-vs-solve instances")
     args = ap.parse_args(argv)
     trials = max(args.trials, 1)
     load_before = os.getloadavg()
@@ -120,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                                    "+ 5 segment caps 30-40%"),
         "budget_only": bench_large(budget_only, trials, "budget only"),
         "milp": bench_milp(args.milp_sizes, trials, args.milp_time_limit),
+        "sweeps": bench_sweeps(args.sweep_sizes, args.sweep_seeds, trials),
         "cores": os.cpu_count(), "load_before": load_before, "load_after": os.getloadavg(),
     }
 
@@ -148,6 +192,17 @@ def main(argv: list[str] | None = None) -> int:
          f"{bud['sensitivity_over_solve']:.2f}x one solve (CPU "
          f"{bud['sensitivity_over_solve_cpu']:.2f}x; target < 2x); worst gap"),
     ]
+    for lab, r in (("all constraints", con), ("budget only", bud)):
+        rows.append((f"Sensitivity warm from the solve, {n}, {lab}",
+                     f"{r['warm_sensitivity_s']:.3f}",
+                     pct(max(g for g in r["warm_sensitivity"]["gap"] if g == g)),
+                     f"{r['warm_sensitivity_over_solve']:.2f}x one solve (CPU "
+                     f"{r['warm_sensitivity_over_solve_cpu']:.2f}x); worst gap"))
+    for r in results["sweeps"]:
+        rows.append((f"Sweep / solve (CPU), {r['customers']:,} x 6 seed {r['seed']}",
+                     f"{r['solve_cpu_s']:.3f}", pct(r["warm_worst_gap"]),
+                     f"cold {r['cold_over_solve']:.2f}x, warm {r['warm_over_solve']:.2f}x "
+                     f"(s: one solve; gap: warm sweep's worst)"))
     for r in results["milp"]:
         rows.append((f"HiGHS MILP, {r['customers']:,} x 6, all constraints", f"{r['milp_s']:.3f}",
                      pct(r["milp"]["gap"]), "exact reference (tol 1e-4)"))

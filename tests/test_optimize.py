@@ -22,6 +22,7 @@ from loyalist.promote import (
     Problem,
     _lagrange,
     greedy_baseline,
+    optimize,
     sensitivity,
     solve,
     synthetic_problem,
@@ -403,6 +404,35 @@ def test_sensitivity_falls_back_to_a_cold_search(small_sample: None,
     assert sum("cold search" in r.getMessage() for r in caplog.records) >= 3
     assert df["feasible"].all()
     assert (df["bound"] >= df["value"]).all() and (df["gap"] < 1e-3).all()
+
+
+def test_sensitivity_warm_from_the_plans_solve_needs_no_cold_search(
+        small_sample: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the plan has just solved its own budget: the sweep runs outwards from its multipliers,
+    # so no budget starts cold, and every point keeps its own proven bound
+    p = synthetic_problem(20_000, random_state=21)
+    budgets = np.linspace(0.0, 2.0 * p.budget, 12)
+    cold = sensitivity(p, budgets)
+    s = solve(p, method="lagrangian")
+
+    def no_cold_start(M: _lagrange.Model) -> dict:
+        raise AssertionError("a budget of the sweep started cold")
+
+    monkeypatch.setattr(optimize, "sample_start", no_cold_start)
+    warm = sensitivity(p, budgets, solved=s)
+    assert (warm["budget"] == budgets).all()
+    assert (warm["feasible"] == cold["feasible"]).all()
+    ok = warm[warm["feasible"]]
+    assert (ok["bound"] >= ok["value"]).all() and (ok["gap"] < 1e-3).all()
+    assert (ok["spend"] <= ok["budget"] * (1 + RTOL)).all()
+    # both sweeps' points are feasible plans under proven bounds: each bound covers the other
+    both = cold[cold["feasible"]]
+    scale = 1e-9 * both["value"].abs().max()
+    assert (ok["bound"].to_numpy() >= both["value"].to_numpy() - scale).all()
+    assert (both["bound"].to_numpy() >= ok["value"].to_numpy() - scale).all()
+    # an exact solve has no multipliers to start from: the sweep then starts cold as before
+    with pytest.raises(AssertionError, match="started cold"):
+        sensitivity(p, budgets, solved=dataclasses.replace(s, multipliers={}))
 
 
 def test_sensitivity_rejects_bad_budgets() -> None:

@@ -389,6 +389,8 @@ def lagrangian(M: Model, *, deadline: float, core_size: int, tol: float,
         plan, dual = _priced_plan(M, start, warm, deadline, enough * tol)
         evals = dual.evals
         if warm is not None and short(plan, min(bound, dual.bound), 1.0):
+            plan = _improve(plan, dual.prices, _nearest(dual.margin))  # a fill may do
+        if warm is not None and short(plan, min(bound, dual.bound), 1.0):
             logger.debug("warm search %.3g from the bound: cold search", 1 - plan.value()
                          / dual.bound)
             cold_plan, cold = _priced_plan(M, dual.prices, None, deadline, enough * tol)

@@ -473,7 +473,8 @@ def greedy_baseline(problem: Problem) -> Solution:
 
 
 def sensitivity(problem: Problem, budgets: ArrayLike, *, tol: float = 1e-3,
-                time_limit: float = 60.0, profit: ArrayLike | None = None) -> pd.DataFrame:
+                time_limit: float = 60.0, profit: ArrayLike | None = None,
+                solved: Solution | None = None) -> pd.DataFrame:
     """Plan value, spend and ROI at each budget, each with its own proven bound.
 
     Without side constraints every budget is a prefix of the same sorted hull segments (its
@@ -487,6 +488,10 @@ def sensitivity(problem: Problem, budgets: ArrayLike, *, tol: float = 1e-3,
     well. Every bound is the Lagrangian dual evaluated exactly at that budget's own
     multipliers, so no budget's gap is interpolated or borrowed. Segment caps scale with the
     budget; promotion limits do not.
+
+    Given ``solved`` (a Lagrangian solve of this very problem at its own budget, as a plan
+    has just made), no budget starts cold: the budgets from the solved one up run warm from
+    its multipliers in increasing order, and those below it in decreasing order.
 
     Parameters
     ----------
@@ -503,6 +508,9 @@ def sensitivity(problem: Problem, budgets: ArrayLike, *, tol: float = 1e-3,
         contact cost). With it, each budget's plan, the very choice its value and spend are
         read from (the hull prefix or the Lagrangian plan; nothing is solved again), also
         gives ``net_profit`` and ``roi`` (net profit / spend, as a plan's ``roi``).
+    solved : Solution, optional
+        The Lagrangian solve of ``problem`` at its budget, to start from (ignored if it has no
+        multipliers, e.g. an exact MILP solve).
 
     Returns
     -------
@@ -534,8 +542,10 @@ def sensitivity(problem: Problem, budgets: ArrayLike, *, tol: float = 1e-3,
 
     hull: Hull | None = None  # built at the first budget that has no side constraints
     rows: dict[float, tuple[float, float, float, bool, float]] = {}
-    warm: Warm | None = None
-    for B in np.unique(b):
+
+    def point(B: float, warm: Warm | None) -> Warm | None:
+        """Fill ``rows[B]``; return what the next budget of the leg starts from."""
+        nonlocal hull
         try:
             M = _at_budget(M0, B)
             if not M.side:  # the prefix of the sorted hull segments, unless a fill is worth it
@@ -547,16 +557,27 @@ def sensitivity(problem: Problem, budgets: ArrayLike, *, tol: float = 1e-3,
                 if bound - value <= 0.1 * tol * max(abs(bound), EPS):
                     rows[B] = (float(value), float(spend), bound, True,
                                net(hull.choice(B)) if pm is not None else np.nan)
-                    continue
+                    return warm
             cold = sample_start(M) if M.side and warm is None else None
             plan, bound, _, _, carry = lagrangian(
                 M, deadline=t0 + time_limit, core_size=0, tol=tol, hull=hull, start=cold,
                 warm=warm, enough=_SWEEP_ENOUGH)
         except InfeasibleError:
             rows[B] = (np.nan, np.nan, np.nan, False, np.nan)
-            continue
-        warm = carry or warm
+            return warm
         rows[B] = (plan.value(), plan.total, max(bound, plan.value()), True, net(plan.choice))
+        return carry or warm
+
+    legs, start = [np.unique(b)], None
+    if solved is not None and solved.multipliers and solved.method == "lagrangian":
+        # outwards from the solved budget: each leg warm from its multipliers
+        start = Warm(solved.multipliers, solved.multipliers)
+        B0, u = float(problem.budget), legs[0]
+        legs = [u[u >= B0], u[u < B0][::-1]]
+    for leg in legs:
+        warm = start
+        for B in leg:
+            warm = point(B, warm)
     out = pd.DataFrame([(B, *rows[B]) for B in b],
                        columns=["budget", "value", "spend", "bound", "feasible", "net_profit"])
     out["value_per_spend"] = out["value"] / out["spend"].where(out["spend"] > 0)

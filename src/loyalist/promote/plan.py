@@ -203,7 +203,9 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     profit = to_matrix(inst.pred, (inst.pred["incremental_margin"]
                                  - inst.pred["contact_cost"]).to_numpy(dtype=float),
                      inst.rows, inst.cols, (len(inst.customers), len(inst.promotions)), 0.0)
-    sens = sensitivity(inst.problem, budgets, time_limit=time_limit, profit=profit)
+    # warm from the plan's own solve, unless the inventory caps' price changed the problem
+    sens = sensitivity(inst.problem, budgets, time_limit=time_limit, profit=profit,
+                       solved=None if inst.caps else sol)
     base, base_note = None, None
     if with_baseline:  # a comparison only: a baseline that cannot meet a limit is no reason
         try:           # to withhold the plan
