@@ -21,9 +21,11 @@ from loyalist import pipeline
 from loyalist import schema as s
 from loyalist.cli.main import app
 from loyalist.errors import DataError, InfeasibleError, LoyalistError, ParameterError
+from loyalist.money import amount, amount_text
 from loyalist.promote.catalog import Constraints, PlanParams, generic_catalog, load_constraints
 from loyalist.promote.context import PlanContext
 from loyalist.promote.evaluate import evaluate_against_truth
+from loyalist.promote.explain import spend_range_text
 from loyalist.promote.instance import build_instance, cap_allows, meet_inventory_caps
 from loyalist.promote.optimize import Problem, Solution, solve
 from loyalist.promote.plan import make_plan
@@ -727,7 +729,8 @@ def test_a_plans_spend_has_an_interval_from_the_redemptions(scenario: dict) -> N
     contact). One promotion's customers share its bags, so its rows' distances add up;
     promotions add in quadrature (as the revenue's, without the model's error for kinds of
     customers, which is measured on revenue). A binding budget says the interval."""
-    res = make_plan(scenario["inp"]["predictions"], _ctx(scenario),
+    ctx = _ctx(scenario)
+    res = make_plan(scenario["inp"]["predictions"], ctx,
                     PlanParams(budget=1500, goal="revenue"), Constraints(), with_baseline=False)
     summ, promos = res["summary"], res["promotions"]
     assert (promos["cost_lo80"] <= promos["cost"] + 1e-9).all()
@@ -739,8 +742,11 @@ def test_a_plans_spend_has_an_interval_from_the_redemptions(scenario: dict) -> N
         assert sign * (summ[end] - summ["spend"]) == pytest.approx(
             float(np.sqrt((per_promo ** 2).sum())))
     assert summ["spend_lo80"] < summ["spend"] < summ["spend_hi80"]
+    # in the words the CLI, run, demo and report use (explain.spend_range_text)
     note = next(a for a in summ["assumptions"] if a.startswith("the budget binds"))
-    assert "80% interval" in note
+    assert note.startswith(f"the budget binds: spend {amount_text(summ['spend'])}"
+                           f"{spend_range_text(summ)} of {amount(1500, ctx.currency)} expected; ")
+    assert spend_range_text(summ).startswith(" (80%: ")
 
 
 def test_age_limits_match_categories_without_letter_case_and_counts_do_not_overlap(
