@@ -874,6 +874,9 @@ def test_a_holdout_keeps_a_random_share_of_each_promotion_and_segment_unsent(
     assert doc["customers_targeted"] == len(sent) and doc["holdout"]["customers"] == len(held)
     assert doc["spend"] == pytest.approx(sent["expected_cost"].sum())
     assert doc["spend"] + doc["holdout"]["spend"] == pytest.approx(full["spend"])
+    # the spend's interval is the sent customers' too: their distances only, a narrower one
+    assert doc["spend_hi80"] - doc["spend"] < full["spend_hi80"] - full["spend"]
+    assert doc["spend"] - doc["spend_lo80"] < full["spend"] - full["spend_lo80"]
     assert doc["expected_value"] + doc["holdout"]["expected_value"] == pytest.approx(
         full["expected_value"])
     # the optimiser against the naive greedy: both before the hold-out, as without it
