@@ -21,12 +21,15 @@ from loyalist import pipeline
 from loyalist import schema as s
 from loyalist.cli.main import app
 from loyalist.errors import DataError, InfeasibleError, LoyalistError, ParameterError
+from loyalist.money import amount, amount_text
 from loyalist.promote.catalog import Constraints, PlanParams, generic_catalog, load_constraints
 from loyalist.promote.context import PlanContext
 from loyalist.promote.evaluate import evaluate_against_truth
+from loyalist.promote.explain import spend_range_text
 from loyalist.promote.instance import build_instance, cap_allows, meet_inventory_caps
 from loyalist.promote.optimize import Problem, Solution, solve
 from loyalist.promote.plan import make_plan
+from loyalist.promote.selection import PRICED_REDEMPTIONS
 from loyalist.store import Store
 
 pytestmark = pytest.mark.xdist_group("plan")
@@ -424,13 +427,14 @@ def test_ineligible_customers_are_never_chosen(scenario: dict) -> None:
         (recent & considered) - no_consent - opted_out)
 
 
-def _redemptions(res: dict, promotions: list[str]) -> float:
-    """The plan's expected redemptions of ``promotions``, from its rows and the predictions."""
+def _redemptions(res: dict, promotions: list[str], col: str = PRICED_REDEMPTIONS) -> float:
+    """The plan's expected redemptions of ``promotions``, from its rows and the predictions
+    (by default those its costs are priced at, which the inventory caps count)."""
     keys = [s.CUSTOMER_ID, "promotion"]
-    rows = res["customers"][keys].merge(res["instance"].pred[[*keys, "expected_redemptions"]],
+    rows = res["customers"][keys].merge(res["instance"].pred[[*keys, col]],
                                         on=keys, how="left", validate="one_to_one")
-    assert rows["expected_redemptions"].notna().all()
-    return float(rows.loc[rows["promotion"].isin(promotions), "expected_redemptions"].sum())
+    assert rows[col].notna().all()
+    return float(rows.loc[rows["promotion"].isin(promotions), col].sum())
 
 
 def test_a_cap_on_no_promotions_category_and_an_impossible_age_are_said(
@@ -480,6 +484,34 @@ def test_an_inventory_cap_holds_the_plans_expected_redemptions(scenario: dict) -
         count[j] = np.searchsorted(np.cumsum(red), 30 * share, side="right")
     naive = solve(dataclasses.replace(inst.problem, promo_max_count=count))
     assert summ["expected_value"] > naive.value
+
+
+def test_an_inventory_cap_counts_the_redemptions_the_spend_is_priced_at(
+        scenario: dict) -> None:
+    """The plan prices each send's cost at its redemptions' posterior mean (the winner's-curse
+    correction, loyalist.promote.selection), but the caps counted the model's redemptions: a
+    cap and the spend counted different redemptions (here knitwear = 10 held the model's at
+    9.69 while the plan priced 10.12). The cap holds on the priced ones, binds on them, and
+    the note says them; each send's cost is its contact plus them at the offer's discount per
+    redemption."""
+    knit = ["winter_clearance_30", "knitwear_bogo_50"]
+    res = make_plan(scenario["inp"]["predictions"], _ctx(scenario),
+                    PlanParams(budget=5_000, goal="revenue"),
+                    Constraints(inventory_caps={"knitwear": 10}), with_baseline=False)
+    inst = res["instance"]
+    np.testing.assert_array_equal(inst.redemptions[inst.rows, inst.cols],
+                                  inst.pred[PRICED_REDEMPTIONS])
+    assert not np.allclose(inst.pred[PRICED_REDEMPTIONS], inst.pred["expected_redemptions"])
+    priced = _redemptions(res, knit)
+    assert 9.5 < priced <= 10 * (1 + 1e-9)
+    assert any(a.startswith("inventory cap knitwear:") and
+               f"; the plan expects {priced:,.1f} (" in a for a in res["summary"]["assumptions"])
+    keys = [s.CUSTOMER_ID, "promotion"]
+    sent = res["customers"][[*keys, "expected_cost"]].merge(
+        res["instance"].pred.drop(columns="expected_cost"), on=keys, validate="one_to_one")
+    np.testing.assert_allclose(
+        sent["expected_cost"], sent["contact_cost"] + sent[PRICED_REDEMPTIONS]
+        * (sent["redemption_in_price"] + sent["redemption_outside"]), rtol=1e-9, atol=1e-9)
 
 
 def test_a_caps_price_is_searched_by_the_fast_solver_and_solved_exactly_once(
@@ -697,7 +729,8 @@ def test_a_plans_spend_has_an_interval_from_the_redemptions(scenario: dict) -> N
     contact). One promotion's customers share its bags, so its rows' distances add up;
     promotions add in quadrature (as the revenue's, without the model's error for kinds of
     customers, which is measured on revenue). A binding budget says the interval."""
-    res = make_plan(scenario["inp"]["predictions"], _ctx(scenario),
+    ctx = _ctx(scenario)
+    res = make_plan(scenario["inp"]["predictions"], ctx,
                     PlanParams(budget=1500, goal="revenue"), Constraints(), with_baseline=False)
     summ, promos = res["summary"], res["promotions"]
     assert (promos["cost_lo80"] <= promos["cost"] + 1e-9).all()
@@ -709,8 +742,11 @@ def test_a_plans_spend_has_an_interval_from_the_redemptions(scenario: dict) -> N
         assert sign * (summ[end] - summ["spend"]) == pytest.approx(
             float(np.sqrt((per_promo ** 2).sum())))
     assert summ["spend_lo80"] < summ["spend"] < summ["spend_hi80"]
+    # in the words the CLI, run, demo and report use (explain.spend_range_text)
     note = next(a for a in summ["assumptions"] if a.startswith("the budget binds"))
-    assert "80% interval" in note
+    assert note.startswith(f"the budget binds: spend {amount_text(summ['spend'])}"
+                           f"{spend_range_text(summ)} of {amount(1500, ctx.currency)} expected; ")
+    assert spend_range_text(summ).startswith(" (80%: ")
 
 
 def test_age_limits_match_categories_without_letter_case_and_counts_do_not_overlap(
@@ -838,6 +874,9 @@ def test_a_holdout_keeps_a_random_share_of_each_promotion_and_segment_unsent(
     assert doc["customers_targeted"] == len(sent) and doc["holdout"]["customers"] == len(held)
     assert doc["spend"] == pytest.approx(sent["expected_cost"].sum())
     assert doc["spend"] + doc["holdout"]["spend"] == pytest.approx(full["spend"])
+    # the spend's interval is the sent customers' too: their distances only, a narrower one
+    assert doc["spend_hi80"] - doc["spend"] < full["spend_hi80"] - full["spend"]
+    assert doc["spend"] - doc["spend_lo80"] < full["spend"] - full["spend_lo80"]
     assert doc["expected_value"] + doc["holdout"]["expected_value"] == pytest.approx(
         full["expected_value"])
     # the optimiser against the naive greedy: both before the hold-out, as without it

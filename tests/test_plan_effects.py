@@ -562,6 +562,8 @@ def test_a_prediction_without_the_costs_points_sums_to_its_point() -> None:
     assert spend_range_text({"spend_lo80": total, "spend_hi80": total}) == ""
     assert spend_range_text({"spend_lo80": 1234.4, "spend_hi80": 5678.6}) == \
         " (80%: 1,234 to 5,679)"
+    # small amounts in the digits the spend beside them has (money.amount_text), not "15 to 18"
+    assert spend_range_text({"spend_lo80": 15.04, "spend_hi80": 18.27}) == " (80%: 15 to 18.3)"
 
 
 def test_the_execution_plan_gives_each_sends_interval() -> None:

@@ -11,7 +11,8 @@ from loyalist import schema as s
 from loyalist.promote.catalog import Constraints, PlanParams, normalise_catalog
 from loyalist.promote.context import PlanContext
 from loyalist.promote.plan import make_plan
-from loyalist.promote.selection import pooled_noise, posterior_means
+from loyalist.promote.selection import correct_selection, pooled_noise, posterior_means
+from loyalist.response.uplift import Z80
 
 
 def test_posterior_means_by_hand() -> None:
@@ -56,8 +57,8 @@ def _one_offer(n: int = 20) -> tuple[pd.DataFrame, PlanContext]:
         "expected_redemptions_p10": (cost - 0.01) / 10,
         "expected_redemptions_p90": (cost + 0.01) / 10, "expected_cost": cost,
         "expected_cost_p10": cost - 0.01, "expected_cost_p90": cost + 0.01,
-        "discount_cost": cost, "net_value": value / 4, "assumption": False,
-        "assumption_text": ""})
+        "discount_cost": cost, "redemption_in_price": 10.0, "redemption_outside": 0.0,
+        "net_value": value / 4, "assumption": False, "assumption_text": ""})
     pred.loc[0, ["expected_redemptions_p10", "expected_redemptions_p90"]] = [0.0, 0.3]
     pred.loc[0, ["expected_cost_p10", "expected_cost_p90"]] = [0.0, 3.0]
     catalog = normalise_catalog(pd.DataFrame({"name": ["voucher"], "kind": ["fixed_voucher"],
@@ -90,3 +91,38 @@ def test_an_assumed_use_rates_range_is_not_noise_to_shrink() -> None:
                     with_baseline=False)
     assert list(res["customers"][s.CUSTOMER_ID]) == ["c00"]
     assert res["summary"]["spend"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_a_send_predicted_to_redeem_nothing_is_priced_at_its_offers_discount() -> None:
+    """The discount per redemption is the offer's mechanics (``redemption_in_price`` +
+    ``redemption_outside``), not ``discount_cost / expected_redemptions``: that division gave a
+    send with no predicted redemptions a price of 0 per redemption, so however far its
+    redemptions' posterior mean moved up, its cost stayed its contact cost."""
+    red = np.array([0.2, 0.2, 0.0])
+    pred = pd.DataFrame({
+        "promotion": "voucher", "expected_redemptions": red,
+        "expected_redemptions_p10": [0.2, 0.2, 0.0], "expected_redemptions_p90": [0.2, 0.2, 0.3],
+        "redemption_in_price": 8.0, "redemption_outside": 2.0, "discount_cost": red * 10,
+        "contact_cost": 0.5, "expected_cost": red * 10 + 0.5})
+    out = correct_selection(pred, np.zeros(3), 1.0)
+    shrunk = posterior_means(red, np.array([0.0, 0.0, 0.3 / (2 * Z80)]), np.zeros(3),
+                             np.zeros(3))
+    assert shrunk[2] > 0.05  # the barely measured send's redemptions move up
+    np.testing.assert_allclose(out["expected_cost"], 0.5 + 10 * shrunk)
+    np.testing.assert_allclose(out["discount_cost"], 10 * shrunk)
+    # the measured sends keep theirs, the model's redemptions stay
+    assert out["expected_cost"].iloc[:2].tolist() == pytest.approx([2.5, 2.5])
+    np.testing.assert_array_equal(out["expected_redemptions"], red)
+
+
+def test_a_binding_budget_does_not_take_a_barely_measured_send_for_free() -> None:
+    """c00 is predicted to redeem nothing (cost 0) but its redemptions are barely measured:
+    at its posterior mean it costs ~10 x 0.2 = 2, past a budget of 1.15, and the plan sends
+    c01 alone (by the division it kept cost 0 and was sent beside c01)."""
+    pred, ctx = _one_offer()
+    pred.loc[0, ["expected_redemptions", "expected_cost", "discount_cost"]] = 0.0
+    res = make_plan(pred, ctx, PlanParams(budget=1.15, goal="revenue"), Constraints(),
+                    with_baseline=False)
+    assert list(res["customers"][s.CUSTOMER_ID]) == ["c01"]
+    c00 = res["instance"].pred.set_index(s.CUSTOMER_ID).loc["c00"]
+    assert c00["expected_cost"] > 1.15

@@ -229,11 +229,17 @@ def _revenue_source(promo: str, kind: str, g: pd.DataFrame, ctx: PlanContext) ->
     return f" ({amount_text(added)} from {what}, net of the discount; {rest})"
 
 
+def range_text(lo: float | None, hi: float | None) -> str:
+    """' (80%: 5,120 to 7,480)': an amount's 80% interval, in :func:`amount_text`'s digits;
+    '' without one (an end unknown, or no wider than its point)."""
+    return "" if lo is None or hi is None or hi <= lo else \
+        f" (80%: {amount_text(lo)} to {amount_text(hi)})"
+
+
 def spend_range_text(summ: dict) -> str:
-    """' (80%: 5,120 to 7,480)': a plan summary's spend interval; '' for a plan saved before
-    it, or a spend without one (nobody targeted, or a fit without the cost's points)."""
-    lo, hi = summ.get("spend_lo80"), summ.get("spend_hi80")
-    return "" if lo is None or hi is None or hi <= lo else f" (80%: {lo:,.0f} to {hi:,.0f})"
+    """A plan summary's spend interval (:func:`range_text`); '' for a plan saved before it, or
+    a spend without one (nobody targeted, or a fit without the cost's points)."""
+    return range_text(summ.get("spend_lo80"), summ.get("spend_hi80"))
 
 
 def goal_value_text(goal: str, value: float, unit: str | None = None) -> str:
@@ -274,14 +280,13 @@ def budget_text(inst: PlanInstance, params: PlanParams, spend: float, targeted: 
     if params.budget <= 0 or targeted == 0:
         return None
     if spend >= (1 - UNSPENT_SHARE) * params.budget:
-        span = (f"; 80% interval {amount_text(spend_range[0])} to "
-                f"{amount_text(spend_range[1])}"
-                if spend_range and spend_range[1] > spend_range[0] else "")
-        return (f"the budget binds ({amount(spend, code)} of {amount(params.budget, code)} "
-                f"expected{span}): the spend is the expected cost at the predicted redemptions "
-                "and order values, not a cap, and choosing the sends with the most value per "
-                "expected cost favours those whose cost is under-predicted, so the actual "
-                "spend can run over the budget; a use limit on each offer's codes holds it")
+        span = range_text(*spend_range) if spend_range else ""
+        return (f"the budget binds: spend {amount_text(spend)}{span} of "
+                f"{amount(params.budget, code)} expected; the spend is the expected cost at the "
+                "predicted redemptions and order values, not a cap, and choosing the sends with "
+                "the most value per expected cost favours those whose cost is under-predicted, "
+                "so the actual spend can run over the budget; a use limit on each offer's codes "
+                "holds it")
     v = np.asarray(inst.problem.value, dtype=float)
     worth = int((np.asarray(inst.problem.eligible, dtype=bool) & (v > 0)).any(axis=1).sum())
     left = (f"{amount_text(params.budget - spend)} of the {amount(params.budget, code)} "

@@ -36,7 +36,7 @@ from loyalist.promote.eligibility import (
     unsold_categories,
 )
 from loyalist.promote.optimize import Problem, Solution
-from loyalist.promote.selection import correct_selection, pooled_noise
+from loyalist.promote.selection import PRICED_REDEMPTIONS, correct_selection, pooled_noise
 from loyalist.response.priors import PriorResponse
 
 __all__ = ["InventoryCap", "PlanInstance", "build_instance", "floor_sends",
@@ -79,7 +79,7 @@ class PlanInstance:
     #: what the merchant should check before sending (catalog categories never sold, ...)
     warnings: list[str] = field(default_factory=list)
     #: the inventory caps (met by :func:`meet_inventory_caps`) and the expected redemptions
-    #: of every (customer, promotion), when there are caps
+    #: of every (customer, promotion) that its cost is priced at, when there are caps
     caps: list[InventoryCap] = field(default_factory=list)
     redemptions: np.ndarray | None = None
 
@@ -176,7 +176,9 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     lo = np.array([constraints.min_spend.get(p, np.nan) for p in promotions], dtype=float)
     hi = np.array([constraints.max_spend.get(p, np.nan) for p in promotions], dtype=float)
     caps: list[InventoryCap] = []
-    redemptions = to_matrix(pred, "expected_redemptions", rows, cols, shape, 0.0) \
+    # a cap counts the redemptions the costs are priced at (the winner's-curse correction's)
+    redemptions = to_matrix(pred, PRICED_REDEMPTIONS if PRICED_REDEMPTIONS in pred
+                            else "expected_redemptions", rows, cols, shape, 0.0) \
         if constraints.inventory_caps else None
     for category, cap in constraints.inventory_caps.items():
         on = [j for j, p in enumerate(promotions)

@@ -219,7 +219,9 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     spend = float(picked["expected_cost"].sum())
     net_total = float(net.sum())
     rev_lo, rev_hi = summed_interval(picked)
-    spend_lo, spend_hi = summed_interval(picked, "expected_cost", kinds=False)
+    # nobody held out: the sends are the planned ones, their interval already summed
+    spend_lo, spend_hi = (summed_interval(picked, "expected_cost", kinds=False) if len(holdout)
+                          else planned_range)
     closed = (closed_season_text(ctx.closed_season, params, spend, len(picked), ctx.currency)
               if ctx.closed_season else None)
     # an empty plan for a closed season: the season is why, said once

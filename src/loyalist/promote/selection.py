@@ -21,7 +21,7 @@ import pandas as pd
 
 from loyalist.response.uplift import Z80
 
-__all__ = ["correct_selection", "pooled_noise", "posterior_means"]
+__all__ = ["PRICED_REDEMPTIONS", "correct_selection", "pooled_noise", "posterior_means"]
 
 
 def pooled_noise(keep: float, promotions: int) -> float:
@@ -52,17 +52,25 @@ def posterior_means(x: np.ndarray, sd: np.ndarray, key: np.ndarray,
     return mean + weight * (x - mean)
 
 
+#: the redemptions :func:`correct_selection` prices each send's cost at, which the inventory
+#: caps count too (:func:`loyalist.promote.instance.build_instance`)
+PRICED_REDEMPTIONS = "priced_redemptions"
+
+
 def correct_selection(pred: pd.DataFrame, key: np.ndarray, noise: float,
                       fixed: np.ndarray | None = None) -> pd.DataFrame:
     """``pred`` with each row's cost priced at its redemptions' posterior mean
     (:func:`posterior_means`) within its promotion, towards the mean of its ``key`` (promotion
-    x segment). The redemptions are the noisy part of a cost (the discount per redemption and
-    the contact follow from the offer and the customer's basket), and a row's noise is the
-    distance between their 10% and 90% points over ``2 Z80``, times ``noise``
-    (:func:`pooled_noise`); the ``fixed`` rows, and a prediction without the points, keep their
-    costs. ``expected_cost``, its points and ``discount_cost`` move by the change in
-    redemptions x the row's discount per redemption, so the spend a plan says is the spend it
-    was chosen under; the redemptions and the goal's value stay the model's.
+    x segment), and those redemptions as :data:`PRICED_REDEMPTIONS`. The redemptions are the
+    noisy part of a cost: the discount per redemption (the offer's mechanics,
+    ``redemption_in_price`` + ``redemption_outside``, so a send predicted to redeem nothing
+    still has its price) and the contact follow from the offer and the customer's basket. A
+    row's noise is the distance between their 10% and 90% points over ``2 Z80``, times
+    ``noise`` (:func:`pooled_noise`); the ``fixed`` rows keep their costs, and a prediction
+    without the points or the mechanics is returned as it is.
+    ``expected_cost``, its points and ``discount_cost`` move by the change in redemptions x
+    the row's discount per redemption, so the spend a plan says is the spend it was chosen
+    under; ``expected_redemptions`` and the goal's value stay the model's.
 
     Tried on generated stores and not kept (BENCHMARKS.md): the cost itself shrunk the same way
     (it also pulled the large, known discounts of big baskets towards their group's, and the
@@ -70,19 +78,20 @@ def correct_selection(pred: pd.DataFrame, key: np.ndarray, noise: float,
     shrunk from its own 10% / 90% points (it changed which promotion customers get where the
     budget does not bind)."""
     need = {"expected_redemptions", "expected_redemptions_p10", "expected_redemptions_p90",
-            "discount_cost"}
+            "redemption_in_price", "redemption_outside"}
     if not need <= set(pred.columns):
         return pred
     scale = noise * (1.0 - np.asarray(fixed, dtype=float)) if fixed is not None else noise
     red = pred["expected_redemptions"].to_numpy(dtype=float)
     sd = (pred["expected_redemptions_p90"].to_numpy(dtype=float)
           - pred["expected_redemptions_p10"].to_numpy(dtype=float)) / (2 * Z80) * scale
-    per = np.divide(pred["discount_cost"].to_numpy(dtype=float), red, out=np.zeros_like(red),
-                    where=red > 1e-12)
+    per = (pred["redemption_in_price"].to_numpy(dtype=float)
+           + pred["redemption_outside"].to_numpy(dtype=float))
     shrunk = np.maximum(posterior_means(red, sd, key, pred["promotion"].to_numpy()), 0.0)
     moved = (shrunk - red) * per
     pred = pred.copy()
     for col in ("expected_cost", "expected_cost_p10", "expected_cost_p90", "discount_cost"):
         if col in pred:
             pred[col] = pred[col].to_numpy(dtype=float) + moved
+    pred[PRICED_REDEMPTIONS] = shrunk
     return pred
