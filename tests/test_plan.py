@@ -698,10 +698,13 @@ def test_rows_intervals_carry_the_models_error_and_say_so(scenario: dict) -> Non
     """Issue 5: each promotion x segment row's 80% interval adds the response model's error for
     its kind of customers to the bootstrap's (the sends' own intervals), and the plan says
     what its intervals rest on; a row is 'high' only when that wider interval is narrower
-    than its value."""
-    from loyalist.response.uplift import Z80
+    than its value. Its customers' P(alive) adds a term of its own
+    (:func:`loyalist.promote.explain.survival_variance`)."""
+    from loyalist.promote.explain import survival_variance
+    from loyalist.response.uplift import ALIVE, Z80
 
-    res = make_plan(scenario["inp"]["predictions"], _ctx(scenario),
+    ctx = _ctx(scenario)
+    res = make_plan(scenario["inp"]["predictions"], ctx,
                     PlanParams(budget=5_000, goal="revenue"), Constraints(), with_baseline=False)
     summ, promos, sends = res["summary"], res["promotions"], res["customers"]
     note = [a for a in summ["assumptions"] if a.startswith("the 80% intervals of incremental")]
@@ -715,8 +718,10 @@ def test_rows_intervals_carry_the_models_error_and_say_so(scenario: dict) -> Non
         boot = v - g["incremental_revenue_lo80"].sum()
         model = Z80 * (g["error_scale"] * g["incremental_revenue"].abs()).sum()
         assert model > 0
+        alive = Z80 ** 2 * survival_variance(g.assign(**{ALIVE: ctx.customers[ALIVE].reindex(
+            g[s.CUSTOMER_ID]).to_numpy()}))
         assert v - rows.loc[(promo, seg), "incremental_revenue_lo80"] == pytest.approx(
-            np.hypot(boot, model))
+            np.sqrt(boot ** 2 + model ** 2 + alive))
     high = promos["confidence"] == "high"
     width = promos["incremental_revenue_hi80"] - promos["incremental_revenue_lo80"]
     assert (width[high] < promos.loc[high, "incremental_revenue"]).all()
@@ -728,8 +733,10 @@ def test_a_plans_spend_has_an_interval_from_the_redemptions(scenario: dict) -> N
     (the 10% / 90% points of each send's expected redemptions at the offer's discount, plus
     contact). One promotion's customers share its bags, so its rows' distances add up;
     promotions add in quadrature (as the revenue's, without the model's error for kinds of
-    customers, which is measured on revenue). A binding budget says the interval."""
-    ctx = _ctx(scenario)
+    customers, which is measured on revenue). A binding budget says the interval. (Here
+    without the customers' P(alive), whose term adds in quadrature for every send:
+    test_plan_effects.)"""
+    ctx = _ctx(scenario, customers=scenario["inp"]["customers"].drop(columns="bg_p_alive"))
     res = make_plan(scenario["inp"]["predictions"], ctx,
                     PlanParams(budget=1500, goal="revenue"), Constraints(), with_baseline=False)
     summ, promos = res["summary"], res["promotions"]

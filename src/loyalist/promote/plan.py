@@ -62,6 +62,7 @@ from loyalist.promote.optimize import (
     solve,
 )
 from loyalist.response.priors import PriorResponse
+from loyalist.response.uplift import ALIVE
 from loyalist.schema import NEW_SEGMENT
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,8 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     seg = ctx.customers["segment"].astype(str) if "segment" in ctx.customers else \
         pd.Series("all", index=ctx.customers.index)
     picked["target_segment"] = seg.reindex(picked[s.CUSTOMER_ID]).fillna("unknown").to_numpy()
+    if ALIVE in ctx.customers:  # whether each is still a customer widens the rows' intervals
+        picked[ALIVE] = ctx.customers[ALIVE].reindex(picked[s.CUSTOMER_ID]).to_numpy(dtype=float)
     picked["priority"] = np.arange(1, len(picked) + 1)
     reasons = ctx.customers["reasons"] if "reasons" in ctx.customers else None
     picked["reasons"] = [
@@ -155,7 +158,8 @@ def make_plan(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     picked["priority"] = np.arange(1, len(picked) + 1)
     # each send's own 80% interval: its 10% / 90% points, the fit's sampling error (one
     # promotion's customers share it, so they add up per promotion, and each promotion x
-    # segment adds the model's error of its own: :func:`loyalist.promote.explain.summed_interval`)
+    # segment adds the model's error of its own and its customers' survival:
+    # :func:`loyalist.promote.explain.summed_interval`)
     plan_csv = picked.rename(columns={"p_response": "probability",
                                       "incremental_revenue_p10": "incremental_revenue_lo80",
                                       "incremental_revenue_p90": "incremental_revenue_hi80"})[

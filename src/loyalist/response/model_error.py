@@ -89,7 +89,8 @@ class ModelError:
     def text(self) -> str:
         """What the plan's intervals rest on, in a merchant's words."""
         base = ("the 80% intervals of incremental revenue combine the response model's "
-                "sampling error (bootstrap: one error per promotion, shared by its rows)")
+                "sampling error (bootstrap: one error per promotion, shared by its rows), "
+                "whether each customer is still one (their P(alive))")
         if self.fallback is None:
             return (f"{base} only: how the model shares a promotion's effect between kinds of "
                     f"customers could not be checked ({self.reason}), so they are too narrow "
