@@ -897,3 +897,28 @@ def test_a_retention_headline_says_activations_apart() -> None:
                                  "(53.49 of spend each)")
     assert _goal_value({**summ, "goal_value_activated": None}) == \
         "37.4 customers kept (53.49 of spend each)"
+
+
+def test_the_readme_main_job_runs_every_part_end_to_end(tmp_path: Path) -> None:
+    """`make demo` (the README's main command) on a small store: generate, load, features,
+    customer models, recommendations, forecast, campaign, plan and report, each step's output
+    written and the counts adding up. (Its parts are tested one by one elsewhere; this is the
+    one command a new user runs first.)"""
+    out = tmp_path / "out"
+    p = run("demo", "--scenario", "coffee", "--customers", "400", "--months", "12", "--out", out)
+    assert p.stdout.startswith("done in ") and "Traceback" not in p.stderr
+    assert "against the scenario's truth" in p.stdout
+    for rel in ("loyalist.duckdb", "customers/scores.csv", "customers/model_card.html",
+                "recommendations", "forecast/forecast.png", "plan/plan.csv",
+                "plan/sensitivity.csv", "campaign/campaign_results.html", "report/report.html"):
+        assert (out / rel).exists(), rel
+    res = json.loads((out / "run.json").read_text())
+    for load in res["loads"]:
+        assert load["rows_read"] == load["rows_loaded"] + load["rows_quarantined"]
+    plan = pd.read_csv(out / "plan" / "plan.csv")
+    assert len(plan) == res["plan"]["customers_targeted"] > 0
+    assert plan["expected_cost"].sum() == pytest.approx(res["plan"]["spend"], rel=1e-6)
+    assert res["plan"]["spend"] <= res["plan"]["budget"] * (1 + 1e-9)
+    with duckdb.connect(str(out / "loyalist.duckdb"), read_only=True) as con:
+        n = con.execute("SELECT count(*) FROM transactions").fetchone()[0]
+    assert n == next(x["rows_loaded"] for x in res["loads"] if x["table"] == "transactions")
