@@ -327,3 +327,22 @@ def test_a_spreadsheets_number_text_is_refused_with_what_to_write(
     (tmp_path / "w.csv").write_text("name,kind,value\np,percent_discount,ten\n")
     with pytest.raises(DataError, match=r"has value 'ten', not a number$"):
         load_catalog(tmp_path / "w.csv")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('name = ""', r"promotion 1 \(kind fixed_voucher\) has no name; give each promotion"),
+    ('name = "Control"', r"promotion name 'Control' is the hold-out group's in the promotion "
+                         r"history \(its sends would be read as the control group\); rename"),
+])
+def test_a_promotion_needs_a_name_that_is_not_the_hold_outs(tmp_path: Path, text: str,
+                                                             message: str) -> None:
+    """A nameless promotion was planned and written to sends.csv under '', and one named
+    'control' was sent under the hold-out group's name: loaded back as promotion history,
+    its sends would have been read as the control group."""
+    (tmp_path / "c.toml").write_text(f'[[promotion]]\n{text}\nkind = "fixed_voucher"\n'
+                                     "value = 5\n")
+    with pytest.raises(DataError, match=message):
+        load_catalog(tmp_path / "c.toml")
+    (tmp_path / "c.csv").write_text("name,kind,value\nv5,fixed_voucher,5\n,bogo,50\n")
+    with pytest.raises(DataError, match=r"c.csv: promotion 2 \(kind bogo\) has no name"):
+        load_catalog(tmp_path / "c.csv")

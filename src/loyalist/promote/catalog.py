@@ -318,6 +318,23 @@ def _catalog_keys(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _check_names(names: pd.Series, kinds: pd.Series, source: str) -> None:
+    """Refuse a promotion without a name (it was planned and written to sends.csv as '' or
+    'nan') or named like the hold-out group (:data:`loyalist.schema.CONTROL`: its sends,
+    loaded back as promotion history, would be read as the control group)."""
+    text = names.astype(str).str.strip()
+    blank = names.isna() | (text == "")
+    if blank.any():
+        i = int(blank.to_numpy().nonzero()[0][0])
+        raise DataError(f"{source}: promotion {i + 1} (kind {kinds.iloc[i]}) has no name; give "
+                        "each promotion a unique name")
+    held = text.str.casefold() == s.CONTROL
+    if held.any():
+        raise DataError(f"{source}: promotion name {text[held].iloc[0]!r} is the hold-out "
+                        f"group's in the promotion history (its sends would be read as the "
+                        "control group); rename the promotion")
+
+
 def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.DataFrame:
     """Canonical catalog frame: required columns present, kinds known, values positive,
     names unique; list columns as ``;``-joined strings."""
@@ -334,6 +351,7 @@ def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.Dat
         raise DataError(_unknown_key(frame, unknown[0], source))
     out = pd.DataFrame({"name": frame["name"].astype(str).str.strip(),
                         "kind": [canonical_kind(k) for k in frame["kind"]]})
+    _check_names(frame["name"], out["kind"], source)
     notes: list[str] = []
     for col, default in (("value", math.nan), ("contact_cost", 0.0), ("min_spend", math.nan),
                          ("max_spend", math.nan), ("points_rate", math.nan)):
