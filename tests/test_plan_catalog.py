@@ -346,3 +346,20 @@ def test_a_promotion_needs_a_name_that_is_not_the_hold_outs(tmp_path: Path, text
     (tmp_path / "c.csv").write_text("name,kind,value\nv5,fixed_voucher,5\n,bogo,50\n")
     with pytest.raises(DataError, match=r"c.csv: promotion 2 \(kind bogo\) has no name"):
         load_catalog(tmp_path / "c.csv")
+
+
+@pytest.mark.parametrize(("cell", "message"), [
+    ("value = inf", r"promotion 'v' has value inf, not a finite number$"),
+    ("value = true", r"promotion 'v' has value True, not a number$"),
+    ("value = 5\ncontact_cost = inf", r"promotion 'v' has contact_cost inf, not a finite number$"),
+    ("value = 5\nmin_spend = inf", r"promotion 'v' has min_spend inf, not a finite number$"),
+])
+def test_an_infinite_or_true_amount_is_refused_by_the_catalog(tmp_path: Path, cell: str,
+                                                              message: str) -> None:
+    """An infinite value or contact cost passed the catalog's checks and failed after the
+    response fit with a message naming no file ("cost: 1,149 of 1,149 eligible cells are NaN
+    or infinite"), and `value = true` was read as 1."""
+    (tmp_path / "c.toml").write_text(f'[[promotion]]\nname = "v"\nkind = "fixed_voucher"\n'
+                                     f"{cell}\n")
+    with pytest.raises(DataError, match=rf"c.toml: {message}"):
+        load_catalog(tmp_path / "c.toml")

@@ -356,12 +356,17 @@ def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.Dat
     for col, default in (("value", math.nan), ("contact_cost", 0.0), ("min_spend", math.nan),
                          ("max_spend", math.nan), ("points_rate", math.nan)):
         raw = frame[col] if col in frame.columns else pd.Series(default, index=frame.index)
-        num = pd.to_numeric(raw, errors="coerce")
-        bad = num.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+        # true/false (TOML, YAML) is no amount, nor is an infinite one (its cost broke the
+        # optimizer after the response fit, naming no file)
+        flag = raw.map(lambda v: isinstance(v, bool | np.bool_)).astype(bool)
+        num = pd.to_numeric(raw.mask(flag), errors="coerce").astype(float)
+        bad = (num.isna() & raw.notna() & (raw.astype(str).str.strip() != "")) | np.isinf(num)
         if bad.any():
             i = int(bad.to_numpy().nonzero()[0][0])
+            cell = raw.iloc[i].item() if hasattr(raw.iloc[i], "item") else raw.iloc[i]
+            finite = " finite" if np.isinf(num.iloc[i]) else ""
             raise DataError(f"{source}: promotion {out['name'].iloc[i]!r} has {col} "
-                            f"{raw.iloc[i]!r}, not a number{_number_hint(raw.iloc[i])}")
+                            f"{cell!r}, not a{finite} number{_number_hint(cell)}")
         if col == "contact_cost":
             blank = [str(x) for x in out.loc[num.isna().to_numpy(), "name"]]
             if blank:  # stated: a forgotten cost makes every send look free to contact
@@ -471,7 +476,8 @@ def _number_hint(raw: object) -> str:
     elif re.fullmatch(r"\d+,\d{1,2}", plain):
         plain = plain.replace(",", ".")
     try:
-        float(plain)
+        if not math.isfinite(float(plain)):  # 'inf', 'nan': nothing to write instead
+            return ""
     except ValueError:
         return ""
     what = " (a percent discount's value is its percentage)" if text.endswith("%") else ""
