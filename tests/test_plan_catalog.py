@@ -363,3 +363,19 @@ def test_an_infinite_or_true_amount_is_refused_by_the_catalog(tmp_path: Path, ce
                                      f"{cell}\n")
     with pytest.raises(DataError, match=rf"c.toml: {message}"):
         load_catalog(tmp_path / "c.toml")
+
+
+def test_a_catalog_saved_by_a_spreadsheet_with_semicolons_is_read(tmp_path: Path) -> None:
+    """A catalog saved by Excel in a locale whose decimal mark is a comma (a byte-order mark,
+    CRLF line ends, ';' between cells, '12,5') was refused: "the catalog needs column(s) name,
+    kind, value; it has name;kind;value;contact_cost"."""
+    (tmp_path / "c.csv").write_bytes(
+        "\ufeffname;kind;value;contact_cost;eligible_segments\r\n"
+        "pct;percent_discount;12,5;0,10;Champions,Loyal\r\nv5;fixed_voucher;5;0,05;\r\n"
+        .encode())
+    got = load_catalog(tmp_path / "c.csv")
+    assert got[["name", "kind", "value", "contact_cost", "eligible_segments"]].values.tolist() \
+        == [["pct", "percent_discount", 12.5, 0.1, "Champions;Loyal"],
+            ["v5", "fixed_voucher", 5.0, 0.05, ""]]
+    (tmp_path / "t.csv").write_text("name\tkind\tvalue\npct\tpercent_discount\t12.5\n")
+    assert load_catalog(tmp_path / "t.csv")["value"].tolist() == [12.5]

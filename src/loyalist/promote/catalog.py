@@ -213,14 +213,26 @@ def _read_mapping(path: Path, what: str, also: str = " (or .csv for a catalog)")
     raise DataError(f"{path}: unknown format {suffix!r}; use .toml, .yaml, .json{also}")
 
 
+def _csv_delimiter(text: str) -> str:
+    """The cell separator of a small CSV file: of ``,`` ``;`` tab and ``|``, the one its
+    header line holds most (a comma when it holds none), as a spreadsheet in a locale whose
+    decimal mark is a comma saves ``name;kind;value``."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {c: header.count(c) for c in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda c: counts[c])
+    return best if counts[best] else ","
+
+
 def load_catalog(path: str | Path) -> pd.DataFrame:
     """Read and check a promotion catalog file (see the module docstring)."""
     p = Path(path)
     if p.suffix.lower() == ".csv":
         import io
 
-        try:
-            frame = pd.read_csv(io.StringIO(_read_text(p, CATALOG_FILE)))
+        text = _read_text(p, CATALOG_FILE)
+        sep = _csv_delimiter(text)
+        try:  # a spreadsheet saved with ';' between cells writes its decimals with ','
+            frame = pd.read_csv(io.StringIO(text), sep=sep, decimal="," if sep == ";" else ".")
         except (pd.errors.EmptyDataError, pd.errors.ParserError) as e:
             raise DataError(f"{p}: cannot read the catalog as CSV: {e}") from None
     else:
