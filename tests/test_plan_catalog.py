@@ -379,3 +379,18 @@ def test_a_catalog_saved_by_a_spreadsheet_with_semicolons_is_read(tmp_path: Path
             ["v5", "fixed_voucher", 5.0, 0.05, ""]]
     (tmp_path / "t.csv").write_text("name\tkind\tvalue\npct\tpercent_discount\t12.5\n")
     assert load_catalog(tmp_path / "t.csv")["value"].tolist() == [12.5]
+
+
+def test_a_catalog_row_with_more_cells_than_the_header_is_refused(tmp_path: Path) -> None:
+    """An unquoted list of segments in a comma CSV shifted the row (pandas took the first
+    cell as its index): "promotion 'free_item' has value 12 ..." about promotion 'gift'."""
+    (tmp_path / "c.csv").write_text("name,kind,value,contact_cost,eligible_segments\n"
+                                    "pct,percent_discount,10,0.1,\n"
+                                    "gift,free_item,12,0.1,Champions,Loyal\n")
+    with pytest.raises(DataError, match=r"c.csv: line 3 has 6 cells, the header 5; put a cell "
+                                        r"that holds ',' in double quotes \(e.g. "
+                                        r'"Champions,Loyal"\) or remove the extra cells$'):
+        load_catalog(tmp_path / "c.csv")
+    (tmp_path / "q.csv").write_text("name,kind,value,contact_cost,eligible_segments\n"
+                                    'gift,free_item,12,0.1,"Champions,Loyal"\n')
+    assert load_catalog(tmp_path / "q.csv")["eligible_segments"].tolist() == ["Champions;Loyal"]

@@ -223,6 +223,24 @@ def _csv_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
+def _check_row_lengths(text: str, sep: str, path: Path) -> None:
+    """Refuse a CSV row with more cells than the header: pandas took the extra cell as the
+    row's index and shifted the others ("promotion 'percent_discount' has contact_cost
+    'extra'"), as an unquoted ``Champions,Loyal`` in ``eligible_segments`` does."""
+    import csv
+    import io
+
+    rows = [(n, r) for n, r in enumerate(csv.reader(io.StringIO(text), delimiter=sep), 1) if r]
+    if not rows:
+        return
+    width = len(rows[0][1])
+    for n, r in rows[1:]:
+        if len(r) > width:
+            raise DataError(f"{path}: line {n} has {len(r)} cells, the header {width}; put a "
+                            f"cell that holds {sep!r} in double quotes (e.g. "
+                            f'"Champions{sep}Loyal") or remove the extra cells')
+
+
 def load_catalog(path: str | Path) -> pd.DataFrame:
     """Read and check a promotion catalog file (see the module docstring)."""
     p = Path(path)
@@ -231,6 +249,7 @@ def load_catalog(path: str | Path) -> pd.DataFrame:
 
         text = _read_text(p, CATALOG_FILE)
         sep = _csv_delimiter(text)
+        _check_row_lengths(text, sep, p)
         try:  # a spreadsheet saved with ';' between cells writes its decimals with ','
             frame = pd.read_csv(io.StringIO(text), sep=sep, decimal="," if sep == ";" else ".")
         except (pd.errors.EmptyDataError, pd.errors.ParserError) as e:
