@@ -394,3 +394,14 @@ def test_a_catalog_row_with_more_cells_than_the_header_is_refused(tmp_path: Path
     (tmp_path / "q.csv").write_text("name,kind,value,contact_cost,eligible_segments\n"
                                     'gift,free_item,12,0.1,"Champions,Loyal"\n')
     assert load_catalog(tmp_path / "q.csv")["eligible_segments"].tolist() == ["Champions;Loyal"]
+
+
+def test_a_catalogs_empty_spreadsheet_rows_are_skipped(tmp_path: Path) -> None:
+    """Rows a spreadsheet saves as ',,,' below the table were read as a promotion named
+    'nan' without a kind."""
+    (tmp_path / "c.csv").write_text("name,kind,value,contact_cost\npct,percent_discount,10,0.1"
+                                    "\n,,,\n,,,\n")
+    assert load_catalog(tmp_path / "c.csv")["name"].tolist() == ["pct"]
+    (tmp_path / "e.csv").write_text("name,kind,value,contact_cost\n,,,\n")
+    with pytest.raises(DataError, match="e.csv: the catalog has no promotions; add at least"):
+        load_catalog(tmp_path / "e.csv")

@@ -254,6 +254,7 @@ def load_catalog(path: str | Path) -> pd.DataFrame:
             frame = pd.read_csv(io.StringIO(text), sep=sep, decimal="," if sep == ";" else ".")
         except (pd.errors.EmptyDataError, pd.errors.ParserError) as e:
             raise DataError(f"{p}: cannot read the catalog as CSV: {e}") from None
+        frame = frame.dropna(how="all")  # a spreadsheet's empty rows saved as ',,,'
     else:
         doc = _read_mapping(p, CATALOG_FILE)
         rows = doc
