@@ -451,6 +451,19 @@ def test_a_cap_on_no_promotions_category_and_an_impossible_age_are_said(
         load_constraints(f)
 
 
+def test_an_inventory_cap_matches_the_catalogs_category_without_letter_case(
+        scenario: dict) -> None:
+    """``[inventory_caps] Knitwear = 30`` limited nothing on a catalog whose offers are on
+    'knitwear', with a warning that no promotion is on it; ``min_age`` and ``--clear`` match
+    categories without letter case."""
+    inst = build_instance(scenario["inp"]["predictions"], _ctx(scenario),
+                          PlanParams(budget=5_000, goal="revenue"),
+                          Constraints(inventory_caps={"Knitwear": 30}))
+    assert [(c.category, sorted(inst.promotions[j] for j in c.promotions))
+            for c in inst.caps] == [("Knitwear", ["knitwear_bogo_50", "winter_clearance_30"])]
+    assert not [w for w in inst.warnings if "inventory_caps" in w]
+
+
 def test_an_inventory_cap_holds_the_plans_expected_redemptions(scenario: dict) -> None:
     """Exploratory report 4a, C1: ``[inventory_caps] knitwear = 30`` became a customer count
     per promotion from the mean redemptions of all candidates, and each promotion on knitwear

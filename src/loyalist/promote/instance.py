@@ -179,8 +179,8 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     redemptions = to_matrix(pred, "expected_redemptions", rows, cols, shape, 0.0) \
         if constraints.inventory_caps else None
     for category, cap in constraints.inventory_caps.items():
-        on = [j for j, p in enumerate(promotions)
-              if category in split_list(cat.loc[p, "category"])]
+        on = [j for j, p in enumerate(promotions)  # without letter case, as min_age
+              if category.casefold() in {c.casefold() for c in split_list(cat.loc[p, "category"])}]
         if not on:  # a typo, or a category no offer is on: the cap limits nothing, said
             warnings.append(f"{constraints.where}inventory_caps names {category!r}, which "
                             "no promotion of the catalog is on, so it limits nothing; check "
