@@ -451,6 +451,16 @@ def test_a_cap_on_no_promotions_category_and_an_impossible_age_are_said(
         load_constraints(f)
 
 
+def test_segments_are_matched_without_letter_case(scenario: dict) -> None:
+    """``--segments champions`` was refused ("is not a segment ... segments: ...
+    Champions, ..."), although ``--clear`` and ``min_age`` take a category in any case."""
+    res = pipeline.plan(scenario["store"], budget=300, goal="revenue",
+                        segments=["champions", " AT RISK "], save=False)
+    chosen = set(res["customers"]["target_segment"])
+    assert chosen and chosen <= {"Champions", "At Risk"}
+    assert res["summary"]["excluded"]["outside_target_segments"] > 0
+
+
 def test_an_inventory_cap_matches_the_catalogs_category_without_letter_case(
         scenario: dict) -> None:
     """``[inventory_caps] Knitwear = 30`` limited nothing on a catalog whose offers are on

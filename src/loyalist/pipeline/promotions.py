@@ -284,13 +284,16 @@ def plan_params(budget: float | None, goal: str, period: int, *,
 
 
 def _check_segments(asked: Sequence[str], known: set[str], shown: set[str],
-                    ts: pd.Timestamp) -> None:
-    """A ParameterError naming the first of the ``asked`` segments that is not ``known``, and
-    the segments there are (``shown``)."""
-    unknown = [g for g in asked if g not in known]
+                    ts: pd.Timestamp) -> list[str]:
+    """The ``asked`` segments as the ``known`` ones spell them, matched without letter case
+    (``--segments champions``, as ``--clear`` takes a category); a ParameterError naming the
+    first that is none of them, and the segments there are (``shown``)."""
+    spelled = {k.casefold(): k for k in known}
+    unknown = [g for g in asked if g.strip().casefold() not in spelled]
     if unknown:
         raise ParameterError(f"--segments {unknown[0]!r} is not a segment at as_of {ts.date()}; "
                              f"segments: {', '.join(sorted(shown))}")
+    return [spelled[g.strip().casefold()] for g in asked]
 
 
 def plan(store_path: Path, *, budget: float | None = None, goal: str = "retention",
@@ -343,13 +346,14 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
                     f"SELECT count(*) AS n FROM {s.T_CUSTOMERS} c WHERE NOT EXISTS (SELECT 1 "
                     f"FROM {s.T_SCORES} x WHERE x.as_of = ? AND x.{s.CUSTOMER_ID} = "
                     f"c.{s.CUSTOMER_ID})", [ts.to_pydatetime()])["n"].iloc[0] > 0
-                _check_segments(params.segments, scored | {s.NEW_SEGMENT},
-                                scored | ({s.NEW_SEGMENT} if unscored else set()), ts)
+                params.segments = _check_segments(
+                    params.segments, scored | {s.NEW_SEGMENT},
+                    scored | ({s.NEW_SEGMENT} if unscored else set()), ts)
         inp = plan_inputs(st, ts, catalog=catalog, period_days=period, priors=overrides,
                           progress=say)
         code = currency(st)
     known = set(inp["customers"]["segment"].astype(str))
-    _check_segments(params.segments, known, known, ts)
+    params.segments = _check_segments(params.segments, known, known, ts)
     window = int(inp["model"].window_days_)
     if window != period:  # a 1-day plan's sends are followed over the same window as a 30-day's
         clear_notes.append(
