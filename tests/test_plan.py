@@ -451,6 +451,22 @@ def test_a_cap_on_no_promotions_category_and_an_impossible_age_are_said(
         load_constraints(f)
 
 
+def test_a_plan_that_waives_consent_says_whom_it_may_choose(scenario: dict) -> None:
+    """``require_consent = false`` planned sends to customers who had opted out without a
+    word, although the README says consent and opt-out are always respected."""
+    pred, ctx = scenario["inp"]["predictions"], _ctx(scenario)
+    c = ctx.customers
+    n = int((~c["marketing_consent"].eq(True) | c["email_opt_out"].eq(True)).sum())
+    assert n > 0
+    waived = build_instance(pred, ctx, PlanParams(budget=500, goal="revenue"),
+                            Constraints(require_consent=False, source="c.toml"))
+    said = " ".join(waived.warnings)
+    assert f"c.toml: require_consent = false: {n:,} of the {len(c):,} customers gave no " \
+           "marketing consent or opted out, and the plan may choose them" in said
+    kept = build_instance(pred, ctx, PlanParams(budget=500, goal="revenue"), Constraints())
+    assert not [w for w in kept.warnings if "require_consent" in w]
+
+
 def test_segments_are_matched_without_letter_case(scenario: dict) -> None:
     """``--segments champions`` was refused ("is not a segment ... segments: ...
     Champions, ..."), although ``--clear`` and ``min_age`` take a category in any case."""

@@ -26,6 +26,7 @@ from loyalist.promote.effects import (
 )
 from loyalist.promote.eligibility import (
     check_segments,
+    consent_waived,
     drop_wasteful,
     eligibility,
     known_age,
@@ -99,7 +100,8 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     check_segments(ctx)
     notes: list[str] = []
     warnings = (unsold_categories(ctx) + unsold_age_limits(ctx, constraints)
-                + no_consent_data(ctx, constraints) + no_offer_on_targets(ctx, params))
+                + no_consent_data(ctx, constraints) + consent_waived(ctx, constraints)
+                + no_offer_on_targets(ctx, params))
     usual_value = usual_cost = None
     if context_effects:
         # the fit shapes the shrinkage's structure: without shrinkage it has nothing to shape
