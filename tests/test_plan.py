@@ -1146,7 +1146,7 @@ def test_retention_calls_first_purchases_activations(scenario: dict) -> None:
     assert new["rationale"].str.contains("customers activated").all()
 
 
-def test_catalog_segments_and_categories_are_checked(scenario: dict) -> None:
+def test_catalog_segments_and_categories_are_checked(scenario: dict, tmp_path: Path) -> None:
     """An eligible segment that does not exist is refused with the store's segments (it was
     later blamed on consent); a category the store never sold is warned about."""
     pred = scenario["inp"]["predictions"]
@@ -1159,6 +1159,16 @@ def test_catalog_segments_and_categories_are_checked(scenario: dict) -> None:
                                         r"segments: .*Champions"):
         build_instance(pred, _ctx(scenario, catalog=typo), PlanParams(budget=100),
                        Constraints())
+    # refused before the response model's fit (minutes on a large store), not after it
+    (tmp_path / "cat.csv").write_text(typo.drop(columns=[c for c in typo if c not in (
+        "name", "kind", "value", "contact_cost", "eligible_segments", "category")])
+        .to_csv(index=False))
+    said: list[str] = []
+    with pytest.raises(DataError, match=r"cat.csv: promotion '.*' has eligible_segments "
+                                        r"'Champoins', which is not a segment"):
+        pipeline.plan(scenario["store"], budget=100, catalog=tmp_path / "cat.csv", save=False,
+                      progress=said.append)
+    assert not [m for m in said if "response model" in m]
     wine = cat.assign(category=["wine"] + list(cat["category"].iloc[1:]))
     wine.attrs["source"] = "cat.csv"
     inst = build_instance(pred, _ctx(scenario, catalog=wine), PlanParams(budget=100),

@@ -77,6 +77,7 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
         load_catalog,
         normalise_catalog,
     )
+    from loyalist.promote.eligibility import check_catalog_segments
     from loyalist.response import ResponseModel, build_training_set, response_features
     from loyalist.response.data import MAX_EXPOSURES, SAMPLE_NOTE, offer_item_prices
     from loyalist.response.priors import priors_note, with_overrides
@@ -110,6 +111,10 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
         raise DataError(f"{st.path}: no customer scores at as_of {ts.date()}; run `loyalist "
                         f"train --store {st.path} --as-of {ts.date()}` first{other}")
     scores = st.query(f"SELECT * FROM {s.T_SCORES} WHERE as_of = ?", [ts.to_pydatetime()])
+    # a typo in eligible_segments is refused before the fit (minutes on a large store)
+    if "rfm_segment" in scores:
+        check_catalog_segments(cat, {*scores["rfm_segment"].dropna().astype(str),
+                                     s.NEW_SEGMENT})
     prices = offer_item_prices(st, cat)
     points_rate, _ = catalog_points_rate(cat)  # the merchant's points value, else 3%
     key = fits.fit_key(st, ts, (cat, priors, sorted(prices.items()), window_days, points_rate,

@@ -161,13 +161,18 @@ def drop_wasteful(value: np.ndarray, cost: np.ndarray, eligible: np.ndarray, goa
 def check_segments(ctx: PlanContext) -> None:
     """Refuse a catalog ``eligible_segments`` entry that is no segment (a typo would make its
     promotion reach nobody, or every customer look excluded), naming this store's segments."""
-    from loyalist.segment.rfm import SEGMENT_NAMES
-
-    cat = ctx.catalog
-    if "eligible_segments" not in cat:
-        return
     present = set(ctx.customers["segment"].astype(str)) if "segment" in ctx.customers \
         else set()
+    check_catalog_segments(ctx.catalog, present)
+
+
+def check_catalog_segments(cat: pd.DataFrame, present: set[str]) -> None:
+    """:func:`check_segments` on a catalog and the segments the store's customers are in
+    (``present``), so that a plan checks it before the response model's fit."""
+    from loyalist.segment.rfm import SEGMENT_NAMES
+
+    if "eligible_segments" not in cat:
+        return
     known = present | set(SEGMENT_NAMES) | {NEW_SEGMENT}
     source = cat.attrs.get("source", "catalog")
     for name, cell in zip(cat["name"], cat["eligible_segments"], strict=True):
