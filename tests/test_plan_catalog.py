@@ -405,3 +405,22 @@ def test_a_catalogs_empty_spreadsheet_rows_are_skipped(tmp_path: Path) -> None:
     (tmp_path / "e.csv").write_text("name,kind,value,contact_cost\n,,,\n")
     with pytest.raises(DataError, match="e.csv: the catalog has no promotions; add at least"):
         load_catalog(tmp_path / "e.csv")
+
+
+@pytest.mark.parametrize(("text", "days"), [("cooldown_days = 14.0", 14),
+                                            ("cooldown_days = 14", 14),
+                                            ("cooldown_days = 14.5", None),
+                                            ('cooldown_days = "2 weeks"', None),
+                                            ("cooldown_days = inf", None)])
+def test_a_cooldown_is_whole_days_written_either_way(tmp_path: Path, text: str,
+                                                      days: int | None) -> None:
+    """``cooldown_days = 14.0`` (as Python's json writes 14 days kept as a float) was refused
+    as "impossible; give whole days"."""
+    (tmp_path / "c.toml").write_text(text + "\n")
+    if days is None:
+        with pytest.raises(ParameterError, match=r"c.toml: cooldown_days = .* is impossible; "
+                                                 r"give whole days >= 0"):
+            load_constraints(tmp_path / "c.toml")
+    else:
+        got = load_constraints(tmp_path / "c.toml").cooldown_days
+        assert (got, type(got)) == (days, int)

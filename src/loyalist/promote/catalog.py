@@ -695,7 +695,9 @@ def load_constraints(path: str | Path | None = None, **overrides: Any) -> Constr
                               or not 0 < share <= 1):
         raise ParameterError(f"{named('max_segment_share', share)} is impossible; give a "
                              "share of the budget in (0, 1], e.g. 0.4")
-    if isinstance(cool, bool) or not isinstance(cool, int) or cool < 0:
+    # 14.0 is whole days too (a JSON file written by Python, a YAML number typed 14.0)
+    if isinstance(cool, bool) or not isinstance(cool, int | float) or not (
+            math.isfinite(cool) and float(cool).is_integer()) or cool < 0:
         raise ParameterError(f"{named('cooldown_days', cool)} is impossible; give whole days "
                              ">= 0")
     if not isinstance(consent, bool):
