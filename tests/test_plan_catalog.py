@@ -424,3 +424,27 @@ def test_a_cooldown_is_whole_days_written_either_way(tmp_path: Path, text: str,
     else:
         got = load_constraints(tmp_path / "c.toml").cooldown_days
         assert (got, type(got)) == (days, int)
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("c.yaml", "promotions:\n  - {name: a, kind: bogo, value: 10, value: 90}\n",
+     r"c.yaml: cannot parse it as YAML: key 'value' is given twice in one mapping \(line 2\); "
+     r"keep one$"),
+    ("c.json", '{"promotions": [{"name": "a", "kind": "bogo", "value": 10, "value": 90}]}',
+     r"c.json: cannot parse it as JSON: key 'value' is given twice in one object; keep one$"),
+    ("l.yaml", "cooldown_days: 7\nmax_segment_share: 0.4\ncooldown_days: 30\n",
+     r"l.yaml: cannot parse it as YAML: key 'cooldown_days' is given twice in one mapping "
+     r"\(line 3\)"),
+])
+def test_a_key_given_twice_is_refused_as_toml_refuses_it(tmp_path: Path, name: str, text: str,
+                                                         message: str) -> None:
+    """A YAML or JSON catalog or constraints file giving a key twice kept the last one without
+    a word (a 10% discount planned at 90%, a cool-down of 7 days at 30); TOML refuses it."""
+    (tmp_path / name).write_text(text)
+    with pytest.raises(DataError, match=message):
+        (load_constraints if name.startswith("l") else load_catalog)(tmp_path / name)
+    # a key a YAML merge ('<<: *base') brings in may still be given on its own
+    (tmp_path / "m.yaml").write_text(
+        "base: &b {kind: percent_discount, value: 10}\n"
+        "promotions:\n  - {<<: *b, name: a}\n  - {<<: *b, name: b, value: 20}\n")
+    assert load_catalog(tmp_path / "m.yaml")["value"].tolist() == [10.0, 20.0]

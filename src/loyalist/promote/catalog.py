@@ -192,6 +192,40 @@ def _read_text(path: Path, what: str) -> str:
     return text
 
 
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are each given once: a key given twice (``"value": 10`` and
+    ``"value": 90`` in one promotion) kept the last without a word, where TOML refuses it."""
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"key {k!r} is given twice in one object; keep one")
+        out[k] = v
+    return out
+
+
+def _unique_keys_loader() -> Any:
+    """YAML's safe loader, refusing a mapping that gives a key twice (:func:`_unique_pairs`)."""
+    import yaml
+
+    class UniqueKeys(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:  # its own keys: a merged-in '<<: *base' may be overridden
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise ValueError(f"key {key!r} is given twice in one mapping (line "
+                                 f"{key_node.start_mark.line + 1}); keep one")
+            seen.add(key)
+        return loader.construct_mapping(node, deep=True)
+
+    UniqueKeys.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return UniqueKeys
+
+
 def _read_mapping(path: Path, what: str, also: str = " (or .csv for a catalog)") -> Any:
     text = _read_text(path, what)
     if not text.strip():
@@ -203,9 +237,9 @@ def _read_mapping(path: Path, what: str, also: str = " (or .csv for a catalog)")
         if suffix in (".yaml", ".yml"):
             import yaml
 
-            return yaml.safe_load(text)
+            return yaml.load(text, Loader=_unique_keys_loader())  # a SafeLoader
         if suffix == ".json":
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_unique_pairs)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, ValueError) as e:
         raise DataError(f"{path}: cannot parse it as {suffix[1:].upper()}: {e}") from None
     except Exception as e:  # yaml.YAMLError without importing yaml at module level
