@@ -106,7 +106,10 @@ def test_the_default_priors_are_printed_and_written_to_edit(tmp_path: Path) -> N
      [("fixed_voucher", "lost", 0.01, 0.2), ("default", "new", 0.0, 1.0)]),
     ('[{"kind": "free_item", "segment": "lapsing", "incremental_prob": 0.04, '
      '"use_rate": 0.5}]', ".json", [("free_item", "lapsing", 0.04, 0.5)]),
-], ids=["toml", "yaml", "json"])
+    # a spreadsheet's in a comma-decimal locale, as the catalog's
+    ("# edited\nkind;segment;incremental_prob;use_rate\nbogo;active;0,05;0,3\n", ".csv",
+     [("bogo", "active", 0.05, 0.3)]),
+], ids=["toml", "yaml", "json", "semicolon-csv"])
 def test_a_priors_file_reads_as_the_catalog_does(tmp_path: Path, text: str, suffix: str,
                                                  rows: list[tuple[Any, ...]]) -> None:
     """TOML ``[[prior]]`` tables, YAML / JSON lists (under ``priors`` or bare), the catalog's

@@ -517,11 +517,15 @@ def load_priors(path: str | Path) -> pd.DataFrame:
                             f"{','.join(s.PRIOR_COLUMNS)} and a row per kind x segment to "
                             "change (`loyalist priors --out priors.csv` writes the defaults "
                             "to edit)")
+        sep = _csv_delimiter(body)  # as the catalog's (:func:`load_catalog`)
         try:
-            frame = pd.read_csv(io.StringIO(body), dtype=str, skipinitialspace=True,
+            frame = pd.read_csv(io.StringIO(body), sep=sep, dtype=str, skipinitialspace=True,
                                 keep_default_na=False)
         except (pd.errors.EmptyDataError, pd.errors.ParserError) as e:
             raise DataError(f"{p}: cannot read the priors as CSV: {e}") from None
+        if sep == ";":  # a spreadsheet's decimal commas: 0,02
+            frame = frame.apply(lambda c: c.str.replace(",", ".", regex=False)
+                                if c.name in PRIOR_NUMBERS else c)
     else:
         doc = _read_mapping(p, PRIORS_FILE, also=" or .csv")
         rows = doc.get("prior", doc.get("priors")) if isinstance(doc, Mapping) else doc
