@@ -475,6 +475,11 @@ def test_segments_are_matched_without_letter_case(scenario: dict) -> None:
     chosen = set(res["customers"]["target_segment"])
     assert chosen and chosen <= {"Champions", "At Risk"}
     assert res["summary"]["excluded"]["outside_target_segments"] > 0
+    # one argument listing several is refused saying how to give them
+    with pytest.raises(ParameterError, match=r"--segments 'Champions, lost' is not a segment at "
+                                             r"as_of .* \(give each with its own --segments: "
+                                             r"--segments 'Champions' --segments 'lost'\); "):
+        pipeline.plan(scenario["store"], budget=300, segments=["Champions, lost"], save=False)
 
 
 def test_an_inventory_cap_matches_the_catalogs_category_without_letter_case(

@@ -296,8 +296,12 @@ def _check_segments(asked: Sequence[str], known: set[str], shown: set[str],
     spelled = {k.casefold(): k for k in known}
     unknown = [g for g in asked if g.strip().casefold() not in spelled]
     if unknown:
-        raise ParameterError(f"--segments {unknown[0]!r} is not a segment at as_of {ts.date()}; "
-                             f"segments: {', '.join(sorted(shown))}")
+        parts = [g.strip() for g in unknown[0].split(",")]
+        each = (" (give each with its own --segments: "
+                + " ".join(f"--segments {g!r}" for g in parts) + ")"
+                if len(parts) > 1 and all(g.casefold() in spelled for g in parts) else "")
+        raise ParameterError(f"--segments {unknown[0]!r} is not a segment at as_of {ts.date()}"
+                             f"{each}; segments: {', '.join(sorted(shown))}")
     return [spelled[g.strip().casefold()] for g in asked]
 
 
