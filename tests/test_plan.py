@@ -455,6 +455,50 @@ def test_a_cap_on_no_promotions_category_and_an_impossible_age_are_said(
         load_constraints(f)
 
 
+def test_a_plan_that_waives_consent_says_whom_it_may_choose(scenario: dict) -> None:
+    """``require_consent = false`` planned sends to customers who had opted out without a
+    word, although the README says consent and opt-out are always respected."""
+    pred, ctx = scenario["inp"]["predictions"], _ctx(scenario)
+    c = ctx.customers
+    n = int((~c["marketing_consent"].eq(True) | c["email_opt_out"].eq(True)).sum())
+    assert n > 0
+    waived = build_instance(pred, ctx, PlanParams(budget=500, goal="revenue"),
+                            Constraints(require_consent=False, source="c.toml"))
+    said = " ".join(waived.warnings)
+    assert f"c.toml: require_consent = false: {n:,} of the {len(c):,} customers gave no " \
+           "marketing consent or opted out, and the plan may choose them" in said
+    kept = build_instance(pred, ctx, PlanParams(budget=500, goal="revenue"), Constraints())
+    assert not [w for w in kept.warnings if "require_consent" in w]
+
+
+def test_segments_are_matched_without_letter_case(scenario: dict) -> None:
+    """``--segments champions`` was refused ("is not a segment ... segments: ...
+    Champions, ..."), although ``--clear`` and ``min_age`` take a category in any case."""
+    res = pipeline.plan(scenario["store"], budget=300, goal="revenue",
+                        segments=["champions", " AT RISK "], save=False)
+    chosen = set(res["customers"]["target_segment"])
+    assert chosen and chosen <= {"Champions", "At Risk"}
+    assert res["summary"]["excluded"]["outside_target_segments"] > 0
+    # one argument listing several is refused saying how to give them
+    with pytest.raises(ParameterError, match=r"--segments 'Champions, lost' is not a segment at "
+                                             r"as_of .* \(give each with its own --segments: "
+                                             r"--segments 'Champions' --segments 'lost'\); "):
+        pipeline.plan(scenario["store"], budget=300, segments=["Champions, lost"], save=False)
+
+
+def test_an_inventory_cap_matches_the_catalogs_category_without_letter_case(
+        scenario: dict) -> None:
+    """``[inventory_caps] Knitwear = 30`` limited nothing on a catalog whose offers are on
+    'knitwear', with a warning that no promotion is on it; ``min_age`` and ``--clear`` match
+    categories without letter case."""
+    inst = build_instance(scenario["inp"]["predictions"], _ctx(scenario),
+                          PlanParams(budget=5_000, goal="revenue"),
+                          Constraints(inventory_caps={"Knitwear": 30}))
+    assert [(c.category, sorted(inst.promotions[j] for j in c.promotions))
+            for c in inst.caps] == [("Knitwear", ["knitwear_bogo_50", "winter_clearance_30"])]
+    assert not [w for w in inst.warnings if "inventory_caps" in w]
+
+
 def test_an_inventory_cap_holds_the_plans_expected_redemptions(scenario: dict) -> None:
     """Exploratory report 4a, C1: ``[inventory_caps] knitwear = 30`` became a customer count
     per promotion from the mean redemptions of all candidates, and each promotion on knitwear
@@ -1153,7 +1197,7 @@ def test_retention_calls_first_purchases_activations(scenario: dict) -> None:
     assert new["rationale"].str.contains("customers activated").all()
 
 
-def test_catalog_segments_and_categories_are_checked(scenario: dict) -> None:
+def test_catalog_segments_and_categories_are_checked(scenario: dict, tmp_path: Path) -> None:
     """An eligible segment that does not exist is refused with the store's segments (it was
     later blamed on consent); a category the store never sold is warned about."""
     pred = scenario["inp"]["predictions"]
@@ -1166,6 +1210,16 @@ def test_catalog_segments_and_categories_are_checked(scenario: dict) -> None:
                                         r"segments: .*Champions"):
         build_instance(pred, _ctx(scenario, catalog=typo), PlanParams(budget=100),
                        Constraints())
+    # refused before the response model's fit (minutes on a large store), not after it
+    (tmp_path / "cat.csv").write_text(typo.drop(columns=[c for c in typo if c not in (
+        "name", "kind", "value", "contact_cost", "eligible_segments", "category")])
+        .to_csv(index=False))
+    said: list[str] = []
+    with pytest.raises(DataError, match=r"cat.csv: promotion '.*' has eligible_segments "
+                                        r"'Champoins', which is not a segment"):
+        pipeline.plan(scenario["store"], budget=100, catalog=tmp_path / "cat.csv", save=False,
+                      progress=said.append)
+    assert not [m for m in said if "response model" in m]
     wine = cat.assign(category=["wine"] + list(cat["category"].iloc[1:]))
     wine.attrs["source"] = "cat.csv"
     inst = build_instance(pred, _ctx(scenario, catalog=wine), PlanParams(budget=100),

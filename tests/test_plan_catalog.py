@@ -106,7 +106,10 @@ def test_the_default_priors_are_printed_and_written_to_edit(tmp_path: Path) -> N
      [("fixed_voucher", "lost", 0.01, 0.2), ("default", "new", 0.0, 1.0)]),
     ('[{"kind": "free_item", "segment": "lapsing", "incremental_prob": 0.04, '
      '"use_rate": 0.5}]', ".json", [("free_item", "lapsing", 0.04, 0.5)]),
-], ids=["toml", "yaml", "json"])
+    # a spreadsheet's in a comma-decimal locale, as the catalog's
+    ("# edited\nkind;segment;incremental_prob;use_rate\nbogo;active;0,05;0,3\n", ".csv",
+     [("bogo", "active", 0.05, 0.3)]),
+], ids=["toml", "yaml", "json", "semicolon-csv"])
 def test_a_priors_file_reads_as_the_catalog_does(tmp_path: Path, text: str, suffix: str,
                                                  rows: list[tuple[Any, ...]]) -> None:
     """TOML ``[[prior]]`` tables, YAML / JSON lists (under ``priors`` or bare), the catalog's
@@ -327,3 +330,124 @@ def test_a_spreadsheets_number_text_is_refused_with_what_to_write(
     (tmp_path / "w.csv").write_text("name,kind,value\np,percent_discount,ten\n")
     with pytest.raises(DataError, match=r"has value 'ten', not a number$"):
         load_catalog(tmp_path / "w.csv")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('name = ""', r"promotion 1 \(kind fixed_voucher\) has no name; give each promotion"),
+    ('name = "Control"', r"promotion name 'Control' is the hold-out group's in the promotion "
+                         r"history \(its sends would be read as the control group\); rename"),
+])
+def test_a_promotion_needs_a_name_that_is_not_the_hold_outs(tmp_path: Path, text: str,
+                                                             message: str) -> None:
+    """A nameless promotion was planned and written to sends.csv under '', and one named
+    'control' was sent under the hold-out group's name: loaded back as promotion history,
+    its sends would have been read as the control group."""
+    (tmp_path / "c.toml").write_text(f'[[promotion]]\n{text}\nkind = "fixed_voucher"\n'
+                                     "value = 5\n")
+    with pytest.raises(DataError, match=message):
+        load_catalog(tmp_path / "c.toml")
+    (tmp_path / "c.csv").write_text("name,kind,value\nv5,fixed_voucher,5\n,bogo,50\n")
+    with pytest.raises(DataError, match=r"c.csv: promotion 2 \(kind bogo\) has no name"):
+        load_catalog(tmp_path / "c.csv")
+
+
+@pytest.mark.parametrize(("cell", "message"), [
+    ("value = inf", r"promotion 'v' has value inf, not a finite number$"),
+    ("value = true", r"promotion 'v' has value True, not a number$"),
+    ("value = 5\ncontact_cost = inf", r"promotion 'v' has contact_cost inf, not a finite number$"),
+    ("value = 5\nmin_spend = inf", r"promotion 'v' has min_spend inf, not a finite number$"),
+])
+def test_an_infinite_or_true_amount_is_refused_by_the_catalog(tmp_path: Path, cell: str,
+                                                              message: str) -> None:
+    """An infinite value or contact cost passed the catalog's checks and failed after the
+    response fit with a message naming no file ("cost: 1,149 of 1,149 eligible cells are NaN
+    or infinite"), and `value = true` was read as 1."""
+    (tmp_path / "c.toml").write_text(f'[[promotion]]\nname = "v"\nkind = "fixed_voucher"\n'
+                                     f"{cell}\n")
+    with pytest.raises(DataError, match=rf"c.toml: {message}"):
+        load_catalog(tmp_path / "c.toml")
+
+
+def test_a_catalog_saved_by_a_spreadsheet_with_semicolons_is_read(tmp_path: Path) -> None:
+    """A catalog saved by Excel in a locale whose decimal mark is a comma (a byte-order mark,
+    CRLF line ends, ';' between cells, '12,5') was refused: "the catalog needs column(s) name,
+    kind, value; it has name;kind;value;contact_cost"."""
+    (tmp_path / "c.csv").write_bytes(
+        "\ufeffname;kind;value;contact_cost;eligible_segments\r\n"
+        "pct;percent_discount;12,5;0,10;Champions,Loyal\r\nv5;fixed_voucher;5;0,05;\r\n"
+        .encode())
+    got = load_catalog(tmp_path / "c.csv")
+    assert got[["name", "kind", "value", "contact_cost", "eligible_segments"]].values.tolist() \
+        == [["pct", "percent_discount", 12.5, 0.1, "Champions;Loyal"],
+            ["v5", "fixed_voucher", 5.0, 0.05, ""]]
+    (tmp_path / "t.csv").write_text("name\tkind\tvalue\npct\tpercent_discount\t12.5\n")
+    assert load_catalog(tmp_path / "t.csv")["value"].tolist() == [12.5]
+
+
+def test_a_catalog_row_with_more_cells_than_the_header_is_refused(tmp_path: Path) -> None:
+    """An unquoted list of segments in a comma CSV shifted the row (pandas took the first
+    cell as its index): "promotion 'free_item' has value 12 ..." about promotion 'gift'."""
+    (tmp_path / "c.csv").write_text("name,kind,value,contact_cost,eligible_segments\n"
+                                    "pct,percent_discount,10,0.1,\n"
+                                    "gift,free_item,12,0.1,Champions,Loyal\n")
+    with pytest.raises(DataError, match=r"c.csv: line 3 has 6 cells, the header 5; put a cell "
+                                        r"that holds ',' in double quotes \(e.g. "
+                                        r'"Champions,Loyal"\) or remove the extra cells$'):
+        load_catalog(tmp_path / "c.csv")
+    (tmp_path / "q.csv").write_text("name,kind,value,contact_cost,eligible_segments\n"
+                                    'gift,free_item,12,0.1,"Champions,Loyal"\n')
+    assert load_catalog(tmp_path / "q.csv")["eligible_segments"].tolist() == ["Champions;Loyal"]
+
+
+def test_a_catalogs_empty_spreadsheet_rows_are_skipped(tmp_path: Path) -> None:
+    """Rows a spreadsheet saves as ',,,' below the table were read as a promotion named
+    'nan' without a kind."""
+    (tmp_path / "c.csv").write_text("name,kind,value,contact_cost\npct,percent_discount,10,0.1"
+                                    "\n,,,\n,,,\n")
+    assert load_catalog(tmp_path / "c.csv")["name"].tolist() == ["pct"]
+    (tmp_path / "e.csv").write_text("name,kind,value,contact_cost\n,,,\n")
+    with pytest.raises(DataError, match="e.csv: the catalog has no promotions; add at least"):
+        load_catalog(tmp_path / "e.csv")
+
+
+@pytest.mark.parametrize(("text", "days"), [("cooldown_days = 14.0", 14),
+                                            ("cooldown_days = 14", 14),
+                                            ("cooldown_days = 14.5", None),
+                                            ('cooldown_days = "2 weeks"', None),
+                                            ("cooldown_days = inf", None)])
+def test_a_cooldown_is_whole_days_written_either_way(tmp_path: Path, text: str,
+                                                      days: int | None) -> None:
+    """``cooldown_days = 14.0`` (as Python's json writes 14 days kept as a float) was refused
+    as "impossible; give whole days"."""
+    (tmp_path / "c.toml").write_text(text + "\n")
+    if days is None:
+        with pytest.raises(ParameterError, match=r"c.toml: cooldown_days = .* is impossible; "
+                                                 r"give whole days >= 0"):
+            load_constraints(tmp_path / "c.toml")
+    else:
+        got = load_constraints(tmp_path / "c.toml").cooldown_days
+        assert (got, type(got)) == (days, int)
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("c.yaml", "promotions:\n  - {name: a, kind: bogo, value: 10, value: 90}\n",
+     r"c.yaml: cannot parse it as YAML: key 'value' is given twice in one mapping \(line 2\); "
+     r"keep one$"),
+    ("c.json", '{"promotions": [{"name": "a", "kind": "bogo", "value": 10, "value": 90}]}',
+     r"c.json: cannot parse it as JSON: key 'value' is given twice in one object; keep one$"),
+    ("l.yaml", "cooldown_days: 7\nmax_segment_share: 0.4\ncooldown_days: 30\n",
+     r"l.yaml: cannot parse it as YAML: key 'cooldown_days' is given twice in one mapping "
+     r"\(line 3\)"),
+])
+def test_a_key_given_twice_is_refused_as_toml_refuses_it(tmp_path: Path, name: str, text: str,
+                                                         message: str) -> None:
+    """A YAML or JSON catalog or constraints file giving a key twice kept the last one without
+    a word (a 10% discount planned at 90%, a cool-down of 7 days at 30); TOML refuses it."""
+    (tmp_path / name).write_text(text)
+    with pytest.raises(DataError, match=message):
+        (load_constraints if name.startswith("l") else load_catalog)(tmp_path / name)
+    # a key a YAML merge ('<<: *base') brings in may still be given on its own
+    (tmp_path / "m.yaml").write_text(
+        "base: &b {kind: percent_discount, value: 10}\n"
+        "promotions:\n  - {<<: *b, name: a}\n  - {<<: *b, name: b, value: 20}\n")
+    assert load_catalog(tmp_path / "m.yaml")["value"].tolist() == [10.0, 20.0]

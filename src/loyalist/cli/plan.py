@@ -41,9 +41,10 @@ def plan(
     months: Annotated[int | None, typer.Option(
         "--months", help="Planning period in 30-day months (instead of --period).")] = None,
     segments: Annotated[list[str] | None, typer.Option(
-        "--segments", help="Target only these segments (repeatable).")] = None,
+        "--segments", help="Target only these segments (repeatable; letter case ignored).")
+    ] = None,
     catalog: Annotated[Path | None, typer.Option(
-        help="Promotion catalog (TOML/YAML/CSV); default: the store's, else a generic one.")
+        help="Promotion catalog (TOML/YAML/JSON/CSV); default: the store's, else a generic one.")
     ] = None,
     constraints: Annotated[Path | None, typer.Option(
         help="Constraints file (TOML/YAML/JSON): min/max spend, segment caps, cool-down, "

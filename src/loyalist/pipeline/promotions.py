@@ -77,6 +77,7 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
         load_catalog,
         normalise_catalog,
     )
+    from loyalist.promote.eligibility import check_catalog_segments
     from loyalist.response import ResponseModel, build_training_set, response_features
     from loyalist.response.data import MAX_EXPOSURES, SAMPLE_NOTE, offer_item_prices
     from loyalist.response.priors import priors_note, with_overrides
@@ -110,6 +111,10 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
         raise DataError(f"{st.path}: no customer scores at as_of {ts.date()}; run `loyalist "
                         f"train --store {st.path} --as-of {ts.date()}` first{other}")
     scores = st.query(f"SELECT * FROM {s.T_SCORES} WHERE as_of = ?", [ts.to_pydatetime()])
+    # a typo in eligible_segments is refused before the fit (minutes on a large store)
+    if "rfm_segment" in scores:
+        check_catalog_segments(cat, {*scores["rfm_segment"].dropna().astype(str),
+                                     s.NEW_SEGMENT})
     prices = offer_item_prices(st, cat)
     points_rate, _ = catalog_points_rate(cat)  # the merchant's points value, else 3%
     key = fits.fit_key(st, ts, (cat, priors, sorted(prices.items()), window_days, points_rate,
@@ -284,13 +289,20 @@ def plan_params(budget: float | None, goal: str, period: int, *,
 
 
 def _check_segments(asked: Sequence[str], known: set[str], shown: set[str],
-                    ts: pd.Timestamp) -> None:
-    """A ParameterError naming the first of the ``asked`` segments that is not ``known``, and
-    the segments there are (``shown``)."""
-    unknown = [g for g in asked if g not in known]
+                    ts: pd.Timestamp) -> list[str]:
+    """The ``asked`` segments as the ``known`` ones spell them, matched without letter case
+    (``--segments champions``, as ``--clear`` takes a category); a ParameterError naming the
+    first that is none of them, and the segments there are (``shown``)."""
+    spelled = {k.casefold(): k for k in known}
+    unknown = [g for g in asked if g.strip().casefold() not in spelled]
     if unknown:
-        raise ParameterError(f"--segments {unknown[0]!r} is not a segment at as_of {ts.date()}; "
-                             f"segments: {', '.join(sorted(shown))}")
+        parts = [g.strip() for g in unknown[0].split(",")]
+        each = (" (give each with its own --segments: "
+                + " ".join(f"--segments {g!r}" for g in parts) + ")"
+                if len(parts) > 1 and all(g.casefold() in spelled for g in parts) else "")
+        raise ParameterError(f"--segments {unknown[0]!r} is not a segment at as_of {ts.date()}"
+                             f"{each}; segments: {', '.join(sorted(shown))}")
+    return [spelled[g.strip().casefold()] for g in asked]
 
 
 def plan(store_path: Path, *, budget: float | None = None, goal: str = "retention",
@@ -343,13 +355,14 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
                     f"SELECT count(*) AS n FROM {s.T_CUSTOMERS} c WHERE NOT EXISTS (SELECT 1 "
                     f"FROM {s.T_SCORES} x WHERE x.as_of = ? AND x.{s.CUSTOMER_ID} = "
                     f"c.{s.CUSTOMER_ID})", [ts.to_pydatetime()])["n"].iloc[0] > 0
-                _check_segments(params.segments, scored | {s.NEW_SEGMENT},
-                                scored | ({s.NEW_SEGMENT} if unscored else set()), ts)
+                params.segments = _check_segments(
+                    params.segments, scored | {s.NEW_SEGMENT},
+                    scored | ({s.NEW_SEGMENT} if unscored else set()), ts)
         inp = plan_inputs(st, ts, catalog=catalog, period_days=period, priors=overrides,
                           progress=say)
         code = currency(st)
     known = set(inp["customers"]["segment"].astype(str))
-    _check_segments(params.segments, known, known, ts)
+    params.segments = _check_segments(params.segments, known, known, ts)
     window = int(inp["model"].window_days_)
     if window != period:  # a 1-day plan's sends are followed over the same window as a 30-day's
         clear_notes.append(

@@ -192,6 +192,40 @@ def _read_text(path: Path, what: str) -> str:
     return text
 
 
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are each given once: a key given twice (``"value": 10`` and
+    ``"value": 90`` in one promotion) kept the last without a word, where TOML refuses it."""
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"key {k!r} is given twice in one object; keep one")
+        out[k] = v
+    return out
+
+
+def _unique_keys_loader() -> Any:
+    """YAML's safe loader, refusing a mapping that gives a key twice (:func:`_unique_pairs`)."""
+    import yaml
+
+    class UniqueKeys(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:  # its own keys: a merged-in '<<: *base' may be overridden
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise ValueError(f"key {key!r} is given twice in one mapping (line "
+                                 f"{key_node.start_mark.line + 1}); keep one")
+            seen.add(key)
+        return loader.construct_mapping(node, deep=True)
+
+    UniqueKeys.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return UniqueKeys
+
+
 def _read_mapping(path: Path, what: str, also: str = " (or .csv for a catalog)") -> Any:
     text = _read_text(path, what)
     if not text.strip():
@@ -203,14 +237,42 @@ def _read_mapping(path: Path, what: str, also: str = " (or .csv for a catalog)")
         if suffix in (".yaml", ".yml"):
             import yaml
 
-            return yaml.safe_load(text)
+            return yaml.load(text, Loader=_unique_keys_loader())  # a SafeLoader
         if suffix == ".json":
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_unique_pairs)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, ValueError) as e:
         raise DataError(f"{path}: cannot parse it as {suffix[1:].upper()}: {e}") from None
     except Exception as e:  # yaml.YAMLError without importing yaml at module level
         raise DataError(f"{path}: cannot parse it as YAML: {e}") from None
     raise DataError(f"{path}: unknown format {suffix!r}; use .toml, .yaml, .json{also}")
+
+
+def _csv_delimiter(text: str) -> str:
+    """The cell separator of a small CSV file: of ``,`` ``;`` tab and ``|``, the one its
+    header line holds most (a comma when it holds none), as a spreadsheet in a locale whose
+    decimal mark is a comma saves ``name;kind;value``."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {c: header.count(c) for c in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda c: counts[c])
+    return best if counts[best] else ","
+
+
+def _check_row_lengths(text: str, sep: str, path: Path) -> None:
+    """Refuse a CSV row with more cells than the header: pandas took the extra cell as the
+    row's index and shifted the others ("promotion 'percent_discount' has contact_cost
+    'extra'"), as an unquoted ``Champions,Loyal`` in ``eligible_segments`` does."""
+    import csv
+    import io
+
+    rows = [(n, r) for n, r in enumerate(csv.reader(io.StringIO(text), delimiter=sep), 1) if r]
+    if not rows:
+        return
+    width = len(rows[0][1])
+    for n, r in rows[1:]:
+        if len(r) > width:
+            raise DataError(f"{path}: line {n} has {len(r)} cells, the header {width}; put a "
+                            f"cell that holds {sep!r} in double quotes (e.g. "
+                            f'"Champions{sep}Loyal") or remove the extra cells')
 
 
 def load_catalog(path: str | Path) -> pd.DataFrame:
@@ -219,10 +281,14 @@ def load_catalog(path: str | Path) -> pd.DataFrame:
     if p.suffix.lower() == ".csv":
         import io
 
-        try:
-            frame = pd.read_csv(io.StringIO(_read_text(p, CATALOG_FILE)))
+        text = _read_text(p, CATALOG_FILE)
+        sep = _csv_delimiter(text)
+        _check_row_lengths(text, sep, p)
+        try:  # a spreadsheet saved with ';' between cells writes its decimals with ','
+            frame = pd.read_csv(io.StringIO(text), sep=sep, decimal="," if sep == ";" else ".")
         except (pd.errors.EmptyDataError, pd.errors.ParserError) as e:
             raise DataError(f"{p}: cannot read the catalog as CSV: {e}") from None
+        frame = frame.dropna(how="all")  # a spreadsheet's empty rows saved as ',,,'
     else:
         doc = _read_mapping(p, CATALOG_FILE)
         rows = doc
@@ -318,6 +384,23 @@ def _catalog_keys(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _check_names(names: pd.Series, kinds: pd.Series, source: str) -> None:
+    """Refuse a promotion without a name (it was planned and written to sends.csv as '' or
+    'nan') or named like the hold-out group (:data:`loyalist.schema.CONTROL`: its sends,
+    loaded back as promotion history, would be read as the control group)."""
+    text = names.astype(str).str.strip()
+    blank = names.isna() | (text == "")
+    if blank.any():
+        i = int(blank.to_numpy().nonzero()[0][0])
+        raise DataError(f"{source}: promotion {i + 1} (kind {kinds.iloc[i]}) has no name; give "
+                        "each promotion a unique name")
+    held = text.str.casefold() == s.CONTROL
+    if held.any():
+        raise DataError(f"{source}: promotion name {text[held].iloc[0]!r} is the hold-out "
+                        f"group's in the promotion history (its sends would be read as the "
+                        "control group); rename the promotion")
+
+
 def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.DataFrame:
     """Canonical catalog frame: required columns present, kinds known, values positive,
     names unique; list columns as ``;``-joined strings."""
@@ -334,16 +417,22 @@ def normalise_catalog(frame: pd.DataFrame, *, source: str = "catalog") -> pd.Dat
         raise DataError(_unknown_key(frame, unknown[0], source))
     out = pd.DataFrame({"name": frame["name"].astype(str).str.strip(),
                         "kind": [canonical_kind(k) for k in frame["kind"]]})
+    _check_names(frame["name"], out["kind"], source)
     notes: list[str] = []
     for col, default in (("value", math.nan), ("contact_cost", 0.0), ("min_spend", math.nan),
                          ("max_spend", math.nan), ("points_rate", math.nan)):
         raw = frame[col] if col in frame.columns else pd.Series(default, index=frame.index)
-        num = pd.to_numeric(raw, errors="coerce")
-        bad = num.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+        # true/false (TOML, YAML) is no amount, nor is an infinite one (its cost broke the
+        # optimizer after the response fit, naming no file)
+        flag = raw.map(lambda v: isinstance(v, bool | np.bool_)).astype(bool)
+        num = pd.to_numeric(raw.mask(flag), errors="coerce").astype(float)
+        bad = (num.isna() & raw.notna() & (raw.astype(str).str.strip() != "")) | np.isinf(num)
         if bad.any():
             i = int(bad.to_numpy().nonzero()[0][0])
+            cell = raw.iloc[i].item() if hasattr(raw.iloc[i], "item") else raw.iloc[i]
+            finite = " finite" if np.isinf(num.iloc[i]) else ""
             raise DataError(f"{source}: promotion {out['name'].iloc[i]!r} has {col} "
-                            f"{raw.iloc[i]!r}, not a number{_number_hint(raw.iloc[i])}")
+                            f"{cell!r}, not a{finite} number{_number_hint(cell)}")
         if col == "contact_cost":
             blank = [str(x) for x in out.loc[num.isna().to_numpy(), "name"]]
             if blank:  # stated: a forgotten cost makes every send look free to contact
@@ -428,11 +517,15 @@ def load_priors(path: str | Path) -> pd.DataFrame:
                             f"{','.join(s.PRIOR_COLUMNS)} and a row per kind x segment to "
                             "change (`loyalist priors --out priors.csv` writes the defaults "
                             "to edit)")
+        sep = _csv_delimiter(body)  # as the catalog's (:func:`load_catalog`)
         try:
-            frame = pd.read_csv(io.StringIO(body), dtype=str, skipinitialspace=True,
+            frame = pd.read_csv(io.StringIO(body), sep=sep, dtype=str, skipinitialspace=True,
                                 keep_default_na=False)
         except (pd.errors.EmptyDataError, pd.errors.ParserError) as e:
             raise DataError(f"{p}: cannot read the priors as CSV: {e}") from None
+        if sep == ";":  # a spreadsheet's decimal commas: 0,02
+            frame = frame.apply(lambda c: c.str.replace(",", ".", regex=False)
+                                if c.name in PRIOR_NUMBERS else c)
     else:
         doc = _read_mapping(p, PRIORS_FILE, also=" or .csv")
         rows = doc.get("prior", doc.get("priors")) if isinstance(doc, Mapping) else doc
@@ -453,7 +546,8 @@ def _number_hint(raw: object) -> str:
     elif re.fullmatch(r"\d+,\d{1,2}", plain):
         plain = plain.replace(",", ".")
     try:
-        float(plain)
+        if not math.isfinite(float(plain)):  # 'inf', 'nan': nothing to write instead
+            return ""
     except ValueError:
         return ""
     what = " (a percent discount's value is its percentage)" if text.endswith("%") else ""
@@ -639,7 +733,9 @@ def load_constraints(path: str | Path | None = None, **overrides: Any) -> Constr
                               or not 0 < share <= 1):
         raise ParameterError(f"{named('max_segment_share', share)} is impossible; give a "
                              "share of the budget in (0, 1], e.g. 0.4")
-    if isinstance(cool, bool) or not isinstance(cool, int) or cool < 0:
+    # 14.0 is whole days too (a JSON file written by Python, a YAML number typed 14.0)
+    if isinstance(cool, bool) or not isinstance(cool, int | float) or not (
+            math.isfinite(cool) and float(cool).is_integer()) or cool < 0:
         raise ParameterError(f"{named('cooldown_days', cool)} is impossible; give whole days "
                              ">= 0")
     if not isinstance(consent, bool):

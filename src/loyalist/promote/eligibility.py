@@ -54,13 +54,7 @@ def eligibility(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         ok &= mask.reindex(ids).fillna(False).to_numpy(dtype=bool)
 
     if constraints.require_consent:
-        # eq(True), not fillna(False): a customer missing from the customers table makes the
-        # column object dtype, and fillna then warns (pandas FutureWarning) on every plan
-        consent = c[s.MARKETING_CONSENT].eq(True) \
-            if s.MARKETING_CONSENT in c else pd.Series(True, index=c.index)
-        opt_out = c[s.EMAIL_OPT_OUT].eq(True) \
-            if s.EMAIL_OPT_OUT in c else pd.Series(False, index=c.index)
-        per_customer(consent & ~opt_out, "no_consent_or_opted_out")
+        per_customer(_may_contact(c), "no_consent_or_opted_out")
     if constraints.cooldown_days > 0 and "last_contact_at" in c:
         since = (ctx.as_of - pd.to_datetime(c["last_contact_at"])).dt.total_seconds() / 86400
         per_customer(~(since < constraints.cooldown_days), "contacted_within_cooldown")
@@ -84,6 +78,18 @@ def eligibility(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
             excluded[f"under_age_{promo}"] = int((under & ok[idx]).sum())
             ok[idx[under]] = False
     return ok, excluded
+
+
+def _may_contact(c: pd.DataFrame) -> pd.Series:
+    """Per customer: marketing consent given and no opt-out (without a consent column every
+    customer is taken as consented: :func:`no_consent_data` warns)."""
+    # eq(True), not fillna(False): a customer missing from the customers table makes the
+    # column object dtype, and fillna then warns (pandas FutureWarning) on every plan
+    consent = c[s.MARKETING_CONSENT].eq(True) \
+        if s.MARKETING_CONSENT in c else pd.Series(True, index=c.index)
+    opt_out = c[s.EMAIL_OPT_OUT].eq(True) \
+        if s.EMAIL_OPT_OUT in c else pd.Series(False, index=c.index)
+    return consent & ~opt_out
 
 
 def drop_wasteful(value: np.ndarray, cost: np.ndarray, eligible: np.ndarray, goal: str,
@@ -155,13 +161,18 @@ def drop_wasteful(value: np.ndarray, cost: np.ndarray, eligible: np.ndarray, goa
 def check_segments(ctx: PlanContext) -> None:
     """Refuse a catalog ``eligible_segments`` entry that is no segment (a typo would make its
     promotion reach nobody, or every customer look excluded), naming this store's segments."""
-    from loyalist.segment.rfm import SEGMENT_NAMES
-
-    cat = ctx.catalog
-    if "eligible_segments" not in cat:
-        return
     present = set(ctx.customers["segment"].astype(str)) if "segment" in ctx.customers \
         else set()
+    check_catalog_segments(ctx.catalog, present)
+
+
+def check_catalog_segments(cat: pd.DataFrame, present: set[str]) -> None:
+    """:func:`check_segments` on a catalog and the segments the store's customers are in
+    (``present``), so that a plan checks it before the response model's fit."""
+    from loyalist.segment.rfm import SEGMENT_NAMES
+
+    if "eligible_segments" not in cat:
+        return
     known = present | set(SEGMENT_NAMES) | {NEW_SEGMENT}
     source = cat.attrs.get("source", "catalog")
     for name, cell in zip(cat["name"], cat["eligible_segments"], strict=True):
@@ -215,6 +226,18 @@ def no_consent_data(ctx: PlanContext, constraints: Constraints) -> list[str]:
             "consented: check consent in your e-mail or SMS tool before sending, or load a "
             "customers file with a consent column (marketing_consent, Newsletter, accepts "
             "marketing) and an opt-out column"]
+
+
+def consent_waived(ctx: PlanContext, constraints: Constraints) -> list[str]:
+    """A warning when ``require_consent = false`` lets the plan choose customers who gave no
+    marketing consent or opted out (they were planned without a word), counting them."""
+    c = ctx.customers
+    n = 0 if constraints.require_consent else int((~_may_contact(c)).sum())
+    if not n:
+        return []
+    return [f"{constraints.where}require_consent = false: {n:,} of the {len(c):,} customers "
+            "gave no marketing consent or opted out, and the plan may choose them; check that "
+            "you may contact them before sending, or remove require_consent = false"]
 
 
 def no_offer_on_targets(ctx: PlanContext, params: PlanParams) -> list[str]:

@@ -26,6 +26,7 @@ from loyalist.promote.effects import (
 )
 from loyalist.promote.eligibility import (
     check_segments,
+    consent_waived,
     drop_wasteful,
     eligibility,
     known_age,
@@ -99,7 +100,8 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     check_segments(ctx)
     notes: list[str] = []
     warnings = (unsold_categories(ctx) + unsold_age_limits(ctx, constraints)
-                + no_consent_data(ctx, constraints) + no_offer_on_targets(ctx, params))
+                + no_consent_data(ctx, constraints) + consent_waived(ctx, constraints)
+                + no_offer_on_targets(ctx, params))
     usual_value = usual_cost = None
     if context_effects:
         # the fit shapes the shrinkage's structure: without shrinkage it has nothing to shape
@@ -181,8 +183,8 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                             else "expected_redemptions", rows, cols, shape, 0.0) \
         if constraints.inventory_caps else None
     for category, cap in constraints.inventory_caps.items():
-        on = [j for j, p in enumerate(promotions)
-              if category in split_list(cat.loc[p, "category"])]
+        on = [j for j, p in enumerate(promotions)  # without letter case, as min_age
+              if category.casefold() in {c.casefold() for c in split_list(cat.loc[p, "category"])}]
         if not on:  # a typo, or a category no offer is on: the cap limits nothing, said
             warnings.append(f"{constraints.where}inventory_caps names {category!r}, which "
                             "no promotion of the catalog is on, so it limits nothing; check "
