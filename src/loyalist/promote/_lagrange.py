@@ -388,8 +388,10 @@ def lagrangian(M: Model, *, deadline: float, core_size: int, tol: float,
     else:
         plan, dual = _priced_plan(M, start, warm, deadline, enough * tol)
         evals = dual.evals
+        filled = None  # the plan and multipliers a fill has already run on
         if warm is not None and short(plan, min(bound, dual.bound), 1.0):
             plan = _improve(plan, dual.prices, _nearest(dual.margin))  # a fill may do
+            filled = (plan, dual)
         if warm is not None and short(plan, min(bound, dual.bound), 1.0):
             logger.debug("warm search %.3g from the bound: cold search", 1 - plan.value()
                          / dual.bound)
@@ -402,7 +404,7 @@ def lagrangian(M: Model, *, deadline: float, core_size: int, tol: float,
         prices, carry = dual.prices, dual.warm
         bound = min(bound, dual.bound)
         _check_bound(M, bound)
-        if short(plan, bound):
+        if short(plan, bound) and not (filled and filled[0] is plan and filled[1] is dual):
             plan = _improve(plan, prices, _nearest(dual.margin))
     slack = tol * max(abs(bound), EPS)
     if core_size > 0 and bound - plan.value() > 0.1 * slack:
