@@ -24,6 +24,7 @@ from loyalist.errors import DataError, InfeasibleError, LoyalistError, Parameter
 from loyalist.money import amount, amount_text
 from loyalist.promote.catalog import Constraints, PlanParams, generic_catalog, load_constraints
 from loyalist.promote.context import PlanContext
+from loyalist.promote.eligibility import check_catalog_segments
 from loyalist.promote.evaluate import evaluate_against_truth
 from loyalist.promote.explain import spend_range_text
 from loyalist.promote.instance import build_instance, cap_allows, meet_inventory_caps
@@ -1228,6 +1229,25 @@ def test_catalog_segments_and_categories_are_checked(scenario: dict, tmp_path: P
     assert any("never sold" in n for n in inst.notes)
     clean = build_instance(pred, _ctx(scenario), PlanParams(budget=100), Constraints())
     assert not clean.warnings
+
+
+def test_catalog_segments_are_matched_without_letter_case(scenario: dict) -> None:
+    """``eligible_segments = ["champions"]`` was refused ("did you mean 'Champions'?") while
+    ``--segments champions`` was taken: both now match without letter case, to the store's
+    spelling, and the promotion reaches the same customers as with 'Champions'."""
+    pred = scenario["inp"]["predictions"]
+    cat = scenario["inp"]["catalog"]
+    lower = cat.assign(eligible_segments=["champions; AT RISK"] + [""] * (len(cat) - 1))
+    lower.attrs["source"] = "cat.csv"
+    proper = cat.assign(eligible_segments=["Champions;At Risk"] + [""] * (len(cat) - 1))
+    got = build_instance(pred, _ctx(scenario, catalog=lower), PlanParams(budget=100),
+                         Constraints())
+    want = build_instance(pred, _ctx(scenario, catalog=proper), PlanParams(budget=100),
+                          Constraints())
+    assert np.array_equal(got.problem.eligible, want.problem.eligible)
+    assert not got.problem.eligible[:, 0].all()  # the segment limit limits
+    assert check_catalog_segments(lower, {"Champions", "At Risk"})[
+        "eligible_segments"].iloc[0] == "Champions;At Risk"
 
 
 def test_spend_limits_name_the_promotion_and_the_file(scenario: dict, tmp_path: Path) -> None:

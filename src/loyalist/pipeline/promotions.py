@@ -113,8 +113,8 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     scores = st.query(f"SELECT * FROM {s.T_SCORES} WHERE as_of = ?", [ts.to_pydatetime()])
     # a typo in eligible_segments is refused before the fit (minutes on a large store)
     if "rfm_segment" in scores:
-        check_catalog_segments(cat, {*scores["rfm_segment"].dropna().astype(str),
-                                     s.NEW_SEGMENT})
+        cat = check_catalog_segments(cat, {*scores["rfm_segment"].dropna().astype(str),
+                                           s.NEW_SEGMENT})
     prices = offer_item_prices(st, cat)
     points_rate, _ = catalog_points_rate(cat)  # the merchant's points value, else 3%
     key = fits.fit_key(st, ts, (cat, priors, sorted(prices.items()), window_days, points_rate,

@@ -6,6 +6,8 @@ on the categories to clear)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -158,32 +160,40 @@ def drop_wasteful(value: np.ndarray, cost: np.ndarray, eligible: np.ndarray, goa
     return out, note
 
 
-def check_segments(ctx: PlanContext) -> None:
-    """Refuse a catalog ``eligible_segments`` entry that is no segment (a typo would make its
-    promotion reach nobody, or every customer look excluded), naming this store's segments."""
+def check_segments(ctx: PlanContext) -> PlanContext:
+    """``ctx`` with its catalog's ``eligible_segments`` spelled as this store's segments
+    (:func:`check_catalog_segments`): an entry that is no segment is refused (a typo would
+    make its promotion reach nobody, or every customer look excluded)."""
     present = set(ctx.customers["segment"].astype(str)) if "segment" in ctx.customers \
         else set()
-    check_catalog_segments(ctx.catalog, present)
+    cat = check_catalog_segments(ctx.catalog, present)
+    return ctx if cat is ctx.catalog else dataclasses.replace(ctx, catalog=cat)
 
 
-def check_catalog_segments(cat: pd.DataFrame, present: set[str]) -> None:
-    """:func:`check_segments` on a catalog and the segments the store's customers are in
-    (``present``), so that a plan checks it before the response model's fit."""
+def check_catalog_segments(cat: pd.DataFrame, present: set[str]) -> pd.DataFrame:
+    """The catalog with its ``eligible_segments`` matched without letter case, as
+    ``--segments`` is, and spelled as the segments the store's customers are in
+    (``present``; else the named segments'); a DataError names an entry that is none of them
+    and this store's segments. A plan checks it before the response model's fit. ``cat``
+    itself when nothing is respelled."""
     from loyalist.segment.rfm import SEGMENT_NAMES
 
     if "eligible_segments" not in cat:
-        return
-    known = present | set(SEGMENT_NAMES) | {NEW_SEGMENT}
+        return cat
+    spelled = {k.casefold(): k for k in (*sorted(set(SEGMENT_NAMES) | {NEW_SEGMENT}),
+                                         *sorted(present))}  # the store's spelling last: kept
     source = cat.attrs.get("source", "catalog")
+    cells = []
     for name, cell in zip(cat["name"], cat["eligible_segments"], strict=True):
         for sg in split_list(cell):
-            if sg in known:
-                continue
-            near = [k for k in sorted(known) if k.lower() == sg.lower()]
-            hint = f"; did you mean {near[0]!r}?" if near else ";"
-            raise DataError(f"{source}: promotion {name!r} has eligible_segments {sg!r}, which "
-                            f"is not a segment{hint} this store's segments: "
-                            f"{', '.join(sorted(present or known))}")
+            if sg.casefold() not in spelled:
+                raise DataError(f"{source}: promotion {name!r} has eligible_segments {sg!r}, "
+                                "which is not a segment; this store's segments: "
+                                f"{', '.join(sorted(present or set(spelled.values())))}")
+        cells.append(";".join(spelled[sg.casefold()] for sg in split_list(cell)))
+    if cells == [";".join(split_list(c)) for c in cat["eligible_segments"]]:
+        return cat
+    return cat.assign(eligible_segments=cells)
 
 
 def _sold_share_columns(ctx: PlanContext) -> set[str] | None:

@@ -97,7 +97,7 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     if pred.empty:
         raise DataError("no (customer, promotion) predictions to plan with: the store holds no "
                         "customers known at as_of")
-    check_segments(ctx)
+    ctx = check_segments(ctx)  # eligible_segments as the store spells them
     notes: list[str] = []
     warnings = (unsold_categories(ctx) + unsold_age_limits(ctx, constraints)
                 + no_consent_data(ctx, constraints) + consent_waived(ctx, constraints)
