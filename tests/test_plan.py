@@ -1272,6 +1272,13 @@ def test_spend_limits_name_the_promotion_and_the_file(scenario: dict, tmp_path: 
     with pytest.raises(LoyalistError, match=r"^.*c.toml: \[max_spend\] names promotion "
                                             r"'no_such_promo', which is not in the catalog \("):
         make_plan(pred, _ctx(scenario), PlanParams(budget=100), load_constraints(c))
+    # refused before the response model's fit (minutes on a large store), not after it
+    said: list[str] = []
+    with pytest.raises(LoyalistError, match=r"c.toml: \[max_spend\] names promotion "
+                                            r"'no_such_promo', which is not in the catalog"):
+        pipeline.plan(scenario["store"], budget=100, constraints=c, save=False,
+                      progress=said.append)
+    assert not [m for m in said if "response model" in m]
     from loyalist.promote.explain import in_merchant_words
 
     assert in_merchant_words("promotion 1: promo_min_spend 5.00 cannot be reached", ["a", "b"],

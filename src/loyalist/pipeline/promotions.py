@@ -9,7 +9,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,15 +62,17 @@ def forget_fits(store: Path | str | None = None) -> None:
 
 def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
                 window_days: int | None = None, period_days: int = 30,
-                priors: pd.DataFrame | None = None, progress: Progress | None = None
-                ) -> dict[str, Any]:
+                priors: pd.DataFrame | None = None, progress: Progress | None = None,
+                check: Callable[[pd.DataFrame], None] | None = None) -> dict[str, Any]:
     """Everything a plan reads from the store at ``ts``: catalog (file > store > generic),
     merchant context, customer scores and features, and the response model fitted at ``ts``
     with its predictions for every customer known at ``ts`` (a fit of exactly these inputs
     made earlier, in this process or by an earlier plan on this store, is reused:
     :mod:`loyalist.pipeline.fits`). ``priors``: checked rows replacing the documented priors'
     (:func:`load_priors`); ``priors`` in the result says which were used; ``progress`` is
-    told whether the response model is fitted or reused."""
+    told whether the response model is fitted or reused; ``check`` is called with the catalog
+    (its eligible_segments spelled as the store's) before the fit, to refuse a plan's options
+    that do not fit it while that costs nothing."""
     from loyalist.promote.catalog import (
         catalog_points_rate,
         generic_catalog,
@@ -115,6 +117,8 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     if "rfm_segment" in scores:
         cat = check_catalog_segments(cat, {*scores["rfm_segment"].dropna().astype(str),
                                            s.NEW_SEGMENT})
+    if check is not None:
+        check(cat)
     prices = offer_item_prices(st, cat)
     points_rate, _ = catalog_points_rate(cat)  # the merchant's points value, else 3%
     key = fits.fit_key(st, ts, (cat, priors, sorted(prices.items()), window_days, points_rate,
@@ -359,7 +363,8 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
                     params.segments, scored | {s.NEW_SEGMENT},
                     scored | ({s.NEW_SEGMENT} if unscored else set()), ts)
         inp = plan_inputs(st, ts, catalog=catalog, period_days=period, priors=overrides,
-                          progress=say)
+                          progress=say, check=lambda cat: cons.check_promotions(
+                              list(cat["name"])))
         code = currency(st)
     known = set(inp["customers"]["segment"].astype(str))
     params.segments = _check_segments(params.segments, known, known, ts)

@@ -37,7 +37,7 @@ import json
 import math
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -667,6 +667,17 @@ class Constraints:
                 + f" more than the budget {float(budget):,.2f}; lower the "
                 + ("minimum" if one else "minimums") + " or raise the budget")
         return self
+
+    def check_promotions(self, promotions: Sequence[str]) -> None:
+        """Refuse a ``min_spend`` or ``max_spend`` naming a promotion that is not one of the
+        catalog's ``promotions`` (a plan checks it before the response model's fit)."""
+        for key in ("min_spend", "max_spend"):
+            unknown = sorted(p for p in getattr(self, key) if p not in promotions)
+            if unknown:
+                raise ParameterError(
+                    f"{self.source or 'constraints'}: [{key}] names promotion "
+                    f"{unknown[0]!r}, which is not in the catalog ({', '.join(promotions)}); "
+                    "use a catalog name or remove it")
 
     def as_dict(self) -> dict[str, Any]:
         return {"min_spend": self.min_spend, "max_spend": self.max_spend,

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from loyalist import schema as s
-from loyalist.errors import DataError, InfeasibleError, ParameterError
+from loyalist.errors import DataError, InfeasibleError
 from loyalist.promote.catalog import Constraints, PlanParams, split_list
 from loyalist.promote.context import PlanContext
 from loyalist.promote.effects import (
@@ -124,13 +124,7 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     ok, excluded = eligibility(pred, ctx, params, constraints)
     customers = pd.Index(pd.unique(pred[s.CUSTOMER_ID]))
     promotions = list(ctx.catalog["name"])
-    for key in ("min_spend", "max_spend"):
-        unknown = sorted(p for p in getattr(constraints, key) if p not in promotions)
-        if unknown:
-            raise ParameterError(
-                f"{constraints.source or 'constraints'}: [{key}] names promotion "
-                f"{unknown[0]!r}, which is not in the catalog ({', '.join(promotions)}); use a "
-                "catalog name or remove it")
+    constraints.check_promotions(promotions)
     keep = pred["promotion"].isin(promotions).to_numpy()
     pred, value, ok = pred[keep].reset_index(drop=True), value[keep], ok[keep]
     rows = customers.get_indexer(pred[s.CUSTOMER_ID])
