@@ -1250,6 +1250,35 @@ def test_catalog_segments_are_matched_without_letter_case(scenario: dict) -> Non
         "eligible_segments"].iloc[0] == "Champions;At Risk"
 
 
+def test_target_segments_no_promotion_may_go_to_are_named_with_the_catalog(
+        scenario: dict, tmp_path: Path) -> None:
+    """``--segments 'At Risk'`` with every promotion limited to Champions or Loyal was refused
+    after the response model's fit as "largest rule: outside_target_segments ...; relax the
+    constraints": the catalog's limit was not named. Both are, before the fit."""
+    cat = scenario["inp"]["catalog"]
+    limited = cat.assign(eligible_segments=["Champions"] + ["Champions;Loyal"] * (len(cat) - 1))
+    limited.attrs["source"] = "cat.csv"
+    said = (r"--segments 'At Risk' and the eligible_segments of .*cat.csv leave no customer "
+            rf"eligible: every promotion is limited to other segments \({cat['name'].iloc[0]}: "
+            r"Champions; .*\); target one of those \(e.g. --segments 'Champions'\), or add "
+            r"'At Risk' to a promotion's eligible_segments in .*cat.csv")
+    with pytest.raises(ParameterError, match=said):
+        build_instance(scenario["inp"]["predictions"], _ctx(scenario, catalog=limited),
+                       PlanParams(budget=100, segments=["At Risk"]), Constraints())
+    (tmp_path / "cat.csv").write_text(limited[["name", "kind", "value", "contact_cost",
+                                               "eligible_segments", "category"]]
+                                      .to_csv(index=False))
+    steps: list[str] = []
+    with pytest.raises(ParameterError, match=said):
+        pipeline.plan(scenario["store"], budget=100, catalog=tmp_path / "cat.csv",
+                      segments=["at risk"], save=False, progress=steps.append)
+    assert not [m for m in steps if "response model" in m]
+    # one targeted segment a promotion may go to is enough
+    inst = build_instance(scenario["inp"]["predictions"], _ctx(scenario, catalog=limited),
+                          PlanParams(budget=100, segments=["At Risk", "Loyal"]), Constraints())
+    assert inst.problem.eligible.any()
+
+
 def test_spend_limits_name_the_promotion_and_the_file(scenario: dict, tmp_path: Path) -> None:
     """Infeasible minimum spends say the promotion's name and the file's key, not 'promotion
     4' and 'promo_min_spend'."""

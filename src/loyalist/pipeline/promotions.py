@@ -28,7 +28,7 @@ from loyalist.pipeline.store import (
 from loyalist.store import Store, currency
 
 if TYPE_CHECKING:  # the promotion engine loads only when a plan is made
-    from loyalist.promote.catalog import PlanParams
+    from loyalist.promote.catalog import Constraints, PlanParams
 
 
 log = logging.getLogger(__name__)
@@ -309,6 +309,16 @@ def _check_segments(asked: Sequence[str], known: set[str], shown: set[str],
     return [spelled[g.strip().casefold()] for g in asked]
 
 
+def check_against_catalog(cat: pd.DataFrame, params: PlanParams, cons: Constraints) -> None:
+    """Refuse, before the response model's fit (minutes on a large store), a plan's options
+    that do not fit the catalog ``cat``: spend bounds on a promotion it lacks, target segments
+    none of its promotions may go to."""
+    from loyalist.promote.eligibility import check_target_segments
+
+    cons.check_promotions(list(cat["name"]))
+    check_target_segments(cat, params.segments)
+
+
 def plan(store_path: Path, *, budget: float | None = None, goal: str = "retention",
          period: int = 30, segments: Sequence[str] | None = None, catalog: Path | None = None,
          constraints: Path | None = None, clear: Sequence[str] | None = None,
@@ -363,8 +373,8 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
                     params.segments, scored | {s.NEW_SEGMENT},
                     scored | ({s.NEW_SEGMENT} if unscored else set()), ts)
         inp = plan_inputs(st, ts, catalog=catalog, period_days=period, priors=overrides,
-                          progress=say, check=lambda cat: cons.check_promotions(
-                              list(cat["name"])))
+                          progress=say, check=lambda cat: check_against_catalog(
+                              cat, params, cons))
         code = currency(st)
     known = set(inp["customers"]["segment"].astype(str))
     params.segments = _check_segments(params.segments, known, known, ts)

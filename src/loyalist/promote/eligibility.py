@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from loyalist import schema as s
-from loyalist.errors import DataError
+from loyalist.errors import DataError, ParameterError
 from loyalist.promote.catalog import GOAL_UNITS, Constraints, PlanParams, amount_text, split_list
 from loyalist.promote.context import PlanContext
 from loyalist.promote.effects import target_categories
@@ -194,6 +194,31 @@ def check_catalog_segments(cat: pd.DataFrame, present: set[str]) -> pd.DataFrame
     if cells == [";".join(split_list(c)) for c in cat["eligible_segments"]]:
         return cat
     return cat.assign(eligible_segments=cells)
+
+
+def check_target_segments(cat: pd.DataFrame, segments: list[str]) -> None:
+    """Refuse target ``segments`` (``--segments``) that no promotion of the catalog may go to:
+    every promotion has ``eligible_segments`` and none of them is targeted, so no customer is
+    eligible. Named with both and what to change (it was blamed on the target segments alone,
+    "relax the constraints"). Segments match without letter case."""
+    if not segments or "eligible_segments" not in cat:
+        return
+    wanted = {g.casefold() for g in segments}
+    limits = dict(zip(cat["name"].astype(str), map(split_list, cat["eligible_segments"]),
+                      strict=True))
+    if any(not allowed or wanted & {a.casefold() for a in allowed}
+           for allowed in limits.values()):
+        return
+    source = cat.attrs.get("source", "catalog")
+    shown = "; ".join(f"{n}: {', '.join(a)}" for n, a in list(limits.items())[:5])
+    more = f"; and {len(limits) - 5:,} more" if len(limits) > 5 else ""
+    first = next(iter(limits.values()))[0]
+    asked = " ".join(f"--segments {g!r}" for g in segments)
+    raise ParameterError(
+        f"{asked} and the eligible_segments of {source} leave no customer eligible: every "
+        f"promotion is limited to other segments ({shown}{more}); target one of those (e.g. "
+        f"--segments {first!r}), or add {segments[0]!r} to a promotion's eligible_segments in "
+        f"{source} (left empty, a promotion may go to every segment)")
 
 
 def _sold_share_columns(ctx: PlanContext) -> set[str] | None:

@@ -26,6 +26,7 @@ from loyalist.promote.effects import (
 )
 from loyalist.promote.eligibility import (
     check_segments,
+    check_target_segments,
     consent_waived,
     drop_wasteful,
     eligibility,
@@ -98,6 +99,7 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         raise DataError("no (customer, promotion) predictions to plan with: the store holds no "
                         "customers known at as_of")
     ctx = check_segments(ctx)  # eligible_segments as the store spells them
+    check_target_segments(ctx.catalog, params.segments)
     notes: list[str] = []
     warnings = (unsold_categories(ctx) + unsold_age_limits(ctx, constraints)
                 + no_consent_data(ctx, constraints) + consent_waived(ctx, constraints)
