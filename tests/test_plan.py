@@ -24,6 +24,7 @@ from loyalist.errors import DataError, InfeasibleError, LoyalistError, Parameter
 from loyalist.money import amount, amount_text
 from loyalist.promote.catalog import Constraints, PlanParams, generic_catalog, load_constraints
 from loyalist.promote.context import PlanContext
+from loyalist.promote.eligibility import check_catalog_segments
 from loyalist.promote.evaluate import evaluate_against_truth
 from loyalist.promote.explain import spend_range_text
 from loyalist.promote.instance import build_instance, cap_allows, meet_inventory_caps
@@ -1230,6 +1231,54 @@ def test_catalog_segments_and_categories_are_checked(scenario: dict, tmp_path: P
     assert not clean.warnings
 
 
+def test_catalog_segments_are_matched_without_letter_case(scenario: dict) -> None:
+    """``eligible_segments = ["champions"]`` was refused ("did you mean 'Champions'?") while
+    ``--segments champions`` was taken: both now match without letter case, to the store's
+    spelling, and the promotion reaches the same customers as with 'Champions'."""
+    pred = scenario["inp"]["predictions"]
+    cat = scenario["inp"]["catalog"]
+    lower = cat.assign(eligible_segments=["champions; AT RISK"] + [""] * (len(cat) - 1))
+    lower.attrs["source"] = "cat.csv"
+    proper = cat.assign(eligible_segments=["Champions;At Risk"] + [""] * (len(cat) - 1))
+    got = build_instance(pred, _ctx(scenario, catalog=lower), PlanParams(budget=100),
+                         Constraints())
+    want = build_instance(pred, _ctx(scenario, catalog=proper), PlanParams(budget=100),
+                          Constraints())
+    assert np.array_equal(got.problem.eligible, want.problem.eligible)
+    assert not got.problem.eligible[:, 0].all()  # the segment limit limits
+    assert check_catalog_segments(lower, {"Champions", "At Risk"})[
+        "eligible_segments"].iloc[0] == "Champions;At Risk"
+
+
+def test_target_segments_no_promotion_may_go_to_are_named_with_the_catalog(
+        scenario: dict, tmp_path: Path) -> None:
+    """``--segments 'At Risk'`` with every promotion limited to Champions or Loyal was refused
+    after the response model's fit as "largest rule: outside_target_segments ...; relax the
+    constraints": the catalog's limit was not named. Both are, before the fit."""
+    cat = scenario["inp"]["catalog"]
+    limited = cat.assign(eligible_segments=["Champions"] + ["Champions;Loyal"] * (len(cat) - 1))
+    limited.attrs["source"] = "cat.csv"
+    said = (r"--segments 'At Risk' and the eligible_segments of .*cat.csv leave no customer "
+            rf"eligible: every promotion is limited to other segments \({cat['name'].iloc[0]}: "
+            r"Champions; .*\); target one of those \(e.g. --segments 'Champions'\), or add "
+            r"'At Risk' to a promotion's eligible_segments in .*cat.csv")
+    with pytest.raises(ParameterError, match=said):
+        build_instance(scenario["inp"]["predictions"], _ctx(scenario, catalog=limited),
+                       PlanParams(budget=100, segments=["At Risk"]), Constraints())
+    (tmp_path / "cat.csv").write_text(limited[["name", "kind", "value", "contact_cost",
+                                               "eligible_segments", "category"]]
+                                      .to_csv(index=False))
+    steps: list[str] = []
+    with pytest.raises(ParameterError, match=said):
+        pipeline.plan(scenario["store"], budget=100, catalog=tmp_path / "cat.csv",
+                      segments=["at risk"], save=False, progress=steps.append)
+    assert not [m for m in steps if "response model" in m]
+    # one targeted segment a promotion may go to is enough
+    inst = build_instance(scenario["inp"]["predictions"], _ctx(scenario, catalog=limited),
+                          PlanParams(budget=100, segments=["At Risk", "Loyal"]), Constraints())
+    assert inst.problem.eligible.any()
+
+
 def test_spend_limits_name_the_promotion_and_the_file(scenario: dict, tmp_path: Path) -> None:
     """Infeasible minimum spends say the promotion's name and the file's key, not 'promotion
     4' and 'promo_min_spend'."""
@@ -1252,6 +1301,13 @@ def test_spend_limits_name_the_promotion_and_the_file(scenario: dict, tmp_path: 
     with pytest.raises(LoyalistError, match=r"^.*c.toml: \[max_spend\] names promotion "
                                             r"'no_such_promo', which is not in the catalog \("):
         make_plan(pred, _ctx(scenario), PlanParams(budget=100), load_constraints(c))
+    # refused before the response model's fit (minutes on a large store), not after it
+    said: list[str] = []
+    with pytest.raises(LoyalistError, match=r"c.toml: \[max_spend\] names promotion "
+                                            r"'no_such_promo', which is not in the catalog"):
+        pipeline.plan(scenario["store"], budget=100, constraints=c, save=False,
+                      progress=said.append)
+    assert not [m for m in said if "response model" in m]
     from loyalist.promote.explain import in_merchant_words
 
     assert in_merchant_words("promotion 1: promo_min_spend 5.00 cannot be reached", ["a", "b"],

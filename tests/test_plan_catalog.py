@@ -399,6 +399,29 @@ def test_a_catalog_row_with_more_cells_than_the_header_is_refused(tmp_path: Path
     assert load_catalog(tmp_path / "q.csv")["eligible_segments"].tolist() == ["Champions;Loyal"]
 
 
+def test_a_priors_row_with_more_cells_than_the_header_is_refused_naming_its_line(
+        tmp_path: Path) -> None:
+    """As the catalog's: decimal commas in a comma CSV shifted the first row ("row 1: kind
+    'active' is unknown"), and a later row was "line 3" of the file without its comments
+    (line 5 of the file)."""
+    from loyalist.promote.catalog import load_priors
+
+    head = "# edited\n\n# again\nkind,segment,incremental_prob,use_rate\n"
+    (tmp_path / "p.csv").write_text(head + "bogo,active,0,03,0.25\n")
+    fix = r"; write its numbers with a decimal point \(0.03, not 0,03\) or remove the extra cells$"
+    with pytest.raises(DataError, match=r"p.csv: line 5 has 5 cells, the header 4" + fix):
+        load_priors(tmp_path / "p.csv")
+    (tmp_path / "p.csv").write_text(head + "bogo,active,0.03,0.25\nbundle,lost,0.01,0.2,x\n")
+    with pytest.raises(DataError, match=r"p.csv: line 6 has 5 cells, the header 4" + fix):
+        load_priors(tmp_path / "p.csv")
+    (tmp_path / "p.csv").write_text(head.replace(",", ";") + "bogo;active;0,03;0,25;x\n")
+    with pytest.raises(DataError, match=r"p.csv: line 5 has 5 cells, the header 4; put a cell "
+                                        r"that holds ';' in double quotes"):
+        load_priors(tmp_path / "p.csv")
+    (tmp_path / "p.csv").write_text(head + "bogo,active,0.03,0.25\n")
+    assert load_priors(tmp_path / "p.csv").values.tolist() == [["bogo", "active", 0.03, 0.25]]
+
+
 def test_a_catalogs_empty_spreadsheet_rows_are_skipped(tmp_path: Path) -> None:
     """Rows a spreadsheet saves as ',,,' below the table were read as a promotion named
     'nan' without a kind."""

@@ -9,7 +9,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,7 @@ from loyalist.pipeline.store import (
 from loyalist.store import Store, currency
 
 if TYPE_CHECKING:  # the promotion engine loads only when a plan is made
-    from loyalist.promote.catalog import PlanParams
+    from loyalist.promote.catalog import Constraints, PlanParams
 
 
 log = logging.getLogger(__name__)
@@ -62,15 +62,17 @@ def forget_fits(store: Path | str | None = None) -> None:
 
 def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
                 window_days: int | None = None, period_days: int = 30,
-                priors: pd.DataFrame | None = None, progress: Progress | None = None
-                ) -> dict[str, Any]:
+                priors: pd.DataFrame | None = None, progress: Progress | None = None,
+                check: Callable[[pd.DataFrame], None] | None = None) -> dict[str, Any]:
     """Everything a plan reads from the store at ``ts``: catalog (file > store > generic),
     merchant context, customer scores and features, and the response model fitted at ``ts``
     with its predictions for every customer known at ``ts`` (a fit of exactly these inputs
     made earlier, in this process or by an earlier plan on this store, is reused:
     :mod:`loyalist.pipeline.fits`). ``priors``: checked rows replacing the documented priors'
     (:func:`load_priors`); ``priors`` in the result says which were used; ``progress`` is
-    told whether the response model is fitted or reused."""
+    told whether the response model is fitted or reused; ``check`` is called with the catalog
+    (its eligible_segments spelled as the store's) before the fit, to refuse a plan's options
+    that do not fit it while that costs nothing."""
     from loyalist.promote.catalog import (
         catalog_points_rate,
         generic_catalog,
@@ -113,8 +115,10 @@ def plan_inputs(st: Store, ts: pd.Timestamp, *, catalog: Path | None = None,
     scores = st.query(f"SELECT * FROM {s.T_SCORES} WHERE as_of = ?", [ts.to_pydatetime()])
     # a typo in eligible_segments is refused before the fit (minutes on a large store)
     if "rfm_segment" in scores:
-        check_catalog_segments(cat, {*scores["rfm_segment"].dropna().astype(str),
-                                     s.NEW_SEGMENT})
+        cat = check_catalog_segments(cat, {*scores["rfm_segment"].dropna().astype(str),
+                                           s.NEW_SEGMENT})
+    if check is not None:
+        check(cat)
     prices = offer_item_prices(st, cat)
     points_rate, _ = catalog_points_rate(cat)  # the merchant's points value, else 3%
     key = fits.fit_key(st, ts, (cat, priors, sorted(prices.items()), window_days, points_rate,
@@ -305,6 +309,16 @@ def _check_segments(asked: Sequence[str], known: set[str], shown: set[str],
     return [spelled[g.strip().casefold()] for g in asked]
 
 
+def check_against_catalog(cat: pd.DataFrame, params: PlanParams, cons: Constraints) -> None:
+    """Refuse, before the response model's fit (minutes on a large store), a plan's options
+    that do not fit the catalog ``cat``: spend bounds on a promotion it lacks, target segments
+    none of its promotions may go to."""
+    from loyalist.promote.eligibility import check_target_segments
+
+    cons.check_promotions(list(cat["name"]))
+    check_target_segments(cat, params.segments)
+
+
 def plan(store_path: Path, *, budget: float | None = None, goal: str = "retention",
          period: int = 30, segments: Sequence[str] | None = None, catalog: Path | None = None,
          constraints: Path | None = None, clear: Sequence[str] | None = None,
@@ -359,7 +373,8 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
                     params.segments, scored | {s.NEW_SEGMENT},
                     scored | ({s.NEW_SEGMENT} if unscored else set()), ts)
         inp = plan_inputs(st, ts, catalog=catalog, period_days=period, priors=overrides,
-                          progress=say)
+                          progress=say, check=lambda cat: check_against_catalog(
+                              cat, params, cons))
         code = currency(st)
     known = set(inp["customers"]["segment"].astype(str))
     params.segments = _check_segments(params.segments, known, known, ts)

@@ -37,7 +37,7 @@ import json
 import math
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -257,10 +257,11 @@ def _csv_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def _check_row_lengths(text: str, sep: str, path: Path) -> None:
+def _check_row_lengths(text: str, sep: str, path: Path, fix: str | None = None) -> None:
     """Refuse a CSV row with more cells than the header: pandas took the extra cell as the
     row's index and shifted the others ("promotion 'percent_discount' has contact_cost
-    'extra'"), as an unquoted ``Champions,Loyal`` in ``eligible_segments`` does."""
+    'extra'"), as an unquoted ``Champions,Loyal`` in ``eligible_segments`` does. The line is
+    counted in ``text`` (blank lines too); ``fix``: what to do, else quote the cell."""
     import csv
     import io
 
@@ -270,9 +271,9 @@ def _check_row_lengths(text: str, sep: str, path: Path) -> None:
     width = len(rows[0][1])
     for n, r in rows[1:]:
         if len(r) > width:
-            raise DataError(f"{path}: line {n} has {len(r)} cells, the header {width}; put a "
-                            f"cell that holds {sep!r} in double quotes (e.g. "
-                            f'"Champions{sep}Loyal") or remove the extra cells')
+            raise DataError(f"{path}: line {n} has {len(r)} cells, the header {width}; "
+                            + (fix or f"put a cell that holds {sep!r} in double quotes (e.g. "
+                                      f'"Champions{sep}Loyal") or remove the extra cells'))
 
 
 def load_catalog(path: str | Path) -> pd.DataFrame:
@@ -511,13 +512,17 @@ def load_priors(path: str | Path) -> pd.DataFrame:
         import io
 
         text = _read_text(p, PRIORS_FILE)
-        body = "\n".join(x for x in text.splitlines() if not x.lstrip().startswith("#"))
+        # comments blanked, not removed: a message names the line of the file
+        body = "\n".join("" if x.lstrip().startswith("#") else x for x in text.splitlines())
         if not body.strip():
             raise DataError(f"{p}: the file holds no priors; give the header line "
                             f"{','.join(s.PRIOR_COLUMNS)} and a row per kind x segment to "
                             "change (`loyalist priors --out priors.csv` writes the defaults "
                             "to edit)")
         sep = _csv_delimiter(body)  # as the catalog's (:func:`load_catalog`)
+        _check_row_lengths(body, sep, p, None if sep != "," else (
+            "write its numbers with a decimal point (0.03, not 0,03) or remove the extra "
+            "cells"))
         try:
             frame = pd.read_csv(io.StringIO(body), sep=sep, dtype=str, skipinitialspace=True,
                                 keep_default_na=False)
@@ -667,6 +672,17 @@ class Constraints:
                 + f" more than the budget {float(budget):,.2f}; lower the "
                 + ("minimum" if one else "minimums") + " or raise the budget")
         return self
+
+    def check_promotions(self, promotions: Sequence[str]) -> None:
+        """Refuse a ``min_spend`` or ``max_spend`` naming a promotion that is not one of the
+        catalog's ``promotions`` (a plan checks it before the response model's fit)."""
+        for key in ("min_spend", "max_spend"):
+            unknown = sorted(p for p in getattr(self, key) if p not in promotions)
+            if unknown:
+                raise ParameterError(
+                    f"{self.source or 'constraints'}: [{key}] names promotion "
+                    f"{unknown[0]!r}, which is not in the catalog ({', '.join(promotions)}); "
+                    "use a catalog name or remove it")
 
     def as_dict(self) -> dict[str, Any]:
         return {"min_spend": self.min_spend, "max_spend": self.max_spend,

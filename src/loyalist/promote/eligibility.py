@@ -6,11 +6,13 @@ on the categories to clear)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
 from loyalist import schema as s
-from loyalist.errors import DataError
+from loyalist.errors import DataError, ParameterError
 from loyalist.promote.catalog import GOAL_UNITS, Constraints, PlanParams, amount_text, split_list
 from loyalist.promote.context import PlanContext
 from loyalist.promote.effects import target_categories
@@ -158,32 +160,65 @@ def drop_wasteful(value: np.ndarray, cost: np.ndarray, eligible: np.ndarray, goa
     return out, note
 
 
-def check_segments(ctx: PlanContext) -> None:
-    """Refuse a catalog ``eligible_segments`` entry that is no segment (a typo would make its
-    promotion reach nobody, or every customer look excluded), naming this store's segments."""
+def check_segments(ctx: PlanContext) -> PlanContext:
+    """``ctx`` with its catalog's ``eligible_segments`` spelled as this store's segments
+    (:func:`check_catalog_segments`): an entry that is no segment is refused (a typo would
+    make its promotion reach nobody, or every customer look excluded)."""
     present = set(ctx.customers["segment"].astype(str)) if "segment" in ctx.customers \
         else set()
-    check_catalog_segments(ctx.catalog, present)
+    cat = check_catalog_segments(ctx.catalog, present)
+    return ctx if cat is ctx.catalog else dataclasses.replace(ctx, catalog=cat)
 
 
-def check_catalog_segments(cat: pd.DataFrame, present: set[str]) -> None:
-    """:func:`check_segments` on a catalog and the segments the store's customers are in
-    (``present``), so that a plan checks it before the response model's fit."""
+def check_catalog_segments(cat: pd.DataFrame, present: set[str]) -> pd.DataFrame:
+    """The catalog with its ``eligible_segments`` matched without letter case, as
+    ``--segments`` is, and spelled as the segments the store's customers are in
+    (``present``; else the named segments'); a DataError names an entry that is none of them
+    and this store's segments. A plan checks it before the response model's fit. ``cat``
+    itself when nothing is respelled."""
     from loyalist.segment.rfm import SEGMENT_NAMES
 
     if "eligible_segments" not in cat:
-        return
-    known = present | set(SEGMENT_NAMES) | {NEW_SEGMENT}
+        return cat
+    spelled = {k.casefold(): k for k in (*sorted(set(SEGMENT_NAMES) | {NEW_SEGMENT}),
+                                         *sorted(present))}  # the store's spelling last: kept
     source = cat.attrs.get("source", "catalog")
+    cells = []
     for name, cell in zip(cat["name"], cat["eligible_segments"], strict=True):
         for sg in split_list(cell):
-            if sg in known:
-                continue
-            near = [k for k in sorted(known) if k.lower() == sg.lower()]
-            hint = f"; did you mean {near[0]!r}?" if near else ";"
-            raise DataError(f"{source}: promotion {name!r} has eligible_segments {sg!r}, which "
-                            f"is not a segment{hint} this store's segments: "
-                            f"{', '.join(sorted(present or known))}")
+            if sg.casefold() not in spelled:
+                raise DataError(f"{source}: promotion {name!r} has eligible_segments {sg!r}, "
+                                "which is not a segment; this store's segments: "
+                                f"{', '.join(sorted(present or set(spelled.values())))}")
+        cells.append(";".join(spelled[sg.casefold()] for sg in split_list(cell)))
+    if cells == [";".join(split_list(c)) for c in cat["eligible_segments"]]:
+        return cat
+    return cat.assign(eligible_segments=cells)
+
+
+def check_target_segments(cat: pd.DataFrame, segments: list[str]) -> None:
+    """Refuse target ``segments`` (``--segments``) that no promotion of the catalog may go to:
+    every promotion has ``eligible_segments`` and none of them is targeted, so no customer is
+    eligible. Named with both and what to change (it was blamed on the target segments alone,
+    "relax the constraints"). Segments match without letter case."""
+    if not segments or "eligible_segments" not in cat:
+        return
+    wanted = {g.casefold() for g in segments}
+    limits = dict(zip(cat["name"].astype(str), map(split_list, cat["eligible_segments"]),
+                      strict=True))
+    if any(not allowed or wanted & {a.casefold() for a in allowed}
+           for allowed in limits.values()):
+        return
+    source = cat.attrs.get("source", "catalog")
+    shown = "; ".join(f"{n}: {', '.join(a)}" for n, a in list(limits.items())[:5])
+    more = f"; and {len(limits) - 5:,} more" if len(limits) > 5 else ""
+    first = next(iter(limits.values()))[0]
+    asked = " ".join(f"--segments {g!r}" for g in segments)
+    raise ParameterError(
+        f"{asked} and the eligible_segments of {source} leave no customer eligible: every "
+        f"promotion is limited to other segments ({shown}{more}); target one of those (e.g. "
+        f"--segments {first!r}), or add {segments[0]!r} to a promotion's eligible_segments in "
+        f"{source} (left empty, a promotion may go to every segment)")
 
 
 def _sold_share_columns(ctx: PlanContext) -> set[str] | None:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from loyalist import schema as s
-from loyalist.errors import DataError, InfeasibleError, ParameterError
+from loyalist.errors import DataError, InfeasibleError
 from loyalist.promote.catalog import Constraints, PlanParams, split_list
 from loyalist.promote.context import PlanContext
 from loyalist.promote.effects import (
@@ -26,6 +26,7 @@ from loyalist.promote.effects import (
 )
 from loyalist.promote.eligibility import (
     check_segments,
+    check_target_segments,
     consent_waived,
     drop_wasteful,
     eligibility,
@@ -97,7 +98,8 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     if pred.empty:
         raise DataError("no (customer, promotion) predictions to plan with: the store holds no "
                         "customers known at as_of")
-    check_segments(ctx)
+    ctx = check_segments(ctx)  # eligible_segments as the store spells them
+    check_target_segments(ctx.catalog, params.segments)
     notes: list[str] = []
     warnings = (unsold_categories(ctx) + unsold_age_limits(ctx, constraints)
                 + no_consent_data(ctx, constraints) + consent_waived(ctx, constraints)
@@ -124,13 +126,7 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     ok, excluded = eligibility(pred, ctx, params, constraints)
     customers = pd.Index(pd.unique(pred[s.CUSTOMER_ID]))
     promotions = list(ctx.catalog["name"])
-    for key in ("min_spend", "max_spend"):
-        unknown = sorted(p for p in getattr(constraints, key) if p not in promotions)
-        if unknown:
-            raise ParameterError(
-                f"{constraints.source or 'constraints'}: [{key}] names promotion "
-                f"{unknown[0]!r}, which is not in the catalog ({', '.join(promotions)}); use a "
-                "catalog name or remove it")
+    constraints.check_promotions(promotions)
     keep = pred["promotion"].isin(promotions).to_numpy()
     pred, value, ok = pred[keep].reset_index(drop=True), value[keep], ok[keep]
     rows = customers.get_indexer(pred[s.CUSTOMER_ID])
