@@ -44,7 +44,8 @@ def plan(
         "--segments", help="Target only these segments (repeatable; letter case ignored).")
     ] = None,
     catalog: Annotated[Path | None, typer.Option(
-        help="Promotion catalog (TOML/YAML/JSON/CSV); default: the store's, else a generic one.")
+        help="Promotion catalog (TOML, YAML, JSON or CSV); default: the store's, else a "
+             "generic one.")
     ] = None,
     constraints: Annotated[Path | None, typer.Option(
         help="Constraints file (TOML/YAML/JSON): min/max spend, segment caps, cool-down, "
