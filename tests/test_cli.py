@@ -90,6 +90,35 @@ def test_ingest_names_the_currency_and_refuses_another(tmp_path: Path) -> None:
     assert _digest(store) == before
 
 
+def test_budgets_as_merchants_write_them(tmp_path: Path) -> None:
+    """`--budget 5k` (or 5,000, 5 000, £5000, 5000 GBP) is 5,000 and `--budget-per-month
+    2,5k` over two months too, as the spend check made before anything is loaded reads them;
+    a budget in another currency than the store's is refused, by `plan` before the fit and by
+    `run` after the load, which it undoes."""
+    store = tmp_path / "s.duckdb"
+    pounds = write_csv(tmp_path / "gbp.csv", [line(price="£2.50"), line(order="2", price="£4")])
+    run("ingest", pounds, "--store", store)
+    limits = tmp_path / "limits.toml"
+    limits.write_text("[min_spend]\nten_off = 6000\n")
+    for budget in (["--budget", "5k"], ["--budget", "5,000"], ["--budget", "5 000"],
+                   ["--budget", "£5000"], ["--budget", "5000 gbp"],
+                   ["--budget-per-month", "2,5k", "--months", "2"]):
+        p = run("plan", "--store", store, *budget, "--constraints", limits, ok=False)
+        assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+        assert "(6,000.00) is more than the budget 5,000.00" in p.stderr, (budget, p.stderr)
+    before = _digest(store)
+    p = run("plan", "--store", store, "--budget", "€5k", "--out", tmp_path / "p", ok=False)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert ("error: --budget is in EUR, but the store's amounts are in GBP, and amounts are "
+            "never converted; give it in GBP, e.g. --budget '5,000 GBP'") in p.stderr
+    assert _digest(store) == before and not (tmp_path / "p").exists()
+    p = run("run", pounds, "--store", tmp_path / "new.duckdb", "--out", tmp_path / "o",
+            "--budget-per-month", "2000 USD", ok=False)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "--budget-per-month is in USD, but the store's amounts are in GBP" in p.stderr
+    assert not (tmp_path / "new.duckdb").exists()
+
+
 def _digest(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
@@ -172,6 +201,18 @@ BAD_INPUT = [
      "t.parquet: a Parquet file, not text; pass priors in CSV, TOML, YAML or JSON"),
     (["run", "{later}", "--out", "{tmp}/o", "--budget", "100", "--priors",
       "{tmp}/priors_kind.csv"], "kind 'loyalty_card' is unknown"),
+    # money as merchants write it (5k, 5,000, 5000 EUR) is read; what is not money is one
+    # line naming the option, the value and what to write (was typer's boxed usage error)
+    (["plan", "--budget", "5 bucks", "--out", "{tmp}/p"],
+     "--budget '5 bucks' is not an amount of money; write a number, e.g. 5000, 5,000, 5k"),
+    (["run", "{good}", "--out", "{tmp}/o", "--budget-per-month", "lots"],
+     "--budget-per-month 'lots' is not an amount of money"),
+    (["plan", "--budget", "5.000", "--out", "{tmp}/p"],
+     "--budget '5.000': 5.000 reads as 5 or as 5,000; write it without the dot (5000)"),
+    # a budget in another currency than the store's, refused before the load
+    (["run", "{good}", "--out", "{tmp}/o", "--currency", "gbp", "--budget", "5000 EUR"],
+     "--budget is in EUR, but the store's amounts are in GBP, and amounts are never "
+     "converted; give it in GBP, e.g. --budget '5,000 GBP'"),
     # a window of days is checked before a date is computed from it (100,000 days overflow)
     (["train", "--horizon", "50000", "--out", "{tmp}/t"],
      "--horizon 50000 is impossible: it must be between 1 and 1,095 days"),

@@ -5,12 +5,15 @@ An amount is shown with the code after it ("3,490,112 GBP") and a column or an a
 amounts with the code in its heading ("revenue (GBP)"); with an unknown currency (None) both
 are left as they were: no symbol is ever invented. The store keeps the code
 (:func:`loyalist.store.currency` reads it); ingest detects it
-(:mod:`loyalist.ingest.currency`).
+(:mod:`loyalist.ingest.currency`). An amount the user types (``--budget 5k``) is read by
+:func:`parse_amount`.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import dataclass
 
 from loyalist.errors import ParameterError
 
@@ -84,3 +87,72 @@ def label(heading: str, code: str | None) -> str:
     """A heading of amounts with its currency: "revenue (GBP)" (unchanged for an unknown
     currency)."""
     return f"{heading} ({code})" if code else heading
+
+
+@dataclass(frozen=True)
+class Amount:
+    """An amount of money as the user typed it (:func:`parse_amount`): its value, and the
+    currency it names (an ISO 4217 code, or a sign naming one currency; None: none named)."""
+
+    value: float
+    code: str | None = None
+
+
+#: a k or m after an amount: thousands, millions (5k, 1.5m)
+SCALES = {"K": 1e3, "M": 1e6}
+#: how an amount may be written, for the messages
+AMOUNT_EXAMPLES = "e.g. 5000, 5,000, 5k, 1.5m or 5000 EUR"
+
+
+def parse_amount(text: str, option: str) -> Amount:
+    """An amount of money as a merchant writes it: a plain number, with thousands separators
+    or a decimal comma as a sales file's cells have them (5,000; 5 000; 1.234,56: read by the
+    ingest's parser, :func:`loyalist.ingest.parse.number_value`), a currency sign or ISO code
+    before or after it (€5000, 5000 EUR), and a k or m suffix (5k = 5,000; 1.5m =
+    1,500,000). Anything else, and dot groups that read either way (5.000: five, or five
+    thousand), are refused in one line naming ``option``, the value and what to write."""
+    rest, code = _currency_named(text.strip())
+    scale = 1.0
+    suffixed = re.fullmatch(r"(.*[0-9])\s*([kKmM])", rest)
+    if suffixed:
+        rest, scale = suffixed.group(1), SCALES[suffixed.group(2).upper()]
+    if re.fullmatch(r"[0-9]{1,3}([.][0-9]{3})+", rest.strip()):
+        whole, dots = rest.strip().replace(".", ""), rest.strip()
+        raise ParameterError(f"{option} {text!r}: {dots} reads as {float(dots):g} or as "
+                             f"{int(whole):,}; write it without the dot ({whole}) or with a "
+                             f"decimal comma ({dots.replace('.', ',')})")
+    from loyalist.ingest.parse import number_value
+
+    value = number_value(rest) if rest else None
+    if value is None or not math.isfinite(value):
+        raise ParameterError(f"{option} {text!r} is not an amount of money; write a number, "
+                             f"{AMOUNT_EXAMPLES}")
+    return Amount(value * scale, code)
+
+
+def _currency_named(text: str) -> tuple[str, str | None]:
+    """``text`` without the ISO 4217 code or currency sign written before or after its
+    number, and the currency that names (None for none, and for a sign written for several
+    currencies, such as $: :data:`loyalist.ingest.currency.LOOSE`)."""
+    from loyalist.ingest.currency import LOOSE, SIGNS
+
+    coded = re.fullmatch(r"([A-Za-z]{3})\s*(.+)|(.+?)\s*([A-Za-z]{3})", text)
+    if coded and (coded.group(1) or coded.group(4)).upper() in ISO_4217:
+        return ((coded.group(2) or coded.group(3)).strip(),
+                (coded.group(1) or coded.group(4)).upper())
+    upper = text.upper()
+    for sign in sorted(SIGNS, key=len, reverse=True):
+        if upper.startswith(sign) or upper.endswith(sign):
+            rest = upper.removeprefix(sign) if upper.startswith(sign) else upper.removesuffix(sign)
+            return rest.strip(), None if sign in LOOSE else SIGNS[sign]
+    return text, None
+
+
+def check_amount_code(code: str | None, store_code: str | None, option: str,
+                      value: float) -> None:
+    """Refuse an amount typed in another currency (``code``) than the store's: amounts are
+    never converted. Nothing to check when either is unknown."""
+    if code and store_code and code != store_code:
+        raise ParameterError(f"{option} is in {code}, but the store's amounts are in "
+                             f"{store_code}, and amounts are never converted; give it in "
+                             f"{store_code}, e.g. {option} '{amount_text(value)} {store_code}'")

@@ -21,7 +21,16 @@ from rich.table import Table
 
 from loyalist import __version__, jsontext, money
 from loyalist.cli.lazy import lazy
-from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt, one_of
+from loyalist.cli.options import (
+    MONEY,
+    Amount,
+    JsonOpt,
+    OutOpt,
+    StoreOpt,
+    amount_code,
+    amount_value,
+    one_of,
+)
 from loyalist.errors import LoyalistError, ParameterError
 from loyalist.names import DEFAULT_STORE, INGEST_FORMATS, INGEST_TABLES, SCENARIOS
 
@@ -337,12 +346,12 @@ def run_all(
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="Cutoff (default: the day after the last transaction).")] = None,
     horizon: Annotated[int, typer.Option(help="Churn / CLV horizon in days.")] = 90,
-    budget: Annotated[float | None, typer.Option(
-        help="Promotion budget for the plan period; without it (or --budget-per-month) no "
-             "plan is made.")] = None,
-    budget_per_month: Annotated[float | None, typer.Option(
-        "--budget-per-month", help="Promotion budget per 30-day month instead of --budget; "
-        "no month of the plan spends more.")] = None,
+    budget: Annotated[Amount | None, typer.Option(
+        **MONEY, help="Promotion budget for the plan period (e.g. 5000, 5k or 5000 "
+        "EUR); without it (or --budget-per-month) no plan is made.")] = None,
+    budget_per_month: Annotated[Amount | None, typer.Option(
+        "--budget-per-month", **MONEY, help="Promotion budget per 30-day month "
+        "instead of --budget; no month of the plan spends more.")] = None,
     goal: Annotated[str, typer.Option(help="Plan goal (see `loyalist plan --help`).")
                     ] = "retention",
     period: Annotated[int, typer.Option(help="Plan period in days.")] = 30,
@@ -372,13 +381,15 @@ def run_all(
     """
     from loyalist.cli.plan import check_spend_limits
 
-    check_spend_limits(constraints, budget, budget_per_month, period, goal)
+    total, per_month = amount_value(budget), amount_value(budget_per_month)
+    check_spend_limits(constraints, total, per_month, period, goal)
     res = pipeline.run_all(store, out_dir, files=files or (), fmt=fmt, mapping=mapping,
-                           day_one=day_one, as_of=as_of, horizon=horizon, budget=budget, goal=goal,
+                           day_one=day_one, as_of=as_of, horizon=horizon, budget=total, goal=goal,
                            period=period, catalog=catalog, constraints=constraints,
-                           budget_per_month=budget_per_month, forecast_days=forecast_days,
+                           budget_per_month=per_month, forecast_days=forecast_days,
                            progress=progress(quiet or as_json), priors=priors,
-                           currency=currency, encoding=encoding)
+                           currency=currency, encoding=encoding,
+                           budget_currency=amount_code(budget, budget_per_month))
     failed = [st["step"] for st in res["steps"] if st["status"] == "failed"]
     if as_json:
         emit_json(res)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from loyalist.errors import ParameterError
+from loyalist.money import Amount, parse_amount
 
-__all__ = ["JsonOpt", "OutOpt", "StoreOpt", "one_of", "writable_folder"]
+__all__ = ["MONEY", "Amount", "JsonOpt", "OutOpt", "StoreOpt", "amount_code", "amount_value",
+           "one_of", "writable_folder"]
 
 
 def one_of(choices: Iterable[str], lead: str = "One of") -> str:
@@ -49,3 +51,33 @@ StoreOpt = Annotated[Path, typer.Option(
     "--store", envvar="LOYALIST_STORE", help="DuckDB store file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Output folder.", callback=writable_folder)]
+
+
+def _as_typed(text: str) -> str:
+    """An amount option's text as typed, read by :func:`_amount` (a ValueError raised here
+    would become the boxed usage error "'5k' is not a valid float")."""
+    return text
+
+
+def _amount(ctx: typer.Context, param: typer.CallbackParam, text: str | None
+            ) -> Amount | None:
+    """An amount of money as merchants write it (5k, 5,000, €5000, 5000 EUR:
+    :func:`loyalist.money.parse_amount`); what it cannot read is one line naming the option."""
+    if text is None or isinstance(text, Amount):
+        return text
+    return parse_amount(text, param.opts[0] if param.opts else str(param.name))
+
+
+#: an option taking an amount of money (``--budget``, ``--budget-per-month``)
+MONEY: dict[str, Any] = {"parser": _as_typed, "callback": _amount, "metavar": "AMOUNT"}
+
+
+def amount_value(amount: Amount | None) -> float | None:
+    """The number of an amount option (None when not given)."""
+    return None if amount is None else amount.value
+
+
+def amount_code(*amounts: Amount | None) -> str | None:
+    """The currency the given amount options name (the first that names one; None: none),
+    checked against the store's by the pipeline."""
+    return next((a.code for a in amounts if a is not None and a.code), None)

@@ -10,7 +10,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from loyalist.cli.lazy import lazy
-from loyalist.cli.options import JsonOpt, OutOpt, StoreOpt, one_of
+from loyalist.cli.options import (
+    MONEY,
+    Amount,
+    JsonOpt,
+    OutOpt,
+    StoreOpt,
+    amount_code,
+    amount_value,
+    one_of,
+)
 from loyalist.names import DEFAULT_STORE, GOAL_ALIASES, GOALS
 
 pipeline = lazy("loyalist.pipeline")
@@ -27,12 +36,13 @@ PriorsOpt = Annotated[Path | None, typer.Option(
 
 def plan(
     store: StoreOpt = Path(DEFAULT_STORE),
-    budget: Annotated[float | None, typer.Option(
-        help="Total budget for the period (default 5000 unless --budget-per-month).")] = None,
-    budget_per_month: Annotated[float | None, typer.Option(
-        "--budget-per-month", help="Budget per 30-day month instead of a total: the period's "
-        "budget is this x its months, and sends are scheduled so that no month spends more.")
-    ] = None,
+    budget: Annotated[Amount | None, typer.Option(
+        **MONEY, help="Total budget for the period (default 5000 unless "
+        "--budget-per-month), e.g. 5000, 5k, 5,000 or 5000 EUR.")] = None,
+    budget_per_month: Annotated[Amount | None, typer.Option(
+        "--budget-per-month", **MONEY, help="Budget per 30-day month instead of a "
+        "total: the period's budget is this x its months, and sends are scheduled so that no "
+        "month spends more.")] = None,
     goal: Annotated[str, typer.Option(
         help=one_of(GOALS, "What the plan maximises") + " "
         + one_of(GOAL_ALIASES, "Also accepted"))] = "retention",
@@ -99,11 +109,13 @@ def plan(
     from loyalist.promote.explain import spend_range_text
 
     period = _period(period, months)
-    if budget is None and budget_per_month is None:
-        budget = 5000.0
-    check_spend_limits(constraints, budget, budget_per_month, period, goal)
-    res = pipeline.plan(store, budget=budget, budget_per_month=budget_per_month, goal=goal,
-                        period=period, segments=segments,
+    total, per_month = amount_value(budget), amount_value(budget_per_month)
+    if total is None and per_month is None:
+        total = 5000.0
+    check_spend_limits(constraints, total, per_month, period, goal)
+    res = pipeline.plan(store, budget=total, budget_per_month=per_month, goal=goal,
+                        period=period, segments=segments, budget_currency=amount_code(
+                            budget, budget_per_month),
                         catalog=catalog, constraints=constraints, clear=clear,
                         max_segment_share=max_segment_share, cooldown_days=cooldown,
                         as_of=as_of, out=out_dir, offer_fit=offer_fit,

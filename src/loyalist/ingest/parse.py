@@ -575,6 +575,18 @@ def _number_expr(con: duckdb.DuckDBPyConnection, view: str, col: str, dtype: str
     return (f"({best}){scale}" if scale else best).replace("{x}", x)
 
 
+def number_value(text: str) -> float | None:
+    """One number as a file's cell may write it ('5,000', '1.234,56', '5 000', '€5000',
+    '(12)'), read by the parser a column of that one value gets (:func:`number_expr`); None
+    when it reads no number. For a number the user types (``--budget``), so that it is read
+    as the files are."""
+    with duckdb.connect() as con:
+        con.execute("CREATE TEMP TABLE one AS SELECT CAST(? AS VARCHAR) AS v", [text])
+        row = con.execute(f"SELECT {number_expr(con, 'one', 'v', 'VARCHAR')} FROM one"
+                          ).fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
 def decimal_comma_file(con: duckdb.DuckDBPyConnection, view: str) -> bool:
     """Whether the file writes decimals with a comma: more of a sample of its text values
     are numbers with a comma followed by 1, 2 or 4+ digits (3,50; 0,3333) or a dot group

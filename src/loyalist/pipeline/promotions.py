@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from loyalist import jsontext
+from loyalist import jsontext, money
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
 from loyalist.pipeline import fits
@@ -292,6 +292,15 @@ def plan_params(budget: float | None, goal: str, period: int, *,
                       budget_per_month=budget_per_month, **kw).check()
 
 
+def check_budget_currency(given: str | None, store_code: str | None, budget: float | None,
+                          budget_per_month: float | None) -> None:
+    """Refuse a budget typed in a currency (``--budget '5000 EUR'``, ``given``) other than
+    the store's (:func:`loyalist.money.check_amount_code`)."""
+    monthly = budget_per_month is not None
+    money.check_amount_code(given, store_code, "--budget-per-month" if monthly else "--budget",
+                            float((budget_per_month if monthly else budget) or 0.0))
+
+
 def _check_segments(asked: Sequence[str], known: set[str], shown: set[str],
                     ts: pd.Timestamp) -> list[str]:
     """The ``asked`` segments as the ``known`` ones spell them, matched without letter case
@@ -326,7 +335,8 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
          as_of: str | None = None, out: Path | None = None, save: bool = True,
          offer_fit: bool = True, budget_per_month: float | None = None,
          progress: Progress | None = None, stale_check: bool = True,
-         priors: Path | pd.DataFrame | None = None, holdout: float = 0.0) -> dict[str, Any]:
+         priors: Path | pd.DataFrame | None = None, holdout: float = 0.0,
+         budget_currency: str | None = None) -> dict[str, Any]:
     """A budget-optimal promotion plan for ``goal`` over the next ``period`` days, written to
     ``out`` (see :data:`PLAN_FILES`) and to the store tables ``plans`` / ``plan_customers``.
     The budget is the period's total (``budget``) or an amount per 30-day month
@@ -337,7 +347,8 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     a frame of its rows (``attrs["source"]`` names it in messages and in the assumptions).
     ``holdout``: the share of the chosen customers kept as a control group, not sent
     (``holdout.csv``; ``sends.csv`` lists both groups as promotion history to load after the
-    campaign)."""
+    campaign). ``budget_currency``: the currency the budget was typed in (``--budget '5000
+    EUR'``), refused unless the store's."""
     from loyalist.promote.catalog import load_constraints
     from loyalist.promote.context import PlanContext
     from loyalist.promote.effects import match_categories
@@ -352,6 +363,8 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
     overrides = load_priors(priors)
     t0 = time.perf_counter()
     with Store(store_path, read_only=True) as st:
+        code = currency(st)
+        check_budget_currency(budget_currency, code, budget, budget_per_month)
         ts = resolve_as_of(st, as_of)
         stale = data_warnings(st, ts) if stale_check else []
         clear_notes: list[str] = []
@@ -375,7 +388,6 @@ def plan(store_path: Path, *, budget: float | None = None, goal: str = "retentio
         inp = plan_inputs(st, ts, catalog=catalog, period_days=period, priors=overrides,
                           progress=say, check=lambda cat: check_against_catalog(
                               cat, params, cons))
-        code = currency(st)
     known = set(inp["customers"]["segment"].astype(str))
     params.segments = _check_segments(params.segments, known, known, ts)
     window = int(inp["model"].window_days_)

@@ -27,6 +27,7 @@ from loyalist.pipeline.products import basket_rules, evaluate_recommend, forecas
 from loyalist.pipeline.promotions import (
     UNUSED_HISTORY,
     campaign_results,
+    check_budget_currency,
     load_priors,
     plan,
     plan_against_truth,
@@ -166,7 +167,8 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
             period: int = 30, catalog: Path | None = None, constraints: Path | None = None,
             budget_per_month: float | None = None, forecast_days: int = 30,
             progress: Progress | None = None, priors: Path | None = None,
-            currency: str | None = None, encoding: str | None = None) -> dict[str, Any]:
+            currency: str | None = None, encoding: str | None = None,
+            budget_currency: str | None = None) -> dict[str, Any]:
     """The main job on the merchant's own data: load ``files`` (if any) into ``store_path``,
     then features, customer models, recommendations, the revenue forecast (``forecast_days``
     ahead), a promotion plan (with ``budget``) and the report, all under ``out``.
@@ -178,7 +180,9 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     churn and CLV cannot be trained, the customer models step still segments the customers
     (status ``partial``) and the plan runs on those segments. ``currency``: the ISO 4217
     code of the files' amounts (``--currency``, :func:`loyalist.ingest.ingest_files`);
-    ``encoding``: their text encoding (``--encoding``, the same)."""
+    ``encoding``: their text encoding (``--encoding``, the same); ``budget_currency``: the
+    currency the budget was typed in, refused unless the store's (a load that makes the
+    store's another is undone)."""
     from loyalist.forecast.forecaster import MAX_HORIZON
     from loyalist.promote.catalog import amount_text
     from loyalist.promote.explain import goal_value_text, spend_range_text
@@ -193,7 +197,8 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
         goal = plan_params(budget, goal, period, budget_per_month=budget_per_month).goal
     if as_of is not None:
         to_as_of(as_of)
-    money.check_code(currency)
+    check_budget_currency(budget_currency, money.check_code(currency), budget,
+                          budget_per_month)
     from loyalist.ingest.text import check_encoding
 
     check_encoding(encoding)
@@ -207,13 +212,18 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
     load_priors(priors)
     out.mkdir(parents=True, exist_ok=True)
     loads: list[dict[str, Any]] = []
+
+    def check_load(st: Store) -> object:
+        """An as_of the loaded data cannot support, or a budget typed in another currency
+        than the loaded amounts', undoes the load, as any other refusal would."""
+        check_budget_currency(budget_currency, store_currency(st), budget, budget_per_month)
+        return st.has_rows(s.T_TRANSACTIONS) and resolve_as_of(st, as_of)
+
     if files:
         say(f"loading {len(files)} file(s) into {store_path}")
-        # an as_of the loaded data cannot support undoes the load, as any other refusal would
         loads = ingest(store_path, files, fmt=fmt, mapping=mapping, day_one=day_one,
                        progress=progress, currency=currency, encoding=encoding,
-                       check=lambda st: st.has_rows(s.T_TRANSACTIONS) and resolve_as_of(
-                           st, as_of))
+                       check=check_load)
         (out / "quality_report.json").write_text(jsontext.dumps(loads))
     elif not Path(store_path).exists():
         raise DataError(f"{store_path}: no such store; pass the data file(s) to load, e.g. "
@@ -225,6 +235,7 @@ def run_all(store_path: Path, out: Path, *, files: Sequence[str | Path] = (),
             f"SELECT count({s.CATEGORY}) > 0 FROM {s.T_LINES}").fetchall()[0][0])
         warnings = data_warnings(st, ts)
         code = store_currency(st)
+        check_budget_currency(budget_currency, code, budget, budget_per_month)
     warnings += [w for w in map(quarantined_warning, loads) if w]
     for w in warnings:
         log.warning("%s", w)
