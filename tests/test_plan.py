@@ -1279,6 +1279,37 @@ def test_target_segments_no_promotion_may_go_to_are_named_with_the_catalog(
     assert inst.problem.eligible.any()
 
 
+def test_a_plan_nobody_is_left_for_names_the_catalogs_segments(scenario: dict) -> None:
+    """Every promotion limited to Champions, whose customers all lack consent: the refusal
+    named only the consent rule ("largest rule: no_consent_or_opted_out"), though the
+    catalog's eligible_segments excluded most customers, uncounted. It is a rule of its own,
+    named with the segments and the other rules; a plan it limits counts it too."""
+    inp = scenario["inp"]
+    cust = inp["customers"]
+    champions = cust["segment"].astype(str).eq("Champions")
+    limited = inp["catalog"].assign(eligible_segments="Champions")
+    limited.attrs["source"] = "cat.csv"
+    no_consent = cust.assign(marketing_consent=cust["marketing_consent"].eq(True) & ~champions)
+    may = cust["marketing_consent"].eq(True) & ~cust["email_opt_out"].eq(True)
+    lacking = int((~(may & ~champions)).sum())
+    with pytest.raises(DataError, match=(
+            rf"largest rule: outside_catalog_segments, {len(cust) - lacking:,} customers\): the "
+            r"promotions of cat.csv may go only to Champions \(their eligible_segments\), and "
+            rf"the other rules exclude those customers \(no_consent_or_opted_out {lacking:,}\)"
+            r"; add segments to a promotion's eligible_segments")):
+        build_instance(inp["predictions"], _ctx(scenario, customers=no_consent,
+                                                catalog=limited), PlanParams(budget=100),
+                       Constraints())
+    two = inp["catalog"].assign(eligible_segments="Champions;Loyal")
+    summ = make_plan(inp["predictions"], _ctx(scenario, catalog=two), PlanParams(budget=500),
+                     Constraints(), with_baseline=False)["summary"]
+    left = cust["segment"].astype(str).isin(["Champions", "Loyal"])
+    assert summ["excluded"]["outside_catalog_segments"] == int(
+        (~left & may).sum()) > 0
+    assert sum(summ["excluded"].values()) + summ["eligible_customers"] \
+        <= summ["customers_considered"]
+
+
 def test_spend_limits_name_the_promotion_and_the_file(scenario: dict, tmp_path: Path) -> None:
     """Infeasible minimum spends say the promotion's name and the file's key, not 'promotion
     4' and 'promo_min_spend'."""

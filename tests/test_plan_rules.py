@@ -5,6 +5,7 @@ warning."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +107,34 @@ def test_a_customer_missing_from_the_customers_table_is_no_consent_and_no_warnin
     ok, excluded = eligibility(pred, ctx, PlanParams(budget=100, goal="revenue"), Constraints())
     assert ok.tolist() == [True, False, False]
     assert excluded["no_consent_or_opted_out"] == 2
+
+
+def test_the_catalogs_segments_are_a_rule_of_their_own_in_the_exclusion_counts() -> None:
+    """A catalog whose every promotion is limited to some segments excluded the customers of
+    the others without a count: a plan left with nobody named only the largest customer rule
+    (consent), not the catalog's limit. They are counted after the customer rules, without
+    overlap, so the counts and the eligible customers add up to the customers considered."""
+    from loyalist.promote.eligibility import CATALOG_SEGMENTS_RULE, catalog_segments_text
+
+    customers = pd.DataFrame({s.MARKETING_CONSENT: [False, True, True, True, False],
+                              "segment": ["Champions", "Champions", "Loyal", "Lost", "Lost"]},
+                             index=pd.Index(["a", "b", "c", "d", "e"]))
+    catalog = pd.DataFrame({"name": ["ten", "pts"], "category": ["", ""],
+                            "eligible_segments": ["Champions", "Champions;Loyal"]})
+    catalog.attrs["source"] = "cat.csv"
+    ctx = PlanContext(customers=customers, as_of=pd.Timestamp("2025-01-01"), catalog=catalog)
+    pred = pd.DataFrame({s.CUSTOMER_ID: list("abcdeabcde"), "promotion": ["ten"] * 5 + ["pts"] * 5})
+    ok, excluded = eligibility(pred, ctx, PlanParams(budget=100, goal="revenue"), Constraints())
+    # b may have both, c only the points; d is outside the catalog's segments, e lacks consent
+    assert pred[ok].apply(tuple, axis=1).tolist() == [("b", "ten"), ("b", "pts"), ("c", "pts")]
+    assert excluded == {"no_consent_or_opted_out": 2, CATALOG_SEGMENTS_RULE: 1}
+    assert sum(excluded.values()) + len(set(pred[s.CUSTOMER_ID][ok])) == len(customers)
+    assert catalog_segments_text(catalog, excluded) == (
+        "the promotions of cat.csv may go only to Champions, Loyal (their eligible_segments), "
+        "and the other rules exclude those customers (no_consent_or_opted_out 2); add segments "
+        "to a promotion's eligible_segments (left empty, a promotion may go to every segment)")
+    # one promotion for every segment: no customer is outside the catalog's segments
+    open_to_all = catalog.assign(eligible_segments=["Champions", ""])
+    _, excluded = eligibility(pred, dataclasses.replace(ctx, catalog=open_to_all),
+                              PlanParams(budget=100, goal="revenue"), Constraints())
+    assert excluded == {"no_consent_or_opted_out": 2}

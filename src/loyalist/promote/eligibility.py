@@ -7,6 +7,7 @@ on the categories to clear)."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -35,8 +36,10 @@ def eligibility(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
                 constraints: Constraints) -> tuple[np.ndarray, dict[str, int]]:
     """Which (customer, promotion) rows may be chosen, and how many customers each rule
     excluded. Rules, in this order: consent/opt-out, cool-down since the last contact, target
-    segments, then per promotion its eligible segments and the minimum age of age-restricted
-    categories (matched to the promotion's categories without letter case).
+    segments, the catalog's segments (:data:`CATALOG_SEGMENTS_RULE`: a customer in a segment
+    no promotion's ``eligible_segments`` admits), then per promotion its eligible segments and
+    the minimum age of age-restricted categories (matched to the promotion's categories
+    without letter case).
 
     The counts do not overlap: a customer is counted under the first customer rule that
     excludes them, and ``under_age_<promotion>`` counts the customers the age limit alone
@@ -64,6 +67,9 @@ def eligibility(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     if params.segments:
         per_customer(seg.isin(params.segments), "outside_target_segments")
     cat = ctx.catalog.set_index("name")
+    admitted = catalog_segments(cat, pred["promotion"].unique())
+    if admitted is not None:
+        per_customer(seg.isin(admitted), CATALOG_SEGMENTS_RULE)
     seg_row = seg.reindex(ids).to_numpy()
     age = c[s.AGE].reindex(ids).to_numpy(dtype=float) if s.AGE in c else np.full(len(ids),
                                                                                    np.nan)
@@ -80,6 +86,37 @@ def eligibility(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
             excluded[f"under_age_{promo}"] = int((under & ok[idx]).sum())
             ok[idx[under]] = False
     return ok, excluded
+
+
+#: the exclusion count of the customers whose segment no catalog promotion admits
+CATALOG_SEGMENTS_RULE = "outside_catalog_segments"
+
+
+def catalog_segments(cat: pd.DataFrame, promotions: Iterable[str]) -> list[str] | None:
+    """The segments at least one of ``promotions`` (rows of the catalog ``cat``, indexed by
+    name) admits by its ``eligible_segments``; None when one of them admits every segment
+    (no list) or none is in the catalog."""
+    if "eligible_segments" not in cat:
+        return None
+    lists = [split_list(cat.loc[p, "eligible_segments"]) for p in promotions if p in cat.index]
+    if not lists or not all(lists):
+        return None
+    return sorted({g for gs in lists for g in gs})
+
+
+def catalog_segments_text(cat: pd.DataFrame, excluded: dict[str, int]) -> str:
+    """Why nobody is eligible when the catalog's ``eligible_segments`` exclude the most
+    customers (:data:`CATALOG_SEGMENTS_RULE`): the segments its promotions may go to, the
+    other rules that exclude those segments' customers (``excluded``), and what to change."""
+    admitted = catalog_segments(cat.set_index("name"), cat["name"]) or []
+    others = ", ".join(f"{k} {v:,}" for k, v in excluded.items()
+                       if v and k != CATALOG_SEGMENTS_RULE)
+    return (f"the promotions of {cat.attrs.get('source', 'the catalog')} may go only to "
+            f"{', '.join(admitted)} (their eligible_segments), "
+            + (f"and the other rules exclude those customers ({others})" if others else
+               "which no customer considered is in")
+            + "; add segments to a promotion's eligible_segments (left empty, a promotion may "
+            "go to every segment)")
 
 
 def _may_contact(c: pd.DataFrame) -> pd.Series:

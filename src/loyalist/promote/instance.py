@@ -25,6 +25,8 @@ from loyalist.promote.effects import (
     shrink_effects,
 )
 from loyalist.promote.eligibility import (
+    CATALOG_SEGMENTS_RULE,
+    catalog_segments_text,
     check_segments,
     check_target_segments,
     consent_waived,
@@ -153,7 +155,9 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
     if not elig.any():
         worst = max(excluded, key=excluded.get) if excluded else "none"
         why = (no_age_text(ctx, constraints, worst.removeprefix("under_age_"))
-               if worst.startswith("under_age_") else None)
+               if worst.startswith("under_age_") else
+               catalog_segments_text(ctx.catalog, excluded)
+               if worst == CATALOG_SEGMENTS_RULE else None)
         raise DataError(f"no eligible customers: every customer is excluded (largest rule: "
                         f"{worst}, {excluded.get(worst, 0):,} customers)"
                         + (f": {why}" if why else "; relax the constraints or target other "
