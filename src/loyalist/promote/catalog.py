@@ -55,7 +55,7 @@ __all__ = ["CLEAR_GOALS", "COUNT_GOALS", "GENERIC_CATALOG", "GENERIC_ORDER_RANGE
            "GOAL_UNITS", "MONTH_DAYS", "OVERSTOCK_BONUS", "Constraints", "PlanParams",
            "amount_name", "amount_text", "catalog_points_rate", "gap_text", "generic_catalog",
            "load_catalog", "load_constraints", "load_priors", "normalise_catalog",
-           "normalise_priors", "roi_text", "split_list"]
+           "normalise_priors", "roi_text", "split_folded", "split_list"]
 
 #: goals a plan can pursue (``--goal``; spelled in :mod:`loyalist.names`)
 GOALS = NAMED_GOALS
@@ -163,6 +163,12 @@ def split_list(cell: object) -> list[str]:
     if isinstance(cell, list | tuple):
         return [str(c).strip() for c in cell if str(c).strip()]
     return [c.strip() for c in str(cell).replace(",", ";").split(";") if c.strip()]
+
+
+def split_folded(cell: object) -> set[str]:
+    """:func:`split_list`'s items without letter case (``casefold``), for matching a
+    promotion's categories or segments to names typed elsewhere."""
+    return {c.casefold() for c in split_list(cell)}
 
 
 #: what a catalog or a constraints file may be, for the messages refusing another path

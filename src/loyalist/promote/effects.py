@@ -64,7 +64,7 @@ import pandas as pd
 
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
-from loyalist.promote.catalog import OVERSTOCK_BONUS, PlanParams, split_list
+from loyalist.promote.catalog import OVERSTOCK_BONUS, PlanParams, split_folded, split_list
 from loyalist.promote.context import PlanContext
 from loyalist.promote.season import competitor_pressure
 from loyalist.response.priors import RANGE as PRIOR_RANGE
@@ -208,10 +208,10 @@ def target_revenue(pred: pd.DataFrame, ctx: PlanContext, cats: list[str]) -> np.
               if "incremental_orders" in pred else np.zeros(len(pred)))
     from_orders = np.nan_to_num(orders * _usual_basket(pred, ctx))
     offer_share = own.copy()
-    promo_cats = ctx.catalog.set_index("name")["category"].map(split_list)
+    promo_cats = ctx.catalog.set_index("name")["category"].map(split_folded)
     target = {c.casefold() for c in cats}
     for promo, idx in pred.groupby("promotion", sort=False).indices.items():
-        pc = {c.casefold() for c in promo_cats.get(promo, [])}
+        pc = promo_cats.get(promo, set())
         if pc:
             offer_share[idx] = len(target & pc) / len(pc)
     return from_orders * own + (rev - from_orders) * offer_share

@@ -14,7 +14,14 @@ import pandas as pd
 
 from loyalist import schema as s
 from loyalist.errors import DataError, ParameterError
-from loyalist.promote.catalog import GOAL_UNITS, Constraints, PlanParams, amount_text, split_list
+from loyalist.promote.catalog import (
+    GOAL_UNITS,
+    Constraints,
+    PlanParams,
+    amount_text,
+    split_folded,
+    split_list,
+)
 from loyalist.promote.context import PlanContext
 from loyalist.promote.effects import target_categories
 from loyalist.schema import NEW_SEGMENT
@@ -78,8 +85,7 @@ def eligibility(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         if allowed:
             bad = ~np.isin(seg_row[idx], allowed)
             ok[idx[bad]] = False
-        pcats = {p.casefold() for p in split_list(cat.loc[promo, "category"])} \
-            if promo in cat.index else set()
+        pcats = split_folded(cat.loc[promo, "category"]) if promo in cat.index else set()
         limits = [v for k, v in constraints.min_age.items() if not pcats or k.casefold() in pcats]
         if limits:
             under = ~(age[idx] >= max(limits))  # unknown age counts as under age
@@ -238,14 +244,11 @@ def check_target_segments(cat: pd.DataFrame, segments: list[str]) -> None:
     every promotion has ``eligible_segments`` and none of them is targeted, so no customer is
     eligible. Named with both and what to change (it was blamed on the target segments alone,
     "relax the constraints"). Segments match without letter case."""
-    if not segments or "eligible_segments" not in cat:
+    admitted = catalog_segments(cat.set_index("name"), cat["name"]) if segments else None
+    if admitted is None or {g.casefold() for g in segments} & {a.casefold() for a in admitted}:
         return
-    wanted = {g.casefold() for g in segments}
     limits = dict(zip(cat["name"].astype(str), map(split_list, cat["eligible_segments"]),
                       strict=True))
-    if any(not allowed or wanted & {a.casefold() for a in allowed}
-           for allowed in limits.values()):
-        return
     source = cat.attrs.get("source", "catalog")
     shown = "; ".join(f"{n}: {', '.join(a)}" for n, a in list(limits.items())[:5])
     more = f"; and {len(limits) - 5:,} more" if len(limits) > 5 else ""
@@ -319,7 +322,7 @@ def no_offer_on_targets(ctx: PlanContext, params: PlanParams) -> list[str]:
     if params.goal != "clear_inventory" or not cats or "category" not in ctx.catalog:
         return []
     wanted = {c.casefold() for c in cats}
-    on = {c.casefold() for cell in ctx.catalog["category"] for c in split_list(cell)}
+    on = set().union(*map(split_folded, ctx.catalog["category"]))
     if wanted & on:
         return []
     return [f"no promotion in the catalog is on the categories to clear ({', '.join(cats)}): "

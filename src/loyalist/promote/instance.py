@@ -15,7 +15,7 @@ import pandas as pd
 
 from loyalist import schema as s
 from loyalist.errors import DataError, InfeasibleError
-from loyalist.promote.catalog import Constraints, PlanParams, split_list
+from loyalist.promote.catalog import Constraints, PlanParams, split_folded
 from loyalist.promote.context import PlanContext
 from loyalist.promote.effects import (
     SHRINKAGE_KEEP,
@@ -184,7 +184,7 @@ def build_instance(pred: pd.DataFrame, ctx: PlanContext, params: PlanParams,
         if constraints.inventory_caps else None
     for category, cap in constraints.inventory_caps.items():
         on = [j for j, p in enumerate(promotions)  # without letter case, as min_age
-              if category.casefold() in {c.casefold() for c in split_list(cat.loc[p, "category"])}]
+              if category.casefold() in split_folded(cat.loc[p, "category"])]
         if not on:  # a typo, or a category no offer is on: the cap limits nothing, said
             warnings.append(f"{constraints.where}inventory_caps names {category!r}, which "
                             "no promotion of the catalog is on, so it limits nothing; check "
